@@ -1,0 +1,69 @@
+//! `ocbgpd`, the ocbgp daemon: loads and validates its configuration, then
+//! serves the management doors onto it.
+
+mod logging;
+mod startup;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Command line of `ocbgpd`.
+#[derive(Debug, Parser)]
+#[command(version, about = "BGP daemon whose configuration and state are the OpenConfig model")]
+pub struct Args {
+    /// Configuration file (OpenConfig JSON per RFC 7951, or XML); without it
+    /// the embedded default configuration is used.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Validate FILE as a configuration and exit: 0 if valid, 1 if not.
+    #[arg(long, value_name = "FILE", conflicts_with = "config")]
+    check: Option<PathBuf>,
+
+    /// Print the embedded default configuration and exit.
+    #[arg(long)]
+    print_default_config: bool,
+
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = logging::Format::Human)]
+    log_format: logging::Format,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    logging::init(args.log_format);
+
+    if args.print_default_config {
+        print!("{}", startup::DEFAULT_CONFIG);
+        return ExitCode::SUCCESS;
+    }
+    if let Some(file) = &args.check {
+        return match startup::load_file(file) {
+            Ok(_) => {
+                println!("{}: valid", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(startup::run(args.config.as_deref())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

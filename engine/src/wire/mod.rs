@@ -1,0 +1,1 @@
+//! BGP message codec (RFC 4271 and extensions).

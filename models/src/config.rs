@@ -1,0 +1,79 @@
+//! Configuration trees: parsing and validating config-only data against the
+//! schema.
+
+use yang2::data::{
+    Data, DataFormat, DataParserFlags, DataPrinterFlags, DataTree, DataValidationFlags,
+};
+
+use crate::{schema, ModelError};
+
+/// Encoding of configuration text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// JSON as RFC 7951 defines it for YANG data.
+    Json,
+    /// XML as NETCONF carries it.
+    Xml,
+}
+
+impl Encoding {
+    /// Picks the encoding from the first non-blank character of `text`.
+    pub fn sniff(text: &str) -> Encoding {
+        match text.trim_start().as_bytes().first() {
+            Some(b'<') => Encoding::Xml,
+            _ => Encoding::Json,
+        }
+    }
+
+    fn format(self) -> DataFormat {
+        match self {
+            Encoding::Json => DataFormat::JSON,
+            Encoding::Xml => DataFormat::XML,
+        }
+    }
+}
+
+/// A validated configuration tree (no state nodes).
+#[derive(Debug)]
+pub struct Config {
+    tree: DataTree<'static>,
+}
+
+impl Config {
+    /// Parses and fully validates configuration text: types, ranges,
+    /// patterns, keys, leafrefs, `must`/`when` and mandatory nodes. State
+    /// nodes in the input are an error.
+    pub fn parse(text: &str, encoding: Encoding) -> Result<Config, ModelError> {
+        let tree = DataTree::parse_string(
+            schema::context(),
+            text,
+            encoding.format(),
+            DataParserFlags::STRICT | DataParserFlags::NO_STATE,
+            DataValidationFlags::NO_STATE,
+        )?;
+        Ok(Config { tree })
+    }
+
+    /// An empty configuration.
+    pub fn empty() -> Config {
+        Config { tree: DataTree::new(schema::context()) }
+    }
+
+    /// The underlying libyang tree.
+    pub fn tree(&self) -> &DataTree<'static> {
+        &self.tree
+    }
+
+    /// Value of the leaf at `path`, in canonical form, if present.
+    pub fn value(&self, path: &str) -> Option<String> {
+        self.tree.find_path(path).ok()?.value_canonical()
+    }
+
+    /// Prints the configuration (explicitly set nodes only).
+    pub fn print(&self, encoding: Encoding) -> Result<String, ModelError> {
+        let text = self
+            .tree
+            .print_string(encoding.format(), DataPrinterFlags::WITH_SIBLINGS)?;
+        Ok(text.unwrap_or_default())
+    }
+}

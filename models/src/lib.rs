@@ -1,0 +1,12 @@
+//! ocbgp's models: the YANG schema the whole daemon is built on, and the
+//! configuration it validates.
+//!
+//! The schema has one source, the modules in the workspace's `yang/` folder.
+//! They are embedded at build time ([`schema::MODULES`]) and loaded into one
+//! libyang context for the life of the process ([`schema::context`]).
+
+pub mod config;
+pub mod error;
+pub mod schema;
+
+pub use error::ModelError;

@@ -1,0 +1,113 @@
+//! The schema: embedded modules and the process-wide libyang context.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use yang2::context::{Context, ContextFlags, EmbeddedModuleKey, EmbeddedModules};
+
+use crate::ModelError;
+
+/// One embedded YANG module or submodule, with the header facts management
+/// clients ask about (gNMI Capabilities, NETCONF get-schema and yang-library).
+#[derive(Debug)]
+pub struct YangModule {
+    /// Module or submodule name.
+    pub name: &'static str,
+    /// For a submodule, the module it belongs to.
+    pub belongs_to: Option<&'static str>,
+    /// XML namespace (modules only).
+    pub namespace: Option<&'static str>,
+    /// The module's own prefix (modules only).
+    pub prefix: Option<&'static str>,
+    /// Latest revision date.
+    pub revision: Option<&'static str>,
+    /// OpenConfig semantic version, for OpenConfig-compatible modules.
+    pub openconfig_version: Option<&'static str>,
+    /// The organization statement.
+    pub organization: Option<&'static str>,
+    /// The module's YANG text.
+    pub text: &'static str,
+}
+
+include!(concat!(env!("OUT_DIR"), "/modules.rs"));
+
+impl YangModule {
+    /// Whether this is a submodule.
+    pub fn is_submodule(&self) -> bool {
+        self.belongs_to.is_some()
+    }
+
+    /// The version to report to clients: the OpenConfig version where there
+    /// is one, else the revision date.
+    pub fn version(&self) -> &'static str {
+        self.openconfig_version.or(self.revision).unwrap_or("")
+    }
+}
+
+/// Top-level modules, in embedding order.
+pub fn modules() -> impl Iterator<Item = &'static YangModule> {
+    MODULES.iter().filter(|m| !m.is_submodule())
+}
+
+/// Looks up an embedded module or submodule by name.
+pub fn module(name: &str) -> Option<&'static YangModule> {
+    MODULES.iter().find(|m| m.name == name)
+}
+
+fn embedded() -> &'static EmbeddedModules {
+    static EMBEDDED: OnceLock<EmbeddedModules> = OnceLock::new();
+    EMBEDDED.get_or_init(|| {
+        let mut map = HashMap::new();
+        for m in MODULES {
+            // Register each text with and without its revision, so imports
+            // with or without revision-date both resolve.
+            let keys = match m.belongs_to {
+                None => [
+                    EmbeddedModuleKey::new(m.name, None, None, None),
+                    EmbeddedModuleKey::new(m.name, m.revision, None, None),
+                ],
+                Some(parent) => [
+                    EmbeddedModuleKey::new(parent, None, Some(m.name), None),
+                    EmbeddedModuleKey::new(parent, None, Some(m.name), m.revision),
+                ],
+            };
+            for key in keys {
+                map.insert(key, m.text);
+            }
+        }
+        map
+    })
+}
+
+/// Builds a fresh context with every embedded module loaded and implemented.
+///
+/// Most callers want the shared [`context`]; this exists for tools and tests
+/// that need a context of their own.
+pub fn new_context() -> Result<Context, ModelError> {
+    let mut ctx = Context::new(
+        ContextFlags::ALL_IMPLEMENTED
+            | ContextFlags::DISABLE_SEARCHDIRS
+            | ContextFlags::NO_YANGLIBRARY,
+    )?;
+    ctx.set_embedded_modules(embedded());
+    for m in modules() {
+        ctx.load_module(m.name, None, &[]).map_err(|e| {
+            let e = ModelError::from(e);
+            ModelError::general(format!("YANG module {} does not load: {}", m.name, e))
+        })?;
+    }
+    Ok(ctx)
+}
+
+/// The process-wide schema context: built on first use, kept for the life of
+/// the process, so data trees can be `DataTree<'static>`.
+///
+/// Panics only if the embedded modules do not load, which the test suite
+/// rules out for every build.
+pub fn context() -> &'static Context {
+    static CONTEXT: OnceLock<Context> = OnceLock::new();
+    CONTEXT.get_or_init(|| match new_context() {
+        Ok(ctx) => ctx,
+        Err(e) => panic!("embedded YANG schema is broken: {e}"),
+    })
+}
