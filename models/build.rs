@@ -17,15 +17,19 @@ struct Header {
     organization: Option<String>,
 }
 
-/// Returns the argument of the first `keyword` statement in `text`, unquoted.
+/// Returns the argument of the first `keyword` statement in `text`, unquoted;
+/// the argument may follow on the next line.
 fn argument(text: &str, keyword: &str) -> Option<String> {
-    for line in text.lines() {
-        let line = line.trim_start();
-        let Some(rest) = line.strip_prefix(keyword) else { continue };
-        if !rest.starts_with(char::is_whitespace) {
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let Some(rest) = line.trim_start().strip_prefix(keyword) else { continue };
+        if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
             continue;
         }
-        let rest = rest.trim();
+        let mut rest = rest.trim();
+        if rest.is_empty() {
+            rest = lines.next()?.trim();
+        }
         let arg = if let Some(quoted) = rest.strip_prefix('"') {
             quoted.split('"').next()?.to_string()
         } else {

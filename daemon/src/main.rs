@@ -18,6 +18,10 @@ pub struct Args {
     #[arg(long, short = 'c', value_name = "FILE")]
     config: Option<PathBuf>,
 
+    /// Directory where the running configuration is saved on every commit.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/ocbgp", env = "OCBGP_STATE_DIR")]
+    state_dir: PathBuf,
+
     /// Validate FILE as a configuration and exit: 0 if valid, 1 if not.
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
     check: Option<PathBuf>,
@@ -59,7 +63,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(startup::run(args.config.as_deref())) {
+    match runtime.block_on(startup::run(args.config.as_deref(), &args.state_dir)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");

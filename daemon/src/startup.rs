@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use ocbgp_models::config::{Config, Encoding};
+use ocbgp_models::datastore::{Datastore, Options, Startup};
 
 /// The configuration used when no file is given: one BGP instance that
 /// listens on loopback only, and the management servers on loopback.
@@ -45,13 +46,25 @@ fn gnmi_address(config: &Config) -> Result<Option<SocketAddr>> {
     Ok(Some(SocketAddr::new(ip, port)))
 }
 
-/// Runs the daemon until SIGINT or SIGTERM.
-pub async fn run(config_file: Option<&Path>) -> Result<()> {
+/// Opens the datastore: a configuration file given on the command line
+/// replaces the saved running configuration; without one, the saved
+/// running configuration is used, or the embedded default the first time.
+fn open_datastore(config_file: Option<&Path>, state_dir: &Path) -> Result<Datastore> {
     let config = initial_config(config_file)?;
-    tracing::info!(
-        source = config_file.map(|p| p.display().to_string()).unwrap_or_else(|| "embedded default".into()),
-        "configuration loaded"
-    );
+    let (store, startup) = Datastore::open(Options::new(state_dir), config, config_file.is_some())?;
+    let source = match (startup, config_file) {
+        (Startup::Saved(path), _) => path.display().to_string(),
+        (Startup::Given, Some(path)) => path.display().to_string(),
+        (Startup::Given, None) => "embedded default".to_string(),
+    };
+    tracing::info!(%source, state_dir = %state_dir.display(), "configuration loaded");
+    Ok(store)
+}
+
+/// Runs the daemon until SIGINT or SIGTERM.
+pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
+    let store = open_datastore(config_file, state_dir)?;
+    let config = store.running();
 
     let shutdown = shutdown_signal();
     match gnmi_address(&config)? {
@@ -59,7 +72,6 @@ pub async fn run(config_file: Option<&Path>) -> Result<()> {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen for gNMI on {addr}"))?;
-            tracing::info!(%addr, "gNMI server listening");
             ocbgp_gnmi::serve_listener(listener, shutdown).await.context("gNMI server")?;
         }
         None => shutdown.await,

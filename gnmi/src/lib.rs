@@ -1,1 +1,59 @@
-//! gNMI server.
+//! ocbgp's gNMI (gRPC Network Management Interface, version 0.10.0):
+//! the protocol messages, the server, a client for the CLI, and conversion
+//! between gNMI paths and the models crate's data paths.
+
+#![warn(missing_docs)]
+
+pub mod client;
+pub mod path;
+pub mod server;
+
+pub use client::{connect, ConnectError};
+pub use path::PathError;
+pub use server::{serve, serve_listener, GnmiService, ServeError};
+
+/// The gNMI version ocbgp implements (also the `gnmi_service` option of
+/// `proto/gnmi.proto`).
+pub const GNMI_VERSION: &str = "0.10.0";
+
+/// Largest gRPC message sent or accepted: full-table Get answers are big.
+pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+
+/// Generated gNMI protocol code.
+///
+/// The service is named `gNMI` on the wire, which prost turns into
+/// `g_nmi_server::GNmi`; `gnmi_server` and `gnmi_client` re-export the
+/// generated items under readable names.
+#[allow(deprecated, missing_docs, clippy::all)]
+pub mod proto {
+    /// The `gnmi` package: messages and the `gNMI` service.
+    pub mod gnmi {
+        tonic::include_proto!("gnmi");
+
+        /// Server side of the `gNMI` service.
+        pub mod gnmi_server {
+            pub use super::g_nmi_server::{GNmi as Gnmi, GNmiServer as GnmiServer, SERVICE_NAME};
+        }
+
+        /// Client side of the `gNMI` service.
+        pub mod gnmi_client {
+            pub use super::g_nmi_client::GNmiClient as GnmiClient;
+        }
+    }
+
+    /// The `gnmi_ext` package: request and response extensions.
+    pub mod gnmi_ext {
+        tonic::include_proto!("gnmi_ext");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The proto file declares the version Capabilities reports.
+    #[test]
+    fn proto_declares_gnmi_version() {
+        let proto = include_str!("../proto/gnmi.proto");
+        let option = format!("option (gnmi_service) = \"{}\";", super::GNMI_VERSION);
+        assert!(proto.contains(&option));
+    }
+}

@@ -33,6 +33,26 @@ impl Encoding {
     }
 }
 
+/// Parses data text into a tree of the process-wide context.
+///
+/// libyang reads its input up to a NUL byte and yang2 passes the bytes as
+/// they are, so the text is copied with a terminating NUL; a NUL inside the
+/// text is refused rather than silently cutting it short.
+pub(crate) fn parse_tree(
+    text: &str,
+    encoding: Encoding,
+    parser: DataParserFlags,
+    validation: DataValidationFlags,
+) -> Result<DataTree<'static>, ModelError> {
+    if text.contains('\0') {
+        return Err(ModelError::general("input contains a NUL character"));
+    }
+    let mut input = Vec::with_capacity(text.len() + 1);
+    input.extend_from_slice(text.as_bytes());
+    input.push(0);
+    Ok(DataTree::parse_string(schema::context(), input, encoding.format(), parser, validation)?)
+}
+
 /// A validated configuration tree (no state nodes).
 #[derive(Debug)]
 pub struct Config {
@@ -44,14 +64,30 @@ impl Config {
     /// patterns, keys, leafrefs, `must`/`when` and mandatory nodes. State
     /// nodes in the input are an error.
     pub fn parse(text: &str, encoding: Encoding) -> Result<Config, ModelError> {
-        let tree = DataTree::parse_string(
-            schema::context(),
+        let tree = parse_tree(
             text,
-            encoding.format(),
+            encoding,
             DataParserFlags::STRICT | DataParserFlags::NO_STATE,
             DataValidationFlags::NO_STATE,
         )?;
         Ok(Config { tree })
+    }
+
+    /// Validates a tree built by edits, making it a configuration.
+    pub fn from_tree(mut tree: DataTree<'static>) -> Result<Config, ModelError> {
+        tree.validate(DataValidationFlags::NO_STATE)?;
+        Ok(Config { tree })
+    }
+
+    /// Gives up the validated tree, for editing a copy.
+    pub fn into_tree(self) -> DataTree<'static> {
+        self.tree
+    }
+
+    /// A copy of the tree, to edit.
+    pub fn to_tree(&self) -> DataTree<'static> {
+        // Duplicating a tree only fails on allocation failure.
+        self.tree.duplicate().expect("duplicate configuration tree")
     }
 
     /// An empty configuration.

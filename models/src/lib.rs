@@ -6,7 +6,10 @@
 //! libyang context for the life of the process ([`schema::context`]).
 
 pub mod config;
+pub mod datastore;
+pub mod edit;
 pub mod error;
+pub mod path;
 pub mod schema;
 
 pub use error::ModelError;

@@ -21,7 +21,9 @@ fn starts_with_default_config_and_answers_capabilities() {
     let file = dir.join("config.json");
     std::fs::write(&file, config).unwrap();
 
-    let mut daemon = Daemon::start(&["--config", file.to_str().unwrap()]);
+    let state = dir.join("state");
+    let state = state.to_str().unwrap();
+    let mut daemon = Daemon::start(&["--config", file.to_str().unwrap(), "--state-dir", state]);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     assert!(wait_until(Duration::from_secs(20), || accepts(addr) || !daemon.running()));
     assert!(daemon.running(), "ocbgpd exited at start-up");
@@ -46,8 +48,33 @@ with gNMIclient(target=("127.0.0.1", {port}), insecure=True, timeout=10) as gc:
     assert!(encodings.contains("json_ietf") && encodings.contains("json"), "{caps}");
     assert_eq!(caps["gnmi_version"], "0.10.0");
 
+    // Our own client agrees.
+    let out = std::process::Command::new(bin_path("ocbgp"))
+        .args(["--target", &format!("127.0.0.1:{port}"), "capabilities", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(cli["gnmi_version"], "0.10.0");
+    assert!(cli["models"].as_array().unwrap().iter().any(|m| m["name"] == "openconfig-bgp"));
+
     let status = daemon.stop(Duration::from_secs(10)).expect("ocbgpd stops on SIGTERM");
     assert!(status.success(), "exit status {status}");
+
+    // Restarted without --config, it comes back with the saved running
+    // configuration (gNMI on the same non-default port), not the default.
+    let mut daemon = Daemon::start(&["--state-dir", state]);
+    assert!(wait_until(Duration::from_secs(20), || accepts(addr) || !daemon.running()));
+    assert!(daemon.running() && accepts(addr), "did not come back on port {port}");
+    daemon.stop(Duration::from_secs(10)).expect("stops");
+
+    // The CLI says clearly when no daemon answers.
+    let out = std::process::Command::new(bin_path("ocbgp"))
+        .args(["--target", &format!("127.0.0.1:{port}"), "capabilities"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is the daemon running?"));
     let _ = std::fs::remove_dir_all(dir);
 }
 

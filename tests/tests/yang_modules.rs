@@ -31,10 +31,17 @@ fn pyang_compiles_every_module_cleanly() {
     assert!(ok && !text.contains("error"), "pyang:\n{text}");
 }
 
+/// yanglint parses submodules through their module only, and like ocbgpd
+/// implements every imported module (`-ii`), which the `when` conditions
+/// on identities such as `oc-bgp-types:IPV4_UNICAST` need.
 #[test]
 fn yanglint_loads_every_module() {
     let yang = repo_root().join("yang");
-    let (ok, text) = run(Command::new("yanglint").arg("-p").arg(&yang).args(yang_files()));
+    let modules: Vec<String> = yang_files()
+        .into_iter()
+        .filter(|f| !std::fs::read_to_string(f).unwrap().trim_start().starts_with("submodule"))
+        .collect();
+    let (ok, text) = run(Command::new("yanglint").arg("-ii").arg("-p").arg(&yang).args(modules));
     assert!(ok && !text.to_lowercase().contains("err"), "yanglint:\n{text}");
 }
 

@@ -1,0 +1,421 @@
+//! gNMI paths to libyang data paths and XPath queries, and back.
+//!
+//! libyang's JSON-style paths qualify the first node with its module name and
+//! then every node whose module differs from its parent's, e.g.
+//! `/openconfig-routing-policy:routing-policy/defined-sets/openconfig-bgp-policy:bgp-defined-sets`.
+//! OpenConfig gNMI paths are unqualified; the schema decides the modules.
+
+use std::collections::BTreeMap;
+
+use yang2::context::Context;
+use yang2::schema::{SchemaNode, SchemaNodeKind};
+
+use super::schema::{
+    children, descendants, identity_module, is_identityref, list_keys, module_name,
+};
+use super::text::format_elems;
+use super::{split_qualified, PathError, ANY_DEPTH, ANY_NAME, ORIGIN_OPENCONFIG, ORIGIN_RFC7951};
+use crate::proto::gnmi::{Path, PathElem};
+
+/// Whether a conversion must name exactly one node or may select many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// A data path to one node: no wildcards, every list key given.
+    Exact,
+    /// An XPath query: wildcards and missing keys select every match.
+    Query,
+}
+
+/// For a module-name origin, that module; `None` for the OpenConfig origins.
+fn origin_module(ctx: &Context, origin: &str) -> Result<Option<String>, PathError> {
+    match origin {
+        "" | ORIGIN_OPENCONFIG | ORIGIN_RFC7951 => Ok(None),
+        name => ctx
+            .modules(true)
+            .find(|m| m.is_implemented() && m.name() == name)
+            .map(|m| Some(m.name().to_string()))
+            .ok_or_else(|| PathError::UnsupportedOrigin(name.to_string())),
+    }
+}
+
+/// Quotes a key value as an XPath literal. NUL cannot pass to libyang
+/// (C strings), and XPath 1.0 literals have no escapes.
+fn quote(path: &[PathElem], value: &str) -> Result<String, PathError> {
+    if value.contains('\0') {
+        return Err(PathError::Unrepresentable {
+            path: format_elems(path),
+            reason: "key value contains a NUL character".to_string(),
+        });
+    }
+    match (value.contains('\''), value.contains('"')) {
+        (false, _) => Ok(format!("'{value}'")),
+        (true, false) => Ok(format!("\"{value}\"")),
+        (true, true) => Err(PathError::Unrepresentable {
+            path: format_elems(path),
+            reason: format!("key value {value:?} has both quote characters"),
+        }),
+    }
+}
+
+/// Converts a joined gNMI path (see [`super::join`]) to a libyang path.
+///
+/// The root is `/` in [`Mode::Exact`] and `/*` in [`Mode::Query`].
+pub(super) fn to_libyang(ctx: &Context, path: &Path, mode: Mode) -> Result<String, PathError> {
+    let first_module = origin_module(ctx, &path.origin)?;
+    let elems = &path.elem;
+    let wildcard = || PathError::Wildcard {
+        path: super::text::format(path),
+    };
+    let mut out = String::new();
+    // Nodes the previous element may denote; None is the schema root.
+    let mut set: Option<Vec<SchemaNode<'_>>> = None;
+    // Module of the previous element when known, for qualification.
+    let mut prev_module: Option<String> = None;
+    let mut descend = false;
+    for (i, elem) in elems.iter().enumerate() {
+        let before = &elems[..i];
+        if elem.name == ANY_DEPTH {
+            if mode == Mode::Exact {
+                return Err(wildcard());
+            }
+            no_keys(&elems[..=i], elem)?;
+            descend = true;
+            prev_module = None;
+            continue;
+        }
+        let pool = if descend {
+            descendants(ctx, set.as_deref())
+        } else {
+            match &set {
+                None => children(ctx, None),
+                Some(nodes) => nodes.iter().flat_map(|n| children(ctx, Some(n))).collect(),
+            }
+        };
+        out.push_str(if descend { "//" } else { "/" });
+        descend = false;
+        let not_found = || PathError::NotFound {
+            path: format_elems(before),
+            name: elem.name.clone(),
+        };
+        let matches: Vec<SchemaNode<'_>> = if elem.name == ANY_NAME {
+            if mode == Mode::Exact {
+                return Err(wildcard());
+            }
+            no_keys(&elems[..=i], elem)?;
+            out.push('*');
+            prev_module = None;
+            pool
+        } else {
+            let (module, name) = split_qualified(&elem.name).ok_or_else(not_found)?;
+            let module = module.map(str::to_string).or_else(|| {
+                if i == 0 {
+                    first_module.clone()
+                } else {
+                    None
+                }
+            });
+            let matches: Vec<_> = pool
+                .into_iter()
+                .filter(|n| {
+                    n.name() == name && module.as_deref().is_none_or(|m| n.module().name() == m)
+                })
+                .collect();
+            let mut modules: Vec<String> = matches.iter().map(module_name).collect();
+            modules.sort();
+            modules.dedup();
+            let found = match modules.as_slice() {
+                [] => return Err(not_found()),
+                [m] => m.clone(),
+                _ => {
+                    return Err(PathError::Ambiguous {
+                        path: format_elems(before),
+                        name: elem.name.clone(),
+                        modules,
+                    })
+                }
+            };
+            if prev_module.as_deref() != Some(found.as_str()) {
+                out.push_str(&found);
+                out.push(':');
+            }
+            out.push_str(name);
+            prev_module = Some(found);
+            matches
+        };
+        if matches.is_empty() {
+            return Err(not_found());
+        }
+        out.push_str(
+            &predicates(&elems[..=i], elem, &matches, mode).map_err(|e| match e {
+                KeyError::Path(e) => e,
+                KeyError::Wildcard => wildcard(),
+            })?,
+        );
+        set = Some(matches);
+    }
+    Ok(match (out.is_empty(), mode) {
+        (true, Mode::Exact) => "/".to_string(),
+        (true, Mode::Query) => "/*".to_string(),
+        // A trailing `...` adds nothing: the subtree is selected already.
+        (false, _) => out,
+    })
+}
+
+/// Rejects keys on a wildcard element.
+fn no_keys(path: &[PathElem], elem: &PathElem) -> Result<(), PathError> {
+    if elem.key.is_empty() {
+        return Ok(());
+    }
+    Err(PathError::BadKey {
+        path: format_elems(path),
+        reason: format!("wildcard {:?} takes no keys", elem.name),
+    })
+}
+
+/// A key problem, or a missing key where exactly one node is needed.
+enum KeyError {
+    Path(PathError),
+    Wildcard,
+}
+
+impl From<PathError> for KeyError {
+    fn from(e: PathError) -> Self {
+        KeyError::Path(e)
+    }
+}
+
+/// The predicates of one element, in the schema's key order.
+fn predicates(
+    path: &[PathElem],
+    elem: &PathElem,
+    matches: &[SchemaNode<'_>],
+    mode: Mode,
+) -> Result<String, KeyError> {
+    let bad_key = |reason: String| {
+        KeyError::Path(PathError::BadKey {
+            path: format_elems(path),
+            reason,
+        })
+    };
+    let lists: Vec<&SchemaNode<'_>> = matches
+        .iter()
+        .filter(|n| n.kind() == SchemaNodeKind::List)
+        .collect();
+    if lists.len() != matches.len() {
+        if !elem.key.is_empty() {
+            return Err(bad_key(format!(
+                "{:?} is not a list and takes no keys",
+                elem.name
+            )));
+        }
+        return Ok(String::new());
+    }
+    for list in &lists {
+        let keys: Vec<String> = list_keys(list)
+            .iter()
+            .map(|k| k.name().to_string())
+            .collect();
+        if let Some(unknown) = elem.key.keys().find(|k| !keys.contains(k)) {
+            return Err(bad_key(format!(
+                "{unknown:?} is not a key of list {:?} (keys: {})",
+                list.name(),
+                keys.join(", ")
+            )));
+        }
+    }
+    let mut out = String::new();
+    let schema_keys = list_keys(lists[0]);
+    if schema_keys.is_empty() && mode == Mode::Exact {
+        // A keyless list has no addressable entries.
+        return Err(KeyError::Wildcard);
+    }
+    for key in &schema_keys {
+        let value = match elem.key.get(key.name()) {
+            Some(v) if v != ANY_NAME => v,
+            _ if mode == Mode::Exact => return Err(KeyError::Wildcard),
+            _ => continue,
+        };
+        let value = match value.contains(':') || !is_identityref(key) {
+            true => value.clone(),
+            // OpenConfig paths give identities without module; libyang
+            // needs the defining module.
+            false => match identity_module(key, value) {
+                Some(m) => format!("{m}:{value}"),
+                None => value.clone(),
+            },
+        };
+        out.push_str(&format!("[{}={}]", key.name(), quote(path, &value)?));
+    }
+    Ok(out)
+}
+
+/// One node of a libyang data path: module, name and key predicates.
+struct Segment {
+    module: Option<String>,
+    name: String,
+    keys: Vec<(String, String)>,
+}
+
+/// Splits a libyang data path into segments.
+fn parse_data_path(text: &str) -> Result<Vec<Segment>, PathError> {
+    let malformed = |reason: &str| PathError::Malformed {
+        path: text.to_string(),
+        reason: reason.to_string(),
+    };
+    let unrepresentable = |reason: &str| PathError::Unrepresentable {
+        path: text.to_string(),
+        reason: reason.to_string(),
+    };
+    if !text.starts_with('/') {
+        return Err(malformed("a data path starts with '/'"));
+    }
+    if text == "/" {
+        return Ok(Vec::new());
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    let mut segments = Vec::new();
+    while i < chars.len() {
+        if chars[i] != '/' {
+            return Err(malformed("expected '/'"));
+        }
+        i += 1;
+        let start = i;
+        while i < chars.len() && chars[i] != '/' && chars[i] != '[' {
+            i += 1;
+        }
+        let qualified: String = chars[start..i].iter().collect();
+        let (module, name) = split_qualified(&qualified)
+            .ok_or_else(|| malformed(&format!("{qualified:?} is not a node name")))?;
+        if name == ANY_NAME {
+            return Err(malformed("wildcards are not data paths"));
+        }
+        let (module, name) = (module.map(str::to_string), name.to_string());
+        let mut keys = Vec::new();
+        while i < chars.len() && chars[i] == '[' {
+            i += 1;
+            let key_start = i;
+            while i < chars.len() && chars[i] != '=' && chars[i] != ']' {
+                i += 1;
+            }
+            let key: String = chars[key_start..i]
+                .iter()
+                .collect::<String>()
+                .trim()
+                .to_string();
+            if i >= chars.len() {
+                return Err(malformed("unterminated predicate"));
+            }
+            if chars[i] == ']' {
+                return Err(
+                    if key.chars().all(|c| c.is_ascii_digit()) && !key.is_empty() {
+                        unrepresentable("positional predicates have no gNMI form")
+                    } else {
+                        malformed(&format!("predicate {key:?} has no '='"))
+                    },
+                );
+            }
+            if key == "." {
+                return Err(unrepresentable(
+                    "leaf-list value predicates have no gNMI form",
+                ));
+            }
+            i += 1;
+            while i < chars.len() && chars[i] == ' ' {
+                i += 1;
+            }
+            let Some(&q) = chars.get(i).filter(|&&c| c == '\'' || c == '"') else {
+                return Err(malformed(&format!("value of key {key:?} is not quoted")));
+            };
+            i += 1;
+            let value_start = i;
+            while i < chars.len() && chars[i] != q {
+                i += 1;
+            }
+            if i >= chars.len() {
+                return Err(malformed(&format!(
+                    "value of key {key:?} has no closing quote"
+                )));
+            }
+            let value: String = chars[value_start..i].iter().collect();
+            i += 1;
+            while i < chars.len() && chars[i] == ' ' {
+                i += 1;
+            }
+            if chars.get(i) != Some(&']') {
+                return Err(malformed(&format!(
+                    "predicate of key {key:?} has no closing ']'"
+                )));
+            }
+            i += 1;
+            // libyang may qualify key names; gNMI keys are plain leaf names.
+            let key = key.rsplit(':').next().unwrap_or_default().to_string();
+            keys.push((key, value));
+        }
+        segments.push(Segment { module, name, keys });
+    }
+    Ok(segments)
+}
+
+/// Converts a libyang data path to an OpenConfig-style gNMI path.
+pub(super) fn from_libyang(ctx: &Context, data_path: &str) -> Result<Path, PathError> {
+    let segments = parse_data_path(data_path)?;
+    let mut elems: Vec<PathElem> = Vec::new();
+    let mut parent: Option<SchemaNode<'_>> = None;
+    let mut prev_module: Option<String> = None;
+    for seg in segments {
+        let module =
+            seg.module
+                .clone()
+                .or(prev_module.clone())
+                .ok_or_else(|| PathError::Malformed {
+                    path: data_path.to_string(),
+                    reason: "the first node must be module-qualified".to_string(),
+                })?;
+        let pool = children(ctx, parent.as_ref());
+        let Some(node) = pool
+            .iter()
+            .find(|n| n.name() == seg.name && n.module().name() == module)
+            .cloned()
+        else {
+            return Err(PathError::NotFound {
+                path: format_elems(&elems),
+                name: format!("{module}:{}", seg.name),
+            });
+        };
+        // Keep the module only where the bare name would be ambiguous.
+        let ambiguous = pool.iter().filter(|n| n.name() == seg.name).count() > 1;
+        let name = if ambiguous {
+            format!("{module}:{}", seg.name)
+        } else {
+            seg.name.clone()
+        };
+        let schema_keys = if node.kind() == SchemaNodeKind::List {
+            list_keys(&node)
+        } else {
+            Vec::new()
+        };
+        let mut key = BTreeMap::new();
+        for (k, v) in seg.keys {
+            let Some(leaf) = schema_keys.iter().find(|leaf| leaf.name() == k) else {
+                return Err(PathError::BadKey {
+                    path: format!("{}/{name}", format_elems(&elems)),
+                    reason: format!("{k:?} is not a key of {:?}", seg.name),
+                });
+            };
+            // OpenConfig paths give identities without their module.
+            let v = match (is_identityref(leaf), v.split_once(':')) {
+                (true, Some((_, bare))) => bare.to_string(),
+                _ => v,
+            };
+            key.insert(k, v);
+        }
+        elems.push(PathElem { name, key });
+        prev_module = Some(module);
+        parent = Some(node);
+    }
+    Ok(Path {
+        elem: elems,
+        ..Default::default()
+    })
+}

@@ -1,0 +1,60 @@
+//! The other side of a transaction: whoever turns configuration into
+//! behaviour (the BGP engine, the management servers).
+
+use std::fmt;
+
+use yang2::data::DataDiff;
+
+use super::Origin;
+use crate::config::Config;
+
+/// One transaction, as consumers see it: the configuration before and
+/// after, and libyang's diff between them (only what changed).
+pub struct Transaction<'a> {
+    /// The id the commit gets if it goes through.
+    pub id: u64,
+    /// Which door it came through.
+    pub origin: Origin,
+    /// Running before.
+    pub old: &'a Config,
+    /// Running after (validated).
+    pub new: &'a Config,
+    /// What changed.
+    pub diff: &'a DataDiff<'static>,
+}
+
+/// A consumer's reason to refuse a configuration that is valid by the
+/// schema but cannot be run (say, a local address the machine lacks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The data path at fault, when there is one.
+    pub path: Option<String>,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(p) => write!(f, "{p}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// Something that acts on configuration: it may refuse a transaction in
+/// [`prepare`](ConfigConsumer::prepare), and must carry out one it
+/// prepared in [`apply`](ConfigConsumer::apply) or forget it in
+/// [`abort`](ConfigConsumer::abort). Calls come one transaction at a time.
+pub trait ConfigConsumer: Send + Sync {
+    /// Checks the change; no effect may be visible yet.
+    fn prepare(&self, tx: &Transaction<'_>) -> Result<(), Refusal>;
+    /// Carries the change out. Must not fail: everything that can fail is
+    /// checked in prepare.
+    fn apply(&self, tx: &Transaction<'_>);
+    /// The transaction will not happen (another consumer refused it, or it
+    /// could not be saved).
+    fn abort(&self, tx: &Transaction<'_>) {
+        let _ = tx;
+    }
+}

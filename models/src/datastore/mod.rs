@@ -1,0 +1,461 @@
+//! The datastore: running and candidate configuration, the one transaction
+//! path every management door uses, locks, persistence, commit history and
+//! change notifications.
+//!
+//! A transaction runs in four steps, all under one lock so transactions
+//! serialize: edits are applied to a copy; the copy is validated by libyang
+//! (types, ranges, patterns, keys, leafrefs, must/when, mandatory); every
+//! [`ConfigConsumer`] prepares it and may refuse; then the new running is
+//! saved to disk and applied, or every consumer that prepared is told to
+//! abort and running stays untouched.
+//!
+//! Calls block while a transaction runs; async callers use
+//! `spawn_blocking`.
+
+mod consumer;
+mod events;
+mod history;
+mod lock;
+mod persist;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::SystemTime;
+
+use tokio::sync::broadcast;
+use yang2::data::{DataDiffFlags, DataTree};
+
+pub use consumer::{ConfigConsumer, Refusal, Transaction};
+pub use events::{CommitEvent, LeafChange};
+pub use history::CommitRecord;
+pub use lock::{LockError, SessionId, Target};
+
+use crate::config::Config;
+use crate::edit::{self, Edit, EditError};
+use crate::ModelError;
+use history::History;
+use lock::Locks;
+
+/// Which door a change came through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// A gNMI Set.
+    Gnmi,
+    /// A NETCONF edit or commit.
+    Netconf,
+    /// The command-line client.
+    Cli,
+    /// The configuration file, at start-up or reload.
+    File,
+    /// A rollback to an earlier commit.
+    Rollback,
+    /// A confirmed commit that was not confirmed in time, undone.
+    Timeout,
+}
+
+impl Origin {
+    /// The name used in `ocbgp:commit-history` (its enumeration).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Gnmi => "GNMI",
+            Origin::Netconf => "NETCONF",
+            Origin::Cli => "CLI",
+            Origin::File => "FILE",
+            Origin::Rollback => "ROLLBACK",
+            Origin::Timeout => "TIMEOUT",
+        }
+    }
+}
+
+/// Who asks for a change, recorded with the commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Requester {
+    /// The door.
+    pub origin: Origin,
+    /// The management session, for locks.
+    pub session: SessionId,
+    /// The authenticated user, when known.
+    pub user: Option<String>,
+    /// Free text kept with the commit.
+    pub comment: Option<String>,
+}
+
+impl Requester {
+    /// A requester from a door with no session or user (files, internal).
+    pub fn internal(origin: Origin) -> Requester {
+        Requester { origin, session: SessionId::INTERNAL, user: None, comment: None }
+    }
+}
+
+/// Why a transaction did not commit. Running is untouched in every case.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    /// An edit could not be applied.
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    /// The result of the edits is not a valid configuration.
+    #[error("invalid configuration: {0}")]
+    Invalid(ModelError),
+    /// A consumer (the BGP engine, a server) refused the change.
+    #[error("refused: {0}")]
+    Refused(Refusal),
+    /// The datastore is locked by another session.
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    /// No commit with that id is kept.
+    #[error("no commit {0} in the kept history")]
+    UnknownCommit(u64),
+    /// No confirmed commit is waiting.
+    #[error("no confirmed commit is pending")]
+    NoPendingConfirm,
+    /// The new running configuration could not be saved.
+    #[error("cannot save the configuration: {0}")]
+    Persist(String),
+}
+
+/// What a successful commit did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Running changed; the commit got this id.
+    Committed(u64),
+    /// The edits left running as it was; nothing was committed.
+    Unchanged,
+}
+
+/// Whether a commit of the candidate waits for confirmation
+/// (RFC 6241 confirmed commit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirm {
+    /// An ordinary commit: saved at once.
+    No,
+    /// Applied now, saved only when confirmed; a restart meanwhile comes
+    /// back with the configuration from before.
+    Pending,
+}
+
+/// How to open a datastore.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Directory where running is saved (`running.json`).
+    pub state_dir: PathBuf,
+    /// How many commits the history keeps.
+    pub history_len: usize,
+    /// Capacity of the change-notification channel; a subscriber that falls
+    /// further behind is told it lagged and must resynchronise.
+    pub event_capacity: usize,
+}
+
+impl Options {
+    /// Defaults for a state directory.
+    pub fn new(state_dir: impl Into<PathBuf>) -> Options {
+        Options { state_dir: state_dir.into(), history_len: 50, event_capacity: 4096 }
+    }
+}
+
+/// Where the configuration at start-up came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Startup {
+    /// The saved running configuration.
+    Saved(PathBuf),
+    /// The configuration given by the caller (no saved one, or the caller
+    /// asked to replace it).
+    Given,
+}
+
+/// A confirmed commit waiting for its confirmation.
+struct PendingConfirm {
+    /// Running as it was before the confirmed commit; restored on cancel
+    /// or timeout, and what stays saved meanwhile.
+    before: Arc<Config>,
+}
+
+/// The mutable part of the datastore, behind the transaction lock.
+struct State {
+    candidate: Option<DataTree<'static>>,
+    locks: Locks,
+    consumers: Vec<Arc<dyn ConfigConsumer>>,
+    history: History,
+    pending: Option<PendingConfirm>,
+    next_session: u64,
+}
+
+/// Running and candidate configuration with their transaction path.
+pub struct Datastore {
+    state: Mutex<State>,
+    running: RwLock<Arc<Config>>,
+    events: broadcast::Sender<Arc<CommitEvent>>,
+    saved: PathBuf,
+}
+
+impl Datastore {
+    /// Opens the datastore. With `replace` false, the saved running
+    /// configuration is used when there is one, else `given`; with `replace`
+    /// true, `given` is used and saved. A saved file that does not parse
+    /// or validate is an error naming the file: it is never replaced
+    /// silently.
+    pub fn open(options: Options, given: Config, replace: bool) -> Result<(Datastore, Startup), ModelError> {
+        let saved = options.state_dir.join("running.json");
+        std::fs::create_dir_all(&options.state_dir).map_err(|e| {
+            ModelError::general(format!("cannot create state directory {}: {e}", options.state_dir.display()))
+        })?;
+        let (running, startup) = match persist::load(&saved)? {
+            Some(config) if !replace => (config, Startup::Saved(saved.clone())),
+            _ => {
+                persist::save(&saved, &given).map_err(ModelError::general)?;
+                (given, Startup::Given)
+            }
+        };
+        let (events, _) = broadcast::channel(options.event_capacity.max(1));
+        // The start-up configuration is commit 1, so it can be rolled back to.
+        let mut history = History::new(options.history_len);
+        let who = Requester::internal(Origin::File);
+        let empty = running.tree().diff(running.tree(), DataDiffFlags::empty())?;
+        let event = CommitEvent { id: 1, time: SystemTime::now(), origin: Origin::File, user: None, changes: Vec::new() };
+        history.push(&event, &who, empty);
+        let store = Datastore {
+            state: Mutex::new(State {
+                candidate: None,
+                locks: Locks::default(),
+                consumers: Vec::new(),
+                history,
+                pending: None,
+                next_session: 1,
+            }),
+            running: RwLock::new(Arc::new(running)),
+            events,
+            saved,
+        };
+        Ok((store, startup))
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves no half-made change: running
+        // is only swapped after every step succeeded.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The running configuration now. Cheap: a shared snapshot.
+    pub fn running(&self) -> Arc<Config> {
+        self.running.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A copy of the candidate configuration (running, if nobody edited it).
+    /// It is valid only once validated or committed.
+    pub fn candidate(&self) -> DataTree<'static> {
+        let state = self.state();
+        match &state.candidate {
+            Some(tree) => tree.duplicate().expect("duplicate candidate"),
+            None => self.running().to_tree(),
+        }
+    }
+
+    /// Registers a consumer; it sees every transaction from now on. The
+    /// caller brings it up to date with [`Datastore::running`] first.
+    pub fn add_consumer(&self, consumer: Arc<dyn ConfigConsumer>) {
+        self.state().consumers.push(consumer);
+    }
+
+    /// Change notifications, one event per commit, in commit order.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<CommitEvent>> {
+        self.events.subscribe()
+    }
+
+    /// The kept commits, oldest first.
+    pub fn history(&self) -> Vec<CommitRecord> {
+        self.state().history.records()
+    }
+
+    /// A new management session id, for locks.
+    pub fn new_session(&self) -> SessionId {
+        let mut state = self.state();
+        let id = SessionId(state.next_session);
+        state.next_session += 1;
+        id
+    }
+
+    /// Locks a datastore for a session (RFC 6241 lock). Locking the
+    /// candidate is refused while it holds changes not committed.
+    pub fn lock(&self, target: Target, session: SessionId) -> Result<(), LockError> {
+        let mut state = self.state();
+        if target == Target::Candidate && state.candidate.is_some() {
+            return Err(LockError::CandidateModified);
+        }
+        state.locks.lock(target, session)
+    }
+
+    /// Unlocks a datastore the session holds.
+    pub fn unlock(&self, target: Target, session: SessionId) -> Result<(), LockError> {
+        self.state().locks.unlock(target, session)
+    }
+
+    /// Releases every lock of a session that ended (close or kill-session).
+    pub fn end_session(&self, session: SessionId) {
+        let mut state = self.state();
+        let released = state.locks.release(session);
+        // RFC 6241 7.5: the candidate's changes go with the lock holder.
+        if released.contains(&Target::Candidate) {
+            state.candidate = None;
+        }
+    }
+
+    /// Applies edits to running as one transaction.
+    pub fn edit_running(&self, edits: &[Edit], who: &Requester) -> Result<CommitOutcome, CommitError> {
+        let mut state = self.state();
+        state.locks.check(Target::Running, who.session)?;
+        let mut tree = self.running().to_tree();
+        for e in edits {
+            edit::apply(&mut tree, e)?;
+        }
+        self.commit_tree(&mut state, tree, who, Confirm::No)
+    }
+
+    /// Replaces running with a whole configuration (a file load or reload,
+    /// copy-config) as one transaction.
+    pub fn replace_running(&self, config: Config, who: &Requester) -> Result<CommitOutcome, CommitError> {
+        let mut state = self.state();
+        state.locks.check(Target::Running, who.session)?;
+        self.commit_tree(&mut state, config.into_tree(), who, Confirm::No)
+    }
+
+    /// Applies edits to the candidate. Values are checked as they are
+    /// parsed; the whole candidate is validated at validate or commit.
+    /// On error the candidate is as before.
+    pub fn edit_candidate(&self, edits: &[Edit], who: &Requester) -> Result<(), CommitError> {
+        let mut state = self.state();
+        state.locks.check(Target::Candidate, who.session)?;
+        let mut tree = match &state.candidate {
+            Some(tree) => tree.duplicate().expect("duplicate candidate"),
+            None => self.running().to_tree(),
+        };
+        for e in edits {
+            edit::apply(&mut tree, e)?;
+        }
+        state.candidate = Some(tree);
+        Ok(())
+    }
+
+    /// Validates the candidate as a commit would, without committing.
+    pub fn validate_candidate(&self) -> Result<(), CommitError> {
+        Config::from_tree(self.candidate()).map(|_| ()).map_err(CommitError::Invalid)
+    }
+
+    /// Throws the candidate's changes away (RFC 6241 discard-changes).
+    pub fn discard_candidate(&self) {
+        self.state().candidate = None;
+    }
+
+    /// Commits the candidate to running.
+    pub fn commit_candidate(&self, who: &Requester, confirm: Confirm) -> Result<CommitOutcome, CommitError> {
+        let mut state = self.state();
+        state.locks.check(Target::Running, who.session)?;
+        let tree = match state.candidate.take() {
+            Some(tree) => tree,
+            None if confirm == Confirm::No && state.pending.is_some() => {
+                // A plain commit with nothing new confirms a pending one.
+                drop(state);
+                return self.confirm(who).map(|_| CommitOutcome::Unchanged);
+            }
+            None => self.running().to_tree(),
+        };
+        let keep = tree.duplicate().expect("duplicate candidate");
+        let result = self.commit_tree(&mut state, tree, who, confirm);
+        if result.is_err() {
+            state.candidate = Some(keep);
+        }
+        result
+    }
+
+    /// Confirms a pending confirmed commit: running is saved as it is.
+    pub fn confirm(&self, _who: &Requester) -> Result<(), CommitError> {
+        let mut state = self.state();
+        if state.pending.take().is_none() {
+            return Err(CommitError::NoPendingConfirm);
+        }
+        persist::save(&self.saved, &self.running()).map_err(CommitError::Persist)
+    }
+
+    /// Undoes a pending confirmed commit (cancel-commit, or its timeout):
+    /// running returns to what it was before, as a commit of its own.
+    pub fn cancel_confirmed(&self, who: &Requester) -> Result<CommitOutcome, CommitError> {
+        let mut state = self.state();
+        let Some(pending) = state.pending.take() else {
+            return Err(CommitError::NoPendingConfirm);
+        };
+        let result = self.commit_tree(&mut state, pending.before.to_tree(), who, Confirm::No);
+        if result.is_err() {
+            state.pending = Some(pending);
+        }
+        result
+    }
+
+    /// Whether a confirmed commit is waiting for confirmation.
+    pub fn confirm_pending(&self) -> bool {
+        self.state().pending.is_some()
+    }
+
+    /// Makes running what it was right after commit `id`, as a new commit.
+    pub fn rollback(&self, id: u64, who: &Requester) -> Result<CommitOutcome, CommitError> {
+        let mut state = self.state();
+        state.locks.check(Target::Running, who.session)?;
+        let mut tree = self.running().to_tree();
+        state.history.undo_after(id, &mut tree)?;
+        self.commit_tree(&mut state, tree, who, Confirm::No)
+    }
+
+    /// The transaction proper: validate, prepare, save, apply, record,
+    /// notify. Running is swapped only when every step before succeeded.
+    fn commit_tree(
+        &self,
+        state: &mut State,
+        tree: DataTree<'static>,
+        who: &Requester,
+        confirm: Confirm,
+    ) -> Result<CommitOutcome, CommitError> {
+        let new = Config::from_tree(tree).map_err(CommitError::Invalid)?;
+        let old = self.running();
+        let diff = old
+            .tree()
+            .diff(new.tree(), DataDiffFlags::empty())
+            .map_err(|e| CommitError::Invalid(e.into()))?;
+        if diff.iter().next().is_none() {
+            return Ok(CommitOutcome::Unchanged);
+        }
+        let id = state.history.next_id();
+        let tx = Transaction { id, origin: who.origin, old: &old, new: &new, diff: &diff };
+
+        let mut prepared = Vec::new();
+        for consumer in &state.consumers {
+            if let Err(refusal) = consumer.prepare(&tx) {
+                for c in prepared {
+                    ConfigConsumer::abort(c, &tx);
+                }
+                return Err(CommitError::Refused(refusal));
+            }
+            prepared.push(consumer.as_ref());
+        }
+        let persisted = match confirm {
+            Confirm::No => persist::save(&self.saved, &new),
+            // While confirmation is pending the file keeps the old config.
+            Confirm::Pending => Ok(()),
+        };
+        if let Err(e) = persisted {
+            for c in prepared {
+                c.abort(&tx);
+            }
+            return Err(CommitError::Persist(e));
+        }
+        for c in &state.consumers {
+            c.apply(&tx);
+        }
+        let event = Arc::new(CommitEvent::from_diff(id, SystemTime::now(), who, &diff));
+        let new = Arc::new(new);
+        if confirm == Confirm::Pending && state.pending.is_none() {
+            state.pending = Some(PendingConfirm { before: old.clone() });
+        }
+        *self.running.write().unwrap_or_else(|e| e.into_inner()) = new;
+        state.history.push(&event, who, diff);
+        // No subscriber is not an error.
+        let _ = self.events.send(event);
+        Ok(CommitOutcome::Committed(id))
+    }
+}

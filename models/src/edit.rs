@@ -1,0 +1,347 @@
+//! Edits: what a management door asks to change, and how one edit is
+//! applied to a working copy of a configuration tree.
+//!
+//! Values are RFC 7951 JSON for the node the path names (as gNMI carries
+//! them); whole-configuration values may also be XML. An edit never
+//! validates: the transaction validates the result of all its edits at once.
+
+use serde_json::{Map, Value};
+use yang2::data::{Data, DataFormat, DataParserFlags, DataPrinterFlags, DataTree, DataValidationFlags};
+use yang2::schema::{SchemaNode, SchemaNodeKind};
+
+use crate::config::{parse_tree, Encoding};
+use crate::path::DataPath;
+use crate::{schema, ModelError};
+
+/// What an edit does at its path (the operations of RFC 6241 section 7.2,
+/// which gNMI's update / replace / delete map onto).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    /// Merge the value into what is there (gNMI update).
+    Merge,
+    /// Put the value in place of what is there (gNMI replace).
+    Replace,
+    /// Add the value; an error if the node exists.
+    Create,
+    /// Delete the node; an error if it does not exist.
+    Delete,
+    /// Delete the node if it exists (gNMI delete).
+    Remove,
+}
+
+/// One requested change.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Edit {
+    /// What to do.
+    pub op: Operation,
+    /// The data path, in libyang form (`/` for the whole configuration).
+    pub path: String,
+    /// The value for merge, replace and create.
+    pub value: Option<(String, Encoding)>,
+}
+
+impl Edit {
+    /// An edit with a JSON value.
+    pub fn json(op: Operation, path: impl Into<String>, value: impl Into<String>) -> Edit {
+        Edit { op, path: path.into(), value: Some((value.into(), Encoding::Json)) }
+    }
+
+    /// A delete (`Delete`) or remove (`Remove`) edit.
+    pub fn delete(op: Operation, path: impl Into<String>) -> Edit {
+        Edit { op, path: path.into(), value: None }
+    }
+}
+
+/// Why an edit could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    /// The path does not parse.
+    #[error("{0}")]
+    MalformedPath(ModelError),
+    /// The path names no node of the schema.
+    #[error("{0}")]
+    UnknownPath(ModelError),
+    /// The path names a state (read-only) node.
+    #[error("{0}: not configuration, cannot be changed")]
+    NotConfig(String),
+    /// The value is not valid for the node.
+    #[error("{0}")]
+    BadValue(ModelError),
+    /// Create on a node that exists.
+    #[error("{0}: already exists")]
+    DataExists(String),
+    /// Delete on a node that does not exist.
+    #[error("{0}: does not exist")]
+    DataMissing(String),
+}
+
+/// Applies one edit to `tree`.
+pub fn apply(tree: &mut DataTree<'static>, edit: &Edit) -> Result<(), EditError> {
+    let path = DataPath::parse(&edit.path).map_err(EditError::MalformedPath)?;
+    let node = if path.is_root() {
+        None
+    } else {
+        let node = schema::context()
+            .find_path(&path.schema_path())
+            .map_err(|_| EditError::UnknownPath(ModelError::at(&edit.path, "no such node in the schema")))?;
+        if !node.is_config() {
+            return Err(EditError::NotConfig(edit.path.clone()));
+        }
+        Some(node)
+    };
+    let exists = exists(tree, &path);
+    match edit.op {
+        Operation::Delete if !exists => return Err(EditError::DataMissing(edit.path.clone())),
+        Operation::Create if exists => return Err(EditError::DataExists(edit.path.clone())),
+        Operation::Delete | Operation::Remove | Operation::Replace if exists => remove(tree, &path),
+        _ => {}
+    }
+    if matches!(edit.op, Operation::Delete | Operation::Remove) {
+        return Ok(());
+    }
+    let Some((text, encoding)) = &edit.value else {
+        return Err(EditError::BadValue(ModelError::at(&edit.path, "a value is required")));
+    };
+    if text.contains('\0') {
+        return Err(EditError::BadValue(ModelError::at(&edit.path, "value contains a NUL character")));
+    }
+    let subtree = match (node, encoding) {
+        (None, _) => parse(text, *encoding),
+        (Some(node), Encoding::Json) => wrap_json(&path, &node, text)
+            .and_then(|doc| parse(&doc, Encoding::Json)),
+        (Some(_), Encoding::Xml) => Err(ModelError::at(
+            &edit.path,
+            "XML values are accepted for the whole configuration only; use JSON here",
+        )),
+    }
+    .map_err(EditError::BadValue)?;
+    tree.merge(&subtree).map_err(|e| EditError::BadValue(e.into()))
+}
+
+fn exists(tree: &DataTree<'static>, path: &DataPath) -> bool {
+    if path.is_root() {
+        tree.reference().is_some()
+    } else {
+        tree.find_path(&path.to_string()).is_ok()
+    }
+}
+
+/// Removes the node at `path` (which exists). A top-level node is removed by
+/// rebuilding the tree from its other top-level nodes: freeing the node
+/// the tree handle points at would leave the handle dangling.
+fn remove(tree: &mut DataTree<'static>, path: &DataPath) {
+    if path.is_root() {
+        *tree = DataTree::new(schema::context());
+        return;
+    }
+    if path.segments.len() > 1 {
+        let _ = tree.remove(&path.to_string());
+        return;
+    }
+    let target = tree.find_path(&path.to_string()).map(|n| n.path()).ok();
+    let mut rebuilt = DataTree::new(schema::context());
+    if let Some(top) = tree.reference() {
+        for node in top.inclusive_siblings() {
+            if Some(node.path()) == target {
+                continue;
+            }
+            if let Ok(copy) = node.duplicate(false) {
+                let _ = rebuilt.merge(&copy);
+            }
+        }
+    }
+    *tree = rebuilt;
+}
+
+/// Parses configuration text without validating it (the transaction
+/// validates the whole result).
+fn parse(text: &str, encoding: Encoding) -> Result<DataTree<'static>, ModelError> {
+    parse_tree(
+        text,
+        encoding,
+        DataParserFlags::NO_VALIDATION | DataParserFlags::STRICT | DataParserFlags::NO_STATE,
+        DataValidationFlags::empty(),
+    )
+}
+
+/// Builds a whole JSON document that holds `value` at `path`.
+///
+/// libyang creates the ancestors (with correctly typed keys) and prints them;
+/// the value is then placed into that skeleton, so no type knowledge is
+/// needed here.
+fn wrap_json(path: &DataPath, node: &SchemaNode<'_>, value: &str) -> Result<String, ModelError> {
+    let at = path.to_string();
+    let value: Value = serde_json::from_str(value)
+        .map_err(|e| ModelError::at(&at, format!("value is not JSON: {e}")))?;
+    let is_leaf = matches!(node.kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList);
+    let holder = if is_leaf { path.parent() } else { path.clone() };
+
+    let mut skeleton = DataTree::new(schema::context());
+    if !holder.is_root() {
+        skeleton.new_path(&holder.to_string(), None, false)?;
+    }
+    let printed = skeleton
+        .print_string(DataFormat::JSON, DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::KEEP_EMPTY_CONT)?
+        .unwrap_or_else(|| "{}".into());
+    let mut doc: Value = serde_json::from_str(&printed)
+        .map_err(|e| ModelError::at(&at, format!("internal: skeleton is not JSON: {e}")))?;
+
+    let target = descend(&mut doc, &holder)
+        .ok_or_else(|| ModelError::at(&at, "internal: skeleton lacks the path"))?;
+    if is_leaf {
+        let parent_module = node.ancestors().next().map(|p| p.module().name().to_string());
+        let module = node.module().name().to_string();
+        let member = if parent_module.as_deref() == Some(module.as_str()) {
+            node.name().to_string()
+        } else {
+            format!("{module}:{}", node.name())
+        };
+        target.insert(member, value);
+    } else {
+        let Value::Object(members) = value else {
+            return Err(ModelError::at(&at, "value must be a JSON object for this node"));
+        };
+        for (name, v) in members {
+            if let Some(existing) = target.get(&name) {
+                // A key given both in the path and in the value must agree.
+                if !json_scalar_eq(existing, &v) {
+                    return Err(ModelError::at(
+                        &at,
+                        format!("key {name} is {existing} in the path but {v} in the value"),
+                    ));
+                }
+            }
+            target.insert(name, v);
+        }
+    }
+    Ok(doc.to_string())
+}
+
+/// Walks the printed skeleton down `path`, returning the object of its last
+/// node (for a list, the one entry the skeleton has).
+fn descend<'v>(doc: &'v mut Value, path: &DataPath) -> Option<&'v mut Map<String, Value>> {
+    let mut cur = doc;
+    for seg in &path.segments {
+        let obj = cur.as_object_mut()?;
+        let key = obj
+            .keys()
+            .find(|k| k.rsplit(':').next() == Some(seg.name.as_str()))?
+            .clone();
+        cur = obj.get_mut(&key)?;
+        if let Value::Array(entries) = cur {
+            cur = entries.first_mut()?;
+        }
+    }
+    cur.as_object_mut()
+}
+
+/// Key values compare by their text: the path carries `65001` where the
+/// skeleton prints the number 65001.
+fn json_scalar_eq(a: &Value, b: &Value) -> bool {
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    text(a) == text(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const BASE: &str = "/openconfig-network-instance:network-instances/network-instance[name='DEFAULT']";
+
+    fn tree() -> DataTree<'static> {
+        let text = r#"{"openconfig-network-instance:network-instances": {"network-instance": [
+            {"name": "DEFAULT", "config": {"name": "DEFAULT",
+             "type": "openconfig-network-instance-types:DEFAULT_INSTANCE"}}]}}"#;
+        Config::parse(text, Encoding::Json).unwrap().into_tree()
+    }
+
+    fn value(tree: &DataTree<'static>, path: &str) -> Option<String> {
+        tree.find_path(path).ok()?.value_canonical()
+    }
+
+    #[test]
+    fn merge_leaf_container_and_list_entry() {
+        let mut t = tree();
+        apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/config/description"), "\"main\"")).unwrap();
+        assert_eq!(value(&t, &format!("{BASE}/config/description")).as_deref(), Some("main"));
+
+        apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/config"), r#"{"router-id": "192.0.2.1"}"#))
+            .unwrap();
+        assert_eq!(value(&t, &format!("{BASE}/config/router-id")).as_deref(), Some("192.0.2.1"));
+        assert_eq!(value(&t, &format!("{BASE}/config/description")).as_deref(), Some("main"));
+
+        // A list entry whose key path holds a typed (identityref) key.
+        let proto = format!(
+            "{BASE}/protocols/protocol[identifier='openconfig-policy-types:BGP'][name='BGP']"
+        );
+        apply(
+            &mut t,
+            &Edit::json(
+                Operation::Merge,
+                &proto,
+                r#"{"config": {"identifier": "openconfig-policy-types:BGP", "name": "BGP"},
+                    "bgp": {"global": {"config": {"as": 65001}}}}"#,
+            ),
+        )
+        .unwrap();
+        assert_eq!(value(&t, &format!("{proto}/bgp/global/config/as")).as_deref(), Some("65001"));
+    }
+
+    #[test]
+    fn replace_drops_what_the_value_lacks() {
+        let mut t = tree();
+        apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/config/description"), "\"x\"")).unwrap();
+        apply(
+            &mut t,
+            &Edit::json(
+                Operation::Replace,
+                format!("{BASE}/config"),
+                r#"{"name": "DEFAULT", "type": "openconfig-network-instance-types:DEFAULT_INSTANCE"}"#,
+            ),
+        )
+        .unwrap();
+        assert_eq!(value(&t, &format!("{BASE}/config/description")), None);
+        assert_eq!(value(&t, &format!("{BASE}/config/name")).as_deref(), Some("DEFAULT"));
+    }
+
+    #[test]
+    fn create_delete_remove_semantics() {
+        let mut t = tree();
+        let desc = format!("{BASE}/config/description");
+        assert!(matches!(apply(&mut t, &Edit::delete(Operation::Delete, &desc)), Err(EditError::DataMissing(_))));
+        apply(&mut t, &Edit::delete(Operation::Remove, &desc)).unwrap();
+        apply(&mut t, &Edit::json(Operation::Create, &desc, "\"a\"")).unwrap();
+        assert!(matches!(
+            apply(&mut t, &Edit::json(Operation::Create, &desc, "\"b\"")),
+            Err(EditError::DataExists(_))
+        ));
+        apply(&mut t, &Edit::delete(Operation::Delete, &desc)).unwrap();
+        assert_eq!(value(&t, &desc), None);
+        // Removing a top-level node leaves the others (here the implicit
+        // defaults of other modules) and a usable tree.
+        let top = "/openconfig-network-instance:network-instances";
+        apply(&mut t, &Edit::delete(Operation::Delete, top)).unwrap();
+        assert!(t.find_path(top).is_err());
+        apply(&mut t, &Edit::json(Operation::Create, &desc, "\"again\"")).unwrap();
+        assert!(t.find_path(top).is_ok());
+    }
+
+    #[test]
+    fn errors_are_specific() {
+        let mut t = tree();
+        let e = apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/config/colour"), "\"red\""));
+        assert!(matches!(e, Err(EditError::UnknownPath(_))), "{e:?}");
+        let e = apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/state/name"), "\"x\""));
+        assert!(matches!(e, Err(EditError::NotConfig(_))), "{e:?}");
+        let e = apply(&mut t, &Edit::json(Operation::Merge, "no-slash", "1"));
+        assert!(matches!(e, Err(EditError::MalformedPath(_))), "{e:?}");
+        let e = apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/config/router-id"), "\"1.2.3\""));
+        assert!(matches!(e, Err(EditError::BadValue(_))), "{e:?}");
+        let e = apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/config"), "[1]"));
+        assert!(matches!(e, Err(EditError::BadValue(_))), "{e:?}");
+    }
+}

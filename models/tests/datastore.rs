@@ -1,0 +1,323 @@
+//! The datastore's transaction path: all-or-nothing edits, persistence,
+//! rollback, candidate, locks, confirmed commit and change events.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use ocbgp_models::config::{Config, Encoding};
+use ocbgp_models::datastore::{
+    CommitError, CommitOutcome, Confirm, ConfigConsumer, Datastore, LockError, Options, Origin, Refusal,
+    Requester, Startup, Target, Transaction,
+};
+use ocbgp_models::edit::{Edit, EditError, Operation};
+
+const BGP: &str = "/openconfig-network-instance:network-instances/network-instance[name='DEFAULT']\
+                   /protocols/protocol[identifier='openconfig-policy-types:BGP'][name='BGP']/bgp";
+
+const START: &str = r#"{
+  "openconfig-network-instance:network-instances": {"network-instance": [{
+    "name": "DEFAULT",
+    "config": {"name": "DEFAULT", "type": "openconfig-network-instance-types:DEFAULT_INSTANCE"},
+    "protocols": {"protocol": [{
+      "identifier": "openconfig-policy-types:BGP", "name": "BGP",
+      "config": {"identifier": "openconfig-policy-types:BGP", "name": "BGP"},
+      "bgp": {"global": {"config": {"as": 65001, "router-id": "192.0.2.1"}},
+              "peer-groups": {"peer-group": [{"peer-group-name": "ix",
+                 "config": {"peer-group-name": "ix", "peer-as": 65010}}]}}
+    }]}
+  }]}
+}"#;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("ocbgp-ds-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn open(dir: &TempDir) -> Datastore {
+    let given = Config::parse(START, Encoding::Json).unwrap();
+    Datastore::open(Options::new(&dir.0), given, false).unwrap().0
+}
+
+fn who() -> Requester {
+    Requester::internal(Origin::Gnmi)
+}
+
+fn neighbor(addr: &str) -> String {
+    format!("{BGP}/neighbors/neighbor[neighbor-address='{addr}']")
+}
+
+fn add_neighbor(addr: &str) -> Edit {
+    Edit::json(
+        Operation::Merge,
+        neighbor(addr),
+        format!(r#"{{"config": {{"neighbor-address": "{addr}", "peer-group": "ix"}}}}"#),
+    )
+}
+
+fn snapshot(store: &Datastore, dir: &TempDir) -> (String, Vec<u8>) {
+    let text = store.running().print(Encoding::Json).unwrap();
+    let file = std::fs::read(dir.0.join("running.json")).unwrap();
+    (text, file)
+}
+
+#[test]
+fn a_valid_edit_applies_and_survives_restart() {
+    let dir = TempDir::new("persist");
+    let store = open(&dir);
+    let out = store.edit_running(&[add_neighbor("192.0.2.2")], &who()).unwrap();
+    assert_eq!(out, CommitOutcome::Committed(2));
+    let path = format!("{}/config/peer-group", neighbor("192.0.2.2"));
+    assert_eq!(store.running().value(&path).as_deref(), Some("ix"));
+    drop(store);
+
+    let given = Config::parse(START, Encoding::Json).unwrap();
+    let (again, startup) = Datastore::open(Options::new(&dir.0), given, false).unwrap();
+    assert_eq!(startup, Startup::Saved(dir.0.join("running.json")));
+    assert_eq!(again.running().value(&path).as_deref(), Some("ix"));
+}
+
+#[test]
+fn every_kind_of_invalid_edit_is_refused_and_changes_nothing() {
+    let dir = TempDir::new("invalid");
+    let store = open(&dir);
+    let before = snapshot(&store, &dir);
+    let global = format!("{BGP}/global/config");
+    let cases: Vec<(&str, Vec<Edit>, &str)> = vec![
+        ("bad type", vec![Edit::json(Operation::Merge, format!("{global}/as"), "\"many\"")], "as"),
+        ("out of range", vec![Edit::json(Operation::Merge, format!("{global}/as"), "4294967296")], "as"),
+        ("unknown path", vec![Edit::json(Operation::Merge, format!("{global}/colour"), "1")], "colour"),
+        (
+            "dangling leafref",
+            vec![Edit::json(
+                Operation::Merge,
+                neighbor("192.0.2.9"),
+                r#"{"config": {"neighbor-address": "192.0.2.9", "peer-group": "nope"}}"#,
+            )],
+            "peer-group",
+        ),
+        (
+            "failing must",
+            vec![Edit::json(
+                Operation::Merge,
+                "/openconfig-routing-policy:routing-policy/policy-definitions/policy-definition[name='p']",
+                r#"{"config": {"name": "p"}, "statements": {"statement": [{"name": "1", "config": {"name": "1"},
+                    "actions": {"openconfig-bgp-policy:bgp-actions": {"config": {"set-med": 10}}}}]}}"#,
+            )],
+            "set-med",
+        ),
+        (
+            "missing key",
+            vec![Edit::json(
+                Operation::Merge,
+                format!("{BGP}/neighbors"),
+                r#"{"neighbor": [{"config": {"peer-group": "ix"}}]}"#,
+            )],
+            "neighbor",
+        ),
+        (
+            // a good edit followed by a bad one: neither applies
+            "second of two",
+            vec![add_neighbor("192.0.2.3"), Edit::json(Operation::Merge, format!("{global}/as"), "-1")],
+            "as",
+        ),
+        ("delete of a missing node", vec![Edit::delete(Operation::Delete, neighbor("192.0.2.77"))], "192.0.2.77"),
+    ];
+    for (what, edits, names) in cases {
+        let err = store.edit_running(&edits, &who()).expect_err(what);
+        let text = err.to_string();
+        assert!(text.contains(names), "{what}: error does not name {names}: {text}");
+        assert_eq!(snapshot(&store, &dir), before, "{what}: running changed");
+    }
+}
+
+/// Records the calls it gets and refuses transactions that add neighbors
+/// when told to.
+#[derive(Default)]
+struct Engine {
+    refuse: Mutex<bool>,
+    calls: Mutex<Vec<String>>,
+}
+
+impl ConfigConsumer for Engine {
+    fn prepare(&self, tx: &Transaction<'_>) -> Result<(), Refusal> {
+        self.calls.lock().unwrap().push(format!("prepare {}", tx.id));
+        if *self.refuse.lock().unwrap() {
+            return Err(Refusal { path: None, reason: "no neighbors today".into() });
+        }
+        Ok(())
+    }
+    fn apply(&self, tx: &Transaction<'_>) {
+        self.calls.lock().unwrap().push(format!("apply {}", tx.id));
+    }
+    fn abort(&self, tx: &Transaction<'_>) {
+        self.calls.lock().unwrap().push(format!("abort {}", tx.id));
+    }
+}
+
+#[test]
+fn a_refusal_in_prepare_rolls_everything_back() {
+    let dir = TempDir::new("refuse");
+    let store = open(&dir);
+    let first = Arc::new(Engine::default());
+    let second = Arc::new(Engine::default());
+    store.add_consumer(first.clone());
+    store.add_consumer(second.clone());
+    let before = snapshot(&store, &dir);
+    *second.refuse.lock().unwrap() = true;
+    let err = store.edit_running(&[add_neighbor("192.0.2.2"), add_neighbor("192.0.2.3")], &who()).unwrap_err();
+    assert!(matches!(err, CommitError::Refused(_)), "{err}");
+    assert!(err.to_string().contains("no neighbors today"));
+    assert_eq!(snapshot(&store, &dir), before);
+    assert_eq!(*first.calls.lock().unwrap(), vec!["prepare 2", "abort 2"]);
+
+    *second.refuse.lock().unwrap() = false;
+    store.edit_running(&[add_neighbor("192.0.2.2")], &who()).unwrap();
+    assert_eq!(*first.calls.lock().unwrap(), vec!["prepare 2", "abort 2", "prepare 2", "apply 2"]);
+}
+
+#[test]
+fn rollback_restores_an_earlier_commit_exactly() {
+    let dir = TempDir::new("rollback");
+    let store = open(&dir);
+    let start = store.running().print(Encoding::Json).unwrap();
+    store.edit_running(&[add_neighbor("192.0.2.2")], &who()).unwrap();
+    let after_two = store.running().print(Encoding::Json).unwrap();
+    store
+        .edit_running(
+            &[
+                add_neighbor("192.0.2.3"),
+                Edit::json(Operation::Merge, format!("{BGP}/global/config/as"), "65002"),
+                Edit::delete(Operation::Delete, format!("{BGP}/peer-groups/peer-group[peer-group-name='ix']/config/peer-as")),
+            ],
+            &who(),
+        )
+        .unwrap();
+    assert_ne!(store.running().print(Encoding::Json).unwrap(), after_two);
+
+    let out = store.rollback(2, &Requester::internal(Origin::Rollback)).unwrap();
+    assert_eq!(out, CommitOutcome::Committed(4));
+    assert_eq!(store.running().print(Encoding::Json).unwrap(), after_two);
+    store.rollback(1, &Requester::internal(Origin::Rollback)).unwrap();
+    assert_eq!(store.running().print(Encoding::Json).unwrap(), start);
+    assert!(matches!(store.rollback(99, &who()), Err(CommitError::UnknownCommit(99))));
+
+    let history = store.history();
+    let origins: Vec<_> = history.iter().map(|r| (r.id, r.origin)).collect();
+    assert_eq!(
+        origins,
+        vec![(1, Origin::File), (2, Origin::Gnmi), (3, Origin::Gnmi), (4, Origin::Rollback), (5, Origin::Rollback)]
+    );
+    assert!(history[1].diff.contains("192.0.2.2"), "{}", history[1].diff);
+}
+
+#[test]
+fn change_events_list_paths_and_values_in_order() {
+    let dir = TempDir::new("events");
+    let store = open(&dir);
+    let mut events = store.subscribe();
+    store.edit_running(&[add_neighbor("192.0.2.2")], &who()).unwrap();
+    store.edit_running(&[Edit::delete(Operation::Delete, neighbor("192.0.2.2"))], &who()).unwrap();
+    let first = events.try_recv().unwrap();
+    assert_eq!(first.id, 2);
+    let pg = first
+        .changes
+        .iter()
+        .find(|c| c.path.ends_with("/config/peer-group"))
+        .expect("peer-group leaf reported");
+    assert_eq!(pg.value.as_deref(), Some("ix"));
+    assert!(pg.path.contains("neighbor[neighbor-address='192.0.2.2']"), "{}", pg.path);
+    let second = events.try_recv().unwrap();
+    assert_eq!(second.id, 3);
+    // The neighbor went, and with it the then-empty neighbors container:
+    // one delete of the node that went, which covers everything below it.
+    assert_eq!(second.changes.len(), 1, "{:?}", second.changes);
+    assert!(neighbor("192.0.2.2").starts_with(&second.changes[0].path), "{:?}", second.changes);
+    assert_eq!(second.changes[0].value, None);
+}
+
+#[test]
+fn candidate_locks_and_confirmed_commit() {
+    let dir = TempDir::new("candidate");
+    let store = open(&dir);
+    let (a, b) = (store.new_session(), store.new_session());
+    let as_a = Requester { origin: Origin::Netconf, session: a, user: Some("alice".into()), comment: None };
+    let as_b = Requester { origin: Origin::Netconf, session: b, user: Some("bob".into()), comment: None };
+
+    store.lock(Target::Candidate, a).unwrap();
+    assert!(matches!(store.lock(Target::Candidate, b), Err(LockError::Held { .. })));
+    assert!(matches!(store.edit_candidate(&[add_neighbor("192.0.2.2")], &as_b), Err(CommitError::Locked(_))));
+    store.edit_candidate(&[add_neighbor("192.0.2.2")], &as_a).unwrap();
+    // The candidate holds the change, running does not yet.
+    let peer = format!("{}/config/peer-group", neighbor("192.0.2.2"));
+    assert!(store.running().value(&peer).is_none());
+    store.validate_candidate().unwrap();
+
+    // Confirmed commit: applied, but the saved file keeps the old config.
+    let saved_before = std::fs::read(dir.0.join("running.json")).unwrap();
+    store.commit_candidate(&as_a, Confirm::Pending).unwrap();
+    assert_eq!(store.running().value(&peer).as_deref(), Some("ix"));
+    assert_eq!(std::fs::read(dir.0.join("running.json")).unwrap(), saved_before);
+    assert!(store.confirm_pending());
+    // Timeout: back to before, and the saved file agrees.
+    store.cancel_confirmed(&Requester::internal(Origin::Timeout)).unwrap();
+    assert!(store.running().value(&peer).is_none());
+
+    // Again, this time confirmed: now it is saved.
+    store.edit_candidate(&[add_neighbor("192.0.2.2")], &as_a).unwrap();
+    store.commit_candidate(&as_a, Confirm::Pending).unwrap();
+    store.confirm(&as_a).unwrap();
+    assert!(!store.confirm_pending());
+    let saved = String::from_utf8(std::fs::read(dir.0.join("running.json")).unwrap()).unwrap();
+    assert!(saved.contains("192.0.2.2"));
+
+    // A session that ends drops its locks and its candidate changes.
+    store.edit_candidate(&[add_neighbor("192.0.2.5")], &as_a).unwrap();
+    store.end_session(a);
+    store.lock(Target::Candidate, b).unwrap();
+    assert!(store.commit_candidate(&as_b, Confirm::No).is_ok());
+    assert!(store.running().value(&format!("{}/config/peer-group", neighbor("192.0.2.5"))).is_none());
+
+    // A running lock held by b refuses a's writes, from any door.
+    store.lock(Target::Running, b).unwrap();
+    let gnmi_a = Requester { origin: Origin::Gnmi, ..as_a.clone() };
+    assert!(matches!(store.edit_running(&[add_neighbor("192.0.2.6")], &gnmi_a), Err(CommitError::Locked(_))));
+}
+
+#[test]
+fn a_corrupt_saved_config_stops_start_up_with_its_name() {
+    let dir = TempDir::new("corrupt");
+    drop(open(&dir));
+    let file = dir.0.join("running.json");
+    let text = std::fs::read_to_string(&file).unwrap().replace("65001", "\"sixty-five\"");
+    std::fs::write(&file, text).unwrap();
+    let given = Config::parse(START, Encoding::Json).unwrap();
+    let err = Datastore::open(Options::new(&dir.0), given, false).err().expect("refused");
+    let text = err.to_string();
+    assert!(text.contains("running.json") && text.contains("as"), "{text}");
+    // The file was left for the operator to fix.
+    assert!(std::fs::read_to_string(&file).unwrap().contains("sixty-five"));
+}
+
+#[test]
+fn unchanged_edits_commit_nothing() {
+    let dir = TempDir::new("noop");
+    let store = open(&dir);
+    let out = store
+        .edit_running(&[Edit::json(Operation::Merge, format!("{BGP}/global/config/as"), "65001")], &who())
+        .unwrap();
+    assert_eq!(out, CommitOutcome::Unchanged);
+    assert_eq!(store.history().len(), 1);
+    let e = store.edit_running(&[Edit::json(Operation::Merge, "/nope:x", "1")], &who()).unwrap_err();
+    assert!(matches!(e, CommitError::Edit(EditError::UnknownPath(_))));
+}
