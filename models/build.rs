@@ -1,106 +1,65 @@
-//! Embeds every module of `yang/` into the crate, so the daemon needs no
-//! YANG files at run time and the schema has exactly one source.
+//! Build script of `ocbgp-models`: the schema in `yang/` is the one source
+//! of everything below.
+//!
+//! 1. Embeds every module of `yang/` (`build/embed.rs` → `modules.rs`).
+//! 2. Loads them into libyang through yang2, walks the compiled schema into
+//!    a small model (`build/model.rs`) and generates from it, into
+//!    `$OUT_DIR/gen/`:
+//!    * `paths.rs`: schema path constants for every data node (`build/paths.rs`);
+//!    * `types.rs`: enumerations and identities as Rust enums (`build/enums.rs`);
+//!    * `config.rs`, `state.rs`: typed structs (`build/structs.rs`);
+//!    * `changes.rs`: change-classification tables (`build/changes.rs`).
+//!
+//! `src/gen/` includes the generated files and holds the small runtime they
+//! need. Set `OCBGP_GEN_DUMP=dir` to also copy the generated files there.
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+#[path = "build/changes.rs"]
+mod changes;
+#[path = "build/embed.rs"]
+mod embed;
+#[path = "build/enums.rs"]
+mod enums;
+#[path = "build/model.rs"]
+mod model;
+#[path = "build/names.rs"]
+mod names;
+#[path = "build/paths.rs"]
+mod paths;
+#[path = "build/structs.rs"]
+mod structs;
+
+use std::path::PathBuf;
 use std::{env, fs};
-
-/// Header facts of one module file, read without a YANG parser: each fact
-/// sits in a top-level statement of the module header.
-struct Header {
-    name: String,
-    belongs_to: Option<String>,
-    namespace: Option<String>,
-    prefix: Option<String>,
-    revision: Option<String>,
-    version: Option<String>,
-    organization: Option<String>,
-}
-
-/// Returns the argument of the first `keyword` statement in `text`, unquoted;
-/// the argument may follow on the next line.
-fn argument(text: &str, keyword: &str) -> Option<String> {
-    let mut lines = text.lines();
-    while let Some(line) = lines.next() {
-        let Some(rest) = line.trim_start().strip_prefix(keyword) else { continue };
-        if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
-            continue;
-        }
-        let mut rest = rest.trim();
-        if rest.is_empty() {
-            rest = lines.next()?.trim();
-        }
-        let arg = if let Some(quoted) = rest.strip_prefix('"') {
-            quoted.split('"').next()?.to_string()
-        } else {
-            rest.trim_end_matches(['{', ';']).trim().to_string()
-        };
-        return Some(arg);
-    }
-    None
-}
-
-fn header(path: &Path, text: &str) -> Header {
-    let (name, belongs_to) = match argument(text, "module") {
-        Some(name) => (name, None),
-        None => (
-            argument(text, "submodule")
-                .unwrap_or_else(|| panic!("{}: neither module nor submodule", path.display())),
-            argument(text, "belongs-to"),
-        ),
-    };
-    Header {
-        name,
-        belongs_to,
-        namespace: argument(text, "namespace"),
-        prefix: argument(text, "prefix"),
-        revision: argument(text, "revision"),
-        version: argument(text, "oc-ext:openconfig-version"),
-        organization: argument(text, "organization"),
-    }
-}
-
-fn opt(value: &Option<String>) -> String {
-    match value {
-        Some(v) => format!("Some({v:?})"),
-        None => "None".to_string(),
-    }
-}
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let yang_dir = manifest.join("../yang").canonicalize().expect("yang/ folder");
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     println!("cargo:rerun-if-changed={}", yang_dir.display());
+    println!("cargo:rerun-if-env-changed=OCBGP_GEN_DUMP");
 
-    let mut files: Vec<PathBuf> = fs::read_dir(&yang_dir)
-        .expect("read yang/")
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yang"))
-        .collect();
-    files.sort();
+    let modules = embed::run(&yang_dir, &out_dir);
 
-    let mut out = String::from("/// Every YANG module and submodule of `yang/`, embedded.\n");
-    out.push_str("pub static MODULES: &[YangModule] = &[\n");
-    for path in &files {
-        println!("cargo:rerun-if-changed={}", path.display());
-        let text = fs::read_to_string(path).unwrap();
-        let h = header(path, &text);
-        writeln!(
-            out,
-            "    YangModule {{ name: {:?}, belongs_to: {}, namespace: {}, prefix: {}, revision: {}, \
-             openconfig_version: {}, organization: {}, text: include_str!({:?}) }},",
-            h.name,
-            opt(&h.belongs_to),
-            opt(&h.namespace),
-            opt(&h.prefix),
-            opt(&h.revision),
-            opt(&h.version),
-            opt(&h.organization),
-            path.display().to_string(),
-        )
-        .unwrap();
+    let ctx = model::load_context(&yang_dir, &modules);
+    let mut schema = model::walk(&ctx, &modules);
+    enums::assign_names(&mut schema);
+    let paths = paths::emit(&schema);
+    let files = [
+        ("types.rs", enums::emit(&schema)),
+        ("config.rs", structs::emit(&schema, structs::View::Config)),
+        ("state.rs", structs::emit(&schema, structs::View::State)),
+        ("changes.rs", changes::emit(&schema, &paths.modules)),
+        ("paths.rs", paths.source),
+    ];
+
+    let gen_dir = out_dir.join("gen");
+    fs::create_dir_all(&gen_dir).unwrap();
+    let dump = env::var_os("OCBGP_GEN_DUMP").map(PathBuf::from);
+    for (name, source) in &files {
+        fs::write(gen_dir.join(name), source).unwrap();
+        if let Some(dir) = &dump {
+            fs::create_dir_all(dir).unwrap();
+            fs::write(dir.join(name), source).unwrap();
+        }
     }
-    out.push_str("];\n");
-    let dest = PathBuf::from(env::var("OUT_DIR").unwrap()).join("modules.rs");
-    fs::write(dest, out).unwrap();
 }

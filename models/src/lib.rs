@@ -9,6 +9,7 @@ pub mod config;
 pub mod datastore;
 pub mod edit;
 pub mod error;
+pub mod gen;
 pub mod path;
 pub mod schema;
 

@@ -18,7 +18,7 @@ pub enum PeerKind {
 /// Session settings the codec depends on. The default fits the time before
 /// the OPEN exchange: 2-octet AS numbers, 4096-octet messages, no add-path.
 /// After the exchange, use [`Negotiated::codec_config`](super::Negotiated::codec_config).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct CodecConfig {
     /// Both sides sent the 4-octet AS capability (RFC 6793): AS_PATH and
     /// AGGREGATOR carry 4-octet AS numbers.

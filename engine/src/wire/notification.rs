@@ -311,8 +311,7 @@ impl Notification {
     /// (RFC 9003 2). `Ok(None)` for other kinds, for empty data and for a
     /// zero length. Octets after the text are ignored.
     pub fn shutdown_communication(&self) -> Result<Option<String>, ShutdownCommunicationError> {
-        let ErrorKind::Cease(CeaseSubcode::AdministrativeShutdown | CeaseSubcode::AdministrativeReset) =
-            self.kind
+        let ErrorKind::Cease(CeaseSubcode::AdministrativeShutdown | CeaseSubcode::AdministrativeReset) = self.kind
         else {
             return Ok(None);
         };
@@ -330,9 +329,7 @@ impl Notification {
     /// Reads the body of a NOTIFICATION (the octets after the header).
     pub fn decode(body: &Bytes) -> Result<Self, DecodeError> {
         match body.get(..2) {
-            Some(&[code, subcode]) => {
-                Ok(Notification::new(ErrorKind::from_codes(code, subcode), body.slice(2..)))
-            }
+            Some(&[code, subcode]) => Ok(Notification::new(ErrorKind::from_codes(code, subcode), body.slice(2..))),
             // The framer already demands 21 octets; this only keeps the
             // function total.
             _ => Err(DecodeError::new(
@@ -379,10 +376,7 @@ mod tests {
                 assert_eq!((kind.code(), kind.subcode()), (code, subcode));
             }
         }
-        assert_eq!(
-            ErrorKind::from_codes(3, 11),
-            ErrorKind::Update(UpdateSubcode::MalformedAsPath)
-        );
+        assert_eq!(ErrorKind::from_codes(3, 11), ErrorKind::Update(UpdateSubcode::MalformedAsPath));
         assert_eq!(ErrorKind::from_codes(6, 9).to_string(), "cease: hard reset");
         assert_eq!(ErrorKind::from_codes(4, 0), ErrorKind::HoldTimerExpired);
         assert_eq!(ErrorKind::from_codes(4, 1), ErrorKind::Other { code: 4, subcode: 1 });
@@ -391,9 +385,7 @@ mod tests {
     #[test]
     fn rfc4271_vector_hold_timer_expired() {
         let mut out = BytesMut::new();
-        Notification::new(ErrorKind::HoldTimerExpired, Bytes::new())
-            .encode(MAX_MESSAGE_LEN, &mut out)
-            .unwrap();
+        Notification::new(ErrorKind::HoldTimerExpired, Bytes::new()).encode(MAX_MESSAGE_LEN, &mut out).unwrap();
         let mut expected = vec![0xff; 16];
         expected.extend_from_slice(&[0, 21, 3, 4, 0]);
         assert_eq!(&out[..], &expected[..]);
@@ -438,10 +430,8 @@ mod tests {
 
     #[test]
     fn oversized_data_is_cut_to_fit() {
-        let n = Notification::new(
-            ErrorKind::Update(UpdateSubcode::OptionalAttributeError),
-            Bytes::from(vec![7u8; 5000]),
-        );
+        let n =
+            Notification::new(ErrorKind::Update(UpdateSubcode::OptionalAttributeError), Bytes::from(vec![7u8; 5000]));
         let mut out = BytesMut::new();
         n.encode(MAX_MESSAGE_LEN, &mut out).unwrap();
         assert_eq!(out.len(), MAX_MESSAGE_LEN);

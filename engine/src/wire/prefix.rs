@@ -135,10 +135,7 @@ mod tests {
         for p in ["10.0.0.0/8", "192.168.1.0/24", "0.0.0.0/0", "10.1.2.3/32", "172.16.0.0/12"] {
             encode_prefix(&net(p), &mut out);
         }
-        assert_eq!(
-            &out[..],
-            [8, 10, 24, 192, 168, 1, 0, 32, 10, 1, 2, 3, 12, 172, 16].as_slice()
-        );
+        assert_eq!(&out[..], [8, 10, 24, 192, 168, 1, 0, 32, 10, 1, 2, 3, 12, 172, 16].as_slice());
         let mut back = Vec::new();
         decode_nlri(&out, IpVersion::V4, false, &mut back).unwrap();
         let prefixes: Vec<_> = back.iter().map(|n| n.prefix.to_string()).collect();

@@ -22,8 +22,6 @@ pub struct CommitRecord {
     pub comment: Option<String>,
     /// How many nodes it changed.
     pub changes: usize,
-    /// The libyang diff (JSON with `yang:operation` annotations).
-    pub diff: String,
 }
 
 struct Kept {
@@ -51,11 +49,6 @@ impl History {
     }
 
     pub(super) fn push(&mut self, event: &CommitEvent, who: &Requester, diff: DataDiff<'static>) {
-        let text = diff
-            .print_string(DataFormat::JSON, DataPrinterFlags::WITH_SIBLINGS)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
         let record = CommitRecord {
             id: event.id,
             time: event.time,
@@ -63,13 +56,26 @@ impl History {
             user: who.user.clone(),
             comment: who.comment.clone(),
             changes: event.changes.len(),
-            diff: text,
         };
         self.next_id = event.id + 1;
         if self.kept.len() == self.capacity {
             self.kept.pop_front();
         }
         self.kept.push_back(Kept { record, diff });
+    }
+
+    /// The diff of a kept commit as JSON with `yang:operation` annotations;
+    /// printed on request, as a whole-configuration commit's diff is as big
+    /// as the configuration.
+    pub(super) fn diff_text(&self, id: u64) -> Option<String> {
+        let kept = self.kept.iter().find(|k| k.record.id == id)?;
+        Some(
+            kept.diff
+                .print_string(DataFormat::JSON, DataPrinterFlags::WITH_SIBLINGS)
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
+        )
     }
 
     pub(super) fn records(&self) -> Vec<CommitRecord> {

@@ -265,6 +265,12 @@ impl Datastore {
         self.state().history.records()
     }
 
+    /// The diff a kept commit made, as JSON with `yang:operation`
+    /// annotations.
+    pub fn commit_diff(&self, id: u64) -> Option<String> {
+        self.state().history.diff_text(id)
+    }
+
     /// A new management session id, for locks.
     pub fn new_session(&self) -> SessionId {
         let mut state = self.state();

@@ -236,13 +236,12 @@ impl Decoder<'_> {
             return self.unknown(flags, ty, value, whole);
         };
         let internal = self.config.peer == PeerKind::Internal;
-        let internal_only =
-            matches!(ty, AttrType::LOCAL_PREF | AttrType::ORIGINATOR_ID | AttrType::CLUSTER_LIST);
+        let internal_only = matches!(ty, AttrType::LOCAL_PREF | AttrType::ORIGINATOR_ID | AttrType::CLUSTER_LIST);
         if internal_only && !internal {
             // RFC 7606 7.5, 7.9, 7.10: from an external peer these are
             // discarded, well-formed or not.
             let kind = ProblemKind::InternalOnly(ty);
-            return self.problem(kind, Action::AttributeDiscard, UpdateSubcode::MalformedAttributeList, whole);
+            return self.problem(kind, Action::AttributeDiscard, UpdateSubcode::Unspecific, whole);
         }
         if matches!(ty, AttrType::AS4_PATH | AttrType::AS4_AGGREGATOR) && self.config.four_octet_as {
             // RFC 6793 3: a NEW speaker never sends these to a NEW speaker;
@@ -479,12 +478,10 @@ impl Decoder<'_> {
         if self.walk_abandoned || (self.update.nlri.is_empty() && !reach) {
             return;
         }
-        let mut required = vec![AttrType::ORIGIN, AttrType::AS_PATH];
-        if !self.update.nlri.is_empty() {
-            required.push(AttrType::NEXT_HOP);
-        }
-        for ty in required {
-            if !self.seen[usize::from(ty.0)] {
+        let nlri_field = !self.update.nlri.is_empty();
+        for ty in [AttrType::ORIGIN, AttrType::AS_PATH, AttrType::NEXT_HOP] {
+            let required = ty != AttrType::NEXT_HOP || nlri_field;
+            if required && !self.seen[usize::from(ty.0)] {
                 let kind = ProblemKind::Missing(ty);
                 // Cannot stop: treat-as-withdraw is no reset.
                 let _ = self.problem(kind, Action::TreatAsWithdraw, UpdateSubcode::MissingWellKnownAttribute, &[ty.0]);
@@ -507,7 +504,11 @@ impl Decoder<'_> {
         }
         let notification = first.notification.clone();
         self.reset = Some(notification.clone());
-        self.problems.push(Problem { kind: ProblemKind::NothingToWithdraw, action: Action::SessionReset, notification });
+        self.problems.push(Problem {
+            kind: ProblemKind::NothingToWithdraw,
+            action: Action::SessionReset,
+            notification,
+        });
     }
 
     fn finish(self) -> DecodedUpdate {

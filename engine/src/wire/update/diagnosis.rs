@@ -65,7 +65,7 @@ pub enum ProblemKind {
     #[error("duplicate {0}")]
     DuplicateMp(AttrType),
     /// The optional or transitive bit contradicts the type (RFC 7606 3.c).
-    #[error("{0} with flags {:#04x}", .1.0)]
+    #[error("{0} with flags {flags:#04x}", flags = .1.0)]
     Flags(AttrType, AttrFlags),
     /// A length the type does not allow (RFC 7606 4 and 7).
     #[error("{0} with length {1}")]

@@ -277,7 +277,12 @@ fn put_raw(out: &mut BytesMut, raw: &RawAttribute) -> Result<(), EncodeError> {
 
 /// Writes AGGREGATOR or AS4_AGGREGATOR; a 2-octet AGGREGATOR of a larger AS
 /// says AS_TRANS (RFC 6793 4.2.2).
-fn put_aggregator(out: &mut BytesMut, ty: AttrType, aggregator: Aggregator, four_octet: bool) -> Result<(), EncodeError> {
+fn put_aggregator(
+    out: &mut BytesMut,
+    ty: AttrType,
+    aggregator: Aggregator,
+    four_octet: bool,
+) -> Result<(), EncodeError> {
     let len = if four_octet { 8 } else { 6 };
     put_attribute(out, AttrFlags::OPTIONAL_TRANSITIVE, ty, len, |o| {
         if four_octet {

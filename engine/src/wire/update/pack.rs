@@ -12,8 +12,8 @@ use std::net::Ipv4Addr;
 use bytes::{BufMut, BytesMut};
 
 use super::encode::{
-    begin_mp_reach, begin_mp_unreach, check_next_hop, check_nlri, end_mp_attribute, put_next_hop,
-    EncodedAttributes, NEXT_HOP_ATTR_LEN,
+    begin_mp_reach, begin_mp_unreach, check_next_hop, check_nlri, end_mp_attribute, put_next_hop, EncodedAttributes,
+    NEXT_HOP_ATTR_LEN,
 };
 use super::{NextHop, Update};
 use crate::wire::config::CodecConfig;

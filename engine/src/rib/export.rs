@@ -1,0 +1,349 @@
+//! Export: update groups. Peers that would be sent the same UPDATEs share
+//! a group; the group computes each outgoing attribute set once, encodes
+//! each UPDATE once and hands the same bytes to every member.
+//!
+//! No Adj-RIB-Out is stored: what a group had advertised for a prefix is
+//! what export makes of the best path it had before (kept by the table
+//! until the flush). The one per-member difference is split horizon: a
+//! route is not sent back to the peer it came from.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+
+use super::attrs::{Attrs, Interner, PathAttrs};
+use super::bestpath::DEFAULT_LOCAL_PREF;
+use super::key::RouteKey;
+use super::path::{Path, PeerIdx, PeerInfo, SourceKind};
+use super::table::Table;
+use crate::wire::{AsPath, CodecConfig, EncodedAttributes, Family, NextHop, Nlri, Segment, SegmentType, UpdatePacker};
+
+/// Where a member's outgoing messages go: the session's writer.
+pub type Outbox = tokio::sync::mpsc::UnboundedSender<Bytes>;
+
+/// What makes two peers' UPDATE streams identical.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupKey {
+    /// Internal or external members.
+    pub kind: SourceKind,
+    /// Members are route-reflector clients.
+    pub rr_client: bool,
+    /// Our AS as these members see it.
+    pub local_asn: u32,
+    /// Our IPv4 address on the members' sessions (next hop self).
+    pub local_v4: Option<Ipv4Addr>,
+    /// Our IPv6 address on the members' sessions (next hop self).
+    pub local_v6: Option<Ipv6Addr>,
+    /// The encoding settings the members negotiated.
+    pub codec: CodecConfig,
+    /// The families the members negotiated.
+    pub families: Vec<Family>,
+    /// IPv4 routes may carry an IPv6 next hop (RFC 8950 negotiated).
+    pub ipv4_over_ipv6: bool,
+}
+
+/// A member of a group.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// The peer.
+    pub peer: PeerIdx,
+    /// Its writer.
+    pub out: Outbox,
+}
+
+/// Settings of this speaker that export needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportSettings {
+    /// Cluster id for route reflection (RFC 4456); our router id when unset.
+    pub cluster_id: Ipv4Addr,
+}
+
+/// One update group.
+#[derive(Debug)]
+pub struct UpdateGroup {
+    key: GroupKey,
+    members: Vec<Member>,
+    packer: UpdatePacker,
+    /// Export results by (source attribute set, source kind, family), for
+    /// the length of one flush: a full table has ~7 routes per set.
+    cache: HashMap<(usize, SourceKind, bool, Family), (Attrs, Option<Attrs>)>,
+    /// Routes advertised, per family, and how many of those each member
+    /// was the source of (and so was not sent).
+    advertised: HashMap<Family, i64>,
+    sourced: HashMap<(Family, PeerIdx), i64>,
+}
+
+/// The routes of one flush, batched by what goes into one UPDATE run.
+#[derive(Default)]
+struct Batches {
+    /// (exported set, source) → routes; sent to every member but the source.
+    announce: HashMap<(usize, PeerIdx), (Attrs, Vec<Nlri>)>,
+    /// excluded member → routes; sent to every member but that one.
+    withdraw: HashMap<PeerIdx, Vec<Nlri>>,
+    /// member → routes withdrawn from it alone.
+    withdraw_one: HashMap<PeerIdx, Vec<Nlri>>,
+}
+
+impl UpdateGroup {
+    /// An empty group for peers with `key`.
+    pub fn new(key: GroupKey) -> UpdateGroup {
+        let packer = UpdatePacker::new(&key.codec);
+        UpdateGroup {
+            key,
+            members: Vec::new(),
+            packer,
+            cache: HashMap::new(),
+            advertised: HashMap::new(),
+            sourced: HashMap::new(),
+        }
+    }
+
+    /// The group's key.
+    pub fn key(&self) -> &GroupKey {
+        &self.key
+    }
+
+    /// The members.
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// Adds a member.
+    pub fn join(&mut self, member: Member) {
+        self.members.push(member);
+    }
+
+    /// Removes a member; returns whether the group is now empty.
+    pub fn leave(&mut self, peer: PeerIdx) -> bool {
+        self.members.retain(|m| m.peer != peer);
+        self.sourced.retain(|(_, p), _| *p != peer);
+        self.members.is_empty()
+    }
+
+    /// Routes of `family` currently sent to `peer`.
+    pub fn sent_to(&self, family: Family, peer: PeerIdx) -> u64 {
+        let all = self.advertised.get(&family).copied().unwrap_or(0);
+        let own = self.sourced.get(&(family, peer)).copied().unwrap_or(0);
+        (all - own).max(0) as u64
+    }
+
+    /// Forgets per-flush caches (they hold attribute sets alive).
+    pub fn end_flush(&mut self) {
+        self.cache.clear();
+    }
+
+    /// What this group sends for `path`, or `None` if it sends nothing.
+    pub fn export(
+        &mut self,
+        family: Family,
+        path: &Path,
+        source: &PeerInfo,
+        settings: &ExportSettings,
+        interner: &mut Interner,
+    ) -> Option<Attrs> {
+        let accepted = path.accepted.as_ref()?;
+        let v6 = family.afi == crate::wire::Afi::IPV6;
+        let cache_key = (Arc::as_ptr(accepted) as usize, source.kind, source.rr_client, family);
+        if let Some((_, out)) = self.cache.get(&cache_key) {
+            return out.clone();
+        }
+        let out = self.transform(v6, accepted, source, settings).map(|a| interner.intern(a));
+        self.cache.insert(cache_key, (accepted.clone(), out.clone()));
+        out
+    }
+
+    /// The attribute rules of RFC 4271 5.1 and RFC 4456 8.
+    fn transform(&self, v6: bool, attrs: &PathAttrs, source: &PeerInfo, s: &ExportSettings) -> Option<PathAttrs> {
+        let key = &self.key;
+        let reflect = source.kind == SourceKind::Internal && key.kind == SourceKind::Internal;
+        if reflect && !(source.rr_client || key.rr_client) {
+            // iBGP routes go to iBGP peers only by reflection.
+            return None;
+        }
+        let self_hop = || -> Option<NextHop> {
+            if v6 {
+                key.local_v6.map(|global| NextHop::V6 { global, link_local: None })
+            } else {
+                key.local_v4.map(NextHop::V4)
+            }
+        };
+        let mut out = attrs.clone();
+        match key.kind {
+            SourceKind::External | SourceKind::Local => {
+                let mut path = out.attrs.as_path.take().unwrap_or_default();
+                prepend(&mut path, key.local_asn);
+                // Confederation segments never leave the confederation.
+                path.segments.retain(|seg| !seg.kind.is_confed());
+                out.attrs.as_path = Some(path);
+                out.next_hop = Some(self_hop()?);
+                out.attrs.local_pref = None;
+                if source.kind != SourceKind::Local {
+                    // A neighbor AS's MED is not passed to other ASes.
+                    out.attrs.med = None;
+                }
+                out.attrs.originator_id = None;
+                out.attrs.cluster_list.clear();
+            }
+            SourceKind::Internal => {
+                out.attrs.as_path.get_or_insert_with(AsPath::default);
+                out.attrs.local_pref = Some(attrs.attrs.local_pref.unwrap_or(DEFAULT_LOCAL_PREF));
+                if out.next_hop.is_none() || source.kind == SourceKind::Local {
+                    out.next_hop = Some(self_hop()?);
+                }
+                if reflect {
+                    out.attrs.originator_id.get_or_insert(source.router_id);
+                    out.attrs.cluster_list.insert(0, s.cluster_id);
+                }
+            }
+        }
+        // An IPv4 route needs an IPv4 next hop unless RFC 8950 applies.
+        match (v6, out.next_hop) {
+            (false, Some(NextHop::V6 { .. })) if !key.ipv4_over_ipv6 => None,
+            _ => Some(out),
+        }
+    }
+
+    /// Sends what changed for the prefixes in `changes` (with the best
+    /// path each had before) to the members.
+    pub fn flush<K: RouteKey>(
+        &mut self,
+        changes: &[(K, Option<Path>)],
+        table: &Table<K>,
+        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        settings: &ExportSettings,
+        interner: &mut Interner,
+    ) {
+        let family = K::FAMILY;
+        if !self.key.families.contains(&family) || self.members.is_empty() {
+            return;
+        }
+        let mut batches = Batches::default();
+        for (key, old) in changes {
+            let new = table.get(*key).and_then(|d| d.best());
+            let mut out = |p: &Path| {
+                let info = peers(p.peer)?;
+                self.export(family, p, &info, settings, interner).map(|a| (a, p.peer))
+            };
+            let old_out = old.as_ref().and_then(&mut out);
+            let new_out = new.and_then(&mut out);
+            let nlri = Nlri::new(key.to_net());
+            match (&old_out, &new_out) {
+                (None, None) => continue,
+                (Some((a, sa)), Some((b, sb))) if Arc::ptr_eq(a, b) && sa == sb => continue,
+                (Some((_, src)), None) => batches.withdraw.entry(*src).or_default().push(nlri),
+                (old, Some((attrs, src))) => {
+                    batches
+                        .announce
+                        .entry((Arc::as_ptr(attrs) as usize, *src))
+                        .or_insert_with(|| (attrs.clone(), Vec::new()))
+                        .1
+                        .push(nlri);
+                    if let Some((_, old_src)) = old {
+                        if old_src != src {
+                            // The new source had our old route; it must go.
+                            batches.withdraw_one.entry(*src).or_default().push(nlri);
+                        }
+                    }
+                }
+            }
+            self.count(family, old_out.as_ref().map(|o| o.1), -1);
+            self.count(family, new_out.as_ref().map(|n| n.1), 1);
+        }
+        self.send(family, batches);
+    }
+
+    fn count(&mut self, family: Family, source: Option<PeerIdx>, by: i64) {
+        if let Some(src) = source {
+            *self.advertised.entry(family).or_default() += by;
+            *self.sourced.entry((family, src)).or_default() += by;
+        }
+    }
+
+    /// Sends the whole table of `family` to one new member, then End-of-RIB.
+    pub fn dump<K: RouteKey>(
+        &mut self,
+        to: &Member,
+        table: &Table<K>,
+        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        settings: &ExportSettings,
+        interner: &mut Interner,
+    ) {
+        let family = K::FAMILY;
+        if !self.key.families.contains(&family) {
+            return;
+        }
+        let mut runs: HashMap<usize, (Attrs, Vec<Nlri>)> = HashMap::new();
+        for (key, best) in table.best_paths() {
+            if best.peer == to.peer {
+                continue;
+            }
+            let Some(info) = peers(best.peer) else { continue };
+            if let Some(attrs) = self.export(family, best, &info, settings, interner) {
+                runs.entry(Arc::as_ptr(&attrs) as usize)
+                    .or_insert_with(|| (attrs.clone(), Vec::new()))
+                    .1
+                    .push(Nlri::new(key.to_net()));
+            }
+        }
+        let mut buf = BytesMut::new();
+        for (attrs, nlri) in runs.into_values() {
+            self.encode_announce(family, &attrs, &nlri, &mut buf);
+            if buf.len() > 1 << 20 {
+                let _ = to.out.send(buf.split().freeze());
+            }
+        }
+        let _ = self.packer.end_of_rib(family, &mut buf);
+        let _ = to.out.send(buf.freeze());
+    }
+
+    fn encode_announce(&self, family: Family, attrs: &PathAttrs, nlri: &[Nlri], buf: &mut BytesMut) {
+        let Some(next_hop) = attrs.next_hop else { return };
+        match EncodedAttributes::new(&attrs.attrs, self.key.codec.four_octet_as) {
+            Ok(encoded) => {
+                if let Err(e) = self.packer.announce(&encoded, family, next_hop, nlri, buf) {
+                    tracing::warn!(error = %e, "cannot encode routes for an update group");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot encode attributes for an update group"),
+        }
+    }
+
+    fn send(&self, family: Family, batches: Batches) {
+        let to_all_but = |except: PeerIdx, bytes: Bytes| {
+            for m in self.members.iter().filter(|m| m.peer != except) {
+                let _ = m.out.send(bytes.clone());
+            }
+        };
+        for (except, nlri) in batches.withdraw {
+            let mut buf = BytesMut::new();
+            if self.packer.withdraw(family, &nlri, &mut buf).is_ok() {
+                to_all_but(except, buf.freeze());
+            }
+        }
+        for (peer, nlri) in batches.withdraw_one {
+            let mut buf = BytesMut::new();
+            if let (Some(m), Ok(_)) =
+                (self.members.iter().find(|m| m.peer == peer), self.packer.withdraw(family, &nlri, &mut buf))
+            {
+                let _ = m.out.send(buf.freeze());
+            }
+        }
+        for ((_, src), (attrs, nlri)) in batches.announce {
+            let mut buf = BytesMut::new();
+            self.encode_announce(family, &attrs, &nlri, &mut buf);
+            if !buf.is_empty() {
+                to_all_but(src, buf.freeze());
+            }
+        }
+    }
+}
+
+/// Puts `asn` in front of the path (RFC 4271 5.1.2).
+fn prepend(path: &mut AsPath, asn: u32) {
+    match path.segments.first_mut() {
+        Some(seg) if seg.kind == SegmentType::Sequence && seg.asns.len() < 255 => seg.asns.insert(0, asn),
+        _ => path.segments.insert(0, Segment { kind: SegmentType::Sequence, asns: vec![asn] }),
+    }
+}

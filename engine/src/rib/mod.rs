@@ -1,0 +1,336 @@
+//! The routing information base: one table per family holding every path
+//! (Adj-RIB-In pre- and post-policy and Loc-RIB in one structure), best-path
+//! selection, and export through update groups.
+//!
+//! The RIB is plain data with no I/O and no locks: one task owns it (see
+//! [`crate::engine`]) and feeds it events in batches, then calls
+//! [`Rib::flush`] so export sees the net effect of the whole batch.
+
+mod attrs;
+mod bestpath;
+mod export;
+mod key;
+mod path;
+mod table;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::time::Instant;
+
+use ipnet::IpNet;
+
+pub use attrs::{Attrs, Interner, PathAttrs};
+pub use bestpath::{SelectionOptions, DEFAULT_LOCAL_PREF};
+pub use export::{ExportSettings, GroupKey, Member, Outbox, UpdateGroup};
+pub use key::{RouteKey, V4Key, V6Key};
+pub use path::{Path, PeerIdx, PeerInfo, SourceKind};
+pub use table::{Delta, Dest, Table};
+
+use crate::wire::{DecodedUpdate, Family, Nlri};
+
+/// Per-peer, per-family route counts (OpenConfig `afi-safi/state/prefixes`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PrefixCounts {
+    /// Paths received (pre-policy).
+    pub received: u64,
+    /// Paths accepted by import policy.
+    pub accepted: u64,
+    /// Paths that are the best path of their prefix.
+    pub installed: u64,
+    /// Routes sent to the peer.
+    pub sent: u64,
+}
+
+/// This speaker's identity, as the RIB uses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalSettings {
+    /// Our AS.
+    pub asn: u32,
+    /// Our BGP identifier.
+    pub router_id: Ipv4Addr,
+    /// Route-reflector cluster id; the router id when unset.
+    pub cluster_id: Option<Ipv4Addr>,
+}
+
+/// Decides what import policy makes of a received path: the attributes to
+/// install, or `None` to reject it.
+pub type ImportFn = dyn Fn(PeerIdx, IpNet, &Attrs, &mut Interner) -> Option<Attrs> + Send;
+
+/// The peers the RIB knows, indexed by [`PeerIdx`].
+#[derive(Debug, Default)]
+struct Peers(Vec<Option<PeerInfo>>);
+
+impl bestpath::Sources for Peers {
+    fn info(&self, path: &Path) -> &PeerInfo {
+        self.0
+            .get(path.peer.0 as usize)
+            .and_then(Option::as_ref)
+            .expect("paths only come from known peers")
+    }
+}
+
+/// The RIB.
+pub struct Rib {
+    local: LocalSettings,
+    selection: SelectionOptions,
+    peers: Peers,
+    interner: Interner,
+    v4: Table<V4Key>,
+    v6: Table<V6Key>,
+    groups: Vec<UpdateGroup>,
+    counts: HashMap<(PeerIdx, Family), PrefixCounts>,
+    import: Box<ImportFn>,
+    started: Instant,
+}
+
+impl Rib {
+    /// An empty RIB that accepts every route.
+    pub fn new(local: LocalSettings, selection: SelectionOptions) -> Rib {
+        let mut peers = Peers::default();
+        peers.0.push(Some(PeerInfo::local(local.asn, local.router_id)));
+        Rib {
+            local,
+            selection,
+            peers,
+            interner: Interner::default(),
+            v4: Table::default(),
+            v6: Table::default(),
+            groups: Vec::new(),
+            counts: HashMap::new(),
+            import: Box::new(|_, _, attrs, _| Some(attrs.clone())),
+            started: Instant::now(),
+        }
+    }
+
+    /// Our settings.
+    pub fn local(&self) -> LocalSettings {
+        self.local
+    }
+
+    /// The IPv4 unicast table.
+    pub fn v4(&self) -> &Table<V4Key> {
+        &self.v4
+    }
+
+    /// The IPv6 unicast table.
+    pub fn v6(&self) -> &Table<V6Key> {
+        &self.v6
+    }
+
+    /// Distinct attribute sets in use.
+    pub fn attr_sets(&self) -> usize {
+        self.interner.len()
+    }
+
+    /// What is known about a peer.
+    pub fn peer(&self, peer: PeerIdx) -> Option<&PeerInfo> {
+        self.peers.0.get(peer.0 as usize).and_then(Option::as_ref)
+    }
+
+    /// Route counts of a peer for a family.
+    pub fn counts(&self, peer: PeerIdx, family: Family) -> PrefixCounts {
+        let mut c = self.counts.get(&(peer, family)).copied().unwrap_or_default();
+        c.sent = self.groups.iter().map(|g| g.sent_to(family, peer)).sum();
+        c
+    }
+
+    /// Interns an attribute set.
+    pub fn intern(&mut self, attrs: PathAttrs) -> Attrs {
+        self.interner.intern(attrs)
+    }
+
+    /// Registers a route source; returns its index.
+    pub fn add_peer(&mut self, info: PeerInfo) -> PeerIdx {
+        let idx = match self.peers.0.iter().skip(1).position(Option::is_none) {
+            Some(free) => free + 1,
+            None => {
+                self.peers.0.push(None);
+                self.peers.0.len() - 1
+            }
+        };
+        self.peers.0[idx] = Some(info);
+        PeerIdx(idx as u32)
+    }
+
+    /// Updates what is known about a peer (after its OPEN: router id, AS).
+    pub fn set_peer(&mut self, peer: PeerIdx, info: PeerInfo) {
+        if let Some(slot) = self.peers.0.get_mut(peer.0 as usize) {
+            *slot = Some(info);
+        }
+    }
+
+    /// Forgets a peer: its routes go and its index is free again.
+    pub fn remove_peer(&mut self, peer: PeerIdx) {
+        self.peer_down(peer);
+        // Export must still know the peer to withdraw its routes.
+        self.flush();
+        if peer != PeerIdx::LOCAL {
+            if let Some(slot) = self.peers.0.get_mut(peer.0 as usize) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// A session came up: the peer joins the update group of its kind and
+    /// is sent the current table, then End-of-RIB, per family.
+    pub fn peer_up(&mut self, peer: PeerIdx, key: GroupKey, out: Outbox) {
+        let member = Member { peer, out };
+        let g = match self.groups.iter().position(|g| *g.key() == key) {
+            Some(g) => g,
+            None => {
+                self.groups.push(UpdateGroup::new(key));
+                self.groups.len() - 1
+            }
+        };
+        // Anything pending goes out first so the dump is current.
+        self.flush();
+        let settings = self.export_settings();
+        let peers = &self.peers;
+        let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
+        let group = &mut self.groups[g];
+        group.dump(&member, &self.v4, &info, &settings, &mut self.interner);
+        group.dump(&member, &self.v6, &info, &settings, &mut self.interner);
+        group.end_flush();
+        group.join(member);
+    }
+
+    /// A session went down: the peer leaves its group and its routes are
+    /// withdrawn.
+    pub fn peer_down(&mut self, peer: PeerIdx) {
+        self.groups.retain_mut(|g| !g.leave(peer));
+        self.withdraw_all(peer);
+        self.counts.retain(|(p, _), _| *p != peer);
+    }
+
+    /// Removes every path from `peer`.
+    fn withdraw_all(&mut self, peer: PeerIdx) {
+        for (key, id) in self.v4.paths_of(peer) {
+            self.set_v4(key, peer, id, None);
+        }
+        for (key, id) in self.v6.paths_of(peer) {
+            self.set_v6(key, peer, id, None);
+        }
+    }
+
+    /// Applies a received UPDATE (after RFC 7606 handling): its announced
+    /// routes are stored and run through import policy, its withdrawn
+    /// ones (including treat-as-withdraw ones) removed.
+    pub fn update(&mut self, peer: PeerIdx, update: &DecodedUpdate) {
+        for (_, nlri) in update.withdrawn() {
+            for n in nlri {
+                self.set_path(peer, n, None);
+            }
+        }
+        for announced in update.announced() {
+            let attrs = self.interner.intern(PathAttrs {
+                attrs: update.update.attributes.clone(),
+                next_hop: Some(announced.next_hop),
+            });
+            for n in announced.nlri {
+                self.set_path(peer, n, Some(attrs.clone()));
+            }
+        }
+    }
+
+    /// Announces a route of our own (`next_hop` None means next hop self).
+    pub fn originate(&mut self, prefix: IpNet, attrs: PathAttrs) {
+        let attrs = self.interner.intern(attrs);
+        self.set_path(PeerIdx::LOCAL, &Nlri::new(prefix), Some(attrs));
+    }
+
+    /// Withdraws a route of our own.
+    pub fn withdraw_originated(&mut self, prefix: IpNet) {
+        self.set_path(PeerIdx::LOCAL, &Nlri::new(prefix), None);
+    }
+
+    /// Stores or removes one path, running import policy on a new one.
+    fn set_path(&mut self, peer: PeerIdx, nlri: &Nlri, received: Option<Attrs>) {
+        let path_id = nlri.path_id.unwrap_or(0);
+        let path = received.map(|received| {
+            let accepted = if peer == PeerIdx::LOCAL {
+                Some(received.clone())
+            } else {
+                (self.import)(peer, nlri.prefix, &received, &mut self.interner)
+            };
+            Path { peer, path_id, received, accepted, since: self.started.elapsed().as_secs() as u32 }
+        });
+        match nlri.prefix {
+            IpNet::V4(n) => self.set_v4(V4Key::new(n), peer, path_id, path),
+            IpNet::V6(n) => self.set_v6(V6Key::new(n), peer, path_id, path),
+        }
+    }
+
+    fn set_v4(&mut self, key: V4Key, peer: PeerIdx, path_id: u32, path: Option<Path>) {
+        let delta = self.v4.set(key, peer, path_id, path, &self.peers, &self.selection);
+        self.account(peer, Family::IPV4_UNICAST, delta);
+    }
+
+    fn set_v6(&mut self, key: V6Key, peer: PeerIdx, path_id: u32, path: Option<Path>) {
+        let delta = self.v6.set(key, peer, path_id, path, &self.peers, &self.selection);
+        self.account(peer, Family::IPV6_UNICAST, delta);
+    }
+
+    fn account(&mut self, peer: PeerIdx, family: Family, delta: Delta) {
+        if delta == Delta::default() {
+            return;
+        }
+        let c = self.counts.entry((peer, family)).or_default();
+        c.received = c.received.saturating_add_signed(delta.received);
+        c.accepted = c.accepted.saturating_add_signed(delta.accepted);
+    }
+
+    fn export_settings(&self) -> ExportSettings {
+        ExportSettings { cluster_id: self.local.cluster_id.unwrap_or(self.local.router_id) }
+    }
+
+    /// Whether changes wait for [`Rib::flush`].
+    pub fn has_pending(&self) -> bool {
+        self.v4.has_dirty() || self.v6.has_dirty()
+    }
+
+    /// Sends every change since the last flush to the update groups and
+    /// keeps the installed counts.
+    pub fn flush(&mut self) {
+        let settings = self.export_settings();
+        let v4 = self.v4.take_dirty();
+        let v6 = self.v6.take_dirty();
+        let peers = &self.peers;
+        let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
+        for g in &mut self.groups {
+            g.flush(&v4, &self.v4, &info, &settings, &mut self.interner);
+            g.flush(&v6, &self.v6, &info, &settings, &mut self.interner);
+            g.end_flush();
+        }
+        let installed = |table_best: Option<&Path>| table_best.map(|p| p.peer);
+        for (key, old) in &v4 {
+            let new = self.v4.get(*key).and_then(Dest::best);
+            Self::count_installed(&mut self.counts, Family::IPV4_UNICAST, old.as_ref().map(|p| p.peer), installed(new));
+        }
+        for (key, old) in &v6 {
+            let new = self.v6.get(*key).and_then(Dest::best);
+            Self::count_installed(&mut self.counts, Family::IPV6_UNICAST, old.as_ref().map(|p| p.peer), installed(new));
+        }
+    }
+
+    fn count_installed(
+        counts: &mut HashMap<(PeerIdx, Family), PrefixCounts>,
+        family: Family,
+        old: Option<PeerIdx>,
+        new: Option<PeerIdx>,
+    ) {
+        if old == new {
+            return;
+        }
+        if let Some(p) = old {
+            if let Some(c) = counts.get_mut(&(p, family)) {
+                c.installed = c.installed.saturating_sub(1);
+            }
+        }
+        if let Some(p) = new {
+            counts.entry((p, family)).or_default().installed += 1;
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! One family's table: every path to every prefix, in key order, and the
+//! prefixes whose best path changed since the last export flush.
+
+use std::collections::{BTreeMap, HashMap};
+
+use smallvec::SmallVec;
+
+use super::bestpath::{self, SelectionOptions, Sources};
+use super::key::RouteKey;
+use super::path::{Path, PeerIdx};
+
+/// The paths to one prefix: best first, then the other accepted ones, then
+/// the rejected ones. One path, the common case, is stored inline.
+#[derive(Debug, Clone, Default)]
+pub struct Dest {
+    paths: SmallVec<[Path; 1]>,
+}
+
+impl Dest {
+    /// The best path, if any path is accepted.
+    pub fn best(&self) -> Option<&Path> {
+        self.paths.first().filter(|p| p.accepted.is_some())
+    }
+
+    /// Every path, best first.
+    pub fn paths(&self) -> &[Path] {
+        &self.paths
+    }
+
+    /// The path from `peer` with `path_id`.
+    pub fn get(&self, peer: PeerIdx, path_id: u32) -> Option<&Path> {
+        self.paths.iter().find(|p| p.peer == peer && p.path_id == path_id)
+    }
+}
+
+/// What a change did to a peer's routes, for the prefix counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Delta {
+    /// Change in received (pre-policy) paths.
+    pub received: i64,
+    /// Change in accepted (post-policy) paths.
+    pub accepted: i64,
+}
+
+impl Delta {
+    fn of(old: Option<&Path>, new: Option<&Path>) -> Delta {
+        let count = |p: Option<&Path>| (i64::from(p.is_some()), i64::from(p.is_some_and(|p| p.accepted.is_some())));
+        let (r0, a0) = count(old);
+        let (r1, a1) = count(new);
+        Delta { received: r1 - r0, accepted: a1 - a0 }
+    }
+}
+
+/// One family's routes.
+#[derive(Debug)]
+pub struct Table<K: RouteKey> {
+    dests: BTreeMap<K, Dest>,
+    /// Prefixes whose best path changed, with the best path they had
+    /// before the first change since the last flush.
+    dirty: HashMap<K, Option<Path>>,
+}
+
+impl<K: RouteKey> Default for Table<K> {
+    fn default() -> Self {
+        Table { dests: BTreeMap::new(), dirty: HashMap::new() }
+    }
+}
+
+impl<K: RouteKey> Table<K> {
+    /// Number of prefixes with at least one path.
+    pub fn len(&self) -> usize {
+        self.dests.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.dests.is_empty()
+    }
+
+    /// The paths to `key`.
+    pub fn get(&self, key: K) -> Option<&Dest> {
+        self.dests.get(&key)
+    }
+
+    /// Every prefix in key order, starting at `from` (inclusive), for
+    /// streaming walks that resume where they stopped.
+    pub fn range_from(&self, from: Option<K>) -> impl Iterator<Item = (&K, &Dest)> {
+        use std::ops::Bound;
+        let start = from.map_or(Bound::Unbounded, Bound::Included);
+        self.dests.range((start, Bound::Unbounded))
+    }
+
+    /// Puts `path` in place of the path with the same source and id (or
+    /// removes that path when `path` is `None` for (`peer`, `path_id`)),
+    /// reselects the best path and notes the prefix when the best changed.
+    pub fn set<S: Sources>(
+        &mut self,
+        key: K,
+        peer: PeerIdx,
+        path_id: u32,
+        path: Option<Path>,
+        sources: &S,
+        opts: &SelectionOptions,
+    ) -> Delta {
+        let dest = self.dests.entry(key).or_default();
+        let before = dest.best().cloned();
+        let slot = dest.paths.iter().position(|p| p.peer == peer && p.path_id == path_id);
+        let old = match (slot, path) {
+            (Some(i), Some(new)) => {
+                let delta = Delta::of(Some(&dest.paths[i]), Some(&new));
+                dest.paths[i] = new;
+                delta
+            }
+            (Some(i), None) => Delta::of(Some(&dest.paths.remove(i)), None),
+            (None, Some(new)) => {
+                let delta = Delta::of(None, Some(&new));
+                dest.paths.push(new);
+                delta
+            }
+            (None, None) => Delta::default(),
+        };
+        bestpath::select(&mut dest.paths, sources, opts);
+        let changed = match (&before, dest.best()) {
+            (Some(a), Some(b)) => !a.same_as(b),
+            (None, None) => false,
+            _ => true,
+        };
+        if dest.paths.is_empty() {
+            self.dests.remove(&key);
+        }
+        if changed {
+            self.dirty.entry(key).or_insert(before);
+        }
+        old
+    }
+
+    /// Reselects the best path of every prefix (after a change of selection
+    /// options or of a source's facts), noting those that changed.
+    pub fn reselect_all<S: Sources>(&mut self, sources: &S, opts: &SelectionOptions) {
+        for (key, dest) in self.dests.iter_mut() {
+            let before = dest.best().cloned();
+            bestpath::select(&mut dest.paths, sources, opts);
+            let changed = match (&before, dest.best()) {
+                (Some(a), Some(b)) => !a.same_as(b),
+                (None, None) => false,
+                _ => true,
+            };
+            if changed {
+                self.dirty.entry(*key).or_insert(before);
+            }
+        }
+    }
+
+    /// The keys and path ids of every path from `peer` (for flushing a
+    /// peer's routes or re-running its import policy). A full scan: the
+    /// table is shared by all peers to keep per-route memory small.
+    pub fn paths_of(&self, peer: PeerIdx) -> Vec<(K, u32)> {
+        let mut out = Vec::new();
+        for (key, dest) in &self.dests {
+            for p in dest.paths.iter().filter(|p| p.peer == peer) {
+                out.push((*key, p.path_id));
+            }
+        }
+        out
+    }
+
+    /// Takes the prefixes whose best path changed since the last call,
+    /// with the best path each had before.
+    pub fn take_dirty(&mut self) -> Vec<(K, Option<Path>)> {
+        let mut out: Vec<_> = self.dirty.drain().collect();
+        // Key order packs neighbouring prefixes together, which is what
+        // receivers' tries like best.
+        out.sort_unstable_by_key(|(k, _)| *k);
+        out
+    }
+
+    /// Whether export has work to do.
+    pub fn has_dirty(&self) -> bool {
+        !self.dirty.is_empty()
+    }
+
+    /// Every prefix with a best path, in key order.
+    pub fn best_paths(&self) -> impl Iterator<Item = (K, &Path)> {
+        self.dests.iter().filter_map(|(k, d)| d.best().map(|b| (*k, b)))
+    }
+}

@@ -1,0 +1,230 @@
+//! The RIB end to end, without sockets: updates in, best paths, and the
+//! UPDATE bytes each update-group member is handed.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use bytes::BytesMut;
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::wire::{
+    AsPath, Attributes, CodecConfig, DecodedUpdate, MessageDecoder, NextHop, Origin, PeerKind, Received, Update,
+    Verdict,
+};
+
+const ME: u32 = 65000;
+
+fn info(last: u8, asn: u32) -> PeerInfo {
+    PeerInfo {
+        kind: if asn == ME { SourceKind::Internal } else { SourceKind::External },
+        address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
+        router_id: Ipv4Addr::new(10, 0, 0, last),
+        asn,
+        rr_client: false,
+    }
+}
+
+fn ebgp_key() -> GroupKey {
+    GroupKey {
+        kind: SourceKind::External,
+        rr_client: false,
+        local_asn: ME,
+        local_v4: Some(Ipv4Addr::new(192, 0, 2, 100)),
+        local_v6: None,
+        codec: CodecConfig { four_octet_as: true, ..CodecConfig::default() },
+        families: vec![Family::IPV4_UNICAST],
+        ipv4_over_ipv6: false,
+    }
+}
+
+struct Peer {
+    idx: PeerIdx,
+    rx: mpsc::UnboundedReceiver<bytes::Bytes>,
+    /// Decode as an iBGP receiver would (LOCAL_PREF is kept).
+    internal: bool,
+}
+
+impl Peer {
+    /// Every UPDATE the peer was sent since the last call.
+    fn updates(&mut self) -> Vec<Update> {
+        let mut buf = BytesMut::new();
+        while let Ok(b) = self.rx.try_recv() {
+            buf.extend_from_slice(&b);
+        }
+        let peer = if self.internal { PeerKind::Internal } else { PeerKind::External };
+        let mut dec = MessageDecoder::new(CodecConfig { four_octet_as: true, peer, ..CodecConfig::default() });
+        let mut out = Vec::new();
+        while let Some(m) = dec.decode(&mut buf).expect("well-formed") {
+            match m {
+                Received::Update(u) => out.push(u.update),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(buf.is_empty());
+        out
+    }
+}
+
+fn up(rib: &mut Rib, last: u8, asn: u32) -> Peer {
+    let idx = rib.add_peer(info(last, asn));
+    let (tx, rx) = mpsc::unbounded_channel();
+    rib.peer_up(idx, ebgp_key(), tx);
+    let mut p = Peer { idx, rx, internal: false };
+    // The initial dump of an empty table is just End-of-RIB.
+    let eor = p.updates();
+    assert_eq!(eor.len(), 1);
+    assert_eq!(eor[0].end_of_rib_family(), Some(Family::IPV4_UNICAST));
+    p
+}
+
+fn announce(path: &[u32], prefixes: &[&str], next_hop: [u8; 4]) -> DecodedUpdate {
+    let attributes = Attributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(AsPath::from_sequence(path.iter().copied())),
+        ..Attributes::default()
+    };
+    DecodedUpdate {
+        update: Update {
+            attributes,
+            next_hop: Some(Ipv4Addr::from(next_hop)),
+            nlri: prefixes.iter().map(|p| Nlri::new(p.parse().unwrap())).collect(),
+            ..Update::default()
+        },
+        verdict: Verdict::Clean,
+        problems: Vec::new(),
+    }
+}
+
+fn withdraw(prefixes: &[&str]) -> DecodedUpdate {
+    DecodedUpdate {
+        update: Update { withdrawn: prefixes.iter().map(|p| Nlri::new(p.parse().unwrap())).collect(), ..Update::default() },
+        verdict: Verdict::Clean,
+        problems: Vec::new(),
+    }
+}
+
+fn rib() -> Rib {
+    Rib::new(
+        LocalSettings { asn: ME, router_id: Ipv4Addr::new(10, 0, 0, 100), cluster_id: None },
+        SelectionOptions::default(),
+    )
+}
+
+fn prefixes(u: &Update) -> Vec<String> {
+    u.nlri.iter().map(|n| n.prefix.to_string()).collect()
+}
+
+#[test]
+fn routes_flow_through_best_path_to_the_group() {
+    let mut rib = rib();
+    let mut a = up(&mut rib, 1, 65001);
+    let mut b = up(&mut rib, 2, 65002);
+    let mut c = up(&mut rib, 3, 65003);
+
+    rib.update(a.idx, &announce(&[65001, 65010], &["198.51.100.0/24", "203.0.113.0/24"], [192, 0, 2, 1]));
+    rib.flush();
+    let to_c = c.updates();
+    assert_eq!(to_c.len(), 1, "both prefixes share one UPDATE");
+    assert_eq!(prefixes(&to_c[0]), ["198.51.100.0/24", "203.0.113.0/24"]);
+    let attrs = &to_c[0].attributes;
+    assert_eq!(attrs.as_path, Some(AsPath::from_sequence([ME, 65001, 65010])));
+    assert_eq!(to_c[0].next_hop, Some(Ipv4Addr::new(192, 0, 2, 100)));
+    assert_eq!(attrs.local_pref, None);
+    assert_eq!(b.updates().len(), 1);
+    assert!(a.updates().is_empty(), "split horizon: nothing back to the source");
+
+    // B offers a shorter path for one prefix: it becomes best. C gets B's
+    // path, A gets it too (it had nothing for the prefix), B gets a
+    // withdraw of A's path it had been sent.
+    rib.update(b.idx, &announce(&[65002], &["198.51.100.0/24"], [192, 0, 2, 2]));
+    rib.flush();
+    let to_c = c.updates();
+    assert_eq!(to_c.len(), 1);
+    assert_eq!(to_c[0].attributes.as_path, Some(AsPath::from_sequence([ME, 65002])));
+    let to_a = a.updates();
+    assert_eq!(to_a.len(), 1);
+    assert_eq!(prefixes(&to_a[0]), ["198.51.100.0/24"]);
+    let to_b = b.updates();
+    assert_eq!(to_b.len(), 1);
+    assert_eq!(to_b[0].withdrawn, [Nlri::new("198.51.100.0/24".parse().unwrap())]);
+
+    let counts = |p: &Peer| rib.counts(p.idx, Family::IPV4_UNICAST);
+    assert_eq!(counts(&a), PrefixCounts { received: 2, accepted: 2, installed: 1, sent: 1 });
+    assert_eq!(counts(&b), PrefixCounts { received: 1, accepted: 1, installed: 1, sent: 1 });
+    assert_eq!(counts(&c), PrefixCounts { received: 0, accepted: 0, installed: 0, sent: 2 });
+
+    // A withdraws the prefix B is best for: nothing visible changes.
+    rib.update(a.idx, &withdraw(&["198.51.100.0/24"]));
+    rib.flush();
+    assert!(c.updates().is_empty() && a.updates().is_empty() && b.updates().is_empty());
+
+    // B goes down: its prefix has no path left; A and C get the withdraw.
+    rib.peer_down(b.idx);
+    rib.flush();
+    for p in [&mut a, &mut c] {
+        let u = p.updates();
+        assert_eq!(u.len(), 1);
+        assert_eq!(u[0].withdrawn, [Nlri::new("198.51.100.0/24".parse().unwrap())]);
+    }
+    assert_eq!(rib.v4().len(), 1);
+    assert_eq!(rib.counts(c.idx, Family::IPV4_UNICAST).sent, 1);
+}
+
+#[test]
+fn a_new_member_gets_the_table_packed_then_end_of_rib() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let many: Vec<String> = (0..3000).map(|i| format!("10.{}.{}.0/24", i / 256, i % 256)).collect();
+    let refs: Vec<&str> = many.iter().map(String::as_str).collect();
+    rib.update(a.idx, &announce(&[65001], &refs, [192, 0, 2, 1]));
+    rib.flush();
+    assert_eq!(rib.v4().len(), 3000);
+    // The received set and the one sent to eBGP peers.
+    assert_eq!(rib.attr_sets(), 2);
+
+    let idx = rib.add_peer(info(9, 65009));
+    let (tx, rx) = mpsc::unbounded_channel();
+    rib.peer_up(idx, ebgp_key(), tx);
+    let mut late = Peer { idx, rx, internal: false };
+    let updates = late.updates();
+    let (eor, routes) = updates.split_last().unwrap();
+    assert_eq!(eor.end_of_rib_family(), Some(Family::IPV4_UNICAST));
+    let total: usize = routes.iter().map(|u| u.nlri.len()).sum();
+    assert_eq!(total, 3000);
+    // 3000 /24s at 4 octets each fill 4096-octet UPDATEs: 3 messages.
+    assert!(routes.len() <= 4, "{} UPDATEs for 3000 routes", routes.len());
+}
+
+#[test]
+fn ibgp_routes_are_not_sent_to_ibgp_peers_and_get_local_pref() {
+    let mut rib = rib();
+    let ibgp_key = GroupKey { kind: SourceKind::Internal, ..ebgp_key() };
+    let i1 = rib.add_peer(info(1, ME));
+    let i2 = rib.add_peer(info(2, ME));
+    let (t1, _r1) = mpsc::unbounded_channel();
+    let (t2, r2) = mpsc::unbounded_channel();
+    rib.peer_up(i1, ibgp_key.clone(), t1);
+    rib.peer_up(i2, ibgp_key, t2);
+    let mut p2 = Peer { idx: i2, rx: r2, internal: true };
+    p2.updates();
+    let mut e = up(&mut rib, 3, 65003);
+
+    rib.update(i1, &announce(&[65100], &["198.51.100.0/24"], [192, 0, 2, 1]));
+    rib.flush();
+    assert!(p2.updates().is_empty(), "no iBGP to iBGP without reflection");
+    let to_e = e.updates();
+    assert_eq!(to_e[0].attributes.as_path, Some(AsPath::from_sequence([ME, 65100])));
+
+    // Our own route goes to iBGP with local-pref and next hop self.
+    rib.originate(
+        "203.0.113.0/24".parse().unwrap(),
+        PathAttrs { attrs: Attributes { origin: Some(Origin::Igp), ..Attributes::default() }, next_hop: None },
+    );
+    rib.flush();
+    let to_i2 = p2.updates();
+    assert_eq!(to_i2.len(), 1);
+    assert_eq!(to_i2[0].attributes.local_pref, Some(DEFAULT_LOCAL_PREF));
+    assert_eq!(to_i2[0].next_hop, Some(Ipv4Addr::new(192, 0, 2, 100)));
+    assert_eq!(to_i2[0].attributes.as_path, Some(AsPath::default()));
+    let _ = NextHop::V4(Ipv4Addr::LOCALHOST);
+}
