@@ -1,5 +1,12 @@
 //! The BGP speaker. It knows nothing of gNMI or NETCONF: it takes typed
 //! configuration changes and serves state.
+//!
+//! Data flows one way: [`wire`] turns bytes into messages, sessions check
+//! them and send [`event::RibEvent`]s to the one task that owns the
+//! [`rib`], which selects best paths and exports through update groups
+//! back to the sessions' writers.
 
+pub mod event;
 pub mod rib;
+pub mod stats;
 pub mod wire;

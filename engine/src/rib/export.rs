@@ -68,12 +68,17 @@ pub struct UpdateGroup {
     packer: UpdatePacker,
     /// Export results by (source attribute set, source kind, family), for
     /// the length of one flush: a full table has ~7 routes per set.
-    cache: HashMap<(usize, SourceKind, bool, Family), (Attrs, Option<Attrs>)>,
+    cache: HashMap<ExportKey, (Attrs, Option<Attrs>)>,
     /// Routes advertised, per family, and how many of those each member
     /// was the source of (and so was not sent).
     advertised: HashMap<Family, i64>,
     sourced: HashMap<(Family, PeerIdx), i64>,
 }
+
+/// What an export result depends on besides the group: the source
+/// attribute set (by address; the cache keeps it alive), the source's kind
+/// and route-reflector role, and the family.
+type ExportKey = (usize, SourceKind, bool, Family);
 
 /// The routes of one flush, batched by what goes into one UPDATE run.
 #[derive(Default)]

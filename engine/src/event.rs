@@ -1,0 +1,58 @@
+//! What sessions tell the RIB task. Sessions decode and check messages on
+//! their own tasks; the RIB task owns the tables and applies these events
+//! in batches.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use crate::rib::{Outbox, PeerIdx};
+use crate::wire::{DecodedUpdate, Family, Negotiated};
+
+/// A session's facts once it is established.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    /// What the OPEN exchange agreed.
+    pub negotiated: Negotiated,
+    /// Our end of the TCP connection.
+    pub local: SocketAddr,
+    /// The peer's end.
+    pub remote: SocketAddr,
+    /// The peer's BGP identifier.
+    pub remote_router_id: Ipv4Addr,
+}
+
+/// An event from a session to the RIB task.
+#[derive(Debug)]
+pub enum RibEvent {
+    /// The session reached Established. Messages for the peer go to `out`
+    /// (the session's writer) from now on.
+    Established {
+        /// The peer.
+        peer: PeerIdx,
+        /// The session's facts.
+        info: Box<SessionInfo>,
+        /// The session's writer.
+        out: Outbox,
+    },
+    /// A received UPDATE whose verdict is not a session reset.
+    Update {
+        /// The peer.
+        peer: PeerIdx,
+        /// The message with its RFC 7606 diagnosis.
+        update: Box<DecodedUpdate>,
+    },
+    /// The peer asked for our routes of a family again (RFC 2918).
+    RouteRefresh {
+        /// The peer.
+        peer: PeerIdx,
+        /// The family.
+        family: Family,
+    },
+    /// The session left Established: the peer's routes must go.
+    Down {
+        /// The peer.
+        peer: PeerIdx,
+    },
+}
+
+/// Where sessions send their events.
+pub type RibSender = tokio::sync::mpsc::UnboundedSender<RibEvent>;
