@@ -8,5 +8,6 @@
 
 pub mod event;
 pub mod rib;
+pub mod rib_task;
 pub mod stats;
 pub mod wire;

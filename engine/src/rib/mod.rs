@@ -197,6 +197,23 @@ impl Rib {
         group.join(member);
     }
 
+    /// Sends the table of `family` to `peer` again (it sent ROUTE-REFRESH).
+    pub fn refresh(&mut self, peer: PeerIdx, family: Family) {
+        self.flush();
+        let settings = self.export_settings();
+        let peers = &self.peers;
+        let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
+        for g in &mut self.groups {
+            let Some(member) = g.members().iter().find(|m| m.peer == peer).cloned() else { continue };
+            if family == Family::IPV4_UNICAST {
+                g.dump(&member, &self.v4, &info, &settings, &mut self.interner);
+            } else if family == Family::IPV6_UNICAST {
+                g.dump(&member, &self.v6, &info, &settings, &mut self.interner);
+            }
+            g.end_flush();
+        }
+    }
+
     /// A session went down: the peer leaves its group and its routes are
     /// withdrawn.
     pub fn peer_down(&mut self, peer: PeerIdx) {

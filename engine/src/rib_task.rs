@@ -1,0 +1,159 @@
+//! The task that owns the RIB: it applies session events and commands in
+//! batches, then flushes export once per batch, so a burst of UPDATEs turns
+//! into packed outgoing UPDATEs instead of one message per route.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::event::{RibEvent, SessionInfo};
+use crate::rib::{GroupKey, LocalSettings, PathAttrs, PeerIdx, PeerInfo, Rib, SelectionOptions, SourceKind};
+use crate::wire::{Afi, CodecConfig, Family, PeerKind};
+
+/// A request to the RIB task from the rest of the engine.
+pub enum RibCommand {
+    /// Register a route source; replies with its index.
+    AddPeer(PeerInfo, oneshot::Sender<PeerIdx>),
+    /// Forget a route source and its routes.
+    RemovePeer(PeerIdx),
+    /// What is known about a configured peer changed (AS, route-reflector
+    /// client, ...); takes effect at its next session.
+    SetPeer(PeerIdx, PeerInfo),
+    /// Announce (or replace) a route of our own.
+    Originate(IpNet, PathAttrs),
+    /// Withdraw a route of our own.
+    WithdrawOriginated(IpNet),
+    /// Run a read (or a change) against the RIB on its task.
+    Run(Box<dyn FnOnce(&mut Rib) + Send>),
+}
+
+/// Handle to the RIB task.
+#[derive(Clone)]
+pub struct RibHandle {
+    commands: mpsc::UnboundedSender<RibCommand>,
+    events: mpsc::UnboundedSender<RibEvent>,
+}
+
+/// Events or commands handled before one export flush.
+const BATCH: usize = 1024;
+
+impl RibHandle {
+    /// Starts the RIB task on the current tokio runtime.
+    pub fn spawn(local: LocalSettings, selection: SelectionOptions) -> RibHandle {
+        let (commands, mut cmd_rx) = mpsc::unbounded_channel();
+        let (events, mut ev_rx) = mpsc::unbounded_channel();
+        let mut rib = Rib::new(local, selection);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            loop {
+                tokio::select! {
+                    // Commands first: they are rare and often someone waits.
+                    biased;
+                    cmd = cmd_rx.recv() => match cmd {
+                        Some(cmd) => command(&mut rib, cmd),
+                        None => break,
+                    },
+                    n = ev_rx.recv_many(&mut batch, BATCH) => {
+                        if n == 0 {
+                            break;
+                        }
+                        for ev in batch.drain(..) {
+                            event(&mut rib, ev);
+                        }
+                    }
+                }
+                // Take what else is already queued before flushing, up to a
+                // bound so commands and other sessions are not starved.
+                for _ in 0..16 {
+                    match ev_rx.try_recv() {
+                        Ok(ev) => event(&mut rib, ev),
+                        Err(_) => break,
+                    }
+                }
+                if rib.has_pending() {
+                    rib.flush();
+                }
+            }
+        });
+        RibHandle { commands, events }
+    }
+
+    /// Where sessions send their events.
+    pub fn events(&self) -> mpsc::UnboundedSender<RibEvent> {
+        self.events.clone()
+    }
+
+    /// Sends a command; false if the task has ended.
+    pub fn send(&self, cmd: RibCommand) -> bool {
+        self.commands.send(cmd).is_ok()
+    }
+
+    /// Registers a route source.
+    pub async fn add_peer(&self, info: PeerInfo) -> Option<PeerIdx> {
+        let (tx, rx) = oneshot::channel();
+        self.send(RibCommand::AddPeer(info, tx));
+        rx.await.ok()
+    }
+
+    /// Runs `f` on the RIB task and returns its result.
+    pub async fn query<R: Send + 'static>(&self, f: impl FnOnce(&mut Rib) -> R + Send + 'static) -> Option<R> {
+        let (tx, rx) = oneshot::channel();
+        self.send(RibCommand::Run(Box::new(move |rib| {
+            let _ = tx.send(f(rib));
+        })));
+        rx.await.ok()
+    }
+}
+
+fn command(rib: &mut Rib, cmd: RibCommand) {
+    match cmd {
+        RibCommand::AddPeer(info, reply) => {
+            let _ = reply.send(rib.add_peer(info));
+        }
+        RibCommand::RemovePeer(peer) => rib.remove_peer(peer),
+        RibCommand::SetPeer(peer, info) => rib.set_peer(peer, info),
+        RibCommand::Originate(prefix, attrs) => rib.originate(prefix, attrs),
+        RibCommand::WithdrawOriginated(prefix) => rib.withdraw_originated(prefix),
+        RibCommand::Run(f) => f(rib),
+    }
+}
+
+fn event(rib: &mut Rib, ev: RibEvent) {
+    match ev {
+        RibEvent::Established { peer, info, out } => {
+            let Some(known) = rib.peer(peer).cloned() else { return };
+            let key = group_key(rib.local().asn, &known, &info);
+            // The peer's identifier is known now.
+            rib.set_peer(peer, PeerInfo { router_id: info.remote_router_id, ..known });
+            rib.peer_up(peer, key, out);
+        }
+        RibEvent::Update { peer, update } => rib.update(peer, &update),
+        RibEvent::RouteRefresh { peer, family } => rib.refresh(peer, family),
+        RibEvent::Down { peer } => rib.peer_down(peer),
+    }
+}
+
+/// The update group a session belongs to.
+fn group_key(local_asn: u32, peer: &PeerInfo, info: &SessionInfo) -> GroupKey {
+    let n = &info.negotiated;
+    let kind = if peer.kind == SourceKind::Internal { PeerKind::Internal } else { PeerKind::External };
+    let codec: CodecConfig = n.codec_config(kind);
+    let (local_v4, local_v6) = match info.local.ip() {
+        IpAddr::V4(a) => (Some(a), None),
+        IpAddr::V6(a) => match a.to_ipv4_mapped() {
+            Some(v4) => (Some(v4), None),
+            None => (None::<Ipv4Addr>, Some::<Ipv6Addr>(a)),
+        },
+    };
+    GroupKey {
+        kind: peer.kind,
+        rr_client: peer.rr_client,
+        local_asn,
+        local_v4,
+        local_v6,
+        codec,
+        families: n.families.iter().copied().filter(|f| f.afi == Afi::IPV4 || f.afi == Afi::IPV6).collect(),
+        ipv4_over_ipv6: n.extended_next_hop.iter().any(|e| e.family == Family::IPV4_UNICAST),
+    }
+}
