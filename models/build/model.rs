@@ -54,6 +54,7 @@ pub struct Node {
     pub when: bool,
 }
 
+/// What a node is; leaves carry their value type.
 pub enum Kind {
     Container { presence: bool },
     List { keys: Vec<String> },
@@ -102,7 +103,7 @@ pub struct EnumType {
     pub variants: Vec<String>,
 }
 
-#[derive(PartialEq, Eq)]
+/// Where an enum type comes from.
 pub enum EnumKind {
     Enumeration { typedef: bool },
     Identity { module: String },
@@ -122,11 +123,12 @@ impl Schema {
         self.nodes[id].children.iter().copied().filter(move |&c| !config_only || self.nodes[c].config)
     }
 
-    /// Whether `id` is a list, container, leaf...
+    /// Whether `id` is a list.
     pub fn is_list(&self, id: NodeId) -> bool {
         matches!(self.nodes[id].kind, Kind::List { .. })
     }
 
+    /// Whether `id` is a container.
     pub fn is_container(&self, id: NodeId) -> bool {
         matches!(self.nodes[id].kind, Kind::Container { .. })
     }
@@ -277,6 +279,13 @@ impl Walker {
             Some(_) => s.default_value_canonical().map(str::to_string),
             None => None,
         };
+        if s.kind() == SchemaNodeKind::LeafList {
+            // Leaf-list defaults are not carried into Rust (`yang/` has none).
+            let dflts = unsafe { (*(s.as_raw() as *const ffi::lysc_node_leaflist)).dflts };
+            if unsafe { array_len(dflts) } > 0 {
+                println!("cargo:warning=leaf-list {} has defaults; the typed structs ignore them", s.name());
+            }
+        }
         Leaf { ty, default, mandatory: s.is_mandatory(), key: s.is_list_key() }
     }
 

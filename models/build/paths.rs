@@ -34,7 +34,8 @@ fn node(schema: &Schema, id: NodeId, parent: &str, taken: &mut HashSet<String>, 
     let n = &schema.nodes[id];
     let depth = parent.matches("::").count() + usize::from(!parent.is_empty());
     let out = &mut paths.source;
-    let pad = "    ".repeat(depth);
+    // One tab per level keeps the deep RIB paths' file small.
+    let pad = "\t".repeat(depth);
     let path = lit(&n.path);
     match &n.kind {
         Kind::Leaf(_) | Kind::LeafList(_) => {
@@ -45,7 +46,7 @@ fn node(schema: &Schema, id: NodeId, parent: &str, taken: &mut HashSet<String>, 
             let name = unique(taken, ident(snake(&n.name)), &n.module);
             let module = if parent.is_empty() { name.clone() } else { format!("{parent}::{name}") };
             writeln!(out, "{pad}pub mod {name} {{").unwrap();
-            writeln!(out, "{pad}    pub const PATH: &str = {path};").unwrap();
+            writeln!(out, "{pad}\tpub const PATH: &str = {path};").unwrap();
             let mut inner: HashSet<String> = ["PATH", "KEYS"].iter().map(|s| s.to_string()).collect();
             if let Kind::List { keys } = &n.kind {
                 entry_fn(schema, id, keys, &pad, out);
@@ -63,13 +64,13 @@ fn node(schema: &Schema, id: NodeId, parent: &str, taken: &mut HashSet<String>, 
 fn entry_fn(schema: &Schema, id: NodeId, keys: &[String], pad: &str, out: &mut String) {
     let keys_lit = keys.iter().map(|k| lit(k)).collect::<Vec<_>>().join(", ");
     let n = keys.len();
-    writeln!(out, "{pad}    pub const KEYS: &[&str] = &[{keys_lit}];").unwrap();
+    writeln!(out, "{pad}\tpub const KEYS: &[&str] = &[{keys_lit}];").unwrap();
     match schema.enclosing_list(id) {
         None => {
-            writeln!(out, "{pad}    /// Data path of the entry with these key values (in `KEYS` order).").unwrap();
+            writeln!(out, "{pad}\t/// Data path of the entry with these key values (in `KEYS` order).").unwrap();
             writeln!(
                 out,
-                "{pad}    pub fn entry(keys: [&str; {n}]) -> String {{ crate::gen::rt::entry_path(\"\", PATH, KEYS, &keys) }}"
+                "{pad}\tpub fn entry(keys: [&str; {n}]) -> String {{ crate::gen::rt::entry_path(\"\", PATH, KEYS, &keys) }}"
             )
             .unwrap();
         }
@@ -77,13 +78,13 @@ fn entry_fn(schema: &Schema, id: NodeId, keys: &[String], pad: &str, out: &mut S
             let rel = &schema.nodes[id].path[schema.nodes[list].path.len()..];
             writeln!(
                 out,
-                "{pad}    /// Data path of the entry with these key values (in `KEYS` order), below `parent`, the data path of the enclosing `{}` entry.",
+                "{pad}\t/// Data path of the entry with these key values (in `KEYS` order), below `parent`, the data path of the enclosing `{}` entry.",
                 schema.nodes[list].name
             )
             .unwrap();
             writeln!(
                 out,
-                "{pad}    pub fn entry(parent: &str, keys: [&str; {n}]) -> String {{ crate::gen::rt::entry_path(parent, {}, KEYS, &keys) }}",
+                "{pad}\tpub fn entry(parent: &str, keys: [&str; {n}]) -> String {{ crate::gen::rt::entry_path(parent, {}, KEYS, &keys) }}",
                 lit(rel)
             )
             .unwrap();

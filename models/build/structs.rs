@@ -313,10 +313,9 @@ impl Builder<'_> {
             let v = &f.rust;
             let value = match &f.shape {
                 Shape::Leaf { mode: Mode::Required, .. } => format!("rt::required({v}, {node}, {})?", lit(&f.yang)),
-                Shape::Leaf { mode: Mode::Default(d), .. } => format!("{v}.unwrap_or_else(|| {d})"),
-                Shape::Struct { group, optional: false } => {
-                    format!("match {v} {{ Some(v) => v, None => {}::read(None)? }}", self.groups[*group].name)
-                }
+                Shape::Leaf { mode: Mode::Default(d), .. } if d.contains('(') => format!("{v}.unwrap_or_else(|| {d})"),
+                Shape::Leaf { mode: Mode::Default(d), .. } => format!("{v}.unwrap_or({d})"),
+                Shape::Struct { optional: false, .. } => format!("rt::or_absent({v})?"),
                 _ => v.clone(),
             };
             if value == *v {

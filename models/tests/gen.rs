@@ -302,6 +302,9 @@ fn typed_config() {
 
     // Management defaults, with nothing configured.
     assert_eq!(root.management.gnmi.config.port, 9339);
+    let empty = Root::from_tree(Config::empty().tree()).unwrap();
+    assert!(empty.network_instances.is_empty());
+    assert_eq!(empty.management, root.management);
     assert_eq!(root.management.gnmi.config.address, IpAddr::V4(Ipv4Addr::LOCALHOST));
     assert!(!root.management.metrics.config.enabled);
 }
@@ -367,7 +370,8 @@ fn state_records_write_and_read_back() {
 fn change(old: &DataTree<'static>, edit: impl FnOnce(&mut DataTree<'static>)) -> (DataTree<'static>, ChangeSet) {
     let mut new = old.duplicate().unwrap();
     edit(&mut new);
-    let diff = old.diff(&new, DataDiffFlags::empty()).unwrap();
+    // With DEFAULTS: see `change_over_an_implicit_default`.
+    let diff = old.diff(&new, DataDiffFlags::DEFAULTS).unwrap();
     let set = ocbgp_models::gen::changes(&diff);
     (new, set)
 }
@@ -445,6 +449,24 @@ fn change_one_timer() {
     assert_eq!(timers.path, format!("{path}/timers/config"));
     let read: TimersConfig = timers.read(&new).unwrap();
     assert_eq!(read.hold_time, 60);
+}
+
+#[test]
+fn change_over_an_implicit_default() {
+    // hold-time of 2001:db8::2 is an implicit default node (90) in the
+    // validated tree. `new_path` sets it, but leaves its NP parents flagged
+    // default, and libyang's diff without `DEFAULTS` then skips them: the
+    // change would be lost. `ChangeSet::between` diffs with `DEFAULTS`.
+    let config = config();
+    let path = neighbor_path("2001:db8::2");
+    let mut new = config.tree().duplicate().unwrap();
+    new.new_path(&format!("{path}/timers/config/hold-time"), Some("30"), false).unwrap();
+    let missed = config.tree().diff(&new, DataDiffFlags::empty()).unwrap();
+    assert!(ocbgp_models::gen::changes(&missed).is_empty(), "libyang behaves as documented here");
+    let set = ChangeSet::between(config.tree(), &new).unwrap();
+    assert_eq!(set.list(ListKind::BgpNeighbor).next().map(|c| c.op), Some(Op::Modified));
+    assert_eq!(set.containers.len(), 1);
+    assert_eq!(set.containers[0].kind, ContainerKind::BgpNeighborTimersConfig);
 }
 
 #[test]
@@ -547,4 +569,63 @@ fn change_tables() {
     }
     assert_eq!(ListKind::BgpNeighbor.to_string(), "BgpNeighbor");
     assert!(ContainerKind::ALL.contains(&ContainerKind::ManagementGnmiConfig));
+}
+
+/// Timings at the scale the daemon must handle: 1,000 neighbors and a
+/// 100,000-entry prefix set; one leaf changes. Run with
+/// `cargo test -p ocbgp-models --release --test gen -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn scale() {
+    use std::time::Instant;
+    let mut neighbors = Vec::new();
+    for i in 0..1000u32 {
+        let a = format!("10.{}.{}.1", i / 256, i % 256);
+        neighbors.push(format!(
+            r#"{{"neighbor-address": "{a}", "config": {{"neighbor-address": "{a}", "peer-as": {}}},
+               "afi-safis": {{"afi-safi": [{{"afi-safi-name": "openconfig-bgp-types:IPV4_UNICAST",
+                 "config": {{"afi-safi-name": "openconfig-bgp-types:IPV4_UNICAST", "enabled": true}}}}]}}}}"#,
+            64512 + i
+        ));
+    }
+    let mut prefixes = Vec::new();
+    for i in 0..100_000u32 {
+        let p = format!("{}.{}.{}.0/24", 11 + i / 65536, (i / 256) % 256, i % 256);
+        prefixes.push(format!(
+            r#"{{"ip-prefix": "{p}", "masklength-range": "exact", "config": {{"ip-prefix": "{p}", "masklength-range": "exact"}}}}"#
+        ));
+    }
+    let text = format!(
+        r#"{{"openconfig-network-instance:network-instances": {{"network-instance": [{{
+             "name": "DEFAULT", "config": {{"name": "DEFAULT"}},
+             "protocols": {{"protocol": [{{"identifier": "openconfig-policy-types:BGP", "name": "BGP",
+               "config": {{"identifier": "openconfig-policy-types:BGP", "name": "BGP"}},
+               "bgp": {{"global": {{"config": {{"as": 65001}}}}, "neighbors": {{"neighbor": [{}]}}}}}}]}}}}]}},
+           "openconfig-routing-policy:routing-policy": {{"defined-sets": {{"prefix-sets": {{"prefix-set": [
+             {{"name": "big", "config": {{"name": "big"}}, "prefixes": {{"prefix": [{}]}}}}]}}}}}}}}"#,
+        neighbors.join(","),
+        prefixes.join(",")
+    );
+    let t = Instant::now();
+    let config = Config::parse(&text, Encoding::Json).unwrap();
+    println!("parse + validate:           {:?}", t.elapsed());
+    let t = Instant::now();
+    let root = Root::from_tree(config.tree()).unwrap();
+    println!("whole typed config:         {:?}", t.elapsed());
+    assert_eq!(root.network_instances[0].protocols[0].bgp.as_ref().unwrap().neighbors.len(), 1000);
+
+    let path = neighbor_path("10.1.2.1");
+    let mut new = config.tree().duplicate().unwrap();
+    new.new_path(&format!("{path}/timers/config/hold-time"), Some("30"), false).unwrap();
+    let t = Instant::now();
+    let diff = config.tree().diff(&new, DataDiffFlags::DEFAULTS).unwrap();
+    println!("libyang diff of two trees:  {:?}", t.elapsed());
+    let t = Instant::now();
+    let set = ocbgp_models::gen::changes(&diff);
+    println!("classify the diff:          {:?}", t.elapsed());
+    let t = Instant::now();
+    let neighbor: Neighbor = set.list(ListKind::BgpNeighbor).next().unwrap().read(&new).unwrap();
+    println!("read the touched neighbor:  {:?}", t.elapsed());
+    assert_eq!(neighbor.timers.config.hold_time, 30);
+    assert_eq!(set.lists.len(), 3);
 }

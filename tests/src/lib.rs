@@ -1,6 +1,8 @@
 //! Shared helpers for ocbgp's end-to-end tests: where things are, running
 //! the project's binaries, and waiting for them without sleeping blindly.
 
+pub mod lab;
+
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -113,10 +113,19 @@ impl ChangeSet {
         walk.set
     }
 
-    /// Diffs `old` against `new` and classifies the result. The diff itself
-    /// is libyang's; for large trees prefer a diff built from the edit.
+    /// Diffs `old` against `new` and classifies the result.
+    ///
+    /// The diff is libyang's, which walks both trees: its cost follows the
+    /// configuration's size (about 0.5 s for 1,000 neighbors and a
+    /// 100,000-prefix set in a debug build), unlike the classification.
+    ///
+    /// It is taken with [`DataDiffFlags::DEFAULTS`]: without it, libyang
+    /// (2.2.8) misses a leaf that `new_path` set over an implicit default
+    /// node, because the leaf's non-presence parents keep their default
+    /// flag and the diff skips them. With it, setting a leaf explicitly to
+    /// its default value shows as a (harmless) modification.
     pub fn between(old: &DataTree<'_>, new: &DataTree<'_>) -> Result<ChangeSet, ModelError> {
-        Ok(ChangeSet::from_diff(&old.diff(new, DataDiffFlags::empty())?))
+        Ok(ChangeSet::from_diff(&old.diff(new, DataDiffFlags::DEFAULTS)?))
     }
 
     /// Whether nothing was touched.

@@ -15,7 +15,7 @@
 //!   and [`config::Root`] for a whole tree.
 //! * [`state`]: typed records of the state the engine serves, with
 //!   `write()` to put them into a tree.
-//! * [`changes`]: what a diff between two configurations touched, by list
+//! * [`changes`](mod@changes): what a diff between two configurations touched, by list
 //!   entry and container ([`ChangeSet`]).
 //!
 //! # Decisions
@@ -27,6 +27,10 @@
 //! `new_path` do not). A leaf under a `when` has no default in Rust (it is
 //! `Option`), since its default applies only while the condition holds.
 //! Leaf-list defaults are not applied (`yang/` has none).
+//!
+//! **Order.** A `Vec` holds entries and values in the tree's order: libyang
+//! keeps lists and leaf-lists that are not `ordered-by user` sorted by
+//! value; user-ordered ones (policy statements) keep their order.
 //!
 //! **Config structs.** Keys and mandatory leaves are `T`, leaves with a
 //! default `T`, other leaves `Option<T>`, leaf-lists `Vec<T>`, `empty`
@@ -104,7 +108,7 @@ pub mod types {
 
 /// Typed config structs (generated). See the [module docs](super) for the
 /// rules.
-#[allow(missing_docs)]
+#[allow(missing_docs, clippy::single_match)]
 pub mod config {
     use super::rt::{self, FromNode};
     use super::types;
@@ -116,7 +120,7 @@ pub mod config {
 
 /// Typed state records (generated). See the [module docs](super) for the
 /// rules.
-#[allow(missing_docs)]
+#[allow(missing_docs, clippy::single_match)]
 pub mod state {
     use super::rt::{self, FromNode};
     use super::types;

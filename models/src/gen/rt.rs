@@ -121,6 +121,14 @@ pub fn required<T>(value: Option<T>, node: Option<&DataNodeRef<'_, '_>>, name: &
     })
 }
 
+/// A container read from the tree, or the value of the absent container.
+pub fn or_absent<T: FromNode>(value: Option<T>) -> Result<T, ModelError> {
+    match value {
+        Some(v) => Ok(v),
+        None => T::read(None),
+    }
+}
+
 /// Reads the `name` entries inside the wrapper container `wrapper`.
 pub fn entries<T: FromNode>(wrapper: &DataNodeRef<'_, '_>, name: &str, out: &mut Vec<T>) -> Result<(), ModelError> {
     for child in wrapper.children() {

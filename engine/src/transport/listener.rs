@@ -1,0 +1,220 @@
+//! The BGP listener: bound sockets that accept connections and hand each to
+//! the session of the peer it comes from.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use socket2::{Domain, Socket, Type};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use super::{md5, unmap, TransportError};
+use crate::session::PeerHandle;
+
+/// Connections waiting to be accepted per socket.
+const BACKLOG: i32 = 128;
+/// Pause after a failed accept (e.g. out of descriptors) so that the loop
+/// does not spin.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// A configured peer as the listener knows it.
+struct Registered {
+    handle: PeerHandle,
+    password: Option<String>,
+}
+
+/// One bound socket and its accept loop.
+struct Bound {
+    socket: Arc<TcpListener>,
+    addr: SocketAddr,
+    /// An IPv6 socket that accepts IPv4 too.
+    dual_stack: bool,
+    task: JoinHandle<()>,
+}
+
+impl Bound {
+    /// Whether connections from `peer` can arrive on this socket.
+    fn serves(&self, peer: IpAddr) -> bool {
+        match peer {
+            IpAddr::V4(_) => self.addr.is_ipv4() || self.dual_stack,
+            IpAddr::V6(_) => self.addr.is_ipv6(),
+        }
+    }
+}
+
+impl Drop for Bound {
+    fn drop(&mut self) {
+        // The accept loop holds the socket too; stopping it closes it.
+        self.task.abort();
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    peers: Mutex<HashMap<IpAddr, Registered>>,
+    bound: Mutex<Vec<Bound>>,
+}
+
+/// Accepts BGP connections and dispatches them by remote address to the
+/// registered peers; a connection from any other address is closed at once.
+/// Cheap to clone: clones share the sockets and the peer map.
+#[derive(Clone, Default)]
+pub struct Listener {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Listener {
+    /// A listener with no socket bound and no peer registered.
+    pub fn new() -> Listener {
+        Listener::default()
+    }
+
+    /// Binds `addresses` on `port` in place of what was bound, and returns
+    /// the socket addresses now bound (port 0 picks a free port, the same
+    /// for all addresses only by chance). No address means every address:
+    /// one dual-stack `[::]` socket, or `0.0.0.0` where IPv6 is missing.
+    /// Listed IPv6 addresses are bound IPv6-only so that `0.0.0.0` and `::`
+    /// can be listed together.
+    ///
+    /// The old sockets are closed first (a port cannot be bound twice). If
+    /// any new address fails, nothing stays bound and the error is returned.
+    /// Must run inside a tokio runtime.
+    pub fn rebind(&self, addresses: &[IpAddr], port: u16) -> Result<Vec<SocketAddr>, TransportError> {
+        self.disable();
+        let mut sockets = Vec::new();
+        if addresses.is_empty() {
+            let any_v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
+            match bind(any_v6, true) {
+                Ok(socket) => sockets.push((socket, true)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "no dual-stack listener, binding IPv4 only");
+                    let any_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+                    sockets.push((bind(any_v4, false)?, false));
+                }
+            }
+        } else {
+            for &ip in addresses {
+                sockets.push((bind(SocketAddr::new(ip, port), false)?, false));
+            }
+        }
+        let mut bound = Vec::with_capacity(sockets.len());
+        for (socket, dual_stack) in sockets {
+            let socket = Arc::new(TcpListener::from_std(socket).map_err(TransportError::io("register listener"))?);
+            let addr = socket.local_addr().map_err(TransportError::io("getsockname"))?;
+            let task = tokio::spawn(accept_loop(socket.clone(), self.inner.clone()));
+            bound.push(Bound { socket, addr, dual_stack, task });
+        }
+        for (peer, entry) in lock(&self.inner.peers).iter() {
+            if let Some(password) = &entry.password {
+                for b in bound.iter().filter(|b| b.serves(*peer)) {
+                    set_listener_key(b, *peer, Some(password));
+                }
+            }
+        }
+        let addrs = bound.iter().map(|b| b.addr).collect();
+        tracing::info!(addresses = ?addrs, "BGP listener bound");
+        *lock(&self.inner.bound) = bound;
+        Ok(addrs)
+    }
+
+    /// Closes every listening socket; registered peers stay registered.
+    pub fn disable(&self) {
+        let old = std::mem::take(&mut *lock(&self.inner.bound));
+        if !old.is_empty() {
+            tracing::info!("BGP listener closed");
+        }
+    }
+
+    /// The socket addresses bound now.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        lock(&self.inner.bound).iter().map(|b| b.addr).collect()
+    }
+
+    /// Registers (or replaces) the peer at `address`: its connections go to
+    /// `handle`, and with a password the listening sockets accept it only
+    /// with that TCP MD5 key (RFC 2385). A password the kernel refuses is
+    /// an error; the peer is registered regardless.
+    pub fn add_peer(
+        &self,
+        address: IpAddr,
+        handle: PeerHandle,
+        password: Option<String>,
+    ) -> Result<(), TransportError> {
+        let address = unmap(address);
+        let old = lock(&self.inner.peers).insert(address, Registered { handle, password: password.clone() });
+        let had_key = old.is_some_and(|o| o.password.is_some());
+        if password.is_none() && !had_key {
+            return Ok(());
+        }
+        let mut result = Ok(());
+        for b in lock(&self.inner.bound).iter().filter(|b| b.serves(address)) {
+            if let Err(e) = md5::set_key(&*b.socket, address, password.as_deref().map(str::as_bytes)) {
+                result = Err(TransportError::Io { op: "set TCP_MD5SIG on listener", source: e });
+            }
+        }
+        result
+    }
+
+    /// Forgets the peer at `address` and removes its MD5 key.
+    pub fn remove_peer(&self, address: IpAddr) {
+        let address = unmap(address);
+        let old = lock(&self.inner.peers).remove(&address);
+        if old.is_some_and(|o| o.password.is_some()) {
+            for b in lock(&self.inner.bound).iter().filter(|b| b.serves(address)) {
+                set_listener_key(b, address, None);
+            }
+        }
+    }
+}
+
+/// Sets or clears a key on a listening socket, logging failure.
+fn set_listener_key(b: &Bound, peer: IpAddr, password: Option<&String>) {
+    if let Err(e) = md5::set_key(&*b.socket, peer, password.map(|p| p.as_bytes())) {
+        tracing::warn!(listener = %b.addr, %peer, error = %e, "cannot set TCP MD5 key on listener");
+    }
+}
+
+/// A listening socket for `addr`, non-blocking, with SO_REUSEADDR (so a
+/// restart can bind while old connections linger in TIME_WAIT).
+fn bind(addr: SocketAddr, dual_stack: bool) -> Result<std::net::TcpListener, TransportError> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(socket2::Protocol::TCP))
+        .map_err(TransportError::io("socket"))?;
+    socket.set_reuse_address(true).map_err(TransportError::io("set SO_REUSEADDR"))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(!dual_stack).map_err(TransportError::io("set IPV6_V6ONLY"))?;
+    }
+    socket.bind(&addr.into()).map_err(TransportError::io("bind listener"))?;
+    socket.listen(BACKLOG).map_err(TransportError::io("listen"))?;
+    socket.set_nonblocking(true).map_err(TransportError::io("set O_NONBLOCK"))?;
+    Ok(socket.into())
+}
+
+/// Accepts connections until the task is aborted.
+async fn accept_loop(socket: Arc<TcpListener>, inner: Arc<Inner>) {
+    loop {
+        match socket.accept().await {
+            Ok((stream, from)) => {
+                let ip = unmap(from.ip());
+                let handle = lock(&inner.peers).get(&ip).map(|r| r.handle.clone());
+                match handle {
+                    Some(handle) => {
+                        if handle.accept(stream).is_err() {
+                            tracing::debug!(peer = %from, "connection for a stopped peer closed");
+                        }
+                    }
+                    None => tracing::debug!(peer = %from, "connection from an unknown address closed"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! TCP for BGP sessions: the listener that hands incoming connections to
+//! their peers, outgoing connections, and the socket options sessions need
+//! (TTL, GTSM, TCP MD5, MSS).
+
+mod listener;
+pub mod md5;
+mod socket;
+
+pub use listener::Listener;
+pub use socket::{apply_options, connect, min_ttl, outgoing_ttl, prepare_accepted, unmap};
+
+use std::io;
+
+/// A transport failure, as a value.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// A system call failed.
+    #[error("{op}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The system's error.
+        #[source]
+        source: io::Error,
+    },
+    /// The connection was not established in time.
+    #[error("connecting to {0} timed out")]
+    Timeout(std::net::SocketAddr),
+}
+
+impl TransportError {
+    /// A closure that wraps an I/O error with what was being done.
+    pub(crate) fn io(op: &'static str) -> impl FnOnce(io::Error) -> TransportError {
+        move |source| TransportError::Io { op, source }
+    }
+}

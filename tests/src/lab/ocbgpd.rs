@@ -1,0 +1,514 @@
+//! The project's daemon in the lab: an OpenConfig JSON (RFC 7951)
+//! configuration builder, `ocbgpd --check`, and `ocbgpd` started inside a
+//! host's namespace.
+//!
+//! Node names are those of `yang/openconfig-bgp.yang` and `yang/ocbgp.yang`:
+//! under `network-instances/network-instance[DEFAULT]/protocols/
+//! protocol[BGP]/bgp`, `global/config` (as, router-id), `global/afi-safis`,
+//! `global/ocbgp:listen/config` (address, port),
+//! `global/ocbgp:originated-routes/route[prefix]/config` (prefix, next-hop,
+//! origin, med, local-pref, community, large-community), and
+//! `neighbors/neighbor[neighbor-address]` with `config` (peer-as,
+//! description, auth-password), `transport/config` (passive-mode,
+//! local-address), `ebgp-multihop/config` (enabled, multihop-ttl),
+//! `timers/config` (hold-time, keepalive-interval, connect-retry) and
+//! `afi-safis/afi-safi[afi-safi-name]/config` (enabled); at the top level
+//! `ocbgp:management` (gnmi/netconf config address, port, enabled).
+//!
+//! Queries of a running ocbgpd go through gNMI Get (pygnmi, run in the
+//! host's namespace) on the OpenConfig state paths: neighbor
+//! `state/session-state`, and `bgp/rib` (loc-rib routes joined with
+//! attr-sets and communities). They are written against the model and wait
+//! for the daemon to serve state.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::config::{BgpConfig, IntoIp};
+use super::netns::Host;
+use super::process::Process;
+use super::route::{normalize_community, Family, Origin, Route};
+use super::speaker::{BgpSpeaker, SessionState};
+use crate::{bin_path, wait_until};
+
+/// Module prefix of OpenConfig BGP identities.
+const BGP_TYPES: &str = "openconfig-bgp-types";
+
+/// ocbgpd's configuration: the common BGP part plus what only ocbgpd has.
+#[derive(Clone, Debug)]
+pub struct OcbgpdConfig {
+    /// Speaker, neighbors, originated routes.
+    pub bgp: BgpConfig,
+    /// BGP listener addresses (empty: all addresses).
+    pub listen: Vec<IpAddr>,
+    /// BGP listener port (None: the model's default, 179).
+    pub listen_port: Option<u16>,
+    /// Whether the BGP listener is enabled (None: the default, true).
+    pub listen_enabled: Option<bool>,
+    /// gNMI server address and port (None: the model's defaults,
+    /// 127.0.0.1:9339).
+    pub gnmi: Option<SocketAddr>,
+    /// NETCONF server address and port; None leaves the defaults.
+    pub netconf: Option<SocketAddr>,
+    /// Whether the NETCONF server runs (None: the default, true).
+    pub netconf_enabled: Option<bool>,
+}
+
+impl OcbgpdConfig {
+    /// ocbgpd's configuration for the speaker `bgp`, management on defaults.
+    pub fn new(bgp: BgpConfig) -> OcbgpdConfig {
+        OcbgpdConfig {
+            bgp,
+            listen: Vec::new(),
+            listen_port: None,
+            listen_enabled: None,
+            gnmi: None,
+            netconf: None,
+            netconf_enabled: None,
+        }
+    }
+
+    /// Sets the BGP listener's addresses and port.
+    pub fn listen(mut self, addresses: &[IpAddr], port: u16) -> OcbgpdConfig {
+        self.listen = addresses.to_vec();
+        self.listen_port = Some(port);
+        self
+    }
+
+    /// Turns the BGP listener off (outgoing sessions only).
+    pub fn no_listen(mut self) -> OcbgpdConfig {
+        self.listen_enabled = Some(false);
+        self
+    }
+
+    /// Sets the gNMI server's address and port.
+    pub fn gnmi(mut self, address: impl IntoIp, port: u16) -> OcbgpdConfig {
+        self.gnmi = Some(SocketAddr::new(address.into_ip(), port));
+        self
+    }
+
+    /// Sets the NETCONF server's address and port.
+    pub fn netconf(mut self, address: impl IntoIp, port: u16) -> OcbgpdConfig {
+        self.netconf = Some(SocketAddr::new(address.into_ip(), port));
+        self
+    }
+
+    /// Turns the NETCONF server off.
+    pub fn no_netconf(mut self) -> OcbgpdConfig {
+        self.netconf_enabled = Some(false);
+        self
+    }
+
+    /// Where gNMI listens with this configuration.
+    pub fn gnmi_addr(&self) -> SocketAddr {
+        self.gnmi.unwrap_or_else(|| "127.0.0.1:9339".parse().unwrap())
+    }
+
+    /// The configuration as OpenConfig JSON (RFC 7951).
+    pub fn to_json(&self) -> Value {
+        let bgp = &self.bgp;
+        let afi_name = |f: Family| match f {
+            Family::Ipv4Unicast => format!("{BGP_TYPES}:IPV4_UNICAST"),
+            Family::Ipv6Unicast => format!("{BGP_TYPES}:IPV6_UNICAST"),
+        };
+        let afi_list = |families: &[Family]| -> Value {
+            let list: Vec<Value> = families
+                .iter()
+                .map(|f| json!({"afi-safi-name": afi_name(*f), "config": {"afi-safi-name": afi_name(*f), "enabled": true}}))
+                .collect();
+            json!({ "afi-safi": list })
+        };
+
+        let mut global_families: Vec<Family> = Vec::new();
+        for f in bgp.neighbors.iter().flat_map(|n| n.families.iter()).chain(bgp.routes.iter().map(|r| r.family()).collect::<Vec<_>>().iter()) {
+            if !global_families.contains(f) {
+                global_families.push(*f);
+            }
+        }
+        global_families.sort_by_key(|f| *f != Family::Ipv4Unicast);
+
+        let mut global = Map::new();
+        global.insert("config".into(), json!({"as": bgp.asn, "router-id": bgp.router_id.to_string()}));
+        if !global_families.is_empty() {
+            global.insert("afi-safis".into(), afi_list(&global_families));
+        }
+        let mut listen = Map::new();
+        if let Some(enabled) = self.listen_enabled {
+            listen.insert("enabled".into(), json!(enabled));
+        }
+        if !self.listen.is_empty() {
+            listen.insert("address".into(), json!(self.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>()));
+        }
+        if let Some(port) = self.listen_port {
+            listen.insert("port".into(), json!(port));
+        }
+        if !listen.is_empty() {
+            global.insert("ocbgp:listen".into(), json!({ "config": listen }));
+        }
+        if !bgp.routes.is_empty() {
+            let routes: Vec<Value> = bgp
+                .routes
+                .iter()
+                .map(|r| {
+                    let mut c = Map::new();
+                    c.insert("prefix".into(), json!(r.prefix));
+                    if let Some(nh) = r.next_hop {
+                        c.insert("next-hop".into(), json!(nh.to_string()));
+                    }
+                    if let Some(o) = r.origin {
+                        c.insert("origin".into(), json!(o.openconfig()));
+                    }
+                    if let Some(m) = r.med {
+                        c.insert("med".into(), json!(m));
+                    }
+                    if let Some(lp) = r.local_pref {
+                        c.insert("local-pref".into(), json!(lp));
+                    }
+                    if !r.communities.is_empty() {
+                        c.insert("community".into(), json!(r.communities.iter().map(|c| community_json(c)).collect::<Vec<_>>()));
+                    }
+                    if !r.large_communities.is_empty() {
+                        c.insert("large-community".into(), json!(r.large_communities));
+                    }
+                    json!({"prefix": r.prefix, "config": c})
+                })
+                .collect();
+            global.insert("ocbgp:originated-routes".into(), json!({ "route": routes }));
+        }
+
+        let neighbors: Vec<Value> = bgp
+            .neighbors
+            .iter()
+            .map(|n| {
+                let mut config = Map::new();
+                config.insert("neighbor-address".into(), json!(n.address.to_string()));
+                config.insert("peer-as".into(), json!(n.peer_as));
+                if let Some(d) = &n.description {
+                    config.insert("description".into(), json!(d));
+                }
+                if let Some(p) = &n.password {
+                    config.insert("auth-password".into(), json!(p));
+                }
+                let mut neighbor = Map::new();
+                neighbor.insert("neighbor-address".into(), json!(n.address.to_string()));
+                neighbor.insert("config".into(), Value::Object(config));
+                let mut transport = Map::new();
+                if n.passive {
+                    transport.insert("passive-mode".into(), json!(true));
+                }
+                if let Some(a) = n.local_address {
+                    transport.insert("local-address".into(), json!(a.to_string()));
+                }
+                if !transport.is_empty() {
+                    neighbor.insert("transport".into(), json!({ "config": transport }));
+                }
+                if let Some(ttl) = n.multihop {
+                    neighbor.insert("ebgp-multihop".into(), json!({"config": {"enabled": true, "multihop-ttl": ttl}}));
+                }
+                let mut timers = Map::new();
+                timers.insert("connect-retry".into(), json!(n.connect_retry));
+                if let Some((hold, keepalive)) = n.timers {
+                    timers.insert("hold-time".into(), json!(hold));
+                    timers.insert("keepalive-interval".into(), json!(keepalive));
+                }
+                neighbor.insert("timers".into(), json!({ "config": timers }));
+                neighbor.insert("afi-safis".into(), afi_list(&n.families));
+                Value::Object(neighbor)
+            })
+            .collect();
+
+        let mut bgp_node = Map::new();
+        bgp_node.insert("global".into(), Value::Object(global));
+        if !neighbors.is_empty() {
+            bgp_node.insert("neighbors".into(), json!({ "neighbor": neighbors }));
+        }
+
+        let mut management = Map::new();
+        if let Some(g) = self.gnmi {
+            management.insert("gnmi".into(), json!({"config": {"address": g.ip().to_string(), "port": g.port()}}));
+        }
+        let mut netconf = Map::new();
+        if let Some(n) = self.netconf {
+            netconf.insert("address".into(), json!(n.ip().to_string()));
+            netconf.insert("port".into(), json!(n.port()));
+        }
+        if let Some(enabled) = self.netconf_enabled {
+            netconf.insert("enabled".into(), json!(enabled));
+        }
+        if !netconf.is_empty() {
+            management.insert("netconf".into(), json!({ "config": netconf }));
+        }
+
+        let mut root = json!({
+            "openconfig-network-instance:network-instances": {
+                "network-instance": [{
+                    "name": "DEFAULT",
+                    "config": {"name": "DEFAULT", "type": "openconfig-network-instance-types:DEFAULT_INSTANCE"},
+                    "protocols": {"protocol": [{
+                        "identifier": "openconfig-policy-types:BGP",
+                        "name": "BGP",
+                        "config": {"identifier": "openconfig-policy-types:BGP", "name": "BGP", "enabled": true},
+                        "bgp": Value::Object(bgp_node),
+                    }]}
+                }]
+            }
+        });
+        if !management.is_empty() {
+            root["ocbgp:management"] = Value::Object(management);
+        }
+        root
+    }
+
+    /// Writes the JSON (pretty) to `path`.
+    pub fn write(&self, path: &Path) {
+        let text = serde_json::to_string_pretty(&self.to_json()).expect("serialise config");
+        std::fs::write(path, text + "\n").unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+    }
+}
+
+/// A community as the model's union takes it: "high:low", or the
+/// well-known identity for the reserved values.
+fn community_json(c: &str) -> String {
+    let well_known = [
+        ("65535:65281", "NO_EXPORT"),
+        ("65535:65282", "NO_ADVERTISE"),
+        ("65535:65283", "NO_EXPORT_SUBCONFED"),
+        ("65535:65284", "NOPEER"),
+    ];
+    let c = normalize_community(c);
+    match well_known.iter().find(|(v, _)| *v == c) {
+        Some((_, name)) => format!("{BGP_TYPES}:{name}"),
+        None => c,
+    }
+}
+
+/// Runs `ocbgpd --check FILE`: Ok, or Err with what it printed.
+pub fn check_config_file(path: &Path) -> Result<(), String> {
+    let out = Command::new(bin_path("ocbgpd"))
+        .arg("--check")
+        .arg(path)
+        .output()
+        .map_err(|e| format!("cannot run ocbgpd: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// ocbgpd running in a lab host.
+pub struct Ocbgpd {
+    host: Host,
+    config: OcbgpdConfig,
+    config_file: PathBuf,
+    state_dir: PathBuf,
+    process: Process,
+}
+
+impl Ocbgpd {
+    /// Writes the config to `<host dir>/ocbgpd.json`, checks it with
+    /// `ocbgpd --check` (panicking with the error), starts
+    /// `ocbgpd --config FILE --state-dir DIR --log-format json` in the
+    /// namespace and waits (20 s at most) until gNMI accepts connections.
+    pub fn start(host: &Host, config: &OcbgpdConfig) -> Ocbgpd {
+        let config_file = host.dir().join("ocbgpd.json");
+        config.write(&config_file);
+        if let Err(e) = check_config_file(&config_file) {
+            panic!("the lab's ocbgpd config {} is invalid: {e}", config_file.display());
+        }
+        let state_dir = host.dir().join("ocbgpd-state");
+        let mut cmd = host.command(bin_path("ocbgpd"));
+        cmd.arg("--config").arg(&config_file).arg("--state-dir").arg(&state_dir).args(["--log-format", "json"]);
+        let process = host.spawn_command("ocbgpd", cmd);
+        let d = Ocbgpd { host: host.clone(), config: config.clone(), config_file, state_dir, process };
+        let gnmi = config.gnmi_addr();
+        let up = wait_until(Duration::from_secs(20), || !d.process.running() || d.host.tcp_reachable(gnmi));
+        if !up || !d.process.running() {
+            d.fail(&format!("ocbgpd did not come up (gNMI at {gnmi} not accepting)"));
+        }
+        d
+    }
+
+    /// The host it runs in.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The configuration it was started with.
+    pub fn config(&self) -> &OcbgpdConfig {
+        &self.config
+    }
+
+    /// The configuration file.
+    pub fn config_file(&self) -> &Path {
+        &self.config_file
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// The daemon process.
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
+    /// gNMI Get of `path` (gNMI path syntax, as pygnmi takes it) with
+    /// JSON_IETF encoding, run with pygnmi in the host's namespace; returns
+    /// the `val` of every update in the reply.
+    pub fn try_gnmi_get(&self, path: &str) -> Result<Vec<Value>, String> {
+        let g = self.config.gnmi_addr();
+        let code = format!(
+            r#"
+import json, sys
+from pygnmi.client import gNMIclient
+with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
+    r = gc.get(path=[{path:?}], encoding="json_ietf")
+print(json.dumps(r, default=str))
+"#,
+            host = g.ip().to_string(),
+            port = g.port(),
+            path = path
+        );
+        let out = self.host.try_run("python3", &["-c", &code]);
+        if !out.status.success() {
+            return Err(format!("gNMI Get {path} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        let reply: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("pygnmi output: {e}"))?;
+        let mut vals = Vec::new();
+        for n in reply["notification"].as_array().into_iter().flatten() {
+            for u in n["update"].as_array().into_iter().flatten() {
+                vals.push(u["val"].clone());
+            }
+        }
+        Ok(vals)
+    }
+}
+
+/// gNMI path of the BGP instance.
+const BGP_PATH: &str =
+    "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
+
+impl BgpSpeaker for Ocbgpd {
+    fn describe(&self) -> String {
+        self.process.name().to_string()
+    }
+
+    fn log(&self) -> String {
+        self.process.log()
+    }
+
+    fn running(&self) -> bool {
+        self.process.running()
+    }
+
+    fn try_session_state(&self, neighbor: IpAddr) -> Result<SessionState, String> {
+        let path = format!("{BGP_PATH}/neighbors/neighbor[neighbor-address={neighbor}]/state/session-state");
+        let vals = self.try_gnmi_get(&path)?;
+        vals.iter()
+            .find_map(|v| find_string(v, "session-state"))
+            .map(|s| SessionState::from_name(&s))
+            .ok_or_else(|| format!("no session-state for {neighbor} in {vals:?}"))
+    }
+
+    fn try_routes(&self, family: Family) -> Result<Vec<Route>, String> {
+        let vals = self.try_gnmi_get(&format!("{BGP_PATH}/rib"))?;
+        let rib = vals
+            .iter()
+            .find_map(|v| find_key(v, "attr-sets").map(|_| v))
+            .or(vals.first())
+            .ok_or("empty gNMI reply for bgp/rib")?;
+        Ok(parse_oc_rib(rib, family))
+    }
+}
+
+/// The first value under a key named `key` (any module prefix) in a tree.
+fn find_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    match v {
+        Value::Object(m) => {
+            for (k, val) in m {
+                if k == key || k.ends_with(&format!(":{key}")) {
+                    return Some(val);
+                }
+            }
+            m.values().find_map(|val| find_key(val, key))
+        }
+        Value::Array(a) => a.iter().find_map(|val| find_key(val, key)),
+        _ => None,
+    }
+}
+
+fn find_string(v: &Value, key: &str) -> Option<String> {
+    if let Some(s) = v.as_str() {
+        return Some(s.to_string());
+    }
+    find_key(v, key).and_then(|s| s.as_str()).map(str::to_string)
+}
+
+/// Joins an OpenConfig `bgp/rib` tree into routes of `family`.
+pub fn parse_oc_rib(rib: &Value, family: Family) -> Vec<Route> {
+    let list = |v: Option<&Value>, name: &str| -> Vec<Value> {
+        v.and_then(|v| find_key(v, name)).and_then(|l| l.as_array().cloned()).unwrap_or_default()
+    };
+    let attr_sets = list(find_key(rib, "attr-sets"), "attr-set");
+    let communities = list(find_key(rib, "communities"), "community");
+    let (afi, container) = match family {
+        Family::Ipv4Unicast => ("IPV4_UNICAST", "ipv4-unicast"),
+        Family::Ipv6Unicast => ("IPV6_UNICAST", "ipv6-unicast"),
+    };
+    let afis = list(find_key(rib, "afi-safis"), "afi-safi");
+    let Some(afi_node) = afis.iter().find(|a| a["afi-safi-name"].as_str().is_some_and(|n| n.ends_with(afi))) else {
+        return Vec::new();
+    };
+    let routes = list(find_key(afi_node, container).and_then(|c| find_key(c, "loc-rib")), "route");
+    let index_of = |v: &Value| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+    let by_index = |sets: &[Value], idx: Option<u64>| -> Option<Value> {
+        sets.iter().find(|s| idx.is_some() && index_of(&s["index"]) == idx).cloned()
+    };
+    let mut out = Vec::new();
+    for r in routes {
+        let st = &r["state"];
+        let mut route = Route {
+            prefix: r["prefix"].as_str().unwrap_or_default().to_string(),
+            best: true,
+            from: r["origin"].as_str().and_then(|o| o.parse().ok()),
+            ..Route::default()
+        };
+        if let Some(set) = by_index(&attr_sets, index_of(&st["attr-index"])) {
+            let a = &set["state"];
+            route.origin = a["origin"].as_str().and_then(Origin::from_name);
+            route.next_hop = a["next-hop"].as_str().and_then(|n| n.parse().ok());
+            route.med = index_of(&a["med"]).map(|m| m as u32);
+            route.local_pref = index_of(&a["local-pref"]).map(|m| m as u32);
+            for seg in set["as-path"]["as-segment"].as_array().into_iter().flatten() {
+                route.as_path.extend(seg["state"]["member"].as_array().into_iter().flatten().filter_map(index_of).map(|a| a as u32));
+            }
+        }
+        if let Some(c) = by_index(&communities, index_of(&st["community-index"])) {
+            route.communities = c["state"]["community"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str().map(|s| normalize_community(s.rsplit(':').next().filter(|_| s.contains("openconfig")).unwrap_or(s))))
+                .collect();
+        }
+        out.push(route);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_communities_become_identities() {
+        assert_eq!(community_json("65000:1"), "65000:1");
+        assert_eq!(community_json("65535:65281"), "openconfig-bgp-types:NO_EXPORT");
+    }
+}
