@@ -322,3 +322,44 @@ fn unchanged_edits_commit_nothing() {
     let e = store.edit_running(&[Edit::json(Operation::Merge, "/nope:x", "1")], &who()).unwrap_err();
     assert!(matches!(e, CommitError::Edit(EditError::UnknownPath(_))));
 }
+
+/// Records which list entries each transaction touched.
+#[derive(Default)]
+struct Watcher(Mutex<Vec<String>>);
+
+impl ConfigConsumer for Watcher {
+    fn prepare(&self, _tx: &Transaction<'_>) -> Result<(), Refusal> {
+        Ok(())
+    }
+    fn apply(&self, tx: &Transaction<'_>) {
+        let mut seen = self.0.lock().unwrap();
+        // Enclosing entries (instance, protocol) are reported Modified too.
+        for c in tx.changes.lists.iter().filter(|c| c.kind == ocbgp_models::gen::ListKind::BgpNeighbor) {
+            seen.push(format!("{:?} {:?} {}", c.kind, c.op, c.keys.join(",")));
+        }
+    }
+}
+
+#[test]
+fn consumers_are_told_which_entries_changed() {
+    use ocbgp_models::gen::{config::Neighbor, ListKind};
+    let dir = TempDir::new("changes");
+    let store = open(&dir);
+    let watcher = Arc::new(Watcher::default());
+    store.add_consumer(watcher.clone());
+    store.edit_running(&[add_neighbor("192.0.2.2")], &who()).unwrap();
+    // A leaf holding its default (hold-time 90) set explicitly is a change.
+    store
+        .edit_running(
+            &[Edit::json(Operation::Merge, format!("{}/timers/config/hold-time", neighbor("192.0.2.2")), "30")],
+            &who(),
+        )
+        .unwrap();
+    let seen = watcher.0.lock().unwrap().clone();
+    assert_eq!(seen, ["BgpNeighbor Created 192.0.2.2", "BgpNeighbor Modified 192.0.2.2"], "{seen:?}");
+    // The touched entry reads back typed.
+    let tree = store.running();
+    let n: Neighbor = ocbgp_models::gen::FromNode::from_tree(tree.tree(), &neighbor("192.0.2.2")).unwrap();
+    assert_eq!(n.timers.config.hold_time, 30);
+    assert!(ListKind::BgpNeighbor.schema_path().ends_with("/neighbors/neighbor"));
+}

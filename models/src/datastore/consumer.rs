@@ -6,6 +6,7 @@ use std::fmt;
 use yang2::data::DataDiff;
 
 use super::Origin;
+use crate::gen::ChangeSet;
 use crate::config::Config;
 
 /// One transaction, as consumers see it: the configuration before and
@@ -19,8 +20,12 @@ pub struct Transaction<'a> {
     pub old: &'a Config,
     /// Running after (validated).
     pub new: &'a Config,
-    /// What changed.
+    /// What changed, node by node (libyang's diff).
     pub diff: &'a DataDiff<'static>,
+    /// What changed, by list entry and container (generated
+    /// classification of the diff): what a consumer reads to find the
+    /// neighbors, peer groups, sets and policies it must revisit.
+    pub changes: &'a ChangeSet,
 }
 
 /// A consumer's reason to refuse a configuration that is valid by the

@@ -419,15 +419,18 @@ impl Datastore {
     ) -> Result<CommitOutcome, CommitError> {
         let new = Config::from_tree(tree).map_err(CommitError::Invalid)?;
         let old = self.running();
+        // DEFAULTS: without it libyang misses a leaf set explicitly where
+        // its implicit default was (its parents stay marked default).
         let diff = old
             .tree()
-            .diff(new.tree(), DataDiffFlags::empty())
+            .diff(new.tree(), DataDiffFlags::DEFAULTS)
             .map_err(|e| CommitError::Invalid(e.into()))?;
-        if diff.iter().next().is_none() {
+        let changes = crate::gen::changes(&diff);
+        if changes.is_empty() && diff.iter().next().is_none() {
             return Ok(CommitOutcome::Unchanged);
         }
         let id = state.history.next_id();
-        let tx = Transaction { id, origin: who.origin, old: &old, new: &new, diff: &diff };
+        let tx = Transaction { id, origin: who.origin, old: &old, new: &new, diff: &diff, changes: &changes };
 
         let mut prepared = Vec::new();
         for consumer in &state.consumers {
