@@ -3,9 +3,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use ocbgp_models::config::{Config, Encoding};
+use ocbgp_engine::config::Northbound;
+use ocbgp_engine::engine::Engine;
 use ocbgp_models::datastore::{Datastore, Options, Startup};
 
 /// The configuration used when no file is given: one BGP instance that
@@ -63,8 +66,15 @@ fn open_datastore(config_file: Option<&Path>, state_dir: &Path) -> Result<Datast
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
-    let store = open_datastore(config_file, state_dir)?;
+    let store = Arc::new(open_datastore(config_file, state_dir)?);
     let config = store.running();
+
+    // The engine follows the configuration: first all of it, then every
+    // transaction through the datastore.
+    let engine = Engine::new(tokio::runtime::Handle::current());
+    let northbound = Arc::new(Northbound::new(engine.clone()));
+    northbound.sync(&config).map_err(|p| anyhow::anyhow!("cannot run the configuration: {p}"))?;
+    store.add_consumer(northbound);
 
     let shutdown = shutdown_signal();
     match gnmi_address(&config)? {
@@ -76,6 +86,7 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
         }
         None => shutdown.await,
     }
+    engine.stop();
     tracing::info!("stopped");
     Ok(())
 }

@@ -6,8 +6,12 @@
 //! [`rib`], which selects best paths and exports through update groups
 //! back to the sessions' writers.
 
+pub mod config;
+pub mod engine;
 pub mod event;
 pub mod rib;
+pub mod session;
 pub mod rib_task;
 pub mod stats;
+pub mod transport;
 pub mod wire;

@@ -17,9 +17,12 @@ pub enum RibCommand {
     AddPeer(PeerInfo, oneshot::Sender<PeerIdx>),
     /// Forget a route source and its routes.
     RemovePeer(PeerIdx),
-    /// What is known about a configured peer changed (AS, route-reflector
-    /// client, ...); takes effect at its next session.
+    /// Register a route source at an index the engine allocated, or change
+    /// what is known about it (AS, route-reflector client, ...); takes
+    /// effect at its next session.
     SetPeer(PeerIdx, PeerInfo),
+    /// Change the best-path options.
+    SetSelection(SelectionOptions),
     /// Announce (or replace) a route of our own.
     Originate(IpNet, PathAttrs),
     /// Withdraw a route of our own.
@@ -113,6 +116,7 @@ fn command(rib: &mut Rib, cmd: RibCommand) {
         }
         RibCommand::RemovePeer(peer) => rib.remove_peer(peer),
         RibCommand::SetPeer(peer, info) => rib.set_peer(peer, info),
+        RibCommand::SetSelection(opts) => rib.set_selection(opts),
         RibCommand::Originate(prefix, attrs) => rib.originate(prefix, attrs),
         RibCommand::WithdrawOriginated(prefix) => rib.withdraw_originated(prefix),
         RibCommand::Run(f) => f(rib),

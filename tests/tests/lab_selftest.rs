@@ -175,7 +175,10 @@ fn exabgp_sends_a_raw_attribute_and_sees_updates() {
             .neighbor(Neighbor::new(r1.ipv4(), 65001))
             .route(Originated::new("203.0.113.64/26").med(50).community("65000:5")),
         &ExabgpOptions {
-            static_lines: vec![format!("route 203.0.113.32/27 next-hop {} attribute [0x63 0xc0 0x01020304];", r2.ipv4())],
+            static_lines: vec![format!(
+                "route 203.0.113.32/27 next-hop {} attribute [0x63 0xc0 0x01020304];",
+                r2.ipv4()
+            )],
         },
     );
     e.wait_established(r1.ipv4(), UP);
@@ -186,7 +189,10 @@ fn exabgp_sends_a_raw_attribute_and_sees_updates() {
     assert_eq!((r.med, r.as_path.clone()), (Some(50), vec![65002]), "{r}");
     g.wait_route("203.0.113.32/27", ROUTE);
     let raw = g.cli(&["-j", "global", "rib", "-a", "ipv4", "203.0.113.32/27"]);
-    assert!(raw.contains("\"type\":99") && raw.contains("AQIDBA=="), "attribute 99 not seen by gobgpd: {raw}");
+    assert!(
+        raw.contains("\"type\":99") && raw.contains("AQIDBA=="),
+        "attribute 99 not seen by gobgpd: {raw}"
+    );
     // Announcing at run time through the API.
     e.command(&format!("announce route 203.0.113.128/25 next-hop {} med 7", r2.ipv4()));
     let late = g.wait_route("203.0.113.128/25", ROUTE);
@@ -280,6 +286,45 @@ fn labs_clean_up_after_themselves_even_on_panic() {
     }
 }
 
+#[test]
+fn peer_configs_with_every_option_are_accepted() {
+    let lab = Lab::new("config_checks");
+    let r1 = lab.host("r1");
+    let config = BgpConfig::new(65001, r1.ipv4())
+        .neighbor(
+            Neighbor::new("192.0.2.2", 65002)
+                .description("r2")
+                .password("s3cret")
+                .passive()
+                .local_address(r1.ipv4())
+                .multihop(2)
+                .timers(3, 1)
+                .connect_retry(2),
+        )
+        .neighbor(Neighbor::new("2001:db8::3", 65001).families(&[Family::Ipv6Unicast]))
+        .route(
+            Originated::new("198.51.100.0/24")
+                .next_hop("192.0.2.99")
+                .origin(Origin::Egp)
+                .med(10)
+                .local_pref(200)
+                .community("65000:1")
+                .community("no-export")
+                .large_community("65001:1:2"),
+        )
+        .route(Originated::new("2001:db8:100::/48").next_hop("2001:db8::99").local_pref(300));
+    Gobgp::check(&config, "").unwrap_or_else(|e| panic!("{e}\n{}", gobgp_toml(&config)));
+    Bird::check(&config, "").unwrap_or_else(|e| panic!("{e}\n{}", bird_conf(&config)));
+    Frr::check(&config, "").unwrap_or_else(|e| panic!("{e}\n{}", bgpd_conf("r1", &config)));
+    Exabgp::check(&r1, &config, &ExabgpOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+    // The checks do reject bad input.
+    assert!(Gobgp::check(&config, "[global.config]\n  bogus = 1\n").is_err());
+    assert!(Bird::check(&config, "protocol bgp { bogus; }\n").is_err());
+    assert!(Frr::check(&config, "router bgp 65001\n neighbor bogus\n").is_err());
+    let bad = ExabgpOptions { static_lines: vec!["route bogus;".into()] };
+    assert!(Exabgp::check(&r1, &config, &bad).is_err());
+}
+
 fn full_ocbgpd_config() -> OcbgpdConfig {
     OcbgpdConfig::new(
         BgpConfig::new(65001, "192.0.2.1")
@@ -320,7 +365,8 @@ fn ocbgpd_config_builder_output_passes_check() {
     check_config_file(&file).unwrap_or_else(|e| panic!("builder output rejected:\n{e}\n{}", read(&file)));
 
     let json = config.to_json();
-    let bgp = &json["openconfig-network-instance:network-instances"]["network-instance"][0]["protocols"]["protocol"][0]["bgp"];
+    let bgp = &json["openconfig-network-instance:network-instances"]["network-instance"][0]["protocols"]
+        ["protocol"][0]["bgp"];
     let n = &bgp["neighbors"]["neighbor"][0];
     assert_eq!(n["transport"]["config"]["passive-mode"], true);
     assert_eq!(n["timers"]["config"]["hold-time"], 3);
@@ -332,9 +378,11 @@ fn ocbgpd_config_builder_output_passes_check() {
     // Minimal configs pass too, and the check is a real one.
     let minimal = dir.join("minimal.json");
     OcbgpdConfig::new(BgpConfig::new(64512, "192.0.2.9")).no_listen().no_netconf().write(&minimal);
-    check_config_file(&minimal).unwrap_or_else(|e| panic!("minimal config rejected:\n{e}\n{}", read(&minimal)));
+    check_config_file(&minimal)
+        .unwrap_or_else(|e| panic!("minimal config rejected:\n{e}\n{}", read(&minimal)));
     let bad = dir.join("bad.json");
-    std::fs::write(&bad, read(&file).replace("\"peer-as\": 65002", "\"peer-as\": 65002, \"bogus\": 1")).unwrap();
+    std::fs::write(&bad, read(&file).replace("\"peer-as\": 65002", "\"peer-as\": 65002, \"bogus\": 1"))
+        .unwrap();
     let err = check_config_file(&bad).expect_err("a config with an unknown leaf must fail the check");
     assert!(err.contains("bogus"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
@@ -344,10 +392,9 @@ fn ocbgpd_config_builder_output_passes_check() {
 fn ocbgpd_runs_inside_a_lab_host() {
     let lab = Lab::new("ocbgpd_start");
     let (r1, r2) = (lab.host("r1"), lab.host("r2"));
-    let config = OcbgpdConfig::new(
-        BgpConfig::new(65001, r1.ipv4()).neighbor(Neighbor::new(r2.ipv4(), 65002)),
-    )
-    .gnmi(r1.ipv4(), 9339);
+    let config =
+        OcbgpdConfig::new(BgpConfig::new(65001, r1.ipv4()).neighbor(Neighbor::new(r2.ipv4(), 65002)))
+            .gnmi(r1.ipv4(), 9339);
     let d = Ocbgpd::start(&r1, &config);
     // gNMI on the lab address answers from the other host.
     r2.wait_tcp_reachable(SocketAddr::new(r1.ipv4(), 9339), Duration::from_secs(5));

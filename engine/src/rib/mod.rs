@@ -155,10 +155,25 @@ impl Rib {
         PeerIdx(idx as u32)
     }
 
-    /// Updates what is known about a peer (after its OPEN: router id, AS).
+    /// Registers a route source at an index the caller allocated, or
+    /// updates what is known about it (after its OPEN: router id).
     pub fn set_peer(&mut self, peer: PeerIdx, info: PeerInfo) {
-        if let Some(slot) = self.peers.0.get_mut(peer.0 as usize) {
-            *slot = Some(info);
+        let i = peer.0 as usize;
+        if i == 0 {
+            return;
+        }
+        if self.peers.0.len() <= i {
+            self.peers.0.resize(i + 1, None);
+        }
+        self.peers.0[i] = Some(info);
+    }
+
+    /// Changes the best-path options and reselects every prefix.
+    pub fn set_selection(&mut self, selection: SelectionOptions) {
+        if selection != self.selection {
+            self.selection = selection;
+            self.v4.reselect_all(&self.peers, &self.selection);
+            self.v6.reselect_all(&self.peers, &self.selection);
         }
     }
 

@@ -9,7 +9,7 @@
 //! - each neighbor is `protocol bgp n_<address with _>` with
 //!   `connect delay time 1`, `connect retry time <connect_retry>` and
 //!   `error wait time 1, 5`, so sessions come up and recover quickly;
-//!   internal neighbors get `gateway direct` (no IGP in the lab);
+//!   internal neighbors' channels get `gateway direct` (no IGP in the lab);
 //! - originated routes are `blackhole` routes of `protocol static` and get
 //!   their attributes in the export filter `ocl_export`. BIRD drops a MED
 //!   towards eBGP peers unless it was set by the export filter (and treats a
@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use super::config::{community_parts, BgpConfig, Neighbor};
 use super::netns::Host;
-use super::process::Process;
+use super::process::{run_check, Process, ScratchDir};
 use super::route::{normalize_community, normalize_large_community, Family, Origin, Route};
 use super::speaker::{BgpSpeaker, SessionState};
 use crate::wait_until;
@@ -81,11 +81,24 @@ impl Bird {
         );
         let protocols = config.neighbors.iter().map(|n| (n.address, protocol_name(n.address))).collect();
         let bird = Bird { host: host.clone(), config: config.clone(), socket, protocols, process };
-        let up = wait_until(Duration::from_secs(10), || !bird.process.running() || bird.try_birdc("show status").is_ok());
+        let up = wait_until(Duration::from_secs(10), || {
+            !bird.process.running() || bird.try_birdc("show status").is_ok()
+        });
         if !up || !bird.process.running() {
             bird.fail("bird did not come up (birdc not answering)");
         }
         bird
+    }
+
+    /// Checks the bird.conf generated for `config` (plus `extra`) with
+    /// `bird -p`, without starting anything.
+    pub fn check(config: &BgpConfig, extra: &str) -> Result<(), String> {
+        let dir = ScratchDir::new("bird");
+        let file = dir.0.join("bird.conf");
+        std::fs::write(&file, bird_conf(config) + extra).expect("write bird.conf");
+        let mut cmd = Command::new("bird");
+        cmd.arg("-p").arg("-c").arg(&file);
+        run_check(cmd).map(drop).map_err(|e| format!("bird rejects its config: {e}"))
     }
 
     /// The host it runs in.
@@ -118,7 +131,10 @@ impl Bird {
             .output()
             .map_err(|e| format!("cannot run birdc: {e}"))?;
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if !out.status.success() || text.contains("Unable to connect") || text.lines().any(|l| l.starts_with("syntax error")) {
+        if !out.status.success()
+            || text.contains("Unable to connect")
+            || text.lines().any(|l| l.starts_with("syntax error"))
+        {
             return Err(format!(
                 "`birdc {command}` failed ({}): {}{}",
                 out.status,
@@ -149,7 +165,8 @@ impl BgpSpeaker for Bird {
     }
 
     fn try_session_state(&self, neighbor: IpAddr) -> Result<SessionState, String> {
-        let proto = self.protocols.get(&neighbor).ok_or_else(|| format!("bird has no neighbor {neighbor}"))?;
+        let proto =
+            self.protocols.get(&neighbor).ok_or_else(|| format!("bird has no neighbor {neighbor}"))?;
         let text = self.try_birdc(&format!("show protocols {proto}"))?;
         // Name Proto Table State Since Info: "n_192_0_2_1 BGP --- up 17:01:07.718 Established"
         for line in text.lines() {
@@ -176,7 +193,9 @@ impl BgpSpeaker for Bird {
 pub fn bird_conf(config: &BgpConfig) -> String {
     let mut t = String::new();
     let _ = writeln!(t, "log stderr all;\nrouter id {};\nprotocol device {{}}", config.router_id);
-    for (family, channel, name) in [(Family::Ipv4Unicast, "ipv4", "ocl_static4"), (Family::Ipv6Unicast, "ipv6", "ocl_static6")] {
+    for (family, channel, name) in
+        [(Family::Ipv4Unicast, "ipv4", "ocl_static4"), (Family::Ipv6Unicast, "ipv6", "ocl_static6")]
+    {
         let routes: Vec<_> = config.routes.iter().filter(|r| r.family() == family).collect();
         if routes.is_empty() {
             continue;
@@ -257,15 +276,15 @@ fn bird_protocol(config: &BgpConfig, n: &Neighbor) -> String {
         "  connect delay time 1;\n  connect retry time {};\n  error wait time 1, 5;",
         n.connect_retry.max(1)
     );
-    if config.is_ibgp(n) && n.multihop.is_none() {
-        let _ = writeln!(t, "  gateway direct;");
-    }
+    // Internal sessions resolve next hops recursively by default, which
+    // needs an IGP the lab does not have.
+    let gateway = if config.is_ibgp(n) && n.multihop.is_none() { " gateway direct;" } else { "" };
     for f in &n.families {
         let channel = match f {
             Family::Ipv4Unicast => "ipv4",
             Family::Ipv6Unicast => "ipv6",
         };
-        let _ = writeln!(t, "  {channel} {{ import all; export filter ocl_export; }};");
+        let _ = writeln!(t, "  {channel} {{ import all; export filter ocl_export;{gateway} }};");
     }
     let _ = writeln!(t, "}}");
     t
@@ -295,9 +314,12 @@ pub fn parse_show_route(text: &str, neighbor_of: &dyn Fn(&str) -> Option<IpAddr>
                 "BGP.next_hop" => r.next_hop = value.split_whitespace().next().and_then(|a| a.parse().ok()),
                 "BGP.med" => r.med = value.parse().ok(),
                 "BGP.local_pref" => r.local_pref = value.parse().ok(),
-                "BGP.community" => r.communities = split_tuples(value).iter().map(|c| normalize_community(c)).collect(),
+                "BGP.community" => {
+                    r.communities = split_tuples(value).iter().map(|c| normalize_community(c)).collect()
+                }
                 "BGP.large_community" => {
-                    r.large_communities = split_tuples(value).iter().map(|c| normalize_large_community(c)).collect()
+                    r.large_communities =
+                        split_tuples(value).iter().map(|c| normalize_large_community(c)).collect()
                 }
                 _ => {}
             }

@@ -34,7 +34,7 @@ use serde_json::Value;
 
 use super::config::BgpConfig;
 use super::netns::Host;
-use super::process::Process;
+use super::process::{run_check, Process, ScratchDir};
 use super::route::{community_string, normalize_large_community, Family, Origin, Route};
 use super::speaker::{BgpSpeaker, SessionState};
 
@@ -81,7 +81,8 @@ impl Exabgp {
         let chmod = std::process::Command::new("chmod").arg("+x").arg(&script).status();
         assert!(chmod.is_ok_and(|s| s.success()), "chmod api.sh");
         let conf = dir.join("exabgp.conf");
-        std::fs::write(&conf, exabgp_conf(host, config, options, &script.to_string_lossy())).expect("write exabgp.conf");
+        std::fs::write(&conf, exabgp_conf(host, config, options, &script.to_string_lossy()))
+            .expect("write exabgp.conf");
         let mut cmd = host.command("env");
         cmd.args([
             "exabgp.daemon.user=root",
@@ -93,6 +94,17 @@ impl Exabgp {
         .arg(&conf);
         let process = host.spawn_command("exabgp", cmd);
         Exabgp { host: host.clone(), config: config.clone(), events, commands, process }
+    }
+
+    /// Checks the exabgp.conf generated for `config` on `host` with
+    /// `exabgp --validate`, without starting anything.
+    pub fn check(host: &Host, config: &BgpConfig, options: &ExabgpOptions) -> Result<(), String> {
+        let dir = ScratchDir::new("exabgp");
+        let file = dir.0.join("exabgp.conf");
+        std::fs::write(&file, exabgp_conf(host, config, options, "/bin/cat")).expect("write exabgp.conf");
+        let mut cmd = std::process::Command::new("env");
+        cmd.args(["exabgp.daemon.user=root", "exabgp.api.cli=false", "exabgp", "--validate"]).arg(&file);
+        run_check(cmd).map(drop).map_err(|e| format!("exabgp rejects its config: {}", super::process::tail(&e, 30)))
     }
 
     /// The host it runs in.

@@ -37,7 +37,7 @@ use serde_json::Value;
 
 use super::config::BgpConfig;
 use super::netns::Host;
-use super::process::Process;
+use super::process::{run_check, Process, ScratchDir};
 use super::route::{normalize_community, normalize_large_community, Family, Origin, Route};
 use super::speaker::{BgpSpeaker, SessionState};
 use crate::wait_until;
@@ -68,10 +68,17 @@ impl Frr {
         let dir = host.dir().join("frr");
         std::fs::create_dir_all(&dir).expect("create frr folder");
         let chown = Command::new("chown").arg("frr:frr").arg(&dir).status();
-        assert!(chown.is_ok_and(|s| s.success()), "cannot chown {} to frr (is FRR installed?)", dir.display());
+        assert!(
+            chown.is_ok_and(|s| s.success()),
+            "cannot chown {} to frr (is FRR installed?)",
+            dir.display()
+        );
         let d = |f: &str| dir.join(f).to_string_lossy().into_owned();
-        std::fs::write(dir.join("zebra.conf"), format!("hostname {}\nlog stdout informational\n", host.name()))
-            .expect("write zebra.conf");
+        std::fs::write(
+            dir.join("zebra.conf"),
+            format!("hostname {}\nlog stdout informational\n", host.name()),
+        )
+        .expect("write zebra.conf");
         let mut conf = bgpd_conf(host.name(), config);
         conf.push_str(extra);
         std::fs::write(dir.join("bgpd.conf"), conf).expect("write bgpd.conf");
@@ -79,7 +86,18 @@ impl Frr {
         let zebra = host.spawn(
             "zebra",
             &format!("{FRR_DIR}/zebra"),
-            &["-f", &d("zebra.conf"), "-i", &d("zebra.pid"), "--vty_socket", &vty, "-z", &d("zserv.api"), "-P", "0"],
+            &[
+                "-f",
+                &d("zebra.conf"),
+                "-i",
+                &d("zebra.pid"),
+                "--vty_socket",
+                &vty,
+                "-z",
+                &d("zserv.api"),
+                "-P",
+                "0",
+            ],
         );
         let zserv = dir.join("zserv.api");
         if !wait_until(Duration::from_secs(10), || zserv.exists() || !zebra.running()) || !zebra.running() {
@@ -110,10 +128,28 @@ impl Frr {
             frr.fail("bgpd did not come up (vtysh not answering)");
         }
         let log = frr.bgpd.log();
-        if let Some(line) = log.lines().find(|l| l.contains("No such command") || l.contains("Unknown command")) {
+        if let Some(line) =
+            log.lines().find(|l| l.contains("No such command") || l.contains("Unknown command"))
+        {
             frr.fail(&format!("bgpd rejected a line of bgpd.conf: {line}"));
         }
         frr
+    }
+
+    /// Checks the bgpd.conf generated for `config` (plus `extra`) with
+    /// `bgpd --dryrun` (which exits 0 even then, so its complaints are
+    /// looked for), without starting anything.
+    pub fn check(config: &BgpConfig, extra: &str) -> Result<(), String> {
+        let dir = ScratchDir::new("frr");
+        let file = dir.0.join("bgpd.conf");
+        std::fs::write(&file, bgpd_conf("check", config) + extra).expect("write bgpd.conf");
+        let mut cmd = Command::new(format!("{FRR_DIR}/bgpd"));
+        cmd.arg("-C").arg("-S").arg("-f").arg(&file).arg("--vty_socket").arg(&dir.0);
+        let text = run_check(cmd).map_err(|e| format!("bgpd --dryrun failed: {e}"))?;
+        match text.lines().find(|l| l.contains("No such command") || l.contains("Unknown command")) {
+            Some(line) => Err(format!("bgpd rejects a line of its config: {line}")),
+            None => Ok(()),
+        }
     }
 
     /// The host it runs in.
@@ -207,13 +243,15 @@ impl BgpSpeaker for Frr {
         };
         let text = self.try_vtysh(&[&format!("show bgp {afi} unicast json")])?;
         let json: Value = serde_json::from_str(&text).map_err(|e| format!("vtysh JSON: {e}: {text}"))?;
-        let prefixes: Vec<String> = json["routes"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        let prefixes: Vec<String> =
+            json["routes"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
         if prefixes.is_empty() {
             return Ok(Vec::new());
         }
         // One vtysh run for the details of all prefixes; its output is the
         // JSON documents one after the other.
-        let commands: Vec<String> = prefixes.iter().map(|p| format!("show bgp {afi} unicast {p} json")).collect();
+        let commands: Vec<String> =
+            prefixes.iter().map(|p| format!("show bgp {afi} unicast {p} json")).collect();
         let commands: Vec<&str> = commands.iter().map(String::as_str).collect();
         let text = self.try_vtysh(&commands)?;
         let mut routes = Vec::new();
@@ -231,7 +269,10 @@ pub fn bgpd_conf(hostname: &str, config: &BgpConfig) -> String {
     let _ = writeln!(t, "frr defaults traditional\nhostname {hostname}\nlog stdout informational");
     let _ = writeln!(t, "debug bgp neighbor-events\n!\nrouter bgp {}", config.asn);
     let _ = writeln!(t, " bgp router-id {}", config.router_id);
-    let _ = writeln!(t, " no bgp ebgp-requires-policy\n no bgp network import-check\n no bgp default ipv4-unicast");
+    let _ = writeln!(
+        t,
+        " no bgp ebgp-requires-policy\n no bgp network import-check\n no bgp default ipv4-unicast"
+    );
     for n in &config.neighbors {
         let a = n.address;
         let _ = writeln!(t, " neighbor {a} remote-as {}", n.peer_as);
@@ -312,7 +353,9 @@ pub fn parse_prefix_detail(doc: &Value) -> Vec<Route> {
     for p in doc["paths"].as_array().into_iter().flatten() {
         let mut r = Route { prefix: prefix.to_string(), ..Route::default() };
         for seg in p["aspath"]["segments"].as_array().into_iter().flatten() {
-            r.as_path.extend(seg["list"].as_array().into_iter().flatten().filter_map(|a| a.as_u64()).map(|a| a as u32));
+            r.as_path.extend(
+                seg["list"].as_array().into_iter().flatten().filter_map(|a| a.as_u64()).map(|a| a as u32),
+            );
         }
         r.origin = p["origin"].as_str().and_then(Origin::from_name);
         r.med = p["metric"].as_u64().map(|m| m as u32);

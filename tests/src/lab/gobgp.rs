@@ -19,13 +19,14 @@
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use super::config::{BgpConfig, Originated};
 use super::netns::Host;
-use super::process::Process;
+use super::process::{run_check, Process, ScratchDir};
 use super::route::{community_string, Family, Origin, Route};
 use super::speaker::{BgpSpeaker, SessionState};
 use crate::wait_until;
@@ -73,6 +74,17 @@ impl Gobgp {
             gobgp.add_route(route);
         }
         gobgp
+    }
+
+    /// Checks the configuration generated for `config` (plus `extra_toml`)
+    /// with `gobgpd --dry-run`, without starting anything.
+    pub fn check(config: &BgpConfig, extra_toml: &str) -> Result<(), String> {
+        let dir = ScratchDir::new("gobgp");
+        let file = dir.0.join("gobgpd.toml");
+        std::fs::write(&file, gobgp_toml(config) + extra_toml).expect("write gobgpd.toml");
+        let mut cmd = Command::new("gobgpd");
+        cmd.arg("-d").arg("-f").arg(&file).args(["-t", "toml"]);
+        run_check(cmd).map(drop).map_err(|e| format!("gobgpd rejects its config: {e}"))
     }
 
     /// The host it runs in.
@@ -254,7 +266,10 @@ pub fn gobgp_toml(config: &BgpConfig) -> String {
             }
         }
         if let Some(ttl) = n.multihop {
-            let _ = writeln!(t, "  [neighbors.ebgp-multihop.config]\n    enabled = true\n    multihop-ttl = {ttl}");
+            let _ = writeln!(
+                t,
+                "  [neighbors.ebgp-multihop.config]\n    enabled = true\n    multihop-ttl = {ttl}"
+            );
         }
         for f in &n.families {
             let name = match f {
@@ -304,7 +319,14 @@ fn parse_path(prefix: &str, path: &Value) -> Route {
             Some(1) => r.origin = attr["value"].as_u64().and_then(Origin::from_code),
             Some(2) => {
                 for seg in attr["as_paths"].as_array().into_iter().flatten() {
-                    r.as_path.extend(seg["asns"].as_array().into_iter().flatten().filter_map(|a| a.as_u64()).map(|a| a as u32));
+                    r.as_path.extend(
+                        seg["asns"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|a| a.as_u64())
+                            .map(|a| a as u32),
+                    );
                 }
             }
             Some(3) => r.next_hop = attr["nexthop"].as_str().and_then(|a| a.parse().ok()),

@@ -46,12 +46,7 @@ fn sh(program: &str, args: &[&str]) -> String {
 
 /// Runs a command and ignores its outcome (cleanup paths).
 fn quiet(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
+    let out = Command::new(program).args(args).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -147,11 +142,8 @@ impl Lab {
         STALE_SWEEP.call_once(sweep_stale);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("{NETNS_PREFIX}{}-{n}-", std::process::id());
-        let label: String = name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .take(24)
-            .collect();
+        let label: String =
+            name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(24).collect();
         let dir = lab_root().join(format!("{prefix}{label}"));
         std::fs::create_dir_all(&dir)
             .unwrap_or_else(|e| panic!("cannot create lab folder {}: {e}", dir.display()));
@@ -237,7 +229,13 @@ impl Lab {
             ],
         );
         let sw = self.inner.switch.as_str();
-        sh("ip", &["link", "add", "name", "eth0", "netns", &ns, "type", "veth", "peer", "name", &port, "netns", sw]);
+        sh(
+            "ip",
+            &[
+                "link", "add", "name", "eth0", "netns", &ns, "type", "veth", "peer", "name", &port, "netns",
+                sw,
+            ],
+        );
         sh("ip", &["-n", sw, "link", "set", &port, "master", "br0", "up"]);
         sh("ip", &["-n", &ns, "link", "set", "lo", "up"]);
         sh("ip", &["-n", &ns, "link", "set", "eth0", "up"]);

@@ -124,7 +124,12 @@ impl OcbgpdConfig {
         };
 
         let mut global_families: Vec<Family> = Vec::new();
-        for f in bgp.neighbors.iter().flat_map(|n| n.families.iter()).chain(bgp.routes.iter().map(|r| r.family()).collect::<Vec<_>>().iter()) {
+        for f in bgp
+            .neighbors
+            .iter()
+            .flat_map(|n| n.families.iter())
+            .chain(bgp.routes.iter().map(|r| r.family()).collect::<Vec<_>>().iter())
+        {
             if !global_families.contains(f) {
                 global_families.push(*f);
             }
@@ -141,7 +146,10 @@ impl OcbgpdConfig {
             listen.insert("enabled".into(), json!(enabled));
         }
         if !self.listen.is_empty() {
-            listen.insert("address".into(), json!(self.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>()));
+            listen.insert(
+                "address".into(),
+                json!(self.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>()),
+            );
         }
         if let Some(port) = self.listen_port {
             listen.insert("port".into(), json!(port));
@@ -169,7 +177,10 @@ impl OcbgpdConfig {
                         c.insert("local-pref".into(), json!(lp));
                     }
                     if !r.communities.is_empty() {
-                        c.insert("community".into(), json!(r.communities.iter().map(|c| community_json(c)).collect::<Vec<_>>()));
+                        c.insert(
+                            "community".into(),
+                            json!(r.communities.iter().map(|c| community_json(c)).collect::<Vec<_>>()),
+                        );
                     }
                     if !r.large_communities.is_empty() {
                         c.insert("large-community".into(), json!(r.large_communities));
@@ -207,7 +218,10 @@ impl OcbgpdConfig {
                     neighbor.insert("transport".into(), json!({ "config": transport }));
                 }
                 if let Some(ttl) = n.multihop {
-                    neighbor.insert("ebgp-multihop".into(), json!({"config": {"enabled": true, "multihop-ttl": ttl}}));
+                    neighbor.insert(
+                        "ebgp-multihop".into(),
+                        json!({"config": {"enabled": true, "multihop-ttl": ttl}}),
+                    );
                 }
                 let mut timers = Map::new();
                 timers.insert("connect-retry".into(), json!(n.connect_retry));
@@ -229,7 +243,8 @@ impl OcbgpdConfig {
 
         let mut management = Map::new();
         if let Some(g) = self.gnmi {
-            management.insert("gnmi".into(), json!({"config": {"address": g.ip().to_string(), "port": g.port()}}));
+            management
+                .insert("gnmi".into(), json!({"config": {"address": g.ip().to_string(), "port": g.port()}}));
         }
         let mut netconf = Map::new();
         if let Some(n) = self.netconf {
@@ -322,7 +337,11 @@ impl Ocbgpd {
         }
         let state_dir = host.dir().join("ocbgpd-state");
         let mut cmd = host.command(bin_path("ocbgpd"));
-        cmd.arg("--config").arg(&config_file).arg("--state-dir").arg(&state_dir).args(["--log-format", "json"]);
+        cmd.arg("--config")
+            .arg(&config_file)
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .args(["--log-format", "json"]);
         let process = host.spawn_command("ocbgpd", cmd);
         let d = Ocbgpd { host: host.clone(), config: config.clone(), config_file, state_dir, process };
         let gnmi = config.gnmi_addr();
@@ -462,7 +481,8 @@ pub fn parse_oc_rib(rib: &Value, family: Family) -> Vec<Route> {
         Family::Ipv6Unicast => ("IPV6_UNICAST", "ipv6-unicast"),
     };
     let afis = list(find_key(rib, "afi-safis"), "afi-safi");
-    let Some(afi_node) = afis.iter().find(|a| a["afi-safi-name"].as_str().is_some_and(|n| n.ends_with(afi))) else {
+    let Some(afi_node) = afis.iter().find(|a| a["afi-safi-name"].as_str().is_some_and(|n| n.ends_with(afi)))
+    else {
         return Vec::new();
     };
     let routes = list(find_key(afi_node, container).and_then(|c| find_key(c, "loc-rib")), "route");
@@ -486,7 +506,14 @@ pub fn parse_oc_rib(rib: &Value, family: Family) -> Vec<Route> {
             route.med = index_of(&a["med"]).map(|m| m as u32);
             route.local_pref = index_of(&a["local-pref"]).map(|m| m as u32);
             for seg in set["as-path"]["as-segment"].as_array().into_iter().flatten() {
-                route.as_path.extend(seg["state"]["member"].as_array().into_iter().flatten().filter_map(index_of).map(|a| a as u32));
+                route.as_path.extend(
+                    seg["state"]["member"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(index_of)
+                        .map(|a| a as u32),
+                );
             }
         }
         if let Some(c) = by_index(&communities, index_of(&st["community-index"])) {
@@ -494,7 +521,13 @@ pub fn parse_oc_rib(rib: &Value, family: Family) -> Vec<Route> {
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|c| c.as_str().map(|s| normalize_community(s.rsplit(':').next().filter(|_| s.contains("openconfig")).unwrap_or(s))))
+                .filter_map(|c| {
+                    c.as_str().map(|s| {
+                        normalize_community(
+                            s.rsplit(':').next().filter(|_| s.contains("openconfig")).unwrap_or(s),
+                        )
+                    })
+                })
                 .collect();
         }
         out.push(route);

@@ -154,7 +154,8 @@ pub fn community_string(value: u32) -> String {
 /// "no-export", "noExport", "NO_EXPORT", a bare u32) to "high:low".
 pub fn normalize_community(text: &str) -> String {
     let t = text.trim().trim_start_matches('(').trim_end_matches(')');
-    let key: String = t.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    let key: String =
+        t.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
     let well_known = match key.as_str() {
         "noexport" => Some(0xFFFF_FF01),
         "noadvertise" => Some(0xFFFF_FF02),

@@ -101,18 +101,26 @@ pub trait BgpSpeaker {
     /// Waits until the session with `neighbor` is established.
     fn wait_established(&self, neighbor: IpAddr, timeout: Duration) {
         let mut last = Err("not asked yet".to_string());
-        poll(timeout, || self.running(), &format!("session with {neighbor} to be established"), || {
-            last = self.try_session_state(neighbor);
-            matches!(last, Ok(SessionState::Established))
-        })
+        poll(
+            timeout,
+            || self.running(),
+            &format!("session with {neighbor} to be established"),
+            || {
+                last = self.try_session_state(neighbor);
+                matches!(last, Ok(SessionState::Established))
+            },
+        )
         .unwrap_or_else(|e| self.fail(&format!("{e}; last state: {last:?}")));
     }
 
     /// Waits until the session with `neighbor` is anything but established.
     fn wait_not_established(&self, neighbor: IpAddr, timeout: Duration) {
-        poll(timeout, || self.running(), &format!("session with {neighbor} to go down"), || {
-            matches!(self.try_session_state(neighbor), Ok(s) if s != SessionState::Established)
-        })
+        poll(
+            timeout,
+            || self.running(),
+            &format!("session with {neighbor} to go down"),
+            || matches!(self.try_session_state(neighbor), Ok(s) if s != SessionState::Established),
+        )
         .unwrap_or_else(|e| self.fail(&e));
     }
 
@@ -121,30 +129,35 @@ pub trait BgpSpeaker {
         let family = Family::of(prefix);
         let mut last = Err("not asked yet".to_string());
         let mut found = None;
-        poll(timeout, || self.running(), &format!("a route to {prefix}"), || {
-            last = self.try_routes(family);
-            found = last.as_ref().ok().and_then(|r| pick(r, prefix).cloned());
-            found.is_some()
-        })
+        poll(
+            timeout,
+            || self.running(),
+            &format!("a route to {prefix}"),
+            || {
+                last = self.try_routes(family);
+                found = last.as_ref().ok().and_then(|r| pick(r, prefix).cloned());
+                found.is_some()
+            },
+        )
         .unwrap_or_else(|e| self.fail(&format!("{e}; table now:\n{}", table_text(&last))));
         found.expect("route found")
     }
 
     /// Waits until the best path to `prefix` satisfies `check` and returns it.
-    fn wait_route_matching(
-        &self,
-        prefix: &str,
-        timeout: Duration,
-        check: &dyn Fn(&Route) -> bool,
-    ) -> Route {
+    fn wait_route_matching(&self, prefix: &str, timeout: Duration, check: &dyn Fn(&Route) -> bool) -> Route {
         let family = Family::of(prefix);
         let mut last = Err("not asked yet".to_string());
         let mut found = None;
-        poll(timeout, || self.running(), &format!("a matching route to {prefix}"), || {
-            last = self.try_routes(family);
-            found = last.as_ref().ok().and_then(|r| pick(r, prefix).cloned()).filter(|r| check(r));
-            found.is_some()
-        })
+        poll(
+            timeout,
+            || self.running(),
+            &format!("a matching route to {prefix}"),
+            || {
+                last = self.try_routes(family);
+                found = last.as_ref().ok().and_then(|r| pick(r, prefix).cloned()).filter(|r| check(r));
+                found.is_some()
+            },
+        )
         .unwrap_or_else(|e| self.fail(&format!("{e}; table now:\n{}", table_text(&last))));
         found.expect("route found")
     }
@@ -153,10 +166,15 @@ pub trait BgpSpeaker {
     fn wait_no_route(&self, prefix: &str, timeout: Duration) {
         let family = Family::of(prefix);
         let mut last = Err("not asked yet".to_string());
-        poll(timeout, || self.running(), &format!("the route to {prefix} to go"), || {
-            last = self.try_routes(family);
-            matches!(&last, Ok(r) if pick(r, prefix).is_none())
-        })
+        poll(
+            timeout,
+            || self.running(),
+            &format!("the route to {prefix} to go"),
+            || {
+                last = self.try_routes(family);
+                matches!(&last, Ok(r) if pick(r, prefix).is_none())
+            },
+        )
         .unwrap_or_else(|e| self.fail(&format!("{e}; table now:\n{}", table_text(&last))));
     }
 }

@@ -1,0 +1,297 @@
+//! The daemons under test: where each one's binary is, the configuration
+//! it gets for the benchmark and its command line.
+//!
+//! Every daemon gets the same eBGP topology ([`Topology`]): AS 65000 at
+//! 192.0.2.1, the injector as a neighbor in AS 65001, and each sink as a
+//! neighbor in AS 65100 + i. It accepts everything and re-advertises
+//! everything to every sink, with its own address as next hop (the eBGP
+//! default). Management interfaces are bound inside the daemon's own
+//! namespace or switched off.
+//!
+//! Special settings, and why:
+//! - BIRD needs `protocol device` to see 192.0.2.0/24 as directly
+//!   connected, or it finds the injector's next hop unreachable.
+//! - FRR's bgpd runs alone, without zebra (`-Z`): `no bgp
+//!   ebgp-requires-policy` (eBGP routes are otherwise neither accepted nor
+//!   sent without a policy), `no bgp network import-check`, and
+//!   `disable-connected-check` on each neighbor, because without zebra
+//!   bgpd knows no connected networks.
+//! - gobgpd's gRPC API listens on the namespace's loopback, pprof is off.
+//! - ocbgpd (OpenConfig JSON) needs `default-import-policy` and
+//!   `default-export-policy` set to ACCEPT_ROUTE: OpenConfig's default is
+//!   to reject.
+
+use std::fmt::Write as _;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+use crate::netns::{sink_addr, DAEMON_ADDR, INJECTOR_ADDR};
+
+/// The daemon's AS.
+pub const DAEMON_AS: u32 = 65000;
+/// The injector's AS.
+pub const INJECTOR_AS: u32 = 65001;
+/// The first sink's AS; sink i is in this plus i.
+pub const FIRST_SINK_AS: u32 = 65100;
+
+/// A daemon the benchmark can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Daemon {
+    /// ocbgpd, this project's daemon.
+    Ocbgpd,
+    /// GoBGP's gobgpd.
+    Gobgpd,
+    /// BIRD 2.
+    Bird,
+    /// FRR's bgpd, without zebra.
+    Frr,
+}
+
+/// Who peers with whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topology {
+    /// The daemon's address, also its router id.
+    pub daemon: Ipv4Addr,
+    /// The injector's address.
+    pub injector: Ipv4Addr,
+    /// The sinks' addresses and AS numbers.
+    pub sinks: Vec<(Ipv4Addr, u32)>,
+}
+
+impl Topology {
+    /// The benchmark's topology with `sinks` sinks.
+    pub fn new(sinks: usize) -> Self {
+        Topology {
+            daemon: DAEMON_ADDR,
+            injector: INJECTOR_ADDR,
+            sinks: (0..sinks).map(|i| (sink_addr(i), FIRST_SINK_AS + i as u32)).collect(),
+        }
+    }
+
+    /// Every neighbor of the daemon: the injector first, then the sinks.
+    pub fn neighbors(&self) -> Vec<(Ipv4Addr, u32)> {
+        std::iter::once((self.injector, INJECTOR_AS)).chain(self.sinks.iter().copied()).collect()
+    }
+}
+
+/// A daemon ready to start: its program and arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// The program.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
+impl Daemon {
+    /// The name used in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Daemon::Ocbgpd => "ocbgpd",
+            Daemon::Gobgpd => "gobgpd",
+            Daemon::Bird => "bird",
+            Daemon::Frr => "frr",
+        }
+    }
+
+    /// Where the daemon's binary is by default (the Debian packages' paths;
+    /// ocbgpd next to bgpbench, as cargo puts both in target/release).
+    pub fn default_binary(self) -> PathBuf {
+        match self {
+            Daemon::Ocbgpd => std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.parent().map(|dir| dir.join("ocbgpd")))
+                .unwrap_or_else(|| PathBuf::from("target/release/ocbgpd")),
+            Daemon::Gobgpd => PathBuf::from("/usr/bin/gobgpd"),
+            Daemon::Bird => PathBuf::from("/usr/sbin/bird"),
+            Daemon::Frr => PathBuf::from("/usr/lib/frr/bgpd"),
+        }
+    }
+
+    /// Writes the configuration for `topology` into `dir` and returns the
+    /// command line that runs `binary` with it in the foreground.
+    pub fn prepare(self, topology: &Topology, dir: &Path, binary: &Path) -> Result<Prepared> {
+        if !binary.exists() {
+            bail!("{} not found at {} (scripts/install-deps test installs the others)", self.name(), binary.display());
+        }
+        let dir_s = |name: &str| dir.join(name).display().to_string();
+        let (file, text, args) = match self {
+            Daemon::Ocbgpd => {
+                let text = serde_json::to_string_pretty(&ocbgpd_config(topology))?;
+                let state = dir.join("ocbgpd-state");
+                std::fs::create_dir_all(&state)?;
+                let args = vec!["--config".into(), dir_s("ocbgpd.json"), "--state-dir".into(), state.display().to_string()];
+                ("ocbgpd.json", text, args)
+            }
+            Daemon::Gobgpd => {
+                let args = vec![
+                    "-f".into(),
+                    dir_s("gobgpd.toml"),
+                    "-t".into(),
+                    "toml".into(),
+                    "-p".into(),
+                    "--api-hosts".into(),
+                    "127.0.0.1:50051".into(),
+                    "--pprof-disable".into(),
+                ];
+                ("gobgpd.toml", gobgpd_config(topology), args)
+            }
+            Daemon::Bird => {
+                let args = vec![
+                    "-c".into(),
+                    dir_s("bird.conf"),
+                    "-s".into(),
+                    dir_s("bird.ctl"),
+                    "-P".into(),
+                    dir_s("bird.pid"),
+                    "-f".into(),
+                ];
+                ("bird.conf", bird_config(topology), args)
+            }
+            Daemon::Frr => {
+                let args = vec![
+                    "-Z".into(),
+                    "-S".into(),
+                    "-f".into(),
+                    dir_s("frr.conf"),
+                    "-i".into(),
+                    dir_s("bgpd.pid"),
+                    "--vty_socket".into(),
+                    dir.display().to_string(),
+                    "-A".into(),
+                    "127.0.0.1".into(),
+                    "-P".into(),
+                    "0".into(),
+                    "-l".into(),
+                    topology.daemon.to_string(),
+                    "--log".into(),
+                    "stdout".into(),
+                ];
+                ("frr.conf", frr_config(topology), args)
+            }
+        };
+        let path = dir.join(file);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        Ok(Prepared { program: binary.to_path_buf(), args })
+    }
+}
+
+/// BIRD 2 configuration.
+pub fn bird_config(t: &Topology) -> String {
+    let mut out = format!("log stderr {{ info, warning, error, fatal }};\nrouter id {};\n\n", t.daemon);
+    out.push_str("# Makes 192.0.2.0/24 directly connected, so the injector's next hop resolves.\nprotocol device {\n}\n");
+    for (i, (addr, asn)) in t.neighbors().into_iter().enumerate() {
+        let name = if i == 0 { "injector".to_owned() } else { format!("sink{}", i - 1) };
+        let _ = write!(
+            out,
+            "\nprotocol bgp {name} {{\n  local {} as {DAEMON_AS};\n  neighbor {addr} as {asn};\n  ipv4 {{\n    import all;\n    export all;\n  }};\n}}\n",
+            t.daemon
+        );
+    }
+    out
+}
+
+/// FRR bgpd configuration (run without zebra).
+pub fn frr_config(t: &Topology) -> String {
+    let mut out = String::from("frr defaults traditional\nhostname bench\n!\n");
+    let _ = write!(
+        out,
+        "router bgp {DAEMON_AS}\n bgp router-id {}\n no bgp ebgp-requires-policy\n no bgp network import-check\n",
+        t.daemon
+    );
+    for (addr, asn) in t.neighbors() {
+        let _ = write!(out, " neighbor {addr} remote-as {asn}\n neighbor {addr} disable-connected-check\n");
+    }
+    out.push_str(" address-family ipv4 unicast\n");
+    for (addr, _) in t.neighbors() {
+        let _ = writeln!(out, "  neighbor {addr} activate");
+    }
+    out.push_str(" exit-address-family\n!\n");
+    out
+}
+
+/// gobgpd TOML configuration.
+pub fn gobgpd_config(t: &Topology) -> String {
+    let mut out = format!(
+        "[global.config]\n  as = {DAEMON_AS}\n  router-id = \"{0}\"\n  local-address-list = [\"{0}\"]\n  port = 179\n",
+        t.daemon
+    );
+    for (addr, asn) in t.neighbors() {
+        let _ = write!(
+            out,
+            "\n[[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{addr}\"\n    peer-as = {asn}\n  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"ipv4-unicast\"\n"
+        );
+    }
+    out
+}
+
+/// ocbgpd configuration, OpenConfig JSON (RFC 7951).
+pub fn ocbgpd_config(t: &Topology) -> Value {
+    let ipv4 = "openconfig-bgp-types:IPV4_UNICAST";
+    let afi_safis = json!({"afi-safi": [{"afi-safi-name": ipv4, "config": {"afi-safi-name": ipv4, "enabled": true}}]});
+    let neighbors: Vec<Value> = t
+        .neighbors()
+        .into_iter()
+        .map(|(addr, asn)| {
+            let addr = addr.to_string();
+            json!({
+                "neighbor-address": addr,
+                "config": {"neighbor-address": addr, "peer-as": asn},
+                "afi-safis": afi_safis,
+                "apply-policy": {"config": {
+                    "default-import-policy": "ACCEPT_ROUTE",
+                    "default-export-policy": "ACCEPT_ROUTE"
+                }}
+            })
+        })
+        .collect();
+    json!({
+        "openconfig-network-instance:network-instances": {"network-instance": [{
+            "name": "DEFAULT",
+            "config": {"name": "DEFAULT", "type": "openconfig-network-instance-types:DEFAULT_INSTANCE"},
+            "protocols": {"protocol": [{
+                "identifier": "openconfig-policy-types:BGP",
+                "name": "BGP",
+                "config": {"identifier": "openconfig-policy-types:BGP", "name": "BGP", "enabled": true},
+                "bgp": {
+                    "global": {
+                        "config": {"as": DAEMON_AS, "router-id": t.daemon.to_string()},
+                        "afi-safis": afi_safis,
+                        "ocbgp:listen": {"config": {"address": [t.daemon.to_string()], "port": 179}}
+                    },
+                    "neighbors": {"neighbor": neighbors}
+                }
+            }]}
+        }]},
+        "ocbgp:management": {
+            "gnmi": {"config": {"address": "127.0.0.1", "port": 9339}},
+            "netconf": {"config": {"address": "127.0.0.1", "port": 830}}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_config_names_every_neighbor() {
+        let t = Topology::new(10);
+        assert_eq!(t.neighbors().len(), 11);
+        assert_eq!(t.sinks[9], (Ipv4Addr::new(192, 0, 2, 19), 65109));
+        let bird = bird_config(&t);
+        let frr = frr_config(&t);
+        let gobgp = gobgpd_config(&t);
+        let oc = ocbgpd_config(&t).to_string();
+        for (addr, asn) in t.neighbors() {
+            assert!(bird.contains(&format!("neighbor {addr} as {asn};")));
+            assert!(frr.contains(&format!("neighbor {addr} remote-as {asn}")));
+            assert!(gobgp.contains(&format!("neighbor-address = \"{addr}\"\n    peer-as = {asn}")));
+            assert!(oc.contains(&format!("\"peer-as\":{asn}")));
+        }
+        assert!(frr.contains("no bgp ebgp-requires-policy"));
+    }
+}

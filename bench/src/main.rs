@@ -1,0 +1,103 @@
+//! `bgpbench`: how fast a BGP daemon takes in a full table and passes it
+//! on.
+//!
+//! - `inject` sends a generated table of a million IPv4 prefixes over one
+//!   eBGP session ([`inject`]);
+//! - `sink` runs N eBGP speakers that count what they are sent
+//!   ([`sink`]);
+//! - `run` puts a daemon between them in network namespaces and measures
+//!   the time from the first UPDATE until every sink has every prefix, and
+//!   the daemon's peak memory and CPU time ([`run`]);
+//! - `table` turns `run`'s JSON lines into a Markdown table.
+//!
+//! See docs/benchmarks.md and bench/scripts/fullfeed.sh.
+
+mod daemons;
+mod event;
+mod gen;
+mod inject;
+mod measure;
+mod netns;
+mod run;
+mod sink;
+mod speaker;
+mod table;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// Command line of `bgpbench`.
+#[derive(Debug, Parser)]
+#[command(version, about = "Full-table BGP benchmark: injector, sinks, and a daemon between them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Send a generated full table over one eBGP session.
+    Inject(inject::InjectArgs),
+    /// Run N sinks that count the prefixes they are sent.
+    Sink(sink::SinkArgs),
+    /// Run the whole scenario for one daemon (root: creates namespaces).
+    Run(run::RunArgs),
+    /// Print `run`'s JSON result lines (files or stdin) as a Markdown table.
+    Table(table::TableArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("bgpbench: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Inject(args) => inject::run(args).await,
+            Command::Sink(args) => sink::run(args).await,
+            Command::Run(args) => run::run(args).await,
+            Command::Table(args) => table::run(args),
+        }
+    });
+    // Tasks blocked on sockets must not hold the exit up.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bgpbench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT, or after `duration` seconds if given;
+/// says which.
+pub(crate) async fn stop_signal(duration: Option<u64>) -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        // Without signal handlers only the duration can end the run.
+        match duration {
+            Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
+            None => std::future::pending::<()>().await,
+        }
+        return "duration over";
+    };
+    let timer = async {
+        match duration {
+            Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+        _ = timer => "duration over",
+    }
+}

@@ -1,0 +1,372 @@
+//! `bgpbench run`: the whole scenario for one daemon.
+//!
+//! 1. Creates the two namespaces ([`Lab`]) and a work directory for the
+//!    configuration and logs.
+//! 2. Writes the daemon's configuration and starts it in its namespace.
+//! 3. Starts `bgpbench sink` (N sinks) and waits until every sink's
+//!    session is established.
+//! 4. Starts `bgpbench inject`, which generates and encodes the table,
+//!    connects, and writes the first UPDATE: that instant is the start.
+//! 5. Waits until every sink holds every prefix: that instant is the end.
+//!    The daemon's peak RSS (the larger of VmHWM and the sampled RSS) and
+//!    CPU time (utime + stime) are read then.
+//! 6. Stops everything, deletes the namespaces and, unless `--keep` or a
+//!    failure, the work directory; prints one result line and one JSON
+//!    line.
+//!
+//! Every wait is bounded; on a timeout the result says so and gives the
+//! counts the sinks had reached.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::daemons::{Daemon, Topology, DAEMON_AS, FIRST_SINK_AS, INJECTOR_AS};
+use crate::event::{emit, parse};
+use crate::gen::MAX_PREFIXES;
+use crate::measure::{self, seconds_between, RssSampler};
+use crate::netns::{self, Lab, DAEMON_ADDR, FIRST_SINK_ADDR, INJECTOR_ADDR, MAX_SINKS};
+
+/// Options of `bgpbench run`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// The daemon to measure.
+    #[arg(long, value_enum)]
+    pub daemon: Daemon,
+    /// Number of sinks the daemon re-advertises the table to.
+    #[arg(long, default_value_t = 1)]
+    pub sinks: usize,
+    /// Number of prefixes in the table.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub prefixes: usize,
+    /// Seed of the generated table.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The daemon's binary (default: the Debian package's path; for
+    /// ocbgpd, next to bgpbench).
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+    /// Seconds allowed from the first UPDATE until every sink is complete.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+    /// Seconds allowed for the daemon to start and every sink's session to
+    /// come up.
+    #[arg(long, default_value_t = 120)]
+    pub setup_timeout: u64,
+    /// Where to create the run's work directory.
+    #[arg(long, default_value = "/tmp")]
+    pub work_dir: PathBuf,
+    /// Keep the work directory (configuration and logs) after a success.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// A started child process whose standard output may carry events.
+struct Proc {
+    name: String,
+    child: Child,
+}
+
+impl Proc {
+    /// Starts `command`; stderr (and stdout, when `events` is `None`) go to
+    /// `dir/<name>.log`; otherwise stdout lines go to `dir/<name>.out` and
+    /// events on them to `events`.
+    fn spawn(
+        name: &str,
+        mut command: tokio::process::Command,
+        dir: &Path,
+        events: Option<mpsc::UnboundedSender<(String, Value)>>,
+    ) -> Result<Proc> {
+        let log = File::create(dir.join(format!("{name}.log")))?;
+        command.stdin(Stdio::null()).stderr(log.try_clone()?).kill_on_drop(true);
+        command.stdout(if events.is_some() { Stdio::piped() } else { Stdio::from(log) });
+        let mut child = command.spawn().with_context(|| format!("starting {name}"))?;
+        if let (Some(tx), Some(stdout)) = (events, child.stdout.take()) {
+            let mut out = File::create(dir.join(format!("{name}.out")))?;
+            let name = name.to_owned();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stdout).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let _ = writeln!(out, "{line}");
+                    if let Some(event) = parse(&line) {
+                        let _ = tx.send((name.clone(), event));
+                    }
+                }
+            });
+        }
+        Ok(Proc { name: name.to_owned(), child })
+    }
+
+    /// The process id (the program's: `ip netns exec` execs it).
+    fn pid(&self) -> Result<u32> {
+        self.child.id().ok_or_else(|| anyhow!("{} has already exited", self.name))
+    }
+
+    /// The exit status, if it has exited.
+    fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Sends SIGTERM, waits up to `grace`, then kills.
+    async fn stop(&mut self, grace: Duration) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: kill has no memory-safety preconditions; the pid is
+            // our own child's, not yet reaped.
+            unsafe { libc::kill(pid as i32, libc::SIGTERM) };
+            if tokio::time::timeout(grace, self.child.wait()).await.is_err() {
+                let _ = self.child.kill().await;
+            }
+        }
+    }
+}
+
+/// What a run measured.
+#[derive(Debug, Clone, Default)]
+struct Outcome {
+    status: String,
+    seconds: Option<f64>,
+    per_sink: Vec<Option<f64>>,
+    inject_seconds: Option<f64>,
+    updates_sent: Option<u64>,
+    peak_rss: u64,
+    cpu_seconds: f64,
+    sink_counts: Vec<u64>,
+}
+
+/// Runs `bgpbench run`.
+pub async fn run(args: RunArgs) -> Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("bgpbench run creates network namespaces: run it as root");
+    }
+    if args.sinks == 0 || args.sinks > MAX_SINKS {
+        bail!("--sinks must be between 1 and {MAX_SINKS}");
+    }
+    if args.prefixes == 0 || args.prefixes > MAX_PREFIXES {
+        bail!("--prefixes must be between 1 and {MAX_PREFIXES}");
+    }
+    netns::sweep_stale();
+    let dir = args.work_dir.join(format!("bgpbench-{}-{}-{}", args.daemon.name(), std::process::id(), measure::mono_ns()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut lab = Lab::create(args.sinks)?;
+    let mut procs: Vec<Proc> = Vec::new();
+    let outcome = scenario(&args, &lab, &dir, &mut procs).await;
+    for proc in procs.iter_mut().rev() {
+        proc.stop(Duration::from_secs(5)).await;
+    }
+    drop(procs);
+    lab.remove();
+    let outcome = outcome.unwrap_or_else(|e| Outcome { status: format!("error: {e:#}"), ..Outcome::default() });
+    let ok = outcome.status == "ok";
+    if ok && !args.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    } else {
+        eprintln!("bgpbench: configuration and logs kept in {}", dir.display());
+    }
+    report(&args, &outcome);
+    if !ok {
+        bail!("{} with {} sinks: {}", args.daemon.name(), args.sinks, outcome.status);
+    }
+    Ok(())
+}
+
+/// Prints the result line and the JSON line.
+fn report(args: &RunArgs, o: &Outcome) {
+    let mb = o.peak_rss as f64 / 1e6;
+    let seconds = o.seconds.map(|s| format!("{s:.2} s")).unwrap_or_else(|| "-".into());
+    println!(
+        "{} sinks={} prefixes={}: {seconds}, peak RSS {mb:.0} MB, CPU {:.1} s [{}]",
+        args.daemon.name(),
+        args.sinks,
+        args.prefixes,
+        o.cpu_seconds,
+        o.status
+    );
+    emit(json!({
+        "event": "result",
+        "daemon": args.daemon.name(),
+        "sinks": args.sinks,
+        "prefixes": args.prefixes,
+        "seed": args.seed,
+        "status": o.status,
+        "seconds": o.seconds,
+        "per_sink_seconds": o.per_sink,
+        "inject_seconds": o.inject_seconds,
+        "updates_sent": o.updates_sent,
+        "peak_rss_mb": (mb * 10.0).round() / 10.0,
+        "cpu_s": (o.cpu_seconds * 100.0).round() / 100.0,
+        "sink_counts": o.sink_counts,
+        "date": today(),
+        "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+    }));
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+pub fn today() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    // Howard Hinnant's civil_from_days.
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// Steps 2 to 5; the processes it starts go in `procs` so that the caller
+/// stops them whatever happens.
+async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) -> Result<Outcome> {
+    let topology = Topology::new(args.sinks);
+    let binary = args.binary.clone().unwrap_or_else(|| args.daemon.default_binary());
+    let prepared = args.daemon.prepare(&topology, dir, &binary)?;
+    let mut command = Lab::command(&lab.daemon_ns, &prepared.program.display().to_string());
+    command.args(&prepared.args).current_dir(dir);
+    procs.push(Proc::spawn(args.daemon.name(), command, dir, None)?);
+    let daemon_pid = procs[0].pid()?;
+    let sampler = RssSampler::start(daemon_pid, Duration::from_millis(200));
+    eprintln!("bgpbench: {} started (pid {daemon_pid}) in {}", args.daemon.name(), lab.daemon_ns);
+
+    let me = std::env::current_exe()?.display().to_string();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut sinks = Lab::command(&lab.peers_ns, &me);
+    sinks.args(["sink", "--peer", &DAEMON_ADDR.to_string(), "--local", &FIRST_SINK_ADDR.to_string()]);
+    sinks.args(["--count", &args.sinks.to_string(), "--local-as", &FIRST_SINK_AS.to_string()]);
+    sinks.args(["--peer-as", &DAEMON_AS.to_string(), "--expect", &args.prefixes.to_string()]);
+    sinks.args(["--connect-timeout", &args.setup_timeout.to_string(), "--progress", "10"]);
+    procs.push(Proc::spawn("sinks", sinks, dir, Some(tx.clone()))?);
+
+    let setup_deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
+    let mut established = 0;
+    while established < args.sinks {
+        let (_, event) = next_event(&mut rx, setup_deadline, procs).await.context("waiting for the sinks' sessions")?;
+        match event["event"].as_str() {
+            Some("established") => established += 1,
+            Some("failed") => bail!("sink {} failed: {}", event["sink"], event["error"]),
+            _ => {}
+        }
+    }
+    eprintln!("bgpbench: {} sink sessions established", args.sinks);
+
+    let mut inject = Lab::command(&lab.peers_ns, &me);
+    inject.args(["inject", "--peer", &DAEMON_ADDR.to_string(), "--local", &INJECTOR_ADDR.to_string()]);
+    inject.args(["--local-as", &INJECTOR_AS.to_string(), "--peer-as", &DAEMON_AS.to_string()]);
+    inject.args(["--router-id", &INJECTOR_ADDR.to_string(), "--next-hop", &INJECTOR_ADDR.to_string()]);
+    inject.args(["--prefixes", &args.prefixes.to_string(), "--seed", &args.seed.to_string()]);
+    inject.args(["--connect-timeout", &args.setup_timeout.to_string()]);
+    procs.push(Proc::spawn("inject", inject, dir, Some(tx))?);
+
+    let mut outcome = Outcome { per_sink: vec![None; args.sinks], ..Outcome::default() };
+    let mut complete: Vec<Option<u64>> = vec![None; args.sinks];
+    let mut first_ns = None;
+    // Generating the table takes a few seconds before the first UPDATE.
+    let mut deadline = Instant::now() + Duration::from_secs(args.setup_timeout + args.timeout);
+    let waited = loop {
+        if let (Some(t0), true) = (first_ns, complete.iter().all(Option::is_some)) {
+            let end = complete.iter().flatten().copied().max().unwrap_or(t0);
+            outcome.seconds = Some(seconds_between(t0, end));
+            outcome.per_sink = complete.iter().map(|t| t.map(|t| seconds_between(t0, t))).collect();
+            break Ok(());
+        }
+        let (who, event) = match next_event(&mut rx, deadline, procs).await {
+            Ok(next) => next,
+            Err(e) => break Err(e),
+        };
+        match (who.as_str(), event["event"].as_str()) {
+            ("inject", Some("first_update")) => {
+                let t0 = event["t_ns"].as_u64().ok_or_else(|| anyhow!("first_update without t_ns"))?;
+                first_ns = Some(t0);
+                deadline = Instant::now() + Duration::from_secs(args.timeout);
+                eprintln!("bgpbench: injector sending");
+            }
+            ("inject", Some("sent")) => {
+                outcome.inject_seconds = event["seconds"].as_f64();
+                outcome.updates_sent = event["updates"].as_u64();
+                eprintln!("bgpbench: injector finished sending in {:.2} s", event["seconds"].as_f64().unwrap_or(0.0));
+            }
+            ("sinks", Some("complete")) => {
+                let sink = event["sink"].as_u64().unwrap_or(0) as usize;
+                if let (Some(slot), Some(t)) = (complete.get_mut(sink), event["t_ns"].as_u64()) {
+                    *slot = Some(t);
+                }
+            }
+            ("sinks", Some("incomplete")) => {
+                let sink = event["sink"].as_u64().unwrap_or(0) as usize;
+                if let Some(slot) = complete.get_mut(sink) {
+                    *slot = None;
+                }
+            }
+            ("sinks", Some("failed")) => break Err(anyhow!("sink {} failed: {}", event["sink"], event["error"])),
+            _ => {}
+        }
+    };
+    // Measure before anything is stopped.
+    let usage = measure::usage(daemon_pid).unwrap_or_default();
+    outcome.peak_rss = usage.peak_rss.max(sampler.max());
+    outcome.cpu_seconds = usage.cpu_seconds;
+    drop(sampler);
+    // Ask the sinks for their counts (they print a summary on SIGTERM).
+    if let Some(sinks) = procs.iter_mut().find(|p| p.name == "sinks") {
+        sinks.stop(Duration::from_secs(5)).await;
+    }
+    let summary_deadline = Instant::now() + Duration::from_secs(2);
+    while let Ok(Some((who, event))) = tokio::time::timeout_at(summary_deadline, rx.recv()).await {
+        if who == "sinks" && event["event"] == "summary" {
+            outcome.sink_counts =
+                event["sinks"].as_array().into_iter().flatten().filter_map(|s| s["count"].as_u64()).collect();
+            break;
+        }
+    }
+    outcome.status = match waited {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => format!("{e:#}"),
+    };
+    Ok(outcome)
+}
+
+/// The next event, failing at `deadline` or when a process exits.
+async fn next_event(
+    rx: &mut mpsc::UnboundedReceiver<(String, Value)>,
+    deadline: Instant,
+    procs: &mut [Proc],
+) -> Result<(String, Value)> {
+    let mut check = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            event = rx.recv() => return event.ok_or_else(|| anyhow!("the injector and sinks closed their output")),
+            _ = tokio::time::sleep_until(deadline) => bail!("timed out"),
+            _ = check.tick() => {
+                for proc in procs.iter_mut() {
+                    if let Some(status) = proc.exited() {
+                        bail!("{} exited ({status}); see its log", proc.name);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn today_is_a_date() {
+        let d = today();
+        assert_eq!(d.len(), 10);
+        assert!(d.starts_with("20"));
+        assert_eq!(&d[4..5], "-");
+    }
+}

@@ -1,0 +1,581 @@
+//! `bgpbench sink`: N passive BGP speakers in one process, each counting
+//! the distinct IPv4 prefixes its peer currently announces.
+//!
+//! A sink reads UPDATEs as fast as they come: it walks the Withdrawn
+//! Routes and NLRI fields itself and skips the attributes, falling back to
+//! the engine's full decoder only for an UPDATE that carries
+//! MP_REACH_NLRI or MP_UNREACH_NLRI. It trusts the daemon's attributes
+//! (no RFC 7606 treat-as-withdraw): the daemons under test send good ones.
+//!
+//! Events on standard output: `established` per sink, `complete` when a
+//! sink first holds `--expect` prefixes (with the absolute time and the
+//! seconds since the start signal), `incomplete` if it drops below again,
+//! `failed` if its session fails, and `summary` at exit. The start signal
+//! is SIGUSR1 if the process gets one, otherwise the first UPDATE any sink
+//! receives.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Result};
+use ipnet::IpNet;
+use ocbgp_engine::wire::{CodecConfig, DecodedUpdate, Family, MessageType, Notification};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::event::emit;
+use crate::inject::socket_addr;
+use crate::measure::{mono_ns, seconds_between};
+use crate::speaker::{self, SpeakerConfig};
+
+/// Options of `bgpbench sink`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SinkArgs {
+    /// Connect to this daemon (port 179 unless given).
+    #[arg(long, value_name = "ADDR[:PORT]", required_unless_present = "listen")]
+    pub peer: Option<String>,
+    /// Source address of the first sink's connection; sink i uses this
+    /// address plus i.
+    #[arg(long, value_name = "ADDR", requires = "peer")]
+    pub local: Option<Ipv4Addr>,
+    /// Wait for the daemon on this address instead; sink i listens on the
+    /// address plus i (or the port plus i with --port-step).
+    #[arg(long, value_name = "ADDR[:PORT]", conflicts_with = "peer")]
+    pub listen: Option<String>,
+    /// With --listen: step the port, not the address, from sink to sink.
+    #[arg(long, requires = "listen")]
+    pub port_step: bool,
+    /// Number of sinks.
+    #[arg(long, default_value_t = 1)]
+    pub count: usize,
+    /// AS of the first sink; sink i is in this AS plus i.
+    #[arg(long, default_value_t = 65100)]
+    pub local_as: u32,
+    /// The daemon's AS (checked against its OPEN).
+    #[arg(long)]
+    pub peer_as: Option<u32>,
+    /// Prefixes each sink must hold to be complete.
+    #[arg(long)]
+    pub expect: Option<usize>,
+    /// Proposed hold time, seconds.
+    #[arg(long, default_value_t = 180)]
+    pub hold_time: u16,
+    /// Offer extended messages (RFC 8654).
+    #[arg(long)]
+    pub extended_message: bool,
+    /// Seconds to wait for the sessions to come up.
+    #[arg(long, default_value_t = 600)]
+    pub connect_timeout: u64,
+    /// Exit once every sink is complete.
+    #[arg(long, requires = "expect")]
+    pub exit_when_complete: bool,
+    /// Seconds to run at most (default: until SIGTERM or SIGINT).
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Print every sink's count on standard error every this many seconds.
+    #[arg(long)]
+    pub progress: Option<u64>,
+}
+
+/// The distinct IPv4 prefixes a sink holds.
+///
+/// Prefixes up to /24 live in one bitmap per length (4 MiB for all of
+/// them, allocated per length on first use), longer ones in a hash set:
+/// inserting and removing cost a few instructions and no allocation.
+#[derive(Debug, Clone, Default)]
+pub struct PrefixSet {
+    bitmaps: Vec<Vec<u64>>,
+    long: HashSet<u64>,
+    len: usize,
+}
+
+/// The longest prefix length kept in a bitmap.
+const BITMAP_MAX_LEN: u8 = 24;
+
+impl PrefixSet {
+    /// An empty set.
+    pub fn new() -> Self {
+        PrefixSet { bitmaps: vec![Vec::new(); usize::from(BITMAP_MAX_LEN) + 1], long: HashSet::new(), len: 0 }
+    }
+
+    /// Number of prefixes held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no prefix is held.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Adds `addr/len` (host bits ignored); true if it was not there.
+    pub fn insert(&mut self, addr: u32, len: u8) -> bool {
+        let added = match self.slot(addr, len) {
+            Slot::Bit(words, i) => {
+                let before = words[i / 64];
+                words[i / 64] |= 1 << (i % 64);
+                before != words[i / 64]
+            }
+            Slot::Long(key) => self.long.insert(key),
+        };
+        self.len += usize::from(added);
+        added
+    }
+
+    /// Removes `addr/len`; true if it was there.
+    pub fn remove(&mut self, addr: u32, len: u8) -> bool {
+        let removed = match self.slot(addr, len) {
+            Slot::Bit(words, i) => {
+                let before = words[i / 64];
+                words[i / 64] &= !(1 << (i % 64));
+                before != words[i / 64]
+            }
+            Slot::Long(key) => self.long.remove(&key),
+        };
+        self.len -= usize::from(removed);
+        removed
+    }
+
+    /// Where `addr/len` is kept.
+    fn slot(&mut self, addr: u32, len: u8) -> Slot<'_> {
+        let len = len.min(32);
+        if len > BITMAP_MAX_LEN {
+            return Slot::Long((u64::from(addr & mask(len)) << 8) | u64::from(len));
+        }
+        let index = if len == 0 { 0 } else { (addr >> (32 - u32::from(len))) as usize };
+        let words = &mut self.bitmaps[usize::from(len)];
+        if words.is_empty() {
+            *words = vec![0; (1usize << len).div_ceil(64)];
+        }
+        Slot::Bit(words, index)
+    }
+}
+
+/// A prefix's place in a [`PrefixSet`].
+enum Slot<'a> {
+    /// Bit `.1` of the bitmap `.0`.
+    Bit(&'a mut Vec<u64>, usize),
+    /// Key in the hash set of long prefixes.
+    Long(u64),
+}
+
+/// The netmask of a prefix length.
+fn mask(len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len.min(32)))
+    }
+}
+
+/// Calls `f(address, length)` for each IPv4 prefix of a Withdrawn Routes
+/// or NLRI field (no add-path).
+fn walk_prefixes(field: &[u8], mut f: impl FnMut(u32, u8)) -> Result<()> {
+    let mut i = 0;
+    while i < field.len() {
+        let len = field[i];
+        if len > 32 {
+            bail!("prefix length {len} in an IPv4 field");
+        }
+        let n = usize::from(len).div_ceil(8);
+        let octets = field.get(i + 1..i + 1 + n).ok_or_else(|| anyhow!("truncated prefix"))?;
+        let mut addr = [0u8; 4];
+        addr[..n].copy_from_slice(octets);
+        f(u32::from_be_bytes(addr) & mask(len), len);
+        i += 1 + n;
+    }
+    Ok(())
+}
+
+/// Whether a path attribute field holds MP_REACH_NLRI or MP_UNREACH_NLRI.
+fn has_mp_attribute(mut attrs: &[u8]) -> Result<bool> {
+    while !attrs.is_empty() {
+        let (flags, code) = match attrs {
+            [flags, code, ..] => (*flags, *code),
+            _ => bail!("truncated attribute header"),
+        };
+        let (header, len) = if flags & 0x10 != 0 {
+            let len = attrs.get(2..4).ok_or_else(|| anyhow!("truncated attribute header"))?;
+            (4, usize::from(u16::from_be_bytes([len[0], len[1]])))
+        } else {
+            (3, usize::from(*attrs.get(2).ok_or_else(|| anyhow!("truncated attribute header"))?))
+        };
+        if code == 14 || code == 15 {
+            return Ok(true);
+        }
+        attrs = attrs.get(header + len..).ok_or_else(|| anyhow!("attribute overruns the field"))?;
+    }
+    Ok(false)
+}
+
+/// Applies one UPDATE body (the octets after the header) to `set`:
+/// withdrawn prefixes leave it, announced ones join it. IPv4 unicast only;
+/// other families are ignored.
+pub fn apply_update(body: &[u8], set: &mut PrefixSet, codec: &CodecConfig) -> Result<()> {
+    let field_len = |at: usize| -> Result<usize> {
+        let b = body.get(at..at + 2).ok_or_else(|| anyhow!("UPDATE too short"))?;
+        Ok(usize::from(u16::from_be_bytes([b[0], b[1]])))
+    };
+    let withdrawn_len = field_len(0)?;
+    let withdrawn = body.get(2..2 + withdrawn_len).ok_or_else(|| anyhow!("withdrawn routes overrun"))?;
+    let attrs_at = 2 + withdrawn_len;
+    let attrs_len = field_len(attrs_at)?;
+    let attrs = body.get(attrs_at + 2..attrs_at + 2 + attrs_len).ok_or_else(|| anyhow!("attributes overrun"))?;
+    if has_mp_attribute(attrs)? {
+        return apply_decoded(body, set, codec);
+    }
+    walk_prefixes(withdrawn, |addr, len| {
+        set.remove(addr, len);
+    })?;
+    walk_prefixes(&body[attrs_at + 2 + attrs_len..], |addr, len| {
+        set.insert(addr, len);
+    })
+}
+
+/// [`apply_update`] through the engine's full decoder.
+fn apply_decoded(body: &[u8], set: &mut PrefixSet, codec: &CodecConfig) -> Result<()> {
+    let decoded = DecodedUpdate::decode(body, codec);
+    if let ocbgp_engine::wire::Verdict::SessionReset(n) = &decoded.verdict {
+        bail!("malformed UPDATE: {n}");
+    }
+    let v4 = |prefix: &IpNet| match prefix {
+        IpNet::V4(p) => Some((u32::from(p.network()), p.prefix_len())),
+        IpNet::V6(_) => None,
+    };
+    for (family, nlri) in decoded.withdrawn() {
+        if family == Family::IPV4_UNICAST {
+            nlri.iter().filter_map(|n| v4(&n.prefix)).for_each(|(a, l)| {
+                set.remove(a, l);
+            });
+        }
+    }
+    for announced in decoded.announced() {
+        if announced.family == Family::IPV4_UNICAST {
+            announced.nlri.iter().filter_map(|n| v4(&n.prefix)).for_each(|(a, l)| {
+                set.insert(a, l);
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The address of sink `i`, stepping the address or the port.
+fn nth_addr(base: SocketAddr, i: usize, port_step: bool) -> Result<SocketAddr> {
+    let step = u32::try_from(i)?;
+    if port_step {
+        let port = u16::try_from(u32::from(base.port()) + step)?;
+        return Ok(SocketAddr::new(base.ip(), port));
+    }
+    match base.ip() {
+        IpAddr::V4(v4) => Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(u32::from(v4) + step)), base.port())),
+        IpAddr::V6(v6) => Ok(SocketAddr::new(IpAddr::V6((u128::from(v6) + u128::from(step)).into()), base.port())),
+    }
+}
+
+/// What a sink task tells the reporter.
+#[derive(Debug)]
+enum Report {
+    /// The session is up.
+    Established { sink: usize, peer: SocketAddr, local: SocketAddr },
+    /// The sink holds the expected count.
+    Complete { sink: usize, t_ns: u64, count: usize },
+    /// The sink dropped below it.
+    Incomplete { sink: usize, count: usize },
+    /// The session failed.
+    Failed { sink: usize, error: String },
+}
+
+/// State the sinks share.
+#[derive(Debug)]
+struct Shared {
+    /// Start of the measurement on the monotonic clock, 0 until known.
+    start_ns: AtomicU64,
+    /// Each sink's current count.
+    counts: Vec<AtomicUsize>,
+}
+
+impl Shared {
+    /// Marks the start now unless it is already set.
+    fn start_now(&self) {
+        let _ = self.start_ns.compare_exchange(0, mono_ns(), Ordering::AcqRel, Ordering::Acquire);
+    }
+}
+
+/// Runs `bgpbench sink`.
+pub async fn run(args: SinkArgs) -> Result<()> {
+    if args.count == 0 {
+        bail!("--count must be at least 1");
+    }
+    let shared = Arc::new(Shared {
+        start_ns: AtomicU64::new(0),
+        counts: (0..args.count).map(|_| AtomicUsize::new(0)).collect(),
+    });
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let deadline = Instant::now() + Duration::from_secs(args.connect_timeout);
+    for i in 0..args.count {
+        let endpoint = match (&args.peer, &args.listen) {
+            (Some(peer), _) => {
+                let local = args.local.map(|l| nth_addr(SocketAddr::new(IpAddr::V4(l), 0), i, false)).transpose()?;
+                Endpoint::Connect(socket_addr(peer)?, local.map(|l| l.ip()))
+            }
+            (None, Some(listen)) => Endpoint::Listen(nth_addr(socket_addr(listen)?, i, args.port_step)?),
+            (None, None) => bail!("give --peer or --listen"),
+        };
+        let config = SpeakerConfig {
+            local_as: args.local_as + u32::try_from(i)?,
+            peer_as: args.peer_as,
+            router_id: None,
+            hold_time: args.hold_time,
+            extended_message: args.extended_message,
+        };
+        let (tx, shared, expect) = (tx.clone(), shared.clone(), args.expect);
+        tokio::spawn(async move {
+            if let Err(e) = one_sink(i, endpoint, config, deadline, expect, &shared, &tx).await {
+                let _ = tx.send(Report::Failed { sink: i, error: format!("{e:#}") });
+            }
+        });
+    }
+    drop(tx);
+
+    let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
+    let stop = crate::stop_signal(args.duration);
+    tokio::pin!(stop);
+    let mut progress = tokio::time::interval(Duration::from_secs(args.progress.unwrap_or(3600).max(1)));
+    progress.tick().await;
+    let mut complete: Vec<Option<u64>> = vec![None; args.count];
+    let mut failed = 0;
+    let reason = loop {
+        tokio::select! {
+            reason = &mut stop => break reason,
+            _ = usr1.recv() => {
+                shared.start_ns.store(mono_ns(), Ordering::Release);
+                emit(json!({"event": "start", "t_ns": shared.start_ns.load(Ordering::Acquire)}));
+            }
+            _ = progress.tick(), if args.progress.is_some() => {
+                let counts: Vec<usize> = shared.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+                eprintln!("sink: counts {counts:?}");
+            }
+            report = rx.recv() => match report {
+                None => break "every sink ended",
+                Some(Report::Established { sink, peer, local }) => {
+                    eprintln!("sink {sink}: session {local} -> {peer} established");
+                    emit(json!({"event": "established", "sink": sink, "peer": peer.to_string(),
+                        "local": local.to_string(), "t_ns": mono_ns()}));
+                }
+                Some(Report::Complete { sink, t_ns, count }) => {
+                    complete[sink] = Some(t_ns);
+                    let start = shared.start_ns.load(Ordering::Acquire);
+                    let seconds = seconds_between(start, t_ns);
+                    eprintln!("sink {sink}: complete with {count} prefixes, {seconds:.3} s after the start");
+                    emit(json!({"event": "complete", "sink": sink, "count": count, "t_ns": t_ns,
+                        "seconds": seconds}));
+                    if args.exit_when_complete && complete.iter().all(Option::is_some) {
+                        break "every sink complete";
+                    }
+                }
+                Some(Report::Incomplete { sink, count }) => {
+                    complete[sink] = None;
+                    emit(json!({"event": "incomplete", "sink": sink, "count": count, "t_ns": mono_ns()}));
+                }
+                Some(Report::Failed { sink, error }) => {
+                    failed += 1;
+                    eprintln!("sink {sink}: failed: {error}");
+                    emit(json!({"event": "failed", "sink": sink, "error": error, "t_ns": mono_ns()}));
+                }
+            }
+        }
+    };
+    let start = shared.start_ns.load(Ordering::Acquire);
+    let sinks: Vec<_> = (0..args.count)
+        .map(|i| {
+            json!({"sink": i, "count": shared.counts[i].load(Ordering::Relaxed),
+                "complete_s": complete[i].map(|t| seconds_between(start, t))})
+        })
+        .collect();
+    emit(json!({"event": "summary", "reason": reason, "failed": failed,
+        "all_complete": complete.iter().all(Option::is_some), "sinks": sinks}));
+    Ok(())
+}
+
+/// How a sink reaches its daemon.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    /// Connect to the address, from the source address if given.
+    Connect(SocketAddr, Option<IpAddr>),
+    /// Accept one connection on the address.
+    Listen(SocketAddr),
+}
+
+/// One sink: set up the session, then count until it ends.
+async fn one_sink(
+    i: usize,
+    endpoint: Endpoint,
+    config: SpeakerConfig,
+    deadline: Instant,
+    expect: Option<usize>,
+    shared: &Shared,
+    tx: &mpsc::UnboundedSender<Report>,
+) -> Result<()> {
+    let stream = match endpoint {
+        Endpoint::Connect(peer, local) => speaker::connect(peer, local, deadline).await?,
+        Endpoint::Listen(addr) => speaker::accept(addr, deadline).await?,
+    };
+    let session = speaker::establish(stream, &config, deadline).await?;
+    let _ = tx.send(Report::Established { sink: i, peer: session.peer, local: session.local });
+    let interval = speaker::keepalive_interval(&session.negotiated);
+    let codec = session.codec.clone();
+    let mut writer = session.writer;
+    let keepalive_codec = codec.clone();
+    let keepalive = tokio::spawn(async move { speaker::keepalives(&mut writer, interval, &keepalive_codec).await });
+    let mut reader = session.reader;
+    let mut set = PrefixSet::new();
+    let mut is_complete = false;
+    let result = loop {
+        let frame = match reader.next().await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break Err(anyhow!("the daemon closed the session")),
+            Err(e) => break Err(e),
+        };
+        match frame.kind() {
+            MessageType::Update => {
+                shared.start_now();
+                if let Err(e) = apply_update(&frame.body(), &mut set, &codec) {
+                    break Err(e);
+                }
+                shared.counts[i].store(set.len(), Ordering::Relaxed);
+                if let Some(expect) = expect {
+                    if !is_complete && set.len() >= expect {
+                        is_complete = true;
+                        let _ = tx.send(Report::Complete { sink: i, t_ns: mono_ns(), count: set.len() });
+                    } else if is_complete && set.len() < expect {
+                        is_complete = false;
+                        let _ = tx.send(Report::Incomplete { sink: i, count: set.len() });
+                    }
+                }
+            }
+            MessageType::Notification => {
+                let n = Notification::decode(&frame.body()).map_err(|e| anyhow!("{e}"))?;
+                break Err(anyhow!("the daemon sent NOTIFICATION: {n}"));
+            }
+            MessageType::Open => break Err(anyhow!("OPEN on an established session")),
+            MessageType::Keepalive | MessageType::RouteRefresh => {}
+        }
+    };
+    keepalive.abort();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BytesMut;
+    use ocbgp_engine::wire::{
+        AsPath, Attributes, EncodedAttributes, Frame, NextHop, Nlri, Origin, UpdatePacker, MAX_MESSAGE_LEN,
+    };
+
+    use super::*;
+
+    fn net(s: &str) -> (u32, u8) {
+        let p: ipnet::Ipv4Net = s.parse().unwrap();
+        (u32::from(p.network()), p.prefix_len())
+    }
+
+    #[test]
+    fn counts_distinct_prefixes_through_announce_and_withdraw() {
+        let mut set = PrefixSet::new();
+        for p in ["192.0.2.0/24", "198.51.100.0/24", "198.51.100.0/25", "0.0.0.0/0", "203.0.113.7/32"] {
+            let (a, l) = net(p);
+            assert!(set.insert(a, l), "{p}");
+        }
+        assert_eq!(set.len(), 5);
+        let (a, l) = net("192.0.2.0/24");
+        assert!(!set.insert(a, l), "a re-announcement changes nothing");
+        assert!(!set.insert(a | 0x42, l), "host bits are ignored");
+        assert_eq!(set.len(), 5);
+        assert!(set.remove(a, l));
+        assert!(!set.remove(a, l), "withdrawing twice");
+        let (a, l) = net("203.0.113.7/32");
+        assert!(set.remove(a, l));
+        let (a, l) = net("10.0.0.0/8");
+        assert!(!set.remove(a, l), "withdrawing what was never announced");
+        assert_eq!(set.len(), 3);
+    }
+
+    fn attrs() -> EncodedAttributes {
+        let attributes = Attributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::from_sequence([65000, 65001, 3356])),
+            ..Attributes::default()
+        };
+        EncodedAttributes::new(&attributes, true).unwrap()
+    }
+
+    fn nlri(prefixes: impl IntoIterator<Item = ipnet::Ipv4Net>) -> Vec<Nlri> {
+        prefixes.into_iter().map(|p| Nlri::new(IpNet::V4(p))).collect()
+    }
+
+    /// Applies every UPDATE in `buf` to `set`.
+    fn apply_all(mut buf: BytesMut, set: &mut PrefixSet, codec: &CodecConfig) {
+        while let Some(frame) = Frame::split(&mut buf, MAX_MESSAGE_LEN).unwrap() {
+            apply_update(&frame.body(), set, codec).unwrap();
+        }
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn packed_updates_and_withdraws_are_counted() {
+        let codec = CodecConfig { four_octet_as: true, ..CodecConfig::default() };
+        let packer = UpdatePacker::new(&codec);
+        let prefixes: Vec<ipnet::Ipv4Net> =
+            (0..5_000u32).map(|i| ipnet::Ipv4Net::new(Ipv4Addr::from((11 << 24) | (i << 8)), 24).unwrap()).collect();
+        let mut buf = BytesMut::new();
+        let messages = packer
+            .announce(&attrs(), Family::IPV4_UNICAST, NextHop::V4(Ipv4Addr::new(192, 0, 2, 2)), &nlri(prefixes.clone()), &mut buf)
+            .unwrap();
+        assert!(messages > 1, "several full messages");
+        let mut set = PrefixSet::new();
+        apply_all(buf, &mut set, &codec);
+        assert_eq!(set.len(), 5_000);
+
+        let mut buf = BytesMut::new();
+        packer.withdraw(Family::IPV4_UNICAST, &nlri(prefixes[..1_000].iter().copied()), &mut buf).unwrap();
+        packer.end_of_rib(Family::IPV4_UNICAST, &mut buf).unwrap();
+        apply_all(buf, &mut set, &codec);
+        assert_eq!(set.len(), 4_000);
+    }
+
+    #[test]
+    fn mp_reach_falls_back_to_the_full_decoder() {
+        let codec = CodecConfig { four_octet_as: true, ..CodecConfig::default() };
+        let packer = UpdatePacker::new(&codec);
+        let prefixes: Vec<ipnet::Ipv4Net> = ["11.0.0.0/8", "12.1.0.0/16"].iter().map(|s| s.parse().unwrap()).collect();
+        let next_hop = NextHop::V6 { global: "2001:db8::2".parse().unwrap(), link_local: None };
+        let mut buf = BytesMut::new();
+        packer.announce(&attrs(), Family::IPV4_UNICAST, next_hop, &nlri(prefixes), &mut buf).unwrap();
+        let mut set = PrefixSet::new();
+        apply_all(buf, &mut set, &codec);
+        assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn malformed_fields_are_errors() {
+        let codec = CodecConfig::default();
+        let mut set = PrefixSet::new();
+        assert!(apply_update(&[0], &mut set, &codec).is_err());
+        assert!(apply_update(&[0, 5, 24, 1], &mut set, &codec).is_err());
+        assert!(apply_update(&[0, 0, 0, 0, 33, 1, 2, 3, 4, 5], &mut set, &codec).is_err());
+        assert!(apply_update(&[0, 0, 0, 0, 24, 1, 2], &mut set, &codec).is_err());
+        assert!(apply_update(&[0, 0, 0, 0, 24, 11, 2, 3], &mut set, &codec).is_ok());
+        assert_eq!(set.len(), 1);
+    }
+
+    #[test]
+    fn sink_addresses_step() {
+        let base: SocketAddr = "192.0.2.10:179".parse().unwrap();
+        assert_eq!(nth_addr(base, 3, false).unwrap(), "192.0.2.13:179".parse().unwrap());
+        assert_eq!(nth_addr(base, 3, true).unwrap(), "192.0.2.10:182".parse().unwrap());
+    }
+}

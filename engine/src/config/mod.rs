@@ -1,0 +1,222 @@
+//! Configuration: the engine's side of a datastore transaction. `prepare`
+//! reads only what the transaction's change set touched, resolves it into
+//! engine settings and may refuse; `apply` hands the result to the
+//! [`Engine`](crate::engine::Engine).
+
+mod resolve;
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use ipnet::IpNet;
+use ocbgp_models::config::Config;
+use ocbgp_models::datastore::{ConfigConsumer, Refusal, Transaction};
+use ocbgp_models::gen::{ChangeSet, ListKind, Op};
+
+pub use resolve::{bgp_path, parse_community, GlobalSettings, ListenSettings, ResolvedNeighbor};
+
+use crate::engine::Engine;
+use crate::rib::PathAttrs;
+
+/// A reason the configuration cannot run, with the path at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The data path at fault, when there is one.
+    pub path: Option<String>,
+    /// Why.
+    pub reason: String,
+}
+
+impl From<Problem> for Refusal {
+    fn from(p: Problem) -> Refusal {
+        Refusal { path: p.path, reason: p.reason }
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.path {
+            Some(p) => write!(f, "{p}: {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// What a transaction does to the engine, worked out in prepare.
+#[derive(Default)]
+struct Plan {
+    /// New global settings; `Some(None)` stops BGP.
+    global: Option<Option<GlobalSettings>>,
+    /// Neighbors to remove.
+    removed: Vec<IpAddr>,
+    /// Neighbors to add or change.
+    neighbors: Vec<ResolvedNeighbor>,
+    /// Originated routes to withdraw.
+    withdrawn: Vec<IpNet>,
+    /// Originated routes to announce.
+    originated: Vec<(IpNet, PathAttrs)>,
+}
+
+/// Connects the datastore to the engine.
+pub struct Northbound {
+    engine: Engine,
+    pending: Mutex<Option<(u64, Plan)>>,
+}
+
+impl Northbound {
+    /// A consumer driving `engine`.
+    pub fn new(engine: Engine) -> Northbound {
+        Northbound { engine, pending: Mutex::new(None) }
+    }
+
+    /// Brings the engine in line with a whole configuration (at start-up).
+    pub fn sync(&self, config: &Config) -> Result<(), Problem> {
+        let plan = plan_all(config)?;
+        self.execute(plan);
+        Ok(())
+    }
+
+    fn execute(&self, plan: Plan) {
+        if let Some(global) = plan.global {
+            match global {
+                Some(g) => {
+                    if let Err(e) = self.engine.set_global(g) {
+                        tracing::error!(error = %e, "cannot apply BGP global settings");
+                    }
+                }
+                None => self.engine.stop(),
+            }
+        }
+        for addr in plan.removed {
+            self.engine.remove_neighbor(addr);
+        }
+        for n in plan.neighbors {
+            let addr = n.session.remote;
+            if let Err(e) = self.engine.set_neighbor(n) {
+                tracing::error!(peer = %addr, error = %e, "cannot apply neighbor settings");
+            }
+        }
+        for prefix in plan.withdrawn {
+            let _ = self.engine.delete_path(prefix);
+        }
+        for (prefix, attrs) in plan.originated {
+            let _ = self.engine.add_path(prefix, attrs);
+        }
+    }
+}
+
+/// The plan that builds everything in `config` from nothing.
+fn plan_all(config: &Config) -> Result<Plan, Problem> {
+    let tree = config.tree();
+    let Some(global) = resolve::global(tree)? else {
+        return Ok(Plan { global: Some(None), ..Plan::default() });
+    };
+    let neighbors = resolve::neighbor_addresses(tree)
+        .into_iter()
+        .map(|a| resolve::neighbor(tree, &global, a))
+        .collect::<Result<_, _>>()?;
+    Ok(Plan {
+        originated: resolve::originated(tree)?,
+        global: Some(Some(global)),
+        neighbors,
+        ..Plan::default()
+    })
+}
+
+/// The plan for one transaction: only what its change set touched.
+fn plan_change(old: &Config, new: &Config, changes: &ChangeSet) -> Result<Plan, Problem> {
+    let bgp = bgp_path();
+    let global_path = format!("{bgp}/global");
+    check_single_instance(changes, &bgp)?;
+    let instance_changed = changes
+        .lists
+        .iter()
+        .any(|c| matches!(c.kind, ListKind::NetworkInstance | ListKind::NetworkInstanceProtocol) && c.op != Op::Modified);
+    let global_changed = instance_changed
+        || changes.containers.iter().any(|c| c.path.starts_with(&global_path))
+        || changes.lists.iter().any(|c| c.path.starts_with(&global_path) && c.kind != ListKind::BgpGlobalRoute);
+    if global_changed {
+        // Identity, listener or selection changed: resolve everything again.
+        let mut plan = plan_all(new)?;
+        let keep: BTreeSet<IpAddr> = plan.neighbors.iter().map(|n| n.session.remote).collect();
+        plan.removed = resolve::neighbor_addresses(old.tree()).into_iter().filter(|a| !keep.contains(a)).collect();
+        let routes: BTreeSet<IpNet> = plan.originated.iter().map(|(p, _)| *p).collect();
+        plan.withdrawn = resolve::originated(old.tree())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(p, _)| p)
+            .filter(|p| !routes.contains(p))
+            .collect();
+        return Ok(plan);
+    }
+    let Some(global) = resolve::global(new.tree())? else { return Ok(Plan::default()) };
+    let mut touched: BTreeSet<IpAddr> = BTreeSet::new();
+    for c in changes.list(ListKind::BgpNeighbor) {
+        if let Some(addr) = c.keys.first().and_then(|k| k.parse().ok()) {
+            touched.insert(addr);
+        }
+    }
+    for c in changes.list(ListKind::BgpPeerGroup) {
+        if let Some(name) = c.keys.first() {
+            touched.extend(resolve::members_of(old.tree(), name));
+            touched.extend(resolve::members_of(new.tree(), name));
+        }
+    }
+    let present: BTreeSet<IpAddr> = resolve::neighbor_addresses(new.tree()).into_iter().collect();
+    let mut plan = Plan::default();
+    for addr in touched {
+        if present.contains(&addr) {
+            plan.neighbors.push(resolve::neighbor(new.tree(), &global, addr)?);
+        } else {
+            plan.removed.push(addr);
+        }
+    }
+    let routes: Vec<_> = changes.list(ListKind::BgpGlobalRoute).collect();
+    if !routes.is_empty() {
+        let now = resolve::originated(new.tree())?;
+        for c in routes {
+            let Some(prefix) = c.keys.first().and_then(|k| k.parse::<IpNet>().ok()) else { continue };
+            match now.iter().find(|(p, _)| *p == prefix.trunc()) {
+                Some(route) if c.op != Op::Deleted => plan.originated.push(route.clone()),
+                _ => plan.withdrawn.push(prefix.trunc()),
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// ocbgpd runs one BGP instance, the DEFAULT instance's protocol BGP "BGP".
+fn check_single_instance(changes: &ChangeSet, bgp: &str) -> Result<(), Problem> {
+    for c in changes.list(ListKind::NetworkInstanceProtocol) {
+        let is_bgp = c.keys.first().is_some_and(|k| k.ends_with(":BGP"));
+        if is_bgp && c.op != Op::Deleted && !bgp.starts_with(&c.path) {
+            return Err(Problem {
+                path: Some(c.path.clone()),
+                reason: "ocbgpd runs one BGP instance: protocol BGP named \"BGP\" in network instance DEFAULT".into(),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl ConfigConsumer for Northbound {
+    fn prepare(&self, tx: &Transaction<'_>) -> Result<(), Refusal> {
+        let plan = plan_change(tx.old, tx.new, tx.changes).map_err(Refusal::from)?;
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some((tx.id, plan));
+        Ok(())
+    }
+
+    fn apply(&self, tx: &Transaction<'_>) {
+        let plan = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((id, plan)) = plan {
+            if id == tx.id {
+                self.execute(plan);
+            }
+        }
+    }
+
+    fn abort(&self, _tx: &Transaction<'_>) {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}

@@ -1,0 +1,310 @@
+//! From the OpenConfig tree to the engine's settings: a neighbor's
+//! effective configuration (its own leaves over its peer group's over the
+//! model's defaults), the global settings, and the originated routes.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
+use ocbgp_models::gen::config::{Global, Neighbor, Route};
+use ocbgp_models::gen::types::{AfiSafiType, BgpOriginAttrType};
+use ocbgp_models::gen::{paths, FromNode};
+use ocbgp_models::ModelError;
+use yang2::data::{Data, DataTree};
+use yang2::schema::SchemaNodeKind;
+
+use super::Problem;
+use crate::rib::{PathAttrs, SelectionOptions};
+use crate::session::{FamilyConfig, GracefulRestartConfig, PeerConfig, Timers};
+use crate::wire::{AsPath, Attributes, Community, Family, GracefulRestartFamily, LargeCommunity, NextHop, Origin};
+
+/// The one BGP instance ocbgpd runs: protocol BGP "BGP" of instance DEFAULT.
+pub fn bgp_path() -> String {
+    use paths::network_instances::network_instance as ni;
+    let instance = ni::entry(["DEFAULT"]);
+    let protocol = ni::protocols::protocol::entry(&instance, ["openconfig-policy-types:BGP", "BGP"]);
+    format!("{protocol}/bgp")
+}
+
+fn neighbor_path(addr: IpAddr) -> String {
+    format!("{}/neighbors/neighbor[neighbor-address='{addr}']", bgp_path())
+}
+
+fn peer_group_path(name: &str) -> String {
+    format!("{}/peer-groups/peer-group[peer-group-name={}]", bgp_path(), ocbgp_models::path::quote(name))
+}
+
+/// Where the BGP listener binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenSettings {
+    /// Whether to accept incoming sessions.
+    pub enabled: bool,
+    /// Addresses; empty means every address.
+    pub addresses: Vec<IpAddr>,
+    /// TCP port.
+    pub port: u16,
+}
+
+/// The instance-wide settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GlobalSettings {
+    /// Our AS.
+    pub asn: u32,
+    /// Our BGP identifier.
+    pub router_id: Ipv4Addr,
+    /// The listener.
+    pub listen: ListenSettings,
+    /// Best-path options.
+    pub selection: SelectionOptions,
+}
+
+fn model(e: ModelError) -> Problem {
+    Problem { path: e.path.clone(), reason: e.message }
+}
+
+/// Reads the global settings; `None` when no BGP instance is configured.
+pub fn global(tree: &DataTree<'static>) -> Result<Option<GlobalSettings>, Problem> {
+    let path = format!("{}/global", bgp_path());
+    if tree.find_path(&path).is_err() {
+        return Ok(None);
+    }
+    let g = Global::from_tree(tree, &path).map_err(model)?;
+    let router_id = g.config.router_id.ok_or_else(|| Problem {
+        path: Some(format!("{path}/config/router-id")),
+        reason: "BGP needs a router-id".into(),
+    })?;
+    if router_id.is_unspecified() {
+        return Err(Problem { path: Some(format!("{path}/config/router-id")), reason: "0.0.0.0 is not a BGP identifier".into() });
+    }
+    let rs = &g.route_selection_options.config;
+    Ok(Some(GlobalSettings {
+        asn: g.config.r#as,
+        router_id,
+        listen: ListenSettings {
+            enabled: g.listen.config.enabled,
+            addresses: g.listen.config.address.clone(),
+            port: g.listen.config.port,
+        },
+        selection: SelectionOptions {
+            always_compare_med: rs.always_compare_med,
+            ignore_as_path_length: rs.ignore_as_path_length,
+            external_compare_router_id: rs.external_compare_router_id,
+        },
+    }))
+}
+
+/// Addresses of every configured neighbor.
+pub fn neighbor_addresses(tree: &DataTree<'static>) -> Vec<IpAddr> {
+    let xpath = format!("{}/neighbors/neighbor/neighbor-address", bgp_path());
+    let Ok(set) = tree.find_xpath(&xpath) else { return Vec::new() };
+    set.filter_map(|n| n.value_canonical()?.parse().ok()).collect()
+}
+
+/// Addresses of the neighbors in a peer group.
+pub fn members_of(tree: &DataTree<'static>, group: &str) -> Vec<IpAddr> {
+    let xpath = format!(
+        "{}/neighbors/neighbor[config/peer-group={}]/neighbor-address",
+        bgp_path(),
+        ocbgp_models::path::quote(group)
+    );
+    let Ok(set) = tree.find_xpath(&xpath) else { return Vec::new() };
+    set.filter_map(|n| n.value_canonical()?.parse().ok()).collect()
+}
+
+/// A copy of the neighbor's subtree with every leaf its peer group sets
+/// and it does not, so the typed read sees the effective values.
+fn effective_tree(tree: &DataTree<'static>, path: &str) -> Result<DataTree<'static>, ModelError> {
+    let node = tree.find_path(path)?;
+    let mut eff = node.duplicate(true)?;
+    let group = tree.find_path(&format!("{path}/config/peer-group")).ok().and_then(|n| n.value_canonical());
+    let Some(group) = group else { return Ok(eff) };
+    let Ok(pg) = tree.find_path(&peer_group_path(&group)) else { return Ok(eff) };
+    let prefix = pg.path();
+    for leaf in pg.traverse() {
+        let kind = leaf.schema().kind();
+        if !matches!(kind, SchemaNodeKind::Leaf | SchemaNodeKind::LeafList) || leaf.is_default() {
+            continue;
+        }
+        let rel = &leaf.path()[prefix.len()..];
+        if rel == "/peer-group-name" || rel.starts_with("/config/peer-group-name") {
+            continue;
+        }
+        let target = format!("{path}{rel}");
+        if kind == SchemaNodeKind::LeafList {
+            // A leaf-list is inherited whole, and only if the neighbor has
+            // none of its own (looked up in the original, not in `eff`
+            // where earlier entries of this list were just added).
+            let base = target.rsplit_once('[').map_or(target.as_str(), |(b, _)| b);
+            if tree.find_xpath(base).map(|mut s| s.any(|n| !n.is_default())).unwrap_or(false) {
+                continue;
+            }
+            eff.new_path(&target, None, false)?;
+        } else {
+            if eff.find_path(&target).is_ok_and(|n| !n.is_default()) {
+                continue;
+            }
+            eff.new_path(&target, leaf.value_canonical().as_deref(), false)?;
+        }
+    }
+    Ok(eff)
+}
+
+fn family_of(name: AfiSafiType) -> Option<Family> {
+    match name {
+        AfiSafiType::Ipv4Unicast => Some(Family::IPV4_UNICAST),
+        AfiSafiType::Ipv6Unicast => Some(Family::IPV6_UNICAST),
+        _ => None,
+    }
+}
+
+/// A neighbor's session settings and its route-reflector role.
+pub struct ResolvedNeighbor {
+    /// The session's parameters.
+    pub session: PeerConfig,
+    /// The peer is a route-reflector client of ours.
+    pub rr_client: bool,
+}
+
+/// Resolves one neighbor.
+pub fn neighbor(tree: &DataTree<'static>, global: &GlobalSettings, addr: IpAddr) -> Result<ResolvedNeighbor, Problem> {
+    let path = neighbor_path(addr);
+    let eff = effective_tree(tree, &path).map_err(model)?;
+    let n = Neighbor::from_tree(&eff, &path).map_err(model)?;
+    let at = |leaf: &str| Some(format!("{path}/{leaf}"));
+    let c = &n.config;
+    let peer_as = match (c.peer_as, c.peer_type) {
+        (Some(asn), _) => asn,
+        (None, Some(ocbgp_models::gen::types::PeerType::Internal)) => c.local_as.unwrap_or(global.asn),
+        _ => {
+            return Err(Problem {
+                path: at("config/peer-as"),
+                reason: "peer-as is set neither on the neighbor nor on its peer group".into(),
+            })
+        }
+    };
+    let local_address = match &n.transport.config.local_address {
+        None => None,
+        Some(text) => Some(text.parse::<IpAddr>().map_err(|_| Problem {
+            path: at("transport/config/local-address"),
+            reason: format!("{text:?} is not an IP address (interface names are not supported)"),
+        })?),
+    };
+    let mut families = Vec::new();
+    for af in n.afi_safis.iter().filter(|af| af.config.enabled == Some(true)) {
+        let family = family_of(af.afi_safi_name).ok_or_else(|| Problem {
+            path: at(&format!("afi-safis/afi-safi[afi-safi-name='{}']", af.afi_safi_name.as_str())),
+            reason: format!("address family {} is not supported", af.afi_safi_name.as_str()),
+        })?;
+        families.push(FamilyConfig {
+            family,
+            add_path_send: af.add_paths.config.send,
+            add_path_receive: af.add_paths.config.receive,
+        });
+    }
+    if families.is_empty() {
+        // No family enabled: the unicast family of the neighbor's address,
+        // as GoBGP does.
+        families.push(FamilyConfig::new(match addr {
+            IpAddr::V4(_) => Family::IPV4_UNICAST,
+            IpAddr::V6(_) => Family::IPV6_UNICAST,
+        }));
+    }
+    let gr = &n.graceful_restart.config;
+    let graceful_restart = gr.enabled.unwrap_or(false).then(|| GracefulRestartConfig {
+        restart_time: gr.restart_time.unwrap_or(120).min(4095),
+        families: families
+            .iter()
+            .map(|f| GracefulRestartFamily { family: f.family, forwarding_preserved: false })
+            .collect(),
+    });
+    let t = &n.timers.config;
+    let mut session = PeerConfig::new(addr, global.asn, peer_as, global.router_id);
+    session.remote_port = c.neighbor_port;
+    session.local_address = local_address;
+    session.local_as_override = c.local_as.filter(|&a| a != global.asn);
+    session.description = c.description.clone().unwrap_or_default();
+    session.timers = Timers {
+        hold_time: t.hold_time,
+        keepalive: t.keepalive_interval,
+        connect_retry: t.connect_retry,
+        min_advertisement_interval: t.minimum_advertisement_interval,
+    };
+    session.passive = n.transport.config.passive_mode;
+    session.tcp_mss = n.transport.config.tcp_mss;
+    session.ttl_security = n.transport.config.ttl_security;
+    session.multihop_ttl = n.ebgp_multihop.config.enabled.then(|| n.ebgp_multihop.config.multihop_ttl.unwrap_or(255));
+    session.password = c.auth_password.clone().filter(|p| !p.is_empty());
+    session.families = families;
+    session.graceful_restart = graceful_restart;
+    session.enabled = c.enabled;
+    session.validate().map_err(|e| Problem { path: Some(path.clone()), reason: e.to_string() })?;
+    Ok(ResolvedNeighbor { session, rr_client: n.route_reflector.config.route_reflector_client })
+}
+
+/// The routes configured under `ocbgp:originated-routes`.
+pub fn originated(tree: &DataTree<'static>) -> Result<Vec<(IpNet, PathAttrs)>, Problem> {
+    let path = format!("{}/global", bgp_path());
+    if tree.find_path(&path).is_err() {
+        return Ok(Vec::new());
+    }
+    let g = Global::from_tree(tree, &path).map_err(model)?;
+    g.originated_routes.iter().map(|r| originated_route(&path, r)).collect()
+}
+
+fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Problem> {
+    let at = || Some(format!("{global}/ocbgp:originated-routes/route[prefix='{}']", r.prefix));
+    let c = &r.config;
+    let mut attrs = Attributes {
+        origin: Some(match c.origin {
+            BgpOriginAttrType::Igp => Origin::Igp,
+            BgpOriginAttrType::Egp => Origin::Egp,
+            BgpOriginAttrType::Incomplete => Origin::Incomplete,
+        }),
+        as_path: Some(AsPath::default()),
+        med: c.med,
+        local_pref: c.local_pref,
+        ..Attributes::default()
+    };
+    for text in &c.community {
+        attrs.communities.push(parse_community(text).ok_or_else(|| Problem {
+            path: at(),
+            reason: format!("community {text:?} is neither AS:VALUE nor a well-known name"),
+        })?);
+    }
+    for text in &c.large_community {
+        attrs.large_communities.push(parse_large(text).ok_or_else(|| Problem {
+            path: at(),
+            reason: format!("large community {text:?} is not GA:LD1:LD2 of 32-bit numbers"),
+        })?);
+    }
+    let next_hop = c.next_hop.map(|a| match a {
+        IpAddr::V4(v4) => NextHop::V4(v4),
+        IpAddr::V6(global) => NextHop::V6 { global, link_local: None },
+    });
+    Ok((r.prefix.trunc(), PathAttrs { attrs, next_hop }))
+}
+
+/// A standard community from `AS:VALUE` or a well-known name.
+pub fn parse_community(text: &str) -> Option<Community> {
+    let well_known = match text {
+        "NO_EXPORT" => Some(0xFFFF_FF01),
+        "NO_ADVERTISE" => Some(0xFFFF_FF02),
+        "NO_EXPORT_SUBCONFED" => Some(0xFFFF_FF03),
+        "NOPEER" => Some(0xFFFF_FF04),
+        _ => None,
+    };
+    if let Some(v) = well_known {
+        return Some(Community(v));
+    }
+    let (hi, lo) = text.split_once(':')?;
+    let (hi, lo): (u16, u16) = (hi.parse().ok()?, lo.parse().ok()?);
+    Some(Community((u32::from(hi) << 16) | u32::from(lo)))
+}
+
+fn parse_large(text: &str) -> Option<LargeCommunity> {
+    let mut it = text.split(':').map(|p| p.parse::<u32>());
+    let (a, b, c) = (it.next()?.ok()?, it.next()?.ok()?, it.next()?.ok()?);
+    if it.next().is_some() {
+        return None;
+    }
+    Some(LargeCommunity { global_admin: a, local_data1: b, local_data2: c })
+}

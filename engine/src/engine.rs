@@ -1,0 +1,260 @@
+//! The running speaker: the RIB task, the listener and one session per
+//! neighbor, driven by settings resolved from the configuration, and the
+//! Rust API a library user embeds (add and delete paths, read state).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ipnet::IpNet;
+
+use crate::config::{GlobalSettings, ListenSettings, ResolvedNeighbor};
+use crate::rib::{LocalSettings, PathAttrs, PeerIdx, PeerInfo, SourceKind};
+use crate::rib_task::{RibCommand, RibHandle};
+use crate::session::{self, PeerConfig, PeerHandle};
+use crate::stats::PeerStats;
+use crate::transport::Listener;
+
+/// One configured neighbor as the engine runs it.
+#[derive(Clone)]
+pub struct Neighbor {
+    /// Its index in the RIB.
+    pub idx: PeerIdx,
+    /// Its session.
+    pub handle: PeerHandle,
+    /// Its counters and session facts.
+    pub stats: Arc<PeerStats>,
+    /// The settings it runs with.
+    pub config: PeerConfig,
+    /// Whether it is a route-reflector client of ours.
+    pub rr_client: bool,
+}
+
+/// The speaker while BGP is configured.
+struct Running {
+    global: GlobalSettings,
+    rib: RibHandle,
+    neighbors: HashMap<IpAddr, Neighbor>,
+    next_idx: u32,
+    free: Vec<PeerIdx>,
+}
+
+struct Inner {
+    runtime: tokio::runtime::Handle,
+    listener: Listener,
+    running: Mutex<Option<Running>>,
+}
+
+/// The BGP speaker. Cheap to clone; every call returns at once (work goes
+/// to the engine's tasks), so it can be driven from a configuration
+/// transaction.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+/// Why the engine could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No BGP instance is configured.
+    #[error("BGP is not configured")]
+    NotRunning,
+    /// The listener could not bind.
+    #[error("BGP listener: {0}")]
+    Listen(String),
+}
+
+impl Engine {
+    /// An engine whose tasks run on `runtime`; it does nothing until it is
+    /// given global settings.
+    pub fn new(runtime: tokio::runtime::Handle) -> Engine {
+        Engine { inner: Arc::new(Inner { runtime, listener: Listener::new(), running: Mutex::new(None) }) }
+    }
+
+    fn running(&self) -> MutexGuard<'_, Option<Running>> {
+        self.inner.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts BGP with these settings, or applies changed ones. A new AS or
+    /// router id restarts every session (the peers must see new OPENs).
+    pub fn set_global(&self, global: GlobalSettings) -> Result<(), EngineError> {
+        let _rt = self.inner.runtime.enter();
+        let mut running = self.running();
+        let restart = match running.as_ref() {
+            Some(r) => r.global.asn != global.asn || r.global.router_id != global.router_id,
+            None => true,
+        };
+        if restart {
+            let old = running.take();
+            let rib = RibHandle::spawn(
+                LocalSettings { asn: global.asn, router_id: global.router_id, cluster_id: None },
+                global.selection,
+            );
+            let mut new = Running { global: global.clone(), rib, neighbors: HashMap::new(), next_idx: 1, free: Vec::new() };
+            if let Some(old) = old {
+                // Same neighbors, new identity: fresh sessions.
+                for (addr, n) in old.neighbors {
+                    let _ = n.handle.stop();
+                    let mut config = n.config.clone();
+                    config.local_as = global.asn;
+                    config.router_id = global.router_id;
+                    self.inner.listener.remove_peer(addr);
+                    start_neighbor(&mut new, &self.inner.listener, ResolvedNeighbor { session: config, rr_client: n.rr_client });
+                }
+            }
+            *running = Some(new);
+        } else if let Some(r) = running.as_mut() {
+            if r.global.selection != global.selection {
+                r.rib.send(RibCommand::SetSelection(global.selection));
+            }
+            r.global = global.clone();
+        }
+        drop(running);
+        self.listen(&global.listen)
+    }
+
+    fn listen(&self, listen: &ListenSettings) -> Result<(), EngineError> {
+        let _rt = self.inner.runtime.enter();
+        if !listen.enabled {
+            self.inner.listener.disable();
+            return Ok(());
+        }
+        let wanted_port = |a: &std::net::SocketAddr| a.port() == listen.port;
+        let bound = self.inner.listener.local_addrs();
+        let same = !bound.is_empty()
+            && bound.iter().all(wanted_port)
+            && (listen.addresses.is_empty() || listen.addresses.iter().all(|a| bound.iter().any(|b| b.ip() == *a)));
+        if same {
+            return Ok(());
+        }
+        self.inner
+            .listener
+            .rebind(&listen.addresses, listen.port)
+            .map(|_| ())
+            .map_err(|e| EngineError::Listen(e.to_string()))
+    }
+
+    /// Stops BGP: every session ends with a Cease, the RIB goes.
+    pub fn stop(&self) {
+        let running = self.running().take();
+        self.inner.listener.disable();
+        if let Some(r) = running {
+            for (addr, n) in r.neighbors {
+                let _ = n.handle.stop();
+                self.inner.listener.remove_peer(addr);
+            }
+        }
+    }
+
+    /// Adds a neighbor or applies its changed settings (the session decides
+    /// whether the change needs a reset).
+    pub fn set_neighbor(&self, neighbor: ResolvedNeighbor) -> Result<(), EngineError> {
+        let _rt = self.inner.runtime.enter();
+        let mut guard = self.running();
+        let r = guard.as_mut().ok_or(EngineError::NotRunning)?;
+        let addr = neighbor.session.remote;
+        match r.neighbors.get_mut(&addr) {
+            Some(n) => {
+                if n.config.password != neighbor.session.password {
+                    let _ = self.inner.listener.add_peer(addr, n.handle.clone(), neighbor.session.password.clone());
+                }
+                if n.rr_client != neighbor.rr_client || n.config.peer_as != neighbor.session.peer_as {
+                    r.rib.send(RibCommand::SetPeer(n.idx, peer_info(&neighbor)));
+                }
+                let _ = n.handle.set_config(neighbor.session.clone());
+                n.config = neighbor.session;
+                n.rr_client = neighbor.rr_client;
+            }
+            None => start_neighbor(r, &self.inner.listener, neighbor),
+        }
+        Ok(())
+    }
+
+    /// Removes a neighbor: its session ends with Cease/Peer De-configured
+    /// and its routes are withdrawn.
+    pub fn remove_neighbor(&self, addr: IpAddr) {
+        let mut guard = self.running();
+        let Some(r) = guard.as_mut() else { return };
+        if let Some(n) = r.neighbors.remove(&addr) {
+            let _ = n.handle.stop();
+            self.inner.listener.remove_peer(addr);
+            r.rib.send(RibCommand::RemovePeer(n.idx));
+            r.free.push(n.idx);
+        }
+    }
+
+    /// Announces a route of our own (GoBGP's AddPath): `next_hop` None in
+    /// `attrs` means next hop self.
+    pub fn add_path(&self, prefix: IpNet, attrs: PathAttrs) -> Result<(), EngineError> {
+        let guard = self.running();
+        let r = guard.as_ref().ok_or(EngineError::NotRunning)?;
+        r.rib.send(RibCommand::Originate(prefix.trunc(), attrs));
+        Ok(())
+    }
+
+    /// Withdraws a route of our own (GoBGP's DeletePath).
+    pub fn delete_path(&self, prefix: IpNet) -> Result<(), EngineError> {
+        let guard = self.running();
+        let r = guard.as_ref().ok_or(EngineError::NotRunning)?;
+        r.rib.send(RibCommand::WithdrawOriginated(prefix.trunc()));
+        Ok(())
+    }
+
+    /// The configured neighbors.
+    pub fn neighbors(&self) -> Vec<(IpAddr, Neighbor)> {
+        let guard = self.running();
+        let mut out: Vec<_> = guard.as_ref().map(|r| r.neighbors.iter().map(|(a, n)| (*a, n.clone())).collect()).unwrap_or_default();
+        out.sort_by_key(|(a, _)| *a);
+        out
+    }
+
+    /// One neighbor.
+    pub fn neighbor(&self, addr: IpAddr) -> Option<Neighbor> {
+        self.running().as_ref()?.neighbors.get(&addr).cloned()
+    }
+
+    /// The RIB task, for reads; None while BGP is not configured.
+    pub fn rib(&self) -> Option<RibHandle> {
+        self.running().as_ref().map(|r| r.rib.clone())
+    }
+
+    /// The global settings in effect.
+    pub fn global(&self) -> Option<GlobalSettings> {
+        self.running().as_ref().map(|r| r.global.clone())
+    }
+
+    /// The socket addresses the BGP listener has bound.
+    pub fn listening(&self) -> Vec<std::net::SocketAddr> {
+        self.inner.listener.local_addrs()
+    }
+}
+
+fn peer_info(n: &ResolvedNeighbor) -> PeerInfo {
+    PeerInfo {
+        kind: if n.session.is_internal() { SourceKind::Internal } else { SourceKind::External },
+        address: n.session.remote,
+        // Learned from the OPEN; the RIB updates it then.
+        router_id: Ipv4Addr::UNSPECIFIED,
+        asn: n.session.peer_as,
+        rr_client: n.rr_client,
+    }
+}
+
+fn start_neighbor(r: &mut Running, listener: &Listener, neighbor: ResolvedNeighbor) {
+    let idx = r.free.pop().unwrap_or_else(|| {
+        let idx = PeerIdx(r.next_idx);
+        r.next_idx += 1;
+        idx
+    });
+    r.rib.send(RibCommand::SetPeer(idx, peer_info(&neighbor)));
+    let stats = Arc::new(PeerStats::default());
+    let addr = neighbor.session.remote;
+    let handle = session::spawn(idx, neighbor.session.clone(), r.rib.events(), stats.clone());
+    if let Err(e) = listener.add_peer(addr, handle.clone(), neighbor.session.password.clone()) {
+        tracing::warn!(peer = %addr, error = %e, "cannot set the TCP MD5 key on the listener");
+    }
+    r.neighbors.insert(
+        addr,
+        Neighbor { idx, handle, stats, config: neighbor.session, rr_client: neighbor.rr_client },
+    );
+}

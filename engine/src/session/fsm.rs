@@ -1,0 +1,631 @@
+//! The peer task: RFC 4271 section 8's state machine for one neighbor.
+//!
+//! The task owns the neighbor's connections. Outgoing attempts run on a
+//! task of their own (Connect); between attempts the peer waits with a
+//! jittered, growing back-off (Active), accepting the peer's connections
+//! meanwhile. Each connection does its OPEN exchange on its own task
+//! ([`handshake`](super::handshake)), so that an incoming and an outgoing
+//! one can collide: collisions are resolved here when an OPEN arrives
+//! (RFC 4271 6.8). The connection that finishes becomes the session: a
+//! reader task feeding the RIB and a writer task draining the Outbox.
+
+use std::future::pending;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::config::PeerConfig;
+use super::conn::{close_with, End};
+use super::handshake::{self, Control, Event, Ready};
+use super::open::{our_open, outgoing_wins};
+use super::timers::{hold_duration, jitter, keepalive_interval, Backoff};
+use super::{reader, writer};
+use crate::event::{RibEvent, RibSender, SessionInfo};
+use crate::rib::{Outbox, PeerIdx};
+use crate::stats::{PeerStats, SessionState};
+use crate::transport::{self, TransportError};
+use crate::wire::{
+    CeaseSubcode, Family, Message, MessageDecoder, Negotiated, Notification, Open, RouteRefresh,
+};
+
+/// What a [`PeerHandle`](super::PeerHandle) asks of the peer task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// A connection from the peer, accepted by the listener.
+    Accept(TcpStream),
+    /// New configuration.
+    SetConfig(Box<PeerConfig>),
+    /// Administrative shutdown with an optional message (RFC 9003).
+    Shutdown(Option<String>),
+    /// Undo a shutdown.
+    Enable,
+    /// Administrative reset.
+    Reset,
+    /// Ask the peer to resend a family.
+    RouteRefresh(Family),
+    /// Remove the peer: close and end the task.
+    Stop,
+}
+
+/// Where a connection in the OPEN exchange is.
+#[derive(Debug)]
+enum Stage {
+    OpenSent,
+    /// The peer's OPEN was accepted; KEEPALIVE sent.
+    OpenConfirm,
+    /// Told to close; kept until its task reports, in case it finished the
+    /// exchange before it heard (then it is closed here with this).
+    Dumping(Option<Notification>),
+}
+
+#[derive(Debug)]
+struct Candidate {
+    id: u64,
+    outgoing: bool,
+    control: mpsc::UnboundedSender<Control>,
+    stage: Stage,
+}
+
+/// The established session.
+struct Session {
+    outgoing: bool,
+    reader: Option<JoinHandle<End>>,
+    writer: Option<JoinHandle<End>>,
+    close: Option<oneshot::Sender<Option<Notification>>>,
+    outbox: Outbox,
+    negotiated: Negotiated,
+}
+
+enum Wake {
+    Command(Option<Command>),
+    Handshake(u64, Event),
+    Connected(Result<Result<TcpStream, TransportError>, tokio::task::JoinError>),
+    Retry,
+    SessionEnd(End),
+}
+
+/// The state of one neighbor's session.
+pub(crate) struct Peer {
+    idx: PeerIdx,
+    config: Arc<PeerConfig>,
+    rib: RibSender,
+    stats: Arc<PeerStats>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    events_tx: mpsc::UnboundedSender<(u64, Event)>,
+    events: mpsc::UnboundedReceiver<(u64, Event)>,
+    /// Administratively up.
+    enabled: bool,
+    candidates: Vec<Candidate>,
+    connecting: Option<JoinHandle<Result<TcpStream, TransportError>>>,
+    retry_at: Option<Instant>,
+    backoff: Backoff,
+    session: Option<Session>,
+    next_id: u64,
+}
+
+impl Peer {
+    pub(crate) fn new(
+        idx: PeerIdx,
+        config: PeerConfig,
+        rib: RibSender,
+        stats: Arc<PeerStats>,
+        commands: mpsc::UnboundedReceiver<Command>,
+    ) -> Peer {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        Peer {
+            idx,
+            enabled: config.enabled,
+            config: Arc::new(config),
+            rib,
+            stats,
+            commands,
+            events_tx,
+            events,
+            candidates: Vec::new(),
+            connecting: None,
+            retry_at: None,
+            backoff: Backoff::default(),
+            session: None,
+            next_id: 0,
+        }
+    }
+
+    /// Runs until stopped or every handle is dropped.
+    pub(crate) async fn run(mut self) {
+        if let Err(e) = self.config.validate() {
+            self.fail_config(&e.to_string());
+        }
+        // ManualStart: the first attempt goes out at once (jittered a little
+        // so that two speakers started together rarely collide).
+        self.retry_at = Some(Instant::now() + jitter(Duration::from_millis(100), 0.0, 1.0));
+        self.publish();
+        loop {
+            let wake = tokio::select! {
+                c = self.commands.recv() => Wake::Command(c),
+                Some((id, e)) = self.events.recv() => Wake::Handshake(id, e),
+                r = join_opt(&mut self.connecting) => Wake::Connected(r),
+                _ = sleep_opt(self.retry_at) => Wake::Retry,
+                end = session_end(&mut self.session) => Wake::SessionEnd(end),
+            };
+            match wake {
+                Wake::Command(None | Some(Command::Stop)) => {
+                    let n = Notification::cease(CeaseSubcode::PeerDeconfigured);
+                    self.close_all(Some(n), "peer removed from the configuration").await;
+                    self.stats.set_state(SessionState::Idle);
+                    return;
+                }
+                Wake::Command(Some(c)) => self.command(c).await,
+                Wake::Handshake(id, e) => self.handshake_event(id, e).await,
+                Wake::Connected(r) => self.connected(r),
+                Wake::Retry => self.retry(),
+                Wake::SessionEnd(end) => {
+                    let reason = end.reason.clone();
+                    self.close_session(end.send, &reason).await;
+                    self.schedule_retry();
+                }
+            }
+            self.publish();
+        }
+    }
+
+    fn fail_config(&self, error: &str) {
+        tracing::warn!(peer = %self.config.remote, %error, "invalid peer configuration; session stays idle");
+        self.stats.update_facts(|f| f.last_error = Some(format!("invalid configuration: {error}")));
+    }
+
+    /// Whether the session may run at all.
+    fn runnable(&self) -> bool {
+        self.enabled && self.config.validate().is_ok()
+    }
+
+    /// Whether nothing is under way: no session, no connection, no attempt.
+    fn quiet(&self) -> bool {
+        self.session.is_none()
+            && self.connecting.is_none()
+            && self.candidates.iter().all(|c| matches!(c.stage, Stage::Dumping(_)))
+    }
+
+    /// Reports the state: the most advanced of what is under way.
+    fn publish(&self) {
+        let live = |s: fn(&Stage) -> bool| self.candidates.iter().any(|c| s(&c.stage));
+        let state = if self.session.is_some() {
+            SessionState::Established
+        } else if live(|s| matches!(s, Stage::OpenConfirm)) {
+            SessionState::OpenConfirm
+        } else if live(|s| matches!(s, Stage::OpenSent)) {
+            SessionState::OpenSent
+        } else if self.connecting.is_some() {
+            SessionState::Connect
+        } else if self.runnable() {
+            SessionState::Active
+        } else {
+            SessionState::Idle
+        };
+        if self.stats.state() != state {
+            tracing::debug!(peer = %self.config.remote, state = state.as_str(), "session state");
+            self.stats.set_state(state);
+        }
+    }
+
+    /// Plans the next outgoing attempt after a failure, if one is due.
+    fn schedule_retry(&mut self) {
+        if self.runnable() && !self.config.passive && self.quiet() {
+            let wait = self.backoff.next(&self.config);
+            self.retry_at = Some(Instant::now() + wait);
+        }
+    }
+
+    /// Plans an attempt soon, after a reset or an enable.
+    fn retry_soon(&mut self) {
+        self.backoff.reset();
+        self.retry_at = Some(Instant::now() + jitter(Duration::from_secs(1), 0.0, 1.0));
+    }
+
+    fn retry(&mut self) {
+        self.retry_at = None;
+        if !self.runnable() || self.config.passive || !self.quiet() {
+            return;
+        }
+        let config = self.config.clone();
+        tracing::debug!(peer = %config.remote, "connecting");
+        self.connecting = Some(tokio::spawn(async move { transport::connect(&config).await }));
+    }
+
+    fn connected(&mut self, r: Result<Result<TcpStream, TransportError>, tokio::task::JoinError>) {
+        match r {
+            Ok(Ok(stream)) => {
+                if !self.runnable() || self.session.is_some() {
+                    close_with(stream, None, self.stats.clone());
+                } else {
+                    self.start_candidate(stream, true);
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(peer = %self.config.remote, error = %e, "connection attempt failed");
+                self.stats.update_facts(|f| f.last_error = Some(e.to_string()));
+                self.schedule_retry();
+            }
+            // Aborted on purpose.
+            Err(_) => {}
+        }
+    }
+
+    fn start_candidate(&mut self, stream: TcpStream, outgoing: bool) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let ctx = handshake::Context {
+            id,
+            config: self.config.clone(),
+            open: our_open(&self.config),
+            stats: self.stats.clone(),
+            events: self.events_tx.clone(),
+        };
+        tokio::spawn(handshake::run(stream, ctx, control_rx));
+        self.candidates.push(Candidate { id, outgoing, control, stage: Stage::OpenSent });
+    }
+
+    fn dump(&mut self, id: u64, n: Option<Notification>) {
+        if let Some(c) = self.candidates.iter_mut().find(|c| c.id == id) {
+            let _ = c.control.send(Control::Dump(n.clone()));
+            c.stage = Stage::Dumping(n);
+        }
+    }
+
+    fn collision() -> Option<Notification> {
+        Some(Notification::cease(CeaseSubcode::ConnectionCollisionResolution))
+    }
+
+    fn accept(&mut self, stream: TcpStream) {
+        if !self.runnable() {
+            tracing::debug!(peer = %self.config.remote, "connection refused: peer disabled");
+            let n = Notification::cease(CeaseSubcode::ConnectionRejected);
+            close_with(stream, Some(n), self.stats.clone());
+            return;
+        }
+        if let Err(e) = transport::prepare_accepted(&stream, &self.config) {
+            tracing::warn!(peer = %self.config.remote, error = %e, "cannot set up accepted connection");
+            return;
+        }
+        // A newer connection from the peer replaces one still in the OPEN
+        // exchange: the peer gave up on the older.
+        let older: Vec<u64> = self
+            .candidates
+            .iter()
+            .filter(|c| !c.outgoing && !matches!(c.stage, Stage::Dumping(_)))
+            .map(|c| c.id)
+            .collect();
+        for id in older {
+            self.dump(id, Self::collision());
+        }
+        self.start_candidate(stream, false);
+    }
+
+    async fn handshake_event(&mut self, id: u64, e: Event) {
+        match e {
+            Event::OpenReceived(open) => self.open_received(id, &open).await,
+            Event::Ready(ready) => self.ready(id, *ready).await,
+            Event::Closed(end) => {
+                self.candidates.retain(|c| c.id != id);
+                if !end.dumped {
+                    tracing::info!(peer = %self.config.remote, reason = %end.reason, "connection failed in OPEN exchange");
+                    self.stats.update_facts(|f| f.last_error = Some(end.reason.clone()));
+                }
+                self.schedule_retry();
+            }
+        }
+    }
+
+    /// Collision detection (RFC 4271 6.8) once the peer's identifier is
+    /// known from its OPEN on connection `id`.
+    async fn open_received(&mut self, id: u64, open: &Open) {
+        let Some(outgoing) = self
+            .candidates
+            .iter()
+            .find(|c| c.id == id && matches!(c.stage, Stage::OpenSent))
+            .map(|c| c.outgoing)
+        else {
+            return;
+        };
+        let ours_win = outgoing_wins(self.config.router_id, self.config.local_asn(), open.bgp_id, open.asn());
+        // The direction that survives a collision; both sides agree on it.
+        let survives = |outgoing: bool| outgoing == ours_win;
+
+        if let Some(s) = &self.session {
+            let restarted = self.config.graceful_restart.is_some() && open.capabilities.graceful_restart.is_some();
+            if restarted {
+                // RFC 4724 4.2: a new connection from a graceful-restart
+                // peer means it restarted; the old session is gone.
+                self.close_session(None, "peer restarted (new connection with graceful restart)").await;
+            } else if s.outgoing != outgoing && survives(outgoing) {
+                // Collision detection in Established: without it two
+                // speakers that connected at once could each keep a
+                // different connection.
+                self.close_session(Self::collision(), "connection collision: the other connection wins").await;
+            } else {
+                self.dump(id, Self::collision());
+                return;
+            }
+        }
+        let rivals: Vec<(u64, bool)> = self
+            .candidates
+            .iter()
+            .filter(|c| c.id != id && matches!(c.stage, Stage::OpenConfirm))
+            .map(|c| (c.id, c.outgoing))
+            .collect();
+        for (other, other_outgoing) in rivals {
+            // Same direction cannot collide by identifier: the newer wins.
+            let new_wins = other_outgoing == outgoing || survives(outgoing);
+            if new_wins {
+                self.dump(other, Self::collision());
+            } else {
+                self.dump(id, Self::collision());
+                return;
+            }
+        }
+        if let Some(c) = self.candidates.iter_mut().find(|c| c.id == id) {
+            c.stage = Stage::OpenConfirm;
+            let _ = c.control.send(Control::Proceed);
+        }
+    }
+
+    async fn ready(&mut self, id: u64, ready: Ready) {
+        let pos = self.candidates.iter().position(|c| c.id == id);
+        let Some(c) = pos.map(|p| self.candidates.remove(p)) else {
+            close_with(ready.stream, Self::collision(), self.stats.clone());
+            return;
+        };
+        if let Stage::Dumping(n) = c.stage {
+            close_with(ready.stream, n, self.stats.clone());
+            return;
+        }
+        if self.session.is_some() || !self.runnable() {
+            close_with(ready.stream, Self::collision(), self.stats.clone());
+            return;
+        }
+        self.establish(ready, c.outgoing);
+    }
+
+    fn establish(&mut self, ready: Ready, outgoing: bool) {
+        let Ready { stream, buf, remote_open, negotiated } = ready;
+        let addrs = stream.local_addr().and_then(|l| stream.peer_addr().map(|r| (l, r)));
+        let (local, remote): (SocketAddr, SocketAddr) = match addrs {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(peer = %self.config.remote, error = %e, "connection lost on establishing");
+                self.schedule_retry();
+                return;
+            }
+        };
+        let (rd, wr) = stream.into_split();
+        let (outbox, outbox_rx) = mpsc::unbounded_channel();
+        let codec = negotiated.codec_config(self.config.peer_kind());
+        let info = SessionInfo {
+            negotiated: negotiated.clone(),
+            local,
+            remote,
+            remote_router_id: remote_open.bgp_id,
+        };
+        let _ = self.rib.send(RibEvent::Established { peer: self.idx, info: Box::new(info), out: outbox.clone() });
+
+        let reader = tokio::spawn(reader::run(
+            rd,
+            buf,
+            MessageDecoder::new(codec.clone()),
+            reader::Context {
+                idx: self.idx,
+                peer: self.config.remote,
+                rib: self.rib.clone(),
+                stats: self.stats.clone(),
+                negotiated: negotiated.clone(),
+                hold: hold_duration(negotiated.hold_time),
+            },
+        ));
+        let (close, close_rx) = oneshot::channel();
+        let writer = tokio::spawn(writer::run(
+            wr,
+            outbox_rx,
+            close_rx,
+            writer::Context {
+                stats: self.stats.clone(),
+                keepalive: keepalive_interval(&self.config, negotiated.hold_time),
+                max_message_len: codec.max_message_len(),
+            },
+        ));
+        self.stats.update_facts(|f| {
+            f.negotiated = Some(negotiated.clone());
+            f.remote_capabilities = Some(remote_open.capabilities.clone());
+            f.local_address = Some(local);
+            f.remote_address = Some(remote);
+            f.remote_router_id = Some(remote_open.bgp_id);
+        });
+        tracing::info!(
+            peer = %self.config.remote,
+            asn = negotiated.peer_asn,
+            hold_time = negotiated.hold_time,
+            families = ?negotiated.families,
+            "session established"
+        );
+        self.session = Some(Session {
+            outgoing,
+            reader: Some(reader),
+            writer: Some(writer),
+            close: Some(close),
+            outbox,
+            negotiated,
+        });
+        self.backoff.reset();
+        self.retry_at = None;
+        if let Some(c) = self.connecting.take() {
+            c.abort();
+        }
+    }
+
+    /// Ends the session, sending `n` first; the RIB hears Down after every
+    /// UPDATE the reader passed on.
+    async fn close_session(&mut self, n: Option<Notification>, reason: &str) {
+        let Some(mut s) = self.session.take() else { return };
+        if let Some(r) = s.reader.take() {
+            r.abort();
+            let _ = r.await;
+        }
+        if let Some(close) = s.close.take() {
+            let _ = close.send(n);
+        }
+        // The writer finishes by itself, bounded by its close timeout.
+        drop(s.writer.take());
+        let _ = self.rib.send(RibEvent::Down { peer: self.idx });
+        self.stats.update_facts(|f| {
+            f.negotiated = None;
+            f.local_address = None;
+            f.remote_address = None;
+            f.last_error = Some(reason.to_owned());
+        });
+        tracing::info!(peer = %self.config.remote, asn = self.config.peer_as, reason, "session down");
+    }
+
+    /// Closes the session and every connection with `n`; stops attempts.
+    async fn close_all(&mut self, n: Option<Notification>, reason: &str) {
+        self.close_session(n.clone(), reason).await;
+        let ids: Vec<u64> =
+            self.candidates.iter().filter(|c| !matches!(c.stage, Stage::Dumping(_))).map(|c| c.id).collect();
+        for id in ids {
+            self.dump(id, n.clone());
+        }
+        if let Some(c) = self.connecting.take() {
+            c.abort();
+        }
+        self.retry_at = None;
+    }
+
+    async fn command(&mut self, c: Command) {
+        match c {
+            Command::Accept(stream) => self.accept(stream),
+            Command::SetConfig(new) => self.set_config(*new).await,
+            Command::Shutdown(message) => self.shutdown(message).await,
+            Command::Enable => self.enable(),
+            Command::Reset => {
+                let n = Notification::cease(CeaseSubcode::AdministrativeReset);
+                self.close_all(Some(n), "administrative reset").await;
+                if self.runnable() && !self.config.passive {
+                    self.retry_soon();
+                }
+            }
+            Command::RouteRefresh(family) => self.route_refresh(family),
+            // Handled by the loop.
+            Command::Stop => {}
+        }
+    }
+
+    async fn shutdown(&mut self, message: Option<String>) {
+        self.enabled = false;
+        let n = match &message {
+            Some(text) => Notification::administrative_shutdown(text),
+            None => Notification::cease(CeaseSubcode::AdministrativeShutdown),
+        };
+        let reason = match &message {
+            Some(text) => format!("administrative shutdown: {text}"),
+            None => "administrative shutdown".to_owned(),
+        };
+        self.close_all(Some(n), &reason).await;
+    }
+
+    fn enable(&mut self) {
+        if self.enabled {
+            return;
+        }
+        self.enabled = true;
+        if self.runnable() && !self.config.passive {
+            self.retry_soon();
+        }
+    }
+
+    async fn set_config(&mut self, new: PeerConfig) {
+        let reset = self.config.needs_reset(&new);
+        let enabled_changed = self.config.enabled != new.enabled;
+        let became_passive = new.passive && !self.config.passive;
+        let became_active = !new.passive && self.config.passive;
+        self.config = Arc::new(new);
+        if let Err(e) = self.config.validate() {
+            self.fail_config(&e.to_string());
+            let n = Notification::cease(CeaseSubcode::OtherConfigurationChange);
+            self.close_all(Some(n), "configuration changed").await;
+            return;
+        }
+        if enabled_changed {
+            if self.config.enabled {
+                self.enable();
+            } else {
+                self.shutdown(None).await;
+                return;
+            }
+        }
+        if reset && (!self.quiet() || self.retry_at.is_some()) {
+            let n = Notification::cease(CeaseSubcode::OtherConfigurationChange);
+            self.close_all(Some(n), "configuration changed").await;
+            if self.runnable() && !self.config.passive {
+                self.retry_soon();
+            }
+        }
+        if became_passive {
+            if let Some(c) = self.connecting.take() {
+                c.abort();
+            }
+            self.retry_at = None;
+        }
+        if became_active && self.runnable() && self.quiet() && self.retry_at.is_none() {
+            self.retry_soon();
+        }
+    }
+
+    fn route_refresh(&mut self, family: Family) {
+        let Some(s) = &self.session else {
+            tracing::debug!(peer = %self.config.remote, %family, "route refresh: session not established");
+            return;
+        };
+        if !s.negotiated.route_refresh || !s.negotiated.families.contains(&family) {
+            tracing::warn!(peer = %self.config.remote, %family, "route refresh not negotiated for the family");
+            return;
+        }
+        let mut out = BytesMut::new();
+        let m = Message::RouteRefresh(RouteRefresh::request(family));
+        if m.encode(&Default::default(), &mut out).is_ok() {
+            let _ = s.outbox.send(out.freeze());
+        }
+    }
+}
+
+async fn join_opt<T>(h: &mut Option<JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
+    match h {
+        Some(j) => {
+            let r = j.await;
+            *h = None;
+            r
+        }
+        None => pending().await,
+    }
+}
+
+async fn sleep_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => pending().await,
+    }
+}
+
+/// Waits for the session's reader or writer to end.
+async fn session_end(s: &mut Option<Session>) -> End {
+    let Some(s) = s else { return pending().await };
+    let joined = tokio::select! {
+        r = join_opt(&mut s.reader), if s.reader.is_some() => r,
+        r = join_opt(&mut s.writer), if s.writer.is_some() => r,
+        else => return pending().await,
+    };
+    joined.unwrap_or_else(|e| End::closed(format!("session task failed: {e}")))
+}
