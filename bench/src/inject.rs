@@ -21,7 +21,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use crate::event::emit;
-use crate::gen::{default_attr_sets, Table, TableSpec, MAX_PREFIXES};
+use crate::gen::{Table, TableSpec, MAX_PREFIXES};
 use crate::measure::{mono_ns, seconds_between};
 use crate::speaker::{self, SpeakerConfig};
 
@@ -133,12 +133,10 @@ pub async fn run(args: InjectArgs) -> Result<()> {
     if args.prefixes == 0 || args.prefixes > MAX_PREFIXES {
         bail!("--prefixes must be between 1 and {MAX_PREFIXES}");
     }
-    let spec = TableSpec {
-        prefixes: args.prefixes,
-        attr_sets: args.attr_sets.unwrap_or_else(|| default_attr_sets(args.prefixes)),
-        seed: args.seed,
-        first_as: args.local_as,
-    };
+    let mut spec = TableSpec::new(args.prefixes, args.seed, args.local_as);
+    if let Some(sets) = args.attr_sets {
+        spec.attr_sets = sets;
+    }
     let started = StdInstant::now();
     let table = Table::generate(&spec);
     // The codec settings of a session that negotiates what we offer.

@@ -62,6 +62,9 @@ pub struct RunArgs {
     /// come up.
     #[arg(long, default_value_t = 120)]
     pub setup_timeout: u64,
+    /// An extra argument for the daemon's command line (repeatable).
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub daemon_arg: Vec<String>,
     /// Where to create the run's work directory.
     #[arg(long, default_value = "/tmp")]
     pub work_dir: PathBuf,
@@ -233,7 +236,7 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     let binary = args.binary.clone().unwrap_or_else(|| args.daemon.default_binary());
     let prepared = args.daemon.prepare(&topology, dir, &binary)?;
     let mut command = Lab::command(&lab.daemon_ns, &prepared.program.display().to_string());
-    command.args(&prepared.args).current_dir(dir);
+    command.args(&prepared.args).args(&args.daemon_arg).current_dir(dir);
     procs.push(Proc::spawn(args.daemon.name(), command, dir, None)?);
     let daemon_pid = procs[0].pid()?;
     let sampler = RssSampler::start(daemon_pid, Duration::from_millis(200));

@@ -107,11 +107,6 @@ impl PrefixSet {
         self.len
     }
 
-    /// Whether no prefix is held.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Adds `addr/len` (host bits ignored); true if it was not there.
     pub fn insert(&mut self, addr: u32, len: u8) -> bool {
         let added = match self.slot(addr, len) {

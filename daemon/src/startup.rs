@@ -9,6 +9,7 @@ use anyhow::{Context as _, Result};
 use ocbgp_models::config::{Config, Encoding};
 use ocbgp_engine::config::Northbound;
 use ocbgp_engine::engine::Engine;
+use ocbgp_engine::state::EngineState;
 use ocbgp_models::datastore::{Datastore, Options, Startup};
 
 /// The configuration used when no file is given: one BGP instance that
@@ -75,6 +76,7 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
     let northbound = Arc::new(Northbound::new(engine.clone()));
     northbound.sync(&config).map_err(|p| anyhow::anyhow!("cannot run the configuration: {p}"))?;
     store.add_consumer(northbound);
+    store.set_state_provider(Arc::new(EngineState::new(engine.clone())));
 
     let shutdown = shutdown_signal();
     match gnmi_address(&config)? {

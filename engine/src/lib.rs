@@ -12,6 +12,7 @@ pub mod event;
 pub mod rib;
 pub mod session;
 pub mod rib_task;
+pub mod state;
 pub mod stats;
 pub mod transport;
 pub mod wire;

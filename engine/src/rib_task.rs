@@ -99,6 +99,21 @@ impl RibHandle {
         rx.await.ok()
     }
 
+    /// Runs `f` on the RIB task and waits for its result on this thread,
+    /// at most `limit`: for synchronous readers (state providers running in
+    /// blocking threads). Never call it from the RIB task itself.
+    pub fn query_blocking<R: Send + 'static>(
+        &self,
+        limit: std::time::Duration,
+        f: impl FnOnce(&mut Rib) -> R + Send + 'static,
+    ) -> Option<R> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.send(RibCommand::Run(Box::new(move |rib| {
+            let _ = tx.send(f(rib));
+        })));
+        rx.recv_timeout(limit).ok()
+    }
+
     /// Runs `f` on the RIB task and returns its result.
     pub async fn query<R: Send + 'static>(&self, f: impl FnOnce(&mut Rib) -> R + Send + 'static) -> Option<R> {
         let (tx, rx) = oneshot::channel();

@@ -120,6 +120,46 @@ impl Rib {
         &self.v6
     }
 
+    /// Paths held, all prefixes and families (accepted or not).
+    pub fn paths(&self) -> usize {
+        self.v4.paths() + self.v6.paths()
+    }
+
+    /// What `peer` is sent of `family`, before and after export's
+    /// attribute rules (Adj-RIB-Out pre and post), computed from the best
+    /// paths as export would (nothing is stored per peer).
+    pub fn advertised(&mut self, peer: PeerIdx, family: Family) -> Vec<(IpNet, Attrs, Attrs)> {
+        let settings = self.export_settings();
+        let peers = &self.peers;
+        let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
+        let mut out = Vec::new();
+        let Some(g) = self.groups.iter_mut().find(|g| g.members().iter().any(|m| m.peer == peer)) else {
+            return out;
+        };
+        let mut visit = |net: IpNet, best: &Path| {
+            if best.peer == peer {
+                return;
+            }
+            let Some(source) = info(best.peer) else { return };
+            if let (Some(pre), Some(post)) =
+                (best.accepted.clone(), g.export(family, best, &source, &settings, &mut self.interner))
+            {
+                out.push((net, pre, post));
+            }
+        };
+        if family == Family::IPV4_UNICAST {
+            for (k, best) in self.v4.best_paths() {
+                visit(k.to_net(), best);
+            }
+        } else if family == Family::IPV6_UNICAST {
+            for (k, best) in self.v6.best_paths() {
+                visit(k.to_net(), best);
+            }
+        }
+        g.end_flush();
+        out
+    }
+
     /// Distinct attribute sets in use.
     pub fn attr_sets(&self) -> usize {
         self.interner.len()

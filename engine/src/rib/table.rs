@@ -72,6 +72,11 @@ impl<K: RouteKey> Table<K> {
         self.dests.len()
     }
 
+    /// Number of paths over all prefixes.
+    pub fn paths(&self) -> usize {
+        self.dests.values().map(|d| d.paths.len()).sum()
+    }
+
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
         self.dests.is_empty()

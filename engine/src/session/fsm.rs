@@ -107,6 +107,8 @@ pub(crate) struct Peer {
     backoff: Backoff,
     session: Option<Session>,
     next_id: u64,
+    /// Longest wait before the first attempt.
+    first_attempt: Duration,
 }
 
 impl Peer {
@@ -116,6 +118,7 @@ impl Peer {
         rib: RibSender,
         stats: Arc<PeerStats>,
         commands: mpsc::UnboundedReceiver<Command>,
+        first_attempt: Duration,
     ) -> Peer {
         let (events_tx, events) = mpsc::unbounded_channel();
         Peer {
@@ -133,6 +136,7 @@ impl Peer {
             backoff: Backoff::default(),
             session: None,
             next_id: 0,
+            first_attempt,
         }
     }
 
@@ -143,7 +147,7 @@ impl Peer {
         }
         // ManualStart: the first attempt goes out at once (jittered a little
         // so that two speakers started together rarely collide).
-        self.retry_at = Some(Instant::now() + jitter(Duration::from_millis(100), 0.0, 1.0));
+        self.retry_at = Some(Instant::now() + jitter(self.first_attempt, 0.0, 1.0));
         self.publish();
         loop {
             let wake = tokio::select! {
@@ -153,6 +157,7 @@ impl Peer {
                 _ = sleep_opt(self.retry_at) => Wake::Retry,
                 end = session_end(&mut self.session) => Wake::SessionEnd(end),
             };
+            eprintln!("DEBUG {} wake {}", self.config.router_id, match &wake { Wake::Command(_) => "cmd".to_string(), Wake::Handshake(id, e) => format!("hs {id} {}", match e { Event::OpenReceived(_) => "open".to_string(), Event::Ready(_) => "ready".to_string(), Event::Closed(e) => format!("closed {e:?}") }), Wake::Connected(_) => "connected".into(), Wake::Retry => "retry".into(), Wake::SessionEnd(e) => format!("end {e:?}") });
             match wake {
                 Wake::Command(None | Some(Command::Stop)) => {
                     let n = Notification::cease(CeaseSubcode::PeerDeconfigured);

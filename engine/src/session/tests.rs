@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::mpsc;
@@ -86,10 +86,15 @@ fn listener(local: IpAddr) -> (Listener, u16) {
 
 /// Starts a speaker whose listener is `l` with `config`.
 fn start(l: Listener, config: PeerConfig) -> Speaker {
+    start_after(l, config, timers::FIRST_ATTEMPT_JITTER)
+}
+
+/// [`start`] with the first connection attempt within `first_attempt`.
+fn start_after(l: Listener, config: PeerConfig, first_attempt: Duration) -> Speaker {
     let (tx, rib) = mpsc::unbounded_channel();
     let remote = config.remote;
     let password = config.password.clone();
-    let handle = spawn(PeerIdx(1), config, tx, Arc::new(Default::default()));
+    let handle = spawn_with(PeerIdx(1), config, tx, Arc::new(Default::default()), first_attempt);
     if let Err(e) = l.add_peer(remote, handle.clone(), password) {
         panic!("the kernel refuses TCP_MD5SIG on the listener, so TCP MD5 cannot be tested here: {e}");
     }
@@ -280,8 +285,9 @@ async fn establish_exchange_update_refresh_and_stop() {
 async fn collision_of_two_active_speakers_keeps_one_connection() {
     let (la, pa) = listener(ip(4));
     let (lb, pb) = listener(ip(5));
-    let mut a = start(la, config(ip(4), ip(5), pb, 65001, 65002, 4));
-    let mut b = start(lb, config(ip(5), ip(4), pa, 65002, 65001, 5));
+    // Both connect at once, so that each has two connections.
+    let mut a = start_after(la, config(ip(4), ip(5), pb, 65001, 65002, 4), Duration::ZERO);
+    let mut b = start_after(lb, config(ip(5), ip(4), pa, 65002, 65001, 5), Duration::ZERO);
     // Both sides must end up on the same TCP connection.
     wait_until("one shared session", || {
         let (fa, fb) = (a.stats().facts(), b.stats().facts());
@@ -294,6 +300,8 @@ async fn collision_of_two_active_speakers_keeps_one_connection() {
     .await;
     a.established().await;
     b.established().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    eprintln!("DEBUG transitions a={} b={} a_local={:?} a_open={} b_open={}", a.stats().established_transitions.load(std::sync::atomic::Ordering::Relaxed), b.stats().established_transitions.load(std::sync::atomic::Ordering::Relaxed), a.stats().facts().local_address, a.stats().sent.get(MessageType::Open), b.stats().sent.get(MessageType::Open));
 }
 
 /// The raw peer and the speaker connect to each other at once; the
@@ -513,14 +521,14 @@ async fn gtsm_between_speakers() {
 /// Two speakers with TCP MD5 keys: `a_key` on the passive side, `b_key` on
 /// the active one. Returns the active side once it is established, or
 /// `None` if nothing came up within `within`.
-async fn md5_pair(me: u8, peer: u8, a_key: &str, b_key: &str, within: Duration) -> Option<(Speaker, Speaker)> {
+async fn md5_pair(me: u8, peer: u8, a_key: &str, b_key: Option<&str>, within: Duration) -> Option<(Speaker, Speaker)> {
     let (la, pa) = listener(ip(me));
     let (lb, pb) = listener(ip(peer));
     let mut a_conf = config(ip(me), ip(peer), pb, 65001, 65002, me);
     a_conf.passive = true;
     a_conf.password = Some(a_key.into());
     let mut b_conf = config(ip(peer), ip(me), pa, 65002, 65001, peer);
-    b_conf.password = Some(b_key.into());
+    b_conf.password = b_key.map(Into::into);
     let a = start(la, a_conf);
     let mut b = start(lb, b_conf);
     let up = timeout(within, b.established()).await.is_ok();
@@ -534,15 +542,18 @@ async fn md5_pair(me: u8, peer: u8, a_key: &str, b_key: &str, within: Duration) 
 
 #[tokio::test]
 async fn tcp_md5_matching_keys_establish() {
-    let (a, b) = md5_pair(24, 25, "s3cret", "s3cret", WAIT).await.expect("matching MD5 keys establish");
+    let (a, b) = md5_pair(24, 25, "s3cret", Some("s3cret"), WAIT).await.expect("matching MD5 keys establish");
     wait_until("both up", || a.stats().state() == SessionState::Established).await;
     assert_eq!(b.stats().state(), SessionState::Established);
 }
 
 #[tokio::test]
 async fn tcp_md5_mismatching_keys_never_connect() {
-    let pair = md5_pair(26, 27, "right", "wrong", Duration::from_millis(2500)).await;
-    assert!(pair.is_none(), "mismatching MD5 keys established a session");
+    let within = Duration::from_millis(2500);
+    let (wrong, missing) =
+        tokio::join!(md5_pair(26, 27, "right", Some("wrong"), within), md5_pair(31, 32, "right", None, within));
+    assert!(wrong.is_none(), "mismatching MD5 keys established a session");
+    assert!(missing.is_none(), "a peer without the MD5 key established a session");
 }
 
 #[tokio::test]
@@ -551,5 +562,4 @@ async fn unknown_addresses_are_closed_by_the_listener() {
     let mut raw = Raw::connect(ip(30), to).await;
     let n = timeout(WAIT, raw.stream.read(&mut [0u8; 64])).await.expect("closed at once").unwrap_or(0);
     assert_eq!(n, 0, "nothing is sent to an unknown peer");
-    let _ = Bytes::new();
 }

@@ -12,6 +12,8 @@ use super::config::PeerConfig;
 pub const OPEN_HOLD: Duration = Duration::from_secs(240);
 /// The longest wait between connection attempts.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(120);
+/// Longest random delay of a session's first connection attempt.
+pub const FIRST_ATTEMPT_JITTER: Duration = Duration::from_millis(100);
 /// Bound on writing a NOTIFICATION to a connection being closed.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 

@@ -181,13 +181,22 @@ fn set_listener_key(b: &Bound, peer: IpAddr, password: Option<&String>) {
 }
 
 /// A listening socket for `addr`, non-blocking, with SO_REUSEADDR (so a
-/// restart can bind while old connections linger in TIME_WAIT).
+/// restart can bind while old connections linger in TIME_WAIT) and TTL 255.
 fn bind(addr: SocketAddr, dual_stack: bool) -> Result<std::net::TcpListener, TransportError> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(socket2::Protocol::TCP))
         .map_err(TransportError::io("socket"))?;
     socket.set_reuse_address(true).map_err(TransportError::io("set SO_REUSEADDR"))?;
     if addr.is_ipv6() {
         socket.set_only_v6(!dual_stack).map_err(TransportError::io("set IPV6_V6ONLY"))?;
+    }
+    // SYN-ACKs leave with the listener's TTL: 255, so that a peer using
+    // GTSM (RFC 5082) accepts them. Each accepted connection then gets its
+    // peer's TTL.
+    if addr.is_ipv4() || dual_stack {
+        socket.set_ttl_v4(255).map_err(TransportError::io("set IP_TTL"))?;
+    }
+    if addr.is_ipv6() {
+        socket.set_unicast_hops_v6(255).map_err(TransportError::io("set IPV6_UNICAST_HOPS"))?;
     }
     socket.bind(&addr.into()).map_err(TransportError::io("bind listener"))?;
     socket.listen(BACKLOG).map_err(TransportError::io("listen"))?;

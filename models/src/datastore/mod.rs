@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::SystemTime;
 
 use tokio::sync::broadcast;
-use yang2::data::{DataDiffFlags, DataTree};
+use yang2::data::{Data, DataDiffFlags, DataTree};
 
 pub use consumer::{ConfigConsumer, Refusal, Transaction};
 pub use events::{CommitEvent, LeafChange};
@@ -169,6 +169,32 @@ struct PendingConfirm {
     before: Arc<Config>,
 }
 
+/// The configuration at and above `path`: the deepest configured node on
+/// the path with its ancestors (not the whole tree, for a read of one
+/// neighbor in a large configuration).
+fn config_under(running: &Config, path: &str) -> Result<DataTree<'static>, ModelError> {
+    let parsed = crate::path::DataPath::parse(path)?;
+    let mut segments = parsed.segments;
+    while !segments.is_empty() {
+        let prefix = crate::path::DataPath { segments: segments.clone() }.to_string();
+        if let Ok(node) = running.tree().find_path(&prefix) {
+            return Ok(node.duplicate(true)?);
+        }
+        segments.pop();
+    }
+    Ok(running.to_tree())
+}
+
+/// Serves the state (`config false`) half of the operational datastore:
+/// the engine's sessions, counters and tables.
+pub trait StateProvider: Send + Sync {
+    /// Writes the state nodes at and below `path` (a data path, `/` for
+    /// everything) into `tree`, which holds the running configuration.
+    /// Large tables (the RIB) may be left to streaming readers: a provider
+    /// says which subtrees it leaves out in its documentation.
+    fn write_state(&self, tree: &mut DataTree<'static>, path: &str) -> Result<(), ModelError>;
+}
+
 /// The mutable part of the datastore, behind the transaction lock.
 struct State {
     candidate: Option<DataTree<'static>>,
@@ -182,6 +208,7 @@ struct State {
 /// Running and candidate configuration with their transaction path.
 pub struct Datastore {
     state: Mutex<State>,
+    provider: RwLock<Option<Arc<dyn StateProvider>>>,
     running: RwLock<Arc<Config>>,
     events: broadcast::Sender<Arc<CommitEvent>>,
     saved: PathBuf,
@@ -222,6 +249,7 @@ impl Datastore {
                 next_session: 1,
             }),
             running: RwLock::new(Arc::new(running)),
+            provider: RwLock::new(None),
             events,
             saved,
         };
@@ -247,6 +275,24 @@ impl Datastore {
             Some(tree) => tree.duplicate().expect("duplicate candidate"),
             None => self.running().to_tree(),
         }
+    }
+
+    /// Sets who serves the state half of the operational datastore.
+    pub fn set_state_provider(&self, provider: Arc<dyn StateProvider>) {
+        *self.provider.write().unwrap_or_else(|e| e.into_inner()) = Some(provider);
+    }
+
+    /// The operational datastore at `path`: running configuration with the
+    /// state the engine serves. The tree is a snapshot; it is not
+    /// validated (state is what it is).
+    pub fn operational(&self, path: &str) -> Result<DataTree<'static>, ModelError> {
+        let running = self.running();
+        let mut tree = config_under(&running, path)?;
+        let provider = self.provider.read().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(p) = provider {
+            p.write_state(&mut tree, path)?;
+        }
+        Ok(tree)
     }
 
     /// Registers a consumer; it sees every transaction from now on. The

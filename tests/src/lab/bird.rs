@@ -9,7 +9,8 @@
 //! - each neighbor is `protocol bgp n_<address with _>` with
 //!   `connect delay time 1`, `connect retry time <connect_retry>` and
 //!   `error wait time 1, 5`, so sessions come up and recover quickly;
-//!   internal neighbors' channels get `gateway direct` (no IGP in the lab);
+//!   internal neighbors without multihop are made `direct` (BIRD takes
+//!   iBGP as multihop with recursive next hops, and the lab has no IGP);
 //! - originated routes are `blackhole` routes of `protocol static` and get
 //!   their attributes in the export filter `ocl_export`. BIRD drops a MED
 //!   towards eBGP peers unless it was set by the export filter (and treats a
@@ -276,15 +277,17 @@ fn bird_protocol(config: &BgpConfig, n: &Neighbor) -> String {
         "  connect delay time 1;\n  connect retry time {};\n  error wait time 1, 5;",
         n.connect_retry.max(1)
     );
-    // Internal sessions resolve next hops recursively by default, which
-    // needs an IGP the lab does not have.
-    let gateway = if config.is_ibgp(n) && n.multihop.is_none() { " gateway direct;" } else { "" };
+    // BIRD treats internal sessions as multihop, resolving next hops
+    // recursively through an IGP the lab does not have: make them direct.
+    if config.is_ibgp(n) && n.multihop.is_none() {
+        let _ = writeln!(t, "  direct;");
+    }
     for f in &n.families {
         let channel = match f {
             Family::Ipv4Unicast => "ipv4",
             Family::Ipv6Unicast => "ipv6",
         };
-        let _ = writeln!(t, "  {channel} {{ import all; export filter ocl_export;{gateway} }};");
+        let _ = writeln!(t, "  {channel} {{ import all; export filter ocl_export; }};");
     }
     let _ = writeln!(t, "}}");
     t

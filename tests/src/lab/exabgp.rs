@@ -104,7 +104,9 @@ impl Exabgp {
         std::fs::write(&file, exabgp_conf(host, config, options, "/bin/cat")).expect("write exabgp.conf");
         let mut cmd = std::process::Command::new("env");
         cmd.args(["exabgp.daemon.user=root", "exabgp.api.cli=false", "exabgp", "--validate"]).arg(&file);
-        run_check(cmd).map(drop).map_err(|e| format!("exabgp rejects its config: {}", super::process::tail(&e, 30)))
+        run_check(cmd)
+            .map(drop)
+            .map_err(|e| format!("exabgp rejects its config: {}", super::process::tail(&e, 30)))
     }
 
     /// The host it runs in.

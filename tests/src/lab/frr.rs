@@ -128,9 +128,7 @@ impl Frr {
             frr.fail("bgpd did not come up (vtysh not answering)");
         }
         let log = frr.bgpd.log();
-        if let Some(line) =
-            log.lines().find(|l| l.contains("No such command") || l.contains("Unknown command"))
-        {
+        if let Some(line) = log.lines().find(|l| l.contains("on config line")) {
             frr.fail(&format!("bgpd rejected a line of bgpd.conf: {line}"));
         }
         frr
@@ -146,7 +144,7 @@ impl Frr {
         let mut cmd = Command::new(format!("{FRR_DIR}/bgpd"));
         cmd.arg("-C").arg("-S").arg("-f").arg(&file).arg("--vty_socket").arg(&dir.0);
         let text = run_check(cmd).map_err(|e| format!("bgpd --dryrun failed: {e}"))?;
-        match text.lines().find(|l| l.contains("No such command") || l.contains("Unknown command")) {
+        match text.lines().find(|l| l.contains("on config line")) {
             Some(line) => Err(format!("bgpd rejects a line of its config: {line}")),
             None => Ok(()),
         }

@@ -215,19 +215,11 @@ impl Lab {
         let dir = self.inner.dir.join(name);
         std::fs::create_dir_all(&dir).expect("create host folder");
         let port = format!("h{index}");
-        // DAD off before eth0 exists, so it inherits the setting.
-        sh(
-            "ip",
-            &[
-                "netns",
-                "exec",
-                &ns,
-                "sysctl",
-                "-qw",
-                "net.ipv6.conf.all.accept_dad=0",
-                "net.ipv6.conf.default.accept_dad=0",
-            ],
-        );
+        // DAD off before eth0 exists, so it inherits the setting
+        // (/proc/sys/net shows the namespace of the process reading it).
+        let dad = "echo 0 > /proc/sys/net/ipv6/conf/all/accept_dad && \
+                   echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad";
+        sh("ip", &["netns", "exec", &ns, "sh", "-c", dad]);
         let sw = self.inner.switch.as_str();
         sh(
             "ip",

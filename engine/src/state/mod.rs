@@ -1,0 +1,75 @@
+//! The engine's half of the operational datastore: session state, counters
+//! and routes, written into the model's `config false` nodes.
+//!
+//! Neighbor and global state are small and written whole. The RIB is
+//! written only for a read that asks for a path inside `bgp/rib` (a
+//! whole-table read of a full feed is for streaming readers).
+
+mod neighbor;
+mod rib;
+
+use std::time::Duration;
+
+use ocbgp_models::datastore::StateProvider;
+use ocbgp_models::gen::state::GlobalState;
+use ocbgp_models::ModelError;
+use yang2::data::DataTree;
+
+use crate::config::bgp_path;
+use crate::engine::Engine;
+
+/// How long a state read waits for the RIB task.
+const RIB_WAIT: Duration = Duration::from_secs(10);
+
+/// Serves the engine's state to the datastore.
+pub struct EngineState {
+    engine: Engine,
+}
+
+impl EngineState {
+    /// State of `engine`.
+    pub fn new(engine: Engine) -> EngineState {
+        EngineState { engine }
+    }
+}
+
+/// Whether a read of `path` wants the subtree at `subtree` (one is a
+/// prefix of the other).
+fn wants(path: &str, subtree: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    path.is_empty() || subtree.starts_with(path) || path.starts_with(subtree)
+}
+
+impl StateProvider for EngineState {
+    fn write_state(&self, tree: &mut DataTree<'static>, path: &str) -> Result<(), ModelError> {
+        let bgp = bgp_path();
+        let Some(global) = self.engine.global() else { return Ok(()) };
+        if !wants(path, &bgp) {
+            return Ok(());
+        }
+        let rib = self.engine.rib();
+        let totals = rib
+            .as_ref()
+            .and_then(|r| r.query_blocking(RIB_WAIT, |rib| (rib.v4().len() + rib.v6().len(), rib.paths())))
+            .unwrap_or((0, 0));
+        let g = GlobalState {
+            r#as: Some(global.asn),
+            router_id: Some(global.router_id),
+            total_prefixes: Some(totals.0 as u32),
+            total_paths: Some(totals.1 as u32),
+        };
+        let global_state = format!("{bgp}/global/state");
+        if wants(path, &global_state) {
+            g.write(tree, &global_state)?;
+        }
+        neighbor::write_all(&self.engine, rib.as_ref(), tree, path)?;
+        let rib_path = format!("{bgp}/rib");
+        // Only a read inside bgp/rib gets the routes: see the module docs.
+        if path.starts_with(&rib_path) {
+            if let Some(r) = rib {
+                rib::write(&self.engine, &r, tree, &rib_path)?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,243 @@
+//! The `bgp/rib` state tree: attribute sets, communities, the Loc-RIB and
+//! each neighbor's Adj-RIBs, from one snapshot taken on the RIB task.
+//!
+//! Attribute and community sets are identified by a hash of their content
+//! (`attr-index`, `community-index`), so the same set has the same index
+//! in every read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use ocbgp_models::ModelError;
+use yang2::data::DataTree;
+
+use super::RIB_WAIT;
+use crate::engine::Engine;
+use crate::rib::{Attrs, Path, PeerIdx, RouteKey};
+use crate::rib_task::RibHandle;
+use crate::wire::{Family, NextHop, SegmentType};
+
+/// One route as the state tree shows it.
+struct Route {
+    prefix: IpNet,
+    /// Neighbor address, or our own protocol for originated routes.
+    origin: String,
+    path_id: u32,
+    attrs: Attrs,
+    since: u32,
+    best: bool,
+}
+
+/// One neighbor's tables of one family.
+#[derive(Default)]
+struct AdjRibs {
+    in_pre: Vec<Route>,
+    in_post: Vec<Route>,
+    out_pre: Vec<Route>,
+    out_post: Vec<Route>,
+}
+
+#[derive(Default)]
+struct FamilySnapshot {
+    loc: Vec<Route>,
+    neighbors: BTreeMap<IpAddr, AdjRibs>,
+}
+
+const LOCAL_ORIGIN: &str = "openconfig-policy-types:STATIC";
+
+fn origin_of(peer: PeerIdx, names: &HashMap<PeerIdx, IpAddr>) -> String {
+    names.get(&peer).map_or_else(|| LOCAL_ORIGIN.to_string(), |a| a.to_string())
+}
+
+fn snapshot(engine: &Engine, rib: &RibHandle) -> Option<Vec<(Family, FamilySnapshot)>> {
+    let names: HashMap<PeerIdx, IpAddr> = engine.neighbors().into_iter().map(|(a, n)| (n.idx, a)).collect();
+    rib.query_blocking(RIB_WAIT, move |rib| {
+        let mut out = Vec::new();
+        for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+            let mut snap = FamilySnapshot::default();
+            let mut visit = |net: IpNet, paths: &[Path]| {
+                for (i, p) in paths.iter().enumerate() {
+                    let best = i == 0 && p.accepted.is_some();
+                    let route = |attrs: &Attrs| Route {
+                        prefix: net,
+                        origin: origin_of(p.peer, &names),
+                        path_id: p.path_id,
+                        attrs: attrs.clone(),
+                        since: p.since,
+                        best,
+                    };
+                    if let Some(acc) = &p.accepted {
+                        snap.loc.push(route(acc));
+                    }
+                    if let Some(addr) = names.get(&p.peer) {
+                        let adj = snap.neighbors.entry(*addr).or_default();
+                        adj.in_pre.push(route(&p.received));
+                        if let Some(acc) = &p.accepted {
+                            adj.in_post.push(route(acc));
+                        }
+                    }
+                }
+            };
+            if family == Family::IPV4_UNICAST {
+                for (k, d) in rib.v4().range_from(None) {
+                    visit(k.to_net(), d.paths());
+                }
+            } else {
+                for (k, d) in rib.v6().range_from(None) {
+                    visit(k.to_net(), d.paths());
+                }
+            }
+            for (idx, addr) in &names {
+                for (net, pre, post) in rib.advertised(*idx, family) {
+                    let adj = snap.neighbors.entry(*addr).or_default();
+                    let r = |attrs: Attrs| Route { prefix: net, origin: String::new(), path_id: 0, attrs, since: 0, best: true };
+                    adj.out_pre.push(r(pre));
+                    adj.out_post.push(r(post));
+                }
+            }
+            out.push((family, snap));
+        }
+        out
+    })
+}
+
+fn index_of<T: Hash + ?Sized>(value: &T) -> u64 {
+    // SipHash with fixed keys: the same set gets the same index every read.
+    let mut h = std::hash::DefaultHasher::new();
+    value.hash(&mut h);
+    // Keep it within 63 bits so JSON readers that parse numbers as i64 cope.
+    h.finish() >> 1
+}
+
+/// Writes the RIB state under `rib_path` (`.../bgp/rib`).
+pub(super) fn write(engine: &Engine, rib: &RibHandle, tree: &mut DataTree<'static>, rib_path: &str) -> Result<(), ModelError> {
+    let Some(families) = snapshot(engine, rib) else { return Ok(()) };
+    let mut sets: BTreeMap<u64, Attrs> = BTreeMap::new();
+    for (family, snap) in &families {
+        let (name, container) = match *family {
+            Family::IPV4_UNICAST => ("openconfig-bgp-types:IPV4_UNICAST", "ipv4-unicast"),
+            _ => ("openconfig-bgp-types:IPV6_UNICAST", "ipv6-unicast"),
+        };
+        let af = format!("{rib_path}/afi-safis/afi-safi[afi-safi-name='{name}']");
+        tree.new_path(&format!("{af}/state/afi-safi-name"), Some(name), false)?;
+        let base = format!("{af}/{container}");
+        for r in &snap.loc {
+            let at = format!(
+                "{base}/loc-rib/routes/route[prefix='{}'][origin='{}'][path-id='{}']/state",
+                r.prefix, r.origin, r.path_id
+            );
+            write_route(tree, &at, r, true, false, &mut sets)?;
+        }
+        for (addr, adj) in &snap.neighbors {
+            let n = format!("{base}/neighbors/neighbor[neighbor-address='{addr}']");
+            tree.new_path(&format!("{n}/state/neighbor-address"), Some(&addr.to_string()), false)?;
+            for (table, routes, best) in [
+                ("adj-rib-in-pre", &adj.in_pre, false),
+                ("adj-rib-in-post", &adj.in_post, true),
+                ("adj-rib-out-pre", &adj.out_pre, false),
+                ("adj-rib-out-post", &adj.out_post, false),
+            ] {
+                for r in routes {
+                    let at = format!("{n}/{table}/routes/route[prefix='{}'][path-id='{}']/state", r.prefix, r.path_id);
+                    write_route(tree, &at, r, false, best, &mut sets)?;
+                }
+            }
+        }
+    }
+    for (index, attrs) in &sets {
+        write_attr_set(tree, rib_path, *index, attrs)?;
+    }
+    Ok(())
+}
+
+fn write_route(
+    tree: &mut DataTree<'static>,
+    at: &str,
+    r: &Route,
+    with_origin: bool,
+    with_best: bool,
+    sets: &mut BTreeMap<u64, Attrs>,
+) -> Result<(), ModelError> {
+    let leaf = |tree: &mut DataTree<'static>, name: &str, value: &str| -> Result<(), ModelError> {
+        tree.new_path(&format!("{at}/{name}"), Some(value), false)?;
+        Ok(())
+    };
+    leaf(tree, "prefix", &r.prefix.to_string())?;
+    if with_origin {
+        leaf(tree, "origin", &r.origin)?;
+    }
+    leaf(tree, "path-id", &r.path_id.to_string())?;
+    let index = index_of(&*r.attrs);
+    sets.entry(index).or_insert_with(|| r.attrs.clone());
+    leaf(tree, "attr-index", &index.to_string())?;
+    if !r.attrs.attrs.communities.is_empty() {
+        leaf(tree, "community-index", &index_of(&r.attrs.attrs.communities).to_string())?;
+    }
+    if !r.attrs.attrs.extended_communities.is_empty() {
+        leaf(tree, "ext-community-index", &index_of(&r.attrs.attrs.extended_communities).to_string())?;
+    }
+    leaf(tree, "valid-route", "true")?;
+    if with_best {
+        leaf(tree, "best-path", if r.best { "true" } else { "false" })?;
+    }
+    let _ = r.since;
+    Ok(())
+}
+
+fn write_attr_set(tree: &mut DataTree<'static>, rib_path: &str, index: u64, a: &Attrs) -> Result<(), ModelError> {
+    let set = format!("{rib_path}/attr-sets/attr-set[index='{index}']");
+    let mut leaf = |name: &str, value: String| -> Result<(), ModelError> {
+        tree.new_path(&format!("{set}/state/{name}"), Some(&value), false)?;
+        Ok(())
+    };
+    leaf("index", index.to_string())?;
+    let attrs = &a.attrs;
+    if let Some(o) = attrs.origin {
+        leaf("origin", ["IGP", "EGP", "INCOMPLETE"][usize::from(o.code().min(2))].to_string())?;
+    }
+    leaf("atomic-aggregate", attrs.atomic_aggregate.to_string())?;
+    if let Some(nh) = a.next_hop {
+        leaf(
+            "next-hop",
+            match nh {
+                NextHop::V4(v4) => v4.to_string(),
+                NextHop::V6 { global, .. } => global.to_string(),
+            },
+        )?;
+    }
+    if let Some(med) = attrs.med {
+        leaf("med", med.to_string())?;
+    }
+    if let Some(lp) = attrs.local_pref {
+        leaf("local-pref", lp.to_string())?;
+    }
+    if let Some(id) = attrs.originator_id {
+        leaf("originator-id", id.to_string())?;
+    }
+    for (i, seg) in attrs.as_path.iter().flat_map(|p| p.segments.iter()).enumerate() {
+        let s = format!("{set}/as-path/as-segment[index='{i}']/state");
+        tree.new_path(&format!("{s}/index"), Some(&i.to_string()), false)?;
+        let kind = match seg.kind {
+            SegmentType::Sequence => "AS_SEQ",
+            SegmentType::Set => "AS_SET",
+            SegmentType::ConfedSequence => "AS_CONFED_SEQUENCE",
+            SegmentType::ConfedSet => "AS_CONFED_SET",
+        };
+        tree.new_path(&format!("{s}/type"), Some(kind), false)?;
+        for asn in &seg.asns {
+            tree.new_path(&format!("{s}/member"), Some(&asn.to_string()), false)?;
+        }
+    }
+    if !attrs.communities.is_empty() {
+        let ci = index_of(&attrs.communities);
+        let c = format!("{rib_path}/communities/community[index='{ci}']/state");
+        tree.new_path(&format!("{c}/index"), Some(&ci.to_string()), false)?;
+        for com in &attrs.communities {
+            let text = format!("{}:{}", com.0 >> 16, com.0 & 0xffff);
+            tree.new_path(&format!("{c}/community"), Some(&text), false)?;
+        }
+    }
+    Ok(())
+}
