@@ -267,9 +267,12 @@ impl UpdateGroup {
     }
 
     /// Sends the whole table of `family` to one new member, then End-of-RIB.
+    /// For the first member of a new group, `count` sets the group's
+    /// advertised-route counters from what the dump sends.
     pub fn dump<K: RouteKey>(
         &mut self,
         to: &Member,
+        count: bool,
         table: &Table<K>,
         peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
         settings: &ExportSettings,
@@ -286,6 +289,9 @@ impl UpdateGroup {
             }
             let Some(info) = peers(best.peer) else { continue };
             if let Some(attrs) = self.export(family, best, &info, settings, interner) {
+                if count {
+                    self.count(family, Some(best.peer), 1);
+                }
                 runs.entry(Arc::as_ptr(&attrs) as usize)
                     .or_insert_with(|| (attrs.clone(), Vec::new()))
                     .1

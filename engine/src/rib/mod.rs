@@ -246,8 +246,9 @@ impl Rib {
         let peers = &self.peers;
         let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
         let group = &mut self.groups[g];
-        group.dump(&member, &self.v4, &info, &settings, &mut self.interner);
-        group.dump(&member, &self.v6, &info, &settings, &mut self.interner);
+        let fresh = group.members().is_empty();
+        group.dump(&member, fresh, &self.v4, &info, &settings, &mut self.interner);
+        group.dump(&member, fresh, &self.v6, &info, &settings, &mut self.interner);
         group.end_flush();
         group.join(member);
     }
@@ -261,9 +262,9 @@ impl Rib {
         for g in &mut self.groups {
             let Some(member) = g.members().iter().find(|m| m.peer == peer).cloned() else { continue };
             if family == Family::IPV4_UNICAST {
-                g.dump(&member, &self.v4, &info, &settings, &mut self.interner);
+                g.dump(&member, false, &self.v4, &info, &settings, &mut self.interner);
             } else if family == Family::IPV6_UNICAST {
-                g.dump(&member, &self.v6, &info, &settings, &mut self.interner);
+                g.dump(&member, false, &self.v6, &info, &settings, &mut self.interner);
             }
             g.end_flush();
         }

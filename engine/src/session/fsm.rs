@@ -157,7 +157,6 @@ impl Peer {
                 _ = sleep_opt(self.retry_at) => Wake::Retry,
                 end = session_end(&mut self.session) => Wake::SessionEnd(end),
             };
-            eprintln!("DEBUG {} wake {}", self.config.router_id, match &wake { Wake::Command(_) => "cmd".to_string(), Wake::Handshake(id, e) => format!("hs {id} {}", match e { Event::OpenReceived(_) => "open".to_string(), Event::Ready(_) => "ready".to_string(), Event::Closed(e) => format!("closed {e:?}") }), Wake::Connected(_) => "connected".into(), Wake::Retry => "retry".into(), Wake::SessionEnd(e) => format!("end {e:?}") });
             match wake {
                 Wake::Command(None | Some(Command::Stop)) => {
                     let n = Notification::cease(CeaseSubcode::PeerDeconfigured);
@@ -417,6 +416,15 @@ impl Peer {
             remote,
             remote_router_id: remote_open.bgp_id,
         };
+        // Management sees the session up no later than the RIB does.
+        self.stats.update_facts(|f| {
+            f.negotiated = Some(negotiated.clone());
+            f.remote_capabilities = Some(remote_open.capabilities.clone());
+            f.local_address = Some(local);
+            f.remote_address = Some(remote);
+            f.remote_router_id = Some(remote_open.bgp_id);
+        });
+        self.stats.set_state(SessionState::Established);
         let _ = self.rib.send(RibEvent::Established { peer: self.idx, info: Box::new(info), out: outbox.clone() });
 
         let reader = tokio::spawn(reader::run(
@@ -443,13 +451,6 @@ impl Peer {
                 max_message_len: codec.max_message_len(),
             },
         ));
-        self.stats.update_facts(|f| {
-            f.negotiated = Some(negotiated.clone());
-            f.remote_capabilities = Some(remote_open.capabilities.clone());
-            f.local_address = Some(local);
-            f.remote_address = Some(remote);
-            f.remote_router_id = Some(remote_open.bgp_id);
-        });
         tracing::info!(
             peer = %self.config.remote,
             asn = negotiated.peer_asn,
@@ -485,13 +486,15 @@ impl Peer {
         }
         // The writer finishes by itself, bounded by its close timeout.
         drop(s.writer.take());
-        let _ = self.rib.send(RibEvent::Down { peer: self.idx });
         self.stats.update_facts(|f| {
             f.negotiated = None;
             f.local_address = None;
             f.remote_address = None;
             f.last_error = Some(reason.to_owned());
         });
+        // Management sees the session down no later than the RIB does.
+        self.publish();
+        let _ = self.rib.send(RibEvent::Down { peer: self.idx });
         tracing::info!(peer = %self.config.remote, asn = self.config.peer_as, reason, "session down");
     }
 

@@ -216,7 +216,7 @@ fn test_update(asn: u32, next_hop: Ipv4Addr, prefix: &str) -> Update {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn establish_exchange_update_refresh_and_stop() {
     let (la, pa) = listener(ip(2));
     let (lb, pb) = listener(ip(3));
@@ -281,27 +281,35 @@ async fn establish_exchange_update_refresh_and_stop() {
     drop((a.listener, b.listener));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collision_of_two_active_speakers_keeps_one_connection() {
     let (la, pa) = listener(ip(4));
     let (lb, pb) = listener(ip(5));
-    // Both connect at once, so that each has two connections.
+    // Both connect at the same instant, so each has two connections.
     let mut a = start_after(la, config(ip(4), ip(5), pb, 65001, 65002, 4), Duration::ZERO);
     let mut b = start_after(lb, config(ip(5), ip(4), pa, 65002, 65001, 5), Duration::ZERO);
-    // Both sides must end up on the same TCP connection.
+    // Both end on the connection B (the higher identifier) opened, whose
+    // far end is A's listening port.
     wait_until("one shared session", || {
         let (fa, fb) = (a.stats().facts(), b.stats().facts());
         a.stats().state() == SessionState::Established
             && b.stats().state() == SessionState::Established
-            && fa.local_address.is_some()
+            && fa.local_address.is_some_and(|l| l.port() == pa)
             && fa.local_address == fb.remote_address
             && fa.remote_address == fb.local_address
     })
     .await;
     a.established().await;
     b.established().await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    eprintln!("DEBUG transitions a={} b={} a_local={:?} a_open={} b_open={}", a.stats().established_transitions.load(std::sync::atomic::Ordering::Relaxed), b.stats().established_transitions.load(std::sync::atomic::Ordering::Relaxed), a.stats().facts().local_address, a.stats().sent.get(MessageType::Open), b.stats().sent.get(MessageType::Open));
+    let collision = code(ErrorKind::Cease(CeaseSubcode::ConnectionCollisionResolution));
+    assert_eq!(a.stats().sent.get(MessageType::Open), 2, "two connections each");
+    assert_eq!(b.stats().sent.get(MessageType::Open), 2, "two connections each");
+    // The other connection was closed as the loser of the collision (by
+    // whichever side got there first).
+    wait_until("collision notification", || {
+        a.stats().facts().last_sent_notification == collision || b.stats().facts().last_sent_notification == collision
+    })
+    .await;
 }
 
 /// The raw peer and the speaker connect to each other at once; the

@@ -1,0 +1,144 @@
+//! Two engines on loopback, configured through the model as the daemon
+//! configures them: the session comes up, routes flow both ways with their
+//! attributes, state shows in the model's leaves, a withdraw and a
+//! neighbor removal clean up, and a transaction reaches the engine.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ocbgp_engine::config::Northbound;
+use ocbgp_engine::engine::Engine;
+use ocbgp_engine::state::EngineState;
+use ocbgp_models::config::{Config, Encoding};
+use ocbgp_models::datastore::{Datastore, Options, Origin, Requester};
+use ocbgp_models::edit::{Edit, Operation};
+
+const BGP: &str = "/openconfig-network-instance:network-instances/network-instance[name='DEFAULT']\
+                   /protocols/protocol[identifier='openconfig-policy-types:BGP'][name='BGP']/bgp";
+
+fn config(asn: u32, me: &str, peer: &str, peer_as: u32, port: u16, routes: &[&str]) -> String {
+    let routes: Vec<String> = routes
+        .iter()
+        .map(|p| format!(r#"{{"prefix": "{p}", "config": {{"prefix": "{p}", "med": 7, "community": ["65000:42"]}}}}"#))
+        .collect();
+    format!(
+        r#"{{"openconfig-network-instance:network-instances": {{"network-instance": [{{"name": "DEFAULT",
+  "config": {{"name": "DEFAULT", "type": "openconfig-network-instance-types:DEFAULT_INSTANCE"}},
+  "protocols": {{"protocol": [{{"identifier": "openconfig-policy-types:BGP", "name": "BGP",
+    "config": {{"identifier": "openconfig-policy-types:BGP", "name": "BGP"}},
+    "bgp": {{"global": {{"config": {{"as": {asn}, "router-id": "{me}"}},
+       "ocbgp:listen": {{"config": {{"address": ["{me}"], "port": {port}}}}},
+       "ocbgp:originated-routes": {{"route": [{routes}]}}}},
+      "neighbors": {{"neighbor": [{{"neighbor-address": "{peer}",
+         "config": {{"neighbor-address": "{peer}", "peer-as": {peer_as}, "neighbor-port": {port}}},
+         "timers": {{"config": {{"connect-retry": 1}}}},
+         "transport": {{"config": {{"local-address": "{me}"}}}}}}]}}}}}}]}}}}]}}}}"#,
+        routes = routes.join(",")
+    )
+}
+
+struct Speaker {
+    store: Arc<Datastore>,
+    _dir: tempdir::Dir,
+}
+
+mod tempdir {
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn speaker(name: &str, text: &str) -> (Speaker, Engine) {
+    let dir = std::env::temp_dir().join(format!("ocbgp-pair-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = Config::parse(text, Encoding::Json).expect("valid config");
+    let (store, _) = Datastore::open(Options::new(&dir), config, true).unwrap();
+    let store = Arc::new(store);
+    let engine = Engine::new(tokio::runtime::Handle::current());
+    let nb = Arc::new(Northbound::new(engine.clone()));
+    nb.sync(&store.running()).unwrap();
+    store.add_consumer(nb);
+    store.set_state_provider(Arc::new(EngineState::new(engine.clone())));
+    (Speaker { store, _dir: tempdir::Dir(dir) }, engine)
+}
+
+/// Reads one leaf of the operational datastore (in a blocking thread, as
+/// the management doors do).
+async fn leaf(s: &Speaker, path: &str) -> Option<String> {
+    let store = s.store.clone();
+    let path = path.to_string();
+    tokio::task::spawn_blocking(move || {
+        let tree = store.operational(&path).ok()?;
+        use yang2::data::Data;
+        tree.find_path(&path).ok()?.value_canonical()
+    })
+    .await
+    .unwrap()
+}
+
+async fn wait_for(s: &Speaker, path: &str, want: Option<&str>, limit: Duration) -> Option<String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let got = leaf(s, path).await;
+        if got.as_deref() == want || Instant::now() > deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_engines_exchange_routes_and_show_state() {
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("info").try_init();
+    let port = 20179 + (std::process::id() % 500) as u16;
+    let (a, _ea) = speaker("a", &config(65001, "127.0.0.2", "127.0.0.3", 65002, port, &["198.51.100.0/24"]));
+    let (b, _eb) = speaker("b", &config(65002, "127.0.0.3", "127.0.0.2", 65001, port, &["203.0.113.0/24"]));
+
+    let nb = |addr: &str| format!("{BGP}/neighbors/neighbor[neighbor-address='{addr}']");
+    let state = format!("{}/state/session-state", nb("127.0.0.3"));
+    assert_eq!(wait_for(&a, &state, Some("ESTABLISHED"), Duration::from_secs(15)).await.as_deref(), Some("ESTABLISHED"));
+    let b_state = format!("{}/state/session-state", nb("127.0.0.2"));
+    assert_eq!(wait_for(&b, &b_state, Some("ESTABLISHED"), Duration::from_secs(5)).await.as_deref(), Some("ESTABLISHED"));
+
+    // A's route arrives at B with A's AS in front and its MED and community.
+    let prefixes = format!("{}/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/state/prefixes", nb("127.0.0.2"));
+    assert_eq!(wait_for(&b, &format!("{prefixes}/received"), Some("1"), Duration::from_secs(5)).await.as_deref(), Some("1"));
+    assert_eq!(leaf(&b, &format!("{prefixes}/installed")).await.as_deref(), Some("1"));
+    assert_eq!(leaf(&b, &format!("{prefixes}/sent")).await.as_deref(), Some("1"));
+    assert_eq!(leaf(&b, &format!("{}/state/established-transitions", nb("127.0.0.2"))).await.as_deref(), Some("1"));
+    let updates = leaf(&b, &format!("{}/state/messages/received/UPDATE", nb("127.0.0.2"))).await;
+    assert!(updates.is_some_and(|u| u.parse::<u64>().unwrap() >= 1));
+    assert_eq!(leaf(&b, &format!("{}/timers/state/negotiated-hold-time", nb("127.0.0.2"))).await.as_deref(), Some("90"));
+
+    let rib = format!("{BGP}/rib/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/ipv4-unicast");
+    let route = format!("{rib}/loc-rib/routes/route[prefix='198.51.100.0/24'][origin='127.0.0.2'][path-id='0']/state/attr-index");
+    let index = leaf(&b, &route).await.expect("route in B's loc-rib");
+    let set = format!("{BGP}/rib/attr-sets/attr-set[index='{index}']");
+    assert_eq!(leaf(&b, &format!("{set}/state/med")).await.as_deref(), Some("7"));
+    assert_eq!(leaf(&b, &format!("{set}/state/next-hop")).await.as_deref(), Some("127.0.0.2"));
+    assert_eq!(leaf(&b, &format!("{set}/as-path/as-segment[index='0']/state/type")).await.as_deref(), Some("AS_SEQ"));
+    let pre = format!("{rib}/neighbors/neighbor[neighbor-address='127.0.0.2']/adj-rib-in-pre/routes/route[prefix='198.51.100.0/24'][path-id='0']/state/valid-route");
+    assert_eq!(leaf(&b, &pre).await.as_deref(), Some("true"));
+    let out = format!("{rib}/neighbors/neighbor[neighbor-address='127.0.0.2']/adj-rib-out-post/routes/route[prefix='203.0.113.0/24'][path-id='0']/state/attr-index");
+    assert!(leaf(&b, &out).await.is_some(), "B's own route in its adj-rib-out-post to A");
+
+    // A transaction on A withdraws its route: B sees it go.
+    let who = Requester::internal(Origin::Gnmi);
+    let del = Edit::delete(Operation::Delete, format!("{BGP}/global/ocbgp:originated-routes/route[prefix='198.51.100.0/24']"));
+    let store = a.store.clone();
+    tokio::task::spawn_blocking(move || store.edit_running(&[del], &who)).await.unwrap().unwrap();
+    assert_eq!(wait_for(&b, &format!("{prefixes}/received"), Some("0"), Duration::from_secs(5)).await.as_deref(), Some("0"));
+
+    // Removing the neighbor on A ends the session; B's table is clean.
+    let who = Requester::internal(Origin::Gnmi);
+    let rm = Edit::delete(Operation::Delete, nb("127.0.0.3"));
+    let store = a.store.clone();
+    tokio::task::spawn_blocking(move || store.edit_running(&[rm], &who)).await.unwrap().unwrap();
+    let down = wait_for(&b, &b_state, Some("ACTIVE"), Duration::from_secs(5)).await;
+    assert_ne!(down.as_deref(), Some("ESTABLISHED"));
+    let last = leaf(&b, &format!("{}/state/messages/received/last-notification-error-subcode", nb("127.0.0.2"))).await;
+    assert_eq!(last.as_deref(), Some("openconfig-bgp-types:PEER_DE_CONFIGURED"));
+}
