@@ -178,7 +178,9 @@ pub async fn run(args: InjectArgs) -> Result<()> {
     eprintln!("inject: session with {} established", session.peer);
     emit(json!({"event": "established", "peer": session.peer.to_string(), "t_ns": mono_ns()}));
 
-    let mut drain = tokio::spawn(speaker::drain(session.reader));
+    let mut reader = session.reader;
+    reader.set_read_pause(Duration::from_millis(1));
+    let mut drain = tokio::spawn(speaker::drain(reader));
     let mut writer = session.writer;
     let codec = session.codec.clone();
     let keepalive_every = speaker::keepalive_interval(&session.negotiated);

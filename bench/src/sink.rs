@@ -289,16 +289,28 @@ enum Report {
 struct Shared {
     /// Start of the measurement on the monotonic clock, 0 until known.
     start_ns: AtomicU64,
-    /// Each sink's current count.
-    counts: Vec<AtomicUsize>,
+    /// Each sink's current count, one cache line each: sinks on other
+    /// threads update theirs all the time.
+    counts: Vec<Padded>,
 }
 
+/// An atomic counter alone on its cache line.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Padded(AtomicUsize);
+
 impl Shared {
-    /// Marks the start now unless it is already set.
+    /// Marks the start now unless it is already set; cheap once it is.
     fn start_now(&self) {
-        let _ = self.start_ns.compare_exchange(0, mono_ns(), Ordering::AcqRel, Ordering::Acquire);
+        if self.start_ns.load(Ordering::Relaxed) == 0 {
+            let _ = self.start_ns.compare_exchange(0, mono_ns(), Ordering::AcqRel, Ordering::Acquire);
+        }
     }
 }
+
+/// How long a sink waits after a short read: see
+/// [`FrameReader::set_read_pause`](speaker::FrameReader::set_read_pause).
+const READ_PAUSE: Duration = Duration::from_millis(1);
 
 /// Runs `bgpbench sink`.
 pub async fn run(args: SinkArgs) -> Result<()> {
@@ -307,7 +319,7 @@ pub async fn run(args: SinkArgs) -> Result<()> {
     }
     let shared = Arc::new(Shared {
         start_ns: AtomicU64::new(0),
-        counts: (0..args.count).map(|_| AtomicUsize::new(0)).collect(),
+        counts: (0..args.count).map(|_| Padded::default()).collect(),
     });
     let (tx, mut rx) = mpsc::unbounded_channel();
     let deadline = Instant::now() + Duration::from_secs(args.connect_timeout);
@@ -351,7 +363,7 @@ pub async fn run(args: SinkArgs) -> Result<()> {
                 emit(json!({"event": "start", "t_ns": shared.start_ns.load(Ordering::Acquire)}));
             }
             _ = progress.tick(), if args.progress.is_some() => {
-                let counts: Vec<usize> = shared.counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
+                let counts: Vec<usize> = shared.counts.iter().map(|c| c.0.load(Ordering::Relaxed)).collect();
                 eprintln!("sink: counts {counts:?}");
             }
             report = rx.recv() => match report {
@@ -387,7 +399,7 @@ pub async fn run(args: SinkArgs) -> Result<()> {
     let start = shared.start_ns.load(Ordering::Acquire);
     let sinks: Vec<_> = (0..args.count)
         .map(|i| {
-            json!({"sink": i, "count": shared.counts[i].load(Ordering::Relaxed),
+            json!({"sink": i, "count": shared.counts[i].0.load(Ordering::Relaxed),
                 "complete_s": complete[i].map(|t| seconds_between(start, t))})
         })
         .collect();
@@ -427,6 +439,7 @@ async fn one_sink(
     let keepalive_codec = codec.clone();
     let keepalive = tokio::spawn(async move { speaker::keepalives(&mut writer, interval, &keepalive_codec).await });
     let mut reader = session.reader;
+    reader.set_read_pause(READ_PAUSE);
     let mut set = PrefixSet::new();
     let mut is_complete = false;
     let result = loop {
@@ -441,7 +454,7 @@ async fn one_sink(
                 if let Err(e) = apply_update(&frame.body(), &mut set, &codec) {
                     break Err(e);
                 }
-                shared.counts[i].store(set.len(), Ordering::Relaxed);
+                shared.counts[i].0.store(set.len(), Ordering::Relaxed);
                 if let Some(expect) = expect {
                     if !is_complete && set.len() >= expect {
                         is_complete = true;

@@ -8,7 +8,9 @@ use ipnet::IpNet;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::event::{RibEvent, SessionInfo};
-use crate::rib::{GroupKey, LocalSettings, PathAttrs, PeerIdx, PeerInfo, Rib, SelectionOptions, SourceKind};
+use crate::rib::{
+    GroupKey, LocalSettings, PathAttrs, PeerIdx, PeerInfo, Rib, SelectionOptions, SharedPolicy, SourceKind,
+};
 use crate::wire::{Afi, CodecConfig, Family, PeerKind};
 
 /// A request to the RIB task from the rest of the engine.
@@ -23,6 +25,11 @@ pub enum RibCommand {
     SetPeer(PeerIdx, PeerInfo),
     /// Change the best-path options.
     SetSelection(SelectionOptions),
+    /// Set a peer's import and export policies (soft reconfiguration).
+    SetPolicies(PeerIdx, Option<SharedPolicy>, Option<SharedPolicy>),
+    /// Run import policy again over every peer's routes (a set or policy
+    /// definition changed).
+    Reimport(Vec<PeerIdx>),
     /// Announce (or replace) a route of our own.
     Originate(IpNet, PathAttrs),
     /// Withdraw a route of our own.
@@ -132,6 +139,15 @@ fn command(rib: &mut Rib, cmd: RibCommand) {
         RibCommand::RemovePeer(peer) => rib.remove_peer(peer),
         RibCommand::SetPeer(peer, info) => rib.set_peer(peer, info),
         RibCommand::SetSelection(opts) => rib.set_selection(opts),
+        RibCommand::SetPolicies(peer, import, export) => {
+            rib.set_import(peer, import);
+            rib.set_export(peer, export);
+        }
+        RibCommand::Reimport(peers) => {
+            for p in peers {
+                rib.reimport(p);
+            }
+        }
         RibCommand::Originate(prefix, attrs) => rib.originate(prefix, attrs),
         RibCommand::WithdrawOriginated(prefix) => rib.withdraw_originated(prefix),
         RibCommand::Run(f) => f(rib),
@@ -174,5 +190,8 @@ fn group_key(local_asn: u32, peer: &PeerInfo, info: &SessionInfo) -> GroupKey {
         codec,
         families: n.families.iter().copied().filter(|f| f.afi == Afi::IPV4 || f.afi == Afi::IPV6).collect(),
         ipv4_over_ipv6: n.extended_next_hop.iter().any(|e| e.family == Family::IPV4_UNICAST),
+        // Filled in by the RIB from the peer's export policy.
+        policy: None,
+        target: None,
     }
 }

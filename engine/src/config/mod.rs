@@ -124,8 +124,10 @@ fn plan_all(config: &Config) -> Result<Plan, Problem> {
     })
 }
 
-/// The plan for one transaction: only what its change set touched.
-fn plan_change(old: &Config, new: &Config, changes: &ChangeSet) -> Result<Plan, Problem> {
+/// The plan for one transaction: only what its change set touched (its
+/// cost follows the change, not the configuration's size). `current` is
+/// the global settings the engine runs with.
+fn plan_change(old: &Config, new: &Config, changes: &ChangeSet, current: Option<GlobalSettings>) -> Result<Plan, Problem> {
     let bgp = bgp_path();
     let global_path = format!("{bgp}/global");
     check_single_instance(changes, &bgp)?;
@@ -150,7 +152,8 @@ fn plan_change(old: &Config, new: &Config, changes: &ChangeSet) -> Result<Plan, 
             .collect();
         return Ok(plan);
     }
-    let Some(global) = resolve::global(new.tree())? else { return Ok(Plan::default()) };
+    // The global settings did not change: the engine's are current.
+    let Some(global) = current else { return Ok(Plan::default()) };
     let mut touched: BTreeSet<IpAddr> = BTreeSet::new();
     for c in changes.list(ListKind::BgpNeighbor) {
         if let Some(addr) = c.keys.first().and_then(|k| k.parse().ok()) {
@@ -163,10 +166,9 @@ fn plan_change(old: &Config, new: &Config, changes: &ChangeSet) -> Result<Plan, 
             touched.extend(resolve::members_of(new.tree(), name));
         }
     }
-    let present: BTreeSet<IpAddr> = resolve::neighbor_addresses(new.tree()).into_iter().collect();
     let mut plan = Plan::default();
     for addr in touched {
-        if present.contains(&addr) {
+        if resolve::has_neighbor(new.tree(), addr) {
             plan.neighbors.push(resolve::neighbor(new.tree(), &global, addr)?);
         } else {
             plan.removed.push(addr);
@@ -174,11 +176,10 @@ fn plan_change(old: &Config, new: &Config, changes: &ChangeSet) -> Result<Plan, 
     }
     let routes: Vec<_> = changes.list(ListKind::BgpGlobalRoute).collect();
     if !routes.is_empty() {
-        let now = resolve::originated(new.tree())?;
         for c in routes {
             let Some(prefix) = c.keys.first().and_then(|k| k.parse::<IpNet>().ok()) else { continue };
-            match now.iter().find(|(p, _)| *p == prefix.trunc()) {
-                Some(route) if c.op != Op::Deleted => plan.originated.push(route.clone()),
+            match resolve::originated_one(new.tree(), &c.path)? {
+                Some(route) if c.op != Op::Deleted => plan.originated.push(route),
                 _ => plan.withdrawn.push(prefix.trunc()),
             }
         }
@@ -202,7 +203,7 @@ fn check_single_instance(changes: &ChangeSet, bgp: &str) -> Result<(), Problem> 
 
 impl ConfigConsumer for Northbound {
     fn prepare(&self, tx: &Transaction<'_>) -> Result<(), Refusal> {
-        let plan = plan_change(tx.old, tx.new, tx.changes).map_err(Refusal::from)?;
+        let plan = plan_change(tx.old, tx.new, tx.changes, self.engine.global()).map_err(Refusal::from)?;
         *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some((tx.id, plan));
         Ok(())
     }

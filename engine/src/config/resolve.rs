@@ -99,6 +99,11 @@ pub fn neighbor_addresses(tree: &DataTree<'static>) -> Vec<IpAddr> {
     set.filter_map(|n| n.value_canonical()?.parse().ok()).collect()
 }
 
+/// Whether a neighbor with this address is configured.
+pub fn has_neighbor(tree: &DataTree<'static>, addr: IpAddr) -> bool {
+    tree.find_path(&neighbor_path(addr)).is_ok()
+}
+
 /// Addresses of the neighbors in a peer group.
 pub fn members_of(tree: &DataTree<'static>, group: &str) -> Vec<IpAddr> {
     let xpath = format!(
@@ -248,6 +253,15 @@ pub fn originated(tree: &DataTree<'static>) -> Result<Vec<(IpNet, PathAttrs)>, P
     }
     let g = Global::from_tree(tree, &path).map_err(model)?;
     g.originated_routes.iter().map(|r| originated_route(&path, r)).collect()
+}
+
+/// One originated route by its data path; `None` if it is not configured.
+pub fn originated_one(tree: &DataTree<'static>, path: &str) -> Result<Option<(IpNet, PathAttrs)>, Problem> {
+    if tree.find_path(path).is_err() {
+        return Ok(None);
+    }
+    let r = Route::from_tree(tree, path).map_err(model)?;
+    originated_route(&format!("{}/global", bgp_path()), &r).map(Some)
 }
 
 fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Problem> {

@@ -12,10 +12,12 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use ipnet::IpNet;
 
 use super::attrs::{Attrs, Interner, PathAttrs};
 use super::bestpath::DEFAULT_LOCAL_PREF;
 use super::key::RouteKey;
+use super::policy::{PolicyRoute, SharedPolicy};
 use super::path::{Path, PeerIdx, PeerInfo, SourceKind};
 use super::table::Table;
 use crate::wire::{AsPath, CodecConfig, EncodedAttributes, Family, NextHop, Nlri, Segment, SegmentType, UpdatePacker};
@@ -42,6 +44,10 @@ pub struct GroupKey {
     pub families: Vec<Family>,
     /// IPv4 routes may carry an IPv6 next hop (RFC 8950 negotiated).
     pub ipv4_over_ipv6: bool,
+    /// Export policy, applied after the attribute rules above.
+    pub policy: Option<SharedPolicy>,
+    /// The one member, when the policy depends on the target peer.
+    pub target: Option<PeerInfo>,
 }
 
 /// A member of a group.
@@ -58,6 +64,8 @@ pub struct Member {
 pub struct ExportSettings {
     /// Cluster id for route reflection (RFC 4456); our router id when unset.
     pub cluster_id: Ipv4Addr,
+    /// Our AS (policies prepend it by default).
+    pub local_asn: u32,
 }
 
 /// One update group.
@@ -139,10 +147,13 @@ impl UpdateGroup {
         self.cache.clear();
     }
 
-    /// What this group sends for `path`, or `None` if it sends nothing.
+    /// What this group sends for `path` to `prefix`, or `None` if it sends
+    /// nothing: the attribute rules (cached per attribute set), then the
+    /// export policy (per route: it may look at the prefix).
     pub fn export(
         &mut self,
         family: Family,
+        prefix: IpNet,
         path: &Path,
         source: &PeerInfo,
         settings: &ExportSettings,
@@ -151,12 +162,27 @@ impl UpdateGroup {
         let accepted = path.accepted.as_ref()?;
         let v6 = family.afi == crate::wire::Afi::IPV6;
         let cache_key = (Arc::as_ptr(accepted) as usize, source.kind, source.rr_client, family);
-        if let Some((_, out)) = self.cache.get(&cache_key) {
-            return out.clone();
+        let base = match self.cache.get(&cache_key) {
+            Some((_, out)) => out.clone(),
+            None => {
+                let out = self.transform(v6, accepted, source, settings).map(|a| interner.intern(a));
+                self.cache.insert(cache_key, (accepted.clone(), out.clone()));
+                out
+            }
+        }?;
+        match &self.key.policy {
+            None => Some(base),
+            Some(policy) => policy.0.apply(
+                &PolicyRoute {
+                    prefix,
+                    attrs: &base,
+                    source,
+                    target: self.key.target.as_ref(),
+                    local_asn: settings.local_asn,
+                },
+                interner,
+            ),
         }
-        let out = self.transform(v6, accepted, source, settings).map(|a| interner.intern(a));
-        self.cache.insert(cache_key, (accepted.clone(), out.clone()));
-        out
     }
 
     /// The attribute rules of RFC 4271 5.1 and RFC 4456 8.
@@ -227,9 +253,10 @@ impl UpdateGroup {
         let mut batches = Batches::default();
         for (key, old) in changes {
             let new = table.get(*key).and_then(|d| d.best());
+            let prefix = key.to_net();
             let mut out = |p: &Path| {
                 let info = peers(p.peer)?;
-                self.export(family, p, &info, settings, interner).map(|a| (a, p.peer))
+                self.export(family, prefix, p, &info, settings, interner).map(|a| (a, p.peer))
             };
             let old_out = old.as_ref().and_then(&mut out);
             let new_out = new.and_then(&mut out);
@@ -259,7 +286,8 @@ impl UpdateGroup {
         self.send(family, batches);
     }
 
-    fn count(&mut self, family: Family, source: Option<PeerIdx>, by: i64) {
+    /// Adds `by` to the advertised counts for a route from `source`.
+    pub(super) fn count(&mut self, family: Family, source: Option<PeerIdx>, by: i64) {
         if let Some(src) = source {
             *self.advertised.entry(family).or_default() += by;
             *self.sourced.entry((family, src)).or_default() += by;
@@ -288,7 +316,7 @@ impl UpdateGroup {
                 continue;
             }
             let Some(info) = peers(best.peer) else { continue };
-            if let Some(attrs) = self.export(family, best, &info, settings, interner) {
+            if let Some(attrs) = self.export(family, key.to_net(), best, &info, settings, interner) {
                 if count {
                     self.count(family, Some(best.peer), 1);
                 }
@@ -307,6 +335,65 @@ impl UpdateGroup {
         }
         let _ = self.packer.end_of_rib(family, &mut buf);
         let _ = to.out.send(buf.freeze());
+    }
+
+    /// What this group sends `to` of the whole table of `family`, by prefix.
+    pub fn table_for<K: RouteKey>(
+        &mut self,
+        to: PeerIdx,
+        table: &Table<K>,
+        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        settings: &ExportSettings,
+        interner: &mut Interner,
+    ) -> HashMap<K, (Attrs, PeerIdx)> {
+        let family = K::FAMILY;
+        let mut out = HashMap::new();
+        if !self.key.families.contains(&family) {
+            return out;
+        }
+        for (key, best) in table.best_paths() {
+            if best.peer == to {
+                continue;
+            }
+            let Some(info) = peers(best.peer) else { continue };
+            if let Some(attrs) = self.export(family, key.to_net(), best, &info, settings, interner) {
+                out.insert(key, (attrs, best.peer));
+            }
+        }
+        out
+    }
+
+    /// Sends `to` what turns its view `old` of `family` into `new`.
+    pub fn send_diff<K: RouteKey>(
+        &self,
+        to: &Member,
+        old: &HashMap<K, (Attrs, PeerIdx)>,
+        new: &HashMap<K, (Attrs, PeerIdx)>,
+    ) {
+        let family = K::FAMILY;
+        let mut withdraw: Vec<Nlri> = old.keys().filter(|k| !new.contains_key(k)).map(|k| Nlri::new(k.to_net())).collect();
+        withdraw.sort();
+        let mut runs: HashMap<usize, (Attrs, Vec<Nlri>)> = HashMap::new();
+        for (k, (attrs, _)) in new {
+            if old.get(k).is_some_and(|(o, _)| Arc::ptr_eq(o, attrs)) {
+                continue;
+            }
+            runs.entry(Arc::as_ptr(attrs) as usize)
+                .or_insert_with(|| (attrs.clone(), Vec::new()))
+                .1
+                .push(Nlri::new(k.to_net()));
+        }
+        let mut buf = BytesMut::new();
+        if !withdraw.is_empty() {
+            let _ = self.packer.withdraw(family, &withdraw, &mut buf);
+        }
+        for (attrs, mut nlri) in runs.into_values() {
+            nlri.sort();
+            self.encode_announce(family, &attrs, &nlri, &mut buf);
+        }
+        if !buf.is_empty() {
+            let _ = to.out.send(buf.freeze());
+        }
     }
 
     fn encode_announce(&self, family: Family, attrs: &PathAttrs, nlri: &[Nlri], buf: &mut BytesMut) {

@@ -11,6 +11,7 @@ mod bestpath;
 mod export;
 mod key;
 mod path;
+mod policy;
 mod table;
 
 #[cfg(test)]
@@ -27,6 +28,7 @@ pub use bestpath::{SelectionOptions, DEFAULT_LOCAL_PREF};
 pub use export::{ExportSettings, GroupKey, Member, Outbox, UpdateGroup};
 pub use key::{RouteKey, V4Key, V6Key};
 pub use path::{Path, PeerIdx, PeerInfo, SourceKind};
+pub use policy::{PolicyRoute, RoutePolicy, SharedPolicy};
 pub use table::{Delta, Dest, Table};
 
 use crate::wire::{DecodedUpdate, Family, Nlri};
@@ -55,9 +57,16 @@ pub struct LocalSettings {
     pub cluster_id: Option<Ipv4Addr>,
 }
 
-/// Decides what import policy makes of a received path: the attributes to
-/// install, or `None` to reject it.
-pub type ImportFn = dyn Fn(PeerIdx, IpNet, &Attrs, &mut Interner) -> Option<Attrs> + Send;
+
+/// Whether two import outcomes are the same (same interned set, or both
+/// rejections).
+fn same_outcome(a: &Option<Attrs>, b: &Option<Attrs>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
 
 /// The peers the RIB knows, indexed by [`PeerIdx`].
 #[derive(Debug, Default)]
@@ -82,7 +91,10 @@ pub struct Rib {
     v6: Table<V6Key>,
     groups: Vec<UpdateGroup>,
     counts: HashMap<(PeerIdx, Family), PrefixCounts>,
-    import: Box<ImportFn>,
+    /// Import policy per peer; none means accept everything as received.
+    imports: HashMap<PeerIdx, SharedPolicy>,
+    /// Export policy per peer, put in its update group's key.
+    exports: HashMap<PeerIdx, SharedPolicy>,
     started: Instant,
 }
 
@@ -100,7 +112,8 @@ impl Rib {
             v6: Table::default(),
             groups: Vec::new(),
             counts: HashMap::new(),
-            import: Box::new(|_, _, attrs, _| Some(attrs.clone())),
+            imports: HashMap::new(),
+            exports: HashMap::new(),
             started: Instant::now(),
         }
     }
@@ -142,7 +155,7 @@ impl Rib {
             }
             let Some(source) = info(best.peer) else { return };
             if let (Some(pre), Some(post)) =
-                (best.accepted.clone(), g.export(family, best, &source, &settings, &mut self.interner))
+                (best.accepted.clone(), g.export(family, net, best, &source, &settings, &mut self.interner))
             {
                 out.push((net, pre, post));
             }
@@ -173,7 +186,12 @@ impl Rib {
     /// Route counts of a peer for a family.
     pub fn counts(&self, peer: PeerIdx, family: Family) -> PrefixCounts {
         let mut c = self.counts.get(&(peer, family)).copied().unwrap_or_default();
-        c.sent = self.groups.iter().map(|g| g.sent_to(family, peer)).sum();
+        c.sent = self
+            .groups
+            .iter()
+            .filter(|g| g.members().iter().any(|m| m.peer == peer))
+            .map(|g| g.sent_to(family, peer))
+            .sum();
         c
     }
 
@@ -231,7 +249,8 @@ impl Rib {
 
     /// A session came up: the peer joins the update group of its kind and
     /// is sent the current table, then End-of-RIB, per family.
-    pub fn peer_up(&mut self, peer: PeerIdx, key: GroupKey, out: Outbox) {
+    pub fn peer_up(&mut self, peer: PeerIdx, mut key: GroupKey, out: Outbox) {
+        self.set_group_policy(peer, &mut key);
         let member = Member { peer, out };
         let g = match self.groups.iter().position(|g| *g.key() == key) {
             Some(g) => g,
@@ -323,17 +342,108 @@ impl Rib {
     fn set_path(&mut self, peer: PeerIdx, nlri: &Nlri, received: Option<Attrs>) {
         let path_id = nlri.path_id.unwrap_or(0);
         let path = received.map(|received| {
-            let accepted = if peer == PeerIdx::LOCAL {
-                Some(received.clone())
-            } else {
-                (self.import)(peer, nlri.prefix, &received, &mut self.interner)
-            };
+            let accepted = self.import(peer, nlri.prefix, &received);
             Path { peer, path_id, received, accepted, since: self.started.elapsed().as_secs() as u32 }
         });
         match nlri.prefix {
             IpNet::V4(n) => self.set_v4(V4Key::new(n), peer, path_id, path),
             IpNet::V6(n) => self.set_v6(V6Key::new(n), peer, path_id, path),
         }
+    }
+
+    /// Runs `peer`'s import policy on a received path.
+    fn import(&mut self, peer: PeerIdx, prefix: IpNet, received: &Attrs) -> Option<Attrs> {
+        let Some(policy) = self.imports.get(&peer) else { return Some(received.clone()) };
+        let source = self.peers.0.get(peer.0 as usize).and_then(Option::as_ref)?;
+        let route = PolicyRoute { prefix, attrs: received, source, target: None, local_asn: self.local.asn };
+        policy.0.apply(&route, &mut self.interner)
+    }
+
+    /// Sets (or clears) `peer`'s import policy and runs it again over the
+    /// peer's stored routes (soft reconfiguration inbound): only routes
+    /// whose outcome changed reach export.
+    pub fn set_import(&mut self, peer: PeerIdx, policy: Option<SharedPolicy>) {
+        match policy {
+            Some(p) => self.imports.insert(peer, p),
+            None => self.imports.remove(&peer),
+        };
+        self.reimport(peer);
+    }
+
+    /// Runs `peer`'s import policy again over its stored routes.
+    pub fn reimport(&mut self, peer: PeerIdx) {
+        for (key, id) in self.v4.paths_of(peer) {
+            let Some(old) = self.v4.get(key).and_then(|d| d.get(peer, id)).cloned() else { continue };
+            let accepted = self.import(peer, key.to_net(), &old.received);
+            if !same_outcome(&old.accepted, &accepted) {
+                self.set_v4(key, peer, id, Some(Path { accepted, ..old }));
+            }
+        }
+        for (key, id) in self.v6.paths_of(peer) {
+            let Some(old) = self.v6.get(key).and_then(|d| d.get(peer, id)).cloned() else { continue };
+            let accepted = self.import(peer, key.to_net(), &old.received);
+            if !same_outcome(&old.accepted, &accepted) {
+                self.set_v6(key, peer, id, Some(Path { accepted, ..old }));
+            }
+        }
+    }
+
+    /// Puts `peer`'s export policy into a group key.
+    fn set_group_policy(&self, peer: PeerIdx, key: &mut GroupKey) {
+        key.policy = self.exports.get(&peer).cloned();
+        key.target = match &key.policy {
+            Some(p) if p.0.depends_on_target() => self.peer(peer).cloned(),
+            _ => None,
+        };
+    }
+
+    /// Sets (or clears) `peer`'s export policy. An established peer moves
+    /// to the update group of its new key and is sent only the difference
+    /// (soft reconfiguration outbound).
+    pub fn set_export(&mut self, peer: PeerIdx, policy: Option<SharedPolicy>) {
+        match policy {
+            Some(p) => self.exports.insert(peer, p),
+            None => self.exports.remove(&peer),
+        };
+        let Some(g) = self.groups.iter().position(|g| g.members().iter().any(|m| m.peer == peer)) else { return };
+        let mut key = self.groups[g].key().clone();
+        self.set_group_policy(peer, &mut key);
+        if key == *self.groups[g].key() {
+            return;
+        }
+        self.flush();
+        let settings = self.export_settings();
+        let peers = &self.peers;
+        let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
+        let member = self.groups[g].members().iter().find(|m| m.peer == peer).cloned().expect("member");
+        let old4 = self.groups[g].table_for(peer, &self.v4, &info, &settings, &mut self.interner);
+        let old6 = self.groups[g].table_for(peer, &self.v6, &info, &settings, &mut self.interner);
+        self.groups[g].end_flush();
+        if self.groups[g].leave(peer) {
+            self.groups.remove(g);
+        }
+        let g = match self.groups.iter().position(|g| *g.key() == key) {
+            Some(g) => g,
+            None => {
+                self.groups.push(UpdateGroup::new(key));
+                self.groups.len() - 1
+            }
+        };
+        let group = &mut self.groups[g];
+        let fresh = group.members().is_empty();
+        let new4 = group.table_for(peer, &self.v4, &info, &settings, &mut self.interner);
+        let new6 = group.table_for(peer, &self.v6, &info, &settings, &mut self.interner);
+        group.end_flush();
+        if fresh {
+            for (family, table) in [(Family::IPV4_UNICAST, new4.values().map(|v| v.1).collect::<Vec<_>>()), (Family::IPV6_UNICAST, new6.values().map(|v| v.1).collect())] {
+                for src in table {
+                    group.count(family, Some(src), 1);
+                }
+            }
+        }
+        group.send_diff(&member, &old4, &new4);
+        group.send_diff(&member, &old6, &new6);
+        group.join(member);
     }
 
     fn set_v4(&mut self, key: V4Key, peer: PeerIdx, path_id: u32, path: Option<Path>) {
@@ -356,7 +466,7 @@ impl Rib {
     }
 
     fn export_settings(&self) -> ExportSettings {
-        ExportSettings { cluster_id: self.local.cluster_id.unwrap_or(self.local.router_id) }
+        ExportSettings { cluster_id: self.local.cluster_id.unwrap_or(self.local.router_id), local_asn: self.local.asn }
     }
 
     /// Whether changes wait for [`Rib::flush`].

@@ -7,6 +7,7 @@ use bytes::BytesMut;
 use tokio::sync::mpsc;
 
 use super::*;
+use ipnet::IpNet;
 use crate::wire::{
     AsPath, Attributes, CodecConfig, DecodedUpdate, MessageDecoder, NextHop, Origin, PeerKind, Received, Update,
     Verdict,
@@ -34,6 +35,8 @@ fn ebgp_key() -> GroupKey {
         codec: CodecConfig { four_octet_as: true, ..CodecConfig::default() },
         families: vec![Family::IPV4_UNICAST],
         ipv4_over_ipv6: false,
+        policy: None,
+        target: None,
     }
 }
 
@@ -227,4 +230,85 @@ fn ibgp_routes_are_not_sent_to_ibgp_peers_and_get_local_pref() {
     assert_eq!(to_i2[0].next_hop, Some(Ipv4Addr::new(192, 0, 2, 100)));
     assert_eq!(to_i2[0].attributes.as_path, Some(AsPath::default()));
     let _ = NextHop::V4(Ipv4Addr::LOCALHOST);
+}
+
+/// A policy from a closure, for tests.
+struct FnPolicy<F>(F);
+
+impl<F> RoutePolicy for FnPolicy<F>
+where
+    F: Fn(&PolicyRoute<'_>, &mut Interner) -> Option<Attrs> + Send + Sync,
+{
+    fn apply(&self, route: &PolicyRoute<'_>, interner: &mut Interner) -> Option<Attrs> {
+        (self.0)(route, interner)
+    }
+}
+
+fn reject(prefix: &'static str) -> SharedPolicy {
+    let net: IpNet = prefix.parse().unwrap();
+    SharedPolicy(std::sync::Arc::new(FnPolicy(move |r: &PolicyRoute<'_>, _: &mut Interner| {
+        (r.prefix != net).then(|| r.attrs.clone())
+    })))
+}
+
+#[test]
+fn import_policy_change_reevaluates_stored_routes_only_where_the_outcome_changes() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let mut c = up(&mut rib, 3, 65003);
+    rib.set_import(a.idx, Some(reject("198.51.100.0/24")));
+    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24", "203.0.113.0/24"], [192, 0, 2, 1]));
+    rib.flush();
+    let got = c.updates();
+    assert_eq!(got.len(), 1);
+    assert_eq!(prefixes(&got[0]), ["203.0.113.0/24"]);
+    assert_eq!(rib.counts(a.idx, Family::IPV4_UNICAST), PrefixCounts { received: 2, accepted: 1, installed: 1, sent: 0 });
+
+    // The policy now rejects the other prefix: one withdraw, one announce,
+    // nothing resent that did not change.
+    rib.set_import(a.idx, Some(reject("203.0.113.0/24")));
+    rib.flush();
+    let got = c.updates();
+    let withdrawn: Vec<String> = got.iter().flat_map(|u| u.withdrawn.iter().map(|n| n.prefix.to_string())).collect();
+    let announced: Vec<String> = got.iter().flat_map(prefixes).collect();
+    assert_eq!(withdrawn, ["203.0.113.0/24"]);
+    assert_eq!(announced, ["198.51.100.0/24"]);
+}
+
+#[test]
+fn export_policy_change_sends_the_member_only_the_difference() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let mut c = up(&mut rib, 3, 65003);
+    let mut d = up(&mut rib, 4, 65004);
+    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24", "203.0.113.0/24"], [192, 0, 2, 1]));
+    rib.flush();
+    assert_eq!(c.updates().len(), 1);
+    assert_eq!(d.updates().len(), 1);
+
+    // C alone stops getting one prefix, and gets MED 77 on the other.
+    let policy = SharedPolicy(std::sync::Arc::new(FnPolicy(|r: &PolicyRoute<'_>, i: &mut Interner| {
+        if r.prefix.to_string() == "198.51.100.0/24" {
+            return None;
+        }
+        let mut a = (**r.attrs).clone();
+        a.attrs.med = Some(77);
+        Some(i.intern(a))
+    })));
+    rib.set_export(c.idx, Some(policy));
+    let got = c.updates();
+    let withdrawn: Vec<String> = got.iter().flat_map(|u| u.withdrawn.iter().map(|n| n.prefix.to_string())).collect();
+    assert_eq!(withdrawn, ["198.51.100.0/24"]);
+    let med: Vec<Option<u32>> = got.iter().filter(|u| !u.nlri.is_empty()).map(|u| u.attributes.med).collect();
+    assert_eq!(med, [Some(77)]);
+    assert!(d.updates().is_empty(), "other members are not disturbed");
+    assert_eq!(rib.counts(c.idx, Family::IPV4_UNICAST).sent, 1);
+    assert_eq!(rib.counts(d.idx, Family::IPV4_UNICAST).sent, 2);
+
+    // New routes reach C through its own group, policy applied.
+    rib.update(a.idx, &announce(&[65001], &["192.0.2.0/24"], [192, 0, 2, 1]));
+    rib.flush();
+    let got = c.updates();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].attributes.med, Some(77));
 }

@@ -30,9 +30,7 @@ use crate::event::{RibEvent, RibSender, SessionInfo};
 use crate::rib::{Outbox, PeerIdx};
 use crate::stats::{PeerStats, SessionState};
 use crate::transport::{self, TransportError};
-use crate::wire::{
-    CeaseSubcode, Family, Message, MessageDecoder, Negotiated, Notification, Open, RouteRefresh,
-};
+use crate::wire::{CeaseSubcode, Family, Message, MessageDecoder, Negotiated, Notification, Open, RouteRefresh};
 
 /// What a [`PeerHandle`](super::PeerHandle) asks of the peer task.
 #[derive(Debug)]
@@ -329,11 +327,8 @@ impl Peer {
     /// Collision detection (RFC 4271 6.8) once the peer's identifier is
     /// known from its OPEN on connection `id`.
     async fn open_received(&mut self, id: u64, open: &Open) {
-        let Some(outgoing) = self
-            .candidates
-            .iter()
-            .find(|c| c.id == id && matches!(c.stage, Stage::OpenSent))
-            .map(|c| c.outgoing)
+        let Some(outgoing) =
+            self.candidates.iter().find(|c| c.id == id && matches!(c.stage, Stage::OpenSent)).map(|c| c.outgoing)
         else {
             return;
         };
@@ -410,12 +405,7 @@ impl Peer {
         let (rd, wr) = stream.into_split();
         let (outbox, outbox_rx) = mpsc::unbounded_channel();
         let codec = negotiated.codec_config(self.config.peer_kind());
-        let info = SessionInfo {
-            negotiated: negotiated.clone(),
-            local,
-            remote,
-            remote_router_id: remote_open.bgp_id,
-        };
+        let info = SessionInfo { negotiated: negotiated.clone(), local, remote, remote_router_id: remote_open.bgp_id };
         // Management sees the session up no later than the RIB does.
         self.stats.update_facts(|f| {
             f.negotiated = Some(negotiated.clone());

@@ -47,20 +47,8 @@ pub struct SessionGone;
 /// with the error in `last_error` until a valid configuration comes).
 /// Must run inside a tokio runtime.
 pub fn spawn(idx: PeerIdx, config: PeerConfig, rib: RibSender, stats: Arc<PeerStats>) -> PeerHandle {
-    spawn_with(idx, config, rib, stats, timers::FIRST_ATTEMPT_JITTER)
-}
-
-/// [`spawn`] with the longest delay of the first attempt given (tests make
-/// two speakers connect at the same instant with zero).
-pub(crate) fn spawn_with(
-    idx: PeerIdx,
-    config: PeerConfig,
-    rib: RibSender,
-    stats: Arc<PeerStats>,
-    first_attempt: std::time::Duration,
-) -> PeerHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let peer = fsm::Peer::new(idx, config, rib, stats.clone(), rx, first_attempt);
+    let peer = fsm::Peer::new(idx, config, rib, stats.clone(), rx, timers::FIRST_ATTEMPT_JITTER);
     tokio::spawn(peer.run());
     PeerHandle { tx, stats }
 }

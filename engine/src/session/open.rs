@@ -128,10 +128,7 @@ mod tests {
         assert_eq!(check_open(&c, &same_id), Ok(()));
         let mut internal = c.clone();
         internal.local_as = 65002;
-        assert_eq!(
-            check_open(&internal, &same_id).unwrap_err().kind,
-            ErrorKind::Open(OpenSubcode::BadBgpIdentifier)
-        );
+        assert_eq!(check_open(&internal, &same_id).unwrap_err().kind, ErrorKind::Open(OpenSubcode::BadBgpIdentifier));
     }
 
     #[test]

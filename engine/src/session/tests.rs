@@ -86,15 +86,10 @@ fn listener(local: IpAddr) -> (Listener, u16) {
 
 /// Starts a speaker whose listener is `l` with `config`.
 fn start(l: Listener, config: PeerConfig) -> Speaker {
-    start_after(l, config, timers::FIRST_ATTEMPT_JITTER)
-}
-
-/// [`start`] with the first connection attempt within `first_attempt`.
-fn start_after(l: Listener, config: PeerConfig, first_attempt: Duration) -> Speaker {
     let (tx, rib) = mpsc::unbounded_channel();
     let remote = config.remote;
     let password = config.password.clone();
-    let handle = spawn_with(PeerIdx(1), config, tx, Arc::new(Default::default()), first_attempt);
+    let handle = spawn(PeerIdx(1), config, tx, Arc::new(Default::default()));
     if let Err(e) = l.add_peer(remote, handle.clone(), password) {
         panic!("the kernel refuses TCP_MD5SIG on the listener, so TCP MD5 cannot be tested here: {e}");
     }
@@ -246,8 +241,12 @@ async fn establish_exchange_update_refresh_and_stop() {
     // one chunk counted as two by the writer.
     let mut chunk = BytesMut::new();
     let config = a_info.negotiated.codec_config(PeerKind::External);
-    Message::Update(test_update(65001, Ipv4Addr::new(127, 0, 0, 2), "10.0.0.0/24")).encode(&config, &mut chunk).unwrap();
-    Message::Update(test_update(65001, Ipv4Addr::new(127, 0, 0, 2), "10.0.1.0/24")).encode(&config, &mut chunk).unwrap();
+    Message::Update(test_update(65001, Ipv4Addr::new(127, 0, 0, 2), "10.0.0.0/24"))
+        .encode(&config, &mut chunk)
+        .unwrap();
+    Message::Update(test_update(65001, Ipv4Addr::new(127, 0, 0, 2), "10.0.1.0/24"))
+        .encode(&config, &mut chunk)
+        .unwrap();
     a_out.send(chunk.freeze()).unwrap();
     for prefix in ["10.0.0.0/24", "10.0.1.0/24"] {
         match b.event().await {
@@ -273,21 +272,28 @@ async fn establish_exchange_update_refresh_and_stop() {
     a.down().await;
     b.down().await;
     timeout(WAIT, a.handle.closed()).await.expect("task ends");
-    assert_eq!(
-        b.stats().facts().last_received_notification,
-        code(ErrorKind::Cease(CeaseSubcode::PeerDeconfigured))
-    );
+    assert_eq!(b.stats().facts().last_received_notification, code(ErrorKind::Cease(CeaseSubcode::PeerDeconfigured)));
     assert!(a.handle.reset().is_err(), "a stopped peer takes no requests");
     drop((a.listener, b.listener));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collision_of_two_active_speakers_keeps_one_connection() {
-    let (la, pa) = listener(ip(4));
-    let (lb, pb) = listener(ip(5));
-    // Both connect at the same instant, so each has two connections.
-    let mut a = start_after(la, config(ip(4), ip(5), pb, 65001, 65002, 4), Duration::ZERO);
-    let mut b = start_after(lb, config(ip(5), ip(4), pa, 65002, 65001, 5), Duration::ZERO);
+    // Plain listeners, accepted by hand: each speaker's own connection is in
+    // OpenSent before it is handed the other's, so a collision is certain.
+    let la = TcpListener::bind(SocketAddr::new(ip(4), 0)).await.unwrap();
+    let lb = TcpListener::bind(SocketAddr::new(ip(5), 0)).await.unwrap();
+    let (pa, pb) = (la.local_addr().unwrap().port(), lb.local_addr().unwrap().port());
+    let mut a = start(Listener::new(), config(ip(4), ip(5), pb, 65001, 65002, 4));
+    let mut b = start(Listener::new(), config(ip(5), ip(4), pa, 65002, 65001, 5));
+    wait_until("both in OpenSent", || {
+        a.stats().state() == SessionState::OpenSent && b.stats().state() == SessionState::OpenSent
+    })
+    .await;
+    let (to_a, _) = timeout(WAIT, la.accept()).await.unwrap().unwrap();
+    let (to_b, _) = timeout(WAIT, lb.accept()).await.unwrap().unwrap();
+    a.handle.accept(to_a).unwrap();
+    b.handle.accept(to_b).unwrap();
     // Both end on the connection B (the higher identifier) opened, whose
     // far end is A's listening port.
     wait_until("one shared session", || {
@@ -302,8 +308,10 @@ async fn collision_of_two_active_speakers_keeps_one_connection() {
     a.established().await;
     b.established().await;
     let collision = code(ErrorKind::Cease(CeaseSubcode::ConnectionCollisionResolution));
-    assert_eq!(a.stats().sent.get(MessageType::Open), 2, "two connections each");
-    assert_eq!(b.stats().sent.get(MessageType::Open), 2, "two connections each");
+    wait_until("an OPEN on both connections of each side", || {
+        a.stats().sent.get(MessageType::Open) == 2 && b.stats().sent.get(MessageType::Open) == 2
+    })
+    .await;
     // The other connection was closed as the loser of the collision (by
     // whichever side got there first).
     wait_until("collision notification", || {
@@ -370,18 +378,50 @@ async fn hold_timer_expires_when_the_peer_goes_silent() {
 }
 
 #[tokio::test]
-async fn wrong_peer_as_is_refused() {
+async fn bad_opens_are_refused() {
     let (s, to) = passive_speaker(8, 9);
-    let mut raw = Raw::connect(ip(9), to).await;
-    raw.send(raw_open(65099, 90, Ipv4Addr::new(10, 0, 0, 9))).await;
-    let Received::Open(_) = raw.recv().await else { panic!("expected OPEN") };
-    let n = raw.expect_notification().await;
-    assert_eq!(n.kind, ErrorKind::Open(OpenSubcode::BadPeerAs));
-    wait_until("notification recorded", || {
-        s.stats().facts().last_sent_notification == code(ErrorKind::Open(OpenSubcode::BadPeerAs))
-    })
-    .await;
+    let id = Ipv4Addr::new(10, 0, 0, 9);
+    let mut version_3 = BytesMut::new();
+    raw_open(65002, 90, id).encode(&CodecConfig::default(), &mut version_3).unwrap();
+    version_3[19] = 3;
+    let cases = [
+        (raw_bytes(raw_open(65099, 90, id)), OpenSubcode::BadPeerAs),
+        (raw_bytes(raw_open(65002, 2, id)), OpenSubcode::UnacceptableHoldTime),
+        (version_3.to_vec(), OpenSubcode::UnsupportedVersionNumber),
+    ];
+    for (open, subcode) in cases {
+        let mut raw = Raw::connect(ip(9), to).await;
+        raw.stream.write_all(&open).await.unwrap();
+        let Received::Open(_) = raw.recv().await else { panic!("expected OPEN") };
+        let n = raw.expect_notification().await;
+        assert_eq!(n.kind, ErrorKind::Open(subcode));
+        let expected = code(ErrorKind::Open(subcode));
+        wait_until("notification recorded", || s.stats().facts().last_sent_notification == expected).await;
+    }
     assert_eq!(s.stats().established_transitions.load(std::sync::atomic::Ordering::Relaxed), 0);
+}
+
+fn raw_bytes(m: Message) -> Vec<u8> {
+    let mut out = BytesMut::new();
+    m.encode(&CodecConfig::default(), &mut out).unwrap();
+    out.to_vec()
+}
+
+#[tokio::test]
+async fn route_refresh_without_the_capability_is_an_error() {
+    let (mut s, to) = passive_speaker(36, 37);
+    let mut raw = Raw::connect(ip(37), to).await;
+    let caps = Capabilities { four_octet_as: Some(65002), ..Capabilities::default() };
+    raw.send(Message::Open(Open::new(65002, 90, Ipv4Addr::new(10, 0, 0, 37), caps))).await;
+    let Received::Open(_) = raw.recv().await else { panic!("expected OPEN") };
+    raw.send(Message::Keepalive).await;
+    assert_eq!(raw.recv().await, Received::Keepalive);
+    let (info, _) = s.established().await;
+    assert!(!info.negotiated.route_refresh);
+    raw.send(Message::RouteRefresh(crate::wire::RouteRefresh::request(crate::wire::Family::IPV4_UNICAST))).await;
+    let n = raw.expect_notification().await;
+    assert_eq!(n.kind, ErrorKind::MessageHeader(crate::wire::HeaderSubcode::BadMessageType));
+    s.down().await;
 }
 
 /// An UPDATE body: withdrawn length, attributes, NLRI 10.1.0.0/16.
@@ -570,4 +610,37 @@ async fn unknown_addresses_are_closed_by_the_listener() {
     let mut raw = Raw::connect(ip(30), to).await;
     let n = timeout(WAIT, raw.stream.read(&mut [0u8; 64])).await.expect("closed at once").unwrap_or(0);
     assert_eq!(n, 0, "nothing is sent to an unknown peer");
+}
+
+#[tokio::test]
+async fn listener_on_every_address_with_md5_for_ipv4_peers() {
+    // No address: one dual-stack socket, which sees IPv4 peers as mapped
+    // addresses; their MD5 keys must be installed in that form.
+    let l = Listener::new();
+    let bound = l.rebind(&[], 0).expect("bind every address");
+    assert_eq!(bound.len(), 1);
+    let port = bound[0].port();
+    let mut a_conf = config(ip(33), ip(34), 179, 65001, 65002, 33);
+    a_conf.passive = true;
+    a_conf.password = Some("dual".into());
+    let mut a = start(l, a_conf);
+    let (lb, _) = listener(ip(34));
+    let mut b_conf = config(ip(34), ip(33), port, 65002, 65001, 34);
+    b_conf.password = Some("dual".into());
+    let mut b = start(lb, b_conf);
+    b.established().await;
+    let (info, _) = a.established().await;
+    assert_eq!(crate::transport::unmap(info.remote.ip()), ip(34));
+}
+
+#[tokio::test]
+async fn listener_disable_and_rebind() {
+    let l = Listener::new();
+    let addr = l.rebind(&[ip(35)], 0).unwrap()[0];
+    assert!(TcpStream::connect(addr).await.is_ok());
+    l.disable();
+    assert!(l.local_addrs().is_empty());
+    assert!(TcpStream::connect(addr).await.is_err(), "a disabled listener refuses connections");
+    assert_eq!(l.rebind(&[ip(35)], addr.port()).unwrap(), vec![addr], "the same port binds again");
+    assert!(TcpStream::connect(addr).await.is_ok());
 }

@@ -84,8 +84,11 @@ impl Listener {
     ///
     /// The old sockets are closed first (a port cannot be bound twice). If
     /// any new address fails, nothing stays bound and the error is returned.
-    /// Must run inside a tokio runtime.
+    /// Must run inside a tokio runtime (else [`TransportError::NoRuntime`]).
     pub fn rebind(&self, addresses: &[IpAddr], port: u16) -> Result<Vec<SocketAddr>, TransportError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(TransportError::NoRuntime);
+        }
         self.disable();
         let mut sockets = Vec::new();
         if addresses.is_empty() {

@@ -23,6 +23,9 @@ pub enum TransportError {
         #[source]
         source: io::Error,
     },
+    /// Sockets need a tokio runtime to be registered with.
+    #[error("no tokio runtime to run the listener on")]
+    NoRuntime,
     /// The connection was not established in time.
     #[error("connecting to {0} timed out")]
     Timeout(std::net::SocketAddr),
