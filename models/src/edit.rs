@@ -1,9 +1,13 @@
 //! Edits: what a management door asks to change, and how one edit is
 //! applied to a working copy of a configuration tree.
 //!
-//! Values are RFC 7951 JSON for the node the path names (as gNMI carries
-//! them); whole-configuration values may also be XML. An edit never
-//! validates: the transaction validates the result of all its edits at once.
+//! Values come in two shapes, one per door:
+//! - JSON (RFC 7951) holds the node the path names, as gNMI carries it;
+//! - XML is a document from the root that holds the node at the path with
+//!   its ancestors and their keys, as NETCONF's edit-config carries it.
+//!
+//! An edit never validates: the transaction validates the result of all
+//! its edits at once.
 
 use serde_json::{Map, Value};
 use yang2::data::{Data, DataFormat, DataParserFlags, DataPrinterFlags, DataTree, DataValidationFlags};
@@ -109,10 +113,13 @@ pub fn apply(tree: &mut DataTree<'static>, edit: &Edit) -> Result<(), EditError>
         (None, _) => parse(text, *encoding),
         (Some(node), Encoding::Json) => wrap_json(&path, &node, text)
             .and_then(|doc| parse(&doc, Encoding::Json)),
-        (Some(_), Encoding::Xml) => Err(ModelError::at(
-            &edit.path,
-            "XML values are accepted for the whole configuration only; use JSON here",
-        )),
+        (Some(_), Encoding::Xml) => parse(text, Encoding::Xml).and_then(|doc| {
+            // The document must hold the node the path names.
+            match doc.find_path(&edit.path) {
+                Ok(_) => Ok(doc),
+                Err(_) => Err(ModelError::at(&edit.path, "the XML value does not contain this node")),
+            }
+        }),
     }
     .map_err(EditError::BadValue)?;
     tree.merge(&subtree).map_err(|e| EditError::BadValue(e.into()))
@@ -328,6 +335,21 @@ mod tests {
         assert!(t.find_path(top).is_err());
         apply(&mut t, &Edit::json(Operation::Create, &desc, "\"again\"")).unwrap();
         assert!(t.find_path(top).is_ok());
+    }
+
+    #[test]
+    fn xml_values_are_documents_from_the_root() {
+        let mut t = tree();
+        let xml = r#"<network-instances xmlns="http://openconfig.net/yang/network-instance">
+            <network-instance><name>DEFAULT</name><config><description>via xml</description></config>
+            </network-instance></network-instances>"#;
+        let path = format!("{BASE}/config/description");
+        apply(&mut t, &Edit { op: Operation::Merge, path: path.clone(), value: Some((xml.into(), Encoding::Xml)) })
+            .unwrap();
+        assert_eq!(value(&t, &path).as_deref(), Some("via xml"));
+        let other = format!("{BASE}/config/router-id");
+        let e = apply(&mut t, &Edit { op: Operation::Merge, path: other, value: Some((xml.into(), Encoding::Xml)) });
+        assert!(matches!(e, Err(EditError::BadValue(_))), "{e:?}");
     }
 
     #[test]

@@ -98,17 +98,17 @@ pub struct PeerConfig {
     /// (`ebgp-multihop/config/multihop-ttl` when `enabled`). `None`: 1 for
     /// external peers, 255 for internal ones.
     pub multihop_ttl: Option<u8>,
-    /// GTSM (RFC 5082): routers allowed between us and the peer, 0 for a
+    /// GTSM (RFC 5082, `ocbgp:ttl-security`): hops to the peer, 1 for a
     /// directly connected one. We send TTL 255 and the kernel drops packets
-    /// that arrive with a TTL below 255 minus this (IP_MINTTL /
+    /// that arrive with a TTL below 256 minus this (IP_MINTTL /
     /// IPV6_MINHOPCOUNT). Takes precedence over `multihop_ttl`.
     pub ttl_security: Option<u8>,
     /// TCP maximum segment size (`transport/config/tcp-mss`).
     pub tcp_mss: Option<u16>,
     /// TCP MD5 key, RFC 2385 (`config/auth-password`), at most 80 octets.
     pub password: Option<String>,
-    /// The families to advertise, in order (`afi-safis`). Empty: none at
-    /// all (the session comes up and exchanges no routes).
+    /// The families to advertise, in order (`afi-safis`). Empty: no
+    /// multiprotocol capability, which means IPv4 unicast alone (RFC 4760 8).
     pub families: Vec<FamilyConfig>,
     /// Graceful restart capability, when enabled.
     pub graceful_restart: Option<GracefulRestartConfig>,

@@ -39,7 +39,9 @@ pub fn outgoing_ttl(config: &PeerConfig) -> u8 {
 /// The least TTL accepted on received packets under GTSM: 255 minus the
 /// hops allowed (RFC 5082 3); `None` without GTSM.
 pub fn min_ttl(config: &PeerConfig) -> Option<u8> {
-    config.ttl_security.map(|hops| 255 - hops)
+    // RFC 5082 / OpenConfig-style hop count: 1 is a directly connected
+    // peer, whose packets arrive with TTL 255.
+    config.ttl_security.map(|hops| (256 - u16::from(hops.max(1))) as u8)
 }
 
 /// Sets TTL, GTSM minimum TTL and MSS on a session's socket, for traffic
