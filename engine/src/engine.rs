@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnet::IpNet;
 
-use crate::config::{GlobalSettings, ListenSettings, ResolvedNeighbor};
-use crate::rib::{LocalSettings, PathAttrs, PeerIdx, PeerInfo, SourceKind};
+use crate::config::{GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
+use crate::policy::{Chain, DefaultPolicy, Policies};
+use crate::rib::{LocalSettings, PathAttrs, PeerIdx, PeerInfo, SharedPolicy, SourceKind};
 use crate::rib_task::{RibCommand, RibHandle};
 use crate::session::{self, PeerConfig, PeerHandle};
 use crate::stats::PeerStats;
@@ -28,6 +29,11 @@ pub struct Neighbor {
     pub config: PeerConfig,
     /// Whether it is a route-reflector client of ours.
     pub rr_client: bool,
+    /// Its import policy by name, and the chain in force.
+    pub import: Option<PolicySpec>,
+    /// Its export policy by name.
+    pub export: Option<PolicySpec>,
+    chains: (Option<Chain>, Option<Chain>),
 }
 
 /// The speaker while BGP is configured.
@@ -43,6 +49,8 @@ struct Inner {
     runtime: tokio::runtime::Handle,
     listener: Listener,
     running: Mutex<Option<Running>>,
+    /// The compiled routing policy.
+    policies: Mutex<Policies>,
 }
 
 /// The BGP speaker. Cheap to clone; every call returns at once (work goes
@@ -68,7 +76,14 @@ impl Engine {
     /// An engine whose tasks run on `runtime`; it does nothing until it is
     /// given global settings.
     pub fn new(runtime: tokio::runtime::Handle) -> Engine {
-        Engine { inner: Arc::new(Inner { runtime, listener: Listener::new(), running: Mutex::new(None) }) }
+        Engine {
+            inner: Arc::new(Inner {
+                runtime,
+                listener: Listener::new(),
+                running: Mutex::new(None),
+                policies: Mutex::new(Policies::empty()),
+            }),
+        }
     }
 
     fn running(&self) -> MutexGuard<'_, Option<Running>> {
@@ -93,13 +108,16 @@ impl Engine {
             let mut new = Running { global: global.clone(), rib, neighbors: HashMap::new(), next_idx: 1, free: Vec::new() };
             if let Some(old) = old {
                 // Same neighbors, new identity: fresh sessions.
+                let policies = self.policies();
                 for (addr, n) in old.neighbors {
                     let _ = n.handle.stop();
                     let mut config = n.config.clone();
                     config.local_as = global.asn;
                     config.router_id = global.router_id;
                     self.inner.listener.remove_peer(addr);
-                    start_neighbor(&mut new, &self.inner.listener, ResolvedNeighbor { session: config, rr_client: n.rr_client });
+                    let resolved =
+                        ResolvedNeighbor { session: config, rr_client: n.rr_client, import: n.import, export: n.export };
+                    start_neighbor(&mut new, &self.inner.listener, resolved, &policies);
                 }
             }
             *running = Some(new);
@@ -150,6 +168,7 @@ impl Engine {
     /// whether the change needs a reset).
     pub fn set_neighbor(&self, neighbor: ResolvedNeighbor) -> Result<(), EngineError> {
         let _rt = self.inner.runtime.enter();
+        let policies = self.policies();
         let mut guard = self.running();
         let r = guard.as_mut().ok_or(EngineError::NotRunning)?;
         let addr = neighbor.session.remote;
@@ -164,10 +183,31 @@ impl Engine {
                 let _ = n.handle.set_config(neighbor.session.clone());
                 n.config = neighbor.session;
                 n.rr_client = neighbor.rr_client;
+                n.import = neighbor.import;
+                n.export = neighbor.export;
+                apply_chains(&r.rib, n, &policies);
             }
-            None => start_neighbor(r, &self.inner.listener, neighbor),
+            None => start_neighbor(r, &self.inner.listener, neighbor, &policies),
         }
         Ok(())
+    }
+
+    /// The compiled routing policy in force.
+    pub fn policies(&self) -> Policies {
+        self.inner.policies.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Puts new routing policy in force: every neighbor whose chains now
+    /// behave differently has them re-run over its routes (soft
+    /// reconfiguration in and out); the others are not touched.
+    pub fn set_policies(&self, policies: Policies) {
+        *self.inner.policies.lock().unwrap_or_else(|e| e.into_inner()) = policies.clone();
+        let mut guard = self.running();
+        let Some(r) = guard.as_mut() else { return };
+        let rib = r.rib.clone();
+        for n in r.neighbors.values_mut() {
+            apply_chains(&rib, n, &policies);
+        }
     }
 
     /// Removes a neighbor: its session ends with Cease/Peer De-configured
@@ -240,7 +280,30 @@ fn peer_info(n: &ResolvedNeighbor) -> PeerInfo {
     }
 }
 
-fn start_neighbor(r: &mut Running, listener: &Listener, neighbor: ResolvedNeighbor) {
+/// Builds a neighbor's chains from its specs; tells the RIB when they
+/// differ from the ones in force.
+fn apply_chains(rib: &RibHandle, n: &mut Neighbor, policies: &Policies) {
+    let build = |spec: &Option<PolicySpec>| -> Option<Chain> {
+        let spec = spec.as_ref()?;
+        match policies.chain(&spec.names, spec.default) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                // Prepare checked the names; a chain that still fails
+                // rejects everything rather than accepting by mistake.
+                tracing::error!(error = %e, "policy chain unusable, rejecting");
+                Some(Chain::only_default(DefaultPolicy::Reject))
+            }
+        }
+    };
+    let chains = (build(&n.import), build(&n.export));
+    if chains != n.chains {
+        let shared = |c: &Option<Chain>| c.clone().map(|c| SharedPolicy(Arc::new(c)));
+        rib.send(RibCommand::SetPolicies(n.idx, shared(&chains.0), shared(&chains.1)));
+        n.chains = chains;
+    }
+}
+
+fn start_neighbor(r: &mut Running, listener: &Listener, neighbor: ResolvedNeighbor, policies: &Policies) {
     let idx = r.free.pop().unwrap_or_else(|| {
         let idx = PeerIdx(r.next_idx);
         r.next_idx += 1;
@@ -253,8 +316,16 @@ fn start_neighbor(r: &mut Running, listener: &Listener, neighbor: ResolvedNeighb
     if let Err(e) = listener.add_peer(addr, handle.clone(), neighbor.session.password.clone()) {
         tracing::warn!(peer = %addr, error = %e, "cannot set the TCP MD5 key on the listener");
     }
-    r.neighbors.insert(
-        addr,
-        Neighbor { idx, handle, stats, config: neighbor.session, rr_client: neighbor.rr_client },
-    );
+    let mut n = Neighbor {
+        idx,
+        handle,
+        stats,
+        config: neighbor.session,
+        rr_client: neighbor.rr_client,
+        import: neighbor.import,
+        export: neighbor.export,
+        chains: (None, None),
+    };
+    apply_chains(&r.rib, &mut n, policies);
+    r.neighbors.insert(addr, n);
 }

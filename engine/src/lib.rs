@@ -9,6 +9,7 @@
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod policy;
 pub mod rib;
 pub mod session;
 pub mod rib_task;

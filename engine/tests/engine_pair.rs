@@ -142,3 +142,85 @@ async fn two_engines_exchange_routes_and_show_state() {
     let last = leaf(&b, &format!("{}/state/messages/received/last-notification-error-subcode", nb("127.0.0.2"))).await;
     assert_eq!(last.as_deref(), Some("openconfig-bgp-types:PEER_DE_CONFIGURED"));
 }
+
+async fn edit(s: &Speaker, edits: Vec<Edit>) {
+    let store = s.store.clone();
+    let who = Requester::internal(Origin::Gnmi);
+    tokio::task::spawn_blocking(move || store.edit_running(&edits, &who)).await.unwrap().expect("edit commits");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_edits_take_effect_without_a_session_reset() {
+    let port = 21179 + (std::process::id() % 500) as u16;
+    let (a, ea) = speaker("pa", &config(65001, "127.0.0.4", "127.0.0.5", 65002, port, &["198.51.100.0/24", "203.0.113.0/24"]));
+    let (b, _eb) = speaker("pb", &config(65002, "127.0.0.5", "127.0.0.4", 65001, port, &[]));
+    let nb = format!("{BGP}/neighbors/neighbor[neighbor-address='127.0.0.4']");
+    let prefixes = format!("{nb}/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/state/prefixes");
+    assert_eq!(wait_for(&b, &format!("{prefixes}/received"), Some("2"), Duration::from_secs(15)).await.as_deref(), Some("2"));
+
+    // A prefix-set and an import policy rejecting what is in it.
+    let rp = "/openconfig-routing-policy:routing-policy";
+    edit(
+        &b,
+        vec![
+            Edit::json(
+                Operation::Merge,
+                rp,
+                r#"{"defined-sets": {"prefix-sets": {"prefix-set": [{"name": "blocked",
+                      "config": {"name": "blocked", "mode": "IPV4"},
+                      "prefixes": {"prefix": [{"ip-prefix": "198.51.100.0/24", "masklength-range": "exact",
+                        "config": {"ip-prefix": "198.51.100.0/24", "masklength-range": "exact"}}]}}]}},
+                    "policy-definitions": {"policy-definition": [{"name": "in", "config": {"name": "in"},
+                      "statements": {"statement": [{"name": "1", "config": {"name": "1"},
+                        "conditions": {"match-prefix-set": {"config": {"prefix-set": "blocked"}}},
+                        "actions": {"config": {"policy-result": "REJECT_ROUTE"}}}]}}]}}"#,
+            ),
+            Edit::json(
+                Operation::Merge,
+                format!("{nb}/apply-policy/config"),
+                r#"{"import-policy": ["in"], "default-import-policy": "ACCEPT_ROUTE"}"#,
+            ),
+        ],
+    )
+    .await;
+    assert_eq!(wait_for(&b, &format!("{prefixes}/received"), Some("1"), Duration::from_secs(5)).await.as_deref(), Some("1"));
+    assert_eq!(leaf(&b, &format!("{prefixes}/received-pre-policy")).await.as_deref(), Some("2"));
+
+    // Editing the set moves the rejection to the other prefix.
+    edit(
+        &b,
+        vec![
+            Edit::delete(
+                Operation::Delete,
+                format!("{rp}/defined-sets/prefix-sets/prefix-set[name='blocked']/prefixes/prefix[ip-prefix='198.51.100.0/24'][masklength-range='exact']"),
+            ),
+            Edit::json(
+                Operation::Merge,
+                format!("{rp}/defined-sets/prefix-sets/prefix-set[name='blocked']/prefixes/prefix[ip-prefix='203.0.113.0/24'][masklength-range='exact']"),
+                r#"{"config": {"ip-prefix": "203.0.113.0/24", "masklength-range": "exact"}}"#,
+            ),
+        ],
+    )
+    .await;
+    let rib = format!("{BGP}/rib/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/ipv4-unicast/loc-rib/routes");
+    let route = |p: &str| format!("{rib}/route[prefix='{p}'][origin='127.0.0.4'][path-id='0']/state/valid-route");
+    assert_eq!(wait_for(&b, &route("198.51.100.0/24"), Some("true"), Duration::from_secs(5)).await.as_deref(), Some("true"));
+    assert_eq!(leaf(&b, &route("203.0.113.0/24")).await, None);
+    // Soft reconfiguration: the session never went down.
+    assert_eq!(leaf(&b, &format!("{nb}/state/established-transitions")).await.as_deref(), Some("1"));
+
+    // A route added through the Rust API shows up at the peer.
+    use ocbgp_engine::rib::PathAttrs;
+    use ocbgp_engine::wire::{AsPath, Attributes, Origin as BgpOrigin};
+    let attrs = PathAttrs {
+        attrs: Attributes { origin: Some(BgpOrigin::Igp), as_path: Some(AsPath::default()), ..Attributes::default() },
+        next_hop: None,
+    };
+    ea.add_path("192.0.2.128/25".parse().unwrap(), attrs).unwrap();
+    let api_route = format!("{rib}/route[prefix='192.0.2.128/25'][origin='127.0.0.4'][path-id='0']/state/valid-route");
+    assert_eq!(wait_for(&b, &api_route, Some("true"), Duration::from_secs(5)).await.as_deref(), Some("true"));
+    let own = format!("{rib}/route[prefix='192.0.2.128/25'][origin='openconfig-policy-types:STATIC'][path-id='0']/state/valid-route");
+    assert_eq!(leaf(&a, &own).await.as_deref(), Some("true"), "in A's own loc-rib");
+    ea.delete_path("192.0.2.128/25".parse().unwrap()).unwrap();
+    assert_eq!(wait_for(&b, &api_route, None, Duration::from_secs(5)).await, None);
+}

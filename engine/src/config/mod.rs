@@ -14,9 +14,10 @@ use ocbgp_models::config::Config;
 use ocbgp_models::datastore::{ConfigConsumer, Refusal, Transaction};
 use ocbgp_models::gen::{ChangeSet, ListKind, Op};
 
-pub use resolve::{bgp_path, parse_community, GlobalSettings, ListenSettings, ResolvedNeighbor};
+pub use resolve::{bgp_path, parse_community, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
 
 use crate::engine::Engine;
+use crate::policy::{Policies, ROUTING_POLICY_PATH};
 use crate::rib::PathAttrs;
 
 /// A reason the configuration cannot run, with the path at fault.
@@ -46,6 +47,8 @@ impl std::fmt::Display for Problem {
 /// What a transaction does to the engine, worked out in prepare.
 #[derive(Default)]
 struct Plan {
+    /// Recompiled routing policy, when it changed.
+    policies: Option<Policies>,
     /// New global settings; `Some(None)` stops BGP.
     global: Option<Option<GlobalSettings>>,
     /// Neighbors to remove.
@@ -78,6 +81,9 @@ impl Northbound {
     }
 
     fn execute(&self, plan: Plan) {
+        if let Some(p) = plan.policies {
+            self.engine.set_policies(p);
+        }
         if let Some(global) = plan.global {
             match global {
                 Some(g) => {
@@ -106,8 +112,31 @@ impl Northbound {
     }
 }
 
+/// Checks that every neighbor's chains can be built from `policies`.
+fn check_chains(plan: &Plan, policies: &Policies) -> Result<(), Problem> {
+    for n in &plan.neighbors {
+        for spec in [&n.import, &n.export].into_iter().flatten() {
+            policies.chain(&spec.names, spec.default).map_err(|mut p| {
+                p.path = Some(format!("{}/neighbors/neighbor[neighbor-address='{}']/apply-policy", bgp_path(), n.session.remote));
+                p
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The plan that builds everything in `config` from nothing.
 fn plan_all(config: &Config) -> Result<Plan, Problem> {
+    let tree = config.tree();
+    let policies = Policies::compile(tree)?;
+    let mut plan = plan_bgp(config)?;
+    check_chains(&plan, &policies)?;
+    plan.policies = Some(policies);
+    Ok(plan)
+}
+
+/// Global settings, neighbors and routes of `config`, from nothing.
+fn plan_bgp(config: &Config) -> Result<Plan, Problem> {
     let tree = config.tree();
     let Some(global) = resolve::global(tree)? else {
         return Ok(Plan { global: Some(None), ..Plan::default() });
@@ -127,7 +156,23 @@ fn plan_all(config: &Config) -> Result<Plan, Problem> {
 /// The plan for one transaction: only what its change set touched (its
 /// cost follows the change, not the configuration's size). `current` is
 /// the global settings the engine runs with.
-fn plan_change(old: &Config, new: &Config, changes: &ChangeSet, current: Option<GlobalSettings>) -> Result<Plan, Problem> {
+fn plan_change(
+    old: &Config,
+    new: &Config,
+    changes: &ChangeSet,
+    current: Option<GlobalSettings>,
+    policies: &Policies,
+) -> Result<Plan, Problem> {
+    let policy_changed = changes.lists.iter().any(|c| c.path.starts_with(ROUTING_POLICY_PATH))
+        || changes.containers.iter().any(|c| c.path.starts_with(ROUTING_POLICY_PATH));
+    let new_policies = if policy_changed { Some(policies.update(new.tree(), changes)?) } else { None };
+    let mut plan = plan_bgp_change(old, new, changes, current)?;
+    check_chains(&plan, new_policies.as_ref().unwrap_or(policies))?;
+    plan.policies = new_policies;
+    Ok(plan)
+}
+
+fn plan_bgp_change(old: &Config, new: &Config, changes: &ChangeSet, current: Option<GlobalSettings>) -> Result<Plan, Problem> {
     let bgp = bgp_path();
     let global_path = format!("{bgp}/global");
     check_single_instance(changes, &bgp)?;
@@ -140,7 +185,7 @@ fn plan_change(old: &Config, new: &Config, changes: &ChangeSet, current: Option<
         || changes.lists.iter().any(|c| c.path.starts_with(&global_path) && c.kind != ListKind::BgpGlobalRoute);
     if global_changed {
         // Identity, listener or selection changed: resolve everything again.
-        let mut plan = plan_all(new)?;
+        let mut plan = plan_bgp(new)?;
         let keep: BTreeSet<IpAddr> = plan.neighbors.iter().map(|n| n.session.remote).collect();
         plan.removed = resolve::neighbor_addresses(old.tree()).into_iter().filter(|a| !keep.contains(a)).collect();
         let routes: BTreeSet<IpNet> = plan.originated.iter().map(|(p, _)| *p).collect();
@@ -203,7 +248,8 @@ fn check_single_instance(changes: &ChangeSet, bgp: &str) -> Result<(), Problem> 
 
 impl ConfigConsumer for Northbound {
     fn prepare(&self, tx: &Transaction<'_>) -> Result<(), Refusal> {
-        let plan = plan_change(tx.old, tx.new, tx.changes, self.engine.global()).map_err(Refusal::from)?;
+        let plan = plan_change(tx.old, tx.new, tx.changes, self.engine.global(), &self.engine.policies())
+            .map_err(Refusal::from)?;
         *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some((tx.id, plan));
         Ok(())
     }

@@ -6,13 +6,14 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 use ocbgp_models::gen::config::{Global, Neighbor, Route};
-use ocbgp_models::gen::types::{AfiSafiType, BgpOriginAttrType};
+use ocbgp_models::gen::types::{AfiSafiType, BgpOriginAttrType, DefaultPolicyType};
 use ocbgp_models::gen::{paths, FromNode};
 use ocbgp_models::ModelError;
 use yang2::data::{Data, DataTree};
 use yang2::schema::SchemaNodeKind;
 
 use super::Problem;
+use crate::policy::DefaultPolicy;
 use crate::rib::{PathAttrs, SelectionOptions};
 use crate::session::{FamilyConfig, GracefulRestartConfig, PeerConfig, Timers};
 use crate::wire::{AsPath, Attributes, Community, Family, GracefulRestartFamily, LargeCommunity, NextHop, Origin};
@@ -161,12 +162,56 @@ fn family_of(name: AfiSafiType) -> Option<Family> {
     }
 }
 
-/// A neighbor's session settings and its route-reflector role.
+/// A policy chain by name, as apply-policy configures it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicySpec {
+    /// Policy definitions, in order.
+    pub names: Vec<String>,
+    /// What happens to a route the chain neither accepts nor rejects.
+    pub default: DefaultPolicy,
+}
+
+/// A neighbor's session settings, route-reflector role and policies.
 pub struct ResolvedNeighbor {
     /// The session's parameters.
     pub session: PeerConfig,
     /// The peer is a route-reflector client of ours.
     pub rr_client: bool,
+    /// Import policy; `None`: every route is accepted as received.
+    pub import: Option<PolicySpec>,
+    /// Export policy; `None`: every route is sent.
+    pub export: Option<PolicySpec>,
+}
+
+/// The chain a neighbor runs in one direction.
+///
+/// OpenConfig's default decision is REJECT_ROUTE. ocbgp applies it when a
+/// chain or a default is configured (on the neighbor, its peer group, or
+/// the global apply-policy); a neighbor with no policy at all is accepted
+/// whole, as GoBGP does (see yang/README.md).
+fn policy_spec(
+    eff: &DataTree<'static>,
+    tree: &DataTree<'static>,
+    neighbor: &str,
+    names: &[String],
+    default: DefaultPolicyType,
+    leaf: &str,
+) -> Option<PolicySpec> {
+    let explicit = |t: &DataTree<'static>, p: String| t.find_path(&p).is_ok_and(|n| !n.is_default());
+    let default = if explicit(eff, format!("{neighbor}/apply-policy/config/{leaf}")) {
+        Some(default)
+    } else {
+        let global = format!("{}/global/apply-policy/config/{leaf}", bgp_path());
+        if explicit(tree, global.clone()) {
+            tree.find_path(&global).ok().and_then(|n| n.value_canonical()).and_then(|v| v.parse().ok())
+        } else {
+            None
+        }
+    };
+    match (names.is_empty(), default) {
+        (true, None) => None,
+        (_, d) => Some(PolicySpec { names: names.to_vec(), default: DefaultPolicy::from(d.unwrap_or(DefaultPolicyType::RejectRoute)) }),
+    }
 }
 
 /// Resolves one neighbor.
@@ -242,7 +287,10 @@ pub fn neighbor(tree: &DataTree<'static>, global: &GlobalSettings, addr: IpAddr)
     session.graceful_restart = graceful_restart;
     session.enabled = c.enabled;
     session.validate().map_err(|e| Problem { path: Some(path.clone()), reason: e.to_string() })?;
-    Ok(ResolvedNeighbor { session, rr_client: n.route_reflector.config.route_reflector_client })
+    let ap = &n.apply_policy.config;
+    let import = policy_spec(&eff, tree, &path, &ap.import_policy, ap.default_import_policy, "default-import-policy");
+    let export = policy_spec(&eff, tree, &path, &ap.export_policy, ap.default_export_policy, "default-export-policy");
+    Ok(ResolvedNeighbor { session, rr_client: n.route_reflector.config.route_reflector_client, import, export })
 }
 
 /// The routes configured under `ocbgp:originated-routes`.

@@ -170,18 +170,26 @@ impl UpdateGroup {
                 out
             }
         }?;
-        match &self.key.policy {
-            None => Some(base),
-            Some(policy) => policy.0.apply(
-                &PolicyRoute {
-                    prefix,
-                    attrs: &base,
-                    source,
-                    target: self.key.target.as_ref(),
-                    local_asn: settings.local_asn,
-                },
-                interner,
-            ),
+        let Some(policy) = &self.key.policy else { return Some(base) };
+        let out = policy.0.apply(
+            &PolicyRoute { prefix, attrs: &base, source, target: self.key.target.as_ref(), local_asn: settings.local_asn },
+            interner,
+        )?;
+        if out.next_hop.is_some() {
+            return Some(out);
+        }
+        // The policy said next-hop SELF: our address on the members' sessions.
+        let mut with_hop = (*out).clone();
+        with_hop.next_hop = Some(self.self_hop(v6)?);
+        Some(interner.intern(with_hop))
+    }
+
+    /// Our address on the members' sessions, as a next hop of the family.
+    fn self_hop(&self, v6: bool) -> Option<NextHop> {
+        if v6 {
+            self.key.local_v6.map(|global| NextHop::V6 { global, link_local: None })
+        } else {
+            self.key.local_v4.map(NextHop::V4)
         }
     }
 
@@ -193,13 +201,7 @@ impl UpdateGroup {
             // iBGP routes go to iBGP peers only by reflection.
             return None;
         }
-        let self_hop = || -> Option<NextHop> {
-            if v6 {
-                key.local_v6.map(|global| NextHop::V6 { global, link_local: None })
-            } else {
-                key.local_v4.map(NextHop::V4)
-            }
-        };
+        let self_hop = || self.self_hop(v6);
         let mut out = attrs.clone();
         match key.kind {
             SourceKind::External | SourceKind::Local => {

@@ -309,7 +309,7 @@ mod tests {
             |c: &mut PeerConfig| c.timers.hold_time = 30,
             |c: &mut PeerConfig| c.password = Some("x".into()),
             |c: &mut PeerConfig| c.families.push(FamilyConfig::new(Family::IPV6_UNICAST)),
-            |c: &mut PeerConfig| c.ttl_security = Some(0),
+            |c: &mut PeerConfig| c.ttl_security = Some(1),
             |c: &mut PeerConfig| c.remote_port = 1179,
         ] {
             let mut new = old.clone();
@@ -347,6 +347,6 @@ mod tests {
         assert_eq!(crate::transport::outgoing_ttl(&c), 5);
         c.ttl_security = Some(1);
         assert_eq!(crate::transport::outgoing_ttl(&c), 255);
-        assert_eq!(crate::transport::min_ttl(&c), Some(254));
+        assert_eq!(crate::transport::min_ttl(&c), Some(255));
     }
 }

@@ -452,9 +452,12 @@ async fn malformed_updates_follow_the_codec_verdict() {
     s.established().await;
     let session = CodecConfig { four_octet_as: true, peer: PeerKind::External, ..CodecConfig::default() };
 
-    for body in [update_bytes(0, 7), update_bytes(200, 0)] {
+    // A bad ORIGIN is treat-as-withdraw (RFC 7606 7.1); a withdrawn length
+    // past the message leaves nothing readable: session reset (RFC 7606 3.b).
+    for (body, reset) in [(update_bytes(0, 7), false), (update_bytes(200, 0), true)] {
         let expected = DecodedUpdate::decode(&body, &session);
         assert!(!expected.problems.is_empty());
+        assert_eq!(matches!(expected.verdict, Verdict::SessionReset(_)), reset, "{:?}", expected.verdict);
         raw.stream.write_all(&frame(2, &body)).await.unwrap();
         match &expected.verdict {
             Verdict::SessionReset(n) => {
@@ -469,8 +472,6 @@ async fn malformed_updates_follow_the_codec_verdict() {
         }
     }
     assert_eq!(s.stats().malformed_updates.load(std::sync::atomic::Ordering::Relaxed), 2);
-    // The first is treat-as-withdraw (bad ORIGIN, RFC 7606 7.1), the second
-    // cannot be parsed at all: the session must have been reset.
     assert_ne!(s.stats().state(), SessionState::Established);
 }
 
@@ -556,9 +557,9 @@ async fn gtsm_between_speakers() {
     let (la, pa) = listener(ip(18));
     let (lb, pb) = listener(ip(19));
     let mut a_conf = config(ip(18), ip(19), pb, 65001, 65002, 18);
-    a_conf.ttl_security = Some(0);
+    a_conf.ttl_security = Some(1);
     let mut b_conf = config(ip(19), ip(18), pa, 65002, 65001, 19);
-    b_conf.ttl_security = Some(0);
+    b_conf.ttl_security = Some(1);
     b_conf.passive = true;
     let mut a = start(la, a_conf);
     let mut b = start(lb, b_conf);
