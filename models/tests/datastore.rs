@@ -363,3 +363,17 @@ fn consumers_are_told_which_entries_changed() {
     assert_eq!(n.timers.config.hold_time, 30);
     assert!(ListKind::BgpNeighbor.schema_path().ends_with("/neighbors/neighbor"));
 }
+
+#[test]
+fn setting_a_leaf_to_its_default_explicitly_is_kept() {
+    let dir = TempDir::new("explicit-default");
+    let store = open(&dir);
+    let port = "/ocbgp:management/netconf/config/port";
+    let out = store.edit_running(&[Edit::json(Operation::Merge, port, "830")], &who()).unwrap();
+    assert!(matches!(out, CommitOutcome::Committed(_)), "{out:?}");
+    let saved = std::fs::read_to_string(dir.0.join("running.json")).unwrap();
+    assert!(saved.contains("830"), "explicit default saved: {saved}");
+    // Setting it again changes nothing.
+    let out = store.edit_running(&[Edit::json(Operation::Merge, port, "830")], &who()).unwrap();
+    assert_eq!(out, CommitOutcome::Unchanged);
+}

@@ -3,5 +3,31 @@
 //! Like the gNMI server it is a thin door onto the datastore of
 //! `ocbgp-models`; it owns only what is NETCONF's: message framing, the
 //! XML of RPCs and replies, and sessions.
+//!
+//! Start it with [`serve`] (or [`serve_listener`] on a bound socket) and a
+//! [`NetconfConfig`], for example from [`NetconfConfig::from_running`].
+//! Users log in with the passwords or SSH keys of
+//! `/ocbgp:management/users` ([`auth`]). The capabilities it announces are
+//! [`capabilities::server_capabilities`].
 
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod capabilities;
+pub mod confirm;
+pub mod edit;
+pub mod error;
+pub mod filter;
 pub mod framing;
+pub mod monitoring;
+pub mod rpc;
+pub mod server;
+pub mod session;
+pub mod shared;
+pub mod xml;
+pub mod yang;
+
+pub use server::{
+    load_or_create_host_key, serve, serve_listener, NetconfConfig, ServeError, DEFAULT_PORT,
+};
+pub use shared::Limits;

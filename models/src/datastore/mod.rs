@@ -400,6 +400,7 @@ impl Datastore {
     pub fn commit_candidate(&self, who: &Requester, confirm: Confirm) -> Result<CommitOutcome, CommitError> {
         let mut state = self.state();
         state.locks.check(Target::Running, who.session)?;
+        state.locks.check(Target::Candidate, who.session)?;
         let tree = match state.candidate.take() {
             Some(tree) => tree,
             None if confirm == Confirm::No && state.pending.is_some() => {
@@ -473,7 +474,13 @@ impl Datastore {
             .map_err(|e| CommitError::Invalid(e.into()))?;
         let changes = crate::gen::changes(&diff);
         if changes.is_empty() && diff.iter().next().is_none() {
-            return Ok(CommitOutcome::Unchanged);
+            // Values equal; but a leaf may have gone from its implicit
+            // default to explicitly set (or back), which no libyang diff
+            // shows. The explicit prints tell (only in this no-change case).
+            let print = |c: &Config| c.print(crate::config::Encoding::Json).ok();
+            if print(&old) == print(&new) {
+                return Ok(CommitOutcome::Unchanged);
+            }
         }
         let id = state.history.next_id();
         let tx = Transaction { id, origin: who.origin, old: &old, new: &new, diff: &diff, changes: &changes };

@@ -1,0 +1,38 @@
+//! The capabilities announced in the server's hello.
+
+use ocbgp_models::schema;
+
+/// base:1.0 (end-of-message framing).
+pub const BASE_1_0: &str = "urn:ietf:params:netconf:base:1.0";
+/// base:1.1 (chunked framing).
+pub const BASE_1_1: &str = "urn:ietf:params:netconf:base:1.1";
+
+/// The protocol capabilities, before the modules.
+pub const PROTOCOL: &[&str] = &[
+    BASE_1_0,
+    BASE_1_1,
+    "urn:ietf:params:netconf:capability:writable-running:1.0",
+    "urn:ietf:params:netconf:capability:candidate:1.0",
+    "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
+    "urn:ietf:params:netconf:capability:rollback-on-error:1.0",
+    "urn:ietf:params:netconf:capability:validate:1.1",
+    "urn:ietf:params:netconf:capability:xpath:1.0",
+    "urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit&also-supported=report-all,trim",
+    "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring?module=ietf-netconf-monitoring&revision=2010-10-04",
+];
+
+/// Every capability the server announces: the protocol ones, then one
+/// module capability (RFC 6020 5.6.4 form) per embedded YANG module.
+pub fn server_capabilities() -> Vec<String> {
+    let mut caps: Vec<String> = PROTOCOL.iter().map(|c| c.to_string()).collect();
+    for m in schema::modules() {
+        let Some(ns) = m.namespace else { continue };
+        let mut cap = format!("{ns}?module={}", m.name);
+        if let Some(rev) = m.revision {
+            cap.push_str("&revision=");
+            cap.push_str(rev);
+        }
+        caps.push(cap);
+    }
+    caps
+}
