@@ -2,6 +2,7 @@
 //! serves the management doors onto it.
 
 mod logging;
+mod servers;
 mod startup;
 
 use std::path::PathBuf;

@@ -1,7 +1,6 @@
 //! Start-up: the configuration the daemon comes up with, and the servers it
 //! starts from it.
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,8 +14,6 @@ use ocbgp_models::datastore::{Datastore, Options, Startup};
 /// The configuration used when no file is given: one BGP instance that
 /// listens on loopback only, and the management servers on loopback.
 pub const DEFAULT_CONFIG: &str = include_str!("default-config.json");
-
-const GNMI_CONFIG: &str = "/ocbgp:management/gnmi/config";
 
 /// Loads and validates a configuration file (JSON or XML, by content).
 pub fn load_file(path: &Path) -> Result<Config> {
@@ -33,21 +30,6 @@ fn initial_config(file: Option<&Path>) -> Result<Config> {
         None => Config::parse(DEFAULT_CONFIG, Encoding::Json)
             .context("the embedded default configuration is invalid"),
     }
-}
-
-/// Where the gNMI server listens, if it is enabled.
-fn gnmi_address(config: &Config) -> Result<Option<SocketAddr>> {
-    let leaf = |name: &str| config.value(&format!("{GNMI_CONFIG}/{name}"));
-    if leaf("enabled").as_deref() == Some("false") {
-        return Ok(None);
-    }
-    let ip: IpAddr = leaf("address")
-        .as_deref()
-        .unwrap_or("127.0.0.1")
-        .parse()
-        .context("gNMI address")?;
-    let port: u16 = leaf("port").as_deref().unwrap_or("9339").parse().context("gNMI port")?;
-    Ok(Some(SocketAddr::new(ip, port)))
 }
 
 /// Opens the datastore: a configuration file given on the command line
@@ -78,17 +60,24 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
     store.add_consumer(northbound);
     store.set_state_provider(Arc::new(EngineState::new(engine.clone())));
 
-    let shutdown = shutdown_signal();
-    match gnmi_address(&config)? {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen for gNMI on {addr}"))?;
-            ocbgp_gnmi::serve_listener(listener, shutdown).await.context("gNMI server")?;
-        }
-        None => shutdown.await,
-    }
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let mut servers = tokio::task::JoinSet::new();
+    crate::servers::start(&store, state_dir, &stop_rx, &mut servers).await?;
+    let failed = tokio::select! {
+        _ = shutdown_signal() => None,
+        Some(done) = servers.join_next() => Some(done),
+    };
+    let _ = stop.send(true);
+    // Servers end their sessions and return; bounded so a stuck client
+    // cannot hold the daemon up.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while servers.join_next().await.is_some() {}
+    })
+    .await;
     engine.stop();
+    if let Some(done) = failed {
+        done.context("server task")??;
+    }
     tracing::info!("stopped");
     Ok(())
 }

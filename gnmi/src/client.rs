@@ -1,6 +1,6 @@
-//! A gNMI client for ocbgp's CLI.
+//! A gNMI client for ocbgp's CLI (and tests).
 
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use crate::proto::gnmi::gnmi_client::GnmiClient;
 use crate::MAX_MESSAGE_SIZE;
@@ -26,18 +26,24 @@ pub enum ConnectError {
     },
 }
 
-/// Connects to a gNMI target given as `host:port` (plain text) or a full
-/// `http://host:port` URI, with ocbgp's message size limits.
-pub async fn connect(target: &str) -> Result<GnmiClient<Channel>, ConnectError> {
+async fn open(
+    target: &str,
+    scheme: &str,
+    tls: Option<ClientTlsConfig>,
+) -> Result<GnmiClient<Channel>, ConnectError> {
     let uri = if target.contains("://") {
         target.to_string()
     } else {
-        format!("http://{target}")
+        format!("{scheme}://{target}")
     };
-    let endpoint = Endpoint::from_shared(uri).map_err(|source| ConnectError::InvalidTarget {
+    let invalid = |source| ConnectError::InvalidTarget {
         target: target.to_string(),
         source,
-    })?;
+    };
+    let mut endpoint = Endpoint::from_shared(uri).map_err(invalid)?;
+    if let Some(tls) = tls {
+        endpoint = endpoint.tls_config(tls).map_err(invalid)?;
+    }
     let channel = endpoint
         .connect()
         .await
@@ -48,4 +54,23 @@ pub async fn connect(target: &str) -> Result<GnmiClient<Channel>, ConnectError> 
     Ok(GnmiClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE))
+}
+
+/// Connects to a gNMI target given as `host:port` (plain text) or a full
+/// `http://host:port` URI, with ocbgp's message size limits.
+pub async fn connect(target: &str) -> Result<GnmiClient<Channel>, ConnectError> {
+    open(target, "http", None).await
+}
+
+/// Connects over TLS, trusting the PEM certificate `ca` and expecting the
+/// server's certificate to name `domain`.
+pub async fn connect_tls(
+    target: &str,
+    ca: &[u8],
+    domain: &str,
+) -> Result<GnmiClient<Channel>, ConnectError> {
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca))
+        .domain_name(domain);
+    open(target, "https", Some(tls)).await
 }

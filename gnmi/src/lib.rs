@@ -1,16 +1,29 @@
 //! ocbgp's gNMI (gRPC Network Management Interface, version 0.10.0):
-//! the protocol messages, the server, a client for the CLI, and conversion
-//! between gNMI paths and the models crate's data paths.
+//! the protocol messages, the server on the models crate's datastore
+//! (Capabilities, Get, Set, Subscribe; TLS and user authentication), a
+//! client for the CLI, and conversion between gNMI paths and the models
+//! crate's data paths. The crate's README documents the behaviour and the
+//! choices the specification leaves to the target.
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod client;
+mod data;
+mod decode;
+mod encode;
+mod get;
 pub mod path;
 pub mod server;
+mod set;
+pub mod subscribe;
 
-pub use client::{connect, ConnectError};
+pub use auth::{Authenticator, ConfigUsers};
+pub use client::{connect, connect_tls, ConnectError};
 pub use path::PathError;
-pub use server::{serve, serve_listener, GnmiService, ServeError};
+pub use server::{serve, serve_listener, GnmiServerConfig, GnmiService, ServeError};
+pub use set::failure_details;
+pub use subscribe::SubscribeOptions;
 
 /// The gNMI version ocbgp implements (also the `gnmi_service` option of
 /// `proto/gnmi.proto`).

@@ -1,30 +1,42 @@
 //! The gNMI service and the gRPC server that runs it.
 //!
-//! Capabilities is complete. Get, Set and Subscribe answer `UNIMPLEMENTED`
-//! until the configuration datastore is connected.
+//! [`GnmiService`] answers from a [`Datastore`]: Capabilities from the
+//! embedded schema, Get (`get.rs`), Set (`set.rs`) and Subscribe
+//! ([`crate::subscribe`]). Blocking datastore work runs in
+//! `spawn_blocking`. [`serve`] runs it with TLS and authentication from a
+//! [`GnmiServerConfig`]; plain text without authentication is for loopback
+//! addresses only.
 
+use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 
+use ocbgp_models::datastore::{Datastore, Origin, Requester, SessionId};
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::Server;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::auth::{authenticate, Authenticator};
 use crate::proto::gnmi::gnmi_server::{Gnmi, GnmiServer};
 use crate::proto::gnmi::{
     CapabilityRequest, CapabilityResponse, Encoding, GetRequest, GetResponse, ModelData,
     SetRequest, SetResponse, SubscribeRequest, SubscribeResponse,
 };
+use crate::subscribe::{self, SubscribeOptions};
 use crate::{GNMI_VERSION, MAX_MESSAGE_SIZE};
 
 /// The encodings ocbgp serves, in order of preference.
 pub const SUPPORTED_ENCODINGS: [Encoding; 3] =
     [Encoding::JsonIetf, Encoding::Json, Encoding::Proto];
 
-/// Why the gNMI server stopped with an error.
+/// Why the gNMI server did not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The listening socket could not be opened.
@@ -35,19 +47,91 @@ pub enum ServeError {
         /// The operating system's reason.
         source: std::io::Error,
     },
-    /// The gRPC transport failed.
+    /// A non-loopback address without both TLS and authentication.
+    #[error(
+        "refusing to serve gNMI on {addr} without TLS and user authentication: \
+         plain text or unauthenticated gNMI is for loopback addresses only"
+    )]
+    Insecure {
+        /// The address asked for.
+        addr: SocketAddr,
+    },
+    /// The TLS certificate or key file could not be read.
+    #[error("cannot read gNMI TLS file {path}: {source}")]
+    TlsFile {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The gRPC transport failed (including TLS set-up).
     #[error("gNMI server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
 
 /// ocbgp's implementation of the gNMI service.
-#[derive(Debug, Clone, Default)]
-pub struct GnmiService {}
+#[derive(Clone)]
+pub struct GnmiService {
+    store: Arc<Datastore>,
+    session: SessionId,
+    authenticator: Option<Arc<dyn Authenticator>>,
+    subscribe: SubscribeOptions,
+    /// Set when the server stops: ends the subscriptions (which would
+    /// otherwise keep a graceful shutdown waiting forever).
+    stop: Arc<watch::Sender<bool>>,
+}
+
+impl fmt::Debug for GnmiService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GnmiService")
+            .field("session", &self.session)
+            .field("authenticated", &self.authenticator.is_some())
+            .field("subscribe", &self.subscribe)
+            .finish()
+    }
+}
 
 impl GnmiService {
-    /// A service answering from the embedded schema.
-    pub fn new() -> Self {
-        GnmiService {}
+    /// A service on `store`, without authentication. Its Sets commit as one
+    /// management session of the datastore (so a NETCONF lock on running
+    /// holds them off).
+    pub fn new(store: Arc<Datastore>) -> Self {
+        let session = store.new_session();
+        let (stop, _) = watch::channel(false);
+        GnmiService {
+            store,
+            session,
+            authenticator: None,
+            subscribe: SubscribeOptions::default(),
+            stop: Arc::new(stop),
+        }
+    }
+
+    /// Requires every RPC to carry `username` and `password` metadata that
+    /// `authenticator` accepts.
+    pub fn with_authenticator(mut self, authenticator: Arc<dyn Authenticator>) -> Self {
+        self.authenticator = Some(authenticator);
+        self
+    }
+
+    /// Changes the subscription limits and intervals.
+    pub fn with_subscribe_options(mut self, options: SubscribeOptions) -> Self {
+        self.subscribe = options;
+        self
+    }
+
+    /// Ends every subscription of this service (and of its clones) with
+    /// `Unavailable`, and refuses new ones: for a server that stops.
+    /// [`serve`] and [`serve_listener`] call it when their shutdown future
+    /// completes; a caller running the service in a server of its own calls
+    /// it before waiting for that server to stop.
+    pub fn shutdown_subscriptions(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// The datastore session the service's Sets commit as.
+    pub fn session(&self) -> SessionId {
+        self.session
     }
 
     /// The Capabilities answer: every embedded YANG module, the supported
@@ -67,11 +151,24 @@ impl GnmiService {
             extension: Vec::new(),
         }
     }
+
+    async fn user<T>(&self, request: &Request<T>) -> Result<Option<String>, Status> {
+        authenticate(self.authenticator.as_ref(), request.metadata()).await
+    }
 }
 
 /// The Subscribe response stream.
 pub type SubscribeStream =
     Pin<Box<dyn Stream<Item = Result<SubscribeResponse, Status>> + Send + 'static>>;
+
+/// Runs blocking datastore work off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Status::internal(format!("gNMI request failed: {e}")))?
+}
 
 #[tonic::async_trait]
 impl Gnmi for GnmiService {
@@ -79,62 +176,159 @@ impl Gnmi for GnmiService {
         &self,
         request: Request<CapabilityRequest>,
     ) -> Result<Response<CapabilityResponse>, Status> {
+        self.user(&request).await?;
         tracing::debug!(peer = ?request.remote_addr(), "gNMI Capabilities");
         Ok(Response::new(Self::capabilities()))
     }
 
-    async fn get(&self, _request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
-        Err(Status::unimplemented(
-            "gNMI Get is not available yet: it arrives with the configuration datastore",
-        ))
+    async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
+        self.user(&request).await?;
+        let store = self.store.clone();
+        let request = request.into_inner();
+        let response = blocking(move || crate::get::get(&store, &request)).await?;
+        Ok(Response::new(response))
     }
 
-    async fn set(&self, _request: Request<SetRequest>) -> Result<Response<SetResponse>, Status> {
-        Err(Status::unimplemented(
-            "gNMI Set is not available yet: it arrives with the configuration datastore",
-        ))
+    async fn set(&self, request: Request<SetRequest>) -> Result<Response<SetResponse>, Status> {
+        let user = self.user(&request).await?;
+        let who = Requester {
+            origin: Origin::Gnmi,
+            session: self.session,
+            user,
+            comment: None,
+        };
+        let store = self.store.clone();
+        let request = request.into_inner();
+        let response = blocking(move || crate::set::set(&store, &who, &request)).await?;
+        Ok(Response::new(response))
     }
 
     type SubscribeStream = SubscribeStream;
 
     async fn subscribe(
         &self,
-        _request: Request<Streaming<SubscribeRequest>>,
+        request: Request<Streaming<SubscribeRequest>>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        Err(Status::unimplemented(
-            "gNMI Subscribe is not available yet: it arrives with the configuration datastore",
-        ))
+        self.user(&request).await?;
+        if *self.stop.borrow() {
+            return Err(Status::unavailable("the gNMI server is shutting down"));
+        }
+        let (tx, rx) = mpsc::channel(self.subscribe.queue_len.max(1));
+        let ctx = subscribe::Context {
+            store: self.store.clone(),
+            options: self.subscribe.clone(),
+            stop: self.stop.subscribe(),
+        };
+        tokio::spawn(subscribe::run(ctx, request.into_inner(), tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
 
 /// The gRPC service wrapper with ocbgp's message size limits, ready for
-/// `tonic::transport::Server::add_service` (the daemon adds TLS there).
+/// `tonic::transport::Server::add_service`.
 pub fn grpc_service(service: GnmiService) -> GnmiServer<GnmiService> {
     GnmiServer::new(service)
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE)
 }
 
-/// Runs a plain-text gNMI server on `addr` until `shutdown` completes.
-pub async fn serve(addr: SocketAddr, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServeError::Bind { addr, source })?;
-    serve_listener(listener, shutdown).await
+/// How the gNMI server is exposed.
+#[derive(Clone)]
+pub struct GnmiServerConfig {
+    /// Where to listen ([`serve`]; [`serve_listener`] takes the listener's).
+    pub addr: SocketAddr,
+    /// TLS: PEM certificate chain file and PEM private key file.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Who may use the server; `None` accepts every RPC.
+    pub users: Option<Arc<dyn Authenticator>>,
 }
 
-/// Runs a plain-text gNMI server on a bound listener until `shutdown`
-/// completes. Binding first lets callers use port 0 and learn the port.
-pub async fn serve_listener(
-    listener: TcpListener,
+impl fmt::Debug for GnmiServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GnmiServerConfig")
+            .field("addr", &self.addr)
+            .field("tls", &self.tls)
+            .field("users", &self.users.is_some())
+            .finish()
+    }
+}
+
+impl GnmiServerConfig {
+    /// Plain text, no authentication: for loopback addresses.
+    pub fn plain(addr: SocketAddr) -> GnmiServerConfig {
+        GnmiServerConfig {
+            addr,
+            tls: None,
+            users: None,
+        }
+    }
+}
+
+/// Refuses to expose gNMI beyond the machine without TLS and users.
+fn check_exposure(addr: SocketAddr, config: &GnmiServerConfig) -> Result<(), ServeError> {
+    let loopback = addr.ip().to_canonical().is_loopback();
+    if !loopback && (config.tls.is_none() || config.users.is_none()) {
+        return Err(ServeError::Insecure { addr });
+    }
+    Ok(())
+}
+
+fn read_file(path: &PathBuf) -> Result<Vec<u8>, ServeError> {
+    std::fs::read(path).map_err(|source| ServeError::TlsFile {
+        path: path.clone(),
+        source,
+    })
+}
+
+/// Runs the gNMI server for `service` on `config.addr` until `shutdown`
+/// completes.
+pub async fn serve(
+    service: GnmiService,
+    config: GnmiServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "gNMI server listening");
+    check_exposure(config.addr, &config)?;
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    serve_listener(service, listener, config, shutdown).await
+}
+
+/// Runs the gNMI server on a bound listener (binding first lets callers use
+/// port 0 and learn the port) until `shutdown` completes. `config.addr` is
+/// not used; the listener's address is checked instead.
+pub async fn serve_listener(
+    service: GnmiService,
+    listener: TcpListener,
+    config: GnmiServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    check_exposure(addr, &config)?;
+    let service = match &config.users {
+        Some(users) => service.with_authenticator(users.clone()),
+        None => service,
+    };
+    let mut builder = Server::builder();
+    if let Some((cert, key)) = &config.tls {
+        let identity = Identity::from_pem(read_file(cert)?, read_file(key)?);
+        builder = builder.tls_config(ServerTlsConfig::new().identity(identity))?;
     }
+    tracing::info!(%addr, tls = config.tls.is_some(), authentication = config.users.is_some(), "gNMI server listening");
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    Server::builder()
-        .add_service(grpc_service(GnmiService::new()))
+    let stopper = service.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stopper.shutdown_subscriptions();
+    };
+    builder
+        .add_service(grpc_service(service))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())

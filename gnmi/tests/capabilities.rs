@@ -1,21 +1,13 @@
 //! The server answers Capabilities through the generated client, over TCP.
 
+mod common;
+
 use ocbgp_gnmi::proto::gnmi::{CapabilityRequest, Encoding, GetRequest};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 #[tokio::test]
 async fn capabilities_over_grpc() {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("local address");
-    let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(ocbgp_gnmi::serve_listener(listener, async {
-        let _ = stopped.await;
-    }));
-
-    let mut client = ocbgp_gnmi::connect(&addr.to_string())
-        .await
-        .expect("connect");
+    let h = common::Harness::start("capabilities").await;
+    let mut client = h.client().await;
     let caps = client
         .capabilities(CapabilityRequest::default())
         .await
@@ -54,18 +46,12 @@ async fn capabilities_over_grpc() {
         );
     }
 
-    // The data RPCs are not there yet, and say so.
-    let err = client
+    // The data RPCs answer too.
+    client
         .get(GetRequest::default())
         .await
-        .expect_err("Get is not implemented yet");
-    assert_eq!(err.code(), tonic::Code::Unimplemented);
-
-    stop.send(()).expect("server still running");
-    server
-        .await
-        .expect("server task")
-        .expect("server ends cleanly");
+        .expect("Get of the root");
+    h.stop().await;
 }
 
 #[tokio::test]

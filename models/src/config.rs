@@ -107,9 +107,6 @@ impl Config {
 
     /// Prints the configuration (explicitly set nodes only).
     pub fn print(&self, encoding: Encoding) -> Result<String, ModelError> {
-        let text = self
-            .tree
-            .print_string(encoding.format(), DataPrinterFlags::WITH_SIBLINGS)?;
-        Ok(text.unwrap_or_default())
+        crate::ly::print_tree(&self.tree, encoding.format(), DataPrinterFlags::WITH_SIBLINGS).map_err(ModelError::general)
     }
 }

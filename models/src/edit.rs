@@ -187,9 +187,9 @@ fn wrap_json(path: &DataPath, node: &SchemaNode<'_>, value: &str) -> Result<Stri
     if !holder.is_root() {
         skeleton.new_path(&holder.to_string(), None, false)?;
     }
-    let printed = skeleton
-        .print_string(DataFormat::JSON, DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::KEEP_EMPTY_CONT)?
-        .unwrap_or_else(|| "{}".into());
+    let printed = crate::ly::print_tree(&skeleton, DataFormat::JSON, DataPrinterFlags::KEEP_EMPTY_CONT)
+        .map_err(ModelError::general)?;
+    let printed = if printed.trim().is_empty() { "{}".to_string() } else { printed };
     let mut doc: Value = serde_json::from_str(&printed)
         .map_err(|e| ModelError::at(&at, format!("internal: skeleton is not JSON: {e}")))?;
 

@@ -11,7 +11,6 @@
 use ocbgp_models::config::Config;
 use russh::keys::PublicKey;
 use sha_crypt::{PasswordVerifier, ShaCrypt};
-use yang2::data::Data;
 
 /// Whether a user name can be a configured one (the schema's pattern); it
 /// also keeps quotes and NUL out of the data paths built from it.
@@ -68,10 +67,11 @@ pub fn key_ok(running: &Config, user: &str, key: &PublicKey) -> bool {
     if tree.reference().is_none() {
         return false;
     }
-    let Ok(set) = tree.find_xpath(&format!("{}/authorized-key", user_path(user))) else {
+    let Ok(set) = ocbgp_models::ly::find(tree, &format!("{}/authorized-key", user_path(user))) else {
         return false;
     };
-    set.filter_map(|n| n.value_canonical())
+    set.iter()
+        .filter_map(|n| n.value_canonical())
         .filter_map(|line| PublicKey::from_openssh(line.trim()).ok())
         .any(|k| k.key_data() == key.key_data())
 }

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use ocbgp_models::path::{DataPath, Segment};
 use ocbgp_models::schema;
-use yang2::data::{Data, DataTree};
+use yang2::data::DataTree;
 use yang2::schema::{SchemaNode, SchemaNodeKind};
 
 use crate::error::{ErrorInfo, ErrorTag, RpcError};
@@ -373,15 +373,9 @@ pub fn xpath_select(tree: &DataTree<'static>, xpath: &str) -> Result<DataTree<'s
     if tree.reference().is_none() {
         return Ok(out);
     }
-    let set = tree.find_xpath(xpath).map_err(|e| {
-        RpcError::protocol(
-            ErrorTag::InvalidValue,
-            format!(
-                "XPath filter {xpath:?}: {}",
-                e.msg.unwrap_or_else(|| "does not evaluate".into())
-            ),
-        )
-    })?;
+    // ly::find frees libyang's result set (yang2's find_xpath leaks it).
+    let set = ocbgp_models::ly::find(tree, xpath)
+        .map_err(|e| RpcError::protocol(ErrorTag::InvalidValue, format!("XPath filter {xpath:?}: {e}")))?;
     for node in set {
         let copy = node.duplicate(true).map_err(|e| {
             RpcError::application(ErrorTag::OperationFailed, format!("XPath result: {e}"))

@@ -17,7 +17,10 @@ fn starts_with_default_config_and_answers_capabilities() {
     let default = String::from_utf8(out.stdout).unwrap();
     assert!(default.contains("\"port\": 9339"), "default gNMI port is 9339");
     let port = 19339 + (std::process::id() % 1000) as u16;
-    let config = default.replace("\"port\": 9339", &format!("\"port\": {port}"));
+    let config = default
+        .replace("\"port\": 9339", &format!("\"port\": {port}"))
+        .replace("\"port\": 830", &format!("\"port\": {}", port + 1000))
+        .replace("\"port\": 179", &format!("\"port\": {}", port + 2000));
     let file = dir.join("config.json");
     std::fs::write(&file, config).unwrap();
 
@@ -47,6 +50,22 @@ with gNMIclient(target=("127.0.0.1", {port}), insecure=True, timeout=10) as gc:
     let encodings = caps["supported_encodings"].to_string();
     assert!(encodings.contains("json_ietf") && encodings.contains("json"), "{caps}");
     assert_eq!(caps["gnmi_version"], "0.10.0");
+
+    // NETCONF listens too (sessions are tested in the netconf crate).
+    let netconf: SocketAddr = format!("127.0.0.1:{}", port + 1000).parse().unwrap();
+    assert!(accepts(netconf), "NETCONF not listening on {netconf}");
+
+    // A gNMI Get through pygnmi reads the configuration back.
+    let got = python(&format!(
+        r#"
+import json
+from pygnmi.client import gNMIclient
+with gNMIclient(target=("127.0.0.1", {port}), insecure=True, timeout=10) as gc:
+    r = gc.get(path=["/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/global/config/as"], datatype="config")
+    print(json.dumps(r["notification"][0]["update"][0]["val"]))
+"#
+    ));
+    assert_eq!(got.trim(), "64512");
 
     // Our own client agrees.
     let out = std::process::Command::new(bin_path("ocbgp"))

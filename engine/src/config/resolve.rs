@@ -96,8 +96,8 @@ pub fn global(tree: &DataTree<'static>) -> Result<Option<GlobalSettings>, Proble
 /// Addresses of every configured neighbor.
 pub fn neighbor_addresses(tree: &DataTree<'static>) -> Vec<IpAddr> {
     let xpath = format!("{}/neighbors/neighbor/neighbor-address", bgp_path());
-    let Ok(set) = tree.find_xpath(&xpath) else { return Vec::new() };
-    set.filter_map(|n| n.value_canonical()?.parse().ok()).collect()
+    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else { return Vec::new() };
+    set.iter().filter_map(|n| n.value_canonical()?.parse().ok()).collect()
 }
 
 /// Whether a neighbor with this address is configured.
@@ -112,8 +112,8 @@ pub fn members_of(tree: &DataTree<'static>, group: &str) -> Vec<IpAddr> {
         bgp_path(),
         ocbgp_models::path::quote(group)
     );
-    let Ok(set) = tree.find_xpath(&xpath) else { return Vec::new() };
-    set.filter_map(|n| n.value_canonical()?.parse().ok()).collect()
+    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else { return Vec::new() };
+    set.iter().filter_map(|n| n.value_canonical()?.parse().ok()).collect()
 }
 
 /// A copy of the neighbor's subtree with every leaf its peer group sets
@@ -140,7 +140,7 @@ fn effective_tree(tree: &DataTree<'static>, path: &str) -> Result<DataTree<'stat
             // none of its own (looked up in the original, not in `eff`
             // where earlier entries of this list were just added).
             let base = target.rsplit_once('[').map_or(target.as_str(), |(b, _)| b);
-            if tree.find_xpath(base).map(|mut s| s.any(|n| !n.is_default())).unwrap_or(false) {
+            if ocbgp_models::ly::find(tree, base).map(|s| s.iter().any(|n| !n.is_default())).unwrap_or(false) {
                 continue;
             }
             eff.new_path(&target, None, false)?;

@@ -61,6 +61,16 @@ fn quote(path: &[PathElem], value: &str) -> Result<String, PathError> {
 ///
 /// The root is `/` in [`Mode::Exact`] and `/*` in [`Mode::Query`].
 pub(super) fn to_libyang(ctx: &Context, path: &Path, mode: Mode) -> Result<String, PathError> {
+    to_libyang_nodes(ctx, path, mode).map(|(text, _)| text)
+}
+
+/// [`to_libyang`], with the schema nodes the last element (before a
+/// trailing `...`) may denote; `None` for the root.
+pub(super) fn to_libyang_nodes<'c>(
+    ctx: &'c Context,
+    path: &Path,
+    mode: Mode,
+) -> Result<(String, Option<Vec<SchemaNode<'c>>>), PathError> {
     let first_module = origin_module(ctx, &path.origin)?;
     let elems = &path.elem;
     let wildcard = || PathError::Wildcard {
@@ -68,7 +78,7 @@ pub(super) fn to_libyang(ctx: &Context, path: &Path, mode: Mode) -> Result<Strin
     };
     let mut out = String::new();
     // Nodes the previous element may denote; None is the schema root.
-    let mut set: Option<Vec<SchemaNode<'_>>> = None;
+    let mut set: Option<Vec<SchemaNode<'c>>> = None;
     // Module of the previous element when known, for qualification.
     let mut prev_module: Option<String> = None;
     let mut descend = false;
@@ -153,12 +163,13 @@ pub(super) fn to_libyang(ctx: &Context, path: &Path, mode: Mode) -> Result<Strin
         );
         set = Some(matches);
     }
-    Ok(match (out.is_empty(), mode) {
+    let text = match (out.is_empty(), mode) {
         (true, Mode::Exact) => "/".to_string(),
         (true, Mode::Query) => "/*".to_string(),
         // A trailing `...` adds nothing: the subtree is selected already.
         (false, _) => out,
-    })
+    };
+    Ok((text, set))
 }
 
 /// Rejects keys on a wildcard element.

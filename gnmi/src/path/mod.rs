@@ -24,7 +24,7 @@
 
 mod convert;
 mod error;
-mod schema;
+pub(crate) mod schema;
 #[cfg(test)]
 mod tests;
 mod text;
@@ -134,6 +134,17 @@ pub fn to_data_path(
 /// The root converts to `/*`. See the module documentation for wildcards.
 pub fn to_xpath(ctx: &Context, prefix: Option<&Path>, path: &Path) -> Result<String, PathError> {
     convert::to_libyang(ctx, &join(prefix, path)?, Mode::Query)
+}
+
+/// [`to_xpath`], with the schema nodes the path's last element may denote
+/// (`None` for the root): what a reader needs to know whether the selected
+/// subtrees hold configuration, state or both.
+pub fn to_xpath_nodes<'c>(
+    ctx: &'c Context,
+    prefix: Option<&Path>,
+    path: &Path,
+) -> Result<(String, Option<Vec<yang2::schema::SchemaNode<'c>>>), PathError> {
+    convert::to_libyang_nodes(ctx, &join(prefix, path)?, Mode::Query)
 }
 
 /// The OpenConfig-style gNMI path (empty origin, unqualified names unless a

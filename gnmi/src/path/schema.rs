@@ -27,7 +27,7 @@ fn is_data_node(node: &SchemaNode<'_>) -> bool {
 
 /// The data children of `parent`, or the top-level data nodes of every
 /// implemented module when `parent` is `None`. Looks through choice/case.
-pub(super) fn children<'c>(
+pub(crate) fn children<'c>(
     ctx: &'c Context,
     parent: Option<&SchemaNode<'c>>,
 ) -> Vec<SchemaNode<'c>> {
@@ -50,7 +50,7 @@ pub(super) fn children<'c>(
 
 /// All data nodes strictly below the nodes of `set` (below the root when
 /// `set` is `None`), each once.
-pub(super) fn descendants<'c>(
+pub(crate) fn descendants<'c>(
     ctx: &'c Context,
     set: Option<&[SchemaNode<'c>]>,
 ) -> Vec<SchemaNode<'c>> {
@@ -96,13 +96,13 @@ fn identityref_type(leaf: &SchemaNode<'_>) -> Option<*const ffi::lysc_type_ident
 }
 
 /// Whether values of `leaf` are identities (directly or through a leafref).
-pub(super) fn is_identityref(leaf: &SchemaNode<'_>) -> bool {
+pub(crate) fn is_identityref(leaf: &SchemaNode<'_>) -> bool {
     identityref_type(leaf).is_some()
 }
 
 /// For an identityref `leaf`, the module defining the identity `name` among
 /// those the leaf accepts (its bases and everything derived from them).
-pub(super) fn identity_module(leaf: &SchemaNode<'_>, name: &str) -> Option<String> {
+pub(crate) fn identity_module(leaf: &SchemaNode<'_>, name: &str) -> Option<String> {
     let raw = identityref_type(leaf)?;
     // SAFETY: `raw` is an identityref type (checked by its basetype).
     // `bases` and every `derived` are libyang sized arrays of identity

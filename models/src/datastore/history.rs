@@ -69,13 +69,7 @@ impl History {
     /// as the configuration.
     pub(super) fn diff_text(&self, id: u64) -> Option<String> {
         let kept = self.kept.iter().find(|k| k.record.id == id)?;
-        Some(
-            kept.diff
-                .print_string(DataFormat::JSON, DataPrinterFlags::WITH_SIBLINGS)
-                .ok()
-                .flatten()
-                .unwrap_or_default(),
-        )
+        crate::ly::print_tree(kept.diff.tree(), DataFormat::JSON, DataPrinterFlags::WITH_SIBLINGS).ok()
     }
 
     pub(super) fn records(&self) -> Vec<CommitRecord> {

@@ -1,7 +1,7 @@
 //! get, get-config and get-schema.
 
 use ocbgp_models::schema;
-use yang2::data::{Data, DataFormat, DataImplicitFlags, DataPrinterFlags, DataTree};
+use yang2::data::{DataFormat, DataImplicitFlags, DataPrinterFlags, DataTree};
 use yang2::schema::SchemaNodeKind;
 
 use super::{check_params, datastore, param, Body, Datastore, RpcContext};
@@ -62,13 +62,9 @@ fn print(tree: &DataTree<'static>, wd: WithDefaults) -> Result<String, RpcError>
     if wd == WithDefaults::Trim {
         return print(&trimmed(tree)?, WithDefaults::Explicit);
     }
-    let text = tree
-        .print_string(
-            DataFormat::XML,
-            DataPrinterFlags::WITH_SIBLINGS | DataPrinterFlags::SHRINK | wd.flags(),
-        )
-        .map_err(|e| internal("printing data", e))?;
-    Ok(text.unwrap_or_default())
+    // ly::print_tree frees libyang's buffer (yang2's print_string leaks it).
+    ocbgp_models::ly::print_tree(tree, DataFormat::XML, DataPrinterFlags::SHRINK | wd.flags())
+        .map_err(|e| internal("printing data", e))
 }
 
 /// A copy of `tree` without the leaves whose value is their default.

@@ -55,10 +55,11 @@ fn next_generation() -> u64 {
 
 /// The entries of the list at `xpath` (none if the list is absent).
 fn entries<T: FromNode>(tree: &DataTree<'static>, xpath: &str) -> Result<Vec<T>, Problem> {
-    let Ok(set) = tree.find_xpath(xpath) else {
+    // ly::find frees libyang's result set (yang2's find_xpath leaks it).
+    let Ok(set) = ocbgp_models::ly::find(tree, xpath) else {
         return Ok(Vec::new());
     };
-    set.map(|n| T::from_node(&n).map_err(model)).collect()
+    set.iter().map(|n| T::from_node(n).map_err(model)).collect()
 }
 
 /// One entry at `path`, or `None` if it is not in the tree.

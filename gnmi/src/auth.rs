@@ -1,0 +1,144 @@
+//! Authentication: the `username` and `password` metadata of every RPC
+//! (gNMI 3.1), checked by an [`Authenticator`] the daemon supplies.
+//!
+//! [`ConfigUsers`] checks against the users of the running configuration,
+//! `/ocbgp:management/users/user[name]/config/password`, whose values are
+//! crypt(3) SHA-256 (`$5$`) or SHA-512 (`$6$`) hashes. A server without an
+//! authenticator accepts every RPC (it is refused on anything but loopback
+//! addresses, see [`crate::server`]).
+
+use std::sync::Arc;
+
+use ocbgp_models::datastore::Datastore;
+use sha_crypt::{PasswordVerifier, ShaCrypt};
+use tonic::metadata::MetadataMap;
+use tonic::Status;
+
+/// Metadata key of the user name.
+pub const USERNAME: &str = "username";
+/// Metadata key of the password.
+pub const PASSWORD: &str = "password";
+
+/// Checks user names and passwords.
+pub trait Authenticator: Send + Sync + 'static {
+    /// Whether `password` is `user`'s password. Runs off the async runtime,
+    /// so it may take time (password hashing does).
+    fn verify(&self, user: &str, password: &str) -> bool;
+}
+
+/// Whether `password` matches a crypt(3) hash of the SHA-crypt family
+/// (`$5$...` or `$6$...`, with or without `rounds=`). Other hash forms do
+/// not match.
+pub fn verify_crypt(password: &str, hash: &str) -> bool {
+    if !(hash.starts_with("$5$") || hash.starts_with("$6$")) {
+        return false;
+    }
+    ShaCrypt::default()
+        .verify_password(password.as_bytes(), hash)
+        .is_ok()
+}
+
+/// The users of the running configuration.
+pub struct ConfigUsers {
+    store: Arc<Datastore>,
+}
+
+impl ConfigUsers {
+    /// Users as the datastore's running configuration has them, at each
+    /// check (a commit that changes a password takes effect at once).
+    pub fn new(store: Arc<Datastore>) -> ConfigUsers {
+        ConfigUsers { store }
+    }
+}
+
+/// Whether a user name can be a configured one (the schema's pattern): it
+/// also keeps quotes and NUL out of the data path.
+fn plausible_name(user: &str) -> bool {
+    (1..=64).contains(&user.len())
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+impl Authenticator for ConfigUsers {
+    fn verify(&self, user: &str, password: &str) -> bool {
+        if !plausible_name(user) {
+            return false;
+        }
+        let path = format!("/ocbgp:management/users/user[name='{user}']/config/password");
+        match self.store.running().value(&path) {
+            Some(hash) => verify_crypt(password, &hash),
+            None => false,
+        }
+    }
+}
+
+impl<F> Authenticator for F
+where
+    F: Fn(&str, &str) -> bool + Send + Sync + 'static,
+{
+    fn verify(&self, user: &str, password: &str) -> bool {
+        self(user, password)
+    }
+}
+
+fn metadata_text<'m>(metadata: &'m MetadataMap, key: &str) -> Result<Option<&'m str>, Status> {
+    match metadata.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(Some)
+            .map_err(|_| Status::unauthenticated(format!("metadata {key} is not text"))),
+    }
+}
+
+/// Authenticates an RPC. With an authenticator, `username` and `password`
+/// must be present and match (`Unauthenticated` otherwise, the same for an
+/// unknown user and a wrong password); without one, the user name, if any,
+/// is taken as given. Returns the user, for the commit record.
+pub(crate) async fn authenticate(
+    authenticator: Option<&Arc<dyn Authenticator>>,
+    metadata: &MetadataMap,
+) -> Result<Option<String>, Status> {
+    let user = metadata_text(metadata, USERNAME)?.map(str::to_string);
+    let Some(authenticator) = authenticator else {
+        return Ok(user);
+    };
+    let password = metadata_text(metadata, PASSWORD)?.map(str::to_string);
+    let (Some(user), Some(password)) = (user, password) else {
+        return Err(Status::unauthenticated(
+            "this gNMI server requires username and password metadata",
+        ));
+    };
+    let check = authenticator.clone();
+    let name = user.clone();
+    let ok = tokio::task::spawn_blocking(move || check.verify(&name, &password))
+        .await
+        .unwrap_or(false);
+    if ok {
+        Ok(Some(user))
+    } else {
+        tracing::info!(%user, "gNMI authentication failed");
+        Err(Status::unauthenticated("authentication failed"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crypt_hashes_verify() {
+        // From `openssl passwd -5 -salt saltsalt secret` and `-6`.
+        let sha256 = "$5$saltsalt$0IyaXrmV7.sGNS6tirgqHLqX/G.FBvgkYA.lpPdS5sA";
+        let sha512 = "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1";
+        assert!(verify_crypt("secret", sha256));
+        assert!(verify_crypt("secret", sha512));
+        assert!(!verify_crypt("Secret", sha512));
+        assert!(!verify_crypt("secret", "secret"));
+        assert!(!verify_crypt("secret", "$1$saltsalt$abc"));
+        assert!(plausible_name("admin.ops-1"));
+        assert!(!plausible_name("a'b"));
+        assert!(!plausible_name("a\0b"));
+    }
+}

@@ -1,0 +1,299 @@
+//! Set values into the RFC 7951 JSON that the models crate's edits take.
+//!
+//! JSON_IETF and JSON values are both read as RFC 7951 and made to conform
+//! where a client wrote them loosely (as OpenConfig tools often do): member
+//! names get their module where it changes, identities without a module get
+//! the module defining them, numbers written as strings (or 64-bit numbers
+//! written as numbers) take the form RFC 7951 gives their type. Anything
+//! else is left to libyang, which reports what is wrong. A leaf's value
+//! that is not JSON at all is taken as a string (clients such as pygnmi
+//! send string values unquoted). Scalar
+//! `TypedValue`s are accepted for leaves (and `leaflist_val` for
+//! leaf-lists), converted by the leaf's type.
+
+use serde_json::{Map, Number, Value};
+use yang2::schema::{DataValueType, SchemaNode, SchemaNodeKind};
+
+use crate::path::schema::{children, identity_module};
+use crate::proto::gnmi::typed_value::Value as Typed;
+use crate::proto::gnmi::TypedValue;
+
+/// Why a value cannot be used; the caller adds the path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ValueError {
+    /// The value is not valid (`InvalidArgument`).
+    Invalid(String),
+    /// The value's encoding is not supported (`Unimplemented`).
+    Unsupported(String),
+}
+
+/// The JSON text for the node `schema` (`None`: the whole configuration)
+/// that a Set update's value gives.
+pub(crate) fn value_json(
+    schema: Option<&SchemaNode<'_>>,
+    val: Option<&TypedValue>,
+) -> Result<String, ValueError> {
+    let Some(value) = val.and_then(|v| v.value.as_ref()) else {
+        return Err(ValueError::Invalid("the update has no value".to_string()));
+    };
+    let json = match value {
+        Typed::JsonVal(bytes) | Typed::JsonIetfVal(bytes) => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|_| ValueError::Invalid("JSON value is not UTF-8".to_string()))?;
+            let leaf = schema.is_some_and(|n| n.kind() == SchemaNodeKind::Leaf);
+            let parsed: Value = match serde_json::from_str(text) {
+                Ok(v) => v,
+                // Some clients (pygnmi among them) send a string leaf's
+                // text without JSON quotes: for a leaf it can only mean
+                // that string.
+                Err(_) if leaf && !text.trim().is_empty() => Value::String(text.to_string()),
+                Err(e) => return Err(ValueError::Invalid(format!("value is not JSON: {e}"))),
+            };
+            match schema {
+                None => normalize_root(parsed),
+                Some(node) => normalize_content(node, parsed),
+            }
+        }
+        Typed::AsciiVal(_) | Typed::AnyVal(_) | Typed::ProtoBytes(_) => {
+            return Err(ValueError::Unsupported(
+                "ascii_val, any_val and proto_bytes values are not supported: use json_ietf_val, json_val or a scalar value"
+                    .to_string(),
+            ))
+        }
+        scalar => {
+            let Some(node) = schema.filter(|n| {
+                matches!(n.kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList)
+            }) else {
+                return Err(ValueError::Invalid(
+                    "a scalar value needs a leaf or leaf-list path; use json_ietf_val for other nodes".to_string(),
+                ));
+            };
+            match (node.kind(), scalar) {
+                (SchemaNodeKind::LeafList, Typed::LeaflistVal(array)) => Value::Array(
+                    array
+                        .element
+                        .iter()
+                        .map(|e| match &e.value {
+                            Some(v) => scalar_json(node, v),
+                            None => Err(ValueError::Invalid("empty leaf-list element".to_string())),
+                        })
+                        .collect::<Result<_, _>>()?,
+                ),
+                (SchemaNodeKind::LeafList, other) => Value::Array(vec![scalar_json(node, other)?]),
+                (_, Typed::LeaflistVal(_)) => {
+                    return Err(ValueError::Invalid("leaflist_val is for leaf-lists".to_string()))
+                }
+                (_, other) => scalar_json(node, other)?,
+            }
+        }
+    };
+    Ok(json.to_string())
+}
+
+/// A scalar `TypedValue` as the JSON of leaf `node`'s type.
+fn scalar_json(node: &SchemaNode<'_>, value: &Typed) -> Result<Value, ValueError> {
+    let json = match value {
+        Typed::StringVal(s) => Value::String(s.clone()),
+        Typed::IntVal(i) => Value::from(*i),
+        Typed::UintVal(u) => Value::from(*u),
+        Typed::BoolVal(b) => Value::Bool(*b),
+        Typed::DoubleVal(d) => Number::from_f64(*d)
+            .map(Value::Number)
+            .ok_or_else(|| ValueError::Invalid(format!("{d} is not a number")))?,
+        #[allow(deprecated)]
+        Typed::FloatVal(f) => Number::from_f64(f64::from(*f))
+            .map(Value::Number)
+            .ok_or_else(|| ValueError::Invalid(format!("{f} is not a number")))?,
+        #[allow(deprecated)]
+        Typed::DecimalVal(d) => Value::String(decimal_text(d.digits, d.precision)),
+        Typed::BytesVal(b) => Value::String(base64(b)),
+        _ => return Err(ValueError::Invalid("not a scalar value".to_string())),
+    };
+    Ok(coerce(node, json))
+}
+
+/// `digits * 10^-precision` as decimal text.
+fn decimal_text(digits: i64, precision: u32) -> String {
+    let negative = digits < 0;
+    let mut text = digits.unsigned_abs().to_string();
+    let p = precision as usize;
+    if p > 0 {
+        if text.len() <= p {
+            text = format!("{}{text}", "0".repeat(p + 1 - text.len()));
+        }
+        text.insert(text.len() - p, '.');
+    }
+    if negative {
+        text.insert(0, '-');
+    }
+    text
+}
+
+/// Standard base64 with padding (YANG `binary`).
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// A whole-configuration value: every top-level member qualified.
+fn normalize_root(value: Value) -> Value {
+    let ctx = ocbgp_models::schema::context();
+    match value {
+        Value::Object(members) => {
+            Value::Object(normalize_members(&children(ctx, None), None, members))
+        }
+        other => other,
+    }
+}
+
+/// The value for the node at a Set path: a leaf's scalar, a leaf-list's
+/// array, a container's object, a list entry's object.
+fn normalize_content(node: &SchemaNode<'_>, value: Value) -> Value {
+    match node.kind() {
+        SchemaNodeKind::Leaf => coerce(node, value),
+        SchemaNodeKind::LeafList => match value {
+            Value::Array(items) => {
+                Value::Array(items.into_iter().map(|v| coerce(node, v)).collect())
+            }
+            other => other,
+        },
+        SchemaNodeKind::Container | SchemaNodeKind::List => match value {
+            Value::Object(members) => {
+                let ctx = ocbgp_models::schema::context();
+                let module = node.module().name().to_string();
+                Value::Object(normalize_members(
+                    &children(ctx, Some(node)),
+                    Some(&module),
+                    members,
+                ))
+            }
+            other => other,
+        },
+        _ => value,
+    }
+}
+
+/// The value of a member named by its parent: like [`normalize_content`],
+/// except that a list's value is the array of its entries.
+pub(crate) fn normalize_member(node: &SchemaNode<'_>, value: Value) -> Value {
+    match (node.kind(), value) {
+        (SchemaNodeKind::List, Value::Array(entries)) => Value::Array(
+            entries
+                .into_iter()
+                .map(|e| normalize_content(node, e))
+                .collect(),
+        ),
+        (_, value) => normalize_content(node, value),
+    }
+}
+
+/// Qualifies member names (module where it differs from the parent's,
+/// `parent_module` `None` at the top level) and normalizes their values.
+fn normalize_members(
+    kids: &[SchemaNode<'_>],
+    parent_module: Option<&str>,
+    members: Map<String, Value>,
+) -> Map<String, Value> {
+    let mut out = Map::with_capacity(members.len());
+    for (name, value) in members {
+        let (module, bare) = match name.split_once(':') {
+            Some((m, b)) => (Some(m), b),
+            None => (None, name.as_str()),
+        };
+        let matches: Vec<&SchemaNode<'_>> = kids
+            .iter()
+            .filter(|k| k.name() == bare && module.is_none_or(|m| k.module().name() == m))
+            .collect();
+        // Unknown or ambiguous names stay as written: libyang reports them.
+        let [child] = matches.as_slice() else {
+            out.insert(name, value);
+            continue;
+        };
+        let child_module = child.module().name().to_string();
+        let key = if parent_module == Some(child_module.as_str()) {
+            bare.to_string()
+        } else {
+            format!("{child_module}:{bare}")
+        };
+        out.insert(key, normalize_member(child, value));
+    }
+    out
+}
+
+/// The base type of a leaf, through leafrefs.
+fn base_type(node: &SchemaNode<'_>) -> Option<DataValueType> {
+    let ltype = node.leaf_type()?;
+    Some(match ltype.base_type() {
+        DataValueType::LeafRef => ltype.leafref_real_type()?.base_type(),
+        other => other,
+    })
+}
+
+/// A scalar in the JSON form RFC 7951 gives the leaf's type, where the
+/// client's form can be converted without doubt.
+fn coerce(node: &SchemaNode<'_>, value: Value) -> Value {
+    let Some(base) = base_type(node) else {
+        return value;
+    };
+    match (base, value) {
+        (
+            DataValueType::Int8
+            | DataValueType::Int16
+            | DataValueType::Int32
+            | DataValueType::Uint8
+            | DataValueType::Uint16
+            | DataValueType::Uint32,
+            Value::String(s),
+        ) => match s.trim().parse::<i64>() {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::String(s),
+        },
+        (DataValueType::Int64 | DataValueType::Uint64 | DataValueType::Dec64, Value::Number(n)) => {
+            Value::String(n.to_string())
+        }
+        (DataValueType::Bool, Value::String(s)) if s == "true" || s == "false" => {
+            Value::Bool(s == "true")
+        }
+        (DataValueType::IdentityRef, Value::String(s)) if !s.contains(':') => {
+            match identity_module(node, &s) {
+                Some(m) => Value::String(format!("{m}:{s}")),
+                None => Value::String(s),
+            }
+        }
+        (DataValueType::String | DataValueType::Enum, Value::Number(n)) => {
+            Value::String(n.to_string())
+        }
+        (_, value) => value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_and_base64() {
+        assert_eq!(decimal_text(12345, 2), "123.45");
+        assert_eq!(decimal_text(-5, 3), "-0.005");
+        assert_eq!(decimal_text(7, 0), "7");
+        assert_eq!(base64(b"hello"), "aGVsbG8=");
+        assert_eq!(base64(b"hi!"), "aGkh");
+        assert_eq!(base64(b""), "");
+    }
+}

@@ -1,0 +1,273 @@
+//! Set: deletes, replaces and updates (or union_replaces) as one
+//! transaction through the datastore.
+//!
+//! Operations run in the order the specification gives: every delete, then
+//! every replace, then every update, each in request order. All become
+//! edits of one `Datastore::edit_running` call: either all apply or running
+//! stays untouched.
+//!
+//! Errors follow gNMI 3.4.7: the RPC status carries the code for the
+//! failing operation's cause (`InvalidArgument` for a malformed path or bad
+//! value, `NotFound` for a path the schema lacks, `Unimplemented` for an
+//! unsupported value encoding, `FailedPrecondition` when the BGP engine
+//! refuses the configuration or another session holds the lock), and its
+//! message names the operation and path. The status details hold a
+//! `google.rpc.Status` whose details hold a `gnmi.SetResponse` with one
+//! `UpdateResult` per operation: the failing one with its code, the others
+//! `Aborted`, as 3.4.7 asks (a gRPC error cannot carry the response body
+//! itself).
+
+mod plan;
+mod status;
+mod union;
+
+use ocbgp_models::datastore::{CommitError, Datastore, Requester};
+use ocbgp_models::edit::{self, Edit, EditError};
+use ocbgp_models::path::DataPath;
+use tonic::{Code, Status};
+use yang2::schema::SchemaNode;
+
+use crate::data::now_ns;
+use crate::decode::ValueError;
+use crate::path::PathError;
+use crate::proto::gnmi::update_result::Operation as Op;
+use crate::proto::gnmi::{Path, SetRequest, SetResponse, Update};
+use plan::{plan_delete, plan_write};
+pub use status::failure_details;
+use status::{failure_status, result_of};
+use union::plan_union;
+
+/// One operation of the request, in processing order.
+pub(super) struct Step<'r> {
+    pub(super) op: Op,
+    /// The path as the request gives it (relative to the prefix).
+    pub(super) path: &'r Path,
+    /// The value, for replace, update and union_replace.
+    pub(super) update: Option<&'r Update>,
+}
+
+/// A failure of one operation (`None`: of the whole transaction).
+pub(super) struct Failure {
+    pub(super) step: Option<usize>,
+    pub(super) code: Code,
+    pub(super) message: String,
+}
+
+impl Failure {
+    pub(super) fn at(step: usize, code: Code, message: impl Into<String>) -> Failure {
+        Failure {
+            step: Some(step),
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Answers a Set (blocking: run it in `spawn_blocking`).
+pub(crate) fn set(
+    store: &Datastore,
+    who: &Requester,
+    request: &SetRequest,
+) -> Result<SetResponse, Status> {
+    let steps = steps(request);
+    let prefix = request.prefix.as_ref();
+    let result = if request.union_replace.is_empty() {
+        plan_steps(store, prefix, &steps)
+    } else if steps.iter().any(|s| s.op != Op::UnionReplace) {
+        Err(Failure {
+            step: None,
+            code: Code::InvalidArgument,
+            message:
+                "union_replace cannot be combined with delete, replace or update in one SetRequest"
+                    .to_string(),
+        })
+    } else {
+        plan_union(prefix, &steps)
+    }
+    .and_then(|(edits, owners)| commit(store, who, &edits, &owners));
+    match result {
+        Ok(()) => Ok(SetResponse {
+            prefix: request.prefix.clone(),
+            response: steps.iter().map(|s| result_of(s, None)).collect(),
+            timestamp: now_ns(),
+            ..Default::default()
+        }),
+        Err(f) => Err(failure_status(request, &steps, f)),
+    }
+}
+
+/// The operations in processing order: deletes, replaces, updates, then
+/// union_replaces.
+fn steps(request: &SetRequest) -> Vec<Step<'_>> {
+    let mut out: Vec<Step<'_>> = request
+        .delete
+        .iter()
+        .map(|p| Step {
+            op: Op::Delete,
+            path: p,
+            update: None,
+        })
+        .collect();
+    let empty = empty_path();
+    for (op, updates) in [
+        (Op::Replace, &request.replace),
+        (Op::Update, &request.update),
+        (Op::UnionReplace, &request.union_replace),
+    ] {
+        for u in updates {
+            out.push(Step {
+                op,
+                path: u.path.as_ref().unwrap_or(empty),
+                update: Some(u),
+            });
+        }
+    }
+    out
+}
+
+/// The root path, for updates without a path.
+fn empty_path() -> &'static Path {
+    static EMPTY: std::sync::OnceLock<Path> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(Path::default)
+}
+
+/// Edits, and for each edit the step it comes from.
+pub(super) type Plan = (Vec<Edit>, Vec<usize>);
+
+fn plan_steps(
+    store: &Datastore,
+    prefix: Option<&Path>,
+    steps: &[Step<'_>],
+) -> Result<Plan, Failure> {
+    let mut edits = Vec::new();
+    let mut owners = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let planned = match step.op {
+            Op::Delete => plan_delete(store, prefix, step.path),
+            _ => plan_write(store, prefix, step),
+        }
+        .map_err(|(code, message)| Failure::at(i, code, message))?;
+        owners.extend(std::iter::repeat_n(i, planned.len()));
+        edits.extend(planned);
+    }
+    Ok((edits, owners))
+}
+
+pub(super) type StepResult = Result<Vec<Edit>, (Code, String)>;
+
+pub(super) fn path_failure(e: PathError) -> (Code, String) {
+    (e.code(), e.to_string())
+}
+
+pub(super) fn value_failure(e: ValueError) -> (Code, String) {
+    match e {
+        ValueError::Invalid(m) => (Code::InvalidArgument, m),
+        ValueError::Unsupported(m) => (Code::Unimplemented, m),
+    }
+}
+
+/// The schema node of a data path (`None` for the root).
+pub(super) fn schema_of(data_path: &str) -> Result<Option<SchemaNode<'static>>, (Code, String)> {
+    let parsed = DataPath::parse(data_path).map_err(|e| (Code::InvalidArgument, e.to_string()))?;
+    if parsed.is_root() {
+        return Ok(None);
+    }
+    ocbgp_models::schema::context()
+        .find_path(&parsed.schema_path())
+        .map(Some)
+        .map_err(|_| {
+            (
+                Code::NotFound,
+                format!("{data_path}: no such node in the schema"),
+            )
+        })
+}
+
+/// The code and text of an edit error.
+pub(super) fn edit_failure(e: &EditError) -> (Code, String) {
+    let code = match e {
+        EditError::MalformedPath(_) | EditError::NotConfig(_) | EditError::BadValue(_) => {
+            Code::InvalidArgument
+        }
+        EditError::UnknownPath(_) | EditError::DataMissing(_) => Code::NotFound,
+        EditError::DataExists(_) => Code::AlreadyExists,
+    };
+    (code, e.to_string())
+}
+
+/// The data path an edit error is about.
+fn edit_error_path(e: &EditError) -> Option<String> {
+    match e {
+        EditError::MalformedPath(m) | EditError::UnknownPath(m) | EditError::BadValue(m) => {
+            m.path.clone()
+        }
+        EditError::NotConfig(p) | EditError::DataExists(p) | EditError::DataMissing(p) => {
+            Some(p.clone())
+        }
+    }
+}
+
+/// The step whose edit a data path is about: the edit at exactly that
+/// path, else the one with the longest path containing it.
+fn owner_of(at: Option<&str>, edits: &[Edit], owners: &[usize]) -> Option<usize> {
+    let at = at?;
+    if let Some(k) = edits.iter().position(|e| e.path == at) {
+        return Some(owners[k]);
+    }
+    edits
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            e.path == "/"
+                || at.starts_with(&format!("{}/", e.path))
+                || at.starts_with(&format!("{}[", e.path))
+        })
+        .max_by_key(|(_, e)| e.path.len())
+        .map(|(k, _)| owners[k])
+}
+
+/// Runs the transaction.
+fn commit(
+    store: &Datastore,
+    who: &Requester,
+    edits: &[Edit],
+    owners: &[usize],
+) -> Result<(), Failure> {
+    if edits.is_empty() {
+        // Nothing to change (say, deletes of what does not exist).
+        return Ok(());
+    }
+    let err = match store.edit_running(edits, who) {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
+    };
+    let (code, at) = match &err {
+        CommitError::Edit(e) => {
+            // libyang's error path may lack keys: find the edit that fails
+            // by applying them again to a copy (on this error path only).
+            let mut copy = store.running().to_tree();
+            let failing = edits
+                .iter()
+                .position(|e| edit::apply(&mut copy, e).is_err());
+            if let Some(k) = failing {
+                return Err(Failure {
+                    step: Some(owners[k]),
+                    code: edit_failure(e).0,
+                    message: err.to_string(),
+                });
+            }
+            (edit_failure(e).0, edit_error_path(e))
+        }
+        CommitError::Invalid(m) => (Code::InvalidArgument, m.path.clone()),
+        CommitError::Refused(r) => (Code::FailedPrecondition, r.path.clone()),
+        CommitError::Locked(_) => (Code::FailedPrecondition, None),
+        CommitError::Persist(_) | CommitError::UnknownCommit(_) | CommitError::NoPendingConfirm => {
+            (Code::Internal, None)
+        }
+    };
+    Err(Failure {
+        step: owner_of(at.as_deref(), edits, owners),
+        code,
+        message: err.to_string(),
+    })
+}

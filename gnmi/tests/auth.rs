@@ -1,0 +1,208 @@
+//! Authentication from metadata, users from the configuration, TLS, and the
+//! refusal to expose gNMI beyond loopback without both.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use common::{json_ietf, path, Harness, TempDir};
+use ocbgp_gnmi::proto::gnmi::{CapabilityRequest, GetRequest, SetRequest, Update};
+use ocbgp_gnmi::{
+    Authenticator, ConfigUsers, GnmiServerConfig, GnmiService, ServeError, SubscribeOptions,
+};
+use tonic::metadata::MetadataValue;
+use tonic::{Code, Request};
+
+fn with_login<T>(message: T, user: &str, password: &str) -> Request<T> {
+    let mut r = Request::new(message);
+    r.metadata_mut()
+        .insert("username", MetadataValue::try_from(user).unwrap());
+    r.metadata_mut()
+        .insert("password", MetadataValue::try_from(password).unwrap());
+    r
+}
+
+#[tokio::test]
+async fn metadata_credentials_are_checked() {
+    let users: Arc<dyn Authenticator> =
+        Arc::new(|user: &str, password: &str| user == "ops" && password == "s3cret");
+    let h = Harness::start_with("auth-closure", SubscribeOptions::default(), Some(users)).await;
+    let mut client = h.client().await;
+    let err = client
+        .capabilities(CapabilityRequest::default())
+        .await
+        .expect_err("no credentials");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let err = client
+        .get(with_login(GetRequest::default(), "ops", "wrong"))
+        .await
+        .expect_err("wrong password");
+    assert_eq!(err.code(), Code::Unauthenticated);
+    client
+        .capabilities(with_login(CapabilityRequest::default(), "ops", "s3cret"))
+        .await
+        .expect("right credentials");
+    // The user is recorded with the commit.
+    let set = SetRequest {
+        update: vec![Update {
+            path: Some(path(&format!(
+                "{}/global/config/router-id",
+                common::BGP_GNMI
+            ))),
+            val: Some(json_ietf(r#""192.0.2.33""#)),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    client
+        .set(with_login(set, "ops", "s3cret"))
+        .await
+        .expect("Set");
+    let last = h.store.history().pop().expect("a commit");
+    assert_eq!(last.user.as_deref(), Some("ops"), "{last:?}");
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn users_from_the_configuration() {
+    let h = Harness::start("auth-config").await;
+    // `openssl passwd -6 -salt saltsalt secret`
+    let hash = "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1";
+    let mut client = h.client().await;
+    client
+        .set(SetRequest {
+            update: vec![Update {
+                path: Some(path("/ocbgp:management/users/user[name=admin]")),
+                val: Some(json_ietf(&format!(
+                    r#"{{"config": {{"name": "admin", "password": "{hash}"}}}}"#
+                ))),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .await
+        .expect("add a user");
+    let users = ConfigUsers::new(h.store.clone());
+    assert!(users.verify("admin", "secret"));
+    assert!(!users.verify("admin", "Secret"));
+    assert!(!users.verify("nobody", "secret"));
+    assert!(!users.verify("admin'] | //*[name='x", "secret"));
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn plain_text_only_on_loopback() {
+    let dir = TempDir::new("auth-exposure");
+    let config =
+        ocbgp_models::config::Config::parse(common::START, ocbgp_models::config::Encoding::Json)
+            .unwrap();
+    let (store, _) = ocbgp_models::datastore::Datastore::open(
+        ocbgp_models::datastore::Options::new(&dir.0),
+        config,
+        false,
+    )
+    .unwrap();
+    let service = GnmiService::new(Arc::new(store));
+    let addr: SocketAddr = "0.0.0.0:0".parse().unwrap();
+    let err = ocbgp_gnmi::serve(service.clone(), GnmiServerConfig::plain(addr), async {})
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, ServeError::Insecure { .. }), "{err}");
+    // TLS alone is not enough either: users are required off loopback.
+    let config = GnmiServerConfig {
+        addr,
+        tls: Some(("cert.pem".into(), "key.pem".into())),
+        users: None,
+    };
+    let err = ocbgp_gnmi::serve(service, config, async {})
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, ServeError::Insecure { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn tls_with_a_certificate() {
+    let dir = TempDir::new("auth-tls");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let cert = dir.0.join("cert.pem");
+    let key = dir.0.join("key.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output();
+    match made {
+        Ok(out) if out.status.success() => {}
+        other => {
+            eprintln!("openssl cannot make a test certificate, skipping: {other:?}");
+            return;
+        }
+    }
+    let config =
+        ocbgp_models::config::Config::parse(common::START, ocbgp_models::config::Encoding::Json)
+            .unwrap();
+    let state = dir.0.join("state");
+    let (store, _) = ocbgp_models::datastore::Datastore::open(
+        ocbgp_models::datastore::Options::new(&state),
+        config,
+        false,
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let users: Arc<dyn Authenticator> = Arc::new(|u: &str, p: &str| u == "ops" && p == "pw");
+    let config = GnmiServerConfig {
+        addr,
+        tls: Some((cert.clone(), key.clone())),
+        users: Some(users),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(ocbgp_gnmi::serve_listener(
+        GnmiService::new(Arc::new(store)),
+        listener,
+        config,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let ca = std::fs::read(&cert).unwrap();
+    let mut client =
+        ocbgp_gnmi::connect_tls(&format!("localhost:{}", addr.port()), &ca, "localhost")
+            .await
+            .expect("TLS connect");
+    let caps = client
+        .capabilities(with_login(CapabilityRequest::default(), "ops", "pw"))
+        .await
+        .expect("Capabilities over TLS")
+        .into_inner();
+    assert_eq!(caps.g_nmi_version, "0.10.0");
+    // Plain text to a TLS server fails.
+    if let Ok(mut plain) = ocbgp_gnmi::connect(&addr.to_string()).await {
+        assert!(plain
+            .capabilities(with_login(CapabilityRequest::default(), "ops", "pw"))
+            .await
+            .is_err());
+    }
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+}
