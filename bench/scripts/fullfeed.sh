@@ -14,6 +14,8 @@
 #   --quick           same as --prefixes 100000
 #   --daemons LIST    among: ocbgpd gobgpd bird frr (default: all four)
 #   --sinks LIST      sink counts (default: "1 10")
+#   --repeat N        runs per daemon and sink count; the table shows medians
+#                     (default 1)
 #   --timeout S       seconds allowed per run from the first UPDATE (default 600)
 #   --results FILE    where the JSON result lines go (default: a file in /tmp)
 #   --no-build        use the binaries already in target/release
@@ -27,6 +29,7 @@ prefixes=1000000
 daemons="ocbgpd gobgpd bird frr"
 sinks="1 10"
 timeout=600
+repeat=1
 results=""
 build=1
 
@@ -36,6 +39,7 @@ while [ $# -gt 0 ]; do
     --quick) prefixes=100000; shift ;;
     --daemons) daemons=$2; shift 2 ;;
     --sinks) sinks=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --results) results=$2; shift 2 ;;
     --no-build) build=0; shift ;;
@@ -89,10 +93,12 @@ for daemon in $daemons; do
   fi
   echo "fullfeed: $daemon: $(version_of "$daemon")" >&2
   for n in $sinks; do
-    echo "fullfeed: $daemon with $n sink(s)..." >&2
-    # One JSON result line per run, kept even when the run fails.
-    "$bench" run --daemon "$daemon" --binary "$binary" --sinks "$n" --prefixes "$prefixes" \
-      --timeout "$timeout" | tee -a "$results" | grep -v '^{' >&2 || true
+    for run in $(seq "$repeat"); do
+      echo "fullfeed: $daemon with $n sink(s), run $run of $repeat..." >&2
+      # One JSON result line per run, kept even when the run fails.
+      "$bench" run --daemon "$daemon" --binary "$binary" --sinks "$n" --prefixes "$prefixes" \
+        --timeout "$timeout" | tee -a "$results" | grep -v '^{' >&2 || true
+    done
   done
 done
 

@@ -127,7 +127,8 @@ impl Daemon {
                 let text = serde_json::to_string_pretty(&ocbgpd_config(topology))?;
                 let state = dir.join("ocbgpd-state");
                 std::fs::create_dir_all(&state)?;
-                let args = vec!["--config".into(), dir_s("ocbgpd.json"), "--state-dir".into(), state.display().to_string()];
+                let args =
+                    vec!["--config".into(), dir_s("ocbgpd.json"), "--state-dir".into(), state.display().to_string()];
                 ("ocbgpd.json", text, args)
             }
             Daemon::Gobgpd => {
@@ -213,7 +214,9 @@ pub fn check_ocbgpd_config(binary: &Path, file: &Path) -> Result<()> {
 /// BIRD 2 configuration.
 pub fn bird_config(t: &Topology) -> String {
     let mut out = format!("log stderr {{ info, warning, error, fatal }};\nrouter id {};\n\n", t.daemon);
-    out.push_str("# Makes 192.0.2.0/24 directly connected, so the injector's next hop resolves.\nprotocol device {\n}\n");
+    out.push_str(
+        "# Makes 192.0.2.0/24 directly connected, so the injector's next hop resolves.\nprotocol device {\n}\n",
+    );
     for (i, (addr, asn)) in t.neighbors().into_iter().enumerate() {
         let name = if i == 0 { "injector".to_owned() } else { format!("sink{}", i - 1) };
         let _ = write!(

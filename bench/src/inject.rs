@@ -13,9 +13,7 @@ use std::time::{Duration, Instant as StdInstant};
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::{Bytes, BytesMut};
 use ipnet::IpNet;
-use ocbgp_engine::wire::{
-    CodecConfig, EncodedAttributes, Family, Message, NextHop, Nlri, Notification, UpdatePacker,
-};
+use ocbgp_engine::wire::{CodecConfig, EncodedAttributes, Family, Message, NextHop, Nlri, Notification, UpdatePacker};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -179,7 +177,7 @@ pub async fn run(args: InjectArgs) -> Result<()> {
     emit(json!({"event": "established", "peer": session.peer.to_string(), "t_ns": mono_ns()}));
 
     let mut reader = session.reader;
-    reader.set_read_pause(Duration::from_millis(1));
+    reader.set_read_pause(Duration::from_millis(5));
     let mut drain = tokio::spawn(speaker::drain(reader));
     let mut writer = session.writer;
     let codec = session.codec.clone();

@@ -51,7 +51,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // One thread: the sinks' work is light, and a single thread saves the
+    // cross-thread wake-ups that would take CPU from the daemon under test.
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bgpbench: cannot start the async runtime: {e}");

@@ -126,11 +126,7 @@ impl Drop for Lab {
 
 /// The pids of the processes inside namespace `ns`.
 fn pids_in(ns: &str) -> Vec<i32> {
-    ip(&["netns", "pids", ns])
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
+    ip(&["netns", "pids", ns]).unwrap_or_default().split_whitespace().filter_map(|p| p.parse().ok()).collect()
 }
 
 /// Kills every process inside `ns` (waiting up to 5 s for them to go),

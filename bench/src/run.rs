@@ -142,6 +142,7 @@ struct Outcome {
     updates_sent: Option<u64>,
     peak_rss: u64,
     cpu_seconds: f64,
+    harness_cpu_seconds: f64,
     sink_counts: Vec<u64>,
 }
 
@@ -158,7 +159,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
         bail!("--prefixes must be between 1 and {MAX_PREFIXES}");
     }
     netns::sweep_stale();
-    let dir = args.work_dir.join(format!("bgpbench-{}-{}-{}", args.daemon.name(), std::process::id(), measure::mono_ns()));
+    let dir =
+        args.work_dir.join(format!("bgpbench-{}-{}-{}", args.daemon.name(), std::process::id(), measure::mono_ns()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut lab = Lab::create(args.sinks)?;
     let mut procs: Vec<Proc> = Vec::new();
@@ -207,6 +209,7 @@ fn report(args: &RunArgs, o: &Outcome) {
         "updates_sent": o.updates_sent,
         "peak_rss_mb": (mb * 10.0).round() / 10.0,
         "cpu_s": (o.cpu_seconds * 100.0).round() / 100.0,
+        "harness_cpu_s": (o.harness_cpu_seconds * 100.0).round() / 100.0,
         "sink_counts": o.sink_counts,
         "date": today(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
@@ -319,6 +322,14 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     let usage = measure::usage(daemon_pid).unwrap_or_default();
     outcome.peak_rss = usage.peak_rss.max(sampler.max());
     outcome.cpu_seconds = usage.cpu_seconds;
+    // What the injector and sinks took from the same two cores.
+    outcome.harness_cpu_seconds = procs
+        .iter()
+        .filter(|p| p.name != args.daemon.name())
+        .filter_map(|p| p.child.id())
+        .filter_map(|pid| measure::usage(pid).ok())
+        .map(|u| u.cpu_seconds)
+        .sum();
     drop(sampler);
     // Ask the sinks for their counts (they print a summary on SIGTERM).
     if let Some(sinks) = procs.iter_mut().find(|p| p.name == "sinks") {

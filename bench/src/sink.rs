@@ -1,11 +1,14 @@
 //! `bgpbench sink`: N passive BGP speakers in one process, each counting
 //! the distinct IPv4 prefixes its peer currently announces.
 //!
-//! A sink reads UPDATEs as fast as they come: it walks the Withdrawn
-//! Routes and NLRI fields itself and skips the attributes, falling back to
-//! the engine's full decoder only for an UPDATE that carries
-//! MP_REACH_NLRI or MP_UNREACH_NLRI. It trusts the daemon's attributes
-//! (no RFC 7606 treat-as-withdraw): the daemons under test send good ones.
+//! Sessions are set up on the async runtime; then each sink reads on a
+//! thread of its own with a blocking socket ([`Counter`]), pausing briefly
+//! after short reads so that a daemon that sends many small UPDATEs does
+//! not make the sinks steal its CPU. A sink walks the Withdrawn Routes
+//! and NLRI fields itself and skips the attributes, falling back to the
+//! engine's full decoder only for an UPDATE that carries MP_REACH_NLRI or
+//! MP_UNREACH_NLRI. It trusts the daemon's attributes (no RFC 7606
+//! treat-as-withdraw): the daemons under test send good ones.
 //!
 //! Events on standard output: `established` per sink, `complete` when a
 //! sink first holds `--expect` prefixes (with the absolute time and the
@@ -308,19 +311,16 @@ impl Shared {
     }
 }
 
-/// How long a sink waits after a short read: see
-/// [`FrameReader::set_read_pause`](speaker::FrameReader::set_read_pause).
-const READ_PAUSE: Duration = Duration::from_millis(1);
+/// How long a sink waits after a short read: see [`Counter`].
+const READ_PAUSE: Duration = Duration::from_millis(10);
 
 /// Runs `bgpbench sink`.
 pub async fn run(args: SinkArgs) -> Result<()> {
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
-    let shared = Arc::new(Shared {
-        start_ns: AtomicU64::new(0),
-        counts: (0..args.count).map(|_| Padded::default()).collect(),
-    });
+    let shared =
+        Arc::new(Shared { start_ns: AtomicU64::new(0), counts: (0..args.count).map(|_| Padded::default()).collect() });
     let (tx, mut rx) = mpsc::unbounded_channel();
     let deadline = Instant::now() + Duration::from_secs(args.connect_timeout);
     for i in 0..args.count {
@@ -341,7 +341,7 @@ pub async fn run(args: SinkArgs) -> Result<()> {
         };
         let (tx, shared, expect) = (tx.clone(), shared.clone(), args.expect);
         tokio::spawn(async move {
-            if let Err(e) = one_sink(i, endpoint, config, deadline, expect, &shared, &tx).await {
+            if let Err(e) = one_sink(i, endpoint, config, deadline, expect, shared, tx.clone()).await {
                 let _ = tx.send(Report::Failed { sink: i, error: format!("{e:#}") });
             }
         });
@@ -417,15 +417,16 @@ enum Endpoint {
     Listen(SocketAddr),
 }
 
-/// One sink: set up the session, then count until it ends.
+/// One sink: set up the session, then count on a thread of its own until
+/// the session ends.
 async fn one_sink(
     i: usize,
     endpoint: Endpoint,
     config: SpeakerConfig,
     deadline: Instant,
     expect: Option<usize>,
-    shared: &Shared,
-    tx: &mpsc::UnboundedSender<Report>,
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<Report>,
 ) -> Result<()> {
     let stream = match endpoint {
         Endpoint::Connect(peer, local) => speaker::connect(peer, local, deadline).await?,
@@ -433,49 +434,106 @@ async fn one_sink(
     };
     let session = speaker::establish(stream, &config, deadline).await?;
     let _ = tx.send(Report::Established { sink: i, peer: session.peer, local: session.local });
-    let interval = speaker::keepalive_interval(&session.negotiated);
-    let codec = session.codec.clone();
-    let mut writer = session.writer;
-    let keepalive_codec = codec.clone();
-    let keepalive = tokio::spawn(async move { speaker::keepalives(&mut writer, interval, &keepalive_codec).await });
-    let mut reader = session.reader;
-    reader.set_read_pause(READ_PAUSE);
-    let mut set = PrefixSet::new();
-    let mut is_complete = false;
-    let result = loop {
-        let frame = match reader.next().await {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break Err(anyhow!("the daemon closed the session")),
-            Err(e) => break Err(e),
-        };
-        match frame.kind() {
-            MessageType::Update => {
-                shared.start_now();
-                if let Err(e) = apply_update(&frame.body(), &mut set, &codec) {
-                    break Err(e);
-                }
-                shared.counts[i].0.store(set.len(), Ordering::Relaxed);
-                if let Some(expect) = expect {
-                    if !is_complete && set.len() >= expect {
-                        is_complete = true;
-                        let _ = tx.send(Report::Complete { sink: i, t_ns: mono_ns(), count: set.len() });
-                    } else if is_complete && set.len() < expect {
-                        is_complete = false;
-                        let _ = tx.send(Report::Incomplete { sink: i, count: set.len() });
-                    }
-                }
-            }
-            MessageType::Notification => {
-                let n = Notification::decode(&frame.body()).map_err(|e| anyhow!("{e}"))?;
-                break Err(anyhow!("the daemon sent NOTIFICATION: {n}"));
-            }
-            MessageType::Open => break Err(anyhow!("OPEN on an established session")),
-            MessageType::Keepalive | MessageType::RouteRefresh => {}
-        }
+    let counter = Counter {
+        sink: i,
+        codec: session.codec.clone(),
+        keepalive_every: speaker::keepalive_interval(&session.negotiated),
+        expect,
+        shared,
+        tx: tx.clone(),
     };
-    keepalive.abort();
-    result
+    let (stream, leftover) = session.into_blocking()?;
+    let thread = std::thread::Builder::new().name(format!("sink{i}")).spawn(move || counter.run(stream, leftover))?;
+    // Wait for the thread without blocking the runtime.
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = done_tx.send(thread.join());
+    });
+    match done_rx.await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => bail!("sink thread panicked"),
+        Err(_) => bail!("sink thread vanished"),
+    }
 }
+
+/// The counting loop of one established sink.
+///
+/// It runs on its own thread with a blocking socket: after a read that
+/// brought little it sleeps [`READ_PAUSE`], so that a daemon sending one
+/// small UPDATE at a time (gobgpd) costs the sink one wake-up per pause
+/// rather than one per TCP segment. With an async reactor every arriving
+/// segment woke the process even while the reader paused, and 10 sinks
+/// took an eighth of the CPU away from the daemon under test.
+struct Counter {
+    sink: usize,
+    codec: CodecConfig,
+    keepalive_every: Duration,
+    expect: Option<usize>,
+    shared: Arc<Shared>,
+    tx: mpsc::UnboundedSender<Report>,
+}
+
+impl Counter {
+    /// Reads, counts and sends keepalives until the session fails.
+    fn run(self, mut stream: std::net::TcpStream, mut buf: bytes::BytesMut) -> Result<()> {
+        use std::io::{ErrorKind, Read, Write};
+        // Wake up at least once a second to send keepalives when due.
+        stream.set_read_timeout(Some(Duration::from_secs(1)))?;
+        let mut keepalive = bytes::BytesMut::new();
+        ocbgp_engine::wire::Message::Keepalive.encode(&self.codec, &mut keepalive).map_err(|e| anyhow!("{e}"))?;
+        let mut next_keepalive = std::time::Instant::now() + self.keepalive_every;
+        let mut chunk = vec![0u8; READ_CHUNK];
+        let mut set = PrefixSet::new();
+        let mut is_complete = false;
+        loop {
+            while let Some(frame) =
+                ocbgp_engine::wire::Frame::split(&mut buf, self.codec.max_message_len()).map_err(|e| anyhow!("{e}"))?
+            {
+                match frame.kind() {
+                    MessageType::Update => {
+                        self.shared.start_now();
+                        apply_update(&frame.body(), &mut set, &self.codec)?;
+                    }
+                    MessageType::Notification => {
+                        let n = Notification::decode(&frame.body()).map_err(|e| anyhow!("{e}"))?;
+                        bail!("the daemon sent NOTIFICATION: {n}");
+                    }
+                    MessageType::Open => bail!("OPEN on an established session"),
+                    MessageType::Keepalive | MessageType::RouteRefresh => {}
+                }
+            }
+            self.shared.counts[self.sink].0.store(set.len(), Ordering::Relaxed);
+            if let Some(expect) = self.expect {
+                if !is_complete && set.len() >= expect {
+                    is_complete = true;
+                    let _ = self.tx.send(Report::Complete { sink: self.sink, t_ns: mono_ns(), count: set.len() });
+                } else if is_complete && set.len() < expect {
+                    is_complete = false;
+                    let _ = self.tx.send(Report::Incomplete { sink: self.sink, count: set.len() });
+                }
+            }
+            if std::time::Instant::now() >= next_keepalive {
+                stream.write_all(&keepalive)?;
+                next_keepalive = std::time::Instant::now() + self.keepalive_every;
+            }
+            let n = match stream.read(&mut chunk) {
+                Ok(0) => bail!("the daemon closed the session"),
+                Ok(n) => n,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {
+                    continue
+                }
+                Err(e) => return Err(e.into()),
+            };
+            buf.extend_from_slice(&chunk[..n]);
+            if n < READ_CHUNK / 4 {
+                std::thread::sleep(READ_PAUSE);
+            }
+        }
+    }
+}
+
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 256 * 1024;
 
 #[cfg(test)]
 mod tests {
@@ -541,7 +599,13 @@ mod tests {
             (0..5_000u32).map(|i| ipnet::Ipv4Net::new(Ipv4Addr::from((11 << 24) | (i << 8)), 24).unwrap()).collect();
         let mut buf = BytesMut::new();
         let messages = packer
-            .announce(&attrs(), Family::IPV4_UNICAST, NextHop::V4(Ipv4Addr::new(192, 0, 2, 2)), &nlri(prefixes.clone()), &mut buf)
+            .announce(
+                &attrs(),
+                Family::IPV4_UNICAST,
+                NextHop::V4(Ipv4Addr::new(192, 0, 2, 2)),
+                &nlri(prefixes.clone()),
+                &mut buf,
+            )
             .unwrap();
         assert!(messages > 1, "several full messages");
         let mut set = PrefixSet::new();

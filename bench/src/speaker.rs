@@ -49,6 +49,17 @@ pub struct Session {
     pub local: SocketAddr,
 }
 
+impl Session {
+    /// The connection as a blocking std socket, with the bytes already
+    /// read but not yet taken as messages, for a reader on its own thread.
+    pub fn into_blocking(self) -> Result<(std::net::TcpStream, BytesMut)> {
+        let FrameReader { read, buf, .. } = self.reader;
+        let stream = read.reunite(self.writer).map_err(|e| anyhow!("{e}"))?.into_std()?;
+        stream.set_nonblocking(false)?;
+        Ok((stream, buf))
+    }
+}
+
 /// Connects to `peer` (from `local` if given), retrying every 200 ms until
 /// `deadline`: the daemon may not be listening yet.
 pub async fn connect(peer: SocketAddr, local: Option<IpAddr>, deadline: Instant) -> Result<TcpStream> {
@@ -195,15 +206,19 @@ const READ_CHUNK: usize = 256 * 1024;
 impl FrameReader {
     /// A reader for messages of at most 4096 octets until told otherwise.
     pub fn new(read: OwnedReadHalf) -> Self {
-        FrameReader { read, buf: BytesMut::with_capacity(READ_CHUNK), max_len: 4096, pause: None, last_read_short: false }
+        FrameReader {
+            read,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            max_len: 4096,
+            pause: None,
+            last_read_short: false,
+        }
     }
 
     /// After a read that returned less than a quarter of a chunk, wait
     /// `pause` before the next one, so that data piles up in the socket
-    /// and is fetched in one call. A speaker that sends one small UPDATE
-    /// at a time would otherwise cost the reader a wake-up and a system
-    /// call per message, CPU taken from the daemon under test; the price
-    /// is at most about `pause` of extra delay.
+    /// and is fetched in one call, for a peer that sends many small
+    /// messages; the price is at most `pause` of extra delay.
     pub fn set_read_pause(&mut self, pause: Duration) {
         self.pause = Some(pause);
     }
