@@ -184,6 +184,16 @@ impl UpdateGroup {
         Some(interner.intern(with_hop))
     }
 
+    /// A route's NLRI as the members receive it: with add-path sending
+    /// negotiated, our one (best) path goes with path id 1.
+    fn nlri(&self, family: Family, prefix: IpNet) -> Nlri {
+        if self.key.codec.sends_path_ids(family) {
+            Nlri::with_path_id(prefix, 1)
+        } else {
+            Nlri::new(prefix)
+        }
+    }
+
     /// Our address on the members' sessions, as a next hop of the family.
     fn self_hop(&self, v6: bool) -> Option<NextHop> {
         if v6 {
@@ -262,7 +272,7 @@ impl UpdateGroup {
             };
             let old_out = old.as_ref().and_then(&mut out);
             let new_out = new.and_then(&mut out);
-            let nlri = Nlri::new(key.to_net());
+            let nlri = self.nlri(family, key.to_net());
             match (&old_out, &new_out) {
                 (None, None) => continue,
                 (Some((a, sa)), Some((b, sb))) if Arc::ptr_eq(a, b) && sa == sb => continue,
@@ -325,7 +335,7 @@ impl UpdateGroup {
                 runs.entry(Arc::as_ptr(&attrs) as usize)
                     .or_insert_with(|| (attrs.clone(), Vec::new()))
                     .1
-                    .push(Nlri::new(key.to_net()));
+                    .push(self.nlri(family, key.to_net()));
             }
         }
         let mut buf = BytesMut::new();
@@ -373,7 +383,8 @@ impl UpdateGroup {
         new: &HashMap<K, (Attrs, PeerIdx)>,
     ) {
         let family = K::FAMILY;
-        let mut withdraw: Vec<Nlri> = old.keys().filter(|k| !new.contains_key(k)).map(|k| Nlri::new(k.to_net())).collect();
+        let mut withdraw: Vec<Nlri> =
+            old.keys().filter(|k| !new.contains_key(k)).map(|k| self.nlri(family, k.to_net())).collect();
         withdraw.sort();
         let mut runs: HashMap<usize, (Attrs, Vec<Nlri>)> = HashMap::new();
         for (k, (attrs, _)) in new {
@@ -383,7 +394,7 @@ impl UpdateGroup {
             runs.entry(Arc::as_ptr(attrs) as usize)
                 .or_insert_with(|| (attrs.clone(), Vec::new()))
                 .1
-                .push(Nlri::new(k.to_net()));
+                .push(self.nlri(family, k.to_net()));
         }
         let mut buf = BytesMut::new();
         if !withdraw.is_empty() {

@@ -312,3 +312,32 @@ fn export_policy_change_sends_the_member_only_the_difference() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].attributes.med, Some(77));
 }
+
+#[test]
+fn add_path_send_members_get_path_ids() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let key = GroupKey {
+        codec: CodecConfig { four_octet_as: true, add_path_send: vec![Family::IPV4_UNICAST], ..CodecConfig::default() },
+        ..ebgp_key()
+    };
+    let idx = rib.add_peer(info(5, 65005));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    rib.peer_up(idx, key, tx);
+    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]));
+    rib.flush();
+    let mut buf = BytesMut::new();
+    while let Ok(b) = rx.try_recv() {
+        buf.extend_from_slice(&b);
+    }
+    let mut dec = MessageDecoder::new(CodecConfig {
+        four_octet_as: true,
+        add_path_receive: vec![Family::IPV4_UNICAST],
+        ..CodecConfig::default()
+    });
+    let mut nlri = Vec::new();
+    while let Some(Received::Update(u)) = dec.decode(&mut buf).expect("well-formed") {
+        nlri.extend(u.update.nlri.clone());
+    }
+    assert_eq!(nlri, [Nlri::with_path_id("198.51.100.0/24".parse().unwrap(), 1)]);
+}

@@ -5,7 +5,7 @@
 //! (`attr-index`, `community-index`), so the same set has the same index
 //! in every read.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
@@ -146,8 +146,12 @@ pub(super) fn write(engine: &Engine, rib: &RibHandle, tree: &mut DataTree<'stati
             }
         }
     }
+    // Attribute sets with the same communities share one community set:
+    // write it once (its leaf-list is state data, where libyang keeps
+    // duplicate values, so a second write would repeat every community).
+    let mut community_sets = BTreeSet::new();
     for (index, attrs) in &sets {
-        write_attr_set(tree, rib_path, *index, attrs)?;
+        write_attr_set(tree, rib_path, *index, attrs, &mut community_sets)?;
     }
     Ok(())
 }
@@ -186,7 +190,13 @@ fn write_route(
     Ok(())
 }
 
-fn write_attr_set(tree: &mut DataTree<'static>, rib_path: &str, index: u64, a: &Attrs) -> Result<(), ModelError> {
+fn write_attr_set(
+    tree: &mut DataTree<'static>,
+    rib_path: &str,
+    index: u64,
+    a: &Attrs,
+    community_sets: &mut BTreeSet<u64>,
+) -> Result<(), ModelError> {
     let set = format!("{rib_path}/attr-sets/attr-set[index='{index}']");
     let mut leaf = |name: &str, value: String| -> Result<(), ModelError> {
         tree.new_path(&format!("{set}/state/{name}"), Some(&value), false)?;
@@ -230,8 +240,8 @@ fn write_attr_set(tree: &mut DataTree<'static>, rib_path: &str, index: u64, a: &
             tree.new_path(&format!("{s}/member"), Some(&asn.to_string()), false)?;
         }
     }
-    if !attrs.communities.is_empty() {
-        let ci = index_of(&attrs.communities);
+    let ci = index_of(&attrs.communities);
+    if !attrs.communities.is_empty() && community_sets.insert(ci) {
         let c = format!("{rib_path}/communities/community[index='{ci}']/state");
         tree.new_path(&format!("{c}/index"), Some(&ci.to_string()), false)?;
         for com in &attrs.communities {
