@@ -41,6 +41,7 @@ mod gobgp;
 mod netns;
 mod ocbgpd;
 mod process;
+pub mod raw;
 mod route;
 mod speaker;
 
@@ -52,5 +53,6 @@ pub use gobgp::{gobgp_toml, Gobgp, GOBGP_API};
 pub use netns::{netns_list, Host, Lab, IPV4_PREFIX_LEN, IPV6_PREFIX_LEN, NETNS_PREFIX};
 pub use ocbgpd::{check_config_file, parse_oc_rib, Ocbgpd, OcbgpdConfig};
 pub use process::Process;
+pub use raw::RawSpeaker;
 pub use route::{community_string, describe, normalize_community, pick, Family, Origin, Route};
 pub use speaker::{BgpSpeaker, SessionState};

@@ -409,6 +409,75 @@ print(json.dumps(r, default=str))
     }
 }
 
+impl Ocbgpd {
+    /// The daemon's log events (it runs with `--log-format json`: one JSON
+    /// object per line, the event's fields under `fields`), in order; lines
+    /// that are not JSON are skipped.
+    pub fn log_events(&self) -> Vec<Value> {
+        self.process.log().lines().filter_map(|l| serde_json::from_str(l.trim()).ok()).collect()
+    }
+
+    /// The log events whose message is `message` and whose `peer` field is
+    /// `peer` (when given).
+    pub fn log_events_for(&self, message: &str, peer: Option<IpAddr>) -> Vec<Value> {
+        let peer = peer.map(|p| p.to_string());
+        self.log_events()
+            .into_iter()
+            .filter(|e| e["fields"]["message"] == message)
+            .filter(|e| peer.as_deref().is_none_or(|p| e["fields"]["peer"] == p))
+            .collect()
+    }
+
+    /// Waits until the number of log events with `message` (about `peer`,
+    /// when given) exceeds `seen`, and returns the newest; panics with the
+    /// log after `timeout`. Pass the count taken before the action that
+    /// should cause the event.
+    pub fn wait_log_event(&self, message: &str, peer: Option<IpAddr>, seen: usize, timeout: Duration) -> Value {
+        let mut found = None;
+        let ok = wait_until(timeout, || {
+            let events = self.log_events_for(message, peer);
+            if events.len() > seen {
+                found = events.last().cloned();
+            }
+            found.is_some() || !self.process.running()
+        });
+        match found {
+            Some(e) if ok => e,
+            _ => self.fail(&format!(
+                "no new log event {message:?}{} within {timeout:?}",
+                peer.map(|p| format!(" for peer {p}")).unwrap_or_default()
+            )),
+        }
+    }
+
+    /// Whether the daemon answers gNMI Get for its state (false while Get
+    /// is not implemented or the state is not served).
+    pub fn gnmi_get_available(&self) -> bool {
+        self.try_gnmi_get(&format!("{BGP_PATH}/global/state/as")).is_ok_and(|vals| !vals.is_empty())
+    }
+
+    /// gNMI Set deleting `path`, with pygnmi in the host's namespace.
+    pub fn try_gnmi_delete(&self, path: &str) -> Result<(), String> {
+        let g = self.config.gnmi_addr();
+        let code = format!(
+            r#"
+from pygnmi.client import gNMIclient
+with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
+    gc.set(delete=[{path:?}])
+"#,
+            host = g.ip().to_string(),
+            port = g.port(),
+            path = path
+        );
+        let out = self.host.try_run("python3", &["-c", &code]);
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!("gNMI Set delete {path} failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
+        }
+    }
+}
+
 /// gNMI path of the BGP instance.
 const BGP_PATH: &str =
     "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";

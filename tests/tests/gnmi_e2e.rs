@@ -1,0 +1,349 @@
+//! ocbgpd managed over gNMI with pygnmi as the client, against a real
+//! gobgpd peer in network namespaces: Capabilities; a neighbor added by Set
+//! and its session-state followed by a STREAM ON_CHANGE subscription (up,
+//! then down when the peer stops); an import policy set by gNMI that removes
+//! one route from the Loc-RIB without resetting the session; a bad Set
+//! refused with an error status and nothing changed.
+//!
+//! pygnmi runs in ocbgpd's namespace (gNMI on its default 127.0.0.1:9339),
+//! every script under `timeout`.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use ocbgp_tests::lab::*;
+use ocbgp_tests::wait_until;
+use serde_json::{json, Value};
+
+const UP: Duration = Duration::from_secs(30);
+const ROUTE: Duration = Duration::from_secs(15);
+
+const OC_AS: u32 = 65001;
+const PEER_AS: u32 = 65002;
+const KEEP: &str = "198.51.100.0/24";
+const BLOCK: &str = "203.0.113.0/24";
+
+const BGP: &str =
+    "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
+
+fn neighbor_path(addr: IpAddr) -> String {
+    format!("{BGP}/neighbors/neighbor[neighbor-address={addr}]")
+}
+
+/// Runs a python3 script in ocbgpd's namespace, bounded by `timeout`;
+/// Ok(stdout) or Err(stdout + stderr).
+fn python(d: &Ocbgpd, code: &str) -> Result<String, String> {
+    let out = d.host().try_run("timeout", &["30", "python3", "-c", code]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+/// The pygnmi prologue: `gc` a connected client.
+fn client_prologue(d: &Ocbgpd) -> String {
+    let g = d.config().gnmi_addr();
+    format!(
+        "import json, sys\nfrom pygnmi.client import gNMIclient\ngc = gNMIclient(target=({:?}, {}), insecure=True, timeout=5)\ngc.connect()\n",
+        g.ip().to_string(),
+        g.port()
+    )
+}
+
+/// gNMI Set with `update` (path, JSON value) pairs: Ok, or Err(gRPC code name, message).
+fn gnmi_set(d: &Ocbgpd, updates: &[(String, Value)]) -> Result<(), (String, String)> {
+    let ups = serde_json::to_string(&updates.iter().map(|(p, v)| json!([p, v])).collect::<Vec<_>>()).unwrap();
+    let code = format!(
+        r#"{prologue}
+ups = [tuple(u) for u in json.loads({ups:?})]
+try:
+    gc.set(update=ups, encoding="json_ietf")
+    print(json.dumps({{"ok": True}}))
+except Exception as e:
+    err = e.args[1] if len(e.args) > 1 else None
+    code = err.code().name if hasattr(err, "code") else "UNKNOWN"
+    det = err.details() if hasattr(err, "details") else str(e)
+    print(json.dumps({{"ok": False, "code": code, "details": det}}))
+"#,
+        prologue = client_prologue(d),
+    );
+    let out = python(d, &code).unwrap_or_else(|e| panic!("pygnmi Set script failed: {e}"));
+    let v: Value = serde_json::from_str(out.trim().lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("pygnmi Set output {out:?}: {e}"));
+    if v["ok"] == true {
+        Ok(())
+    } else {
+        Err((v["code"].as_str().unwrap_or("").to_string(), v["details"].as_str().unwrap_or("").to_string()))
+    }
+}
+
+/// The first scalar under `key` in `v` (or `v` itself when scalar), as text.
+fn leaf(v: &Value, key: &str) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Object(m) => {
+            for (k, val) in m {
+                if (k == key || k.ends_with(&format!(":{key}"))) && !val.is_object() && !val.is_array() {
+                    return leaf(val, key);
+                }
+            }
+            m.values().find_map(|val| if val.is_object() || val.is_array() { leaf(val, key) } else { None })
+        }
+        Value::Array(a) => a.iter().find_map(|val| leaf(val, key)),
+        Value::Null => None,
+    }
+}
+
+/// Get of one leaf path: its value as text.
+fn get_leaf(d: &Ocbgpd, path: &str) -> Result<String, String> {
+    let key = path.rsplit('/').next().unwrap().to_string();
+    let vals = d.try_gnmi_get(path)?;
+    vals.iter().find_map(|v| leaf(v, &key)).ok_or_else(|| format!("no {key} in {vals:?}"))
+}
+
+/// Every `prefix` string in a tree.
+fn prefixes(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, val) in m {
+                if k == "prefix" {
+                    if let Some(s) = val.as_str() {
+                        out.push(s.to_string());
+                    }
+                }
+                prefixes(val, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| prefixes(x, out)),
+        _ => {}
+    }
+}
+
+/// The prefixes of ocbgpd's IPv4 Loc-RIB, by gNMI Get of the loc-rib.
+fn loc_rib(d: &Ocbgpd) -> Result<Vec<String>, String> {
+    let vals = d.try_gnmi_get(&format!(
+        "{BGP}/rib/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/ipv4-unicast/loc-rib"
+    ))?;
+    let mut out = Vec::new();
+    vals.iter().for_each(|v| prefixes(v, &mut out));
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn wait_loc_rib(d: &Ocbgpd, what: &str, cond: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut last = Err(String::new());
+    let ok = wait_until(ROUTE, || {
+        last = loc_rib(d);
+        last.as_ref().is_ok_and(|r| cond(r))
+    });
+    if !ok {
+        d.fail(&format!("ocbgpd's loc-rib: {what} not seen within {ROUTE:?}; last {last:?}"));
+    }
+    last.unwrap()
+}
+
+/// ocbgpd in r1 with no neighbor (one originated route so IPv4 unicast is
+/// enabled globally), gobgpd in r2 peering with it and originating KEEP and
+/// BLOCK.
+fn setup(lab: &Lab) -> (Host, Host, Ocbgpd, Gobgp) {
+    let (r1, r2) = (lab.host("r1"), lab.host("r2"));
+    let d = Ocbgpd::start(
+        &r1,
+        &OcbgpdConfig::new(BgpConfig::new(OC_AS, r1.ipv4()).route(Originated::new("192.0.2.128/25"))),
+    );
+    let g = Gobgp::start(
+        &r2,
+        &BgpConfig::new(PEER_AS, r2.ipv4())
+            .neighbor(Neighbor::new(r1.ipv4(), OC_AS).families(&[Family::Ipv4Unicast]))
+            .route(Originated::new(KEEP))
+            .route(Originated::new(BLOCK)),
+    );
+    (r1, r2, d, g)
+}
+
+/// The neighbor entry for `addr` as gNMI Set JSON.
+fn neighbor_json(addr: IpAddr, peer_as: u32) -> Value {
+    json!({
+        "neighbor-address": addr.to_string(),
+        "config": {"neighbor-address": addr.to_string(), "peer-as": peer_as},
+        "timers": {"config": {"connect-retry": 1}},
+        "afi-safis": {"afi-safi": [{
+            "afi-safi-name": "openconfig-bgp-types:IPV4_UNICAST",
+            "config": {"afi-safi-name": "openconfig-bgp-types:IPV4_UNICAST", "enabled": true}
+        }]}
+    })
+}
+
+fn add_neighbor(d: &Ocbgpd, addr: IpAddr) {
+    if let Err(e) = gnmi_set(d, &[(neighbor_path(addr), neighbor_json(addr, PEER_AS))]) {
+        d.fail(&format!("gNMI Set of neighbor {addr} refused: {e:?}"));
+    }
+}
+
+#[test]
+fn capabilities_list_the_openconfig_models() {
+    let lab = Lab::new("gnmi_caps");
+    let r1 = lab.host("r1");
+    let d = Ocbgpd::start(&r1, &OcbgpdConfig::new(BgpConfig::new(OC_AS, r1.ipv4())));
+    let code = format!("{}print(json.dumps(gc.capabilities(), default=str))\n", client_prologue(&d));
+    let out = python(&d, &code).unwrap_or_else(|e| panic!("pygnmi capabilities: {e}"));
+    let caps: Value = serde_json::from_str(out.trim()).expect("capabilities JSON");
+    let models: Vec<&str> =
+        caps["supported_models"].as_array().into_iter().flatten().filter_map(|m| m["name"].as_str()).collect();
+    for m in ["openconfig-bgp", "openconfig-network-instance", "openconfig-routing-policy", "ocbgp"] {
+        assert!(models.contains(&m), "{m} missing from supported models {models:?}");
+    }
+    let encodings = caps["supported_encodings"].to_string().to_lowercase();
+    assert!(encodings.contains("json_ietf"), "{encodings}");
+    assert!(caps["gnmi_version"].as_str().is_some_and(|v| v.starts_with("0.")), "{caps}");
+}
+
+#[test]
+fn set_neighbor_and_stream_its_session_state() {
+    let lab = Lab::new("gnmi_sub");
+    let (_r1, r2, d, g) = setup(&lab);
+    let peer = r2.ipv4();
+    let path = format!("{}/state/session-state", neighbor_path(peer));
+
+    // Subscribe before the neighbor exists: the path stays subscribed.
+    let gaddr = d.config().gnmi_addr();
+    let script = format!(
+        r#"
+import json, os, threading
+from pygnmi.client import gNMIclient
+threading.Timer(50, lambda: os._exit(3)).start()
+with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
+    sub = {{"subscription": [{{"path": {path:?}, "mode": "on_change"}}], "mode": "stream", "encoding": "json_ietf"}}
+    for r in gc.subscribe2(subscribe=sub):
+        print("RESP " + json.dumps(r, default=str), flush=True)
+"#,
+        host = gaddr.ip().to_string(),
+        port = gaddr.port(),
+    );
+    let mut cmd = d.host().command("python3");
+    cmd.args(["-u", "-c", &script]);
+    let sub = d.host().spawn_command("subscriber", cmd);
+    let responses = || -> Vec<String> {
+        sub.log().lines().filter_map(|l| l.strip_prefix("RESP ").map(str::to_string)).collect()
+    };
+    let synced = wait_until(Duration::from_secs(15), || responses().iter().any(|r| r.contains("sync_response")));
+    assert!(synced, "no sync_response on the subscription; subscriber log:\n{}", sub.log());
+
+    let t0 = Instant::now();
+    add_neighbor(&d, peer);
+    let up_at = wait_until(UP, || responses().iter().any(|r| r.contains("ESTABLISHED")));
+    assert!(up_at, "no ESTABLISHED update within {UP:?}; subscriber log:\n{}\nocbgpd:\n{}", sub.log(), d.log());
+    eprintln!("ESTABLISHED streamed {:?} after the Set", t0.elapsed());
+    // The subscription agrees with Get.
+    assert_eq!(d.session_state(peer), SessionState::Established);
+    let seen = responses().len();
+
+    g.process().kill();
+    let t1 = Instant::now();
+    let is_down = |r: &String| {
+        r.contains("\"delete\"")
+            || ["IDLE", "CONNECT", "ACTIVE", "OPENSENT", "OPENCONFIRM"].iter().any(|s| r.contains(&format!("\"{s}\"")))
+    };
+    let down = wait_until(Duration::from_secs(20), || responses().iter().skip(seen).any(is_down));
+    assert!(
+        down,
+        "no update leaving ESTABLISHED within 20 s of gobgpd's stop; subscriber log:\n{}\nocbgpd:\n{}",
+        sub.log(),
+        d.log()
+    );
+    eprintln!("drop streamed {:?} after gobgpd was killed", t1.elapsed());
+    assert!(sub.running(), "the subscription ended: {}", sub.log());
+    assert_ne!(d.session_state(peer), SessionState::Established);
+}
+
+#[test]
+fn import_policy_set_by_gnmi_filters_without_reset() {
+    let lab = Lab::new("gnmi_pol");
+    let (_r1, r2, d, _g) = setup(&lab);
+    let peer = r2.ipv4();
+    add_neighbor(&d, peer);
+    d.wait_established(peer, UP);
+    wait_loc_rib(&d, "both gobgpd routes", |r| r.iter().any(|p| p == KEEP) && r.iter().any(|p| p == BLOCK));
+    let transitions_path = format!("{}/state/established-transitions", neighbor_path(peer));
+    let before = get_leaf(&d, &transitions_path).unwrap_or_else(|e| d.fail(&e));
+
+    let policy = json!({
+        "defined-sets": {"prefix-sets": {"prefix-set": [{
+            "name": "BLOCKED",
+            "config": {"name": "BLOCKED", "mode": "IPV4"},
+            "prefixes": {"prefix": [{
+                "ip-prefix": BLOCK, "masklength-range": "exact",
+                "config": {"ip-prefix": BLOCK, "masklength-range": "exact"}
+            }]}
+        }]}},
+        "policy-definitions": {"policy-definition": [{
+            "name": "DROP-BLOCKED",
+            "config": {"name": "DROP-BLOCKED"},
+            "statements": {"statement": [{
+                "name": "10",
+                "config": {"name": "10"},
+                "conditions": {"match-prefix-set": {"config": {"prefix-set": "BLOCKED", "match-set-options": "ANY"}}},
+                "actions": {"config": {"policy-result": "REJECT_ROUTE"}}
+            }]}
+        }]}
+    });
+    let apply = json!({"import-policy": ["DROP-BLOCKED"], "default-import-policy": "ACCEPT_ROUTE"});
+    if let Err(e) = gnmi_set(
+        &d,
+        &[
+            ("/routing-policy".to_string(), policy),
+            (format!("{}/apply-policy/config", neighbor_path(peer)), apply),
+        ],
+    ) {
+        d.fail(&format!("gNMI Set of the import policy refused: {e:?}"));
+    }
+    let rib = wait_loc_rib(&d, "BLOCK gone", |r| !r.iter().any(|p| p == BLOCK));
+    assert!(rib.iter().any(|p| p == KEEP), "{KEEP} left the loc-rib too: {rib:?}");
+    assert_eq!(d.session_state(peer), SessionState::Established);
+    let after = get_leaf(&d, &transitions_path).unwrap_or_else(|e| d.fail(&e));
+    assert_eq!(before, after, "established-transitions changed: the session was reset");
+    // The applied policy reads back.
+    let applied = d
+        .try_gnmi_get(&format!("{}/apply-policy/config/import-policy", neighbor_path(peer)))
+        .unwrap_or_else(|e| d.fail(&e));
+    assert!(Value::Array(applied.clone()).to_string().contains("DROP-BLOCKED"), "{applied:?}");
+}
+
+#[test]
+fn bad_set_is_refused_and_changes_nothing() {
+    let lab = Lab::new("gnmi_bad");
+    let (_r1, r2, d, _g) = setup(&lab);
+    let peer = r2.ipv4();
+    add_neighbor(&d, peer);
+    let peer_as = format!("{}/config/peer-as", neighbor_path(peer));
+    assert_eq!(get_leaf(&d, &peer_as).unwrap_or_else(|e| d.fail(&e)), PEER_AS.to_string());
+
+    let bad_value = gnmi_set(&d, &[(peer_as.clone(), json!("abc"))]);
+    match &bad_value {
+        Err((code, _)) => assert_eq!(code, "INVALID_ARGUMENT", "{bad_value:?}"),
+        Ok(()) => panic!("peer-as \"abc\" accepted"),
+    }
+    let unknown = gnmi_set(&d, &[(format!("{}/config/no-such-leaf", neighbor_path(peer)), json!(1))]);
+    match &unknown {
+        Err((code, _)) => assert_eq!(code, "NOT_FOUND", "{unknown:?}"),
+        Ok(()) => panic!("unknown leaf accepted"),
+    }
+    // A good and a bad update in one Set: all or nothing.
+    let mixed = gnmi_set(
+        &d,
+        &[
+            (format!("{}/config/description", neighbor_path(peer)), json!("changed")),
+            (peer_as.clone(), json!("abc")),
+        ],
+    );
+    assert!(mixed.is_err(), "mixed Set accepted");
+    assert_eq!(get_leaf(&d, &peer_as).unwrap_or_else(|e| d.fail(&e)), PEER_AS.to_string());
+    let desc = d.try_gnmi_get(&format!("{}/config/description", neighbor_path(peer)));
+    assert!(!format!("{desc:?}").contains("changed"), "description changed by a refused Set: {desc:?}");
+    d.process().assert_running();
+}
