@@ -62,7 +62,7 @@ try:
     gc.set(update=ups, encoding="json_ietf")
     print(json.dumps({{"ok": True}}))
 except Exception as e:
-    err = e.args[1] if len(e.args) > 1 else None
+    err = getattr(e, "orig_exc", None)
     code = err.code().name if hasattr(err, "code") else "UNKNOWN"
     det = err.details() if hasattr(err, "details") else str(e)
     print(json.dumps({{"ok": False, "code": code, "details": det}}))

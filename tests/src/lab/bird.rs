@@ -153,16 +153,8 @@ impl Bird {
 }
 
 impl BgpSpeaker for Bird {
-    fn describe(&self) -> String {
-        self.process.name().to_string()
-    }
-
-    fn log(&self) -> String {
-        self.process.log()
-    }
-
-    fn running(&self) -> bool {
-        self.process.running()
+    fn process(&self) -> &Process {
+        &self.process
     }
 
     fn try_session_state(&self, neighbor: IpAddr) -> Result<SessionState, String> {

@@ -142,16 +142,8 @@ impl Exabgp {
 }
 
 impl BgpSpeaker for Exabgp {
-    fn describe(&self) -> String {
-        self.process.name().to_string()
-    }
-
-    fn log(&self) -> String {
-        self.process.log()
-    }
-
-    fn running(&self) -> bool {
-        self.process.running()
+    fn process(&self) -> &Process {
+        &self.process
     }
 
     fn try_session_state(&self, neighbor: IpAddr) -> Result<SessionState, String> {

@@ -212,8 +212,8 @@ impl Frr {
 }
 
 impl BgpSpeaker for Frr {
-    fn describe(&self) -> String {
-        self.bgpd.name().to_string()
+    fn process(&self) -> &Process {
+        &self.bgpd
     }
 
     fn log(&self) -> String {

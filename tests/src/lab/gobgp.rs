@@ -160,16 +160,8 @@ impl Gobgp {
 }
 
 impl BgpSpeaker for Gobgp {
-    fn describe(&self) -> String {
-        self.process.name().to_string()
-    }
-
-    fn log(&self) -> String {
-        self.process.log()
-    }
-
-    fn running(&self) -> bool {
-        self.process.running()
+    fn process(&self) -> &Process {
+        &self.process
     }
 
     fn try_session_state(&self, neighbor: IpAddr) -> Result<SessionState, String> {

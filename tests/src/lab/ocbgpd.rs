@@ -483,16 +483,8 @@ const BGP_PATH: &str =
     "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
 
 impl BgpSpeaker for Ocbgpd {
-    fn describe(&self) -> String {
-        self.process.name().to_string()
-    }
-
-    fn log(&self) -> String {
-        self.process.log()
-    }
-
-    fn running(&self) -> bool {
-        self.process.running()
+    fn process(&self) -> &Process {
+        &self.process
     }
 
     fn try_session_state(&self, neighbor: IpAddr) -> Result<SessionState, String> {

@@ -1,5 +1,6 @@
 //! What every daemon helper answers, and the bounded waits built on it.
 
+use super::process::Process;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -52,14 +53,23 @@ impl SessionState {
 /// neighbor unknown); the others panic with the daemon's log attached, and
 /// every wait is bounded by the timeout given.
 pub trait BgpSpeaker {
+    /// The daemon's (main) process.
+    fn process(&self) -> &Process;
+
     /// "gobgpd in r1", for messages.
-    fn describe(&self) -> String;
+    fn describe(&self) -> String {
+        self.process().name().to_string()
+    }
 
     /// The daemon's log (all of it that the helper collects).
-    fn log(&self) -> String;
+    fn log(&self) -> String {
+        self.process().log()
+    }
 
     /// Whether the daemon's process(es) still run.
-    fn running(&self) -> bool;
+    fn running(&self) -> bool {
+        self.process().running()
+    }
 
     /// The session state with `neighbor`.
     fn try_session_state(&self, neighbor: IpAddr) -> Result<SessionState, String>;
