@@ -54,7 +54,13 @@ fn client_prologue(d: &Ocbgpd) -> String {
 
 /// gNMI Set with `update` (path, JSON value) pairs: Ok, or Err(gRPC code name, message).
 fn gnmi_set(d: &Ocbgpd, updates: &[(String, Value)]) -> Result<(), (String, String)> {
-    let ups = serde_json::to_string(&updates.iter().map(|(p, v)| json!([p, v])).collect::<Vec<_>>()).unwrap();
+    let ups = serde_json::to_string(
+        &updates
+            .iter()
+            .map(|(p, v)| json!([p, v]))
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     let code = format!(
         r#"{prologue}
 ups = [tuple(u) for u in json.loads({ups:?})]
@@ -75,7 +81,10 @@ except Exception as e:
     if v["ok"] == true {
         Ok(())
     } else {
-        Err((v["code"].as_str().unwrap_or("").to_string(), v["details"].as_str().unwrap_or("").to_string()))
+        Err((
+            v["code"].as_str().unwrap_or("").to_string(),
+            v["details"].as_str().unwrap_or("").to_string(),
+        ))
     }
 }
 
@@ -87,11 +96,20 @@ fn leaf(v: &Value, key: &str) -> Option<String> {
         Value::Bool(b) => Some(b.to_string()),
         Value::Object(m) => {
             for (k, val) in m {
-                if (k == key || k.ends_with(&format!(":{key}"))) && !val.is_object() && !val.is_array() {
+                if (k == key || k.ends_with(&format!(":{key}")))
+                    && !val.is_object()
+                    && !val.is_array()
+                {
                     return leaf(val, key);
                 }
             }
-            m.values().find_map(|val| if val.is_object() || val.is_array() { leaf(val, key) } else { None })
+            m.values().find_map(|val| {
+                if val.is_object() || val.is_array() {
+                    leaf(val, key)
+                } else {
+                    None
+                }
+            })
         }
         Value::Array(a) => a.iter().find_map(|val| leaf(val, key)),
         Value::Null => None,
@@ -102,7 +120,9 @@ fn leaf(v: &Value, key: &str) -> Option<String> {
 fn get_leaf(d: &Ocbgpd, path: &str) -> Result<String, String> {
     let key = path.rsplit('/').next().unwrap().to_string();
     let vals = d.try_gnmi_get(path)?;
-    vals.iter().find_map(|v| leaf(v, &key)).ok_or_else(|| format!("no {key} in {vals:?}"))
+    vals.iter()
+        .find_map(|v| leaf(v, &key))
+        .ok_or_else(|| format!("no {key} in {vals:?}"))
 }
 
 /// Every `prefix` string in a tree.
@@ -142,7 +162,9 @@ fn wait_loc_rib(d: &Ocbgpd, what: &str, cond: impl Fn(&[String]) -> bool) -> Vec
         last.as_ref().is_ok_and(|r| cond(r))
     });
     if !ok {
-        d.fail(&format!("ocbgpd's loc-rib: {what} not seen within {ROUTE:?}; last {last:?}"));
+        d.fail(&format!(
+            "ocbgpd's loc-rib: {what} not seen within {ROUTE:?}; last {last:?}"
+        ));
     }
     last.unwrap()
 }
@@ -154,7 +176,9 @@ fn setup(lab: &Lab) -> (Host, Host, Ocbgpd, Gobgp) {
     let (r1, r2) = (lab.host("r1"), lab.host("r2"));
     let d = Ocbgpd::start(
         &r1,
-        &OcbgpdConfig::new(BgpConfig::new(OC_AS, r1.ipv4()).route(Originated::new("192.0.2.128/25"))),
+        &OcbgpdConfig::new(
+            BgpConfig::new(OC_AS, r1.ipv4()).route(Originated::new("192.0.2.128/25")),
+        ),
     );
     let g = Gobgp::start(
         &r2,
@@ -190,17 +214,37 @@ fn capabilities_list_the_openconfig_models() {
     let lab = Lab::new("gnmi_caps");
     let r1 = lab.host("r1");
     let d = Ocbgpd::start(&r1, &OcbgpdConfig::new(BgpConfig::new(OC_AS, r1.ipv4())));
-    let code = format!("{}print(json.dumps(gc.capabilities(), default=str))\n", client_prologue(&d));
+    let code = format!(
+        "{}print(json.dumps(gc.capabilities(), default=str))\n",
+        client_prologue(&d)
+    );
     let out = python(&d, &code).unwrap_or_else(|e| panic!("pygnmi capabilities: {e}"));
     let caps: Value = serde_json::from_str(out.trim()).expect("capabilities JSON");
-    let models: Vec<&str> =
-        caps["supported_models"].as_array().into_iter().flatten().filter_map(|m| m["name"].as_str()).collect();
-    for m in ["openconfig-bgp", "openconfig-network-instance", "openconfig-routing-policy", "ocbgp"] {
-        assert!(models.contains(&m), "{m} missing from supported models {models:?}");
+    let models: Vec<&str> = caps["supported_models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    for m in [
+        "openconfig-bgp",
+        "openconfig-network-instance",
+        "openconfig-routing-policy",
+        "ocbgp",
+    ] {
+        assert!(
+            models.contains(&m),
+            "{m} missing from supported models {models:?}"
+        );
     }
     let encodings = caps["supported_encodings"].to_string().to_lowercase();
     assert!(encodings.contains("json_ietf"), "{encodings}");
-    assert!(caps["gnmi_version"].as_str().is_some_and(|v| v.starts_with("0.")), "{caps}");
+    assert!(
+        caps["gnmi_version"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("0.")),
+        "{caps}"
+    );
 }
 
 #[test]
@@ -229,16 +273,36 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
     cmd.args(["-u", "-c", &script]);
     let sub = d.host().spawn_command("subscriber", cmd);
     let responses = || -> Vec<String> {
-        sub.log().lines().filter_map(|l| l.strip_prefix("RESP ").map(str::to_string)).collect()
+        sub.log()
+            .lines()
+            .filter_map(|l| l.strip_prefix("RESP ").map(str::to_string))
+            .collect()
     };
-    let synced = wait_until(Duration::from_secs(15), || responses().iter().any(|r| r.contains("sync_response")));
-    assert!(synced, "no sync_response on the subscription; subscriber log:\n{}", sub.log());
+    let synced = wait_until(Duration::from_secs(15), || {
+        responses().iter().any(|r| r.contains("sync_response"))
+    });
+    assert!(
+        synced,
+        "no sync_response on the subscription; subscriber log:\n{}",
+        sub.log()
+    );
 
     let t0 = Instant::now();
     add_neighbor(&d, peer);
     let up_at = wait_until(UP, || responses().iter().any(|r| r.contains("ESTABLISHED")));
-    assert!(up_at, "no ESTABLISHED update within {UP:?}; subscriber log:\n{}\nocbgpd:\n{}", sub.log(), d.log());
+    assert!(
+        up_at,
+        "no ESTABLISHED update within {UP:?}; subscriber log:\n{}\nocbgpd:\n{}",
+        sub.log(),
+        d.log()
+    );
     eprintln!("ESTABLISHED streamed {:?} after the Set", t0.elapsed());
+    // Before it, the neighbor's first state (it did not exist at subscribe time).
+    let first = responses()
+        .into_iter()
+        .find(|r| r.contains("session-state"))
+        .unwrap_or_default();
+    eprintln!("first session-state update: {first}");
     // The subscription agrees with Get.
     assert_eq!(d.session_state(peer), SessionState::Established);
     let seen = responses().len();
@@ -247,16 +311,28 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
     let t1 = Instant::now();
     let is_down = |r: &String| {
         r.contains("\"delete\"")
-            || ["IDLE", "CONNECT", "ACTIVE", "OPENSENT", "OPENCONFIRM"].iter().any(|s| r.contains(&format!("\"{s}\"")))
+            || ["IDLE", "CONNECT", "ACTIVE", "OPENSENT", "OPENCONFIRM"]
+                .iter()
+                .any(|s| r.contains(&format!("\"{s}\"")))
     };
-    let down = wait_until(Duration::from_secs(20), || responses().iter().skip(seen).any(is_down));
+    let down = wait_until(Duration::from_secs(20), || {
+        responses().iter().skip(seen).any(is_down)
+    });
     assert!(
         down,
         "no update leaving ESTABLISHED within 20 s of gobgpd's stop; subscriber log:\n{}\nocbgpd:\n{}",
         sub.log(),
         d.log()
     );
-    eprintln!("drop streamed {:?} after gobgpd was killed", t1.elapsed());
+    let line = responses()
+        .into_iter()
+        .skip(seen)
+        .find(|r| is_down(r))
+        .unwrap_or_default();
+    eprintln!(
+        "drop streamed {:?} after gobgpd was killed: {line}",
+        t1.elapsed()
+    );
     assert!(sub.running(), "the subscription ended: {}", sub.log());
     assert_ne!(d.session_state(peer), SessionState::Established);
 }
@@ -268,7 +344,9 @@ fn import_policy_set_by_gnmi_filters_without_reset() {
     let peer = r2.ipv4();
     add_neighbor(&d, peer);
     d.wait_established(peer, UP);
-    wait_loc_rib(&d, "both gobgpd routes", |r| r.iter().any(|p| p == KEEP) && r.iter().any(|p| p == BLOCK));
+    wait_loc_rib(&d, "both gobgpd routes", |r| {
+        r.iter().any(|p| p == KEEP) && r.iter().any(|p| p == BLOCK)
+    });
     let transitions_path = format!("{}/state/established-transitions", neighbor_path(peer));
     let before = get_leaf(&d, &transitions_path).unwrap_or_else(|e| d.fail(&e));
 
@@ -297,21 +375,38 @@ fn import_policy_set_by_gnmi_filters_without_reset() {
         &d,
         &[
             ("/routing-policy".to_string(), policy),
-            (format!("{}/apply-policy/config", neighbor_path(peer)), apply),
+            (
+                format!("{}/apply-policy/config", neighbor_path(peer)),
+                apply,
+            ),
         ],
     ) {
         d.fail(&format!("gNMI Set of the import policy refused: {e:?}"));
     }
     let rib = wait_loc_rib(&d, "BLOCK gone", |r| !r.iter().any(|p| p == BLOCK));
-    assert!(rib.iter().any(|p| p == KEEP), "{KEEP} left the loc-rib too: {rib:?}");
+    assert!(
+        rib.iter().any(|p| p == KEEP),
+        "{KEEP} left the loc-rib too: {rib:?}"
+    );
     assert_eq!(d.session_state(peer), SessionState::Established);
     let after = get_leaf(&d, &transitions_path).unwrap_or_else(|e| d.fail(&e));
-    assert_eq!(before, after, "established-transitions changed: the session was reset");
+    assert_eq!(
+        before, after,
+        "established-transitions changed: the session was reset"
+    );
     // The applied policy reads back.
     let applied = d
-        .try_gnmi_get(&format!("{}/apply-policy/config/import-policy", neighbor_path(peer)))
+        .try_gnmi_get(&format!(
+            "{}/apply-policy/config/import-policy",
+            neighbor_path(peer)
+        ))
         .unwrap_or_else(|e| d.fail(&e));
-    assert!(Value::Array(applied.clone()).to_string().contains("DROP-BLOCKED"), "{applied:?}");
+    assert!(
+        Value::Array(applied.clone())
+            .to_string()
+            .contains("DROP-BLOCKED"),
+        "{applied:?}"
+    );
 }
 
 #[test]
@@ -321,14 +416,23 @@ fn bad_set_is_refused_and_changes_nothing() {
     let peer = r2.ipv4();
     add_neighbor(&d, peer);
     let peer_as = format!("{}/config/peer-as", neighbor_path(peer));
-    assert_eq!(get_leaf(&d, &peer_as).unwrap_or_else(|e| d.fail(&e)), PEER_AS.to_string());
+    assert_eq!(
+        get_leaf(&d, &peer_as).unwrap_or_else(|e| d.fail(&e)),
+        PEER_AS.to_string()
+    );
 
     let bad_value = gnmi_set(&d, &[(peer_as.clone(), json!("abc"))]);
     match &bad_value {
         Err((code, _)) => assert_eq!(code, "INVALID_ARGUMENT", "{bad_value:?}"),
         Ok(()) => panic!("peer-as \"abc\" accepted"),
     }
-    let unknown = gnmi_set(&d, &[(format!("{}/config/no-such-leaf", neighbor_path(peer)), json!(1))]);
+    let unknown = gnmi_set(
+        &d,
+        &[(
+            format!("{}/config/no-such-leaf", neighbor_path(peer)),
+            json!(1),
+        )],
+    );
     match &unknown {
         Err((code, _)) => assert_eq!(code, "NOT_FOUND", "{unknown:?}"),
         Ok(()) => panic!("unknown leaf accepted"),
@@ -337,13 +441,22 @@ fn bad_set_is_refused_and_changes_nothing() {
     let mixed = gnmi_set(
         &d,
         &[
-            (format!("{}/config/description", neighbor_path(peer)), json!("changed")),
+            (
+                format!("{}/config/description", neighbor_path(peer)),
+                json!("changed"),
+            ),
             (peer_as.clone(), json!("abc")),
         ],
     );
     assert!(mixed.is_err(), "mixed Set accepted");
-    assert_eq!(get_leaf(&d, &peer_as).unwrap_or_else(|e| d.fail(&e)), PEER_AS.to_string());
+    assert_eq!(
+        get_leaf(&d, &peer_as).unwrap_or_else(|e| d.fail(&e)),
+        PEER_AS.to_string()
+    );
     let desc = d.try_gnmi_get(&format!("{}/config/description", neighbor_path(peer)));
-    assert!(!format!("{desc:?}").contains("changed"), "description changed by a refused Set: {desc:?}");
+    assert!(
+        !format!("{desc:?}").contains("changed"),
+        "description changed by a refused Set: {desc:?}"
+    );
     d.process().assert_running();
 }

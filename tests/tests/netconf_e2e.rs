@@ -1,0 +1,393 @@
+//! ocbgpd managed over NETCONF with ncclient as the client, against a real
+//! BIRD peer in network namespaces: a neighbor and an export policy built in
+//! the candidate, validated and committed (BIRD then gets exactly the
+//! allowed route); a confirmed commit that lets a second route out and rolls
+//! back by itself when not confirmed (BIRD loses the route again, the session
+//! stays up), and the same confirmed, which stays.
+//!
+//! ocbgpd starts without users; the test's user (clear-text `$0$` password)
+//! is added by gNMI Set, since NETCONF reads users at each login and gNMI
+//! stays without login (users are decided when the daemon starts). ncclient
+//! runs in ocbgpd's namespace (NETCONF on its default 127.0.0.1:830), every
+//! script under `timeout`. The confirmed commits use `persist` so the
+//! ncclient session may end between the steps: only the timer (or the
+//! confirming commit) decides.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use ocbgp_tests::lab::*;
+use ocbgp_tests::wait_until;
+use serde_json::Value;
+
+const UP: Duration = Duration::from_secs(30);
+const ROUTE: Duration = Duration::from_secs(15);
+
+const OC_AS: u32 = 65001;
+const PEER_AS: u32 = 65002;
+/// ocbgpd's originated routes: the policy lets ALLOWED out, OTHER only in
+/// the confirmed commits.
+const ALLOWED: &str = "198.51.100.0/24";
+const OTHER: &str = "203.0.113.0/24";
+
+const BGP: &str =
+    "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
+
+/// Runs a python3 script in ocbgpd's namespace under `timeout 30`; panics
+/// with its output (and ocbgpd's log) when it fails.
+fn python(d: &Ocbgpd, code: &str) -> String {
+    let out = d.host().try_run("timeout", &["30", "python3", "-c", code]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        d.fail(&format!(
+            "python script failed ({}):\n{code}\n--- output ---\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    stdout
+}
+
+/// Adds user admin/secret by gNMI Set (pygnmi).
+fn add_user(d: &Ocbgpd) {
+    let g = d.config().gnmi_addr();
+    let code = format!(
+        r#"
+from pygnmi.client import gNMIclient
+with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
+    gc.set(update=[("/ocbgp:management/users/user[name=admin]",
+                    {{"name": "admin", "config": {{"name": "admin", "password": "$0$secret"}}}})],
+           encoding="json_ietf")
+"#,
+        host = g.ip().to_string(),
+        port = g.port()
+    );
+    python(d, &code);
+}
+
+/// An ncclient script: `m` is a connected manager, `cfg(inner)` wraps
+/// config XML, the constants the namespaces and XML pieces.
+fn netconf(d: &Ocbgpd, body: &str) -> String {
+    python(d, &netconf_script(body))
+}
+
+/// The ncclient script of [`netconf`].
+fn netconf_script(body: &str) -> String {
+    format!(
+        r#"
+import sys
+from ncclient import manager
+NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
+NI = "http://openconfig.net/yang/network-instance"
+RP = "http://openconfig.net/yang/routing-policy"
+PT = "http://openconfig.net/yang/policy-types"
+BT = "http://openconfig.net/yang/bgp-types"
+def cfg(inner):
+    return '<config xmlns="%s" xmlns:nc="%s">%s</config>' % (NC, NC, inner)
+def prefix(p, op=None):
+    attr = ' nc:operation="%s"' % op if op else ""
+    return ('<prefix%s><ip-prefix>%s</ip-prefix><masklength-range>exact</masklength-range>'
+            '<config><ip-prefix>%s</ip-prefix><masklength-range>exact</masklength-range></config></prefix>'
+            % (attr, p, p))
+def prefix_set(inner):
+    return ('<routing-policy xmlns="%s"><defined-sets><prefix-sets><prefix-set><name>ALLOWED</name>'
+            '<config><name>ALLOWED</name><mode>IPV4</mode></config><prefixes>%s</prefixes>'
+            '</prefix-set></prefix-sets></defined-sets></routing-policy>' % (RP, inner))
+m = manager.connect(host="127.0.0.1", port=830, username="admin", password="secret",
+                    hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=20)
+{body}
+m.close_session()
+print("DONE")
+"#
+    )
+}
+
+/// The XML adding the neighbor `peer` with export policy EXPORT (default
+/// reject) and the policy EXPORT accepting prefix-set ALLOWED (= ALLOWED).
+fn neighbor_and_policy_xml(peer: IpAddr) -> String {
+    format!(
+        r#"<routing-policy xmlns="http://openconfig.net/yang/routing-policy">
+ <defined-sets><prefix-sets><prefix-set><name>ALLOWED</name><config><name>ALLOWED</name><mode>IPV4</mode></config>
+  <prefixes><prefix><ip-prefix>{ALLOWED}</ip-prefix><masklength-range>exact</masklength-range>
+   <config><ip-prefix>{ALLOWED}</ip-prefix><masklength-range>exact</masklength-range></config></prefix></prefixes>
+ </prefix-set></prefix-sets></defined-sets>
+ <policy-definitions><policy-definition><name>EXPORT</name><config><name>EXPORT</name></config>
+  <statements><statement><name>10</name><config><name>10</name></config>
+   <conditions><match-prefix-set><config><prefix-set>ALLOWED</prefix-set><match-set-options>ANY</match-set-options></config></match-prefix-set></conditions>
+   <actions><config><policy-result>ACCEPT_ROUTE</policy-result></config></actions>
+  </statement></statements>
+ </policy-definition></policy-definitions>
+</routing-policy>
+<network-instances xmlns="http://openconfig.net/yang/network-instance"><network-instance><name>DEFAULT</name><protocols>
+ <protocol xmlns:pt="http://openconfig.net/yang/policy-types"><identifier>pt:BGP</identifier><name>BGP</name><bgp><neighbors>
+  <neighbor><neighbor-address>{peer}</neighbor-address>
+   <config><neighbor-address>{peer}</neighbor-address><peer-as>{PEER_AS}</peer-as></config>
+   <timers><config><connect-retry>1</connect-retry></config></timers>
+   <afi-safis xmlns:bt="http://openconfig.net/yang/bgp-types"><afi-safi><afi-safi-name>bt:IPV4_UNICAST</afi-safi-name>
+    <config><afi-safi-name>bt:IPV4_UNICAST</afi-safi-name><enabled>true</enabled></config></afi-safi></afi-safis>
+   <apply-policy><config><export-policy>EXPORT</export-policy><default-export-policy>REJECT_ROUTE</default-export-policy></config></apply-policy>
+  </neighbor>
+ </neighbors></bgp></protocol>
+</protocols></network-instance></network-instances>"#
+    )
+}
+
+/// ocbgpd in r1 originating ALLOWED and OTHER, no neighbor, user admin;
+/// BIRD in r2 peering with it over IPv4.
+fn setup(lab: &Lab) -> (Host, Host, Ocbgpd, Bird) {
+    let (r1, r2) = (lab.host("r1"), lab.host("r2"));
+    let d = Ocbgpd::start(
+        &r1,
+        &OcbgpdConfig::new(
+            BgpConfig::new(OC_AS, r1.ipv4())
+                .route(Originated::new(ALLOWED).next_hop(r1.ipv4()))
+                .route(Originated::new(OTHER).next_hop(r1.ipv4())),
+        ),
+    );
+    let b = Bird::start(
+        &r2,
+        &BgpConfig::new(PEER_AS, r2.ipv4())
+            .neighbor(Neighbor::new(r1.ipv4(), OC_AS).families(&[Family::Ipv4Unicast])),
+    );
+    add_user(&d);
+    (r1, r2, d, b)
+}
+
+/// Edits the candidate (neighbor + policy), validates, commits; waits for
+/// the session and for BIRD to hold exactly ALLOWED from ocbgpd.
+fn commit_neighbor_and_policy(d: &Ocbgpd, b: &Bird, peer: IpAddr, oc: IpAddr) {
+    let xml = neighbor_and_policy_xml(peer);
+    let out = netconf(
+        d,
+        &format!(
+            "m.edit_config(target='candidate', config=cfg({xml:?}))\nm.validate(source='candidate')\nm.commit()\n"
+        ),
+    );
+    assert!(out.contains("DONE"), "{out}");
+    d.wait_established(peer, UP);
+    b.wait_established(oc, UP);
+    b.wait_route(ALLOWED, ROUTE);
+    assert_bird_has_only(b, ALLOWED);
+}
+
+fn assert_bird_has_only(b: &Bird, prefix: &str) {
+    let routes = b.routes(Family::Ipv4Unicast);
+    let prefixes: Vec<&str> = routes.iter().map(|r| r.prefix.as_str()).collect();
+    assert_eq!(
+        prefixes,
+        vec![prefix],
+        "BIRD's table: {}",
+        describe(&routes)
+    );
+}
+
+fn established_transitions(d: &Ocbgpd, peer: IpAddr) -> String {
+    let path =
+        format!("{BGP}/neighbors/neighbor[neighbor-address={peer}]/state/established-transitions");
+    let vals = d.try_gnmi_get(&path).unwrap_or_else(|e| d.fail(&e));
+    vals.iter()
+        .find_map(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Object(m) => m
+                .iter()
+                .find(|(k, _)| k.ends_with("established-transitions"))
+                .map(|(_, v)| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                }),
+            _ => None,
+        })
+        .unwrap_or_else(|| d.fail(&format!("no established-transitions in {vals:?}")))
+}
+
+#[test]
+fn candidate_commit_adds_neighbor_with_export_policy() {
+    let lab = Lab::new("nc_cand");
+    let (r1, r2, d, b) = setup(&lab);
+    let t = Instant::now();
+    commit_neighbor_and_policy(&d, &b, r2.ipv4(), r1.ipv4());
+    eprintln!(
+        "session up and ALLOWED at BIRD {:?} after the edit",
+        t.elapsed()
+    );
+    // The committed configuration reads back over NETCONF.
+    let out = netconf(
+        &d,
+        "r = m.get_config(source='running', filter=('subtree', '<routing-policy xmlns=\"%s\"/>' % RP))\nprint(r.data_xml)\n",
+    );
+    assert!(out.contains("EXPORT") && out.contains(ALLOWED), "{out}");
+}
+
+#[test]
+fn confirmed_commit_rolls_back_unless_confirmed() {
+    let lab = Lab::new("nc_confirm");
+    let (r1, r2, d, b) = setup(&lab);
+    let (peer, oc) = (r2.ipv4(), r1.ipv4());
+    commit_neighbor_and_policy(&d, &b, peer, oc);
+    let transitions = established_transitions(&d, peer);
+
+    // Let OTHER out too, confirmed commit with a 4 s timeout, never confirmed.
+    let allow_other = "m.edit_config(target='candidate', config=cfg(prefix_set(prefix(%r))))\n";
+    let t0 = Instant::now();
+    netconf(
+        &d,
+        &format!(
+            "{}m.commit(confirmed=True, timeout='4', persist='e2e-1')\n",
+            allow_other.replace("%r", &format!("{OTHER:?}"))
+        ),
+    );
+    b.wait_route(OTHER, ROUTE);
+    let got = t0.elapsed();
+    b.wait_no_route(OTHER, ROUTE);
+    let lost = t0.elapsed();
+    eprintln!("unconfirmed: OTHER at BIRD after {got:?}, withdrawn after {lost:?}");
+    assert!(
+        lost >= Duration::from_secs(3),
+        "OTHER withdrawn after {lost:?}, before the 4 s confirm-timeout"
+    );
+    assert_bird_has_only(&b, ALLOWED);
+    assert!(b.established(oc), "BIRD's session went down");
+    assert_eq!(
+        established_transitions(&d, peer),
+        transitions,
+        "the rollback reset the session"
+    );
+    // Running no longer has OTHER in the prefix-set.
+    let out = netconf(
+        &d,
+        "r = m.get_config(source='running', filter=('subtree', '<routing-policy xmlns=\"%s\"/>' % RP))\nprint(r.data_xml)\n",
+    );
+    assert!(
+        !out.contains(OTHER),
+        "running still has {OTHER} after the rollback: {out}"
+    );
+
+    // The same, confirmed (from another session, by persist-id): it stays.
+    netconf(
+        &d,
+        &format!(
+            "{}m.commit(confirmed=True, timeout='4', persist='e2e-2')\n",
+            allow_other.replace("%r", &format!("{OTHER:?}"))
+        ),
+    );
+    let t1 = Instant::now();
+    b.wait_route(OTHER, ROUTE);
+    netconf(&d, "m.commit(persist_id='e2e-2')\n");
+    // Past the timeout and a margin, it is still there.
+    let withdrawn = wait_until(Duration::from_secs(7), || b.route(OTHER).is_none());
+    assert!(
+        !withdrawn,
+        "OTHER withdrawn after the confirming commit ({:?})",
+        t1.elapsed()
+    );
+    let mut prefixes: Vec<String> = b
+        .routes(Family::Ipv4Unicast)
+        .into_iter()
+        .map(|r| r.prefix)
+        .collect();
+    prefixes.sort();
+    assert_eq!(prefixes, vec![ALLOWED.to_string(), OTHER.to_string()]);
+    assert!(b.established(oc), "BIRD's session went down");
+    assert_eq!(
+        established_transitions(&d, peer),
+        transitions,
+        "the commit reset the session"
+    );
+}
+
+/// Without persist: the session that made the confirmed commit stays open
+/// (a background ncclient script); the timer rolls it back; then a second
+/// confirmed commit is confirmed by a plain commit in the same session.
+#[test]
+fn confirmed_commit_in_an_open_session() {
+    let lab = Lab::new("nc_session");
+    let (r1, r2, d, b) = setup(&lab);
+    let (peer, oc) = (r2.ipv4(), r1.ipv4());
+    commit_neighbor_and_policy(&d, &b, peer, oc);
+    let transitions = established_transitions(&d, peer);
+    let confirm_file = d.host().dir().join("nc-confirm");
+    let stop_file = d.host().dir().join("nc-stop");
+    let body = format!(
+        r#"
+import os, time
+def step(confirm):
+    m.edit_config(target='candidate', config=cfg(prefix_set(prefix({OTHER:?}))))
+    m.commit(confirmed=True, timeout='4')
+    print("COMMITTED", flush=True)
+    deadline = time.time() + 40
+    while time.time() < deadline and not os.path.exists({stop:?}):
+        if confirm and os.path.exists({confirm:?}):
+            m.commit()
+            print("CONFIRMED", flush=True)
+            break
+        time.sleep(0.05)
+step(False)
+while not os.path.exists({stop:?}):
+    time.sleep(0.05)
+os.remove({stop:?})
+print("SECOND", flush=True)
+step(True)
+while not os.path.exists({stop:?}):
+    time.sleep(0.05)
+"#,
+        stop = stop_file.display().to_string(),
+        confirm = confirm_file.display().to_string(),
+    );
+    let mut cmd = d.host().command("timeout");
+    cmd.args(["60", "python3", "-u", "-c", &netconf_script(&body)]);
+    let client = d.host().spawn_command("ncclient", cmd);
+    let wait_line = |line: &str| {
+        let ok = wait_until(ROUTE, || {
+            client.log().lines().any(|l| l == line) || !client.running()
+        });
+        assert!(
+            ok && client.log().lines().any(|l| l == line),
+            "ncclient never printed {line}:\n{}",
+            client.log()
+        );
+    };
+
+    // Unconfirmed: the timer rolls back while the session is still open.
+    wait_line("COMMITTED");
+    let t0 = Instant::now();
+    b.wait_route(OTHER, ROUTE);
+    b.wait_no_route(OTHER, ROUTE);
+    let lost = t0.elapsed();
+    eprintln!("in-session unconfirmed: OTHER withdrawn {lost:?} after the commit");
+    assert!(
+        lost >= Duration::from_secs(3),
+        "withdrawn after {lost:?}, before the 4 s timeout"
+    );
+    assert!(
+        client.running(),
+        "the ncclient session ended: {}",
+        client.log()
+    );
+    assert_bird_has_only(&b, ALLOWED);
+
+    // Confirmed in the same session: it stays.
+    std::fs::write(&stop_file, "").unwrap();
+    wait_line("SECOND");
+    wait_line("COMMITTED");
+    b.wait_route(OTHER, ROUTE);
+    std::fs::write(&confirm_file, "").unwrap();
+    wait_line("CONFIRMED");
+    let withdrawn = wait_until(Duration::from_secs(6), || b.route(OTHER).is_none());
+    assert!(!withdrawn, "OTHER withdrawn after the confirming commit");
+    std::fs::write(&stop_file, "").unwrap();
+    wait_line("DONE");
+    assert_eq!(
+        b.routes(Family::Ipv4Unicast).len(),
+        2,
+        "{}",
+        describe(&b.routes(Family::Ipv4Unicast))
+    );
+    assert!(b.established(oc), "BIRD's session went down");
+    assert_eq!(
+        established_transitions(&d, peer),
+        transitions,
+        "a commit reset the session"
+    );
+}
