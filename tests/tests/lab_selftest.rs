@@ -432,12 +432,14 @@ fn ocbgpd_config_builder_output_passes_check() {
 fn ocbgpd_runs_inside_a_lab_host() {
     let lab = Lab::new("ocbgpd_start");
     let (r1, r2) = (lab.host("r1"), lab.host("r2"));
+    // Plain-text gNMI is for loopback only: inside the host's namespace.
     let config =
         OcbgpdConfig::new(BgpConfig::new(65001, r1.ipv4()).neighbor(Neighbor::new(r2.ipv4(), 65002)))
-            .gnmi(r1.ipv4(), 9339);
+            .gnmi(std::net::Ipv4Addr::LOCALHOST, 9339);
     let d = Ocbgpd::start(&r1, &config);
-    // gNMI on the lab address answers from the other host.
-    r2.wait_tcp_reachable(SocketAddr::new(r1.ipv4(), 9339), Duration::from_secs(5));
+    r1.wait_tcp_reachable(SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), 9339), Duration::from_secs(5));
+    // BGP on the lab address answers from the other host.
+    r2.wait_tcp_reachable(SocketAddr::new(r1.ipv4(), 179), Duration::from_secs(5));
     assert!(d.running());
     let log = d.log();
     assert!(log.lines().any(|l| l.trim_start().starts_with('{')), "expected JSON logs:\n{log}");

@@ -421,16 +421,28 @@ impl UpdateGroup {
         }
     }
 
+    /// Encodes a flush's batches and hands them out: everything that goes
+    /// to the same recipients (all members but one source) is encoded into
+    /// one buffer and sent once per member, so a burst becomes a few large
+    /// writes, not one channel message per attribute set.
     fn send(&self, family: Family, batches: Batches) {
-        let to_all_but = |except: PeerIdx, bytes: Bytes| {
+        let mut to_all_but: HashMap<PeerIdx, BytesMut> = HashMap::new();
+        for (except, nlri) in batches.withdraw {
+            let buf = to_all_but.entry(except).or_default();
+            if let Err(e) = self.packer.withdraw(family, &nlri, buf) {
+                tracing::warn!(error = %e, "cannot encode withdrawals for an update group");
+            }
+        }
+        for ((_, src), (attrs, nlri)) in batches.announce {
+            self.encode_announce(family, &attrs, &nlri, to_all_but.entry(src).or_default());
+        }
+        for (except, buf) in to_all_but {
+            if buf.is_empty() {
+                continue;
+            }
+            let bytes = buf.freeze();
             for m in self.members.iter().filter(|m| m.peer != except) {
                 let _ = m.out.send(bytes.clone());
-            }
-        };
-        for (except, nlri) in batches.withdraw {
-            let mut buf = BytesMut::new();
-            if self.packer.withdraw(family, &nlri, &mut buf).is_ok() {
-                to_all_but(except, buf.freeze());
             }
         }
         for (peer, nlri) in batches.withdraw_one {
@@ -439,13 +451,6 @@ impl UpdateGroup {
                 (self.members.iter().find(|m| m.peer == peer), self.packer.withdraw(family, &nlri, &mut buf))
             {
                 let _ = m.out.send(buf.freeze());
-            }
-        }
-        for ((_, src), (attrs, nlri)) in batches.announce {
-            let mut buf = BytesMut::new();
-            self.encode_announce(family, &attrs, &nlri, &mut buf);
-            if !buf.is_empty() {
-                to_all_but(src, buf.freeze());
             }
         }
     }
