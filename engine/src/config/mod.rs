@@ -14,7 +14,7 @@ use ocbgp_models::config::Config;
 use ocbgp_models::datastore::{ConfigConsumer, Refusal, Transaction};
 use ocbgp_models::gen::{ChangeSet, ListKind, Op};
 
-pub use resolve::{bgp_path, parse_community, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
+pub use resolve::{bgp_path, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
 
 use crate::engine::Engine;
 use crate::policy::{Policies, ROUTING_POLICY_PATH};

@@ -13,10 +13,11 @@ use yang2::data::{Data, DataTree};
 use yang2::schema::SchemaNodeKind;
 
 use super::Problem;
+use crate::policy::sets::community::{parse_large, parse_std};
 use crate::policy::DefaultPolicy;
 use crate::rib::{PathAttrs, SelectionOptions};
 use crate::session::{FamilyConfig, GracefulRestartConfig, PeerConfig, Timers};
-use crate::wire::{AsPath, Attributes, Community, Family, GracefulRestartFamily, LargeCommunity, NextHop, Origin};
+use crate::wire::{AsPath, Attributes, Family, GracefulRestartFamily, NextHop, Origin};
 
 /// The one BGP instance ocbgpd runs: protocol BGP "BGP" of instance DEFAULT.
 pub fn bgp_path() -> String {
@@ -327,7 +328,7 @@ fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Probl
         ..Attributes::default()
     };
     for text in &c.community {
-        attrs.communities.push(parse_community(text).ok_or_else(|| Problem {
+        attrs.communities.push(parse_std(text).ok_or_else(|| Problem {
             path: at(),
             reason: format!("community {text:?} is neither AS:VALUE nor a well-known name"),
         })?);
@@ -343,30 +344,4 @@ fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Probl
         IpAddr::V6(global) => NextHop::V6 { global, link_local: None },
     });
     Ok((r.prefix.trunc(), PathAttrs { attrs, next_hop }))
-}
-
-/// A standard community from `AS:VALUE` or a well-known name.
-pub fn parse_community(text: &str) -> Option<Community> {
-    let well_known = match text {
-        "NO_EXPORT" => Some(0xFFFF_FF01),
-        "NO_ADVERTISE" => Some(0xFFFF_FF02),
-        "NO_EXPORT_SUBCONFED" => Some(0xFFFF_FF03),
-        "NOPEER" => Some(0xFFFF_FF04),
-        _ => None,
-    };
-    if let Some(v) = well_known {
-        return Some(Community(v));
-    }
-    let (hi, lo) = text.split_once(':')?;
-    let (hi, lo): (u16, u16) = (hi.parse().ok()?, lo.parse().ok()?);
-    Some(Community((u32::from(hi) << 16) | u32::from(lo)))
-}
-
-fn parse_large(text: &str) -> Option<LargeCommunity> {
-    let mut it = text.split(':').map(|p| p.parse::<u32>());
-    let (a, b, c) = (it.next()?.ok()?, it.next()?.ok()?, it.next()?.ok()?);
-    if it.next().is_some() {
-        return None;
-    }
-    Some(LargeCommunity { global_admin: a, local_data1: b, local_data2: c })
 }
