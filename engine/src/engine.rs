@@ -41,6 +41,9 @@ struct Running {
     global: GlobalSettings,
     rib: RibHandle,
     neighbors: HashMap<IpAddr, Neighbor>,
+    /// One shared object per distinct chain: neighbors with equal policy
+    /// share it, so they share an update group.
+    chains: Vec<(Chain, SharedPolicy)>,
     next_idx: u32,
     free: Vec<PeerIdx>,
 }
@@ -105,7 +108,7 @@ impl Engine {
                 LocalSettings { asn: global.asn, router_id: global.router_id, cluster_id: None },
                 global.selection,
             );
-            let mut new = Running { global: global.clone(), rib, neighbors: HashMap::new(), next_idx: 1, free: Vec::new() };
+            let mut new = Running { global: global.clone(), rib, neighbors: HashMap::new(), chains: Vec::new(), next_idx: 1, free: Vec::new() };
             if let Some(old) = old {
                 // Same neighbors, new identity: fresh sessions.
                 let policies = self.policies();
@@ -185,7 +188,7 @@ impl Engine {
                 n.rr_client = neighbor.rr_client;
                 n.import = neighbor.import;
                 n.export = neighbor.export;
-                apply_chains(&r.rib, n, &policies);
+                apply_chains(&r.rib, &mut r.chains, n, &policies);
             }
             None => start_neighbor(r, &self.inner.listener, neighbor, &policies),
         }
@@ -204,9 +207,9 @@ impl Engine {
         *self.inner.policies.lock().unwrap_or_else(|e| e.into_inner()) = policies.clone();
         let mut guard = self.running();
         let Some(r) = guard.as_mut() else { return };
-        let rib = r.rib.clone();
+        r.chains.clear();
         for n in r.neighbors.values_mut() {
-            apply_chains(&rib, n, &policies);
+            apply_chains(&r.rib, &mut r.chains, n, &policies);
         }
     }
 
@@ -282,7 +285,7 @@ fn peer_info(n: &ResolvedNeighbor) -> PeerInfo {
 
 /// Builds a neighbor's chains from its specs; tells the RIB when they
 /// differ from the ones in force.
-fn apply_chains(rib: &RibHandle, n: &mut Neighbor, policies: &Policies) {
+fn apply_chains(rib: &RibHandle, cache: &mut Vec<(Chain, SharedPolicy)>, n: &mut Neighbor, policies: &Policies) {
     let build = |spec: &Option<PolicySpec>| -> Option<Chain> {
         let spec = spec.as_ref()?;
         match policies.chain(&spec.names, spec.default) {
@@ -297,8 +300,17 @@ fn apply_chains(rib: &RibHandle, n: &mut Neighbor, policies: &Policies) {
     };
     let chains = (build(&n.import), build(&n.export));
     if chains != n.chains {
-        let shared = |c: &Option<Chain>| c.clone().map(|c| SharedPolicy(Arc::new(c)));
-        rib.send(RibCommand::SetPolicies(n.idx, shared(&chains.0), shared(&chains.1)));
+        let mut shared = |c: &Option<Chain>| {
+            let c = c.as_ref()?;
+            if let Some((_, p)) = cache.iter().find(|(k, _)| k == c) {
+                return Some(p.clone());
+            }
+            let p = SharedPolicy(Arc::new(c.clone()));
+            cache.push((c.clone(), p.clone()));
+            Some(p)
+        };
+        let (import, export) = (shared(&chains.0), shared(&chains.1));
+        rib.send(RibCommand::SetPolicies(n.idx, import, export));
         n.chains = chains;
     }
 }
@@ -326,6 +338,6 @@ fn start_neighbor(r: &mut Running, listener: &Listener, neighbor: ResolvedNeighb
         export: neighbor.export,
         chains: (None, None),
     };
-    apply_chains(&r.rib, &mut n, policies);
+    apply_chains(&r.rib, &mut r.chains, &mut n, policies);
     r.neighbors.insert(addr, n);
 }

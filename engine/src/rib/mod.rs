@@ -173,6 +173,11 @@ impl Rib {
         out
     }
 
+    /// Number of update groups (peers sharing one are sent the same bytes).
+    pub fn group_count(&self) -> usize {
+        self.groups.len()
+    }
+
     /// Distinct attribute sets in use.
     pub fn attr_sets(&self) -> usize {
         self.interner.len()

@@ -341,3 +341,19 @@ fn add_path_send_members_get_path_ids() {
     }
     assert_eq!(nlri, [Nlri::with_path_id("198.51.100.0/24".parse().unwrap(), 1)]);
 }
+
+#[test]
+fn peers_with_the_same_export_policy_share_a_group() {
+    let mut rib = rib();
+    let shared = reject("198.51.100.0/24");
+    let idx: Vec<PeerIdx> = (1..=3).map(|i| rib.add_peer(info(i, 65000 + u32::from(i)))).collect();
+    rib.set_export(idx[0], Some(shared.clone()));
+    rib.set_export(idx[1], Some(shared));
+    rib.set_export(idx[2], Some(reject("198.51.100.0/24")));
+    for &i in &idx {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        rib.peer_up(i, ebgp_key(), tx);
+    }
+    // The same policy object: one group; an equal but separate one: another.
+    assert_eq!(rib.group_count(), 2);
+}
