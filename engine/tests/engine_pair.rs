@@ -185,6 +185,9 @@ async fn policy_edits_take_effect_without_a_session_reset() {
     .await;
     assert_eq!(wait_for(&b, &format!("{prefixes}/received"), Some("1"), Duration::from_secs(5)).await.as_deref(), Some("1"));
     assert_eq!(leaf(&b, &format!("{prefixes}/received-pre-policy")).await.as_deref(), Some("2"));
+    let applied = format!("{nb}/apply-policy/state");
+    assert_eq!(leaf(&b, &format!("{applied}/default-import-policy")).await.as_deref(), Some("ACCEPT_ROUTE"));
+    assert_eq!(leaf(&b, &format!("{applied}/import-policy[.='in']")).await.as_deref(), Some("in"));
 
     // Editing the set moves the rejection to the other prefix.
     edit(

@@ -6,10 +6,12 @@ use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 
 use ocbgp_models::gen::state::{
-    ListenState, Messages, NeighborAfiSafiState, NeighborState, NeighborTimersState, NeighborTransportState,
+    BgpApplyPolicyState, ListenState, Messages, NeighborAfiSafiState, NeighborState, NeighborTimersState, NeighborTransportState,
     Prefixes, Queues, Received, Sent,
 };
-use ocbgp_models::gen::types::{AfiSafiType, BgpCapability, BgpErrorCode, BgpErrorSubcode, NeighborSessionState};
+use ocbgp_models::gen::types::{
+    AfiSafiType, BgpCapability, BgpErrorCode, BgpErrorSubcode, DefaultPolicyType, NeighborSessionState,
+};
 use ocbgp_models::ModelError;
 use yang2::data::DataTree;
 
@@ -239,6 +241,22 @@ fn write_one(
         ..NeighborTransportState::default()
     }
     .write(tree, &format!("{at}/transport/state"))?;
+
+    // The policy in effect; no chain configured shows as ACCEPT_ROUTE
+    // defaults with no policies (everything passes, see yang/README.md).
+    let default_of = |spec: &Option<crate::config::PolicySpec>| {
+        Some(match spec.as_ref().map(|s| s.default) {
+            Some(crate::policy::DefaultPolicy::Reject) => DefaultPolicyType::RejectRoute,
+            _ => DefaultPolicyType::AcceptRoute,
+        })
+    };
+    BgpApplyPolicyState {
+        import_policy: n.import.as_ref().map(|s| s.names.clone()).unwrap_or_default(),
+        export_policy: n.export.as_ref().map(|s| s.names.clone()).unwrap_or_default(),
+        default_import_policy: default_of(&n.import),
+        default_export_policy: default_of(&n.export),
+    }
+    .write(tree, &format!("{at}/apply-policy/state"))?;
 
     let negotiated: Vec<Family> = facts.negotiated.as_ref().map(|n| n.families.clone()).unwrap_or_default();
     for fam in &c.families {
