@@ -21,10 +21,12 @@ pub const PROTOCOL: &[&str] = &[
     "urn:ietf:params:xml:ns:yang:ietf-netconf-monitoring?module=ietf-netconf-monitoring&revision=2010-10-04",
 ];
 
-/// Every capability the server announces: the protocol ones, then one
-/// module capability (RFC 6020 5.6.4 form) per embedded YANG module.
+/// Every capability the server announces: the protocol ones, yang-library
+/// 1.1 (RFC 8525) with the module set's content-id, then one module
+/// capability (RFC 6020 5.6.4 form) per embedded YANG module.
 pub fn server_capabilities() -> Vec<String> {
     let mut caps: Vec<String> = PROTOCOL.iter().map(|c| c.to_string()).collect();
+    caps.push(crate::yang_library::capability());
     for m in schema::modules() {
         let Some(ns) = m.namespace else { continue };
         let mut cap = format!("{ns}?module={}", m.name);

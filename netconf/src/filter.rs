@@ -23,6 +23,10 @@ use yang2::schema::{SchemaNode, SchemaNodeKind};
 use crate::error::{ErrorInfo, ErrorTag, RpcError};
 use crate::xml::{Element, Scope, MONITORING_NS};
 use crate::yang;
+use crate::yang_library::YANG_LIBRARY_NS;
+
+/// The XPath (module-name form) selecting the whole `yang-library`.
+const YANG_LIBRARY_XPATH: &str = "/ietf-yang-library:yang-library";
 
 /// A parsed `<filter>` parameter.
 #[derive(Debug, Clone)]
@@ -71,14 +75,26 @@ impl Filter {
         }
     }
 
+    /// Whether the filter can select ietf-yang-library's `yang-library`:
+    /// a subtree filter with a `yang-library` top node, or the XPath
+    /// `/ietf-yang-library:yang-library` (the whole of it; other XPaths
+    /// into it are not supported).
+    pub fn wants_yang_library(&self) -> bool {
+        match self {
+            Filter::Subtree(f) => f.children.iter().any(|c| {
+                c.name == "yang-library" && c.ns.as_deref().is_none_or(|ns| ns == YANG_LIBRARY_NS)
+            }),
+            Filter::XPath(x) => x.trim() == YANG_LIBRARY_XPATH,
+        }
+    }
+
     /// Whether the filter can select anything of the YANG schema.
     pub fn wants_data(&self) -> bool {
         match self {
-            Filter::Subtree(f) => f
-                .children
-                .iter()
-                .any(|c| c.ns.as_deref() != Some(MONITORING_NS)),
-            Filter::XPath(_) => true,
+            Filter::Subtree(f) => f.children.iter().any(|c| {
+                c.ns.as_deref() != Some(MONITORING_NS) && c.ns.as_deref() != Some(YANG_LIBRARY_NS)
+            }),
+            Filter::XPath(x) => x.trim() != YANG_LIBRARY_XPATH,
         }
     }
 
@@ -199,18 +215,17 @@ fn apply(d: &Element, f: &Element, node: Option<&SchemaNode<'static>>) -> Option
 }
 
 /// The key names of list entry `d`: from the schema for YANG data, and
-/// for ietf-netconf-monitoring's lists, which are not in the schema.
+/// for ietf-netconf-monitoring's and ietf-yang-library's lists, which are
+/// not in the schema.
 fn list_keys(d: &Element, node: Option<&SchemaNode<'static>>) -> Vec<String> {
     if let Some(n) = node {
         return yang::key_names(n);
     }
-    if d.ns.as_deref() != Some(MONITORING_NS) {
-        return Vec::new();
-    }
-    let keys: &[&str] = match d.name.as_str() {
-        "session" => &["session-id"],
-        "schema" => &["identifier", "version", "format"],
-        "datastore" => &["name"],
+    let keys: &[&str] = match (d.ns.as_deref(), d.name.as_str()) {
+        (Some(MONITORING_NS), "session") => &["session-id"],
+        (Some(MONITORING_NS), "schema") => &["identifier", "version", "format"],
+        (Some(MONITORING_NS), "datastore") => &["name"],
+        (Some(YANG_LIBRARY_NS), "module-set" | "module" | "submodule" | "schema") => &["name"],
         _ => &[],
     };
     keys.iter().map(|k| k.to_string()).collect()
@@ -341,10 +356,16 @@ pub fn rewrite_xpath(select: &str, scope: &Scope) -> Result<String, RpcError> {
                 let ns = scope
                     .resolve(Some(&name))
                     .ok_or_else(|| bad_xpath(select, &format!("prefix {name} is not declared")))?;
-                let module = yang::module_by_ns(ns).ok_or_else(|| {
-                    bad_xpath(select, &format!("no YANG module has the namespace {ns}"))
-                })?;
-                out.push_str(module.name);
+                let module = if ns == YANG_LIBRARY_NS {
+                    "ietf-yang-library"
+                } else {
+                    yang::module_by_ns(ns)
+                        .ok_or_else(|| {
+                            bad_xpath(select, &format!("no YANG module has the namespace {ns}"))
+                        })?
+                        .name
+                };
+                out.push_str(module);
                 out.push(':');
                 i += 1;
             } else {

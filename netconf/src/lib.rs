@@ -26,6 +26,7 @@ pub mod session;
 pub mod shared;
 pub mod xml;
 pub mod yang;
+pub mod yang_library;
 
 pub use server::{
     load_or_create_host_key, serve, serve_listener, NetconfConfig, ServeError, DEFAULT_PORT,

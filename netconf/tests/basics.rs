@@ -29,7 +29,62 @@ async fn hello_announces_capabilities_and_chunked_framing_works() {
         assert!(c.server_hello.contains(cap), "hello lacks {cap}: {}", c.server_hello);
     }
     assert!(c.session_id > 0);
+    // yang-library 1.1 (RFC 8525) with the module set's content-id.
+    let yl_cap =
+        "urn:ietf:params:netconf:capability:yang-library:1.1?revision=2019-01-04&amp;content-id=";
+    let at = c
+        .server_hello
+        .find(yl_cap)
+        .unwrap_or_else(|| panic!("hello lacks yang-library:1.1: {}", c.server_hello));
+    let rest = &c.server_hello[at + yl_cap.len()..];
+    let content_id = rest[..rest.find('<').unwrap()].to_string();
+    assert!(!content_id.is_empty(), "{}", c.server_hello);
     c.hello(&[BASE_1_0, BASE_1_1]).await;
+
+    // The yang-library data under a subtree filter.
+    let reply = c
+        .rpc("<get><filter type=\"subtree\"><yang-library xmlns=\"urn:ietf:params:xml:ns:yang:ietf-yang-library\"/>\
+              </filter></get>")
+        .await;
+    assert!(
+        reply.contains("<yang-library xmlns=\"urn:ietf:params:xml:ns:yang:ietf-yang-library\">")
+            && reply.contains("<module-set><name>ocbgp</name>")
+            && reply.contains(&format!("<content-id>{content_id}</content-id>"))
+            && !reply.contains("netconf-state")
+            && !reply.contains("192.0.2.2"),
+        "{reply}"
+    );
+    let bgp = ocbgp_models::schema::module("openconfig-bgp").unwrap();
+    let entry = format!(
+        "<module><name>openconfig-bgp</name><revision>{}</revision><namespace>{}</namespace>",
+        bgp.revision.unwrap(),
+        bgp.namespace.unwrap()
+    );
+    assert!(reply.contains(&entry), "lacks {entry}: {reply}");
+    assert!(reply.contains("<submodule><name>"), "{reply}");
+    // A content match on one module keeps only it (with its keys).
+    let reply = c
+        .rpc("<get><filter type=\"subtree\"><yang-library xmlns=\"urn:ietf:params:xml:ns:yang:ietf-yang-library\">\
+              <module-set><module><name>openconfig-bgp</name><revision/></module></module-set></yang-library>\
+              </filter></get>")
+        .await;
+    assert!(
+        reply.contains(
+            "<module-set><name>ocbgp</name><module><name>openconfig-bgp</name><revision>"
+        ) && !reply.contains("<name>ocbgp</name><module><name>ocbgp</name>")
+            && !reply.contains("<namespace>"),
+        "{reply}"
+    );
+    // The XPath of the whole yang-library.
+    let reply = c
+        .rpc("<get><filter xmlns:yl=\"urn:ietf:params:xml:ns:yang:ietf-yang-library\" type=\"xpath\" \
+              select=\"/yl:yang-library\"/></get>")
+        .await;
+    assert!(
+        reply.contains(&entry) && !reply.contains("192.0.2.2"),
+        "{reply}"
+    );
+
     let reply = c
         .rpc("<get-config><source><running/></source></get-config>")
         .await;

@@ -9,6 +9,7 @@ use crate::error::{ErrorInfo, ErrorTag, RpcError};
 use crate::filter::{self, Filter};
 use crate::monitoring;
 use crate::xml::{self, escape, Element, WriteOptions, MONITORING_NS, NC_NS, WITH_DEFAULTS_NS};
+use crate::yang_library;
 
 /// The with-defaults retrieval modes served (RFC 6243).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,8 +142,8 @@ pub fn get_config(ctx: &RpcContext<'_>, op: &Element) -> Result<Body, RpcError> 
 }
 
 /// `<get>`: the operational datastore (running configuration and the
-/// engine's state) and ietf-netconf-monitoring's `netconf-state`,
-/// filtered.
+/// engine's state), ietf-netconf-monitoring's `netconf-state` and
+/// ietf-yang-library's `yang-library`, filtered.
 pub fn get(ctx: &RpcContext<'_>, op: &Element) -> Result<Body, RpcError> {
     check_params(
         op,
@@ -168,6 +169,13 @@ pub fn get(ctx: &RpcContext<'_>, op: &Element) -> Result<Body, RpcError> {
         match &filter {
             Some(Filter::Subtree(f)) => content.push_str(&subtree_text(&state, f)?),
             _ => content.push_str(&state),
+        }
+    }
+    if filter.as_ref().is_none_or(Filter::wants_yang_library) {
+        let library = yang_library::yang_library();
+        match &filter {
+            Some(Filter::Subtree(f)) => content.push_str(&subtree_text(&library, f)?),
+            _ => content.push_str(&library),
         }
     }
     Ok(Body::Data(content))
