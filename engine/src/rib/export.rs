@@ -83,10 +83,11 @@ pub struct UpdateGroup {
     sourced: HashMap<(Family, PeerIdx), i64>,
 }
 
-/// What an export result depends on besides the group: the source
-/// attribute set (by address; the cache keeps it alive), the source's kind
-/// and route-reflector role, and the family.
-type ExportKey = (usize, SourceKind, bool, Family);
+/// What an export result depends on besides the group: the attribute set
+/// after export policy and the one before (by address; the cache keeps the
+/// first alive, the table the second), the source's kind and
+/// route-reflector role, and the family.
+type ExportKey = (usize, usize, SourceKind, bool, Family);
 
 /// The routes of one flush, batched by what goes into one UPDATE run.
 #[derive(Default)]
@@ -148,8 +149,8 @@ impl UpdateGroup {
     }
 
     /// What this group sends for `path` to `prefix`, or `None` if it sends
-    /// nothing: the attribute rules (cached per attribute set), then the
-    /// export policy (per route: it may look at the prefix).
+    /// nothing: the export policy (per route: it may look at the prefix),
+    /// then the attribute rules (cached per attribute set).
     pub fn export(
         &mut self,
         family: Family,
@@ -161,27 +162,39 @@ impl UpdateGroup {
     ) -> Option<Attrs> {
         let accepted = path.accepted.as_ref()?;
         let v6 = family.afi == crate::wire::Afi::IPV6;
-        let cache_key = (Arc::as_ptr(accepted) as usize, source.kind, source.rr_client, family);
-        let base = match self.cache.get(&cache_key) {
-            Some((_, out)) => out.clone(),
-            None => {
-                let out = self.transform(v6, accepted, source, settings).map(|a| interner.intern(a));
-                self.cache.insert(cache_key, (accepted.clone(), out.clone()));
-                out
-            }
-        }?;
-        let Some(policy) = &self.key.policy else { return Some(base) };
-        let out = policy.0.apply(
-            &PolicyRoute { prefix, attrs: &base, source, target: self.key.target.as_ref(), local_asn: settings.local_asn },
-            interner,
-        )?;
-        if out.next_hop.is_some() {
-            return Some(out);
+        // Export policy first: it sees the route as the Loc-RIB holds it
+        // (its MED, next hop and AS path), then the RFC 4271 5.1 rules
+        // make it what goes on the wire, our AS in front of any prepends.
+        let policed = match &self.key.policy {
+            None => accepted.clone(),
+            Some(policy) => policy.0.apply(
+                &PolicyRoute {
+                    prefix,
+                    attrs: accepted,
+                    source,
+                    target: self.key.target.as_ref(),
+                    local_asn: settings.local_asn,
+                },
+                interner,
+            )?,
+        };
+        let cache_key =
+            (Arc::as_ptr(&policed) as usize, Arc::as_ptr(accepted) as usize, source.kind, source.rr_client, family);
+        if let Some((_, out)) = self.cache.get(&cache_key) {
+            return out.clone();
         }
-        // The policy said next-hop SELF: our address on the members' sessions.
-        let mut with_hop = (*out).clone();
-        with_hop.next_hop = Some(self.self_hop(v6)?);
-        Some(interner.intern(with_hop))
+        let out = self.transform(v6, &policed, source, settings).map(|mut out| {
+            // What the policy set explicitly survives the rules.
+            if policed.attrs.med != accepted.attrs.med {
+                out.attrs.med = policed.attrs.med;
+            }
+            if policed.next_hop != accepted.next_hop && policed.next_hop.is_some() {
+                out.next_hop = policed.next_hop;
+            }
+            interner.intern(out)
+        });
+        self.cache.insert(cache_key, (policed, out.clone()));
+        out
     }
 
     /// A route's NLRI as the members receive it: with add-path sending
