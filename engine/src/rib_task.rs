@@ -15,8 +15,6 @@ use crate::wire::{Afi, CodecConfig, Family, PeerKind};
 
 /// A request to the RIB task from the rest of the engine.
 pub enum RibCommand {
-    /// Register a route source; replies with its index.
-    AddPeer(PeerInfo, oneshot::Sender<PeerIdx>),
     /// Forget a route source and its routes.
     RemovePeer(PeerIdx),
     /// Register a route source at an index the engine allocated, or change
@@ -99,13 +97,6 @@ impl RibHandle {
         self.commands.send(cmd).is_ok()
     }
 
-    /// Registers a route source.
-    pub async fn add_peer(&self, info: PeerInfo) -> Option<PeerIdx> {
-        let (tx, rx) = oneshot::channel();
-        self.send(RibCommand::AddPeer(info, tx));
-        rx.await.ok()
-    }
-
     /// Runs `f` on the RIB task and waits for its result on this thread,
     /// at most `limit`: for synchronous readers (state providers running in
     /// blocking threads). Never call it from the RIB task itself.
@@ -133,9 +124,6 @@ impl RibHandle {
 
 fn command(rib: &mut Rib, cmd: RibCommand) {
     match cmd {
-        RibCommand::AddPeer(info, reply) => {
-            let _ = reply.send(rib.add_peer(info));
-        }
         RibCommand::RemovePeer(peer) => rib.remove_peer(peer),
         RibCommand::SetPeer(peer, info) => rib.set_peer(peer, info),
         RibCommand::SetSelection(opts) => rib.set_selection(opts),

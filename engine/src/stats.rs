@@ -67,28 +67,24 @@ pub struct MessageCounters {
 }
 
 impl MessageCounters {
-    /// Counts one message of `kind`.
-    pub fn count(&self, kind: MessageType) {
-        let c = match kind {
+    fn counter(&self, kind: MessageType) -> &AtomicU64 {
+        match kind {
             MessageType::Open => &self.open,
             MessageType::Update => &self.update,
             MessageType::Notification => &self.notification,
             MessageType::Keepalive => &self.keepalive,
             MessageType::RouteRefresh => &self.route_refresh,
-        };
-        c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts one message of `kind`.
+    pub fn count(&self, kind: MessageType) {
+        self.counter(kind).fetch_add(1, Ordering::Relaxed);
     }
 
     /// Reads one counter.
     pub fn get(&self, kind: MessageType) -> u64 {
-        let c = match kind {
-            MessageType::Open => &self.open,
-            MessageType::Update => &self.update,
-            MessageType::Notification => &self.notification,
-            MessageType::Keepalive => &self.keepalive,
-            MessageType::RouteRefresh => &self.route_refresh,
-        };
-        c.load(Ordering::Relaxed)
+        self.counter(kind).load(Ordering::Relaxed)
     }
 }
 

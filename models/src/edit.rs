@@ -145,11 +145,11 @@ fn remove(tree: &mut DataTree<'static>, path: &DataPath) {
         let _ = tree.remove(&path.to_string());
         return;
     }
-    let target = tree.find_path(&path.to_string()).map(|n| n.path()).ok();
+    let target = tree.find_path(&path.to_string()).map(|n| crate::ly::node_path(&n)).ok();
     let mut rebuilt = DataTree::new(schema::context());
     if let Some(top) = tree.reference() {
         for node in top.inclusive_siblings() {
-            if Some(node.path()) == target {
+            if Some(crate::ly::node_path(&node)) == target {
                 continue;
             }
             if let Ok(copy) = node.duplicate(false) {

@@ -125,13 +125,15 @@ fn effective_tree(tree: &DataTree<'static>, path: &str) -> Result<DataTree<'stat
     let group = tree.find_path(&format!("{path}/config/peer-group")).ok().and_then(|n| n.value_canonical());
     let Some(group) = group else { return Ok(eff) };
     let Ok(pg) = tree.find_path(&peer_group_path(&group)) else { return Ok(eff) };
-    let prefix = pg.path();
+    // ly::node_path: DataNodeRef::path panics on paths over 4 KiB.
+    let prefix = ocbgp_models::ly::node_path(&pg);
     for leaf in pg.traverse() {
         let kind = leaf.schema().kind();
         if !matches!(kind, SchemaNodeKind::Leaf | SchemaNodeKind::LeafList) || leaf.is_default() {
             continue;
         }
-        let rel = &leaf.path()[prefix.len()..];
+        let full = ocbgp_models::ly::node_path(&leaf);
+        let rel = &full[prefix.len()..];
         if rel == "/peer-group-name" || rel.starts_with("/config/peer-group-name") {
             continue;
         }

@@ -253,13 +253,13 @@ impl Walk {
                 .take_while(|c| c.schema().is_list_key())
                 .map(|c| c.value_canonical().unwrap_or_default())
                 .collect();
-            self.set.lists.push(ListChange { kind, path: node.path(), keys, op });
+            self.set.lists.push(ListChange { kind, path: crate::ly::node_path(node), keys, op });
         }
     }
 
     fn report_container(&mut self, node: &DataNodeRef<'_, '_>, kind: ContainerKind, op: Op) {
         if self.reported.insert(node.as_raw()) {
-            self.set.containers.push(ContainerChange { kind, path: node.path(), op });
+            self.set.containers.push(ContainerChange { kind, path: crate::ly::node_path(node), op });
         }
     }
 }

@@ -100,7 +100,7 @@ impl YangValue for String {
 /// Parses the canonical text of a leaf; `what` names the type in errors.
 pub fn parse<T: FromStr>(node: &DataNodeRef<'_, '_>, what: &str) -> Result<T, ModelError> {
     let text = node.value_canonical().unwrap_or_default();
-    text.parse().map_err(|_| ModelError::at(node.path(), format!("{text:?} is not a valid {what}")))
+    text.parse().map_err(|_| ModelError::at(crate::ly::node_path(node), format!("{text:?} is not a valid {what}")))
 }
 
 /// The error for text that names no value of the YANG type `what`.
@@ -116,7 +116,7 @@ pub fn leaf<T: YangValue>(node: &DataNodeRef<'_, '_>) -> Result<T, ModelError> {
 /// A key or mandatory leaf's value, or the error saying it is missing.
 pub fn required<T>(value: Option<T>, node: Option<&DataNodeRef<'_, '_>>, name: &str) -> Result<T, ModelError> {
     value.ok_or_else(|| match node {
-        Some(node) => ModelError::at(node.path(), format!("{name} is missing")),
+        Some(node) => ModelError::at(crate::ly::node_path(node), format!("{name} is missing")),
         None => ModelError::general(format!("{name} is missing")),
     })
 }
