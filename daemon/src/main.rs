@@ -2,6 +2,8 @@
 //! serves the management doors onto it.
 
 mod logging;
+mod metrics;
+mod reload;
 mod servers;
 mod startup;
 

@@ -63,17 +63,22 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
     crate::servers::start(&store, state_dir, &stop_rx, &mut servers).await?;
+    let metrics = Arc::new(crate::metrics::Metrics::new(engine.clone(), store.clone()));
+    let metrics_task = tokio::spawn(crate::metrics::run(metrics, store.clone(), stop_rx.clone()));
+    let reload_task = tokio::spawn(crate::reload::watch(store.clone(), config_file.map(Path::to_path_buf)));
     let failed = tokio::select! {
         _ = shutdown_signal() => None,
         Some(done) = servers.join_next() => Some(done),
     };
     let _ = stop.send(true);
+    reload_task.abort();
     // Servers end their sessions and return; bounded so a stuck client
     // cannot hold the daemon up.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
         while servers.join_next().await.is_some() {}
     })
     .await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), metrics_task).await;
     engine.stop();
     if let Some(done) = failed {
         done.context("server task")??;

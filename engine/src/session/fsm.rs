@@ -467,6 +467,9 @@ impl Peer {
     /// UPDATE the reader passed on.
     async fn close_session(&mut self, n: Option<Notification>, reason: &str) {
         let Some(mut s) = self.session.take() else { return };
+        // The NOTIFICATION we send, as code/subcode (RFC 4271 4.5), for the
+        // log; one the peer sent is named in `reason`.
+        let notification = n.as_ref().map(|n| format!("{}/{}", n.kind.code(), n.kind.subcode()));
         if let Some(r) = s.reader.take() {
             r.abort();
             let _ = r.await;
@@ -485,7 +488,13 @@ impl Peer {
         // Management sees the session down no later than the RIB does.
         self.publish();
         let _ = self.rib.send(RibEvent::Down { peer: self.idx });
-        tracing::info!(peer = %self.config.remote, asn = self.config.peer_as, reason, "session down");
+        tracing::info!(
+            peer = %self.config.remote,
+            asn = self.config.peer_as,
+            reason,
+            notification_sent = notification.as_deref(),
+            "session down"
+        );
     }
 
     /// Closes the session and every connection with `n`; stops attempts.

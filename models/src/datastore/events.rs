@@ -1,7 +1,7 @@
 //! Change notifications: what a commit changed, leaf by leaf, for gNMI
 //! Subscribe ON_CHANGE and NETCONF notifications.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use yang2::data::{DataDiff, DataDiffOp};
 use yang2::schema::SchemaNodeKind;
@@ -32,12 +32,21 @@ pub struct CommitEvent {
     /// The changes: new and replaced leaves with their values, deleted nodes
     /// without.
     pub changes: Vec<LeafChange>,
+    /// How long the transaction took, from its start to running swapped
+    /// (validation, consumers' prepare and apply, saving).
+    pub duration: Duration,
 }
 
 impl CommitEvent {
     /// Lists the changes of a libyang diff. A created subtree is reported
     /// leaf by leaf; a deleted one as the one node that went.
-    pub(super) fn from_diff(id: u64, time: SystemTime, who: &Requester, diff: &DataDiff<'static>) -> CommitEvent {
+    pub(super) fn from_diff(
+        id: u64,
+        time: SystemTime,
+        who: &Requester,
+        diff: &DataDiff<'static>,
+        duration: Duration,
+    ) -> CommitEvent {
         let mut changes = Vec::new();
         for (op, node) in diff.iter() {
             match op {
@@ -54,6 +63,6 @@ impl CommitEvent {
                 }
             }
         }
-        CommitEvent { id, time, origin: who.origin, user: who.user.clone(), changes }
+        CommitEvent { id, time, origin: who.origin, user: who.user.clone(), changes, duration }
     }
 }

@@ -19,8 +19,9 @@ mod lock;
 mod persist;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::broadcast;
 use yang2::data::{Data, DataDiffFlags, DataTree};
@@ -212,6 +213,8 @@ pub struct Datastore {
     running: RwLock<Arc<Config>>,
     events: broadcast::Sender<Arc<CommitEvent>>,
     saved: PathBuf,
+    /// Transactions that did not commit, for metrics.
+    failed: AtomicU64,
 }
 
 impl Datastore {
@@ -237,7 +240,7 @@ impl Datastore {
         let mut history = History::new(options.history_len);
         let who = Requester::internal(Origin::File);
         let empty = running.tree().diff(running.tree(), DataDiffFlags::empty())?;
-        let event = CommitEvent { id: 1, time: SystemTime::now(), origin: Origin::File, user: None, changes: Vec::new() };
+        let event = CommitEvent { id: 1, time: SystemTime::now(), origin: Origin::File, user: None, changes: Vec::new(), duration: Duration::ZERO };
         history.push(&event, &who, empty);
         let store = Datastore {
             state: Mutex::new(State {
@@ -252,6 +255,7 @@ impl Datastore {
             provider: RwLock::new(None),
             events,
             saved,
+            failed: AtomicU64::new(0),
         };
         Ok((store, startup))
     }
@@ -304,6 +308,12 @@ impl Datastore {
     /// Change notifications, one event per commit, in commit order.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<CommitEvent>> {
         self.events.subscribe()
+    }
+
+    /// How many transactions failed (refused, invalid, locked, ...) since
+    /// the datastore opened; running was left untouched by each.
+    pub fn failed_commits(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
     }
 
     /// The kept commits, oldest first.
@@ -455,14 +465,50 @@ impl Datastore {
         self.commit_tree(&mut state, tree, who, Confirm::No)
     }
 
-    /// The transaction proper: validate, prepare, save, apply, record,
-    /// notify. Running is swapped only when every step before succeeded.
+    /// One transaction, logged: what committed (id, origin, user, number
+    /// of changes, duration) or why it did not.
     fn commit_tree(
         &self,
         state: &mut State,
         tree: DataTree<'static>,
         who: &Requester,
         confirm: Confirm,
+    ) -> Result<CommitOutcome, CommitError> {
+        let start = Instant::now();
+        let result = self.transaction(state, tree, who, confirm, start);
+        let user = who.user.as_deref().unwrap_or("");
+        match &result {
+            Ok(CommitOutcome::Committed(id)) => {
+                let changes = state.history.records().last().map(|r| r.changes).unwrap_or(0);
+                tracing::info!(
+                    commit = id,
+                    origin = who.origin.as_str(),
+                    user,
+                    changes,
+                    duration_us = start.elapsed().as_micros() as u64,
+                    "commit"
+                );
+            }
+            Ok(CommitOutcome::Unchanged) => {
+                tracing::debug!(origin = who.origin.as_str(), user, "commit: nothing changed");
+            }
+            Err(error) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(origin = who.origin.as_str(), user, %error, "commit refused");
+            }
+        }
+        result
+    }
+
+    /// The transaction proper: validate, prepare, save, apply, record,
+    /// notify. Running is swapped only when every step before succeeded.
+    fn transaction(
+        &self,
+        state: &mut State,
+        tree: DataTree<'static>,
+        who: &Requester,
+        confirm: Confirm,
+        start: Instant,
     ) -> Result<CommitOutcome, CommitError> {
         let new = Config::from_tree(tree).map_err(CommitError::Invalid)?;
         let old = self.running();
@@ -509,7 +555,7 @@ impl Datastore {
         for c in &state.consumers {
             c.apply(&tx);
         }
-        let event = Arc::new(CommitEvent::from_diff(id, SystemTime::now(), who, &diff));
+        let event = Arc::new(CommitEvent::from_diff(id, SystemTime::now(), who, &diff, start.elapsed()));
         let new = Arc::new(new);
         if confirm == Confirm::Pending && state.pending.is_none() {
             state.pending = Some(PendingConfirm { before: old.clone() });
