@@ -1,6 +1,8 @@
 //! `ocbgp`, the command-line client of `ocbgpd`. It speaks gNMI to the
 //! daemon, like any other management client.
 
+mod import_gobgp;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +30,18 @@ enum Command {
     ///
     /// Example: `ocbgp capabilities --json`
     Capabilities,
+
+    /// Convert a GoBGP configuration (TOML or YAML) into ocbgpd's OpenConfig
+    /// JSON; settings that do not map are listed on standard error.
+    ///
+    /// Example: `ocbgp import-gobgp /etc/gobgpd.toml -o /etc/ocbgp/ocbgpd.json`
+    ImportGobgp {
+        /// The GoBGP configuration file (.toml, .yaml or .yml).
+        file: std::path::PathBuf,
+        /// Where to write the result (default: standard output).
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -45,6 +59,7 @@ async fn main() -> ExitCode {
 async fn run(args: &Args) -> anyhow::Result<()> {
     match args.command {
         Command::Capabilities => capabilities(args).await,
+        Command::ImportGobgp { ref file, ref output } => Ok(import_gobgp::run(file, output.as_deref())?),
     }
 }
 

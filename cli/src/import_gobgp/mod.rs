@@ -1,0 +1,198 @@
+//! `ocbgp import-gobgp`: converts a GoBGP configuration file (TOML or YAML,
+//! GoBGP's own schema) into ocbgpd's configuration, OpenConfig JSON per
+//! RFC 7951 as `ocbgpd --config` takes it.
+//!
+//! What maps: global (AS, router id, listen port and addresses, route
+//! selection, multipath, graceful restart, confederation, families),
+//! neighbors and peer groups (session, timers, transport, eBGP multihop,
+//! route reflector, graceful restart, AS-path options, TTL security,
+//! families with prefix limits and add-paths, policies), dynamic neighbors,
+//! defined sets (prefix, neighbor, community, extended community, AS-path,
+//! large community) and policy definitions. Every setting that does not
+//! map is reported with its GoBGP name; the rest is still converted.
+//!
+//! GoBGP applies its global import/export policies to every peer that is
+//! not a route-server client, and a neighbor's own policies only to
+//! route-server clients; the conversion writes the policies each neighbor
+//! really runs with onto it, as OpenConfig has per-neighbor policy only.
+
+mod bgp;
+mod policy;
+mod reader;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+pub use reader::Unmapped;
+use reader::{Obj, Report};
+
+/// The input's syntax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// TOML (gobgpd's default).
+    Toml,
+    /// YAML.
+    Yaml,
+}
+
+impl Format {
+    /// The format a file name says (`.toml`, `.yaml`, `.yml`), if any.
+    pub fn from_path(path: &Path) -> Option<Format> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "toml" => Some(Format::Toml),
+            "yaml" | "yml" => Some(Format::Yaml),
+            _ => None,
+        }
+    }
+}
+
+/// Why nothing could be converted.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The text is not valid TOML or YAML.
+    #[error("not valid {format}: {message}")]
+    Syntax {
+        /// TOML or YAML.
+        format: &'static str,
+        /// The parser's message (with the position).
+        message: String,
+    },
+    /// The document is not a GoBGP configuration at all.
+    #[error("not a GoBGP configuration: {0}")]
+    Shape(String),
+    /// The output could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+/// A converted configuration and what did not carry over.
+#[derive(Debug)]
+pub struct Conversion {
+    /// ocbgpd's configuration (RFC 7951 JSON).
+    pub config: Value,
+    /// Settings not carried over, with their GoBGP names.
+    pub unmapped: Vec<Unmapped>,
+}
+
+/// Parses GoBGP text into a JSON tree with lower-case keys (GoBGP reads
+/// keys without regard to case).
+pub fn parse(text: &str, format: Format) -> Result<Value, ImportError> {
+    let tree: Value = match format {
+        Format::Toml => {
+            let t: toml::Table =
+                toml::from_str(text).map_err(|e| ImportError::Syntax { format: "TOML", message: e.to_string() })?;
+            serde_json::to_value(t).map_err(|e| ImportError::Syntax { format: "TOML", message: e.to_string() })?
+        }
+        Format::Yaml => {
+            serde_norway::from_str(text).map_err(|e| ImportError::Syntax { format: "YAML", message: e.to_string() })?
+        }
+    };
+    let tree = lower_keys(tree);
+    if !tree.is_object() {
+        return Err(ImportError::Shape("the document is not a table of sections".into()));
+    }
+    Ok(tree)
+}
+
+fn lower_keys(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), lower_keys(v))).collect()),
+        Value::Array(a) => Value::Array(a.into_iter().map(lower_keys).collect()),
+        v => v,
+    }
+}
+
+/// Converts a parsed GoBGP configuration.
+pub fn convert(tree: &Value) -> Result<Conversion, ImportError> {
+    let report = Report::default();
+    let config = {
+        let root = Obj::new(tree, "", &report);
+        if !root.has("global") {
+            return Err(ImportError::Shape("no [global] section (every GoBGP configuration has one)".into()));
+        }
+        let (defined_sets, definitions) = policy::routing_policy(&root);
+        let bgp = bgp::bgp(&root)?;
+        for (key, why) in [
+            ("bmp-servers", "BMP export is configured under ocbgp's own model; set it by hand"),
+            ("rpki-servers", "ocbgpd has no RPKI validation"),
+            ("mrt-dump", "MRT dumps are configured under ocbgp's own model; set them by hand"),
+            ("zebra", "ocbgpd does not talk to zebra (no FIB installation)"),
+            ("collector", "ocbgpd has no InfluxDB collector; use the Prometheus endpoint or gNMI telemetry"),
+            ("vrfs", "ocbgpd runs one network instance (no VRFs)"),
+        ] {
+            root.skip(key, why);
+        }
+        root_json(bgp, defined_sets, definitions)
+    };
+    Ok(Conversion { config, unmapped: report.into_items() })
+}
+
+fn root_json(bgp: Value, defined_sets: Map<String, Value>, definitions: Vec<Value>) -> Value {
+    let mut root = json!({
+        "openconfig-network-instance:network-instances": {
+            "network-instance": [{
+                "name": "DEFAULT",
+                "config": {"name": "DEFAULT", "type": "openconfig-network-instance-types:DEFAULT_INSTANCE"},
+                "protocols": {"protocol": [{
+                    "identifier": "openconfig-policy-types:BGP",
+                    "name": "BGP",
+                    "config": {"identifier": "openconfig-policy-types:BGP", "name": "BGP", "enabled": true},
+                    "bgp": bgp,
+                }]}
+            }]
+        }
+    });
+    let mut routing_policy = Map::new();
+    if !defined_sets.is_empty() {
+        routing_policy.insert("defined-sets".into(), Value::Object(defined_sets));
+    }
+    if !definitions.is_empty() {
+        routing_policy.insert("policy-definitions".into(), json!({ "policy-definition": definitions }));
+    }
+    if !routing_policy.is_empty() {
+        root["openconfig-routing-policy:routing-policy"] = Value::Object(routing_policy);
+    }
+    root
+}
+
+/// `ocbgp import-gobgp FILE [-o OUT]`: converts FILE, writes the JSON to
+/// OUT or standard output, and lists what did not map on standard error.
+pub fn run(file: &Path, out: Option<&Path>) -> Result<(), ImportError> {
+    let text = std::fs::read_to_string(file).map_err(|source| ImportError::Read { path: file.into(), source })?;
+    let tree = match Format::from_path(file) {
+        Some(format) => parse(&text, format)?,
+        // No telling extension: TOML if it parses as such, else YAML.
+        None => parse(&text, Format::Toml).or_else(|_| parse(&text, Format::Yaml))?,
+    };
+    let conversion = convert(&tree)?;
+    let mut json = serde_json::to_string_pretty(&conversion.config).expect("JSON values always serialise");
+    json.push('\n');
+    match out {
+        Some(path) => std::fs::write(path, json).map_err(|source| ImportError::Write { path: path.into(), source })?,
+        None => print!("{json}"),
+    }
+    for u in &conversion.unmapped {
+        eprintln!("not mapped: {}: {}", u.path, u.why);
+    }
+    if !conversion.unmapped.is_empty() {
+        eprintln!(
+            "{} GoBGP setting(s) not mapped; review them before running ocbgpd with the result",
+            conversion.unmapped.len()
+        );
+    }
+    Ok(())
+}
