@@ -40,6 +40,10 @@ const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=
 /// Label pairs of one series.
 type Labels = Vec<(&'static str, String)>;
 
+/// A per-neighbor, per-family prefix gauge: name, help, the gauge and
+/// which count it shows.
+type PrefixGauge = (&'static str, &'static str, MetricFamily<Labels, Gauge>, fn(&PrefixCounts) -> u64);
+
 /// Every session state, for the state-set style `session_state` series.
 const STATES: [SessionState; 6] = [
     SessionState::Idle,
@@ -138,7 +142,7 @@ impl Metrics {
         let transitions = MetricFamily::<Labels, Counter>::default();
         let received = MetricFamily::<Labels, Counter>::default();
         let sent = MetricFamily::<Labels, Counter>::default();
-        let prefixes: [(&str, &str, MetricFamily<Labels, Gauge>, fn(&PrefixCounts) -> u64); 4] = [
+        let prefixes: [PrefixGauge; 4] = [
             ("bgp_prefixes_received", "Paths received from the neighbor (before import policy)", MetricFamily::default(), |c| c.received),
             ("bgp_prefixes_accepted", "Paths from the neighbor accepted by import policy", MetricFamily::default(), |c| c.accepted),
             ("bgp_prefixes_installed", "Paths from the neighbor that are best in the Loc-RIB", MetricFamily::default(), |c| c.installed),
