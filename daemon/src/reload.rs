@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ocbgp_models::datastore::{CommitOutcome, Datastore, Origin, Requester};
-use tokio::signal::unix::{signal, SignalKind};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// Why a reload changed nothing.
 #[derive(Debug, thiserror::Error)]
@@ -35,17 +35,22 @@ pub fn reload(store: &Datastore, file: &Path) -> Result<CommitOutcome, ReloadErr
     Ok(store.replace_running(config, &who)?)
 }
 
-/// Reloads `file` on every SIGHUP until the task is dropped. Without a file
-/// a SIGHUP is logged and ignored (it must not end the daemon, which is
-/// the signal's default action).
-pub async fn watch(store: Arc<Datastore>, file: Option<PathBuf>) {
-    let mut hup = match signal(SignalKind::hangup()) {
-        Ok(s) => s,
+/// Takes SIGHUP over from its default action (ending the process). Call
+/// it first thing at start-up, so a reload asked for early does not kill
+/// the daemon; None if the handler cannot be installed.
+pub fn hangup() -> Option<Signal> {
+    match signal(SignalKind::hangup()) {
+        Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!(error = %e, "cannot watch SIGHUP; reload by signal unavailable");
-            return;
+            None
         }
-    };
+    }
+}
+
+/// Reloads `file` on every SIGHUP until the task is dropped. Without a file
+/// a SIGHUP is logged and ignored.
+pub async fn watch(mut hup: Signal, store: Arc<Datastore>, file: Option<PathBuf>) {
     while hup.recv().await.is_some() {
         let Some(file) = file.clone() else {
             tracing::warn!("SIGHUP received but ocbgpd was started without --config: nothing to reload");

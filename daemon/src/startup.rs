@@ -49,6 +49,7 @@ fn open_datastore(config_file: Option<&Path>, state_dir: &Path) -> Result<Datast
 
 /// Runs the daemon until SIGINT or SIGTERM.
 pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
+    let hangup = crate::reload::hangup();
     let store = Arc::new(open_datastore(config_file, state_dir)?);
     let config = store.running();
 
@@ -65,13 +66,16 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
     crate::servers::start(&store, state_dir, &stop_rx, &mut servers).await?;
     let metrics = Arc::new(crate::metrics::Metrics::new(engine.clone(), store.clone()));
     let metrics_task = tokio::spawn(crate::metrics::run(metrics, store.clone(), stop_rx.clone()));
-    let reload_task = tokio::spawn(crate::reload::watch(store.clone(), config_file.map(Path::to_path_buf)));
+    let file = config_file.map(Path::to_path_buf);
+    let reload_task = hangup.map(|hup| tokio::spawn(crate::reload::watch(hup, store.clone(), file)));
     let failed = tokio::select! {
         _ = shutdown_signal() => None,
         Some(done) = servers.join_next() => Some(done),
     };
     let _ = stop.send(true);
-    reload_task.abort();
+    if let Some(task) = reload_task {
+        task.abort();
+    }
     // Servers end their sessions and return; bounded so a stuck client
     // cannot hold the daemon up.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
