@@ -51,12 +51,12 @@ impl Format {
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// What went wrong.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The text is not valid TOML or YAML.
     #[error("not valid {format}: {message}")]
@@ -70,12 +70,12 @@ pub enum ImportError {
     #[error("not a GoBGP configuration: {0}")]
     Shape(String),
     /// The output could not be written.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {}: {error}", path.display())]
     Write {
         /// The file.
         path: PathBuf,
         /// What went wrong.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -172,7 +172,7 @@ fn root_json(bgp: Value, defined_sets: Map<String, Value>, definitions: Vec<Valu
 /// `ocbgp import-gobgp FILE [-o OUT]`: converts FILE, writes the JSON to
 /// OUT or standard output, and lists what did not map on standard error.
 pub fn run(file: &Path, out: Option<&Path>) -> Result<(), ImportError> {
-    let text = std::fs::read_to_string(file).map_err(|source| ImportError::Read { path: file.into(), source })?;
+    let text = std::fs::read_to_string(file).map_err(|error| ImportError::Read { path: file.into(), error })?;
     let tree = match Format::from_path(file) {
         Some(format) => parse(&text, format)?,
         // No telling extension: TOML if it parses as such, else YAML.
@@ -182,7 +182,7 @@ pub fn run(file: &Path, out: Option<&Path>) -> Result<(), ImportError> {
     let mut json = serde_json::to_string_pretty(&conversion.config).expect("JSON values always serialise");
     json.push('\n');
     match out {
-        Some(path) => std::fs::write(path, json).map_err(|source| ImportError::Write { path: path.into(), source })?,
+        Some(path) => std::fs::write(path, json).map_err(|error| ImportError::Write { path: path.into(), error })?,
         None => print!("{json}"),
     }
     for u in &conversion.unmapped {
