@@ -3,7 +3,9 @@
 //! one transaction without resetting untouched sessions; a bad file refused
 //! and logged, running untouched), the Prometheus metrics endpoint (enabled,
 //! moved and disabled by gNMI Set, scraped with a plain HTTP client inside
-//! ocbgpd's namespace) and the structured JSON logs (peer up/down, commits).
+//! ocbgpd's namespace), the structured JSON logs (peer up/down, commits),
+//! and the systemd unit in `dist/` (checked by `systemd-analyze` when the
+//! machine has it).
 //!
 //! Topology: r1 runs gobgpd (AS 65010), r2 runs ocbgpd (AS 65001), peered
 //! over IPv4 on the lab segment.
