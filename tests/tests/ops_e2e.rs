@@ -355,3 +355,21 @@ fn systemd_unit_is_valid_and_hardened() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Without `--config` there is nothing to reload: SIGHUP (whose default
+/// action would end the process) is logged and the daemon keeps running.
+#[test]
+fn sighup_without_a_config_file_is_logged_and_survived() {
+    let lab = Lab::new("ops_hup");
+    let h = lab.host("r1");
+    let mut cmd = h.command(ocbgp_tests::bin_path("ocbgpd"));
+    cmd.arg("--state-dir").arg(h.dir().join("state")).args(["--log-format", "json"]);
+    let p = h.spawn_command("ocbgpd", cmd);
+    // The embedded default: gNMI on 127.0.0.1:9339 in the namespace.
+    h.wait_tcp_reachable("127.0.0.1:9339".parse().unwrap(), UP);
+    p.signal("HUP");
+    let logged = wait_until(STEP, || p.log().contains("nothing to reload") || !p.running());
+    p.assert_running();
+    assert!(logged, "no log line for the SIGHUP:\n{}", p.log_tail(20));
+    assert!(h.tcp_reachable("127.0.0.1:9339".parse().unwrap()));
+}
