@@ -62,7 +62,7 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
 
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
-    crate::servers::start(&store, state_dir, &stop_rx, &mut servers).await?;
+    crate::servers::start(&store, &engine, state_dir, &stop_rx, &mut servers).await?;
     let failed = tokio::select! {
         _ = shutdown_signal() => None,
         Some(done) = servers.join_next() => Some(done),
