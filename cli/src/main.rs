@@ -170,7 +170,6 @@ enum RibAction {
         /// The prefix.
         prefix: String,
         /// Attributes as WORD VALUE pairs.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         attributes: Vec<String>,
     },
     /// Withdraw an originated route.
