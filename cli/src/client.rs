@@ -306,17 +306,23 @@ async fn next_events(target: &str, stream: &mut Streaming<SubscribeResponse>) ->
     match msg.response {
         Some(Response::SyncResponse(_)) => out.push(Event::Sync),
         Some(Response::Update(n)) => {
-            let prefix = n.prefix.as_ref().map(|p| p.elem.clone()).unwrap_or_default();
-            let full = |p: Option<&Path>| -> Vec<PathElem> {
+            // Paths are moved, not copied: big tables send many leaves.
+            let prefix = n.prefix.map(|p| p.elem).unwrap_or_default();
+            let full = |p: Option<Path>| -> Vec<PathElem> {
+                let elems = p.map(|p| p.elem).unwrap_or_default();
+                if prefix.is_empty() {
+                    return elems;
+                }
                 let mut e = prefix.clone();
-                e.extend(p.map(|p| p.elem.clone()).unwrap_or_default());
+                e.extend(elems);
                 e
             };
-            for d in &n.delete {
+            for d in n.delete {
                 out.push(Event::Delete(full(Some(d))));
             }
-            for u in &n.update {
-                out.push(Event::Update(full(u.path.as_ref()), value_of(u.val.as_ref())));
+            for u in n.update {
+                let v = value_of(u.val.as_ref());
+                out.push(Event::Update(full(u.path), v));
             }
         }
         #[allow(deprecated)]

@@ -116,10 +116,13 @@ impl RouteLeaves {
     }
 }
 
-/// Splits a leaf path at its `route` list entry: the route's identity (its
-/// path up to the entry, as text) and the route's facts from the path.
-fn route_of(elems: &[PathElem]) -> Option<(String, RouteLeaves)> {
-    let i = elems.iter().rposition(|e| e.name == "route" || e.name.ends_with(":route"))?;
+/// Where the `route` list entry is in a leaf's path.
+fn route_position(elems: &[PathElem]) -> Option<usize> {
+    elems.iter().rposition(|e| e.name == "route" || e.name.ends_with(":route"))
+}
+
+/// The route a leaf path at `i` belongs to: family, neighbor, keys.
+fn route_of(elems: &[PathElem], i: usize) -> RouteLeaves {
     let mut r = RouteLeaves::default();
     for e in &elems[..=i] {
         if let Some(f) = e.key.get("afi-safi-name") {
@@ -129,9 +132,20 @@ fn route_of(elems: &[PathElem]) -> Option<(String, RouteLeaves)> {
             r.neighbor = Some(n.clone());
         }
     }
-    r.keys = elems[i].key.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let id = elems[..=i].iter().map(ocbgp_gnmi::path::format_elem).collect::<Vec<_>>().join("/");
-    Some((id, r))
+    r.keys = elems[i].key.clone();
+    r
+}
+
+/// Whether the leaf path belongs to route `r` (same table, same keys):
+/// checked without allocating, as it runs for every leaf of a big table.
+fn same_route(r: &RouteLeaves, elems: &[PathElem], i: usize) -> bool {
+    if elems[i].key != r.keys {
+        return false;
+    }
+    elems[..i].iter().all(|e| {
+        e.key.get("afi-safi-name").is_none_or(|f| r.family.as_deref() == Some(bare(f)))
+            && e.key.get("neighbor-address").is_none_or(|n| r.neighbor.as_deref() == Some(n.as_str()))
+    })
 }
 
 /// Adds a value under `name`, flattening containers (a server may send a
@@ -154,27 +168,26 @@ fn put_leaf(into: &mut Map<String, Value>, name: &str, v: Value) {
 /// the stream syncs).
 #[derive(Default)]
 pub(crate) struct Grouper {
-    current: Option<(String, RouteLeaves)>,
+    current: Option<RouteLeaves>,
 }
 
 impl Grouper {
     /// Takes one update; returns the previous route when this one starts a
     /// new route.
     pub(crate) fn push(&mut self, elems: &[PathElem], value: Value) -> Option<RouteLeaves> {
-        let (id, fresh) = route_of(elems)?;
-        let i = elems.iter().rposition(|e| e.name == "route" || e.name.ends_with(":route")).unwrap_or(0);
-        let leaf = elems.last().filter(|_| i + 1 < elems.len()).map(|e| e.name.clone());
+        let i = route_position(elems)?;
+        let leaf = elems.last().filter(|_| i + 1 < elems.len()).map(|e| e.name.as_str()).unwrap_or("");
         let mut done = None;
-        if self.current.as_ref().is_none_or(|(c, _)| *c != id) {
-            done = self.current.replace((id, fresh)).map(|(_, r)| r);
+        if !self.current.as_ref().is_some_and(|r| same_route(r, elems, i)) {
+            done = self.current.replace(route_of(elems, i));
         }
-        let (_, r) = self.current.as_mut().expect("set above");
-        put_leaf(&mut r.leaves, leaf.as_deref().unwrap_or(""), value);
+        let r = self.current.as_mut().expect("set above");
+        put_leaf(&mut r.leaves, leaf, value);
         done
     }
 
     pub(crate) fn finish(&mut self) -> Option<RouteLeaves> {
-        self.current.take().map(|(_, r)| r)
+        self.current.take()
     }
 }
 
