@@ -36,12 +36,12 @@ impl Table {
         }
         let line = |cells: &[String]| {
             let mut out = String::new();
-            for i in 0..cols {
+            for (i, w) in width.iter().enumerate() {
                 let c = cells.get(i).map(String::as_str).unwrap_or("");
                 if i + 1 == cols {
                     out.push_str(c);
                 } else {
-                    out.push_str(&format!("{c:<w$}  ", w = width[i]));
+                    out.push_str(&format!("{c:<w$}  "));
                 }
             }
             out.trim_end().to_string() + "\n"
