@@ -163,6 +163,15 @@ impl Drop for Monitor {
     }
 }
 
+/// UPDATEs gobgpd has received from ocbgpd (`gobgp -j neighbor`).
+fn gobgp_updates_received(g: &Gobgp) -> u64 {
+    let all = g.neighbors_json().unwrap_or_else(|e| g.fail(&e));
+    all.as_array()
+        .and_then(|a| a.first())
+        .and_then(|n| n["state"]["messages"]["received"]["update"].as_u64())
+        .unwrap_or_else(|| g.fail(&format!("no received update count in {all}")))
+}
+
 #[test]
 fn ocbgp_cli_against_ocbgpd_and_gobgpd() {
     let lab = Lab::new("cli_e2e");
@@ -249,18 +258,26 @@ fn ocbgp_cli_against_ocbgpd_and_gobgpd() {
     assert!(fails(&d, &["global", "rib", "add", "10.9.0.1/24"]).contains("host bits"));
     assert!(fails(&d, &["global", "rib", "add", OURS, "med", "lots"]).contains("not a number"));
 
-    // Soft resets keep the session; a hard reset bumps the transitions.
+    // Soft resets keep the session; `softreset out` sends our routes
+    // again (gobgpd counts more UPDATEs); a hard reset bumps the
+    // transitions.
+    json(&d, &["global", "rib", "add", OURS]);
+    g.wait_route(OURS, STEP);
     let t0 = summary_of(&d, peer)["established_transitions"].as_u64().unwrap();
-    for args in [vec!["softreset", "in"], vec!["softreset", "out"], vec!["softreset"]] {
-        let mut a = vec!["neighbor", p.as_str()];
-        a.extend(args.iter().copied());
-        json(&d, &a);
-    }
-    // The soft reset out re-sent our (empty) table, the session stayed.
+    let cleared = d.log_events_for("neighbor cleared", Some(peer)).len();
+    let u0 = gobgp_updates_received(&g);
+    json(&d, &["neighbor", &p, "softreset", "out"]);
+    assert!(wait_until(STEP, || gobgp_updates_received(&g) > u0), "softreset out sent nothing to gobgpd");
+    json(&d, &["neighbor", &p, "softreset", "in"]);
+    json(&d, &["neighbor", &p, "softreset"]);
+    // One clear for out, one for in, two for both.
+    d.wait_log_event("neighbor cleared", Some(peer), cleared + 3, STEP);
     let s = summary_of(&d, peer);
     assert_eq!(s["state"], "ESTABLISHED");
     assert_eq!(s["established_transitions"], t0, "a soft reset reset the session: {s}");
     assert_eq!(s["accepted"], 3);
+    json(&d, &["global", "rib", "del", OURS]);
+    g.wait_no_route(OURS, STEP);
     json(&d, &["neighbor", &p, "reset"]);
     wait_summary(&d, peer, "established again after reset", |s| {
         s["state"] == "ESTABLISHED" && s["established_transitions"].as_u64() == Some(t0 + 1) && s["accepted"] == 3
