@@ -4,14 +4,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ocbgp_gnmi::proto::gnmi::gnmi_client::GnmiClient;
 use ocbgp_gnmi::proto::gnmi::get_request::DataType;
+use ocbgp_gnmi::proto::gnmi::gnmi_client::GnmiClient;
 use ocbgp_gnmi::proto::gnmi::subscribe_request::Request as SubRequest;
 use ocbgp_gnmi::proto::gnmi::subscription_list::Mode as ListMode;
 use ocbgp_gnmi::proto::gnmi::typed_value::Value as Typed;
 use ocbgp_gnmi::proto::gnmi::{
-    Encoding, GetRequest, Path, PathElem, SetRequest, SubscribeRequest, SubscribeResponse, Subscription,
-    SubscriptionList, SubscriptionMode, TypedValue, Update,
+    Encoding, GetRequest, Path, PathElem, SetRequest, SubscribeRequest, SubscribeResponse,
+    Subscription, SubscriptionList, SubscriptionMode, TypedValue, Update,
 };
 use ocbgp_gnmi::proto::gnoi_bgp::bgp_client::BgpClient;
 use ocbgp_gnmi::proto::gnoi_bgp::clear_bgp_neighbor_request::Mode as ClearMode;
@@ -28,7 +28,13 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, clap::Args)]
 pub struct ConnectOptions {
     /// gNMI address of ocbgpd (host:port).
-    #[arg(long, short = 't', global = true, default_value = "127.0.0.1:9339", env = "OCBGP_TARGET")]
+    #[arg(
+        long,
+        short = 't',
+        global = true,
+        default_value = "127.0.0.1:9339",
+        env = "OCBGP_TARGET"
+    )]
     pub target: String,
 
     /// PEM file of the CA that signed ocbgpd's certificate: connect with TLS.
@@ -44,7 +50,13 @@ pub struct ConnectOptions {
     pub username: Option<String>,
 
     /// Password of --username.
-    #[arg(long, short = 'p', global = true, env = "OCBGP_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        short = 'p',
+        global = true,
+        env = "OCBGP_PASSWORD",
+        hide_env_values = true
+    )]
     pub password: Option<String>,
 }
 
@@ -89,11 +101,16 @@ impl ClientError {
     pub fn from_status(target: &str, status: Status) -> ClientError {
         let message = status.message().to_string();
         match status.code() {
-            Code::Unavailable => ClientError::Unreachable { target: target.to_string(), reason: message },
+            Code::Unavailable => ClientError::Unreachable {
+                target: target.to_string(),
+                reason: message,
+            },
             Code::Unauthenticated => ClientError::Unauthenticated(message),
             Code::NotFound => ClientError::NotFound(message),
             Code::InvalidArgument => ClientError::Invalid(message),
-            Code::FailedPrecondition | Code::Aborted | Code::PermissionDenied => ClientError::Refused(message),
+            Code::FailedPrecondition | Code::Aborted | Code::PermissionDenied => {
+                ClientError::Refused(message)
+            }
             code => ClientError::Other { code, message },
         }
     }
@@ -107,7 +124,10 @@ pub struct Conn {
     target: String,
     gnmi: GnmiClient<Channel>,
     gnoi: BgpClient<Channel>,
-    credentials: Option<(MetadataValue<tonic::metadata::Ascii>, MetadataValue<tonic::metadata::Ascii>)>,
+    credentials: Option<(
+        MetadataValue<tonic::metadata::Ascii>,
+        MetadataValue<tonic::metadata::Ascii>,
+    )>,
 }
 
 impl Conn {
@@ -115,29 +135,50 @@ impl Conn {
     pub async fn open(o: &ConnectOptions) -> Result<Conn> {
         let tls = match &o.tls_ca {
             Some(file) => {
-                let ca = std::fs::read(file)
-                    .map_err(|e| ClientError::Setup(format!("cannot read --tls-ca {}: {e}", file.display())))?;
-                let host = o.target.rsplit_once(':').map_or(o.target.as_str(), |(h, _)| h);
-                let host = host.trim_start_matches("https://").trim_start_matches('[').trim_end_matches(']');
+                let ca = std::fs::read(file).map_err(|e| {
+                    ClientError::Setup(format!("cannot read --tls-ca {}: {e}", file.display()))
+                })?;
+                let host = o
+                    .target
+                    .rsplit_once(':')
+                    .map_or(o.target.as_str(), |(h, _)| h);
+                let host = host
+                    .trim_start_matches("https://")
+                    .trim_start_matches('[')
+                    .trim_end_matches(']');
                 let domain = o.tls_domain.clone().unwrap_or_else(|| host.to_string());
                 Some(ocbgp_gnmi::tls_config(&ca, &domain))
             }
             None => None,
         };
-        let channel = ocbgp_gnmi::channel(&o.target, tls).await.map_err(|e| match e {
-            ocbgp_gnmi::ConnectError::InvalidTarget { .. } => ClientError::Setup(e.to_string()),
-            ocbgp_gnmi::ConnectError::Connect { source, .. } => ClientError::Unreachable {
-                target: o.target.clone(),
-                reason: error_chain(&source),
-            },
-        })?;
+        let channel = ocbgp_gnmi::channel(&o.target, tls)
+            .await
+            .map_err(|e| match e {
+                ocbgp_gnmi::ConnectError::InvalidTarget { .. } => ClientError::Setup(e.to_string()),
+                ocbgp_gnmi::ConnectError::Connect { source, .. } => ClientError::Unreachable {
+                    target: o.target.clone(),
+                    reason: error_chain(&source),
+                },
+            })?;
         let credentials = match (&o.username, &o.password) {
             (Some(u), Some(p)) => {
-                let bad = |what: &str| ClientError::Setup(format!("the {what} must be printable ASCII"));
-                Some((u.parse().map_err(|_| bad("user name"))?, p.parse().map_err(|_| bad("password"))?))
+                let bad =
+                    |what: &str| ClientError::Setup(format!("the {what} must be printable ASCII"));
+                Some((
+                    u.parse().map_err(|_| bad("user name"))?,
+                    p.parse().map_err(|_| bad("password"))?,
+                ))
             }
-            (Some(_), None) => return Err(ClientError::Setup("--username needs --password (or OCBGP_PASSWORD)".into())),
-            (None, Some(_)) => return Err(ClientError::Setup("--password needs --username (or OCBGP_USERNAME)".into())),
+            (Some(_), None) => {
+                return Err(ClientError::Setup(
+                    "--username needs --password (or OCBGP_PASSWORD)".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(ClientError::Setup(
+                    "--password needs --username (or OCBGP_USERNAME)".into(),
+                ))
+            }
             (None, None) => None,
         };
         Ok(Conn {
@@ -167,7 +208,11 @@ impl Conn {
     /// gNMI Capabilities.
     pub async fn capabilities(&mut self) -> Result<ocbgp_gnmi::proto::gnmi::CapabilityResponse> {
         let r = self.request(Default::default(), true);
-        self.gnmi.capabilities(r).await.map(|r| r.into_inner()).map_err(|s| self.error(s))
+        self.gnmi
+            .capabilities(r)
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| self.error(s))
     }
 
     /// gNMI Get of one path (JSON_IETF): each update's path (text) and value.
@@ -179,12 +224,20 @@ impl Conn {
             ..Default::default()
         };
         let r = self.request(request, true);
-        let reply = self.gnmi.get(r).await.map_err(|s| self.error(s))?.into_inner();
+        let reply = self
+            .gnmi
+            .get(r)
+            .await
+            .map_err(|s| self.error(s))?
+            .into_inner();
         let mut out = Vec::new();
         for n in reply.notification {
             for u in n.update {
-                let full = ocbgp_gnmi::path::join(n.prefix.as_ref(), u.path.as_ref().unwrap_or(&Path::default()))
-                    .map_err(|e| ClientError::Setup(format!("bad path in the reply: {e}")))?;
+                let full = ocbgp_gnmi::path::join(
+                    n.prefix.as_ref(),
+                    u.path.as_ref().unwrap_or(&Path::default()),
+                )
+                .map_err(|e| ClientError::Setup(format!("bad path in the reply: {e}")))?;
                 out.push((ocbgp_gnmi::path::to_text(&full), value_of(u.val.as_ref())));
             }
         }
@@ -201,31 +254,50 @@ impl Conn {
     }
 
     /// gNMI Set: deletes, replaces, updates (values as JSON), one transaction.
-    pub async fn set(&mut self, delete: &[&str], replace: &[(&str, Value)], update: &[(&str, Value)]) -> Result<()> {
+    pub async fn set(
+        &mut self,
+        delete: &[&str],
+        replace: &[(&str, Value)],
+        update: &[(&str, Value)],
+    ) -> Result<()> {
         let upd = |l: &[(&str, Value)]| -> Result<Vec<Update>> {
             l.iter()
                 .map(|(p, v)| {
                     Ok(Update {
                         path: Some(parse_path(p)?),
-                        val: Some(TypedValue { value: Some(Typed::JsonIetfVal(v.to_string().into_bytes())) }),
+                        val: Some(TypedValue {
+                            value: Some(Typed::JsonIetfVal(v.to_string().into_bytes())),
+                        }),
                         ..Default::default()
                     })
                 })
                 .collect()
         };
         let request = SetRequest {
-            delete: delete.iter().map(|p| parse_path(p)).collect::<Result<_>>()?,
+            delete: delete
+                .iter()
+                .map(|p| parse_path(p))
+                .collect::<Result<_>>()?,
             replace: upd(replace)?,
             update: upd(update)?,
             ..Default::default()
         };
         let r = self.request(request, true);
-        self.gnmi.set(r).await.map(|_| ()).map_err(|s| self.error(s))
+        self.gnmi
+            .set(r)
+            .await
+            .map(|_| ())
+            .map_err(|s| self.error(s))
     }
 
     /// Subscribes to `paths` (JSON_IETF values): ONCE, or STREAM with
     /// every path ON_CHANGE. Read it with [`Sub::next`].
-    pub async fn subscribe(&mut self, paths: &[String], stream: bool, updates_only: bool) -> Result<Sub> {
+    pub async fn subscribe(
+        &mut self,
+        paths: &[String],
+        stream: bool,
+        updates_only: bool,
+    ) -> Result<Sub> {
         let subscription = paths
             .iter()
             .map(|p| {
@@ -238,20 +310,38 @@ impl Conn {
             .collect::<Result<_>>()?;
         let list = SubscriptionList {
             subscription,
-            mode: if stream { ListMode::Stream } else { ListMode::Once } as i32,
+            mode: if stream {
+                ListMode::Stream
+            } else {
+                ListMode::Once
+            } as i32,
             encoding: Encoding::JsonIetf as i32,
             updates_only,
             ..Default::default()
         };
-        let first = SubscribeRequest { request: Some(SubRequest::Subscribe(list)), ..Default::default() };
+        let first = SubscribeRequest {
+            request: Some(SubRequest::Subscribe(list)),
+            ..Default::default()
+        };
         // The request stream stays open while the subscription runs (a
         // closed request stream may end it early on some servers).
         let (tx, rx) = tokio::sync::mpsc::channel(1);
-        tx.send(first).await.map_err(|_| ClientError::Setup("subscription request lost".into()))?;
+        tx.send(first)
+            .await
+            .map_err(|_| ClientError::Setup("subscription request lost".into()))?;
         let outbound = tokio_stream::wrappers::ReceiverStream::new(rx);
         let r = self.request(outbound, false);
-        let stream = self.gnmi.subscribe(r).await.map(|r| r.into_inner()).map_err(|s| self.error(s))?;
-        Ok(Sub { target: self.target.clone(), stream, _requests: tx })
+        let stream = self
+            .gnmi
+            .subscribe(r)
+            .await
+            .map(|r| r.into_inner())
+            .map_err(|s| self.error(s))?;
+        Ok(Sub {
+            target: self.target.clone(),
+            stream,
+            _requests: tx,
+        })
     }
 
     /// gNOI BGP ClearBGPNeighbor.
@@ -297,9 +387,16 @@ impl Sub {
     }
 }
 
-async fn next_events(target: &str, stream: &mut Streaming<SubscribeResponse>) -> Result<Option<Vec<Event>>> {
+async fn next_events(
+    target: &str,
+    stream: &mut Streaming<SubscribeResponse>,
+) -> Result<Option<Vec<Event>>> {
     use ocbgp_gnmi::proto::gnmi::subscribe_response::Response;
-    let Some(msg) = stream.message().await.map_err(|s| ClientError::from_status(target, s))? else {
+    let Some(msg) = stream
+        .message()
+        .await
+        .map_err(|s| ClientError::from_status(target, s))?
+    else {
         return Ok(None);
     };
     let mut out = Vec::new();
@@ -326,7 +423,12 @@ async fn next_events(target: &str, stream: &mut Streaming<SubscribeResponse>) ->
             }
         }
         #[allow(deprecated)]
-        Some(Response::Error(e)) => return Err(ClientError::Other { code: Code::Unknown, message: e.message }),
+        Some(Response::Error(e)) => {
+            return Err(ClientError::Other {
+                code: Code::Unknown,
+                message: e.message,
+            })
+        }
         None => {}
     }
     Ok(Some(out))
@@ -339,11 +441,12 @@ pub fn parse_path(text: &str) -> Result<Path> {
 
 /// A TypedValue as JSON.
 pub fn value_of(v: Option<&TypedValue>) -> Value {
-    let Some(v) = v.and_then(|v| v.value.as_ref()) else { return Value::Null };
+    let Some(v) = v.and_then(|v| v.value.as_ref()) else {
+        return Value::Null;
+    };
     match v {
-        Typed::JsonIetfVal(b) | Typed::JsonVal(b) => {
-            serde_json::from_slice(b).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into_owned()))
-        }
+        Typed::JsonIetfVal(b) | Typed::JsonVal(b) => serde_json::from_slice(b)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(b).into_owned())),
         Typed::StringVal(s) | Typed::AsciiVal(s) => Value::String(s.clone()),
         Typed::IntVal(i) => Value::from(*i),
         Typed::UintVal(u) => Value::from(*u),
@@ -351,9 +454,9 @@ pub fn value_of(v: Option<&TypedValue>) -> Value {
         Typed::DoubleVal(d) => Value::from(*d),
         #[allow(deprecated)]
         Typed::FloatVal(f) => Value::from(*f),
-        Typed::LeaflistVal(l) => Value::Array(
-            l.element.iter().map(|e| value_of(Some(e))).collect(),
-        ),
+        Typed::LeaflistVal(l) => {
+            Value::Array(l.element.iter().map(|e| value_of(Some(e))).collect())
+        }
         _ => Value::Null,
     }
 }

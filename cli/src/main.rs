@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 use ocbgp_gnmi::proto::gnmi::Encoding;
 
-use client::{ConnectOptions, Conn, ReadType};
+use client::{Conn, ConnectOptions, ReadType};
 use paths::Family;
 
 /// Command line of `ocbgp`.
@@ -57,7 +57,9 @@ enum Command {
         what: GlobalCommand,
     },
     /// Routing policy: defined sets and policy statements.
-    #[command(after_help = "Examples:\n  ocbgp policy\n  ocbgp policy prefix\n  ocbgp policy statement --json")]
+    #[command(
+        after_help = "Examples:\n  ocbgp policy\n  ocbgp policy prefix\n  ocbgp policy statement --json"
+    )]
     Policy {
         /// Only this kind of set, or the statements.
         #[arg(value_enum)]
@@ -69,7 +71,9 @@ enum Command {
         what: MonitorCommand,
     },
     /// Read any model path (JSON output).
-    #[command(after_help = "Examples:\n  ocbgp get /network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/global\n  ocbgp get /routing-policy --type config\n  ocbgp get '/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/neighbors/neighbor/state/session-state' --type state")]
+    #[command(
+        after_help = "Examples:\n  ocbgp get /network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/global\n  ocbgp get /routing-policy --type config\n  ocbgp get '/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/neighbors/neighbor/state/session-state' --type state"
+    )]
     Get {
         /// gNMI path, e.g. /routing-policy/defined-sets.
         path: String,
@@ -78,7 +82,9 @@ enum Command {
         kind: ReadType,
     },
     /// Change any configuration path (gNMI Set update, or replace).
-    #[command(after_help = "VALUE is JSON (RFC 7951); a bare word is taken as a string.\n\nExamples:\n  ocbgp set '/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/neighbors/neighbor[neighbor-address=192.0.2.1]/config/description' 'core router'\n  ocbgp set /routing-policy/defined-sets/prefix-sets/prefix-set[name=PS]/config '{\"name\": \"PS\", \"mode\": \"IPV4\"}'\n  ocbgp set PATH '{...}' --replace")]
+    #[command(
+        after_help = "VALUE is JSON (RFC 7951); a bare word is taken as a string.\n\nExamples:\n  ocbgp set '/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/neighbors/neighbor[neighbor-address=192.0.2.1]/config/description' 'core router'\n  ocbgp set /routing-policy/defined-sets/prefix-sets/prefix-set[name=PS]/config '{\"name\": \"PS\", \"mode\": \"IPV4\"}'\n  ocbgp set PATH '{...}' --replace"
+    )]
     Set {
         /// gNMI path.
         path: String,
@@ -89,13 +95,17 @@ enum Command {
         replace: bool,
     },
     /// Delete any configuration path.
-    #[command(after_help = "Example:\n  ocbgp delete /routing-policy/defined-sets/prefix-sets/prefix-set[name=PS]")]
+    #[command(
+        after_help = "Example:\n  ocbgp delete /routing-policy/defined-sets/prefix-sets/prefix-set[name=PS]"
+    )]
     Delete {
         /// gNMI path.
         path: String,
     },
     /// Print a shell completion script.
-    #[command(after_help = "Examples:\n  ocbgp completion bash > /etc/bash_completion.d/ocbgp\n  ocbgp completion zsh > \"${fpath[1]}/_ocbgp\"\n  ocbgp completion fish > ~/.config/fish/completions/ocbgp.fish")]
+    #[command(
+        after_help = "Examples:\n  ocbgp completion bash > /etc/bash_completion.d/ocbgp\n  ocbgp completion zsh > \"${fpath[1]}/_ocbgp\"\n  ocbgp completion fish > ~/.config/fish/completions/ocbgp.fish"
+    )]
     Completion {
         /// The shell.
         #[arg(value_enum)]
@@ -109,7 +119,9 @@ enum Command {
 #[derive(Debug, Subcommand)]
 enum NeighborAction {
     /// Routes received from the neighbor, after import policy.
-    #[command(after_help = "Examples:\n  ocbgp neighbor 192.0.2.1 adj-in\n  ocbgp neighbor 192.0.2.1 adj-in 10.1.2.3 -a ipv4")]
+    #[command(
+        after_help = "Examples:\n  ocbgp neighbor 192.0.2.1 adj-in\n  ocbgp neighbor 192.0.2.1 adj-in 10.1.2.3 -a ipv4"
+    )]
     AdjIn {
         /// A prefix (exact) or an address (longest match).
         prefix: Option<String>,
@@ -118,7 +130,9 @@ enum NeighborAction {
         family: Option<Family>,
     },
     /// Routes sent to the neighbor, after export policy.
-    #[command(after_help = "Examples:\n  ocbgp neighbor 192.0.2.1 adj-out\n  ocbgp neighbor 192.0.2.1 adj-out -a ipv6")]
+    #[command(
+        after_help = "Examples:\n  ocbgp neighbor 192.0.2.1 adj-out\n  ocbgp neighbor 192.0.2.1 adj-out -a ipv6"
+    )]
     AdjOut {
         /// A prefix (exact) or an address (longest match).
         prefix: Option<String>,
@@ -130,7 +144,9 @@ enum NeighborAction {
     #[command(after_help = "Example:\n  ocbgp neighbor 192.0.2.1 reset")]
     Reset,
     /// Soft reset, the session stays up: `in` re-runs import policy, `out` re-sends our routes; both without an argument.
-    #[command(after_help = "Examples:\n  ocbgp neighbor 192.0.2.1 softreset\n  ocbgp neighbor 192.0.2.1 softreset in")]
+    #[command(
+        after_help = "Examples:\n  ocbgp neighbor 192.0.2.1 softreset\n  ocbgp neighbor 192.0.2.1 softreset in"
+    )]
     Softreset {
         /// Direction (default: both).
         #[arg(value_enum)]
@@ -165,7 +181,9 @@ enum GlobalCommand {
 #[derive(Debug, Subcommand)]
 enum RibAction {
     /// Originate a route (replaces one already originated for the prefix).
-    #[command(after_help = "Attributes: nexthop ADDR, origin igp|egp|incomplete, med N, local-pref N,\ncommunity C [C ...] (ASN:VALUE or no-export, no-advertise, no-export-subconfed, nopeer),\nlarge-community GA:LD1:LD2 [...]. Without nexthop the session's local address is used.\n\nExample:\n  ocbgp global rib add 10.9.0.0/24 nexthop 192.0.2.10 origin igp med 10 community 65000:1")]
+    #[command(
+        after_help = "Attributes: nexthop ADDR, origin igp|egp|incomplete, med N, local-pref N,\ncommunity C [C ...] (ASN:VALUE or no-export, no-advertise, no-export-subconfed, nopeer),\nlarge-community GA:LD1:LD2 [...]. Without nexthop the session's local address is used.\n\nExample:\n  ocbgp global rib add 10.9.0.0/24 nexthop 192.0.2.10 origin igp med 10 community 65000:1"
+    )]
     Add {
         /// The prefix.
         prefix: String,
@@ -183,7 +201,9 @@ enum RibAction {
 #[derive(Debug, Subcommand)]
 enum MonitorCommand {
     /// Session state changes of every neighbor, or of one.
-    #[command(after_help = "Examples:\n  ocbgp monitor neighbor\n  ocbgp monitor neighbor 192.0.2.1 --json")]
+    #[command(
+        after_help = "Examples:\n  ocbgp monitor neighbor\n  ocbgp monitor neighbor 192.0.2.1 --json"
+    )]
     Neighbor {
         /// Neighbor address.
         address: Option<String>,
@@ -212,17 +232,31 @@ async fn main() -> ExitCode {
 async fn run(args: &Args) -> anyhow::Result<()> {
     let json = args.json;
     if let Command::Completion { shell } = &args.command {
-        clap_complete::generate(*shell, &mut Args::command(), "ocbgp", &mut std::io::stdout());
+        clap_complete::generate(
+            *shell,
+            &mut Args::command(),
+            "ocbgp",
+            &mut std::io::stdout(),
+        );
         return Ok(());
     }
     let mut conn = Conn::open(&args.connect).await?;
     let c = &mut conn;
     match &args.command {
-        Command::Neighbor { address: None, action: None } => neighbor::summary(c, json).await,
-        Command::Neighbor { address: None, action: Some(_) } => {
+        Command::Neighbor {
+            address: None,
+            action: None,
+        } => neighbor::summary(c, json).await,
+        Command::Neighbor {
+            address: None,
+            action: Some(_),
+        } => {
             anyhow::bail!("give the neighbor's address first: ocbgp neighbor ADDR ...")
         }
-        Command::Neighbor { address: Some(a), action } => match action {
+        Command::Neighbor {
+            address: Some(a),
+            action,
+        } => match action {
             None => neighbor::detail(c, a, json).await,
             Some(NeighborAction::AdjIn { prefix, family }) => {
                 let filter = rib::Filter::parse(prefix.as_deref())?;
@@ -233,25 +267,42 @@ async fn run(args: &Args) -> anyhow::Result<()> {
                 rib::show(c, rib::TableKind::AdjOut(a.clone()), *family, filter, json).await
             }
             Some(NeighborAction::Reset) => neighbor::clear(c, a, true, None, json).await,
-            Some(NeighborAction::Softreset { direction }) => neighbor::clear(c, a, false, *direction, json).await,
+            Some(NeighborAction::Softreset { direction }) => {
+                neighbor::clear(c, a, false, *direction, json).await
+            }
             Some(NeighborAction::Shutdown) => neighbor::set_enabled(c, a, false, json).await,
             Some(NeighborAction::Enable) => neighbor::set_enabled(c, a, true, json).await,
         },
-        Command::Global { what: GlobalCommand::Rib { prefix, family, action } } => match action {
+        Command::Global {
+            what:
+                GlobalCommand::Rib {
+                    prefix,
+                    family,
+                    action,
+                },
+        } => match action {
             None => {
                 let filter = rib::Filter::parse(prefix.as_deref())?;
                 rib::show(c, rib::TableKind::Loc, *family, filter, json).await
             }
-            Some(RibAction::Add { prefix, attributes }) => rib::add(c, prefix, attributes, json).await,
+            Some(RibAction::Add { prefix, attributes }) => {
+                rib::add(c, prefix, attributes, json).await
+            }
             Some(RibAction::Del { prefix }) => rib::del(c, prefix, json).await,
         },
         Command::Policy { kind } => policy::show(c, *kind, json).await,
-        Command::Monitor { what: MonitorCommand::Neighbor { address } } => {
-            monitor::neighbor(c, address.as_deref(), json).await
-        }
-        Command::Monitor { what: MonitorCommand::Rib { family } } => monitor::rib(c, *family, json).await,
+        Command::Monitor {
+            what: MonitorCommand::Neighbor { address },
+        } => monitor::neighbor(c, address.as_deref(), json).await,
+        Command::Monitor {
+            what: MonitorCommand::Rib { family },
+        } => monitor::rib(c, *family, json).await,
         Command::Get { path, kind } => raw::get(c, path, *kind, json).await,
-        Command::Set { path, value, replace } => raw::set(c, path, value, *replace, json).await,
+        Command::Set {
+            path,
+            value,
+            replace,
+        } => raw::set(c, path, value, *replace, json).await,
         Command::Delete { path } => raw::delete(c, path, json).await,
         Command::Capabilities => capabilities(c, json).await,
         Command::Completion { .. } => unreachable!("handled above"),
@@ -263,7 +314,11 @@ async fn capabilities(conn: &mut Conn, json: bool) -> anyhow::Result<()> {
     let encodings: Vec<&str> = caps
         .supported_encodings
         .iter()
-        .map(|&e| Encoding::try_from(e).map(|e| e.as_str_name()).unwrap_or("UNKNOWN"))
+        .map(|&e| {
+            Encoding::try_from(e)
+                .map(|e| e.as_str_name())
+                .unwrap_or("UNKNOWN")
+        })
         .collect();
     if json {
         let models: Vec<_> = caps

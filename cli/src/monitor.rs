@@ -10,12 +10,19 @@ use serde_json::{json, Value};
 use crate::client::{Conn, Event};
 use crate::paths::{self, Family};
 use crate::rib::stream::{row, Attrs, Grouper, RouteLeaves, TableKind};
-use crate::table::{text, bare};
+use crate::table::{bare, text};
 
 fn stamp() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     let s = d.as_secs();
-    format!("{:02}:{:02}:{:02}", s % 86_400 / 3600, s % 3600 / 60, s % 60)
+    format!(
+        "{:02}:{:02}:{:02}",
+        s % 86_400 / 3600,
+        s % 3600 / 60,
+        s % 60
+    )
 }
 
 fn key_of(elems: &[PathElem], key: &str) -> Option<String> {
@@ -34,7 +41,10 @@ pub async fn neighbor(conn: &mut Conn, addr: Option<&str>, json: bool) -> anyhow
         Some(a) => format!("{base}/neighbor[neighbor-address={}]", paths::key(a)),
         None => format!("{base}/neighbor"),
     };
-    let paths = vec![format!("{entry}/state/session-state"), format!("{entry}/state/enabled")];
+    let paths = vec![
+        format!("{entry}/state/session-state"),
+        format!("{entry}/state/enabled"),
+    ];
     let mut sub = conn.subscribe(&paths, true, false).await?;
     while let Some(events) = sub.next().await? {
         for e in events {
@@ -44,7 +54,10 @@ pub async fn neighbor(conn: &mut Conn, addr: Option<&str>, json: bool) -> anyhow
                     let leaf = elems.last().map(|e| e.name.clone()).unwrap_or_default();
                     let value = text(Some(&v)).unwrap_or_default();
                     if json {
-                        println!("{}", json!({"event": "update", "neighbor": n, "leaf": leaf, "value": value}));
+                        println!(
+                            "{}",
+                            json!({"event": "update", "neighbor": n, "leaf": leaf, "value": value})
+                        );
                     } else {
                         println!("{} {n} {leaf} {value}", stamp());
                     }
@@ -71,8 +84,10 @@ pub async fn neighbor(conn: &mut Conn, addr: Option<&str>, json: bool) -> anyhow
 /// `monitor rib [-a FAMILY]`: Loc-RIB changes (`+` added or changed,
 /// `-` withdrawn).
 pub async fn rib(conn: &mut Conn, family: Option<Family>, json: bool) -> anyhow::Result<()> {
-    let paths: Vec<String> =
-        Family::selected(family).iter().map(|f| format!("{}/loc-rib/routes/route", paths::family_rib(*f))).collect();
+    let paths: Vec<String> = Family::selected(family)
+        .iter()
+        .map(|f| format!("{}/loc-rib/routes/route", paths::family_rib(*f)))
+        .collect();
     let mut sub = conn.subscribe(&paths, true, true).await?;
     let mut attrs = Attrs::default();
     let mut grouper = Grouper::default();
@@ -83,11 +98,25 @@ pub async fn rib(conn: &mut Conn, family: Option<Family>, json: bool) -> anyhow:
                 Event::Update(elems, v) => changed.extend(grouper.push(&elems, v)),
                 Event::Delete(elems) => {
                     let prefix = key_of(&elems, "prefix");
-                    let source = key_of(&elems, "origin").map(|o| if o.parse::<std::net::IpAddr>().is_ok() { o } else { "local".into() });
+                    let source = key_of(&elems, "origin").map(|o| {
+                        if o.parse::<std::net::IpAddr>().is_ok() {
+                            o
+                        } else {
+                            "local".into()
+                        }
+                    });
                     if json {
-                        println!("{}", json!({"event": "withdraw", "prefix": prefix, "source": source}));
+                        println!(
+                            "{}",
+                            json!({"event": "withdraw", "prefix": prefix, "source": source})
+                        );
                     } else {
-                        println!("{} - {} from {}", stamp(), prefix.unwrap_or_else(|| "(all)".into()), source.unwrap_or_else(|| "-".into()));
+                        println!(
+                            "{} - {} from {}",
+                            stamp(),
+                            prefix.unwrap_or_else(|| "(all)".into()),
+                            source.unwrap_or_else(|| "-".into())
+                        );
                     }
                 }
                 Event::Sync => {
@@ -112,7 +141,11 @@ pub async fn rib(conn: &mut Conn, family: Option<Family>, json: bool) -> anyhow:
                 v["event"] = Value::from("update");
                 println!("{v}");
             } else {
-                let t = |k: &str| text(v.get(k)).filter(|s| !s.is_empty()).unwrap_or_else(|| "-".into());
+                let t = |k: &str| {
+                    text(v.get(k))
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_else(|| "-".into())
+                };
                 println!(
                     "{} + {} via {} from {} as-path [{}] origin {}",
                     stamp(),

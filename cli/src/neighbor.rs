@@ -24,7 +24,10 @@ pub enum Direction {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// One neighbor's state as the JSON output shows it.
@@ -91,7 +94,10 @@ fn state_cell(s: &Value) -> String {
 
 /// `ocbgp neighbor`: the summary table.
 pub async fn summary(conn: &mut Conn, json: bool) -> anyhow::Result<()> {
-    let v = conn.get_opt(&paths::neighbor(None), DataType::State).await?.unwrap_or(Value::Null);
+    let v = conn
+        .get_opt(&paths::neighbor(None), DataType::State)
+        .await?
+        .unwrap_or(Value::Null);
     let rows: Vec<Value> = list(&v, "neighbor").iter().map(summary_of).collect();
     if json {
         print_json(&Value::Array(rows));
@@ -120,7 +126,9 @@ pub async fn summary(conn: &mut Conn, json: bool) -> anyhow::Result<()> {
 /// not configured.
 async fn read_one(conn: &mut Conn, addr: &str) -> anyhow::Result<Value> {
     check_addr(addr)?;
-    let v = conn.get_opt(&paths::neighbor(Some(addr)), DataType::All).await?;
+    let v = conn
+        .get_opt(&paths::neighbor(Some(addr)), DataType::All)
+        .await?;
     let v = v.with_context(|| format!("no neighbor {addr} is configured"))?;
     // A Get of a list entry returns the entry, possibly inside its list.
     Ok(match list(&v, "neighbor").first() {
@@ -142,7 +150,9 @@ fn detail_of(n: &Value) -> Value {
     let ts = at(n, "timers/state").cloned().unwrap_or(Value::Null);
     let tr = at(n, "transport/state").cloned().unwrap_or(Value::Null);
     let msgs = |dir: &str| {
-        let m = at(&s, &format!("messages/{dir}")).cloned().unwrap_or(Value::Null);
+        let m = at(&s, &format!("messages/{dir}"))
+            .cloned()
+            .unwrap_or(Value::Null);
         json!({
             "update": number(member(&m, "UPDATE")).unwrap_or(0),
             "notification": number(member(&m, "NOTIFICATION")).unwrap_or(0),
@@ -152,11 +162,17 @@ fn detail_of(n: &Value) -> Value {
     };
     let caps: Vec<String> = member(&s, "supported-capabilities")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|c| c.as_str().map(|c| bare(c).to_string())).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(|c| bare(c).to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     let ap = at(n, "apply-policy/state").cloned().unwrap_or(Value::Null);
     let names = |v: Option<&Value>| -> Vec<String> {
-        v.and_then(Value::as_array).map(|a| a.iter().filter_map(|x| text(Some(x))).collect()).unwrap_or_default()
+        v.and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(|x| text(Some(x))).collect())
+            .unwrap_or_default()
     };
     let o = out.as_object_mut().expect("object");
     o.insert("capabilities".into(), json!(caps));
@@ -180,7 +196,10 @@ fn detail_of(n: &Value) -> Value {
             "passive_mode": member(&tr, "passive-mode").and_then(Value::as_bool).unwrap_or(false),
         }),
     );
-    o.insert("messages".into(), json!({"sent": msgs("sent"), "received": msgs("received")}));
+    o.insert(
+        "messages".into(),
+        json!({"sent": msgs("sent"), "received": msgs("received")}),
+    );
     o.insert(
         "policy".into(),
         json!({
@@ -212,7 +231,11 @@ pub async fn detail(conn: &mut Conn, addr: &str, json: bool) -> anyhow::Result<(
     if let Some(desc) = text(member(&d, "description")) {
         println!("  Description:  {desc}");
     }
-    println!("  State:        {}, up/down {}", state_cell(&d), up_down(&d));
+    println!(
+        "  State:        {}, up/down {}",
+        state_cell(&d),
+        up_down(&d)
+    );
     println!("  Established:  {} time(s)", g("established_transitions"));
     println!(
         "  Transport:    local {}:{}, remote {}:{}, passive {}",
@@ -230,7 +253,9 @@ pub async fn detail(conn: &mut Conn, addr: &str, json: bool) -> anyhow::Result<(
         g("timers/connect_retry"),
         g("timers/minimum_advertisement_interval")
     );
-    let caps = text(member(&d, "capabilities")).filter(|c| !c.is_empty()).unwrap_or_else(|| "-".into());
+    let caps = text(member(&d, "capabilities"))
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "-".into());
     println!("  Capabilities: {caps}");
     println!(
         "  Policy:       import [{}] default {}, export [{}] default {}",
@@ -241,16 +266,41 @@ pub async fn detail(conn: &mut Conn, addr: &str, json: bool) -> anyhow::Result<(
     );
     println!();
     let mut t = Table::new(&["Messages", "Sent", "Received"]);
-    t.row(vec!["UPDATE".into(), g("messages/sent/update"), g("messages/received/update")]);
-    t.row(vec!["NOTIFICATION".into(), g("messages/sent/notification"), g("messages/received/notification")]);
-    let last = |dir: &str| match text(at(&d, &format!("messages/{dir}/last_notification_error_code"))) {
-        Some(c) => format!("{c}/{}", g(&format!("messages/{dir}/last_notification_error_subcode"))),
+    t.row(vec![
+        "UPDATE".into(),
+        g("messages/sent/update"),
+        g("messages/received/update"),
+    ]);
+    t.row(vec![
+        "NOTIFICATION".into(),
+        g("messages/sent/notification"),
+        g("messages/received/notification"),
+    ]);
+    let last = |dir: &str| match text(at(
+        &d,
+        &format!("messages/{dir}/last_notification_error_code"),
+    )) {
+        Some(c) => format!(
+            "{c}/{}",
+            g(&format!("messages/{dir}/last_notification_error_subcode"))
+        ),
         None => "-".into(),
     };
-    t.row(vec!["last NOTIFICATION".into(), last("sent"), last("received")]);
+    t.row(vec![
+        "last NOTIFICATION".into(),
+        last("sent"),
+        last("received"),
+    ]);
     t.print();
     println!();
-    let mut t = Table::new(&["Family", "Active", "Received", "Accepted", "Installed", "Sent"]);
+    let mut t = Table::new(&[
+        "Family",
+        "Active",
+        "Received",
+        "Accepted",
+        "Installed",
+        "Sent",
+    ]);
     if let Some(fams) = member(&d, "families").and_then(Value::as_object) {
         for (name, f) in fams {
             t.row(vec![
@@ -268,7 +318,12 @@ pub async fn detail(conn: &mut Conn, addr: &str, json: bool) -> anyhow::Result<(
 }
 
 /// `shutdown` / `enable`: the neighbor's `config/enabled`.
-pub async fn set_enabled(conn: &mut Conn, addr: &str, enabled: bool, json: bool) -> anyhow::Result<()> {
+pub async fn set_enabled(
+    conn: &mut Conn,
+    addr: &str,
+    enabled: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     // Only an existing neighbor: a Set would otherwise create one.
     read_one(conn, addr).await?;
     let path = format!("{}/config/enabled", paths::neighbor(Some(addr)));
@@ -278,7 +333,13 @@ pub async fn set_enabled(conn: &mut Conn, addr: &str, enabled: bool, json: bool)
 }
 
 /// `reset` and `softreset [in|out]` through gNOI BGP ClearBGPNeighbor.
-pub async fn clear(conn: &mut Conn, addr: &str, hard: bool, direction: Option<Direction>, json: bool) -> anyhow::Result<()> {
+pub async fn clear(
+    conn: &mut Conn,
+    addr: &str,
+    hard: bool,
+    direction: Option<Direction>,
+    json: bool,
+) -> anyhow::Result<()> {
     check_addr(addr)?;
     let modes: &[ClearMode] = match (hard, direction) {
         (true, _) => &[ClearMode::Hard],

@@ -19,12 +19,19 @@ pub fn neighbor(addr: Option<&str>) -> String {
 
 /// One originated route (ocbgp's extension).
 pub fn originated(prefix: &str) -> String {
-    format!("{BGP}/global/ocbgp:originated-routes/route[prefix={}]", key(prefix))
+    format!(
+        "{BGP}/global/ocbgp:originated-routes/route[prefix={}]",
+        key(prefix)
+    )
 }
 
 /// An address family's RIB container, `ipv4-unicast` or `ipv6-unicast`.
 pub fn family_rib(family: Family) -> String {
-    format!("{BGP}/rib/afi-safis/afi-safi[afi-safi-name={}]/{}", family.identity(), family.container())
+    format!(
+        "{BGP}/rib/afi-safis/afi-safi[afi-safi-name={}]/{}",
+        family.identity(),
+        family.container()
+    )
 }
 
 /// The address families the CLI knows.

@@ -71,17 +71,26 @@ fn strings(v: Option<&Value>) -> Vec<String> {
 }
 
 /// A member set (`NAME-set-name`, `config/NAME-member`) of bgp-defined-sets.
-fn member_sets(rp: &Value, container: &str, item: &str, name_leaf: &str, member_leaf: &str) -> Vec<Value> {
-    list(rp, &format!("defined-sets/bgp-defined-sets/{container}/{item}"))
-        .iter()
-        .map(|s| {
-            json!({
-                "name": text(member(s, name_leaf)),
-                "members": strings(at(s, &format!("config/{member_leaf}"))),
-                "match_set_options": text(at(s, "config/match-set-options")),
-            })
+fn member_sets(
+    rp: &Value,
+    container: &str,
+    item: &str,
+    name_leaf: &str,
+    member_leaf: &str,
+) -> Vec<Value> {
+    list(
+        rp,
+        &format!("defined-sets/bgp-defined-sets/{container}/{item}"),
+    )
+    .iter()
+    .map(|s| {
+        json!({
+            "name": text(member(s, name_leaf)),
+            "members": strings(at(s, &format!("config/{member_leaf}"))),
+            "match_set_options": text(at(s, "config/match-set-options")),
         })
-        .collect()
+    })
+    .collect()
 }
 
 /// Leaves of a subtree as `a.b=value`, leaving out `config` and `state`
@@ -110,7 +119,11 @@ fn flat(v: &Value, path: &str, out: &mut Map<String, Value>) {
         v => {
             let v = match v {
                 Value::String(s) => Value::String(bare(s).to_string()),
-                Value::Array(a) => Value::Array(a.iter().map(|x| text(Some(x)).map(Value::String).unwrap_or(Value::Null)).collect()),
+                Value::Array(a) => Value::Array(
+                    a.iter()
+                        .map(|x| text(Some(x)).map(Value::String).unwrap_or(Value::Null))
+                        .collect(),
+                ),
                 v => v.clone(),
             };
             out.insert(path.to_string(), v);
@@ -173,8 +186,13 @@ fn section(rp: &Value, kind: Kind) -> Vec<Value> {
 }
 
 fn pairs(v: Option<&Value>) -> String {
-    let Some(o) = v.and_then(Value::as_object) else { return String::new() };
-    o.iter().map(|(k, v)| format!("{k}={}", text(Some(v)).unwrap_or_default())).collect::<Vec<_>>().join(" ")
+    let Some(o) = v.and_then(Value::as_object) else {
+        return String::new();
+    };
+    o.iter()
+        .map(|(k, v)| format!("{k}={}", text(Some(v)).unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn print_section(kind: Kind, rows: &[Value]) {
@@ -194,13 +212,20 @@ fn print_section(kind: Kind, rows: &[Value]) {
             Kind::Prefix => {
                 let prefixes = list(r, "prefixes");
                 if prefixes.is_empty() {
-                    t.row(vec![name.clone(), text(member(r, "mode")).unwrap_or_default()]);
+                    t.row(vec![
+                        name.clone(),
+                        text(member(r, "mode")).unwrap_or_default(),
+                    ]);
                 }
                 for (i, p) in prefixes.iter().enumerate() {
                     let first = i == 0;
                     t.row(vec![
                         if first { name.clone() } else { String::new() },
-                        if first { text(member(r, "mode")).unwrap_or_default() } else { String::new() },
+                        if first {
+                            text(member(r, "mode")).unwrap_or_default()
+                        } else {
+                            String::new()
+                        },
                         text(member(p, "prefix")).unwrap_or_default(),
                         text(member(p, "masklength_range")).unwrap_or_default(),
                     ]);
@@ -222,7 +247,10 @@ fn print_section(kind: Kind, rows: &[Value]) {
 
 /// `ocbgp policy [KIND]`.
 pub async fn show(conn: &mut Conn, kind: Option<Kind>, json: bool) -> anyhow::Result<()> {
-    let rp = conn.get_opt("/routing-policy", DataType::Config).await?.unwrap_or(Value::Null);
+    let rp = conn
+        .get_opt("/routing-policy", DataType::Config)
+        .await?
+        .unwrap_or(Value::Null);
     let kinds: Vec<Kind> = kind.map_or_else(|| Kind::ALL.to_vec(), |k| vec![k]);
     if json {
         let mut out = Map::new();

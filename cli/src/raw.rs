@@ -28,7 +28,13 @@ pub fn parse_value(text: &str) -> Value {
 }
 
 /// `ocbgp set PATH VALUE [--replace]`.
-pub async fn set(conn: &mut Conn, path: &str, value: &str, replace: bool, json: bool) -> anyhow::Result<()> {
+pub async fn set(
+    conn: &mut Conn,
+    path: &str,
+    value: &str,
+    replace: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     let v = parse_value(value);
     if replace {
         conn.set(&[], &[(path, v)], &[]).await?;

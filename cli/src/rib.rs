@@ -80,10 +80,16 @@ impl TableKind {
         let table = match self {
             TableKind::Loc => format!("{base}/loc-rib/routes/route"),
             TableKind::AdjIn(n) => {
-                format!("{base}/neighbors/neighbor[neighbor-address={}]/adj-rib-in-post/routes/route", paths::key(n))
+                format!(
+                    "{base}/neighbors/neighbor[neighbor-address={}]/adj-rib-in-post/routes/route",
+                    paths::key(n)
+                )
             }
             TableKind::AdjOut(n) => {
-                format!("{base}/neighbors/neighbor[neighbor-address={}]/adj-rib-out-post/routes/route", paths::key(n))
+                format!(
+                    "{base}/neighbors/neighbor[neighbor-address={}]/adj-rib-out-post/routes/route",
+                    paths::key(n)
+                )
             }
         };
         match filter {
@@ -105,7 +111,11 @@ pub(crate) struct RouteLeaves {
 
 impl RouteLeaves {
     fn prefix(&self) -> Option<IpNet> {
-        let p = self.leaves.get("prefix").and_then(|v| text(Some(v))).or_else(|| self.keys.get("prefix").cloned())?;
+        let p = self
+            .leaves
+            .get("prefix")
+            .and_then(|v| text(Some(v)))
+            .or_else(|| self.keys.get("prefix").cloned())?;
         p.parse().ok()
     }
     pub(crate) fn attr_index(&self) -> Option<String> {
@@ -118,7 +128,9 @@ impl RouteLeaves {
 
 /// Where the `route` list entry is in a leaf's path.
 fn route_position(elems: &[PathElem]) -> Option<usize> {
-    elems.iter().rposition(|e| e.name == "route" || e.name.ends_with(":route"))
+    elems
+        .iter()
+        .rposition(|e| e.name == "route" || e.name.ends_with(":route"))
 }
 
 /// The route a leaf path at `i` belongs to: family, neighbor, keys.
@@ -143,8 +155,12 @@ fn same_route(r: &RouteLeaves, elems: &[PathElem], i: usize) -> bool {
         return false;
     }
     elems[..i].iter().all(|e| {
-        e.key.get("afi-safi-name").is_none_or(|f| r.family.as_deref() == Some(bare(f)))
-            && e.key.get("neighbor-address").is_none_or(|n| r.neighbor.as_deref() == Some(n.as_str()))
+        e.key
+            .get("afi-safi-name")
+            .is_none_or(|f| r.family.as_deref() == Some(bare(f)))
+            && e.key
+                .get("neighbor-address")
+                .is_none_or(|n| r.neighbor.as_deref() == Some(n.as_str()))
     })
 }
 
@@ -176,9 +192,17 @@ impl Grouper {
     /// new route.
     pub(crate) fn push(&mut self, elems: &[PathElem], value: Value) -> Option<RouteLeaves> {
         let i = route_position(elems)?;
-        let leaf = elems.last().filter(|_| i + 1 < elems.len()).map(|e| e.name.as_str()).unwrap_or("");
+        let leaf = elems
+            .last()
+            .filter(|_| i + 1 < elems.len())
+            .map(|e| e.name.as_str())
+            .unwrap_or("");
         let mut done = None;
-        if !self.current.as_ref().is_some_and(|r| same_route(r, elems, i)) {
+        if !self
+            .current
+            .as_ref()
+            .is_some_and(|r| same_route(r, elems, i))
+        {
             done = self.current.replace(route_of(elems, i));
         }
         let r = self.current.as_mut().expect("set above");
@@ -221,7 +245,13 @@ pub(crate) struct Attrs {
 
 impl Attrs {
     fn take(&mut self, elems: &[PathElem], value: Value) {
-        let key_of = |name: &str| elems.iter().find(|e| e.name == name).and_then(|e| e.key.get("index")).cloned();
+        let key_of = |name: &str| {
+            elems
+                .iter()
+                .find(|e| e.name == name)
+                .and_then(|e| e.key.get("index"))
+                .cloned()
+        };
         let leaf = elems.last().map(|e| e.name.as_str()).unwrap_or("");
         if let Some(i) = key_of("attr-set") {
             let set = self.sets.entry(i).or_default();
@@ -257,7 +287,11 @@ impl Attrs {
     }
 
     /// Reads the sets `routes` point to.
-    pub(crate) async fn load_for(&mut self, conn: &mut Conn, routes: &[RouteLeaves]) -> anyhow::Result<()> {
+    pub(crate) async fn load_for(
+        &mut self,
+        conn: &mut Conn,
+        routes: &[RouteLeaves],
+    ) -> anyhow::Result<()> {
         self.load(conn, set_paths(routes)).await
     }
 
@@ -284,19 +318,37 @@ impl Attrs {
 /// in a JSON array).
 pub(crate) fn row(r: &RouteLeaves, table: &TableKind, attrs: &Attrs) -> Value {
     let set = r.attr_index().and_then(|i| attrs.sets.get(&i));
-    let a = |name: &str| set.and_then(|s| s.leaves.get(name)).cloned().map(|v| match v {
-        Value::String(s) => Value::String(bare(&s).to_string()),
-        v => v,
-    });
+    let a = |name: &str| {
+        set.and_then(|s| s.leaves.get(name))
+            .cloned()
+            .map(|v| match v {
+                Value::String(s) => Value::String(bare(&s).to_string()),
+                v => v,
+            })
+    };
     let source = match table {
         TableKind::Loc => {
-            let o = r.leaves.get("origin").and_then(|v| text(Some(v))).or_else(|| r.keys.get("origin").map(|o| bare(o).to_string()));
-            o.map(|o| if o.parse::<IpAddr>().is_ok() { o } else { "local".to_string() })
+            let o = r
+                .leaves
+                .get("origin")
+                .and_then(|v| text(Some(v)))
+                .or_else(|| r.keys.get("origin").map(|o| bare(o).to_string()));
+            o.map(|o| {
+                if o.parse::<IpAddr>().is_ok() {
+                    o
+                } else {
+                    "local".to_string()
+                }
+            })
         }
         TableKind::AdjIn(n) => Some(n.clone()),
         TableKind::AdjOut(_) => None,
     };
-    let communities = r.community_index().and_then(|i| attrs.communities.get(&i)).cloned().unwrap_or_default();
+    let communities = r
+        .community_index()
+        .and_then(|i| attrs.communities.get(&i))
+        .cloned()
+        .unwrap_or_default();
     json!({
         "prefix": r.prefix().map(|p| p.to_string()),
         "family": r.family,
@@ -318,7 +370,16 @@ struct Printer {
     count: usize,
 }
 
-const HEADER: [&str; 8] = ["Network", "Next Hop", "From", "AS_PATH", "Origin", "MED", "LocPrf", "Communities"];
+const HEADER: [&str; 8] = [
+    "Network",
+    "Next Hop",
+    "From",
+    "AS_PATH",
+    "Origin",
+    "MED",
+    "LocPrf",
+    "Communities",
+];
 
 fn line(cells: &[String]) -> String {
     format!(
@@ -344,8 +405,17 @@ impl Printer {
             if self.count == 0 {
                 let _ = writeln!(out, "{}", line(&HEADER.map(String::from)));
             }
-            let t = |k: &str| text(v.get(k)).filter(|s| !s.is_empty()).unwrap_or_else(|| "-".into());
-            let comms = v["communities"].as_array().map(|a| a.iter().filter_map(|c| text(Some(c))).collect::<Vec<_>>().join(","));
+            let t = |k: &str| {
+                text(v.get(k))
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "-".into())
+            };
+            let comms = v["communities"].as_array().map(|a| {
+                a.iter()
+                    .filter_map(|c| text(Some(c)))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
             let _ = writeln!(
                 out,
                 "{}",
@@ -381,26 +451,46 @@ fn set_paths(routes: &[RouteLeaves]) -> Vec<String> {
             out.insert(format!("{}/rib/attr-sets/attr-set[index={i}]", paths::BGP));
         }
         if let Some(i) = r.community_index() {
-            out.insert(format!("{}/rib/communities/community[index={i}]", paths::BGP));
+            out.insert(format!(
+                "{}/rib/communities/community[index={i}]",
+                paths::BGP
+            ));
         }
     }
     out.into_iter().collect()
 }
 
 /// Reads and prints a table (`global rib`, `adj-in`, `adj-out`).
-pub async fn show(conn: &mut Conn, table: TableKind, family: Option<Family>, filter: Filter, json: bool) -> anyhow::Result<()> {
+pub async fn show(
+    conn: &mut Conn,
+    table: TableKind,
+    family: Option<Family>,
+    filter: Filter,
+    json: bool,
+) -> anyhow::Result<()> {
     if let TableKind::AdjIn(n) | TableKind::AdjOut(n) = &table {
         if n.parse::<IpAddr>().is_err() {
             bail!("{n:?} is not a neighbor address (IPv4 or IPv6)");
         }
     }
     let families = filter.families(family)?;
-    let paths: Vec<String> = families.iter().map(|f| table.routes_path(*f, filter)).collect();
+    let paths: Vec<String> = families
+        .iter()
+        .map(|f| table.routes_path(*f, filter))
+        .collect();
     let mut printer = Printer::new(json);
     let mut attrs = Attrs::default();
     if filter == Filter::All {
         let bgp = paths::BGP;
-        attrs.load(conn, vec![format!("{bgp}/rib/attr-sets"), format!("{bgp}/rib/communities")]).await?;
+        attrs
+            .load(
+                conn,
+                vec![
+                    format!("{bgp}/rib/attr-sets"),
+                    format!("{bgp}/rib/communities"),
+                ],
+            )
+            .await?;
     }
     // Routes kept for a lookup: the paths of one prefix at most.
     let mut kept: Vec<RouteLeaves> = Vec::new();
@@ -414,7 +504,9 @@ pub async fn show(conn: &mut Conn, table: TableKind, family: Option<Family>, fil
             }
         }
         Filter::Longest(addr) => {
-            let Some(p) = r.prefix().filter(|p| p.contains(&addr)) else { return };
+            let Some(p) = r.prefix().filter(|p| p.contains(&addr)) else {
+                return;
+            };
             match kept.first().and_then(RouteLeaves::prefix) {
                 Some(best) if best.prefix_len() > p.prefix_len() => {}
                 Some(best) if best.prefix_len() == p.prefix_len() => kept.push(r),
@@ -450,16 +542,29 @@ pub async fn show(conn: &mut Conn, table: TableKind, family: Option<Family>, fil
 
 /// Attributes of `global rib add`, parsed from `WORD VALUE` pairs.
 pub fn route_config(prefix: &str, args: &[String]) -> anyhow::Result<(IpNet, Value)> {
-    let net: IpNet = prefix.parse().map_err(|_| anyhow::anyhow!("{prefix:?} is not an IP prefix (such as 10.0.0.0/24)"))?;
+    let net: IpNet = prefix
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{prefix:?} is not an IP prefix (such as 10.0.0.0/24)"))?;
     if net.trunc() != net {
         bail!("{prefix} has host bits set: did you mean {}?", net.trunc());
     }
     let mut c = Map::new();
     c.insert("prefix".into(), json!(net.to_string()));
     let mut it = args.iter().peekable();
-    const WORDS: [&str; 6] = ["nexthop", "origin", "med", "local-pref", "community", "large-community"];
+    const WORDS: [&str; 6] = [
+        "nexthop",
+        "origin",
+        "med",
+        "local-pref",
+        "community",
+        "large-community",
+    ];
     while let Some(word) = it.next() {
-        let mut value = || it.next().cloned().ok_or_else(|| anyhow::anyhow!("{word} needs a value"));
+        let mut value = || {
+            it.next()
+                .cloned()
+                .ok_or_else(|| anyhow::anyhow!("{word} needs a value"))
+        };
         match word.as_str() {
             "nexthop" | "next-hop" => {
                 let v = value()?;
@@ -501,7 +606,12 @@ pub fn route_config(prefix: &str, args: &[String]) -> anyhow::Result<(IpNet, Val
 
 /// A standard community as the model takes it: `A:B` or a well-known name.
 fn community(s: &str) -> anyhow::Result<String> {
-    let well_known = [("no-export", "NO_EXPORT"), ("no-advertise", "NO_ADVERTISE"), ("no-export-subconfed", "NO_EXPORT_SUBCONFED"), ("nopeer", "NOPEER")];
+    let well_known = [
+        ("no-export", "NO_EXPORT"),
+        ("no-advertise", "NO_ADVERTISE"),
+        ("no-export-subconfed", "NO_EXPORT_SUBCONFED"),
+        ("nopeer", "NOPEER"),
+    ];
     let lower = s.to_ascii_lowercase().replace('_', "-");
     if let Some((_, id)) = well_known.iter().find(|(n, _)| *n == lower) {
         return Ok(format!("openconfig-bgp-types:{id}"));
@@ -532,11 +642,22 @@ pub async fn add(conn: &mut Conn, prefix: &str, args: &[String], json: bool) -> 
 
 /// `global rib del PREFIX`.
 pub async fn del(conn: &mut Conn, prefix: &str, json: bool) -> anyhow::Result<()> {
-    let net: IpNet = prefix.parse().map_err(|_| anyhow::anyhow!("{prefix:?} is not an IP prefix (such as 10.0.0.0/24)"))?;
+    let net: IpNet = prefix
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{prefix:?} is not an IP prefix (such as 10.0.0.0/24)"))?;
     let path = paths::originated(&net.trunc().to_string());
-    let exists = conn.get_opt(&format!("{path}/config/prefix"), ocbgp_gnmi::proto::gnmi::get_request::DataType::Config).await?;
+    let exists = conn
+        .get_opt(
+            &format!("{path}/config/prefix"),
+            ocbgp_gnmi::proto::gnmi::get_request::DataType::Config,
+        )
+        .await?;
     if exists.is_none() {
-        bail!("{} is not an originated route (see `ocbgp get {}/global/ocbgp:originated-routes`)", net.trunc(), paths::BGP);
+        bail!(
+            "{} is not an originated route (see `ocbgp get {}/global/ocbgp:originated-routes`)",
+            net.trunc(),
+            paths::BGP
+        );
     }
     conn.set(&[&path], &[], &[]).await?;
     done(json, "deleted", &net.trunc().to_string());
@@ -563,7 +684,10 @@ mod tests {
         assert_eq!(v["config"]["next-hop"], "192.0.2.1");
         assert_eq!(v["config"]["med"], 10);
         assert_eq!(v["config"]["origin"], "EGP");
-        assert_eq!(v["config"]["community"], json!(["65000:1", "openconfig-bgp-types:NO_EXPORT"]));
+        assert_eq!(
+            v["config"]["community"],
+            json!(["65000:1", "openconfig-bgp-types:NO_EXPORT"])
+        );
         assert!(route_config("10.0.0.1/24", &[]).is_err());
         assert!(route_config("10.0.0.0/24", &["med".into(), "x".into()]).is_err());
         assert!(route_config("10.0.0.0/24", &["colour".into(), "x".into()]).is_err());
@@ -571,8 +695,14 @@ mod tests {
 
     #[test]
     fn filters_parse() {
-        assert_eq!(Filter::parse(Some("10.0.0.0/8")).unwrap(), Filter::Exact("10.0.0.0/8".parse().unwrap()));
-        assert_eq!(Filter::parse(Some("10.1.2.3")).unwrap(), Filter::Longest("10.1.2.3".parse().unwrap()));
+        assert_eq!(
+            Filter::parse(Some("10.0.0.0/8")).unwrap(),
+            Filter::Exact("10.0.0.0/8".parse().unwrap())
+        );
+        assert_eq!(
+            Filter::parse(Some("10.1.2.3")).unwrap(),
+            Filter::Longest("10.1.2.3".parse().unwrap())
+        );
         assert!(Filter::parse(Some("10.1.2.3/8")).is_err());
         assert!(Filter::parse(Some("x")).is_err());
     }

@@ -12,7 +12,10 @@ pub struct Table {
 impl Table {
     /// A table with these column titles.
     pub fn new(header: &[&str]) -> Table {
-        Table { header: header.iter().map(|s| s.to_string()).collect(), rows: Vec::new() }
+        Table {
+            header: header.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
     }
 
     /// Adds a row (missing cells are empty).
@@ -62,7 +65,11 @@ impl Table {
 /// The member `name` of an object, whether or not it is module-qualified.
 pub fn member<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
     let obj = v.as_object()?;
-    obj.get(name).or_else(|| obj.iter().find(|(k, _)| k.rsplit_once(':').is_some_and(|(_, n)| n == name)).map(|(_, v)| v))
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.rsplit_once(':').is_some_and(|(_, n)| n == name))
+            .map(|(_, v)| v)
+    })
 }
 
 /// The value at a `/`-separated chain of member names.
@@ -72,7 +79,10 @@ pub fn at<'v>(v: &'v Value, path: &str) -> Option<&'v Value> {
 
 /// The entries of a list (`container/list` JSON array), or none.
 pub fn list<'v>(v: &'v Value, path: &str) -> &'v [Value] {
-    at(v, path).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    at(v, path)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 /// A scalar as text: identities without their module, numbers and
@@ -82,7 +92,12 @@ pub fn text(v: Option<&Value>) -> Option<String> {
         Value::String(s) => Some(bare(s).to_string()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
-        Value::Array(a) => Some(a.iter().filter_map(|e| text(Some(e))).collect::<Vec<_>>().join(" ")),
+        Value::Array(a) => Some(
+            a.iter()
+                .filter_map(|e| text(Some(e)))
+                .collect::<Vec<_>>()
+                .join(" "),
+        ),
         _ => None,
     }
 }
@@ -106,7 +121,13 @@ pub fn bare(s: &str) -> &str {
     match s.split_once(':') {
         // IPv6 addresses and communities have colons too: only strip a
         // module name (it starts with a letter).
-        Some((m, rest)) if m.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) && !m.contains('.') && m.contains('-') => rest,
+        Some((m, rest))
+            if m.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && !m.contains('.')
+                && m.contains('-') =>
+        {
+            rest
+        }
         _ => s,
     }
 }
@@ -114,7 +135,12 @@ pub fn bare(s: &str) -> &str {
 /// A duration in seconds as `[Nd ]HH:MM:SS`.
 pub fn duration(secs: u64) -> String {
     let (d, rest) = (secs / 86_400, secs % 86_400);
-    let hms = format!("{:02}:{:02}:{:02}", rest / 3600, rest % 3600 / 60, rest % 60);
+    let hms = format!(
+        "{:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    );
     if d > 0 {
         format!("{d}d {hms}")
     } else {
@@ -124,7 +150,10 @@ pub fn duration(secs: u64) -> String {
 
 /// Prints JSON, pretty.
 pub fn print_json(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    );
 }
 
 #[cfg(test)]

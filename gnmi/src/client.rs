@@ -80,5 +80,7 @@ pub async fn connect_tls(
     ca: &[u8],
     domain: &str,
 ) -> Result<GnmiClient<Channel>, ConnectError> {
-    Ok(gnmi_client(channel(target, Some(tls_config(ca, domain))).await?))
+    Ok(gnmi_client(
+        channel(target, Some(tls_config(ca, domain))).await?,
+    ))
 }

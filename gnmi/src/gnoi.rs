@@ -61,8 +61,14 @@ pub struct GnoiBgpService {
 impl GnoiBgpService {
     /// The service on `control`, checking credentials with `authenticator`
     /// (none: every call is accepted, as on the gNMI service).
-    pub fn new(control: Arc<dyn BgpControl>, authenticator: Option<Arc<dyn Authenticator>>) -> Self {
-        GnoiBgpService { control, authenticator }
+    pub fn new(
+        control: Arc<dyn BgpControl>,
+        authenticator: Option<Arc<dyn Authenticator>>,
+    ) -> Self {
+        GnoiBgpService {
+            control,
+            authenticator,
+        }
     }
 }
 
@@ -75,13 +81,21 @@ fn parse(request: &ClearBgpNeighborRequest) -> Result<(IpAddr, ClearMode), Statu
         )));
     }
     let address: IpAddr = request.address.trim().parse().map_err(|_| {
-        Status::invalid_argument(format!("{:?} is not an IPv4 or IPv6 address", request.address))
+        Status::invalid_argument(format!(
+            "{:?} is not an IPv4 or IPv6 address",
+            request.address
+        ))
     })?;
     let mode = match Mode::try_from(request.mode) {
         Ok(Mode::Soft) => ClearMode::Soft,
         Ok(Mode::Softin) => ClearMode::SoftIn,
         Ok(Mode::Hard) => ClearMode::Hard,
-        Err(_) => return Err(Status::invalid_argument(format!("unknown clear mode {}", request.mode))),
+        Err(_) => {
+            return Err(Status::invalid_argument(format!(
+                "unknown clear mode {}",
+                request.mode
+            )))
+        }
     };
     Ok((address, mode))
 }
@@ -113,17 +127,39 @@ mod tests {
     use super::*;
 
     fn req(address: &str, instance: &str, mode: i32) -> ClearBgpNeighborRequest {
-        ClearBgpNeighborRequest { address: address.into(), routing_instance: instance.into(), mode }
+        ClearBgpNeighborRequest {
+            address: address.into(),
+            routing_instance: instance.into(),
+            mode,
+        }
     }
 
     #[test]
     fn requests_are_checked() {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
-        assert_eq!(parse(&req("192.0.2.1", "", 0)).unwrap(), (a, ClearMode::Soft));
-        assert_eq!(parse(&req("192.0.2.1", "DEFAULT", 1)).unwrap(), (a, ClearMode::SoftIn));
-        assert_eq!(parse(&req("2001:db8::1", "", 2)).unwrap().1, ClearMode::Hard);
-        assert_eq!(parse(&req("nope", "", 2)).unwrap_err().code(), tonic::Code::InvalidArgument);
-        assert_eq!(parse(&req("192.0.2.1", "", 7)).unwrap_err().code(), tonic::Code::InvalidArgument);
-        assert_eq!(parse(&req("192.0.2.1", "RED", 0)).unwrap_err().code(), tonic::Code::NotFound);
+        assert_eq!(
+            parse(&req("192.0.2.1", "", 0)).unwrap(),
+            (a, ClearMode::Soft)
+        );
+        assert_eq!(
+            parse(&req("192.0.2.1", "DEFAULT", 1)).unwrap(),
+            (a, ClearMode::SoftIn)
+        );
+        assert_eq!(
+            parse(&req("2001:db8::1", "", 2)).unwrap().1,
+            ClearMode::Hard
+        );
+        assert_eq!(
+            parse(&req("nope", "", 2)).unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            parse(&req("192.0.2.1", "", 7)).unwrap_err().code(),
+            tonic::Code::InvalidArgument
+        );
+        assert_eq!(
+            parse(&req("192.0.2.1", "RED", 0)).unwrap_err().code(),
+            tonic::Code::NotFound
+        );
     }
 }

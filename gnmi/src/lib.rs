@@ -9,11 +9,11 @@
 
 pub mod auth;
 pub mod client;
-pub mod gnoi;
 mod data;
 mod decode;
 mod encode;
 mod get;
+pub mod gnoi;
 pub mod path;
 pub mod server;
 mod set;

@@ -31,15 +31,21 @@ impl BgpControl for Recorder {
     }
 }
 
-fn request(address: &str, mode: Mode, login: Option<(&str, &str)>) -> Request<ClearBgpNeighborRequest> {
+fn request(
+    address: &str,
+    mode: Mode,
+    login: Option<(&str, &str)>,
+) -> Request<ClearBgpNeighborRequest> {
     let mut r = Request::new(ClearBgpNeighborRequest {
         address: address.into(),
         routing_instance: String::new(),
         mode: mode as i32,
     });
     if let Some((u, p)) = login {
-        r.metadata_mut().insert("username", MetadataValue::try_from(u).unwrap());
-        r.metadata_mut().insert("password", MetadataValue::try_from(p).unwrap());
+        r.metadata_mut()
+            .insert("username", MetadataValue::try_from(u).unwrap());
+        r.metadata_mut()
+            .insert("password", MetadataValue::try_from(p).unwrap());
     }
     r
 }
@@ -54,36 +60,81 @@ async fn clear_neighbor_reaches_the_speaker() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let service = GnmiService::new(Arc::new(store)).with_bgp_control(recorder.clone());
-    let config = GnmiServerConfig { addr, tls: None, users: Some(users) };
+    let config = GnmiServerConfig {
+        addr,
+        tls: None,
+        users: Some(users),
+    };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(ocbgp_gnmi::serve_listener(service, listener, config, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(ocbgp_gnmi::serve_listener(
+        service,
+        listener,
+        config,
+        async {
+            let _ = stopped.await;
+        },
+    ));
 
     let channel = ocbgp_gnmi::channel(&addr.to_string(), None).await.unwrap();
     let mut client = BgpClient::new(channel);
     let login = Some(("ops", "pw"));
     for mode in [Mode::Soft, Mode::Softin, Mode::Hard] {
-        client.clear_bgp_neighbor(request("192.0.2.2", mode, login)).await.unwrap();
+        client
+            .clear_bgp_neighbor(request("192.0.2.2", mode, login))
+            .await
+            .unwrap();
     }
     let a: IpAddr = "192.0.2.2".parse().unwrap();
     assert_eq!(
         *recorder.0.lock().unwrap(),
-        vec![(a, ClearMode::Soft), (a, ClearMode::SoftIn), (a, ClearMode::Hard)]
+        vec![
+            (a, ClearMode::Soft),
+            (a, ClearMode::SoftIn),
+            (a, ClearMode::Hard)
+        ]
     );
 
     let code = |r: Result<_, tonic::Status>| r.map(|_| ()).unwrap_err().code();
-    assert_eq!(code(client.clear_bgp_neighbor(request("192.0.2.9", Mode::Hard, login)).await), Code::NotFound);
-    assert_eq!(code(client.clear_bgp_neighbor(request("nope", Mode::Hard, login)).await), Code::InvalidArgument);
-    assert_eq!(code(client.clear_bgp_neighbor(request("192.0.2.2", Mode::Hard, None)).await), Code::Unauthenticated);
     assert_eq!(
-        code(client.clear_bgp_neighbor(request("192.0.2.2", Mode::Hard, Some(("ops", "bad")))).await),
+        code(
+            client
+                .clear_bgp_neighbor(request("192.0.2.9", Mode::Hard, login))
+                .await
+        ),
+        Code::NotFound
+    );
+    assert_eq!(
+        code(
+            client
+                .clear_bgp_neighbor(request("nope", Mode::Hard, login))
+                .await
+        ),
+        Code::InvalidArgument
+    );
+    assert_eq!(
+        code(
+            client
+                .clear_bgp_neighbor(request("192.0.2.2", Mode::Hard, None))
+                .await
+        ),
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        code(
+            client
+                .clear_bgp_neighbor(request("192.0.2.2", Mode::Hard, Some(("ops", "bad"))))
+                .await
+        ),
         Code::Unauthenticated
     );
     let mut r = request("192.0.2.2", Mode::Hard, login);
     r.get_mut().routing_instance = "RED".into();
     assert_eq!(code(client.clear_bgp_neighbor(r).await), Code::NotFound);
-    assert_eq!(recorder.0.lock().unwrap().len(), 3, "refused requests reached the speaker");
+    assert_eq!(
+        recorder.0.lock().unwrap().len(),
+        3,
+        "refused requests reached the speaker"
+    );
 
     let _ = stop.send(());
     server.await.unwrap().unwrap();
