@@ -15,9 +15,9 @@ use yang2::data::{DataNodeRef, DataTree};
 use yang2::schema::SchemaNodeKind;
 
 use crate::encode::{Leaves, Namer};
+use ocbgp_models::ly;
 use crate::path::{self, schema::descendants, PathError};
 use crate::proto::gnmi::{Path, PathElem};
-use ocbgp_models::ly;
 
 /// Which nodes a read returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
