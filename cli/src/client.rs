@@ -419,7 +419,15 @@ async fn next_events(
             }
             for u in n.update {
                 let v = value_of(u.val.as_ref());
-                out.push(Event::Update(full(u.path), v));
+                let elems = full(u.path);
+                if v.is_object() {
+                    // A subtree (a server that aggregates): its leaves.
+                    let mut leaves = Vec::new();
+                    expand(&mut elems.clone(), v, &mut leaves);
+                    out.extend(leaves.into_iter().map(|(e, v)| Event::Update(e, v)));
+                } else {
+                    out.push(Event::Update(elems, v));
+                }
             }
         }
         #[allow(deprecated)]
@@ -432,6 +440,69 @@ async fn next_events(
         None => {}
     }
     Ok(Some(out))
+}
+
+/// List keys recognised when a subtree's list entries are turned into
+/// path elements (the lists the CLI reads are keyed by these).
+const KEY_NAMES: [&str; 7] = [
+    "index",
+    "prefix",
+    "origin",
+    "path-id",
+    "neighbor-address",
+    "afi-safi-name",
+    "name",
+];
+
+/// The leaves of an RFC 7951 subtree at `at`, each with its full path.
+pub(crate) fn expand(at: &mut Vec<PathElem>, v: Value, out: &mut Vec<(Vec<PathElem>, Value)>) {
+    let Value::Object(members) = v else {
+        out.push((at.clone(), v));
+        return;
+    };
+    for (k, v) in members {
+        let name = crate::table::bare(&k).to_string();
+        match v {
+            Value::Array(entries)
+                if entries.iter().all(Value::is_object) && !entries.is_empty() =>
+            {
+                for e in entries {
+                    let key = e
+                        .as_object()
+                        .map(|o| {
+                            o.iter()
+                                .filter(|(k, v)| {
+                                    KEY_NAMES.contains(&crate::table::bare(k))
+                                        && !v.is_object()
+                                        && !v.is_array()
+                                })
+                                .map(|(k, v)| {
+                                    (
+                                        crate::table::bare(k).to_string(),
+                                        crate::table::text(Some(v)).unwrap_or_default(),
+                                    )
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    at.push(PathElem {
+                        name: name.clone(),
+                        key,
+                    });
+                    expand(at, e, out);
+                    at.pop();
+                }
+            }
+            v => {
+                at.push(PathElem {
+                    name,
+                    key: Default::default(),
+                });
+                expand(at, v, out);
+                at.pop();
+            }
+        }
+    }
 }
 
 /// A path in gNMI text form, checked.

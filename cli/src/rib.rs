@@ -672,6 +672,81 @@ pub(crate) mod stream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::client::{expand, parse_path};
+
+    fn elems(path: &str) -> Vec<PathElem> {
+        parse_path(path).unwrap().elem
+    }
+
+    fn routes(events: Vec<(Vec<PathElem>, Value)>) -> Vec<RouteLeaves> {
+        let mut g = Grouper::default();
+        let mut out: Vec<RouteLeaves> = events
+            .into_iter()
+            .filter_map(|(e, v)| g.push(&e, v))
+            .collect();
+        out.extend(g.finish());
+        out
+    }
+
+    const LOC: &str =
+        "/bgp/rib/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/ipv4-unicast/loc-rib/routes";
+
+    #[test]
+    fn leaves_group_into_routes() {
+        let r = |p: &str, o: &str, leaf: &str| {
+            elems(&format!(
+                "{LOC}/route[prefix={p}][origin={o}][path-id=0]/state/{leaf}"
+            ))
+        };
+        let got = routes(vec![
+            (r("10.0.0.0/8", "192.0.2.1", "prefix"), json!("10.0.0.0/8")),
+            (r("10.0.0.0/8", "192.0.2.1", "attr-index"), json!("7")),
+            (
+                r("10.1.0.0/16", "192.0.2.1", "prefix"),
+                json!("10.1.0.0/16"),
+            ),
+            (r("10.1.0.0/16", "192.0.2.1", "attr-index"), json!("8")),
+            (r("10.1.0.0/16", "192.0.2.2", "attr-index"), json!("9")),
+        ]);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].prefix().unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(got[1].attr_index().as_deref(), Some("8"));
+        // A route whose prefix leaf did not come still has its key.
+        assert_eq!(got[2].prefix().unwrap().to_string(), "10.1.0.0/16");
+        assert_eq!(got[2].family.as_deref(), Some("IPV4_UNICAST"));
+    }
+
+    #[test]
+    fn subtrees_group_like_leaves() {
+        let v = json!({"route": [
+            {"prefix": "10.0.0.0/8", "origin": "openconfig-policy-types:STATIC", "path-id": 0,
+             "state": {"prefix": "10.0.0.0/8", "attr-index": "7", "community-index": "3"}},
+            {"prefix": "10.1.0.0/16", "origin": "192.0.2.1", "path-id": 0, "state": {"attr-index": "8"}}]});
+        let mut leaves = Vec::new();
+        expand(&mut elems(LOC), v, &mut leaves);
+        let got = routes(leaves);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].community_index().as_deref(), Some("3"));
+        assert_eq!(
+            got[1].keys.get("origin").map(String::as_str),
+            Some("192.0.2.1")
+        );
+
+        let sets = json!({"attr-set": [{"index": "7", "state": {"index": "7", "next-hop": "192.0.2.1", "med": 5},
+            "as-path": {"as-segment": [{"index": 0, "state": {"index": 0, "type": "AS_SEQ", "member": [65010, 65020]}},
+                                       {"index": 1, "state": {"index": 1, "type": "AS_SET", "member": [1, 2]}}]}}]});
+        let mut leaves = Vec::new();
+        expand(&mut elems("/bgp/rib/attr-sets"), sets, &mut leaves);
+        let mut attrs = Attrs::default();
+        for (e, v) in leaves {
+            attrs.take(&e, v);
+        }
+        let row = row(&got[0], &TableKind::Loc, &attrs);
+        assert_eq!(row["as_path"], "65010 65020 {1,2}");
+        assert_eq!(row["next_hop"], "192.0.2.1");
+        assert_eq!(row["med"], 5);
+        assert_eq!(row["source"], "local");
+    }
 
     #[test]
     fn route_attributes_parse() {
