@@ -14,6 +14,7 @@ use std::net::IpAddr;
 
 use anyhow::bail;
 use ipnet::IpNet;
+use ocbgp_gnmi::proto::gnmi::get_request::DataType;
 use ocbgp_gnmi::proto::gnmi::PathElem;
 use serde_json::{json, Map, Value};
 
@@ -471,6 +472,10 @@ pub async fn show(
     if let TableKind::AdjIn(n) | TableKind::AdjOut(n) = &table {
         if n.parse::<IpAddr>().is_err() {
             bail!("{n:?} is not a neighbor address (IPv4 or IPv6)");
+        }
+        let config = format!("{}/config/neighbor-address", paths::neighbor(Some(n)));
+        if conn.get_opt(&config, DataType::Config).await?.is_none() {
+            bail!("no neighbor {n} is configured");
         }
     }
     let families = filter.families(family)?;
