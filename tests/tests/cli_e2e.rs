@@ -380,6 +380,9 @@ fn ocbgp_cli_against_ocbgpd_and_gobgpd() {
             && s["established_transitions"].as_u64() == Some(t0 + 1)
             && s["accepted"] == 3
     });
+    let n = json(&d, &["neighbor", &p]);
+    assert_eq!(n["messages"]["sent"]["last_notification_error_code"], "CEASE", "{n}");
+    assert_eq!(n["messages"]["sent"]["last_notification_error_subcode"], "ADMINISTRATIVE_RESET", "{n}");
     assert!(fails(&d, &["neighbor", "192.0.2.200", "reset"]).contains("192.0.2.200"));
 
     // Shutdown and enable, followed by monitor neighbor.
@@ -390,6 +393,8 @@ fn ocbgp_cli_against_ocbgpd_and_gobgpd() {
         s["state"] != "ESTABLISHED" && s["enabled"] == false
     });
     g.wait_not_established(r2.ipv4(), STEP);
+    let n = json(&d, &["neighbor", &p]);
+    assert_eq!(n["messages"]["sent"]["last_notification_error_subcode"], "ADMINISTRATIVE_SHUTDOWN", "{n}");
     mon.wait(&d, "session down", |v| {
         v["leaf"] == "session-state" && v["value"] != "ESTABLISHED"
     });
