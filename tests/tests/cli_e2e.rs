@@ -13,7 +13,8 @@
 //! - `softreset` (in, out, both) keeps the session up (same
 //!   established-transitions), `reset` bumps the transitions (gNOI BGP);
 //!   `shutdown` takes the session down and `enable` brings it back, which
-//!   `monitor neighbor` reports;
+//!   `monitor neighbor` reports; a hand-encoded gNOI call from Python's
+//!   grpcio (no generated code) reaches the engine too;
 //! - `set` / `get` / `delete` round-trip, `policy` shows a set made by
 //!   `set`; bad paths, bad values, unknown neighbors and a daemon that is
 //!   not running give clear errors and a failure exit status;
@@ -374,6 +375,22 @@ fn ocbgp_cli_against_ocbgpd_and_gobgpd() {
     assert_eq!(s["accepted"], 3);
     json(&d, &["global", "rib", "del", OURS]);
     g.wait_no_route(OURS, STEP);
+
+    // Any gNOI client: the method and field numbers of the gNOI BGP
+    // specification, encoded by hand (address = 1, mode = 3: SOFTIN = 1).
+    let cleared = d.log_events_for("neighbor cleared", Some(peer)).len();
+    let code = format!(
+        "import grpc\n\
+         call = grpc.insecure_channel('127.0.0.1:9339').unary_unary('/gnoi.bgp.BGP/ClearBGPNeighbor')\n\
+         a = {p:?}.encode()\n\
+         print(repr(call(b'\\x0a' + bytes([len(a)]) + a + b'\\x18\\x01', timeout=10)))\n"
+    );
+    let out = d.host().try_run("timeout", &["30", "python3", "-c", &code]);
+    assert!(out.status.success(), "raw gNOI call: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "b''", "empty ClearBGPNeighborResponse");
+    let e = d.wait_log_event("neighbor cleared", Some(peer), cleared, STEP);
+    assert_eq!(e["fields"]["mode"], "SoftIn", "{e}");
+
     json(&d, &["neighbor", &p, "reset"]);
     wait_summary(&d, peer, "established again after reset", |s| {
         s["state"] == "ESTABLISHED"
