@@ -504,6 +504,10 @@ fn ocbgp_cli_against_ocbgpd_and_gobgpd() {
     );
     assert!(fails(&d, &["neighbor", "not-an-address", "reset"]).contains("not-an-address"));
 
+    let caps = json(&d, &["capabilities"]);
+    assert_eq!(caps["gnmi_version"], "0.10.0", "{caps}");
+    assert!(caps["models"].as_array().unwrap().iter().any(|m| m["name"] == "openconfig-bgp"), "{caps}");
+
     // Completion and help.
     let (ok, out, _) = ocbgp(&d, &["completion", "bash"]);
     assert!(ok && out.contains("_ocbgp"), "bash completion");
@@ -511,7 +515,16 @@ fn ocbgp_cli_against_ocbgpd_and_gobgpd() {
         vec!["neighbor"],
         vec!["neighbor", "x", "adj-in"],
         vec!["neighbor", "x", "softreset"],
+        vec!["global"],
         vec!["global", "rib"],
+        vec!["global", "rib", "del"],
+        vec!["monitor"],
+        vec!["monitor", "neighbor"],
+        vec!["neighbor", "x", "adj-out"],
+        vec!["neighbor", "x", "reset"],
+        vec!["neighbor", "x", "shutdown"],
+        vec!["neighbor", "x", "enable"],
+        vec!["capabilities"],
         vec!["global", "rib", "add"],
         vec!["policy"],
         vec!["monitor", "rib"],
