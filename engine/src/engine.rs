@@ -386,3 +386,28 @@ fn start_neighbor(r: &mut Running, listener: &Listener, neighbor: ResolvedNeighb
     apply_chains(&r.rib, &mut r.chains, &mut n, policies);
     r.neighbors.insert(addr, n);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rib::SelectionOptions;
+
+    #[tokio::test]
+    async fn clearing_needs_bgp_and_a_configured_neighbor() {
+        let engine = Engine::new(tokio::runtime::Handle::current());
+        let peer: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(matches!(engine.clear_neighbor(peer, ClearMode::Hard), Err(EngineError::NotRunning)));
+        let listen = ListenSettings { enabled: false, addresses: Vec::new(), port: 179 };
+        let global = GlobalSettings {
+            asn: 65001,
+            router_id: Ipv4Addr::new(192, 0, 2, 9),
+            listen,
+            selection: SelectionOptions::default(),
+        };
+        engine.set_global(global).unwrap();
+        for mode in [ClearMode::Hard, ClearMode::SoftIn, ClearMode::SoftOut] {
+            assert!(matches!(engine.clear_neighbor(peer, mode), Err(EngineError::UnknownNeighbor(a)) if a == peer));
+        }
+        engine.stop();
+    }
+}
