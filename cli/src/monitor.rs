@@ -54,25 +54,25 @@ pub async fn neighbor(conn: &mut Conn, addr: Option<&str>, json: bool) -> anyhow
                     let leaf = elems.last().map(|e| e.name.clone()).unwrap_or_default();
                     let value = text(Some(&v)).unwrap_or_default();
                     if json {
-                        println!(
+                        crate::emit!(
                             "{}",
                             json!({"event": "update", "neighbor": n, "leaf": leaf, "value": value})
                         );
                     } else {
-                        println!("{} {n} {leaf} {value}", stamp());
+                        crate::emit!("{} {n} {leaf} {value}", stamp());
                     }
                 }
                 Event::Delete(elems) => {
                     let n = key_of(&elems, "neighbor-address").unwrap_or_default();
                     if json {
-                        println!("{}", json!({"event": "delete", "neighbor": n}));
+                        crate::emit!("{}", json!({"event": "delete", "neighbor": n}));
                     } else {
-                        println!("{} {n} removed", stamp());
+                        crate::emit!("{} {n} removed", stamp());
                     }
                 }
                 Event::Sync => {
                     if json {
-                        println!("{}", json!({"event": "sync"}));
+                        crate::emit!("{}", json!({"event": "sync"}));
                     }
                 }
             }
@@ -106,12 +106,12 @@ pub async fn rib(conn: &mut Conn, family: Option<Family>, json: bool) -> anyhow:
                         }
                     });
                     if json {
-                        println!(
+                        crate::emit!(
                             "{}",
                             json!({"event": "withdraw", "prefix": prefix, "source": source})
                         );
                     } else {
-                        println!(
+                        crate::emit!(
                             "{} - {} from {}",
                             stamp(),
                             prefix.unwrap_or_else(|| "(all)".into()),
@@ -121,7 +121,7 @@ pub async fn rib(conn: &mut Conn, family: Option<Family>, json: bool) -> anyhow:
                 }
                 Event::Sync => {
                     if json {
-                        println!("{}", json!({"event": "sync"}));
+                        crate::emit!("{}", json!({"event": "sync"}));
                     }
                 }
             }
@@ -139,14 +139,14 @@ pub async fn rib(conn: &mut Conn, family: Option<Family>, json: bool) -> anyhow:
             if json {
                 let mut v = v;
                 v["event"] = Value::from("update");
-                println!("{v}");
+                crate::emit!("{v}");
             } else {
                 let t = |k: &str| {
                     text(v.get(k))
                         .filter(|s| !s.is_empty())
                         .unwrap_or_else(|| "-".into())
                 };
-                println!(
+                crate::emit!(
                     "{} + {} via {} from {} as-path [{}] origin {}",
                     stamp(),
                     t("prefix"),

@@ -397,14 +397,13 @@ impl Printer {
     }
 
     fn print(&mut self, v: &Value) {
-        use std::io::Write;
-        let mut out = std::io::stdout().lock();
         if self.json {
-            let sep = if self.count == 0 { "[\n  " } else { ",\n  " };
-            let _ = write!(out, "{sep}{v}");
+            // The separator goes before each row: the array closes at the end.
+            let sep = if self.count == 0 { "[" } else { "," };
+            crate::table::emit_part(format_args!("{sep}\n  {v}"), false);
         } else {
             if self.count == 0 {
-                let _ = writeln!(out, "{}", line(&HEADER.map(String::from)));
+                crate::emit!("{}", line(&HEADER.map(String::from)));
             }
             let t = |k: &str| {
                 text(v.get(k))
@@ -417,8 +416,7 @@ impl Printer {
                     .collect::<Vec<_>>()
                     .join(",")
             });
-            let _ = writeln!(
-                out,
+            crate::emit!(
                 "{}",
                 line(&[
                     t("prefix"),
@@ -437,9 +435,9 @@ impl Printer {
 
     fn finish(&self) {
         if self.json {
-            println!("{}", if self.count == 0 { "[]" } else { "\n]" });
+            crate::emit!("{}", if self.count == 0 { "[]" } else { "\n]" });
         } else if self.count == 0 {
-            println!("no routes");
+            crate::emit!("no routes");
         }
     }
 }

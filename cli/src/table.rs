@@ -148,6 +148,31 @@ pub fn duration(secs: u64) -> String {
     }
 }
 
+/// Prints one line of a stream (tables, monitors). When the reader has
+/// gone (`ocbgp global rib | head`), the program ends quietly instead of
+/// reading the rest of the stream for nobody.
+pub fn emit(line: std::fmt::Arguments<'_>) {
+    emit_part(line, true);
+}
+
+/// [`emit`], with or without the end of line.
+pub fn emit_part(text: std::fmt::Arguments<'_>, newline: bool) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let end: &[u8] = if newline { b"\n" } else { b"" };
+    // Without a newline nothing flushes the line buffer: flush, so a
+    // streaming reader sees each row at once.
+    if out.write_fmt(text).and_then(|_| out.write_all(end)).and_then(|_| out.flush()).is_err() {
+        std::process::exit(0);
+    }
+}
+
+/// [`emit`] with `format!` arguments.
+#[macro_export]
+macro_rules! emit {
+    ($($arg:tt)*) => { $crate::table::emit(format_args!($($arg)*)) };
+}
+
 /// Prints JSON, pretty.
 pub fn print_json(v: &Value) {
     println!(
