@@ -52,7 +52,9 @@ enum Command {
         action: Option<NeighborAction>,
     },
     /// The global (Loc-RIB) table and originated routes.
-    #[command(after_help = "Examples:\n  ocbgp global rib\n  ocbgp global rib 10.1.2.3\n  ocbgp global rib add 10.9.0.0/24 med 10\n  ocbgp global rib del 10.9.0.0/24")]
+    #[command(
+        after_help = "Examples:\n  ocbgp global rib\n  ocbgp global rib 10.1.2.3\n  ocbgp global rib add 10.9.0.0/24 med 10\n  ocbgp global rib del 10.9.0.0/24"
+    )]
     Global {
         #[command(subcommand)]
         what: GlobalCommand,
@@ -67,7 +69,9 @@ enum Command {
         kind: Option<policy::Kind>,
     },
     /// Print changes as they happen, until interrupted (Ctrl-C).
-    #[command(after_help = "Examples:\n  ocbgp monitor neighbor\n  ocbgp monitor rib -a ipv4 --json")]
+    #[command(
+        after_help = "Examples:\n  ocbgp monitor neighbor\n  ocbgp monitor rib -a ipv4 --json"
+    )]
     Monitor {
         #[command(subcommand)]
         what: MonitorCommand,

@@ -162,7 +162,12 @@ pub fn emit_part(text: std::fmt::Arguments<'_>, newline: bool) {
     let end: &[u8] = if newline { b"\n" } else { b"" };
     // Without a newline nothing flushes the line buffer: flush, so a
     // streaming reader sees each row at once.
-    if out.write_fmt(text).and_then(|_| out.write_all(end)).and_then(|_| out.flush()).is_err() {
+    if out
+        .write_fmt(text)
+        .and_then(|_| out.write_all(end))
+        .and_then(|_| out.flush())
+        .is_err()
+    {
         std::process::exit(0);
     }
 }
