@@ -62,7 +62,8 @@ impl Filter {
             Filter::Longest(a) => Family::of(a),
         };
         if asked.is_some_and(|f| f != own) {
-            bail!("the prefix is {:?}, not {:?}", own, asked.unwrap());
+            let name = |f: Family| if f == Family::Ipv4 { "ipv4" } else { "ipv6" };
+            bail!("the prefix is {}, but -a {} was given", name(own), name(asked.unwrap_or(own)));
         }
         Ok(vec![own])
     }
