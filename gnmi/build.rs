@@ -1,9 +1,9 @@
-//! Generates the gNMI messages, server and client from `proto/` without a
+//! Generates the gNMI (and gNOI BGP) messages, servers and clients from `proto/` without a
 //! system `protoc`: protox parses the files, tonic-prost-build emits Rust.
 
 use std::path::PathBuf;
 
-const PROTOS: [&str; 2] = ["gnmi.proto", "gnmi_ext.proto"];
+const PROTOS: [&str; 3] = ["gnmi.proto", "gnmi_ext.proto", "gnoi_bgp.proto"];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("proto");

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use ocbgp_gnmi::{Authenticator, ConfigUsers, GnmiServerConfig, GnmiService};
+use ocbgp_engine::engine::{ClearMode as EngineClear, Engine, EngineError};
+use ocbgp_gnmi::{Authenticator, BgpControl, ClearError, ClearMode, ConfigUsers, GnmiServerConfig, GnmiService};
 use ocbgp_models::config::Config;
 use ocbgp_models::datastore::Datastore;
 use tokio::sync::watch;
@@ -35,11 +36,29 @@ fn gnmi_config(config: &Config) -> Result<Option<GnmiServerConfig>> {
     Ok(Some(GnmiServerConfig { addr: SocketAddr::new(ip, port), tls, users: None }))
 }
 
+/// The engine as the gNOI BGP service sees it.
+struct EngineControl(Engine);
+
+impl BgpControl for EngineControl {
+    fn clear_neighbor(&self, address: IpAddr, mode: ClearMode) -> Result<(), ClearError> {
+        let mode = match mode {
+            ClearMode::Soft => EngineClear::SoftOut,
+            ClearMode::SoftIn => EngineClear::SoftIn,
+            ClearMode::Hard => EngineClear::Hard,
+        };
+        self.0.clear_neighbor(address, mode).map_err(|e| match e {
+            EngineError::UnknownNeighbor(a) => ClearError::UnknownNeighbor(a),
+            _ => ClearError::NotRunning,
+        })
+    }
+}
+
 /// Starts the configured servers on `tasks`; they stop when `stop` turns
 /// true. A server that cannot start is an error (the operator asked for
-/// it).
+/// it). gNMI serves gNOI BGP on `engine` too.
 pub async fn start(
     store: &Arc<Datastore>,
+    engine: &Engine,
     state_dir: &Path,
     stop: &watch::Receiver<bool>,
     tasks: &mut JoinSet<Result<()>>,
@@ -53,7 +72,7 @@ pub async fn start(
         let listener = tokio::net::TcpListener::bind(cfg.addr)
             .await
             .with_context(|| format!("cannot listen for gNMI on {}", cfg.addr))?;
-        let service = GnmiService::new(store.clone());
+        let service = GnmiService::new(store.clone()).with_bgp_control(Arc::new(EngineControl(engine.clone())));
         let stop = stop.clone();
         tasks.spawn(async move {
             ocbgp_gnmi::serve_listener(service, listener, cfg, stopped(stop)).await.context("gNMI server")

@@ -63,7 +63,7 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
 
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = tokio::task::JoinSet::new();
-    crate::servers::start(&store, state_dir, &stop_rx, &mut servers).await?;
+    crate::servers::start(&store, &engine, state_dir, &stop_rx, &mut servers).await?;
     let metrics = Arc::new(crate::metrics::Metrics::new(engine.clone(), store.clone()));
     let metrics_task = tokio::spawn(crate::metrics::run(metrics, store.clone(), stop_rx.clone()));
     let file = config_file.map(Path::to_path_buf);

@@ -73,6 +73,24 @@ pub enum EngineError {
     /// The listener could not bind.
     #[error("BGP listener: {0}")]
     Listen(String),
+    /// No neighbor with this address is configured.
+    #[error("no BGP neighbor {0} is configured")]
+    UnknownNeighbor(IpAddr),
+}
+
+/// How [`Engine::clear_neighbor`] clears a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClearMode {
+    /// Outbound soft reset: the session stays up; export runs again and
+    /// every route we announce to the neighbor is sent again.
+    SoftOut,
+    /// Inbound soft reset: the session stays up; import policy runs again
+    /// over the routes stored from the neighbor (the Adj-RIB-In is always
+    /// kept, so no ROUTE-REFRESH is needed).
+    SoftIn,
+    /// Hard reset: the session closes with Cease/Administrative Reset and
+    /// is set up again.
+    Hard,
 }
 
 impl Engine {
@@ -243,6 +261,33 @@ impl Engine {
         Ok(())
     }
 
+    /// Clears a neighbor's session (the operator's `clear bgp neighbor`).
+    /// Returns once the work is queued to the session or RIB task.
+    pub fn clear_neighbor(&self, addr: IpAddr, mode: ClearMode) -> Result<(), EngineError> {
+        let guard = self.running();
+        let r = guard.as_ref().ok_or(EngineError::NotRunning)?;
+        let n = r.neighbors.get(&addr).ok_or(EngineError::UnknownNeighbor(addr))?;
+        match mode {
+            ClearMode::Hard => {
+                let _ = n.handle.reset();
+            }
+            ClearMode::SoftIn => {
+                r.rib.send(RibCommand::Reimport(vec![n.idx]));
+            }
+            ClearMode::SoftOut => {
+                let idx = n.idx;
+                let families: Vec<_> = n.config.families.iter().map(|f| f.family).collect();
+                r.rib.send(RibCommand::Run(Box::new(move |rib| {
+                    for family in families {
+                        rib.refresh(idx, family);
+                    }
+                })));
+            }
+        }
+        tracing::info!(peer = %addr, ?mode, "neighbor cleared");
+        Ok(())
+    }
+
     /// The configured neighbors.
     pub fn neighbors(&self) -> Vec<(IpAddr, Neighbor)> {
         let guard = self.running();
@@ -340,4 +385,29 @@ fn start_neighbor(r: &mut Running, listener: &Listener, neighbor: ResolvedNeighb
     };
     apply_chains(&r.rib, &mut r.chains, &mut n, policies);
     r.neighbors.insert(addr, n);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rib::SelectionOptions;
+
+    #[tokio::test]
+    async fn clearing_needs_bgp_and_a_configured_neighbor() {
+        let engine = Engine::new(tokio::runtime::Handle::current());
+        let peer: IpAddr = "192.0.2.1".parse().unwrap();
+        assert!(matches!(engine.clear_neighbor(peer, ClearMode::Hard), Err(EngineError::NotRunning)));
+        let listen = ListenSettings { enabled: false, addresses: Vec::new(), port: 179 };
+        let global = GlobalSettings {
+            asn: 65001,
+            router_id: Ipv4Addr::new(192, 0, 2, 9),
+            listen,
+            selection: SelectionOptions::default(),
+        };
+        engine.set_global(global).unwrap();
+        for mode in [ClearMode::Hard, ClearMode::SoftIn, ClearMode::SoftOut] {
+            assert!(matches!(engine.clear_neighbor(peer, mode), Err(EngineError::UnknownNeighbor(a)) if a == peer));
+        }
+        engine.stop();
+    }
 }

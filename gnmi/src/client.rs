@@ -26,11 +26,10 @@ pub enum ConnectError {
     },
 }
 
-async fn open(
-    target: &str,
-    scheme: &str,
-    tls: Option<ClientTlsConfig>,
-) -> Result<GnmiClient<Channel>, ConnectError> {
+/// Opens a gRPC channel to `target` (`host:port` or a full URI), over TLS
+/// when `tls` is given: the transport the gNMI and gNOI clients share.
+pub async fn channel(target: &str, tls: Option<ClientTlsConfig>) -> Result<Channel, ConnectError> {
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let uri = if target.contains("://") {
         target.to_string()
     } else {
@@ -44,22 +43,34 @@ async fn open(
     if let Some(tls) = tls {
         endpoint = endpoint.tls_config(tls).map_err(invalid)?;
     }
-    let channel = endpoint
+    endpoint
         .connect()
         .await
         .map_err(|source| ConnectError::Connect {
             target: target.to_string(),
             source,
-        })?;
-    Ok(GnmiClient::new(channel)
+        })
+}
+
+/// A gNMI client on `channel` with ocbgp's message size limits.
+pub fn gnmi_client(channel: Channel) -> GnmiClient<Channel> {
+    GnmiClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_SIZE)
-        .max_encoding_message_size(MAX_MESSAGE_SIZE))
+        .max_encoding_message_size(MAX_MESSAGE_SIZE)
+}
+
+/// TLS settings trusting the PEM certificate `ca` and expecting the
+/// server's certificate to name `domain`.
+pub fn tls_config(ca: &[u8], domain: &str) -> ClientTlsConfig {
+    ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(ca))
+        .domain_name(domain)
 }
 
 /// Connects to a gNMI target given as `host:port` (plain text) or a full
 /// `http://host:port` URI, with ocbgp's message size limits.
 pub async fn connect(target: &str) -> Result<GnmiClient<Channel>, ConnectError> {
-    open(target, "http", None).await
+    Ok(gnmi_client(channel(target, None).await?))
 }
 
 /// Connects over TLS, trusting the PEM certificate `ca` and expecting the
@@ -69,8 +80,7 @@ pub async fn connect_tls(
     ca: &[u8],
     domain: &str,
 ) -> Result<GnmiClient<Channel>, ConnectError> {
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(ca))
-        .domain_name(domain);
-    open(target, "https", Some(tls)).await
+    Ok(gnmi_client(
+        channel(target, Some(tls_config(ca, domain))).await?,
+    ))
 }

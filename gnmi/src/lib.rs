@@ -2,7 +2,7 @@
 //! the protocol messages, the server on the models crate's datastore
 //! (Capabilities, Get, Set, Subscribe; TLS and user authentication), a
 //! client for the CLI, and conversion between gNMI paths and the models
-//! crate's data paths. The crate's README documents the behaviour and the
+//! crate's data paths; and the gNOI BGP service on the same server. The crate's README documents the behaviour and the
 //! choices the specification leaves to the target.
 
 #![warn(missing_docs)]
@@ -13,13 +13,15 @@ mod data;
 mod decode;
 mod encode;
 mod get;
+pub mod gnoi;
 pub mod path;
 pub mod server;
 mod set;
 pub mod subscribe;
 
 pub use auth::{Authenticator, ConfigUsers};
-pub use client::{connect, connect_tls, ConnectError};
+pub use client::{channel, connect, connect_tls, gnmi_client, tls_config, ConnectError};
+pub use gnoi::{BgpControl, ClearError, ClearMode};
 pub use path::PathError;
 pub use server::{serve, serve_listener, GnmiServerConfig, GnmiService, ServeError};
 pub use set::failure_details;
@@ -57,6 +59,11 @@ pub mod proto {
     /// The `gnmi_ext` package: request and response extensions.
     pub mod gnmi_ext {
         tonic::include_proto!("gnmi_ext");
+    }
+
+    /// The `gnoi.bgp` package: the gNOI BGP service (`ClearBGPNeighbor`).
+    pub mod gnoi_bgp {
+        tonic::include_proto!("gnoi.bgp");
     }
 }
 

@@ -5,7 +5,8 @@
 //! ([`crate::subscribe`]). Blocking datastore work runs in
 //! `spawn_blocking`. [`serve`] runs it with TLS and authentication from a
 //! [`GnmiServerConfig`]; plain text without authentication is for loopback
-//! addresses only.
+//! addresses only. With a [`BgpControl`] the gNOI BGP service
+//! ([`crate::gnoi`]) runs on the same server.
 
 use std::fmt;
 use std::future::Future;
@@ -24,6 +25,7 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::{authenticate, Authenticator};
+use crate::gnoi::{BgpControl, GnoiBgpService};
 use crate::proto::gnmi::gnmi_server::{Gnmi, GnmiServer};
 use crate::proto::gnmi::{
     CapabilityRequest, CapabilityResponse, Encoding, GetRequest, GetResponse, ModelData,
@@ -79,6 +81,8 @@ pub struct GnmiService {
     /// Set when the server stops: ends the subscriptions (which would
     /// otherwise keep a graceful shutdown waiting forever).
     stop: Arc<watch::Sender<bool>>,
+    /// The BGP speaker, for the gNOI BGP service served alongside.
+    bgp: Option<Arc<dyn BgpControl>>,
 }
 
 impl fmt::Debug for GnmiService {
@@ -104,7 +108,21 @@ impl GnmiService {
             authenticator: None,
             subscribe: SubscribeOptions::default(),
             stop: Arc::new(stop),
+            bgp: None,
         }
+    }
+
+    /// Serves the gNOI BGP service (`ClearBGPNeighbor`) next to gNMI, on
+    /// `control`, with the same authentication.
+    pub fn with_bgp_control(mut self, control: Arc<dyn BgpControl>) -> Self {
+        self.bgp = Some(control);
+        self
+    }
+
+    /// The gNOI BGP service, when a [`BgpControl`] was given.
+    pub fn gnoi_bgp(&self) -> Option<GnoiBgpService> {
+        let control = self.bgp.clone()?;
+        Some(GnoiBgpService::new(control, self.authenticator.clone()))
     }
 
     /// Requires every RPC to carry `username` and `password` metadata that
@@ -327,8 +345,10 @@ pub async fn serve_listener(
         shutdown.await;
         stopper.shutdown_subscriptions();
     };
+    let gnoi = service.gnoi_bgp().map(crate::gnoi::grpc_service);
     builder
         .add_service(grpc_service(service))
+        .add_optional_service(gnoi)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())

@@ -93,7 +93,7 @@ with gNMIclient(target=("127.0.0.1", {port}), insecure=True, timeout=10) as gc:
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is the daemon running?"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach ocbgpd at"));
     let _ = std::fs::remove_dir_all(dir);
 }
 
