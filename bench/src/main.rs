@@ -18,6 +18,7 @@ mod gen;
 mod inject;
 mod measure;
 mod netns;
+mod policy;
 mod run;
 mod sink;
 mod speaker;
@@ -45,6 +46,8 @@ enum Command {
     Sink(sink::SinkArgs),
     /// Run the whole scenario for one daemon (root: creates namespaces).
     Run(run::RunArgs),
+    /// One gNMI Set (used by `run --policy` in the daemon's namespace).
+    PolicySet(policy::PolicySetArgs),
     /// Print `run`'s JSON result lines (files or stdin) as a Markdown table.
     Table(table::TableArgs),
 }
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
             Command::Sink(args) => sink::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Table(args) => table::run(args),
+            Command::PolicySet(args) => policy::set(args).await,
         }
     });
     // Tasks blocked on sockets must not hold the exit up.
