@@ -147,6 +147,9 @@ struct Outcome {
     updates_sent: Option<u64>,
     peak_rss: u64,
     cpu_seconds: f64,
+    /// The daemon's CPU time when the first UPDATE left the injector
+    /// (start-up: configuration load, policy compile).
+    cpu_before_seconds: f64,
     harness_cpu_seconds: f64,
     sink_counts: Vec<u64>,
     edit: Option<crate::policy::EditOutcome>,
@@ -215,6 +218,7 @@ fn report(args: &RunArgs, o: &Outcome) {
         "updates_sent": o.updates_sent,
         "peak_rss_mb": (mb * 10.0).round() / 10.0,
         "cpu_s": (o.cpu_seconds * 100.0).round() / 100.0,
+        "cpu_before_s": (o.cpu_before_seconds * 100.0).round() / 100.0,
         "harness_cpu_s": (o.harness_cpu_seconds * 100.0).round() / 100.0,
         "sink_counts": o.sink_counts,
         "policy": args.policy,
@@ -322,6 +326,7 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
             ("inject", Some("first_update")) => {
                 let t0 = event["t_ns"].as_u64().ok_or_else(|| anyhow!("first_update without t_ns"))?;
                 first_ns = Some(t0);
+                outcome.cpu_before_seconds = measure::usage(daemon_pid).map(|u| u.cpu_seconds).unwrap_or_default();
                 deadline = Instant::now() + Duration::from_secs(args.timeout);
                 eprintln!("bgpbench: injector sending");
             }
