@@ -85,11 +85,11 @@ impl PolicyTable {
         let mut aggs: Vec<(Ipv4Net, usize)> = per16.into_iter().collect();
         aggs.sort();
         // The biggest /16 (lowest address on ties) is the edited entry.
-        let (edited, edited_covers) =
-            aggs.iter().copied().max_by_key(|&(net, n)| (n, std::cmp::Reverse(net))).unwrap_or((
-                Ipv4Net::new(Ipv4Addr::new(100, 0, 0, 0), 16).expect("valid"),
-                0,
-            ));
+        let (edited, edited_covers) = aggs
+            .iter()
+            .copied()
+            .max_by_key(|&(net, n)| (n, std::cmp::Reverse(net)))
+            .unwrap_or((Ipv4Net::new(Ipv4Addr::new(100, 0, 0, 0), 16).expect("valid"), 0));
         entries.extend(aggs.iter().map(|(net, _)| (*net, "16..24".to_string())));
         let mut seen: HashSet<Ipv4Net> = entries.iter().map(|(p, _)| *p).collect();
         for p in prefixes {
@@ -116,12 +116,8 @@ impl PolicyTable {
     /// The routing-policy config (RFC 7951 JSON, top level).
     pub fn routing_policy(&self) -> Value {
         let prefixes: Vec<Value> = self.entries.iter().map(|(p, r)| entry_json(*p, r)).collect();
-        let stmt = |name: &str, conditions: Value, actions: Value| {
-            json!({"name": name, "config": {"name": name}, "conditions": conditions, "actions": actions})
-        };
-        let as_path_set = |name: &str, members: &[&str]| {
-            json!({"as-path-set-name": name, "config": {"as-path-set-name": name, "as-path-set-member": members}})
-        };
+        let stmt = |name: &str, conditions: Value, actions: Value| json!({"name": name, "config": {"name": name}, "conditions": conditions, "actions": actions});
+        let as_path_set = |name: &str, members: &[&str]| json!({"as-path-set-name": name, "config": {"as-path-set-name": name, "as-path-set-member": members}});
         let reject = json!({"config": {"policy-result": "REJECT_ROUTE"}});
         json!({
             "defined-sets": {
@@ -274,7 +270,8 @@ pub(crate) async fn edit(
     eprintln!("bgpbench: prefix-set entry {} deleted ({:.3} s)", pt.edited, done);
     let mut incomplete = vec![false; sinks];
     while !incomplete.iter().all(|&i| i) {
-        let (who, event) = next_event(rx, deadline, procs).await.context("waiting for the sinks to lose the entry's prefixes")?;
+        let (who, event) =
+            next_event(rx, deadline, procs).await.context("waiting for the sinks to lose the entry's prefixes")?;
         if who == "sinks" && event["event"] == "incomplete" {
             if let Some(slot) = event["sink"].as_u64().and_then(|s| incomplete.get_mut(s as usize)) {
                 *slot = true;
@@ -292,10 +289,13 @@ pub(crate) async fn edit(
     let start = set_event(&mut set_rx, "set_start", deadline).await?;
     let mut complete: Vec<Option<u64>> = vec![None; sinks];
     while complete.iter().any(Option::is_none) {
-        let (who, event) = next_event(rx, deadline, procs).await.context("waiting for the sinks to get the prefixes back")?;
+        let (who, event) =
+            next_event(rx, deadline, procs).await.context("waiting for the sinks to get the prefixes back")?;
         match (who.as_str(), event["event"].as_str()) {
             ("sinks", Some("complete")) => {
-                if let (Some(slot), Some(t)) = (event["sink"].as_u64().and_then(|s| complete.get_mut(s as usize)), event["t_ns"].as_u64()) {
+                if let (Some(slot), Some(t)) =
+                    (event["sink"].as_u64().and_then(|s| complete.get_mut(s as usize)), event["t_ns"].as_u64())
+                {
                     *slot = Some(t);
                 }
             }

@@ -99,7 +99,10 @@ fn set_large_community_by_reference() {
 fn bad_members_are_refused_with_their_path() {
     let e = Cfg::new().large_community_set("ls", &["4294967296:1:1"]).try_compile().unwrap_err();
     assert!(e.reason.contains("4294967295"), "{e}");
-    assert!(e.path.unwrap().ends_with("large-community-set[large-community-set-name='ls']/config/large-community-member"));
+    assert!(e
+        .path
+        .unwrap()
+        .ends_with("large-community-set[large-community-set-name='ls']/config/large-community-member"));
     // A large community in a standard community-set says where it belongs.
     let e = Cfg::new().community_set("cs", &["65000:1:2"]).try_compile().unwrap_err();
     assert!(e.reason.contains("ocbgp:large-community-set"), "{e}");
