@@ -8,6 +8,9 @@
 //! - `run` puts a daemon between them in network namespaces and measures
 //!   the time from the first UPDATE until every sink has every prefix, and
 //!   the daemon's peak memory and CPU time ([`run`]);
+//! - `run --policy` (ocbgpd) adds a 100,000-entry prefix-set import policy
+//!   and times the re-evaluation after one entry changes, editing through
+//!   `policy-set`, a one-shot gNMI Set ([`policy`]);
 //! - `table` turns `run`'s JSON lines into a Markdown table.
 //!
 //! See docs/benchmarks.md and bench/scripts/fullfeed.sh.
