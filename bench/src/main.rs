@@ -8,6 +8,9 @@
 //! - `run` puts a daemon between them in network namespaces and measures
 //!   the time from the first UPDATE until every sink has every prefix, and
 //!   the daemon's peak memory and CPU time ([`run`]);
+//! - `run --policy` (ocbgpd) adds a 100,000-entry prefix-set import policy
+//!   and times the re-evaluation after one entry changes, editing through
+//!   `policy-set`, a one-shot gNMI Set ([`policy`]);
 //! - `table` turns `run`'s JSON lines into a Markdown table.
 //!
 //! See docs/benchmarks.md and bench/scripts/fullfeed.sh.
@@ -18,6 +21,7 @@ mod gen;
 mod inject;
 mod measure;
 mod netns;
+mod policy;
 mod run;
 mod sink;
 mod speaker;
@@ -45,6 +49,8 @@ enum Command {
     Sink(sink::SinkArgs),
     /// Run the whole scenario for one daemon (root: creates namespaces).
     Run(run::RunArgs),
+    /// One gNMI Set (used by `run --policy` in the daemon's namespace).
+    PolicySet(policy::PolicySetArgs),
     /// Print `run`'s JSON result lines (files or stdin) as a Markdown table.
     Table(table::TableArgs),
 }
@@ -66,6 +72,7 @@ fn main() -> ExitCode {
             Command::Sink(args) => sink::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Table(args) => table::run(args),
+            Command::PolicySet(args) => policy::set(args).await,
         }
     });
     // Tasks blocked on sockets must not hold the exit up.

@@ -71,10 +71,15 @@ pub struct RunArgs {
     /// Keep the work directory (configuration and logs) after a success.
     #[arg(long)]
     pub keep: bool,
+    /// ocbgpd only: import policy on the injector's session (a
+    /// 100,000-entry prefix-set and AS-path regexes), then time the
+    /// re-evaluation after one prefix-set entry changes (see `policy`).
+    #[arg(long)]
+    pub policy: bool,
 }
 
 /// A started child process whose standard output may carry events.
-struct Proc {
+pub(crate) struct Proc {
     name: String,
     child: Child,
 }
@@ -83,7 +88,7 @@ impl Proc {
     /// Starts `command`; stderr (and stdout, when `events` is `None`) go to
     /// `dir/<name>.log`; otherwise stdout lines go to `dir/<name>.out` and
     /// events on them to `events`.
-    fn spawn(
+    pub(crate) fn spawn(
         name: &str,
         mut command: tokio::process::Command,
         dir: &Path,
@@ -142,8 +147,12 @@ struct Outcome {
     updates_sent: Option<u64>,
     peak_rss: u64,
     cpu_seconds: f64,
+    /// The daemon's CPU time when the first UPDATE left the injector
+    /// (start-up: configuration load, policy compile).
+    cpu_before_seconds: f64,
     harness_cpu_seconds: f64,
     sink_counts: Vec<u64>,
+    edit: Option<crate::policy::EditOutcome>,
 }
 
 /// Runs `bgpbench run`.
@@ -209,8 +218,13 @@ fn report(args: &RunArgs, o: &Outcome) {
         "updates_sent": o.updates_sent,
         "peak_rss_mb": (mb * 10.0).round() / 10.0,
         "cpu_s": (o.cpu_seconds * 100.0).round() / 100.0,
+        "cpu_before_s": (o.cpu_before_seconds * 100.0).round() / 100.0,
         "harness_cpu_s": (o.harness_cpu_seconds * 100.0).round() / 100.0,
         "sink_counts": o.sink_counts,
+        "policy": args.policy,
+        "edit_prefixes": o.edit.as_ref().map(|e| e.prefixes),
+        "edit_seconds": o.edit.as_ref().and_then(|e| e.seconds),
+        "edit_set_seconds": o.edit.as_ref().and_then(|e| e.set_seconds),
         "date": today(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     }));
@@ -238,6 +252,24 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     let topology = Topology::new(args.sinks);
     let binary = args.binary.clone().unwrap_or_else(|| args.daemon.default_binary());
     let prepared = args.daemon.prepare(&topology, dir, &binary)?;
+    let policy = if args.policy {
+        if args.daemon != Daemon::Ocbgpd {
+            bail!("--policy is for ocbgpd only");
+        }
+        let pt = crate::policy::PolicyTable::for_table(args.prefixes, args.seed)?;
+        let file = dir.join("ocbgpd.json");
+        pt.apply_to_file(&file, topology.injector)?;
+        crate::daemons::check_ocbgpd_config(&binary, &file)?;
+        eprintln!(
+            "bgpbench: import policy with {} prefix-set entries; the edit is {} ({} prefixes)",
+            pt.entries.len(),
+            pt.edited,
+            pt.edited_covers
+        );
+        Some(pt)
+    } else {
+        None
+    };
     let mut command = Lab::command(&lab.daemon_ns, &prepared.program.display().to_string());
     command.args(&prepared.args).args(&args.daemon_arg).current_dir(dir);
     procs.push(Proc::spawn(args.daemon.name(), command, dir, None)?);
@@ -294,6 +326,7 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
             ("inject", Some("first_update")) => {
                 let t0 = event["t_ns"].as_u64().ok_or_else(|| anyhow!("first_update without t_ns"))?;
                 first_ns = Some(t0);
+                outcome.cpu_before_seconds = measure::usage(daemon_pid).map(|u| u.cpu_seconds).unwrap_or_default();
                 deadline = Instant::now() + Duration::from_secs(args.timeout);
                 eprintln!("bgpbench: injector sending");
             }
@@ -331,6 +364,13 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         .map(|u| u.cpu_seconds)
         .sum();
     drop(sampler);
+    if let (Some(pt), Ok(())) = (&policy, &waited) {
+        let timeout = Duration::from_secs(args.timeout);
+        match crate::policy::edit(pt, &lab.daemon_ns, args.sinks, dir, &mut rx, procs, timeout).await {
+            Ok(edit) => outcome.edit = Some(edit),
+            Err(e) => outcome.status = format!("policy edit: {e:#}"),
+        }
+    }
     // Ask the sinks for their counts (they print a summary on SIGTERM).
     if let Some(sinks) = procs.iter_mut().find(|p| p.name == "sinks") {
         sinks.stop(Duration::from_secs(5)).await;
@@ -343,15 +383,17 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
             break;
         }
     }
-    outcome.status = match waited {
-        Ok(()) => "ok".to_owned(),
-        Err(e) => format!("{e:#}"),
-    };
+    if outcome.status.is_empty() {
+        outcome.status = match waited {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => format!("{e:#}"),
+        };
+    }
     Ok(outcome)
 }
 
 /// The next event, failing at `deadline` or when a process exits.
-async fn next_event(
+pub(crate) async fn next_event(
     rx: &mut mpsc::UnboundedReceiver<(String, Value)>,
     deadline: Instant,
     procs: &mut [Proc],

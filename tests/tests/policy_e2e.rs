@@ -16,6 +16,13 @@
 //! `next-hop-in`, AS-path conditions), and its prepends land after our own
 //! AS on the wire.
 //!
+//! Extended communities the sink holds are compared as part of
+//! `Route::communities`, written `route-target:A:N` / `route-origin:A:N`
+//! ([`sink_table`]); large communities are `Route::large_communities`.
+//!
+//! Tags: BGP routes carry none, so `match-tag-set` sees the tags an earlier
+//! `set-tag` of the same evaluation gave (see engine/src/policy/README.md).
+//!
 //! pygnmi runs in ocbgpd's namespace (gNMI on its default 127.0.0.1:9339).
 
 use std::net::IpAddr;
@@ -45,6 +52,64 @@ const PREFIX_SET: &str = "/routing-policy/defined-sets/prefix-sets/prefix-set[na
 const NEIGHBOR_SET: &str = "/routing-policy/defined-sets/neighbor-sets/neighbor-set[name=NS]";
 const AS_PATH_SET: &str =
     "/routing-policy/defined-sets/bgp-defined-sets/as-path-sets/as-path-set[as-path-set-name=ASP]";
+const BGP_SETS: &str = "/routing-policy/defined-sets/bgp-defined-sets";
+const TAG_SET: &str = "/routing-policy/defined-sets/tag-sets/tag-set[name=TS]";
+const POLICY_Q: &str = "/routing-policy/policy-definitions/policy-definition[name=Q]";
+
+fn ext_set_path(name: &str) -> String {
+    format!("{BGP_SETS}/ext-community-sets/ext-community-set[ext-community-set-name={name}]")
+}
+
+fn comm_set_path(name: &str) -> String {
+    format!("{BGP_SETS}/community-sets/community-set[community-set-name={name}]")
+}
+
+fn large_set_path(name: &str) -> String {
+    format!("{BGP_SETS}/ocbgp:large-community-sets/large-community-set[large-community-set-name={name}]")
+}
+
+fn ext_set(name: &str, members: &[&str]) -> Value {
+    json!({"ext-community-set-name": name, "config": {"ext-community-set-name": name, "ext-community-member": members}})
+}
+
+fn comm_set(name: &str, members: &[&str]) -> Value {
+    json!({"community-set-name": name, "config": {"community-set-name": name, "community-member": members}})
+}
+
+fn large_set(name: &str, members: &[&str]) -> Value {
+    json!({"large-community-set-name": name, "config": {"large-community-set-name": name, "large-community-member": members}})
+}
+
+fn tag_set(tags: &[u32]) -> Value {
+    json!({"name": "TS", "config": {"name": "TS", "tag-value": tags}})
+}
+
+/// The sink's IPv4 table, with its extended communities (route targets
+/// and origins) added to `communities` as `route-target:A:N` text.
+fn sink_table(sink: &Gobgp) -> Vec<Route> {
+    let mut routes = sink.try_routes(Family::Ipv4Unicast).unwrap_or_default();
+    let Ok(text) = sink.try_cli(&["-j", "global", "rib", "-a", "ipv4"]) else { return Vec::new() };
+    let json: Value = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
+    for r in &mut routes {
+        for path in json[r.prefix.as_str()].as_array().into_iter().flatten().take(1) {
+            for attr in path["attrs"].as_array().into_iter().flatten().filter(|a| a["type"] == 16) {
+                for e in attr["value"].as_array().into_iter().flatten() {
+                    let kind = match e["subtype"].as_u64() {
+                        Some(2) => "route-target",
+                        Some(3) => "route-origin",
+                        _ => "other",
+                    };
+                    r.communities.push(format!("{kind}:{}", e["value"].as_str().unwrap_or("?")));
+                }
+            }
+        }
+    }
+    routes
+}
+
+fn is_ext(c: &str) -> bool {
+    c.contains('-')
+}
 
 fn neighbor_path(addr: IpAddr) -> String {
     format!("{BGP}/neighbors/neighbor[neighbor-address={addr}]")
@@ -110,6 +175,7 @@ fn norm(routes: &[Route]) -> Vec<Route> {
             r.best = false;
             r.from = None;
             r.communities.sort();
+            r.large_communities.sort();
             r
         })
         .collect();
@@ -232,10 +298,13 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         &r3,
         &BgpConfig::new(SINK_AS, r3.ipv4()).neighbor(Neighbor::new(r2.ipv4(), OC_AS).families(v4)),
     );
-    src.add_route(&Originated::new(A).med(10).community("65010:1").origin(Origin::Igp));
+    src.cli(&[
+        "global", "rib", "add", A, "origin", "igp", "med", "10", "community", "65010:1", "rt", "65010:100",
+        "large-community", "65010:1:1", "-a", "ipv4",
+    ]);
     src.cli(&[
         "global", "rib", "add", B, "origin", "egp", "aspath", "65099 65098", "med", "20", "community",
-        "65010:2,65010:3", "-a", "ipv4",
+        "65010:2,65010:3", "rt", "65010:200", "large-community", "65010:2:2,65010:3:3", "-a", "ipv4",
     ]);
     src.add_route(&Originated::new(C).med(30).origin(Origin::Incomplete).next_hop(C_NH));
 
@@ -244,10 +313,19 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
     let sets = json!({
         "prefix-sets": {"prefix-set": [prefix_set(A, "16..24")]},
         "neighbor-sets": {"neighbor-set": [neighbor_set(r3.ipv4())]},
+        "tag-sets": {"tag-set": [tag_set(&[100])]},
         "openconfig-bgp-policy:bgp-defined-sets": {
-            "community-sets": {"community-set": [{"community-set-name": "CS",
-                "config": {"community-set-name": "CS", "community-member": ["65010:2"]}}]},
-            "as-path-sets": {"as-path-set": [as_path_set("_65099_")]}
+            "community-sets": {"community-set": [comm_set("CS", &["65010:2"]), comm_set("CS2", &["65001:20"])]},
+            "ext-community-sets": {"ext-community-set": [
+                ext_set("ECS", &["route-target:65010:100"]),
+                ext_set("ECS2", &["route-target:65001:2"]),
+                ext_set("ECSRX", &["^route-target:65010:"]),
+            ]},
+            "as-path-sets": {"as-path-set": [as_path_set("_65099_")]},
+            "ocbgp:large-community-sets": {"large-community-set": [
+                large_set("LCS", &["65010:1:1"]),
+                large_set("LCS2", &["65001:5:5"]),
+            ]}
         }
     });
     let init = json!({"defined-sets": sets, "policy-definitions": {"policy-definition": [
@@ -269,7 +347,7 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
     // Baseline: the three routes as the sink gets them unchanged.
     let mut last = Vec::new();
     let ok = wait_until(UP, || {
-        last = norm(&sink.try_routes(Family::Ipv4Unicast).unwrap_or_default());
+        last = norm(&sink_table(&sink));
         last.len() == 3
     });
     assert!(ok, "sink did not get {A}, {B}, {C} within {UP:?}: {}\nocbgpd:\n{}", describe(&last), d.log());
@@ -285,6 +363,11 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         assert_eq!(r.as_path.first(), Some(&OC_AS), "{r}");
         assert_eq!(r.as_path.get(1), Some(&SRC_AS), "{r}");
     }
+    // What the source sent arrived: route targets and large communities.
+    assert!(pick(&base, A).is_some_and(|r| r.communities.contains(&"route-target:65010:100".to_string())
+        && r.large_communities == ["65010:1:1"]), "{}", describe(&base));
+    assert!(pick(&base, B).is_some_and(|r| r.communities.contains(&"route-target:65010:200".to_string())
+        && r.large_communities.len() == 2), "{}", describe(&base));
     eprintln!("ocbgpd's Loc-RIB:\n{}", describe(&d.routes(Family::Ipv4Unicast)));
     let trans_sink = transitions(&d, r3.ipv4());
     let trans_src = transitions(&d, r1.ipv4());
@@ -446,7 +529,12 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
                     "ACCEPT_ROUTE",
                 ),
             )])),
-            |b| map(b, |r| r.communities = comms(&["65001:8"])),
+            |b| {
+                map(b, |r| {
+                    r.communities.retain(|c| is_ext(c));
+                    r.communities.push("65001:8".into());
+                })
+            },
         ),
         step(
             "set-next-hop 192.0.2.77",
@@ -457,6 +545,187 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
             "set-route-origin EGP",
             pol(policy(&[(json!({}), bgp_act(json!({"config": {"set-route-origin": "EGP"}}), "ACCEPT_ROUTE"))])),
             |b| map(b, |r| r.origin = Some(Origin::Egp)),
+        ),
+        // match-ext-community-set: route targets the source sent.
+        step(
+            "ext-community-set [rt 65010:100] REJECT",
+            pol(policy(&[(
+                bgp_cond(json!({"match-ext-community-set": {"config": {"ext-community-set": "ECS", "match-set-options": "ANY"}}})),
+                reject(),
+            )])),
+            |b| only(b, isnt(A)),
+        ),
+        step(
+            "ext-community-set edited to [rt 65010:200]",
+            vec![(ext_set_path("ECS"), ext_set("ECS", &["route-target:65010:200"]))],
+            |b| only(b, isnt(B)),
+        ),
+        step(
+            "ext-community-set regex INVERT REJECT",
+            pol(policy(&[(
+                bgp_cond(json!({"match-ext-community-set": {"config": {"ext-community-set": "ECSRX", "match-set-options": "INVERT"}}})),
+                reject(),
+            )])),
+            |b| only(b, isnt(C)),
+        ),
+        // set-ext-community, inline and by reference.
+        step(
+            "set-ext-community INLINE ADD route-origin:65001:7",
+            pol(policy(&[(json!({}), bgp_act(json!({"set-ext-community": {"config": {"method": "INLINE", "options": "ADD"},
+                "inline": {"config": {"communities": ["route-origin:65001:7"]}}}}), "ACCEPT_ROUTE"))])),
+            |b| map(b, |r| r.communities.push("route-origin:65001:7".into())),
+        ),
+        step(
+            "set-ext-community INLINE REMOVE route-target:65010:100",
+            pol(policy(&[(json!({}), bgp_act(json!({"set-ext-community": {"config": {"method": "INLINE", "options": "REMOVE"},
+                "inline": {"config": {"communities": ["route-target:65010:100"]}}}}), "ACCEPT_ROUTE"))])),
+            |b| map(b, |r| r.communities.retain(|c| c != "route-target:65010:100")),
+        ),
+        step(
+            "set-ext-community INLINE REPLACE route-target:65001:1",
+            pol(policy(&[(json!({}), bgp_act(json!({"set-ext-community": {"config": {"method": "INLINE", "options": "REPLACE"},
+                "inline": {"config": {"communities": ["route-target:65001:1"]}}}}), "ACCEPT_ROUTE"))])),
+            |b| map(b, |r| {
+                r.communities.retain(|c| !is_ext(c));
+                r.communities.push("route-target:65001:1".into());
+            }),
+        ),
+        step(
+            "set-ext-community REFERENCE ADD [rt 65001:2]",
+            pol(policy(&[(json!({}), bgp_act(json!({"set-ext-community": {"config": {"method": "REFERENCE", "options": "ADD"},
+                "reference": {"config": {"ext-community-set-refs": ["ECS2"]}}}}), "ACCEPT_ROUTE"))])),
+            |b| map(b, |r| r.communities.push("route-target:65001:2".into())),
+        ),
+        step(
+            "ext-community-set of the reference edited to [rt 65001:3]",
+            vec![(ext_set_path("ECS2"), ext_set("ECS2", &["route-target:65001:3"]))],
+            |b| map(b, |r| r.communities.push("route-target:65001:3".into())),
+        ),
+        step(
+            "set-ext-community REFERENCE REMOVE by regex ^route-target:65010:",
+            pol(policy(&[(json!({}), bgp_act(json!({"set-ext-community": {"config": {"method": "REFERENCE", "options": "REMOVE"},
+                "reference": {"config": {"ext-community-set-refs": ["ECSRX"]}}}}), "ACCEPT_ROUTE"))])),
+            |b| map(b, |r| r.communities.retain(|c| !c.starts_with("route-target:65010:"))),
+        ),
+        // set-community by reference, the deprecated single community-set-ref.
+        step(
+            "set-community REFERENCE (community-set-ref) ADD [65001:20]",
+            pol(policy(&[(json!({}), bgp_act(json!({"set-community": {"config": {"method": "REFERENCE", "options": "ADD"},
+                "reference": {"config": {"community-set-ref": "CS2"}}}}), "ACCEPT_ROUTE"))])),
+            |b| map(b, |r| r.communities.push("65001:20".into())),
+        ),
+        step(
+            "community-set of the reference edited to [65001:21]",
+            vec![(comm_set_path("CS2"), comm_set("CS2", &["65001:21"]))],
+            |b| map(b, |r| r.communities.push("65001:21".into())),
+        ),
+        step(
+            "set-community REFERENCE (community-set-refs) REPLACE [65001:21]",
+            pol(policy(&[(json!({}), bgp_act(json!({"set-community": {"config": {"method": "REFERENCE", "options": "REPLACE"},
+                "reference": {"config": {"community-set-refs": ["CS2"]}}}}), "ACCEPT_ROUTE"))])),
+            |b| map(b, |r| {
+                r.communities.retain(|c| is_ext(c));
+                r.communities.push("65001:21".into());
+            }),
+        ),
+        // match-tag-set: a tag set by an earlier statement of the same chain.
+        step(
+            "set-tag 100 on PS, match-tag-set [100] REJECT",
+            pol(policy(&[
+                (prefix_cond("ANY"), json!({"config": {"policy-result": "NEXT_STATEMENT"},
+                    "set-tag": {"config": {"mode": "INLINE"}, "inline": {"config": {"tag": [100]}}}})),
+                (json!({"match-tag-set": {"config": {"tag-set": "TS", "match-set-options": "ANY"}}}), reject()),
+            ])),
+            |b| only(b, isnt(A)),
+        ),
+        step("tag-set edited to [200]", vec![(TAG_SET.into(), tag_set(&[200]))], |b| b.to_vec()),
+        step(
+            "match-tag-set [200] INVERT REJECT (untagged routes too)",
+            pol(policy(&[
+                (prefix_cond("ANY"), json!({"config": {"policy-result": "NEXT_STATEMENT"},
+                    "set-tag": {"config": {"mode": "INLINE"}, "inline": {"config": {"tag": [200]}}}})),
+                (json!({"match-tag-set": {"config": {"tag-set": "TS", "match-set-options": "INVERT"}}}), reject()),
+            ])),
+            |b| only(b, is(A)),
+        ),
+        // install-protocol-eq: learned routes are BGP.
+        step(
+            "install-protocol-eq BGP set-med 66",
+            pol(policy(&[(json!({"config": {"install-protocol-eq": "openconfig-policy-types:BGP"}}),
+                bgp_act(json!({"config": {"set-med": 66, "set-med-action": "SET"}}), "ACCEPT_ROUTE"))])),
+            |b| map(b, |r| r.med = Some(66)),
+        ),
+        step(
+            "install-protocol-eq STATIC set-med 66",
+            pol(policy(&[(json!({"config": {"install-protocol-eq": "openconfig-policy-types:STATIC"}}),
+                bgp_act(json!({"config": {"set-med": 66, "set-med-action": "SET"}}), "ACCEPT_ROUTE"))])),
+            |b| b.to_vec(),
+        ),
+        // call-policy: Q accepts PS (A, exact), rejects the rest.
+        step(
+            "call-policy Q (PS) set-med 77",
+            vec![
+                (POLICY_Q.into(), named_policy("Q", &[(prefix_cond("ANY"), result("ACCEPT_ROUTE")), (json!({}), reject())])),
+                (POLICY.into(), policy(&[(json!({"config": {"call-policy": "Q"}}),
+                    bgp_act(json!({"config": {"set-med": 77, "set-med-action": "SET"}}), "ACCEPT_ROUTE"))])),
+            ],
+            |b| map(b, |r| if r.prefix == A { r.med = Some(77) }),
+        ),
+        step(
+            "called policy Q edited to INVERT",
+            vec![(POLICY_Q.into(), named_policy("Q", &[(prefix_cond("INVERT"), result("ACCEPT_ROUTE")), (json!({}), reject())]))],
+            |b| map(b, |r| if r.prefix != A { r.med = Some(77) }),
+        ),
+        // Large communities (ocbgp.yang).
+        step(
+            "match-large-community-set [65010:1:1] REJECT",
+            pol(policy(&[(
+                bgp_cond(json!({"ocbgp:match-large-community-set": {"config": {"large-community-set": "LCS", "match-set-options": "ANY"}}})),
+                reject(),
+            )])),
+            |b| only(b, isnt(A)),
+        ),
+        step(
+            "large-community-set edited to regex ^65010:[23]:",
+            vec![(large_set_path("LCS"), large_set("LCS", &["^65010:[23]:"]))],
+            |b| only(b, isnt(B)),
+        ),
+        step(
+            "match-large-community-set INVERT REJECT",
+            pol(policy(&[(
+                bgp_cond(json!({"ocbgp:match-large-community-set": {"config": {"large-community-set": "LCS", "match-set-options": "INVERT"}}})),
+                reject(),
+            )])),
+            |b| only(b, is(B)),
+        ),
+        step(
+            "set-large-community INLINE ADD 65001:0:7",
+            pol(policy(&[(json!({}), bgp_act(json!({"ocbgp:set-large-community": {"config": {"method": "INLINE", "options": "ADD"},
+                "inline": {"config": {"communities": ["65001:0:7"]}}}}), "ACCEPT_ROUTE"))])),
+            |b| map(b, |r| r.large_communities.push("65001:0:7".into())),
+        ),
+        step(
+            "set-large-community INLINE REMOVE 65010:2:2",
+            pol(policy(&[(json!({}), bgp_act(json!({"ocbgp:set-large-community": {"config": {"method": "INLINE", "options": "REMOVE"},
+                "inline": {"config": {"communities": ["65010:2:2"]}}}}), "ACCEPT_ROUTE"))])),
+            |b| map(b, |r| r.large_communities.retain(|c| c != "65010:2:2")),
+        ),
+        step(
+            "set-large-community INLINE REPLACE 65001:9:9",
+            pol(policy(&[(json!({}), bgp_act(json!({"ocbgp:set-large-community": {"config": {"method": "INLINE", "options": "REPLACE"},
+                "inline": {"config": {"communities": ["65001:9:9"]}}}}), "ACCEPT_ROUTE"))])),
+            |b| map(b, |r| r.large_communities = comms(&["65001:9:9"])),
+        ),
+        step(
+            "set-large-community REFERENCE ADD [65001:5:5]",
+            pol(policy(&[(json!({}), bgp_act(json!({"ocbgp:set-large-community": {"config": {"method": "REFERENCE", "options": "ADD"},
+                "reference": {"config": {"large-community-set-refs": ["LCS2"]}}}}), "ACCEPT_ROUTE"))])),
+            |b| map(b, |r| r.large_communities.push("65001:5:5".into())),
+        ),
+        step(
+            "large-community-set of the reference edited to [65001:5:6]",
+            vec![(large_set_path("LCS2"), large_set("LCS2", &["65001:5:6"]))],
+            |b| map(b, |r| r.large_communities.push("65001:5:6".into())),
         ),
         step("accept all", accept_all(), |b| b.to_vec()),
     ];
@@ -478,7 +747,7 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
                 }
                 let mut got = Vec::new();
                 let ok = wait_until(STEP, || {
-                    got = norm(&sink.try_routes(Family::Ipv4Unicast).unwrap_or_default());
+                    got = norm(&sink_table(&sink));
                     got == want
                 });
                 if !ok {
@@ -575,6 +844,27 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
             }),
         ),
         (
+            "import local-pref-eq sees the LOCAL_PREF an earlier statement set",
+            vec![(
+                "/routing-policy/policy-definitions/policy-definition[name=IMP]".into(),
+                named_policy("IMP", &[
+                    (
+                        bgp_cond(json!({"config": {"med-eq": 20}})),
+                        bgp_act(json!({"config": {"set-local-pref": 444}}), "NEXT_STATEMENT"),
+                    ),
+                    (
+                        bgp_cond(json!({"config": {"local-pref-eq": 444}})),
+                        bgp_act(json!({"config": {"set-local-pref": 445}}), "ACCEPT_ROUTE"),
+                    ),
+                ]),
+            )],
+            vec![],
+            Box::new(|rib: &[Route]| {
+                pick(rib, B).is_some_and(|r| r.local_pref == Some(445))
+                    && [A, C].iter().all(|p| pick(rib, p).is_some_and(|r| !matches!(r.local_pref, Some(444 | 445))))
+            }),
+        ),
+        (
             "import policy replaced: 333 for A, 150 for the rest",
             vec![("/routing-policy/policy-definitions/policy-definition[name=IMP]".into(), imp(333, Some(150)))],
             vec![],
@@ -607,7 +897,7 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
     // The sink still has everything, unchanged (LOCAL_PREF is not sent to eBGP).
     let mut got = Vec::new();
     let ok = wait_until(STEP, || {
-        got = norm(&sink.try_routes(Family::Ipv4Unicast).unwrap_or_default());
+        got = norm(&sink_table(&sink));
         got == base
     });
     if !ok {

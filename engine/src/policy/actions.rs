@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::eval::Ctx;
 use super::sets::community::{CommunitySet, ExtCommunitySet};
+use super::sets::large::LargeCommunitySet;
 use super::sets::Tag;
 use crate::wire::{AsPath, NextHop, Origin, Segment, SegmentType};
 
@@ -62,6 +63,8 @@ pub(crate) enum Action {
     Community(SetOp, Vec<Arc<CommunitySet>>),
     /// set-ext-community.
     ExtCommunity(SetOp, Vec<Arc<ExtCommunitySet>>),
+    /// ocbgp:set-large-community.
+    LargeCommunity(SetOp, Vec<Arc<LargeCommunitySet>>),
     /// set-tag (replaces the evaluation's tags).
     Tags(Vec<Tag>),
 }
@@ -143,6 +146,7 @@ impl Action {
             }
             Action::Community(op, sets) => communities(ctx, *op, sets),
             Action::ExtCommunity(op, sets) => ext_communities(ctx, *op, sets),
+            Action::LargeCommunity(op, sets) => large_communities(ctx, *op, sets),
             Action::Tags(tags) => {
                 ctx.tags.clear();
                 ctx.tags.extend(tags.iter().cloned());
@@ -155,11 +159,7 @@ fn communities(ctx: &mut Ctx<'_>, op: SetOp, sets: &[Arc<CommunitySet>]) {
     match op {
         SetOp::Add => {
             let a = &ctx.attrs().attrs;
-            let missing = sets.iter().any(|s| {
-                s.std.iter().any(|c| !a.communities.contains(c))
-                    || s.large.iter().any(|l| !a.large_communities.contains(l))
-            });
-            if !missing {
+            if sets.iter().all(|s| s.std.iter().all(|c| a.communities.contains(c))) {
                 return;
             }
             let a = &mut ctx.make_mut().attrs;
@@ -169,11 +169,6 @@ fn communities(ctx: &mut Ctx<'_>, op: SetOp, sets: &[Arc<CommunitySet>]) {
                         a.communities.push(*c);
                     }
                 }
-                for l in &s.large {
-                    if !a.large_communities.contains(l) {
-                        a.large_communities.push(*l);
-                    }
-                }
             }
         }
         SetOp::Remove => {
@@ -181,42 +176,24 @@ fn communities(ctx: &mut Ctx<'_>, op: SetOp, sets: &[Arc<CommunitySet>]) {
                 let invert = s.invert_removal;
                 let (owned, scratch) = ctx.parts();
                 let a = &owned.attrs;
-                let std_hit = a.communities.iter().any(|&c| s.matches_std(c, scratch) != invert);
-                let large_hit = s.has_large() && a.large_communities.iter().any(|l| s.matches_large(l) != invert);
-                if !std_hit && !large_hit {
+                if !a.communities.iter().any(|&c| s.matches_std(c, scratch) != invert) {
                     continue;
                 }
                 let (owned, scratch) = ctx.parts_mut();
                 owned.attrs.communities.retain(|&c| s.matches_std(c, scratch) == invert);
-                if s.has_large() {
-                    owned.attrs.large_communities.retain(|l| s.matches_large(l) == invert);
-                }
             }
         }
         SetOp::Replace => {
             let mut std = Vec::new();
-            let mut large = Vec::new();
             for s in sets {
                 for c in &s.std {
                     if !std.contains(c) {
                         std.push(*c);
                     }
                 }
-                for l in &s.large {
-                    if !large.contains(l) {
-                        large.push(*l);
-                    }
-                }
             }
-            let touch_large = sets.iter().any(|s| s.has_large());
-            let a = &ctx.attrs().attrs;
-            if a.communities == std && (!touch_large || a.large_communities == large) {
-                return;
-            }
-            let a = &mut ctx.make_mut().attrs;
-            a.communities = std;
-            if touch_large {
-                a.large_communities = large;
+            if ctx.attrs().attrs.communities != std {
+                ctx.make_mut().attrs.communities = std;
             }
         }
     }
@@ -260,6 +237,48 @@ fn ext_communities(ctx: &mut Ctx<'_>, op: SetOp, sets: &[Arc<ExtCommunitySet>]) 
             }
             if ctx.attrs().attrs.extended_communities != new {
                 ctx.make_mut().attrs.extended_communities = new;
+            }
+        }
+    }
+}
+
+fn large_communities(ctx: &mut Ctx<'_>, op: SetOp, sets: &[Arc<LargeCommunitySet>]) {
+    match op {
+        SetOp::Add => {
+            let cur = &ctx.attrs().attrs.large_communities;
+            if sets.iter().all(|s| s.literal.iter().all(|l| cur.contains(l))) {
+                return;
+            }
+            let cur = &mut ctx.make_mut().attrs.large_communities;
+            for s in sets {
+                for l in &s.literal {
+                    if !cur.contains(l) {
+                        cur.push(*l);
+                    }
+                }
+            }
+        }
+        SetOp::Remove => {
+            for s in sets {
+                let (owned, scratch) = ctx.parts();
+                if !owned.attrs.large_communities.iter().any(|l| s.matches(l, scratch)) {
+                    continue;
+                }
+                let (owned, scratch) = ctx.parts_mut();
+                owned.attrs.large_communities.retain(|l| !s.matches(l, scratch));
+            }
+        }
+        SetOp::Replace => {
+            let mut new = Vec::new();
+            for s in sets {
+                for l in &s.literal {
+                    if !new.contains(l) {
+                        new.push(*l);
+                    }
+                }
+            }
+            if ctx.attrs().attrs.large_communities != new {
+                ctx.make_mut().attrs.large_communities = new;
             }
         }
     }

@@ -8,6 +8,7 @@ use ocbgp_models::gen::types::InstallProtocolType;
 use super::eval::{run_policy, Ctx};
 use super::sets::aspath::{render, AsPathSet};
 use super::sets::community::{CommunitySet, ExtCommunitySet};
+use super::sets::large::LargeCommunitySet;
 use super::sets::prefix::PrefixSet;
 use super::sets::{NeighborSet, TagSet};
 use super::{DefaultPolicy, Outcome, PolicyRef};
@@ -81,6 +82,8 @@ pub(crate) enum Condition {
     ExtCommunity(Arc<ExtCommunitySet>, SetMatch),
     /// match-as-path-set.
     AsPath(Arc<AsPathSet>, SetMatch),
+    /// ocbgp:match-large-community-set.
+    LargeCommunity(Arc<LargeCommunitySet>, SetMatch),
 }
 
 /// Cache key of a set match: the set's unique id and whether ALL.
@@ -105,7 +108,7 @@ impl Condition {
             | Condition::AsPathLength(..) => 1,
             Condition::NextHopIn(_) | Condition::Neighbor(..) | Condition::Tag(..) => 2,
             Condition::Prefix(..) => 3,
-            Condition::Community(..) | Condition::ExtCommunity(..) => 4,
+            Condition::Community(..) | Condition::ExtCommunity(..) | Condition::LargeCommunity(..) => 4,
             Condition::AsPath(..) => 5,
         }
     }
@@ -146,11 +149,10 @@ impl Condition {
             Condition::Community(set, how) => {
                 let all = *how == SetMatch::All;
                 let hit = ctx.cached(key(set.id, all), |a: &PathAttrs, scratch| {
-                    let (std, large) = (&a.attrs.communities, &a.attrs.large_communities);
                     if all {
-                        set.all(std, large, scratch)
+                        set.all(&a.attrs.communities, scratch)
                     } else {
-                        set.any(std, large, scratch)
+                        set.any(&a.attrs.communities, scratch)
                     }
                 });
                 hit != (*how == SetMatch::Invert)
@@ -162,6 +164,17 @@ impl Condition {
                         set.all(&a.attrs.extended_communities, scratch)
                     } else {
                         set.any(&a.attrs.extended_communities, scratch)
+                    }
+                });
+                hit != (*how == SetMatch::Invert)
+            }
+            Condition::LargeCommunity(set, how) => {
+                let all = *how == SetMatch::All;
+                let hit = ctx.cached(key(set.id, all), |a: &PathAttrs, scratch| {
+                    if all {
+                        set.all(&a.attrs.large_communities, scratch)
+                    } else {
+                        set.any(&a.attrs.large_communities, scratch)
                     }
                 });
                 hit != (*how == SetMatch::Invert)

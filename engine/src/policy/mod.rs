@@ -66,14 +66,14 @@
 //! * `set-as-path-prepend`: `asn`, else the first AS of the path with
 //!   `use-last-as` (nothing is prepended to an empty path), else our AS;
 //!   `repeat-n` times (default 1).
-//! * `set-community` / `set-ext-community`: `ADD` appends what is missing,
+//! * `set-community` / `set-ext-community` / `ocbgp:set-large-community`:
+//!   `ADD` appends what is missing,
 //!   `REMOVE` takes off every community matching a member (regular
 //!   expressions included; with a set whose deprecated
 //!   `match-set-options` is `INVERT`, every community *not* matching),
 //!   `REPLACE` makes the given communities the only ones. `ADD` and
 //!   `REPLACE` with a regular-expression member are compile errors.
-//!   Large-community members of referenced sets take part the same way,
-//!   and a set without large members leaves large communities alone.
+//!   Each touches its own kind of community only.
 //! * `set-tag` is recorded for the rest of the evaluation (for
 //!   `match-tag-set`); it has no effect on the wire.
 //! * `set-aigp` is refused: ocbgp does not carry AIGP.

@@ -4,10 +4,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ocbgp_models::gen::config as cfg;
-use ocbgp_models::gen::types::{BgpSetCommunityOptionType, BgpSetMedAction, Method, SetTagMode};
+use ocbgp_models::gen::types::{BgpSetCommunityOptionType, BgpSetMedAction, LargeCommunityMethodType, Method, SetTagMode};
 
 use super::super::actions::{Action, MedOp, NextHopAction, PrependAs, SetOp};
-use super::super::sets::community::{parse_ext, parse_std, well_known, CommunitySet, ExtCommunitySet};
+use super::super::sets::community::{parse_ext, parse_large, parse_std, well_known, CommunitySet, ExtCommunitySet};
+use super::super::sets::large::LargeCommunitySet;
 use super::super::sets::Tag;
 use super::policy::{origin, Compiler};
 use super::{problem, Item};
@@ -80,6 +81,10 @@ impl Compiler<'_> {
         if let Some(a) = self.set_ext_community(&format!("{at}/set-ext-community"), &b.set_ext_community, uses)? {
             out.push(a);
         }
+        let lat = format!("{at}/ocbgp:set-large-community");
+        if let Some(a) = self.set_large_community(&lat, &b.set_large_community, uses)? {
+            out.push(a);
+        }
         Ok(out)
     }
 
@@ -98,7 +103,7 @@ impl Compiler<'_> {
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let set = CommunitySet::build("inline", std, Vec::new(), Vec::new(), false)
+                let set = CommunitySet::build("inline", std, Vec::new(), false)
                     .map_err(|e| problem(format!("{at}/inline"), e))?;
                 vec![Arc::new(set)]
             }
@@ -180,6 +185,64 @@ impl Compiler<'_> {
             }
         };
         Ok(Some(Action::ExtCommunity(op, sets)))
+    }
+
+    fn set_large_community(
+        &self,
+        at: &str,
+        s: &cfg::SetLargeCommunity,
+        uses: &mut Vec<Item>,
+    ) -> Result<Option<Action>, Problem> {
+        let method = s.config.method.map(|m| match m {
+            LargeCommunityMethodType::Inline => Method::Inline,
+            LargeCommunityMethodType::Reference => Method::Reference,
+        });
+        let Some(op) = set_op(at, method, s.config.options)? else {
+            return Ok(None);
+        };
+        let sets = match method {
+            Some(Method::Inline) => {
+                let list = s.inline.as_ref().map(|i| i.config.communities.as_slice()).unwrap_or_default();
+                let lit = list
+                    .iter()
+                    .map(|t| {
+                        parse_large(t).ok_or_else(|| {
+                            problem(
+                                format!("{at}/inline/config/communities"),
+                                format!("{t:?} is not a large community (parts at most 4294967295)"),
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let set =
+                    LargeCommunitySet::build("inline", lit, Vec::new()).map_err(|e| problem(format!("{at}/inline"), e))?;
+                vec![Arc::new(set)]
+            }
+            _ => {
+                let names = s.reference.as_ref().map(|r| r.config.large_community_set_refs.as_slice()).unwrap_or_default();
+                let mut sets = Vec::new();
+                for n in names {
+                    let set = self.lookup(
+                        &self.sets.large_community_sets,
+                        Item::LargeCommunitySet(n.clone()),
+                        at,
+                        "reference/config/large-community-set-refs",
+                        uses,
+                    )?;
+                    if op != SetOp::Remove && set.has_regexes() {
+                        return Err(problem(
+                            format!("{at}/reference/config/large-community-set-refs"),
+                            format!(
+                                "large-community set {n:?} has regular expressions, which ADD and REPLACE cannot use"
+                            ),
+                        ));
+                    }
+                    sets.push(set);
+                }
+                sets
+            }
+        };
+        Ok(Some(Action::LargeCommunity(op, sets)))
     }
 
     pub(super) fn set_tag(&self, at: &str, s: &cfg::SetTag, uses: &mut Vec<Item>) -> Result<Option<Vec<Tag>>, Problem> {

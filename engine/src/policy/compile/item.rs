@@ -8,6 +8,9 @@ pub const ROUTING_POLICY_PATH: &str = "/openconfig-routing-policy:routing-policy
 
 pub(super) const BGP_SETS: &str = "defined-sets/openconfig-bgp-policy:bgp-defined-sets";
 
+/// The large community sets' container, under [`BGP_SETS`].
+pub(super) const LARGE_SETS: &str = "ocbgp:large-community-sets";
+
 /// A defined set or a policy definition, by kind and name (names are
 /// unique per kind only).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -24,6 +27,8 @@ pub enum Item {
     ExtCommunitySet(String),
     /// An as-path-set.
     AsPathSet(String),
+    /// An `ocbgp:large-community-set`.
+    LargeCommunitySet(String),
     /// A policy-definition.
     Policy(String),
 }
@@ -38,6 +43,7 @@ impl Item {
             | Item::CommunitySet(n)
             | Item::ExtCommunitySet(n)
             | Item::AsPathSet(n)
+            | Item::LargeCommunitySet(n)
             | Item::Policy(n) => n,
         }
     }
@@ -59,6 +65,7 @@ impl Item {
             ListKind::CommunitySet => Item::CommunitySet(key()?),
             ListKind::ExtCommunitySet => Item::ExtCommunitySet(key()?),
             ListKind::AsPathSet => Item::AsPathSet(key()?),
+            ListKind::LargeCommunitySet => Item::LargeCommunitySet(key()?),
             ListKind::PolicyDefinition => Item::Policy(key()?),
             ListKind::PolicyDefinitionStatement => Item::Policy(parent("policy-definition")?),
             _ => return None,
@@ -83,6 +90,9 @@ impl Item {
             Item::AsPathSet(_) => {
                 format!("{ROUTING_POLICY_PATH}/{BGP_SETS}/as-path-sets/as-path-set[as-path-set-name={q}]")
             }
+            Item::LargeCommunitySet(_) => format!(
+                "{ROUTING_POLICY_PATH}/{BGP_SETS}/{LARGE_SETS}/large-community-set[large-community-set-name={q}]"
+            ),
             Item::Policy(_) => format!("{ROUTING_POLICY_PATH}/policy-definitions/policy-definition[name={q}]"),
         }
     }
@@ -96,6 +106,7 @@ pub(super) fn kind_name(item: &Item) -> &'static str {
         Item::CommunitySet(_) => "community-set",
         Item::ExtCommunitySet(_) => "ext-community-set",
         Item::AsPathSet(_) => "as-path-set",
+        Item::LargeCommunitySet(_) => "large-community-set",
         Item::Policy(_) => "policy-definition",
     }
 }

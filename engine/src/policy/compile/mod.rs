@@ -4,7 +4,7 @@ mod actions;
 mod item;
 mod policy;
 
-use item::BGP_SETS;
+use item::{BGP_SETS, LARGE_SETS};
 pub use item::{Item, ROUTING_POLICY_PATH};
 use policy::Compiler;
 
@@ -22,6 +22,7 @@ use yang2::data::{Data, DataTree};
 
 use super::sets::aspath::AsPathSet;
 use super::sets::community::{CommunitySet, ExtCommunitySet};
+use super::sets::large::LargeCommunitySet;
 use super::sets::prefix::{Mode, PrefixSet};
 use super::sets::{NeighborSet, Tag, TagSet};
 use super::{Chain, DefaultPolicy, Policy};
@@ -45,6 +46,7 @@ pub struct Policies {
     community_sets: BTreeMap<String, Arc<CommunitySet>>,
     ext_community_sets: BTreeMap<String, Arc<ExtCommunitySet>>,
     as_path_sets: BTreeMap<String, Arc<AsPathSet>>,
+    large_community_sets: BTreeMap<String, Arc<LargeCommunitySet>>,
     policies: BTreeMap<String, Arc<Policy>>,
 }
 
@@ -100,6 +102,9 @@ impl Policies {
         }
         for s in entries::<cfg::AsPathSet>(tree, &format!("{sets}/as-path-sets/as-path-set"))? {
             p.as_path_sets.insert(s.as_path_set_name.clone(), Arc::new(as_path_set(&s)?));
+        }
+        for s in entries::<cfg::LargeCommunitySet>(tree, &format!("{sets}/{LARGE_SETS}/large-community-set"))? {
+            p.large_community_sets.insert(s.large_community_set_name.clone(), Arc::new(large_community_set(&s)?));
         }
         p.compile_policies(tree)?;
         Ok(p)
@@ -206,6 +211,10 @@ impl Policies {
                 Some(s) => drop(self.as_path_sets.insert(name, Arc::new(as_path_set(&s)?))),
                 None => drop(self.as_path_sets.remove(&name)),
             },
+            Item::LargeCommunitySet(_) => match entry::<cfg::LargeCommunitySet>(tree, &path)? {
+                Some(s) => drop(self.large_community_sets.insert(name, Arc::new(large_community_set(&s)?))),
+                None => drop(self.large_community_sets.remove(&name)),
+            },
             Item::Policy(_) => {}
         }
         Ok(())
@@ -274,6 +283,7 @@ impl Policies {
         out.extend(self.community_sets.keys().cloned().map(Item::CommunitySet));
         out.extend(self.ext_community_sets.keys().cloned().map(Item::ExtCommunitySet));
         out.extend(self.as_path_sets.keys().cloned().map(Item::AsPathSet));
+        out.extend(self.large_community_sets.keys().cloned().map(Item::LargeCommunitySet));
         out.extend(self.policies.keys().cloned().map(Item::Policy));
         out
     }
@@ -294,6 +304,7 @@ impl Policies {
             Item::CommunitySet(_) => self.community_sets.get(n).map(|s| s.fingerprint),
             Item::ExtCommunitySet(_) => self.ext_community_sets.get(n).map(|s| s.fingerprint),
             Item::AsPathSet(_) => self.as_path_sets.get(n).map(|s| s.fingerprint),
+            Item::LargeCommunitySet(_) => self.large_community_sets.get(n).map(|s| s.fingerprint),
             Item::Policy(_) => self.policies.get(n).map(|p| p.fingerprint),
         }
     }
@@ -388,6 +399,13 @@ fn ext_community_set(s: &cfg::ExtCommunitySet) -> Result<ExtCommunitySet, Proble
     let name = &s.ext_community_set_name;
     ExtCommunitySet::new(name, &s.config.ext_community_member, invert)
         .map_err(|e| problem(format!("{}/config/ext-community-member", Item::ExtCommunitySet(name.clone()).path()), e))
+}
+
+fn large_community_set(s: &cfg::LargeCommunitySet) -> Result<LargeCommunitySet, Problem> {
+    let name = &s.large_community_set_name;
+    LargeCommunitySet::new(name, &s.config.large_community_member).map_err(|e| {
+        problem(format!("{}/config/large-community-member", Item::LargeCommunitySet(name.clone()).path()), e)
+    })
 }
 
 fn as_path_set(s: &cfg::AsPathSet) -> Result<AsPathSet, Problem> {

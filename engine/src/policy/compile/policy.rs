@@ -287,6 +287,17 @@ impl Compiler<'_> {
             )?;
             out.push(Condition::ExtCommunity(set, set_match(m.match_set_options)));
         }
+        let m = &b.match_large_community_set.config;
+        if let Some(n) = &m.large_community_set {
+            let set = self.lookup(
+                &self.sets.large_community_sets,
+                Item::LargeCommunitySet(n.clone()),
+                at,
+                "ocbgp:match-large-community-set",
+                uses,
+            )?;
+            out.push(Condition::LargeCommunity(set, set_match(m.match_set_options)));
+        }
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
-//! Community sets (standard and large) and extended community sets, the
-//! text forms of their members, and matching a route's communities.
+//! Community sets and extended community sets, the text forms of their
+//! members, and matching a route's communities. Large communities have
+//! sets of their own ([`super::large`]).
 //!
 //! # Community-set members
 //!
@@ -7,12 +8,9 @@
 //! * A well-known identity, `openconfig-bgp-types:NO_EXPORT` (or the bare
 //!   name): NO_EXPORT, NO_ADVERTISE, NO_EXPORT_SUBCONFED, NOPEER,
 //!   GRACEFUL_SHUTDOWN.
-//! * `A:B:C` (three 32-bit numbers): a large community (RFC 8092). The
-//!   model has no large-community set; the member type's regular
-//!   expression arm takes any text, and `A:B:C` could never match a
-//!   standard community's `N:M` text, so ocbgp reads it as a large
-//!   community. Large communities are only ever touched by sets that have
-//!   large members.
+//! * `A:B:C` (three numbers) is refused: it could never match a standard
+//!   community's `N:M` text, and is almost certainly a large community
+//!   meant for an `ocbgp:large-community-set`.
 //! * Anything else: a POSIX extended regular expression, searched for
 //!   (unanchored, as `regexec` does) in each standard community written
 //!   `N:M`. Use `^` and `$` to anchor.
@@ -74,26 +72,28 @@ pub fn parse_large(text: &str) -> Option<LargeCommunity> {
 pub enum Member {
     /// A standard community.
     Std(Community),
-    /// A large community.
-    Large(LargeCommunity),
     /// A regular expression (its text).
     Regex(String),
 }
 
-/// Classifies a community-set member's text.
-pub fn parse_member(text: &str) -> Member {
+/// Classifies a community-set member's text; a large community (`A:B:C`)
+/// is an error that says where it belongs.
+pub fn parse_member(text: &str) -> Result<Member, String> {
     if let Some(c) = parse_std(text) {
-        return Member::Std(c);
+        return Ok(Member::Std(c));
     }
-    if let Some(l) = parse_large(text) {
-        return Member::Large(l);
+    if parse_large(text).is_some() {
+        return Err(format!(
+            "{text:?} is a large community: put it in an ocbgp:large-community-set \
+             (community-set members are standard communities or regular expressions)"
+        ));
     }
-    Member::Regex(text.to_string())
+    Ok(Member::Regex(text.to_string()))
 }
 
 /// Compiles POSIX-style regular expressions (the `regex` crate's syntax is
 /// a superset of POSIX ERE for the constructs used in practice).
-fn compile_regexes(texts: &[String]) -> Result<(Vec<Regex>, Option<Regex>), String> {
+pub(crate) fn compile_regexes(texts: &[String]) -> Result<(Vec<Regex>, Option<Regex>), String> {
     let mut out = Vec::with_capacity(texts.len());
     for t in texts {
         out.push(Regex::new(t).map_err(|e| format!("regular expression {t:?}: {e}"))?);
@@ -116,8 +116,6 @@ pub struct CommunitySet {
     pub(crate) id: u64,
     /// Literal standard members, sorted.
     pub(crate) std: Vec<Community>,
-    /// Literal large members, sorted.
-    pub(crate) large: Vec<LargeCommunity>,
     /// Regex members, in order.
     regexes: Vec<Regex>,
     regex_set: Option<Regex>,
@@ -131,36 +129,30 @@ impl CommunitySet {
     /// A set of `members` (text as configured). Errors name the bad member.
     pub fn new(name: &str, members: &[String], invert_removal: bool) -> Result<CommunitySet, String> {
         let mut std = Vec::new();
-        let mut large = Vec::new();
         let mut regex_texts = Vec::new();
         for m in members {
-            match parse_member(m) {
+            match parse_member(m)? {
                 Member::Std(c) => std.push(c),
-                Member::Large(l) => large.push(l),
                 Member::Regex(r) => regex_texts.push(r),
             }
         }
-        Self::build(name, std, large, regex_texts, invert_removal)
+        Self::build(name, std, regex_texts, invert_removal)
     }
 
     pub(crate) fn build(
         name: &str,
         mut std: Vec<Community>,
-        mut large: Vec<LargeCommunity>,
         regex_texts: Vec<String>,
         invert_removal: bool,
     ) -> Result<CommunitySet, String> {
         std.sort_unstable();
         std.dedup();
-        large.sort_unstable();
-        large.dedup();
         let (regexes, regex_set) = compile_regexes(&regex_texts)?;
-        let fingerprint = digest_hash(&(&std, &large, &regex_texts, invert_removal));
+        let fingerprint = digest_hash(&(&std, &regex_texts, invert_removal));
         Ok(CommunitySet {
             name: name.to_string(),
             id: next_id(),
             std,
-            large,
             regexes,
             regex_set,
             invert_removal,
@@ -178,11 +170,6 @@ impl CommunitySet {
         !self.regexes.is_empty()
     }
 
-    /// Whether the set has large-community members.
-    pub fn has_large(&self) -> bool {
-        !self.large.is_empty()
-    }
-
     /// Whether one standard community matches some member.
     pub fn matches_std(&self, c: Community, scratch: &mut String) -> bool {
         if self.std.binary_search(&c).is_ok() {
@@ -197,20 +184,15 @@ impl CommunitySet {
         }
     }
 
-    /// Whether one large community is a member.
-    pub fn matches_large(&self, l: &LargeCommunity) -> bool {
-        self.large.binary_search(l).is_ok()
-    }
-
     /// ANY: some community of the route matches some member.
-    pub fn any(&self, std: &[Community], large: &[LargeCommunity], scratch: &mut String) -> bool {
-        std.iter().any(|&c| self.matches_std(c, scratch)) || large.iter().any(|l| self.matches_large(l))
+    pub fn any(&self, std: &[Community], scratch: &mut String) -> bool {
+        std.iter().any(|&c| self.matches_std(c, scratch))
     }
 
     /// ALL: every member matches some community of the route (an empty
     /// set matches every route).
-    pub fn all(&self, std: &[Community], large: &[LargeCommunity], scratch: &mut String) -> bool {
-        if !self.std.iter().all(|c| std.contains(c)) || !self.large.iter().all(|l| large.contains(l)) {
+    pub fn all(&self, std: &[Community], scratch: &mut String) -> bool {
+        if !self.std.iter().all(|c| std.contains(c)) {
             return false;
         }
         self.regexes.iter().all(|re| {
@@ -425,16 +407,13 @@ mod tests {
 
     #[test]
     fn members_classified() {
-        assert_eq!(parse_member("65000:100"), Member::Std(Community::new(65000, 100)));
-        assert_eq!(parse_member("4294967041"), Member::Std(Community::NO_EXPORT));
-        assert_eq!(parse_member("openconfig-bgp-types:NO_EXPORT"), Member::Std(Community::NO_EXPORT));
-        assert_eq!(parse_member("NOPEER"), Member::Std(Community::NOPEER));
-        assert_eq!(
-            parse_member("65000:1:2"),
-            Member::Large(LargeCommunity { global_admin: 65000, local_data1: 1, local_data2: 2 })
-        );
-        assert_eq!(parse_member("^65000:.*$"), Member::Regex("^65000:.*$".into()));
-        assert_eq!(parse_member("70000:1"), Member::Regex("70000:1".into()));
+        assert_eq!(parse_member("65000:100"), Ok(Member::Std(Community::new(65000, 100))));
+        assert_eq!(parse_member("4294967041"), Ok(Member::Std(Community::NO_EXPORT)));
+        assert_eq!(parse_member("openconfig-bgp-types:NO_EXPORT"), Ok(Member::Std(Community::NO_EXPORT)));
+        assert_eq!(parse_member("NOPEER"), Ok(Member::Std(Community::NOPEER)));
+        assert!(parse_member("65000:1:2").unwrap_err().contains("large-community-set"));
+        assert_eq!(parse_member("^65000:.*$"), Ok(Member::Regex("^65000:.*$".into())));
+        assert_eq!(parse_member("70000:1"), Ok(Member::Regex("70000:1".into())));
     }
 
     #[test]
@@ -444,12 +423,12 @@ mod tests {
         let r1 = [Community::new(65000, 1)];
         let r2 = [Community::new(65001, 77), Community::new(1, 1)];
         let both = [Community::new(65001, 77), Community::new(65000, 1)];
-        assert!(s.any(&r1, &[], &mut sc));
-        assert!(s.any(&r2, &[], &mut sc));
-        assert!(!s.any(&[Community::new(65002, 1)], &[], &mut sc));
-        assert!(!s.all(&r1, &[], &mut sc));
-        assert!(s.all(&both, &[], &mut sc));
-        assert!(!s.any(&[], &[], &mut sc));
+        assert!(s.any(&r1, &mut sc));
+        assert!(s.any(&r2, &mut sc));
+        assert!(!s.any(&[Community::new(65002, 1)], &mut sc));
+        assert!(!s.all(&r1, &mut sc));
+        assert!(s.all(&both, &mut sc));
+        assert!(!s.any(&[], &mut sc));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod aspath;
 pub mod community;
+pub mod large;
 pub mod prefix;
 
 use std::fmt::{self, Write as _};

@@ -5,6 +5,7 @@ mod actions;
 mod api;
 mod chain;
 mod conditions;
+mod large;
 
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -24,6 +25,7 @@ pub(super) struct Cfg {
     community: Vec<String>,
     ext: Vec<String>,
     aspath: Vec<String>,
+    large: Vec<String>,
     policies: Vec<String>,
 }
 
@@ -97,6 +99,14 @@ impl Cfg {
         self
     }
 
+    pub(super) fn large_community_set(mut self, name: &str, members: &[&str]) -> Cfg {
+        self.large.push(format!(
+            r#"{{"large-community-set-name":{name:?},"config":{{"large-community-set-name":{name:?},"large-community-member":[{}]}}}}"#,
+            list(members)
+        ));
+        self
+    }
+
     /// A policy of `statements` (see [`stmt`]).
     pub(super) fn policy(mut self, name: &str, statements: &[String]) -> Cfg {
         self.policies.push(format!(
@@ -116,7 +126,8 @@ impl Cfg {
                 "openconfig-bgp-policy:bgp-defined-sets":{{
                   "community-sets":{{"community-set":[{}]}},
                   "ext-community-sets":{{"ext-community-set":[{}]}},
-                  "as-path-sets":{{"as-path-set":[{}]}}}}}},
+                  "as-path-sets":{{"as-path-set":[{}]}},
+                  "ocbgp:large-community-sets":{{"large-community-set":[{}]}}}}}},
               "policy-definitions":{{"policy-definition":[{}]}}}}}}"#,
             self.prefix.join(","),
             self.neighbor.join(","),
@@ -124,6 +135,7 @@ impl Cfg {
             self.community.join(","),
             self.ext.join(","),
             self.aspath.join(","),
+            self.large.join(","),
             self.policies.join(",")
         )
     }
