@@ -377,3 +377,34 @@ fn setting_a_leaf_to_its_default_explicitly_is_kept() {
     let out = store.edit_running(&[Edit::json(Operation::Merge, port, "830")], &who()).unwrap();
     assert_eq!(out, CommitOutcome::Unchanged);
 }
+
+#[test]
+fn routing_policy_state_mirrors_the_configuration_in_effect() {
+    let dir = TempDir::new("mirror");
+    let store = open(&dir);
+    let set = "/openconfig-routing-policy:routing-policy/defined-sets/prefix-sets/prefix-set[name='PS']";
+    store
+        .edit_running(
+            &[Edit::json(
+                Operation::Merge,
+                set.to_string(),
+                r#"{"config": {"name": "PS", "mode": "IPV4"},
+                    "prefixes": {"prefix": [{"ip-prefix": "10.0.0.0/8", "masklength-range": "16..24",
+                      "config": {"ip-prefix": "10.0.0.0/8", "masklength-range": "16..24"}}]}}"#
+                    .to_string(),
+            )],
+            &who(),
+        )
+        .unwrap();
+    let tree = store.operational("/openconfig-routing-policy:routing-policy").unwrap();
+    let text = ocbgp_models::ly::print_tree(&tree, yang2::data::DataFormat::JSON, yang2::data::DataPrinterFlags::WITH_SIBLINGS).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let ps = &json["openconfig-routing-policy:routing-policy"]["defined-sets"]["prefix-sets"]["prefix-set"][0];
+    assert_eq!(ps["state"]["name"], "PS", "{text}");
+    assert_eq!(ps["state"]["mode"], "IPV4", "{text}");
+    let prefix = &ps["prefixes"]["prefix"][0];
+    assert_eq!(prefix["state"]["masklength-range"], "16..24", "{text}");
+    // Running itself holds no state.
+    let running = store.running().print(Encoding::Json).unwrap();
+    assert!(!running.contains("\"state\""), "{running}");
+}

@@ -16,6 +16,7 @@ mod consumer;
 mod events;
 mod history;
 mod lock;
+mod mirror;
 mod persist;
 
 use std::path::PathBuf;
@@ -296,6 +297,7 @@ impl Datastore {
         if let Some(p) = provider {
             p.write_state(&mut tree, path)?;
         }
+        mirror::mirror_config(&mut tree)?;
         Ok(tree)
     }
 
