@@ -29,6 +29,8 @@ pub struct Neighbor {
     pub config: PeerConfig,
     /// Whether it is a route-reflector client of ours.
     pub rr_client: bool,
+    /// Whether it is a route-server client of ours (RFC 7947).
+    pub rs_client: bool,
     /// Its import policy by name, and the chain in force.
     pub import: Option<PolicySpec>,
     /// Its export policy by name.
@@ -119,7 +121,13 @@ impl Engine {
                     config.router_id = global.router_id;
                     self.inner.listener.remove_peer(addr);
                     let resolved =
-                        ResolvedNeighbor { session: config, rr_client: n.rr_client, import: n.import, export: n.export };
+                        ResolvedNeighbor {
+                        session: config,
+                        rr_client: n.rr_client,
+                        rs_client: n.rs_client,
+                        import: n.import,
+                        export: n.export,
+                    };
                     start_neighbor(&mut new, &self.inner.listener, resolved, &policies);
                 }
             }
@@ -180,12 +188,20 @@ impl Engine {
                 if n.config.password != neighbor.session.password {
                     let _ = self.inner.listener.add_peer(addr, n.handle.clone(), neighbor.session.password.clone());
                 }
-                if n.rr_client != neighbor.rr_client || n.config.peer_as != neighbor.session.peer_as {
+                if n.rr_client != neighbor.rr_client
+                    || n.rs_client != neighbor.rs_client
+                    || n.config.peer_as != neighbor.session.peer_as
+                {
                     r.rib.send(RibCommand::SetPeer(n.idx, peer_info(&neighbor)));
+                }
+                if n.rs_client != neighbor.rs_client {
+                    // Another update group and export rules: a new session.
+                    let _ = n.handle.reset();
                 }
                 let _ = n.handle.set_config(neighbor.session.clone());
                 n.config = neighbor.session;
                 n.rr_client = neighbor.rr_client;
+                n.rs_client = neighbor.rs_client;
                 n.import = neighbor.import;
                 n.export = neighbor.export;
                 apply_chains(&r.rib, &mut r.chains, n, &policies);
@@ -280,6 +296,7 @@ fn peer_info(n: &ResolvedNeighbor) -> PeerInfo {
         router_id: Ipv4Addr::UNSPECIFIED,
         asn: n.session.peer_as,
         rr_client: n.rr_client,
+        rs_client: n.rs_client,
     }
 }
 
@@ -334,6 +351,7 @@ fn start_neighbor(r: &mut Running, listener: &Listener, neighbor: ResolvedNeighb
         stats,
         config: neighbor.session,
         rr_client: neighbor.rr_client,
+        rs_client: neighbor.rs_client,
         import: neighbor.import,
         export: neighbor.export,
         chains: (None, None),

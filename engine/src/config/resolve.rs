@@ -180,6 +180,8 @@ pub struct ResolvedNeighbor {
     pub session: PeerConfig,
     /// The peer is a route-reflector client of ours.
     pub rr_client: bool,
+    /// The peer is a route-server client of ours (RFC 7947).
+    pub rs_client: bool,
     /// Import policy; `None`: every route is accepted as received.
     pub import: Option<PolicySpec>,
     /// Export policy; `None`: every route is sent.
@@ -293,7 +295,13 @@ pub fn neighbor(tree: &DataTree<'static>, global: &GlobalSettings, addr: IpAddr)
     let ap = &n.apply_policy.config;
     let import = policy_spec(&eff, tree, &path, &ap.import_policy, ap.default_import_policy, "default-import-policy");
     let export = policy_spec(&eff, tree, &path, &ap.export_policy, ap.default_export_policy, "default-export-policy");
-    Ok(ResolvedNeighbor { session, rr_client: n.route_reflector.config.route_reflector_client, import, export })
+    Ok(ResolvedNeighbor {
+        session,
+        rr_client: n.route_reflector.config.route_reflector_client,
+        rs_client: n.route_server.config.route_server_client,
+        import,
+        export,
+    })
 }
 
 /// The routes configured under `ocbgp:originated-routes`.
