@@ -314,6 +314,8 @@ fn toml_converts_every_section_and_reports_what_cannot_map() {
     assert_eq!(ix["apply-policy"]["config"]["import-policy"], serde_json::json!(["pol-in"]));
     assert!(ix["apply-policy"]["config"].get("export-policy").is_none(), "{ix}");
     assert_eq!(ix["apply-policy"]["config"]["default-import-policy"], "ACCEPT_ROUTE");
+    assert_eq!(ix["ocbgp:route-server"]["config"]["route-server-client"], true);
+    assert!(clients.get("ocbgp:route-server").is_none(), "{clients}");
 
     // Neighbors, field by field.
     let neighbors = &b["neighbors"]["neighbor"];
@@ -402,7 +404,6 @@ fn toml_converts_every_section_and_reports_what_cannot_map() {
         "zebra:",
         "global.graceful-restart.config.long-lived-enabled:",
         "global.afi-safis[2].config.afi-safi-name: ipv4-flowspec",
-        "peer-groups[ix].route-server.config.route-server-client:",
         "neighbors[192.0.2.2].timers.config.idle-hold-time-after-reset:",
         "neighbors[192.0.2.2].apply-policy:",
         "neighbors[2001:db8::3].config.neighbor-interface:",
@@ -411,10 +412,10 @@ fn toml_converts_every_section_and_reports_what_cannot_map() {
     ] {
         assert!(stderr.lines().any(|l| l.contains(expected)), "{expected:?} not reported:\n{stderr}");
     }
-    for mapped in ["description", "peer-as", "auth-password", "hold-time", "prefix-set", "set-med"] {
+    for mapped in ["route-server-client", "description", "peer-as", "auth-password", "hold-time", "prefix-set", "set-med"] {
         assert!(!stderr.lines().any(|l| l.contains(&format!(".{mapped}:"))), "{mapped} reported:\n{stderr}");
     }
-    assert!(stderr.contains("10 GoBGP setting(s) not mapped"), "{stderr}");
+    assert!(stderr.contains("9 GoBGP setting(s) not mapped"), "{stderr}");
 }
 
 #[test]

@@ -492,13 +492,11 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
     if let Some(rs) = o.obj("route-server").and_then(|r| r.obj("config")) {
         rs_client = rs.bool("route-server-client") == Some(true);
         if rs_client {
-            rs.report().unmapped(
-                rs.at("route-server-client"),
-                "ocbgpd has no route-server mode yet (RFC 7947): the peer is a normal eBGP peer \
-                 (AS prepended, next hop rewritten); its own policies are kept",
-            );
+            // OpenConfig has no route-server node: ocbgp's extension.
+            out.insert("ocbgp:route-server".into(), json!({ "config": { "route-server-client": true } }));
         }
-        rs.skip("secondary-route", "ocbgpd has no route-server mode");
+        // ocbgpd always sends a client the next best path (path hiding).
+        rs.ignore("secondary-route");
     }
     if kind == Kind::Group {
         ctx.rs_groups.insert(key.clone(), rs_client);
