@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnet::IpNet;
 
-use crate::config::{GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
+mod dynamic;
+
+use crate::config::{DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
 use crate::policy::{Chain, DefaultPolicy, Policies};
 use crate::rib::{LocalSettings, PathAttrs, PeerIdx, PeerInfo, SharedPolicy, SourceKind};
 use crate::rib_task::{RibCommand, RibHandle};
@@ -56,6 +58,8 @@ struct Inner {
     running: Mutex<Option<Running>>,
     /// The compiled routing policy.
     policies: Mutex<Policies>,
+    /// Dynamic-neighbor ranges, longest prefix first.
+    dynamic: Mutex<Vec<DynamicRange>>,
 }
 
 /// The BGP speaker. Cheap to clone; every call returns at once (work goes
@@ -81,14 +85,18 @@ impl Engine {
     /// An engine whose tasks run on `runtime`; it does nothing until it is
     /// given global settings.
     pub fn new(runtime: tokio::runtime::Handle) -> Engine {
-        Engine {
+        let engine = Engine {
             inner: Arc::new(Inner {
                 runtime,
                 listener: Listener::new(),
                 running: Mutex::new(None),
                 policies: Mutex::new(Policies::empty()),
+                dynamic: Mutex::new(Vec::new()),
             }),
-        }
+        };
+        let weak = Arc::downgrade(&engine.inner);
+        engine.inner.listener.set_unknown_peer(Some(Arc::new(move |addr| dynamic::accept(&weak, addr))));
+        engine
     }
 
     fn running(&self) -> MutexGuard<'_, Option<Running>> {
@@ -116,6 +124,11 @@ impl Engine {
                 let policies = self.policies();
                 for (addr, n) in old.neighbors {
                     let _ = n.handle.stop();
+                    if n.config.dynamic {
+                        // It comes back when the peer connects again.
+                        self.inner.listener.remove_peer(addr);
+                        continue;
+                    }
                     let mut config = n.config.clone();
                     config.local_as = global.asn;
                     config.router_id = global.router_id;

@@ -175,6 +175,7 @@ pub struct PolicySpec {
 }
 
 /// A neighbor's session settings, route-reflector role and policies.
+#[derive(Clone)]
 pub struct ResolvedNeighbor {
     /// The session's parameters.
     pub session: PeerConfig,
@@ -302,6 +303,56 @@ pub fn neighbor(tree: &DataTree<'static>, global: &GlobalSettings, addr: IpAddr)
         import,
         export,
     })
+}
+
+/// A range of `global/dynamic-neighbor-prefixes`: a connection from an
+/// address in it that is no configured neighbor gets a session with the
+/// peer group's settings.
+#[derive(Clone)]
+pub struct DynamicRange {
+    /// The addresses.
+    pub prefix: IpNet,
+    /// The peer group.
+    pub group: String,
+    /// The peer group's settings as a neighbor's, resolved for the
+    /// range's first address: the engine puts in the real one.
+    pub template: ResolvedNeighbor,
+}
+
+/// The dynamic-neighbor ranges, longest prefix first (the one that wins
+/// when ranges overlap). A range whose peer group cannot make a neighbor
+/// (no `peer-as` nor `peer-type INTERNAL`: ocbgpd does not accept any AS)
+/// is refused with the range's path.
+pub fn dynamic_ranges(tree: &DataTree<'static>, global: &GlobalSettings) -> Result<Vec<DynamicRange>, Problem> {
+    let base = format!("{}/global/dynamic-neighbor-prefixes/dynamic-neighbor-prefix", bgp_path());
+    let Ok(set) = ocbgp_models::ly::find(tree, &format!("{base}/prefix")) else { return Ok(Vec::new()) };
+    let prefixes: Vec<String> = set.iter().filter_map(|n| n.value_canonical()).collect();
+    let mut out = Vec::new();
+    for text in prefixes {
+        let at = format!("{base}[prefix='{text}']");
+        let problem = |reason: String| Problem { path: Some(at.clone()), reason };
+        let prefix: IpNet = text.parse().map_err(|_| problem(format!("{text:?} is not an IP prefix")))?;
+        let prefix = prefix.trunc();
+        let group = tree
+            .find_path(&format!("{at}/config/peer-group"))
+            .ok()
+            .and_then(|n| n.value_canonical())
+            .ok_or_else(|| problem("a dynamic neighbor prefix needs a peer-group".into()))?;
+        let mut scratch = tree.duplicate().map_err(|e| problem(e.to_string()))?;
+        let addr = prefix.network();
+        if has_neighbor(tree, addr) {
+            // Resolve from the group alone, not the neighbor configured there.
+            let _ = scratch.remove(&neighbor_path(addr));
+        }
+        scratch
+            .new_path(&format!("{}/config/peer-group", neighbor_path(addr)), Some(&group), false)
+            .map_err(|e| problem(e.to_string()))?;
+        let template =
+            neighbor(&scratch, global, addr).map_err(|p| problem(format!("peer group {group:?}: {}", p.reason)))?;
+        out.push(DynamicRange { prefix, group, template });
+    }
+    out.sort_by(|a, b| b.prefix.prefix_len().cmp(&a.prefix.prefix_len()));
+    Ok(out)
 }
 
 /// The routes configured under `ocbgp:originated-routes`.

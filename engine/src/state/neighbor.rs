@@ -194,6 +194,7 @@ fn write_one(
             ocbgp_models::gen::types::PeerType::External
         }),
         description: (!c.description.is_empty()).then(|| c.description.clone()),
+        dynamically_configured: Some(c.dynamic),
         session_state: Some(session_state(stats.state())),
         // OpenConfig: nanoseconds since the Unix epoch.
         last_established: (last_established > 0).then(|| last_established.saturating_mul(1_000_000_000)),
