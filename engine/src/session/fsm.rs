@@ -404,8 +404,11 @@ impl Peer {
     fn establish(&mut self, ready: Ready, outgoing: bool) {
         let Ready { stream, buf, remote_open, negotiated } = ready;
         let addrs = stream.local_addr().and_then(|l| stream.peer_addr().map(|r| (l, r)));
+        // A dual-stack listener's IPv4 connections have IPv4-mapped
+        // addresses: state and next hops want the IPv4 ones.
+        let plain = |a: SocketAddr| SocketAddr::new(transport::unmap(a.ip()), a.port());
         let (local, remote): (SocketAddr, SocketAddr) = match addrs {
-            Ok(a) => a,
+            Ok((l, r)) => (plain(l), plain(r)),
             Err(e) => {
                 tracing::warn!(peer = %self.config.remote, error = %e, "connection lost on establishing");
                 self.schedule_retry();
