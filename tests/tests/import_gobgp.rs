@@ -672,3 +672,44 @@ fn converted_config_runs_against_gobgpd() {
     assert_eq!(lp("10.20.1.0/24"), Some(250), "{routes:?}");
     assert_ne!(lp("10.30.0.0/24"), Some(250), "{routes:?}");
 }
+
+#[test]
+fn route_server_clients_and_dynamic_neighbors_map_to_what_ocbgpd_runs() {
+    let dir = Scratch::new("rs-dyn");
+    let toml = r#"
+[global.config]
+  as = 65000
+  router-id = "192.0.2.1"
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "192.0.2.2"
+    peer-as = 65002
+  [neighbors.route-server.config]
+    route-server-client = true
+[[peer-groups]]
+  [peer-groups.config]
+    peer-group-name = "known"
+    peer-as = 65010
+[[peer-groups]]
+  [peer-groups.config]
+    peer-group-name = "any-as"
+[[dynamic-neighbors]]
+  [dynamic-neighbors.config]
+    prefix = "198.51.100.0/24"
+    peer-group = "known"
+[[dynamic-neighbors]]
+  [dynamic-neighbors.config]
+    prefix = "203.0.113.0/24"
+    peer-group = "any-as"
+"#;
+    let (json, stderr) = convert(&dir.file("gobgpd.toml", toml));
+    let b = bgp(&json);
+    let n = entry(&b["neighbors"]["neighbor"], "neighbor-address", "192.0.2.2");
+    assert_eq!(n["ocbgp:route-server"]["config"]["route-server-client"], true);
+    let ranges = b["global"]["dynamic-neighbor-prefixes"]["dynamic-neighbor-prefix"].as_array().expect("ranges");
+    assert_eq!(ranges.len(), 1, "{ranges:?}");
+    assert_eq!(ranges[0]["config"], serde_json::json!({"prefix": "198.51.100.0/24", "peer-group": "known"}));
+    // ocbgpd takes a dynamic neighbor's AS from its peer group.
+    assert!(stderr.lines().any(|l| l.contains("dynamic-neighbors[1]") && l.contains("no peer-as")), "{stderr}");
+    assert!(!stderr.contains("route-server"), "{stderr}");
+}

@@ -406,3 +406,74 @@ fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Probl
     });
     Ok((r.prefix.trunc(), PathAttrs { attrs, next_hop }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ocbgp_models::config::{Config, Encoding};
+
+    /// A configuration whose bgp container holds a global with AS 65000
+    /// and `members` (JSON members of the bgp container, each with a
+    /// leading comma), plus `global_extra` in global (same).
+    fn config(global_extra: &str, members: &str) -> Config {
+        let text = r#"{"openconfig-network-instance:network-instances": {"network-instance": [{"name": "DEFAULT",
+  "config": {"name": "DEFAULT", "type": "openconfig-network-instance-types:DEFAULT_INSTANCE"},
+  "protocols": {"protocol": [{"identifier": "openconfig-policy-types:BGP", "name": "BGP",
+    "config": {"identifier": "openconfig-policy-types:BGP", "name": "BGP"},
+    "bgp": {"global": {"config": {"as": 65000, "router-id": "192.0.2.1"} GLOBAL} MEMBERS}}]}}]}}"#
+            .replace("GLOBAL", global_extra)
+            .replace("MEMBERS", members);
+        Config::parse(&text, Encoding::Json).expect("valid config")
+    }
+
+    const GROUPS: &str = r#", "peer-groups": {"peer-group": [
+        {"peer-group-name": "rs", "config": {"peer-group-name": "rs", "peer-as": 65010},
+         "ocbgp:route-server": {"config": {"route-server-client": true}}},
+        {"peer-group-name": "ibgp", "config": {"peer-group-name": "ibgp", "peer-type": "INTERNAL"}},
+        {"peer-group-name": "noas", "config": {"peer-group-name": "noas"}}]}"#;
+
+    #[test]
+    fn route_server_client_comes_from_the_neighbor_or_its_peer_group() {
+        let neighbors = r#", "neighbors": {"neighbor": [
+              {"neighbor-address": "192.0.2.2", "config": {"neighbor-address": "192.0.2.2", "peer-group": "rs"}},
+              {"neighbor-address": "192.0.2.3", "config": {"neighbor-address": "192.0.2.3", "peer-as": 65003},
+               "ocbgp:route-server": {"config": {"route-server-client": true}}},
+              {"neighbor-address": "192.0.2.4", "config": {"neighbor-address": "192.0.2.4", "peer-as": 65004}}]}"#;
+        let c = config("", &format!("{GROUPS}{neighbors}"));
+        let g = global(c.tree()).unwrap().unwrap();
+        let rs = |a: &str| neighbor(c.tree(), &g, a.parse().unwrap()).unwrap().rs_client;
+        assert!(rs("192.0.2.2"), "inherited from the peer group");
+        assert!(rs("192.0.2.3"), "set on the neighbor");
+        assert!(!rs("192.0.2.4"), "default");
+    }
+
+    fn ranges(list: &str) -> String {
+        format!(r#", "dynamic-neighbor-prefixes": {{"dynamic-neighbor-prefix": [{list}]}}"#)
+    }
+
+    fn range(prefix: &str, group: &str) -> String {
+        format!(r#"{{"prefix": "{prefix}", "config": {{"prefix": "{prefix}", "peer-group": "{group}"}}}}"#)
+    }
+
+    #[test]
+    fn dynamic_ranges_come_longest_first_with_the_peer_group_settings() {
+        let list = format!("{},{}", range("10.0.0.0/8", "ibgp"), range("10.1.0.0/16", "rs"));
+        let c = config(&ranges(&list), GROUPS);
+        let g = global(c.tree()).unwrap().unwrap();
+        let got: Vec<(String, String, u32, bool)> = dynamic_ranges(c.tree(), &g)
+            .unwrap()
+            .iter()
+            .map(|r| (r.prefix.to_string(), r.group.clone(), r.template.session.peer_as, r.template.rs_client))
+            .collect();
+        assert_eq!(
+            got,
+            [("10.1.0.0/16".into(), "rs".into(), 65010, true), ("10.0.0.0/8".into(), "ibgp".into(), 65000, false)]
+        );
+
+        // A peer group that does not say the AS cannot make a neighbor.
+        let c = config(&ranges(&range("10.0.0.0/8", "noas")), GROUPS);
+        let e = dynamic_ranges(c.tree(), &g).err().expect("refused");
+        assert!(e.path.as_deref().is_some_and(|p| p.contains("dynamic-neighbor-prefix[prefix='10.0.0.0/8']")), "{e}");
+        assert!(e.reason.contains("noas") && e.reason.contains("peer-as"), "{e}");
+    }
+}
