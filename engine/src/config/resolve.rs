@@ -351,7 +351,7 @@ pub fn dynamic_ranges(tree: &DataTree<'static>, global: &GlobalSettings) -> Resu
             neighbor(&scratch, global, addr).map_err(|p| problem(format!("peer group {group:?}: {}", p.reason)))?;
         out.push(DynamicRange { prefix, group, template });
     }
-    out.sort_by(|a, b| b.prefix.prefix_len().cmp(&a.prefix.prefix_len()));
+    out.sort_by_key(|r| std::cmp::Reverse(r.prefix.prefix_len()));
     Ok(out)
 }
 
