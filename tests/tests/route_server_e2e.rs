@@ -81,6 +81,14 @@ fn route_server_clients_get_transparent_routes_and_hidden_paths() {
         assert_eq!(r.med, Some(7), "{}: MED passes: {r}", peer.describe());
         assert_eq!(r.communities, vec!["65101:7".to_string()], "{}: communities pass: {r}", peer.describe());
     }
+    // The role shows in ocbgpd's state.
+    let path = format!(
+        "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp\
+         /neighbors/neighbor[neighbor-address={}]/ocbgp:route-server/state",
+        a_host.ipv4()
+    );
+    let state = serde_json::to_string(&oc.try_gnmi_get(&path).expect("gNMI Get")).unwrap();
+    assert!(state.contains(r#"route-server-client":true"#), "{path}: {state}");
     // Nothing of A's own goes back to A.
     assert!(from_rs(&a, rs, ONLY_A).is_empty(), "A was sent its own route");
 

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use ocbgp_models::gen::state::{
     BgpApplyPolicyState, ListenState, Messages, NeighborAfiSafiState, NeighborState, NeighborTimersState, NeighborTransportState,
-    Prefixes, Queues, Received, Sent,
+    Prefixes, Queues, Received, RouteServerState, Sent,
 };
 use ocbgp_models::gen::types::{
     AfiSafiType, BgpCapability, BgpErrorCode, BgpErrorSubcode, DefaultPolicyType, NeighborSessionState,
@@ -242,6 +242,8 @@ fn write_one(
         ..NeighborTransportState::default()
     }
     .write(tree, &format!("{at}/transport/state"))?;
+
+    RouteServerState { route_server_client: Some(n.rs_client) }.write(tree, &format!("{at}/ocbgp:route-server/state"))?;
 
     // The policy in effect; no chain configured shows as ACCEPT_ROUTE
     // defaults with no policies (everything passes, see yang/README.md).
