@@ -176,6 +176,7 @@ fn run_once(chain: &Chain, routes: &[(IpNet, u32)], attrs: &[Attrs], cache: Opti
         router_id: Ipv4Addr::new(192, 0, 2, 1),
         asn: 65001,
         rr_client: false,
+        rs_client: false,
     };
     let mut interner = Interner::default();
     let mut kept = Vec::with_capacity(routes.len());

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnet::IpNet;
 
-use crate::config::{GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
+mod dynamic;
+
+use crate::config::{DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
 use crate::policy::{Chain, DefaultPolicy, Policies};
 use crate::rib::{LocalSettings, PathAttrs, PeerIdx, PeerInfo, SharedPolicy, SourceKind};
 use crate::rib_task::{RibCommand, RibHandle};
@@ -29,6 +31,8 @@ pub struct Neighbor {
     pub config: PeerConfig,
     /// Whether it is a route-reflector client of ours.
     pub rr_client: bool,
+    /// Whether it is a route-server client of ours (RFC 7947).
+    pub rs_client: bool,
     /// Its import policy by name, and the chain in force.
     pub import: Option<PolicySpec>,
     /// Its export policy by name.
@@ -54,6 +58,8 @@ struct Inner {
     running: Mutex<Option<Running>>,
     /// The compiled routing policy.
     policies: Mutex<Policies>,
+    /// Dynamic-neighbor ranges, longest prefix first.
+    dynamic: Mutex<Vec<DynamicRange>>,
 }
 
 /// The BGP speaker. Cheap to clone; every call returns at once (work goes
@@ -97,14 +103,18 @@ impl Engine {
     /// An engine whose tasks run on `runtime`; it does nothing until it is
     /// given global settings.
     pub fn new(runtime: tokio::runtime::Handle) -> Engine {
-        Engine {
+        let engine = Engine {
             inner: Arc::new(Inner {
                 runtime,
                 listener: Listener::new(),
                 running: Mutex::new(None),
                 policies: Mutex::new(Policies::empty()),
+                dynamic: Mutex::new(Vec::new()),
             }),
-        }
+        };
+        let weak = Arc::downgrade(&engine.inner);
+        engine.inner.listener.set_unknown_peer(Some(Arc::new(move |addr| dynamic::accept(&weak, addr))));
+        engine
     }
 
     fn running(&self) -> MutexGuard<'_, Option<Running>> {
@@ -132,12 +142,23 @@ impl Engine {
                 let policies = self.policies();
                 for (addr, n) in old.neighbors {
                     let _ = n.handle.stop();
+                    if n.config.dynamic {
+                        // It comes back when the peer connects again.
+                        self.inner.listener.remove_peer(addr);
+                        continue;
+                    }
                     let mut config = n.config.clone();
                     config.local_as = global.asn;
                     config.router_id = global.router_id;
                     self.inner.listener.remove_peer(addr);
                     let resolved =
-                        ResolvedNeighbor { session: config, rr_client: n.rr_client, import: n.import, export: n.export };
+                        ResolvedNeighbor {
+                        session: config,
+                        rr_client: n.rr_client,
+                        rs_client: n.rs_client,
+                        import: n.import,
+                        export: n.export,
+                    };
                     start_neighbor(&mut new, &self.inner.listener, resolved, &policies);
                 }
             }
@@ -198,12 +219,20 @@ impl Engine {
                 if n.config.password != neighbor.session.password {
                     let _ = self.inner.listener.add_peer(addr, n.handle.clone(), neighbor.session.password.clone());
                 }
-                if n.rr_client != neighbor.rr_client || n.config.peer_as != neighbor.session.peer_as {
+                if n.rr_client != neighbor.rr_client
+                    || n.rs_client != neighbor.rs_client
+                    || n.config.peer_as != neighbor.session.peer_as
+                {
                     r.rib.send(RibCommand::SetPeer(n.idx, peer_info(&neighbor)));
+                }
+                if n.rs_client != neighbor.rs_client {
+                    // Another update group and export rules: a new session.
+                    let _ = n.handle.reset();
                 }
                 let _ = n.handle.set_config(neighbor.session.clone());
                 n.config = neighbor.session;
                 n.rr_client = neighbor.rr_client;
+                n.rs_client = neighbor.rs_client;
                 n.import = neighbor.import;
                 n.export = neighbor.export;
                 apply_chains(&r.rib, &mut r.chains, n, &policies);
@@ -325,6 +354,7 @@ fn peer_info(n: &ResolvedNeighbor) -> PeerInfo {
         router_id: Ipv4Addr::UNSPECIFIED,
         asn: n.session.peer_as,
         rr_client: n.rr_client,
+        rs_client: n.rs_client,
     }
 }
 
@@ -379,6 +409,7 @@ fn start_neighbor(r: &mut Running, listener: &Listener, neighbor: ResolvedNeighb
         stats,
         config: neighbor.session,
         rr_client: neighbor.rr_client,
+        rs_client: neighbor.rs_client,
         import: neighbor.import,
         export: neighbor.export,
         chains: (None, None),

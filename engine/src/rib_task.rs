@@ -181,5 +181,6 @@ fn group_key(local_asn: u32, peer: &PeerInfo, info: &SessionInfo) -> GroupKey {
         // Filled in by the RIB from the peer's export policy.
         policy: None,
         target: None,
+        rs_member: None,
     }
 }

@@ -227,3 +227,66 @@ async fn policy_edits_take_effect_without_a_session_reset() {
     ea.delete_path("192.0.2.128/25".parse().unwrap()).unwrap();
     assert_eq!(wait_for(&b, &api_route, None, Duration::from_secs(5)).await, None);
 }
+
+/// A speaker with no neighbor but dynamic-neighbor ranges: `(prefix, peer
+/// group, peer-as)`.
+fn dynamic_config(asn: u32, me: &str, port: u16, ranges: &[(&str, &str, u32)]) -> String {
+    let groups: Vec<String> = ranges
+        .iter()
+        .map(|(_, g, asn)| format!(r#"{{"peer-group-name": "{g}", "config": {{"peer-group-name": "{g}", "peer-as": {asn}}}}}"#))
+        .collect();
+    let prefixes: Vec<String> = ranges
+        .iter()
+        .map(|(p, g, _)| format!(r#"{{"prefix": "{p}", "config": {{"prefix": "{p}", "peer-group": "{g}"}}}}"#))
+        .collect();
+    format!(
+        r#"{{"openconfig-network-instance:network-instances": {{"network-instance": [{{"name": "DEFAULT",
+  "config": {{"name": "DEFAULT", "type": "openconfig-network-instance-types:DEFAULT_INSTANCE"}},
+  "protocols": {{"protocol": [{{"identifier": "openconfig-policy-types:BGP", "name": "BGP",
+    "config": {{"identifier": "openconfig-policy-types:BGP", "name": "BGP"}},
+    "bgp": {{"global": {{"config": {{"as": {asn}, "router-id": "{me}"}},
+       "ocbgp:listen": {{"config": {{"address": ["{me}"], "port": {port}}}}},
+       "ocbgp:originated-routes": {{"route": [{{"prefix": "198.51.100.0/24", "config": {{"prefix": "198.51.100.0/24"}}}}]}},
+       "dynamic-neighbor-prefixes": {{"dynamic-neighbor-prefix": [{prefixes}]}}}},
+      "peer-groups": {{"peer-group": [{groups}]}}}}}}]}}}}]}}}}"#,
+        prefixes = prefixes.join(","),
+        groups = groups.join(",")
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamic_neighbor_comes_from_the_longest_range_and_goes_with_its_session() {
+    let port = 22179 + (std::process::id() % 500) as u16;
+    // 127.0.0.0/24 would make the peer AS 65099 (its OPEN would fail);
+    // the longer 127.0.0.0/29 makes it 65002.
+    let (a, ea) =
+        speaker("da", &dynamic_config(65001, "127.0.0.6", port, &[("127.0.0.0/24", "wide", 65099), ("127.0.0.0/29", "near", 65002)]));
+    let (b, eb) = speaker("db", &config(65002, "127.0.0.7", "127.0.0.6", 65001, port, &["203.0.113.0/24"]));
+    // Outside every range: refused.
+    let (_c, ec) = speaker("dc", &config(65003, "127.0.1.9", "127.0.0.6", 65001, port, &[]));
+
+    let nb = |addr: &str| format!("{BGP}/neighbors/neighbor[neighbor-address='{addr}']");
+    let state = format!("{}/state/session-state", nb("127.0.0.7"));
+    assert_eq!(wait_for(&a, &state, Some("ESTABLISHED"), Duration::from_secs(15)).await.as_deref(), Some("ESTABLISHED"));
+    assert_eq!(leaf(&a, &format!("{}/state/dynamically-configured", nb("127.0.0.7"))).await.as_deref(), Some("true"));
+    assert_eq!(leaf(&a, &format!("{}/state/peer-as", nb("127.0.0.7"))).await.as_deref(), Some("65002"));
+    // Routes both ways.
+    let prefixes = |addr: &str| {
+        format!("{}/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/state/prefixes", nb(addr))
+    };
+    assert_eq!(wait_for(&a, &format!("{}/received", prefixes("127.0.0.7")), Some("1"), Duration::from_secs(5)).await.as_deref(), Some("1"));
+    assert_eq!(wait_for(&b, &format!("{}/received", prefixes("127.0.0.6")), Some("1"), Duration::from_secs(5)).await.as_deref(), Some("1"));
+    // C never got a session, and A made no neighbor for it.
+    assert!(ea.neighbor("127.0.1.9".parse().unwrap()).is_none());
+    let c_stats = ec.neighbor("127.0.0.6".parse().unwrap()).expect("C's neighbor").stats;
+    assert_eq!(c_stats.established_transitions.load(std::sync::atomic::Ordering::Relaxed), 0);
+
+    // B drops its neighbor: the session ends and A's dynamic neighbor goes.
+    edit(&b, vec![Edit::delete(Operation::Delete, nb("127.0.0.6"))]).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ea.neighbor("127.0.0.7".parse().unwrap()).is_some() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ea.neighbor("127.0.0.7".parse().unwrap()).is_none(), "dynamic neighbor still there");
+    drop(eb);
+}

@@ -314,6 +314,8 @@ fn toml_converts_every_section_and_reports_what_cannot_map() {
     assert_eq!(ix["apply-policy"]["config"]["import-policy"], serde_json::json!(["pol-in"]));
     assert!(ix["apply-policy"]["config"].get("export-policy").is_none(), "{ix}");
     assert_eq!(ix["apply-policy"]["config"]["default-import-policy"], "ACCEPT_ROUTE");
+    assert_eq!(ix["ocbgp:route-server"]["config"]["route-server-client"], true);
+    assert!(clients.get("ocbgp:route-server").is_none(), "{clients}");
 
     // Neighbors, field by field.
     let neighbors = &b["neighbors"]["neighbor"];
@@ -402,7 +404,6 @@ fn toml_converts_every_section_and_reports_what_cannot_map() {
         "zebra:",
         "global.graceful-restart.config.long-lived-enabled:",
         "global.afi-safis[2].config.afi-safi-name: ipv4-flowspec",
-        "peer-groups[ix].route-server.config.route-server-client:",
         "neighbors[192.0.2.2].timers.config.idle-hold-time-after-reset:",
         "neighbors[192.0.2.2].apply-policy:",
         "neighbors[2001:db8::3].config.neighbor-interface:",
@@ -411,10 +412,10 @@ fn toml_converts_every_section_and_reports_what_cannot_map() {
     ] {
         assert!(stderr.lines().any(|l| l.contains(expected)), "{expected:?} not reported:\n{stderr}");
     }
-    for mapped in ["description", "peer-as", "auth-password", "hold-time", "prefix-set", "set-med"] {
+    for mapped in ["route-server-client", "description", "peer-as", "auth-password", "hold-time", "prefix-set", "set-med"] {
         assert!(!stderr.lines().any(|l| l.contains(&format!(".{mapped}:"))), "{mapped} reported:\n{stderr}");
     }
-    assert!(stderr.contains("10 GoBGP setting(s) not mapped"), "{stderr}");
+    assert!(stderr.contains("9 GoBGP setting(s) not mapped"), "{stderr}");
 }
 
 #[test]
@@ -670,4 +671,45 @@ fn converted_config_runs_against_gobgpd() {
     let lp = |p: &str| routes.iter().find(|r| r.prefix == p).and_then(|r| r.local_pref);
     assert_eq!(lp("10.20.1.0/24"), Some(250), "{routes:?}");
     assert_ne!(lp("10.30.0.0/24"), Some(250), "{routes:?}");
+}
+
+#[test]
+fn route_server_clients_and_dynamic_neighbors_map_to_what_ocbgpd_runs() {
+    let dir = Scratch::new("rs-dyn");
+    let toml = r#"
+[global.config]
+  as = 65000
+  router-id = "192.0.2.1"
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "192.0.2.2"
+    peer-as = 65002
+  [neighbors.route-server.config]
+    route-server-client = true
+[[peer-groups]]
+  [peer-groups.config]
+    peer-group-name = "known"
+    peer-as = 65010
+[[peer-groups]]
+  [peer-groups.config]
+    peer-group-name = "any-as"
+[[dynamic-neighbors]]
+  [dynamic-neighbors.config]
+    prefix = "198.51.100.0/24"
+    peer-group = "known"
+[[dynamic-neighbors]]
+  [dynamic-neighbors.config]
+    prefix = "203.0.113.0/24"
+    peer-group = "any-as"
+"#;
+    let (json, stderr) = convert(&dir.file("gobgpd.toml", toml));
+    let b = bgp(&json);
+    let n = entry(&b["neighbors"]["neighbor"], "neighbor-address", "192.0.2.2");
+    assert_eq!(n["ocbgp:route-server"]["config"]["route-server-client"], true);
+    let ranges = b["global"]["dynamic-neighbor-prefixes"]["dynamic-neighbor-prefix"].as_array().expect("ranges");
+    assert_eq!(ranges.len(), 1, "{ranges:?}");
+    assert_eq!(ranges[0]["config"], serde_json::json!({"prefix": "198.51.100.0/24", "peer-group": "known"}));
+    // ocbgpd takes a dynamic neighbor's AS from its peer group.
+    assert!(stderr.lines().any(|l| l.contains("dynamic-neighbors[1]") && l.contains("no peer-as")), "{stderr}");
+    assert!(!stderr.contains("route-server"), "{stderr}");
 }

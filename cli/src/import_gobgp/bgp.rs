@@ -128,13 +128,26 @@ pub(super) fn bgp(root: &Obj) -> Result<Value, ImportError> {
         let Some(c) = d.obj("config") else { continue };
         let prefix = c.nonempty("prefix");
         let group = c.nonempty("peer-group");
+        // ocbgpd makes a dynamic neighbor from its peer group, which must
+        // say the peer's AS (peer-as, or peer-type internal).
+        let group_config = |name: &str| {
+            groups.iter().find(|g| g["peer-group-name"] == json!(name)).map(|g| g["config"].clone())
+        };
+        let knows_as = |cfg: &Value| {
+            cfg.get("peer-as").is_some() || cfg.get("peer-type").and_then(Value::as_str).is_some_and(|t| t.ends_with(":INTERNAL"))
+        };
         match (prefix, group) {
-            (Some(prefix), group) => {
+            (Some(prefix), Some(group)) if group_config(&group).is_some_and(|g| knows_as(&g)) => {
                 let mut config = Map::new();
                 config.insert("prefix".into(), json!(prefix));
-                put(&mut config, "peer-group", group);
+                config.insert("peer-group".into(), json!(group));
                 dynamic.push(json!({"prefix": prefix, "config": config}));
             }
+            (Some(_), Some(group)) => c.report().unmapped(
+                c.at("peer-group"),
+                format!("peer group {group:?} is not defined or has no peer-as: ocbgpd takes a dynamic neighbor's AS from it"),
+            ),
+            (Some(_), None) => c.report().unmapped(c.path(), "a dynamic neighbor without a peer group"),
             (None, _) => c.report().unmapped(c.path(), "a dynamic neighbor without a prefix"),
         }
     }
@@ -492,13 +505,11 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
     if let Some(rs) = o.obj("route-server").and_then(|r| r.obj("config")) {
         rs_client = rs.bool("route-server-client") == Some(true);
         if rs_client {
-            rs.report().unmapped(
-                rs.at("route-server-client"),
-                "ocbgpd has no route-server mode yet (RFC 7947): the peer is a normal eBGP peer \
-                 (AS prepended, next hop rewritten); its own policies are kept",
-            );
+            // OpenConfig has no route-server node: ocbgp's extension.
+            out.insert("ocbgp:route-server".into(), json!({ "config": { "route-server-client": true } }));
         }
-        rs.skip("secondary-route", "ocbgpd has no route-server mode");
+        // ocbgpd always sends a client the next best path (path hiding).
+        rs.ignore("secondary-route");
     }
     if kind == Kind::Group {
         ctx.rs_groups.insert(key.clone(), rs_client);

@@ -5,7 +5,8 @@
 //! What maps: global (AS, router id, listen port and addresses, route
 //! selection, multipath, graceful restart, confederation, families),
 //! neighbors and peer groups (session, timers, transport, eBGP multihop,
-//! route reflector, graceful restart, AS-path options, TTL security,
+//! route reflector, route server (`ocbgp:route-server`), graceful restart,
+//! AS-path options, TTL security,
 //! families with prefix limits and add-paths, policies), dynamic neighbors,
 //! defined sets (prefix, neighbor, community, extended community, AS-path,
 //! large community) and policy definitions. Every setting that does not

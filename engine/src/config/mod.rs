@@ -14,7 +14,7 @@ use ocbgp_models::config::Config;
 use ocbgp_models::datastore::{ConfigConsumer, Refusal, Transaction};
 use ocbgp_models::gen::{ChangeSet, ListKind, Op};
 
-pub use resolve::{bgp_path, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
+pub use resolve::{bgp_path, DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
 
 use crate::engine::Engine;
 use crate::policy::{Policies, ROUTING_POLICY_PATH};
@@ -59,6 +59,8 @@ struct Plan {
     withdrawn: Vec<IpNet>,
     /// Originated routes to announce.
     originated: Vec<(IpNet, PathAttrs)>,
+    /// New dynamic-neighbor ranges, when they (or their peer groups) changed.
+    dynamic: Option<Vec<DynamicRange>>,
 }
 
 /// Connects the datastore to the engine.
@@ -109,6 +111,9 @@ impl Northbound {
         for (prefix, attrs) in plan.originated {
             let _ = self.engine.add_path(prefix, attrs);
         }
+        if let Some(ranges) = plan.dynamic {
+            self.engine.set_dynamic_ranges(ranges);
+        }
     }
 }
 
@@ -147,6 +152,7 @@ fn plan_bgp(config: &Config) -> Result<Plan, Problem> {
         .collect::<Result<_, _>>()?;
     Ok(Plan {
         originated: resolve::originated(tree)?,
+        dynamic: Some(resolve::dynamic_ranges(tree, &global)?),
         global: Some(Some(global)),
         neighbors,
         ..Plan::default()
@@ -212,6 +218,9 @@ fn plan_bgp_change(old: &Config, new: &Config, changes: &ChangeSet, current: Opt
         }
     }
     let mut plan = Plan::default();
+    if changes.list(ListKind::BgpPeerGroup).next().is_some() {
+        plan.dynamic = Some(resolve::dynamic_ranges(new.tree(), &global)?);
+    }
     for addr in touched {
         if resolve::has_neighbor(new.tree(), addr) {
             plan.neighbors.push(resolve::neighbor(new.tree(), &global, addr)?);

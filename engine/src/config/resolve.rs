@@ -175,11 +175,14 @@ pub struct PolicySpec {
 }
 
 /// A neighbor's session settings, route-reflector role and policies.
+#[derive(Clone)]
 pub struct ResolvedNeighbor {
     /// The session's parameters.
     pub session: PeerConfig,
     /// The peer is a route-reflector client of ours.
     pub rr_client: bool,
+    /// The peer is a route-server client of ours (RFC 7947).
+    pub rs_client: bool,
     /// Import policy; `None`: every route is accepted as received.
     pub import: Option<PolicySpec>,
     /// Export policy; `None`: every route is sent.
@@ -293,7 +296,63 @@ pub fn neighbor(tree: &DataTree<'static>, global: &GlobalSettings, addr: IpAddr)
     let ap = &n.apply_policy.config;
     let import = policy_spec(&eff, tree, &path, &ap.import_policy, ap.default_import_policy, "default-import-policy");
     let export = policy_spec(&eff, tree, &path, &ap.export_policy, ap.default_export_policy, "default-export-policy");
-    Ok(ResolvedNeighbor { session, rr_client: n.route_reflector.config.route_reflector_client, import, export })
+    Ok(ResolvedNeighbor {
+        session,
+        rr_client: n.route_reflector.config.route_reflector_client,
+        rs_client: n.route_server.config.route_server_client,
+        import,
+        export,
+    })
+}
+
+/// A range of `global/dynamic-neighbor-prefixes`: a connection from an
+/// address in it that is no configured neighbor gets a session with the
+/// peer group's settings.
+#[derive(Clone)]
+pub struct DynamicRange {
+    /// The addresses.
+    pub prefix: IpNet,
+    /// The peer group.
+    pub group: String,
+    /// The peer group's settings as a neighbor's, resolved for the
+    /// range's first address: the engine puts in the real one.
+    pub template: ResolvedNeighbor,
+}
+
+/// The dynamic-neighbor ranges, longest prefix first (the one that wins
+/// when ranges overlap). A range whose peer group cannot make a neighbor
+/// (no `peer-as` nor `peer-type INTERNAL`: ocbgpd does not accept any AS)
+/// is refused with the range's path.
+pub fn dynamic_ranges(tree: &DataTree<'static>, global: &GlobalSettings) -> Result<Vec<DynamicRange>, Problem> {
+    let base = format!("{}/global/dynamic-neighbor-prefixes/dynamic-neighbor-prefix", bgp_path());
+    let Ok(set) = ocbgp_models::ly::find(tree, &format!("{base}/prefix")) else { return Ok(Vec::new()) };
+    let prefixes: Vec<String> = set.iter().filter_map(|n| n.value_canonical()).collect();
+    let mut out = Vec::new();
+    for text in prefixes {
+        let at = format!("{base}[prefix='{text}']");
+        let problem = |reason: String| Problem { path: Some(at.clone()), reason };
+        let prefix: IpNet = text.parse().map_err(|_| problem(format!("{text:?} is not an IP prefix")))?;
+        let prefix = prefix.trunc();
+        let group = tree
+            .find_path(&format!("{at}/config/peer-group"))
+            .ok()
+            .and_then(|n| n.value_canonical())
+            .ok_or_else(|| problem("a dynamic neighbor prefix needs a peer-group".into()))?;
+        let mut scratch = tree.duplicate().map_err(|e| problem(e.to_string()))?;
+        let addr = prefix.network();
+        if has_neighbor(tree, addr) {
+            // Resolve from the group alone, not the neighbor configured there.
+            let _ = scratch.remove(&neighbor_path(addr));
+        }
+        scratch
+            .new_path(&format!("{}/config/peer-group", neighbor_path(addr)), Some(&group), false)
+            .map_err(|e| problem(e.to_string()))?;
+        let template =
+            neighbor(&scratch, global, addr).map_err(|p| problem(format!("peer group {group:?}: {}", p.reason)))?;
+        out.push(DynamicRange { prefix, group, template });
+    }
+    out.sort_by_key(|r| std::cmp::Reverse(r.prefix.prefix_len()));
+    Ok(out)
 }
 
 /// The routes configured under `ocbgp:originated-routes`.
@@ -346,4 +405,75 @@ fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Probl
         IpAddr::V6(global) => NextHop::V6 { global, link_local: None },
     });
     Ok((r.prefix.trunc(), PathAttrs { attrs, next_hop }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ocbgp_models::config::{Config, Encoding};
+
+    /// A configuration whose bgp container holds a global with AS 65000
+    /// and `members` (JSON members of the bgp container, each with a
+    /// leading comma), plus `global_extra` in global (same).
+    fn config(global_extra: &str, members: &str) -> Config {
+        let text = r#"{"openconfig-network-instance:network-instances": {"network-instance": [{"name": "DEFAULT",
+  "config": {"name": "DEFAULT", "type": "openconfig-network-instance-types:DEFAULT_INSTANCE"},
+  "protocols": {"protocol": [{"identifier": "openconfig-policy-types:BGP", "name": "BGP",
+    "config": {"identifier": "openconfig-policy-types:BGP", "name": "BGP"},
+    "bgp": {"global": {"config": {"as": 65000, "router-id": "192.0.2.1"} GLOBAL} MEMBERS}}]}}]}}"#
+            .replace("GLOBAL", global_extra)
+            .replace("MEMBERS", members);
+        Config::parse(&text, Encoding::Json).expect("valid config")
+    }
+
+    const GROUPS: &str = r#", "peer-groups": {"peer-group": [
+        {"peer-group-name": "rs", "config": {"peer-group-name": "rs", "peer-as": 65010},
+         "ocbgp:route-server": {"config": {"route-server-client": true}}},
+        {"peer-group-name": "ibgp", "config": {"peer-group-name": "ibgp", "peer-type": "INTERNAL"}},
+        {"peer-group-name": "noas", "config": {"peer-group-name": "noas"}}]}"#;
+
+    #[test]
+    fn route_server_client_comes_from_the_neighbor_or_its_peer_group() {
+        let neighbors = r#", "neighbors": {"neighbor": [
+              {"neighbor-address": "192.0.2.2", "config": {"neighbor-address": "192.0.2.2", "peer-group": "rs"}},
+              {"neighbor-address": "192.0.2.3", "config": {"neighbor-address": "192.0.2.3", "peer-as": 65003},
+               "ocbgp:route-server": {"config": {"route-server-client": true}}},
+              {"neighbor-address": "192.0.2.4", "config": {"neighbor-address": "192.0.2.4", "peer-as": 65004}}]}"#;
+        let c = config("", &format!("{GROUPS}{neighbors}"));
+        let g = global(c.tree()).unwrap().unwrap();
+        let rs = |a: &str| neighbor(c.tree(), &g, a.parse().unwrap()).unwrap().rs_client;
+        assert!(rs("192.0.2.2"), "inherited from the peer group");
+        assert!(rs("192.0.2.3"), "set on the neighbor");
+        assert!(!rs("192.0.2.4"), "default");
+    }
+
+    fn ranges(list: &str) -> String {
+        format!(r#", "dynamic-neighbor-prefixes": {{"dynamic-neighbor-prefix": [{list}]}}"#)
+    }
+
+    fn range(prefix: &str, group: &str) -> String {
+        format!(r#"{{"prefix": "{prefix}", "config": {{"prefix": "{prefix}", "peer-group": "{group}"}}}}"#)
+    }
+
+    #[test]
+    fn dynamic_ranges_come_longest_first_with_the_peer_group_settings() {
+        let list = format!("{},{}", range("10.0.0.0/8", "ibgp"), range("10.1.0.0/16", "rs"));
+        let c = config(&ranges(&list), GROUPS);
+        let g = global(c.tree()).unwrap().unwrap();
+        let got: Vec<(String, String, u32, bool)> = dynamic_ranges(c.tree(), &g)
+            .unwrap()
+            .iter()
+            .map(|r| (r.prefix.to_string(), r.group.clone(), r.template.session.peer_as, r.template.rs_client))
+            .collect();
+        assert_eq!(
+            got,
+            [("10.1.0.0/16".into(), "rs".into(), 65010, true), ("10.0.0.0/8".into(), "ibgp".into(), 65000, false)]
+        );
+
+        // A peer group that does not say the AS cannot make a neighbor.
+        let c = config(&ranges(&range("10.0.0.0/8", "noas")), GROUPS);
+        let e = dynamic_ranges(c.tree(), &g).err().expect("refused");
+        assert!(e.path.as_deref().is_some_and(|p| p.contains("dynamic-neighbor-prefix[prefix='10.0.0.0/8']")), "{e}");
+        assert!(e.reason.contains("noas") && e.reason.contains("peer-as"), "{e}");
+    }
 }

@@ -195,6 +195,7 @@ mod tests {
             router_id: Ipv4Addr::new(10, 0, 0, last),
             asn,
             rr_client: false,
+            rs_client: false,
         }
     }
 

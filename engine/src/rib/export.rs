@@ -6,6 +6,12 @@
 //! what export makes of the best path it had before (kept by the table
 //! until the flush). The one per-member difference is split horizon: a
 //! route is not sent back to the peer it came from.
+//!
+//! Route-server clients (RFC 7947) are the exception: each has a group of
+//! its own (`GroupKey::rs_member`) that keeps what it sent per prefix, so
+//! that it can send the next best path when the best one is not for the
+//! client (path hiding, RFC 7947 2.3.2.1), and routes to it go
+//! transparently (no AS prepended, NEXT_HOP and MED kept).
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -19,7 +25,7 @@ use super::bestpath::DEFAULT_LOCAL_PREF;
 use super::key::RouteKey;
 use super::policy::{PolicyRoute, SharedPolicy};
 use super::path::{Path, PeerIdx, PeerInfo, SourceKind};
-use super::table::Table;
+use super::table::{Dest, Table};
 use crate::wire::{AsPath, CodecConfig, EncodedAttributes, Family, NextHop, Nlri, Segment, SegmentType, UpdatePacker};
 
 /// Where a member's outgoing messages go: the session's writer.
@@ -48,6 +54,8 @@ pub struct GroupKey {
     pub policy: Option<SharedPolicy>,
     /// The one member, when the policy depends on the target peer.
     pub target: Option<PeerInfo>,
+    /// The one member, when it is a route-server client of ours.
+    pub rs_member: Option<PeerIdx>,
 }
 
 /// A member of a group.
@@ -81,6 +89,8 @@ pub struct UpdateGroup {
     /// was the source of (and so was not sent).
     advertised: HashMap<Family, i64>,
     sourced: HashMap<(Family, PeerIdx), i64>,
+    /// Route-server groups only: what the member was sent, by prefix.
+    rs_sent: HashMap<(Family, IpNet), (Attrs, PeerIdx)>,
 }
 
 /// What an export result depends on besides the group: the attribute set
@@ -111,6 +121,7 @@ impl UpdateGroup {
             cache: HashMap::new(),
             advertised: HashMap::new(),
             sourced: HashMap::new(),
+            rs_sent: HashMap::new(),
         }
     }
 
@@ -216,7 +227,96 @@ impl UpdateGroup {
         }
     }
 
-    /// The attribute rules of RFC 4271 5.1 and RFC 4456 8.
+    /// What a route-server group sends its member for a prefix: the first
+    /// path in the RIB's order of preference that is not the member's own
+    /// and that export lets through (RFC 7947 2.3.2.1), with its source.
+    fn rs_choice(
+        &mut self,
+        family: Family,
+        prefix: IpNet,
+        dest: Option<&Dest>,
+        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        settings: &ExportSettings,
+        interner: &mut Interner,
+    ) -> Option<(Attrs, PeerIdx)> {
+        let member = self.key.rs_member?;
+        // Accepted paths come first, best first, the rest by preference.
+        for p in dest?.paths().iter().take_while(|p| p.accepted.is_some()) {
+            if p.peer == member {
+                continue;
+            }
+            let Some(info) = peers(p.peer) else { continue };
+            if let Some(attrs) = self.export(family, prefix, p, &info, settings, interner) {
+                return Some((attrs, p.peer));
+            }
+        }
+        None
+    }
+
+    /// What a route-server group sends its member of the whole table, by
+    /// prefix; the group remembers it as sent.
+    fn rs_table<K: RouteKey>(
+        &mut self,
+        table: &Table<K>,
+        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        settings: &ExportSettings,
+        interner: &mut Interner,
+    ) -> HashMap<K, (Attrs, PeerIdx)> {
+        let family = K::FAMILY;
+        self.rs_sent.retain(|(f, _), _| *f != family);
+        let mut out = HashMap::new();
+        for (key, dest) in table.range_from(None) {
+            let prefix = key.to_net();
+            if let Some(choice) = self.rs_choice(family, prefix, Some(dest), peers, settings, interner) {
+                self.rs_sent.insert((family, prefix), choice.clone());
+                out.insert(*key, choice);
+            }
+        }
+        out
+    }
+
+    /// Route-server flush: the member's choice per changed prefix against
+    /// what it was sent.
+    fn rs_flush<K: RouteKey>(
+        &mut self,
+        changes: &[(K, Option<Path>)],
+        table: &Table<K>,
+        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        settings: &ExportSettings,
+        interner: &mut Interner,
+    ) -> Batches {
+        let family = K::FAMILY;
+        let mut batches = Batches::default();
+        for (key, _) in changes {
+            let prefix = key.to_net();
+            let new = self.rs_choice(family, prefix, table.get(*key), peers, settings, interner);
+            let old = self.rs_sent.get(&(family, prefix)).cloned();
+            let nlri = self.nlri(family, prefix);
+            match (&old, &new) {
+                (None, None) => continue,
+                (Some((a, sa)), Some((b, sb))) if Arc::ptr_eq(a, b) && sa == sb => continue,
+                // The source is never the member: "all but the source" is
+                // the member.
+                (Some((_, src)), None) => batches.withdraw.entry(*src).or_default().push(nlri),
+                (_, Some((attrs, src))) => batches
+                    .announce
+                    .entry((Arc::as_ptr(attrs) as usize, *src))
+                    .or_insert_with(|| (attrs.clone(), Vec::new()))
+                    .1
+                    .push(nlri),
+            }
+            match &new {
+                Some(n) => self.rs_sent.insert((family, prefix), n.clone()),
+                None => self.rs_sent.remove(&(family, prefix)),
+            };
+            self.count(family, old.as_ref().map(|o| o.1), -1);
+            self.count(family, new.as_ref().map(|n| n.1), 1);
+        }
+        batches
+    }
+
+    /// The attribute rules of RFC 4271 5.1 and RFC 4456 8; toward a
+    /// route-server client, those of RFC 7947 2.2.
     fn transform(&self, v6: bool, attrs: &PathAttrs, source: &PeerInfo, s: &ExportSettings) -> Option<PathAttrs> {
         let key = &self.key;
         let reflect = source.kind == SourceKind::Internal && key.kind == SourceKind::Internal;
@@ -226,7 +326,21 @@ impl UpdateGroup {
         }
         let self_hop = || self.self_hop(v6);
         let mut out = attrs.clone();
+        let transparent = key.rs_member.is_some() && key.kind == SourceKind::External && source.kind != SourceKind::Local;
         match key.kind {
+            SourceKind::External if transparent => {
+                // RFC 7947 2.2: the route server is not in the path; the
+                // next hop, MED and communities are the source's.
+                let mut path = out.attrs.as_path.take().unwrap_or_default();
+                path.segments.retain(|seg| !seg.kind.is_confed());
+                out.attrs.as_path = Some(path);
+                if out.next_hop.is_none() {
+                    out.next_hop = Some(self_hop()?);
+                }
+                out.attrs.local_pref = None;
+                out.attrs.originator_id = None;
+                out.attrs.cluster_list.clear();
+            }
             SourceKind::External | SourceKind::Local => {
                 let mut path = out.attrs.as_path.take().unwrap_or_default();
                 prepend(&mut path, key.local_asn);
@@ -273,6 +387,11 @@ impl UpdateGroup {
     ) {
         let family = K::FAMILY;
         if !self.key.families.contains(&family) || self.members.is_empty() {
+            return;
+        }
+        if self.key.rs_member.is_some() {
+            let batches = self.rs_flush(changes, table, peers, settings, interner);
+            self.send(family, batches);
             return;
         }
         let mut batches = Batches::default();
@@ -336,7 +455,20 @@ impl UpdateGroup {
             return;
         }
         let mut runs: HashMap<usize, (Attrs, Vec<Nlri>)> = HashMap::new();
-        for (key, best) in table.best_paths() {
+        if self.key.rs_member.is_some() {
+            let chosen = self.rs_table(table, peers, settings, interner);
+            for (key, (attrs, src)) in chosen {
+                if count {
+                    self.count(family, Some(src), 1);
+                }
+                runs.entry(Arc::as_ptr(&attrs) as usize)
+                    .or_insert_with(|| (attrs.clone(), Vec::new()))
+                    .1
+                    .push(self.nlri(family, key.to_net()));
+            }
+        }
+        let rs = self.key.rs_member.is_some();
+        for (key, best) in table.best_paths().filter(move |_| !rs) {
             if best.peer == to.peer {
                 continue;
             }
@@ -375,6 +507,9 @@ impl UpdateGroup {
         let mut out = HashMap::new();
         if !self.key.families.contains(&family) {
             return out;
+        }
+        if self.key.rs_member.is_some() {
+            return self.rs_table(table, peers, settings, interner);
         }
         for (key, best) in table.best_paths() {
             if best.peer == to {

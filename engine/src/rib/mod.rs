@@ -400,6 +400,8 @@ impl Rib {
             Some(p) if p.0.depends_on_target() => self.peer(peer).cloned(),
             _ => None,
         };
+        // A route-server client has a group of its own (path hiding).
+        key.rs_member = self.peer(peer).filter(|i| i.rs_client).map(|_| peer);
     }
 
     /// Sets (or clears) `peer`'s export policy. An established peer moves

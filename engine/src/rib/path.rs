@@ -38,6 +38,8 @@ pub struct PeerInfo {
     pub asn: u32,
     /// Whether the peer is a route-reflector client of ours (RFC 4456).
     pub rr_client: bool,
+    /// Whether the peer is a route-server client of ours (RFC 7947).
+    pub rs_client: bool,
 }
 
 impl PeerInfo {
@@ -49,6 +51,7 @@ impl PeerInfo {
             router_id,
             asn,
             rr_client: false,
+            rs_client: false,
         }
     }
 }

@@ -110,13 +110,21 @@ impl<K: RouteKey> Table<K> {
         let dest = self.dests.entry(key).or_default();
         let before = dest.best().cloned();
         let slot = dest.paths.iter().position(|p| p.peer == peer && p.path_id == path_id);
+        // Whether an accepted path came, went or changed.
+        let mut touched_accepted = false;
         let old = match (slot, path) {
             (Some(i), Some(new)) => {
                 let delta = Delta::of(Some(&dest.paths[i]), Some(&new));
+                let was = &dest.paths[i];
+                touched_accepted = (was.accepted.is_some() || new.accepted.is_some()) && *was != new;
                 dest.paths[i] = new;
                 delta
             }
-            (Some(i), None) => Delta::of(Some(&dest.paths.remove(i)), None),
+            (Some(i), None) => {
+                let was = dest.paths.remove(i);
+                touched_accepted = was.accepted.is_some();
+                Delta::of(Some(&was), None)
+            }
             (None, Some(new)) => {
                 let delta = Delta::of(None, Some(&new));
                 dest.paths.push(new);
@@ -130,6 +138,10 @@ impl<K: RouteKey> Table<K> {
             (None, None) => false,
             _ => true,
         };
+        // A change to another accepted path matters to route-server
+        // clients (path hiding, RFC 7947 2.3.2.1): the prefix is noted too,
+        // with its unchanged best path, which other groups skip.
+        let changed = changed || old.accepted != 0 || touched_accepted;
         if dest.paths.is_empty() {
             self.dests.remove(&key);
         }

@@ -22,6 +22,7 @@ fn info(last: u8, asn: u32) -> PeerInfo {
         router_id: Ipv4Addr::new(10, 0, 0, last),
         asn,
         rr_client: false,
+        rs_client: false,
     }
 }
 
@@ -37,6 +38,7 @@ fn ebgp_key() -> GroupKey {
         ipv4_over_ipv6: false,
         policy: None,
         target: None,
+        rs_member: None,
     }
 }
 
@@ -356,4 +358,122 @@ fn peers_with_the_same_export_policy_share_a_group() {
     }
     // The same policy object: one group; an equal but separate one: another.
     assert_eq!(rib.group_count(), 2);
+}
+
+/// A route-server client (RFC 7947) up in its own group, past its End-of-RIB.
+fn up_rs(rib: &mut Rib, last: u8, asn: u32) -> Peer {
+    let idx = rib.add_peer(PeerInfo { rs_client: true, ..info(last, asn) });
+    let (tx, rx) = mpsc::unbounded_channel();
+    rib.peer_up(idx, ebgp_key(), tx);
+    let mut p = Peer { idx, rx, internal: false };
+    let eor = p.updates();
+    assert_eq!(eor.last().and_then(Update::end_of_rib_family), Some(Family::IPV4_UNICAST));
+    p
+}
+
+fn announce_med(path: &[u32], prefixes: &[&str], next_hop: [u8; 4], med: u32) -> DecodedUpdate {
+    let mut u = announce(path, prefixes, next_hop);
+    u.update.attributes.med = Some(med);
+    u.update.attributes.communities = vec![crate::wire::Community(0xfde8_0001)];
+    u
+}
+
+#[test]
+fn route_server_clients_get_routes_transparently_and_in_groups_of_their_own() {
+    let mut rib = rib();
+    let mut a = up_rs(&mut rib, 1, 65001);
+    let mut b = up_rs(&mut rib, 2, 65002);
+    let mut plain = up(&mut rib, 3, 65003);
+    assert_eq!(rib.group_count(), 3, "one group per route-server client");
+
+    rib.update(a.idx, &announce_med(&[65001, 65010], &["198.51.100.0/24"], [192, 0, 2, 1], 5));
+    rib.flush();
+    let to_b = b.updates();
+    assert_eq!(to_b.len(), 1);
+    let attrs = &to_b[0].attributes;
+    assert_eq!(attrs.as_path, Some(AsPath::from_sequence([65001, 65010])), "our AS is not prepended");
+    assert_eq!(to_b[0].next_hop, Some(Ipv4Addr::new(192, 0, 2, 1)), "NEXT_HOP unchanged");
+    assert_eq!(attrs.med, Some(5), "MED passes through");
+    assert_eq!(attrs.communities, [crate::wire::Community(0xfde8_0001)]);
+    assert!(a.updates().is_empty(), "nothing back to the client it came from");
+    // A normal eBGP peer still gets the usual rules.
+    let to_plain = plain.updates();
+    assert_eq!(to_plain[0].attributes.as_path, Some(AsPath::from_sequence([ME, 65001, 65010])));
+    assert_eq!(to_plain[0].next_hop, Some(Ipv4Addr::new(192, 0, 2, 100)));
+    assert_eq!(to_plain[0].attributes.med, None);
+    assert_eq!(rib.counts(b.idx, Family::IPV4_UNICAST).sent, 1);
+    assert_eq!(rib.counts(a.idx, Family::IPV4_UNICAST).sent, 0);
+}
+
+#[test]
+fn a_route_server_client_whose_own_path_is_best_gets_the_next_best() {
+    let mut rib = rib();
+    let mut a = up_rs(&mut rib, 1, 65001);
+    let mut b = up_rs(&mut rib, 2, 65002);
+    let mut plain = up(&mut rib, 3, 65003);
+
+    // A's path is best (shorter); B's is second.
+    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]));
+    rib.update(b.idx, &announce(&[65002, 65020], &["198.51.100.0/24"], [192, 0, 2, 2]));
+    rib.flush();
+    let to_a = a.updates();
+    assert_eq!(to_a.len(), 1, "path hiding: A gets B's path");
+    assert_eq!(to_a[0].attributes.as_path, Some(AsPath::from_sequence([65002, 65020])));
+    assert_eq!(to_a[0].next_hop, Some(Ipv4Addr::new(192, 0, 2, 2)));
+    let to_b = b.updates();
+    assert_eq!(to_b.len(), 1);
+    assert_eq!(to_b[0].attributes.as_path, Some(AsPath::from_sequence([65001])));
+    assert_eq!(plain.updates().len(), 1);
+    assert_eq!(rib.counts(a.idx, Family::IPV4_UNICAST).sent, 1);
+
+    // B withdraws its (non-best) path: only A hears of it.
+    rib.update(b.idx, &withdraw(&["198.51.100.0/24"]));
+    rib.flush();
+    let to_a = a.updates();
+    assert_eq!(to_a.len(), 1);
+    assert_eq!(to_a[0].withdrawn, [Nlri::new("198.51.100.0/24".parse().unwrap())]);
+    assert!(b.updates().is_empty() && plain.updates().is_empty());
+    assert_eq!(rib.counts(a.idx, Family::IPV4_UNICAST).sent, 0);
+
+    // B announces again, then A withdraws: B's own path is best, so B gets
+    // a withdraw, A (had B's path) nothing new.
+    rib.update(b.idx, &announce(&[65002, 65020], &["198.51.100.0/24"], [192, 0, 2, 2]));
+    rib.flush();
+    assert_eq!(a.updates().len(), 1);
+    rib.update(a.idx, &withdraw(&["198.51.100.0/24"]));
+    rib.flush();
+    let to_b = b.updates();
+    assert_eq!(to_b.len(), 1);
+    assert_eq!(to_b[0].withdrawn, [Nlri::new("198.51.100.0/24".parse().unwrap())]);
+    assert!(a.updates().is_empty());
+}
+
+#[test]
+fn a_route_server_client_whose_policy_rejects_the_best_gets_the_next_best() {
+    let mut rib = rib();
+    let a = up_rs(&mut rib, 1, 65001);
+    let b = up_rs(&mut rib, 2, 65002);
+    let mut c = up_rs(&mut rib, 3, 65003);
+    // C takes nothing from AS 65001.
+    let no_a = SharedPolicy(std::sync::Arc::new(FnPolicy(|r: &PolicyRoute<'_>, _: &mut Interner| {
+        (r.source.asn != 65001).then(|| r.attrs.clone())
+    })));
+    rib.set_export(c.idx, Some(no_a));
+    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]));
+    rib.update(b.idx, &announce(&[65002, 65020], &["198.51.100.0/24"], [192, 0, 2, 2]));
+    rib.flush();
+    let to_c = c.updates();
+    assert_eq!(to_c.len(), 1);
+    assert_eq!(to_c[0].attributes.as_path, Some(AsPath::from_sequence([65002, 65020])));
+    // A late dump (route refresh) sends the same choice.
+    rib.refresh(c.idx, Family::IPV4_UNICAST);
+    let again = c.updates();
+    assert_eq!(again[0].attributes.as_path, Some(AsPath::from_sequence([65002, 65020])));
+    assert_eq!(again.last().and_then(Update::end_of_rib_family), Some(Family::IPV4_UNICAST));
+    // Without the policy (soft reconfiguration out), C gets A's best path.
+    rib.set_export(c.idx, None);
+    let to_c = c.updates();
+    assert_eq!(to_c.len(), 1);
+    assert_eq!(to_c[0].attributes.as_path, Some(AsPath::from_sequence([65001])));
+    let _ = (a, b);
 }

@@ -94,6 +94,10 @@ pub struct PeerConfig {
     pub timers: Timers,
     /// Never connect; wait for the peer (`transport/config/passive-mode`).
     pub passive: bool,
+    /// A dynamic neighbor (OpenConfig `dynamic-neighbor-prefixes`): the
+    /// session task never connects and ends when the connection it was
+    /// created for is gone, at whatever stage.
+    pub dynamic: bool,
     /// TTL of outgoing packets to a multihop eBGP peer
     /// (`ebgp-multihop/config/multihop-ttl` when `enabled`). `None`: 1 for
     /// external peers, 255 for internal ones.
@@ -172,6 +176,7 @@ impl PeerConfig {
             description: String::new(),
             timers: Timers::default(),
             passive: false,
+            dynamic: false,
             multihop_ttl: None,
             ttl_security: None,
             tcp_mss: None,

@@ -107,6 +107,8 @@ pub(crate) struct Peer {
     next_id: u64,
     /// Longest wait before the first attempt.
     first_attempt: Duration,
+    /// A connection was accepted (what a dynamic neighbor lives for).
+    accepted: bool,
 }
 
 impl Peer {
@@ -135,6 +137,7 @@ impl Peer {
             session: None,
             next_id: 0,
             first_attempt,
+            accepted: false,
         }
     }
 
@@ -171,6 +174,12 @@ impl Peer {
                     self.close_session(end.send, &reason).await;
                     self.schedule_retry();
                 }
+            }
+            if self.config.dynamic && self.accepted && self.quiet() {
+                // A dynamic neighbor's connection is gone: so is it.
+                tracing::info!(peer = %self.config.remote, "dynamic neighbor gone");
+                self.stats.set_state(SessionState::Idle);
+                return;
             }
             self.publish();
         }
@@ -231,7 +240,7 @@ impl Peer {
 
     fn retry(&mut self) {
         self.retry_at = None;
-        if !self.runnable() || self.config.passive || !self.quiet() {
+        if !self.runnable() || self.config.passive || self.config.dynamic || !self.quiet() {
             return;
         }
         let config = self.config.clone();
@@ -306,6 +315,7 @@ impl Peer {
         for id in older {
             self.dump(id, Self::collision());
         }
+        self.accepted = true;
         self.start_candidate(stream, false);
     }
 
@@ -394,8 +404,11 @@ impl Peer {
     fn establish(&mut self, ready: Ready, outgoing: bool) {
         let Ready { stream, buf, remote_open, negotiated } = ready;
         let addrs = stream.local_addr().and_then(|l| stream.peer_addr().map(|r| (l, r)));
+        // A dual-stack listener's IPv4 connections have IPv4-mapped
+        // addresses: state and next hops want the IPv4 ones.
+        let plain = |a: SocketAddr| SocketAddr::new(transport::unmap(a.ip()), a.port());
         let (local, remote): (SocketAddr, SocketAddr) = match addrs {
-            Ok(a) => a,
+            Ok((l, r)) => (plain(l), plain(r)),
             Err(e) => {
                 tracing::warn!(peer = %self.config.remote, error = %e, "connection lost on establishing");
                 self.schedule_retry();

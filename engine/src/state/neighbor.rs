@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use ocbgp_models::gen::state::{
     BgpApplyPolicyState, ListenState, Messages, NeighborAfiSafiState, NeighborState, NeighborTimersState, NeighborTransportState,
-    Prefixes, Queues, Received, Sent,
+    Prefixes, Queues, Received, RouteServerState, Sent,
 };
 use ocbgp_models::gen::types::{
     AfiSafiType, BgpCapability, BgpErrorCode, BgpErrorSubcode, DefaultPolicyType, NeighborSessionState,
@@ -194,6 +194,7 @@ fn write_one(
             ocbgp_models::gen::types::PeerType::External
         }),
         description: (!c.description.is_empty()).then(|| c.description.clone()),
+        dynamically_configured: Some(c.dynamic),
         session_state: Some(session_state(stats.state())),
         // OpenConfig: nanoseconds since the Unix epoch.
         last_established: (last_established > 0).then(|| last_established.saturating_mul(1_000_000_000)),
@@ -241,6 +242,8 @@ fn write_one(
         ..NeighborTransportState::default()
     }
     .write(tree, &format!("{at}/transport/state"))?;
+
+    RouteServerState { route_server_client: Some(n.rs_client) }.write(tree, &format!("{at}/ocbgp:route-server/state"))?;
 
     // The policy in effect; no chain configured shows as ACCEPT_ROUTE
     // defaults with no policies (everything passes, see yang/README.md).

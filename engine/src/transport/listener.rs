@@ -51,14 +51,20 @@ impl Drop for Bound {
     }
 }
 
+/// Decides about a connection from an address no peer is registered for:
+/// the session to hand it to (registered by then), or `None` to refuse it.
+pub type UnknownPeer = Arc<dyn Fn(IpAddr) -> Option<PeerHandle> + Send + Sync>;
+
 #[derive(Default)]
 struct Inner {
     peers: Mutex<HashMap<IpAddr, Registered>>,
     bound: Mutex<Vec<Bound>>,
+    unknown: Mutex<Option<UnknownPeer>>,
 }
 
 /// Accepts BGP connections and dispatches them by remote address to the
-/// registered peers; a connection from any other address is closed at once.
+/// registered peers; a connection from any other address goes to the
+/// [`UnknownPeer`] decider if one is set, else is closed at once.
 /// Cheap to clone: clones share the sockets and the peer map.
 #[derive(Clone, Default)]
 pub struct Listener {
@@ -124,6 +130,12 @@ impl Listener {
         tracing::info!(addresses = ?addrs, "BGP listener bound");
         *lock(&self.inner.bound) = bound;
         Ok(addrs)
+    }
+
+    /// Sets what decides about connections from unregistered addresses
+    /// (dynamic neighbors); without it they are closed at once.
+    pub fn set_unknown_peer(&self, decide: Option<UnknownPeer>) {
+        *lock(&self.inner.unknown) = decide;
     }
 
     /// Closes every listening socket; registered peers stay registered.
@@ -214,7 +226,10 @@ async fn accept_loop(socket: Arc<TcpListener>, inner: Arc<Inner>) {
             Ok((stream, from)) => {
                 let ip = unmap(from.ip());
                 let handle = lock(&inner.peers).get(&ip).map(|r| r.handle.clone());
-                match handle {
+                // Neither lock is held while the decider runs: it registers
+                // the peer it creates.
+                let decide = || lock(&inner.unknown).clone().and_then(|decide| decide(ip));
+                match handle.or_else(decide) {
                     Some(handle) => {
                         if handle.accept(stream).is_err() {
                             tracing::debug!(peer = %from, "connection for a stopped peer closed");

@@ -6,7 +6,7 @@ mod listener;
 pub mod md5;
 mod socket;
 
-pub use listener::Listener;
+pub use listener::{Listener, UnknownPeer};
 pub use socket::{apply_options, connect, min_ttl, outgoing_ttl, prepare_accepted, unmap};
 
 use std::io;

@@ -56,6 +56,9 @@ pub struct OcbgpdConfig {
     pub netconf: Option<SocketAddr>,
     /// Whether the NETCONF server runs (None: the default, true).
     pub netconf_enabled: Option<bool>,
+    /// Extra JSON in the generated `bgp` node: (path of object keys and
+    /// list indexes under `bgp`, value); see [`OcbgpdConfig::bgp_extra`].
+    pub bgp_extra: Vec<(Vec<String>, Value)>,
 }
 
 impl OcbgpdConfig {
@@ -69,7 +72,17 @@ impl OcbgpdConfig {
             gnmi: None,
             netconf: None,
             netconf_enabled: None,
+            bgp_extra: Vec::new(),
         }
+    }
+
+    /// Puts `value` at `path` in the generated `bgp` node, objects created
+    /// on the way; a number steps into a list (neighbors are listed in the
+    /// order of [`BgpConfig::neighbors`]). E.g.
+    /// `["neighbors", "neighbor", "0", "ocbgp:route-server"]`.
+    pub fn bgp_extra(mut self, path: &[&str], value: Value) -> OcbgpdConfig {
+        self.bgp_extra.push((path.iter().map(|s| s.to_string()).collect(), value));
+        self
     }
 
     /// Sets the BGP listener's addresses and port.
@@ -258,6 +271,22 @@ impl OcbgpdConfig {
             management.insert("netconf".into(), json!({ "config": netconf }));
         }
 
+        let mut bgp_node = Value::Object(bgp_node);
+        for (path, value) in &self.bgp_extra {
+            let mut at = &mut bgp_node;
+            for step in path {
+                at = match (step.parse::<usize>(), at) {
+                    (Ok(i), Value::Array(list)) => &mut list[i],
+                    (_, node) => {
+                        if !node.is_object() {
+                            *node = json!({});
+                        }
+                        node.as_object_mut().expect("object").entry(step.clone()).or_insert(json!({}))
+                    }
+                };
+            }
+            *at = value.clone();
+        }
         let mut root = json!({
             "openconfig-network-instance:network-instances": {
                 "network-instance": [{
@@ -267,7 +296,7 @@ impl OcbgpdConfig {
                         "identifier": "openconfig-policy-types:BGP",
                         "name": "BGP",
                         "config": {"identifier": "openconfig-policy-types:BGP", "name": "BGP", "enabled": true},
-                        "bgp": Value::Object(bgp_node),
+                        "bgp": bgp_node,
                     }]}
                 }]
             }

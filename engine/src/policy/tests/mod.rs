@@ -187,7 +187,7 @@ pub(super) fn and(parts: &[&str]) -> String {
 }
 
 pub(super) fn peer(kind: SourceKind, addr: &str, asn: u32) -> PeerInfo {
-    PeerInfo { kind, address: addr.parse().unwrap(), router_id: Ipv4Addr::new(192, 0, 2, 9), asn, rr_client: false }
+    PeerInfo { kind, address: addr.parse().unwrap(), router_id: Ipv4Addr::new(192, 0, 2, 9), asn, rr_client: false, rs_client: false }
 }
 
 pub(super) fn ebgp() -> PeerInfo {
