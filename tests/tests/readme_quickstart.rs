@@ -10,7 +10,7 @@
 //! pass for a command's output.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{ChildStdin, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -139,7 +139,6 @@ fn readme_quick_start_runs_as_written() {
             .flat_map(|(_, texts)| texts.iter().copied())
             .collect();
         let deadline = Instant::now() + STEP_LIMIT;
-        let mut last = None;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let (status, out) = shell
@@ -150,9 +149,7 @@ fn readme_quick_start_runs_as_written() {
                 assert_eq!(status, 0, "step failed:\n{step}\n{out}");
                 break;
             }
-            last = Some((status, out, missing));
             if Instant::now() >= deadline {
-                let (status, out, missing) = last.take().unwrap();
                 panic!(
                     "step never succeeded in {STEP_LIMIT:?} (exit {status}, missing {missing:?}):\n{step}\n{out}\nlogs in {}",
                     host.dir().display()
