@@ -7,10 +7,11 @@
 
 mod neighbor;
 mod rib;
+mod rib_stream;
 
 use std::time::Duration;
 
-use ocbgp_models::datastore::StateProvider;
+use ocbgp_models::datastore::{StateProvider, StateStream};
 use ocbgp_models::gen::state::GlobalState;
 use ocbgp_models::ModelError;
 use yang2::data::DataTree;
@@ -71,5 +72,12 @@ impl StateProvider for EngineState {
             }
         }
         Ok(())
+    }
+
+    fn stream_state(&self, path: &str) -> Option<StateStream> {
+        let sel = rib_stream::Selection::of(path, &format!("{}/rib", bgp_path()))?;
+        self.engine.global()?;
+        let rib = self.engine.rib()?;
+        Some(rib_stream::stream(self.engine.clone(), rib, sel))
     }
 }

@@ -1,0 +1,278 @@
+//! Reads of streamed state (the RIB): entries from the state provider's
+//! [`StateStream`] matched against a query and turned into updates without
+//! a libyang tree.
+//!
+//! Each entry (a route, an attribute set, ...) becomes one update whose
+//! value is the entry's RFC 7951 JSON, or, when the query goes below the
+//! entry, one update per selected node; PROTO gives one update per leaf.
+//! Updates are grouped into notifications whose prefix is the path the
+//! entries share (their table), at most `max` updates each.
+
+use std::collections::BTreeMap;
+
+use ocbgp_models::datastore::{entry_keys, object_json, Scalar, StateStream, StreamElem, StreamEntry, StreamNode};
+
+use crate::data::{now_ns, Query};
+use crate::encode::{Leaf, ValueEncoding};
+use crate::proto::gnmi::typed_value::Value as Typed;
+use crate::proto::gnmi::{Notification, Path, PathElem, ScalarArray, TypedValue, Update};
+
+/// Element names as a query may write them (`module:name`), bare.
+fn bare(name: &str) -> &str {
+    name.rsplit_once(':').map_or(name, |(_, n)| n)
+}
+
+/// Whether a query's key value selects an entry's (bare identity) value.
+fn key_matches(query: &str, entry: &str) -> bool {
+    if query == "*" || query == entry {
+        return true;
+    }
+    // An identity given with its module.
+    match query.split_once(':') {
+        Some((module, rest)) if module.starts_with("openconfig-") || module.starts_with("ocbgp") => rest == entry,
+        _ => false,
+    }
+}
+
+fn elem_matches(q: &PathElem, name: &str, keys: &[(String, String)]) -> bool {
+    if q.name != "*" && bare(&q.name) != name {
+        return false;
+    }
+    q.key.iter().all(|(k, v)| keys.iter().any(|(ek, ev)| ek == k && key_matches(v, ev)))
+}
+
+/// How a query meets an entry's path.
+enum Meet {
+    /// The query names the entry or something above it: all of it.
+    Whole,
+    /// The query goes below the entry: these elements of the query remain.
+    Below(usize),
+}
+
+fn meet(q: &[PathElem], qi: usize, e: &[StreamElem], ei: usize) -> Option<Meet> {
+    if qi == q.len() {
+        return Some(Meet::Whole);
+    }
+    if q[qi].name == "..." {
+        if qi + 1 == q.len() {
+            return Some(Meet::Whole);
+        }
+        return (ei..=e.len()).find_map(|ej| meet(q, qi + 1, e, ej));
+    }
+    if ei == e.len() {
+        return Some(Meet::Below(qi));
+    }
+    if elem_matches(&q[qi], &e[ei].name, &e[ei].keys) {
+        meet(q, qi + 1, e, ei + 1)
+    } else {
+        None
+    }
+}
+
+/// A selected part of an entry.
+enum Part<'a> {
+    Node(&'a StreamNode),
+    Object(&'a [StreamNode]),
+}
+
+fn to_elem(e: &StreamElem) -> PathElem {
+    PathElem { name: e.name.clone(), key: e.keys.iter().cloned().collect::<BTreeMap<_, _>>() }
+}
+
+fn list_elem(name: &str, keys: &[&'static str], children: &[StreamNode]) -> PathElem {
+    PathElem { name: name.to_string(), key: entry_keys(keys, children).into_iter().collect() }
+}
+
+/// The nodes of `children` that `q` selects, with their paths below the
+/// entry.
+fn descend<'a>(children: &'a [StreamNode], q: &[PathElem], at: &mut Vec<PathElem>, out: &mut Vec<(Vec<PathElem>, Part<'a>)>) {
+    let Some(first) = q.first() else { return };
+    if first.name == "..." {
+        out.push((at.clone(), Part::Object(children)));
+        return;
+    }
+    for child in children {
+        if first.name != "*" && bare(&first.name) != child.name() {
+            continue;
+        }
+        match child {
+            StreamNode::Leaf(..) | StreamNode::LeafList(..) => {
+                if q.len() == 1 && first.key.is_empty() {
+                    at.push(PathElem { name: child.name().to_string(), ..Default::default() });
+                    out.push((at.clone(), Part::Node(child)));
+                    at.pop();
+                }
+            }
+            StreamNode::Container(name, inner) => {
+                at.push(PathElem { name: name.to_string(), ..Default::default() });
+                if q.len() == 1 {
+                    out.push((at.clone(), Part::Node(child)));
+                } else {
+                    descend(inner, &q[1..], at, out);
+                }
+                at.pop();
+            }
+            StreamNode::List(name, keys, entries) => {
+                for entry in entries {
+                    let elem = list_elem(name, keys, entry);
+                    let ks: Vec<(String, String)> = elem.key.clone().into_iter().collect();
+                    if !elem_matches(first, name, &ks) {
+                        continue;
+                    }
+                    at.push(elem);
+                    if q.len() == 1 {
+                        out.push((at.clone(), Part::Object(entry)));
+                    } else {
+                        descend(entry, &q[1..], at, out);
+                    }
+                    at.pop();
+                }
+            }
+        }
+    }
+}
+
+fn typed(s: &Scalar) -> Typed {
+    match s {
+        Scalar::U32(n) => Typed::UintVal(u64::from(*n)),
+        Scalar::U64(n) => Typed::UintVal(*n),
+        Scalar::Bool(b) => Typed::BoolVal(*b),
+        other => Typed::StringVal(other.text()),
+    }
+}
+
+/// Every leaf at or below `children`, under `at`.
+fn leaves_of(children: &[StreamNode], at: &mut Vec<PathElem>, out: &mut Vec<Leaf>) {
+    for child in children {
+        leaves_of_node(child, at, out);
+    }
+}
+
+fn leaves_of_node(node: &StreamNode, at: &mut Vec<PathElem>, out: &mut Vec<Leaf>) {
+    match node {
+        StreamNode::Leaf(name, _) | StreamNode::LeafList(name, _) => {
+            at.push(PathElem { name: name.to_string(), ..Default::default() });
+            let mut json = String::new();
+            node.json_value(&mut json);
+            let typed = match node {
+                StreamNode::Leaf(_, v) => typed(v),
+                StreamNode::LeafList(_, vs) => Typed::LeaflistVal(ScalarArray {
+                    element: vs.iter().map(|v| TypedValue { value: Some(typed(v)) }).collect(),
+                }),
+                _ => unreachable!("matched above"),
+            };
+            out.push(Leaf { path: Path { elem: at.clone(), ..Default::default() }, json, typed, config: false, counter: false });
+            at.pop();
+        }
+        StreamNode::Container(name, inner) => {
+            at.push(PathElem { name: name.to_string(), ..Default::default() });
+            leaves_of(inner, at, out);
+            at.pop();
+        }
+        StreamNode::List(name, keys, entries) => {
+            for e in entries {
+                at.push(list_elem(name, keys, e));
+                leaves_of(e, at, out);
+                at.pop();
+            }
+        }
+    }
+}
+
+/// The updates `query` selects from one entry: (common prefix elements,
+/// update relative to it). JSON: one per selected node; PROTO: per leaf.
+fn entry_updates(entry: &StreamEntry, query: &Query, encoding: ValueEncoding, out: &mut Vec<(Vec<PathElem>, Update)>) {
+    let Some(m) = meet(&query.elems, 0, &entry.path, 0) else { return };
+    let Some((last, parent)) = entry.path.split_last() else { return };
+    let prefix: Vec<PathElem> = parent.iter().map(to_elem).collect();
+    let mut selected = Vec::new();
+    match m {
+        Meet::Whole => selected.push((vec![to_elem(last)], Part::Object(&entry.children))),
+        Meet::Below(qi) => {
+            let mut at = vec![to_elem(last)];
+            descend(&entry.children, &query.elems[qi..], &mut at, &mut selected);
+        }
+    }
+    for (rel, part) in selected {
+        if encoding == ValueEncoding::Proto {
+            let mut leaves = Vec::new();
+            let mut at = rel;
+            match part {
+                Part::Node(n) => {
+                    let own = at.pop();
+                    if own.is_some() {
+                        leaves_of_node(n, &mut at, &mut leaves);
+                    }
+                }
+                Part::Object(children) => leaves_of(children, &mut at, &mut leaves),
+            }
+            for l in leaves {
+                out.push((prefix.clone(), { let val = Some(l.value(encoding)); Update { path: Some(l.path), val, ..Default::default() } }));
+            }
+        } else {
+            let mut json = String::with_capacity(256);
+            match part {
+                Part::Node(n) => n.json_value(&mut json),
+                Part::Object(children) => object_json(children, &mut json),
+            }
+            let path = Path { elem: rel, ..Default::default() };
+            out.push((prefix.clone(), Update { path: Some(path), val: Some(encoding.json_value(json)), ..Default::default() }));
+        }
+    }
+}
+
+/// Turns a stream into notifications for `query`, handing each to `emit`
+/// as soon as it is full (at most `max` updates, all under one prefix);
+/// `emit` returning false stops the read. Returns the number of updates.
+pub(crate) fn notifications(
+    stream: StateStream,
+    query: &Query,
+    encoding: ValueEncoding,
+    target: Option<&Path>,
+    max: usize,
+    mut emit: impl FnMut(Notification) -> bool,
+) -> usize {
+    let max = max.max(1);
+    let mut count = 0;
+    let mut current: Option<(Vec<PathElem>, Vec<Update>)> = None;
+    let make = |prefix: Vec<PathElem>, update: Vec<Update>| Notification {
+        timestamp: now_ns(),
+        prefix: Some(Path {
+            elem: prefix,
+            target: target.map(|t| t.target.clone()).unwrap_or_default(),
+            ..Default::default()
+        }),
+        update,
+        ..Default::default()
+    };
+    let mut updates = Vec::new();
+    for entry in stream {
+        entry_updates(&entry, query, encoding, &mut updates);
+        for (prefix, update) in updates.drain(..) {
+            count += 1;
+            match &mut current {
+                Some((p, list)) if *p == prefix && list.len() < max => list.push(update),
+                _ => {
+                    if let Some((p, list)) = current.take() {
+                        if !emit(make(p, list)) {
+                            return count;
+                        }
+                    }
+                    current = Some((prefix, vec![update]));
+                }
+            }
+        }
+    }
+    if let Some((p, list)) = current {
+        emit(make(p, list));
+    }
+    count
+}
+
+/// Whether `query` reads streamed state, and the stream if it does.
+pub(crate) fn open(store: &ocbgp_models::datastore::Datastore, query: &Query) -> Option<StateStream> {
+    if !query.has_state {
+        return None;
+    }
+    store.stream_state(&query.root)
+}
