@@ -69,7 +69,7 @@ pub(crate) fn get(store: &Datastore, request: &GetRequest) -> Result<GetResponse
     for query in &queries {
         if part != Part::Config {
             if let Some(stream) = crate::streamed::open(store, query) {
-                let n = crate::streamed::notifications(stream, query, encoding, prefix, GET_MAX_UPDATES, |n| {
+                let n = crate::streamed::notifications(stream, query, encoding, prefix, GET_MAX_UPDATES, |_| true, |n| {
                     notification.push(n);
                     true
                 });

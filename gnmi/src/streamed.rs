@@ -42,14 +42,14 @@ fn elem_matches(q: &PathElem, name: &str, keys: &[(String, String)]) -> bool {
 }
 
 /// How a query meets an entry's path.
-enum Meet {
+pub(crate) enum Meet {
     /// The query names the entry or something above it: all of it.
     Whole,
     /// The query goes below the entry: these elements of the query remain.
     Below(usize),
 }
 
-fn meet(q: &[PathElem], qi: usize, e: &[StreamElem], ei: usize) -> Option<Meet> {
+pub(crate) fn meet(q: &[PathElem], qi: usize, e: &[StreamElem], ei: usize) -> Option<Meet> {
     if qi == q.len() {
         return Some(Meet::Whole);
     }
@@ -75,7 +75,7 @@ enum Part<'a> {
     Object(&'a [StreamNode]),
 }
 
-fn to_elem(e: &StreamElem) -> PathElem {
+pub(crate) fn to_elem(e: &StreamElem) -> PathElem {
     PathElem { name: e.name.clone(), key: e.keys.iter().cloned().collect::<BTreeMap<_, _>>() }
 }
 
@@ -181,7 +181,7 @@ fn leaves_of_node(node: &StreamNode, at: &mut Vec<PathElem>, out: &mut Vec<Leaf>
 
 /// The updates `query` selects from one entry: (common prefix elements,
 /// update relative to it). JSON: one per selected node; PROTO: per leaf.
-fn entry_updates(entry: &StreamEntry, query: &Query, encoding: ValueEncoding, out: &mut Vec<(Vec<PathElem>, Update)>) {
+pub(crate) fn entry_updates(entry: &StreamEntry, query: &Query, encoding: ValueEncoding, out: &mut Vec<(Vec<PathElem>, Update)>) {
     let Some(m) = meet(&query.elems, 0, &entry.path, 0) else { return };
     let Some((last, parent)) = entry.path.split_last() else { return };
     let prefix: Vec<PathElem> = parent.iter().map(to_elem).collect();
@@ -223,13 +223,15 @@ fn entry_updates(entry: &StreamEntry, query: &Query, encoding: ValueEncoding, ou
 
 /// Turns a stream into notifications for `query`, handing each to `emit`
 /// as soon as it is full (at most `max` updates, all under one prefix);
-/// `emit` returning false stops the read. Returns the number of updates.
+/// `emit` returning false stops the read. Entries the query selects are
+/// offered to `keep` first (false: skip it). Returns the number of updates.
 pub(crate) fn notifications(
     stream: StateStream,
     query: &Query,
     encoding: ValueEncoding,
     target: Option<&Path>,
     max: usize,
+    mut keep: impl FnMut(&StreamEntry) -> bool,
     mut emit: impl FnMut(Notification) -> bool,
 ) -> usize {
     let max = max.max(1);
@@ -247,6 +249,9 @@ pub(crate) fn notifications(
     };
     let mut updates = Vec::new();
     for entry in stream {
+        if meet(&query.elems, 0, &entry.path, 0).is_none() || !keep(&entry) {
+            continue;
+        }
         entry_updates(&entry, query, encoding, &mut updates);
         for (prefix, update) in updates.drain(..) {
             count += 1;

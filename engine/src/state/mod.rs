@@ -11,7 +11,7 @@ mod rib_stream;
 
 use std::time::Duration;
 
-use ocbgp_models::datastore::{StateProvider, StateStream};
+use ocbgp_models::datastore::{StateProvider, StateStream, StreamChange};
 use ocbgp_models::gen::state::GlobalState;
 use ocbgp_models::ModelError;
 use yang2::data::DataTree;
@@ -79,5 +79,12 @@ impl StateProvider for EngineState {
         self.engine.global()?;
         let rib = self.engine.rib()?;
         Some(rib_stream::stream(self.engine.clone(), rib, sel))
+    }
+
+    fn stream_changes(&self, path: &str) -> Option<tokio::sync::mpsc::Receiver<StreamChange>> {
+        let sel = rib_stream::Selection::of(path, &format!("{}/rib", bgp_path()))?;
+        self.engine.global()?;
+        let rib = self.engine.rib()?;
+        rib_stream::changes(self.engine.clone(), rib, sel)
     }
 }

@@ -15,13 +15,13 @@ use std::net::IpAddr;
 use std::sync::mpsc::{sync_channel, SyncSender};
 
 use ipnet::IpNet;
-use ocbgp_models::datastore::{Scalar, StateStream, StreamElem, StreamEntry, StreamNode};
+use ocbgp_models::datastore::{Scalar, StateStream, StreamChange, StreamElem, StreamEntry, StreamNode};
 use ocbgp_models::path::DataPath;
 
 use super::rib::{attr_set_nodes, community_nodes, ext_community_nodes, index_of, LOCAL_ORIGIN};
 use super::RIB_WAIT;
 use crate::engine::Engine;
-use crate::rib::{Attrs, PeerIdx, Rib, RouteKey, V4Key, V6Key};
+use crate::rib::{Attrs, PeerIdx, Rib, RouteChange, RouteKey, V4Key, V6Key};
 use crate::rib_task::RibHandle;
 use crate::wire::Family;
 
@@ -417,4 +417,106 @@ pub(crate) fn stream(engine: Engine, rib: RibHandle, sel: Selection) -> StateStr
         tracing::warn!("cannot start a RIB stream: {e}");
     }
     Box::new(rx.into_iter())
+}
+
+/// The bases (path to the table container) of one family.
+fn family_base(family: Family) -> Vec<StreamElem> {
+    let (af_name, container) = family_names(family);
+    with(
+        &rib_elems(),
+        [
+            StreamElem::node("afi-safis"),
+            StreamElem::entry("afi-safi", &[("afi-safi-name", Scalar::Identity(af_name.into()).text())]),
+            StreamElem::node(container),
+        ],
+    )
+}
+
+fn route_path(base: &[StreamElem], keys: Vec<(&str, String)>) -> Vec<StreamElem> {
+    with(base, [StreamElem::node("routes"), StreamElem::entry("route", &keys)])
+}
+
+/// Turns one route change into the stream changes `sel` wants.
+fn convert(change: RouteChange, sel: &Selection, names: &HashMap<PeerIdx, IpAddr>, out: &mut Vec<StreamChange>) {
+    let (family, net, peer, path_id, now) = match change {
+        RouteChange::Lagged => return out.push(StreamChange::Lagged),
+        RouteChange::Set { family, net, peer, path_id, received, accepted, best } => {
+            (family, net, peer, path_id, Some((received, accepted, best)))
+        }
+        RouteChange::Gone { family, net, peer, path_id } => (family, net, peer, path_id, None),
+    };
+    if !sel.families.contains(&family) {
+        return;
+    }
+    let fam = family_base(family);
+    if sel.loc {
+        let base = with(&fam, [StreamElem::node("loc-rib")]);
+        let origin = origin_scalar(peer, names);
+        match now.as_ref().and_then(|(_, acc, _)| acc.as_ref()) {
+            Some(acc) => {
+                let nodes = route_nodes(net, Some(origin), path_id, acc, None);
+                out.push(StreamChange::Update(route_entry(&base, nodes, true)));
+            }
+            None => out.push(StreamChange::Delete(route_path(
+                &base,
+                vec![("prefix", net.to_string()), ("origin", origin.text()), ("path-id", path_id.to_string())],
+            ))),
+        }
+    }
+    let Some(addr) = names.get(&peer).filter(|a| sel.neighbor.is_none_or(|n| n == **a)) else { return };
+    let nbr = with(&fam, [StreamElem::node("neighbors"), StreamElem::entry("neighbor", &[("neighbor-address", addr.to_string())])]);
+    let keys = || vec![("prefix", net.to_string()), ("path-id", path_id.to_string())];
+    if sel.tables.in_pre {
+        let base = with(&nbr, [StreamElem::node("adj-rib-in-pre")]);
+        match &now {
+            Some((received, _, _)) => {
+                let nodes = route_nodes(net, None, path_id, received, None);
+                out.push(StreamChange::Update(route_entry(&base, nodes, false)));
+            }
+            None => out.push(StreamChange::Delete(route_path(&base, keys()))),
+        }
+    }
+    if sel.tables.in_post {
+        let base = with(&nbr, [StreamElem::node("adj-rib-in-post")]);
+        match &now {
+            Some((_, Some(acc), best)) => {
+                let nodes = route_nodes(net, None, path_id, acc, Some(*best));
+                out.push(StreamChange::Update(route_entry(&base, nodes, false)));
+            }
+            _ => out.push(StreamChange::Delete(route_path(&base, keys()))),
+        }
+    }
+}
+
+/// Changes queued towards one reader after conversion.
+const CHANGES_QUEUE: usize = 1024;
+
+/// The change feed of what `sel` wants, if it can be had: the Loc-RIB and
+/// the Adj-RIBs-In (not the Adj-RIBs-Out, computed on read, nor the
+/// attribute sets). Must run where a tokio runtime is reachable.
+pub(crate) fn changes(engine: Engine, rib: RibHandle, sel: Selection) -> Option<tokio::sync::mpsc::Receiver<StreamChange>> {
+    if sel.sets || sel.tables.out_pre || sel.tables.out_post {
+        return None;
+    }
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    let mut feed = rib.query_blocking(RIB_WAIT, |rib| rib.listen_routes())?;
+    let (tx, rx) = tokio::sync::mpsc::channel(CHANGES_QUEUE);
+    runtime.spawn(async move {
+        let mut batch = Vec::with_capacity(1024);
+        let mut out = Vec::new();
+        while feed.recv_many(&mut batch, 1024).await > 0 {
+            let names: HashMap<PeerIdx, IpAddr> = engine.neighbors().into_iter().map(|(a, n)| (n.idx, a)).collect();
+            for c in batch.drain(..) {
+                convert(c, &sel, &names, &mut out);
+            }
+            for c in out.drain(..) {
+                // Waiting here is fine: the RIB task never waits for this
+                // queue, it marks the feed lagged instead.
+                if tx.send(c).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Some(rx)
 }
