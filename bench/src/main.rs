@@ -15,6 +15,7 @@
 mod daemons;
 mod event;
 mod gen;
+mod gnmi_load;
 mod inject;
 mod measure;
 mod netns;
@@ -45,6 +46,10 @@ enum Command {
     Sink(sink::SinkArgs),
     /// Run the whole scenario for one daemon (root: creates namespaces).
     Run(run::RunArgs),
+    /// gNMI ON_CHANGE subscribers to ocbgpd's Loc-RIB (used by `run`).
+    GnmiSub(gnmi_load::SubArgs),
+    /// One gNMI Get of ocbgpd's Loc-RIB (used by `run`).
+    GnmiGet(gnmi_load::GetArgs),
     /// Print `run`'s JSON result lines (files or stdin) as a Markdown table.
     Table(table::TableArgs),
 }
@@ -66,6 +71,8 @@ fn main() -> ExitCode {
             Command::Sink(args) => sink::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Table(args) => table::run(args),
+            Command::GnmiSub(args) => gnmi_load::run_sub(args).await,
+            Command::GnmiGet(args) => gnmi_load::run_get(args).await,
         }
     });
     // Tasks blocked on sockets must not hold the exit up.

@@ -71,6 +71,9 @@ pub struct RunArgs {
     /// Keep the work directory (configuration and logs) after a success.
     #[arg(long)]
     pub keep: bool,
+    /// gNMI load (ocbgpd only).
+    #[command(flatten)]
+    pub gnmi: crate::gnmi_load::GnmiArgs,
 }
 
 /// A started child process whose standard output may carry events.
@@ -144,6 +147,7 @@ struct Outcome {
     cpu_seconds: f64,
     harness_cpu_seconds: f64,
     sink_counts: Vec<u64>,
+    gnmi: Option<Value>,
 }
 
 /// Runs `bgpbench run`.
@@ -211,6 +215,7 @@ fn report(args: &RunArgs, o: &Outcome) {
         "cpu_s": (o.cpu_seconds * 100.0).round() / 100.0,
         "harness_cpu_s": (o.harness_cpu_seconds * 100.0).round() / 100.0,
         "sink_counts": o.sink_counts,
+        "gnmi": o.gnmi,
         "date": today(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     }));
@@ -265,6 +270,18 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         }
     }
     eprintln!("bgpbench: {} sink sessions established", args.sinks);
+    let mut gnmi = crate::gnmi_load::Load::new(args.gnmi.gnmi_subscribers);
+    if args.gnmi.gnmi_subscribers > 0 {
+        let cmd = crate::gnmi_load::sub_command(&lab.daemon_ns, &me, args.gnmi.gnmi_subscribers, args.prefixes);
+        procs.push(Proc::spawn("gnmi", cmd, dir, Some(tx.clone()))?);
+        while !gnmi.synced() {
+            let (who, event) = next_event(&mut rx, setup_deadline, procs).await.context("waiting for the gNMI subscribers")?;
+            if who == "gnmi" {
+                gnmi.on_event(&event);
+            }
+        }
+        eprintln!("bgpbench: {} gNMI subscribers synced", args.gnmi.gnmi_subscribers);
+    }
 
     let mut inject = Lab::command(&lab.peers_ns, &me);
     inject.args(["inject", "--peer", &DAEMON_ADDR.to_string(), "--local", &INJECTOR_ADDR.to_string()]);
@@ -280,7 +297,8 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     // Generating the table takes a few seconds before the first UPDATE.
     let mut deadline = Instant::now() + Duration::from_secs(args.setup_timeout + args.timeout);
     let waited = loop {
-        if let (Some(t0), true) = (first_ns, complete.iter().all(Option::is_some)) {
+        if let (Some(t0), true) = (first_ns, complete.iter().all(Option::is_some) && gnmi.done()) {
+            // Convergence is the sinks' (the subscribers may finish later).
             let end = complete.iter().flatten().copied().max().unwrap_or(t0);
             outcome.seconds = Some(seconds_between(t0, end));
             outcome.per_sink = complete.iter().map(|t| t.map(|t| seconds_between(t0, t))).collect();
@@ -315,11 +333,20 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
                 }
             }
             ("sinks", Some("failed")) => break Err(anyhow!("sink {} failed: {}", event["sink"], event["error"])),
+            ("gnmi", _) => gnmi.on_event(&event),
             _ => {}
         }
     };
     // Measure before anything is stopped.
     let usage = measure::usage(daemon_pid).unwrap_or_default();
+    if args.gnmi.gnmi_subscribers > 0 || args.gnmi.gnmi_get {
+        let mut g = gnmi.result(first_ns);
+        if args.gnmi.gnmi_get && waited.is_ok() {
+            g["get"] = crate::gnmi_load::timed_get(&lab.daemon_ns, &me, daemon_pid, dir).await.unwrap_or_else(|e| json!({"error": format!("{e:#}")}));
+        }
+        eprintln!("bgpbench: gNMI: {g}");
+        outcome.gnmi = Some(g);
+    }
     outcome.peak_rss = usage.peak_rss.max(sampler.max());
     outcome.cpu_seconds = usage.cpu_seconds;
     // What the injector and sinks took from the same two cores.
