@@ -281,3 +281,79 @@ pub(crate) fn open(store: &ocbgp_models::datastore::Datastore, query: &Query) ->
     }
     store.stream_state(&query.root)
 }
+
+#[cfg(test)]
+mod tests {
+    use ocbgp_models::datastore::{StreamElem, StreamEntry, StreamNode};
+
+    use super::*;
+    use crate::path::parse_text;
+
+    const TABLE: &str = "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]\
+        /bgp/rib/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/ipv4-unicast/loc-rib/routes";
+
+    fn entry(prefix: &str) -> StreamEntry {
+        let mut path: Vec<StreamElem> = parse_text(TABLE)
+            .unwrap()
+            .elem
+            .iter()
+            .map(|e| StreamElem { name: e.name.clone(), keys: e.key.clone().into_iter().collect() })
+            .collect();
+        let children = vec![
+            StreamNode::Leaf("prefix", Scalar::Str(prefix.into())),
+            StreamNode::Leaf("origin", Scalar::Str("192.0.2.2".into())),
+            StreamNode::Leaf("path-id", Scalar::U32(0)),
+            StreamNode::Container(
+                "state",
+                vec![StreamNode::Leaf("path-id", Scalar::U32(0)), StreamNode::Leaf("attr-index", Scalar::U64(7))],
+            ),
+        ];
+        path.push(StreamElem {
+            name: "route".into(),
+            keys: entry_keys(&["prefix", "origin", "path-id"], &children),
+        });
+        StreamEntry { path, children }
+    }
+
+    fn run(query: &str, encoding: ValueEncoding, max: usize) -> Vec<Notification> {
+        let q = Query::new(None, &parse_text(query).unwrap()).unwrap();
+        let entries = vec![entry("10.0.0.0/24"), entry("10.0.1.0/24"), entry("10.0.2.0/24")];
+        let mut out = Vec::new();
+        notifications(Box::new(entries.into_iter()), &q, encoding, None, max, |_| true, |n| {
+            out.push(n);
+            true
+        });
+        out
+    }
+
+    #[test]
+    fn one_update_per_route_under_the_table_prefix() {
+        let out = run(TABLE, ValueEncoding::JsonIetf, 2);
+        assert_eq!(out.iter().map(|n| n.update.len()).collect::<Vec<_>>(), [2, 1]);
+        let prefix = out[0].prefix.as_ref().unwrap();
+        assert_eq!(crate::path::to_text(prefix), crate::path::to_text(&parse_text(TABLE).unwrap()));
+        let u = &out[0].update[0];
+        assert_eq!(
+            crate::path::to_text(u.path.as_ref().unwrap()),
+            "/route[origin=192.0.2.2][path-id=0][prefix=10.0.0.0/24]"
+        );
+        assert_eq!(u.val, Some(ValueEncoding::JsonIetf.json_value(entry("10.0.0.0/24").json())));
+    }
+
+    #[test]
+    fn a_path_below_the_entry_selects_its_node() {
+        let out = run(&format!("{TABLE}/route[prefix=10.0.1.0/24][origin=*][path-id=0]/state/attr-index"), ValueEncoding::JsonIetf, 10);
+        let updates: Vec<_> = out.iter().flat_map(|n| n.update.iter()).collect();
+        assert_eq!(updates.len(), 1);
+        assert_eq!(updates[0].val, Some(ValueEncoding::JsonIetf.json_value("\"7\"".into())));
+        assert!(crate::path::to_text(updates[0].path.as_ref().unwrap()).ends_with("[prefix=10.0.1.0/24]/state/attr-index"));
+    }
+
+    #[test]
+    fn proto_is_one_update_per_leaf() {
+        let out = run(&format!("{TABLE}/route[prefix=10.0.2.0/24]"), ValueEncoding::Proto, 100);
+        let updates: Vec<_> = out.iter().flat_map(|n| n.update.iter()).collect();
+        assert_eq!(updates.len(), 5);
+        assert!(updates.iter().any(|u| u.val == Some(TypedValue { value: Some(Typed::UintVal(7)) })));
+    }
+}
