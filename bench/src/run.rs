@@ -339,14 +339,6 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     };
     // Measure before anything is stopped.
     let usage = measure::usage(daemon_pid).unwrap_or_default();
-    if args.gnmi.gnmi_subscribers > 0 || args.gnmi.gnmi_get {
-        let mut g = gnmi.result(first_ns);
-        if args.gnmi.gnmi_get && waited.is_ok() {
-            g["get"] = crate::gnmi_load::timed_get(&lab.daemon_ns, &me, daemon_pid, dir).await.unwrap_or_else(|e| json!({"error": format!("{e:#}")}));
-        }
-        eprintln!("bgpbench: gNMI: {g}");
-        outcome.gnmi = Some(g);
-    }
     outcome.peak_rss = usage.peak_rss.max(sampler.max());
     outcome.cpu_seconds = usage.cpu_seconds;
     // What the injector and sinks took from the same two cores.
@@ -358,6 +350,15 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         .map(|u| u.cpu_seconds)
         .sum();
     drop(sampler);
+    // After the run's own peak is taken: the Get's memory is reported apart.
+    if args.gnmi.gnmi_subscribers > 0 || args.gnmi.gnmi_get {
+        let mut g = gnmi.result(first_ns);
+        if args.gnmi.gnmi_get && waited.is_ok() {
+            g["get"] = crate::gnmi_load::timed_get(&lab.daemon_ns, &me, daemon_pid, dir).await.unwrap_or_else(|e| json!({"error": format!("{e:#}")}));
+        }
+        eprintln!("bgpbench: gNMI: {g}");
+        outcome.gnmi = Some(g);
+    }
     // Ask the sinks for their counts (they print a summary on SIGTERM).
     if let Some(sinks) = procs.iter_mut().find(|p| p.name == "sinks") {
         sinks.stop(Duration::from_secs(5)).await;

@@ -106,7 +106,7 @@ fn stream_matches_tree(store: &Datastore) {
     let entries: Vec<_> = store.stream_state(&rib).expect("the RIB streams").collect();
     let mut routes = 0;
     for e in &entries {
-        let at = entry_data_path(&e.path);
+        let at = entry_data_path(&e.path());
         let node = tree.find_path(&at).unwrap_or_else(|_| panic!("{at} in the tree"));
         let printed = ocbgp_models::ly::print_json(&node, DataPrinterFlags::SHRINK | DataPrinterFlags::WD_ALL).unwrap();
         let printed: serde_json::Value = serde_json::from_str(&printed).unwrap();
@@ -122,7 +122,7 @@ fn stream_matches_tree(store: &Datastore) {
         }
         let streamed: serde_json::Value = serde_json::from_str(&e.json()).unwrap();
         assert_eq!(value, streamed, "entry {at}");
-        routes += usize::from(e.path.iter().any(|p| p.name == "route"));
+        routes += usize::from(e.elem.name == "route");
     }
     let in_tree = ocbgp_models::ly::find(&tree, &format!("{rib}//route")).unwrap().len();
     assert_eq!(routes, in_tree, "every route streamed");

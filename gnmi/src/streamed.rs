@@ -9,6 +9,7 @@
 //! entries share (their table), at most `max` updates each.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use ocbgp_models::datastore::{entry_keys, object_json, Scalar, StateStream, StreamElem, StreamEntry, StreamNode};
 
@@ -50,6 +51,15 @@ pub(crate) enum Meet {
 }
 
 pub(crate) fn meet(q: &[PathElem], qi: usize, e: &[StreamElem], ei: usize) -> Option<Meet> {
+    meet_by(q, qi, &|i| &e[i], e.len(), ei)
+}
+
+/// [`meet`] for an entry's path (its parent and its own element).
+pub(crate) fn meet_entry(q: &[PathElem], entry: &StreamEntry) -> Option<Meet> {
+    meet_by(q, 0, &|i| entry.path_elem(i), entry.depth(), 0)
+}
+
+fn meet_by<'e>(q: &[PathElem], qi: usize, e: &dyn Fn(usize) -> &'e StreamElem, len: usize, ei: usize) -> Option<Meet> {
     if qi == q.len() {
         return Some(Meet::Whole);
     }
@@ -57,13 +67,14 @@ pub(crate) fn meet(q: &[PathElem], qi: usize, e: &[StreamElem], ei: usize) -> Op
         if qi + 1 == q.len() {
             return Some(Meet::Whole);
         }
-        return (ei..=e.len()).find_map(|ej| meet(q, qi + 1, e, ej));
+        return (ei..=len).find_map(|ej| meet_by(q, qi + 1, e, len, ej));
     }
-    if ei == e.len() {
+    if ei == len {
         return Some(Meet::Below(qi));
     }
-    if elem_matches(&q[qi], &e[ei].name, &e[ei].keys) {
-        meet(q, qi + 1, e, ei + 1)
+    let el = e(ei);
+    if elem_matches(&q[qi], &el.name, &el.keys) {
+        meet_by(q, qi + 1, e, len, ei + 1)
     } else {
         None
     }
@@ -179,12 +190,12 @@ fn leaves_of_node(node: &StreamNode, at: &mut Vec<PathElem>, out: &mut Vec<Leaf>
     }
 }
 
-/// The updates `query` selects from one entry: (common prefix elements,
-/// update relative to it). JSON: one per selected node; PROTO: per leaf.
-pub(crate) fn entry_updates(entry: &StreamEntry, query: &Query, encoding: ValueEncoding, out: &mut Vec<(Vec<PathElem>, Update)>) {
-    let Some(m) = meet(&query.elems, 0, &entry.path, 0) else { return };
-    let Some((last, parent)) = entry.path.split_last() else { return };
-    let prefix: Vec<PathElem> = parent.iter().map(to_elem).collect();
+/// The updates `query` selects from one entry, relative to the entry's
+/// parent (the notification prefix). JSON: one per selected node; PROTO:
+/// per leaf.
+pub(crate) fn entry_updates(entry: &StreamEntry, query: &Query, encoding: ValueEncoding, out: &mut Vec<Update>) {
+    let Some(m) = meet_entry(&query.elems, entry) else { return };
+    let last = &entry.elem;
     let mut selected = Vec::new();
     match m {
         Meet::Whole => selected.push((vec![to_elem(last)], Part::Object(&entry.children))),
@@ -207,7 +218,8 @@ pub(crate) fn entry_updates(entry: &StreamEntry, query: &Query, encoding: ValueE
                 Part::Object(children) => leaves_of(children, &mut at, &mut leaves),
             }
             for l in leaves {
-                out.push((prefix.clone(), { let val = Some(l.value(encoding)); Update { path: Some(l.path), val, ..Default::default() } }));
+                let val = Some(l.value(encoding));
+                out.push(Update { path: Some(l.path), val, ..Default::default() });
             }
         } else {
             let mut json = String::with_capacity(256);
@@ -216,7 +228,7 @@ pub(crate) fn entry_updates(entry: &StreamEntry, query: &Query, encoding: ValueE
                 Part::Object(children) => object_json(children, &mut json),
             }
             let path = Path { elem: rel, ..Default::default() };
-            out.push((prefix.clone(), Update { path: Some(path), val: Some(encoding.json_value(json)), ..Default::default() }));
+            out.push(Update { path: Some(path), val: Some(encoding.json_value(json)), ..Default::default() });
         }
     }
 }
@@ -234,44 +246,92 @@ pub(crate) fn notifications(
     mut keep: impl FnMut(&StreamEntry) -> bool,
     mut emit: impl FnMut(Notification) -> bool,
 ) -> usize {
-    let max = max.max(1);
-    let mut count = 0;
-    let mut current: Option<(Vec<PathElem>, Vec<Update>)> = None;
-    let make = |prefix: Vec<PathElem>, update: Vec<Update>| Notification {
-        timestamp: now_ns(),
-        prefix: Some(Path {
-            elem: prefix,
-            target: target.map(|t| t.target.clone()).unwrap_or_default(),
-            ..Default::default()
-        }),
-        update,
-        ..Default::default()
-    };
+    let mut group = Grouper::new(target, max);
     let mut updates = Vec::new();
     for entry in stream {
-        if meet(&query.elems, 0, &entry.path, 0).is_none() || !keep(&entry) {
+        if meet_entry(&query.elems, &entry).is_none() || !keep(&entry) {
             continue;
         }
         entry_updates(&entry, query, encoding, &mut updates);
-        for (prefix, update) in updates.drain(..) {
-            count += 1;
-            match &mut current {
-                Some((p, list)) if *p == prefix && list.len() < max => list.push(update),
-                _ => {
-                    if let Some((p, list)) = current.take() {
-                        if !emit(make(p, list)) {
-                            return count;
-                        }
-                    }
-                    current = Some((prefix, vec![update]));
-                }
-            }
+        if !group.push(&entry.parent, &mut updates, &mut emit) {
+            return group.count;
         }
     }
-    if let Some((p, list)) = current {
-        emit(make(p, list));
+    group.finish(&mut emit);
+    group.count
+}
+
+/// Puts the updates of consecutive entries with the same parent into
+/// notifications whose prefix is that parent, at most `max` updates each.
+pub(crate) struct Grouper {
+    target: String,
+    max: usize,
+    parent: Option<Arc<[StreamElem]>>,
+    updates: Vec<Update>,
+    /// Updates taken so far.
+    pub count: usize,
+}
+
+impl Grouper {
+    /// Notifications for `target`'s paths.
+    pub(crate) fn new(target: Option<&Path>, max: usize) -> Grouper {
+        Grouper {
+            target: target.map(|t| t.target.clone()).unwrap_or_default(),
+            max: max.max(1),
+            parent: None,
+            updates: Vec::new(),
+            count: 0,
+        }
     }
-    count
+
+    fn flush(&mut self, emit: &mut impl FnMut(Notification) -> bool) -> bool {
+        if self.updates.is_empty() {
+            return true;
+        }
+        let n = Notification {
+            timestamp: now_ns(),
+            prefix: Some(Path {
+                elem: self.parent.iter().flat_map(|p| p.iter()).map(to_elem).collect(),
+                target: self.target.clone(),
+                ..Default::default()
+            }),
+            update: std::mem::take(&mut self.updates),
+            ..Default::default()
+        };
+        emit(n)
+    }
+
+    /// Adds `updates` (drained) under `parent`; false when `emit` says stop.
+    pub(crate) fn push(
+        &mut self,
+        parent: &Arc<[StreamElem]>,
+        updates: &mut Vec<Update>,
+        emit: &mut impl FnMut(Notification) -> bool,
+    ) -> bool {
+        if updates.is_empty() {
+            return true;
+        }
+        let same = self.parent.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent) || **p == **parent);
+        if !same {
+            if !self.flush(emit) {
+                return false;
+            }
+            self.parent = Some(parent.clone());
+        }
+        for u in updates.drain(..) {
+            self.count += 1;
+            if self.updates.len() == self.max && !self.flush(emit) {
+                return false;
+            }
+            self.updates.push(u);
+        }
+        true
+    }
+
+    /// Sends what is left.
+    pub(crate) fn finish(&mut self, emit: &mut impl FnMut(Notification) -> bool) {
+        self.flush(emit);
+    }
 }
 
 /// Whether `query` reads streamed state, and the stream if it does.
@@ -312,7 +372,7 @@ mod tests {
             name: "route".into(),
             keys: entry_keys(&["prefix", "origin", "path-id"], &children),
         });
-        StreamEntry { path, children }
+        StreamEntry::at(path, children)
     }
 
     fn run(query: &str, encoding: ValueEncoding, max: usize) -> Vec<Notification> {

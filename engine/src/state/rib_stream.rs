@@ -13,6 +13,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use ocbgp_models::datastore::{Scalar, StateStream, StreamChange, StreamElem, StreamEntry, StreamNode};
@@ -27,8 +28,8 @@ use crate::wire::Family;
 
 /// Prefixes per snapshot batch taken on the RIB task.
 pub(crate) const BATCH: usize = 4096;
-/// Entries buffered between the producer and the reader.
-const CHANNEL: usize = 1024;
+/// Chunks of entries buffered between the producer and the reader.
+const CHANNEL: usize = 4;
 
 /// Which tables of one neighbor a read wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -252,15 +253,47 @@ pub(crate) fn origin_scalar(peer: PeerIdx, names: &HashMap<PeerIdx, IpAddr>) -> 
     }
 }
 
-/// A route entry at `base` (a table's container path).
-pub(crate) fn route_entry(base: &[StreamElem], children: Vec<StreamNode>, loc: bool) -> StreamEntry {
+/// The path of a table's `routes` container: `base` (the family's
+/// container, or a neighbor's entry) and the table's name.
+fn routes_of(base: &[StreamElem], table: &str) -> Arc<[StreamElem]> {
+    with(base, [StreamElem::node(table), StreamElem::node("routes")]).into()
+}
+
+/// A route entry in the table whose `routes` container is at `routes`.
+pub(crate) fn route_entry(routes: &Arc<[StreamElem]>, children: Vec<StreamNode>, loc: bool) -> StreamEntry {
     let keys: &[&str] = if loc { &["prefix", "origin", "path-id"] } else { &["prefix", "path-id"] };
     let elem = StreamElem { name: "route".into(), keys: ocbgp_models::datastore::entry_keys(keys, &children) };
-    StreamEntry { path: with(base, [StreamElem::node("routes"), elem]), children }
+    StreamEntry { parent: routes.clone(), elem, children }
+}
+
+/// Entries handed to the reader in chunks (fewer thread wake-ups).
+struct Out<'a> {
+    tx: &'a SyncSender<Vec<StreamEntry>>,
+    buf: Vec<StreamEntry>,
+}
+
+/// Entries per chunk.
+const CHUNK: usize = 256;
+
+impl Out<'_> {
+    fn push(&mut self, e: StreamEntry) -> Option<()> {
+        self.buf.push(e);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Some(())
+    }
+
+    fn flush(&mut self) -> Option<()> {
+        if self.buf.is_empty() {
+            return Some(());
+        }
+        self.tx.send(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK))).ok()
+    }
 }
 
 /// Produces the entries `sel` wants into `tx`; stops when the reader goes.
-fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &SyncSender<StreamEntry>) -> Option<()> {
+fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) -> Option<()> {
     let names: HashMap<PeerIdx, IpAddr> = engine.neighbors().into_iter().map(|(a, n)| (n.idx, a)).collect();
     let neighbors: BTreeMap<IpAddr, PeerIdx> =
         names.iter().map(|(i, a)| (*a, *i)).filter(|(a, _)| sel.neighbor.is_none_or(|n| n == *a)).collect();
@@ -268,27 +301,23 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &SyncSender<St
     let want_in = sel.tables.in_pre || sel.tables.in_post;
     let want_out = sel.tables.out_pre || sel.tables.out_post;
     for &family in &sel.families {
-        let (af_name, container) = family_names(family);
-        let af = with(
-            &rib_base,
-            [
-                StreamElem::node("afi-safis"),
-                StreamElem::entry("afi-safi", &[("afi-safi-name", Scalar::Identity(af_name.into()).text())]),
-            ],
-        );
+        let (af_name, _) = family_names(family);
+        let fam = family_base(family);
+        let af = fam[..fam.len() - 1].to_vec();
         let name_leaf = StreamNode::Leaf("afi-safi-name", Scalar::Identity(af_name.into()));
-        tx.send(StreamEntry { path: af.clone(), children: vec![name_leaf.clone(), StreamNode::Container("state", vec![name_leaf])] })
-            .ok()?;
-        let fam = with(&af, [StreamElem::node(container)]);
-        let loc_base = with(&fam, [StreamElem::node("loc-rib")]);
-        let nbr_base = |a: &IpAddr| {
-            with(&fam, [StreamElem::node("neighbors"), StreamElem::entry("neighbor", &[("neighbor-address", a.to_string())])])
-        };
-        if want_in || want_out {
-            for a in neighbors.keys() {
+        tx.push(StreamEntry::at(af, vec![name_leaf.clone(), StreamNode::Container("state", vec![name_leaf])]))?;
+        let loc_routes = routes_of(&fam, "loc-rib");
+        // Per neighbor: its entry's path and its four tables' routes.
+        let mut tables: HashMap<IpAddr, [Arc<[StreamElem]>; 4]> = HashMap::new();
+        for a in neighbors.keys() {
+            let nbr = with(&fam, [StreamElem::node("neighbors"), StreamElem::entry("neighbor", &[("neighbor-address", a.to_string())])]);
+            tables.insert(
+                *a,
+                ["adj-rib-in-pre", "adj-rib-in-post", "adj-rib-out-pre", "adj-rib-out-post"].map(|t| routes_of(&nbr, t)),
+            );
+            if want_in || want_out {
                 let addr = StreamNode::Leaf("neighbor-address", Scalar::Str(a.to_string()));
-                let entry = StreamEntry { path: nbr_base(a), children: vec![addr.clone(), StreamNode::Container("state", vec![addr])] };
-                tx.send(entry).ok()?;
+                tx.push(StreamEntry::at(nbr, vec![addr.clone(), StreamNode::Container("state", vec![addr])]))?;
             }
         }
         if sel.loc || want_in {
@@ -298,19 +327,18 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &SyncSender<St
                     if sel.loc {
                         if let Some(acc) = &p.accepted {
                             let nodes = route_nodes(net, Some(origin_scalar(p.peer, &names)), p.path_id, acc, None);
-                            ok &= tx.send(route_entry(&loc_base, nodes, true)).is_ok();
+                            ok &= tx.push(route_entry(&loc_routes, nodes, true)).is_some();
                         }
                     }
-                    let Some(addr) = names.get(&p.peer).filter(|a| neighbors.contains_key(a)) else { continue };
-                    let base = nbr_base(addr);
+                    let Some(t) = names.get(&p.peer).and_then(|a| tables.get(a)) else { continue };
                     if sel.tables.in_pre {
                         let nodes = route_nodes(net, None, p.path_id, &p.received, None);
-                        ok &= tx.send(route_entry(&with(&base, [StreamElem::node("adj-rib-in-pre")]), nodes, false)).is_ok();
+                        ok &= tx.push(route_entry(&t[0], nodes, false)).is_some();
                     }
                     if sel.tables.in_post {
                         if let Some(acc) = &p.accepted {
                             let nodes = route_nodes(net, None, p.path_id, acc, Some(p.best));
-                            ok &= tx.send(route_entry(&with(&base, [StreamElem::node("adj-rib-in-post")]), nodes, false)).is_ok();
+                            ok &= tx.push(route_entry(&t[1], nodes, false)).is_some();
                         }
                     }
                 }
@@ -324,15 +352,13 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &SyncSender<St
             for (a, idx) in &neighbors {
                 let idx = *idx;
                 let Some(out) = rib.query_blocking(RIB_WAIT, move |rib| rib.advertised(idx, family)) else { continue };
-                let base = nbr_base(a);
+                let t = &tables[a];
                 for (net, pre, post) in out {
                     if sel.tables.out_pre {
-                        let nodes = route_nodes(net, None, 0, &pre, None);
-                        tx.send(route_entry(&with(&base, [StreamElem::node("adj-rib-out-pre")]), nodes, false)).ok()?;
+                        tx.push(route_entry(&t[2], route_nodes(net, None, 0, &pre, None), false))?;
                     }
                     if sel.tables.out_post {
-                        let nodes = route_nodes(net, None, 0, &post, None);
-                        tx.send(route_entry(&with(&base, [StreamElem::node("adj-rib-out-post")]), nodes, false)).ok()?;
+                        tx.push(route_entry(&t[3], route_nodes(net, None, 0, &post, None), false))?;
                     }
                 }
             }
@@ -341,7 +367,7 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &SyncSender<St
     if sel.sets {
         produce_sets(rib, &names, &rib_base, tx)?;
     }
-    Some(())
+    tx.flush()
 }
 
 /// The attribute, community and extended community sets every table
@@ -350,7 +376,7 @@ fn produce_sets(
     rib: &RibHandle,
     names: &HashMap<PeerIdx, IpAddr>,
     rib_base: &[StreamElem],
-    tx: &SyncSender<StreamEntry>,
+    tx: &mut Out<'_>,
 ) -> Option<()> {
     let mut sets: BTreeMap<u64, Attrs> = BTreeMap::new();
     let mut seen: HashSet<*const crate::rib::PathAttrs> = HashSet::new();
@@ -389,19 +415,19 @@ fn produce_sets(
     for (index, attrs) in &sets {
         let children = attr_set_nodes(*index, attrs);
         let path = with(rib_base, [StreamElem::node("attr-sets"), StreamElem::entry("attr-set", &[("index", index.to_string())])]);
-        tx.send(StreamEntry { path, children }).ok()?;
+        tx.push(StreamEntry::at(path, children))?;
         let c = &attrs.attrs.communities;
         if !c.is_empty() && communities.insert(index_of(c)) {
             let i = index_of(c);
             let path = with(rib_base, [StreamElem::node("communities"), StreamElem::entry("community", &[("index", i.to_string())])]);
-            tx.send(StreamEntry { path, children: community_nodes(i, c) }).ok()?;
+            tx.push(StreamEntry::at(path, community_nodes(i, c)))?;
         }
         let e = &attrs.attrs.extended_communities;
         if !e.is_empty() && ext.insert(index_of(e)) {
             let i = index_of(e);
             let path =
                 with(rib_base, [StreamElem::node("ext-communities"), StreamElem::entry("ext-community", &[("index", i.to_string())])]);
-            tx.send(StreamEntry { path, children: ext_community_nodes(i, e) }).ok()?;
+            tx.push(StreamEntry::at(path, ext_community_nodes(i, e)))?;
         }
     }
     Some(())
@@ -411,12 +437,13 @@ fn produce_sets(
 pub(crate) fn stream(engine: Engine, rib: RibHandle, sel: Selection) -> StateStream {
     let (tx, rx) = sync_channel(CHANNEL);
     let spawned = std::thread::Builder::new().name("rib-stream".into()).spawn(move || {
-        let _ = produce(&engine, &rib, &sel, &tx);
+        let mut out = Out { tx: &tx, buf: Vec::with_capacity(CHUNK) };
+        let _ = produce(&engine, &rib, &sel, &mut out);
     });
     if let Err(e) = spawned {
         tracing::warn!("cannot start a RIB stream: {e}");
     }
-    Box::new(rx.into_iter())
+    Box::new(rx.into_iter().flatten())
 }
 
 /// The bases (path to the table container) of one family.
@@ -432,12 +459,18 @@ fn family_base(family: Family) -> Vec<StreamElem> {
     )
 }
 
-fn route_path(base: &[StreamElem], keys: Vec<(&str, String)>) -> Vec<StreamElem> {
-    with(base, [StreamElem::node("routes"), StreamElem::entry("route", &keys)])
+fn route_path(routes: &[StreamElem], keys: Vec<(&str, String)>) -> Vec<StreamElem> {
+    with(routes, [StreamElem::entry("route", &keys)])
 }
 
 /// Turns one route change into the stream changes `sel` wants.
-fn convert(change: RouteChange, sel: &Selection, names: &HashMap<PeerIdx, IpAddr>, out: &mut Vec<StreamChange>) {
+fn convert(
+    change: RouteChange,
+    sel: &Selection,
+    names: &HashMap<PeerIdx, IpAddr>,
+    bases: &[(Family, Vec<StreamElem>, Arc<[StreamElem]>)],
+    out: &mut Vec<StreamChange>,
+) {
     let (family, net, peer, path_id, now) = match change {
         RouteChange::Lagged => return out.push(StreamChange::Lagged),
         RouteChange::Set { family, net, peer, path_id, received, accepted, best } => {
@@ -448,42 +481,44 @@ fn convert(change: RouteChange, sel: &Selection, names: &HashMap<PeerIdx, IpAddr
     if !sel.families.contains(&family) {
         return;
     }
-    let fam = family_base(family);
+    let Some((_, fam, loc_routes)) = bases.iter().find(|(f, _, _)| *f == family) else { return };
     if sel.loc {
-        let base = with(&fam, [StreamElem::node("loc-rib")]);
         let origin = origin_scalar(peer, names);
         match now.as_ref().and_then(|(_, acc, _)| acc.as_ref()) {
             Some(acc) => {
                 let nodes = route_nodes(net, Some(origin), path_id, acc, None);
-                out.push(StreamChange::Update(route_entry(&base, nodes, true)));
+                out.push(StreamChange::Update(route_entry(loc_routes, nodes, true)));
             }
             None => out.push(StreamChange::Delete(route_path(
-                &base,
+                loc_routes,
                 vec![("prefix", net.to_string()), ("origin", origin.text()), ("path-id", path_id.to_string())],
             ))),
         }
     }
     let Some(addr) = names.get(&peer).filter(|a| sel.neighbor.is_none_or(|n| n == **a)) else { return };
-    let nbr = with(&fam, [StreamElem::node("neighbors"), StreamElem::entry("neighbor", &[("neighbor-address", addr.to_string())])]);
+    if !(sel.tables.in_pre || sel.tables.in_post) {
+        return;
+    }
+    let nbr = with(fam, [StreamElem::node("neighbors"), StreamElem::entry("neighbor", &[("neighbor-address", addr.to_string())])]);
     let keys = || vec![("prefix", net.to_string()), ("path-id", path_id.to_string())];
     if sel.tables.in_pre {
-        let base = with(&nbr, [StreamElem::node("adj-rib-in-pre")]);
+        let routes = routes_of(&nbr, "adj-rib-in-pre");
         match &now {
             Some((received, _, _)) => {
                 let nodes = route_nodes(net, None, path_id, received, None);
-                out.push(StreamChange::Update(route_entry(&base, nodes, false)));
+                out.push(StreamChange::Update(route_entry(&routes, nodes, false)));
             }
-            None => out.push(StreamChange::Delete(route_path(&base, keys()))),
+            None => out.push(StreamChange::Delete(route_path(&routes, keys()))),
         }
     }
     if sel.tables.in_post {
-        let base = with(&nbr, [StreamElem::node("adj-rib-in-post")]);
+        let routes = routes_of(&nbr, "adj-rib-in-post");
         match &now {
             Some((_, Some(acc), best)) => {
                 let nodes = route_nodes(net, None, path_id, acc, Some(*best));
-                out.push(StreamChange::Update(route_entry(&base, nodes, false)));
+                out.push(StreamChange::Update(route_entry(&routes, nodes, false)));
             }
-            _ => out.push(StreamChange::Delete(route_path(&base, keys()))),
+            _ => out.push(StreamChange::Delete(route_path(&routes, keys()))),
         }
     }
 }
@@ -502,12 +537,20 @@ pub(crate) fn changes(engine: Engine, rib: RibHandle, sel: Selection) -> Option<
     let mut feed = rib.query_blocking(RIB_WAIT, |rib| rib.listen_routes())?;
     let (tx, rx) = tokio::sync::mpsc::channel(CHANGES_QUEUE);
     runtime.spawn(async move {
+        let bases: Vec<_> = [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+            .into_iter()
+            .map(|f| {
+                let fam = family_base(f);
+                let loc = routes_of(&fam, "loc-rib");
+                (f, fam, loc)
+            })
+            .collect();
         let mut batch = Vec::with_capacity(1024);
         let mut out = Vec::new();
         while feed.recv_many(&mut batch, 1024).await > 0 {
             let names: HashMap<PeerIdx, IpAddr> = engine.neighbors().into_iter().map(|(a, n)| (n.idx, a)).collect();
             for c in batch.drain(..) {
-                convert(c, &sel, &names, &mut out);
+                convert(c, &sel, &names, &bases, &mut out);
             }
             for c in out.drain(..) {
                 // Waiting here is fine: the RIB task never waits for this

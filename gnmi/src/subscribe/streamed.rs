@@ -28,7 +28,7 @@ use crate::data::{now_ns, Query};
 use crate::encode::ValueEncoding;
 use crate::proto::gnmi::subscribe_response::Response;
 use crate::proto::gnmi::{Notification, Path, PathElem, SubscribeResponse};
-use crate::streamed::{entry_updates, meet, notifications, to_elem, Meet};
+use crate::streamed::{entry_updates, meet, notifications, to_elem, Grouper, Meet};
 
 /// Content hashes of the entries a client has, by entry path text.
 pub(crate) type Hashes = HashMap<String, u64>;
@@ -81,7 +81,7 @@ pub(crate) async fn send(
             if hashes.is_none() && old.is_none() {
                 return send;
             }
-            let elems: Vec<PathElem> = e.path.iter().map(to_elem).collect();
+            let elems: Vec<PathElem> = e.parent.iter().chain([&e.elem]).map(to_elem).collect();
             let key = path_text(&elems);
             let h = hash_of(&e.json());
             let same = old.as_ref().and_then(|o| o.get(&key)) == Some(&h);
@@ -150,64 +150,58 @@ pub(crate) fn change_notifications(
     max: usize,
 ) -> Option<Vec<SubscribeResponse>> {
     let mut out = Vec::new();
-    let mut updates = Vec::new();
     let mut deletes = Vec::new();
     // Only the last change of each path counts (deletes go before updates
     // in a notification, so a path must appear once).
-    let key = |p: &[ocbgp_models::datastore::StreamElem]| {
-        p.iter().map(|e| format!("{}{:?}", e.name, e.keys)).collect::<Vec<_>>().join("/")
+    let key = |p: &mut dyn Iterator<Item = &ocbgp_models::datastore::StreamElem>| {
+        let mut h = std::hash::DefaultHasher::new();
+        for e in p {
+            e.name.hash(&mut h);
+            e.keys.hash(&mut h);
+        }
+        h.finish()
     };
-    let mut latest: HashMap<String, usize> = HashMap::new();
+    let mut latest: HashMap<u64, usize> = HashMap::with_capacity(changes.len());
+    let mut keys = Vec::with_capacity(changes.len());
     for (i, c) in changes.iter().enumerate() {
-        match c {
-            StreamChange::Update(e) => latest.insert(key(&e.path), i),
-            StreamChange::Delete(p) => latest.insert(key(p), i),
+        let k = match c {
+            StreamChange::Update(e) => key(&mut e.parent.iter().chain([&e.elem])),
+            StreamChange::Delete(p) => key(&mut p.iter()),
             StreamChange::Lagged => return None,
         };
+        latest.insert(k, i);
+        keys.push(k);
     }
+    let time = now_ns();
+    let mut group = Grouper::new(target.as_ref(), max);
+    let mut emit = |n: Notification| {
+        out.push(update(n));
+        true
+    };
+    let mut updates = Vec::new();
     for (i, c) in changes.iter().enumerate() {
-        let last = match c {
-            StreamChange::Update(e) => latest.get(&key(&e.path)) == Some(&i),
-            StreamChange::Delete(p) => latest.get(&key(p)) == Some(&i),
-            StreamChange::Lagged => true,
-        };
-        if !last {
+        if latest.get(&keys[i]) != Some(&i) {
             continue;
         }
         match c {
-            StreamChange::Lagged => return None,
-            StreamChange::Update(e) => entry_updates(e, query, encoding, &mut updates),
+            StreamChange::Update(e) => {
+                entry_updates(e, query, encoding, &mut updates);
+                group.push(&e.parent, &mut updates, &mut emit);
+            }
             StreamChange::Delete(path) => {
                 if let Some(Meet::Whole) = meet(&query.elems, 0, path, 0) {
                     deletes.push(Path { elem: path.iter().map(to_elem).collect(), ..Default::default() });
                 }
             }
+            StreamChange::Lagged => return None,
         }
     }
-    let time = now_ns();
+    group.finish(&mut emit);
+    let mut with_deletes = Vec::new();
     for chunk in deletes.chunks(max.max(1)) {
-        out.push(update(Notification { timestamp: time, prefix: target.clone(), delete: chunk.to_vec(), ..Default::default() }));
+        with_deletes.push(update(Notification { timestamp: time, prefix: target.clone(), delete: chunk.to_vec(), ..Default::default() }));
     }
-    // Updates under one prefix per notification, as reads send them.
-    let mut current: Option<(Vec<PathElem>, Vec<crate::proto::gnmi::Update>)> = None;
-    let flush = |p: Vec<PathElem>, u, out: &mut Vec<SubscribeResponse>| {
-        let mut prefix = target.clone().unwrap_or_default();
-        prefix.elem = p;
-        out.push(update(Notification { timestamp: time, prefix: Some(prefix), update: u, ..Default::default() }));
-    };
-    for (p, u) in updates {
-        match &mut current {
-            Some((cp, list)) if *cp == p && list.len() < max.max(1) => list.push(u),
-            _ => {
-                if let Some((cp, list)) = current.take() {
-                    flush(cp, list, &mut out);
-                }
-                current = Some((p, vec![u]));
-            }
-        }
-    }
-    if let Some((cp, list)) = current {
-        flush(cp, list, &mut out);
-    }
+    with_deletes.append(&mut out);
+    out = with_deletes;
     Some(out)
 }

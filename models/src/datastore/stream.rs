@@ -7,6 +7,7 @@
 //! that prints as RFC 7951 JSON or splits into leaves, without libyang.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 /// One element of an entry's absolute path: the node name (bare, as
 /// OpenConfig paths write it) and, for a list entry, its keys in schema
@@ -173,17 +174,44 @@ pub fn entry_keys(keys: &[&'static str], children: &[StreamNode]) -> Vec<(String
         .collect()
 }
 
-/// One streamed entry: a list entry or container at `path` and its
-/// content (for a list entry, its key leaves first).
+/// One streamed entry: a list entry or container at `parent` + `elem` and
+/// its content (for a list entry, its key leaves first). Entries of one
+/// table share their parent path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamEntry {
-    /// Absolute path from the root.
-    pub path: Vec<StreamElem>,
+    /// Absolute path of the entry's parent, from the root.
+    pub parent: Arc<[StreamElem]>,
+    /// The entry's own element.
+    pub elem: StreamElem,
     /// The children.
     pub children: Vec<StreamNode>,
 }
 
 impl StreamEntry {
+    /// An entry at `path` (not empty).
+    pub fn at(path: Vec<StreamElem>, children: Vec<StreamNode>) -> StreamEntry {
+        let mut parent = path;
+        let elem = parent.pop().unwrap_or_else(|| StreamElem::node(""));
+        StreamEntry { parent: parent.into(), elem, children }
+    }
+
+    /// The entry's whole path.
+    pub fn path(&self) -> Vec<StreamElem> {
+        let mut p = self.parent.to_vec();
+        p.push(self.elem.clone());
+        p
+    }
+
+    /// Element `i` of the path (`i` below [`StreamEntry::depth`]).
+    pub fn path_elem(&self, i: usize) -> &StreamElem {
+        self.parent.get(i).unwrap_or(&self.elem)
+    }
+
+    /// Length of the path.
+    pub fn depth(&self) -> usize {
+        self.parent.len() + 1
+    }
+
     /// The RFC 7951 JSON object of the entry (what a gNMI update at its
     /// path carries).
     pub fn json(&self) -> String {
@@ -195,6 +223,7 @@ impl StreamEntry {
 
 /// The entries of a streamed table, produced as they are read.
 pub type StateStream = Box<dyn Iterator<Item = StreamEntry> + Send>;
+
 
 /// What changed in a streamed table, for on-change readers.
 #[derive(Debug, Clone)]
@@ -213,15 +242,15 @@ mod tests {
 
     #[test]
     fn prints_rfc7951() {
-        let e = StreamEntry {
-            path: vec![StreamElem::node("x")],
-            children: vec![
+        let e = StreamEntry::at(
+            vec![StreamElem::node("x")],
+            vec![
                 StreamNode::Leaf("a", Scalar::U32(1)),
                 StreamNode::Leaf("b", Scalar::U64(2)),
                 StreamNode::LeafList("c", vec![Scalar::Str("q\"".into())]),
                 StreamNode::List("l", &["k"], vec![vec![StreamNode::Leaf("k", Scalar::Identity("m:K".into()))]]),
             ],
-        };
+        );
         assert_eq!(e.json(), r#"{"a":1,"b":"2","c":["q\""],"l":[{"k":"m:K"}]}"#);
         assert_eq!(entry_keys(&["k"], &[StreamNode::Leaf("k", Scalar::Identity("m:K".into()))]), vec![("k".to_string(), "K".to_string())]);
     }
