@@ -359,7 +359,7 @@ async fn send_changes(
         match responses {
             Some(responses) => {
                 for r in responses {
-                    if tx.send(Ok(r)).await.is_err() {
+                    if !streamed::send_bounded(tx, r).await {
                         return Ok(false);
                     }
                 }

@@ -30,6 +30,25 @@ use crate::proto::gnmi::subscribe_response::Response;
 use crate::proto::gnmi::{Notification, Path, PathElem, SubscribeResponse};
 use crate::streamed::{entry_updates, meet, notifications, to_elem, Grouper, Meet};
 
+/// Notifications of a streamed read queued towards the client at most:
+/// each holds up to `max_updates` routes, so the subscription's full queue
+/// (`queue_len` notifications) would hold a whole table.
+pub(crate) const STREAMED_QUEUE: usize = 8;
+
+/// Sends `r` once at most [`STREAMED_QUEUE`] responses wait in the queue;
+/// false when the client went.
+pub(crate) async fn send_bounded(tx: &Sender, r: SubscribeResponse) -> bool {
+    let room = tx.max_capacity().saturating_sub(STREAMED_QUEUE);
+    if room > 0 {
+        match tx.reserve_many(room).await {
+            // Waiting for the room is the point; the permits go back.
+            Ok(permits) => drop(permits),
+            Err(_) => return false,
+        }
+    }
+    tx.send(Ok(r)).await.is_ok()
+}
+
 /// Content hashes of the entries a client has, by entry path text.
 pub(crate) type Hashes = HashMap<String, u64>;
 
@@ -72,6 +91,7 @@ pub(crate) async fn send(
     track: bool,
 ) -> Result<Sent, Status> {
     let (store, query, target, tx, max) = (store.clone(), query.clone(), target.clone(), tx.clone(), options.max_updates);
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let Some(stream) = crate::streamed::open(&store, &query) else {
             return Sent { streamed: false, hashes: None };
@@ -92,7 +112,7 @@ pub(crate) async fn send(
         };
         let mut open = true;
         notifications(stream, &query, encoding, target.as_ref(), max, keep, |n| {
-            open = tx.blocking_send(Ok(update(n))).is_ok();
+            open = runtime.block_on(send_bounded(&tx, update(n)));
             open
         });
         if let (Some(old), Some(new), true, true) = (&old, &hashes, send, open) {
@@ -103,7 +123,7 @@ pub(crate) async fn send(
                 .collect();
             for chunk in gone.chunks(max.max(1)) {
                 let n = Notification { timestamp: now_ns(), prefix: target.clone(), delete: chunk.to_vec(), ..Default::default() };
-                if tx.blocking_send(Ok(update(n))).is_err() {
+                if !runtime.block_on(send_bounded(&tx, update(n))) {
                     break;
                 }
             }
