@@ -222,6 +222,30 @@ fn with(base: &[StreamElem], more: impl IntoIterator<Item = StreamElem>) -> Vec<
 
 /// A loc-rib or Adj-RIB route entry's children.
 pub(crate) fn route_nodes(prefix: IpNet, origin: Option<Scalar>, path_id: u32, attrs: &Attrs, best: Option<bool>) -> Vec<StreamNode> {
+    route_nodes_indexed(prefix, origin, path_id, attrs, index_of(&**attrs), best)
+}
+
+/// Attribute-set indexes by shared set: hashing a set is done once per
+/// read, not once per route (a full table has about seven routes a set).
+/// The sets are held, so an address is never reused while cached.
+#[derive(Default)]
+struct IndexCache(HashMap<usize, (Attrs, u64)>);
+
+impl IndexCache {
+    fn of(&mut self, a: &Attrs) -> u64 {
+        self.0.entry(Arc::as_ptr(a) as usize).or_insert_with(|| (a.clone(), index_of(&**a))).1
+    }
+}
+
+/// [`route_nodes`] with the attribute set's index known.
+fn route_nodes_indexed(
+    prefix: IpNet,
+    origin: Option<Scalar>,
+    path_id: u32,
+    attrs: &Attrs,
+    attr_index: u64,
+    best: Option<bool>,
+) -> Vec<StreamNode> {
     let mut keys = vec![StreamNode::Leaf("prefix", Scalar::Str(prefix.to_string()))];
     let mut state = keys.clone();
     if let Some(o) = &origin {
@@ -230,7 +254,7 @@ pub(crate) fn route_nodes(prefix: IpNet, origin: Option<Scalar>, path_id: u32, a
     }
     keys.push(StreamNode::Leaf("path-id", Scalar::U32(path_id)));
     state.push(StreamNode::Leaf("path-id", Scalar::U32(path_id)));
-    state.push(StreamNode::Leaf("attr-index", Scalar::U64(index_of(&**attrs))));
+    state.push(StreamNode::Leaf("attr-index", Scalar::U64(attr_index)));
     if !attrs.attrs.communities.is_empty() {
         state.push(StreamNode::Leaf("community-index", Scalar::U64(index_of(&attrs.attrs.communities))));
     }
@@ -322,22 +346,26 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
         }
         if sel.loc || want_in {
             let mut ok = true;
+            let mut cache = IndexCache::default();
             walk(rib, family, |net, paths| {
                 for p in paths {
                     if sel.loc {
                         if let Some(acc) = &p.accepted {
-                            let nodes = route_nodes(net, Some(origin_scalar(p.peer, &names)), p.path_id, acc, None);
+                            let i = cache.of(acc);
+                            let nodes = route_nodes_indexed(net, Some(origin_scalar(p.peer, &names)), p.path_id, acc, i, None);
                             ok &= tx.push(route_entry(&loc_routes, nodes, true)).is_some();
                         }
                     }
                     let Some(t) = names.get(&p.peer).and_then(|a| tables.get(a)) else { continue };
                     if sel.tables.in_pre {
-                        let nodes = route_nodes(net, None, p.path_id, &p.received, None);
+                        let i = cache.of(&p.received);
+                        let nodes = route_nodes_indexed(net, None, p.path_id, &p.received, i, None);
                         ok &= tx.push(route_entry(&t[0], nodes, false)).is_some();
                     }
                     if sel.tables.in_post {
                         if let Some(acc) = &p.accepted {
-                            let nodes = route_nodes(net, None, p.path_id, acc, Some(p.best));
+                            let i = cache.of(acc);
+                            let nodes = route_nodes_indexed(net, None, p.path_id, acc, i, Some(p.best));
                             ok &= tx.push(route_entry(&t[1], nodes, false)).is_some();
                         }
                     }
