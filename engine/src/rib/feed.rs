@@ -68,7 +68,12 @@ pub struct Feed {
 impl Feed {
     /// A new listener.
     pub fn listen(&mut self) -> mpsc::Receiver<RouteChange> {
-        let (tx, rx) = mpsc::channel(FEED_CAPACITY);
+        self.listen_with(FEED_CAPACITY)
+    }
+
+    /// A new listener with a queue of `capacity` changes.
+    pub fn listen_with(&mut self, capacity: usize) -> mpsc::Receiver<RouteChange> {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
         self.listeners.push(Listener { tx, lagged: false });
         rx
     }
@@ -107,5 +112,40 @@ impl Feed {
             }
             true
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gone(n: u32) -> RouteChange {
+        RouteChange::Gone { family: Family::IPV4_UNICAST, net: "10.0.0.0/8".parse().unwrap(), peer: PeerIdx(1), path_id: n }
+    }
+
+    #[test]
+    fn a_full_listener_is_lagged_then_told_so() {
+        let mut feed = Feed::default();
+        let mut slow = feed.listen_with(2);
+        let mut fast = feed.listen_with(100);
+        feed.publish(&[gone(1), gone(2), gone(3)], false);
+        // The fast one has everything; the slow one what fit.
+        for n in 1..=3 {
+            assert!(matches!(fast.try_recv(), Ok(RouteChange::Gone { path_id, .. }) if path_id == n));
+        }
+        assert!(matches!(slow.try_recv(), Ok(RouteChange::Gone { path_id: 1, .. })));
+        assert!(matches!(slow.try_recv(), Ok(RouteChange::Gone { path_id: 2, .. })));
+        assert!(slow.try_recv().is_err());
+        // Once there is room: the lag notice, not the changes in between.
+        feed.publish(&[gone(4)], false);
+        assert!(matches!(slow.try_recv(), Ok(RouteChange::Lagged)));
+        assert!(slow.try_recv().is_err());
+        feed.publish(&[gone(5)], false);
+        assert!(matches!(slow.try_recv(), Ok(RouteChange::Gone { path_id: 5, .. })));
+        // A listener that went is dropped.
+        drop(fast);
+        assert!(feed.active());
+        drop(slow);
+        assert!(!feed.active());
     }
 }
