@@ -491,12 +491,15 @@ fn route_path(routes: &[StreamElem], keys: Vec<(&str, String)>) -> Vec<StreamEle
     with(routes, [StreamElem::entry("route", &keys)])
 }
 
+/// A family's container path and its Loc-RIB's `routes` path.
+type FamilyBase = (Family, Vec<StreamElem>, Arc<[StreamElem]>);
+
 /// Turns one route change into the stream changes `sel` wants.
 fn convert(
     change: RouteChange,
     sel: &Selection,
     names: &HashMap<PeerIdx, IpAddr>,
-    bases: &[(Family, Vec<StreamElem>, Arc<[StreamElem]>)],
+    bases: &[FamilyBase],
     out: &mut Vec<StreamChange>,
 ) {
     let (family, net, peer, path_id, now) = match change {
