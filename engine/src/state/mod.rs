@@ -2,8 +2,10 @@
 //! and routes, written into the model's `config false` nodes.
 //!
 //! Neighbor and global state are small and written whole. The RIB is
-//! written only for a read that asks for a path inside `bgp/rib` (a
-//! whole-table read of a full feed is for streaming readers).
+//! written into a tree only for a tree read (NETCONF) that asks for a path
+//! inside `bgp/rib`; gNMI reads it as a stream of entries without libyang
+//! (`rib_stream.rs`, [`StateProvider::stream_state`]) and follows it
+//! through the route change feed ([`StateProvider::stream_changes`]).
 
 mod neighbor;
 mod rib;
