@@ -508,7 +508,7 @@ impl Rib {
         }
     }
 
-    /// A new listener of route changes (see [`feed`](self::feed)).
+    /// A new listener of route changes (see [`Feed`]).
     pub fn listen_routes(&mut self) -> tokio::sync::mpsc::Receiver<RouteChange> {
         self.v4.watch(true);
         self.v6.watch(true);
