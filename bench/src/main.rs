@@ -18,6 +18,7 @@
 mod daemons;
 mod event;
 mod gen;
+mod gnmi_load;
 mod inject;
 mod measure;
 mod netns;
@@ -51,6 +52,10 @@ enum Command {
     Run(run::RunArgs),
     /// One gNMI Set (used by `run --policy` in the daemon's namespace).
     PolicySet(policy::PolicySetArgs),
+    /// gNMI ON_CHANGE subscribers to ocbgpd's Loc-RIB (used by `run`).
+    GnmiSub(gnmi_load::SubArgs),
+    /// One gNMI Get of ocbgpd's Loc-RIB (used by `run`).
+    GnmiGet(gnmi_load::GetArgs),
     /// Print `run`'s JSON result lines (files or stdin) as a Markdown table.
     Table(table::TableArgs),
 }
@@ -73,6 +78,8 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args).await,
             Command::Table(args) => table::run(args),
             Command::PolicySet(args) => policy::set(args).await,
+            Command::GnmiSub(args) => gnmi_load::run_sub(args).await,
+            Command::GnmiGet(args) => gnmi_load::run_get(args).await,
         }
     });
     // Tasks blocked on sockets must not hold the exit up.

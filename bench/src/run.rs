@@ -76,6 +76,9 @@ pub struct RunArgs {
     /// re-evaluation after one prefix-set entry changes (see `policy`).
     #[arg(long)]
     pub policy: bool,
+    /// gNMI load (ocbgpd only).
+    #[command(flatten)]
+    pub gnmi: crate::gnmi_load::GnmiArgs,
 }
 
 /// A started child process whose standard output may carry events.
@@ -153,6 +156,7 @@ struct Outcome {
     harness_cpu_seconds: f64,
     sink_counts: Vec<u64>,
     edit: Option<crate::policy::EditOutcome>,
+    gnmi: Option<Value>,
 }
 
 /// Runs `bgpbench run`.
@@ -225,6 +229,7 @@ fn report(args: &RunArgs, o: &Outcome) {
         "edit_prefixes": o.edit.as_ref().map(|e| e.prefixes),
         "edit_seconds": o.edit.as_ref().and_then(|e| e.seconds),
         "edit_set_seconds": o.edit.as_ref().and_then(|e| e.set_seconds),
+        "gnmi": o.gnmi,
         "date": today(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     }));
@@ -297,6 +302,18 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         }
     }
     eprintln!("bgpbench: {} sink sessions established", args.sinks);
+    let mut gnmi = crate::gnmi_load::Load::new(args.gnmi.gnmi_subscribers);
+    if args.gnmi.gnmi_subscribers > 0 {
+        let cmd = crate::gnmi_load::sub_command(&lab.daemon_ns, &me, args.gnmi.gnmi_subscribers, args.prefixes);
+        procs.push(Proc::spawn("gnmi", cmd, dir, Some(tx.clone()))?);
+        while !gnmi.synced() {
+            let (who, event) = next_event(&mut rx, setup_deadline, procs).await.context("waiting for the gNMI subscribers")?;
+            if who == "gnmi" {
+                gnmi.on_event(&event);
+            }
+        }
+        eprintln!("bgpbench: {} gNMI subscribers synced", args.gnmi.gnmi_subscribers);
+    }
 
     let mut inject = Lab::command(&lab.peers_ns, &me);
     inject.args(["inject", "--peer", &DAEMON_ADDR.to_string(), "--local", &INJECTOR_ADDR.to_string()]);
@@ -312,7 +329,8 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     // Generating the table takes a few seconds before the first UPDATE.
     let mut deadline = Instant::now() + Duration::from_secs(args.setup_timeout + args.timeout);
     let waited = loop {
-        if let (Some(t0), true) = (first_ns, complete.iter().all(Option::is_some)) {
+        if let (Some(t0), true) = (first_ns, complete.iter().all(Option::is_some) && gnmi.done()) {
+            // Convergence is the sinks' (the subscribers may finish later).
             let end = complete.iter().flatten().copied().max().unwrap_or(t0);
             outcome.seconds = Some(seconds_between(t0, end));
             outcome.per_sink = complete.iter().map(|t| t.map(|t| seconds_between(t0, t))).collect();
@@ -348,6 +366,7 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
                 }
             }
             ("sinks", Some("failed")) => break Err(anyhow!("sink {} failed: {}", event["sink"], event["error"])),
+            ("gnmi", _) => gnmi.on_event(&event),
             _ => {}
         }
     };
@@ -370,6 +389,15 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
             Ok(edit) => outcome.edit = Some(edit),
             Err(e) => outcome.status = format!("policy edit: {e:#}"),
         }
+    }
+    // After the run's own peak is taken: the Get's memory is reported apart.
+    if args.gnmi.gnmi_subscribers > 0 || args.gnmi.gnmi_get {
+        let mut g = gnmi.result(first_ns);
+        if args.gnmi.gnmi_get && waited.is_ok() {
+            g["get"] = crate::gnmi_load::timed_get(&lab.daemon_ns, &me, daemon_pid, dir).await.unwrap_or_else(|e| json!({"error": format!("{e:#}")}));
+        }
+        eprintln!("bgpbench: gNMI: {g}");
+        outcome.gnmi = Some(g);
     }
     // Ask the sinks for their counts (they print a summary on SIGTERM).
     if let Some(sinks) = procs.iter_mut().find(|p| p.name == "sinks") {

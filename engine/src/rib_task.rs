@@ -82,6 +82,7 @@ impl RibHandle {
                 if rib.has_pending() {
                     rib.flush();
                 }
+                rib.publish_changes();
             }
         });
         RibHandle { commands, events }

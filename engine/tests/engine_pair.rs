@@ -79,6 +79,56 @@ async fn leaf(s: &Speaker, path: &str) -> Option<String> {
     .unwrap()
 }
 
+/// The data path of a streamed entry (identity keys get their module).
+fn entry_data_path(path: &[ocbgp_models::datastore::StreamElem]) -> String {
+    let mut out = format!("{BGP}/rib");
+    for e in &path[6..] {
+        out.push('/');
+        out.push_str(&e.name);
+        for (k, v) in &e.keys {
+            let v = match v.as_str() {
+                "IPV4_UNICAST" | "IPV6_UNICAST" => format!("openconfig-bgp-types:{v}"),
+                "STATIC" => format!("openconfig-policy-types:{v}"),
+                _ => v.clone(),
+            };
+            out.push_str(&format!("[{k}='{v}']"));
+        }
+    }
+    out
+}
+
+/// Every streamed entry has the JSON libyang prints for the same node of
+/// the state tree, and every route of the tree is streamed.
+fn stream_matches_tree(store: &Datastore) {
+    use yang2::data::{Data, DataPrinterFlags};
+    let rib = format!("{BGP}/rib");
+    let tree = store.operational(&rib).expect("state tree");
+    let entries: Vec<_> = store.stream_state(&rib).expect("the RIB streams").collect();
+    let mut routes = 0;
+    for e in &entries {
+        let at = entry_data_path(&e.path());
+        let node = tree.find_path(&at).unwrap_or_else(|_| panic!("{at} in the tree"));
+        let printed = ocbgp_models::ly::print_json(&node, DataPrinterFlags::SHRINK | DataPrinterFlags::WD_ALL).unwrap();
+        let printed: serde_json::Value = serde_json::from_str(&printed).unwrap();
+        let (_, value) = printed.as_object().unwrap().iter().next().unwrap();
+        let value = value.as_array().map_or(value, |a| &a[0]);
+        let mut value = value.clone();
+        // The tree holds the entries below a list entry too (routes below
+        // an afi-safi): the stream sends those as entries of their own.
+        if let Some(o) = value.as_object_mut() {
+            for nested in ["ipv4-unicast", "ipv6-unicast", "adj-rib-in-pre", "adj-rib-in-post", "adj-rib-out-pre", "adj-rib-out-post"] {
+                o.remove(nested);
+            }
+        }
+        let streamed: serde_json::Value = serde_json::from_str(&e.json()).unwrap();
+        assert_eq!(value, streamed, "entry {at}");
+        routes += usize::from(e.elem.name == "route");
+    }
+    let in_tree = ocbgp_models::ly::find(&tree, &format!("{rib}//route")).unwrap().len();
+    assert_eq!(routes, in_tree, "every route streamed");
+    assert!(routes >= 4, "loc-rib, adj-rib-in and adj-rib-out routes: {routes}");
+}
+
 async fn wait_for(s: &Speaker, path: &str, want: Option<&str>, limit: Duration) -> Option<String> {
     let deadline = Instant::now() + limit;
     loop {
@@ -124,6 +174,10 @@ async fn two_engines_exchange_routes_and_show_state() {
     assert_eq!(leaf(&b, &pre).await.as_deref(), Some("true"));
     let out = format!("{rib}/neighbors/neighbor[neighbor-address='127.0.0.2']/adj-rib-out-post/routes/route[prefix='203.0.113.0/24'][path-id='0']/state/attr-index");
     assert!(leaf(&b, &out).await.is_some(), "B's own route in its adj-rib-out-post to A");
+
+    // The streamed RIB (what gNMI reads) says what the libyang tree says.
+    let store = b.store.clone();
+    tokio::task::spawn_blocking(move || stream_matches_tree(&store)).await.unwrap();
 
     // A transaction on A withdraws its route: B sees it go.
     let who = Requester::internal(Origin::Gnmi);

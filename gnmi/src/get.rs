@@ -7,6 +7,10 @@
 //! them; ALL reads both. A path the schema lacks is `NotFound` (from the
 //! path conversion), a malformed one `InvalidArgument`, a valid path with no
 //! data `NotFound`.
+//!
+//! Streamed state (the RIB, see `streamed.rs`) is read without a libyang
+//! tree: one update per entry (route), in notifications of at most
+//! [`GET_MAX_UPDATES`] updates whose prefix is the entries' table.
 
 use std::collections::HashSet;
 
@@ -17,6 +21,9 @@ use crate::data::{now_ns, select, Part, Query, Snapshots};
 use crate::encode::{subtree_json, Leaves, Namer, ValueEncoding};
 use crate::proto::gnmi::get_request::DataType;
 use crate::proto::gnmi::{GetRequest, GetResponse, Notification, Path, Update};
+
+/// Most updates in one notification of a streamed (RIB) read.
+const GET_MAX_UPDATES: usize = 1000;
 
 /// The part of the tree a Get's data type asks for.
 fn part_of(data_type: i32) -> Result<Part, Status> {
@@ -60,6 +67,18 @@ pub(crate) fn get(store: &Datastore, request: &GetRequest) -> Result<GetResponse
     let mut namer = Namer::default();
     let mut notification = Vec::with_capacity(queries.len());
     for query in &queries {
+        if part != Part::Config {
+            if let Some(stream) = crate::streamed::open(store, query) {
+                let n = crate::streamed::notifications(stream, query, encoding, prefix, GET_MAX_UPDATES, |_| true, |n| {
+                    notification.push(n);
+                    true
+                });
+                if n == 0 {
+                    return Err(Status::not_found(format!("no data at {}", query.text)));
+                }
+                continue;
+            }
+        }
         let timestamp = now_ns();
         let snapshot = snapshots.get(store, query, part)?;
         let selected = select(snapshot.tree(), query, part)?;

@@ -17,6 +17,7 @@ pub mod gnoi;
 pub mod path;
 pub mod server;
 mod set;
+mod streamed;
 pub mod subscribe;
 
 pub use auth::{Authenticator, ConfigUsers};
@@ -31,8 +32,10 @@ pub use subscribe::SubscribeOptions;
 /// `proto/gnmi.proto`).
 pub const GNMI_VERSION: &str = "0.10.0";
 
-/// Largest gRPC message sent or accepted: full-table Get answers are big.
-pub const MAX_MESSAGE_SIZE: usize = 64 * 1024 * 1024;
+/// Largest gRPC message sent or accepted (1 GiB): a Get of a full-table
+/// Loc-RIB (1,000,000 routes) is one response of about 300 MB. Clients
+/// reading such tables need a limit as large (or use Subscribe ONCE).
+pub const MAX_MESSAGE_SIZE: usize = 1024 * 1024 * 1024;
 
 /// Generated gNMI protocol code.
 ///

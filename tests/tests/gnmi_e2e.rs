@@ -3,7 +3,9 @@
 //! and its session-state followed by a STREAM ON_CHANGE subscription (up,
 //! then down when the peer stops); an import policy set by gNMI that removes
 //! one route from the Loc-RIB without resetting the session; a bad Set
-//! refused with an error status and nothing changed.
+//! refused with an error status and nothing changed (and a second real
+//! gobgpd peer stops receiving the rejected route); ONCE, POLL and SAMPLE
+//! subscriptions deliver their values with sync_response.
 //!
 //! pygnmi runs in ocbgpd's namespace (gNMI on its default 127.0.0.1:9339),
 //! every script under `timeout`.
@@ -20,6 +22,7 @@ const ROUTE: Duration = Duration::from_secs(15);
 
 const OC_AS: u32 = 65001;
 const PEER_AS: u32 = 65002;
+const SINK_AS: u32 = 65003;
 const KEEP: &str = "198.51.100.0/24";
 const BLOCK: &str = "203.0.113.0/24";
 
@@ -166,6 +169,19 @@ fn wait_loc_rib(d: &Ocbgpd, what: &str, cond: impl Fn(&[String]) -> bool) -> Vec
             "ocbgpd's loc-rib: {what} not seen within {ROUTE:?}; last {last:?}"
         ));
     }
+    last.unwrap()
+}
+
+/// Waits until the prefixes `sink` has from `from` satisfy `cond`.
+fn wait_sink(sink: &Gobgp, from: IpAddr, what: &str, cond: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut last = Err(String::new());
+    let ok = wait_until(ROUTE, || {
+        last = sink
+            .try_adj_in(from, Family::Ipv4Unicast)
+            .map(|r| r.into_iter().map(|r| r.prefix).collect::<Vec<_>>());
+        last.as_ref().is_ok_and(|r| cond(r))
+    });
+    assert!(ok, "the second gobgpd peer: {what} not seen within {ROUTE:?}; last {last:?}");
     last.unwrap()
 }
 
@@ -340,11 +356,28 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
 #[test]
 fn import_policy_set_by_gnmi_filters_without_reset() {
     let lab = Lab::new("gnmi_pol");
-    let (_r1, r2, d, _g) = setup(&lab);
+    let (r1, r2, d, _g) = setup(&lab);
     let peer = r2.ipv4();
     add_neighbor(&d, peer);
+    // A second real peer that receives what ocbgpd advertises.
+    let r3 = lab.host("r3");
+    let sink = Gobgp::start(
+        &r3,
+        &BgpConfig::new(SINK_AS, r3.ipv4())
+            .neighbor(Neighbor::new(r1.ipv4(), OC_AS).families(&[Family::Ipv4Unicast])),
+    );
+    if let Err(e) = gnmi_set(
+        &d,
+        &[(neighbor_path(r3.ipv4()), neighbor_json(r3.ipv4(), SINK_AS))],
+    ) {
+        d.fail(&format!("gNMI Set of neighbor {} refused: {e:?}", r3.ipv4()));
+    }
     d.wait_established(peer, UP);
+    d.wait_established(r3.ipv4(), UP);
     wait_loc_rib(&d, "both gobgpd routes", |r| {
+        r.iter().any(|p| p == KEEP) && r.iter().any(|p| p == BLOCK)
+    });
+    wait_sink(&sink, r1.ipv4(), "both routes", |r| {
         r.iter().any(|p| p == KEEP) && r.iter().any(|p| p == BLOCK)
     });
     let transitions_path = format!("{}/state/established-transitions", neighbor_path(peer));
@@ -384,6 +417,11 @@ fn import_policy_set_by_gnmi_filters_without_reset() {
         d.fail(&format!("gNMI Set of the import policy refused: {e:?}"));
     }
     let rib = wait_loc_rib(&d, "BLOCK gone", |r| !r.iter().any(|p| p == BLOCK));
+    // The second peer no longer receives it either; KEEP stays.
+    let got = wait_sink(&sink, r1.ipv4(), "BLOCK withdrawn, KEEP kept", |r| {
+        r.iter().any(|p| p == KEEP) && !r.iter().any(|p| p == BLOCK)
+    });
+    eprintln!("second peer after the policy: {got:?}");
     assert!(
         rib.iter().any(|p| p == KEEP),
         "{KEEP} left the loc-rib too: {rib:?}"
@@ -459,4 +497,137 @@ fn bad_set_is_refused_and_changes_nothing() {
         "description changed by a refused Set: {desc:?}"
     );
     d.process().assert_running();
+}
+
+#[test]
+fn once_poll_and_sample_deliver_with_sync_response() {
+    let lab = Lab::new("gnmi_modes");
+    let (_r1, r2, d, _g) = setup(&lab);
+    let peer = r2.ipv4();
+    add_neighbor(&d, peer);
+    d.wait_established(peer, UP);
+    wait_loc_rib(&d, "both gobgpd routes", |r| {
+        r.iter().any(|p| p == KEEP) && r.iter().any(|p| p == BLOCK)
+    });
+    let routes = format!(
+        "{BGP}/rib/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/ipv4-unicast/loc-rib/routes"
+    );
+    let state = format!("{}/state/session-state", neighbor_path(peer));
+    let code = format!(
+        r#"{prologue}
+import time
+out = {{}}
+# ONCE over the Loc-RIB (a streamed table): every route, sync_response, end.
+once = gc.subscribe2(subscribe={{"subscription": [{{"path": {routes:?}}}], "mode": "once", "encoding": "json_ietf"}})
+out["once"] = [m for m in once]
+# POLL: the values and sync_response at the start and after each Poll.
+poll = gc.subscribe2(subscribe={{"subscription": [{{"path": {state:?}}}], "mode": "poll", "encoding": "json_ietf"}})
+out["poll"] = [poll.get_update(10), poll.get_update(10)]
+poll.close()
+# SAMPLE every second: the values, sync_response, then a sample a second.
+sample = gc.subscribe2(subscribe={{"subscription": [{{"path": {state:?}, "mode": "sample", "sample_interval": 1000000000}}], "mode": "stream", "encoding": "json_ietf"}})
+out["sample_first"] = sample.get_update(10)
+t0 = time.time()
+out["samples"] = [sample.get_update(10), sample.get_update(10)]
+out["sample_secs"] = time.time() - t0
+sample.close()
+print(json.dumps(out, default=str), flush=True)
+# pygnmi's subscription threads outlive close(): end here.
+import os
+os._exit(0)
+"#,
+        prologue = client_prologue(&d),
+    );
+    let out = python(&d, &code).unwrap_or_else(|e| d.fail(&format!("pygnmi script failed: {e}")));
+    let v: Value = serde_json::from_str(out.trim().lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("pygnmi output {out:?}: {e}"));
+
+    // ONCE: updates with both routes, then sync_response as the last message.
+    let once = v["once"].as_array().expect("ONCE messages");
+    let (last, updates) = once.split_last().expect("ONCE sent something");
+    assert_eq!(last["sync_response"], true, "ONCE did not end with sync_response: {once:?}");
+    let text = Value::Array(updates.to_vec()).to_string();
+    for p in [KEEP, BLOCK] {
+        assert!(text.contains(p), "ONCE lacks {p}: {text}");
+    }
+    assert!(updates.iter().all(|m| m.get("sync_response").is_none()), "{once:?}");
+
+    // POLL: each round has the value and a sync_response.
+    for (i, round) in v["poll"].as_array().expect("POLL rounds").iter().enumerate() {
+        assert_eq!(round["sync_response"], true, "POLL round {i}: {round}");
+        assert!(round.to_string().contains("ESTABLISHED"), "POLL round {i}: {round}");
+    }
+
+    // SAMPLE: value and sync_response first, then samples about a second apart.
+    let first = &v["sample_first"];
+    assert_eq!(first["sync_response"], true, "{first}");
+    assert!(first.to_string().contains("ESTABLISHED"), "{first}");
+    for s in v["samples"].as_array().expect("samples") {
+        assert!(s.to_string().contains("ESTABLISHED"), "sample without the value: {s}");
+        assert!(s.get("sync_response").is_none(), "a second sync_response: {s}");
+    }
+    let secs = v["sample_secs"].as_f64().unwrap();
+    assert!((0.9..6.0).contains(&secs), "two samples at 1 s took {secs} s");
+}
+
+#[test]
+fn loc_rib_on_change_streams_new_and_withdrawn_routes() {
+    let lab = Lab::new("gnmi_ribsub");
+    let (_r1, r2, d, g) = setup(&lab);
+    let peer = r2.ipv4();
+    add_neighbor(&d, peer);
+    d.wait_established(peer, UP);
+    wait_loc_rib(&d, "both gobgpd routes", |r| {
+        r.iter().any(|p| p == KEEP) && r.iter().any(|p| p == BLOCK)
+    });
+    let routes = format!(
+        "{BGP}/rib/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/ipv4-unicast/loc-rib/routes"
+    );
+    let gaddr = d.config().gnmi_addr();
+    let script = format!(
+        r#"
+import json, os, threading
+from pygnmi.client import gNMIclient
+threading.Timer(50, lambda: os._exit(3)).start()
+with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
+    sub = {{"subscription": [{{"path": {routes:?}, "mode": "on_change"}}], "mode": "stream", "encoding": "json_ietf"}}
+    for r in gc.subscribe2(subscribe=sub):
+        print("RESP " + json.dumps(r, default=str), flush=True)
+"#,
+        host = gaddr.ip().to_string(),
+        port = gaddr.port(),
+    );
+    let mut cmd = d.host().command("python3");
+    cmd.args(["-u", "-c", &script]);
+    let sub = d.host().spawn_command("rib-subscriber", cmd);
+    let responses = || -> Vec<String> {
+        sub.log()
+            .lines()
+            .filter_map(|l| l.strip_prefix("RESP ").map(str::to_string))
+            .collect()
+    };
+    let synced = wait_until(Duration::from_secs(15), || {
+        responses().iter().any(|r| r.contains("sync_response"))
+    });
+    assert!(synced, "no sync_response; subscriber log:\n{}", sub.log());
+    let first = responses().join("\n");
+    assert!(first.contains(KEEP) && first.contains(BLOCK), "initial routes missing: {first}");
+    let seen = responses().len();
+
+    const NEW: &str = "192.0.2.64/26";
+    g.add_route(&Originated::new(NEW));
+    let added = wait_until(ROUTE, || {
+        responses().iter().skip(seen).any(|r| r.contains(NEW) && r.contains("\"val\""))
+    });
+    assert!(added, "no update for {NEW}; subscriber log:\n{}", sub.log());
+    let seen = responses().len();
+    g.delete_route(NEW);
+    let deleted = wait_until(ROUTE, || {
+        responses()
+            .iter()
+            .skip(seen)
+            .any(|r| r.contains("\"delete\"") && r.contains(NEW))
+    });
+    assert!(deleted, "no delete for {NEW}; subscriber log:\n{}", sub.log());
+    assert!(sub.running(), "the subscription ended: {}", sub.log());
 }

@@ -9,6 +9,7 @@
 mod attrs;
 mod bestpath;
 mod export;
+mod feed;
 mod key;
 mod path;
 mod policy;
@@ -25,6 +26,7 @@ use ipnet::IpNet;
 
 pub use attrs::{Attrs, Interner, PathAttrs};
 pub use bestpath::{SelectionOptions, DEFAULT_LOCAL_PREF};
+pub use feed::{Feed, RouteChange, FEED_CAPACITY};
 pub use export::{ExportSettings, GroupKey, Member, Outbox, UpdateGroup};
 pub use key::{RouteKey, V4Key, V6Key};
 pub use path::{Path, PeerIdx, PeerInfo, SourceKind};
@@ -96,6 +98,8 @@ pub struct Rib {
     /// Export policy per peer, put in its update group's key.
     exports: HashMap<PeerIdx, SharedPolicy>,
     started: Instant,
+    /// Listeners of route changes.
+    feed: feed::Feed,
 }
 
 impl Rib {
@@ -115,6 +119,7 @@ impl Rib {
             imports: HashMap::new(),
             exports: HashMap::new(),
             started: Instant::now(),
+            feed: feed::Feed::default(),
         }
     }
 
@@ -502,6 +507,52 @@ impl Rib {
         for (key, old) in &v6 {
             let new = self.v6.get(*key).and_then(Dest::best);
             Self::count_installed(&mut self.counts, Family::IPV6_UNICAST, old.as_ref().map(|p| p.peer), installed(new));
+        }
+    }
+
+    /// A new listener of route changes (see [`Feed`]).
+    pub fn listen_routes(&mut self) -> tokio::sync::mpsc::Receiver<RouteChange> {
+        self.v4.watch(true);
+        self.v6.watch(true);
+        self.feed.listen()
+    }
+
+    /// Publishes the paths touched since the last call to the change
+    /// feed's listeners; stops noting changes when nobody listens.
+    pub fn publish_changes(&mut self) {
+        if !self.feed.active() {
+            self.v4.watch(false);
+            self.v6.watch(false);
+            return;
+        }
+        let (t4, all4) = self.v4.take_touched();
+        let (t6, all6) = self.v6.take_touched();
+        if t4.is_empty() && t6.is_empty() && !(all4 || all6) {
+            return;
+        }
+        let mut changes = Vec::with_capacity(t4.len() + t6.len());
+        Self::changes_of(&self.v4, Family::IPV4_UNICAST, &t4, &mut changes);
+        Self::changes_of(&self.v6, Family::IPV6_UNICAST, &t6, &mut changes);
+        self.feed.publish(&changes, all4 || all6);
+    }
+
+    fn changes_of<K: RouteKey>(table: &Table<K>, family: Family, touched: &[(K, PeerIdx, u32)], out: &mut Vec<RouteChange>) {
+        for (key, peer, path_id) in touched {
+            let (peer, path_id) = (*peer, *path_id);
+            let net = key.to_net();
+            let dest = table.get(*key);
+            match dest.and_then(|d| d.get(peer, path_id)) {
+                Some(p) => out.push(RouteChange::Set {
+                    family,
+                    net,
+                    peer,
+                    path_id,
+                    received: p.received.clone(),
+                    accepted: p.accepted.clone(),
+                    best: dest.and_then(Dest::best).is_some_and(|b| b.peer == peer && b.path_id == path_id),
+                }),
+                None => out.push(RouteChange::Gone { family, net, peer, path_id }),
+            }
         }
     }
 

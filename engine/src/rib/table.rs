@@ -58,11 +58,16 @@ pub struct Table<K: RouteKey> {
     /// Prefixes whose best path changed, with the best path they had
     /// before the first change since the last flush.
     dirty: HashMap<K, Option<Path>>,
+    /// When someone watches route changes (the change feed): the paths
+    /// touched since the last take, before and after each change.
+    touched: Option<Vec<(K, PeerIdx, u32)>>,
+    /// Whether every path may have changed (best-path options changed).
+    touched_all: bool,
 }
 
 impl<K: RouteKey> Default for Table<K> {
     fn default() -> Self {
-        Table { dests: BTreeMap::new(), dirty: HashMap::new() }
+        Table { dests: BTreeMap::new(), dirty: HashMap::new(), touched: None, touched_all: false }
     }
 }
 
@@ -108,6 +113,11 @@ impl<K: RouteKey> Table<K> {
         opts: &SelectionOptions,
     ) -> Delta {
         let dest = self.dests.entry(key).or_default();
+        if let Some(t) = &mut self.touched {
+            // The best flag of every path of the prefix may change.
+            t.extend(dest.paths.iter().map(|p| (key, p.peer, p.path_id)));
+            t.push((key, peer, path_id));
+        }
         let before = dest.best().cloned();
         let slot = dest.paths.iter().position(|p| p.peer == peer && p.path_id == path_id);
         // Whether an accepted path came, went or changed.
@@ -154,6 +164,9 @@ impl<K: RouteKey> Table<K> {
     /// Reselects the best path of every prefix (after a change of selection
     /// options or of a source's facts), noting those that changed.
     pub fn reselect_all<S: Sources>(&mut self, sources: &S, opts: &SelectionOptions) {
+        if self.touched.is_some() {
+            self.touched_all = true;
+        }
         for (key, dest) in self.dests.iter_mut() {
             let before = dest.best().cloned();
             bestpath::select(&mut dest.paths, sources, opts);
@@ -189,6 +202,24 @@ impl<K: RouteKey> Table<K> {
         // receivers' tries like best.
         out.sort_unstable_by_key(|(k, _)| *k);
         out
+    }
+
+    /// Starts or stops noting touched paths for the change feed.
+    pub fn watch(&mut self, on: bool) {
+        if on != self.touched.is_some() {
+            self.touched = on.then(Vec::new);
+            self.touched_all = false;
+        }
+    }
+
+    /// Takes the paths touched since the last call (sorted, each once),
+    /// and whether every path may have changed.
+    pub fn take_touched(&mut self) -> (Vec<(K, PeerIdx, u32)>, bool) {
+        let Some(t) = &mut self.touched else { return (Vec::new(), false) };
+        let mut out = std::mem::take(t);
+        out.sort_unstable();
+        out.dedup();
+        (out, std::mem::take(&mut self.touched_all))
     }
 
     /// Whether export has work to do.

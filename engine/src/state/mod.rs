@@ -2,15 +2,18 @@
 //! and routes, written into the model's `config false` nodes.
 //!
 //! Neighbor and global state are small and written whole. The RIB is
-//! written only for a read that asks for a path inside `bgp/rib` (a
-//! whole-table read of a full feed is for streaming readers).
+//! written into a tree only for a tree read (NETCONF) that asks for a path
+//! inside `bgp/rib`; gNMI reads it as a stream of entries without libyang
+//! (`rib_stream.rs`, [`StateProvider::stream_state`]) and follows it
+//! through the route change feed ([`StateProvider::stream_changes`]).
 
 mod neighbor;
 mod rib;
+mod rib_stream;
 
 use std::time::Duration;
 
-use ocbgp_models::datastore::StateProvider;
+use ocbgp_models::datastore::{StateProvider, StateStream, StreamChange};
 use ocbgp_models::gen::state::GlobalState;
 use ocbgp_models::ModelError;
 use yang2::data::DataTree;
@@ -71,5 +74,19 @@ impl StateProvider for EngineState {
             }
         }
         Ok(())
+    }
+
+    fn stream_state(&self, path: &str) -> Option<StateStream> {
+        let sel = rib_stream::Selection::of(path, &format!("{}/rib", bgp_path()))?;
+        self.engine.global()?;
+        let rib = self.engine.rib()?;
+        Some(rib_stream::stream(self.engine.clone(), rib, sel))
+    }
+
+    fn stream_changes(&self, path: &str) -> Option<tokio::sync::mpsc::Receiver<StreamChange>> {
+        let sel = rib_stream::Selection::of(path, &format!("{}/rib", bgp_path()))?;
+        self.engine.global()?;
+        let rib = self.engine.rib()?;
+        rib_stream::changes(self.engine.clone(), rib, sel)
     }
 }

@@ -17,7 +17,9 @@ use super::RIB_WAIT;
 use crate::engine::Engine;
 use crate::rib::{Attrs, Path, PeerIdx, RouteKey};
 use crate::rib_task::RibHandle;
-use crate::wire::{Family, NextHop, SegmentType};
+use ocbgp_models::datastore::{Scalar, StreamNode};
+
+use crate::wire::{Community, ExtCommunity, Family, NextHop, SegmentType};
 
 /// One route as the state tree shows it.
 struct Route {
@@ -45,7 +47,7 @@ struct FamilySnapshot {
     neighbors: BTreeMap<IpAddr, AdjRibs>,
 }
 
-const LOCAL_ORIGIN: &str = "openconfig-policy-types:STATIC";
+pub(super) const LOCAL_ORIGIN: &str = "openconfig-policy-types:STATIC";
 
 fn origin_of(peer: PeerIdx, names: &HashMap<PeerIdx, IpAddr>) -> String {
     names.get(&peer).map_or_else(|| LOCAL_ORIGIN.to_string(), |a| a.to_string())
@@ -90,6 +92,8 @@ fn snapshot(engine: &Engine, rib: &RibHandle) -> Option<Vec<(Family, FamilySnaps
                 }
             }
             for (idx, addr) in &names {
+                // Every neighbor has its entry, with routes or without.
+                snap.neighbors.entry(*addr).or_default();
                 for (net, pre, post) in rib.advertised(*idx, family) {
                     let adj = snap.neighbors.entry(*addr).or_default();
                     let r = |attrs: Attrs| Route { prefix: net, origin: String::new(), path_id: 0, attrs, since: 0, best: true };
@@ -103,7 +107,7 @@ fn snapshot(engine: &Engine, rib: &RibHandle) -> Option<Vec<(Family, FamilySnaps
     })
 }
 
-fn index_of<T: Hash + ?Sized>(value: &T) -> u64 {
+pub(super) fn index_of<T: Hash + ?Sized>(value: &T) -> u64 {
     // SipHash with fixed keys: the same set gets the same index every read.
     let mut h = std::hash::DefaultHasher::new();
     value.hash(&mut h);
@@ -150,8 +154,18 @@ pub(super) fn write(engine: &Engine, rib: &RibHandle, tree: &mut DataTree<'stati
     // write it once (its leaf-list is state data, where libyang keeps
     // duplicate values, so a second write would repeat every community).
     let mut community_sets = BTreeSet::new();
+    let mut ext_sets = BTreeSet::new();
     for (index, attrs) in &sets {
         write_attr_set(tree, rib_path, *index, attrs, &mut community_sets)?;
+        let ext = &attrs.attrs.extended_communities;
+        let ei = index_of(ext);
+        if !ext.is_empty() && ext_sets.insert(ei) {
+            let c = format!("{rib_path}/ext-communities/ext-community[index='{ei}']/state");
+            tree.new_path(&format!("{c}/index"), Some(&ei.to_string()), false)?;
+            for e in ext {
+                tree.new_path(&format!("{c}/ext-community"), Some(&ext_text(*e).text()), false)?;
+            }
+        }
     }
     Ok(())
 }
@@ -250,4 +264,115 @@ fn write_attr_set(
         }
     }
     Ok(())
+}
+
+fn origin_name(code: u8) -> &'static str {
+    ["IGP", "EGP", "INCOMPLETE"][usize::from(code.min(2))]
+}
+
+fn segment_name(kind: SegmentType) -> &'static str {
+    match kind {
+        SegmentType::Sequence => "AS_SEQ",
+        SegmentType::Set => "AS_SET",
+        SegmentType::ConfedSequence => "AS_CONFED_SEQUENCE",
+        SegmentType::ConfedSet => "AS_CONFED_SET",
+    }
+}
+
+fn community_text(c: Community) -> String {
+    format!("{}:{}", c.0 >> 16, c.0 & 0xffff)
+}
+
+/// An extended community as the model's `bgp-ext-community-recv-type`:
+/// the text form when the type has one, else the eight octets (binary).
+pub(super) fn ext_text(c: ExtCommunity) -> Scalar {
+    let mut text = String::new();
+    crate::policy::sets::community::write_ext(c, &mut text);
+    if text.starts_with("0x") {
+        Scalar::Binary(base64(&c.0))
+    } else {
+        Scalar::Str(text)
+    }
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// An attribute set entry's children (streamed form of [`write_attr_set`]).
+pub(super) fn attr_set_nodes(index: u64, a: &Attrs) -> Vec<StreamNode> {
+    let attrs = &a.attrs;
+    let mut state = vec![StreamNode::Leaf("index", Scalar::U64(index))];
+    if let Some(o) = attrs.origin {
+        state.push(StreamNode::Leaf("origin", Scalar::Str(origin_name(o.code()).into())));
+    }
+    state.push(StreamNode::Leaf("atomic-aggregate", Scalar::Bool(attrs.atomic_aggregate)));
+    if let Some(nh) = a.next_hop {
+        let text = match nh {
+            NextHop::V4(v4) => v4.to_string(),
+            NextHop::V6 { global, .. } => global.to_string(),
+        };
+        state.push(StreamNode::Leaf("next-hop", Scalar::Str(text)));
+    }
+    if let Some(med) = attrs.med {
+        state.push(StreamNode::Leaf("med", Scalar::U32(med)));
+    }
+    if let Some(lp) = attrs.local_pref {
+        state.push(StreamNode::Leaf("local-pref", Scalar::U32(lp)));
+    }
+    if let Some(id) = attrs.originator_id {
+        state.push(StreamNode::Leaf("originator-id", Scalar::Str(id.to_string())));
+    }
+    let mut children = vec![StreamNode::Leaf("index", Scalar::U64(index)), StreamNode::Container("state", state)];
+    let segments: Vec<Vec<StreamNode>> = attrs
+        .as_path
+        .iter()
+        .flat_map(|p| p.segments.iter())
+        .enumerate()
+        .map(|(i, seg)| {
+            let mut state = vec![
+                StreamNode::Leaf("index", Scalar::U32(i as u32)),
+                StreamNode::Leaf("type", Scalar::Str(segment_name(seg.kind).into())),
+            ];
+            if !seg.asns.is_empty() {
+                state.push(StreamNode::LeafList("member", seg.asns.iter().map(|a| Scalar::U32(*a)).collect()));
+            }
+            vec![StreamNode::Leaf("index", Scalar::U32(i as u32)), StreamNode::Container("state", state)]
+        })
+        .collect();
+    if !segments.is_empty() {
+        children.push(StreamNode::Container("as-path", vec![StreamNode::List("as-segment", &["index"], segments)]));
+    }
+    children
+}
+
+/// A community set entry's children.
+pub(super) fn community_nodes(index: u64, communities: &[Community]) -> Vec<StreamNode> {
+    let list = communities.iter().map(|c| Scalar::Str(community_text(*c))).collect();
+    vec![
+        StreamNode::Leaf("index", Scalar::U64(index)),
+        StreamNode::Container("state", vec![StreamNode::Leaf("index", Scalar::U64(index)), StreamNode::LeafList("community", list)]),
+    ]
+}
+
+/// An extended community set entry's children.
+pub(super) fn ext_community_nodes(index: u64, ext: &[ExtCommunity]) -> Vec<StreamNode> {
+    let list = ext.iter().map(|c| ext_text(*c)).collect();
+    vec![
+        StreamNode::Leaf("index", Scalar::U64(index)),
+        StreamNode::Container("state", vec![StreamNode::Leaf("index", Scalar::U64(index)), StreamNode::LeafList("ext-community", list)]),
+    ]
 }

@@ -24,6 +24,7 @@
 mod on_change;
 mod sample;
 mod stream;
+mod streamed;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -125,6 +126,13 @@ pub(crate) struct Entry {
     /// Read again at the next round (a commit concerned it, its state is
     /// polled, or its last round did not fit in the queue).
     pub stale: bool,
+    /// Whether the path reads streamed state (the RIB; see `streamed.rs`).
+    pub streamed: bool,
+    /// Streamed and on change with the provider's change feed.
+    pub feed: bool,
+    /// Streamed and on change without a feed: the content hashes of the
+    /// entries the client has.
+    pub hashes: Option<streamed::Hashes>,
 }
 
 impl Entry {
@@ -145,6 +153,9 @@ impl Entry {
             next_sample: None,
             next_heartbeat: None,
             stale: false,
+            streamed: false,
+            feed: false,
+            hashes: None,
         }
     }
 }
@@ -392,7 +403,12 @@ pub(crate) async fn send_current(
     sub: &mut Subscription,
     tx: &Sender,
 ) -> Result<(), Status> {
-    let indexes = (0..sub.entries.len()).collect();
+    let mut indexes = Vec::new();
+    for i in 0..sub.entries.len() {
+        if !streamed_current(ctx, sub, i, tx, true).await? {
+            indexes.push(i);
+        }
+    }
     let (_, readings) = read(&ctx.store, &sub.entries, indexes, Namer::default()).await?;
     for r in readings {
         let leaves = sub.entries[r.index].filter.apply(&r.leaves);
@@ -412,4 +428,37 @@ pub(crate) async fn send_current(
         sub.entries[r.index].last = leaves;
     }
     Ok(())
+}
+
+/// Reads entry `i` as streamed state if it is (sending its values when
+/// `send`); false if it is not streamed. On-change entries without a feed
+/// keep the hashes of what was read.
+pub(crate) async fn streamed_current(
+    ctx: &Context,
+    sub: &mut Subscription,
+    i: usize,
+    tx: &Sender,
+    send: bool,
+) -> Result<bool, Status> {
+    let e = &sub.entries[i];
+    if !e.query.has_state {
+        return Ok(false);
+    }
+    let track = sub.mode == Mode::Stream && e.trigger == Trigger::OnChange && !e.feed;
+    let sent = streamed::send(
+        &ctx.store,
+        &ctx.options,
+        &e.query,
+        sub.encoding,
+        &sub.prefix,
+        tx,
+        send,
+        None,
+        track,
+    )
+    .await?;
+    let e = &mut sub.entries[i];
+    e.streamed = sent.streamed;
+    e.hashes = sent.hashes;
+    Ok(sent.streamed)
 }

@@ -10,9 +10,11 @@ use tonic::{Status, Streaming};
 
 use super::on_change::{changed, concerns, delete_floor, deletes};
 use super::{
-    notifications, read, send_current, shutting_down, sync_response, Context, Sender, Subscription,
-    Trigger,
+    notifications, read, send_current, shutting_down, streamed, streamed_current, sync_response,
+    Context, Sender, Subscription, Trigger,
 };
+use ocbgp_models::datastore::StreamChange;
+use tokio::sync::mpsc;
 use crate::encode::{Leaf, Namer};
 use crate::proto::gnmi::SubscribeRequest;
 
@@ -77,10 +79,26 @@ pub(super) async fn run(
     mut inbound: Streaming<SubscribeRequest>,
     tx: &Sender,
 ) -> Result<(), Status> {
-    // Listen before the first read, so no commit falls in between.
+    // Listen before the first read, so no commit (or route change) falls
+    // in between.
     let mut events = Some(ctx.store.subscribe());
+    let mut feeds = Vec::new();
+    for (i, e) in sub.entries.iter_mut().enumerate() {
+        if e.trigger == Trigger::OnChange {
+            if let Some(rx) = streamed::changes(&ctx.store, &e.query).await {
+                e.feed = true;
+                feeds.push((i, rx));
+            }
+        }
+    }
+    let mut feed = (!feeds.is_empty()).then(|| streamed::merge(feeds));
     if sub.updates_only {
-        let indexes = (0..sub.entries.len()).collect();
+        let mut indexes = Vec::new();
+        for i in 0..sub.entries.len() {
+            if !streamed_current(&ctx, &mut sub, i, tx, false).await? {
+                indexes.push(i);
+            }
+        }
         let (_, readings) = read(&ctx.store, &sub.entries, indexes, Namer::default()).await?;
         for r in readings {
             let entry = &mut sub.entries[r.index];
@@ -104,7 +122,7 @@ pub(super) async fn run(
     let polls_state = sub
         .entries
         .iter()
-        .any(|e| e.trigger == Trigger::OnChange && e.query.has_state);
+        .any(|e| e.trigger == Trigger::OnChange && e.query.has_state && !e.feed);
     let mut next_poll = polls_state.then(|| start + options.state_poll_interval);
     let mut retry_at: Option<Instant> = None;
     let mut inbound_open = true;
@@ -153,13 +171,21 @@ pub(super) async fn run(
                 Ok(None) => inbound_open = false,
                 Err(_) => return Ok(()),
             },
+            change = next_change(&mut feed) => match change {
+                Some(first) => {
+                    if !send_changes(&ctx, &mut sub, &mut feed, first, tx).await? {
+                        return Ok(());
+                    }
+                }
+                None => feed = None,
+            },
             _ = sleep_until(deadline) => {}
         }
 
         let now = Instant::now();
         if next_poll.is_some_and(|t| t <= now) {
             for e in sub.entries.iter_mut() {
-                if e.trigger == Trigger::OnChange && e.query.has_state {
+                if e.trigger == Trigger::OnChange && e.query.has_state && !e.feed {
                     e.stale = true;
                 }
             }
@@ -198,6 +224,35 @@ pub(super) async fn run(
                     entry.next_heartbeat = Some(advance(at, every, now));
                 }
             }
+        }
+        // Streamed state (the RIB) is read and sent entry by entry.
+        let mut due = due;
+        let mut streamed_due = Vec::new();
+        due.retain(|(i, why)| {
+            if sub.entries[*i].streamed {
+                streamed_due.push((*i, *why));
+                false
+            } else {
+                true
+            }
+        });
+        for (i, why) in streamed_due {
+            let e = &mut sub.entries[i];
+            e.stale = false;
+            let full = why.sample || why.heartbeat;
+            if e.feed && !full {
+                continue;
+            }
+            let old = if full { None } else { e.hashes.take() };
+            let track = e.hashes.is_some() || old.is_some() || (e.trigger == Trigger::OnChange && !e.feed);
+            let sent = streamed::send(&ctx.store, &options, &e.query, encoding, &prefix, tx, true, old, track).await?;
+            sub.entries[i].hashes = sent.hashes;
+            if tx.is_closed() {
+                return Ok(());
+            }
+        }
+        if due.is_empty() {
+            continue;
         }
         let indexes = due.iter().map(|(i, _)| *i).collect();
         let readings = match read(
@@ -265,4 +320,68 @@ pub(super) async fn run(
             entry.stale = false;
         }
     }
+}
+
+async fn next_change(feed: &mut Option<mpsc::Receiver<(usize, StreamChange)>>) -> Option<(usize, StreamChange)> {
+    match feed {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Changes read from the feed in one go at most.
+const CHANGE_BATCH: usize = 4096;
+
+/// Sends `first` and the changes already queued after it, waiting for the
+/// client; an entry whose feed lagged is resynchronised (a delete of its
+/// path, then everything again). False when the client went.
+async fn send_changes(
+    ctx: &super::Context,
+    sub: &mut Subscription,
+    feed: &mut Option<mpsc::Receiver<(usize, StreamChange)>>,
+    first: (usize, StreamChange),
+    tx: &Sender,
+) -> Result<bool, Status> {
+    let mut by_entry: std::collections::BTreeMap<usize, Vec<StreamChange>> = Default::default();
+    by_entry.entry(first.0).or_default().push(first.1);
+    if let Some(rx) = feed.as_mut() {
+        for _ in 0..CHANGE_BATCH {
+            match rx.try_recv() {
+                Ok((i, c)) => by_entry.entry(i).or_default().push(c),
+                Err(_) => break,
+            }
+        }
+    }
+    let max = ctx.options.max_updates;
+    for (i, changes) in by_entry {
+        let e = &sub.entries[i];
+        let responses = streamed::change_notifications(&e.query, &changes, sub.encoding, &sub.prefix, max);
+        match responses {
+            Some(responses) => {
+                for r in responses {
+                    if !streamed::send_bounded(tx, r).await {
+                        return Ok(false);
+                    }
+                }
+            }
+            None => {
+                tracing::debug!(path = %e.query.text, "gNMI subscriber lagged behind the route feed; resynchronising");
+                let gone = crate::proto::gnmi::Notification {
+                    timestamp: crate::data::now_ns(),
+                    prefix: sub.prefix.clone(),
+                    delete: vec![crate::proto::gnmi::Path { elem: e.query.elems.clone(), ..Default::default() }],
+                    ..Default::default()
+                };
+                let gone = crate::proto::gnmi::SubscribeResponse {
+                    response: Some(crate::proto::gnmi::subscribe_response::Response::Update(gone)),
+                    ..Default::default()
+                };
+                if tx.send(Ok(gone)).await.is_err() {
+                    return Ok(false);
+                }
+                streamed::send(&ctx.store, &ctx.options, &e.query, sub.encoding, &sub.prefix, tx, true, None, false).await?;
+            }
+        }
+    }
+    Ok(!tx.is_closed())
 }

@@ -18,6 +18,7 @@ mod history;
 mod lock;
 mod mirror;
 mod persist;
+mod stream;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +32,7 @@ pub use consumer::{ConfigConsumer, Refusal, Transaction};
 pub use events::{CommitEvent, LeafChange};
 pub use history::CommitRecord;
 pub use lock::{LockError, SessionId, Target};
+pub use stream::{entry_keys, object_json, Scalar, StateStream, StreamChange, StreamElem, StreamEntry, StreamNode};
 
 use crate::config::Config;
 use crate::edit::{self, Edit, EditError};
@@ -195,6 +197,25 @@ pub trait StateProvider: Send + Sync {
     /// Large tables (the RIB) may be left to streaming readers: a provider
     /// says which subtrees it leaves out in its documentation.
     fn write_state(&self, tree: &mut DataTree<'static>, path: &str) -> Result<(), ModelError>;
+
+    /// The entries of a large table at or below `path` (a data path) as a
+    /// stream, when the provider streams the table `path` lies in; `None`
+    /// otherwise (read through [`StateProvider::write_state`]). The stream
+    /// may hold entries outside `path` (the caller filters); each entry is
+    /// consistent in itself, the table as a whole is read in batches.
+    fn stream_state(&self, path: &str) -> Option<StateStream> {
+        let _ = path;
+        None
+    }
+
+    /// Changes to the streamed table at or below `path` from now on, for
+    /// on-change readers; `None` if the provider has no change feed there.
+    /// The feed is bounded: a reader that falls behind gets
+    /// [`StreamChange::Lagged`] and reads the table again.
+    fn stream_changes(&self, path: &str) -> Option<tokio::sync::mpsc::Receiver<StreamChange>> {
+        let _ = path;
+        None
+    }
 }
 
 /// The mutable part of the datastore, behind the transaction lock.
@@ -299,6 +320,20 @@ impl Datastore {
         }
         mirror::mirror_config(&mut tree)?;
         Ok(tree)
+    }
+
+    /// The streamed entries of the table holding `path`, if the state
+    /// provider streams it (see [`StateProvider::stream_state`]).
+    pub fn stream_state(&self, path: &str) -> Option<StateStream> {
+        let provider = self.provider.read().unwrap_or_else(|e| e.into_inner()).clone();
+        provider.and_then(|p| p.stream_state(path))
+    }
+
+    /// The change feed of the streamed table holding `path` (see
+    /// [`StateProvider::stream_changes`]).
+    pub fn stream_changes(&self, path: &str) -> Option<tokio::sync::mpsc::Receiver<StreamChange>> {
+        let provider = self.provider.read().unwrap_or_else(|e| e.into_inner()).clone();
+        provider.and_then(|p| p.stream_changes(path))
     }
 
     /// Registers a consumer; it sees every transaction from now on. The

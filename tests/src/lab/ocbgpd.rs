@@ -526,13 +526,31 @@ impl BgpSpeaker for Ocbgpd {
     }
 
     fn try_routes(&self, family: Family) -> Result<Vec<Route>, String> {
-        let vals = self.try_gnmi_get(&format!("{BGP_PATH}/rib"))?;
-        let rib = vals
-            .iter()
-            .find_map(|v| find_key(v, "attr-sets").map(|_| v))
-            .or(vals.first())
-            .ok_or("empty gNMI reply for bgp/rib")?;
-        Ok(parse_oc_rib(rib, family))
+        // RIB reads stream one update per entry (route, attribute set):
+        // read the three lists and put them in the tree's shape.
+        let (afi, container) = match family {
+            Family::Ipv4Unicast => ("IPV4_UNICAST", "ipv4-unicast"),
+            Family::Ipv6Unicast => ("IPV6_UNICAST", "ipv6-unicast"),
+        };
+        let list = |path: String| -> Result<Vec<Value>, String> {
+            match self.try_gnmi_get(&path) {
+                Ok(v) => Ok(v),
+                // An empty table is NotFound.
+                Err(e) if e.contains("NOT_FOUND") || e.contains("no data at") => Ok(Vec::new()),
+                Err(e) => Err(e),
+            }
+        };
+        let routes = list(format!(
+            "{BGP_PATH}/rib/afi-safis/afi-safi[afi-safi-name={afi}]/{container}/loc-rib/routes"
+        ))?;
+        let attr_sets = list(format!("{BGP_PATH}/rib/attr-sets"))?;
+        let communities = list(format!("{BGP_PATH}/rib/communities"))?;
+        let rib = serde_json::json!({
+            "attr-sets": {"attr-set": attr_sets},
+            "communities": {"community": communities},
+            "afi-safis": {"afi-safi": [{"afi-safi-name": afi, container: {"loc-rib": {"routes": {"route": routes}}}}]},
+        });
+        Ok(parse_oc_rib(&rib, family))
     }
 }
 

@@ -1,0 +1,151 @@
+//! The route change feed: what changed in the tables, for on-change
+//! readers (gNMI subscriptions to the RIB).
+//!
+//! While someone listens, the tables note every path a change touches;
+//! after each batch the RIB task publishes the touched paths as they are
+//! now (or as gone). Each listener has a bounded queue that the RIB task
+//! fills with `try_send` only: a slow listener never slows the RIB. When
+//! its queue is full it misses changes and is marked lagged; as soon as
+//! its queue has room again it gets [`RouteChange::Lagged`] and is
+//! expected to read the tables again.
+
+use ipnet::IpNet;
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+use super::attrs::Attrs;
+use super::path::PeerIdx;
+use crate::wire::Family;
+
+/// Changes queued per listener before it counts as lagged.
+pub const FEED_CAPACITY: usize = 65536;
+
+/// One path as it is after a batch, or gone.
+#[derive(Debug, Clone)]
+pub enum RouteChange {
+    /// The path from `peer` with `path_id` to `net` exists (new or changed).
+    Set {
+        /// Address family.
+        family: Family,
+        /// The prefix.
+        net: IpNet,
+        /// Source.
+        peer: PeerIdx,
+        /// Add-path identifier.
+        path_id: u32,
+        /// Attributes as received.
+        received: Attrs,
+        /// Attributes after import policy (`None`: rejected).
+        accepted: Option<Attrs>,
+        /// Whether it is the best path.
+        best: bool,
+    },
+    /// The path went.
+    Gone {
+        /// Address family.
+        family: Family,
+        /// The prefix.
+        net: IpNet,
+        /// Source.
+        peer: PeerIdx,
+        /// Add-path identifier.
+        path_id: u32,
+    },
+    /// Changes were lost: read the tables again.
+    Lagged,
+}
+
+struct Listener {
+    tx: mpsc::Sender<RouteChange>,
+    lagged: bool,
+}
+
+/// The listeners of the change feed.
+#[derive(Default)]
+pub struct Feed {
+    listeners: Vec<Listener>,
+}
+
+impl Feed {
+    /// A new listener.
+    pub fn listen(&mut self) -> mpsc::Receiver<RouteChange> {
+        self.listen_with(FEED_CAPACITY)
+    }
+
+    /// A new listener with a queue of `capacity` changes.
+    pub fn listen_with(&mut self, capacity: usize) -> mpsc::Receiver<RouteChange> {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        self.listeners.push(Listener { tx, lagged: false });
+        rx
+    }
+
+    /// Whether anyone listens (listeners that went are dropped here).
+    pub fn active(&mut self) -> bool {
+        self.listeners.retain(|l| !l.tx.is_closed());
+        !self.listeners.is_empty()
+    }
+
+    /// Queues `changes` (or, with `all`, a lag notice: everything may have
+    /// changed) to every listener, never waiting.
+    pub fn publish(&mut self, changes: &[RouteChange], all: bool) {
+        self.listeners.retain_mut(|l| {
+            if all {
+                l.lagged = true;
+            }
+            if l.lagged {
+                match l.tx.try_send(RouteChange::Lagged) {
+                    Ok(()) => l.lagged = false,
+                    Err(TrySendError::Full(_)) => return true,
+                    Err(TrySendError::Closed(_)) => return false,
+                }
+                // A resync reads everything; these changes are in it.
+                return true;
+            }
+            for c in changes {
+                match l.tx.try_send(c.clone()) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => {
+                        l.lagged = true;
+                        break;
+                    }
+                    Err(TrySendError::Closed(_)) => return false,
+                }
+            }
+            true
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gone(n: u32) -> RouteChange {
+        RouteChange::Gone { family: Family::IPV4_UNICAST, net: "10.0.0.0/8".parse().unwrap(), peer: PeerIdx(1), path_id: n }
+    }
+
+    #[test]
+    fn a_full_listener_is_lagged_then_told_so() {
+        let mut feed = Feed::default();
+        let mut slow = feed.listen_with(2);
+        let mut fast = feed.listen_with(100);
+        feed.publish(&[gone(1), gone(2), gone(3)], false);
+        // The fast one has everything; the slow one what fit.
+        for n in 1..=3 {
+            assert!(matches!(fast.try_recv(), Ok(RouteChange::Gone { path_id, .. }) if path_id == n));
+        }
+        assert!(matches!(slow.try_recv(), Ok(RouteChange::Gone { path_id: 1, .. })));
+        assert!(matches!(slow.try_recv(), Ok(RouteChange::Gone { path_id: 2, .. })));
+        assert!(slow.try_recv().is_err());
+        // Once there is room: the lag notice, not the changes in between.
+        feed.publish(&[gone(4)], false);
+        assert!(matches!(slow.try_recv(), Ok(RouteChange::Lagged)));
+        assert!(slow.try_recv().is_err());
+        feed.publish(&[gone(5)], false);
+        assert!(matches!(slow.try_recv(), Ok(RouteChange::Gone { path_id: 5, .. })));
+        // A listener that went is dropped.
+        drop(fast);
+        assert!(feed.active());
+        drop(slow);
+        assert!(!feed.active());
+    }
+}

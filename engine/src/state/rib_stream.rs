@@ -1,0 +1,596 @@
+//! The `bgp/rib` tables as a stream of entries, without libyang: what
+//! gNMI Get and Subscribe read for paths inside `bgp/rib`.
+//!
+//! A producer thread walks the RIB in batches of [`BATCH`] prefixes, each
+//! batch a cheap snapshot taken on the RIB task (shared attribute sets, no
+//! copies), and turns the routes into [`StreamEntry`]s on its own thread.
+//! Entries go through a bounded channel, so a slow reader holds at most
+//! one batch and the channel's entries; the RIB task is busy one batch at
+//! a time. Each route is consistent; the table as a whole is not one
+//! instant (a route changed during the walk appears as it was when its
+//! batch was taken).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use ocbgp_models::datastore::{Scalar, StateStream, StreamChange, StreamElem, StreamEntry, StreamNode};
+use ocbgp_models::path::DataPath;
+
+use super::rib::{attr_set_nodes, community_nodes, ext_community_nodes, index_of, LOCAL_ORIGIN};
+use super::RIB_WAIT;
+use crate::engine::Engine;
+use crate::rib::{Attrs, PeerIdx, Rib, RouteChange, RouteKey, V4Key, V6Key};
+use crate::rib_task::RibHandle;
+use crate::wire::Family;
+
+/// Prefixes per snapshot batch taken on the RIB task.
+pub(crate) const BATCH: usize = 4096;
+/// Chunks of entries buffered between the producer and the reader.
+const CHANNEL: usize = 4;
+
+/// Which tables of one neighbor a read wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Tables {
+    pub in_pre: bool,
+    pub in_post: bool,
+    pub out_pre: bool,
+    pub out_post: bool,
+}
+
+impl Tables {
+    const ALL: Tables = Tables { in_pre: true, in_post: true, out_pre: true, out_post: true };
+    const NONE: Tables = Tables { in_pre: false, in_post: false, out_pre: false, out_post: false };
+}
+
+/// What part of `bgp/rib` a read wants, from its data path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Selection {
+    pub sets: bool,
+    pub families: Vec<Family>,
+    pub loc: bool,
+    /// `None`: every neighbor.
+    pub neighbor: Option<IpAddr>,
+    pub tables: Tables,
+}
+
+impl Selection {
+    /// The selection for a read of `path`, or `None` if `path` is not at
+    /// or inside `rib_path`.
+    pub(crate) fn of(path: &str, rib_path: &str) -> Option<Selection> {
+        let rest = path.strip_prefix(rib_path)?;
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return None;
+        }
+        let mut sel = Selection {
+            sets: true,
+            families: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+            loc: true,
+            neighbor: None,
+            tables: Tables::ALL,
+        };
+        if rest.is_empty() || rest == "/" {
+            return Some(sel);
+        }
+        let parsed = DataPath::parse(&format!("/x{rest}")).ok()?;
+        let segs: Vec<_> = parsed.segments.iter().skip(1).collect();
+        let name = |i: usize| segs.get(i).map(|s| s.name.as_str());
+        match name(0) {
+            Some("attr-sets" | "communities" | "ext-communities") => {
+                sel.families.clear();
+                sel.loc = false;
+                sel.tables = Tables::NONE;
+                return Some(sel);
+            }
+            Some("afi-safis") => sel.sets = false,
+            _ => return Some(sel),
+        }
+        if let Some(af) = segs.get(1) {
+            if let Some((_, v)) = af.keys.iter().find(|(k, _)| k == "afi-safi-name") {
+                let v = v.rsplit(':').next().unwrap_or(v);
+                sel.families.retain(|f| match *f {
+                    Family::IPV4_UNICAST => v == "IPV4_UNICAST",
+                    _ => v == "IPV6_UNICAST",
+                });
+            }
+        }
+        match name(3) {
+            Some("loc-rib") => {
+                sel.tables = Tables::NONE;
+            }
+            Some("neighbors") => {
+                sel.loc = false;
+                if let Some(n) = segs.get(4) {
+                    sel.neighbor = n.keys.iter().find(|(k, _)| k == "neighbor-address").and_then(|(_, v)| v.parse().ok());
+                }
+                let only = |t: &str| Tables {
+                    in_pre: t == "adj-rib-in-pre",
+                    in_post: t == "adj-rib-in-post",
+                    out_pre: t == "adj-rib-out-pre",
+                    out_post: t == "adj-rib-out-post",
+                };
+                match name(5) {
+                    Some(t @ ("adj-rib-in-pre" | "adj-rib-in-post" | "adj-rib-out-pre" | "adj-rib-out-post")) => {
+                        sel.tables = only(t)
+                    }
+                    Some(_) => sel.tables = Tables::NONE,
+                    None => {}
+                }
+            }
+            Some(_) => {
+                sel.loc = false;
+                sel.tables = Tables::NONE;
+            }
+            None => {}
+        }
+        Some(sel)
+    }
+}
+
+/// One path of a prefix as a batch holds it.
+struct PathSnap {
+    peer: PeerIdx,
+    path_id: u32,
+    received: Attrs,
+    accepted: Option<Attrs>,
+    best: bool,
+}
+
+/// One batch of prefixes and where the next batch starts.
+struct Batch {
+    dests: Vec<(IpNet, Vec<PathSnap>)>,
+    next: Option<IpNet>,
+}
+
+fn take_batch<K: RouteKey>(table: &crate::rib::Table<K>, from: Option<IpNet>) -> Batch {
+    let from = from.and_then(K::from_net);
+    let mut dests = Vec::with_capacity(BATCH.min(table.len()));
+    let mut next = None;
+    for (k, d) in table.range_from(from) {
+        if dests.len() == BATCH {
+            next = Some(k.to_net());
+            break;
+        }
+        let paths = d
+            .paths()
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PathSnap {
+                peer: p.peer,
+                path_id: p.path_id,
+                received: p.received.clone(),
+                accepted: p.accepted.clone(),
+                best: i == 0 && p.accepted.is_some(),
+            })
+            .collect();
+        dests.push((k.to_net(), paths));
+    }
+    Batch { dests, next }
+}
+
+fn batch(rib: &Rib, family: Family, from: Option<IpNet>) -> Batch {
+    if family == Family::IPV4_UNICAST {
+        take_batch::<V4Key>(rib.v4(), from)
+    } else {
+        take_batch::<V6Key>(rib.v6(), from)
+    }
+}
+
+/// Walks `family`'s table batch by batch; `f` false stops.
+fn walk(rib: &RibHandle, family: Family, mut f: impl FnMut(IpNet, &[PathSnap]) -> bool) {
+    let mut from = None;
+    loop {
+        let Some(b) = rib.query_blocking(RIB_WAIT, move |rib| batch(rib, family, from)) else { return };
+        for (net, paths) in &b.dests {
+            if !f(*net, paths) {
+                return;
+            }
+        }
+        match b.next {
+            Some(n) => from = Some(n),
+            None => return,
+        }
+    }
+}
+
+/// The path elements of `bgp/rib` in gNMI form.
+pub(crate) fn rib_elems() -> Vec<StreamElem> {
+    vec![
+        StreamElem::node("network-instances"),
+        StreamElem::entry("network-instance", &[("name", "DEFAULT".to_string())]),
+        StreamElem::node("protocols"),
+        StreamElem::entry("protocol", &[("identifier", "BGP".to_string()), ("name", "BGP".to_string())]),
+        StreamElem::node("bgp"),
+        StreamElem::node("rib"),
+    ]
+}
+
+fn family_names(family: Family) -> (&'static str, &'static str) {
+    match family {
+        Family::IPV4_UNICAST => ("openconfig-bgp-types:IPV4_UNICAST", "ipv4-unicast"),
+        _ => ("openconfig-bgp-types:IPV6_UNICAST", "ipv6-unicast"),
+    }
+}
+
+fn with(base: &[StreamElem], more: impl IntoIterator<Item = StreamElem>) -> Vec<StreamElem> {
+    let mut p = base.to_vec();
+    p.extend(more);
+    p
+}
+
+/// A loc-rib or Adj-RIB route entry's children.
+pub(crate) fn route_nodes(prefix: IpNet, origin: Option<Scalar>, path_id: u32, attrs: &Attrs, best: Option<bool>) -> Vec<StreamNode> {
+    route_nodes_indexed(prefix, origin, path_id, attrs, index_of(&**attrs), best)
+}
+
+/// Attribute-set indexes by shared set: hashing a set is done once per
+/// read, not once per route (a full table has about seven routes a set).
+/// The sets are held, so an address is never reused while cached.
+#[derive(Default)]
+struct IndexCache(HashMap<usize, (Attrs, u64)>);
+
+impl IndexCache {
+    fn of(&mut self, a: &Attrs) -> u64 {
+        self.0.entry(Arc::as_ptr(a) as usize).or_insert_with(|| (a.clone(), index_of(&**a))).1
+    }
+}
+
+/// [`route_nodes`] with the attribute set's index known.
+fn route_nodes_indexed(
+    prefix: IpNet,
+    origin: Option<Scalar>,
+    path_id: u32,
+    attrs: &Attrs,
+    attr_index: u64,
+    best: Option<bool>,
+) -> Vec<StreamNode> {
+    let mut keys = vec![StreamNode::Leaf("prefix", Scalar::Str(prefix.to_string()))];
+    let mut state = keys.clone();
+    if let Some(o) = &origin {
+        keys.push(StreamNode::Leaf("origin", o.clone()));
+        state.push(StreamNode::Leaf("origin", o.clone()));
+    }
+    keys.push(StreamNode::Leaf("path-id", Scalar::U32(path_id)));
+    state.push(StreamNode::Leaf("path-id", Scalar::U32(path_id)));
+    state.push(StreamNode::Leaf("attr-index", Scalar::U64(attr_index)));
+    if !attrs.attrs.communities.is_empty() {
+        state.push(StreamNode::Leaf("community-index", Scalar::U64(index_of(&attrs.attrs.communities))));
+    }
+    if !attrs.attrs.extended_communities.is_empty() {
+        state.push(StreamNode::Leaf("ext-community-index", Scalar::U64(index_of(&attrs.attrs.extended_communities))));
+    }
+    state.push(StreamNode::Leaf("valid-route", Scalar::Bool(true)));
+    if let Some(b) = best {
+        state.push(StreamNode::Leaf("best-path", Scalar::Bool(b)));
+    }
+    keys.push(StreamNode::Container("state", state));
+    keys
+}
+
+/// The origin key of a loc-rib route from `peer`.
+pub(crate) fn origin_scalar(peer: PeerIdx, names: &HashMap<PeerIdx, IpAddr>) -> Scalar {
+    match names.get(&peer) {
+        Some(a) => Scalar::Str(a.to_string()),
+        None => Scalar::Identity(LOCAL_ORIGIN.to_string()),
+    }
+}
+
+/// The path of a table's `routes` container: `base` (the family's
+/// container, or a neighbor's entry) and the table's name.
+fn routes_of(base: &[StreamElem], table: &str) -> Arc<[StreamElem]> {
+    with(base, [StreamElem::node(table), StreamElem::node("routes")]).into()
+}
+
+/// A route entry in the table whose `routes` container is at `routes`.
+pub(crate) fn route_entry(routes: &Arc<[StreamElem]>, children: Vec<StreamNode>, loc: bool) -> StreamEntry {
+    let keys: &[&str] = if loc { &["prefix", "origin", "path-id"] } else { &["prefix", "path-id"] };
+    let elem = StreamElem { name: "route".into(), keys: ocbgp_models::datastore::entry_keys(keys, &children) };
+    StreamEntry { parent: routes.clone(), elem, children }
+}
+
+/// Entries handed to the reader in chunks (fewer thread wake-ups).
+struct Out<'a> {
+    tx: &'a SyncSender<Vec<StreamEntry>>,
+    buf: Vec<StreamEntry>,
+}
+
+/// Entries per chunk.
+const CHUNK: usize = 256;
+
+impl Out<'_> {
+    fn push(&mut self, e: StreamEntry) -> Option<()> {
+        self.buf.push(e);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Some(())
+    }
+
+    fn flush(&mut self) -> Option<()> {
+        if self.buf.is_empty() {
+            return Some(());
+        }
+        self.tx.send(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK))).ok()
+    }
+}
+
+/// Produces the entries `sel` wants into `tx`; stops when the reader goes.
+fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) -> Option<()> {
+    let names: HashMap<PeerIdx, IpAddr> = engine.neighbors().into_iter().map(|(a, n)| (n.idx, a)).collect();
+    let neighbors: BTreeMap<IpAddr, PeerIdx> =
+        names.iter().map(|(i, a)| (*a, *i)).filter(|(a, _)| sel.neighbor.is_none_or(|n| n == *a)).collect();
+    let rib_base = rib_elems();
+    let want_in = sel.tables.in_pre || sel.tables.in_post;
+    let want_out = sel.tables.out_pre || sel.tables.out_post;
+    for &family in &sel.families {
+        let (af_name, _) = family_names(family);
+        let fam = family_base(family);
+        let af = fam[..fam.len() - 1].to_vec();
+        let name_leaf = StreamNode::Leaf("afi-safi-name", Scalar::Identity(af_name.into()));
+        tx.push(StreamEntry::at(af, vec![name_leaf.clone(), StreamNode::Container("state", vec![name_leaf])]))?;
+        let loc_routes = routes_of(&fam, "loc-rib");
+        // Per neighbor: its entry's path and its four tables' routes.
+        let mut tables: HashMap<IpAddr, [Arc<[StreamElem]>; 4]> = HashMap::new();
+        for a in neighbors.keys() {
+            let nbr = with(&fam, [StreamElem::node("neighbors"), StreamElem::entry("neighbor", &[("neighbor-address", a.to_string())])]);
+            tables.insert(
+                *a,
+                ["adj-rib-in-pre", "adj-rib-in-post", "adj-rib-out-pre", "adj-rib-out-post"].map(|t| routes_of(&nbr, t)),
+            );
+            if want_in || want_out {
+                let addr = StreamNode::Leaf("neighbor-address", Scalar::Str(a.to_string()));
+                tx.push(StreamEntry::at(nbr, vec![addr.clone(), StreamNode::Container("state", vec![addr])]))?;
+            }
+        }
+        if sel.loc || want_in {
+            let mut ok = true;
+            let mut cache = IndexCache::default();
+            walk(rib, family, |net, paths| {
+                for p in paths {
+                    if sel.loc {
+                        if let Some(acc) = &p.accepted {
+                            let i = cache.of(acc);
+                            let nodes = route_nodes_indexed(net, Some(origin_scalar(p.peer, &names)), p.path_id, acc, i, None);
+                            ok &= tx.push(route_entry(&loc_routes, nodes, true)).is_some();
+                        }
+                    }
+                    let Some(t) = names.get(&p.peer).and_then(|a| tables.get(a)) else { continue };
+                    if sel.tables.in_pre {
+                        let i = cache.of(&p.received);
+                        let nodes = route_nodes_indexed(net, None, p.path_id, &p.received, i, None);
+                        ok &= tx.push(route_entry(&t[0], nodes, false)).is_some();
+                    }
+                    if sel.tables.in_post {
+                        if let Some(acc) = &p.accepted {
+                            let i = cache.of(acc);
+                            let nodes = route_nodes_indexed(net, None, p.path_id, acc, i, Some(p.best));
+                            ok &= tx.push(route_entry(&t[1], nodes, false)).is_some();
+                        }
+                    }
+                }
+                ok
+            });
+            if !ok {
+                return None;
+            }
+        }
+        if want_out {
+            for (a, idx) in &neighbors {
+                let idx = *idx;
+                let Some(out) = rib.query_blocking(RIB_WAIT, move |rib| rib.advertised(idx, family)) else { continue };
+                let t = &tables[a];
+                for (net, pre, post) in out {
+                    if sel.tables.out_pre {
+                        tx.push(route_entry(&t[2], route_nodes(net, None, 0, &pre, None), false))?;
+                    }
+                    if sel.tables.out_post {
+                        tx.push(route_entry(&t[3], route_nodes(net, None, 0, &post, None), false))?;
+                    }
+                }
+            }
+        }
+    }
+    if sel.sets {
+        produce_sets(rib, &names, &rib_base, tx)?;
+    }
+    tx.flush()
+}
+
+/// The attribute, community and extended community sets every table
+/// refers to (received, accepted and advertised attributes).
+fn produce_sets(
+    rib: &RibHandle,
+    names: &HashMap<PeerIdx, IpAddr>,
+    rib_base: &[StreamElem],
+    tx: &mut Out<'_>,
+) -> Option<()> {
+    let mut sets: BTreeMap<u64, Attrs> = BTreeMap::new();
+    let mut seen: HashSet<*const crate::rib::PathAttrs> = HashSet::new();
+    let mut add = |a: &Attrs| {
+        if seen.insert(std::sync::Arc::as_ptr(a)) {
+            sets.entry(index_of(&**a)).or_insert_with(|| a.clone());
+        }
+    };
+    for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+        walk(rib, family, |_, paths| {
+            for p in paths {
+                if p.accepted.is_some() || names.contains_key(&p.peer) {
+                    if names.contains_key(&p.peer) {
+                        add(&p.received);
+                    }
+                    if let Some(acc) = &p.accepted {
+                        add(acc);
+                    }
+                }
+            }
+            true
+        });
+        for idx in names.keys() {
+            let idx = *idx;
+            if let Some(out) = rib.query_blocking(RIB_WAIT, move |rib| rib.advertised(idx, family)) {
+                for (_, pre, post) in out {
+                    add(&pre);
+                    add(&post);
+                }
+            }
+        }
+    }
+    drop(seen);
+    let mut communities = HashSet::new();
+    let mut ext = HashSet::new();
+    for (index, attrs) in &sets {
+        let children = attr_set_nodes(*index, attrs);
+        let path = with(rib_base, [StreamElem::node("attr-sets"), StreamElem::entry("attr-set", &[("index", index.to_string())])]);
+        tx.push(StreamEntry::at(path, children))?;
+        let c = &attrs.attrs.communities;
+        if !c.is_empty() && communities.insert(index_of(c)) {
+            let i = index_of(c);
+            let path = with(rib_base, [StreamElem::node("communities"), StreamElem::entry("community", &[("index", i.to_string())])]);
+            tx.push(StreamEntry::at(path, community_nodes(i, c)))?;
+        }
+        let e = &attrs.attrs.extended_communities;
+        if !e.is_empty() && ext.insert(index_of(e)) {
+            let i = index_of(e);
+            let path =
+                with(rib_base, [StreamElem::node("ext-communities"), StreamElem::entry("ext-community", &[("index", i.to_string())])]);
+            tx.push(StreamEntry::at(path, ext_community_nodes(i, e)))?;
+        }
+    }
+    Some(())
+}
+
+/// Starts streaming what `sel` wants of the RIB.
+pub(crate) fn stream(engine: Engine, rib: RibHandle, sel: Selection) -> StateStream {
+    let (tx, rx) = sync_channel(CHANNEL);
+    let spawned = std::thread::Builder::new().name("rib-stream".into()).spawn(move || {
+        let mut out = Out { tx: &tx, buf: Vec::with_capacity(CHUNK) };
+        let _ = produce(&engine, &rib, &sel, &mut out);
+    });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start a RIB stream: {e}");
+    }
+    Box::new(rx.into_iter().flatten())
+}
+
+/// The bases (path to the table container) of one family.
+fn family_base(family: Family) -> Vec<StreamElem> {
+    let (af_name, container) = family_names(family);
+    with(
+        &rib_elems(),
+        [
+            StreamElem::node("afi-safis"),
+            StreamElem::entry("afi-safi", &[("afi-safi-name", Scalar::Identity(af_name.into()).text())]),
+            StreamElem::node(container),
+        ],
+    )
+}
+
+fn route_path(routes: &[StreamElem], keys: Vec<(&str, String)>) -> Vec<StreamElem> {
+    with(routes, [StreamElem::entry("route", &keys)])
+}
+
+/// A family's container path and its Loc-RIB's `routes` path.
+type FamilyBase = (Family, Vec<StreamElem>, Arc<[StreamElem]>);
+
+/// Turns one route change into the stream changes `sel` wants.
+fn convert(
+    change: RouteChange,
+    sel: &Selection,
+    names: &HashMap<PeerIdx, IpAddr>,
+    bases: &[FamilyBase],
+    out: &mut Vec<StreamChange>,
+) {
+    let (family, net, peer, path_id, now) = match change {
+        RouteChange::Lagged => return out.push(StreamChange::Lagged),
+        RouteChange::Set { family, net, peer, path_id, received, accepted, best } => {
+            (family, net, peer, path_id, Some((received, accepted, best)))
+        }
+        RouteChange::Gone { family, net, peer, path_id } => (family, net, peer, path_id, None),
+    };
+    if !sel.families.contains(&family) {
+        return;
+    }
+    let Some((_, fam, loc_routes)) = bases.iter().find(|(f, _, _)| *f == family) else { return };
+    if sel.loc {
+        let origin = origin_scalar(peer, names);
+        match now.as_ref().and_then(|(_, acc, _)| acc.as_ref()) {
+            Some(acc) => {
+                let nodes = route_nodes(net, Some(origin), path_id, acc, None);
+                out.push(StreamChange::Update(route_entry(loc_routes, nodes, true)));
+            }
+            None => out.push(StreamChange::Delete(route_path(
+                loc_routes,
+                vec![("prefix", net.to_string()), ("origin", origin.text()), ("path-id", path_id.to_string())],
+            ))),
+        }
+    }
+    let Some(addr) = names.get(&peer).filter(|a| sel.neighbor.is_none_or(|n| n == **a)) else { return };
+    if !(sel.tables.in_pre || sel.tables.in_post) {
+        return;
+    }
+    let nbr = with(fam, [StreamElem::node("neighbors"), StreamElem::entry("neighbor", &[("neighbor-address", addr.to_string())])]);
+    let keys = || vec![("prefix", net.to_string()), ("path-id", path_id.to_string())];
+    if sel.tables.in_pre {
+        let routes = routes_of(&nbr, "adj-rib-in-pre");
+        match &now {
+            Some((received, _, _)) => {
+                let nodes = route_nodes(net, None, path_id, received, None);
+                out.push(StreamChange::Update(route_entry(&routes, nodes, false)));
+            }
+            None => out.push(StreamChange::Delete(route_path(&routes, keys()))),
+        }
+    }
+    if sel.tables.in_post {
+        let routes = routes_of(&nbr, "adj-rib-in-post");
+        match &now {
+            Some((_, Some(acc), best)) => {
+                let nodes = route_nodes(net, None, path_id, acc, Some(*best));
+                out.push(StreamChange::Update(route_entry(&routes, nodes, false)));
+            }
+            _ => out.push(StreamChange::Delete(route_path(&routes, keys()))),
+        }
+    }
+}
+
+/// Changes queued towards one reader after conversion.
+const CHANGES_QUEUE: usize = 1024;
+
+/// The change feed of what `sel` wants, if it can be had: the Loc-RIB and
+/// the Adj-RIBs-In (not the Adj-RIBs-Out, computed on read, nor the
+/// attribute sets). Must run where a tokio runtime is reachable.
+pub(crate) fn changes(engine: Engine, rib: RibHandle, sel: Selection) -> Option<tokio::sync::mpsc::Receiver<StreamChange>> {
+    if sel.sets || sel.tables.out_pre || sel.tables.out_post {
+        return None;
+    }
+    let runtime = tokio::runtime::Handle::try_current().ok()?;
+    let mut feed = rib.query_blocking(RIB_WAIT, |rib| rib.listen_routes())?;
+    let (tx, rx) = tokio::sync::mpsc::channel(CHANGES_QUEUE);
+    runtime.spawn(async move {
+        let bases: Vec<_> = [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+            .into_iter()
+            .map(|f| {
+                let fam = family_base(f);
+                let loc = routes_of(&fam, "loc-rib");
+                (f, fam, loc)
+            })
+            .collect();
+        let mut batch = Vec::with_capacity(1024);
+        let mut out = Vec::new();
+        while feed.recv_many(&mut batch, 1024).await > 0 {
+            let names: HashMap<PeerIdx, IpAddr> = engine.neighbors().into_iter().map(|(a, n)| (n.idx, a)).collect();
+            for c in batch.drain(..) {
+                convert(c, &sel, &names, &bases, &mut out);
+            }
+            for c in out.drain(..) {
+                // Waiting here is fine: the RIB task never waits for this
+                // queue, it marks the feed lagged instead.
+                if tx.send(c).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Some(rx)
+}
