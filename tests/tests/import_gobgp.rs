@@ -569,31 +569,6 @@ fn bad_input_is_refused_with_the_reason() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
 }
 
-/// gNMI Get (pygnmi in `host`'s namespace, ocbgpd's default gNMI address).
-fn gnmi_get(host: &Host, path: &str) -> Result<Vec<Value>, String> {
-    let code = format!(
-        r#"
-import json
-from pygnmi.client import gNMIclient
-with gNMIclient(target=("127.0.0.1", 9339), insecure=True, timeout=5) as gc:
-    r = gc.get(path=[{path:?}], encoding="json_ietf")
-print(json.dumps(r, default=str))
-"#
-    );
-    let out = host.try_run("python3", &["-c", &code]);
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    let reply: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
-    Ok(reply["notification"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|n| n["update"].as_array().cloned().unwrap_or_default())
-        .map(|u| u["val"].clone())
-        .collect())
-}
-
 #[test]
 fn converted_config_runs_against_gobgpd() {
     let lab = Lab::new("import_gobgp");
@@ -661,10 +636,10 @@ fn converted_config_runs_against_gobgpd() {
     ocbgpd.assert_running();
 
     // ocbgpd's Loc-RIB: the converted import policy ran.
-    let rib = "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/rib";
+    let gnmi = "127.0.0.1:9339".parse().unwrap();
     let mut routes = Vec::new();
     let ok = wait_until(Duration::from_secs(20), || {
-        routes = gnmi_get(&r2, rib).ok().and_then(|v| v.first().map(|r| parse_oc_rib(r, Family::Ipv4Unicast))).unwrap_or_default();
+        routes = loc_rib_via(|p| gnmi_get_at(&r2, gnmi, p), Family::Ipv4Unicast).unwrap_or_default();
         routes.len() == 2
     });
     assert!(ok, "ocbgpd did not get both routes: {routes:?}\n{}", ocbgpd.log_tail(40));

@@ -410,31 +410,7 @@ impl Ocbgpd {
     /// JSON_IETF encoding, run with pygnmi in the host's namespace; returns
     /// the `val` of every update in the reply.
     pub fn try_gnmi_get(&self, path: &str) -> Result<Vec<Value>, String> {
-        let g = self.config.gnmi_addr();
-        let code = format!(
-            r#"
-import json, sys
-from pygnmi.client import gNMIclient
-with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
-    r = gc.get(path=[{path:?}], encoding="json_ietf")
-print(json.dumps(r, default=str))
-"#,
-            host = g.ip().to_string(),
-            port = g.port(),
-            path = path
-        );
-        let out = self.host.try_run("python3", &["-c", &code]);
-        if !out.status.success() {
-            return Err(format!("gNMI Get {path} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
-        }
-        let reply: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("pygnmi output: {e}"))?;
-        let mut vals = Vec::new();
-        for n in reply["notification"].as_array().into_iter().flatten() {
-            for u in n["update"].as_array().into_iter().flatten() {
-                vals.push(u["val"].clone());
-            }
-        }
-        Ok(vals)
+        gnmi_get_at(&self.host, self.config.gnmi_addr(), path)
     }
 }
 
@@ -526,32 +502,65 @@ impl BgpSpeaker for Ocbgpd {
     }
 
     fn try_routes(&self, family: Family) -> Result<Vec<Route>, String> {
-        // RIB reads stream one update per entry (route, attribute set):
-        // read the three lists and put them in the tree's shape.
-        let (afi, container) = match family {
-            Family::Ipv4Unicast => ("IPV4_UNICAST", "ipv4-unicast"),
-            Family::Ipv6Unicast => ("IPV6_UNICAST", "ipv6-unicast"),
-        };
-        let list = |path: String| -> Result<Vec<Value>, String> {
-            match self.try_gnmi_get(&path) {
-                Ok(v) => Ok(v),
-                // An empty table is NotFound.
-                Err(e) if e.contains("NOT_FOUND") || e.contains("no data at") => Ok(Vec::new()),
-                Err(e) => Err(e),
-            }
-        };
-        let routes = list(format!(
-            "{BGP_PATH}/rib/afi-safis/afi-safi[afi-safi-name={afi}]/{container}/loc-rib/routes"
-        ))?;
-        let attr_sets = list(format!("{BGP_PATH}/rib/attr-sets"))?;
-        let communities = list(format!("{BGP_PATH}/rib/communities"))?;
-        let rib = serde_json::json!({
-            "attr-sets": {"attr-set": attr_sets},
-            "communities": {"community": communities},
-            "afi-safis": {"afi-safi": [{"afi-safi-name": afi, container: {"loc-rib": {"routes": {"route": routes}}}}]},
-        });
-        Ok(parse_oc_rib(&rib, family))
+        loc_rib_via(|path| self.try_gnmi_get(path), family)
     }
+}
+
+/// The values of a gNMI Get (JSON_IETF, pygnmi) of `path` from the gNMI
+/// server at `addr`, run inside `host`: one per update, in order.
+pub fn gnmi_get_at(host: &Host, addr: SocketAddr, path: &str) -> Result<Vec<Value>, String> {
+    let code = format!(
+        r#"
+import json, sys
+from pygnmi.client import gNMIclient
+with gNMIclient(target=({ip:?}, {port}), insecure=True, timeout=5) as gc:
+    r = gc.get(path=[{path:?}], encoding="json_ietf")
+print(json.dumps(r, default=str))
+"#,
+        ip = addr.ip().to_string(),
+        port = addr.port(),
+    );
+    let out = host.try_run("python3", &["-c", &code]);
+    if !out.status.success() {
+        return Err(format!("gNMI Get {path} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    let reply: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("pygnmi output: {e}"))?;
+    let mut vals = Vec::new();
+    for n in reply["notification"].as_array().into_iter().flatten() {
+        for u in n["update"].as_array().into_iter().flatten() {
+            vals.push(u["val"].clone());
+        }
+    }
+    Ok(vals)
+}
+
+/// ocbgpd's Loc-RIB of `family`, read with `get` (a gNMI Get returning
+/// update values). RIB reads stream one update per entry (route,
+/// attribute set): the three lists are read and put in the tree's shape.
+pub fn loc_rib_via(get: impl Fn(&str) -> Result<Vec<Value>, String>, family: Family) -> Result<Vec<Route>, String> {
+    let (afi, container) = match family {
+        Family::Ipv4Unicast => ("IPV4_UNICAST", "ipv4-unicast"),
+        Family::Ipv6Unicast => ("IPV6_UNICAST", "ipv6-unicast"),
+    };
+    let list = |path: String| -> Result<Vec<Value>, String> {
+        match get(&path) {
+            Ok(v) => Ok(v),
+            // An empty table is NotFound.
+            Err(e) if e.contains("NOT_FOUND") || e.contains("no data at") => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    };
+    let routes = list(format!(
+        "{BGP_PATH}/rib/afi-safis/afi-safi[afi-safi-name={afi}]/{container}/loc-rib/routes"
+    ))?;
+    let attr_sets = list(format!("{BGP_PATH}/rib/attr-sets"))?;
+    let communities = list(format!("{BGP_PATH}/rib/communities"))?;
+    let rib = serde_json::json!({
+        "attr-sets": {"attr-set": attr_sets},
+        "communities": {"community": communities},
+        "afi-safis": {"afi-safi": [{"afi-safi-name": afi, container: {"loc-rib": {"routes": {"route": routes}}}}]},
+    });
+    Ok(parse_oc_rib(&rib, family))
 }
 
 /// The first value under a key named `key` (any module prefix) in a tree.
