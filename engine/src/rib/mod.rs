@@ -220,6 +220,7 @@ impl Rib {
             }
         };
         self.peers.0[idx] = Some(info);
+        self.note_for_route_servers();
         PeerIdx(idx as u32)
     }
 
@@ -234,6 +235,15 @@ impl Rib {
             self.peers.0.resize(i + 1, None);
         }
         self.peers.0[i] = Some(info);
+        self.note_for_route_servers();
+    }
+
+    /// Tables note every accepted-path change only while some peer is a
+    /// route-server client.
+    fn note_for_route_servers(&mut self) {
+        let any = self.peers.0.iter().flatten().any(|i| i.rs_client);
+        self.v4.note_every_accepted(any);
+        self.v6.note_every_accepted(any);
     }
 
     /// Changes the best-path options and reselects every prefix.
@@ -254,6 +264,7 @@ impl Rib {
             if let Some(slot) = self.peers.0.get_mut(peer.0 as usize) {
                 *slot = None;
             }
+            self.note_for_route_servers();
         }
     }
 

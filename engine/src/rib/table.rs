@@ -63,11 +63,14 @@ pub struct Table<K: RouteKey> {
     touched: Option<Vec<(K, PeerIdx, u32)>>,
     /// Whether every path may have changed (best-path options changed).
     touched_all: bool,
+    /// Whether a change to any accepted path notes its prefix, not only a
+    /// change of the best: route-server clients need it (path hiding).
+    note_accepted: bool,
 }
 
 impl<K: RouteKey> Default for Table<K> {
     fn default() -> Self {
-        Table { dests: BTreeMap::new(), dirty: HashMap::new(), touched: None, touched_all: false }
+        Table { dests: BTreeMap::new(), dirty: HashMap::new(), touched: None, touched_all: false, note_accepted: false }
     }
 }
 
@@ -149,9 +152,9 @@ impl<K: RouteKey> Table<K> {
             _ => true,
         };
         // A change to another accepted path matters to route-server
-        // clients (path hiding, RFC 7947 2.3.2.1): the prefix is noted too,
-        // with its unchanged best path, which other groups skip.
-        let changed = changed || old.accepted != 0 || touched_accepted;
+        // clients (path hiding, RFC 7947 2.3.2.1): with some, the prefix is
+        // noted too, with its unchanged best path, which other groups skip.
+        let changed = changed || (self.note_accepted && (old.accepted != 0 || touched_accepted));
         if dest.paths.is_empty() {
             self.dests.remove(&key);
         }
@@ -202,6 +205,13 @@ impl<K: RouteKey> Table<K> {
         // receivers' tries like best.
         out.sort_unstable_by_key(|(k, _)| *k);
         out
+    }
+
+    /// Whether changes to non-best accepted paths note their prefix for
+    /// export (only while route-server clients exist: it costs every
+    /// other group a look at an unchanged best path).
+    pub fn note_every_accepted(&mut self, on: bool) {
+        self.note_accepted = on;
     }
 
     /// Starts or stops noting touched paths for the change feed.
