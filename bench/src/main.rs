@@ -18,6 +18,7 @@
 mod daemons;
 mod event;
 mod gen;
+mod cli_load;
 mod gnmi_load;
 mod inject;
 mod measure;

@@ -79,6 +79,9 @@ pub struct RunArgs {
     /// gNMI load (ocbgpd only).
     #[command(flatten)]
     pub gnmi: crate::gnmi_load::GnmiArgs,
+    /// Command-line client load (ocbgpd only).
+    #[command(flatten)]
+    pub cli: crate::cli_load::CliArgs,
 }
 
 /// A started child process whose standard output may carry events.
@@ -157,6 +160,7 @@ struct Outcome {
     sink_counts: Vec<u64>,
     edit: Option<crate::policy::EditOutcome>,
     gnmi: Option<Value>,
+    cli: Option<Value>,
 }
 
 /// Runs `bgpbench run`.
@@ -230,6 +234,7 @@ fn report(args: &RunArgs, o: &Outcome) {
         "edit_seconds": o.edit.as_ref().and_then(|e| e.seconds),
         "edit_set_seconds": o.edit.as_ref().and_then(|e| e.set_seconds),
         "gnmi": o.gnmi,
+        "cli": o.cli,
         "date": today(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     }));
@@ -257,6 +262,9 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     let topology = Topology::new(args.sinks);
     let binary = args.binary.clone().unwrap_or_else(|| args.daemon.default_binary());
     let prepared = args.daemon.prepare(&topology, dir, &binary)?;
+    if args.cli.cli_rib && args.daemon != Daemon::Ocbgpd {
+        bail!("--cli-rib is for ocbgpd only");
+    }
     let policy = if args.policy {
         if args.daemon != Daemon::Ocbgpd {
             bail!("--policy is for ocbgpd only");
@@ -398,6 +406,10 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         }
         eprintln!("bgpbench: gNMI: {g}");
         outcome.gnmi = Some(g);
+    }
+    if args.cli.cli_rib && waited.is_ok() {
+        let limit = Duration::from_secs(args.timeout);
+        outcome.cli = Some(crate::cli_load::timed_rib(&lab.daemon_ns, daemon_pid, args.prefixes, dir, limit).await);
     }
     // Ask the sinks for their counts (they print a summary on SIGTERM).
     if let Some(sinks) = procs.iter_mut().find(|p| p.name == "sinks") {

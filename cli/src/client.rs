@@ -383,13 +383,24 @@ pub struct Sub {
 impl Sub {
     /// The next message as events; `None` at the end of the stream.
     pub async fn next(&mut self) -> Result<Option<Vec<Event>>> {
-        next_events(&self.target, &mut self.stream).await
+        next_events(&self.target, &mut self.stream, &|_| false).await
+    }
+
+    /// [`Sub::next`], except that a subtree update whose full path passes
+    /// `whole` comes as one event with the subtree, not one per leaf (a
+    /// big table's entries: no path copy per leaf).
+    pub async fn next_with(
+        &mut self,
+        whole: &dyn Fn(&[PathElem]) -> bool,
+    ) -> Result<Option<Vec<Event>>> {
+        next_events(&self.target, &mut self.stream, whole).await
     }
 }
 
 async fn next_events(
     target: &str,
     stream: &mut Streaming<SubscribeResponse>,
+    whole: &dyn Fn(&[PathElem]) -> bool,
 ) -> Result<Option<Vec<Event>>> {
     use ocbgp_gnmi::proto::gnmi::subscribe_response::Response;
     let Some(msg) = stream
@@ -420,7 +431,7 @@ async fn next_events(
             for u in n.update {
                 let v = value_of(u.val.as_ref());
                 let elems = full(u.path);
-                if v.is_object() {
+                if v.is_object() && !whole(&elems) {
                     // A subtree (a server that aggregates): its leaves.
                     let mut leaves = Vec::new();
                     expand(&mut elems.clone(), v, &mut leaves);

@@ -18,10 +18,15 @@ use crate::table::{bare, number, text};
 struct AttrSet {
     leaves: Map<String, Value>,
     segments: BTreeMap<u64, (String, Vec<String>)>,
+    /// The AS_PATH as text, once the segments are dropped.
+    path: Option<String>,
 }
 
 impl AttrSet {
     fn as_path(&self) -> String {
+        if let Some(p) = &self.path {
+            return p.clone();
+        }
         let mut parts = Vec::new();
         for (kind, members) in self.segments.values() {
             match kind.as_str() {
@@ -99,16 +104,50 @@ impl Attrs {
             return Ok(());
         }
         let mut sub = conn.subscribe(&paths, false, false).await?;
-        while let Some(events) = sub.next().await? {
+        // A set's subtree is expanded below the set alone: its leaves'
+        // paths are short, whatever the table's path.
+        let whole = |elems: &[PathElem]| {
+            elems
+                .last()
+                .is_some_and(|e| matches!(bare(&e.name), "attr-set" | "community"))
+        };
+        let mut leaves = Vec::new();
+        while let Some(events) = sub.next_with(&whole).await? {
             for e in events {
                 match e {
+                    Event::Update(mut elems, v) if v.is_object() && whole(&elems) => {
+                        let mut at = elems.split_off(elems.len() - 1);
+                        crate::client::expand(&mut at, v, &mut leaves);
+                        for (e, v) in leaves.drain(..) {
+                            self.take(&e, v);
+                        }
+                    }
                     Event::Update(elems, v) => self.take(&elems, v),
-                    Event::Sync => return Ok(()),
+                    Event::Sync => {
+                        self.compact();
+                        return Ok(());
+                    }
                     Event::Delete(_) => {}
                 }
             }
         }
+        self.compact();
         Ok(())
+    }
+
+    /// Keeps of each set only what rows show, with its AS_PATH as text:
+    /// a full table holds every set of the RIB.
+    fn compact(&mut self) {
+        for set in self.sets.values_mut() {
+            if !set.segments.is_empty() {
+                set.path = Some(set.as_path());
+                set.segments = BTreeMap::new();
+            }
+            set.leaves
+                .retain(|k, _| matches!(k.as_str(), "next-hop" | "origin" | "med" | "local-pref"));
+        }
+        self.sets.shrink_to_fit();
+        self.communities.shrink_to_fit();
     }
 }
 

@@ -18,6 +18,7 @@ use std::net::IpAddr;
 use anyhow::bail;
 use ipnet::IpNet;
 use ocbgp_gnmi::proto::gnmi::get_request::DataType;
+use ocbgp_gnmi::proto::gnmi::PathElem;
 use serde_json::Value;
 
 use crate::client::{Conn, Event};
@@ -110,7 +111,13 @@ impl TableKind {
 struct Printer {
     json: bool,
     count: usize,
+    out: std::io::BufWriter<std::io::Stdout>,
+    /// Rows written since the last flush.
+    unflushed: usize,
 }
+
+/// How long buffered rows may wait for more before they are flushed.
+const FLUSH_AFTER: std::time::Duration = std::time::Duration::from_millis(20);
 
 const HEADER: [&str; 8] = [
     "Network",
@@ -134,17 +141,44 @@ fn line(cells: &[String]) -> String {
 
 impl Printer {
     fn new(json: bool) -> Printer {
-        Printer { json, count: 0 }
+        Printer {
+            json,
+            count: 0,
+            out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
+            unflushed: 0,
+        }
+    }
+
+    /// Writes, or ends quietly when stdout is gone (a closed pipe).
+    fn write(&mut self, text: std::fmt::Arguments<'_>) {
+        use std::io::Write;
+        if self.out.write_fmt(text).is_err() {
+            std::process::exit(0);
+        }
+    }
+
+    /// Whether rows wait in the buffer.
+    fn pending(&self) -> bool {
+        self.unflushed > 0
+    }
+
+    fn flush(&mut self) {
+        use std::io::Write;
+        if self.out.flush().is_err() {
+            std::process::exit(0);
+        }
+        self.unflushed = 0;
     }
 
     fn print(&mut self, v: &Value) {
         if self.json {
             // The separator goes before each row: the array closes at the end.
             let sep = if self.count == 0 { "[" } else { "," };
-            crate::table::emit_part(format_args!("{sep}\n  {v}"), false);
+            self.write(format_args!("{sep}\n  {v}"));
         } else {
             if self.count == 0 {
-                crate::emit!("{}", line(&HEADER.map(String::from)));
+                let header = line(&HEADER.map(String::from));
+                self.write(format_args!("{header}\n"));
             }
             let t = |k: &str| {
                 text(v.get(k))
@@ -157,29 +191,30 @@ impl Printer {
                     .collect::<Vec<_>>()
                     .join(",")
             });
-            crate::emit!(
-                "{}",
-                line(&[
-                    t("prefix"),
-                    t("next_hop"),
-                    t("source"),
-                    t("as_path"),
-                    t("origin"),
-                    t("med"),
-                    t("local_pref"),
-                    comms.filter(|c| !c.is_empty()).unwrap_or_default(),
-                ])
-            );
+            let row = line(&[
+                t("prefix"),
+                t("next_hop"),
+                t("source"),
+                t("as_path"),
+                t("origin"),
+                t("med"),
+                t("local_pref"),
+                comms.filter(|c| !c.is_empty()).unwrap_or_default(),
+            ]);
+            self.write(format_args!("{row}\n"));
         }
         self.count += 1;
+        self.unflushed += 1;
     }
 
-    fn finish(&self) {
+    fn finish(&mut self) {
         if self.json {
-            crate::emit!("{}", if self.count == 0 { "[]" } else { "\n]" });
+            let end = if self.count == 0 { "[]" } else { "\n]" };
+            self.write(format_args!("{end}\n"));
         } else if self.count == 0 {
-            crate::emit!("no routes");
+            self.write(format_args!("no routes\n"));
         }
+        self.flush();
     }
 }
 
@@ -241,7 +276,26 @@ pub async fn show(
             }
         }
     };
-    'stream: while let Some(events) = sub.next().await? {
+    // Routes come as whole subtrees, one update each: grouped as they are.
+    let whole = |elems: &[PathElem]| {
+        elems
+            .last()
+            .is_some_and(|e| e.name == "route" || e.name.ends_with(":route"))
+    };
+    'stream: loop {
+        // Rows are buffered; they are written out when the stream pauses.
+        let events = if printer.pending() {
+            match tokio::time::timeout(FLUSH_AFTER, sub.next_with(&whole)).await {
+                Ok(next) => next?,
+                Err(_) => {
+                    printer.flush();
+                    sub.next_with(&whole).await?
+                }
+            }
+        } else {
+            sub.next_with(&whole).await?
+        };
+        let Some(events) = events else { break };
         for e in events {
             match e {
                 Event::Update(elems, v) => {
