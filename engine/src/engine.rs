@@ -278,7 +278,7 @@ impl Engine {
     pub fn add_path(&self, prefix: IpNet, attrs: PathAttrs) -> Result<(), EngineError> {
         let guard = self.running();
         let r = guard.as_ref().ok_or(EngineError::NotRunning)?;
-        r.rib.send(RibCommand::Originate(prefix.trunc(), attrs));
+        r.rib.send(RibCommand::Originate(prefix.trunc(), Box::new(attrs)));
         Ok(())
     }
 

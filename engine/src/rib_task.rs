@@ -29,7 +29,7 @@ pub enum RibCommand {
     /// definition changed).
     Reimport(Vec<PeerIdx>),
     /// Announce (or replace) a route of our own.
-    Originate(IpNet, PathAttrs),
+    Originate(IpNet, Box<PathAttrs>),
     /// Withdraw a route of our own.
     WithdrawOriginated(IpNet),
     /// Run a read (or a change) against the RIB on its task.
@@ -137,7 +137,7 @@ fn command(rib: &mut Rib, cmd: RibCommand) {
                 rib.reimport(p);
             }
         }
-        RibCommand::Originate(prefix, attrs) => rib.originate(prefix, attrs),
+        RibCommand::Originate(prefix, attrs) => rib.originate(prefix, *attrs),
         RibCommand::WithdrawOriginated(prefix) => rib.withdraw_originated(prefix),
         RibCommand::Run(f) => f(rib),
     }

@@ -32,6 +32,13 @@ use ocbgp_tests::lab::*;
 use ocbgp_tests::wait_until;
 use serde_json::{json, Value};
 
+/// What a sink should hold after a step, from what the source sent.
+type Expect = Box<dyn Fn(&[Route]) -> Vec<Route>>;
+/// A check of ocbgpd's Loc-RIB after a step.
+type RouteCheck = Box<dyn Fn(&[Route]) -> bool>;
+/// gNMI Set updates: (path, JSON value).
+type Edits = Vec<(String, Value)>;
+
 const UP: Duration = Duration::from_secs(30);
 const STEP: Duration = Duration::from_secs(15);
 
@@ -242,7 +249,7 @@ struct Step {
     /// Set replace (path, value).
     replace: Vec<(String, Value)>,
     /// The sink's IPv4 table expected, from the baseline.
-    expect: Box<dyn Fn(&[Route]) -> Vec<Route>>,
+    expect: Expect,
 }
 
 fn step(name: &'static str, replace: Vec<(String, Value)>, f: impl Fn(&[Route]) -> Vec<Route> + 'static) -> Step {
@@ -780,7 +787,7 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         }
         named_policy("IMP", &st)
     };
-    let loc_steps: Vec<(&str, Vec<(String, Value)>, Vec<(String, Value)>, Box<dyn Fn(&[Route]) -> bool>)> = vec![
+    let loc_steps: Vec<(&str, Edits, Edits, RouteCheck)> = vec![
         (
             "import set-local-pref 222 on med-eq 10",
             vec![],
