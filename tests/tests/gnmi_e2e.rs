@@ -483,14 +483,7 @@ fn once_poll_and_sample_deliver_with_sync_response() {
     let lab = Lab::new("gnmi_modes");
     let (_r1, r2, d, _g) = setup(&lab);
     let peer = r2.ipv4();
-    add_neighbor(&d, peer);
-    d.wait_established(peer, UP);
-    wait_loc_rib(&d, "both gobgpd routes", |r| {
-        r.iter().any(|p| p == KEEP) && r.iter().any(|p| p == BLOCK)
-    });
-    let routes = format!(
-        "{BGP}/rib/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/ipv4-unicast/loc-rib/routes"
-    );
+    let routes = peer_with_both_routes(&d, peer);
     let state = format!("{}/state/session-state", neighbor_path(peer));
     let code = format!(
         r#"{prologue}
@@ -554,14 +547,7 @@ fn loc_rib_on_change_streams_new_and_withdrawn_routes() {
     let lab = Lab::new("gnmi_ribsub");
     let (_r1, r2, d, g) = setup(&lab);
     let peer = r2.ipv4();
-    add_neighbor(&d, peer);
-    d.wait_established(peer, UP);
-    wait_loc_rib(&d, "both gobgpd routes", |r| {
-        r.iter().any(|p| p == KEEP) && r.iter().any(|p| p == BLOCK)
-    });
-    let routes = format!(
-        "{BGP}/rib/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/ipv4-unicast/loc-rib/routes"
-    );
+    let routes = peer_with_both_routes(&d, peer);
     let sub = on_change_subscriber(&d, "rib-subscriber", &routes);
     let responses = || subscriber_responses(&sub);
     let synced = wait_until(Duration::from_secs(15), || {
@@ -616,4 +602,15 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
 /// The responses a subscriber from [`on_change_subscriber`] printed so far.
 fn subscriber_responses(sub: &Process) -> Vec<String> {
     sub.log().lines().filter_map(|l| l.strip_prefix("RESP ").map(str::to_string)).collect()
+}
+
+/// Configures `peer` (gobgpd) on `d`, waits for the session and for both
+/// of its routes in the Loc-RIB; returns the IPv4 Loc-RIB routes path.
+fn peer_with_both_routes(d: &Ocbgpd, peer: IpAddr) -> String {
+    add_neighbor(d, peer);
+    d.wait_established(peer, UP);
+    wait_loc_rib(d, "both gobgpd routes", |r| {
+        r.iter().any(|p| p == KEEP) && r.iter().any(|p| p == BLOCK)
+    });
+    format!("{BGP}/rib/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/ipv4-unicast/loc-rib/routes")
 }
