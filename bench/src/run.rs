@@ -71,6 +71,11 @@ pub struct RunArgs {
     /// Keep the work directory (configuration and logs) after a success.
     #[arg(long)]
     pub keep: bool,
+    /// After convergence, keep the lab up for this many seconds (or until
+    /// Ctrl-C) so a client can be run against the loaded daemon by hand
+    /// (`ip netns exec <daemon namespace> ocbgp ...`).
+    #[arg(long, value_name = "SECONDS")]
+    pub hold: Option<u64>,
     /// ocbgpd only: import policy on the injector's session (a
     /// 100,000-entry prefix-set and AS-path regexes), then time the
     /// re-evaluation after one prefix-set entry changes (see `policy`).
@@ -406,6 +411,13 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         }
         eprintln!("bgpbench: gNMI: {g}");
         outcome.gnmi = Some(g);
+    }
+    if let (Some(hold), Ok(())) = (args.hold, &waited) {
+        eprintln!("bgpbench: holding the lab for {hold} s (Ctrl-C ends it): daemon namespace {}, pid {daemon_pid}", lab.daemon_ns);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(hold)) => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
     }
     if args.cli.cli_rib && waited.is_ok() {
         let limit = Duration::from_secs(args.timeout);

@@ -7,10 +7,11 @@ use std::time::Duration;
 use ocbgp_gnmi::proto::gnmi::get_request::DataType;
 use ocbgp_gnmi::proto::gnmi::gnmi_client::GnmiClient;
 use ocbgp_gnmi::proto::gnmi::subscribe_request::Request as SubRequest;
+pub use ocbgp_gnmi::proto::gnmi::subscribe_response::Response;
 use ocbgp_gnmi::proto::gnmi::subscription_list::Mode as ListMode;
 use ocbgp_gnmi::proto::gnmi::typed_value::Value as Typed;
 use ocbgp_gnmi::proto::gnmi::{
-    Encoding, GetRequest, Path, PathElem, SetRequest, SubscribeRequest, SubscribeResponse,
+    Encoding, GetRequest, GetResponse, Path, PathElem, SetRequest, SubscribeRequest, SubscribeResponse,
     Subscription, SubscriptionList, SubscriptionMode, TypedValue, Update,
 };
 use ocbgp_gnmi::proto::gnoi_bgp::bgp_client::BgpClient;
@@ -253,6 +254,26 @@ impl Conn {
         }
     }
 
+    /// gNMI Get of state at many paths below `prefix` in one request, as
+    /// the server sent it (JSON_IETF values): for readers that decode
+    /// values themselves.
+    pub async fn get_state_raw(&mut self, prefix: &str, paths: &[String]) -> Result<GetResponse> {
+        let request = GetRequest {
+            prefix: Some(parse_path(prefix)?),
+            path: paths.iter().map(|p| parse_path(p)).collect::<Result<_>>()?,
+            r#type: DataType::State as i32,
+            encoding: Encoding::JsonIetf as i32,
+            ..Default::default()
+        };
+        let r = self.request(request, true);
+        Ok(self
+            .gnmi
+            .get(r)
+            .await
+            .map_err(|s| self.error(s))?
+            .into_inner())
+    }
+
     /// gNMI Set: deletes, replaces, updates (values as JSON), one transaction.
     pub async fn set(
         &mut self,
@@ -383,26 +404,32 @@ pub struct Sub {
 impl Sub {
     /// The next message as events; `None` at the end of the stream.
     pub async fn next(&mut self) -> Result<Option<Vec<Event>>> {
-        next_events(&self.target, &mut self.stream, &|_| false).await
+        next_events(&self.target, &mut self.stream).await
     }
 
-    /// [`Sub::next`], except that a subtree update whose full path passes
-    /// `whole` comes as one event with the subtree, not one per leaf (a
-    /// big table's entries: no path copy per leaf).
-    pub async fn next_with(
-        &mut self,
-        whole: &dyn Fn(&[PathElem]) -> bool,
-    ) -> Result<Option<Vec<Event>>> {
-        next_events(&self.target, &mut self.stream, whole).await
+    /// The next message as the server sent it; `None` at the end of the
+    /// stream. For readers that decode values themselves (big tables).
+    pub async fn next_raw(&mut self) -> Result<Option<Response>> {
+        #[allow(deprecated)]
+        match self.stream.message().await {
+            Err(s) => Err(ClientError::from_status(&self.target, s)),
+            Ok(None) => Ok(None),
+            Ok(Some(SubscribeResponse {
+                response: Some(Response::Error(e)),
+                ..
+            })) => Err(ClientError::Other {
+                code: Code::Unknown,
+                message: e.message,
+            }),
+            Ok(Some(m)) => Ok(m.response),
+        }
     }
 }
 
 async fn next_events(
     target: &str,
     stream: &mut Streaming<SubscribeResponse>,
-    whole: &dyn Fn(&[PathElem]) -> bool,
 ) -> Result<Option<Vec<Event>>> {
-    use ocbgp_gnmi::proto::gnmi::subscribe_response::Response;
     let Some(msg) = stream
         .message()
         .await
@@ -431,7 +458,7 @@ async fn next_events(
             for u in n.update {
                 let v = value_of(u.val.as_ref());
                 let elems = full(u.path);
-                if v.is_object() && !whole(&elems) {
+                if v.is_object() {
                     // A subtree (a server that aggregates): its leaves.
                     let mut leaves = Vec::new();
                     expand(&mut elems.clone(), v, &mut leaves);
@@ -519,6 +546,14 @@ pub(crate) fn expand(at: &mut Vec<PathElem>, v: Value, out: &mut Vec<(Vec<PathEl
 /// A path in gNMI text form, checked.
 pub fn parse_path(text: &str) -> Result<Path> {
     ocbgp_gnmi::path::parse_text(text).map_err(|e| ClientError::Invalid(e.to_string()))
+}
+
+/// The JSON text of a JSON or JSON_IETF value.
+pub fn json_bytes(v: Option<&TypedValue>) -> Option<&[u8]> {
+    match v?.value.as_ref()? {
+        Typed::JsonIetfVal(b) | Typed::JsonVal(b) => Some(b),
+        _ => None,
+    }
 }
 
 /// A TypedValue as JSON.

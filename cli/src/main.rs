@@ -237,6 +237,11 @@ enum MonitorCommand {
     },
 }
 
+/// mimalloc instead of glibc's malloc: faster small allocations and frees
+/// across threads (docs/benchmarks.md measures both).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();

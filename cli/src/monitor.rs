@@ -5,12 +5,12 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use ocbgp_gnmi::proto::gnmi::PathElem;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::client::{Conn, Event};
+use crate::client::{Conn, Event, Response};
 use crate::paths::{self, Family};
-use crate::rib::stream::{row, Attrs, Grouper, RouteLeaves, TableKind};
-use crate::table::{bare, text};
+use crate::rib::stream::{decode, Cells, Decoded, Sets, TableKind};
+use crate::table::text;
 
 fn stamp() -> String {
     let d = SystemTime::now()
@@ -89,71 +89,65 @@ pub async fn rib(conn: &mut Conn, family: Option<Family>, json: bool) -> anyhow:
         .map(|f| format!("{}/loc-rib/routes/route", paths::family_rib(*f)))
         .collect();
     let mut sub = conn.subscribe(&paths, true, true).await?;
-    let mut attrs = Attrs::default();
-    let mut grouper = Grouper::default();
-    while let Some(events) = sub.next().await? {
-        let mut changed: Vec<RouteLeaves> = Vec::new();
-        for e in events {
-            match e {
-                Event::Update(elems, v) => changed.extend(grouper.push(&elems, v)),
-                Event::Delete(elems) => {
-                    let prefix = key_of(&elems, "prefix");
-                    let source = key_of(&elems, "origin").map(|o| {
-                        if o.parse::<std::net::IpAddr>().is_ok() {
-                            o
-                        } else {
-                            "local".into()
-                        }
-                    });
-                    if json {
-                        crate::emit!(
-                            "{}",
-                            json!({"event": "withdraw", "prefix": prefix, "source": source})
-                        );
-                    } else {
-                        crate::emit!(
-                            "{} - {} from {}",
-                            stamp(),
-                            prefix.unwrap_or_else(|| "(all)".into()),
-                            source.unwrap_or_else(|| "-".into())
-                        );
-                    }
+    let mut sets = Sets::default();
+    let mut cells = Cells::default();
+    let dash = |s: Option<&str>| s.filter(|s| !s.is_empty()).unwrap_or("-").to_string();
+    while let Some(response) = sub.next_raw().await? {
+        let n = match response {
+            Response::Update(n) => n,
+            Response::SyncResponse(_) => {
+                if json {
+                    crate::emit!("{}", json!({"event": "sync"}));
                 }
-                Event::Sync => {
-                    if json {
-                        crate::emit!("{}", json!({"event": "sync"}));
-                    }
-                }
+                continue;
+            }
+            _ => continue,
+        };
+        let mut d = Decoded::default();
+        decode(&n, &TableKind::Loc, &mut d);
+        for gone in &d.gone {
+            let source = gone.source.map(|s| s.to_string());
+            if json {
+                crate::emit!(
+                    "{}",
+                    json!({"event": "withdraw", "prefix": gone.prefix.to_string(), "source": source})
+                );
+            } else {
+                crate::emit!(
+                    "{} - {} from {}",
+                    stamp(),
+                    gone.prefix,
+                    dash(source.as_deref())
+                );
             }
         }
-        // A notification ends a round of changes.
-        changed.extend(grouper.finish());
-        let missing: Vec<RouteLeaves> = changed
-            .iter()
-            .filter(|r| r.attr_index().is_some_and(|i| !attrs.has(&i)))
-            .cloned()
-            .collect();
-        attrs.load_for(conn, &missing).await?;
-        for r in &changed {
-            let v = row(r, &TableKind::Loc, &attrs);
+        if d.cleared {
+            // The subscribed table itself was deleted (a resync follows).
             if json {
-                let mut v = v;
-                v["event"] = Value::from("update");
-                crate::emit!("{v}");
+                crate::emit!(
+                    "{}",
+                    json!({"event": "withdraw", "prefix": null, "source": null})
+                );
             } else {
-                let t = |k: &str| {
-                    text(v.get(k))
-                        .filter(|s| !s.is_empty())
-                        .unwrap_or_else(|| "-".into())
-                };
+                crate::emit!("{} - (all) from -", stamp());
+            }
+        }
+        // A notification is one round of changes: its sets in one read.
+        sets.fetch_for(conn, &d.routes).await?;
+        for r in &d.routes {
+            let mut row = cells.of(r, &TableKind::Loc, &sets);
+            if json {
+                row.event = Some("update");
+                crate::emit!("{}", serde_json::to_string(&row)?);
+            } else {
                 crate::emit!(
                     "{} + {} via {} from {} as-path [{}] origin {}",
                     stamp(),
-                    t("prefix"),
-                    t("next_hop"),
-                    bare(&t("source")),
-                    t("as_path"),
-                    t("origin")
+                    row.prefix,
+                    dash(row.next_hop),
+                    dash(row.source),
+                    dash(Some(row.as_path)),
+                    dash(row.origin)
                 );
             }
         }

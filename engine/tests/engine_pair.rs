@@ -127,6 +127,31 @@ fn stream_matches_tree(store: &Datastore) {
     let in_tree = ocbgp_models::ly::find(&tree, &format!("{rib}//route")).unwrap().len();
     assert_eq!(routes, in_tree, "every route streamed");
     assert!(routes >= 4, "loc-rib, adj-rib-in and adj-rib-out routes: {routes}");
+
+    // Sets read by index, all in one go, are the sets of the whole read;
+    // an index no route uses has no entry.
+    let sets: Vec<_> = entries.iter().filter(|e| e.elem.keys.iter().any(|(k, _)| k == "index")).collect();
+    assert!(sets.iter().any(|e| e.elem.name == "attr-set") && sets.iter().any(|e| e.elem.name == "community"));
+    let mut paths: Vec<String> = sets
+        .iter()
+        .map(|e| format!("{rib}/{}/{}[index='{}']", e.parent.last().unwrap().name, e.elem.name, e.elem.keys[0].1))
+        .collect();
+    paths.push(format!("{rib}/attr-sets/attr-set[index='12345']"));
+    let mut found: Vec<Vec<_>> = store.stream_states(&paths).into_iter().map(|s| s.expect("sets stream").collect()).collect();
+    assert_eq!(found.len(), paths.len());
+    assert!(found.pop().unwrap().is_empty(), "no set has index 12345");
+    for (want, got) in sets.iter().zip(found) {
+        assert_eq!(got.len(), 1, "{}", want.json());
+        assert_eq!(got[0].json(), want.json());
+    }
+    // A route's prefix narrows the read to that prefix.
+    let net = "198.51.100.0/24";
+    let loc = format!(
+        "{rib}/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/ipv4-unicast/loc-rib/routes/route[prefix='{net}']"
+    );
+    let narrowed: Vec<_> = store.stream_state(&loc).expect("the RIB streams").filter(|e| e.elem.name == "route").collect();
+    assert!(!narrowed.is_empty());
+    assert!(narrowed.iter().all(|e| e.elem.keys.iter().any(|(k, v)| k == "prefix" && v == net)));
 }
 
 async fn wait_for(s: &Speaker, path: &str, want: Option<&str>, limit: Duration) -> Option<String> {

@@ -33,15 +33,12 @@ pub(crate) enum Part {
 /// One gNMI path compiled for reading.
 #[derive(Debug, Clone)]
 pub(crate) struct Query {
-    /// The joined path (prefix + path) in text form, for messages.
-    pub text: String,
     /// The joined path's elements, wildcards included.
     pub elems: Vec<PathElem>,
     /// libyang XPath selecting every node the path names.
     pub xpath: String,
-    /// The longest wildcard-free leading part of the path as a data path:
-    /// what the state provider is asked for.
-    pub root: String,
+    /// The joined path's origin.
+    origin: String,
     /// Whether the selected subtrees can hold state (`config false`) nodes.
     pub has_state: bool,
 }
@@ -60,12 +57,46 @@ impl Query {
             }
         };
         Ok(Query {
-            text: path::to_text(&joined),
-            elems: joined.elem.clone(),
+            origin: joined.origin,
+            elems: joined.elem,
             xpath,
-            root: fixed_root(&joined),
             has_state,
         })
+    }
+
+    /// The joined path (prefix + path) in text form, for messages.
+    pub(crate) fn text(&self) -> String {
+        path::to_text(&self.path(self.elems.len()))
+    }
+
+    /// The path of the first `k` elements.
+    fn path(&self, k: usize) -> Path {
+        Path {
+            origin: self.origin.clone(),
+            elem: self.elems[..k].to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// The longest wildcard-free leading part of the path as a data path:
+    /// what the state provider is asked to write.
+    pub(crate) fn root(&self) -> String {
+        fixed_root(&self.path(self.elems.len()))
+    }
+
+    /// The path up to its first wildcard element, as an XPath without the
+    /// keys the path leaves out or wildcards: what a streamed read is asked
+    /// for, so that it can narrow itself by the keys given (a route's
+    /// prefix without its origin, a set's index).
+    pub(crate) fn stream_root(&self) -> String {
+        let k = self.elems.iter().position(|e| e.name == "*" || e.name == "...");
+        match k {
+            // No wildcard element: the query's own XPath (the common case,
+            // converted once).
+            None => self.xpath.clone(),
+            Some(k) => path::to_xpath(ocbgp_models::schema::context(), None, &self.path(k))
+                .unwrap_or_else(|_| "/".to_string()),
+        }
     }
 }
 
@@ -101,9 +132,9 @@ impl Snapshot {
             Part::Config => Ok(Snapshot::Running(store.running())),
             Part::All if !query.has_state => Ok(Snapshot::Running(store.running())),
             _ => store
-                .operational(&query.root)
+                .operational(&query.root())
                 .map(Snapshot::Operational)
-                .map_err(|e| Status::internal(format!("cannot read state at {}: {e}", query.text))),
+                .map_err(|e| Status::internal(format!("cannot read state at {}: {e}", query.text()))),
         }
     }
 
@@ -136,7 +167,7 @@ impl Snapshots {
             if running {
                 String::new()
             } else {
-                query.root.clone()
+                query.root()
             },
             running,
         );
@@ -197,7 +228,7 @@ pub(crate) fn select<'t>(
         }
         let copy = node
             .duplicate(false)
-            .map_err(|e| Status::internal(format!("cannot copy {}: {e}", query.text)))?;
+            .map_err(|e| Status::internal(format!("cannot copy {}: {e}", query.text())))?;
         let keep = copy.reference().is_some_and(|root| keep_state(&root));
         if keep {
             out.push(Selected {

@@ -10,7 +10,10 @@
 //!
 //! Streamed state (the RIB, see `streamed.rs`) is read without a libyang
 //! tree: one update per entry (route), in notifications of at most
-//! [`GET_MAX_UPDATES`] updates whose prefix is the entries' table.
+//! [`GET_MAX_UPDATES`] updates whose prefix is the entries' table; the
+//! entries of consecutive paths into the same table share notifications
+//! (a Get of two thousand attribute sets by index answers in two), and
+//! the paths are read together (the sets are looked up in one go).
 
 use std::collections::HashSet;
 
@@ -21,6 +24,7 @@ use crate::data::{now_ns, select, Part, Query, Snapshots};
 use crate::encode::{subtree_json, Leaves, Namer, ValueEncoding};
 use crate::proto::gnmi::get_request::DataType;
 use crate::proto::gnmi::{GetRequest, GetResponse, Notification, Path, Update};
+use crate::streamed::Grouper;
 
 /// Most updates in one notification of a streamed (RIB) read.
 const GET_MAX_UPDATES: usize = 1000;
@@ -66,19 +70,31 @@ pub(crate) fn get(store: &Datastore, request: &GetRequest) -> Result<GetResponse
     let mut snapshots = Snapshots::default();
     let mut namer = Namer::default();
     let mut notification = Vec::with_capacity(queries.len());
+    let mut streams = match part {
+        Part::Config => Vec::new(),
+        _ => crate::streamed::open_all(store, &queries),
+    }
+    .into_iter();
+    // Streamed entries of consecutive queries share notifications (one per
+    // table, up to the limit): a read of thousands of sets by index gets a
+    // few notifications, not one per set.
+    let mut group = Grouper::new(prefix, GET_MAX_UPDATES);
+    let mut emit = |n: Notification| {
+        notification.push(n);
+        true
+    };
     for query in &queries {
         if part != Part::Config {
-            if let Some(stream) = crate::streamed::open(store, query) {
-                let n = crate::streamed::notifications(stream, query, encoding, prefix, GET_MAX_UPDATES, |_| true, |n| {
-                    notification.push(n);
-                    true
-                });
-                if n == 0 {
-                    return Err(Status::not_found(format!("no data at {}", query.text)));
+            if let Some(stream) = streams.next().flatten() {
+                let before = group.count;
+                crate::streamed::add_notifications(stream, query, encoding, &mut group, |_| true, &mut emit);
+                if group.count == before {
+                    return Err(Status::not_found(format!("no data at {}", query.text())));
                 }
                 continue;
             }
         }
+        group.finish(&mut emit);
         let timestamp = now_ns();
         let snapshot = snapshots.get(store, query, part)?;
         let selected = select(snapshot.tree(), query, part)?;
@@ -121,15 +137,16 @@ pub(crate) fn get(store: &Datastore, request: &GetRequest) -> Result<GetResponse
             }
         };
         if update.is_empty() {
-            return Err(Status::not_found(format!("no data at {}", query.text)));
+            return Err(Status::not_found(format!("no data at {}", query.text())));
         }
-        notification.push(Notification {
+        emit(Notification {
             timestamp,
             prefix: response_prefix(prefix),
             update,
             ..Default::default()
         });
     }
+    group.finish(&mut emit);
     Ok(GetResponse {
         notification,
         ..Default::default()

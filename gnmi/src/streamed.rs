@@ -247,18 +247,34 @@ pub(crate) fn notifications(
     mut emit: impl FnMut(Notification) -> bool,
 ) -> usize {
     let mut group = Grouper::new(target, max);
+    if add_notifications(stream, query, encoding, &mut group, &mut keep, &mut emit) {
+        group.finish(&mut emit);
+    }
+    group.count
+}
+
+/// [`notifications`] into a grouper the caller finishes: the entries of
+/// several queries (one Get) share notifications when they share a table.
+/// False when `emit` said stop.
+pub(crate) fn add_notifications(
+    stream: StateStream,
+    query: &Query,
+    encoding: ValueEncoding,
+    group: &mut Grouper,
+    mut keep: impl FnMut(&StreamEntry) -> bool,
+    emit: &mut impl FnMut(Notification) -> bool,
+) -> bool {
     let mut updates = Vec::new();
     for entry in stream {
         if meet_entry(&query.elems, &entry).is_none() || !keep(&entry) {
             continue;
         }
         entry_updates(&entry, query, encoding, &mut updates);
-        if !group.push(&entry.parent, &mut updates, &mut emit) {
-            return group.count;
+        if !group.push(&entry.parent, &mut updates, emit) {
+            return false;
         }
     }
-    group.finish(&mut emit);
-    group.count
+    true
 }
 
 /// Puts the updates of consecutive entries with the same parent into
@@ -339,7 +355,20 @@ pub(crate) fn open(store: &ocbgp_models::datastore::Datastore, query: &Query) ->
     if !query.has_state {
         return None;
     }
-    store.stream_state(&query.root)
+    store.stream_state(&query.stream_root())
+}
+
+/// [`open`] for the queries of one read together (the provider answers
+/// many small reads in one go).
+pub(crate) fn open_all(store: &ocbgp_models::datastore::Datastore, queries: &[Query]) -> Vec<Option<StateStream>> {
+    let asked: Vec<(usize, String)> =
+        queries.iter().enumerate().filter(|(_, q)| q.has_state).map(|(i, q)| (i, q.stream_root())).collect();
+    let roots: Vec<String> = asked.iter().map(|(_, r)| r.clone()).collect();
+    let mut out: Vec<Option<StateStream>> = queries.iter().map(|_| None).collect();
+    for ((i, _), stream) in asked.into_iter().zip(store.stream_states(&roots)) {
+        out[i] = stream;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -407,6 +436,25 @@ mod tests {
         assert_eq!(updates.len(), 1);
         assert_eq!(updates[0].val, Some(ValueEncoding::JsonIetf.json_value("\"7\"".into())));
         assert!(crate::path::to_text(updates[0].path.as_ref().unwrap()).ends_with("[prefix=10.0.1.0/24]/state/attr-index"));
+    }
+
+    #[test]
+    fn entries_of_several_queries_share_notifications() {
+        let mut group = Grouper::new(None, 10);
+        let mut out = Vec::new();
+        let mut emit = |n: Notification| {
+            out.push(n);
+            true
+        };
+        for p in ["10.0.0.0/24", "10.0.2.0/24"] {
+            let q = Query::new(None, &parse_text(&format!("{TABLE}/route[prefix={p}]")).unwrap()).unwrap();
+            let entries = vec![entry("10.0.0.0/24"), entry("10.0.1.0/24"), entry("10.0.2.0/24")];
+            assert!(add_notifications(Box::new(entries.into_iter()), &q, ValueEncoding::JsonIetf, &mut group, |_| true, &mut emit));
+        }
+        group.finish(&mut emit);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].update.len(), 2);
+        assert_eq!(group.count, 2);
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! and shared by every route that carries it (a full table has about seven
 //! routes per set).
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Weak};
 
 use crate::wire::{Attributes, NextHop};
 
@@ -21,12 +22,67 @@ pub struct PathAttrs {
 /// A shared, interned attribute set.
 pub type Attrs = Arc<PathAttrs>;
 
+/// The index the state tree gives a value (an attribute set, a list of
+/// communities): a hash of its content, so the same content gets the same
+/// index on every read and in every table.
+pub fn state_index<T: Hash + ?Sized>(value: &T) -> u64 {
+    // SipHash with fixed keys: stable across reads and restarts.
+    let mut h = std::hash::DefaultHasher::new();
+    value.hash(&mut h);
+    // Within 63 bits, so JSON readers that parse numbers as i64 cope.
+    h.finish() >> 1
+}
+
+/// Which kind of indexed set a lookup names (`bgp/rib/attr-sets`,
+/// `communities`, `ext-communities`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SetKind {
+    /// A whole attribute set, by [`state_index`] of the [`PathAttrs`].
+    Attributes,
+    /// A set's communities, by [`state_index`] of the list.
+    Communities,
+    /// A set's extended communities, by [`state_index`] of the list.
+    ExtCommunities,
+}
+
+impl SetKind {
+    /// The index of `attrs`'s set of this kind; `None` when the kind's list
+    /// is empty (routes without communities point to no community set).
+    pub fn index_of(self, attrs: &PathAttrs) -> Option<u64> {
+        match self {
+            SetKind::Attributes => Some(state_index(attrs)),
+            SetKind::Communities => {
+                (!attrs.attrs.communities.is_empty()).then(|| state_index(&attrs.attrs.communities))
+            }
+            SetKind::ExtCommunities => (!attrs.attrs.extended_communities.is_empty())
+                .then(|| state_index(&attrs.attrs.extended_communities)),
+        }
+    }
+}
+
+/// Attribute sets by state index, for reads of one set: built on the
+/// first lookup (a daemon nobody reads never hashes a set twice), then kept
+/// up to date as sets are interned, and dropped at each sweep.
+#[derive(Debug, Default)]
+struct SetIndex(HashMap<(SetKind, u64), Weak<PathAttrs>>);
+
+impl SetIndex {
+    fn add(&mut self, attrs: &Attrs) {
+        for kind in [SetKind::Attributes, SetKind::Communities, SetKind::ExtCommunities] {
+            if let Some(i) = kind.index_of(attrs) {
+                self.0.entry((kind, i)).or_insert_with(|| Arc::downgrade(attrs));
+            }
+        }
+    }
+}
+
 /// The set of live attribute sets.
 #[derive(Debug, Default)]
 pub struct Interner {
     sets: HashSet<Attrs>,
     /// Size at which the next sweep of unused sets happens.
     sweep_at: usize,
+    index: Option<SetIndex>,
 }
 
 impl Interner {
@@ -37,6 +93,9 @@ impl Interner {
         }
         let shared = Arc::new(attrs);
         self.sets.insert(shared.clone());
+        if let Some(index) = &mut self.index {
+            index.add(&shared);
+        }
         if self.sets.len() >= self.sweep_at {
             self.sweep();
         }
@@ -48,6 +107,24 @@ impl Interner {
     pub fn sweep(&mut self) {
         self.sets.retain(|a| Arc::strong_count(a) > 1);
         self.sweep_at = (self.sets.len() * 2).max(1024);
+        // A community entry may point to a set just dropped while another
+        // live set has the same list: rebuilt on the next lookup.
+        self.index = None;
+    }
+
+    /// The attribute set whose `kind` index is `index` (for a community
+    /// kind: any set with that list). The first lookup after a sweep
+    /// hashes every set once.
+    pub fn lookup(&mut self, kind: SetKind, index: u64) -> Option<Attrs> {
+        let sets = &self.sets;
+        let built = self.index.get_or_insert_with(|| {
+            let mut built = SetIndex::default();
+            for a in sets {
+                built.add(a);
+            }
+            built
+        });
+        built.0.get(&(kind, index)).and_then(Weak::upgrade)
     }
 
     /// Number of distinct sets held.
@@ -76,5 +153,25 @@ mod tests {
         drop((x, y));
         i.sweep();
         assert!(i.is_empty());
+    }
+
+    #[test]
+    fn sets_are_found_by_state_index() {
+        let mut i = Interner::default();
+        let mut a = PathAttrs::default();
+        a.attrs.med = Some(5);
+        a.attrs.communities = vec![crate::wire::Community(0x0001_0002)];
+        let x = i.intern(a.clone());
+        let attrs_index = state_index(&*x);
+        assert!(Arc::ptr_eq(&i.lookup(SetKind::Attributes, attrs_index).unwrap(), &x));
+        // Interned after the index was built: found too.
+        let mut b = a.clone();
+        b.attrs.med = Some(6);
+        let y = i.intern(b);
+        assert!(Arc::ptr_eq(&i.lookup(SetKind::Attributes, state_index(&*y)).unwrap(), &y));
+        let c = i.lookup(SetKind::Communities, state_index(&a.attrs.communities)).unwrap();
+        assert_eq!(c.attrs.communities, a.attrs.communities);
+        assert_eq!(SetKind::ExtCommunities.index_of(&a), None);
+        assert!(i.lookup(SetKind::Attributes, attrs_index ^ 1).is_none());
     }
 }

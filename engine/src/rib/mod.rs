@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use ipnet::IpNet;
 
-pub use attrs::{Attrs, Interner, PathAttrs};
+pub use attrs::{state_index, Attrs, Interner, PathAttrs, SetKind};
 pub use bestpath::{SelectionOptions, DEFAULT_LOCAL_PREF};
 pub use feed::{Feed, RouteChange, FEED_CAPACITY};
 pub use export::{ExportSettings, GroupKey, Member, Outbox, UpdateGroup};
@@ -203,6 +203,12 @@ impl Rib {
             .map(|g| g.sent_to(family, peer))
             .sum();
         c
+    }
+
+    /// The attribute set with state index `index` of `kind` (see
+    /// [`SetKind`]), if one is in use.
+    pub fn set_by_index(&mut self, kind: SetKind, index: u64) -> Option<Attrs> {
+        self.interner.lookup(kind, index)
     }
 
     /// Interns an attribute set.

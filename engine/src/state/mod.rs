@@ -83,6 +83,16 @@ impl StateProvider for EngineState {
         Some(rib_stream::stream(self.engine.clone(), rib, sel))
     }
 
+    fn stream_states(&self, paths: &[String]) -> Vec<Option<StateStream>> {
+        let rib_path = format!("{}/rib", bgp_path());
+        let sels: Vec<Option<rib_stream::Selection>> = paths.iter().map(|p| rib_stream::Selection::of(p, &rib_path)).collect();
+        let rib = match (self.engine.global(), self.engine.rib()) {
+            (Some(_), Some(rib)) if sels.iter().any(Option::is_some) => rib,
+            _ => return paths.iter().map(|_| None).collect(),
+        };
+        rib_stream::streams(&self.engine, &rib, sels)
+    }
+
     fn stream_changes(&self, path: &str) -> Option<tokio::sync::mpsc::Receiver<StreamChange>> {
         let sel = rib_stream::Selection::of(path, &format!("{}/rib", bgp_path()))?;
         self.engine.global()?;

@@ -6,7 +6,7 @@
 //! in every read.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::{Hash, Hasher};
+use std::hash::Hash;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -108,11 +108,7 @@ fn snapshot(engine: &Engine, rib: &RibHandle) -> Option<Vec<(Family, FamilySnaps
 }
 
 pub(super) fn index_of<T: Hash + ?Sized>(value: &T) -> u64 {
-    // SipHash with fixed keys: the same set gets the same index every read.
-    let mut h = std::hash::DefaultHasher::new();
-    value.hash(&mut h);
-    // Keep it within 63 bits so JSON readers that parse numbers as i64 cope.
-    h.finish() >> 1
+    crate::rib::state_index(value)
 }
 
 /// Writes the RIB state under `rib_path` (`.../bgp/rib`).

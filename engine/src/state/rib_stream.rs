@@ -22,7 +22,7 @@ use ocbgp_models::path::DataPath;
 use super::rib::{attr_set_nodes, community_nodes, ext_community_nodes, index_of, LOCAL_ORIGIN};
 use super::RIB_WAIT;
 use crate::engine::Engine;
-use crate::rib::{Attrs, PeerIdx, Rib, RouteChange, RouteKey, V4Key, V6Key};
+use crate::rib::{Attrs, PeerIdx, Rib, RouteChange, RouteKey, SetKind, V4Key, V6Key};
 use crate::rib_task::RibHandle;
 use crate::wire::Family;
 
@@ -49,6 +49,11 @@ impl Tables {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Selection {
     pub sets: bool,
+    /// One set named by its index (`attr-set[index=N]` and the like):
+    /// looked up, not searched for.
+    pub set: Option<(SetKind, u64)>,
+    /// One prefix of the tables (`route[prefix=P]`).
+    pub prefix: Option<IpNet>,
     pub families: Vec<Family>,
     pub loc: bool,
     /// `None`: every neighbor.
@@ -66,6 +71,8 @@ impl Selection {
         }
         let mut sel = Selection {
             sets: true,
+            set: None,
+            prefix: None,
             families: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
             loc: true,
             neighbor: None,
@@ -77,11 +84,18 @@ impl Selection {
         let parsed = DataPath::parse(&format!("/x{rest}")).ok()?;
         let segs: Vec<_> = parsed.segments.iter().skip(1).collect();
         let name = |i: usize| segs.get(i).map(|s| s.name.as_str());
+        let key = |i: usize, k: &str| segs.get(i)?.keys.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         match name(0) {
-            Some("attr-sets" | "communities" | "ext-communities") => {
+            Some(sets @ ("attr-sets" | "communities" | "ext-communities")) => {
                 sel.families.clear();
                 sel.loc = false;
                 sel.tables = Tables::NONE;
+                let kind = match sets {
+                    "attr-sets" => SetKind::Attributes,
+                    "communities" => SetKind::Communities,
+                    _ => SetKind::ExtCommunities,
+                };
+                sel.set = key(1, "index").and_then(|i| i.parse().ok()).map(|i| (kind, i));
                 return Some(sel);
             }
             Some("afi-safis") => sel.sets = false,
@@ -96,6 +110,9 @@ impl Selection {
                 });
             }
         }
+        // The route entry's position: under loc-rib, or a neighbor's table.
+        let route_at = if name(3) == Some("loc-rib") { 5 } else { 7 };
+        sel.prefix = key(route_at, "prefix").and_then(|p| p.parse().ok());
         match name(3) {
             Some("loc-rib") => {
                 sel.tables = Tables::NONE;
@@ -144,12 +161,12 @@ struct Batch {
     next: Option<IpNet>,
 }
 
-fn take_batch<K: RouteKey>(table: &crate::rib::Table<K>, from: Option<IpNet>) -> Batch {
+fn take_batch<K: RouteKey>(table: &crate::rib::Table<K>, from: Option<IpNet>, max: usize) -> Batch {
     let from = from.and_then(K::from_net);
-    let mut dests = Vec::with_capacity(BATCH.min(table.len()));
+    let mut dests = Vec::with_capacity(max.min(table.len()));
     let mut next = None;
     for (k, d) in table.range_from(from) {
-        if dests.len() == BATCH {
+        if dests.len() == max {
             next = Some(k.to_net());
             break;
         }
@@ -170,23 +187,28 @@ fn take_batch<K: RouteKey>(table: &crate::rib::Table<K>, from: Option<IpNet>) ->
     Batch { dests, next }
 }
 
-fn batch(rib: &Rib, family: Family, from: Option<IpNet>) -> Batch {
+fn batch(rib: &Rib, family: Family, from: Option<IpNet>, max: usize) -> Batch {
     if family == Family::IPV4_UNICAST {
-        take_batch::<V4Key>(rib.v4(), from)
+        take_batch::<V4Key>(rib.v4(), from, max)
     } else {
-        take_batch::<V6Key>(rib.v6(), from)
+        take_batch::<V6Key>(rib.v6(), from, max)
     }
 }
 
-/// Walks `family`'s table batch by batch; `f` false stops.
-fn walk(rib: &RibHandle, family: Family, mut f: impl FnMut(IpNet, &[PathSnap]) -> bool) {
-    let mut from = None;
+/// Walks `family`'s table batch by batch (or only prefix `only`); `f`
+/// false stops.
+fn walk(rib: &RibHandle, family: Family, only: Option<IpNet>, mut f: impl FnMut(IpNet, &[PathSnap]) -> bool) {
+    let mut from = only;
+    let max = if only.is_some() { 1 } else { BATCH };
     loop {
-        let Some(b) = rib.query_blocking(RIB_WAIT, move |rib| batch(rib, family, from)) else { return };
+        let Some(b) = rib.query_blocking(RIB_WAIT, move |rib| batch(rib, family, from, max)) else { return };
         for (net, paths) in &b.dests {
-            if !f(*net, paths) {
+            if only.is_some_and(|o| o != *net) || !f(*net, paths) {
                 return;
             }
+        }
+        if only.is_some() {
+            return;
         }
         match b.next {
             Some(n) => from = Some(n),
@@ -347,7 +369,7 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
         if sel.loc || want_in {
             let mut ok = true;
             let mut cache = IndexCache::default();
-            walk(rib, family, |net, paths| {
+            walk(rib, family, sel.prefix, |net, paths| {
                 for p in paths {
                     if sel.loc {
                         if let Some(acc) = &p.accepted {
@@ -382,6 +404,9 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                 let Some(out) = rib.query_blocking(RIB_WAIT, move |rib| rib.advertised(idx, family)) else { continue };
                 let t = &tables[a];
                 for (net, pre, post) in out {
+                    if sel.prefix.is_some_and(|p| p != net) {
+                        continue;
+                    }
                     if sel.tables.out_pre {
                         tx.push(route_entry(&t[2], route_nodes(net, None, 0, &pre, None), false))?;
                     }
@@ -414,7 +439,7 @@ fn produce_sets(
         }
     };
     for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
-        walk(rib, family, |_, paths| {
+        walk(rib, family, None, |_, paths| {
             for p in paths {
                 if p.accepted.is_some() || names.contains_key(&p.peer) {
                     if names.contains_key(&p.peer) {
@@ -461,8 +486,54 @@ fn produce_sets(
     Some(())
 }
 
+/// The entry of a set looked up by index.
+fn set_entry(kind: SetKind, index: u64, attrs: &Attrs) -> StreamEntry {
+    let (list, entry, children) = match kind {
+        SetKind::Attributes => ("attr-sets", "attr-set", attr_set_nodes(index, &attrs)),
+        SetKind::Communities => ("communities", "community", community_nodes(index, &attrs.attrs.communities)),
+        SetKind::ExtCommunities => {
+            ("ext-communities", "ext-community", ext_community_nodes(index, &attrs.attrs.extended_communities))
+        }
+    };
+    let path = with(&rib_elems(), [StreamElem::node(list), StreamElem::entry(entry, &[("index", index.to_string())])]);
+    StreamEntry::at(path, children)
+}
+
+/// The streams of many selections read together: the sets named by index
+/// are looked up in one visit to the RIB task (a reader completing a
+/// table's rows asks for thousands at once), the rest stream as
+/// [`stream`] does. One answer per selection, in order.
+pub(crate) fn streams(engine: &Engine, rib: &RibHandle, sels: Vec<Option<Selection>>) -> Vec<Option<StateStream>> {
+    let wanted: Vec<(SetKind, u64)> = sels.iter().flatten().filter_map(|s| s.set).collect();
+    let mut found = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        let asked = wanted.clone();
+        rib.query_blocking(RIB_WAIT, move |rib| asked.iter().map(|(k, i)| rib.set_by_index(*k, *i)).collect())
+            .unwrap_or_else(|| vec![None; wanted.len()])
+    }
+    .into_iter();
+    sels.into_iter()
+        .map(|sel| {
+            let sel = sel?;
+            Some(match sel.set {
+                Some((kind, index)) => {
+                    let entry = found.next().flatten().map(|a| set_entry(kind, index, &a));
+                    Box::new(entry.into_iter()) as StateStream
+                }
+                None => stream(engine.clone(), rib.clone(), sel),
+            })
+        })
+        .collect()
+}
+
 /// Starts streaming what `sel` wants of the RIB.
 pub(crate) fn stream(engine: Engine, rib: RibHandle, sel: Selection) -> StateStream {
+    if let Some((kind, index)) = sel.set {
+        // One set: read here, no producer thread.
+        let attrs = rib.query_blocking(RIB_WAIT, move |rib| rib.set_by_index(kind, index)).flatten();
+        return Box::new(attrs.map(|a| set_entry(kind, index, &a)).into_iter());
+    }
     let (tx, rx) = sync_channel(CHANNEL);
     let spawned = std::thread::Builder::new().name("rib-stream".into()).spawn(move || {
         let mut out = Out { tx: &tx, buf: Vec::with_capacity(CHUNK) };
@@ -509,7 +580,7 @@ fn convert(
         }
         RouteChange::Gone { family, net, peer, path_id } => (family, net, peer, path_id, None),
     };
-    if !sel.families.contains(&family) {
+    if !sel.families.contains(&family) || sel.prefix.is_some_and(|p| p != net) {
         return;
     }
     let Some((_, fam, loc_routes)) = bases.iter().find(|(f, _, _)| *f == family) else { return };

@@ -5,7 +5,8 @@
 //! `/openconfig-routing-policy:routing-policy/defined-sets/openconfig-bgp-policy:bgp-defined-sets`.
 //! OpenConfig gNMI paths are unqualified; the schema decides the modules.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
 use yang2::context::Context;
 use yang2::schema::{SchemaNode, SchemaNodeKind};
@@ -64,12 +65,51 @@ pub(super) fn to_libyang(ctx: &Context, path: &Path, mode: Mode) -> Result<Strin
     to_libyang_nodes(ctx, path, mode).map(|(text, _)| text)
 }
 
+/// What the elements of a path resolve to, by the names leading to them
+/// (origin and element names, no keys): the reads of one request share a
+/// few shapes (thousands of `attr-set[index=N]`), so the schema is searched
+/// once per shape. Kept per thread, for the shared schema context only.
+#[derive(Default)]
+struct Memo<'c> {
+    /// Module the element was found in (`None` for a wildcard), and the
+    /// schema nodes it may denote.
+    nodes: HashMap<String, (Option<String>, Vec<SchemaNode<'c>>)>,
+    /// Module of an identity key value, by key node and value.
+    identities: HashMap<(usize, String), Option<String>>,
+}
+
+/// Shapes remembered at most before the memo starts over.
+const MEMO_MAX: usize = 4096;
+
+thread_local! {
+    static MEMO: RefCell<Memo<'static>> = RefCell::new(Memo::default());
+}
+
 /// [`to_libyang`], with the schema nodes the last element (before a
 /// trailing `...`) may denote; `None` for the root.
 pub(super) fn to_libyang_nodes<'c>(
     ctx: &'c Context,
     path: &Path,
     mode: Mode,
+) -> Result<(String, Option<Vec<SchemaNode<'c>>>), PathError> {
+    let shared = ocbgp_models::schema::context();
+    if std::ptr::eq(ctx, shared) {
+        return MEMO.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.nodes.len() + m.identities.len() > MEMO_MAX {
+                *m = Memo::default();
+            }
+            convert(shared, path, mode, Some(&mut m))
+        });
+    }
+    convert(ctx, path, mode, None)
+}
+
+fn convert<'c>(
+    ctx: &'c Context,
+    path: &Path,
+    mode: Mode,
+    mut memo: Option<&mut Memo<'c>>,
 ) -> Result<(String, Option<Vec<SchemaNode<'c>>>), PathError> {
     let first_module = origin_module(ctx, &path.origin)?;
     let elems = &path.elem;
@@ -82,8 +122,12 @@ pub(super) fn to_libyang_nodes<'c>(
     // Module of the previous element when known, for qualification.
     let mut prev_module: Option<String> = None;
     let mut descend = false;
+    // The memo key: origin and the names so far.
+    let mut shape = path.origin.clone();
     for (i, elem) in elems.iter().enumerate() {
         let before = &elems[..i];
+        shape.push('/');
+        shape.push_str(&elem.name);
         if elem.name == ANY_DEPTH {
             if mode == Mode::Exact {
                 return Err(wildcard());
@@ -93,70 +137,38 @@ pub(super) fn to_libyang_nodes<'c>(
             prev_module = None;
             continue;
         }
-        let pool = if descend {
-            descendants(ctx, set.as_deref())
-        } else {
-            match &set {
-                None => children(ctx, None),
-                Some(nodes) => nodes.iter().flat_map(|n| children(ctx, Some(n))).collect(),
-            }
-        };
         out.push_str(if descend { "//" } else { "/" });
-        descend = false;
-        let not_found = || PathError::NotFound {
-            path: format_elems(before),
-            name: elem.name.clone(),
-        };
-        let matches: Vec<SchemaNode<'_>> = if elem.name == ANY_NAME {
+        if elem.name == ANY_NAME {
             if mode == Mode::Exact {
                 return Err(wildcard());
             }
             no_keys(&elems[..=i], elem)?;
-            out.push('*');
-            prev_module = None;
-            pool
-        } else {
-            let (module, name) = split_qualified(&elem.name).ok_or_else(not_found)?;
-            let module = module.map(str::to_string).or_else(|| {
-                if i == 0 {
-                    first_module.clone()
-                } else {
-                    None
-                }
-            });
-            let matches: Vec<_> = pool
-                .into_iter()
-                .filter(|n| {
-                    n.name() == name && module.as_deref().is_none_or(|m| n.module().name() == m)
-                })
-                .collect();
-            let mut modules: Vec<String> = matches.iter().map(module_name).collect();
-            modules.sort();
-            modules.dedup();
-            let found = match modules.as_slice() {
-                [] => return Err(not_found()),
-                [m] => m.clone(),
-                _ => {
-                    return Err(PathError::Ambiguous {
-                        path: format_elems(before),
-                        name: elem.name.clone(),
-                        modules,
-                    })
-                }
-            };
-            if prev_module.as_deref() != Some(found.as_str()) {
-                out.push_str(&found);
-                out.push(':');
-            }
-            out.push_str(name);
-            prev_module = Some(found);
-            matches
-        };
-        if matches.is_empty() {
-            return Err(not_found());
         }
+        let known = memo.as_ref().and_then(|m| m.nodes.get(&shape)).cloned();
+        let (found, matches) = match known {
+            Some(hit) => hit,
+            None => {
+                let resolved = resolve(ctx, before, elem, set.as_deref(), descend, i, &first_module)?;
+                if let Some(m) = memo.as_mut() {
+                    m.nodes.insert(shape.clone(), resolved.clone());
+                }
+                resolved
+            }
+        };
+        descend = false;
+        match &found {
+            None => out.push('*'),
+            Some(m) => {
+                if prev_module.as_deref() != Some(m.as_str()) {
+                    out.push_str(m);
+                    out.push(':');
+                }
+                out.push_str(split_qualified(&elem.name).map_or(elem.name.as_str(), |(_, n)| n));
+            }
+        }
+        prev_module = found;
         out.push_str(
-            &predicates(&elems[..=i], elem, &matches, mode).map_err(|e| match e {
+            &predicates(&elems[..=i], elem, &matches, mode, memo.as_deref_mut()).map_err(|e| match e {
                 KeyError::Path(e) => e,
                 KeyError::Wildcard => wildcard(),
             })?,
@@ -170,6 +182,58 @@ pub(super) fn to_libyang_nodes<'c>(
         (false, _) => out,
     };
     Ok((text, set))
+}
+
+/// The schema nodes element `i` may denote below `set` (its parent's
+/// nodes, or their descendants after `...`), and the module they are in
+/// (`None` for a wildcard).
+fn resolve<'c>(
+    ctx: &'c Context,
+    before: &[PathElem],
+    elem: &PathElem,
+    set: Option<&[SchemaNode<'c>]>,
+    descend: bool,
+    i: usize,
+    first_module: &Option<String>,
+) -> Result<(Option<String>, Vec<SchemaNode<'c>>), PathError> {
+    let pool = if descend {
+        descendants(ctx, set)
+    } else {
+        match set {
+            None => children(ctx, None),
+            Some(nodes) => nodes.iter().flat_map(|n| children(ctx, Some(n))).collect(),
+        }
+    };
+    let not_found = || PathError::NotFound {
+        path: format_elems(before),
+        name: elem.name.clone(),
+    };
+    if elem.name == ANY_NAME {
+        if pool.is_empty() {
+            return Err(not_found());
+        }
+        return Ok((None, pool));
+    }
+    let (module, name) = split_qualified(&elem.name).ok_or_else(not_found)?;
+    let module = module
+        .map(str::to_string)
+        .or_else(|| if i == 0 { first_module.clone() } else { None });
+    let matches: Vec<_> = pool
+        .into_iter()
+        .filter(|n| n.name() == name && module.as_deref().is_none_or(|m| n.module().name() == m))
+        .collect();
+    let mut modules: Vec<String> = matches.iter().map(module_name).collect();
+    modules.sort();
+    modules.dedup();
+    match modules.as_slice() {
+        [] => Err(not_found()),
+        [m] => Ok((Some(m.clone()), matches)),
+        _ => Err(PathError::Ambiguous {
+            path: format_elems(before),
+            name: elem.name.clone(),
+            modules,
+        }),
+    }
 }
 
 /// Rejects keys on a wildcard element.
@@ -201,6 +265,7 @@ fn predicates(
     elem: &PathElem,
     matches: &[SchemaNode<'_>],
     mode: Mode,
+    mut memo: Option<&mut Memo<'_>>,
 ) -> Result<String, KeyError> {
     let bad_key = |reason: String| {
         KeyError::Path(PathError::BadKey {
@@ -250,10 +315,23 @@ fn predicates(
             true => value.clone(),
             // OpenConfig paths give identities without module; libyang
             // needs the defining module.
-            false => match identity_module(key, value) {
-                Some(m) => format!("{m}:{value}"),
-                None => value.clone(),
-            },
+            false => {
+                let at = (key.as_raw() as usize, value.clone());
+                let module = match memo.as_mut().and_then(|m| m.identities.get(&at)) {
+                    Some(known) => known.clone(),
+                    None => {
+                        let found = identity_module(key, value);
+                        if let Some(m) = memo.as_mut() {
+                            m.identities.insert(at, found.clone());
+                        }
+                        found
+                    }
+                };
+                match module {
+                    Some(m) => format!("{m}:{value}"),
+                    None => value.clone(),
+                }
+            }
         };
         out.push_str(&format!("[{}={}]", key.name(), quote(path, &value)?));
     }

@@ -39,7 +39,7 @@ fn bounded(
     if asked < options.min_sample_interval {
         return Err(Status::invalid_argument(format!(
             "{}: {what} {} ns is below the smallest interval served, {} ns",
-            query.text,
+            query.text(),
             ns,
             options.min_sample_interval.as_nanos()
         )));
@@ -64,7 +64,7 @@ pub(super) fn stream_entries(
     let mode = SubscriptionMode::try_from(sub.mode).map_err(|_| {
         Status::invalid_argument(format!(
             "{}: unknown subscription mode {}",
-            query.text, sub.mode
+            query.text(), sub.mode
         ))
     })?;
     Ok(match mode {

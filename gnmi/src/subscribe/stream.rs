@@ -365,7 +365,7 @@ async fn send_changes(
                 }
             }
             None => {
-                tracing::debug!(path = %e.query.text, "gNMI subscriber lagged behind the route feed; resynchronising");
+                tracing::debug!(path = %e.query.text(), "gNMI subscriber lagged behind the route feed; resynchronising");
                 let gone = crate::proto::gnmi::Notification {
                     timestamp: crate::data::now_ns(),
                     prefix: sub.prefix.clone(),

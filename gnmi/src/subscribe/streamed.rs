@@ -139,7 +139,7 @@ pub(crate) async fn changes(store: &Arc<Datastore>, query: &Query) -> Option<mps
     if !query.has_state {
         return None;
     }
-    let (store, root) = (store.clone(), query.root.clone());
+    let (store, root) = (store.clone(), query.stream_root());
     tokio::task::spawn_blocking(move || store.stream_changes(&root)).await.ok().flatten()
 }
 

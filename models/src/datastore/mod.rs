@@ -208,6 +208,13 @@ pub trait StateProvider: Send + Sync {
         None
     }
 
+    /// [`StateProvider::stream_state`] for many paths read together (one
+    /// Get): a provider can answer many small reads (entries by key) in
+    /// one go. One answer per path, in order.
+    fn stream_states(&self, paths: &[String]) -> Vec<Option<StateStream>> {
+        paths.iter().map(|p| self.stream_state(p)).collect()
+    }
+
     /// Changes to the streamed table at or below `path` from now on, for
     /// on-change readers; `None` if the provider has no change feed there.
     /// The feed is bounded: a reader that falls behind gets
@@ -327,6 +334,16 @@ impl Datastore {
     pub fn stream_state(&self, path: &str) -> Option<StateStream> {
         let provider = self.provider.read().unwrap_or_else(|e| e.into_inner()).clone();
         provider.and_then(|p| p.stream_state(path))
+    }
+
+    /// [`Datastore::stream_state`] for many paths read together (see
+    /// [`StateProvider::stream_states`]).
+    pub fn stream_states(&self, paths: &[String]) -> Vec<Option<StateStream>> {
+        let provider = self.provider.read().unwrap_or_else(|e| e.into_inner()).clone();
+        match provider {
+            Some(p) => p.stream_states(paths),
+            None => paths.iter().map(|_| None).collect(),
+        }
     }
 
     /// The change feed of the streamed table holding `path` (see
