@@ -194,7 +194,13 @@ fn leaves_of_node(node: &StreamNode, at: &mut Vec<PathElem>, out: &mut Vec<Leaf>
 /// parent (the notification prefix). JSON: one per selected node; PROTO:
 /// per leaf.
 pub(crate) fn entry_updates(entry: &StreamEntry, query: &Query, encoding: ValueEncoding, out: &mut Vec<Update>) {
-    let Some(m) = meet_entry(&query.elems, entry) else { return };
+    if let Some(m) = meet_entry(&query.elems, entry) {
+        updates_at(entry, m, query, encoding, out);
+    }
+}
+
+/// [`entry_updates`] with the query's meeting with the entry known.
+fn updates_at(entry: &StreamEntry, m: Meet, query: &Query, encoding: ValueEncoding, out: &mut Vec<Update>) {
     let last = &entry.elem;
     let mut selected = Vec::new();
     match m {
@@ -265,16 +271,56 @@ pub(crate) fn add_notifications(
     emit: &mut impl FnMut(Notification) -> bool,
 ) -> bool {
     let mut updates = Vec::new();
+    let mut meets = Meets::default();
     for entry in stream {
-        if meet_entry(&query.elems, &entry).is_none() || !keep(&entry) {
+        let Some(m) = meets.of(&query.elems, &entry) else { continue };
+        if !keep(&entry) {
             continue;
         }
-        entry_updates(&entry, query, encoding, &mut updates);
+        updates_at(&entry, m, query, encoding, &mut updates);
         if !group.push(&entry.parent, &mut updates, emit) {
             return false;
         }
     }
     true
+}
+
+/// [`meet_entry`] for the entries of one stream, which share their parent
+/// path with the entries before them (a table's routes): a query without
+/// `...` is matched against a parent once, then only against each
+/// entry's own element.
+#[derive(Default)]
+struct Meets {
+    /// The last parent seen and whether the query matches along it.
+    parent: Option<(Arc<[StreamElem]>, bool)>,
+}
+
+impl Meets {
+    fn of(&mut self, q: &[PathElem], entry: &StreamEntry) -> Option<Meet> {
+        if q.iter().any(|e| e.name == "...") {
+            return meet_entry(q, entry);
+        }
+        let parent = &entry.parent;
+        let along = match &self.parent {
+            Some((p, ok)) if Arc::ptr_eq(p, parent) => *ok,
+            _ => {
+                let ok = q.iter().zip(parent.iter()).all(|(qe, pe)| elem_matches(qe, &pe.name, &pe.keys));
+                self.parent = Some((parent.clone(), ok));
+                ok
+            }
+        };
+        let depth = parent.len();
+        match q.len() {
+            _ if !along => None,
+            n if n <= depth => Some(Meet::Whole),
+            n => {
+                if !elem_matches(&q[depth], &entry.elem.name, &entry.elem.keys) {
+                    return None;
+                }
+                Some(if n == depth + 1 { Meet::Whole } else { Meet::Below(depth + 1) })
+            }
+        }
+    }
 }
 
 /// Puts the updates of consecutive entries with the same parent into

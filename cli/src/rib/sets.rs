@@ -124,21 +124,43 @@ fn communities_text(json: &[u8]) -> Box<str> {
     list.join(",").into()
 }
 
+/// Hashes a set index as itself: indexes are content hashes already, so
+/// hashing them again (SipHash) would only cost time on every route.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IndexHasher(u64);
+
+impl std::hash::Hasher for IndexHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed here; fold anything else in.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type IndexMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IndexHasher>>;
+
 /// A map that keeps the entries used lately, at most about `2 * cap`: new
 /// and touched entries go to the young generation; when it is full, the
 /// old generation is dropped and the young one becomes old.
 #[derive(Debug)]
 pub(crate) struct Bounded<V> {
-    young: HashMap<u64, V>,
-    old: HashMap<u64, V>,
+    young: IndexMap<V>,
+    old: IndexMap<V>,
     cap: usize,
 }
 
 impl<V> Bounded<V> {
     pub(crate) fn new(cap: usize) -> Bounded<V> {
         Bounded {
-            young: HashMap::new(),
-            old: HashMap::new(),
+            young: IndexMap::default(),
+            old: IndexMap::default(),
             cap: cap.max(1),
         }
     }

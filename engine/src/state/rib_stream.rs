@@ -22,7 +22,7 @@ use ocbgp_models::path::DataPath;
 use super::rib::{attr_set_nodes, community_nodes, ext_community_nodes, index_of, LOCAL_ORIGIN};
 use super::RIB_WAIT;
 use crate::engine::Engine;
-use crate::rib::{Attrs, PeerIdx, Rib, RouteChange, RouteKey, SetKind, V4Key, V6Key};
+use crate::rib::{Attrs, PathAttrs, PeerIdx, Rib, RouteChange, RouteKey, SetKind, V4Key, V6Key};
 use crate::rib_task::RibHandle;
 use crate::wire::Family;
 
@@ -244,44 +244,82 @@ fn with(base: &[StreamElem], more: impl IntoIterator<Item = StreamElem>) -> Vec<
 
 /// A loc-rib or Adj-RIB route entry's children.
 pub(crate) fn route_nodes(prefix: IpNet, origin: Option<Scalar>, path_id: u32, attrs: &Attrs, best: Option<bool>) -> Vec<StreamNode> {
-    route_nodes_indexed(prefix, origin, path_id, attrs, index_of(&**attrs), best)
+    route_nodes_indexed(prefix, origin, path_id, Indexes::of(attrs), best)
 }
 
-/// Attribute-set indexes by shared set: hashing a set is done once per
-/// read, not once per route (a full table has about seven routes a set).
-/// The sets are held, so an address is never reused while cached.
-#[derive(Default)]
-struct IndexCache(HashMap<usize, (Attrs, u64)>);
+/// The set indexes a route points to.
+#[derive(Debug, Clone, Copy)]
+struct Indexes {
+    attrs: u64,
+    communities: Option<u64>,
+    ext_communities: Option<u64>,
+}
 
-impl IndexCache {
-    fn of(&mut self, a: &Attrs) -> u64 {
-        self.0.entry(Arc::as_ptr(a) as usize).or_insert_with(|| (a.clone(), index_of(&**a))).1
+impl Indexes {
+    fn of(a: &PathAttrs) -> Indexes {
+        Indexes {
+            attrs: SetKind::Attributes.index_of(a).unwrap_or_default(),
+            communities: SetKind::Communities.index_of(a),
+            ext_communities: SetKind::ExtCommunities.index_of(a),
+        }
     }
 }
 
-/// [`route_nodes`] with the attribute set's index known.
+/// Hashes a shared set's address (already unique) with one multiply.
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl std::hash::Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// Set indexes by shared set: hashing a set is done once per read, not
+/// once per route (a full table has about seven routes a set). The sets
+/// are held, so an address is never reused while cached.
+#[derive(Default)]
+struct IndexCache(HashMap<usize, (Attrs, Indexes), std::hash::BuildHasherDefault<AddrHasher>>);
+
+impl IndexCache {
+    fn of(&mut self, a: &Attrs) -> Indexes {
+        self.0.entry(Arc::as_ptr(a) as usize).or_insert_with(|| (a.clone(), Indexes::of(a))).1
+    }
+}
+
+/// [`route_nodes`] with the set indexes known.
 fn route_nodes_indexed(
     prefix: IpNet,
     origin: Option<Scalar>,
     path_id: u32,
-    attrs: &Attrs,
-    attr_index: u64,
+    index: Indexes,
     best: Option<bool>,
 ) -> Vec<StreamNode> {
-    let mut keys = vec![StreamNode::Leaf("prefix", Scalar::Str(prefix.to_string()))];
-    let mut state = keys.clone();
-    if let Some(o) = &origin {
+    let prefix = Scalar::Str(prefix.to_string());
+    let mut keys = Vec::with_capacity(4);
+    let mut state = Vec::with_capacity(8);
+    keys.push(StreamNode::Leaf("prefix", prefix.clone()));
+    state.push(StreamNode::Leaf("prefix", prefix));
+    if let Some(o) = origin {
         keys.push(StreamNode::Leaf("origin", o.clone()));
-        state.push(StreamNode::Leaf("origin", o.clone()));
+        state.push(StreamNode::Leaf("origin", o));
     }
     keys.push(StreamNode::Leaf("path-id", Scalar::U32(path_id)));
     state.push(StreamNode::Leaf("path-id", Scalar::U32(path_id)));
-    state.push(StreamNode::Leaf("attr-index", Scalar::U64(attr_index)));
-    if !attrs.attrs.communities.is_empty() {
-        state.push(StreamNode::Leaf("community-index", Scalar::U64(index_of(&attrs.attrs.communities))));
+    state.push(StreamNode::Leaf("attr-index", Scalar::U64(index.attrs)));
+    if let Some(i) = index.communities {
+        state.push(StreamNode::Leaf("community-index", Scalar::U64(i)));
     }
-    if !attrs.attrs.extended_communities.is_empty() {
-        state.push(StreamNode::Leaf("ext-community-index", Scalar::U64(index_of(&attrs.attrs.extended_communities))));
+    if let Some(i) = index.ext_communities {
+        state.push(StreamNode::Leaf("ext-community-index", Scalar::U64(i)));
     }
     state.push(StreamNode::Leaf("valid-route", Scalar::Bool(true)));
     if let Some(b) = best {
@@ -374,20 +412,20 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                     if sel.loc {
                         if let Some(acc) = &p.accepted {
                             let i = cache.of(acc);
-                            let nodes = route_nodes_indexed(net, Some(origin_scalar(p.peer, &names)), p.path_id, acc, i, None);
+                            let nodes = route_nodes_indexed(net, Some(origin_scalar(p.peer, &names)), p.path_id, i, None);
                             ok &= tx.push(route_entry(&loc_routes, nodes, true)).is_some();
                         }
                     }
                     let Some(t) = names.get(&p.peer).and_then(|a| tables.get(a)) else { continue };
                     if sel.tables.in_pre {
                         let i = cache.of(&p.received);
-                        let nodes = route_nodes_indexed(net, None, p.path_id, &p.received, i, None);
+                        let nodes = route_nodes_indexed(net, None, p.path_id, i, None);
                         ok &= tx.push(route_entry(&t[0], nodes, false)).is_some();
                     }
                     if sel.tables.in_post {
                         if let Some(acc) = &p.accepted {
                             let i = cache.of(acc);
-                            let nodes = route_nodes_indexed(net, None, p.path_id, acc, i, Some(p.best));
+                            let nodes = route_nodes_indexed(net, None, p.path_id, i, Some(p.best));
                             ok &= tx.push(route_entry(&t[1], nodes, false)).is_some();
                         }
                     }

@@ -7,6 +7,7 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use yang2::context::Context;
 use yang2::schema::{SchemaNode, SchemaNodeKind};
@@ -65,20 +66,59 @@ pub(super) fn to_libyang(ctx: &Context, path: &Path, mode: Mode) -> Result<Strin
     to_libyang_nodes(ctx, path, mode).map(|(text, _)| text)
 }
 
+/// What one element's name resolves to: the schema nodes it may denote,
+/// the module they are in (`None` for a wildcard) and, when they are
+/// lists, their keys.
+struct Resolved<'c> {
+    module: Option<String>,
+    nodes: Vec<SchemaNode<'c>>,
+    keys: Option<Keys<'c>>,
+}
+
+/// The keys of the lists an element denotes.
+struct Keys<'c> {
+    /// Each list's key names (a path's keys must be keys of every list).
+    names: Vec<Vec<String>>,
+    /// The first list's keys, in schema order, and whether each holds
+    /// identities (written without module in OpenConfig paths).
+    first: Vec<(SchemaNode<'c>, bool)>,
+}
+
+impl<'c> Resolved<'c> {
+    fn new(module: Option<String>, nodes: Vec<SchemaNode<'c>>) -> Resolved<'c> {
+        let all_lists = !nodes.is_empty() && nodes.iter().all(|n| n.kind() == SchemaNodeKind::List);
+        let keys = all_lists.then(|| Keys {
+            names: nodes
+                .iter()
+                .map(|l| list_keys(l).iter().map(|k| k.name().to_string()).collect())
+                .collect(),
+            first: list_keys(&nodes[0]).into_iter().map(|k| {
+                let identity = is_identityref(&k);
+                (k, identity)
+            }).collect(),
+        });
+        Resolved { module, nodes, keys }
+    }
+}
+
 /// What the elements of a path resolve to, by the names leading to them
 /// (origin and element names, no keys): the reads of one request share a
 /// few shapes (thousands of `attr-set[index=N]`), so the schema is searched
 /// once per shape. Kept per thread, for the shared schema context only.
 #[derive(Default)]
 struct Memo<'c> {
-    /// Module the element was found in (`None` for a wildcard), and the
-    /// schema nodes it may denote.
-    nodes: HashMap<String, (Option<String>, Vec<SchemaNode<'c>>)>,
+    nodes: HashMap<String, Rc<Resolved<'c>>>,
     /// Module of an identity key value, by key node and value.
-    identities: HashMap<(usize, String), Option<String>>,
+    identities: HashMap<usize, HashMap<String, Option<String>>>,
 }
 
-/// Shapes remembered at most before the memo starts over.
+impl Memo<'_> {
+    fn size(&self) -> usize {
+        self.nodes.len() + self.identities.values().map(HashMap::len).sum::<usize>()
+    }
+}
+
+/// Entries remembered at most before the memo starts over.
 const MEMO_MAX: usize = 4096;
 
 thread_local! {
@@ -96,7 +136,7 @@ pub(super) fn to_libyang_nodes<'c>(
     if std::ptr::eq(ctx, shared) {
         return MEMO.with(|m| {
             let mut m = m.borrow_mut();
-            if m.nodes.len() + m.identities.len() > MEMO_MAX {
+            if m.size() > MEMO_MAX {
                 *m = Memo::default();
             }
             convert(shared, path, mode, Some(&mut m))
@@ -117,10 +157,10 @@ fn convert<'c>(
         path: super::text::format(path),
     };
     let mut out = String::new();
-    // Nodes the previous element may denote; None is the schema root.
-    let mut set: Option<Vec<SchemaNode<'c>>> = None;
+    // What the previous element resolved to; None is the schema root.
+    let mut set: Option<Rc<Resolved<'c>>> = None;
     // Module of the previous element when known, for qualification.
-    let mut prev_module: Option<String> = None;
+    let mut prev_module: Option<&str> = None;
     let mut descend = false;
     // The memo key: origin and the names so far.
     let mut shape = path.origin.clone();
@@ -145,10 +185,12 @@ fn convert<'c>(
             no_keys(&elems[..=i], elem)?;
         }
         let known = memo.as_ref().and_then(|m| m.nodes.get(&shape)).cloned();
-        let (found, matches) = match known {
+        let resolved = match known {
             Some(hit) => hit,
             None => {
-                let resolved = resolve(ctx, before, elem, set.as_deref(), descend, i, &first_module)?;
+                let parent = set.as_ref().map(|r| r.nodes.as_slice());
+                let (module, nodes) = resolve(ctx, before, elem, parent, descend, i, &first_module)?;
+                let resolved = Rc::new(Resolved::new(module, nodes));
                 if let Some(m) = memo.as_mut() {
                     m.nodes.insert(shape.clone(), resolved.clone());
                 }
@@ -156,24 +198,22 @@ fn convert<'c>(
             }
         };
         descend = false;
-        match &found {
+        match &resolved.module {
             None => out.push('*'),
             Some(m) => {
-                if prev_module.as_deref() != Some(m.as_str()) {
+                if prev_module != Some(m.as_str()) {
                     out.push_str(m);
                     out.push(':');
                 }
                 out.push_str(split_qualified(&elem.name).map_or(elem.name.as_str(), |(_, n)| n));
             }
         }
-        prev_module = found;
-        out.push_str(
-            &predicates(&elems[..=i], elem, &matches, mode, memo.as_deref_mut()).map_err(|e| match e {
-                KeyError::Path(e) => e,
-                KeyError::Wildcard => wildcard(),
-            })?,
-        );
-        set = Some(matches);
+        predicates(&elems[..=i], elem, &resolved, mode, memo.as_deref_mut(), &mut out).map_err(|e| match e {
+            KeyError::Path(e) => e,
+            KeyError::Wildcard => wildcard(),
+        })?;
+        set = Some(resolved);
+        prev_module = set.as_ref().and_then(|r| r.module.as_deref());
     }
     let text = match (out.is_empty(), mode) {
         (true, Mode::Exact) => "/".to_string(),
@@ -181,7 +221,7 @@ fn convert<'c>(
         // A trailing `...` adds nothing: the subtree is selected already.
         (false, _) => out,
     };
-    Ok((text, set))
+    Ok((text, set.map(|r| r.nodes.clone())))
 }
 
 /// The schema nodes element `i` may denote below `set` (its parent's
@@ -259,83 +299,78 @@ impl From<PathError> for KeyError {
     }
 }
 
-/// The predicates of one element, in the schema's key order.
+/// Writes the predicates of one element, in the schema's key order.
 fn predicates(
     path: &[PathElem],
     elem: &PathElem,
-    matches: &[SchemaNode<'_>],
+    resolved: &Resolved<'_>,
     mode: Mode,
     mut memo: Option<&mut Memo<'_>>,
-) -> Result<String, KeyError> {
+    out: &mut String,
+) -> Result<(), KeyError> {
     let bad_key = |reason: String| {
         KeyError::Path(PathError::BadKey {
             path: format_elems(path),
             reason,
         })
     };
-    let lists: Vec<&SchemaNode<'_>> = matches
-        .iter()
-        .filter(|n| n.kind() == SchemaNodeKind::List)
-        .collect();
-    if lists.len() != matches.len() {
+    let Some(keys) = &resolved.keys else {
         if !elem.key.is_empty() {
             return Err(bad_key(format!(
                 "{:?} is not a list and takes no keys",
                 elem.name
             )));
         }
-        return Ok(String::new());
-    }
-    for list in &lists {
-        let keys: Vec<String> = list_keys(list)
-            .iter()
-            .map(|k| k.name().to_string())
-            .collect();
-        if let Some(unknown) = elem.key.keys().find(|k| !keys.contains(k)) {
+        return Ok(());
+    };
+    for (list, names) in resolved.nodes.iter().zip(&keys.names) {
+        if let Some(unknown) = elem.key.keys().find(|k| !names.contains(k)) {
             return Err(bad_key(format!(
                 "{unknown:?} is not a key of list {:?} (keys: {})",
                 list.name(),
-                keys.join(", ")
+                names.join(", ")
             )));
         }
     }
-    let mut out = String::new();
-    let schema_keys = list_keys(lists[0]);
-    if schema_keys.is_empty() && mode == Mode::Exact {
+    if keys.first.is_empty() && mode == Mode::Exact {
         // A keyless list has no addressable entries.
         return Err(KeyError::Wildcard);
     }
-    for key in &schema_keys {
+    for (key, identity) in &keys.first {
         let value = match elem.key.get(key.name()) {
             Some(v) if v != ANY_NAME => v,
             _ if mode == Mode::Exact => return Err(KeyError::Wildcard),
             _ => continue,
         };
-        let value = match value.contains(':') || !is_identityref(key) {
-            true => value.clone(),
+        let module = match value.contains(':') || !identity {
+            true => None,
             // OpenConfig paths give identities without module; libyang
             // needs the defining module.
             false => {
-                let at = (key.as_raw() as usize, value.clone());
-                let module = match memo.as_mut().and_then(|m| m.identities.get(&at)) {
+                let at = key.as_raw() as usize;
+                match memo.as_mut().and_then(|m| m.identities.get(&at)?.get(value.as_str())) {
                     Some(known) => known.clone(),
                     None => {
                         let found = identity_module(key, value);
                         if let Some(m) = memo.as_mut() {
-                            m.identities.insert(at, found.clone());
+                            m.identities.entry(at).or_default().insert(value.clone(), found.clone());
                         }
                         found
                     }
-                };
-                match module {
-                    Some(m) => format!("{m}:{value}"),
-                    None => value.clone(),
                 }
             }
         };
-        out.push_str(&format!("[{}={}]", key.name(), quote(path, &value)?));
+        let value = match module {
+            Some(m) => format!("{m}:{value}"),
+            None => value.clone(),
+        };
+        out.push('[');
+        out.push_str(key.name());
+        out.push('=');
+        out.push_str(&quote(path, &value)?);
+        out.push(']');
     }
-    Ok(out)
+    Ok(())
 }
 
 /// One node of a libyang data path: module, name and key predicates.
