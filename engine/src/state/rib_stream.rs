@@ -527,7 +527,7 @@ fn produce_sets(
 /// The entry of a set looked up by index.
 fn set_entry(kind: SetKind, index: u64, attrs: &Attrs) -> StreamEntry {
     let (list, entry, children) = match kind {
-        SetKind::Attributes => ("attr-sets", "attr-set", attr_set_nodes(index, &attrs)),
+        SetKind::Attributes => ("attr-sets", "attr-set", attr_set_nodes(index, attrs)),
         SetKind::Communities => ("communities", "community", community_nodes(index, &attrs.attrs.communities)),
         SetKind::ExtCommunities => {
             ("ext-communities", "ext-community", ext_community_nodes(index, &attrs.attrs.extended_communities))
