@@ -77,10 +77,7 @@ impl StateProvider for EngineState {
     }
 
     fn stream_state(&self, path: &str) -> Option<StateStream> {
-        let sel = rib_stream::Selection::of(path, &format!("{}/rib", bgp_path()))?;
-        self.engine.global()?;
-        let rib = self.engine.rib()?;
-        Some(rib_stream::stream(self.engine.clone(), rib, sel))
+        self.stream_states(&[path.to_string()]).pop().flatten()
     }
 
     fn stream_states(&self, paths: &[String]) -> Vec<Option<StateStream>> {

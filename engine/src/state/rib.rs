@@ -6,7 +6,6 @@
 //! in every read.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::Hash;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
@@ -107,9 +106,7 @@ fn snapshot(engine: &Engine, rib: &RibHandle) -> Option<Vec<(Family, FamilySnaps
     })
 }
 
-pub(super) fn index_of<T: Hash + ?Sized>(value: &T) -> u64 {
-    crate::rib::state_index(value)
-}
+pub(super) use crate::rib::state_index as index_of;
 
 /// Writes the RIB state under `rib_path` (`.../bgp/rib`).
 pub(super) fn write(engine: &Engine, rib: &RibHandle, tree: &mut DataTree<'static>, rib_path: &str) -> Result<(), ModelError> {

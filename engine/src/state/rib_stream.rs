@@ -565,13 +565,9 @@ pub(crate) fn streams(engine: &Engine, rib: &RibHandle, sels: Vec<Option<Selecti
         .collect()
 }
 
-/// Starts streaming what `sel` wants of the RIB.
-pub(crate) fn stream(engine: Engine, rib: RibHandle, sel: Selection) -> StateStream {
-    if let Some((kind, index)) = sel.set {
-        // One set: read here, no producer thread.
-        let attrs = rib.query_blocking(RIB_WAIT, move |rib| rib.set_by_index(kind, index)).flatten();
-        return Box::new(attrs.map(|a| set_entry(kind, index, &a)).into_iter());
-    }
+/// Starts streaming what `sel` wants of the RIB (sets by index are
+/// [`streams`]'s).
+fn stream(engine: Engine, rib: RibHandle, sel: Selection) -> StateStream {
     let (tx, rx) = sync_channel(CHANNEL);
     let spawned = std::thread::Builder::new().name("rib-stream".into()).spawn(move || {
         let mut out = Out { tx: &tx, buf: Vec::with_capacity(CHUNK) };
