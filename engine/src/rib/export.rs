@@ -347,7 +347,11 @@ impl UpdateGroup {
                 // Confederation segments never leave the confederation.
                 path.segments.retain(|seg| !seg.kind.is_confed());
                 out.attrs.as_path = Some(path);
-                out.next_hop = Some(self_hop()?);
+                // Next hop self, except for a route of our own given an
+                // explicit next hop (as GoBGP does).
+                if source.kind != SourceKind::Local || out.next_hop.is_none() {
+                    out.next_hop = Some(self_hop()?);
+                }
                 out.attrs.local_pref = None;
                 if source.kind != SourceKind::Local {
                     // A neighbor AS's MED is not passed to other ASes.
@@ -359,7 +363,9 @@ impl UpdateGroup {
             SourceKind::Internal => {
                 out.attrs.as_path.get_or_insert_with(AsPath::default);
                 out.attrs.local_pref = Some(attrs.attrs.local_pref.unwrap_or(DEFAULT_LOCAL_PREF));
-                if out.next_hop.is_none() || source.kind == SourceKind::Local {
+                // iBGP keeps the next hop; our own routes without one get
+                // ours.
+                if out.next_hop.is_none() {
                     out.next_hop = Some(self_hop()?);
                 }
                 if reflect {

@@ -231,7 +231,22 @@ fn ibgp_routes_are_not_sent_to_ibgp_peers_and_get_local_pref() {
     assert_eq!(to_i2[0].attributes.local_pref, Some(DEFAULT_LOCAL_PREF));
     assert_eq!(to_i2[0].next_hop, Some(Ipv4Addr::new(192, 0, 2, 100)));
     assert_eq!(to_i2[0].attributes.as_path, Some(AsPath::default()));
-    let _ = NextHop::V4(Ipv4Addr::LOCALHOST);
+    let to_e = e.updates();
+    assert_eq!(to_e[0].next_hop, Some(Ipv4Addr::new(192, 0, 2, 100)));
+
+    // One given an explicit next hop keeps it, to iBGP and eBGP (GoBGP's
+    // `global rib add ... nexthop`).
+    let hop = Ipv4Addr::new(192, 0, 2, 77);
+    rib.originate(
+        "203.0.113.128/25".parse().unwrap(),
+        PathAttrs {
+            attrs: Attributes { origin: Some(Origin::Igp), ..Attributes::default() },
+            next_hop: Some(NextHop::V4(hop)),
+        },
+    );
+    rib.flush();
+    assert_eq!(p2.updates()[0].next_hop, Some(hop));
+    assert_eq!(e.updates()[0].next_hop, Some(hop));
 }
 
 /// A policy from a closure, for tests.
