@@ -258,7 +258,7 @@ struct Indexes {
 impl Indexes {
     fn of(a: &PathAttrs) -> Indexes {
         Indexes {
-            attrs: SetKind::Attributes.index_of(a).unwrap_or_default(),
+            attrs: index_of(a),
             communities: SetKind::Communities.index_of(a),
             ext_communities: SetKind::ExtCommunities.index_of(a),
         }
@@ -507,15 +507,14 @@ fn produce_sets(
         let children = attr_set_nodes(*index, attrs);
         let path = with(rib_base, [StreamElem::node("attr-sets"), StreamElem::entry("attr-set", &[("index", index.to_string())])]);
         tx.push(StreamEntry::at(path, children))?;
-        let c = &attrs.attrs.communities;
-        if !c.is_empty() && communities.insert(index_of(c)) {
-            let i = index_of(c);
+        let idx = Indexes::of(attrs);
+        if let Some(i) = idx.communities.filter(|i| communities.insert(*i)) {
+            let c = &attrs.attrs.communities;
             let path = with(rib_base, [StreamElem::node("communities"), StreamElem::entry("community", &[("index", i.to_string())])]);
             tx.push(StreamEntry::at(path, community_nodes(i, c)))?;
         }
-        let e = &attrs.attrs.extended_communities;
-        if !e.is_empty() && ext.insert(index_of(e)) {
-            let i = index_of(e);
+        if let Some(i) = idx.ext_communities.filter(|i| ext.insert(*i)) {
+            let e = &attrs.attrs.extended_communities;
             let path =
                 with(rib_base, [StreamElem::node("ext-communities"), StreamElem::entry("ext-community", &[("index", i.to_string())])]);
             tx.push(StreamEntry::at(path, ext_community_nodes(i, e)))?;
