@@ -13,5 +13,6 @@ pub mod gen;
 pub mod ly;
 pub mod path;
 pub mod schema;
+pub mod support;
 
 pub use error::ModelError;
