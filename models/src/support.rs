@@ -45,7 +45,9 @@ pub fn area(path: &str) -> &'static str {
     AREAS
         .iter()
         .find(|(_, prefix)| {
-            path.strip_prefix(prefix).is_some_and(|rest| prefix.ends_with(':') || rest.is_empty() || rest.starts_with('/'))
+            path.strip_prefix(prefix).is_some_and(|rest| {
+                prefix.ends_with(':') || rest.is_empty() || rest.starts_with('/')
+            })
         })
         .map_or("other", |(name, _)| name)
 }
@@ -61,7 +63,10 @@ pub fn leaves(ctx: &Context) -> Vec<Leaf> {
         for top in module.data() {
             for node in top.traverse() {
                 if matches!(node.kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList) {
-                    out.push(Leaf { path: node.path(SchemaPathFormat::DATA), config: node.is_config() });
+                    out.push(Leaf {
+                        path: node.path(SchemaPathFormat::DATA),
+                        config: node.is_config(),
+                    });
                 }
             }
         }
@@ -100,7 +105,11 @@ pub fn deviations() -> Vec<Deviation> {
                 .and_then(|d| quoted(&body[d + "description".len()..]))
                 .map(|r| r.split_whitespace().collect::<Vec<_>>().join(" "))
                 .unwrap_or_default();
-            out.push(Deviation { module: m.name, target: data_path(&target, &prefixes), reason });
+            out.push(Deviation {
+                module: m.name,
+                target: data_path(&target, &prefixes),
+                reason,
+            });
         }
     }
     out
@@ -117,9 +126,17 @@ fn import_prefixes(text: &str) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for line in text.lines() {
         let line = line.trim();
-        let Some(rest) = line.strip_prefix("import ") else { continue };
-        let mut words = rest.split(|c: char| c.is_whitespace() || c == '{' || c == ';').filter(|w| !w.is_empty());
-        let (Some(module), Some("prefix"), Some(prefix)) = (words.next(), words.next(), words.next()) else { continue };
+        let Some(rest) = line.strip_prefix("import ") else {
+            continue;
+        };
+        let mut words = rest
+            .split(|c: char| c.is_whitespace() || c == '{' || c == ';')
+            .filter(|w| !w.is_empty());
+        let (Some(module), Some("prefix"), Some(prefix)) =
+            (words.next(), words.next(), words.next())
+        else {
+            continue;
+        };
         out.insert(prefix.trim_matches('"').to_string(), module.to_string());
     }
     out
@@ -158,13 +175,18 @@ impl Support {
     /// Compiles both schemas and compares them.
     pub fn load() -> Result<Support, ModelError> {
         let all = leaves(&schema::new_context_without_deviations()?);
-        let kept: BTreeSet<String> = leaves(schema::context()).into_iter().map(|l| l.path).collect();
+        let kept: BTreeSet<String> = leaves(schema::context())
+            .into_iter()
+            .map(|l| l.path)
+            .collect();
         let devs = deviations();
         let mut deviated = BTreeMap::new();
         for leaf in all.iter().filter(|l| !kept.contains(&l.path)) {
             let dev = devs
                 .iter()
-                .filter(|d| leaf.path == d.target || leaf.path.starts_with(&format!("{}/", d.target)))
+                .filter(|d| {
+                    leaf.path == d.target || leaf.path.starts_with(&format!("{}/", d.target))
+                })
                 .max_by_key(|d| d.target.len())
                 .cloned()
                 .unwrap_or_else(|| Deviation {
@@ -174,6 +196,10 @@ impl Support {
                 });
             deviated.insert(leaf.path.clone(), dev);
         }
-        Ok(Support { all, deviated, kept })
+        Ok(Support {
+            all,
+            deviated,
+            kept,
+        })
     }
 }

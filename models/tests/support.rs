@@ -30,7 +30,8 @@ struct Row {
 /// `yang/support/supported.tsv`: path TAB test [TAB conditional: reason];
 /// `#` starts a comment line.
 fn table() -> BTreeMap<String, Row> {
-    let text = fs::read_to_string(root().join("yang/support/supported.tsv")).expect("yang/support/supported.tsv");
+    let text = fs::read_to_string(root().join("yang/support/supported.tsv"))
+        .expect("yang/support/supported.tsv");
     let mut out = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() || line.starts_with('#') {
@@ -42,10 +43,19 @@ fn table() -> BTreeMap<String, Row> {
         };
         let conditional = cols.next().map(|c| {
             c.strip_prefix("conditional: ")
-                .unwrap_or_else(|| panic!("supported.tsv:{}: third column must be `conditional: REASON`", i + 1))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "supported.tsv:{}: third column must be `conditional: REASON`",
+                        i + 1
+                    )
+                })
                 .to_string()
         });
-        let row = Row { test: test.to_string(), conditional, line: i + 1 };
+        let row = Row {
+            test: test.to_string(),
+            conditional,
+            line: i + 1,
+        };
         if out.insert(path.to_string(), row).is_some() {
             panic!("supported.tsv:{}: {path} listed twice", i + 1);
         }
@@ -56,8 +66,12 @@ fn table() -> BTreeMap<String, Row> {
 /// Whether `file::name` names a function in that file (relative to the
 /// workspace root).
 fn test_exists(test: &str, cache: &mut BTreeMap<String, Option<String>>) -> bool {
-    let Some((file, name)) = test.rsplit_once("::") else { return false };
-    let text = cache.entry(file.to_string()).or_insert_with(|| fs::read_to_string(root().join(file)).ok());
+    let Some((file, name)) = test.rsplit_once("::") else {
+        return false;
+    };
+    let text = cache
+        .entry(file.to_string())
+        .or_insert_with(|| fs::read_to_string(root().join(file)).ok());
     let Some(text) = text else { return false };
     let needle = format!("fn {name}(");
     text.contains(&needle)
@@ -82,24 +96,34 @@ fn every_leaf_is_deviated_or_shown_by_a_test() {
                 if leaf.config { "config" } else { "state" },
                 leaf.path
             )),
-            (Some(dev), None) if dev.module.is_empty() => {
-                problems.push(format!("{} disappears with the deviations but no deviation names it", leaf.path))
-            }
+            (Some(dev), None) if dev.module.is_empty() => problems.push(format!(
+                "{} disappears with the deviations but no deviation names it",
+                leaf.path
+            )),
             _ => {}
         }
         if let Some(row) = listed {
             if !test_exists(&row.test, &mut cache) {
-                problems.push(format!("supported.tsv:{}: no test {} (want FILE::FUNCTION)", row.line, row.test));
+                problems.push(format!(
+                    "supported.tsv:{}: no test {} (want FILE::FUNCTION)",
+                    row.line, row.test
+                ));
             }
             if leaf.config && row.conditional.is_some() {
-                problems.push(format!("supported.tsv:{}: only state leaves can be conditional", row.line));
+                problems.push(format!(
+                    "supported.tsv:{}: only state leaves can be conditional",
+                    row.line
+                ));
             }
         }
     }
     let known: BTreeSet<&str> = support.all.iter().map(|l| l.path.as_str()).collect();
     for (path, row) in &table {
         if !known.contains(path.as_str()) {
-            problems.push(format!("supported.tsv:{}: {path} is no leaf of the schema", row.line));
+            problems.push(format!(
+                "supported.tsv:{}: {path} is no leaf of the schema",
+                row.line
+            ));
         }
     }
     let generated = support_md(&support, &table);
@@ -108,7 +132,12 @@ fn every_leaf_is_deviated_or_shown_by_a_test() {
     if regen {
         fs::write(&file, &generated).unwrap();
     }
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     if !regen {
         let current = fs::read_to_string(&file).unwrap_or_default();
         assert!(
@@ -118,7 +147,8 @@ fn every_leaf_is_deviated_or_shown_by_a_test() {
     }
 }
 
-const BGP: &str = "/openconfig-network-instance:network-instances/network-instance/protocols/protocol/bgp";
+const BGP: &str =
+    "/openconfig-network-instance:network-instances/network-instance/protocols/protocol/bgp";
 const RP: &str = "/openconfig-routing-policy:routing-policy";
 
 /// A path as SUPPORT.md prints it: the common prefixes shortened.
@@ -142,7 +172,8 @@ fn support_md(support: &Support, table: &BTreeMap<String, Row>) -> String {
     // area → [config supported, config deviated, state supported, state deviated]
     let mut counts: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
     for leaf in &support.all {
-        let i = usize::from(!leaf.config) * 2 + usize::from(support.deviated.contains_key(&leaf.path));
+        let i =
+            usize::from(!leaf.config) * 2 + usize::from(support.deviated.contains_key(&leaf.path));
         counts.entry(area(&leaf.path)).or_default()[i] += 1;
     }
     let mut out = String::from(
@@ -157,7 +188,9 @@ fn support_md(support: &Support, table: &BTreeMap<String, Row>) -> String {
          the condition given.\n\n",
     );
     let _ = writeln!(out, "`BGP` stands for `{BGP}`, `RP` for `{RP}`.\n");
-    out.push_str("| area | config supported | config deviated | state supported | state deviated |\n");
+    out.push_str(
+        "| area | config supported | config deviated | state supported | state deviated |\n",
+    );
     out.push_str("|---|---:|---:|---:|---:|\n");
     let mut total = [0usize; 4];
     for a in &areas {
@@ -167,12 +200,21 @@ fn support_md(support: &Support, table: &BTreeMap<String, Row>) -> String {
             total[i] += c[i];
         }
     }
-    let _ = writeln!(out, "| **total** | {} | {} | {} | {} |\n", total[0], total[1], total[2], total[3]);
+    let _ = writeln!(
+        out,
+        "| **total** | {} | {} | {} | {} |\n",
+        total[0], total[1], total[2], total[3]
+    );
 
-    out.push_str("## Deviated\n\nEach deviation with its reason and the number of leaves it removes.\n\n");
+    out.push_str(
+        "## Deviated\n\nEach deviation with its reason and the number of leaves it removes.\n\n",
+    );
     let mut by_target: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
     for dev in support.deviated.values() {
-        by_target.entry(dev.target.as_str()).or_insert((dev.reason.as_str(), 0)).1 += 1;
+        by_target
+            .entry(dev.target.as_str())
+            .or_insert((dev.reason.as_str(), 0))
+            .1 += 1;
     }
     for a in &areas {
         let rows: Vec<_> = by_target.iter().filter(|(t, _)| area(t) == *a).collect();
@@ -192,7 +234,11 @@ fn support_md(support: &Support, table: &BTreeMap<String, Row>) -> String {
             let rows: Vec<_> = support
                 .all
                 .iter()
-                .filter(|l| l.config == config && area(&l.path) == *a && !support.deviated.contains_key(&l.path))
+                .filter(|l| {
+                    l.config == config
+                        && area(&l.path) == *a
+                        && !support.deviated.contains_key(&l.path)
+                })
                 .collect();
             if rows.is_empty() {
                 continue;
@@ -203,8 +249,14 @@ fn support_md(support: &Support, table: &BTreeMap<String, Row>) -> String {
                 if config { "config" } else { "state" }
             );
             for leaf in rows {
-                let Some(row) = table.get(&leaf.path) else { continue };
-                let cond = row.conditional.as_ref().map(|c| format!(" (conditional: {c})")).unwrap_or_default();
+                let Some(row) = table.get(&leaf.path) else {
+                    continue;
+                };
+                let cond = row
+                    .conditional
+                    .as_ref()
+                    .map(|c| format!(" (conditional: {c})"))
+                    .unwrap_or_default();
                 let _ = writeln!(out, "| `{}` | `{}`{cond} |", short(&leaf.path), row.test);
             }
             out.push('\n');
@@ -217,11 +269,22 @@ fn support_md(support: &Support, table: &BTreeMap<String, Row>) -> String {
 /// (path TAB config|state), to seed or review the table.
 #[test]
 fn dump_kept_leaves_on_request() {
-    let Some(file) = std::env::var_os("OCBGP_SUPPORT_DUMP") else { return };
+    let Some(file) = std::env::var_os("OCBGP_SUPPORT_DUMP") else {
+        return;
+    };
     let support = Support::load().expect("schema loads");
     let mut out = String::new();
-    for leaf in support.all.iter().filter(|l| support.kept.contains(&l.path)) {
-        let _ = writeln!(out, "{}\t{}", leaf.path, if leaf.config { "config" } else { "state" });
+    for leaf in support
+        .all
+        .iter()
+        .filter(|l| support.kept.contains(&l.path))
+    {
+        let _ = writeln!(
+            out,
+            "{}\t{}",
+            leaf.path,
+            if leaf.config { "config" } else { "state" }
+        );
     }
     fs::write(file, out).unwrap();
 }

@@ -94,24 +94,36 @@ pub struct Conversion {
 pub fn parse(text: &str, format: Format) -> Result<Value, ImportError> {
     let tree: Value = match format {
         Format::Toml => {
-            let t: toml::Table =
-                toml::from_str(text).map_err(|e| ImportError::Syntax { format: "TOML", message: e.to_string() })?;
-            serde_json::to_value(t).map_err(|e| ImportError::Syntax { format: "TOML", message: e.to_string() })?
+            let t: toml::Table = toml::from_str(text).map_err(|e| ImportError::Syntax {
+                format: "TOML",
+                message: e.to_string(),
+            })?;
+            serde_json::to_value(t).map_err(|e| ImportError::Syntax {
+                format: "TOML",
+                message: e.to_string(),
+            })?
         }
-        Format::Yaml => {
-            serde_norway::from_str(text).map_err(|e| ImportError::Syntax { format: "YAML", message: e.to_string() })?
-        }
+        Format::Yaml => serde_norway::from_str(text).map_err(|e| ImportError::Syntax {
+            format: "YAML",
+            message: e.to_string(),
+        })?,
     };
     let tree = lower_keys(tree);
     if !tree.is_object() {
-        return Err(ImportError::Shape("the document is not a table of sections".into()));
+        return Err(ImportError::Shape(
+            "the document is not a table of sections".into(),
+        ));
     }
     Ok(tree)
 }
 
 fn lower_keys(v: Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), lower_keys(v))).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), lower_keys(v)))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.into_iter().map(lower_keys).collect()),
         v => v,
     }
@@ -123,23 +135,130 @@ pub fn convert(tree: &Value) -> Result<Conversion, ImportError> {
     let config = {
         let root = Obj::new(tree, "", &report);
         if !root.has("global") {
-            return Err(ImportError::Shape("no [global] section (every GoBGP configuration has one)".into()));
+            return Err(ImportError::Shape(
+                "no [global] section (every GoBGP configuration has one)".into(),
+            ));
         }
         let (defined_sets, definitions) = policy::routing_policy(&root);
         let bgp = bgp::bgp(&root)?;
         for (key, why) in [
-            ("bmp-servers", "BMP export is configured under ocbgp's own model; set it by hand"),
+            (
+                "bmp-servers",
+                "ocbgpd does not implement BMP yet (ocbgp:bmp is deviated)",
+            ),
             ("rpki-servers", "ocbgpd has no RPKI validation"),
-            ("mrt-dump", "MRT dumps are configured under ocbgp's own model; set them by hand"),
-            ("zebra", "ocbgpd does not talk to zebra (no FIB installation)"),
-            ("collector", "ocbgpd has no InfluxDB collector; use the Prometheus endpoint or gNMI telemetry"),
+            (
+                "mrt-dump",
+                "ocbgpd does not implement MRT dumps yet (ocbgp:mrt is deviated)",
+            ),
+            (
+                "zebra",
+                "ocbgpd does not talk to zebra (no FIB installation)",
+            ),
+            (
+                "collector",
+                "ocbgpd has no InfluxDB collector; use the Prometheus endpoint or gNMI telemetry",
+            ),
             ("vrfs", "ocbgpd runs one network instance (no VRFs)"),
         ] {
             root.skip(key, why);
         }
         root_json(bgp, defined_sets, definitions)
     };
-    Ok(Conversion { config, unmapped: report.into_items() })
+    let mut unmapped = report.into_items();
+    let mut config = config;
+    drop_deviated(&mut config, &mut unmapped);
+    Ok(Conversion { config, unmapped })
+}
+
+/// Removes from `config` every node ocbgpd does not implement (marked
+/// not-supported by a deviation module: present in the schema as written,
+/// absent from the daemon's compiled schema) and reports each with the
+/// deviation's reason.
+fn drop_deviated(config: &mut Value, unmapped: &mut Vec<Unmapped>) {
+    let Ok(full) = ocbgp_models::schema::new_context_without_deviations() else {
+        return;
+    };
+    let daemon = ocbgp_models::schema::context();
+    let deviations = ocbgp_models::support::deviations();
+    let mut walk = Deviated {
+        full: &full,
+        daemon,
+        deviations: &deviations,
+        found: Vec::new(),
+    };
+    walk.object(config, "", "");
+    for (path, reason) in walk.found {
+        unmapped.push(Unmapped {
+            path,
+            why: format!(
+                "ocbgpd does not support this setting (deviated in ocbgp-deviations: {reason})"
+            ),
+        });
+    }
+}
+
+struct Deviated<'a> {
+    full: &'a yang2::context::Context,
+    daemon: &'a yang2::context::Context,
+    deviations: &'a [ocbgp_models::support::Deviation],
+    found: Vec<(String, String)>,
+}
+
+impl Deviated<'_> {
+    /// Walks the members of an RFC 7951 object at schema path `path`
+    /// (module `module` in effect), removing deviated ones.
+    fn object(&mut self, value: &mut Value, path: &str, module: &str) {
+        let Value::Object(members) = value else {
+            return;
+        };
+        let mut drop = Vec::new();
+        for (key, child) in members.iter_mut() {
+            let (m, name) = key.split_once(':').unwrap_or((module, key.as_str()));
+            let step = if m == module {
+                name.to_string()
+            } else {
+                format!("{m}:{name}")
+            };
+            let child_path = format!("{path}/{step}");
+            if self.full.find_path(&child_path).is_ok()
+                && self.daemon.find_path(&child_path).is_err()
+            {
+                let reason = self
+                    .deviations
+                    .iter()
+                    .filter(|d| {
+                        child_path == d.target || child_path.starts_with(&format!("{}/", d.target))
+                    })
+                    .max_by_key(|d| d.target.len())
+                    .map_or_else(String::new, |d| d.reason.clone());
+                self.found.push((child_path, reason));
+                drop.push(key.clone());
+                continue;
+            }
+            match child {
+                Value::Object(_) => self.object(child, &child_path, m),
+                Value::Array(entries) => {
+                    for e in entries.iter_mut().filter(|e| e.is_object()) {
+                        self.object(e, &child_path, m);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for key in drop {
+            members.remove(&key);
+        }
+        // A container left empty by the removal goes too.
+        let empty: Vec<String> = members
+            .iter()
+            .filter(|(_, v)| v.as_object().is_some_and(|o| o.is_empty()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in empty {
+            members.remove(&key);
+        }
+    }
 }
 
 fn root_json(bgp: Value, defined_sets: Map<String, Value>, definitions: Vec<Value>) -> Value {
@@ -162,7 +281,10 @@ fn root_json(bgp: Value, defined_sets: Map<String, Value>, definitions: Vec<Valu
         routing_policy.insert("defined-sets".into(), Value::Object(defined_sets));
     }
     if !definitions.is_empty() {
-        routing_policy.insert("policy-definitions".into(), json!({ "policy-definition": definitions }));
+        routing_policy.insert(
+            "policy-definitions".into(),
+            json!({ "policy-definition": definitions }),
+        );
     }
     if !routing_policy.is_empty() {
         root["openconfig-routing-policy:routing-policy"] = Value::Object(routing_policy);
@@ -173,17 +295,24 @@ fn root_json(bgp: Value, defined_sets: Map<String, Value>, definitions: Vec<Valu
 /// `ocbgp import-gobgp FILE [-o OUT]`: converts FILE, writes the JSON to
 /// OUT or standard output, and lists what did not map on standard error.
 pub fn run(file: &Path, out: Option<&Path>) -> Result<(), ImportError> {
-    let text = std::fs::read_to_string(file).map_err(|error| ImportError::Read { path: file.into(), error })?;
+    let text = std::fs::read_to_string(file).map_err(|error| ImportError::Read {
+        path: file.into(),
+        error,
+    })?;
     let tree = match Format::from_path(file) {
         Some(format) => parse(&text, format)?,
         // No telling extension: TOML if it parses as such, else YAML.
         None => parse(&text, Format::Toml).or_else(|_| parse(&text, Format::Yaml))?,
     };
     let conversion = convert(&tree)?;
-    let mut json = serde_json::to_string_pretty(&conversion.config).expect("JSON values always serialise");
+    let mut json =
+        serde_json::to_string_pretty(&conversion.config).expect("JSON values always serialise");
     json.push('\n');
     match out {
-        Some(path) => std::fs::write(path, json).map_err(|error| ImportError::Write { path: path.into(), error })?,
+        Some(path) => std::fs::write(path, json).map_err(|error| ImportError::Write {
+            path: path.into(),
+            error,
+        })?,
         None => print!("{json}"),
     }
     for u in &conversion.unmapped {
