@@ -434,7 +434,7 @@ async fn failures_leave_running_untouched() {
         },
     )
     .await;
-    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("colour"), "{}", err.message());
 
     // Malformed path (keys on a container).
