@@ -51,8 +51,7 @@ fn table_len(rng: &mut Rng) -> u8 {
 }
 
 fn random_prefix(rng: &mut Rng, len: u8) -> Ipv4Net {
-    let addr =
-        Ipv4Addr::from((1 + rng.below(222) as u32) << 24 | (rng.next() as u32 & 0x00ff_ffff));
+    let addr = Ipv4Addr::from((1 + rng.below(222) as u32) << 24 | (rng.next() as u32 & 0x00ff_ffff));
     Ipv4Net::new(addr, len).unwrap().trunc()
 }
 
@@ -170,12 +169,7 @@ fn run(
     (best.expect("three runs"), stats)
 }
 
-fn run_once(
-    chain: &Chain,
-    routes: &[(IpNet, u32)],
-    attrs: &[Attrs],
-    cache: Option<&mut EvalCache>,
-) -> Outcome {
+fn run_once(chain: &Chain, routes: &[(IpNet, u32)], attrs: &[Attrs], cache: Option<&mut EvalCache>) -> Outcome {
     let source = PeerInfo {
         kind: SourceKind::External,
         address: "192.0.2.1".parse().unwrap(),
@@ -191,13 +185,7 @@ fn run_once(
     let mut cache = cache;
     for (prefix, idx) in routes {
         let a = &attrs[*idx as usize];
-        let route = RouteIn {
-            prefix: *prefix,
-            attrs: a,
-            source: &source,
-            target: None,
-            local_asn: 65000,
-        };
+        let route = RouteIn { prefix: *prefix, attrs: a, source: &source, target: None, local_asn: 65000 };
         let v = match cache.as_deref_mut() {
             Some(c) => chain.evaluate_with(&route, &mut interner, c),
             None => chain.evaluate(&route, &mut interner),
@@ -212,11 +200,7 @@ fn run_once(
     }
     let elapsed = start.elapsed();
     drop(kept);
-    Outcome {
-        elapsed,
-        accepted,
-        changed,
-    }
+    Outcome { elapsed, accepted, changed }
 }
 
 fn report(name: &str, o: &Outcome) {
@@ -244,18 +228,10 @@ fn main() {
     let t = Instant::now();
     let policies = Policies::compile(config.tree()).expect("compiles");
     let compile = t.elapsed();
-    let chain = policies
-        .chain(&["import".to_string()], DefaultPolicy::Reject)
-        .unwrap();
+    let chain = policies.chain(&["import".to_string()], DefaultPolicy::Reject).unwrap();
     println!("policy bench: {SET_ENTRIES} prefix-set entries, {ROUTES} routes, {ATTR_SETS} attribute sets");
-    println!(
-        "  parse + validate config (libyang)             {}",
-        ms(parse)
-    );
-    println!(
-        "  Policies::compile                             {}",
-        ms(compile)
-    );
+    println!("  parse + validate config (libyang)             {}", ms(parse));
+    println!("  Policies::compile                             {}", ms(compile));
 
     // Routes: half drawn from the set (exact entries, or inside an
     // aggregate), half random table-shaped prefixes.
@@ -278,8 +254,7 @@ fn main() {
             } else {
                 let len = 24.max(p.prefix_len());
                 let sub = Ipv4Net::new(p.network(), p.prefix_len()).unwrap();
-                let host =
-                    u32::from(sub.network()) | (rng.next() as u32 & !u32::from(sub.netmask()));
+                let host = u32::from(sub.network()) | (rng.next() as u32 & !u32::from(sub.netmask()));
                 Ipv4Net::new(Ipv4Addr::from(host), len).unwrap().trunc()
             }
         } else {
@@ -326,31 +301,17 @@ fn main() {
     println!("recompile after one prefix-set entry changes:");
     let t = Instant::now();
     let full = Policies::compile(new_config.tree()).unwrap();
-    println!(
-        "  Policies::compile (whole tree)                {}",
-        ms(t.elapsed())
-    );
+    println!("  Policies::compile (whole tree)                {}", ms(t.elapsed()));
     let t = Instant::now();
     let changes = ChangeSet::between(config.tree(), new_config.tree()).unwrap();
-    println!(
-        "  ChangeSet::between (libyang diff)             {}",
-        ms(t.elapsed())
-    );
+    println!("  ChangeSet::between (libyang diff)             {}", ms(t.elapsed()));
     let t = Instant::now();
     let updated = policies.update(new_config.tree(), &changes).unwrap();
-    println!(
-        "  Policies::update (patch the set)              {}",
-        ms(t.elapsed())
-    );
+    println!("  Policies::update (patch the set)              {}", ms(t.elapsed()));
     assert!(updated.changed_since(&full).is_empty());
     assert_eq!(
-        updated
-            .chain(&["import".to_string()], DefaultPolicy::Reject)
-            .unwrap()
-            .fingerprint(),
-        full.chain(&["import".to_string()], DefaultPolicy::Reject)
-            .unwrap()
-            .fingerprint()
+        updated.chain(&["import".to_string()], DefaultPolicy::Reject).unwrap().fingerprint(),
+        full.chain(&["import".to_string()], DefaultPolicy::Reject).unwrap().fingerprint()
     );
     drop(interner);
 }

@@ -113,10 +113,7 @@ impl Engine {
             }),
         };
         let weak = Arc::downgrade(&engine.inner);
-        engine
-            .inner
-            .listener
-            .set_unknown_peer(Some(Arc::new(move |addr| dynamic::accept(&weak, addr))));
+        engine.inner.listener.set_unknown_peer(Some(Arc::new(move |addr| dynamic::accept(&weak, addr))));
         engine
     }
 
@@ -136,21 +133,10 @@ impl Engine {
         if restart {
             let old = running.take();
             let rib = RibHandle::spawn(
-                LocalSettings {
-                    asn: global.asn,
-                    router_id: global.router_id,
-                    cluster_id: None,
-                },
+                LocalSettings { asn: global.asn, router_id: global.router_id, cluster_id: None },
                 global.selection,
             );
-            let mut new = Running {
-                global: global.clone(),
-                rib,
-                neighbors: HashMap::new(),
-                chains: Vec::new(),
-                next_idx: 1,
-                free: Vec::new(),
-            };
+            let mut new = Running { global: global.clone(), rib, neighbors: HashMap::new(), chains: Vec::new(), next_idx: 1, free: Vec::new() };
             if let Some(old) = old {
                 // Same neighbors, new identity: fresh sessions.
                 let policies = self.policies();
@@ -165,7 +151,8 @@ impl Engine {
                     config.local_as = global.asn;
                     config.router_id = global.router_id;
                     self.inner.listener.remove_peer(addr);
-                    let resolved = ResolvedNeighbor {
+                    let resolved =
+                        ResolvedNeighbor {
                         session: config,
                         rr_client: n.rr_client,
                         rs_client: n.rs_client,
@@ -196,11 +183,7 @@ impl Engine {
         let bound = self.inner.listener.local_addrs();
         let same = !bound.is_empty()
             && bound.iter().all(wanted_port)
-            && (listen.addresses.is_empty()
-                || listen
-                    .addresses
-                    .iter()
-                    .all(|a| bound.iter().any(|b| b.ip() == *a)));
+            && (listen.addresses.is_empty() || listen.addresses.iter().all(|a| bound.iter().any(|b| b.ip() == *a)));
         if same {
             return Ok(());
         }
@@ -234,11 +217,7 @@ impl Engine {
         match r.neighbors.get_mut(&addr) {
             Some(n) => {
                 if n.config.password != neighbor.session.password {
-                    let _ = self.inner.listener.add_peer(
-                        addr,
-                        n.handle.clone(),
-                        neighbor.session.password.clone(),
-                    );
+                    let _ = self.inner.listener.add_peer(addr, n.handle.clone(), neighbor.session.password.clone());
                 }
                 if n.rr_client != neighbor.rr_client
                     || n.rs_client != neighbor.rs_client
@@ -265,22 +244,14 @@ impl Engine {
 
     /// The compiled routing policy in force.
     pub fn policies(&self) -> Policies {
-        self.inner
-            .policies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.policies.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Puts new routing policy in force: every neighbor whose chains now
     /// behave differently has them re-run over its routes (soft
     /// reconfiguration in and out); the others are not touched.
     pub fn set_policies(&self, policies: Policies) {
-        *self
-            .inner
-            .policies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = policies.clone();
+        *self.inner.policies.lock().unwrap_or_else(|e| e.into_inner()) = policies.clone();
         let mut guard = self.running();
         let Some(r) = guard.as_mut() else { return };
         r.chains.clear();
@@ -307,8 +278,7 @@ impl Engine {
     pub fn add_path(&self, prefix: IpNet, attrs: PathAttrs) -> Result<(), EngineError> {
         let guard = self.running();
         let r = guard.as_ref().ok_or(EngineError::NotRunning)?;
-        r.rib
-            .send(RibCommand::Originate(prefix.trunc(), Box::new(attrs)));
+        r.rib.send(RibCommand::Originate(prefix.trunc(), Box::new(attrs)));
         Ok(())
     }
 
@@ -325,10 +295,7 @@ impl Engine {
     pub fn clear_neighbor(&self, addr: IpAddr, mode: ClearMode) -> Result<(), EngineError> {
         let guard = self.running();
         let r = guard.as_ref().ok_or(EngineError::NotRunning)?;
-        let n = r
-            .neighbors
-            .get(&addr)
-            .ok_or(EngineError::UnknownNeighbor(addr))?;
+        let n = r.neighbors.get(&addr).ok_or(EngineError::UnknownNeighbor(addr))?;
         match mode {
             ClearMode::Hard => {
                 let _ = n.handle.reset();
@@ -353,10 +320,7 @@ impl Engine {
     /// The configured neighbors.
     pub fn neighbors(&self) -> Vec<(IpAddr, Neighbor)> {
         let guard = self.running();
-        let mut out: Vec<_> = guard
-            .as_ref()
-            .map(|r| r.neighbors.iter().map(|(a, n)| (*a, n.clone())).collect())
-            .unwrap_or_default();
+        let mut out: Vec<_> = guard.as_ref().map(|r| r.neighbors.iter().map(|(a, n)| (*a, n.clone())).collect()).unwrap_or_default();
         out.sort_by_key(|(a, _)| *a);
         out
     }
@@ -384,11 +348,7 @@ impl Engine {
 
 fn peer_info(n: &ResolvedNeighbor) -> PeerInfo {
     PeerInfo {
-        kind: if n.session.is_internal() {
-            SourceKind::Internal
-        } else {
-            SourceKind::External
-        },
+        kind: if n.session.is_internal() { SourceKind::Internal } else { SourceKind::External },
         address: n.session.remote,
         // Learned from the OPEN; the RIB updates it then.
         router_id: Ipv4Addr::UNSPECIFIED,
@@ -400,12 +360,7 @@ fn peer_info(n: &ResolvedNeighbor) -> PeerInfo {
 
 /// Builds a neighbor's chains from its specs; tells the RIB when they
 /// differ from the ones in force.
-fn apply_chains(
-    rib: &RibHandle,
-    cache: &mut Vec<(Chain, SharedPolicy)>,
-    n: &mut Neighbor,
-    policies: &Policies,
-) {
+fn apply_chains(rib: &RibHandle, cache: &mut Vec<(Chain, SharedPolicy)>, n: &mut Neighbor, policies: &Policies) {
     let build = |spec: &Option<PolicySpec>| -> Option<Chain> {
         let spec = spec.as_ref()?;
         match policies.chain(&spec.names, spec.default) {
@@ -435,12 +390,7 @@ fn apply_chains(
     }
 }
 
-fn start_neighbor(
-    r: &mut Running,
-    listener: &Listener,
-    neighbor: ResolvedNeighbor,
-    policies: &Policies,
-) {
+fn start_neighbor(r: &mut Running, listener: &Listener, neighbor: ResolvedNeighbor, policies: &Policies) {
     let idx = r.free.pop().unwrap_or_else(|| {
         let idx = PeerIdx(r.next_idx);
         r.next_idx += 1;
@@ -477,15 +427,8 @@ mod tests {
     async fn clearing_needs_bgp_and_a_configured_neighbor() {
         let engine = Engine::new(tokio::runtime::Handle::current());
         let peer: IpAddr = "192.0.2.1".parse().unwrap();
-        assert!(matches!(
-            engine.clear_neighbor(peer, ClearMode::Hard),
-            Err(EngineError::NotRunning)
-        ));
-        let listen = ListenSettings {
-            enabled: false,
-            addresses: Vec::new(),
-            port: 179,
-        };
+        assert!(matches!(engine.clear_neighbor(peer, ClearMode::Hard), Err(EngineError::NotRunning)));
+        let listen = ListenSettings { enabled: false, addresses: Vec::new(), port: 179 };
         let global = GlobalSettings {
             asn: 65001,
             router_id: Ipv4Addr::new(192, 0, 2, 9),
@@ -494,9 +437,7 @@ mod tests {
         };
         engine.set_global(global).unwrap();
         for mode in [ClearMode::Hard, ClearMode::SoftIn, ClearMode::SoftOut] {
-            assert!(
-                matches!(engine.clear_neighbor(peer, mode), Err(EngineError::UnknownNeighbor(a)) if a == peer)
-            );
+            assert!(matches!(engine.clear_neighbor(peer, mode), Err(EngineError::UnknownNeighbor(a)) if a == peer));
         }
         engine.stop();
     }

@@ -9,8 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::event::{RibEvent, SessionInfo};
 use crate::rib::{
-    GroupKey, LocalSettings, PathAttrs, PeerIdx, PeerInfo, Rib, SelectionOptions, SharedPolicy,
-    SourceKind,
+    GroupKey, LocalSettings, PathAttrs, PeerIdx, PeerInfo, Rib, SelectionOptions, SharedPolicy, SourceKind,
 };
 use crate::wire::{Afi, CodecConfig, Family, PeerKind};
 
@@ -115,10 +114,7 @@ impl RibHandle {
     }
 
     /// Runs `f` on the RIB task and returns its result.
-    pub async fn query<R: Send + 'static>(
-        &self,
-        f: impl FnOnce(&mut Rib) -> R + Send + 'static,
-    ) -> Option<R> {
+    pub async fn query<R: Send + 'static>(&self, f: impl FnOnce(&mut Rib) -> R + Send + 'static) -> Option<R> {
         let (tx, rx) = oneshot::channel();
         self.send(RibCommand::Run(Box::new(move |rib| {
             let _ = tx.send(f(rib));
@@ -150,18 +146,10 @@ fn command(rib: &mut Rib, cmd: RibCommand) {
 fn event(rib: &mut Rib, ev: RibEvent) {
     match ev {
         RibEvent::Established { peer, info, out } => {
-            let Some(known) = rib.peer(peer).cloned() else {
-                return;
-            };
+            let Some(known) = rib.peer(peer).cloned() else { return };
             let key = group_key(rib.local().asn, &known, &info);
             // The peer's identifier is known now.
-            rib.set_peer(
-                peer,
-                PeerInfo {
-                    router_id: info.remote_router_id,
-                    ..known
-                },
-            );
+            rib.set_peer(peer, PeerInfo { router_id: info.remote_router_id, ..known });
             rib.peer_up(peer, key, out);
         }
         RibEvent::Update { peer, update } => rib.update(peer, &update),
@@ -173,11 +161,7 @@ fn event(rib: &mut Rib, ev: RibEvent) {
 /// The update group a session belongs to.
 fn group_key(local_asn: u32, peer: &PeerInfo, info: &SessionInfo) -> GroupKey {
     let n = &info.negotiated;
-    let kind = if peer.kind == SourceKind::Internal {
-        PeerKind::Internal
-    } else {
-        PeerKind::External
-    };
+    let kind = if peer.kind == SourceKind::Internal { PeerKind::Internal } else { PeerKind::External };
     let codec: CodecConfig = n.codec_config(kind);
     let (local_v4, local_v6) = match info.local.ip() {
         IpAddr::V4(a) => (Some(a), None),
@@ -193,16 +177,8 @@ fn group_key(local_asn: u32, peer: &PeerInfo, info: &SessionInfo) -> GroupKey {
         local_v4,
         local_v6,
         codec,
-        families: n
-            .families
-            .iter()
-            .copied()
-            .filter(|f| f.afi == Afi::IPV4 || f.afi == Afi::IPV6)
-            .collect(),
-        ipv4_over_ipv6: n
-            .extended_next_hop
-            .iter()
-            .any(|e| e.family == Family::IPV4_UNICAST),
+        families: n.families.iter().copied().filter(|f| f.afi == Afi::IPV4 || f.afi == Afi::IPV6).collect(),
+        ipv4_over_ipv6: n.extended_next_hop.iter().any(|e| e.family == Family::IPV4_UNICAST),
         // Filled in by the RIB from the peer's export policy.
         policy: None,
         target: None,

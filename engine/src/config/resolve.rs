@@ -23,24 +23,16 @@ use crate::wire::{AsPath, Attributes, Family, GracefulRestartFamily, NextHop, Or
 pub fn bgp_path() -> String {
     use paths::network_instances::network_instance as ni;
     let instance = ni::entry(["DEFAULT"]);
-    let protocol =
-        ni::protocols::protocol::entry(&instance, ["openconfig-policy-types:BGP", "BGP"]);
+    let protocol = ni::protocols::protocol::entry(&instance, ["openconfig-policy-types:BGP", "BGP"]);
     format!("{protocol}/bgp")
 }
 
 fn neighbor_path(addr: IpAddr) -> String {
-    format!(
-        "{}/neighbors/neighbor[neighbor-address='{addr}']",
-        bgp_path()
-    )
+    format!("{}/neighbors/neighbor[neighbor-address='{addr}']", bgp_path())
 }
 
 fn peer_group_path(name: &str) -> String {
-    format!(
-        "{}/peer-groups/peer-group[peer-group-name={}]",
-        bgp_path(),
-        ocbgp_models::path::quote(name)
-    )
+    format!("{}/peer-groups/peer-group[peer-group-name={}]", bgp_path(), ocbgp_models::path::quote(name))
 }
 
 /// Where the BGP listener binds.
@@ -68,10 +60,7 @@ pub struct GlobalSettings {
 }
 
 fn model(e: ModelError) -> Problem {
-    Problem {
-        path: e.path.clone(),
-        reason: e.message,
-    }
+    Problem { path: e.path.clone(), reason: e.message }
 }
 
 /// Reads the global settings; `None` when no BGP instance is configured.
@@ -86,10 +75,7 @@ pub fn global(tree: &DataTree<'static>) -> Result<Option<GlobalSettings>, Proble
         reason: "BGP needs a router-id".into(),
     })?;
     if router_id.is_unspecified() {
-        return Err(Problem {
-            path: Some(format!("{path}/config/router-id")),
-            reason: "0.0.0.0 is not a BGP identifier".into(),
-        });
+        return Err(Problem { path: Some(format!("{path}/config/router-id")), reason: "0.0.0.0 is not a BGP identifier".into() });
     }
     let rs = &g.route_selection_options.config;
     Ok(Some(GlobalSettings {
@@ -111,12 +97,8 @@ pub fn global(tree: &DataTree<'static>) -> Result<Option<GlobalSettings>, Proble
 /// Addresses of every configured neighbor.
 pub fn neighbor_addresses(tree: &DataTree<'static>) -> Vec<IpAddr> {
     let xpath = format!("{}/neighbors/neighbor/neighbor-address", bgp_path());
-    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else {
-        return Vec::new();
-    };
-    set.iter()
-        .filter_map(|n| n.value_canonical()?.parse().ok())
-        .collect()
+    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else { return Vec::new() };
+    set.iter().filter_map(|n| n.value_canonical()?.parse().ok()).collect()
 }
 
 /// Whether a neighbor with this address is configured.
@@ -131,12 +113,8 @@ pub fn members_of(tree: &DataTree<'static>, group: &str) -> Vec<IpAddr> {
         bgp_path(),
         ocbgp_models::path::quote(group)
     );
-    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else {
-        return Vec::new();
-    };
-    set.iter()
-        .filter_map(|n| n.value_canonical()?.parse().ok())
-        .collect()
+    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else { return Vec::new() };
+    set.iter().filter_map(|n| n.value_canonical()?.parse().ok()).collect()
 }
 
 /// A copy of the neighbor's subtree with every leaf its peer group sets
@@ -144,14 +122,9 @@ pub fn members_of(tree: &DataTree<'static>, group: &str) -> Vec<IpAddr> {
 fn effective_tree(tree: &DataTree<'static>, path: &str) -> Result<DataTree<'static>, ModelError> {
     let node = tree.find_path(path)?;
     let mut eff = node.duplicate(true)?;
-    let group = tree
-        .find_path(&format!("{path}/config/peer-group"))
-        .ok()
-        .and_then(|n| n.value_canonical());
+    let group = tree.find_path(&format!("{path}/config/peer-group")).ok().and_then(|n| n.value_canonical());
     let Some(group) = group else { return Ok(eff) };
-    let Ok(pg) = tree.find_path(&peer_group_path(&group)) else {
-        return Ok(eff);
-    };
+    let Ok(pg) = tree.find_path(&peer_group_path(&group)) else { return Ok(eff) };
     // ly::node_path: DataNodeRef::path panics on paths over 4 KiB.
     let prefix = ocbgp_models::ly::node_path(&pg);
     for leaf in pg.traverse() {
@@ -170,10 +143,7 @@ fn effective_tree(tree: &DataTree<'static>, path: &str) -> Result<DataTree<'stat
             // none of its own (looked up in the original, not in `eff`
             // where earlier entries of this list were just added).
             let base = target.rsplit_once('[').map_or(target.as_str(), |(b, _)| b);
-            if ocbgp_models::ly::find(tree, base)
-                .map(|s| s.iter().any(|n| !n.is_default()))
-                .unwrap_or(false)
-            {
+            if ocbgp_models::ly::find(tree, base).map(|s| s.iter().any(|n| !n.is_default())).unwrap_or(false) {
                 continue;
             }
             eff.new_path(&target, None, false)?;
@@ -233,36 +203,25 @@ fn policy_spec(
     default: DefaultPolicyType,
     leaf: &str,
 ) -> Option<PolicySpec> {
-    let explicit =
-        |t: &DataTree<'static>, p: String| t.find_path(&p).is_ok_and(|n| !n.is_default());
+    let explicit = |t: &DataTree<'static>, p: String| t.find_path(&p).is_ok_and(|n| !n.is_default());
     let default = if explicit(eff, format!("{neighbor}/apply-policy/config/{leaf}")) {
         Some(default)
     } else {
         let global = format!("{}/global/apply-policy/config/{leaf}", bgp_path());
         if explicit(tree, global.clone()) {
-            tree.find_path(&global)
-                .ok()
-                .and_then(|n| n.value_canonical())
-                .and_then(|v| v.parse().ok())
+            tree.find_path(&global).ok().and_then(|n| n.value_canonical()).and_then(|v| v.parse().ok())
         } else {
             None
         }
     };
     match (names.is_empty(), default) {
         (true, None) => None,
-        (_, d) => Some(PolicySpec {
-            names: names.to_vec(),
-            default: DefaultPolicy::from(d.unwrap_or(DefaultPolicyType::RejectRoute)),
-        }),
+        (_, d) => Some(PolicySpec { names: names.to_vec(), default: DefaultPolicy::from(d.unwrap_or(DefaultPolicyType::RejectRoute)) }),
     }
 }
 
 /// Resolves one neighbor.
-pub fn neighbor(
-    tree: &DataTree<'static>,
-    global: &GlobalSettings,
-    addr: IpAddr,
-) -> Result<ResolvedNeighbor, Problem> {
+pub fn neighbor(tree: &DataTree<'static>, global: &GlobalSettings, addr: IpAddr) -> Result<ResolvedNeighbor, Problem> {
     let path = neighbor_path(addr);
     let eff = effective_tree(tree, &path).map_err(model)?;
     let n = Neighbor::from_tree(&eff, &path).map_err(model)?;
@@ -270,9 +229,7 @@ pub fn neighbor(
     let c = &n.config;
     let peer_as = match (c.peer_as, c.peer_type) {
         (Some(asn), _) => asn,
-        (None, Some(ocbgp_models::gen::types::PeerType::Internal)) => {
-            c.local_as.unwrap_or(global.asn)
-        }
+        (None, Some(ocbgp_models::gen::types::PeerType::Internal)) => c.local_as.unwrap_or(global.asn),
         _ => {
             return Err(Problem {
                 path: at("config/peer-as"),
@@ -288,20 +245,10 @@ pub fn neighbor(
         })?),
     };
     let mut families = Vec::new();
-    for af in n
-        .afi_safis
-        .iter()
-        .filter(|af| af.config.enabled == Some(true))
-    {
+    for af in n.afi_safis.iter().filter(|af| af.config.enabled == Some(true)) {
         let family = family_of(af.afi_safi_name).ok_or_else(|| Problem {
-            path: at(&format!(
-                "afi-safis/afi-safi[afi-safi-name='{}']",
-                af.afi_safi_name.as_str()
-            )),
-            reason: format!(
-                "address family {} is not supported",
-                af.afi_safi_name.as_str()
-            ),
+            path: at(&format!("afi-safis/afi-safi[afi-safi-name='{}']", af.afi_safi_name.as_str())),
+            reason: format!("address family {} is not supported", af.afi_safi_name.as_str()),
         })?;
         families.push(FamilyConfig {
             family,
@@ -322,10 +269,7 @@ pub fn neighbor(
         restart_time: gr.restart_time.unwrap_or(120).min(4095),
         families: families
             .iter()
-            .map(|f| GracefulRestartFamily {
-                family: f.family,
-                forwarding_preserved: false,
-            })
+            .map(|f| GracefulRestartFamily { family: f.family, forwarding_preserved: false })
             .collect(),
     });
     let t = &n.timers.config;
@@ -343,36 +287,15 @@ pub fn neighbor(
     session.passive = n.transport.config.passive_mode;
     session.tcp_mss = n.transport.config.tcp_mss;
     session.ttl_security = n.transport.config.ttl_security;
-    session.multihop_ttl = n
-        .ebgp_multihop
-        .config
-        .enabled
-        .then(|| n.ebgp_multihop.config.multihop_ttl.unwrap_or(255));
+    session.multihop_ttl = n.ebgp_multihop.config.enabled.then(|| n.ebgp_multihop.config.multihop_ttl.unwrap_or(255));
     session.password = c.auth_password.clone().filter(|p| !p.is_empty());
     session.families = families;
     session.graceful_restart = graceful_restart;
     session.enabled = c.enabled;
-    session.validate().map_err(|e| Problem {
-        path: Some(path.clone()),
-        reason: e.to_string(),
-    })?;
+    session.validate().map_err(|e| Problem { path: Some(path.clone()), reason: e.to_string() })?;
     let ap = &n.apply_policy.config;
-    let import = policy_spec(
-        &eff,
-        tree,
-        &path,
-        &ap.import_policy,
-        ap.default_import_policy,
-        "default-import-policy",
-    );
-    let export = policy_spec(
-        &eff,
-        tree,
-        &path,
-        &ap.export_policy,
-        ap.default_export_policy,
-        "default-export-policy",
-    );
+    let import = policy_spec(&eff, tree, &path, &ap.import_policy, ap.default_import_policy, "default-import-policy");
+    let export = policy_spec(&eff, tree, &path, &ap.export_policy, ap.default_export_policy, "default-export-policy");
     Ok(ResolvedNeighbor {
         session,
         rr_client: n.route_reflector.config.route_reflector_client,
@@ -400,28 +323,15 @@ pub struct DynamicRange {
 /// when ranges overlap). A range whose peer group cannot make a neighbor
 /// (no `peer-as` nor `peer-type INTERNAL`: ocbgpd does not accept any AS)
 /// is refused with the range's path.
-pub fn dynamic_ranges(
-    tree: &DataTree<'static>,
-    global: &GlobalSettings,
-) -> Result<Vec<DynamicRange>, Problem> {
-    let base = format!(
-        "{}/global/dynamic-neighbor-prefixes/dynamic-neighbor-prefix",
-        bgp_path()
-    );
-    let Ok(set) = ocbgp_models::ly::find(tree, &format!("{base}/prefix")) else {
-        return Ok(Vec::new());
-    };
+pub fn dynamic_ranges(tree: &DataTree<'static>, global: &GlobalSettings) -> Result<Vec<DynamicRange>, Problem> {
+    let base = format!("{}/global/dynamic-neighbor-prefixes/dynamic-neighbor-prefix", bgp_path());
+    let Ok(set) = ocbgp_models::ly::find(tree, &format!("{base}/prefix")) else { return Ok(Vec::new()) };
     let prefixes: Vec<String> = set.iter().filter_map(|n| n.value_canonical()).collect();
     let mut out = Vec::new();
     for text in prefixes {
         let at = format!("{base}[prefix='{text}']");
-        let problem = |reason: String| Problem {
-            path: Some(at.clone()),
-            reason,
-        };
-        let prefix: IpNet = text
-            .parse()
-            .map_err(|_| problem(format!("{text:?} is not an IP prefix")))?;
+        let problem = |reason: String| Problem { path: Some(at.clone()), reason };
+        let prefix: IpNet = text.parse().map_err(|_| problem(format!("{text:?} is not an IP prefix")))?;
         let prefix = prefix.trunc();
         let group = tree
             .find_path(&format!("{at}/config/peer-group"))
@@ -435,19 +345,11 @@ pub fn dynamic_ranges(
             let _ = scratch.remove(&neighbor_path(addr));
         }
         scratch
-            .new_path(
-                &format!("{}/config/peer-group", neighbor_path(addr)),
-                Some(&group),
-                false,
-            )
+            .new_path(&format!("{}/config/peer-group", neighbor_path(addr)), Some(&group), false)
             .map_err(|e| problem(e.to_string()))?;
-        let template = neighbor(&scratch, global, addr)
-            .map_err(|p| problem(format!("peer group {group:?}: {}", p.reason)))?;
-        out.push(DynamicRange {
-            prefix,
-            group,
-            template,
-        });
+        let template =
+            neighbor(&scratch, global, addr).map_err(|p| problem(format!("peer group {group:?}: {}", p.reason)))?;
+        out.push(DynamicRange { prefix, group, template });
     }
     out.sort_by_key(|r| std::cmp::Reverse(r.prefix.prefix_len()));
     Ok(out)
@@ -460,17 +362,11 @@ pub fn originated(tree: &DataTree<'static>) -> Result<Vec<(IpNet, PathAttrs)>, P
         return Ok(Vec::new());
     }
     let g = Global::from_tree(tree, &path).map_err(model)?;
-    g.originated_routes
-        .iter()
-        .map(|r| originated_route(&path, r))
-        .collect()
+    g.originated_routes.iter().map(|r| originated_route(&path, r)).collect()
 }
 
 /// One originated route by its data path; `None` if it is not configured.
-pub fn originated_one(
-    tree: &DataTree<'static>,
-    path: &str,
-) -> Result<Option<(IpNet, PathAttrs)>, Problem> {
+pub fn originated_one(tree: &DataTree<'static>, path: &str) -> Result<Option<(IpNet, PathAttrs)>, Problem> {
     if tree.find_path(path).is_err() {
         return Ok(None);
     }
@@ -479,12 +375,7 @@ pub fn originated_one(
 }
 
 fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Problem> {
-    let at = || {
-        Some(format!(
-            "{global}/ocbgp:originated-routes/route[prefix='{}']",
-            r.prefix
-        ))
-    };
+    let at = || Some(format!("{global}/ocbgp:originated-routes/route[prefix='{}']", r.prefix));
     let c = &r.config;
     let mut attrs = Attributes {
         origin: Some(match c.origin {
@@ -498,27 +389,20 @@ fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Probl
         ..Attributes::default()
     };
     for text in &c.community {
-        attrs
-            .communities
-            .push(parse_std(text).ok_or_else(|| Problem {
-                path: at(),
-                reason: format!("community {text:?} is neither AS:VALUE nor a well-known name"),
-            })?);
+        attrs.communities.push(parse_std(text).ok_or_else(|| Problem {
+            path: at(),
+            reason: format!("community {text:?} is neither AS:VALUE nor a well-known name"),
+        })?);
     }
     for text in &c.large_community {
-        attrs
-            .large_communities
-            .push(parse_large(text).ok_or_else(|| Problem {
-                path: at(),
-                reason: format!("large community {text:?} is not GA:LD1:LD2 of 32-bit numbers"),
-            })?);
+        attrs.large_communities.push(parse_large(text).ok_or_else(|| Problem {
+            path: at(),
+            reason: format!("large community {text:?} is not GA:LD1:LD2 of 32-bit numbers"),
+        })?);
     }
     let next_hop = c.next_hop.map(|a| match a {
         IpAddr::V4(v4) => NextHop::V4(v4),
-        IpAddr::V6(global) => NextHop::V6 {
-            global,
-            link_local: None,
-        },
+        IpAddr::V6(global) => NextHop::V6 { global, link_local: None },
     });
     Ok((r.prefix.trunc(), PathAttrs { attrs, next_hop }))
 }
@@ -557,11 +441,7 @@ mod tests {
               {"neighbor-address": "192.0.2.4", "config": {"neighbor-address": "192.0.2.4", "peer-as": 65004}}]}"#;
         let c = config("", &format!("{GROUPS}{neighbors}"));
         let g = global(c.tree()).unwrap().unwrap();
-        let rs = |a: &str| {
-            neighbor(c.tree(), &g, a.parse().unwrap())
-                .unwrap()
-                .rs_client
-        };
+        let rs = |a: &str| neighbor(c.tree(), &g, a.parse().unwrap()).unwrap().rs_client;
         assert!(rs("192.0.2.2"), "inherited from the peer group");
         assert!(rs("192.0.2.3"), "set on the neighbor");
         assert!(!rs("192.0.2.4"), "default");
@@ -572,52 +452,28 @@ mod tests {
     }
 
     fn range(prefix: &str, group: &str) -> String {
-        format!(
-            r#"{{"prefix": "{prefix}", "config": {{"prefix": "{prefix}", "peer-group": "{group}"}}}}"#
-        )
+        format!(r#"{{"prefix": "{prefix}", "config": {{"prefix": "{prefix}", "peer-group": "{group}"}}}}"#)
     }
 
     #[test]
     fn dynamic_ranges_come_longest_first_with_the_peer_group_settings() {
-        let list = format!(
-            "{},{}",
-            range("10.0.0.0/8", "ibgp"),
-            range("10.1.0.0/16", "rs")
-        );
+        let list = format!("{},{}", range("10.0.0.0/8", "ibgp"), range("10.1.0.0/16", "rs"));
         let c = config(&ranges(&list), GROUPS);
         let g = global(c.tree()).unwrap().unwrap();
         let got: Vec<(String, String, u32, bool)> = dynamic_ranges(c.tree(), &g)
             .unwrap()
             .iter()
-            .map(|r| {
-                (
-                    r.prefix.to_string(),
-                    r.group.clone(),
-                    r.template.session.peer_as,
-                    r.template.rs_client,
-                )
-            })
+            .map(|r| (r.prefix.to_string(), r.group.clone(), r.template.session.peer_as, r.template.rs_client))
             .collect();
         assert_eq!(
             got,
-            [
-                ("10.1.0.0/16".into(), "rs".into(), 65010, true),
-                ("10.0.0.0/8".into(), "ibgp".into(), 65000, false)
-            ]
+            [("10.1.0.0/16".into(), "rs".into(), 65010, true), ("10.0.0.0/8".into(), "ibgp".into(), 65000, false)]
         );
 
         // A peer group that does not say the AS cannot make a neighbor.
         let c = config(&ranges(&range("10.0.0.0/8", "noas")), GROUPS);
         let e = dynamic_ranges(c.tree(), &g).err().expect("refused");
-        assert!(
-            e.path
-                .as_deref()
-                .is_some_and(|p| p.contains("dynamic-neighbor-prefix[prefix='10.0.0.0/8']")),
-            "{e}"
-        );
-        assert!(
-            e.reason.contains("noas") && e.reason.contains("peer-as"),
-            "{e}"
-        );
+        assert!(e.path.as_deref().is_some_and(|p| p.contains("dynamic-neighbor-prefix[prefix='10.0.0.0/8']")), "{e}");
+        assert!(e.reason.contains("noas") && e.reason.contains("peer-as"), "{e}");
     }
 }

@@ -26,8 +26,8 @@ use ipnet::IpNet;
 
 pub use attrs::{state_index, Attrs, Interner, PathAttrs, SetKind};
 pub use bestpath::{SelectionOptions, DEFAULT_LOCAL_PREF};
-pub use export::{ExportSettings, GroupKey, Member, Outbox, UpdateGroup};
 pub use feed::{Feed, RouteChange, FEED_CAPACITY};
+pub use export::{ExportSettings, GroupKey, Member, Outbox, UpdateGroup};
 pub use key::{RouteKey, V4Key, V6Key};
 pub use path::{Path, PeerIdx, PeerInfo, SourceKind};
 pub use policy::{PolicyRoute, RoutePolicy, SharedPolicy};
@@ -58,6 +58,7 @@ pub struct LocalSettings {
     /// Route-reflector cluster id; the router id when unset.
     pub cluster_id: Option<Ipv4Addr>,
 }
+
 
 /// Whether two import outcomes are the same (same interned set, or both
 /// rejections).
@@ -105,9 +106,7 @@ impl Rib {
     /// An empty RIB that accepts every route.
     pub fn new(local: LocalSettings, selection: SelectionOptions) -> Rib {
         let mut peers = Peers::default();
-        peers
-            .0
-            .push(Some(PeerInfo::local(local.asn, local.router_id)));
+        peers.0.push(Some(PeerInfo::local(local.asn, local.router_id)));
         Rib {
             local,
             selection,
@@ -152,24 +151,17 @@ impl Rib {
         let peers = &self.peers;
         let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
         let mut out = Vec::new();
-        let Some(g) = self
-            .groups
-            .iter_mut()
-            .find(|g| g.members().iter().any(|m| m.peer == peer))
-        else {
+        let Some(g) = self.groups.iter_mut().find(|g| g.members().iter().any(|m| m.peer == peer)) else {
             return out;
         };
         let mut visit = |net: IpNet, best: &Path| {
             if best.peer == peer {
                 return;
             }
-            let Some(source) = info(best.peer) else {
-                return;
-            };
-            if let (Some(pre), Some(post)) = (
-                best.accepted.clone(),
-                g.export(family, net, best, &source, &settings, &mut self.interner),
-            ) {
+            let Some(source) = info(best.peer) else { return };
+            if let (Some(pre), Some(post)) =
+                (best.accepted.clone(), g.export(family, net, best, &source, &settings, &mut self.interner))
+            {
                 out.push((net, pre, post));
             }
         };
@@ -203,11 +195,7 @@ impl Rib {
 
     /// Route counts of a peer for a family.
     pub fn counts(&self, peer: PeerIdx, family: Family) -> PrefixCounts {
-        let mut c = self
-            .counts
-            .get(&(peer, family))
-            .copied()
-            .unwrap_or_default();
+        let mut c = self.counts.get(&(peer, family)).copied().unwrap_or_default();
         c.sent = self
             .groups
             .iter()
@@ -305,22 +293,8 @@ impl Rib {
         let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
         let group = &mut self.groups[g];
         let fresh = group.members().is_empty();
-        group.dump(
-            &member,
-            fresh,
-            &self.v4,
-            &info,
-            &settings,
-            &mut self.interner,
-        );
-        group.dump(
-            &member,
-            fresh,
-            &self.v6,
-            &info,
-            &settings,
-            &mut self.interner,
-        );
+        group.dump(&member, fresh, &self.v4, &info, &settings, &mut self.interner);
+        group.dump(&member, fresh, &self.v6, &info, &settings, &mut self.interner);
         group.end_flush();
         group.join(member);
     }
@@ -332,27 +306,11 @@ impl Rib {
         let peers = &self.peers;
         let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
         for g in &mut self.groups {
-            let Some(member) = g.members().iter().find(|m| m.peer == peer).cloned() else {
-                continue;
-            };
+            let Some(member) = g.members().iter().find(|m| m.peer == peer).cloned() else { continue };
             if family == Family::IPV4_UNICAST {
-                g.dump(
-                    &member,
-                    false,
-                    &self.v4,
-                    &info,
-                    &settings,
-                    &mut self.interner,
-                );
+                g.dump(&member, false, &self.v4, &info, &settings, &mut self.interner);
             } else if family == Family::IPV6_UNICAST {
-                g.dump(
-                    &member,
-                    false,
-                    &self.v6,
-                    &info,
-                    &settings,
-                    &mut self.interner,
-                );
+                g.dump(&member, false, &self.v6, &info, &settings, &mut self.interner);
             }
             g.end_flush();
         }
@@ -412,13 +370,7 @@ impl Rib {
         let path_id = nlri.path_id.unwrap_or(0);
         let path = received.map(|received| {
             let accepted = self.import(peer, nlri.prefix, &received);
-            Path {
-                peer,
-                path_id,
-                received,
-                accepted,
-                since: self.started.elapsed().as_secs() as u32,
-            }
+            Path { peer, path_id, received, accepted, since: self.started.elapsed().as_secs() as u32 }
         });
         match nlri.prefix {
             IpNet::V4(n) => self.set_v4(V4Key::new(n), peer, path_id, path),
@@ -428,17 +380,9 @@ impl Rib {
 
     /// Runs `peer`'s import policy on a received path.
     fn import(&mut self, peer: PeerIdx, prefix: IpNet, received: &Attrs) -> Option<Attrs> {
-        let Some(policy) = self.imports.get(&peer) else {
-            return Some(received.clone());
-        };
+        let Some(policy) = self.imports.get(&peer) else { return Some(received.clone()) };
         let source = self.peers.0.get(peer.0 as usize).and_then(Option::as_ref)?;
-        let route = PolicyRoute {
-            prefix,
-            attrs: received,
-            source,
-            target: None,
-            local_asn: self.local.asn,
-        };
+        let route = PolicyRoute { prefix, attrs: received, source, target: None, local_asn: self.local.asn };
         policy.0.apply(&route, &mut self.interner)
     }
 
@@ -456,18 +400,14 @@ impl Rib {
     /// Runs `peer`'s import policy again over its stored routes.
     pub fn reimport(&mut self, peer: PeerIdx) {
         for (key, id) in self.v4.paths_of(peer) {
-            let Some(old) = self.v4.get(key).and_then(|d| d.get(peer, id)).cloned() else {
-                continue;
-            };
+            let Some(old) = self.v4.get(key).and_then(|d| d.get(peer, id)).cloned() else { continue };
             let accepted = self.import(peer, key.to_net(), &old.received);
             if !same_outcome(&old.accepted, &accepted) {
                 self.set_v4(key, peer, id, Some(Path { accepted, ..old }));
             }
         }
         for (key, id) in self.v6.paths_of(peer) {
-            let Some(old) = self.v6.get(key).and_then(|d| d.get(peer, id)).cloned() else {
-                continue;
-            };
+            let Some(old) = self.v6.get(key).and_then(|d| d.get(peer, id)).cloned() else { continue };
             let accepted = self.import(peer, key.to_net(), &old.received);
             if !same_outcome(&old.accepted, &accepted) {
                 self.set_v6(key, peer, id, Some(Path { accepted, ..old }));
@@ -494,13 +434,7 @@ impl Rib {
             Some(p) => self.exports.insert(peer, p),
             None => self.exports.remove(&peer),
         };
-        let Some(g) = self
-            .groups
-            .iter()
-            .position(|g| g.members().iter().any(|m| m.peer == peer))
-        else {
-            return;
-        };
+        let Some(g) = self.groups.iter().position(|g| g.members().iter().any(|m| m.peer == peer)) else { return };
         let mut key = self.groups[g].key().clone();
         self.set_group_policy(peer, &mut key);
         if key == *self.groups[g].key() {
@@ -510,12 +444,7 @@ impl Rib {
         let settings = self.export_settings();
         let peers = &self.peers;
         let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
-        let member = self.groups[g]
-            .members()
-            .iter()
-            .find(|m| m.peer == peer)
-            .cloned()
-            .expect("member");
+        let member = self.groups[g].members().iter().find(|m| m.peer == peer).cloned().expect("member");
         let old4 = self.groups[g].table_for(peer, &self.v4, &info, &settings, &mut self.interner);
         let old6 = self.groups[g].table_for(peer, &self.v6, &info, &settings, &mut self.interner);
         self.groups[g].end_flush();
@@ -535,13 +464,7 @@ impl Rib {
         let new6 = group.table_for(peer, &self.v6, &info, &settings, &mut self.interner);
         group.end_flush();
         if fresh {
-            for (family, table) in [
-                (
-                    Family::IPV4_UNICAST,
-                    new4.values().map(|v| v.1).collect::<Vec<_>>(),
-                ),
-                (Family::IPV6_UNICAST, new6.values().map(|v| v.1).collect()),
-            ] {
+            for (family, table) in [(Family::IPV4_UNICAST, new4.values().map(|v| v.1).collect::<Vec<_>>()), (Family::IPV6_UNICAST, new6.values().map(|v| v.1).collect())] {
                 for src in table {
                     group.count(family, Some(src), 1);
                 }
@@ -553,16 +476,12 @@ impl Rib {
     }
 
     fn set_v4(&mut self, key: V4Key, peer: PeerIdx, path_id: u32, path: Option<Path>) {
-        let delta = self
-            .v4
-            .set(key, peer, path_id, path, &self.peers, &self.selection);
+        let delta = self.v4.set(key, peer, path_id, path, &self.peers, &self.selection);
         self.account(peer, Family::IPV4_UNICAST, delta);
     }
 
     fn set_v6(&mut self, key: V6Key, peer: PeerIdx, path_id: u32, path: Option<Path>) {
-        let delta = self
-            .v6
-            .set(key, peer, path_id, path, &self.peers, &self.selection);
+        let delta = self.v6.set(key, peer, path_id, path, &self.peers, &self.selection);
         self.account(peer, Family::IPV6_UNICAST, delta);
     }
 
@@ -576,10 +495,7 @@ impl Rib {
     }
 
     fn export_settings(&self) -> ExportSettings {
-        ExportSettings {
-            cluster_id: self.local.cluster_id.unwrap_or(self.local.router_id),
-            local_asn: self.local.asn,
-        }
+        ExportSettings { cluster_id: self.local.cluster_id.unwrap_or(self.local.router_id), local_asn: self.local.asn }
     }
 
     /// Whether changes wait for [`Rib::flush`].
@@ -603,21 +519,11 @@ impl Rib {
         let installed = |table_best: Option<&Path>| table_best.map(|p| p.peer);
         for (key, old) in &v4 {
             let new = self.v4.get(*key).and_then(Dest::best);
-            Self::count_installed(
-                &mut self.counts,
-                Family::IPV4_UNICAST,
-                old.as_ref().map(|p| p.peer),
-                installed(new),
-            );
+            Self::count_installed(&mut self.counts, Family::IPV4_UNICAST, old.as_ref().map(|p| p.peer), installed(new));
         }
         for (key, old) in &v6 {
             let new = self.v6.get(*key).and_then(Dest::best);
-            Self::count_installed(
-                &mut self.counts,
-                Family::IPV6_UNICAST,
-                old.as_ref().map(|p| p.peer),
-                installed(new),
-            );
+            Self::count_installed(&mut self.counts, Family::IPV6_UNICAST, old.as_ref().map(|p| p.peer), installed(new));
         }
     }
 
@@ -647,12 +553,7 @@ impl Rib {
         self.feed.publish(&changes, all4 || all6);
     }
 
-    fn changes_of<K: RouteKey>(
-        table: &Table<K>,
-        family: Family,
-        touched: &[(K, PeerIdx, u32)],
-        out: &mut Vec<RouteChange>,
-    ) {
+    fn changes_of<K: RouteKey>(table: &Table<K>, family: Family, touched: &[(K, PeerIdx, u32)], out: &mut Vec<RouteChange>) {
         for (key, peer, path_id) in touched {
             let (peer, path_id) = (*peer, *path_id);
             let net = key.to_net();
@@ -665,16 +566,9 @@ impl Rib {
                     path_id,
                     received: p.received.clone(),
                     accepted: p.accepted.clone(),
-                    best: dest
-                        .and_then(Dest::best)
-                        .is_some_and(|b| b.peer == peer && b.path_id == path_id),
+                    best: dest.and_then(Dest::best).is_some_and(|b| b.peer == peer && b.path_id == path_id),
                 }),
-                None => out.push(RouteChange::Gone {
-                    family,
-                    net,
-                    peer,
-                    path_id,
-                }),
+                None => out.push(RouteChange::Gone { family, net, peer, path_id }),
             }
         }
     }

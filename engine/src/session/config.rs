@@ -28,11 +28,7 @@ pub struct FamilyConfig {
 impl FamilyConfig {
     /// The family without add-path.
     pub fn new(family: Family) -> FamilyConfig {
-        FamilyConfig {
-            family,
-            add_path_send: false,
-            add_path_receive: false,
-        }
+        FamilyConfig { family, add_path_send: false, add_path_receive: false }
     }
 }
 
@@ -70,12 +66,7 @@ pub struct Timers {
 
 impl Default for Timers {
     fn default() -> Timers {
-        Timers {
-            hold_time: 90,
-            keepalive: 30,
-            connect_retry: 30,
-            min_advertisement_interval: 30,
-        }
+        Timers { hold_time: 90, keepalive: 30, connect_retry: 30, min_advertisement_interval: 30 }
     }
 }
 
@@ -241,11 +232,7 @@ impl PeerConfig {
         if matches!(self.timers.hold_time, 1 | 2) {
             return Err(ConfigError::HoldTime(self.timers.hold_time));
         }
-        if self
-            .password
-            .as_ref()
-            .is_some_and(|p| p.len() > crate::transport::md5::MAX_KEY_LEN)
-        {
+        if self.password.as_ref().is_some_and(|p| p.len() > crate::transport::md5::MAX_KEY_LEN) {
             return Err(ConfigError::PasswordTooLong);
         }
         if let Some(gr) = &self.graceful_restart {
@@ -308,12 +295,7 @@ mod tests {
     use super::*;
 
     fn config() -> PeerConfig {
-        PeerConfig::new(
-            "192.0.2.2".parse().unwrap(),
-            65001,
-            65002,
-            Ipv4Addr::new(192, 0, 2, 1),
-        )
+        PeerConfig::new("192.0.2.2".parse().unwrap(), 65001, 65002, Ipv4Addr::new(192, 0, 2, 1))
     }
 
     #[test]

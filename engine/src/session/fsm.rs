@@ -30,9 +30,7 @@ use crate::event::{RibEvent, RibSender, SessionInfo};
 use crate::rib::{Outbox, PeerIdx};
 use crate::stats::{PeerStats, SessionState};
 use crate::transport::{self, TransportError};
-use crate::wire::{
-    CeaseSubcode, Family, Message, MessageDecoder, Negotiated, Notification, Open, RouteRefresh,
-};
+use crate::wire::{CeaseSubcode, Family, Message, MessageDecoder, Negotiated, Notification, Open, RouteRefresh};
 
 /// What a [`PeerHandle`](super::PeerHandle) asks of the peer task.
 #[derive(Debug)]
@@ -163,8 +161,7 @@ impl Peer {
             match wake {
                 Wake::Command(None | Some(Command::Stop)) => {
                     let n = Notification::cease(CeaseSubcode::PeerDeconfigured);
-                    self.close_all(Some(n), "peer removed from the configuration")
-                        .await;
+                    self.close_all(Some(n), "peer removed from the configuration").await;
                     self.stats.set_state(SessionState::Idle);
                     return;
                 }
@@ -190,8 +187,7 @@ impl Peer {
 
     fn fail_config(&self, error: &str) {
         tracing::warn!(peer = %self.config.remote, %error, "invalid peer configuration; session stays idle");
-        self.stats
-            .update_facts(|f| f.last_error = Some(format!("invalid configuration: {error}")));
+        self.stats.update_facts(|f| f.last_error = Some(format!("invalid configuration: {error}")));
     }
 
     /// Whether the session may run at all.
@@ -203,10 +199,7 @@ impl Peer {
     fn quiet(&self) -> bool {
         self.session.is_none()
             && self.connecting.is_none()
-            && self
-                .candidates
-                .iter()
-                .all(|c| matches!(c.stage, Stage::Dumping(_)))
+            && self.candidates.iter().all(|c| matches!(c.stage, Stage::Dumping(_)))
     }
 
     /// Reports the state: the most advanced of what is under way.
@@ -252,9 +245,7 @@ impl Peer {
         }
         let config = self.config.clone();
         tracing::debug!(peer = %config.remote, "connecting");
-        self.connecting = Some(tokio::spawn(
-            async move { transport::connect(&config).await },
-        ));
+        self.connecting = Some(tokio::spawn(async move { transport::connect(&config).await }));
     }
 
     fn connected(&mut self, r: Result<Result<TcpStream, TransportError>, tokio::task::JoinError>) {
@@ -268,8 +259,7 @@ impl Peer {
             }
             Ok(Err(e)) => {
                 tracing::debug!(peer = %self.config.remote, error = %e, "connection attempt failed");
-                self.stats
-                    .update_facts(|f| f.last_error = Some(e.to_string()));
+                self.stats.update_facts(|f| f.last_error = Some(e.to_string()));
                 self.schedule_retry();
             }
             // Aborted on purpose.
@@ -289,12 +279,7 @@ impl Peer {
             events: self.events_tx.clone(),
         };
         tokio::spawn(handshake::run(stream, ctx, control_rx));
-        self.candidates.push(Candidate {
-            id,
-            outgoing,
-            control,
-            stage: Stage::OpenSent,
-        });
+        self.candidates.push(Candidate { id, outgoing, control, stage: Stage::OpenSent });
     }
 
     fn dump(&mut self, id: u64, n: Option<Notification>) {
@@ -305,9 +290,7 @@ impl Peer {
     }
 
     fn collision() -> Option<Notification> {
-        Some(Notification::cease(
-            CeaseSubcode::ConnectionCollisionResolution,
-        ))
+        Some(Notification::cease(CeaseSubcode::ConnectionCollisionResolution))
     }
 
     fn accept(&mut self, stream: TcpStream) {
@@ -344,8 +327,7 @@ impl Peer {
                 self.candidates.retain(|c| c.id != id);
                 if !end.dumped {
                     tracing::info!(peer = %self.config.remote, reason = %end.reason, "connection failed in OPEN exchange");
-                    self.stats
-                        .update_facts(|f| f.last_error = Some(end.reason.clone()));
+                    self.stats.update_facts(|f| f.last_error = Some(end.reason.clone()));
                 }
                 self.schedule_retry();
             }
@@ -355,43 +337,26 @@ impl Peer {
     /// Collision detection (RFC 4271 6.8) once the peer's identifier is
     /// known from its OPEN on connection `id`.
     async fn open_received(&mut self, id: u64, open: &Open) {
-        let Some(outgoing) = self
-            .candidates
-            .iter()
-            .find(|c| c.id == id && matches!(c.stage, Stage::OpenSent))
-            .map(|c| c.outgoing)
+        let Some(outgoing) =
+            self.candidates.iter().find(|c| c.id == id && matches!(c.stage, Stage::OpenSent)).map(|c| c.outgoing)
         else {
             return;
         };
-        let ours_win = outgoing_wins(
-            self.config.router_id,
-            self.config.local_asn(),
-            open.bgp_id,
-            open.asn(),
-        );
+        let ours_win = outgoing_wins(self.config.router_id, self.config.local_asn(), open.bgp_id, open.asn());
         // The direction that survives a collision; both sides agree on it.
         let survives = |outgoing: bool| outgoing == ours_win;
 
         if let Some(s) = &self.session {
-            let restarted = self.config.graceful_restart.is_some()
-                && open.capabilities.graceful_restart.is_some();
+            let restarted = self.config.graceful_restart.is_some() && open.capabilities.graceful_restart.is_some();
             if restarted {
                 // RFC 4724 4.2: a new connection from a graceful-restart
                 // peer means it restarted; the old session is gone.
-                self.close_session(
-                    None,
-                    "peer restarted (new connection with graceful restart)",
-                )
-                .await;
+                self.close_session(None, "peer restarted (new connection with graceful restart)").await;
             } else if s.outgoing != outgoing && survives(outgoing) {
                 // Collision detection in Established: without it two
                 // speakers that connected at once could each keep a
                 // different connection.
-                self.close_session(
-                    Self::collision(),
-                    "connection collision: the other connection wins",
-                )
-                .await;
+                self.close_session(Self::collision(), "connection collision: the other connection wins").await;
             } else {
                 self.dump(id, Self::collision());
                 return;
@@ -437,15 +402,8 @@ impl Peer {
     }
 
     fn establish(&mut self, ready: Ready, outgoing: bool) {
-        let Ready {
-            stream,
-            buf,
-            remote_open,
-            negotiated,
-        } = ready;
-        let addrs = stream
-            .local_addr()
-            .and_then(|l| stream.peer_addr().map(|r| (l, r)));
+        let Ready { stream, buf, remote_open, negotiated } = ready;
+        let addrs = stream.local_addr().and_then(|l| stream.peer_addr().map(|r| (l, r)));
         // A dual-stack listener's IPv4 connections have IPv4-mapped
         // addresses: state and next hops want the IPv4 ones.
         let plain = |a: SocketAddr| SocketAddr::new(transport::unmap(a.ip()), a.port());
@@ -460,12 +418,7 @@ impl Peer {
         let (rd, wr) = stream.into_split();
         let (outbox, outbox_rx) = mpsc::unbounded_channel();
         let codec = negotiated.codec_config(self.config.peer_kind());
-        let info = SessionInfo {
-            negotiated: negotiated.clone(),
-            local,
-            remote,
-            remote_router_id: remote_open.bgp_id,
-        };
+        let info = SessionInfo { negotiated: negotiated.clone(), local, remote, remote_router_id: remote_open.bgp_id };
         // Management sees the session up no later than the RIB does.
         self.stats.update_facts(|f| {
             f.negotiated = Some(negotiated.clone());
@@ -475,11 +428,7 @@ impl Peer {
             f.remote_router_id = Some(remote_open.bgp_id);
         });
         self.stats.set_state(SessionState::Established);
-        let _ = self.rib.send(RibEvent::Established {
-            peer: self.idx,
-            info: Box::new(info),
-            out: outbox.clone(),
-        });
+        let _ = self.rib.send(RibEvent::Established { peer: self.idx, info: Box::new(info), out: outbox.clone() });
 
         let reader = tokio::spawn(reader::run(
             rd,
@@ -530,14 +479,10 @@ impl Peer {
     /// Ends the session, sending `n` first; the RIB hears Down after every
     /// UPDATE the reader passed on.
     async fn close_session(&mut self, n: Option<Notification>, reason: &str) {
-        let Some(mut s) = self.session.take() else {
-            return;
-        };
+        let Some(mut s) = self.session.take() else { return };
         // The NOTIFICATION we send, as code/subcode (RFC 4271 4.5), for the
         // log; one the peer sent is named in `reason`.
-        let notification = n
-            .as_ref()
-            .map(|n| format!("{}/{}", n.kind.code(), n.kind.subcode()));
+        let notification = n.as_ref().map(|n| format!("{}/{}", n.kind.code(), n.kind.subcode()));
         if let Some(r) = s.reader.take() {
             r.abort();
             let _ = r.await;
@@ -568,12 +513,8 @@ impl Peer {
     /// Closes the session and every connection with `n`; stops attempts.
     async fn close_all(&mut self, n: Option<Notification>, reason: &str) {
         self.close_session(n.clone(), reason).await;
-        let ids: Vec<u64> = self
-            .candidates
-            .iter()
-            .filter(|c| !matches!(c.stage, Stage::Dumping(_)))
-            .map(|c| c.id)
-            .collect();
+        let ids: Vec<u64> =
+            self.candidates.iter().filter(|c| !matches!(c.stage, Stage::Dumping(_))).map(|c| c.id).collect();
         for id in ids {
             self.dump(id, n.clone());
         }

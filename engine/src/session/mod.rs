@@ -46,21 +46,9 @@ pub struct SessionGone;
 /// configuration is passive or disabled (or invalid: then it stays Idle
 /// with the error in `last_error` until a valid configuration comes).
 /// Must run inside a tokio runtime.
-pub fn spawn(
-    idx: PeerIdx,
-    config: PeerConfig,
-    rib: RibSender,
-    stats: Arc<PeerStats>,
-) -> PeerHandle {
+pub fn spawn(idx: PeerIdx, config: PeerConfig, rib: RibSender, stats: Arc<PeerStats>) -> PeerHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let peer = fsm::Peer::new(
-        idx,
-        config,
-        rib,
-        stats.clone(),
-        rx,
-        timers::FIRST_ATTEMPT_JITTER,
-    );
+    let peer = fsm::Peer::new(idx, config, rib, stats.clone(), rx, timers::FIRST_ATTEMPT_JITTER);
     tokio::spawn(peer.run());
     PeerHandle { tx, stats }
 }

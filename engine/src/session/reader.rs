@@ -17,8 +17,8 @@ use crate::event::{RibEvent, RibSender};
 use crate::rib::PeerIdx;
 use crate::stats::PeerStats;
 use crate::wire::{
-    ErrorKind, FsmSubcode, HeaderSubcode, MessageDecoder, MessageType, Negotiated, Notification,
-    Received, RouteRefreshSubtype, Verdict,
+    ErrorKind, FsmSubcode, HeaderSubcode, MessageDecoder, MessageType, Negotiated, Notification, Received,
+    RouteRefreshSubtype, Verdict,
 };
 
 /// Room made in the read buffer before each read: enough for many
@@ -42,12 +42,7 @@ pub(crate) struct Context {
 }
 
 /// Reads until the connection ends; returns why.
-pub(crate) async fn run(
-    mut rd: OwnedReadHalf,
-    mut buf: BytesMut,
-    mut decoder: MessageDecoder,
-    ctx: Context,
-) -> End {
+pub(crate) async fn run(mut rd: OwnedReadHalf, mut buf: BytesMut, mut decoder: MessageDecoder, ctx: Context) -> End {
     let mut deadline = ctx.hold.map(|h| Instant::now() + h);
     loop {
         loop {
@@ -102,10 +97,7 @@ impl Context {
                 if let Verdict::SessionReset(n) = &update.verdict {
                     return Some(End::send(format!("malformed UPDATE: {n}"), n.clone()));
                 }
-                let _ = self.rib.send(RibEvent::Update {
-                    peer: self.idx,
-                    update,
-                });
+                let _ = self.rib.send(RibEvent::Update { peer: self.idx, update });
                 None
             }
             Received::Keepalive => None,
@@ -125,13 +117,8 @@ impl Context {
                 }
                 match rr.subtype {
                     // RFC 2918 4: a family not negotiated is ignored.
-                    RouteRefreshSubtype::Normal
-                        if self.negotiated.families.contains(&rr.family) =>
-                    {
-                        let _ = self.rib.send(RibEvent::RouteRefresh {
-                            peer: self.idx,
-                            family: rr.family,
-                        });
+                    RouteRefreshSubtype::Normal if self.negotiated.families.contains(&rr.family) => {
+                        let _ = self.rib.send(RibEvent::RouteRefresh { peer: self.idx, family: rr.family });
                     }
                     subtype => {
                         tracing::debug!(peer = %self.peer, family = %rr.family, ?subtype, "ROUTE-REFRESH ignored");
@@ -141,10 +128,7 @@ impl Context {
             }
             Received::Open(_) => {
                 let data = Bytes::copy_from_slice(&[MessageType::Open.code()]);
-                let n = Notification::new(
-                    ErrorKind::Fsm(FsmSubcode::UnexpectedMessageInEstablished),
-                    data,
-                );
+                let n = Notification::new(ErrorKind::Fsm(FsmSubcode::UnexpectedMessageInEstablished), data);
                 Some(End::send("OPEN in Established", n))
             }
         }

@@ -22,10 +22,7 @@ pub struct DecodeError {
 impl DecodeError {
     /// An error reported with the given code, subcode and data.
     pub(crate) fn new(reason: &'static str, kind: ErrorKind, data: impl Into<Bytes>) -> Self {
-        DecodeError {
-            reason,
-            notification: Notification::new(kind, data.into()),
-        }
+        DecodeError { reason, notification: Notification::new(kind, data.into()) }
     }
 }
 

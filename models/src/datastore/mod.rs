@@ -32,9 +32,7 @@ pub use consumer::{ConfigConsumer, Refusal, Transaction};
 pub use events::{CommitEvent, LeafChange};
 pub use history::CommitRecord;
 pub use lock::{LockError, SessionId, Target};
-pub use stream::{
-    entry_keys, object_json, Scalar, StateStream, StreamChange, StreamElem, StreamEntry, StreamNode,
-};
+pub use stream::{entry_keys, object_json, Scalar, StateStream, StreamChange, StreamElem, StreamEntry, StreamNode};
 
 use crate::config::Config;
 use crate::edit::{self, Edit, EditError};
@@ -89,12 +87,7 @@ pub struct Requester {
 impl Requester {
     /// A requester from a door with no session or user (files, internal).
     pub fn internal(origin: Origin) -> Requester {
-        Requester {
-            origin,
-            session: SessionId::INTERNAL,
-            user: None,
-            comment: None,
-        }
+        Requester { origin, session: SessionId::INTERNAL, user: None, comment: None }
     }
 }
 
@@ -159,11 +152,7 @@ pub struct Options {
 impl Options {
     /// Defaults for a state directory.
     pub fn new(state_dir: impl Into<PathBuf>) -> Options {
-        Options {
-            state_dir: state_dir.into(),
-            history_len: 50,
-            event_capacity: 4096,
-        }
+        Options { state_dir: state_dir.into(), history_len: 50, event_capacity: 4096 }
     }
 }
 
@@ -191,10 +180,7 @@ fn config_under(running: &Config, path: &str) -> Result<DataTree<'static>, Model
     let parsed = crate::path::DataPath::parse(path)?;
     let mut segments = parsed.segments;
     while !segments.is_empty() {
-        let prefix = crate::path::DataPath {
-            segments: segments.clone(),
-        }
-        .to_string();
+        let prefix = crate::path::DataPath { segments: segments.clone() }.to_string();
         if let Ok(node) = running.tree().find_path(&prefix) {
             return Ok(node.duplicate(true)?);
         }
@@ -266,17 +252,10 @@ impl Datastore {
     /// true, `given` is used and saved. A saved file that does not parse
     /// or validate is an error naming the file: it is never replaced
     /// silently.
-    pub fn open(
-        options: Options,
-        given: Config,
-        replace: bool,
-    ) -> Result<(Datastore, Startup), ModelError> {
+    pub fn open(options: Options, given: Config, replace: bool) -> Result<(Datastore, Startup), ModelError> {
         let saved = options.state_dir.join("running.json");
         std::fs::create_dir_all(&options.state_dir).map_err(|e| {
-            ModelError::general(format!(
-                "cannot create state directory {}: {e}",
-                options.state_dir.display()
-            ))
+            ModelError::general(format!("cannot create state directory {}: {e}", options.state_dir.display()))
         })?;
         let (running, startup) = match persist::load(&saved)? {
             Some(config) if !replace => (config, Startup::Saved(saved.clone())),
@@ -289,17 +268,8 @@ impl Datastore {
         // The start-up configuration is commit 1, so it can be rolled back to.
         let mut history = History::new(options.history_len);
         let who = Requester::internal(Origin::File);
-        let empty = running
-            .tree()
-            .diff(running.tree(), DataDiffFlags::empty())?;
-        let event = CommitEvent {
-            id: 1,
-            time: SystemTime::now(),
-            origin: Origin::File,
-            user: None,
-            changes: Vec::new(),
-            duration: Duration::ZERO,
-        };
+        let empty = running.tree().diff(running.tree(), DataDiffFlags::empty())?;
+        let event = CommitEvent { id: 1, time: SystemTime::now(), origin: Origin::File, user: None, changes: Vec::new(), duration: Duration::ZERO };
         history.push(&event, &who, empty);
         let store = Datastore {
             state: Mutex::new(State {
@@ -327,10 +297,7 @@ impl Datastore {
 
     /// The running configuration now. Cheap: a shared snapshot.
     pub fn running(&self) -> Arc<Config> {
-        self.running
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.running.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// A copy of the candidate configuration (running, if nobody edited it).
@@ -354,11 +321,7 @@ impl Datastore {
     pub fn operational(&self, path: &str) -> Result<DataTree<'static>, ModelError> {
         let running = self.running();
         let mut tree = config_under(&running, path)?;
-        let provider = self
-            .provider
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let provider = self.provider.read().unwrap_or_else(|e| e.into_inner()).clone();
         if let Some(p) = provider {
             p.write_state(&mut tree, path)?;
         }
@@ -369,22 +332,14 @@ impl Datastore {
     /// The streamed entries of the table holding `path`, if the state
     /// provider streams it (see [`StateProvider::stream_state`]).
     pub fn stream_state(&self, path: &str) -> Option<StateStream> {
-        let provider = self
-            .provider
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let provider = self.provider.read().unwrap_or_else(|e| e.into_inner()).clone();
         provider.and_then(|p| p.stream_state(path))
     }
 
     /// [`Datastore::stream_state`] for many paths read together (see
     /// [`StateProvider::stream_states`]).
     pub fn stream_states(&self, paths: &[String]) -> Vec<Option<StateStream>> {
-        let provider = self
-            .provider
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let provider = self.provider.read().unwrap_or_else(|e| e.into_inner()).clone();
         match provider {
             Some(p) => p.stream_states(paths),
             None => paths.iter().map(|_| None).collect(),
@@ -394,11 +349,7 @@ impl Datastore {
     /// The change feed of the streamed table holding `path` (see
     /// [`StateProvider::stream_changes`]).
     pub fn stream_changes(&self, path: &str) -> Option<tokio::sync::mpsc::Receiver<StreamChange>> {
-        let provider = self
-            .provider
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let provider = self.provider.read().unwrap_or_else(|e| e.into_inner()).clone();
         provider.and_then(|p| p.stream_changes(path))
     }
 
@@ -464,11 +415,7 @@ impl Datastore {
     }
 
     /// Applies edits to running as one transaction.
-    pub fn edit_running(
-        &self,
-        edits: &[Edit],
-        who: &Requester,
-    ) -> Result<CommitOutcome, CommitError> {
+    pub fn edit_running(&self, edits: &[Edit], who: &Requester) -> Result<CommitOutcome, CommitError> {
         let mut state = self.state();
         state.locks.check(Target::Running, who.session)?;
         let mut tree = self.running().to_tree();
@@ -480,11 +427,7 @@ impl Datastore {
 
     /// Replaces running with a whole configuration (a file load or reload,
     /// copy-config) as one transaction.
-    pub fn replace_running(
-        &self,
-        config: Config,
-        who: &Requester,
-    ) -> Result<CommitOutcome, CommitError> {
+    pub fn replace_running(&self, config: Config, who: &Requester) -> Result<CommitOutcome, CommitError> {
         let mut state = self.state();
         state.locks.check(Target::Running, who.session)?;
         self.commit_tree(&mut state, config.into_tree(), who, Confirm::No)
@@ -509,9 +452,7 @@ impl Datastore {
 
     /// Validates the candidate as a commit would, without committing.
     pub fn validate_candidate(&self) -> Result<(), CommitError> {
-        Config::from_tree(self.candidate())
-            .map(|_| ())
-            .map_err(CommitError::Invalid)
+        Config::from_tree(self.candidate()).map(|_| ()).map_err(CommitError::Invalid)
     }
 
     /// Throws the candidate's changes away (RFC 6241 discard-changes).
@@ -520,11 +461,7 @@ impl Datastore {
     }
 
     /// Commits the candidate to running.
-    pub fn commit_candidate(
-        &self,
-        who: &Requester,
-        confirm: Confirm,
-    ) -> Result<CommitOutcome, CommitError> {
+    pub fn commit_candidate(&self, who: &Requester, confirm: Confirm) -> Result<CommitOutcome, CommitError> {
         let mut state = self.state();
         state.locks.check(Target::Running, who.session)?;
         state.locks.check(Target::Candidate, who.session)?;
@@ -596,12 +533,7 @@ impl Datastore {
         let user = who.user.as_deref().unwrap_or("");
         match &result {
             Ok(CommitOutcome::Committed(id)) => {
-                let changes = state
-                    .history
-                    .records()
-                    .last()
-                    .map(|r| r.changes)
-                    .unwrap_or(0);
+                let changes = state.history.records().last().map(|r| r.changes).unwrap_or(0);
                 tracing::info!(
                     commit = id,
                     origin = who.origin.as_str(),
@@ -612,11 +544,7 @@ impl Datastore {
                 );
             }
             Ok(CommitOutcome::Unchanged) => {
-                tracing::debug!(
-                    origin = who.origin.as_str(),
-                    user,
-                    "commit: nothing changed"
-                );
+                tracing::debug!(origin = who.origin.as_str(), user, "commit: nothing changed");
             }
             Err(error) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
@@ -655,14 +583,7 @@ impl Datastore {
             }
         }
         let id = state.history.next_id();
-        let tx = Transaction {
-            id,
-            origin: who.origin,
-            old: &old,
-            new: &new,
-            diff: &diff,
-            changes: &changes,
-        };
+        let tx = Transaction { id, origin: who.origin, old: &old, new: &new, diff: &diff, changes: &changes };
 
         let mut prepared = Vec::new();
         for consumer in &state.consumers {
@@ -688,18 +609,10 @@ impl Datastore {
         for c in &state.consumers {
             c.apply(&tx);
         }
-        let event = Arc::new(CommitEvent::from_diff(
-            id,
-            SystemTime::now(),
-            who,
-            &diff,
-            start.elapsed(),
-        ));
+        let event = Arc::new(CommitEvent::from_diff(id, SystemTime::now(), who, &diff, start.elapsed()));
         let new = Arc::new(new);
         if confirm == Confirm::Pending && state.pending.is_none() {
-            state.pending = Some(PendingConfirm {
-                before: old.clone(),
-            });
+            state.pending = Some(PendingConfirm { before: old.clone() });
         }
         *self.running.write().unwrap_or_else(|e| e.into_inner()) = new;
         state.history.push(&event, who, diff);

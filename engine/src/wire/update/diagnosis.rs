@@ -192,23 +192,16 @@ impl DecodedUpdate {
     pub fn announced(&self) -> impl Iterator<Item = Announced<'_>> {
         let usable = matches!(self.verdict, Verdict::Clean | Verdict::AttributesDiscarded);
         let u = &self.update;
-        let classic = u
-            .next_hop
-            .filter(|_| usable && !u.nlri.is_empty())
-            .map(|addr| Announced {
-                family: Family::IPV4_UNICAST,
-                next_hop: NextHop::V4(addr),
-                nlri: &u.nlri,
-            });
-        let mp = u
-            .mp_reach
-            .as_ref()
-            .filter(|r| usable && !r.nlri.is_empty())
-            .map(|r| Announced {
-                family: r.family,
-                next_hop: r.next_hop,
-                nlri: &r.nlri,
-            });
+        let classic = u.next_hop.filter(|_| usable && !u.nlri.is_empty()).map(|addr| Announced {
+            family: Family::IPV4_UNICAST,
+            next_hop: NextHop::V4(addr),
+            nlri: &u.nlri,
+        });
+        let mp = u.mp_reach.as_ref().filter(|r| usable && !r.nlri.is_empty()).map(|r| Announced {
+            family: r.family,
+            next_hop: r.next_hop,
+            nlri: &r.nlri,
+        });
         classic.into_iter().chain(mp)
     }
 
@@ -220,15 +213,9 @@ impl DecodedUpdate {
         let as_withdraw = matches!(self.verdict, Verdict::TreatAsWithdraw);
         let u = &self.update;
         let classic = (usable, Family::IPV4_UNICAST, u.withdrawn.as_slice());
-        let unreach = u
-            .mp_unreach
-            .as_ref()
-            .map(|m| (usable, m.family, m.nlri.as_slice()));
+        let unreach = u.mp_unreach.as_ref().map(|m| (usable, m.family, m.nlri.as_slice()));
         let nlri = (as_withdraw, Family::IPV4_UNICAST, u.nlri.as_slice());
-        let reach = u
-            .mp_reach
-            .as_ref()
-            .map(|m| (as_withdraw, m.family, m.nlri.as_slice()));
+        let reach = u.mp_reach.as_ref().map(|m| (as_withdraw, m.family, m.nlri.as_slice()));
         [Some(classic), unreach, Some(nlri), reach]
             .into_iter()
             .flatten()
