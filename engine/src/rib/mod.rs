@@ -226,7 +226,9 @@ impl Rib {
         }
         if self.limits.insert(peer, limits) != Some(limits) {
             // A new limit is judged afresh.
-            self.limit_state.retain(|(p, _, _), _| *p != peer);
+            for s in self.limit_state.iter_mut().filter(|((p, _, _), _)| *p == peer) {
+                s.1.restart();
+            }
         }
         self.check_limits(peer)
     }
@@ -276,6 +278,12 @@ impl Rib {
         self.limit_state
             .get(&(peer, family, received))
             .is_some_and(|s| s.exceeded)
+    }
+
+    /// When any prefix limit of the peer was last exceeded (nanoseconds
+    /// since the Unix epoch).
+    pub fn last_limit_exceeded(&self, peer: PeerIdx) -> Option<u64> {
+        self.limit_state.iter().filter(|((p, _, _), _)| *p == peer).filter_map(|(_, s)| s.last_exceeded).max()
     }
 
     /// Our settings.
@@ -462,7 +470,7 @@ impl Rib {
             .iter_mut()
             .filter(|((p, _, _), _)| *p == peer)
         {
-            *s.1 = rules::LimitState::default();
+            s.1.restart();
         }
         let member = Member { peer, out };
         let g = match self.groups.iter().position(|g| *g.key() == key) {

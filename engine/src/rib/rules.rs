@@ -198,14 +198,25 @@ pub struct LimitState {
     pub warned: bool,
     /// The limit was exceeded (OpenConfig `prefix-limit-exceeded`).
     pub exceeded: bool,
+    /// When it was last exceeded, in nanoseconds since the Unix epoch
+    /// (OpenConfig `last-prefix-limit-exceeded`); kept across sessions.
+    pub last_exceeded: Option<u64>,
 }
 
 impl LimitState {
+    /// A new session: the limit is judged afresh (the last time it was
+    /// exceeded is kept).
+    pub fn restart(&mut self) {
+        *self = LimitState { last_exceeded: self.last_exceeded, ..LimitState::default() };
+    }
+
     /// What `count` newly breaches of `limit`.
     pub fn check(&mut self, limit: &Limit, count: u64) -> Option<Breach> {
         if count > u64::from(limit.max) {
             if !self.exceeded {
                 self.exceeded = true;
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+                self.last_exceeded = Some(now.as_nanos().min(u128::from(u64::MAX)) as u64);
                 return Some(Breach::Exceeded);
             }
             return None;
