@@ -12,17 +12,29 @@ use crate::{ly, ModelError};
 /// neighbor's data path).
 fn peer_group_path(neighbor: &str, group: &str) -> Option<String> {
     let (bgp, _) = neighbor.rsplit_once("/neighbors/neighbor[")?;
-    Some(format!("{bgp}/peer-groups/peer-group[peer-group-name={}]", crate::path::quote(group)))
+    Some(format!(
+        "{bgp}/peer-groups/peer-group[peer-group-name={}]",
+        crate::path::quote(group)
+    ))
 }
 
 /// A copy of the neighbor at data path `neighbor` (with its parents) that
 /// holds every leaf its peer group sets and it does not. A leaf-list is
 /// inherited whole, and only if the neighbor has none of its own.
-pub fn effective_neighbor(tree: &DataTree<'static>, neighbor: &str) -> Result<DataTree<'static>, ModelError> {
+pub fn effective_neighbor(
+    tree: &DataTree<'static>,
+    neighbor: &str,
+) -> Result<DataTree<'static>, ModelError> {
     let node = tree.find_path(neighbor)?;
     let mut eff = node.duplicate(true)?;
-    let group = tree.find_path(&format!("{neighbor}/config/peer-group")).ok().and_then(|n| n.value_canonical());
-    let Some(pg) = group.and_then(|g| peer_group_path(neighbor, &g)).and_then(|p| tree.find_path(&p).ok()) else {
+    let group = tree
+        .find_path(&format!("{neighbor}/config/peer-group"))
+        .ok()
+        .and_then(|n| n.value_canonical());
+    let Some(pg) = group
+        .and_then(|g| peer_group_path(neighbor, &g))
+        .and_then(|p| tree.find_path(&p).ok())
+    else {
         return Ok(eff);
     };
     // ly::node_path: DataNodeRef::path panics on paths over 4 KiB.
@@ -42,7 +54,10 @@ pub fn effective_neighbor(tree: &DataTree<'static>, neighbor: &str) -> Result<Da
             // Looked up in the original, not in `eff` where earlier
             // entries of this list were just added.
             let base = target.rsplit_once('[').map_or(target.as_str(), |(b, _)| b);
-            if ly::find(tree, base).map(|s| s.iter().any(|n| !n.is_default())).unwrap_or(false) {
+            if ly::find(tree, base)
+                .map(|s| s.iter().any(|n| !n.is_default()))
+                .unwrap_or(false)
+            {
                 continue;
             }
             eff.new_path(&target, None, false)?;

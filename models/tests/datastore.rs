@@ -589,14 +589,20 @@ fn neighbor_state_mirrors_its_effective_configuration() {
     )
     .unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let n = &json["openconfig-network-instance:network-instances"]["network-instance"][0]["protocols"]
-        ["protocol"][0]["bgp"]["neighbors"]["neighbor"][0];
+    let n = &json["openconfig-network-instance:network-instances"]["network-instance"][0]
+        ["protocols"]["protocol"][0]["bgp"]["neighbors"]["neighbor"][0];
     // Inherited from the peer group, set on the neighbor, and a default.
     assert_eq!(n["as-path-options"]["state"]["allow-own-as"], 2, "{text}");
     assert_eq!(n["state"]["peer-as"], 65010, "{text}");
-    assert_eq!(n["state"]["remove-private-as"], "openconfig-bgp-types:PRIVATE_AS_REMOVE_ALL", "{text}");
+    assert_eq!(
+        n["state"]["remove-private-as"], "openconfig-bgp-types:PRIVATE_AS_REMOVE_ALL",
+        "{text}"
+    );
     assert_eq!(n["state"]["ocbgp:enforce-first-as"], false, "{text}");
-    assert_eq!(n["route-reflector"]["state"]["route-reflector-client"], false, "{text}");
+    assert_eq!(
+        n["route-reflector"]["state"]["route-reflector-client"], false,
+        "{text}"
+    );
     // The peer group's own state is its configuration.
     let tree = store.operational(&group).unwrap();
     let text = ocbgp_models::ly::print_tree(
@@ -605,5 +611,8 @@ fn neighbor_state_mirrors_its_effective_configuration() {
         yang2::data::DataPrinterFlags::WITH_SIBLINGS,
     )
     .unwrap();
-    assert!(text.contains(r#""allow-own-as": 2"#) && text.matches("allow-own-as").count() == 2, "{text}");
+    assert!(
+        text.contains(r#""allow-own-as": 2"#) && text.matches("allow-own-as").count() == 2,
+        "{text}"
+    );
 }

@@ -38,7 +38,6 @@ fn neighbor_path(addr: IpAddr) -> String {
     )
 }
 
-
 /// Where the BGP listener binds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListenSettings {
@@ -346,9 +345,13 @@ pub fn neighbor(
         })?),
     };
     let asp = &n.as_path_options.config;
+    // local-as toward an external peer: received paths get it in front,
+    // sent ones get it in front of the global AS (unless told otherwise).
+    let local_as = session.local_as_override.filter(|_| !session.is_internal());
     let inbound = Inbound {
         local_asn: session.local_asn(),
         allow_own_as: asp.allow_own_as,
+        prepend: local_as.filter(|_| !c.local_as_no_prepend),
     };
     let mut outbound = Outbound {
         communities: [CommunityKinds::default(); 2],
@@ -357,6 +360,9 @@ pub fn neighbor(
             RemovePrivateAsOption::PrivateAsReplaceAll => PrivateAs::ReplaceAll,
         }),
         replace_as: asp.replace_peer_as.then_some(peer_as),
+        global_behind: local_as
+            .filter(|_| !c.local_as_replace_as)
+            .map(|_| global.asn),
     };
     let neighbor_kinds = community_kinds(&c.send_community_type).map_err(|r| Problem {
         path: at("config/send-community-type"),

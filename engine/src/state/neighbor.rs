@@ -51,7 +51,13 @@ pub(super) fn write_all(
                 for idx in idxs {
                     for f in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
                         out.counts.insert((idx, f), rib.counts(idx, f));
-                        out.exceeded.insert((idx, f), [rib.limit_exceeded(idx, f, false), rib.limit_exceeded(idx, f, true)]);
+                        out.exceeded.insert(
+                            (idx, f),
+                            [
+                                rib.limit_exceeded(idx, f, false),
+                                rib.limit_exceeded(idx, f, true),
+                            ],
+                        );
                     }
                     if let Some(at) = rib.last_limit_exceeded(idx) {
                         out.last_exceeded.insert(idx, at);
@@ -62,7 +68,12 @@ pub(super) fn write_all(
         })
         .unwrap_or_default();
     for (addr, n) in &neighbors {
-        write_one(tree, &format!("{bgp}/neighbors/neighbor[neighbor-address='{addr}']"), n, &rib_facts)?;
+        write_one(
+            tree,
+            &format!("{bgp}/neighbors/neighbor[neighbor-address='{addr}']"),
+            n,
+            &rib_facts,
+        )?;
     }
     let listen = format!("{bgp}/global/ocbgp:listen/state");
     if let Some(g) = engine.global() {
@@ -185,7 +196,12 @@ struct RibFacts {
     last_exceeded: HashMap<PeerIdx, u64>,
 }
 
-fn write_one(tree: &mut DataTree<'static>, at: &str, n: &Neighbor, rib: &RibFacts) -> Result<(), ModelError> {
+fn write_one(
+    tree: &mut DataTree<'static>,
+    at: &str,
+    n: &Neighbor,
+    rib: &RibFacts,
+) -> Result<(), ModelError> {
     let counts = &rib.counts;
     let stats = &n.stats;
     let facts = stats.facts();
@@ -335,14 +351,29 @@ fn write_one(tree: &mut DataTree<'static>, at: &str, n: &Neighbor, rib: &RibFact
             },
             ..NeighborAfiSafiState::default()
         }
-        .write(tree, &format!("{at}/afi-safis/afi-safi[afi-safi-name='{}']/state", name.as_str()))?;
+        .write(
+            tree,
+            &format!(
+                "{at}/afi-safis/afi-safi[afi-safi-name='{}']/state",
+                name.as_str()
+            ),
+        )?;
         // The limits themselves are mirrored from the configuration.
-        let unicast = if fam.family == Family::IPV4_UNICAST { "ipv4-unicast" } else { "ipv6-unicast" };
+        let unicast = if fam.family == Family::IPV4_UNICAST {
+            "ipv4-unicast"
+        } else {
+            "ipv6-unicast"
+        };
         let limits = n.limits[usize::from(fam.family == Family::IPV6_UNICAST)];
-        let [accepted, received] = rib.exceeded.get(&(n.idx, fam.family)).copied().unwrap_or_default();
-        for (container, limit, exceeded) in
-            [("prefix-limit", limits.accepted, accepted), ("prefix-limit-received", limits.received, received)]
-        {
+        let [accepted, received] = rib
+            .exceeded
+            .get(&(n.idx, fam.family))
+            .copied()
+            .unwrap_or_default();
+        for (container, limit, exceeded) in [
+            ("prefix-limit", limits.accepted, accepted),
+            ("prefix-limit-received", limits.received, received),
+        ] {
             if limit.is_some() {
                 let leaf = format!(
                     "{at}/afi-safis/afi-safi[afi-safi-name='{}']/{unicast}/{container}/state/prefix-limit-exceeded",

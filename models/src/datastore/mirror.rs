@@ -16,12 +16,16 @@ use crate::ly;
 use crate::ModelError;
 
 /// The BGP instances.
-const BGP: &str = "/openconfig-network-instance:network-instances/network-instance/protocols/protocol/bgp";
+const BGP: &str =
+    "/openconfig-network-instance:network-instances/network-instance/protocols/protocol/bgp";
 
 /// Subtrees whose `config` containers are mirrored into `state` as they
 /// are.
 fn mirrored() -> [String; 2] {
-    ["/openconfig-routing-policy:routing-policy".to_owned(), format!("{BGP}/peer-groups/peer-group")]
+    [
+        "/openconfig-routing-policy:routing-policy".to_owned(),
+        format!("{BGP}/peer-groups/peer-group"),
+    ]
 }
 
 /// Whether `schema` (a `config` container) has a `state` sibling with a
@@ -57,7 +61,9 @@ fn config_leaves(top: &DataNodeRef<'_, '_>, out: &mut Vec<(String, Option<String
         let state = state_path(&node);
         for leaf in node.children() {
             let ls = leaf.schema();
-            if !matches!(ls.kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList) || !state_has(&schema, ls.name()) {
+            if !matches!(ls.kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList)
+                || !state_has(&schema, ls.name())
+            {
                 continue;
             }
             // A leaf of another module (an augment) is named with it.
@@ -75,7 +81,10 @@ fn config_leaves(top: &DataNodeRef<'_, '_>, out: &mut Vec<(String, Option<String
 /// the mirrored subtrees and the BGP neighbors with the same leaves and
 /// values, where the engine has not written them; `running` is the whole
 /// configuration (peer groups a neighbor inherits from).
-pub(super) fn mirror_config(tree: &mut DataTree<'static>, running: &DataTree<'static>) -> Result<(), ModelError> {
+pub(super) fn mirror_config(
+    tree: &mut DataTree<'static>,
+    running: &DataTree<'static>,
+) -> Result<(), ModelError> {
     let mut leaves: Vec<(String, Option<String>)> = Vec::new();
     for root in mirrored() {
         for top in ly::find(tree, &root).map_err(ModelError::general)? {
