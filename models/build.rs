@@ -33,7 +33,10 @@ use std::{env, fs};
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let yang_dir = manifest.join("../yang").canonicalize().expect("yang/ folder");
+    let yang_dir = manifest
+        .join("../yang")
+        .canonicalize()
+        .expect("yang/ folder");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     println!("cargo:rerun-if-changed={}", yang_dir.display());
     println!("cargo:rerun-if-env-changed=OCBGP_GEN_DUMP");
@@ -44,8 +47,12 @@ fn main() {
     // field (always absent, or its default), so code that refuses or
     // ignores it still compiles, while the datastore's context, which
     // loads every module, refuses to hold it.
-    let generated: Vec<String> =
-        modules.all.iter().filter(|m| !modules.deviations.contains(m)).cloned().collect();
+    let generated: Vec<String> = modules
+        .all
+        .iter()
+        .filter(|m| !modules.deviations.contains(m))
+        .cloned()
+        .collect();
 
     let ctx = model::load_context(&yang_dir, &generated);
     let mut schema = model::walk(&ctx, &generated);

@@ -25,7 +25,9 @@ struct Header {
 fn argument(text: &str, keyword: &str) -> Option<String> {
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
-        let Some(rest) = line.trim_start().strip_prefix(keyword) else { continue };
+        let Some(rest) = line.trim_start().strip_prefix(keyword) else {
+            continue;
+        };
         if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
             continue;
         }
@@ -88,7 +90,10 @@ pub fn run(yang_dir: &Path, out_dir: &Path) -> Modules {
         .collect();
     files.sort();
 
-    let mut modules = Modules { all: Vec::new(), deviations: Vec::new() };
+    let mut modules = Modules {
+        all: Vec::new(),
+        deviations: Vec::new(),
+    };
     let mut out = String::from("/// Every YANG module and submodule of `yang/`, embedded.\n");
     out.push_str("pub static MODULES: &[YangModule] = &[\n");
     for path in &files {

@@ -10,6 +10,7 @@ pub mod datastore;
 pub mod edit;
 pub mod error;
 pub mod gen;
+pub mod inherit;
 pub mod ly;
 pub mod path;
 pub mod schema;

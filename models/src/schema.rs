@@ -131,7 +131,9 @@ pub fn context() -> &'static Context {
 /// [`context`] (RFC 8525's `deviation` list of a module), in load order.
 pub fn deviated_by(name: &str) -> Vec<&'static str> {
     let ctx = context();
-    let Some(module) = ctx.get_module_implemented(name) else { return Vec::new() };
+    let Some(module) = ctx.get_module_implemented(name) else {
+        return Vec::new();
+    };
     let raw = module.as_raw();
     let mut out = Vec::new();
     // SAFETY: `raw` points to a module of the process-wide context, which

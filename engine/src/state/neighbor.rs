@@ -6,11 +6,13 @@ use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 
 use ocbgp_models::gen::state::{
-    BgpApplyPolicyState, ListenState, Messages, NeighborAfiSafiState, NeighborState, NeighborTimersState, NeighborTransportState,
-    Prefixes, Queues, Received, RouteServerState, Sent,
+    BgpApplyPolicyState, ListenState, Messages, NeighborAfiSafiState, NeighborState,
+    NeighborTimersState, NeighborTransportState, Prefixes, Queues, Received, RouteServerState,
+    Sent,
 };
 use ocbgp_models::gen::types::{
-    AfiSafiType, BgpCapability, BgpErrorCode, BgpErrorSubcode, DefaultPolicyType, NeighborSessionState,
+    AfiSafiType, BgpCapability, BgpErrorCode, BgpErrorSubcode, DefaultPolicyType,
+    NeighborSessionState,
 };
 use ocbgp_models::ModelError;
 use yang2::data::DataTree;
@@ -34,16 +36,31 @@ pub(super) fn write_all(
     let neighbors: Vec<(IpAddr, Neighbor)> = engine
         .neighbors()
         .into_iter()
-        .filter(|(a, _)| wants(path, &format!("{bgp}/neighbors/neighbor[neighbor-address='{a}']")))
+        .filter(|(a, _)| {
+            wants(
+                path,
+                &format!("{bgp}/neighbors/neighbor[neighbor-address='{a}']"),
+            )
+        })
         .collect();
     let idxs: Vec<PeerIdx> = neighbors.iter().map(|(_, n)| n.idx).collect();
-    let counts: HashMap<(PeerIdx, Family), PrefixCounts> = rib
+    let rib_facts: RibFacts = rib
         .and_then(|r| {
             r.query_blocking(RIB_WAIT, move |rib| {
-                let mut out = HashMap::new();
+                let mut out = RibFacts::default();
                 for idx in idxs {
                     for f in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
-                        out.insert((idx, f), rib.counts(idx, f));
+                        out.counts.insert((idx, f), rib.counts(idx, f));
+                        out.exceeded.insert(
+                            (idx, f),
+                            [
+                                rib.limit_exceeded(idx, f, false),
+                                rib.limit_exceeded(idx, f, true),
+                            ],
+                        );
+                    }
+                    if let Some(at) = rib.last_limit_exceeded(idx) {
+                        out.last_exceeded.insert(idx, at);
                     }
                 }
                 out
@@ -51,7 +68,12 @@ pub(super) fn write_all(
         })
         .unwrap_or_default();
     for (addr, n) in &neighbors {
-        write_one(tree, &format!("{bgp}/neighbors/neighbor[neighbor-address='{addr}']"), n, &counts)?;
+        write_one(
+            tree,
+            &format!("{bgp}/neighbors/neighbor[neighbor-address='{addr}']"),
+            n,
+            &rib_facts,
+        )?;
     }
     let listen = format!("{bgp}/global/ocbgp:listen/state");
     if let Some(g) = engine.global() {
@@ -165,19 +187,34 @@ fn u32_of(v: u64) -> Option<u32> {
     Some(v.min(u64::from(u32::MAX)) as u32)
 }
 
+/// What the RIB knows of the neighbors read.
+#[derive(Default)]
+struct RibFacts {
+    counts: HashMap<(PeerIdx, Family), PrefixCounts>,
+    /// prefix-limit and prefix-limit-received exceeded.
+    exceeded: HashMap<(PeerIdx, Family), [bool; 2]>,
+    last_exceeded: HashMap<PeerIdx, u64>,
+}
+
 fn write_one(
     tree: &mut DataTree<'static>,
     at: &str,
     n: &Neighbor,
-    counts: &HashMap<(PeerIdx, Family), PrefixCounts>,
+    rib: &RibFacts,
 ) -> Result<(), ModelError> {
+    let counts = &rib.counts;
     let stats = &n.stats;
     let facts = stats.facts();
     let c = &n.config;
     let established = stats.state() == SessionState::Established;
     let direction = |m: &MessageCounters, last: Option<NotificationCode>| {
         let (code, sub) = last.map(error_identities).unwrap_or((None, None));
-        (m.get(MessageType::Update), m.get(MessageType::Notification), code, sub)
+        (
+            m.get(MessageType::Update),
+            m.get(MessageType::Notification),
+            code,
+            sub,
+        )
     };
     let (su, sn, scode, ssub) = direction(&stats.sent, facts.last_sent_notification);
     let (ru, rn, rcode, rsub) = direction(&stats.received, facts.last_received_notification);
@@ -197,9 +234,14 @@ fn write_one(
         dynamically_configured: Some(c.dynamic),
         session_state: Some(session_state(stats.state())),
         // OpenConfig: nanoseconds since the Unix epoch.
-        last_established: (last_established > 0).then(|| last_established.saturating_mul(1_000_000_000)),
+        last_established: (last_established > 0)
+            .then(|| last_established.saturating_mul(1_000_000_000)),
         established_transitions: Some(stats.established_transitions.load(Ordering::Relaxed)),
-        supported_capabilities: facts.remote_capabilities.as_ref().map(capabilities).unwrap_or_default(),
+        supported_capabilities: facts
+            .remote_capabilities
+            .as_ref()
+            .map(capabilities)
+            .unwrap_or_default(),
         messages: Messages {
             sent: Sent {
                 update: Some(su),
@@ -216,7 +258,12 @@ fn write_one(
                 ..Received::default()
             },
         },
-        queues: Queues { input: Some(0), output: u32_of(stats.output_queue.load(Ordering::Relaxed)) },
+        queues: Queues {
+            input: Some(0),
+            output: u32_of(stats.output_queue.load(Ordering::Relaxed)),
+        },
+        last_prefix_limit_exceeded: rib.last_exceeded.get(&n.idx).copied(),
+        enforce_first_as: Some(c.enforce_first_as),
         ..NeighborState::default()
     }
     .write(tree, &format!("{at}/state"))?;
@@ -226,7 +273,11 @@ fn write_one(
         hold_time: Some(c.timers.hold_time),
         keepalive_interval: Some(c.timers.keepalive),
         minimum_advertisement_interval: Some(c.timers.min_advertisement_interval),
-        negotiated_hold_time: facts.negotiated.as_ref().filter(|_| established).map(|n| n.hold_time),
+        negotiated_hold_time: facts
+            .negotiated
+            .as_ref()
+            .filter(|_| established)
+            .map(|n| n.hold_time),
         ..NeighborTimersState::default()
     }
     .write(tree, &format!("{at}/timers/state"))?;
@@ -235,7 +286,10 @@ fn write_one(
         passive_mode: Some(c.passive),
         tcp_mss: c.tcp_mss,
         ttl_security: c.ttl_security,
-        local_address: facts.local_address.map(|a| a.ip().to_string()).or(c.local_address.map(|a| a.to_string())),
+        local_address: facts
+            .local_address
+            .map(|a| a.ip().to_string())
+            .or(c.local_address.map(|a| a.to_string())),
         local_port: facts.local_address.map(|a| a.port()),
         remote_address: Some(facts.remote_address.map(|a| a.ip()).unwrap_or(c.remote)),
         remote_port: facts.remote_address.map(|a| a.port()),
@@ -243,7 +297,10 @@ fn write_one(
     }
     .write(tree, &format!("{at}/transport/state"))?;
 
-    RouteServerState { route_server_client: Some(n.rs_client) }.write(tree, &format!("{at}/ocbgp:route-server/state"))?;
+    RouteServerState {
+        route_server_client: Some(n.rs_client),
+    }
+    .write(tree, &format!("{at}/ocbgp:route-server/state"))?;
 
     // The policy in effect; no chain configured shows as ACCEPT_ROUTE
     // defaults with no policies (everything passes, see yang/README.md).
@@ -254,17 +311,34 @@ fn write_one(
         })
     };
     BgpApplyPolicyState {
-        import_policy: n.import.as_ref().map(|s| s.names.clone()).unwrap_or_default(),
-        export_policy: n.export.as_ref().map(|s| s.names.clone()).unwrap_or_default(),
+        import_policy: n
+            .import
+            .as_ref()
+            .map(|s| s.names.clone())
+            .unwrap_or_default(),
+        export_policy: n
+            .export
+            .as_ref()
+            .map(|s| s.names.clone())
+            .unwrap_or_default(),
         default_import_policy: default_of(&n.import),
         default_export_policy: default_of(&n.export),
     }
     .write(tree, &format!("{at}/apply-policy/state"))?;
 
-    let negotiated: Vec<Family> = facts.negotiated.as_ref().map(|n| n.families.clone()).unwrap_or_default();
+    let negotiated: Vec<Family> = facts
+        .negotiated
+        .as_ref()
+        .map(|n| n.families.clone())
+        .unwrap_or_default();
     for fam in &c.families {
-        let Some(name) = afi_safi_name(fam.family) else { continue };
-        let pc = counts.get(&(n.idx, fam.family)).copied().unwrap_or_default();
+        let Some(name) = afi_safi_name(fam.family) else {
+            continue;
+        };
+        let pc = counts
+            .get(&(n.idx, fam.family))
+            .copied()
+            .unwrap_or_default();
         NeighborAfiSafiState {
             afi_safi_name: Some(name),
             enabled: Some(true),
@@ -277,7 +351,37 @@ fn write_one(
             },
             ..NeighborAfiSafiState::default()
         }
-        .write(tree, &format!("{at}/afi-safis/afi-safi[afi-safi-name='{}']/state", name.as_str()))?;
+        .write(
+            tree,
+            &format!(
+                "{at}/afi-safis/afi-safi[afi-safi-name='{}']/state",
+                name.as_str()
+            ),
+        )?;
+        // The limits themselves are mirrored from the configuration.
+        let unicast = if fam.family == Family::IPV4_UNICAST {
+            "ipv4-unicast"
+        } else {
+            "ipv6-unicast"
+        };
+        let limits = n.limits[usize::from(fam.family == Family::IPV6_UNICAST)];
+        let [accepted, received] = rib
+            .exceeded
+            .get(&(n.idx, fam.family))
+            .copied()
+            .unwrap_or_default();
+        for (container, limit, exceeded) in [
+            ("prefix-limit", limits.accepted, accepted),
+            ("prefix-limit-received", limits.received, received),
+        ] {
+            if limit.is_some() {
+                let leaf = format!(
+                    "{at}/afi-safis/afi-safi[afi-safi-name='{}']/{unicast}/{container}/state/prefix-limit-exceeded",
+                    name.as_str()
+                );
+                tree.new_path(&leaf, Some(if exceeded { "true" } else { "false" }), false)?;
+            }
+        }
     }
     Ok(())
 }
