@@ -182,7 +182,6 @@ fn detail_of(n: &Value) -> Value {
             "hold_time": number(member(&ts, "hold-time")),
             "keepalive_interval": number(member(&ts, "keepalive-interval")),
             "connect_retry": number(member(&ts, "connect-retry")),
-            "minimum_advertisement_interval": number(member(&ts, "minimum-advertisement-interval")),
             "negotiated_hold_time": number(member(&ts, "negotiated-hold-time")),
         }),
     );
@@ -246,12 +245,11 @@ pub async fn detail(conn: &mut Conn, addr: &str, json: bool) -> anyhow::Result<(
         g("transport/passive_mode")
     );
     println!(
-        "  Timers:       hold {} s (negotiated {}), keepalive {} s, connect-retry {} s, min-adv {} s",
+        "  Timers:       hold {} s (negotiated {}), keepalive {} s, connect-retry {} s",
         g("timers/hold_time"),
         g("timers/negotiated_hold_time"),
         g("timers/keepalive_interval"),
         g("timers/connect_retry"),
-        g("timers/minimum_advertisement_interval")
     );
     let caps = text(member(&d, "capabilities"))
         .filter(|c| !c.is_empty())

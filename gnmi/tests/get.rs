@@ -108,21 +108,20 @@ async fn state_has_only_state_and_keys() {
     assert_eq!(value["state"]["session-state"], "ESTABLISHED");
     assert_eq!(value["state"]["messages"]["received"]["UPDATE"], "10");
     assert!(value.get("config").is_none(), "no config: {value}");
-    assert!(
-        value.get("timers").is_none(),
-        "config-only subtrees go: {value}"
-    );
+    // The settings in effect are state too (mirrored from configuration).
+    assert_eq!(value["timers"]["state"]["hold-time"], 90, "{value}");
+    assert!(value["timers"].get("config").is_none(), "config goes: {value}");
 
     // OPERATIONAL is the same for ocbgp.
     let response = get(&h, &[&p], DataType::Operational).await.expect("Get");
     assert_eq!(updates(&response)[0].1, *value);
 
-    // A neighbor without state has no state data.
+    // A neighbor without a session has its settings in effect, no more.
     let other = format!("{BGP_GNMI}/neighbors/neighbor[neighbor-address=192.0.2.3]");
-    let err = get(&h, &[&other], DataType::State)
-        .await
-        .expect_err("no state");
-    assert_eq!(err.code(), Code::NotFound);
+    let response = get(&h, &[&other], DataType::State).await.expect("Get");
+    let value = &updates(&response)[0].1;
+    assert!(value["state"].get("session-state").is_none(), "{value}");
+    assert_eq!(value["timers"]["state"]["hold-time"], 90, "{value}");
     h.stop().await;
 }
 

@@ -297,7 +297,6 @@ pub fn neighbor(
         hold_time: t.hold_time,
         keepalive: t.keepalive_interval,
         connect_retry: t.connect_retry,
-        min_advertisement_interval: t.minimum_advertisement_interval,
     };
     session.passive = n.transport.config.passive_mode;
     session.tcp_mss = n.transport.config.tcp_mss;

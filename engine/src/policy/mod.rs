@@ -76,7 +76,8 @@
 //!   Each touches its own kind of community only.
 //! * `set-tag` is recorded for the rest of the evaluation (for
 //!   `match-tag-set`); it has no effect on the wire.
-//! * `set-aigp` is refused: ocbgp does not carry AIGP.
+//! * `set-aigp` is not in the schema (ocbgp-deviations): ocbgp does not
+//!   carry AIGP.
 //!
 //! # Caching
 //!

@@ -62,10 +62,6 @@ pub struct Timers {
     /// Time between connection attempts, the base of the back-off
     /// (`connect-retry`, default 30).
     pub connect_retry: u16,
-    /// Least time between UPDATEs for the same prefixes (RFC 4271 9.2.1.1,
-    /// `minimum-advertisement-interval`). Export's business: carried here,
-    /// not applied by the session.
-    pub min_advertisement_interval: u16,
 }
 
 impl Default for Timers {
@@ -74,7 +70,6 @@ impl Default for Timers {
             hold_time: 90,
             keepalive: 30,
             connect_retry: 30,
-            min_advertisement_interval: 30,
         }
     }
 }

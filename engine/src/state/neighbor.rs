@@ -272,7 +272,6 @@ fn write_one(
         connect_retry: Some(c.timers.connect_retry),
         hold_time: Some(c.timers.hold_time),
         keepalive_interval: Some(c.timers.keepalive),
-        minimum_advertisement_interval: Some(c.timers.min_advertisement_interval),
         negotiated_hold_time: facts
             .negotiated
             .as_ref()

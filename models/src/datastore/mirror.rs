@@ -94,7 +94,7 @@ pub(super) fn mirror_config(
     let neighbors: Vec<String> = ly::find(tree, &format!("{BGP}/neighbors/neighbor"))
         .map_err(ModelError::general)?
         .iter()
-        .map(|n| ly::node_path(&n))
+        .map(|n| ly::node_path(n))
         .collect();
     for path in neighbors {
         if running.find_path(&path).is_err() {

@@ -82,12 +82,6 @@ impl Compiler<'_> {
                 },
             }));
         }
-        if c.set_aigp.is_some() {
-            return Err(problem(
-                leaf("set-aigp"),
-                "set-aigp is not supported: ocbgp does not carry AIGP",
-            ));
-        }
         let pp = &b.set_as_path_prepend.config;
         if pp.repeat_n.is_some() || pp.asn.is_some() || pp.use_last_as.is_some() {
             let asn = match (pp.asn, pp.use_last_as) {

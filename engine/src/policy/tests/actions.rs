@@ -93,20 +93,6 @@ fn unsupported_actions_are_problems() {
     let e = cfg.try_compile().unwrap_err();
     assert!(e.path.unwrap().ends_with("bgp-actions/config/set-med"));
     assert!(e.reason.contains("IGP"));
-    let cfg = Cfg::new().policy(
-        "p",
-        &[stmt(
-            "s",
-            "",
-            &bgpa(r#""config":{"set-aigp":"5","set-aigp-action":"SET"}"#),
-        )],
-    );
-    assert!(cfg
-        .try_compile()
-        .unwrap_err()
-        .path
-        .unwrap()
-        .ends_with("config/set-aigp"));
 }
 
 fn prepend(config: &str) -> Chain {
