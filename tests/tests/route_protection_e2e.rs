@@ -331,9 +331,9 @@ fn route_reflection_with_bird_and_frr_clients() {
         &BgpConfig::new(OC_AS, exa_a).neighbor(Neighbor::new(oc_a, OC_AS).families(v4)),
         &ExabgpOptions {
             static_lines: vec![
-                format!("route {EXA_CLUSTER_LOOP} next-hop {exa_a} cluster-list [ 192.0.2.201 {CLUSTER} ];"),
-                format!("route {EXA_ORIGINATOR_LOOP} next-hop {exa_a} originator-id {oc_a};"),
-                format!("route {EXA_CONTROL} next-hop {exa_a};"),
+                format!("route {EXA_CLUSTER_LOOP} next-hop {exa_a} local-preference 100 cluster-list [ 192.0.2.201 {CLUSTER} ];"),
+                format!("route {EXA_ORIGINATOR_LOOP} next-hop {exa_a} local-preference 100 originator-id {oc_a};"),
+                format!("route {EXA_CONTROL} next-hop {exa_a} local-preference 100;"),
             ],
         },
     );
@@ -417,17 +417,24 @@ const LIMITED: [&str; 3] = ["10.90.1.0/24", "10.90.2.0/24", "10.90.3.0/24"];
 /// ocbgp:restart-timer, seconds.
 const RESTART: u64 = 8;
 
-/// gobgpd's log lines about a NOTIFICATION it received from ocbgpd.
-fn gobgp_notifications(g: &Gobgp) -> Vec<String> {
-    g.log().lines().filter(|l| l.contains("received notification")).map(str::to_string).collect()
+/// The NOTIFICATIONs gobgpd logged receiving, as its JSON log events
+/// (`{"msg":"received notification","Code":6,"Subcode":1,"Data":"<base64>",…}`).
+fn gobgp_notifications(g: &Gobgp) -> Vec<Value> {
+    g.log()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+        .filter(|e| e["msg"] == "received notification")
+        .collect()
 }
 
-/// Whether a gobgpd log line is Cease (6) / Maximum Number of Prefixes
-/// Reached (1). gobgpd's text log writes `Code=6 ... Subcode=1`, its JSON
-/// log `"Code":6 ... "Subcode":1`.
-fn is_max_prefix_cease(line: &str) -> bool {
-    let flat: String = line.chars().filter(|c| !matches!(c, '"' | ' ')).collect();
-    (flat.contains("Code=6") || flat.contains("Code:6")) && (flat.contains("Subcode=1") || flat.contains("Subcode:1"))
+/// Whether a notification event is Cease (6) / Maximum Number of Prefixes
+/// Reached (1).
+fn is_max_prefix_cease(e: &Value) -> bool {
+    e["Code"] == 6 && e["Subcode"] == 1
+}
+
+fn max_prefix_ceases(g: &Gobgp) -> Vec<Value> {
+    gobgp_notifications(g).into_iter().filter(is_max_prefix_cease).collect()
 }
 
 fn limit_exceeded(d: &Ocbgpd, peer: IpAddr) -> Option<bool> {
@@ -440,13 +447,13 @@ fn limit_exceeded(d: &Ocbgpd, peer: IpAddr) -> Option<bool> {
 fn wait_cease(g: &Gobgp, seen: usize, what: &str) -> usize {
     let mut n = 0;
     let ok = wait_until(Duration::from_secs(RESTART + 25), || {
-        n = gobgp_notifications(g).iter().filter(|l| is_max_prefix_cease(l)).count();
+        n = max_prefix_ceases(g).len();
         n > seen
     });
     if !ok {
         g.fail(&format!(
-            "{what}: gobgpd got no (new) Cease/Maximum Number of Prefixes Reached; notifications it logged:\n{}",
-            gobgp_notifications(g).join("\n")
+            "{what}: gobgpd got no (new) Cease/Maximum Number of Prefixes Reached; notifications it logged:\n{:?}",
+            gobgp_notifications(g)
         ));
     }
     n
@@ -476,16 +483,11 @@ fn prefix_limit_tears_down_gobgpd() {
     // Three prefixes against a limit of two: Cease/1 to gobgpd.
     let n1 = wait_cease(&g, 0, "3 prefixes, limit 2");
     let t_down = Instant::now();
-    let line = gobgp_notifications(&g).into_iter().find(|l| is_max_prefix_cease(l)).unwrap_or_default();
-    eprintln!("gobgpd: {line}");
-    // RFC 4486: data AFI (2 octets), SAFI (1), the limit (4): 0 1 1 0 0 0 2.
-    if line.contains("Data") {
-        let digits: String = line.chars().filter(|c| c.is_ascii_alphanumeric() || *c == ' ').collect();
-        assert!(
-            digits.contains("0 1 1 0 0 0 2") || line.contains("AAEBAAAAAg") || line.contains("00010100000002"),
-            "NOTIFICATION data is not AFI 1 / SAFI 1 / limit 2: {line}"
-        );
-    }
+    let cease = max_prefix_ceases(&g).remove(0);
+    eprintln!("gobgpd: {cease}");
+    // RFC 4486: data AFI (2 octets), SAFI (1), the limit (4): 0 1 1 0 0 0 2,
+    // base64 in gobgpd's JSON log.
+    assert_eq!(cease["Data"], "AAEBAAAAAg==", "NOTIFICATION data is not AFI 1 / SAFI 1 / limit 2: {cease}");
     let mut flag = None;
     assert!(
         wait_until(ROUTE, || {
@@ -528,7 +530,7 @@ fn prefix_limit_tears_down_gobgpd() {
     );
     let transitions_up = transitions(&d, ga);
     assert!(!wait_until(Duration::from_secs(3), || !d.established(ga)), "the session at the limit (2 of 2) went down");
-    assert_eq!(gobgp_notifications(&g).iter().filter(|l| is_max_prefix_cease(l)).count(), n2);
+    assert_eq!(max_prefix_ceases(&g).len(), n2);
 
     // prevent-teardown: a third prefix only sets the flag (and a log line).
     let limit_path = format!("{}/ipv4-unicast/prefix-limit/config", ipv4_afi_path(ga));
@@ -546,11 +548,7 @@ fn prefix_limit_tears_down_gobgpd() {
     );
     assert!(!wait_until(Duration::from_secs(3), || !d.established(ga)), "prevent-teardown: the session went down");
     assert_eq!(transitions(&d, ga), after_set, "prevent-teardown: the session was reset");
-    assert_eq!(
-        gobgp_notifications(&g).iter().filter(|l| is_max_prefix_cease(l)).count(),
-        n2,
-        "prevent-teardown: gobgpd got a Cease"
-    );
+    assert_eq!(max_prefix_ceases(&g).len(), n2, "prevent-teardown: gobgpd got a Cease");
     eprintln!("prefix limit: transitions at the limit {transitions_up}, after prevent-teardown {after_set}");
     d.process().assert_running();
 }
