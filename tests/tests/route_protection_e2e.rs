@@ -414,7 +414,7 @@ fn route_reflection_with_bird_and_frr_clients() {
 // ---------------------------------------------------------------------
 
 const LIMITED: [&str; 3] = ["10.90.1.0/24", "10.90.2.0/24", "10.90.3.0/24"];
-/// ocbgp:restart-timer, seconds.
+/// `ocbgp:prefix-limit-restart-timer` of the neighbor, seconds.
 const RESTART: u64 = 8;
 
 /// The NOTIFICATIONs gobgpd logged receiving, as its JSON log events
@@ -471,8 +471,9 @@ fn prefix_limit_tears_down_gobgpd() {
             .no_netconf()
             .bgp_extra(
                 &["neighbors", "neighbor", "0", "afi-safis", "afi-safi", "0", "ipv4-unicast"],
-                json!({"prefix-limit": {"config": {"max-prefixes": 2, "ocbgp:restart-timer": RESTART}}}),
-            ),
+                json!({"prefix-limit": {"config": {"max-prefixes": 2}}}),
+            )
+            .bgp_extra(&["neighbors", "neighbor", "0", "config", "ocbgp:prefix-limit-restart-timer"], json!(RESTART)),
     );
     let mut cfg = BgpConfig::new(65001, ga).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4));
     for p in LIMITED {
