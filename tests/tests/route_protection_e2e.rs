@@ -115,7 +115,24 @@ fn wait_adj(d: &Ocbgpd, peer: IpAddr, table: AdjRib, prefix: &str, present: bool
 
 /// gobgpd TOML making the last neighbor of the generated configuration a
 /// route server client: gobgpd then sends it routes without its own AS.
-const RS_CLIENT_TOML: &str = "  [neighbors.route-server.config]\n    route-server-client = true\n";
+/// gobgpd sends a route server client only what it learned from its other
+/// route server clients (not its own `global rib`), so a second client
+/// (`[[neighbors]]` at `addr` in `asn`) is added.
+fn rs_clients_toml(addr: IpAddr, asn: u32) -> String {
+    format!(
+        "  [neighbors.route-server.config]\n    route-server-client = true\n\
+         [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{addr}\"\n    peer-as = {asn}\n\
+         \x20 [neighbors.timers.config]\n    connect-retry = 1\n    idle-hold-time-after-reset = 1\n\
+         \x20 [neighbors.route-server.config]\n    route-server-client = true\n\
+         \x20 [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"ipv4-unicast\"\n"
+    )
+}
+
+/// The neighbor's `state/messages/received/UPDATE` (0 when unread).
+fn received_updates(d: &Ocbgpd, peer: IpAddr) -> u64 {
+    let path = format!("{}/state/messages/received/UPDATE", neighbor_path(peer));
+    d.try_gnmi_leaf(&path, "UPDATE").ok().flatten().as_ref().and_then(as_u64).unwrap_or(0)
+}
 
 // ---------------------------------------------------------------------
 // AS loops, enforce-first-AS, AS_SET
@@ -124,7 +141,8 @@ const RS_CLIENT_TOML: &str = "  [neighbors.route-server.config]\n    route-serve
 /// From gobgpd 1: a plain route, and one whose AS_PATH has our AS.
 const G1_PLAIN: &str = "10.50.1.0/24";
 const G1_OWN_AS: &str = "10.50.0.0/24";
-/// From gobgpd 2 (route server client: its AS is not prepended).
+/// From gobgpd 3 through gobgpd 2, a route server towards us (its AS is
+/// not prepended): AS_PATH [65020] from peer AS 65002.
 const G2_NO_FIRST_AS: &str = "10.51.0.0/24";
 /// From ExaBGP: re-announced with an AS_SET; and a control route.
 const EXA_SET: &str = "10.52.0.0/24";
@@ -133,7 +151,7 @@ const EXA_PLAIN: &str = "10.52.1.0/24";
 #[test]
 fn own_as_routes_are_refused() {
     let lab = Lab::new("rp_own_as");
-    let (oc, g1h, g2h, exh) = (lab.host("oc"), lab.host("g1"), lab.host("g2"), lab.host("exa"));
+    let (oc, g1h, g2h, exh, g3h) = (lab.host("oc"), lab.host("g1"), lab.host("g2"), lab.host("exa"), lab.host("g3"));
     let v4 = &[Family::Ipv4Unicast];
     let (g1a, g2a, exa_a) = (g1h.ipv4(), g2h.ipv4(), exh.ipv4());
     let d = Ocbgpd::start(
@@ -155,7 +173,7 @@ fn own_as_routes_are_refused() {
     let g2 = Gobgp::start_with(
         &g2h,
         &BgpConfig::new(65002, g2a).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4)),
-        RS_CLIENT_TOML,
+        &rs_clients_toml(g3h.ipv4(), 65020),
     );
     let exa = Exabgp::start_with(
         &exh,
@@ -212,29 +230,39 @@ fn own_as_routes_are_refused() {
     d.gnmi_update(&format!("{}/as-path-options/config", neighbor_path(g1a)), json!({"allow-own-as": 0}));
     wait_no_loc_rib(&d, G1_OWN_AS, "allow-own-as back to 0");
 
-    // (2) enforce-first-AS: gobgpd 2, a route server client towards us,
-    // does not put its AS first. Treated as withdrawn by default; accepted
-    // with enforce-first-as false; withdrawn again when set back to true.
-    g2.cli(&["global", "rib", "add", G2_NO_FIRST_AS, "origin", "igp", "aspath", "64496", "-a", "ipv4"]);
+    // (2) enforce-first-AS: gobgpd 2 is a route server towards us and
+    // passes gobgpd 3's route with AS_PATH [65020], not starting with its
+    // own AS 65002. Treated as withdrawn by default; accepted with
+    // enforce-first-as false; withdrawn again when set back to true.
+    let updates = received_updates(&d, g2a);
+    let _g3 = Gobgp::start(
+        &g3h,
+        &BgpConfig::new(65020, g3h.ipv4())
+            .neighbor(Neighbor::new(g2a, 65002).families(v4))
+            .route(Originated::new(G2_NO_FIRST_AS)),
+    );
+    // gobgpd 2 sent it (its Adj-RIB-Out towards us), and ocbgpd received
+    // an UPDATE since: its absence from the Loc-RIB is a decision.
+    let sent = || g2.try_cli(&["neighbor", &oc.ipv4().to_string(), "adj-out", "-a", "ipv4"]).unwrap_or_default();
+    assert!(wait_until(UP, || sent().contains(G2_NO_FIRST_AS)), "gobgpd 2 never sent {G2_NO_FIRST_AS}: {}", sent());
+    assert!(
+        wait_until(ROUTE, || received_updates(&d, g2a) > updates),
+        "ocbgpd counted no UPDATE from gobgpd 2 after it sent {G2_NO_FIRST_AS}"
+    );
+    wait_adj(&d, g2a, AdjRib::InPost, G2_NO_FIRST_AS, false, "first AS not the peer's");
+    assert!(
+        in_loc_rib(&d, G2_NO_FIRST_AS).is_none(),
+        "a route from eBGP peer AS 65002 whose AS_PATH starts with 65020 is in the Loc-RIB: {:?}",
+        in_loc_rib(&d, G2_NO_FIRST_AS)
+    );
     let enforce = |on: bool| {
         d.gnmi_update(&format!("{}/config", neighbor_path(g2a)), json!({"ocbgp:enforce-first-as": on}));
     };
-    // The route must have had the time to arrive before its absence means
-    // anything: a control announcement sent after it by the same speaker
-    // (same UPDATE stream, in order) is waited for first.
-    g2.cli(&["global", "rib", "add", "10.51.1.0/24", "origin", "igp", "aspath", "65002 64496", "-a", "ipv4"]);
-    wait_loc_rib(&d, "10.51.1.0/24", "gobgpd 2's control route with its AS first");
-    assert!(
-        in_loc_rib(&d, G2_NO_FIRST_AS).is_none(),
-        "a route from eBGP peer AS 65002 whose AS_PATH starts with 64496 is in the Loc-RIB: {:?}",
-        in_loc_rib(&d, G2_NO_FIRST_AS)
-    );
     enforce(false);
     let r = wait_loc_rib(&d, G2_NO_FIRST_AS, "enforce-first-as false");
-    assert_eq!(r.as_path, vec![64496], "{r}");
+    assert_eq!((r.as_path.clone(), r.next_hop), (vec![65020], Some(g3h.ipv4())), "{r}");
     enforce(true);
     wait_no_loc_rib(&d, G2_NO_FIRST_AS, "enforce-first-as true again");
-    assert!(in_loc_rib(&d, "10.51.1.0/24").is_some(), "the control route went with it");
 
     // (3) AS_SET: ExaBGP re-announces a prefix with an AS_SET in its
     // AS_PATH: treat-as-withdraw; the session and the other prefix stay.
