@@ -33,7 +33,10 @@ use std::{env, fs};
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let yang_dir = manifest.join("../yang").canonicalize().expect("yang/ folder");
+    let yang_dir = manifest
+        .join("../yang")
+        .canonicalize()
+        .expect("yang/ folder");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     println!("cargo:rerun-if-changed={}", yang_dir.display());
     println!("cargo:rerun-if-env-changed=OCBGP_GEN_DUMP");

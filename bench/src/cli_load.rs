@@ -77,9 +77,15 @@ fn read_rows(out: impl std::io::Read, json: bool) -> std::io::Result<Reading> {
 /// `ocbgp` beside the running bgpbench (cargo puts both in target/release).
 fn ocbgp_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
-    let bin = exe.parent().map(|d| d.join("ocbgp")).ok_or_else(|| anyhow!("no directory for {}", exe.display()))?;
+    let bin = exe
+        .parent()
+        .map(|d| d.join("ocbgp"))
+        .ok_or_else(|| anyhow!("no directory for {}", exe.display()))?;
     if !bin.exists() {
-        bail!("{} not found: build it (cargo build --release -p ocbgp)", bin.display());
+        bail!(
+            "{} not found: build it (cargo build --release -p ocbgp)",
+            bin.display()
+        );
     }
     Ok(bin)
 }
@@ -109,25 +115,42 @@ fn wait4(pid: i32) -> std::io::Result<Reaped> {
         }
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Ok(Reaped { status, peak_rss_kib: ru.ru_maxrss, cpu_seconds: secs(ru.ru_utime) + secs(ru.ru_stime) })
+    Ok(Reaped {
+        status,
+        peak_rss_kib: ru.ru_maxrss,
+        cpu_seconds: secs(ru.ru_utime) + secs(ru.ru_stime),
+    })
 }
 
 /// One `ocbgp global rib [--json]` run in namespace `ns`, bounded by
 /// `limit`; the client is killed when the limit passes.
-async fn one(ns: &str, bin: &Path, json_out: bool, daemon_pid: u32, dir: &Path, limit: Duration) -> Result<Value> {
+async fn one(
+    ns: &str,
+    bin: &Path,
+    json_out: bool,
+    daemon_pid: u32,
+    dir: &Path,
+    limit: Duration,
+) -> Result<Value> {
     let name = if json_out { "cli-rib-json" } else { "cli-rib" };
-    let before = crate::measure::usage(daemon_pid).map(|u| u.rss).unwrap_or(0);
+    let before = crate::measure::usage(daemon_pid)
+        .map(|u| u.rss)
+        .unwrap_or(0);
     let sampler = RssSampler::start(daemon_pid, Duration::from_millis(50));
     // Through `ip netns exec`, which execs the client: the pid is ocbgp's.
     let mut c = Command::new("ip");
-    c.args(["netns", "exec", ns]).arg(bin).args(["-t", crate::gnmi_load::TARGET, "global", "rib"]);
+    c.args(["netns", "exec", ns])
+        .arg(bin)
+        .args(["-t", crate::gnmi_load::TARGET, "global", "rib"]);
     if json_out {
         c.arg("--json");
     }
     c.stdin(Stdio::null()).stdout(Stdio::piped());
     c.stderr(std::fs::File::create(dir.join(format!("{name}.log")))?);
     let t0 = mono_ns();
-    let mut child = c.spawn().with_context(|| format!("starting {}", bin.display()))?;
+    let mut child = c
+        .spawn()
+        .with_context(|| format!("starting {}", bin.display()))?;
     let pid = child.id() as i32;
     let stdout = child.stdout.take().ok_or_else(|| anyhow!("no stdout"))?;
     // The child is reaped by wait4 (for its rusage), never by `child`.
@@ -142,14 +165,20 @@ async fn one(ns: &str, bin: &Path, json_out: bool, daemon_pid: u32, dir: &Path, 
             // reaped (the blocking task reaps it after its output ends), so
             // the pid is still ours.
             unsafe { libc::kill(pid, libc::SIGKILL) };
-            bail!("{name} did not finish within {} s (killed)", limit.as_secs());
+            bail!(
+                "{name} did not finish within {} s (killed)",
+                limit.as_secs()
+            );
         }
     };
     let (reading, reaped) = joined.map_err(|e| anyhow!("{name} reader: {e}"))??;
     let peak = sampler.max();
     drop(sampler);
     if !libc::WIFEXITED(reaped.status) || libc::WEXITSTATUS(reaped.status) != 0 {
-        bail!("{name} failed (wait status {}); see {name}.log", reaped.status);
+        bail!(
+            "{name} failed (wait status {}); see {name}.log",
+            reaped.status
+        );
     }
     let mb = |b: u64| (b as f64 / 1e5).round() / 10.0;
     Ok(json!({
@@ -168,7 +197,13 @@ async fn one(ns: &str, bin: &Path, json_out: bool, daemon_pid: u32, dir: &Path, 
 
 /// Runs the table and the JSON read one after the other; each result also
 /// says whether its rows match the table size `prefixes`.
-pub async fn timed_rib(ns: &str, daemon_pid: u32, prefixes: usize, dir: &Path, limit: Duration) -> Value {
+pub async fn timed_rib(
+    ns: &str,
+    daemon_pid: u32,
+    prefixes: usize,
+    dir: &Path,
+    limit: Duration,
+) -> Value {
     let bin = match ocbgp_binary() {
         Ok(bin) => bin,
         Err(e) => return json!({"error": format!("{e:#}")}),
@@ -181,7 +216,10 @@ pub async fn timed_rib(ns: &str, daemon_pid: u32, prefixes: usize, dir: &Path, l
         if let Some(rows) = v["rows"].as_u64() {
             v["complete"] = json!(rows == prefixes as u64);
         }
-        eprintln!("bgpbench: ocbgp global rib{}: {v}", if json_out { " --json" } else { "" });
+        eprintln!(
+            "bgpbench: ocbgp global rib{}: {v}",
+            if json_out { " --json" } else { "" }
+        );
         runs.push(v);
     }
     json!({"runs": runs})

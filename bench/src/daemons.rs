@@ -70,13 +70,17 @@ impl Topology {
         Topology {
             daemon: DAEMON_ADDR,
             injector: INJECTOR_ADDR,
-            sinks: (0..sinks).map(|i| (sink_addr(i), FIRST_SINK_AS + i as u32)).collect(),
+            sinks: (0..sinks)
+                .map(|i| (sink_addr(i), FIRST_SINK_AS + i as u32))
+                .collect(),
         }
     }
 
     /// Every neighbor of the daemon: the injector first, then the sinks.
     pub fn neighbors(&self) -> Vec<(Ipv4Addr, u32)> {
-        std::iter::once((self.injector, INJECTOR_AS)).chain(self.sinks.iter().copied()).collect()
+        std::iter::once((self.injector, INJECTOR_AS))
+            .chain(self.sinks.iter().copied())
+            .collect()
     }
 }
 
@@ -118,7 +122,11 @@ impl Daemon {
     /// command line that runs `binary` with it in the foreground.
     pub fn prepare(self, topology: &Topology, dir: &Path, binary: &Path) -> Result<Prepared> {
         let Ok(binary) = std::fs::canonicalize(binary) else {
-            bail!("{} not found at {} (scripts/install-deps test installs the others)", self.name(), binary.display());
+            bail!(
+                "{} not found at {} (scripts/install-deps test installs the others)",
+                self.name(),
+                binary.display()
+            );
         };
         let binary = binary.as_path();
         let dir_s = |name: &str| dir.join(name).display().to_string();
@@ -127,8 +135,12 @@ impl Daemon {
                 let text = serde_json::to_string_pretty(&ocbgpd_config(topology))?;
                 let state = dir.join("ocbgpd-state");
                 std::fs::create_dir_all(&state)?;
-                let args =
-                    vec!["--config".into(), dir_s("ocbgpd.json"), "--state-dir".into(), state.display().to_string()];
+                let args = vec![
+                    "--config".into(),
+                    dir_s("ocbgpd.json"),
+                    "--state-dir".into(),
+                    state.display().to_string(),
+                ];
                 ("ocbgpd.json", text, args)
             }
             Daemon::Gobgpd => {
@@ -188,7 +200,10 @@ impl Daemon {
         if self == Daemon::Ocbgpd {
             check_ocbgpd_config(binary, &path)?;
         }
-        Ok(Prepared { program: binary.to_path_buf(), args })
+        Ok(Prepared {
+            program: binary.to_path_buf(),
+            args,
+        })
     }
 }
 
@@ -213,12 +228,19 @@ pub fn check_ocbgpd_config(binary: &Path, file: &Path) -> Result<()> {
 
 /// BIRD 2 configuration.
 pub fn bird_config(t: &Topology) -> String {
-    let mut out = format!("log stderr {{ info, warning, error, fatal }};\nrouter id {};\n\n", t.daemon);
+    let mut out = format!(
+        "log stderr {{ info, warning, error, fatal }};\nrouter id {};\n\n",
+        t.daemon
+    );
     out.push_str(
         "# Makes 192.0.2.0/24 directly connected, so the injector's next hop resolves.\nprotocol device {\n}\n",
     );
     for (i, (addr, asn)) in t.neighbors().into_iter().enumerate() {
-        let name = if i == 0 { "injector".to_owned() } else { format!("sink{}", i - 1) };
+        let name = if i == 0 {
+            "injector".to_owned()
+        } else {
+            format!("sink{}", i - 1)
+        };
         let _ = write!(
             out,
             "\nprotocol bgp {name} {{\n  local {} as {DAEMON_AS};\n  neighbor {addr} as {asn};\n  ipv4 {{\n    import all;\n    export all;\n  }};\n}}\n",
@@ -237,7 +259,10 @@ pub fn frr_config(t: &Topology) -> String {
         t.daemon
     );
     for (addr, asn) in t.neighbors() {
-        let _ = write!(out, " neighbor {addr} remote-as {asn}\n neighbor {addr} disable-connected-check\n");
+        let _ = write!(
+            out,
+            " neighbor {addr} remote-as {asn}\n neighbor {addr} disable-connected-check\n"
+        );
     }
     out.push_str(" address-family ipv4 unicast\n");
     for (addr, _) in t.neighbors() {
@@ -323,7 +348,9 @@ mod tests {
         for (addr, asn) in t.neighbors() {
             assert!(bird.contains(&format!("neighbor {addr} as {asn};")));
             assert!(frr.contains(&format!("neighbor {addr} remote-as {asn}")));
-            assert!(gobgp.contains(&format!("neighbor-address = \"{addr}\"\n    peer-as = {asn}")));
+            assert!(gobgp.contains(&format!(
+                "neighbor-address = \"{addr}\"\n    peer-as = {asn}"
+            )));
             assert!(oc.contains(&format!("\"peer-as\":{asn}")));
         }
         assert!(frr.contains("no bgp ebgp-requires-policy"));

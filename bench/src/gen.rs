@@ -74,7 +74,8 @@ const LENGTH_PPM: [(u8, u32); 17] = [
 pub const MAX_PREFIXES: usize = 5_000_000;
 
 /// Weights of AS path lengths 2..=7, in percent.
-const PATH_LENGTH_PERCENT: [(usize, u64); 6] = [(2, 10), (3, 25), (4, 30), (5, 20), (6, 10), (7, 5)];
+const PATH_LENGTH_PERCENT: [(usize, u64); 6] =
+    [(2, 10), (3, 25), (4, 30), (5, 20), (6, 10), (7, 5)];
 
 /// What to generate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +95,12 @@ impl TableSpec {
     /// A table of `prefixes` prefixes with the default 3/20 as many
     /// attribute sets.
     pub fn new(prefixes: usize, seed: u64, first_as: u32) -> Self {
-        TableSpec { prefixes, attr_sets: default_attr_sets(prefixes), seed, first_as }
+        TableSpec {
+            prefixes,
+            attr_sets: default_attr_sets(prefixes),
+            seed,
+            first_as,
+        }
     }
 }
 
@@ -121,13 +127,20 @@ impl Table {
     /// Panics if `spec.prefixes` exceeds [`MAX_PREFIXES`] (the command line
     /// checks it first).
     pub fn generate(spec: &TableSpec) -> Table {
-        assert!(spec.prefixes <= MAX_PREFIXES, "at most {MAX_PREFIXES} prefixes");
+        assert!(
+            spec.prefixes <= MAX_PREFIXES,
+            "at most {MAX_PREFIXES} prefixes"
+        );
         let mut rng = SplitMix64::new(spec.seed);
         let prefixes = generate_prefixes(spec.prefixes, &mut rng);
         let set_count = spec.attr_sets.clamp(1, spec.prefixes.max(1));
         let sets = generate_sets(set_count, spec.first_as, &mut rng);
         let set_of = assign_sets(prefixes.len(), sets.len(), &mut rng);
-        Table { prefixes, sets, set_of }
+        Table {
+            prefixes,
+            sets,
+            set_of,
+        }
     }
 
     /// The prefixes of each attribute set, set by set, in announcement
@@ -308,7 +321,11 @@ fn one_set(first_as: u32, transit: &[u32], rng: &mut SplitMix64) -> Attributes {
     let mut communities = Vec::new();
     if rng.percent(50) {
         // Tagged by a network on the path, as providers tag routes.
-        let tagger = path.iter().copied().find(|&asn| asn < 65_536 && asn != first_as).unwrap_or(first_as);
+        let tagger = path
+            .iter()
+            .copied()
+            .find(|&asn| asn < 65_536 && asn != first_as)
+            .unwrap_or(first_as);
         for _ in 0..1 + rng.below(6) {
             let community = Community::new(tagger as u16, rng.below(4_000) as u16);
             if !communities.contains(&community) {
@@ -363,7 +380,10 @@ mod tests {
         assert_eq!(distinct.len(), table.prefixes.len());
         for p in &table.prefixes {
             assert_eq!(p.trunc(), *p, "{p} has host bits");
-            assert!(!is_reserved(u32::from(p.network()), p.prefix_len()), "{p} is reserved");
+            assert!(
+                !is_reserved(u32::from(p.network()), p.prefix_len()),
+                "{p} is reserved"
+            );
             assert!((8..=24).contains(&p.prefix_len()), "{p}");
         }
     }
@@ -372,13 +392,24 @@ mod tests {
     fn length_distribution_looks_like_the_internet() {
         let table = Table::generate(&TableSpec::new(200_000, 3, 65001));
         let share = |len: u8| {
-            table.prefixes.iter().filter(|p| p.prefix_len() == len).count() as f64 / table.prefixes.len() as f64
+            table
+                .prefixes
+                .iter()
+                .filter(|p| p.prefix_len() == len)
+                .count() as f64
+                / table.prefixes.len() as f64
         };
         assert!((0.58..0.63).contains(&share(24)), "/24 share {}", share(24));
         assert!((0.10..0.13).contains(&share(22)), "/22 share {}", share(22));
         assert!((0.09..0.12).contains(&share(23)), "/23 share {}", share(23));
         assert!(share(16) > 0.01 && share(8) < 0.001);
-        assert_eq!(length_counts(1_000_000).iter().map(|&(_, c)| c).sum::<usize>(), 1_000_000);
+        assert_eq!(
+            length_counts(1_000_000)
+                .iter()
+                .map(|&(_, c)| c)
+                .sum::<usize>(),
+            1_000_000
+        );
     }
 
     #[test]
@@ -390,9 +421,15 @@ mod tests {
         let distinct: HashSet<_> = table.sets.iter().collect();
         assert_eq!(distinct.len(), table.sets.len());
         let groups = table.groups();
-        assert!(groups.iter().all(|g| !g.is_empty()), "every set carries a prefix");
+        assert!(
+            groups.iter().all(|g| !g.is_empty()),
+            "every set carries a prefix"
+        );
         assert_eq!(groups.iter().map(Vec::len).sum::<usize>(), 100_000);
-        assert!(groups.iter().map(Vec::len).max().unwrap() > 100, "some sets are large");
+        assert!(
+            groups.iter().map(Vec::len).max().unwrap() > 100,
+            "some sets are large"
+        );
         let median = {
             let mut sizes: Vec<usize> = groups.iter().map(Vec::len).collect();
             sizes.sort();
@@ -403,15 +440,27 @@ mod tests {
         let mut with_communities = 0;
         for set in &table.sets {
             let path = set.as_path.as_ref().unwrap();
-            assert!((2..=7).contains(&path.length()), "path length {}", path.length());
+            assert!(
+                (2..=7).contains(&path.length()),
+                "path length {}",
+                path.length()
+            );
             assert_eq!(path.first_as(), Some(65001));
             let asns = &path.segments[0].asns;
-            assert!(asns[1..].iter().all(|&a| !(64_496..=65_535).contains(&a) && a != 23_456));
+            assert!(asns[1..]
+                .iter()
+                .all(|&a| !(64_496..=65_535).contains(&a) && a != 23_456));
             with_med += usize::from(set.med.is_some());
             with_communities += usize::from(!set.communities.is_empty());
         }
-        assert!((3_900..5_100).contains(&with_med), "{with_med} sets with MED");
-        assert!((6_800..8_200).contains(&with_communities), "{with_communities} sets with communities");
+        assert!(
+            (3_900..5_100).contains(&with_med),
+            "{with_med} sets with MED"
+        );
+        assert!(
+            (6_800..8_200).contains(&with_communities),
+            "{with_communities} sets with communities"
+        );
     }
 
     #[test]

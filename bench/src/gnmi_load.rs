@@ -21,8 +21,8 @@ use ocbgp_gnmi::proto::gnmi::subscribe_request::Request;
 use ocbgp_gnmi::proto::gnmi::subscribe_response::Response;
 use ocbgp_gnmi::proto::gnmi::subscription_list::Mode as ListMode;
 use ocbgp_gnmi::proto::gnmi::{
-    Encoding, GetRequest, Notification, Path as GPath, PathElem, SubscribeRequest, Subscription, SubscriptionList,
-    SubscriptionMode,
+    Encoding, GetRequest, Notification, Path as GPath, PathElem, SubscribeRequest, Subscription,
+    SubscriptionList, SubscriptionMode,
 };
 use serde_json::{json, Value};
 
@@ -71,7 +71,13 @@ pub struct GetArgs {
 }
 
 fn elem(name: &str, keys: &[(&str, &str)]) -> PathElem {
-    PathElem { name: name.into(), key: keys.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() }
+    PathElem {
+        name: name.into(),
+        key: keys
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
 }
 
 /// `.../bgp/rib/afi-safis/afi-safi[IPV4_UNICAST]/ipv4-unicast/loc-rib/routes`.
@@ -94,7 +100,10 @@ fn loc_rib_routes() -> GPath {
     }
 }
 
-async fn connect(target: &str, limit: Duration) -> Result<ocbgp_gnmi::proto::gnmi::gnmi_client::GnmiClient<tonic::transport::Channel>> {
+async fn connect(
+    target: &str,
+    limit: Duration,
+) -> Result<ocbgp_gnmi::proto::gnmi::gnmi_client::GnmiClient<tonic::transport::Channel>> {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         match ocbgp_gnmi::connect(target).await {
@@ -205,14 +214,20 @@ pub async fn run_sub(args: SubArgs) -> Result<()> {
 /// Runs `bgpbench gnmi-get`: one Get of the IPv4 Loc-RIB; event `get_done`.
 pub async fn run_get(args: GetArgs) -> Result<()> {
     let mut client = connect(&args.target, Duration::from_secs(30)).await?;
-    let req = GetRequest { path: vec![loc_rib_routes()], encoding: Encoding::JsonIetf as i32, ..Default::default() };
+    let req = GetRequest {
+        path: vec![loc_rib_routes()],
+        encoding: Encoding::JsonIetf as i32,
+        ..Default::default()
+    };
     let t0 = mono_ns();
     let resp = client.get(req).await.context("Get")?.into_inner();
     let t1 = mono_ns();
     let updates: usize = resp.notification.iter().map(|n| n.update.len()).sum();
     let bytes = prost::Message::encoded_len(&resp);
-    emit(json!({"event": "get_done", "seconds": seconds_between(t0, t1), "updates": updates,
-        "notifications": resp.notification.len(), "bytes": bytes}));
+    emit(
+        json!({"event": "get_done", "seconds": seconds_between(t0, t1), "updates": updates,
+        "notifications": resp.notification.len(), "bytes": bytes}),
+    );
     Ok(())
 }
 
@@ -226,7 +241,10 @@ pub struct Load {
 impl Load {
     /// For `n` subscribers.
     pub fn new(n: usize) -> Load {
-        Load { complete: vec![None; n], synced: 0 }
+        Load {
+            complete: vec![None; n],
+            synced: 0,
+        }
     }
 
     /// Whether every subscriber has every prefix.
@@ -244,7 +262,10 @@ impl Load {
         match event["event"].as_str() {
             Some("sub_synced") => self.synced += 1,
             Some("sub_complete") => {
-                if let Some(slot) = event["sub"].as_u64().and_then(|i| self.complete.get_mut(i as usize)) {
+                if let Some(slot) = event["sub"]
+                    .as_u64()
+                    .and_then(|i| self.complete.get_mut(i as usize))
+                {
                     *slot = Some(event.clone());
                 }
             }
@@ -276,28 +297,41 @@ impl Load {
 /// The `gnmi-sub` command line for `bgpbench run`.
 pub fn sub_command(ns: &str, me: &str, n: usize, expect: usize) -> tokio::process::Command {
     let mut c = crate::netns::Lab::command(ns, me);
-    c.args(["gnmi-sub", "--count", &n.to_string(), "--expect", &expect.to_string()]);
+    c.args([
+        "gnmi-sub",
+        "--count",
+        &n.to_string(),
+        "--expect",
+        &expect.to_string(),
+    ]);
     c
 }
 
 /// Runs `gnmi-get` in the daemon's namespace while sampling the daemon's
 /// RSS; the get's event plus `rss_before_mb` and `peak_rss_mb`.
 pub async fn timed_get(ns: &str, me: &str, daemon_pid: u32, dir: &Path) -> Result<Value> {
-    let before = crate::measure::usage(daemon_pid).map(|u| u.rss).unwrap_or(0);
+    let before = crate::measure::usage(daemon_pid)
+        .map(|u| u.rss)
+        .unwrap_or(0);
     // Reset the kernel's peak (VmHWM) so that it is the Get's peak after.
     let _ = std::fs::write(format!("/proc/{daemon_pid}/clear_refs"), "5");
     let sampler = RssSampler::start(daemon_pid, Duration::from_millis(50));
     let mut c = crate::netns::Lab::command(ns, me);
     c.args(["gnmi-get"]);
     c.stderr(std::fs::File::create(dir.join("gnmi-get.log"))?);
-    let out = tokio::time::timeout(Duration::from_secs(600), c.output()).await.context("gnmi-get timed out")??;
+    let out = tokio::time::timeout(Duration::from_secs(600), c.output())
+        .await
+        .context("gnmi-get timed out")??;
     let peak = sampler.max();
     drop(sampler);
     if !out.status.success() {
         bail!("gnmi-get failed ({}); see gnmi-get.log", out.status);
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut event = text.lines().find_map(crate::event::parse).ok_or_else(|| anyhow!("gnmi-get printed no result"))?;
+    let mut event = text
+        .lines()
+        .find_map(crate::event::parse)
+        .ok_or_else(|| anyhow!("gnmi-get printed no result"))?;
     event["rss_before_mb"] = json!((before as f64 / 1e5).round() / 10.0);
     event["peak_rss_mb"] = json!((peak as f64 / 1e5).round() / 10.0);
     Ok(event)

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant as StdInstant};
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::{Bytes, BytesMut};
 use ipnet::IpNet;
-use ocbgp_engine::wire::{CodecConfig, EncodedAttributes, Family, Message, NextHop, Nlri, Notification, UpdatePacker};
+use ocbgp_engine::wire::{
+    CodecConfig, EncodedAttributes, Family, Message, NextHop, Nlri, Notification, UpdatePacker,
+};
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -78,7 +80,9 @@ pub fn socket_addr(text: &str) -> Result<SocketAddr> {
     if let Ok(addr) = text.parse::<SocketAddr>() {
         return Ok(addr);
     }
-    let ip: IpAddr = text.parse().with_context(|| format!("{text:?} is not an address"))?;
+    let ip: IpAddr = text
+        .parse()
+        .with_context(|| format!("{text:?} is not an address"))?;
     Ok(SocketAddr::new(ip, 179))
 }
 
@@ -99,7 +103,11 @@ const CHUNK: usize = 256 * 1024;
 
 /// Encodes `table` set by set with [`UpdatePacker`] for a session with
 /// `codec`'s settings, every route with `next_hop`.
-pub fn encode_table(table: &Table, next_hop: Ipv4Addr, codec: &CodecConfig) -> Result<EncodedTable> {
+pub fn encode_table(
+    table: &Table,
+    next_hop: Ipv4Addr,
+    codec: &CodecConfig,
+) -> Result<EncodedTable> {
     let packer = UpdatePacker::new(codec);
     let mut chunks = Vec::new();
     let mut buf = BytesMut::with_capacity(CHUNK + 8192);
@@ -107,11 +115,18 @@ pub fn encode_table(table: &Table, next_hop: Ipv4Addr, codec: &CodecConfig) -> R
     let mut bytes = 0;
     let mut nlri = Vec::new();
     for (attrs, prefixes) in table.sets.iter().zip(table.groups()) {
-        let encoded = EncodedAttributes::new(attrs, codec.four_octet_as).map_err(|e| anyhow!("{e}"))?;
+        let encoded =
+            EncodedAttributes::new(attrs, codec.four_octet_as).map_err(|e| anyhow!("{e}"))?;
         nlri.clear();
         nlri.extend(prefixes.into_iter().map(|p| Nlri::new(IpNet::V4(p))));
         updates += packer
-            .announce(&encoded, Family::IPV4_UNICAST, NextHop::V4(next_hop), &nlri, &mut buf)
+            .announce(
+                &encoded,
+                Family::IPV4_UNICAST,
+                NextHop::V4(next_hop),
+                &nlri,
+                &mut buf,
+            )
             .map_err(|e| anyhow!("{e}"))?;
         if buf.len() >= CHUNK {
             bytes += buf.len();
@@ -123,7 +138,11 @@ pub fn encode_table(table: &Table, next_hop: Ipv4Addr, codec: &CodecConfig) -> R
         bytes += buf.len();
         chunks.push(buf.freeze());
     }
-    Ok(EncodedTable { chunks, updates, bytes })
+    Ok(EncodedTable {
+        chunks,
+        updates,
+        bytes,
+    })
 }
 
 /// Runs `bgpbench inject`.
@@ -138,7 +157,11 @@ pub async fn run(args: InjectArgs) -> Result<()> {
     let started = StdInstant::now();
     let table = Table::generate(&spec);
     // The codec settings of a session that negotiates what we offer.
-    let expected_codec = CodecConfig { four_octet_as: true, extended_message: false, ..CodecConfig::default() };
+    let expected_codec = CodecConfig {
+        four_octet_as: true,
+        extended_message: false,
+        ..CodecConfig::default()
+    };
     let mut encoded = encode_table(&table, args.next_hop, &expected_codec)?;
     eprintln!(
         "inject: generated {} prefixes in {} attribute sets: {} UPDATEs, {} bytes, in {:.2} s",
@@ -195,7 +218,9 @@ pub async fn run(args: InjectArgs) -> Result<()> {
             last_write = Instant::now();
         }
         let mut eor = BytesMut::new();
-        UpdatePacker::new(&codec).end_of_rib(Family::IPV4_UNICAST, &mut eor).map_err(|e| anyhow!("{e}"))?;
+        UpdatePacker::new(&codec)
+            .end_of_rib(Family::IPV4_UNICAST, &mut eor)
+            .map_err(|e| anyhow!("{e}"))?;
         writer.write_all(&eor).await?;
         anyhow::Ok(())
     };

@@ -15,10 +15,10 @@
 //!
 //! See docs/benchmarks.md and bench/scripts/fullfeed.sh.
 
+mod cli_load;
 mod daemons;
 mod event;
 mod gen;
-mod cli_load;
 mod gnmi_load;
 mod inject;
 mod measure;
@@ -36,7 +36,10 @@ use clap::{Parser, Subcommand};
 
 /// Command line of `bgpbench`.
 #[derive(Debug, Parser)]
-#[command(version, about = "Full-table BGP benchmark: injector, sinks, and a daemon between them")]
+#[command(
+    version,
+    about = "Full-table BGP benchmark: injector, sinks, and a daemon between them"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,7 +68,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // One thread: the sinks' work is light, and a single thread saves the
     // cross-thread wake-ups that would take CPU from the daemon under test.
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("bgpbench: cannot start the async runtime: {e}");
@@ -98,7 +104,10 @@ fn main() -> ExitCode {
 /// says which.
 pub(crate) async fn stop_signal(duration: Option<u64>) -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         // Without signal handlers only the duration can end the run.
         match duration {
             Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,

@@ -12,7 +12,10 @@ use anyhow::{bail, Context, Result};
 
 /// Now on `CLOCK_MONOTONIC`, in nanoseconds.
 pub fn mono_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec and the clock id exists
     // on every Linux.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
@@ -39,9 +42,11 @@ pub struct Usage {
 /// Reads a process's memory and CPU counters.
 pub fn usage(pid: u32) -> Result<Usage> {
     let status_path = PathBuf::from(format!("/proc/{pid}/status"));
-    let status = std::fs::read_to_string(&status_path).with_context(|| format!("reading {}", status_path.display()))?;
+    let status = std::fs::read_to_string(&status_path)
+        .with_context(|| format!("reading {}", status_path.display()))?;
     let stat_path = PathBuf::from(format!("/proc/{pid}/stat"));
-    let stat = std::fs::read_to_string(&stat_path).with_context(|| format!("reading {}", stat_path.display()))?;
+    let stat = std::fs::read_to_string(&stat_path)
+        .with_context(|| format!("reading {}", stat_path.display()))?;
     Ok(Usage {
         peak_rss: status_kib(&status, "VmHWM:").unwrap_or(0) * 1024,
         rss: status_kib(&status, "VmRSS:").unwrap_or(0) * 1024,
@@ -51,18 +56,29 @@ pub fn usage(pid: u32) -> Result<Usage> {
 
 /// A `VmXXX:   1234 kB` line of `/proc/PID/status`, in KiB.
 fn status_kib(status: &str, key: &str) -> Option<u64> {
-    status.lines().find_map(|line| line.strip_prefix(key)?.split_whitespace().next()?.parse().ok())
+    status.lines().find_map(|line| {
+        line.strip_prefix(key)?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    })
 }
 
 /// utime + stime (fields 14 and 15) of a `/proc/PID/stat` line, in clock
 /// ticks. The command name (field 2) may hold spaces and parentheses, so
 /// fields are counted from its closing parenthesis.
 pub fn cpu_ticks(stat: &str) -> Result<u64> {
-    let Some(close) = stat.rfind(')') else { bail!("no command name in /proc stat line") };
+    let Some(close) = stat.rfind(')') else {
+        bail!("no command name in /proc stat line")
+    };
     // After ")": field 3 (state) is the first.
     let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
     let field = |n: usize| -> Result<u64> {
-        fields.get(n - 3).and_then(|f| f.parse().ok()).with_context(|| format!("stat field {n} missing"))
+        fields
+            .get(n - 3)
+            .and_then(|f| f.parse().ok())
+            .with_context(|| format!("stat field {n} missing"))
     };
     Ok(field(14)? + field(15)?)
 }

@@ -44,7 +44,11 @@ fn ip(args: &[&str]) -> Result<String> {
         .output()
         .with_context(|| format!("running ip {}", args.join(" ")))?;
     if !out.status.success() {
-        bail!("`ip {}` failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "`ip {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -68,7 +72,11 @@ impl Lab {
         }
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let base = format!("{PREFIX}{}-{n}", std::process::id());
-        let mut lab = Lab { daemon_ns: format!("{base}-d"), peers_ns: format!("{base}-p"), removed: false };
+        let mut lab = Lab {
+            daemon_ns: format!("{base}-d"),
+            peers_ns: format!("{base}-p"),
+            removed: false,
+        };
         // `lab` is dropped, and so cleaned up, if a step fails.
         ip(&["netns", "add", &lab.daemon_ns])?;
         if let Err(e) = ip(&["netns", "add", &lab.peers_ns]) {
@@ -83,14 +91,40 @@ impl Lab {
     /// Creates the veth pair and sets the addresses.
     fn configure(&self, sinks: usize) -> Result<()> {
         let (d, p) = (self.daemon_ns.as_str(), self.peers_ns.as_str());
-        ip(&["link", "add", "eth0", "netns", d, "type", "veth", "peer", "name", "eth0", "netns", p])?;
+        ip(&[
+            "link", "add", "eth0", "netns", d, "type", "veth", "peer", "name", "eth0", "netns", p,
+        ])?;
         for ns in [d, p] {
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
         }
-        ip(&["-n", d, "addr", "add", &format!("{DAEMON_ADDR}/24"), "dev", "eth0"])?;
-        ip(&["-n", p, "addr", "add", &format!("{INJECTOR_ADDR}/24"), "dev", "eth0"])?;
+        ip(&[
+            "-n",
+            d,
+            "addr",
+            "add",
+            &format!("{DAEMON_ADDR}/24"),
+            "dev",
+            "eth0",
+        ])?;
+        ip(&[
+            "-n",
+            p,
+            "addr",
+            "add",
+            &format!("{INJECTOR_ADDR}/24"),
+            "dev",
+            "eth0",
+        ])?;
         for i in 0..sinks {
-            ip(&["-n", p, "addr", "add", &format!("{}/24", sink_addr(i)), "dev", "eth0"])?;
+            ip(&[
+                "-n",
+                p,
+                "addr",
+                "add",
+                &format!("{}/24", sink_addr(i)),
+                "dev",
+                "eth0",
+            ])?;
         }
         for ns in [d, p] {
             ip(&["-n", ns, "link", "set", "eth0", "up"])?;
@@ -126,7 +160,11 @@ impl Drop for Lab {
 
 /// The pids of the processes inside namespace `ns`.
 fn pids_in(ns: &str) -> Vec<i32> {
-    ip(&["netns", "pids", ns]).unwrap_or_default().split_whitespace().filter_map(|p| p.parse().ok()).collect()
+    ip(&["netns", "pids", ns])
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 /// Kills every process inside `ns` (waiting up to 5 s for them to go),
@@ -154,8 +192,12 @@ fn remove_namespace(ns: &str) {
 pub fn sweep_stale() {
     let list = ip(&["netns", "list"]).unwrap_or_default();
     for name in list.lines().filter_map(|l| l.split_whitespace().next()) {
-        let Some(rest) = name.strip_prefix(PREFIX) else { continue };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        let Some(rest) = name.strip_prefix(PREFIX) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             eprintln!("bgpbench: removing stale namespace {name}");
             remove_namespace(name);

@@ -66,7 +66,12 @@ impl PolicyTable {
     /// The prefix-set for the table of `prefixes` prefixes and `seed`
     /// (the injector's table: prefixes do not depend on attribute sets).
     pub fn for_table(prefixes: usize, seed: u64) -> Result<PolicyTable> {
-        let spec = TableSpec { prefixes, attr_sets: 1, seed, first_as: 65001 };
+        let spec = TableSpec {
+            prefixes,
+            attr_sets: 1,
+            seed,
+            first_as: 65001,
+        };
         Ok(Self::from_prefixes(&Table::generate(&spec).prefixes))
     }
 
@@ -76,7 +81,9 @@ impl PolicyTable {
         let mut entries = Vec::with_capacity(SET_ENTRIES);
         for p in prefixes {
             if p.prefix_len() >= 16 {
-                let agg = Ipv4Net::new(p.network(), 16).expect("16 is a valid length").trunc();
+                let agg = Ipv4Net::new(p.network(), 16)
+                    .expect("16 is a valid length")
+                    .trunc();
                 *per16.entry(agg).or_default() += 1;
             } else {
                 entries.push((*p, "exact".to_string()));
@@ -89,7 +96,10 @@ impl PolicyTable {
             .iter()
             .copied()
             .max_by_key(|&(net, n)| (n, std::cmp::Reverse(net)))
-            .unwrap_or((Ipv4Net::new(Ipv4Addr::new(100, 0, 0, 0), 16).expect("valid"), 0));
+            .unwrap_or((
+                Ipv4Net::new(Ipv4Addr::new(100, 0, 0, 0), 16).expect("valid"),
+                0,
+            ));
         entries.extend(aggs.iter().map(|(net, _)| (*net, "16..24".to_string())));
         let mut seen: HashSet<Ipv4Net> = entries.iter().map(|(p, _)| *p).collect();
         for p in prefixes {
@@ -100,7 +110,11 @@ impl PolicyTable {
                 entries.push((*p, "exact".to_string()));
             }
         }
-        PolicyTable { entries, edited, edited_covers }
+        PolicyTable {
+            entries,
+            edited,
+            edited_covers,
+        }
     }
 
     /// The gNMI path of the edited entry.
@@ -115,7 +129,11 @@ impl PolicyTable {
 
     /// The routing-policy config (RFC 7951 JSON, top level).
     pub fn routing_policy(&self) -> Value {
-        let prefixes: Vec<Value> = self.entries.iter().map(|(p, r)| entry_json(*p, r)).collect();
+        let prefixes: Vec<Value> = self
+            .entries
+            .iter()
+            .map(|(p, r)| entry_json(*p, r))
+            .collect();
         let stmt = |name: &str, conditions: Value, actions: Value| json!({"name": name, "config": {"name": name}, "conditions": conditions, "actions": actions});
         let as_path_set = |name: &str, members: &[&str]| json!({"as-path-set-name": name, "config": {"as-path-set-name": name, "as-path-set-member": members}});
         let reject = json!({"config": {"policy-result": "REJECT_ROUTE"}});
@@ -170,10 +188,12 @@ impl PolicyTable {
 
     /// Rewrites the configuration file `file` with the policy added.
     pub fn apply_to_file(&self, file: &Path, injector: Ipv4Addr) -> Result<()> {
-        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let text =
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let mut config: Value = serde_json::from_str(&text)?;
         self.apply(&mut config, injector)?;
-        std::fs::write(file, serde_json::to_string(&config)?).with_context(|| format!("writing {}", file.display()))
+        std::fs::write(file, serde_json::to_string(&config)?)
+            .with_context(|| format!("writing {}", file.display()))
     }
 }
 
@@ -216,14 +236,19 @@ pub async fn set(args: PolicySetArgs) -> Result<()> {
             serde_json::from_str::<Value>(v).context("--value is not JSON")?;
             request.update.push(Update {
                 path: Some(path(p)?),
-                val: Some(TypedValue { value: Some(typed_value::Value::JsonIetfVal(v.clone().into_bytes())) }),
+                val: Some(TypedValue {
+                    value: Some(typed_value::Value::JsonIetfVal(v.clone().into_bytes())),
+                }),
                 ..Update::default()
             });
         }
         _ => bail!("give --delete PATH or --update PATH --value JSON"),
     }
     let mut client = ocbgp_gnmi::connect(&args.target).await?;
-    client.set(request).await.map_err(|s| anyhow!("Set refused: {} {}", s.code(), s.message()))?;
+    client
+        .set(request)
+        .await
+        .map_err(|s| anyhow!("Set refused: {} {}", s.code(), s.message()))?;
     let done = mono_ns();
     emit(json!({"event": "set_done", "t_ns": done, "seconds": (done - start) as f64 / 1e9}));
     Ok(())
@@ -258,7 +283,10 @@ pub(crate) async fn edit(
     procs: &mut [Proc],
     timeout: Duration,
 ) -> Result<EditOutcome> {
-    let mut out = EditOutcome { prefixes: pt.edited_covers, ..EditOutcome::default() };
+    let mut out = EditOutcome {
+        prefixes: pt.edited_covers,
+        ..EditOutcome::default()
+    };
     if pt.edited_covers == 0 {
         bail!("the edited prefix-set entry covers no prefix");
     }
@@ -266,14 +294,29 @@ pub(crate) async fn edit(
     let deadline = Instant::now() + timeout;
 
     let path = pt.edited_path();
-    let (_, done) = run_set(&me, daemon_ns, dir, "policy-delete", &["--delete", &path], deadline).await?;
-    eprintln!("bgpbench: prefix-set entry {} deleted ({:.3} s)", pt.edited, done);
+    let (_, done) = run_set(
+        &me,
+        daemon_ns,
+        dir,
+        "policy-delete",
+        &["--delete", &path],
+        deadline,
+    )
+    .await?;
+    eprintln!(
+        "bgpbench: prefix-set entry {} deleted ({:.3} s)",
+        pt.edited, done
+    );
     let mut incomplete = vec![false; sinks];
     while !incomplete.iter().all(|&i| i) {
-        let (who, event) =
-            next_event(rx, deadline, procs).await.context("waiting for the sinks to lose the entry's prefixes")?;
+        let (who, event) = next_event(rx, deadline, procs)
+            .await
+            .context("waiting for the sinks to lose the entry's prefixes")?;
         if who == "sinks" && event["event"] == "incomplete" {
-            if let Some(slot) = event["sink"].as_u64().and_then(|s| incomplete.get_mut(s as usize)) {
+            if let Some(slot) = event["sink"]
+                .as_u64()
+                .and_then(|s| incomplete.get_mut(s as usize))
+            {
                 *slot = true;
             }
         }
@@ -289,13 +332,17 @@ pub(crate) async fn edit(
     let start = set_event(&mut set_rx, "set_start", deadline).await?;
     let mut complete: Vec<Option<u64>> = vec![None; sinks];
     while complete.iter().any(Option::is_none) {
-        let (who, event) =
-            next_event(rx, deadline, procs).await.context("waiting for the sinks to get the prefixes back")?;
+        let (who, event) = next_event(rx, deadline, procs)
+            .await
+            .context("waiting for the sinks to get the prefixes back")?;
         match (who.as_str(), event["event"].as_str()) {
             ("sinks", Some("complete")) => {
-                if let (Some(slot), Some(t)) =
-                    (event["sink"].as_u64().and_then(|s| complete.get_mut(s as usize)), event["t_ns"].as_u64())
-                {
+                if let (Some(slot), Some(t)) = (
+                    event["sink"]
+                        .as_u64()
+                        .and_then(|s| complete.get_mut(s as usize)),
+                    event["t_ns"].as_u64(),
+                ) {
                     *slot = Some(t);
                 }
             }
@@ -330,13 +377,21 @@ async fn run_set(
 }
 
 /// The `t_ns` of the next `kind` event from a `policy-set` process.
-async fn set_event(rx: &mut mpsc::UnboundedReceiver<(String, Value)>, kind: &str, deadline: Instant) -> Result<u64> {
+async fn set_event(
+    rx: &mut mpsc::UnboundedReceiver<(String, Value)>,
+    kind: &str,
+    deadline: Instant,
+) -> Result<u64> {
     loop {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
             Err(_) => bail!("policy-set: no {kind} in time"),
-            Ok(None) => bail!("policy-set ended without {kind}: see policy-*.log in the work directory"),
+            Ok(None) => {
+                bail!("policy-set ended without {kind}: see policy-*.log in the work directory")
+            }
             Ok(Some((_, event))) if event["event"] == kind => {
-                return event["t_ns"].as_u64().ok_or_else(|| anyhow!("{kind} without t_ns"))
+                return event["t_ns"]
+                    .as_u64()
+                    .ok_or_else(|| anyhow!("{kind} without t_ns"))
             }
             Ok(Some(_)) => {}
         }
@@ -349,7 +404,12 @@ mod tests {
 
     #[test]
     fn the_set_covers_the_table_and_the_edit_only_its_part() {
-        let spec = TableSpec { prefixes: 3_000, attr_sets: 1, seed: 1, first_as: 65001 };
+        let spec = TableSpec {
+            prefixes: 3_000,
+            attr_sets: 1,
+            seed: 1,
+            first_as: 65001,
+        };
         let table = Table::generate(&spec);
         let pt = PolicyTable::from_prefixes(&table.prefixes);
         assert_eq!(pt.entries.len(), SET_ENTRIES.min(pt.entries.len()));
@@ -365,7 +425,11 @@ mod tests {
             .prefixes
             .iter()
             .filter(|p| {
-                let others = pt.entries.iter().filter(|e| e.0 != pt.edited).any(|e| covers(e, p));
+                let others = pt
+                    .entries
+                    .iter()
+                    .filter(|e| e.0 != pt.edited)
+                    .any(|e| covers(e, p));
                 assert!(others || pt.edited.contains(*p), "{p} not covered");
                 !others
             })

@@ -106,9 +106,18 @@ impl Proc {
         events: Option<mpsc::UnboundedSender<(String, Value)>>,
     ) -> Result<Proc> {
         let log = File::create(dir.join(format!("{name}.log")))?;
-        command.stdin(Stdio::null()).stderr(log.try_clone()?).kill_on_drop(true);
-        command.stdout(if events.is_some() { Stdio::piped() } else { Stdio::from(log) });
-        let mut child = command.spawn().with_context(|| format!("starting {name}"))?;
+        command
+            .stdin(Stdio::null())
+            .stderr(log.try_clone()?)
+            .kill_on_drop(true);
+        command.stdout(if events.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::from(log)
+        });
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("starting {name}"))?;
         if let (Some(tx), Some(stdout)) = (events, child.stdout.take()) {
             let mut out = File::create(dir.join(format!("{name}.out")))?;
             let name = name.to_owned();
@@ -122,12 +131,17 @@ impl Proc {
                 }
             });
         }
-        Ok(Proc { name: name.to_owned(), child })
+        Ok(Proc {
+            name: name.to_owned(),
+            child,
+        })
     }
 
     /// The process id (the program's: `ip netns exec` execs it).
     fn pid(&self) -> Result<u32> {
-        self.child.id().ok_or_else(|| anyhow!("{} has already exited", self.name))
+        self.child
+            .id()
+            .ok_or_else(|| anyhow!("{} has already exited", self.name))
     }
 
     /// The exit status, if it has exited.
@@ -141,7 +155,10 @@ impl Proc {
             // SAFETY: kill has no memory-safety preconditions; the pid is
             // our own child's, not yet reaped.
             unsafe { libc::kill(pid as i32, libc::SIGTERM) };
-            if tokio::time::timeout(grace, self.child.wait()).await.is_err() {
+            if tokio::time::timeout(grace, self.child.wait())
+                .await
+                .is_err()
+            {
                 let _ = self.child.kill().await;
             }
         }
@@ -181,8 +198,12 @@ pub async fn run(args: RunArgs) -> Result<()> {
         bail!("--prefixes must be between 1 and {MAX_PREFIXES}");
     }
     netns::sweep_stale();
-    let dir =
-        args.work_dir.join(format!("bgpbench-{}-{}-{}", args.daemon.name(), std::process::id(), measure::mono_ns()));
+    let dir = args.work_dir.join(format!(
+        "bgpbench-{}-{}-{}",
+        args.daemon.name(),
+        std::process::id(),
+        measure::mono_ns()
+    ));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut lab = Lab::create(args.sinks)?;
     let mut procs: Vec<Proc> = Vec::new();
@@ -192,7 +213,10 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
     drop(procs);
     lab.remove();
-    let outcome = outcome.unwrap_or_else(|e| Outcome { status: format!("error: {e:#}"), ..Outcome::default() });
+    let outcome = outcome.unwrap_or_else(|e| Outcome {
+        status: format!("error: {e:#}"),
+        ..Outcome::default()
+    });
     let ok = outcome.status == "ok";
     if ok && !args.keep {
         let _ = std::fs::remove_dir_all(&dir);
@@ -201,7 +225,12 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
     report(&args, &outcome);
     if !ok {
-        bail!("{} with {} sinks: {}", args.daemon.name(), args.sinks, outcome.status);
+        bail!(
+            "{} with {} sinks: {}",
+            args.daemon.name(),
+            args.sinks,
+            outcome.status
+        );
     }
     Ok(())
 }
@@ -209,7 +238,10 @@ pub async fn run(args: RunArgs) -> Result<()> {
 /// Prints the result line and the JSON line.
 fn report(args: &RunArgs, o: &Outcome) {
     let mb = o.peak_rss as f64 / 1e6;
-    let seconds = o.seconds.map(|s| format!("{s:.2} s")).unwrap_or_else(|| "-".into());
+    let seconds = o
+        .seconds
+        .map(|s| format!("{s:.2} s"))
+        .unwrap_or_else(|| "-".into());
     println!(
         "{} sinks={} prefixes={}: {seconds}, peak RSS {mb:.0} MB, CPU {:.1} s [{}]",
         args.daemon.name(),
@@ -247,7 +279,10 @@ fn report(args: &RunArgs, o: &Outcome) {
 
 /// Today's date (UTC) as YYYY-MM-DD.
 pub fn today() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     // Howard Hinnant's civil_from_days.
     let z = (secs / 86_400) as i64 + 719_468;
     let era = z.div_euclid(146_097);
@@ -265,7 +300,10 @@ pub fn today() -> String {
 /// stops them whatever happens.
 async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) -> Result<Outcome> {
     let topology = Topology::new(args.sinks);
-    let binary = args.binary.clone().unwrap_or_else(|| args.daemon.default_binary());
+    let binary = args
+        .binary
+        .clone()
+        .unwrap_or_else(|| args.daemon.default_binary());
     let prepared = args.daemon.prepare(&topology, dir, &binary)?;
     if args.cli.cli_rib && args.daemon != Daemon::Ocbgpd {
         bail!("--cli-rib is for ocbgpd only");
@@ -289,25 +327,55 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         None
     };
     let mut command = Lab::command(&lab.daemon_ns, &prepared.program.display().to_string());
-    command.args(&prepared.args).args(&args.daemon_arg).current_dir(dir);
+    command
+        .args(&prepared.args)
+        .args(&args.daemon_arg)
+        .current_dir(dir);
     procs.push(Proc::spawn(args.daemon.name(), command, dir, None)?);
     let daemon_pid = procs[0].pid()?;
     let sampler = RssSampler::start(daemon_pid, Duration::from_millis(200));
-    eprintln!("bgpbench: {} started (pid {daemon_pid}) in {}", args.daemon.name(), lab.daemon_ns);
+    eprintln!(
+        "bgpbench: {} started (pid {daemon_pid}) in {}",
+        args.daemon.name(),
+        lab.daemon_ns
+    );
 
     let me = std::env::current_exe()?.display().to_string();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut sinks = Lab::command(&lab.peers_ns, &me);
-    sinks.args(["sink", "--peer", &DAEMON_ADDR.to_string(), "--local", &FIRST_SINK_ADDR.to_string()]);
-    sinks.args(["--count", &args.sinks.to_string(), "--local-as", &FIRST_SINK_AS.to_string()]);
-    sinks.args(["--peer-as", &DAEMON_AS.to_string(), "--expect", &args.prefixes.to_string()]);
-    sinks.args(["--connect-timeout", &args.setup_timeout.to_string(), "--progress", "10"]);
+    sinks.args([
+        "sink",
+        "--peer",
+        &DAEMON_ADDR.to_string(),
+        "--local",
+        &FIRST_SINK_ADDR.to_string(),
+    ]);
+    sinks.args([
+        "--count",
+        &args.sinks.to_string(),
+        "--local-as",
+        &FIRST_SINK_AS.to_string(),
+    ]);
+    sinks.args([
+        "--peer-as",
+        &DAEMON_AS.to_string(),
+        "--expect",
+        &args.prefixes.to_string(),
+    ]);
+    sinks.args([
+        "--connect-timeout",
+        &args.setup_timeout.to_string(),
+        "--progress",
+        "10",
+    ]);
     procs.push(Proc::spawn("sinks", sinks, dir, Some(tx.clone()))?);
 
     let setup_deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
     let mut established = 0;
     while established < args.sinks {
-        let (_, event) = next_event(&mut rx, setup_deadline, procs).await.context("waiting for the sinks' sessions")?;
+        let (_, event) = next_event(&mut rx, setup_deadline, procs)
+            .await
+            .context("waiting for the sinks' sessions")?;
         match event["event"].as_str() {
             Some("established") => established += 1,
             Some("failed") => bail!("sink {} failed: {}", event["sink"], event["error"]),
@@ -317,36 +385,76 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     eprintln!("bgpbench: {} sink sessions established", args.sinks);
     let mut gnmi = crate::gnmi_load::Load::new(args.gnmi.gnmi_subscribers);
     if args.gnmi.gnmi_subscribers > 0 {
-        let cmd = crate::gnmi_load::sub_command(&lab.daemon_ns, &me, args.gnmi.gnmi_subscribers, args.prefixes);
+        let cmd = crate::gnmi_load::sub_command(
+            &lab.daemon_ns,
+            &me,
+            args.gnmi.gnmi_subscribers,
+            args.prefixes,
+        );
         procs.push(Proc::spawn("gnmi", cmd, dir, Some(tx.clone()))?);
         while !gnmi.synced() {
-            let (who, event) = next_event(&mut rx, setup_deadline, procs).await.context("waiting for the gNMI subscribers")?;
+            let (who, event) = next_event(&mut rx, setup_deadline, procs)
+                .await
+                .context("waiting for the gNMI subscribers")?;
             if who == "gnmi" {
                 gnmi.on_event(&event);
             }
         }
-        eprintln!("bgpbench: {} gNMI subscribers synced", args.gnmi.gnmi_subscribers);
+        eprintln!(
+            "bgpbench: {} gNMI subscribers synced",
+            args.gnmi.gnmi_subscribers
+        );
     }
 
     let mut inject = Lab::command(&lab.peers_ns, &me);
-    inject.args(["inject", "--peer", &DAEMON_ADDR.to_string(), "--local", &INJECTOR_ADDR.to_string()]);
-    inject.args(["--local-as", &INJECTOR_AS.to_string(), "--peer-as", &DAEMON_AS.to_string()]);
-    inject.args(["--router-id", &INJECTOR_ADDR.to_string(), "--next-hop", &INJECTOR_ADDR.to_string()]);
-    inject.args(["--prefixes", &args.prefixes.to_string(), "--seed", &args.seed.to_string()]);
+    inject.args([
+        "inject",
+        "--peer",
+        &DAEMON_ADDR.to_string(),
+        "--local",
+        &INJECTOR_ADDR.to_string(),
+    ]);
+    inject.args([
+        "--local-as",
+        &INJECTOR_AS.to_string(),
+        "--peer-as",
+        &DAEMON_AS.to_string(),
+    ]);
+    inject.args([
+        "--router-id",
+        &INJECTOR_ADDR.to_string(),
+        "--next-hop",
+        &INJECTOR_ADDR.to_string(),
+    ]);
+    inject.args([
+        "--prefixes",
+        &args.prefixes.to_string(),
+        "--seed",
+        &args.seed.to_string(),
+    ]);
     inject.args(["--connect-timeout", &args.setup_timeout.to_string()]);
     procs.push(Proc::spawn("inject", inject, dir, Some(tx))?);
 
-    let mut outcome = Outcome { per_sink: vec![None; args.sinks], ..Outcome::default() };
+    let mut outcome = Outcome {
+        per_sink: vec![None; args.sinks],
+        ..Outcome::default()
+    };
     let mut complete: Vec<Option<u64>> = vec![None; args.sinks];
     let mut first_ns = None;
     // Generating the table takes a few seconds before the first UPDATE.
     let mut deadline = Instant::now() + Duration::from_secs(args.setup_timeout + args.timeout);
     let waited = loop {
-        if let (Some(t0), true) = (first_ns, complete.iter().all(Option::is_some) && gnmi.done()) {
+        if let (Some(t0), true) = (
+            first_ns,
+            complete.iter().all(Option::is_some) && gnmi.done(),
+        ) {
             // Convergence is the sinks' (the subscribers may finish later).
             let end = complete.iter().flatten().copied().max().unwrap_or(t0);
             outcome.seconds = Some(seconds_between(t0, end));
-            outcome.per_sink = complete.iter().map(|t| t.map(|t| seconds_between(t0, t))).collect();
+            outcome.per_sink = complete
+                .iter()
+                .map(|t| t.map(|t| seconds_between(t0, t)))
+                .collect();
             break Ok(());
         }
         let (who, event) = match next_event(&mut rx, deadline, procs).await {
@@ -355,16 +463,23 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         };
         match (who.as_str(), event["event"].as_str()) {
             ("inject", Some("first_update")) => {
-                let t0 = event["t_ns"].as_u64().ok_or_else(|| anyhow!("first_update without t_ns"))?;
+                let t0 = event["t_ns"]
+                    .as_u64()
+                    .ok_or_else(|| anyhow!("first_update without t_ns"))?;
                 first_ns = Some(t0);
-                outcome.cpu_before_seconds = measure::usage(daemon_pid).map(|u| u.cpu_seconds).unwrap_or_default();
+                outcome.cpu_before_seconds = measure::usage(daemon_pid)
+                    .map(|u| u.cpu_seconds)
+                    .unwrap_or_default();
                 deadline = Instant::now() + Duration::from_secs(args.timeout);
                 eprintln!("bgpbench: injector sending");
             }
             ("inject", Some("sent")) => {
                 outcome.inject_seconds = event["seconds"].as_f64();
                 outcome.updates_sent = event["updates"].as_u64();
-                eprintln!("bgpbench: injector finished sending in {:.2} s", event["seconds"].as_f64().unwrap_or(0.0));
+                eprintln!(
+                    "bgpbench: injector finished sending in {:.2} s",
+                    event["seconds"].as_f64().unwrap_or(0.0)
+                );
             }
             ("sinks", Some("complete")) => {
                 let sink = event["sink"].as_u64().unwrap_or(0) as usize;
@@ -378,7 +493,9 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
                     *slot = None;
                 }
             }
-            ("sinks", Some("failed")) => break Err(anyhow!("sink {} failed: {}", event["sink"], event["error"])),
+            ("sinks", Some("failed")) => {
+                break Err(anyhow!("sink {} failed: {}", event["sink"], event["error"]))
+            }
             ("gnmi", _) => gnmi.on_event(&event),
             _ => {}
         }
@@ -398,7 +515,9 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     drop(sampler);
     if let (Some(pt), Ok(())) = (&policy, &waited) {
         let timeout = Duration::from_secs(args.timeout);
-        match crate::policy::edit(pt, &lab.daemon_ns, args.sinks, dir, &mut rx, procs, timeout).await {
+        match crate::policy::edit(pt, &lab.daemon_ns, args.sinks, dir, &mut rx, procs, timeout)
+            .await
+        {
             Ok(edit) => outcome.edit = Some(edit),
             Err(e) => outcome.status = format!("policy edit: {e:#}"),
         }
@@ -407,7 +526,9 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     if args.gnmi.gnmi_subscribers > 0 || args.gnmi.gnmi_get {
         let mut g = gnmi.result(first_ns);
         if args.gnmi.gnmi_get && waited.is_ok() {
-            g["get"] = crate::gnmi_load::timed_get(&lab.daemon_ns, &me, daemon_pid, dir).await.unwrap_or_else(|e| json!({"error": format!("{e:#}")}));
+            g["get"] = crate::gnmi_load::timed_get(&lab.daemon_ns, &me, daemon_pid, dir)
+                .await
+                .unwrap_or_else(|e| json!({"error": format!("{e:#}")}));
         }
         eprintln!("bgpbench: gNMI: {g}");
         outcome.gnmi = Some(g);
@@ -421,7 +542,9 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     }
     if args.cli.cli_rib && waited.is_ok() {
         let limit = Duration::from_secs(args.timeout);
-        outcome.cli = Some(crate::cli_load::timed_rib(&lab.daemon_ns, daemon_pid, args.prefixes, dir, limit).await);
+        outcome.cli = Some(
+            crate::cli_load::timed_rib(&lab.daemon_ns, daemon_pid, args.prefixes, dir, limit).await,
+        );
     }
     // Ask the sinks for their counts (they print a summary on SIGTERM).
     if let Some(sinks) = procs.iter_mut().find(|p| p.name == "sinks") {
@@ -430,8 +553,12 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     let summary_deadline = Instant::now() + Duration::from_secs(2);
     while let Ok(Some((who, event))) = tokio::time::timeout_at(summary_deadline, rx.recv()).await {
         if who == "sinks" && event["event"] == "summary" {
-            outcome.sink_counts =
-                event["sinks"].as_array().into_iter().flatten().filter_map(|s| s["count"].as_u64()).collect();
+            outcome.sink_counts = event["sinks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["count"].as_u64())
+                .collect();
             break;
         }
     }

@@ -102,7 +102,11 @@ const BITMAP_MAX_LEN: u8 = 24;
 impl PrefixSet {
     /// An empty set.
     pub fn new() -> Self {
-        PrefixSet { bitmaps: vec![Vec::new(); usize::from(BITMAP_MAX_LEN) + 1], long: HashSet::new(), len: 0 }
+        PrefixSet {
+            bitmaps: vec![Vec::new(); usize::from(BITMAP_MAX_LEN) + 1],
+            long: HashSet::new(),
+            len: 0,
+        }
     }
 
     /// Number of prefixes held.
@@ -144,7 +148,11 @@ impl PrefixSet {
         if len > BITMAP_MAX_LEN {
             return Slot::Long((u64::from(addr & mask(len)) << 8) | u64::from(len));
         }
-        let index = if len == 0 { 0 } else { (addr >> (32 - u32::from(len))) as usize };
+        let index = if len == 0 {
+            0
+        } else {
+            (addr >> (32 - u32::from(len))) as usize
+        };
         let words = &mut self.bitmaps[usize::from(len)];
         if words.is_empty() {
             *words = vec![0; (1usize << len).div_ceil(64)];
@@ -180,7 +188,9 @@ fn walk_prefixes(field: &[u8], mut f: impl FnMut(u32, u8)) -> Result<()> {
             bail!("prefix length {len} in an IPv4 field");
         }
         let n = usize::from(len).div_ceil(8);
-        let octets = field.get(i + 1..i + 1 + n).ok_or_else(|| anyhow!("truncated prefix"))?;
+        let octets = field
+            .get(i + 1..i + 1 + n)
+            .ok_or_else(|| anyhow!("truncated prefix"))?;
         let mut addr = [0u8; 4];
         addr[..n].copy_from_slice(octets);
         f(u32::from_be_bytes(addr) & mask(len), len);
@@ -197,15 +207,26 @@ fn has_mp_attribute(mut attrs: &[u8]) -> Result<bool> {
             _ => bail!("truncated attribute header"),
         };
         let (header, len) = if flags & 0x10 != 0 {
-            let len = attrs.get(2..4).ok_or_else(|| anyhow!("truncated attribute header"))?;
+            let len = attrs
+                .get(2..4)
+                .ok_or_else(|| anyhow!("truncated attribute header"))?;
             (4, usize::from(u16::from_be_bytes([len[0], len[1]])))
         } else {
-            (3, usize::from(*attrs.get(2).ok_or_else(|| anyhow!("truncated attribute header"))?))
+            (
+                3,
+                usize::from(
+                    *attrs
+                        .get(2)
+                        .ok_or_else(|| anyhow!("truncated attribute header"))?,
+                ),
+            )
         };
         if code == 14 || code == 15 {
             return Ok(true);
         }
-        attrs = attrs.get(header + len..).ok_or_else(|| anyhow!("attribute overruns the field"))?;
+        attrs = attrs
+            .get(header + len..)
+            .ok_or_else(|| anyhow!("attribute overruns the field"))?;
     }
     Ok(false)
 }
@@ -215,14 +236,20 @@ fn has_mp_attribute(mut attrs: &[u8]) -> Result<bool> {
 /// other families are ignored.
 pub fn apply_update(body: &[u8], set: &mut PrefixSet, codec: &CodecConfig) -> Result<()> {
     let field_len = |at: usize| -> Result<usize> {
-        let b = body.get(at..at + 2).ok_or_else(|| anyhow!("UPDATE too short"))?;
+        let b = body
+            .get(at..at + 2)
+            .ok_or_else(|| anyhow!("UPDATE too short"))?;
         Ok(usize::from(u16::from_be_bytes([b[0], b[1]])))
     };
     let withdrawn_len = field_len(0)?;
-    let withdrawn = body.get(2..2 + withdrawn_len).ok_or_else(|| anyhow!("withdrawn routes overrun"))?;
+    let withdrawn = body
+        .get(2..2 + withdrawn_len)
+        .ok_or_else(|| anyhow!("withdrawn routes overrun"))?;
     let attrs_at = 2 + withdrawn_len;
     let attrs_len = field_len(attrs_at)?;
-    let attrs = body.get(attrs_at + 2..attrs_at + 2 + attrs_len).ok_or_else(|| anyhow!("attributes overrun"))?;
+    let attrs = body
+        .get(attrs_at + 2..attrs_at + 2 + attrs_len)
+        .ok_or_else(|| anyhow!("attributes overrun"))?;
     if has_mp_attribute(attrs)? {
         return apply_decoded(body, set, codec);
     }
@@ -246,16 +273,22 @@ fn apply_decoded(body: &[u8], set: &mut PrefixSet, codec: &CodecConfig) -> Resul
     };
     for (family, nlri) in decoded.withdrawn() {
         if family == Family::IPV4_UNICAST {
-            nlri.iter().filter_map(|n| v4(&n.prefix)).for_each(|(a, l)| {
-                set.remove(a, l);
-            });
+            nlri.iter()
+                .filter_map(|n| v4(&n.prefix))
+                .for_each(|(a, l)| {
+                    set.remove(a, l);
+                });
         }
     }
     for announced in decoded.announced() {
         if announced.family == Family::IPV4_UNICAST {
-            announced.nlri.iter().filter_map(|n| v4(&n.prefix)).for_each(|(a, l)| {
-                set.insert(a, l);
-            });
+            announced
+                .nlri
+                .iter()
+                .filter_map(|n| v4(&n.prefix))
+                .for_each(|(a, l)| {
+                    set.insert(a, l);
+                });
         }
     }
     Ok(())
@@ -269,8 +302,14 @@ fn nth_addr(base: SocketAddr, i: usize, port_step: bool) -> Result<SocketAddr> {
         return Ok(SocketAddr::new(base.ip(), port));
     }
     match base.ip() {
-        IpAddr::V4(v4) => Ok(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(u32::from(v4) + step)), base.port())),
-        IpAddr::V6(v6) => Ok(SocketAddr::new(IpAddr::V6((u128::from(v6) + u128::from(step)).into()), base.port())),
+        IpAddr::V4(v4) => Ok(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::from(u32::from(v4) + step)),
+            base.port(),
+        )),
+        IpAddr::V6(v6) => Ok(SocketAddr::new(
+            IpAddr::V6((u128::from(v6) + u128::from(step)).into()),
+            base.port(),
+        )),
     }
 }
 
@@ -278,9 +317,17 @@ fn nth_addr(base: SocketAddr, i: usize, port_step: bool) -> Result<SocketAddr> {
 #[derive(Debug)]
 enum Report {
     /// The session is up.
-    Established { sink: usize, peer: SocketAddr, local: SocketAddr },
+    Established {
+        sink: usize,
+        peer: SocketAddr,
+        local: SocketAddr,
+    },
     /// The sink holds the expected count.
-    Complete { sink: usize, t_ns: u64, count: usize },
+    Complete {
+        sink: usize,
+        t_ns: u64,
+        count: usize,
+    },
     /// The sink dropped below it.
     Incomplete { sink: usize, count: usize },
     /// The session failed.
@@ -306,7 +353,9 @@ impl Shared {
     /// Marks the start now unless it is already set; cheap once it is.
     fn start_now(&self) {
         if self.start_ns.load(Ordering::Relaxed) == 0 {
-            let _ = self.start_ns.compare_exchange(0, mono_ns(), Ordering::AcqRel, Ordering::Acquire);
+            let _ =
+                self.start_ns
+                    .compare_exchange(0, mono_ns(), Ordering::AcqRel, Ordering::Acquire);
         }
     }
 }
@@ -319,17 +368,24 @@ pub async fn run(args: SinkArgs) -> Result<()> {
     if args.count == 0 {
         bail!("--count must be at least 1");
     }
-    let shared =
-        Arc::new(Shared { start_ns: AtomicU64::new(0), counts: (0..args.count).map(|_| Padded::default()).collect() });
+    let shared = Arc::new(Shared {
+        start_ns: AtomicU64::new(0),
+        counts: (0..args.count).map(|_| Padded::default()).collect(),
+    });
     let (tx, mut rx) = mpsc::unbounded_channel();
     let deadline = Instant::now() + Duration::from_secs(args.connect_timeout);
     for i in 0..args.count {
         let endpoint = match (&args.peer, &args.listen) {
             (Some(peer), _) => {
-                let local = args.local.map(|l| nth_addr(SocketAddr::new(IpAddr::V4(l), 0), i, false)).transpose()?;
+                let local = args
+                    .local
+                    .map(|l| nth_addr(SocketAddr::new(IpAddr::V4(l), 0), i, false))
+                    .transpose()?;
                 Endpoint::Connect(socket_addr(peer)?, local.map(|l| l.ip()))
             }
-            (None, Some(listen)) => Endpoint::Listen(nth_addr(socket_addr(listen)?, i, args.port_step)?),
+            (None, Some(listen)) => {
+                Endpoint::Listen(nth_addr(socket_addr(listen)?, i, args.port_step)?)
+            }
             (None, None) => bail!("give --peer or --listen"),
         };
         let config = SpeakerConfig {
@@ -341,8 +397,13 @@ pub async fn run(args: SinkArgs) -> Result<()> {
         };
         let (tx, shared, expect) = (tx.clone(), shared.clone(), args.expect);
         tokio::spawn(async move {
-            if let Err(e) = one_sink(i, endpoint, config, deadline, expect, shared, tx.clone()).await {
-                let _ = tx.send(Report::Failed { sink: i, error: format!("{e:#}") });
+            if let Err(e) =
+                one_sink(i, endpoint, config, deadline, expect, shared, tx.clone()).await
+            {
+                let _ = tx.send(Report::Failed {
+                    sink: i,
+                    error: format!("{e:#}"),
+                });
             }
         });
     }
@@ -351,7 +412,8 @@ pub async fn run(args: SinkArgs) -> Result<()> {
     let mut usr1 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1())?;
     let stop = crate::stop_signal(args.duration);
     tokio::pin!(stop);
-    let mut progress = tokio::time::interval(Duration::from_secs(args.progress.unwrap_or(3600).max(1)));
+    let mut progress =
+        tokio::time::interval(Duration::from_secs(args.progress.unwrap_or(3600).max(1)));
     progress.tick().await;
     let mut complete: Vec<Option<u64>> = vec![None; args.count];
     let mut failed = 0;
@@ -403,8 +465,10 @@ pub async fn run(args: SinkArgs) -> Result<()> {
                 "complete_s": complete[i].map(|t| seconds_between(start, t))})
         })
         .collect();
-    emit(json!({"event": "summary", "reason": reason, "failed": failed,
-        "all_complete": complete.iter().all(Option::is_some), "sinks": sinks}));
+    emit(
+        json!({"event": "summary", "reason": reason, "failed": failed,
+        "all_complete": complete.iter().all(Option::is_some), "sinks": sinks}),
+    );
     Ok(())
 }
 
@@ -433,7 +497,11 @@ async fn one_sink(
         Endpoint::Listen(addr) => speaker::accept(addr, deadline).await?,
     };
     let session = speaker::establish(stream, &config, deadline).await?;
-    let _ = tx.send(Report::Established { sink: i, peer: session.peer, local: session.local });
+    let _ = tx.send(Report::Established {
+        sink: i,
+        peer: session.peer,
+        local: session.local,
+    });
     let counter = Counter {
         sink: i,
         codec: session.codec.clone(),
@@ -443,7 +511,9 @@ async fn one_sink(
         tx: tx.clone(),
     };
     let (stream, leftover) = session.into_blocking()?;
-    let thread = std::thread::Builder::new().name(format!("sink{i}")).spawn(move || counter.run(stream, leftover))?;
+    let thread = std::thread::Builder::new()
+        .name(format!("sink{i}"))
+        .spawn(move || counter.run(stream, leftover))?;
     // Wait for the thread without blocking the runtime.
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
@@ -480,14 +550,17 @@ impl Counter {
         // Wake up at least once a second to send keepalives when due.
         stream.set_read_timeout(Some(Duration::from_secs(1)))?;
         let mut keepalive = bytes::BytesMut::new();
-        ocbgp_engine::wire::Message::Keepalive.encode(&self.codec, &mut keepalive).map_err(|e| anyhow!("{e}"))?;
+        ocbgp_engine::wire::Message::Keepalive
+            .encode(&self.codec, &mut keepalive)
+            .map_err(|e| anyhow!("{e}"))?;
         let mut next_keepalive = std::time::Instant::now() + self.keepalive_every;
         let mut chunk = vec![0u8; READ_CHUNK];
         let mut set = PrefixSet::new();
         let mut is_complete = false;
         loop {
             while let Some(frame) =
-                ocbgp_engine::wire::Frame::split(&mut buf, self.codec.max_message_len()).map_err(|e| anyhow!("{e}"))?
+                ocbgp_engine::wire::Frame::split(&mut buf, self.codec.max_message_len())
+                    .map_err(|e| anyhow!("{e}"))?
             {
                 match frame.kind() {
                     MessageType::Update => {
@@ -502,14 +575,23 @@ impl Counter {
                     MessageType::Keepalive | MessageType::RouteRefresh => {}
                 }
             }
-            self.shared.counts[self.sink].0.store(set.len(), Ordering::Relaxed);
+            self.shared.counts[self.sink]
+                .0
+                .store(set.len(), Ordering::Relaxed);
             if let Some(expect) = self.expect {
                 if !is_complete && set.len() >= expect {
                     is_complete = true;
-                    let _ = self.tx.send(Report::Complete { sink: self.sink, t_ns: mono_ns(), count: set.len() });
+                    let _ = self.tx.send(Report::Complete {
+                        sink: self.sink,
+                        t_ns: mono_ns(),
+                        count: set.len(),
+                    });
                 } else if is_complete && set.len() < expect {
                     is_complete = false;
-                    let _ = self.tx.send(Report::Incomplete { sink: self.sink, count: set.len() });
+                    let _ = self.tx.send(Report::Incomplete {
+                        sink: self.sink,
+                        count: set.len(),
+                    });
                 }
             }
             if std::time::Instant::now() >= next_keepalive {
@@ -519,7 +601,12 @@ impl Counter {
             let n = match stream.read(&mut chunk) {
                 Ok(0) => bail!("the daemon closed the session"),
                 Ok(n) => n,
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                    ) =>
+                {
                     continue
                 }
                 Err(e) => return Err(e.into()),
@@ -539,7 +626,8 @@ const READ_CHUNK: usize = 256 * 1024;
 mod tests {
     use bytes::BytesMut;
     use ocbgp_engine::wire::{
-        AsPath, Attributes, EncodedAttributes, Frame, NextHop, Nlri, Origin, UpdatePacker, MAX_MESSAGE_LEN,
+        AsPath, Attributes, EncodedAttributes, Frame, NextHop, Nlri, Origin, UpdatePacker,
+        MAX_MESSAGE_LEN,
     };
 
     use super::*;
@@ -552,7 +640,13 @@ mod tests {
     #[test]
     fn counts_distinct_prefixes_through_announce_and_withdraw() {
         let mut set = PrefixSet::new();
-        for p in ["192.0.2.0/24", "198.51.100.0/24", "198.51.100.0/25", "0.0.0.0/0", "203.0.113.7/32"] {
+        for p in [
+            "192.0.2.0/24",
+            "198.51.100.0/24",
+            "198.51.100.0/25",
+            "0.0.0.0/0",
+            "203.0.113.7/32",
+        ] {
             let (a, l) = net(p);
             assert!(set.insert(a, l), "{p}");
         }
@@ -580,7 +674,10 @@ mod tests {
     }
 
     fn nlri(prefixes: impl IntoIterator<Item = ipnet::Ipv4Net>) -> Vec<Nlri> {
-        prefixes.into_iter().map(|p| Nlri::new(IpNet::V4(p))).collect()
+        prefixes
+            .into_iter()
+            .map(|p| Nlri::new(IpNet::V4(p)))
+            .collect()
     }
 
     /// Applies every UPDATE in `buf` to `set`.
@@ -593,10 +690,14 @@ mod tests {
 
     #[test]
     fn packed_updates_and_withdraws_are_counted() {
-        let codec = CodecConfig { four_octet_as: true, ..CodecConfig::default() };
+        let codec = CodecConfig {
+            four_octet_as: true,
+            ..CodecConfig::default()
+        };
         let packer = UpdatePacker::new(&codec);
-        let prefixes: Vec<ipnet::Ipv4Net> =
-            (0..5_000u32).map(|i| ipnet::Ipv4Net::new(Ipv4Addr::from((11 << 24) | (i << 8)), 24).unwrap()).collect();
+        let prefixes: Vec<ipnet::Ipv4Net> = (0..5_000u32)
+            .map(|i| ipnet::Ipv4Net::new(Ipv4Addr::from((11 << 24) | (i << 8)), 24).unwrap())
+            .collect();
         let mut buf = BytesMut::new();
         let messages = packer
             .announce(
@@ -613,7 +714,13 @@ mod tests {
         assert_eq!(set.len(), 5_000);
 
         let mut buf = BytesMut::new();
-        packer.withdraw(Family::IPV4_UNICAST, &nlri(prefixes[..1_000].iter().copied()), &mut buf).unwrap();
+        packer
+            .withdraw(
+                Family::IPV4_UNICAST,
+                &nlri(prefixes[..1_000].iter().copied()),
+                &mut buf,
+            )
+            .unwrap();
         packer.end_of_rib(Family::IPV4_UNICAST, &mut buf).unwrap();
         apply_all(buf, &mut set, &codec);
         assert_eq!(set.len(), 4_000);
@@ -621,12 +728,29 @@ mod tests {
 
     #[test]
     fn mp_reach_falls_back_to_the_full_decoder() {
-        let codec = CodecConfig { four_octet_as: true, ..CodecConfig::default() };
+        let codec = CodecConfig {
+            four_octet_as: true,
+            ..CodecConfig::default()
+        };
         let packer = UpdatePacker::new(&codec);
-        let prefixes: Vec<ipnet::Ipv4Net> = ["11.0.0.0/8", "12.1.0.0/16"].iter().map(|s| s.parse().unwrap()).collect();
-        let next_hop = NextHop::V6 { global: "2001:db8::2".parse().unwrap(), link_local: None };
+        let prefixes: Vec<ipnet::Ipv4Net> = ["11.0.0.0/8", "12.1.0.0/16"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let next_hop = NextHop::V6 {
+            global: "2001:db8::2".parse().unwrap(),
+            link_local: None,
+        };
         let mut buf = BytesMut::new();
-        packer.announce(&attrs(), Family::IPV4_UNICAST, next_hop, &nlri(prefixes), &mut buf).unwrap();
+        packer
+            .announce(
+                &attrs(),
+                Family::IPV4_UNICAST,
+                next_hop,
+                &nlri(prefixes),
+                &mut buf,
+            )
+            .unwrap();
         let mut set = PrefixSet::new();
         apply_all(buf, &mut set, &codec);
         assert_eq!(set.len(), 2);
@@ -647,7 +771,13 @@ mod tests {
     #[test]
     fn sink_addresses_step() {
         let base: SocketAddr = "192.0.2.10:179".parse().unwrap();
-        assert_eq!(nth_addr(base, 3, false).unwrap(), "192.0.2.13:179".parse().unwrap());
-        assert_eq!(nth_addr(base, 3, true).unwrap(), "192.0.2.10:182".parse().unwrap());
+        assert_eq!(
+            nth_addr(base, 3, false).unwrap(),
+            "192.0.2.13:179".parse().unwrap()
+        );
+        assert_eq!(
+            nth_addr(base, 3, true).unwrap(),
+            "192.0.2.10:182".parse().unwrap()
+        );
     }
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::BytesMut;
 use ocbgp_engine::wire::{
-    negotiate, Capabilities, CodecConfig, ErrorKind, Family, Frame, Message, MessageType, Negotiated, Notification,
-    Open, OpenSubcode, PeerKind, Received,
+    negotiate, Capabilities, CodecConfig, ErrorKind, Family, Frame, Message, MessageType,
+    Negotiated, Notification, Open, OpenSubcode, PeerKind, Received,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -54,7 +54,10 @@ impl Session {
     /// read but not yet taken as messages, for a reader on its own thread.
     pub fn into_blocking(self) -> Result<(std::net::TcpStream, BytesMut)> {
         let FrameReader { read, buf, .. } = self.reader;
-        let stream = read.reunite(self.writer).map_err(|e| anyhow!("{e}"))?.into_std()?;
+        let stream = read
+            .reunite(self.writer)
+            .map_err(|e| anyhow!("{e}"))?
+            .into_std()?;
         stream.set_nonblocking(false)?;
         Ok((stream, buf))
     }
@@ -62,7 +65,11 @@ impl Session {
 
 /// Connects to `peer` (from `local` if given), retrying every 200 ms until
 /// `deadline`: the daemon may not be listening yet.
-pub async fn connect(peer: SocketAddr, local: Option<IpAddr>, deadline: Instant) -> Result<TcpStream> {
+pub async fn connect(
+    peer: SocketAddr,
+    local: Option<IpAddr>,
+    deadline: Instant,
+) -> Result<TcpStream> {
     loop {
         let socket = match peer {
             SocketAddr::V4(_) => TcpSocket::new_v4(),
@@ -70,7 +77,9 @@ pub async fn connect(peer: SocketAddr, local: Option<IpAddr>, deadline: Instant)
         }?;
         if let Some(addr) = local {
             socket.set_reuseaddr(true)?;
-            socket.bind(SocketAddr::new(addr, 0)).with_context(|| format!("binding {addr}"))?;
+            socket
+                .bind(SocketAddr::new(addr, 0))
+                .with_context(|| format!("binding {addr}"))?;
         }
         let attempt = tokio::time::timeout_at(deadline, socket.connect(peer)).await;
         match attempt {
@@ -87,7 +96,9 @@ pub async fn connect(peer: SocketAddr, local: Option<IpAddr>, deadline: Instant)
 
 /// Accepts the first connection on `listen` before `deadline`.
 pub async fn accept(listen: SocketAddr, deadline: Instant) -> Result<TcpStream> {
-    let listener = TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
     match tokio::time::timeout_at(deadline, listener.accept()).await {
         Ok(accepted) => Ok(accepted?.0),
         Err(_) => bail!("no connection on {listen} before the deadline"),
@@ -97,7 +108,11 @@ pub async fn accept(listen: SocketAddr, deadline: Instant) -> Result<TcpStream> 
 /// Sends our OPEN, reads the peer's, confirms with KEEPALIVE and waits for
 /// the peer's KEEPALIVE, all before `deadline`. IPv4 unicast only, 4-octet
 /// AS numbers always offered.
-pub async fn establish(stream: TcpStream, config: &SpeakerConfig, deadline: Instant) -> Result<Session> {
+pub async fn establish(
+    stream: TcpStream,
+    config: &SpeakerConfig,
+    deadline: Instant,
+) -> Result<Session> {
     stream.set_nodelay(true)?;
     let peer = stream.peer_addr()?;
     let local = stream.local_addr()?;
@@ -116,7 +131,12 @@ pub async fn establish(stream: TcpStream, config: &SpeakerConfig, deadline: Inst
     let ours = Open::new(config.local_as, config.hold_time, router_id, capabilities);
     let (read, mut writer) = stream.into_split();
     let mut reader = FrameReader::new(read);
-    send(&mut writer, &Message::Open(ours.clone()), &CodecConfig::default()).await?;
+    send(
+        &mut writer,
+        &Message::Open(ours.clone()),
+        &CodecConfig::default(),
+    )
+    .await?;
 
     let theirs = match next_before(&mut reader, deadline).await? {
         Received::Open(open) => open,
@@ -124,7 +144,12 @@ pub async fn establish(stream: TcpStream, config: &SpeakerConfig, deadline: Inst
     };
     if let Some(expected) = config.peer_as {
         if theirs.asn() != expected {
-            let _ = send(&mut writer, &Message::Notification(bad_peer_as()), &CodecConfig::default()).await;
+            let _ = send(
+                &mut writer,
+                &Message::Notification(bad_peer_as()),
+                &CodecConfig::default(),
+            )
+            .await;
             bail!("{peer} is AS {}, expected AS {expected}", theirs.asn());
         }
     }
@@ -139,7 +164,14 @@ pub async fn establish(stream: TcpStream, config: &SpeakerConfig, deadline: Inst
         Received::Keepalive => {}
         other => bail!("{peer} sent {:?} instead of KEEPALIVE", other.kind()),
     }
-    Ok(Session { reader, writer, negotiated, codec, peer, local })
+    Ok(Session {
+        reader,
+        writer,
+        negotiated,
+        codec,
+        peer,
+        local,
+    })
 }
 
 /// The NOTIFICATION for an unexpected peer AS.
@@ -162,16 +194,26 @@ async fn next_before(reader: &mut FrameReader, deadline: Instant) -> Result<Rece
 }
 
 /// Writes one message.
-pub async fn send(writer: &mut OwnedWriteHalf, message: &Message, codec: &CodecConfig) -> Result<()> {
+pub async fn send(
+    writer: &mut OwnedWriteHalf,
+    message: &Message,
+    codec: &CodecConfig,
+) -> Result<()> {
     let mut out = BytesMut::with_capacity(64);
-    message.encode(codec, &mut out).map_err(|e| anyhow!("encoding {:?}: {e}", message.kind()))?;
+    message
+        .encode(codec, &mut out)
+        .map_err(|e| anyhow!("encoding {:?}: {e}", message.kind()))?;
     writer.write_all(&out).await?;
     Ok(())
 }
 
 /// Sends a KEEPALIVE every `interval` (at least a second) forever; returns
 /// when writing fails.
-pub async fn keepalives(writer: &mut OwnedWriteHalf, interval: Duration, codec: &CodecConfig) -> Result<()> {
+pub async fn keepalives(
+    writer: &mut OwnedWriteHalf,
+    interval: Duration,
+    codec: &CodecConfig,
+) -> Result<()> {
     let interval = interval.max(Duration::from_secs(1));
     loop {
         tokio::time::sleep(interval).await;
@@ -232,7 +274,9 @@ impl FrameReader {
     /// cleanly between messages.
     pub async fn next(&mut self) -> Result<Option<Frame>> {
         loop {
-            if let Some(frame) = Frame::split(&mut self.buf, self.max_len).map_err(|e| anyhow!("{e}"))? {
+            if let Some(frame) =
+                Frame::split(&mut self.buf, self.max_len).map_err(|e| anyhow!("{e}"))?
+            {
                 return Ok(Some(frame));
             }
             if let (Some(pause), true) = (self.pause, self.last_read_short) {

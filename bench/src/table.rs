@@ -27,7 +27,10 @@ pub fn run(args: TableArgs) -> Result<()> {
         std::io::stdin().read_to_string(&mut text)?;
     }
     for file in &args.files {
-        text.push_str(&std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?);
+        text.push_str(
+            &std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?,
+        );
         text.push('\n');
     }
     print!("{}", markdown(&text));
@@ -42,14 +45,22 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
     }
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    Some(if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 })
+    Some(if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    })
 }
 
 /// The `result` events of `text` as a Markdown table, one row per daemon,
 /// sink count and table size, in order of first appearance.
 pub fn markdown(text: &str) -> String {
     let mut groups: Vec<((String, u64, u64), Vec<Value>)> = Vec::new();
-    for result in text.lines().filter_map(parse).filter(|e| e["event"] == "result") {
+    for result in text
+        .lines()
+        .filter_map(parse)
+        .filter(|e| e["event"] == "result")
+    {
         let key = (
             result["daemon"].as_str().unwrap_or("?").to_owned(),
             result["sinks"].as_u64().unwrap_or(0),
@@ -71,20 +82,32 @@ pub fn markdown(text: &str) -> String {
                 .unwrap_or_else(|| "-".into())
         };
         let seconds = if ok.is_empty() {
-            format!("not finished: {}", first_line(runs[0]["status"].as_str().unwrap_or("?")))
+            format!(
+                "not finished: {}",
+                first_line(runs[0]["status"].as_str().unwrap_or("?"))
+            )
         } else {
             column("seconds", 1)
         };
         let (rss, cpu) = if ok.is_empty() {
             let first = &runs[0];
-            let number = |v: &Value, digits: usize| v.as_f64().map(|x| format!("{x:.digits$}")).unwrap_or("-".into());
+            let number = |v: &Value, digits: usize| {
+                v.as_f64()
+                    .map(|x| format!("{x:.digits$}"))
+                    .unwrap_or("-".into())
+            };
             (number(&first["peak_rss_mb"], 0), number(&first["cpu_s"], 1))
         } else {
             (column("peak_rss_mb", 0), column("cpu_s", 1))
         };
-        let runs =
-            if ok.len() == runs.len() { runs.len().to_string() } else { format!("{} of {}", ok.len(), runs.len()) };
-        out.push_str(&format!("| {daemon} | {sinks} | {prefixes} | {seconds} | {rss} | {cpu} | {runs} |\n"));
+        let runs = if ok.len() == runs.len() {
+            runs.len().to_string()
+        } else {
+            format!("{} of {}", ok.len(), runs.len())
+        };
+        out.push_str(&format!(
+            "| {daemon} | {sinks} | {prefixes} | {seconds} | {rss} | {cpu} | {runs} |\n"
+        ));
     }
     out
 }
@@ -110,7 +133,10 @@ bird sinks=10: 7.61 s
         let rows: Vec<&str> = table.lines().collect();
         assert_eq!(rows.len(), 4);
         assert_eq!(rows[2], "| bird | 10 | 1000000 | 7.6 | 143 | 6.3 | 3 |");
-        assert_eq!(rows[3], "| gobgpd | 10 | 1000000 | not finished: timed out | 2200 | 600.0 | 0 of 1 |");
+        assert_eq!(
+            rows[3],
+            "| gobgpd | 10 | 1000000 | not finished: timed out | 2200 | 600.0 | 0 of 1 |"
+        );
         assert_eq!(median(vec![1.0, 4.0, 2.0, 3.0]), Some(2.5));
     }
 }

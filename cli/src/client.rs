@@ -11,8 +11,8 @@ pub use ocbgp_gnmi::proto::gnmi::subscribe_response::Response;
 use ocbgp_gnmi::proto::gnmi::subscription_list::Mode as ListMode;
 use ocbgp_gnmi::proto::gnmi::typed_value::Value as Typed;
 use ocbgp_gnmi::proto::gnmi::{
-    Encoding, GetRequest, GetResponse, Path, PathElem, SetRequest, SubscribeRequest, SubscribeResponse,
-    Subscription, SubscriptionList, SubscriptionMode, TypedValue, Update,
+    Encoding, GetRequest, GetResponse, Path, PathElem, SetRequest, SubscribeRequest,
+    SubscribeResponse, Subscription, SubscriptionList, SubscriptionMode, TypedValue, Update,
 };
 use ocbgp_gnmi::proto::gnoi_bgp::bgp_client::BgpClient;
 use ocbgp_gnmi::proto::gnoi_bgp::clear_bgp_neighbor_request::Mode as ClearMode;

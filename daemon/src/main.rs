@@ -14,7 +14,10 @@ use clap::Parser;
 
 /// Command line of `ocbgpd`.
 #[derive(Debug, Parser)]
-#[command(version, about = "BGP daemon whose configuration and state are the OpenConfig model")]
+#[command(
+    version,
+    about = "BGP daemon whose configuration and state are the OpenConfig model"
+)]
 pub struct Args {
     /// Configuration file (OpenConfig JSON per RFC 7951, or XML); without it
     /// the embedded default configuration is used.
@@ -22,7 +25,12 @@ pub struct Args {
     config: Option<PathBuf>,
 
     /// Directory where the running configuration is saved on every commit.
-    #[arg(long, value_name = "DIR", default_value = "/var/lib/ocbgp", env = "OCBGP_STATE_DIR")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/ocbgp",
+        env = "OCBGP_STATE_DIR"
+    )]
     state_dir: PathBuf,
 
     /// Validate FILE as a configuration and exit: 0 if valid, 1 if not.

@@ -42,7 +42,12 @@ type Labels = Vec<(&'static str, String)>;
 
 /// A per-neighbor, per-family prefix gauge: name, help, the gauge and
 /// which count it shows.
-type PrefixGauge = (&'static str, &'static str, MetricFamily<Labels, Gauge>, fn(&PrefixCounts) -> u64);
+type PrefixGauge = (
+    &'static str,
+    &'static str,
+    MetricFamily<Labels, Gauge>,
+    fn(&PrefixCounts) -> u64,
+);
 
 /// Every session state, for the state-set style `session_state` series.
 const STATES: [SessionState; 6] = [
@@ -89,7 +94,9 @@ impl Metrics {
 
     /// Counts one commit.
     pub fn record(&self, event: &CommitEvent) {
-        self.commits.get_or_create(&vec![("origin", event.origin.as_str().to_string())]).inc();
+        self.commits
+            .get_or_create(&vec![("origin", event.origin.as_str().to_string())])
+            .inc();
         self.commit_duration.observe(event.duration.as_secs_f64());
     }
 
@@ -98,10 +105,18 @@ impl Metrics {
         let mut registry = Registry::with_prefix("ocbgp");
         self.register_bgp(&mut registry).await;
 
-        registry.register("config_commits", "Commits to the running configuration, by origin", self.commits.clone());
+        registry.register(
+            "config_commits",
+            "Commits to the running configuration, by origin",
+            self.commits.clone(),
+        );
         let failed = Counter::<u64>::default();
         failed.inc_by(self.store.failed_commits());
-        registry.register("config_commit_failures", "Transactions refused (running left unchanged)", failed);
+        registry.register(
+            "config_commit_failures",
+            "Transactions refused (running left unchanged)",
+            failed,
+        );
         registry.register(
             "config_commit_duration_seconds",
             "Time from the start of a transaction to running swapped",
@@ -124,11 +139,18 @@ impl Metrics {
         let (counts, table) = match &rib {
             Some(r) => {
                 let read = r.query(move |rib| {
-                    let counts: Vec<PrefixCounts> = wanted.iter().map(|(idx, f)| rib.counts(*idx, *f)).collect();
-                    (wanted, counts, (rib.v4().len(), rib.v6().len(), rib.paths()))
+                    let counts: Vec<PrefixCounts> =
+                        wanted.iter().map(|(idx, f)| rib.counts(*idx, *f)).collect();
+                    (
+                        wanted,
+                        counts,
+                        (rib.v4().len(), rib.v6().len(), rib.paths()),
+                    )
                 });
                 match tokio::time::timeout(RIB_WAIT, read).await {
-                    Ok(Some((wanted, counts, table))) => (wanted.into_iter().zip(counts).collect(), Some(table)),
+                    Ok(Some((wanted, counts, table))) => {
+                        (wanted.into_iter().zip(counts).collect(), Some(table))
+                    }
                     _ => (Vec::new(), None),
                 }
             }
@@ -143,15 +165,40 @@ impl Metrics {
         let received = MetricFamily::<Labels, Counter>::default();
         let sent = MetricFamily::<Labels, Counter>::default();
         let prefixes: [PrefixGauge; 4] = [
-            ("bgp_prefixes_received", "Paths received from the neighbor (before import policy)", MetricFamily::default(), |c| c.received),
-            ("bgp_prefixes_accepted", "Paths from the neighbor accepted by import policy", MetricFamily::default(), |c| c.accepted),
-            ("bgp_prefixes_installed", "Paths from the neighbor that are best in the Loc-RIB", MetricFamily::default(), |c| c.installed),
-            ("bgp_prefixes_sent", "Prefixes advertised to the neighbor", MetricFamily::default(), |c| c.sent),
+            (
+                "bgp_prefixes_received",
+                "Paths received from the neighbor (before import policy)",
+                MetricFamily::default(),
+                |c| c.received,
+            ),
+            (
+                "bgp_prefixes_accepted",
+                "Paths from the neighbor accepted by import policy",
+                MetricFamily::default(),
+                |c| c.accepted,
+            ),
+            (
+                "bgp_prefixes_installed",
+                "Paths from the neighbor that are best in the Loc-RIB",
+                MetricFamily::default(),
+                |c| c.installed,
+            ),
+            (
+                "bgp_prefixes_sent",
+                "Prefixes advertised to the neighbor",
+                MetricFamily::default(),
+                |c| c.sent,
+            ),
         ];
 
         for (addr, n) in &neighbors {
             let neighbor = addr.to_string();
-            let peer = || vec![("neighbor", neighbor.clone()), ("peer_as", n.config.peer_as.to_string())];
+            let peer = || {
+                vec![
+                    ("neighbor", neighbor.clone()),
+                    ("peer_as", n.config.peer_as.to_string()),
+                ]
+            };
             let now = n.stats.state();
             configured.inc();
             let is_up = now == SessionState::Established;
@@ -164,7 +211,9 @@ impl Metrics {
                 labels.push(("state", s.as_str().to_string()));
                 state.get_or_create(&labels).set(i64::from(s == now));
             }
-            transitions.get_or_create(&peer()).inc_by(n.stats.established_transitions.load(Ordering::Relaxed));
+            transitions
+                .get_or_create(&peer())
+                .inc_by(n.stats.established_transitions.load(Ordering::Relaxed));
             let messages = |family: &MetricFamily<Labels, Counter>, counters: &MessageCounters| {
                 for (kind, name) in MESSAGE_TYPES {
                     let mut labels = peer();
@@ -176,35 +225,68 @@ impl Metrics {
             messages(&sent, &n.stats.sent);
         }
         for ((idx, family), c) in &counts {
-            let Some((addr, _)) = neighbors.iter().find(|(_, n)| n.idx == *idx) else { continue };
-            let labels = vec![("neighbor", addr.to_string()), ("afi_safi", family.to_string())];
+            let Some((addr, _)) = neighbors.iter().find(|(_, n)| n.idx == *idx) else {
+                continue;
+            };
+            let labels = vec![
+                ("neighbor", addr.to_string()),
+                ("afi_safi", family.to_string()),
+            ];
             for (_, _, metric, value) in &prefixes {
                 metric.get_or_create(&labels).set(saturating_i64(value(c)));
             }
         }
 
         registry.register("bgp_neighbors", "Configured neighbors", configured);
-        registry.register("bgp_sessions_established", "Neighbors whose session is established", established);
-        registry.register("bgp_session_up", "1 while the session with the neighbor is established", up);
-        registry.register("bgp_session_state", "1 for the session's current state, 0 for the others", state);
+        registry.register(
+            "bgp_sessions_established",
+            "Neighbors whose session is established",
+            established,
+        );
+        registry.register(
+            "bgp_session_up",
+            "1 while the session with the neighbor is established",
+            up,
+        );
+        registry.register(
+            "bgp_session_state",
+            "1 for the session's current state, 0 for the others",
+            state,
+        );
         registry.register(
             "bgp_session_established_transitions",
             "Times the session reached Established",
             transitions,
         );
-        registry.register("bgp_messages_received", "BGP messages received, by type", received);
+        registry.register(
+            "bgp_messages_received",
+            "BGP messages received, by type",
+            received,
+        );
         registry.register("bgp_messages_sent", "BGP messages sent, by type", sent);
         for (name, help, metric, _) in prefixes {
             registry.register(name, help, metric);
         }
         if let Some((v4, v6, paths)) = table {
             let rib_prefixes = MetricFamily::<Labels, Gauge>::default();
-            rib_prefixes.get_or_create(&vec![("afi_safi", Family::IPV4_UNICAST.to_string())]).set(saturating_i64(v4 as u64));
-            rib_prefixes.get_or_create(&vec![("afi_safi", Family::IPV6_UNICAST.to_string())]).set(saturating_i64(v6 as u64));
-            registry.register("bgp_rib_prefixes", "Prefixes in the RIB, by family", rib_prefixes);
+            rib_prefixes
+                .get_or_create(&vec![("afi_safi", Family::IPV4_UNICAST.to_string())])
+                .set(saturating_i64(v4 as u64));
+            rib_prefixes
+                .get_or_create(&vec![("afi_safi", Family::IPV6_UNICAST.to_string())])
+                .set(saturating_i64(v6 as u64));
+            registry.register(
+                "bgp_rib_prefixes",
+                "Prefixes in the RIB, by family",
+                rib_prefixes,
+            );
             let rib_paths = Gauge::<i64>::default();
             rib_paths.set(saturating_i64(paths as u64));
-            registry.register("bgp_rib_paths", "Paths in the RIB (every peer's, all families)", rib_paths);
+            registry.register(
+                "bgp_rib_paths",
+                "Paths in the RIB (every peer's, all families)",
+                rib_paths,
+            );
         }
     }
 }
@@ -220,7 +302,9 @@ fn endpoint(config: &Config) -> Option<SocketAddr> {
         return None;
     }
     // The schema checked both; the defaults are the model's.
-    let ip: IpAddr = leaf("address").and_then(|a| a.parse().ok()).unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let ip: IpAddr = leaf("address")
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let port: u16 = leaf("port").and_then(|p| p.parse().ok()).unwrap_or(9179);
     Some(SocketAddr::new(ip, port))
 }
@@ -253,7 +337,10 @@ impl Server {
             let shutdown = async move {
                 let _ = stop_rx.wait_for(|s| *s).await;
             };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
                 tracing::error!(%addr, error = %e, "metrics server failed");
             }
         });
@@ -265,7 +352,10 @@ impl Server {
         let _ = self.stop.send(true);
         // A scrape in progress finishes; one that hangs is not waited for.
         let mut task = self.task;
-        if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), &mut task)
+            .await
+            .is_err()
+        {
             task.abort();
         }
         tracing::info!(addr = %self.addr, "metrics endpoint stopped");

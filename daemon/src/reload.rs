@@ -53,7 +53,9 @@ pub fn hangup() -> Option<Signal> {
 pub async fn watch(mut hup: Signal, store: Arc<Datastore>, file: Option<PathBuf>) {
     while hup.recv().await.is_some() {
         let Some(file) = file.clone() else {
-            tracing::warn!("SIGHUP received but ocbgpd was started without --config: nothing to reload");
+            tracing::warn!(
+                "SIGHUP received but ocbgpd was started without --config: nothing to reload"
+            );
             continue;
         };
         let path = file.display().to_string();

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use ocbgp_engine::engine::{ClearMode as EngineClear, Engine, EngineError};
-use ocbgp_gnmi::{Authenticator, BgpControl, ClearError, ClearMode, ConfigUsers, GnmiServerConfig, GnmiService};
+use ocbgp_gnmi::{
+    Authenticator, BgpControl, ClearError, ClearMode, ConfigUsers, GnmiServerConfig, GnmiService,
+};
 use ocbgp_models::config::Config;
 use ocbgp_models::datastore::Datastore;
 use tokio::sync::watch;
@@ -27,13 +29,25 @@ fn gnmi_config(config: &Config) -> Result<Option<GnmiServerConfig>> {
     if leaf("enabled").as_deref() == Some("false") {
         return Ok(None);
     }
-    let ip: IpAddr = leaf("address").as_deref().unwrap_or("127.0.0.1").parse().context("gNMI address")?;
-    let port: u16 = leaf("port").as_deref().unwrap_or("9339").parse().context("gNMI port")?;
+    let ip: IpAddr = leaf("address")
+        .as_deref()
+        .unwrap_or("127.0.0.1")
+        .parse()
+        .context("gNMI address")?;
+    let port: u16 = leaf("port")
+        .as_deref()
+        .unwrap_or("9339")
+        .parse()
+        .context("gNMI port")?;
     let tls = match (leaf("tls-certificate"), leaf("tls-key")) {
         (Some(cert), Some(key)) => Some((cert.into(), key.into())),
         _ => None,
     };
-    Ok(Some(GnmiServerConfig { addr: SocketAddr::new(ip, port), tls, users: None }))
+    Ok(Some(GnmiServerConfig {
+        addr: SocketAddr::new(ip, port),
+        tls,
+        users: None,
+    }))
 }
 
 /// The engine as the gNOI BGP service sees it.
@@ -65,17 +79,21 @@ pub async fn start(
 ) -> Result<()> {
     let config = store.running();
     if let Some(mut cfg) = gnmi_config(&config)? {
-        let has_users = ocbgp_models::ly::find(config.tree(), "/ocbgp:management/users/user").map(|u| !u.is_empty());
+        let has_users = ocbgp_models::ly::find(config.tree(), "/ocbgp:management/users/user")
+            .map(|u| !u.is_empty());
         if has_users.unwrap_or(false) {
             cfg.users = Some(Arc::new(ConfigUsers::new(store.clone())) as Arc<dyn Authenticator>);
         }
         let listener = tokio::net::TcpListener::bind(cfg.addr)
             .await
             .with_context(|| format!("cannot listen for gNMI on {}", cfg.addr))?;
-        let service = GnmiService::new(store.clone()).with_bgp_control(Arc::new(EngineControl(engine.clone())));
+        let service = GnmiService::new(store.clone())
+            .with_bgp_control(Arc::new(EngineControl(engine.clone())));
         let stop = stop.clone();
         tasks.spawn(async move {
-            ocbgp_gnmi::serve_listener(service, listener, cfg, stopped(stop)).await.context("gNMI server")
+            ocbgp_gnmi::serve_listener(service, listener, cfg, stopped(stop))
+                .await
+                .context("gNMI server")
         });
     }
     if let Some(cfg) = ocbgp_netconf::NetconfConfig::from_running(&config, state_dir) {
@@ -86,7 +104,9 @@ pub async fn start(
         let store = store.clone();
         let stop = stop.clone();
         tasks.spawn(async move {
-            ocbgp_netconf::serve_listener(store, listener, cfg, stopped(stop)).await.context("NETCONF server")
+            ocbgp_netconf::serve_listener(store, listener, cfg, stopped(stop))
+                .await
+                .context("NETCONF server")
         });
     }
     Ok(())

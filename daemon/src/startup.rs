@@ -5,10 +5,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use ocbgp_models::config::{Config, Encoding};
 use ocbgp_engine::config::Northbound;
 use ocbgp_engine::engine::Engine;
 use ocbgp_engine::state::EngineState;
+use ocbgp_models::config::{Config, Encoding};
 use ocbgp_models::datastore::{Datastore, Options, Startup};
 
 /// The configuration used when no file is given: one BGP instance that
@@ -57,7 +57,9 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
     // transaction through the datastore.
     let engine = Engine::new(tokio::runtime::Handle::current());
     let northbound = Arc::new(Northbound::new(engine.clone()));
-    northbound.sync(&config).map_err(|p| anyhow::anyhow!("cannot run the configuration: {p}"))?;
+    northbound
+        .sync(&config)
+        .map_err(|p| anyhow::anyhow!("cannot run the configuration: {p}"))?;
     store.add_consumer(northbound);
     store.set_state_provider(Arc::new(EngineState::new(engine.clone())));
 
@@ -67,7 +69,8 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
     let metrics = Arc::new(crate::metrics::Metrics::new(engine.clone(), store.clone()));
     let metrics_task = tokio::spawn(crate::metrics::run(metrics, store.clone(), stop_rx.clone()));
     let file = config_file.map(Path::to_path_buf);
-    let reload_task = hangup.map(|hup| tokio::spawn(crate::reload::watch(hup, store.clone(), file)));
+    let reload_task =
+        hangup.map(|hup| tokio::spawn(crate::reload::watch(hup, store.clone(), file)));
     let failed = tokio::select! {
         _ = shutdown_signal() => None,
         Some(done) = servers.join_next() => Some(done),

@@ -51,7 +51,8 @@ fn table_len(rng: &mut Rng) -> u8 {
 }
 
 fn random_prefix(rng: &mut Rng, len: u8) -> Ipv4Net {
-    let addr = Ipv4Addr::from((1 + rng.below(222) as u32) << 24 | (rng.next() as u32 & 0x00ff_ffff));
+    let addr =
+        Ipv4Addr::from((1 + rng.below(222) as u32) << 24 | (rng.next() as u32 & 0x00ff_ffff));
     Ipv4Net::new(addr, len).unwrap().trunc()
 }
 
@@ -169,14 +170,20 @@ fn run(
     (best.expect("three runs"), stats)
 }
 
-fn run_once(chain: &Chain, routes: &[(IpNet, u32)], attrs: &[Attrs], cache: Option<&mut EvalCache>) -> Outcome {
+fn run_once(
+    chain: &Chain,
+    routes: &[(IpNet, u32)],
+    attrs: &[Attrs],
+    cache: Option<&mut EvalCache>,
+) -> Outcome {
     let source = PeerInfo {
-        kind: SourceKind::External,
-        address: "192.0.2.1".parse().unwrap(),
         router_id: Ipv4Addr::new(192, 0, 2, 1),
-        asn: 65001,
-        rr_client: false,
-        rs_client: false,
+        ..PeerInfo::peer(
+            SourceKind::External,
+            "192.0.2.1".parse().unwrap(),
+            65001,
+            64512,
+        )
     };
     let mut interner = Interner::default();
     let mut kept = Vec::with_capacity(routes.len());
@@ -185,7 +192,13 @@ fn run_once(chain: &Chain, routes: &[(IpNet, u32)], attrs: &[Attrs], cache: Opti
     let mut cache = cache;
     for (prefix, idx) in routes {
         let a = &attrs[*idx as usize];
-        let route = RouteIn { prefix: *prefix, attrs: a, source: &source, target: None, local_asn: 65000 };
+        let route = RouteIn {
+            prefix: *prefix,
+            attrs: a,
+            source: &source,
+            target: None,
+            local_asn: 65000,
+        };
         let v = match cache.as_deref_mut() {
             Some(c) => chain.evaluate_with(&route, &mut interner, c),
             None => chain.evaluate(&route, &mut interner),
@@ -200,7 +213,11 @@ fn run_once(chain: &Chain, routes: &[(IpNet, u32)], attrs: &[Attrs], cache: Opti
     }
     let elapsed = start.elapsed();
     drop(kept);
-    Outcome { elapsed, accepted, changed }
+    Outcome {
+        elapsed,
+        accepted,
+        changed,
+    }
 }
 
 fn report(name: &str, o: &Outcome) {
@@ -228,10 +245,18 @@ fn main() {
     let t = Instant::now();
     let policies = Policies::compile(config.tree()).expect("compiles");
     let compile = t.elapsed();
-    let chain = policies.chain(&["import".to_string()], DefaultPolicy::Reject).unwrap();
+    let chain = policies
+        .chain(&["import".to_string()], DefaultPolicy::Reject)
+        .unwrap();
     println!("policy bench: {SET_ENTRIES} prefix-set entries, {ROUTES} routes, {ATTR_SETS} attribute sets");
-    println!("  parse + validate config (libyang)             {}", ms(parse));
-    println!("  Policies::compile                             {}", ms(compile));
+    println!(
+        "  parse + validate config (libyang)             {}",
+        ms(parse)
+    );
+    println!(
+        "  Policies::compile                             {}",
+        ms(compile)
+    );
 
     // Routes: half drawn from the set (exact entries, or inside an
     // aggregate), half random table-shaped prefixes.
@@ -254,7 +279,8 @@ fn main() {
             } else {
                 let len = 24.max(p.prefix_len());
                 let sub = Ipv4Net::new(p.network(), p.prefix_len()).unwrap();
-                let host = u32::from(sub.network()) | (rng.next() as u32 & !u32::from(sub.netmask()));
+                let host =
+                    u32::from(sub.network()) | (rng.next() as u32 & !u32::from(sub.netmask()));
                 Ipv4Net::new(Ipv4Addr::from(host), len).unwrap().trunc()
             }
         } else {
@@ -301,17 +327,31 @@ fn main() {
     println!("recompile after one prefix-set entry changes:");
     let t = Instant::now();
     let full = Policies::compile(new_config.tree()).unwrap();
-    println!("  Policies::compile (whole tree)                {}", ms(t.elapsed()));
+    println!(
+        "  Policies::compile (whole tree)                {}",
+        ms(t.elapsed())
+    );
     let t = Instant::now();
     let changes = ChangeSet::between(config.tree(), new_config.tree()).unwrap();
-    println!("  ChangeSet::between (libyang diff)             {}", ms(t.elapsed()));
+    println!(
+        "  ChangeSet::between (libyang diff)             {}",
+        ms(t.elapsed())
+    );
     let t = Instant::now();
     let updated = policies.update(new_config.tree(), &changes).unwrap();
-    println!("  Policies::update (patch the set)              {}", ms(t.elapsed()));
+    println!(
+        "  Policies::update (patch the set)              {}",
+        ms(t.elapsed())
+    );
     assert!(updated.changed_since(&full).is_empty());
     assert_eq!(
-        updated.chain(&["import".to_string()], DefaultPolicy::Reject).unwrap().fingerprint(),
-        full.chain(&["import".to_string()], DefaultPolicy::Reject).unwrap().fingerprint()
+        updated
+            .chain(&["import".to_string()], DefaultPolicy::Reject)
+            .unwrap()
+            .fingerprint(),
+        full.chain(&["import".to_string()], DefaultPolicy::Reject)
+            .unwrap()
+            .fingerprint()
     );
     drop(interner);
 }

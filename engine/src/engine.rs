@@ -12,7 +12,10 @@ mod dynamic;
 
 use crate::config::{DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
 use crate::policy::{Chain, DefaultPolicy, Policies};
-use crate::rib::{LocalSettings, PathAttrs, PeerIdx, PeerInfo, SharedPolicy, SourceKind};
+use crate::rib::{
+    FamilyLimits, Inbound, LocalSettings, Outbound, PathAttrs, PeerIdx, PeerInfo, SharedPolicy,
+    SourceKind,
+};
 use crate::rib_task::{RibCommand, RibHandle};
 use crate::session::{self, PeerConfig, PeerHandle};
 use crate::stats::PeerStats;
@@ -37,7 +40,46 @@ pub struct Neighbor {
     pub import: Option<PolicySpec>,
     /// Its export policy by name.
     pub export: Option<PolicySpec>,
+    /// Cluster id for reflection to and from it.
+    pub cluster_id: Option<Ipv4Addr>,
+    /// Loop checks on its routes.
+    pub inbound: Inbound,
+    /// What export does to routes for it.
+    pub outbound: Outbound,
+    /// Its prefix limits, IPv4 and IPv6 unicast.
+    pub limits: [FamilyLimits; 2],
     chains: (Option<Chain>, Option<Chain>),
+}
+
+impl Neighbor {
+    /// The settings it was resolved from.
+    fn resolved(&self) -> ResolvedNeighbor {
+        ResolvedNeighbor {
+            session: self.config.clone(),
+            rr_client: self.rr_client,
+            rs_client: self.rs_client,
+            import: self.import.clone(),
+            export: self.export.clone(),
+            cluster_id: self.cluster_id,
+            inbound: self.inbound,
+            outbound: self.outbound,
+            limits: self.limits,
+        }
+    }
+
+    /// Takes `n`'s settings (but not its session's: the caller hands those
+    /// to the session).
+    fn take(&mut self, n: ResolvedNeighbor) {
+        self.config = n.session;
+        self.rr_client = n.rr_client;
+        self.rs_client = n.rs_client;
+        self.import = n.import;
+        self.export = n.export;
+        self.cluster_id = n.cluster_id;
+        self.inbound = n.inbound;
+        self.outbound = n.outbound;
+        self.limits = n.limits;
+    }
 }
 
 /// The speaker while BGP is configured.
@@ -113,7 +155,10 @@ impl Engine {
             }),
         };
         let weak = Arc::downgrade(&engine.inner);
-        engine.inner.listener.set_unknown_peer(Some(Arc::new(move |addr| dynamic::accept(&weak, addr))));
+        engine
+            .inner
+            .listener
+            .set_unknown_peer(Some(Arc::new(move |addr| dynamic::accept(&weak, addr))));
         engine
     }
 
@@ -133,10 +178,20 @@ impl Engine {
         if restart {
             let old = running.take();
             let rib = RibHandle::spawn(
-                LocalSettings { asn: global.asn, router_id: global.router_id, cluster_id: None },
+                LocalSettings {
+                    client_to_client: global.client_to_client,
+                    ..LocalSettings::new(global.asn, global.router_id)
+                },
                 global.selection,
             );
-            let mut new = Running { global: global.clone(), rib, neighbors: HashMap::new(), chains: Vec::new(), next_idx: 1, free: Vec::new() };
+            let mut new = Running {
+                global: global.clone(),
+                rib,
+                neighbors: HashMap::new(),
+                chains: Vec::new(),
+                next_idx: 1,
+                free: Vec::new(),
+            };
             if let Some(old) = old {
                 // Same neighbors, new identity: fresh sessions.
                 let policies = self.policies();
@@ -147,18 +202,11 @@ impl Engine {
                         self.inner.listener.remove_peer(addr);
                         continue;
                     }
-                    let mut config = n.config.clone();
-                    config.local_as = global.asn;
-                    config.router_id = global.router_id;
+                    let mut resolved = n.resolved();
+                    resolved.session.local_as = global.asn;
+                    resolved.session.router_id = global.router_id;
+                    resolved.inbound.local_asn = resolved.session.local_asn();
                     self.inner.listener.remove_peer(addr);
-                    let resolved =
-                        ResolvedNeighbor {
-                        session: config,
-                        rr_client: n.rr_client,
-                        rs_client: n.rs_client,
-                        import: n.import,
-                        export: n.export,
-                    };
                     start_neighbor(&mut new, &self.inner.listener, resolved, &policies);
                 }
             }
@@ -166,6 +214,10 @@ impl Engine {
         } else if let Some(r) = running.as_mut() {
             if r.global.selection != global.selection {
                 r.rib.send(RibCommand::SetSelection(global.selection));
+            }
+            if r.global.client_to_client != global.client_to_client {
+                r.rib
+                    .send(RibCommand::SetClientToClient(global.client_to_client));
             }
             r.global = global.clone();
         }
@@ -183,7 +235,11 @@ impl Engine {
         let bound = self.inner.listener.local_addrs();
         let same = !bound.is_empty()
             && bound.iter().all(wanted_port)
-            && (listen.addresses.is_empty() || listen.addresses.iter().all(|a| bound.iter().any(|b| b.ip() == *a)));
+            && (listen.addresses.is_empty()
+                || listen
+                    .addresses
+                    .iter()
+                    .all(|a| bound.iter().any(|b| b.ip() == *a)));
         if same {
             return Ok(());
         }
@@ -217,24 +273,30 @@ impl Engine {
         match r.neighbors.get_mut(&addr) {
             Some(n) => {
                 if n.config.password != neighbor.session.password {
-                    let _ = self.inner.listener.add_peer(addr, n.handle.clone(), neighbor.session.password.clone());
+                    let _ = self.inner.listener.add_peer(
+                        addr,
+                        n.handle.clone(),
+                        neighbor.session.password.clone(),
+                    );
                 }
-                if n.rr_client != neighbor.rr_client
-                    || n.rs_client != neighbor.rs_client
-                    || n.config.peer_as != neighbor.session.peer_as
-                {
+                if peer_info(&n.resolved()) != peer_info(&neighbor) {
+                    // Export rules move an established peer to another
+                    // update group with only the difference sent.
                     r.rib.send(RibCommand::SetPeer(n.idx, peer_info(&neighbor)));
                 }
                 if n.rs_client != neighbor.rs_client {
                     // Another update group and export rules: a new session.
                     let _ = n.handle.reset();
                 }
+                if n.limits != neighbor.limits {
+                    r.rib.send(RibCommand::SetLimits(
+                        n.idx,
+                        neighbor.limits,
+                        n.handle.clone(),
+                    ));
+                }
                 let _ = n.handle.set_config(neighbor.session.clone());
-                n.config = neighbor.session;
-                n.rr_client = neighbor.rr_client;
-                n.rs_client = neighbor.rs_client;
-                n.import = neighbor.import;
-                n.export = neighbor.export;
+                n.take(neighbor);
                 apply_chains(&r.rib, &mut r.chains, n, &policies);
             }
             None => start_neighbor(r, &self.inner.listener, neighbor, &policies),
@@ -244,14 +306,22 @@ impl Engine {
 
     /// The compiled routing policy in force.
     pub fn policies(&self) -> Policies {
-        self.inner.policies.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .policies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Puts new routing policy in force: every neighbor whose chains now
     /// behave differently has them re-run over its routes (soft
     /// reconfiguration in and out); the others are not touched.
     pub fn set_policies(&self, policies: Policies) {
-        *self.inner.policies.lock().unwrap_or_else(|e| e.into_inner()) = policies.clone();
+        *self
+            .inner
+            .policies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = policies.clone();
         let mut guard = self.running();
         let Some(r) = guard.as_mut() else { return };
         r.chains.clear();
@@ -278,7 +348,8 @@ impl Engine {
     pub fn add_path(&self, prefix: IpNet, attrs: PathAttrs) -> Result<(), EngineError> {
         let guard = self.running();
         let r = guard.as_ref().ok_or(EngineError::NotRunning)?;
-        r.rib.send(RibCommand::Originate(prefix.trunc(), Box::new(attrs)));
+        r.rib
+            .send(RibCommand::Originate(prefix.trunc(), Box::new(attrs)));
         Ok(())
     }
 
@@ -295,7 +366,10 @@ impl Engine {
     pub fn clear_neighbor(&self, addr: IpAddr, mode: ClearMode) -> Result<(), EngineError> {
         let guard = self.running();
         let r = guard.as_ref().ok_or(EngineError::NotRunning)?;
-        let n = r.neighbors.get(&addr).ok_or(EngineError::UnknownNeighbor(addr))?;
+        let n = r
+            .neighbors
+            .get(&addr)
+            .ok_or(EngineError::UnknownNeighbor(addr))?;
         match mode {
             ClearMode::Hard => {
                 let _ = n.handle.reset();
@@ -308,7 +382,7 @@ impl Engine {
                 let families: Vec<_> = n.config.families.iter().map(|f| f.family).collect();
                 r.rib.send(RibCommand::Run(Box::new(move |rib| {
                     for family in families {
-                        rib.refresh(idx, family);
+                        rib.refresh(idx, family, false);
                     }
                 })));
             }
@@ -320,7 +394,10 @@ impl Engine {
     /// The configured neighbors.
     pub fn neighbors(&self) -> Vec<(IpAddr, Neighbor)> {
         let guard = self.running();
-        let mut out: Vec<_> = guard.as_ref().map(|r| r.neighbors.iter().map(|(a, n)| (*a, n.clone())).collect()).unwrap_or_default();
+        let mut out: Vec<_> = guard
+            .as_ref()
+            .map(|r| r.neighbors.iter().map(|(a, n)| (*a, n.clone())).collect())
+            .unwrap_or_default();
         out.sort_by_key(|(a, _)| *a);
         out
     }
@@ -348,19 +425,34 @@ impl Engine {
 
 fn peer_info(n: &ResolvedNeighbor) -> PeerInfo {
     PeerInfo {
-        kind: if n.session.is_internal() { SourceKind::Internal } else { SourceKind::External },
+        kind: if n.session.is_internal() {
+            SourceKind::Internal
+        } else {
+            SourceKind::External
+        },
         address: n.session.remote,
         // Learned from the OPEN; the RIB updates it then.
         router_id: Ipv4Addr::UNSPECIFIED,
         asn: n.session.peer_as,
         rr_client: n.rr_client,
         rs_client: n.rs_client,
+        cluster_id: n.cluster_id,
+        inbound: Inbound {
+            local_asn: n.session.local_asn(),
+            ..n.inbound
+        },
+        outbound: n.outbound,
     }
 }
 
 /// Builds a neighbor's chains from its specs; tells the RIB when they
 /// differ from the ones in force.
-fn apply_chains(rib: &RibHandle, cache: &mut Vec<(Chain, SharedPolicy)>, n: &mut Neighbor, policies: &Policies) {
+fn apply_chains(
+    rib: &RibHandle,
+    cache: &mut Vec<(Chain, SharedPolicy)>,
+    n: &mut Neighbor,
+    policies: &Policies,
+) {
     let build = |spec: &Option<PolicySpec>| -> Option<Chain> {
         let spec = spec.as_ref()?;
         match policies.chain(&spec.names, spec.default) {
@@ -390,7 +482,12 @@ fn apply_chains(rib: &RibHandle, cache: &mut Vec<(Chain, SharedPolicy)>, n: &mut
     }
 }
 
-fn start_neighbor(r: &mut Running, listener: &Listener, neighbor: ResolvedNeighbor, policies: &Policies) {
+fn start_neighbor(
+    r: &mut Running,
+    listener: &Listener,
+    neighbor: ResolvedNeighbor,
+    policies: &Policies,
+) {
     let idx = r.free.pop().unwrap_or_else(|| {
         let idx = PeerIdx(r.next_idx);
         r.next_idx += 1;
@@ -403,17 +500,26 @@ fn start_neighbor(r: &mut Running, listener: &Listener, neighbor: ResolvedNeighb
     if let Err(e) = listener.add_peer(addr, handle.clone(), neighbor.session.password.clone()) {
         tracing::warn!(peer = %addr, error = %e, "cannot set the TCP MD5 key on the listener");
     }
+    if neighbor.limits != [FamilyLimits::default(); 2] {
+        r.rib
+            .send(RibCommand::SetLimits(idx, neighbor.limits, handle.clone()));
+    }
     let mut n = Neighbor {
         idx,
         handle,
         stats,
-        config: neighbor.session,
-        rr_client: neighbor.rr_client,
-        rs_client: neighbor.rs_client,
-        import: neighbor.import,
-        export: neighbor.export,
+        config: neighbor.session.clone(),
+        rr_client: false,
+        rs_client: false,
+        import: None,
+        export: None,
+        cluster_id: None,
+        inbound: neighbor.inbound,
+        outbound: neighbor.outbound,
+        limits: neighbor.limits,
         chains: (None, None),
     };
+    n.take(neighbor);
     apply_chains(&r.rib, &mut r.chains, &mut n, policies);
     r.neighbors.insert(addr, n);
 }
@@ -427,17 +533,27 @@ mod tests {
     async fn clearing_needs_bgp_and_a_configured_neighbor() {
         let engine = Engine::new(tokio::runtime::Handle::current());
         let peer: IpAddr = "192.0.2.1".parse().unwrap();
-        assert!(matches!(engine.clear_neighbor(peer, ClearMode::Hard), Err(EngineError::NotRunning)));
-        let listen = ListenSettings { enabled: false, addresses: Vec::new(), port: 179 };
+        assert!(matches!(
+            engine.clear_neighbor(peer, ClearMode::Hard),
+            Err(EngineError::NotRunning)
+        ));
+        let listen = ListenSettings {
+            enabled: false,
+            addresses: Vec::new(),
+            port: 179,
+        };
         let global = GlobalSettings {
             asn: 65001,
             router_id: Ipv4Addr::new(192, 0, 2, 9),
             listen,
             selection: SelectionOptions::default(),
+            client_to_client: true,
         };
         engine.set_global(global).unwrap();
         for mode in [ClearMode::Hard, ClearMode::SoftIn, ClearMode::SoftOut] {
-            assert!(matches!(engine.clear_neighbor(peer, mode), Err(EngineError::UnknownNeighbor(a)) if a == peer));
+            assert!(
+                matches!(engine.clear_neighbor(peer, mode), Err(EngineError::UnknownNeighbor(a)) if a == peer)
+            );
         }
         engine.stop();
     }

@@ -47,6 +47,16 @@ pub enum RibEvent {
         /// The family.
         family: Family,
     },
+    /// Enhanced route refresh (RFC 7313): the peer begins (BoRR) or ends
+    /// (EoRR) re-sending a family.
+    RefreshBoundary {
+        /// The peer.
+        peer: PeerIdx,
+        /// The family.
+        family: Family,
+        /// BoRR (true) or EoRR.
+        begin: bool,
+    },
     /// The session left Established: the peer's routes must go.
     Down {
         /// The peer.

@@ -2,6 +2,7 @@
 //! batches, then flushes export once per batch, so a burst of UPDATEs turns
 //! into packed outgoing UPDATEs instead of one message per route.
 
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
@@ -9,8 +10,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::event::{RibEvent, SessionInfo};
 use crate::rib::{
-    GroupKey, LocalSettings, PathAttrs, PeerIdx, PeerInfo, Rib, SelectionOptions, SharedPolicy, SourceKind,
+    Breach, FamilyLimits, GroupKey, LimitEvent, LocalSettings, PathAttrs, PeerIdx, PeerInfo, Rib,
+    SelectionOptions, SharedPolicy, SourceKind,
 };
+use crate::session::PeerHandle;
 use crate::wire::{Afi, CodecConfig, Family, PeerKind};
 
 /// A request to the RIB task from the rest of the engine.
@@ -32,6 +35,11 @@ pub enum RibCommand {
     Originate(IpNet, Box<PathAttrs>),
     /// Withdraw a route of our own.
     WithdrawOriginated(IpNet),
+    /// Turn client-to-client reflection on or off.
+    SetClientToClient(bool),
+    /// Set a peer's prefix limits (IPv4, IPv6 unicast) and the session to
+    /// close when one is exceeded.
+    SetLimits(PeerIdx, [FamilyLimits; 2], PeerHandle),
     /// Run a read (or a change) against the RIB on its task.
     Run(Box<dyn FnOnce(&mut Rib) + Send>),
 }
@@ -53,13 +61,14 @@ impl RibHandle {
         let (events, mut ev_rx) = mpsc::unbounded_channel();
         let mut rib = Rib::new(local, selection);
         tokio::spawn(async move {
+            let mut sessions = Sessions::default();
             let mut batch = Vec::with_capacity(BATCH);
             loop {
                 tokio::select! {
                     // Commands first: they are rare and often someone waits.
                     biased;
                     cmd = cmd_rx.recv() => match cmd {
-                        Some(cmd) => command(&mut rib, cmd),
+                        Some(cmd) => command(&mut rib, &mut sessions, cmd),
                         None => break,
                     },
                     n = ev_rx.recv_many(&mut batch, BATCH) => {
@@ -67,7 +76,7 @@ impl RibHandle {
                             break;
                         }
                         for ev in batch.drain(..) {
-                            event(&mut rib, ev);
+                            event(&mut rib, &mut sessions, ev);
                         }
                     }
                 }
@@ -75,7 +84,7 @@ impl RibHandle {
                 // bound so commands and other sessions are not starved.
                 for _ in 0..16 {
                     match ev_rx.try_recv() {
-                        Ok(ev) => event(&mut rib, ev),
+                        Ok(ev) => event(&mut rib, &mut sessions, ev),
                         Err(_) => break,
                     }
                 }
@@ -114,7 +123,10 @@ impl RibHandle {
     }
 
     /// Runs `f` on the RIB task and returns its result.
-    pub async fn query<R: Send + 'static>(&self, f: impl FnOnce(&mut Rib) -> R + Send + 'static) -> Option<R> {
+    pub async fn query<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Rib) -> R + Send + 'static,
+    ) -> Option<R> {
         let (tx, rx) = oneshot::channel();
         self.send(RibCommand::Run(Box::new(move |rib| {
             let _ = tx.send(f(rib));
@@ -123,9 +135,63 @@ impl RibHandle {
     }
 }
 
-fn command(rib: &mut Rib, cmd: RibCommand) {
+/// What the RIB task knows of the sessions: enough to act on limits.
+#[derive(Default)]
+struct Sessions {
+    /// Sessions of peers with prefix limits.
+    limited: HashMap<PeerIdx, PeerHandle>,
+    /// Peers that negotiated enhanced route refresh.
+    enhanced_refresh: HashSet<PeerIdx>,
+}
+
+impl Sessions {
+    /// Logs what a peer's counts breached and closes its session where a
+    /// limit says so.
+    fn act(&self, rib: &Rib, peer: PeerIdx, events: Vec<LimitEvent>) {
+        for e in events {
+            let address = rib.peer(peer).map(|p| p.address);
+            let which = if e.received {
+                "prefix-limit-received"
+            } else {
+                "prefix-limit"
+            };
+            match e.breach {
+                Breach::Warning => tracing::warn!(
+                    peer = ?address, family = %e.family, limit = e.limit.max, count = e.count, which,
+                    "prefix count reached the warning threshold"
+                ),
+                Breach::Exceeded => {
+                    tracing::warn!(
+                        peer = ?address, family = %e.family, limit = e.limit.max, count = e.count, which,
+                        teardown = !e.limit.prevent_teardown, "prefix limit exceeded"
+                    );
+                    if !e.limit.prevent_teardown {
+                        if let Some(h) = self.limited.get(&peer) {
+                            let _ = h.prefix_limit_exceeded(e.family, e.limit.max);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn command(rib: &mut Rib, sessions: &mut Sessions, cmd: RibCommand) {
     match cmd {
-        RibCommand::RemovePeer(peer) => rib.remove_peer(peer),
+        RibCommand::RemovePeer(peer) => {
+            sessions.limited.remove(&peer);
+            rib.remove_peer(peer)
+        }
+        RibCommand::SetClientToClient(on) => rib.set_client_to_client(on),
+        RibCommand::SetLimits(peer, limits, handle) => {
+            if limits == [FamilyLimits::default(); 2] {
+                sessions.limited.remove(&peer);
+            } else {
+                sessions.limited.insert(peer, handle);
+            }
+            let events = rib.set_limits(peer, limits);
+            sessions.act(rib, peer, events);
+        }
         RibCommand::SetPeer(peer, info) => rib.set_peer(peer, info),
         RibCommand::SetSelection(opts) => rib.set_selection(opts),
         RibCommand::SetPolicies(peer, import, export) => {
@@ -143,25 +209,58 @@ fn command(rib: &mut Rib, cmd: RibCommand) {
     }
 }
 
-fn event(rib: &mut Rib, ev: RibEvent) {
+fn event(rib: &mut Rib, sessions: &mut Sessions, ev: RibEvent) {
     match ev {
         RibEvent::Established { peer, info, out } => {
-            let Some(known) = rib.peer(peer).cloned() else { return };
-            let key = group_key(rib.local().asn, &known, &info);
+            let Some(known) = rib.peer(peer).cloned() else {
+                return;
+            };
+            let key = group_key(&known, &info);
             // The peer's identifier is known now.
-            rib.set_peer(peer, PeerInfo { router_id: info.remote_router_id, ..known });
+            rib.set_peer(
+                peer,
+                PeerInfo {
+                    router_id: info.remote_router_id,
+                    ..known
+                },
+            );
+            if info.negotiated.enhanced_route_refresh {
+                sessions.enhanced_refresh.insert(peer);
+            } else {
+                sessions.enhanced_refresh.remove(&peer);
+            }
             rib.peer_up(peer, key, out);
         }
-        RibEvent::Update { peer, update } => rib.update(peer, &update),
-        RibEvent::RouteRefresh { peer, family } => rib.refresh(peer, family),
-        RibEvent::Down { peer } => rib.peer_down(peer),
+        RibEvent::Update { peer, update } => {
+            rib.update(peer, &update);
+            if sessions.limited.contains_key(&peer) {
+                let events = rib.check_limits(peer);
+                sessions.act(rib, peer, events);
+            }
+        }
+        RibEvent::RouteRefresh { peer, family } => {
+            rib.refresh(peer, family, sessions.enhanced_refresh.contains(&peer))
+        }
+        RibEvent::RefreshBoundary {
+            peer,
+            family,
+            begin,
+        } => rib.refresh_boundary(peer, family, begin),
+        RibEvent::Down { peer } => {
+            sessions.enhanced_refresh.remove(&peer);
+            rib.peer_down(peer)
+        }
     }
 }
 
 /// The update group a session belongs to.
-fn group_key(local_asn: u32, peer: &PeerInfo, info: &SessionInfo) -> GroupKey {
+fn group_key(peer: &PeerInfo, info: &SessionInfo) -> GroupKey {
     let n = &info.negotiated;
-    let kind = if peer.kind == SourceKind::Internal { PeerKind::Internal } else { PeerKind::External };
+    let kind = if peer.kind == SourceKind::Internal {
+        PeerKind::Internal
+    } else {
+        PeerKind::External
+    };
     let codec: CodecConfig = n.codec_config(kind);
     let (local_v4, local_v6) = match info.local.ip() {
         IpAddr::V4(a) => (Some(a), None),
@@ -173,15 +272,27 @@ fn group_key(local_asn: u32, peer: &PeerInfo, info: &SessionInfo) -> GroupKey {
     GroupKey {
         kind: peer.kind,
         rr_client: peer.rr_client,
-        local_asn,
+        local_asn: peer.inbound.local_asn,
         local_v4,
         local_v6,
         codec,
-        families: n.families.iter().copied().filter(|f| f.afi == Afi::IPV4 || f.afi == Afi::IPV6).collect(),
-        ipv4_over_ipv6: n.extended_next_hop.iter().any(|e| e.family == Family::IPV4_UNICAST),
+        families: n
+            .families
+            .iter()
+            .copied()
+            .filter(|f| f.afi == Afi::IPV4 || f.afi == Afi::IPV6)
+            .collect(),
+        ipv4_over_ipv6: n
+            .extended_next_hop
+            .iter()
+            .any(|e| e.family == Family::IPV4_UNICAST),
         // Filled in by the RIB from the peer's export policy.
         policy: None,
         target: None,
         rs_member: None,
+        // Filled in by the RIB from what it knows of the peer.
+        cluster_id: None,
+        client_to_client: true,
+        outbound: Default::default(),
     }
 }

@@ -149,7 +149,10 @@ impl PeerStats {
         let old = self.state.swap(state as u8, Ordering::Relaxed);
         if state == SessionState::Established && old != SessionState::Established as u8 {
             self.established_transitions.fetch_add(1, Ordering::Relaxed);
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
             self.last_established.store(now, Ordering::Relaxed);
         }
     }

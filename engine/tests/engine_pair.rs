@@ -62,7 +62,13 @@ fn speaker(name: &str, text: &str) -> (Speaker, Engine) {
     nb.sync(&store.running()).unwrap();
     store.add_consumer(nb);
     store.set_state_provider(Arc::new(EngineState::new(engine.clone())));
-    (Speaker { store, _dir: tempdir::Dir(dir) }, engine)
+    (
+        Speaker {
+            store,
+            _dir: tempdir::Dir(dir),
+        },
+        engine,
+    )
 }
 
 /// Reads one leaf of the operational datastore (in a blocking thread, as
@@ -107,8 +113,14 @@ fn stream_matches_tree(store: &Datastore) {
     let mut routes = 0;
     for e in &entries {
         let at = entry_data_path(&e.path());
-        let node = tree.find_path(&at).unwrap_or_else(|_| panic!("{at} in the tree"));
-        let printed = ocbgp_models::ly::print_json(&node, DataPrinterFlags::SHRINK | DataPrinterFlags::WD_ALL).unwrap();
+        let node = tree
+            .find_path(&at)
+            .unwrap_or_else(|_| panic!("{at} in the tree"));
+        let printed = ocbgp_models::ly::print_json(
+            &node,
+            DataPrinterFlags::SHRINK | DataPrinterFlags::WD_ALL,
+        )
+        .unwrap();
         let printed: serde_json::Value = serde_json::from_str(&printed).unwrap();
         let (_, value) = printed.as_object().unwrap().iter().next().unwrap();
         let value = value.as_array().map_or(value, |a| &a[0]);
@@ -116,7 +128,14 @@ fn stream_matches_tree(store: &Datastore) {
         // The tree holds the entries below a list entry too (routes below
         // an afi-safi): the stream sends those as entries of their own.
         if let Some(o) = value.as_object_mut() {
-            for nested in ["ipv4-unicast", "ipv6-unicast", "adj-rib-in-pre", "adj-rib-in-post", "adj-rib-out-pre", "adj-rib-out-post"] {
+            for nested in [
+                "ipv4-unicast",
+                "ipv6-unicast",
+                "adj-rib-in-pre",
+                "adj-rib-in-post",
+                "adj-rib-out-pre",
+                "adj-rib-out-post",
+            ] {
                 o.remove(nested);
             }
         }
@@ -124,20 +143,42 @@ fn stream_matches_tree(store: &Datastore) {
         assert_eq!(value, streamed, "entry {at}");
         routes += usize::from(e.elem.name == "route");
     }
-    let in_tree = ocbgp_models::ly::find(&tree, &format!("{rib}//route")).unwrap().len();
+    let in_tree = ocbgp_models::ly::find(&tree, &format!("{rib}//route"))
+        .unwrap()
+        .len();
     assert_eq!(routes, in_tree, "every route streamed");
-    assert!(routes >= 4, "loc-rib, adj-rib-in and adj-rib-out routes: {routes}");
+    assert!(
+        routes >= 4,
+        "loc-rib, adj-rib-in and adj-rib-out routes: {routes}"
+    );
 
     // Sets read by index, all in one go, are the sets of the whole read;
     // an index no route uses has no entry.
-    let sets: Vec<_> = entries.iter().filter(|e| e.elem.keys.iter().any(|(k, _)| k == "index")).collect();
-    assert!(sets.iter().any(|e| e.elem.name == "attr-set") && sets.iter().any(|e| e.elem.name == "community"));
+    let sets: Vec<_> = entries
+        .iter()
+        .filter(|e| e.elem.keys.iter().any(|(k, _)| k == "index"))
+        .collect();
+    assert!(
+        sets.iter().any(|e| e.elem.name == "attr-set")
+            && sets.iter().any(|e| e.elem.name == "community")
+    );
     let mut paths: Vec<String> = sets
         .iter()
-        .map(|e| format!("{rib}/{}/{}[index='{}']", e.parent.last().unwrap().name, e.elem.name, e.elem.keys[0].1))
+        .map(|e| {
+            format!(
+                "{rib}/{}/{}[index='{}']",
+                e.parent.last().unwrap().name,
+                e.elem.name,
+                e.elem.keys[0].1
+            )
+        })
         .collect();
     paths.push(format!("{rib}/attr-sets/attr-set[index='12345']"));
-    let mut found: Vec<Vec<_>> = store.stream_states(&paths).into_iter().map(|s| s.expect("sets stream").collect()).collect();
+    let mut found: Vec<Vec<_>> = store
+        .stream_states(&paths)
+        .into_iter()
+        .map(|s| s.expect("sets stream").collect())
+        .collect();
     assert_eq!(found.len(), paths.len());
     assert!(found.pop().unwrap().is_empty(), "no set has index 12345");
     for (want, got) in sets.iter().zip(found) {
@@ -149,9 +190,15 @@ fn stream_matches_tree(store: &Datastore) {
     let loc = format!(
         "{rib}/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/ipv4-unicast/loc-rib/routes/route[prefix='{net}']"
     );
-    let narrowed: Vec<_> = store.stream_state(&loc).expect("the RIB streams").filter(|e| e.elem.name == "route").collect();
+    let narrowed: Vec<_> = store
+        .stream_state(&loc)
+        .expect("the RIB streams")
+        .filter(|e| e.elem.name == "route")
+        .collect();
     assert!(!narrowed.is_empty());
-    assert!(narrowed.iter().all(|e| e.elem.keys.iter().any(|(k, v)| k == "prefix" && v == net)));
+    assert!(narrowed
+        .iter()
+        .all(|e| e.elem.keys.iter().any(|(k, v)| k == "prefix" && v == net)));
 }
 
 async fn wait_for(s: &Speaker, path: &str, want: Option<&str>, limit: Duration) -> Option<String> {
@@ -167,75 +214,223 @@ async fn wait_for(s: &Speaker, path: &str, want: Option<&str>, limit: Duration) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_engines_exchange_routes_and_show_state() {
-    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("info").try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("info")
+        .try_init();
     let port = 20179 + (std::process::id() % 500) as u16;
-    let (a, _ea) = speaker("a", &config(65001, "127.0.0.2", "127.0.0.3", 65002, port, &["198.51.100.0/24"]));
-    let (b, _eb) = speaker("b", &config(65002, "127.0.0.3", "127.0.0.2", 65001, port, &["203.0.113.0/24"]));
+    let (a, _ea) = speaker(
+        "a",
+        &config(
+            65001,
+            "127.0.0.2",
+            "127.0.0.3",
+            65002,
+            port,
+            &["198.51.100.0/24"],
+        ),
+    );
+    let (b, _eb) = speaker(
+        "b",
+        &config(
+            65002,
+            "127.0.0.3",
+            "127.0.0.2",
+            65001,
+            port,
+            &["203.0.113.0/24"],
+        ),
+    );
 
     let nb = |addr: &str| format!("{BGP}/neighbors/neighbor[neighbor-address='{addr}']");
     let state = format!("{}/state/session-state", nb("127.0.0.3"));
-    assert_eq!(wait_for(&a, &state, Some("ESTABLISHED"), Duration::from_secs(15)).await.as_deref(), Some("ESTABLISHED"));
+    assert_eq!(
+        wait_for(&a, &state, Some("ESTABLISHED"), Duration::from_secs(15))
+            .await
+            .as_deref(),
+        Some("ESTABLISHED")
+    );
     let b_state = format!("{}/state/session-state", nb("127.0.0.2"));
-    assert_eq!(wait_for(&b, &b_state, Some("ESTABLISHED"), Duration::from_secs(5)).await.as_deref(), Some("ESTABLISHED"));
+    assert_eq!(
+        wait_for(&b, &b_state, Some("ESTABLISHED"), Duration::from_secs(5))
+            .await
+            .as_deref(),
+        Some("ESTABLISHED")
+    );
 
     // A's route arrives at B with A's AS in front and its MED and community.
-    let prefixes = format!("{}/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/state/prefixes", nb("127.0.0.2"));
-    assert_eq!(wait_for(&b, &format!("{prefixes}/received"), Some("1"), Duration::from_secs(5)).await.as_deref(), Some("1"));
-    assert_eq!(leaf(&b, &format!("{prefixes}/installed")).await.as_deref(), Some("1"));
-    assert_eq!(leaf(&b, &format!("{prefixes}/sent")).await.as_deref(), Some("1"));
-    assert_eq!(leaf(&b, &format!("{}/state/established-transitions", nb("127.0.0.2"))).await.as_deref(), Some("1"));
-    let updates = leaf(&b, &format!("{}/state/messages/received/UPDATE", nb("127.0.0.2"))).await;
+    let prefixes = format!(
+        "{}/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/state/prefixes",
+        nb("127.0.0.2")
+    );
+    assert_eq!(
+        wait_for(
+            &b,
+            &format!("{prefixes}/received"),
+            Some("1"),
+            Duration::from_secs(5)
+        )
+        .await
+        .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        leaf(&b, &format!("{prefixes}/installed")).await.as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        leaf(&b, &format!("{prefixes}/sent")).await.as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        leaf(
+            &b,
+            &format!("{}/state/established-transitions", nb("127.0.0.2"))
+        )
+        .await
+        .as_deref(),
+        Some("1")
+    );
+    let updates = leaf(
+        &b,
+        &format!("{}/state/messages/received/UPDATE", nb("127.0.0.2")),
+    )
+    .await;
     assert!(updates.is_some_and(|u| u.parse::<u64>().unwrap() >= 1));
-    assert_eq!(leaf(&b, &format!("{}/timers/state/negotiated-hold-time", nb("127.0.0.2"))).await.as_deref(), Some("90"));
+    assert_eq!(
+        leaf(
+            &b,
+            &format!("{}/timers/state/negotiated-hold-time", nb("127.0.0.2"))
+        )
+        .await
+        .as_deref(),
+        Some("90")
+    );
 
     let rib = format!("{BGP}/rib/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/ipv4-unicast");
     let route = format!("{rib}/loc-rib/routes/route[prefix='198.51.100.0/24'][origin='127.0.0.2'][path-id='0']/state/attr-index");
     let index = leaf(&b, &route).await.expect("route in B's loc-rib");
     let set = format!("{BGP}/rib/attr-sets/attr-set[index='{index}']");
-    assert_eq!(leaf(&b, &format!("{set}/state/med")).await.as_deref(), Some("7"));
-    assert_eq!(leaf(&b, &format!("{set}/state/next-hop")).await.as_deref(), Some("127.0.0.2"));
-    assert_eq!(leaf(&b, &format!("{set}/as-path/as-segment[index='0']/state/type")).await.as_deref(), Some("AS_SEQ"));
+    assert_eq!(
+        leaf(&b, &format!("{set}/state/med")).await.as_deref(),
+        Some("7")
+    );
+    assert_eq!(
+        leaf(&b, &format!("{set}/state/next-hop")).await.as_deref(),
+        Some("127.0.0.2")
+    );
+    assert_eq!(
+        leaf(
+            &b,
+            &format!("{set}/as-path/as-segment[index='0']/state/type")
+        )
+        .await
+        .as_deref(),
+        Some("AS_SEQ")
+    );
     let pre = format!("{rib}/neighbors/neighbor[neighbor-address='127.0.0.2']/adj-rib-in-pre/routes/route[prefix='198.51.100.0/24'][path-id='0']/state/valid-route");
     assert_eq!(leaf(&b, &pre).await.as_deref(), Some("true"));
     let out = format!("{rib}/neighbors/neighbor[neighbor-address='127.0.0.2']/adj-rib-out-post/routes/route[prefix='203.0.113.0/24'][path-id='0']/state/attr-index");
-    assert!(leaf(&b, &out).await.is_some(), "B's own route in its adj-rib-out-post to A");
+    assert!(
+        leaf(&b, &out).await.is_some(),
+        "B's own route in its adj-rib-out-post to A"
+    );
 
     // The streamed RIB (what gNMI reads) says what the libyang tree says.
     let store = b.store.clone();
-    tokio::task::spawn_blocking(move || stream_matches_tree(&store)).await.unwrap();
+    tokio::task::spawn_blocking(move || stream_matches_tree(&store))
+        .await
+        .unwrap();
 
     // A transaction on A withdraws its route: B sees it go.
     let who = Requester::internal(Origin::Gnmi);
-    let del = Edit::delete(Operation::Delete, format!("{BGP}/global/ocbgp:originated-routes/route[prefix='198.51.100.0/24']"));
+    let del = Edit::delete(
+        Operation::Delete,
+        format!("{BGP}/global/ocbgp:originated-routes/route[prefix='198.51.100.0/24']"),
+    );
     let store = a.store.clone();
-    tokio::task::spawn_blocking(move || store.edit_running(&[del], &who)).await.unwrap().unwrap();
-    assert_eq!(wait_for(&b, &format!("{prefixes}/received"), Some("0"), Duration::from_secs(5)).await.as_deref(), Some("0"));
+    tokio::task::spawn_blocking(move || store.edit_running(&[del], &who))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        wait_for(
+            &b,
+            &format!("{prefixes}/received"),
+            Some("0"),
+            Duration::from_secs(5)
+        )
+        .await
+        .as_deref(),
+        Some("0")
+    );
 
     // Removing the neighbor on A ends the session; B's table is clean.
     let who = Requester::internal(Origin::Gnmi);
     let rm = Edit::delete(Operation::Delete, nb("127.0.0.3"));
     let store = a.store.clone();
-    tokio::task::spawn_blocking(move || store.edit_running(&[rm], &who)).await.unwrap().unwrap();
+    tokio::task::spawn_blocking(move || store.edit_running(&[rm], &who))
+        .await
+        .unwrap()
+        .unwrap();
     let down = wait_for(&b, &b_state, Some("ACTIVE"), Duration::from_secs(5)).await;
     assert_ne!(down.as_deref(), Some("ESTABLISHED"));
-    let last = leaf(&b, &format!("{}/state/messages/received/last-notification-error-subcode", nb("127.0.0.2"))).await;
-    assert_eq!(last.as_deref(), Some("openconfig-bgp-types:PEER_DE_CONFIGURED"));
+    let last = leaf(
+        &b,
+        &format!(
+            "{}/state/messages/received/last-notification-error-subcode",
+            nb("127.0.0.2")
+        ),
+    )
+    .await;
+    assert_eq!(
+        last.as_deref(),
+        Some("openconfig-bgp-types:PEER_DE_CONFIGURED")
+    );
 }
 
 async fn edit(s: &Speaker, edits: Vec<Edit>) {
     let store = s.store.clone();
     let who = Requester::internal(Origin::Gnmi);
-    tokio::task::spawn_blocking(move || store.edit_running(&edits, &who)).await.unwrap().expect("edit commits");
+    tokio::task::spawn_blocking(move || store.edit_running(&edits, &who))
+        .await
+        .unwrap()
+        .expect("edit commits");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_edits_take_effect_without_a_session_reset() {
     let port = 21179 + (std::process::id() % 500) as u16;
-    let (a, ea) = speaker("pa", &config(65001, "127.0.0.4", "127.0.0.5", 65002, port, &["198.51.100.0/24", "203.0.113.0/24"]));
-    let (b, _eb) = speaker("pb", &config(65002, "127.0.0.5", "127.0.0.4", 65001, port, &[]));
+    let (a, ea) = speaker(
+        "pa",
+        &config(
+            65001,
+            "127.0.0.4",
+            "127.0.0.5",
+            65002,
+            port,
+            &["198.51.100.0/24", "203.0.113.0/24"],
+        ),
+    );
+    let (b, _eb) = speaker(
+        "pb",
+        &config(65002, "127.0.0.5", "127.0.0.4", 65001, port, &[]),
+    );
     let nb = format!("{BGP}/neighbors/neighbor[neighbor-address='127.0.0.4']");
-    let prefixes = format!("{nb}/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/state/prefixes");
-    assert_eq!(wait_for(&b, &format!("{prefixes}/received"), Some("2"), Duration::from_secs(15)).await.as_deref(), Some("2"));
+    let prefixes = format!(
+        "{nb}/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/state/prefixes"
+    );
+    assert_eq!(
+        wait_for(
+            &b,
+            &format!("{prefixes}/received"),
+            Some("2"),
+            Duration::from_secs(15)
+        )
+        .await
+        .as_deref(),
+        Some("2")
+    );
 
     // A prefix-set and an import policy rejecting what is in it.
     let rp = "/openconfig-routing-policy:routing-policy";
@@ -262,11 +457,36 @@ async fn policy_edits_take_effect_without_a_session_reset() {
         ],
     )
     .await;
-    assert_eq!(wait_for(&b, &format!("{prefixes}/received"), Some("1"), Duration::from_secs(5)).await.as_deref(), Some("1"));
-    assert_eq!(leaf(&b, &format!("{prefixes}/received-pre-policy")).await.as_deref(), Some("2"));
+    assert_eq!(
+        wait_for(
+            &b,
+            &format!("{prefixes}/received"),
+            Some("1"),
+            Duration::from_secs(5)
+        )
+        .await
+        .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        leaf(&b, &format!("{prefixes}/received-pre-policy"))
+            .await
+            .as_deref(),
+        Some("2")
+    );
     let applied = format!("{nb}/apply-policy/state");
-    assert_eq!(leaf(&b, &format!("{applied}/default-import-policy")).await.as_deref(), Some("ACCEPT_ROUTE"));
-    assert_eq!(leaf(&b, &format!("{applied}/import-policy[.='in']")).await.as_deref(), Some("in"));
+    assert_eq!(
+        leaf(&b, &format!("{applied}/default-import-policy"))
+            .await
+            .as_deref(),
+        Some("ACCEPT_ROUTE")
+    );
+    assert_eq!(
+        leaf(&b, &format!("{applied}/import-policy[.='in']"))
+            .await
+            .as_deref(),
+        Some("in")
+    );
 
     // Editing the set moves the rejection to the other prefix.
     edit(
@@ -285,26 +505,62 @@ async fn policy_edits_take_effect_without_a_session_reset() {
     )
     .await;
     let rib = format!("{BGP}/rib/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/ipv4-unicast/loc-rib/routes");
-    let route = |p: &str| format!("{rib}/route[prefix='{p}'][origin='127.0.0.4'][path-id='0']/state/valid-route");
-    assert_eq!(wait_for(&b, &route("198.51.100.0/24"), Some("true"), Duration::from_secs(5)).await.as_deref(), Some("true"));
+    let route = |p: &str| {
+        format!("{rib}/route[prefix='{p}'][origin='127.0.0.4'][path-id='0']/state/valid-route")
+    };
+    assert_eq!(
+        wait_for(
+            &b,
+            &route("198.51.100.0/24"),
+            Some("true"),
+            Duration::from_secs(5)
+        )
+        .await
+        .as_deref(),
+        Some("true")
+    );
     assert_eq!(leaf(&b, &route("203.0.113.0/24")).await, None);
     // Soft reconfiguration: the session never went down.
-    assert_eq!(leaf(&b, &format!("{nb}/state/established-transitions")).await.as_deref(), Some("1"));
+    assert_eq!(
+        leaf(&b, &format!("{nb}/state/established-transitions"))
+            .await
+            .as_deref(),
+        Some("1")
+    );
 
     // A route added through the Rust API shows up at the peer.
     use ocbgp_engine::rib::PathAttrs;
     use ocbgp_engine::wire::{AsPath, Attributes, Origin as BgpOrigin};
     let attrs = PathAttrs {
-        attrs: Attributes { origin: Some(BgpOrigin::Igp), as_path: Some(AsPath::default()), ..Attributes::default() },
+        attrs: Attributes {
+            origin: Some(BgpOrigin::Igp),
+            as_path: Some(AsPath::default()),
+            ..Attributes::default()
+        },
         next_hop: None,
     };
-    ea.add_path("192.0.2.128/25".parse().unwrap(), attrs).unwrap();
-    let api_route = format!("{rib}/route[prefix='192.0.2.128/25'][origin='127.0.0.4'][path-id='0']/state/valid-route");
-    assert_eq!(wait_for(&b, &api_route, Some("true"), Duration::from_secs(5)).await.as_deref(), Some("true"));
+    ea.add_path("192.0.2.128/25".parse().unwrap(), attrs)
+        .unwrap();
+    let api_route = format!(
+        "{rib}/route[prefix='192.0.2.128/25'][origin='127.0.0.4'][path-id='0']/state/valid-route"
+    );
+    assert_eq!(
+        wait_for(&b, &api_route, Some("true"), Duration::from_secs(5))
+            .await
+            .as_deref(),
+        Some("true")
+    );
     let own = format!("{rib}/route[prefix='192.0.2.128/25'][origin='openconfig-policy-types:STATIC'][path-id='0']/state/valid-route");
-    assert_eq!(leaf(&a, &own).await.as_deref(), Some("true"), "in A's own loc-rib");
+    assert_eq!(
+        leaf(&a, &own).await.as_deref(),
+        Some("true"),
+        "in A's own loc-rib"
+    );
     ea.delete_path("192.0.2.128/25".parse().unwrap()).unwrap();
-    assert_eq!(wait_for(&b, &api_route, None, Duration::from_secs(5)).await, None);
+    assert_eq!(
+        wait_for(&b, &api_route, None, Duration::from_secs(5)).await,
+        None
+    );
 }
 
 /// A speaker with no neighbor but dynamic-neighbor ranges: `(prefix, peer
@@ -316,7 +572,9 @@ fn dynamic_config(asn: u32, me: &str, port: u16, ranges: &[(&str, &str, u32)]) -
         .collect();
     let prefixes: Vec<String> = ranges
         .iter()
-        .map(|(p, g, _)| format!(r#"{{"prefix": "{p}", "config": {{"prefix": "{p}", "peer-group": "{g}"}}}}"#))
+        .map(|(p, g, _)| {
+            format!(r#"{{"prefix": "{p}", "config": {{"prefix": "{p}", "peer-group": "{g}"}}}}"#)
+        })
         .collect();
     format!(
         r#"{{"openconfig-network-instance:network-instances": {{"network-instance": [{{"name": "DEFAULT",
@@ -338,27 +596,96 @@ async fn a_dynamic_neighbor_comes_from_the_longest_range_and_goes_with_its_sessi
     let port = 22179 + (std::process::id() % 500) as u16;
     // 127.0.0.0/24 would make the peer AS 65099 (its OPEN would fail);
     // the longer 127.0.0.0/29 makes it 65002.
-    let (a, ea) =
-        speaker("da", &dynamic_config(65001, "127.0.0.6", port, &[("127.0.0.0/24", "wide", 65099), ("127.0.0.0/29", "near", 65002)]));
-    let (b, eb) = speaker("db", &config(65002, "127.0.0.7", "127.0.0.6", 65001, port, &["203.0.113.0/24"]));
+    let (a, ea) = speaker(
+        "da",
+        &dynamic_config(
+            65001,
+            "127.0.0.6",
+            port,
+            &[
+                ("127.0.0.0/24", "wide", 65099),
+                ("127.0.0.0/29", "near", 65002),
+            ],
+        ),
+    );
+    let (b, eb) = speaker(
+        "db",
+        &config(
+            65002,
+            "127.0.0.7",
+            "127.0.0.6",
+            65001,
+            port,
+            &["203.0.113.0/24"],
+        ),
+    );
     // Outside every range: refused.
-    let (_c, ec) = speaker("dc", &config(65003, "127.0.1.9", "127.0.0.6", 65001, port, &[]));
+    let (_c, ec) = speaker(
+        "dc",
+        &config(65003, "127.0.1.9", "127.0.0.6", 65001, port, &[]),
+    );
 
     let nb = |addr: &str| format!("{BGP}/neighbors/neighbor[neighbor-address='{addr}']");
     let state = format!("{}/state/session-state", nb("127.0.0.7"));
-    assert_eq!(wait_for(&a, &state, Some("ESTABLISHED"), Duration::from_secs(15)).await.as_deref(), Some("ESTABLISHED"));
-    assert_eq!(leaf(&a, &format!("{}/state/dynamically-configured", nb("127.0.0.7"))).await.as_deref(), Some("true"));
-    assert_eq!(leaf(&a, &format!("{}/state/peer-as", nb("127.0.0.7"))).await.as_deref(), Some("65002"));
+    assert_eq!(
+        wait_for(&a, &state, Some("ESTABLISHED"), Duration::from_secs(15))
+            .await
+            .as_deref(),
+        Some("ESTABLISHED")
+    );
+    assert_eq!(
+        leaf(
+            &a,
+            &format!("{}/state/dynamically-configured", nb("127.0.0.7"))
+        )
+        .await
+        .as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        leaf(&a, &format!("{}/state/peer-as", nb("127.0.0.7")))
+            .await
+            .as_deref(),
+        Some("65002")
+    );
     // Routes both ways.
     let prefixes = |addr: &str| {
         format!("{}/afi-safis/afi-safi[afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/state/prefixes", nb(addr))
     };
-    assert_eq!(wait_for(&a, &format!("{}/received", prefixes("127.0.0.7")), Some("1"), Duration::from_secs(5)).await.as_deref(), Some("1"));
-    assert_eq!(wait_for(&b, &format!("{}/received", prefixes("127.0.0.6")), Some("1"), Duration::from_secs(5)).await.as_deref(), Some("1"));
+    assert_eq!(
+        wait_for(
+            &a,
+            &format!("{}/received", prefixes("127.0.0.7")),
+            Some("1"),
+            Duration::from_secs(5)
+        )
+        .await
+        .as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        wait_for(
+            &b,
+            &format!("{}/received", prefixes("127.0.0.6")),
+            Some("1"),
+            Duration::from_secs(5)
+        )
+        .await
+        .as_deref(),
+        Some("1")
+    );
     // C never got a session, and A made no neighbor for it.
     assert!(ea.neighbor("127.0.1.9".parse().unwrap()).is_none());
-    let c_stats = ec.neighbor("127.0.0.6".parse().unwrap()).expect("C's neighbor").stats;
-    assert_eq!(c_stats.established_transitions.load(std::sync::atomic::Ordering::Relaxed), 0);
+    let c_stats = ec
+        .neighbor("127.0.0.6".parse().unwrap())
+        .expect("C's neighbor")
+        .stats;
+    assert_eq!(
+        c_stats
+            .established_transitions
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
 
     // B drops its neighbor: the session ends and A's dynamic neighbor goes.
     edit(&b, vec![Edit::delete(Operation::Delete, nb("127.0.0.6"))]).await;
@@ -366,6 +693,9 @@ async fn a_dynamic_neighbor_comes_from_the_longest_range_and_goes_with_its_sessi
     while ea.neighbor("127.0.0.7".parse().unwrap()).is_some() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(ea.neighbor("127.0.0.7".parse().unwrap()).is_none(), "dynamic neighbor still there");
+    assert!(
+        ea.neighbor("127.0.0.7".parse().unwrap()).is_none(),
+        "dynamic neighbor still there"
+    );
     drop(eb);
 }

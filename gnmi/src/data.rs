@@ -15,9 +15,9 @@ use yang2::data::{DataNodeRef, DataTree};
 use yang2::schema::SchemaNodeKind;
 
 use crate::encode::{Leaves, Namer};
-use ocbgp_models::ly;
 use crate::path::{self, schema::descendants, PathError};
 use crate::proto::gnmi::{Path, PathElem};
+use ocbgp_models::ly;
 
 /// Which nodes a read returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +89,10 @@ impl Query {
     /// for, so that it can narrow itself by the keys given (a route's
     /// prefix without its origin, a set's index).
     pub(crate) fn stream_root(&self) -> String {
-        let k = self.elems.iter().position(|e| e.name == "*" || e.name == "...");
+        let k = self
+            .elems
+            .iter()
+            .position(|e| e.name == "*" || e.name == "...");
         match k {
             // No wildcard element: the query's own XPath (the common case,
             // converted once).
@@ -134,7 +137,9 @@ impl Snapshot {
             _ => store
                 .operational(&query.root())
                 .map(Snapshot::Operational)
-                .map_err(|e| Status::internal(format!("cannot read state at {}: {e}", query.text()))),
+                .map_err(|e| {
+                    Status::internal(format!("cannot read state at {}: {e}", query.text()))
+                }),
         }
     }
 
@@ -163,14 +168,7 @@ impl Snapshots {
         part: Part,
     ) -> Result<&Snapshot, Status> {
         let running = part == Part::Config || (part == Part::All && !query.has_state);
-        let key = (
-            if running {
-                String::new()
-            } else {
-                query.root()
-            },
-            running,
-        );
+        let key = (if running { String::new() } else { query.root() }, running);
         if !self.taken.contains_key(&key) {
             let snap = Snapshot::take(store, query, part)?;
             self.taken.insert(key.clone(), snap);

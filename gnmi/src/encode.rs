@@ -13,10 +13,10 @@ use yang2::data::{DataNodeRef, DataPrinterFlags};
 use yang2::iter::NodeIterable;
 use yang2::schema::{DataValueType, SchemaNode, SchemaNodeKind};
 
-use ocbgp_models::ly;
 use crate::path::schema::{children, is_identityref};
 use crate::proto::gnmi::typed_value::Value as Typed;
 use crate::proto::gnmi::{Encoding, Path, PathElem, ScalarArray, TypedValue};
+use ocbgp_models::ly;
 
 /// How a read encodes values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -87,7 +87,14 @@ pub(crate) fn get(store: &Datastore, request: &GetRequest) -> Result<GetResponse
         if part != Part::Config {
             if let Some(stream) = streams.next().flatten() {
                 let before = group.count;
-                crate::streamed::add_notifications(stream, query, encoding, &mut group, |_| true, &mut emit);
+                crate::streamed::add_notifications(
+                    stream,
+                    query,
+                    encoding,
+                    &mut group,
+                    |_| true,
+                    &mut emit,
+                );
                 if group.count == before {
                     return Err(Status::not_found(format!("no data at {}", query.text())));
                 }

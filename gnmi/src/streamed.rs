@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ocbgp_models::datastore::{entry_keys, object_json, Scalar, StateStream, StreamElem, StreamEntry, StreamNode};
+use ocbgp_models::datastore::{
+    entry_keys, object_json, Scalar, StateStream, StreamElem, StreamEntry, StreamNode,
+};
 
 use crate::data::{now_ns, Query};
 use crate::encode::{Leaf, ValueEncoding};
@@ -30,7 +32,11 @@ fn key_matches(query: &str, entry: &str) -> bool {
     }
     // An identity given with its module.
     match query.split_once(':') {
-        Some((module, rest)) if module.starts_with("openconfig-") || module.starts_with("ocbgp") => rest == entry,
+        Some((module, rest))
+            if module.starts_with("openconfig-") || module.starts_with("ocbgp") =>
+        {
+            rest == entry
+        }
         _ => false,
     }
 }
@@ -39,7 +45,9 @@ fn elem_matches(q: &PathElem, name: &str, keys: &[(String, String)]) -> bool {
     if q.name != "*" && bare(&q.name) != name {
         return false;
     }
-    q.key.iter().all(|(k, v)| keys.iter().any(|(ek, ev)| ek == k && key_matches(v, ev)))
+    q.key
+        .iter()
+        .all(|(k, v)| keys.iter().any(|(ek, ev)| ek == k && key_matches(v, ev)))
 }
 
 /// How a query meets an entry's path.
@@ -59,7 +67,13 @@ pub(crate) fn meet_entry(q: &[PathElem], entry: &StreamEntry) -> Option<Meet> {
     meet_by(q, 0, &|i| entry.path_elem(i), entry.depth(), 0)
 }
 
-fn meet_by<'e>(q: &[PathElem], qi: usize, e: &dyn Fn(usize) -> &'e StreamElem, len: usize, ei: usize) -> Option<Meet> {
+fn meet_by<'e>(
+    q: &[PathElem],
+    qi: usize,
+    e: &dyn Fn(usize) -> &'e StreamElem,
+    len: usize,
+    ei: usize,
+) -> Option<Meet> {
     if qi == q.len() {
         return Some(Meet::Whole);
     }
@@ -87,16 +101,27 @@ enum Part<'a> {
 }
 
 pub(crate) fn to_elem(e: &StreamElem) -> PathElem {
-    PathElem { name: e.name.clone(), key: e.keys.iter().cloned().collect::<BTreeMap<_, _>>() }
+    PathElem {
+        name: e.name.clone(),
+        key: e.keys.iter().cloned().collect::<BTreeMap<_, _>>(),
+    }
 }
 
 fn list_elem(name: &str, keys: &[&'static str], children: &[StreamNode]) -> PathElem {
-    PathElem { name: name.to_string(), key: entry_keys(keys, children).into_iter().collect() }
+    PathElem {
+        name: name.to_string(),
+        key: entry_keys(keys, children).into_iter().collect(),
+    }
 }
 
 /// The nodes of `children` that `q` selects, with their paths below the
 /// entry.
-fn descend<'a>(children: &'a [StreamNode], q: &[PathElem], at: &mut Vec<PathElem>, out: &mut Vec<(Vec<PathElem>, Part<'a>)>) {
+fn descend<'a>(
+    children: &'a [StreamNode],
+    q: &[PathElem],
+    at: &mut Vec<PathElem>,
+    out: &mut Vec<(Vec<PathElem>, Part<'a>)>,
+) {
     let Some(first) = q.first() else { return };
     if first.name == "..." {
         out.push((at.clone(), Part::Object(children)));
@@ -109,13 +134,19 @@ fn descend<'a>(children: &'a [StreamNode], q: &[PathElem], at: &mut Vec<PathElem
         match child {
             StreamNode::Leaf(..) | StreamNode::LeafList(..) => {
                 if q.len() == 1 && first.key.is_empty() {
-                    at.push(PathElem { name: child.name().to_string(), ..Default::default() });
+                    at.push(PathElem {
+                        name: child.name().to_string(),
+                        ..Default::default()
+                    });
                     out.push((at.clone(), Part::Node(child)));
                     at.pop();
                 }
             }
             StreamNode::Container(name, inner) => {
-                at.push(PathElem { name: name.to_string(), ..Default::default() });
+                at.push(PathElem {
+                    name: name.to_string(),
+                    ..Default::default()
+                });
                 if q.len() == 1 {
                     out.push((at.clone(), Part::Node(child)));
                 } else {
@@ -162,21 +193,41 @@ fn leaves_of(children: &[StreamNode], at: &mut Vec<PathElem>, out: &mut Vec<Leaf
 fn leaves_of_node(node: &StreamNode, at: &mut Vec<PathElem>, out: &mut Vec<Leaf>) {
     match node {
         StreamNode::Leaf(name, _) | StreamNode::LeafList(name, _) => {
-            at.push(PathElem { name: name.to_string(), ..Default::default() });
+            at.push(PathElem {
+                name: name.to_string(),
+                ..Default::default()
+            });
             let mut json = String::new();
             node.json_value(&mut json);
             let typed = match node {
                 StreamNode::Leaf(_, v) => typed(v),
                 StreamNode::LeafList(_, vs) => Typed::LeaflistVal(ScalarArray {
-                    element: vs.iter().map(|v| TypedValue { value: Some(typed(v)) }).collect(),
+                    element: vs
+                        .iter()
+                        .map(|v| TypedValue {
+                            value: Some(typed(v)),
+                        })
+                        .collect(),
                 }),
                 _ => unreachable!("matched above"),
             };
-            out.push(Leaf { path: Path { elem: at.clone(), ..Default::default() }, json, typed, config: false, counter: false });
+            out.push(Leaf {
+                path: Path {
+                    elem: at.clone(),
+                    ..Default::default()
+                },
+                json,
+                typed,
+                config: false,
+                counter: false,
+            });
             at.pop();
         }
         StreamNode::Container(name, inner) => {
-            at.push(PathElem { name: name.to_string(), ..Default::default() });
+            at.push(PathElem {
+                name: name.to_string(),
+                ..Default::default()
+            });
             leaves_of(inner, at, out);
             at.pop();
         }
@@ -193,14 +244,25 @@ fn leaves_of_node(node: &StreamNode, at: &mut Vec<PathElem>, out: &mut Vec<Leaf>
 /// The updates `query` selects from one entry, relative to the entry's
 /// parent (the notification prefix). JSON: one per selected node; PROTO:
 /// per leaf.
-pub(crate) fn entry_updates(entry: &StreamEntry, query: &Query, encoding: ValueEncoding, out: &mut Vec<Update>) {
+pub(crate) fn entry_updates(
+    entry: &StreamEntry,
+    query: &Query,
+    encoding: ValueEncoding,
+    out: &mut Vec<Update>,
+) {
     if let Some(m) = meet_entry(&query.elems, entry) {
         updates_at(entry, m, query, encoding, out);
     }
 }
 
 /// [`entry_updates`] with the query's meeting with the entry known.
-fn updates_at(entry: &StreamEntry, m: Meet, query: &Query, encoding: ValueEncoding, out: &mut Vec<Update>) {
+fn updates_at(
+    entry: &StreamEntry,
+    m: Meet,
+    query: &Query,
+    encoding: ValueEncoding,
+    out: &mut Vec<Update>,
+) {
     let last = &entry.elem;
     let mut selected = Vec::new();
     match m {
@@ -225,7 +287,11 @@ fn updates_at(entry: &StreamEntry, m: Meet, query: &Query, encoding: ValueEncodi
             }
             for l in leaves {
                 let val = Some(l.value(encoding));
-                out.push(Update { path: Some(l.path), val, ..Default::default() });
+                out.push(Update {
+                    path: Some(l.path),
+                    val,
+                    ..Default::default()
+                });
             }
         } else {
             let mut json = String::with_capacity(256);
@@ -233,8 +299,15 @@ fn updates_at(entry: &StreamEntry, m: Meet, query: &Query, encoding: ValueEncodi
                 Part::Node(n) => n.json_value(&mut json),
                 Part::Object(children) => object_json(children, &mut json),
             }
-            let path = Path { elem: rel, ..Default::default() };
-            out.push(Update { path: Some(path), val: Some(encoding.json_value(json)), ..Default::default() });
+            let path = Path {
+                elem: rel,
+                ..Default::default()
+            };
+            out.push(Update {
+                path: Some(path),
+                val: Some(encoding.json_value(json)),
+                ..Default::default()
+            });
         }
     }
 }
@@ -273,7 +346,9 @@ pub(crate) fn add_notifications(
     let mut updates = Vec::new();
     let mut meets = Meets::default();
     for entry in stream {
-        let Some(m) = meets.of(&query.elems, &entry) else { continue };
+        let Some(m) = meets.of(&query.elems, &entry) else {
+            continue;
+        };
         if !keep(&entry) {
             continue;
         }
@@ -304,7 +379,10 @@ impl Meets {
         let along = match &self.parent {
             Some((p, ok)) if Arc::ptr_eq(p, parent) => *ok,
             _ => {
-                let ok = q.iter().zip(parent.iter()).all(|(qe, pe)| elem_matches(qe, &pe.name, &pe.keys));
+                let ok = q
+                    .iter()
+                    .zip(parent.iter())
+                    .all(|(qe, pe)| elem_matches(qe, &pe.name, &pe.keys));
                 self.parent = Some((parent.clone(), ok));
                 ok
             }
@@ -317,7 +395,11 @@ impl Meets {
                 if !elem_matches(&q[depth], &entry.elem.name, &entry.elem.keys) {
                     return None;
                 }
-                Some(if n == depth + 1 { Meet::Whole } else { Meet::Below(depth + 1) })
+                Some(if n == depth + 1 {
+                    Meet::Whole
+                } else {
+                    Meet::Below(depth + 1)
+                })
             }
         }
     }
@@ -353,7 +435,12 @@ impl Grouper {
         let n = Notification {
             timestamp: now_ns(),
             prefix: Some(Path {
-                elem: self.parent.iter().flat_map(|p| p.iter()).map(to_elem).collect(),
+                elem: self
+                    .parent
+                    .iter()
+                    .flat_map(|p| p.iter())
+                    .map(to_elem)
+                    .collect(),
                 target: self.target.clone(),
                 ..Default::default()
             }),
@@ -373,7 +460,10 @@ impl Grouper {
         if updates.is_empty() {
             return true;
         }
-        let same = self.parent.as_ref().is_some_and(|p| Arc::ptr_eq(p, parent) || **p == **parent);
+        let same = self
+            .parent
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(p, parent) || **p == **parent);
         if !same {
             if !self.flush(emit) {
                 return false;
@@ -397,7 +487,10 @@ impl Grouper {
 }
 
 /// Whether `query` reads streamed state, and the stream if it does.
-pub(crate) fn open(store: &ocbgp_models::datastore::Datastore, query: &Query) -> Option<StateStream> {
+pub(crate) fn open(
+    store: &ocbgp_models::datastore::Datastore,
+    query: &Query,
+) -> Option<StateStream> {
     if !query.has_state {
         return None;
     }
@@ -406,9 +499,16 @@ pub(crate) fn open(store: &ocbgp_models::datastore::Datastore, query: &Query) ->
 
 /// [`open`] for the queries of one read together (the provider answers
 /// many small reads in one go).
-pub(crate) fn open_all(store: &ocbgp_models::datastore::Datastore, queries: &[Query]) -> Vec<Option<StateStream>> {
-    let asked: Vec<(usize, String)> =
-        queries.iter().enumerate().filter(|(_, q)| q.has_state).map(|(i, q)| (i, q.stream_root())).collect();
+pub(crate) fn open_all(
+    store: &ocbgp_models::datastore::Datastore,
+    queries: &[Query],
+) -> Vec<Option<StateStream>> {
+    let asked: Vec<(usize, String)> = queries
+        .iter()
+        .enumerate()
+        .filter(|(_, q)| q.has_state)
+        .map(|(i, q)| (i, q.stream_root()))
+        .collect();
     let roots: Vec<String> = asked.iter().map(|(_, r)| r.clone()).collect();
     let mut out: Vec<Option<StateStream>> = queries.iter().map(|_| None).collect();
     for ((i, _), stream) in asked.into_iter().zip(store.stream_states(&roots)) {
@@ -432,7 +532,10 @@ mod tests {
             .unwrap()
             .elem
             .iter()
-            .map(|e| StreamElem { name: e.name.clone(), keys: e.key.clone().into_iter().collect() })
+            .map(|e| StreamElem {
+                name: e.name.clone(),
+                keys: e.key.clone().into_iter().collect(),
+            })
             .collect();
         let children = vec![
             StreamNode::Leaf("prefix", Scalar::Str(prefix.into())),
@@ -440,7 +543,10 @@ mod tests {
             StreamNode::Leaf("path-id", Scalar::U32(0)),
             StreamNode::Container(
                 "state",
-                vec![StreamNode::Leaf("path-id", Scalar::U32(0)), StreamNode::Leaf("attr-index", Scalar::U64(7))],
+                vec![
+                    StreamNode::Leaf("path-id", Scalar::U32(0)),
+                    StreamNode::Leaf("attr-index", Scalar::U64(7)),
+                ],
             ),
         ];
         path.push(StreamElem {
@@ -452,36 +558,65 @@ mod tests {
 
     fn run(query: &str, encoding: ValueEncoding, max: usize) -> Vec<Notification> {
         let q = Query::new(None, &parse_text(query).unwrap()).unwrap();
-        let entries = vec![entry("10.0.0.0/24"), entry("10.0.1.0/24"), entry("10.0.2.0/24")];
+        let entries = vec![
+            entry("10.0.0.0/24"),
+            entry("10.0.1.0/24"),
+            entry("10.0.2.0/24"),
+        ];
         let mut out = Vec::new();
-        notifications(Box::new(entries.into_iter()), &q, encoding, None, max, |_| true, |n| {
-            out.push(n);
-            true
-        });
+        notifications(
+            Box::new(entries.into_iter()),
+            &q,
+            encoding,
+            None,
+            max,
+            |_| true,
+            |n| {
+                out.push(n);
+                true
+            },
+        );
         out
     }
 
     #[test]
     fn one_update_per_route_under_the_table_prefix() {
         let out = run(TABLE, ValueEncoding::JsonIetf, 2);
-        assert_eq!(out.iter().map(|n| n.update.len()).collect::<Vec<_>>(), [2, 1]);
+        assert_eq!(
+            out.iter().map(|n| n.update.len()).collect::<Vec<_>>(),
+            [2, 1]
+        );
         let prefix = out[0].prefix.as_ref().unwrap();
-        assert_eq!(crate::path::to_text(prefix), crate::path::to_text(&parse_text(TABLE).unwrap()));
+        assert_eq!(
+            crate::path::to_text(prefix),
+            crate::path::to_text(&parse_text(TABLE).unwrap())
+        );
         let u = &out[0].update[0];
         assert_eq!(
             crate::path::to_text(u.path.as_ref().unwrap()),
             "/route[origin=192.0.2.2][path-id=0][prefix=10.0.0.0/24]"
         );
-        assert_eq!(u.val, Some(ValueEncoding::JsonIetf.json_value(entry("10.0.0.0/24").json())));
+        assert_eq!(
+            u.val,
+            Some(ValueEncoding::JsonIetf.json_value(entry("10.0.0.0/24").json()))
+        );
     }
 
     #[test]
     fn a_path_below_the_entry_selects_its_node() {
-        let out = run(&format!("{TABLE}/route[prefix=10.0.1.0/24][origin=*][path-id=0]/state/attr-index"), ValueEncoding::JsonIetf, 10);
+        let out = run(
+            &format!("{TABLE}/route[prefix=10.0.1.0/24][origin=*][path-id=0]/state/attr-index"),
+            ValueEncoding::JsonIetf,
+            10,
+        );
         let updates: Vec<_> = out.iter().flat_map(|n| n.update.iter()).collect();
         assert_eq!(updates.len(), 1);
-        assert_eq!(updates[0].val, Some(ValueEncoding::JsonIetf.json_value("\"7\"".into())));
-        assert!(crate::path::to_text(updates[0].path.as_ref().unwrap()).ends_with("[prefix=10.0.1.0/24]/state/attr-index"));
+        assert_eq!(
+            updates[0].val,
+            Some(ValueEncoding::JsonIetf.json_value("\"7\"".into()))
+        );
+        assert!(crate::path::to_text(updates[0].path.as_ref().unwrap())
+            .ends_with("[prefix=10.0.1.0/24]/state/attr-index"));
     }
 
     #[test]
@@ -493,9 +628,24 @@ mod tests {
             true
         };
         for p in ["10.0.0.0/24", "10.0.2.0/24"] {
-            let q = Query::new(None, &parse_text(&format!("{TABLE}/route[prefix={p}]")).unwrap()).unwrap();
-            let entries = vec![entry("10.0.0.0/24"), entry("10.0.1.0/24"), entry("10.0.2.0/24")];
-            assert!(add_notifications(Box::new(entries.into_iter()), &q, ValueEncoding::JsonIetf, &mut group, |_| true, &mut emit));
+            let q = Query::new(
+                None,
+                &parse_text(&format!("{TABLE}/route[prefix={p}]")).unwrap(),
+            )
+            .unwrap();
+            let entries = vec![
+                entry("10.0.0.0/24"),
+                entry("10.0.1.0/24"),
+                entry("10.0.2.0/24"),
+            ];
+            assert!(add_notifications(
+                Box::new(entries.into_iter()),
+                &q,
+                ValueEncoding::JsonIetf,
+                &mut group,
+                |_| true,
+                &mut emit
+            ));
         }
         group.finish(&mut emit);
         assert_eq!(out.len(), 1);
@@ -505,9 +655,16 @@ mod tests {
 
     #[test]
     fn proto_is_one_update_per_leaf() {
-        let out = run(&format!("{TABLE}/route[prefix=10.0.2.0/24]"), ValueEncoding::Proto, 100);
+        let out = run(
+            &format!("{TABLE}/route[prefix=10.0.2.0/24]"),
+            ValueEncoding::Proto,
+            100,
+        );
         let updates: Vec<_> = out.iter().flat_map(|n| n.update.iter()).collect();
         assert_eq!(updates.len(), 5);
-        assert!(updates.iter().any(|u| u.val == Some(TypedValue { value: Some(Typed::UintVal(7)) })));
+        assert!(updates.iter().any(|u| u.val
+            == Some(TypedValue {
+                value: Some(Typed::UintVal(7))
+            })));
     }
 }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ocbgp_models::config::{Config, Encoding};
-use ocbgp_models::datastore::{ConfigConsumer, Datastore, Options, Origin, Refusal, Requester, Transaction};
+use ocbgp_models::datastore::{
+    ConfigConsumer, Datastore, Options, Origin, Refusal, Requester, Transaction,
+};
 use ocbgp_models::edit::{Edit, Operation};
 
 const NEIGHBORS: usize = 1_000;
@@ -110,25 +112,46 @@ fn main() {
     let who = Requester::internal(Origin::Gnmi);
 
     let text = big_config();
-    println!("config: {NEIGHBORS} neighbors, {PREFIXES}-entry prefix-set, {} MB of JSON", text.len() / 1_000_000);
+    println!(
+        "config: {NEIGHBORS} neighbors, {PREFIXES}-entry prefix-set, {} MB of JSON",
+        text.len() / 1_000_000
+    );
     let t = Instant::now();
-    store.edit_running(&[Edit::json(Operation::Replace, "/", &text)], &who).unwrap();
+    store
+        .edit_running(&[Edit::json(Operation::Replace, "/", &text)], &who)
+        .unwrap();
     let full = t.elapsed();
     let full_diff = counter.0.load(Ordering::Relaxed);
-    println!("full commit:     {:>8.1} ms  (diff nodes handed to consumers: {full_diff})", full.as_secs_f64() * 1e3);
+    println!(
+        "full commit:     {:>8.1} ms  (diff nodes handed to consumers: {full_diff})",
+        full.as_secs_f64() * 1e3
+    );
 
-    let path = "/openconfig-network-instance:network-instances/network-instance[name='DEFAULT']/protocols\
+    let path =
+        "/openconfig-network-instance:network-instances/network-instance[name='DEFAULT']/protocols\
                 /protocol[identifier='openconfig-policy-types:BGP'][name='BGP']/bgp/neighbors\
                 /neighbor[neighbor-address='10.0.0.1']/config/description";
     let mut times = Vec::new();
     for i in 0..5 {
         let t = Instant::now();
-        store.edit_running(&[Edit::json(Operation::Merge, path, format!("\"changed {i}\""))], &who).unwrap();
+        store
+            .edit_running(
+                &[Edit::json(
+                    Operation::Merge,
+                    path,
+                    format!("\"changed {i}\""),
+                )],
+                &who,
+            )
+            .unwrap();
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let leaf_diff = counter.0.load(Ordering::Relaxed);
-    println!("one-leaf commit: {:>8.1} ms  (median of 5; diff nodes handed to consumers: {leaf_diff})", times[2]);
+    println!(
+        "one-leaf commit: {:>8.1} ms  (median of 5; diff nodes handed to consumers: {leaf_diff})",
+        times[2]
+    );
     println!("peak RSS:        {:>8.1} MB", peak_rss_mb());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -23,7 +23,9 @@ struct Header {
 fn argument(text: &str, keyword: &str) -> Option<String> {
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
-        let Some(rest) = line.trim_start().strip_prefix(keyword) else { continue };
+        let Some(rest) = line.trim_start().strip_prefix(keyword) else {
+            continue;
+        };
         if !(rest.is_empty() || rest.starts_with(char::is_whitespace)) {
             continue;
         }

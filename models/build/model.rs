@@ -120,7 +120,11 @@ impl Schema {
     /// Children of `id` that belong to the config tree (`config` only) or to
     /// the whole tree.
     pub fn children(&self, id: NodeId, config_only: bool) -> impl Iterator<Item = NodeId> + '_ {
-        self.nodes[id].children.iter().copied().filter(move |&c| !config_only || self.nodes[c].config)
+        self.nodes[id]
+            .children
+            .iter()
+            .copied()
+            .filter(move |&c| !config_only || self.nodes[c].config)
     }
 
     /// Whether `id` is a list.
@@ -208,7 +212,14 @@ pub fn load_context(yang_dir: &Path, modules: &[String]) -> Context {
 
 /// Walks the data nodes of `modules` into a [`Schema`].
 pub fn walk(ctx: &Context, modules: &[String]) -> Schema {
-    let mut w = Walker { schema: Schema { nodes: vec![], roots: vec![], enums: vec![] }, enum_index: HashMap::new() };
+    let mut w = Walker {
+        schema: Schema {
+            nodes: vec![],
+            roots: vec![],
+            enums: vec![],
+        },
+        enum_index: HashMap::new(),
+    };
     for name in modules {
         let module = ctx.get_module_implemented(name).expect("module loaded");
         for top in module.data() {
@@ -234,10 +245,12 @@ impl Walker {
                 }
                 return;
             }
-            SchemaNodeKind::Container => Kind::Container { presence: !s.is_np_container() },
-            SchemaNodeKind::List => {
-                Kind::List { keys: s.list_keys().map(|k| k.name().to_string()).collect() }
-            }
+            SchemaNodeKind::Container => Kind::Container {
+                presence: !s.is_np_container(),
+            },
+            SchemaNodeKind::List => Kind::List {
+                keys: s.list_keys().map(|k| k.name().to_string()).collect(),
+            },
             SchemaNodeKind::Leaf | SchemaNodeKind::LeafList => {
                 let id = self.schema.nodes.len();
                 let leaf = self.leaf(s, id);
@@ -283,10 +296,18 @@ impl Walker {
             // Leaf-list defaults are not carried into Rust (`yang/` has none).
             let dflts = unsafe { (*(s.as_raw() as *const ffi::lysc_node_leaflist)).dflts };
             if unsafe { array_len(dflts) } > 0 {
-                println!("cargo:warning=leaf-list {} has defaults; the typed structs ignore them", s.name());
+                println!(
+                    "cargo:warning=leaf-list {} has defaults; the typed structs ignore them",
+                    s.name()
+                );
             }
         }
-        Leaf { ty, default, mandatory: s.is_mandatory(), key: s.is_list_key() }
+        Leaf {
+            ty,
+            default,
+            mandatory: s.is_mandatory(),
+            key: s.is_list_key(),
+        }
     }
 
     fn leaf_type(&mut self, ty: &SchemaLeafType, leaf: &str, id: NodeId) -> LeafType {
@@ -336,7 +357,13 @@ impl Walker {
         }
     }
 
-    fn enumeration(&mut self, typedef: Option<String>, leaf: &str, values: Vec<String>, id: NodeId) -> usize {
+    fn enumeration(
+        &mut self,
+        typedef: Option<String>,
+        leaf: &str,
+        values: Vec<String>,
+        id: NodeId,
+    ) -> usize {
         // Typedefs are one type wherever used; inline enumerations are one
         // type per leaf name and value set (the config and state copies of a
         // leaf share it).
@@ -344,8 +371,16 @@ impl Walker {
             Some(t) => format!("typedef {t} {values:?}"),
             None => format!("inline {leaf} {values:?}"),
         };
-        let values = values.into_iter().map(|v| EnumValue { text: v.clone(), name: v }).collect();
-        let kind = EnumKind::Enumeration { typedef: typedef.is_some() };
+        let values = values
+            .into_iter()
+            .map(|v| EnumValue {
+                text: v.clone(),
+                name: v,
+            })
+            .collect();
+        let kind = EnumKind::Enumeration {
+            typedef: typedef.is_some(),
+        };
         let name = typedef.unwrap_or_else(|| leaf.to_string());
         self.register(key, kind, name, values, id)
     }
@@ -355,19 +390,38 @@ impl Walker {
         let values = base
             .derived
             .iter()
-            .map(|d| EnumValue { text: format!("{}:{}", d.module, d.name), name: d.name.clone() })
+            .map(|d| EnumValue {
+                text: format!("{}:{}", d.module, d.name),
+                name: d.name.clone(),
+            })
             .collect();
-        let kind = EnumKind::Identity { module: base.module.clone() };
+        let kind = EnumKind::Identity {
+            module: base.module.clone(),
+        };
         self.register(key, kind, base.name.clone(), values, id)
     }
 
-    fn register(&mut self, key: String, kind: EnumKind, yang_name: String, values: Vec<EnumValue>, id: NodeId) -> usize {
+    fn register(
+        &mut self,
+        key: String,
+        kind: EnumKind,
+        yang_name: String,
+        values: Vec<EnumValue>,
+        id: NodeId,
+    ) -> usize {
         if let Some(&i) = self.enum_index.get(&key) {
             self.schema.enums[i].uses.push(id);
             return i;
         }
         let i = self.schema.enums.len();
-        self.schema.enums.push(EnumType { kind, yang_name, values, uses: vec![id], rust_name: String::new(), variants: vec![] });
+        self.schema.enums.push(EnumType {
+            kind,
+            yang_name,
+            values,
+            uses: vec![id],
+            rust_name: String::new(),
+            variants: vec![],
+        });
         self.enum_index.insert(key, i);
         i
     }
@@ -430,13 +484,17 @@ unsafe fn opt_str(p: *const c_char) -> Option<String> {
 /// Names of the values of an enumeration type, in schema order.
 unsafe fn enum_values(ty: *mut ffi::lysc_type) -> Vec<String> {
     let items = (*(ty as *const ffi::lysc_type_enum)).enums;
-    (0..array_len(items)).map(|i| opt_str((*items.add(i)).name).unwrap_or_default()).collect()
+    (0..array_len(items))
+        .map(|i| opt_str((*items.add(i)).name).unwrap_or_default())
+        .collect()
 }
 
 /// The bases of an identityref type, each with its derived identities.
 unsafe fn identity_bases(ty: *mut ffi::lysc_type) -> Vec<Ident> {
     let bases = (*(ty as *const ffi::lysc_type_identityref)).bases;
-    (0..array_len(bases)).map(|i| ident(*bases.add(i))).collect()
+    (0..array_len(bases))
+        .map(|i| ident(*bases.add(i)))
+        .collect()
 }
 
 unsafe fn ident(id: *const ffi::lysc_ident) -> Ident {
@@ -457,7 +515,11 @@ unsafe fn collect_derived(id: *const ffi::lysc_ident, out: &mut Vec<Ident>) {
         let module = opt_str((*(*d).module).name).unwrap_or_default();
         let name = opt_str((*d).name).unwrap_or_default();
         if !out.iter().any(|o| o.module == module && o.name == name) {
-            out.push(Ident { module, name, derived: vec![] });
+            out.push(Ident {
+                module,
+                name,
+                derived: vec![],
+            });
         }
         collect_derived(d, out);
     }

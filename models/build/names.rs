@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 
 /// Splits a YANG name into words at `-`, `_`, `.` and spaces.
 fn words(name: &str) -> impl Iterator<Item = &str> {
-    name.split(['-', '_', '.', ' ', ':']).filter(|w| !w.is_empty())
+    name.split(['-', '_', '.', ' ', ':'])
+        .filter(|w| !w.is_empty())
 }
 
 /// `IPV4_UNICAST` → `Ipv4Unicast`, `afi-safi` → `AfiSafi`. A leading digit
@@ -28,7 +29,10 @@ pub fn upper_camel(name: &str) -> String {
 
 /// `peer-as` → `peer_as`.
 pub fn snake(name: &str) -> String {
-    let out = words(name).map(str::to_lowercase).collect::<Vec<_>>().join("_");
+    let out = words(name)
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join("_");
     if out.starts_with(|c: char| c.is_ascii_digit()) {
         format!("n{out}")
     } else {
@@ -62,8 +66,21 @@ pub fn ident(name: String) -> String {
 /// Type names the generated modules must not define, because generated code
 /// uses them unqualified.
 pub const RESERVED_TYPES: &[&str] = &[
-    "Option", "Result", "String", "Vec", "Box", "Some", "None", "Ok", "Err", "Self", "Root",
-    "FromNode", "ModelError", "DataNodeRef", "DataTree",
+    "Option",
+    "Result",
+    "String",
+    "Vec",
+    "Box",
+    "Some",
+    "None",
+    "Ok",
+    "Err",
+    "Self",
+    "Root",
+    "FromNode",
+    "ModelError",
+    "DataNodeRef",
+    "DataTree",
 ];
 
 /// Names each item by the shortest suffix of its chain of segments (outermost
@@ -74,7 +91,10 @@ pub const RESERVED_TYPES: &[&str] = &[
 /// `TimersConfig` as long as only one structure has that name, and grows a
 /// parent segment (`GlobalGracefulRestartConfig`) only on a collision.
 pub fn shortest_unique(chains: &[Vec<String>], min: usize, taken: &HashSet<String>) -> Vec<String> {
-    let mut depth: Vec<usize> = chains.iter().map(|c| min.clamp(1, c.len().max(1))).collect();
+    let mut depth: Vec<usize> = chains
+        .iter()
+        .map(|c| min.clamp(1, c.len().max(1)))
+        .collect();
     let name = |i: usize, d: usize| chains[i][chains[i].len() - d..].concat();
     loop {
         let names: Vec<String> = (0..chains.len()).map(|i| name(i, depth[i])).collect();

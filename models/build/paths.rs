@@ -44,10 +44,15 @@ fn node(schema: &Schema, id: NodeId, parent: &str, taken: &mut HashSet<String>, 
         }
         Kind::Container { .. } | Kind::List { .. } => {
             let name = unique(taken, ident(snake(&n.name)), &n.module);
-            let module = if parent.is_empty() { name.clone() } else { format!("{parent}::{name}") };
+            let module = if parent.is_empty() {
+                name.clone()
+            } else {
+                format!("{parent}::{name}")
+            };
             writeln!(out, "{pad}pub mod {name} {{").unwrap();
             writeln!(out, "{pad}\tpub const PATH: &str = {path};").unwrap();
-            let mut inner: HashSet<String> = ["PATH", "KEYS"].iter().map(|s| s.to_string()).collect();
+            let mut inner: HashSet<String> =
+                ["PATH", "KEYS"].iter().map(|s| s.to_string()).collect();
             if let Kind::List { keys } = &n.kind {
                 entry_fn(schema, id, keys, &pad, out);
             }
@@ -67,7 +72,11 @@ fn entry_fn(schema: &Schema, id: NodeId, keys: &[String], pad: &str, out: &mut S
     writeln!(out, "{pad}\tpub const KEYS: &[&str] = &[{keys_lit}];").unwrap();
     match schema.enclosing_list(id) {
         None => {
-            writeln!(out, "{pad}\t/// Data path of the entry with these key values (in `KEYS` order).").unwrap();
+            writeln!(
+                out,
+                "{pad}\t/// Data path of the entry with these key values (in `KEYS` order)."
+            )
+            .unwrap();
             writeln!(
                 out,
                 "{pad}\tpub fn entry(keys: [&str; {n}]) -> String {{ crate::gen::rt::entry_path(\"\", PATH, KEYS, &keys) }}"

@@ -34,15 +34,26 @@ pub enum View {
 /// How a field is read, stored and written.
 enum Shape {
     /// A leaf of Rust type `ty`.
-    Leaf { ty: String, mode: Mode },
-    LeafList { ty: String },
+    Leaf {
+        ty: String,
+        mode: Mode,
+    },
+    LeafList {
+        ty: String,
+    },
     /// A leaf of type `empty`: `true` when present.
     Empty,
     /// A container, by type index; `optional` for presence and `when`.
-    Struct { group: usize, optional: bool },
+    Struct {
+        group: usize,
+        optional: bool,
+    },
     /// List entries, directly or inside the wrapper container named `wrapper`
     /// (then the list's own name is `entry`).
-    List { group: usize, wrapper: Option<String> },
+    List {
+        group: usize,
+        wrapper: Option<String>,
+    },
 }
 
 enum Mode {
@@ -80,7 +91,13 @@ struct Builder<'a> {
 
 /// Emits the structs of one view.
 pub fn emit(schema: &Schema, view: View) -> String {
-    let mut b = Builder { schema, view, groups: vec![], by_signature: HashMap::new(), by_node: HashMap::new() };
+    let mut b = Builder {
+        schema,
+        view,
+        groups: vec![],
+        by_signature: HashMap::new(),
+        by_node: HashMap::new(),
+    };
     let roots = b.roots();
     // Config roots are fields of `Root` (a wrapper among them becomes a
     // `Vec`); state roots are types of their own.
@@ -120,7 +137,12 @@ impl Builder<'_> {
     fn roots(&self) -> Vec<NodeId> {
         let s = self.schema;
         match self.view {
-            View::Config => s.roots.iter().copied().filter(|&r| s.nodes[r].config).collect(),
+            View::Config => s
+                .roots
+                .iter()
+                .copied()
+                .filter(|&r| s.nodes[r].config)
+                .collect(),
             View::State => (0..s.nodes.len())
                 .filter(|&id| {
                     let n = &s.nodes[id];
@@ -146,7 +168,12 @@ impl Builder<'_> {
             .map(|c| {
                 let mut f = self.field(c);
                 // Children are matched by name when reading.
-                assert!(yang_names.insert(f.yang.clone()), "{}: two children named {}", s.nodes[id].path, f.yang);
+                assert!(
+                    yang_names.insert(f.yang.clone()),
+                    "{}: two children named {}",
+                    s.nodes[id].path,
+                    f.yang
+                );
                 while !rust_names.insert(f.rust.clone()) {
                     f.rust.push('_');
                 }
@@ -165,7 +192,11 @@ impl Builder<'_> {
             }
             None => {
                 let g = self.groups.len();
-                self.groups.push(Group { name: String::new(), members: vec![id], fields });
+                self.groups.push(Group {
+                    name: String::new(),
+                    members: vec![id],
+                    fields,
+                });
                 self.by_signature.insert(signature, g);
                 g
             }
@@ -180,18 +211,34 @@ impl Builder<'_> {
         let n = &s.nodes[c];
         let shape = match &n.kind {
             Kind::Leaf(leaf) if leaf.ty == LeafType::Empty => Shape::Empty,
-            Kind::Leaf(leaf) => Shape::Leaf { ty: rust_type(s, &leaf.ty), mode: self.mode(c, leaf) },
-            Kind::LeafList(leaf) => Shape::LeafList { ty: rust_type(s, &leaf.ty) },
-            Kind::List { .. } => Shape::List { group: self.group(c), wrapper: None },
+            Kind::Leaf(leaf) => Shape::Leaf {
+                ty: rust_type(s, &leaf.ty),
+                mode: self.mode(c, leaf),
+            },
+            Kind::LeafList(leaf) => Shape::LeafList {
+                ty: rust_type(s, &leaf.ty),
+            },
+            Kind::List { .. } => Shape::List {
+                group: self.group(c),
+                wrapper: None,
+            },
             Kind::Container { presence } => match s.wrapped_list(c, self.config_only()) {
-                Some(list) => Shape::List { group: self.group(list), wrapper: Some(s.nodes[list].name.clone()) },
+                Some(list) => Shape::List {
+                    group: self.group(list),
+                    wrapper: Some(s.nodes[list].name.clone()),
+                },
                 None => Shape::Struct {
                     group: self.group(c),
                     optional: self.view == View::Config && (*presence || n.when),
                 },
             },
         };
-        Field { yang: n.name.clone(), step: s.step(c), rust: ident(snake(&n.name)), shape }
+        Field {
+            yang: n.name.clone(),
+            step: s.step(c),
+            rust: ident(snake(&n.name)),
+            shape,
+        }
     }
 
     fn mode(&self, c: NodeId, leaf: &Leaf) -> Mode {
@@ -218,24 +265,41 @@ impl Builder<'_> {
             .groups
             .iter()
             .map(|g| {
-                let chains: Vec<Vec<String>> = g.members.iter().map(|&m| name_chain(s, m, config_only)).collect();
+                let chains: Vec<Vec<String>> = g
+                    .members
+                    .iter()
+                    .map(|&m| name_chain(s, m, config_only))
+                    .collect();
                 common_chain(&chains)
             })
             .collect();
         let taken: HashSet<String> = RESERVED_TYPES.iter().map(|s| s.to_string()).collect();
-        for (g, name) in self.groups.iter_mut().zip(shortest_unique(&chains, 1, &taken)) {
+        for (g, name) in self
+            .groups
+            .iter_mut()
+            .zip(shortest_unique(&chains, 1, &taken))
+        {
             g.name = name;
         }
     }
 
     fn type_of(&self, f: &Field) -> String {
         match &f.shape {
-            Shape::Leaf { ty, mode: Mode::Optional } => format!("Option<{ty}>"),
+            Shape::Leaf {
+                ty,
+                mode: Mode::Optional,
+            } => format!("Option<{ty}>"),
             Shape::Leaf { ty, .. } => ty.clone(),
             Shape::LeafList { ty } => format!("Vec<{ty}>"),
             Shape::Empty => "bool".into(),
-            Shape::Struct { group, optional: true } => format!("Option<{}>", self.groups[*group].name),
-            Shape::Struct { group, optional: false } => self.groups[*group].name.clone(),
+            Shape::Struct {
+                group,
+                optional: true,
+            } => format!("Option<{}>", self.groups[*group].name),
+            Shape::Struct {
+                group,
+                optional: false,
+            } => self.groups[*group].name.clone(),
             Shape::List { group, .. } => format!("Vec<{}>", self.groups[*group].name),
         }
     }
@@ -248,7 +312,11 @@ impl Builder<'_> {
             1 => String::new(),
             n => format!(" and {} more place{}", n - 1, if n == 2 { "" } else { "s" }),
         };
-        let kind = if s.is_list(group.members[0]) { "entry of" } else { "container" };
+        let kind = if s.is_list(group.members[0]) {
+            "entry of"
+        } else {
+            "container"
+        };
         writeln!(out, "\n/// {kind} `{}`{more}.", first.path).unwrap();
         let derive = match self.view {
             View::Config => "Debug, Clone, PartialEq",
@@ -259,8 +327,17 @@ impl Builder<'_> {
             writeln!(out, "    pub {}: {},", f.rust, self.type_of(f)).unwrap();
         }
         writeln!(out, "}}\n\nimpl FromNode for {} {{", group.name).unwrap();
-        writeln!(out, "    fn read(node: Option<&DataNodeRef<'_, '_>>) -> Result<Self, ModelError> {{").unwrap();
-        self.emit_read_body(&group.fields, "node.into_iter().flat_map(|n| n.children())", "node", out);
+        writeln!(
+            out,
+            "    fn read(node: Option<&DataNodeRef<'_, '_>>) -> Result<Self, ModelError> {{"
+        )
+        .unwrap();
+        self.emit_read_body(
+            &group.fields,
+            "node.into_iter().flat_map(|n| n.children())",
+            "node",
+            out,
+        );
         writeln!(out, "    }}\n}}").unwrap();
         if self.view == View::State {
             self.emit_write(group, out);
@@ -269,16 +346,41 @@ impl Builder<'_> {
 
     /// `Root`: the top-level config nodes of every module.
     fn emit_root(&self, fields: &[Field], out: &mut String) {
-        writeln!(out, "\n/// The whole configuration: every top-level config node.").unwrap();
-        writeln!(out, "#[derive(Debug, Clone, PartialEq)]\npub struct Root {{").unwrap();
+        writeln!(
+            out,
+            "\n/// The whole configuration: every top-level config node."
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "#[derive(Debug, Clone, PartialEq)]\npub struct Root {{"
+        )
+        .unwrap();
         for f in fields {
             writeln!(out, "    pub {}: {},", f.rust, self.type_of(f)).unwrap();
         }
         writeln!(out, "}}\n\nimpl Root {{").unwrap();
-        writeln!(out, "    /// Reads a whole configuration tree. Costs time in proportion to the tree:").unwrap();
-        writeln!(out, "    /// for changes, read the entries a [`super::changes::ChangeSet`] names instead.").unwrap();
-        writeln!(out, "    pub fn from_tree(tree: &DataTree<'_>) -> Result<Self, ModelError> {{").unwrap();
-        self.emit_read_body(fields, "tree.reference().into_iter().flat_map(|n| n.inclusive_siblings())", "None", out);
+        writeln!(
+            out,
+            "    /// Reads a whole configuration tree. Costs time in proportion to the tree:"
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "    /// for changes, read the entries a [`super::changes::ChangeSet`] names instead."
+        )
+        .unwrap();
+        writeln!(
+            out,
+            "    pub fn from_tree(tree: &DataTree<'_>) -> Result<Self, ModelError> {{"
+        )
+        .unwrap();
+        self.emit_read_body(
+            fields,
+            "tree.reference().into_iter().flat_map(|n| n.inclusive_siblings())",
+            "None",
+            out,
+        );
         writeln!(out, "    }}\n}}").unwrap();
     }
 
@@ -301,9 +403,18 @@ impl Builder<'_> {
                 Shape::Leaf { .. } => format!("{v} = Some(rt::leaf(&child)?)"),
                 Shape::LeafList { .. } => format!("{v}.push(rt::leaf(&child)?)"),
                 Shape::Empty => format!("{v} = true"),
-                Shape::Struct { group, .. } => format!("{v} = Some({}::from_node(&child)?)", self.groups[*group].name),
-                Shape::List { group, wrapper: None } => format!("{v}.push({}::from_node(&child)?)", self.groups[*group].name),
-                Shape::List { wrapper: Some(entry), .. } => format!("rt::entries(&child, {}, &mut {v})?", lit(entry)),
+                Shape::Struct { group, .. } => format!(
+                    "{v} = Some({}::from_node(&child)?)",
+                    self.groups[*group].name
+                ),
+                Shape::List {
+                    group,
+                    wrapper: None,
+                } => format!("{v}.push({}::from_node(&child)?)", self.groups[*group].name),
+                Shape::List {
+                    wrapper: Some(entry),
+                    ..
+                } => format!("rt::entries(&child, {}, &mut {v})?", lit(entry)),
             };
             writeln!(out, "                {} => {action},", lit(&f.yang)).unwrap();
         }
@@ -312,10 +423,21 @@ impl Builder<'_> {
         for f in fields {
             let v = &f.rust;
             let value = match &f.shape {
-                Shape::Leaf { mode: Mode::Required, .. } => format!("rt::required({v}, {node}, {})?", lit(&f.yang)),
-                Shape::Leaf { mode: Mode::Default(d), .. } if d.contains('(') => format!("{v}.unwrap_or_else(|| {d})"),
-                Shape::Leaf { mode: Mode::Default(d), .. } => format!("{v}.unwrap_or({d})"),
-                Shape::Struct { optional: false, .. } => format!("rt::or_absent({v})?"),
+                Shape::Leaf {
+                    mode: Mode::Required,
+                    ..
+                } => format!("rt::required({v}, {node}, {})?", lit(&f.yang)),
+                Shape::Leaf {
+                    mode: Mode::Default(d),
+                    ..
+                } if d.contains('(') => format!("{v}.unwrap_or_else(|| {d})"),
+                Shape::Leaf {
+                    mode: Mode::Default(d),
+                    ..
+                } => format!("{v}.unwrap_or({d})"),
+                Shape::Struct {
+                    optional: false, ..
+                } => format!("rt::or_absent({v})?"),
                 _ => v.clone(),
             };
             if value == *v {
@@ -335,13 +457,26 @@ impl Builder<'_> {
         for f in &group.fields {
             let (v, step) = (&f.rust, lit(&f.step));
             match &f.shape {
-                Shape::Leaf { .. } => writeln!(out, "        rt::put(tree, path, {step}, self.{v}.as_ref())?;"),
+                Shape::Leaf { .. } => writeln!(
+                    out,
+                    "        rt::put(tree, path, {step}, self.{v}.as_ref())?;"
+                ),
                 Shape::LeafList { .. } => {
-                    writeln!(out, "        for v in &self.{v} {{ rt::put(tree, path, {step}, Some(v))?; }}")
+                    writeln!(
+                        out,
+                        "        for v in &self.{v} {{ rt::put(tree, path, {step}, Some(v))?; }}"
+                    )
                 }
-                Shape::Empty => writeln!(out, "        if self.{v} {{ rt::put_empty(tree, path, {step})?; }}"),
+                Shape::Empty => writeln!(
+                    out,
+                    "        if self.{v} {{ rt::put_empty(tree, path, {step})?; }}"
+                ),
                 Shape::Struct { .. } => {
-                    writeln!(out, "        self.{v}.write(tree, &format!(\"{{path}}/{}\"))?;", f.step)
+                    writeln!(
+                        out,
+                        "        self.{v}.write(tree, &format!(\"{{path}}/{}\"))?;",
+                        f.step
+                    )
                 }
                 Shape::List { .. } => unreachable!("state structs hold no lists"),
             }
@@ -353,9 +488,18 @@ impl Builder<'_> {
 
 fn shape_signature(shape: &Shape) -> String {
     match shape {
-        Shape::Leaf { ty, mode: Mode::Required } => format!("leaf({ty},required)"),
-        Shape::Leaf { ty, mode: Mode::Default(d) } => format!("leaf({ty},default {d})"),
-        Shape::Leaf { ty, mode: Mode::Optional } => format!("leaf({ty},optional)"),
+        Shape::Leaf {
+            ty,
+            mode: Mode::Required,
+        } => format!("leaf({ty},required)"),
+        Shape::Leaf {
+            ty,
+            mode: Mode::Default(d),
+        } => format!("leaf({ty},default {d})"),
+        Shape::Leaf {
+            ty,
+            mode: Mode::Optional,
+        } => format!("leaf({ty},optional)"),
         Shape::LeafList { ty } => format!("leaf-list({ty})"),
         Shape::Empty => "empty".into(),
         Shape::Struct { group, optional } => format!("struct({group},{optional})"),
@@ -385,9 +529,13 @@ fn default_expr(s: &Schema, ty: &LeafType, text: &str) -> String {
         LeafType::String => format!("String::from({})", lit(text)),
         LeafType::Enum(e) | LeafType::Identity(e) => {
             let e = &s.enums[*e];
-            let i = e.values.iter().position(|v| v.text == text).unwrap_or_else(|| {
-                panic!("default {text} is no value of {}", e.yang_name);
-            });
+            let i = e
+                .values
+                .iter()
+                .position(|v| v.text == text)
+                .unwrap_or_else(|| {
+                    panic!("default {text} is no value of {}", e.yang_name);
+                });
             format!("types::{}::{}", e.rust_name, e.variants[i])
         }
         // Checked by libyang when the schema loaded, so it parses.
@@ -445,7 +593,11 @@ fn lcs(a: &[String], b: &[String]) -> Vec<String> {
     let mut table = vec![vec![0usize; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
-            table[i][j] = if a[i] == b[j] { table[i + 1][j + 1] + 1 } else { table[i + 1][j].max(table[i][j + 1]) };
+            table[i][j] = if a[i] == b[j] {
+                table[i + 1][j + 1] + 1
+            } else {
+                table[i + 1][j].max(table[i][j + 1])
+            };
         }
     }
     let (mut i, mut j, mut out) = (0, 0, Vec::new());

@@ -50,7 +50,13 @@ pub(crate) fn parse_tree(
     let mut input = Vec::with_capacity(text.len() + 1);
     input.extend_from_slice(text.as_bytes());
     input.push(0);
-    Ok(DataTree::parse_string(schema::context(), input, encoding.format(), parser, validation)?)
+    Ok(DataTree::parse_string(
+        schema::context(),
+        input,
+        encoding.format(),
+        parser,
+        validation,
+    )?)
 }
 
 /// A validated configuration tree (no state nodes).
@@ -92,7 +98,9 @@ impl Config {
 
     /// An empty configuration.
     pub fn empty() -> Config {
-        Config { tree: DataTree::new(schema::context()) }
+        Config {
+            tree: DataTree::new(schema::context()),
+        }
     }
 
     /// The underlying libyang tree.
@@ -107,6 +115,11 @@ impl Config {
 
     /// Prints the configuration (explicitly set nodes only).
     pub fn print(&self, encoding: Encoding) -> Result<String, ModelError> {
-        crate::ly::print_tree(&self.tree, encoding.format(), DataPrinterFlags::WITH_SIBLINGS).map_err(ModelError::general)
+        crate::ly::print_tree(
+            &self.tree,
+            encoding.format(),
+            DataPrinterFlags::WITH_SIBLINGS,
+        )
+        .map_err(ModelError::general)
     }
 }

@@ -10,7 +10,9 @@
 //! its edits at once.
 
 use serde_json::{Map, Value};
-use yang2::data::{Data, DataFormat, DataParserFlags, DataPrinterFlags, DataTree, DataValidationFlags};
+use yang2::data::{
+    Data, DataFormat, DataParserFlags, DataPrinterFlags, DataTree, DataValidationFlags,
+};
 use yang2::schema::{SchemaNode, SchemaNodeKind};
 
 use crate::config::{parse_tree, Encoding};
@@ -47,12 +49,20 @@ pub struct Edit {
 impl Edit {
     /// An edit with a JSON value.
     pub fn json(op: Operation, path: impl Into<String>, value: impl Into<String>) -> Edit {
-        Edit { op, path: path.into(), value: Some((value.into(), Encoding::Json)) }
+        Edit {
+            op,
+            path: path.into(),
+            value: Some((value.into(), Encoding::Json)),
+        }
     }
 
     /// A delete (`Delete`) or remove (`Remove`) edit.
     pub fn delete(op: Operation, path: impl Into<String>) -> Edit {
-        Edit { op, path: path.into(), value: None }
+        Edit {
+            op,
+            path: path.into(),
+            value: None,
+        }
     }
 }
 
@@ -87,7 +97,9 @@ pub fn apply(tree: &mut DataTree<'static>, edit: &Edit) -> Result<(), EditError>
     } else {
         let node = schema::context()
             .find_path(&path.schema_path())
-            .map_err(|_| EditError::UnknownPath(ModelError::at(&edit.path, "no such node in the schema")))?;
+            .map_err(|_| {
+                EditError::UnknownPath(ModelError::at(&edit.path, "no such node in the schema"))
+            })?;
         if !node.is_config() {
             return Err(EditError::NotConfig(edit.path.clone()));
         }
@@ -104,25 +116,36 @@ pub fn apply(tree: &mut DataTree<'static>, edit: &Edit) -> Result<(), EditError>
         return Ok(());
     }
     let Some((text, encoding)) = &edit.value else {
-        return Err(EditError::BadValue(ModelError::at(&edit.path, "a value is required")));
+        return Err(EditError::BadValue(ModelError::at(
+            &edit.path,
+            "a value is required",
+        )));
     };
     if text.contains('\0') {
-        return Err(EditError::BadValue(ModelError::at(&edit.path, "value contains a NUL character")));
+        return Err(EditError::BadValue(ModelError::at(
+            &edit.path,
+            "value contains a NUL character",
+        )));
     }
     let subtree = match (node, encoding) {
         (None, _) => parse(text, *encoding),
-        (Some(node), Encoding::Json) => wrap_json(&path, &node, text)
-            .and_then(|doc| parse(&doc, Encoding::Json)),
+        (Some(node), Encoding::Json) => {
+            wrap_json(&path, &node, text).and_then(|doc| parse(&doc, Encoding::Json))
+        }
         (Some(_), Encoding::Xml) => parse(text, Encoding::Xml).and_then(|doc| {
             // The document must hold the node the path names.
             match doc.find_path(&edit.path) {
                 Ok(_) => Ok(doc),
-                Err(_) => Err(ModelError::at(&edit.path, "the XML value does not contain this node")),
+                Err(_) => Err(ModelError::at(
+                    &edit.path,
+                    "the XML value does not contain this node",
+                )),
             }
         }),
     }
     .map_err(EditError::BadValue)?;
-    tree.merge(&subtree).map_err(|e| EditError::BadValue(e.into()))
+    tree.merge(&subtree)
+        .map_err(|e| EditError::BadValue(e.into()))
 }
 
 fn exists(tree: &DataTree<'static>, path: &DataPath) -> bool {
@@ -145,7 +168,10 @@ fn remove(tree: &mut DataTree<'static>, path: &DataPath) {
         let _ = tree.remove(&path.to_string());
         return;
     }
-    let target = tree.find_path(&path.to_string()).map(|n| crate::ly::node_path(&n)).ok();
+    let target = tree
+        .find_path(&path.to_string())
+        .map(|n| crate::ly::node_path(&n))
+        .ok();
     let mut rebuilt = DataTree::new(schema::context());
     if let Some(top) = tree.reference() {
         for node in top.inclusive_siblings() {
@@ -187,16 +213,27 @@ fn wrap_json(path: &DataPath, node: &SchemaNode<'_>, value: &str) -> Result<Stri
     if !holder.is_root() {
         skeleton.new_path(&holder.to_string(), None, false)?;
     }
-    let printed = crate::ly::print_tree(&skeleton, DataFormat::JSON, DataPrinterFlags::KEEP_EMPTY_CONT)
-        .map_err(ModelError::general)?;
-    let printed = if printed.trim().is_empty() { "{}".to_string() } else { printed };
+    let printed = crate::ly::print_tree(
+        &skeleton,
+        DataFormat::JSON,
+        DataPrinterFlags::KEEP_EMPTY_CONT,
+    )
+    .map_err(ModelError::general)?;
+    let printed = if printed.trim().is_empty() {
+        "{}".to_string()
+    } else {
+        printed
+    };
     let mut doc: Value = serde_json::from_str(&printed)
         .map_err(|e| ModelError::at(&at, format!("internal: skeleton is not JSON: {e}")))?;
 
     let target = descend(&mut doc, &holder)
         .ok_or_else(|| ModelError::at(&at, "internal: skeleton lacks the path"))?;
     if is_leaf {
-        let parent_module = node.ancestors().next().map(|p| p.module().name().to_string());
+        let parent_module = node
+            .ancestors()
+            .next()
+            .map(|p| p.module().name().to_string());
         let module = node.module().name().to_string();
         let member = if parent_module.as_deref() == Some(module.as_str()) {
             node.name().to_string()
@@ -206,7 +243,10 @@ fn wrap_json(path: &DataPath, node: &SchemaNode<'_>, value: &str) -> Result<Stri
         target.insert(member, value);
     } else {
         let Value::Object(members) = value else {
-            return Err(ModelError::at(&at, "value must be a JSON object for this node"));
+            return Err(ModelError::at(
+                &at,
+                "value must be a JSON object for this node",
+            ));
         };
         for (name, v) in members {
             if let Some(existing) = target.get(&name) {
@@ -257,7 +297,8 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    const BASE: &str = "/openconfig-network-instance:network-instances/network-instance[name='DEFAULT']";
+    const BASE: &str =
+        "/openconfig-network-instance:network-instances/network-instance[name='DEFAULT']";
 
     fn tree() -> DataTree<'static> {
         let text = r#"{"openconfig-network-instance:network-instances": {"network-instance": [
@@ -273,13 +314,37 @@ mod tests {
     #[test]
     fn merge_leaf_container_and_list_entry() {
         let mut t = tree();
-        apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/config/description"), "\"main\"")).unwrap();
-        assert_eq!(value(&t, &format!("{BASE}/config/description")).as_deref(), Some("main"));
+        apply(
+            &mut t,
+            &Edit::json(
+                Operation::Merge,
+                format!("{BASE}/config/description"),
+                "\"main\"",
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            value(&t, &format!("{BASE}/config/description")).as_deref(),
+            Some("main")
+        );
 
-        apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/config"), r#"{"router-id": "192.0.2.1"}"#))
-            .unwrap();
-        assert_eq!(value(&t, &format!("{BASE}/config/router-id")).as_deref(), Some("192.0.2.1"));
-        assert_eq!(value(&t, &format!("{BASE}/config/description")).as_deref(), Some("main"));
+        apply(
+            &mut t,
+            &Edit::json(
+                Operation::Merge,
+                format!("{BASE}/config"),
+                r#"{"router-id": "192.0.2.1"}"#,
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            value(&t, &format!("{BASE}/config/router-id")).as_deref(),
+            Some("192.0.2.1")
+        );
+        assert_eq!(
+            value(&t, &format!("{BASE}/config/description")).as_deref(),
+            Some("main")
+        );
 
         // A list entry whose key path holds a typed (identityref) key.
         let proto = format!(
@@ -295,13 +360,24 @@ mod tests {
             ),
         )
         .unwrap();
-        assert_eq!(value(&t, &format!("{proto}/bgp/global/config/as")).as_deref(), Some("65001"));
+        assert_eq!(
+            value(&t, &format!("{proto}/bgp/global/config/as")).as_deref(),
+            Some("65001")
+        );
     }
 
     #[test]
     fn replace_drops_what_the_value_lacks() {
         let mut t = tree();
-        apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/config/description"), "\"x\"")).unwrap();
+        apply(
+            &mut t,
+            &Edit::json(
+                Operation::Merge,
+                format!("{BASE}/config/description"),
+                "\"x\"",
+            ),
+        )
+        .unwrap();
         apply(
             &mut t,
             &Edit::json(
@@ -312,14 +388,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(value(&t, &format!("{BASE}/config/description")), None);
-        assert_eq!(value(&t, &format!("{BASE}/config/name")).as_deref(), Some("DEFAULT"));
+        assert_eq!(
+            value(&t, &format!("{BASE}/config/name")).as_deref(),
+            Some("DEFAULT")
+        );
     }
 
     #[test]
     fn create_delete_remove_semantics() {
         let mut t = tree();
         let desc = format!("{BASE}/config/description");
-        assert!(matches!(apply(&mut t, &Edit::delete(Operation::Delete, &desc)), Err(EditError::DataMissing(_))));
+        assert!(matches!(
+            apply(&mut t, &Edit::delete(Operation::Delete, &desc)),
+            Err(EditError::DataMissing(_))
+        ));
         apply(&mut t, &Edit::delete(Operation::Remove, &desc)).unwrap();
         apply(&mut t, &Edit::json(Operation::Create, &desc, "\"a\"")).unwrap();
         assert!(matches!(
@@ -344,26 +426,56 @@ mod tests {
             <network-instance><name>DEFAULT</name><config><description>via xml</description></config>
             </network-instance></network-instances>"#;
         let path = format!("{BASE}/config/description");
-        apply(&mut t, &Edit { op: Operation::Merge, path: path.clone(), value: Some((xml.into(), Encoding::Xml)) })
-            .unwrap();
+        apply(
+            &mut t,
+            &Edit {
+                op: Operation::Merge,
+                path: path.clone(),
+                value: Some((xml.into(), Encoding::Xml)),
+            },
+        )
+        .unwrap();
         assert_eq!(value(&t, &path).as_deref(), Some("via xml"));
         let other = format!("{BASE}/config/router-id");
-        let e = apply(&mut t, &Edit { op: Operation::Merge, path: other, value: Some((xml.into(), Encoding::Xml)) });
+        let e = apply(
+            &mut t,
+            &Edit {
+                op: Operation::Merge,
+                path: other,
+                value: Some((xml.into(), Encoding::Xml)),
+            },
+        );
         assert!(matches!(e, Err(EditError::BadValue(_))), "{e:?}");
     }
 
     #[test]
     fn errors_are_specific() {
         let mut t = tree();
-        let e = apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/config/colour"), "\"red\""));
+        let e = apply(
+            &mut t,
+            &Edit::json(Operation::Merge, format!("{BASE}/config/colour"), "\"red\""),
+        );
         assert!(matches!(e, Err(EditError::UnknownPath(_))), "{e:?}");
-        let e = apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/state/name"), "\"x\""));
+        let e = apply(
+            &mut t,
+            &Edit::json(Operation::Merge, format!("{BASE}/state/name"), "\"x\""),
+        );
         assert!(matches!(e, Err(EditError::NotConfig(_))), "{e:?}");
         let e = apply(&mut t, &Edit::json(Operation::Merge, "no-slash", "1"));
         assert!(matches!(e, Err(EditError::MalformedPath(_))), "{e:?}");
-        let e = apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/config/router-id"), "\"1.2.3\""));
+        let e = apply(
+            &mut t,
+            &Edit::json(
+                Operation::Merge,
+                format!("{BASE}/config/router-id"),
+                "\"1.2.3\"",
+            ),
+        );
         assert!(matches!(e, Err(EditError::BadValue(_))), "{e:?}");
-        let e = apply(&mut t, &Edit::json(Operation::Merge, format!("{BASE}/config"), "[1]"));
+        let e = apply(
+            &mut t,
+            &Edit::json(Operation::Merge, format!("{BASE}/config"), "[1]"),
+        );
         assert!(matches!(e, Err(EditError::BadValue(_))), "{e:?}");
     }
 }

@@ -16,12 +16,20 @@ pub struct ModelError {
 impl ModelError {
     /// An error about the given path.
     pub fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
-        ModelError { path: Some(path.into()), message: message.into(), app_tag: None }
+        ModelError {
+            path: Some(path.into()),
+            message: message.into(),
+            app_tag: None,
+        }
     }
 
     /// An error that concerns no particular path.
     pub fn general(message: impl Into<String>) -> Self {
-        ModelError { path: None, message: message.into(), app_tag: None }
+        ModelError {
+            path: None,
+            message: message.into(),
+            app_tag: None,
+        }
     }
 }
 
@@ -38,7 +46,9 @@ impl From<yang2::Error> for ModelError {
     fn from(e: yang2::Error) -> Self {
         ModelError {
             path: e.path.filter(|p| !p.is_empty()),
-            message: e.msg.unwrap_or_else(|| format!("libyang error {}", e.errcode)),
+            message: e
+                .msg
+                .unwrap_or_else(|| format!("libyang error {}", e.errcode)),
             app_tag: e.apptag,
         }
     }

@@ -77,7 +77,11 @@ pub fn print_json(node: &DataNodeRef<'_, '_>, flags: DataPrinterFlags) -> Result
 }
 
 /// Prints a whole tree (every top-level node); empty text for an empty tree.
-pub fn print_tree(tree: &DataTree<'_>, format: DataFormat, flags: DataPrinterFlags) -> Result<String, String> {
+pub fn print_tree(
+    tree: &DataTree<'_>,
+    format: DataFormat,
+    flags: DataPrinterFlags,
+) -> Result<String, String> {
     match tree.reference() {
         Some(first) => print(&first, format, flags | DataPrinterFlags::WITH_SIBLINGS),
         None => Ok(String::new()),
@@ -85,7 +89,11 @@ pub fn print_tree(tree: &DataTree<'_>, format: DataFormat, flags: DataPrinterFla
 }
 
 /// Prints a node (and its siblings with `WITH_SIBLINGS`) in `format`.
-pub fn print(node: &DataNodeRef<'_, '_>, format: DataFormat, flags: DataPrinterFlags) -> Result<String, String> {
+pub fn print(
+    node: &DataNodeRef<'_, '_>,
+    format: DataFormat,
+    flags: DataPrinterFlags,
+) -> Result<String, String> {
     let mut out: *mut std::os::raw::c_char = std::ptr::null_mut();
     // SAFETY: `node` is live; libyang mallocs `out`, copied then freed.
     unsafe {

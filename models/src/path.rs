@@ -35,7 +35,9 @@ impl DataPath {
         if text.contains('\0') {
             return Err(bad("contains a NUL character"));
         }
-        let rest = text.strip_prefix('/').ok_or_else(|| bad("must start with '/'"))?;
+        let rest = text
+            .strip_prefix('/')
+            .ok_or_else(|| bad("must start with '/'"))?;
         let mut segments = Vec::new();
         let mut chars = rest.chars().peekable();
         while chars.peek().is_some() {
@@ -51,7 +53,9 @@ impl DataPath {
                 return Err(bad("empty node name"));
             }
             let (module, name) = match ident.split_once(':') {
-                Some((m, n)) if !m.is_empty() && !n.is_empty() => (Some(m.to_string()), n.to_string()),
+                Some((m, n)) if !m.is_empty() && !n.is_empty() => {
+                    (Some(m.to_string()), n.to_string())
+                }
                 Some(_) => return Err(bad("empty module or node name")),
                 None => (None, ident),
             };
@@ -168,14 +172,27 @@ mod tests {
     fn segments_and_schema_path() {
         let p = DataPath::parse("/m:a/b[k='1'][j='x/y]']/n:c").unwrap();
         assert_eq!(p.segments.len(), 3);
-        assert_eq!(p.segments[1].keys, vec![("k".into(), "1".into()), ("j".into(), "x/y]".into())]);
+        assert_eq!(
+            p.segments[1].keys,
+            vec![("k".into(), "1".into()), ("j".into(), "x/y]".into())]
+        );
         assert_eq!(p.schema_path(), "/m:a/b/n:c");
         assert_eq!(p.parent().to_string(), "/m:a/b[k='1'][j='x/y]']");
     }
 
     #[test]
     fn malformed() {
-        for p in ["", "a/b", "/a//b", "/a/", "/a[k=1]", "/a[k='1'", "/a[k='1'x", "/:a", "/m:"] {
+        for p in [
+            "",
+            "a/b",
+            "/a//b",
+            "/a/",
+            "/a[k=1]",
+            "/a[k='1'",
+            "/a[k='1'x",
+            "/:a",
+            "/m:",
+        ] {
             assert!(DataPath::parse(p).is_err(), "accepted {p:?}");
         }
     }

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use ocbgp_models::config::{Config, Encoding};
 use ocbgp_models::datastore::{
-    CommitError, CommitOutcome, Confirm, ConfigConsumer, Datastore, LockError, Options, Origin, Refusal,
-    Requester, Startup, Target, Transaction,
+    CommitError, CommitOutcome, ConfigConsumer, Confirm, Datastore, LockError, Options, Origin,
+    Refusal, Requester, Startup, Target, Transaction,
 };
 use ocbgp_models::edit::{Edit, EditError, Operation};
 
@@ -46,7 +46,9 @@ impl Drop for TempDir {
 
 fn open(dir: &TempDir) -> Datastore {
     let given = Config::parse(START, Encoding::Json).unwrap();
-    Datastore::open(Options::new(&dir.0), given, false).unwrap().0
+    Datastore::open(Options::new(&dir.0), given, false)
+        .unwrap()
+        .0
 }
 
 fn who() -> Requester {
@@ -75,7 +77,9 @@ fn snapshot(store: &Datastore, dir: &TempDir) -> (String, Vec<u8>) {
 fn a_valid_edit_applies_and_survives_restart() {
     let dir = TempDir::new("persist");
     let store = open(&dir);
-    let out = store.edit_running(&[add_neighbor("192.0.2.2")], &who()).unwrap();
+    let out = store
+        .edit_running(&[add_neighbor("192.0.2.2")], &who())
+        .unwrap();
     assert_eq!(out, CommitOutcome::Committed(2));
     let path = format!("{}/config/peer-group", neighbor("192.0.2.2"));
     assert_eq!(store.running().value(&path).as_deref(), Some("ix"));
@@ -136,7 +140,10 @@ fn every_kind_of_invalid_edit_is_refused_and_changes_nothing() {
     for (what, edits, names) in cases {
         let err = store.edit_running(&edits, &who()).expect_err(what);
         let text = err.to_string();
-        assert!(text.contains(names), "{what}: error does not name {names}: {text}");
+        assert!(
+            text.contains(names),
+            "{what}: error does not name {names}: {text}"
+        );
         assert_eq!(snapshot(&store, &dir), before, "{what}: running changed");
     }
 }
@@ -151,9 +158,15 @@ struct Engine {
 
 impl ConfigConsumer for Engine {
     fn prepare(&self, tx: &Transaction<'_>) -> Result<(), Refusal> {
-        self.calls.lock().unwrap().push(format!("prepare {}", tx.id));
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("prepare {}", tx.id));
         if *self.refuse.lock().unwrap() {
-            return Err(Refusal { path: None, reason: "no neighbors today".into() });
+            return Err(Refusal {
+                path: None,
+                reason: "no neighbors today".into(),
+            });
         }
         Ok(())
     }
@@ -175,15 +188,25 @@ fn a_refusal_in_prepare_rolls_everything_back() {
     store.add_consumer(second.clone());
     let before = snapshot(&store, &dir);
     *second.refuse.lock().unwrap() = true;
-    let err = store.edit_running(&[add_neighbor("192.0.2.2"), add_neighbor("192.0.2.3")], &who()).unwrap_err();
+    let err = store
+        .edit_running(
+            &[add_neighbor("192.0.2.2"), add_neighbor("192.0.2.3")],
+            &who(),
+        )
+        .unwrap_err();
     assert!(matches!(err, CommitError::Refused(_)), "{err}");
     assert!(err.to_string().contains("no neighbors today"));
     assert_eq!(snapshot(&store, &dir), before);
     assert_eq!(*first.calls.lock().unwrap(), vec!["prepare 2", "abort 2"]);
 
     *second.refuse.lock().unwrap() = false;
-    store.edit_running(&[add_neighbor("192.0.2.2")], &who()).unwrap();
-    assert_eq!(*first.calls.lock().unwrap(), vec!["prepare 2", "abort 2", "prepare 2", "apply 2"]);
+    store
+        .edit_running(&[add_neighbor("192.0.2.2")], &who())
+        .unwrap();
+    assert_eq!(
+        *first.calls.lock().unwrap(),
+        vec!["prepare 2", "abort 2", "prepare 2", "apply 2"]
+    );
 }
 
 #[test]
@@ -191,35 +214,56 @@ fn rollback_restores_an_earlier_commit_exactly() {
     let dir = TempDir::new("rollback");
     let store = open(&dir);
     let start = store.running().print(Encoding::Json).unwrap();
-    store.edit_running(&[add_neighbor("192.0.2.2")], &who()).unwrap();
+    store
+        .edit_running(&[add_neighbor("192.0.2.2")], &who())
+        .unwrap();
     let after_two = store.running().print(Encoding::Json).unwrap();
     store
         .edit_running(
             &[
                 add_neighbor("192.0.2.3"),
                 Edit::json(Operation::Merge, format!("{BGP}/global/config/as"), "65002"),
-                Edit::delete(Operation::Delete, format!("{BGP}/peer-groups/peer-group[peer-group-name='ix']/config/peer-as")),
+                Edit::delete(
+                    Operation::Delete,
+                    format!("{BGP}/peer-groups/peer-group[peer-group-name='ix']/config/peer-as"),
+                ),
             ],
             &who(),
         )
         .unwrap();
     assert_ne!(store.running().print(Encoding::Json).unwrap(), after_two);
 
-    let out = store.rollback(2, &Requester::internal(Origin::Rollback)).unwrap();
+    let out = store
+        .rollback(2, &Requester::internal(Origin::Rollback))
+        .unwrap();
     assert_eq!(out, CommitOutcome::Committed(4));
     assert_eq!(store.running().print(Encoding::Json).unwrap(), after_two);
-    store.rollback(1, &Requester::internal(Origin::Rollback)).unwrap();
+    store
+        .rollback(1, &Requester::internal(Origin::Rollback))
+        .unwrap();
     assert_eq!(store.running().print(Encoding::Json).unwrap(), start);
-    assert!(matches!(store.rollback(99, &who()), Err(CommitError::UnknownCommit(99))));
+    assert!(matches!(
+        store.rollback(99, &who()),
+        Err(CommitError::UnknownCommit(99))
+    ));
 
     let history = store.history();
     let origins: Vec<_> = history.iter().map(|r| (r.id, r.origin)).collect();
     assert_eq!(
         origins,
-        vec![(1, Origin::File), (2, Origin::Gnmi), (3, Origin::Gnmi), (4, Origin::Rollback), (5, Origin::Rollback)]
+        vec![
+            (1, Origin::File),
+            (2, Origin::Gnmi),
+            (3, Origin::Gnmi),
+            (4, Origin::Rollback),
+            (5, Origin::Rollback)
+        ]
     );
     let diff = store.commit_diff(2).unwrap();
-    assert!(diff.contains("192.0.2.2") && diff.contains("create"), "{diff}");
+    assert!(
+        diff.contains("192.0.2.2") && diff.contains("create"),
+        "{diff}"
+    );
 }
 
 #[test]
@@ -227,8 +271,15 @@ fn change_events_list_paths_and_values_in_order() {
     let dir = TempDir::new("events");
     let store = open(&dir);
     let mut events = store.subscribe();
-    store.edit_running(&[add_neighbor("192.0.2.2")], &who()).unwrap();
-    store.edit_running(&[Edit::delete(Operation::Delete, neighbor("192.0.2.2"))], &who()).unwrap();
+    store
+        .edit_running(&[add_neighbor("192.0.2.2")], &who())
+        .unwrap();
+    store
+        .edit_running(
+            &[Edit::delete(Operation::Delete, neighbor("192.0.2.2"))],
+            &who(),
+        )
+        .unwrap();
     let first = events.try_recv().unwrap();
     assert_eq!(first.id, 2);
     let pg = first
@@ -237,13 +288,21 @@ fn change_events_list_paths_and_values_in_order() {
         .find(|c| c.path.ends_with("/config/peer-group"))
         .expect("peer-group leaf reported");
     assert_eq!(pg.value.as_deref(), Some("ix"));
-    assert!(pg.path.contains("neighbor[neighbor-address='192.0.2.2']"), "{}", pg.path);
+    assert!(
+        pg.path.contains("neighbor[neighbor-address='192.0.2.2']"),
+        "{}",
+        pg.path
+    );
     let second = events.try_recv().unwrap();
     assert_eq!(second.id, 3);
     // The neighbor went, and with it the then-empty neighbors container:
     // one delete of the node that went, which covers everything below it.
     assert_eq!(second.changes.len(), 1, "{:?}", second.changes);
-    assert!(neighbor("192.0.2.2").starts_with(&second.changes[0].path), "{:?}", second.changes);
+    assert!(
+        neighbor("192.0.2.2").starts_with(&second.changes[0].path),
+        "{:?}",
+        second.changes
+    );
     assert_eq!(second.changes[0].value, None);
 }
 
@@ -252,13 +311,31 @@ fn candidate_locks_and_confirmed_commit() {
     let dir = TempDir::new("candidate");
     let store = open(&dir);
     let (a, b) = (store.new_session(), store.new_session());
-    let as_a = Requester { origin: Origin::Netconf, session: a, user: Some("alice".into()), comment: None };
-    let as_b = Requester { origin: Origin::Netconf, session: b, user: Some("bob".into()), comment: None };
+    let as_a = Requester {
+        origin: Origin::Netconf,
+        session: a,
+        user: Some("alice".into()),
+        comment: None,
+    };
+    let as_b = Requester {
+        origin: Origin::Netconf,
+        session: b,
+        user: Some("bob".into()),
+        comment: None,
+    };
 
     store.lock(Target::Candidate, a).unwrap();
-    assert!(matches!(store.lock(Target::Candidate, b), Err(LockError::Held { .. })));
-    assert!(matches!(store.edit_candidate(&[add_neighbor("192.0.2.2")], &as_b), Err(CommitError::Locked(_))));
-    store.edit_candidate(&[add_neighbor("192.0.2.2")], &as_a).unwrap();
+    assert!(matches!(
+        store.lock(Target::Candidate, b),
+        Err(LockError::Held { .. })
+    ));
+    assert!(matches!(
+        store.edit_candidate(&[add_neighbor("192.0.2.2")], &as_b),
+        Err(CommitError::Locked(_))
+    ));
+    store
+        .edit_candidate(&[add_neighbor("192.0.2.2")], &as_a)
+        .unwrap();
     // The candidate holds the change, running does not yet.
     let peer = format!("{}/config/peer-group", neighbor("192.0.2.2"));
     assert!(store.running().value(&peer).is_none());
@@ -268,14 +345,21 @@ fn candidate_locks_and_confirmed_commit() {
     let saved_before = std::fs::read(dir.0.join("running.json")).unwrap();
     store.commit_candidate(&as_a, Confirm::Pending).unwrap();
     assert_eq!(store.running().value(&peer).as_deref(), Some("ix"));
-    assert_eq!(std::fs::read(dir.0.join("running.json")).unwrap(), saved_before);
+    assert_eq!(
+        std::fs::read(dir.0.join("running.json")).unwrap(),
+        saved_before
+    );
     assert!(store.confirm_pending());
     // Timeout: back to before, and the saved file agrees.
-    store.cancel_confirmed(&Requester::internal(Origin::Timeout)).unwrap();
+    store
+        .cancel_confirmed(&Requester::internal(Origin::Timeout))
+        .unwrap();
     assert!(store.running().value(&peer).is_none());
 
     // Again, this time confirmed: now it is saved.
-    store.edit_candidate(&[add_neighbor("192.0.2.2")], &as_a).unwrap();
+    store
+        .edit_candidate(&[add_neighbor("192.0.2.2")], &as_a)
+        .unwrap();
     store.commit_candidate(&as_a, Confirm::Pending).unwrap();
     store.confirm(&as_a).unwrap();
     assert!(!store.confirm_pending());
@@ -283,16 +367,27 @@ fn candidate_locks_and_confirmed_commit() {
     assert!(saved.contains("192.0.2.2"));
 
     // A session that ends drops its locks and its candidate changes.
-    store.edit_candidate(&[add_neighbor("192.0.2.5")], &as_a).unwrap();
+    store
+        .edit_candidate(&[add_neighbor("192.0.2.5")], &as_a)
+        .unwrap();
     store.end_session(a);
     store.lock(Target::Candidate, b).unwrap();
     assert!(store.commit_candidate(&as_b, Confirm::No).is_ok());
-    assert!(store.running().value(&format!("{}/config/peer-group", neighbor("192.0.2.5"))).is_none());
+    assert!(store
+        .running()
+        .value(&format!("{}/config/peer-group", neighbor("192.0.2.5")))
+        .is_none());
 
     // A running lock held by b refuses a's writes, from any door.
     store.lock(Target::Running, b).unwrap();
-    let gnmi_a = Requester { origin: Origin::Gnmi, ..as_a.clone() };
-    assert!(matches!(store.edit_running(&[add_neighbor("192.0.2.6")], &gnmi_a), Err(CommitError::Locked(_))));
+    let gnmi_a = Requester {
+        origin: Origin::Gnmi,
+        ..as_a.clone()
+    };
+    assert!(matches!(
+        store.edit_running(&[add_neighbor("192.0.2.6")], &gnmi_a),
+        Err(CommitError::Locked(_))
+    ));
 }
 
 #[test]
@@ -300,14 +395,23 @@ fn a_corrupt_saved_config_stops_start_up_with_its_name() {
     let dir = TempDir::new("corrupt");
     drop(open(&dir));
     let file = dir.0.join("running.json");
-    let text = std::fs::read_to_string(&file).unwrap().replace("65001", "\"sixty-five\"");
+    let text = std::fs::read_to_string(&file)
+        .unwrap()
+        .replace("65001", "\"sixty-five\"");
     std::fs::write(&file, text).unwrap();
     let given = Config::parse(START, Encoding::Json).unwrap();
-    let err = Datastore::open(Options::new(&dir.0), given, false).err().expect("refused");
+    let err = Datastore::open(Options::new(&dir.0), given, false)
+        .err()
+        .expect("refused");
     let text = err.to_string();
-    assert!(text.contains("running.json") && text.contains("as"), "{text}");
+    assert!(
+        text.contains("running.json") && text.contains("as"),
+        "{text}"
+    );
     // The file was left for the operator to fix.
-    assert!(std::fs::read_to_string(&file).unwrap().contains("sixty-five"));
+    assert!(std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("sixty-five"));
 }
 
 #[test]
@@ -315,11 +419,20 @@ fn unchanged_edits_commit_nothing() {
     let dir = TempDir::new("noop");
     let store = open(&dir);
     let out = store
-        .edit_running(&[Edit::json(Operation::Merge, format!("{BGP}/global/config/as"), "65001")], &who())
+        .edit_running(
+            &[Edit::json(
+                Operation::Merge,
+                format!("{BGP}/global/config/as"),
+                "65001",
+            )],
+            &who(),
+        )
         .unwrap();
     assert_eq!(out, CommitOutcome::Unchanged);
     assert_eq!(store.history().len(), 1);
-    let e = store.edit_running(&[Edit::json(Operation::Merge, "/nope:x", "1")], &who()).unwrap_err();
+    let e = store
+        .edit_running(&[Edit::json(Operation::Merge, "/nope:x", "1")], &who())
+        .unwrap_err();
     assert!(matches!(e, CommitError::Edit(EditError::UnknownPath(_))));
 }
 
@@ -334,7 +447,12 @@ impl ConfigConsumer for Watcher {
     fn apply(&self, tx: &Transaction<'_>) {
         let mut seen = self.0.lock().unwrap();
         // Enclosing entries (instance, protocol) are reported Modified too.
-        for c in tx.changes.lists.iter().filter(|c| c.kind == ocbgp_models::gen::ListKind::BgpNeighbor) {
+        for c in tx
+            .changes
+            .lists
+            .iter()
+            .filter(|c| c.kind == ocbgp_models::gen::ListKind::BgpNeighbor)
+        {
             seen.push(format!("{:?} {:?} {}", c.kind, c.op, c.keys.join(",")));
         }
     }
@@ -347,21 +465,37 @@ fn consumers_are_told_which_entries_changed() {
     let store = open(&dir);
     let watcher = Arc::new(Watcher::default());
     store.add_consumer(watcher.clone());
-    store.edit_running(&[add_neighbor("192.0.2.2")], &who()).unwrap();
+    store
+        .edit_running(&[add_neighbor("192.0.2.2")], &who())
+        .unwrap();
     // A leaf holding its default (hold-time 90) set explicitly is a change.
     store
         .edit_running(
-            &[Edit::json(Operation::Merge, format!("{}/timers/config/hold-time", neighbor("192.0.2.2")), "30")],
+            &[Edit::json(
+                Operation::Merge,
+                format!("{}/timers/config/hold-time", neighbor("192.0.2.2")),
+                "30",
+            )],
             &who(),
         )
         .unwrap();
     let seen = watcher.0.lock().unwrap().clone();
-    assert_eq!(seen, ["BgpNeighbor Created 192.0.2.2", "BgpNeighbor Modified 192.0.2.2"], "{seen:?}");
+    assert_eq!(
+        seen,
+        [
+            "BgpNeighbor Created 192.0.2.2",
+            "BgpNeighbor Modified 192.0.2.2"
+        ],
+        "{seen:?}"
+    );
     // The touched entry reads back typed.
     let tree = store.running();
-    let n: Neighbor = ocbgp_models::gen::FromNode::from_tree(tree.tree(), &neighbor("192.0.2.2")).unwrap();
+    let n: Neighbor =
+        ocbgp_models::gen::FromNode::from_tree(tree.tree(), &neighbor("192.0.2.2")).unwrap();
     assert_eq!(n.timers.config.hold_time, 30);
-    assert!(ListKind::BgpNeighbor.schema_path().ends_with("/neighbors/neighbor"));
+    assert!(ListKind::BgpNeighbor
+        .schema_path()
+        .ends_with("/neighbors/neighbor"));
 }
 
 #[test]
@@ -369,12 +503,16 @@ fn setting_a_leaf_to_its_default_explicitly_is_kept() {
     let dir = TempDir::new("explicit-default");
     let store = open(&dir);
     let port = "/ocbgp:management/netconf/config/port";
-    let out = store.edit_running(&[Edit::json(Operation::Merge, port, "830")], &who()).unwrap();
+    let out = store
+        .edit_running(&[Edit::json(Operation::Merge, port, "830")], &who())
+        .unwrap();
     assert!(matches!(out, CommitOutcome::Committed(_)), "{out:?}");
     let saved = std::fs::read_to_string(dir.0.join("running.json")).unwrap();
     assert!(saved.contains("830"), "explicit default saved: {saved}");
     // Setting it again changes nothing.
-    let out = store.edit_running(&[Edit::json(Operation::Merge, port, "830")], &who()).unwrap();
+    let out = store
+        .edit_running(&[Edit::json(Operation::Merge, port, "830")], &who())
+        .unwrap();
     assert_eq!(out, CommitOutcome::Unchanged);
 }
 
@@ -382,7 +520,8 @@ fn setting_a_leaf_to_its_default_explicitly_is_kept() {
 fn routing_policy_state_mirrors_the_configuration_in_effect() {
     let dir = TempDir::new("mirror");
     let store = open(&dir);
-    let set = "/openconfig-routing-policy:routing-policy/defined-sets/prefix-sets/prefix-set[name='PS']";
+    let set =
+        "/openconfig-routing-policy:routing-policy/defined-sets/prefix-sets/prefix-set[name='PS']";
     store
         .edit_running(
             &[Edit::json(
@@ -396,10 +535,18 @@ fn routing_policy_state_mirrors_the_configuration_in_effect() {
             &who(),
         )
         .unwrap();
-    let tree = store.operational("/openconfig-routing-policy:routing-policy").unwrap();
-    let text = ocbgp_models::ly::print_tree(&tree, yang2::data::DataFormat::JSON, yang2::data::DataPrinterFlags::WITH_SIBLINGS).unwrap();
+    let tree = store
+        .operational("/openconfig-routing-policy:routing-policy")
+        .unwrap();
+    let text = ocbgp_models::ly::print_tree(
+        &tree,
+        yang2::data::DataFormat::JSON,
+        yang2::data::DataPrinterFlags::WITH_SIBLINGS,
+    )
+    .unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let ps = &json["openconfig-routing-policy:routing-policy"]["defined-sets"]["prefix-sets"]["prefix-set"][0];
+    let ps = &json["openconfig-routing-policy:routing-policy"]["defined-sets"]["prefix-sets"]
+        ["prefix-set"][0];
     assert_eq!(ps["state"]["name"], "PS", "{text}");
     assert_eq!(ps["state"]["mode"], "IPV4", "{text}");
     let prefix = &ps["prefixes"]["prefix"][0];

@@ -138,9 +138,15 @@ fn path_constants() {
         routing_policy::defined_sets::bgp_defined_sets::community_sets::community_set::PATH,
         "/openconfig-routing-policy:routing-policy/defined-sets/openconfig-bgp-policy:bgp-defined-sets/community-sets/community-set"
     );
-    assert_eq!(paths::management::gnmi::config::PATH, "/ocbgp:management/gnmi/config");
+    assert_eq!(
+        paths::management::gnmi::config::PATH,
+        "/ocbgp:management/gnmi/config"
+    );
     // State and the RIB have paths too.
-    assert!(ni::protocols::protocol::bgp::neighbors::neighbor::state::SESSION_STATE.ends_with("/state/session-state"));
+    assert!(
+        ni::protocols::protocol::bgp::neighbors::neighbor::state::SESSION_STATE
+            .ends_with("/state/session-state")
+    );
     assert!(ni::protocols::protocol::bgp::rib::PATH.ends_with("/bgp/rib"));
     assert_eq!(ni::protocols::protocol::KEYS, &["identifier", "name"]);
 }
@@ -157,7 +163,10 @@ fn entry_paths_quote_keys() {
     assert_eq!(rt::quote("a\"b"), "'a\"b'");
     // The paths the helpers build are the paths libyang finds.
     let config = config();
-    let node = config.tree().find_path(&neighbor_path("2001:db8::2")).expect("entry found");
+    let node = config
+        .tree()
+        .find_path(&neighbor_path("2001:db8::2"))
+        .expect("entry found");
     assert_eq!(node.path(), neighbor_path("2001:db8::2"));
 }
 
@@ -171,7 +180,12 @@ fn identities_round_trip() {
     assert_eq!(v4.name(), "IPV4_UNICAST");
     assert_eq!(v4.to_string(), "openconfig-bgp-types:IPV4_UNICAST");
     assert_eq!("IPV4_UNICAST".parse::<AfiSafiType>().unwrap(), v4);
-    assert_eq!("oc-bgp-types:L3VPN_IPV6_UNICAST".parse::<AfiSafiType>().unwrap(), AfiSafiType::L3vpnIpv6Unicast);
+    assert_eq!(
+        "oc-bgp-types:L3VPN_IPV6_UNICAST"
+            .parse::<AfiSafiType>()
+            .unwrap(),
+        AfiSafiType::L3vpnIpv6Unicast
+    );
     assert!("IPV5_UNICAST".parse::<AfiSafiType>().is_err());
     assert!(AfiSafiType::ALL.len() >= 12);
     for t in AfiSafiType::ALL {
@@ -181,11 +195,20 @@ fn identities_round_trip() {
 
 #[test]
 fn enumerations_round_trip() {
-    assert_eq!("ESTABLISHED".parse::<NeighborSessionState>().unwrap(), NeighborSessionState::Established);
+    assert_eq!(
+        "ESTABLISHED".parse::<NeighborSessionState>().unwrap(),
+        NeighborSessionState::Established
+    );
     assert_eq!(NeighborSessionState::Opensent.as_str(), "OPENSENT");
     assert_eq!(NeighborSessionState::ALL.len(), 6);
-    assert_eq!(PolicyResultType::NextStatement.to_string(), "NEXT_STATEMENT");
-    assert_eq!("REJECT_ROUTE".parse::<PolicyResultType>().unwrap(), PolicyResultType::RejectRoute);
+    assert_eq!(
+        PolicyResultType::NextStatement.to_string(),
+        "NEXT_STATEMENT"
+    );
+    assert_eq!(
+        "REJECT_ROUTE".parse::<PolicyResultType>().unwrap(),
+        PolicyResultType::RejectRoute
+    );
     for t in CommunityType::ALL {
         assert_eq!(t.as_str().parse::<CommunityType>().unwrap(), *t);
     }
@@ -210,34 +233,63 @@ fn typed_config() {
 
     // Global.
     assert_eq!(bgp.global.config.r#as, 65001);
-    assert_eq!(bgp.global.config.router_id, Some(Ipv4Addr::new(192, 0, 2, 1)));
-    let afis: Vec<AfiSafiType> = bgp.global.afi_safis.iter().map(|a| a.afi_safi_name).collect();
+    assert_eq!(
+        bgp.global.config.router_id,
+        Some(Ipv4Addr::new(192, 0, 2, 1))
+    );
+    let afis: Vec<AfiSafiType> = bgp
+        .global
+        .afi_safis
+        .iter()
+        .map(|a| a.afi_safi_name)
+        .collect();
     assert_eq!(afis, [AfiSafiType::Ipv4Unicast, AfiSafiType::Ipv6Unicast]);
     assert!(bgp.global.afi_safis[0].config.enabled);
     // Defaults of containers absent from the input.
     assert_eq!(bgp.global.graceful_restart.config.enabled, None);
     assert!(bgp.global.listen.config.enabled);
     assert_eq!(bgp.global.listen.config.port, 179);
-    assert!(bgp.global.route_selection_options.config.external_compare_router_id);
+    assert!(
+        bgp.global
+            .route_selection_options
+            .config
+            .external_compare_router_id
+    );
 
     // Peer groups.
     assert_eq!(bgp.peer_groups.len(), 2);
     // libyang keeps system-ordered lists sorted by key.
-    let names: Vec<&str> = bgp.peer_groups.iter().map(|p| p.peer_group_name.as_str()).collect();
+    let names: Vec<&str> = bgp
+        .peer_groups
+        .iter()
+        .map(|p| p.peer_group_name.as_str())
+        .collect();
     assert_eq!(names, ["ibgp", "transit"]);
     let transit = &bgp.peer_groups[1];
     assert_eq!(transit.config.peer_type, Some(PeerType::External));
     assert_eq!(transit.timers.config.hold_time, 180);
     assert_eq!(transit.timers.config.connect_retry, 30); // default
-    assert_eq!(transit.apply_policy.config.import_policy, ["import-transit"]);
-    assert_eq!(transit.apply_policy.config.default_import_policy, DefaultPolicyType::RejectRoute);
-    assert_eq!(bgp.peer_groups[0].transport.config.local_address.as_deref(), Some("192.0.2.1"));
+    assert_eq!(
+        transit.apply_policy.config.import_policy,
+        ["import-transit"]
+    );
+    assert_eq!(
+        transit.apply_policy.config.default_import_policy,
+        DefaultPolicyType::RejectRoute
+    );
+    assert_eq!(
+        bgp.peer_groups[0].transport.config.local_address.as_deref(),
+        Some("192.0.2.1")
+    );
 
     // Neighbors: timers and transport are the peer groups' types.
     assert_eq!(bgp.neighbors.len(), 3);
     let neighbor = |address: &str| {
         let address: IpAddr = address.parse().unwrap();
-        bgp.neighbors.iter().find(|n| n.neighbor_address == address).expect("neighbor")
+        bgp.neighbors
+            .iter()
+            .find(|n| n.neighbor_address == address)
+            .expect("neighbor")
     };
     let a = neighbor("192.0.2.2");
     assert_eq!(a.neighbor_address, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2)));
@@ -252,19 +304,28 @@ fn typed_config() {
     assert!(a.transport.config.passive_mode);
     assert_eq!(a.transport.config.tcp_mss, Some(1400));
     assert_eq!(a.apply_policy.config.export_policy, ["export-all"]);
-    assert_eq!(a.apply_policy.config.default_export_policy, DefaultPolicyType::AcceptRoute);
+    assert_eq!(
+        a.apply_policy.config.default_export_policy,
+        DefaultPolicyType::AcceptRoute
+    );
     assert_eq!(a.afi_safis.len(), 1);
     let v4 = &a.afi_safis[0];
     assert_eq!(v4.afi_safi_name, AfiSafiType::Ipv4Unicast);
     assert_eq!(v4.config.enabled, Some(true));
-    let unicast = v4.ipv4_unicast.as_ref().expect("ipv4-unicast applies to IPV4_UNICAST");
+    let unicast = v4
+        .ipv4_unicast
+        .as_ref()
+        .expect("ipv4-unicast applies to IPV4_UNICAST");
     assert_eq!(unicast.prefix_limit.config.max_prefixes, Some(1000));
     assert!(v4.ipv6_unicast.is_none(), "its `when` is false");
 
     let b = neighbor("2001:db8::2");
     assert_eq!(b.config.peer_as, Some(64501));
     // Leaf-lists that are not ordered-by user come sorted too.
-    assert_eq!(b.config.send_community_type, [CommunityType::Large, CommunityType::Standard]);
+    assert_eq!(
+        b.config.send_community_type,
+        [CommunityType::Large, CommunityType::Standard]
+    );
     assert_eq!(b.timers.config.hold_time, 90); // default
     assert!(!neighbor("192.0.2.3").config.enabled);
     assert!(neighbor("192.0.2.3").afi_safis.is_empty());
@@ -275,28 +336,66 @@ fn typed_config() {
     let bogons = &sets.prefix_sets[0];
     assert_eq!(bogons.config.mode.map(|m| m.as_str()), Some("IPV4"));
     assert_eq!(bogons.prefixes.len(), 2);
-    assert_eq!(bogons.prefixes[0].ip_prefix, "10.0.0.0/8".parse::<ipnet::IpNet>().unwrap());
+    assert_eq!(
+        bogons.prefixes[0].ip_prefix,
+        "10.0.0.0/8".parse::<ipnet::IpNet>().unwrap()
+    );
     assert_eq!(bogons.prefixes[1].masklength_range, "exact");
     let communities = &sets.bgp_defined_sets.community_sets[0].config;
-    assert_eq!(communities.community_member, ["openconfig-bgp-types:NO_EXPORT", "65001:666"]);
+    assert_eq!(
+        communities.community_member,
+        ["openconfig-bgp-types:NO_EXPORT", "65001:666"]
+    );
 
     let policies = &root.routing_policy.policy_definitions;
     assert_eq!(policies.len(), 2);
-    let import = policies.iter().find(|p| p.name == "import-transit").unwrap();
+    let import = policies
+        .iter()
+        .find(|p| p.name == "import-transit")
+        .unwrap();
     // Statements are ordered by the user: input order.
     let statements = &import.statements;
     let names: Vec<&str> = statements.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["deny-bogons", "blackhole"]);
-    assert_eq!(statements[0].conditions.match_prefix_set.config.prefix_set.as_deref(), Some("bogons"));
-    assert_eq!(statements[0].conditions.match_prefix_set.config.match_set_options.as_str(), "ANY");
-    assert_eq!(statements[0].actions.config.policy_result, PolicyResultType::RejectRoute);
+    assert_eq!(
+        statements[0]
+            .conditions
+            .match_prefix_set
+            .config
+            .prefix_set
+            .as_deref(),
+        Some("bogons")
+    );
+    assert_eq!(
+        statements[0]
+            .conditions
+            .match_prefix_set
+            .config
+            .match_set_options
+            .as_str(),
+        "ANY"
+    );
+    assert_eq!(
+        statements[0].actions.config.policy_result,
+        PolicyResultType::RejectRoute
+    );
     let bgp_actions = &statements[1].actions.bgp_actions;
     assert_eq!(bgp_actions.config.set_local_pref, Some(50));
-    let inline = bgp_actions.set_community.inline.as_ref().expect("inline method");
+    let inline = bgp_actions
+        .set_community
+        .inline
+        .as_ref()
+        .expect("inline method");
     assert_eq!(inline.config.communities, ["65001:100"]);
     assert!(bgp_actions.set_community.reference.is_none());
     assert_eq!(
-        statements[1].conditions.bgp_conditions.match_community_set.config.community_set.as_deref(),
+        statements[1]
+            .conditions
+            .bgp_conditions
+            .match_community_set
+            .config
+            .community_set
+            .as_deref(),
         Some("blackhole")
     );
 
@@ -305,7 +404,10 @@ fn typed_config() {
     let empty = Root::from_tree(Config::empty().tree()).unwrap();
     assert!(empty.network_instances.is_empty());
     assert_eq!(empty.management, root.management);
-    assert_eq!(root.management.gnmi.config.address, IpAddr::V4(Ipv4Addr::LOCALHOST));
+    assert_eq!(
+        root.management.gnmi.config.address,
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    );
     assert!(!root.management.metrics.config.enabled);
 }
 
@@ -328,11 +430,15 @@ fn defaults_without_implicit_nodes() {
     // view still holds the YANG defaults.
     let mut tree = DataTree::new(schema::context());
     let path = neighbor_path("192.0.2.7");
-    tree.new_path(&format!("{path}/config/peer-as"), Some("65007"), false).unwrap();
+    tree.new_path(&format!("{path}/config/peer-as"), Some("65007"), false)
+        .unwrap();
     let neighbor = Neighbor::from_tree(&tree, &path).unwrap();
     assert_eq!(neighbor.config.peer_as, Some(65007));
     assert_eq!(neighbor.timers.config.hold_time, 90);
-    assert_eq!(neighbor.apply_policy.config.default_import_policy, DefaultPolicyType::RejectRoute);
+    assert_eq!(
+        neighbor.apply_policy.config.default_import_policy,
+        DefaultPolicyType::RejectRoute
+    );
     assert_eq!(neighbor.config.neighbor_port, 179);
 }
 
@@ -367,7 +473,10 @@ fn state_records_write_and_read_back() {
 // ---- change classification ----
 
 /// Applies `edit` to a copy of `old` and classifies the difference.
-fn change(old: &DataTree<'static>, edit: impl FnOnce(&mut DataTree<'static>)) -> (DataTree<'static>, ChangeSet) {
+fn change(
+    old: &DataTree<'static>,
+    edit: impl FnOnce(&mut DataTree<'static>),
+) -> (DataTree<'static>, ChangeSet) {
     let mut new = old.duplicate().unwrap();
     edit(&mut new);
     // With DEFAULTS: see `change_over_an_implicit_default`.
@@ -377,7 +486,10 @@ fn change(old: &DataTree<'static>, edit: impl FnOnce(&mut DataTree<'static>)) ->
 }
 
 fn lists(set: &ChangeSet) -> Vec<(ListKind, Vec<String>, Op)> {
-    set.lists.iter().map(|c| (c.kind, c.keys.clone(), c.op)).collect()
+    set.lists
+        .iter()
+        .map(|c| (c.kind, c.keys.clone(), c.op))
+        .collect()
 }
 
 fn keys(values: &[&str]) -> Vec<String> {
@@ -393,8 +505,14 @@ fn change_add_neighbor() {
     let config = config();
     let path = neighbor_path("192.0.2.9");
     let (new, set) = change(config.tree(), |t| {
-        t.new_path(&format!("{path}/config/peer-as"), Some("65009"), false).unwrap();
-        t.new_path(&format!("{path}/timers/config/hold-time"), Some("30"), false).unwrap();
+        t.new_path(&format!("{path}/config/peer-as"), Some("65009"), false)
+            .unwrap();
+        t.new_path(
+            &format!("{path}/timers/config/hold-time"),
+            Some("30"),
+            false,
+        )
+        .unwrap();
     });
     assert_eq!(
         lists(&set),
@@ -415,7 +533,9 @@ fn change_add_neighbor() {
 #[test]
 fn change_delete_neighbor() {
     let config = config();
-    let (_, set) = change(config.tree(), |t| t.remove(&neighbor_path("192.0.2.2")).unwrap());
+    let (_, set) = change(config.tree(), |t| {
+        t.remove(&neighbor_path("192.0.2.2")).unwrap()
+    });
     assert_eq!(
         lists(&set),
         [
@@ -433,7 +553,12 @@ fn change_one_timer() {
     let config = config();
     let path = neighbor_path("192.0.2.2");
     let (new, set) = change(config.tree(), |t| {
-        t.new_path(&format!("{path}/timers/config/hold-time"), Some("60"), false).unwrap();
+        t.new_path(
+            &format!("{path}/timers/config/hold-time"),
+            Some("60"),
+            false,
+        )
+        .unwrap();
     });
     assert_eq!(
         lists(&set),
@@ -445,7 +570,10 @@ fn change_one_timer() {
     );
     assert_eq!(set.containers.len(), 1);
     let timers = &set.containers[0];
-    assert_eq!((timers.kind, timers.op), (ContainerKind::BgpNeighborTimersConfig, Op::Modified));
+    assert_eq!(
+        (timers.kind, timers.op),
+        (ContainerKind::BgpNeighborTimersConfig, Op::Modified)
+    );
     assert_eq!(timers.path, format!("{path}/timers/config"));
     let read: TimersConfig = timers.read(&new).unwrap();
     assert_eq!(read.hold_time, 60);
@@ -460,13 +588,27 @@ fn change_over_an_implicit_default() {
     let config = config();
     let path = neighbor_path("2001:db8::2");
     let mut new = config.tree().duplicate().unwrap();
-    new.new_path(&format!("{path}/timers/config/hold-time"), Some("30"), false).unwrap();
+    new.new_path(
+        &format!("{path}/timers/config/hold-time"),
+        Some("30"),
+        false,
+    )
+    .unwrap();
     let missed = config.tree().diff(&new, DataDiffFlags::empty()).unwrap();
-    assert!(ocbgp_models::gen::changes(&missed).is_empty(), "libyang behaves as documented here");
+    assert!(
+        ocbgp_models::gen::changes(&missed).is_empty(),
+        "libyang behaves as documented here"
+    );
     let set = ChangeSet::between(config.tree(), &new).unwrap();
-    assert_eq!(set.list(ListKind::BgpNeighbor).next().map(|c| c.op), Some(Op::Modified));
+    assert_eq!(
+        set.list(ListKind::BgpNeighbor).next().map(|c| c.op),
+        Some(Op::Modified)
+    );
     assert_eq!(set.containers.len(), 1);
-    assert_eq!(set.containers[0].kind, ContainerKind::BgpNeighborTimersConfig);
+    assert_eq!(
+        set.containers[0].kind,
+        ContainerKind::BgpNeighborTimersConfig
+    );
 }
 
 #[test]
@@ -477,7 +619,12 @@ fn change_inside_afi_safi_marks_every_enclosing_entry() {
         ["openconfig-bgp-types:IPV4_UNICAST"],
     );
     let (_, set) = change(config.tree(), |t| {
-        t.new_path(&format!("{afi}/ipv4-unicast/prefix-limit/config/max-prefixes"), Some("2000"), false).unwrap();
+        t.new_path(
+            &format!("{afi}/ipv4-unicast/prefix-limit/config/max-prefixes"),
+            Some("2000"),
+            false,
+        )
+        .unwrap();
     });
     let kinds: Vec<(ListKind, Op)> = set.lists.iter().map(|c| (c.kind, c.op)).collect();
     assert_eq!(
@@ -510,9 +657,15 @@ fn change_global_as() {
         ]
     );
     assert_eq!(set.containers.len(), 1);
-    assert_eq!((set.containers[0].kind, set.containers[0].op), (ContainerKind::BgpGlobalConfig, Op::Modified));
+    assert_eq!(
+        (set.containers[0].kind, set.containers[0].op),
+        (ContainerKind::BgpGlobalConfig, Op::Modified)
+    );
     assert_eq!(ContainerKind::BgpGlobalConfig.schema_path(), global);
-    assert_eq!(ContainerKind::BgpGlobalConfig.list(), Some(ListKind::NetworkInstanceProtocol));
+    assert_eq!(
+        ContainerKind::BgpGlobalConfig.list(),
+        Some(ListKind::NetworkInstanceProtocol)
+    );
 }
 
 #[test]
@@ -539,13 +692,22 @@ fn change_one_prefix_of_a_large_set() {
         ["192.0.2.0/24", "exact"],
     );
     let (_, set) = change(config.tree(), |t| {
-        t.new_path(&format!("{prefix}/config/ip-prefix"), Some("192.0.2.0/24"), false).unwrap();
+        t.new_path(
+            &format!("{prefix}/config/ip-prefix"),
+            Some("192.0.2.0/24"),
+            false,
+        )
+        .unwrap();
     });
     assert_eq!(
         lists(&set),
         [
             (ListKind::PrefixSet, keys(&["big"]), Op::Modified),
-            (ListKind::PrefixSetPrefix, keys(&["192.0.2.0/24", "exact"]), Op::Created),
+            (
+                ListKind::PrefixSetPrefix,
+                keys(&["192.0.2.0/24", "exact"]),
+                Op::Created
+            ),
         ]
     );
     assert!(set.containers.is_empty());
@@ -559,12 +721,28 @@ fn change_one_prefix_of_a_large_set() {
 #[test]
 fn change_tables() {
     assert_eq!(ListKind::BgpNeighbor.keys(), &["neighbor-address"]);
-    assert_eq!(ListKind::BgpNeighborAfiSafi.parent(), Some(ListKind::BgpNeighbor));
-    assert_eq!(ListKind::PrefixSetPrefix.parent(), Some(ListKind::PrefixSet));
-    assert_eq!(ListKind::PolicyDefinitionStatement.parent(), Some(ListKind::PolicyDefinition));
+    assert_eq!(
+        ListKind::BgpNeighborAfiSafi.parent(),
+        Some(ListKind::BgpNeighbor)
+    );
+    assert_eq!(
+        ListKind::PrefixSetPrefix.parent(),
+        Some(ListKind::PrefixSet)
+    );
+    assert_eq!(
+        ListKind::PolicyDefinitionStatement.parent(),
+        Some(ListKind::PolicyDefinition)
+    );
     assert_eq!(ListKind::NetworkInstance.parent(), None);
-    assert_eq!(ListKind::BgpPeerGroup.schema_path(), ni::protocols::protocol::bgp::peer_groups::peer_group::PATH);
-    for kind in [ListKind::CommunitySet, ListKind::BgpGlobalAfiSafi, ListKind::BgpPeerGroupAfiSafi] {
+    assert_eq!(
+        ListKind::BgpPeerGroup.schema_path(),
+        ni::protocols::protocol::bgp::peer_groups::peer_group::PATH
+    );
+    for kind in [
+        ListKind::CommunitySet,
+        ListKind::BgpGlobalAfiSafi,
+        ListKind::BgpPeerGroupAfiSafi,
+    ] {
         assert_eq!(ListKind::ALL.iter().filter(|k| **k == kind).count(), 1);
     }
     assert_eq!(ListKind::BgpNeighbor.to_string(), "BgpNeighbor");
@@ -612,11 +790,24 @@ fn scale() {
     let t = Instant::now();
     let root = Root::from_tree(config.tree()).unwrap();
     println!("whole typed config:         {:?}", t.elapsed());
-    assert_eq!(root.network_instances[0].protocols[0].bgp.as_ref().unwrap().neighbors.len(), 1000);
+    assert_eq!(
+        root.network_instances[0].protocols[0]
+            .bgp
+            .as_ref()
+            .unwrap()
+            .neighbors
+            .len(),
+        1000
+    );
 
     let path = neighbor_path("10.1.2.1");
     let mut new = config.tree().duplicate().unwrap();
-    new.new_path(&format!("{path}/timers/config/hold-time"), Some("30"), false).unwrap();
+    new.new_path(
+        &format!("{path}/timers/config/hold-time"),
+        Some("30"),
+        false,
+    )
+    .unwrap();
     let t = Instant::now();
     let diff = config.tree().diff(&new, DataDiffFlags::DEFAULTS).unwrap();
     println!("libyang diff of two trees:  {:?}", t.elapsed());
@@ -624,7 +815,12 @@ fn scale() {
     let set = ocbgp_models::gen::changes(&diff);
     println!("classify the diff:          {:?}", t.elapsed());
     let t = Instant::now();
-    let neighbor: Neighbor = set.list(ListKind::BgpNeighbor).next().unwrap().read(&new).unwrap();
+    let neighbor: Neighbor = set
+        .list(ListKind::BgpNeighbor)
+        .next()
+        .unwrap()
+        .read(&new)
+        .unwrap();
     println!("read the touched neighbor:  {:?}", t.elapsed());
     assert_eq!(neighbor.timers.config.hold_time, 30);
     assert_eq!(set.lists.len(), 3);

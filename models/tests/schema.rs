@@ -76,12 +76,20 @@ fn every_module_loads() {
         "openconfig-rib-bgp",
         "ocbgp",
     ] {
-        let m = ctx.get_module_implemented(name).unwrap_or_else(|| panic!("{name} not implemented"));
+        let m = ctx
+            .get_module_implemented(name)
+            .unwrap_or_else(|| panic!("{name} not implemented"));
         assert_eq!(m.name(), name);
     }
     let versions: Vec<_> = schema::modules().map(|m| (m.name, m.version())).collect();
-    assert!(versions.contains(&("openconfig-bgp", "9.9.1")), "{versions:?}");
-    assert!(versions.contains(&("openconfig-network-instance", "4.7.0")), "{versions:?}");
+    assert!(
+        versions.contains(&("openconfig-bgp", "9.9.1")),
+        "{versions:?}"
+    );
+    assert!(
+        versions.contains(&("openconfig-network-instance", "4.7.0")),
+        "{versions:?}"
+    );
 }
 
 #[test]
@@ -89,10 +97,15 @@ fn sample_config_validates() {
     let config = Config::parse(SAMPLE, Encoding::Json).expect("sample is valid");
     let base = "/openconfig-network-instance:network-instances/network-instance[name='DEFAULT']\
                 /protocols/protocol[identifier='openconfig-policy-types:BGP'][name='BGP']/bgp";
-    assert_eq!(config.value(&format!("{base}/global/config/as")).as_deref(), Some("65001"));
+    assert_eq!(
+        config.value(&format!("{base}/global/config/as")).as_deref(),
+        Some("65001")
+    );
     assert_eq!(
         config
-            .value(&format!("{base}/neighbors/neighbor[neighbor-address='192.0.2.2']/config/peer-group"))
+            .value(&format!(
+                "{base}/neighbors/neighbor[neighbor-address='192.0.2.2']/config/peer-group"
+            ))
             .as_deref(),
         Some("transit")
     );
@@ -105,13 +118,25 @@ fn invalid_configs_are_refused_with_a_path() {
         // bad type: AS number out of range
         ("\"as\": 65001", "\"as\": 4294967296", "as"),
         // bad pattern: not an address
-        ("\"router-id\": \"192.0.2.1\"", "\"router-id\": \"192.0.2\"", "router-id"),
+        (
+            "\"router-id\": \"192.0.2.1\"",
+            "\"router-id\": \"192.0.2\"",
+            "router-id",
+        ),
         // dangling leafref: the peer group does not exist
-        ("\"peer-group\": \"transit\"", "\"peer-group\": \"nope\"", "peer-group"),
+        (
+            "\"peer-group\": \"transit\"",
+            "\"peer-group\": \"nope\"",
+            "peer-group",
+        ),
         // dangling leafref: the policy does not exist
         ("[\"deny-bogons\"]", "[\"no-such-policy\"]", "import-policy"),
         // unknown node
-        ("\"description\": \"test peer\"", "\"colour\": \"blue\"", "colour"),
+        (
+            "\"description\": \"test peer\"",
+            "\"colour\": \"blue\"",
+            "colour",
+        ),
         // bad enumeration
         ("\"REJECT_ROUTE\"", "\"DROP\"", "policy-result"),
     ];
@@ -120,7 +145,10 @@ fn invalid_configs_are_refused_with_a_path() {
         let broken = SAMPLE.replace(from, to);
         let err = Config::parse(&broken, Encoding::Json).expect_err(what);
         let text = err.to_string();
-        assert!(text.contains(what), "error for {what} does not name it: {text}");
+        assert!(
+            text.contains(what),
+            "error for {what} does not name it: {text}"
+        );
     }
 }
 
@@ -138,7 +166,12 @@ fn state_is_not_config() {
 fn xml_round_trip() {
     let config = Config::parse(SAMPLE, Encoding::Json).unwrap();
     let xml = config.print(Encoding::Xml).unwrap();
-    assert!(xml.contains("<network-instances xmlns=\"http://openconfig.net/yang/network-instance\">"));
+    assert!(
+        xml.contains("<network-instances xmlns=\"http://openconfig.net/yang/network-instance\">")
+    );
     let again = Config::parse(&xml, Encoding::sniff(&xml)).expect("XML parses back");
-    assert_eq!(again.print(Encoding::Json).unwrap(), config.print(Encoding::Json).unwrap());
+    assert_eq!(
+        again.print(Encoding::Json).unwrap(),
+        config.print(Encoding::Json).unwrap()
+    );
 }

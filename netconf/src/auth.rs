@@ -67,7 +67,8 @@ pub fn key_ok(running: &Config, user: &str, key: &PublicKey) -> bool {
     if tree.reference().is_none() {
         return false;
     }
-    let Ok(set) = ocbgp_models::ly::find(tree, &format!("{}/authorized-key", user_path(user))) else {
+    let Ok(set) = ocbgp_models::ly::find(tree, &format!("{}/authorized-key", user_path(user)))
+    else {
         return false;
     };
     set.iter()

@@ -395,8 +395,12 @@ pub fn xpath_select(tree: &DataTree<'static>, xpath: &str) -> Result<DataTree<'s
         return Ok(out);
     }
     // ly::find frees libyang's result set (yang2's find_xpath leaks it).
-    let set = ocbgp_models::ly::find(tree, xpath)
-        .map_err(|e| RpcError::protocol(ErrorTag::InvalidValue, format!("XPath filter {xpath:?}: {e}")))?;
+    let set = ocbgp_models::ly::find(tree, xpath).map_err(|e| {
+        RpcError::protocol(
+            ErrorTag::InvalidValue,
+            format!("XPath filter {xpath:?}: {e}"),
+        )
+    })?;
     for node in set {
         let copy = node.duplicate(true).map_err(|e| {
             RpcError::application(ErrorTag::OperationFailed, format!("XPath result: {e}"))

@@ -49,7 +49,11 @@ impl Decoder {
     /// A decoder starting in end-of-message framing that refuses messages
     /// larger than `max_message` bytes.
     pub fn new(max_message: usize) -> Decoder {
-        Decoder { framing: Framing::EndOfMessage, max_message, message: BytesMut::new() }
+        Decoder {
+            framing: Framing::EndOfMessage,
+            max_message,
+            message: BytesMut::new(),
+        }
     }
 
     /// Switches framing, between messages (after the hello exchange).
@@ -134,7 +138,9 @@ fn parse_chunk_size(digits: &[u8]) -> Option<usize> {
         return None;
     }
     let value: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    (value <= MAX_CHUNK).then(|| usize::try_from(value).ok()).flatten()
+    (value <= MAX_CHUNK)
+        .then(|| usize::try_from(value).ok())
+        .flatten()
 }
 
 fn preview(buf: &[u8]) -> String {
@@ -165,7 +171,11 @@ pub fn encode(framing: Framing, message: &[u8], out: &mut BytesMut) {
 mod tests {
     use super::*;
 
-    fn decode_all(framing: Framing, input: &[u8], split: usize) -> Result<Vec<Bytes>, FramingError> {
+    fn decode_all(
+        framing: Framing,
+        input: &[u8],
+        split: usize,
+    ) -> Result<Vec<Bytes>, FramingError> {
         let mut d = Decoder::new(1 << 20);
         d.set_framing(framing);
         let mut buf = BytesMut::new();
@@ -184,7 +194,13 @@ mod tests {
         let input = b"<hello/>]]>]]><rpc message-id=\"1\"/>]]>]]><partial";
         for split in 1..input.len() {
             let got = decode_all(Framing::EndOfMessage, input, split).unwrap();
-            assert_eq!(got, vec![Bytes::from_static(b"<hello/>"), Bytes::from_static(b"<rpc message-id=\"1\"/>")]);
+            assert_eq!(
+                got,
+                vec![
+                    Bytes::from_static(b"<hello/>"),
+                    Bytes::from_static(b"<rpc message-id=\"1\"/>")
+                ]
+            );
         }
     }
 
@@ -204,16 +220,33 @@ mod tests {
         encode(Framing::Chunked, b"<rpc-reply/>", &mut out);
         encode(Framing::Chunked, b"<ok/>", &mut out);
         let got = decode_all(Framing::Chunked, &out, 3).unwrap();
-        assert_eq!(got, vec![Bytes::from_static(b"<rpc-reply/>"), Bytes::from_static(b"<ok/>")]);
+        assert_eq!(
+            got,
+            vec![
+                Bytes::from_static(b"<rpc-reply/>"),
+                Bytes::from_static(b"<ok/>")
+            ]
+        );
     }
 
     #[test]
     fn chunked_rejects_bad_headers() {
-        for bad in [&b"\n#0\nx\n##\n"[..], b"\n#01\nx\n##\n", b"\n#x\n", b"<rpc/>", b"\n#4294967296\n",
-                    b"\n#12345678901\n", b"\n##x"] {
+        for bad in [
+            &b"\n#0\nx\n##\n"[..],
+            b"\n#01\nx\n##\n",
+            b"\n#x\n",
+            b"<rpc/>",
+            b"\n#4294967296\n",
+            b"\n#12345678901\n",
+            b"\n##x",
+        ] {
             assert!(
-                matches!(decode_all(Framing::Chunked, bad, 64), Err(FramingError::BadChunkHeader(_))),
-                "accepted {:?}", String::from_utf8_lossy(bad)
+                matches!(
+                    decode_all(Framing::Chunked, bad, 64),
+                    Err(FramingError::BadChunkHeader(_))
+                ),
+                "accepted {:?}",
+                String::from_utf8_lossy(bad)
             );
         }
     }

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf()
 }
 
 /// Path of one of the workspace's binaries (`ocbgpd`, `ocbgp`), built next to
@@ -18,7 +21,11 @@ pub fn repo_root() -> PathBuf {
 pub fn bin_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let path = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join(name);
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .join(name);
     assert!(
         path.exists(),
         "{} is not built; run `cargo build --workspace --bins` first (scripts/test does)",
@@ -92,7 +99,11 @@ impl Drop for Daemon {
 /// Runs a Python snippet with `python3`, returning stdout; panics with its
 /// stderr if it fails.
 pub fn python(code: &str) -> String {
-    let out = Command::new("python3").arg("-c").arg(code).output().expect("run python3");
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .output()
+        .expect("run python3");
     assert!(
         out.status.success(),
         "python failed:\n{}\n{}",

@@ -386,8 +386,16 @@ fn ocbgp_cli_against_ocbgpd_and_gobgpd() {
          print(repr(call(b'\\x0a' + bytes([len(a)]) + a + b'\\x18\\x01', timeout=10)))\n"
     );
     let out = d.host().try_run("timeout", &["30", "python3", "-c", &code]);
-    assert!(out.status.success(), "raw gNOI call: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "b''", "empty ClearBGPNeighborResponse");
+    assert!(
+        out.status.success(),
+        "raw gNOI call: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "b''",
+        "empty ClearBGPNeighborResponse"
+    );
     let e = d.wait_log_event("neighbor cleared", Some(peer), cleared, STEP);
     assert_eq!(e["fields"]["mode"], "SoftIn", "{e}");
 
@@ -398,8 +406,14 @@ fn ocbgp_cli_against_ocbgpd_and_gobgpd() {
             && s["accepted"] == 3
     });
     let n = json(&d, &["neighbor", &p]);
-    assert_eq!(n["messages"]["sent"]["last_notification_error_code"], "CEASE", "{n}");
-    assert_eq!(n["messages"]["sent"]["last_notification_error_subcode"], "ADMINISTRATIVE_RESET", "{n}");
+    assert_eq!(
+        n["messages"]["sent"]["last_notification_error_code"], "CEASE",
+        "{n}"
+    );
+    assert_eq!(
+        n["messages"]["sent"]["last_notification_error_subcode"], "ADMINISTRATIVE_RESET",
+        "{n}"
+    );
     assert!(fails(&d, &["neighbor", "192.0.2.200", "reset"]).contains("192.0.2.200"));
 
     // Shutdown and enable, followed by monitor neighbor.
@@ -411,7 +425,10 @@ fn ocbgp_cli_against_ocbgpd_and_gobgpd() {
     });
     g.wait_not_established(r2.ipv4(), STEP);
     let n = json(&d, &["neighbor", &p]);
-    assert_eq!(n["messages"]["sent"]["last_notification_error_subcode"], "ADMINISTRATIVE_SHUTDOWN", "{n}");
+    assert_eq!(
+        n["messages"]["sent"]["last_notification_error_subcode"], "ADMINISTRATIVE_SHUTDOWN",
+        "{n}"
+    );
     mon.wait(&d, "session down", |v| {
         v["leaf"] == "session-state" && v["value"] != "ESTABLISHED"
     });
@@ -506,7 +523,14 @@ fn ocbgp_cli_against_ocbgpd_and_gobgpd() {
 
     let caps = json(&d, &["capabilities"]);
     assert_eq!(caps["gnmi_version"], "0.10.0", "{caps}");
-    assert!(caps["models"].as_array().unwrap().iter().any(|m| m["name"] == "openconfig-bgp"), "{caps}");
+    assert!(
+        caps["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["name"] == "openconfig-bgp"),
+        "{caps}"
+    );
 
     // Completion and help.
     let (ok, out, _) = ocbgp(&d, &["completion", "bash"]);

@@ -12,10 +12,16 @@ fn starts_with_default_config_and_answers_capabilities() {
     // another port so a daemon the developer runs does not interfere.
     let dir = std::env::temp_dir().join(format!("ocbgp-start-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out = std::process::Command::new(bin_path("ocbgpd")).arg("--print-default-config").output().unwrap();
+    let out = std::process::Command::new(bin_path("ocbgpd"))
+        .arg("--print-default-config")
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let default = String::from_utf8(out.stdout).unwrap();
-    assert!(default.contains("\"port\": 9339"), "default gNMI port is 9339");
+    assert!(
+        default.contains("\"port\": 9339"),
+        "default gNMI port is 9339"
+    );
     let port = 19339 + (std::process::id() % 1000) as u16;
     let config = default
         .replace("\"port\": 9339", &format!("\"port\": {port}"))
@@ -28,7 +34,8 @@ fn starts_with_default_config_and_answers_capabilities() {
     let state = state.to_str().unwrap();
     let mut daemon = Daemon::start(&["--config", file.to_str().unwrap(), "--state-dir", state]);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    assert!(wait_until(Duration::from_secs(20), || accepts(addr) || !daemon.running()));
+    assert!(wait_until(Duration::from_secs(20), || accepts(addr)
+        || !daemon.running()));
     assert!(daemon.running(), "ocbgpd exited at start-up");
 
     let reply = python(&format!(
@@ -42,13 +49,18 @@ with gNMIclient(target=("127.0.0.1", {port}), insecure=True, timeout=10) as gc:
     let caps: serde_json::Value = serde_json::from_str(reply.trim()).expect("pygnmi printed JSON");
     let models = caps["supported_models"].as_array().expect("models");
     let has = |name: &str, version: &str| {
-        models.iter().any(|m| m["name"] == name && m["version"] == version)
+        models
+            .iter()
+            .any(|m| m["name"] == name && m["version"] == version)
     };
     assert!(has("openconfig-bgp", "9.9.1"), "{caps}");
     assert!(has("openconfig-network-instance", "4.7.0"), "{caps}");
     assert!(has("openconfig-routing-policy", "3.5.0"), "{caps}");
     let encodings = caps["supported_encodings"].to_string();
-    assert!(encodings.contains("json_ietf") && encodings.contains("json"), "{caps}");
+    assert!(
+        encodings.contains("json_ietf") && encodings.contains("json"),
+        "{caps}"
+    );
     assert_eq!(caps["gnmi_version"], "0.10.0");
 
     // NETCONF listens too (sessions are tested in the netconf crate).
@@ -69,22 +81,41 @@ with gNMIclient(target=("127.0.0.1", {port}), insecure=True, timeout=10) as gc:
 
     // Our own client agrees.
     let out = std::process::Command::new(bin_path("ocbgp"))
-        .args(["--target", &format!("127.0.0.1:{port}"), "capabilities", "--json"])
+        .args([
+            "--target",
+            &format!("127.0.0.1:{port}"),
+            "capabilities",
+            "--json",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let cli: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(cli["gnmi_version"], "0.10.0");
-    assert!(cli["models"].as_array().unwrap().iter().any(|m| m["name"] == "openconfig-bgp"));
+    assert!(cli["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["name"] == "openconfig-bgp"));
 
-    let status = daemon.stop(Duration::from_secs(10)).expect("ocbgpd stops on SIGTERM");
+    let status = daemon
+        .stop(Duration::from_secs(10))
+        .expect("ocbgpd stops on SIGTERM");
     assert!(status.success(), "exit status {status}");
 
     // Restarted without --config, it comes back with the saved running
     // configuration (gNMI on the same non-default port), not the default.
     let mut daemon = Daemon::start(&["--state-dir", state]);
-    assert!(wait_until(Duration::from_secs(20), || accepts(addr) || !daemon.running()));
-    assert!(daemon.running() && accepts(addr), "did not come back on port {port}");
+    assert!(wait_until(Duration::from_secs(20), || accepts(addr)
+        || !daemon.running()));
+    assert!(
+        daemon.running() && accepts(addr),
+        "did not come back on port {port}"
+    );
     daemon.stop(Duration::from_secs(10)).expect("stops");
 
     // The CLI says clearly when no daemon answers.
@@ -101,18 +132,34 @@ with gNMIclient(target=("127.0.0.1", {port}), insecure=True, timeout=10) as gc:
 fn check_accepts_the_default_and_refuses_a_broken_file() {
     let dir = std::env::temp_dir().join(format!("ocbgp-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let out = std::process::Command::new(bin_path("ocbgpd")).arg("--print-default-config").output().unwrap();
+    let out = std::process::Command::new(bin_path("ocbgpd"))
+        .arg("--print-default-config")
+        .output()
+        .unwrap();
     let good = dir.join("good.json");
     std::fs::write(&good, &out.stdout).unwrap();
-    let status = std::process::Command::new(bin_path("ocbgpd")).arg("--check").arg(&good).status().unwrap();
+    let status = std::process::Command::new(bin_path("ocbgpd"))
+        .arg("--check")
+        .arg(&good)
+        .status()
+        .unwrap();
     assert!(status.success());
 
     let bad = dir.join("bad.json");
-    let text = String::from_utf8(out.stdout).unwrap().replace("\"as\": 64512", "\"as\": \"sixty-four\"");
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace("\"as\": 64512", "\"as\": \"sixty-four\"");
     std::fs::write(&bad, text).unwrap();
-    let out = std::process::Command::new(bin_path("ocbgpd")).arg("--check").arg(&bad).output().unwrap();
+    let out = std::process::Command::new(bin_path("ocbgpd"))
+        .arg("--check")
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.json") && err.contains("as"), "error names file and leaf: {err}");
+    assert!(
+        err.contains("bad.json") && err.contains("as"),
+        "error names file and leaf: {err}"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -32,7 +32,10 @@ const BGP: &str =
     "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
 
 fn neighbor_state(oc: &Ocbgpd, addr: IpAddr) -> Vec<serde_json::Value> {
-    oc.try_gnmi_get(&format!("{BGP}/neighbors/neighbor[neighbor-address={addr}]/state")).unwrap_or_default()
+    oc.try_gnmi_get(&format!(
+        "{BGP}/neighbors/neighbor[neighbor-address={addr}]/state"
+    ))
+    .unwrap_or_default()
 }
 
 #[test]
@@ -41,7 +44,10 @@ fn dynamic_neighbors_from_the_longest_range_come_and_go() {
     let (oc_host, a_host, b_host) = (lab.host("oc"), lab.host("a"), lab.host("b"));
     let oc_addr = oc_host.ipv4();
     let a_addr = a_host.ipv4();
-    assert!(matches!(a_addr, IpAddr::V4(v4) if v4.octets()[3] < 8), "A must be in 192.0.2.0/29: {a_addr}");
+    assert!(
+        matches!(a_addr, IpAddr::V4(v4) if v4.octets()[3] < 8),
+        "A must be in 192.0.2.0/29: {a_addr}"
+    );
     let b_addr = b_host.add_address("192.0.2.200".parse::<IpAddr>().unwrap());
 
     let groups = json!({"peer-group": [
@@ -61,13 +67,21 @@ fn dynamic_neighbors_from_the_longest_range_come_and_go() {
     let a = Gobgp::start(
         &a_host,
         &BgpConfig::new(A_AS, a_addr)
-            .neighbor(Neighbor::new(oc_addr, OC_AS).families(&[Family::Ipv4Unicast]).connect_retry(1))
+            .neighbor(
+                Neighbor::new(oc_addr, OC_AS)
+                    .families(&[Family::Ipv4Unicast])
+                    .connect_retry(1),
+            )
             .route(Originated::new(A_ROUTE)),
     );
     let b = Gobgp::start(
         &b_host,
-        &BgpConfig::new(B_AS, b_addr)
-            .neighbor(Neighbor::new(oc_addr, OC_AS).families(&[Family::Ipv4Unicast]).local_address(b_addr).connect_retry(1)),
+        &BgpConfig::new(B_AS, b_addr).neighbor(
+            Neighbor::new(oc_addr, OC_AS)
+                .families(&[Family::Ipv4Unicast])
+                .local_address(b_addr)
+                .connect_retry(1),
+        ),
     );
 
     // A: ESTABLISHED as ocbgpd and A see it, routes both ways.
@@ -75,8 +89,14 @@ fn dynamic_neighbors_from_the_longest_range_come_and_go() {
     oc.wait_established(a_addr, UP);
     let state = neighbor_state(&oc, a_addr);
     let text = serde_json::to_string(&state).unwrap();
-    assert!(text.contains(r#"dynamically-configured":true"#), "neighbor state: {text}");
-    assert!(text.contains(&format!(r#"peer-as":{A_AS}"#)), "the /29's peer group: {text}");
+    assert!(
+        text.contains(r#"dynamically-configured":true"#),
+        "neighbor state: {text}"
+    );
+    assert!(
+        text.contains(&format!(r#"peer-as":{A_AS}"#)),
+        "the /29's peer group: {text}"
+    );
     let r = a.wait_route(OC_ROUTE, ROUTE);
     assert_eq!(r.as_path, vec![OC_AS], "{r}");
     let r = oc.wait_route(A_ROUTE, ROUTE);
@@ -90,12 +110,25 @@ fn dynamic_neighbors_from_the_longest_range_come_and_go() {
         UP,
     );
     assert!(!b.established(oc_addr), "B got a session");
-    assert!(neighbor_state(&oc, b_addr).is_empty(), "ocbgpd made a neighbor for B");
+    assert!(
+        neighbor_state(&oc, b_addr).is_empty(),
+        "ocbgpd made a neighbor for B"
+    );
 
     // A goes: so do its neighbor entry and its route.
-    let seen = oc.log_events_for("dynamic neighbor removed", Some(a_addr)).len();
+    let seen = oc
+        .log_events_for("dynamic neighbor removed", Some(a_addr))
+        .len();
     a.process().kill();
-    oc.wait_log_event("dynamic neighbor removed", Some(a_addr), seen, Duration::from_secs(100));
-    assert!(wait_until(ROUTE, || neighbor_state(&oc, a_addr).is_empty()), "A's neighbor entry is still there");
+    oc.wait_log_event(
+        "dynamic neighbor removed",
+        Some(a_addr),
+        seen,
+        Duration::from_secs(100),
+    );
+    assert!(
+        wait_until(ROUTE, || neighbor_state(&oc, a_addr).is_empty()),
+        "A's neighbor entry is still there"
+    );
     oc.wait_no_route(A_ROUTE, ROUTE);
 }

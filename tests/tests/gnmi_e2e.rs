@@ -173,7 +173,12 @@ fn wait_loc_rib(d: &Ocbgpd, what: &str, cond: impl Fn(&[String]) -> bool) -> Vec
 }
 
 /// Waits until the prefixes `sink` has from `from` satisfy `cond`.
-fn wait_sink(sink: &Gobgp, from: IpAddr, what: &str, cond: impl Fn(&[String]) -> bool) -> Vec<String> {
+fn wait_sink(
+    sink: &Gobgp,
+    from: IpAddr,
+    what: &str,
+    cond: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
     let mut last = Err(String::new());
     let ok = wait_until(ROUTE, || {
         last = sink
@@ -181,7 +186,10 @@ fn wait_sink(sink: &Gobgp, from: IpAddr, what: &str, cond: impl Fn(&[String]) ->
             .map(|r| r.into_iter().map(|r| r.prefix).collect::<Vec<_>>());
         last.as_ref().is_ok_and(|r| cond(r))
     });
-    assert!(ok, "the second gobgpd peer: {what} not seen within {ROUTE:?}; last {last:?}");
+    assert!(
+        ok,
+        "the second gobgpd peer: {what} not seen within {ROUTE:?}; last {last:?}"
+    );
     last.unwrap()
 }
 
@@ -349,7 +357,10 @@ fn import_policy_set_by_gnmi_filters_without_reset() {
         &d,
         &[(neighbor_path(r3.ipv4()), neighbor_json(r3.ipv4(), SINK_AS))],
     ) {
-        d.fail(&format!("gNMI Set of neighbor {} refused: {e:?}", r3.ipv4()));
+        d.fail(&format!(
+            "gNMI Set of neighbor {} refused: {e:?}",
+            r3.ipv4()
+        ));
     }
     d.wait_established(peer, UP);
     d.wait_established(r3.ipv4(), UP);
@@ -517,17 +528,31 @@ os._exit(0)
     // ONCE: updates with both routes, then sync_response as the last message.
     let once = v["once"].as_array().expect("ONCE messages");
     let (last, updates) = once.split_last().expect("ONCE sent something");
-    assert_eq!(last["sync_response"], true, "ONCE did not end with sync_response: {once:?}");
+    assert_eq!(
+        last["sync_response"], true,
+        "ONCE did not end with sync_response: {once:?}"
+    );
     let text = Value::Array(updates.to_vec()).to_string();
     for p in [KEEP, BLOCK] {
         assert!(text.contains(p), "ONCE lacks {p}: {text}");
     }
-    assert!(updates.iter().all(|m| m.get("sync_response").is_none()), "{once:?}");
+    assert!(
+        updates.iter().all(|m| m.get("sync_response").is_none()),
+        "{once:?}"
+    );
 
     // POLL: each round has the value and a sync_response.
-    for (i, round) in v["poll"].as_array().expect("POLL rounds").iter().enumerate() {
+    for (i, round) in v["poll"]
+        .as_array()
+        .expect("POLL rounds")
+        .iter()
+        .enumerate()
+    {
         assert_eq!(round["sync_response"], true, "POLL round {i}: {round}");
-        assert!(round.to_string().contains("ESTABLISHED"), "POLL round {i}: {round}");
+        assert!(
+            round.to_string().contains("ESTABLISHED"),
+            "POLL round {i}: {round}"
+        );
     }
 
     // SAMPLE: value and sync_response first, then samples about a second apart.
@@ -535,11 +560,20 @@ os._exit(0)
     assert_eq!(first["sync_response"], true, "{first}");
     assert!(first.to_string().contains("ESTABLISHED"), "{first}");
     for s in v["samples"].as_array().expect("samples") {
-        assert!(s.to_string().contains("ESTABLISHED"), "sample without the value: {s}");
-        assert!(s.get("sync_response").is_none(), "a second sync_response: {s}");
+        assert!(
+            s.to_string().contains("ESTABLISHED"),
+            "sample without the value: {s}"
+        );
+        assert!(
+            s.get("sync_response").is_none(),
+            "a second sync_response: {s}"
+        );
     }
     let secs = v["sample_secs"].as_f64().unwrap();
-    assert!((0.9..6.0).contains(&secs), "two samples at 1 s took {secs} s");
+    assert!(
+        (0.9..6.0).contains(&secs),
+        "two samples at 1 s took {secs} s"
+    );
 }
 
 #[test]
@@ -555,13 +589,19 @@ fn loc_rib_on_change_streams_new_and_withdrawn_routes() {
     });
     assert!(synced, "no sync_response; subscriber log:\n{}", sub.log());
     let first = responses().join("\n");
-    assert!(first.contains(KEEP) && first.contains(BLOCK), "initial routes missing: {first}");
+    assert!(
+        first.contains(KEEP) && first.contains(BLOCK),
+        "initial routes missing: {first}"
+    );
     let seen = responses().len();
 
     const NEW: &str = "192.0.2.64/26";
     g.add_route(&Originated::new(NEW));
     let added = wait_until(ROUTE, || {
-        responses().iter().skip(seen).any(|r| r.contains(NEW) && r.contains("\"val\""))
+        responses()
+            .iter()
+            .skip(seen)
+            .any(|r| r.contains(NEW) && r.contains("\"val\""))
     });
     assert!(added, "no update for {NEW}; subscriber log:\n{}", sub.log());
     let seen = responses().len();
@@ -572,7 +612,11 @@ fn loc_rib_on_change_streams_new_and_withdrawn_routes() {
             .skip(seen)
             .any(|r| r.contains("\"delete\"") && r.contains(NEW))
     });
-    assert!(deleted, "no delete for {NEW}; subscriber log:\n{}", sub.log());
+    assert!(
+        deleted,
+        "no delete for {NEW}; subscriber log:\n{}",
+        sub.log()
+    );
     assert!(sub.running(), "the subscription ended: {}", sub.log());
 }
 
@@ -601,7 +645,10 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
 
 /// The responses a subscriber from [`on_change_subscriber`] printed so far.
 fn subscriber_responses(sub: &Process) -> Vec<String> {
-    sub.log().lines().filter_map(|l| l.strip_prefix("RESP ").map(str::to_string)).collect()
+    sub.log()
+        .lines()
+        .filter_map(|l| l.strip_prefix("RESP ").map(str::to_string))
+        .collect()
 }
 
 /// Configures `peer` (gobgpd) on `d`, waits for the session and for both

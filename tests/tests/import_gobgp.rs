@@ -44,7 +44,11 @@ impl Drop for Scratch {
 }
 
 fn import(args: &[&Path]) -> Output {
-    Command::new(bin_path("ocbgp")).arg("import-gobgp").args(args).output().expect("run ocbgp")
+    Command::new(bin_path("ocbgp"))
+        .arg("import-gobgp")
+        .args(args)
+        .output()
+        .expect("run ocbgp")
 }
 
 /// Converts `file` to `<file>.json` with `-o`; returns the JSON and what
@@ -63,14 +67,19 @@ fn convert(file: &Path) -> (Value, String) {
     assert!(o.status.success(), "import-gobgp failed: {stderr}");
     assert!(o.stdout.is_empty(), "with -o nothing goes to stdout");
     if let Err(e) = check_config_file(&out) {
-        panic!("the converted configuration does not validate: {e}\n{}", std::fs::read_to_string(&out).unwrap());
+        panic!(
+            "the converted configuration does not validate: {e}\n{}",
+            std::fs::read_to_string(&out).unwrap()
+        );
     }
-    let json = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).expect("output is JSON");
+    let json =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).expect("output is JSON");
     (json, stderr)
 }
 
 fn bgp(root: &Value) -> &Value {
-    &root["openconfig-network-instance:network-instances"]["network-instance"][0]["protocols"]["protocol"][0]["bgp"]
+    &root["openconfig-network-instance:network-instances"]["network-instance"][0]["protocols"]
+        ["protocol"][0]["bgp"]
 }
 
 fn policy(root: &Value) -> &Value {
@@ -285,20 +294,47 @@ fn toml_converts_every_section_and_reports_what_cannot_map() {
     assert_eq!(g["config"]["as"], 64512);
     assert_eq!(g["config"]["router-id"], "192.0.2.1");
     assert_eq!(g["ocbgp:listen"]["config"]["port"], 1179);
-    assert_eq!(g["ocbgp:listen"]["config"]["address"], serde_json::json!(["192.0.2.1"]));
-    assert_eq!(g["route-selection-options"]["config"]["always-compare-med"], true);
-    assert_eq!(g["route-selection-options"]["config"]["external-compare-router-id"], true);
+    assert_eq!(
+        g["ocbgp:listen"]["config"]["address"],
+        serde_json::json!(["192.0.2.1"])
+    );
+    assert_eq!(
+        g["route-selection-options"]["config"]["always-compare-med"],
+        true
+    );
+    assert_eq!(
+        g["route-selection-options"]["config"]["external-compare-router-id"],
+        true
+    );
     assert_eq!(g["use-multiple-paths"]["config"]["enabled"], true);
     assert_eq!(g["graceful-restart"]["config"]["enabled"], true);
     assert_eq!(g["graceful-restart"]["config"]["restart-time"], 120);
     assert_eq!(g["graceful-restart"]["config"]["stale-routes-time"], 360);
     assert_eq!(g["confederation"]["config"]["identifier"], 65000);
-    assert_eq!(g["confederation"]["config"]["member-as"], serde_json::json!([65001, 65002]));
+    assert_eq!(
+        g["confederation"]["config"]["member-as"],
+        serde_json::json!([65001, 65002])
+    );
     let families = &g["afi-safis"]["afi-safi"];
-    assert_eq!(families.as_array().map(Vec::len), Some(2), "flowspec is left out: {families}");
-    entry(families, "afi-safi-name", &format!("{BGP_TYPES}:IPV6_UNICAST"));
-    assert_eq!(g["apply-policy"]["config"]["default-export-policy"], "REJECT_ROUTE");
-    let dynamic = entry(&g["dynamic-neighbor-prefixes"]["dynamic-neighbor-prefix"], "prefix", "198.51.100.0/24");
+    assert_eq!(
+        families.as_array().map(Vec::len),
+        Some(2),
+        "flowspec is left out: {families}"
+    );
+    entry(
+        families,
+        "afi-safi-name",
+        &format!("{BGP_TYPES}:IPV6_UNICAST"),
+    );
+    assert_eq!(
+        g["apply-policy"]["config"]["default-export-policy"],
+        "REJECT_ROUTE"
+    );
+    let dynamic = entry(
+        &g["dynamic-neighbor-prefixes"]["dynamic-neighbor-prefix"],
+        "prefix",
+        "198.51.100.0/24",
+    );
     assert_eq!(dynamic["config"]["peer-group"], "clients");
 
     // Peer groups: route reflector clients, and route-server clients whose
@@ -306,15 +342,39 @@ fn toml_converts_every_section_and_reports_what_cannot_map() {
     let groups = &b["peer-groups"]["peer-group"];
     let clients = entry(groups, "peer-group-name", "clients");
     assert_eq!(clients["config"]["peer-as"], 64512);
-    assert_eq!(clients["route-reflector"]["config"]["route-reflector-client"], true);
-    assert_eq!(clients["route-reflector"]["config"]["route-reflector-cluster-id"], "192.0.2.1");
-    assert_eq!(clients["apply-policy"]["config"]["import-policy"], serde_json::json!(["pol-in"]));
-    assert_eq!(clients["apply-policy"]["config"]["export-policy"], serde_json::json!(["pol-out"]));
+    assert_eq!(
+        clients["route-reflector"]["config"]["route-reflector-client"],
+        true
+    );
+    assert_eq!(
+        clients["route-reflector"]["config"]["route-reflector-cluster-id"],
+        "192.0.2.1"
+    );
+    assert_eq!(
+        clients["apply-policy"]["config"]["import-policy"],
+        serde_json::json!(["pol-in"])
+    );
+    assert_eq!(
+        clients["apply-policy"]["config"]["export-policy"],
+        serde_json::json!(["pol-out"])
+    );
     let ix = entry(groups, "peer-group-name", "ix");
-    assert_eq!(ix["apply-policy"]["config"]["import-policy"], serde_json::json!(["pol-in"]));
-    assert!(ix["apply-policy"]["config"].get("export-policy").is_none(), "{ix}");
-    assert_eq!(ix["apply-policy"]["config"]["default-import-policy"], "ACCEPT_ROUTE");
-    assert_eq!(ix["ocbgp:route-server"]["config"]["route-server-client"], true);
+    assert_eq!(
+        ix["apply-policy"]["config"]["import-policy"],
+        serde_json::json!(["pol-in"])
+    );
+    assert!(
+        ix["apply-policy"]["config"].get("export-policy").is_none(),
+        "{ix}"
+    );
+    assert_eq!(
+        ix["apply-policy"]["config"]["default-import-policy"],
+        "ACCEPT_ROUTE"
+    );
+    assert_eq!(
+        ix["ocbgp:route-server"]["config"]["route-server-client"],
+        true
+    );
     assert!(clients.get("ocbgp:route-server").is_none(), "{clients}");
 
     // Neighbors, field by field.
@@ -326,76 +386,180 @@ fn toml_converts_every_section_and_reports_what_cannot_map() {
     assert_eq!(c["description"], "upstream");
     assert_eq!(c["auth-password"], "secret");
     assert_eq!(c["neighbor-port"], 1790);
-    assert_eq!(c["remove-private-as"], format!("{BGP_TYPES}:PRIVATE_AS_REMOVE_ALL"));
-    assert_eq!(n["timers"]["config"], serde_json::json!({"connect-retry": 5, "hold-time": 9, "keepalive-interval": 3}));
+    assert_eq!(
+        c["remove-private-as"],
+        format!("{BGP_TYPES}:PRIVATE_AS_REMOVE_ALL")
+    );
+    assert_eq!(
+        n["timers"]["config"],
+        serde_json::json!({"connect-retry": 5, "hold-time": 9, "keepalive-interval": 3})
+    );
     assert_eq!(n["transport"]["config"]["passive-mode"], true);
     assert_eq!(n["transport"]["config"]["local-address"], "192.0.2.1");
-    assert_eq!(n["ebgp-multihop"]["config"], serde_json::json!({"enabled": true, "multihop-ttl": 3}));
-    assert_eq!(n["graceful-restart"]["config"], serde_json::json!({"enabled": true, "restart-time": 90, "helper-only": true}));
+    assert_eq!(
+        n["ebgp-multihop"]["config"],
+        serde_json::json!({"enabled": true, "multihop-ttl": 3})
+    );
+    assert_eq!(
+        n["graceful-restart"]["config"],
+        serde_json::json!({"enabled": true, "restart-time": 90, "helper-only": true})
+    );
     assert_eq!(n["as-path-options"]["config"]["allow-own-as"], 2);
     // Not a route-server client: GoBGP runs the global policies for it.
-    assert_eq!(n["apply-policy"]["config"]["import-policy"], serde_json::json!(["pol-in"]));
-    assert_eq!(n["apply-policy"]["config"]["export-policy"], serde_json::json!(["pol-out"]));
-    assert_eq!(n["apply-policy"]["config"]["default-export-policy"], "REJECT_ROUTE");
-    let v4 = entry(&n["afi-safis"]["afi-safi"], "afi-safi-name", &format!("{BGP_TYPES}:IPV4_UNICAST"));
-    assert_eq!(v4["ipv4-unicast"]["prefix-limit"]["config"], serde_json::json!({"max-prefixes": 1000, "warning-threshold-pct": 80}));
-    let v6 = entry(&n["afi-safis"]["afi-safi"], "afi-safi-name", &format!("{BGP_TYPES}:IPV6_UNICAST"));
+    assert_eq!(
+        n["apply-policy"]["config"]["import-policy"],
+        serde_json::json!(["pol-in"])
+    );
+    assert_eq!(
+        n["apply-policy"]["config"]["export-policy"],
+        serde_json::json!(["pol-out"])
+    );
+    assert_eq!(
+        n["apply-policy"]["config"]["default-export-policy"],
+        "REJECT_ROUTE"
+    );
+    let v4 = entry(
+        &n["afi-safis"]["afi-safi"],
+        "afi-safi-name",
+        &format!("{BGP_TYPES}:IPV4_UNICAST"),
+    );
+    assert_eq!(
+        v4["ipv4-unicast"]["prefix-limit"]["config"],
+        serde_json::json!({"max-prefixes": 1000, "warning-threshold-pct": 80})
+    );
+    let v6 = entry(
+        &n["afi-safis"]["afi-safi"],
+        "afi-safi-name",
+        &format!("{BGP_TYPES}:IPV6_UNICAST"),
+    );
     assert_eq!(v6["graceful-restart"]["config"]["enabled"], true);
-    assert_eq!(v6["add-paths"]["config"], serde_json::json!({"receive": true, "send": true, "send-max": 4}));
+    assert_eq!(
+        v6["add-paths"]["config"],
+        serde_json::json!({"receive": true, "send": true, "send-max": 4})
+    );
     let m = entry(neighbors, "neighbor-address", "2001:db8::3");
     assert_eq!(m["config"]["peer-group"], "ix");
-    assert_eq!(m["transport"]["config"]["ocbgp:ttl-security"], 2, "ttl-min 254 is two hops");
+    assert_eq!(
+        m["transport"]["config"]["ocbgp:ttl-security"], 2,
+        "ttl-min 254 is two hops"
+    );
     // GoBGP's default family is the one of the neighbor's address.
-    entry(&m["afi-safis"]["afi-safi"], "afi-safi-name", &format!("{BGP_TYPES}:IPV6_UNICAST"));
+    entry(
+        &m["afi-safis"]["afi-safi"],
+        "afi-safi-name",
+        &format!("{BGP_TYPES}:IPV6_UNICAST"),
+    );
 
     // Defined sets.
     let sets = &policy(&json)["defined-sets"];
     let ps = entry(&sets["prefix-sets"]["prefix-set"], "name", "ps1");
     assert_eq!(ps["config"]["mode"], "IPV4");
     let prefixes = &ps["prefixes"]["prefix"];
-    assert_eq!(entry(prefixes, "ip-prefix", "10.33.0.0/16")["masklength-range"], "21..24");
-    assert_eq!(entry(prefixes, "ip-prefix", "10.34.0.0/16")["masklength-range"], "exact");
+    assert_eq!(
+        entry(prefixes, "ip-prefix", "10.33.0.0/16")["masklength-range"],
+        "21..24"
+    );
+    assert_eq!(
+        entry(prefixes, "ip-prefix", "10.34.0.0/16")["masklength-range"],
+        "exact"
+    );
     let ns = entry(&sets["neighbor-sets"]["neighbor-set"], "name", "ns1");
     assert_eq!(ns["config"]["address"], serde_json::json!(["192.0.2.2"]));
     let bgp_sets = &sets["openconfig-bgp-policy:bgp-defined-sets"];
-    let cs = entry(&bgp_sets["community-sets"]["community-set"], "community-set-name", "cs1");
-    assert_eq!(cs["config"]["community-member"], serde_json::json!(["65100:10", format!("{BGP_TYPES}:NO_EXPORT")]));
-    let ecs = entry(&bgp_sets["ext-community-sets"]["ext-community-set"], "ext-community-set-name", "ecs1");
+    let cs = entry(
+        &bgp_sets["community-sets"]["community-set"],
+        "community-set-name",
+        "cs1",
+    );
+    assert_eq!(
+        cs["config"]["community-member"],
+        serde_json::json!(["65100:10", format!("{BGP_TYPES}:NO_EXPORT")])
+    );
+    let ecs = entry(
+        &bgp_sets["ext-community-sets"]["ext-community-set"],
+        "ext-community-set-name",
+        "ecs1",
+    );
     assert_eq!(
         ecs["config"]["ext-community-member"],
         serde_json::json!(["route-target:65100:100", "route-origin:192.0.2.1:7"])
     );
-    let asp = entry(&bgp_sets["as-path-sets"]["as-path-set"], "as-path-set-name", "asp1");
-    assert_eq!(asp["config"]["as-path-set-member"], serde_json::json!(["^65100_", "_65200$"]));
+    let asp = entry(
+        &bgp_sets["as-path-sets"]["as-path-set"],
+        "as-path-set-name",
+        "asp1",
+    );
+    assert_eq!(
+        asp["config"]["as-path-set-member"],
+        serde_json::json!(["^65100_", "_65200$"])
+    );
 
     // Policy definitions: conditions and actions.
     let defs = &policy(&json)["policy-definitions"]["policy-definition"];
     let pin = entry(defs, "name", "pol-in");
     let statements = &pin["statements"]["statement"];
-    assert_eq!(statements.as_array().map(|s| s.iter().map(|s| s["name"].clone()).collect::<Vec<_>>()),
-        Some(vec![Value::from("s1"), Value::from("statement-2")]), "statements keep their order");
+    assert_eq!(
+        statements
+            .as_array()
+            .map(|s| s.iter().map(|s| s["name"].clone()).collect::<Vec<_>>()),
+        Some(vec![Value::from("s1"), Value::from("statement-2")]),
+        "statements keep their order"
+    );
     let s1 = entry(statements, "name", "s1");
     let cond = &s1["conditions"];
-    assert_eq!(cond["match-prefix-set"]["config"], serde_json::json!({"prefix-set": "ps1", "match-set-options": "ANY"}));
-    assert_eq!(cond["match-neighbor-set"]["config"], serde_json::json!({"neighbor-set": "ns1", "match-set-options": "INVERT"}));
+    assert_eq!(
+        cond["match-prefix-set"]["config"],
+        serde_json::json!({"prefix-set": "ps1", "match-set-options": "ANY"})
+    );
+    assert_eq!(
+        cond["match-neighbor-set"]["config"],
+        serde_json::json!({"neighbor-set": "ns1", "match-set-options": "INVERT"})
+    );
     let bc = &cond["openconfig-bgp-policy:bgp-conditions"];
-    assert_eq!(bc["match-community-set"]["config"], serde_json::json!({"community-set": "cs1", "match-set-options": "ALL"}));
+    assert_eq!(
+        bc["match-community-set"]["config"],
+        serde_json::json!({"community-set": "cs1", "match-set-options": "ALL"})
+    );
     assert_eq!(bc["match-as-path-set"]["config"]["as-path-set"], "asp1");
-    assert_eq!(bc["as-path-length"]["config"], serde_json::json!({"operator": "openconfig-policy-types:ATTRIBUTE_GE", "value": 2}));
+    assert_eq!(
+        bc["as-path-length"]["config"],
+        serde_json::json!({"operator": "openconfig-policy-types:ATTRIBUTE_GE", "value": 2})
+    );
     assert_eq!(bc["config"]["origin-eq"], "IGP");
     let act = &s1["actions"];
     assert_eq!(act["config"]["policy-result"], "ACCEPT_ROUTE");
     let ba = &act["openconfig-bgp-policy:bgp-actions"];
-    assert_eq!(ba["config"], serde_json::json!({"set-med": 100, "set-med-action": "ADD", "set-local-pref": 200, "set-next-hop": "SELF"}));
-    assert_eq!(ba["set-as-path-prepend"]["config"], serde_json::json!({"use-last-as": true, "repeat-n": 3}));
-    assert_eq!(ba["set-community"]["config"], serde_json::json!({"method": "INLINE", "options": "ADD"}));
-    assert_eq!(ba["set-community"]["inline"]["config"]["communities"], serde_json::json!(["65100:20"]));
-    assert_eq!(entry(statements, "name", "statement-2")["actions"]["config"]["policy-result"], "REJECT_ROUTE");
+    assert_eq!(
+        ba["config"],
+        serde_json::json!({"set-med": 100, "set-med-action": "ADD", "set-local-pref": 200, "set-next-hop": "SELF"})
+    );
+    assert_eq!(
+        ba["set-as-path-prepend"]["config"],
+        serde_json::json!({"use-last-as": true, "repeat-n": 3})
+    );
+    assert_eq!(
+        ba["set-community"]["config"],
+        serde_json::json!({"method": "INLINE", "options": "ADD"})
+    );
+    assert_eq!(
+        ba["set-community"]["inline"]["config"]["communities"],
+        serde_json::json!(["65100:20"])
+    );
+    assert_eq!(
+        entry(statements, "name", "statement-2")["actions"]["config"]["policy-result"],
+        "REJECT_ROUTE"
+    );
     let pout = entry(defs, "name", "pol-out");
     let x = entry(&pout["statements"]["statement"], "name", "x");
     let xa = &x["actions"]["openconfig-bgp-policy:bgp-actions"];
-    assert_eq!(xa["config"], serde_json::json!({"set-med": 5, "set-med-action": "SUBTRACT"}));
-    assert_eq!(xa["set-ext-community"]["inline"]["config"]["communities"], serde_json::json!(["route-target:65000:1"]));
+    assert_eq!(
+        xa["config"],
+        serde_json::json!({"set-med": 5, "set-med-action": "SUBTRACT"})
+    );
+    assert_eq!(
+        xa["set-ext-community"]["inline"]["config"]["communities"],
+        serde_json::json!(["route-target:65000:1"])
+    );
     assert_eq!(xa["set-ext-community"]["config"]["options"], "REPLACE");
 
     // What cannot map is named, by its GoBGP path; nothing mapped is.
@@ -410,10 +574,24 @@ fn toml_converts_every_section_and_reports_what_cannot_map() {
         "defined-sets.neighbor-sets[0].neighbor-info-list: 10.0.0.0/24",
         "policy-definitions[0].statements[0].conditions.bgp-conditions.rpki-validation-result:",
     ] {
-        assert!(stderr.lines().any(|l| l.contains(expected)), "{expected:?} not reported:\n{stderr}");
+        assert!(
+            stderr.lines().any(|l| l.contains(expected)),
+            "{expected:?} not reported:\n{stderr}"
+        );
     }
-    for mapped in ["route-server-client", "description", "peer-as", "auth-password", "hold-time", "prefix-set", "set-med"] {
-        assert!(!stderr.lines().any(|l| l.contains(&format!(".{mapped}:"))), "{mapped} reported:\n{stderr}");
+    for mapped in [
+        "route-server-client",
+        "description",
+        "peer-as",
+        "auth-password",
+        "hold-time",
+        "prefix-set",
+        "set-med",
+    ] {
+        assert!(
+            !stderr.lines().any(|l| l.contains(&format!(".{mapped}:"))),
+            "{mapped} reported:\n{stderr}"
+        );
     }
     assert!(stderr.contains("9 GoBGP setting(s) not mapped"), "{stderr}");
 }
@@ -494,25 +672,69 @@ policy-definitions:
 
     let b = bgp(&json);
     assert_eq!(b["global"]["config"]["as"], 65001);
-    assert_eq!(b["global"]["ocbgp:listen"]["config"]["enabled"], false, "port -1 turns the listener off");
-    let n = entry(&b["neighbors"]["neighbor"], "neighbor-address", "192.0.2.20");
+    assert_eq!(
+        b["global"]["ocbgp:listen"]["config"]["enabled"], false,
+        "port -1 turns the listener off"
+    );
+    let n = entry(
+        &b["neighbors"]["neighbor"],
+        "neighbor-address",
+        "192.0.2.20",
+    );
     assert_eq!(n["config"]["enabled"], false, "admin-down");
-    assert_eq!(n["route-reflector"]["config"]["route-reflector-client"], true);
-    assert_eq!(n["apply-policy"]["config"]["export-policy"], serde_json::json!(["only-mine"]));
-    assert_eq!(n["apply-policy"]["config"]["default-export-policy"], "REJECT_ROUTE");
+    assert_eq!(
+        n["route-reflector"]["config"]["route-reflector-client"],
+        true
+    );
+    assert_eq!(
+        n["apply-policy"]["config"]["export-policy"],
+        serde_json::json!(["only-mine"])
+    );
+    assert_eq!(
+        n["apply-policy"]["config"]["default-export-policy"],
+        "REJECT_ROUTE"
+    );
     assert_eq!(n["afi-safis"]["afi-safi"].as_array().map(Vec::len), Some(1));
-    let dynp = entry(&b["global"]["dynamic-neighbor-prefixes"]["dynamic-neighbor-prefix"], "prefix", "203.0.113.0/24");
+    let dynp = entry(
+        &b["global"]["dynamic-neighbor-prefixes"]["dynamic-neighbor-prefix"],
+        "prefix",
+        "203.0.113.0/24",
+    );
     assert_eq!(dynp["config"]["peer-group"], "dyn");
     let g = entry(&b["peer-groups"]["peer-group"], "peer-group-name", "dyn");
     assert_eq!(g["transport"]["config"]["passive-mode"], true);
-    assert_eq!(g["apply-policy"]["config"]["export-policy"], serde_json::json!(["only-mine"]));
-    let ps = entry(&policy(&json)["defined-sets"]["prefix-sets"]["prefix-set"], "name", "mine");
+    assert_eq!(
+        g["apply-policy"]["config"]["export-policy"],
+        serde_json::json!(["only-mine"])
+    );
+    let ps = entry(
+        &policy(&json)["defined-sets"]["prefix-sets"]["prefix-set"],
+        "name",
+        "mine",
+    );
     assert_eq!(ps["config"]["mode"], "IPV6");
-    let st = entry(&entry(&policy(&json)["policy-definitions"]["policy-definition"], "name", "only-mine")["statements"]["statement"], "name", "mine");
+    let st = entry(
+        &entry(
+            &policy(&json)["policy-definitions"]["policy-definition"],
+            "name",
+            "only-mine",
+        )["statements"]["statement"],
+        "name",
+        "mine",
+    );
     let sc = &st["actions"]["openconfig-bgp-policy:bgp-actions"]["set-community"];
-    assert_eq!(sc["config"], serde_json::json!({"method": "REFERENCE", "options": "REMOVE"}));
-    assert_eq!(sc["reference"]["config"]["community-set-refs"], serde_json::json!(["tagged"]));
-    assert!(stderr.contains("neighbors[192.0.2.20].afi-safis[1].config.afi-safi-name: l2vpn-evpn"), "{stderr}");
+    assert_eq!(
+        sc["config"],
+        serde_json::json!({"method": "REFERENCE", "options": "REMOVE"})
+    );
+    assert_eq!(
+        sc["reference"]["config"]["community-set-refs"],
+        serde_json::json!(["tagged"])
+    );
+    assert!(
+        stderr.contains("neighbors[192.0.2.20].afi-safis[1].config.afi-safi-name: l2vpn-evpn"),
+        "{stderr}"
+    );
     assert!(stderr.contains("1 GoBGP setting(s) not mapped"), "{stderr}");
 }
 
@@ -529,14 +751,22 @@ fn large_community_sets_follow_the_model_extension() {
 "#;
     let file = dir.file("gobgpd.toml", toml);
     let out = import(&[&file]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let json: Value = serde_json::from_slice(&out.stdout).unwrap();
     let set = entry(
-        &policy(&json)["defined-sets"]["openconfig-bgp-policy:bgp-defined-sets"]["ocbgp:large-community-sets"]["large-community-set"],
+        &policy(&json)["defined-sets"]["openconfig-bgp-policy:bgp-defined-sets"]
+            ["ocbgp:large-community-sets"]["large-community-set"],
         "large-community-set-name",
         "lcs",
     );
-    assert_eq!(set["config"]["large-community-member"], serde_json::json!(["65001:1:1", "^65001:2:.*$"]));
+    assert_eq!(
+        set["config"]["large-community-member"],
+        serde_json::json!(["65001:1:1", "^65001:2:.*$"])
+    );
     // The model node comes with the large-community policy work; validate
     // once the schema has it.
     let yang = std::fs::read_to_string(ocbgp_tests::repo_root().join("yang/ocbgp.yang")).unwrap();
@@ -552,8 +782,16 @@ fn bad_input_is_refused_with_the_reason() {
     let cases: [(&str, &str, &str); 4] = [
         ("broken.toml", "[global.config\nas = 1", "not valid TOML"),
         ("broken.yaml", "global: [unclosed", "not valid YAML"),
-        ("noglobal.toml", "[[neighbors]]\n[neighbors.config]\nneighbor-address = \"192.0.2.1\"\n", "no [global] section"),
-        ("noas.toml", "[global.config]\nrouter-id = \"192.0.2.1\"\n", "global.config.as"),
+        (
+            "noglobal.toml",
+            "[[neighbors]]\n[neighbors.config]\nneighbor-address = \"192.0.2.1\"\n",
+            "no [global] section",
+        ),
+        (
+            "noas.toml",
+            "[global.config]\nrouter-id = \"192.0.2.1\"\n",
+            "global.config.as",
+        ),
     ];
     for (name, text, reason) in cases {
         let file = dir.file(name, text);
@@ -561,7 +799,10 @@ fn bad_input_is_refused_with_the_reason() {
         let out = import(&[&file, Path::new("-o"), &out_file]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{name} was accepted");
-        assert!(stderr.contains(reason), "{name}: expected {reason:?} in {stderr}");
+        assert!(
+            stderr.contains(reason),
+            "{name}: expected {reason:?} in {stderr}"
+        );
         assert!(!out_file.exists(), "{name}: nothing is written on error");
     }
     let out = import(&[&dir.0.join("missing.toml")]);
@@ -623,12 +864,20 @@ fn converted_config_runs_against_gobgpd() {
     let config = gobgp_file.with_extension("json");
 
     let mut cmd = r2.command(bin_path("ocbgpd"));
-    cmd.arg("--config").arg(&config).arg("--state-dir").arg(r2.dir().join("state")).args(["--log-format", "json"]);
+    cmd.arg("--config")
+        .arg(&config)
+        .arg("--state-dir")
+        .arg(r2.dir().join("state"))
+        .args(["--log-format", "json"]);
     let ocbgpd = r2.spawn_command("ocbgpd", cmd);
     let peer = Gobgp::start(
         &r1,
         &BgpConfig::new(65010, r1.ipv4())
-            .neighbor(Neighbor::new(r2.ipv4(), 65001).password("s3cret").families(&[Family::Ipv4Unicast]))
+            .neighbor(
+                Neighbor::new(r2.ipv4(), 65001)
+                    .password("s3cret")
+                    .families(&[Family::Ipv4Unicast]),
+            )
             .route(Originated::new("10.20.1.0/24"))
             .route(Originated::new("10.30.0.0/24")),
     );
@@ -639,11 +888,21 @@ fn converted_config_runs_against_gobgpd() {
     let gnmi = "127.0.0.1:9339".parse().unwrap();
     let mut routes = Vec::new();
     let ok = wait_until(Duration::from_secs(20), || {
-        routes = loc_rib_via(|p| gnmi_get_at(&r2, gnmi, p), Family::Ipv4Unicast).unwrap_or_default();
+        routes =
+            loc_rib_via(|p| gnmi_get_at(&r2, gnmi, p), Family::Ipv4Unicast).unwrap_or_default();
         routes.len() == 2
     });
-    assert!(ok, "ocbgpd did not get both routes: {routes:?}\n{}", ocbgpd.log_tail(40));
-    let lp = |p: &str| routes.iter().find(|r| r.prefix == p).and_then(|r| r.local_pref);
+    assert!(
+        ok,
+        "ocbgpd did not get both routes: {routes:?}\n{}",
+        ocbgpd.log_tail(40)
+    );
+    let lp = |p: &str| {
+        routes
+            .iter()
+            .find(|r| r.prefix == p)
+            .and_then(|r| r.local_pref)
+    };
     assert_eq!(lp("10.20.1.0/24"), Some(250), "{routes:?}");
     assert_ne!(lp("10.30.0.0/24"), Some(250), "{routes:?}");
 }
@@ -680,11 +939,24 @@ fn route_server_clients_and_dynamic_neighbors_map_to_what_ocbgpd_runs() {
     let (json, stderr) = convert(&dir.file("gobgpd.toml", toml));
     let b = bgp(&json);
     let n = entry(&b["neighbors"]["neighbor"], "neighbor-address", "192.0.2.2");
-    assert_eq!(n["ocbgp:route-server"]["config"]["route-server-client"], true);
-    let ranges = b["global"]["dynamic-neighbor-prefixes"]["dynamic-neighbor-prefix"].as_array().expect("ranges");
+    assert_eq!(
+        n["ocbgp:route-server"]["config"]["route-server-client"],
+        true
+    );
+    let ranges = b["global"]["dynamic-neighbor-prefixes"]["dynamic-neighbor-prefix"]
+        .as_array()
+        .expect("ranges");
     assert_eq!(ranges.len(), 1, "{ranges:?}");
-    assert_eq!(ranges[0]["config"], serde_json::json!({"prefix": "198.51.100.0/24", "peer-group": "known"}));
+    assert_eq!(
+        ranges[0]["config"],
+        serde_json::json!({"prefix": "198.51.100.0/24", "peer-group": "known"})
+    );
     // ocbgpd takes a dynamic neighbor's AS from its peer group.
-    assert!(stderr.lines().any(|l| l.contains("dynamic-neighbors[1]") && l.contains("no peer-as")), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("dynamic-neighbors[1]") && l.contains("no peer-as")),
+        "{stderr}"
+    );
     assert!(!stderr.contains("route-server"), "{stderr}");
 }

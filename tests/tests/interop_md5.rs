@@ -18,20 +18,37 @@ const NEVER: Duration = Duration::from_secs(10);
 fn md5_matching_passwords_establish_and_mismatches_never_do() {
     let t0 = Instant::now();
     let lab = Lab::new("md5");
-    let (oc, gob, bird, frr) = (lab.host("oc"), lab.host("gob"), lab.host("bird"), lab.host("frr"));
+    let (oc, gob, bird, frr) = (
+        lab.host("oc"),
+        lab.host("gob"),
+        lab.host("bird"),
+        lab.host("frr"),
+    );
     let v4 = [Family::Ipv4Unicast];
     let v6 = [Family::Ipv6Unicast];
 
     let g = Gobgp::start(
         &gob,
         &BgpConfig::new(65002, gob.ipv4())
-            .neighbor(Neighbor::new(oc.ipv4(), 65001).families(&v4).password("gobgp-key"))
-            .route(Originated::new("203.0.113.0/24").next_hop(gob.ipv4()).community("65002:1")),
+            .neighbor(
+                Neighbor::new(oc.ipv4(), 65001)
+                    .families(&v4)
+                    .password("gobgp-key"),
+            )
+            .route(
+                Originated::new("203.0.113.0/24")
+                    .next_hop(gob.ipv4())
+                    .community("65002:1"),
+            ),
     );
     let b = Bird::start(
         &bird,
         &BgpConfig::new(65003, bird.ipv4())
-            .neighbor(Neighbor::new(oc.ipv6(), 65001).families(&v6).password("bird-key"))
+            .neighbor(
+                Neighbor::new(oc.ipv6(), 65001)
+                    .families(&v6)
+                    .password("bird-key"),
+            )
             // No password here, while ocbgpd has one for this neighbor.
             .neighbor(Neighbor::new(oc.ipv4(), 65001).families(&v4))
             .route(Originated::new("2001:db8:300::/48").community("65003:1")),
@@ -39,17 +56,37 @@ fn md5_matching_passwords_establish_and_mismatches_never_do() {
     let f = Frr::start(
         &frr,
         &BgpConfig::new(65004, frr.ipv4())
-            .neighbor(Neighbor::new(oc.ipv4(), 65001).families(&v4).password("not-the-key"))
+            .neighbor(
+                Neighbor::new(oc.ipv4(), 65001)
+                    .families(&v4)
+                    .password("not-the-key"),
+            )
             .route(Originated::new("198.18.0.0/24")),
     );
     let d = Ocbgpd::start(
         &oc,
         &OcbgpdConfig::new(
             BgpConfig::new(65001, oc.ipv4())
-                .neighbor(Neighbor::new(gob.ipv4(), 65002).families(&v4).password("gobgp-key"))
-                .neighbor(Neighbor::new(bird.ipv6(), 65003).families(&v6).password("bird-key"))
-                .neighbor(Neighbor::new(bird.ipv4(), 65003).families(&v4).password("bird-v4-key"))
-                .neighbor(Neighbor::new(frr.ipv4(), 65004).families(&v4).password("frr-key"))
+                .neighbor(
+                    Neighbor::new(gob.ipv4(), 65002)
+                        .families(&v4)
+                        .password("gobgp-key"),
+                )
+                .neighbor(
+                    Neighbor::new(bird.ipv6(), 65003)
+                        .families(&v6)
+                        .password("bird-key"),
+                )
+                .neighbor(
+                    Neighbor::new(bird.ipv4(), 65003)
+                        .families(&v4)
+                        .password("bird-v4-key"),
+                )
+                .neighbor(
+                    Neighbor::new(frr.ipv4(), 65004)
+                        .families(&v4)
+                        .password("frr-key"),
+                )
                 .route(Originated::new("198.51.100.0/24").community("65001:1"))
                 .route(Originated::new("2001:db8:100::/48").community("65001:2")),
         )
@@ -61,12 +98,21 @@ fn md5_matching_passwords_establish_and_mismatches_never_do() {
     g.wait_established(oc.ipv4(), UP);
     b.wait_established(oc.ipv6(), UP);
     let at_gobgp = g.wait_route("198.51.100.0/24", ROUTE);
-    assert_eq!((at_gobgp.as_path.clone(), at_gobgp.next_hop), (vec![65001], Some(oc.ipv4())), "{at_gobgp}");
+    assert_eq!(
+        (at_gobgp.as_path.clone(), at_gobgp.next_hop),
+        (vec![65001], Some(oc.ipv4())),
+        "{at_gobgp}"
+    );
     let at_bird = b.wait_route("2001:db8:100::/48", ROUTE);
-    assert_eq!((at_bird.as_path.clone(), at_bird.next_hop), (vec![65001], Some(oc.ipv6())), "{at_bird}");
+    assert_eq!(
+        (at_bird.as_path.clone(), at_bird.next_hop),
+        (vec![65001], Some(oc.ipv6())),
+        "{at_bird}"
+    );
     for peer in [gob.ipv4(), bird.ipv6()] {
         assert!(
-            !d.log_events_for("session established", Some(peer)).is_empty(),
+            !d.log_events_for("session established", Some(peer))
+                .is_empty(),
             "ocbgpd logs no established session with {peer}"
         );
     }
@@ -76,8 +122,12 @@ fn md5_matching_passwords_establish_and_mismatches_never_do() {
     let came_up = wait_until(NEVER, || {
         f.established(oc.ipv4())
             || b.established(oc.ipv4())
-            || !d.log_events_for("session established", Some(frr.ipv4())).is_empty()
-            || !d.log_events_for("session established", Some(bird.ipv4())).is_empty()
+            || !d
+                .log_events_for("session established", Some(frr.ipv4()))
+                .is_empty()
+            || !d
+                .log_events_for("session established", Some(bird.ipv4()))
+                .is_empty()
     });
     assert!(
         !came_up,
@@ -86,10 +136,17 @@ fn md5_matching_passwords_establish_and_mismatches_never_do() {
         b.try_session_state(oc.ipv4()),
         d.log()
     );
-    assert!(f.route("198.51.100.0/24").is_none(), "FRR got a route over a session that is not up");
+    assert!(
+        f.route("198.51.100.0/24").is_none(),
+        "FRR got a route over a session that is not up"
+    );
     if d.gnmi_get_available() {
-        for (peer, up) in [(gob.ipv4(), true), (bird.ipv6(), true), (bird.ipv4(), false), (frr.ipv4(), false)]
-        {
+        for (peer, up) in [
+            (gob.ipv4(), true),
+            (bird.ipv6(), true),
+            (bird.ipv4(), false),
+            (frr.ipv4(), false),
+        ] {
             let state = d.session_state(peer);
             assert_eq!(
                 state == SessionState::Established,
@@ -99,6 +156,9 @@ fn md5_matching_passwords_establish_and_mismatches_never_do() {
         }
     }
     assert!(d.running(), "ocbgpd died");
-    assert!(g.established(oc.ipv4()) && b.established(oc.ipv6()), "the matching sessions went down");
+    assert!(
+        g.established(oc.ipv4()) && b.established(oc.ipv6()),
+        "the matching sessions went down"
+    );
     eprintln!("md5: done after {:?}", t0.elapsed());
 }

@@ -38,13 +38,18 @@ fn setup(name: &str) -> Setup {
     let v4 = [Family::Ipv4Unicast];
     let obs = Gobgp::start(
         &obs_host,
-        &BgpConfig::new(OBS_AS, obs_host.ipv4()).neighbor(Neighbor::new(oc_host.ipv4(), OC_AS).families(&v4)),
+        &BgpConfig::new(OBS_AS, obs_host.ipv4())
+            .neighbor(Neighbor::new(oc_host.ipv4(), OC_AS).families(&v4)),
     );
     let oc = Ocbgpd::start(
         &oc_host,
         &OcbgpdConfig::new(
             BgpConfig::new(OC_AS, oc_host.ipv4())
-                .neighbor(Neighbor::new(raw_host.ipv4(), RAW_AS).families(&v4).passive())
+                .neighbor(
+                    Neighbor::new(raw_host.ipv4(), RAW_AS)
+                        .families(&v4)
+                        .passive(),
+                )
                 .neighbor(Neighbor::new(obs_host.ipv4(), OBS_AS).families(&v4))
                 .route(Originated::new("198.51.100.0/24")),
         )
@@ -54,7 +59,13 @@ fn setup(name: &str) -> Setup {
     obs.wait_route("198.51.100.0/24", ROUTE);
     let raw = RawSpeaker::connect(&raw_host, oc_host.ipv4(), RAW_AS, raw_host.ipv4(), 30, &v4);
     raw.wait_established(UP);
-    Setup { _lab: lab, raw_host, oc, obs, raw }
+    Setup {
+        _lab: lab,
+        raw_host,
+        oc,
+        obs,
+        raw,
+    }
 }
 
 /// ORIGIN IGP, AS_PATH [RAW_AS], NEXT_HOP `nh`, then `extra`.
@@ -67,9 +78,19 @@ fn attrs(nh: IpAddr, extra: &[Vec<u8>]) -> Vec<Vec<u8>> {
 /// gobgpd's JSON for one prefix, with the attribute type codes it holds.
 fn attr_types(obs: &Gobgp, prefix: &str) -> Vec<u64> {
     let text = obs.cli(&["-j", "global", "rib", "-a", "ipv4", prefix]);
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    let paths = json.as_object().and_then(|m| m.values().next()).cloned().unwrap_or_default();
-    paths[0]["attrs"].as_array().into_iter().flatten().filter_map(|a| a["type"].as_u64()).collect()
+    let json: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let paths = json
+        .as_object()
+        .and_then(|m| m.values().next())
+        .cloned()
+        .unwrap_or_default();
+    paths[0]["attrs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["type"].as_u64())
+        .collect()
 }
 
 /// The "malformed UPDATE" log events of ocbgpd with this action.
@@ -81,8 +102,16 @@ fn malformed(oc: &Ocbgpd, action: &str) -> Vec<serde_json::Value> {
 }
 
 fn assert_session_alive(s: &Setup) {
-    assert!(s.raw.notifications().is_empty(), "ocbgpd sent a NOTIFICATION:\n{}", s.raw.describe_log());
-    assert!(!s.raw.closed(), "ocbgpd closed the session:\n{}", s.raw.describe_log());
+    assert!(
+        s.raw.notifications().is_empty(),
+        "ocbgpd sent a NOTIFICATION:\n{}",
+        s.raw.describe_log()
+    );
+    assert!(
+        !s.raw.closed(),
+        "ocbgpd closed the session:\n{}",
+        s.raw.describe_log()
+    );
     assert!(s.oc.running(), "ocbgpd died");
 }
 
@@ -103,16 +132,30 @@ fn treat_as_withdraw_and_attribute_discard_keep_the_session() {
     raw.send_update(&msg::update(&[], &attrs(nh, &[]), &["198.18.0.0/24"]));
     for p in ["203.0.113.0/24", "203.0.113.128/25", "198.18.0.0/24"] {
         let r = obs.wait_route(p, ROUTE);
-        assert_eq!((r.as_path.clone(), r.next_hop), (path.clone(), Some(s.oc.host().ipv4())), "{r}");
+        assert_eq!(
+            (r.as_path.clone(), r.next_hop),
+            (path.clone(), Some(s.oc.host().ipv4())),
+            "{r}"
+        );
     }
-    assert_eq!(obs.route("203.0.113.0/24").unwrap().communities, vec!["65004:1"]);
+    assert_eq!(
+        obs.route("203.0.113.0/24").unwrap().communities,
+        vec!["65004:1"]
+    );
 
     // (a) Treat-as-withdraw: COMMUNITIES of 3 octets (RFC 7606 7.8). The
     // prefix announced before is withdrawn; the other one stays.
     let bad_comm = msg::attr(msg::OPTIONAL | msg::TRANSITIVE, 8, &[0xfd, 0xe8, 0x00]);
-    raw.send_update(&msg::update(&[], &attrs(nh, &[bad_comm]), &["203.0.113.0/24"]));
+    raw.send_update(&msg::update(
+        &[],
+        &attrs(nh, &[bad_comm]),
+        &["203.0.113.0/24"],
+    ));
     obs.wait_no_route("203.0.113.0/24", ROUTE);
-    assert!(obs.route("203.0.113.128/25").is_some(), "treat-as-withdraw took another prefix along");
+    assert!(
+        obs.route("203.0.113.128/25").is_some(),
+        "treat-as-withdraw took another prefix along"
+    );
     // ORIGIN 5 (RFC 7606 7.1).
     let bad_origin = vec![msg::origin(5), msg::as_path(&[RAW_AS]), msg::next_hop(nh)];
     raw.send_update(&msg::update(&[], &bad_origin, &["198.18.0.0/24"]));
@@ -136,7 +179,11 @@ fn treat_as_withdraw_and_attribute_discard_keep_the_session() {
     let bad_atomic = msg::attr(msg::TRANSITIVE, 6, &[0]);
     let bad_aggregator = msg::attr(msg::OPTIONAL | msg::TRANSITIVE, 7, &[0, 0, 0xfd, 0xec, 192]);
     let tag = msg::communities(&["65004:64"]);
-    raw.send_update(&msg::update(&[], &attrs(nh, &[bad_atomic, bad_aggregator, tag]), &["203.0.113.64/26"]));
+    raw.send_update(&msg::update(
+        &[],
+        &attrs(nh, &[bad_atomic, bad_aggregator, tag]),
+        &["203.0.113.64/26"],
+    ));
     let good_aggregator = msg::aggregator(RAW_AS, "192.0.2.200".parse().unwrap());
     raw.send_update(&msg::update(
         &[],
@@ -185,7 +232,15 @@ fn malformed_mp_reach_resets_the_session() {
     let mut value = vec![0, 1, 1, 4];
     value.extend(nh4.octets());
     value.extend([0, 33, 198, 51, 100, 0, 1]);
-    let update = msg::update(&[], &[msg::origin(0), msg::as_path(&[RAW_AS]), msg::mp_reach_raw(&value)], &[]);
+    let update = msg::update(
+        &[],
+        &[
+            msg::origin(0),
+            msg::as_path(&[RAW_AS]),
+            msg::mp_reach_raw(&value),
+        ],
+        &[],
+    );
     raw.send_update(&update);
     let (code, subcode) = raw.wait_notification(ROUTE);
     assert_eq!(
@@ -199,8 +254,15 @@ fn malformed_mp_reach_resets_the_session() {
     // The speaker's routes go; ocbgpd and its other sessions carry on.
     obs.wait_no_route("203.0.113.0/24", ROUTE);
     assert!(oc.running(), "ocbgpd died");
-    assert!(obs.established(oc.host().ipv4()), "the observer's session went down");
+    assert!(
+        obs.established(oc.host().ipv4()),
+        "the observer's session went down"
+    );
     assert!(obs.route("198.51.100.0/24").is_some());
     let down = oc.log_events_for("session down", Some(s.raw_host.ipv4()));
-    assert!(!down.is_empty(), "ocbgpd logs no session down for the raw speaker:\n{}", oc.log());
+    assert!(
+        !down.is_empty(),
+        "ocbgpd logs no session down for the raw speaker:\n{}",
+        oc.log()
+    );
 }

@@ -18,7 +18,10 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn prefixed_netns(prefix: &str) -> Vec<String> {
-    netns_list().into_iter().filter(|n| n.starts_with(prefix)).collect()
+    netns_list()
+        .into_iter()
+        .filter(|n| n.starts_with(prefix))
+        .collect()
 }
 
 #[test]
@@ -38,7 +41,12 @@ fn two_gobgpd_exchange_ipv4_and_ipv6_routes_with_attributes() {
                     .community("no-export")
                     .large_community("65001:1:2"),
             )
-            .route(Originated::new("2001:db8:100::/48").next_hop(r1.ipv6()).med(20).community("65000:2")),
+            .route(
+                Originated::new("2001:db8:100::/48")
+                    .next_hop(r1.ipv6())
+                    .med(20)
+                    .community("65000:2"),
+            ),
     );
     let b = Gobgp::start(
         &r2,
@@ -68,7 +76,11 @@ fn two_gobgpd_exchange_ipv4_and_ipv6_routes_with_attributes() {
 
     // The other direction, the Adj-RIB-In view, and a withdrawal.
     let back = a.wait_route("203.0.113.0/24", ROUTE);
-    assert_eq!((back.as_path.clone(), back.next_hop), (vec![65002], Some(r2.ipv4())), "{back}");
+    assert_eq!(
+        (back.as_path.clone(), back.next_hop),
+        (vec![65002], Some(r2.ipv4())),
+        "{back}"
+    );
     let adj = b.adj_in(r1.ipv4(), Family::Ipv6Unicast);
     assert_eq!(adj.len(), 1, "{}", describe(&adj));
     a.delete_route("198.51.100.0/24");
@@ -84,7 +96,11 @@ fn gobgpd_and_bird_exchange_routes() {
         &r1,
         &BgpConfig::new(65001, r1.ipv4())
             .neighbor(Neighbor::new(r2.ipv4(), 65002))
-            .route(Originated::new("198.51.100.0/24").med(10).community("65000:1")),
+            .route(
+                Originated::new("198.51.100.0/24")
+                    .med(10)
+                    .community("65000:1"),
+            ),
     );
     let b = Bird::start(
         &r2,
@@ -104,7 +120,11 @@ fn gobgpd_and_bird_exchange_routes() {
     g.wait_established(r2.ipv4(), UP);
 
     let at_bird = b.wait_route("198.51.100.0/24", ROUTE);
-    assert_eq!((at_bird.med, at_bird.as_path.clone()), (Some(10), vec![65001]), "{at_bird}");
+    assert_eq!(
+        (at_bird.med, at_bird.as_path.clone()),
+        (Some(10), vec![65001]),
+        "{at_bird}"
+    );
     assert_eq!(at_bird.communities, vec!["65000:1"], "{at_bird}");
     assert_eq!(at_bird.next_hop, Some(r1.ipv4()), "{at_bird}");
     assert_eq!(at_bird.from, Some(r1.ipv4()), "{at_bird}");
@@ -127,32 +147,61 @@ fn gobgpd_and_frr_exchange_routes_over_ipv6() {
         &r1,
         &BgpConfig::new(65001, r1.ipv4())
             .neighbor(Neighbor::new(r2.ipv6(), 65002))
-            .route(Originated::new("198.51.100.0/24").next_hop(r1.ipv4()).med(10))
-            .route(Originated::new("2001:db8:100::/48").next_hop(r1.ipv6()).community("65000:2")),
+            .route(
+                Originated::new("198.51.100.0/24")
+                    .next_hop(r1.ipv4())
+                    .med(10),
+            )
+            .route(
+                Originated::new("2001:db8:100::/48")
+                    .next_hop(r1.ipv6())
+                    .community("65000:2"),
+            ),
     );
     let f = Frr::start(
         &r2,
         &BgpConfig::new(65002, r2.ipv4())
             .neighbor(Neighbor::new(r1.ipv6(), 65001))
-            .route(Originated::new("203.0.113.0/24").med(30).community("65000:3").origin(Origin::Egp))
+            .route(
+                Originated::new("203.0.113.0/24")
+                    .med(30)
+                    .community("65000:3")
+                    .origin(Origin::Egp),
+            )
             .route(Originated::new("2001:db8:200::/48").large_community("65002:1:1")),
     );
     f.wait_established(r1.ipv6(), UP);
     g.wait_established(r2.ipv6(), UP);
 
     let at_frr = f.wait_route("2001:db8:100::/48", ROUTE);
-    assert_eq!((at_frr.next_hop, at_frr.as_path.clone()), (Some(r1.ipv6()), vec![65001]), "{at_frr}");
+    assert_eq!(
+        (at_frr.next_hop, at_frr.as_path.clone()),
+        (Some(r1.ipv6()), vec![65001]),
+        "{at_frr}"
+    );
     assert_eq!(at_frr.communities, vec!["65000:2"], "{at_frr}");
     assert_eq!(at_frr.from, Some(r1.ipv6()), "{at_frr}");
     let at_frr4 = f.wait_route("198.51.100.0/24", ROUTE);
-    assert_eq!((at_frr4.next_hop, at_frr4.med), (Some(r1.ipv4()), Some(10)), "{at_frr4}");
+    assert_eq!(
+        (at_frr4.next_hop, at_frr4.med),
+        (Some(r1.ipv4()), Some(10)),
+        "{at_frr4}"
+    );
 
     let at_gobgp = g.wait_route("203.0.113.0/24", ROUTE);
     assert_eq!(at_gobgp.next_hop, Some(r2.ipv4()), "{at_gobgp}");
-    assert_eq!((at_gobgp.med, at_gobgp.origin), (Some(30), Some(Origin::Egp)), "{at_gobgp}");
+    assert_eq!(
+        (at_gobgp.med, at_gobgp.origin),
+        (Some(30), Some(Origin::Egp)),
+        "{at_gobgp}"
+    );
     assert_eq!(at_gobgp.communities, vec!["65000:3"], "{at_gobgp}");
     let v6 = g.wait_route("2001:db8:200::/48", ROUTE);
-    assert_eq!((v6.next_hop, v6.as_path.clone()), (Some(r2.ipv6()), vec![65002]), "{v6}");
+    assert_eq!(
+        (v6.next_hop, v6.as_path.clone()),
+        (Some(r2.ipv6()), vec![65002]),
+        "{v6}"
+    );
     assert_eq!(v6.large_communities, vec!["65002:1:1"], "{v6}");
     // FRR's own table lists its originated routes as local.
     let own = f.route("203.0.113.0/24").expect("FRR holds its own route");
@@ -168,34 +217,60 @@ fn ibgp_carries_local_pref_between_gobgpd_bird_and_frr() {
         &BgpConfig::new(65001, r1.ipv4())
             .neighbor(Neighbor::new(r2.ipv4(), 65001))
             .neighbor(Neighbor::new(r3.ipv6(), 65001))
-            .route(Originated::new("198.51.100.0/24").next_hop(r1.ipv4()).local_pref(250)),
+            .route(
+                Originated::new("198.51.100.0/24")
+                    .next_hop(r1.ipv4())
+                    .local_pref(250),
+            ),
     );
     let b = Bird::start(
         &r2,
         &BgpConfig::new(65001, r2.ipv4())
             .neighbor(Neighbor::new(r1.ipv4(), 65001))
-            .route(Originated::new("203.0.113.0/24").next_hop(r2.ipv4()).local_pref(300).med(3)),
+            .route(
+                Originated::new("203.0.113.0/24")
+                    .next_hop(r2.ipv4())
+                    .local_pref(300)
+                    .med(3),
+            ),
     );
     let f = Frr::start(
         &r3,
         &BgpConfig::new(65001, r3.ipv4())
             .neighbor(Neighbor::new(r1.ipv6(), 65001))
-            .route(Originated::new("2001:db8:300::/48").local_pref(350).community("65001:3")),
+            .route(
+                Originated::new("2001:db8:300::/48")
+                    .local_pref(350)
+                    .community("65001:3"),
+            ),
     );
     b.wait_established(r1.ipv4(), UP);
     f.wait_established(r1.ipv6(), UP);
 
-    for (who, r) in
-        [("bird", b.wait_route("198.51.100.0/24", ROUTE)), ("frr", f.wait_route("198.51.100.0/24", ROUTE))]
-    {
-        assert_eq!((r.local_pref, r.next_hop), (Some(250), Some(r1.ipv4())), "{who}: {r}");
+    for (who, r) in [
+        ("bird", b.wait_route("198.51.100.0/24", ROUTE)),
+        ("frr", f.wait_route("198.51.100.0/24", ROUTE)),
+    ] {
+        assert_eq!(
+            (r.local_pref, r.next_hop),
+            (Some(250), Some(r1.ipv4())),
+            "{who}: {r}"
+        );
         assert!(r.as_path.is_empty(), "{who}: {r}");
     }
     let from_bird = g.wait_route("203.0.113.0/24", ROUTE);
-    assert_eq!((from_bird.local_pref, from_bird.med), (Some(300), Some(3)), "{from_bird}");
+    assert_eq!(
+        (from_bird.local_pref, from_bird.med),
+        (Some(300), Some(3)),
+        "{from_bird}"
+    );
     assert_eq!(from_bird.next_hop, Some(r2.ipv4()), "{from_bird}");
     let from_frr = g.wait_route("2001:db8:300::/48", ROUTE);
-    assert_eq!((from_frr.local_pref, from_frr.next_hop), (Some(350), Some(r3.ipv6())), "{from_frr}");
+    assert_eq!(
+        (from_frr.local_pref, from_frr.next_hop),
+        (Some(350), Some(r3.ipv6())),
+        "{from_frr}"
+    );
     assert_eq!(from_frr.communities, vec!["65001:3"], "{from_frr}");
 }
 
@@ -207,13 +282,21 @@ fn exabgp_sends_a_raw_attribute_and_sees_updates() {
         &r1,
         &BgpConfig::new(65001, r1.ipv4())
             .neighbor(Neighbor::new(r2.ipv4(), 65002).passive())
-            .route(Originated::new("198.51.100.0/24").med(10).community("65000:1")),
+            .route(
+                Originated::new("198.51.100.0/24")
+                    .med(10)
+                    .community("65000:1"),
+            ),
     );
     let e = Exabgp::start_with(
         &r2,
         &BgpConfig::new(65002, r2.ipv4())
             .neighbor(Neighbor::new(r1.ipv4(), 65001))
-            .route(Originated::new("203.0.113.64/26").med(50).community("65000:5")),
+            .route(
+                Originated::new("203.0.113.64/26")
+                    .med(50)
+                    .community("65000:5"),
+            ),
         &ExabgpOptions {
             static_lines: vec![format!(
                 "route 203.0.113.32/27 next-hop {} attribute [0x63 0xc0 0x01020304];",
@@ -224,7 +307,11 @@ fn exabgp_sends_a_raw_attribute_and_sees_updates() {
     e.wait_established(r1.ipv4(), UP);
     g.wait_established(r2.ipv4(), UP);
     let got = e.wait_route("198.51.100.0/24", ROUTE);
-    assert_eq!((got.med, got.communities.clone()), (Some(10), vec!["65000:1".to_string()]), "{got}");
+    assert_eq!(
+        (got.med, got.communities.clone()),
+        (Some(10), vec!["65000:1".to_string()]),
+        "{got}"
+    );
     let r = g.wait_route("203.0.113.64/26", ROUTE);
     assert_eq!((r.med, r.as_path.clone()), (Some(50), vec![65002]), "{r}");
     g.wait_route("203.0.113.32/27", ROUTE);
@@ -234,7 +321,10 @@ fn exabgp_sends_a_raw_attribute_and_sees_updates() {
         "attribute 99 not seen by gobgpd: {raw}"
     );
     // Announcing at run time through the API.
-    e.command(&format!("announce route 203.0.113.128/25 next-hop {} med 7", r2.ipv4()));
+    e.command(&format!(
+        "announce route 203.0.113.128/25 next-hop {} med 7",
+        r2.ipv4()
+    ));
     let late = g.wait_route("203.0.113.128/25", ROUTE);
     assert_eq!(late.med, Some(7), "{late}");
 }
@@ -263,9 +353,19 @@ fn cut_link_ends_the_session_within_hold_time() {
     g.wait_not_established(r2.ipv4(), Duration::from_secs(5));
     b.wait_not_established(r1.ipv4(), Duration::from_secs(5));
     let took = cut.elapsed();
-    assert!(took >= Duration::from_millis(1500), "session dropped too early ({took:?}): not by hold timer");
-    assert!(took <= Duration::from_secs(5), "hold time is 3 s, the sessions took {took:?} to drop");
-    assert!(g.log().contains("hold-timer-expired"), "gobgpd does not report hold-timer expiry:\n{}", g.log());
+    assert!(
+        took >= Duration::from_millis(1500),
+        "session dropped too early ({took:?}): not by hold timer"
+    );
+    assert!(
+        took <= Duration::from_secs(5),
+        "hold time is 3 s, the sessions took {took:?} to drop"
+    );
+    assert!(
+        g.log().contains("hold-timer-expired"),
+        "gobgpd does not report hold-timer expiry:\n{}",
+        g.log()
+    );
     g.wait_no_route("203.0.113.0/24", ROUTE);
 
     r2.restore();
@@ -288,19 +388,32 @@ fn labs_clean_up_after_themselves_even_on_panic() {
     for addr in [r1.ipv4(), extra, extra6] {
         r2.wait_tcp_reachable(SocketAddr::new(addr, 179), Duration::from_secs(5));
     }
-    assert!(!r2.tcp_reachable(SocketAddr::new(extra, 180)), "nothing listens on port 180");
-    assert!(!r2.tcp_reachable(SocketAddr::new(r1.ipv4(), 50051)), "the API is on r1's loopback only");
+    assert!(
+        !r2.tcp_reachable(SocketAddr::new(extra, 180)),
+        "nothing listens on port 180"
+    );
+    assert!(
+        !r2.tcp_reachable(SocketAddr::new(r1.ipv4(), 50051)),
+        "the API is on r1's loopback only"
+    );
     assert!(r1.tcp_reachable(SocketAddr::new(ip("127.0.0.1"), 50051)));
     let stray = r2.spawn("sleeper", "sleep", &["600"]);
     let pids = [g.process().pid(), stray.pid()];
     let dir = lab.dir().to_path_buf();
     std::mem::forget(stray); // Even a leaked handle's process must die with the lab.
     drop(lab);
-    assert!(prefixed_netns(&prefix).is_empty(), "namespaces left: {:?}", prefixed_netns(&prefix));
+    assert!(
+        prefixed_netns(&prefix).is_empty(),
+        "namespaces left: {:?}",
+        prefixed_netns(&prefix)
+    );
     for pid in pids {
         let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         // Gone, or a zombie waiting for its handle to reap it.
-        assert!(state.is_empty() || state.contains(") Z "), "process {pid} still running: {state}");
+        assert!(
+            state.is_empty() || state.contains(") Z "),
+            "process {pid} still running: {state}"
+        );
     }
     assert!(!dir.exists(), "lab folder {} left", dir.display());
     drop(g);
@@ -317,10 +430,17 @@ fn labs_clean_up_after_themselves_even_on_panic() {
     .join();
     assert!(result.is_err());
     let prefix = rx.recv().unwrap();
-    assert!(prefixed_netns(&prefix).is_empty(), "namespaces left after panic: {:?}", prefixed_netns(&prefix));
+    assert!(
+        prefixed_netns(&prefix).is_empty(),
+        "namespaces left after panic: {:?}",
+        prefixed_netns(&prefix)
+    );
     let kept = std::env::temp_dir().join("ocbgp-lab");
     if let Ok(dirs) = std::fs::read_dir(&kept) {
-        for d in dirs.flatten().filter(|d| d.file_name().to_string_lossy().starts_with(&prefix)) {
+        for d in dirs
+            .flatten()
+            .filter(|d| d.file_name().to_string_lossy().starts_with(&prefix))
+        {
             let _ = std::fs::remove_dir_all(d.path()); // kept for debugging; not needed here
         }
     }
@@ -352,7 +472,11 @@ fn peer_configs_with_every_option_are_accepted() {
                 .community("no-export")
                 .large_community("65001:1:2"),
         )
-        .route(Originated::new("2001:db8:100::/48").next_hop("2001:db8::99").local_pref(300));
+        .route(
+            Originated::new("2001:db8:100::/48")
+                .next_hop("2001:db8::99")
+                .local_pref(300),
+        );
     Gobgp::check(&config, "").unwrap_or_else(|e| panic!("{e}\n{}", gobgp_toml(&config)));
     Bird::check(&config, "").unwrap_or_else(|e| panic!("{e}\n{}", bird_conf(&config)));
     Frr::check(&config, "").unwrap_or_else(|e| panic!("{e}\n{}", bgpd_conf("r1", &config)));
@@ -361,7 +485,9 @@ fn peer_configs_with_every_option_are_accepted() {
     assert!(Gobgp::check(&config, "[global.config]\n  bogus = 1\n").is_err());
     assert!(Bird::check(&config, "protocol bgp { bogus; }\n").is_err());
     assert!(Frr::check(&config, "router bgp 65001\n neighbor bogus\n").is_err());
-    let bad = ExabgpOptions { static_lines: vec!["route bogus;".into()] };
+    let bad = ExabgpOptions {
+        static_lines: vec!["route bogus;".into()],
+    };
     assert!(Exabgp::check(&r1, &config, &bad).is_err());
 }
 
@@ -377,7 +503,11 @@ fn full_ocbgpd_config() -> OcbgpdConfig {
                     .timers(3, 1),
             )
             .neighbor(Neighbor::new("2001:db8::3", 65001).families(&[Family::Ipv6Unicast]))
-            .neighbor(Neighbor::new("198.51.100.7", 65007).multihop(2).families(&[Family::Ipv4Unicast]))
+            .neighbor(
+                Neighbor::new("198.51.100.7", 65007)
+                    .multihop(2)
+                    .families(&[Family::Ipv4Unicast]),
+            )
             .route(
                 Originated::new("198.51.100.0/24")
                     .next_hop("192.0.2.1")
@@ -402,28 +532,39 @@ fn ocbgpd_config_builder_output_passes_check() {
     let file = dir.join("full.json");
     let config = full_ocbgpd_config();
     config.write(&file);
-    check_config_file(&file).unwrap_or_else(|e| panic!("builder output rejected:\n{e}\n{}", read(&file)));
+    check_config_file(&file)
+        .unwrap_or_else(|e| panic!("builder output rejected:\n{e}\n{}", read(&file)));
 
     let json = config.to_json();
-    let bgp = &json["openconfig-network-instance:network-instances"]["network-instance"][0]["protocols"]
-        ["protocol"][0]["bgp"];
+    let bgp = &json["openconfig-network-instance:network-instances"]["network-instance"][0]
+        ["protocols"]["protocol"][0]["bgp"];
     let n = &bgp["neighbors"]["neighbor"][0];
     assert_eq!(n["transport"]["config"]["passive-mode"], true);
     assert_eq!(n["timers"]["config"]["hold-time"], 3);
-    assert_eq!(bgp["neighbors"]["neighbor"][2]["ebgp-multihop"]["config"]["multihop-ttl"], 2);
+    assert_eq!(
+        bgp["neighbors"]["neighbor"][2]["ebgp-multihop"]["config"]["multihop-ttl"],
+        2
+    );
     let route = &bgp["global"]["ocbgp:originated-routes"]["route"][0]["config"];
     assert_eq!(route["community"][1], "openconfig-bgp-types:NO_EXPORT");
     assert_eq!(bgp["global"]["ocbgp:listen"]["config"]["port"], 179);
 
     // Minimal configs pass too, and the check is a real one.
     let minimal = dir.join("minimal.json");
-    OcbgpdConfig::new(BgpConfig::new(64512, "192.0.2.9")).no_listen().no_netconf().write(&minimal);
+    OcbgpdConfig::new(BgpConfig::new(64512, "192.0.2.9"))
+        .no_listen()
+        .no_netconf()
+        .write(&minimal);
     check_config_file(&minimal)
         .unwrap_or_else(|e| panic!("minimal config rejected:\n{e}\n{}", read(&minimal)));
     let bad = dir.join("bad.json");
-    std::fs::write(&bad, read(&file).replace("\"peer-as\": 65002", "\"peer-as\": 65002, \"bogus\": 1"))
-        .unwrap();
-    let err = check_config_file(&bad).expect_err("a config with an unknown leaf must fail the check");
+    std::fs::write(
+        &bad,
+        read(&file).replace("\"peer-as\": 65002", "\"peer-as\": 65002, \"bogus\": 1"),
+    )
+    .unwrap();
+    let err =
+        check_config_file(&bad).expect_err("a config with an unknown leaf must fail the check");
     assert!(err.contains("bogus"), "{err}");
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -433,16 +574,23 @@ fn ocbgpd_runs_inside_a_lab_host() {
     let lab = Lab::new("ocbgpd_start");
     let (r1, r2) = (lab.host("r1"), lab.host("r2"));
     // Plain-text gNMI is for loopback only: inside the host's namespace.
-    let config =
-        OcbgpdConfig::new(BgpConfig::new(65001, r1.ipv4()).neighbor(Neighbor::new(r2.ipv4(), 65002)))
-            .gnmi(std::net::Ipv4Addr::LOCALHOST, 9339);
+    let config = OcbgpdConfig::new(
+        BgpConfig::new(65001, r1.ipv4()).neighbor(Neighbor::new(r2.ipv4(), 65002)),
+    )
+    .gnmi(std::net::Ipv4Addr::LOCALHOST, 9339);
     let d = Ocbgpd::start(&r1, &config);
-    r1.wait_tcp_reachable(SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), 9339), Duration::from_secs(5));
+    r1.wait_tcp_reachable(
+        SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), 9339),
+        Duration::from_secs(5),
+    );
     // BGP on the lab address answers from the other host.
     r2.wait_tcp_reachable(SocketAddr::new(r1.ipv4(), 179), Duration::from_secs(5));
     assert!(d.running());
     let log = d.log();
-    assert!(log.lines().any(|l| l.trim_start().starts_with('{')), "expected JSON logs:\n{log}");
+    assert!(
+        log.lines().any(|l| l.trim_start().starts_with('{')),
+        "expected JSON logs:\n{log}"
+    );
 }
 
 fn read(p: &Path) -> String {

@@ -69,7 +69,10 @@ print("OK")
     );
     let out = d.host().try_run("timeout", &["30", "python3", "-c", &code]);
     if !out.status.success() {
-        d.fail(&format!("gNMI Set {path} failed: {}", String::from_utf8_lossy(&out.stderr)));
+        d.fail(&format!(
+            "gNMI Set {path} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
 }
 
@@ -101,27 +104,38 @@ print(body, end="")
 /// The value of the sample `name` whose labels include `labels`, from an
 /// OpenMetrics text exposition.
 fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
-        let (series, value) = line.rsplit_once(' ')?;
-        let (metric, label_text) = match series.split_once('{') {
-            Some((m, rest)) => (m, rest.strip_suffix('}')?),
-            None => (series, ""),
-        };
-        if metric != name {
-            return None;
-        }
-        let have: Vec<(&str, &str)> = label_text
-            .split(',')
-            .filter(|p| !p.is_empty())
-            .filter_map(|p| p.split_once('=').map(|(k, v)| (k, v.trim_matches('"'))))
-            .collect();
-        labels.iter().all(|l| have.contains(l)).then(|| value.parse().ok())?
-    })
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, label_text) = match series.split_once('{') {
+                Some((m, rest)) => (m, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            if metric != name {
+                return None;
+            }
+            let have: Vec<(&str, &str)> = label_text
+                .split(',')
+                .filter(|p| !p.is_empty())
+                .filter_map(|p| p.split_once('=').map(|(k, v)| (k, v.trim_matches('"'))))
+                .collect();
+            labels
+                .iter()
+                .all(|l| have.contains(l))
+                .then(|| value.parse().ok())?
+        })
 }
 
 /// Scrapes until `ok` holds for the text (bounded by `limit`); returns the
 /// last text, failing with it otherwise.
-fn scrape_until(d: &Ocbgpd, addr: SocketAddr, limit: Duration, what: &str, ok: impl Fn(&str) -> bool) -> String {
+fn scrape_until(
+    d: &Ocbgpd,
+    addr: SocketAddr,
+    limit: Duration,
+    what: &str,
+    ok: impl Fn(&str) -> bool,
+) -> String {
     let mut last = String::new();
     if wait_until(limit, || {
         last = scrape(d.host(), addr).unwrap_or_else(|e| e);
@@ -129,7 +143,9 @@ fn scrape_until(d: &Ocbgpd, addr: SocketAddr, limit: Duration, what: &str, ok: i
     }) {
         return last;
     }
-    d.fail(&format!("metrics never showed {what} within {limit:?}; last scrape:\n{last}"))
+    d.fail(&format!(
+        "metrics never showed {what} within {limit:?}; last scrape:\n{last}"
+    ))
 }
 
 /// Every line ocbgpd logged is a JSON object with a timestamp, a level and
@@ -137,9 +153,16 @@ fn scrape_until(d: &Ocbgpd, addr: SocketAddr, limit: Duration, what: &str, ok: i
 fn assert_json_log(d: &Ocbgpd) {
     let log = d.process().log();
     for line in log.lines().filter(|l| !l.trim().is_empty()) {
-        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
-        assert!(v["timestamp"].is_string() && v["level"].is_string(), "log line lacks timestamp/level: {line}");
-        assert!(v["fields"]["message"].is_string(), "log line lacks a message: {line}");
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {line}"));
+        assert!(
+            v["timestamp"].is_string() && v["level"].is_string(),
+            "log line lacks timestamp/level: {line}"
+        );
+        assert!(
+            v["fields"]["message"].is_string(),
+            "log line lacks a message: {line}"
+        );
     }
 }
 
@@ -156,10 +179,17 @@ fn sighup_reloads_the_file_and_refuses_a_bad_one() {
     let (r1, r2) = (lab.host("r1"), lab.host("r2"));
     let v4 = &[Family::Ipv4Unicast];
     let mut config = OcbgpdConfig::new(
-        BgpConfig::new(OC_AS, r2.ipv4()).neighbor(Neighbor::new(r1.ipv4(), GOBGP_AS).families(v4).description("first")),
+        BgpConfig::new(OC_AS, r2.ipv4()).neighbor(
+            Neighbor::new(r1.ipv4(), GOBGP_AS)
+                .families(v4)
+                .description("first"),
+        ),
     );
     let d = Ocbgpd::start(&r2, &config);
-    let _peer = Gobgp::start(&r1, &BgpConfig::new(GOBGP_AS, r1.ipv4()).neighbor(Neighbor::new(r2.ipv4(), OC_AS).families(v4)));
+    let _peer = Gobgp::start(
+        &r1,
+        &BgpConfig::new(GOBGP_AS, r1.ipv4()).neighbor(Neighbor::new(r2.ipv4(), OC_AS).families(v4)),
+    );
     d.wait_established(r1.ipv4(), UP);
     let transitions = format!("{}/state/established-transitions", neighbor_path(r1.ipv4()));
     let before = leaf(&d, &transitions);
@@ -167,24 +197,46 @@ fn sighup_reloads_the_file_and_refuses_a_bad_one() {
     // A new description for the live neighbor and one more neighbor.
     let extra: IpAddr = "192.0.2.200".parse().unwrap();
     config.bgp.neighbors[0].description = Some("second".into());
-    config.bgp = config.bgp.clone().neighbor(Neighbor::new(extra, 65099).families(v4));
+    config.bgp = config
+        .bgp
+        .clone()
+        .neighbor(Neighbor::new(extra, 65099).families(v4));
     config.write(d.config_file());
     let (seen_reload, seen_commit) = (count(&d, RELOADED), count(&d, "commit"));
     d.process().signal("HUP");
     let reloaded = d.wait_log_event(RELOADED, None, seen_reload, STEP);
-    let id = reloaded["fields"]["commit"].as_u64().unwrap_or_else(|| d.fail(&format!("no commit id in {reloaded}")));
-    assert_eq!(leaf(&d, &format!("{}/config/description", neighbor_path(r1.ipv4()))).as_deref(), Some("second"));
-    assert_eq!(leaf(&d, &format!("{}/config/peer-as", neighbor_path(extra))).as_deref(), Some("65099"));
+    let id = reloaded["fields"]["commit"]
+        .as_u64()
+        .unwrap_or_else(|| d.fail(&format!("no commit id in {reloaded}")));
+    assert_eq!(
+        leaf(
+            &d,
+            &format!("{}/config/description", neighbor_path(r1.ipv4()))
+        )
+        .as_deref(),
+        Some("second")
+    );
+    assert_eq!(
+        leaf(&d, &format!("{}/config/peer-as", neighbor_path(extra))).as_deref(),
+        Some("65099")
+    );
     // The session the change only described was not reset.
     assert_eq!(d.session_state(r1.ipv4()), SessionState::Established);
-    assert_eq!(leaf(&d, &transitions), before, "reload reset the untouched session");
+    assert_eq!(
+        leaf(&d, &transitions),
+        before,
+        "reload reset the untouched session"
+    );
 
     // The commit is logged with its fields.
     let commit = d.wait_log_event("commit", None, seen_commit, STEP);
     let f = &commit["fields"];
     assert_eq!(f["commit"].as_u64(), Some(id), "{commit}");
     assert_eq!(f["origin"], "FILE", "{commit}");
-    assert!(f["changes"].as_u64().is_some_and(|n| n >= 3), "a description and a neighbor changed: {commit}");
+    assert!(
+        f["changes"].as_u64().is_some_and(|n| n >= 3),
+        "a description and a neighbor changed: {commit}"
+    );
     assert!(f["duration_us"].as_u64().is_some(), "{commit}");
     assert!(f.get("user").is_some(), "{commit}");
 
@@ -192,11 +244,16 @@ fn sighup_reloads_the_file_and_refuses_a_bad_one() {
     // policy that does not exist). Each is refused with the reason, and
     // running stays as it was.
     let mut bad = config.to_json();
-    bad["openconfig-network-instance:network-instances"]["network-instance"][0]["protocols"]["protocol"][0]["bgp"]
-        ["neighbors"]["neighbor"][0]["config"]["description"] = json!("third");
-    bad["openconfig-network-instance:network-instances"]["network-instance"][0]["protocols"]["protocol"][0]["bgp"]
-        ["neighbors"]["neighbor"][0]["apply-policy"] = json!({"config": {"import-policy": ["NO-SUCH-POLICY"]}});
-    let cases = [("{ this is not json".to_string(), "invalid configuration"), (bad.to_string(), "NO-SUCH-POLICY")];
+    bad["openconfig-network-instance:network-instances"]["network-instance"][0]["protocols"]
+        ["protocol"][0]["bgp"]["neighbors"]["neighbor"][0]["config"]["description"] =
+        json!("third");
+    bad["openconfig-network-instance:network-instances"]["network-instance"][0]["protocols"]
+        ["protocol"][0]["bgp"]["neighbors"]["neighbor"][0]["apply-policy"] =
+        json!({"config": {"import-policy": ["NO-SUCH-POLICY"]}});
+    let cases = [
+        ("{ this is not json".to_string(), "invalid configuration"),
+        (bad.to_string(), "NO-SUCH-POLICY"),
+    ];
     for (text, reason) in cases {
         std::fs::write(d.config_file(), text).unwrap();
         let (seen, seen_reload) = (count(&d, REFUSED), count(&d, RELOADED));
@@ -204,8 +261,18 @@ fn sighup_reloads_the_file_and_refuses_a_bad_one() {
         let refused = d.wait_log_event(REFUSED, None, seen, STEP);
         assert_eq!(refused["level"], "ERROR", "{refused}");
         let error = refused["fields"]["error"].as_str().unwrap_or_default();
-        assert!(error.contains(reason), "the refusal should say {reason:?}: {refused}");
-        assert_eq!(leaf(&d, &format!("{}/config/description", neighbor_path(r1.ipv4()))).as_deref(), Some("second"));
+        assert!(
+            error.contains(reason),
+            "the refusal should say {reason:?}: {refused}"
+        );
+        assert_eq!(
+            leaf(
+                &d,
+                &format!("{}/config/description", neighbor_path(r1.ipv4()))
+            )
+            .as_deref(),
+            Some("second")
+        );
         assert_eq!(count(&d, RELOADED), seen_reload);
     }
     d.process().assert_running();
@@ -220,29 +287,46 @@ fn metrics_endpoint_and_structured_logs() {
     let v4 = &[Family::Ipv4Unicast];
     let d = Ocbgpd::start(
         &r2,
-        &OcbgpdConfig::new(BgpConfig::new(OC_AS, r2.ipv4()).neighbor(Neighbor::new(r1.ipv4(), GOBGP_AS).families(v4))),
+        &OcbgpdConfig::new(
+            BgpConfig::new(OC_AS, r2.ipv4())
+                .neighbor(Neighbor::new(r1.ipv4(), GOBGP_AS).families(v4)),
+        ),
     );
     let announced = ["10.10.1.0/24", "10.10.2.0/24", "10.10.3.0/24"];
-    let mut peer_config = BgpConfig::new(GOBGP_AS, r1.ipv4()).neighbor(Neighbor::new(r2.ipv4(), OC_AS).families(v4));
+    let mut peer_config =
+        BgpConfig::new(GOBGP_AS, r1.ipv4()).neighbor(Neighbor::new(r2.ipv4(), OC_AS).families(v4));
     for p in announced {
         peer_config = peer_config.route(Originated::new(p));
     }
-    let seen_up = d.log_events_for("session established", Some(r1.ipv4())).len();
+    let seen_up = d
+        .log_events_for("session established", Some(r1.ipv4()))
+        .len();
     let peer = Gobgp::start(&r1, &peer_config);
     d.wait_established(r1.ipv4(), UP);
 
     // Peer up, logged with its fields.
     let up = d.wait_log_event("session established", Some(r1.ipv4()), seen_up, STEP);
-    assert_eq!(up["fields"]["asn"].as_u64(), Some(u64::from(GOBGP_AS)), "{up}");
+    assert_eq!(
+        up["fields"]["asn"].as_u64(),
+        Some(u64::from(GOBGP_AS)),
+        "{up}"
+    );
 
     // Off by default; enabled by a gNMI Set.
     let addr: SocketAddr = "127.0.0.1:9179".parse().unwrap();
     assert!(!r2.tcp_reachable(addr), "metrics must be off by default");
     let seen_commit = count(&d, "commit");
-    gnmi_update(&d, "/ocbgp:management/metrics/config", json!({"enabled": true}));
+    gnmi_update(
+        &d,
+        "/ocbgp:management/metrics/config",
+        json!({"enabled": true}),
+    );
     let commit = d.wait_log_event("commit", None, seen_commit, STEP);
     assert_eq!(commit["fields"]["origin"], "GNMI", "{commit}");
-    assert!(commit["fields"]["changes"].as_u64().is_some_and(|n| n >= 1), "{commit}");
+    assert!(
+        commit["fields"]["changes"].as_u64().is_some_and(|n| n >= 1),
+        "{commit}"
+    );
     r2.wait_tcp_reachable(addr, STEP);
 
     let peer_labels = [("neighbor", "192.0.2.1")];
@@ -251,56 +335,153 @@ fn metrics_endpoint_and_structured_logs() {
     let text = scrape_until(&d, addr, UP, "3 prefixes received from the peer", |t| {
         sample(t, "ocbgp_bgp_prefixes_received", &fam) == Some(3.0)
     });
-    assert_eq!(sample(&text, "ocbgp_bgp_session_up", &peer_labels), Some(1.0), "{text}");
     assert_eq!(
-        sample(&text, "ocbgp_bgp_session_state", &[("neighbor", "192.0.2.1"), ("state", "ESTABLISHED")]),
+        sample(&text, "ocbgp_bgp_session_up", &peer_labels),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "ocbgp_bgp_session_state",
+            &[("neighbor", "192.0.2.1"), ("state", "ESTABLISHED")]
+        ),
         Some(1.0)
     );
-    assert_eq!(sample(&text, "ocbgp_bgp_session_state", &[("neighbor", "192.0.2.1"), ("state", "IDLE")]), Some(0.0));
-    assert_eq!(sample(&text, "ocbgp_bgp_sessions_established", &[]), Some(1.0), "{text}");
-    assert_eq!(sample(&text, "ocbgp_bgp_neighbors", &[]), Some(1.0), "{text}");
-    assert_eq!(sample(&text, "ocbgp_bgp_prefixes_accepted", &fam), Some(3.0), "{text}");
-    assert_eq!(sample(&text, "ocbgp_bgp_rib_prefixes", &[("afi_safi", "ipv4-unicast")]), Some(3.0), "{text}");
-    assert_eq!(sample(&text, "ocbgp_bgp_rib_paths", &[]), Some(3.0), "{text}");
     assert_eq!(
-        sample(&text, "ocbgp_bgp_session_established_transitions_total", &peer_labels),
+        sample(
+            &text,
+            "ocbgp_bgp_session_state",
+            &[("neighbor", "192.0.2.1"), ("state", "IDLE")]
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, "ocbgp_bgp_sessions_established", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "ocbgp_bgp_neighbors", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "ocbgp_bgp_prefixes_accepted", &fam),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "ocbgp_bgp_rib_prefixes",
+            &[("afi_safi", "ipv4-unicast")]
+        ),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "ocbgp_bgp_rib_paths", &[]),
+        Some(3.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "ocbgp_bgp_session_established_transitions_total",
+            &peer_labels
+        ),
         Some(1.0),
         "{text}"
     );
     let msgs = |dir: &str, kind: &str| {
-        sample(&text, &format!("ocbgp_bgp_messages_{dir}_total"), &[("neighbor", "192.0.2.1"), ("type", kind)])
+        sample(
+            &text,
+            &format!("ocbgp_bgp_messages_{dir}_total"),
+            &[("neighbor", "192.0.2.1"), ("type", kind)],
+        )
     };
     // At least one each way (a connection collision sends more).
     assert!(msgs("received", "open").is_some_and(|n| n >= 1.0), "{text}");
     assert!(msgs("sent", "open").is_some_and(|n| n >= 1.0), "{text}");
-    assert!(msgs("received", "keepalive").is_some_and(|n| n >= 1.0), "{text}");
+    assert!(
+        msgs("received", "keepalive").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
     assert_eq!(msgs("sent", "route_refresh"), Some(0.0), "{text}");
-    assert!(msgs("received", "update").is_some_and(|n| n >= 1.0), "{text}");
-    assert_eq!(sample(&text, "ocbgp_config_commits_total", &[("origin", "GNMI")]), Some(1.0), "{text}");
-    assert_eq!(sample(&text, "ocbgp_config_commit_duration_seconds_count", &[]), Some(1.0), "{text}");
-    assert!(sample(&text, "ocbgp_config_commit_duration_seconds_sum", &[]).is_some_and(|s| s > 0.0), "{text}");
+    assert!(
+        msgs("received", "update").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "ocbgp_config_commits_total", &[("origin", "GNMI")]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "ocbgp_config_commit_duration_seconds_count", &[]),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "ocbgp_config_commit_duration_seconds_sum", &[]).is_some_and(|s| s > 0.0),
+        "{text}"
+    );
 
     // Peer down: logged with the reason; the metrics follow.
     let seen_down = d.log_events_for("session down", Some(r1.ipv4())).len();
     peer.process().stop(STEP);
     let down = d.wait_log_event("session down", Some(r1.ipv4()), seen_down, UP);
-    assert_eq!(down["fields"]["asn"].as_u64(), Some(u64::from(GOBGP_AS)), "{down}");
-    assert!(down["fields"]["reason"].as_str().is_some_and(|r| !r.is_empty()), "{down}");
-    scrape_until(&d, addr, STEP, "the session down and its prefixes gone", |t| {
-        sample(t, "ocbgp_bgp_session_up", &peer_labels) == Some(0.0)
-            && sample(t, "ocbgp_bgp_prefixes_received", &fam) == Some(0.0)
-            && sample(t, "ocbgp_bgp_rib_paths", &[]) == Some(0.0)
-    });
+    assert_eq!(
+        down["fields"]["asn"].as_u64(),
+        Some(u64::from(GOBGP_AS)),
+        "{down}"
+    );
+    assert!(
+        down["fields"]["reason"]
+            .as_str()
+            .is_some_and(|r| !r.is_empty()),
+        "{down}"
+    );
+    scrape_until(
+        &d,
+        addr,
+        STEP,
+        "the session down and its prefixes gone",
+        |t| {
+            sample(t, "ocbgp_bgp_session_up", &peer_labels) == Some(0.0)
+                && sample(t, "ocbgp_bgp_prefixes_received", &fam) == Some(0.0)
+                && sample(t, "ocbgp_bgp_rib_paths", &[]) == Some(0.0)
+        },
+    );
 
     // Moved to another port, then disabled: the endpoint follows.
     let moved: SocketAddr = "127.0.0.1:9180".parse().unwrap();
-    gnmi_update(&d, "/ocbgp:management/metrics/config", json!({"port": 9180}));
+    gnmi_update(
+        &d,
+        "/ocbgp:management/metrics/config",
+        json!({"port": 9180}),
+    );
     r2.wait_tcp_reachable(moved, STEP);
-    assert!(wait_until(STEP, || !r2.tcp_reachable(addr)), "the old port still answers");
+    assert!(
+        wait_until(STEP, || !r2.tcp_reachable(addr)),
+        "the old port still answers"
+    );
     let text = scrape(&r2, moved).unwrap_or_else(|e| d.fail(&e));
-    assert_eq!(sample(&text, "ocbgp_config_commits_total", &[("origin", "GNMI")]), Some(2.0), "{text}");
-    gnmi_update(&d, "/ocbgp:management/metrics/config", json!({"enabled": false}));
-    assert!(wait_until(STEP, || !r2.tcp_reachable(moved)), "metrics still served after being disabled");
+    assert_eq!(
+        sample(&text, "ocbgp_config_commits_total", &[("origin", "GNMI")]),
+        Some(2.0),
+        "{text}"
+    );
+    gnmi_update(
+        &d,
+        "/ocbgp:management/metrics/config",
+        json!({"enabled": false}),
+    );
+    assert!(
+        wait_until(STEP, || !r2.tcp_reachable(moved)),
+        "metrics still served after being disabled"
+    );
     d.process().assert_running();
     assert_json_log(&d);
 }
@@ -311,7 +492,8 @@ fn metrics_endpoint_and_structured_logs() {
 /// and `systemd-analyze security` rates its exposure low.
 #[test]
 fn systemd_unit_is_valid_and_hardened() {
-    let unit = std::fs::read_to_string(ocbgp_tests::repo_root().join("dist/ocbgpd.service")).unwrap();
+    let unit =
+        std::fs::read_to_string(ocbgp_tests::repo_root().join("dist/ocbgpd.service")).unwrap();
     let directives: Vec<(&str, &str)> = unit
         .lines()
         .filter(|l| !l.starts_with('#'))
@@ -339,14 +521,36 @@ fn systemd_unit_is_valid_and_hardened() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("ocbgpd.service");
     let ocbgpd = ocbgp_tests::bin_path("ocbgpd");
-    std::fs::write(&file, unit.replace("/usr/local/sbin/ocbgpd", &ocbgpd.to_string_lossy())).unwrap();
-    let out = Command::new("systemd-analyze").arg("verify").arg(&file).output().unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    std::fs::write(
+        &file,
+        unit.replace("/usr/local/sbin/ocbgpd", &ocbgpd.to_string_lossy()),
+    )
+    .unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // Only what concerns this unit (the host's own units may have issues).
-    let about_us: Vec<&str> = said.lines().filter(|l| l.contains("ocbgpd.service")).collect();
-    assert!(out.status.success() && about_us.is_empty(), "systemd-analyze verify:\n{said}");
+    let about_us: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("ocbgpd.service"))
+        .collect();
+    assert!(
+        out.status.success() && about_us.is_empty(),
+        "systemd-analyze verify:\n{said}"
+    );
 
-    let out = Command::new("systemd-analyze").args(["security", "--offline=yes"]).arg(&file).output().unwrap();
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=yes"])
+        .arg(&file)
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     if let Some(level) = text
         .lines()
@@ -366,12 +570,16 @@ fn sighup_without_a_config_file_is_logged_and_survived() {
     let lab = Lab::new("ops_hup");
     let h = lab.host("r1");
     let mut cmd = h.command(ocbgp_tests::bin_path("ocbgpd"));
-    cmd.arg("--state-dir").arg(h.dir().join("state")).args(["--log-format", "json"]);
+    cmd.arg("--state-dir")
+        .arg(h.dir().join("state"))
+        .args(["--log-format", "json"]);
     let p = h.spawn_command("ocbgpd", cmd);
     // The embedded default: gNMI on 127.0.0.1:9339 in the namespace.
     h.wait_tcp_reachable("127.0.0.1:9339".parse().unwrap(), UP);
     p.signal("HUP");
-    let logged = wait_until(STEP, || p.log().contains("nothing to reload") || !p.running());
+    let logged = wait_until(STEP, || {
+        p.log().contains("nothing to reload") || !p.running()
+    });
     p.assert_running();
     assert!(logged, "no log line for the SIGHUP:\n{}", p.log_tail(20));
     assert!(h.tcp_reachable("127.0.0.1:9339".parse().unwrap()));

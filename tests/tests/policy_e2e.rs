@@ -95,18 +95,31 @@ fn tag_set(tags: &[u32]) -> Value {
 /// and origins) added to `communities` as `route-target:A:N` text.
 fn sink_table(sink: &Gobgp) -> Vec<Route> {
     let mut routes = sink.try_routes(Family::Ipv4Unicast).unwrap_or_default();
-    let Ok(text) = sink.try_cli(&["-j", "global", "rib", "-a", "ipv4"]) else { return Vec::new() };
+    let Ok(text) = sink.try_cli(&["-j", "global", "rib", "-a", "ipv4"]) else {
+        return Vec::new();
+    };
     let json: Value = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
     for r in &mut routes {
-        for path in json[r.prefix.as_str()].as_array().into_iter().flatten().take(1) {
-            for attr in path["attrs"].as_array().into_iter().flatten().filter(|a| a["type"] == 16) {
+        for path in json[r.prefix.as_str()]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .take(1)
+        {
+            for attr in path["attrs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|a| a["type"] == 16)
+            {
                 for e in attr["value"].as_array().into_iter().flatten() {
                     let kind = match e["subtype"].as_u64() {
                         Some(2) => "route-target",
                         Some(3) => "route-origin",
                         _ => "other",
                     };
-                    r.communities.push(format!("{kind}:{}", e["value"].as_str().unwrap_or("?")));
+                    r.communities
+                        .push(format!("{kind}:{}", e["value"].as_str().unwrap_or("?")));
                 }
             }
         }
@@ -124,7 +137,11 @@ fn neighbor_path(addr: IpAddr) -> String {
 
 /// gNMI Set (pygnmi, in ocbgpd's namespace) with `replace` then `update`
 /// lists of (path, JSON value); Err with the status on refusal.
-fn gnmi_set(d: &Ocbgpd, replace: &[(String, Value)], update: &[(String, Value)]) -> Result<(), String> {
+fn gnmi_set(
+    d: &Ocbgpd,
+    replace: &[(String, Value)],
+    update: &[(String, Value)],
+) -> Result<(), String> {
     let enc = |l: &[(String, Value)]| {
         serde_json::to_string(&l.iter().map(|(p, v)| json!([p, v])).collect::<Vec<_>>()).unwrap()
     };
@@ -153,7 +170,10 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
     if out.status.success() && stdout.ends_with("OK") {
         Ok(())
     } else {
-        Err(format!("{stdout} {}", String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "{stdout} {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }
 
@@ -170,7 +190,9 @@ fn transitions(d: &Ocbgpd, peer: IpAddr) -> String {
             _ => None,
         }
     }
-    vals.iter().find_map(find).unwrap_or_else(|| d.fail(&format!("no established-transitions in {vals:?}")))
+    vals.iter()
+        .find_map(find)
+        .unwrap_or_else(|| d.fail(&format!("no established-transitions in {vals:?}")))
 }
 
 /// A route as compared: no `best`/`from`, communities sorted.
@@ -252,8 +274,16 @@ struct Step {
     expect: Expect,
 }
 
-fn step(name: &'static str, replace: Vec<(String, Value)>, f: impl Fn(&[Route]) -> Vec<Route> + 'static) -> Step {
-    Step { name, replace, expect: Box::new(f) }
+fn step(
+    name: &'static str,
+    replace: Vec<(String, Value)>,
+    f: impl Fn(&[Route]) -> Vec<Route> + 'static,
+) -> Step {
+    Step {
+        name,
+        replace,
+        expect: Box::new(f),
+    }
 }
 
 fn pol(v: Value) -> Vec<(String, Value)> {
@@ -306,14 +336,49 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         &BgpConfig::new(SINK_AS, r3.ipv4()).neighbor(Neighbor::new(r2.ipv4(), OC_AS).families(v4)),
     );
     src.cli(&[
-        "global", "rib", "add", A, "origin", "igp", "med", "10", "community", "65010:1", "rt", "65010:100",
-        "large-community", "65010:1:1", "-a", "ipv4",
+        "global",
+        "rib",
+        "add",
+        A,
+        "origin",
+        "igp",
+        "med",
+        "10",
+        "community",
+        "65010:1",
+        "rt",
+        "65010:100",
+        "large-community",
+        "65010:1:1",
+        "-a",
+        "ipv4",
     ]);
     src.cli(&[
-        "global", "rib", "add", B, "origin", "egp", "aspath", "65099 65098", "med", "20", "community",
-        "65010:2,65010:3", "rt", "65010:200", "large-community", "65010:2:2,65010:3:3", "-a", "ipv4",
+        "global",
+        "rib",
+        "add",
+        B,
+        "origin",
+        "egp",
+        "aspath",
+        "65099 65098",
+        "med",
+        "20",
+        "community",
+        "65010:2,65010:3",
+        "rt",
+        "65010:200",
+        "large-community",
+        "65010:2:2,65010:3:3",
+        "-a",
+        "ipv4",
     ]);
-    src.add_route(&Originated::new(C).med(30).origin(Origin::Incomplete).next_hop(C_NH));
+    src.add_route(
+        &Originated::new(C)
+            .med(30)
+            .origin(Origin::Incomplete)
+            .next_hop(C_NH),
+    );
 
     // P starts as "accept everything" (one empty statement, chain default
     // ACCEPT_ROUTE); the sets the cases use exist from the start.
@@ -344,7 +409,10 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         &[],
         &[
             ("/routing-policy".to_string(), init),
-            (format!("{}/apply-policy/config", neighbor_path(r3.ipv4())), apply_sink),
+            (
+                format!("{}/apply-policy/config", neighbor_path(r3.ipv4())),
+                apply_sink,
+            ),
         ],
     )
     .unwrap_or_else(|e| d.fail(&format!("initial policy Set refused: {e}")));
@@ -357,9 +425,18 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         last = norm(&sink_table(&sink));
         last.len() == 3
     });
-    assert!(ok, "sink did not get {A}, {B}, {C} within {UP:?}: {}\nocbgpd:\n{}", describe(&last), d.log());
+    assert!(
+        ok,
+        "sink did not get {A}, {B}, {C} within {UP:?}: {}\nocbgpd:\n{}",
+        describe(&last),
+        d.log()
+    );
     let base = last;
-    eprintln!("[{:?}] baseline at the sink:\n{}", t0.elapsed(), describe(&base));
+    eprintln!(
+        "[{:?}] baseline at the sink:\n{}",
+        t0.elapsed(),
+        describe(&base)
+    );
     assert_eq!(
         base.iter().map(|r| r.prefix.as_str()).collect::<Vec<_>>(),
         [A, B, C],
@@ -371,11 +448,26 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         assert_eq!(r.as_path.get(1), Some(&SRC_AS), "{r}");
     }
     // What the source sent arrived: route targets and large communities.
-    assert!(pick(&base, A).is_some_and(|r| r.communities.contains(&"route-target:65010:100".to_string())
-        && r.large_communities == ["65010:1:1"]), "{}", describe(&base));
-    assert!(pick(&base, B).is_some_and(|r| r.communities.contains(&"route-target:65010:200".to_string())
-        && r.large_communities.len() == 2), "{}", describe(&base));
-    eprintln!("ocbgpd's Loc-RIB:\n{}", describe(&d.routes(Family::Ipv4Unicast)));
+    assert!(
+        pick(&base, A).is_some_and(|r| r
+            .communities
+            .contains(&"route-target:65010:100".to_string())
+            && r.large_communities == ["65010:1:1"]),
+        "{}",
+        describe(&base)
+    );
+    assert!(
+        pick(&base, B).is_some_and(|r| r
+            .communities
+            .contains(&"route-target:65010:200".to_string())
+            && r.large_communities.len() == 2),
+        "{}",
+        describe(&base)
+    );
+    eprintln!(
+        "ocbgpd's Loc-RIB:\n{}",
+        describe(&d.routes(Family::Ipv4Unicast))
+    );
     let trans_sink = transitions(&d, r3.ipv4());
     let trans_src = transitions(&d, r1.ipv4());
 
@@ -385,28 +477,41 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
 
     let steps: Vec<Step> = vec![
         // match-prefix-set 10.1.0.0/16 16..24: A and B.
-        step("prefix-set ANY 16..24 REJECT", pol(policy(&[(prefix_cond("ANY"), reject())])), |b| {
-            only(b, is(C))
-        }),
-        step("prefix-set edited to exact", vec![(PREFIX_SET.into(), prefix_set(A, "exact"))], |b| {
-            only(b, isnt(A))
-        }),
-        step("prefix-set INVERT REJECT", pol(policy(&[(prefix_cond("INVERT"), reject())])), |b| {
-            only(b, is(A))
-        }),
+        step(
+            "prefix-set ANY 16..24 REJECT",
+            pol(policy(&[(prefix_cond("ANY"), reject())])),
+            |b| only(b, is(C)),
+        ),
+        step(
+            "prefix-set edited to exact",
+            vec![(PREFIX_SET.into(), prefix_set(A, "exact"))],
+            |b| only(b, isnt(A)),
+        ),
+        step(
+            "prefix-set INVERT REJECT",
+            pol(policy(&[(prefix_cond("INVERT"), reject())])),
+            |b| only(b, is(A)),
+        ),
         step("accept all", accept_all(), |b| b.to_vec()),
         step(
             "neighbor-set [sink] REJECT",
-            pol(policy(&[(json!({"match-neighbor-set": {"config": {"neighbor-set": "NS"}}}), reject())])),
+            pol(policy(&[(
+                json!({"match-neighbor-set": {"config": {"neighbor-set": "NS"}}}),
+                reject(),
+            )])),
             |_| Vec::new(),
         ),
-        step("neighbor-set edited to [source]", vec![(NEIGHBOR_SET.into(), neighbor_set(r1.ipv4()))], |b| {
-            b.to_vec()
-        }),
+        step(
+            "neighbor-set edited to [source]",
+            vec![(NEIGHBOR_SET.into(), neighbor_set(r1.ipv4()))],
+            |b| b.to_vec(),
+        ),
         step(
             "community-set 65010:2 REJECT",
             pol(policy(&[(
-                bgp_cond(json!({"match-community-set": {"config": {"community-set": "CS", "match-set-options": "ANY"}}})),
+                bgp_cond(
+                    json!({"match-community-set": {"config": {"community-set": "CS", "match-set-options": "ANY"}}}),
+                ),
                 reject(),
             )])),
             |b| only(b, isnt(B)),
@@ -414,17 +519,39 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         step(
             "as-path-set _65099_ set-med 55",
             pol(policy(&[(
-                bgp_cond(json!({"match-as-path-set": {"config": {"as-path-set": "ASP", "match-set-options": "ANY"}}})),
-                bgp_act(json!({"config": {"set-med": 55, "set-med-action": "SET"}}), "ACCEPT_ROUTE"),
+                bgp_cond(
+                    json!({"match-as-path-set": {"config": {"as-path-set": "ASP", "match-set-options": "ANY"}}}),
+                ),
+                bgp_act(
+                    json!({"config": {"set-med": 55, "set-med-action": "SET"}}),
+                    "ACCEPT_ROUTE",
+                ),
             )])),
-            |b| map(b, |r| if r.prefix == B { r.med = Some(55) }),
+            |b| {
+                map(b, |r| {
+                    if r.prefix == B {
+                        r.med = Some(55)
+                    }
+                })
+            },
         ),
-        step("as-path-set edited to _65010$", vec![(AS_PATH_SET.into(), as_path_set("_65010$"))], |b| {
-            map(b, |r| if r.prefix != B { r.med = Some(55) })
-        }),
+        step(
+            "as-path-set edited to _65010$",
+            vec![(AS_PATH_SET.into(), as_path_set("_65010$"))],
+            |b| {
+                map(b, |r| {
+                    if r.prefix != B {
+                        r.med = Some(55)
+                    }
+                })
+            },
+        ),
         step(
             "origin-eq INCOMPLETE REJECT",
-            pol(policy(&[(bgp_cond(json!({"config": {"origin-eq": "INCOMPLETE"}})), reject())])),
+            pol(policy(&[(
+                bgp_cond(json!({"config": {"origin-eq": "INCOMPLETE"}})),
+                reject(),
+            )])),
             |b| only(b, isnt(C)),
         ),
         step("accept all", accept_all(), |b| b.to_vec()),
@@ -432,7 +559,10 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
             "afi-safi-in IPV4_UNICAST set-med 44",
             pol(policy(&[(
                 bgp_cond(json!({"config": {"afi-safi-in": ["openconfig-bgp-types:IPV4_UNICAST"]}})),
-                bgp_act(json!({"config": {"set-med": 44, "set-med-action": "SET"}}), "ACCEPT_ROUTE"),
+                bgp_act(
+                    json!({"config": {"set-med": 44, "set-med-action": "SET"}}),
+                    "ACCEPT_ROUTE",
+                ),
             )])),
             |b| map(b, |r| r.med = Some(44)),
         ),
@@ -440,59 +570,98 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
             "afi-safi-in IPV6_UNICAST set-med 44",
             pol(policy(&[(
                 bgp_cond(json!({"config": {"afi-safi-in": ["openconfig-bgp-types:IPV6_UNICAST"]}})),
-                bgp_act(json!({"config": {"set-med": 44, "set-med-action": "SET"}}), "ACCEPT_ROUTE"),
+                bgp_act(
+                    json!({"config": {"set-med": 44, "set-med-action": "SET"}}),
+                    "ACCEPT_ROUTE",
+                ),
             )])),
             |b| b.to_vec(),
         ),
         step(
             "community-count >= 2 REJECT",
-            pol(policy(&[(bgp_cond(json!({"community-count": cmp("GE", 2)})), reject())])),
+            pol(policy(&[(
+                bgp_cond(json!({"community-count": cmp("GE", 2)})),
+                reject(),
+            )])),
             |b| only(b, isnt(B)),
         ),
         step(
             "route-type EXTERNAL set-med 12",
             pol(policy(&[(
                 bgp_cond(json!({"config": {"route-type": "EXTERNAL"}})),
-                bgp_act(json!({"config": {"set-med": 12, "set-med-action": "SET"}}), "ACCEPT_ROUTE"),
+                bgp_act(
+                    json!({"config": {"set-med": 12, "set-med-action": "SET"}}),
+                    "ACCEPT_ROUTE",
+                ),
             )])),
             |b| map(b, |r| r.med = Some(12)),
         ),
         step(
             "as-path-length >= 3 REJECT",
-            pol(policy(&[(bgp_cond(json!({"as-path-length": cmp("GE", 3)})), reject())])),
+            pol(policy(&[(
+                bgp_cond(json!({"as-path-length": cmp("GE", 3)})),
+                reject(),
+            )])),
             |b| only(b, isnt(B)),
         ),
         step("accept all", accept_all(), |b| b.to_vec()),
         step(
             "med-eq 20 REJECT (the Loc-RIB MED, before the eBGP rules)",
-            pol(policy(&[(bgp_cond(json!({"config": {"med-eq": 20}})), reject())])),
+            pol(policy(&[(
+                bgp_cond(json!({"config": {"med-eq": 20}})),
+                reject(),
+            )])),
             |b| only(b, isnt(B)),
         ),
         step(
             "next-hop-in [192.0.2.99] REJECT (the Loc-RIB next hop)",
-            pol(policy(&[(bgp_cond(json!({"config": {"next-hop-in": ["192.0.2.99"]}})), reject())])),
+            pol(policy(&[(
+                bgp_cond(json!({"config": {"next-hop-in": ["192.0.2.99"]}})),
+                reject(),
+            )])),
             |b| only(b, isnt(C)),
         ),
         step(
             "set-as-path-prepend 65005 x2 goes after our own AS",
             pol(policy(&[(
                 json!({}),
-                bgp_act(json!({"set-as-path-prepend": {"config": {"asn": 65005, "repeat-n": 2}}}), "ACCEPT_ROUTE"),
+                bgp_act(
+                    json!({"set-as-path-prepend": {"config": {"asn": 65005, "repeat-n": 2}}}),
+                    "ACCEPT_ROUTE",
+                ),
             )])),
             |b| map(b, |r| r.as_path.splice(1..1, [65005, 65005]).for_each(drop)),
         ),
         step(
             "NEXT_STATEMENT: set-med SET 100 then ADD 5",
             pol(policy(&[
-                (json!({}), bgp_act(json!({"config": {"set-med": 100, "set-med-action": "SET"}}), "NEXT_STATEMENT")),
-                (json!({}), bgp_act(json!({"config": {"set-med": 5, "set-med-action": "ADD"}}), "ACCEPT_ROUTE")),
+                (
+                    json!({}),
+                    bgp_act(
+                        json!({"config": {"set-med": 100, "set-med-action": "SET"}}),
+                        "NEXT_STATEMENT",
+                    ),
+                ),
+                (
+                    json!({}),
+                    bgp_act(
+                        json!({"config": {"set-med": 5, "set-med-action": "ADD"}}),
+                        "ACCEPT_ROUTE",
+                    ),
+                ),
             ])),
             |b| map(b, |r| r.med = Some(105)),
         ),
         step(
             "ACCEPT ends the chain: later REJECT not reached",
             pol(policy(&[
-                (prefix_cond("ANY"), bgp_act(json!({"config": {"set-med": 7, "set-med-action": "SET"}}), "ACCEPT_ROUTE")),
+                (
+                    prefix_cond("ANY"),
+                    bgp_act(
+                        json!({"config": {"set-med": 7, "set-med-action": "SET"}}),
+                        "ACCEPT_ROUTE",
+                    ),
+                ),
                 (json!({}), reject()),
             ])),
             |b| map(&only(b, is(A)), |r| r.med = Some(7)),
@@ -545,32 +714,51 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         ),
         step(
             "set-next-hop 192.0.2.77",
-            pol(policy(&[(json!({}), bgp_act(json!({"config": {"set-next-hop": "192.0.2.77"}}), "ACCEPT_ROUTE"))])),
+            pol(policy(&[(
+                json!({}),
+                bgp_act(
+                    json!({"config": {"set-next-hop": "192.0.2.77"}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
             |b| map(b, |r| r.next_hop = Some("192.0.2.77".parse().unwrap())),
         ),
         step(
             "set-route-origin EGP",
-            pol(policy(&[(json!({}), bgp_act(json!({"config": {"set-route-origin": "EGP"}}), "ACCEPT_ROUTE"))])),
+            pol(policy(&[(
+                json!({}),
+                bgp_act(
+                    json!({"config": {"set-route-origin": "EGP"}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
             |b| map(b, |r| r.origin = Some(Origin::Egp)),
         ),
         // match-ext-community-set: route targets the source sent.
         step(
             "ext-community-set [rt 65010:100] REJECT",
             pol(policy(&[(
-                bgp_cond(json!({"match-ext-community-set": {"config": {"ext-community-set": "ECS", "match-set-options": "ANY"}}})),
+                bgp_cond(
+                    json!({"match-ext-community-set": {"config": {"ext-community-set": "ECS", "match-set-options": "ANY"}}}),
+                ),
                 reject(),
             )])),
             |b| only(b, isnt(A)),
         ),
         step(
             "ext-community-set edited to [rt 65010:200]",
-            vec![(ext_set_path("ECS"), ext_set("ECS", &["route-target:65010:200"]))],
+            vec![(
+                ext_set_path("ECS"),
+                ext_set("ECS", &["route-target:65010:200"]),
+            )],
             |b| only(b, isnt(B)),
         ),
         step(
             "ext-community-set regex INVERT REJECT",
             pol(policy(&[(
-                bgp_cond(json!({"match-ext-community-set": {"config": {"ext-community-set": "ECSRX", "match-set-options": "INVERT"}}})),
+                bgp_cond(
+                    json!({"match-ext-community-set": {"config": {"ext-community-set": "ECSRX", "match-set-options": "INVERT"}}}),
+                ),
                 reject(),
             )])),
             |b| only(b, isnt(C)),
@@ -578,47 +766,97 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         // set-ext-community, inline and by reference.
         step(
             "set-ext-community INLINE ADD route-origin:65001:7",
-            pol(policy(&[(json!({}), bgp_act(json!({"set-ext-community": {"config": {"method": "INLINE", "options": "ADD"},
-                "inline": {"config": {"communities": ["route-origin:65001:7"]}}}}), "ACCEPT_ROUTE"))])),
+            pol(policy(&[(
+                json!({}),
+                bgp_act(
+                    json!({"set-ext-community": {"config": {"method": "INLINE", "options": "ADD"},
+                "inline": {"config": {"communities": ["route-origin:65001:7"]}}}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
             |b| map(b, |r| r.communities.push("route-origin:65001:7".into())),
         ),
         step(
             "set-ext-community INLINE REMOVE route-target:65010:100",
-            pol(policy(&[(json!({}), bgp_act(json!({"set-ext-community": {"config": {"method": "INLINE", "options": "REMOVE"},
-                "inline": {"config": {"communities": ["route-target:65010:100"]}}}}), "ACCEPT_ROUTE"))])),
-            |b| map(b, |r| r.communities.retain(|c| c != "route-target:65010:100")),
+            pol(policy(&[(
+                json!({}),
+                bgp_act(
+                    json!({"set-ext-community": {"config": {"method": "INLINE", "options": "REMOVE"},
+                "inline": {"config": {"communities": ["route-target:65010:100"]}}}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
+            |b| {
+                map(b, |r| {
+                    r.communities.retain(|c| c != "route-target:65010:100")
+                })
+            },
         ),
         step(
             "set-ext-community INLINE REPLACE route-target:65001:1",
-            pol(policy(&[(json!({}), bgp_act(json!({"set-ext-community": {"config": {"method": "INLINE", "options": "REPLACE"},
-                "inline": {"config": {"communities": ["route-target:65001:1"]}}}}), "ACCEPT_ROUTE"))])),
-            |b| map(b, |r| {
-                r.communities.retain(|c| !is_ext(c));
-                r.communities.push("route-target:65001:1".into());
-            }),
+            pol(policy(&[(
+                json!({}),
+                bgp_act(
+                    json!({"set-ext-community": {"config": {"method": "INLINE", "options": "REPLACE"},
+                "inline": {"config": {"communities": ["route-target:65001:1"]}}}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
+            |b| {
+                map(b, |r| {
+                    r.communities.retain(|c| !is_ext(c));
+                    r.communities.push("route-target:65001:1".into());
+                })
+            },
         ),
         step(
             "set-ext-community REFERENCE ADD [rt 65001:2]",
-            pol(policy(&[(json!({}), bgp_act(json!({"set-ext-community": {"config": {"method": "REFERENCE", "options": "ADD"},
-                "reference": {"config": {"ext-community-set-refs": ["ECS2"]}}}}), "ACCEPT_ROUTE"))])),
+            pol(policy(&[(
+                json!({}),
+                bgp_act(
+                    json!({"set-ext-community": {"config": {"method": "REFERENCE", "options": "ADD"},
+                "reference": {"config": {"ext-community-set-refs": ["ECS2"]}}}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
             |b| map(b, |r| r.communities.push("route-target:65001:2".into())),
         ),
         step(
             "ext-community-set of the reference edited to [rt 65001:3]",
-            vec![(ext_set_path("ECS2"), ext_set("ECS2", &["route-target:65001:3"]))],
+            vec![(
+                ext_set_path("ECS2"),
+                ext_set("ECS2", &["route-target:65001:3"]),
+            )],
             |b| map(b, |r| r.communities.push("route-target:65001:3".into())),
         ),
         step(
             "set-ext-community REFERENCE REMOVE by regex ^route-target:65010:",
-            pol(policy(&[(json!({}), bgp_act(json!({"set-ext-community": {"config": {"method": "REFERENCE", "options": "REMOVE"},
-                "reference": {"config": {"ext-community-set-refs": ["ECSRX"]}}}}), "ACCEPT_ROUTE"))])),
-            |b| map(b, |r| r.communities.retain(|c| !c.starts_with("route-target:65010:"))),
+            pol(policy(&[(
+                json!({}),
+                bgp_act(
+                    json!({"set-ext-community": {"config": {"method": "REFERENCE", "options": "REMOVE"},
+                "reference": {"config": {"ext-community-set-refs": ["ECSRX"]}}}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
+            |b| {
+                map(b, |r| {
+                    r.communities
+                        .retain(|c| !c.starts_with("route-target:65010:"))
+                })
+            },
         ),
         // set-community by reference, the deprecated single community-set-ref.
         step(
             "set-community REFERENCE (community-set-ref) ADD [65001:20]",
-            pol(policy(&[(json!({}), bgp_act(json!({"set-community": {"config": {"method": "REFERENCE", "options": "ADD"},
-                "reference": {"config": {"community-set-ref": "CS2"}}}}), "ACCEPT_ROUTE"))])),
+            pol(policy(&[(
+                json!({}),
+                bgp_act(
+                    json!({"set-community": {"config": {"method": "REFERENCE", "options": "ADD"},
+                "reference": {"config": {"community-set-ref": "CS2"}}}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
             |b| map(b, |r| r.communities.push("65001:20".into())),
         ),
         step(
@@ -628,66 +866,140 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         ),
         step(
             "set-community REFERENCE (community-set-refs) REPLACE [65001:21]",
-            pol(policy(&[(json!({}), bgp_act(json!({"set-community": {"config": {"method": "REFERENCE", "options": "REPLACE"},
-                "reference": {"config": {"community-set-refs": ["CS2"]}}}}), "ACCEPT_ROUTE"))])),
-            |b| map(b, |r| {
-                r.communities.retain(|c| is_ext(c));
-                r.communities.push("65001:21".into());
-            }),
+            pol(policy(&[(
+                json!({}),
+                bgp_act(
+                    json!({"set-community": {"config": {"method": "REFERENCE", "options": "REPLACE"},
+                "reference": {"config": {"community-set-refs": ["CS2"]}}}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
+            |b| {
+                map(b, |r| {
+                    r.communities.retain(|c| is_ext(c));
+                    r.communities.push("65001:21".into());
+                })
+            },
         ),
         // match-tag-set: a tag set by an earlier statement of the same chain.
         step(
             "set-tag 100 on PS, match-tag-set [100] REJECT",
             pol(policy(&[
-                (prefix_cond("ANY"), json!({"config": {"policy-result": "NEXT_STATEMENT"},
-                    "set-tag": {"config": {"mode": "INLINE"}, "inline": {"config": {"tag": [100]}}}})),
-                (json!({"match-tag-set": {"config": {"tag-set": "TS", "match-set-options": "ANY"}}}), reject()),
+                (
+                    prefix_cond("ANY"),
+                    json!({"config": {"policy-result": "NEXT_STATEMENT"},
+                    "set-tag": {"config": {"mode": "INLINE"}, "inline": {"config": {"tag": [100]}}}}),
+                ),
+                (
+                    json!({"match-tag-set": {"config": {"tag-set": "TS", "match-set-options": "ANY"}}}),
+                    reject(),
+                ),
             ])),
             |b| only(b, isnt(A)),
         ),
-        step("tag-set edited to [200]", vec![(TAG_SET.into(), tag_set(&[200]))], |b| b.to_vec()),
+        step(
+            "tag-set edited to [200]",
+            vec![(TAG_SET.into(), tag_set(&[200]))],
+            |b| b.to_vec(),
+        ),
         step(
             "match-tag-set [200] INVERT REJECT (untagged routes too)",
             pol(policy(&[
-                (prefix_cond("ANY"), json!({"config": {"policy-result": "NEXT_STATEMENT"},
-                    "set-tag": {"config": {"mode": "INLINE"}, "inline": {"config": {"tag": [200]}}}})),
-                (json!({"match-tag-set": {"config": {"tag-set": "TS", "match-set-options": "INVERT"}}}), reject()),
+                (
+                    prefix_cond("ANY"),
+                    json!({"config": {"policy-result": "NEXT_STATEMENT"},
+                    "set-tag": {"config": {"mode": "INLINE"}, "inline": {"config": {"tag": [200]}}}}),
+                ),
+                (
+                    json!({"match-tag-set": {"config": {"tag-set": "TS", "match-set-options": "INVERT"}}}),
+                    reject(),
+                ),
             ])),
             |b| only(b, is(A)),
         ),
         // install-protocol-eq: learned routes are BGP.
         step(
             "install-protocol-eq BGP set-med 66",
-            pol(policy(&[(json!({"config": {"install-protocol-eq": "openconfig-policy-types:BGP"}}),
-                bgp_act(json!({"config": {"set-med": 66, "set-med-action": "SET"}}), "ACCEPT_ROUTE"))])),
+            pol(policy(&[(
+                json!({"config": {"install-protocol-eq": "openconfig-policy-types:BGP"}}),
+                bgp_act(
+                    json!({"config": {"set-med": 66, "set-med-action": "SET"}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
             |b| map(b, |r| r.med = Some(66)),
         ),
         step(
             "install-protocol-eq STATIC set-med 66",
-            pol(policy(&[(json!({"config": {"install-protocol-eq": "openconfig-policy-types:STATIC"}}),
-                bgp_act(json!({"config": {"set-med": 66, "set-med-action": "SET"}}), "ACCEPT_ROUTE"))])),
+            pol(policy(&[(
+                json!({"config": {"install-protocol-eq": "openconfig-policy-types:STATIC"}}),
+                bgp_act(
+                    json!({"config": {"set-med": 66, "set-med-action": "SET"}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
             |b| b.to_vec(),
         ),
         // call-policy: Q accepts PS (A, exact), rejects the rest.
         step(
             "call-policy Q (PS) set-med 77",
             vec![
-                (POLICY_Q.into(), named_policy("Q", &[(prefix_cond("ANY"), result("ACCEPT_ROUTE")), (json!({}), reject())])),
-                (POLICY.into(), policy(&[(json!({"config": {"call-policy": "Q"}}),
-                    bgp_act(json!({"config": {"set-med": 77, "set-med-action": "SET"}}), "ACCEPT_ROUTE"))])),
+                (
+                    POLICY_Q.into(),
+                    named_policy(
+                        "Q",
+                        &[
+                            (prefix_cond("ANY"), result("ACCEPT_ROUTE")),
+                            (json!({}), reject()),
+                        ],
+                    ),
+                ),
+                (
+                    POLICY.into(),
+                    policy(&[(
+                        json!({"config": {"call-policy": "Q"}}),
+                        bgp_act(
+                            json!({"config": {"set-med": 77, "set-med-action": "SET"}}),
+                            "ACCEPT_ROUTE",
+                        ),
+                    )]),
+                ),
             ],
-            |b| map(b, |r| if r.prefix == A { r.med = Some(77) }),
+            |b| {
+                map(b, |r| {
+                    if r.prefix == A {
+                        r.med = Some(77)
+                    }
+                })
+            },
         ),
         step(
             "called policy Q edited to INVERT",
-            vec![(POLICY_Q.into(), named_policy("Q", &[(prefix_cond("INVERT"), result("ACCEPT_ROUTE")), (json!({}), reject())]))],
-            |b| map(b, |r| if r.prefix != A { r.med = Some(77) }),
+            vec![(
+                POLICY_Q.into(),
+                named_policy(
+                    "Q",
+                    &[
+                        (prefix_cond("INVERT"), result("ACCEPT_ROUTE")),
+                        (json!({}), reject()),
+                    ],
+                ),
+            )],
+            |b| {
+                map(b, |r| {
+                    if r.prefix != A {
+                        r.med = Some(77)
+                    }
+                })
+            },
         ),
         // Large communities (ocbgp.yang).
         step(
             "match-large-community-set [65010:1:1] REJECT",
             pol(policy(&[(
-                bgp_cond(json!({"ocbgp:match-large-community-set": {"config": {"large-community-set": "LCS", "match-set-options": "ANY"}}})),
+                bgp_cond(
+                    json!({"ocbgp:match-large-community-set": {"config": {"large-community-set": "LCS", "match-set-options": "ANY"}}}),
+                ),
                 reject(),
             )])),
             |b| only(b, isnt(A)),
@@ -700,33 +1012,59 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         step(
             "match-large-community-set INVERT REJECT",
             pol(policy(&[(
-                bgp_cond(json!({"ocbgp:match-large-community-set": {"config": {"large-community-set": "LCS", "match-set-options": "INVERT"}}})),
+                bgp_cond(
+                    json!({"ocbgp:match-large-community-set": {"config": {"large-community-set": "LCS", "match-set-options": "INVERT"}}}),
+                ),
                 reject(),
             )])),
             |b| only(b, is(B)),
         ),
         step(
             "set-large-community INLINE ADD 65001:0:7",
-            pol(policy(&[(json!({}), bgp_act(json!({"ocbgp:set-large-community": {"config": {"method": "INLINE", "options": "ADD"},
-                "inline": {"config": {"communities": ["65001:0:7"]}}}}), "ACCEPT_ROUTE"))])),
+            pol(policy(&[(
+                json!({}),
+                bgp_act(
+                    json!({"ocbgp:set-large-community": {"config": {"method": "INLINE", "options": "ADD"},
+                "inline": {"config": {"communities": ["65001:0:7"]}}}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
             |b| map(b, |r| r.large_communities.push("65001:0:7".into())),
         ),
         step(
             "set-large-community INLINE REMOVE 65010:2:2",
-            pol(policy(&[(json!({}), bgp_act(json!({"ocbgp:set-large-community": {"config": {"method": "INLINE", "options": "REMOVE"},
-                "inline": {"config": {"communities": ["65010:2:2"]}}}}), "ACCEPT_ROUTE"))])),
+            pol(policy(&[(
+                json!({}),
+                bgp_act(
+                    json!({"ocbgp:set-large-community": {"config": {"method": "INLINE", "options": "REMOVE"},
+                "inline": {"config": {"communities": ["65010:2:2"]}}}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
             |b| map(b, |r| r.large_communities.retain(|c| c != "65010:2:2")),
         ),
         step(
             "set-large-community INLINE REPLACE 65001:9:9",
-            pol(policy(&[(json!({}), bgp_act(json!({"ocbgp:set-large-community": {"config": {"method": "INLINE", "options": "REPLACE"},
-                "inline": {"config": {"communities": ["65001:9:9"]}}}}), "ACCEPT_ROUTE"))])),
+            pol(policy(&[(
+                json!({}),
+                bgp_act(
+                    json!({"ocbgp:set-large-community": {"config": {"method": "INLINE", "options": "REPLACE"},
+                "inline": {"config": {"communities": ["65001:9:9"]}}}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
             |b| map(b, |r| r.large_communities = comms(&["65001:9:9"])),
         ),
         step(
             "set-large-community REFERENCE ADD [65001:5:5]",
-            pol(policy(&[(json!({}), bgp_act(json!({"ocbgp:set-large-community": {"config": {"method": "REFERENCE", "options": "ADD"},
-                "reference": {"config": {"large-community-set-refs": ["LCS2"]}}}}), "ACCEPT_ROUTE"))])),
+            pol(policy(&[(
+                json!({}),
+                bgp_act(
+                    json!({"ocbgp:set-large-community": {"config": {"method": "REFERENCE", "options": "ADD"},
+                "reference": {"config": {"large-community-set-refs": ["LCS2"]}}}}),
+                    "ACCEPT_ROUTE",
+                ),
+            )])),
             |b| map(b, |r| r.large_communities.push("65001:5:5".into())),
         ),
         step(
@@ -750,7 +1088,10 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
             {
                 let want = norm(&(s.expect)(&base));
                 if prev.as_ref() == Some(&want) {
-                    panic!("step {:?} expects the same table as the step before it: reorder", s.name);
+                    panic!(
+                        "step {:?} expects the same table as the step before it: reorder",
+                        s.name
+                    );
                 }
                 let mut got = Vec::new();
                 let ok = wait_until(STEP, || {
@@ -758,7 +1099,12 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
                     got == want
                 });
                 if !ok {
-                    eprintln!("FAIL {}: got\n{}\nwant\n{}", s.name, describe(&got), describe(&want));
+                    eprintln!(
+                        "FAIL {}: got\n{}\nwant\n{}",
+                        s.name,
+                        describe(&got),
+                        describe(&want)
+                    );
                     failures.push(format!(
                         "{}: sink table after {STEP:?}:\n{}\nexpected:\n{}",
                         s.name,
@@ -771,9 +1117,17 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         }
         let t = transitions(&d, r3.ipv4());
         if t != trans_sink {
-            failures.push(format!("{}: sink session reset (established-transitions {trans_sink} -> {t})", s.name));
+            failures.push(format!(
+                "{}: sink session reset (established-transitions {trans_sink} -> {t})",
+                s.name
+            ));
         }
-        eprintln!("[{:?}] step {:?} done in {:?}", t0.elapsed(), s.name, ts.elapsed());
+        eprintln!(
+            "[{:?}] step {:?} done in {:?}",
+            t0.elapsed(),
+            s.name,
+            ts.elapsed()
+        );
     }
 
     // Import policy on the source: LOCAL_PREF, seen in ocbgpd's Loc-RIB.
@@ -783,7 +1137,10 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
             bgp_act(json!({"config": {"set-local-pref": lp_a}}), "ACCEPT_ROUTE"),
         )];
         if let Some(lp) = lp_all {
-            st.push((json!({}), bgp_act(json!({"config": {"set-local-pref": lp}}), "ACCEPT_ROUTE")));
+            st.push((
+                json!({}),
+                bgp_act(json!({"config": {"set-local-pref": lp}}), "ACCEPT_ROUTE"),
+            ));
         }
         named_policy("IMP", &st)
     };
@@ -803,81 +1160,111 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
             ],
             Box::new(|rib: &[Route]| {
                 pick(rib, A).is_some_and(|r| r.local_pref == Some(222))
-                    && [B, C].iter().all(|p| pick(rib, p).is_some_and(|r| r.local_pref != Some(222)))
+                    && [B, C]
+                        .iter()
+                        .all(|p| pick(rib, p).is_some_and(|r| r.local_pref != Some(222)))
             }),
         ),
         (
             "import med-eq 20 set-local-pref 444",
             vec![(
                 "/routing-policy/policy-definitions/policy-definition[name=IMP]".into(),
-                named_policy("IMP", &[(
-                    bgp_cond(json!({"config": {"med-eq": 20}})),
-                    bgp_act(json!({"config": {"set-local-pref": 444}}), "ACCEPT_ROUTE"),
-                )]),
+                named_policy(
+                    "IMP",
+                    &[(
+                        bgp_cond(json!({"config": {"med-eq": 20}})),
+                        bgp_act(json!({"config": {"set-local-pref": 444}}), "ACCEPT_ROUTE"),
+                    )],
+                ),
             )],
             vec![],
             Box::new(|rib: &[Route]| {
                 pick(rib, B).is_some_and(|r| r.local_pref == Some(444))
-                    && [A, C].iter().all(|p| pick(rib, p).is_some_and(|r| r.local_pref != Some(444)))
+                    && [A, C]
+                        .iter()
+                        .all(|p| pick(rib, p).is_some_and(|r| r.local_pref != Some(444)))
             }),
         ),
         (
             "import next-hop-in third-party set-local-pref 555",
             vec![(
                 "/routing-policy/policy-definitions/policy-definition[name=IMP]".into(),
-                named_policy("IMP", &[(
-                    bgp_cond(json!({"config": {"next-hop-in": [C_NH]}})),
-                    bgp_act(json!({"config": {"set-local-pref": 555}}), "ACCEPT_ROUTE"),
-                )]),
+                named_policy(
+                    "IMP",
+                    &[(
+                        bgp_cond(json!({"config": {"next-hop-in": [C_NH]}})),
+                        bgp_act(json!({"config": {"set-local-pref": 555}}), "ACCEPT_ROUTE"),
+                    )],
+                ),
             )],
             vec![],
             Box::new(|rib: &[Route]| {
                 pick(rib, C).is_some_and(|r| r.local_pref == Some(555))
-                    && [A, B].iter().all(|p| pick(rib, p).is_some_and(|r| r.local_pref != Some(555)))
+                    && [A, B]
+                        .iter()
+                        .all(|p| pick(rib, p).is_some_and(|r| r.local_pref != Some(555)))
             }),
         ),
         (
             "import set-as-path-prepend 65005 x2",
             vec![(
                 "/routing-policy/policy-definitions/policy-definition[name=IMP]".into(),
-                named_policy("IMP", &[(
-                    json!({}),
-                    bgp_act(json!({"set-as-path-prepend": {"config": {"repeat-n": 2, "asn": 65005}}}), "ACCEPT_ROUTE"),
-                )]),
+                named_policy(
+                    "IMP",
+                    &[(
+                        json!({}),
+                        bgp_act(
+                            json!({"set-as-path-prepend": {"config": {"repeat-n": 2, "asn": 65005}}}),
+                            "ACCEPT_ROUTE",
+                        ),
+                    )],
+                ),
             )],
             vec![],
             Box::new(|rib: &[Route]| {
-                [A, B, C].iter().all(|p| pick(rib, p).is_some_and(|r| r.as_path.starts_with(&[65005, 65005, SRC_AS])))
+                [A, B, C].iter().all(|p| {
+                    pick(rib, p).is_some_and(|r| r.as_path.starts_with(&[65005, 65005, SRC_AS]))
+                })
             }),
         ),
         (
             "import local-pref-eq sees the LOCAL_PREF an earlier statement set",
             vec![(
                 "/routing-policy/policy-definitions/policy-definition[name=IMP]".into(),
-                named_policy("IMP", &[
-                    (
-                        bgp_cond(json!({"config": {"med-eq": 20}})),
-                        bgp_act(json!({"config": {"set-local-pref": 444}}), "NEXT_STATEMENT"),
-                    ),
-                    (
-                        bgp_cond(json!({"config": {"local-pref-eq": 444}})),
-                        bgp_act(json!({"config": {"set-local-pref": 445}}), "ACCEPT_ROUTE"),
-                    ),
-                ]),
+                named_policy(
+                    "IMP",
+                    &[
+                        (
+                            bgp_cond(json!({"config": {"med-eq": 20}})),
+                            bgp_act(json!({"config": {"set-local-pref": 444}}), "NEXT_STATEMENT"),
+                        ),
+                        (
+                            bgp_cond(json!({"config": {"local-pref-eq": 444}})),
+                            bgp_act(json!({"config": {"set-local-pref": 445}}), "ACCEPT_ROUTE"),
+                        ),
+                    ],
+                ),
             )],
             vec![],
             Box::new(|rib: &[Route]| {
                 pick(rib, B).is_some_and(|r| r.local_pref == Some(445))
-                    && [A, C].iter().all(|p| pick(rib, p).is_some_and(|r| !matches!(r.local_pref, Some(444 | 445))))
+                    && [A, C].iter().all(|p| {
+                        pick(rib, p).is_some_and(|r| !matches!(r.local_pref, Some(444 | 445)))
+                    })
             }),
         ),
         (
             "import policy replaced: 333 for A, 150 for the rest",
-            vec![("/routing-policy/policy-definitions/policy-definition[name=IMP]".into(), imp(333, Some(150)))],
+            vec![(
+                "/routing-policy/policy-definitions/policy-definition[name=IMP]".into(),
+                imp(333, Some(150)),
+            )],
             vec![],
             Box::new(|rib: &[Route]| {
                 pick(rib, A).is_some_and(|r| r.local_pref == Some(333))
-                    && [B, C].iter().all(|p| pick(rib, p).is_some_and(|r| r.local_pref == Some(150)))
+                    && [B, C]
+                        .iter()
+                        .all(|p| pick(rib, p).is_some_and(|r| r.local_pref == Some(150)))
             }),
         ),
     ];
@@ -893,13 +1280,22 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
             check(&got)
         });
         if !ok {
-            failures.push(format!("{name}: ocbgpd Loc-RIB after {STEP:?}:\n{}", describe(&got)));
+            failures.push(format!(
+                "{name}: ocbgpd Loc-RIB after {STEP:?}:\n{}",
+                describe(&got)
+            ));
         }
         let t = transitions(&d, r1.ipv4());
         if t != trans_src {
-            failures.push(format!("{name}: source session reset (established-transitions {trans_src} -> {t})"));
+            failures.push(format!(
+                "{name}: source session reset (established-transitions {trans_src} -> {t})"
+            ));
         }
-        eprintln!("[{:?}] step {name:?} done in {:?}", t0.elapsed(), ts.elapsed());
+        eprintln!(
+            "[{:?}] step {name:?} done in {:?}",
+            t0.elapsed(),
+            ts.elapsed()
+        );
     }
     // The sink still has everything, unchanged (LOCAL_PREF is not sent to eBGP).
     let mut got = Vec::new();
@@ -908,13 +1304,30 @@ fn policies_set_by_gnmi_shape_what_the_sink_gets() {
         got == base
     });
     if !ok {
-        failures.push(format!("sink after import policy:\n{}\nexpected:\n{}", describe(&got), describe(&base)));
+        failures.push(format!(
+            "sink after import policy:\n{}\nexpected:\n{}",
+            describe(&got),
+            describe(&base)
+        ));
     }
     assert_eq!(transitions(&d, r3.ipv4()), trans_sink, "sink session reset");
     d.process().assert_running();
     eprintln!("[{:?}] all steps done", t0.elapsed());
-    assert!(failures.is_empty(), "{} failing step(s):\n{}\nocbgpd log tail:\n{}", failures.len(), failures.join("\n\n"), {
-        let log = d.log();
-        log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
-    });
+    assert!(
+        failures.is_empty(),
+        "{} failing step(s):\n{}\nocbgpd log tail:\n{}",
+        failures.len(),
+        failures.join("\n\n"),
+        {
+            let log = d.log();
+            log.lines()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+    );
 }

@@ -28,7 +28,10 @@ const STEP_LIMIT: Duration = Duration::from_secs(60);
 const EXPECT: &[(&str, &[&str])] = &[
     ("ocbgp capabilities", &["openconfig-bgp", "JSON_IETF"]),
     ("ocbgp neighbor\n", &["127.0.0.2", "65001", "ESTABLISHED"]),
-    ("ocbgp global rib\n", &["203.0.113.0/24", "127.0.0.2", "65001"]),
+    (
+        "ocbgp global rib\n",
+        &["203.0.113.0/24", "127.0.0.2", "65001"],
+    ),
     ("ocbgp global rib 203.0.113.9", &["203.0.113.0/24"]),
     ("ocbgp neighbor 127.0.0.2\n", &["ESTABLISHED", "65001"]),
     ("ocbgp neighbor 127.0.0.2 adj-out", &["198.51.100.0/24"]),
@@ -39,8 +42,14 @@ const EXPECT: &[(&str, &[&str])] = &[
 /// blank lines, comments kept (bash ignores them).
 fn steps() -> Vec<String> {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("read README.md");
-    let after = readme.split_once(MARKER).expect("README.md has the quick start marker").1;
-    let block = after.split_once("```sh\n").expect("a sh block after the marker").1;
+    let after = readme
+        .split_once(MARKER)
+        .expect("README.md has the quick start marker")
+        .1;
+    let block = after
+        .split_once("```sh\n")
+        .expect("a sh block after the marker")
+        .1;
     let block = block.split_once("\n```").expect("the block ends").0;
     block
         .split("\n\n")
@@ -104,8 +113,15 @@ fn readme_quick_start_runs_as_written() {
 
     let lab = Lab::new("quickstart");
     let host = lab.host("qs");
-    let bin_dir = bin_path("ocbgpd").parent().expect("target dir").to_path_buf();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let bin_dir = bin_path("ocbgpd")
+        .parent()
+        .expect("target dir")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let mut child = host
         .command("bash")
         .arg("--noprofile")
@@ -126,9 +142,15 @@ fn readme_quick_start_runs_as_written() {
             }
         }
     });
-    let mut shell = Shell { stdin: child.stdin.take().expect("bash stdin"), lines: rx, next: 0 };
+    let mut shell = Shell {
+        stdin: child.stdin.take().expect("bash stdin"),
+        lines: rx,
+        next: 0,
+    };
     // Errors of every command show in the output the checks read.
-    shell.run("exec 2>&1", Duration::from_secs(5)).expect("bash answers");
+    shell
+        .run("exec 2>&1", Duration::from_secs(5))
+        .expect("bash answers");
 
     for step in &steps {
         let background = step.lines().any(|l| l.trim_end().ends_with('&'));
@@ -144,7 +166,11 @@ fn readme_quick_start_runs_as_written() {
             let (status, out) = shell
                 .run(step, left.max(Duration::from_secs(1)))
                 .unwrap_or_else(|| panic!("step did not finish in {STEP_LIMIT:?}:\n{step}"));
-            let missing: Vec<&str> = wanted.iter().copied().filter(|w| !out.contains(w)).collect();
+            let missing: Vec<&str> = wanted
+                .iter()
+                .copied()
+                .filter(|w| !out.contains(w))
+                .collect();
             if background || (status == 0 && missing.is_empty()) {
                 assert_eq!(status, 0, "step failed:\n{step}\n{out}");
                 break;

@@ -45,12 +45,16 @@ fn neighbor_path(addr: IpAddr) -> String {
 }
 
 fn ipv4_afi_path(addr: IpAddr) -> String {
-    format!("{}/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]", neighbor_path(addr))
+    format!(
+        "{}/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]",
+        neighbor_path(addr)
+    )
 }
 
 /// A number read from a leaf that may come as a JSON number or string.
 fn as_u64(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 /// The neighbor's `state/established-transitions`.
@@ -65,7 +69,9 @@ fn transitions(d: &Ocbgpd, peer: IpAddr) -> u64 {
 
 /// Whether ocbgpd's Loc-RIB has `prefix` (None when it cannot be read).
 fn in_loc_rib(d: &Ocbgpd, prefix: &str) -> Option<Route> {
-    d.try_routes(Family::of(prefix)).ok().and_then(|r| pick(&r, prefix).cloned())
+    d.try_routes(Family::of(prefix))
+        .ok()
+        .and_then(|r| pick(&r, prefix).cloned())
 }
 
 /// Waits until ocbgpd's Loc-RIB has `prefix` (`present`) or not; the
@@ -79,7 +85,11 @@ fn wait_loc_rib_state(d: &Ocbgpd, prefix: &str, present: bool, what: &str) -> Op
     if !ok {
         d.fail(&format!(
             "{what}: {prefix} {} ocbgpd's Loc-RIB after {ROUTE:?}; it holds:\n{}",
-            if present { "never arrived in" } else { "is still in" },
+            if present {
+                "never arrived in"
+            } else {
+                "is still in"
+            },
             describe(&last)
         ));
     }
@@ -100,13 +110,19 @@ fn wait_no_loc_rib(d: &Ocbgpd, prefix: &str, what: &str) {
 fn wait_adj(d: &Ocbgpd, peer: IpAddr, table: AdjRib, prefix: &str, present: bool, what: &str) {
     let mut last = Vec::new();
     let ok = wait_until(ROUTE, || {
-        last = d.try_adj_rib(peer, Family::of(prefix), table).unwrap_or_default();
+        last = d
+            .try_adj_rib(peer, Family::of(prefix), table)
+            .unwrap_or_default();
         last.iter().any(|r| r.prefix == prefix) == present
     });
     if !ok {
         d.fail(&format!(
             "{what}: {prefix} {} {} of {peer} after {ROUTE:?}; it holds:\n{}",
-            if present { "never arrived in" } else { "is still in" },
+            if present {
+                "never arrived in"
+            } else {
+                "is still in"
+            },
             table.name(),
             describe(&last)
         ));
@@ -131,7 +147,12 @@ fn rs_clients_toml(addr: IpAddr, asn: u32) -> String {
 /// The neighbor's `state/messages/received/UPDATE` (0 when unread).
 fn received_updates(d: &Ocbgpd, peer: IpAddr) -> u64 {
     let path = format!("{}/state/messages/received/UPDATE", neighbor_path(peer));
-    d.try_gnmi_leaf(&path, "UPDATE").ok().flatten().as_ref().and_then(as_u64).unwrap_or(0)
+    d.try_gnmi_leaf(&path, "UPDATE")
+        .ok()
+        .flatten()
+        .as_ref()
+        .and_then(as_u64)
+        .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------
@@ -151,7 +172,13 @@ const EXA_PLAIN: &str = "10.52.1.0/24";
 #[test]
 fn own_as_routes_are_refused() {
     let lab = Lab::new("rp_own_as");
-    let (oc, g1h, g2h, exh, g3h) = (lab.host("oc"), lab.host("g1"), lab.host("g2"), lab.host("exa"), lab.host("g3"));
+    let (oc, g1h, g2h, exh, g3h) = (
+        lab.host("oc"),
+        lab.host("g1"),
+        lab.host("g2"),
+        lab.host("exa"),
+        lab.host("g3"),
+    );
     let v4 = &[Family::Ipv4Unicast];
     let (g1a, g2a, exa_a) = (g1h.ipv4(), g2h.ipv4(), exh.ipv4());
     let d = Ocbgpd::start(
@@ -192,10 +219,28 @@ fn own_as_routes_are_refused() {
     // (1) AS loop: gobgpd announces a path with our AS in it. It is
     // received (adj-rib-in-pre) but not eligible: neither in
     // adj-rib-in-post nor in the Loc-RIB, nor sent on to gobgpd 2.
-    g1.cli(&["global", "rib", "add", G1_OWN_AS, "origin", "igp", "aspath", "64512 100", "-a", "ipv4"]);
+    g1.cli(&[
+        "global",
+        "rib",
+        "add",
+        G1_OWN_AS,
+        "origin",
+        "igp",
+        "aspath",
+        "64512 100",
+        "-a",
+        "ipv4",
+    ]);
     let plain = wait_loc_rib(&d, G1_PLAIN, "gobgpd 1's plain route");
     assert_eq!(plain.as_path, vec![65001], "{plain}");
-    wait_adj(&d, g1a, AdjRib::InPre, G1_OWN_AS, true, "route with our AS, as received");
+    wait_adj(
+        &d,
+        g1a,
+        AdjRib::InPre,
+        G1_OWN_AS,
+        true,
+        "route with our AS, as received",
+    );
     let post = d.adj_rib_prefixes(g1a, Family::Ipv4Unicast, AdjRib::InPost);
     assert!(
         post.contains(&G1_PLAIN.to_string()) && !post.contains(&G1_OWN_AS.to_string()),
@@ -206,7 +251,10 @@ fn own_as_routes_are_refused() {
         "a route whose AS_PATH has our AS is in the Loc-RIB: {:?}",
         in_loc_rib(&d, G1_OWN_AS)
     );
-    let g2_sent = || g2.try_adj_in(oc.ipv4(), Family::Ipv4Unicast).unwrap_or_default();
+    let g2_sent = || {
+        g2.try_adj_in(oc.ipv4(), Family::Ipv4Unicast)
+            .unwrap_or_default()
+    };
     assert!(
         wait_until(ROUTE, || g2_sent().iter().any(|r| r.prefix == G1_PLAIN)),
         "gobgpd 2 never got {G1_PLAIN}: {}",
@@ -220,14 +268,27 @@ fn own_as_routes_are_refused() {
 
     // allow-own-as 1, by gNMI Set, without a session reset: accepted.
     let before = transitions(&d, g1a);
-    d.gnmi_update(&format!("{}/as-path-options/config", neighbor_path(g1a)), json!({"allow-own-as": 1}));
+    d.gnmi_update(
+        &format!("{}/as-path-options/config", neighbor_path(g1a)),
+        json!({"allow-own-as": 1}),
+    );
     let own = wait_loc_rib(&d, G1_OWN_AS, "allow-own-as 1");
     assert_eq!(own.as_path, vec![65001, OC_AS, 100], "{own}");
     wait_adj(&d, g1a, AdjRib::InPost, G1_OWN_AS, true, "allow-own-as 1");
-    assert_eq!(transitions(&d, g1a), before, "allow-own-as reset the session with gobgpd 1");
-    assert!(d.established(g1a), "session with gobgpd 1 down after allow-own-as");
+    assert_eq!(
+        transitions(&d, g1a),
+        before,
+        "allow-own-as reset the session with gobgpd 1"
+    );
+    assert!(
+        d.established(g1a),
+        "session with gobgpd 1 down after allow-own-as"
+    );
     // Back to 0: refused again.
-    d.gnmi_update(&format!("{}/as-path-options/config", neighbor_path(g1a)), json!({"allow-own-as": 0}));
+    d.gnmi_update(
+        &format!("{}/as-path-options/config", neighbor_path(g1a)),
+        json!({"allow-own-as": 0}),
+    );
     wait_no_loc_rib(&d, G1_OWN_AS, "allow-own-as back to 0");
 
     // (2) enforce-first-AS: gobgpd 2 is a route server towards us and
@@ -243,24 +304,45 @@ fn own_as_routes_are_refused() {
     );
     // gobgpd 2 sent it (its Adj-RIB-Out towards us), and ocbgpd received
     // an UPDATE since: its absence from the Loc-RIB is a decision.
-    let sent = || g2.try_cli(&["neighbor", &oc.ipv4().to_string(), "adj-out", "-a", "ipv4"]).unwrap_or_default();
-    assert!(wait_until(UP, || sent().contains(G2_NO_FIRST_AS)), "gobgpd 2 never sent {G2_NO_FIRST_AS}: {}", sent());
+    let sent = || {
+        g2.try_cli(&["neighbor", &oc.ipv4().to_string(), "adj-out", "-a", "ipv4"])
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_until(UP, || sent().contains(G2_NO_FIRST_AS)),
+        "gobgpd 2 never sent {G2_NO_FIRST_AS}: {}",
+        sent()
+    );
     assert!(
         wait_until(ROUTE, || received_updates(&d, g2a) > updates),
         "ocbgpd counted no UPDATE from gobgpd 2 after it sent {G2_NO_FIRST_AS}"
     );
-    wait_adj(&d, g2a, AdjRib::InPost, G2_NO_FIRST_AS, false, "first AS not the peer's");
+    wait_adj(
+        &d,
+        g2a,
+        AdjRib::InPost,
+        G2_NO_FIRST_AS,
+        false,
+        "first AS not the peer's",
+    );
     assert!(
         in_loc_rib(&d, G2_NO_FIRST_AS).is_none(),
         "a route from eBGP peer AS 65002 whose AS_PATH starts with 65020 is in the Loc-RIB: {:?}",
         in_loc_rib(&d, G2_NO_FIRST_AS)
     );
     let enforce = |on: bool| {
-        d.gnmi_update(&format!("{}/config", neighbor_path(g2a)), json!({"ocbgp:enforce-first-as": on}));
+        d.gnmi_update(
+            &format!("{}/config", neighbor_path(g2a)),
+            json!({"ocbgp:enforce-first-as": on}),
+        );
     };
     enforce(false);
     let r = wait_loc_rib(&d, G2_NO_FIRST_AS, "enforce-first-as false");
-    assert_eq!((r.as_path.clone(), r.next_hop), (vec![65020], Some(g3h.ipv4())), "{r}");
+    assert_eq!(
+        (r.as_path.clone(), r.next_hop),
+        (vec![65020], Some(g3h.ipv4())),
+        "{r}"
+    );
     enforce(true);
     wait_no_loc_rib(&d, G2_NO_FIRST_AS, "enforce-first-as true again");
 
@@ -269,14 +351,25 @@ fn own_as_routes_are_refused() {
     wait_loc_rib(&d, EXA_SET, "ExaBGP's route without AS_SET");
     wait_loc_rib(&d, EXA_PLAIN, "ExaBGP's control route");
     let exa_before = transitions(&d, exa_a);
-    exa.command(&format!("announce route {EXA_SET} next-hop {exa_a} as-path [ 65003 ( 65010 65011 ) ]"));
+    exa.command(&format!(
+        "announce route {EXA_SET} next-hop {exa_a} as-path [ 65003 ( 65010 65011 ) ]"
+    ));
     wait_no_loc_rib(&d, EXA_SET, "AS_SET in the AS_PATH");
-    assert!(in_loc_rib(&d, EXA_PLAIN).is_some(), "the AS_SET treat-as-withdraw took {EXA_PLAIN} along");
+    assert!(
+        in_loc_rib(&d, EXA_PLAIN).is_some(),
+        "the AS_SET treat-as-withdraw took {EXA_PLAIN} along"
+    );
     // The session is still usable: the prefix comes back well-formed.
-    exa.command(&format!("announce route {EXA_SET} next-hop {exa_a} as-path [ 65003 65012 ]"));
+    exa.command(&format!(
+        "announce route {EXA_SET} next-hop {exa_a} as-path [ 65003 65012 ]"
+    ));
     let back = wait_loc_rib(&d, EXA_SET, "ExaBGP's route again without AS_SET");
     assert_eq!(back.as_path, vec![65003, 65012], "{back}");
-    assert_eq!(transitions(&d, exa_a), exa_before, "the AS_SET reset ExaBGP's session");
+    assert_eq!(
+        transitions(&d, exa_a),
+        exa_before,
+        "the AS_SET reset ExaBGP's session"
+    );
     assert!(exa.established(oc.ipv4()), "ExaBGP's session went down");
     d.process().assert_running();
 }
@@ -297,14 +390,18 @@ const EXA_CONTROL: &str = "10.60.5.0/24";
 /// FRR's path to `prefix` as `show bgp ipv4 unicast PREFIX json` prints it
 /// (its first path), None when FRR has none.
 fn frr_path(f: &Frr, prefix: &str) -> Option<Value> {
-    let text = f.try_vtysh(&[&format!("show bgp ipv4 unicast {prefix} json")]).ok()?;
+    let text = f
+        .try_vtysh(&[&format!("show bgp ipv4 unicast {prefix} json")])
+        .ok()?;
     let doc: Value = serde_json::from_str(&text).ok()?;
     doc["paths"].as_array().and_then(|p| p.first()).cloned()
 }
 
 /// BIRD's `show route for PREFIX all` text, empty when it has no route.
 fn bird_route_text(b: &Bird, prefix: &str) -> String {
-    let text = b.try_birdc(&format!("show route for {prefix} all")).unwrap_or_default();
+    let text = b
+        .try_birdc(&format!("show route for {prefix} all"))
+        .unwrap_or_default();
     if text.contains(prefix) {
         text
     } else {
@@ -324,11 +421,15 @@ fn bird_attr(text: &str, name: &str) -> Option<String> {
 #[test]
 fn route_reflection_with_bird_and_frr_clients() {
     let lab = Lab::new("rp_rr");
-    let (oc, bh, fh, exh) = (lab.host("oc"), lab.host("bird"), lab.host("frr"), lab.host("exa"));
+    let (oc, bh, fh, exh) = (
+        lab.host("oc"),
+        lab.host("bird"),
+        lab.host("frr"),
+        lab.host("exa"),
+    );
     let v4 = &[Family::Ipv4Unicast];
     let (oc_a, bird_a, frr_a, exa_a) = (oc.ipv4(), bh.ipv4(), fh.ipv4(), exh.ipv4());
-    let rr =
-        |client: bool| json!({"config": {"route-reflector-client": client, "route-reflector-cluster-id": CLUSTER}});
+    let rr = |client: bool| json!({"config": {"route-reflector-client": client, "route-reflector-cluster-id": CLUSTER}});
     let d = Ocbgpd::start(
         &oc,
         &OcbgpdConfig::new(
@@ -340,7 +441,10 @@ fn route_reflection_with_bird_and_frr_clients() {
         .no_netconf()
         .bgp_extra(&["neighbors", "neighbor", "0", "route-reflector"], rr(true))
         .bgp_extra(&["neighbors", "neighbor", "1", "route-reflector"], rr(true))
-        .bgp_extra(&["neighbors", "neighbor", "2", "route-reflector"], rr(false)),
+        .bgp_extra(
+            &["neighbors", "neighbor", "2", "route-reflector"],
+            rr(false),
+        ),
     );
     let b = Bird::start(
         &bh,
@@ -382,11 +486,26 @@ fn route_reflection_with_bird_and_frr_clients() {
         describe(&f.routes(Family::Ipv4Unicast))
     );
     let p = path.unwrap();
-    assert_eq!(p["originatorId"].as_str(), Some(bird_a.to_string().as_str()), "ORIGINATOR_ID at FRR: {p}");
-    assert_eq!(p["clusterList"]["list"], json!([CLUSTER]), "CLUSTER_LIST at FRR: {p}");
+    assert_eq!(
+        p["originatorId"].as_str(),
+        Some(bird_a.to_string().as_str()),
+        "ORIGINATOR_ID at FRR: {p}"
+    );
+    assert_eq!(
+        p["clusterList"]["list"],
+        json!([CLUSTER]),
+        "CLUSTER_LIST at FRR: {p}"
+    );
     let at_frr = f.wait_route(FROM_BIRD, ROUTE);
-    assert_eq!(at_frr.next_hop, Some(bird_a), "next hop unchanged by the reflector: {at_frr}");
-    assert!(at_frr.as_path.is_empty(), "iBGP reflection adds no AS: {at_frr}");
+    assert_eq!(
+        at_frr.next_hop,
+        Some(bird_a),
+        "next hop unchanged by the reflector: {at_frr}"
+    );
+    assert!(
+        at_frr.as_path.is_empty(),
+        "iBGP reflection adds no AS: {at_frr}"
+    );
 
     // FRR's route reaches BIRD with the same.
     let mut text = String::new();
@@ -399,16 +518,35 @@ fn route_reflection_with_bird_and_frr_clients() {
         "BIRD never got FRR's {FROM_FRR} reflected; BIRD's table:\n{}",
         describe(&b.routes(Family::Ipv4Unicast))
     );
-    assert_eq!(bird_attr(&text, "BGP.originator_id").as_deref(), Some(frr_a.to_string().as_str()), "{text}");
-    assert_eq!(bird_attr(&text, "BGP.cluster_list").as_deref(), Some(CLUSTER), "{text}");
+    assert_eq!(
+        bird_attr(&text, "BGP.originator_id").as_deref(),
+        Some(frr_a.to_string().as_str()),
+        "{text}"
+    );
+    assert_eq!(
+        bird_attr(&text, "BGP.cluster_list").as_deref(),
+        Some(CLUSTER),
+        "{text}"
+    );
 
     // Loop drops: ExaBGP's routes carrying our cluster id or our router id
     // as ORIGINATOR_ID are received but not eligible; its plain route is,
     // and is reflected to the clients (non-client to client).
     wait_loc_rib(&d, EXA_CONTROL, "ExaBGP's control route");
     for p in [EXA_CLUSTER_LOOP, EXA_ORIGINATOR_LOOP] {
-        wait_adj(&d, exa_a, AdjRib::InPre, p, true, "ExaBGP's looped route, as received");
-        assert!(in_loc_rib(&d, p).is_none(), "looped route {p} is in the Loc-RIB: {:?}", in_loc_rib(&d, p));
+        wait_adj(
+            &d,
+            exa_a,
+            AdjRib::InPre,
+            p,
+            true,
+            "ExaBGP's looped route, as received",
+        );
+        assert!(
+            in_loc_rib(&d, p).is_none(),
+            "looped route {p} is in the Loc-RIB: {:?}",
+            in_loc_rib(&d, p)
+        );
     }
     let control = f.wait_route(EXA_CONTROL, ROUTE);
     assert_eq!(control.next_hop, Some(exa_a), "{control}");
@@ -419,20 +557,39 @@ fn route_reflection_with_bird_and_frr_clients() {
     let mut got = Vec::new();
     let ok = wait_until(ROUTE, || {
         got = exa.try_routes(Family::Ipv4Unicast).unwrap_or_default();
-        [FROM_BIRD, FROM_FRR].iter().all(|p| got.iter().any(|r| r.prefix == *p))
+        [FROM_BIRD, FROM_FRR]
+            .iter()
+            .all(|p| got.iter().any(|r| r.prefix == *p))
     });
-    assert!(ok, "ExaBGP (non-client) did not get both clients' routes:\n{}", describe(&got));
+    assert!(
+        ok,
+        "ExaBGP (non-client) did not get both clients' routes:\n{}",
+        describe(&got)
+    );
 
     // Client-to-client reflection off: BIRD's route is withdrawn from FRR;
     // the non-client's route still reaches FRR, and ExaBGP still has BIRD's.
-    d.gnmi_update(&format!("{BGP}/global/config"), json!({"ocbgp:client-to-client-reflection": false}));
+    d.gnmi_update(
+        &format!("{BGP}/global/config"),
+        json!({"ocbgp:client-to-client-reflection": false}),
+    );
     f.wait_no_route(FROM_BIRD, ROUTE);
     b.wait_no_route(FROM_FRR, ROUTE);
-    assert!(f.route(EXA_CONTROL).is_some(), "the non-client's route left FRR too");
+    assert!(
+        f.route(EXA_CONTROL).is_some(),
+        "the non-client's route left FRR too"
+    );
     let exa_now = exa.try_routes(Family::Ipv4Unicast).unwrap_or_default();
-    assert!(exa_now.iter().any(|r| r.prefix == FROM_BIRD), "ExaBGP lost BIRD's route:\n{}", describe(&exa_now));
+    assert!(
+        exa_now.iter().any(|r| r.prefix == FROM_BIRD),
+        "ExaBGP lost BIRD's route:\n{}",
+        describe(&exa_now)
+    );
     // And back on.
-    d.gnmi_update(&format!("{BGP}/global/config"), json!({"ocbgp:client-to-client-reflection": true}));
+    d.gnmi_update(
+        &format!("{BGP}/global/config"),
+        json!({"ocbgp:client-to-client-reflection": true}),
+    );
     f.wait_route(FROM_BIRD, ROUTE);
     d.process().assert_running();
 }
@@ -462,12 +619,21 @@ fn is_max_prefix_cease(e: &Value) -> bool {
 }
 
 fn max_prefix_ceases(g: &Gobgp) -> Vec<Value> {
-    gobgp_notifications(g).into_iter().filter(is_max_prefix_cease).collect()
+    gobgp_notifications(g)
+        .into_iter()
+        .filter(is_max_prefix_cease)
+        .collect()
 }
 
 fn limit_exceeded(d: &Ocbgpd, peer: IpAddr) -> Option<bool> {
-    let path = format!("{}/ipv4-unicast/prefix-limit/state/prefix-limit-exceeded", ipv4_afi_path(peer));
-    d.try_gnmi_leaf(&path, "prefix-limit-exceeded").ok().flatten().and_then(|v| v.as_bool())
+    let path = format!(
+        "{}/ipv4-unicast/prefix-limit/state/prefix-limit-exceeded",
+        ipv4_afi_path(peer)
+    );
+    d.try_gnmi_leaf(&path, "prefix-limit-exceeded")
+        .ok()
+        .flatten()
+        .and_then(|v| v.as_bool())
 }
 
 /// Waits until gobgpd has logged more than `seen` max-prefix Ceases and
@@ -495,13 +661,32 @@ fn prefix_limit_tears_down_gobgpd() {
     let ga = gh.ipv4();
     let d = Ocbgpd::start(
         &oc,
-        &OcbgpdConfig::new(BgpConfig::new(OC_AS, oc.ipv4()).neighbor(Neighbor::new(ga, 65001).families(v4)))
-            .no_netconf()
-            .bgp_extra(
-                &["neighbors", "neighbor", "0", "afi-safis", "afi-safi", "0", "ipv4-unicast"],
-                json!({"prefix-limit": {"config": {"max-prefixes": 2}}}),
-            )
-            .bgp_extra(&["neighbors", "neighbor", "0", "config", "ocbgp:prefix-limit-restart-timer"], json!(RESTART)),
+        &OcbgpdConfig::new(
+            BgpConfig::new(OC_AS, oc.ipv4()).neighbor(Neighbor::new(ga, 65001).families(v4)),
+        )
+        .no_netconf()
+        .bgp_extra(
+            &[
+                "neighbors",
+                "neighbor",
+                "0",
+                "afi-safis",
+                "afi-safi",
+                "0",
+                "ipv4-unicast",
+            ],
+            json!({"prefix-limit": {"config": {"max-prefixes": 2}}}),
+        )
+        .bgp_extra(
+            &[
+                "neighbors",
+                "neighbor",
+                "0",
+                "config",
+                "ocbgp:prefix-limit-restart-timer",
+            ],
+            json!(RESTART),
+        ),
     );
     let mut cfg = BgpConfig::new(65001, ga).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4));
     for p in LIMITED {
@@ -516,7 +701,10 @@ fn prefix_limit_tears_down_gobgpd() {
     eprintln!("gobgpd: {cease}");
     // RFC 4486: data AFI (2 octets), SAFI (1), the limit (4): 0 1 1 0 0 0 2,
     // base64 in gobgpd's JSON log.
-    assert_eq!(cease["Data"], "AAEBAAAAAg==", "NOTIFICATION data is not AFI 1 / SAFI 1 / limit 2: {cease}");
+    assert_eq!(
+        cease["Data"], "AAEBAAAAAg==",
+        "NOTIFICATION data is not AFI 1 / SAFI 1 / limit 2: {cease}"
+    );
     let mut flag = None;
     assert!(
         wait_until(ROUTE, || {
@@ -525,9 +713,15 @@ fn prefix_limit_tears_down_gobgpd() {
         }),
         "prefix-limit-exceeded is {flag:?}, expected true"
     );
-    assert!(!d.established(ga), "ocbgpd still has the session up after the limit");
+    assert!(
+        !d.established(ga),
+        "ocbgpd still has the session up after the limit"
+    );
     for p in LIMITED {
-        assert!(in_loc_rib(&d, p).is_none(), "{p} stayed in the Loc-RIB after the teardown");
+        assert!(
+            in_loc_rib(&d, p).is_none(),
+            "{p} stayed in the Loc-RIB after the teardown"
+        );
     }
     // Down (Idle, no reconnect, gobgpd's attempts refused) for the restart
     // timer: nothing established in the first half of it.
@@ -558,7 +752,10 @@ fn prefix_limit_tears_down_gobgpd() {
         limit_exceeded(&d, ga)
     );
     let transitions_up = transitions(&d, ga);
-    assert!(!wait_until(Duration::from_secs(3), || !d.established(ga)), "the session at the limit (2 of 2) went down");
+    assert!(
+        !wait_until(Duration::from_secs(3), || !d.established(ga)),
+        "the session at the limit (2 of 2) went down"
+    );
     assert_eq!(max_prefix_ceases(&g).len(), n2);
 
     // prevent-teardown: a third prefix only sets the flag (and a log line).
@@ -575,9 +772,20 @@ fn prefix_limit_tears_down_gobgpd() {
         }),
         "prevent-teardown: prefix-limit-exceeded is {flag:?} with 3 prefixes, expected true"
     );
-    assert!(!wait_until(Duration::from_secs(3), || !d.established(ga)), "prevent-teardown: the session went down");
-    assert_eq!(transitions(&d, ga), after_set, "prevent-teardown: the session was reset");
-    assert_eq!(max_prefix_ceases(&g).len(), n2, "prevent-teardown: gobgpd got a Cease");
+    assert!(
+        !wait_until(Duration::from_secs(3), || !d.established(ga)),
+        "prevent-teardown: the session went down"
+    );
+    assert_eq!(
+        transitions(&d, ga),
+        after_set,
+        "prevent-teardown: the session was reset"
+    );
+    assert_eq!(
+        max_prefix_ceases(&g).len(),
+        n2,
+        "prevent-teardown: gobgpd got a Cease"
+    );
     eprintln!("prefix limit: transitions at the limit {transitions_up}, after prevent-teardown {after_set}");
     d.process().assert_running();
 }
@@ -596,10 +804,16 @@ const PEER_AS_PATH: &str = "10.70.2.0/24";
 fn wait_bird_path(b: &Bird, prefix: &str, want: Option<&[u32]>, what: &str) {
     let mut got = None;
     let ok = wait_until(ROUTE, || {
-        got = b.try_routes(Family::Ipv4Unicast).ok().map(|r| pick(&r, prefix).map(|r| r.as_path.clone()));
+        got = b
+            .try_routes(Family::Ipv4Unicast)
+            .ok()
+            .map(|r| pick(&r, prefix).map(|r| r.as_path.clone()));
         matches!(&got, Some(p) if p.as_deref() == want)
     });
-    assert!(ok, "{what}: BIRD's AS_PATH for {prefix} is {got:?}, expected {want:?}");
+    assert!(
+        ok,
+        "{what}: BIRD's AS_PATH for {prefix} is {got:?}, expected {want:?}"
+    );
 }
 
 #[test]
@@ -617,12 +831,40 @@ fn replace_peer_as_and_remove_private_as_at_bird() {
         )
         .no_netconf(),
     );
-    let g = Gobgp::start(&gh, &BgpConfig::new(65001, ga).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4)));
-    let b = Bird::start(&bh, &BgpConfig::new(BIRD_AS, ba).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4)));
+    let g = Gobgp::start(
+        &gh,
+        &BgpConfig::new(65001, ga).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4)),
+    );
+    let b = Bird::start(
+        &bh,
+        &BgpConfig::new(BIRD_AS, ba).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4)),
+    );
     d.wait_established(ga, UP);
     d.wait_established(ba, UP);
-    g.cli(&["global", "rib", "add", PRIVATE_PATH, "origin", "igp", "aspath", "65010 64496 65020", "-a", "ipv4"]);
-    g.cli(&["global", "rib", "add", PEER_AS_PATH, "origin", "igp", "aspath", "64499 64496", "-a", "ipv4"]);
+    g.cli(&[
+        "global",
+        "rib",
+        "add",
+        PRIVATE_PATH,
+        "origin",
+        "igp",
+        "aspath",
+        "65010 64496 65020",
+        "-a",
+        "ipv4",
+    ]);
+    g.cli(&[
+        "global",
+        "rib",
+        "add",
+        PEER_AS_PATH,
+        "origin",
+        "igp",
+        "aspath",
+        "64499 64496",
+        "-a",
+        "ipv4",
+    ]);
     let r = wait_loc_rib(&d, PRIVATE_PATH, "gobgpd's route with private ASes");
     assert_eq!(r.as_path, vec![65001, 65010, 64496, 65020], "{r}");
     let r = wait_loc_rib(&d, PEER_AS_PATH, "gobgpd's route with BIRD's AS");
@@ -630,31 +872,68 @@ fn replace_peer_as_and_remove_private_as_at_bird() {
 
     // Nothing configured: BIRD gets the path as is (ours prepended), and
     // drops the one with its own AS.
-    wait_bird_path(&b, PRIVATE_PATH, Some(&[OC_AS, 65001, 65010, 64496, 65020]), "no option");
+    wait_bird_path(
+        &b,
+        PRIVATE_PATH,
+        Some(&[OC_AS, 65001, 65010, 64496, 65020]),
+        "no option",
+    );
     wait_adj(&d, ba, AdjRib::OutPost, PEER_AS_PATH, true, "sent to BIRD");
-    assert!(b.route(PEER_AS_PATH).is_none(), "BIRD accepted a path with its own AS");
+    assert!(
+        b.route(PEER_AS_PATH).is_none(),
+        "BIRD accepted a path with its own AS"
+    );
 
     let config = format!("{}/config", neighbor_path(ba));
     let remove_private = |option: &str| {
-        d.gnmi_update(&config, json!({"remove-private-as": format!("{BGP_TYPES}:{option}")}));
+        d.gnmi_update(
+            &config,
+            json!({"remove-private-as": format!("{BGP_TYPES}:{option}")}),
+        );
     };
     // REMOVE_ALL: every private AS of the received path goes; ours is
     // prepended after.
     remove_private("PRIVATE_AS_REMOVE_ALL");
-    wait_bird_path(&b, PRIVATE_PATH, Some(&[OC_AS, 64496]), "PRIVATE_AS_REMOVE_ALL");
+    wait_bird_path(
+        &b,
+        PRIVATE_PATH,
+        Some(&[OC_AS, 64496]),
+        "PRIVATE_AS_REMOVE_ALL",
+    );
     // REPLACE_ALL: each private AS becomes ours.
     remove_private("PRIVATE_AS_REPLACE_ALL");
-    wait_bird_path(&b, PRIVATE_PATH, Some(&[OC_AS, OC_AS, OC_AS, 64496, OC_AS]), "PRIVATE_AS_REPLACE_ALL");
+    wait_bird_path(
+        &b,
+        PRIVATE_PATH,
+        Some(&[OC_AS, OC_AS, OC_AS, 64496, OC_AS]),
+        "PRIVATE_AS_REPLACE_ALL",
+    );
     // Unset: as received again.
-    d.try_gnmi_set(&[format!("{config}/remove-private-as")], &[], &[]).unwrap_or_else(|e| d.fail(&e));
-    wait_bird_path(&b, PRIVATE_PATH, Some(&[OC_AS, 65001, 65010, 64496, 65020]), "remove-private-as deleted");
+    d.try_gnmi_set(&[format!("{config}/remove-private-as")], &[], &[])
+        .unwrap_or_else(|e| d.fail(&e));
+    wait_bird_path(
+        &b,
+        PRIVATE_PATH,
+        Some(&[OC_AS, 65001, 65010, 64496, 65020]),
+        "remove-private-as deleted",
+    );
 
     // replace-peer-as (AS override): BIRD's AS in the path becomes ours,
     // and BIRD accepts the route.
     let options = format!("{}/as-path-options/config", neighbor_path(ba));
     d.gnmi_update(&options, json!({"replace-peer-as": true}));
-    wait_bird_path(&b, PEER_AS_PATH, Some(&[OC_AS, 65001, OC_AS, 64496]), "replace-peer-as");
-    wait_bird_path(&b, PRIVATE_PATH, Some(&[OC_AS, 65001, 65010, 64496, 65020]), "replace-peer-as, no peer AS in path");
+    wait_bird_path(
+        &b,
+        PEER_AS_PATH,
+        Some(&[OC_AS, 65001, OC_AS, 64496]),
+        "replace-peer-as",
+    );
+    wait_bird_path(
+        &b,
+        PRIVATE_PATH,
+        Some(&[OC_AS, 65001, 65010, 64496, 65020]),
+        "replace-peer-as, no peer AS in path",
+    );
     d.gnmi_update(&options, json!({"replace-peer-as": false}));
     wait_bird_path(&b, PEER_AS_PATH, None, "replace-peer-as false");
     d.process().assert_running();
@@ -673,9 +952,11 @@ fn bird_kinds(b: &Bird, prefix: &str) -> Option<BTreeSet<&'static str>> {
         return None;
     }
     let mut kinds = BTreeSet::new();
-    for (attr, kind) in
-        [("BGP.community", "STANDARD"), ("BGP.ext_community", "EXTENDED"), ("BGP.large_community", "LARGE")]
-    {
+    for (attr, kind) in [
+        ("BGP.community", "STANDARD"),
+        ("BGP.ext_community", "EXTENDED"),
+        ("BGP.large_community", "LARGE"),
+    ] {
         if bird_attr(&text, attr).is_some_and(|v| !v.is_empty()) {
             kinds.insert(kind);
         }
@@ -699,8 +980,14 @@ fn send_community_type_at_bird() {
         .no_netconf()
         .no_send_community(),
     );
-    let g = Gobgp::start(&gh, &BgpConfig::new(65001, ga).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4)));
-    let b = Bird::start(&bh, &BgpConfig::new(BIRD_AS, ba).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4)));
+    let g = Gobgp::start(
+        &gh,
+        &BgpConfig::new(65001, ga).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4)),
+    );
+    let b = Bird::start(
+        &bh,
+        &BgpConfig::new(BIRD_AS, ba).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4)),
+    );
     d.wait_established(ga, UP);
     d.wait_established(ba, UP);
     g.cli(&[
@@ -720,7 +1007,11 @@ fn send_community_type_at_bird() {
         "ipv4",
     ]);
     let r = wait_loc_rib(&d, TAGGED, "gobgpd's tagged route");
-    assert_eq!(r.communities, vec!["65001:1".to_string()], "ocbgpd received the communities: {r}");
+    assert_eq!(
+        r.communities,
+        vec!["65001:1".to_string()],
+        "ocbgpd received the communities: {r}"
+    );
 
     let neighbor = neighbor_path(ba);
     let afi = ipv4_afi_path(ba);
@@ -731,7 +1022,11 @@ fn send_community_type_at_bird() {
         if base == afi {
             config["afi-safi-name"] = json!(format!("{BGP_TYPES}:IPV4_UNICAST"));
         }
-        d.try_gnmi_set(&[format!("{base}/config/send-community-type")], &[], &[(format!("{base}/config"), config)])
+        d.try_gnmi_set(
+            &[format!("{base}/config/send-community-type")],
+            &[],
+            &[(format!("{base}/config"), config)],
+        )
     };
     let expect = |want: &[&str], what: &str| {
         let want: BTreeSet<&str> = want.iter().copied().collect();
@@ -752,28 +1047,56 @@ fn send_community_type_at_bird() {
     set_types(&neighbor, &["STANDARD"]).unwrap_or_else(|e| d.fail(&e));
     expect(&["STANDARD"], "[STANDARD]");
     let text = bird_route_text(&b, TAGGED);
-    assert_eq!(bird_attr(&text, "BGP.community").as_deref(), Some("(65001,1)"), "{text}");
+    assert_eq!(
+        bird_attr(&text, "BGP.community").as_deref(),
+        Some("(65001,1)"),
+        "{text}"
+    );
     set_types(&neighbor, &["LARGE"]).unwrap_or_else(|e| d.fail(&e));
     expect(&["LARGE"], "[LARGE]");
     set_types(&neighbor, &["STANDARD", "EXTENDED", "LARGE"]).unwrap_or_else(|e| d.fail(&e));
-    expect(&["STANDARD", "EXTENDED", "LARGE"], "[STANDARD, EXTENDED, LARGE]");
+    expect(
+        &["STANDARD", "EXTENDED", "LARGE"],
+        "[STANDARD, EXTENDED, LARGE]",
+    );
     let text = bird_route_text(&b, TAGGED);
-    assert_eq!(bird_attr(&text, "BGP.ext_community").as_deref(), Some("(rt, 65001, 100)"), "{text}");
-    assert_eq!(bird_attr(&text, "BGP.large_community").as_deref(), Some("(65001, 1, 1)"), "{text}");
+    assert_eq!(
+        bird_attr(&text, "BGP.ext_community").as_deref(),
+        Some("(rt, 65001, 100)"),
+        "{text}"
+    );
+    assert_eq!(
+        bird_attr(&text, "BGP.large_community").as_deref(),
+        Some("(65001, 1, 1)"),
+        "{text}"
+    );
     // The address family's setting wins over the neighbor's.
     set_types(&afi, &["EXTENDED"]).unwrap_or_else(|e| d.fail(&e));
-    expect(&["EXTENDED"], "address family [EXTENDED] under neighbor [all three]");
-    d.try_gnmi_set(&[format!("{afi}/config/send-community-type")], &[], &[]).unwrap_or_else(|e| d.fail(&e));
-    expect(&["STANDARD", "EXTENDED", "LARGE"], "address-family setting deleted");
+    expect(
+        &["EXTENDED"],
+        "address family [EXTENDED] under neighbor [all three]",
+    );
+    d.try_gnmi_set(&[format!("{afi}/config/send-community-type")], &[], &[])
+        .unwrap_or_else(|e| d.fail(&e));
+    expect(
+        &["STANDARD", "EXTENDED", "LARGE"],
+        "address-family setting deleted",
+    );
     // NONE with another kind is refused, and changes nothing.
     let refused = set_types(&neighbor, &["NONE", "STANDARD"]);
-    assert!(refused.is_err(), "send-community-type [NONE, STANDARD] was accepted");
+    assert!(
+        refused.is_err(),
+        "send-community-type [NONE, STANDARD] was accepted"
+    );
     eprintln!("[NONE, STANDARD] refused: {}", refused.unwrap_err());
     let now = d
         .try_gnmi_get(&format!("{neighbor}/config/send-community-type"))
         .map(|v| serde_json::to_string(&v).unwrap_or_default())
         .unwrap_or_default();
-    assert!(now.contains("LARGE") && !now.contains("NONE"), "the refused Set changed the config: {now}");
+    assert!(
+        now.contains("LARGE") && !now.contains("NONE"),
+        "the refused Set changed the config: {now}"
+    );
     expect(&["STANDARD", "EXTENDED", "LARGE"], "after the refused Set");
     // NONE alone: none.
     set_types(&neighbor, &["NONE"]).unwrap_or_else(|e| d.fail(&e));
@@ -797,13 +1120,17 @@ fn enhanced_route_refresh_with_frr() {
     let d = Ocbgpd::start(
         &oc,
         &OcbgpdConfig::new(
-            BgpConfig::new(OC_AS, oc_a).neighbor(Neighbor::new(fa, 65002).families(v4)).route(Originated::new(OURS)),
+            BgpConfig::new(OC_AS, oc_a)
+                .neighbor(Neighbor::new(fa, 65002).families(v4))
+                .route(Originated::new(OURS)),
         )
         .no_netconf(),
     );
     let f = Frr::start(
         &fh,
-        &BgpConfig::new(65002, fa).neighbor(Neighbor::new(oc_a, OC_AS).families(v4)).route(Originated::new(FRRS)),
+        &BgpConfig::new(65002, fa)
+            .neighbor(Neighbor::new(oc_a, OC_AS).families(v4))
+            .route(Originated::new(FRRS)),
     );
     d.wait_established(fa, UP);
     f.wait_route(OURS, ROUTE);
@@ -811,22 +1138,36 @@ fn enhanced_route_refresh_with_frr() {
 
     // Both ends advertise the capability.
     let text = f.vtysh(&[&format!("show bgp neighbors {oc_a} json")]);
-    let n: Value = serde_json::from_str(&text).unwrap_or_else(|e| f.fail(&format!("vtysh JSON: {e}")));
+    let n: Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| f.fail(&format!("vtysh JSON: {e}")));
     let caps = &n[oc_a.to_string()]["neighborCapabilities"];
-    assert_eq!(caps["enhancedRouteRefresh"], "advertisedAndReceived", "FRR's view of the capabilities: {caps}");
+    assert_eq!(
+        caps["enhancedRouteRefresh"], "advertisedAndReceived",
+        "FRR's view of the capabilities: {caps}"
+    );
     let before = transitions(&d, fa);
 
     // FRR asks for a refresh: ocbgpd answers BoRR, the routes, EoRR. FRR
     // marks our routes stale at BoRR and purges those not re-sent by EoRR,
     // so our route still being there after EoRR shows it was re-sent.
     // FRR logs both with `debug bgp neighbor-events` (the lab's bgpd.conf).
-    let count = |needle: &str| f.bgpd().log().lines().filter(|l| l.contains(needle)).count();
+    let count = |needle: &str| {
+        f.bgpd()
+            .log()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
+    };
     let (borr, eorr) = ("rcvd route-refresh (BoRR)", "rcvd route-refresh (EoRR)");
     let (borr_before, eorr_before) = (count(borr), count(eorr));
     f.vtysh(&[&format!("clear bgp ipv4 unicast {oc_a} soft in")]);
-    let ok = wait_until(ROUTE, || count(borr) > borr_before && count(eorr) > eorr_before);
+    let ok = wait_until(ROUTE, || {
+        count(borr) > borr_before && count(eorr) > eorr_before
+    });
     if !ok {
-        f.fail(&format!("FRR logged no {borr:?} and {eorr:?} from ocbgpd after `clear bgp ... soft in`"));
+        f.fail(&format!(
+            "FRR logged no {borr:?} and {eorr:?} from ocbgpd after `clear bgp ... soft in`"
+        ));
     }
     let bad: Vec<String> = f
         .bgpd()
@@ -835,7 +1176,11 @@ fn enhanced_route_refresh_with_frr() {
         .filter(|l| l.contains("whereas") || l.contains("timer expired"))
         .map(str::to_string)
         .collect();
-    assert!(bad.is_empty(), "FRR found the BoRR/EoRR sequence wrong:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "FRR found the BoRR/EoRR sequence wrong:\n{}",
+        bad.join("\n")
+    );
     let r = f.wait_route(OURS, ROUTE);
     assert_eq!(r.as_path, vec![OC_AS], "{r}");
     assert!(

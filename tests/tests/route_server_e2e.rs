@@ -31,22 +31,40 @@ const BOTH: &str = "198.51.100.0/24";
 
 /// The paths `client` was sent by `rs` for `prefix` (its Adj-RIB-In).
 fn from_rs(client: &Gobgp, rs: IpAddr, prefix: &str) -> Vec<Route> {
-    client.try_adj_in(rs, Family::Ipv4Unicast).unwrap_or_default().into_iter().filter(|r| r.prefix == prefix).collect()
+    client
+        .try_adj_in(rs, Family::Ipv4Unicast)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.prefix == prefix)
+        .collect()
 }
 
 /// Waits until what `client` has from `rs` for `prefix` satisfies `check`.
-fn wait_from_rs(client: &Gobgp, rs: IpAddr, prefix: &str, what: &str, check: impl Fn(&[Route]) -> bool) {
+fn wait_from_rs(
+    client: &Gobgp,
+    rs: IpAddr,
+    prefix: &str,
+    what: &str,
+    check: impl Fn(&[Route]) -> bool,
+) {
     let ok = wait_until(ROUTE, || check(&from_rs(client, rs, prefix)));
-    assert!(ok, "{}: {what}; it has from the route server: {:?}", client.describe(), from_rs(client, rs, prefix));
+    assert!(
+        ok,
+        "{}: {what}; it has from the route server: {:?}",
+        client.describe(),
+        from_rs(client, rs, prefix)
+    );
 }
 
 #[test]
 fn route_server_clients_get_transparent_routes_and_hidden_paths() {
     let lab = Lab::new("rs");
-    let (rs_host, a_host, b_host, c_host) = (lab.host("rs"), lab.host("a"), lab.host("b"), lab.host("c"));
+    let (rs_host, a_host, b_host, c_host) =
+        (lab.host("rs"), lab.host("a"), lab.host("b"), lab.host("c"));
     let rs = rs_host.ipv4();
     let client = |host: &Host, asn: u32| {
-        BgpConfig::new(asn, host.ipv4()).neighbor(Neighbor::new(rs, RS_AS).families(&[Family::Ipv4Unicast]))
+        BgpConfig::new(asn, host.ipv4())
+            .neighbor(Neighbor::new(rs, RS_AS).families(&[Family::Ipv4Unicast]))
     };
     let a_cfg = client(&a_host, A_AS)
         .route(Originated::new(ONLY_A).med(7).community("65101:7"))
@@ -76,10 +94,25 @@ fn route_server_clients_get_transparent_routes_and_hidden_paths() {
     // Transparency: C and B get A's route as A sent it.
     for peer in [&b, &c] {
         let r = peer.wait_route(ONLY_A, ROUTE);
-        assert_eq!(r.as_path, vec![A_AS], "{}: AS_PATH without the route server's AS: {r}", peer.describe());
-        assert_eq!(r.next_hop, Some(a_host.ipv4()), "{}: NEXT_HOP unchanged: {r}", peer.describe());
+        assert_eq!(
+            r.as_path,
+            vec![A_AS],
+            "{}: AS_PATH without the route server's AS: {r}",
+            peer.describe()
+        );
+        assert_eq!(
+            r.next_hop,
+            Some(a_host.ipv4()),
+            "{}: NEXT_HOP unchanged: {r}",
+            peer.describe()
+        );
         assert_eq!(r.med, Some(7), "{}: MED passes: {r}", peer.describe());
-        assert_eq!(r.communities, vec!["65101:7".to_string()], "{}: communities pass: {r}", peer.describe());
+        assert_eq!(
+            r.communities,
+            vec!["65101:7".to_string()],
+            "{}: communities pass: {r}",
+            peer.describe()
+        );
     }
     // The role shows in ocbgpd's state.
     let path = format!(
@@ -88,21 +121,37 @@ fn route_server_clients_get_transparent_routes_and_hidden_paths() {
         a_host.ipv4()
     );
     let state = serde_json::to_string(&oc.try_gnmi_get(&path).expect("gNMI Get")).unwrap();
-    assert!(state.contains(r#"route-server-client":true"#), "{path}: {state}");
+    assert!(
+        state.contains(r#"route-server-client":true"#),
+        "{path}: {state}"
+    );
     // Nothing of A's own goes back to A.
-    assert!(from_rs(&a, rs, ONLY_A).is_empty(), "A was sent its own route");
+    assert!(
+        from_rs(&a, rs, ONLY_A).is_empty(),
+        "A was sent its own route"
+    );
 
     // Path hiding: A and B each get the other's path for BOTH, though only
     // one of the two is ocbgpd's best.
-    wait_from_rs(&a, rs, BOTH, "B's path", |r| r.len() == 1 && r[0].as_path == [B_AS] && r[0].next_hop == Some(b_host.ipv4()));
-    wait_from_rs(&b, rs, BOTH, "A's path", |r| r.len() == 1 && r[0].as_path == [A_AS] && r[0].next_hop == Some(a_host.ipv4()));
-    wait_from_rs(&c, rs, BOTH, "one path", |r| r.len() == 1 && (r[0].as_path == [A_AS] || r[0].as_path == [B_AS]));
+    wait_from_rs(&a, rs, BOTH, "B's path", |r| {
+        r.len() == 1 && r[0].as_path == [B_AS] && r[0].next_hop == Some(b_host.ipv4())
+    });
+    wait_from_rs(&b, rs, BOTH, "A's path", |r| {
+        r.len() == 1 && r[0].as_path == [A_AS] && r[0].next_hop == Some(a_host.ipv4())
+    });
+    wait_from_rs(&c, rs, BOTH, "one path", |r| {
+        r.len() == 1 && (r[0].as_path == [A_AS] || r[0].as_path == [B_AS])
+    });
 
     // A withdraws BOTH: B has nothing left from the route server, C and A
     // get B's path.
     a.delete_route(BOTH);
     wait_from_rs(&b, rs, BOTH, "no path", |r| r.is_empty());
-    wait_from_rs(&c, rs, BOTH, "B's path", |r| r.len() == 1 && r[0].as_path == [B_AS]);
-    wait_from_rs(&a, rs, BOTH, "B's path", |r| r.len() == 1 && r[0].as_path == [B_AS]);
+    wait_from_rs(&c, rs, BOTH, "B's path", |r| {
+        r.len() == 1 && r[0].as_path == [B_AS]
+    });
+    wait_from_rs(&a, rs, BOTH, "B's path", |r| {
+        r.len() == 1 && r[0].as_path == [B_AS]
+    });
     assert!(oc.process().running(), "ocbgpd exited");
 }

@@ -19,15 +19,24 @@ fn yang_files() -> Vec<String> {
 }
 
 fn run(cmd: &mut Command) -> (bool, String) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
 #[test]
 fn pyang_compiles_every_module_cleanly() {
     let yang = repo_root().join("yang");
-    let (ok, text) = run(Command::new("pyang").arg("-p").arg(&yang).args(yang_files()));
+    let (ok, text) = run(Command::new("pyang")
+        .arg("-p")
+        .arg(&yang)
+        .args(yang_files()));
     assert!(ok && !text.contains("error"), "pyang:\n{text}");
 }
 
@@ -39,10 +48,22 @@ fn yanglint_loads_every_module() {
     let yang = repo_root().join("yang");
     let modules: Vec<String> = yang_files()
         .into_iter()
-        .filter(|f| !std::fs::read_to_string(f).unwrap().trim_start().starts_with("submodule"))
+        .filter(|f| {
+            !std::fs::read_to_string(f)
+                .unwrap()
+                .trim_start()
+                .starts_with("submodule")
+        })
         .collect();
-    let (ok, text) = run(Command::new("yanglint").arg("-ii").arg("-p").arg(&yang).args(modules));
-    assert!(ok && !text.to_lowercase().contains("err"), "yanglint:\n{text}");
+    let (ok, text) = run(Command::new("yanglint")
+        .arg("-ii")
+        .arg("-p")
+        .arg(&yang)
+        .args(modules));
+    assert!(
+        ok && !text.to_lowercase().contains("err"),
+        "yanglint:\n{text}"
+    );
 }
 
 /// The workplace's parity tool lives beside the repository, not in it; where
@@ -57,13 +78,29 @@ fn openconfig_parity() {
     let (ok, text) = run(Command::new(&tool).arg(repo_root().join("yang")));
     assert!(ok, "parity tool reports differences:\n{text}");
     for line in text.lines() {
-        let Some((area, rest)) = line.split_once(char::is_whitespace) else { continue };
-        if !["bgp/global", "bgp/neighbors", "bgp/peer-groups", "bgp/rib", "routing-policy", "defined-sets"]
-            .contains(&area)
+        let Some((area, rest)) = line.split_once(char::is_whitespace) else {
+            continue;
+        };
+        if ![
+            "bgp/global",
+            "bgp/neighbors",
+            "bgp/peer-groups",
+            "bgp/rib",
+            "routing-policy",
+            "defined-sets",
+        ]
+        .contains(&area)
         {
             continue;
         }
-        let pct: f64 = rest.trim().rsplit(' ').next().unwrap().trim_end_matches('%').parse().unwrap();
+        let pct: f64 = rest
+            .trim()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .trim_end_matches('%')
+            .parse()
+            .unwrap();
         assert!(pct >= 90.0, "{area} coverage {pct}% < 90%:\n{text}");
     }
     assert!(text.contains(", 0 differences"), "{text}");

@@ -53,13 +53,16 @@ struct ApplyPolicy {
 
 impl ApplyPolicy {
     fn read(o: &Obj) -> ApplyPolicy {
-        let Some(c) = o.obj("apply-policy").and_then(|a| a.obj("config")) else { return ApplyPolicy::default() };
+        let Some(c) = o.obj("apply-policy").and_then(|a| a.obj("config")) else {
+            return ApplyPolicy::default();
+        };
         let default = |key: &str| {
             let v = c.nonempty(key)?;
             match upper(&v).as_str() {
                 d @ ("ACCEPT_ROUTE" | "REJECT_ROUTE") => Some(d.to_string()),
                 _ => {
-                    c.report().unmapped(c.at(key), format!("unknown default policy {v:?}"));
+                    c.report()
+                        .unmapped(c.at(key), format!("unknown default policy {v:?}"));
                     None
                 }
             }
@@ -73,7 +76,10 @@ impl ApplyPolicy {
     }
 
     fn is_empty(&self) -> bool {
-        self.import.is_empty() && self.export.is_empty() && self.default_import.is_none() && self.default_export.is_none()
+        self.import.is_empty()
+            && self.export.is_empty()
+            && self.default_import.is_none()
+            && self.default_export.is_none()
     }
 
     /// OpenConfig `apply-policy`. GoBGP's defaults are ACCEPT_ROUTE; a
@@ -91,8 +97,16 @@ impl ApplyPolicy {
             c.insert("export-policy".into(), json!(self.export));
         }
         let accept = || Some("ACCEPT_ROUTE".to_string());
-        put(&mut c, "default-import-policy", self.default_import.clone().or_else(accept));
-        put(&mut c, "default-export-policy", self.default_export.clone().or_else(accept));
+        put(
+            &mut c,
+            "default-import-policy",
+            self.default_import.clone().or_else(accept),
+        );
+        put(
+            &mut c,
+            "default-export-policy",
+            self.default_export.clone().or_else(accept),
+        );
         Some(json!({ "config": c }))
     }
 }
@@ -106,11 +120,16 @@ struct Context {
 
 /// Converts the BGP sections of `root`.
 pub(super) fn bgp(root: &Obj) -> Result<Value, ImportError> {
-    let global = root.obj("global").ok_or_else(|| ImportError::Shape("no [global] section".into()))?;
+    let global = root
+        .obj("global")
+        .ok_or_else(|| ImportError::Shape("no [global] section".into()))?;
     let (mut global_json, global_policy) = global_section(&global)?;
     drop(global);
 
-    let mut ctx = Context { global_policy, rs_groups: HashMap::new() };
+    let mut ctx = Context {
+        global_policy,
+        rs_groups: HashMap::new(),
+    };
     let mut groups = Vec::new();
     for mut g in root.list("peer-groups") {
         if let Some(v) = peer(&mut g, Kind::Group, &mut ctx) {
@@ -131,10 +150,17 @@ pub(super) fn bgp(root: &Obj) -> Result<Value, ImportError> {
         // ocbgpd makes a dynamic neighbor from its peer group, which must
         // say the peer's AS (peer-as, or peer-type internal).
         let group_config = |name: &str| {
-            groups.iter().find(|g| g["peer-group-name"] == json!(name)).map(|g| g["config"].clone())
+            groups
+                .iter()
+                .find(|g| g["peer-group-name"] == json!(name))
+                .map(|g| g["config"].clone())
         };
         let knows_as = |cfg: &Value| {
-            cfg.get("peer-as").is_some() || cfg.get("peer-type").and_then(Value::as_str).is_some_and(|t| t.ends_with(":INTERNAL"))
+            cfg.get("peer-as").is_some()
+                || cfg
+                    .get("peer-type")
+                    .and_then(Value::as_str)
+                    .is_some_and(|t| t.ends_with(":INTERNAL"))
         };
         match (prefix, group) {
             (Some(prefix), Some(group)) if group_config(&group).is_some_and(|g| knows_as(&g)) => {
@@ -152,7 +178,10 @@ pub(super) fn bgp(root: &Obj) -> Result<Value, ImportError> {
         }
     }
     if !dynamic.is_empty() {
-        global_json.insert("dynamic-neighbor-prefixes".into(), json!({ "dynamic-neighbor-prefix": dynamic }));
+        global_json.insert(
+            "dynamic-neighbor-prefixes".into(),
+            json!({ "dynamic-neighbor-prefix": dynamic }),
+        );
     }
 
     let mut bgp = Map::new();
@@ -169,8 +198,12 @@ pub(super) fn bgp(root: &Obj) -> Result<Value, ImportError> {
 /// `[global]`: the `bgp/global` subtree and the global policies.
 fn global_section(g: &Obj) -> Result<(Map<String, Value>, ApplyPolicy), ImportError> {
     let mut out = Map::new();
-    let c = g.obj("config").ok_or_else(|| ImportError::Shape("no [global.config] section".into()))?;
-    let asn: u32 = c.uint("as").ok_or_else(|| ImportError::Shape("global.config.as (the local AS) is missing".into()))?;
+    let c = g
+        .obj("config")
+        .ok_or_else(|| ImportError::Shape("no [global.config] section".into()))?;
+    let asn: u32 = c
+        .uint("as")
+        .ok_or_else(|| ImportError::Shape("global.config.as (the local AS) is missing".into()))?;
     let mut config = Map::new();
     config.insert("as".into(), json!(asn));
     put(&mut config, "router-id", c.nonempty("router-id"));
@@ -187,19 +220,27 @@ fn global_section(g: &Obj) -> Result<(Map<String, Value>, ApplyPolicy), ImportEr
             Ok(p) if p > 0 => {
                 listen.insert("port".into(), json!(p));
             }
-            _ => c.report().unmapped(c.at("port"), format!("{p} is not a TCP port")),
+            _ => c
+                .report()
+                .unmapped(c.at("port"), format!("{p} is not a TCP port")),
         },
         None => {}
     }
-    let addresses: Vec<String> =
-        c.strs("local-address-list").into_iter().filter(|a| a != "0.0.0.0" && a != "::").collect();
+    let addresses: Vec<String> = c
+        .strs("local-address-list")
+        .into_iter()
+        .filter(|a| a != "0.0.0.0" && a != "::")
+        .collect();
     if !addresses.is_empty() {
         listen.insert("address".into(), json!(addresses));
     }
     put_config(&mut out, "ocbgp:listen", listen);
     drop(c);
 
-    if let Some(rs) = g.obj("route-selection-options").and_then(|r| r.obj("config")) {
+    if let Some(rs) = g
+        .obj("route-selection-options")
+        .and_then(|r| r.obj("config"))
+    {
         let mut m = Map::new();
         for key in [
             "always-compare-med",
@@ -223,7 +264,11 @@ fn global_section(g: &Obj) -> Result<(Map<String, Value>, ApplyPolicy), ImportEr
         if conf.bool("enabled") != Some(false) {
             let mut m = Map::new();
             put(&mut m, "identifier", conf.uint::<u32>("identifier"));
-            let members: Vec<u32> = conf.strs("member-as-list").iter().filter_map(|a| a.parse().ok()).collect();
+            let members: Vec<u32> = conf
+                .strs("member-as-list")
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .collect();
             if !members.is_empty() {
                 m.insert("member-as".into(), json!(members));
             }
@@ -233,10 +278,21 @@ fn global_section(g: &Obj) -> Result<(Map<String, Value>, ApplyPolicy), ImportEr
             conf.ignore("member-as-list");
         }
     }
-    if let Some(d) = g.obj("default-route-distance").and_then(|d| d.obj("config")) {
+    if let Some(d) = g
+        .obj("default-route-distance")
+        .and_then(|d| d.obj("config"))
+    {
         let mut m = Map::new();
-        put(&mut m, "external-route-distance", d.uint::<u8>("external-route-distance"));
-        put(&mut m, "internal-route-distance", d.uint::<u8>("internal-route-distance"));
+        put(
+            &mut m,
+            "external-route-distance",
+            d.uint::<u8>("external-route-distance"),
+        );
+        put(
+            &mut m,
+            "internal-route-distance",
+            d.uint::<u8>("internal-route-distance"),
+        );
         put_config(&mut out, "default-route-distance", m);
     }
     let families = afi_safis(g, Kind::Global);
@@ -247,8 +303,16 @@ fn global_section(g: &Obj) -> Result<(Map<String, Value>, ApplyPolicy), ImportEr
     // OpenConfig's global apply-policy holds the defaults only; the chains
     // go onto the neighbors (see the module docs).
     let mut defaults = Map::new();
-    put(&mut defaults, "default-import-policy", policy.default_import.clone());
-    put(&mut defaults, "default-export-policy", policy.default_export.clone());
+    put(
+        &mut defaults,
+        "default-import-policy",
+        policy.default_import.clone(),
+    );
+    put(
+        &mut defaults,
+        "default-export-policy",
+        policy.default_export.clone(),
+    );
     put_config(&mut out, "apply-policy", defaults);
     g.skip("mpls-label-range", "ocbgpd has no MPLS labels");
     g.skip("bgp-confederation", "use [global.confederation]");
@@ -287,11 +351,21 @@ fn graceful_restart(gr: &Obj, global: bool) -> Map<String, Value> {
     put(&mut m, "enabled", c.bool("enabled"));
     put(&mut m, "restart-time", c.uint::<u16>("restart-time"));
     if global {
-        put(&mut m, "stale-routes-time", c.uint::<u16>("stale-routes-time"));
+        put(
+            &mut m,
+            "stale-routes-time",
+            c.uint::<u16>("stale-routes-time"),
+        );
     }
     put(&mut m, "helper-only", c.bool("helper-only"));
-    c.skip("long-lived-enabled", "ocbgpd has no long-lived graceful restart (RFC 9494)");
-    c.skip("notification-enabled", "ocbgpd has no graceful restart on NOTIFICATION (RFC 8538)");
+    c.skip(
+        "long-lived-enabled",
+        "ocbgpd has no long-lived graceful restart (RFC 9494)",
+    );
+    c.skip(
+        "notification-enabled",
+        "ocbgpd has no graceful restart on NOTIFICATION (RFC 8538)",
+    );
     m
 }
 
@@ -308,7 +382,8 @@ fn afi_safis(o: &Obj, kind: Kind) -> Vec<Value> {
     for a in o.list("afi-safis") {
         let Some(c) = a.obj("config") else { continue };
         let Some(name) = c.nonempty("afi-safi-name") else {
-            c.report().unmapped(c.path(), "a family without afi-safi-name");
+            c.report()
+                .unmapped(c.path(), "a family without afi-safi-name");
             continue;
         };
         let Some(id) = afi_safi(&name) else {
@@ -317,7 +392,17 @@ fn afi_safis(o: &Obj, kind: Kind) -> Vec<Value> {
                 format!("{name}: ocbgpd runs ipv4-unicast and ipv6-unicast only"),
             );
             // The rest of this family's settings go with it.
-            for key in ["prefix-limit", "mp-graceful-restart", "add-paths", "route-selection-options", "use-multiple-paths", "apply-policy", "long-lived-graceful-restart", "route-target-membership", "state"] {
+            for key in [
+                "prefix-limit",
+                "mp-graceful-restart",
+                "add-paths",
+                "route-selection-options",
+                "use-multiple-paths",
+                "apply-policy",
+                "long-lived-graceful-restart",
+                "route-target-membership",
+                "state",
+            ] {
                 a.ignore(key);
             }
             continue;
@@ -338,10 +423,21 @@ fn afi_safis(o: &Obj, kind: Kind) -> Vec<Value> {
             if let Some(pl) = a.obj("prefix-limit").and_then(|p| p.obj("config")) {
                 let mut m = Map::new();
                 put(&mut m, "max-prefixes", pl.uint::<u32>("max-prefixes"));
-                put(&mut m, "warning-threshold-pct", pl.uint::<u8>("shutdown-threshold-pct"));
-                pl.skip("restart-timer", "OpenConfig's prefix limit has no restart timer");
+                put(
+                    &mut m,
+                    "warning-threshold-pct",
+                    pl.uint::<u8>("shutdown-threshold-pct"),
+                );
+                pl.skip(
+                    "restart-timer",
+                    "OpenConfig's prefix limit has no restart timer",
+                );
                 if !m.is_empty() {
-                    let family = if id.ends_with("IPV4_UNICAST") { "ipv4-unicast" } else { "ipv6-unicast" };
+                    let family = if id.ends_with("IPV4_UNICAST") {
+                        "ipv4-unicast"
+                    } else {
+                        "ipv6-unicast"
+                    };
                     entry.insert(family.into(), json!({"prefix-limit": {"config": m}}));
                 }
             }
@@ -383,7 +479,10 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
                         format!("{iface}: ocbgpd has no unnumbered (interface) neighbors; the neighbor is left out"),
                     );
                 } else {
-                    c.report().unmapped(c.path(), "a neighbor without a valid neighbor-address is left out");
+                    c.report().unmapped(
+                        c.path(),
+                        "a neighbor without a valid neighbor-address is left out",
+                    );
                 }
                 return None;
             };
@@ -392,7 +491,8 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
         }
         Kind::Group => {
             let Some(name) = c.nonempty("peer-group-name") else {
-                c.report().unmapped(c.path(), "a peer group without peer-group-name is left out");
+                c.report()
+                    .unmapped(c.path(), "a peer group without peer-group-name is left out");
                 return None;
             };
             config.insert("peer-group-name".into(), json!(name));
@@ -410,35 +510,59 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
     put(&mut config, "local-as", c.uint::<u32>("local-as"));
     put(&mut config, "auth-password", c.nonempty("auth-password"));
     put(&mut config, "description", c.nonempty("description"));
-    let group = if kind == Kind::Neighbor { c.nonempty("peer-group") } else { None };
+    let group = if kind == Kind::Neighbor {
+        c.nonempty("peer-group")
+    } else {
+        None
+    };
     put(&mut config, "peer-group", group.clone());
     if let Some(t) = c.nonempty("peer-type") {
         match upper(&t).as_str() {
             v @ ("INTERNAL" | "EXTERNAL") => {
                 config.insert("peer-type".into(), json!(v));
             }
-            _ => c.report().unmapped(c.at("peer-type"), format!("unknown peer type {t:?}")),
+            _ => c
+                .report()
+                .unmapped(c.at("peer-type"), format!("unknown peer type {t:?}")),
         }
     }
     if let Some(r) = c.nonempty("remove-private-as") {
         match r.to_ascii_lowercase().as_str() {
             "all" => {
-                config.insert("remove-private-as".into(), json!(format!("{BGP_TYPES}:PRIVATE_AS_REMOVE_ALL")));
+                config.insert(
+                    "remove-private-as".into(),
+                    json!(format!("{BGP_TYPES}:PRIVATE_AS_REMOVE_ALL")),
+                );
             }
             "replace" => {
-                config.insert("remove-private-as".into(), json!(format!("{BGP_TYPES}:PRIVATE_AS_REPLACE_ALL")));
+                config.insert(
+                    "remove-private-as".into(),
+                    json!(format!("{BGP_TYPES}:PRIVATE_AS_REPLACE_ALL")),
+                );
             }
             "none" => {}
-            _ => c.report().unmapped(c.at("remove-private-as"), format!("unknown option {r:?}")),
+            _ => c
+                .report()
+                .unmapped(c.at("remove-private-as"), format!("unknown option {r:?}")),
         }
     }
-    put(&mut config, "route-flap-damping", c.bool("route-flap-damping").filter(|b| *b));
+    put(
+        &mut config,
+        "route-flap-damping",
+        c.bool("route-flap-damping").filter(|b| *b),
+    );
     if c.bool("admin-down") == Some(true) {
         config.insert("enabled".into(), json!(false));
     }
-    c.skip("send-community", "deprecated in GoBGP and OpenConfig; ocbgpd sends communities");
+    c.skip(
+        "send-community",
+        "deprecated in GoBGP and OpenConfig; ocbgpd sends communities",
+    );
     c.skip("vrf", "ocbgpd runs one network instance (no VRFs)");
-    c.skip("neighbor-interface", "ocbgpd has no unnumbered (interface) neighbors");
+    c.skip(
+        "neighbor-interface",
+        "ocbgpd has no unnumbered (interface) neighbors",
+    );
     c.ignore("neighbor-address");
     c.ignore("peer-group-name");
     drop(c);
@@ -452,11 +576,19 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
 
     if let Some(t) = o.obj("timers").and_then(|t| t.obj("config")) {
         let mut m = Map::new();
-        for k in ["connect-retry", "hold-time", "keepalive-interval", "minimum-advertisement-interval"] {
+        for k in [
+            "connect-retry",
+            "hold-time",
+            "keepalive-interval",
+            "minimum-advertisement-interval",
+        ] {
             // GoBGP writes these as floats in some versions.
             put(&mut m, k, t.get(k).and_then(seconds).map(|s| json!(s)));
         }
-        t.skip("idle-hold-time-after-reset", "ocbgpd backs off by itself after a reset; no setting");
+        t.skip(
+            "idle-hold-time-after-reset",
+            "ocbgpd backs off by itself after a reset; no setting",
+        );
         put_config(&mut out, "timers", m);
     }
     if let Some(t) = o.obj("transport").and_then(|t| t.obj("config")) {
@@ -464,14 +596,27 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
         put(&mut m, "passive-mode", t.bool("passive-mode"));
         put(&mut m, "local-address", t.nonempty("local-address"));
         put(&mut m, "mtu-discovery", t.bool("mtu-discovery"));
-        put(&mut m, "tcp-mss", t.uint::<u16>("tcp-mss").filter(|v| *v > 0));
-        if let Some(port) = t.uint::<u16>("remote-port").filter(|p| *p != 179 && *p != 0) {
+        put(
+            &mut m,
+            "tcp-mss",
+            t.uint::<u16>("tcp-mss").filter(|v| *v > 0),
+        );
+        if let Some(port) = t
+            .uint::<u16>("remote-port")
+            .filter(|p| *p != 179 && *p != 0)
+        {
             if let Some(Value::Object(cfg)) = out.get_mut("config") {
                 cfg.insert("neighbor-port".into(), json!(port));
             }
         }
-        t.skip("local-port", "OpenConfig has no local port for outgoing sessions");
-        t.skip("bind-interface", "ocbgpd does not bind sessions to an interface");
+        t.skip(
+            "local-port",
+            "OpenConfig has no local port for outgoing sessions",
+        );
+        t.skip(
+            "bind-interface",
+            "ocbgpd does not bind sessions to an interface",
+        );
         put_config(&mut out, "transport", m);
     }
     if let Some(ttl) = o.obj("ttl-security").and_then(|t| t.obj("config")) {
@@ -479,7 +624,9 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
             // GoBGP gives the lowest TTL accepted; ocbgp the hops to the peer.
             let min: u8 = ttl.uint("ttl-min").unwrap_or(255);
             let hops = 256 - u16::from(min);
-            let transport = out.entry("transport").or_insert_with(|| json!({"config": {}}));
+            let transport = out
+                .entry("transport")
+                .or_insert_with(|| json!({"config": {}}));
             transport["config"]["ocbgp:ttl-security"] = json!(hops.clamp(1, 255));
         } else {
             ttl.ignore("ttl-min");
@@ -488,16 +635,30 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
     if let Some(e) = o.obj("ebgp-multihop").and_then(|e| e.obj("config")) {
         let mut m = Map::new();
         put(&mut m, "enabled", e.bool("enabled"));
-        put(&mut m, "multihop-ttl", e.uint::<u8>("multihop-ttl").filter(|t| *t > 0));
+        put(
+            &mut m,
+            "multihop-ttl",
+            e.uint::<u8>("multihop-ttl").filter(|t| *t > 0),
+        );
         if m.get("enabled") == Some(&json!(true)) || m.contains_key("multihop-ttl") {
             put_config(&mut out, "ebgp-multihop", m);
         }
     }
     if let Some(rr) = o.obj("route-reflector").and_then(|r| r.obj("config")) {
         let mut m = Map::new();
-        put(&mut m, "route-reflector-client", rr.bool("route-reflector-client"));
-        put(&mut m, "route-reflector-cluster-id", rr.nonempty("route-reflector-cluster-id"));
-        if m.get("route-reflector-client") == Some(&json!(true)) || m.contains_key("route-reflector-cluster-id") {
+        put(
+            &mut m,
+            "route-reflector-client",
+            rr.bool("route-reflector-client"),
+        );
+        put(
+            &mut m,
+            "route-reflector-cluster-id",
+            rr.nonempty("route-reflector-cluster-id"),
+        );
+        if m.get("route-reflector-client") == Some(&json!(true))
+            || m.contains_key("route-reflector-cluster-id")
+        {
             put_config(&mut out, "route-reflector", m);
         }
     }
@@ -506,7 +667,10 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
         rs_client = rs.bool("route-server-client") == Some(true);
         if rs_client {
             // OpenConfig has no route-server node: ocbgp's extension.
-            out.insert("ocbgp:route-server".into(), json!({ "config": { "route-server-client": true } }));
+            out.insert(
+                "ocbgp:route-server".into(),
+                json!({ "config": { "route-server-client": true } }),
+            );
         }
         // ocbgpd always sends a client the next best path (path hiding).
         rs.ignore("secondary-route");
@@ -514,15 +678,27 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
     if kind == Kind::Group {
         ctx.rs_groups.insert(key.clone(), rs_client);
     } else if !rs_client {
-        rs_client = group.as_ref().and_then(|g| ctx.rs_groups.get(g)).copied().unwrap_or(false);
+        rs_client = group
+            .as_ref()
+            .and_then(|g| ctx.rs_groups.get(g))
+            .copied()
+            .unwrap_or(false);
     }
     if let Some(gr) = o.obj("graceful-restart") {
         put_config(&mut out, "graceful-restart", graceful_restart(&gr, false));
     }
     if let Some(a) = o.obj("as-path-options").and_then(|a| a.obj("config")) {
         let mut m = Map::new();
-        put(&mut m, "allow-own-as", a.uint::<u8>("allow-own-as").filter(|n| *n > 0));
-        put(&mut m, "replace-peer-as", a.bool("replace-peer-as").filter(|b| *b));
+        put(
+            &mut m,
+            "allow-own-as",
+            a.uint::<u8>("allow-own-as").filter(|n| *n > 0),
+        );
+        put(
+            &mut m,
+            "replace-peer-as",
+            a.bool("replace-peer-as").filter(|b| *b),
+        );
         put_config(&mut out, "as-path-options", m);
     }
     if let Some(mp) = multipath(o) {
@@ -560,7 +736,8 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
         // GoBGP's default: the family of the neighbor's address.
         let v6 = key.parse::<IpAddr>().is_ok_and(|a| a.is_ipv6());
         let id = afi_safi(if v6 { "ipv6-unicast" } else { "ipv4-unicast" }).expect("known family");
-        families.push(json!({"afi-safi-name": id, "config": {"afi-safi-name": id, "enabled": true}}));
+        families
+            .push(json!({"afi-safi-name": id, "config": {"afi-safi-name": id, "enabled": true}}));
     }
     if !families.is_empty() {
         out.insert("afi-safis".into(), json!({ "afi-safi": families }));

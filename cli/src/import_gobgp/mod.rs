@@ -94,24 +94,36 @@ pub struct Conversion {
 pub fn parse(text: &str, format: Format) -> Result<Value, ImportError> {
     let tree: Value = match format {
         Format::Toml => {
-            let t: toml::Table =
-                toml::from_str(text).map_err(|e| ImportError::Syntax { format: "TOML", message: e.to_string() })?;
-            serde_json::to_value(t).map_err(|e| ImportError::Syntax { format: "TOML", message: e.to_string() })?
+            let t: toml::Table = toml::from_str(text).map_err(|e| ImportError::Syntax {
+                format: "TOML",
+                message: e.to_string(),
+            })?;
+            serde_json::to_value(t).map_err(|e| ImportError::Syntax {
+                format: "TOML",
+                message: e.to_string(),
+            })?
         }
-        Format::Yaml => {
-            serde_norway::from_str(text).map_err(|e| ImportError::Syntax { format: "YAML", message: e.to_string() })?
-        }
+        Format::Yaml => serde_norway::from_str(text).map_err(|e| ImportError::Syntax {
+            format: "YAML",
+            message: e.to_string(),
+        })?,
     };
     let tree = lower_keys(tree);
     if !tree.is_object() {
-        return Err(ImportError::Shape("the document is not a table of sections".into()));
+        return Err(ImportError::Shape(
+            "the document is not a table of sections".into(),
+        ));
     }
     Ok(tree)
 }
 
 fn lower_keys(v: Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), lower_keys(v))).collect()),
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), lower_keys(v)))
+                .collect(),
+        ),
         Value::Array(a) => Value::Array(a.into_iter().map(lower_keys).collect()),
         v => v,
     }
@@ -123,23 +135,40 @@ pub fn convert(tree: &Value) -> Result<Conversion, ImportError> {
     let config = {
         let root = Obj::new(tree, "", &report);
         if !root.has("global") {
-            return Err(ImportError::Shape("no [global] section (every GoBGP configuration has one)".into()));
+            return Err(ImportError::Shape(
+                "no [global] section (every GoBGP configuration has one)".into(),
+            ));
         }
         let (defined_sets, definitions) = policy::routing_policy(&root);
         let bgp = bgp::bgp(&root)?;
         for (key, why) in [
-            ("bmp-servers", "BMP export is configured under ocbgp's own model; set it by hand"),
+            (
+                "bmp-servers",
+                "BMP export is configured under ocbgp's own model; set it by hand",
+            ),
             ("rpki-servers", "ocbgpd has no RPKI validation"),
-            ("mrt-dump", "MRT dumps are configured under ocbgp's own model; set them by hand"),
-            ("zebra", "ocbgpd does not talk to zebra (no FIB installation)"),
-            ("collector", "ocbgpd has no InfluxDB collector; use the Prometheus endpoint or gNMI telemetry"),
+            (
+                "mrt-dump",
+                "MRT dumps are configured under ocbgp's own model; set them by hand",
+            ),
+            (
+                "zebra",
+                "ocbgpd does not talk to zebra (no FIB installation)",
+            ),
+            (
+                "collector",
+                "ocbgpd has no InfluxDB collector; use the Prometheus endpoint or gNMI telemetry",
+            ),
             ("vrfs", "ocbgpd runs one network instance (no VRFs)"),
         ] {
             root.skip(key, why);
         }
         root_json(bgp, defined_sets, definitions)
     };
-    Ok(Conversion { config, unmapped: report.into_items() })
+    Ok(Conversion {
+        config,
+        unmapped: report.into_items(),
+    })
 }
 
 fn root_json(bgp: Value, defined_sets: Map<String, Value>, definitions: Vec<Value>) -> Value {
@@ -162,7 +191,10 @@ fn root_json(bgp: Value, defined_sets: Map<String, Value>, definitions: Vec<Valu
         routing_policy.insert("defined-sets".into(), Value::Object(defined_sets));
     }
     if !definitions.is_empty() {
-        routing_policy.insert("policy-definitions".into(), json!({ "policy-definition": definitions }));
+        routing_policy.insert(
+            "policy-definitions".into(),
+            json!({ "policy-definition": definitions }),
+        );
     }
     if !routing_policy.is_empty() {
         root["openconfig-routing-policy:routing-policy"] = Value::Object(routing_policy);
@@ -173,17 +205,24 @@ fn root_json(bgp: Value, defined_sets: Map<String, Value>, definitions: Vec<Valu
 /// `ocbgp import-gobgp FILE [-o OUT]`: converts FILE, writes the JSON to
 /// OUT or standard output, and lists what did not map on standard error.
 pub fn run(file: &Path, out: Option<&Path>) -> Result<(), ImportError> {
-    let text = std::fs::read_to_string(file).map_err(|error| ImportError::Read { path: file.into(), error })?;
+    let text = std::fs::read_to_string(file).map_err(|error| ImportError::Read {
+        path: file.into(),
+        error,
+    })?;
     let tree = match Format::from_path(file) {
         Some(format) => parse(&text, format)?,
         // No telling extension: TOML if it parses as such, else YAML.
         None => parse(&text, Format::Toml).or_else(|_| parse(&text, Format::Yaml))?,
     };
     let conversion = convert(&tree)?;
-    let mut json = serde_json::to_string_pretty(&conversion.config).expect("JSON values always serialise");
+    let mut json =
+        serde_json::to_string_pretty(&conversion.config).expect("JSON values always serialise");
     json.push('\n');
     match out {
-        Some(path) => std::fs::write(path, json).map_err(|error| ImportError::Write { path: path.into(), error })?,
+        Some(path) => std::fs::write(path, json).map_err(|error| ImportError::Write {
+            path: path.into(),
+            error,
+        })?,
         None => print!("{json}"),
     }
     for u in &conversion.unmapped {

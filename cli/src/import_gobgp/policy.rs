@@ -13,29 +13,53 @@ const BGP_TYPES: &str = "openconfig-bgp-types";
 
 /// The defined sets and the policy definitions.
 pub(super) fn routing_policy(root: &Obj) -> (Map<String, Value>, Vec<Value>) {
-    let sets = root.obj("defined-sets").map(|d| defined_sets(&d)).unwrap_or_default();
-    let definitions = root.list("policy-definitions").iter().filter_map(definition).collect();
+    let sets = root
+        .obj("defined-sets")
+        .map(|d| defined_sets(&d))
+        .unwrap_or_default();
+    let definitions = root
+        .list("policy-definitions")
+        .iter()
+        .filter_map(definition)
+        .collect();
     (sets, definitions)
 }
 
 fn defined_sets(d: &Obj) -> Map<String, Value> {
     let mut out = Map::new();
-    let prefix_sets: Vec<Value> = d.list("prefix-sets").iter().filter_map(prefix_set).collect();
+    let prefix_sets: Vec<Value> = d
+        .list("prefix-sets")
+        .iter()
+        .filter_map(prefix_set)
+        .collect();
     if !prefix_sets.is_empty() {
         out.insert("prefix-sets".into(), json!({ "prefix-set": prefix_sets }));
     }
-    let neighbor_sets: Vec<Value> = d.list("neighbor-sets").iter().filter_map(neighbor_set).collect();
+    let neighbor_sets: Vec<Value> = d
+        .list("neighbor-sets")
+        .iter()
+        .filter_map(neighbor_set)
+        .collect();
     if !neighbor_sets.is_empty() {
-        out.insert("neighbor-sets".into(), json!({ "neighbor-set": neighbor_sets }));
+        out.insert(
+            "neighbor-sets".into(),
+            json!({ "neighbor-set": neighbor_sets }),
+        );
     }
     d.skip("tag-sets", "ocbgpd has no route tags");
     if let Some(b) = d.obj("bgp-defined-sets") {
         let mut bgp = Map::new();
-        let sets = |list: &str, name_key: &str, members_key: &str, out_name: &str, out_members: &str, f: fn(&str) -> String| {
+        let sets = |list: &str,
+                    name_key: &str,
+                    members_key: &str,
+                    out_name: &str,
+                    out_members: &str,
+                    f: fn(&str) -> String| {
             let mut v = Vec::new();
             for s in b.list(list) {
                 let Some(name) = s.nonempty(name_key) else {
-                    s.report().unmapped(s.path(), "a set without a name is left out");
+                    s.report()
+                        .unmapped(s.path(), "a set without a name is left out");
                     continue;
                 };
                 let members: Vec<String> = s.strs(members_key).iter().map(|m| f(m)).collect();
@@ -43,9 +67,19 @@ fn defined_sets(d: &Obj) -> Map<String, Value> {
             }
             v
         };
-        let communities = sets("community-sets", "community-set-name", "community-list", "community-set-name", "community-member", community);
+        let communities = sets(
+            "community-sets",
+            "community-set-name",
+            "community-list",
+            "community-set-name",
+            "community-member",
+            community,
+        );
         if !communities.is_empty() {
-            bgp.insert("community-sets".into(), json!({ "community-set": communities }));
+            bgp.insert(
+                "community-sets".into(),
+                json!({ "community-set": communities }),
+            );
         }
         let ext = sets(
             "ext-community-sets",
@@ -56,9 +90,19 @@ fn defined_sets(d: &Obj) -> Map<String, Value> {
             ext_community,
         );
         if !ext.is_empty() {
-            bgp.insert("ext-community-sets".into(), json!({ "ext-community-set": ext }));
+            bgp.insert(
+                "ext-community-sets".into(),
+                json!({ "ext-community-set": ext }),
+            );
         }
-        let as_paths = sets("as-path-sets", "as-path-set-name", "as-path-list", "as-path-set-name", "as-path-set-member", verbatim);
+        let as_paths = sets(
+            "as-path-sets",
+            "as-path-set-name",
+            "as-path-list",
+            "as-path-set-name",
+            "as-path-set-member",
+            verbatim,
+        );
         if !as_paths.is_empty() {
             bgp.insert("as-path-sets".into(), json!({ "as-path-set": as_paths }));
         }
@@ -71,10 +115,16 @@ fn defined_sets(d: &Obj) -> Map<String, Value> {
             verbatim,
         );
         if !large.is_empty() {
-            bgp.insert("ocbgp:large-community-sets".into(), json!({ "large-community-set": large }));
+            bgp.insert(
+                "ocbgp:large-community-sets".into(),
+                json!({ "large-community-set": large }),
+            );
         }
         if !bgp.is_empty() {
-            out.insert("openconfig-bgp-policy:bgp-defined-sets".into(), Value::Object(bgp));
+            out.insert(
+                "openconfig-bgp-policy:bgp-defined-sets".into(),
+                Value::Object(bgp),
+            );
         }
     }
     out
@@ -82,14 +132,19 @@ fn defined_sets(d: &Obj) -> Map<String, Value> {
 
 fn prefix_set(s: &Obj) -> Option<Value> {
     let Some(name) = s.nonempty("prefix-set-name") else {
-        s.report().unmapped(s.path(), "a prefix set without a name is left out");
+        s.report()
+            .unmapped(s.path(), "a prefix set without a name is left out");
         return None;
     };
     let (mut v4, mut v6) = (false, false);
     let mut prefixes = Vec::new();
     for p in s.list("prefix-list") {
-        let Some(prefix) = p.nonempty("ip-prefix") else { continue };
-        let range = p.nonempty("masklength-range").unwrap_or_else(|| "exact".into());
+        let Some(prefix) = p.nonempty("ip-prefix") else {
+            continue;
+        };
+        let range = p
+            .nonempty("masklength-range")
+            .unwrap_or_else(|| "exact".into());
         if prefix.contains(':') {
             v6 = true;
         } else {
@@ -114,7 +169,8 @@ fn prefix_set(s: &Obj) -> Option<Value> {
 
 fn neighbor_set(s: &Obj) -> Option<Value> {
     let Some(name) = s.nonempty("neighbor-set-name") else {
-        s.report().unmapped(s.path(), "a neighbor set without a name is left out");
+        s.report()
+            .unmapped(s.path(), "a neighbor set without a name is left out");
         return None;
     };
     let mut addresses = Vec::new();
@@ -134,7 +190,10 @@ fn neighbor_set(s: &Obj) -> Option<Value> {
         if addr.parse::<IpAddr>().is_ok() {
             addresses.push(addr);
         } else {
-            s.report().unmapped(s.at("neighbor-info-list"), format!("{addr}: not an address"));
+            s.report().unmapped(
+                s.at("neighbor-info-list"),
+                format!("{addr}: not an address"),
+            );
         }
     }
     Some(json!({"name": name, "config": {"name": name, "address": addresses}}))
@@ -174,11 +233,16 @@ fn ext_community(c: &str) -> String {
 
 fn definition(p: &Obj) -> Option<Value> {
     let Some(name) = p.nonempty("name") else {
-        p.report().unmapped(p.path(), "a policy without a name is left out");
+        p.report()
+            .unmapped(p.path(), "a policy without a name is left out");
         return None;
     };
-    let statements: Vec<Value> =
-        p.list("statements").iter().enumerate().map(|(i, s)| statement(s, i)).collect();
+    let statements: Vec<Value> = p
+        .list("statements")
+        .iter()
+        .enumerate()
+        .map(|(i, s)| statement(s, i))
+        .collect();
     let mut def = json!({"name": name, "config": {"name": name}});
     if !statements.is_empty() {
         def["statements"] = json!({ "statement": statements });
@@ -188,7 +252,9 @@ fn definition(p: &Obj) -> Option<Value> {
 
 fn statement(s: &Obj, index: usize) -> Value {
     // GoBGP names statements itself when the file does not.
-    let name = s.nonempty("name").unwrap_or_else(|| format!("statement-{}", index + 1));
+    let name = s
+        .nonempty("name")
+        .unwrap_or_else(|| format!("statement-{}", index + 1));
     let mut out = json!({"name": name, "config": {"name": name}});
     if let Some(c) = s.obj("conditions") {
         let conditions = conditions(&c);
@@ -213,7 +279,10 @@ fn match_options(o: &Obj, restricted: bool) -> Option<String> {
         m @ ("ANY" | "INVERT") => Some(m.to_string()),
         "ALL" if !restricted => Some("ALL".into()),
         _ => {
-            o.report().unmapped(o.at("match-set-options"), format!("{v:?} is not an option here"));
+            o.report().unmapped(
+                o.at("match-set-options"),
+                format!("{v:?} is not an option here"),
+            );
             None
         }
     }
@@ -225,7 +294,11 @@ fn match_set(c: &Obj, key: &str, set_key: &str, restricted: bool) -> Option<Valu
     let set = m.nonempty(set_key)?;
     let mut config = Map::new();
     config.insert(set_key.into(), json!(set));
-    put(&mut config, "match-set-options", match_options(&m, restricted));
+    put(
+        &mut config,
+        "match-set-options",
+        match_options(&m, restricted),
+    );
     Some(json!({ "config": config }))
 }
 
@@ -238,7 +311,8 @@ fn comparison(c: &Obj, key: &str) -> Option<Value> {
         "ge" => "ATTRIBUTE_GE",
         "le" => "ATTRIBUTE_LE",
         _ => {
-            m.report().unmapped(m.at("operator"), format!("unknown operator {op:?}"));
+            m.report()
+                .unmapped(m.at("operator"), format!("unknown operator {op:?}"));
             return None;
         }
     };
@@ -247,17 +321,44 @@ fn comparison(c: &Obj, key: &str) -> Option<Value> {
 
 fn conditions(c: &Obj) -> Map<String, Value> {
     let mut out = Map::new();
-    put(&mut out, "match-prefix-set", match_set(c, "match-prefix-set", "prefix-set", true));
-    put(&mut out, "match-neighbor-set", match_set(c, "match-neighbor-set", "neighbor-set", true));
+    put(
+        &mut out,
+        "match-prefix-set",
+        match_set(c, "match-prefix-set", "prefix-set", true),
+    );
+    put(
+        &mut out,
+        "match-neighbor-set",
+        match_set(c, "match-neighbor-set", "neighbor-set", true),
+    );
     c.skip("match-tag-set", "ocbgpd has no route tags");
     if let Some(b) = c.obj("bgp-conditions") {
         let mut bgp = Map::new();
-        put(&mut bgp, "match-community-set", match_set(&b, "match-community-set", "community-set", false));
-        put(&mut bgp, "match-ext-community-set", match_set(&b, "match-ext-community-set", "ext-community-set", false));
-        put(&mut bgp, "match-as-path-set", match_set(&b, "match-as-path-set", "as-path-set", false));
-        b.skip("match-large-community-set", "OpenConfig has no large-community condition");
+        put(
+            &mut bgp,
+            "match-community-set",
+            match_set(&b, "match-community-set", "community-set", false),
+        );
+        put(
+            &mut bgp,
+            "match-ext-community-set",
+            match_set(&b, "match-ext-community-set", "ext-community-set", false),
+        );
+        put(
+            &mut bgp,
+            "match-as-path-set",
+            match_set(&b, "match-as-path-set", "as-path-set", false),
+        );
+        b.skip(
+            "match-large-community-set",
+            "OpenConfig has no large-community condition",
+        );
         put(&mut bgp, "as-path-length", comparison(&b, "as-path-length"));
-        put(&mut bgp, "community-count", comparison(&b, "community-count"));
+        put(
+            &mut bgp,
+            "community-count",
+            comparison(&b, "community-count"),
+        );
         let mut config = Map::new();
         put(&mut config, "med-eq", b.uint::<u32>("med-eq"));
         put(&mut config, "local-pref-eq", b.uint::<u32>("local-pref-eq"));
@@ -269,10 +370,17 @@ fn conditions(c: &Obj) -> Map<String, Value> {
             config.insert("next-hop-in".into(), json!(next_hops));
         }
         let mut families = Vec::new();
-        for f in b.strs("afi-safi-in-list").into_iter().chain(b.strs("afi-safi-in")) {
+        for f in b
+            .strs("afi-safi-in-list")
+            .into_iter()
+            .chain(b.strs("afi-safi-in"))
+        {
             match afi_safi(&f) {
                 Some(id) => families.push(id),
-                None => b.report().unmapped(b.at("afi-safi-in-list"), format!("{f}: ocbgpd runs ipv4-unicast and ipv6-unicast only")),
+                None => b.report().unmapped(
+                    b.at("afi-safi-in-list"),
+                    format!("{f}: ocbgpd runs ipv4-unicast and ipv6-unicast only"),
+                ),
             }
         }
         if !families.is_empty() {
@@ -284,7 +392,10 @@ fn conditions(c: &Obj) -> Map<String, Value> {
                     config.insert("route-type".into(), json!(r));
                 }
                 "NONE" => {}
-                _ => b.report().unmapped(b.at("route-type"), format!("{t}: OpenConfig matches internal or external only")),
+                _ => b.report().unmapped(
+                    b.at("route-type"),
+                    format!("{t}: OpenConfig matches internal or external only"),
+                ),
             }
         }
         b.skip("rpki-validation-result", "ocbgpd has no RPKI validation");
@@ -292,7 +403,10 @@ fn conditions(c: &Obj) -> Map<String, Value> {
             bgp.insert("config".into(), Value::Object(config));
         }
         if !bgp.is_empty() {
-            out.insert("openconfig-bgp-policy:bgp-conditions".into(), Value::Object(bgp));
+            out.insert(
+                "openconfig-bgp-policy:bgp-conditions".into(),
+                Value::Object(bgp),
+            );
         }
     }
     out
@@ -306,10 +420,15 @@ fn actions(a: &Obj) -> Map<String, Value> {
                 out.insert("config".into(), json!({ "policy-result": r }));
             }
             "NONE" => {}
-            _ => a.report().unmapped(a.at("route-disposition"), format!("unknown disposition {d:?}")),
+            _ => a.report().unmapped(
+                a.at("route-disposition"),
+                format!("unknown disposition {d:?}"),
+            ),
         }
     }
-    let Some(b) = a.obj("bgp-actions") else { return out };
+    let Some(b) = a.obj("bgp-actions") else {
+        return out;
+    };
     let mut bgp = Map::new();
     let mut config = Map::new();
     if let Some(med) = b.nonempty("set-med") {
@@ -323,17 +442,26 @@ fn actions(a: &Obj) -> Map<String, Value> {
                 config.insert("set-med".into(), json!(n));
                 config.insert("set-med-action".into(), json!(action));
             }
-            Err(_) => b.report().unmapped(b.at("set-med"), format!("{med:?} is not a MED value")),
+            Err(_) => b
+                .report()
+                .unmapped(b.at("set-med"), format!("{med:?} is not a MED value")),
         }
     }
-    put(&mut config, "set-local-pref", b.uint::<u32>("set-local-pref"));
+    put(
+        &mut config,
+        "set-local-pref",
+        b.uint::<u32>("set-local-pref"),
+    );
     if let Some(nh) = b.nonempty("set-next-hop") {
         if nh.eq_ignore_ascii_case("self") {
             config.insert("set-next-hop".into(), json!("SELF"));
         } else if nh.parse::<IpAddr>().is_ok() {
             config.insert("set-next-hop".into(), json!(nh));
         } else {
-            b.report().unmapped(b.at("set-next-hop"), format!("{nh}: OpenConfig sets an address or SELF"));
+            b.report().unmapped(
+                b.at("set-next-hop"),
+                format!("{nh}: OpenConfig sets an address or SELF"),
+            );
         }
     }
     if let Some(o) = b.nonempty("set-route-origin") {
@@ -352,7 +480,9 @@ fn actions(a: &Obj) -> Map<String, Value> {
                     Ok(n) => {
                         m.insert("asn".into(), json!(n));
                     }
-                    Err(_) => p.report().unmapped(p.at("as"), format!("{asn:?} is not an AS number")),
+                    Err(_) => p
+                        .report()
+                        .unmapped(p.at("as"), format!("{asn:?} is not an AS number")),
                 }
             }
         }
@@ -361,11 +491,30 @@ fn actions(a: &Obj) -> Map<String, Value> {
             bgp.insert("set-as-path-prepend".into(), json!({ "config": m }));
         }
     }
-    put(&mut bgp, "set-community", set_community(&b, "set-community", "community-set-refs", community));
-    put(&mut bgp, "set-ext-community", set_community(&b, "set-ext-community", "ext-community-set-refs", ext_community));
-    b.skip("set-large-community", "OpenConfig has no large-community action");
+    put(
+        &mut bgp,
+        "set-community",
+        set_community(&b, "set-community", "community-set-refs", community),
+    );
+    put(
+        &mut bgp,
+        "set-ext-community",
+        set_community(
+            &b,
+            "set-ext-community",
+            "ext-community-set-refs",
+            ext_community,
+        ),
+    );
+    b.skip(
+        "set-large-community",
+        "OpenConfig has no large-community action",
+    );
     if !bgp.is_empty() {
-        out.insert("openconfig-bgp-policy:bgp-actions".into(), Value::Object(bgp));
+        out.insert(
+            "openconfig-bgp-policy:bgp-actions".into(),
+            Value::Object(bgp),
+        );
     }
     out
 }
@@ -374,14 +523,22 @@ fn actions(a: &Obj) -> Map<String, Value> {
 /// reference to a set.
 fn set_community(b: &Obj, key: &str, refs_key: &str, f: fn(&str) -> String) -> Option<Value> {
     let s = b.obj(key)?;
-    let options = s.nonempty("options").map(|o| upper(&o)).unwrap_or_else(|| "ADD".into());
+    let options = s
+        .nonempty("options")
+        .map(|o| upper(&o))
+        .unwrap_or_else(|| "ADD".into());
     if !matches!(options.as_str(), "ADD" | "REMOVE" | "REPLACE") {
-        s.report().unmapped(s.at("options"), format!("unknown option {options:?}"));
+        s.report()
+            .unmapped(s.at("options"), format!("unknown option {options:?}"));
         return None;
     }
-    let method = s.obj("set-community-method").or_else(|| s.obj("set-ext-community-method"))?;
+    let method = s
+        .obj("set-community-method")
+        .or_else(|| s.obj("set-ext-community-method"))?;
     let list = method.strs("communities-list");
-    let reference = method.nonempty("community-set-ref").or_else(|| method.nonempty("ext-community-set-ref"));
+    let reference = method
+        .nonempty("community-set-ref")
+        .or_else(|| method.nonempty("ext-community-set-ref"));
     if let Some(r) = reference {
         return Some(json!({
             "config": {"method": "REFERENCE", "options": options},

@@ -26,7 +26,10 @@ pub struct Report {
 impl Report {
     /// Records a setting that is not carried over.
     pub fn unmapped(&self, path: impl Into<String>, why: impl Into<String>) {
-        self.items.borrow_mut().push(Unmapped { path: path.into(), why: why.into() });
+        self.items.borrow_mut().push(Unmapped {
+            path: path.into(),
+            why: why.into(),
+        });
     }
 
     /// Everything recorded.
@@ -52,9 +55,17 @@ impl<'a> Obj<'a> {
         let path = path.into();
         let map = value.as_object();
         if map.is_none() {
-            report.unmapped(path.clone(), format!("expected a table, found {}", kind(value)));
+            report.unmapped(
+                path.clone(),
+                format!("expected a table, found {}", kind(value)),
+            );
         }
-        Obj { path, map, used: RefCell::new(BTreeSet::new()), report }
+        Obj {
+            path,
+            map,
+            used: RefCell::new(BTreeSet::new()),
+            report,
+        }
     }
 
     /// Its GoBGP path.
@@ -95,20 +106,24 @@ impl<'a> Obj<'a> {
 
     /// A sub-table.
     pub fn obj(&self, key: &str) -> Option<Obj<'a>> {
-        self.get(key).map(|v| Obj::new(v, self.at(key), self.report))
+        self.get(key)
+            .map(|v| Obj::new(v, self.at(key), self.report))
     }
 
     /// A list of tables (`[[key]]` in TOML, a sequence in YAML).
     pub fn list(&self, key: &str) -> Vec<Obj<'a>> {
         match self.get(key) {
             None => Vec::new(),
-            Some(Value::Array(items)) => {
-                items.iter().enumerate().map(|(i, v)| Obj::new(v, format!("{}[{i}]", self.at(key)), self.report)).collect()
-            }
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Obj::new(v, format!("{}[{i}]", self.at(key)), self.report))
+                .collect(),
             // A single table where a list is expected: YAML users do that.
             Some(v @ Value::Object(_)) => vec![Obj::new(v, self.at(key), self.report)],
             Some(v) => {
-                self.report.unmapped(self.at(key), format!("expected a list, found {}", kind(v)));
+                self.report
+                    .unmapped(self.at(key), format!("expected a list, found {}", kind(v)));
                 Vec::new()
             }
         }
@@ -121,7 +136,10 @@ impl<'a> Obj<'a> {
             Value::Number(n) => Some(n.to_string()),
             Value::Bool(b) => Some(b.to_string()),
             v => {
-                self.report.unmapped(self.at(key), format!("expected a string, found {}", kind(v)));
+                self.report.unmapped(
+                    self.at(key),
+                    format!("expected a string, found {}", kind(v)),
+                );
                 None
             }
         }
@@ -141,7 +159,8 @@ impl<'a> Obj<'a> {
             _ => None,
         };
         if n.is_none() {
-            self.report.unmapped(self.at(key), format!("expected an integer, found {v}"));
+            self.report
+                .unmapped(self.at(key), format!("expected an integer, found {v}"));
         }
         n
     }
@@ -151,7 +170,8 @@ impl<'a> Obj<'a> {
         let n = self.int(key)?;
         let v = T::try_from(n).ok();
         if v.is_none() {
-            self.report.unmapped(self.at(key), format!("{n} is out of range"));
+            self.report
+                .unmapped(self.at(key), format!("{n} is out of range"));
         }
         v
     }
@@ -165,7 +185,8 @@ impl<'a> Obj<'a> {
             _ => None,
         };
         if b.is_none() {
-            self.report.unmapped(self.at(key), format!("expected true or false, found {v}"));
+            self.report
+                .unmapped(self.at(key), format!("expected true or false, found {v}"));
         }
         b
     }
@@ -180,14 +201,20 @@ impl<'a> Obj<'a> {
                     Value::String(s) => Some(s.clone()),
                     Value::Number(n) => Some(n.to_string()),
                     other => {
-                        self.report.unmapped(self.at(key), format!("expected strings, found {}", kind(other)));
+                        self.report.unmapped(
+                            self.at(key),
+                            format!("expected strings, found {}", kind(other)),
+                        );
                         None
                     }
                 })
                 .collect(),
             Some(Value::String(s)) => vec![s.clone()],
             Some(v) => {
-                self.report.unmapped(self.at(key), format!("expected a list of strings, found {}", kind(v)));
+                self.report.unmapped(
+                    self.at(key),
+                    format!("expected a list of strings, found {}", kind(v)),
+                );
                 Vec::new()
             }
         }

@@ -14,7 +14,9 @@ use ocbgp_models::config::Config;
 use ocbgp_models::datastore::{ConfigConsumer, Refusal, Transaction};
 use ocbgp_models::gen::{ChangeSet, ListKind, Op};
 
-pub use resolve::{bgp_path, DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
+pub use resolve::{
+    bgp_path, DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor,
+};
 
 use crate::engine::Engine;
 use crate::policy::{Policies, ROUTING_POLICY_PATH};
@@ -31,7 +33,10 @@ pub struct Problem {
 
 impl From<Problem> for Refusal {
     fn from(p: Problem) -> Refusal {
-        Refusal { path: p.path, reason: p.reason }
+        Refusal {
+            path: p.path,
+            reason: p.reason,
+        }
     }
 }
 
@@ -72,7 +77,10 @@ pub struct Northbound {
 impl Northbound {
     /// A consumer driving `engine`.
     pub fn new(engine: Engine) -> Northbound {
-        Northbound { engine, pending: Mutex::new(None) }
+        Northbound {
+            engine,
+            pending: Mutex::new(None),
+        }
     }
 
     /// Brings the engine in line with a whole configuration (at start-up).
@@ -122,7 +130,11 @@ fn check_chains(plan: &Plan, policies: &Policies) -> Result<(), Problem> {
     for n in &plan.neighbors {
         for spec in [&n.import, &n.export].into_iter().flatten() {
             policies.chain(&spec.names, spec.default).map_err(|mut p| {
-                p.path = Some(format!("{}/neighbors/neighbor[neighbor-address='{}']/apply-policy", bgp_path(), n.session.remote));
+                p.path = Some(format!(
+                    "{}/neighbors/neighbor[neighbor-address='{}']/apply-policy",
+                    bgp_path(),
+                    n.session.remote
+                ));
                 p
             })?;
         }
@@ -144,7 +156,10 @@ fn plan_all(config: &Config) -> Result<Plan, Problem> {
 fn plan_bgp(config: &Config) -> Result<Plan, Problem> {
     let tree = config.tree();
     let Some(global) = resolve::global(tree)? else {
-        return Ok(Plan { global: Some(None), ..Plan::default() });
+        return Ok(Plan {
+            global: Some(None),
+            ..Plan::default()
+        });
     };
     let neighbors = resolve::neighbor_addresses(tree)
         .into_iter()
@@ -169,31 +184,57 @@ fn plan_change(
     current: Option<GlobalSettings>,
     policies: &Policies,
 ) -> Result<Plan, Problem> {
-    let policy_changed = changes.lists.iter().any(|c| c.path.starts_with(ROUTING_POLICY_PATH))
-        || changes.containers.iter().any(|c| c.path.starts_with(ROUTING_POLICY_PATH));
-    let new_policies = if policy_changed { Some(policies.update(new.tree(), changes)?) } else { None };
+    let policy_changed = changes
+        .lists
+        .iter()
+        .any(|c| c.path.starts_with(ROUTING_POLICY_PATH))
+        || changes
+            .containers
+            .iter()
+            .any(|c| c.path.starts_with(ROUTING_POLICY_PATH));
+    let new_policies = if policy_changed {
+        Some(policies.update(new.tree(), changes)?)
+    } else {
+        None
+    };
     let mut plan = plan_bgp_change(old, new, changes, current)?;
     check_chains(&plan, new_policies.as_ref().unwrap_or(policies))?;
     plan.policies = new_policies;
     Ok(plan)
 }
 
-fn plan_bgp_change(old: &Config, new: &Config, changes: &ChangeSet, current: Option<GlobalSettings>) -> Result<Plan, Problem> {
+fn plan_bgp_change(
+    old: &Config,
+    new: &Config,
+    changes: &ChangeSet,
+    current: Option<GlobalSettings>,
+) -> Result<Plan, Problem> {
     let bgp = bgp_path();
     let global_path = format!("{bgp}/global");
     check_single_instance(changes, &bgp)?;
-    let instance_changed = changes
-        .lists
-        .iter()
-        .any(|c| matches!(c.kind, ListKind::NetworkInstance | ListKind::NetworkInstanceProtocol) && c.op != Op::Modified);
+    let instance_changed = changes.lists.iter().any(|c| {
+        matches!(
+            c.kind,
+            ListKind::NetworkInstance | ListKind::NetworkInstanceProtocol
+        ) && c.op != Op::Modified
+    });
     let global_changed = instance_changed
-        || changes.containers.iter().any(|c| c.path.starts_with(&global_path))
-        || changes.lists.iter().any(|c| c.path.starts_with(&global_path) && c.kind != ListKind::BgpGlobalRoute);
+        || changes
+            .containers
+            .iter()
+            .any(|c| c.path.starts_with(&global_path))
+        || changes
+            .lists
+            .iter()
+            .any(|c| c.path.starts_with(&global_path) && c.kind != ListKind::BgpGlobalRoute);
     if global_changed {
         // Identity, listener or selection changed: resolve everything again.
         let mut plan = plan_bgp(new)?;
         let keep: BTreeSet<IpAddr> = plan.neighbors.iter().map(|n| n.session.remote).collect();
-        plan.removed = resolve::neighbor_addresses(old.tree()).into_iter().filter(|a| !keep.contains(a)).collect();
+        plan.removed = resolve::neighbor_addresses(old.tree())
+            .into_iter()
+            .filter(|a| !keep.contains(a))
+            .collect();
         let routes: BTreeSet<IpNet> = plan.originated.iter().map(|(p, _)| *p).collect();
         plan.withdrawn = resolve::originated(old.tree())
             .unwrap_or_default()
@@ -204,7 +245,9 @@ fn plan_bgp_change(old: &Config, new: &Config, changes: &ChangeSet, current: Opt
         return Ok(plan);
     }
     // The global settings did not change: the engine's are current.
-    let Some(global) = current else { return Ok(Plan::default()) };
+    let Some(global) = current else {
+        return Ok(Plan::default());
+    };
     let mut touched: BTreeSet<IpAddr> = BTreeSet::new();
     for c in changes.list(ListKind::BgpNeighbor) {
         if let Some(addr) = c.keys.first().and_then(|k| k.parse().ok()) {
@@ -223,7 +266,8 @@ fn plan_bgp_change(old: &Config, new: &Config, changes: &ChangeSet, current: Opt
     }
     for addr in touched {
         if resolve::has_neighbor(new.tree(), addr) {
-            plan.neighbors.push(resolve::neighbor(new.tree(), &global, addr)?);
+            plan.neighbors
+                .push(resolve::neighbor(new.tree(), &global, addr)?);
         } else {
             plan.removed.push(addr);
         }
@@ -231,7 +275,9 @@ fn plan_bgp_change(old: &Config, new: &Config, changes: &ChangeSet, current: Opt
     let routes: Vec<_> = changes.list(ListKind::BgpGlobalRoute).collect();
     if !routes.is_empty() {
         for c in routes {
-            let Some(prefix) = c.keys.first().and_then(|k| k.parse::<IpNet>().ok()) else { continue };
+            let Some(prefix) = c.keys.first().and_then(|k| k.parse::<IpNet>().ok()) else {
+                continue;
+            };
             match resolve::originated_one(new.tree(), &c.path)? {
                 Some(route) if c.op != Op::Deleted => plan.originated.push(route),
                 _ => plan.withdrawn.push(prefix.trunc()),
@@ -257,14 +303,24 @@ fn check_single_instance(changes: &ChangeSet, bgp: &str) -> Result<(), Problem> 
 
 impl ConfigConsumer for Northbound {
     fn prepare(&self, tx: &Transaction<'_>) -> Result<(), Refusal> {
-        let plan = plan_change(tx.old, tx.new, tx.changes, self.engine.global(), &self.engine.policies())
-            .map_err(Refusal::from)?;
+        let plan = plan_change(
+            tx.old,
+            tx.new,
+            tx.changes,
+            self.engine.global(),
+            &self.engine.policies(),
+        )
+        .map_err(Refusal::from)?;
         *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some((tx.id, plan));
         Ok(())
     }
 
     fn apply(&self, tx: &Transaction<'_>) {
-        let plan = self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let plan = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some((id, plan)) = plan {
             if id == tx.id {
                 self.execute(plan);
@@ -273,6 +329,9 @@ impl ConfigConsumer for Northbound {
     }
 
     fn abort(&self, _tx: &Transaction<'_>) {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
     }
 }

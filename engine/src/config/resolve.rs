@@ -6,7 +6,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
 use ocbgp_models::gen::config::{Global, Neighbor, Route};
-use ocbgp_models::gen::types::{AfiSafiType, BgpOriginAttrType, DefaultPolicyType};
+use ocbgp_models::gen::types::{
+    AfiSafiType, BgpOriginAttrType, CommunityType, DefaultPolicyType, RemovePrivateAsOption,
+};
 use ocbgp_models::gen::{paths, FromNode};
 use ocbgp_models::ModelError;
 use yang2::data::{Data, DataTree};
@@ -15,7 +17,9 @@ use yang2::schema::SchemaNodeKind;
 use super::Problem;
 use crate::policy::sets::community::{parse_large, parse_std};
 use crate::policy::DefaultPolicy;
-use crate::rib::{PathAttrs, SelectionOptions};
+use crate::rib::{
+    CommunityKinds, FamilyLimits, Inbound, Limit, Outbound, PathAttrs, PrivateAs, SelectionOptions,
+};
 use crate::session::{FamilyConfig, GracefulRestartConfig, PeerConfig, Timers};
 use crate::wire::{AsPath, Attributes, Family, GracefulRestartFamily, NextHop, Origin};
 
@@ -23,16 +27,24 @@ use crate::wire::{AsPath, Attributes, Family, GracefulRestartFamily, NextHop, Or
 pub fn bgp_path() -> String {
     use paths::network_instances::network_instance as ni;
     let instance = ni::entry(["DEFAULT"]);
-    let protocol = ni::protocols::protocol::entry(&instance, ["openconfig-policy-types:BGP", "BGP"]);
+    let protocol =
+        ni::protocols::protocol::entry(&instance, ["openconfig-policy-types:BGP", "BGP"]);
     format!("{protocol}/bgp")
 }
 
 fn neighbor_path(addr: IpAddr) -> String {
-    format!("{}/neighbors/neighbor[neighbor-address='{addr}']", bgp_path())
+    format!(
+        "{}/neighbors/neighbor[neighbor-address='{addr}']",
+        bgp_path()
+    )
 }
 
 fn peer_group_path(name: &str) -> String {
-    format!("{}/peer-groups/peer-group[peer-group-name={}]", bgp_path(), ocbgp_models::path::quote(name))
+    format!(
+        "{}/peer-groups/peer-group[peer-group-name={}]",
+        bgp_path(),
+        ocbgp_models::path::quote(name)
+    )
 }
 
 /// Where the BGP listener binds.
@@ -57,10 +69,16 @@ pub struct GlobalSettings {
     pub listen: ListenSettings,
     /// Best-path options.
     pub selection: SelectionOptions,
+    /// Reflect routes between route-reflector clients
+    /// (`ocbgp:client-to-client-reflection`).
+    pub client_to_client: bool,
 }
 
 fn model(e: ModelError) -> Problem {
-    Problem { path: e.path.clone(), reason: e.message }
+    Problem {
+        path: e.path.clone(),
+        reason: e.message,
+    }
 }
 
 /// Reads the global settings; `None` when no BGP instance is configured.
@@ -75,7 +93,10 @@ pub fn global(tree: &DataTree<'static>) -> Result<Option<GlobalSettings>, Proble
         reason: "BGP needs a router-id".into(),
     })?;
     if router_id.is_unspecified() {
-        return Err(Problem { path: Some(format!("{path}/config/router-id")), reason: "0.0.0.0 is not a BGP identifier".into() });
+        return Err(Problem {
+            path: Some(format!("{path}/config/router-id")),
+            reason: "0.0.0.0 is not a BGP identifier".into(),
+        });
     }
     let rs = &g.route_selection_options.config;
     Ok(Some(GlobalSettings {
@@ -91,14 +112,19 @@ pub fn global(tree: &DataTree<'static>) -> Result<Option<GlobalSettings>, Proble
             ignore_as_path_length: rs.ignore_as_path_length,
             external_compare_router_id: rs.external_compare_router_id,
         },
+        client_to_client: g.config.client_to_client_reflection,
     }))
 }
 
 /// Addresses of every configured neighbor.
 pub fn neighbor_addresses(tree: &DataTree<'static>) -> Vec<IpAddr> {
     let xpath = format!("{}/neighbors/neighbor/neighbor-address", bgp_path());
-    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else { return Vec::new() };
-    set.iter().filter_map(|n| n.value_canonical()?.parse().ok()).collect()
+    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else {
+        return Vec::new();
+    };
+    set.iter()
+        .filter_map(|n| n.value_canonical()?.parse().ok())
+        .collect()
 }
 
 /// Whether a neighbor with this address is configured.
@@ -113,8 +139,12 @@ pub fn members_of(tree: &DataTree<'static>, group: &str) -> Vec<IpAddr> {
         bgp_path(),
         ocbgp_models::path::quote(group)
     );
-    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else { return Vec::new() };
-    set.iter().filter_map(|n| n.value_canonical()?.parse().ok()).collect()
+    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else {
+        return Vec::new();
+    };
+    set.iter()
+        .filter_map(|n| n.value_canonical()?.parse().ok())
+        .collect()
 }
 
 /// A copy of the neighbor's subtree with every leaf its peer group sets
@@ -122,9 +152,14 @@ pub fn members_of(tree: &DataTree<'static>, group: &str) -> Vec<IpAddr> {
 fn effective_tree(tree: &DataTree<'static>, path: &str) -> Result<DataTree<'static>, ModelError> {
     let node = tree.find_path(path)?;
     let mut eff = node.duplicate(true)?;
-    let group = tree.find_path(&format!("{path}/config/peer-group")).ok().and_then(|n| n.value_canonical());
+    let group = tree
+        .find_path(&format!("{path}/config/peer-group"))
+        .ok()
+        .and_then(|n| n.value_canonical());
     let Some(group) = group else { return Ok(eff) };
-    let Ok(pg) = tree.find_path(&peer_group_path(&group)) else { return Ok(eff) };
+    let Ok(pg) = tree.find_path(&peer_group_path(&group)) else {
+        return Ok(eff);
+    };
     // ly::node_path: DataNodeRef::path panics on paths over 4 KiB.
     let prefix = ocbgp_models::ly::node_path(&pg);
     for leaf in pg.traverse() {
@@ -143,7 +178,10 @@ fn effective_tree(tree: &DataTree<'static>, path: &str) -> Result<DataTree<'stat
             // none of its own (looked up in the original, not in `eff`
             // where earlier entries of this list were just added).
             let base = target.rsplit_once('[').map_or(target.as_str(), |(b, _)| b);
-            if ocbgp_models::ly::find(tree, base).map(|s| s.iter().any(|n| !n.is_default())).unwrap_or(false) {
+            if ocbgp_models::ly::find(tree, base)
+                .map(|s| s.iter().any(|n| !n.is_default()))
+                .unwrap_or(false)
+            {
                 continue;
             }
             eff.new_path(&target, None, false)?;
@@ -187,6 +225,14 @@ pub struct ResolvedNeighbor {
     pub import: Option<PolicySpec>,
     /// Export policy; `None`: every route is sent.
     pub export: Option<PolicySpec>,
+    /// Cluster id for reflection to and from the peer.
+    pub cluster_id: Option<Ipv4Addr>,
+    /// Loop checks on the peer's routes.
+    pub inbound: Inbound,
+    /// What export does to routes for the peer.
+    pub outbound: Outbound,
+    /// Prefix limits, IPv4 and IPv6 unicast.
+    pub limits: [FamilyLimits; 2],
 }
 
 /// The chain a neighbor runs in one direction.
@@ -203,25 +249,36 @@ fn policy_spec(
     default: DefaultPolicyType,
     leaf: &str,
 ) -> Option<PolicySpec> {
-    let explicit = |t: &DataTree<'static>, p: String| t.find_path(&p).is_ok_and(|n| !n.is_default());
+    let explicit =
+        |t: &DataTree<'static>, p: String| t.find_path(&p).is_ok_and(|n| !n.is_default());
     let default = if explicit(eff, format!("{neighbor}/apply-policy/config/{leaf}")) {
         Some(default)
     } else {
         let global = format!("{}/global/apply-policy/config/{leaf}", bgp_path());
         if explicit(tree, global.clone()) {
-            tree.find_path(&global).ok().and_then(|n| n.value_canonical()).and_then(|v| v.parse().ok())
+            tree.find_path(&global)
+                .ok()
+                .and_then(|n| n.value_canonical())
+                .and_then(|v| v.parse().ok())
         } else {
             None
         }
     };
     match (names.is_empty(), default) {
         (true, None) => None,
-        (_, d) => Some(PolicySpec { names: names.to_vec(), default: DefaultPolicy::from(d.unwrap_or(DefaultPolicyType::RejectRoute)) }),
+        (_, d) => Some(PolicySpec {
+            names: names.to_vec(),
+            default: DefaultPolicy::from(d.unwrap_or(DefaultPolicyType::RejectRoute)),
+        }),
     }
 }
 
 /// Resolves one neighbor.
-pub fn neighbor(tree: &DataTree<'static>, global: &GlobalSettings, addr: IpAddr) -> Result<ResolvedNeighbor, Problem> {
+pub fn neighbor(
+    tree: &DataTree<'static>,
+    global: &GlobalSettings,
+    addr: IpAddr,
+) -> Result<ResolvedNeighbor, Problem> {
     let path = neighbor_path(addr);
     let eff = effective_tree(tree, &path).map_err(model)?;
     let n = Neighbor::from_tree(&eff, &path).map_err(model)?;
@@ -229,7 +286,9 @@ pub fn neighbor(tree: &DataTree<'static>, global: &GlobalSettings, addr: IpAddr)
     let c = &n.config;
     let peer_as = match (c.peer_as, c.peer_type) {
         (Some(asn), _) => asn,
-        (None, Some(ocbgp_models::gen::types::PeerType::Internal)) => c.local_as.unwrap_or(global.asn),
+        (None, Some(ocbgp_models::gen::types::PeerType::Internal)) => {
+            c.local_as.unwrap_or(global.asn)
+        }
         _ => {
             return Err(Problem {
                 path: at("config/peer-as"),
@@ -245,10 +304,20 @@ pub fn neighbor(tree: &DataTree<'static>, global: &GlobalSettings, addr: IpAddr)
         })?),
     };
     let mut families = Vec::new();
-    for af in n.afi_safis.iter().filter(|af| af.config.enabled == Some(true)) {
+    for af in n
+        .afi_safis
+        .iter()
+        .filter(|af| af.config.enabled == Some(true))
+    {
         let family = family_of(af.afi_safi_name).ok_or_else(|| Problem {
-            path: at(&format!("afi-safis/afi-safi[afi-safi-name='{}']", af.afi_safi_name.as_str())),
-            reason: format!("address family {} is not supported", af.afi_safi_name.as_str()),
+            path: at(&format!(
+                "afi-safis/afi-safi[afi-safi-name='{}']",
+                af.afi_safi_name.as_str()
+            )),
+            reason: format!(
+                "address family {} is not supported",
+                af.afi_safi_name.as_str()
+            ),
         })?;
         families.push(FamilyConfig {
             family,
@@ -269,7 +338,10 @@ pub fn neighbor(tree: &DataTree<'static>, global: &GlobalSettings, addr: IpAddr)
         restart_time: gr.restart_time.unwrap_or(120).min(4095),
         families: families
             .iter()
-            .map(|f| GracefulRestartFamily { family: f.family, forwarding_preserved: false })
+            .map(|f| GracefulRestartFamily {
+                family: f.family,
+                forwarding_preserved: false,
+            })
             .collect(),
     });
     let t = &n.timers.config;
@@ -287,22 +359,148 @@ pub fn neighbor(tree: &DataTree<'static>, global: &GlobalSettings, addr: IpAddr)
     session.passive = n.transport.config.passive_mode;
     session.tcp_mss = n.transport.config.tcp_mss;
     session.ttl_security = n.transport.config.ttl_security;
-    session.multihop_ttl = n.ebgp_multihop.config.enabled.then(|| n.ebgp_multihop.config.multihop_ttl.unwrap_or(255));
+    session.multihop_ttl = n
+        .ebgp_multihop
+        .config
+        .enabled
+        .then(|| n.ebgp_multihop.config.multihop_ttl.unwrap_or(255));
     session.password = c.auth_password.clone().filter(|p| !p.is_empty());
     session.families = families;
     session.graceful_restart = graceful_restart;
     session.enabled = c.enabled;
-    session.validate().map_err(|e| Problem { path: Some(path.clone()), reason: e.to_string() })?;
+    session.enforce_first_as = c.enforce_first_as;
+    session.prefix_limit_restart = c
+        .prefix_limit_restart_timer
+        .map(|s| std::time::Duration::from_secs(u64::from(s)));
+    session.validate().map_err(|e| Problem {
+        path: Some(path.clone()),
+        reason: e.to_string(),
+    })?;
     let ap = &n.apply_policy.config;
-    let import = policy_spec(&eff, tree, &path, &ap.import_policy, ap.default_import_policy, "default-import-policy");
-    let export = policy_spec(&eff, tree, &path, &ap.export_policy, ap.default_export_policy, "default-export-policy");
+    let import = policy_spec(
+        &eff,
+        tree,
+        &path,
+        &ap.import_policy,
+        ap.default_import_policy,
+        "default-import-policy",
+    );
+    let export = policy_spec(
+        &eff,
+        tree,
+        &path,
+        &ap.export_policy,
+        ap.default_export_policy,
+        "default-export-policy",
+    );
+    let rr = &n.route_reflector.config;
+    let cluster_id = match &rr.route_reflector_cluster_id {
+        None => None,
+        Some(text) => Some(cluster_id(text).ok_or_else(|| Problem {
+            path: at("route-reflector/config/route-reflector-cluster-id"),
+            reason: format!("{text:?} is neither a dotted quad nor a 32-bit number"),
+        })?),
+    };
+    let asp = &n.as_path_options.config;
+    let inbound = Inbound {
+        local_asn: session.local_asn(),
+        allow_own_as: asp.allow_own_as,
+    };
+    let mut outbound = Outbound {
+        communities: [CommunityKinds::default(); 2],
+        private_as: c.remove_private_as.map(|o| match o {
+            RemovePrivateAsOption::PrivateAsRemoveAll => PrivateAs::RemoveAll,
+            RemovePrivateAsOption::PrivateAsReplaceAll => PrivateAs::ReplaceAll,
+        }),
+        replace_as: asp.replace_peer_as.then_some(peer_as),
+    };
+    let neighbor_kinds = community_kinds(&c.send_community_type).map_err(|r| Problem {
+        path: at("config/send-community-type"),
+        reason: r,
+    })?;
+    let mut limits = [FamilyLimits::default(); 2];
+    for (i, family) in [AfiSafiType::Ipv4Unicast, AfiSafiType::Ipv6Unicast]
+        .into_iter()
+        .enumerate()
+    {
+        let af = n.afi_safis.iter().find(|af| af.afi_safi_name == family);
+        let af_path = format!("afi-safis/afi-safi[afi-safi-name='{}']", family.as_str());
+        outbound.communities[i] = match af.filter(|af| !af.config.send_community_type.is_empty()) {
+            Some(af) => community_kinds(&af.config.send_community_type).map_err(|r| Problem {
+                path: at(&format!("{af_path}/config/send-community-type")),
+                reason: r,
+            })?,
+            None => neighbor_kinds,
+        };
+        // The two unicast containers have the same limits, of distinct types.
+        macro_rules! limits_of {
+            ($u:expr) => {{
+                let (a, r) = (&$u.prefix_limit.config, &$u.prefix_limit_received.config);
+                FamilyLimits {
+                    accepted: a.max_prefixes.map(|max| Limit {
+                        max,
+                        warning_pct: a.warning_threshold_pct,
+                        prevent_teardown: a.prevent_teardown,
+                    }),
+                    received: r.max_prefixes.map(|max| Limit {
+                        max,
+                        warning_pct: r.warning_threshold_pct,
+                        prevent_teardown: r.prevent_teardown,
+                    }),
+                }
+            }};
+        }
+        limits[i] = match af {
+            Some(af) if i == 0 => af.ipv4_unicast.as_ref().map(|u| limits_of!(u)),
+            Some(af) => af.ipv6_unicast.as_ref().map(|u| limits_of!(u)),
+            None => None,
+        }
+        .unwrap_or_default();
+    }
     Ok(ResolvedNeighbor {
         session,
-        rr_client: n.route_reflector.config.route_reflector_client,
+        rr_client: rr.route_reflector_client,
         rs_client: n.route_server.config.route_server_client,
         import,
         export,
+        cluster_id,
+        inbound,
+        outbound,
+        limits,
     })
+}
+
+/// A cluster id as OpenConfig's `rr-cluster-id-type` writes it: a dotted
+/// quad or a 32-bit number.
+fn cluster_id(text: &str) -> Option<Ipv4Addr> {
+    text.parse::<Ipv4Addr>()
+        .ok()
+        .or_else(|| text.parse::<u32>().ok().map(Ipv4Addr::from))
+}
+
+/// The community kinds of a `send-community-type` list: none when empty
+/// (OpenConfig's default), NONE alone or not at all.
+fn community_kinds(types: &[CommunityType]) -> Result<CommunityKinds, String> {
+    let mut k = CommunityKinds::default();
+    if types.contains(&CommunityType::None) {
+        if types.len() > 1 {
+            return Err("NONE cannot be combined with other community types".into());
+        }
+        return Ok(k);
+    }
+    for t in types {
+        match t {
+            CommunityType::Standard => k.standard = true,
+            CommunityType::Extended => k.extended = true,
+            CommunityType::Large => k.large = true,
+            CommunityType::Both => {
+                k.standard = true;
+                k.extended = true;
+            }
+            CommunityType::None => {}
+        }
+    }
+    Ok(k)
 }
 
 /// A range of `global/dynamic-neighbor-prefixes`: a connection from an
@@ -323,15 +521,28 @@ pub struct DynamicRange {
 /// when ranges overlap). A range whose peer group cannot make a neighbor
 /// (no `peer-as` nor `peer-type INTERNAL`: ocbgpd does not accept any AS)
 /// is refused with the range's path.
-pub fn dynamic_ranges(tree: &DataTree<'static>, global: &GlobalSettings) -> Result<Vec<DynamicRange>, Problem> {
-    let base = format!("{}/global/dynamic-neighbor-prefixes/dynamic-neighbor-prefix", bgp_path());
-    let Ok(set) = ocbgp_models::ly::find(tree, &format!("{base}/prefix")) else { return Ok(Vec::new()) };
+pub fn dynamic_ranges(
+    tree: &DataTree<'static>,
+    global: &GlobalSettings,
+) -> Result<Vec<DynamicRange>, Problem> {
+    let base = format!(
+        "{}/global/dynamic-neighbor-prefixes/dynamic-neighbor-prefix",
+        bgp_path()
+    );
+    let Ok(set) = ocbgp_models::ly::find(tree, &format!("{base}/prefix")) else {
+        return Ok(Vec::new());
+    };
     let prefixes: Vec<String> = set.iter().filter_map(|n| n.value_canonical()).collect();
     let mut out = Vec::new();
     for text in prefixes {
         let at = format!("{base}[prefix='{text}']");
-        let problem = |reason: String| Problem { path: Some(at.clone()), reason };
-        let prefix: IpNet = text.parse().map_err(|_| problem(format!("{text:?} is not an IP prefix")))?;
+        let problem = |reason: String| Problem {
+            path: Some(at.clone()),
+            reason,
+        };
+        let prefix: IpNet = text
+            .parse()
+            .map_err(|_| problem(format!("{text:?} is not an IP prefix")))?;
         let prefix = prefix.trunc();
         let group = tree
             .find_path(&format!("{at}/config/peer-group"))
@@ -345,11 +556,19 @@ pub fn dynamic_ranges(tree: &DataTree<'static>, global: &GlobalSettings) -> Resu
             let _ = scratch.remove(&neighbor_path(addr));
         }
         scratch
-            .new_path(&format!("{}/config/peer-group", neighbor_path(addr)), Some(&group), false)
+            .new_path(
+                &format!("{}/config/peer-group", neighbor_path(addr)),
+                Some(&group),
+                false,
+            )
             .map_err(|e| problem(e.to_string()))?;
-        let template =
-            neighbor(&scratch, global, addr).map_err(|p| problem(format!("peer group {group:?}: {}", p.reason)))?;
-        out.push(DynamicRange { prefix, group, template });
+        let template = neighbor(&scratch, global, addr)
+            .map_err(|p| problem(format!("peer group {group:?}: {}", p.reason)))?;
+        out.push(DynamicRange {
+            prefix,
+            group,
+            template,
+        });
     }
     out.sort_by_key(|r| std::cmp::Reverse(r.prefix.prefix_len()));
     Ok(out)
@@ -362,11 +581,17 @@ pub fn originated(tree: &DataTree<'static>) -> Result<Vec<(IpNet, PathAttrs)>, P
         return Ok(Vec::new());
     }
     let g = Global::from_tree(tree, &path).map_err(model)?;
-    g.originated_routes.iter().map(|r| originated_route(&path, r)).collect()
+    g.originated_routes
+        .iter()
+        .map(|r| originated_route(&path, r))
+        .collect()
 }
 
 /// One originated route by its data path; `None` if it is not configured.
-pub fn originated_one(tree: &DataTree<'static>, path: &str) -> Result<Option<(IpNet, PathAttrs)>, Problem> {
+pub fn originated_one(
+    tree: &DataTree<'static>,
+    path: &str,
+) -> Result<Option<(IpNet, PathAttrs)>, Problem> {
     if tree.find_path(path).is_err() {
         return Ok(None);
     }
@@ -375,7 +600,12 @@ pub fn originated_one(tree: &DataTree<'static>, path: &str) -> Result<Option<(Ip
 }
 
 fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Problem> {
-    let at = || Some(format!("{global}/ocbgp:originated-routes/route[prefix='{}']", r.prefix));
+    let at = || {
+        Some(format!(
+            "{global}/ocbgp:originated-routes/route[prefix='{}']",
+            r.prefix
+        ))
+    };
     let c = &r.config;
     let mut attrs = Attributes {
         origin: Some(match c.origin {
@@ -389,20 +619,27 @@ fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Probl
         ..Attributes::default()
     };
     for text in &c.community {
-        attrs.communities.push(parse_std(text).ok_or_else(|| Problem {
-            path: at(),
-            reason: format!("community {text:?} is neither AS:VALUE nor a well-known name"),
-        })?);
+        attrs
+            .communities
+            .push(parse_std(text).ok_or_else(|| Problem {
+                path: at(),
+                reason: format!("community {text:?} is neither AS:VALUE nor a well-known name"),
+            })?);
     }
     for text in &c.large_community {
-        attrs.large_communities.push(parse_large(text).ok_or_else(|| Problem {
-            path: at(),
-            reason: format!("large community {text:?} is not GA:LD1:LD2 of 32-bit numbers"),
-        })?);
+        attrs
+            .large_communities
+            .push(parse_large(text).ok_or_else(|| Problem {
+                path: at(),
+                reason: format!("large community {text:?} is not GA:LD1:LD2 of 32-bit numbers"),
+            })?);
     }
     let next_hop = c.next_hop.map(|a| match a {
         IpAddr::V4(v4) => NextHop::V4(v4),
-        IpAddr::V6(global) => NextHop::V6 { global, link_local: None },
+        IpAddr::V6(global) => NextHop::V6 {
+            global,
+            link_local: None,
+        },
     });
     Ok((r.prefix.trunc(), PathAttrs { attrs, next_hop }))
 }
@@ -441,7 +678,11 @@ mod tests {
               {"neighbor-address": "192.0.2.4", "config": {"neighbor-address": "192.0.2.4", "peer-as": 65004}}]}"#;
         let c = config("", &format!("{GROUPS}{neighbors}"));
         let g = global(c.tree()).unwrap().unwrap();
-        let rs = |a: &str| neighbor(c.tree(), &g, a.parse().unwrap()).unwrap().rs_client;
+        let rs = |a: &str| {
+            neighbor(c.tree(), &g, a.parse().unwrap())
+                .unwrap()
+                .rs_client
+        };
         assert!(rs("192.0.2.2"), "inherited from the peer group");
         assert!(rs("192.0.2.3"), "set on the neighbor");
         assert!(!rs("192.0.2.4"), "default");
@@ -452,28 +693,52 @@ mod tests {
     }
 
     fn range(prefix: &str, group: &str) -> String {
-        format!(r#"{{"prefix": "{prefix}", "config": {{"prefix": "{prefix}", "peer-group": "{group}"}}}}"#)
+        format!(
+            r#"{{"prefix": "{prefix}", "config": {{"prefix": "{prefix}", "peer-group": "{group}"}}}}"#
+        )
     }
 
     #[test]
     fn dynamic_ranges_come_longest_first_with_the_peer_group_settings() {
-        let list = format!("{},{}", range("10.0.0.0/8", "ibgp"), range("10.1.0.0/16", "rs"));
+        let list = format!(
+            "{},{}",
+            range("10.0.0.0/8", "ibgp"),
+            range("10.1.0.0/16", "rs")
+        );
         let c = config(&ranges(&list), GROUPS);
         let g = global(c.tree()).unwrap().unwrap();
         let got: Vec<(String, String, u32, bool)> = dynamic_ranges(c.tree(), &g)
             .unwrap()
             .iter()
-            .map(|r| (r.prefix.to_string(), r.group.clone(), r.template.session.peer_as, r.template.rs_client))
+            .map(|r| {
+                (
+                    r.prefix.to_string(),
+                    r.group.clone(),
+                    r.template.session.peer_as,
+                    r.template.rs_client,
+                )
+            })
             .collect();
         assert_eq!(
             got,
-            [("10.1.0.0/16".into(), "rs".into(), 65010, true), ("10.0.0.0/8".into(), "ibgp".into(), 65000, false)]
+            [
+                ("10.1.0.0/16".into(), "rs".into(), 65010, true),
+                ("10.0.0.0/8".into(), "ibgp".into(), 65000, false)
+            ]
         );
 
         // A peer group that does not say the AS cannot make a neighbor.
         let c = config(&ranges(&range("10.0.0.0/8", "noas")), GROUPS);
         let e = dynamic_ranges(c.tree(), &g).err().expect("refused");
-        assert!(e.path.as_deref().is_some_and(|p| p.contains("dynamic-neighbor-prefix[prefix='10.0.0.0/8']")), "{e}");
-        assert!(e.reason.contains("noas") && e.reason.contains("peer-as"), "{e}");
+        assert!(
+            e.path
+                .as_deref()
+                .is_some_and(|p| p.contains("dynamic-neighbor-prefix[prefix='10.0.0.0/8']")),
+            "{e}"
+        );
+        assert!(
+            e.reason.contains("noas") && e.reason.contains("peer-as"),
+            "{e}"
+        );
     }
 }

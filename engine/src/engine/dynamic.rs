@@ -18,8 +18,12 @@ impl Engine {
     /// take their range's current settings.
     pub fn set_dynamic_ranges(&self, ranges: Vec<DynamicRange>) {
         *self.inner.dynamic.lock().unwrap_or_else(|e| e.into_inner()) = ranges.clone();
-        let dynamic: Vec<IpAddr> =
-            self.neighbors().into_iter().filter(|(_, n)| n.config.dynamic).map(|(a, _)| a).collect();
+        let dynamic: Vec<IpAddr> = self
+            .neighbors()
+            .into_iter()
+            .filter(|(_, n)| n.config.dynamic)
+            .map(|(a, _)| a)
+            .collect();
         for addr in dynamic {
             match range_for(&ranges, addr) {
                 None => self.remove_neighbor(addr),
@@ -48,9 +52,15 @@ fn instantiate(range: &DynamicRange, addr: IpAddr) -> ResolvedNeighbor {
 /// The listener's decider: a session for a connection from `addr`, or
 /// `None` (refused) when no range holds it or BGP is not running.
 pub(super) fn accept(inner: &Weak<Inner>, addr: IpAddr) -> Option<PeerHandle> {
-    let engine = Engine { inner: inner.upgrade()? };
+    let engine = Engine {
+        inner: inner.upgrade()?,
+    };
     let range = {
-        let ranges = engine.inner.dynamic.lock().unwrap_or_else(|e| e.into_inner());
+        let ranges = engine
+            .inner
+            .dynamic
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         range_for(&ranges, addr).cloned()
     };
     let Some(range) = range else {
@@ -66,7 +76,12 @@ pub(super) fn accept(inner: &Weak<Inner>, addr: IpAddr) -> Option<PeerHandle> {
             // Created by a connection a moment ago.
             return Some(n.handle.clone());
         }
-        start_neighbor(r, &engine.inner.listener, instantiate(&range, addr), &policies);
+        start_neighbor(
+            r,
+            &engine.inner.listener,
+            instantiate(&range, addr),
+            &policies,
+        );
         let n = r.neighbors.get(&addr)?;
         (n.handle.clone(), n.idx)
     };
@@ -78,7 +93,10 @@ pub(super) fn accept(inner: &Weak<Inner>, addr: IpAddr) -> Option<PeerHandle> {
         let Some(inner) = weak.upgrade() else { return };
         let engine = Engine { inner };
         // Still the same dynamic neighbor (not replaced by configuration).
-        if engine.neighbor(addr).is_some_and(|n| n.config.dynamic && n.idx == idx) {
+        if engine
+            .neighbor(addr)
+            .is_some_and(|n| n.config.dynamic && n.idx == idx)
+        {
             engine.remove_neighbor(addr);
             tracing::info!(peer = %addr, "dynamic neighbor removed");
         }

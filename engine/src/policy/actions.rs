@@ -73,7 +73,10 @@ pub(crate) enum Action {
 fn next_hop_of(addr: IpAddr) -> Option<NextHop> {
     match addr {
         IpAddr::V4(a) if !a.is_unspecified() => Some(NextHop::V4(a)),
-        IpAddr::V6(a) if !a.is_unspecified() => Some(NextHop::V6 { global: a, link_local: None }),
+        IpAddr::V6(a) if !a.is_unspecified() => Some(NextHop::V6 {
+            global: a,
+            link_local: None,
+        }),
         _ => None,
     }
 }
@@ -91,7 +94,13 @@ pub(crate) fn prepend(path: &mut AsPath, asn: u32, times: usize) {
     }
     while left > 0 {
         let n = left.min(255);
-        path.segments.insert(0, Segment { kind: SegmentType::Sequence, asns: vec![asn; n] });
+        path.segments.insert(
+            0,
+            Segment {
+                kind: SegmentType::Sequence,
+                asns: vec![asn; n],
+            },
+        );
         left -= n;
     }
 }
@@ -136,12 +145,22 @@ impl Action {
                 let asn = match asn {
                     PrependAs::Asn(a) => *a,
                     PrependAs::Local => ctx.route.local_asn,
-                    PrependAs::Last => match ctx.attrs().attrs.as_path.as_ref().and_then(AsPath::first_as) {
+                    PrependAs::Last => match ctx
+                        .attrs()
+                        .attrs
+                        .as_path
+                        .as_ref()
+                        .and_then(AsPath::first_as)
+                    {
                         Some(a) => a,
                         None => return,
                     },
                 };
-                let path = ctx.make_mut().attrs.as_path.get_or_insert_with(AsPath::default);
+                let path = ctx
+                    .make_mut()
+                    .attrs
+                    .as_path
+                    .get_or_insert_with(AsPath::default);
                 prepend(path, asn, usize::from(*times));
             }
             Action::Community(op, sets) => communities(ctx, *op, sets),
@@ -159,7 +178,10 @@ fn communities(ctx: &mut Ctx<'_>, op: SetOp, sets: &[Arc<CommunitySet>]) {
     match op {
         SetOp::Add => {
             let a = &ctx.attrs().attrs;
-            if sets.iter().all(|s| s.std.iter().all(|c| a.communities.contains(c))) {
+            if sets
+                .iter()
+                .all(|s| s.std.iter().all(|c| a.communities.contains(c)))
+            {
                 return;
             }
             let a = &mut ctx.make_mut().attrs;
@@ -176,11 +198,18 @@ fn communities(ctx: &mut Ctx<'_>, op: SetOp, sets: &[Arc<CommunitySet>]) {
                 let invert = s.invert_removal;
                 let (owned, scratch) = ctx.parts();
                 let a = &owned.attrs;
-                if !a.communities.iter().any(|&c| s.matches_std(c, scratch) != invert) {
+                if !a
+                    .communities
+                    .iter()
+                    .any(|&c| s.matches_std(c, scratch) != invert)
+                {
                     continue;
                 }
                 let (owned, scratch) = ctx.parts_mut();
-                owned.attrs.communities.retain(|&c| s.matches_std(c, scratch) == invert);
+                owned
+                    .attrs
+                    .communities
+                    .retain(|&c| s.matches_std(c, scratch) == invert);
             }
         }
         SetOp::Replace => {
@@ -203,7 +232,10 @@ fn ext_communities(ctx: &mut Ctx<'_>, op: SetOp, sets: &[Arc<ExtCommunitySet>]) 
     match op {
         SetOp::Add => {
             let cur = &ctx.attrs().attrs.extended_communities;
-            if sets.iter().all(|s| s.literal.iter().all(|c| cur.contains(c))) {
+            if sets
+                .iter()
+                .all(|s| s.literal.iter().all(|c| cur.contains(c)))
+            {
                 return;
             }
             let cur = &mut ctx.make_mut().attrs.extended_communities;
@@ -219,11 +251,19 @@ fn ext_communities(ctx: &mut Ctx<'_>, op: SetOp, sets: &[Arc<ExtCommunitySet>]) 
             for s in sets {
                 let invert = s.invert_removal;
                 let (owned, scratch) = ctx.parts();
-                if !owned.attrs.extended_communities.iter().any(|&c| s.matches(c, scratch) != invert) {
+                if !owned
+                    .attrs
+                    .extended_communities
+                    .iter()
+                    .any(|&c| s.matches(c, scratch) != invert)
+                {
                     continue;
                 }
                 let (owned, scratch) = ctx.parts_mut();
-                owned.attrs.extended_communities.retain(|&c| s.matches(c, scratch) == invert);
+                owned
+                    .attrs
+                    .extended_communities
+                    .retain(|&c| s.matches(c, scratch) == invert);
             }
         }
         SetOp::Replace => {
@@ -246,7 +286,10 @@ fn large_communities(ctx: &mut Ctx<'_>, op: SetOp, sets: &[Arc<LargeCommunitySet
     match op {
         SetOp::Add => {
             let cur = &ctx.attrs().attrs.large_communities;
-            if sets.iter().all(|s| s.literal.iter().all(|l| cur.contains(l))) {
+            if sets
+                .iter()
+                .all(|s| s.literal.iter().all(|l| cur.contains(l)))
+            {
                 return;
             }
             let cur = &mut ctx.make_mut().attrs.large_communities;
@@ -261,11 +304,19 @@ fn large_communities(ctx: &mut Ctx<'_>, op: SetOp, sets: &[Arc<LargeCommunitySet
         SetOp::Remove => {
             for s in sets {
                 let (owned, scratch) = ctx.parts();
-                if !owned.attrs.large_communities.iter().any(|l| s.matches(l, scratch)) {
+                if !owned
+                    .attrs
+                    .large_communities
+                    .iter()
+                    .any(|l| s.matches(l, scratch))
+                {
                     continue;
                 }
                 let (owned, scratch) = ctx.parts_mut();
-                owned.attrs.large_communities.retain(|l| !s.matches(l, scratch));
+                owned
+                    .attrs
+                    .large_communities
+                    .retain(|l| !s.matches(l, scratch));
             }
         }
         SetOp::Replace => {
@@ -293,7 +344,12 @@ mod tests {
         let mut p = AsPath::from_sequence([1, 2]);
         prepend(&mut p, 9, 3);
         assert_eq!(p, AsPath::from_sequence([9, 9, 9, 1, 2]));
-        let mut p = AsPath { segments: vec![Segment { kind: SegmentType::Set, asns: vec![1, 2] }] };
+        let mut p = AsPath {
+            segments: vec![Segment {
+                kind: SegmentType::Set,
+                asns: vec![1, 2],
+            }],
+        };
         prepend(&mut p, 9, 2);
         assert_eq!(p.segments.len(), 2);
         assert_eq!(p.segments[0].asns, vec![9, 9]);

@@ -108,7 +108,9 @@ impl Condition {
             | Condition::AsPathLength(..) => 1,
             Condition::NextHopIn(_) | Condition::Neighbor(..) | Condition::Tag(..) => 2,
             Condition::Prefix(..) => 3,
-            Condition::Community(..) | Condition::ExtCommunity(..) | Condition::LargeCommunity(..) => 4,
+            Condition::Community(..)
+            | Condition::ExtCommunity(..)
+            | Condition::LargeCommunity(..) => 4,
             Condition::AsPath(..) => 5,
         }
     }
@@ -126,7 +128,9 @@ impl Condition {
                 _ => *p == InstallProtocolType::Bgp,
             },
             Condition::Prefix(set, invert) => set.contains(&ctx.route.prefix) != *invert,
-            Condition::Neighbor(set, invert) => set.contains(ctx.route.neighbor_address()) != *invert,
+            Condition::Neighbor(set, invert) => {
+                set.contains(ctx.route.neighbor_address()) != *invert
+            }
             Condition::Tag(set, invert) => ctx.tags.iter().any(|t| set.contains(t)) != *invert,
             Condition::MedEq(v) => ctx.current().attrs.med == Some(*v),
             Condition::OriginEq(o) => ctx.current().attrs.origin == Some(*o),
@@ -141,11 +145,20 @@ impl Condition {
                 ipnet::IpNet::V6(_) => *v6,
             },
             Condition::RouteType(kind) => ctx.route.source.kind == *kind,
-            Condition::CommunityCount(cmp, v) => cmp.test(ctx.current().attrs.communities.len(), *v),
-            Condition::ExtCommunityCount(cmp, v) => cmp.test(ctx.current().attrs.extended_communities.len(), *v),
-            Condition::AsPathLength(cmp, v) => {
-                cmp.test(ctx.current().attrs.as_path.as_ref().map_or(0, |p| p.length()), *v)
+            Condition::CommunityCount(cmp, v) => {
+                cmp.test(ctx.current().attrs.communities.len(), *v)
             }
+            Condition::ExtCommunityCount(cmp, v) => {
+                cmp.test(ctx.current().attrs.extended_communities.len(), *v)
+            }
+            Condition::AsPathLength(cmp, v) => cmp.test(
+                ctx.current()
+                    .attrs
+                    .as_path
+                    .as_ref()
+                    .map_or(0, |p| p.length()),
+                *v,
+            ),
             Condition::Community(set, how) => {
                 let all = *how == SetMatch::All;
                 let hit = ctx.cached(key(set.id, all), |a: &PathAttrs, scratch| {

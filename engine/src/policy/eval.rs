@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, Weak};
 
 use smallvec::SmallVec;
 
-use super::sets::{digest_hash, FastBuild, Tag};
 use super::actions::Action;
+use super::sets::{digest_hash, FastBuild, Tag};
 use super::{DefaultPolicy, Outcome, Policy, PolicyRef, RouteIn, Statement, Verdict};
 use crate::rib::{Attrs, Interner, PathAttrs};
 
@@ -64,7 +64,13 @@ impl Default for EvalCache {
 impl EvalCache {
     /// A cache holding up to `capacity` attribute sets (0: no caching).
     pub fn new(capacity: usize) -> EvalCache {
-        EvalCache { map: HashMap::default(), capacity, scratch: String::new(), hits: 0, misses: 0 }
+        EvalCache {
+            map: HashMap::default(),
+            capacity,
+            scratch: String::new(),
+            hits: 0,
+            misses: 0,
+        }
     }
 
     /// Forgets every entry (and releases the allocations they pin).
@@ -101,7 +107,12 @@ impl EvalCache {
     }
 
     /// The result for (`attrs`, `key`), computing it with `f` when new.
-    fn get_or(&mut self, attrs: &Attrs, key: u64, f: impl FnOnce(&PathAttrs, &mut String) -> bool) -> bool {
+    fn get_or(
+        &mut self,
+        attrs: &Attrs,
+        key: u64,
+        f: impl FnOnce(&PathAttrs, &mut String) -> bool,
+    ) -> bool {
         if self.capacity == 0 {
             return f(attrs, &mut self.scratch);
         }
@@ -124,7 +135,11 @@ impl EvalCache {
             return None;
         }
         let e = self.map.get(&(Arc::as_ptr(attrs) as usize))?;
-        let out = e.outputs.iter().find(|(k, _)| k == key).and_then(|(_, w)| w.upgrade());
+        let out = e
+            .outputs
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, w)| w.upgrade());
         match out {
             Some(_) => self.hits += 1,
             None => self.misses += 1,
@@ -196,23 +211,35 @@ impl<'a> Ctx<'a> {
     /// The attributes, copied on the first change.
     pub(crate) fn make_mut(&mut self) -> &mut PathAttrs {
         let route = self.route;
-        self.owned.get_or_insert_with(|| PathAttrs::clone(route.attrs))
+        self.owned
+            .get_or_insert_with(|| PathAttrs::clone(route.attrs))
     }
 
     /// The current attributes and the scratch string.
     pub(crate) fn parts(&mut self) -> (&PathAttrs, &mut String) {
-        (self.owned.as_ref().unwrap_or(self.route.attrs), &mut self.cache.scratch)
+        (
+            self.owned.as_ref().unwrap_or(self.route.attrs),
+            &mut self.cache.scratch,
+        )
     }
 
     /// The attributes for changing, and the scratch string.
     pub(crate) fn parts_mut(&mut self) -> (&mut PathAttrs, &mut String) {
         let route = self.route;
-        (self.owned.get_or_insert_with(|| PathAttrs::clone(route.attrs)), &mut self.cache.scratch)
+        (
+            self.owned
+                .get_or_insert_with(|| PathAttrs::clone(route.attrs)),
+            &mut self.cache.scratch,
+        )
     }
 
     /// An attribute-only match, cached while the attributes are the
     /// shared, unchanged ones.
-    pub(crate) fn cached(&mut self, key: u64, f: impl FnOnce(&PathAttrs, &mut String) -> bool) -> bool {
+    pub(crate) fn cached(
+        &mut self,
+        key: u64,
+        f: impl FnOnce(&PathAttrs, &mut String) -> bool,
+    ) -> bool {
         if !self.pending.is_empty() {
             self.materialize();
         }
@@ -301,7 +328,11 @@ impl PartialEq for Chain {
         self.fingerprint == other.fingerprint
             && self.default == other.default
             && self.policies.len() == other.policies.len()
-            && self.policies.iter().zip(&other.policies).all(|(a, b)| a.name == b.name)
+            && self
+                .policies
+                .iter()
+                .zip(&other.policies)
+                .all(|(a, b)| a.name == b.name)
     }
 }
 
@@ -310,10 +341,21 @@ impl Eq for Chain {}
 impl Chain {
     /// A chain of compiled `policies` (see [`Policies::chain`](super::Policies::chain)).
     pub fn new(policies: Vec<Arc<Policy>>, default: DefaultPolicy) -> Chain {
-        let fingerprint =
-            digest_hash(&(policies.iter().map(|p| (p.name.as_str(), p.fingerprint)).collect::<Vec<_>>(), default));
+        let fingerprint = digest_hash(&(
+            policies
+                .iter()
+                .map(|p| (p.name.as_str(), p.fingerprint))
+                .collect::<Vec<_>>(),
+            default,
+        ));
         let uses_neighbor = policies.iter().any(|p| p.uses_neighbor);
-        Chain { policies, default, fingerprint, uses_neighbor, cache: Mutex::new(EvalCache::new(CHAIN_CACHE)) }
+        Chain {
+            policies,
+            default,
+            fingerprint,
+            uses_neighbor,
+            cache: Mutex::new(EvalCache::new(CHAIN_CACHE)),
+        }
     }
 
     /// A chain without policies: the default decides every route.
@@ -361,7 +403,12 @@ impl Chain {
 
     /// Evaluates `route` with the caller's cache (batches: keep one cache
     /// for the whole batch).
-    pub fn evaluate_with(&self, route: &RouteIn<'_>, interner: &mut Interner, cache: &mut EvalCache) -> Verdict {
+    pub fn evaluate_with(
+        &self,
+        route: &RouteIn<'_>,
+        interner: &mut Interner,
+        cache: &mut EvalCache,
+    ) -> Verdict {
         let mut ctx = Ctx {
             route,
             owned: None,

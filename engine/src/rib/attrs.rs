@@ -68,9 +68,15 @@ struct SetIndex(HashMap<(SetKind, u64), Weak<PathAttrs>>);
 
 impl SetIndex {
     fn add(&mut self, attrs: &Attrs) {
-        for kind in [SetKind::Attributes, SetKind::Communities, SetKind::ExtCommunities] {
+        for kind in [
+            SetKind::Attributes,
+            SetKind::Communities,
+            SetKind::ExtCommunities,
+        ] {
             if let Some(i) = kind.index_of(attrs) {
-                self.0.entry((kind, i)).or_insert_with(|| Arc::downgrade(attrs));
+                self.0
+                    .entry((kind, i))
+                    .or_insert_with(|| Arc::downgrade(attrs));
             }
         }
     }
@@ -163,13 +169,21 @@ mod tests {
         a.attrs.communities = vec![crate::wire::Community(0x0001_0002)];
         let x = i.intern(a.clone());
         let attrs_index = state_index(&*x);
-        assert!(Arc::ptr_eq(&i.lookup(SetKind::Attributes, attrs_index).unwrap(), &x));
+        assert!(Arc::ptr_eq(
+            &i.lookup(SetKind::Attributes, attrs_index).unwrap(),
+            &x
+        ));
         // Interned after the index was built: found too.
         let mut b = a.clone();
         b.attrs.med = Some(6);
         let y = i.intern(b);
-        assert!(Arc::ptr_eq(&i.lookup(SetKind::Attributes, state_index(&*y)).unwrap(), &y));
-        let c = i.lookup(SetKind::Communities, state_index(&a.attrs.communities)).unwrap();
+        assert!(Arc::ptr_eq(
+            &i.lookup(SetKind::Attributes, state_index(&*y)).unwrap(),
+            &y
+        ));
+        let c = i
+            .lookup(SetKind::Communities, state_index(&a.attrs.communities))
+            .unwrap();
         assert_eq!(c.attrs.communities, a.attrs.communities);
         assert_eq!(SetKind::ExtCommunities.index_of(&a), None);
         assert!(i.lookup(SetKind::Attributes, attrs_index ^ 1).is_none());

@@ -28,7 +28,11 @@ pub struct SelectionOptions {
 impl Default for SelectionOptions {
     fn default() -> Self {
         // OpenConfig's defaults.
-        SelectionOptions { always_compare_med: false, ignore_as_path_length: false, external_compare_router_id: true }
+        SelectionOptions {
+            always_compare_med: false,
+            ignore_as_path_length: false,
+            external_compare_router_id: true,
+        }
     }
 }
 
@@ -80,7 +84,12 @@ fn facts<'a, S: Sources>(path: &Path, sources: &'a S) -> Option<Facts<'a>> {
 }
 
 /// Compares two accepted paths; `Less` means `a` is better.
-fn compare_facts(a: (&Path, &Facts), b: (&Path, &Facts), opts: &SelectionOptions, with_med: bool) -> Ordering {
+fn compare_facts(
+    a: (&Path, &Facts),
+    b: (&Path, &Facts),
+    opts: &SelectionOptions,
+    with_med: bool,
+) -> Ordering {
     let ((pa, fa), (pb, fb)) = (a, b);
     let kind_rank = |k: SourceKind| match k {
         SourceKind::Local => 0,
@@ -98,10 +107,17 @@ fn compare_facts(a: (&Path, &Facts), b: (&Path, &Facts), opts: &SelectionOptions
             }
         })
         .then_with(|| fa.origin.cmp(&fb.origin))
-        .then_with(|| if with_med { fa.med.cmp(&fb.med) } else { Ordering::Equal })
+        .then_with(|| {
+            if with_med {
+                fa.med.cmp(&fb.med)
+            } else {
+                Ordering::Equal
+            }
+        })
         .then_with(|| kind_rank(fa.info.kind).cmp(&kind_rank(fb.info.kind)))
         .then_with(|| {
-            let both_external = fa.info.kind == SourceKind::External && fb.info.kind == SourceKind::External;
+            let both_external =
+                fa.info.kind == SourceKind::External && fb.info.kind == SourceKind::External;
             if both_external && !opts.external_compare_router_id {
                 pa.since.cmp(&pb.since)
             } else {
@@ -127,7 +143,10 @@ pub fn select<S: Sources>(paths: &mut [Path], sources: &S, opts: &SelectionOptio
     if live.len() == 1 {
         return true;
     }
-    let all: Vec<Facts> = live.iter().map(|p| facts(p, sources).expect("accepted")).collect();
+    let all: Vec<Facts> = live
+        .iter()
+        .map(|p| facts(p, sources).expect("accepted"))
+        .collect();
     let med_everywhere = opts.always_compare_med;
     let better = |i: usize, j: usize, with_med: bool| {
         compare_facts((&live[i], &all[i]), (&live[j], &all[j]), opts, with_med) == Ordering::Less
@@ -136,7 +155,10 @@ pub fn select<S: Sources>(paths: &mut [Path], sources: &S, opts: &SelectionOptio
     // always compared), then the best winner without MED.
     let mut winners: Vec<usize> = Vec::new();
     for i in 0..live.len() {
-        match winners.iter_mut().find(|w| med_everywhere || all[**w].neighbor_as == all[i].neighbor_as) {
+        match winners
+            .iter_mut()
+            .find(|w| med_everywhere || all[**w].neighbor_as == all[i].neighbor_as)
+        {
             Some(w) if better(i, *w, true) => *w = i,
             Some(_) => {}
             None => winners.push(i),
@@ -152,7 +174,10 @@ pub fn select<S: Sources>(paths: &mut [Path], sources: &S, opts: &SelectionOptio
     // The rest in a stable, transitive order (for display only).
     let rest = &mut live[1..];
     rest.sort_by(|a, b| {
-        let (fa, fb) = (facts(a, sources).expect("accepted"), facts(b, sources).expect("accepted"));
+        let (fa, fb) = (
+            facts(a, sources).expect("accepted"),
+            facts(b, sources).expect("accepted"),
+        );
         compare_facts((a, &fa), (b, &fb), opts, med_everywhere)
     });
     true
@@ -190,12 +215,8 @@ mod tests {
 
     fn peer(kind: SourceKind, last: u8, asn: u32) -> PeerInfo {
         PeerInfo {
-            kind,
-            address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
             router_id: Ipv4Addr::new(10, 0, 0, last),
-            asn,
-            rr_client: false,
-            rs_client: false,
+            ..PeerInfo::peer(kind, IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)), asn, 65000)
         }
     }
 
@@ -205,7 +226,13 @@ mod tests {
         a.attrs.as_path = Some(AsPath::from_sequence([65000 + peer]));
         f(&mut a);
         let a = Arc::new(a);
-        Path { peer: PeerIdx(peer), path_id: 0, received: a.clone(), accepted: Some(a), since: 0 }
+        Path {
+            peer: PeerIdx(peer),
+            path_id: 0,
+            received: a.clone(),
+            accepted: Some(a),
+            since: 0,
+        }
     }
 
     fn peers() -> Peers {
@@ -226,16 +253,47 @@ mod tests {
     fn steps_in_order() {
         let o = SelectionOptions::default();
         // local-pref beats everything below it
-        assert_eq!(best(vec![path(1, |_| {}), path(3, |a| a.attrs.local_pref = Some(200))], o), 3);
+        assert_eq!(
+            best(
+                vec![path(1, |_| {}), path(3, |a| a.attrs.local_pref = Some(200))],
+                o
+            ),
+            3
+        );
         // shorter AS path
         assert_eq!(
-            best(vec![path(1, |a| a.attrs.as_path = Some(AsPath::from_sequence([1, 2]))), path(2, |_| {})], o),
+            best(
+                vec![
+                    path(1, |a| a.attrs.as_path = Some(AsPath::from_sequence([1, 2]))),
+                    path(2, |_| {})
+                ],
+                o
+            ),
             2
         );
         // lower origin
-        assert_eq!(best(vec![path(1, |a| a.attrs.origin = Some(Origin::Incomplete)), path(2, |_| {})], o), 2);
+        assert_eq!(
+            best(
+                vec![
+                    path(1, |a| a.attrs.origin = Some(Origin::Incomplete)),
+                    path(2, |_| {})
+                ],
+                o
+            ),
+            2
+        );
         // eBGP over iBGP
-        assert_eq!(best(vec![path(3, |a| a.attrs.as_path = Some(AsPath::from_sequence([65009]))), path(2, |_| {})], o), 2);
+        assert_eq!(
+            best(
+                vec![
+                    path(3, |a| a.attrs.as_path =
+                        Some(AsPath::from_sequence([65009]))),
+                    path(2, |_| {})
+                ],
+                o
+            ),
+            2
+        );
         // lower router id last
         assert_eq!(best(vec![path(2, |_| {}), path(1, |_| {})], o), 1);
         // rejected paths never win
@@ -252,11 +310,26 @@ mod tests {
         };
         let o = SelectionOptions::default();
         // Same neighbor AS: lower MED wins over lower router id.
-        assert_eq!(best(vec![path(1, |a| same_as(a, 50)), path(2, |a| same_as(a, 10))], o), 2);
+        assert_eq!(
+            best(
+                vec![path(1, |a| same_as(a, 50)), path(2, |a| same_as(a, 10))],
+                o
+            ),
+            2
+        );
         // Different neighbor ASes: MED ignored, router id decides.
         let a = path(1, |a| a.attrs.med = Some(50));
         let b = path(2, |a| a.attrs.med = Some(10));
         assert_eq!(best(vec![a.clone(), b.clone()], o), 1);
-        assert_eq!(best(vec![a, b], SelectionOptions { always_compare_med: true, ..o }), 2);
+        assert_eq!(
+            best(
+                vec![a, b],
+                SelectionOptions {
+                    always_compare_med: true,
+                    ..o
+                }
+            ),
+            2
+        );
     }
 }

@@ -23,10 +23,14 @@ use ipnet::IpNet;
 use super::attrs::{Attrs, Interner, PathAttrs};
 use super::bestpath::DEFAULT_LOCAL_PREF;
 use super::key::RouteKey;
-use super::policy::{PolicyRoute, SharedPolicy};
 use super::path::{Path, PeerIdx, PeerInfo, SourceKind};
+use super::policy::{PolicyRoute, SharedPolicy};
+use super::rules::Outbound;
 use super::table::{Dest, Table};
-use crate::wire::{AsPath, CodecConfig, EncodedAttributes, Family, NextHop, Nlri, Segment, SegmentType, UpdatePacker};
+use crate::wire::{
+    AsPath, CodecConfig, EncodedAttributes, Family, NextHop, Nlri, Segment, SegmentType,
+    UpdatePacker,
+};
 
 /// Where a member's outgoing messages go: the session's writer.
 pub type Outbox = tokio::sync::mpsc::UnboundedSender<Bytes>;
@@ -56,6 +60,12 @@ pub struct GroupKey {
     pub target: Option<PeerInfo>,
     /// The one member, when it is a route-server client of ours.
     pub rs_member: Option<PeerIdx>,
+    /// The members' cluster id for reflection; `None`: the speaker's.
+    pub cluster_id: Option<Ipv4Addr>,
+    /// Routes from one route-reflector client go to the other clients.
+    pub client_to_client: bool,
+    /// AS_PATH and community rules of the members.
+    pub outbound: Outbound,
 }
 
 /// A member of a group.
@@ -97,7 +107,7 @@ pub struct UpdateGroup {
 /// after export policy and the one before (by address; the cache keeps the
 /// first alive, the table the second), the source's kind and
 /// route-reflector role, and the family.
-type ExportKey = (usize, usize, SourceKind, bool, Family);
+type ExportKey = (usize, usize, SourceKind, bool, Option<Ipv4Addr>, Family);
 
 /// The routes of one flush, batched by what goes into one UPDATE run.
 #[derive(Default)]
@@ -189,21 +199,29 @@ impl UpdateGroup {
                 interner,
             )?,
         };
-        let cache_key =
-            (Arc::as_ptr(&policed) as usize, Arc::as_ptr(accepted) as usize, source.kind, source.rr_client, family);
+        let cache_key = (
+            Arc::as_ptr(&policed) as usize,
+            Arc::as_ptr(accepted) as usize,
+            source.kind,
+            source.rr_client,
+            source.cluster_id,
+            family,
+        );
         if let Some((_, out)) = self.cache.get(&cache_key) {
             return out.clone();
         }
-        let out = self.transform(v6, &policed, source, settings).map(|mut out| {
-            // What the policy set explicitly survives the rules.
-            if policed.attrs.med != accepted.attrs.med {
-                out.attrs.med = policed.attrs.med;
-            }
-            if policed.next_hop != accepted.next_hop && policed.next_hop.is_some() {
-                out.next_hop = policed.next_hop;
-            }
-            interner.intern(out)
-        });
+        let out = self
+            .transform(v6, &policed, source, settings)
+            .map(|mut out| {
+                // What the policy set explicitly survives the rules.
+                if policed.attrs.med != accepted.attrs.med {
+                    out.attrs.med = policed.attrs.med;
+                }
+                if policed.next_hop != accepted.next_hop && policed.next_hop.is_some() {
+                    out.next_hop = policed.next_hop;
+                }
+                interner.intern(out)
+            });
         self.cache.insert(cache_key, (policed, out.clone()));
         out
     }
@@ -221,7 +239,10 @@ impl UpdateGroup {
     /// Our address on the members' sessions, as a next hop of the family.
     fn self_hop(&self, v6: bool) -> Option<NextHop> {
         if v6 {
-            self.key.local_v6.map(|global| NextHop::V6 { global, link_local: None })
+            self.key.local_v6.map(|global| NextHop::V6 {
+                global,
+                link_local: None,
+            })
         } else {
             self.key.local_v4.map(NextHop::V4)
         }
@@ -267,7 +288,9 @@ impl UpdateGroup {
         let mut out = HashMap::new();
         for (key, dest) in table.range_from(None) {
             let prefix = key.to_net();
-            if let Some(choice) = self.rs_choice(family, prefix, Some(dest), peers, settings, interner) {
+            if let Some(choice) =
+                self.rs_choice(family, prefix, Some(dest), peers, settings, interner)
+            {
                 self.rs_sent.insert((family, prefix), choice.clone());
                 out.insert(*key, choice);
             }
@@ -317,16 +340,27 @@ impl UpdateGroup {
 
     /// The attribute rules of RFC 4271 5.1 and RFC 4456 8; toward a
     /// route-server client, those of RFC 7947 2.2.
-    fn transform(&self, v6: bool, attrs: &PathAttrs, source: &PeerInfo, s: &ExportSettings) -> Option<PathAttrs> {
+    fn transform(
+        &self,
+        v6: bool,
+        attrs: &PathAttrs,
+        source: &PeerInfo,
+        s: &ExportSettings,
+    ) -> Option<PathAttrs> {
         let key = &self.key;
         let reflect = source.kind == SourceKind::Internal && key.kind == SourceKind::Internal;
         if reflect && !(source.rr_client || key.rr_client) {
             // iBGP routes go to iBGP peers only by reflection.
             return None;
         }
+        if reflect && source.rr_client && key.rr_client && !key.client_to_client {
+            return None;
+        }
         let self_hop = || self.self_hop(v6);
         let mut out = attrs.clone();
-        let transparent = key.rs_member.is_some() && key.kind == SourceKind::External && source.kind != SourceKind::Local;
+        let transparent = key.rs_member.is_some()
+            && key.kind == SourceKind::External
+            && source.kind != SourceKind::Local;
         match key.kind {
             SourceKind::External if transparent => {
                 // RFC 7947 2.2: the route server is not in the path; the
@@ -343,6 +377,7 @@ impl UpdateGroup {
             }
             SourceKind::External | SourceKind::Local => {
                 let mut path = out.attrs.as_path.take().unwrap_or_default();
+                key.outbound.rewrite_path(&mut path, key.local_asn);
                 prepend(&mut path, key.local_asn);
                 // Confederation segments never leave the confederation.
                 path.segments.retain(|seg| !seg.kind.is_confed());
@@ -369,11 +404,20 @@ impl UpdateGroup {
                     out.next_hop = Some(self_hop()?);
                 }
                 if reflect {
+                    // The cluster of the client side of the reflection.
+                    let cluster = if source.rr_client {
+                        source.cluster_id
+                    } else {
+                        key.cluster_id
+                    };
                     out.attrs.originator_id.get_or_insert(source.router_id);
-                    out.attrs.cluster_list.insert(0, s.cluster_id);
+                    out.attrs
+                        .cluster_list
+                        .insert(0, cluster.unwrap_or(s.cluster_id));
                 }
             }
         }
+        key.outbound.filter_communities(v6, &mut out.attrs);
         // An IPv4 route needs an IPv4 next hop unless RFC 8950 applies.
         match (v6, out.next_hop) {
             (false, Some(NextHop::V6 { .. })) if !key.ipv4_over_ipv6 => None,
@@ -406,7 +450,8 @@ impl UpdateGroup {
             let prefix = key.to_net();
             let mut out = |p: &Path| {
                 let info = peers(p.peer)?;
-                self.export(family, prefix, p, &info, settings, interner).map(|a| (a, p.peer))
+                self.export(family, prefix, p, &info, settings, interner)
+                    .map(|a| (a, p.peer))
             };
             let old_out = old.as_ref().and_then(&mut out);
             let new_out = new.and_then(&mut out);
@@ -478,8 +523,11 @@ impl UpdateGroup {
             if best.peer == to.peer {
                 continue;
             }
-            let Some(info) = peers(best.peer) else { continue };
-            if let Some(attrs) = self.export(family, key.to_net(), best, &info, settings, interner) {
+            let Some(info) = peers(best.peer) else {
+                continue;
+            };
+            if let Some(attrs) = self.export(family, key.to_net(), best, &info, settings, interner)
+            {
                 if count {
                     self.count(family, Some(best.peer), 1);
                 }
@@ -521,12 +569,32 @@ impl UpdateGroup {
             if best.peer == to {
                 continue;
             }
-            let Some(info) = peers(best.peer) else { continue };
-            if let Some(attrs) = self.export(family, key.to_net(), best, &info, settings, interner) {
+            let Some(info) = peers(best.peer) else {
+                continue;
+            };
+            if let Some(attrs) = self.export(family, key.to_net(), best, &info, settings, interner)
+            {
                 out.insert(key, (attrs, best.peer));
             }
         }
         out
+    }
+
+    /// Sends `to` a BoRR (`begin`) or EoRR for `family` (RFC 7313 4).
+    pub fn send_refresh_marker(&self, to: &Member, family: Family, begin: bool) {
+        use crate::wire::{Message, RouteRefresh, RouteRefreshSubtype};
+        let subtype = if begin {
+            RouteRefreshSubtype::BeginningOfRefresh
+        } else {
+            RouteRefreshSubtype::EndOfRefresh
+        };
+        let mut buf = BytesMut::new();
+        if Message::RouteRefresh(RouteRefresh { family, subtype })
+            .encode(&Default::default(), &mut buf)
+            .is_ok()
+        {
+            let _ = to.out.send(buf.freeze());
+        }
     }
 
     /// Sends `to` what turns its view `old` of `family` into `new`.
@@ -537,8 +605,11 @@ impl UpdateGroup {
         new: &HashMap<K, (Attrs, PeerIdx)>,
     ) {
         let family = K::FAMILY;
-        let mut withdraw: Vec<Nlri> =
-            old.keys().filter(|k| !new.contains_key(k)).map(|k| self.nlri(family, k.to_net())).collect();
+        let mut withdraw: Vec<Nlri> = old
+            .keys()
+            .filter(|k| !new.contains_key(k))
+            .map(|k| self.nlri(family, k.to_net()))
+            .collect();
         withdraw.sort();
         let mut runs: HashMap<usize, (Attrs, Vec<Nlri>)> = HashMap::new();
         for (k, (attrs, _)) in new {
@@ -563,8 +634,16 @@ impl UpdateGroup {
         }
     }
 
-    fn encode_announce(&self, family: Family, attrs: &PathAttrs, nlri: &[Nlri], buf: &mut BytesMut) {
-        let Some(next_hop) = attrs.next_hop else { return };
+    fn encode_announce(
+        &self,
+        family: Family,
+        attrs: &PathAttrs,
+        nlri: &[Nlri],
+        buf: &mut BytesMut,
+    ) {
+        let Some(next_hop) = attrs.next_hop else {
+            return;
+        };
         match EncodedAttributes::new(&attrs.attrs, self.key.codec.four_octet_as) {
             Ok(encoded) => {
                 if let Err(e) = self.packer.announce(&encoded, family, next_hop, nlri, buf) {
@@ -601,9 +680,10 @@ impl UpdateGroup {
         }
         for (peer, nlri) in batches.withdraw_one {
             let mut buf = BytesMut::new();
-            if let (Some(m), Ok(_)) =
-                (self.members.iter().find(|m| m.peer == peer), self.packer.withdraw(family, &nlri, &mut buf))
-            {
+            if let (Some(m), Ok(_)) = (
+                self.members.iter().find(|m| m.peer == peer),
+                self.packer.withdraw(family, &nlri, &mut buf),
+            ) {
                 let _ = m.out.send(buf.freeze());
             }
         }
@@ -613,7 +693,15 @@ impl UpdateGroup {
 /// Puts `asn` in front of the path (RFC 4271 5.1.2).
 fn prepend(path: &mut AsPath, asn: u32) {
     match path.segments.first_mut() {
-        Some(seg) if seg.kind == SegmentType::Sequence && seg.asns.len() < 255 => seg.asns.insert(0, asn),
-        _ => path.segments.insert(0, Segment { kind: SegmentType::Sequence, asns: vec![asn] }),
+        Some(seg) if seg.kind == SegmentType::Sequence && seg.asns.len() < 255 => {
+            seg.asns.insert(0, asn)
+        }
+        _ => path.segments.insert(
+            0,
+            Segment {
+                kind: SegmentType::Sequence,
+                asns: vec![asn],
+            },
+        ),
     }
 }

@@ -120,7 +120,12 @@ mod tests {
     use super::*;
 
     fn gone(n: u32) -> RouteChange {
-        RouteChange::Gone { family: Family::IPV4_UNICAST, net: "10.0.0.0/8".parse().unwrap(), peer: PeerIdx(1), path_id: n }
+        RouteChange::Gone {
+            family: Family::IPV4_UNICAST,
+            net: "10.0.0.0/8".parse().unwrap(),
+            peer: PeerIdx(1),
+            path_id: n,
+        }
     }
 
     #[test]
@@ -131,17 +136,28 @@ mod tests {
         feed.publish(&[gone(1), gone(2), gone(3)], false);
         // The fast one has everything; the slow one what fit.
         for n in 1..=3 {
-            assert!(matches!(fast.try_recv(), Ok(RouteChange::Gone { path_id, .. }) if path_id == n));
+            assert!(
+                matches!(fast.try_recv(), Ok(RouteChange::Gone { path_id, .. }) if path_id == n)
+            );
         }
-        assert!(matches!(slow.try_recv(), Ok(RouteChange::Gone { path_id: 1, .. })));
-        assert!(matches!(slow.try_recv(), Ok(RouteChange::Gone { path_id: 2, .. })));
+        assert!(matches!(
+            slow.try_recv(),
+            Ok(RouteChange::Gone { path_id: 1, .. })
+        ));
+        assert!(matches!(
+            slow.try_recv(),
+            Ok(RouteChange::Gone { path_id: 2, .. })
+        ));
         assert!(slow.try_recv().is_err());
         // Once there is room: the lag notice, not the changes in between.
         feed.publish(&[gone(4)], false);
         assert!(matches!(slow.try_recv(), Ok(RouteChange::Lagged)));
         assert!(slow.try_recv().is_err());
         feed.publish(&[gone(5)], false);
-        assert!(matches!(slow.try_recv(), Ok(RouteChange::Gone { path_id: 5, .. })));
+        assert!(matches!(
+            slow.try_recv(),
+            Ok(RouteChange::Gone { path_id: 5, .. })
+        ));
         // A listener that went is dropped.
         drop(fast);
         assert!(feed.active());

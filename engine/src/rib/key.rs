@@ -70,7 +70,10 @@ impl V6Key {
     /// The key of `net` (host bits cleared).
     pub fn new(net: Ipv6Net) -> V6Key {
         let net = net.trunc();
-        V6Key { addr: u128::from(net.addr()), len: net.prefix_len() }
+        V6Key {
+            addr: u128::from(net.addr()),
+            len: net.prefix_len(),
+        }
     }
 
     /// The prefix.

@@ -13,12 +13,13 @@ mod feed;
 mod key;
 mod path;
 mod policy;
+mod rules;
 mod table;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::time::Instant;
 
@@ -26,11 +27,12 @@ use ipnet::IpNet;
 
 pub use attrs::{state_index, Attrs, Interner, PathAttrs, SetKind};
 pub use bestpath::{SelectionOptions, DEFAULT_LOCAL_PREF};
-pub use feed::{Feed, RouteChange, FEED_CAPACITY};
 pub use export::{ExportSettings, GroupKey, Member, Outbox, UpdateGroup};
+pub use feed::{Feed, RouteChange, FEED_CAPACITY};
 pub use key::{RouteKey, V4Key, V6Key};
 pub use path::{Path, PeerIdx, PeerInfo, SourceKind};
 pub use policy::{PolicyRoute, RoutePolicy, SharedPolicy};
+pub use rules::{Breach, CommunityKinds, FamilyLimits, Inbound, Limit, Outbound, PrivateAs};
 pub use table::{Delta, Dest, Table};
 
 use crate::wire::{DecodedUpdate, Family, Nlri};
@@ -57,8 +59,37 @@ pub struct LocalSettings {
     pub router_id: Ipv4Addr,
     /// Route-reflector cluster id; the router id when unset.
     pub cluster_id: Option<Ipv4Addr>,
+    /// Reflect routes from one client to the other clients (RFC 4456 5).
+    pub client_to_client: bool,
 }
 
+impl LocalSettings {
+    /// AS and router id, cluster id the router id, client-to-client
+    /// reflection on.
+    pub fn new(asn: u32, router_id: Ipv4Addr) -> LocalSettings {
+        LocalSettings {
+            asn,
+            router_id,
+            cluster_id: None,
+            client_to_client: true,
+        }
+    }
+}
+
+/// A prefix limit a peer breached, for the RIB task to act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitEvent {
+    /// The family.
+    pub family: Family,
+    /// Whether the limit counts received (pre-policy) routes.
+    pub received: bool,
+    /// The limit.
+    pub limit: Limit,
+    /// What happened.
+    pub breach: Breach,
+    /// The count that breached it.
+    pub count: u64,
+}
 
 /// Whether two import outcomes are the same (same interned set, or both
 /// rejections).
@@ -100,13 +131,25 @@ pub struct Rib {
     started: Instant,
     /// Listeners of route changes.
     feed: feed::Feed,
+    /// Every cluster id in use (the speaker's and the peers'): a received
+    /// CLUSTER_LIST holding one is a loop.
+    clusters: Vec<Ipv4Addr>,
+    /// Prefix limits per peer, IPv4 and IPv6 unicast.
+    limits: HashMap<PeerIdx, [FamilyLimits; 2]>,
+    /// What each limit has reported, by (peer, family, received).
+    limit_state: HashMap<(PeerIdx, Family, bool), rules::LimitState>,
+    /// Enhanced route refresh: paths of a peer's family not yet re-sent
+    /// since its BoRR (RFC 7313 4.2).
+    stale: HashMap<(PeerIdx, Family), HashSet<(IpNet, u32)>>,
 }
 
 impl Rib {
     /// An empty RIB that accepts every route.
     pub fn new(local: LocalSettings, selection: SelectionOptions) -> Rib {
         let mut peers = Peers::default();
-        peers.0.push(Some(PeerInfo::local(local.asn, local.router_id)));
+        peers
+            .0
+            .push(Some(PeerInfo::local(local.asn, local.router_id)));
         Rib {
             local,
             selection,
@@ -120,7 +163,119 @@ impl Rib {
             exports: HashMap::new(),
             started: Instant::now(),
             feed: feed::Feed::default(),
+            clusters: vec![local.cluster_id.unwrap_or(local.router_id)],
+            limits: HashMap::new(),
+            limit_state: HashMap::new(),
+            stale: HashMap::new(),
         }
+    }
+
+    /// Recomputes the cluster ids in use.
+    fn note_clusters(&mut self) {
+        let mut c = vec![self.local.cluster_id.unwrap_or(self.local.router_id)];
+        c.extend(self.peers.0.iter().flatten().filter_map(|p| p.cluster_id));
+        c.sort();
+        c.dedup();
+        self.clusters = c;
+    }
+
+    /// Whether a path from `peer` with `attrs` may be used at all: no AS,
+    /// originator or cluster loop (RFC 4271 9.1.2, RFC 4456 8).
+    fn eligible(&self, peer: PeerIdx, attrs: &Attrs) -> bool {
+        if peer == PeerIdx::LOCAL {
+            return true;
+        }
+        let Some(info) = self.peer(peer) else {
+            return false;
+        };
+        rules::find_loop(
+            &attrs.attrs,
+            &info.inbound,
+            self.local.asn,
+            self.local.router_id,
+            &self.clusters,
+        )
+        .is_none()
+    }
+
+    /// Turns client-to-client reflection on or off; route-reflector
+    /// clients get only the difference.
+    pub fn set_client_to_client(&mut self, on: bool) {
+        if self.local.client_to_client == on {
+            return;
+        }
+        self.local.client_to_client = on;
+        let clients: Vec<PeerIdx> = self
+            .groups
+            .iter()
+            .filter(|g| g.key().rr_client)
+            .flat_map(|g| g.members().iter().map(|m| m.peer))
+            .collect();
+        for peer in clients {
+            self.rekey(peer);
+        }
+    }
+
+    /// Sets a peer's prefix limits (IPv4, IPv6 unicast) and checks them
+    /// against what it has sent already.
+    pub fn set_limits(&mut self, peer: PeerIdx, limits: [FamilyLimits; 2]) -> Vec<LimitEvent> {
+        if limits == [FamilyLimits::default(); 2] {
+            self.limits.remove(&peer);
+            self.limit_state.retain(|(p, _, _), _| *p != peer);
+            return Vec::new();
+        }
+        if self.limits.insert(peer, limits) != Some(limits) {
+            // A new limit is judged afresh.
+            self.limit_state.retain(|(p, _, _), _| *p != peer);
+        }
+        self.check_limits(peer)
+    }
+
+    /// What the peer's counts newly breach.
+    pub fn check_limits(&mut self, peer: PeerIdx) -> Vec<LimitEvent> {
+        let Some(limits) = self.limits.get(&peer).copied() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (family, l) in [
+            (Family::IPV4_UNICAST, limits[0]),
+            (Family::IPV6_UNICAST, limits[1]),
+        ] {
+            let counts = self
+                .counts
+                .get(&(peer, family))
+                .copied()
+                .unwrap_or_default();
+            for (received, limit, count) in [
+                (false, l.accepted, counts.accepted),
+                (true, l.received, counts.received),
+            ] {
+                let Some(limit) = limit else { continue };
+                let state = self
+                    .limit_state
+                    .entry((peer, family, received))
+                    .or_default();
+                if let Some(breach) = state.check(&limit, count) {
+                    out.push(LimitEvent {
+                        family,
+                        received,
+                        limit,
+                        breach,
+                        count,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether a peer's prefix limit of `family` was exceeded (OpenConfig
+    /// `prefix-limit-exceeded`, `received` for `prefix-limit-received`);
+    /// cleared when the session comes back.
+    pub fn limit_exceeded(&self, peer: PeerIdx, family: Family, received: bool) -> bool {
+        self.limit_state
+            .get(&(peer, family, received))
+            .is_some_and(|s| s.exceeded)
     }
 
     /// Our settings.
@@ -151,17 +306,24 @@ impl Rib {
         let peers = &self.peers;
         let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
         let mut out = Vec::new();
-        let Some(g) = self.groups.iter_mut().find(|g| g.members().iter().any(|m| m.peer == peer)) else {
+        let Some(g) = self
+            .groups
+            .iter_mut()
+            .find(|g| g.members().iter().any(|m| m.peer == peer))
+        else {
             return out;
         };
         let mut visit = |net: IpNet, best: &Path| {
             if best.peer == peer {
                 return;
             }
-            let Some(source) = info(best.peer) else { return };
-            if let (Some(pre), Some(post)) =
-                (best.accepted.clone(), g.export(family, net, best, &source, &settings, &mut self.interner))
-            {
+            let Some(source) = info(best.peer) else {
+                return;
+            };
+            if let (Some(pre), Some(post)) = (
+                best.accepted.clone(),
+                g.export(family, net, best, &source, &settings, &mut self.interner),
+            ) {
                 out.push((net, pre, post));
             }
         };
@@ -195,7 +357,11 @@ impl Rib {
 
     /// Route counts of a peer for a family.
     pub fn counts(&self, peer: PeerIdx, family: Family) -> PrefixCounts {
-        let mut c = self.counts.get(&(peer, family)).copied().unwrap_or_default();
+        let mut c = self
+            .counts
+            .get(&(peer, family))
+            .copied()
+            .unwrap_or_default();
         c.sent = self
             .groups
             .iter()
@@ -240,8 +406,18 @@ impl Rib {
         if self.peers.0.len() <= i {
             self.peers.0.resize(i + 1, None);
         }
+        let mut info = info;
+        if info.router_id.is_unspecified() {
+            // Configuration does not know the identifier the OPEN told.
+            if let Some(known) = &self.peers.0[i] {
+                info.router_id = known.router_id;
+            }
+        }
         self.peers.0[i] = Some(info);
         self.note_for_route_servers();
+        self.note_clusters();
+        // Export rules of an established peer may have changed.
+        self.rekey(peer);
     }
 
     /// Tables note every accepted-path change only while some peer is a
@@ -271,13 +447,23 @@ impl Rib {
                 *slot = None;
             }
             self.note_for_route_servers();
+            self.note_clusters();
+            self.forget_limits(peer);
         }
     }
 
     /// A session came up: the peer joins the update group of its kind and
     /// is sent the current table, then End-of-RIB, per family.
     pub fn peer_up(&mut self, peer: PeerIdx, mut key: GroupKey, out: Outbox) {
-        self.set_group_policy(peer, &mut key);
+        self.fill_key(peer, &mut key);
+        // A limit's breach is forgotten when the session comes back.
+        for s in self
+            .limit_state
+            .iter_mut()
+            .filter(|((p, _, _), _)| *p == peer)
+        {
+            *s.1 = rules::LimitState::default();
+        }
         let member = Member { peer, out };
         let g = match self.groups.iter().position(|g| *g.key() == key) {
             Some(g) => g,
@@ -293,24 +479,61 @@ impl Rib {
         let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
         let group = &mut self.groups[g];
         let fresh = group.members().is_empty();
-        group.dump(&member, fresh, &self.v4, &info, &settings, &mut self.interner);
-        group.dump(&member, fresh, &self.v6, &info, &settings, &mut self.interner);
+        group.dump(
+            &member,
+            fresh,
+            &self.v4,
+            &info,
+            &settings,
+            &mut self.interner,
+        );
+        group.dump(
+            &member,
+            fresh,
+            &self.v6,
+            &info,
+            &settings,
+            &mut self.interner,
+        );
         group.end_flush();
         group.join(member);
     }
 
     /// Sends the table of `family` to `peer` again (it sent ROUTE-REFRESH).
-    pub fn refresh(&mut self, peer: PeerIdx, family: Family) {
+    pub fn refresh(&mut self, peer: PeerIdx, family: Family, enhanced: bool) {
         self.flush();
         let settings = self.export_settings();
         let peers = &self.peers;
         let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
         for g in &mut self.groups {
-            let Some(member) = g.members().iter().find(|m| m.peer == peer).cloned() else { continue };
+            let Some(member) = g.members().iter().find(|m| m.peer == peer).cloned() else {
+                continue;
+            };
+            // RFC 7313 4: the routes between BoRR and EoRR.
+            if enhanced {
+                g.send_refresh_marker(&member, family, true);
+            }
             if family == Family::IPV4_UNICAST {
-                g.dump(&member, false, &self.v4, &info, &settings, &mut self.interner);
+                g.dump(
+                    &member,
+                    false,
+                    &self.v4,
+                    &info,
+                    &settings,
+                    &mut self.interner,
+                );
             } else if family == Family::IPV6_UNICAST {
-                g.dump(&member, false, &self.v6, &info, &settings, &mut self.interner);
+                g.dump(
+                    &member,
+                    false,
+                    &self.v6,
+                    &info,
+                    &settings,
+                    &mut self.interner,
+                );
+            }
+            if enhanced {
+                g.send_refresh_marker(&member, family, false);
             }
             g.end_flush();
         }
@@ -320,6 +543,7 @@ impl Rib {
     /// withdrawn.
     pub fn peer_down(&mut self, peer: PeerIdx) {
         self.groups.retain_mut(|g| !g.leave(peer));
+        self.stale.retain(|(p, _), _| *p != peer);
         self.withdraw_all(peer);
         self.counts.retain(|(p, _), _| *p != peer);
     }
@@ -338,9 +562,10 @@ impl Rib {
     /// routes are stored and run through import policy, its withdrawn
     /// ones (including treat-as-withdraw ones) removed.
     pub fn update(&mut self, peer: PeerIdx, update: &DecodedUpdate) {
-        for (_, nlri) in update.withdrawn() {
+        for (family, nlri) in update.withdrawn() {
             for n in nlri {
-                self.set_path(peer, n, None);
+                self.set_path(peer, n, None, true);
+                self.refreshed(peer, family, n);
             }
         }
         for announced in update.announced() {
@@ -348,8 +573,53 @@ impl Rib {
                 attrs: update.update.attributes.clone(),
                 next_hop: Some(announced.next_hop),
             });
+            let eligible = self.eligible(peer, &attrs);
             for n in announced.nlri {
-                self.set_path(peer, n, Some(attrs.clone()));
+                self.set_path(peer, n, Some(attrs.clone()), eligible);
+                self.refreshed(peer, announced.family, n);
+            }
+        }
+    }
+
+    /// A path the peer re-sent (or withdrew) during an enhanced route
+    /// refresh is no longer stale.
+    fn refreshed(&mut self, peer: PeerIdx, family: Family, n: &Nlri) {
+        if self.stale.is_empty() {
+            return;
+        }
+        if let Some(s) = self.stale.get_mut(&(peer, family)) {
+            s.remove(&(n.prefix, n.path_id.unwrap_or(0)));
+        }
+    }
+
+    /// Enhanced route refresh (RFC 7313 4.2): at BoRR every path of the
+    /// peer's family becomes stale; at EoRR the stale ones are withdrawn.
+    pub fn refresh_boundary(&mut self, peer: PeerIdx, family: Family, begin: bool) {
+        if begin {
+            let paths: HashSet<(IpNet, u32)> = if family == Family::IPV4_UNICAST {
+                self.v4
+                    .paths_of(peer)
+                    .into_iter()
+                    .map(|(k, id)| (k.to_net(), id))
+                    .collect()
+            } else if family == Family::IPV6_UNICAST {
+                self.v6
+                    .paths_of(peer)
+                    .into_iter()
+                    .map(|(k, id)| (k.to_net(), id))
+                    .collect()
+            } else {
+                return;
+            };
+            self.stale.insert((peer, family), paths);
+        } else if let Some(stale) = self.stale.remove(&(peer, family)) {
+            for (prefix, id) in stale {
+                let n = if id == 0 {
+                    Nlri::new(prefix)
+                } else {
+                    Nlri::with_path_id(prefix, id)
+                };
+                self.set_path(peer, &n, None, true);
             }
         }
     }
@@ -357,20 +627,31 @@ impl Rib {
     /// Announces a route of our own (`next_hop` None means next hop self).
     pub fn originate(&mut self, prefix: IpNet, attrs: PathAttrs) {
         let attrs = self.interner.intern(attrs);
-        self.set_path(PeerIdx::LOCAL, &Nlri::new(prefix), Some(attrs));
+        self.set_path(PeerIdx::LOCAL, &Nlri::new(prefix), Some(attrs), true);
     }
 
     /// Withdraws a route of our own.
     pub fn withdraw_originated(&mut self, prefix: IpNet) {
-        self.set_path(PeerIdx::LOCAL, &Nlri::new(prefix), None);
+        self.set_path(PeerIdx::LOCAL, &Nlri::new(prefix), None, true);
     }
 
-    /// Stores or removes one path, running import policy on a new one.
-    fn set_path(&mut self, peer: PeerIdx, nlri: &Nlri, received: Option<Attrs>) {
+    /// Stores or removes one path, running import policy on a new one
+    /// unless it is not `eligible` (a loop: kept, never accepted).
+    fn set_path(&mut self, peer: PeerIdx, nlri: &Nlri, received: Option<Attrs>, eligible: bool) {
         let path_id = nlri.path_id.unwrap_or(0);
         let path = received.map(|received| {
-            let accepted = self.import(peer, nlri.prefix, &received);
-            Path { peer, path_id, received, accepted, since: self.started.elapsed().as_secs() as u32 }
+            let accepted = if eligible {
+                self.import(peer, nlri.prefix, &received)
+            } else {
+                None
+            };
+            Path {
+                peer,
+                path_id,
+                received,
+                accepted,
+                since: self.started.elapsed().as_secs() as u32,
+            }
         });
         match nlri.prefix {
             IpNet::V4(n) => self.set_v4(V4Key::new(n), peer, path_id, path),
@@ -380,9 +661,17 @@ impl Rib {
 
     /// Runs `peer`'s import policy on a received path.
     fn import(&mut self, peer: PeerIdx, prefix: IpNet, received: &Attrs) -> Option<Attrs> {
-        let Some(policy) = self.imports.get(&peer) else { return Some(received.clone()) };
+        let Some(policy) = self.imports.get(&peer) else {
+            return Some(received.clone());
+        };
         let source = self.peers.0.get(peer.0 as usize).and_then(Option::as_ref)?;
-        let route = PolicyRoute { prefix, attrs: received, source, target: None, local_asn: self.local.asn };
+        let route = PolicyRoute {
+            prefix,
+            attrs: received,
+            source,
+            target: None,
+            local_asn: self.local.asn,
+        };
         policy.0.apply(&route, &mut self.interner)
     }
 
@@ -400,23 +689,41 @@ impl Rib {
     /// Runs `peer`'s import policy again over its stored routes.
     pub fn reimport(&mut self, peer: PeerIdx) {
         for (key, id) in self.v4.paths_of(peer) {
-            let Some(old) = self.v4.get(key).and_then(|d| d.get(peer, id)).cloned() else { continue };
-            let accepted = self.import(peer, key.to_net(), &old.received);
+            let Some(old) = self.v4.get(key).and_then(|d| d.get(peer, id)).cloned() else {
+                continue;
+            };
+            let accepted = self
+                .eligible(peer, &old.received)
+                .then(|| self.import(peer, key.to_net(), &old.received))
+                .flatten();
             if !same_outcome(&old.accepted, &accepted) {
                 self.set_v4(key, peer, id, Some(Path { accepted, ..old }));
             }
         }
         for (key, id) in self.v6.paths_of(peer) {
-            let Some(old) = self.v6.get(key).and_then(|d| d.get(peer, id)).cloned() else { continue };
-            let accepted = self.import(peer, key.to_net(), &old.received);
+            let Some(old) = self.v6.get(key).and_then(|d| d.get(peer, id)).cloned() else {
+                continue;
+            };
+            let accepted = self
+                .eligible(peer, &old.received)
+                .then(|| self.import(peer, key.to_net(), &old.received))
+                .flatten();
             if !same_outcome(&old.accepted, &accepted) {
                 self.set_v6(key, peer, id, Some(Path { accepted, ..old }));
             }
         }
     }
 
-    /// Puts `peer`'s export policy into a group key.
-    fn set_group_policy(&self, peer: PeerIdx, key: &mut GroupKey) {
+    /// Puts what `peer`'s own settings make of its group key: export
+    /// policy, reflection and export rules.
+    fn fill_key(&self, peer: PeerIdx, key: &mut GroupKey) {
+        if let Some(info) = self.peer(peer) {
+            key.rr_client = info.rr_client;
+            key.local_asn = info.inbound.local_asn;
+            key.cluster_id = info.cluster_id;
+            key.outbound = info.outbound;
+        }
+        key.client_to_client = self.local.client_to_client;
         key.policy = self.exports.get(&peer).cloned();
         key.target = match &key.policy {
             Some(p) if p.0.depends_on_target() => self.peer(peer).cloned(),
@@ -434,9 +741,21 @@ impl Rib {
             Some(p) => self.exports.insert(peer, p),
             None => self.exports.remove(&peer),
         };
-        let Some(g) = self.groups.iter().position(|g| g.members().iter().any(|m| m.peer == peer)) else { return };
+        self.rekey(peer);
+    }
+
+    /// Moves an established peer to the update group its settings now
+    /// call for, sending it only the difference.
+    fn rekey(&mut self, peer: PeerIdx) {
+        let Some(g) = self
+            .groups
+            .iter()
+            .position(|g| g.members().iter().any(|m| m.peer == peer))
+        else {
+            return;
+        };
         let mut key = self.groups[g].key().clone();
-        self.set_group_policy(peer, &mut key);
+        self.fill_key(peer, &mut key);
         if key == *self.groups[g].key() {
             return;
         }
@@ -444,7 +763,12 @@ impl Rib {
         let settings = self.export_settings();
         let peers = &self.peers;
         let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
-        let member = self.groups[g].members().iter().find(|m| m.peer == peer).cloned().expect("member");
+        let member = self.groups[g]
+            .members()
+            .iter()
+            .find(|m| m.peer == peer)
+            .cloned()
+            .expect("member");
         let old4 = self.groups[g].table_for(peer, &self.v4, &info, &settings, &mut self.interner);
         let old6 = self.groups[g].table_for(peer, &self.v6, &info, &settings, &mut self.interner);
         self.groups[g].end_flush();
@@ -464,7 +788,13 @@ impl Rib {
         let new6 = group.table_for(peer, &self.v6, &info, &settings, &mut self.interner);
         group.end_flush();
         if fresh {
-            for (family, table) in [(Family::IPV4_UNICAST, new4.values().map(|v| v.1).collect::<Vec<_>>()), (Family::IPV6_UNICAST, new6.values().map(|v| v.1).collect())] {
+            for (family, table) in [
+                (
+                    Family::IPV4_UNICAST,
+                    new4.values().map(|v| v.1).collect::<Vec<_>>(),
+                ),
+                (Family::IPV6_UNICAST, new6.values().map(|v| v.1).collect()),
+            ] {
                 for src in table {
                     group.count(family, Some(src), 1);
                 }
@@ -476,12 +806,16 @@ impl Rib {
     }
 
     fn set_v4(&mut self, key: V4Key, peer: PeerIdx, path_id: u32, path: Option<Path>) {
-        let delta = self.v4.set(key, peer, path_id, path, &self.peers, &self.selection);
+        let delta = self
+            .v4
+            .set(key, peer, path_id, path, &self.peers, &self.selection);
         self.account(peer, Family::IPV4_UNICAST, delta);
     }
 
     fn set_v6(&mut self, key: V6Key, peer: PeerIdx, path_id: u32, path: Option<Path>) {
-        let delta = self.v6.set(key, peer, path_id, path, &self.peers, &self.selection);
+        let delta = self
+            .v6
+            .set(key, peer, path_id, path, &self.peers, &self.selection);
         self.account(peer, Family::IPV6_UNICAST, delta);
     }
 
@@ -495,7 +829,16 @@ impl Rib {
     }
 
     fn export_settings(&self) -> ExportSettings {
-        ExportSettings { cluster_id: self.local.cluster_id.unwrap_or(self.local.router_id), local_asn: self.local.asn }
+        ExportSettings {
+            cluster_id: self.local.cluster_id.unwrap_or(self.local.router_id),
+            local_asn: self.local.asn,
+        }
+    }
+
+    /// Forgets what a removed peer's limits reported.
+    fn forget_limits(&mut self, peer: PeerIdx) {
+        self.limits.remove(&peer);
+        self.limit_state.retain(|(p, _, _), _| *p != peer);
     }
 
     /// Whether changes wait for [`Rib::flush`].
@@ -519,11 +862,21 @@ impl Rib {
         let installed = |table_best: Option<&Path>| table_best.map(|p| p.peer);
         for (key, old) in &v4 {
             let new = self.v4.get(*key).and_then(Dest::best);
-            Self::count_installed(&mut self.counts, Family::IPV4_UNICAST, old.as_ref().map(|p| p.peer), installed(new));
+            Self::count_installed(
+                &mut self.counts,
+                Family::IPV4_UNICAST,
+                old.as_ref().map(|p| p.peer),
+                installed(new),
+            );
         }
         for (key, old) in &v6 {
             let new = self.v6.get(*key).and_then(Dest::best);
-            Self::count_installed(&mut self.counts, Family::IPV6_UNICAST, old.as_ref().map(|p| p.peer), installed(new));
+            Self::count_installed(
+                &mut self.counts,
+                Family::IPV6_UNICAST,
+                old.as_ref().map(|p| p.peer),
+                installed(new),
+            );
         }
     }
 
@@ -553,7 +906,12 @@ impl Rib {
         self.feed.publish(&changes, all4 || all6);
     }
 
-    fn changes_of<K: RouteKey>(table: &Table<K>, family: Family, touched: &[(K, PeerIdx, u32)], out: &mut Vec<RouteChange>) {
+    fn changes_of<K: RouteKey>(
+        table: &Table<K>,
+        family: Family,
+        touched: &[(K, PeerIdx, u32)],
+        out: &mut Vec<RouteChange>,
+    ) {
         for (key, peer, path_id) in touched {
             let (peer, path_id) = (*peer, *path_id);
             let net = key.to_net();
@@ -566,9 +924,16 @@ impl Rib {
                     path_id,
                     received: p.received.clone(),
                     accepted: p.accepted.clone(),
-                    best: dest.and_then(Dest::best).is_some_and(|b| b.peer == peer && b.path_id == path_id),
+                    best: dest
+                        .and_then(Dest::best)
+                        .is_some_and(|b| b.peer == peer && b.path_id == path_id),
                 }),
-                None => out.push(RouteChange::Gone { family, net, peer, path_id }),
+                None => out.push(RouteChange::Gone {
+                    family,
+                    net,
+                    peer,
+                    path_id,
+                }),
             }
         }
     }

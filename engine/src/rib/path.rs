@@ -3,6 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::attrs::Attrs;
+use super::rules::{Inbound, Outbound};
 
 /// Index of a route source in the RIB's peer table. Index 0 is this
 /// speaker itself (originated routes).
@@ -40,6 +41,13 @@ pub struct PeerInfo {
     pub rr_client: bool,
     /// Whether the peer is a route-server client of ours (RFC 7947).
     pub rs_client: bool,
+    /// Cluster id for reflection to and from the peer (RFC 4456); `None`:
+    /// the speaker's.
+    pub cluster_id: Option<Ipv4Addr>,
+    /// Loop checks on the peer's routes.
+    pub inbound: Inbound,
+    /// What export does to routes for the peer.
+    pub outbound: Outbound,
 }
 
 impl PeerInfo {
@@ -52,6 +60,22 @@ impl PeerInfo {
             asn,
             rr_client: false,
             rs_client: false,
+            cluster_id: None,
+            inbound: Inbound::new(asn),
+            outbound: Outbound::default(),
+        }
+    }
+
+    /// A peer of `kind` with default rules (no reflection, every community
+    /// sent, no own AS allowed); `local_asn` is our AS toward it.
+    pub fn peer(kind: SourceKind, address: IpAddr, asn: u32, local_asn: u32) -> PeerInfo {
+        PeerInfo {
+            kind,
+            address,
+            router_id: Ipv4Addr::UNSPECIFIED,
+            asn,
+            inbound: Inbound::new(local_asn),
+            ..PeerInfo::local(asn, Ipv4Addr::UNSPECIFIED)
         }
     }
 }

@@ -29,7 +29,9 @@ impl Dest {
 
     /// The path from `peer` with `path_id`.
     pub fn get(&self, peer: PeerIdx, path_id: u32) -> Option<&Path> {
-        self.paths.iter().find(|p| p.peer == peer && p.path_id == path_id)
+        self.paths
+            .iter()
+            .find(|p| p.peer == peer && p.path_id == path_id)
     }
 }
 
@@ -44,10 +46,18 @@ pub struct Delta {
 
 impl Delta {
     fn of(old: Option<&Path>, new: Option<&Path>) -> Delta {
-        let count = |p: Option<&Path>| (i64::from(p.is_some()), i64::from(p.is_some_and(|p| p.accepted.is_some())));
+        let count = |p: Option<&Path>| {
+            (
+                i64::from(p.is_some()),
+                i64::from(p.is_some_and(|p| p.accepted.is_some())),
+            )
+        };
         let (r0, a0) = count(old);
         let (r1, a1) = count(new);
-        Delta { received: r1 - r0, accepted: a1 - a0 }
+        Delta {
+            received: r1 - r0,
+            accepted: a1 - a0,
+        }
     }
 }
 
@@ -70,7 +80,13 @@ pub struct Table<K: RouteKey> {
 
 impl<K: RouteKey> Default for Table<K> {
     fn default() -> Self {
-        Table { dests: BTreeMap::new(), dirty: HashMap::new(), touched: None, touched_all: false, note_accepted: false }
+        Table {
+            dests: BTreeMap::new(),
+            dirty: HashMap::new(),
+            touched: None,
+            touched_all: false,
+            note_accepted: false,
+        }
     }
 }
 
@@ -122,14 +138,18 @@ impl<K: RouteKey> Table<K> {
             t.push((key, peer, path_id));
         }
         let before = dest.best().cloned();
-        let slot = dest.paths.iter().position(|p| p.peer == peer && p.path_id == path_id);
+        let slot = dest
+            .paths
+            .iter()
+            .position(|p| p.peer == peer && p.path_id == path_id);
         // Whether an accepted path came, went or changed.
         let mut touched_accepted = false;
         let old = match (slot, path) {
             (Some(i), Some(new)) => {
                 let delta = Delta::of(Some(&dest.paths[i]), Some(&new));
                 let was = &dest.paths[i];
-                touched_accepted = (was.accepted.is_some() || new.accepted.is_some()) && *was != new;
+                touched_accepted =
+                    (was.accepted.is_some() || new.accepted.is_some()) && *was != new;
                 dest.paths[i] = new;
                 delta
             }
@@ -225,7 +245,9 @@ impl<K: RouteKey> Table<K> {
     /// Takes the paths touched since the last call (sorted, each once),
     /// and whether every path may have changed.
     pub fn take_touched(&mut self) -> (Vec<(K, PeerIdx, u32)>, bool) {
-        let Some(t) = &mut self.touched else { return (Vec::new(), false) };
+        let Some(t) = &mut self.touched else {
+            return (Vec::new(), false);
+        };
         let mut out = std::mem::take(t);
         out.sort_unstable();
         out.dedup();
@@ -239,6 +261,8 @@ impl<K: RouteKey> Table<K> {
 
     /// Every prefix with a best path, in key order.
     pub fn best_paths(&self) -> impl Iterator<Item = (K, &Path)> {
-        self.dests.iter().filter_map(|(k, d)| d.best().map(|b| (*k, b)))
+        self.dests
+            .iter()
+            .filter_map(|(k, d)| d.best().map(|b| (*k, b)))
     }
 }

@@ -7,22 +7,23 @@ use bytes::BytesMut;
 use tokio::sync::mpsc;
 
 use super::*;
-use ipnet::IpNet;
 use crate::wire::{
-    AsPath, Attributes, CodecConfig, DecodedUpdate, MessageDecoder, NextHop, Origin, PeerKind, Received, Update,
-    Verdict,
+    AsPath, Attributes, CodecConfig, DecodedUpdate, MessageDecoder, NextHop, Origin, PeerKind,
+    Received, Update, Verdict,
 };
+use ipnet::IpNet;
 
 const ME: u32 = 65000;
 
 fn info(last: u8, asn: u32) -> PeerInfo {
+    let kind = if asn == ME {
+        SourceKind::Internal
+    } else {
+        SourceKind::External
+    };
     PeerInfo {
-        kind: if asn == ME { SourceKind::Internal } else { SourceKind::External },
-        address: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
         router_id: Ipv4Addr::new(10, 0, 0, last),
-        asn,
-        rr_client: false,
-        rs_client: false,
+        ..PeerInfo::peer(kind, IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)), asn, ME)
     }
 }
 
@@ -33,12 +34,18 @@ fn ebgp_key() -> GroupKey {
         local_asn: ME,
         local_v4: Some(Ipv4Addr::new(192, 0, 2, 100)),
         local_v6: None,
-        codec: CodecConfig { four_octet_as: true, ..CodecConfig::default() },
+        codec: CodecConfig {
+            four_octet_as: true,
+            ..CodecConfig::default()
+        },
         families: vec![Family::IPV4_UNICAST],
         ipv4_over_ipv6: false,
         policy: None,
         target: None,
         rs_member: None,
+        cluster_id: None,
+        client_to_client: true,
+        outbound: Outbound::default(),
     }
 }
 
@@ -56,8 +63,16 @@ impl Peer {
         while let Ok(b) = self.rx.try_recv() {
             buf.extend_from_slice(&b);
         }
-        let peer = if self.internal { PeerKind::Internal } else { PeerKind::External };
-        let mut dec = MessageDecoder::new(CodecConfig { four_octet_as: true, peer, ..CodecConfig::default() });
+        let peer = if self.internal {
+            PeerKind::Internal
+        } else {
+            PeerKind::External
+        };
+        let mut dec = MessageDecoder::new(CodecConfig {
+            four_octet_as: true,
+            peer,
+            ..CodecConfig::default()
+        });
         let mut out = Vec::new();
         while let Some(m) = dec.decode(&mut buf).expect("well-formed") {
             match m {
@@ -74,7 +89,11 @@ fn up(rib: &mut Rib, last: u8, asn: u32) -> Peer {
     let idx = rib.add_peer(info(last, asn));
     let (tx, rx) = mpsc::unbounded_channel();
     rib.peer_up(idx, ebgp_key(), tx);
-    let mut p = Peer { idx, rx, internal: false };
+    let mut p = Peer {
+        idx,
+        rx,
+        internal: false,
+    };
     // The initial dump of an empty table is just End-of-RIB.
     let eor = p.updates();
     assert_eq!(eor.len(), 1);
@@ -92,7 +111,10 @@ fn announce(path: &[u32], prefixes: &[&str], next_hop: [u8; 4]) -> DecodedUpdate
         update: Update {
             attributes,
             next_hop: Some(Ipv4Addr::from(next_hop)),
-            nlri: prefixes.iter().map(|p| Nlri::new(p.parse().unwrap())).collect(),
+            nlri: prefixes
+                .iter()
+                .map(|p| Nlri::new(p.parse().unwrap()))
+                .collect(),
             ..Update::default()
         },
         verdict: Verdict::Clean,
@@ -102,7 +124,13 @@ fn announce(path: &[u32], prefixes: &[&str], next_hop: [u8; 4]) -> DecodedUpdate
 
 fn withdraw(prefixes: &[&str]) -> DecodedUpdate {
     DecodedUpdate {
-        update: Update { withdrawn: prefixes.iter().map(|p| Nlri::new(p.parse().unwrap())).collect(), ..Update::default() },
+        update: Update {
+            withdrawn: prefixes
+                .iter()
+                .map(|p| Nlri::new(p.parse().unwrap()))
+                .collect(),
+            ..Update::default()
+        },
         verdict: Verdict::Clean,
         problems: Vec::new(),
     }
@@ -110,7 +138,7 @@ fn withdraw(prefixes: &[&str]) -> DecodedUpdate {
 
 fn rib() -> Rib {
     Rib::new(
-        LocalSettings { asn: ME, router_id: Ipv4Addr::new(10, 0, 0, 100), cluster_id: None },
+        LocalSettings::new(ME, Ipv4Addr::new(10, 0, 0, 100)),
         SelectionOptions::default(),
     )
 }
@@ -126,37 +154,83 @@ fn routes_flow_through_best_path_to_the_group() {
     let mut b = up(&mut rib, 2, 65002);
     let mut c = up(&mut rib, 3, 65003);
 
-    rib.update(a.idx, &announce(&[65001, 65010], &["198.51.100.0/24", "203.0.113.0/24"], [192, 0, 2, 1]));
+    rib.update(
+        a.idx,
+        &announce(
+            &[65001, 65010],
+            &["198.51.100.0/24", "203.0.113.0/24"],
+            [192, 0, 2, 1],
+        ),
+    );
     rib.flush();
     let to_c = c.updates();
     assert_eq!(to_c.len(), 1, "both prefixes share one UPDATE");
     assert_eq!(prefixes(&to_c[0]), ["198.51.100.0/24", "203.0.113.0/24"]);
     let attrs = &to_c[0].attributes;
-    assert_eq!(attrs.as_path, Some(AsPath::from_sequence([ME, 65001, 65010])));
+    assert_eq!(
+        attrs.as_path,
+        Some(AsPath::from_sequence([ME, 65001, 65010]))
+    );
     assert_eq!(to_c[0].next_hop, Some(Ipv4Addr::new(192, 0, 2, 100)));
     assert_eq!(attrs.local_pref, None);
     assert_eq!(b.updates().len(), 1);
-    assert!(a.updates().is_empty(), "split horizon: nothing back to the source");
+    assert!(
+        a.updates().is_empty(),
+        "split horizon: nothing back to the source"
+    );
 
     // B offers a shorter path for one prefix: it becomes best. C gets B's
     // path, A gets it too (it had nothing for the prefix), B gets a
     // withdraw of A's path it had been sent.
-    rib.update(b.idx, &announce(&[65002], &["198.51.100.0/24"], [192, 0, 2, 2]));
+    rib.update(
+        b.idx,
+        &announce(&[65002], &["198.51.100.0/24"], [192, 0, 2, 2]),
+    );
     rib.flush();
     let to_c = c.updates();
     assert_eq!(to_c.len(), 1);
-    assert_eq!(to_c[0].attributes.as_path, Some(AsPath::from_sequence([ME, 65002])));
+    assert_eq!(
+        to_c[0].attributes.as_path,
+        Some(AsPath::from_sequence([ME, 65002]))
+    );
     let to_a = a.updates();
     assert_eq!(to_a.len(), 1);
     assert_eq!(prefixes(&to_a[0]), ["198.51.100.0/24"]);
     let to_b = b.updates();
     assert_eq!(to_b.len(), 1);
-    assert_eq!(to_b[0].withdrawn, [Nlri::new("198.51.100.0/24".parse().unwrap())]);
+    assert_eq!(
+        to_b[0].withdrawn,
+        [Nlri::new("198.51.100.0/24".parse().unwrap())]
+    );
 
     let counts = |p: &Peer| rib.counts(p.idx, Family::IPV4_UNICAST);
-    assert_eq!(counts(&a), PrefixCounts { received: 2, accepted: 2, installed: 1, sent: 1 });
-    assert_eq!(counts(&b), PrefixCounts { received: 1, accepted: 1, installed: 1, sent: 1 });
-    assert_eq!(counts(&c), PrefixCounts { received: 0, accepted: 0, installed: 0, sent: 2 });
+    assert_eq!(
+        counts(&a),
+        PrefixCounts {
+            received: 2,
+            accepted: 2,
+            installed: 1,
+            sent: 1
+        }
+    );
+    assert_eq!(
+        counts(&b),
+        PrefixCounts {
+            received: 1,
+            accepted: 1,
+            installed: 1,
+            sent: 1
+        }
+    );
+    assert_eq!(
+        counts(&c),
+        PrefixCounts {
+            received: 0,
+            accepted: 0,
+            installed: 0,
+            sent: 2
+        }
+    );
 
     // A withdraws the prefix B is best for: nothing visible changes.
     rib.update(a.idx, &withdraw(&["198.51.100.0/24"]));
@@ -169,7 +243,10 @@ fn routes_flow_through_best_path_to_the_group() {
     for p in [&mut a, &mut c] {
         let u = p.updates();
         assert_eq!(u.len(), 1);
-        assert_eq!(u[0].withdrawn, [Nlri::new("198.51.100.0/24".parse().unwrap())]);
+        assert_eq!(
+            u[0].withdrawn,
+            [Nlri::new("198.51.100.0/24".parse().unwrap())]
+        );
     }
     assert_eq!(rib.v4().len(), 1);
     assert_eq!(rib.counts(c.idx, Family::IPV4_UNICAST).sent, 1);
@@ -179,7 +256,9 @@ fn routes_flow_through_best_path_to_the_group() {
 fn a_new_member_gets_the_table_packed_then_end_of_rib() {
     let mut rib = rib();
     let a = up(&mut rib, 1, 65001);
-    let many: Vec<String> = (0..3000).map(|i| format!("10.{}.{}.0/24", i / 256, i % 256)).collect();
+    let many: Vec<String> = (0..3000)
+        .map(|i| format!("10.{}.{}.0/24", i / 256, i % 256))
+        .collect();
     let refs: Vec<&str> = many.iter().map(String::as_str).collect();
     rib.update(a.idx, &announce(&[65001], &refs, [192, 0, 2, 1]));
     rib.flush();
@@ -190,40 +269,70 @@ fn a_new_member_gets_the_table_packed_then_end_of_rib() {
     let idx = rib.add_peer(info(9, 65009));
     let (tx, rx) = mpsc::unbounded_channel();
     rib.peer_up(idx, ebgp_key(), tx);
-    let mut late = Peer { idx, rx, internal: false };
+    let mut late = Peer {
+        idx,
+        rx,
+        internal: false,
+    };
     let updates = late.updates();
     let (eor, routes) = updates.split_last().unwrap();
     assert_eq!(eor.end_of_rib_family(), Some(Family::IPV4_UNICAST));
     let total: usize = routes.iter().map(|u| u.nlri.len()).sum();
     assert_eq!(total, 3000);
     // 3000 /24s at 4 octets each fill 4096-octet UPDATEs: 3 messages.
-    assert!(routes.len() <= 4, "{} UPDATEs for 3000 routes", routes.len());
+    assert!(
+        routes.len() <= 4,
+        "{} UPDATEs for 3000 routes",
+        routes.len()
+    );
 }
 
 #[test]
 fn ibgp_routes_are_not_sent_to_ibgp_peers_and_get_local_pref() {
     let mut rib = rib();
-    let ibgp_key = GroupKey { kind: SourceKind::Internal, ..ebgp_key() };
+    let ibgp_key = GroupKey {
+        kind: SourceKind::Internal,
+        ..ebgp_key()
+    };
     let i1 = rib.add_peer(info(1, ME));
     let i2 = rib.add_peer(info(2, ME));
     let (t1, _r1) = mpsc::unbounded_channel();
     let (t2, r2) = mpsc::unbounded_channel();
     rib.peer_up(i1, ibgp_key.clone(), t1);
     rib.peer_up(i2, ibgp_key, t2);
-    let mut p2 = Peer { idx: i2, rx: r2, internal: true };
+    let mut p2 = Peer {
+        idx: i2,
+        rx: r2,
+        internal: true,
+    };
     p2.updates();
     let mut e = up(&mut rib, 3, 65003);
 
-    rib.update(i1, &announce(&[65100], &["198.51.100.0/24"], [192, 0, 2, 1]));
+    rib.update(
+        i1,
+        &announce(&[65100], &["198.51.100.0/24"], [192, 0, 2, 1]),
+    );
     rib.flush();
-    assert!(p2.updates().is_empty(), "no iBGP to iBGP without reflection");
+    assert!(
+        p2.updates().is_empty(),
+        "no iBGP to iBGP without reflection"
+    );
     let to_e = e.updates();
-    assert_eq!(to_e[0].attributes.as_path, Some(AsPath::from_sequence([ME, 65100])));
+    assert_eq!(
+        to_e[0].attributes.as_path,
+        Some(AsPath::from_sequence([ME, 65100]))
+    );
 
     // Our own route goes to iBGP with local-pref and next hop self.
     rib.originate(
         "203.0.113.0/24".parse().unwrap(),
-        PathAttrs { attrs: Attributes { origin: Some(Origin::Igp), ..Attributes::default() }, next_hop: None },
+        PathAttrs {
+            attrs: Attributes {
+                origin: Some(Origin::Igp),
+                ..Attributes::default()
+            },
+            next_hop: None,
+        },
     );
     rib.flush();
     let to_i2 = p2.updates();
@@ -240,7 +349,10 @@ fn ibgp_routes_are_not_sent_to_ibgp_peers_and_get_local_pref() {
     rib.originate(
         "203.0.113.128/25".parse().unwrap(),
         PathAttrs {
-            attrs: Attributes { origin: Some(Origin::Igp), ..Attributes::default() },
+            attrs: Attributes {
+                origin: Some(Origin::Igp),
+                ..Attributes::default()
+            },
             next_hop: Some(NextHop::V4(hop)),
         },
     );
@@ -263,9 +375,9 @@ where
 
 fn reject(prefix: &'static str) -> SharedPolicy {
     let net: IpNet = prefix.parse().unwrap();
-    SharedPolicy(std::sync::Arc::new(FnPolicy(move |r: &PolicyRoute<'_>, _: &mut Interner| {
-        (r.prefix != net).then(|| r.attrs.clone())
-    })))
+    SharedPolicy(std::sync::Arc::new(FnPolicy(
+        move |r: &PolicyRoute<'_>, _: &mut Interner| (r.prefix != net).then(|| r.attrs.clone()),
+    )))
 }
 
 #[test]
@@ -274,19 +386,37 @@ fn import_policy_change_reevaluates_stored_routes_only_where_the_outcome_changes
     let a = up(&mut rib, 1, 65001);
     let mut c = up(&mut rib, 3, 65003);
     rib.set_import(a.idx, Some(reject("198.51.100.0/24")));
-    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24", "203.0.113.0/24"], [192, 0, 2, 1]));
+    rib.update(
+        a.idx,
+        &announce(
+            &[65001],
+            &["198.51.100.0/24", "203.0.113.0/24"],
+            [192, 0, 2, 1],
+        ),
+    );
     rib.flush();
     let got = c.updates();
     assert_eq!(got.len(), 1);
     assert_eq!(prefixes(&got[0]), ["203.0.113.0/24"]);
-    assert_eq!(rib.counts(a.idx, Family::IPV4_UNICAST), PrefixCounts { received: 2, accepted: 1, installed: 1, sent: 0 });
+    assert_eq!(
+        rib.counts(a.idx, Family::IPV4_UNICAST),
+        PrefixCounts {
+            received: 2,
+            accepted: 1,
+            installed: 1,
+            sent: 0
+        }
+    );
 
     // The policy now rejects the other prefix: one withdraw, one announce,
     // nothing resent that did not change.
     rib.set_import(a.idx, Some(reject("203.0.113.0/24")));
     rib.flush();
     let got = c.updates();
-    let withdrawn: Vec<String> = got.iter().flat_map(|u| u.withdrawn.iter().map(|n| n.prefix.to_string())).collect();
+    let withdrawn: Vec<String> = got
+        .iter()
+        .flat_map(|u| u.withdrawn.iter().map(|n| n.prefix.to_string()))
+        .collect();
     let announced: Vec<String> = got.iter().flat_map(prefixes).collect();
     assert_eq!(withdrawn, ["203.0.113.0/24"]);
     assert_eq!(announced, ["198.51.100.0/24"]);
@@ -298,32 +428,51 @@ fn export_policy_change_sends_the_member_only_the_difference() {
     let a = up(&mut rib, 1, 65001);
     let mut c = up(&mut rib, 3, 65003);
     let mut d = up(&mut rib, 4, 65004);
-    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24", "203.0.113.0/24"], [192, 0, 2, 1]));
+    rib.update(
+        a.idx,
+        &announce(
+            &[65001],
+            &["198.51.100.0/24", "203.0.113.0/24"],
+            [192, 0, 2, 1],
+        ),
+    );
     rib.flush();
     assert_eq!(c.updates().len(), 1);
     assert_eq!(d.updates().len(), 1);
 
     // C alone stops getting one prefix, and gets MED 77 on the other.
-    let policy = SharedPolicy(std::sync::Arc::new(FnPolicy(|r: &PolicyRoute<'_>, i: &mut Interner| {
-        if r.prefix.to_string() == "198.51.100.0/24" {
-            return None;
-        }
-        let mut a = (**r.attrs).clone();
-        a.attrs.med = Some(77);
-        Some(i.intern(a))
-    })));
+    let policy = SharedPolicy(std::sync::Arc::new(FnPolicy(
+        |r: &PolicyRoute<'_>, i: &mut Interner| {
+            if r.prefix.to_string() == "198.51.100.0/24" {
+                return None;
+            }
+            let mut a = (**r.attrs).clone();
+            a.attrs.med = Some(77);
+            Some(i.intern(a))
+        },
+    )));
     rib.set_export(c.idx, Some(policy));
     let got = c.updates();
-    let withdrawn: Vec<String> = got.iter().flat_map(|u| u.withdrawn.iter().map(|n| n.prefix.to_string())).collect();
+    let withdrawn: Vec<String> = got
+        .iter()
+        .flat_map(|u| u.withdrawn.iter().map(|n| n.prefix.to_string()))
+        .collect();
     assert_eq!(withdrawn, ["198.51.100.0/24"]);
-    let med: Vec<Option<u32>> = got.iter().filter(|u| !u.nlri.is_empty()).map(|u| u.attributes.med).collect();
+    let med: Vec<Option<u32>> = got
+        .iter()
+        .filter(|u| !u.nlri.is_empty())
+        .map(|u| u.attributes.med)
+        .collect();
     assert_eq!(med, [Some(77)]);
     assert!(d.updates().is_empty(), "other members are not disturbed");
     assert_eq!(rib.counts(c.idx, Family::IPV4_UNICAST).sent, 1);
     assert_eq!(rib.counts(d.idx, Family::IPV4_UNICAST).sent, 2);
 
     // New routes reach C through its own group, policy applied.
-    rib.update(a.idx, &announce(&[65001], &["192.0.2.0/24"], [192, 0, 2, 1]));
+    rib.update(
+        a.idx,
+        &announce(&[65001], &["192.0.2.0/24"], [192, 0, 2, 1]),
+    );
     rib.flush();
     let got = c.updates();
     assert_eq!(got.len(), 1);
@@ -335,13 +484,20 @@ fn add_path_send_members_get_path_ids() {
     let mut rib = rib();
     let a = up(&mut rib, 1, 65001);
     let key = GroupKey {
-        codec: CodecConfig { four_octet_as: true, add_path_send: vec![Family::IPV4_UNICAST], ..CodecConfig::default() },
+        codec: CodecConfig {
+            four_octet_as: true,
+            add_path_send: vec![Family::IPV4_UNICAST],
+            ..CodecConfig::default()
+        },
         ..ebgp_key()
     };
     let idx = rib.add_peer(info(5, 65005));
     let (tx, mut rx) = mpsc::unbounded_channel();
     rib.peer_up(idx, key, tx);
-    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]));
+    rib.update(
+        a.idx,
+        &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]),
+    );
     rib.flush();
     let mut buf = BytesMut::new();
     while let Ok(b) = rx.try_recv() {
@@ -356,14 +512,19 @@ fn add_path_send_members_get_path_ids() {
     while let Some(Received::Update(u)) = dec.decode(&mut buf).expect("well-formed") {
         nlri.extend(u.update.nlri.clone());
     }
-    assert_eq!(nlri, [Nlri::with_path_id("198.51.100.0/24".parse().unwrap(), 1)]);
+    assert_eq!(
+        nlri,
+        [Nlri::with_path_id("198.51.100.0/24".parse().unwrap(), 1)]
+    );
 }
 
 #[test]
 fn peers_with_the_same_export_policy_share_a_group() {
     let mut rib = rib();
     let shared = reject("198.51.100.0/24");
-    let idx: Vec<PeerIdx> = (1..=3).map(|i| rib.add_peer(info(i, 65000 + u32::from(i)))).collect();
+    let idx: Vec<PeerIdx> = (1..=3)
+        .map(|i| rib.add_peer(info(i, 65000 + u32::from(i))))
+        .collect();
     rib.set_export(idx[0], Some(shared.clone()));
     rib.set_export(idx[1], Some(shared));
     rib.set_export(idx[2], Some(reject("198.51.100.0/24")));
@@ -377,12 +538,22 @@ fn peers_with_the_same_export_policy_share_a_group() {
 
 /// A route-server client (RFC 7947) up in its own group, past its End-of-RIB.
 fn up_rs(rib: &mut Rib, last: u8, asn: u32) -> Peer {
-    let idx = rib.add_peer(PeerInfo { rs_client: true, ..info(last, asn) });
+    let idx = rib.add_peer(PeerInfo {
+        rs_client: true,
+        ..info(last, asn)
+    });
     let (tx, rx) = mpsc::unbounded_channel();
     rib.peer_up(idx, ebgp_key(), tx);
-    let mut p = Peer { idx, rx, internal: false };
+    let mut p = Peer {
+        idx,
+        rx,
+        internal: false,
+    };
     let eor = p.updates();
-    assert_eq!(eor.last().and_then(Update::end_of_rib_family), Some(Family::IPV4_UNICAST));
+    assert_eq!(
+        eor.last().and_then(Update::end_of_rib_family),
+        Some(Family::IPV4_UNICAST)
+    );
     p
 }
 
@@ -401,19 +572,36 @@ fn route_server_clients_get_routes_transparently_and_in_groups_of_their_own() {
     let mut plain = up(&mut rib, 3, 65003);
     assert_eq!(rib.group_count(), 3, "one group per route-server client");
 
-    rib.update(a.idx, &announce_med(&[65001, 65010], &["198.51.100.0/24"], [192, 0, 2, 1], 5));
+    rib.update(
+        a.idx,
+        &announce_med(&[65001, 65010], &["198.51.100.0/24"], [192, 0, 2, 1], 5),
+    );
     rib.flush();
     let to_b = b.updates();
     assert_eq!(to_b.len(), 1);
     let attrs = &to_b[0].attributes;
-    assert_eq!(attrs.as_path, Some(AsPath::from_sequence([65001, 65010])), "our AS is not prepended");
-    assert_eq!(to_b[0].next_hop, Some(Ipv4Addr::new(192, 0, 2, 1)), "NEXT_HOP unchanged");
+    assert_eq!(
+        attrs.as_path,
+        Some(AsPath::from_sequence([65001, 65010])),
+        "our AS is not prepended"
+    );
+    assert_eq!(
+        to_b[0].next_hop,
+        Some(Ipv4Addr::new(192, 0, 2, 1)),
+        "NEXT_HOP unchanged"
+    );
     assert_eq!(attrs.med, Some(5), "MED passes through");
     assert_eq!(attrs.communities, [crate::wire::Community(0xfde8_0001)]);
-    assert!(a.updates().is_empty(), "nothing back to the client it came from");
+    assert!(
+        a.updates().is_empty(),
+        "nothing back to the client it came from"
+    );
     // A normal eBGP peer still gets the usual rules.
     let to_plain = plain.updates();
-    assert_eq!(to_plain[0].attributes.as_path, Some(AsPath::from_sequence([ME, 65001, 65010])));
+    assert_eq!(
+        to_plain[0].attributes.as_path,
+        Some(AsPath::from_sequence([ME, 65001, 65010]))
+    );
     assert_eq!(to_plain[0].next_hop, Some(Ipv4Addr::new(192, 0, 2, 100)));
     assert_eq!(to_plain[0].attributes.med, None);
     assert_eq!(rib.counts(b.idx, Family::IPV4_UNICAST).sent, 1);
@@ -428,16 +616,28 @@ fn a_route_server_client_whose_own_path_is_best_gets_the_next_best() {
     let mut plain = up(&mut rib, 3, 65003);
 
     // A's path is best (shorter); B's is second.
-    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]));
-    rib.update(b.idx, &announce(&[65002, 65020], &["198.51.100.0/24"], [192, 0, 2, 2]));
+    rib.update(
+        a.idx,
+        &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]),
+    );
+    rib.update(
+        b.idx,
+        &announce(&[65002, 65020], &["198.51.100.0/24"], [192, 0, 2, 2]),
+    );
     rib.flush();
     let to_a = a.updates();
     assert_eq!(to_a.len(), 1, "path hiding: A gets B's path");
-    assert_eq!(to_a[0].attributes.as_path, Some(AsPath::from_sequence([65002, 65020])));
+    assert_eq!(
+        to_a[0].attributes.as_path,
+        Some(AsPath::from_sequence([65002, 65020]))
+    );
     assert_eq!(to_a[0].next_hop, Some(Ipv4Addr::new(192, 0, 2, 2)));
     let to_b = b.updates();
     assert_eq!(to_b.len(), 1);
-    assert_eq!(to_b[0].attributes.as_path, Some(AsPath::from_sequence([65001])));
+    assert_eq!(
+        to_b[0].attributes.as_path,
+        Some(AsPath::from_sequence([65001]))
+    );
     assert_eq!(plain.updates().len(), 1);
     assert_eq!(rib.counts(a.idx, Family::IPV4_UNICAST).sent, 1);
 
@@ -446,20 +646,29 @@ fn a_route_server_client_whose_own_path_is_best_gets_the_next_best() {
     rib.flush();
     let to_a = a.updates();
     assert_eq!(to_a.len(), 1);
-    assert_eq!(to_a[0].withdrawn, [Nlri::new("198.51.100.0/24".parse().unwrap())]);
+    assert_eq!(
+        to_a[0].withdrawn,
+        [Nlri::new("198.51.100.0/24".parse().unwrap())]
+    );
     assert!(b.updates().is_empty() && plain.updates().is_empty());
     assert_eq!(rib.counts(a.idx, Family::IPV4_UNICAST).sent, 0);
 
     // B announces again, then A withdraws: B's own path is best, so B gets
     // a withdraw, A (had B's path) nothing new.
-    rib.update(b.idx, &announce(&[65002, 65020], &["198.51.100.0/24"], [192, 0, 2, 2]));
+    rib.update(
+        b.idx,
+        &announce(&[65002, 65020], &["198.51.100.0/24"], [192, 0, 2, 2]),
+    );
     rib.flush();
     assert_eq!(a.updates().len(), 1);
     rib.update(a.idx, &withdraw(&["198.51.100.0/24"]));
     rib.flush();
     let to_b = b.updates();
     assert_eq!(to_b.len(), 1);
-    assert_eq!(to_b[0].withdrawn, [Nlri::new("198.51.100.0/24".parse().unwrap())]);
+    assert_eq!(
+        to_b[0].withdrawn,
+        [Nlri::new("198.51.100.0/24".parse().unwrap())]
+    );
     assert!(a.updates().is_empty());
 }
 
@@ -470,25 +679,292 @@ fn a_route_server_client_whose_policy_rejects_the_best_gets_the_next_best() {
     let b = up_rs(&mut rib, 2, 65002);
     let mut c = up_rs(&mut rib, 3, 65003);
     // C takes nothing from AS 65001.
-    let no_a = SharedPolicy(std::sync::Arc::new(FnPolicy(|r: &PolicyRoute<'_>, _: &mut Interner| {
-        (r.source.asn != 65001).then(|| r.attrs.clone())
-    })));
+    let no_a = SharedPolicy(std::sync::Arc::new(FnPolicy(
+        |r: &PolicyRoute<'_>, _: &mut Interner| (r.source.asn != 65001).then(|| r.attrs.clone()),
+    )));
     rib.set_export(c.idx, Some(no_a));
-    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]));
-    rib.update(b.idx, &announce(&[65002, 65020], &["198.51.100.0/24"], [192, 0, 2, 2]));
+    rib.update(
+        a.idx,
+        &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]),
+    );
+    rib.update(
+        b.idx,
+        &announce(&[65002, 65020], &["198.51.100.0/24"], [192, 0, 2, 2]),
+    );
     rib.flush();
     let to_c = c.updates();
     assert_eq!(to_c.len(), 1);
-    assert_eq!(to_c[0].attributes.as_path, Some(AsPath::from_sequence([65002, 65020])));
+    assert_eq!(
+        to_c[0].attributes.as_path,
+        Some(AsPath::from_sequence([65002, 65020]))
+    );
     // A late dump (route refresh) sends the same choice.
-    rib.refresh(c.idx, Family::IPV4_UNICAST);
+    rib.refresh(c.idx, Family::IPV4_UNICAST, false);
     let again = c.updates();
-    assert_eq!(again[0].attributes.as_path, Some(AsPath::from_sequence([65002, 65020])));
-    assert_eq!(again.last().and_then(Update::end_of_rib_family), Some(Family::IPV4_UNICAST));
+    assert_eq!(
+        again[0].attributes.as_path,
+        Some(AsPath::from_sequence([65002, 65020]))
+    );
+    assert_eq!(
+        again.last().and_then(Update::end_of_rib_family),
+        Some(Family::IPV4_UNICAST)
+    );
     // Without the policy (soft reconfiguration out), C gets A's best path.
     rib.set_export(c.idx, None);
     let to_c = c.updates();
     assert_eq!(to_c.len(), 1);
-    assert_eq!(to_c[0].attributes.as_path, Some(AsPath::from_sequence([65001])));
+    assert_eq!(
+        to_c[0].attributes.as_path,
+        Some(AsPath::from_sequence([65001]))
+    );
     let _ = (a, b);
+}
+
+#[test]
+fn own_as_routes_are_kept_but_never_accepted_unless_allowed() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let mut c = up(&mut rib, 3, 65003);
+    rib.update(
+        a.idx,
+        &announce(&[65001, ME, 100], &["10.50.0.0/24"], [192, 0, 2, 1]),
+    );
+    rib.update(
+        a.idx,
+        &announce(&[65001, 100], &["10.51.0.0/24"], [192, 0, 2, 1]),
+    );
+    rib.flush();
+    let sent: Vec<String> = c.updates().iter().flat_map(prefixes).collect();
+    assert_eq!(sent, ["10.51.0.0/24"], "the looped route is not advertised");
+    let dest = rib
+        .v4()
+        .get(V4Key::new("10.50.0.0/24".parse().unwrap()))
+        .expect("kept pre-policy");
+    assert!(dest.best().is_none());
+    assert_eq!(
+        rib.counts(a.idx, Family::IPV4_UNICAST),
+        PrefixCounts {
+            received: 2,
+            accepted: 1,
+            installed: 1,
+            sent: 0
+        }
+    );
+
+    // allow-own-as 1: the stored route is accepted on re-import.
+    let relaxed = PeerInfo {
+        inbound: Inbound {
+            allow_own_as: 1,
+            ..info(1, 65001).inbound
+        },
+        ..info(1, 65001)
+    };
+    rib.set_peer(a.idx, relaxed);
+    rib.reimport(a.idx);
+    rib.flush();
+    let sent: Vec<String> = c.updates().iter().flat_map(prefixes).collect();
+    assert_eq!(sent, ["10.50.0.0/24"]);
+}
+
+fn ibgp(rib: &mut Rib, last: u8, client: bool) -> Peer {
+    let idx = rib.add_peer(PeerInfo {
+        rr_client: client,
+        ..info(last, ME)
+    });
+    let (tx, rx) = mpsc::unbounded_channel();
+    rib.peer_up(
+        idx,
+        GroupKey {
+            kind: SourceKind::Internal,
+            ..ebgp_key()
+        },
+        tx,
+    );
+    let mut p = Peer {
+        idx,
+        rx,
+        internal: true,
+    };
+    assert_eq!(p.updates().len(), 1, "End-of-RIB");
+    p
+}
+
+#[test]
+fn reflection_sets_originator_and_cluster_and_drops_loops() {
+    let mut rib = rib();
+    let a = ibgp(&mut rib, 1, true);
+    let mut b = ibgp(&mut rib, 2, true);
+    let mut n = ibgp(&mut rib, 3, false);
+    rib.update(a.idx, &announce(&[], &["10.1.0.0/24"], [192, 0, 2, 1]));
+    rib.flush();
+    for p in [&mut b, &mut n] {
+        let u = p.updates();
+        assert_eq!(u.len(), 1);
+        assert_eq!(
+            u[0].attributes.originator_id,
+            Some(Ipv4Addr::new(10, 0, 0, 1))
+        );
+        assert_eq!(u[0].attributes.cluster_list, [Ipv4Addr::new(10, 0, 0, 100)]);
+    }
+
+    // Client-to-client off: B loses the route, the non-client keeps it.
+    rib.set_client_to_client(false);
+    rib.flush();
+    let u = b.updates();
+    assert_eq!(u.len(), 1);
+    assert_eq!(u[0].withdrawn, [Nlri::new("10.1.0.0/24".parse().unwrap())]);
+    assert!(n.updates().is_empty());
+
+    // Our cluster id in CLUSTER_LIST, or our router id as ORIGINATOR_ID.
+    let mut looped = announce(&[], &["10.2.0.0/24"], [192, 0, 2, 3]);
+    looped.update.attributes.cluster_list = vec![Ipv4Addr::new(10, 0, 0, 100)];
+    rib.update(n.idx, &looped);
+    let mut mine = announce(&[], &["10.3.0.0/24"], [192, 0, 2, 3]);
+    mine.update.attributes.originator_id = Some(Ipv4Addr::new(10, 0, 0, 100));
+    rib.update(n.idx, &mine);
+    rib.flush();
+    assert_eq!(rib.counts(n.idx, Family::IPV4_UNICAST).accepted, 0);
+    assert!(b.updates().is_empty());
+}
+
+#[test]
+fn send_community_type_and_private_as_rules_shape_what_a_peer_gets() {
+    use crate::wire::{Community, LargeCommunity};
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let mut c = up(&mut rib, 3, 65003);
+    let outbound = Outbound {
+        communities: [CommunityKinds {
+            large: true,
+            ..CommunityKinds::default()
+        }; 2],
+        private_as: Some(PrivateAs::RemoveAll),
+        replace_as: None,
+    };
+    // A change of export rules moves C to its new group with the difference.
+    rib.set_peer(
+        c.idx,
+        PeerInfo {
+            outbound,
+            ..info(3, 65003)
+        },
+    );
+    let mut u = announce(&[65001, 64600, 100], &["10.9.0.0/24"], [192, 0, 2, 1]);
+    u.update.attributes.communities = vec![Community::new(65001, 7)];
+    u.update.attributes.large_communities = vec![LargeCommunity {
+        global_admin: 65001,
+        local_data1: 1,
+        local_data2: 2,
+    }];
+    rib.update(a.idx, &u);
+    rib.flush();
+    let got = c.updates();
+    assert_eq!(got.len(), 1);
+    let attrs = &got[0].attributes;
+    assert!(attrs.communities.is_empty());
+    assert_eq!(attrs.large_communities.len(), 1);
+    // Every private AS goes (65001 and 64600); ours (65000, private too)
+    // is put in front afterwards.
+    assert_eq!(attrs.as_path, Some(AsPath::from_sequence([ME, 100])));
+}
+
+#[test]
+fn prefix_limits_report_warning_then_excess_once() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let limit = Limit {
+        max: 2,
+        warning_pct: Some(50),
+        prevent_teardown: false,
+    };
+    let limits = [
+        FamilyLimits {
+            accepted: Some(limit),
+            received: None,
+        },
+        FamilyLimits::default(),
+    ];
+    assert!(rib.set_limits(a.idx, limits).is_empty());
+    rib.update(a.idx, &announce(&[65001], &["10.0.1.0/24"], [192, 0, 2, 1]));
+    let e = rib.check_limits(a.idx);
+    assert_eq!(
+        e.iter().map(|e| e.breach).collect::<Vec<_>>(),
+        [Breach::Warning]
+    );
+    rib.update(
+        a.idx,
+        &announce(&[65001], &["10.0.2.0/24", "10.0.3.0/24"], [192, 0, 2, 1]),
+    );
+    let e = rib.check_limits(a.idx);
+    assert_eq!(e.len(), 1);
+    assert_eq!(
+        (e[0].breach, e[0].count, e[0].family),
+        (Breach::Exceeded, 3, Family::IPV4_UNICAST)
+    );
+    assert!(rib.limit_exceeded(a.idx, Family::IPV4_UNICAST, false));
+    rib.update(a.idx, &announce(&[65001], &["10.0.4.0/24"], [192, 0, 2, 1]));
+    assert!(rib.check_limits(a.idx).is_empty(), "reported once");
+}
+
+#[test]
+fn enhanced_route_refresh_purges_what_was_not_sent_again() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    rib.update(
+        a.idx,
+        &announce(&[65001], &["10.0.1.0/24", "10.0.2.0/24"], [192, 0, 2, 1]),
+    );
+    rib.refresh_boundary(a.idx, Family::IPV4_UNICAST, true);
+    rib.update(a.idx, &announce(&[65001], &["10.0.1.0/24"], [192, 0, 2, 1]));
+    rib.refresh_boundary(a.idx, Family::IPV4_UNICAST, false);
+    rib.flush();
+    assert!(rib
+        .v4()
+        .get(V4Key::new("10.0.1.0/24".parse().unwrap()))
+        .is_some());
+    assert!(
+        rib.v4()
+            .get(V4Key::new("10.0.2.0/24".parse().unwrap()))
+            .is_none(),
+        "stale path gone at EoRR"
+    );
+}
+
+#[test]
+fn a_refresh_to_an_enhanced_peer_is_framed_by_borr_and_eorr() {
+    use crate::wire::{RouteRefresh, RouteRefreshSubtype};
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let mut c = up(&mut rib, 3, 65003);
+    rib.update(a.idx, &announce(&[65001], &["10.0.1.0/24"], [192, 0, 2, 1]));
+    rib.flush();
+    c.updates();
+    rib.refresh(c.idx, Family::IPV4_UNICAST, true);
+    let mut buf = BytesMut::new();
+    while let Ok(b) = c.rx.try_recv() {
+        buf.extend_from_slice(&b);
+    }
+    let mut dec = MessageDecoder::new(CodecConfig {
+        four_octet_as: true,
+        ..CodecConfig::default()
+    });
+    let mut kinds = Vec::new();
+    while let Some(m) = dec.decode(&mut buf).expect("well-formed") {
+        kinds.push(match m {
+            Received::RouteRefresh(RouteRefresh {
+                subtype: RouteRefreshSubtype::BeginningOfRefresh,
+                ..
+            }) => "BoRR",
+            Received::RouteRefresh(RouteRefresh {
+                subtype: RouteRefreshSubtype::EndOfRefresh,
+                ..
+            }) => "EoRR",
+            Received::Update(u) if u.update.end_of_rib_family().is_some() => "EoR",
+            Received::Update(_) => "UPDATE",
+            other => panic!("unexpected {other:?}"),
+        });
+    }
+    assert_eq!(kinds.first(), Some(&"BoRR"));
+    assert_eq!(kinds.last(), Some(&"EoRR"));
+    assert!(kinds.contains(&"UPDATE"));
 }

@@ -28,7 +28,11 @@ pub struct FamilyConfig {
 impl FamilyConfig {
     /// The family without add-path.
     pub fn new(family: Family) -> FamilyConfig {
-        FamilyConfig { family, add_path_send: false, add_path_receive: false }
+        FamilyConfig {
+            family,
+            add_path_send: false,
+            add_path_receive: false,
+        }
     }
 }
 
@@ -66,7 +70,12 @@ pub struct Timers {
 
 impl Default for Timers {
     fn default() -> Timers {
-        Timers { hold_time: 90, keepalive: 30, connect_retry: 30, min_advertisement_interval: 30 }
+        Timers {
+            hold_time: 90,
+            keepalive: 30,
+            connect_retry: 30,
+            min_advertisement_interval: 30,
+        }
     }
 }
 
@@ -127,6 +136,13 @@ pub struct PeerConfig {
     pub extended_next_hop: bool,
     /// Administratively enabled (`config/enabled`).
     pub enabled: bool,
+    /// For an external peer, a route whose AS_PATH does not start with the
+    /// peer's AS is treated as withdrawn (`ocbgp:enforce-first-as`).
+    pub enforce_first_as: bool,
+    /// How long the session stays down after a prefix limit closed it
+    /// (`ocbgp:prefix-limit-restart-timer`); `None`: until an operator
+    /// reset or a configuration change.
+    pub prefix_limit_restart: Option<Duration>,
 }
 
 /// A configuration the session cannot run with.
@@ -188,6 +204,8 @@ impl PeerConfig {
             extended_message: true,
             extended_next_hop: false,
             enabled: true,
+            enforce_first_as: true,
+            prefix_limit_restart: None,
         }
     }
 
@@ -232,7 +250,11 @@ impl PeerConfig {
         if matches!(self.timers.hold_time, 1 | 2) {
             return Err(ConfigError::HoldTime(self.timers.hold_time));
         }
-        if self.password.as_ref().is_some_and(|p| p.len() > crate::transport::md5::MAX_KEY_LEN) {
+        if self
+            .password
+            .as_ref()
+            .is_some_and(|p| p.len() > crate::transport::md5::MAX_KEY_LEN)
+        {
             return Err(ConfigError::PasswordTooLong);
         }
         if let Some(gr) = &self.graceful_restart {
@@ -295,7 +317,12 @@ mod tests {
     use super::*;
 
     fn config() -> PeerConfig {
-        PeerConfig::new("192.0.2.2".parse().unwrap(), 65001, 65002, Ipv4Addr::new(192, 0, 2, 1))
+        PeerConfig::new(
+            "192.0.2.2".parse().unwrap(),
+            65001,
+            65002,
+            Ipv4Addr::new(192, 0, 2, 1),
+        )
     }
 
     #[test]

@@ -26,22 +26,37 @@ pub(crate) struct End {
 impl End {
     /// Closed without a NOTIFICATION either way.
     pub fn closed(reason: impl Into<String>) -> End {
-        End { reason: reason.into(), send: None, dumped: false }
+        End {
+            reason: reason.into(),
+            send: None,
+            dumped: false,
+        }
     }
 
     /// Closed by an error of ours to report with `n`.
     pub fn send(reason: impl Into<String>, n: Notification) -> End {
-        End { reason: reason.into(), send: Some(n), dumped: false }
+        End {
+            reason: reason.into(),
+            send: Some(n),
+            dumped: false,
+        }
     }
 
     /// Closed by the peer's NOTIFICATION (never answered with another).
     pub fn received(n: Notification) -> End {
-        End { reason: format!("peer sent NOTIFICATION: {n}"), send: None, dumped: false }
+        End {
+            reason: format!("peer sent NOTIFICATION: {n}"),
+            send: None,
+            dumped: false,
+        }
     }
 }
 
 fn code(n: &Notification) -> NotificationCode {
-    NotificationCode { code: n.kind.code(), subcode: n.kind.subcode() }
+    NotificationCode {
+        code: n.kind.code(),
+        subcode: n.kind.subcode(),
+    }
 }
 
 /// Records a NOTIFICATION we sent.

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -30,7 +30,10 @@ use crate::event::{RibEvent, RibSender, SessionInfo};
 use crate::rib::{Outbox, PeerIdx};
 use crate::stats::{PeerStats, SessionState};
 use crate::transport::{self, TransportError};
-use crate::wire::{CeaseSubcode, Family, Message, MessageDecoder, Negotiated, Notification, Open, RouteRefresh};
+use crate::wire::{
+    CeaseSubcode, ErrorKind, Family, Message, MessageDecoder, Negotiated, Notification, Open,
+    RouteRefresh,
+};
 
 /// What a [`PeerHandle`](super::PeerHandle) asks of the peer task.
 #[derive(Debug)]
@@ -47,6 +50,15 @@ pub(crate) enum Command {
     Reset,
     /// Ask the peer to resend a family.
     RouteRefresh(Family),
+    /// The peer sent more prefixes of a family than its limit allows:
+    /// close with Cease/Maximum Number of Prefixes Reached (RFC 4486) and
+    /// stay down for the configured restart time.
+    PrefixLimit {
+        /// The family.
+        family: Family,
+        /// The limit exceeded.
+        limit: u32,
+    },
     /// Remove the peer: close and end the task.
     Stop,
 }
@@ -109,6 +121,9 @@ pub(crate) struct Peer {
     first_attempt: Duration,
     /// A connection was accepted (what a dynamic neighbor lives for).
     accepted: bool,
+    /// Held down after a prefix limit closed the session: until the
+    /// instant, or (`Some(None)`) until an operator or configuration acts.
+    held: Option<Option<Instant>>,
 }
 
 impl Peer {
@@ -138,6 +153,7 @@ impl Peer {
             next_id: 0,
             first_attempt,
             accepted: false,
+            held: None,
         }
     }
 
@@ -161,7 +177,8 @@ impl Peer {
             match wake {
                 Wake::Command(None | Some(Command::Stop)) => {
                     let n = Notification::cease(CeaseSubcode::PeerDeconfigured);
-                    self.close_all(Some(n), "peer removed from the configuration").await;
+                    self.close_all(Some(n), "peer removed from the configuration")
+                        .await;
                     self.stats.set_state(SessionState::Idle);
                     return;
                 }
@@ -187,19 +204,28 @@ impl Peer {
 
     fn fail_config(&self, error: &str) {
         tracing::warn!(peer = %self.config.remote, %error, "invalid peer configuration; session stays idle");
-        self.stats.update_facts(|f| f.last_error = Some(format!("invalid configuration: {error}")));
+        self.stats
+            .update_facts(|f| f.last_error = Some(format!("invalid configuration: {error}")));
     }
 
     /// Whether the session may run at all.
     fn runnable(&self) -> bool {
-        self.enabled && self.config.validate().is_ok()
+        let held = match self.held {
+            None => false,
+            Some(None) => true,
+            Some(Some(until)) => Instant::now() < until,
+        };
+        self.enabled && !held && self.config.validate().is_ok()
     }
 
     /// Whether nothing is under way: no session, no connection, no attempt.
     fn quiet(&self) -> bool {
         self.session.is_none()
             && self.connecting.is_none()
-            && self.candidates.iter().all(|c| matches!(c.stage, Stage::Dumping(_)))
+            && self
+                .candidates
+                .iter()
+                .all(|c| matches!(c.stage, Stage::Dumping(_)))
     }
 
     /// Reports the state: the most advanced of what is under way.
@@ -240,12 +266,18 @@ impl Peer {
 
     fn retry(&mut self) {
         self.retry_at = None;
+        if matches!(self.held, Some(Some(until)) if Instant::now() >= until) {
+            tracing::info!(peer = %self.config.remote, "prefix limit restart timer expired");
+            self.held = None;
+        }
         if !self.runnable() || self.config.passive || self.config.dynamic || !self.quiet() {
             return;
         }
         let config = self.config.clone();
         tracing::debug!(peer = %config.remote, "connecting");
-        self.connecting = Some(tokio::spawn(async move { transport::connect(&config).await }));
+        self.connecting = Some(tokio::spawn(
+            async move { transport::connect(&config).await },
+        ));
     }
 
     fn connected(&mut self, r: Result<Result<TcpStream, TransportError>, tokio::task::JoinError>) {
@@ -259,7 +291,8 @@ impl Peer {
             }
             Ok(Err(e)) => {
                 tracing::debug!(peer = %self.config.remote, error = %e, "connection attempt failed");
-                self.stats.update_facts(|f| f.last_error = Some(e.to_string()));
+                self.stats
+                    .update_facts(|f| f.last_error = Some(e.to_string()));
                 self.schedule_retry();
             }
             // Aborted on purpose.
@@ -279,7 +312,12 @@ impl Peer {
             events: self.events_tx.clone(),
         };
         tokio::spawn(handshake::run(stream, ctx, control_rx));
-        self.candidates.push(Candidate { id, outgoing, control, stage: Stage::OpenSent });
+        self.candidates.push(Candidate {
+            id,
+            outgoing,
+            control,
+            stage: Stage::OpenSent,
+        });
     }
 
     fn dump(&mut self, id: u64, n: Option<Notification>) {
@@ -290,7 +328,9 @@ impl Peer {
     }
 
     fn collision() -> Option<Notification> {
-        Some(Notification::cease(CeaseSubcode::ConnectionCollisionResolution))
+        Some(Notification::cease(
+            CeaseSubcode::ConnectionCollisionResolution,
+        ))
     }
 
     fn accept(&mut self, stream: TcpStream) {
@@ -327,7 +367,8 @@ impl Peer {
                 self.candidates.retain(|c| c.id != id);
                 if !end.dumped {
                     tracing::info!(peer = %self.config.remote, reason = %end.reason, "connection failed in OPEN exchange");
-                    self.stats.update_facts(|f| f.last_error = Some(end.reason.clone()));
+                    self.stats
+                        .update_facts(|f| f.last_error = Some(end.reason.clone()));
                 }
                 self.schedule_retry();
             }
@@ -337,26 +378,43 @@ impl Peer {
     /// Collision detection (RFC 4271 6.8) once the peer's identifier is
     /// known from its OPEN on connection `id`.
     async fn open_received(&mut self, id: u64, open: &Open) {
-        let Some(outgoing) =
-            self.candidates.iter().find(|c| c.id == id && matches!(c.stage, Stage::OpenSent)).map(|c| c.outgoing)
+        let Some(outgoing) = self
+            .candidates
+            .iter()
+            .find(|c| c.id == id && matches!(c.stage, Stage::OpenSent))
+            .map(|c| c.outgoing)
         else {
             return;
         };
-        let ours_win = outgoing_wins(self.config.router_id, self.config.local_asn(), open.bgp_id, open.asn());
+        let ours_win = outgoing_wins(
+            self.config.router_id,
+            self.config.local_asn(),
+            open.bgp_id,
+            open.asn(),
+        );
         // The direction that survives a collision; both sides agree on it.
         let survives = |outgoing: bool| outgoing == ours_win;
 
         if let Some(s) = &self.session {
-            let restarted = self.config.graceful_restart.is_some() && open.capabilities.graceful_restart.is_some();
+            let restarted = self.config.graceful_restart.is_some()
+                && open.capabilities.graceful_restart.is_some();
             if restarted {
                 // RFC 4724 4.2: a new connection from a graceful-restart
                 // peer means it restarted; the old session is gone.
-                self.close_session(None, "peer restarted (new connection with graceful restart)").await;
+                self.close_session(
+                    None,
+                    "peer restarted (new connection with graceful restart)",
+                )
+                .await;
             } else if s.outgoing != outgoing && survives(outgoing) {
                 // Collision detection in Established: without it two
                 // speakers that connected at once could each keep a
                 // different connection.
-                self.close_session(Self::collision(), "connection collision: the other connection wins").await;
+                self.close_session(
+                    Self::collision(),
+                    "connection collision: the other connection wins",
+                )
+                .await;
             } else {
                 self.dump(id, Self::collision());
                 return;
@@ -402,8 +460,15 @@ impl Peer {
     }
 
     fn establish(&mut self, ready: Ready, outgoing: bool) {
-        let Ready { stream, buf, remote_open, negotiated } = ready;
-        let addrs = stream.local_addr().and_then(|l| stream.peer_addr().map(|r| (l, r)));
+        let Ready {
+            stream,
+            buf,
+            remote_open,
+            negotiated,
+        } = ready;
+        let addrs = stream
+            .local_addr()
+            .and_then(|l| stream.peer_addr().map(|r| (l, r)));
         // A dual-stack listener's IPv4 connections have IPv4-mapped
         // addresses: state and next hops want the IPv4 ones.
         let plain = |a: SocketAddr| SocketAddr::new(transport::unmap(a.ip()), a.port());
@@ -418,7 +483,12 @@ impl Peer {
         let (rd, wr) = stream.into_split();
         let (outbox, outbox_rx) = mpsc::unbounded_channel();
         let codec = negotiated.codec_config(self.config.peer_kind());
-        let info = SessionInfo { negotiated: negotiated.clone(), local, remote, remote_router_id: remote_open.bgp_id };
+        let info = SessionInfo {
+            negotiated: negotiated.clone(),
+            local,
+            remote,
+            remote_router_id: remote_open.bgp_id,
+        };
         // Management sees the session up no later than the RIB does.
         self.stats.update_facts(|f| {
             f.negotiated = Some(negotiated.clone());
@@ -428,7 +498,11 @@ impl Peer {
             f.remote_router_id = Some(remote_open.bgp_id);
         });
         self.stats.set_state(SessionState::Established);
-        let _ = self.rib.send(RibEvent::Established { peer: self.idx, info: Box::new(info), out: outbox.clone() });
+        let _ = self.rib.send(RibEvent::Established {
+            peer: self.idx,
+            info: Box::new(info),
+            out: outbox.clone(),
+        });
 
         let reader = tokio::spawn(reader::run(
             rd,
@@ -441,6 +515,8 @@ impl Peer {
                 stats: self.stats.clone(),
                 negotiated: negotiated.clone(),
                 hold: hold_duration(negotiated.hold_time),
+                first_as: (self.config.enforce_first_as && !self.config.is_internal())
+                    .then_some(self.config.peer_as),
             },
         ));
         let (close, close_rx) = oneshot::channel();
@@ -479,10 +555,14 @@ impl Peer {
     /// Ends the session, sending `n` first; the RIB hears Down after every
     /// UPDATE the reader passed on.
     async fn close_session(&mut self, n: Option<Notification>, reason: &str) {
-        let Some(mut s) = self.session.take() else { return };
+        let Some(mut s) = self.session.take() else {
+            return;
+        };
         // The NOTIFICATION we send, as code/subcode (RFC 4271 4.5), for the
         // log; one the peer sent is named in `reason`.
-        let notification = n.as_ref().map(|n| format!("{}/{}", n.kind.code(), n.kind.subcode()));
+        let notification = n
+            .as_ref()
+            .map(|n| format!("{}/{}", n.kind.code(), n.kind.subcode()));
         if let Some(r) = s.reader.take() {
             r.abort();
             let _ = r.await;
@@ -513,8 +593,12 @@ impl Peer {
     /// Closes the session and every connection with `n`; stops attempts.
     async fn close_all(&mut self, n: Option<Notification>, reason: &str) {
         self.close_session(n.clone(), reason).await;
-        let ids: Vec<u64> =
-            self.candidates.iter().filter(|c| !matches!(c.stage, Stage::Dumping(_))).map(|c| c.id).collect();
+        let ids: Vec<u64> = self
+            .candidates
+            .iter()
+            .filter(|c| !matches!(c.stage, Stage::Dumping(_)))
+            .map(|c| c.id)
+            .collect();
         for id in ids {
             self.dump(id, n.clone());
         }
@@ -531,6 +615,7 @@ impl Peer {
             Command::Shutdown(message) => self.shutdown(message).await,
             Command::Enable => self.enable(),
             Command::Reset => {
+                self.held = None;
                 let n = Notification::cease(CeaseSubcode::AdministrativeReset);
                 self.close_all(Some(n), "administrative reset").await;
                 if self.runnable() && !self.config.passive {
@@ -538,6 +623,7 @@ impl Peer {
                 }
             }
             Command::RouteRefresh(family) => self.route_refresh(family),
+            Command::PrefixLimit { family, limit } => self.prefix_limit(family, limit).await,
             // Handled by the loop.
             Command::Stop => {}
         }
@@ -556,6 +642,28 @@ impl Peer {
         self.close_all(Some(n), &reason).await;
     }
 
+    /// Closes the session over a prefix limit and holds it down.
+    async fn prefix_limit(&mut self, family: Family, limit: u32) {
+        if self.session.is_none() {
+            return;
+        }
+        // RFC 4486 4: AFI, SAFI and the upper bound.
+        let mut data = Vec::with_capacity(7);
+        data.extend_from_slice(&family.afi.0.to_be_bytes());
+        data.push(family.safi.0);
+        data.extend_from_slice(&limit.to_be_bytes());
+        let n = Notification::new(
+            ErrorKind::Cease(CeaseSubcode::MaximumPrefixesReached),
+            Bytes::from(data),
+        );
+        let restart = self.config.prefix_limit_restart;
+        self.held = Some(restart.map(|d| Instant::now() + d));
+        let reason = format!("maximum number of prefixes reached ({family}, limit {limit})");
+        self.close_all(Some(n), &reason).await;
+        // Tried again once the hold is over (the retry clears it).
+        self.retry_at = restart.map(|d| Instant::now() + d);
+    }
+
     fn enable(&mut self) {
         if self.enabled {
             return;
@@ -567,6 +675,13 @@ impl Peer {
     }
 
     async fn set_config(&mut self, new: PeerConfig) {
+        if self.held.is_some() && *self.config != new {
+            // An operator acted on the peer: the hold is over.
+            self.held = None;
+            if self.quiet() && !new.passive && self.retry_at.is_none() {
+                self.retry_at = Some(Instant::now());
+            }
+        }
         let reset = self.config.needs_reset(&new);
         let enabled_changed = self.config.enabled != new.enabled;
         let became_passive = new.passive && !self.config.passive;

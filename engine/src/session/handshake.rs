@@ -22,8 +22,8 @@ use super::open::check_open;
 use super::timers::{hold_duration, keepalive_interval, OPEN_HOLD};
 use crate::stats::PeerStats;
 use crate::wire::{
-    negotiate, ErrorKind, FsmSubcode, Message, MessageDecoder, MessageType, Negotiated, Notification, Open, Received,
-    MAX_MESSAGE_LEN,
+    negotiate, ErrorKind, FsmSubcode, Message, MessageDecoder, MessageType, Negotiated,
+    Notification, Open, Received, MAX_MESSAGE_LEN,
 };
 
 /// What the peer task tells a connection in the OPEN exchange.
@@ -75,10 +75,19 @@ pub(crate) struct Context {
 }
 
 /// Runs the exchange on `stream` and reports the outcome.
-pub(crate) async fn run(mut stream: TcpStream, ctx: Context, mut control: mpsc::UnboundedReceiver<Control>) {
+pub(crate) async fn run(
+    mut stream: TcpStream,
+    ctx: Context,
+    mut control: mpsc::UnboundedReceiver<Control>,
+) {
     let mut buf = BytesMut::with_capacity(4096);
     let event = match exchange(&mut stream, &mut buf, &ctx, &mut control).await {
-        Ok((remote_open, negotiated)) => Event::Ready(Box::new(Ready { stream, buf, remote_open, negotiated })),
+        Ok((remote_open, negotiated)) => Event::Ready(Box::new(Ready {
+            stream,
+            buf,
+            remote_open,
+            negotiated,
+        })),
         Err(end) => {
             if let Some(n) = &end.send {
                 let _ = tokio::time::timeout(super::timers::CLOSE_TIMEOUT, async {
@@ -104,16 +113,29 @@ async fn exchange(
     send(stream, &Message::Open(ctx.open.clone()), &ctx.stats).await?;
 
     // OpenSent: the peer's OPEN, under the large hold timer.
-    let mut reading = Reading { stream, buf, decoder: &mut decoder, control, stats: &ctx.stats };
+    let mut reading = Reading {
+        stream,
+        buf,
+        decoder: &mut decoder,
+        control,
+        stats: &ctx.stats,
+    };
     let remote = match reading.next(Instant::now() + OPEN_HOLD, None).await? {
         Received::Open(open) => open,
         Received::Notification(n) => return Err(End::received(n)),
-        other => return Err(unexpected(other.kind(), FsmSubcode::UnexpectedMessageInOpenSent)),
+        other => {
+            return Err(unexpected(
+                other.kind(),
+                FsmSubcode::UnexpectedMessageInOpenSent,
+            ))
+        }
     };
     if let Err(n) = check_open(&ctx.config, &remote) {
         return Err(End::send(format!("peer's OPEN refused: {n}"), n));
     }
-    let _ = ctx.events.send((ctx.id, Event::OpenReceived(Box::new(remote.clone()))));
+    let _ = ctx
+        .events
+        .send((ctx.id, Event::OpenReceived(Box::new(remote.clone()))));
     match reading.control.recv().await {
         Some(Control::Proceed) => {}
         Some(Control::Dump(n)) => return Err(dumped(n)),
@@ -122,32 +144,48 @@ async fn exchange(
 
     // OpenConfirm: the peer's KEEPALIVE, under the negotiated hold time.
     let negotiated = negotiate(&ctx.open, &remote);
-    reading.decoder.set_config(negotiated.codec_config(ctx.config.peer_kind()));
+    reading
+        .decoder
+        .set_config(negotiated.codec_config(ctx.config.peer_kind()));
     send(reading.stream, &Message::Keepalive, &ctx.stats).await?;
     let hold = hold_duration(negotiated.hold_time).unwrap_or(OPEN_HOLD);
     let keepalive = keepalive_interval(&ctx.config, negotiated.hold_time);
     match reading.next(Instant::now() + hold, keepalive).await? {
         Received::Keepalive => Ok((remote, negotiated)),
         Received::Notification(n) => Err(End::received(n)),
-        other => Err(unexpected(other.kind(), FsmSubcode::UnexpectedMessageInOpenConfirm)),
+        other => Err(unexpected(
+            other.kind(),
+            FsmSubcode::UnexpectedMessageInOpenConfirm,
+        )),
     }
 }
 
 fn unexpected(kind: MessageType, subcode: FsmSubcode) -> End {
     // RFC 6608: the data is the type of the unexpected message.
-    let n = Notification::new(ErrorKind::Fsm(subcode), Bytes::copy_from_slice(&[kind.code()]));
+    let n = Notification::new(
+        ErrorKind::Fsm(subcode),
+        Bytes::copy_from_slice(&[kind.code()]),
+    );
     End::send(format!("unexpected {kind:?} message: {subcode}"), n)
 }
 
 fn dumped(n: Option<Notification>) -> End {
-    End { reason: "closed by the session".into(), send: n, dumped: true }
+    End {
+        reason: "closed by the session".into(),
+        send: n,
+        dumped: true,
+    }
 }
 
 /// Encodes, writes and counts one message.
 async fn send(stream: &mut TcpStream, m: &Message, stats: &PeerStats) -> Result<(), End> {
     let mut out = BytesMut::new();
-    m.encode(&Default::default(), &mut out).map_err(|e| End::closed(format!("cannot encode {:?}: {e}", m.kind())))?;
-    stream.write_all(&out).await.map_err(|e| End::closed(format!("write failed: {e}")))?;
+    m.encode(&Default::default(), &mut out)
+        .map_err(|e| End::closed(format!("cannot encode {:?}: {e}", m.kind())))?;
+    stream
+        .write_all(&out)
+        .await
+        .map_err(|e| End::closed(format!("write failed: {e}")))?;
     stats.sent.count(m.kind());
     Ok(())
 }
@@ -165,7 +203,11 @@ impl Reading<'_> {
     /// The next message, before `deadline` (else Hold Timer Expired),
     /// sending KEEPALIVEs every `keepalive` meanwhile. A dump order from the
     /// peer task ends the wait.
-    async fn next(&mut self, deadline: Instant, keepalive: Option<Duration>) -> Result<Received, End> {
+    async fn next(
+        &mut self,
+        deadline: Instant,
+        keepalive: Option<Duration>,
+    ) -> Result<Received, End> {
         let mut next_keepalive = keepalive.map(|k| Instant::now() + k);
         loop {
             match self.decoder.decode(self.buf) {

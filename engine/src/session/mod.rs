@@ -46,9 +46,21 @@ pub struct SessionGone;
 /// configuration is passive or disabled (or invalid: then it stays Idle
 /// with the error in `last_error` until a valid configuration comes).
 /// Must run inside a tokio runtime.
-pub fn spawn(idx: PeerIdx, config: PeerConfig, rib: RibSender, stats: Arc<PeerStats>) -> PeerHandle {
+pub fn spawn(
+    idx: PeerIdx,
+    config: PeerConfig,
+    rib: RibSender,
+    stats: Arc<PeerStats>,
+) -> PeerHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let peer = fsm::Peer::new(idx, config, rib, stats.clone(), rx, timers::FIRST_ATTEMPT_JITTER);
+    let peer = fsm::Peer::new(
+        idx,
+        config,
+        rib,
+        stats.clone(),
+        rx,
+        timers::FIRST_ATTEMPT_JITTER,
+    );
     tokio::spawn(peer.run());
     PeerHandle { tx, stats }
 }
@@ -101,6 +113,13 @@ impl PeerHandle {
     /// with route refresh and the family negotiated.
     pub fn route_refresh(&self, family: Family) -> Result<(), SessionGone> {
         self.send(Command::RouteRefresh(family))
+    }
+
+    /// The peer exceeded a prefix limit of `family`: closes with
+    /// Cease/Maximum Number of Prefixes Reached and holds the session down
+    /// for its restart timer (without one, until reset or reconfigured).
+    pub fn prefix_limit_exceeded(&self, family: Family, limit: u32) -> Result<(), SessionGone> {
+        self.send(Command::PrefixLimit { family, limit })
     }
 
     /// Removes the peer: closes with Cease/Peer De-configured and ends the

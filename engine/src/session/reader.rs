@@ -17,8 +17,8 @@ use crate::event::{RibEvent, RibSender};
 use crate::rib::PeerIdx;
 use crate::stats::PeerStats;
 use crate::wire::{
-    ErrorKind, FsmSubcode, HeaderSubcode, MessageDecoder, MessageType, Negotiated, Notification, Received,
-    RouteRefreshSubtype, Verdict,
+    ErrorKind, FsmSubcode, HeaderSubcode, MessageDecoder, MessageType, Negotiated, Notification,
+    ProblemKind, Received, RouteRefreshSubtype, Verdict,
 };
 
 /// Room made in the read buffer before each read: enough for many
@@ -39,10 +39,18 @@ pub(crate) struct Context {
     pub negotiated: Negotiated,
     /// The hold time; `None` for none.
     pub hold: Option<Duration>,
+    /// The peer's AS, when routes must have it first in their AS_PATH
+    /// (external peer with enforce-first-as).
+    pub first_as: Option<u32>,
 }
 
 /// Reads until the connection ends; returns why.
-pub(crate) async fn run(mut rd: OwnedReadHalf, mut buf: BytesMut, mut decoder: MessageDecoder, ctx: Context) -> End {
+pub(crate) async fn run(
+    mut rd: OwnedReadHalf,
+    mut buf: BytesMut,
+    mut decoder: MessageDecoder,
+    ctx: Context,
+) -> End {
     let mut deadline = ctx.hold.map(|h| Instant::now() + h);
     loop {
         loop {
@@ -87,7 +95,19 @@ impl Context {
     /// Acts on one message; `Some` ends the session.
     fn handle(&self, m: Received) -> Option<End> {
         match m {
-            Received::Update(update) => {
+            Received::Update(mut update) => {
+                if let Some(expected) = self.first_as {
+                    let announces = update.announced().next().is_some();
+                    let found = update
+                        .update
+                        .attributes
+                        .as_path
+                        .as_ref()
+                        .and_then(|p| p.first_as());
+                    if announces && found != Some(expected) {
+                        update.treat_as_withdraw(ProblemKind::FirstAs { expected, found });
+                    }
+                }
                 if !update.problems.is_empty() {
                     self.stats.malformed_updates.fetch_add(1, Ordering::Relaxed);
                     for p in &update.problems {
@@ -97,7 +117,10 @@ impl Context {
                 if let Verdict::SessionReset(n) = &update.verdict {
                     return Some(End::send(format!("malformed UPDATE: {n}"), n.clone()));
                 }
-                let _ = self.rib.send(RibEvent::Update { peer: self.idx, update });
+                let _ = self.rib.send(RibEvent::Update {
+                    peer: self.idx,
+                    update,
+                });
                 None
             }
             Received::Keepalive => None,
@@ -117,8 +140,26 @@ impl Context {
                 }
                 match rr.subtype {
                     // RFC 2918 4: a family not negotiated is ignored.
-                    RouteRefreshSubtype::Normal if self.negotiated.families.contains(&rr.family) => {
-                        let _ = self.rib.send(RibEvent::RouteRefresh { peer: self.idx, family: rr.family });
+                    RouteRefreshSubtype::Normal
+                        if self.negotiated.families.contains(&rr.family) =>
+                    {
+                        let _ = self.rib.send(RibEvent::RouteRefresh {
+                            peer: self.idx,
+                            family: rr.family,
+                        });
+                    }
+                    // RFC 7313 4.2: the peer re-sends a family between
+                    // BoRR and EoRR; what it does not re-send goes at EoRR.
+                    RouteRefreshSubtype::BeginningOfRefresh | RouteRefreshSubtype::EndOfRefresh
+                        if self.negotiated.enhanced_route_refresh
+                            && self.negotiated.families.contains(&rr.family) =>
+                    {
+                        let begin = rr.subtype == RouteRefreshSubtype::BeginningOfRefresh;
+                        let _ = self.rib.send(RibEvent::RefreshBoundary {
+                            peer: self.idx,
+                            family: rr.family,
+                            begin,
+                        });
                     }
                     subtype => {
                         tracing::debug!(peer = %self.peer, family = %rr.family, ?subtype, "ROUTE-REFRESH ignored");
@@ -128,7 +169,10 @@ impl Context {
             }
             Received::Open(_) => {
                 let data = Bytes::copy_from_slice(&[MessageType::Open.code()]);
-                let n = Notification::new(ErrorKind::Fsm(FsmSubcode::UnexpectedMessageInEstablished), data);
+                let n = Notification::new(
+                    ErrorKind::Fsm(FsmSubcode::UnexpectedMessageInEstablished),
+                    data,
+                );
                 Some(End::send("OPEN in Established", n))
             }
         }

@@ -17,9 +17,9 @@ use crate::rib::Outbox;
 use crate::stats::{NotificationCode, SessionState};
 use crate::transport::Listener;
 use crate::wire::{
-    AsPath, Attributes, Capabilities, CeaseSubcode, CodecConfig, DecodedUpdate, ErrorKind, Message, MessageDecoder,
-    MessageType, Nlri, Notification, Open, OpenSubcode, Origin, PeerKind, Received, Segment, SegmentType, Update,
-    Verdict,
+    AsPath, Attributes, Capabilities, CeaseSubcode, CodecConfig, DecodedUpdate, ErrorKind, Message,
+    MessageDecoder, MessageType, Nlri, Notification, Open, OpenSubcode, Origin, PeerKind, Received,
+    Segment, SegmentType, Update, Verdict,
 };
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -29,7 +29,14 @@ fn ip(last: u8) -> IpAddr {
 }
 
 /// A neighbor config between two loopback addresses with quick retries.
-fn config(local: IpAddr, remote: IpAddr, remote_port: u16, local_as: u32, peer_as: u32, id: u8) -> PeerConfig {
+fn config(
+    local: IpAddr,
+    remote: IpAddr,
+    remote_port: u16,
+    local_as: u32,
+    peer_as: u32,
+    id: u8,
+) -> PeerConfig {
     let mut c = PeerConfig::new(remote, local_as, peer_as, Ipv4Addr::new(10, 0, 0, id));
     c.local_address = Some(local);
     c.remote_port = remote_port;
@@ -91,9 +98,15 @@ fn start(l: Listener, config: PeerConfig) -> Speaker {
     let password = config.password.clone();
     let handle = spawn(PeerIdx(1), config, tx, Arc::new(Default::default()));
     if let Err(e) = l.add_peer(remote, handle.clone(), password) {
-        panic!("the kernel refuses TCP_MD5SIG on the listener, so TCP MD5 cannot be tested here: {e}");
+        panic!(
+            "the kernel refuses TCP_MD5SIG on the listener, so TCP MD5 cannot be tested here: {e}"
+        );
     }
-    Speaker { handle, rib, listener: l }
+    Speaker {
+        handle,
+        rib,
+        listener: l,
+    }
 }
 
 /// Polls `cond` until it holds; for facts that no event announces.
@@ -108,7 +121,10 @@ async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 fn code(kind: ErrorKind) -> Option<NotificationCode> {
-    Some(NotificationCode { code: kind.code(), subcode: kind.subcode() })
+    Some(NotificationCode {
+        code: kind.code(),
+        subcode: kind.subcode(),
+    })
 }
 
 /// A BGP speaker scripted by the test.
@@ -122,12 +138,19 @@ impl Raw {
     async fn connect(local: IpAddr, to: SocketAddr) -> Raw {
         let sock = TcpSocket::new_v4().unwrap();
         sock.bind(SocketAddr::new(local, 0)).unwrap();
-        let stream = timeout(WAIT, sock.connect(to)).await.expect("connect timeout").expect("connect");
+        let stream = timeout(WAIT, sock.connect(to))
+            .await
+            .expect("connect timeout")
+            .expect("connect");
         Raw::new(stream)
     }
 
     fn new(stream: TcpStream) -> Raw {
-        Raw { stream, buf: BytesMut::new(), decoder: MessageDecoder::new(CodecConfig::default()) }
+        Raw {
+            stream,
+            buf: BytesMut::new(),
+            decoder: MessageDecoder::new(CodecConfig::default()),
+        }
     }
 
     async fn send(&mut self, m: Message) {
@@ -138,10 +161,17 @@ impl Raw {
 
     async fn recv(&mut self) -> Received {
         loop {
-            if let Some(m) = self.decoder.decode(&mut self.buf).expect("speaker sent garbage") {
+            if let Some(m) = self
+                .decoder
+                .decode(&mut self.buf)
+                .expect("speaker sent garbage")
+            {
                 return m;
             }
-            let n = timeout(WAIT, self.stream.read_buf(&mut self.buf)).await.expect("read timeout").unwrap();
+            let n = timeout(WAIT, self.stream.read_buf(&mut self.buf))
+                .await
+                .expect("read timeout")
+                .unwrap();
             assert!(n > 0, "connection closed");
         }
     }
@@ -166,7 +196,9 @@ impl Raw {
     /// OPEN exchange up to Established, with 4-octet AS and IPv4 unicast.
     async fn establish(&mut self, asn: u32, hold: u16, id: Ipv4Addr) -> Open {
         self.send(raw_open(asn, hold, id)).await;
-        let Received::Open(theirs) = self.recv().await else { panic!("expected OPEN") };
+        let Received::Open(theirs) = self.recv().await else {
+            panic!("expected OPEN")
+        };
         self.send(Message::Keepalive).await;
         assert_eq!(self.recv().await, Received::Keepalive);
         let ours = Open::new(asn, hold, id, raw_caps(asn));
@@ -202,7 +234,12 @@ fn test_update(asn: u32, next_hop: Ipv4Addr, prefix: &str) -> Update {
     Update {
         attributes: Attributes {
             origin: Some(Origin::Igp),
-            as_path: Some(AsPath { segments: vec![Segment { kind: SegmentType::Sequence, asns: vec![asn] }] }),
+            as_path: Some(AsPath {
+                segments: vec![Segment {
+                    kind: SegmentType::Sequence,
+                    asns: vec![asn],
+                }],
+            }),
             ..Attributes::default()
         },
         next_hop: Some(next_hop),
@@ -233,7 +270,11 @@ async fn establish_exchange_update_refresh_and_stop() {
         assert_eq!(s.sent.get(MessageType::Open), 1);
         assert_eq!(s.received.get(MessageType::Open), 1);
         assert!(s.received.get(MessageType::Keepalive) >= 1);
-        assert_eq!(s.established_transitions.load(std::sync::atomic::Ordering::Relaxed), 1);
+        assert_eq!(
+            s.established_transitions
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
         assert_eq!(s.facts().negotiated.map(|n| n.hold_time), Some(30));
     }
 
@@ -241,12 +282,20 @@ async fn establish_exchange_update_refresh_and_stop() {
     // one chunk counted as two by the writer.
     let mut chunk = BytesMut::new();
     let config = a_info.negotiated.codec_config(PeerKind::External);
-    Message::Update(test_update(65001, Ipv4Addr::new(127, 0, 0, 2), "10.0.0.0/24"))
-        .encode(&config, &mut chunk)
-        .unwrap();
-    Message::Update(test_update(65001, Ipv4Addr::new(127, 0, 0, 2), "10.0.1.0/24"))
-        .encode(&config, &mut chunk)
-        .unwrap();
+    Message::Update(test_update(
+        65001,
+        Ipv4Addr::new(127, 0, 0, 2),
+        "10.0.0.0/24",
+    ))
+    .encode(&config, &mut chunk)
+    .unwrap();
+    Message::Update(test_update(
+        65001,
+        Ipv4Addr::new(127, 0, 0, 2),
+        "10.0.1.0/24",
+    ))
+    .encode(&config, &mut chunk)
+    .unwrap();
     a_out.send(chunk.freeze()).unwrap();
     for prefix in ["10.0.0.0/24", "10.0.1.0/24"] {
         match b.event().await {
@@ -257,13 +306,20 @@ async fn establish_exchange_update_refresh_and_stop() {
             other => panic!("expected an UPDATE, got {other:?}"),
         }
     }
-    wait_until("UPDATEs counted", || a.stats().sent.get(MessageType::Update) == 2).await;
+    wait_until("UPDATEs counted", || {
+        a.stats().sent.get(MessageType::Update) == 2
+    })
+    .await;
     assert_eq!(b.stats().received.get(MessageType::Update), 2);
 
     // Soft reset inbound: B asks A to resend.
-    b.handle.route_refresh(crate::wire::Family::IPV4_UNICAST).unwrap();
+    b.handle
+        .route_refresh(crate::wire::Family::IPV4_UNICAST)
+        .unwrap();
     match a.event().await {
-        RibEvent::RouteRefresh { family, .. } => assert_eq!(family, crate::wire::Family::IPV4_UNICAST),
+        RibEvent::RouteRefresh { family, .. } => {
+            assert_eq!(family, crate::wire::Family::IPV4_UNICAST)
+        }
         other => panic!("expected a ROUTE-REFRESH, got {other:?}"),
     }
 
@@ -272,8 +328,14 @@ async fn establish_exchange_update_refresh_and_stop() {
     a.down().await;
     b.down().await;
     timeout(WAIT, a.handle.closed()).await.expect("task ends");
-    assert_eq!(b.stats().facts().last_received_notification, code(ErrorKind::Cease(CeaseSubcode::PeerDeconfigured)));
-    assert!(a.handle.reset().is_err(), "a stopped peer takes no requests");
+    assert_eq!(
+        b.stats().facts().last_received_notification,
+        code(ErrorKind::Cease(CeaseSubcode::PeerDeconfigured))
+    );
+    assert!(
+        a.handle.reset().is_err(),
+        "a stopped peer takes no requests"
+    );
     drop((a.listener, b.listener));
 }
 
@@ -283,7 +345,10 @@ async fn collision_of_two_active_speakers_keeps_one_connection() {
     // OpenSent before it is handed the other's, so a collision is certain.
     let la = TcpListener::bind(SocketAddr::new(ip(4), 0)).await.unwrap();
     let lb = TcpListener::bind(SocketAddr::new(ip(5), 0)).await.unwrap();
-    let (pa, pb) = (la.local_addr().unwrap().port(), lb.local_addr().unwrap().port());
+    let (pa, pb) = (
+        la.local_addr().unwrap().port(),
+        lb.local_addr().unwrap().port(),
+    );
     let mut a = start(Listener::new(), config(ip(4), ip(5), pb, 65001, 65002, 4));
     let mut b = start(Listener::new(), config(ip(5), ip(4), pa, 65002, 65001, 5));
     wait_until("both in OpenSent", || {
@@ -307,7 +372,9 @@ async fn collision_of_two_active_speakers_keeps_one_connection() {
     .await;
     a.established().await;
     b.established().await;
-    let collision = code(ErrorKind::Cease(CeaseSubcode::ConnectionCollisionResolution));
+    let collision = code(ErrorKind::Cease(
+        CeaseSubcode::ConnectionCollisionResolution,
+    ));
     wait_until("an OPEN on both connections of each side", || {
         a.stats().sent.get(MessageType::Open) == 2 && b.stats().sent.get(MessageType::Open) == 2
     })
@@ -315,7 +382,8 @@ async fn collision_of_two_active_speakers_keeps_one_connection() {
     // The other connection was closed as the loser of the collision (by
     // whichever side got there first).
     wait_until("collision notification", || {
-        a.stats().facts().last_sent_notification == collision || b.stats().facts().last_sent_notification == collision
+        a.stats().facts().last_sent_notification == collision
+            || b.stats().facts().last_sent_notification == collision
     })
     .await;
 }
@@ -324,23 +392,36 @@ async fn collision_of_two_active_speakers_keeps_one_connection() {
 /// connection opened by the speaker with the higher identifier survives,
 /// the other is closed with Cease/Connection Collision Resolution.
 async fn collision_with_raw(me: u8, peer: u8, raw_id: Ipv4Addr, speaker_conn_wins: bool) {
-    let raw_listener = TcpListener::bind(SocketAddr::new(ip(peer), 0)).await.unwrap();
+    let raw_listener = TcpListener::bind(SocketAddr::new(ip(peer), 0))
+        .await
+        .unwrap();
     let raw_port = raw_listener.local_addr().unwrap().port();
     let (l, port) = listener(ip(me));
     let mut s = start(l, config(ip(me), ip(peer), raw_port, 65001, 65002, me));
     let (outgoing, _) = timeout(WAIT, raw_listener.accept()).await.unwrap().unwrap();
     let mut out = Raw::new(outgoing);
     let mut inc = Raw::connect(ip(peer), SocketAddr::new(ip(me), port)).await;
-    let Received::Open(_) = out.recv().await else { panic!("expected OPEN") };
-    let Received::Open(_) = inc.recv().await else { panic!("expected OPEN") };
+    let Received::Open(_) = out.recv().await else {
+        panic!("expected OPEN")
+    };
+    let Received::Open(_) = inc.recv().await else {
+        panic!("expected OPEN")
+    };
     // OPEN on the speaker's connection first: it goes to OpenConfirm.
     out.send(raw_open(65002, 90, raw_id)).await;
     assert_eq!(out.recv().await, Received::Keepalive);
     // Then on ours: now the identifiers decide.
     inc.send(raw_open(65002, 90, raw_id)).await;
-    let (winner, loser) = if speaker_conn_wins { (&mut out, &mut inc) } else { (&mut inc, &mut out) };
+    let (winner, loser) = if speaker_conn_wins {
+        (&mut out, &mut inc)
+    } else {
+        (&mut inc, &mut out)
+    };
     let n = loser.expect_notification().await;
-    assert_eq!(n.kind, ErrorKind::Cease(CeaseSubcode::ConnectionCollisionResolution));
+    assert_eq!(
+        n.kind,
+        ErrorKind::Cease(CeaseSubcode::ConnectionCollisionResolution)
+    );
     if !speaker_conn_wins {
         assert_eq!(winner.recv().await, Received::Keepalive);
     }
@@ -370,11 +451,20 @@ async fn hold_timer_expires_when_the_peer_goes_silent() {
     let n = raw.expect_notification().await;
     assert_eq!(n.kind, ErrorKind::HoldTimerExpired);
     let took = since.elapsed();
-    assert!(took >= Duration::from_millis(2500) && took < Duration::from_secs(5), "took {took:?}");
+    assert!(
+        took >= Duration::from_millis(2500) && took < Duration::from_secs(5),
+        "took {took:?}"
+    );
     s.down().await;
     assert_ne!(s.stats().state(), SessionState::Established);
-    assert_eq!(s.stats().facts().last_sent_notification, code(ErrorKind::HoldTimerExpired));
-    assert!(s.stats().sent.get(MessageType::Keepalive) >= 2, "keepalives every second");
+    assert_eq!(
+        s.stats().facts().last_sent_notification,
+        code(ErrorKind::HoldTimerExpired)
+    );
+    assert!(
+        s.stats().sent.get(MessageType::Keepalive) >= 2,
+        "keepalives every second"
+    );
 }
 
 #[tokio::test]
@@ -382,23 +472,38 @@ async fn bad_opens_are_refused() {
     let (s, to) = passive_speaker(8, 9);
     let id = Ipv4Addr::new(10, 0, 0, 9);
     let mut version_3 = BytesMut::new();
-    raw_open(65002, 90, id).encode(&CodecConfig::default(), &mut version_3).unwrap();
+    raw_open(65002, 90, id)
+        .encode(&CodecConfig::default(), &mut version_3)
+        .unwrap();
     version_3[19] = 3;
     let cases = [
         (raw_bytes(raw_open(65099, 90, id)), OpenSubcode::BadPeerAs),
-        (raw_bytes(raw_open(65002, 2, id)), OpenSubcode::UnacceptableHoldTime),
+        (
+            raw_bytes(raw_open(65002, 2, id)),
+            OpenSubcode::UnacceptableHoldTime,
+        ),
         (version_3.to_vec(), OpenSubcode::UnsupportedVersionNumber),
     ];
     for (open, subcode) in cases {
         let mut raw = Raw::connect(ip(9), to).await;
         raw.stream.write_all(&open).await.unwrap();
-        let Received::Open(_) = raw.recv().await else { panic!("expected OPEN") };
+        let Received::Open(_) = raw.recv().await else {
+            panic!("expected OPEN")
+        };
         let n = raw.expect_notification().await;
         assert_eq!(n.kind, ErrorKind::Open(subcode));
         let expected = code(ErrorKind::Open(subcode));
-        wait_until("notification recorded", || s.stats().facts().last_sent_notification == expected).await;
+        wait_until("notification recorded", || {
+            s.stats().facts().last_sent_notification == expected
+        })
+        .await;
     }
-    assert_eq!(s.stats().established_transitions.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        s.stats()
+            .established_transitions
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
 }
 
 fn raw_bytes(m: Message) -> Vec<u8> {
@@ -411,16 +516,33 @@ fn raw_bytes(m: Message) -> Vec<u8> {
 async fn route_refresh_without_the_capability_is_an_error() {
     let (mut s, to) = passive_speaker(36, 37);
     let mut raw = Raw::connect(ip(37), to).await;
-    let caps = Capabilities { four_octet_as: Some(65002), ..Capabilities::default() };
-    raw.send(Message::Open(Open::new(65002, 90, Ipv4Addr::new(10, 0, 0, 37), caps))).await;
-    let Received::Open(_) = raw.recv().await else { panic!("expected OPEN") };
+    let caps = Capabilities {
+        four_octet_as: Some(65002),
+        ..Capabilities::default()
+    };
+    raw.send(Message::Open(Open::new(
+        65002,
+        90,
+        Ipv4Addr::new(10, 0, 0, 37),
+        caps,
+    )))
+    .await;
+    let Received::Open(_) = raw.recv().await else {
+        panic!("expected OPEN")
+    };
     raw.send(Message::Keepalive).await;
     assert_eq!(raw.recv().await, Received::Keepalive);
     let (info, _) = s.established().await;
     assert!(!info.negotiated.route_refresh);
-    raw.send(Message::RouteRefresh(crate::wire::RouteRefresh::request(crate::wire::Family::IPV4_UNICAST))).await;
+    raw.send(Message::RouteRefresh(crate::wire::RouteRefresh::request(
+        crate::wire::Family::IPV4_UNICAST,
+    )))
+    .await;
     let n = raw.expect_notification().await;
-    assert_eq!(n.kind, ErrorKind::MessageHeader(crate::wire::HeaderSubcode::BadMessageType));
+    assert_eq!(
+        n.kind,
+        ErrorKind::MessageHeader(crate::wire::HeaderSubcode::BadMessageType)
+    );
     s.down().await;
 }
 
@@ -450,14 +572,23 @@ async fn malformed_updates_follow_the_codec_verdict() {
     let mut raw = Raw::connect(ip(11), to).await;
     raw.establish(65002, 90, Ipv4Addr::new(10, 0, 0, 11)).await;
     s.established().await;
-    let session = CodecConfig { four_octet_as: true, peer: PeerKind::External, ..CodecConfig::default() };
+    let session = CodecConfig {
+        four_octet_as: true,
+        peer: PeerKind::External,
+        ..CodecConfig::default()
+    };
 
     // A bad ORIGIN is treat-as-withdraw (RFC 7606 7.1); a withdrawn length
     // past the message leaves nothing readable: session reset (RFC 7606 3.b).
     for (body, reset) in [(update_bytes(0, 7), false), (update_bytes(200, 0), true)] {
         let expected = DecodedUpdate::decode(&body, &session);
         assert!(!expected.problems.is_empty());
-        assert_eq!(matches!(expected.verdict, Verdict::SessionReset(_)), reset, "{:?}", expected.verdict);
+        assert_eq!(
+            matches!(expected.verdict, Verdict::SessionReset(_)),
+            reset,
+            "{:?}",
+            expected.verdict
+        );
         raw.stream.write_all(&frame(2, &body)).await.unwrap();
         match &expected.verdict {
             Verdict::SessionReset(n) => {
@@ -471,7 +602,12 @@ async fn malformed_updates_follow_the_codec_verdict() {
             },
         }
     }
-    assert_eq!(s.stats().malformed_updates.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert_eq!(
+        s.stats()
+            .malformed_updates
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
     assert_ne!(s.stats().state(), SessionState::Established);
 }
 
@@ -484,13 +620,21 @@ async fn passive_mode_never_connects() {
     c.passive = true;
     let s = start(l, c);
     // An active speaker would have connected within ~0.1 s.
-    assert!(timeout(Duration::from_millis(1500), raw_listener.accept()).await.is_err(), "passive speaker connected");
+    assert!(
+        timeout(Duration::from_millis(1500), raw_listener.accept())
+            .await
+            .is_err(),
+        "passive speaker connected"
+    );
     assert_eq!(s.stats().state(), SessionState::Active);
     // Made active, it connects.
     let mut c = config(ip(12), ip(13), port, 65001, 65002, 12);
     c.passive = false;
     s.handle.set_config(c).unwrap();
-    timeout(WAIT, raw_listener.accept()).await.expect("active speaker connects").unwrap();
+    timeout(WAIT, raw_listener.accept())
+        .await
+        .expect("active speaker connects")
+        .unwrap();
 }
 
 #[tokio::test]
@@ -499,10 +643,18 @@ async fn admin_shutdown_sends_its_message_and_refuses_connections() {
     let mut raw = Raw::connect(ip(15), to).await;
     raw.establish(65002, 90, Ipv4Addr::new(10, 0, 0, 15)).await;
     s.established().await;
-    s.handle.shutdown(Some("maintenance window".into())).unwrap();
+    s.handle
+        .shutdown(Some("maintenance window".into()))
+        .unwrap();
     let n = raw.expect_notification().await;
-    assert_eq!(n.kind, ErrorKind::Cease(CeaseSubcode::AdministrativeShutdown));
-    assert_eq!(n.shutdown_communication(), Ok(Some("maintenance window".to_owned())));
+    assert_eq!(
+        n.kind,
+        ErrorKind::Cease(CeaseSubcode::AdministrativeShutdown)
+    );
+    assert_eq!(
+        n.shutdown_communication(),
+        Ok(Some("maintenance window".to_owned()))
+    );
     s.down().await;
     wait_until("idle", || s.stats().state() == SessionState::Idle).await;
 
@@ -545,7 +697,12 @@ async fn config_changes_reset_only_when_needed() {
     assert!(matches!(a.event().await, RibEvent::Down { .. }));
     let (info, _) = a.established().await;
     assert_eq!(info.negotiated.hold_time, 60);
-    assert_eq!(a.stats().established_transitions.load(std::sync::atomic::Ordering::Relaxed), 2);
+    assert_eq!(
+        a.stats()
+            .established_transitions
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
     assert_eq!(
         b.stats().facts().last_received_notification,
         code(ErrorKind::Cease(CeaseSubcode::OtherConfigurationChange))
@@ -570,7 +727,13 @@ async fn gtsm_between_speakers() {
 /// Two speakers with TCP MD5 keys: `a_key` on the passive side, `b_key` on
 /// the active one. Returns the active side once it is established, or
 /// `None` if nothing came up within `within`.
-async fn md5_pair(me: u8, peer: u8, a_key: &str, b_key: Option<&str>, within: Duration) -> Option<(Speaker, Speaker)> {
+async fn md5_pair(
+    me: u8,
+    peer: u8,
+    a_key: &str,
+    b_key: Option<&str>,
+    within: Duration,
+) -> Option<(Speaker, Speaker)> {
     let (la, pa) = listener(ip(me));
     let (lb, pb) = listener(ip(peer));
     let mut a_conf = config(ip(me), ip(peer), pb, 65001, 65002, me);
@@ -591,7 +754,9 @@ async fn md5_pair(me: u8, peer: u8, a_key: &str, b_key: Option<&str>, within: Du
 
 #[tokio::test]
 async fn tcp_md5_matching_keys_establish() {
-    let (a, b) = md5_pair(24, 25, "s3cret", Some("s3cret"), WAIT).await.expect("matching MD5 keys establish");
+    let (a, b) = md5_pair(24, 25, "s3cret", Some("s3cret"), WAIT)
+        .await
+        .expect("matching MD5 keys establish");
     wait_until("both up", || a.stats().state() == SessionState::Established).await;
     assert_eq!(b.stats().state(), SessionState::Established);
 }
@@ -599,17 +764,28 @@ async fn tcp_md5_matching_keys_establish() {
 #[tokio::test]
 async fn tcp_md5_mismatching_keys_never_connect() {
     let within = Duration::from_millis(2500);
-    let (wrong, missing) =
-        tokio::join!(md5_pair(26, 27, "right", Some("wrong"), within), md5_pair(31, 32, "right", None, within));
-    assert!(wrong.is_none(), "mismatching MD5 keys established a session");
-    assert!(missing.is_none(), "a peer without the MD5 key established a session");
+    let (wrong, missing) = tokio::join!(
+        md5_pair(26, 27, "right", Some("wrong"), within),
+        md5_pair(31, 32, "right", None, within)
+    );
+    assert!(
+        wrong.is_none(),
+        "mismatching MD5 keys established a session"
+    );
+    assert!(
+        missing.is_none(),
+        "a peer without the MD5 key established a session"
+    );
 }
 
 #[tokio::test]
 async fn unknown_addresses_are_closed_by_the_listener() {
     let (_s, to) = passive_speaker(28, 29);
     let mut raw = Raw::connect(ip(30), to).await;
-    let n = timeout(WAIT, raw.stream.read(&mut [0u8; 64])).await.expect("closed at once").unwrap_or(0);
+    let n = timeout(WAIT, raw.stream.read(&mut [0u8; 64]))
+        .await
+        .expect("closed at once")
+        .unwrap_or(0);
     assert_eq!(n, 0, "nothing is sent to an unknown peer");
 }
 
@@ -641,7 +817,14 @@ async fn listener_disable_and_rebind() {
     assert!(TcpStream::connect(addr).await.is_ok());
     l.disable();
     assert!(l.local_addrs().is_empty());
-    assert!(TcpStream::connect(addr).await.is_err(), "a disabled listener refuses connections");
-    assert_eq!(l.rebind(&[ip(35)], addr.port()).unwrap(), vec![addr], "the same port binds again");
+    assert!(
+        TcpStream::connect(addr).await.is_err(),
+        "a disabled listener refuses connections"
+    );
+    assert_eq!(
+        l.rebind(&[ip(35)], addr.port()).unwrap(),
+        vec![addr],
+        "the same port binds again"
+    );
     assert!(TcpStream::connect(addr).await.is_ok());
 }

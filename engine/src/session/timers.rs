@@ -77,7 +77,12 @@ mod tests {
     use super::*;
 
     fn config(connect_retry: u16) -> PeerConfig {
-        let mut c = PeerConfig::new("192.0.2.2".parse().unwrap(), 1, 2, "192.0.2.1".parse().unwrap());
+        let mut c = PeerConfig::new(
+            "192.0.2.2".parse().unwrap(),
+            1,
+            2,
+            "192.0.2.1".parse().unwrap(),
+        );
         c.timers.connect_retry = connect_retry;
         c
     }

@@ -26,8 +26,10 @@ const HIGH_WATER: usize = 1 << 20;
 const MAX_IOV: usize = 256;
 
 /// A KEEPALIVE (RFC 4271 4.4): a bare header.
-const KEEPALIVE: [u8; HEADER_LEN] =
-    [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 19, 4];
+const KEEPALIVE: [u8; HEADER_LEN] = [
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0, 19, 4,
+];
 
 /// Messages of each type in a chunk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -71,9 +73,11 @@ impl Counts {
     fn add_to(&self, m: &MessageCounters) {
         m.open.fetch_add(self.open, Ordering::Relaxed);
         m.update.fetch_add(self.update, Ordering::Relaxed);
-        m.notification.fetch_add(self.notification, Ordering::Relaxed);
+        m.notification
+            .fetch_add(self.notification, Ordering::Relaxed);
         m.keepalive.fetch_add(self.keepalive, Ordering::Relaxed);
-        m.route_refresh.fetch_add(self.route_refresh, Ordering::Relaxed);
+        m.route_refresh
+            .fetch_add(self.route_refresh, Ordering::Relaxed);
     }
 }
 
@@ -203,12 +207,18 @@ async fn sleep_until_opt(at: Option<Instant>) {
 /// Ends the connection: completes a message cut in the middle (the peer
 /// could not parse the NOTIFICATION otherwise), drops the rest of the
 /// queue, sends `n` and shuts the connection down, within [`CLOSE_TIMEOUT`].
-async fn finish(mut wr: OwnedWriteHalf, queue: Queue, n: Option<Notification>, ctx: &Context) -> End {
+async fn finish(
+    mut wr: OwnedWriteHalf,
+    queue: Queue,
+    n: Option<Notification>,
+    ctx: &Context,
+) -> End {
     let stats = &ctx.stats;
     let done = tokio::time::timeout(CLOSE_TIMEOUT, async {
         if queue.offset > 0 {
             if let Some((chunk, counts)) = queue.chunks.front() {
-                wr.write_all(chunk.get(queue.offset..).unwrap_or_default()).await?;
+                wr.write_all(chunk.get(queue.offset..).unwrap_or_default())
+                    .await?;
                 counts.add_to(&stats.sent);
             }
         }

@@ -46,20 +46,27 @@ fn wants(path: &str, subtree: &str) -> bool {
 impl StateProvider for EngineState {
     fn write_state(&self, tree: &mut DataTree<'static>, path: &str) -> Result<(), ModelError> {
         let bgp = bgp_path();
-        let Some(global) = self.engine.global() else { return Ok(()) };
+        let Some(global) = self.engine.global() else {
+            return Ok(());
+        };
         if !wants(path, &bgp) {
             return Ok(());
         }
         let rib = self.engine.rib();
         let totals = rib
             .as_ref()
-            .and_then(|r| r.query_blocking(RIB_WAIT, |rib| (rib.v4().len() + rib.v6().len(), rib.paths())))
+            .and_then(|r| {
+                r.query_blocking(RIB_WAIT, |rib| {
+                    (rib.v4().len() + rib.v6().len(), rib.paths())
+                })
+            })
             .unwrap_or((0, 0));
         let g = GlobalState {
             r#as: Some(global.asn),
             router_id: Some(global.router_id),
             total_prefixes: Some(totals.0 as u32),
             total_paths: Some(totals.1 as u32),
+            client_to_client_reflection: Some(global.client_to_client),
         };
         let global_state = format!("{bgp}/global/state");
         if wants(path, &global_state) {
@@ -82,7 +89,10 @@ impl StateProvider for EngineState {
 
     fn stream_states(&self, paths: &[String]) -> Vec<Option<StateStream>> {
         let rib_path = format!("{}/rib", bgp_path());
-        let sels: Vec<Option<rib_stream::Selection>> = paths.iter().map(|p| rib_stream::Selection::of(p, &rib_path)).collect();
+        let sels: Vec<Option<rib_stream::Selection>> = paths
+            .iter()
+            .map(|p| rib_stream::Selection::of(p, &rib_path))
+            .collect();
         let rib = match (self.engine.global(), self.engine.rib()) {
             (Some(_), Some(rib)) if sels.iter().any(Option::is_some) => rib,
             _ => return paths.iter().map(|_| None).collect(),

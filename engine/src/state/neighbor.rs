@@ -6,11 +6,13 @@ use std::net::IpAddr;
 use std::sync::atomic::Ordering;
 
 use ocbgp_models::gen::state::{
-    BgpApplyPolicyState, ListenState, Messages, NeighborAfiSafiState, NeighborState, NeighborTimersState, NeighborTransportState,
-    Prefixes, Queues, Received, RouteServerState, Sent,
+    BgpApplyPolicyState, ListenState, Messages, NeighborAfiSafiState, NeighborState,
+    NeighborTimersState, NeighborTransportState, Prefixes, Queues, Received, RouteServerState,
+    Sent,
 };
 use ocbgp_models::gen::types::{
-    AfiSafiType, BgpCapability, BgpErrorCode, BgpErrorSubcode, DefaultPolicyType, NeighborSessionState,
+    AfiSafiType, BgpCapability, BgpErrorCode, BgpErrorSubcode, DefaultPolicyType,
+    NeighborSessionState,
 };
 use ocbgp_models::ModelError;
 use yang2::data::DataTree;
@@ -34,7 +36,12 @@ pub(super) fn write_all(
     let neighbors: Vec<(IpAddr, Neighbor)> = engine
         .neighbors()
         .into_iter()
-        .filter(|(a, _)| wants(path, &format!("{bgp}/neighbors/neighbor[neighbor-address='{a}']")))
+        .filter(|(a, _)| {
+            wants(
+                path,
+                &format!("{bgp}/neighbors/neighbor[neighbor-address='{a}']"),
+            )
+        })
         .collect();
     let idxs: Vec<PeerIdx> = neighbors.iter().map(|(_, n)| n.idx).collect();
     let counts: HashMap<(PeerIdx, Family), PrefixCounts> = rib
@@ -51,7 +58,12 @@ pub(super) fn write_all(
         })
         .unwrap_or_default();
     for (addr, n) in &neighbors {
-        write_one(tree, &format!("{bgp}/neighbors/neighbor[neighbor-address='{addr}']"), n, &counts)?;
+        write_one(
+            tree,
+            &format!("{bgp}/neighbors/neighbor[neighbor-address='{addr}']"),
+            n,
+            &counts,
+        )?;
     }
     let listen = format!("{bgp}/global/ocbgp:listen/state");
     if let Some(g) = engine.global() {
@@ -177,7 +189,12 @@ fn write_one(
     let established = stats.state() == SessionState::Established;
     let direction = |m: &MessageCounters, last: Option<NotificationCode>| {
         let (code, sub) = last.map(error_identities).unwrap_or((None, None));
-        (m.get(MessageType::Update), m.get(MessageType::Notification), code, sub)
+        (
+            m.get(MessageType::Update),
+            m.get(MessageType::Notification),
+            code,
+            sub,
+        )
     };
     let (su, sn, scode, ssub) = direction(&stats.sent, facts.last_sent_notification);
     let (ru, rn, rcode, rsub) = direction(&stats.received, facts.last_received_notification);
@@ -197,9 +214,14 @@ fn write_one(
         dynamically_configured: Some(c.dynamic),
         session_state: Some(session_state(stats.state())),
         // OpenConfig: nanoseconds since the Unix epoch.
-        last_established: (last_established > 0).then(|| last_established.saturating_mul(1_000_000_000)),
+        last_established: (last_established > 0)
+            .then(|| last_established.saturating_mul(1_000_000_000)),
         established_transitions: Some(stats.established_transitions.load(Ordering::Relaxed)),
-        supported_capabilities: facts.remote_capabilities.as_ref().map(capabilities).unwrap_or_default(),
+        supported_capabilities: facts
+            .remote_capabilities
+            .as_ref()
+            .map(capabilities)
+            .unwrap_or_default(),
         messages: Messages {
             sent: Sent {
                 update: Some(su),
@@ -216,7 +238,10 @@ fn write_one(
                 ..Received::default()
             },
         },
-        queues: Queues { input: Some(0), output: u32_of(stats.output_queue.load(Ordering::Relaxed)) },
+        queues: Queues {
+            input: Some(0),
+            output: u32_of(stats.output_queue.load(Ordering::Relaxed)),
+        },
         ..NeighborState::default()
     }
     .write(tree, &format!("{at}/state"))?;
@@ -226,7 +251,11 @@ fn write_one(
         hold_time: Some(c.timers.hold_time),
         keepalive_interval: Some(c.timers.keepalive),
         minimum_advertisement_interval: Some(c.timers.min_advertisement_interval),
-        negotiated_hold_time: facts.negotiated.as_ref().filter(|_| established).map(|n| n.hold_time),
+        negotiated_hold_time: facts
+            .negotiated
+            .as_ref()
+            .filter(|_| established)
+            .map(|n| n.hold_time),
         ..NeighborTimersState::default()
     }
     .write(tree, &format!("{at}/timers/state"))?;
@@ -235,7 +264,10 @@ fn write_one(
         passive_mode: Some(c.passive),
         tcp_mss: c.tcp_mss,
         ttl_security: c.ttl_security,
-        local_address: facts.local_address.map(|a| a.ip().to_string()).or(c.local_address.map(|a| a.to_string())),
+        local_address: facts
+            .local_address
+            .map(|a| a.ip().to_string())
+            .or(c.local_address.map(|a| a.to_string())),
         local_port: facts.local_address.map(|a| a.port()),
         remote_address: Some(facts.remote_address.map(|a| a.ip()).unwrap_or(c.remote)),
         remote_port: facts.remote_address.map(|a| a.port()),
@@ -243,7 +275,10 @@ fn write_one(
     }
     .write(tree, &format!("{at}/transport/state"))?;
 
-    RouteServerState { route_server_client: Some(n.rs_client) }.write(tree, &format!("{at}/ocbgp:route-server/state"))?;
+    RouteServerState {
+        route_server_client: Some(n.rs_client),
+    }
+    .write(tree, &format!("{at}/ocbgp:route-server/state"))?;
 
     // The policy in effect; no chain configured shows as ACCEPT_ROUTE
     // defaults with no policies (everything passes, see yang/README.md).
@@ -254,17 +289,34 @@ fn write_one(
         })
     };
     BgpApplyPolicyState {
-        import_policy: n.import.as_ref().map(|s| s.names.clone()).unwrap_or_default(),
-        export_policy: n.export.as_ref().map(|s| s.names.clone()).unwrap_or_default(),
+        import_policy: n
+            .import
+            .as_ref()
+            .map(|s| s.names.clone())
+            .unwrap_or_default(),
+        export_policy: n
+            .export
+            .as_ref()
+            .map(|s| s.names.clone())
+            .unwrap_or_default(),
         default_import_policy: default_of(&n.import),
         default_export_policy: default_of(&n.export),
     }
     .write(tree, &format!("{at}/apply-policy/state"))?;
 
-    let negotiated: Vec<Family> = facts.negotiated.as_ref().map(|n| n.families.clone()).unwrap_or_default();
+    let negotiated: Vec<Family> = facts
+        .negotiated
+        .as_ref()
+        .map(|n| n.families.clone())
+        .unwrap_or_default();
     for fam in &c.families {
-        let Some(name) = afi_safi_name(fam.family) else { continue };
-        let pc = counts.get(&(n.idx, fam.family)).copied().unwrap_or_default();
+        let Some(name) = afi_safi_name(fam.family) else {
+            continue;
+        };
+        let pc = counts
+            .get(&(n.idx, fam.family))
+            .copied()
+            .unwrap_or_default();
         NeighborAfiSafiState {
             afi_safi_name: Some(name),
             enabled: Some(true),
@@ -277,7 +329,13 @@ fn write_one(
             },
             ..NeighborAfiSafiState::default()
         }
-        .write(tree, &format!("{at}/afi-safis/afi-safi[afi-safi-name='{}']/state", name.as_str()))?;
+        .write(
+            tree,
+            &format!(
+                "{at}/afi-safis/afi-safi[afi-safi-name='{}']/state",
+                name.as_str()
+            ),
+        )?;
     }
     Ok(())
 }

@@ -49,11 +49,17 @@ struct FamilySnapshot {
 pub(super) const LOCAL_ORIGIN: &str = "openconfig-policy-types:STATIC";
 
 fn origin_of(peer: PeerIdx, names: &HashMap<PeerIdx, IpAddr>) -> String {
-    names.get(&peer).map_or_else(|| LOCAL_ORIGIN.to_string(), |a| a.to_string())
+    names
+        .get(&peer)
+        .map_or_else(|| LOCAL_ORIGIN.to_string(), |a| a.to_string())
 }
 
 fn snapshot(engine: &Engine, rib: &RibHandle) -> Option<Vec<(Family, FamilySnapshot)>> {
-    let names: HashMap<PeerIdx, IpAddr> = engine.neighbors().into_iter().map(|(a, n)| (n.idx, a)).collect();
+    let names: HashMap<PeerIdx, IpAddr> = engine
+        .neighbors()
+        .into_iter()
+        .map(|(a, n)| (n.idx, a))
+        .collect();
     rib.query_blocking(RIB_WAIT, move |rib| {
         let mut out = Vec::new();
         for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
@@ -95,7 +101,14 @@ fn snapshot(engine: &Engine, rib: &RibHandle) -> Option<Vec<(Family, FamilySnaps
                 snap.neighbors.entry(*addr).or_default();
                 for (net, pre, post) in rib.advertised(*idx, family) {
                     let adj = snap.neighbors.entry(*addr).or_default();
-                    let r = |attrs: Attrs| Route { prefix: net, origin: String::new(), path_id: 0, attrs, since: 0, best: true };
+                    let r = |attrs: Attrs| Route {
+                        prefix: net,
+                        origin: String::new(),
+                        path_id: 0,
+                        attrs,
+                        since: 0,
+                        best: true,
+                    };
                     adj.out_pre.push(r(pre));
                     adj.out_post.push(r(post));
                 }
@@ -109,8 +122,15 @@ fn snapshot(engine: &Engine, rib: &RibHandle) -> Option<Vec<(Family, FamilySnaps
 pub(super) use crate::rib::state_index as index_of;
 
 /// Writes the RIB state under `rib_path` (`.../bgp/rib`).
-pub(super) fn write(engine: &Engine, rib: &RibHandle, tree: &mut DataTree<'static>, rib_path: &str) -> Result<(), ModelError> {
-    let Some(families) = snapshot(engine, rib) else { return Ok(()) };
+pub(super) fn write(
+    engine: &Engine,
+    rib: &RibHandle,
+    tree: &mut DataTree<'static>,
+    rib_path: &str,
+) -> Result<(), ModelError> {
+    let Some(families) = snapshot(engine, rib) else {
+        return Ok(());
+    };
     let mut sets: BTreeMap<u64, Attrs> = BTreeMap::new();
     for (family, snap) in &families {
         let (name, container) = match *family {
@@ -129,7 +149,11 @@ pub(super) fn write(engine: &Engine, rib: &RibHandle, tree: &mut DataTree<'stati
         }
         for (addr, adj) in &snap.neighbors {
             let n = format!("{base}/neighbors/neighbor[neighbor-address='{addr}']");
-            tree.new_path(&format!("{n}/state/neighbor-address"), Some(&addr.to_string()), false)?;
+            tree.new_path(
+                &format!("{n}/state/neighbor-address"),
+                Some(&addr.to_string()),
+                false,
+            )?;
             for (table, routes, best) in [
                 ("adj-rib-in-pre", &adj.in_pre, false),
                 ("adj-rib-in-post", &adj.in_post, true),
@@ -137,7 +161,10 @@ pub(super) fn write(engine: &Engine, rib: &RibHandle, tree: &mut DataTree<'stati
                 ("adj-rib-out-post", &adj.out_post, false),
             ] {
                 for r in routes {
-                    let at = format!("{n}/{table}/routes/route[prefix='{}'][path-id='{}']/state", r.prefix, r.path_id);
+                    let at = format!(
+                        "{n}/{table}/routes/route[prefix='{}'][path-id='{}']/state",
+                        r.prefix, r.path_id
+                    );
                     write_route(tree, &at, r, false, best, &mut sets)?;
                 }
             }
@@ -156,7 +183,11 @@ pub(super) fn write(engine: &Engine, rib: &RibHandle, tree: &mut DataTree<'stati
             let c = format!("{rib_path}/ext-communities/ext-community[index='{ei}']/state");
             tree.new_path(&format!("{c}/index"), Some(&ei.to_string()), false)?;
             for e in ext {
-                tree.new_path(&format!("{c}/ext-community"), Some(&ext_text(*e).text()), false)?;
+                tree.new_path(
+                    &format!("{c}/ext-community"),
+                    Some(&ext_text(*e).text()),
+                    false,
+                )?;
             }
         }
     }
@@ -184,10 +215,18 @@ fn write_route(
     sets.entry(index).or_insert_with(|| r.attrs.clone());
     leaf(tree, "attr-index", &index.to_string())?;
     if !r.attrs.attrs.communities.is_empty() {
-        leaf(tree, "community-index", &index_of(&r.attrs.attrs.communities).to_string())?;
+        leaf(
+            tree,
+            "community-index",
+            &index_of(&r.attrs.attrs.communities).to_string(),
+        )?;
     }
     if !r.attrs.attrs.extended_communities.is_empty() {
-        leaf(tree, "ext-community-index", &index_of(&r.attrs.attrs.extended_communities).to_string())?;
+        leaf(
+            tree,
+            "ext-community-index",
+            &index_of(&r.attrs.attrs.extended_communities).to_string(),
+        )?;
     }
     leaf(tree, "valid-route", "true")?;
     if with_best {
@@ -212,7 +251,10 @@ fn write_attr_set(
     leaf("index", index.to_string())?;
     let attrs = &a.attrs;
     if let Some(o) = attrs.origin {
-        leaf("origin", ["IGP", "EGP", "INCOMPLETE"][usize::from(o.code().min(2))].to_string())?;
+        leaf(
+            "origin",
+            ["IGP", "EGP", "INCOMPLETE"][usize::from(o.code().min(2))].to_string(),
+        )?;
     }
     leaf("atomic-aggregate", attrs.atomic_aggregate.to_string())?;
     if let Some(nh) = a.next_hop {
@@ -233,7 +275,12 @@ fn write_attr_set(
     if let Some(id) = attrs.originator_id {
         leaf("originator-id", id.to_string())?;
     }
-    for (i, seg) in attrs.as_path.iter().flat_map(|p| p.segments.iter()).enumerate() {
+    for (i, seg) in attrs
+        .as_path
+        .iter()
+        .flat_map(|p| p.segments.iter())
+        .enumerate()
+    {
         let s = format!("{set}/as-path/as-segment[index='{i}']/state");
         tree.new_path(&format!("{s}/index"), Some(&i.to_string()), false)?;
         let kind = match seg.kind {
@@ -292,7 +339,11 @@ fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -310,9 +361,15 @@ pub(super) fn attr_set_nodes(index: u64, a: &Attrs) -> Vec<StreamNode> {
     let attrs = &a.attrs;
     let mut state = vec![StreamNode::Leaf("index", Scalar::U64(index))];
     if let Some(o) = attrs.origin {
-        state.push(StreamNode::Leaf("origin", Scalar::Str(origin_name(o.code()).into())));
+        state.push(StreamNode::Leaf(
+            "origin",
+            Scalar::Str(origin_name(o.code()).into()),
+        ));
     }
-    state.push(StreamNode::Leaf("atomic-aggregate", Scalar::Bool(attrs.atomic_aggregate)));
+    state.push(StreamNode::Leaf(
+        "atomic-aggregate",
+        Scalar::Bool(attrs.atomic_aggregate),
+    ));
     if let Some(nh) = a.next_hop {
         let text = match nh {
             NextHop::V4(v4) => v4.to_string(),
@@ -327,9 +384,15 @@ pub(super) fn attr_set_nodes(index: u64, a: &Attrs) -> Vec<StreamNode> {
         state.push(StreamNode::Leaf("local-pref", Scalar::U32(lp)));
     }
     if let Some(id) = attrs.originator_id {
-        state.push(StreamNode::Leaf("originator-id", Scalar::Str(id.to_string())));
+        state.push(StreamNode::Leaf(
+            "originator-id",
+            Scalar::Str(id.to_string()),
+        ));
     }
-    let mut children = vec![StreamNode::Leaf("index", Scalar::U64(index)), StreamNode::Container("state", state)];
+    let mut children = vec![
+        StreamNode::Leaf("index", Scalar::U64(index)),
+        StreamNode::Container("state", state),
+    ];
     let segments: Vec<Vec<StreamNode>> = attrs
         .as_path
         .iter()
@@ -341,23 +404,41 @@ pub(super) fn attr_set_nodes(index: u64, a: &Attrs) -> Vec<StreamNode> {
                 StreamNode::Leaf("type", Scalar::Str(segment_name(seg.kind).into())),
             ];
             if !seg.asns.is_empty() {
-                state.push(StreamNode::LeafList("member", seg.asns.iter().map(|a| Scalar::U32(*a)).collect()));
+                state.push(StreamNode::LeafList(
+                    "member",
+                    seg.asns.iter().map(|a| Scalar::U32(*a)).collect(),
+                ));
             }
-            vec![StreamNode::Leaf("index", Scalar::U32(i as u32)), StreamNode::Container("state", state)]
+            vec![
+                StreamNode::Leaf("index", Scalar::U32(i as u32)),
+                StreamNode::Container("state", state),
+            ]
         })
         .collect();
     if !segments.is_empty() {
-        children.push(StreamNode::Container("as-path", vec![StreamNode::List("as-segment", &["index"], segments)]));
+        children.push(StreamNode::Container(
+            "as-path",
+            vec![StreamNode::List("as-segment", &["index"], segments)],
+        ));
     }
     children
 }
 
 /// A community set entry's children.
 pub(super) fn community_nodes(index: u64, communities: &[Community]) -> Vec<StreamNode> {
-    let list = communities.iter().map(|c| Scalar::Str(community_text(*c))).collect();
+    let list = communities
+        .iter()
+        .map(|c| Scalar::Str(community_text(*c)))
+        .collect();
     vec![
         StreamNode::Leaf("index", Scalar::U64(index)),
-        StreamNode::Container("state", vec![StreamNode::Leaf("index", Scalar::U64(index)), StreamNode::LeafList("community", list)]),
+        StreamNode::Container(
+            "state",
+            vec![
+                StreamNode::Leaf("index", Scalar::U64(index)),
+                StreamNode::LeafList("community", list),
+            ],
+        ),
     ]
 }
 
@@ -366,6 +447,12 @@ pub(super) fn ext_community_nodes(index: u64, ext: &[ExtCommunity]) -> Vec<Strea
     let list = ext.iter().map(|c| ext_text(*c)).collect();
     vec![
         StreamNode::Leaf("index", Scalar::U64(index)),
-        StreamNode::Container("state", vec![StreamNode::Leaf("index", Scalar::U64(index)), StreamNode::LeafList("ext-community", list)]),
+        StreamNode::Container(
+            "state",
+            vec![
+                StreamNode::Leaf("index", Scalar::U64(index)),
+                StreamNode::LeafList("ext-community", list),
+            ],
+        ),
     ]
 }

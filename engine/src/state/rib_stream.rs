@@ -16,7 +16,9 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use ocbgp_models::datastore::{Scalar, StateStream, StreamChange, StreamElem, StreamEntry, StreamNode};
+use ocbgp_models::datastore::{
+    Scalar, StateStream, StreamChange, StreamElem, StreamEntry, StreamNode,
+};
 use ocbgp_models::path::DataPath;
 
 use super::rib::{attr_set_nodes, community_nodes, ext_community_nodes, index_of, LOCAL_ORIGIN};
@@ -41,8 +43,18 @@ pub(crate) struct Tables {
 }
 
 impl Tables {
-    const ALL: Tables = Tables { in_pre: true, in_post: true, out_pre: true, out_post: true };
-    const NONE: Tables = Tables { in_pre: false, in_post: false, out_pre: false, out_post: false };
+    const ALL: Tables = Tables {
+        in_pre: true,
+        in_post: true,
+        out_pre: true,
+        out_post: true,
+    };
+    const NONE: Tables = Tables {
+        in_pre: false,
+        in_post: false,
+        out_pre: false,
+        out_post: false,
+    };
 }
 
 /// What part of `bgp/rib` a read wants, from its data path.
@@ -84,7 +96,13 @@ impl Selection {
         let parsed = DataPath::parse(&format!("/x{rest}")).ok()?;
         let segs: Vec<_> = parsed.segments.iter().skip(1).collect();
         let name = |i: usize| segs.get(i).map(|s| s.name.as_str());
-        let key = |i: usize, k: &str| segs.get(i)?.keys.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        let key = |i: usize, k: &str| {
+            segs.get(i)?
+                .keys
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.as_str())
+        };
         match name(0) {
             Some(sets @ ("attr-sets" | "communities" | "ext-communities")) => {
                 sel.families.clear();
@@ -95,7 +113,9 @@ impl Selection {
                     "communities" => SetKind::Communities,
                     _ => SetKind::ExtCommunities,
                 };
-                sel.set = key(1, "index").and_then(|i| i.parse().ok()).map(|i| (kind, i));
+                sel.set = key(1, "index")
+                    .and_then(|i| i.parse().ok())
+                    .map(|i| (kind, i));
                 return Some(sel);
             }
             Some("afi-safis") => sel.sets = false,
@@ -120,7 +140,11 @@ impl Selection {
             Some("neighbors") => {
                 sel.loc = false;
                 if let Some(n) = segs.get(4) {
-                    sel.neighbor = n.keys.iter().find(|(k, _)| k == "neighbor-address").and_then(|(_, v)| v.parse().ok());
+                    sel.neighbor = n
+                        .keys
+                        .iter()
+                        .find(|(k, _)| k == "neighbor-address")
+                        .and_then(|(_, v)| v.parse().ok());
                 }
                 let only = |t: &str| Tables {
                     in_pre: t == "adj-rib-in-pre",
@@ -129,9 +153,10 @@ impl Selection {
                     out_post: t == "adj-rib-out-post",
                 };
                 match name(5) {
-                    Some(t @ ("adj-rib-in-pre" | "adj-rib-in-post" | "adj-rib-out-pre" | "adj-rib-out-post")) => {
-                        sel.tables = only(t)
-                    }
+                    Some(
+                        t @ ("adj-rib-in-pre" | "adj-rib-in-post" | "adj-rib-out-pre"
+                        | "adj-rib-out-post"),
+                    ) => sel.tables = only(t),
                     Some(_) => sel.tables = Tables::NONE,
                     None => {}
                 }
@@ -197,11 +222,18 @@ fn batch(rib: &Rib, family: Family, from: Option<IpNet>, max: usize) -> Batch {
 
 /// Walks `family`'s table batch by batch (or only prefix `only`); `f`
 /// false stops.
-fn walk(rib: &RibHandle, family: Family, only: Option<IpNet>, mut f: impl FnMut(IpNet, &[PathSnap]) -> bool) {
+fn walk(
+    rib: &RibHandle,
+    family: Family,
+    only: Option<IpNet>,
+    mut f: impl FnMut(IpNet, &[PathSnap]) -> bool,
+) {
     let mut from = only;
     let max = if only.is_some() { 1 } else { BATCH };
     loop {
-        let Some(b) = rib.query_blocking(RIB_WAIT, move |rib| batch(rib, family, from, max)) else { return };
+        let Some(b) = rib.query_blocking(RIB_WAIT, move |rib| batch(rib, family, from, max)) else {
+            return;
+        };
         for (net, paths) in &b.dests {
             if only.is_some_and(|o| o != *net) || !f(*net, paths) {
                 return;
@@ -223,7 +255,13 @@ pub(crate) fn rib_elems() -> Vec<StreamElem> {
         StreamElem::node("network-instances"),
         StreamElem::entry("network-instance", &[("name", "DEFAULT".to_string())]),
         StreamElem::node("protocols"),
-        StreamElem::entry("protocol", &[("identifier", "BGP".to_string()), ("name", "BGP".to_string())]),
+        StreamElem::entry(
+            "protocol",
+            &[
+                ("identifier", "BGP".to_string()),
+                ("name", "BGP".to_string()),
+            ],
+        ),
         StreamElem::node("bgp"),
         StreamElem::node("rib"),
     ]
@@ -243,7 +281,13 @@ fn with(base: &[StreamElem], more: impl IntoIterator<Item = StreamElem>) -> Vec<
 }
 
 /// A loc-rib or Adj-RIB route entry's children.
-pub(crate) fn route_nodes(prefix: IpNet, origin: Option<Scalar>, path_id: u32, attrs: &Attrs, best: Option<bool>) -> Vec<StreamNode> {
+pub(crate) fn route_nodes(
+    prefix: IpNet,
+    origin: Option<Scalar>,
+    path_id: u32,
+    attrs: &Attrs,
+    best: Option<bool>,
+) -> Vec<StreamNode> {
     route_nodes_indexed(prefix, origin, path_id, Indexes::of(attrs), best)
 }
 
@@ -291,7 +335,10 @@ struct IndexCache(HashMap<usize, (Attrs, Indexes), std::hash::BuildHasherDefault
 
 impl IndexCache {
     fn of(&mut self, a: &Attrs) -> Indexes {
-        self.0.entry(Arc::as_ptr(a) as usize).or_insert_with(|| (a.clone(), Indexes::of(a))).1
+        self.0
+            .entry(Arc::as_ptr(a) as usize)
+            .or_insert_with(|| (a.clone(), Indexes::of(a)))
+            .1
     }
 }
 
@@ -344,10 +391,25 @@ fn routes_of(base: &[StreamElem], table: &str) -> Arc<[StreamElem]> {
 }
 
 /// A route entry in the table whose `routes` container is at `routes`.
-pub(crate) fn route_entry(routes: &Arc<[StreamElem]>, children: Vec<StreamNode>, loc: bool) -> StreamEntry {
-    let keys: &[&str] = if loc { &["prefix", "origin", "path-id"] } else { &["prefix", "path-id"] };
-    let elem = StreamElem { name: "route".into(), keys: ocbgp_models::datastore::entry_keys(keys, &children) };
-    StreamEntry { parent: routes.clone(), elem, children }
+pub(crate) fn route_entry(
+    routes: &Arc<[StreamElem]>,
+    children: Vec<StreamNode>,
+    loc: bool,
+) -> StreamEntry {
+    let keys: &[&str] = if loc {
+        &["prefix", "origin", "path-id"]
+    } else {
+        &["prefix", "path-id"]
+    };
+    let elem = StreamElem {
+        name: "route".into(),
+        keys: ocbgp_models::datastore::entry_keys(keys, &children),
+    };
+    StreamEntry {
+        parent: routes.clone(),
+        elem,
+        children,
+    }
 }
 
 /// Entries handed to the reader in chunks (fewer thread wake-ups).
@@ -372,15 +434,24 @@ impl Out<'_> {
         if self.buf.is_empty() {
             return Some(());
         }
-        self.tx.send(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK))).ok()
+        self.tx
+            .send(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)))
+            .ok()
     }
 }
 
 /// Produces the entries `sel` wants into `tx`; stops when the reader goes.
 fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) -> Option<()> {
-    let names: HashMap<PeerIdx, IpAddr> = engine.neighbors().into_iter().map(|(a, n)| (n.idx, a)).collect();
-    let neighbors: BTreeMap<IpAddr, PeerIdx> =
-        names.iter().map(|(i, a)| (*a, *i)).filter(|(a, _)| sel.neighbor.is_none_or(|n| n == *a)).collect();
+    let names: HashMap<PeerIdx, IpAddr> = engine
+        .neighbors()
+        .into_iter()
+        .map(|(a, n)| (n.idx, a))
+        .collect();
+    let neighbors: BTreeMap<IpAddr, PeerIdx> = names
+        .iter()
+        .map(|(i, a)| (*a, *i))
+        .filter(|(a, _)| sel.neighbor.is_none_or(|n| n == *a))
+        .collect();
     let rib_base = rib_elems();
     let want_in = sel.tables.in_pre || sel.tables.in_post;
     let want_out = sel.tables.out_pre || sel.tables.out_post;
@@ -389,19 +460,40 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
         let fam = family_base(family);
         let af = fam[..fam.len() - 1].to_vec();
         let name_leaf = StreamNode::Leaf("afi-safi-name", Scalar::Identity(af_name.into()));
-        tx.push(StreamEntry::at(af, vec![name_leaf.clone(), StreamNode::Container("state", vec![name_leaf])]))?;
+        tx.push(StreamEntry::at(
+            af,
+            vec![
+                name_leaf.clone(),
+                StreamNode::Container("state", vec![name_leaf]),
+            ],
+        ))?;
         let loc_routes = routes_of(&fam, "loc-rib");
         // Per neighbor: its entry's path and its four tables' routes.
         let mut tables: HashMap<IpAddr, [Arc<[StreamElem]>; 4]> = HashMap::new();
         for a in neighbors.keys() {
-            let nbr = with(&fam, [StreamElem::node("neighbors"), StreamElem::entry("neighbor", &[("neighbor-address", a.to_string())])]);
+            let nbr = with(
+                &fam,
+                [
+                    StreamElem::node("neighbors"),
+                    StreamElem::entry("neighbor", &[("neighbor-address", a.to_string())]),
+                ],
+            );
             tables.insert(
                 *a,
-                ["adj-rib-in-pre", "adj-rib-in-post", "adj-rib-out-pre", "adj-rib-out-post"].map(|t| routes_of(&nbr, t)),
+                [
+                    "adj-rib-in-pre",
+                    "adj-rib-in-post",
+                    "adj-rib-out-pre",
+                    "adj-rib-out-post",
+                ]
+                .map(|t| routes_of(&nbr, t)),
             );
             if want_in || want_out {
                 let addr = StreamNode::Leaf("neighbor-address", Scalar::Str(a.to_string()));
-                tx.push(StreamEntry::at(nbr, vec![addr.clone(), StreamNode::Container("state", vec![addr])]))?;
+                tx.push(StreamEntry::at(
+                    nbr,
+                    vec![addr.clone(), StreamNode::Container("state", vec![addr])],
+                ))?;
             }
         }
         if sel.loc || want_in {
@@ -412,11 +504,19 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                     if sel.loc {
                         if let Some(acc) = &p.accepted {
                             let i = cache.of(acc);
-                            let nodes = route_nodes_indexed(net, Some(origin_scalar(p.peer, &names)), p.path_id, i, None);
+                            let nodes = route_nodes_indexed(
+                                net,
+                                Some(origin_scalar(p.peer, &names)),
+                                p.path_id,
+                                i,
+                                None,
+                            );
                             ok &= tx.push(route_entry(&loc_routes, nodes, true)).is_some();
                         }
                     }
-                    let Some(t) = names.get(&p.peer).and_then(|a| tables.get(a)) else { continue };
+                    let Some(t) = names.get(&p.peer).and_then(|a| tables.get(a)) else {
+                        continue;
+                    };
                     if sel.tables.in_pre {
                         let i = cache.of(&p.received);
                         let nodes = route_nodes_indexed(net, None, p.path_id, i, None);
@@ -439,17 +539,29 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
         if want_out {
             for (a, idx) in &neighbors {
                 let idx = *idx;
-                let Some(out) = rib.query_blocking(RIB_WAIT, move |rib| rib.advertised(idx, family)) else { continue };
+                let Some(out) =
+                    rib.query_blocking(RIB_WAIT, move |rib| rib.advertised(idx, family))
+                else {
+                    continue;
+                };
                 let t = &tables[a];
                 for (net, pre, post) in out {
                     if sel.prefix.is_some_and(|p| p != net) {
                         continue;
                     }
                     if sel.tables.out_pre {
-                        tx.push(route_entry(&t[2], route_nodes(net, None, 0, &pre, None), false))?;
+                        tx.push(route_entry(
+                            &t[2],
+                            route_nodes(net, None, 0, &pre, None),
+                            false,
+                        ))?;
                     }
                     if sel.tables.out_post {
-                        tx.push(route_entry(&t[3], route_nodes(net, None, 0, &post, None), false))?;
+                        tx.push(route_entry(
+                            &t[3],
+                            route_nodes(net, None, 0, &post, None),
+                            false,
+                        ))?;
                     }
                 }
             }
@@ -492,7 +604,8 @@ fn produce_sets(
         });
         for idx in names.keys() {
             let idx = *idx;
-            if let Some(out) = rib.query_blocking(RIB_WAIT, move |rib| rib.advertised(idx, family)) {
+            if let Some(out) = rib.query_blocking(RIB_WAIT, move |rib| rib.advertised(idx, family))
+            {
                 for (_, pre, post) in out {
                     add(&pre);
                     add(&post);
@@ -505,18 +618,35 @@ fn produce_sets(
     let mut ext = HashSet::new();
     for (index, attrs) in &sets {
         let children = attr_set_nodes(*index, attrs);
-        let path = with(rib_base, [StreamElem::node("attr-sets"), StreamElem::entry("attr-set", &[("index", index.to_string())])]);
+        let path = with(
+            rib_base,
+            [
+                StreamElem::node("attr-sets"),
+                StreamElem::entry("attr-set", &[("index", index.to_string())]),
+            ],
+        );
         tx.push(StreamEntry::at(path, children))?;
         let idx = Indexes::of(attrs);
         if let Some(i) = idx.communities.filter(|i| communities.insert(*i)) {
             let c = &attrs.attrs.communities;
-            let path = with(rib_base, [StreamElem::node("communities"), StreamElem::entry("community", &[("index", i.to_string())])]);
+            let path = with(
+                rib_base,
+                [
+                    StreamElem::node("communities"),
+                    StreamElem::entry("community", &[("index", i.to_string())]),
+                ],
+            );
             tx.push(StreamEntry::at(path, community_nodes(i, c)))?;
         }
         if let Some(i) = idx.ext_communities.filter(|i| ext.insert(*i)) {
             let e = &attrs.attrs.extended_communities;
-            let path =
-                with(rib_base, [StreamElem::node("ext-communities"), StreamElem::entry("ext-community", &[("index", i.to_string())])]);
+            let path = with(
+                rib_base,
+                [
+                    StreamElem::node("ext-communities"),
+                    StreamElem::entry("ext-community", &[("index", i.to_string())]),
+                ],
+            );
             tx.push(StreamEntry::at(path, ext_community_nodes(i, e)))?;
         }
     }
@@ -527,12 +657,24 @@ fn produce_sets(
 fn set_entry(kind: SetKind, index: u64, attrs: &Attrs) -> StreamEntry {
     let (list, entry, children) = match kind {
         SetKind::Attributes => ("attr-sets", "attr-set", attr_set_nodes(index, attrs)),
-        SetKind::Communities => ("communities", "community", community_nodes(index, &attrs.attrs.communities)),
-        SetKind::ExtCommunities => {
-            ("ext-communities", "ext-community", ext_community_nodes(index, &attrs.attrs.extended_communities))
-        }
+        SetKind::Communities => (
+            "communities",
+            "community",
+            community_nodes(index, &attrs.attrs.communities),
+        ),
+        SetKind::ExtCommunities => (
+            "ext-communities",
+            "ext-community",
+            ext_community_nodes(index, &attrs.attrs.extended_communities),
+        ),
     };
-    let path = with(&rib_elems(), [StreamElem::node(list), StreamElem::entry(entry, &[("index", index.to_string())])]);
+    let path = with(
+        &rib_elems(),
+        [
+            StreamElem::node(list),
+            StreamElem::entry(entry, &[("index", index.to_string())]),
+        ],
+    );
     StreamEntry::at(path, children)
 }
 
@@ -540,14 +682,23 @@ fn set_entry(kind: SetKind, index: u64, attrs: &Attrs) -> StreamEntry {
 /// are looked up in one visit to the RIB task (a reader completing a
 /// table's rows asks for thousands at once), the rest stream as
 /// [`stream`] does. One answer per selection, in order.
-pub(crate) fn streams(engine: &Engine, rib: &RibHandle, sels: Vec<Option<Selection>>) -> Vec<Option<StateStream>> {
+pub(crate) fn streams(
+    engine: &Engine,
+    rib: &RibHandle,
+    sels: Vec<Option<Selection>>,
+) -> Vec<Option<StateStream>> {
     let wanted: Vec<(SetKind, u64)> = sels.iter().flatten().filter_map(|s| s.set).collect();
     let mut found = if wanted.is_empty() {
         Vec::new()
     } else {
         let asked = wanted.clone();
-        rib.query_blocking(RIB_WAIT, move |rib| asked.iter().map(|(k, i)| rib.set_by_index(*k, *i)).collect())
-            .unwrap_or_else(|| vec![None; wanted.len()])
+        rib.query_blocking(RIB_WAIT, move |rib| {
+            asked
+                .iter()
+                .map(|(k, i)| rib.set_by_index(*k, *i))
+                .collect()
+        })
+        .unwrap_or_else(|| vec![None; wanted.len()])
     }
     .into_iter();
     sels.into_iter()
@@ -568,10 +719,15 @@ pub(crate) fn streams(engine: &Engine, rib: &RibHandle, sels: Vec<Option<Selecti
 /// [`streams`]'s).
 fn stream(engine: Engine, rib: RibHandle, sel: Selection) -> StateStream {
     let (tx, rx) = sync_channel(CHANNEL);
-    let spawned = std::thread::Builder::new().name("rib-stream".into()).spawn(move || {
-        let mut out = Out { tx: &tx, buf: Vec::with_capacity(CHUNK) };
-        let _ = produce(&engine, &rib, &sel, &mut out);
-    });
+    let spawned = std::thread::Builder::new()
+        .name("rib-stream".into())
+        .spawn(move || {
+            let mut out = Out {
+                tx: &tx,
+                buf: Vec::with_capacity(CHUNK),
+            };
+            let _ = produce(&engine, &rib, &sel, &mut out);
+        });
     if let Err(e) = spawned {
         tracing::warn!("cannot start a RIB stream: {e}");
     }
@@ -585,7 +741,10 @@ fn family_base(family: Family) -> Vec<StreamElem> {
         &rib_elems(),
         [
             StreamElem::node("afi-safis"),
-            StreamElem::entry("afi-safi", &[("afi-safi-name", Scalar::Identity(af_name.into()).text())]),
+            StreamElem::entry(
+                "afi-safi",
+                &[("afi-safi-name", Scalar::Identity(af_name.into()).text())],
+            ),
             StreamElem::node(container),
         ],
     )
@@ -608,15 +767,28 @@ fn convert(
 ) {
     let (family, net, peer, path_id, now) = match change {
         RouteChange::Lagged => return out.push(StreamChange::Lagged),
-        RouteChange::Set { family, net, peer, path_id, received, accepted, best } => {
-            (family, net, peer, path_id, Some((received, accepted, best)))
-        }
-        RouteChange::Gone { family, net, peer, path_id } => (family, net, peer, path_id, None),
+        RouteChange::Set {
+            family,
+            net,
+            peer,
+            path_id,
+            received,
+            accepted,
+            best,
+        } => (family, net, peer, path_id, Some((received, accepted, best))),
+        RouteChange::Gone {
+            family,
+            net,
+            peer,
+            path_id,
+        } => (family, net, peer, path_id, None),
     };
     if !sel.families.contains(&family) || sel.prefix.is_some_and(|p| p != net) {
         return;
     }
-    let Some((_, fam, loc_routes)) = bases.iter().find(|(f, _, _)| *f == family) else { return };
+    let Some((_, fam, loc_routes)) = bases.iter().find(|(f, _, _)| *f == family) else {
+        return;
+    };
     if sel.loc {
         let origin = origin_scalar(peer, names);
         match now.as_ref().and_then(|(_, acc, _)| acc.as_ref()) {
@@ -626,16 +798,36 @@ fn convert(
             }
             None => out.push(StreamChange::Delete(route_path(
                 loc_routes,
-                vec![("prefix", net.to_string()), ("origin", origin.text()), ("path-id", path_id.to_string())],
+                vec![
+                    ("prefix", net.to_string()),
+                    ("origin", origin.text()),
+                    ("path-id", path_id.to_string()),
+                ],
             ))),
         }
     }
-    let Some(addr) = names.get(&peer).filter(|a| sel.neighbor.is_none_or(|n| n == **a)) else { return };
+    let Some(addr) = names
+        .get(&peer)
+        .filter(|a| sel.neighbor.is_none_or(|n| n == **a))
+    else {
+        return;
+    };
     if !(sel.tables.in_pre || sel.tables.in_post) {
         return;
     }
-    let nbr = with(fam, [StreamElem::node("neighbors"), StreamElem::entry("neighbor", &[("neighbor-address", addr.to_string())])]);
-    let keys = || vec![("prefix", net.to_string()), ("path-id", path_id.to_string())];
+    let nbr = with(
+        fam,
+        [
+            StreamElem::node("neighbors"),
+            StreamElem::entry("neighbor", &[("neighbor-address", addr.to_string())]),
+        ],
+    );
+    let keys = || {
+        vec![
+            ("prefix", net.to_string()),
+            ("path-id", path_id.to_string()),
+        ]
+    };
     if sel.tables.in_pre {
         let routes = routes_of(&nbr, "adj-rib-in-pre");
         match &now {
@@ -664,7 +856,11 @@ const CHANGES_QUEUE: usize = 1024;
 /// The change feed of what `sel` wants, if it can be had: the Loc-RIB and
 /// the Adj-RIBs-In (not the Adj-RIBs-Out, computed on read, nor the
 /// attribute sets). Must run where a tokio runtime is reachable.
-pub(crate) fn changes(engine: Engine, rib: RibHandle, sel: Selection) -> Option<tokio::sync::mpsc::Receiver<StreamChange>> {
+pub(crate) fn changes(
+    engine: Engine,
+    rib: RibHandle,
+    sel: Selection,
+) -> Option<tokio::sync::mpsc::Receiver<StreamChange>> {
     if sel.sets || sel.tables.out_pre || sel.tables.out_post {
         return None;
     }
@@ -683,7 +879,11 @@ pub(crate) fn changes(engine: Engine, rib: RibHandle, sel: Selection) -> Option<
         let mut batch = Vec::with_capacity(1024);
         let mut out = Vec::new();
         while feed.recv_many(&mut batch, 1024).await > 0 {
-            let names: HashMap<PeerIdx, IpAddr> = engine.neighbors().into_iter().map(|(a, n)| (n.idx, a)).collect();
+            let names: HashMap<PeerIdx, IpAddr> = engine
+                .neighbors()
+                .into_iter()
+                .map(|(a, n)| (n.idx, a))
+                .collect();
             for c in batch.drain(..) {
                 convert(c, &sel, &names, &bases, &mut out);
             }

@@ -91,7 +91,11 @@ impl Listener {
     /// The old sockets are closed first (a port cannot be bound twice). If
     /// any new address fails, nothing stays bound and the error is returned.
     /// Must run inside a tokio runtime (else [`TransportError::NoRuntime`]).
-    pub fn rebind(&self, addresses: &[IpAddr], port: u16) -> Result<Vec<SocketAddr>, TransportError> {
+    pub fn rebind(
+        &self,
+        addresses: &[IpAddr],
+        port: u16,
+    ) -> Result<Vec<SocketAddr>, TransportError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(TransportError::NoRuntime);
         }
@@ -114,10 +118,19 @@ impl Listener {
         }
         let mut bound = Vec::with_capacity(sockets.len());
         for (socket, dual_stack) in sockets {
-            let socket = Arc::new(TcpListener::from_std(socket).map_err(TransportError::io("register listener"))?);
-            let addr = socket.local_addr().map_err(TransportError::io("getsockname"))?;
+            let socket = Arc::new(
+                TcpListener::from_std(socket).map_err(TransportError::io("register listener"))?,
+            );
+            let addr = socket
+                .local_addr()
+                .map_err(TransportError::io("getsockname"))?;
             let task = tokio::spawn(accept_loop(socket.clone(), self.inner.clone()));
-            bound.push(Bound { socket, addr, dual_stack, task });
+            bound.push(Bound {
+                socket,
+                addr,
+                dual_stack,
+                task,
+            });
         }
         for (peer, entry) in lock(&self.inner.peers).iter() {
             if let Some(password) = &entry.password {
@@ -162,15 +175,26 @@ impl Listener {
         password: Option<String>,
     ) -> Result<(), TransportError> {
         let address = unmap(address);
-        let old = lock(&self.inner.peers).insert(address, Registered { handle, password: password.clone() });
+        let old = lock(&self.inner.peers).insert(
+            address,
+            Registered {
+                handle,
+                password: password.clone(),
+            },
+        );
         let had_key = old.is_some_and(|o| o.password.is_some());
         if password.is_none() && !had_key {
             return Ok(());
         }
         let mut result = Ok(());
         for b in lock(&self.inner.bound).iter().filter(|b| b.serves(address)) {
-            if let Err(e) = md5::set_key(&*b.socket, address, password.as_deref().map(str::as_bytes)) {
-                result = Err(TransportError::Io { op: "set TCP_MD5SIG on listener", source: e });
+            if let Err(e) =
+                md5::set_key(&*b.socket, address, password.as_deref().map(str::as_bytes))
+            {
+                result = Err(TransportError::Io {
+                    op: "set TCP_MD5SIG on listener",
+                    source: e,
+                });
             }
         }
         result
@@ -198,24 +222,42 @@ fn set_listener_key(b: &Bound, peer: IpAddr, password: Option<&String>) {
 /// A listening socket for `addr`, non-blocking, with SO_REUSEADDR (so a
 /// restart can bind while old connections linger in TIME_WAIT) and TTL 255.
 fn bind(addr: SocketAddr, dual_stack: bool) -> Result<std::net::TcpListener, TransportError> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(socket2::Protocol::TCP))
-        .map_err(TransportError::io("socket"))?;
-    socket.set_reuse_address(true).map_err(TransportError::io("set SO_REUSEADDR"))?;
+    let socket = Socket::new(
+        Domain::for_address(addr),
+        Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )
+    .map_err(TransportError::io("socket"))?;
+    socket
+        .set_reuse_address(true)
+        .map_err(TransportError::io("set SO_REUSEADDR"))?;
     if addr.is_ipv6() {
-        socket.set_only_v6(!dual_stack).map_err(TransportError::io("set IPV6_V6ONLY"))?;
+        socket
+            .set_only_v6(!dual_stack)
+            .map_err(TransportError::io("set IPV6_V6ONLY"))?;
     }
     // SYN-ACKs leave with the listener's TTL: 255, so that a peer using
     // GTSM (RFC 5082) accepts them. Each accepted connection then gets its
     // peer's TTL.
     if addr.is_ipv4() || dual_stack {
-        socket.set_ttl_v4(255).map_err(TransportError::io("set IP_TTL"))?;
+        socket
+            .set_ttl_v4(255)
+            .map_err(TransportError::io("set IP_TTL"))?;
     }
     if addr.is_ipv6() {
-        socket.set_unicast_hops_v6(255).map_err(TransportError::io("set IPV6_UNICAST_HOPS"))?;
+        socket
+            .set_unicast_hops_v6(255)
+            .map_err(TransportError::io("set IPV6_UNICAST_HOPS"))?;
     }
-    socket.bind(&addr.into()).map_err(TransportError::io("bind listener"))?;
-    socket.listen(BACKLOG).map_err(TransportError::io("listen"))?;
-    socket.set_nonblocking(true).map_err(TransportError::io("set O_NONBLOCK"))?;
+    socket
+        .bind(&addr.into())
+        .map_err(TransportError::io("bind listener"))?;
+    socket
+        .listen(BACKLOG)
+        .map_err(TransportError::io("listen"))?;
+    socket
+        .set_nonblocking(true)
+        .map_err(TransportError::io("set O_NONBLOCK"))?;
     Ok(socket.into())
 }
 
@@ -235,7 +277,9 @@ async fn accept_loop(socket: Arc<TcpListener>, inner: Arc<Inner>) {
                             tracing::debug!(peer = %from, "connection for a stopped peer closed");
                         }
                     }
-                    None => tracing::debug!(peer = %from, "connection from an unknown address closed"),
+                    None => {
+                        tracing::debug!(peer = %from, "connection from an unknown address closed")
+                    }
                 }
             }
             Err(e) => {

@@ -37,7 +37,10 @@ pub fn set_key(socket: &impl AsFd, peer: IpAddr, key: Option<&[u8]>) -> io::Resu
         (false, IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
             Some(v4) => IpAddr::V4(v4),
             None => {
-                return Err(io::Error::new(io::ErrorKind::InvalidInput, "IPv6 peer on an IPv4 socket"));
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "IPv6 peer on an IPv4 socket",
+                ));
             }
         },
         (_, peer) => peer,
@@ -77,7 +80,12 @@ fn tcp_md5sig(peer: IpAddr, key: &[u8]) -> [u8; TCP_MD5SIG_LEN] {
 }
 
 /// `setsockopt(2)` with a byte buffer as the value.
-pub(crate) fn setsockopt(socket: &impl AsFd, level: libc::c_int, name: libc::c_int, value: &[u8]) -> io::Result<()> {
+pub(crate) fn setsockopt(
+    socket: &impl AsFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &[u8],
+) -> io::Result<()> {
     let fd = socket.as_fd().as_raw_fd();
     let len = libc::socklen_t::try_from(value.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "socket option value too long"))?;

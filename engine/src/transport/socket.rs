@@ -41,29 +41,42 @@ pub fn outgoing_ttl(config: &PeerConfig) -> u8 {
 pub fn min_ttl(config: &PeerConfig) -> Option<u8> {
     // RFC 5082 / OpenConfig-style hop count: 1 is a directly connected
     // peer, whose packets arrive with TTL 255.
-    config.ttl_security.map(|hops| (256 - u16::from(hops.max(1))) as u8)
+    config
+        .ttl_security
+        .map(|hops| (256 - u16::from(hops.max(1))) as u8)
 }
 
 /// Sets TTL, GTSM minimum TTL and MSS on a session's socket, for traffic
 /// with `peer`. The IP version of `peer` (not of the socket) decides which
 /// options apply: an IPv4 peer on a dual-stack IPv6 socket is IPv4 traffic.
-pub fn apply_options(socket: &impl AsFd, peer: IpAddr, config: &PeerConfig) -> Result<(), TransportError> {
+pub fn apply_options(
+    socket: &impl AsFd,
+    peer: IpAddr,
+    config: &PeerConfig,
+) -> Result<(), TransportError> {
     let sock = socket2::SockRef::from(socket);
     let ttl = u32::from(outgoing_ttl(config));
     match unmap(peer) {
-        IpAddr::V4(_) => sock.set_ttl_v4(ttl).map_err(TransportError::io("set IP_TTL"))?,
-        IpAddr::V6(_) => sock.set_unicast_hops_v6(ttl).map_err(TransportError::io("set IPV6_UNICAST_HOPS"))?,
+        IpAddr::V4(_) => sock
+            .set_ttl_v4(ttl)
+            .map_err(TransportError::io("set IP_TTL"))?,
+        IpAddr::V6(_) => sock
+            .set_unicast_hops_v6(ttl)
+            .map_err(TransportError::io("set IPV6_UNICAST_HOPS"))?,
     }
     if let Some(min) = min_ttl(config) {
         let value = libc::c_int::from(min).to_ne_bytes();
         let set = match unmap(peer) {
             IpAddr::V4(_) => md5::setsockopt(socket, libc::IPPROTO_IP, libc::IP_MINTTL, &value),
-            IpAddr::V6(_) => md5::setsockopt(socket, libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT, &value),
+            IpAddr::V6(_) => {
+                md5::setsockopt(socket, libc::IPPROTO_IPV6, libc::IPV6_MINHOPCOUNT, &value)
+            }
         };
         set.map_err(TransportError::io("set minimum TTL (GTSM)"))?;
     }
     if let Some(mss) = config.tcp_mss {
-        sock.set_tcp_mss(u32::from(mss)).map_err(TransportError::io("set TCP_MAXSEG"))?;
+        sock.set_tcp_mss(u32::from(mss))
+            .map_err(TransportError::io("set TCP_MAXSEG"))?;
     }
     Ok(())
 }
@@ -71,9 +84,13 @@ pub fn apply_options(socket: &impl AsFd, peer: IpAddr, config: &PeerConfig) -> R
 /// Readies a connection the listener accepted for `config`'s session. Its
 /// MD5 key came with it from the listening socket.
 pub fn prepare_accepted(stream: &TcpStream, config: &PeerConfig) -> Result<(), TransportError> {
-    let peer = stream.peer_addr().map_err(TransportError::io("getpeername"))?;
+    let peer = stream
+        .peer_addr()
+        .map_err(TransportError::io("getpeername"))?;
     apply_options(stream, peer.ip(), config)?;
-    stream.set_nodelay(true).map_err(TransportError::io("set TCP_NODELAY"))
+    stream
+        .set_nodelay(true)
+        .map_err(TransportError::io("set TCP_NODELAY"))
 }
 
 /// Opens the session's TCP connection: MD5 key, TTL/GTSM and MSS are set
@@ -88,16 +105,20 @@ pub async fn connect(config: &PeerConfig) -> Result<TcpStream, TransportError> {
     }
     .map_err(TransportError::io("socket"))?;
     if let Some(password) = &config.password {
-        md5::set_key(&sock, config.remote, Some(password.as_bytes())).map_err(TransportError::io("set TCP_MD5SIG"))?;
+        md5::set_key(&sock, config.remote, Some(password.as_bytes()))
+            .map_err(TransportError::io("set TCP_MD5SIG"))?;
     }
     apply_options(&sock, config.remote, config)?;
     if let Some(local) = config.local_address {
-        sock.bind(SocketAddr::new(local, 0)).map_err(TransportError::io("bind local address"))?;
+        sock.bind(SocketAddr::new(local, 0))
+            .map_err(TransportError::io("bind local address"))?;
     }
     let stream = tokio::time::timeout(config.connect_timeout(), sock.connect(remote))
         .await
         .map_err(|_| TransportError::Timeout(remote))?
         .map_err(TransportError::io("connect"))?;
-    stream.set_nodelay(true).map_err(TransportError::io("set TCP_NODELAY"))?;
+    stream
+        .set_nodelay(true)
+        .map_err(TransportError::io("set TCP_NODELAY"))?;
     Ok(stream)
 }

@@ -159,7 +159,10 @@ impl Capabilities {
 
     /// The add-path direction advertised for `family`.
     pub fn add_path_for(&self, family: Family) -> Option<AddPathDirection> {
-        self.add_path.iter().find(|a| a.family == family).map(|a| a.direction)
+        self.add_path
+            .iter()
+            .find(|a| a.family == family)
+            .map(|a| a.direction)
     }
 
     /// Reads the capabilities of one Capabilities optional parameter
@@ -168,8 +171,12 @@ impl Capabilities {
         let mut r = Reader::new(value);
         while !r.is_empty() {
             let code = r.u8().ok_or(CapabilityError { code: 0 })?;
-            let body = r.u8().and_then(|len| r.take(usize::from(len))).ok_or(CapabilityError { code })?;
-            self.decode_one(code, body).ok_or(CapabilityError { code })?;
+            let body = r
+                .u8()
+                .and_then(|len| r.take(usize::from(len)))
+                .ok_or(CapabilityError { code })?;
+            self.decode_one(code, body)
+                .ok_or(CapabilityError { code })?;
         }
         Ok(())
     }
@@ -199,7 +206,10 @@ impl Capabilities {
                     // names no family this speaker has.
                     if let Ok(safi) = u8::try_from(safi) {
                         let family = Family::new(Afi(afi), Safi(safi));
-                        self.extended_next_hop.push(ExtendedNextHop { family, next_hop_afi: Afi(next_hop_afi) });
+                        self.extended_next_hop.push(ExtendedNextHop {
+                            family,
+                            next_hop_afi: Afi(next_hop_afi),
+                        });
                     }
                 }
             }
@@ -238,7 +248,10 @@ impl Capabilities {
                 self.graceful_restart = Some(gr);
             }
             _ => {
-                self.unknown.push(RawCapability { code, value: Bytes::copy_from_slice(value) });
+                self.unknown.push(RawCapability {
+                    code,
+                    value: Bytes::copy_from_slice(value),
+                });
                 return Some(());
             }
         }
@@ -261,13 +274,18 @@ impl Capabilities {
             put_capability(out, ROUTE_REFRESH, 0, |_| {})?;
         }
         if !self.extended_next_hop.is_empty() {
-            put_capability(out, EXTENDED_NEXT_HOP, self.extended_next_hop.len() * 6, |o| {
-                for e in &self.extended_next_hop {
-                    o.put_u16(e.family.afi.0);
-                    o.put_u16(u16::from(e.family.safi.0));
-                    o.put_u16(e.next_hop_afi.0);
-                }
-            })?;
+            put_capability(
+                out,
+                EXTENDED_NEXT_HOP,
+                self.extended_next_hop.len() * 6,
+                |o| {
+                    for e in &self.extended_next_hop {
+                        o.put_u16(e.family.afi.0);
+                        o.put_u16(u16::from(e.family.safi.0));
+                        o.put_u16(e.next_hop_afi.0);
+                    }
+                },
+            )?;
         }
         if self.extended_message {
             put_capability(out, EXTENDED_MESSAGE, 0, |_| {})?;
@@ -277,7 +295,8 @@ impl Capabilities {
                 return Err(EncodeError::RestartTimeTooLong(gr.restart_time));
             }
             put_capability(out, GRACEFUL_RESTART, 2 + gr.families.len() * 4, |o| {
-                let flags = if gr.restarting { 0x8000 } else { 0 } | if gr.notification { 0x4000 } else { 0 };
+                let flags = if gr.restarting { 0x8000 } else { 0 }
+                    | if gr.notification { 0x4000 } else { 0 };
                 o.put_u16(flags | gr.restart_time);
                 for f in &gr.families {
                     o.put_u16(f.family.afi.0);
@@ -341,19 +360,34 @@ mod tests {
             route_refresh: true,
             enhanced_route_refresh: true,
             four_octet_as: Some(4_200_000_000),
-            extended_next_hop: vec![ExtendedNextHop { family: Family::IPV4_UNICAST, next_hop_afi: Afi::IPV6 }],
+            extended_next_hop: vec![ExtendedNextHop {
+                family: Family::IPV4_UNICAST,
+                next_hop_afi: Afi::IPV6,
+            }],
             extended_message: true,
             add_path: vec![
-                AddPath { family: Family::IPV4_UNICAST, direction: AddPathDirection::Both },
-                AddPath { family: Family::IPV6_UNICAST, direction: AddPathDirection::Receive },
+                AddPath {
+                    family: Family::IPV4_UNICAST,
+                    direction: AddPathDirection::Both,
+                },
+                AddPath {
+                    family: Family::IPV6_UNICAST,
+                    direction: AddPathDirection::Receive,
+                },
             ],
             graceful_restart: Some(GracefulRestart {
                 restarting: true,
                 notification: true,
                 restart_time: 120,
-                families: vec![GracefulRestartFamily { family: Family::IPV6_UNICAST, forwarding_preserved: true }],
+                families: vec![GracefulRestartFamily {
+                    family: Family::IPV6_UNICAST,
+                    forwarding_preserved: true,
+                }],
             }),
-            unknown: vec![RawCapability { code: RawCapability::FQDN, value: Bytes::from_static(b"\x02r1\x00") }],
+            unknown: vec![RawCapability {
+                code: RawCapability::FQDN,
+                value: Bytes::from_static(b"\x02r1\x00"),
+            }],
         };
         assert_eq!(round_trip(&caps), caps);
     }
@@ -376,29 +410,63 @@ mod tests {
         let gr = caps.graceful_restart.as_ref().unwrap();
         assert!(gr.restarting && !gr.notification);
         assert_eq!(gr.restart_time, 90);
-        assert_eq!(gr.families, [GracefulRestartFamily { family: Family::IPV4_UNICAST, forwarding_preserved: true }]);
-        assert_eq!(caps.add_path_for(Family::IPV4_UNICAST), Some(AddPathDirection::Both));
+        assert_eq!(
+            gr.families,
+            [GracefulRestartFamily {
+                family: Family::IPV4_UNICAST,
+                forwarding_preserved: true
+            }]
+        );
+        assert_eq!(
+            caps.add_path_for(Family::IPV4_UNICAST),
+            Some(AddPathDirection::Both)
+        );
         let mut out = BytesMut::new();
         caps.encode(&mut out).unwrap();
         // Encoding is in code order: 1, 64, 65, 69.
-        assert_eq!(&out[..], [&bytes[..6], &bytes[12..20], &bytes[6..12], &bytes[20..]].concat());
+        assert_eq!(
+            &out[..],
+            [&bytes[..6], &bytes[12..20], &bytes[6..12], &bytes[20..]].concat()
+        );
     }
 
     #[test]
     fn malformed_capabilities() {
         let mut caps = Capabilities::default();
-        assert_eq!(caps.decode_parameter(&[65, 2, 0, 1]), Err(CapabilityError { code: 65 }));
-        assert_eq!(caps.decode_parameter(&[2, 1, 0]), Err(CapabilityError { code: 2 }));
-        assert_eq!(caps.decode_parameter(&[69, 3, 0, 1, 1]), Err(CapabilityError { code: 69 }));
-        assert_eq!(caps.decode_parameter(&[64, 3, 0, 1, 1]), Err(CapabilityError { code: 64 }));
-        assert_eq!(caps.decode_parameter(&[1, 9]), Err(CapabilityError { code: 1 }));
+        assert_eq!(
+            caps.decode_parameter(&[65, 2, 0, 1]),
+            Err(CapabilityError { code: 65 })
+        );
+        assert_eq!(
+            caps.decode_parameter(&[2, 1, 0]),
+            Err(CapabilityError { code: 2 })
+        );
+        assert_eq!(
+            caps.decode_parameter(&[69, 3, 0, 1, 1]),
+            Err(CapabilityError { code: 69 })
+        );
+        assert_eq!(
+            caps.decode_parameter(&[64, 3, 0, 1, 1]),
+            Err(CapabilityError { code: 64 })
+        );
+        assert_eq!(
+            caps.decode_parameter(&[1, 9]),
+            Err(CapabilityError { code: 1 })
+        );
     }
 
     #[test]
     fn unknown_and_repeated_capabilities() {
         let mut caps = Capabilities::default();
-        caps.decode_parameter(&[71, 0, 1, 4, 0, 1, 0, 1, 1, 4, 0, 1, 0, 1, 69, 4, 0, 2, 1, 9]).unwrap();
-        assert_eq!(caps.unknown, [RawCapability { code: 71, value: Bytes::new() }]);
+        caps.decode_parameter(&[71, 0, 1, 4, 0, 1, 0, 1, 1, 4, 0, 1, 0, 1, 69, 4, 0, 2, 1, 9])
+            .unwrap();
+        assert_eq!(
+            caps.unknown,
+            [RawCapability {
+                code: 71,
+                value: Bytes::new()
+            }]
+        );
         assert_eq!(caps.multiprotocol, [Family::IPV4_UNICAST]);
         assert!(caps.add_path.is_empty(), "direction 9 is ignored");
         assert_eq!(Capabilities::default().families(), [Family::IPV4_UNICAST]);
@@ -408,15 +476,27 @@ mod tests {
     fn oversized_values_are_refused() {
         let caps = Capabilities {
             add_path: (0..64)
-                .map(|i| AddPath { family: Family::new(Afi(i), Safi::UNICAST), direction: AddPathDirection::Both })
+                .map(|i| AddPath {
+                    family: Family::new(Afi(i), Safi::UNICAST),
+                    direction: AddPathDirection::Both,
+                })
                 .collect(),
             ..Capabilities::default()
         };
-        assert_eq!(caps.encode(&mut BytesMut::new()), Err(EncodeError::CapabilityTooLong { code: 69, len: 256 }));
+        assert_eq!(
+            caps.encode(&mut BytesMut::new()),
+            Err(EncodeError::CapabilityTooLong { code: 69, len: 256 })
+        );
         let gr = Capabilities {
-            graceful_restart: Some(GracefulRestart { restart_time: 5000, ..GracefulRestart::default() }),
+            graceful_restart: Some(GracefulRestart {
+                restart_time: 5000,
+                ..GracefulRestart::default()
+            }),
             ..Capabilities::default()
         };
-        assert_eq!(gr.encode(&mut BytesMut::new()), Err(EncodeError::RestartTimeTooLong(5000)));
+        assert_eq!(
+            gr.encode(&mut BytesMut::new()),
+            Err(EncodeError::RestartTimeTooLong(5000))
+        );
     }
 }

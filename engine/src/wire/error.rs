@@ -22,7 +22,10 @@ pub struct DecodeError {
 impl DecodeError {
     /// An error reported with the given code, subcode and data.
     pub(crate) fn new(reason: &'static str, kind: ErrorKind, data: impl Into<Bytes>) -> Self {
-        DecodeError { reason, notification: Notification::new(kind, data.into()) }
+        DecodeError {
+            reason,
+            notification: Notification::new(kind, data.into()),
+        }
     }
 }
 

@@ -75,7 +75,10 @@ impl Frame {
             buf.reserve(len - buf.len());
             return Ok(None);
         }
-        Ok(Some(Frame { kind, bytes: buf.split_to(len).freeze() }))
+        Ok(Some(Frame {
+            kind,
+            bytes: buf.split_to(len).freeze(),
+        }))
     }
 }
 
@@ -93,7 +96,9 @@ mod tests {
     }
 
     fn error(bytes: &[u8], max: usize) -> Notification {
-        Frame::split(&mut BytesMut::from(bytes), max).unwrap_err().notification
+        Frame::split(&mut BytesMut::from(bytes), max)
+            .unwrap_err()
+            .notification
     }
 
     #[test]
@@ -101,7 +106,11 @@ mod tests {
         let keepalive = header(19, 4);
         let mut buf = BytesMut::new();
         for (i, &b) in keepalive.iter().enumerate() {
-            assert_eq!(Frame::split(&mut buf, MAX_MESSAGE_LEN).unwrap(), None, "after {i} octets");
+            assert_eq!(
+                Frame::split(&mut buf, MAX_MESSAGE_LEN).unwrap(),
+                None,
+                "after {i} octets"
+            );
             buf.extend_from_slice(&[b]);
         }
         buf.extend_from_slice(&header(19, 4)[..3]);
@@ -122,28 +131,44 @@ mod tests {
         );
 
         let short = error(&header(18, 4), MAX_MESSAGE_LEN);
-        assert_eq!(short.kind, ErrorKind::MessageHeader(HeaderSubcode::BadMessageLength));
+        assert_eq!(
+            short.kind,
+            ErrorKind::MessageHeader(HeaderSubcode::BadMessageLength)
+        );
         assert_eq!(&short.data[..], [0, 18].as_slice());
 
         let long = error(&header(4097, 2), MAX_MESSAGE_LEN);
         assert_eq!(&long.data[..], [0x10, 0x01].as_slice());
 
         let kind = error(&header(19, 9), MAX_MESSAGE_LEN);
-        assert_eq!(kind.kind, ErrorKind::MessageHeader(HeaderSubcode::BadMessageType));
+        assert_eq!(
+            kind.kind,
+            ErrorKind::MessageHeader(HeaderSubcode::BadMessageType)
+        );
         assert_eq!(&kind.data[..], [9].as_slice());
 
         for (len, code) in [(28, 1), (22, 2), (20, 3), (20, 4)] {
             let n = error(&header(len, code), MAX_MESSAGE_LEN);
-            assert_eq!(n.kind, ErrorKind::MessageHeader(HeaderSubcode::BadMessageLength), "type {code}");
+            assert_eq!(
+                n.kind,
+                ErrorKind::MessageHeader(HeaderSubcode::BadMessageLength),
+                "type {code}"
+            );
         }
     }
 
     #[test]
     fn rfc8654_extended_limits() {
         let mut update = BytesMut::from(&header(5000, 2)[..]);
-        assert_eq!(Frame::split(&mut update, MAX_EXTENDED_MESSAGE_LEN).unwrap(), None);
+        assert_eq!(
+            Frame::split(&mut update, MAX_EXTENDED_MESSAGE_LEN).unwrap(),
+            None
+        );
         assert!(update.capacity() >= 5000);
         let open = error(&header(5000, 1), MAX_EXTENDED_MESSAGE_LEN);
-        assert_eq!(open.kind, ErrorKind::MessageHeader(HeaderSubcode::BadMessageLength));
+        assert_eq!(
+            open.kind,
+            ErrorKind::MessageHeader(HeaderSubcode::BadMessageLength)
+        );
     }
 }

@@ -33,15 +33,29 @@ impl Rng {
 }
 
 fn random_config(rng: &mut Rng) -> CodecConfig {
-    let families = [Family::IPV4_UNICAST, Family::IPV6_UNICAST, Family::IPV4_MULTICAST, Family::IPV6_MULTICAST];
+    let families = [
+        Family::IPV4_UNICAST,
+        Family::IPV6_UNICAST,
+        Family::IPV4_MULTICAST,
+        Family::IPV6_MULTICAST,
+    ];
     let bits = rng.next();
     let pick = |shift: u32| {
-        families.iter().enumerate().filter(|(i, _)| bits >> (shift + *i as u32) & 1 == 1).map(|(_, f)| *f).collect()
+        families
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| bits >> (shift + *i as u32) & 1 == 1)
+            .map(|(_, f)| *f)
+            .collect()
     };
     CodecConfig {
         four_octet_as: bits & 1 == 1,
         extended_message: bits & 2 == 2,
-        peer: if bits & 4 == 4 { PeerKind::Internal } else { PeerKind::External },
+        peer: if bits & 4 == 4 {
+            PeerKind::Internal
+        } else {
+            PeerKind::External
+        },
         add_path_receive: pick(8),
         add_path_send: pick(16),
     }
@@ -55,38 +69,70 @@ fn corpus(config: &CodecConfig) -> Vec<Vec<u8>> {
         route_refresh: true,
         enhanced_route_refresh: true,
         four_octet_as: Some(4_200_000_000),
-        extended_next_hop: vec![ExtendedNextHop { family: Family::IPV4_UNICAST, next_hop_afi: Afi::IPV6 }],
+        extended_next_hop: vec![ExtendedNextHop {
+            family: Family::IPV4_UNICAST,
+            next_hop_afi: Afi::IPV6,
+        }],
         extended_message: true,
-        add_path: vec![AddPath { family: Family::IPV4_UNICAST, direction: AddPathDirection::Both }],
+        add_path: vec![AddPath {
+            family: Family::IPV4_UNICAST,
+            direction: AddPathDirection::Both,
+        }],
         graceful_restart: Some(GracefulRestart {
             restarting: true,
             notification: false,
             restart_time: 120,
-            families: vec![GracefulRestartFamily { family: Family::IPV6_UNICAST, forwarding_preserved: true }],
+            families: vec![GracefulRestartFamily {
+                family: Family::IPV6_UNICAST,
+                forwarding_preserved: true,
+            }],
         }),
-        unknown: vec![RawCapability { code: 73, value: Bytes::from_static(b"\x02r1\x00") }],
+        unknown: vec![RawCapability {
+            code: 73,
+            value: Bytes::from_static(b"\x02r1\x00"),
+        }],
     };
     let attributes = Attributes {
         origin: Some(Origin::Egp),
         as_path: Some(AsPath {
             segments: vec![
-                Segment { kind: SegmentType::ConfedSet, asns: vec![64512] },
-                Segment { kind: SegmentType::Sequence, asns: vec![65001, 4_200_000_001] },
-                Segment { kind: SegmentType::Set, asns: vec![1, 2, 3] },
+                // No sets: they are treated as withdrawn (RFC 9774).
+                Segment {
+                    kind: SegmentType::ConfedSequence,
+                    asns: vec![64512],
+                },
+                Segment {
+                    kind: SegmentType::Sequence,
+                    asns: vec![65001, 4_200_000_001],
+                },
+                Segment {
+                    kind: SegmentType::Sequence,
+                    asns: vec![1, 2, 3],
+                },
             ],
         }),
         med: Some(5),
         local_pref: Some(100),
         atomic_aggregate: true,
-        aggregator: Some(Aggregator { asn: 4_200_000_009, address: Ipv4Addr::new(1, 2, 3, 4) }),
+        aggregator: Some(Aggregator {
+            asn: 4_200_000_009,
+            address: Ipv4Addr::new(1, 2, 3, 4),
+        }),
         communities: vec![Community::NO_EXPORT],
         originator_id: Some(Ipv4Addr::new(9, 9, 9, 9)),
         cluster_list: vec![Ipv4Addr::new(8, 8, 8, 8)],
         extended_communities: vec![ExtCommunity([0, 2, 0, 1, 0, 0, 0, 1])],
-        large_communities: vec![LargeCommunity { global_admin: 1, local_data1: 2, local_data2: 3 }],
-        unknown: vec![
-            RawAttribute::new(AttrFlags::OPTIONAL_TRANSITIVE, AttrType(99), Bytes::from_static(b"xyz")).unwrap()
-        ],
+        large_communities: vec![LargeCommunity {
+            global_admin: 1,
+            local_data1: 2,
+            local_data2: 3,
+        }],
+        unknown: vec![RawAttribute::new(
+            AttrFlags::OPTIONAL_TRANSITIVE,
+            AttrType(99),
+            Bytes::from_static(b"xyz"),
+        )
+        .unwrap()],
     };
     let with_ids = |family: Family, prefixes: &[&str]| -> Vec<Nlri> {
         prefixes
@@ -95,7 +141,10 @@ fn corpus(config: &CodecConfig) -> Vec<Vec<u8>> {
             .map(|(i, p)| {
                 let n = Nlri::new(p.parse().unwrap());
                 if config.sends_path_ids(family) {
-                    Nlri { path_id: Some(i as u32), ..n }
+                    Nlri {
+                        path_id: Some(i as u32),
+                        ..n
+                    }
                 } else {
                     n
                 }
@@ -107,7 +156,10 @@ fn corpus(config: &CodecConfig) -> Vec<Vec<u8>> {
         Update {
             attributes: attributes.clone(),
             next_hop: Some(Ipv4Addr::new(192, 0, 2, 1)),
-            nlri: with_ids(Family::IPV4_UNICAST, &["10.0.0.0/8", "192.168.0.0/16", "0.0.0.0/0", "1.2.3.4/32"]),
+            nlri: with_ids(
+                Family::IPV4_UNICAST,
+                &["10.0.0.0/8", "192.168.0.0/16", "0.0.0.0/0", "1.2.3.4/32"],
+            ),
             withdrawn: with_ids(Family::IPV4_UNICAST, &["172.16.0.0/12"]),
             ..Update::default()
         },
@@ -115,8 +167,14 @@ fn corpus(config: &CodecConfig) -> Vec<Vec<u8>> {
             attributes: attributes.clone(),
             mp_reach: Some(MpReach {
                 family: Family::IPV6_UNICAST,
-                next_hop: NextHop::V6 { global, link_local: Some("fe80::1".parse().unwrap()) },
-                nlri: with_ids(Family::IPV6_UNICAST, &["2001:db8::/32", "::/0", "2001:db8:1:2::/64"]),
+                next_hop: NextHop::V6 {
+                    global,
+                    link_local: Some("fe80::1".parse().unwrap()),
+                },
+                nlri: with_ids(
+                    Family::IPV6_UNICAST,
+                    &["2001:db8::/32", "::/0", "2001:db8:1:2::/64"],
+                ),
             }),
             mp_unreach: Some(MpUnreach {
                 family: Family::IPV6_UNICAST,
@@ -128,7 +186,12 @@ fn corpus(config: &CodecConfig) -> Vec<Vec<u8>> {
         Update::end_of_rib(Family::IPV6_UNICAST),
     ];
     let mut others = vec![
-        Message::Open(Open::new(4_200_000_000, 90, Ipv4Addr::new(10, 0, 0, 1), caps)),
+        Message::Open(Open::new(
+            4_200_000_000,
+            90,
+            Ipv4Addr::new(10, 0, 0, 1),
+            caps,
+        )),
         Message::Keepalive,
         Message::Notification(Notification::administrative_shutdown("maintenance window")),
         Message::RouteRefresh(RouteRefresh {
@@ -233,7 +296,9 @@ fn exercise(config: &CodecConfig, data: &[u8], chunk: usize, reached: &mut Reach
                     reached.errors += 1;
                     // The notification must itself be sendable.
                     let mut out = BytesMut::new();
-                    e.notification.encode(config.max_message_len(), &mut out).unwrap();
+                    e.notification
+                        .encode(config.max_message_len(), &mut out)
+                        .unwrap();
                     let _ = e.to_string();
                     return;
                 }
@@ -250,7 +315,11 @@ fn use_message(config: &CodecConfig, received: Received) {
             let _ = d.announced().count() + d.withdrawn().count();
             let _ = d.end_of_rib();
             for p in &d.problems {
-                let _ = (p.kind.to_string(), p.kind.attribute(), p.notification.to_string());
+                let _ = (
+                    p.kind.to_string(),
+                    p.kind.attribute(),
+                    p.notification.to_string(),
+                );
             }
             let _ = d.update.encode(config, &mut out);
             let _ = EncodedAttributes::new(&d.update.attributes, config.four_octet_as);
@@ -283,9 +352,21 @@ fn decoders_survive_200k_random_and_mutated_inputs() {
     for round in 0..200_000 {
         let (source_config, corpus) = &corpora[round % corpora.len()];
         // Usually the settings the corpus was written with; sometimes not.
-        let config = if rng.chance(4) { random_config(&mut rng) } else { source_config.clone() };
-        let data = if rng.chance(4) { random_input(&mut rng) } else { mutate(&mut rng, corpus) };
-        let chunk = if rng.chance(2) { data.len() } else { 1 + rng.below(32) };
+        let config = if rng.chance(4) {
+            random_config(&mut rng)
+        } else {
+            source_config.clone()
+        };
+        let data = if rng.chance(4) {
+            random_input(&mut rng)
+        } else {
+            mutate(&mut rng, corpus)
+        };
+        let chunk = if rng.chance(2) {
+            data.len()
+        } else {
+            1 + rng.below(32)
+        };
         exercise(&config, &data, chunk, &mut reached);
         if data.len() > 19 {
             // The body decoders on their own, past the framer's checks.
@@ -295,8 +376,17 @@ fn decoders_survive_200k_random_and_mutated_inputs() {
             let _ = Notification::decode(&Bytes::copy_from_slice(body));
         }
     }
-    assert!(reached.errors > 1000 && reached.opens > 1000, "{} errors, {} opens", reached.errors, reached.opens);
-    assert!(reached.verdicts.iter().all(|&n| n > 1000), "verdicts reached: {:?}", reached.verdicts);
+    assert!(
+        reached.errors > 1000 && reached.opens > 1000,
+        "{} errors, {} opens",
+        reached.errors,
+        reached.opens
+    );
+    assert!(
+        reached.verdicts.iter().all(|&n| n > 1000),
+        "verdicts reached: {:?}",
+        reached.verdicts
+    );
 }
 
 #[test]
@@ -311,7 +401,11 @@ fn the_corpus_decodes_cleanly() {
         let mut count = 0;
         while let Some(m) = decoder.decode(&mut buf).unwrap() {
             if let Received::Update(d) = &m {
-                assert!(matches!(d.verdict, Verdict::Clean | Verdict::AttributesDiscarded), "{:?}", d.problems);
+                assert!(
+                    matches!(d.verdict, Verdict::Clean | Verdict::AttributesDiscarded),
+                    "{:?}",
+                    d.problems
+                );
             }
             count += 1;
         }

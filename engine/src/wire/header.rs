@@ -80,7 +80,11 @@ pub(crate) fn begin_message(out: &mut BytesMut, kind: MessageType) -> usize {
 
 /// Fills in the length of the message begun at `start`. A message longer
 /// than `max` is removed from `out` again and reported.
-pub(crate) fn finish_message(out: &mut BytesMut, start: usize, max: usize) -> Result<(), EncodeError> {
+pub(crate) fn finish_message(
+    out: &mut BytesMut,
+    start: usize,
+    max: usize,
+) -> Result<(), EncodeError> {
     let len = out.len() - start;
     if len > max {
         out.truncate(start);

@@ -75,8 +75,12 @@ impl Received {
     pub fn decode(frame: &Frame, config: &CodecConfig) -> Result<Received, DecodeError> {
         Ok(match frame.kind() {
             MessageType::Open => Received::Open(Open::decode(&frame.body())?),
-            MessageType::Update => Received::Update(Box::new(DecodedUpdate::decode(&frame.body(), config))),
-            MessageType::Notification => Received::Notification(Notification::decode(&frame.body())?),
+            MessageType::Update => {
+                Received::Update(Box::new(DecodedUpdate::decode(&frame.body(), config)))
+            }
+            MessageType::Notification => {
+                Received::Notification(Notification::decode(&frame.body())?)
+            }
             // The framer checked the length: a KEEPALIVE has no body.
             MessageType::Keepalive => Received::Keepalive,
             MessageType::RouteRefresh => Received::RouteRefresh(RouteRefresh::decode(frame)?),
@@ -161,19 +165,35 @@ mod tests {
 
     #[test]
     fn rfc7313_route_refresh_vectors() {
-        let borr = RouteRefresh { family: Family::IPV6_UNICAST, subtype: RouteRefreshSubtype::BeginningOfRefresh };
+        let borr = RouteRefresh {
+            family: Family::IPV6_UNICAST,
+            subtype: RouteRefreshSubtype::BeginningOfRefresh,
+        };
         let out = encode_all(&[Message::RouteRefresh(borr)], &CodecConfig::default());
         assert_eq!(&out[16..], [0, 23, 5, 0, 2, 1, 1].as_slice());
-        let eorr = RouteRefresh { subtype: RouteRefreshSubtype::EndOfRefresh, ..borr };
+        let eorr = RouteRefresh {
+            subtype: RouteRefreshSubtype::EndOfRefresh,
+            ..borr
+        };
         let plain = RouteRefresh::request(Family::IPV4_UNICAST);
-        let reserved = RouteRefresh { subtype: RouteRefreshSubtype::Reserved(9), ..plain };
+        let reserved = RouteRefresh {
+            subtype: RouteRefreshSubtype::Reserved(9),
+            ..plain
+        };
         let mut buf = encode_all(
-            &[Message::RouteRefresh(eorr), Message::RouteRefresh(plain), Message::RouteRefresh(reserved)],
+            &[
+                Message::RouteRefresh(eorr),
+                Message::RouteRefresh(plain),
+                Message::RouteRefresh(reserved),
+            ],
             &CodecConfig::default(),
         );
         let mut decoder = MessageDecoder::default();
         for expected in [eorr, plain, reserved] {
-            assert_eq!(decoder.decode(&mut buf).unwrap(), Some(Received::RouteRefresh(expected)));
+            assert_eq!(
+                decoder.decode(&mut buf).unwrap(),
+                Some(Received::RouteRefresh(expected))
+            );
         }
     }
 
@@ -181,15 +201,25 @@ mod tests {
     fn rfc7313_route_refresh_length_error() {
         let mut bytes = BytesMut::from(&[0xffu8; 16][..]);
         bytes.extend_from_slice(&[0, 24, 5, 0, 1, 0, 1, 0]);
-        let error = MessageDecoder::default().decode(&mut bytes.clone()).unwrap_err();
-        assert_eq!(error.notification.kind, ErrorKind::RouteRefresh(RouteRefreshSubcode::InvalidMessageLength));
+        let error = MessageDecoder::default()
+            .decode(&mut bytes.clone())
+            .unwrap_err();
+        assert_eq!(
+            error.notification.kind,
+            ErrorKind::RouteRefresh(RouteRefreshSubcode::InvalidMessageLength)
+        );
         assert_eq!(error.notification.data, bytes.freeze());
     }
 
     #[test]
     fn a_stream_of_every_message_type() {
         let config = CodecConfig::default();
-        let open = Open::new(65001, 90, Ipv4Addr::new(192, 0, 2, 1), Capabilities::default());
+        let open = Open::new(
+            65001,
+            90,
+            Ipv4Addr::new(192, 0, 2, 1),
+            Capabilities::default(),
+        );
         let messages = [
             Message::Open(open.clone()),
             Message::Keepalive,
@@ -214,9 +244,13 @@ mod tests {
             assert_eq!(sent.kind(), got.kind());
         }
         assert_eq!(received[0], Received::Open(open));
-        let Received::Update(eor) = &received[2] else { panic!("not an UPDATE") };
+        let Received::Update(eor) = &received[2] else {
+            panic!("not an UPDATE")
+        };
         assert_eq!(eor.end_of_rib(), Some(Family::IPV4_UNICAST));
-        let Received::Notification(n) = &received[4] else { panic!("not a NOTIFICATION") };
+        let Received::Notification(n) = &received[4] else {
+            panic!("not a NOTIFICATION")
+        };
         assert_eq!(n.shutdown_communication(), Ok(Some("bye".to_owned())));
     }
 
@@ -226,7 +260,10 @@ mod tests {
         let mut big = BytesMut::from(&[0xffu8; 16][..]);
         big.extend_from_slice(&[0x13, 0x88, 2]);
         assert!(decoder.decode(&mut big.clone()).is_err());
-        decoder.set_config(CodecConfig { extended_message: true, ..CodecConfig::default() });
+        decoder.set_config(CodecConfig {
+            extended_message: true,
+            ..CodecConfig::default()
+        });
         assert_eq!(decoder.decode(&mut big).unwrap(), None);
         assert!(decoder.config().extended_message);
     }

@@ -40,8 +40,8 @@ mod update;
 mod fuzz_test;
 
 pub use capability::{
-    AddPath, AddPathDirection, Capabilities, CapabilityError, ExtendedNextHop, GracefulRestart, GracefulRestartFamily,
-    RawCapability,
+    AddPath, AddPathDirection, Capabilities, CapabilityError, ExtendedNextHop, GracefulRestart,
+    GracefulRestartFamily, RawCapability,
 };
 pub use config::{CodecConfig, PeerKind};
 pub use error::{DecodeError, EncodeError};
@@ -51,14 +51,15 @@ pub use header::{MessageType, HEADER_LEN, MARKER, MAX_EXTENDED_MESSAGE_LEN, MAX_
 pub use message::{Message, MessageDecoder, Received};
 pub use negotiate::{negotiate, Negotiated};
 pub use notification::{
-    CeaseSubcode, ErrorKind, FsmSubcode, HeaderSubcode, Notification, OpenSubcode, RouteRefreshSubcode,
-    ShutdownCommunicationError, UpdateSubcode, MAX_SHUTDOWN_COMMUNICATION,
+    CeaseSubcode, ErrorKind, FsmSubcode, HeaderSubcode, Notification, OpenSubcode,
+    RouteRefreshSubcode, ShutdownCommunicationError, UpdateSubcode, MAX_SHUTDOWN_COMMUNICATION,
 };
 pub use open::{Open, BGP_VERSION};
 pub use prefix::{Nlri, NlriError};
 pub use route_refresh::{RouteRefresh, RouteRefreshSubtype};
 pub use update::{
-    Action, Aggregator, Announced, AsPath, AsPathError, AttrFlags, AttrType, Attributes, Community, DecodedUpdate,
-    EncodedAttributes, ExtCommunity, LargeCommunity, MpError, MpReach, MpUnreach, NextHop, Origin, Problem,
-    ProblemKind, RawAttribute, Segment, SegmentType, Update, UpdatePacker, Verdict, AS_TRANS,
+    Action, Aggregator, Announced, AsPath, AsPathError, AttrFlags, AttrType, Attributes, Community,
+    DecodedUpdate, EncodedAttributes, ExtCommunity, LargeCommunity, MpError, MpReach, MpUnreach,
+    NextHop, Origin, Problem, ProblemKind, RawAttribute, Segment, SegmentType, Update,
+    UpdatePacker, Verdict, AS_TRANS,
 };

@@ -38,11 +38,21 @@ pub struct Negotiated {
 
 /// Computes the session parameters from our OPEN and the peer's.
 pub fn negotiate(local: &Open, remote: &Open) -> Negotiated {
-    let (ours, theirs): (&Capabilities, &Capabilities) = (&local.capabilities, &remote.capabilities);
+    let (ours, theirs): (&Capabilities, &Capabilities) =
+        (&local.capabilities, &remote.capabilities);
     let their_families = theirs.families();
-    let families: Vec<Family> = ours.families().into_iter().filter(|f| their_families.contains(f)).collect();
-    let add_path = |we: fn(&Capabilities, Family) -> bool, they: fn(&Capabilities, Family) -> bool| {
-        families.iter().copied().filter(|&f| we(ours, f) && they(theirs, f)).collect::<Vec<_>>()
+    let families: Vec<Family> = ours
+        .families()
+        .into_iter()
+        .filter(|f| their_families.contains(f))
+        .collect();
+    let add_path = |we: fn(&Capabilities, Family) -> bool,
+                    they: fn(&Capabilities, Family) -> bool| {
+        families
+            .iter()
+            .copied()
+            .filter(|&f| we(ours, f) && they(theirs, f))
+            .collect::<Vec<_>>()
     };
     let sends = |c: &Capabilities, f: Family| c.add_path_for(f).is_some_and(|d| d.sends());
     let receives = |c: &Capabilities, f: Family| c.add_path_for(f).is_some_and(|d| d.receives());
@@ -52,7 +62,9 @@ pub fn negotiate(local: &Open, remote: &Open) -> Negotiated {
         hold_time: local.hold_time.min(remote.hold_time),
         four_octet_as: ours.four_octet_as.is_some() && theirs.four_octet_as.is_some(),
         route_refresh,
-        enhanced_route_refresh: route_refresh && ours.enhanced_route_refresh && theirs.enhanced_route_refresh,
+        enhanced_route_refresh: route_refresh
+            && ours.enhanced_route_refresh
+            && theirs.enhanced_route_refresh,
         extended_message: ours.extended_message && theirs.extended_message,
         extended_next_hop: ours
             .extended_next_hop
@@ -62,7 +74,10 @@ pub fn negotiate(local: &Open, remote: &Open) -> Negotiated {
             .collect(),
         add_path_send: add_path(sends, receives),
         add_path_receive: add_path(receives, sends),
-        graceful_restart: ours.graceful_restart.as_ref().and(theirs.graceful_restart.clone()),
+        graceful_restart: ours
+            .graceful_restart
+            .as_ref()
+            .and(theirs.graceful_restart.clone()),
         families,
     }
 }
@@ -104,17 +119,27 @@ mod tests {
 
     #[test]
     fn full_negotiation() {
-        let enhe = ExtendedNextHop { family: Family::IPV4_UNICAST, next_hop_afi: Afi::IPV6 };
+        let enhe = ExtendedNextHop {
+            family: Family::IPV4_UNICAST,
+            next_hop_afi: Afi::IPV6,
+        };
         let gr = GracefulRestart {
             restart_time: 120,
-            families: vec![GracefulRestartFamily { family: Family::IPV4_UNICAST, forwarding_preserved: true }],
+            families: vec![GracefulRestartFamily {
+                family: Family::IPV4_UNICAST,
+                forwarding_preserved: true,
+            }],
             ..GracefulRestart::default()
         };
         let local = open(
             65001,
             90,
             Capabilities {
-                multiprotocol: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST, Family::IPV4_MULTICAST],
+                multiprotocol: vec![
+                    Family::IPV4_UNICAST,
+                    Family::IPV6_UNICAST,
+                    Family::IPV4_MULTICAST,
+                ],
                 route_refresh: true,
                 enhanced_route_refresh: true,
                 four_octet_as: Some(65001),
@@ -167,7 +192,14 @@ mod tests {
 
     #[test]
     fn minimal_peers_default_to_ipv4_unicast() {
-        let local = open(65001, 180, Capabilities { four_octet_as: Some(65001), ..Default::default() });
+        let local = open(
+            65001,
+            180,
+            Capabilities {
+                four_octet_as: Some(65001),
+                ..Default::default()
+            },
+        );
         let remote = open(65002, 0, Capabilities::default());
         let n = negotiate(&local, &remote);
         assert_eq!(n.peer_asn, 65002);
@@ -187,8 +219,10 @@ mod tests {
             add_path: vec![add_path(Family::IPV6_UNICAST, AddPathDirection::Both)],
             ..Default::default()
         };
-        let n =
-            negotiate(&open(1, 90, caps(vec![Family::IPV4_UNICAST])), &open(2, 90, caps(vec![Family::IPV6_UNICAST])));
+        let n = negotiate(
+            &open(1, 90, caps(vec![Family::IPV4_UNICAST])),
+            &open(2, 90, caps(vec![Family::IPV6_UNICAST])),
+        );
         assert!(n.families.is_empty());
         assert!(n.add_path_send.is_empty());
     }

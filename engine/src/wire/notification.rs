@@ -311,7 +311,9 @@ impl Notification {
     /// (RFC 9003 2). `Ok(None)` for other kinds, for empty data and for a
     /// zero length. Octets after the text are ignored.
     pub fn shutdown_communication(&self) -> Result<Option<String>, ShutdownCommunicationError> {
-        let ErrorKind::Cease(CeaseSubcode::AdministrativeShutdown | CeaseSubcode::AdministrativeReset) = self.kind
+        let ErrorKind::Cease(
+            CeaseSubcode::AdministrativeShutdown | CeaseSubcode::AdministrativeReset,
+        ) = self.kind
         else {
             return Ok(None);
         };
@@ -321,15 +323,21 @@ impl Notification {
         if len == 0 {
             return Ok(None);
         }
-        let text = rest.get(..usize::from(len)).ok_or(ShutdownCommunicationError::Truncated)?;
-        let text = std::str::from_utf8(text).map_err(|_| ShutdownCommunicationError::InvalidUtf8)?;
+        let text = rest
+            .get(..usize::from(len))
+            .ok_or(ShutdownCommunicationError::Truncated)?;
+        let text =
+            std::str::from_utf8(text).map_err(|_| ShutdownCommunicationError::InvalidUtf8)?;
         Ok(Some(text.to_owned()))
     }
 
     /// Reads the body of a NOTIFICATION (the octets after the header).
     pub fn decode(body: &Bytes) -> Result<Self, DecodeError> {
         match body.get(..2) {
-            Some(&[code, subcode]) => Ok(Notification::new(ErrorKind::from_codes(code, subcode), body.slice(2..))),
+            Some(&[code, subcode]) => Ok(Notification::new(
+                ErrorKind::from_codes(code, subcode),
+                body.slice(2..),
+            )),
             // The framer already demands 21 octets; this only keeps the
             // function total.
             _ => Err(DecodeError::new(
@@ -347,14 +355,24 @@ impl Notification {
         out.put_u8(self.kind.code());
         out.put_u8(self.kind.subcode());
         let room = max_len.saturating_sub(out.len() - start);
-        out.put_slice(self.data.get(..room.min(self.data.len())).unwrap_or_default());
+        out.put_slice(
+            self.data
+                .get(..room.min(self.data.len()))
+                .unwrap_or_default(),
+        );
         finish_message(out, start, max_len)
     }
 }
 
 impl fmt::Display for Notification {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}/{})", self.kind, self.kind.code(), self.kind.subcode())?;
+        write!(
+            f,
+            "{} ({}/{})",
+            self.kind,
+            self.kind.code(),
+            self.kind.subcode()
+        )?;
         match self.shutdown_communication() {
             Ok(Some(text)) => write!(f, ": {text:?}"),
             _ if self.data.is_empty() => Ok(()),
@@ -376,16 +394,27 @@ mod tests {
                 assert_eq!((kind.code(), kind.subcode()), (code, subcode));
             }
         }
-        assert_eq!(ErrorKind::from_codes(3, 11), ErrorKind::Update(UpdateSubcode::MalformedAsPath));
+        assert_eq!(
+            ErrorKind::from_codes(3, 11),
+            ErrorKind::Update(UpdateSubcode::MalformedAsPath)
+        );
         assert_eq!(ErrorKind::from_codes(6, 9).to_string(), "cease: hard reset");
         assert_eq!(ErrorKind::from_codes(4, 0), ErrorKind::HoldTimerExpired);
-        assert_eq!(ErrorKind::from_codes(4, 1), ErrorKind::Other { code: 4, subcode: 1 });
+        assert_eq!(
+            ErrorKind::from_codes(4, 1),
+            ErrorKind::Other {
+                code: 4,
+                subcode: 1
+            }
+        );
     }
 
     #[test]
     fn rfc4271_vector_hold_timer_expired() {
         let mut out = BytesMut::new();
-        Notification::new(ErrorKind::HoldTimerExpired, Bytes::new()).encode(MAX_MESSAGE_LEN, &mut out).unwrap();
+        Notification::new(ErrorKind::HoldTimerExpired, Bytes::new())
+            .encode(MAX_MESSAGE_LEN, &mut out)
+            .unwrap();
         let mut expected = vec![0xff; 16];
         expected.extend_from_slice(&[0, 21, 3, 4, 0]);
         assert_eq!(&out[..], &expected[..]);
@@ -397,7 +426,10 @@ mod tests {
         assert_eq!(n.kind.code(), 6);
         assert_eq!(n.kind.subcode(), 2);
         assert_eq!(&n.data[..], b"\x0bmaintenance");
-        assert_eq!(n.shutdown_communication(), Ok(Some("maintenance".to_owned())));
+        assert_eq!(
+            n.shutdown_communication(),
+            Ok(Some("maintenance".to_owned()))
+        );
 
         let mut out = BytesMut::new();
         n.encode(MAX_MESSAGE_LEN, &mut out).unwrap();
@@ -414,24 +446,35 @@ mod tests {
         let text = "é".repeat(200); // 400 octets
         let n = Notification::administrative_reset(&text);
         assert_eq!(n.data[0], 254);
-        assert_eq!(n.shutdown_communication().unwrap().unwrap(), "é".repeat(127));
+        assert_eq!(
+            n.shutdown_communication().unwrap().unwrap(),
+            "é".repeat(127)
+        );
     }
 
     #[test]
     fn bad_communications() {
         let kind = ErrorKind::Cease(CeaseSubcode::AdministrativeShutdown);
         let truncated = Notification::new(kind, Bytes::from_static(b"\x05abc"));
-        assert_eq!(truncated.shutdown_communication(), Err(ShutdownCommunicationError::Truncated));
+        assert_eq!(
+            truncated.shutdown_communication(),
+            Err(ShutdownCommunicationError::Truncated)
+        );
         let binary = Notification::new(kind, Bytes::from_static(b"\x02\xff\xfe"));
-        assert_eq!(binary.shutdown_communication(), Err(ShutdownCommunicationError::InvalidUtf8));
+        assert_eq!(
+            binary.shutdown_communication(),
+            Err(ShutdownCommunicationError::InvalidUtf8)
+        );
         let other = Notification::new(ErrorKind::HoldTimerExpired, Bytes::from_static(b"\x02ab"));
         assert_eq!(other.shutdown_communication(), Ok(None));
     }
 
     #[test]
     fn oversized_data_is_cut_to_fit() {
-        let n =
-            Notification::new(ErrorKind::Update(UpdateSubcode::OptionalAttributeError), Bytes::from(vec![7u8; 5000]));
+        let n = Notification::new(
+            ErrorKind::Update(UpdateSubcode::OptionalAttributeError),
+            Bytes::from(vec![7u8; 5000]),
+        );
         let mut out = BytesMut::new();
         n.encode(MAX_MESSAGE_LEN, &mut out).unwrap();
         assert_eq!(out.len(), MAX_MESSAGE_LEN);

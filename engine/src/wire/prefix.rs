@@ -22,12 +22,18 @@ pub struct Nlri {
 impl Nlri {
     /// A prefix without a path identifier.
     pub fn new(prefix: IpNet) -> Self {
-        Nlri { prefix: prefix.trunc(), path_id: None }
+        Nlri {
+            prefix: prefix.trunc(),
+            path_id: None,
+        }
     }
 
     /// A prefix with an add-path identifier.
     pub fn with_path_id(prefix: IpNet, path_id: u32) -> Self {
-        Nlri { prefix: prefix.trunc(), path_id: Some(path_id) }
+        Nlri {
+            prefix: prefix.trunc(),
+            path_id: Some(path_id),
+        }
     }
 
     /// The prefix's IP version.
@@ -77,12 +83,18 @@ pub(crate) fn decode_nlri(
 ) -> Result<(), NlriError> {
     let mut r = Reader::new(field);
     while !r.is_empty() {
-        let path_id = if add_path { Some(r.u32().ok_or(NlriError::Truncated)?) } else { None };
+        let path_id = if add_path {
+            Some(r.u32().ok_or(NlriError::Truncated)?)
+        } else {
+            None
+        };
         let len = r.u8().ok_or(NlriError::Truncated)?;
         if len > version.max_prefix_len() {
             return Err(NlriError::PrefixTooLong(len));
         }
-        let octets = r.take(usize::from(len).div_ceil(8)).ok_or(NlriError::Truncated)?;
+        let octets = r
+            .take(usize::from(len).div_ceil(8))
+            .ok_or(NlriError::Truncated)?;
         let prefix = match version {
             IpVersion::V4 => {
                 let mut addr = [0u8; 4];
@@ -132,14 +144,32 @@ mod tests {
     #[test]
     fn rfc4271_encoding_uses_only_significant_octets() {
         let mut out = BytesMut::new();
-        for p in ["10.0.0.0/8", "192.168.1.0/24", "0.0.0.0/0", "10.1.2.3/32", "172.16.0.0/12"] {
+        for p in [
+            "10.0.0.0/8",
+            "192.168.1.0/24",
+            "0.0.0.0/0",
+            "10.1.2.3/32",
+            "172.16.0.0/12",
+        ] {
             encode_prefix(&net(p), &mut out);
         }
-        assert_eq!(&out[..], [8, 10, 24, 192, 168, 1, 0, 32, 10, 1, 2, 3, 12, 172, 16].as_slice());
+        assert_eq!(
+            &out[..],
+            [8, 10, 24, 192, 168, 1, 0, 32, 10, 1, 2, 3, 12, 172, 16].as_slice()
+        );
         let mut back = Vec::new();
         decode_nlri(&out, IpVersion::V4, false, &mut back).unwrap();
         let prefixes: Vec<_> = back.iter().map(|n| n.prefix.to_string()).collect();
-        assert_eq!(prefixes, ["10.0.0.0/8", "192.168.1.0/24", "0.0.0.0/0", "10.1.2.3/32", "172.16.0.0/12"]);
+        assert_eq!(
+            prefixes,
+            [
+                "10.0.0.0/8",
+                "192.168.1.0/24",
+                "0.0.0.0/0",
+                "10.1.2.3/32",
+                "172.16.0.0/12"
+            ]
+        );
     }
 
     #[test]
@@ -154,7 +184,10 @@ mod tests {
         let nlri = Nlri::with_path_id(net("2001:db8::/32"), 7);
         let mut out = BytesMut::new();
         encode_nlri(&nlri, true, &mut out);
-        assert_eq!(&out[..], [0, 0, 0, 7, 32, 0x20, 0x01, 0x0d, 0xb8].as_slice());
+        assert_eq!(
+            &out[..],
+            [0, 0, 0, 7, 32, 0x20, 0x01, 0x0d, 0xb8].as_slice()
+        );
         assert_eq!(nlri.wire_len(true), out.len());
         let mut back = Vec::new();
         decode_nlri(&out, IpVersion::V6, true, &mut back).unwrap();
@@ -164,10 +197,22 @@ mod tests {
     #[test]
     fn errors() {
         let mut v = Vec::new();
-        assert_eq!(decode_nlri(&[33, 1, 2, 3, 4, 5], IpVersion::V4, false, &mut v), Err(NlriError::PrefixTooLong(33)));
-        assert_eq!(decode_nlri(&[129], IpVersion::V6, false, &mut v), Err(NlriError::PrefixTooLong(129)));
-        assert_eq!(decode_nlri(&[24, 10, 0], IpVersion::V4, false, &mut v), Err(NlriError::Truncated));
-        assert_eq!(decode_nlri(&[0, 0, 1], IpVersion::V4, true, &mut v), Err(NlriError::Truncated));
+        assert_eq!(
+            decode_nlri(&[33, 1, 2, 3, 4, 5], IpVersion::V4, false, &mut v),
+            Err(NlriError::PrefixTooLong(33))
+        );
+        assert_eq!(
+            decode_nlri(&[129], IpVersion::V6, false, &mut v),
+            Err(NlriError::PrefixTooLong(129))
+        );
+        assert_eq!(
+            decode_nlri(&[24, 10, 0], IpVersion::V4, false, &mut v),
+            Err(NlriError::Truncated)
+        );
+        assert_eq!(
+            decode_nlri(&[0, 0, 1], IpVersion::V4, true, &mut v),
+            Err(NlriError::Truncated)
+        );
         assert!(decode_nlri(&[128; 17], IpVersion::V6, false, &mut v).is_ok());
     }
 }

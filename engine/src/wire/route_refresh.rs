@@ -56,7 +56,10 @@ pub struct RouteRefresh {
 impl RouteRefresh {
     /// A plain request for a family.
     pub fn request(family: Family) -> Self {
-        RouteRefresh { family, subtype: RouteRefreshSubtype::Normal }
+        RouteRefresh {
+            family,
+            subtype: RouteRefreshSubtype::Normal,
+        }
     }
 
     /// Reads a ROUTE-REFRESH frame. A length other than 23 octets is the

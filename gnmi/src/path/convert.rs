@@ -92,12 +92,19 @@ impl<'c> Resolved<'c> {
                 .iter()
                 .map(|l| list_keys(l).iter().map(|k| k.name().to_string()).collect())
                 .collect(),
-            first: list_keys(&nodes[0]).into_iter().map(|k| {
-                let identity = is_identityref(&k);
-                (k, identity)
-            }).collect(),
+            first: list_keys(&nodes[0])
+                .into_iter()
+                .map(|k| {
+                    let identity = is_identityref(&k);
+                    (k, identity)
+                })
+                .collect(),
         });
-        Resolved { module, nodes, keys }
+        Resolved {
+            module,
+            nodes,
+            keys,
+        }
     }
 }
 
@@ -189,7 +196,8 @@ fn convert<'c>(
             Some(hit) => hit,
             None => {
                 let parent = set.as_ref().map(|r| r.nodes.as_slice());
-                let (module, nodes) = resolve(ctx, before, elem, parent, descend, i, &first_module)?;
+                let (module, nodes) =
+                    resolve(ctx, before, elem, parent, descend, i, &first_module)?;
                 let resolved = Rc::new(Resolved::new(module, nodes));
                 if let Some(m) = memo.as_mut() {
                     m.nodes.insert(shape.clone(), resolved.clone());
@@ -208,7 +216,15 @@ fn convert<'c>(
                 out.push_str(split_qualified(&elem.name).map_or(elem.name.as_str(), |(_, n)| n));
             }
         }
-        predicates(&elems[..=i], elem, &resolved, mode, memo.as_deref_mut(), &mut out).map_err(|e| match e {
+        predicates(
+            &elems[..=i],
+            elem,
+            &resolved,
+            mode,
+            memo.as_deref_mut(),
+            &mut out,
+        )
+        .map_err(|e| match e {
             KeyError::Path(e) => e,
             KeyError::Wildcard => wildcard(),
         })?;
@@ -255,9 +271,10 @@ fn resolve<'c>(
         return Ok((None, pool));
     }
     let (module, name) = split_qualified(&elem.name).ok_or_else(not_found)?;
-    let module = module
-        .map(str::to_string)
-        .or_else(|| if i == 0 { first_module.clone() } else { None });
+    let module =
+        module
+            .map(str::to_string)
+            .or_else(|| if i == 0 { first_module.clone() } else { None });
     let matches: Vec<_> = pool
         .into_iter()
         .filter(|n| n.name() == name && module.as_deref().is_none_or(|m| n.module().name() == m))
@@ -348,12 +365,18 @@ fn predicates(
             // needs the defining module.
             false => {
                 let at = key.as_raw() as usize;
-                match memo.as_mut().and_then(|m| m.identities.get(&at)?.get(value.as_str())) {
+                match memo
+                    .as_mut()
+                    .and_then(|m| m.identities.get(&at)?.get(value.as_str()))
+                {
                     Some(known) => known.clone(),
                     None => {
                         let found = identity_module(key, value);
                         if let Some(m) = memo.as_mut() {
-                            m.identities.entry(at).or_default().insert(value.clone(), found.clone());
+                            m.identities
+                                .entry(at)
+                                .or_default()
+                                .insert(value.clone(), found.clone());
                         }
                         found
                     }

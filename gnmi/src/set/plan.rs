@@ -9,10 +9,10 @@ use yang2::schema::{SchemaNode, SchemaNodeKind};
 
 use super::{path_failure, schema_of, value_failure, Step, StepResult};
 use crate::decode::{normalize_member, value_json};
-use ocbgp_models::ly;
 use crate::path::{self, PathError};
 use crate::proto::gnmi::update_result::Operation as Op;
 use crate::proto::gnmi::Path;
+use ocbgp_models::ly;
 
 /// A delete: the node, or every node a wildcard path matches in running.
 /// Deleting what does not exist is accepted, as the specification asks.

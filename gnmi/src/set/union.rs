@@ -10,9 +10,9 @@ use yang2::schema::SchemaNodeKind;
 use super::{edit_failure, path_failure, schema_of, value_failure, Failure, Plan, Step};
 use crate::decode::value_json;
 use crate::encode::subtree_json;
-use ocbgp_models::ly;
 use crate::path;
 use crate::proto::gnmi::Path;
+use ocbgp_models::ly;
 
 /// union_replace (gNMI union_replace specification, 5.3.2 for path-based
 /// origins): the values of all union_replace operations are joined; every

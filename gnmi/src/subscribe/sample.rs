@@ -64,7 +64,8 @@ pub(super) fn stream_entries(
     let mode = SubscriptionMode::try_from(sub.mode).map_err(|_| {
         Status::invalid_argument(format!(
             "{}: unknown subscription mode {}",
-            query.text(), sub.mode
+            query.text(),
+            sub.mode
         ))
     })?;
     Ok(match mode {

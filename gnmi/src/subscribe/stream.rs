@@ -13,10 +13,10 @@ use super::{
     notifications, read, send_current, shutting_down, streamed, streamed_current, sync_response,
     Context, Sender, Subscription, Trigger,
 };
-use ocbgp_models::datastore::StreamChange;
-use tokio::sync::mpsc;
 use crate::encode::{Leaf, Namer};
 use crate::proto::gnmi::SubscribeRequest;
+use ocbgp_models::datastore::StreamChange;
+use tokio::sync::mpsc;
 
 /// Why an entry is read this round.
 #[derive(Debug, Clone, Copy, Default)]
@@ -244,8 +244,12 @@ pub(super) async fn run(
                 continue;
             }
             let old = if full { None } else { e.hashes.take() };
-            let track = e.hashes.is_some() || old.is_some() || (e.trigger == Trigger::OnChange && !e.feed);
-            let sent = streamed::send(&ctx.store, &options, &e.query, encoding, &prefix, tx, true, old, track).await?;
+            let track =
+                e.hashes.is_some() || old.is_some() || (e.trigger == Trigger::OnChange && !e.feed);
+            let sent = streamed::send(
+                &ctx.store, &options, &e.query, encoding, &prefix, tx, true, old, track,
+            )
+            .await?;
             sub.entries[i].hashes = sent.hashes;
             if tx.is_closed() {
                 return Ok(());
@@ -322,7 +326,9 @@ pub(super) async fn run(
     }
 }
 
-async fn next_change(feed: &mut Option<mpsc::Receiver<(usize, StreamChange)>>) -> Option<(usize, StreamChange)> {
+async fn next_change(
+    feed: &mut Option<mpsc::Receiver<(usize, StreamChange)>>,
+) -> Option<(usize, StreamChange)> {
     match feed {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -355,7 +361,8 @@ async fn send_changes(
     let max = ctx.options.max_updates;
     for (i, changes) in by_entry {
         let e = &sub.entries[i];
-        let responses = streamed::change_notifications(&e.query, &changes, sub.encoding, &sub.prefix, max);
+        let responses =
+            streamed::change_notifications(&e.query, &changes, sub.encoding, &sub.prefix, max);
         match responses {
             Some(responses) => {
                 for r in responses {
@@ -369,17 +376,33 @@ async fn send_changes(
                 let gone = crate::proto::gnmi::Notification {
                     timestamp: crate::data::now_ns(),
                     prefix: sub.prefix.clone(),
-                    delete: vec![crate::proto::gnmi::Path { elem: e.query.elems.clone(), ..Default::default() }],
+                    delete: vec![crate::proto::gnmi::Path {
+                        elem: e.query.elems.clone(),
+                        ..Default::default()
+                    }],
                     ..Default::default()
                 };
                 let gone = crate::proto::gnmi::SubscribeResponse {
-                    response: Some(crate::proto::gnmi::subscribe_response::Response::Update(gone)),
+                    response: Some(crate::proto::gnmi::subscribe_response::Response::Update(
+                        gone,
+                    )),
                     ..Default::default()
                 };
                 if tx.send(Ok(gone)).await.is_err() {
                     return Ok(false);
                 }
-                streamed::send(&ctx.store, &ctx.options, &e.query, sub.encoding, &sub.prefix, tx, true, None, false).await?;
+                streamed::send(
+                    &ctx.store,
+                    &ctx.options,
+                    &e.query,
+                    sub.encoding,
+                    &sub.prefix,
+                    tx,
+                    true,
+                    None,
+                    false,
+                )
+                .await?;
             }
         }
     }

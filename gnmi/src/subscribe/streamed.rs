@@ -59,11 +59,17 @@ fn hash_of(json: &str) -> u64 {
 }
 
 fn path_text(elems: &[PathElem]) -> String {
-    crate::path::to_text(&Path { elem: elems.to_vec(), ..Default::default() })
+    crate::path::to_text(&Path {
+        elem: elems.to_vec(),
+        ..Default::default()
+    })
 }
 
 fn update(n: Notification) -> SubscribeResponse {
-    SubscribeResponse { response: Some(Response::Update(n)), ..Default::default() }
+    SubscribeResponse {
+        response: Some(Response::Update(n)),
+        ..Default::default()
+    }
 }
 
 /// What a streamed read found.
@@ -90,11 +96,20 @@ pub(crate) async fn send(
     old: Option<Hashes>,
     track: bool,
 ) -> Result<Sent, Status> {
-    let (store, query, target, tx, max) = (store.clone(), query.clone(), target.clone(), tx.clone(), options.max_updates);
+    let (store, query, target, tx, max) = (
+        store.clone(),
+        query.clone(),
+        target.clone(),
+        tx.clone(),
+        options.max_updates,
+    );
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         let Some(stream) = crate::streamed::open(&store, &query) else {
-            return Sent { streamed: false, hashes: None };
+            return Sent {
+                streamed: false,
+                hashes: None,
+            };
         };
         let mut hashes = track.then(Hashes::new);
         let keep = |e: &ocbgp_models::datastore::StreamEntry| {
@@ -122,30 +137,46 @@ pub(crate) async fn send(
                 .filter_map(|k| crate::path::parse_text(k).ok())
                 .collect();
             for chunk in gone.chunks(max.max(1)) {
-                let n = Notification { timestamp: now_ns(), prefix: target.clone(), delete: chunk.to_vec(), ..Default::default() };
+                let n = Notification {
+                    timestamp: now_ns(),
+                    prefix: target.clone(),
+                    delete: chunk.to_vec(),
+                    ..Default::default()
+                };
                 if !runtime.block_on(send_bounded(&tx, update(n))) {
                     break;
                 }
             }
         }
-        Sent { streamed: true, hashes }
+        Sent {
+            streamed: true,
+            hashes,
+        }
     })
     .await
     .map_err(|e| Status::internal(format!("subscription read failed: {e}")))
 }
 
 /// Opens the change feed of `query`'s streamed table, if it has one.
-pub(crate) async fn changes(store: &Arc<Datastore>, query: &Query) -> Option<mpsc::Receiver<StreamChange>> {
+pub(crate) async fn changes(
+    store: &Arc<Datastore>,
+    query: &Query,
+) -> Option<mpsc::Receiver<StreamChange>> {
     if !query.has_state {
         return None;
     }
     let (store, root) = (store.clone(), query.stream_root());
-    tokio::task::spawn_blocking(move || store.stream_changes(&root)).await.ok().flatten()
+    tokio::task::spawn_blocking(move || store.stream_changes(&root))
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Merges the change feeds of several entries into one receiver of
 /// (entry index, change).
-pub(crate) fn merge(feeds: Vec<(usize, mpsc::Receiver<StreamChange>)>) -> mpsc::Receiver<(usize, StreamChange)> {
+pub(crate) fn merge(
+    feeds: Vec<(usize, mpsc::Receiver<StreamChange>)>,
+) -> mpsc::Receiver<(usize, StreamChange)> {
     let (tx, rx) = mpsc::channel(1024);
     for (i, mut feed) in feeds {
         let tx = tx.clone();
@@ -210,7 +241,10 @@ pub(crate) fn change_notifications(
             }
             StreamChange::Delete(path) => {
                 if let Some(Meet::Whole) = meet(&query.elems, 0, path, 0) {
-                    deletes.push(Path { elem: path.iter().map(to_elem).collect(), ..Default::default() });
+                    deletes.push(Path {
+                        elem: path.iter().map(to_elem).collect(),
+                        ..Default::default()
+                    });
                 }
             }
             StreamChange::Lagged => return None,
@@ -219,7 +253,12 @@ pub(crate) fn change_notifications(
     group.finish(&mut emit);
     let mut with_deletes = Vec::new();
     for chunk in deletes.chunks(max.max(1)) {
-        with_deletes.push(update(Notification { timestamp: time, prefix: target.clone(), delete: chunk.to_vec(), ..Default::default() }));
+        with_deletes.push(update(Notification {
+            timestamp: time,
+            prefix: target.clone(),
+            delete: chunk.to_vec(),
+            ..Default::default()
+        }));
     }
     with_deletes.append(&mut out);
     out = with_deletes;

@@ -6,8 +6,8 @@ use std::fmt;
 use yang2::data::DataDiff;
 
 use super::Origin;
-use crate::gen::ChangeSet;
 use crate::config::Config;
+use crate::gen::ChangeSet;
 
 /// One transaction, as consumers see it: the configuration before and
 /// after, and libyang's diff between them (only what changed).

@@ -50,19 +50,36 @@ impl CommitEvent {
         let mut changes = Vec::new();
         for (op, node) in diff.iter() {
             match op {
-                DataDiffOp::Delete => changes.push(LeafChange { path: crate::ly::node_path(&node), value: None }),
-                DataDiffOp::Replace => {
-                    changes.push(LeafChange { path: crate::ly::node_path(&node), value: node.value_canonical() })
-                }
+                DataDiffOp::Delete => changes.push(LeafChange {
+                    path: crate::ly::node_path(&node),
+                    value: None,
+                }),
+                DataDiffOp::Replace => changes.push(LeafChange {
+                    path: crate::ly::node_path(&node),
+                    value: node.value_canonical(),
+                }),
                 DataDiffOp::Create => {
                     for n in node.traverse() {
-                        if matches!(n.schema().kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList) {
-                            changes.push(LeafChange { path: crate::ly::node_path(&n), value: n.value_canonical() });
+                        if matches!(
+                            n.schema().kind(),
+                            SchemaNodeKind::Leaf | SchemaNodeKind::LeafList
+                        ) {
+                            changes.push(LeafChange {
+                                path: crate::ly::node_path(&n),
+                                value: n.value_canonical(),
+                            });
                         }
                     }
                 }
             }
         }
-        CommitEvent { id, time, origin: who.origin, user: who.user.clone(), changes, duration }
+        CommitEvent {
+            id,
+            time,
+            origin: who.origin,
+            user: who.user.clone(),
+            changes,
+            duration,
+        }
     }
 }

@@ -40,7 +40,11 @@ pub(super) struct History {
 
 impl History {
     pub(super) fn new(capacity: usize) -> History {
-        History { kept: VecDeque::new(), capacity: capacity.max(1), next_id: 1 }
+        History {
+            kept: VecDeque::new(),
+            capacity: capacity.max(1),
+            next_id: 1,
+        }
     }
 
     /// The id the next commit gets.
@@ -69,7 +73,12 @@ impl History {
     /// as the configuration.
     pub(super) fn diff_text(&self, id: u64) -> Option<String> {
         let kept = self.kept.iter().find(|k| k.record.id == id)?;
-        crate::ly::print_tree(kept.diff.tree(), DataFormat::JSON, DataPrinterFlags::WITH_SIBLINGS).ok()
+        crate::ly::print_tree(
+            kept.diff.tree(),
+            DataFormat::JSON,
+            DataPrinterFlags::WITH_SIBLINGS,
+        )
+        .ok()
     }
 
     pub(super) fn records(&self) -> Vec<CommitRecord> {
@@ -79,13 +88,21 @@ impl History {
     /// Turns `tree` (running now) into running as it was right after
     /// commit `id`, which must still be kept: going back needs every diff
     /// since.
-    pub(super) fn undo_after(&self, id: u64, tree: &mut DataTree<'static>) -> Result<(), CommitError> {
+    pub(super) fn undo_after(
+        &self,
+        id: u64,
+        tree: &mut DataTree<'static>,
+    ) -> Result<(), CommitError> {
         if !self.kept.iter().any(|k| k.record.id == id) {
             return Err(CommitError::UnknownCommit(id));
         }
         for kept in self.kept.iter().rev().take_while(|k| k.record.id > id) {
-            let reverse = kept.diff.reverse().map_err(|e| CommitError::Invalid(e.into()))?;
-            tree.diff_apply(&reverse).map_err(|e| CommitError::Invalid(e.into()))?;
+            let reverse = kept
+                .diff
+                .reverse()
+                .map_err(|e| CommitError::Invalid(e.into()))?;
+            tree.diff_apply(&reverse)
+                .map_err(|e| CommitError::Invalid(e.into()))?;
         }
         Ok(())
     }

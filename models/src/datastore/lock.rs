@@ -77,8 +77,12 @@ impl Locks {
 
     /// Drops every lock of `session`, returning which.
     pub(super) fn release(&mut self, session: SessionId) -> Vec<Target> {
-        let targets: Vec<Target> =
-            self.held.iter().filter(|(_, &s)| s == session).map(|(&t, _)| t).collect();
+        let targets: Vec<Target> = self
+            .held
+            .iter()
+            .filter(|(_, &s)| s == session)
+            .map(|(&t, _)| t)
+            .collect();
         for t in &targets {
             self.held.remove(t);
         }

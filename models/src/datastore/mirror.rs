@@ -19,7 +19,9 @@ const MIRRORED: &[&str] = &["/openconfig-routing-policy:routing-policy"];
 /// Whether `schema` (a `config` container) has a `state` sibling with a
 /// child named `leaf`.
 fn state_has(schema: &SchemaNode<'_>, leaf: &str) -> bool {
-    let Some(parent) = schema.ancestors().next() else { return false };
+    let Some(parent) = schema.ancestors().next() else {
+        return false;
+    };
     parent
         .children()
         .filter(|c| c.name() == "state" && !c.is_config())

@@ -32,7 +32,9 @@ pub use consumer::{ConfigConsumer, Refusal, Transaction};
 pub use events::{CommitEvent, LeafChange};
 pub use history::CommitRecord;
 pub use lock::{LockError, SessionId, Target};
-pub use stream::{entry_keys, object_json, Scalar, StateStream, StreamChange, StreamElem, StreamEntry, StreamNode};
+pub use stream::{
+    entry_keys, object_json, Scalar, StateStream, StreamChange, StreamElem, StreamEntry, StreamNode,
+};
 
 use crate::config::Config;
 use crate::edit::{self, Edit, EditError};
@@ -87,7 +89,12 @@ pub struct Requester {
 impl Requester {
     /// A requester from a door with no session or user (files, internal).
     pub fn internal(origin: Origin) -> Requester {
-        Requester { origin, session: SessionId::INTERNAL, user: None, comment: None }
+        Requester {
+            origin,
+            session: SessionId::INTERNAL,
+            user: None,
+            comment: None,
+        }
     }
 }
 
@@ -152,7 +159,11 @@ pub struct Options {
 impl Options {
     /// Defaults for a state directory.
     pub fn new(state_dir: impl Into<PathBuf>) -> Options {
-        Options { state_dir: state_dir.into(), history_len: 50, event_capacity: 4096 }
+        Options {
+            state_dir: state_dir.into(),
+            history_len: 50,
+            event_capacity: 4096,
+        }
     }
 }
 
@@ -180,7 +191,10 @@ fn config_under(running: &Config, path: &str) -> Result<DataTree<'static>, Model
     let parsed = crate::path::DataPath::parse(path)?;
     let mut segments = parsed.segments;
     while !segments.is_empty() {
-        let prefix = crate::path::DataPath { segments: segments.clone() }.to_string();
+        let prefix = crate::path::DataPath {
+            segments: segments.clone(),
+        }
+        .to_string();
         if let Ok(node) = running.tree().find_path(&prefix) {
             return Ok(node.duplicate(true)?);
         }
@@ -252,10 +266,17 @@ impl Datastore {
     /// true, `given` is used and saved. A saved file that does not parse
     /// or validate is an error naming the file: it is never replaced
     /// silently.
-    pub fn open(options: Options, given: Config, replace: bool) -> Result<(Datastore, Startup), ModelError> {
+    pub fn open(
+        options: Options,
+        given: Config,
+        replace: bool,
+    ) -> Result<(Datastore, Startup), ModelError> {
         let saved = options.state_dir.join("running.json");
         std::fs::create_dir_all(&options.state_dir).map_err(|e| {
-            ModelError::general(format!("cannot create state directory {}: {e}", options.state_dir.display()))
+            ModelError::general(format!(
+                "cannot create state directory {}: {e}",
+                options.state_dir.display()
+            ))
         })?;
         let (running, startup) = match persist::load(&saved)? {
             Some(config) if !replace => (config, Startup::Saved(saved.clone())),
@@ -268,8 +289,17 @@ impl Datastore {
         // The start-up configuration is commit 1, so it can be rolled back to.
         let mut history = History::new(options.history_len);
         let who = Requester::internal(Origin::File);
-        let empty = running.tree().diff(running.tree(), DataDiffFlags::empty())?;
-        let event = CommitEvent { id: 1, time: SystemTime::now(), origin: Origin::File, user: None, changes: Vec::new(), duration: Duration::ZERO };
+        let empty = running
+            .tree()
+            .diff(running.tree(), DataDiffFlags::empty())?;
+        let event = CommitEvent {
+            id: 1,
+            time: SystemTime::now(),
+            origin: Origin::File,
+            user: None,
+            changes: Vec::new(),
+            duration: Duration::ZERO,
+        };
         history.push(&event, &who, empty);
         let store = Datastore {
             state: Mutex::new(State {
@@ -297,7 +327,10 @@ impl Datastore {
 
     /// The running configuration now. Cheap: a shared snapshot.
     pub fn running(&self) -> Arc<Config> {
-        self.running.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.running
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// A copy of the candidate configuration (running, if nobody edited it).
@@ -321,7 +354,11 @@ impl Datastore {
     pub fn operational(&self, path: &str) -> Result<DataTree<'static>, ModelError> {
         let running = self.running();
         let mut tree = config_under(&running, path)?;
-        let provider = self.provider.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let provider = self
+            .provider
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         if let Some(p) = provider {
             p.write_state(&mut tree, path)?;
         }
@@ -332,14 +369,22 @@ impl Datastore {
     /// The streamed entries of the table holding `path`, if the state
     /// provider streams it (see [`StateProvider::stream_state`]).
     pub fn stream_state(&self, path: &str) -> Option<StateStream> {
-        let provider = self.provider.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let provider = self
+            .provider
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         provider.and_then(|p| p.stream_state(path))
     }
 
     /// [`Datastore::stream_state`] for many paths read together (see
     /// [`StateProvider::stream_states`]).
     pub fn stream_states(&self, paths: &[String]) -> Vec<Option<StateStream>> {
-        let provider = self.provider.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let provider = self
+            .provider
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         match provider {
             Some(p) => p.stream_states(paths),
             None => paths.iter().map(|_| None).collect(),
@@ -349,7 +394,11 @@ impl Datastore {
     /// The change feed of the streamed table holding `path` (see
     /// [`StateProvider::stream_changes`]).
     pub fn stream_changes(&self, path: &str) -> Option<tokio::sync::mpsc::Receiver<StreamChange>> {
-        let provider = self.provider.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let provider = self
+            .provider
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         provider.and_then(|p| p.stream_changes(path))
     }
 
@@ -415,7 +464,11 @@ impl Datastore {
     }
 
     /// Applies edits to running as one transaction.
-    pub fn edit_running(&self, edits: &[Edit], who: &Requester) -> Result<CommitOutcome, CommitError> {
+    pub fn edit_running(
+        &self,
+        edits: &[Edit],
+        who: &Requester,
+    ) -> Result<CommitOutcome, CommitError> {
         let mut state = self.state();
         state.locks.check(Target::Running, who.session)?;
         let mut tree = self.running().to_tree();
@@ -427,7 +480,11 @@ impl Datastore {
 
     /// Replaces running with a whole configuration (a file load or reload,
     /// copy-config) as one transaction.
-    pub fn replace_running(&self, config: Config, who: &Requester) -> Result<CommitOutcome, CommitError> {
+    pub fn replace_running(
+        &self,
+        config: Config,
+        who: &Requester,
+    ) -> Result<CommitOutcome, CommitError> {
         let mut state = self.state();
         state.locks.check(Target::Running, who.session)?;
         self.commit_tree(&mut state, config.into_tree(), who, Confirm::No)
@@ -452,7 +509,9 @@ impl Datastore {
 
     /// Validates the candidate as a commit would, without committing.
     pub fn validate_candidate(&self) -> Result<(), CommitError> {
-        Config::from_tree(self.candidate()).map(|_| ()).map_err(CommitError::Invalid)
+        Config::from_tree(self.candidate())
+            .map(|_| ())
+            .map_err(CommitError::Invalid)
     }
 
     /// Throws the candidate's changes away (RFC 6241 discard-changes).
@@ -461,7 +520,11 @@ impl Datastore {
     }
 
     /// Commits the candidate to running.
-    pub fn commit_candidate(&self, who: &Requester, confirm: Confirm) -> Result<CommitOutcome, CommitError> {
+    pub fn commit_candidate(
+        &self,
+        who: &Requester,
+        confirm: Confirm,
+    ) -> Result<CommitOutcome, CommitError> {
         let mut state = self.state();
         state.locks.check(Target::Running, who.session)?;
         state.locks.check(Target::Candidate, who.session)?;
@@ -533,7 +596,12 @@ impl Datastore {
         let user = who.user.as_deref().unwrap_or("");
         match &result {
             Ok(CommitOutcome::Committed(id)) => {
-                let changes = state.history.records().last().map(|r| r.changes).unwrap_or(0);
+                let changes = state
+                    .history
+                    .records()
+                    .last()
+                    .map(|r| r.changes)
+                    .unwrap_or(0);
                 tracing::info!(
                     commit = id,
                     origin = who.origin.as_str(),
@@ -544,7 +612,11 @@ impl Datastore {
                 );
             }
             Ok(CommitOutcome::Unchanged) => {
-                tracing::debug!(origin = who.origin.as_str(), user, "commit: nothing changed");
+                tracing::debug!(
+                    origin = who.origin.as_str(),
+                    user,
+                    "commit: nothing changed"
+                );
             }
             Err(error) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
@@ -583,7 +655,14 @@ impl Datastore {
             }
         }
         let id = state.history.next_id();
-        let tx = Transaction { id, origin: who.origin, old: &old, new: &new, diff: &diff, changes: &changes };
+        let tx = Transaction {
+            id,
+            origin: who.origin,
+            old: &old,
+            new: &new,
+            diff: &diff,
+            changes: &changes,
+        };
 
         let mut prepared = Vec::new();
         for consumer in &state.consumers {
@@ -609,10 +688,18 @@ impl Datastore {
         for c in &state.consumers {
             c.apply(&tx);
         }
-        let event = Arc::new(CommitEvent::from_diff(id, SystemTime::now(), who, &diff, start.elapsed()));
+        let event = Arc::new(CommitEvent::from_diff(
+            id,
+            SystemTime::now(),
+            who,
+            &diff,
+            start.elapsed(),
+        ));
         let new = Arc::new(new);
         if confirm == Confirm::Pending && state.pending.is_none() {
-            state.pending = Some(PendingConfirm { before: old.clone() });
+            state.pending = Some(PendingConfirm {
+                before: old.clone(),
+            });
         }
         *self.running.write().unwrap_or_else(|e| e.into_inner()) = new;
         state.history.push(&event, who, diff);

@@ -30,7 +30,12 @@ pub(super) fn load(path: &Path) -> Result<Option<Config>, ModelError> {
     let text = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(ModelError::general(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(ModelError::general(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )))
+        }
     };
     Config::parse(&text, Encoding::Json).map(Some).map_err(|e| {
         ModelError::general(format!(

@@ -23,12 +23,21 @@ pub struct StreamElem {
 impl StreamElem {
     /// A container (or a list entry without keys).
     pub fn node(name: &str) -> StreamElem {
-        StreamElem { name: name.to_string(), keys: Vec::new() }
+        StreamElem {
+            name: name.to_string(),
+            keys: Vec::new(),
+        }
     }
 
     /// A list entry.
     pub fn entry(name: &str, keys: &[(&str, String)]) -> StreamElem {
-        StreamElem { name: name.to_string(), keys: keys.iter().map(|(k, v)| (k.to_string(), v.clone())).collect() }
+        StreamElem {
+            name: name.to_string(),
+            keys: keys
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        }
     }
 }
 
@@ -71,7 +80,10 @@ impl Scalar {
             Scalar::U32(n) => n.to_string(),
             Scalar::U64(n) => n.to_string(),
             Scalar::Bool(b) => b.to_string(),
-            Scalar::Identity(s) => s.split_once(':').map_or(s.as_str(), |(_, bare)| bare).to_string(),
+            Scalar::Identity(s) => s
+                .split_once(':')
+                .map_or(s.as_str(), |(_, bare)| bare)
+                .to_string(),
             Scalar::Str(s) | Scalar::Binary(s) => s.clone(),
         }
     }
@@ -117,7 +129,10 @@ impl StreamNode {
     /// The node's name.
     pub fn name(&self) -> &'static str {
         match self {
-            StreamNode::Leaf(n, _) | StreamNode::LeafList(n, _) | StreamNode::Container(n, _) | StreamNode::List(n, _, _) => n,
+            StreamNode::Leaf(n, _)
+            | StreamNode::LeafList(n, _)
+            | StreamNode::Container(n, _)
+            | StreamNode::List(n, _, _) => n,
         }
     }
 
@@ -199,7 +214,11 @@ impl StreamEntry {
     pub fn at(path: Vec<StreamElem>, children: Vec<StreamNode>) -> StreamEntry {
         let mut parent = path;
         let elem = parent.pop().unwrap_or_else(|| StreamElem::node(""));
-        StreamEntry { parent: parent.into(), elem, children }
+        StreamEntry {
+            parent: parent.into(),
+            elem,
+            children,
+        }
     }
 
     /// The entry's whole path.
@@ -231,7 +250,6 @@ impl StreamEntry {
 /// The entries of a streamed table, produced as they are read.
 pub type StateStream = Box<dyn Iterator<Item = StreamEntry> + Send>;
 
-
 /// What changed in a streamed table, for on-change readers.
 #[derive(Debug, Clone)]
 pub enum StreamChange {
@@ -255,10 +273,20 @@ mod tests {
                 StreamNode::Leaf("a", Scalar::U32(1)),
                 StreamNode::Leaf("b", Scalar::U64(2)),
                 StreamNode::LeafList("c", vec![Scalar::Str("q\"".into())]),
-                StreamNode::List("l", &["k"], vec![vec![StreamNode::Leaf("k", Scalar::Identity("m:K".into()))]]),
+                StreamNode::List(
+                    "l",
+                    &["k"],
+                    vec![vec![StreamNode::Leaf("k", Scalar::Identity("m:K".into()))]],
+                ),
             ],
         );
         assert_eq!(e.json(), r#"{"a":1,"b":"2","c":["q\""],"l":[{"k":"m:K"}]}"#);
-        assert_eq!(entry_keys(&["k"], &[StreamNode::Leaf("k", Scalar::Identity("m:K".into()))]), vec![("k".to_string(), "K".to_string())]);
+        assert_eq!(
+            entry_keys(
+                &["k"],
+                &[StreamNode::Leaf("k", Scalar::Identity("m:K".into()))]
+            ),
+            vec![("k".to_string(), "K".to_string())]
+        );
     }
 }

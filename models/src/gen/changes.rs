@@ -125,7 +125,9 @@ impl ChangeSet {
     /// flag and the diff skips them. With it, setting a leaf explicitly to
     /// its default value shows as a (harmless) modification.
     pub fn between(old: &DataTree<'_>, new: &DataTree<'_>) -> Result<ChangeSet, ModelError> {
-        Ok(ChangeSet::from_diff(&old.diff(new, DataDiffFlags::DEFAULTS)?))
+        Ok(ChangeSet::from_diff(
+            &old.diff(new, DataDiffFlags::DEFAULTS)?,
+        ))
     }
 
     /// Whether nothing was touched.
@@ -236,7 +238,10 @@ impl Walk {
 
     fn class(&mut self, node: &DataNodeRef<'_, '_>) -> Option<Class> {
         let schema = node.schema();
-        if !matches!(schema.kind(), SchemaNodeKind::Container | SchemaNodeKind::List) {
+        if !matches!(
+            schema.kind(),
+            SchemaNodeKind::Container | SchemaNodeKind::List
+        ) {
             return None;
         }
         *self
@@ -253,13 +258,22 @@ impl Walk {
                 .take_while(|c| c.schema().is_list_key())
                 .map(|c| c.value_canonical().unwrap_or_default())
                 .collect();
-            self.set.lists.push(ListChange { kind, path: crate::ly::node_path(node), keys, op });
+            self.set.lists.push(ListChange {
+                kind,
+                path: crate::ly::node_path(node),
+                keys,
+                op,
+            });
         }
     }
 
     fn report_container(&mut self, node: &DataNodeRef<'_, '_>, kind: ContainerKind, op: Op) {
         if self.reported.insert(node.as_raw()) {
-            self.set.containers.push(ContainerChange { kind, path: crate::ly::node_path(node), op });
+            self.set.containers.push(ContainerChange {
+                kind,
+                path: crate::ly::node_path(node),
+                op,
+            });
         }
     }
 }

@@ -26,7 +26,9 @@ pub trait FromNode: Sized {
     /// entry: `…/neighbor[neighbor-address='192.0.2.1']`. Costs a hashed
     /// lookup per list on the path plus the size of that one subtree.
     fn from_tree(tree: &DataTree<'_>, path: &str) -> Result<Self, ModelError> {
-        let node = tree.find_path(path).map_err(|_| ModelError::at(path, "no such node in the tree"))?;
+        let node = tree
+            .find_path(path)
+            .map_err(|_| ModelError::at(path, "no such node in the tree"))?;
         Self::from_node(&node)
     }
 }
@@ -100,7 +102,12 @@ impl YangValue for String {
 /// Parses the canonical text of a leaf; `what` names the type in errors.
 pub fn parse<T: FromStr>(node: &DataNodeRef<'_, '_>, what: &str) -> Result<T, ModelError> {
     let text = node.value_canonical().unwrap_or_default();
-    text.parse().map_err(|_| ModelError::at(crate::ly::node_path(node), format!("{text:?} is not a valid {what}")))
+    text.parse().map_err(|_| {
+        ModelError::at(
+            crate::ly::node_path(node),
+            format!("{text:?} is not a valid {what}"),
+        )
+    })
 }
 
 /// The error for text that names no value of the YANG type `what`.
@@ -114,7 +121,11 @@ pub fn leaf<T: YangValue>(node: &DataNodeRef<'_, '_>) -> Result<T, ModelError> {
 }
 
 /// A key or mandatory leaf's value, or the error saying it is missing.
-pub fn required<T>(value: Option<T>, node: Option<&DataNodeRef<'_, '_>>, name: &str) -> Result<T, ModelError> {
+pub fn required<T>(
+    value: Option<T>,
+    node: Option<&DataNodeRef<'_, '_>>,
+    name: &str,
+) -> Result<T, ModelError> {
     value.ok_or_else(|| match node {
         Some(node) => ModelError::at(crate::ly::node_path(node), format!("{name} is missing")),
         None => ModelError::general(format!("{name} is missing")),
@@ -130,7 +141,11 @@ pub fn or_absent<T: FromNode>(value: Option<T>) -> Result<T, ModelError> {
 }
 
 /// Reads the `name` entries inside the wrapper container `wrapper`.
-pub fn entries<T: FromNode>(wrapper: &DataNodeRef<'_, '_>, name: &str, out: &mut Vec<T>) -> Result<(), ModelError> {
+pub fn entries<T: FromNode>(
+    wrapper: &DataNodeRef<'_, '_>,
+    name: &str,
+    out: &mut Vec<T>,
+) -> Result<(), ModelError> {
     for child in wrapper.children() {
         if child.schema().name() == name {
             out.push(T::from_node(&child)?);
@@ -149,7 +164,12 @@ pub fn default_value<T: FromStr>(text: &str) -> T {
 }
 
 /// Sets leaf `step` below data path `path` to `value`, if there is one.
-pub fn put<T: YangValue>(tree: &mut DataTree<'_>, path: &str, step: &str, value: Option<&T>) -> Result<(), ModelError> {
+pub fn put<T: YangValue>(
+    tree: &mut DataTree<'_>,
+    path: &str,
+    step: &str,
+    value: Option<&T>,
+) -> Result<(), ModelError> {
     if let Some(value) = value {
         tree.new_path(&format!("{path}/{step}"), Some(&value.to_text()), false)?;
     }

@@ -46,7 +46,12 @@ pub struct Bird {
 /// BIRD's protocol name for a neighbor.
 pub fn protocol_name(neighbor: IpAddr) -> String {
     let mut name = String::from("n_");
-    name.extend(neighbor.to_string().chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }));
+    name.extend(
+        neighbor
+            .to_string()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }),
+    );
     name
 }
 
@@ -80,8 +85,18 @@ impl Bird {
                 "-f",
             ],
         );
-        let protocols = config.neighbors.iter().map(|n| (n.address, protocol_name(n.address))).collect();
-        let bird = Bird { host: host.clone(), config: config.clone(), socket, protocols, process };
+        let protocols = config
+            .neighbors
+            .iter()
+            .map(|n| (n.address, protocol_name(n.address)))
+            .collect();
+        let bird = Bird {
+            host: host.clone(),
+            config: config.clone(),
+            socket,
+            protocols,
+            process,
+        };
         let up = wait_until(Duration::from_secs(10), || {
             !bird.process.running() || bird.try_birdc("show status").is_ok()
         });
@@ -99,7 +114,9 @@ impl Bird {
         std::fs::write(&file, bird_conf(config) + extra).expect("write bird.conf");
         let mut cmd = Command::new("bird");
         cmd.arg("-p").arg("-c").arg(&file);
-        run_check(cmd).map(drop).map_err(|e| format!("bird rejects its config: {e}"))
+        run_check(cmd)
+            .map(drop)
+            .map_err(|e| format!("bird rejects its config: {e}"))
     }
 
     /// The host it runs in.
@@ -158,14 +175,18 @@ impl BgpSpeaker for Bird {
     }
 
     fn try_session_state(&self, neighbor: IpAddr) -> Result<SessionState, String> {
-        let proto =
-            self.protocols.get(&neighbor).ok_or_else(|| format!("bird has no neighbor {neighbor}"))?;
+        let proto = self
+            .protocols
+            .get(&neighbor)
+            .ok_or_else(|| format!("bird has no neighbor {neighbor}"))?;
         let text = self.try_birdc(&format!("show protocols {proto}"))?;
         // Name Proto Table State Since Info: "n_192_0_2_1 BGP --- up 17:01:07.718 Established"
         for line in text.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.first() == Some(&proto.as_str()) {
-                return Ok(fields.get(5).map_or(SessionState::Idle, |s| SessionState::from_name(s)));
+                return Ok(fields
+                    .get(5)
+                    .map_or(SessionState::Idle, |s| SessionState::from_name(s)));
             }
         }
         Err(format!("birdc show protocols has no {proto}: {text}"))
@@ -177,7 +198,11 @@ impl BgpSpeaker for Bird {
             Family::Ipv6Unicast => "master6",
         };
         let text = self.try_birdc(&format!("show route all table {table}"))?;
-        let by_proto: BTreeMap<&str, IpAddr> = self.protocols.iter().map(|(a, p)| (p.as_str(), *a)).collect();
+        let by_proto: BTreeMap<&str, IpAddr> = self
+            .protocols
+            .iter()
+            .map(|(a, p)| (p.as_str(), *a))
+            .collect();
         Ok(parse_show_route(&text, &|p| by_proto.get(p).copied()))
     }
 }
@@ -185,11 +210,20 @@ impl BgpSpeaker for Bird {
 /// bird.conf for a config.
 pub fn bird_conf(config: &BgpConfig) -> String {
     let mut t = String::new();
-    let _ = writeln!(t, "log stderr all;\nrouter id {};\nprotocol device {{}}", config.router_id);
-    for (family, channel, name) in
-        [(Family::Ipv4Unicast, "ipv4", "ocl_static4"), (Family::Ipv6Unicast, "ipv6", "ocl_static6")]
-    {
-        let routes: Vec<_> = config.routes.iter().filter(|r| r.family() == family).collect();
+    let _ = writeln!(
+        t,
+        "log stderr all;\nrouter id {};\nprotocol device {{}}",
+        config.router_id
+    );
+    for (family, channel, name) in [
+        (Family::Ipv4Unicast, "ipv4", "ocl_static4"),
+        (Family::Ipv6Unicast, "ipv6", "ocl_static6"),
+    ] {
+        let routes: Vec<_> = config
+            .routes
+            .iter()
+            .filter(|r| r.family() == family)
+            .collect();
         if routes.is_empty() {
             continue;
         }
@@ -279,7 +313,10 @@ fn bird_protocol(config: &BgpConfig, n: &Neighbor) -> String {
             Family::Ipv4Unicast => "ipv4",
             Family::Ipv6Unicast => "ipv6",
         };
-        let _ = writeln!(t, "  {channel} {{ import all; export filter ocl_export; }};");
+        let _ = writeln!(
+            t,
+            "  {channel} {{ import all; export filter ocl_export; }};"
+        );
     }
     let _ = writeln!(t, "}}");
     t
@@ -306,15 +343,22 @@ pub fn parse_show_route(text: &str, neighbor_of: &dyn Fn(&str) -> Option<IpAddr>
                         .filter_map(|a| a.parse().ok())
                         .collect()
                 }
-                "BGP.next_hop" => r.next_hop = value.split_whitespace().next().and_then(|a| a.parse().ok()),
+                "BGP.next_hop" => {
+                    r.next_hop = value.split_whitespace().next().and_then(|a| a.parse().ok())
+                }
                 "BGP.med" => r.med = value.parse().ok(),
                 "BGP.local_pref" => r.local_pref = value.parse().ok(),
                 "BGP.community" => {
-                    r.communities = split_tuples(value).iter().map(|c| normalize_community(c)).collect()
+                    r.communities = split_tuples(value)
+                        .iter()
+                        .map(|c| normalize_community(c))
+                        .collect()
                 }
                 "BGP.large_community" => {
-                    r.large_communities =
-                        split_tuples(value).iter().map(|c| normalize_large_community(c)).collect()
+                    r.large_communities = split_tuples(value)
+                        .iter()
+                        .map(|c| normalize_large_community(c))
+                        .collect()
                 }
                 _ => {}
             }
@@ -323,21 +367,38 @@ pub fn parse_show_route(text: &str, neighbor_of: &dyn Fn(&str) -> Option<IpAddr>
         // A route line: "<prefix>  <type> [<proto> <since> (from <addr>)] * (pref) …",
         // or the same without the prefix for a further path to it.
         if !line.starts_with(char::is_whitespace) {
-            prefix = line.split_whitespace().next().unwrap_or_default().to_string();
+            prefix = line
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string();
         }
         let Some(open) = line.find('[') else { continue };
         let inside = &line[open + 1..line[open..].find(']').map_or(line.len(), |c| open + c)];
         let proto = inside.split_whitespace().next().unwrap_or_default();
         let after = &line[open..];
-        let best = after.split(']').nth(1).is_some_and(|rest| rest.trim_start().starts_with('*'));
-        routes.push(Route { prefix: prefix.clone(), best, from: neighbor_of(proto), ..Route::default() });
+        let best = after
+            .split(']')
+            .nth(1)
+            .is_some_and(|rest| rest.trim_start().starts_with('*'));
+        routes.push(Route {
+            prefix: prefix.clone(),
+            best,
+            from: neighbor_of(proto),
+            ..Route::default()
+        });
     }
     routes
 }
 
 /// "(65000,1) (65535,65281)" → ["(65000,1)", "(65535,65281)"].
 fn split_tuples(value: &str) -> Vec<String> {
-    value.split(')').map(|s| s.trim()).filter(|s| !s.is_empty()).map(|s| format!("{s})")).collect()
+    value
+        .split(')')
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("{s})"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -31,7 +31,8 @@ impl IntoIp for std::net::Ipv6Addr {
 }
 impl IntoIp for &str {
     fn into_ip(self) -> IpAddr {
-        self.parse().unwrap_or_else(|_| panic!("{self:?} is not an IP address"))
+        self.parse()
+            .unwrap_or_else(|_| panic!("{self:?} is not an IP address"))
     }
 }
 impl IntoIp for &String {
@@ -66,7 +67,12 @@ impl BgpConfig {
             IpAddr::V4(v4) => v4,
             other => panic!("router id must be an IPv4 address, not {other}"),
         };
-        BgpConfig { asn, router_id, neighbors: Vec::new(), routes: Vec::new() }
+        BgpConfig {
+            asn,
+            router_id,
+            neighbors: Vec::new(),
+            routes: Vec::new(),
+        }
     }
 
     /// Adds a neighbor.
@@ -213,7 +219,10 @@ pub struct Originated {
 impl Originated {
     /// A route to `prefix` (written canonically, e.g. "198.51.100.0/24").
     pub fn new(prefix: &str) -> Originated {
-        assert!(prefix.contains('/'), "originated route {prefix:?} needs a prefix length");
+        assert!(
+            prefix.contains('/'),
+            "originated route {prefix:?} needs a prefix length"
+        );
         Originated {
             prefix: prefix.to_string(),
             next_hop: None,
@@ -251,7 +260,8 @@ impl Originated {
 
     /// Adds a standard community ("65000:1").
     pub fn community(mut self, community: &str) -> Originated {
-        self.communities.push(super::route::normalize_community(community));
+        self.communities
+            .push(super::route::normalize_community(community));
         self
     }
 
@@ -269,6 +279,8 @@ impl Originated {
 
 /// Splits "a:b" into two u16-range numbers (for daemons that want them apart).
 pub(crate) fn community_parts(community: &str) -> (u32, u32) {
-    let mut it = community.split(':').map(|p| p.parse::<u32>().expect("numeric community"));
+    let mut it = community
+        .split(':')
+        .map(|p| p.parse::<u32>().expect("numeric community"));
     (it.next().unwrap(), it.next().expect("community high:low"))
 }

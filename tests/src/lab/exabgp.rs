@@ -78,11 +78,17 @@ impl Exabgp {
             ),
         )
         .expect("write api.sh");
-        let chmod = std::process::Command::new("chmod").arg("+x").arg(&script).status();
+        let chmod = std::process::Command::new("chmod")
+            .arg("+x")
+            .arg(&script)
+            .status();
         assert!(chmod.is_ok_and(|s| s.success()), "chmod api.sh");
         let conf = dir.join("exabgp.conf");
-        std::fs::write(&conf, exabgp_conf(host, config, options, &script.to_string_lossy()))
-            .expect("write exabgp.conf");
+        std::fs::write(
+            &conf,
+            exabgp_conf(host, config, options, &script.to_string_lossy()),
+        )
+        .expect("write exabgp.conf");
         let mut cmd = host.command("env");
         cmd.args([
             "exabgp.daemon.user=root",
@@ -93,7 +99,13 @@ impl Exabgp {
         ])
         .arg(&conf);
         let process = host.spawn_command("exabgp", cmd);
-        Exabgp { host: host.clone(), config: config.clone(), events, commands, process }
+        Exabgp {
+            host: host.clone(),
+            config: config.clone(),
+            events,
+            commands,
+            process,
+        }
     }
 
     /// Checks the exabgp.conf generated for `config` on `host` with
@@ -101,12 +113,22 @@ impl Exabgp {
     pub fn check(host: &Host, config: &BgpConfig, options: &ExabgpOptions) -> Result<(), String> {
         let dir = ScratchDir::new("exabgp");
         let file = dir.0.join("exabgp.conf");
-        std::fs::write(&file, exabgp_conf(host, config, options, "/bin/cat")).expect("write exabgp.conf");
+        std::fs::write(&file, exabgp_conf(host, config, options, "/bin/cat"))
+            .expect("write exabgp.conf");
         let mut cmd = std::process::Command::new("env");
-        cmd.args(["exabgp.daemon.user=root", "exabgp.api.cli=false", "exabgp", "--validate"]).arg(&file);
-        run_check(cmd)
-            .map(drop)
-            .map_err(|e| format!("exabgp rejects its config: {}", super::process::tail(&e, 30)))
+        cmd.args([
+            "exabgp.daemon.user=root",
+            "exabgp.api.cli=false",
+            "exabgp",
+            "--validate",
+        ])
+        .arg(&file);
+        run_check(cmd).map(drop).map_err(|e| {
+            format!(
+                "exabgp rejects its config: {}",
+                super::process::tail(&e, 30)
+            )
+        })
     }
 
     /// The host it runs in.
@@ -127,7 +149,10 @@ impl Exabgp {
     /// Sends an API command ("announce route …", "withdraw route …",
     /// "neighbor 192.0.2.1 announce route …").
     pub fn command(&self, line: &str) {
-        let mut f = std::fs::OpenOptions::new().append(true).open(&self.commands).expect("open commands");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.commands)
+            .expect("open commands");
         writeln!(f, "{line}").expect("write command");
     }
 
@@ -189,7 +214,9 @@ impl BgpSpeaker for Exabgp {
             let attrs = &update["attribute"];
             for (nh, nlris) in update["announce"][key].as_object().into_iter().flatten() {
                 for n in nlris.as_array().into_iter().flatten() {
-                    let Some(p) = n["nlri"].as_str() else { continue };
+                    let Some(p) = n["nlri"].as_str() else {
+                        continue;
+                    };
                     let mut r = route_from_attributes(p, attrs);
                     r.next_hop = nh.parse().ok();
                     r.from = Some(peer);
@@ -202,7 +229,9 @@ impl BgpSpeaker for Exabgp {
 }
 
 fn peer_of(event: &Value) -> Option<IpAddr> {
-    event["neighbor"]["address"]["peer"].as_str().and_then(|a| a.parse().ok())
+    event["neighbor"]["address"]["peer"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
 }
 
 fn route_from_attributes(prefix: &str, a: &Value) -> Route {
@@ -210,7 +239,12 @@ fn route_from_attributes(prefix: &str, a: &Value) -> Route {
     Route {
         prefix: prefix.to_string(),
         origin: a["origin"].as_str().and_then(Origin::from_name),
-        as_path: a["as-path"].as_array().into_iter().flatten().filter_map(num).collect(),
+        as_path: a["as-path"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(num)
+            .collect(),
         med: num(&a["med"]),
         local_pref: num(&a["local-preference"]),
         communities: a["community"]
@@ -231,16 +265,28 @@ fn route_from_attributes(prefix: &str, a: &Value) -> Route {
 }
 
 /// exabgp.conf for a config; `api_script` is the API process.
-fn exabgp_conf(host: &Host, config: &BgpConfig, options: &ExabgpOptions, api_script: &str) -> String {
+fn exabgp_conf(
+    host: &Host,
+    config: &BgpConfig,
+    options: &ExabgpOptions,
+    api_script: &str,
+) -> String {
     let mut t = String::new();
-    let _ = writeln!(t, "process ocl {{\n  run {api_script};\n  encoder json;\n}}");
+    let _ = writeln!(
+        t,
+        "process ocl {{\n  run {api_script};\n  encoder json;\n}}"
+    );
     for n in &config.neighbors {
         let local = n.local_address.unwrap_or(match n.address {
             IpAddr::V4(_) => host.ipv4(),
             IpAddr::V6(_) => host.ipv6(),
         });
         let _ = writeln!(t, "neighbor {} {{", n.address);
-        let _ = writeln!(t, "  router-id {};\n  local-address {local};", config.router_id);
+        let _ = writeln!(
+            t,
+            "  router-id {};\n  local-address {local};",
+            config.router_id
+        );
         let _ = writeln!(t, "  local-as {};\n  peer-as {};", config.asn, n.peer_as);
         if let Some(d) = &n.description {
             let _ = writeln!(t, "  description {};", serde_json::to_string(d).unwrap());

@@ -100,8 +100,15 @@ impl Frr {
             ],
         );
         let zserv = dir.join("zserv.api");
-        if !wait_until(Duration::from_secs(10), || zserv.exists() || !zebra.running()) || !zebra.running() {
-            panic!("zebra in {} did not come up; its log:\n{}", host.name(), zebra.log_tail(60));
+        if !wait_until(Duration::from_secs(10), || {
+            zserv.exists() || !zebra.running()
+        }) || !zebra.running()
+        {
+            panic!(
+                "zebra in {} did not come up; its log:\n{}",
+                host.name(),
+                zebra.log_tail(60)
+            );
         }
         let bgpd = host.spawn(
             "bgpd",
@@ -120,7 +127,13 @@ impl Frr {
                 "-n",
             ],
         );
-        let frr = Frr { host: host.clone(), config: config.clone(), dir, bgpd, zebra };
+        let frr = Frr {
+            host: host.clone(),
+            config: config.clone(),
+            dir,
+            bgpd,
+            zebra,
+        };
         let up = wait_until(Duration::from_secs(15), || {
             !frr.running() || frr.try_vtysh(&["show bgp summary json"]).is_ok()
         });
@@ -142,7 +155,12 @@ impl Frr {
         let file = dir.0.join("bgpd.conf");
         std::fs::write(&file, bgpd_conf("check", config) + extra).expect("write bgpd.conf");
         let mut cmd = Command::new(format!("{FRR_DIR}/bgpd"));
-        cmd.arg("-C").arg("-S").arg("-f").arg(&file).arg("--vty_socket").arg(&dir.0);
+        cmd.arg("-C")
+            .arg("-S")
+            .arg("-f")
+            .arg(&file)
+            .arg("--vty_socket")
+            .arg(&dir.0);
         let text = run_check(cmd).map_err(|e| format!("bgpd --dryrun failed: {e}"))?;
         match text.lines().find(|l| l.contains("on config line")) {
             Some(line) => Err(format!("bgpd rejects a line of its config: {line}")),
@@ -217,7 +235,11 @@ impl BgpSpeaker for Frr {
     }
 
     fn log(&self) -> String {
-        format!("{}\n--- zebra ---\n{}", self.bgpd.log(), self.zebra.log_tail(30))
+        format!(
+            "{}\n--- zebra ---\n{}",
+            self.bgpd.log(),
+            self.zebra.log_tail(30)
+        )
     }
 
     fn running(&self) -> bool {
@@ -226,7 +248,8 @@ impl BgpSpeaker for Frr {
 
     fn try_session_state(&self, neighbor: IpAddr) -> Result<SessionState, String> {
         let text = self.try_vtysh(&[&format!("show bgp neighbors {neighbor} json")])?;
-        let json: Value = serde_json::from_str(&text).map_err(|e| format!("vtysh JSON: {e}: {text}"))?;
+        let json: Value =
+            serde_json::from_str(&text).map_err(|e| format!("vtysh JSON: {e}: {text}"))?;
         let n = &json[neighbor.to_string()];
         n["bgpState"]
             .as_str()
@@ -240,16 +263,21 @@ impl BgpSpeaker for Frr {
             Family::Ipv6Unicast => "ipv6",
         };
         let text = self.try_vtysh(&[&format!("show bgp {afi} unicast json")])?;
-        let json: Value = serde_json::from_str(&text).map_err(|e| format!("vtysh JSON: {e}: {text}"))?;
-        let prefixes: Vec<String> =
-            json["routes"].as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        let json: Value =
+            serde_json::from_str(&text).map_err(|e| format!("vtysh JSON: {e}: {text}"))?;
+        let prefixes: Vec<String> = json["routes"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
         if prefixes.is_empty() {
             return Ok(Vec::new());
         }
         // One vtysh run for the details of all prefixes; its output is the
         // JSON documents one after the other.
-        let commands: Vec<String> =
-            prefixes.iter().map(|p| format!("show bgp {afi} unicast {p} json")).collect();
+        let commands: Vec<String> = prefixes
+            .iter()
+            .map(|p| format!("show bgp {afi} unicast {p} json"))
+            .collect();
         let commands: Vec<&str> = commands.iter().map(String::as_str).collect();
         let text = self.try_vtysh(&commands)?;
         let mut routes = Vec::new();
@@ -264,7 +292,10 @@ impl BgpSpeaker for Frr {
 /// bgpd.conf for a config.
 pub fn bgpd_conf(hostname: &str, config: &BgpConfig) -> String {
     let mut t = String::new();
-    let _ = writeln!(t, "frr defaults traditional\nhostname {hostname}\nlog stdout informational");
+    let _ = writeln!(
+        t,
+        "frr defaults traditional\nhostname {hostname}\nlog stdout informational"
+    );
     let _ = writeln!(t, "debug bgp neighbor-events\n!\nrouter bgp {}", config.asn);
     let _ = writeln!(t, " bgp router-id {}", config.router_id);
     let _ = writeln!(
@@ -346,18 +377,31 @@ pub fn bgpd_conf(hostname: &str, config: &BgpConfig) -> String {
 
 /// Parses `show bgp <afi> unicast <prefix> json` into one route per path.
 pub fn parse_prefix_detail(doc: &Value) -> Vec<Route> {
-    let Some(prefix) = doc["prefix"].as_str() else { return Vec::new() };
+    let Some(prefix) = doc["prefix"].as_str() else {
+        return Vec::new();
+    };
     let mut routes = Vec::new();
     for p in doc["paths"].as_array().into_iter().flatten() {
-        let mut r = Route { prefix: prefix.to_string(), ..Route::default() };
+        let mut r = Route {
+            prefix: prefix.to_string(),
+            ..Route::default()
+        };
         for seg in p["aspath"]["segments"].as_array().into_iter().flatten() {
             r.as_path.extend(
-                seg["list"].as_array().into_iter().flatten().filter_map(|a| a.as_u64()).map(|a| a as u32),
+                seg["list"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.as_u64())
+                    .map(|a| a as u32),
             );
         }
         r.origin = p["origin"].as_str().and_then(Origin::from_name);
         r.med = p["metric"].as_u64().map(|m| m as u32);
-        r.local_pref = p["locPrf"].as_u64().or_else(|| p["localpref"].as_u64()).map(|m| m as u32);
+        r.local_pref = p["locPrf"]
+            .as_u64()
+            .or_else(|| p["localpref"].as_u64())
+            .map(|m| m as u32);
         r.communities = p["community"]["list"]
             .as_array()
             .into_iter()
@@ -373,11 +417,21 @@ pub fn parse_prefix_detail(doc: &Value) -> Vec<Route> {
             .map(normalize_large_community)
             .collect();
         let nexthops: Vec<&Value> = p["nexthops"].as_array().into_iter().flatten().collect();
-        let global = nexthops.iter().find(|n| n["scope"].as_str() != Some("link-local")).or(nexthops.first());
-        r.next_hop = global.and_then(|n| n["ip"].as_str()).and_then(|a| a.parse().ok());
+        let global = nexthops
+            .iter()
+            .find(|n| n["scope"].as_str() != Some("link-local"))
+            .or(nexthops.first());
+        r.next_hop = global
+            .and_then(|n| n["ip"].as_str())
+            .and_then(|a| a.parse().ok());
         r.best = p["bestpath"]["overall"].as_bool().unwrap_or(false);
-        let local = p["local"].as_bool().unwrap_or(false) || p["sourced"].as_bool().unwrap_or(false);
-        r.from = if local { None } else { p["peer"]["peerId"].as_str().and_then(|a| a.parse().ok()) };
+        let local =
+            p["local"].as_bool().unwrap_or(false) || p["sourced"].as_bool().unwrap_or(false);
+        r.from = if local {
+            None
+        } else {
+            p["peer"]["peerId"].as_str().and_then(|a| a.parse().ok())
+        };
         routes.push(r);
     }
     routes

@@ -61,9 +61,23 @@ impl Gobgp {
         let process = host.spawn(
             "gobgpd",
             "gobgpd",
-            &["-f", &file, "-t", "toml", "--api-hosts", &api, "--pprof-disable", "-l", "info"],
+            &[
+                "-f",
+                &file,
+                "-t",
+                "toml",
+                "--api-hosts",
+                &api,
+                "--pprof-disable",
+                "-l",
+                "info",
+            ],
         );
-        let gobgp = Gobgp { host: host.clone(), config: config.clone(), process };
+        let gobgp = Gobgp {
+            host: host.clone(),
+            config: config.clone(),
+            process,
+        };
         let up = wait_until(Duration::from_secs(10), || {
             !gobgp.process.running() || gobgp.try_cli(&["global"]).is_ok()
         });
@@ -84,7 +98,9 @@ impl Gobgp {
         std::fs::write(&file, gobgp_toml(config) + extra_toml).expect("write gobgpd.toml");
         let mut cmd = Command::new("gobgpd");
         cmd.arg("-d").arg("-f").arg(&file).args(["-t", "toml"]);
-        run_check(cmd).map(drop).map_err(|e| format!("gobgpd rejects its config: {e}"))
+        run_check(cmd)
+            .map(drop)
+            .map_err(|e| format!("gobgpd rejects its config: {e}"))
     }
 
     /// The host it runs in.
@@ -143,7 +159,8 @@ impl Gobgp {
 
     /// [`Gobgp::try_adj_in`], panicking on failure.
     pub fn adj_in(&self, neighbor: IpAddr, family: Family) -> Vec<Route> {
-        self.try_adj_in(neighbor, family).unwrap_or_else(|e| self.fail(&e))
+        self.try_adj_in(neighbor, family)
+            .unwrap_or_else(|e| self.fail(&e))
     }
 
     /// Announces a route (`gobgp global rib add`).
@@ -155,7 +172,14 @@ impl Gobgp {
 
     /// Withdraws a route added before (`gobgp global rib del`).
     pub fn delete_route(&self, prefix: &str) {
-        self.cli(&["global", "rib", "del", prefix, "-a", family_arg(Family::of(prefix))]);
+        self.cli(&[
+            "global",
+            "rib",
+            "del",
+            prefix,
+            "-a",
+            family_arg(Family::of(prefix)),
+        ]);
     }
 }
 
@@ -203,7 +227,12 @@ fn family_arg(family: Family) -> &'static str {
 
 /// Arguments of `gobgp global rib add` for a route.
 fn rib_add_args(route: &Originated) -> Vec<String> {
-    let mut args: Vec<String> = vec!["global".into(), "rib".into(), "add".into(), route.prefix.clone()];
+    let mut args: Vec<String> = vec![
+        "global".into(),
+        "rib".into(),
+        "add".into(),
+        route.prefix.clone(),
+    ];
     let origin = match route.origin.unwrap_or(Origin::Igp) {
         Origin::Igp => "igp",
         Origin::Egp => "egp",
@@ -232,10 +261,18 @@ fn rib_add_args(route: &Originated) -> Vec<String> {
 /// gobgpd's TOML for a config.
 pub fn gobgp_toml(config: &BgpConfig) -> String {
     let mut t = String::new();
-    let _ = writeln!(t, "[global.config]\n  as = {}\n  router-id = \"{}\"", config.asn, config.router_id);
+    let _ = writeln!(
+        t,
+        "[global.config]\n  as = {}\n  router-id = \"{}\"",
+        config.asn, config.router_id
+    );
     for n in &config.neighbors {
         let _ = writeln!(t, "\n[[neighbors]]\n  [neighbors.config]");
-        let _ = writeln!(t, "    neighbor-address = \"{}\"\n    peer-as = {}", n.address, n.peer_as);
+        let _ = writeln!(
+            t,
+            "    neighbor-address = \"{}\"\n    peer-as = {}",
+            n.address, n.peer_as
+        );
         if let Some(d) = &n.description {
             let _ = writeln!(t, "    description = {}", toml_string(d));
         }
@@ -246,7 +283,10 @@ pub fn gobgp_toml(config: &BgpConfig) -> String {
         let _ = writeln!(t, "    connect-retry = {}", n.connect_retry);
         let _ = writeln!(t, "    idle-hold-time-after-reset = 1");
         if let Some((hold, keepalive)) = n.timers {
-            let _ = writeln!(t, "    hold-time = {hold}\n    keepalive-interval = {keepalive}");
+            let _ = writeln!(
+                t,
+                "    hold-time = {hold}\n    keepalive-interval = {keepalive}"
+            );
         }
         if n.passive || n.local_address.is_some() {
             let _ = writeln!(t, "  [neighbors.transport.config]");
@@ -288,9 +328,13 @@ pub fn parse_rib(text: &str) -> Result<Vec<Route>, String> {
     if text.is_empty() || text.contains("not in table") {
         return Ok(Vec::new());
     }
-    let json: Value = serde_json::from_str(text).map_err(|e| format!("gobgp rib JSON: {e}: {text}"))?;
+    let json: Value =
+        serde_json::from_str(text).map_err(|e| format!("gobgp rib JSON: {e}: {text}"))?;
     let mut routes = Vec::new();
-    for (prefix, paths) in json.as_object().ok_or_else(|| format!("gobgp rib: not an object: {text}"))? {
+    for (prefix, paths) in json
+        .as_object()
+        .ok_or_else(|| format!("gobgp rib: not an object: {text}"))?
+    {
         for path in paths.as_array().into_iter().flatten() {
             routes.push(parse_path(prefix, path));
         }
@@ -301,7 +345,10 @@ pub fn parse_rib(text: &str) -> Result<Vec<Route>, String> {
 
 fn parse_path(prefix: &str, path: &Value) -> Route {
     let mut r = Route {
-        prefix: path["nlri"]["prefix"].as_str().unwrap_or(prefix).to_string(),
+        prefix: path["nlri"]["prefix"]
+            .as_str()
+            .unwrap_or(prefix)
+            .to_string(),
         best: path["best"].as_bool().unwrap_or(false),
         from: path["neighbor-ip"].as_str().and_then(|a| a.parse().ok()),
         ..Route::default()

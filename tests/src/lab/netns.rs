@@ -46,8 +46,15 @@ fn sh(program: &str, args: &[&str]) -> String {
 
 /// Runs a command and ignores its outcome (cleanup paths).
 fn quiet(program: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new(program).args(args).stdin(Stdio::null()).stderr(Stdio::null()).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Names of all network namespaces on the machine.
@@ -142,8 +149,11 @@ impl Lab {
         STALE_SWEEP.call_once(sweep_stale);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let prefix = format!("{NETNS_PREFIX}{}-{n}-", std::process::id());
-        let label: String =
-            name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(24).collect();
+        let label: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(24)
+            .collect();
         let dir = lab_root().join(format!("{prefix}{label}"));
         std::fs::create_dir_all(&dir)
             .unwrap_or_else(|e| panic!("cannot create lab folder {}: {e}", dir.display()));
@@ -161,7 +171,20 @@ impl Lab {
         };
         // From here on, Drop cleans up whatever was made if a step fails.
         sh("ip", &["netns", "add", &switch]);
-        sh("ip", &["-n", &switch, "link", "add", "br0", "type", "bridge", "mcast_snooping", "0"]);
+        sh(
+            "ip",
+            &[
+                "-n",
+                &switch,
+                "link",
+                "add",
+                "br0",
+                "type",
+                "bridge",
+                "mcast_snooping",
+                "0",
+            ],
+        );
         sh("ip", &["-n", &switch, "link", "set", "br0", "up"]);
         lab
     }
@@ -194,7 +217,9 @@ impl Lab {
     pub fn host(&self, name: &str) -> Host {
         assert!(
             (1..=8).contains(&name.len())
-                && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
                 && name != "sw",
             "host name {name:?}: use 1-8 lowercase letters or digits (not \"sw\")"
         );
@@ -208,7 +233,11 @@ impl Lab {
         let ns = format!("{}{name}", self.inner.prefix);
         {
             let mut hosts = self.inner.hosts.lock().unwrap();
-            assert!(!hosts.contains(&ns), "lab {} already has a host {name}", self.inner.name);
+            assert!(
+                !hosts.contains(&ns),
+                "lab {} already has a host {name}",
+                self.inner.name
+            );
             sh("ip", &["netns", "add", &ns]);
             hosts.push(ns.clone());
         }
@@ -224,14 +253,24 @@ impl Lab {
         sh(
             "ip",
             &[
-                "link", "add", "name", "eth0", "netns", &ns, "type", "veth", "peer", "name", &port, "netns",
-                sw,
+                "link", "add", "name", "eth0", "netns", &ns, "type", "veth", "peer", "name", &port,
+                "netns", sw,
             ],
         );
-        sh("ip", &["-n", sw, "link", "set", &port, "master", "br0", "up"]);
+        sh(
+            "ip",
+            &["-n", sw, "link", "set", &port, "master", "br0", "up"],
+        );
         sh("ip", &["-n", &ns, "link", "set", "lo", "up"]);
         sh("ip", &["-n", &ns, "link", "set", "eth0", "up"]);
-        let host = Host { lab: self.inner.clone(), name: name.to_string(), index, ns, port, dir };
+        let host = Host {
+            lab: self.inner.clone(),
+            name: name.to_string(),
+            index,
+            ns,
+            port,
+            dir,
+        };
         host.add_address(host.ipv4());
         host.add_address(host.ipv6());
         host
@@ -396,7 +435,10 @@ impl Host {
     /// Waits until [`Host::tcp_reachable`] holds; panics after `limit`.
     pub fn wait_tcp_reachable(&self, addr: SocketAddr, limit: Duration) {
         if !wait_until(limit, || self.tcp_reachable(addr)) {
-            panic!("{addr} not reachable over TCP from {} within {limit:?}", self.name);
+            panic!(
+                "{addr} not reachable over TCP from {} within {limit:?}",
+                self.name
+            );
         }
     }
 
@@ -405,12 +447,33 @@ impl Host {
     /// carrier. Sessions then die only by hold-timer expiry. Undo with
     /// [`Host::restore`].
     pub fn cut(&self) {
-        sh("ip", &["-n", &self.lab.switch, "link", "set", &self.port, "nomaster"]);
+        sh(
+            "ip",
+            &[
+                "-n",
+                &self.lab.switch,
+                "link",
+                "set",
+                &self.port,
+                "nomaster",
+            ],
+        );
     }
 
     /// Puts the host back on the segment after [`Host::cut`].
     pub fn restore(&self) {
-        sh("ip", &["-n", &self.lab.switch, "link", "set", &self.port, "master", "br0"]);
+        sh(
+            "ip",
+            &[
+                "-n",
+                &self.lab.switch,
+                "link",
+                "set",
+                &self.port,
+                "master",
+                "br0",
+            ],
+        );
     }
 
     /// Sets the switch side of the host's link administratively up or down;
@@ -418,7 +481,10 @@ impl Host {
     /// daemons notice at once.
     pub fn set_link(&self, up: bool) {
         let state = if up { "up" } else { "down" };
-        sh("ip", &["-n", &self.lab.switch, "link", "set", &self.port, state]);
+        sh(
+            "ip",
+            &["-n", &self.lab.switch, "link", "set", &self.port, state],
+        );
     }
 
     fn check_open(&self) {

@@ -97,7 +97,8 @@ impl OcbgpdConfig {
     /// order of [`BgpConfig::neighbors`]). E.g.
     /// `["neighbors", "neighbor", "0", "ocbgp:route-server"]`.
     pub fn bgp_extra(mut self, path: &[&str], value: Value) -> OcbgpdConfig {
-        self.bgp_extra.push((path.iter().map(|s| s.to_string()).collect(), value));
+        self.bgp_extra
+            .push((path.iter().map(|s| s.to_string()).collect(), value));
         self
     }
 
@@ -134,7 +135,8 @@ impl OcbgpdConfig {
 
     /// Where gNMI listens with this configuration.
     pub fn gnmi_addr(&self) -> SocketAddr {
-        self.gnmi.unwrap_or_else(|| "127.0.0.1:9339".parse().unwrap())
+        self.gnmi
+            .unwrap_or_else(|| "127.0.0.1:9339".parse().unwrap())
     }
 
     /// The configuration as OpenConfig JSON (RFC 7951).
@@ -153,12 +155,13 @@ impl OcbgpdConfig {
         };
 
         let mut global_families: Vec<Family> = Vec::new();
-        for f in bgp
-            .neighbors
-            .iter()
-            .flat_map(|n| n.families.iter())
-            .chain(bgp.routes.iter().map(|r| r.family()).collect::<Vec<_>>().iter())
-        {
+        for f in bgp.neighbors.iter().flat_map(|n| n.families.iter()).chain(
+            bgp.routes
+                .iter()
+                .map(|r| r.family())
+                .collect::<Vec<_>>()
+                .iter(),
+        ) {
             if !global_families.contains(f) {
                 global_families.push(*f);
             }
@@ -166,7 +169,10 @@ impl OcbgpdConfig {
         global_families.sort_by_key(|f| *f != Family::Ipv4Unicast);
 
         let mut global = Map::new();
-        global.insert("config".into(), json!({"as": bgp.asn, "router-id": bgp.router_id.to_string()}));
+        global.insert(
+            "config".into(),
+            json!({"as": bgp.asn, "router-id": bgp.router_id.to_string()}),
+        );
         if !global_families.is_empty() {
             global.insert("afi-safis".into(), afi_list(&global_families));
         }
@@ -177,7 +183,11 @@ impl OcbgpdConfig {
         if !self.listen.is_empty() {
             listen.insert(
                 "address".into(),
-                json!(self.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>()),
+                json!(self
+                    .listen
+                    .iter()
+                    .map(|a| a.to_string())
+                    .collect::<Vec<_>>()),
             );
         }
         if let Some(port) = self.listen_port {
@@ -208,7 +218,11 @@ impl OcbgpdConfig {
                     if !r.communities.is_empty() {
                         c.insert(
                             "community".into(),
-                            json!(r.communities.iter().map(|c| community_json(c)).collect::<Vec<_>>()),
+                            json!(r
+                                .communities
+                                .iter()
+                                .map(|c| community_json(c))
+                                .collect::<Vec<_>>()),
                         );
                     }
                     if !r.large_communities.is_empty() {
@@ -234,7 +248,10 @@ impl OcbgpdConfig {
                     config.insert("auth-password".into(), json!(p));
                 }
                 if self.send_community {
-                    config.insert("send-community-type".into(), json!(["STANDARD", "EXTENDED", "LARGE"]));
+                    config.insert(
+                        "send-community-type".into(),
+                        json!(["STANDARD", "EXTENDED", "LARGE"]),
+                    );
                 }
                 let mut neighbor = Map::new();
                 neighbor.insert("neighbor-address".into(), json!(n.address.to_string()));
@@ -275,8 +292,10 @@ impl OcbgpdConfig {
 
         let mut management = Map::new();
         if let Some(g) = self.gnmi {
-            management
-                .insert("gnmi".into(), json!({"config": {"address": g.ip().to_string(), "port": g.port()}}));
+            management.insert(
+                "gnmi".into(),
+                json!({"config": {"address": g.ip().to_string(), "port": g.port()}}),
+            );
         }
         let mut netconf = Map::new();
         if let Some(n) = self.netconf {
@@ -300,7 +319,10 @@ impl OcbgpdConfig {
                         if !node.is_object() {
                             *node = json!({});
                         }
-                        node.as_object_mut().expect("object").entry(step.clone()).or_insert(json!({}))
+                        node.as_object_mut()
+                            .expect("object")
+                            .entry(step.clone())
+                            .or_insert(json!({}))
                     }
                 };
             }
@@ -329,7 +351,8 @@ impl OcbgpdConfig {
     /// Writes the JSON (pretty) to `path`.
     pub fn write(&self, path: &Path) {
         let text = serde_json::to_string_pretty(&self.to_json()).expect("serialise config");
-        std::fs::write(path, text + "\n").unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+        std::fs::write(path, text + "\n")
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
     }
 }
 
@@ -359,7 +382,11 @@ pub fn check_config_file(path: &Path) -> Result<(), String> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
     }
 }
 
@@ -381,7 +408,10 @@ impl Ocbgpd {
         let config_file = host.dir().join("ocbgpd.json");
         config.write(&config_file);
         if let Err(e) = check_config_file(&config_file) {
-            panic!("the lab's ocbgpd config {} is invalid: {e}", config_file.display());
+            panic!(
+                "the lab's ocbgpd config {} is invalid: {e}",
+                config_file.display()
+            );
         }
         let state_dir = host.dir().join("ocbgpd-state");
         let mut cmd = host.command(bin_path("ocbgpd"));
@@ -391,11 +421,21 @@ impl Ocbgpd {
             .arg(&state_dir)
             .args(["--log-format", "json"]);
         let process = host.spawn_command("ocbgpd", cmd);
-        let d = Ocbgpd { host: host.clone(), config: config.clone(), config_file, state_dir, process };
+        let d = Ocbgpd {
+            host: host.clone(),
+            config: config.clone(),
+            config_file,
+            state_dir,
+            process,
+        };
         let gnmi = config.gnmi_addr();
-        let up = wait_until(Duration::from_secs(20), || !d.process.running() || d.host.tcp_reachable(gnmi));
+        let up = wait_until(Duration::from_secs(20), || {
+            !d.process.running() || d.host.tcp_reachable(gnmi)
+        });
         if !up || !d.process.running() {
-            d.fail(&format!("ocbgpd did not come up (gNMI at {gnmi} not accepting)"));
+            d.fail(&format!(
+                "ocbgpd did not come up (gNMI at {gnmi} not accepting)"
+            ));
         }
         d
     }
@@ -438,7 +478,11 @@ impl Ocbgpd {
     /// object per line, the event's fields under `fields`), in order; lines
     /// that are not JSON are skipped.
     pub fn log_events(&self) -> Vec<Value> {
-        self.process.log().lines().filter_map(|l| serde_json::from_str(l.trim()).ok()).collect()
+        self.process
+            .log()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l.trim()).ok())
+            .collect()
     }
 
     /// The log events whose message is `message` and whose `peer` field is
@@ -456,7 +500,13 @@ impl Ocbgpd {
     /// when given) exceeds `seen`, and returns the newest; panics with the
     /// log after `timeout`. Pass the count taken before the action that
     /// should cause the event.
-    pub fn wait_log_event(&self, message: &str, peer: Option<IpAddr>, seen: usize, timeout: Duration) -> Value {
+    pub fn wait_log_event(
+        &self,
+        message: &str,
+        peer: Option<IpAddr>,
+        seen: usize,
+        timeout: Duration,
+    ) -> Value {
         let mut found = None;
         let ok = wait_until(timeout, || {
             let events = self.log_events_for(message, peer);
@@ -477,7 +527,8 @@ impl Ocbgpd {
     /// Whether the daemon answers gNMI Get for its state (false while Get
     /// is not implemented or the state is not served).
     pub fn gnmi_get_available(&self) -> bool {
-        self.try_gnmi_get(&format!("{BGP_PATH}/global/state/as")).is_ok_and(|vals| !vals.is_empty())
+        self.try_gnmi_get(&format!("{BGP_PATH}/global/state/as"))
+            .is_ok_and(|vals| !vals.is_empty())
     }
 
     /// gNMI Set (pygnmi, JSON_IETF, in the host's namespace) of `delete`
@@ -491,7 +542,8 @@ impl Ocbgpd {
         update: &[(String, Value)],
     ) -> Result<(), String> {
         let enc = |l: &[(String, Value)]| {
-            serde_json::to_string(&l.iter().map(|(p, v)| json!([p, v])).collect::<Vec<_>>()).expect("json")
+            serde_json::to_string(&l.iter().map(|(p, v)| json!([p, v])).collect::<Vec<_>>())
+                .expect("json")
         };
         let g = self.config.gnmi_addr();
         let code = format!(
@@ -515,12 +567,17 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
             host = g.ip().to_string(),
             port = g.port(),
         );
-        let out = self.host.try_run("timeout", &["30", "python3", "-c", &code]);
+        let out = self
+            .host
+            .try_run("timeout", &["30", "python3", "-c", &code]);
         let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if out.status.success() && stdout.ends_with("OK") {
             Ok(())
         } else {
-            Err(format!("gNMI Set refused: {stdout} {}", String::from_utf8_lossy(&out.stderr).trim()))
+            Err(format!(
+                "gNMI Set refused: {stdout} {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
         }
     }
 
@@ -548,12 +605,18 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
 
     /// One of the neighbor's Adj-RIBs for `family`, by gNMI Get of
     /// `bgp/rib/afi-safis/afi-safi/<family>/neighbors/neighbor/<table>/routes`
-    /// joined with the attribute and community sets; `from` is the neighbor.
-    pub fn try_adj_rib(&self, neighbor: IpAddr, family: Family, table: AdjRib) -> Result<Vec<Route>, String> {
+    /// joined with the attribute and community sets. `from` is the
+    /// neighbor.
+    pub fn try_adj_rib(
+        &self,
+        neighbor: IpAddr,
+        family: Family,
+        table: AdjRib,
+    ) -> Result<Vec<Route>, String> {
         let (afi, container) = afi_names(family);
         let routes = list_or_empty(self.try_gnmi_get(&format!(
             "{BGP_PATH}/rib/afi-safis/afi-safi[afi-safi-name={afi}]/{container}/neighbors\
-             /neighbor[neighbor-address={neighbor}]/{}/routes",
+                 /neighbor[neighbor-address={neighbor}]/{}/routes",
             table.name()
         )))?;
         let attr_sets = list_or_empty(self.try_gnmi_get(&format!("{BGP_PATH}/rib/attr-sets")))?;
@@ -565,8 +628,8 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
         Ok(out)
     }
 
-    /// The prefixes of [`Ocbgpd::try_adj_rib`], sorted; panics with the log
-    /// when it cannot be read.
+    /// The prefixes of [`Ocbgpd::try_adj_rib`], sorted; panics with the
+    /// log when it cannot be read.
     pub fn adj_rib_prefixes(&self, neighbor: IpAddr, family: Family, table: AdjRib) -> Vec<String> {
         let mut p: Vec<String> = self
             .try_adj_rib(neighbor, family, table)
@@ -596,7 +659,10 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
         if out.status.success() {
             Ok(())
         } else {
-            Err(format!("gNMI Set delete {path} failed: {}", String::from_utf8_lossy(&out.stderr).trim()))
+            Err(format!(
+                "gNMI Set delete {path} failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
         }
     }
 }
@@ -652,7 +718,9 @@ impl BgpSpeaker for Ocbgpd {
     }
 
     fn try_session_state(&self, neighbor: IpAddr) -> Result<SessionState, String> {
-        let path = format!("{BGP_PATH}/neighbors/neighbor[neighbor-address={neighbor}]/state/session-state");
+        let path = format!(
+            "{BGP_PATH}/neighbors/neighbor[neighbor-address={neighbor}]/state/session-state"
+        );
         let vals = self.try_gnmi_get(&path)?;
         vals.iter()
             .find_map(|v| find_string(v, "session-state"))
@@ -681,9 +749,13 @@ print(json.dumps(r, default=str))
     );
     let out = host.try_run("python3", &["-c", &code]);
     if !out.status.success() {
-        return Err(format!("gNMI Get {path} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "gNMI Get {path} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
-    let reply: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("pygnmi output: {e}"))?;
+    let reply: Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("pygnmi output: {e}"))?;
     let mut vals = Vec::new();
     for n in reply["notification"].as_array().into_iter().flatten() {
         for u in n["update"].as_array().into_iter().flatten() {
@@ -696,7 +768,10 @@ print(json.dumps(r, default=str))
 /// ocbgpd's Loc-RIB of `family`, read with `get` (a gNMI Get returning
 /// update values). RIB reads stream one update per entry (route,
 /// attribute set): the three lists are read and put in the tree's shape.
-pub fn loc_rib_via(get: impl Fn(&str) -> Result<Vec<Value>, String>, family: Family) -> Result<Vec<Route>, String> {
+pub fn loc_rib_via(
+    get: impl Fn(&str) -> Result<Vec<Value>, String>,
+    family: Family,
+) -> Result<Vec<Route>, String> {
     let (afi, container) = match family {
         Family::Ipv4Unicast => ("IPV4_UNICAST", "ipv4-unicast"),
         Family::Ipv6Unicast => ("IPV6_UNICAST", "ipv6-unicast"),
@@ -742,13 +817,17 @@ fn find_string(v: &Value, key: &str) -> Option<String> {
     if let Some(s) = v.as_str() {
         return Some(s.to_string());
     }
-    find_key(v, key).and_then(|s| s.as_str()).map(str::to_string)
+    find_key(v, key)
+        .and_then(|s| s.as_str())
+        .map(str::to_string)
 }
 
 /// Joins an OpenConfig `bgp/rib` tree into routes of `family`.
 pub fn parse_oc_rib(rib: &Value, family: Family) -> Vec<Route> {
     let list = |v: Option<&Value>, name: &str| -> Vec<Value> {
-        v.and_then(|v| find_key(v, name)).and_then(|l| l.as_array().cloned()).unwrap_or_default()
+        v.and_then(|v| find_key(v, name))
+            .and_then(|l| l.as_array().cloned())
+            .unwrap_or_default()
     };
     let attr_sets = list(find_key(rib, "attr-sets"), "attr-set");
     let communities = list(find_key(rib, "communities"), "community");
@@ -757,11 +836,17 @@ pub fn parse_oc_rib(rib: &Value, family: Family) -> Vec<Route> {
         Family::Ipv6Unicast => ("IPV6_UNICAST", "ipv6-unicast"),
     };
     let afis = list(find_key(rib, "afi-safis"), "afi-safi");
-    let Some(afi_node) = afis.iter().find(|a| a["afi-safi-name"].as_str().is_some_and(|n| n.ends_with(afi)))
-    else {
+    let Some(afi_node) = afis.iter().find(|a| {
+        a["afi-safi-name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with(afi))
+    }) else {
         return Vec::new();
     };
-    let routes = list(find_key(afi_node, container).and_then(|c| find_key(c, "loc-rib")), "route");
+    let routes = list(
+        find_key(afi_node, container).and_then(|c| find_key(c, "loc-rib")),
+        "route",
+    );
     join_routes(&routes, &attr_sets, &communities)
 }
 
@@ -769,9 +854,14 @@ pub fn parse_oc_rib(rib: &Value, family: Family) -> Vec<Route> {
 /// their attribute and community sets (`attr-set`, `community` entries).
 /// `from` is the route's `origin` leaf when it is an address.
 fn join_routes(routes: &[Value], attr_sets: &[Value], communities: &[Value]) -> Vec<Route> {
-    let index_of = |v: &Value| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()));
+    let index_of = |v: &Value| {
+        v.as_u64()
+            .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    };
     let by_index = |sets: &[Value], idx: Option<u64>| -> Option<Value> {
-        sets.iter().find(|s| idx.is_some() && index_of(&s["index"]) == idx).cloned()
+        sets.iter()
+            .find(|s| idx.is_some() && index_of(&s["index"]) == idx)
+            .cloned()
     };
     let mut out = Vec::new();
     for r in routes {
@@ -788,7 +878,11 @@ fn join_routes(routes: &[Value], attr_sets: &[Value], communities: &[Value]) -> 
             route.next_hop = a["next-hop"].as_str().and_then(|n| n.parse().ok());
             route.med = index_of(&a["med"]).map(|m| m as u32);
             route.local_pref = index_of(&a["local-pref"]).map(|m| m as u32);
-            for seg in set["as-path"]["as-segment"].as_array().into_iter().flatten() {
+            for seg in set["as-path"]["as-segment"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
                 route.as_path.extend(
                     seg["state"]["member"]
                         .as_array()
@@ -807,7 +901,10 @@ fn join_routes(routes: &[Value], attr_sets: &[Value], communities: &[Value]) -> 
                 .filter_map(|c| {
                     c.as_str().map(|s| {
                         normalize_community(
-                            s.rsplit(':').next().filter(|_| s.contains("openconfig")).unwrap_or(s),
+                            s.rsplit(':')
+                                .next()
+                                .filter(|_| s.contains("openconfig"))
+                                .unwrap_or(s),
                         )
                     })
                 })
@@ -825,6 +922,9 @@ mod tests {
     #[test]
     fn well_known_communities_become_identities() {
         assert_eq!(community_json("65000:1"), "65000:1");
-        assert_eq!(community_json("65535:65281"), "openconfig-bgp-types:NO_EXPORT");
+        assert_eq!(
+            community_json("65535:65281"),
+            "openconfig-bgp-types:NO_EXPORT"
+        );
     }
 }

@@ -61,7 +61,9 @@ impl Process {
 
     /// Everything the process has written so far.
     pub fn log(&self) -> String {
-        std::fs::read(&self.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+        std::fs::read(&self.log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     }
 
     /// The last `lines` lines of the log.
@@ -116,7 +118,11 @@ impl Process {
     /// Panics unless the process is running, with the log's tail.
     pub fn assert_running(&self) {
         if let Some(status) = self.exit_status() {
-            panic!("{} exited ({status}); its log ends with:\n{}", self.name, self.log_tail(60));
+            panic!(
+                "{} exited ({status}); its log ends with:\n{}",
+                self.name,
+                self.log_tail(60)
+            );
         }
     }
 }
@@ -165,8 +171,15 @@ impl Drop for ScratchDir {
 
 /// Runs a command; Ok(stdout+stderr) if it exits 0, Err(the same) if not.
 pub(crate) fn run_check(mut command: Command) -> Result<String, String> {
-    let out = command.stdin(Stdio::null()).output().map_err(|e| format!("cannot run {command:?}: {e}"))?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = command
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run {command:?}: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     if out.status.success() {
         Ok(text)
     } else {

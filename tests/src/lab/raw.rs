@@ -207,7 +207,9 @@ impl RawSpeaker {
         let line = format!("send {kind} {}\n", hex(body));
         pipe.write_all(line.as_bytes())
             .and_then(|_| pipe.flush())
-            .unwrap_or_else(|e| panic!("raw speaker gone ({e}); its log:\n{}", self.describe_log()));
+            .unwrap_or_else(|e| {
+                panic!("raw speaker gone ({e}); its log:\n{}", self.describe_log())
+            });
     }
 
     /// Sends an UPDATE with this body (see [`msg::update`]).
@@ -229,7 +231,12 @@ impl RawSpeaker {
         self.events()
             .iter()
             .filter(|e| e["event"] == "message" && e["type"] == 3)
-            .map(|e| (e["code"].as_u64().unwrap_or(0) as u8, e["subcode"].as_u64().unwrap_or(0) as u8))
+            .map(|e| {
+                (
+                    e["code"].as_u64().unwrap_or(0) as u8,
+                    e["subcode"].as_u64().unwrap_or(0) as u8,
+                )
+            })
             .collect()
     }
 
@@ -245,26 +252,42 @@ impl RawSpeaker {
 
     /// Waits until an event satisfies `check`; returns it, or panics with
     /// the events and the program's output after `timeout`.
-    pub fn wait_event(&self, what: &str, timeout: Duration, check: impl Fn(&Value) -> bool) -> Value {
+    pub fn wait_event(
+        &self,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
         let mut found = None;
         wait_until(timeout, || {
             found = self.events().into_iter().find(|e| check(e));
             found.is_some()
         });
         found.unwrap_or_else(|| {
-            panic!("raw speaker to {}: no {what} within {timeout:?}\n{}", self.peer, self.describe_log())
+            panic!(
+                "raw speaker to {}: no {what} within {timeout:?}\n{}",
+                self.peer,
+                self.describe_log()
+            )
         })
     }
 
     /// Waits for the OPEN exchange to finish.
     pub fn wait_established(&self, timeout: Duration) {
-        self.wait_event("established session", timeout, |e| e["event"] == "established");
+        self.wait_event("established session", timeout, |e| {
+            e["event"] == "established"
+        });
     }
 
     /// Waits for a NOTIFICATION; returns its (code, subcode).
     pub fn wait_notification(&self, timeout: Duration) -> (u8, u8) {
-        let e = self.wait_event("NOTIFICATION", timeout, |e| e["event"] == "message" && e["type"] == 3);
-        (e["code"].as_u64().unwrap_or(0) as u8, e["subcode"].as_u64().unwrap_or(0) as u8)
+        let e = self.wait_event("NOTIFICATION", timeout, |e| {
+            e["event"] == "message" && e["type"] == 3
+        });
+        (
+            e["code"].as_u64().unwrap_or(0) as u8,
+            e["subcode"].as_u64().unwrap_or(0) as u8,
+        )
     }
 
     /// Waits until the peer closes the connection.
@@ -336,7 +359,9 @@ pub mod msg {
 
     /// NEXT_HOP.
     pub fn next_hop(addr: IpAddr) -> Vec<u8> {
-        let IpAddr::V4(v4) = addr else { panic!("NEXT_HOP must be IPv4, not {addr}") };
+        let IpAddr::V4(v4) = addr else {
+            panic!("NEXT_HOP must be IPv4, not {addr}")
+        };
         attr(TRANSITIVE, 3, &v4.octets())
     }
 

@@ -154,8 +154,11 @@ pub fn community_string(value: u32) -> String {
 /// "no-export", "noExport", "NO_EXPORT", a bare u32) to "high:low".
 pub fn normalize_community(text: &str) -> String {
     let t = text.trim().trim_start_matches('(').trim_end_matches(')');
-    let key: String =
-        t.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    let key: String = t
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_lowercase();
     let well_known = match key.as_str() {
         "noexport" => Some(0xFFFF_FF01),
         "noadvertise" => Some(0xFFFF_FF02),
@@ -174,7 +177,10 @@ pub fn normalize_community(text: &str) -> String {
     if let Ok(v) = t.parse::<u32>() {
         return community_string(v);
     }
-    t.split([':', ',']).map(str::trim).collect::<Vec<_>>().join(":")
+    t.split([':', ','])
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// Normalises a large community ("(65002, 3, 4)", "65002:3:4") to "a:b:c".
@@ -200,7 +206,11 @@ pub fn describe(routes: &[Route]) -> String {
     if routes.is_empty() {
         return "  (no routes)".to_string();
     }
-    routes.iter().map(|r| format!("  {r}")).collect::<Vec<_>>().join("\n")
+    routes
+        .iter()
+        .map(|r| format!("  {r}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]

@@ -90,12 +90,16 @@ pub trait BgpSpeaker {
 
     /// The session state with `neighbor`; panics if it cannot be read.
     fn session_state(&self, neighbor: IpAddr) -> SessionState {
-        self.try_session_state(neighbor).unwrap_or_else(|e| self.fail(&e))
+        self.try_session_state(neighbor)
+            .unwrap_or_else(|e| self.fail(&e))
     }
 
     /// Whether the session with `neighbor` is established now.
     fn established(&self, neighbor: IpAddr) -> bool {
-        matches!(self.try_session_state(neighbor), Ok(SessionState::Established))
+        matches!(
+            self.try_session_state(neighbor),
+            Ok(SessionState::Established)
+        )
     }
 
     /// The routing table for `family`; panics if it cannot be read.
@@ -154,7 +158,12 @@ pub trait BgpSpeaker {
     }
 
     /// Waits until the best path to `prefix` satisfies `check` and returns it.
-    fn wait_route_matching(&self, prefix: &str, timeout: Duration, check: &dyn Fn(&Route) -> bool) -> Route {
+    fn wait_route_matching(
+        &self,
+        prefix: &str,
+        timeout: Duration,
+        check: &dyn Fn(&Route) -> bool,
+    ) -> Route {
         let family = Family::of(prefix);
         let mut last = Err("not asked yet".to_string());
         let mut found = None;
@@ -164,7 +173,11 @@ pub trait BgpSpeaker {
             &format!("a matching route to {prefix}"),
             || {
                 last = self.try_routes(family);
-                found = last.as_ref().ok().and_then(|r| pick(r, prefix).cloned()).filter(|r| check(r));
+                found = last
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| pick(r, prefix).cloned())
+                    .filter(|r| check(r));
                 found.is_some()
             },
         )

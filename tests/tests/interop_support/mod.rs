@@ -66,8 +66,15 @@ impl Peer for Bird {
     /// protocol per family: disabling it withdraws the family's routes.
     fn withdraw(&self, config: &BgpConfig, prefix: &str) {
         let family = Family::of(prefix);
-        let others = config.routes.iter().filter(|r| r.family() == family && r.prefix != prefix).count();
-        assert_eq!(others, 0, "BIRD withdraws a family's originated routes all at once");
+        let others = config
+            .routes
+            .iter()
+            .filter(|r| r.family() == family && r.prefix != prefix)
+            .count();
+        assert_eq!(
+            others, 0,
+            "BIRD withdraws a family's originated routes all at once"
+        );
         let proto = match family {
             Family::Ipv4Unicast => "ocl_static4",
             Family::Ipv6Unicast => "ocl_static6",
@@ -100,7 +107,11 @@ pub struct Hosts {
 
 impl Hosts {
     pub fn new(lab: &Lab) -> Hosts {
-        Hosts { oc: lab.host("oc"), peer: lab.host("peer"), obs: lab.host("obs") }
+        Hosts {
+            oc: lab.host("oc"),
+            peer: lab.host("peer"),
+            obs: lab.host("obs"),
+        }
     }
 }
 
@@ -129,8 +140,18 @@ pub fn ocbgpd_config(h: &Hosts, peer_timers: Option<(u16, u16)>) -> OcbgpdConfig
     let bgp = BgpConfig::new(OC_AS, h.oc.ipv4());
     let bgp = dual(bgp, &h.peer, PEER_AS, peer_timers);
     let bgp = dual(bgp, &h.obs, OBS_AS, None)
-        .route(Originated::new(OC4).med(10).community("65001:10").large_community("65001:1:10"))
-        .route(Originated::new(OC6).med(20).community("65001:20").large_community("65001:1:20"));
+        .route(
+            Originated::new(OC4)
+                .med(10)
+                .community("65001:10")
+                .large_community("65001:1:10"),
+        )
+        .route(
+            Originated::new(OC6)
+                .med(20)
+                .community("65001:20")
+                .large_community("65001:1:20"),
+        );
     OcbgpdConfig::new(bgp).no_netconf()
 }
 
@@ -145,7 +166,12 @@ pub fn peer_config(h: &Hosts, timers: Option<(u16, u16)>) -> BgpConfig {
                 .community("65002:30")
                 .large_community("65002:1:30"),
         )
-        .route(Originated::new(PEER6).med(40).community("65002:40").large_community("65002:1:40"))
+        .route(
+            Originated::new(PEER6)
+                .med(40)
+                .community("65002:40")
+                .large_community("65002:1:40"),
+        )
 }
 
 /// The observer's configuration: ocbgpd on both families, nothing more.
@@ -192,9 +218,27 @@ pub fn assert_no_local_pref(r: &Route) {
 /// address as next hop, MED and communities as configured.
 pub fn check_ocbgpd_routes_at(who: &str, s: &dyn BgpSpeaker, h: &Hosts) -> [Route; 2] {
     let r4 = s.wait_route(OC4, ROUTE);
-    assert_route(who, &r4, h.oc.ipv4(), &[OC_AS], Origin::Igp, Some(10), &["65001:10"], &["65001:1:10"]);
+    assert_route(
+        who,
+        &r4,
+        h.oc.ipv4(),
+        &[OC_AS],
+        Origin::Igp,
+        Some(10),
+        &["65001:10"],
+        &["65001:1:10"],
+    );
     let r6 = s.wait_route(OC6, ROUTE);
-    assert_route(who, &r6, h.oc.ipv6(), &[OC_AS], Origin::Igp, Some(20), &["65001:20"], &["65001:1:20"]);
+    assert_route(
+        who,
+        &r6,
+        h.oc.ipv6(),
+        &[OC_AS],
+        Origin::Igp,
+        Some(20),
+        &["65001:20"],
+        &["65001:1:20"],
+    );
     [r4, r6]
 }
 
@@ -204,9 +248,27 @@ pub fn check_ocbgpd_routes_at(who: &str, s: &dyn BgpSpeaker, h: &Hosts) -> [Rout
 pub fn check_peer_routes_at_observer(obs: &Gobgp, h: &Hosts) {
     let path = [OC_AS, PEER_AS];
     let r4 = obs.wait_route(PEER4, ROUTE);
-    assert_route("observer", &r4, h.oc.ipv4(), &path, Origin::Egp, None, &["65002:30"], &["65002:1:30"]);
+    assert_route(
+        "observer",
+        &r4,
+        h.oc.ipv4(),
+        &path,
+        Origin::Egp,
+        None,
+        &["65002:30"],
+        &["65002:1:30"],
+    );
     let r6 = obs.wait_route(PEER6, ROUTE);
-    assert_route("observer", &r6, h.oc.ipv6(), &path, Origin::Igp, None, &["65002:40"], &["65002:1:40"]);
+    assert_route(
+        "observer",
+        &r6,
+        h.oc.ipv6(),
+        &path,
+        Origin::Igp,
+        None,
+        &["65002:40"],
+        &["65002:1:40"],
+    );
     assert_no_local_pref(&r4);
     assert_no_local_pref(&r6);
 }
@@ -230,8 +292,16 @@ pub fn check_peer_routes_in_ocbgpd(oc: &Ocbgpd, h: &Hosts) {
         let r = oc.wait_route(prefix, ROUTE);
         assert_eq!(r.as_path, vec![PEER_AS], "ocbgpd Loc-RIB: {r}");
         assert_eq!(r.communities, vec![comm.to_string()], "ocbgpd Loc-RIB: {r}");
-        assert_eq!(r.from, Some(addr_for(&h.peer, prefix)), "ocbgpd Loc-RIB: {r}");
-        assert_eq!(r.next_hop, Some(addr_for(&h.peer, prefix)), "ocbgpd Loc-RIB: {r}");
+        assert_eq!(
+            r.from,
+            Some(addr_for(&h.peer, prefix)),
+            "ocbgpd Loc-RIB: {r}"
+        );
+        assert_eq!(
+            r.next_hop,
+            Some(addr_for(&h.peer, prefix)),
+            "ocbgpd Loc-RIB: {r}"
+        );
     }
 }
 
@@ -276,13 +346,19 @@ pub fn sessions_routes_restart_withdraw<P: Peer>(name: &str) {
     wait_all_up(&h, &peer, &obs, &oc, gnmi);
     for a in [h.peer.ipv4(), h.peer.ipv6()] {
         let up = oc.log_events_for("session established", Some(a));
-        assert!(!up.is_empty(), "ocbgpd logs no established session with {a}");
+        assert!(
+            !up.is_empty(),
+            "ocbgpd logs no established session with {a}"
+        );
     }
     eprintln!("{name}: sessions up after {:?}", t0.elapsed());
 
     // 2. Routes both ways with attributes intact.
     check_ocbgpd_routes_at(&peer.describe(), &peer, &h);
-    eprintln!("{name}: ocbgpd's routes at the peer after {:?}", t0.elapsed());
+    eprintln!(
+        "{name}: ocbgpd's routes at the peer after {:?}",
+        t0.elapsed()
+    );
     check_peer_routes_at_observer(&obs, &h);
     for r in check_ocbgpd_routes_at("observer", &obs, &h) {
         assert_no_local_pref(&r);
@@ -313,7 +389,10 @@ pub fn sessions_routes_restart_withdraw<P: Peer>(name: &str) {
             oc.wait_not_established(a, ROUTE);
         }
     }
-    assert!(obs.route(OC4).is_some() && obs.route(OC6).is_some(), "ocbgpd's own routes stay at the observer");
+    assert!(
+        obs.route(OC4).is_some() && obs.route(OC6).is_some(),
+        "ocbgpd's own routes stay at the observer"
+    );
     let peer = P::start(&h.peer, &pcfg);
     for a in [h.oc.ipv4(), h.oc.ipv6()] {
         peer.wait_established(a, UP);
@@ -329,7 +408,10 @@ pub fn sessions_routes_restart_withdraw<P: Peer>(name: &str) {
     // sessions stay up.
     peer.withdraw(&pcfg, PEER4);
     obs.wait_no_route(PEER4, ROUTE);
-    assert!(obs.route(PEER6).is_some(), "withdrawing {PEER4} took {PEER6} along");
+    assert!(
+        obs.route(PEER6).is_some(),
+        "withdrawing {PEER4} took {PEER6} along"
+    );
     peer.withdraw(&pcfg, PEER6);
     obs.wait_no_route(PEER6, ROUTE);
     if gnmi {
@@ -337,7 +419,10 @@ pub fn sessions_routes_restart_withdraw<P: Peer>(name: &str) {
         oc.wait_no_route(PEER6, ROUTE);
     }
     for a in [h.oc.ipv4(), h.oc.ipv6()] {
-        assert!(peer.established(a), "session with {a} went down on a withdrawal");
+        assert!(
+            peer.established(a),
+            "session with {a} went down on a withdrawal"
+        );
     }
 
     // 3b. ocbgpd withdraws its route (configuration change over gNMI Set).
@@ -350,7 +435,9 @@ pub fn sessions_routes_restart_withdraw<P: Peer>(name: &str) {
             if gnmi {
                 oc.wait_no_route(OC4, ROUTE);
             }
-            eprintln!("{name}: ocbgpd's withdrawal (gNMI Set delete) reached the peer and the observer");
+            eprintln!(
+                "{name}: ocbgpd's withdrawal (gNMI Set delete) reached the peer and the observer"
+            );
         }
         Err(e) if e.to_ascii_lowercase().contains("unimplemented") => {
             let why = e.lines().last().unwrap_or_default();
@@ -381,7 +468,11 @@ pub fn hold_timer_expiry<P: Peer>(name: &str) {
     for a in [h.peer.ipv4(), h.peer.ipv6()] {
         let up = oc.log_events_for("session established", Some(a));
         let hold = up.last().map(|e| e["fields"]["hold_time"].clone());
-        assert_eq!(hold, Some(serde_json::json!(3)), "negotiated hold time with {a}: {up:?}");
+        assert_eq!(
+            hold,
+            Some(serde_json::json!(3)),
+            "negotiated hold time with {a}: {up:?}"
+        );
     }
     let downs: Vec<usize> = [h.peer.ipv4(), h.peer.ipv6()]
         .iter()
@@ -418,9 +509,18 @@ pub fn hold_timer_expiry<P: Peer>(name: &str) {
             );
         }
     }
-    assert!(gone >= Duration::from_millis(1500), "routes went {gone:?} after the cut: not by hold timer");
-    assert!(gone <= Duration::from_secs(6), "hold time is 3 s, the routes went after {gone:?}");
-    assert!(obs.route(OC4).is_some(), "ocbgpd's own route left the observer");
+    assert!(
+        gone >= Duration::from_millis(1500),
+        "routes went {gone:?} after the cut: not by hold timer"
+    );
+    assert!(
+        gone <= Duration::from_secs(6),
+        "hold time is 3 s, the routes went after {gone:?}"
+    );
+    assert!(
+        obs.route(OC4).is_some(),
+        "ocbgpd's own route left the observer"
+    );
     eprintln!("{name}: hold timer expiry: observer lost the routes {gone:?} after the cut, peer down by {peer_down:?}");
 
     h.peer.restore();

@@ -4,10 +4,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ocbgp_models::gen::config as cfg;
-use ocbgp_models::gen::types::{BgpSetCommunityOptionType, BgpSetMedAction, LargeCommunityMethodType, Method, SetTagMode};
+use ocbgp_models::gen::types::{
+    BgpSetCommunityOptionType, BgpSetMedAction, LargeCommunityMethodType, Method, SetTagMode,
+};
 
 use super::super::actions::{Action, MedOp, NextHopAction, PrependAs, SetOp};
-use super::super::sets::community::{parse_ext, parse_large, parse_std, well_known, CommunitySet, ExtCommunitySet};
+use super::super::sets::community::{
+    parse_ext, parse_large, parse_std, well_known, CommunitySet, ExtCommunitySet,
+};
 use super::super::sets::large::LargeCommunitySet;
 use super::super::sets::Tag;
 use super::policy::{origin, Compiler};
@@ -35,15 +39,28 @@ impl Compiler<'_> {
             let v: u32 = match text.parse() {
                 Ok(v) => v,
                 Err(_) if text == "IGP" => {
-                    return Err(problem(leaf("set-med"), "set-med IGP is not supported: ocbgp has no IGP metric"))
+                    return Err(problem(
+                        leaf("set-med"),
+                        "set-med IGP is not supported: ocbgp has no IGP metric",
+                    ))
                 }
-                Err(_) => return Err(problem(leaf("set-med"), format!("{text:?} is not a MED value"))),
+                Err(_) => {
+                    return Err(problem(
+                        leaf("set-med"),
+                        format!("{text:?} is not a MED value"),
+                    ))
+                }
             };
             out.push(Action::Med(match c.set_med_action {
                 Some(BgpSetMedAction::Set) => MedOp::Set(v),
                 Some(BgpSetMedAction::Add) => MedOp::Add(v),
                 Some(BgpSetMedAction::Subtract) => MedOp::Subtract(v),
-                None => return Err(problem(leaf("set-med-action"), "set-med needs set-med-action")),
+                None => {
+                    return Err(problem(
+                        leaf("set-med-action"),
+                        "set-med needs set-med-action",
+                    ))
+                }
             }));
         }
         if let Some(text) = &c.set_next_hop {
@@ -52,13 +69,24 @@ impl Compiler<'_> {
                 "PEER_ADDRESS" => NextHopAction::Peer,
                 t => match t.parse::<IpAddr>() {
                     Ok(IpAddr::V4(a)) => NextHopAction::Addr(NextHop::V4(a)),
-                    Ok(IpAddr::V6(a)) => NextHopAction::Addr(NextHop::V6 { global: a, link_local: None }),
-                    Err(_) => return Err(problem(leaf("set-next-hop"), format!("{t:?} is not a next hop"))),
+                    Ok(IpAddr::V6(a)) => NextHopAction::Addr(NextHop::V6 {
+                        global: a,
+                        link_local: None,
+                    }),
+                    Err(_) => {
+                        return Err(problem(
+                            leaf("set-next-hop"),
+                            format!("{t:?} is not a next hop"),
+                        ))
+                    }
                 },
             }));
         }
         if c.set_aigp.is_some() {
-            return Err(problem(leaf("set-aigp"), "set-aigp is not supported: ocbgp does not carry AIGP"));
+            return Err(problem(
+                leaf("set-aigp"),
+                "set-aigp is not supported: ocbgp does not carry AIGP",
+            ));
         }
         let pp = &b.set_as_path_prepend.config;
         if pp.repeat_n.is_some() || pp.asn.is_some() || pp.use_last_as.is_some() {
@@ -73,12 +101,21 @@ impl Compiler<'_> {
                 (None, Some(true)) => PrependAs::Last,
                 (None, _) => PrependAs::Local,
             };
-            out.push(Action::Prepend { asn, times: pp.repeat_n.unwrap_or(1).max(1) });
+            out.push(Action::Prepend {
+                asn,
+                times: pp.repeat_n.unwrap_or(1).max(1),
+            });
         }
-        if let Some(a) = self.set_community(&format!("{at}/set-community"), &b.set_community, uses)? {
+        if let Some(a) =
+            self.set_community(&format!("{at}/set-community"), &b.set_community, uses)?
+        {
             out.push(a);
         }
-        if let Some(a) = self.set_ext_community(&format!("{at}/set-ext-community"), &b.set_ext_community, uses)? {
+        if let Some(a) = self.set_ext_community(
+            &format!("{at}/set-ext-community"),
+            &b.set_ext_community,
+            uses,
+        )? {
             out.push(a);
         }
         let lat = format!("{at}/ocbgp:set-large-community");
@@ -88,18 +125,30 @@ impl Compiler<'_> {
         Ok(out)
     }
 
-    fn set_community(&self, at: &str, s: &cfg::SetCommunity, uses: &mut Vec<Item>) -> Result<Option<Action>, Problem> {
+    fn set_community(
+        &self,
+        at: &str,
+        s: &cfg::SetCommunity,
+        uses: &mut Vec<Item>,
+    ) -> Result<Option<Action>, Problem> {
         let Some(op) = set_op(at, s.config.method, s.config.options)? else {
             return Ok(None);
         };
         let sets = match s.config.method {
             Some(Method::Inline) => {
-                let list = s.inline.as_ref().map(|i| i.config.communities.as_slice()).unwrap_or_default();
+                let list = s
+                    .inline
+                    .as_ref()
+                    .map(|i| i.config.communities.as_slice())
+                    .unwrap_or_default();
                 let std = list
                     .iter()
                     .map(|t| {
                         parse_std(t).ok_or_else(|| {
-                            problem(format!("{at}/inline/config/communities"), format!("{t:?} is not a community"))
+                            problem(
+                                format!("{at}/inline/config/communities"),
+                                format!("{t:?} is not a community"),
+                            )
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
@@ -109,7 +158,12 @@ impl Compiler<'_> {
             }
             _ => {
                 let r = s.reference.as_ref().map(|r| &r.config);
-                let names = r.map(|r| r.community_set_refs.iter().chain(&r.community_set_ref).collect::<Vec<_>>());
+                let names = r.map(|r| {
+                    r.community_set_refs
+                        .iter()
+                        .chain(&r.community_set_ref)
+                        .collect::<Vec<_>>()
+                });
                 let mut sets = Vec::new();
                 for n in names.unwrap_or_default() {
                     let set = self.lookup(
@@ -144,7 +198,11 @@ impl Compiler<'_> {
         };
         let sets = match s.config.method {
             Some(Method::Inline) => {
-                let list = s.inline.as_ref().map(|i| i.config.communities.as_slice()).unwrap_or_default();
+                let list = s
+                    .inline
+                    .as_ref()
+                    .map(|i| i.config.communities.as_slice())
+                    .unwrap_or_default();
                 let mut lit = Vec::new();
                 for t in list {
                     let why = if well_known(t).is_some() {
@@ -152,7 +210,11 @@ impl Compiler<'_> {
                     } else {
                         format!("{t:?} is not an extended community")
                     };
-                    lit.push(parse_ext(t).ok_or_else(|| problem(format!("{at}/inline/config/communities"), why))?);
+                    lit.push(
+                        parse_ext(t).ok_or_else(|| {
+                            problem(format!("{at}/inline/config/communities"), why)
+                        })?,
+                    );
                 }
                 let set = ExtCommunitySet::build("inline", lit, Vec::new(), false)
                     .map_err(|e| problem(format!("{at}/inline"), e))?;
@@ -160,8 +222,12 @@ impl Compiler<'_> {
             }
             _ => {
                 let r = s.reference.as_ref().map(|r| &r.config);
-                let names =
-                    r.map(|r| r.ext_community_set_refs.iter().chain(&r.ext_community_set_ref).collect::<Vec<_>>());
+                let names = r.map(|r| {
+                    r.ext_community_set_refs
+                        .iter()
+                        .chain(&r.ext_community_set_ref)
+                        .collect::<Vec<_>>()
+                });
                 let mut sets = Vec::new();
                 for n in names.unwrap_or_default() {
                     let set = self.lookup(
@@ -202,24 +268,34 @@ impl Compiler<'_> {
         };
         let sets = match method {
             Some(Method::Inline) => {
-                let list = s.inline.as_ref().map(|i| i.config.communities.as_slice()).unwrap_or_default();
+                let list = s
+                    .inline
+                    .as_ref()
+                    .map(|i| i.config.communities.as_slice())
+                    .unwrap_or_default();
                 let lit = list
                     .iter()
                     .map(|t| {
                         parse_large(t).ok_or_else(|| {
                             problem(
                                 format!("{at}/inline/config/communities"),
-                                format!("{t:?} is not a large community (parts at most 4294967295)"),
+                                format!(
+                                    "{t:?} is not a large community (parts at most 4294967295)"
+                                ),
                             )
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                let set =
-                    LargeCommunitySet::build("inline", lit, Vec::new()).map_err(|e| problem(format!("{at}/inline"), e))?;
+                let set = LargeCommunitySet::build("inline", lit, Vec::new())
+                    .map_err(|e| problem(format!("{at}/inline"), e))?;
                 vec![Arc::new(set)]
             }
             _ => {
-                let names = s.reference.as_ref().map(|r| r.config.large_community_set_refs.as_slice()).unwrap_or_default();
+                let names = s
+                    .reference
+                    .as_ref()
+                    .map(|r| r.config.large_community_set_refs.as_slice())
+                    .unwrap_or_default();
                 let mut sets = Vec::new();
                 for n in names {
                     let set = self.lookup(
@@ -245,16 +321,29 @@ impl Compiler<'_> {
         Ok(Some(Action::LargeCommunity(op, sets)))
     }
 
-    pub(super) fn set_tag(&self, at: &str, s: &cfg::SetTag, uses: &mut Vec<Item>) -> Result<Option<Vec<Tag>>, Problem> {
+    pub(super) fn set_tag(
+        &self,
+        at: &str,
+        s: &cfg::SetTag,
+        uses: &mut Vec<Item>,
+    ) -> Result<Option<Vec<Tag>>, Problem> {
         match s.config.mode {
             None => Ok(None),
             Some(SetTagMode::Inline) => {
-                let list = s.inline.as_ref().map(|i| i.config.tag.as_slice()).unwrap_or_default();
+                let list = s
+                    .inline
+                    .as_ref()
+                    .map(|i| i.config.tag.as_slice())
+                    .unwrap_or_default();
                 let tags = list
                     .iter()
                     .map(|t| {
-                        Tag::parse(t)
-                            .ok_or_else(|| problem(format!("{at}/inline/config/tag"), format!("{t:?} is not a tag")))
+                        Tag::parse(t).ok_or_else(|| {
+                            problem(
+                                format!("{at}/inline/config/tag"),
+                                format!("{t:?} is not a tag"),
+                            )
+                        })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(Some(tags))
@@ -263,7 +352,13 @@ impl Compiler<'_> {
                 let Some(n) = s.reference.as_ref().and_then(|r| r.config.tag_set.clone()) else {
                     return Ok(Some(Vec::new()));
                 };
-                let set = self.lookup(&self.sets.tag_sets, Item::TagSet(n), at, "reference/config/tag-set", uses)?;
+                let set = self.lookup(
+                    &self.sets.tag_sets,
+                    Item::TagSet(n),
+                    at,
+                    "reference/config/tag-set",
+                    uses,
+                )?;
                 Ok(Some(set.tags.clone()))
             }
         }
@@ -284,9 +379,13 @@ fn set_op(
             BgpSetCommunityOptionType::Remove => SetOp::Remove,
             BgpSetCommunityOptionType::Replace => SetOp::Replace,
         })),
-        (None, Some(_)) => Err(problem(format!("{at}/config/method"), "options needs a method (INLINE or REFERENCE)")),
-        (Some(_), None) => {
-            Err(problem(format!("{at}/config/options"), "method needs options (ADD, REMOVE or REPLACE)"))
-        }
+        (None, Some(_)) => Err(problem(
+            format!("{at}/config/method"),
+            "options needs a method (INLINE or REFERENCE)",
+        )),
+        (Some(_), None) => Err(problem(
+            format!("{at}/config/options"),
+            "method needs options (ADD, REMOVE or REPLACE)",
+        )),
     }
 }

@@ -4,8 +4,8 @@ mod actions;
 mod item;
 mod policy;
 
-use item::{BGP_SETS, LARGE_SETS};
 pub use item::{Item, ROUTING_POLICY_PATH};
+use item::{BGP_SETS, LARGE_SETS};
 use policy::Compiler;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -29,11 +29,17 @@ use super::{Chain, DefaultPolicy, Policy};
 use crate::config::Problem;
 
 pub(super) fn problem(path: impl Into<String>, reason: impl Into<String>) -> Problem {
-    Problem { path: Some(path.into()), reason: reason.into() }
+    Problem {
+        path: Some(path.into()),
+        reason: reason.into(),
+    }
 }
 
 fn model(e: ModelError) -> Problem {
-    Problem { path: e.path.clone(), reason: e.message }
+    Problem {
+        path: e.path.clone(),
+        reason: e.message,
+    }
 }
 
 /// Every compiled set and policy of one configuration.
@@ -75,7 +81,10 @@ fn entry<T: FromNode>(tree: &DataTree<'static>, path: &str) -> Result<Option<T>,
 impl Policies {
     /// No sets, no policies.
     pub fn empty() -> Policies {
-        Policies { generation: next_generation(), ..Policies::default() }
+        Policies {
+            generation: next_generation(),
+            ..Policies::default()
+        }
     }
 
     /// Compiles every set and policy definition under
@@ -85,26 +94,51 @@ impl Policies {
         let mut p = Policies::empty();
         let root = ROUTING_POLICY_PATH;
         let sets = format!("{root}/{BGP_SETS}");
-        for s in entries::<cfg::PrefixSet>(tree, &format!("{root}/defined-sets/prefix-sets/prefix-set"))? {
-            p.prefix_sets.insert(s.name.clone(), Arc::new(prefix_set(&s)?));
+        for s in
+            entries::<cfg::PrefixSet>(tree, &format!("{root}/defined-sets/prefix-sets/prefix-set"))?
+        {
+            p.prefix_sets
+                .insert(s.name.clone(), Arc::new(prefix_set(&s)?));
         }
-        for s in entries::<cfg::NeighborSet>(tree, &format!("{root}/defined-sets/neighbor-sets/neighbor-set"))? {
-            p.neighbor_sets.insert(s.name.clone(), Arc::new(NeighborSet::new(&s.name, s.config.address.clone())));
+        for s in entries::<cfg::NeighborSet>(
+            tree,
+            &format!("{root}/defined-sets/neighbor-sets/neighbor-set"),
+        )? {
+            p.neighbor_sets.insert(
+                s.name.clone(),
+                Arc::new(NeighborSet::new(&s.name, s.config.address.clone())),
+            );
         }
         for s in entries::<cfg::TagSet>(tree, &format!("{root}/defined-sets/tag-sets/tag-set"))? {
             p.tag_sets.insert(s.name.clone(), Arc::new(tag_set(&s)?));
         }
-        for s in entries::<cfg::CommunitySet>(tree, &format!("{sets}/community-sets/community-set"))? {
-            p.community_sets.insert(s.community_set_name.clone(), Arc::new(community_set(&s)?));
+        for s in
+            entries::<cfg::CommunitySet>(tree, &format!("{sets}/community-sets/community-set"))?
+        {
+            p.community_sets
+                .insert(s.community_set_name.clone(), Arc::new(community_set(&s)?));
         }
-        for s in entries::<cfg::ExtCommunitySet>(tree, &format!("{sets}/ext-community-sets/ext-community-set"))? {
-            p.ext_community_sets.insert(s.ext_community_set_name.clone(), Arc::new(ext_community_set(&s)?));
+        for s in entries::<cfg::ExtCommunitySet>(
+            tree,
+            &format!("{sets}/ext-community-sets/ext-community-set"),
+        )? {
+            p.ext_community_sets.insert(
+                s.ext_community_set_name.clone(),
+                Arc::new(ext_community_set(&s)?),
+            );
         }
         for s in entries::<cfg::AsPathSet>(tree, &format!("{sets}/as-path-sets/as-path-set"))? {
-            p.as_path_sets.insert(s.as_path_set_name.clone(), Arc::new(as_path_set(&s)?));
+            p.as_path_sets
+                .insert(s.as_path_set_name.clone(), Arc::new(as_path_set(&s)?));
         }
-        for s in entries::<cfg::LargeCommunitySet>(tree, &format!("{sets}/{LARGE_SETS}/large-community-set"))? {
-            p.large_community_sets.insert(s.large_community_set_name.clone(), Arc::new(large_community_set(&s)?));
+        for s in entries::<cfg::LargeCommunitySet>(
+            tree,
+            &format!("{sets}/{LARGE_SETS}/large-community-set"),
+        )? {
+            p.large_community_sets.insert(
+                s.large_community_set_name.clone(),
+                Arc::new(large_community_set(&s)?),
+            );
         }
         p.compile_policies(tree)?;
         Ok(p)
@@ -115,7 +149,11 @@ impl Policies {
     /// added to or removed from a prefix set are applied to a copy of the
     /// compiled set. Policy definitions are always compiled again (they
     /// are small). The result is what [`Policies::compile`] would give.
-    pub fn update(&self, tree: &DataTree<'static>, changes: &ChangeSet) -> Result<Policies, Problem> {
+    pub fn update(
+        &self,
+        tree: &DataTree<'static>,
+        changes: &ChangeSet,
+    ) -> Result<Policies, Problem> {
         let mut p = self.clone();
         p.generation = next_generation();
         // Prefix sets: whole-set changes, and entry deltas per set.
@@ -126,12 +164,15 @@ impl Policies {
                 continue;
             };
             match (c.kind, c.op) {
-                (ListKind::PrefixSetPrefix, _) => deltas.entry(item.name().to_string()).or_default().push(c),
+                (ListKind::PrefixSetPrefix, _) => {
+                    deltas.entry(item.name().to_string()).or_default().push(c)
+                }
                 (ListKind::PrefixSet, Op::Modified) => {
                     // Entry changes mark the set modified too; only a
                     // changed mode needs the whole set read again.
                     let mode =
-                        entry::<cfg::PrefixSetConfig>(tree, &format!("{}/config", item.path()))?.and_then(|c| c.mode);
+                        entry::<cfg::PrefixSetConfig>(tree, &format!("{}/config", item.path()))?
+                            .and_then(|c| c.mode);
                     match p.prefix_sets.get(item.name()) {
                         Some(old) if old.mode() == mode_of(mode) => {}
                         _ => {
@@ -156,8 +197,10 @@ impl Policies {
             };
             let mut set = PrefixSet::clone(old);
             for c in list {
-                let (Some(prefix), Some(range)) = (c.keys.first().and_then(|k| k.parse::<IpNet>().ok()), c.keys.get(1))
-                else {
+                let (Some(prefix), Some(range)) = (
+                    c.keys.first().and_then(|k| k.parse::<IpNet>().ok()),
+                    c.keys.get(1),
+                ) else {
                     whole.insert(item.clone());
                     break;
                 };
@@ -190,9 +233,10 @@ impl Policies {
                 None => drop(self.prefix_sets.remove(&name)),
             },
             Item::NeighborSet(_) => match entry::<cfg::NeighborSet>(tree, &path)? {
-                Some(s) => {
-                    drop(self.neighbor_sets.insert(name.clone(), Arc::new(NeighborSet::new(&name, s.config.address))))
-                }
+                Some(s) => drop(self.neighbor_sets.insert(
+                    name.clone(),
+                    Arc::new(NeighborSet::new(&name, s.config.address)),
+                )),
                 None => drop(self.neighbor_sets.remove(&name)),
             },
             Item::TagSet(_) => match entry::<cfg::TagSet>(tree, &path)? {
@@ -200,11 +244,17 @@ impl Policies {
                 None => drop(self.tag_sets.remove(&name)),
             },
             Item::CommunitySet(_) => match entry::<cfg::CommunitySet>(tree, &path)? {
-                Some(s) => drop(self.community_sets.insert(name, Arc::new(community_set(&s)?))),
+                Some(s) => drop(
+                    self.community_sets
+                        .insert(name, Arc::new(community_set(&s)?)),
+                ),
                 None => drop(self.community_sets.remove(&name)),
             },
             Item::ExtCommunitySet(_) => match entry::<cfg::ExtCommunitySet>(tree, &path)? {
-                Some(s) => drop(self.ext_community_sets.insert(name, Arc::new(ext_community_set(&s)?))),
+                Some(s) => drop(
+                    self.ext_community_sets
+                        .insert(name, Arc::new(ext_community_set(&s)?)),
+                ),
                 None => drop(self.ext_community_sets.remove(&name)),
             },
             Item::AsPathSet(_) => match entry::<cfg::AsPathSet>(tree, &path)? {
@@ -212,7 +262,10 @@ impl Policies {
                 None => drop(self.as_path_sets.remove(&name)),
             },
             Item::LargeCommunitySet(_) => match entry::<cfg::LargeCommunitySet>(tree, &path)? {
-                Some(s) => drop(self.large_community_sets.insert(name, Arc::new(large_community_set(&s)?))),
+                Some(s) => drop(
+                    self.large_community_sets
+                        .insert(name, Arc::new(large_community_set(&s)?)),
+                ),
                 None => drop(self.large_community_sets.remove(&name)),
             },
             Item::Policy(_) => {}
@@ -221,8 +274,10 @@ impl Policies {
     }
 
     fn compile_policies(&mut self, tree: &DataTree<'static>) -> Result<(), Problem> {
-        let defs: Vec<cfg::PolicyDefinition> =
-            entries(tree, &format!("{ROUTING_POLICY_PATH}/policy-definitions/policy-definition"))?;
+        let defs: Vec<cfg::PolicyDefinition> = entries(
+            tree,
+            &format!("{ROUTING_POLICY_PATH}/policy-definitions/policy-definition"),
+        )?;
         let mut c = Compiler {
             sets: self,
             defs: defs.iter().map(|d| (d.name.as_str(), d)).collect(),
@@ -244,10 +299,12 @@ impl Policies {
         let policies = names
             .iter()
             .map(|n| {
-                self.policies
-                    .get(n)
-                    .cloned()
-                    .ok_or_else(|| problem(Item::Policy(n.clone()).path(), format!("no policy-definition named {n:?}")))
+                self.policies.get(n).cloned().ok_or_else(|| {
+                    problem(
+                        Item::Policy(n.clone()).path(),
+                        format!("no policy-definition named {n:?}"),
+                    )
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Chain::new(policies, default))
@@ -281,9 +338,19 @@ impl Policies {
         out.extend(self.neighbor_sets.keys().cloned().map(Item::NeighborSet));
         out.extend(self.tag_sets.keys().cloned().map(Item::TagSet));
         out.extend(self.community_sets.keys().cloned().map(Item::CommunitySet));
-        out.extend(self.ext_community_sets.keys().cloned().map(Item::ExtCommunitySet));
+        out.extend(
+            self.ext_community_sets
+                .keys()
+                .cloned()
+                .map(Item::ExtCommunitySet),
+        );
         out.extend(self.as_path_sets.keys().cloned().map(Item::AsPathSet));
-        out.extend(self.large_community_sets.keys().cloned().map(Item::LargeCommunitySet));
+        out.extend(
+            self.large_community_sets
+                .keys()
+                .cloned()
+                .map(Item::LargeCommunitySet),
+        );
         out.extend(self.policies.keys().cloned().map(Item::Policy));
         out
     }
@@ -339,7 +406,12 @@ impl Policies {
                 out.insert(n.clone());
             }
         }
-        out.extend(old.policies.keys().filter(|n| !self.policies.contains_key(*n)).cloned());
+        out.extend(
+            old.policies
+                .keys()
+                .filter(|n| !self.policies.contains_key(*n))
+                .cloned(),
+        );
         out
     }
 }
@@ -390,26 +462,52 @@ fn tag_set(s: &cfg::TagSet) -> Result<TagSet, Problem> {
 fn community_set(s: &cfg::CommunitySet) -> Result<CommunitySet, Problem> {
     let invert = s.config.match_set_options == MatchSetOptionsType::Invert;
     CommunitySet::new(&s.community_set_name, &s.config.community_member, invert).map_err(|e| {
-        problem(format!("{}/config/community-member", Item::CommunitySet(s.community_set_name.clone()).path()), e)
+        problem(
+            format!(
+                "{}/config/community-member",
+                Item::CommunitySet(s.community_set_name.clone()).path()
+            ),
+            e,
+        )
     })
 }
 
 fn ext_community_set(s: &cfg::ExtCommunitySet) -> Result<ExtCommunitySet, Problem> {
     let invert = s.config.match_set_options == MatchSetOptionsType::Invert;
     let name = &s.ext_community_set_name;
-    ExtCommunitySet::new(name, &s.config.ext_community_member, invert)
-        .map_err(|e| problem(format!("{}/config/ext-community-member", Item::ExtCommunitySet(name.clone()).path()), e))
+    ExtCommunitySet::new(name, &s.config.ext_community_member, invert).map_err(|e| {
+        problem(
+            format!(
+                "{}/config/ext-community-member",
+                Item::ExtCommunitySet(name.clone()).path()
+            ),
+            e,
+        )
+    })
 }
 
 fn large_community_set(s: &cfg::LargeCommunitySet) -> Result<LargeCommunitySet, Problem> {
     let name = &s.large_community_set_name;
     LargeCommunitySet::new(name, &s.config.large_community_member).map_err(|e| {
-        problem(format!("{}/config/large-community-member", Item::LargeCommunitySet(name.clone()).path()), e)
+        problem(
+            format!(
+                "{}/config/large-community-member",
+                Item::LargeCommunitySet(name.clone()).path()
+            ),
+            e,
+        )
     })
 }
 
 fn as_path_set(s: &cfg::AsPathSet) -> Result<AsPathSet, Problem> {
     let name = &s.as_path_set_name;
-    AsPathSet::new(name, &s.config.as_path_set_member)
-        .map_err(|e| problem(format!("{}/config/as-path-set-member", Item::AsPathSet(name.clone()).path()), e))
+    AsPathSet::new(name, &s.config.as_path_set_member).map_err(|e| {
+        problem(
+            format!(
+                "{}/config/as-path-set-member",
+                Item::AsPathSet(name.clone()).path()
+            ),
+            e,
+        )
+    })
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use ocbgp_models::gen::config as cfg;
 use ocbgp_models::gen::types::{
-    AfiSafiType, AttributeComparison, BgpOriginAttrType, MatchSetOptionsRestrictedType, MatchSetOptionsType,
-    PolicyResultType, RouteType,
+    AfiSafiType, AttributeComparison, BgpOriginAttrType, MatchSetOptionsRestrictedType,
+    MatchSetOptionsType, PolicyResultType, RouteType,
 };
 use ocbgp_models::path::quote;
 
@@ -48,7 +48,11 @@ fn cmp(c: &cfg::CommunityCountConfig, at: &str) -> Result<Option<(Cmp, u32)>, Pr
     count(c.operator, c.value, at)
 }
 
-fn count(op: Option<AttributeComparison>, value: Option<u32>, at: &str) -> Result<Option<(Cmp, u32)>, Problem> {
+fn count(
+    op: Option<AttributeComparison>,
+    value: Option<u32>,
+    at: &str,
+) -> Result<Option<(Cmp, u32)>, Problem> {
     match (op, value) {
         (None, None) => Ok(None),
         (Some(op), Some(v)) => Ok(Some((
@@ -59,7 +63,10 @@ fn count(op: Option<AttributeComparison>, value: Option<u32>, at: &str) -> Resul
             },
             v,
         ))),
-        _ => Err(problem(format!("{at}/config"), "a comparison needs both operator and value")),
+        _ => Err(problem(
+            format!("{at}/config"),
+            "a comparison needs both operator and value",
+        )),
     }
 }
 
@@ -72,7 +79,11 @@ pub(super) fn origin(o: BgpOriginAttrType) -> Origin {
 }
 
 impl Compiler<'_> {
-    pub(super) fn policy(&mut self, name: &str, called_at: Option<&str>) -> Result<Arc<Policy>, Problem> {
+    pub(super) fn policy(
+        &mut self,
+        name: &str,
+        called_at: Option<&str>,
+    ) -> Result<Arc<Policy>, Problem> {
         if let Some(p) = self.done.get(name) {
             return Ok(p.clone());
         }
@@ -86,7 +97,10 @@ impl Compiler<'_> {
             ));
         }
         let def = *self.defs.get(name).ok_or_else(|| {
-            problem(called_at.unwrap_or(&path).to_string(), format!("no policy-definition named {name:?}"))
+            problem(
+                called_at.unwrap_or(&path).to_string(),
+                format!("no policy-definition named {name:?}"),
+            )
         })?;
         self.stack.push(name.to_string());
         let mut statements = Vec::with_capacity(def.statements.len());
@@ -100,7 +114,10 @@ impl Compiler<'_> {
         }
         self.stack.pop();
         if depth > MAX_CALL_DEPTH {
-            return Err(problem(path, format!("call-policy nests deeper than {MAX_CALL_DEPTH}")));
+            return Err(problem(
+                path,
+                format!("call-policy nests deeper than {MAX_CALL_DEPTH}"),
+            ));
         }
         uses.sort();
         uses.dedup();
@@ -117,9 +134,17 @@ impl Compiler<'_> {
         let fingerprint = digest_hash(&(digest(def), deps));
         let uses_neighbor = statements.iter().any(|s| {
             s.conditions.iter().any(|c| c.uses_neighbor())
-                || s.actions.iter().any(|a| matches!(a, Action::NextHop(NextHopAction::Peer)))
+                || s.actions
+                    .iter()
+                    .any(|a| matches!(a, Action::NextHop(NextHopAction::Peer)))
         });
-        let policy = Arc::new(Policy { name: name.to_string(), statements, fingerprint, uses, uses_neighbor });
+        let policy = Arc::new(Policy {
+            name: name.to_string(),
+            statements,
+            fingerprint,
+            uses,
+            uses_neighbor,
+        });
         self.depth.insert(name.to_string(), depth);
         self.done.insert(name.to_string(), policy.clone());
         Ok(policy)
@@ -146,18 +171,43 @@ impl Compiler<'_> {
             conditions.push(Condition::InstallProtocol(p));
         }
         if let Some(n) = &c.match_prefix_set.config.prefix_set {
-            let set =
-                self.lookup(&self.sets.prefix_sets, Item::PrefixSet(n.clone()), &cat, "match-prefix-set", uses)?;
-            conditions.push(Condition::Prefix(set, inverted(c.match_prefix_set.config.match_set_options)));
+            let set = self.lookup(
+                &self.sets.prefix_sets,
+                Item::PrefixSet(n.clone()),
+                &cat,
+                "match-prefix-set",
+                uses,
+            )?;
+            conditions.push(Condition::Prefix(
+                set,
+                inverted(c.match_prefix_set.config.match_set_options),
+            ));
         }
         if let Some(n) = &c.match_neighbor_set.config.neighbor_set {
-            let set =
-                self.lookup(&self.sets.neighbor_sets, Item::NeighborSet(n.clone()), &cat, "match-neighbor-set", uses)?;
-            conditions.push(Condition::Neighbor(set, inverted(c.match_neighbor_set.config.match_set_options)));
+            let set = self.lookup(
+                &self.sets.neighbor_sets,
+                Item::NeighborSet(n.clone()),
+                &cat,
+                "match-neighbor-set",
+                uses,
+            )?;
+            conditions.push(Condition::Neighbor(
+                set,
+                inverted(c.match_neighbor_set.config.match_set_options),
+            ));
         }
         if let Some(n) = &c.match_tag_set.config.tag_set {
-            let set = self.lookup(&self.sets.tag_sets, Item::TagSet(n.clone()), &cat, "match-tag-set", uses)?;
-            conditions.push(Condition::Tag(set, inverted(c.match_tag_set.config.match_set_options)));
+            let set = self.lookup(
+                &self.sets.tag_sets,
+                Item::TagSet(n.clone()),
+                &cat,
+                "match-tag-set",
+                uses,
+            )?;
+            conditions.push(Condition::Tag(
+                set,
+                inverted(c.match_tag_set.config.match_set_options),
+            ));
         }
         self.bgp_conditions(
             &format!("{cat}/openconfig-bgp-policy:bgp-conditions"),
@@ -173,12 +223,24 @@ impl Compiler<'_> {
             PolicyResultType::RejectRoute => Outcome::Reject,
             PolicyResultType::NextStatement => Outcome::Next,
         };
-        let mut actions =
-            self.bgp_actions(&format!("{aat}/openconfig-bgp-policy:bgp-actions"), &st.actions.bgp_actions, uses)?;
+        let mut actions = self.bgp_actions(
+            &format!("{aat}/openconfig-bgp-policy:bgp-actions"),
+            &st.actions.bgp_actions,
+            uses,
+        )?;
         if let Some(tags) = self.set_tag(&format!("{aat}/set-tag"), &st.actions.set_tag, uses)? {
             actions.push(Action::Tags(tags));
         }
-        Ok((Statement { id: next_id(), name: st.name.clone(), conditions, actions, outcome }, depth))
+        Ok((
+            Statement {
+                id: next_id(),
+                name: st.name.clone(),
+                conditions,
+                actions,
+                outcome,
+            },
+            depth,
+        ))
     }
 
     /// Looks a set up by name, recording the use.
@@ -191,7 +253,10 @@ impl Compiler<'_> {
         uses: &mut Vec<Item>,
     ) -> Result<Arc<T>, Problem> {
         let set = table.get(item.name()).cloned().ok_or_else(|| {
-            problem(format!("{at}/{leaf}"), format!("no {} named {:?}", kind_name(&item), item.name()))
+            problem(
+                format!("{at}/{leaf}"),
+                format!("no {} named {:?}", kind_name(&item), item.name()),
+            )
         })?;
         uses.push(item);
         Ok(set)
@@ -239,7 +304,11 @@ impl Compiler<'_> {
                 "config/community-set",
                 uses,
             )?;
-            let how = if set.invert_removal { SetMatch::Invert } else { SetMatch::Any };
+            let how = if set.invert_removal {
+                SetMatch::Invert
+            } else {
+                SetMatch::Any
+            };
             out.push(Condition::Community(set, how));
         }
         if let Some(n) = &c.ext_community_set {
@@ -250,7 +319,11 @@ impl Compiler<'_> {
                 "config/ext-community-set",
                 uses,
             )?;
-            let how = if set.invert_removal { SetMatch::Invert } else { SetMatch::Any };
+            let how = if set.invert_removal {
+                SetMatch::Invert
+            } else {
+                SetMatch::Any
+            };
             out.push(Condition::ExtCommunity(set, how));
         }
         if let Some((op, v)) = cmp(&b.community_count.config, &format!("{at}/community-count"))? {
@@ -266,14 +339,24 @@ impl Compiler<'_> {
         }
         let m = &b.match_as_path_set.config;
         if let Some(n) = &m.as_path_set {
-            let set =
-                self.lookup(&self.sets.as_path_sets, Item::AsPathSet(n.clone()), at, "match-as-path-set", uses)?;
+            let set = self.lookup(
+                &self.sets.as_path_sets,
+                Item::AsPathSet(n.clone()),
+                at,
+                "match-as-path-set",
+                uses,
+            )?;
             out.push(Condition::AsPath(set, set_match(m.match_set_options)));
         }
         let m = &b.match_community_set.config;
         if let Some(n) = &m.community_set {
-            let set =
-                self.lookup(&self.sets.community_sets, Item::CommunitySet(n.clone()), at, "match-community-set", uses)?;
+            let set = self.lookup(
+                &self.sets.community_sets,
+                Item::CommunitySet(n.clone()),
+                at,
+                "match-community-set",
+                uses,
+            )?;
             out.push(Condition::Community(set, set_match(m.match_set_options)));
         }
         let m = &b.match_ext_community_set.config;
@@ -296,7 +379,10 @@ impl Compiler<'_> {
                 "ocbgp:match-large-community-set",
                 uses,
             )?;
-            out.push(Condition::LargeCommunity(set, set_match(m.match_set_options)));
+            out.push(Condition::LargeCommunity(
+                set,
+                set_match(m.match_set_options),
+            ));
         }
         Ok(())
     }

@@ -91,7 +91,8 @@ pub fn translate(pattern: &str) -> String {
 
 /// Compiles one dialect pattern.
 pub fn compile(pattern: &str) -> Result<Regex, String> {
-    Regex::new(&translate(pattern)).map_err(|e| format!("AS path regular expression {pattern:?}: {e}"))
+    Regex::new(&translate(pattern))
+        .map_err(|e| format!("AS path regular expression {pattern:?}: {e}"))
 }
 
 /// Writes `path` as the text patterns match against (see the module
@@ -145,7 +146,9 @@ pub(crate) fn alternation(patterns: &[String]) -> Result<Option<Regex>, String> 
         return Ok(None);
     }
     let joined: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
-    Regex::new(&joined.join("|")).map(Some).map_err(|e| format!("regular expressions: {e}"))
+    Regex::new(&joined.join("|"))
+        .map(Some)
+        .map_err(|e| format!("regular expressions: {e}"))
 }
 
 /// A compiled as-path-set.
@@ -161,10 +164,19 @@ pub struct AsPathSet {
 impl AsPathSet {
     /// A set of dialect `patterns`. The error names the bad pattern.
     pub fn new(name: &str, patterns: &[String]) -> Result<AsPathSet, String> {
-        let regexes = patterns.iter().map(|p| compile(p)).collect::<Result<Vec<_>, _>>()?;
+        let regexes = patterns
+            .iter()
+            .map(|p| compile(p))
+            .collect::<Result<Vec<_>, _>>()?;
         let translated: Vec<String> = patterns.iter().map(|p| translate(p)).collect();
         let any = alternation(&translated).map_err(|e| format!("AS path {e}"))?;
-        Ok(AsPathSet { name: name.to_string(), id: next_id(), regexes, any, fingerprint: digest_hash(patterns) })
+        Ok(AsPathSet {
+            name: name.to_string(),
+            id: next_id(),
+            regexes,
+            any,
+            fingerprint: digest_hash(patterns),
+        })
     }
 
     /// The set's name.
@@ -189,7 +201,15 @@ mod tests {
     use crate::wire::Segment;
 
     fn path(segs: &[(SegmentType, &[u32])]) -> String {
-        let p = AsPath { segments: segs.iter().map(|(k, a)| Segment { kind: *k, asns: a.to_vec() }).collect() };
+        let p = AsPath {
+            segments: segs
+                .iter()
+                .map(|(k, a)| Segment {
+                    kind: *k,
+                    asns: a.to_vec(),
+                })
+                .collect(),
+        };
         let mut s = String::new();
         render(&p, &mut s);
         s
@@ -206,7 +226,10 @@ mod tests {
         assert_eq!(path(&[]), "");
         assert_eq!(path(&[(Sequence, &[1, 2, 3])]), "1 2 3");
         assert_eq!(path(&[(Sequence, &[1]), (Set, &[4, 5])]), "1 {4,5}");
-        assert_eq!(path(&[(ConfedSequence, &[64512, 64513]), (Sequence, &[1])]), "(64512 64513) 1");
+        assert_eq!(
+            path(&[(ConfedSequence, &[64512, 64513]), (Sequence, &[1])]),
+            "(64512 64513) 1"
+        );
         assert_eq!(path(&[(ConfedSet, &[7, 8])]), "[7,8]");
     }
 

@@ -33,7 +33,9 @@ use crate::wire::{Community, ExtCommunity, LargeCommunity};
 /// The well-known community named by an identity, with or without its
 /// module prefix.
 pub fn well_known(name: &str) -> Option<Community> {
-    let bare = name.rsplit_once(':').map_or(name, |(m, n)| if m.contains('-') { n } else { name });
+    let bare = name
+        .rsplit_once(':')
+        .map_or(name, |(m, n)| if m.contains('-') { n } else { name });
     Some(match bare {
         "NO_EXPORT" => Community::NO_EXPORT,
         "NO_ADVERTISE" => Community::NO_ADVERTISE,
@@ -60,7 +62,11 @@ pub fn parse_std(text: &str) -> Option<Community> {
 pub fn parse_large(text: &str) -> Option<LargeCommunity> {
     let mut it = text.split(':');
     let mut next = || it.next()?.parse::<u32>().ok();
-    let l = LargeCommunity { global_admin: next()?, local_data1: next()?, local_data2: next()? };
+    let l = LargeCommunity {
+        global_admin: next()?,
+        local_data1: next()?,
+        local_data2: next()?,
+    };
     if text.split(':').count() != 3 {
         return None;
     }
@@ -127,7 +133,11 @@ pub struct CommunitySet {
 
 impl CommunitySet {
     /// A set of `members` (text as configured). Errors name the bad member.
-    pub fn new(name: &str, members: &[String], invert_removal: bool) -> Result<CommunitySet, String> {
+    pub fn new(
+        name: &str,
+        members: &[String],
+        invert_removal: bool,
+    ) -> Result<CommunitySet, String> {
         let mut std = Vec::new();
         let mut regex_texts = Vec::new();
         for m in members {
@@ -240,10 +250,21 @@ pub fn parse_ext(text: &str) -> Option<ExtCommunity> {
     }
     if let Some(rest) = text.strip_prefix("color:") {
         let (co, value) = rest.split_once(':')?;
-        let co = u8::from_str_radix(co, 2).ok().filter(|c| *c < 4 && co.len() == 2)?;
+        let co = u8::from_str_radix(co, 2)
+            .ok()
+            .filter(|c| *c < 4 && co.len() == 2)?;
         let value: u32 = value.parse().ok()?;
         let v = value.to_be_bytes();
-        return Some(ExtCommunity([OPAQUE, COLOR, co << 6, 0, v[0], v[1], v[2], v[3]]));
+        return Some(ExtCommunity([
+            OPAQUE,
+            COLOR,
+            co << 6,
+            0,
+            v[0],
+            v[1],
+            v[2],
+            v[3],
+        ]));
     }
     if let Some(rest) = text.strip_prefix("link-bandwidth:") {
         let (asn, bw) = rest.split_once(':')?;
@@ -258,7 +279,16 @@ pub fn parse_ext(text: &str) -> Option<ExtCommunity> {
         let bytes_per_s = (f64::from(bits) * mult / 8.0) as f32;
         let a = asn.to_be_bytes();
         let f = bytes_per_s.to_bits().to_be_bytes();
-        return Some(ExtCommunity([LINK_BANDWIDTH_TYPE, LINK_BANDWIDTH, a[0], a[1], f[0], f[1], f[2], f[3]]));
+        return Some(ExtCommunity([
+            LINK_BANDWIDTH_TYPE,
+            LINK_BANDWIDTH,
+            a[0],
+            a[1],
+            f[0],
+            f[1],
+            f[2],
+            f[3],
+        ]));
     }
     parse_as_or_ip(text, RT)
 }
@@ -269,17 +299,37 @@ fn parse_as_or_ip(text: &str, subtype: u8) -> Option<ExtCommunity> {
         let v: u16 = value.parse().ok()?;
         let o = ip.octets();
         let v = v.to_be_bytes();
-        return Some(ExtCommunity([IPV4, subtype, o[0], o[1], o[2], o[3], v[0], v[1]]));
+        return Some(ExtCommunity([
+            IPV4, subtype, o[0], o[1], o[2], o[3], v[0], v[1],
+        ]));
     }
     let asn: u32 = admin.parse().ok()?;
     if asn <= 0xffff {
         let a = (asn as u16).to_be_bytes();
         let v = value.parse::<u32>().ok()?.to_be_bytes();
-        return Some(ExtCommunity([TWO_OCTET_AS, subtype, a[0], a[1], v[0], v[1], v[2], v[3]]));
+        return Some(ExtCommunity([
+            TWO_OCTET_AS,
+            subtype,
+            a[0],
+            a[1],
+            v[0],
+            v[1],
+            v[2],
+            v[3],
+        ]));
     }
     let a = asn.to_be_bytes();
     let v = value.parse::<u16>().ok()?.to_be_bytes();
-    Some(ExtCommunity([FOUR_OCTET_AS, subtype, a[0], a[1], a[2], a[3], v[0], v[1]]))
+    Some(ExtCommunity([
+        FOUR_OCTET_AS,
+        subtype,
+        a[0],
+        a[1],
+        a[2],
+        a[3],
+        v[0],
+        v[1],
+    ]))
 }
 
 /// Writes an extended community's text form into `out` (cleared first):
@@ -298,12 +348,22 @@ pub fn write_ext(c: ExtCommunity, out: &mut String) {
     };
     let _ = match (b[0], b[1]) {
         (TWO_OCTET_AS, RT | SOO) => write!(out, "{kind}:{}:{}", u16_at(2), u32_at(4)),
-        (IPV4, RT | SOO) => write!(out, "{kind}:{}:{}", Ipv4Addr::new(b[2], b[3], b[4], b[5]), u16_at(6)),
+        (IPV4, RT | SOO) => write!(
+            out,
+            "{kind}:{}:{}",
+            Ipv4Addr::new(b[2], b[3], b[4], b[5]),
+            u16_at(6)
+        ),
         (FOUR_OCTET_AS, RT | SOO) => write!(out, "{kind}:{}:{}", u32_at(2), u16_at(6)),
         (OPAQUE, COLOR) => write!(out, "color:{:02b}:{}", b[2] >> 6, u32_at(4)),
         (LINK_BANDWIDTH_TYPE, LINK_BANDWIDTH) => {
             let bytes_per_s = f32::from_bits(u32_at(4));
-            write!(out, "link-bandwidth:{}:{}", u16_at(2), (f64::from(bytes_per_s) * 8.0).round() as u64)
+            write!(
+                out,
+                "link-bandwidth:{}:{}",
+                u16_at(2),
+                (f64::from(bytes_per_s) * 8.0).round() as u64
+            )
         }
         _ => {
             out.push_str("0x");
@@ -327,7 +387,11 @@ pub struct ExtCommunitySet {
 
 impl ExtCommunitySet {
     /// A set of `members` (text as configured).
-    pub fn new(name: &str, members: &[String], invert_removal: bool) -> Result<ExtCommunitySet, String> {
+    pub fn new(
+        name: &str,
+        members: &[String],
+        invert_removal: bool,
+    ) -> Result<ExtCommunitySet, String> {
         let mut literal = Vec::new();
         let mut regex_texts = Vec::new();
         for m in members {
@@ -407,18 +471,33 @@ mod tests {
 
     #[test]
     fn members_classified() {
-        assert_eq!(parse_member("65000:100"), Ok(Member::Std(Community::new(65000, 100))));
-        assert_eq!(parse_member("4294967041"), Ok(Member::Std(Community::NO_EXPORT)));
-        assert_eq!(parse_member("openconfig-bgp-types:NO_EXPORT"), Ok(Member::Std(Community::NO_EXPORT)));
+        assert_eq!(
+            parse_member("65000:100"),
+            Ok(Member::Std(Community::new(65000, 100)))
+        );
+        assert_eq!(
+            parse_member("4294967041"),
+            Ok(Member::Std(Community::NO_EXPORT))
+        );
+        assert_eq!(
+            parse_member("openconfig-bgp-types:NO_EXPORT"),
+            Ok(Member::Std(Community::NO_EXPORT))
+        );
         assert_eq!(parse_member("NOPEER"), Ok(Member::Std(Community::NOPEER)));
-        assert!(parse_member("65000:1:2").unwrap_err().contains("large-community-set"));
-        assert_eq!(parse_member("^65000:.*$"), Ok(Member::Regex("^65000:.*$".into())));
+        assert!(parse_member("65000:1:2")
+            .unwrap_err()
+            .contains("large-community-set"));
+        assert_eq!(
+            parse_member("^65000:.*$"),
+            Ok(Member::Regex("^65000:.*$".into()))
+        );
         assert_eq!(parse_member("70000:1"), Ok(Member::Regex("70000:1".into())));
     }
 
     #[test]
     fn any_all_regex() {
-        let s = CommunitySet::new("s", &["65000:1".into(), "^65001:[0-9]+$".into()], false).unwrap();
+        let s =
+            CommunitySet::new("s", &["65000:1".into(), "^65001:[0-9]+$".into()], false).unwrap();
         let mut sc = String::new();
         let r1 = [Community::new(65000, 1)];
         let r2 = [Community::new(65001, 77), Community::new(1, 1)];
@@ -448,7 +527,10 @@ mod tests {
             assert_eq!(s, t);
         }
         assert_eq!(parse_ext("65000:100"), parse_ext("route-target:65000:100"));
-        assert_eq!(parse_ext("link-bandwidth:1:1M"), parse_ext("link-bandwidth:1:1000000"));
+        assert_eq!(
+            parse_ext("link-bandwidth:1:1M"),
+            parse_ext("link-bandwidth:1:1000000")
+        );
         assert_eq!(parse_ext("65536:70000"), None);
         assert_eq!(parse_ext("^route-target:.*"), None);
         let mut s = String::new();

@@ -26,7 +26,10 @@ pub fn write_large(l: &LargeCommunity, out: &mut String) {
 /// parts may be out of range).
 fn looks_large(text: &str) -> bool {
     let parts: Vec<&str> = text.split(':').collect();
-    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// A compiled large community set.
@@ -50,7 +53,9 @@ impl LargeCommunitySet {
             match parse_large(m) {
                 Some(l) => literal.push(l),
                 None if looks_large(m) => {
-                    return Err(format!("{m:?}: a large community's parts are at most 4294967295"))
+                    return Err(format!(
+                        "{m:?}: a large community's parts are at most 4294967295"
+                    ))
                 }
                 None => regex_texts.push(m.clone()),
             }
@@ -67,7 +72,14 @@ impl LargeCommunitySet {
         literal.dedup();
         let (regexes, regex_set) = compile_regexes(&regex_texts)?;
         let fingerprint = digest_hash(&(&literal, &regex_texts));
-        Ok(LargeCommunitySet { name: name.to_string(), id: next_id(), literal, regexes, regex_set, fingerprint })
+        Ok(LargeCommunitySet {
+            name: name.to_string(),
+            id: next_id(),
+            literal,
+            regexes,
+            regex_set,
+            fingerprint,
+        })
     }
 
     /// The set's name.
@@ -117,12 +129,17 @@ mod tests {
     use super::*;
 
     fn l(a: u32, b: u32, c: u32) -> LargeCommunity {
-        LargeCommunity { global_admin: a, local_data1: b, local_data2: c }
+        LargeCommunity {
+            global_admin: a,
+            local_data1: b,
+            local_data2: c,
+        }
     }
 
     #[test]
     fn literal_and_regex_members() {
-        let s = LargeCommunitySet::new("s", &["65000:1:2".into(), "^4200000000:7:[0-9]+$".into()]).unwrap();
+        let s = LargeCommunitySet::new("s", &["65000:1:2".into(), "^4200000000:7:[0-9]+$".into()])
+            .unwrap();
         assert_eq!(s.literal, vec![l(65000, 1, 2)]);
         assert!(s.has_regexes());
         let mut sc = String::new();

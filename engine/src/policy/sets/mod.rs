@@ -118,7 +118,11 @@ impl NeighborSet {
         addresses.sort_unstable();
         addresses.dedup();
         let fingerprint = digest_hash(&addresses);
-        NeighborSet { name: name.to_string(), addresses, fingerprint }
+        NeighborSet {
+            name: name.to_string(),
+            addresses,
+            fingerprint,
+        }
     }
 
     /// Whether `addr` is in the set.
@@ -150,19 +154,22 @@ impl Tag {
         if let Ok(n) = text.parse::<u32>() {
             return Some(Tag::Number(u64::from(n)));
         }
-        let hex: String = if let Some(h) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-            h.to_string()
-        } else if text.is_empty() || text.split(':').all(|b| b.len() == 2) {
-            text.split(':').collect()
-        } else {
-            return None;
-        };
+        let hex: String =
+            if let Some(h) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+                h.to_string()
+            } else if text.is_empty() || text.split(':').all(|b| b.len() == 2) {
+                text.split(':').collect()
+            } else {
+                return None;
+            };
         if !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return None;
         }
         let hex = hex.trim_start_matches('0').to_ascii_lowercase();
         if hex.len() <= 16 {
-            return Some(Tag::Number(u64::from_str_radix(if hex.is_empty() { "0" } else { &hex }, 16).ok()?));
+            return Some(Tag::Number(
+                u64::from_str_radix(if hex.is_empty() { "0" } else { &hex }, 16).ok()?,
+            ));
         }
         Some(Tag::Hex(hex))
     }
@@ -182,7 +189,11 @@ impl TagSet {
         tags.sort();
         tags.dedup();
         let fingerprint = digest_hash(&tags);
-        TagSet { name: name.to_string(), tags, fingerprint }
+        TagSet {
+            name: name.to_string(),
+            tags,
+            fingerprint,
+        }
     }
 
     /// Whether `tag` is in the set.
@@ -206,7 +217,10 @@ mod tests {
         assert_eq!(Tag::parse("0x64"), Some(Tag::Number(100)));
         assert_eq!(Tag::parse("00:64"), Some(Tag::Number(100)));
         assert_eq!(Tag::parse("0x0000000000000000ff"), Some(Tag::Number(255)));
-        assert!(matches!(Tag::parse("0x0102030405060708090a"), Some(Tag::Hex(_))));
+        assert!(matches!(
+            Tag::parse("0x0102030405060708090a"),
+            Some(Tag::Hex(_))
+        ));
         assert_eq!(Tag::parse("zz"), None);
     }
 
@@ -214,7 +228,9 @@ mod tests {
     fn hasher_spreads_low_bits() {
         use std::hash::BuildHasher;
         let b = FastBuild::default();
-        let lows: std::collections::HashSet<u64> = (0..256u128).map(|i| b.hash_one((i << 104, 24u8)) & 0xff).collect();
+        let lows: std::collections::HashSet<u64> = (0..256u128)
+            .map(|i| b.hash_one((i << 104, 24u8)) & 0xff)
+            .collect();
         assert!(lows.len() > 128, "low bits collide: {}", lows.len());
     }
 }

@@ -38,9 +38,14 @@ pub enum EntryError {
 impl std::fmt::Display for EntryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            EntryError::BadRange(t) => write!(f, "masklength-range {t:?} is neither \"exact\" nor \"low..high\""),
+            EntryError::BadRange(t) => write!(
+                f,
+                "masklength-range {t:?} is neither \"exact\" nor \"low..high\""
+            ),
             EntryError::ImpossibleRange(why) => f.write_str(why),
-            EntryError::WrongFamily => f.write_str("the prefix's address family is not allowed by the set's mode"),
+            EntryError::WrongFamily => {
+                f.write_str("the prefix's address family is not allowed by the set's mode")
+            }
         }
     }
 }
@@ -147,7 +152,8 @@ impl Family {
         self.lo_min[l] = self.lo_min[l].min(range.0);
         self.hi_max[l] = self.hi_max[l].max(range.1);
         let i = self.filter_index(key.0, len);
-        let filter = self.filters[l].get_or_insert_with(|| vec![0u64; 1 << (FILTER_BITS - 6)].into_boxed_slice());
+        let filter = self.filters[l]
+            .get_or_insert_with(|| vec![0u64; 1 << (FILTER_BITS - 6)].into_boxed_slice());
         filter[i / 64] |= 1 << (i % 64);
         true
     }
@@ -227,11 +233,18 @@ pub fn parse_range(text: &str, plen: u8, max: u8) -> Result<LengthRange, EntryEr
     let (lo, hi) = if text == "exact" {
         (plen, plen)
     } else {
-        let (a, b) = text.split_once("..").ok_or_else(|| EntryError::BadRange(text.to_string()))?;
-        let parse = |s: &str| s.parse::<u16>().map_err(|_| EntryError::BadRange(text.to_string()));
+        let (a, b) = text
+            .split_once("..")
+            .ok_or_else(|| EntryError::BadRange(text.to_string()))?;
+        let parse = |s: &str| {
+            s.parse::<u16>()
+                .map_err(|_| EntryError::BadRange(text.to_string()))
+        };
         let (a, b) = (parse(a)?, parse(b)?);
         if a > b || b > u16::from(max) {
-            return Err(EntryError::ImpossibleRange(format!("masklength-range {text} is empty or beyond /{max}")));
+            return Err(EntryError::ImpossibleRange(format!(
+                "masklength-range {text} is empty or beyond /{max}"
+            )));
         }
         (a as u8, b as u8)
     };
@@ -383,7 +396,10 @@ mod tests {
         assert!(s.contains(&net("10.0.0.0/8")));
         s.insert(net("10.0.0.0/8"), "24..24").unwrap();
         assert_eq!(s.fingerprint(), before);
-        assert_eq!(s.insert(net("2001:db8::/32"), "exact"), Err(EntryError::WrongFamily));
+        assert_eq!(
+            s.insert(net("2001:db8::/32"), "exact"),
+            Err(EntryError::WrongFamily)
+        );
     }
 
     #[test]

@@ -28,16 +28,28 @@ fn base() -> Cfg {
 #[test]
 fn items_and_dependencies() {
     let p = base().compile();
-    assert_eq!(p.policy_names().collect::<Vec<_>>(), vec!["leaf", "mid", "other"]);
+    assert_eq!(
+        p.policy_names().collect::<Vec<_>>(),
+        vec!["leaf", "mid", "other"]
+    );
     assert!(p.items().contains(&Item::PrefixSet("unused".into())));
     assert!(p.contains(&Item::AsPathSet("aps".into())));
-    assert!(!p.contains(&Item::AsPathSet("ps".into())), "names are per kind");
+    assert!(
+        !p.contains(&Item::AsPathSet("ps".into())),
+        "names are per kind"
+    );
     let names = |i: Item| p.depends_on(&i).into_iter().collect::<Vec<_>>();
     assert_eq!(names(Item::PrefixSet("ps".into())), vec!["leaf", "mid"]);
-    assert_eq!(names(Item::PrefixSet("unused".into())), Vec::<String>::new());
+    assert_eq!(
+        names(Item::PrefixSet("unused".into())),
+        Vec::<String>::new()
+    );
     assert_eq!(names(Item::CommunitySet("cs".into())), vec!["other"]);
     assert_eq!(names(Item::Policy("leaf".into())), vec!["leaf", "mid"]);
-    assert_eq!(p.policy("mid").unwrap().uses(), &[Item::Policy("leaf".into())]);
+    assert_eq!(
+        p.policy("mid").unwrap().uses(),
+        &[Item::Policy("leaf".into())]
+    );
 }
 
 #[test]
@@ -47,24 +59,50 @@ fn fingerprints_follow_behaviour() {
     assert_ne!(a.generation(), b.generation());
     assert!(b.changed_since(&a).is_empty());
     let names = vec!["mid".to_string()];
-    assert_eq!(a.chain(&names, DefaultPolicy::Reject).unwrap(), b.chain(&names, DefaultPolicy::Reject).unwrap());
+    assert_eq!(
+        a.chain(&names, DefaultPolicy::Reject).unwrap(),
+        b.chain(&names, DefaultPolicy::Reject).unwrap()
+    );
     assert_ne!(
-        a.chain(&names, DefaultPolicy::Reject).unwrap().fingerprint(),
-        a.chain(&names, DefaultPolicy::Accept).unwrap().fingerprint()
+        a.chain(&names, DefaultPolicy::Reject)
+            .unwrap()
+            .fingerprint(),
+        a.chain(&names, DefaultPolicy::Accept)
+            .unwrap()
+            .fingerprint()
     );
     // One prefix more in "ps": leaf and mid (which calls it) change.
     let c = base().prefix_set("ps2", None, &[]).compile();
-    assert!(c.changed_since(&a).is_empty(), "a new unused set changes no policy");
+    assert!(
+        c.changed_since(&a).is_empty(),
+        "a new unused set changes no policy"
+    );
     let mut changed = base();
     changed.prefix[0] = changed.prefix[0].replace("192.0.2.0/24", "192.0.3.0/24");
     let d = changed.compile();
-    assert_eq!(d.changed_since(&a).into_iter().collect::<Vec<_>>(), vec!["leaf", "mid"]);
-    assert_ne!(d.fingerprint(&Item::PrefixSet("ps".into())), a.fingerprint(&Item::PrefixSet("ps".into())));
-    assert_eq!(d.fingerprint(&Item::CommunitySet("cs".into())), a.fingerprint(&Item::CommunitySet("cs".into())));
+    assert_eq!(
+        d.changed_since(&a).into_iter().collect::<Vec<_>>(),
+        vec!["leaf", "mid"]
+    );
+    assert_ne!(
+        d.fingerprint(&Item::PrefixSet("ps".into())),
+        a.fingerprint(&Item::PrefixSet("ps".into()))
+    );
+    assert_eq!(
+        d.fingerprint(&Item::CommunitySet("cs".into())),
+        a.fingerprint(&Item::CommunitySet("cs".into()))
+    );
     // A removed policy counts as changed.
     let mut fewer = base();
     fewer.policies.pop();
-    assert_eq!(fewer.compile().changed_since(&a).into_iter().collect::<Vec<_>>(), vec!["other"]);
+    assert_eq!(
+        fewer
+            .compile()
+            .changed_since(&a)
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec!["other"]
+    );
 }
 
 #[test]
@@ -72,26 +110,42 @@ fn update_patches_prefix_sets_and_equals_a_full_compile() {
     let old_cfg = base();
     let old = old_cfg.compile();
     let mut new_cfg = base();
-    new_cfg.prefix[0] =
-        new_cfg.prefix[0].replace("192.0.2.0/24", "198.51.100.0/24").replace(r#""8..24""#, r#""16..24""#);
+    new_cfg.prefix[0] = new_cfg.prefix[0]
+        .replace("192.0.2.0/24", "198.51.100.0/24")
+        .replace(r#""8..24""#, r#""16..24""#);
     let (t0, t1) = (old_cfg.config(), new_cfg.config());
     let changes = ChangeSet::between(t0.tree(), t1.tree()).unwrap();
-    assert!(changes.list(ListKind::PrefixSetPrefix).count() >= 4, "{changes:?}");
+    assert!(
+        changes.list(ListKind::PrefixSetPrefix).count() >= 4,
+        "{changes:?}"
+    );
     let items: Vec<Item> = changes.lists.iter().filter_map(Item::from_change).collect();
-    assert!(items.iter().all(|i| *i == Item::PrefixSet("ps".into())), "{items:?}");
+    assert!(
+        items.iter().all(|i| *i == Item::PrefixSet("ps".into())),
+        "{items:?}"
+    );
     let updated = old.update(t1.tree(), &changes).unwrap();
     let full = new_cfg.compile();
     for item in full.items() {
-        assert_eq!(updated.fingerprint(&item), full.fingerprint(&item), "{item:?}");
+        assert_eq!(
+            updated.fingerprint(&item),
+            full.fingerprint(&item),
+            "{item:?}"
+        );
     }
-    assert!(std::sync::Arc::ptr_eq(updated.prefix_set("unused").unwrap(), old.prefix_set("unused").unwrap()));
+    assert!(std::sync::Arc::ptr_eq(
+        updated.prefix_set("unused").unwrap(),
+        old.prefix_set("unused").unwrap()
+    ));
     let ps = updated.prefix_set("ps").unwrap();
     assert!(ps.contains(&"198.51.100.0/24".parse().unwrap()));
     assert!(!ps.contains(&"192.0.2.0/24".parse().unwrap()));
     assert!(!ps.contains(&"10.0.0.0/8".parse().unwrap()));
     assert!(ps.contains(&"10.1.0.0/16".parse().unwrap()));
     // Policies use the patched set.
-    let chain = updated.chain(&["mid".to_string()], DefaultPolicy::Reject).unwrap();
+    let chain = updated
+        .chain(&["mid".to_string()], DefaultPolicy::Reject)
+        .unwrap();
     let mut b = Bench::new();
     let a = b.attrs(|_| {});
     assert!(b.run_on(&chain, "198.51.100.0/24", &a).is_accept());
@@ -111,9 +165,16 @@ fn update_reloads_other_sets_and_drops_removed_ones() {
     let full = new_cfg.compile();
     assert_eq!(updated.items(), full.items());
     for item in full.items() {
-        assert_eq!(updated.fingerprint(&item), full.fingerprint(&item), "{item:?}");
+        assert_eq!(
+            updated.fingerprint(&item),
+            full.fingerprint(&item),
+            "{item:?}"
+        );
     }
-    assert_eq!(updated.changed_since(&old).into_iter().collect::<Vec<_>>(), vec!["other"]);
+    assert_eq!(
+        updated.changed_since(&old).into_iter().collect::<Vec<_>>(),
+        vec!["other"]
+    );
 }
 
 #[test]
@@ -136,7 +197,13 @@ fn batch_cache_gives_the_same_answers_and_hits() {
     for i in 0..10u8 {
         for (attrs, want) in [(&yes, true), (&no, true), (&no2, false)] {
             let prefix = format!("10.{i}.0.0/16").parse().unwrap();
-            let route = RouteIn { prefix, attrs, source: &b.source, target: None, local_asn: 65000 };
+            let route = RouteIn {
+                prefix,
+                attrs,
+                source: &b.source,
+                target: None,
+                local_asn: 65000,
+            };
             let v = chain.evaluate_with(&route, &mut b.interner, &mut cache);
             assert_eq!(v.is_accept(), want);
         }
@@ -146,7 +213,13 @@ fn batch_cache_gives_the_same_answers_and_hits() {
     // A tiny cache starts over instead of growing.
     let mut tiny = EvalCache::new(1);
     for attrs in [&yes, &no, &no2] {
-        let route = RouteIn { prefix: b.prefix, attrs, source: &b.source, target: None, local_asn: 65000 };
+        let route = RouteIn {
+            prefix: b.prefix,
+            attrs,
+            source: &b.source,
+            target: None,
+            local_asn: 65000,
+        };
         chain.evaluate_with(&route, &mut b.interner, &mut tiny);
     }
     assert_eq!(tiny.len(), 1);
@@ -154,14 +227,28 @@ fn batch_cache_gives_the_same_answers_and_hits() {
 
 #[test]
 fn action_results_are_memoised_per_attribute_set_and_inputs() {
-    let body = and(&[&result("ACCEPT_ROUTE"), &bgpa(r#""config":{"set-local-pref":70,"set-next-hop":"PEER_ADDRESS"}"#)]);
-    let chain = Cfg::new().policy("p", &[stmt("s", "", &body)]).chain(&["p"], DefaultPolicy::Reject);
+    let body = and(&[
+        &result("ACCEPT_ROUTE"),
+        &bgpa(r#""config":{"set-local-pref":70,"set-next-hop":"PEER_ADDRESS"}"#),
+    ]);
+    let chain = Cfg::new()
+        .policy("p", &[stmt("s", "", &body)])
+        .chain(&["p"], DefaultPolicy::Reject);
     let mut b = Bench::new();
     let input = b.attrs(|_| {});
     let mut cache = EvalCache::new(16);
     let eval = |b: &mut Bench, source: &PeerInfo, cache: &mut EvalCache| {
-        let route = RouteIn { prefix: b.prefix, attrs: &input, source, target: None, local_asn: 65000 };
-        chain.evaluate_with(&route, &mut b.interner, cache).accepted().unwrap()
+        let route = RouteIn {
+            prefix: b.prefix,
+            attrs: &input,
+            source,
+            target: None,
+            local_asn: 65000,
+        };
+        chain
+            .evaluate_with(&route, &mut b.interner, cache)
+            .accepted()
+            .unwrap()
     };
     let p1 = peer(SourceKind::External, "192.0.2.1", 65001);
     let p2 = peer(SourceKind::External, "192.0.2.2", 65001);
@@ -171,7 +258,11 @@ fn action_results_are_memoised_per_attribute_set_and_inputs() {
     assert!(Arc::ptr_eq(&x, &y));
     assert_eq!(cache.stats().0, before.0 + 1, "served from the memo");
     let z = eval(&mut b, &p2, &mut cache);
-    assert_eq!(z.next_hop, Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 2))), "the neighbor is part of the key");
+    assert_eq!(
+        z.next_hop,
+        Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 2))),
+        "the neighbor is part of the key"
+    );
     assert_eq!(x.next_hop, Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 1))));
     // The memo holds its results weakly: once dropped they are computed again.
     drop((x, y));
@@ -188,9 +279,21 @@ fn deferred_actions_are_applied_before_conditions_that_read_attributes() {
         .policy(
             "p",
             &[
-                stmt("s1", "", &bgpa(r#""config":{"set-med":5,"set-med-action":"SET","set-local-pref":10}"#)),
-                stmt("s2", &bgpc(r#""config":{"med-eq":5}"#), &bgpa(r#""config":{"set-local-pref":20}"#)),
-                stmt("s3", &bgpc(r#""config":{"local-pref-eq":10}"#), &result("REJECT_ROUTE")),
+                stmt(
+                    "s1",
+                    "",
+                    &bgpa(r#""config":{"set-med":5,"set-med-action":"SET","set-local-pref":10}"#),
+                ),
+                stmt(
+                    "s2",
+                    &bgpc(r#""config":{"med-eq":5}"#),
+                    &bgpa(r#""config":{"set-local-pref":20}"#),
+                ),
+                stmt(
+                    "s3",
+                    &bgpc(r#""config":{"local-pref-eq":10}"#),
+                    &result("REJECT_ROUTE"),
+                ),
                 stmt("s4", "", &result("ACCEPT_ROUTE")),
             ],
         )

@@ -30,7 +30,11 @@ pub(super) struct Cfg {
 }
 
 fn list(items: &[&str]) -> String {
-    items.iter().map(|i| format!("{i:?}")).collect::<Vec<_>>().join(",")
+    items
+        .iter()
+        .map(|i| format!("{i:?}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 impl Cfg {
@@ -38,7 +42,12 @@ impl Cfg {
         Cfg::default()
     }
 
-    pub(super) fn prefix_set(mut self, name: &str, mode: Option<&str>, entries: &[(&str, &str)]) -> Cfg {
+    pub(super) fn prefix_set(
+        mut self,
+        name: &str,
+        mode: Option<&str>,
+        entries: &[(&str, &str)],
+    ) -> Cfg {
         let mode = mode.map(|m| format!(",\"mode\":{m:?}")).unwrap_or_default();
         let entries: Vec<String> = entries
             .iter()
@@ -54,15 +63,29 @@ impl Cfg {
     }
 
     pub(super) fn neighbor_set(mut self, name: &str, addrs: &[&str]) -> Cfg {
-        self.neighbor.push(format!(r#"{{"name":{name:?},"config":{{"name":{name:?},"address":[{}]}}}}"#, list(addrs)));
+        self.neighbor.push(format!(
+            r#"{{"name":{name:?},"config":{{"name":{name:?},"address":[{}]}}}}"#,
+            list(addrs)
+        ));
         self
     }
 
     pub(super) fn tag_set(mut self, name: &str, tags: &[&str]) -> Cfg {
         // uint32 tags are JSON numbers; hex strings are strings.
-        let tags: Vec<String> =
-            tags.iter().map(|t| if t.parse::<u32>().is_ok() { t.to_string() } else { format!("{t:?}") }).collect();
-        self.tag.push(format!(r#"{{"name":{name:?},"config":{{"name":{name:?},"tag-value":[{}]}}}}"#, tags.join(",")));
+        let tags: Vec<String> = tags
+            .iter()
+            .map(|t| {
+                if t.parse::<u32>().is_ok() {
+                    t.to_string()
+                } else {
+                    format!("{t:?}")
+                }
+            })
+            .collect();
+        self.tag.push(format!(
+            r#"{{"name":{name:?},"config":{{"name":{name:?},"tag-value":[{}]}}}}"#,
+            tags.join(",")
+        ));
         self
     }
 
@@ -142,7 +165,8 @@ impl Cfg {
 
     pub(super) fn config(&self) -> Config {
         let text = self.json();
-        Config::parse(&text, Encoding::Json).unwrap_or_else(|e| panic!("invalid config: {e:?}\n{text}"))
+        Config::parse(&text, Encoding::Json)
+            .unwrap_or_else(|e| panic!("invalid config: {e:?}\n{text}"))
     }
 
     pub(super) fn try_compile(&self) -> Result<Policies, Problem> {
@@ -150,7 +174,8 @@ impl Cfg {
     }
 
     pub(super) fn compile(&self) -> Policies {
-        self.try_compile().unwrap_or_else(|e| panic!("compile: {e}"))
+        self.try_compile()
+            .unwrap_or_else(|e| panic!("compile: {e}"))
     }
 
     /// The chain of `names` with `default`.
@@ -163,7 +188,9 @@ impl Cfg {
 /// A statement: `conditions` and `actions` are the bodies (without
 /// braces) of the conditions and actions containers; either may be empty.
 pub(super) fn stmt(name: &str, conditions: &str, actions: &str) -> String {
-    format!(r#"{{"name":{name:?},"config":{{"name":{name:?}}},"conditions":{{{conditions}}},"actions":{{{actions}}}}}"#)
+    format!(
+        r#"{{"name":{name:?},"config":{{"name":{name:?}}},"conditions":{{{conditions}}},"actions":{{{actions}}}}}"#
+    )
 }
 
 /// Body of actions with a policy-result (plus `more` fields).
@@ -183,11 +210,19 @@ pub(super) fn bgpa(body: &str) -> String {
 
 /// Joins JSON members.
 pub(super) fn and(parts: &[&str]) -> String {
-    parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(",")
+    parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub(super) fn peer(kind: SourceKind, addr: &str, asn: u32) -> PeerInfo {
-    PeerInfo { kind, address: addr.parse().unwrap(), router_id: Ipv4Addr::new(192, 0, 2, 9), asn, rr_client: false, rs_client: false }
+    PeerInfo {
+        router_id: Ipv4Addr::new(192, 0, 2, 9),
+        ..PeerInfo::peer(kind, addr.parse().unwrap(), asn, 64512)
+    }
 }
 
 pub(super) fn ebgp() -> PeerInfo {
@@ -204,7 +239,12 @@ pub(super) struct Bench {
 
 impl Bench {
     pub(super) fn new() -> Bench {
-        Bench { interner: Interner::default(), source: ebgp(), target: None, prefix: "10.1.0.0/16".parse().unwrap() }
+        Bench {
+            interner: Interner::default(),
+            source: ebgp(),
+            target: None,
+            prefix: "10.1.0.0/16".parse().unwrap(),
+        }
     }
 
     /// Interned attributes: origin IGP, path `65001 65002`, next hop
@@ -253,13 +293,15 @@ impl Bench {
 /// A one-policy chain "p" whose single statement has `conditions` and
 /// accepts; default reject. So: accepted iff the conditions hold.
 pub(super) fn matcher(cfg: Cfg, conditions: &str) -> Chain {
-    cfg.policy("p", &[stmt("s", conditions, &result("ACCEPT_ROUTE"))]).chain(&["p"], DefaultPolicy::Reject)
+    cfg.policy("p", &[stmt("s", conditions, &result("ACCEPT_ROUTE"))])
+        .chain(&["p"], DefaultPolicy::Reject)
 }
 
 /// A one-policy chain applying `actions` and accepting every route.
 pub(super) fn actor(cfg: Cfg, actions: &str) -> Chain {
     let body = and(&[&result("ACCEPT_ROUTE"), actions]);
-    cfg.policy("p", &[stmt("s", "", &body)]).chain(&["p"], DefaultPolicy::Reject)
+    cfg.policy("p", &[stmt("s", "", &body)])
+        .chain(&["p"], DefaultPolicy::Reject)
 }
 
 pub(super) fn c(asn: u16, v: u16) -> Community {

@@ -91,6 +91,9 @@ pub enum AsPathError {
     /// AS 0 appears (RFC 7607 2).
     #[error("AS 0 in AS path")]
     ZeroAsn,
+    /// An AS_SET or AS_CONFED_SET segment, deprecated by RFC 9774.
+    #[error("AS_SET or AS_CONFED_SET segment (RFC 9774)")]
+    SetSegment,
 }
 
 /// An AS path: a list of segments, nearest AS first.
@@ -107,7 +110,12 @@ impl AsPath {
         if asns.is_empty() {
             return AsPath::default();
         }
-        AsPath { segments: vec![Segment { kind: SegmentType::Sequence, asns }] }
+        AsPath {
+            segments: vec![Segment {
+                kind: SegmentType::Sequence,
+                asns,
+            }],
+        }
     }
 
     /// Whether the path has no AS numbers (a route from our own AS).
@@ -170,7 +178,9 @@ impl AsPath {
         }
         for seg in as4.segments {
             match segments.last_mut() {
-                Some(last) if last.kind == SegmentType::Sequence && seg.kind == SegmentType::Sequence => {
+                Some(last)
+                    if last.kind == SegmentType::Sequence && seg.kind == SegmentType::Sequence =>
+                {
                     last.asns.extend(seg.asns);
                 }
                 _ => segments.push(seg),
@@ -182,7 +192,14 @@ impl AsPath {
     /// The path without confederation segments, which AS4_PATH never
     /// carries (RFC 6793 3).
     pub(crate) fn without_confed(&self) -> AsPath {
-        AsPath { segments: self.segments.iter().filter(|s| !s.kind.is_confed()).cloned().collect() }
+        AsPath {
+            segments: self
+                .segments
+                .iter()
+                .filter(|s| !s.kind.is_confed())
+                .cloned()
+                .collect(),
+        }
     }
 
     /// Whether a 2-octet session needs AS4_PATH to carry this path: some AS
@@ -206,10 +223,16 @@ impl AsPath {
             if count == 0 {
                 return Err(AsPathError::EmptySegment);
             }
-            let raw = r.take(usize::from(count) * width).ok_or(AsPathError::Truncated)?;
+            let raw = r
+                .take(usize::from(count) * width)
+                .ok_or(AsPathError::Truncated)?;
             let mut asns = Vec::with_capacity(usize::from(count));
             let mut field = Reader::new(raw);
-            while let Some(asn) = if four_octet { field.u32() } else { field.u16().map(u32::from) } {
+            while let Some(asn) = if four_octet {
+                field.u32()
+            } else {
+                field.u16().map(u32::from)
+            } {
                 if asn == 0 {
                     return Err(AsPathError::ZeroAsn);
                 }
@@ -223,7 +246,10 @@ impl AsPath {
     /// Octets of the encoded value.
     pub(crate) fn encoded_len(&self, four_octet: bool) -> usize {
         let width = if four_octet { 4 } else { 2 };
-        self.segments.iter().map(|s| s.asns.len().div_ceil(MAX_SEGMENT_ASNS) * 2 + s.asns.len() * width).sum()
+        self.segments
+            .iter()
+            .map(|s| s.asns.len().div_ceil(MAX_SEGMENT_ASNS) * 2 + s.asns.len() * width)
+            .sum()
     }
 
     /// Writes the value. AS numbers without a 2-octet form become AS_TRANS
@@ -251,7 +277,10 @@ mod tests {
     use super::*;
 
     fn seg(kind: SegmentType, asns: &[u32]) -> Segment {
-        Segment { kind, asns: asns.to_vec() }
+        Segment {
+            kind,
+            asns: asns.to_vec(),
+        }
     }
 
     fn path(segments: Vec<Segment>) -> AsPath {
@@ -263,7 +292,13 @@ mod tests {
         // AS_SEQUENCE of 65001 65002, then AS_SET of 100 200.
         let bytes = [2, 2, 0xfd, 0xe9, 0xfd, 0xea, 1, 2, 0, 100, 0, 200];
         let p = AsPath::decode(&bytes, false).unwrap();
-        assert_eq!(p, path(vec![seg(SegmentType::Sequence, &[65001, 65002]), seg(SegmentType::Set, &[100, 200])]));
+        assert_eq!(
+            p,
+            path(vec![
+                seg(SegmentType::Sequence, &[65001, 65002]),
+                seg(SegmentType::Set, &[100, 200])
+            ])
+        );
         assert_eq!(p.length(), 3);
         assert_eq!(p.first_as(), Some(65001));
         let mut out = BytesMut::new();
@@ -277,7 +312,10 @@ mod tests {
         let p = AsPath::from_sequence([65001, 4_200_000_001, 3]);
         let mut four = BytesMut::new();
         p.encode(true, &mut four);
-        assert_eq!(&four[..], [2, 3, 0, 0, 0xfd, 0xe9, 0xfa, 0x56, 0xea, 0x01, 0, 0, 0, 3].as_slice());
+        assert_eq!(
+            &four[..],
+            [2, 3, 0, 0, 0xfd, 0xe9, 0xfa, 0x56, 0xea, 0x01, 0, 0, 0, 3].as_slice()
+        );
         assert_eq!(AsPath::decode(&four, true).unwrap(), p);
         let mut two = BytesMut::new();
         p.encode(false, &mut two);
@@ -299,12 +337,30 @@ mod tests {
 
     #[test]
     fn rfc7606_malformed_paths() {
-        assert_eq!(AsPath::decode(&[2, 0], false), Err(AsPathError::EmptySegment));
-        assert_eq!(AsPath::decode(&[5, 1, 0, 1], false), Err(AsPathError::UnknownSegmentType(5)));
-        assert_eq!(AsPath::decode(&[2, 2, 0, 1], false), Err(AsPathError::Truncated));
-        assert_eq!(AsPath::decode(&[2, 1, 0, 1, 2], false), Err(AsPathError::Truncated));
-        assert_eq!(AsPath::decode(&[2, 1, 0, 0], false), Err(AsPathError::ZeroAsn));
-        assert_eq!(AsPath::decode(&[2, 1, 0, 5, 2], false), Err(AsPathError::Truncated));
+        assert_eq!(
+            AsPath::decode(&[2, 0], false),
+            Err(AsPathError::EmptySegment)
+        );
+        assert_eq!(
+            AsPath::decode(&[5, 1, 0, 1], false),
+            Err(AsPathError::UnknownSegmentType(5))
+        );
+        assert_eq!(
+            AsPath::decode(&[2, 2, 0, 1], false),
+            Err(AsPathError::Truncated)
+        );
+        assert_eq!(
+            AsPath::decode(&[2, 1, 0, 1, 2], false),
+            Err(AsPathError::Truncated)
+        );
+        assert_eq!(
+            AsPath::decode(&[2, 1, 0, 0], false),
+            Err(AsPathError::ZeroAsn)
+        );
+        assert_eq!(
+            AsPath::decode(&[2, 1, 0, 5, 2], false),
+            Err(AsPathError::Truncated)
+        );
         assert_eq!(AsPath::decode(&[], true), Ok(AsPath::default()));
     }
 
@@ -313,7 +369,10 @@ mod tests {
         // A NEW speaker sent 65001 4200000001 65002; an OLD one prepended 100.
         let as_path = AsPath::from_sequence([100, 65001, AS_TRANS, 65002]);
         let as4_path = AsPath::from_sequence([65001, 4_200_000_001, 65002]);
-        assert_eq!(as_path.merge_as4(&as4_path), AsPath::from_sequence([100, 65001, 4_200_000_001, 65002]));
+        assert_eq!(
+            as_path.merge_as4(&as4_path),
+            AsPath::from_sequence([100, 65001, 4_200_000_001, 65002])
+        );
     }
 
     #[test]

@@ -197,7 +197,11 @@ impl RawAttribute {
         }
         // The length encoding is decided when writing.
         let flags = AttrFlags(flags.0 & !AttrFlags::EXTENDED_LENGTH);
-        Some(RawAttribute { flags, type_code, value })
+        Some(RawAttribute {
+            flags,
+            type_code,
+            value,
+        })
     }
 
     /// The flags, without the extended length bit.
@@ -222,7 +226,10 @@ impl RawAttribute {
         if !(self.flags.is_optional() && self.flags.is_transitive()) {
             return None;
         }
-        Some(RawAttribute { flags: AttrFlags(self.flags.0 | AttrFlags::PARTIAL), ..self.clone() })
+        Some(RawAttribute {
+            flags: AttrFlags(self.flags.0 | AttrFlags::PARTIAL),
+            ..self.clone()
+        })
     }
 }
 
@@ -274,17 +281,34 @@ mod tests {
 
     #[test]
     fn raw_attributes_refuse_modeled_types() {
-        assert!(RawAttribute::new(AttrFlags::OPTIONAL_TRANSITIVE, AttrType::COMMUNITIES, Bytes::new()).is_none());
-        assert!(RawAttribute::new(AttrFlags::OPTIONAL_TRANSITIVE, AttrType(99), Bytes::from(vec![0; 70000])).is_none());
-        let raw = RawAttribute::new(AttrFlags(0xd0), AttrType(99), Bytes::from_static(b"x")).unwrap();
+        assert!(RawAttribute::new(
+            AttrFlags::OPTIONAL_TRANSITIVE,
+            AttrType::COMMUNITIES,
+            Bytes::new()
+        )
+        .is_none());
+        assert!(RawAttribute::new(
+            AttrFlags::OPTIONAL_TRANSITIVE,
+            AttrType(99),
+            Bytes::from(vec![0; 70000])
+        )
+        .is_none());
+        let raw =
+            RawAttribute::new(AttrFlags(0xd0), AttrType(99), Bytes::from_static(b"x")).unwrap();
         assert_eq!(raw.flags(), AttrFlags::OPTIONAL_TRANSITIVE);
     }
 
     #[test]
     fn rfc4271_propagation_sets_partial_on_optional_transitive_only() {
-        let transitive = RawAttribute::new(AttrFlags::OPTIONAL_TRANSITIVE, AttrType(99), Bytes::new()).unwrap();
+        let transitive =
+            RawAttribute::new(AttrFlags::OPTIONAL_TRANSITIVE, AttrType(99), Bytes::new()).unwrap();
         assert_eq!(transitive.propagated().unwrap().flags(), AttrFlags(0xe0));
-        let local = RawAttribute::new(AttrFlags::OPTIONAL_NON_TRANSITIVE, AttrType(99), Bytes::new()).unwrap();
+        let local = RawAttribute::new(
+            AttrFlags::OPTIONAL_NON_TRANSITIVE,
+            AttrType(99),
+            Bytes::new(),
+        )
+        .unwrap();
         assert_eq!(local.propagated(), None);
     }
 

@@ -92,7 +92,11 @@ pub struct LargeCommunity {
 
 impl fmt::Display for LargeCommunity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.global_admin, self.local_data1, self.local_data2)
+        write!(
+            f,
+            "{}:{}:{}",
+            self.global_admin, self.local_data1, self.local_data2
+        )
     }
 }
 

@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use bytes::Bytes;
 
-use super::as_path::{AsPath, AS_TRANS};
+use super::as_path::{AsPath, AsPathError, SegmentType, AS_TRANS};
 use super::attributes::{Aggregator, AttrFlags, AttrType, Origin, RawAttribute};
 use super::community::{Community, ExtCommunity, LargeCommunity};
 use super::diagnosis::{Action, DecodedUpdate, MpError, Problem, ProblemKind, Verdict};
@@ -36,6 +36,7 @@ impl DecodedUpdate {
         };
         if decoder.read(body).is_ok() {
             decoder.merge_as4();
+            decoder.check_sets();
             decoder.check_mandatory();
             decoder.check_something_to_withdraw();
         }
@@ -58,7 +59,9 @@ fn rule(ty: AttrType) -> Option<Rule> {
     use Action::*;
     let (flags, action) = match ty {
         // RFC 7606 7.1, 7.2, 7.3: treat-as-withdraw.
-        AttrType::ORIGIN | AttrType::AS_PATH | AttrType::NEXT_HOP => (AttrFlags::WELL_KNOWN, TreatAsWithdraw),
+        AttrType::ORIGIN | AttrType::AS_PATH | AttrType::NEXT_HOP => {
+            (AttrFlags::WELL_KNOWN, TreatAsWithdraw)
+        }
         // RFC 7606 7.4.
         AttrType::MULTI_EXIT_DISC => (AttrFlags::OPTIONAL_NON_TRANSITIVE, TreatAsWithdraw),
         // RFC 7606 7.5 (from internal peers; external ones are discarded).
@@ -71,11 +74,17 @@ fn rule(ty: AttrType) -> Option<Rule> {
             (AttrFlags::OPTIONAL_TRANSITIVE, TreatAsWithdraw)
         }
         // RFC 7606 7.9, 7.10 (from internal peers).
-        AttrType::ORIGINATOR_ID | AttrType::CLUSTER_LIST => (AttrFlags::OPTIONAL_NON_TRANSITIVE, TreatAsWithdraw),
+        AttrType::ORIGINATOR_ID | AttrType::CLUSTER_LIST => {
+            (AttrFlags::OPTIONAL_NON_TRANSITIVE, TreatAsWithdraw)
+        }
         // RFC 7606 5.3, 7.11: session reset, wrong flags included.
-        AttrType::MP_REACH_NLRI | AttrType::MP_UNREACH_NLRI => (AttrFlags::OPTIONAL_NON_TRANSITIVE, SessionReset),
+        AttrType::MP_REACH_NLRI | AttrType::MP_UNREACH_NLRI => {
+            (AttrFlags::OPTIONAL_NON_TRANSITIVE, SessionReset)
+        }
         // RFC 6793 6: attribute discard.
-        AttrType::AS4_PATH | AttrType::AS4_AGGREGATOR => (AttrFlags::OPTIONAL_TRANSITIVE, AttributeDiscard),
+        AttrType::AS4_PATH | AttrType::AS4_AGGREGATOR => {
+            (AttrFlags::OPTIONAL_TRANSITIVE, AttributeDiscard)
+        }
         _ => return None,
     };
     Some(Rule { flags, action })
@@ -86,7 +95,10 @@ fn rule(ty: AttrType) -> Option<Rule> {
 type Fault = (ProblemKind, UpdateSubcode);
 
 fn length_fault(ty: AttrType, len: usize) -> Fault {
-    (ProblemKind::Length(ty, len), UpdateSubcode::AttributeLengthError)
+    (
+        ProblemKind::Length(ty, len),
+        UpdateSubcode::AttributeLengthError,
+    )
 }
 
 /// The single `N`-octet value of a fixed-length attribute.
@@ -97,7 +109,10 @@ fn exact<const N: usize>(ty: AttrType, value: &[u8]) -> Result<[u8; N], Fault> {
 /// The `N`-octet items of a list attribute, which RFC 7606 calls malformed
 /// unless its length is a non-zero multiple of `N` (7.8, 7.10, 7.14;
 /// RFC 8092 6).
-fn items<const N: usize>(ty: AttrType, value: &[u8]) -> Result<impl Iterator<Item = [u8; N]> + '_, Fault> {
+fn items<const N: usize>(
+    ty: AttrType,
+    value: &[u8],
+) -> Result<impl Iterator<Item = [u8; N]> + '_, Fault> {
     if value.is_empty() || value.len() % N != 0 {
         let subcode = if ty == AttrType::CLUSTER_LIST {
             UpdateSubcode::AttributeLengthError
@@ -106,13 +121,18 @@ fn items<const N: usize>(ty: AttrType, value: &[u8]) -> Result<impl Iterator<Ite
         };
         return Err((ProblemKind::Length(ty, value.len()), subcode));
     }
-    Ok(value.chunks_exact(N).filter_map(|c| <[u8; N]>::try_from(c).ok()))
+    Ok(value
+        .chunks_exact(N)
+        .filter_map(|c| <[u8; N]>::try_from(c).ok()))
 }
 
 /// Whether an IPv4 address can be a next hop: not unspecified, broadcast,
 /// multicast or reserved (RFC 4271 6.3 asks for a valid host address).
 fn is_host_address(addr: Ipv4Addr) -> bool {
-    !(addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() || addr.octets()[0] >= 240)
+    !(addr.is_unspecified()
+        || addr.is_broadcast()
+        || addr.is_multicast()
+        || addr.octets()[0] >= 240)
 }
 
 /// The next hop field of MP_REACH_NLRI for a family of prefixes
@@ -120,11 +140,19 @@ fn is_host_address(addr: Ipv4Addr) -> bool {
 fn next_hop(version: IpVersion, field: &[u8]) -> Option<NextHop> {
     let v6 = |bytes: &[u8]| <[u8; 16]>::try_from(bytes).ok().map(Ipv6Addr::from);
     match (version, field.len()) {
-        (IpVersion::V4, 4) => <[u8; 4]>::try_from(field).ok().map(|a| NextHop::V4(Ipv4Addr::from(a))),
-        (_, 16) => Some(NextHop::V6 { global: v6(field)?, link_local: None }),
+        (IpVersion::V4, 4) => <[u8; 4]>::try_from(field)
+            .ok()
+            .map(|a| NextHop::V4(Ipv4Addr::from(a))),
+        (_, 16) => Some(NextHop::V6 {
+            global: v6(field)?,
+            link_local: None,
+        }),
         (_, 32) => {
             let (global, link_local) = field.split_at_checked(16)?;
-            Some(NextHop::V6 { global: v6(global)?, link_local: Some(v6(link_local)?) })
+            Some(NextHop::V6 {
+                global: v6(global)?,
+                link_local: Some(v6(link_local)?),
+            })
         }
         _ => None,
     }
@@ -147,12 +175,23 @@ struct Decoder<'c> {
 
 impl Decoder<'_> {
     /// Records a problem; a session reset also stops reading.
-    fn problem(&mut self, kind: ProblemKind, action: Action, subcode: UpdateSubcode, data: &[u8]) -> Result<(), Stop> {
-        let notification = Notification::new(ErrorKind::Update(subcode), Bytes::copy_from_slice(data));
+    fn problem(
+        &mut self,
+        kind: ProblemKind,
+        action: Action,
+        subcode: UpdateSubcode,
+        data: &[u8],
+    ) -> Result<(), Stop> {
+        let notification =
+            Notification::new(ErrorKind::Update(subcode), Bytes::copy_from_slice(data));
         if action == Action::SessionReset {
             self.reset = Some(notification.clone());
         }
-        self.problems.push(Problem { kind, action, notification });
+        self.problems.push(Problem {
+            kind,
+            action,
+            notification,
+        });
         if action == Action::SessionReset {
             return Err(Stop);
         }
@@ -163,10 +202,13 @@ impl Decoder<'_> {
         let mut r = Reader::new(body);
         // RFC 4271 6.3, RFC 7606 3.b: lengths past the message leave no way
         // to find the NLRI.
-        let sections = r.u16().and_then(|len| r.take(usize::from(len))).and_then(|withdrawn| {
-            let attributes = r.u16().and_then(|len| r.take(usize::from(len)))?;
-            Some((withdrawn, attributes, r.rest()))
-        });
+        let sections = r
+            .u16()
+            .and_then(|len| r.take(usize::from(len)))
+            .and_then(|withdrawn| {
+                let attributes = r.u16().and_then(|len| r.take(usize::from(len)))?;
+                Some((withdrawn, attributes, r.rest()))
+            });
         let Some((withdrawn, attributes, nlri)) = sections else {
             return self.problem(
                 ProblemKind::SectionLengths,
@@ -178,13 +220,28 @@ impl Decoder<'_> {
         let add_path = self.config.receives_path_ids(Family::IPV4_UNICAST);
         // RFC 7606 3.i: the Withdrawn Routes field is checked like the NLRI
         // field; RFC 7606 3.j, 5.3: an unreadable NLRI field resets.
-        if let Err(e) = decode_nlri(withdrawn, IpVersion::V4, add_path, &mut self.update.withdrawn) {
+        if let Err(e) = decode_nlri(
+            withdrawn,
+            IpVersion::V4,
+            add_path,
+            &mut self.update.withdrawn,
+        ) {
             let kind = ProblemKind::WithdrawnField(e);
-            return self.problem(kind, Action::SessionReset, UpdateSubcode::InvalidNetworkField, &[]);
+            return self.problem(
+                kind,
+                Action::SessionReset,
+                UpdateSubcode::InvalidNetworkField,
+                &[],
+            );
         }
         if let Err(e) = decode_nlri(nlri, IpVersion::V4, add_path, &mut self.update.nlri) {
             let kind = ProblemKind::NlriField(e);
-            return self.problem(kind, Action::SessionReset, UpdateSubcode::InvalidNetworkField, &[]);
+            return self.problem(
+                kind,
+                Action::SessionReset,
+                UpdateSubcode::InvalidNetworkField,
+                &[],
+            );
         }
         self.attributes(attributes)
     }
@@ -195,7 +252,11 @@ impl Decoder<'_> {
             let start = r.rest();
             let header = r.u8().zip(r.u8()).and_then(|(flags, ty)| {
                 let flags = AttrFlags(flags);
-                let len = if flags.is_extended_length() { r.u16()? } else { u16::from(r.u8()?) };
+                let len = if flags.is_extended_length() {
+                    r.u16()?
+                } else {
+                    u16::from(r.u8()?)
+                };
                 Some((flags, AttrType(ty), r.take(usize::from(len))?))
             });
             let Some((flags, ty, value)) = header else {
@@ -207,7 +268,12 @@ impl Decoder<'_> {
                 // none, RFC 7606 5.2 turns this into a session reset.
                 self.walk_abandoned = true;
                 let kind = ProblemKind::AttributeOverrun;
-                return self.problem(kind, Action::TreatAsWithdraw, UpdateSubcode::AttributeLengthError, start);
+                return self.problem(
+                    kind,
+                    Action::TreatAsWithdraw,
+                    UpdateSubcode::AttributeLengthError,
+                    start,
+                );
             };
             let whole = start.get(..start.len() - r.remaining()).unwrap_or_default();
             self.attribute(flags, ty, value, whole)?;
@@ -217,7 +283,13 @@ impl Decoder<'_> {
 
     /// Handles one attribute; `whole` is its header and value, the data of
     /// the NOTIFICATION about it (RFC 4271 6.3).
-    fn attribute(&mut self, flags: AttrFlags, ty: AttrType, value: &[u8], whole: &[u8]) -> Result<(), Stop> {
+    fn attribute(
+        &mut self,
+        flags: AttrFlags,
+        ty: AttrType,
+        value: &[u8],
+        whole: &[u8],
+    ) -> Result<(), Stop> {
         let is_mp = ty == AttrType::MP_REACH_NLRI || ty == AttrType::MP_UNREACH_NLRI;
         let seen = &mut self.seen[usize::from(ty.0)];
         if *seen {
@@ -225,10 +297,20 @@ impl Decoder<'_> {
             // repeated attribute is dropped, the first one kept.
             if is_mp {
                 let kind = ProblemKind::DuplicateMp(ty);
-                return self.problem(kind, Action::SessionReset, UpdateSubcode::MalformedAttributeList, &[]);
+                return self.problem(
+                    kind,
+                    Action::SessionReset,
+                    UpdateSubcode::MalformedAttributeList,
+                    &[],
+                );
             }
             let kind = ProblemKind::Duplicate(ty);
-            return self.problem(kind, Action::AttributeDiscard, UpdateSubcode::MalformedAttributeList, &[]);
+            return self.problem(
+                kind,
+                Action::AttributeDiscard,
+                UpdateSubcode::MalformedAttributeList,
+                &[],
+            );
         }
         *seen = true;
 
@@ -236,18 +318,32 @@ impl Decoder<'_> {
             return self.unknown(flags, ty, value, whole);
         };
         let internal = self.config.peer == PeerKind::Internal;
-        let internal_only = matches!(ty, AttrType::LOCAL_PREF | AttrType::ORIGINATOR_ID | AttrType::CLUSTER_LIST);
+        let internal_only = matches!(
+            ty,
+            AttrType::LOCAL_PREF | AttrType::ORIGINATOR_ID | AttrType::CLUSTER_LIST
+        );
         if internal_only && !internal {
             // RFC 7606 7.5, 7.9, 7.10: from an external peer these are
             // discarded, well-formed or not.
             let kind = ProblemKind::InternalOnly(ty);
-            return self.problem(kind, Action::AttributeDiscard, UpdateSubcode::Unspecific, whole);
+            return self.problem(
+                kind,
+                Action::AttributeDiscard,
+                UpdateSubcode::Unspecific,
+                whole,
+            );
         }
-        if matches!(ty, AttrType::AS4_PATH | AttrType::AS4_AGGREGATOR) && self.config.four_octet_as {
+        if matches!(ty, AttrType::AS4_PATH | AttrType::AS4_AGGREGATOR) && self.config.four_octet_as
+        {
             // RFC 6793 3: a NEW speaker never sends these to a NEW speaker;
             // if one does, they are discarded.
             let kind = ProblemKind::UnexpectedAs4(ty);
-            return self.problem(kind, Action::AttributeDiscard, UpdateSubcode::OptionalAttributeError, whole);
+            return self.problem(
+                kind,
+                Action::AttributeDiscard,
+                UpdateSubcode::OptionalAttributeError,
+                whole,
+            );
         }
         if !flags.category_matches(rule.flags) {
             // RFC 7606 3.c: wrong optional/transitive bits make the
@@ -274,8 +370,10 @@ impl Decoder<'_> {
             AttrType::ORIGIN => {
                 // RFC 7606 7.1: length other than 1 or an undefined value.
                 let [code] = exact::<1>(ty, value)?;
-                let origin = Origin::from_code(code)
-                    .ok_or((ProblemKind::UndefinedOrigin(code), UpdateSubcode::InvalidOriginAttribute))?;
+                let origin = Origin::from_code(code).ok_or((
+                    ProblemKind::UndefinedOrigin(code),
+                    UpdateSubcode::InvalidOriginAttribute,
+                ))?;
                 attrs.origin = Some(origin);
             }
             AttrType::AS_PATH => {
@@ -291,7 +389,10 @@ impl Decoder<'_> {
                 // (RFC 4760 3 has it ignored otherwise).
                 let addr = Ipv4Addr::from(exact::<4>(ty, value)?);
                 if !self.update.nlri.is_empty() && !is_host_address(addr) {
-                    return Err((ProblemKind::InvalidNextHop(addr), UpdateSubcode::InvalidNextHopAttribute));
+                    return Err((
+                        ProblemKind::InvalidNextHop(addr),
+                        UpdateSubcode::InvalidNextHopAttribute,
+                    ));
                 }
                 self.update.next_hop = Some(addr);
             }
@@ -321,7 +422,9 @@ impl Decoder<'_> {
             }
             AttrType::COMMUNITIES => {
                 // RFC 7606 7.8: length not a non-zero multiple of 4.
-                attrs.communities = items::<4>(ty, value)?.map(|c| Community(u32::from_be_bytes(c))).collect();
+                attrs.communities = items::<4>(ty, value)?
+                    .map(|c| Community(u32::from_be_bytes(c)))
+                    .collect();
             }
             AttrType::ORIGINATOR_ID => {
                 // RFC 7606 7.9: length other than 4 (internal peers).
@@ -354,14 +457,22 @@ impl Decoder<'_> {
             }
             AttrType::AS4_PATH => {
                 // RFC 6793 6: malformed like AS_PATH, with 4-octet ASes.
-                let path = AsPath::decode(value, true)
-                    .map_err(|e| (ProblemKind::AsPath(ty, e), UpdateSubcode::OptionalAttributeError))?;
+                let path = AsPath::decode(value, true).map_err(|e| {
+                    (
+                        ProblemKind::AsPath(ty, e),
+                        UpdateSubcode::OptionalAttributeError,
+                    )
+                })?;
                 self.as4_path = Some(path);
             }
             AttrType::AS4_AGGREGATOR => {
                 // RFC 6793 6: length other than 8.
                 let [a, b, c, d, e, f, g, h] = exact::<8>(ty, value)?;
-                self.as4_aggregator = Some(aggregator(ty, u32::from_be_bytes([a, b, c, d]), [e, f, g, h])?);
+                self.as4_aggregator = Some(aggregator(
+                    ty,
+                    u32::from_be_bytes([a, b, c, d]),
+                    [e, f, g, h],
+                )?);
             }
             _ => {}
         }
@@ -369,12 +480,23 @@ impl Decoder<'_> {
     }
 
     /// An attribute of a type the codec does not model.
-    fn unknown(&mut self, flags: AttrFlags, ty: AttrType, value: &[u8], whole: &[u8]) -> Result<(), Stop> {
+    fn unknown(
+        &mut self,
+        flags: AttrFlags,
+        ty: AttrType,
+        value: &[u8],
+        whole: &[u8],
+    ) -> Result<(), Stop> {
         if !flags.is_optional() {
             // RFC 4271 6.3: an unrecognized well-known attribute resets; RFC
             // 7606 leaves this alone.
             let kind = ProblemKind::UnrecognizedWellKnown(ty);
-            return self.problem(kind, Action::SessionReset, UpdateSubcode::UnrecognizedWellKnownAttribute, whole);
+            return self.problem(
+                kind,
+                Action::SessionReset,
+                UpdateSubcode::UnrecognizedWellKnownAttribute,
+                whole,
+            );
         }
         // A copy, so that a route kept in the RIB does not pin the read
         // buffer the message came in.
@@ -390,7 +512,12 @@ impl Decoder<'_> {
         let ty = AttrType::MP_REACH_NLRI;
         let mut r = Reader::new(value);
         let reset = |this: &mut Self, e: MpError| {
-            this.problem(ProblemKind::Mp(ty, e), Action::SessionReset, UpdateSubcode::OptionalAttributeError, whole)
+            this.problem(
+                ProblemKind::Mp(ty, e),
+                Action::SessionReset,
+                UpdateSubcode::OptionalAttributeError,
+                whole,
+            )
         };
         let (Some(afi), Some(safi), Some(nh_len)) = (r.u16(), r.u8(), r.u8()) else {
             return reset(self, MpError::TooShort);
@@ -402,7 +529,10 @@ impl Decoder<'_> {
         let Some(version) = family.prefix_version() else {
             return self.unsupported(ty, family, whole);
         };
-        let Some(next_hop) = r.take(usize::from(nh_len)).and_then(|field| next_hop(version, field)) else {
+        let Some(next_hop) = r
+            .take(usize::from(nh_len))
+            .and_then(|field| next_hop(version, field))
+        else {
             return reset(self, MpError::NextHopLength(nh_len));
         };
         // The reserved octet (formerly the SNPA count) is ignored.
@@ -410,10 +540,19 @@ impl Decoder<'_> {
             return reset(self, MpError::TooShort);
         }
         let mut nlri = Vec::new();
-        if let Err(e) = decode_nlri(r.rest(), version, self.config.receives_path_ids(family), &mut nlri) {
+        if let Err(e) = decode_nlri(
+            r.rest(),
+            version,
+            self.config.receives_path_ids(family),
+            &mut nlri,
+        ) {
             return reset(self, MpError::Nlri(e));
         }
-        self.update.mp_reach = Some(MpReach { family, next_hop, nlri });
+        self.update.mp_reach = Some(MpReach {
+            family,
+            next_hop,
+            nlri,
+        });
         Ok(())
     }
 
@@ -424,21 +563,39 @@ impl Decoder<'_> {
         let mut r = Reader::new(value);
         let (Some(afi), Some(safi)) = (r.u16(), r.u8()) else {
             let kind = ProblemKind::Mp(ty, MpError::TooShort);
-            return self.problem(kind, Action::SessionReset, UpdateSubcode::OptionalAttributeError, whole);
+            return self.problem(
+                kind,
+                Action::SessionReset,
+                UpdateSubcode::OptionalAttributeError,
+                whole,
+            );
         };
         let family = Family::new(Afi(afi), Safi(safi));
         let Some(version) = family.prefix_version() else {
             if r.is_empty() {
                 // An End-of-RIB marker needs no NLRI reading (RFC 4724 2).
-                self.update.mp_unreach = Some(MpUnreach { family, nlri: Vec::new() });
+                self.update.mp_unreach = Some(MpUnreach {
+                    family,
+                    nlri: Vec::new(),
+                });
                 return Ok(());
             }
             return self.unsupported(ty, family, whole);
         };
         let mut nlri = Vec::new();
-        if let Err(e) = decode_nlri(r.rest(), version, self.config.receives_path_ids(family), &mut nlri) {
+        if let Err(e) = decode_nlri(
+            r.rest(),
+            version,
+            self.config.receives_path_ids(family),
+            &mut nlri,
+        ) {
             let kind = ProblemKind::Mp(ty, MpError::Nlri(e));
-            return self.problem(kind, Action::SessionReset, UpdateSubcode::OptionalAttributeError, whole);
+            return self.problem(
+                kind,
+                Action::SessionReset,
+                UpdateSubcode::OptionalAttributeError,
+                whole,
+            );
         }
         self.update.mp_unreach = Some(MpUnreach { family, nlri });
         Ok(())
@@ -449,7 +606,12 @@ impl Decoder<'_> {
     /// use here: the attribute is dropped rather than the session reset.
     fn unsupported(&mut self, ty: AttrType, family: Family, whole: &[u8]) -> Result<(), Stop> {
         let kind = ProblemKind::UnsupportedFamily(ty, family);
-        self.problem(kind, Action::AttributeDiscard, UpdateSubcode::OptionalAttributeError, whole)
+        self.problem(
+            kind,
+            Action::AttributeDiscard,
+            UpdateSubcode::OptionalAttributeError,
+            whole,
+        )
     }
 
     /// RFC 6793 4.2.3: on a 2-octet session, AS4_AGGREGATOR replaces an
@@ -470,11 +632,43 @@ impl Decoder<'_> {
         }
     }
 
+    /// RFC 9774 3: an AS_PATH with AS_SET or AS_CONFED_SET segments is
+    /// treated as withdrawn (checked after the AS4_PATH merge, which may
+    /// bring them in).
+    fn check_sets(&mut self) {
+        let reach = !self.update.nlri.is_empty()
+            || self
+                .update
+                .mp_reach
+                .as_ref()
+                .is_some_and(|r| !r.nlri.is_empty());
+        let has_set = reach
+            && self.update.attributes.as_path.as_ref().is_some_and(|p| {
+                p.segments
+                    .iter()
+                    .any(|s| matches!(s.kind, SegmentType::Set | SegmentType::ConfedSet))
+            });
+        if has_set {
+            let kind = ProblemKind::AsPath(AttrType::AS_PATH, AsPathError::SetSegment);
+            // Cannot stop: treat-as-withdraw is no reset.
+            let _ = self.problem(
+                kind,
+                Action::TreatAsWithdraw,
+                UpdateSubcode::MalformedAsPath,
+                &[],
+            );
+        }
+    }
+
     /// RFC 7606 3.d: routes announced without ORIGIN or AS_PATH, or IPv4
     /// NLRI-field routes without NEXT_HOP, are treated as withdrawn. After
     /// an abandoned walk the rest is unknown and already withdrawn.
     fn check_mandatory(&mut self) {
-        let reach = self.update.mp_reach.as_ref().is_some_and(|r| !r.nlri.is_empty());
+        let reach = self
+            .update
+            .mp_reach
+            .as_ref()
+            .is_some_and(|r| !r.nlri.is_empty());
         if self.walk_abandoned || (self.update.nlri.is_empty() && !reach) {
             return;
         }
@@ -484,7 +678,12 @@ impl Decoder<'_> {
             if required && !self.seen[usize::from(ty.0)] {
                 let kind = ProblemKind::Missing(ty);
                 // Cannot stop: treat-as-withdraw is no reset.
-                let _ = self.problem(kind, Action::TreatAsWithdraw, UpdateSubcode::MissingWellKnownAttribute, &[ty.0]);
+                let _ = self.problem(
+                    kind,
+                    Action::TreatAsWithdraw,
+                    UpdateSubcode::MissingWellKnownAttribute,
+                    &[ty.0],
+                );
             }
         }
     }
@@ -493,12 +692,25 @@ impl Decoder<'_> {
     /// attributes besides MP_UNREACH_NLRI, and has an error calling for
     /// more than attribute discard, resets the session.
     fn check_something_to_withdraw(&mut self) {
-        let Some(first) = self.problems.iter().find(|p| p.action == Action::TreatAsWithdraw) else {
+        let Some(first) = self
+            .problems
+            .iter()
+            .find(|p| p.action == Action::TreatAsWithdraw)
+        else {
             return;
         };
-        let reach = !self.update.nlri.is_empty() || self.update.mp_reach.as_ref().is_some_and(|r| !r.nlri.is_empty());
+        let reach = !self.update.nlri.is_empty()
+            || self
+                .update
+                .mp_reach
+                .as_ref()
+                .is_some_and(|r| !r.nlri.is_empty());
         let other_attributes = self.walk_abandoned
-            || self.seen.iter().enumerate().any(|(ty, seen)| *seen && ty != usize::from(AttrType::MP_UNREACH_NLRI.0));
+            || self
+                .seen
+                .iter()
+                .enumerate()
+                .any(|(ty, seen)| *seen && ty != usize::from(AttrType::MP_UNREACH_NLRI.0));
         if reach || !other_attributes {
             return;
         }
@@ -518,14 +730,24 @@ impl Decoder<'_> {
             (None, Some(Action::AttributeDiscard)) => Verdict::AttributesDiscarded,
             (None, Some(_)) => Verdict::TreatAsWithdraw,
         };
-        DecodedUpdate { update: self.update, verdict, problems: self.problems }
+        DecodedUpdate {
+            update: self.update,
+            verdict,
+            problems: self.problems,
+        }
     }
 }
 
 /// An aggregator value; AS 0 makes it malformed (RFC 7607 2).
 fn aggregator(ty: AttrType, asn: u32, address: [u8; 4]) -> Result<Aggregator, Fault> {
     if asn == 0 {
-        return Err((ProblemKind::ZeroAggregatorAs(ty), UpdateSubcode::OptionalAttributeError));
+        return Err((
+            ProblemKind::ZeroAggregatorAs(ty),
+            UpdateSubcode::OptionalAttributeError,
+        ));
     }
-    Ok(Aggregator { asn, address: Ipv4Addr::from(address) })
+    Ok(Aggregator {
+        asn,
+        address: Ipv4Addr::from(address),
+    })
 }

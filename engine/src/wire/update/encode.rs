@@ -37,7 +37,10 @@ impl EncodedAttributes {
     pub fn new(attributes: &Attributes, four_octet_as: bool) -> Result<Self, EncodeError> {
         let mut out = BytesMut::new();
         let next_hop_at = encode_attributes(attributes, four_octet_as, &mut out)?;
-        Ok(EncodedAttributes { block: out.freeze(), next_hop_at })
+        Ok(EncodedAttributes {
+            block: out.freeze(),
+            next_hop_at,
+        })
     }
 
     /// Octets of the block.
@@ -57,7 +60,9 @@ impl EncodedAttributes {
 
     /// The attributes that precede NEXT_HOP, and those that follow it.
     pub(crate) fn split_at_next_hop(&self) -> (&[u8], &[u8]) {
-        self.block.split_at_checked(self.next_hop_at).unwrap_or((&self.block, &[]))
+        self.block
+            .split_at_checked(self.next_hop_at)
+            .unwrap_or((&self.block, &[]))
     }
 }
 
@@ -74,7 +79,8 @@ fn put_attribute(
     write: impl FnOnce(&mut BytesMut),
 ) -> Result<(), EncodeError> {
     let short = u8::try_from(len);
-    let long = u16::try_from(len).map_err(|_| EncodeError::AttributeTooLong { type_code: ty, len })?;
+    let long =
+        u16::try_from(len).map_err(|_| EncodeError::AttributeTooLong { type_code: ty, len })?;
     match short {
         Ok(len) => {
             out.put_u8(flags.0 & !AttrFlags::EXTENDED_LENGTH);
@@ -143,13 +149,24 @@ pub(crate) fn end_mp_attribute(out: &mut BytesMut, len_at: usize) {
 
 /// Checks that routes can be written for a family: right IP version, and
 /// path identifiers where add-path is in use.
-pub(crate) fn check_nlri(family: Family, version: IpVersion, nlri: &[Nlri], add_path: bool) -> Result<(), EncodeError> {
+pub(crate) fn check_nlri(
+    family: Family,
+    version: IpVersion,
+    nlri: &[Nlri],
+    add_path: bool,
+) -> Result<(), EncodeError> {
     for n in nlri {
         if n.version() != version {
-            return Err(EncodeError::WrongFamily { family, prefix: n.prefix });
+            return Err(EncodeError::WrongFamily {
+                family,
+                prefix: n.prefix,
+            });
         }
         if add_path && n.path_id.is_none() {
-            return Err(EncodeError::MissingPathId { family, prefix: n.prefix });
+            return Err(EncodeError::MissingPathId {
+                family,
+                prefix: n.prefix,
+            });
         }
     }
     Ok(())
@@ -157,16 +174,27 @@ pub(crate) fn check_nlri(family: Family, version: IpVersion, nlri: &[Nlri], add_
 
 /// Checks that a next hop fits a family: IPv6 families need an IPv6 next
 /// hop; IPv4 families take either (RFC 8950).
-pub(crate) fn check_next_hop(family: Family, version: IpVersion, next_hop: &NextHop) -> Result<(), EncodeError> {
+pub(crate) fn check_next_hop(
+    family: Family,
+    version: IpVersion,
+    next_hop: &NextHop,
+) -> Result<(), EncodeError> {
     match (version, next_hop) {
-        (IpVersion::V6, NextHop::V4(_)) => Err(EncodeError::WrongNextHop { family, next_hop: *next_hop }),
+        (IpVersion::V6, NextHop::V4(_)) => Err(EncodeError::WrongNextHop {
+            family,
+            next_hop: *next_hop,
+        }),
         _ => Ok(()),
     }
 }
 
 /// Writes every attribute but NEXT_HOP and the MP ones, and returns the
 /// offset (from the start of what was written) where NEXT_HOP belongs.
-fn encode_attributes(attrs: &Attributes, four_octet: bool, out: &mut BytesMut) -> Result<usize, EncodeError> {
+fn encode_attributes(
+    attrs: &Attributes,
+    four_octet: bool,
+    out: &mut BytesMut,
+) -> Result<usize, EncodeError> {
     let start = out.len();
     let mut unknown: Vec<&RawAttribute> = attrs.unknown.iter().collect();
     unknown.sort_by_key(|a| a.type_code());
@@ -174,26 +202,44 @@ fn encode_attributes(attrs: &Attributes, four_octet: bool, out: &mut BytesMut) -
 
     if let Some(origin) = attrs.origin {
         put_unknown_below(out, &mut unknown, AttrType::ORIGIN)?;
-        put_attribute(out, AttrFlags::WELL_KNOWN, AttrType::ORIGIN, 1, |o| o.put_u8(origin.code()))?;
+        put_attribute(out, AttrFlags::WELL_KNOWN, AttrType::ORIGIN, 1, |o| {
+            o.put_u8(origin.code())
+        })?;
     }
     if let Some(path) = &attrs.as_path {
         put_unknown_below(out, &mut unknown, AttrType::AS_PATH)?;
         let len = path.encoded_len(four_octet);
-        put_attribute(out, AttrFlags::WELL_KNOWN, AttrType::AS_PATH, len, |o| path.encode(four_octet, o))?;
+        put_attribute(out, AttrFlags::WELL_KNOWN, AttrType::AS_PATH, len, |o| {
+            path.encode(four_octet, o)
+        })?;
     }
     put_unknown_below(out, &mut unknown, AttrType::NEXT_HOP)?;
     let next_hop_at = out.len() - start;
     if let Some(med) = attrs.med {
         put_unknown_below(out, &mut unknown, AttrType::MULTI_EXIT_DISC)?;
-        put_attribute(out, AttrFlags::OPTIONAL_NON_TRANSITIVE, AttrType::MULTI_EXIT_DISC, 4, |o| o.put_u32(med))?;
+        put_attribute(
+            out,
+            AttrFlags::OPTIONAL_NON_TRANSITIVE,
+            AttrType::MULTI_EXIT_DISC,
+            4,
+            |o| o.put_u32(med),
+        )?;
     }
     if let Some(pref) = attrs.local_pref {
         put_unknown_below(out, &mut unknown, AttrType::LOCAL_PREF)?;
-        put_attribute(out, AttrFlags::WELL_KNOWN, AttrType::LOCAL_PREF, 4, |o| o.put_u32(pref))?;
+        put_attribute(out, AttrFlags::WELL_KNOWN, AttrType::LOCAL_PREF, 4, |o| {
+            o.put_u32(pref)
+        })?;
     }
     if attrs.atomic_aggregate {
         put_unknown_below(out, &mut unknown, AttrType::ATOMIC_AGGREGATE)?;
-        put_attribute(out, AttrFlags::WELL_KNOWN, AttrType::ATOMIC_AGGREGATE, 0, |_| {})?;
+        put_attribute(
+            out,
+            AttrFlags::WELL_KNOWN,
+            AttrType::ATOMIC_AGGREGATE,
+            0,
+            |_| {},
+        )?;
     }
     if let Some(aggregator) = attrs.aggregator {
         put_unknown_below(out, &mut unknown, AttrType::AGGREGATOR)?;
@@ -202,29 +248,55 @@ fn encode_attributes(attrs: &Attributes, four_octet: bool, out: &mut BytesMut) -
     if !attrs.communities.is_empty() {
         put_unknown_below(out, &mut unknown, AttrType::COMMUNITIES)?;
         let len = attrs.communities.len() * 4;
-        put_attribute(out, AttrFlags::OPTIONAL_TRANSITIVE, AttrType::COMMUNITIES, len, |o| {
-            attrs.communities.iter().for_each(|c| o.put_u32(c.0))
-        })?;
+        put_attribute(
+            out,
+            AttrFlags::OPTIONAL_TRANSITIVE,
+            AttrType::COMMUNITIES,
+            len,
+            |o| attrs.communities.iter().for_each(|c| o.put_u32(c.0)),
+        )?;
     }
     if let Some(id) = attrs.originator_id {
         put_unknown_below(out, &mut unknown, AttrType::ORIGINATOR_ID)?;
-        put_attribute(out, AttrFlags::OPTIONAL_NON_TRANSITIVE, AttrType::ORIGINATOR_ID, 4, |o| {
-            o.put_slice(&id.octets())
-        })?;
+        put_attribute(
+            out,
+            AttrFlags::OPTIONAL_NON_TRANSITIVE,
+            AttrType::ORIGINATOR_ID,
+            4,
+            |o| o.put_slice(&id.octets()),
+        )?;
     }
     if !attrs.cluster_list.is_empty() {
         put_unknown_below(out, &mut unknown, AttrType::CLUSTER_LIST)?;
         let len = attrs.cluster_list.len() * 4;
-        put_attribute(out, AttrFlags::OPTIONAL_NON_TRANSITIVE, AttrType::CLUSTER_LIST, len, |o| {
-            attrs.cluster_list.iter().for_each(|id| o.put_slice(&id.octets()))
-        })?;
+        put_attribute(
+            out,
+            AttrFlags::OPTIONAL_NON_TRANSITIVE,
+            AttrType::CLUSTER_LIST,
+            len,
+            |o| {
+                attrs
+                    .cluster_list
+                    .iter()
+                    .for_each(|id| o.put_slice(&id.octets()))
+            },
+        )?;
     }
     if !attrs.extended_communities.is_empty() {
         put_unknown_below(out, &mut unknown, AttrType::EXTENDED_COMMUNITIES)?;
         let len = attrs.extended_communities.len() * 8;
-        put_attribute(out, AttrFlags::OPTIONAL_TRANSITIVE, AttrType::EXTENDED_COMMUNITIES, len, |o| {
-            attrs.extended_communities.iter().for_each(|c| o.put_slice(&c.0))
-        })?;
+        put_attribute(
+            out,
+            AttrFlags::OPTIONAL_TRANSITIVE,
+            AttrType::EXTENDED_COMMUNITIES,
+            len,
+            |o| {
+                attrs
+                    .extended_communities
+                    .iter()
+                    .for_each(|c| o.put_slice(&c.0))
+            },
+        )?;
     }
     if !four_octet {
         // RFC 6793 4.2.2: what the 2-octet AS_PATH and AGGREGATOR could
@@ -233,7 +305,13 @@ fn encode_attributes(attrs: &Attributes, four_octet: bool, out: &mut BytesMut) -
             put_unknown_below(out, &mut unknown, AttrType::AS4_PATH)?;
             let as4 = path.without_confed();
             let len = as4.encoded_len(true);
-            put_attribute(out, AttrFlags::OPTIONAL_TRANSITIVE, AttrType::AS4_PATH, len, |o| as4.encode(true, o))?;
+            put_attribute(
+                out,
+                AttrFlags::OPTIONAL_TRANSITIVE,
+                AttrType::AS4_PATH,
+                len,
+                |o| as4.encode(true, o),
+            )?;
         }
         if let Some(aggregator) = attrs.aggregator.filter(|a| a.asn > u32::from(u16::MAX)) {
             put_unknown_below(out, &mut unknown, AttrType::AS4_AGGREGATOR)?;
@@ -243,13 +321,19 @@ fn encode_attributes(attrs: &Attributes, four_octet: bool, out: &mut BytesMut) -
     if !attrs.large_communities.is_empty() {
         put_unknown_below(out, &mut unknown, AttrType::LARGE_COMMUNITY)?;
         let len = attrs.large_communities.len() * 12;
-        put_attribute(out, AttrFlags::OPTIONAL_TRANSITIVE, AttrType::LARGE_COMMUNITY, len, |o| {
-            for c in &attrs.large_communities {
-                o.put_u32(c.global_admin);
-                o.put_u32(c.local_data1);
-                o.put_u32(c.local_data2);
-            }
-        })?;
+        put_attribute(
+            out,
+            AttrFlags::OPTIONAL_TRANSITIVE,
+            AttrType::LARGE_COMMUNITY,
+            len,
+            |o| {
+                for c in &attrs.large_communities {
+                    o.put_u32(c.global_admin);
+                    o.put_u32(c.local_data1);
+                    o.put_u32(c.local_data2);
+                }
+            },
+        )?;
     }
     put_unknown_below(out, &mut unknown, AttrType(u8::MAX))?;
     for raw in unknown {
@@ -272,7 +356,9 @@ fn put_unknown_below<'a>(
 
 fn put_raw(out: &mut BytesMut, raw: &RawAttribute) -> Result<(), EncodeError> {
     let value = raw.value();
-    put_attribute(out, raw.flags(), raw.type_code(), value.len(), |o| o.put_slice(value))
+    put_attribute(out, raw.flags(), raw.type_code(), value.len(), |o| {
+        o.put_slice(value)
+    })
 }
 
 /// Writes AGGREGATOR or AS4_AGGREGATOR; a 2-octet AGGREGATOR of a larger AS
@@ -319,18 +405,26 @@ impl Update {
 
         let withdrawn_at = out.len();
         out.put_u16(0);
-        self.withdrawn.iter().for_each(|n| encode_nlri(n, add_path, out));
+        self.withdrawn
+            .iter()
+            .for_each(|n| encode_nlri(n, add_path, out));
         let withdrawn_len = out.len() - withdrawn_at - 2;
 
         let attrs_at = out.len();
         out.put_u16(0);
         if let Some(reach) = &self.mp_reach {
-            let version = reach.family.prefix_version().ok_or(EncodeError::UnsupportedFamily(reach.family))?;
+            let version = reach
+                .family
+                .prefix_version()
+                .ok_or(EncodeError::UnsupportedFamily(reach.family))?;
             check_next_hop(reach.family, version, &reach.next_hop)?;
             let add_path = config.sends_path_ids(reach.family);
             check_nlri(reach.family, version, &reach.nlri, add_path)?;
             let len_at = begin_mp_reach(out, reach.family, &reach.next_hop);
-            reach.nlri.iter().for_each(|n| encode_nlri(n, add_path, out));
+            reach
+                .nlri
+                .iter()
+                .for_each(|n| encode_nlri(n, add_path, out));
             end_mp_attribute(out, len_at);
         }
         if let Some(unreach) = &self.mp_unreach {
@@ -338,10 +432,15 @@ impl Update {
             // An End-of-RIB marker may name any family; NLRI need one we know.
             if !unreach.nlri.is_empty() {
                 let family = unreach.family;
-                let version = family.prefix_version().ok_or(EncodeError::UnsupportedFamily(family))?;
+                let version = family
+                    .prefix_version()
+                    .ok_or(EncodeError::UnsupportedFamily(family))?;
                 let add_path = config.sends_path_ids(family);
                 check_nlri(family, version, &unreach.nlri, add_path)?;
-                unreach.nlri.iter().for_each(|n| encode_nlri(n, add_path, out));
+                unreach
+                    .nlri
+                    .iter()
+                    .for_each(|n| encode_nlri(n, add_path, out));
             }
             end_mp_attribute(out, len_at);
         }

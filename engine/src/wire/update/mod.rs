@@ -50,8 +50,13 @@ impl NextHop {
     pub(crate) fn wire_len(&self) -> usize {
         match self {
             NextHop::V4(_) => 4,
-            NextHop::V6 { link_local: None, .. } => 16,
-            NextHop::V6 { link_local: Some(_), .. } => 32,
+            NextHop::V6 {
+                link_local: None, ..
+            } => 16,
+            NextHop::V6 {
+                link_local: Some(_),
+                ..
+            } => 32,
         }
     }
 }
@@ -60,8 +65,14 @@ impl fmt::Display for NextHop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NextHop::V4(addr) => write!(f, "{addr}"),
-            NextHop::V6 { global, link_local: None } => write!(f, "{global}"),
-            NextHop::V6 { global, link_local: Some(ll) } => write!(f, "{global} ({ll})"),
+            NextHop::V6 {
+                global,
+                link_local: None,
+            } => write!(f, "{global}"),
+            NextHop::V6 {
+                global,
+                link_local: Some(ll),
+            } => write!(f, "{global} ({ll})"),
         }
     }
 }
@@ -111,7 +122,13 @@ impl Update {
         if family == Family::IPV4_UNICAST {
             return Update::default();
         }
-        Update { mp_unreach: Some(MpUnreach { family, nlri: Vec::new() }), ..Update::default() }
+        Update {
+            mp_unreach: Some(MpUnreach {
+                family,
+                nlri: Vec::new(),
+            }),
+            ..Update::default()
+        }
     }
 
     /// The family whose End-of-RIB marker this is, if it is one.

@@ -12,14 +12,16 @@ use std::net::Ipv4Addr;
 use bytes::{BufMut, BytesMut};
 
 use super::encode::{
-    begin_mp_reach, begin_mp_unreach, check_next_hop, check_nlri, end_mp_attribute, put_next_hop, EncodedAttributes,
-    NEXT_HOP_ATTR_LEN,
+    begin_mp_reach, begin_mp_unreach, check_next_hop, check_nlri, end_mp_attribute, put_next_hop,
+    EncodedAttributes, NEXT_HOP_ATTR_LEN,
 };
 use super::{NextHop, Update};
 use crate::wire::config::CodecConfig;
 use crate::wire::error::EncodeError;
 use crate::wire::family::Family;
-use crate::wire::header::{begin_message, finish_message, put_u16_at, MessageType, MAX_MESSAGE_LEN};
+use crate::wire::header::{
+    begin_message, finish_message, put_u16_at, MessageType, MAX_MESSAGE_LEN,
+};
 use crate::wire::prefix::{encode_nlri, Nlri};
 
 /// Writes batches of routes as full UPDATE messages for one session.
@@ -32,7 +34,10 @@ pub struct UpdatePacker {
 impl UpdatePacker {
     /// A packer for a session's message size and add-path settings.
     pub fn new(config: &CodecConfig) -> Self {
-        UpdatePacker { max_len: config.max_message_len(), add_path_send: config.add_path_send.clone() }
+        UpdatePacker {
+            max_len: config.max_message_len(),
+            add_path_send: config.add_path_send.clone(),
+        }
     }
 
     /// Appends UPDATEs announcing `nlri` of `family` with `attributes` and
@@ -50,11 +55,20 @@ impl UpdatePacker {
         nlri: &[Nlri],
         out: &mut BytesMut,
     ) -> Result<usize, EncodeError> {
-        let version = family.prefix_version().ok_or(EncodeError::UnsupportedFamily(family))?;
+        let version = family
+            .prefix_version()
+            .ok_or(EncodeError::UnsupportedFamily(family))?;
         check_next_hop(family, version, &next_hop)?;
         let shape = match next_hop {
-            NextHop::V4(addr) if family == Family::IPV4_UNICAST => Shape::Classic { attributes, next_hop: addr },
-            _ => Shape::MpReach { attributes, family, next_hop },
+            NextHop::V4(addr) if family == Family::IPV4_UNICAST => Shape::Classic {
+                attributes,
+                next_hop: addr,
+            },
+            _ => Shape::MpReach {
+                attributes,
+                family,
+                next_hop,
+            },
         };
         self.pack(&shape, family, nlri, out)
     }
@@ -63,30 +77,59 @@ impl UpdatePacker {
     /// size limit; returns how many were written. IPv4 unicast uses the
     /// Withdrawn Routes field, other families MP_UNREACH_NLRI. No routes
     /// write nothing: End-of-RIB has [`UpdatePacker::end_of_rib`].
-    pub fn withdraw(&self, family: Family, nlri: &[Nlri], out: &mut BytesMut) -> Result<usize, EncodeError> {
-        family.prefix_version().ok_or(EncodeError::UnsupportedFamily(family))?;
-        let shape = if family == Family::IPV4_UNICAST { Shape::Withdrawn } else { Shape::MpUnreach { family } };
+    pub fn withdraw(
+        &self,
+        family: Family,
+        nlri: &[Nlri],
+        out: &mut BytesMut,
+    ) -> Result<usize, EncodeError> {
+        family
+            .prefix_version()
+            .ok_or(EncodeError::UnsupportedFamily(family))?;
+        let shape = if family == Family::IPV4_UNICAST {
+            Shape::Withdrawn
+        } else {
+            Shape::MpUnreach { family }
+        };
         self.pack(&shape, family, nlri, out)
     }
 
     /// Appends the End-of-RIB marker of `family` (RFC 4724 2).
     pub fn end_of_rib(&self, family: Family, out: &mut BytesMut) -> Result<(), EncodeError> {
-        let config = CodecConfig { extended_message: self.max_len > MAX_MESSAGE_LEN, ..CodecConfig::default() };
+        let config = CodecConfig {
+            extended_message: self.max_len > MAX_MESSAGE_LEN,
+            ..CodecConfig::default()
+        };
         Update::end_of_rib(family).encode(&config, out)
     }
 
     /// Writes messages of `shape` until every NLRI is placed; on error
     /// removes what it wrote.
-    fn pack(&self, shape: &Shape<'_>, family: Family, nlri: &[Nlri], out: &mut BytesMut) -> Result<usize, EncodeError> {
+    fn pack(
+        &self,
+        shape: &Shape<'_>,
+        family: Family,
+        nlri: &[Nlri],
+        out: &mut BytesMut,
+    ) -> Result<usize, EncodeError> {
         let add_path = self.add_path_send.contains(&family);
-        check_nlri(family, family.prefix_version().ok_or(EncodeError::UnsupportedFamily(family))?, nlri, add_path)?;
+        check_nlri(
+            family,
+            family
+                .prefix_version()
+                .ok_or(EncodeError::UnsupportedFamily(family))?,
+            nlri,
+            add_path,
+        )?;
         let first = out.len();
         let mut rest = nlri;
         let mut messages = 0;
         while !rest.is_empty() {
             let start = begin_message(out, MessageType::Update);
             let marks = shape.begin(out);
-            let mut room = self.max_len.saturating_sub(out.len() - start + shape.trailer_len());
+            let mut room = self
+                .max_len
+                .saturating_sub(out.len() - start + shape.trailer_len());
             let mut placed = 0;
             for n in rest {
                 let len = n.wire_len(add_path);
@@ -117,9 +160,16 @@ impl UpdatePacker {
 enum Shape<'a> {
     /// Withdrawn Routes empty, the block with NEXT_HOP, routes in the NLRI
     /// field.
-    Classic { attributes: &'a EncodedAttributes, next_hop: Ipv4Addr },
+    Classic {
+        attributes: &'a EncodedAttributes,
+        next_hop: Ipv4Addr,
+    },
     /// MP_REACH_NLRI holding the routes, then the block.
-    MpReach { attributes: &'a EncodedAttributes, family: Family, next_hop: NextHop },
+    MpReach {
+        attributes: &'a EncodedAttributes,
+        family: Family,
+        next_hop: NextHop,
+    },
     /// Routes in the Withdrawn Routes field, no attributes.
     Withdrawn,
     /// MP_UNREACH_NLRI holding the routes, nothing else.
@@ -139,7 +189,10 @@ impl Shape<'_> {
     /// Writes what precedes the NLRI, after the header.
     fn begin(&self, out: &mut BytesMut) -> Marks {
         match self {
-            Shape::Classic { attributes, next_hop } => {
+            Shape::Classic {
+                attributes,
+                next_hop,
+            } => {
                 out.put_u16(0);
                 let section_at = out.len();
                 out.put_u16(0);
@@ -148,24 +201,38 @@ impl Shape<'_> {
                 put_next_hop(out, *next_hop);
                 out.put_slice(after);
                 put_u16_at(out, section_at, attributes.len() + NEXT_HOP_ATTR_LEN);
-                Marks { section_at, mp_at: 0 }
+                Marks {
+                    section_at,
+                    mp_at: 0,
+                }
             }
-            Shape::MpReach { family, next_hop, .. } => {
+            Shape::MpReach {
+                family, next_hop, ..
+            } => {
                 out.put_u16(0);
                 let section_at = out.len();
                 out.put_u16(0);
-                Marks { section_at, mp_at: begin_mp_reach(out, *family, next_hop) }
+                Marks {
+                    section_at,
+                    mp_at: begin_mp_reach(out, *family, next_hop),
+                }
             }
             Shape::Withdrawn => {
                 let section_at = out.len();
                 out.put_u16(0);
-                Marks { section_at, mp_at: 0 }
+                Marks {
+                    section_at,
+                    mp_at: 0,
+                }
             }
             Shape::MpUnreach { family } => {
                 out.put_u16(0);
                 let section_at = out.len();
                 out.put_u16(0);
-                Marks { section_at, mp_at: begin_mp_unreach(out, *family) }
+                Marks {
+                    section_at,
+                    mp_at: begin_mp_unreach(out, *family),
+                }
             }
         }
     }

@@ -40,7 +40,8 @@ fn origin() -> Vec<u8> {
 /// AS_PATH of one 2-octet AS_SEQUENCE.
 fn as_path(asns: &[u16]) -> Vec<u8> {
     let mut value = vec![2, u8::try_from(asns.len()).unwrap()];
-    asns.iter().for_each(|a| value.extend_from_slice(&a.to_be_bytes()));
+    asns.iter()
+        .for_each(|a| value.extend_from_slice(&a.to_be_bytes()));
     attr(0x40, 2, &value)
 }
 

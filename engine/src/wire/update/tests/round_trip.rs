@@ -22,7 +22,10 @@ fn encode(update: &Update, config: &CodecConfig) -> BytesMut {
 }
 
 fn decode_message(out: &BytesMut, config: &CodecConfig) -> DecodedUpdate {
-    assert_eq!(usize::from(u16::from_be_bytes([out[16], out[17]])), out.len());
+    assert_eq!(
+        usize::from(u16::from_be_bytes([out[16], out[17]])),
+        out.len()
+    );
     assert_eq!(out[18], 2);
     DecodedUpdate::decode(&out[19..], config)
 }
@@ -61,7 +64,10 @@ fn rfc4271_ipv4_vector() {
     assert_eq!(decoded.update, update);
     let announced: Vec<_> = decoded.announced().collect();
     assert_eq!(announced.len(), 1);
-    assert_eq!(announced[0].next_hop, NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)));
+    assert_eq!(
+        announced[0].next_hop,
+        NextHop::V4(Ipv4Addr::new(192, 0, 2, 1))
+    );
     assert_eq!(announced[0].nlri.len(), 2);
 }
 
@@ -80,12 +86,19 @@ fn rfc4760_rfc2545_ipv6_vector() {
         },
         mp_reach: Some(MpReach {
             family: Family::IPV6_UNICAST,
-            next_hop: NextHop::V6 { global, link_local: Some(link_local) },
+            next_hop: NextHop::V6 {
+                global,
+                link_local: Some(link_local),
+            },
             nlri: vec![nlri("2001:db8::/32")],
         }),
         ..Update::default()
     };
-    let config = CodecConfig { four_octet_as: true, peer: crate::wire::PeerKind::Internal, ..CodecConfig::default() };
+    let config = CodecConfig {
+        four_octet_as: true,
+        peer: crate::wire::PeerKind::Internal,
+        ..CodecConfig::default()
+    };
     let out = encode(&update, &config);
     let mut expected = vec![0xff; 16];
     expected.extend_from_slice(&[0, 83, 2, 0, 0, 0, 60]);
@@ -103,19 +116,34 @@ fn rfc4724_end_of_rib_markers() {
     let config = CodecConfig::default();
     let ipv4 = encode(&Update::end_of_rib(Family::IPV4_UNICAST), &config);
     assert_eq!(&ipv4[16..], [0, 23, 2, 0, 0, 0, 0].as_slice());
-    assert_eq!(decode_message(&ipv4, &config).end_of_rib(), Some(Family::IPV4_UNICAST));
+    assert_eq!(
+        decode_message(&ipv4, &config).end_of_rib(),
+        Some(Family::IPV4_UNICAST)
+    );
 
     let ipv6 = encode(&Update::end_of_rib(Family::IPV6_UNICAST), &config);
-    assert_eq!(&ipv6[16..], [0, 30, 2, 0, 0, 0, 7, 0x90, 15, 0, 3, 0, 2, 1].as_slice());
-    assert_eq!(decode_message(&ipv6, &config).end_of_rib(), Some(Family::IPV6_UNICAST));
+    assert_eq!(
+        &ipv6[16..],
+        [0, 30, 2, 0, 0, 0, 7, 0x90, 15, 0, 3, 0, 2, 1].as_slice()
+    );
+    assert_eq!(
+        decode_message(&ipv6, &config).end_of_rib(),
+        Some(Family::IPV6_UNICAST)
+    );
 
     // Any family has a marker, even one whose NLRI the codec cannot read.
     let vpn = Family::new(crate::wire::family::Afi(1), crate::wire::family::Safi(128));
     let out = encode(&Update::end_of_rib(vpn), &config);
     assert_eq!(decode_message(&out, &config).end_of_rib(), Some(vpn));
 
-    let withdrawal = Update { withdrawn: vec![nlri("10.0.0.0/8")], ..Update::default() };
-    assert_eq!(decode_message(&encode(&withdrawal, &config), &config).end_of_rib(), None);
+    let withdrawal = Update {
+        withdrawn: vec![nlri("10.0.0.0/8")],
+        ..Update::default()
+    };
+    assert_eq!(
+        decode_message(&encode(&withdrawal, &config), &config).end_of_rib(),
+        None
+    );
 }
 
 fn every_attribute() -> Attributes {
@@ -123,24 +151,42 @@ fn every_attribute() -> Attributes {
         origin: Some(Origin::Incomplete),
         as_path: Some(AsPath {
             segments: vec![
-                Segment { kind: SegmentType::ConfedSequence, asns: vec![64512, 64513] },
-                Segment { kind: SegmentType::Sequence, asns: vec![65001, 4_200_000_001, 3356] },
-                Segment { kind: SegmentType::Set, asns: vec![4_200_000_002, 174] },
+                Segment {
+                    kind: SegmentType::ConfedSequence,
+                    asns: vec![64512, 64513],
+                },
+                // No AS_SET: received, one is treated as withdrawn (RFC 9774).
+                Segment {
+                    kind: SegmentType::Sequence,
+                    asns: vec![65001, 4_200_000_001, 3356, 4_200_000_002, 174],
+                },
             ],
         }),
         med: Some(0),
         local_pref: Some(200),
         atomic_aggregate: true,
-        aggregator: Some(Aggregator { asn: 4_200_000_003, address: Ipv4Addr::new(198, 51, 100, 7) }),
+        aggregator: Some(Aggregator {
+            asn: 4_200_000_003,
+            address: Ipv4Addr::new(198, 51, 100, 7),
+        }),
         communities: vec![Community::new(65001, 1), Community::NO_EXPORT],
         originator_id: Some(Ipv4Addr::new(10, 0, 0, 9)),
         cluster_list: vec![Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)],
         extended_communities: vec![ExtCommunity([0, 2, 0xfd, 0xe9, 0, 0, 0, 7])],
-        large_communities: vec![LargeCommunity { global_admin: 4_200_000_001, local_data1: 1, local_data2: 2 }],
+        large_communities: vec![LargeCommunity {
+            global_admin: 4_200_000_001,
+            local_data1: 1,
+            local_data2: 2,
+        }],
         unknown: vec![
             // In type order, which is the order they are written in.
             RawAttribute::new(AttrFlags(0xe0), AttrType(11), Bytes::from(vec![9; 300])).unwrap(),
-            RawAttribute::new(AttrFlags::OPTIONAL_TRANSITIVE, AttrType(40), Bytes::from_static(b"sid")).unwrap(),
+            RawAttribute::new(
+                AttrFlags::OPTIONAL_TRANSITIVE,
+                AttrType(40),
+                Bytes::from_static(b"sid"),
+            )
+            .unwrap(),
         ],
     }
 }
@@ -154,7 +200,11 @@ fn every_attribute_round_trips_on_a_4_octet_session() {
         withdrawn: vec![nlri("198.18.0.0/15")],
         ..Update::default()
     };
-    let config = CodecConfig { four_octet_as: true, peer: crate::wire::PeerKind::Internal, ..CodecConfig::default() };
+    let config = CodecConfig {
+        four_octet_as: true,
+        peer: crate::wire::PeerKind::Internal,
+        ..CodecConfig::default()
+    };
     assert_round_trip(&update, &config);
 }
 
@@ -168,10 +218,19 @@ fn rfc6793_round_trip_through_a_2_octet_session() {
         nlri: vec![nlri("203.0.113.0/24")],
         ..Update::default()
     };
-    let config = CodecConfig { peer: crate::wire::PeerKind::Internal, ..CodecConfig::default() };
+    let config = CodecConfig {
+        peer: crate::wire::PeerKind::Internal,
+        ..CodecConfig::default()
+    };
     let out = encode(&update, &config);
     // AS4_PATH (17) and AS4_AGGREGATOR (18) are on the wire.
-    let raw = DecodedUpdate::decode(&out[19..], &CodecConfig { four_octet_as: false, ..config.clone() });
+    let raw = DecodedUpdate::decode(
+        &out[19..],
+        &CodecConfig {
+            four_octet_as: false,
+            ..config.clone()
+        },
+    );
     assert_eq!(raw.verdict, Verdict::Clean);
     assert_round_trip(&update, &config);
     assert!(out.windows(2).any(|w| w == [0xc0, 17]));
@@ -183,13 +242,22 @@ fn no_as4_attributes_when_every_as_fits_in_2_octets() {
     let attributes = Attributes {
         origin: Some(Origin::Igp),
         as_path: Some(AsPath::from_sequence([65001, 65002])),
-        aggregator: Some(Aggregator { asn: 65001, address: Ipv4Addr::new(1, 1, 1, 1) }),
+        aggregator: Some(Aggregator {
+            asn: 65001,
+            address: Ipv4Addr::new(1, 1, 1, 1),
+        }),
         ..Attributes::default()
     };
     let block = EncodedAttributes::new(&attributes, false).unwrap();
-    assert!(!block.as_bytes().windows(2).any(|w| w == [0xc0, 17] || w == [0xc0, 18]));
+    assert!(!block
+        .as_bytes()
+        .windows(2)
+        .any(|w| w == [0xc0, 17] || w == [0xc0, 18]));
     let four = EncodedAttributes::new(&every_attribute(), true).unwrap();
-    assert!(!four.as_bytes().windows(2).any(|w| w == [0xc0, 17] || w == [0xc0, 18]));
+    assert!(!four
+        .as_bytes()
+        .windows(2)
+        .any(|w| w == [0xc0, 17] || w == [0xc0, 18]));
 }
 
 #[test]
@@ -199,7 +267,10 @@ fn attributes_are_written_in_type_order() {
     let mut rest = block.as_bytes();
     while let [flags, ty, tail @ ..] = rest {
         let (len, tail) = if flags & 0x10 != 0 {
-            (usize::from(u16::from_be_bytes([tail[0], tail[1]])), &tail[2..])
+            (
+                usize::from(u16::from_be_bytes([tail[0], tail[1]])),
+                &tail[2..],
+            )
         } else {
             (usize::from(tail[0]), &tail[1..])
         };
@@ -216,7 +287,10 @@ fn add_path_and_mp_unreach_round_trip() {
         withdrawn: vec![Nlri::with_path_id("10.0.0.0/8".parse().unwrap(), 1)],
         mp_unreach: Some(MpUnreach {
             family: ipv6,
-            nlri: vec![Nlri::with_path_id("2001:db8:1::/48".parse().unwrap(), 0xffff_ffff)],
+            nlri: vec![Nlri::with_path_id(
+                "2001:db8:1::/48".parse().unwrap(),
+                0xffff_ffff,
+            )],
         }),
         ..Update::default()
     };
@@ -235,10 +309,17 @@ fn add_path_and_mp_unreach_round_trip() {
 fn rfc8950_ipv4_routes_with_an_ipv6_next_hop() {
     let global: Ipv6Addr = "2001:db8::2".parse().unwrap();
     let update = Update {
-        attributes: Attributes { origin: Some(Origin::Igp), as_path: Some(AsPath::default()), ..Attributes::default() },
+        attributes: Attributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::default()),
+            ..Attributes::default()
+        },
         mp_reach: Some(MpReach {
             family: Family::IPV4_UNICAST,
-            next_hop: NextHop::V6 { global, link_local: None },
+            next_hop: NextHop::V6 {
+                global,
+                link_local: None,
+            },
             nlri: vec![nlri("192.0.2.0/24")],
         }),
         ..Update::default()
@@ -253,15 +334,35 @@ fn rfc8950_ipv4_routes_with_an_ipv6_next_hop() {
 fn encoding_errors_write_nothing() {
     let config = CodecConfig::default();
     let mut out = BytesMut::from(&b"keep"[..]);
-    let v6_in_v4 = Update { nlri: vec![nlri("2001:db8::/32")], ..Update::default() };
-    assert!(matches!(v6_in_v4.encode(&config, &mut out), Err(crate::wire::EncodeError::WrongFamily { .. })));
-    let too_big = Update {
-        withdrawn: (0..2000u32).map(|i| nlri(&format!("10.{}.{}.0/24", i / 256, i % 256))).collect(),
+    let v6_in_v4 = Update {
+        nlri: vec![nlri("2001:db8::/32")],
         ..Update::default()
     };
-    assert!(matches!(too_big.encode(&config, &mut out), Err(crate::wire::EncodeError::MessageTooLong { .. })));
-    let add_path = CodecConfig { add_path_send: vec![Family::IPV4_UNICAST], ..CodecConfig::default() };
-    let no_id = Update { withdrawn: vec![nlri("10.0.0.0/8")], ..Update::default() };
-    assert!(matches!(no_id.encode(&add_path, &mut out), Err(crate::wire::EncodeError::MissingPathId { .. })));
+    assert!(matches!(
+        v6_in_v4.encode(&config, &mut out),
+        Err(crate::wire::EncodeError::WrongFamily { .. })
+    ));
+    let too_big = Update {
+        withdrawn: (0..2000u32)
+            .map(|i| nlri(&format!("10.{}.{}.0/24", i / 256, i % 256)))
+            .collect(),
+        ..Update::default()
+    };
+    assert!(matches!(
+        too_big.encode(&config, &mut out),
+        Err(crate::wire::EncodeError::MessageTooLong { .. })
+    ));
+    let add_path = CodecConfig {
+        add_path_send: vec![Family::IPV4_UNICAST],
+        ..CodecConfig::default()
+    };
+    let no_id = Update {
+        withdrawn: vec![nlri("10.0.0.0/8")],
+        ..Update::default()
+    };
+    assert!(matches!(
+        no_id.encode(&add_path, &mut out),
+        Err(crate::wire::EncodeError::MissingPathId { .. })
+    ));
     assert_eq!(&out[..], b"keep");
 }
