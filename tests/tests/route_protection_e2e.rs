@@ -1015,18 +1015,20 @@ fn send_community_type_at_bird() {
 
     let neighbor = neighbor_path(ba);
     let afi = ipv4_afi_path(ba);
-    // Replaces the leaf-list at `base` (neighbor or address family): delete
-    // then set, one transaction.
+    // Sets the leaf-list at `base` (neighbor or address family) by a Set
+    // replace of its `config` container (the leaf-list alone cannot be
+    // replaced or deleted: see the report of issue #13); no kinds: none
+    // configured there.
     let set_types = |base: &str, kinds: &[&str]| -> Result<(), String> {
-        let mut config = json!({"send-community-type": kinds});
-        if base == afi {
-            config["afi-safi-name"] = json!(format!("{BGP_TYPES}:IPV4_UNICAST"));
+        let mut config = if base == afi {
+            json!({"afi-safi-name": format!("{BGP_TYPES}:IPV4_UNICAST"), "enabled": true})
+        } else {
+            json!({"neighbor-address": ba.to_string(), "peer-as": BIRD_AS})
+        };
+        if !kinds.is_empty() {
+            config["send-community-type"] = json!(kinds);
         }
-        d.try_gnmi_set(
-            &[format!("{base}/config/send-community-type")],
-            &[],
-            &[(format!("{base}/config"), config)],
-        )
+        d.try_gnmi_set(&[], &[(format!("{base}/config"), config)], &[])
     };
     let expect = |want: &[&str], what: &str| {
         let want: BTreeSet<&str> = want.iter().copied().collect();
@@ -1035,11 +1037,20 @@ fn send_community_type_at_bird() {
             got = bird_kinds(&b, TAGGED);
             got.as_ref() == Some(&want)
         });
-        assert!(
-            ok,
-            "{what}: BIRD has community kinds {got:?}, expected {want:?}; its route:\n{}",
-            bird_route_text(&b, TAGGED)
-        );
+        if !ok {
+            let config = |base: &str| {
+                d.try_gnmi_get(&format!("{base}/config/send-community-type"))
+                    .map(|v| serde_json::to_string(&v).unwrap_or_default())
+                    .unwrap_or_else(|e| e)
+            };
+            d.fail(&format!(
+                "{what}: BIRD has community kinds {got:?}, expected {want:?}; send-community-type \
+                 neighbor {}, address family {}; BIRD's route:\n{}",
+                config(&neighbor),
+                config(&afi),
+                bird_route_text(&b, TAGGED)
+            ));
+        }
     };
 
     // OpenConfig's default: no send-community-type, no communities at all.
@@ -1076,8 +1087,7 @@ fn send_community_type_at_bird() {
         &["EXTENDED"],
         "address family [EXTENDED] under neighbor [all three]",
     );
-    d.try_gnmi_set(&[format!("{afi}/config/send-community-type")], &[], &[])
-        .unwrap_or_else(|e| d.fail(&e));
+    set_types(&afi, &[]).unwrap_or_else(|e| d.fail(&e));
     expect(
         &["STANDARD", "EXTENDED", "LARGE"],
         "address-family setting deleted",
@@ -1132,6 +1142,8 @@ fn enhanced_route_refresh_with_frr() {
             .neighbor(Neighbor::new(oc_a, OC_AS).families(v4))
             .route(Originated::new(FRRS)),
     );
+    // BoRR/EoRR are logged at debug level (`debug bgp neighbor-events`).
+    f.configure(&["log stdout debugging"]);
     d.wait_established(fa, UP);
     f.wait_route(OURS, ROUTE);
     wait_loc_rib(&d, FRRS, "FRR's route");
