@@ -787,6 +787,73 @@ fn prefix_limit_tears_down_gobgpd() {
         "prevent-teardown: gobgpd got a Cease"
     );
     eprintln!("prefix limit: transitions at the limit {transitions_up}, after prevent-teardown {after_set}");
+
+    // prefix-limit-received counts before import policy: with every route
+    // rejected by import policy (none accepted, so prefix-limit cannot
+    // fire, and it only warns now) and 3 received, a received limit of 2
+    // closes the session.
+    let reject_all = json!({"name": "REJECT-ALL", "config": {"name": "REJECT-ALL"},
+        "statements": {"statement": [{"name": "10", "config": {"name": "10"},
+            "actions": {"config": {"policy-result": "REJECT_ROUTE"}}}]}});
+    d.try_gnmi_set(
+        &[],
+        &[],
+        &[
+            (
+                "/routing-policy/policy-definitions".into(),
+                json!({"policy-definition": [reject_all]}),
+            ),
+            (
+                format!("{}/apply-policy/config", neighbor_path(ga)),
+                json!({"import-policy": ["REJECT-ALL"], "default-import-policy": "REJECT_ROUTE"}),
+            ),
+        ],
+    )
+    .unwrap_or_else(|e| d.fail(&e));
+    for p in LIMITED {
+        wait_no_loc_rib(&d, p, "import policy rejecting everything");
+    }
+    assert!(
+        d.established(ga),
+        "the import policy change took the session down"
+    );
+    assert_eq!(
+        max_prefix_ceases(&g).len(),
+        n2,
+        "a Cease before prefix-limit-received was set"
+    );
+    d.gnmi_update(
+        &format!(
+            "{}/ipv4-unicast/prefix-limit-received/config",
+            ipv4_afi_path(ga)
+        ),
+        json!({"max-prefixes": 2}),
+    );
+    wait_cease(
+        &g,
+        n2,
+        "prefix-limit-received 2 with 3 received, 0 accepted",
+    );
+    let cease = max_prefix_ceases(&g).pop().expect("a Cease");
+    assert_eq!(
+        cease["Data"], "AAEBAAAAAg==",
+        "NOTIFICATION data is not AFI 1 / SAFI 1 / limit 2: {cease}"
+    );
+    let path = format!(
+        "{}/ipv4-unicast/prefix-limit-received/state/prefix-limit-exceeded",
+        ipv4_afi_path(ga)
+    );
+    let mut flag = None;
+    assert!(
+        wait_until(ROUTE, || {
+            flag = d
+                .try_gnmi_leaf(&path, "prefix-limit-exceeded")
+                .ok()
+                .flatten();
+            flag == Some(json!(true))
+        }),
+        "prefix-limit-received: prefix-limit-exceeded is {flag:?}, expected true"
+    );
     d.process().assert_running();
 }
 
