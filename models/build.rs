@@ -42,9 +42,20 @@ fn main() {
     println!("cargo:rerun-if-env-changed=OCBGP_GEN_DUMP");
 
     let modules = embed::run(&yang_dir, &out_dir);
+    // The generated code comes from the schema without the deviation
+    // modules: a not-supported node keeps its path constant and struct
+    // field (always absent, or its default), so code that refuses or
+    // ignores it still compiles, while the datastore's context, which
+    // loads every module, refuses to hold it.
+    let generated: Vec<String> = modules
+        .all
+        .iter()
+        .filter(|m| !modules.deviations.contains(m))
+        .cloned()
+        .collect();
 
-    let ctx = model::load_context(&yang_dir, &modules);
-    let mut schema = model::walk(&ctx, &modules);
+    let ctx = model::load_context(&yang_dir, &generated);
+    let mut schema = model::walk(&ctx, &generated);
     enums::assign_names(&mut schema);
     let paths = paths::emit(&schema);
     let files = [

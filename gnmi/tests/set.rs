@@ -434,7 +434,7 @@ async fn failures_leave_running_untouched() {
         },
     )
     .await;
-    assert_eq!(err.code(), Code::NotFound);
+    assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("colour"), "{}", err.message());
 
     // Malformed path (keys on a container).
@@ -596,7 +596,7 @@ async fn root_values_and_unquoted_strings() {
         SetRequest {
             update: vec![update(
                 "/",
-                json_ietf(r#"{"network-instances": {"network-instance": [{"name": "DEFAULT", "config": {"description": "from the root"}}]}}"#),
+                json_ietf(r#"{"network-instances": {"network-instance": [{"name": "DEFAULT", "config": {"type": "openconfig-network-instance-types:DEFAULT_INSTANCE"}}]}}"#),
             )],
             ..Default::default()
         },
@@ -606,9 +606,9 @@ async fn root_values_and_unquoted_strings() {
     assert_eq!(
         h.store
             .running()
-            .value("/openconfig-network-instance:network-instances/network-instance[name='DEFAULT']/config/description")
+            .value("/openconfig-network-instance:network-instances/network-instance[name='DEFAULT']/config/type")
             .as_deref(),
-        Some("from the root")
+        Some("openconfig-network-instance-types:DEFAULT_INSTANCE")
     );
     // pygnmi sends string values without JSON quotes.
     set(

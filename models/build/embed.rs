@@ -16,6 +16,8 @@ struct Header {
     revision: Option<String>,
     version: Option<String>,
     organization: Option<String>,
+    /// Whether the module holds `deviation` statements (a deviation module).
+    deviations: bool,
 }
 
 /// Returns the argument of the first `keyword` statement in `text`, unquoted;
@@ -60,6 +62,7 @@ fn header(path: &Path, text: &str) -> Header {
         revision: argument(text, "revision"),
         version: argument(text, "oc-ext:openconfig-version"),
         organization: argument(text, "organization"),
+        deviations: argument(text, "deviation").is_some(),
     }
 }
 
@@ -70,9 +73,16 @@ fn opt(value: &Option<String>) -> String {
     }
 }
 
-/// Writes `modules.rs` into `out_dir` and returns the names of the
-/// top-level modules (not submodules), in file order.
-pub fn run(yang_dir: &Path, out_dir: &Path) -> Vec<String> {
+/// The top-level modules (not submodules) of `yang/`, in file order.
+pub struct Modules {
+    /// Every module.
+    pub all: Vec<String>,
+    /// The deviation modules among them.
+    pub deviations: Vec<String>,
+}
+
+/// Writes `modules.rs` into `out_dir` and returns the top-level modules.
+pub fn run(yang_dir: &Path, out_dir: &Path) -> Modules {
     let mut files: Vec<PathBuf> = fs::read_dir(yang_dir)
         .expect("read yang/")
         .map(|e| e.unwrap().path())
@@ -80,7 +90,10 @@ pub fn run(yang_dir: &Path, out_dir: &Path) -> Vec<String> {
         .collect();
     files.sort();
 
-    let mut modules = Vec::new();
+    let mut modules = Modules {
+        all: Vec::new(),
+        deviations: Vec::new(),
+    };
     let mut out = String::from("/// Every YANG module and submodule of `yang/`, embedded.\n");
     out.push_str("pub static MODULES: &[YangModule] = &[\n");
     for path in &files {
@@ -90,7 +103,7 @@ pub fn run(yang_dir: &Path, out_dir: &Path) -> Vec<String> {
         writeln!(
             out,
             "    YangModule {{ name: {:?}, belongs_to: {}, namespace: {}, prefix: {}, revision: {}, \
-             openconfig_version: {}, organization: {}, text: include_str!({:?}) }},",
+             openconfig_version: {}, organization: {}, deviations: {}, text: include_str!({:?}) }},",
             h.name,
             opt(&h.belongs_to),
             opt(&h.namespace),
@@ -98,11 +111,15 @@ pub fn run(yang_dir: &Path, out_dir: &Path) -> Vec<String> {
             opt(&h.revision),
             opt(&h.version),
             opt(&h.organization),
+            h.deviations,
             path.display().to_string(),
         )
         .unwrap();
         if h.belongs_to.is_none() {
-            modules.push(h.name);
+            if h.deviations {
+                modules.deviations.push(h.name.clone());
+            }
+            modules.all.push(h.name);
         }
     }
     out.push_str("];\n");

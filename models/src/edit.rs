@@ -333,13 +333,13 @@ mod tests {
             &Edit::json(
                 Operation::Merge,
                 format!("{BASE}/config"),
-                r#"{"router-id": "192.0.2.1"}"#,
+                r#"{"type": "openconfig-network-instance-types:DEFAULT_INSTANCE"}"#,
             ),
         )
         .unwrap();
         assert_eq!(
-            value(&t, &format!("{BASE}/config/router-id")).as_deref(),
-            Some("192.0.2.1")
+            value(&t, &format!("{BASE}/config/type")).as_deref(),
+            Some("openconfig-network-instance-types:DEFAULT_INSTANCE")
         );
         assert_eq!(
             value(&t, &format!("{BASE}/config/description")).as_deref(),
@@ -436,7 +436,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(value(&t, &path).as_deref(), Some("via xml"));
-        let other = format!("{BASE}/config/router-id");
+        let other = format!("{BASE}/config/type");
         let e = apply(
             &mut t,
             &Edit {
@@ -456,9 +456,12 @@ mod tests {
             &Edit::json(Operation::Merge, format!("{BASE}/config/colour"), "\"red\""),
         );
         assert!(matches!(e, Err(EditError::UnknownPath(_))), "{e:?}");
+        let bgp = format!(
+            "{BASE}/protocols/protocol[identifier='openconfig-policy-types:BGP'][name='BGP']/bgp/global"
+        );
         let e = apply(
             &mut t,
-            &Edit::json(Operation::Merge, format!("{BASE}/state/name"), "\"x\""),
+            &Edit::json(Operation::Merge, format!("{bgp}/state/as"), "1"),
         );
         assert!(matches!(e, Err(EditError::NotConfig(_))), "{e:?}");
         let e = apply(&mut t, &Edit::json(Operation::Merge, "no-slash", "1"));
@@ -467,7 +470,7 @@ mod tests {
             &mut t,
             &Edit::json(
                 Operation::Merge,
-                format!("{BASE}/config/router-id"),
+                format!("{bgp}/config/router-id"),
                 "\"1.2.3\"",
             ),
         );

@@ -10,8 +10,10 @@ pub mod datastore;
 pub mod edit;
 pub mod error;
 pub mod gen;
+pub mod inherit;
 pub mod ly;
 pub mod path;
 pub mod schema;
+pub mod support;
 
 pub use error::ModelError;

@@ -25,6 +25,10 @@ pub struct YangModule {
     pub openconfig_version: Option<&'static str>,
     /// The organization statement.
     pub organization: Option<&'static str>,
+    /// Whether this is a deviation module (it holds `deviation`
+    /// statements, such as `ocbgp-deviations`: the nodes ocbgpd does not
+    /// implement).
+    pub deviations: bool,
     /// The module's YANG text.
     pub text: &'static str,
 }
@@ -84,13 +88,24 @@ fn embedded() -> &'static EmbeddedModules {
 /// Most callers want the shared [`context`]; this exists for tools and tests
 /// that need a context of their own.
 pub fn new_context() -> Result<Context, ModelError> {
+    load(true)
+}
+
+/// A fresh context without the deviation modules: the whole schema as
+/// written, with the nodes ocbgpd does not implement still in it (the
+/// support check compares the two; generated code is built from this one).
+pub fn new_context_without_deviations() -> Result<Context, ModelError> {
+    load(false)
+}
+
+fn load(deviations: bool) -> Result<Context, ModelError> {
     let mut ctx = Context::new(
         ContextFlags::ALL_IMPLEMENTED
             | ContextFlags::DISABLE_SEARCHDIRS
             | ContextFlags::NO_YANGLIBRARY,
     )?;
     ctx.set_embedded_modules(embedded());
-    for m in modules() {
+    for m in modules().filter(|m| deviations || !m.deviations) {
         ctx.load_module(m.name, None, &[]).map_err(|e| {
             let e = ModelError::from(e);
             ModelError::general(format!("YANG module {} does not load: {}", m.name, e))
@@ -110,4 +125,34 @@ pub fn context() -> &'static Context {
         Ok(ctx) => ctx,
         Err(e) => panic!("embedded YANG schema is broken: {e}"),
     })
+}
+
+/// The deviation modules that deviate module `name` in the shared
+/// [`context`] (RFC 8525's `deviation` list of a module), in load order.
+pub fn deviated_by(name: &str) -> Vec<&'static str> {
+    let ctx = context();
+    let Some(module) = ctx.get_module_implemented(name) else {
+        return Vec::new();
+    };
+    let raw = module.as_raw();
+    let mut out = Vec::new();
+    // SAFETY: `raw` points to a module of the process-wide context, which
+    // lives (unchanged) for the rest of the process. `deviated_by` is a
+    // libyang sized array: its count (LY_ARRAY_COUNT_TYPE, u64) sits just
+    // before the first element; a null pointer is an empty array.
+    unsafe {
+        let array = (*raw).deviated_by;
+        if array.is_null() {
+            return out;
+        }
+        let count = *(array as *const u64).sub(1);
+        for i in 0..count as usize {
+            let dev = *array.add(i);
+            let dev_name = std::ffi::CStr::from_ptr((*dev).name).to_string_lossy();
+            if let Some(m) = MODULES.iter().find(|m| m.name == dev_name) {
+                out.push(m.name);
+            }
+        }
+    }
+    out
 }

@@ -555,3 +555,64 @@ fn routing_policy_state_mirrors_the_configuration_in_effect() {
     let running = store.running().print(Encoding::Json).unwrap();
     assert!(!running.contains("\"state\""), "{running}");
 }
+
+#[test]
+fn neighbor_state_mirrors_its_effective_configuration() {
+    let dir = TempDir::new("mirror-neighbor");
+    let store = open(&dir);
+    let group = format!("{BGP}/peer-groups/peer-group[peer-group-name='ix']");
+    store
+        .edit_running(
+            &[
+                add_neighbor("192.0.2.7"),
+                Edit::json(
+                    Operation::Merge,
+                    format!("{group}/as-path-options"),
+                    r#"{"config": {"allow-own-as": 2}}"#.to_string(),
+                ),
+                Edit::json(
+                    Operation::Merge,
+                    neighbor("192.0.2.7"),
+                    r#"{"config": {"remove-private-as": "openconfig-bgp-types:PRIVATE_AS_REMOVE_ALL",
+                                   "ocbgp:enforce-first-as": false}}"#
+                        .to_string(),
+                ),
+            ],
+            &who(),
+        )
+        .unwrap();
+    let tree = store.operational(&neighbor("192.0.2.7")).unwrap();
+    let text = ocbgp_models::ly::print_tree(
+        &tree,
+        yang2::data::DataFormat::JSON,
+        yang2::data::DataPrinterFlags::WITH_SIBLINGS,
+    )
+    .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let n = &json["openconfig-network-instance:network-instances"]["network-instance"][0]
+        ["protocols"]["protocol"][0]["bgp"]["neighbors"]["neighbor"][0];
+    // Inherited from the peer group, set on the neighbor, and a default.
+    assert_eq!(n["as-path-options"]["state"]["allow-own-as"], 2, "{text}");
+    assert_eq!(n["state"]["peer-as"], 65010, "{text}");
+    assert_eq!(
+        n["state"]["remove-private-as"], "openconfig-bgp-types:PRIVATE_AS_REMOVE_ALL",
+        "{text}"
+    );
+    assert_eq!(n["state"]["ocbgp:enforce-first-as"], false, "{text}");
+    assert_eq!(
+        n["route-reflector"]["state"]["route-reflector-client"], false,
+        "{text}"
+    );
+    // The peer group's own state is its configuration.
+    let tree = store.operational(&group).unwrap();
+    let text = ocbgp_models::ly::print_tree(
+        &tree,
+        yang2::data::DataFormat::JSON,
+        yang2::data::DataPrinterFlags::WITH_SIBLINGS,
+    )
+    .unwrap();
+    assert!(
+        text.contains(r#""allow-own-as": 2"#) && text.matches("allow-own-as").count() == 2,
+        "{text}"
+    );
+}

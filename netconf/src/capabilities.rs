@@ -34,6 +34,12 @@ pub fn server_capabilities() -> Vec<String> {
             cap.push_str("&revision=");
             cap.push_str(rev);
         }
+        // RFC 6020 5.6.4: the deviation modules that apply to it.
+        let deviations = schema::deviated_by(m.name);
+        if !deviations.is_empty() {
+            cap.push_str("&deviations=");
+            cap.push_str(&deviations.join(","));
+        }
         caps.push(cap);
     }
     caps

@@ -322,7 +322,7 @@ mod tests {
     fn operations_become_edits_at_their_paths() {
         let c = config(
             r#"<network-instance><name>DEFAULT</name>
-                 <config nc:operation="replace"><name>DEFAULT</name><description>x</description></config>
+                 <config nc:operation="replace"><name>DEFAULT</name><type xmlns:nt="http://openconfig.net/yang/network-instance-types">nt:DEFAULT_INSTANCE</type></config>
                  <protocols><protocol xmlns:pt="http://openconfig.net/yang/policy-types">
                    <identifier>pt:BGP</identifier><name>BGP</name>
                    <bgp><neighbors><neighbor nc:operation="delete"><neighbor-address>192.0.2.9</neighbor-address></neighbor></neighbors></bgp>
@@ -334,7 +334,7 @@ mod tests {
         assert_eq!(edits[0].path, "/");
         let root = &edits[0].value.as_ref().unwrap().0;
         assert!(
-            !root.contains("description") && !root.contains("192.0.2.9"),
+            !root.contains("DEFAULT_INSTANCE") && !root.contains("192.0.2.9"),
             "{root}"
         );
         assert_eq!(edits[1].op, Operation::Replace);
@@ -344,7 +344,7 @@ mod tests {
         );
         let value = &edits[1].value.as_ref().unwrap().0;
         assert!(
-            value.contains("<description>x</description>") && !value.contains("operation"),
+            value.contains("DEFAULT_INSTANCE</type>") && !value.contains("operation"),
             "{value}"
         );
         assert!(value.contains("<name>DEFAULT</name><config"), "{value}");

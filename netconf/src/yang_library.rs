@@ -68,6 +68,10 @@ pub fn yang_library() -> String {
             }
             out.push_str("</submodule>");
         }
+        // RFC 8525: the modules whose deviations apply to this one.
+        for d in schema::deviated_by(m.name) {
+            let _ = write!(out, "<deviation>{}</deviation>", escape(d));
+        }
         out.push_str("</module>");
     }
     let _ = write!(
@@ -98,6 +102,10 @@ mod tests {
                 m.name
             );
         }
+        assert!(
+            yl.contains("<deviation>ocbgp-deviations</deviation>"),
+            "deviated modules name their deviation module: {yl}"
+        );
         assert_eq!(content_id().len(), 16);
         assert!(capability().ends_with(content_id()));
         crate::xml::parse(&yl).unwrap();

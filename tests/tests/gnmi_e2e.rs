@@ -661,3 +661,48 @@ fn peer_with_both_routes(d: &Ocbgpd, peer: IpAddr) -> String {
     });
     format!("{BGP}/rib/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/ipv4-unicast/loc-rib/routes")
 }
+
+/// A leaf ocbgpd does not implement (deviated in ocbgp-deviations) is
+/// refused by the schema: INVALID_ARGUMENT naming the leaf, and nothing of
+/// the Set is applied (a supported leaf in the same Set stays unset).
+/// Capabilities list the deviation module.
+#[test]
+fn deviated_leaf_is_refused_with_its_path_and_nothing_changes() {
+    let lab = Lab::new("gnmi_dev");
+    let (_r1, r2, d, _g) = setup(&lab);
+    add_neighbor(&d, r2.ipv4());
+    let n = neighbor_path(r2.ipv4());
+    let e = gnmi_set(
+        &d,
+        &[
+            (format!("{n}/config/description"), json!("changed")),
+            (format!("{n}/config/route-flap-damping"), json!(true)),
+        ],
+    )
+    .expect_err("a deviated leaf is refused");
+    assert_eq!(e.0, "INVALID_ARGUMENT", "{e:?}");
+    assert!(
+        e.1.contains("route-flap-damping"),
+        "the error names the leaf: {e:?}"
+    );
+    assert!(e.1.contains("neighbor"), "the error names where: {e:?}");
+    let desc = get_leaf(&d, &format!("{n}/config/description"));
+    assert!(
+        desc.as_deref() != Ok("changed"),
+        "nothing of the Set applied: {desc:?}"
+    );
+
+    let code = format!(
+        "{}print(json.dumps(gc.capabilities(), default=str))\n",
+        client_prologue(&d)
+    );
+    let out = python(&d, &code).unwrap_or_else(|e| panic!("pygnmi capabilities: {e}"));
+    let caps: Value = serde_json::from_str(out.trim()).expect("capabilities JSON");
+    let models: Vec<&str> = caps["supported_models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert!(models.contains(&"ocbgp-deviations"), "{models:?}");
+}

@@ -391,3 +391,63 @@ while not os.path.exists({stop:?}):
         "a commit reset the session"
     );
 }
+
+/// The deviation module over NETCONF: the hello names it on the modules it
+/// deviates, yang-library lists it as their `deviation`, get-schema returns
+/// it, and an edit-config of a deviated leaf is refused with
+/// unknown-element, the candidate left as it was.
+#[test]
+fn deviations_are_announced_and_deviated_leaves_refused() {
+    let lab = Lab::new("nc_dev");
+    let (_r1, r2, d, _b) = setup(&lab);
+    let peer = r2.ipv4();
+    let out = netconf(
+        &d,
+        &format!(
+            r#"
+caps = list(m.server_capabilities)
+print("HELLO", [c for c in caps if "deviations=ocbgp-deviations" in c])
+print("MODULE", any("urn:ocbgp:yang:ocbgp-deviations?module=ocbgp-deviations" in c for c in caps))
+yl = m.get(filter=("subtree", '<yang-library xmlns="urn:ietf:params:xml:ns:yang:ietf-yang-library"/>')).data_xml
+print("YL", "<deviation>ocbgp-deviations</deviation>" in yl)
+s = m.get_schema("ocbgp-deviations")
+print("SCHEMA", "module ocbgp-deviations" in s.data and "not-supported" in s.data)
+x = ('<network-instances xmlns="%s"><network-instance><name>DEFAULT</name><protocols>'
+     '<protocol xmlns:pt="%s"><identifier>pt:BGP</identifier><name>BGP</name><bgp><neighbors><neighbor>'
+     '<neighbor-address>{peer}</neighbor-address><config><neighbor-address>{peer}</neighbor-address>'
+     '<peer-as>{PEER_AS}</peer-as><route-flap-damping>true</route-flap-damping></config>'
+     '</neighbor></neighbors></bgp></protocol></protocols></network-instance></network-instances>') % (NI, PT)
+try:
+    m.edit_config(target="candidate", config=cfg(x))
+    print("EDIT accepted")
+except Exception as e:
+    print("EDIT", getattr(e, "tag", ""), "|", str(e).replace("\n", " "))
+c = m.get_config(source="candidate").data_xml
+print("CANDIDATE", "{peer}" in c)
+"#
+        ),
+    );
+    let line = |tag: &str| {
+        out.lines()
+            .find(|l| l.starts_with(tag))
+            .unwrap_or_else(|| panic!("no {tag} in {out}"))
+            .to_string()
+    };
+    assert!(
+        line("HELLO").contains("openconfig-network-instance"),
+        "{out}"
+    );
+    assert_eq!(line("MODULE"), "MODULE True", "{out}");
+    assert_eq!(line("YL"), "YL True", "{out}");
+    assert_eq!(line("SCHEMA"), "SCHEMA True", "{out}");
+    let edit = line("EDIT");
+    assert!(
+        edit.contains("unknown-element") && edit.contains("route-flap-damping"),
+        "{edit}"
+    );
+    assert_eq!(
+        line("CANDIDATE"),
+        "CANDIDATE False",
+        "nothing of the edit applied: {out}"
+    );
+}

@@ -93,10 +93,11 @@ fn openconfig_parity() {
         {
             continue;
         }
+        // "present" coverage, the first figure (the second, "supported",
+        // is what remains after ocbgp-deviations: see yang/SUPPORT.md).
         let pct: f64 = rest
-            .trim()
-            .rsplit(' ')
-            .next()
+            .split_whitespace()
+            .find(|w| w.ends_with('%'))
             .unwrap()
             .trim_end_matches('%')
             .parse()

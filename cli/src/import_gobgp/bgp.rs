@@ -556,7 +556,13 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
     }
     c.skip(
         "send-community",
-        "deprecated in GoBGP and OpenConfig; ocbgpd sends communities",
+        "deprecated in GoBGP and OpenConfig (GoBGP sends every community kind); written as send-community-type",
+    );
+    // GoBGP sends standard, extended and large communities to every peer;
+    // OpenConfig's default (no send-community-type) sends none.
+    config.insert(
+        "send-community-type".into(),
+        json!(["STANDARD", "EXTENDED", "LARGE"]),
     );
     c.skip("vrf", "ocbgpd runs one network instance (no VRFs)");
     c.skip(

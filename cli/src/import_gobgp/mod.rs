@@ -144,12 +144,12 @@ pub fn convert(tree: &Value) -> Result<Conversion, ImportError> {
         for (key, why) in [
             (
                 "bmp-servers",
-                "BMP export is configured under ocbgp's own model; set it by hand",
+                "ocbgpd does not implement BMP yet (ocbgp:bmp is deviated)",
             ),
             ("rpki-servers", "ocbgpd has no RPKI validation"),
             (
                 "mrt-dump",
-                "MRT dumps are configured under ocbgp's own model; set them by hand",
+                "ocbgpd does not implement MRT dumps yet (ocbgp:mrt is deviated)",
             ),
             (
                 "zebra",
@@ -165,10 +165,100 @@ pub fn convert(tree: &Value) -> Result<Conversion, ImportError> {
         }
         root_json(bgp, defined_sets, definitions)
     };
-    Ok(Conversion {
-        config,
-        unmapped: report.into_items(),
-    })
+    let mut unmapped = report.into_items();
+    let mut config = config;
+    drop_deviated(&mut config, &mut unmapped);
+    Ok(Conversion { config, unmapped })
+}
+
+/// Removes from `config` every node ocbgpd does not implement (marked
+/// not-supported by a deviation module: present in the schema as written,
+/// absent from the daemon's compiled schema) and reports each with the
+/// deviation's reason.
+fn drop_deviated(config: &mut Value, unmapped: &mut Vec<Unmapped>) {
+    let Ok(full) = ocbgp_models::schema::new_context_without_deviations() else {
+        return;
+    };
+    let daemon = ocbgp_models::schema::context();
+    let deviations = ocbgp_models::support::deviations();
+    let mut walk = Deviated {
+        full: &full,
+        daemon,
+        deviations: &deviations,
+        found: Vec::new(),
+    };
+    walk.object(config, "", "");
+    for (path, reason) in walk.found {
+        unmapped.push(Unmapped {
+            path,
+            why: format!(
+                "ocbgpd does not support this setting (deviated in ocbgp-deviations: {reason})"
+            ),
+        });
+    }
+}
+
+struct Deviated<'a> {
+    full: &'a yang2::context::Context,
+    daemon: &'a yang2::context::Context,
+    deviations: &'a [ocbgp_models::support::Deviation],
+    found: Vec<(String, String)>,
+}
+
+impl Deviated<'_> {
+    /// Walks the members of an RFC 7951 object at schema path `path`
+    /// (module `module` in effect), removing deviated ones.
+    fn object(&mut self, value: &mut Value, path: &str, module: &str) {
+        let Value::Object(members) = value else {
+            return;
+        };
+        let mut drop = Vec::new();
+        for (key, child) in members.iter_mut() {
+            let (m, name) = key.split_once(':').unwrap_or((module, key.as_str()));
+            let step = if m == module {
+                name.to_string()
+            } else {
+                format!("{m}:{name}")
+            };
+            let child_path = format!("{path}/{step}");
+            if self.full.find_path(&child_path).is_ok()
+                && self.daemon.find_path(&child_path).is_err()
+            {
+                let reason = self
+                    .deviations
+                    .iter()
+                    .filter(|d| {
+                        child_path == d.target || child_path.starts_with(&format!("{}/", d.target))
+                    })
+                    .max_by_key(|d| d.target.len())
+                    .map_or_else(String::new, |d| d.reason.clone());
+                self.found.push((child_path, reason));
+                drop.push(key.clone());
+                continue;
+            }
+            match child {
+                Value::Object(_) => self.object(child, &child_path, m),
+                Value::Array(entries) => {
+                    for e in entries.iter_mut().filter(|e| e.is_object()) {
+                        self.object(e, &child_path, m);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for key in drop {
+            members.remove(&key);
+        }
+        // A container left empty by the removal goes too.
+        let empty: Vec<String> = members
+            .iter()
+            .filter(|(_, v)| v.as_object().is_some_and(|o| o.is_empty()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in empty {
+            members.remove(&key);
+        }
+    }
 }
 
 fn root_json(bgp: Value, defined_sets: Map<String, Value>, definitions: Vec<Value>) -> Value {

@@ -12,7 +12,6 @@ use ocbgp_models::gen::types::{
 use ocbgp_models::gen::{paths, FromNode};
 use ocbgp_models::ModelError;
 use yang2::data::{Data, DataTree};
-use yang2::schema::SchemaNodeKind;
 
 use super::Problem;
 use crate::policy::sets::community::{parse_large, parse_std};
@@ -36,14 +35,6 @@ fn neighbor_path(addr: IpAddr) -> String {
     format!(
         "{}/neighbors/neighbor[neighbor-address='{addr}']",
         bgp_path()
-    )
-}
-
-fn peer_group_path(name: &str) -> String {
-    format!(
-        "{}/peer-groups/peer-group[peer-group-name={}]",
-        bgp_path(),
-        ocbgp_models::path::quote(name)
     )
 }
 
@@ -147,54 +138,6 @@ pub fn members_of(tree: &DataTree<'static>, group: &str) -> Vec<IpAddr> {
         .collect()
 }
 
-/// A copy of the neighbor's subtree with every leaf its peer group sets
-/// and it does not, so the typed read sees the effective values.
-fn effective_tree(tree: &DataTree<'static>, path: &str) -> Result<DataTree<'static>, ModelError> {
-    let node = tree.find_path(path)?;
-    let mut eff = node.duplicate(true)?;
-    let group = tree
-        .find_path(&format!("{path}/config/peer-group"))
-        .ok()
-        .and_then(|n| n.value_canonical());
-    let Some(group) = group else { return Ok(eff) };
-    let Ok(pg) = tree.find_path(&peer_group_path(&group)) else {
-        return Ok(eff);
-    };
-    // ly::node_path: DataNodeRef::path panics on paths over 4 KiB.
-    let prefix = ocbgp_models::ly::node_path(&pg);
-    for leaf in pg.traverse() {
-        let kind = leaf.schema().kind();
-        if !matches!(kind, SchemaNodeKind::Leaf | SchemaNodeKind::LeafList) || leaf.is_default() {
-            continue;
-        }
-        let full = ocbgp_models::ly::node_path(&leaf);
-        let rel = &full[prefix.len()..];
-        if rel == "/peer-group-name" || rel.starts_with("/config/peer-group-name") {
-            continue;
-        }
-        let target = format!("{path}{rel}");
-        if kind == SchemaNodeKind::LeafList {
-            // A leaf-list is inherited whole, and only if the neighbor has
-            // none of its own (looked up in the original, not in `eff`
-            // where earlier entries of this list were just added).
-            let base = target.rsplit_once('[').map_or(target.as_str(), |(b, _)| b);
-            if ocbgp_models::ly::find(tree, base)
-                .map(|s| s.iter().any(|n| !n.is_default()))
-                .unwrap_or(false)
-            {
-                continue;
-            }
-            eff.new_path(&target, None, false)?;
-        } else {
-            if eff.find_path(&target).is_ok_and(|n| !n.is_default()) {
-                continue;
-            }
-            eff.new_path(&target, leaf.value_canonical().as_deref(), false)?;
-        }
-    }
-    Ok(eff)
-}
-
 fn family_of(name: AfiSafiType) -> Option<Family> {
     match name {
         AfiSafiType::Ipv4Unicast => Some(Family::IPV4_UNICAST),
@@ -280,7 +223,7 @@ pub fn neighbor(
     addr: IpAddr,
 ) -> Result<ResolvedNeighbor, Problem> {
     let path = neighbor_path(addr);
-    let eff = effective_tree(tree, &path).map_err(model)?;
+    let eff = ocbgp_models::inherit::effective_neighbor(tree, &path).map_err(model)?;
     let n = Neighbor::from_tree(&eff, &path).map_err(model)?;
     let at = |leaf: &str| Some(format!("{path}/{leaf}"));
     let c = &n.config;
@@ -402,9 +345,13 @@ pub fn neighbor(
         })?),
     };
     let asp = &n.as_path_options.config;
+    // local-as toward an external peer: received paths get it in front,
+    // sent ones get it in front of the global AS (unless told otherwise).
+    let local_as = session.local_as_override.filter(|_| !session.is_internal());
     let inbound = Inbound {
         local_asn: session.local_asn(),
         allow_own_as: asp.allow_own_as,
+        prepend: local_as.filter(|_| !c.local_as_no_prepend),
     };
     let mut outbound = Outbound {
         communities: [CommunityKinds::default(); 2],
@@ -413,6 +360,9 @@ pub fn neighbor(
             RemovePrivateAsOption::PrivateAsReplaceAll => PrivateAs::ReplaceAll,
         }),
         replace_as: asp.replace_peer_as.then_some(peer_as),
+        global_behind: local_as
+            .filter(|_| !c.local_as_replace_as)
+            .map(|_| global.asn),
     };
     let neighbor_kinds = community_kinds(&c.send_community_type).map_err(|r| Problem {
         path: at("config/send-community-type"),

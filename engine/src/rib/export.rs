@@ -378,6 +378,9 @@ impl UpdateGroup {
             SourceKind::External | SourceKind::Local => {
                 let mut path = out.attrs.as_path.take().unwrap_or_default();
                 key.outbound.rewrite_path(&mut path, key.local_asn);
+                if let Some(global) = key.outbound.global_behind {
+                    prepend(&mut path, global);
+                }
                 prepend(&mut path, key.local_asn);
                 // Confederation segments never leave the confederation.
                 path.segments.retain(|seg| !seg.kind.is_confed());
@@ -691,7 +694,7 @@ impl UpdateGroup {
 }
 
 /// Puts `asn` in front of the path (RFC 4271 5.1.2).
-fn prepend(path: &mut AsPath, asn: u32) {
+pub(super) fn prepend(path: &mut AsPath, asn: u32) {
     match path.segments.first_mut() {
         Some(seg) if seg.kind == SegmentType::Sequence && seg.asns.len() < 255 => {
             seg.asns.insert(0, asn)

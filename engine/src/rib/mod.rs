@@ -226,7 +226,13 @@ impl Rib {
         }
         if self.limits.insert(peer, limits) != Some(limits) {
             // A new limit is judged afresh.
-            self.limit_state.retain(|(p, _, _), _| *p != peer);
+            for s in self
+                .limit_state
+                .iter_mut()
+                .filter(|((p, _, _), _)| *p == peer)
+            {
+                s.1.restart();
+            }
         }
         self.check_limits(peer)
     }
@@ -276,6 +282,16 @@ impl Rib {
         self.limit_state
             .get(&(peer, family, received))
             .is_some_and(|s| s.exceeded)
+    }
+
+    /// When any prefix limit of the peer was last exceeded (nanoseconds
+    /// since the Unix epoch).
+    pub fn last_limit_exceeded(&self, peer: PeerIdx) -> Option<u64> {
+        self.limit_state
+            .iter()
+            .filter(|((p, _, _), _)| *p == peer)
+            .filter_map(|(_, s)| s.last_exceeded)
+            .max()
     }
 
     /// Our settings.
@@ -462,7 +478,7 @@ impl Rib {
             .iter_mut()
             .filter(|((p, _, _), _)| *p == peer)
         {
-            *s.1 = rules::LimitState::default();
+            s.1.restart();
         }
         let member = Member { peer, out };
         let g = match self.groups.iter().position(|g| *g.key() == key) {
@@ -661,6 +677,20 @@ impl Rib {
 
     /// Runs `peer`'s import policy on a received path.
     fn import(&mut self, peer: PeerIdx, prefix: IpNet, received: &Attrs) -> Option<Attrs> {
+        let prepend = self.peer(peer).and_then(|p| p.inbound.prepend);
+        let with_local_as;
+        let received = match prepend {
+            // The path as if it had crossed the AS the peer talks to.
+            Some(asn) => {
+                let mut attrs = PathAttrs::clone(received);
+                let mut path = attrs.attrs.as_path.take().unwrap_or_default();
+                export::prepend(&mut path, asn);
+                attrs.attrs.as_path = Some(path);
+                with_local_as = self.interner.intern(attrs);
+                &with_local_as
+            }
+            None => received,
+        };
         let Some(policy) = self.imports.get(&peer) else {
             return Some(received.clone());
         };

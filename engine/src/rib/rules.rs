@@ -15,6 +15,9 @@ pub struct Inbound {
     /// How many times our AS may appear in a received AS_PATH
     /// (`as-path-options/allow-own-as`).
     pub allow_own_as: u8,
+    /// The `local-as` put in front of received AS_PATHs (unless
+    /// `ocbgp:local-as-no-prepend`).
+    pub prepend: Option<u32>,
 }
 
 impl Inbound {
@@ -23,6 +26,7 @@ impl Inbound {
         Inbound {
             local_asn,
             allow_own_as: 0,
+            prepend: None,
         }
     }
 }
@@ -106,6 +110,9 @@ pub struct Outbound {
     /// AS override: this AS (the peer's) is replaced by ours in paths sent
     /// to an external peer (`replace-peer-as`).
     pub replace_as: Option<u32>,
+    /// Our global AS, put behind the `local-as` in paths sent to the peer
+    /// (unless `ocbgp:local-as-replace-as`).
+    pub global_behind: Option<u32>,
 }
 
 impl Default for Outbound {
@@ -115,6 +122,7 @@ impl Default for Outbound {
             communities: [CommunityKinds::ALL; 2],
             private_as: None,
             replace_as: None,
+            global_behind: None,
         }
     }
 }
@@ -198,14 +206,30 @@ pub struct LimitState {
     pub warned: bool,
     /// The limit was exceeded (OpenConfig `prefix-limit-exceeded`).
     pub exceeded: bool,
+    /// When it was last exceeded, in nanoseconds since the Unix epoch
+    /// (OpenConfig `last-prefix-limit-exceeded`); kept across sessions.
+    pub last_exceeded: Option<u64>,
 }
 
 impl LimitState {
+    /// A new session: the limit is judged afresh (the last time it was
+    /// exceeded is kept).
+    pub fn restart(&mut self) {
+        *self = LimitState {
+            last_exceeded: self.last_exceeded,
+            ..LimitState::default()
+        };
+    }
+
     /// What `count` newly breaches of `limit`.
     pub fn check(&mut self, limit: &Limit, count: u64) -> Option<Breach> {
         if count > u64::from(limit.max) {
             if !self.exceeded {
                 self.exceeded = true;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                self.last_exceeded = Some(now.as_nanos().min(u128::from(u64::MAX)) as u64);
                 return Some(Breach::Exceeded);
             }
             return None;

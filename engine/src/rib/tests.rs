@@ -839,7 +839,7 @@ fn send_community_type_and_private_as_rules_shape_what_a_peer_gets() {
             ..CommunityKinds::default()
         }; 2],
         private_as: Some(PrivateAs::RemoveAll),
-        replace_as: None,
+        ..Outbound::default()
     };
     // A change of export rules moves C to its new group with the difference.
     rib.set_peer(
@@ -967,4 +967,66 @@ fn a_refresh_to_an_enhanced_peer_is_framed_by_borr_and_eorr() {
     assert_eq!(kinds.first(), Some(&"BoRR"));
     assert_eq!(kinds.last(), Some(&"EoRR"));
     assert!(kinds.contains(&"UPDATE"));
+}
+
+#[test]
+fn local_as_goes_in_front_both_ways_unless_told_otherwise() {
+    let mut rib = rib();
+    // A talks to us as AS 65010 (local-as); C to our real AS.
+    let a_info = PeerInfo {
+        inbound: Inbound {
+            prepend: Some(65010),
+            ..Inbound::new(65010)
+        },
+        outbound: Outbound {
+            global_behind: Some(ME),
+            ..Outbound::default()
+        },
+        ..info(1, 65001)
+    };
+    let idx = rib.add_peer(a_info.clone());
+    let (tx, rx) = mpsc::unbounded_channel();
+    rib.peer_up(idx, ebgp_key(), tx);
+    let mut a = Peer {
+        idx,
+        rx,
+        internal: false,
+    };
+    a.updates();
+    let mut c = up(&mut rib, 3, 65003);
+    rib.update(a.idx, &announce(&[65001], &["10.7.0.0/24"], [192, 0, 2, 1]));
+    rib.update(c.idx, &announce(&[65003], &["10.8.0.0/24"], [192, 0, 2, 3]));
+    rib.flush();
+    let to_c = c.updates();
+    assert_eq!(
+        to_c[0].attributes.as_path,
+        Some(AsPath::from_sequence([ME, 65010, 65001]))
+    );
+    let to_a = a.updates();
+    assert_eq!(
+        to_a[0].attributes.as_path,
+        Some(AsPath::from_sequence([65010, ME, 65003]))
+    );
+
+    // no-prepend and replace-as: the AS the peer sees, only.
+    rib.set_peer(
+        a.idx,
+        PeerInfo {
+            inbound: Inbound::new(65010),
+            outbound: Outbound::default(),
+            ..a_info
+        },
+    );
+    rib.reimport(a.idx);
+    rib.flush();
+    let to_c = c.updates();
+    assert_eq!(
+        to_c[0].attributes.as_path,
+        Some(AsPath::from_sequence([ME, 65001]))
+    );
+    let to_a = a.updates();
+    assert_eq!(
+        to_a[0].attributes.as_path,
+        Some(AsPath::from_sequence([65010, 65003]))
+    );
 }

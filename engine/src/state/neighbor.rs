@@ -44,13 +44,23 @@ pub(super) fn write_all(
         })
         .collect();
     let idxs: Vec<PeerIdx> = neighbors.iter().map(|(_, n)| n.idx).collect();
-    let counts: HashMap<(PeerIdx, Family), PrefixCounts> = rib
+    let rib_facts: RibFacts = rib
         .and_then(|r| {
             r.query_blocking(RIB_WAIT, move |rib| {
-                let mut out = HashMap::new();
+                let mut out = RibFacts::default();
                 for idx in idxs {
                     for f in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
-                        out.insert((idx, f), rib.counts(idx, f));
+                        out.counts.insert((idx, f), rib.counts(idx, f));
+                        out.exceeded.insert(
+                            (idx, f),
+                            [
+                                rib.limit_exceeded(idx, f, false),
+                                rib.limit_exceeded(idx, f, true),
+                            ],
+                        );
+                    }
+                    if let Some(at) = rib.last_limit_exceeded(idx) {
+                        out.last_exceeded.insert(idx, at);
                     }
                 }
                 out
@@ -62,7 +72,7 @@ pub(super) fn write_all(
             tree,
             &format!("{bgp}/neighbors/neighbor[neighbor-address='{addr}']"),
             n,
-            &counts,
+            &rib_facts,
         )?;
     }
     let listen = format!("{bgp}/global/ocbgp:listen/state");
@@ -177,12 +187,22 @@ fn u32_of(v: u64) -> Option<u32> {
     Some(v.min(u64::from(u32::MAX)) as u32)
 }
 
+/// What the RIB knows of the neighbors read.
+#[derive(Default)]
+struct RibFacts {
+    counts: HashMap<(PeerIdx, Family), PrefixCounts>,
+    /// prefix-limit and prefix-limit-received exceeded.
+    exceeded: HashMap<(PeerIdx, Family), [bool; 2]>,
+    last_exceeded: HashMap<PeerIdx, u64>,
+}
+
 fn write_one(
     tree: &mut DataTree<'static>,
     at: &str,
     n: &Neighbor,
-    counts: &HashMap<(PeerIdx, Family), PrefixCounts>,
+    rib: &RibFacts,
 ) -> Result<(), ModelError> {
+    let counts = &rib.counts;
     let stats = &n.stats;
     let facts = stats.facts();
     let c = &n.config;
@@ -242,6 +262,8 @@ fn write_one(
             input: Some(0),
             output: u32_of(stats.output_queue.load(Ordering::Relaxed)),
         },
+        last_prefix_limit_exceeded: rib.last_exceeded.get(&n.idx).copied(),
+        enforce_first_as: Some(c.enforce_first_as),
         ..NeighborState::default()
     }
     .write(tree, &format!("{at}/state"))?;
@@ -336,6 +358,30 @@ fn write_one(
                 name.as_str()
             ),
         )?;
+        // The limits themselves are mirrored from the configuration.
+        let unicast = if fam.family == Family::IPV4_UNICAST {
+            "ipv4-unicast"
+        } else {
+            "ipv6-unicast"
+        };
+        let limits = n.limits[usize::from(fam.family == Family::IPV6_UNICAST)];
+        let [accepted, received] = rib
+            .exceeded
+            .get(&(n.idx, fam.family))
+            .copied()
+            .unwrap_or_default();
+        for (container, limit, exceeded) in [
+            ("prefix-limit", limits.accepted, accepted),
+            ("prefix-limit-received", limits.received, received),
+        ] {
+            if limit.is_some() {
+                let leaf = format!(
+                    "{at}/afi-safis/afi-safi[afi-safi-name='{}']/{unicast}/{container}/state/prefix-limit-exceeded",
+                    name.as_str()
+                );
+                tree.new_path(&leaf, Some(if exceeded { "true" } else { "false" }), false)?;
+            }
+        }
     }
     Ok(())
 }

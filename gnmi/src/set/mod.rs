@@ -8,7 +8,9 @@
 //!
 //! Errors follow gNMI 3.4.7: the RPC status carries the code for the
 //! failing operation's cause (`InvalidArgument` for a malformed path or bad
-//! value, `NotFound` for a path the schema lacks, `Unimplemented` for an
+//! value, `InvalidArgument` also for a path the schema lacks, such as a node
+//! ocbgpd does not implement (deviated), `NotFound` for deleting data that
+//! is not there, `Unimplemented` for an
 //! unsupported value encoding, `FailedPrecondition` when the BGP engine
 //! refuses the configuration or another session holds the lock), and its
 //! message names the operation and path. The status details hold a
@@ -155,8 +157,16 @@ fn plan_steps(
 
 pub(super) type StepResult = Result<Vec<Edit>, (Code, String)>;
 
+/// A path the schema does not have is an invalid argument of a Set (the
+/// client asks to write what the daemon cannot hold: a typo, or a node
+/// ocbgpd does not implement, which `ocbgp-deviations` removes from the
+/// schema); Get and Subscribe answer `NotFound` for it.
 pub(super) fn path_failure(e: PathError) -> (Code, String) {
-    (e.code(), e.to_string())
+    let code = match e.code() {
+        Code::NotFound => Code::InvalidArgument,
+        code => code,
+    };
+    (code, e.to_string())
 }
 
 pub(super) fn value_failure(e: ValueError) -> (Code, String) {
@@ -177,7 +187,7 @@ pub(super) fn schema_of(data_path: &str) -> Result<Option<SchemaNode<'static>>, 
         .map(Some)
         .map_err(|_| {
             (
-                Code::NotFound,
+                Code::InvalidArgument,
                 format!("{data_path}: no such node in the schema"),
             )
         })
@@ -186,10 +196,11 @@ pub(super) fn schema_of(data_path: &str) -> Result<Option<SchemaNode<'static>>, 
 /// The code and text of an edit error.
 pub(super) fn edit_failure(e: &EditError) -> (Code, String) {
     let code = match e {
-        EditError::MalformedPath(_) | EditError::NotConfig(_) | EditError::BadValue(_) => {
-            Code::InvalidArgument
-        }
-        EditError::UnknownPath(_) | EditError::DataMissing(_) => Code::NotFound,
+        EditError::MalformedPath(_)
+        | EditError::NotConfig(_)
+        | EditError::BadValue(_)
+        | EditError::UnknownPath(_) => Code::InvalidArgument,
+        EditError::DataMissing(_) => Code::NotFound,
         EditError::DataExists(_) => Code::AlreadyExists,
     };
     (code, e.to_string())

@@ -362,7 +362,7 @@ impl Datastore {
         if let Some(p) = provider {
             p.write_state(&mut tree, path)?;
         }
-        mirror::mirror_config(&mut tree)?;
+        mirror::mirror_config(&mut tree, running.tree())?;
         Ok(tree)
     }
 
