@@ -9,7 +9,8 @@
 //! `global/ocbgp:originated-routes/route[prefix]/config` (prefix, next-hop,
 //! origin, med, local-pref, community, large-community), and
 //! `neighbors/neighbor[neighbor-address]` with `config` (peer-as,
-//! description, auth-password), `transport/config` (passive-mode,
+//! description, auth-password, send-community-type: all three kinds unless
+//! [`OcbgpdConfig::no_send_community`]), `transport/config` (passive-mode,
 //! local-address), `ebgp-multihop/config` (enabled, multihop-ttl),
 //! `timers/config` (hold-time, keepalive-interval, connect-retry) and
 //! `afi-safis/afi-safi[afi-safi-name]/config` (enabled); at the top level
@@ -17,9 +18,10 @@
 //!
 //! Queries of a running ocbgpd go through gNMI Get (pygnmi, run in the
 //! host's namespace) on the OpenConfig state paths: neighbor
-//! `state/session-state`, and `bgp/rib` (loc-rib routes joined with
-//! attr-sets and communities). They are written against the model and wait
-//! for the daemon to serve state.
+//! `state/session-state`, and `bgp/rib` (loc-rib routes, or a neighbor's
+//! adj-rib-in/out-pre/post routes, joined with attr-sets and communities).
+//! They are written against the model and wait for the daemon to serve
+//! state. Changes go through gNMI Set ([`Ocbgpd::try_gnmi_set`]).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -59,6 +61,12 @@ pub struct OcbgpdConfig {
     /// Extra JSON in the generated `bgp` node: (path of object keys and
     /// list indexes under `bgp`, value); see [`OcbgpdConfig::bgp_extra`].
     pub bgp_extra: Vec<(Vec<String>, Value)>,
+    /// Whether every neighbor gets `send-community-type [STANDARD,
+    /// EXTENDED, LARGE]` (default true). OpenConfig's default, which
+    /// ocbgpd honours, is to send no communities at all; the lab's peers
+    /// are expected to see them unless a test says otherwise
+    /// ([`OcbgpdConfig::no_send_community`]).
+    pub send_community: bool,
 }
 
 impl OcbgpdConfig {
@@ -73,7 +81,15 @@ impl OcbgpdConfig {
             netconf: None,
             netconf_enabled: None,
             bgp_extra: Vec::new(),
+            send_community: true,
         }
+    }
+
+    /// Leaves `send-community-type` out of the neighbors' configuration:
+    /// ocbgpd then sends them no communities (OpenConfig's default).
+    pub fn no_send_community(mut self) -> OcbgpdConfig {
+        self.send_community = false;
+        self
     }
 
     /// Puts `value` at `path` in the generated `bgp` node, objects created
@@ -230,6 +246,12 @@ impl OcbgpdConfig {
                 }
                 if let Some(p) = &n.password {
                     config.insert("auth-password".into(), json!(p));
+                }
+                if self.send_community {
+                    config.insert(
+                        "send-community-type".into(),
+                        json!(["STANDARD", "EXTENDED", "LARGE"]),
+                    );
                 }
                 let mut neighbor = Map::new();
                 neighbor.insert("neighbor-address".into(), json!(n.address.to_string()));
@@ -509,6 +531,117 @@ impl Ocbgpd {
             .is_ok_and(|vals| !vals.is_empty())
     }
 
+    /// gNMI Set (pygnmi, JSON_IETF, in the host's namespace) of `delete`
+    /// paths, then `replace` and `update` lists of (path, JSON value), in
+    /// one transaction; Err with the gRPC status (code and details) when
+    /// it is refused.
+    pub fn try_gnmi_set(
+        &self,
+        delete: &[String],
+        replace: &[(String, Value)],
+        update: &[(String, Value)],
+    ) -> Result<(), String> {
+        let enc = |l: &[(String, Value)]| {
+            serde_json::to_string(&l.iter().map(|(p, v)| json!([p, v])).collect::<Vec<_>>())
+                .expect("json")
+        };
+        let g = self.config.gnmi_addr();
+        let code = format!(
+            r#"
+import json
+from pygnmi.client import gNMIclient
+dele = json.loads({dele:?})
+rep = [tuple(u) for u in json.loads({rep:?})]
+upd = [tuple(u) for u in json.loads({upd:?})]
+with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
+    try:
+        gc.set(delete=dele or None, replace=rep or None, update=upd or None, encoding="json_ietf")
+        print("OK")
+    except Exception as e:
+        err = getattr(e, "orig_exc", None)
+        print("ERR", err.code().name if hasattr(err, "code") else "", err.details() if hasattr(err, "details") else e)
+"#,
+            dele = serde_json::to_string(delete).expect("json"),
+            rep = enc(replace),
+            upd = enc(update),
+            host = g.ip().to_string(),
+            port = g.port(),
+        );
+        let out = self
+            .host
+            .try_run("timeout", &["30", "python3", "-c", &code]);
+        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if out.status.success() && stdout.ends_with("OK") {
+            Ok(())
+        } else {
+            Err(format!(
+                "gNMI Set refused: {stdout} {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    /// gNMI Set update of one `path` with `value`; panics with the log when
+    /// refused.
+    pub fn gnmi_update(&self, path: &str, value: Value) {
+        if let Err(e) = self.try_gnmi_set(&[], &[], &[(path.to_string(), value)]) {
+            self.fail(&format!("update of {path}: {e}"));
+        }
+    }
+
+    /// The first scalar at or under `path` whose key is `leaf` (any module
+    /// prefix), read by gNMI Get; None when absent.
+    pub fn try_gnmi_leaf(&self, path: &str, leaf: &str) -> Result<Option<Value>, String> {
+        let vals = match self.try_gnmi_get(path) {
+            Ok(v) => v,
+            Err(e) if e.contains("NOT_FOUND") => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(vals.iter().find_map(|v| match v {
+            Value::Object(_) | Value::Array(_) => find_key(v, leaf).cloned(),
+            scalar => Some(scalar.clone()),
+        }))
+    }
+
+    /// One of the neighbor's Adj-RIBs for `family`, by gNMI Get of
+    /// `bgp/rib/afi-safis/afi-safi/<family>/neighbors/neighbor/<table>/routes`
+    /// joined with the attribute and community sets. `from` is the
+    /// neighbor.
+    pub fn try_adj_rib(
+        &self,
+        neighbor: IpAddr,
+        family: Family,
+        table: AdjRib,
+    ) -> Result<Vec<Route>, String> {
+        let (afi, container) = afi_names(family);
+        let routes = list_or_empty(self.try_gnmi_get(&format!(
+            "{BGP_PATH}/rib/afi-safis/afi-safi[afi-safi-name={afi}]/{container}/neighbors\
+                 /neighbor[neighbor-address={neighbor}]/{}/routes",
+            table.name()
+        )))?;
+        let attr_sets = list_or_empty(self.try_gnmi_get(&format!("{BGP_PATH}/rib/attr-sets")))?;
+        let communities = list_or_empty(self.try_gnmi_get(&format!("{BGP_PATH}/rib/communities")))?;
+        let mut out = join_routes(&routes, &attr_sets, &communities);
+        for r in &mut out {
+            r.from = Some(neighbor);
+        }
+        Ok(out)
+    }
+
+    /// The prefixes of [`Ocbgpd::try_adj_rib`], sorted; panics with the
+    /// log when it cannot be read.
+    pub fn adj_rib_prefixes(&self, neighbor: IpAddr, family: Family, table: AdjRib) -> Vec<String> {
+        let mut p: Vec<String> = self
+            .try_adj_rib(neighbor, family, table)
+            .unwrap_or_else(|e| self.fail(&e))
+            .into_iter()
+            .map(|r| r.prefix)
+            .collect();
+        p.sort();
+        p.dedup();
+        p
+    }
+
     /// gNMI Set deleting `path`, with pygnmi in the host's namespace.
     pub fn try_gnmi_delete(&self, path: &str) -> Result<(), String> {
         let g = self.config.gnmi_addr();
@@ -537,6 +670,47 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
 /// gNMI path of the BGP instance.
 const BGP_PATH: &str =
     "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
+
+/// One of a neighbor's Adj-RIBs in `bgp/rib` (openconfig-rib-bgp).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdjRib {
+    /// `adj-rib-in-pre`: as received, before import policy.
+    InPre,
+    /// `adj-rib-in-post`: eligible and accepted by import policy.
+    InPost,
+    /// `adj-rib-out-pre`: candidates for the neighbor, before export policy.
+    OutPre,
+    /// `adj-rib-out-post`: as sent, after export policy.
+    OutPost,
+}
+
+impl AdjRib {
+    /// The container's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            AdjRib::InPre => "adj-rib-in-pre",
+            AdjRib::InPost => "adj-rib-in-post",
+            AdjRib::OutPre => "adj-rib-out-pre",
+            AdjRib::OutPost => "adj-rib-out-post",
+        }
+    }
+}
+
+fn afi_names(family: Family) -> (&'static str, &'static str) {
+    match family {
+        Family::Ipv4Unicast => ("IPV4_UNICAST", "ipv4-unicast"),
+        Family::Ipv6Unicast => ("IPV6_UNICAST", "ipv6-unicast"),
+    }
+}
+
+/// A gNMI Get's values, an empty table (NotFound) as no values.
+fn list_or_empty(got: Result<Vec<Value>, String>) -> Result<Vec<Value>, String> {
+    match got {
+        Ok(v) => Ok(v),
+        Err(e) if e.contains("NOT_FOUND") || e.contains("no data at") => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
 
 impl BgpSpeaker for Ocbgpd {
     fn process(&self) -> &Process {
@@ -673,6 +847,13 @@ pub fn parse_oc_rib(rib: &Value, family: Family) -> Vec<Route> {
         find_key(afi_node, container).and_then(|c| find_key(c, "loc-rib")),
         "route",
     );
+    join_routes(&routes, &attr_sets, &communities)
+}
+
+/// Routes of an OpenConfig RIB table (`route` list entries) joined with
+/// their attribute and community sets (`attr-set`, `community` entries).
+/// `from` is the route's `origin` leaf when it is an address.
+fn join_routes(routes: &[Value], attr_sets: &[Value], communities: &[Value]) -> Vec<Route> {
     let index_of = |v: &Value| {
         v.as_u64()
             .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
@@ -691,7 +872,7 @@ pub fn parse_oc_rib(rib: &Value, family: Family) -> Vec<Route> {
             from: r["origin"].as_str().and_then(|o| o.parse().ok()),
             ..Route::default()
         };
-        if let Some(set) = by_index(&attr_sets, index_of(&st["attr-index"])) {
+        if let Some(set) = by_index(attr_sets, index_of(&st["attr-index"])) {
             let a = &set["state"];
             route.origin = a["origin"].as_str().and_then(Origin::from_name);
             route.next_hop = a["next-hop"].as_str().and_then(|n| n.parse().ok());
@@ -712,7 +893,7 @@ pub fn parse_oc_rib(rib: &Value, family: Family) -> Vec<Route> {
                 );
             }
         }
-        if let Some(c) = by_index(&communities, index_of(&st["community-index"])) {
+        if let Some(c) = by_index(communities, index_of(&st["community-index"])) {
             route.communities = c["state"]["community"]
                 .as_array()
                 .into_iter()
