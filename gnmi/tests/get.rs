@@ -110,7 +110,10 @@ async fn state_has_only_state_and_keys() {
     assert!(value.get("config").is_none(), "no config: {value}");
     // The settings in effect are state too (mirrored from configuration).
     assert_eq!(value["timers"]["state"]["hold-time"], 90, "{value}");
-    assert!(value["timers"].get("config").is_none(), "config goes: {value}");
+    assert!(
+        value["timers"].get("config").is_none(),
+        "config goes: {value}"
+    );
 
     // OPERATIONAL is the same for ocbgp.
     let response = get(&h, &[&p], DataType::Operational).await.expect("Get");

@@ -429,11 +429,27 @@ impl Rib {
                 info.router_id = known.router_id;
             }
         }
+        let inbound_changed = self.peers.0[i]
+            .as_ref()
+            .is_some_and(|old| old.inbound != info.inbound);
+        let clusters_changed = self.peers.0[i]
+            .as_ref()
+            .is_some_and(|old| old.cluster_id != info.cluster_id);
         self.peers.0[i] = Some(info);
         self.note_for_route_servers();
         self.note_clusters();
         // Export rules of an established peer may have changed.
         self.rekey(peer);
+        if clusters_changed {
+            // Loop checks of every peer's routes use the cluster ids.
+            let all: Vec<PeerIdx> = (1..self.peers.0.len() as u32).map(PeerIdx).collect();
+            for p in all {
+                self.reimport(p);
+            }
+        } else if inbound_changed {
+            // Loop checks and the local-as prefix run again on stored routes.
+            self.reimport(peer);
+        }
     }
 
     /// Tables note every accepted-path change only while some peer is a

@@ -760,7 +760,6 @@ fn own_as_routes_are_kept_but_never_accepted_unless_allowed() {
         ..info(1, 65001)
     };
     rib.set_peer(a.idx, relaxed);
-    rib.reimport(a.idx);
     rib.flush();
     let sent: Vec<String> = c.updates().iter().flat_map(prefixes).collect();
     assert_eq!(sent, ["10.50.0.0/24"]);
@@ -1017,7 +1016,6 @@ fn local_as_goes_in_front_both_ways_unless_told_otherwise() {
             ..a_info
         },
     );
-    rib.reimport(a.idx);
     rib.flush();
     let to_c = c.updates();
     assert_eq!(
