@@ -462,7 +462,8 @@ fn bad_set_is_refused_and_changes_nothing() {
         )],
     );
     match &unknown {
-        Err((code, _)) => assert_eq!(code, "NOT_FOUND", "{unknown:?}"),
+        // A path the schema lacks is an invalid argument (gnmi/README.md).
+        Err((code, _)) => assert_eq!(code, "INVALID_ARGUMENT", "{unknown:?}"),
         Ok(()) => panic!("unknown leaf accepted"),
     }
     // A good and a bad update in one Set: all or nothing.

@@ -310,7 +310,6 @@ pub fn neighbor(
     session.families = families;
     session.graceful_restart = graceful_restart;
     session.enabled = c.enabled;
-    session.enforce_first_as = c.enforce_first_as;
     session.prefix_limit_restart = c
         .prefix_limit_restart_timer
         .map(|s| std::time::Duration::from_secs(u64::from(s)));
@@ -351,6 +350,7 @@ pub fn neighbor(
         local_asn: session.local_asn(),
         allow_own_as: asp.allow_own_as,
         prepend: local_as.filter(|_| !c.local_as_no_prepend),
+        first_as: (c.enforce_first_as && !session.is_internal()).then_some(peer_as),
     };
     let mut outbound = Outbound {
         communities: [CommunityKinds::default(); 2],

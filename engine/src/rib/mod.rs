@@ -180,7 +180,8 @@ impl Rib {
     }
 
     /// Whether a path from `peer` with `attrs` may be used at all: no AS,
-    /// originator or cluster loop (RFC 4271 9.1.2, RFC 4456 8).
+    /// originator or cluster loop (RFC 4271 9.1.2, RFC 4456 8), the peer's
+    /// AS first where that is enforced.
     fn eligible(&self, peer: PeerIdx, attrs: &Attrs) -> bool {
         if peer == PeerIdx::LOCAL {
             return true;
@@ -188,7 +189,7 @@ impl Rib {
         let Some(info) = self.peer(peer) else {
             return false;
         };
-        rules::find_loop(
+        rules::ineligible(
             &attrs.attrs,
             &info.inbound,
             self.local.asn,

@@ -18,6 +18,9 @@ pub struct Inbound {
     /// The `local-as` put in front of received AS_PATHs (unless
     /// `ocbgp:local-as-no-prepend`).
     pub prepend: Option<u32>,
+    /// The AS received paths must begin with (an external peer's, with
+    /// `ocbgp:enforce-first-as`).
+    pub first_as: Option<u32>,
 }
 
 impl Inbound {
@@ -27,31 +30,39 @@ impl Inbound {
             local_asn,
             allow_own_as: 0,
             prepend: None,
+            first_as: None,
         }
     }
 }
 
 /// Why a received path is not eligible for best-path selection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Loop {
+pub enum Ineligible {
     /// Our AS is in the AS_PATH more often than allowed.
     OwnAs,
     /// The ORIGINATOR_ID is our router id: a route we reflected came back.
     OriginatorId,
     /// The CLUSTER_LIST holds one of our cluster ids.
     ClusterList,
+    /// From an external peer, the AS_PATH does not begin with its AS
+    /// (enforce-first-as; RFC 7606 7.2 calls for treat-as-withdraw, and a
+    /// path that is kept but never used is that, re-checked when the
+    /// setting changes).
+    FirstAs,
 }
 
-/// The loop a path from a peer with `rules` shows, if any. `global_asn`
-/// and `router_id` are the speaker's; `clusters` every cluster id it uses.
-pub fn find_loop(
+/// Why a path from a peer with `rules` may not be used, if it may not.
+/// `global_asn` and `router_id` are the speaker's; `clusters` every
+/// cluster id it uses.
+pub fn ineligible(
     attrs: &Attributes,
     rules: &Inbound,
     global_asn: u32,
     router_id: Ipv4Addr,
     clusters: &[Ipv4Addr],
-) -> Option<Loop> {
-    if let Some(path) = &attrs.as_path {
+) -> Option<Ineligible> {
+    let path = attrs.as_path.as_ref();
+    if let Some(path) = path {
         let own = path
             .segments
             .iter()
@@ -59,14 +70,17 @@ pub fn find_loop(
             .filter(|&&a| a == global_asn || a == rules.local_asn)
             .count();
         if own > usize::from(rules.allow_own_as) {
-            return Some(Loop::OwnAs);
+            return Some(Ineligible::OwnAs);
         }
     }
+    if rules.first_as.is_some() && path.and_then(AsPath::first_as) != rules.first_as {
+        return Some(Ineligible::FirstAs);
+    }
     if attrs.originator_id == Some(router_id) {
-        return Some(Loop::OriginatorId);
+        return Some(Ineligible::OriginatorId);
     }
     if attrs.cluster_list.iter().any(|c| clusters.contains(c)) {
-        return Some(Loop::ClusterList);
+        return Some(Ineligible::ClusterList);
     }
     None
 }
@@ -268,30 +282,54 @@ mod tests {
     fn own_as_makes_a_loop_unless_allowed() {
         let rules = Inbound::new(ME);
         assert_eq!(
-            find_loop(&attrs(&[65001, 100]), &rules, ME, RID, &[RID]),
+            ineligible(&attrs(&[65001, 100]), &rules, ME, RID, &[RID]),
             None
         );
         assert_eq!(
-            find_loop(&attrs(&[65001, ME, 100]), &rules, ME, RID, &[RID]),
-            Some(Loop::OwnAs)
+            ineligible(&attrs(&[65001, ME, 100]), &rules, ME, RID, &[RID]),
+            Some(Ineligible::OwnAs)
         );
         let once = Inbound {
             allow_own_as: 1,
             ..rules
         };
         assert_eq!(
-            find_loop(&attrs(&[65001, ME, 100]), &once, ME, RID, &[RID]),
+            ineligible(&attrs(&[65001, ME, 100]), &once, ME, RID, &[RID]),
             None
         );
         assert_eq!(
-            find_loop(&attrs(&[65001, ME, ME]), &once, ME, RID, &[RID]),
-            Some(Loop::OwnAs)
+            ineligible(&attrs(&[65001, ME, ME]), &once, ME, RID, &[RID]),
+            Some(Ineligible::OwnAs)
         );
         // local-as counts as ours too.
         let local = Inbound::new(65010);
         assert_eq!(
-            find_loop(&attrs(&[65001, 65010]), &local, ME, RID, &[RID]),
-            Some(Loop::OwnAs)
+            ineligible(&attrs(&[65001, 65010]), &local, ME, RID, &[RID]),
+            Some(Ineligible::OwnAs)
+        );
+    }
+
+    #[test]
+    fn first_as_when_enforced() {
+        let rules = Inbound {
+            first_as: Some(65001),
+            ..Inbound::new(ME)
+        };
+        assert_eq!(
+            ineligible(&attrs(&[65001, 100]), &rules, ME, RID, &[RID]),
+            None
+        );
+        assert_eq!(
+            ineligible(&attrs(&[65020]), &rules, ME, RID, &[RID]),
+            Some(Ineligible::FirstAs)
+        );
+        assert_eq!(
+            ineligible(&attrs(&[]), &rules, ME, RID, &[RID]),
+            Some(Ineligible::FirstAs)
+        );
+        assert_eq!(
+            ineligible(&attrs(&[65020]), &Inbound::new(ME), ME, RID, &[RID]),
+            None
         );
     }
 
@@ -302,17 +340,17 @@ mod tests {
         let mut a = attrs(&[]);
         a.originator_id = Some(RID);
         assert_eq!(
-            find_loop(&a, &rules, ME, RID, &[cluster]),
-            Some(Loop::OriginatorId)
+            ineligible(&a, &rules, ME, RID, &[cluster]),
+            Some(Ineligible::OriginatorId)
         );
         a.originator_id = Some(Ipv4Addr::new(10, 0, 0, 2));
         a.cluster_list = vec![Ipv4Addr::new(1, 1, 1, 1), cluster];
         assert_eq!(
-            find_loop(&a, &rules, ME, RID, &[cluster]),
-            Some(Loop::ClusterList)
+            ineligible(&a, &rules, ME, RID, &[cluster]),
+            Some(Ineligible::ClusterList)
         );
         a.cluster_list.pop();
-        assert_eq!(find_loop(&a, &rules, ME, RID, &[cluster]), None);
+        assert_eq!(ineligible(&a, &rules, ME, RID, &[cluster]), None);
     }
 
     #[test]

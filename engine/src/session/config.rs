@@ -131,9 +131,6 @@ pub struct PeerConfig {
     pub extended_next_hop: bool,
     /// Administratively enabled (`config/enabled`).
     pub enabled: bool,
-    /// For an external peer, a route whose AS_PATH does not start with the
-    /// peer's AS is treated as withdrawn (`ocbgp:enforce-first-as`).
-    pub enforce_first_as: bool,
     /// How long the session stays down after a prefix limit closed it
     /// (`ocbgp:prefix-limit-restart-timer`); `None`: until an operator
     /// reset or a configuration change.
@@ -199,7 +196,6 @@ impl PeerConfig {
             extended_message: true,
             extended_next_hop: false,
             enabled: true,
-            enforce_first_as: true,
             prefix_limit_restart: None,
         }
     }

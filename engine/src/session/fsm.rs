@@ -515,8 +515,6 @@ impl Peer {
                 stats: self.stats.clone(),
                 negotiated: negotiated.clone(),
                 hold: hold_duration(negotiated.hold_time),
-                first_as: (self.config.enforce_first_as && !self.config.is_internal())
-                    .then_some(self.config.peer_as),
             },
         ));
         let (close, close_rx) = oneshot::channel();

@@ -18,7 +18,7 @@ use crate::rib::PeerIdx;
 use crate::stats::PeerStats;
 use crate::wire::{
     ErrorKind, FsmSubcode, HeaderSubcode, MessageDecoder, MessageType, Negotiated, Notification,
-    ProblemKind, Received, RouteRefreshSubtype, Verdict,
+    Received, RouteRefreshSubtype, Verdict,
 };
 
 /// Room made in the read buffer before each read: enough for many
@@ -39,9 +39,6 @@ pub(crate) struct Context {
     pub negotiated: Negotiated,
     /// The hold time; `None` for none.
     pub hold: Option<Duration>,
-    /// The peer's AS, when routes must have it first in their AS_PATH
-    /// (external peer with enforce-first-as).
-    pub first_as: Option<u32>,
 }
 
 /// Reads until the connection ends; returns why.
@@ -95,19 +92,7 @@ impl Context {
     /// Acts on one message; `Some` ends the session.
     fn handle(&self, m: Received) -> Option<End> {
         match m {
-            Received::Update(mut update) => {
-                if let Some(expected) = self.first_as {
-                    let announces = update.announced().next().is_some();
-                    let found = update
-                        .update
-                        .attributes
-                        .as_path
-                        .as_ref()
-                        .and_then(|p| p.first_as());
-                    if announces && found != Some(expected) {
-                        update.treat_as_withdraw(ProblemKind::FirstAs { expected, found });
-                    }
-                }
+            Received::Update(update) => {
                 if !update.problems.is_empty() {
                     self.stats.malformed_updates.fetch_add(1, Ordering::Relaxed);
                     for p in &update.problems {

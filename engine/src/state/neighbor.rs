@@ -263,7 +263,6 @@ fn write_one(
             output: u32_of(stats.output_queue.load(Ordering::Relaxed)),
         },
         last_prefix_limit_exceeded: rib.last_exceeded.get(&n.idx).copied(),
-        enforce_first_as: Some(c.enforce_first_as),
         ..NeighborState::default()
     }
     .write(tree, &format!("{at}/state"))?;

@@ -98,15 +98,6 @@ pub enum ProblemKind {
     /// (RFC 7606 3.d).
     #[error("missing {0}")]
     Missing(AttrType),
-    /// From an external peer, an AS_PATH that does not begin with the
-    /// peer's AS (RFC 7606 7.2, enforce-first-as).
-    #[error("AS_PATH begins with {found:?} instead of the peer's AS {expected}")]
-    FirstAs {
-        /// The peer's AS.
-        expected: u32,
-        /// The leftmost AS of the path, if any.
-        found: Option<u32>,
-    },
     /// A malformed MP_REACH_NLRI or MP_UNREACH_NLRI (RFC 7606 5.3, 7.11).
     #[error("malformed {0}: {1}")]
     Mp(AttrType, MpError),
@@ -138,7 +129,6 @@ impl ProblemKind {
             | ProblemKind::UnsupportedFamily(t, _) => Some(t),
             ProblemKind::UndefinedOrigin(_) => Some(AttrType::ORIGIN),
             ProblemKind::InvalidNextHop(_) => Some(AttrType::NEXT_HOP),
-            ProblemKind::FirstAs { .. } => Some(AttrType::AS_PATH),
             ProblemKind::SectionLengths
             | ProblemKind::WithdrawnField(_)
             | ProblemKind::NlriField(_)
@@ -197,26 +187,6 @@ pub struct Announced<'a> {
 }
 
 impl DecodedUpdate {
-    /// Treats every route the UPDATE announces as withdrawn for `kind`, a
-    /// problem the session found beyond the decoder's checks (a session
-    /// reset stays one).
-    pub fn treat_as_withdraw(&mut self, kind: ProblemKind) {
-        let notification = Notification::new(
-            crate::wire::notification::ErrorKind::Update(
-                crate::wire::notification::UpdateSubcode::MalformedAsPath,
-            ),
-            bytes::Bytes::new(),
-        );
-        self.problems.push(Problem {
-            kind,
-            action: Action::TreatAsWithdraw,
-            notification,
-        });
-        if matches!(self.verdict, Verdict::Clean | Verdict::AttributesDiscarded) {
-            self.verdict = Verdict::TreatAsWithdraw;
-        }
-    }
-
     /// The routes to install, grouped by family and next hop: none unless
     /// the verdict is [`Verdict::Clean`] or [`Verdict::AttributesDiscarded`].
     pub fn announced(&self) -> impl Iterator<Item = Announced<'_>> {
