@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use ocbgp_tests::lab::*;
-use ocbgp_tests::wait_until;
 use serde_json::json;
 
 const UP: Duration = Duration::from_secs(30);
@@ -20,23 +19,6 @@ const BIRD_AS: u32 = 64499;
 const FROM_GOBGP: &str = "10.60.0.0/24";
 const FROM_BIRD: &str = "10.61.0.0/24";
 const BGP: &str = "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
-
-/// Waits until `speaker` holds `prefix` with exactly `want` as AS_PATH.
-fn wait_path(speaker: &dyn BgpSpeaker, prefix: &str, want: &[u32], what: &str) {
-    let mut got = None;
-    let ok = wait_until(ROUTE, || {
-        got = speaker
-            .try_routes(Family::Ipv4Unicast)
-            .ok()
-            .and_then(|r| pick(&r, prefix).map(|r| r.as_path.clone()));
-        got.as_deref() == Some(want)
-    });
-    if !ok {
-        speaker.fail(&format!(
-            "{what}: AS_PATH of {prefix} is {got:?}, expected {want:?}"
-        ));
-    }
-}
 
 #[test]
 fn local_as_no_prepend_and_replace_as() {
@@ -72,10 +54,10 @@ fn local_as_no_prepend_and_replace_as() {
 
     // By default: received paths get the local-as in front; sent ones the
     // local-as, then our real AS.
-    wait_path(
-        &b,
+    b.wait_as_path(
         FROM_GOBGP,
-        &[OC_AS, LOCAL_AS, GOBGP_AS],
+        Some(&[OC_AS, LOCAL_AS, GOBGP_AS]),
+        ROUTE,
         "default, at BIRD",
     );
     let transitions = |addr| {
@@ -86,28 +68,28 @@ fn local_as_no_prepend_and_replace_as() {
         .and_then(|v| v.first().cloned())
     };
     let before = transitions(ga);
-    wait_path(
-        &g,
+    g.wait_as_path(
         FROM_BIRD,
-        &[LOCAL_AS, OC_AS, BIRD_AS],
+        Some(&[LOCAL_AS, OC_AS, BIRD_AS]),
+        ROUTE,
         "default, at gobgpd",
     );
 
     // no-prepend: BIRD sees the path as gobgpd sent it, behind our AS.
     d.gnmi_update(&neighbor, json!({"ocbgp:local-as-no-prepend": true}));
-    wait_path(
-        &b,
+    b.wait_as_path(
         FROM_GOBGP,
-        &[OC_AS, GOBGP_AS],
+        Some(&[OC_AS, GOBGP_AS]),
+        ROUTE,
         "local-as-no-prepend, at BIRD",
     );
 
     // replace-as: gobgpd sees only the AS it talks to.
     d.gnmi_update(&neighbor, json!({"ocbgp:local-as-replace-as": true}));
-    wait_path(
-        &g,
+    g.wait_as_path(
         FROM_BIRD,
-        &[LOCAL_AS, BIRD_AS],
+        Some(&[LOCAL_AS, BIRD_AS]),
+        ROUTE,
         "local-as-replace-as, at gobgpd",
     );
     // Neither option resets the session.

@@ -869,18 +869,7 @@ const PEER_AS_PATH: &str = "10.70.2.0/24";
 
 /// Waits until BIRD's path to `prefix` has AS_PATH `want` (None: no route).
 fn wait_bird_path(b: &Bird, prefix: &str, want: Option<&[u32]>, what: &str) {
-    let mut got = None;
-    let ok = wait_until(ROUTE, || {
-        got = b
-            .try_routes(Family::Ipv4Unicast)
-            .ok()
-            .map(|r| pick(&r, prefix).map(|r| r.as_path.clone()));
-        matches!(&got, Some(p) if p.as_deref() == want)
-    });
-    assert!(
-        ok,
-        "{what}: BIRD's AS_PATH for {prefix} is {got:?}, expected {want:?}"
-    );
+    b.wait_as_path(prefix, want, ROUTE, what);
 }
 
 #[test]

@@ -127,6 +127,26 @@ pub trait BgpSpeaker {
         .unwrap_or_else(|e| self.fail(&format!("{e}; last state: {last:?}")));
     }
 
+    /// Waits until the best path to `prefix` has exactly `want` as its
+    /// AS_PATH (`None`: until there is no path to it); `what` names the
+    /// step in the panic message.
+    fn wait_as_path(&self, prefix: &str, want: Option<&[u32]>, timeout: Duration, what: &str) {
+        let mut got = None;
+        poll(
+            timeout,
+            || self.running(),
+            &format!("{what}: AS_PATH of {prefix} to be {want:?}"),
+            || {
+                got = self
+                    .try_routes(Family::of(prefix))
+                    .ok()
+                    .map(|r| pick(&r, prefix).map(|r| r.as_path.clone()));
+                matches!(&got, Some(p) if p.as_deref() == want)
+            },
+        )
+        .unwrap_or_else(|e| self.fail(&format!("{e}; last seen: {got:?}")));
+    }
+
     /// Waits until the session with `neighbor` is anything but established.
     fn wait_not_established(&self, neighbor: IpAddr, timeout: Duration) {
         poll(

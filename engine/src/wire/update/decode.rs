@@ -632,16 +632,21 @@ impl Decoder<'_> {
         }
     }
 
-    /// RFC 9774 3: an AS_PATH with AS_SET or AS_CONFED_SET segments is
-    /// treated as withdrawn (checked after the AS4_PATH merge, which may
-    /// bring them in).
-    fn check_sets(&mut self) {
-        let reach = !self.update.nlri.is_empty()
+    /// Whether the UPDATE announces routes (NLRI field or MP_REACH_NLRI).
+    fn announces(&self) -> bool {
+        !self.update.nlri.is_empty()
             || self
                 .update
                 .mp_reach
                 .as_ref()
-                .is_some_and(|r| !r.nlri.is_empty());
+                .is_some_and(|r| !r.nlri.is_empty())
+    }
+
+    /// RFC 9774 3: an AS_PATH with AS_SET or AS_CONFED_SET segments is
+    /// treated as withdrawn (checked after the AS4_PATH merge, which may
+    /// bring them in).
+    fn check_sets(&mut self) {
+        let reach = self.announces();
         let has_set = reach
             && self.update.attributes.as_path.as_ref().is_some_and(|p| {
                 p.segments
@@ -699,12 +704,7 @@ impl Decoder<'_> {
         else {
             return;
         };
-        let reach = !self.update.nlri.is_empty()
-            || self
-                .update
-                .mp_reach
-                .as_ref()
-                .is_some_and(|r| !r.nlri.is_empty());
+        let reach = self.announces();
         let other_attributes = self.walk_abandoned
             || self
                 .seen
