@@ -68,6 +68,13 @@ pub mod proto {
     pub mod gnoi_bgp {
         tonic::include_proto!("gnoi.bgp");
     }
+
+    /// The `ocbgp_ext` package: ocbgp's own Set extension (rollback),
+    /// carried in a `gnmi_ext.RegisteredExtension` with id
+    /// `EID_EXPERIMENTAL`.
+    pub mod ocbgp_ext {
+        tonic::include_proto!("ocbgp_ext");
+    }
 }
 
 #[cfg(test)]
