@@ -12,6 +12,7 @@ pub mod client;
 mod data;
 mod decode;
 mod encode;
+pub mod ext;
 mod get;
 pub mod gnoi;
 pub mod path;
