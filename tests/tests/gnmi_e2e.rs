@@ -955,8 +955,7 @@ fn gnmi_confirmed_commit_extension() {
         &add("admin", "commit_ext('shared', COMMIT, duration(600))"),
     );
     assert_eq!(v["ok"], true, "confirmed commit: {v}");
-    let nc = format!(
-        r#"
+    let nc = r#"
 import json
 from ncclient import manager
 from ncclient.operations import RPCError
@@ -969,10 +968,9 @@ except RPCError as e:
     plain = e.message
 m.commit(persist_id="shared")
 m.close_session()
-print(json.dumps({{"plain": plain}}))
-"#
-    );
-    let out = python(&d, &nc).unwrap_or_else(|e| d.fail(&format!("ncclient: {e}")));
+print(json.dumps({"plain": plain}))
+"#;
+    let out = python(&d, nc).unwrap_or_else(|e| d.fail(&format!("ncclient: {e}")));
     let v: Value = serde_json::from_str(out.trim().lines().last().unwrap_or("")).unwrap();
     assert!(
         v["plain"]
