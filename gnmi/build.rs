@@ -3,7 +3,12 @@
 
 use std::path::PathBuf;
 
-const PROTOS: [&str; 3] = ["gnmi.proto", "gnmi_ext.proto", "gnoi_bgp.proto"];
+const PROTOS: [&str; 4] = [
+    "gnmi.proto",
+    "gnmi_ext.proto",
+    "gnoi_bgp.proto",
+    "ocbgp_ext.proto",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("proto");

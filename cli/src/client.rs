@@ -11,7 +11,7 @@ pub use ocbgp_gnmi::proto::gnmi::subscribe_response::Response;
 use ocbgp_gnmi::proto::gnmi::subscription_list::Mode as ListMode;
 use ocbgp_gnmi::proto::gnmi::typed_value::Value as Typed;
 use ocbgp_gnmi::proto::gnmi::{
-    Encoding, GetRequest, GetResponse, Path, PathElem, SetRequest, SubscribeRequest,
+    Encoding, GetRequest, GetResponse, Path, PathElem, SetRequest, SetResponse, SubscribeRequest,
     SubscribeResponse, Subscription, SubscriptionList, SubscriptionMode, TypedValue, Update,
 };
 use ocbgp_gnmi::proto::gnoi_bgp::bgp_client::BgpClient;
@@ -308,6 +308,17 @@ impl Conn {
             .set(r)
             .await
             .map(|_| ())
+            .map_err(|s| self.error(s))
+    }
+
+    /// gNMI Set of a whole request as given (extensions and all), for
+    /// callers that need the response.
+    pub async fn set_request(&mut self, request: SetRequest) -> Result<SetResponse> {
+        let r = self.request(request, true);
+        self.gnmi
+            .set(r)
+            .await
+            .map(|r| r.into_inner())
             .map_err(|s| self.error(s))
     }
 

@@ -3,6 +3,7 @@
 //! client. Verbs live in their own modules; this file is the command line.
 
 mod client;
+mod commit;
 mod monitor;
 mod neighbor;
 mod paths;
@@ -110,6 +111,20 @@ enum Command {
         /// gNMI path.
         path: String,
     },
+    /// The daemon's commit history (every door's commits: gNMI, NETCONF,
+    /// file, rollbacks).
+    #[command(after_help = "Examples:\n  ocbgp commit history\n  ocbgp commit history --json")]
+    Commit {
+        #[command(subcommand)]
+        what: CommitCommand,
+    },
+    /// Make the configuration what it was right after commit ID (see
+    /// `ocbgp commit history`), as a new commit with origin ROLLBACK.
+    #[command(after_help = "Example:\n  ocbgp rollback 3")]
+    Rollback {
+        /// The commit to go back to.
+        id: u64,
+    },
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  ocbgp completion bash > /etc/bash_completion.d/ocbgp\n  ocbgp completion zsh > \"${fpath[1]}/_ocbgp\"\n  ocbgp completion fish > ~/.config/fish/completions/ocbgp.fish"
@@ -134,6 +149,13 @@ enum Command {
         #[arg(short = 'o', long = "output", value_name = "OUT")]
         output: Option<std::path::PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum CommitCommand {
+    /// The kept commits, oldest first: id, time, origin, user, number of
+    /// changes, comment.
+    History,
 }
 
 #[derive(Debug, Subcommand)]
@@ -334,6 +356,10 @@ async fn run(args: &Args) -> anyhow::Result<()> {
         } => raw::set(c, path, value, *replace, json).await,
         Command::Delete { path } => raw::delete(c, path, json).await,
         Command::Capabilities => capabilities(c, json).await,
+        Command::Commit {
+            what: CommitCommand::History,
+        } => commit::history(c, json).await,
+        Command::Rollback { id } => commit::rollback(c, *id, json).await,
         Command::Completion { .. } | Command::ImportGobgp { .. } => {
             unreachable!("handled before connecting")
         }

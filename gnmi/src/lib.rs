@@ -12,6 +12,7 @@ pub mod client;
 mod data;
 mod decode;
 mod encode;
+pub mod ext;
 mod get;
 pub mod gnoi;
 pub mod path;
@@ -67,6 +68,13 @@ pub mod proto {
     /// The `gnoi.bgp` package: the gNOI BGP service (`ClearBGPNeighbor`).
     pub mod gnoi_bgp {
         tonic::include_proto!("gnoi.bgp");
+    }
+
+    /// The `ocbgp_ext` package: ocbgp's own Set extension (rollback),
+    /// carried in a `gnmi_ext.RegisteredExtension` with id
+    /// `EID_EXPERIMENTAL`.
+    pub mod ocbgp_ext {
+        tonic::include_proto!("ocbgp_ext");
     }
 }
 

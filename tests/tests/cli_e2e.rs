@@ -740,3 +740,100 @@ fn ocbgp_cli_over_tls_with_a_login() {
     assert!(!ok && err.contains("/nonexistent.pem"), "{err}");
     drop(daemon);
 }
+
+/// `ocbgp commit history` (table and --json) lists the commits of `set`
+/// and `delete`; `ocbgp rollback 1` makes the configuration exactly what
+/// it was at start-up, as a commit with origin ROLLBACK; bad ids fail
+/// clearly and change nothing.
+#[test]
+fn commit_history_and_rollback() {
+    let lab = Lab::new("cli_history");
+    let r1 = lab.host("r1");
+    let d = Ocbgpd::start(&r1, &OcbgpdConfig::new(BgpConfig::new(OC_AS, r1.ipv4())));
+    let config = || json(&d, &["get", "/", "--type", "config"]);
+    let before = config();
+    let set = "/routing-policy/defined-sets/prefix-sets/prefix-set[name=PS]/config";
+    json(&d, &["set", set, r#"{"name": "PS", "mode": "IPV4"}"#]);
+    json(
+        &d,
+        &[
+            "set",
+            "/routing-policy/defined-sets/prefix-sets/prefix-set[name=PS2]/config",
+            r#"{"name": "PS2", "mode": "IPV6"}"#,
+        ],
+    );
+    json(
+        &d,
+        &[
+            "delete",
+            "/routing-policy/defined-sets/prefix-sets/prefix-set[name=PS]",
+        ],
+    );
+    assert_ne!(config(), before);
+
+    let history = json(&d, &["commit", "history"]);
+    let rows = history.as_array().expect("an array");
+    let origins: Vec<&str> = rows.iter().filter_map(|r| r["origin"].as_str()).collect();
+    assert_eq!(origins, ["FILE", "GNMI", "GNMI", "GNMI"], "{history}");
+    let ids: Vec<u64> = rows.iter().filter_map(|r| r["id"].as_u64()).collect();
+    assert_eq!(ids, [1, 2, 3, 4], "{history}");
+    assert!(
+        rows[1..].iter().all(|r| r["changes"].as_u64() > Some(0)),
+        "{history}"
+    );
+    assert!(
+        rows.iter().all(|r| r["time"].as_str().is_some()),
+        "{history}"
+    );
+    let (ok, table, err) = ocbgp(&d, &["commit", "history"]);
+    assert!(ok, "commit history: {err}");
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].contains("ID") && lines[0].contains("ORIGIN") && lines[0].contains("CHANGES"),
+        "{table}"
+    );
+    assert_eq!(lines.len(), 5, "{table}");
+    assert!(
+        lines[4].contains("GNMI") && lines[1].contains("FILE"),
+        "{table}"
+    );
+
+    // Bad ids: clear errors, nothing changes.
+    let now = config();
+    let err = fails(&d, &["rollback", "99"]);
+    assert!(err.contains("no commit 99"), "{err}");
+    let err = fails(&d, &["rollback", "x"]);
+    assert!(err.contains("invalid value"), "{err}");
+    assert_eq!(config(), now);
+    assert_eq!(
+        json(&d, &["commit", "history"]).as_array().unwrap().len(),
+        4
+    );
+
+    // Back to the start-up configuration, exactly.
+    let out = json(&d, &["rollback", "1"]);
+    assert_eq!(out["commit"], 5, "{out}");
+    assert_eq!(config(), before, "rollback 1 is not the start-up config");
+    let history = json(&d, &["commit", "history"]);
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["origin"], "ROLLBACK", "{history}");
+    assert_eq!(last["id"], 5, "{history}");
+    // And forward again to commit 3 (PS and PS2 both there).
+    json(&d, &["rollback", "3"]);
+    let policy = json(
+        &d,
+        &["get", "/routing-policy/defined-sets", "--type", "config"],
+    );
+    let text = policy.to_string();
+    assert!(
+        text.contains("\"PS\"") && text.contains("\"PS2\""),
+        "{text}"
+    );
+    // Nothing to do: said so, no new commit.
+    let (ok, out, _) = ocbgp(&d, &["rollback", "3"]);
+    assert!(ok && out.contains("nothing to roll back"), "{out}");
+    assert_eq!(
+        json(&d, &["commit", "history"]).as_array().unwrap().len(),
+        6
+    );
+}

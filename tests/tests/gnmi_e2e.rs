@@ -707,3 +707,285 @@ fn deviated_leaf_is_refused_with_its_path_and_nothing_changes() {
         .collect();
     assert!(models.contains(&"ocbgp-deviations"), "{models:?}");
 }
+
+/// The commits of `/ocbgp:commit-history` in the values of a Get.
+fn commits_in(vals: &[Value]) -> Vec<Value> {
+    fn walk(v: &Value, out: &mut Vec<Value>) {
+        match v {
+            Value::Object(m) => {
+                for (k, val) in m {
+                    match val {
+                        Value::Array(a) if k == "commit" || k.ends_with(":commit") => {
+                            out.extend(a.iter().cloned())
+                        }
+                        _ => walk(val, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    vals.iter().for_each(|v| walk(v, &mut out));
+    out.sort_by_key(|c| c["id"].as_u64().or_else(|| c["id"].as_str()?.parse().ok()));
+    out
+}
+
+/// The commit history read by a gNMI Get (pygnmi).
+fn commit_history(d: &Ocbgpd) -> Vec<Value> {
+    commits_in(
+        &d.try_gnmi_get("/ocbgp:commit-history")
+            .unwrap_or_else(|e| d.fail(&format!("Get commit-history: {e}"))),
+    )
+}
+
+fn field(c: &Value, name: &str) -> Option<String> {
+    leaf(&c[name], name)
+}
+
+/// pygnmi Sets, then a pygnmi Get of `/ocbgp:commit-history` (state):
+/// the start-up commit (FILE) and one GNMI commit per Set, with ids,
+/// RFC 3339 times and the number of changes each made.
+#[test]
+fn commit_history_lists_gnmi_sets_with_their_changes() {
+    let lab = Lab::new("gnmi_history");
+    let r1 = lab.host("r1");
+    let d = Ocbgpd::start(&r1, &OcbgpdConfig::new(BgpConfig::new(OC_AS, r1.ipv4())));
+    let peer: IpAddr = "192.0.2.7".parse().unwrap();
+    add_neighbor(&d, peer);
+    gnmi_set(
+        &d,
+        &[(
+            format!("{}/config/description", neighbor_path(peer)),
+            json!("history"),
+        )],
+    )
+    .unwrap_or_else(|e| d.fail(&format!("Set description: {e:?}")));
+
+    let code = format!(
+        "{}r = gc.get(path=['/ocbgp:commit-history'], datatype='state', encoding='json_ietf')\nprint(json.dumps(r, default=str))\n",
+        client_prologue(&d)
+    );
+    let out = python(&d, &code).unwrap_or_else(|e| d.fail(&format!("pygnmi Get: {e}")));
+    let reply: Value = serde_json::from_str(out.trim()).expect("pygnmi JSON");
+    let vals: Vec<Value> = reply["notification"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|n| n["update"].as_array().into_iter().flatten())
+        .map(|u| u["val"].clone())
+        .collect();
+    let commits = commits_in(&vals);
+    let origins: Vec<String> = commits
+        .iter()
+        .map(|c| field(c, "origin").unwrap_or_default())
+        .collect();
+    assert_eq!(origins, ["FILE", "GNMI", "GNMI"], "history: {commits:?}");
+    let ids: Vec<String> = commits.iter().filter_map(|c| field(c, "id")).collect();
+    assert_eq!(ids, ["1", "2", "3"], "history: {commits:?}");
+    for c in &commits {
+        let time = field(c, "time").unwrap_or_default();
+        assert!(
+            time.len() == 20 && time.ends_with('Z') && time.as_bytes()[10] == b'T',
+            "time {time:?} is not RFC 3339 UTC"
+        );
+    }
+    let changes = |c: &Value| {
+        field(c, "number-of-changes")
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert!(
+        changes(&commits[1]) > 1,
+        "the neighbor Set: {:?}",
+        commits[1]
+    );
+    assert_eq!(
+        changes(&commits[2]),
+        1,
+        "the description Set: {:?}",
+        commits[2]
+    );
+}
+
+/// A SetRequest built with pygnmi's gnmi_pb2 plus hand-encoded extensions
+/// (pygnmi's gnmi_ext lacks the Commit extension), sent with grpcio.
+fn raw_set_prologue(d: &Ocbgpd) -> String {
+    let g = d.config().gnmi_addr();
+    format!(
+        r#"
+import json, grpc
+from pygnmi.spec.v080 import gnmi_pb2
+ch = grpc.insecure_channel("{ip}:{port}")
+call = ch.unary_unary("/gnmi.gNMI/Set", request_serializer=lambda b: b,
+                      response_deserializer=gnmi_pb2.SetResponse.FromString)
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        out += bytes([b | 0x80]) if n else bytes([b])
+        if not n:
+            return out
+def ld(num, payload):
+    return varint(num << 3 | 2) + varint(len(payload)) + payload
+def commit_ext(cid, action, payload=b""):
+    return ld(5, ld(4, ld(1, cid.encode()) + ld(action, payload)))
+def duration(secs):
+    return ld(1, varint(1 << 3) + varint(secs))
+COMMIT, CONFIRM, CANCEL, SET_DURATION = 2, 3, 4, 5
+def path(elems):
+    p = gnmi_pb2.Path()
+    for e in elems:
+        name, _, keys = e.partition("[")
+        pe = p.elem.add(name=name)
+        if keys:
+            k, _, v = keys.rstrip("]").partition("=")
+            pe.key[k] = v
+    return p
+def set_raw(updates, ext=b""):
+    req = gnmi_pb2.SetRequest()
+    for elems, value in updates:
+        u = req.update.add()
+        u.path.CopyFrom(path(elems))
+        u.val.json_ietf_val = json.dumps(value).encode()
+    try:
+        call(req.SerializeToString() + ext, timeout=10)
+        return {{"ok": True}}
+    except grpc.RpcError as e:
+        return {{"ok": False, "code": e.code().name, "details": e.details()}}
+"#,
+        ip = g.ip(),
+        port = g.port()
+    )
+}
+
+/// Runs `body` after [`raw_set_prologue`]; the last line it prints, as JSON.
+fn raw_set(d: &Ocbgpd, body: &str) -> Value {
+    let code = format!("{}{body}", raw_set_prologue(d));
+    let out = python(d, &code).unwrap_or_else(|e| d.fail(&format!("raw Set script: {e}")));
+    serde_json::from_str(out.trim().lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| d.fail(&format!("raw Set output {out:?}: {e}")))
+}
+
+/// The gNMI Commit extension: a confirmed commit not confirmed in time is
+/// undone (history: TIMEOUT with a comment); confirmed, it stays; cancelled,
+/// it is undone at once; a second commit, a plain Set and a wrong id are
+/// refused while one is pending; NETCONF sees the same pending commit (the
+/// Commit id is its persist-id).
+#[test]
+fn gnmi_confirmed_commit_extension() {
+    let lab = Lab::new("gnmi_commit_ext");
+    let r1 = lab.host("r1");
+    let d = Ocbgpd::start(&r1, &OcbgpdConfig::new(BgpConfig::new(OC_AS, r1.ipv4())));
+    // A Set adding user `n`, with the extension `ext` (Python bytes).
+    let add = |n: &str, ext: &str| {
+        format!(
+            "print(json.dumps(set_raw([(['ocbgp:management', 'users', 'user[name={n}]'], \
+             {{'name': '{n}', 'config': {{'name': '{n}', 'password': '$0$x'}}}})], {ext})))\n"
+        )
+    };
+    let user_path = |n: &str| format!("/ocbgp:management/users/user[name={n}]/config/name");
+    let has_user = |n: &str| d.try_gnmi_get(&user_path(n)).is_ok_and(|v| !v.is_empty());
+    let last = |d: &Ocbgpd| commit_history(d).last().cloned().unwrap_or_default();
+
+    // 1. Commit with a 3 s rollback duration, never confirmed.
+    let v = raw_set(&d, &add("a", "commit_ext('c1', COMMIT, duration(3))"));
+    assert_eq!(v["ok"], true, "confirmed commit: {v}");
+    assert!(has_user("a"), "the confirmed commit was not applied");
+    // While pending: a plain Set, a second commit and a wrong id are refused.
+    let v = raw_set(&d, &add("b", "b''"));
+    assert_eq!(
+        v["code"], "FAILED_PRECONDITION",
+        "plain Set while pending: {v}"
+    );
+    let v = raw_set(&d, &add("b", "commit_ext('c9', COMMIT, duration(60))"));
+    assert_eq!(v["code"], "FAILED_PRECONDITION", "second commit: {v}");
+    let v = raw_set(
+        &d,
+        "print(json.dumps(set_raw([], commit_ext('nope', CONFIRM))))\n",
+    );
+    assert_eq!(v["code"], "INVALID_ARGUMENT", "wrong id: {v}");
+    assert!(!has_user("b"), "a refused Set changed running");
+    // No confirm: undone once the duration passes (bounded wait).
+    let t0 = Instant::now();
+    let undone = wait_until(Duration::from_secs(15), || !has_user("a"));
+    assert!(undone, "not rolled back after {:?}", t0.elapsed());
+    let c = last(&d);
+    assert_eq!(field(&c, "origin").as_deref(), Some("TIMEOUT"), "{c:?}");
+    assert!(field(&c, "comment").is_some_and(|s| !s.is_empty()), "{c:?}");
+    let v = raw_set(
+        &d,
+        "print(json.dumps(set_raw([], commit_ext('c1', CONFIRM))))\n",
+    );
+    assert_eq!(
+        v["code"], "FAILED_PRECONDITION",
+        "confirm after timeout: {v}"
+    );
+
+    // 2. Commit, then confirm: kept past the duration.
+    let v = raw_set(&d, &add("c", "commit_ext('c2', COMMIT, duration(2))"));
+    assert_eq!(v["ok"], true, "confirmed commit: {v}");
+    let v = raw_set(
+        &d,
+        "print(json.dumps(set_raw([], commit_ext('c2', CONFIRM))))\n",
+    );
+    assert_eq!(v["ok"], true, "confirm: {v}");
+    let gone = wait_until(Duration::from_secs(4), || !has_user("c"));
+    assert!(!gone, "a confirmed commit was rolled back");
+    assert_eq!(field(&last(&d), "origin").as_deref(), Some("GNMI"));
+
+    // 3. Commit, then cancel: undone at once.
+    let v = raw_set(&d, &add("e", "commit_ext('c3', COMMIT, duration(600))"));
+    assert_eq!(v["ok"], true, "confirmed commit: {v}");
+    assert!(has_user("e"));
+    let v = raw_set(
+        &d,
+        "print(json.dumps(set_raw([], commit_ext('c3', CANCEL))))\n",
+    );
+    assert_eq!(v["ok"], true, "cancel: {v}");
+    assert!(!has_user("e"), "cancel did not undo at once");
+    assert!(has_user("c"), "cancel undid more than its commit");
+
+    // 4. The same mechanism as NETCONF's: a gNMI confirmed commit is
+    // confirmed over NETCONF by its id as persist-id; a plain NETCONF
+    // commit is refused meanwhile.
+    let v = raw_set(
+        &d,
+        &add("admin", "commit_ext('shared', COMMIT, duration(600))"),
+    );
+    assert_eq!(v["ok"], true, "confirmed commit: {v}");
+    let nc = r#"
+import json
+from ncclient import manager
+from ncclient.operations import RPCError
+m = manager.connect(host="127.0.0.1", port=830, username="admin", password="x",
+                    hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=20)
+try:
+    m.commit()
+    plain = "accepted"
+except RPCError as e:
+    plain = e.message
+m.commit(persist_id="shared")
+m.close_session()
+print(json.dumps({"plain": plain}))
+"#;
+    let out = python(&d, nc).unwrap_or_else(|e| d.fail(&format!("ncclient: {e}")));
+    let v: Value = serde_json::from_str(out.trim().lines().last().unwrap_or("")).unwrap();
+    assert!(
+        v["plain"]
+            .as_str()
+            .is_some_and(|m| m.contains("persist-id")),
+        "plain NETCONF commit while a gNMI one is pending: {v}"
+    );
+    let v = raw_set(
+        &d,
+        "print(json.dumps(set_raw([], commit_ext('shared', CONFIRM))))\n",
+    );
+    assert_eq!(
+        v["code"], "FAILED_PRECONDITION",
+        "already confirmed over NETCONF: {v}"
+    );
+    assert!(has_user("admin"));
+}

@@ -451,3 +451,44 @@ print("CANDIDATE", "{peer}" in c)
         "nothing of the edit applied: {out}"
     );
 }
+
+/// ncclient edit-config of the candidate and commit, then a `<get>` of
+/// `/ocbgp:commit-history`: the NETCONF commit is listed with its user
+/// and number of changes, after the start-up (FILE) and gNMI ones.
+#[test]
+fn commit_history_after_edit_config_and_commit() {
+    let lab = Lab::new("nc_history");
+    let r1 = lab.host("r1");
+    let d = Ocbgpd::start(&r1, &OcbgpdConfig::new(BgpConfig::new(OC_AS, r1.ipv4())));
+    add_user(&d);
+    let out = netconf(
+        &d,
+        r#"
+m.edit_config(target='candidate', config=cfg(prefix_set(prefix("192.0.2.0/24"))))
+m.commit()
+r = m.get(filter=('subtree', '<commit-history xmlns="urn:ocbgp:yang:ocbgp"/>'))
+print(r.data_xml)
+"#,
+    );
+    let commits: Vec<&str> = out.split("<commit>").skip(1).collect();
+    assert_eq!(commits.len(), 3, "three commits expected: {out}");
+    let leaf = |c: &str, name: &str| -> Option<String> {
+        let open = format!("<{name}>");
+        let start = c.find(&open)? + open.len();
+        let end = c[start..].find(&format!("</{name}>"))? + start;
+        Some(c[start..end].to_string())
+    };
+    let origins: Vec<String> = commits.iter().filter_map(|c| leaf(c, "origin")).collect();
+    assert_eq!(origins, ["FILE", "GNMI", "NETCONF"], "{out}");
+    let nc = commits[2];
+    assert_eq!(leaf(nc, "id").as_deref(), Some("3"), "{out}");
+    assert_eq!(leaf(nc, "user").as_deref(), Some("admin"), "{out}");
+    let changes: u64 = leaf(nc, "number-of-changes")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        changes >= 1,
+        "number-of-changes of the NETCONF commit: {out}"
+    );
+    assert!(leaf(nc, "time").is_some_and(|t| t.ends_with('Z')), "{out}");
+}

@@ -19,6 +19,7 @@
 //! `Aborted`, as 3.4.7 asks (a gRPC error cannot carry the response body
 //! itself).
 
+mod commit;
 mod plan;
 mod status;
 mod union;
@@ -67,10 +68,15 @@ impl Failure {
 
 /// Answers a Set (blocking: run it in `spawn_blocking`).
 pub(crate) fn set(
-    store: &Datastore,
+    store: &std::sync::Arc<Datastore>,
     who: &Requester,
     request: &SetRequest,
 ) -> Result<SetResponse, Status> {
+    // Extensions (confirmed commit, rollback): see commit.rs.
+    let mode = match commit::handle(store, who, request)? {
+        commit::Handled::Done(response) => return Ok(response),
+        commit::Handled::Run(mode) => mode,
+    };
     let steps = steps(request);
     let prefix = request.prefix.as_ref();
     let result = if request.union_replace.is_empty() {
@@ -86,7 +92,7 @@ pub(crate) fn set(
     } else {
         plan_union(prefix, &steps)
     }
-    .and_then(|(edits, owners)| commit(store, who, &edits, &owners));
+    .and_then(|(edits, owners)| commit(store, who, &edits, &owners, &mode));
     match result {
         Ok(()) => Ok(SetResponse {
             prefix: request.prefix.clone(),
@@ -239,18 +245,20 @@ fn owner_of(at: Option<&str>, edits: &[Edit], owners: &[usize]) -> Option<usize>
 
 /// Runs the transaction.
 fn commit(
-    store: &Datastore,
+    store: &std::sync::Arc<Datastore>,
     who: &Requester,
     edits: &[Edit],
     owners: &[usize],
+    mode: &commit::Mode,
 ) -> Result<(), Failure> {
     if edits.is_empty() {
         // Nothing to change (say, deletes of what does not exist).
         return Ok(());
     }
-    let err = match store.edit_running(edits, who) {
-        Ok(_) => return Ok(()),
-        Err(e) => e,
+    let err = match commit::run(store, who, edits, mode) {
+        Ok(()) => return Ok(()),
+        Err(commit::RunError::Commit(e)) => e,
+        Err(commit::RunError::Refused(f)) => return Err(f),
     };
     let (code, at) = match &err {
         CommitError::Edit(e) => {

@@ -12,6 +12,7 @@
 //! Calls block while a transaction runs; async callers use
 //! `spawn_blocking`.
 
+mod confirm;
 mod consumer;
 mod events;
 mod history;
@@ -28,9 +29,12 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::broadcast;
 use yang2::data::{Data, DataDiffFlags, DataTree};
 
+pub use confirm::{
+    CommitParams, ConfirmError, ConfirmRefusal, PendingConfirmInfo, DEFAULT_CONFIRM_TIMEOUT,
+};
 pub use consumer::{ConfigConsumer, Refusal, Transaction};
 pub use events::{CommitEvent, LeafChange};
-pub use history::CommitRecord;
+pub use history::{date_and_time, CommitRecord};
 pub use lock::{LockError, SessionId, Target};
 pub use stream::{
     entry_keys, object_json, Scalar, StateStream, StreamChange, StreamElem, StreamEntry, StreamNode,
@@ -39,6 +43,7 @@ pub use stream::{
 use crate::config::Config;
 use crate::edit::{self, Edit, EditError};
 use crate::ModelError;
+use confirm::{PendingConfirm, Timer};
 use history::History;
 use lock::Locks;
 
@@ -177,13 +182,6 @@ pub enum Startup {
     Given,
 }
 
-/// A confirmed commit waiting for its confirmation.
-struct PendingConfirm {
-    /// Running as it was before the confirmed commit; restored on cancel
-    /// or timeout, and what stays saved meanwhile.
-    before: Arc<Config>,
-}
-
 /// The configuration at and above `path`: the deepest configured node on
 /// the path with its ancestors (not the whole tree, for a read of one
 /// neighbor in a large configuration).
@@ -258,6 +256,15 @@ pub struct Datastore {
     saved: PathBuf,
     /// Transactions that did not commit, for metrics.
     failed: AtomicU64,
+    /// Wakes the confirmed-commit timer (see `confirm.rs`).
+    timer: Arc<Timer>,
+}
+
+impl Drop for Datastore {
+    fn drop(&mut self) {
+        // Ends a waiting confirmed-commit timer thread.
+        self.timer.bump();
+    }
 }
 
 impl Datastore {
@@ -315,6 +322,7 @@ impl Datastore {
             events,
             saved,
             failed: AtomicU64::new(0),
+            timer: Arc::default(),
         };
         Ok((store, startup))
     }
@@ -363,6 +371,7 @@ impl Datastore {
             p.write_state(&mut tree, path)?;
         }
         mirror::mirror_config(&mut tree, running.tree())?;
+        self.state().history.write_state(&mut tree, path)?;
         Ok(tree)
     }
 
@@ -526,46 +535,63 @@ impl Datastore {
         confirm: Confirm,
     ) -> Result<CommitOutcome, CommitError> {
         let mut state = self.state();
+        let before = self.running();
+        let outcome = self.commit_candidate_locked(&mut state, who, confirm)?;
+        if confirm == Confirm::Pending && state.pending.is_none() {
+            // No timer here: see `commit_candidate_with` for one.
+            state.pending = Some(PendingConfirm {
+                before: matches!(outcome, CommitOutcome::Committed(_)).then_some(before),
+                origin: who.origin,
+                session: who.session,
+                user: who.user.clone(),
+                id: None,
+                deadline: None,
+            });
+        }
+        Ok(outcome)
+    }
+
+    fn commit_candidate_locked(
+        &self,
+        state: &mut State,
+        who: &Requester,
+        confirm: Confirm,
+    ) -> Result<CommitOutcome, CommitError> {
         state.locks.check(Target::Running, who.session)?;
         state.locks.check(Target::Candidate, who.session)?;
         let tree = match state.candidate.take() {
             Some(tree) => tree,
             None if confirm == Confirm::No && state.pending.is_some() => {
                 // A plain commit with nothing new confirms a pending one.
-                drop(state);
-                return self.confirm(who).map(|_| CommitOutcome::Unchanged);
+                return self.confirm_locked(state).map(|_| CommitOutcome::Unchanged);
             }
             None => self.running().to_tree(),
         };
         let keep = tree.duplicate().expect("duplicate candidate");
-        let result = self.commit_tree(&mut state, tree, who, confirm);
+        let result = self.commit_tree(state, tree, who, confirm);
         if result.is_err() {
             state.candidate = Some(keep);
         }
         result
     }
 
-    /// Confirms a pending confirmed commit: running is saved as it is.
+    /// Confirms a pending confirmed commit, whoever made it: running is
+    /// saved as it is. Doors use [`Datastore::confirm_commit`], which
+    /// checks the caller may.
     pub fn confirm(&self, _who: &Requester) -> Result<(), CommitError> {
         let mut state = self.state();
-        if state.pending.take().is_none() {
+        if state.pending.is_none() {
             return Err(CommitError::NoPendingConfirm);
         }
-        persist::save(&self.saved, &self.running()).map_err(CommitError::Persist)
+        self.confirm_locked(&mut state)
     }
 
-    /// Undoes a pending confirmed commit (cancel-commit, or its timeout):
-    /// running returns to what it was before, as a commit of its own.
+    /// Undoes a pending confirmed commit, whoever made it: running returns
+    /// to what it was before, as a commit of its own. Doors use
+    /// [`Datastore::cancel_commit`], which checks the caller may.
     pub fn cancel_confirmed(&self, who: &Requester) -> Result<CommitOutcome, CommitError> {
         let mut state = self.state();
-        let Some(pending) = state.pending.take() else {
-            return Err(CommitError::NoPendingConfirm);
-        };
-        let result = self.commit_tree(&mut state, pending.before.to_tree(), who, Confirm::No);
-        if result.is_err() {
-            state.pending = Some(pending);
-        }
-        result
+        self.undo_locked(&mut state, who)
     }
 
     /// Whether a confirmed commit is waiting for confirmation.
@@ -696,11 +722,6 @@ impl Datastore {
             start.elapsed(),
         ));
         let new = Arc::new(new);
-        if confirm == Confirm::Pending && state.pending.is_none() {
-            state.pending = Some(PendingConfirm {
-                before: old.clone(),
-            });
-        }
         *self.running.write().unwrap_or_else(|e| e.into_inner()) = new;
         state.history.push(&event, who, diff);
         // No subscriber is not an error.
