@@ -51,7 +51,9 @@ pub use exabgp::{Exabgp, ExabgpOptions};
 pub use frr::{bgpd_conf, Frr, FRR_DIR};
 pub use gobgp::{gobgp_toml, Gobgp, GOBGP_API};
 pub use netns::{netns_list, Host, Lab, IPV4_PREFIX_LEN, IPV6_PREFIX_LEN, NETNS_PREFIX};
-pub use ocbgpd::{check_config_file, gnmi_get_at, loc_rib_via, parse_oc_rib, Ocbgpd, OcbgpdConfig};
+pub use ocbgpd::{
+    check_config_file, gnmi_get_as, gnmi_get_at, loc_rib_via, parse_oc_rib, Ocbgpd, OcbgpdConfig,
+};
 pub use process::Process;
 pub use raw::RawSpeaker;
 pub use route::{community_string, describe, normalize_community, pick, Family, Origin, Route};
