@@ -31,6 +31,14 @@ pub trait Authenticator: Send + Sync + 'static {
     fn enforced(&self) -> bool {
         true
     }
+
+    /// Whether `user`, authenticated earlier, may keep what it opened (a
+    /// subscription): false once the user is removed. Asked after every
+    /// commit.
+    fn still_valid(&self, user: &str) -> bool {
+        let _ = user;
+        true
+    }
 }
 
 /// Whether `password` matches a crypt(3) hash of the SHA-crypt family
@@ -61,6 +69,10 @@ impl Authenticator for ConfigUsers {
 
     fn enforced(&self) -> bool {
         !ocbgp_models::users::names(&self.store.running()).is_empty()
+    }
+
+    fn still_valid(&self, user: &str) -> bool {
+        ocbgp_models::users::exists(&self.store.running(), user)
     }
 }
 

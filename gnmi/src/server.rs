@@ -239,19 +239,67 @@ impl Gnmi for GnmiService {
         &self,
         request: Request<Streaming<SubscribeRequest>>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        self.user(&request).await?;
+        let user = self.user(&request).await?;
         if *self.stop.borrow() {
             return Err(Status::unavailable("the gNMI server is shutting down"));
         }
+        let stop = match (user, self.authenticator.as_ref().filter(|a| a.enforced())) {
+            (Some(user), Some(auth)) => until_user_removed(
+                self.store.clone(),
+                auth.clone(),
+                user,
+                self.stop.subscribe(),
+            ),
+            _ => self.stop.subscribe(),
+        };
         let (tx, rx) = mpsc::channel(self.subscribe.queue_len.max(1));
         let ctx = subscribe::Context {
             store: self.store.clone(),
             options: self.subscribe.clone(),
-            stop: self.stop.subscribe(),
+            stop,
         };
         tokio::spawn(subscribe::run(ctx, request.into_inner(), tx));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
+}
+
+/// A stop signal for one subscription of `user`: it turns true when the
+/// server stops (`server`) or when a commit removes the user (asked of
+/// `auth` after every commit), so a removed user's subscriptions end.
+fn until_user_removed(
+    store: Arc<Datastore>,
+    auth: Arc<dyn Authenticator>,
+    user: String,
+    mut server: watch::Receiver<bool>,
+) -> watch::Receiver<bool> {
+    use tokio::sync::broadcast::error::RecvError;
+    let (tx, rx) = watch::channel(false);
+    let mut commits = store.subscribe();
+    tokio::spawn(async move {
+        let mut commits_open = true;
+        loop {
+            tokio::select! {
+                // The subscription ended.
+                _ = tx.closed() => return,
+                _ = async { let _ = server.wait_for(|s| *s).await; } => break,
+                event = commits.recv(), if commits_open => match event {
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        let (a, u) = (auth.clone(), user.clone());
+                        let valid = tokio::task::spawn_blocking(move || a.still_valid(&u))
+                            .await
+                            .unwrap_or(false);
+                        if !valid {
+                            tracing::info!(%user, "gNMI subscription closed: its user was removed");
+                            break;
+                        }
+                    }
+                    Err(RecvError::Closed) => commits_open = false,
+                },
+            }
+        }
+        let _ = tx.send(true);
+    });
+    rx
 }
 
 /// The gRPC service wrapper with ocbgp's message size limits, ready for

@@ -5,7 +5,8 @@
 //! listener is unbound; gNMI on a non-loopback address without TLS is
 //! refused. The management servers follow every commit: a gNMI user added
 //! at run time is required at the next request, gNMI and NETCONF move to a
-//! new port, and the NETCONF session of a removed user is closed (ncclient).
+//! new port, and the NETCONF session (ncclient) and gNMI subscription
+//! (pygnmi) of a removed user are closed.
 //!
 //! Every address used is loopback inside the lab's namespace, except
 //! 198.51.100.7 (TEST-NET-2), which no host of the lab has: binding it
@@ -259,8 +260,9 @@ fn management_servers_follow_commits() {
     );
     gnmi_get(&d, moved, alice, path).unwrap_or_else(|e| d.fail(&e));
 
-    // NETCONF moves too; then the session of a user removed by a commit
-    // is closed (ncclient sees its session end).
+    // NETCONF moves too; then the NETCONF session and the gNMI
+    // subscription of a user removed by a commit are closed (ncclient sees
+    // its session end, pygnmi its subscription).
     let netconf: SocketAddr = "127.0.0.1:8300".parse().unwrap();
     gnmi_set(
         &d,
@@ -294,13 +296,23 @@ m = manager.connect(host="127.0.0.1", port={nport}, username="bob", password="bu
                     hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=10)
 m.get_config(source="running")
 print("CONNECTED", flush=True)
+gb = gNMIclient(target=("127.0.0.1", {gport}), insecure=True, timeout=5,
+                username="bob", password="builder")
+gb.connect()
+sub = gb.subscribe2(subscribe={{"subscription": [{{"path": "/ocbgp:management/gnmi/config", "mode": "on_change"}}],
+                               "mode": "stream", "encoding": "json_ietf"}})
+sub.get_update(timeout=5)
+print("SUBSCRIBED", flush=True)
 with gNMIclient(target=("127.0.0.1", {gport}), insecure=True, timeout=5,
                 username="alice", password="wonder") as gc:
     gc.set(delete=["/ocbgp:management/users/user[name=bob]"])
 deadline = time.monotonic() + 10
-while m.connected and time.monotonic() < deadline:
+while (m.connected or sub._subscribe_thread.is_alive()) and time.monotonic() < deadline:
     time.sleep(0.05)
-print("CLOSED" if not m.connected else "STILL-OPEN")
+print("CLOSED" if not m.connected else "NETCONF-STILL-OPEN")
+print("SUBSCRIPTION-ENDED %s" % sub.error.code() if not sub._subscribe_thread.is_alive() else "SUBSCRIPTION-STILL-OPEN")
+import os
+os._exit(0)
 "#,
         nport = netconf.port(),
         gport = moved.port(),
@@ -312,7 +324,9 @@ print("CLOSED" if not m.connected else "STILL-OPEN")
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(said.contains("CONNECTED"), "{said}");
+    assert!(said.contains("SUBSCRIBED"), "{said}");
     assert!(said.contains("CLOSED"), "{said}");
+    assert!(said.contains("SUBSCRIPTION-ENDED"), "{said}");
     assert!(
         !d.log_events_for("NETCONF session closed: its user was removed", None)
             .is_empty(),
