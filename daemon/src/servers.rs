@@ -72,6 +72,7 @@ impl BgpControl for EngineControl {
 /// Where the gNMI settings live, for refusals.
 const GNMI_ADDRESS: &str = "/ocbgp:management/gnmi/config/address";
 const NETCONF_ADDRESS: &str = "/ocbgp:management/netconf/config/address";
+const METRICS_ADDRESS: &str = "/ocbgp:management/metrics/config/address";
 
 fn refusal(path: &str, reason: impl Into<String>) -> Refusal {
     Refusal {
@@ -192,15 +193,17 @@ type NetconfStep = Step<SocketAddr, (NetconfConfig, PrivateKey)>;
 struct Prepared {
     gnmi: GnmiStep,
     netconf: NetconfStep,
+    metrics: Step<SocketAddr, ()>,
 }
 
 #[derive(Default)]
 struct Current {
     gnmi: Option<RunningServer<GnmiSettings>>,
     netconf: Option<RunningServer<SocketAddr>>,
+    metrics: Option<RunningServer<SocketAddr>>,
 }
 
-/// The management servers (gNMI with gNOI BGP, NETCONF) as a consumer of
+/// The management servers (gNMI with gNOI BGP, NETCONF, metrics) as a consumer of
 /// configuration transactions: every commit's `/ocbgp:management` is
 /// checked and what it needs acquired in prepare (listening sockets bound,
 /// TLS files read and parsed, the NETCONF host key loaded), then put in
@@ -222,6 +225,7 @@ pub struct Management {
     /// since making one takes a datastore session, which cannot be done
     /// inside a transaction.
     gnmi: GnmiService,
+    metrics: Arc<crate::metrics::Metrics>,
     current: Mutex<Current>,
     pending: Mutex<Option<(u64, Prepared)>>,
 }
@@ -233,6 +237,7 @@ impl Management {
     pub fn new(
         store: Arc<Datastore>,
         engine: Engine,
+        metrics: Arc<crate::metrics::Metrics>,
         state_dir: &Path,
         shutdown: watch::Receiver<bool>,
     ) -> (Management, mpsc::UnboundedReceiver<anyhow::Error>) {
@@ -242,6 +247,7 @@ impl Management {
             .with_bgp_control(Arc::new(EngineControl(engine.clone())));
         let management = Management {
             gnmi,
+            metrics,
             store,
             state_dir: state_dir.to_path_buf(),
             runtime: tokio::runtime::Handle::current(),
@@ -326,7 +332,37 @@ impl Management {
                 })
             }
         };
-        Ok(Prepared { gnmi, netconf })
+        let metrics = match crate::metrics::endpoint(config) {
+            None if current.metrics.is_none() => Step::Keep,
+            None => Step::Stop,
+            Some(addr) if current.metrics.as_ref().is_some_and(|c| c.settings == addr) => {
+                Step::Keep
+            }
+            Some(addr) => {
+                let (listener, keep) = acquire_socket(
+                    &self.runtime,
+                    addr,
+                    current.metrics.as_ref().map(|c| &c.socket),
+                )
+                .map_err(|e| {
+                    refusal(
+                        METRICS_ADDRESS,
+                        format!("cannot listen for metrics on {addr}: {e}"),
+                    )
+                })?;
+                Step::Start(Started {
+                    settings: addr,
+                    listener,
+                    keep,
+                    extra: (),
+                })
+            }
+        };
+        Ok(Prepared {
+            gnmi,
+            netconf,
+            metrics,
+        })
     }
 
     /// Puts prepared changes in force. Cannot fail.
@@ -390,6 +426,31 @@ impl Management {
                 });
             }
         }
+        match prepared.metrics {
+            Step::Keep => {}
+            Step::Stop => {
+                if let Some(old) = current.metrics.take() {
+                    old.stop.send_replace(true);
+                }
+            }
+            Step::Start(s) => {
+                if let Some(old) = current.metrics.take() {
+                    old.stop.send_replace(true);
+                }
+                let (stop, stopped_rx) = watch::channel(false);
+                let shutdown = either_stopped(stopped_rx, self.shutdown.clone());
+                self.runtime.spawn(crate::metrics::serve(
+                    self.metrics.clone(),
+                    s.listener,
+                    shutdown,
+                ));
+                current.metrics = Some(RunningServer {
+                    settings: s.settings,
+                    socket: s.keep,
+                    stop,
+                });
+            }
+        }
     }
 }
 
@@ -433,7 +494,8 @@ impl ConfigConsumer for Management {
 
 /// Checks `config`'s management settings as far as possible without the
 /// live daemon (for `ocbgpd --check`): gNMI exposure and TLS files (read
-/// and parsed), and that the gNMI and NETCONF addresses are the host's.
+/// and parsed), and that the gNMI, NETCONF and metrics addresses are the
+/// host's.
 /// The NETCONF host key in `state_dir` is parsed when it exists. Whether
 /// the ports are free is known only to the live daemon.
 pub fn check(config: &Config, state_dir: &Path) -> Result<(), Refusal> {
@@ -456,6 +518,14 @@ pub fn check(config: &Config, state_dir: &Path) -> Result<(), Refusal> {
             ocbgp_netconf::load_or_create_host_key(&cfg.host_key_path)
                 .map_err(|e| refusal(NETCONF_ADDRESS, e.to_string()))?;
         }
+    }
+    if let Some(addr) = crate::metrics::endpoint(config) {
+        ocbgp_engine::transport::address_present(addr.ip()).map_err(|e| {
+            refusal(
+                METRICS_ADDRESS,
+                format!("cannot listen on {}: {e}", addr.ip()),
+            )
+        })?;
     }
     Ok(())
 }

@@ -81,14 +81,19 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
 
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     // The management servers follow the configuration the same way.
-    let (management, mut failures) =
-        crate::servers::Management::new(store.clone(), engine.clone(), state_dir, stop_rx.clone());
+    let metrics = Arc::new(crate::metrics::Metrics::new(engine.clone(), store.clone()));
+    let (management, mut failures) = crate::servers::Management::new(
+        store.clone(),
+        engine.clone(),
+        metrics.clone(),
+        state_dir,
+        stop_rx.clone(),
+    );
     let management = Arc::new(management);
     management
         .sync(&config)
         .map_err(|r| anyhow::anyhow!("cannot run the configuration: {r}"))?;
     store.add_consumer(management);
-    let metrics = Arc::new(crate::metrics::Metrics::new(engine.clone(), store.clone()));
     let metrics_task = tokio::spawn(crate::metrics::run(metrics, store.clone(), stop_rx.clone()));
     let file = config_file.map(Path::to_path_buf);
     let reload_task =

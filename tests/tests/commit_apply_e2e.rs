@@ -327,6 +327,44 @@ os._exit(0)
     assert!(said.contains("SUBSCRIBED"), "{said}");
     assert!(said.contains("CLOSED"), "{said}");
     assert!(said.contains("SUBSCRIPTION-ENDED"), "{said}");
+    // Metrics: an address the host lacks, or a port another socket holds
+    // (the BGP listener's), is refused; a free one is served at once.
+    for (value, reason) in [
+        (json!({"enabled": true, "address": ABSENT}), "198.51.100.7"),
+        (json!({"enabled": true, "port": 1790}), "in use"),
+    ] {
+        let err = gnmi_set(
+            &d,
+            moved,
+            alice,
+            "update",
+            "/ocbgp:management/metrics/config",
+            value,
+        )
+        .expect_err("the metrics endpoint cannot listen there");
+        assert!(err.contains("FAILED_PRECONDITION"), "{err}");
+        assert!(
+            err.contains("/ocbgp:management/metrics/config/address"),
+            "{err}"
+        );
+        assert!(err.contains(reason), "{err}");
+    }
+    let metrics: SocketAddr = "127.0.0.1:9179".parse().unwrap();
+    assert!(!h.tcp_reachable(metrics));
+    gnmi_set(
+        &d,
+        moved,
+        alice,
+        "update",
+        "/ocbgp:management/metrics/config",
+        json!({"enabled": true}),
+    )
+    .unwrap_or_else(|e| d.fail(&e));
+    assert!(
+        h.tcp_reachable(metrics),
+        "metrics not listening once the commit is acknowledged"
+    );
+
     assert!(
         !d.log_events_for("NETCONF session closed: its user was removed", None)
             .is_empty(),
