@@ -278,6 +278,42 @@ fn management_servers_follow_commits() {
         wait_until(STEP, || !h.tcp_reachable("127.0.0.1:830".parse().unwrap())),
         "the old NETCONF port still answers"
     );
+    // A NETCONF commit the engine cannot carry out is refused with
+    // operation-failed and the path; nothing changes.
+    let code = format!(
+        r#"
+from ncclient import manager
+from ncclient.operations import RPCError
+m = manager.connect(host="127.0.0.1", port={nport}, username="alice", password="wonder",
+                    hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=10)
+m.edit_config(target="candidate", config="""
+<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">
+ <network-instances xmlns="http://openconfig.net/yang/network-instance"><network-instance><name>DEFAULT</name>
+  <protocols><protocol xmlns:pt="http://openconfig.net/yang/policy-types"><identifier>pt:BGP</identifier><name>BGP</name>
+   <bgp><global><listen xmlns="urn:ocbgp:yang:ocbgp"><config><address>{ABSENT}</address></config></listen></global></bgp>
+  </protocol></protocols></network-instance></network-instances>
+</config>""")
+try:
+    m.commit()
+    print("COMMITTED")
+except RPCError as e:
+    print("REFUSED", e.tag, e.message)
+m.discard_changes()
+m.close_session()
+"#,
+        nport = netconf.port(),
+    );
+    let out = d.host().try_run("timeout", &["30", "python3", "-c", &code]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("REFUSED operation-failed"), "{said}");
+    assert!(said.contains("ocbgp:listen/config/address"), "{said}");
+    assert!(said.contains(ABSENT), "{said}");
+    assert!(h.tcp_reachable("127.0.0.1:1790".parse().unwrap()));
+
     gnmi_set(
         &d,
         moved,
@@ -372,4 +408,123 @@ os._exit(0)
         d.process().log_tail(20)
     );
     d.process().assert_running();
+}
+
+/// A self-signed certificate for 127.0.0.1 in `dir` (openssl): its file,
+/// its key's file and its SHA-256 fingerprint as openssl prints it.
+fn make_cert(dir: &std::path::Path, name: &str) -> (String, String, String) {
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let fp = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&cert)
+        .output()
+        .expect("run openssl");
+    (
+        cert.display().to_string(),
+        key.display().to_string(),
+        String::from_utf8_lossy(&fp.stdout).trim().to_string(),
+    )
+}
+
+/// The fingerprint of the certificate the TLS server at `addr` presents
+/// (openssl s_client in `h`'s namespace).
+fn served_fingerprint(h: &Host, addr: SocketAddr) -> String {
+    let script = format!(
+        "openssl s_client -connect {addr} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256"
+    );
+    let out = h.try_run("timeout", &["10", "bash", "-c", &script]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn gnmi_tls_files_follow_commits() {
+    let lab = Lab::new("apply_tls");
+    let h = lab.host("r1");
+    let (cert_a, key_a, fp_a) = make_cert(h.dir(), "a");
+    let (cert_b, key_b, fp_b) = make_cert(h.dir(), "b");
+    assert_ne!(fp_a, fp_b);
+    let mut file = config(&h, &[ip("127.0.0.1")]).no_netconf().to_json();
+    file["ocbgp:management"]["gnmi"] = json!({"config": {
+        "address": "127.0.0.1", "port": 9339, "tls-certificate": cert_a, "tls-key": key_a}});
+    file["ocbgp:management"]["users"] =
+        json!({"user": [{"name": "ops", "config": {"name": "ops", "password": "$0$pw"}}]});
+    let path = h.dir().join("tls.json");
+    std::fs::write(&path, file.to_string()).unwrap();
+    check_config_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let mut cmd = h.command(ocbgp_tests::bin_path("ocbgpd"));
+    cmd.arg("--config")
+        .arg(&path)
+        .arg("--state-dir")
+        .arg(h.dir().join("state"));
+    let p = h.spawn_command("ocbgpd", cmd);
+    let gnmi: SocketAddr = "127.0.0.1:9339".parse().unwrap();
+    assert!(
+        wait_until(STEP, || !p.running() || h.tcp_reachable(gnmi)),
+        "ocbgpd did not start"
+    );
+    p.assert_running();
+    assert_eq!(served_fingerprint(&h, gnmi), fp_a);
+
+    // pygnmi over TLS: a Set naming a key file that does not exist is
+    // refused with its path; one naming certificate B switches the server
+    // to it by the time the commit is acknowledged.
+    let set = |ca: &str, cert: &str, key: &str| {
+        let code = format!(
+            r#"
+from pygnmi.client import gNMIclient
+with gNMIclient(target=("127.0.0.1", 9339), path_cert={ca:?}, username="ops", password="pw",
+                timeout=5) as gc:
+    gc.set(update=[("/ocbgp:management/gnmi/config", {{"tls-certificate": {cert:?}, "tls-key": {key:?}}})],
+           encoding="json_ietf")
+print("OK")
+"#
+        );
+        let out = h.try_run("timeout", &["30", "python3", "-c", &code]);
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), said)
+    };
+    let (ok, said) = set(&cert_a, &cert_b, "/nonexistent/b.key");
+    assert!(!ok, "{said}");
+    assert!(said.contains("FAILED_PRECONDITION"), "{said}");
+    assert!(
+        said.contains("/ocbgp:management/gnmi/config/tls-key"),
+        "{said}"
+    );
+    assert_eq!(served_fingerprint(&h, gnmi), fp_a);
+    let (ok, said) = set(&cert_a, &cert_b, &key_b);
+    assert!(ok, "{said}\n{}", p.log_tail(20));
+    assert!(
+        wait_until(STEP, || served_fingerprint(&h, gnmi) == fp_b),
+        "the server still presents the old certificate"
+    );
+    p.assert_running();
 }
