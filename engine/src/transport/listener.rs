@@ -182,11 +182,14 @@ impl Listener {
         let mut sockets = Vec::with_capacity(wanted.len());
         for (addr, dual_stack) in wanted {
             // Port 0 asks for a fresh port: never reused.
+            // Every address is one dual-stack `[::]` socket, or `0.0.0.0` on a
+            // host without IPv6 (then that one is reused).
+            let any_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
             let reuse = (port != 0)
                 .then(|| {
-                    current
-                        .iter()
-                        .find(|(a, d, _)| *a == addr && *d == dual_stack)
+                    current.iter().find(|(a, d, _)| {
+                        (*a == addr && *d == dual_stack) || (dual_stack && !*d && *a == any_v4)
+                    })
                 })
                 .flatten();
             if let Some((addr, dual_stack, socket)) = reuse {
