@@ -132,6 +132,14 @@ fn gnmi_settings(config: &Config) -> Result<Option<GnmiSettings>, Refusal> {
     }))
 }
 
+/// Users' passwords must be of a form a login can match, their SSH keys
+/// must parse.
+fn check_users(config: &Config) -> Result<(), Refusal> {
+    ocbgp_models::users::check_passwords(config)
+        .and_then(|()| ocbgp_netconf::auth::check_keys(config))
+        .map_err(|(path, reason)| refusal(&path, reason))
+}
+
 /// What a server listens with, compared to see whether it must restart.
 #[derive(Clone, PartialEq)]
 struct GnmiSettings {
@@ -274,6 +282,7 @@ impl Management {
     /// Checks `config`'s management settings against what runs and
     /// acquires what they need.
     fn prepare_config(&self, config: &Config) -> Result<Prepared, Refusal> {
+        check_users(config)?;
         let current = self.current();
         let gnmi = match gnmi_settings(config)? {
             None if current.gnmi.is_none() => Step::Keep,
@@ -499,6 +508,7 @@ impl ConfigConsumer for Management {
 /// The NETCONF host key in `state_dir` is parsed when it exists. Whether
 /// the ports are free is known only to the live daemon.
 pub fn check(config: &Config, state_dir: &Path) -> Result<(), Refusal> {
+    check_users(config)?;
     if let Some(g) = gnmi_settings(config)? {
         ocbgp_engine::transport::address_present(g.addr.ip()).map_err(|e| {
             refusal(

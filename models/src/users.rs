@@ -93,6 +93,25 @@ pub fn names(running: &Config) -> Vec<String> {
     set.iter().filter_map(|n| n.value_canonical()).collect()
 }
 
+/// The first configured password no login can match (not `$5$`, `$6$` or
+/// `$0$`), as its data path and the reason: a configuration that has one
+/// is refused rather than locking the user out silently.
+pub fn check_passwords(running: &Config) -> Result<(), (String, String)> {
+    for user in names(running) {
+        let path = format!("{}/password", user_path(&user));
+        let Some(stored) = running.value(&path) else {
+            continue;
+        };
+        if !(stored.starts_with("$5$") || stored.starts_with("$6$") || stored.starts_with("$0$")) {
+            return Err((
+                path,
+                "a password is a crypt(3) SHA-256 ($5$...) or SHA-512 ($6$...) hash, or $0$ and clear text (labs only)".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Whether `user` is configured.
 pub fn exists(running: &Config, user: &str) -> bool {
     plausible_name(user)

@@ -22,6 +22,25 @@ pub fn key_ok(running: &Config, user: &str, key: &PublicKey) -> bool {
         .any(|k| k.key_data() == key.key_data())
 }
 
+/// The first configured `authorized-key` that does not parse as an
+/// OpenSSH public key, as its user's data path and the reason.
+pub fn check_keys(running: &Config) -> Result<(), (String, String)> {
+    for user in ocbgp_models::users::names(running) {
+        for line in ocbgp_models::users::authorized_keys(running, &user) {
+            if let Err(e) = PublicKey::from_openssh(&line) {
+                return Err((
+                    format!(
+                        "{}[name='{user}']/config/authorized-key",
+                        ocbgp_models::users::USERS_PATH
+                    ),
+                    format!("not an OpenSSH public key ({e}): {line}"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -200,6 +200,32 @@ fn gnmi_off_loopback_without_tls_is_refused() {
     assert!(format!("{addr:?}").contains("127.0.0.1"), "{addr:?}");
     assert!(!h.tcp_reachable(SocketAddr::new(h.ipv4(), gnmi.port())));
 
+    // Users no login could match are refused with the leaf at fault: a
+    // password that is no crypt(3) hash (nor $0$), a key that does not
+    // parse.
+    for (user, leaf) in [
+        (
+            json!({"name": "eve", "password": "plain"}),
+            "config/password",
+        ),
+        (
+            json!({"name": "eve", "password": "$0$x", "authorized-key": ["ssh-ed25519 not-a-key"]}),
+            "config/authorized-key",
+        ),
+    ] {
+        let err = gnmi_set(
+            &d,
+            gnmi,
+            None,
+            "update",
+            "/ocbgp:management/users/user[name=eve]",
+            json!({"name": "eve", "config": user}),
+        )
+        .expect_err("a user no login can match must be refused");
+        assert!(err.contains("FAILED_PRECONDITION"), "{err}");
+        assert!(err.contains(leaf), "{err}");
+    }
+
     // --check refuses such a file, and one whose TLS files do not exist.
     let mut file = config(&h, &[ip("127.0.0.1")]).to_json();
     file["ocbgp:management"]["gnmi"] =
