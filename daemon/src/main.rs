@@ -33,7 +33,11 @@ pub struct Args {
     )]
     state_dir: PathBuf,
 
-    /// Validate FILE as a configuration and exit: 0 if valid, 1 if not.
+    /// Check FILE as a commit would and exit: 0 if valid, 1 if not. Beyond
+    /// the schema: BGP settings and policies resolve, listen addresses are
+    /// the host's, TLS files and the NETCONF host key (in --state-dir)
+    /// read and parse. Ports are not bound (a running daemon may hold
+    /// them).
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
     check: Option<PathBuf>,
 
@@ -60,9 +64,12 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some(file) = &args.check {
-        return match startup::load_file(file) {
-            Ok(_) => {
+        return match startup::check_file(file, &args.state_dir) {
+            Ok(notes) => {
                 println!("{}: valid", file.display());
+                for note in notes {
+                    println!("note: {note}");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -4,11 +4,13 @@
 //! Sessions, prefixes, messages and RIB sizes are read from the engine at
 //! each scrape (nothing is kept between scrapes); commit counts and
 //! latencies are accumulated from the datastore's commit events. The
-//! endpoint follows `/ocbgp:management/metrics/config` (off by default):
-//! after every commit it is started, stopped or moved to the new address.
-//! A port that cannot be bound is logged, not fatal: metrics are not worth
-//! refusing a configuration for.
+//! endpoint follows `/ocbgp:management/metrics/config` (off by default)
+//! as part of every commit, like the other management servers
+//! ([`crate::servers::Management`]): its socket is bound in the commit's
+//! prepare step, so an address or port that cannot be bound refuses the
+//! commit, and it is started, stopped or moved in apply.
 
+use std::future::IntoFuture as _;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -30,7 +32,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 use tokio::sync::{broadcast, watch};
-use tokio::task::JoinHandle;
 
 const METRICS_CONFIG: &str = "/ocbgp:management/metrics/config";
 
@@ -296,7 +297,7 @@ fn saturating_i64(v: u64) -> i64 {
 }
 
 /// Where the endpoint should listen according to `config`, if enabled.
-fn endpoint(config: &Config) -> Option<SocketAddr> {
+pub fn endpoint(config: &Config) -> Option<SocketAddr> {
     let leaf = |name: &str| config.value(&format!("{METRICS_CONFIG}/{name}"));
     if leaf("enabled").as_deref() != Some("true") {
         return None;
@@ -309,87 +310,61 @@ fn endpoint(config: &Config) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
-/// One running HTTP server.
-struct Server {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Server {
-    async fn start(metrics: Arc<Metrics>, addr: SocketAddr) -> Option<Server> {
-        let listener = match tokio::net::TcpListener::bind(addr).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(%addr, error = %e, "cannot listen for metrics; endpoint not running");
-                return None;
-            }
-        };
-        let app = Router::new().route(
-            "/metrics",
-            get(move || {
-                let metrics = metrics.clone();
-                async move { ([(CONTENT_TYPE, OPENMETRICS)], metrics.render().await) }
-            }),
-        );
-        let (stop, mut stop_rx) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stop_rx.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(%addr, error = %e, "metrics server failed");
-            }
-        });
-        tracing::info!(%addr, "metrics endpoint listening");
-        Some(Server { addr, stop, task })
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        // A scrape in progress finishes; one that hangs is not waited for.
-        let mut task = self.task;
-        if tokio::time::timeout(Duration::from_secs(5), &mut task)
-            .await
-            .is_err()
-        {
-            task.abort();
-        }
-        tracing::info!(addr = %self.addr, "metrics endpoint stopped");
+/// Serves `GET /metrics` on a bound listener until `shutdown` completes
+/// (a scrape in progress finishes, bounded by 5 s).
+pub async fn serve(
+    metrics: Arc<Metrics>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let addr = listener.local_addr().ok();
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let metrics = metrics.clone();
+            async move { ([(CONTENT_TYPE, OPENMETRICS)], metrics.render().await) }
+        }),
+    );
+    tracing::info!(?addr, "metrics endpoint listening");
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopped_tx.send(());
+    };
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .into_future();
+    tokio::pin!(server);
+    let result = tokio::select! {
+        r = &mut server => r,
+        // A scrape that hangs is not waited for past 5 s after the stop.
+        _ = async {
+            let _ = stopped_rx.await;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        } => Ok(()),
+    };
+    match result {
+        Ok(()) => tracing::info!(?addr, "metrics endpoint stopped"),
+        Err(e) => tracing::error!(?addr, error = %e, "metrics server failed"),
     }
 }
 
-/// Counts commits and runs the endpoint as the configuration says, until
-/// `stop` turns true.
+/// Counts commits until `stop` turns true. (The endpoint itself follows
+/// the configuration as part of each commit: see
+/// [`crate::servers::Management`].)
 pub async fn run(metrics: Arc<Metrics>, store: Arc<Datastore>, mut stop: watch::Receiver<bool>) {
     let mut events = store.subscribe();
-    let mut server: Option<Server> = None;
     loop {
-        let wanted = endpoint(&store.running());
-        if server.as_ref().map(|s| s.addr) != wanted {
-            if let Some(s) = server.take() {
-                s.stop().await;
-            }
-            if let Some(addr) = wanted {
-                server = Server::start(metrics.clone(), addr).await;
-            }
-        }
         tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
             event = events.recv() => match event {
                 Ok(event) => metrics.record(&event),
-                // Some commits went uncounted; the endpoint is re-read anyway.
+                // Some commits went uncounted.
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!(missed = n, "metrics fell behind the commit events");
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
             },
         }
-    }
-    if let Some(s) = server.take() {
-        s.stop().await;
     }
 }

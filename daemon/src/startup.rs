@@ -15,6 +15,22 @@ use ocbgp_models::datastore::{Datastore, Options, Startup};
 /// listens on loopback only, and the management servers on loopback.
 pub const DEFAULT_CONFIG: &str = include_str!("default-config.json");
 
+/// `ocbgpd --check`: the file parses and validates, and passes the checks
+/// a commit goes through as far as they can be made without the live
+/// daemon (see [`ocbgp_engine::config::check`] and
+/// [`crate::servers::check`]); what only the live daemon can check is
+/// returned as notes.
+pub fn check_file(path: &Path, state_dir: &Path) -> Result<Vec<&'static str>> {
+    let config = load_file(path)?;
+    ocbgp_engine::config::check(&config)
+        .map_err(|p| anyhow::anyhow!("{}: cannot run the configuration: {p}", path.display()))?;
+    crate::servers::check(&config, state_dir)
+        .map_err(|r| anyhow::anyhow!("{}: cannot run the configuration: {r}", path.display()))?;
+    Ok(vec![
+        "not checked without the live daemon: that the BGP, gNMI, NETCONF and metrics ports are free to bind (addresses were checked to exist on this host)",
+    ])
+}
+
 /// Loads and validates a configuration file (JSON or XML, by content).
 pub fn load_file(path: &Path) -> Result<Config> {
     let text = std::fs::read_to_string(path)
@@ -64,31 +80,36 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
     store.set_state_provider(Arc::new(EngineState::new(engine.clone())));
 
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
-    let mut servers = tokio::task::JoinSet::new();
-    crate::servers::start(&store, &engine, state_dir, &stop_rx, &mut servers).await?;
+    // The management servers follow the configuration the same way.
     let metrics = Arc::new(crate::metrics::Metrics::new(engine.clone(), store.clone()));
+    let (management, mut failures) = crate::servers::Management::new(
+        store.clone(),
+        engine.clone(),
+        metrics.clone(),
+        state_dir,
+        stop_rx.clone(),
+    );
+    let management = Arc::new(management);
+    management
+        .sync(&config)
+        .map_err(|r| anyhow::anyhow!("cannot run the configuration: {r}"))?;
+    store.add_consumer(management);
     let metrics_task = tokio::spawn(crate::metrics::run(metrics, store.clone(), stop_rx.clone()));
     let file = config_file.map(Path::to_path_buf);
     let reload_task =
         hangup.map(|hup| tokio::spawn(crate::reload::watch(hup, store.clone(), file)));
     let failed = tokio::select! {
         _ = shutdown_signal() => None,
-        Some(done) = servers.join_next() => Some(done),
+        Some(error) = failures.recv() => Some(error),
     };
     let _ = stop.send(true);
     if let Some(task) = reload_task {
         task.abort();
     }
-    // Servers end their sessions and return; bounded so a stuck client
-    // cannot hold the daemon up.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        while servers.join_next().await.is_some() {}
-    })
-    .await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), metrics_task).await;
     engine.stop();
-    if let Some(done) = failed {
-        done.context("server task")??;
+    if let Some(error) = failed {
+        return Err(error);
     }
     tracing::info!("stopped");
     Ok(())

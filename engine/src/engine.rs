@@ -19,7 +19,7 @@ use crate::rib::{
 use crate::rib_task::{RibCommand, RibHandle};
 use crate::session::{self, PeerConfig, PeerHandle};
 use crate::stats::PeerStats;
-use crate::transport::Listener;
+use crate::transport::{Listener, PreparedBind};
 
 /// One configured neighbor as the engine runs it.
 #[derive(Clone)]
@@ -126,6 +126,16 @@ pub enum EngineError {
     UnknownNeighbor(IpAddr),
 }
 
+/// A change of the BGP listener, prepared by [`Engine::prepare_listen`].
+pub enum ListenChange {
+    /// The sockets bound now are the ones wanted.
+    Keep,
+    /// Listening is switched off: every socket closes.
+    Disable,
+    /// New sockets bound (and some reused), to be put in force.
+    Bind(PreparedBind),
+}
+
 /// How [`Engine::clear_neighbor`] clears a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClearMode {
@@ -168,7 +178,17 @@ impl Engine {
 
     /// Starts BGP with these settings, or applies changed ones. A new AS or
     /// router id restarts every session (the peers must see new OPENs).
+    /// The listener is prepared first: if it cannot bind, nothing changes.
     pub fn set_global(&self, global: GlobalSettings) -> Result<(), EngineError> {
+        let listen = self.prepare_listen(&global.listen)?;
+        self.set_global_prepared(global, listen);
+        Ok(())
+    }
+
+    /// [`Engine::set_global`] with the listener prepared beforehand by
+    /// [`Engine::prepare_listen`] (a configuration transaction prepares it
+    /// in its prepare step). Cannot fail.
+    pub fn set_global_prepared(&self, global: GlobalSettings, listen: ListenChange) {
         let _rt = self.inner.runtime.enter();
         let mut running = self.running();
         let restart = match running.as_ref() {
@@ -222,32 +242,42 @@ impl Engine {
             r.global = global.clone();
         }
         drop(running);
-        self.listen(&global.listen)
+        self.install_listen(listen);
     }
 
-    fn listen(&self, listen: &ListenSettings) -> Result<(), EngineError> {
+    /// The first half of a change of the listener: binds what `listen`
+    /// needs and is not bound yet (see [`Listener::prepare`] for which
+    /// sockets are reused). An error leaves the listener as it was; the
+    /// result is put in force by [`Engine::set_global_prepared`] or
+    /// [`Engine::install_listen`], or released by dropping it.
+    pub fn prepare_listen(&self, listen: &ListenSettings) -> Result<ListenChange, EngineError> {
         let _rt = self.inner.runtime.enter();
         if !listen.enabled {
-            self.inner.listener.disable();
-            return Ok(());
+            return Ok(ListenChange::Disable);
         }
-        let wanted_port = |a: &std::net::SocketAddr| a.port() == listen.port;
-        let bound = self.inner.listener.local_addrs();
-        let same = !bound.is_empty()
-            && bound.iter().all(wanted_port)
-            && (listen.addresses.is_empty()
-                || listen
-                    .addresses
-                    .iter()
-                    .all(|a| bound.iter().any(|b| b.ip() == *a)));
-        if same {
-            return Ok(());
-        }
-        self.inner
+        let prepared = self
+            .inner
             .listener
-            .rebind(&listen.addresses, listen.port)
-            .map(|_| ())
-            .map_err(|e| EngineError::Listen(e.to_string()))
+            .prepare(&listen.addresses, listen.port)
+            .map_err(|e| EngineError::Listen(e.to_string()))?;
+        if prepared.all_reused()
+            && prepared.addrs().len() == self.inner.listener.local_addrs().len()
+        {
+            return Ok(ListenChange::Keep);
+        }
+        Ok(ListenChange::Bind(prepared))
+    }
+
+    /// Puts a prepared listener change in force. Cannot fail.
+    pub fn install_listen(&self, change: ListenChange) {
+        let _rt = self.inner.runtime.enter();
+        match change {
+            ListenChange::Keep => {}
+            ListenChange::Disable => self.inner.listener.disable(),
+            ListenChange::Bind(prepared) => {
+                self.inner.listener.install(prepared);
+            }
+        }
     }
 
     /// Stops BGP: every session ends with a Cease, the RIB goes.

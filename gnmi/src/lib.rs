@@ -25,7 +25,9 @@ pub use auth::{Authenticator, ConfigUsers};
 pub use client::{channel, connect, connect_tls, gnmi_client, tls_config, ConnectError};
 pub use gnoi::{BgpControl, ClearError, ClearMode};
 pub use path::PathError;
-pub use server::{serve, serve_listener, GnmiServerConfig, GnmiService, ServeError};
+pub use server::{
+    serve, serve_listener, serve_prepared, GnmiServerConfig, GnmiService, ServeError, TlsIdentity,
+};
 pub use set::failure_details;
 pub use subscribe::SubscribeOptions;
 

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -109,6 +109,18 @@ impl GnmiService {
             subscribe: SubscribeOptions::default(),
             stop: Arc::new(stop),
             bgp: None,
+        }
+    }
+
+    /// A copy for a new server: the same datastore session, authenticator
+    /// and options, with subscriptions of its own (ended by its own
+    /// [`GnmiService::shutdown_subscriptions`]). Takes no datastore lock,
+    /// so a configuration transaction can start a server.
+    pub fn fresh(&self) -> GnmiService {
+        let (stop, _) = watch::channel(false);
+        GnmiService {
+            stop: Arc::new(stop),
+            ..self.clone()
         }
     }
 
@@ -227,19 +239,67 @@ impl Gnmi for GnmiService {
         &self,
         request: Request<Streaming<SubscribeRequest>>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        self.user(&request).await?;
+        let user = self.user(&request).await?;
         if *self.stop.borrow() {
             return Err(Status::unavailable("the gNMI server is shutting down"));
         }
+        let stop = match (user, self.authenticator.as_ref().filter(|a| a.enforced())) {
+            (Some(user), Some(auth)) => until_user_removed(
+                self.store.clone(),
+                auth.clone(),
+                user,
+                self.stop.subscribe(),
+            ),
+            _ => self.stop.subscribe(),
+        };
         let (tx, rx) = mpsc::channel(self.subscribe.queue_len.max(1));
         let ctx = subscribe::Context {
             store: self.store.clone(),
             options: self.subscribe.clone(),
-            stop: self.stop.subscribe(),
+            stop,
         };
         tokio::spawn(subscribe::run(ctx, request.into_inner(), tx));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
+}
+
+/// A stop signal for one subscription of `user`: it turns true when the
+/// server stops (`server`) or when a commit removes the user (asked of
+/// `auth` after every commit), so a removed user's subscriptions end.
+fn until_user_removed(
+    store: Arc<Datastore>,
+    auth: Arc<dyn Authenticator>,
+    user: String,
+    mut server: watch::Receiver<bool>,
+) -> watch::Receiver<bool> {
+    use tokio::sync::broadcast::error::RecvError;
+    let (tx, rx) = watch::channel(false);
+    let mut commits = store.subscribe();
+    tokio::spawn(async move {
+        let mut commits_open = true;
+        loop {
+            tokio::select! {
+                // The subscription ended.
+                _ = tx.closed() => return,
+                _ = async { let _ = server.wait_for(|s| *s).await; } => break,
+                event = commits.recv(), if commits_open => match event {
+                    Ok(_) | Err(RecvError::Lagged(_)) => {
+                        let (a, u) = (auth.clone(), user.clone());
+                        let valid = tokio::task::spawn_blocking(move || a.still_valid(&u))
+                            .await
+                            .unwrap_or(false);
+                        if !valid {
+                            tracing::info!(%user, "gNMI subscription closed: its user was removed");
+                            break;
+                        }
+                    }
+                    Err(RecvError::Closed) => commits_open = false,
+                },
+            }
+        }
+        let _ = tx.send(true);
+    });
+    rx
 }
 
 /// The gRPC service wrapper with ocbgp's message size limits, ready for
@@ -283,19 +343,62 @@ impl GnmiServerConfig {
 }
 
 /// Refuses to expose gNMI beyond the machine without TLS and users.
-fn check_exposure(addr: SocketAddr, config: &GnmiServerConfig) -> Result<(), ServeError> {
+fn check_exposure(
+    addr: SocketAddr,
+    tls: bool,
+    users: Option<&Arc<dyn Authenticator>>,
+) -> Result<(), ServeError> {
     let loopback = addr.ip().to_canonical().is_loopback();
-    if !loopback && (config.tls.is_none() || config.users.is_none()) {
+    if !loopback && (!tls || !users.is_some_and(|u| u.enforced())) {
         return Err(ServeError::Insecure { addr });
     }
     Ok(())
 }
 
-fn read_file(path: &PathBuf) -> Result<Vec<u8>, ServeError> {
+fn read_file(path: &Path) -> Result<Vec<u8>, ServeError> {
     std::fs::read(path).map_err(|source| ServeError::TlsFile {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source,
     })
+}
+
+/// A TLS certificate chain and private key, read and checked (both parse,
+/// as the server will use them) ahead of serving: a server started with
+/// one cannot fail on its TLS set-up.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    cert: Vec<u8>,
+    key: Vec<u8>,
+}
+
+impl fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsIdentity").finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for TlsIdentity {
+    fn eq(&self, other: &TlsIdentity) -> bool {
+        self.cert == other.cert && self.key == other.key
+    }
+}
+
+impl TlsIdentity {
+    /// Reads PEM files: the certificate chain and the private key.
+    pub fn load(cert: &Path, key: &Path) -> Result<TlsIdentity, ServeError> {
+        TlsIdentity::from_pem(read_file(cert)?, read_file(key)?)
+    }
+
+    /// Takes PEM text, checked as the server would take it.
+    pub fn from_pem(cert: Vec<u8>, key: Vec<u8>) -> Result<TlsIdentity, ServeError> {
+        let identity = TlsIdentity { cert, key };
+        Server::builder().tls_config(identity.config())?;
+        Ok(identity)
+    }
+
+    fn config(&self) -> ServerTlsConfig {
+        ServerTlsConfig::new().identity(Identity::from_pem(&self.cert, &self.key))
+    }
 }
 
 /// Runs the gNMI server for `service` on `config.addr` until `shutdown`
@@ -305,7 +408,7 @@ pub async fn serve(
     config: GnmiServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    check_exposure(config.addr, &config)?;
+    check_exposure(config.addr, config.tls.is_some(), config.users.as_ref())?;
     let listener = TcpListener::bind(config.addr)
         .await
         .map_err(|source| ServeError::Bind {
@@ -328,17 +431,40 @@ pub async fn serve_listener(
         addr: config.addr,
         source,
     })?;
-    check_exposure(addr, &config)?;
-    let service = match &config.users {
+    check_exposure(addr, config.tls.is_some(), config.users.as_ref())?;
+    let tls = match &config.tls {
+        Some((cert, key)) => Some(TlsIdentity::load(cert, key)?),
+        None => None,
+    };
+    serve_prepared(service, listener, tls, config.users, shutdown).await
+}
+
+/// Runs the gNMI server on a bound listener with TLS read beforehand
+/// ([`TlsIdentity`]) until `shutdown` completes: for a caller that
+/// acquires everything first and then starts the server (the daemon, in a
+/// configuration transaction). `users`, when given, authenticates every
+/// RPC while it [enforces](Authenticator::enforced) authentication.
+pub async fn serve_prepared(
+    service: GnmiService,
+    listener: TcpListener,
+    tls: Option<TlsIdentity>,
+    users: Option<Arc<dyn Authenticator>>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    let addr = listener.local_addr().map_err(|source| ServeError::Bind {
+        addr: SocketAddr::from(([0, 0, 0, 0], 0)),
+        source,
+    })?;
+    check_exposure(addr, tls.is_some(), users.as_ref())?;
+    let service = match &users {
         Some(users) => service.with_authenticator(users.clone()),
         None => service,
     };
     let mut builder = Server::builder();
-    if let Some((cert, key)) = &config.tls {
-        let identity = Identity::from_pem(read_file(cert)?, read_file(key)?);
-        builder = builder.tls_config(ServerTlsConfig::new().identity(identity))?;
+    if let Some(identity) = &tls {
+        builder = builder.tls_config(identity.config())?;
     }
-    tracing::info!(%addr, tls = config.tls.is_some(), authentication = config.users.is_some(), "gNMI server listening");
+    tracing::info!(%addr, tls = tls.is_some(), authentication = users.is_some(), "gNMI server listening");
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let stopper = service.clone();
     let shutdown = async move {

@@ -15,5 +15,6 @@ pub mod ly;
 pub mod path;
 pub mod schema;
 pub mod support;
+pub mod users;
 
 pub use error::ModelError;

@@ -1,6 +1,7 @@
 //! Who may open a NETCONF session: the users of the running configuration,
 //! `/ocbgp:management/users/user[name]/config`, by password or by SSH
-//! public key.
+//! public key. The user store itself is [`ocbgp_models::users`], shared
+//! with gNMI.
 //!
 //! A password is a crypt(3) SHA-256 (`$5$`) or SHA-512 (`$6$`) hash. A
 //! value `$0$` followed by clear text is compared as clear text: that is
@@ -10,71 +11,34 @@
 
 use ocbgp_models::config::Config;
 use russh::keys::PublicKey;
-use sha_crypt::{PasswordVerifier, ShaCrypt};
 
-/// Whether a user name can be a configured one (the schema's pattern); it
-/// also keeps quotes and NUL out of the data paths built from it.
-pub fn plausible_name(user: &str) -> bool {
-    (1..=64).contains(&user.len())
-        && user
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-fn user_path(user: &str) -> String {
-    format!("/ocbgp:management/users/user[name='{user}']/config")
-}
-
-/// Whether `password` matches `stored`: a `$5$`/`$6$` crypt(3) hash, or
-/// `$0$` and clear text. Anything else matches nothing.
-pub fn verify_password(password: &str, stored: &str) -> bool {
-    if let Some(clear) = stored.strip_prefix("$0$") {
-        return constant_time_eq(clear.as_bytes(), password.as_bytes());
-    }
-    if !(stored.starts_with("$5$") || stored.starts_with("$6$")) {
-        return false;
-    }
-    ShaCrypt::default()
-        .verify_password(password.as_bytes(), stored)
-        .is_ok()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Whether `user` is configured with `password`. Runs a password hash, so
-/// callers keep it off the async runtime's threads.
-pub fn password_ok(running: &Config, user: &str, password: &str) -> bool {
-    if !plausible_name(user) || password.contains('\0') {
-        return false;
-    }
-    match running.value(&format!("{}/password", user_path(user))) {
-        Some(stored) => verify_password(password, &stored),
-        None => false,
-    }
-}
+pub use ocbgp_models::users::{password_ok, plausible_name, verify_password};
 
 /// Whether `key` is one of `user`'s authorized keys.
 pub fn key_ok(running: &Config, user: &str, key: &PublicKey) -> bool {
-    if !plausible_name(user) {
-        return false;
-    }
-    let tree = running.tree();
-    if tree.reference().is_none() {
-        return false;
-    }
-    let Ok(set) = ocbgp_models::ly::find(tree, &format!("{}/authorized-key", user_path(user)))
-    else {
-        return false;
-    };
-    set.iter()
-        .filter_map(|n| n.value_canonical())
-        .filter_map(|line| PublicKey::from_openssh(line.trim()).ok())
+    ocbgp_models::users::authorized_keys(running, user)
+        .iter()
+        .filter_map(|line| PublicKey::from_openssh(line).ok())
         .any(|k| k.key_data() == key.key_data())
+}
+
+/// The first configured `authorized-key` that does not parse as an
+/// OpenSSH public key, as its user's data path and the reason.
+pub fn check_keys(running: &Config) -> Result<(), (String, String)> {
+    for user in ocbgp_models::users::names(running) {
+        for line in ocbgp_models::users::authorized_keys(running, &user) {
+            if let Err(e) = PublicKey::from_openssh(&line) {
+                return Err((
+                    format!(
+                        "{}[name='{user}']/config/authorized-key",
+                        ocbgp_models::users::USERS_PATH
+                    ),
+                    format!("not an OpenSSH public key ({e}): {line}"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

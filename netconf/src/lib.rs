@@ -28,7 +28,10 @@ pub mod xml;
 pub mod yang;
 pub mod yang_library;
 
+/// An SSH host key, as [`load_or_create_host_key`] returns it.
+pub use russh::keys::PrivateKey as HostKey;
 pub use server::{
-    load_or_create_host_key, serve, serve_listener, NetconfConfig, ServeError, DEFAULT_PORT,
+    load_or_create_host_key, serve, serve_listener, serve_prepared, NetconfConfig, ServeError,
+    DEFAULT_PORT,
 };
 pub use shared::Limits;

@@ -158,6 +158,25 @@ pub async fn serve_listener(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let key = load_or_create_host_key(&config.host_key_path)?;
+    serve_prepared(store, listener, config, key, shutdown).await;
+    Ok(())
+}
+
+/// Serves NETCONF over SSH on a bound listener with a host key loaded
+/// beforehand (see [`load_or_create_host_key`]) until `shutdown`
+/// completes; then every session is ended. Cannot fail: for a caller that
+/// acquires everything first (the daemon, in a configuration
+/// transaction). After every commit, the sessions of users it removed are
+/// closed.
+pub async fn serve_prepared(
+    store: Arc<Datastore>,
+    listener: TcpListener,
+    config: NetconfConfig,
+    key: PrivateKey,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let mut commits = store.subscribe();
+    let mut commits_open = true;
     let ssh = Arc::new(russh::server::Config {
         server_id: russh::SshId::Standard(
             format!("SSH-2.0-ocbgp_{}", env!("CARGO_PKG_VERSION")).into(),
@@ -181,6 +200,12 @@ pub async fn serve_listener(
         tokio::select! {
             _ = &mut shutdown => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            event = commits.recv(), if commits_open => match event {
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    shared.kill_removed_users();
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => commits_open = false,
+            },
             accepted = listener.accept() => {
                 let (socket, peer) = match accepted {
                     Ok(a) => a,
@@ -230,7 +255,6 @@ pub async fn serve_listener(
     })
     .await;
     connections.abort_all();
-    Ok(())
 }
 
 /// One SSH connection.
@@ -328,6 +352,14 @@ impl Handler for Connection {
         let Some(user) = self.user.clone() else {
             return session.channel_failure(channel);
         };
+        // The user may have been removed since the login.
+        let u = user.clone();
+        if !self
+            .check(move |running| ocbgp_models::users::exists(running, &u))
+            .await
+        {
+            return session.channel_failure(channel);
+        }
         if name != "netconf" {
             return session.channel_failure(channel);
         }

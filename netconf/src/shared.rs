@@ -170,6 +170,21 @@ impl Shared {
         }
     }
 
+    /// Tells every session whose user is no longer configured to end (after
+    /// a commit that removed users); returns how many were told.
+    pub fn kill_removed_users(&self) -> usize {
+        let running = self.store.running();
+        let mut killed = 0;
+        for s in self.session_list() {
+            if !ocbgp_models::users::exists(&running, &s.user) {
+                tracing::info!(session = s.id.0, user = %s.user, "NETCONF session closed: its user was removed");
+                let _ = s.kill.send(true);
+                killed += 1;
+            }
+        }
+        killed
+    }
+
     /// Tells every session to end (server shutdown).
     pub fn kill_all(&self) {
         for s in self.session_list() {

@@ -6,8 +6,8 @@
 //! stays up), and the same confirmed, which stays.
 //!
 //! ocbgpd starts without users; the test's user (clear-text `$0$` password)
-//! is added by gNMI Set, since NETCONF reads users at each login and gNMI
-//! stays without login (users are decided when the daemon starts). ncclient
+//! is added by gNMI Set; both doors read users at each login, so from then
+//! on the test's gNMI requests log in as that user too. ncclient
 //! runs in ocbgpd's namespace (NETCONF on its default 127.0.0.1:830), every
 //! script under `timeout`. The confirmed commits use `persist` so the
 //! ncclient session may end between the steps: only the timer (or the
@@ -150,6 +150,8 @@ fn setup(lab: &Lab) -> (Host, Host, Ocbgpd, Bird) {
             .neighbor(Neighbor::new(r1.ipv4(), OC_AS).families(&[Family::Ipv4Unicast])),
     );
     add_user(&d);
+    // From now on gNMI wants a login too (users are read at each request).
+    d.set_gnmi_login("admin", "secret");
     (r1, r2, d, b)
 }
 

@@ -18,7 +18,7 @@ pub use resolve::{
     bgp_path, DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor,
 };
 
-use crate::engine::Engine;
+use crate::engine::{Engine, ListenChange};
 use crate::policy::{Policies, ROUTING_POLICY_PATH};
 use crate::rib::PathAttrs;
 
@@ -66,6 +66,8 @@ struct Plan {
     originated: Vec<(IpNet, PathAttrs)>,
     /// New dynamic-neighbor ranges, when they (or their peer groups) changed.
     dynamic: Option<Vec<DynamicRange>>,
+    /// The listener's new sockets, bound in prepare (with `global`).
+    listen: Option<ListenChange>,
 }
 
 /// Connects the datastore to the engine.
@@ -85,11 +87,37 @@ impl Northbound {
 
     /// Brings the engine in line with a whole configuration (at start-up).
     pub fn sync(&self, config: &Config) -> Result<(), Problem> {
-        let plan = plan_all(config)?;
+        let mut plan = plan_all(config)?;
+        self.acquire(&mut plan)?;
         self.execute(plan);
         Ok(())
     }
 
+    /// Acquires from the host what the plan needs (the listener's
+    /// sockets), so that [`Northbound::execute`] cannot fail. Dropping the
+    /// plan releases it.
+    fn acquire(&self, plan: &mut Plan) -> Result<(), Problem> {
+        if let Some(Some(g)) = &plan.global {
+            let change = self.engine.prepare_listen(&g.listen).map_err(|e| {
+                let addresses = if g.listen.addresses.is_empty() {
+                    "every address".to_string()
+                } else {
+                    let list: Vec<String> =
+                        g.listen.addresses.iter().map(|a| a.to_string()).collect();
+                    list.join(", ")
+                };
+                Problem {
+                    path: Some(listen_path(&g.listen)),
+                    reason: format!("cannot listen on {addresses} port {}: {e}", g.listen.port),
+                }
+            })?;
+            plan.listen = Some(change);
+        }
+        Ok(())
+    }
+
+    /// Carries a plan out. Nothing here can fail: the sockets were bound
+    /// in prepare, the settings resolved and checked there.
     fn execute(&self, plan: Plan) {
         if let Some(p) = plan.policies {
             self.engine.set_policies(p);
@@ -97,9 +125,8 @@ impl Northbound {
         if let Some(global) = plan.global {
             match global {
                 Some(g) => {
-                    if let Err(e) = self.engine.set_global(g) {
-                        tracing::error!(error = %e, "cannot apply BGP global settings");
-                    }
+                    let listen = plan.listen.unwrap_or(ListenChange::Keep);
+                    self.engine.set_global_prepared(g, listen);
                 }
                 None => self.engine.stop(),
             }
@@ -107,11 +134,12 @@ impl Northbound {
         for addr in plan.removed {
             self.engine.remove_neighbor(addr);
         }
+        // The engine refuses these only when BGP is not running, and a plan
+        // holds neighbors and routes only with BGP running (started above,
+        // or running already: `plan_bgp_change` plans them from the
+        // engine's current global settings).
         for n in plan.neighbors {
-            let addr = n.session.remote;
-            if let Err(e) = self.engine.set_neighbor(n) {
-                tracing::error!(peer = %addr, error = %e, "cannot apply neighbor settings");
-            }
+            let _ = self.engine.set_neighbor(n);
         }
         for prefix in plan.withdrawn {
             let _ = self.engine.delete_path(prefix);
@@ -123,6 +151,38 @@ impl Northbound {
             self.engine.set_dynamic_ranges(ranges);
         }
     }
+}
+
+/// The leaf a listener failure is reported at: the addresses when some
+/// are listed, else the port.
+fn listen_path(listen: &ListenSettings) -> String {
+    let leaf = if listen.addresses.is_empty() {
+        "port"
+    } else {
+        "address"
+    };
+    format!("{}/global/ocbgp:listen/config/{leaf}", bgp_path())
+}
+
+/// Checks a whole configuration as far as it can be without running it:
+/// everything [`Northbound::sync`] resolves (global settings, neighbors,
+/// policies, routes), and that every BGP listen address is one the host
+/// has (by binding it on a free port: the configured port may be held by
+/// a running ocbgpd). Whether the configured port is free is only known
+/// to the live daemon. For `ocbgpd --check`.
+pub fn check(config: &Config) -> Result<(), Problem> {
+    let plan = plan_all(config)?;
+    if let Some(Some(g)) = &plan.global {
+        if g.listen.enabled {
+            for &ip in &g.listen.addresses {
+                crate::transport::address_present(ip).map_err(|e| Problem {
+                    path: Some(listen_path(&g.listen)),
+                    reason: format!("cannot listen on {ip}: {e}"),
+                })?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks that every neighbor's chains can be built from `policies`.
@@ -303,7 +363,7 @@ fn check_single_instance(changes: &ChangeSet, bgp: &str) -> Result<(), Problem> 
 
 impl ConfigConsumer for Northbound {
     fn prepare(&self, tx: &Transaction<'_>) -> Result<(), Refusal> {
-        let plan = plan_change(
+        let mut plan = plan_change(
             tx.old,
             tx.new,
             tx.changes,
@@ -311,6 +371,7 @@ impl ConfigConsumer for Northbound {
             &self.engine.policies(),
         )
         .map_err(Refusal::from)?;
+        self.acquire(&mut plan).map_err(Refusal::from)?;
         *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some((tx.id, plan));
         Ok(())
     }
@@ -329,6 +390,7 @@ impl ConfigConsumer for Northbound {
     }
 
     fn abort(&self, _tx: &Transaction<'_>) {
+        // Dropping the plan closes the sockets it bound.
         self.pending
             .lock()
             .unwrap_or_else(|e| e.into_inner())

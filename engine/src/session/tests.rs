@@ -828,3 +828,50 @@ async fn listener_disable_and_rebind() {
     );
     assert!(TcpStream::connect(addr).await.is_ok());
 }
+
+#[tokio::test]
+async fn listener_prepare_reuses_binds_and_releases() {
+    // A free port for two loopback addresses.
+    let l = Listener::new();
+    let first = l.rebind(&[ip(36)], 0).unwrap()[0];
+    let port = first.port();
+    let second = std::net::SocketAddr::new(ip(37), port);
+
+    // Adding an address: the existing socket is reused, the new one bound
+    // but not serving until installed.
+    let prepared = l.prepare(&[ip(36), ip(37)], port).unwrap();
+    assert!(!prepared.all_reused());
+    assert_eq!(
+        l.local_addrs(),
+        vec![first],
+        "nothing changes before install"
+    );
+    // Dropping it (an aborted transaction) releases the new socket.
+    drop(prepared);
+    assert!(TcpStream::connect(second).await.is_err());
+    let prepared = l.prepare(&[ip(36), ip(37)], port).unwrap();
+    assert_eq!(l.install(prepared), vec![first, second]);
+    assert!(TcpStream::connect(second).await.is_ok());
+
+    // Removing one unbinds it; the other keeps its socket.
+    let prepared = l.prepare(&[ip(37)], port).unwrap();
+    assert!(prepared.all_reused());
+    assert_eq!(l.install(prepared), vec![second]);
+    assert!(
+        TcpStream::connect(first).await.is_err(),
+        "a removed address stays bound"
+    );
+    assert!(TcpStream::connect(second).await.is_ok());
+
+    // From a specific address to every address on the same port: bound
+    // while the specific one is open (SO_REUSEPORT), then swapped.
+    let prepared = l.prepare(&[], port).unwrap();
+    let every = l.install(prepared);
+    assert_eq!(every.len(), 1);
+    assert!(every[0].ip().is_unspecified());
+    assert!(TcpStream::connect(first).await.is_ok());
+
+    // An address the host lacks fails in prepare, and nothing changes.
+    assert!(l.prepare(&["198.51.100.7".parse().unwrap()], port).is_err());
+    assert_eq!(l.local_addrs(), every);
+}

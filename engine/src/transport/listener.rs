@@ -51,6 +51,42 @@ impl Drop for Bound {
     }
 }
 
+/// One socket of a [`PreparedBind`].
+struct Prepared {
+    socket: Arc<TcpListener>,
+    addr: SocketAddr,
+    dual_stack: bool,
+    /// Already bound and serving (kept as it is).
+    reused: bool,
+}
+
+impl Prepared {
+    fn serves(&self, peer: IpAddr) -> bool {
+        match peer {
+            IpAddr::V4(_) => self.addr.is_ipv4() || self.dual_stack,
+            IpAddr::V6(_) => self.addr.is_ipv6(),
+        }
+    }
+}
+
+/// Sockets bound by [`Listener::prepare`], not serving yet: put in force
+/// by [`Listener::install`], released by dropping.
+pub struct PreparedBind {
+    sockets: Vec<Prepared>,
+}
+
+impl PreparedBind {
+    /// The socket addresses the listener will have once installed.
+    pub fn addrs(&self) -> Vec<SocketAddr> {
+        self.sockets.iter().map(|p| p.addr).collect()
+    }
+
+    /// Whether every socket is one already serving (no new one bound).
+    pub fn all_reused(&self) -> bool {
+        self.sockets.iter().all(|p| p.reused)
+    }
+}
+
 /// Decides about a connection from an address no peer is registered for:
 /// the session to hand it to (registered by then), or `None` to refuse it.
 pub type UnknownPeer = Arc<dyn Fn(IpAddr) -> Option<PeerHandle> + Send + Sync>;
@@ -82,67 +118,158 @@ impl Listener {
     }
 
     /// Binds `addresses` on `port` in place of what was bound, and returns
-    /// the socket addresses now bound (port 0 picks a free port, the same
-    /// for all addresses only by chance). No address means every address:
-    /// one dual-stack `[::]` socket, or `0.0.0.0` where IPv6 is missing.
-    /// Listed IPv6 addresses are bound IPv6-only so that `0.0.0.0` and `::`
-    /// can be listed together.
-    ///
-    /// The old sockets are closed first (a port cannot be bound twice). If
-    /// any new address fails, nothing stays bound and the error is returned.
-    /// Must run inside a tokio runtime (else [`TransportError::NoRuntime`]).
+    /// the socket addresses now bound: [`Listener::prepare`] then
+    /// [`Listener::install`]. If any new address fails, what was bound
+    /// stays bound and the error is returned.
     pub fn rebind(
         &self,
         addresses: &[IpAddr],
         port: u16,
     ) -> Result<Vec<SocketAddr>, TransportError> {
+        let prepared = self.prepare(addresses, port)?;
+        Ok(self.install(prepared))
+    }
+
+    /// The first half of a change of the bound addresses: binds what
+    /// `addresses` on `port` needs and is not bound yet, without serving
+    /// it (port 0 picks a free port, the same for all addresses only by
+    /// chance). No address means every address: one dual-stack `[::]`
+    /// socket, or `0.0.0.0` where IPv6 is missing. Listed IPv6 addresses
+    /// are bound IPv6-only so that `0.0.0.0` and `::` can be listed
+    /// together. Every fallible step (bind, listen, registration with the
+    /// runtime, the peers' TCP MD5 keys) happens here; an error leaves the
+    /// listener as it was. [`Listener::install`] puts the result in force;
+    /// dropping it releases the new sockets.
+    ///
+    /// A socket already bound to an address and port that stay is reused,
+    /// not bound again: it keeps its backlog, so no connection is lost or
+    /// refused across the change, and nothing competes for its port. The
+    /// new sockets are bound while the old ones are still open, which for
+    /// most changes needs nothing special (another address or port); for a
+    /// change between a wildcard and a specific address on the same port
+    /// the sockets carry SO_REUSEPORT, without which Linux refuses the
+    /// overlap. Until `install`, the kernel may queue a connection on a
+    /// new overlapping socket: it is accepted once installed, or reset if
+    /// the change is dropped.
+    ///
+    /// Must run inside a tokio runtime (else [`TransportError::NoRuntime`]).
+    pub fn prepare(&self, addresses: &[IpAddr], port: u16) -> Result<PreparedBind, TransportError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(TransportError::NoRuntime);
         }
-        self.disable();
-        let mut sockets = Vec::new();
+        let mut wanted: Vec<(SocketAddr, bool)> = Vec::new();
         if addresses.is_empty() {
-            let any_v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
-            match bind(any_v6, true) {
-                Ok(socket) => sockets.push((socket, true)),
-                Err(e) => {
-                    tracing::debug!(error = %e, "no dual-stack listener, binding IPv4 only");
-                    let any_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
-                    sockets.push((bind(any_v4, false)?, false));
-                }
-            }
+            wanted.push((
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
+                true,
+            ));
         } else {
             for &ip in addresses {
-                sockets.push((bind(SocketAddr::new(ip, port), false)?, false));
+                let addr = SocketAddr::new(ip, port);
+                if !wanted.iter().any(|(a, _)| *a == addr) {
+                    wanted.push((addr, false));
+                }
             }
         }
-        let mut bound = Vec::with_capacity(sockets.len());
-        for (socket, dual_stack) in sockets {
+        let current: Vec<(SocketAddr, bool, Arc<TcpListener>)> = lock(&self.inner.bound)
+            .iter()
+            .map(|b| (b.addr, b.dual_stack, b.socket.clone()))
+            .collect();
+        let peers: Vec<(IpAddr, String)> = lock(&self.inner.peers)
+            .iter()
+            .filter_map(|(a, r)| r.password.clone().map(|p| (*a, p)))
+            .collect();
+        let mut sockets = Vec::with_capacity(wanted.len());
+        for (addr, dual_stack) in wanted {
+            // Port 0 asks for a fresh port: never reused.
+            // Every address is one dual-stack `[::]` socket, or `0.0.0.0` on a
+            // host without IPv6 (then that one is reused).
+            let any_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+            let reuse = (port != 0)
+                .then(|| {
+                    current.iter().find(|(a, d, _)| {
+                        (*a == addr && *d == dual_stack) || (dual_stack && !*d && *a == any_v4)
+                    })
+                })
+                .flatten();
+            if let Some((addr, dual_stack, socket)) = reuse {
+                sockets.push(Prepared {
+                    socket: socket.clone(),
+                    addr: *addr,
+                    dual_stack: *dual_stack,
+                    reused: true,
+                });
+                continue;
+            }
+            let (std_socket, dual_stack) = match bind(addr, dual_stack) {
+                Ok(s) => (s, dual_stack),
+                Err(e) if dual_stack => {
+                    tracing::debug!(error = %e, "no dual-stack listener, binding IPv4 only");
+                    let any_v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+                    (bind(any_v4, false)?, false)
+                }
+                Err(e) => return Err(e),
+            };
             let socket = Arc::new(
-                TcpListener::from_std(socket).map_err(TransportError::io("register listener"))?,
+                TcpListener::from_std(std_socket)
+                    .map_err(TransportError::io("register listener"))?,
             );
             let addr = socket
                 .local_addr()
                 .map_err(TransportError::io("getsockname"))?;
-            let task = tokio::spawn(accept_loop(socket.clone(), self.inner.clone()));
-            bound.push(Bound {
+            let p = Prepared {
                 socket,
                 addr,
                 dual_stack,
-                task,
-            });
+                reused: false,
+            };
+            for (peer, password) in &peers {
+                if p.serves(*peer) {
+                    md5::set_key(&*p.socket, *peer, Some(password.as_bytes())).map_err(|e| {
+                        TransportError::Io {
+                            op: "set TCP_MD5SIG on listener",
+                            source: e,
+                        }
+                    })?;
+                }
+            }
+            sockets.push(p);
         }
-        for (peer, entry) in lock(&self.inner.peers).iter() {
-            if let Some(password) = &entry.password {
-                for b in bound.iter().filter(|b| b.serves(*peer)) {
-                    set_listener_key(b, *peer, Some(password));
+        Ok(PreparedBind { sockets })
+    }
+
+    /// The second half: serves the sockets of `prepared` and closes every
+    /// other; returns the socket addresses now bound. Cannot fail.
+    pub fn install(&self, prepared: PreparedBind) -> Vec<SocketAddr> {
+        let mut bound = lock(&self.inner.bound);
+        let mut old = std::mem::take(&mut *bound);
+        for p in prepared.sockets {
+            let kept = old
+                .iter()
+                .position(|b| p.reused && Arc::ptr_eq(&b.socket, &p.socket));
+            match kept {
+                Some(i) => bound.push(old.swap_remove(i)),
+                None => {
+                    let task = tokio::spawn(accept_loop(p.socket.clone(), self.inner.clone()));
+                    bound.push(Bound {
+                        socket: p.socket,
+                        addr: p.addr,
+                        dual_stack: p.dual_stack,
+                        task,
+                    });
                 }
             }
         }
-        let addrs = bound.iter().map(|b| b.addr).collect();
+        let addrs: Vec<SocketAddr> = bound.iter().map(|b| b.addr).collect();
+        drop(bound);
+        if !old.is_empty() {
+            let closed: Vec<SocketAddr> = old.iter().map(|b| b.addr).collect();
+            tracing::info!(addresses = ?closed, "BGP listener sockets closed");
+        }
+        // Dropping the old entries stops their accept loops and closes them.
+        drop(old);
         tracing::info!(addresses = ?addrs, "BGP listener bound");
-        *lock(&self.inner.bound) = bound;
-        Ok(addrs)
+        addrs
     }
 
     /// Sets what decides about connections from unregistered addresses
@@ -220,7 +347,10 @@ fn set_listener_key(b: &Bound, peer: IpAddr, password: Option<&String>) {
 }
 
 /// A listening socket for `addr`, non-blocking, with SO_REUSEADDR (so a
-/// restart can bind while old connections linger in TIME_WAIT) and TTL 255.
+/// restart can bind while old connections linger in TIME_WAIT),
+/// SO_REUSEPORT (so a new wildcard socket can be bound while a specific
+/// one on the same port is still open, see [`Listener::prepare`]) and
+/// TTL 255.
 fn bind(addr: SocketAddr, dual_stack: bool) -> Result<std::net::TcpListener, TransportError> {
     let socket = Socket::new(
         Domain::for_address(addr),
@@ -231,6 +361,9 @@ fn bind(addr: SocketAddr, dual_stack: bool) -> Result<std::net::TcpListener, Tra
     socket
         .set_reuse_address(true)
         .map_err(TransportError::io("set SO_REUSEADDR"))?;
+    socket
+        .set_reuse_port(true)
+        .map_err(TransportError::io("set SO_REUSEPORT"))?;
     if addr.is_ipv6() {
         socket
             .set_only_v6(!dual_stack)

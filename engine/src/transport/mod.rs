@@ -6,7 +6,7 @@ mod listener;
 pub mod md5;
 mod socket;
 
-pub use listener::{Listener, UnknownPeer};
+pub use listener::{Listener, PreparedBind, UnknownPeer};
 pub use socket::{apply_options, connect, min_ttl, outgoing_ttl, prepare_accepted, unmap};
 
 use std::io;
@@ -36,4 +36,21 @@ impl TransportError {
     pub(crate) fn io(op: &'static str) -> impl FnOnce(io::Error) -> TransportError {
         move |source| TransportError::Io { op, source }
     }
+}
+
+/// Whether the host has `ip`: a socket is bound to it on a free port (and
+/// closed at once; nothing listens or is sent). An address the host lacks
+/// fails with EADDRNOTAVAIL. For checks that must not take the configured
+/// port (a running daemon may hold it).
+pub fn address_present(ip: std::net::IpAddr) -> io::Result<()> {
+    let addr = std::net::SocketAddr::new(ip, 0);
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())
 }

@@ -397,9 +397,22 @@ pub struct Ocbgpd {
     config_file: PathBuf,
     state_dir: PathBuf,
     process: Process,
+    /// The gNMI user the lab's own requests log in as, once users exist.
+    login: std::sync::Mutex<Option<(String, String)>>,
 }
 
 impl Ocbgpd {
+    /// Makes the lab's own gNMI requests (Get, delete) log in as `user`:
+    /// once a user is configured, gNMI requires a login.
+    pub fn set_gnmi_login(&self, user: &str, password: &str) {
+        *self.login.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((user.to_string(), password.to_string()));
+    }
+
+    fn login(&self) -> Option<(String, String)> {
+        self.login.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// Writes the config to `<host dir>/ocbgpd.json`, checks it with
     /// `ocbgpd --check` (panicking with the error), starts
     /// `ocbgpd --config FILE --state-dir DIR --log-format json` in the
@@ -427,6 +440,7 @@ impl Ocbgpd {
             config_file,
             state_dir,
             process,
+            login: std::sync::Mutex::new(None),
         };
         let gnmi = config.gnmi_addr();
         let up = wait_until(Duration::from_secs(20), || {
@@ -469,7 +483,12 @@ impl Ocbgpd {
     /// JSON_IETF encoding, run with pygnmi in the host's namespace; returns
     /// the `val` of every update in the reply.
     pub fn try_gnmi_get(&self, path: &str) -> Result<Vec<Value>, String> {
-        gnmi_get_at(&self.host, self.config.gnmi_addr(), path)
+        gnmi_get_as(
+            &self.host,
+            self.config.gnmi_addr(),
+            path,
+            self.login().as_ref(),
+        )
     }
 }
 
@@ -648,12 +667,13 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
         let code = format!(
             r#"
 from pygnmi.client import gNMIclient
-with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
+with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5{login}) as gc:
     gc.set(delete=[{path:?}])
 "#,
             host = g.ip().to_string(),
             port = g.port(),
-            path = path
+            path = path,
+            login = login_args(self.login().as_ref()),
         );
         let out = self.host.try_run("python3", &["-c", &code]);
         if out.status.success() {
@@ -736,16 +756,28 @@ impl BgpSpeaker for Ocbgpd {
 /// The values of a gNMI Get (JSON_IETF, pygnmi) of `path` from the gNMI
 /// server at `addr`, run inside `host`: one per update, in order.
 pub fn gnmi_get_at(host: &Host, addr: SocketAddr, path: &str) -> Result<Vec<Value>, String> {
+    gnmi_get_as(host, addr, path, None)
+}
+
+/// [`gnmi_get_at`] with a user name and password (gNMI metadata), when
+/// given.
+pub fn gnmi_get_as(
+    host: &Host,
+    addr: SocketAddr,
+    path: &str,
+    login: Option<&(String, String)>,
+) -> Result<Vec<Value>, String> {
     let code = format!(
         r#"
 import json, sys
 from pygnmi.client import gNMIclient
-with gNMIclient(target=({ip:?}, {port}), insecure=True, timeout=5) as gc:
+with gNMIclient(target=({ip:?}, {port}), insecure=True, timeout=5{login}) as gc:
     r = gc.get(path=[{path:?}], encoding="json_ietf")
 print(json.dumps(r, default=str))
 "#,
         ip = addr.ip().to_string(),
         port = addr.port(),
+        login = login_args(login),
     );
     let out = host.try_run("python3", &["-c", &code]);
     if !out.status.success() {
@@ -763,6 +795,14 @@ print(json.dumps(r, default=str))
         }
     }
     Ok(vals)
+}
+
+/// pygnmi's keyword arguments for a login (empty without one).
+fn login_args(login: Option<&(String, String)>) -> String {
+    match login {
+        Some((user, password)) => format!(", username={user:?}, password={password:?}"),
+        None => String::new(),
+    }
 }
 
 /// ocbgpd's Loc-RIB of `family`, read with `get` (a gNMI Get returning
