@@ -207,11 +207,13 @@ impl Daemon {
     }
 }
 
-/// Runs `ocbgpd --check FILE`, failing with its complaint.
+/// Runs `ocbgpd --check FILE --no-host` (the file is for a lab host),
+/// failing with its complaint.
 pub fn check_ocbgpd_config(binary: &Path, file: &Path) -> Result<()> {
     let out = std::process::Command::new(binary)
         .arg("--check")
         .arg(file)
+        .arg("--no-host")
         .stdin(std::process::Stdio::null())
         .output()
         .with_context(|| format!("running {} --check", binary.display()))?;

@@ -41,6 +41,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
     check: Option<PathBuf>,
 
+    /// With --check: only what does not depend on this host (schema, BGP
+    /// settings, policies, users, gNMI exposure rules), for a file meant
+    /// for another machine; addresses, TLS files and the host key are not
+    /// looked at.
+    #[arg(long, requires = "check")]
+    no_host: bool,
+
     /// Print the embedded default configuration and exit.
     #[arg(long)]
     print_default_config: bool,
@@ -64,7 +71,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if let Some(file) = &args.check {
-        return match startup::check_file(file, &args.state_dir) {
+        return match startup::check_file(file, &args.state_dir, !args.no_host) {
             Ok(notes) => {
                 println!("{}: valid", file.display());
                 for note in notes {

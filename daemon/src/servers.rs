@@ -85,8 +85,9 @@ fn refusal(path: &str, reason: impl Into<String>) -> Refusal {
 /// files read: `None` when gNMI is disabled. Refused: a non-loopback
 /// address without TLS and at least one user (the server would refuse to
 /// serve it), a TLS certificate without its key or the other way round,
-/// TLS files that cannot be read or do not parse.
-fn gnmi_settings(config: &Config) -> Result<Option<GnmiSettings>, Refusal> {
+/// TLS files that cannot be read or do not parse (only looked at with
+/// `read_tls`: a file checked for another host leaves them out).
+fn gnmi_settings(config: &Config, read_tls: bool) -> Result<Option<GnmiSettings>, Refusal> {
     let cfg = match gnmi_config(config) {
         Ok(Some(cfg)) => cfg,
         Ok(None) => return Ok(None),
@@ -105,18 +106,8 @@ fn gnmi_settings(config: &Config) -> Result<Option<GnmiSettings>, Refusal> {
             "gNMI TLS needs both tls-certificate and tls-key",
         ));
     }
-    let tls = match &cfg.tls {
-        Some((cert, key)) => Some(TlsIdentity::load(cert, key).map_err(|e| {
-            let leaf = match &e {
-                ocbgp_gnmi::ServeError::TlsFile { path, .. } if path == key => "tls-key",
-                _ => "tls-certificate",
-            };
-            refusal(&format!("{GNMI_CONFIG}/{leaf}"), e.to_string())
-        })?),
-        None => None,
-    };
     if !cfg.addr.ip().to_canonical().is_loopback()
-        && (tls.is_none() || ocbgp_models::users::names(config).is_empty())
+        && (cfg.tls.is_none() || ocbgp_models::users::names(config).is_empty())
     {
         return Err(refusal(
             GNMI_ADDRESS,
@@ -126,6 +117,17 @@ fn gnmi_settings(config: &Config) -> Result<Option<GnmiSettings>, Refusal> {
             ),
         ));
     }
+    let tls = match &cfg.tls {
+        Some(_) if !read_tls => None,
+        Some((cert, key)) => Some(TlsIdentity::load(cert, key).map_err(|e| {
+            let leaf = match &e {
+                ocbgp_gnmi::ServeError::TlsFile { path, .. } if path == key => "tls-key",
+                _ => "tls-certificate",
+            };
+            refusal(&format!("{GNMI_CONFIG}/{leaf}"), e.to_string())
+        })?),
+        None => None,
+    };
     Ok(Some(GnmiSettings {
         addr: cfg.addr,
         tls,
@@ -284,7 +286,7 @@ impl Management {
     fn prepare_config(&self, config: &Config) -> Result<Prepared, Refusal> {
         check_users(config)?;
         let current = self.current();
-        let gnmi = match gnmi_settings(config)? {
+        let gnmi = match gnmi_settings(config, true)? {
             None if current.gnmi.is_none() => Step::Keep,
             None => Step::Stop,
             Some(s) if current.gnmi.as_ref().is_some_and(|c| c.settings == s) => Step::Keep,
@@ -506,10 +508,15 @@ impl ConfigConsumer for Management {
 /// and parsed), and that the gNMI, NETCONF and metrics addresses are the
 /// host's.
 /// The NETCONF host key in `state_dir` is parsed when it exists. Whether
-/// the ports are free is known only to the live daemon.
-pub fn check(config: &Config, state_dir: &Path) -> Result<(), Refusal> {
+/// the ports are free is known only to the live daemon. `host` false
+/// checks only what does not depend on this host (users, gNMI exposure).
+pub fn check(config: &Config, state_dir: &Path, host: bool) -> Result<(), Refusal> {
     check_users(config)?;
-    if let Some(g) = gnmi_settings(config)? {
+    let gnmi = gnmi_settings(config, host)?;
+    if !host {
+        return Ok(());
+    }
+    if let Some(g) = gnmi {
         ocbgp_engine::transport::address_present(g.addr.ip()).map_err(|e| {
             refusal(
                 GNMI_ADDRESS,

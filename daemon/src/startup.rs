@@ -20,12 +20,18 @@ pub const DEFAULT_CONFIG: &str = include_str!("default-config.json");
 /// daemon (see [`ocbgp_engine::config::check`] and
 /// [`crate::servers::check`]); what only the live daemon can check is
 /// returned as notes.
-pub fn check_file(path: &Path, state_dir: &Path) -> Result<Vec<&'static str>> {
+/// With `host` false, what depends on this host is left out (`--no-host`).
+pub fn check_file(path: &Path, state_dir: &Path, host: bool) -> Result<Vec<&'static str>> {
     let config = load_file(path)?;
-    ocbgp_engine::config::check(&config)
+    ocbgp_engine::config::check(&config, host)
         .map_err(|p| anyhow::anyhow!("{}: cannot run the configuration: {p}", path.display()))?;
-    crate::servers::check(&config, state_dir)
+    crate::servers::check(&config, state_dir, host)
         .map_err(|r| anyhow::anyhow!("{}: cannot run the configuration: {r}", path.display()))?;
+    if !host {
+        return Ok(vec![
+            "not checked (--no-host): listen addresses, ports, TLS files and the NETCONF host key",
+        ]);
+    }
     Ok(vec![
         "not checked without the live daemon: that the BGP, gNMI, NETCONF and metrics ports are free to bind (addresses were checked to exist on this host)",
     ])

@@ -372,11 +372,13 @@ fn community_json(c: &str) -> String {
     }
 }
 
-/// Runs `ocbgpd --check FILE`: Ok, or Err with what it printed.
+/// Runs `ocbgpd --check FILE --no-host` (the file is for a lab host, not
+/// this one): Ok, or Err with what it printed.
 pub fn check_config_file(path: &Path) -> Result<(), String> {
     let out = Command::new(bin_path("ocbgpd"))
         .arg("--check")
         .arg(path)
+        .arg("--no-host")
         .output()
         .map_err(|e| format!("cannot run ocbgpd: {e}"))?;
     if out.status.success() {
