@@ -354,6 +354,17 @@ fn wrap_json(path: &DataPath, node: &SchemaNode<'_>, value: &str) -> Result<Stri
         }
         other => other,
     };
+    if node.kind() == SchemaNodeKind::LeafList {
+        if let Some((_, want)) = path.segments.last().and_then(|s| s.keys.first()) {
+            let one = value.as_array().filter(|a| a.len() == 1).map(|a| &a[0]);
+            if !one.is_some_and(|v| json_scalar_eq(v, &Value::String(want.clone()))) {
+                return Err(ModelError::at(
+                    &at,
+                    format!("the value must be the one the path names ({want})"),
+                ));
+            }
+        }
+    }
     let is_leaf = matches!(node.kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList);
     let holder = if is_leaf { path.parent() } else { path.clone() };
 
