@@ -32,7 +32,7 @@ use crate::proto::gnmi::{
     SetRequest, SetResponse, SubscribeRequest, SubscribeResponse,
 };
 use crate::subscribe::{self, SubscribeOptions};
-use crate::{GNMI_VERSION, MAX_MESSAGE_SIZE};
+use crate::{GNMI_VERSION, MAX_MESSAGE_SIZE, MAX_REQUEST_SIZE};
 
 /// The encodings ocbgp serves, in order of preference.
 pub const SUPPORTED_ENCODINGS: [Encoding; 3] =
@@ -246,7 +246,7 @@ impl Gnmi for GnmiService {
 /// `tonic::transport::Server::add_service`.
 pub fn grpc_service(service: GnmiService) -> GnmiServer<GnmiService> {
     GnmiServer::new(service)
-        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_decoding_message_size(MAX_REQUEST_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE)
 }
 

@@ -871,3 +871,89 @@ async fn values_are_checked_against_the_leaf_type() {
     );
     h.stop().await;
 }
+
+#[tokio::test]
+async fn failure_status_stays_small() {
+    let h = Harness::start("set-bounded").await;
+    let n = neighbor("192.0.2.2");
+    // Many operations, the last one failing.
+    let mut updates: Vec<Update> = (0..60)
+        .map(|i| {
+            update(
+                &format!("{BGP_GNMI}/neighbors/neighbor[neighbor-address=192.0.2.{i}]/config/description"),
+                json_ietf(r#""x""#),
+            )
+        })
+        .collect();
+    updates.push(update(
+        &format!("{n}/config/peer-as"),
+        json_ietf(r#""abc""#),
+    ));
+    let err = fails(
+        &h,
+        SetRequest {
+            update: updates,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("peer-as"), "{}", err.message());
+    assert!(err.message().len() <= 1200, "{}", err.message().len());
+    assert!(err.details().len() <= 4096, "{}", err.details().len());
+    let details = ocbgp_gnmi::failure_details(&err).expect("results");
+    assert_eq!(details.response.len(), 61);
+    #[allow(deprecated)]
+    let last = details.response[60].message.as_ref().unwrap();
+    assert_eq!(last.code, Code::InvalidArgument as u32);
+
+    // A 1 MB key and a 1 MB value.
+    let big = "k".repeat(1 << 20);
+    let err = fails(
+        &h,
+        SetRequest {
+            update: vec![
+                update(
+                    &format!(
+                        "{BGP_GNMI}/neighbors/neighbor[neighbor-address={big}]/config/description"
+                    ),
+                    json_ietf(r#""x""#),
+                ),
+                update(
+                    &format!("{n}/config/peer-as"),
+                    json_ietf(&format!("{big:?}")),
+                ),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().len() <= 1200, "{}", err.message().len());
+    assert!(err.details().len() <= 4096, "{}", err.details().len());
+    assert!(err.message().contains("more bytes"), "{}", err.message());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn requests_over_the_limit_are_refused() {
+    let h = Harness::start("set-limit").await;
+    let before = h.running();
+    let big = format!("\"{}\"", "d".repeat(ocbgp_gnmi::MAX_REQUEST_SIZE));
+    let err = set(
+        &h,
+        SetRequest {
+            update: vec![update(
+                &format!("{}/config/description", neighbor("192.0.2.2")),
+                json_ietf(&big),
+            )],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect_err("over the limit");
+    // tonic refuses it before decoding, with OUT_OF_RANGE.
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    assert_eq!(h.running(), before);
+    h.stop().await;
+}
