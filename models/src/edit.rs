@@ -342,29 +342,33 @@ fn parse(text: &str, encoding: Encoding) -> Result<DataTree<'static>, ModelError
 /// needed here.
 fn wrap_json(path: &DataPath, node: &SchemaNode<'_>, value: &str) -> Result<String, ModelError> {
     let at = path.to_string();
-    let value: Value = serde_json::from_str(value)
+    // The value is checked and looked at (its top level only), not copied:
+    // its text goes into the document as it is.
+    let probe: Probe = serde_json::from_str(value)
         .map_err(|e| ModelError::at(&at, format!("value is not JSON: {e}")))?;
-    // One value of a leaf-list, at its `[.='v']` path.
-    let value = match value {
-        Value::Array(_) => value,
-        one if node.kind() == SchemaNodeKind::LeafList
-            && path.segments.last().is_some_and(|s| !s.keys.is_empty()) =>
-        {
-            Value::Array(vec![one])
-        }
-        other => other,
-    };
-    if node.kind() == SchemaNodeKind::LeafList {
-        if let Some((_, want)) = path.segments.last().and_then(|s| s.keys.first()) {
-            let one = value.as_array().filter(|a| a.len() == 1).map(|a| &a[0]);
-            if !one.is_some_and(|v| json_scalar_eq(v, &Value::String(want.clone()))) {
-                return Err(ModelError::at(
-                    &at,
-                    format!("the value must be the one the path names ({want})"),
-                ));
+    let entry = node.kind() == SchemaNodeKind::LeafList
+        && path.segments.last().is_some_and(|s| !s.keys.is_empty());
+    if entry {
+        // One value of a leaf-list, at its `[.='v']` path: the value is
+        // that one (alone or in an array).
+        let want = Value::String(path.segments.last().map_or(String::new(), |s| {
+            s.keys.first().map(|k| k.1.clone()).unwrap_or_default()
+        }));
+        let ok = match &probe {
+            Probe::Array(items) => {
+                matches!(items.as_slice(), [Some(v)] if json_scalar_eq(v, &want))
             }
+            Probe::Scalar(Some(v)) => json_scalar_eq(v, &want),
+            _ => false,
+        };
+        if !ok {
+            return Err(ModelError::at(
+                &at,
+                format!("the value must be the one the path names ({want})"),
+            ));
         }
     }
+    let bracket = entry && matches!(probe, Probe::Scalar(_));
     let is_leaf = matches!(node.kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList);
     let holder = if is_leaf { path.parent() } else { path.clone() };
 
@@ -388,7 +392,7 @@ fn wrap_json(path: &DataPath, node: &SchemaNode<'_>, value: &str) -> Result<Stri
 
     let target = descend(&mut doc, &holder)
         .ok_or_else(|| ModelError::at(&at, "internal: skeleton lacks the path"))?;
-    if is_leaf {
+    let (member_value, inner) = if is_leaf {
         let parent_module = node
             .ancestors()
             .next()
@@ -399,28 +403,174 @@ fn wrap_json(path: &DataPath, node: &SchemaNode<'_>, value: &str) -> Result<Stri
         } else {
             format!("{module}:{}", node.name())
         };
-        target.insert(member, value);
+        target.insert(member, Value::String(SPLICE.to_string()));
+        (true, value.trim())
     } else {
-        let Value::Object(members) = value else {
+        let Probe::Object(members) = probe else {
             return Err(ModelError::at(
                 &at,
                 "value must be a JSON object for this node",
             ));
         };
         for (name, v) in members {
-            if let Some(existing) = target.get(&name) {
-                // A key given both in the path and in the value must agree.
-                if !json_scalar_eq(existing, &v) {
+            if let Some(existing) = target.remove(&name) {
+                // A key given both in the path and in the value must agree
+                // (the value's member stays).
+                if !v.as_ref().is_some_and(|v| json_scalar_eq(&existing, v)) {
+                    let given = v
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "not a scalar".into());
                     return Err(ModelError::at(
                         &at,
-                        format!("key {name} is {existing} in the path but {v} in the value"),
+                        format!("key {name} is {existing} in the path but {given} in the value"),
                     ));
                 }
             }
-            target.insert(name, v);
+        }
+        target.insert(SPLICE.to_string(), Value::Null);
+        let t = value.trim();
+        (false, t[1..t.len() - 1].trim())
+    };
+    let text = doc.to_string();
+    let mark = if member_value {
+        format!("\"{}\"", SPLICE.replace('\0', "\\u0000"))
+    } else {
+        format!("\"{}\":null", SPLICE.replace('\0', "\\u0000"))
+    };
+    let Some(pos) = text.find(&mark) else {
+        return Err(ModelError::at(&at, "internal: no place for the value"));
+    };
+    let (mut before, mut after) = (&text[..pos], &text[pos + mark.len()..]);
+    if !member_value && inner.is_empty() {
+        // An empty object: drop the place and a comma next to it.
+        if let Some(b) = before.strip_suffix(',') {
+            before = b;
+        } else if let Some(a) = after.strip_prefix(',') {
+            after = a;
         }
     }
-    Ok(doc.to_string())
+    let mut out = String::with_capacity(text.len() + inner.len() + 2);
+    out.push_str(before);
+    if bracket {
+        out.push('[');
+    }
+    out.push_str(inner);
+    if bracket {
+        out.push(']');
+    }
+    out.push_str(after);
+    Ok(out)
+}
+
+/// The placeholder member (or value) a JSON value is put in place of (NUL
+/// cannot be in a path or value: it is refused before).
+const SPLICE: &str = "\0ocbgp-splice";
+
+/// The top level of a JSON value, parsed without keeping anything large:
+/// scalars (strings up to 4 KiB) with their value, objects with their
+/// members' names and scalar values, arrays with their scalar elements.
+enum Probe {
+    Scalar(Option<Value>),
+    Object(Vec<(String, Option<Value>)>),
+    Array(Vec<Option<Value>>),
+}
+
+/// A nested value: a short scalar, or `None` (skipped).
+struct Inner(Option<Value>);
+
+const PROBE_STRING: usize = 4096;
+
+impl<'de> serde::Deserialize<'de> for Probe {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Probe;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Probe, E> {
+                Ok(Probe::Scalar(Some(Value::Bool(v))))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Probe, E> {
+                Ok(Probe::Scalar(Some(Value::from(v))))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Probe, E> {
+                Ok(Probe::Scalar(Some(Value::from(v))))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Probe, E> {
+                Ok(Probe::Scalar(
+                    serde_json::Number::from_f64(v).map(Value::Number),
+                ))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Probe, E> {
+                Ok(Probe::Scalar(
+                    (v.len() <= PROBE_STRING).then(|| Value::String(v.to_string())),
+                ))
+            }
+            fn visit_unit<E>(self) -> Result<Probe, E> {
+                Ok(Probe::Scalar(Some(Value::Null)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Probe, A::Error> {
+                let mut out = Vec::new();
+                while let Some(Inner(v)) = a.next_element()? {
+                    out.push(v);
+                }
+                Ok(Probe::Array(out))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Probe, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, Inner(v))) = a.next_entry::<String, Inner>()? {
+                    out.push((k, v));
+                }
+                Ok(Probe::Object(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Inner {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Inner;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Inner, E> {
+                Ok(Inner(Some(Value::Bool(v))))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Inner, E> {
+                Ok(Inner(Some(Value::from(v))))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Inner, E> {
+                Ok(Inner(Some(Value::from(v))))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Inner, E> {
+                Ok(Inner(serde_json::Number::from_f64(v).map(Value::Number)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Inner, E> {
+                Ok(Inner(
+                    (v.len() <= PROBE_STRING).then(|| Value::String(v.to_string())),
+                ))
+            }
+            fn visit_unit<E>(self) -> Result<Inner, E> {
+                Ok(Inner(Some(Value::Null)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Inner, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Inner(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Inner, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Inner(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Walks the printed skeleton down `path`, returning the object of its last
