@@ -29,33 +29,35 @@ pub(crate) enum ValueError {
 
 /// The JSON text for the node `schema` (`None`: the whole configuration)
 /// that a Set update's value gives.
+///
+/// The value is taken, not borrowed: a large JSON value's bytes become the
+/// parsed value's input without a copy and are freed before the result is
+/// printed (so one Set holds at most two copies of it here).
 pub(crate) fn value_json(
     schema: Option<&SchemaNode<'_>>,
-    val: Option<&TypedValue>,
+    val: Option<TypedValue>,
 ) -> Result<String, ValueError> {
-    let Some(value) = val.and_then(|v| v.value.as_ref()) else {
+    let Some(value) = val.and_then(|v| v.value) else {
         return Err(ValueError::Invalid("the update has no value".to_string()));
     };
     let json = match value {
+        Typed::JsonVal(bytes) | Typed::JsonIetfVal(bytes) if bytes.is_empty() => {
+            return Err(ValueError::Invalid("the JSON value is empty".to_string()))
+        }
         Typed::JsonVal(bytes) | Typed::JsonIetfVal(bytes) => {
-            let text = std::str::from_utf8(bytes)
+            let text = String::from_utf8(bytes)
                 .map_err(|_| ValueError::Invalid("JSON value is not UTF-8".to_string()))?;
-            let parsed: Value = match serde_json::from_str(text) {
+            let parsed: Value = match serde_json::from_str(&text) {
                 Ok(v) => v,
                 // Some clients (pygnmi among them) send a string leaf's
                 // text without JSON quotes: for a leaf of a string-like
                 // type, text that cannot start a JSON value can only mean
                 // that string. Anything else that does not parse is an
                 // error (gNMI 2.2.3: the value is JSON).
-                Err(_) if schema.is_some_and(unquoted_string_ok) && unquoted_string(text) => {
-                    Value::String(text.to_string())
+                Err(_) if schema.is_some_and(unquoted_string_ok) && unquoted_string(&text) => {
+                    Value::String(text)
                 }
-                Err(e) => {
-                    return Err(ValueError::Invalid(format!(
-                        "{} value is not JSON: {e}",
-                        if matches!(value, Typed::JsonVal(_)) { "json_val" } else { "json_ietf_val" }
-                    )))
-                }
+                Err(e) => return Err(ValueError::Invalid(format!("value is not JSON: {e}"))),
             };
             match schema {
                 None => normalize_root(parsed),
@@ -76,7 +78,7 @@ pub(crate) fn value_json(
                     "a scalar value needs a leaf or leaf-list path; use json_ietf_val for other nodes".to_string(),
                 ));
             };
-            match (node.kind(), scalar) {
+            match (node.kind(), &scalar) {
                 (SchemaNodeKind::LeafList, Typed::LeaflistVal(array)) => Value::Array(
                     array
                         .element

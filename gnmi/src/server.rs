@@ -217,7 +217,7 @@ impl Gnmi for GnmiService {
         };
         let store = self.store.clone();
         let request = request.into_inner();
-        let response = blocking(move || crate::set::set(&store, &who, &request)).await?;
+        let response = blocking(move || crate::set::set(&store, &who, request)).await?;
         Ok(Response::new(response))
     }
 

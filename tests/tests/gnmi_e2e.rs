@@ -879,7 +879,7 @@ fn import_policy_chain_replace_and_delete_over_gnmi() {
         ["DROP-BLOCKED"]
     );
     // Delete of the leaf-list: every value goes.
-    set(&[chain.clone()], &[], &[]);
+    set(std::slice::from_ref(&chain), &[], &[]);
     assert!(
         leaf_list_values(&d, &config, "import-policy").is_empty(),
         "import-policy still set"

@@ -33,7 +33,7 @@ use crate::data::now_ns;
 use crate::decode::ValueError;
 use crate::path::PathError;
 use crate::proto::gnmi::update_result::Operation as Op;
-use crate::proto::gnmi::{Path, SetRequest, SetResponse, Update};
+use crate::proto::gnmi::{Path, SetRequest, SetResponse, TypedValue, Update};
 use plan::{plan_delete, plan_write};
 pub use status::failure_details;
 use status::{failure_status, result_of};
@@ -66,15 +66,30 @@ impl Failure {
 }
 
 /// Answers a Set (blocking: run it in `spawn_blocking`).
+///
+/// The request is taken: the values of replaces and updates are moved out
+/// of it before planning, so a large value is not held twice (the request's
+/// copy and the edits') while the transaction runs.
 pub(crate) fn set(
     store: &Datastore,
     who: &Requester,
-    request: &SetRequest,
+    mut request: SetRequest,
 ) -> Result<SetResponse, Status> {
-    let steps = steps(request);
+    let mut values: Vec<Option<TypedValue>> = std::iter::repeat_with(|| None)
+        .take(request.delete.len())
+        .chain(
+            request
+                .replace
+                .iter_mut()
+                .chain(request.update.iter_mut())
+                .map(|u| u.val.take()),
+        )
+        .collect();
+    let request = request;
+    let steps = steps(&request);
     let prefix = request.prefix.as_ref();
     let result = if request.union_replace.is_empty() {
-        plan_steps(store, prefix, &steps)
+        plan_steps(store, prefix, &steps, &mut values)
     } else if steps.iter().any(|s| s.op != Op::UnionReplace) {
         Err(Failure {
             step: None,
@@ -94,7 +109,7 @@ pub(crate) fn set(
             timestamp: now_ns(),
             ..Default::default()
         }),
-        Err(f) => Err(failure_status(request, &steps, f)),
+        Err(f) => Err(failure_status(&request, &steps, f)),
     }
 }
 
@@ -136,17 +151,25 @@ fn empty_path() -> &'static Path {
 /// Edits, and for each edit the step it comes from.
 pub(super) type Plan = (Vec<Edit>, Vec<usize>);
 
+/// Plans deletes, replaces and updates; `values[i]` is the value of step
+/// `i` (taken out of the request).
 fn plan_steps(
     store: &Datastore,
     prefix: Option<&Path>,
     steps: &[Step<'_>],
+    values: &mut [Option<TypedValue>],
 ) -> Result<Plan, Failure> {
     let mut edits = Vec::new();
     let mut owners = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let planned = match step.op {
             Op::Delete => plan_delete(store, prefix, step.path),
-            _ => plan_write(store, prefix, step),
+            _ => plan_write(
+                store,
+                prefix,
+                step,
+                values.get_mut(i).and_then(Option::take),
+            ),
         }
         .map_err(|(code, message)| Failure::at(i, code, message))?;
         owners.extend(std::iter::repeat_n(i, planned.len()));
