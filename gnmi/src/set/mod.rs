@@ -24,7 +24,7 @@ mod status;
 mod union;
 
 use ocbgp_models::datastore::{CommitError, Datastore, Requester};
-use ocbgp_models::edit::{self, Edit, EditError};
+use ocbgp_models::edit::{Edit, EditError};
 use ocbgp_models::path::DataPath;
 use tonic::{Code, Status};
 use yang2::schema::SchemaNode;
@@ -101,7 +101,7 @@ pub(crate) fn set(
     } else {
         plan_union(prefix, &steps)
     }
-    .and_then(|(edits, owners)| commit(store, who, &edits, &owners));
+    .and_then(|(edits, owners)| commit(store, who, edits, &owners));
     match result {
         Ok(()) => Ok(SetResponse {
             prefix: request.prefix.clone(),
@@ -243,55 +243,49 @@ fn edit_error_path(e: &EditError) -> Option<String> {
 
 /// The step whose edit a data path is about: the edit at exactly that
 /// path, else the one with the longest path containing it.
-fn owner_of(at: Option<&str>, edits: &[Edit], owners: &[usize]) -> Option<usize> {
+fn owner_of(at: Option<&str>, paths: &[String], owners: &[usize]) -> Option<usize> {
     let at = at?;
-    if let Some(k) = edits.iter().position(|e| e.path == at) {
+    if let Some(k) = paths.iter().position(|p| p == at) {
         return Some(owners[k]);
     }
-    edits
+    paths
         .iter()
         .enumerate()
-        .filter(|(_, e)| {
-            e.path == "/"
-                || at.starts_with(&format!("{}/", e.path))
-                || at.starts_with(&format!("{}[", e.path))
+        .filter(|(_, p)| {
+            p.as_str() == "/"
+                || at.starts_with(&format!("{p}/"))
+                || at.starts_with(&format!("{p}["))
         })
-        .max_by_key(|(_, e)| e.path.len())
+        .max_by_key(|(_, p)| p.len())
         .map(|(k, _)| owners[k])
 }
 
-/// Runs the transaction.
+/// Runs the transaction. The edits are handed over (each is freed once
+/// applied): only their paths are kept, to name the failing operation.
 fn commit(
     store: &Datastore,
     who: &Requester,
-    edits: &[Edit],
+    edits: Vec<Edit>,
     owners: &[usize],
 ) -> Result<(), Failure> {
     if edits.is_empty() {
         // Nothing to change (say, deletes of what does not exist).
         return Ok(());
     }
-    let err = match store.edit_running(edits, who) {
+    let paths: Vec<String> = edits.iter().map(|e| e.path.clone()).collect();
+    let (failing, err) = match store.edit_running_owned(edits, who) {
         Ok(_) => return Ok(()),
         Err(e) => e,
     };
+    if let (Some(k), CommitError::Edit(e)) = (failing, &err) {
+        return Err(Failure {
+            step: owners.get(k).copied(),
+            code: edit_failure(e).0,
+            message: err.to_string(),
+        });
+    }
     let (code, at) = match &err {
-        CommitError::Edit(e) => {
-            // libyang's error path may lack keys: find the edit that fails
-            // by applying them again to a copy (on this error path only).
-            let mut copy = store.running().to_tree();
-            let failing = edits
-                .iter()
-                .position(|e| edit::apply(&mut copy, e).is_err());
-            if let Some(k) = failing {
-                return Err(Failure {
-                    step: Some(owners[k]),
-                    code: edit_failure(e).0,
-                    message: err.to_string(),
-                });
-            }
-            (edit_failure(e).0, edit_error_path(e))
-        }
+        CommitError::Edit(e) => (edit_failure(e).0, edit_error_path(e)),
         CommitError::Invalid(m) => (Code::InvalidArgument, m.path.clone()),
         CommitError::Refused(r) => (Code::FailedPrecondition, r.path.clone()),
         CommitError::Locked(_) => (Code::FailedPrecondition, None),
@@ -300,7 +294,7 @@ fn commit(
         }
     };
     Err(Failure {
-        step: owner_of(at.as_deref(), edits, owners),
+        step: owner_of(at.as_deref(), &paths, owners),
         code,
         message: err.to_string(),
     })
