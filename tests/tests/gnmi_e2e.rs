@@ -461,8 +461,10 @@ fn bad_set_is_refused_and_changes_nothing() {
             json!(1),
         )],
     );
+    // A path the schema lacks is an invalid argument of a Set
+    // (gnmi/README.md, Errors).
     match &unknown {
-        Err((code, _)) => assert_eq!(code, "NOT_FOUND", "{unknown:?}"),
+        Err((code, _)) => assert_eq!(code, "INVALID_ARGUMENT", "{unknown:?}"),
         Ok(()) => panic!("unknown leaf accepted"),
     }
     // A good and a bad update in one Set: all or nothing.

@@ -85,7 +85,6 @@ pub(crate) fn set(
                 .map(|u| u.val.take()),
         )
         .collect();
-    let request = request;
     let steps = steps(&request);
     let prefix = request.prefix.as_ref();
     let result = if request.union_replace.is_empty() {
