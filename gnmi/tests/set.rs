@@ -737,6 +737,29 @@ async fn leaf_lists_replace_delete_and_update() {
         .await
         .expect("delete one value");
     assert_eq!(leaf_list(&h, at), ["P1"]);
+    // Update of one value by its path: added at the end; another value
+    // than the path's is refused.
+    set(
+        &h,
+        request(
+            vec![],
+            vec![update(&format!("{ip}[.=P3]"), json_ietf(r#""P3""#))],
+            vec![],
+        ),
+    )
+    .await
+    .expect("update one value");
+    assert_eq!(leaf_list(&h, at), ["P1", "P3"]);
+    let err = fails(
+        &h,
+        request(
+            vec![],
+            vec![update(&format!("{ip}[.=P3]"), json_ietf(r#""P2""#))],
+            vec![],
+        ),
+    )
+    .await;
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
     // Delete of the leaf-list: every value.
     set(
         &h,

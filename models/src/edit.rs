@@ -872,4 +872,33 @@ mod tests {
         apply(&mut t, &Edit::json(Operation::Replace, entry("E"), "\"E\"")).unwrap();
         assert_eq!(values(&t, &p), ["B", "E", "C", "D", "A", "F"]);
     }
+
+    #[test]
+    fn list_insert_positions_statements() {
+        let mut t = tree();
+        let defs = "/openconfig-routing-policy:routing-policy/policy-definitions/policy-definition[name='P']";
+        apply(
+            &mut t,
+            &Edit::json(
+                Operation::Merge,
+                defs,
+                r#"{"name": "P", "config": {"name": "P"}, "statements": {"statement": [
+                    {"name": "a", "config": {"name": "a"}},
+                    {"name": "b", "config": {"name": "b"}},
+                    {"name": "c", "config": {"name": "c"}}]}}"#,
+            ),
+        )
+        .unwrap();
+        let st = |n: &str| format!("{defs}/statements/statement[name='{n}']");
+        let mut edit = Edit::json(Operation::Merge, st("c"), r#"{"name": "c"}"#);
+        edit.insert = Some(Insert::Before(st("a")));
+        apply(&mut t, &edit).unwrap();
+        let mut edit = Edit::json(Operation::Merge, st("a"), r#"{"name": "a"}"#);
+        edit.insert = Some(Insert::Last);
+        apply(&mut t, &edit).unwrap();
+        assert_eq!(
+            values(&t, &format!("{defs}/statements/statement/name")),
+            ["c", "b", "a"]
+        );
+    }
 }
