@@ -29,24 +29,34 @@ pub(crate) enum ValueError {
 
 /// The JSON text for the node `schema` (`None`: the whole configuration)
 /// that a Set update's value gives.
+///
+/// The value is taken, not borrowed: a large JSON value's bytes become the
+/// parsed value's input without a copy and are freed before the result is
+/// printed (so one Set holds at most two copies of it here).
 pub(crate) fn value_json(
     schema: Option<&SchemaNode<'_>>,
-    val: Option<&TypedValue>,
+    val: Option<TypedValue>,
 ) -> Result<String, ValueError> {
-    let Some(value) = val.and_then(|v| v.value.as_ref()) else {
+    let Some(value) = val.and_then(|v| v.value) else {
         return Err(ValueError::Invalid("the update has no value".to_string()));
     };
     let json = match value {
+        Typed::JsonVal(bytes) | Typed::JsonIetfVal(bytes) if bytes.is_empty() => {
+            return Err(ValueError::Invalid("the JSON value is empty".to_string()))
+        }
         Typed::JsonVal(bytes) | Typed::JsonIetfVal(bytes) => {
-            let text = std::str::from_utf8(bytes)
+            let text = String::from_utf8(bytes)
                 .map_err(|_| ValueError::Invalid("JSON value is not UTF-8".to_string()))?;
-            let leaf = schema.is_some_and(|n| n.kind() == SchemaNodeKind::Leaf);
-            let parsed: Value = match serde_json::from_str(text) {
+            let parsed: Value = match serde_json::from_str(&text) {
                 Ok(v) => v,
                 // Some clients (pygnmi among them) send a string leaf's
-                // text without JSON quotes: for a leaf it can only mean
-                // that string.
-                Err(_) if leaf && !text.trim().is_empty() => Value::String(text.to_string()),
+                // text without JSON quotes: for a leaf of a string-like
+                // type, text that cannot start a JSON value can only mean
+                // that string. Anything else that does not parse is an
+                // error (gNMI 2.2.3: the value is JSON).
+                Err(_) if schema.is_some_and(unquoted_string_ok) && unquoted_string(&text) => {
+                    Value::String(text)
+                }
                 Err(e) => return Err(ValueError::Invalid(format!("value is not JSON: {e}"))),
             };
             match schema {
@@ -68,7 +78,7 @@ pub(crate) fn value_json(
                     "a scalar value needs a leaf or leaf-list path; use json_ietf_val for other nodes".to_string(),
                 ));
             };
-            match (node.kind(), scalar) {
+            match (node.kind(), &scalar) {
                 (SchemaNodeKind::LeafList, Typed::LeaflistVal(array)) => Value::Array(
                     array
                         .element
@@ -90,8 +100,117 @@ pub(crate) fn value_json(
     Ok(json.to_string())
 }
 
+/// Whether a leaf takes text sent without JSON quotes: a leaf (not a
+/// leaf-list) whose type is a string, an enumeration, an identity, bits,
+/// an instance-identifier or a union.
+fn unquoted_string_ok(node: &SchemaNode<'_>) -> bool {
+    node.kind() == SchemaNodeKind::Leaf
+        && matches!(
+            base_type(node),
+            Some(
+                DataValueType::String
+                    | DataValueType::Enum
+                    | DataValueType::IdentityRef
+                    | DataValueType::Bits
+                    | DataValueType::InstanceId
+                    | DataValueType::Union
+            )
+        )
+}
+
+/// Text that is not JSON and could not be meant as JSON: not empty, not
+/// starting like an array, object or string, not a literal.
+fn unquoted_string(text: &str) -> bool {
+    let t = text.trim();
+    !t.is_empty() && !t.starts_with(['[', '{', '"']) && !matches!(t, "true" | "false" | "null")
+}
+
+/// The name of a scalar `TypedValue` field.
+fn typed_name(value: &Typed) -> &'static str {
+    match value {
+        Typed::StringVal(_) => "string_val",
+        Typed::IntVal(_) => "int_val",
+        Typed::UintVal(_) => "uint_val",
+        Typed::BoolVal(_) => "bool_val",
+        Typed::BytesVal(_) => "bytes_val",
+        Typed::DoubleVal(_) => "double_val",
+        #[allow(deprecated)]
+        Typed::FloatVal(_) => "float_val",
+        #[allow(deprecated)]
+        Typed::DecimalVal(_) => "decimal_val",
+        Typed::LeaflistVal(_) => "leaflist_val",
+        Typed::AnyVal(_) => "any_val",
+        Typed::JsonVal(_) => "json_val",
+        Typed::JsonIetfVal(_) => "json_ietf_val",
+        Typed::AsciiVal(_) => "ascii_val",
+        Typed::ProtoBytes(_) => "proto_bytes",
+    }
+}
+
+/// Checks a scalar `TypedValue` against the leaf's type (gNMI 2.2.3 with
+/// the OpenConfig mapping of YANG types): integers take `int_val` or
+/// `uint_val` (the range is libyang's to check), decimal64 `double_val`,
+/// `decimal_val`, `float_val` or an integer, boolean `bool_val`, empty
+/// `bool_val` true, binary `bytes_val`; string, enumeration, identityref,
+/// bits and instance-identifier `string_val`. A union takes any scalar
+/// (libyang tries its member types).
+fn check_scalar(node: &SchemaNode<'_>, value: &Typed) -> Result<(), ValueError> {
+    #[allow(deprecated)]
+    let (ok, want) = match base_type(node) {
+        None | Some(DataValueType::Union | DataValueType::Unknown) => (true, ""),
+        Some(
+            DataValueType::Int8
+            | DataValueType::Int16
+            | DataValueType::Int32
+            | DataValueType::Int64
+            | DataValueType::Uint8
+            | DataValueType::Uint16
+            | DataValueType::Uint32
+            | DataValueType::Uint64,
+        ) => (
+            matches!(value, Typed::IntVal(_) | Typed::UintVal(_)),
+            "int_val or uint_val",
+        ),
+        Some(DataValueType::Dec64) => (
+            matches!(
+                value,
+                Typed::DoubleVal(_)
+                    | Typed::DecimalVal(_)
+                    | Typed::FloatVal(_)
+                    | Typed::IntVal(_)
+                    | Typed::UintVal(_)
+            ),
+            "double_val (or decimal_val)",
+        ),
+        Some(DataValueType::Bool) => (matches!(value, Typed::BoolVal(_)), "bool_val"),
+        Some(DataValueType::Empty) => (matches!(value, Typed::BoolVal(true)), "bool_val true"),
+        Some(DataValueType::Binary) => (matches!(value, Typed::BytesVal(_)), "bytes_val"),
+        Some(_) => (matches!(value, Typed::StringVal(_)), "string_val"),
+    };
+    if ok {
+        return Ok(());
+    }
+    let ty = base_type(node)
+        .map(|t| format!("{t:?}").to_lowercase())
+        .unwrap_or_default();
+    Err(ValueError::Invalid(format!(
+        "{} is not a value for {} {} of type {ty}: use {want}",
+        typed_name(value),
+        if node.kind() == SchemaNodeKind::LeafList {
+            "leaf-list"
+        } else {
+            "leaf"
+        },
+        node.name(),
+    )))
+}
+
 /// A scalar `TypedValue` as the JSON of leaf `node`'s type.
 fn scalar_json(node: &SchemaNode<'_>, value: &Typed) -> Result<Value, ValueError> {
+    check_scalar(node, value)?;
+    if base_type(node) == Some(DataValueType::Empty) {
+        return Ok(Value::Array(vec![Value::Null]));
+    }
     let json = match value {
         Typed::StringVal(s) => Value::String(s.clone()),
         Typed::IntVal(i) => Value::from(*i),

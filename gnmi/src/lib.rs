@@ -35,10 +35,19 @@ pub use subscribe::SubscribeOptions;
 /// `proto/gnmi.proto`).
 pub const GNMI_VERSION: &str = "0.10.0";
 
-/// Largest gRPC message sent or accepted (1 GiB): a Get of a full-table
-/// Loc-RIB (1,000,000 routes) is one response of about 300 MB. Clients
-/// reading such tables need a limit as large (or use Subscribe ONCE).
+/// Largest gRPC message sent (1 GiB), and accepted by [`connect`]'s
+/// clients: a Get of a full-table Loc-RIB (1,000,000 routes) is one
+/// response of about 300 MB. Clients reading such tables need a limit as
+/// large (or use Subscribe ONCE).
 pub const MAX_MESSAGE_SIZE: usize = 1024 * 1024 * 1024;
+
+/// Largest gRPC message the server accepts (64 MiB): a SetRequest holds
+/// configuration, which is far smaller than that even for a full
+/// configuration of thousands of neighbors and prefix sets; a larger
+/// request is refused (by tonic, `OutOfRange`) before it is decoded, so a
+/// client cannot make the daemon hold gigabytes. A Set of this size peaks
+/// at a few times its size in memory (see docs/benchmarks.md).
+pub const MAX_REQUEST_SIZE: usize = 64 * 1024 * 1024;
 
 /// Generated gNMI protocol code.
 ///

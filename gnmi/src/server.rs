@@ -32,7 +32,7 @@ use crate::proto::gnmi::{
     SetRequest, SetResponse, SubscribeRequest, SubscribeResponse,
 };
 use crate::subscribe::{self, SubscribeOptions};
-use crate::{GNMI_VERSION, MAX_MESSAGE_SIZE};
+use crate::{GNMI_VERSION, MAX_MESSAGE_SIZE, MAX_REQUEST_SIZE};
 
 /// The encodings ocbgp serves, in order of preference.
 pub const SUPPORTED_ENCODINGS: [Encoding; 3] =
@@ -229,7 +229,7 @@ impl Gnmi for GnmiService {
         };
         let store = self.store.clone();
         let request = request.into_inner();
-        let response = blocking(move || crate::set::set(&store, &who, &request)).await?;
+        let response = blocking(move || crate::set::set(&store, &who, request)).await?;
         Ok(Response::new(response))
     }
 
@@ -306,7 +306,7 @@ fn until_user_removed(
 /// `tonic::transport::Server::add_service`.
 pub fn grpc_service(service: GnmiService) -> GnmiServer<GnmiService> {
     GnmiServer::new(service)
-        .max_decoding_message_size(MAX_MESSAGE_SIZE)
+        .max_decoding_message_size(MAX_REQUEST_SIZE)
         .max_encoding_message_size(MAX_MESSAGE_SIZE)
 }
 

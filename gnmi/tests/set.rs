@@ -152,7 +152,7 @@ async fn scalar_and_loose_json_values() {
             update(
                 &format!("{n}/timers/config/hold-time"),
                 TypedValue {
-                    value: Some(Value::StringVal("45".into())),
+                    value: Some(Value::UintVal(45)),
                 },
             ),
             update(
@@ -641,5 +641,342 @@ async fn empty_set_is_fine() {
     let h = Harness::start("set-empty").await;
     let response = set(&h, SetRequest::default()).await.expect("empty Set");
     assert!(response.response.is_empty());
+    h.stop().await;
+}
+
+/// The values of a leaf-list in running, in order.
+fn leaf_list(h: &Harness, at: &str) -> Vec<String> {
+    let running = h.store.running();
+    ocbgp_models::ly::find(running.tree(), &format!("{BGP}/{at}"))
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.value_canonical())
+        .collect()
+}
+
+fn policies(names: &[&str]) -> Update {
+    let defs: Vec<serde_json::Value> = names
+        .iter()
+        .map(|n| serde_json::json!({"name": n, "config": {"name": n}}))
+        .collect();
+    update(
+        "/routing-policy/policy-definitions",
+        json_ietf(&serde_json::json!({ "policy-definition": defs }).to_string()),
+    )
+}
+
+#[tokio::test]
+async fn leaf_lists_replace_delete_and_update() {
+    let h = Harness::start("set-leaflist").await;
+    let ip = format!(
+        "{}/apply-policy/config/import-policy",
+        neighbor("192.0.2.2")
+    );
+    let at = "neighbors/neighbor[neighbor-address='192.0.2.2']/apply-policy/config/import-policy";
+    let request = |replace: Vec<Update>, update: Vec<Update>, delete: Vec<&str>| SetRequest {
+        delete: delete.into_iter().map(path).collect(),
+        replace,
+        update,
+        ..Default::default()
+    };
+    set(
+        &h,
+        request(
+            vec![],
+            vec![
+                policies(&["P1", "P2", "P3"]),
+                update(&ip, json_ietf(r#"["P1"]"#)),
+            ],
+            vec![],
+        ),
+    )
+    .await
+    .expect("Set");
+    assert_eq!(leaf_list(&h, at), ["P1"]);
+    // Replace: exactly these values, in this order.
+    set(
+        &h,
+        request(
+            vec![update(&ip, json_ietf(r#"["P3", "P2"]"#))],
+            vec![],
+            vec![],
+        ),
+    )
+    .await
+    .expect("replace");
+    assert_eq!(leaf_list(&h, at), ["P3", "P2"]);
+    // Update merges: new values at the end, existing ones stay.
+    set(
+        &h,
+        request(
+            vec![],
+            vec![update(&ip, json_ietf(r#"["P1", "P3"]"#))],
+            vec![],
+        ),
+    )
+    .await
+    .expect("update");
+    assert_eq!(leaf_list(&h, at), ["P3", "P2", "P1"]);
+    // Replace by leaflist_val too.
+    let typed = TypedValue {
+        value: Some(Value::LeaflistVal(ScalarArray {
+            element: ["P2", "P1"]
+                .iter()
+                .map(|p| TypedValue {
+                    value: Some(Value::StringVal(p.to_string())),
+                })
+                .collect(),
+        })),
+    };
+    set(&h, request(vec![update(&ip, typed)], vec![], vec![]))
+        .await
+        .expect("replace with leaflist_val");
+    assert_eq!(leaf_list(&h, at), ["P2", "P1"]);
+    // Delete of one value.
+    set(&h, request(vec![], vec![], vec![&format!("{ip}[.=P2]")]))
+        .await
+        .expect("delete one value");
+    assert_eq!(leaf_list(&h, at), ["P1"]);
+    // Update of one value by its path: added at the end; another value
+    // than the path's is refused.
+    set(
+        &h,
+        request(
+            vec![],
+            vec![update(&format!("{ip}[.=P3]"), json_ietf(r#""P3""#))],
+            vec![],
+        ),
+    )
+    .await
+    .expect("update one value");
+    assert_eq!(leaf_list(&h, at), ["P1", "P3"]);
+    let err = fails(
+        &h,
+        request(
+            vec![],
+            vec![update(&format!("{ip}[.=P3]"), json_ietf(r#""P2""#))],
+            vec![],
+        ),
+    )
+    .await;
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    // Delete of the leaf-list: every value.
+    set(
+        &h,
+        request(
+            vec![update(&ip, json_ietf(r#"["P3", "P2"]"#))],
+            vec![],
+            vec![],
+        ),
+    )
+    .await
+    .expect("replace");
+    set(&h, request(vec![], vec![], vec![&ip]))
+        .await
+        .expect("delete");
+    assert!(leaf_list(&h, at).is_empty());
+    // ocbgp:listen addresses, a leaf-list of the ocbgp module.
+    let listen = format!("{BGP_GNMI}/global/listen/config/address");
+    set(
+        &h,
+        request(
+            vec![],
+            vec![update(&listen, json_ietf(r#"["127.0.0.1", "::1"]"#))],
+            vec![],
+        ),
+    )
+    .await
+    .expect("listen");
+    set(&h, request(vec![], vec![], vec![&listen]))
+        .await
+        .expect("delete listen");
+    assert!(
+        leaf_list(&h, "global/ocbgp:listen/config/address").is_empty(),
+        "{}",
+        h.running()
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn values_are_checked_against_the_leaf_type() {
+    let h = Harness::start("set-strict").await;
+    let n = neighbor("192.0.2.2");
+    let one = |p: String, value: Value| SetRequest {
+        update: vec![update(&p, TypedValue { value: Some(value) })],
+        ..Default::default()
+    };
+    for (p, value, want) in [
+        (
+            format!("{n}/config/description"),
+            Value::IntVal(5),
+            "int_val",
+        ),
+        (
+            format!("{n}/config/peer-as"),
+            Value::StringVal("65000".into()),
+            "string_val",
+        ),
+        (
+            format!("{n}/config/enabled"),
+            Value::StringVal("true".into()),
+            "string_val",
+        ),
+        (
+            format!("{n}/timers/config/hold-time"),
+            Value::StringVal("45".into()),
+            "string_val",
+        ),
+        (
+            format!("{n}/config/peer-as"),
+            Value::BoolVal(true),
+            "bool_val",
+        ),
+        // JSON that does not parse.
+        (
+            format!("{n}/config/peer-as"),
+            Value::JsonIetfVal(b"{1".to_vec()),
+            "not JSON",
+        ),
+        (
+            format!("{n}/config"),
+            Value::JsonVal(b"{\"description\": ".to_vec()),
+            "not JSON",
+        ),
+        // Deeper than the JSON parser goes, at a string leaf: an error,
+        // not a string.
+        (
+            format!("{n}/config/description"),
+            Value::JsonIetfVal("[".repeat(100_000).into_bytes()),
+            "not JSON",
+        ),
+    ] {
+        let err = fails(&h, one(p.clone(), value)).await;
+        assert_eq!(err.code(), Code::InvalidArgument, "{p}: {err:?}");
+        let last = p.rsplit('/').next().unwrap();
+        assert!(err.message().contains(last), "{}", err.message());
+        assert!(err.message().contains(want), "{}", err.message());
+    }
+    // What the specification allows: string_val for enumerations and
+    // identities, int_val or uint_val for an integer.
+    set(
+        &h,
+        SetRequest {
+            update: vec![
+                update(
+                    &format!("{n}/config/peer-type"),
+                    TypedValue {
+                        value: Some(Value::StringVal("EXTERNAL".into())),
+                    },
+                ),
+                update(
+                    &format!("{n}/config/peer-as"),
+                    TypedValue {
+                        value: Some(Value::IntVal(65100)),
+                    },
+                ),
+                update(
+                    &format!("{n}/timers/config/keepalive-interval"),
+                    TypedValue {
+                        value: Some(Value::UintVal(20)),
+                    },
+                ),
+            ],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("Set");
+    let at = "neighbors/neighbor[neighbor-address='192.0.2.2']";
+    assert_eq!(
+        value(&h, &format!("{at}/config/peer-as")).as_deref(),
+        Some("65100")
+    );
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn failure_status_stays_small() {
+    let h = Harness::start("set-bounded").await;
+    let n = neighbor("192.0.2.2");
+    // Many operations, the last one failing.
+    let mut updates: Vec<Update> = (0..60)
+        .map(|i| {
+            update(
+                &format!("{BGP_GNMI}/neighbors/neighbor[neighbor-address=192.0.2.{i}]/config/description"),
+                json_ietf(r#""x""#),
+            )
+        })
+        .collect();
+    updates.push(update(
+        &format!("{n}/config/peer-as"),
+        json_ietf(r#""abc""#),
+    ));
+    let err = fails(
+        &h,
+        SetRequest {
+            update: updates,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("peer-as"), "{}", err.message());
+    assert!(err.message().len() <= 1200, "{}", err.message().len());
+    assert!(err.details().len() <= 4096, "{}", err.details().len());
+    let details = ocbgp_gnmi::failure_details(&err).expect("results");
+    assert_eq!(details.response.len(), 61);
+    #[allow(deprecated)]
+    let last = details.response[60].message.as_ref().unwrap();
+    assert_eq!(last.code, Code::InvalidArgument as u32);
+
+    // A 1 MB key and a 1 MB value.
+    let big = "k".repeat(1 << 20);
+    let err = fails(
+        &h,
+        SetRequest {
+            update: vec![
+                update(
+                    &format!(
+                        "{BGP_GNMI}/neighbors/neighbor[neighbor-address={big}]/config/description"
+                    ),
+                    json_ietf(r#""x""#),
+                ),
+                update(
+                    &format!("{n}/config/peer-as"),
+                    json_ietf(&format!("{big:?}")),
+                ),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().len() <= 1200, "{}", err.message().len());
+    assert!(err.details().len() <= 4096, "{}", err.details().len());
+    assert!(err.message().contains("more bytes"), "{}", err.message());
+    h.stop().await;
+}
+
+#[tokio::test]
+async fn requests_over_the_limit_are_refused() {
+    let h = Harness::start("set-limit").await;
+    let before = h.running();
+    let big = format!("\"{}\"", "d".repeat(ocbgp_gnmi::MAX_REQUEST_SIZE));
+    let err = set(
+        &h,
+        SetRequest {
+            update: vec![update(
+                &format!("{}/config/description", neighbor("192.0.2.2")),
+                json_ietf(&big),
+            )],
+            ..Default::default()
+        },
+    )
+    .await
+    .expect_err("over the limit");
+    // tonic refuses it before decoding, with OUT_OF_RANGE.
+    assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
+    assert_eq!(h.running(), before);
     h.stop().await;
 }

@@ -44,6 +44,25 @@ pub struct Edit {
     pub path: String,
     /// The value for merge, replace and create.
     pub value: Option<(String, Encoding)>,
+    /// Where the entry goes, for an entry of an ordered-by user list or
+    /// leaf-list (NETCONF's `yang:insert`); `None`: a new entry goes last,
+    /// an existing one stays where it is.
+    pub insert: Option<Insert>,
+}
+
+/// The position of an entry of an ordered-by user list or leaf-list
+/// (RFC 7950 sections 7.7.9 and 7.8.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Insert {
+    /// Before every other entry.
+    First,
+    /// After every other entry.
+    Last,
+    /// Just before the entry at this data path (a sibling of the same list
+    /// or leaf-list).
+    Before(String),
+    /// Just after the entry at this data path.
+    After(String),
 }
 
 impl Edit {
@@ -53,6 +72,7 @@ impl Edit {
             op,
             path: path.into(),
             value: Some((value.into(), Encoding::Json)),
+            insert: None,
         }
     }
 
@@ -62,6 +82,7 @@ impl Edit {
             op,
             path: path.into(),
             value: None,
+            insert: None,
         }
     }
 }
@@ -90,6 +111,12 @@ pub enum EditError {
 }
 
 /// Applies one edit to `tree`.
+///
+/// A path to a leaf-list without a value predicate names all its values:
+/// delete and remove take every value, replace puts exactly the given
+/// values in their order, merge adds the values that are not there (at the
+/// end). A path with a value predicate (`.../import-policy[.='P1']`) names
+/// that value alone; replace of it is a merge (the value is all there is).
 pub fn apply(tree: &mut DataTree<'static>, edit: &Edit) -> Result<(), EditError> {
     let path = DataPath::parse(&edit.path).map_err(EditError::MalformedPath)?;
     let node = if path.is_root() {
@@ -105,12 +132,40 @@ pub fn apply(tree: &mut DataTree<'static>, edit: &Edit) -> Result<(), EditError>
         }
         Some(node)
     };
-    let exists = exists(tree, &path);
-    match edit.op {
-        Operation::Delete if !exists => return Err(EditError::DataMissing(edit.path.clone())),
-        Operation::Create if exists => return Err(EditError::DataExists(edit.path.clone())),
-        Operation::Delete | Operation::Remove | Operation::Replace if exists => remove(tree, &path),
-        _ => {}
+    let leaf_list = node
+        .as_ref()
+        .filter(|n| n.kind() == SchemaNodeKind::LeafList);
+    let whole_leaf_list =
+        leaf_list.is_some() && path.segments.last().is_some_and(|s| s.keys.is_empty());
+    if let (Some(node), true) = (leaf_list, whole_leaf_list) {
+        let values = leaf_list_values(tree, &path, node);
+        match edit.op {
+            Operation::Delete if values.is_empty() => {
+                return Err(EditError::DataMissing(edit.path.clone()))
+            }
+            Operation::Create if !values.is_empty() => {
+                return Err(EditError::DataExists(edit.path.clone()))
+            }
+            Operation::Delete | Operation::Remove | Operation::Replace => {
+                for value in values {
+                    let _ = tree.remove(&value);
+                }
+            }
+            _ => {}
+        }
+    } else {
+        let exists = exists(tree, &path);
+        match edit.op {
+            Operation::Delete if !exists => return Err(EditError::DataMissing(edit.path.clone())),
+            Operation::Create if exists => return Err(EditError::DataExists(edit.path.clone())),
+            // A leaf-list value is its own content: replacing it keeps it
+            // (and its place).
+            Operation::Replace if leaf_list.is_some() => {}
+            Operation::Delete | Operation::Remove | Operation::Replace if exists => {
+                remove(tree, &path)
+            }
+            _ => {}
+        }
     }
     if matches!(edit.op, Operation::Delete | Operation::Remove) {
         return Ok(());
@@ -145,7 +200,90 @@ pub fn apply(tree: &mut DataTree<'static>, edit: &Edit) -> Result<(), EditError>
     }
     .map_err(EditError::BadValue)?;
     tree.merge(&subtree)
-        .map_err(|e| EditError::BadValue(e.into()))
+        .map_err(|e| EditError::BadValue(e.into()))?;
+    match &edit.insert {
+        Some(insert) => place(tree, &edit.path, insert),
+        None => Ok(()),
+    }
+}
+
+/// The data paths of the values of the leaf-list `node` under the parent
+/// of `path`, in order.
+fn leaf_list_values(
+    tree: &DataTree<'static>,
+    path: &DataPath,
+    node: &SchemaNode<'_>,
+) -> Vec<String> {
+    let parent = path.parent();
+    let first = if parent.is_root() {
+        tree.reference()
+    } else {
+        tree.find_path(&parent.to_string())
+            .ok()
+            .and_then(|p| p.children().next())
+    };
+    first
+        .into_iter()
+        .flat_map(|f| f.inclusive_siblings())
+        .filter(|n| n.schema().as_raw() == node.as_raw())
+        .map(|n| crate::ly::node_path(&n))
+        .collect()
+}
+
+/// Moves the entry at `path` (an entry of an ordered-by user list or
+/// leaf-list, just merged) to the position `insert` gives.
+fn place(tree: &mut DataTree<'static>, path: &str, insert: &Insert) -> Result<(), EditError> {
+    let bad = |m: String| EditError::BadValue(ModelError::at(path, m));
+    let node = tree
+        .find_path(path)
+        .map_err(|_| bad("insert: the entry is not there".to_string()))?;
+    let schema = node.schema();
+    if !schema.is_user_ordered() {
+        return Err(bad(format!(
+            "insert: {} is not an ordered-by user list or leaf-list",
+            schema.name()
+        )));
+    }
+    let same = |n: &yang2::data::DataNodeRef<'_, '_>| n.schema().as_raw() == schema.as_raw();
+    // (No top-level list or leaf-list is ordered-by user: moving the node
+    // the tree handle points at is not supported.)
+    let Some(parent) = node.ancestors().next() else {
+        return Err(bad("insert: not supported at the top level".to_string()));
+    };
+    let entries: Vec<_> = parent.children().filter(same).collect();
+    let (anchor, before) = match insert {
+        Insert::First => (entries.first().cloned(), true),
+        Insert::Last => (entries.last().cloned(), false),
+        Insert::Before(at) | Insert::After(at) => {
+            let anchor = tree.find_path(at).ok().filter(same).ok_or_else(|| {
+                bad(format!(
+                    "insert: the entry {at} to insert next to does not exist (missing-instance)"
+                ))
+            })?;
+            (Some(anchor), matches!(insert, Insert::Before(_)))
+        }
+    };
+    let Some(anchor) = anchor else {
+        return Ok(());
+    };
+    if anchor.as_raw() == node.as_raw() {
+        return Ok(());
+    }
+    // SAFETY: both nodes belong to `tree`, are siblings of one
+    // ordered-by user list or leaf-list (checked above); libyang unlinks
+    // `node` and links it next to `anchor` under the same parent (not at
+    // the top level); nothing is freed.
+    let ret = unsafe {
+        if before {
+            yang2::ffi::lyd_insert_before(anchor.as_raw(), node.as_raw())
+        } else {
+            yang2::ffi::lyd_insert_after(anchor.as_raw(), node.as_raw())
+        }
+    };
+    if ret != yang2::ffi::LY_ERR::LY_SUCCESS {
+        return Err(bad("insert: libyang could not move the entry".to_string()));
+    }
+    Ok(())
 }
 
 fn exists(tree: &DataTree<'static>, path: &DataPath) -> bool {
@@ -204,8 +342,33 @@ fn parse(text: &str, encoding: Encoding) -> Result<DataTree<'static>, ModelError
 /// needed here.
 fn wrap_json(path: &DataPath, node: &SchemaNode<'_>, value: &str) -> Result<String, ModelError> {
     let at = path.to_string();
-    let value: Value = serde_json::from_str(value)
+    // The value is checked and looked at (its top level only), not copied:
+    // its text goes into the document as it is.
+    let probe: Probe = serde_json::from_str(value)
         .map_err(|e| ModelError::at(&at, format!("value is not JSON: {e}")))?;
+    let entry = node.kind() == SchemaNodeKind::LeafList
+        && path.segments.last().is_some_and(|s| !s.keys.is_empty());
+    if entry {
+        // One value of a leaf-list, at its `[.='v']` path: the value is
+        // that one (alone or in an array).
+        let want = Value::String(path.segments.last().map_or(String::new(), |s| {
+            s.keys.first().map(|k| k.1.clone()).unwrap_or_default()
+        }));
+        let ok = match &probe {
+            Probe::Array(items) => {
+                matches!(items.as_slice(), [Some(v)] if json_scalar_eq(v, &want))
+            }
+            Probe::Scalar(Some(v)) => json_scalar_eq(v, &want),
+            _ => false,
+        };
+        if !ok {
+            return Err(ModelError::at(
+                &at,
+                format!("the value must be the one the path names ({want})"),
+            ));
+        }
+    }
+    let bracket = entry && matches!(probe, Probe::Scalar(_));
     let is_leaf = matches!(node.kind(), SchemaNodeKind::Leaf | SchemaNodeKind::LeafList);
     let holder = if is_leaf { path.parent() } else { path.clone() };
 
@@ -229,7 +392,7 @@ fn wrap_json(path: &DataPath, node: &SchemaNode<'_>, value: &str) -> Result<Stri
 
     let target = descend(&mut doc, &holder)
         .ok_or_else(|| ModelError::at(&at, "internal: skeleton lacks the path"))?;
-    if is_leaf {
+    let (member_value, inner) = if is_leaf {
         let parent_module = node
             .ancestors()
             .next()
@@ -240,28 +403,174 @@ fn wrap_json(path: &DataPath, node: &SchemaNode<'_>, value: &str) -> Result<Stri
         } else {
             format!("{module}:{}", node.name())
         };
-        target.insert(member, value);
+        target.insert(member, Value::String(SPLICE.to_string()));
+        (true, value.trim())
     } else {
-        let Value::Object(members) = value else {
+        let Probe::Object(members) = probe else {
             return Err(ModelError::at(
                 &at,
                 "value must be a JSON object for this node",
             ));
         };
         for (name, v) in members {
-            if let Some(existing) = target.get(&name) {
-                // A key given both in the path and in the value must agree.
-                if !json_scalar_eq(existing, &v) {
+            if let Some(existing) = target.remove(&name) {
+                // A key given both in the path and in the value must agree
+                // (the value's member stays).
+                if !v.as_ref().is_some_and(|v| json_scalar_eq(&existing, v)) {
+                    let given = v
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "not a scalar".into());
                     return Err(ModelError::at(
                         &at,
-                        format!("key {name} is {existing} in the path but {v} in the value"),
+                        format!("key {name} is {existing} in the path but {given} in the value"),
                     ));
                 }
             }
-            target.insert(name, v);
+        }
+        target.insert(SPLICE.to_string(), Value::Null);
+        let t = value.trim();
+        (false, t[1..t.len() - 1].trim())
+    };
+    let text = doc.to_string();
+    let mark = if member_value {
+        format!("\"{}\"", SPLICE.replace('\0', "\\u0000"))
+    } else {
+        format!("\"{}\":null", SPLICE.replace('\0', "\\u0000"))
+    };
+    let Some(pos) = text.find(&mark) else {
+        return Err(ModelError::at(&at, "internal: no place for the value"));
+    };
+    let (mut before, mut after) = (&text[..pos], &text[pos + mark.len()..]);
+    if !member_value && inner.is_empty() {
+        // An empty object: drop the place and a comma next to it.
+        if let Some(b) = before.strip_suffix(',') {
+            before = b;
+        } else if let Some(a) = after.strip_prefix(',') {
+            after = a;
         }
     }
-    Ok(doc.to_string())
+    let mut out = String::with_capacity(text.len() + inner.len() + 2);
+    out.push_str(before);
+    if bracket {
+        out.push('[');
+    }
+    out.push_str(inner);
+    if bracket {
+        out.push(']');
+    }
+    out.push_str(after);
+    Ok(out)
+}
+
+/// The placeholder member (or value) a JSON value is put in place of (NUL
+/// cannot be in a path or value: it is refused before).
+const SPLICE: &str = "\0ocbgp-splice";
+
+/// The top level of a JSON value, parsed without keeping anything large:
+/// scalars (strings up to 4 KiB) with their value, objects with their
+/// members' names and scalar values, arrays with their scalar elements.
+enum Probe {
+    Scalar(Option<Value>),
+    Object(Vec<(String, Option<Value>)>),
+    Array(Vec<Option<Value>>),
+}
+
+/// A nested value: a short scalar, or `None` (skipped).
+struct Inner(Option<Value>);
+
+const PROBE_STRING: usize = 4096;
+
+impl<'de> serde::Deserialize<'de> for Probe {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Probe;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Probe, E> {
+                Ok(Probe::Scalar(Some(Value::Bool(v))))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Probe, E> {
+                Ok(Probe::Scalar(Some(Value::from(v))))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Probe, E> {
+                Ok(Probe::Scalar(Some(Value::from(v))))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Probe, E> {
+                Ok(Probe::Scalar(
+                    serde_json::Number::from_f64(v).map(Value::Number),
+                ))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Probe, E> {
+                Ok(Probe::Scalar(
+                    (v.len() <= PROBE_STRING).then(|| Value::String(v.to_string())),
+                ))
+            }
+            fn visit_unit<E>(self) -> Result<Probe, E> {
+                Ok(Probe::Scalar(Some(Value::Null)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Probe, A::Error> {
+                let mut out = Vec::new();
+                while let Some(Inner(v)) = a.next_element()? {
+                    out.push(v);
+                }
+                Ok(Probe::Array(out))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Probe, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, Inner(v))) = a.next_entry::<String, Inner>()? {
+                    out.push((k, v));
+                }
+                Ok(Probe::Object(out))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Inner {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Inner;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Inner, E> {
+                Ok(Inner(Some(Value::Bool(v))))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Inner, E> {
+                Ok(Inner(Some(Value::from(v))))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Inner, E> {
+                Ok(Inner(Some(Value::from(v))))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Inner, E> {
+                Ok(Inner(serde_json::Number::from_f64(v).map(Value::Number)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Inner, E> {
+                Ok(Inner(
+                    (v.len() <= PROBE_STRING).then(|| Value::String(v.to_string())),
+                ))
+            }
+            fn visit_unit<E>(self) -> Result<Inner, E> {
+                Ok(Inner(Some(Value::Null)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Inner, A::Error> {
+                while a.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Inner(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Inner, A::Error> {
+                while a
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Inner(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// Walks the printed skeleton down `path`, returning the object of its last
@@ -432,6 +741,7 @@ mod tests {
                 op: Operation::Merge,
                 path: path.clone(),
                 value: Some((xml.into(), Encoding::Xml)),
+                insert: None,
             },
         )
         .unwrap();
@@ -443,6 +753,7 @@ mod tests {
                 op: Operation::Merge,
                 path: other,
                 value: Some((xml.into(), Encoding::Xml)),
+                insert: None,
             },
         );
         assert!(matches!(e, Err(EditError::BadValue(_))), "{e:?}");
@@ -480,5 +791,114 @@ mod tests {
             &Edit::json(Operation::Merge, format!("{BASE}/config"), "[1]"),
         );
         assert!(matches!(e, Err(EditError::BadValue(_))), "{e:?}");
+    }
+
+    fn import_policy() -> String {
+        format!(
+            "{BASE}/protocols/protocol[identifier='openconfig-policy-types:BGP'][name='BGP']\
+             /bgp/neighbors/neighbor[neighbor-address='192.0.2.1']/apply-policy/config/import-policy"
+        )
+    }
+
+    fn values(tree: &DataTree<'static>, path: &str) -> Vec<String> {
+        crate::ly::find(tree, path)
+            .unwrap()
+            .iter()
+            .filter_map(|n| n.value_canonical())
+            .collect()
+    }
+
+    #[test]
+    fn leaf_list_whole_replace_merge_delete() {
+        let mut t = tree();
+        let p = import_policy();
+        apply(&mut t, &Edit::json(Operation::Merge, &p, r#"["P1"]"#)).unwrap();
+        apply(
+            &mut t,
+            &Edit::json(Operation::Replace, &p, r#"["P3", "P2"]"#),
+        )
+        .unwrap();
+        assert_eq!(values(&t, &p), ["P3", "P2"]);
+        // Merge adds what is missing, at the end; existing values stay put.
+        apply(&mut t, &Edit::json(Operation::Merge, &p, r#"["P1", "P3"]"#)).unwrap();
+        assert_eq!(values(&t, &p), ["P3", "P2", "P1"]);
+        // One value by its predicate.
+        apply(
+            &mut t,
+            &Edit::delete(Operation::Delete, format!("{p}[.='P2']")),
+        )
+        .unwrap();
+        assert_eq!(values(&t, &p), ["P3", "P1"]);
+        // The whole leaf-list.
+        apply(&mut t, &Edit::delete(Operation::Remove, &p)).unwrap();
+        assert!(values(&t, &p).is_empty());
+        assert!(matches!(
+            apply(&mut t, &Edit::delete(Operation::Delete, &p)),
+            Err(EditError::DataMissing(_))
+        ));
+        apply(&mut t, &Edit::delete(Operation::Remove, &p)).unwrap();
+        apply(&mut t, &Edit::json(Operation::Create, &p, r#"["A"]"#)).unwrap();
+        assert!(matches!(
+            apply(&mut t, &Edit::json(Operation::Create, &p, r#"["B"]"#)),
+            Err(EditError::DataExists(_))
+        ));
+        apply(&mut t, &Edit::json(Operation::Replace, &p, "[]")).unwrap();
+        assert!(values(&t, &p).is_empty());
+    }
+
+    #[test]
+    fn leaf_list_insert_positions() {
+        let mut t = tree();
+        let p = import_policy();
+        apply(
+            &mut t,
+            &Edit::json(Operation::Replace, &p, r#"["A", "B", "C"]"#),
+        )
+        .unwrap();
+        let entry = |v: &str| format!("{p}[.='{v}']");
+        let mut put = |v: &str, insert: Insert| {
+            let mut edit = Edit::json(Operation::Merge, entry(v), format!("{v:?}"));
+            edit.insert = Some(insert);
+            apply(&mut t, &edit)
+        };
+        put("D", Insert::First).unwrap();
+        put("A", Insert::Last).unwrap();
+        put("E", Insert::Before(entry("C"))).unwrap();
+        put("D", Insert::After(entry("C"))).unwrap();
+        let e = put("F", Insert::After(entry("nope")));
+        assert!(matches!(e, Err(EditError::BadValue(_))), "{e:?}");
+        assert_eq!(values(&t, &p), ["B", "E", "C", "D", "A", "F"]);
+        // Replace of one value keeps its place.
+        apply(&mut t, &Edit::json(Operation::Replace, entry("E"), "\"E\"")).unwrap();
+        assert_eq!(values(&t, &p), ["B", "E", "C", "D", "A", "F"]);
+    }
+
+    #[test]
+    fn list_insert_positions_statements() {
+        let mut t = tree();
+        let defs = "/openconfig-routing-policy:routing-policy/policy-definitions/policy-definition[name='P']";
+        apply(
+            &mut t,
+            &Edit::json(
+                Operation::Merge,
+                defs,
+                r#"{"name": "P", "config": {"name": "P"}, "statements": {"statement": [
+                    {"name": "a", "config": {"name": "a"}},
+                    {"name": "b", "config": {"name": "b"}},
+                    {"name": "c", "config": {"name": "c"}}]}}"#,
+            ),
+        )
+        .unwrap();
+        let st = |n: &str| format!("{defs}/statements/statement[name='{n}']");
+        let mut edit = Edit::json(Operation::Merge, st("c"), r#"{"name": "c"}"#);
+        edit.insert = Some(Insert::Before(st("a")));
+        apply(&mut t, &edit).unwrap();
+        let mut edit = Edit::json(Operation::Merge, st("a"), r#"{"name": "a"}"#);
+        edit.insert = Some(Insert::Last);
+        apply(&mut t, &edit).unwrap();
+        assert_eq!(
+            values(&t, &format!("{defs}/statements/statement/name")),
+            ["c", "b", "a"]
+        );
     }
 }

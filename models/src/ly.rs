@@ -88,6 +88,46 @@ pub fn print_tree(
     }
 }
 
+/// Prints a whole tree into `file` (through a buffered stdio stream on a
+/// duplicate of its descriptor), without the text ever being in memory
+/// whole; nothing for an empty tree.
+pub fn print_tree_to_file(
+    tree: &DataTree<'_>,
+    format: DataFormat,
+    flags: DataPrinterFlags,
+    file: &std::fs::File,
+) -> Result<(), String> {
+    use std::os::fd::IntoRawFd;
+    let Some(first) = tree.reference() else {
+        return Ok(());
+    };
+    let fd = file
+        .try_clone()
+        .map_err(|e| format!("cannot print data: {e}"))?
+        .into_raw_fd();
+    // SAFETY: `fd` is a descriptor of our own (a duplicate), handed to
+    // fdopen; fclose closes it (on fdopen's failure it is closed by
+    // wrapping it again). `first` is live for the call.
+    unsafe {
+        let stream = ffi::fdopen(fd, c"w".as_ptr());
+        if stream.is_null() {
+            drop(<std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd));
+            return Err("cannot print data: fdopen failed".to_string());
+        }
+        let ret = ffi::lyd_print_file(
+            stream,
+            first.as_raw(),
+            format as u32,
+            (flags | DataPrinterFlags::WITH_SIBLINGS).bits(),
+        );
+        let closed = ffi::fclose(stream);
+        if ret != ffi::LY_ERR::LY_SUCCESS || closed != 0 {
+            return Err("cannot print data".to_string());
+        }
+    }
+    Ok(())
+}
+
 /// Prints a node (and its siblings with `WITH_SIBLINGS`) in `format`.
 pub fn print(
     node: &DataNodeRef<'_, '_>,

@@ -13,7 +13,7 @@
 //! element is reported as `unknown-element` with its parent's path.
 
 use ocbgp_models::config::Encoding;
-use ocbgp_models::edit::{Edit, Operation};
+use ocbgp_models::edit::{Edit, Insert, Operation};
 use ocbgp_models::path::{DataPath, Segment};
 use yang2::schema::{SchemaNode, SchemaNodeKind};
 
@@ -61,6 +61,118 @@ fn operation_attr(e: &Element) -> Option<&str> {
     e.attr_ns(NC_NS, "operation")
 }
 
+/// YANG's XML namespace, of the `insert`, `value` and `key` attributes
+/// (RFC 7950 sections 7.7.9 and 7.8.6).
+const YANG_NS: &str = "urn:ietf:params:xml:ns:yang:1";
+
+fn attribute_error(tag: ErrorTag, e: &Element, attr: &str, message: String) -> RpcError {
+    RpcError::new(ErrorType::Protocol, tag, message)
+        .with_info(ErrorInfo::BadAttribute(attr.into()))
+        .with_info(ErrorInfo::BadElement(e.name.clone()))
+}
+
+/// The `yang:insert` of an entry of the list or leaf-list `node` whose
+/// siblings are at `parent` (their anchors' data paths are built there).
+fn insert_attr(
+    e: &Element,
+    node: &SchemaNode<'static>,
+    parent: &DataPath,
+    segment: &Segment,
+) -> Result<Option<Insert>, RpcError> {
+    let Some(text) = e.attr_ns(YANG_NS, "insert") else {
+        return Ok(None);
+    };
+    if !node.is_user_ordered() {
+        return Err(attribute_error(
+            ErrorTag::BadAttribute,
+            e,
+            "insert",
+            format!("{} is not an ordered-by user list or leaf-list", e.name),
+        ));
+    }
+    let before = match text {
+        "first" => return Ok(Some(Insert::First)),
+        "last" => return Ok(Some(Insert::Last)),
+        "before" => true,
+        "after" => false,
+        other => {
+            return Err(attribute_error(
+                ErrorTag::BadAttribute,
+                e,
+                "insert",
+                format!("bad insert \"{other}\": first, last, before or after"),
+            ))
+        }
+    };
+    let leaf_list = node.kind() == SchemaNodeKind::LeafList;
+    let attr = if leaf_list { "value" } else { "key" };
+    let Some(anchor) = e.attr_ns(YANG_NS, attr) else {
+        return Err(attribute_error(
+            ErrorTag::MissingAttribute,
+            e,
+            attr,
+            format!("insert=\"{text}\" needs the {attr} attribute"),
+        ));
+    };
+    let keys = if leaf_list {
+        vec![(".".to_string(), anchor.to_string())]
+    } else {
+        parse_key_predicates(anchor).ok_or_else(|| {
+            attribute_error(
+                ErrorTag::BadAttribute,
+                e,
+                "key",
+                format!("key {anchor:?} is not [name='value'] predicates"),
+            )
+        })?
+    };
+    if keys
+        .iter()
+        .any(|(_, v)| v.contains('\'') && v.contains('"'))
+    {
+        return Err(attribute_error(
+            ErrorTag::BadAttribute,
+            e,
+            attr,
+            "a value holding both kinds of quote is not supported".to_string(),
+        ));
+    }
+    let mut at = parent.clone();
+    at.segments.push(Segment {
+        module: segment.module.clone(),
+        name: segment.name.clone(),
+        keys,
+    });
+    let at = at.to_string();
+    Ok(Some(if before {
+        Insert::Before(at)
+    } else {
+        Insert::After(at)
+    }))
+}
+
+/// `[name='value'][prefix:other="value"]` (a `yang:key` attribute) as
+/// pairs of unqualified names and values.
+fn parse_key_predicates(text: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut rest = text.trim();
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('[')?;
+        let (name, after) = rest.split_once('=')?;
+        let name = name.trim();
+        let name = name.rsplit(':').next()?.to_string();
+        let after = after.trim_start();
+        let quote = after.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+        let (value, after) = after[1..].split_once(quote)?;
+        rest = after.trim_start().strip_prefix(']')?.trim_start();
+        if name.is_empty() {
+            return None;
+        }
+        out.push((name, value.to_string()));
+    }
+    (!out.is_empty()).then_some(out)
+}
+
 /// An ancestor on the way down: its element and its key names.
 struct Ancestor<'e> {
     element: &'e Element,
@@ -98,6 +210,7 @@ pub fn edits_from_config(
                     op,
                     path: "/".into(),
                     value: Some((doc, Encoding::Xml)),
+                    insert: None,
                 },
             );
         }
@@ -174,6 +287,7 @@ fn walk<'e>(
             .with_info(ErrorInfo::BadElement(e.name.clone()))
         })?),
     };
+    let has_insert = e.attr_ns(YANG_NS, "insert").is_some();
     let mut path = parent_path.clone();
     let keys = yang::key_names(&node);
     match node.kind() {
@@ -196,7 +310,7 @@ fn walk<'e>(
                     .push((k.clone(), yang::path_value(&key_node, key_el)));
             }
         }
-        SchemaNodeKind::LeafList if op.is_some() => {
+        SchemaNodeKind::LeafList if op.is_some() || has_insert => {
             segment.keys.push((".".into(), yang::path_value(&node, e)));
         }
         _ => {}
@@ -212,6 +326,10 @@ fn walk<'e>(
         )
         .with_path(path.to_string()));
     }
+    let insert = match op {
+        Some(Operation::Delete | Operation::Remove) => None,
+        _ => insert_attr(e, &node, &path, &segment)?,
+    };
     path.segments.push(segment);
     if !node.is_config() {
         return Err(RpcError::application(
@@ -223,7 +341,10 @@ fn walk<'e>(
         )
         .with_path(path.to_string()));
     }
-    if let Some(op) = op {
+    // An entry with an insert attribute but no operation is an edit of its
+    // own too (merged, then moved where the attribute says).
+    let edit_op = op.or(insert.as_ref().map(|_| Operation::Merge));
+    if let Some(op) = edit_op {
         if ancestors.last().is_some_and(|a| a.keys.contains(&e.name)) {
             return Err(RpcError::new(
                 ErrorType::Protocol,
@@ -241,6 +362,7 @@ fn walk<'e>(
             op,
             path: path.to_string(),
             value,
+            insert,
         });
     }
     let effective = op.or(inherited);
@@ -414,5 +536,68 @@ mod tests {
         let edits = edits_from_config(&c, DefaultOperation::Replace).unwrap();
         assert_eq!(edits.len(), 1);
         assert_eq!(edits[0].op, Operation::Replace);
+    }
+
+    #[test]
+    fn insert_attributes_position_ordered_entries() {
+        let ap = r#"<network-instance><name>DEFAULT</name><protocols><protocol xmlns:pt="http://openconfig.net/yang/policy-types">
+            <identifier>pt:BGP</identifier><name>BGP</name><bgp><neighbors><neighbor><neighbor-address>192.0.2.1</neighbor-address>
+            <apply-policy><config>"#;
+        let end = "</config></apply-policy></neighbor></neighbors></bgp></protocol></protocols></network-instance>";
+        let doc = |inner: &str| {
+            xml::parse(&format!(
+                r#"<config xmlns="{NC_NS}" xmlns:nc="{NC_NS}" xmlns:yang="{YANG_NS}"><network-instances xmlns="{NI}">{ap}{inner}{end}</network-instances></config>"#
+            ))
+            .unwrap()
+        };
+        let edits = edits_from_config(
+            &doc(
+                r#"<import-policy yang:insert="before" yang:value="B">A</import-policy>
+                    <import-policy yang:insert="first" nc:operation="create">Z</import-policy>"#,
+            ),
+            DefaultOperation::None,
+        )
+        .unwrap();
+        assert_eq!(edits.len(), 2, "{edits:#?}");
+        assert_eq!(edits[0].op, Operation::Merge);
+        assert!(
+            edits[0].path.ends_with("import-policy[.='A']"),
+            "{}",
+            edits[0].path
+        );
+        match &edits[0].insert {
+            Some(Insert::Before(at)) => assert!(at.ends_with("import-policy[.='B']"), "{at}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(edits[1].op, Operation::Create);
+        assert_eq!(edits[1].insert, Some(Insert::First));
+
+        let e = edits_from_config(
+            &doc(r#"<import-policy yang:insert="after">A</import-policy>"#),
+            DefaultOperation::None,
+        )
+        .unwrap_err();
+        assert_eq!(e.tag, ErrorTag::MissingAttribute);
+        let e = edits_from_config(
+            &doc(r#"<import-policy yang:insert="middle">A</import-policy>"#),
+            DefaultOperation::None,
+        )
+        .unwrap_err();
+        assert_eq!(e.tag, ErrorTag::BadAttribute);
+        // default-import-policy is a leaf, not ordered-by user.
+        let e = edits_from_config(
+            &doc(r#"<default-import-policy yang:insert="first">ACCEPT_ROUTE</default-import-policy>"#),
+            DefaultOperation::None,
+        )
+        .unwrap_err();
+        assert_eq!(e.tag, ErrorTag::BadAttribute);
+        assert_eq!(
+            parse_key_predicates("[name='a'] [p:seq=\"10\"]"),
+            Some(vec![
+                ("name".into(), "a".into()),
+                ("seq".into(), "10".into())
+            ])
+        );
+        assert_eq!(parse_key_predicates("name='a'"), None);
     }
 }

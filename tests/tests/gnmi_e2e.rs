@@ -461,8 +461,9 @@ fn bad_set_is_refused_and_changes_nothing() {
             json!(1),
         )],
     );
+    // A path the schema lacks is an invalid argument of a Set
+    // (gnmi/README.md, Errors).
     match &unknown {
-        // A path the schema lacks is an invalid argument (gnmi/README.md).
         Err((code, _)) => assert_eq!(code, "INVALID_ARGUMENT", "{unknown:?}"),
         Ok(()) => panic!("unknown leaf accepted"),
     }
@@ -988,4 +989,277 @@ print(json.dumps({"plain": plain}))
         "already confirmed over NETCONF: {v}"
     );
     assert!(has_user("admin"));
+}
+
+/// gNMI Set with deletes, replaces and updates (pygnmi, JSON_IETF): Ok, or
+/// Err(gRPC code name, message).
+fn gnmi_set_ops(
+    d: &Ocbgpd,
+    delete: &[String],
+    replace: &[(String, Value)],
+    update: &[(String, Value)],
+) -> Result<(), (String, String)> {
+    let pairs = |ops: &[(String, Value)]| {
+        serde_json::to_string(&ops.iter().map(|(p, v)| json!([p, v])).collect::<Vec<_>>()).unwrap()
+    };
+    gnmi_set_python(
+        d,
+        &format!(
+            "dels = json.loads({:?})\nreps = [tuple(u) for u in json.loads({:?})]\nups = [tuple(u) for u in json.loads({:?})]\n",
+            serde_json::to_string(delete).unwrap(),
+            pairs(replace),
+            pairs(update)
+        ),
+    )
+}
+
+/// gNMI Set of the lists `dels`, `reps` and `ups` that the Python code
+/// `ops` makes (for values too large for a command line).
+fn gnmi_set_python(d: &Ocbgpd, ops: &str) -> Result<(), (String, String)> {
+    let code = format!(
+        r#"{prologue}
+{ops}
+try:
+    gc.set(delete=dels or None, replace=reps or None, update=ups or None, encoding="json_ietf")
+    print(json.dumps({{"ok": True}}))
+except Exception as e:
+    err = getattr(e, "orig_exc", None)
+    code = err.code().name if hasattr(err, "code") else "UNKNOWN"
+    det = err.details() if hasattr(err, "details") else str(e)
+    print(json.dumps({{"ok": False, "code": code, "details": det}}))
+"#,
+        prologue = client_prologue(d),
+    );
+    let out = python(d, &code).unwrap_or_else(|e| panic!("pygnmi Set script failed: {e}"));
+    let v: Value = serde_json::from_str(out.trim().lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("pygnmi Set output {out:?}: {e}"));
+    if v["ok"] == true {
+        Ok(())
+    } else {
+        Err((
+            v["code"].as_str().unwrap_or("").to_string(),
+            v["details"].as_str().unwrap_or("").to_string(),
+        ))
+    }
+}
+
+/// The values of a leaf-list `name` under the container at `path`, in
+/// order, by gNMI Get of the container.
+fn leaf_list_values(d: &Ocbgpd, path: &str, name: &str) -> Vec<String> {
+    let vals = d.try_gnmi_get(path).unwrap_or_else(|e| d.fail(&e));
+    fn find(v: &Value, name: &str) -> Option<Vec<String>> {
+        match v {
+            Value::Object(m) => m.iter().find_map(|(k, val)| {
+                if k == name || k.ends_with(&format!(":{name}")) {
+                    val.as_array().map(|a| {
+                        a.iter()
+                            .map(|x| x.as_str().unwrap_or_default().to_string())
+                            .collect()
+                    })
+                } else {
+                    find(val, name)
+                }
+            }),
+            Value::Array(a) => a.iter().find_map(|x| find(x, name)),
+            _ => None,
+        }
+    }
+    vals.iter().find_map(|v| find(v, name)).unwrap_or_default()
+}
+
+/// Policies for the chains: DROP-BLOCKED rejects BLOCK (and decides
+/// nothing else), ACCEPT-ALL accepts everything. [DROP-BLOCKED,
+/// ACCEPT-ALL] drops BLOCK; [ACCEPT-ALL, DROP-BLOCKED] keeps it.
+fn chain_policies() -> Value {
+    json!({
+        "defined-sets": {"prefix-sets": {"prefix-set": [{
+            "name": "BLOCKED",
+            "config": {"name": "BLOCKED", "mode": "IPV4"},
+            "prefixes": {"prefix": [{
+                "ip-prefix": BLOCK, "masklength-range": "exact",
+                "config": {"ip-prefix": BLOCK, "masklength-range": "exact"}
+            }]}
+        }]}},
+        "policy-definitions": {"policy-definition": [
+            {"name": "DROP-BLOCKED", "config": {"name": "DROP-BLOCKED"},
+             "statements": {"statement": [{
+                "name": "10", "config": {"name": "10"},
+                "conditions": {"match-prefix-set": {"config": {"prefix-set": "BLOCKED", "match-set-options": "ANY"}}},
+                "actions": {"config": {"policy-result": "REJECT_ROUTE"}}}]}},
+            {"name": "ACCEPT-ALL", "config": {"name": "ACCEPT-ALL"},
+             "statements": {"statement": [{
+                "name": "10", "config": {"name": "10"},
+                "actions": {"config": {"policy-result": "ACCEPT_ROUTE"}}}]}}
+        ]}
+    })
+}
+
+#[test]
+fn import_policy_chain_replace_and_delete_over_gnmi() {
+    let lab = Lab::new("gnmi_chain");
+    let (_r1, r2, d, _g) = setup(&lab);
+    let peer = r2.ipv4();
+    add_neighbor(&d, peer);
+    d.wait_established(peer, UP);
+    wait_loc_rib(&d, "both gobgpd routes", |r| {
+        r.iter().any(|p| p == KEEP) && r.iter().any(|p| p == BLOCK)
+    });
+    let transitions_path = format!("{}/state/established-transitions", neighbor_path(peer));
+    let before = get_leaf(&d, &transitions_path).unwrap_or_else(|e| d.fail(&e));
+    let config = format!("{}/apply-policy/config", neighbor_path(peer));
+    let chain = format!("{config}/import-policy");
+    let set = |delete: &[String], replace: &[(String, Value)], update: &[(String, Value)]| {
+        if let Err(e) = gnmi_set_ops(&d, delete, replace, update) {
+            d.fail(&format!("gNMI Set refused: {e:?}"));
+        }
+    };
+
+    set(
+        &[],
+        &[],
+        &[
+            ("/routing-policy".to_string(), chain_policies()),
+            (
+                config.clone(),
+                json!({"import-policy": ["ACCEPT-ALL"], "default-import-policy": "REJECT_ROUTE"}),
+            ),
+        ],
+    );
+    assert_eq!(
+        leaf_list_values(&d, &config, "import-policy"),
+        ["ACCEPT-ALL"]
+    );
+    // Replace: exactly these, in this order (a merge would give
+    // [ACCEPT-ALL, DROP-BLOCKED], which keeps BLOCK).
+    set(
+        &[],
+        &[(chain.clone(), json!(["DROP-BLOCKED", "ACCEPT-ALL"]))],
+        &[],
+    );
+    assert_eq!(
+        leaf_list_values(&d, &config, "import-policy"),
+        ["DROP-BLOCKED", "ACCEPT-ALL"]
+    );
+    wait_loc_rib(&d, "BLOCK dropped by the chain", |r| {
+        r.iter().any(|p| p == KEEP) && !r.iter().any(|p| p == BLOCK)
+    });
+    // The other order: ACCEPT-ALL decides first, BLOCK comes back.
+    set(
+        &[],
+        &[(chain.clone(), json!(["ACCEPT-ALL", "DROP-BLOCKED"]))],
+        &[],
+    );
+    assert_eq!(
+        leaf_list_values(&d, &config, "import-policy"),
+        ["ACCEPT-ALL", "DROP-BLOCKED"]
+    );
+    wait_loc_rib(&d, "BLOCK back", |r| {
+        r.iter().any(|p| p == KEEP) && r.iter().any(|p| p == BLOCK)
+    });
+    // Delete of one value.
+    set(&[format!("{chain}[.=ACCEPT-ALL]")], &[], &[]);
+    assert_eq!(
+        leaf_list_values(&d, &config, "import-policy"),
+        ["DROP-BLOCKED"]
+    );
+    // Delete of the leaf-list: every value goes.
+    set(std::slice::from_ref(&chain), &[], &[]);
+    assert!(
+        leaf_list_values(&d, &config, "import-policy").is_empty(),
+        "import-policy still set"
+    );
+    // send-community-type, a leaf-list of the neighbor's config.
+    let communities = format!("{}/config/send-community-type", neighbor_path(peer));
+    set(
+        &[],
+        &[],
+        &[(communities.clone(), json!(["STANDARD", "EXTENDED"]))],
+    );
+    set(&[], &[(communities.clone(), json!(["LARGE"]))], &[]);
+    let config_path = format!("{}/config", neighbor_path(peer));
+    assert_eq!(
+        leaf_list_values(&d, &config_path, "send-community-type"),
+        ["LARGE"]
+    );
+    set(&[communities], &[], &[]);
+    assert!(leaf_list_values(&d, &config_path, "send-community-type").is_empty());
+
+    assert_eq!(d.session_state(peer), SessionState::Established);
+    let after = get_leaf(&d, &transitions_path).unwrap_or_else(|e| d.fail(&e));
+    assert_eq!(
+        before, after,
+        "established-transitions changed: the session was reset"
+    );
+}
+
+#[test]
+fn bad_and_oversized_sets_report_their_real_error() {
+    let lab = Lab::new("gnmi_errs");
+    let (_r1, r2, d, _g) = setup(&lab);
+    let peer = r2.ipv4();
+    add_neighbor(&d, peer);
+    let description = format!("{}/config/description", neighbor_path(peer));
+    gnmi_set(&d, &[(description.clone(), json!("kept"))])
+        .unwrap_or_else(|e| d.fail(&format!("{e:?}")));
+
+    // 45 good updates and a bad one: the per-operation results of all 46
+    // would not fit in the trailers grpcio accepts (it would report
+    // RESOURCE_EXHAUSTED); the real code arrives.
+    let mut updates: Vec<(String, Value)> = (0..45)
+        .map(|i| {
+            (
+                format!(
+                    "{}/config/description",
+                    neighbor_path(format!("2001:db8::{i:x}").parse().unwrap())
+                ),
+                json!("x"),
+            )
+        })
+        .collect();
+    updates.push((
+        format!("{}/config/peer-as", neighbor_path(peer)),
+        json!("abc"),
+    ));
+    match gnmi_set(&d, &updates) {
+        Err((code, message)) => {
+            assert_eq!(code, "INVALID_ARGUMENT", "{message}");
+            assert!(message.contains("peer-as"), "{message}");
+        }
+        Ok(()) => d.fail("a Set with a bad peer-as accepted"),
+    }
+    // A 1 MB key.
+    let big_key = format!(
+        "dels = []\nreps = []\nups = [({:?} % ('k' * (1 << 20)), 'x')]\n",
+        format!("{BGP}/neighbors/neighbor[neighbor-address=%s]/config/description")
+    );
+    match gnmi_set_python(&d, &big_key) {
+        Err((code, message)) => {
+            assert_eq!(
+                code,
+                "INVALID_ARGUMENT",
+                "{}",
+                &message[..message.len().min(2000)]
+            );
+            assert!(message.len() < 4096, "{} bytes", message.len());
+        }
+        Ok(()) => d.fail("a neighbor address of 1 MB accepted"),
+    }
+    // 20 MB of '[' (pygnmi sends a str as is): not JSON, not a string.
+    let deep = format!("dels = []\nreps = []\nups = [({description:?}, '[' * (20 << 20))]\n");
+    match gnmi_set_python(&d, &deep) {
+        Err((code, message)) => {
+            assert_eq!(
+                code,
+                "INVALID_ARGUMENT",
+                "{}",
+                &message[..message.len().min(2000)]
+            );
+            assert!(message.contains("not JSON"), "{message}");
+        }
+        Ok(()) => d.fail("20 MB of '[' accepted as a description"),
+    }
+    assert_eq!(
+        get_leaf(&d, &description).unwrap_or_else(|e| d.fail(&e)),
+        "kept"
+    );
 }

@@ -494,3 +494,161 @@ print(r.data_xml)
     );
     assert!(leaf(nc, "time").is_some_and(|t| t.ends_with('Z')), "{out}");
 }
+
+/// `inner` inside the apply-policy config of neighbor `peer`, and the
+/// policies REJECT-ALL and ACCEPT-ALL.
+fn apply_policy_xml(peer: IpAddr, inner: &str) -> String {
+    format!(
+        r#"<routing-policy xmlns="http://openconfig.net/yang/routing-policy"><policy-definitions>
+ <policy-definition><name>REJECT-ALL</name><config><name>REJECT-ALL</name></config>
+  <statements><statement><name>10</name><config><name>10</name></config>
+   <actions><config><policy-result>REJECT_ROUTE</policy-result></config></actions></statement></statements></policy-definition>
+ <policy-definition><name>ACCEPT-ALL</name><config><name>ACCEPT-ALL</name></config>
+  <statements><statement><name>10</name><config><name>10</name></config>
+   <actions><config><policy-result>ACCEPT_ROUTE</policy-result></config></actions></statement></statements></policy-definition>
+</policy-definitions></routing-policy>
+<network-instances xmlns="http://openconfig.net/yang/network-instance"><network-instance><name>DEFAULT</name><protocols>
+ <protocol xmlns:pt="http://openconfig.net/yang/policy-types"><identifier>pt:BGP</identifier><name>BGP</name><bgp><neighbors>
+  <neighbor><neighbor-address>{peer}</neighbor-address><apply-policy><config xmlns:yang="urn:ietf:params:xml:ns:yang:1">{inner}</config></apply-policy></neighbor>
+ </neighbors></bgp></protocol>
+</protocols></network-instance></network-instances>"#
+    )
+}
+
+/// Edits running with `inner` in the neighbor's apply-policy config: "OK"
+/// or the rpc-error's tag and message.
+fn edit_apply_policy(d: &Ocbgpd, peer: IpAddr, inner: &str) -> String {
+    let xml = apply_policy_xml(peer, inner);
+    let out = netconf(
+        d,
+        &format!(
+            r#"
+from ncclient.operations.rpc import RPCError
+try:
+    m.edit_config(target='running', config=cfg({xml:?}))
+    print("EDIT OK")
+except RPCError as e:
+    print("EDIT ERROR", e.tag, e.message)
+"#
+        ),
+    );
+    out.lines()
+        .find_map(|l| l.strip_prefix("EDIT "))
+        .unwrap_or_else(|| d.fail(&format!("no edit result in {out}")))
+        .to_string()
+}
+
+/// The neighbor's export-policy chain in running, in order.
+fn export_chain(d: &Ocbgpd, peer: IpAddr) -> Vec<String> {
+    let out = netconf(
+        d,
+        &format!(
+            "r = m.get_config(source='running', filter=('subtree', '<network-instances xmlns=\"%s\"><network-instance><name>DEFAULT</name><protocols><protocol><bgp><neighbors><neighbor><neighbor-address>{peer}</neighbor-address><apply-policy/></neighbor></neighbors></bgp></protocol></protocols></network-instance></network-instances>' % NI))\nprint(r.data_xml)\n"
+        ),
+    );
+    out.split("<export-policy")
+        .skip(1)
+        .filter_map(|s| {
+            let s = s.split_once('>')?.1;
+            Some(s.split_once('<')?.0.trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn export_policy_chain_ordered_by_insert() {
+    let lab = Lab::new("nc_chain");
+    let (r1, r2, d, b) = setup(&lab);
+    let (peer, oc) = (r2.ipv4(), r1.ipv4());
+    commit_neighbor_and_policy(&d, &b, peer, oc);
+    let before = established_transitions(&d, peer);
+    assert_eq!(export_chain(&d, peer), ["EXPORT"]);
+
+    // REJECT-ALL first: nothing goes out (appended, it would come after
+    // EXPORT, which lets ALLOWED out).
+    assert_eq!(
+        edit_apply_policy(
+            &d,
+            peer,
+            r#"<export-policy yang:insert="first">REJECT-ALL</export-policy>"#
+        ),
+        "OK"
+    );
+    assert_eq!(export_chain(&d, peer), ["REJECT-ALL", "EXPORT"]);
+    assert!(
+        wait_until(ROUTE, || b.routes(Family::Ipv4Unicast).is_empty()),
+        "BIRD still has {}",
+        describe(&b.routes(Family::Ipv4Unicast))
+    );
+    // Moved after EXPORT: ALLOWED goes out again, OTHER does not.
+    assert_eq!(
+        edit_apply_policy(
+            &d,
+            peer,
+            r#"<export-policy nc:operation="merge" yang:insert="after" yang:value="EXPORT">REJECT-ALL</export-policy>"#
+        ),
+        "OK"
+    );
+    assert_eq!(export_chain(&d, peer), ["EXPORT", "REJECT-ALL"]);
+    b.wait_route(ALLOWED, ROUTE);
+    assert_bird_has_only(&b, ALLOWED);
+    // ACCEPT-ALL before REJECT-ALL: OTHER goes out too.
+    assert_eq!(
+        edit_apply_policy(
+            &d,
+            peer,
+            r#"<export-policy nc:operation="create" yang:insert="before" yang:value="REJECT-ALL">ACCEPT-ALL</export-policy>"#
+        ),
+        "OK"
+    );
+    assert_eq!(
+        export_chain(&d, peer),
+        ["EXPORT", "ACCEPT-ALL", "REJECT-ALL"]
+    );
+    b.wait_route(OTHER, ROUTE);
+    // Errors change nothing: create of a value that is there, an anchor
+    // that is not there, insert on a leaf.
+    let e = edit_apply_policy(
+        &d,
+        peer,
+        r#"<export-policy nc:operation="create">EXPORT</export-policy>"#,
+    );
+    assert!(e.starts_with("ERROR data-exists"), "{e}");
+    let e = edit_apply_policy(
+        &d,
+        peer,
+        r#"<export-policy yang:insert="before" yang:value="NOPE">REJECT-ALL</export-policy>"#,
+    );
+    assert!(e.starts_with("ERROR"), "{e}");
+    let e = edit_apply_policy(
+        &d,
+        peer,
+        r#"<default-export-policy yang:insert="first">ACCEPT_ROUTE</default-export-policy>"#,
+    );
+    assert!(e.starts_with("ERROR bad-attribute"), "{e}");
+    assert_eq!(
+        export_chain(&d, peer),
+        ["EXPORT", "ACCEPT-ALL", "REJECT-ALL"]
+    );
+    // Delete and remove of one value each.
+    assert_eq!(
+        edit_apply_policy(
+            &d,
+            peer,
+            r#"<export-policy nc:operation="delete">ACCEPT-ALL</export-policy><export-policy nc:operation="remove">NOT-THERE</export-policy>"#
+        ),
+        "OK"
+    );
+    assert_eq!(export_chain(&d, peer), ["EXPORT", "REJECT-ALL"]);
+    assert!(
+        wait_until(ROUTE, || b.routes(Family::Ipv4Unicast).len() == 1),
+        "BIRD still has {}",
+        describe(&b.routes(Family::Ipv4Unicast))
+    );
+    assert_bird_has_only(&b, ALLOWED);
+    assert_eq!(
+        established_transitions(&d, peer),
+        before,
+        "the session was reset"
+    );
+}

@@ -332,6 +332,24 @@ fn predicates(
         })
     };
     let Some(keys) = &resolved.keys else {
+        // One value of a leaf-list: `import-policy[.=P1]`.
+        let leaf_list = !resolved.nodes.is_empty()
+            && resolved
+                .nodes
+                .iter()
+                .all(|n| n.kind() == SchemaNodeKind::LeafList);
+        if let (true, Some(value), 1) = (leaf_list, elem.key.get("."), elem.key.len()) {
+            if value == ANY_NAME {
+                return match mode {
+                    Mode::Exact => Err(KeyError::Wildcard),
+                    _ => Ok(()),
+                };
+            }
+            out.push_str("[.=");
+            out.push_str(&quote(path, value)?);
+            out.push(']');
+            return Ok(());
+        }
         if !elem.key.is_empty() {
             return Err(bad_key(format!(
                 "{:?} is not a list and takes no keys",

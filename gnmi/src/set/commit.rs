@@ -297,8 +297,9 @@ fn rollback(
 
 /// Why running the Set's edits failed.
 pub(crate) enum RunError {
-    /// The transaction failed: mapped to a failing operation by the caller.
-    Commit(CommitError),
+    /// The transaction failed, at the edit of this index if known: mapped
+    /// to a failing operation by the caller.
+    Commit(Option<usize>, CommitError),
     /// The confirmed-commit rules refused it (the whole request).
     Refused(Failure),
 }
@@ -307,19 +308,20 @@ pub(crate) enum RunError {
 pub(crate) fn run(
     store: &Arc<Datastore>,
     who: &Requester,
-    edits: &[Edit],
+    edits: Vec<Edit>,
     mode: &Mode,
 ) -> Result<(), RunError> {
     match mode {
+        // The edits are handed over: each is freed once applied.
         Mode::Plain => store
-            .edit_running(edits, who)
+            .edit_running_owned(edits, who)
             .map(|_| ())
-            .map_err(RunError::Commit),
+            .map_err(|(failing, e)| RunError::Commit(failing, e)),
         Mode::Confirmed { id, timeout } => store
-            .edit_running_confirmed(edits, who, id, *timeout)
+            .edit_running_confirmed(&edits, who, id, *timeout)
             .map(|_| ())
             .map_err(|e| match e {
-                ConfirmError::Commit(e) => RunError::Commit(e),
+                ConfirmError::Commit(e) => RunError::Commit(None, e),
                 ConfirmError::Refused(r) => {
                     let status = refusal_status(r);
                     RunError::Refused(Failure {

@@ -25,7 +25,7 @@ mod status;
 mod union;
 
 use ocbgp_models::datastore::{CommitError, Datastore, Requester};
-use ocbgp_models::edit::{self, Edit, EditError};
+use ocbgp_models::edit::{Edit, EditError};
 use ocbgp_models::path::DataPath;
 use tonic::{Code, Status};
 use yang2::schema::SchemaNode;
@@ -34,7 +34,7 @@ use crate::data::now_ns;
 use crate::decode::ValueError;
 use crate::path::PathError;
 use crate::proto::gnmi::update_result::Operation as Op;
-use crate::proto::gnmi::{Path, SetRequest, SetResponse, Update};
+use crate::proto::gnmi::{Path, SetRequest, SetResponse, TypedValue, Update};
 use plan::{plan_delete, plan_write};
 pub use status::failure_details;
 use status::{failure_status, result_of};
@@ -67,20 +67,34 @@ impl Failure {
 }
 
 /// Answers a Set (blocking: run it in `spawn_blocking`).
+///
+/// The request is taken: the values of replaces and updates are moved out
+/// of it before planning, so a large value is not held twice (the request's
+/// copy and the edits') while the transaction runs.
 pub(crate) fn set(
     store: &std::sync::Arc<Datastore>,
     who: &Requester,
-    request: &SetRequest,
+    mut request: SetRequest,
 ) -> Result<SetResponse, Status> {
     // Extensions (confirmed commit, rollback): see commit.rs.
-    let mode = match commit::handle(store, who, request)? {
+    let mode = match commit::handle(store, who, &request)? {
         commit::Handled::Done(response) => return Ok(response),
         commit::Handled::Run(mode) => mode,
     };
-    let steps = steps(request);
+    let mut values: Vec<Option<TypedValue>> = std::iter::repeat_with(|| None)
+        .take(request.delete.len())
+        .chain(
+            request
+                .replace
+                .iter_mut()
+                .chain(request.update.iter_mut())
+                .map(|u| u.val.take()),
+        )
+        .collect();
+    let steps = steps(&request);
     let prefix = request.prefix.as_ref();
     let result = if request.union_replace.is_empty() {
-        plan_steps(store, prefix, &steps)
+        plan_steps(store, prefix, &steps, &mut values)
     } else if steps.iter().any(|s| s.op != Op::UnionReplace) {
         Err(Failure {
             step: None,
@@ -92,7 +106,7 @@ pub(crate) fn set(
     } else {
         plan_union(prefix, &steps)
     }
-    .and_then(|(edits, owners)| commit(store, who, &edits, &owners, &mode));
+    .and_then(|(edits, owners)| commit(store, who, edits, &owners, &mode));
     match result {
         Ok(()) => Ok(SetResponse {
             prefix: request.prefix.clone(),
@@ -100,7 +114,7 @@ pub(crate) fn set(
             timestamp: now_ns(),
             ..Default::default()
         }),
-        Err(f) => Err(failure_status(request, &steps, f)),
+        Err(f) => Err(failure_status(&request, &steps, f)),
     }
 }
 
@@ -142,17 +156,25 @@ fn empty_path() -> &'static Path {
 /// Edits, and for each edit the step it comes from.
 pub(super) type Plan = (Vec<Edit>, Vec<usize>);
 
+/// Plans deletes, replaces and updates; `values[i]` is the value of step
+/// `i` (taken out of the request).
 fn plan_steps(
     store: &Datastore,
     prefix: Option<&Path>,
     steps: &[Step<'_>],
+    values: &mut [Option<TypedValue>],
 ) -> Result<Plan, Failure> {
     let mut edits = Vec::new();
     let mut owners = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let planned = match step.op {
             Op::Delete => plan_delete(store, prefix, step.path),
-            _ => plan_write(store, prefix, step),
+            _ => plan_write(
+                store,
+                prefix,
+                step,
+                values.get_mut(i).and_then(Option::take),
+            ),
         }
         .map_err(|(code, message)| Failure::at(i, code, message))?;
         owners.extend(std::iter::repeat_n(i, planned.len()));
@@ -226,28 +248,29 @@ fn edit_error_path(e: &EditError) -> Option<String> {
 
 /// The step whose edit a data path is about: the edit at exactly that
 /// path, else the one with the longest path containing it.
-fn owner_of(at: Option<&str>, edits: &[Edit], owners: &[usize]) -> Option<usize> {
+fn owner_of(at: Option<&str>, paths: &[String], owners: &[usize]) -> Option<usize> {
     let at = at?;
-    if let Some(k) = edits.iter().position(|e| e.path == at) {
+    if let Some(k) = paths.iter().position(|p| p == at) {
         return Some(owners[k]);
     }
-    edits
+    paths
         .iter()
         .enumerate()
-        .filter(|(_, e)| {
-            e.path == "/"
-                || at.starts_with(&format!("{}/", e.path))
-                || at.starts_with(&format!("{}[", e.path))
+        .filter(|(_, p)| {
+            p.as_str() == "/"
+                || at.starts_with(&format!("{p}/"))
+                || at.starts_with(&format!("{p}["))
         })
-        .max_by_key(|(_, e)| e.path.len())
+        .max_by_key(|(_, p)| p.len())
         .map(|(k, _)| owners[k])
 }
 
-/// Runs the transaction.
+/// Runs the transaction. The edits are handed over (each is freed once
+/// applied): only their paths are kept, to name the failing operation.
 fn commit(
     store: &std::sync::Arc<Datastore>,
     who: &Requester,
-    edits: &[Edit],
+    edits: Vec<Edit>,
     owners: &[usize],
     mode: &commit::Mode,
 ) -> Result<(), Failure> {
@@ -255,28 +278,21 @@ fn commit(
         // Nothing to change (say, deletes of what does not exist).
         return Ok(());
     }
-    let err = match commit::run(store, who, edits, mode) {
+    let paths: Vec<String> = edits.iter().map(|e| e.path.clone()).collect();
+    let (failing, err) = match commit::run(store, who, edits, mode) {
         Ok(()) => return Ok(()),
-        Err(commit::RunError::Commit(e)) => e,
+        Err(commit::RunError::Commit(failing, e)) => (failing, e),
         Err(commit::RunError::Refused(f)) => return Err(f),
     };
+    if let (Some(k), CommitError::Edit(e)) = (failing, &err) {
+        return Err(Failure {
+            step: owners.get(k).copied(),
+            code: edit_failure(e).0,
+            message: err.to_string(),
+        });
+    }
     let (code, at) = match &err {
-        CommitError::Edit(e) => {
-            // libyang's error path may lack keys: find the edit that fails
-            // by applying them again to a copy (on this error path only).
-            let mut copy = store.running().to_tree();
-            let failing = edits
-                .iter()
-                .position(|e| edit::apply(&mut copy, e).is_err());
-            if let Some(k) = failing {
-                return Err(Failure {
-                    step: Some(owners[k]),
-                    code: edit_failure(e).0,
-                    message: err.to_string(),
-                });
-            }
-            (edit_failure(e).0, edit_error_path(e))
-        }
+        CommitError::Edit(e) => (edit_failure(e).0, edit_error_path(e)),
         CommitError::Invalid(m) => (Code::InvalidArgument, m.path.clone()),
         CommitError::Refused(r) => (Code::FailedPrecondition, r.path.clone()),
         CommitError::Locked(_) => (Code::FailedPrecondition, None),
@@ -285,7 +301,7 @@ fn commit(
         }
     };
     Err(Failure {
-        step: owner_of(at.as_deref(), edits, owners),
+        step: owner_of(at.as_deref(), &paths, owners),
         code,
         message: err.to_string(),
     })

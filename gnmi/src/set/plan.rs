@@ -11,7 +11,7 @@ use super::{path_failure, schema_of, value_failure, Step, StepResult};
 use crate::decode::{normalize_member, value_json};
 use crate::path::{self, PathError};
 use crate::proto::gnmi::update_result::Operation as Op;
-use crate::proto::gnmi::Path;
+use crate::proto::gnmi::{Path, TypedValue};
 use ocbgp_models::ly;
 
 /// A delete: the node, or every node a wildcard path matches in running.
@@ -47,7 +47,12 @@ pub(super) fn plan_delete(store: &Datastore, prefix: Option<&Path>, path: &Path)
 /// A replace or update of one node, or of a whole list (a path to a list
 /// without keys, with the array of entries as value: replace drops the
 /// entries the value lacks, update adds or merges).
-pub(super) fn plan_write(store: &Datastore, prefix: Option<&Path>, step: &Step<'_>) -> StepResult {
+pub(super) fn plan_write(
+    store: &Datastore,
+    prefix: Option<&Path>,
+    step: &Step<'_>,
+    value: Option<TypedValue>,
+) -> StepResult {
     let ctx = ocbgp_models::schema::context();
     let op = if step.op == Op::Replace {
         Operation::Replace
@@ -57,12 +62,11 @@ pub(super) fn plan_write(store: &Datastore, prefix: Option<&Path>, step: &Step<'
     match path::to_data_path(ctx, prefix, step.path) {
         Ok(dp) => {
             let node = schema_of(&dp)?;
-            let json = value_json(node.as_ref(), step.update.and_then(|u| u.val.as_ref()))
-                .map_err(value_failure)?;
+            let json = value_json(node.as_ref(), value).map_err(value_failure)?;
             Ok(vec![Edit::json(op, dp, json)])
         }
         Err(PathError::Wildcard { path: text }) => match whole_list(prefix, step.path) {
-            Some((parent, list)) => plan_list(store, &parent, &list, op, step),
+            Some((parent, list)) => plan_list(store, &parent, &list, op, value),
             None => Err((
                 Code::InvalidArgument,
                 format!("{text}: replace and update paths must name one node (no wildcards)"),
@@ -99,10 +103,9 @@ fn plan_list(
     parent: &str,
     list: &SchemaNode<'static>,
     op: Operation,
-    step: &Step<'_>,
+    value: Option<TypedValue>,
 ) -> StepResult {
-    let json =
-        value_json(Some(list), step.update.and_then(|u| u.val.as_ref())).map_err(value_failure)?;
+    let json = value_json(Some(list), value).map_err(value_failure)?;
     let value: serde_json::Value =
         serde_json::from_str(&json).map_err(|e| (Code::Internal, e.to_string()))?;
     if !value.is_array() {

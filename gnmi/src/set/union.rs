@@ -28,7 +28,7 @@ pub(super) fn plan_union(prefix: Option<&Path>, steps: &[Step<'_>]) -> Result<Pl
         let fail = |(code, message): (Code, String)| Failure::at(i, code, message);
         let dp = path::to_data_path(ctx, prefix, step.path).map_err(|e| fail(path_failure(e)))?;
         let node = schema_of(&dp).map_err(fail)?;
-        let json = value_json(node.as_ref(), step.update.and_then(|u| u.val.as_ref()))
+        let json = value_json(node.as_ref(), step.update.and_then(|u| u.val.clone()))
             .map_err(|e| fail(value_failure(e)))?;
         let mut part = DataTree::new(ctx);
         edit::apply(&mut part, &Edit::json(Operation::Merge, &dp, json))

@@ -14,8 +14,32 @@ pub struct LeafChange {
     /// Data path of the node.
     pub path: String,
     /// The new canonical value of a leaf or leaf-list entry; `None` when the
-    /// node (leaf or whole subtree) was deleted.
+    /// node (leaf or whole subtree) was deleted, or when the value is longer
+    /// than [`MAX_EVENT_VALUE`] (`value_left_out`).
     pub value: Option<String>,
+    /// The value is longer than [`MAX_EVENT_VALUE`] bytes and left out (read
+    /// it at `path`): events are kept and passed to every subscriber, a
+    /// copy of a 64 MB value in each is too much.
+    pub value_left_out: bool,
+}
+
+/// Longest value an event carries, in bytes.
+pub const MAX_EVENT_VALUE: usize = 4096;
+
+impl LeafChange {
+    fn of(node: &yang2::data::DataNodeRef<'_, '_>, deleted: bool) -> LeafChange {
+        let value = if deleted {
+            None
+        } else {
+            node.value_canonical()
+        };
+        let left_out = value.as_ref().is_some_and(|v| v.len() > MAX_EVENT_VALUE);
+        LeafChange {
+            path: crate::ly::node_path(node),
+            value: value.filter(|_| !left_out),
+            value_left_out: left_out,
+        }
+    }
 }
 
 /// Everything one commit changed, in diff order.
@@ -50,24 +74,15 @@ impl CommitEvent {
         let mut changes = Vec::new();
         for (op, node) in diff.iter() {
             match op {
-                DataDiffOp::Delete => changes.push(LeafChange {
-                    path: crate::ly::node_path(&node),
-                    value: None,
-                }),
-                DataDiffOp::Replace => changes.push(LeafChange {
-                    path: crate::ly::node_path(&node),
-                    value: node.value_canonical(),
-                }),
+                DataDiffOp::Delete => changes.push(LeafChange::of(&node, true)),
+                DataDiffOp::Replace => changes.push(LeafChange::of(&node, false)),
                 DataDiffOp::Create => {
                     for n in node.traverse() {
                         if matches!(
                             n.schema().kind(),
                             SchemaNodeKind::Leaf | SchemaNodeKind::LeafList
                         ) {
-                            changes.push(LeafChange {
-                                path: crate::ly::node_path(&n),
-                                value: n.value_canonical(),
-                            });
+                            changes.push(LeafChange::of(&n, false));
                         }
                     }
                 }

@@ -487,6 +487,28 @@ impl Datastore {
         self.commit_tree(&mut state, tree, who, Confirm::No)
     }
 
+    /// [`Datastore::edit_running`] taking the edits: each edit (its value
+    /// with it) is freed as soon as it is applied, so a large value is not
+    /// held by the caller while the transaction validates and commits. On
+    /// an error, the index of the edit that failed to apply, when one did.
+    pub fn edit_running_owned(
+        &self,
+        edits: Vec<Edit>,
+        who: &Requester,
+    ) -> Result<CommitOutcome, (Option<usize>, CommitError)> {
+        let mut state = self.state();
+        state
+            .locks
+            .check(Target::Running, who.session)
+            .map_err(|e| (None, e.into()))?;
+        let mut tree = self.running().to_tree();
+        for (i, e) in edits.into_iter().enumerate() {
+            edit::apply(&mut tree, &e).map_err(|err| (Some(i), err.into()))?;
+        }
+        self.commit_tree(&mut state, tree, who, Confirm::No)
+            .map_err(|e| (None, e))
+    }
+
     /// Replaces running with a whole configuration (a file load or reload,
     /// copy-config) as one transaction.
     pub fn replace_running(

@@ -1,8 +1,8 @@
 //! Saving running to disk atomically, and loading it back.
 
 use std::fs::{self, File};
-use std::io::Write;
 use std::path::Path;
+use yang2::data::{DataFormat, DataPrinterFlags};
 
 use crate::config::{Config, Encoding};
 use crate::ModelError;
@@ -10,13 +10,22 @@ use crate::ModelError;
 /// Writes `config` to `path` so that a crash leaves either the old file or
 /// the new one: write a temporary file, fsync it, rename it over, fsync the
 /// directory.
+///
+/// libyang prints straight into the file: the text is never in memory
+/// whole (a configuration with a 64 MB value would otherwise cost two
+/// more copies of it at each commit).
 pub(super) fn save(path: &Path, config: &Config) -> Result<(), String> {
-    let text = config.print(Encoding::Json).map_err(|e| e.to_string())?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = path.with_extension("json.tmp");
     let write = || -> std::io::Result<()> {
-        let mut f = File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
+        let f = File::create(&tmp)?;
+        crate::ly::print_tree_to_file(
+            config.tree(),
+            DataFormat::JSON,
+            DataPrinterFlags::WITH_SIBLINGS,
+            &f,
+        )
+        .map_err(std::io::Error::other)?;
         f.sync_all()?;
         fs::rename(&tmp, path)?;
         File::open(dir)?.sync_all()

@@ -131,6 +131,7 @@ fn replace_all(text: String) -> Edit {
             op: Operation::Replace,
             path: "/".into(),
             value: Some((text, Encoding::Xml)),
+            insert: None,
         }
     }
 }
