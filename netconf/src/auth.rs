@@ -40,24 +40,3 @@ pub fn check_keys(running: &Config) -> Result<(), (String, String)> {
     }
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords() {
-        // From `openssl passwd -5 -salt saltsalt secret` and `-6`.
-        let sha256 = "$5$saltsalt$0IyaXrmV7.sGNS6tirgqHLqX/G.FBvgkYA.lpPdS5sA";
-        let sha512 = "$6$saltsalt$TVLlQcbpFVof5W3Yz4DTP6gRstiNuHwwTt6GLc1E5n0U0aDehy0S5knV8wiOQSpT0Y77vwPZN.Pq.H91p5hVO1";
-        assert!(verify_password("secret", sha256));
-        assert!(verify_password("secret", sha512));
-        assert!(!verify_password("Secret", sha512));
-        assert!(verify_password("lab", "$0$lab"));
-        assert!(!verify_password("la", "$0$lab"));
-        assert!(!verify_password("secret", "secret"));
-        assert!(!verify_password("secret", "$1$saltsalt$abc"));
-        assert!(plausible_name("admin.ops-1"));
-        assert!(!plausible_name("a'b"));
-    }
-}

@@ -3,40 +3,13 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use ocbgp_models::datastore::Target;
+use ocbgp_models::datastore::{date_and_time, Target};
 use ocbgp_models::schema;
 
 use crate::capabilities::server_capabilities;
 use crate::shared::Shared;
 use crate::xml::{escape, MONITORING_NS};
-
-/// A time as YANG's date-and-time, in UTC (`2026-11-26T16:40:00Z`).
-pub fn date_and_time(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
 
 /// The `netconf-state` element.
 pub fn netconf_state(shared: &Shared) -> String {
@@ -119,19 +92,4 @@ pub fn netconf_state(shared: &Shared) -> String {
     );
     out.push_str("</netconf-state>");
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn formats_dates() {
-        assert_eq!(date_and_time(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            date_and_time(UNIX_EPOCH + Duration::from_secs(1_709_210_096)),
-            "2024-02-29T12:34:56Z"
-        );
-    }
 }

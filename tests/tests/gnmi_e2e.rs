@@ -57,38 +57,7 @@ fn client_prologue(d: &Ocbgpd) -> String {
 
 /// gNMI Set with `update` (path, JSON value) pairs: Ok, or Err(gRPC code name, message).
 fn gnmi_set(d: &Ocbgpd, updates: &[(String, Value)]) -> Result<(), (String, String)> {
-    let ups = serde_json::to_string(
-        &updates
-            .iter()
-            .map(|(p, v)| json!([p, v]))
-            .collect::<Vec<_>>(),
-    )
-    .unwrap();
-    let code = format!(
-        r#"{prologue}
-ups = [tuple(u) for u in json.loads({ups:?})]
-try:
-    gc.set(update=ups, encoding="json_ietf")
-    print(json.dumps({{"ok": True}}))
-except Exception as e:
-    err = getattr(e, "orig_exc", None)
-    code = err.code().name if hasattr(err, "code") else "UNKNOWN"
-    det = err.details() if hasattr(err, "details") else str(e)
-    print(json.dumps({{"ok": False, "code": code, "details": det}}))
-"#,
-        prologue = client_prologue(d),
-    );
-    let out = python(d, &code).unwrap_or_else(|e| panic!("pygnmi Set script failed: {e}"));
-    let v: Value = serde_json::from_str(out.trim().lines().last().unwrap_or(""))
-        .unwrap_or_else(|e| panic!("pygnmi Set output {out:?}: {e}"));
-    if v["ok"] == true {
-        Ok(())
-    } else {
-        Err((
-            v["code"].as_str().unwrap_or("").to_string(),
-            v["details"].as_str().unwrap_or("").to_string(),
-        ))
-    }
+    gnmi_set_ops(d, &[], &[], updates)
 }
 
 /// The first scalar under `key` in `v` (or `v` itself when scalar), as text.
