@@ -106,17 +106,6 @@ fn gnmi_settings(config: &Config, read_tls: bool) -> Result<Option<GnmiSettings>
             "gNMI TLS needs both tls-certificate and tls-key",
         ));
     }
-    if !cfg.addr.ip().to_canonical().is_loopback()
-        && (cfg.tls.is_none() || ocbgp_models::users::names(config).is_empty())
-    {
-        return Err(refusal(
-            GNMI_ADDRESS,
-            format!(
-                "gNMI on {} (not loopback) needs TLS (tls-certificate and tls-key) and at least one user in /ocbgp:management/users",
-                cfg.addr.ip()
-            ),
-        ));
-    }
     let tls = match &cfg.tls {
         Some(_) if !read_tls => None,
         Some((cert, key)) => Some(TlsIdentity::load(cert, key).map_err(|e| {
@@ -128,6 +117,17 @@ fn gnmi_settings(config: &Config, read_tls: bool) -> Result<Option<GnmiSettings>
         })?),
         None => None,
     };
+    if !cfg.addr.ip().to_canonical().is_loopback()
+        && (cfg.tls.is_none() || ocbgp_models::users::names(config).is_empty())
+    {
+        return Err(refusal(
+            GNMI_ADDRESS,
+            format!(
+                "gNMI on {} (not loopback) needs TLS (tls-certificate and tls-key) and at least one user in /ocbgp:management/users",
+                cfg.addr.ip()
+            ),
+        ));
+    }
     Ok(Some(GnmiSettings {
         addr: cfg.addr,
         tls,

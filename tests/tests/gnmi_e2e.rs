@@ -821,7 +821,9 @@ def set_raw(updates, ext=b""):
         u.path.CopyFrom(path(elems))
         u.val.json_ietf_val = json.dumps(value).encode()
     try:
-        call(req.SerializeToString() + ext, timeout=10)
+        # gNMI requires a login once a user exists (the test keeps "ops").
+        call(req.SerializeToString() + ext, timeout=10,
+             metadata=[("username", "ops"), ("password", "ops")])
         return {{"ok": True}}
     except grpc.RpcError as e:
         return {{"ok": False, "code": e.code().name, "details": e.details()}}
@@ -849,6 +851,12 @@ fn gnmi_confirmed_commit_extension() {
     let lab = Lab::new("gnmi_commit_ext");
     let r1 = lab.host("r1");
     let d = Ocbgpd::start(&r1, &OcbgpdConfig::new(BgpConfig::new(OC_AS, r1.ipv4())));
+    // A user of its own first: with users configured, gNMI needs a login.
+    d.gnmi_update(
+        "/ocbgp:management/users/user[name=ops]",
+        json!({"name": "ops", "config": {"name": "ops", "password": "$0$ops"}}),
+    );
+    d.set_gnmi_login("ops", "ops");
     // A Set adding user `n`, with the extension `ext` (Python bytes).
     let add = |n: &str, ext: &str| {
         format!(

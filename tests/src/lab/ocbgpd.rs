@@ -372,13 +372,23 @@ fn community_json(c: &str) -> String {
     }
 }
 
-/// Runs `ocbgpd --check FILE --no-host` (the file is for a lab host, not
-/// this one): Ok, or Err with what it printed.
+/// Runs `ocbgpd --check FILE` here (addresses checked against this
+/// host): Ok, or Err with what it printed.
 pub fn check_config_file(path: &Path) -> Result<(), String> {
+    run_check(path, &[])
+}
+
+/// Runs `ocbgpd --check FILE --no-host`, for a file meant for another host
+/// (a lab host, a converted GoBGP configuration).
+pub fn check_config_file_elsewhere(path: &Path) -> Result<(), String> {
+    run_check(path, &["--no-host"])
+}
+
+fn run_check(path: &Path, extra: &[&str]) -> Result<(), String> {
     let out = Command::new(bin_path("ocbgpd"))
         .arg("--check")
         .arg(path)
-        .arg("--no-host")
+        .args(extra)
         .output()
         .map_err(|e| format!("cannot run ocbgpd: {e}"))?;
     if out.status.success() {
