@@ -300,7 +300,9 @@ pub fn ocbgpd_config(t: &Topology) -> Value {
             let addr = addr.to_string();
             json!({
                 "neighbor-address": addr,
-                "config": {"neighbor-address": addr, "peer-as": asn},
+                // Every community kind goes on, as the other daemons send them.
+                "config": {"neighbor-address": addr, "peer-as": asn,
+                           "send-community-type": ["STANDARD", "EXTENDED", "LARGE"]},
                 "afi-safis": afi_safis,
                 "apply-policy": {"config": {
                     "default-import-policy": "ACCEPT_ROUTE",
