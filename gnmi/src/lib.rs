@@ -26,7 +26,8 @@ pub use client::{channel, connect, connect_tls, gnmi_client, tls_config, Connect
 pub use gnoi::{BgpControl, ClearError, ClearMode};
 pub use path::PathError;
 pub use server::{
-    serve, serve_listener, serve_prepared, GnmiServerConfig, GnmiService, ServeError, TlsIdentity,
+    serve, serve_listener, serve_prepared, set_after_set, GnmiServerConfig, GnmiService,
+    ServeError, TlsIdentity,
 };
 pub use set::failure_details;
 pub use subscribe::SubscribeOptions;

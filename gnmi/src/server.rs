@@ -192,6 +192,16 @@ pub type SubscribeStream =
     Pin<Box<dyn Stream<Item = Result<SubscribeResponse, Status>> + Send + 'static>>;
 
 /// Runs blocking datastore work off the async runtime.
+static AFTER_SET: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Registers `f`, called on the thread that served a Set once it is done:
+/// the program can hand back to the system the memory the request and the
+/// configuration it replaced took (ocbgpd: mimalloc's `mi_collect`, which
+/// works on the calling thread's heap). Set once; later calls are ignored.
+pub fn set_after_set(f: fn()) {
+    let _ = AFTER_SET.set(f);
+}
+
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, Status> + Send + 'static,
 ) -> Result<T, Status> {
@@ -229,7 +239,14 @@ impl Gnmi for GnmiService {
         };
         let store = self.store.clone();
         let request = request.into_inner();
-        let response = blocking(move || crate::set::set(&store, &who, request)).await?;
+        let response = blocking(move || {
+            let response = crate::set::set(&store, &who, request);
+            if let Some(after) = AFTER_SET.get() {
+                after();
+            }
+            response
+        })
+        .await?;
         Ok(Response::new(response))
     }
 
