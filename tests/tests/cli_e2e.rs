@@ -580,37 +580,7 @@ fn ocbgp_cli_over_tls_with_a_login() {
     let lab = Lab::new("cli_tls");
     let r1 = lab.host("r1");
     let dir = r1.dir().to_path_buf();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-days",
-            "1",
-        ])
-        .args([
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=DNS:localhost,IP:127.0.0.1",
-        ])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("run openssl");
-    assert!(
-        made.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&made.stderr)
-    );
+    let (cert, key) = self_signed_cert(&dir, "cert");
 
     let mut config = OcbgpdConfig::new(BgpConfig::new(OC_AS, r1.ipv4()))
         .no_netconf()

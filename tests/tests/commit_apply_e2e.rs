@@ -449,42 +449,9 @@ os._exit(0)
 /// A self-signed certificate for 127.0.0.1 in `dir` (openssl): its file,
 /// its key's file and its SHA-256 fingerprint as openssl prints it.
 fn make_cert(dir: &std::path::Path, name: &str) -> (String, String, String) {
-    let (cert, key) = (
-        dir.join(format!("{name}.pem")),
-        dir.join(format!("{name}.key")),
-    );
-    let made = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .output()
-        .expect("run openssl");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let fp = std::process::Command::new("openssl")
-        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
-        .arg(&cert)
-        .output()
-        .expect("run openssl");
-    (
-        cert.display().to_string(),
-        key.display().to_string(),
-        String::from_utf8_lossy(&fp.stdout).trim().to_string(),
-    )
+    let (cert, key) = self_signed_cert(dir, name);
+    let fp = cert_fingerprint(&cert);
+    (cert.display().to_string(), key.display().to_string(), fp)
 }
 
 /// The fingerprint of the certificate the TLS server at `addr` presents

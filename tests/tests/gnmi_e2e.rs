@@ -202,23 +202,33 @@ fn add_neighbor(d: &Ocbgpd, addr: IpAddr) {
     }
 }
 
+/// pygnmi's Capabilities answer, as JSON.
+fn capabilities(d: &Ocbgpd) -> Value {
+    let code = format!(
+        "{}print(json.dumps(gc.capabilities(), default=str))\n",
+        client_prologue(d)
+    );
+    let out = python(d, &code).unwrap_or_else(|e| panic!("pygnmi capabilities: {e}"));
+    serde_json::from_str(out.trim()).expect("capabilities JSON")
+}
+
+/// The names of the supported models in a Capabilities answer.
+fn model_names(caps: &Value) -> Vec<&str> {
+    caps["supported_models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["name"].as_str())
+        .collect()
+}
+
 #[test]
 fn capabilities_list_the_openconfig_models() {
     let lab = Lab::new("gnmi_caps");
     let r1 = lab.host("r1");
     let d = Ocbgpd::start(&r1, &OcbgpdConfig::new(BgpConfig::new(OC_AS, r1.ipv4())));
-    let code = format!(
-        "{}print(json.dumps(gc.capabilities(), default=str))\n",
-        client_prologue(&d)
-    );
-    let out = python(&d, &code).unwrap_or_else(|e| panic!("pygnmi capabilities: {e}"));
-    let caps: Value = serde_json::from_str(out.trim()).expect("capabilities JSON");
-    let models: Vec<&str> = caps["supported_models"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m["name"].as_str())
-        .collect();
+    let caps = capabilities(&d);
+    let models = model_names(&caps);
     for m in [
         "openconfig-bgp",
         "openconfig-network-instance",
@@ -663,18 +673,8 @@ fn deviated_leaf_is_refused_with_its_path_and_nothing_changes() {
         "nothing of the Set applied: {desc:?}"
     );
 
-    let code = format!(
-        "{}print(json.dumps(gc.capabilities(), default=str))\n",
-        client_prologue(&d)
-    );
-    let out = python(&d, &code).unwrap_or_else(|e| panic!("pygnmi capabilities: {e}"));
-    let caps: Value = serde_json::from_str(out.trim()).expect("capabilities JSON");
-    let models: Vec<&str> = caps["supported_models"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|m| m["name"].as_str())
-        .collect();
+    let caps = capabilities(&d);
+    let models = model_names(&caps);
     assert!(models.contains(&"ocbgp-deviations"), "{models:?}");
 }
 

@@ -872,21 +872,27 @@ fn wait_bird_path(b: &Bird, prefix: &str, want: Option<&[u32]>, what: &str) {
     b.wait_as_path(prefix, want, ROUTE, what);
 }
 
-#[test]
-fn replace_peer_as_and_remove_private_as_at_bird() {
-    let lab = Lab::new("rp_aspath");
+/// gobgpd (AS 65001) → ocbgpd → BIRD, both sessions up.
+struct GobgpOcBird {
+    d: Ocbgpd,
+    g: Gobgp,
+    b: Bird,
+    /// BIRD's address.
+    ba: IpAddr,
+}
+
+/// Starts [`GobgpOcBird`] in `lab`; `tune` adjusts ocbgpd's configuration.
+fn gobgp_oc_bird(lab: &Lab, tune: impl FnOnce(OcbgpdConfig) -> OcbgpdConfig) -> GobgpOcBird {
     let (oc, gh, bh) = (lab.host("oc"), lab.host("g"), lab.host("bird"));
     let v4 = &[Family::Ipv4Unicast];
     let (ga, ba) = (gh.ipv4(), bh.ipv4());
-    let d = Ocbgpd::start(
-        &oc,
-        &OcbgpdConfig::new(
-            BgpConfig::new(OC_AS, oc.ipv4())
-                .neighbor(Neighbor::new(ga, 65001).families(v4))
-                .neighbor(Neighbor::new(ba, BIRD_AS).families(v4)),
-        )
-        .no_netconf(),
-    );
+    let config = OcbgpdConfig::new(
+        BgpConfig::new(OC_AS, oc.ipv4())
+            .neighbor(Neighbor::new(ga, 65001).families(v4))
+            .neighbor(Neighbor::new(ba, BIRD_AS).families(v4)),
+    )
+    .no_netconf();
+    let d = Ocbgpd::start(&oc, &tune(config));
     let g = Gobgp::start(
         &gh,
         &BgpConfig::new(65001, ga).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4)),
@@ -897,6 +903,13 @@ fn replace_peer_as_and_remove_private_as_at_bird() {
     );
     d.wait_established(ga, UP);
     d.wait_established(ba, UP);
+    GobgpOcBird { d, g, b, ba }
+}
+
+#[test]
+fn replace_peer_as_and_remove_private_as_at_bird() {
+    let lab = Lab::new("rp_aspath");
+    let GobgpOcBird { d, g, b, ba } = gobgp_oc_bird(&lab, |c| c);
     g.cli(&[
         "global",
         "rib",
@@ -1023,29 +1036,7 @@ fn bird_kinds(b: &Bird, prefix: &str) -> Option<BTreeSet<&'static str>> {
 #[test]
 fn send_community_type_at_bird() {
     let lab = Lab::new("rp_sendcomm");
-    let (oc, gh, bh) = (lab.host("oc"), lab.host("g"), lab.host("bird"));
-    let v4 = &[Family::Ipv4Unicast];
-    let (ga, ba) = (gh.ipv4(), bh.ipv4());
-    let d = Ocbgpd::start(
-        &oc,
-        &OcbgpdConfig::new(
-            BgpConfig::new(OC_AS, oc.ipv4())
-                .neighbor(Neighbor::new(ga, 65001).families(v4))
-                .neighbor(Neighbor::new(ba, BIRD_AS).families(v4)),
-        )
-        .no_netconf()
-        .no_send_community(),
-    );
-    let g = Gobgp::start(
-        &gh,
-        &BgpConfig::new(65001, ga).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4)),
-    );
-    let b = Bird::start(
-        &bh,
-        &BgpConfig::new(BIRD_AS, ba).neighbor(Neighbor::new(oc.ipv4(), OC_AS).families(v4)),
-    );
-    d.wait_established(ga, UP);
-    d.wait_established(ba, UP);
+    let GobgpOcBird { d, g, b, ba } = gobgp_oc_bird(&lab, OcbgpdConfig::no_send_community);
     g.cli(&[
         "global",
         "rib",

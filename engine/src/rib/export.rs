@@ -80,7 +80,8 @@ pub struct Member {
 /// Settings of this speaker that export needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExportSettings {
-    /// Cluster id for route reflection (RFC 4456); our router id when unset.
+    /// Cluster id of reflection for neighbors without one of their own: our
+    /// router id (RFC 4456 7).
     pub cluster_id: Ipv4Addr,
     /// Our AS (policies prepend it by default).
     pub local_asn: u32,

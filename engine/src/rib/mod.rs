@@ -57,20 +57,16 @@ pub struct LocalSettings {
     pub asn: u32,
     /// Our BGP identifier.
     pub router_id: Ipv4Addr,
-    /// Route-reflector cluster id; the router id when unset.
-    pub cluster_id: Option<Ipv4Addr>,
     /// Reflect routes from one client to the other clients (RFC 4456 5).
     pub client_to_client: bool,
 }
 
 impl LocalSettings {
-    /// AS and router id, cluster id the router id, client-to-client
-    /// reflection on.
+    /// AS and router id, client-to-client reflection on.
     pub fn new(asn: u32, router_id: Ipv4Addr) -> LocalSettings {
         LocalSettings {
             asn,
             router_id,
-            cluster_id: None,
             client_to_client: true,
         }
     }
@@ -163,7 +159,7 @@ impl Rib {
             exports: HashMap::new(),
             started: Instant::now(),
             feed: feed::Feed::default(),
-            clusters: vec![local.cluster_id.unwrap_or(local.router_id)],
+            clusters: vec![local.router_id],
             limits: HashMap::new(),
             limit_state: HashMap::new(),
             stale: HashMap::new(),
@@ -172,7 +168,8 @@ impl Rib {
 
     /// Recomputes the cluster ids in use.
     fn note_clusters(&mut self) {
-        let mut c = vec![self.local.cluster_id.unwrap_or(self.local.router_id)];
+        // The router id is the cluster id of neighbors without one of their own.
+        let mut c = vec![self.local.router_id];
         c.extend(self.peers.0.iter().flatten().filter_map(|p| p.cluster_id));
         c.sort();
         c.dedup();
@@ -877,7 +874,7 @@ impl Rib {
 
     fn export_settings(&self) -> ExportSettings {
         ExportSettings {
-            cluster_id: self.local.cluster_id.unwrap_or(self.local.router_id),
+            cluster_id: self.local.router_id,
             local_asn: self.local.asn,
         }
     }

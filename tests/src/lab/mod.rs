@@ -44,6 +44,7 @@ mod process;
 pub mod raw;
 mod route;
 mod speaker;
+mod tls;
 
 pub use bird::{bird_conf, protocol_name as bird_protocol_name, Bird};
 pub use config::{BgpConfig, IntoIp, Neighbor, Originated};
@@ -56,6 +57,7 @@ pub use ocbgpd::{
     parse_oc_rib, AdjRib, Ocbgpd, OcbgpdConfig,
 };
 pub use process::Process;
+pub use tls::{cert_fingerprint, self_signed_cert};
 pub use raw::RawSpeaker;
 pub use route::{community_string, describe, normalize_community, pick, Family, Origin, Route};
 pub use speaker::{BgpSpeaker, SessionState};
