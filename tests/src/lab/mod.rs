@@ -57,7 +57,7 @@ pub use ocbgpd::{
     parse_oc_rib, AdjRib, Ocbgpd, OcbgpdConfig,
 };
 pub use process::Process;
-pub use tls::{cert_fingerprint, self_signed_cert};
 pub use raw::RawSpeaker;
 pub use route::{community_string, describe, normalize_community, pick, Family, Origin, Route};
 pub use speaker::{BgpSpeaker, SessionState};
+pub use tls::{cert_fingerprint, self_signed_cert};
