@@ -38,7 +38,7 @@ impl Encoding {
 /// libyang reads its input up to a NUL byte and yang2 passes the bytes as
 /// they are, so the text is copied with a terminating NUL; a NUL inside the
 /// text is refused rather than silently cutting it short.
-pub(crate) fn parse_tree(
+pub fn parse_tree(
     text: &str,
     encoding: Encoding,
     parser: DataParserFlags,

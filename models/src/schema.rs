@@ -127,6 +127,40 @@ pub fn context() -> &'static Context {
     })
 }
 
+/// The embedded module defining identity `name` (given without prefix), for
+/// writing an identity that a stream carries bare (list keys) with its
+/// module. A name defined by several modules gives the first in load order.
+pub fn identity_module(name: &str) -> Option<&'static YangModule> {
+    static BY_NAME: OnceLock<HashMap<String, &'static YangModule>> = OnceLock::new();
+    let map = BY_NAME.get_or_init(|| {
+        let mut map = HashMap::new();
+        for module in context().modules(false) {
+            let Some(ours) = MODULES.iter().find(|m| m.name == module.name()) else {
+                continue;
+            };
+            let raw = module.as_raw();
+            // SAFETY: as in `deviated_by`: a module of the process-wide
+            // context; `identities` is a libyang sized array of compiled
+            // identities (count just before the first element, null when
+            // empty), each with a NUL-terminated name.
+            unsafe {
+                let array = (*raw).identities;
+                if array.is_null() {
+                    continue;
+                }
+                let count = *(array as *const u64).sub(1);
+                for i in 0..count as usize {
+                    let ident = array.add(i);
+                    let n = std::ffi::CStr::from_ptr((*ident).name).to_string_lossy();
+                    map.entry(n.into_owned()).or_insert(ours);
+                }
+            }
+        }
+        map
+    });
+    map.get(name).copied()
+}
+
 /// The deviation modules that deviate module `name` in the shared
 /// [`context`] (RFC 8525's `deviation` list of a module), in load order.
 pub fn deviated_by(name: &str) -> Vec<&'static str> {
@@ -155,4 +189,22 @@ pub fn deviated_by(name: &str) -> Vec<&'static str> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_resolve_to_their_module() {
+        assert_eq!(
+            identity_module("IPV4_UNICAST").map(|m| m.name),
+            Some("openconfig-bgp-types")
+        );
+        assert_eq!(
+            identity_module("BGP").map(|m| m.name),
+            Some("openconfig-policy-types")
+        );
+        assert!(identity_module("NO_SUCH_IDENTITY").is_none());
+    }
 }

@@ -155,7 +155,7 @@ fn value_matches(d: &Element, f: &Element) -> bool {
     }
 }
 
-fn is_content_match(f: &Element) -> bool {
+pub(crate) fn is_content_match(f: &Element) -> bool {
     f.children.is_empty() && !f.value().is_empty()
 }
 
@@ -264,7 +264,7 @@ pub fn subtree(data: &[Element], filter: &Element) -> Vec<Element> {
 
 /// The data path a subtree filter stays within: down its chain of single
 /// containment nodes, through list entries whose keys it all matches.
-fn narrow(filter: &Element) -> Option<String> {
+pub(crate) fn narrow(filter: &Element) -> Option<String> {
     let [top] = filter.children.as_slice() else {
         return None;
     };

@@ -149,21 +149,30 @@ fn preview(buf: &[u8]) -> String {
 
 /// Frames one message for sending.
 pub fn encode(framing: Framing, message: &[u8], out: &mut BytesMut) {
+    encode_piece(framing, message, out);
+    encode_end(framing, out);
+}
+
+/// Frames one piece of a message sent in pieces (a streamed reply); the
+/// message ends with [`encode_end`]. Chunked framing makes each piece a
+/// chunk.
+pub fn encode_piece(framing: Framing, piece: &[u8], out: &mut BytesMut) {
+    if piece.is_empty() {
+        // A chunk is never empty.
+        return;
+    }
+    if framing == Framing::Chunked {
+        out.put_slice(format!("\n#{}\n", piece.len()).as_bytes());
+    }
+    out.reserve(piece.len() + EOM.len());
+    out.put_slice(piece);
+}
+
+/// Ends a framed message.
+pub fn encode_end(framing: Framing, out: &mut BytesMut) {
     match framing {
-        Framing::EndOfMessage => {
-            out.reserve(message.len() + EOM.len());
-            out.put_slice(message);
-            out.put_slice(EOM);
-        }
-        Framing::Chunked => {
-            // One chunk per message is allowed and cheapest; an empty
-            // message still needs the end marker only.
-            if !message.is_empty() {
-                out.put_slice(format!("\n#{}\n", message.len()).as_bytes());
-                out.put_slice(message);
-            }
-            out.put_slice(b"\n##\n");
-        }
+        Framing::EndOfMessage => out.put_slice(EOM),
+        Framing::Chunked => out.put_slice(b"\n##\n"),
     }
 }
 
@@ -211,6 +220,22 @@ mod tests {
         for split in 1..input.len() {
             let got = decode_all(Framing::Chunked, input, split).unwrap();
             assert_eq!(got, vec![Bytes::from_static(b"<rpc message-id=\"102\"\n")]);
+        }
+    }
+
+    #[test]
+    fn a_message_in_pieces_is_one_message() {
+        for framing in [Framing::Chunked, Framing::EndOfMessage] {
+            let mut out = BytesMut::new();
+            for piece in [&b"<rpc-reply>"[..], b"", b"<data/>", b"</rpc-reply>"] {
+                encode_piece(framing, piece, &mut out);
+            }
+            encode_end(framing, &mut out);
+            let got = decode_all(framing, &out, 5).unwrap();
+            assert_eq!(
+                got,
+                vec![Bytes::from_static(b"<rpc-reply><data/></rpc-reply>")]
+            );
         }
     }
 

@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use crate::capabilities::{server_capabilities, BASE_1_0, BASE_1_1};
 use crate::error::{ErrorInfo, ErrorTag, ErrorType, RpcError};
 use crate::framing::{self, Decoder, Framing};
+use crate::rib::{self, Streamed};
 use crate::rpc::{self, Body, RpcContext};
 use crate::shared::{SessionInfo, Shared};
 use crate::xml::{self, escape, Element, NC_NS};
@@ -117,17 +118,60 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Io<R, W> {
         }
     }
 
-    async fn write(&mut self, message: &str) -> Result<(), End> {
-        let mut out = BytesMut::with_capacity(message.len() + 32);
-        framing::encode(self.decoder.framing(), message.as_bytes(), &mut out);
+    /// Writes a streamed reply: its head, the RIB pieces as a thread
+    /// writes them (at most a few pieces buffered), its tail. A client
+    /// that goes away stops the thread (and the RIB read) at the next
+    /// piece.
+    async fn write_streamed(&mut self, mut s: Box<Streamed>) -> Result<(), End> {
+        let framing = self.decoder.framing();
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(4);
+        let producer = tokio::task::spawn_blocking(move || {
+            let head = std::mem::take(&mut s.head);
+            if tx.blocking_send(head).is_err() {
+                return;
+            }
+            loop {
+                let mut piece = String::with_capacity(rib::PIECE + 4096);
+                let more = s.fill(&mut piece);
+                if tx.blocking_send(piece).is_err() {
+                    return;
+                }
+                if !more {
+                    break;
+                }
+            }
+            let _ = tx.blocking_send(std::mem::take(&mut s.tail));
+        });
+        let mut out = BytesMut::new();
+        while let Some(piece) = rx.recv().await {
+            out.clear();
+            framing::encode_piece(framing, piece.as_bytes(), &mut out);
+            self.send(&out).await?;
+        }
+        if producer.await.is_err() {
+            // Half a reply went out: the session cannot go on.
+            return Err(End::Io("internal error while writing a reply".into()));
+        }
+        out.clear();
+        framing::encode_end(framing, &mut out);
+        self.send(&out).await
+    }
+
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), End> {
         self.writer
-            .write_all(&out)
+            .write_all(bytes)
             .await
             .map_err(|e| End::Io(e.to_string()))?;
         self.writer
             .flush()
             .await
             .map_err(|e| End::Io(e.to_string()))
+    }
+
+    async fn write(&mut self, message: &str) -> Result<(), End> {
+        let mut out = BytesMut::with_capacity(message.len() + 32);
+        framing::encode(self.decoder.framing(), message.as_bytes(), &mut out);
+        self.send(&out).await
     }
 }
 
@@ -199,6 +243,11 @@ where
                     return End::Closed;
                 }
             }
+            Outcome::Streamed(s) => {
+                if let Err(end) = io.write_streamed(s).await {
+                    return end;
+                }
+            }
             Outcome::End(end) => return end,
         }
     }
@@ -207,6 +256,8 @@ where
 enum Outcome {
     /// A reply; `true`: the session ends after it.
     Reply(String, bool),
+    /// A reply whose head and tail hold the rest of the message.
+    Streamed(Box<Streamed>),
     /// The session ends without a reply.
     End(End),
 }
@@ -288,13 +339,43 @@ fn process(shared: &Arc<Shared>, info: &Arc<SessionInfo>, message: &[u8]) -> Out
             tracing::debug!(session = info.id.0, op = %op.name, "NETCONF rpc failed: {e}");
         }
     }
-    let close = matches!(result, Ok(Body::Close));
-    Outcome::Reply(reply(Some(&root), &result), close)
+    match result {
+        Ok(Body::Streamed(mut s)) => {
+            let start = reply_start(Some(&root));
+            s.head = format!("{start}<data>{}", s.head);
+            s.tail.push_str("</data></rpc-reply>");
+            Outcome::Streamed(s)
+        }
+        result => {
+            let close = matches!(result, Ok(Body::Close));
+            Outcome::Reply(reply(Some(&root), &result), close)
+        }
+    }
 }
 
 /// An `<rpc-reply>` carrying every attribute of the `<rpc>` (RFC 6241
 /// 4.2), message-id included.
 pub fn reply(rpc: Option<&Element>, result: &Result<Body, RpcError>) -> String {
+    let mut out = reply_start(rpc);
+    match result {
+        Ok(Body::Ok | Body::Close) => out.push_str("<ok/>"),
+        Ok(Body::Data(content)) => {
+            let _ = write!(out, "<data>{content}</data>");
+        }
+        Ok(Body::Streamed(s)) => {
+            // Only the parts around the RIB: sessions write the RIB with
+            // `write_streamed`.
+            let _ = write!(out, "<data>{}{}</data>", s.head, s.tail);
+        }
+        Ok(Body::Raw(content)) => out.push_str(content),
+        Err(e) => e.write(&mut out),
+    }
+    out.push_str("</rpc-reply>");
+    out
+}
+
+/// The XML declaration and `<rpc-reply>` start tag answering `rpc`.
+fn reply_start(rpc: Option<&Element>) -> String {
     let mut out = format!("{XML_DECL}<rpc-reply xmlns=\"{NC_NS}\"");
     if let Some(rpc) = rpc {
         let mut declared: Vec<&str> = Vec::new();
@@ -314,15 +395,6 @@ pub fn reply(rpc: Option<&Element>, result: &Result<Body, RpcError>) -> String {
         }
     }
     out.push('>');
-    match result {
-        Ok(Body::Ok | Body::Close) => out.push_str("<ok/>"),
-        Ok(Body::Data(content)) => {
-            let _ = write!(out, "<data>{content}</data>");
-        }
-        Ok(Body::Raw(content)) => out.push_str(content),
-        Err(e) => e.write(&mut out),
-    }
-    out.push_str("</rpc-reply>");
     out
 }
 

@@ -126,6 +126,17 @@ impl Element {
         }
     }
 
+    /// Declares `prefix` for `ns` on this element (the prefix of an
+    /// identity in its text), for writing and for resolving it.
+    pub fn bind(&mut self, prefix: &str, ns: &str) {
+        let decl = (Some(prefix.to_string()), ns.to_string());
+        self.decls.push(decl.clone());
+        self.scope = Arc::new(Scope {
+            parent: Some(self.scope.clone()),
+            decls: vec![decl],
+        });
+    }
+
     /// Whether this element has the given namespace and local name.
     pub fn is(&self, ns: &str, name: &str) -> bool {
         self.name == name && self.ns.as_deref() == Some(ns)

@@ -652,3 +652,145 @@ fn export_policy_chain_ordered_by_insert() {
         "the session was reset"
     );
 }
+
+/// Reads `<get>` data printed by ncclient (`data_xml`, one document per
+/// marker line) and checks it is data of the model: libyang reads it in
+/// strict mode and validates it (a list entry written twice, a namespace or
+/// identity prefix wrong, keys out of order all fail).
+fn model_data(d: &Ocbgpd, out: &str, marker: &str) -> String {
+    use ocbgp_models::config::{parse_tree, Encoding};
+    use yang2::data::{DataParserFlags, DataValidationFlags};
+    let start = out
+        .find(marker)
+        .unwrap_or_else(|| d.fail(&format!("no {marker} in {out}")))
+        + marker.len();
+    let xml = out[start..].lines().nth(1).unwrap_or_default().to_string();
+    // ncclient prints <data> with the NETCONF namespace: the content only.
+    let inner = xml[xml.find("<data").unwrap_or(0)..]
+        .split_once('>')
+        .and_then(|(_, rest)| rest.rsplit_once("</"))
+        .map(|(inner, _)| inner.to_string())
+        .unwrap_or_default();
+    if let Err(e) = parse_tree(
+        &inner,
+        Encoding::Xml,
+        DataParserFlags::STRICT | DataParserFlags::NO_VALIDATION,
+        DataValidationFlags::empty(),
+    ) {
+        d.fail(&format!("{marker}: not data of the model: {e}\n{inner}"));
+    }
+    inner
+}
+
+#[test]
+fn rib_reads_stream_through_netconf_get() {
+    let lab = Lab::new("nc_rib");
+    let (r1, r2) = (lab.host("r1"), lab.host("r2"));
+    const BIRDS: &str = "192.0.2.0/24";
+    let d = Ocbgpd::start(
+        &r1,
+        &OcbgpdConfig::new(
+            BgpConfig::new(OC_AS, r1.ipv4())
+                .route(Originated::new(ALLOWED).next_hop(r1.ipv4()))
+                .route(Originated::new(OTHER).next_hop(r1.ipv4())),
+        ),
+    );
+    let b = Bird::start(
+        &r2,
+        &BgpConfig::new(PEER_AS, r2.ipv4())
+            .route(Originated::new(BIRDS).next_hop(r2.ipv4()))
+            .neighbor(Neighbor::new(r1.ipv4(), OC_AS).families(&[Family::Ipv4Unicast])),
+    );
+    add_user(&d);
+    d.set_gnmi_login("admin", "secret");
+    let xml = neighbor_and_policy_xml(r2.ipv4());
+    let out = netconf(
+        &d,
+        &format!("m.edit_config(target='candidate', config=cfg({xml:?}))\nm.commit()\n"),
+    );
+    assert!(out.contains("DONE"), "{out}");
+    b.wait_established(r1.ipv4(), UP);
+    b.wait_route(ALLOWED, ROUTE);
+    assert!(
+        wait_until(ROUTE, || d
+            .adj_rib_prefixes(r2.ipv4(), Family::Ipv4Unicast, AdjRib::InPre)
+            .iter()
+            .any(|p| p == BIRDS)),
+        "BIRD's route never reached ocbgpd"
+    );
+    let peer = r2.ipv4();
+    let rib = r#"<network-instances xmlns="%s"><network-instance><name>DEFAULT</name><protocols><protocol><bgp>%s</bgp></protocol></protocols></network-instance></network-instances>"#;
+    let out = netconf(
+        &d,
+        &format!(
+            r#"
+RIB = '{rib}'
+def show(marker, f):
+    r = m.get(filter=f)
+    print(marker)
+    print(r.data_xml.replace("\n", ""))
+show("WHOLE", ('subtree', RIB % (NI, '<rib/>')))
+show("ONE", ('subtree', RIB % (NI, '<rib><afi-safis><afi-safi><afi-safi-name xmlns:bt="%s">bt:IPV4_UNICAST</afi-safi-name><ipv4-unicast><loc-rib><routes><route><prefix>{ALLOWED}</prefix></route></routes></loc-rib></ipv4-unicast></afi-safi></afi-safis></rib>' % BT)))
+show("PREFIXES", ('subtree', RIB % (NI, '<rib><afi-safis><afi-safi><ipv4-unicast><loc-rib><routes><route><prefix/></route></routes></loc-rib></ipv4-unicast></afi-safi></afi-safis></rib>')))
+show("NEIGHBORS", ('subtree', RIB % (NI, '<neighbors/><rib><afi-safis><afi-safi><ipv4-unicast><neighbors><neighbor><neighbor-address>{peer}</neighbor-address><adj-rib-out-post/></neighbor></neighbors></ipv4-unicast></afi-safi></afi-safis></rib>')))
+show("XPATH", ('xpath', ({{'ni': NI}}, "/ni:network-instances/ni:network-instance[ni:name='DEFAULT']/ni:protocols/ni:protocol/ni:bgp/ni:rib/ni:afi-safis/ni:afi-safi[ni:afi-safi-name='openconfig-bgp-types:IPV4_UNICAST']/ni:ipv4-unicast/ni:loc-rib/ni:routes/ni:route[ni:prefix='{BIRDS}']")))
+show("ABOVE", ('subtree', RIB % (NI, '')))
+"#
+        ),
+    );
+    let whole = model_data(&d, &out, "WHOLE");
+    // Every table: our two routes and BIRD's in the Loc-RIB, BIRD's in its
+    // Adj-RIB-In, ALLOWED (only) in the Adj-RIB-Out, and the sets.
+    for p in [ALLOWED, OTHER, BIRDS] {
+        assert!(
+            whole.contains(&format!("<prefix>{p}</prefix>")),
+            "{p} not in {whole}"
+        );
+    }
+    for table in [
+        "loc-rib",
+        "adj-rib-in-pre",
+        "adj-rib-in-post",
+        "adj-rib-out-pre",
+        "adj-rib-out-post",
+        "attr-sets",
+    ] {
+        assert!(whole.contains(&format!("<{table}>")), "no {table}: {whole}");
+    }
+    assert_eq!(whole.matches("<rib").count(), 1, "{whole}");
+
+    let one = model_data(&d, &out, "ONE");
+    assert_eq!(one.matches("<route>").count(), 1, "{one}");
+    assert!(one.contains(&format!("<prefix>{ALLOWED}</prefix>")) && one.contains("attr-index"));
+    assert!(
+        !one.contains("adj-rib") && !one.contains("attr-sets"),
+        "{one}"
+    );
+
+    let prefixes = model_data(&d, &out, "PREFIXES");
+    assert_eq!(prefixes.matches("<route>").count(), 3, "{prefixes}");
+    assert!(!prefixes.contains("attr-index"), "{prefixes}");
+
+    // The neighbors' configuration and state from the tree, the table from
+    // the stream, in one bgp element.
+    let neighbors = model_data(&d, &out, "NEIGHBORS");
+    assert!(neighbors.contains("session-state"), "{neighbors}");
+    assert!(neighbors.contains("<adj-rib-out-post>"), "{neighbors}");
+    assert_eq!(neighbors.matches("<route>").count(), 1, "{neighbors}");
+    assert!(neighbors.contains(&format!("<prefix>{ALLOWED}</prefix>")));
+    assert_eq!(neighbors.matches("<bgp").count(), 1, "{neighbors}");
+
+    let xpath = model_data(&d, &out, "XPATH");
+    assert_eq!(xpath.matches("<route>").count(), 1, "{xpath}");
+    assert!(
+        xpath.contains(&format!("<prefix>{BIRDS}</prefix>")),
+        "{xpath}"
+    );
+
+    // A read above the RIB does not include it (as over gNMI).
+    let above = model_data(&d, &out, "ABOVE");
+    assert!(
+        above.contains("<neighbors>") && !above.contains("<rib"),
+        "{above}"
+    );
+}

@@ -1,14 +1,13 @@
 //! The engine's half of the operational datastore: session state, counters
 //! and routes, written into the model's `config false` nodes.
 //!
-//! Neighbor and global state are small and written whole. The RIB is
-//! written into a tree only for a tree read (NETCONF) that asks for a path
-//! inside `bgp/rib`; gNMI reads it as a stream of entries without libyang
-//! (`rib_stream.rs`, [`StateProvider::stream_state`]) and follows it
+//! Neighbor and global state are small and written whole. The RIB is never
+//! written into a tree: both doors read it as a stream of entries
+//! (`rib_stream.rs`, [`StateProvider::stream_state`]) and follow it
 //! through the route change feed ([`StateProvider::stream_changes`]).
 
 mod neighbor;
-mod rib;
+mod rib_nodes;
 mod rib_stream;
 
 use std::time::Duration;
@@ -73,13 +72,6 @@ impl StateProvider for EngineState {
             g.write(tree, &global_state)?;
         }
         neighbor::write_all(&self.engine, rib.as_ref(), tree, path)?;
-        let rib_path = format!("{bgp}/rib");
-        // Only a read inside bgp/rib gets the routes: see the module docs.
-        if path.starts_with(&rib_path) {
-            if let Some(r) = rib {
-                rib::write(&self.engine, &r, tree, &rib_path)?;
-            }
-        }
         Ok(())
     }
 
@@ -98,6 +90,16 @@ impl StateProvider for EngineState {
             _ => return paths.iter().map(|_| None).collect(),
         };
         rib_stream::streams(&self.engine, &rib, sels)
+    }
+
+    fn stream_state_nested(&self, path: &str) -> Option<StateStream> {
+        let mut sel = rib_stream::Selection::of(path, &format!("{}/rib", bgp_path()))?;
+        sel.nested = true;
+        let rib = self.engine.rib()?;
+        self.engine.global()?;
+        rib_stream::streams(&self.engine, &rib, vec![Some(sel)])
+            .pop()
+            .flatten()
     }
 
     fn stream_changes(&self, path: &str) -> Option<tokio::sync::mpsc::Receiver<StreamChange>> {

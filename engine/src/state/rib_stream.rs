@@ -21,7 +21,9 @@ use ocbgp_models::datastore::{
 };
 use ocbgp_models::path::DataPath;
 
-use super::rib::{attr_set_nodes, community_nodes, ext_community_nodes, index_of, LOCAL_ORIGIN};
+use super::rib_nodes::{
+    attr_set_nodes, community_nodes, ext_community_nodes, index_of, LOCAL_ORIGIN,
+};
 use super::RIB_WAIT;
 use crate::engine::Engine;
 use crate::rib::{Attrs, PathAttrs, PeerIdx, Rib, RouteChange, RouteKey, SetKind, V4Key, V6Key};
@@ -71,6 +73,10 @@ pub(crate) struct Selection {
     /// `None`: every neighbor.
     pub neighbor: Option<IpAddr>,
     pub tables: Tables,
+    /// Document order (each container once, its content contiguous: one
+    /// pass over the table per Adj-RIB-In) instead of the batched order
+    /// (one pass, a prefix's tables together).
+    pub nested: bool,
 }
 
 impl Selection {
@@ -89,6 +95,7 @@ impl Selection {
             loc: true,
             neighbor: None,
             tables: Tables::ALL,
+            nested: false,
         };
         if rest.is_empty() || rest == "/" {
             return Some(sel);
@@ -452,7 +459,6 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
         .map(|(i, a)| (*a, *i))
         .filter(|(a, _)| sel.neighbor.is_none_or(|n| n == *a))
         .collect();
-    let rib_base = rib_elems();
     let want_in = sel.tables.in_pre || sel.tables.in_post;
     let want_out = sel.tables.out_pre || sel.tables.out_post;
     for &family in &sel.families {
@@ -470,6 +476,7 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
         let loc_routes = routes_of(&fam, "loc-rib");
         // Per neighbor: its entry's path and its four tables' routes.
         let mut tables: HashMap<IpAddr, [Arc<[StreamElem]>; 4]> = HashMap::new();
+        let mut entries: HashMap<IpAddr, Vec<StreamElem>> = HashMap::new();
         for a in neighbors.keys() {
             let nbr = with(
                 &fam,
@@ -488,20 +495,21 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                 ]
                 .map(|t| routes_of(&nbr, t)),
             );
-            if want_in || want_out {
-                let addr = StreamNode::Leaf("neighbor-address", Scalar::Str(a.to_string()));
-                tx.push(StreamEntry::at(
-                    nbr,
-                    vec![addr.clone(), StreamNode::Container("state", vec![addr])],
-                ))?;
-            }
+            entries.insert(*a, nbr);
         }
-        if sel.loc || want_in {
+        let entry_of = |a: &IpAddr| {
+            let addr = StreamNode::Leaf("neighbor-address", Scalar::Str(a.to_string()));
+            StreamEntry::at(
+                entries[a].clone(),
+                vec![addr.clone(), StreamNode::Container("state", vec![addr])],
+            )
+        };
+        let walk_tables = |tx: &mut Out<'_>, loc: bool, only: Option<PeerIdx>, t: Tables| {
             let mut ok = true;
             let mut cache = IndexCache::default();
             walk(rib, family, sel.prefix, |net, paths| {
                 for p in paths {
-                    if sel.loc {
+                    if loc {
                         if let Some(acc) = &p.accepted {
                             let i = cache.of(acc);
                             let nodes = route_nodes_indexed(
@@ -514,73 +522,131 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                             ok &= tx.push(route_entry(&loc_routes, nodes, true)).is_some();
                         }
                     }
-                    let Some(t) = names.get(&p.peer).and_then(|a| tables.get(a)) else {
+                    if only.is_some_and(|o| o != p.peer) {
+                        continue;
+                    }
+                    let Some(tab) = names.get(&p.peer).and_then(|a| tables.get(a)) else {
                         continue;
                     };
-                    if sel.tables.in_pre {
+                    if t.in_pre {
                         let i = cache.of(&p.received);
                         let nodes = route_nodes_indexed(net, None, p.path_id, i, None);
-                        ok &= tx.push(route_entry(&t[0], nodes, false)).is_some();
+                        ok &= tx.push(route_entry(&tab[0], nodes, false)).is_some();
                     }
-                    if sel.tables.in_post {
+                    if t.in_post {
                         if let Some(acc) = &p.accepted {
                             let i = cache.of(acc);
                             let nodes = route_nodes_indexed(net, None, p.path_id, i, Some(p.best));
-                            ok &= tx.push(route_entry(&t[1], nodes, false)).is_some();
+                            ok &= tx.push(route_entry(&tab[1], nodes, false)).is_some();
                         }
                     }
                 }
                 ok
             });
-            if !ok {
-                return None;
-            }
-        }
-        if want_out {
-            for (a, idx) in &neighbors {
-                let idx = *idx;
-                let Some(out) =
-                    rib.query_blocking(RIB_WAIT, move |rib| rib.advertised(idx, family))
-                else {
-                    continue;
-                };
-                let t = &tables[a];
-                for (net, pre, post) in out {
-                    if sel.prefix.is_some_and(|p| p != net) {
-                        continue;
-                    }
-                    if sel.tables.out_pre {
+            ok.then_some(())
+        };
+        let out_tables = |tx: &mut Out<'_>, a: &IpAddr, idx: PeerIdx| -> Option<()> {
+            let Some(out) = rib.query_blocking(RIB_WAIT, move |rib| rib.advertised(idx, family))
+            else {
+                return Some(());
+            };
+            let t = &tables[a];
+            let out = out
+                .into_iter()
+                .filter(|(net, _, _)| sel.prefix.is_none_or(|p| p == *net));
+            if sel.nested {
+                // Each table whole: pre-policy, then post-policy.
+                let out: Vec<_> = out.collect();
+                if sel.tables.out_pre {
+                    for (net, pre, _) in &out {
                         tx.push(route_entry(
                             &t[2],
-                            route_nodes(net, None, 0, &pre, None),
-                            false,
-                        ))?;
-                    }
-                    if sel.tables.out_post {
-                        tx.push(route_entry(
-                            &t[3],
-                            route_nodes(net, None, 0, &post, None),
+                            route_nodes(*net, None, 0, pre, None),
                             false,
                         ))?;
                     }
                 }
+                if sel.tables.out_post {
+                    for (net, _, post) in &out {
+                        tx.push(route_entry(
+                            &t[3],
+                            route_nodes(*net, None, 0, post, None),
+                            false,
+                        ))?;
+                    }
+                }
+                return Some(());
+            }
+            for (net, pre, post) in out {
+                if sel.tables.out_pre {
+                    tx.push(route_entry(
+                        &t[2],
+                        route_nodes(net, None, 0, &pre, None),
+                        false,
+                    ))?;
+                }
+                if sel.tables.out_post {
+                    tx.push(route_entry(
+                        &t[3],
+                        route_nodes(net, None, 0, &post, None),
+                        false,
+                    ))?;
+                }
+            }
+            Some(())
+        };
+        if sel.nested {
+            // The Loc-RIB, then each neighbor with its tables, one by one.
+            if sel.loc {
+                walk_tables(tx, true, None, Tables::NONE)?;
+            }
+            if want_in || want_out {
+                for (a, idx) in &neighbors {
+                    tx.push(entry_of(a))?;
+                    for t in [
+                        Tables {
+                            in_pre: sel.tables.in_pre,
+                            ..Tables::NONE
+                        },
+                        Tables {
+                            in_post: sel.tables.in_post,
+                            ..Tables::NONE
+                        },
+                    ] {
+                        if t != Tables::NONE {
+                            walk_tables(tx, false, Some(*idx), t)?;
+                        }
+                    }
+                    if want_out {
+                        out_tables(tx, a, *idx)?;
+                    }
+                }
+            }
+            continue;
+        }
+        if want_in || want_out {
+            for a in neighbors.keys() {
+                tx.push(entry_of(a))?;
+            }
+        }
+        if sel.loc || want_in {
+            walk_tables(tx, sel.loc, None, sel.tables)?;
+        }
+        if want_out {
+            for (a, idx) in &neighbors {
+                out_tables(tx, a, *idx)?;
             }
         }
     }
     if sel.sets {
-        produce_sets(rib, &names, &rib_base, tx)?;
+        produce_sets(rib, &names, tx)?;
     }
     tx.flush()
 }
 
 /// The attribute, community and extended community sets every table
 /// refers to (received, accepted and advertised attributes).
-fn produce_sets(
-    rib: &RibHandle,
-    names: &HashMap<PeerIdx, IpAddr>,
-    rib_base: &[StreamElem],
-    tx: &mut Out<'_>,
-) -> Option<()> {
+fn produce_sets(rib: &RibHandle, names: &HashMap<PeerIdx, IpAddr>, tx: &mut Out<'_>) -> Option<()> {
     let mut sets: BTreeMap<u64, Attrs> = BTreeMap::new();
     let mut seen: HashSet<*const crate::rib::PathAttrs> = HashSet::new();
     let mut add = |a: &Attrs| {
@@ -614,40 +680,24 @@ fn produce_sets(
         }
     }
     drop(seen);
-    let mut communities = HashSet::new();
-    let mut ext = HashSet::new();
+    // Each list whole (document order for nesting readers): the attribute
+    // sets, then the community sets, then the extended ones.
     for (index, attrs) in &sets {
-        let children = attr_set_nodes(*index, attrs);
-        let path = with(
-            rib_base,
-            [
-                StreamElem::node("attr-sets"),
-                StreamElem::entry("attr-set", &[("index", index.to_string())]),
-            ],
-        );
-        tx.push(StreamEntry::at(path, children))?;
-        let idx = Indexes::of(attrs);
-        if let Some(i) = idx.communities.filter(|i| communities.insert(*i)) {
-            let c = &attrs.attrs.communities;
-            let path = with(
-                rib_base,
-                [
-                    StreamElem::node("communities"),
-                    StreamElem::entry("community", &[("index", i.to_string())]),
-                ],
-            );
-            tx.push(StreamEntry::at(path, community_nodes(i, c)))?;
+        tx.push(set_entry(SetKind::Attributes, *index, attrs))?;
+    }
+    let mut done = HashSet::new();
+    for attrs in sets.values() {
+        if let Some(i) = Indexes::of(attrs).communities.filter(|i| done.insert(*i)) {
+            tx.push(set_entry(SetKind::Communities, i, attrs))?;
         }
-        if let Some(i) = idx.ext_communities.filter(|i| ext.insert(*i)) {
-            let e = &attrs.attrs.extended_communities;
-            let path = with(
-                rib_base,
-                [
-                    StreamElem::node("ext-communities"),
-                    StreamElem::entry("ext-community", &[("index", i.to_string())]),
-                ],
-            );
-            tx.push(StreamEntry::at(path, ext_community_nodes(i, e)))?;
+    }
+    done.clear();
+    for attrs in sets.values() {
+        if let Some(i) = Indexes::of(attrs)
+            .ext_communities
+            .filter(|i| done.insert(*i))
+        {
+            tx.push(set_entry(SetKind::ExtCommunities, i, attrs))?;
         }
     }
     Some(())

@@ -220,6 +220,14 @@ pub trait StateProvider: Send + Sync {
         None
     }
 
+    /// [`StateProvider::stream_state`] in document order, for readers that
+    /// nest entries into one document (NETCONF's XML): every container and
+    /// list entry comes once, with everything below it contiguous. It may
+    /// cost more passes over the table than the batched order.
+    fn stream_state_nested(&self, path: &str) -> Option<StateStream> {
+        self.stream_state(path)
+    }
+
     /// [`StateProvider::stream_state`] for many paths read together (one
     /// Get): a provider can answer many small reads (entries by key) in
     /// one go. One answer per path, in order.
@@ -384,6 +392,17 @@ impl Datastore {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         provider.and_then(|p| p.stream_state(path))
+    }
+
+    /// [`Datastore::stream_state`] in document order (see
+    /// [`StateProvider::stream_state_nested`]).
+    pub fn stream_state_nested(&self, path: &str) -> Option<StateStream> {
+        let provider = self
+            .provider
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        provider.and_then(|p| p.stream_state_nested(path))
     }
 
     /// [`Datastore::stream_state`] for many paths read together (see

@@ -8,6 +8,7 @@ use super::{check_params, datastore, param, Body, Datastore, RpcContext};
 use crate::error::{ErrorInfo, ErrorTag, RpcError};
 use crate::filter::{self, Filter};
 use crate::monitoring;
+use crate::rib;
 use crate::xml::{self, escape, Element, WriteOptions, MONITORING_NS, NC_NS, WITH_DEFAULTS_NS};
 use crate::yang_library;
 
@@ -143,7 +144,8 @@ pub fn get_config(ctx: &RpcContext<'_>, op: &Element) -> Result<Body, RpcError> 
 
 /// `<get>`: the operational datastore (running configuration and the
 /// engine's state), ietf-netconf-monitoring's `netconf-state` and
-/// ietf-yang-library's `yang-library`, filtered.
+/// ietf-yang-library's `yang-library`, filtered. The RIB, when the filter
+/// asks for it, is streamed ([`rib`]).
 pub fn get(ctx: &RpcContext<'_>, op: &Element) -> Result<Body, RpcError> {
     check_params(
         op,
@@ -151,6 +153,7 @@ pub fn get(ctx: &RpcContext<'_>, op: &Element) -> Result<Body, RpcError> {
     )?;
     let filter = filter(op)?;
     let wd = with_defaults(op)?;
+    let rib = filter.as_ref().and_then(rib::request);
     let mut content = String::new();
     if filter.as_ref().is_none_or(Filter::wants_data) {
         let path = filter
@@ -176,6 +179,12 @@ pub fn get(ctx: &RpcContext<'_>, op: &Element) -> Result<Body, RpcError> {
         match &filter {
             Some(Filter::Subtree(f)) => content.push_str(&subtree_text(&library, f)?),
             _ => content.push_str(&library),
+        }
+    }
+    if let Some(req) = rib {
+        if let Some((first, rest)) = rib::open(&ctx.shared.store, &req)? {
+            let streamed = rib::Streamed::new(&content, first, rest, req)?;
+            return Ok(Body::Streamed(Box::new(streamed)));
         }
     }
     Ok(Body::Data(content))

@@ -23,12 +23,13 @@ use crate::xml::{Element, MONITORING_NS, NC_NS};
 pub const OCBGP_NS: &str = "urn:ocbgp:yang:ocbgp";
 
 /// What a successful operation answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     /// `<ok/>`.
     Ok,
     /// `<data>` with this content.
     Data(String),
+    /// `<data>` whose RIB part is written as it is read.
+    Streamed(Box<crate::rib::Streamed>),
     /// This content as the reply's body.
     Raw(String),
     /// `<ok/>`, then the session ends (close-session).

@@ -1,0 +1,513 @@
+//! The RIB in `<get>` replies. Routes are not in the operational tree:
+//! the state provider streams them as entries (what gNMI reads,
+//! `StateProvider::stream_state`), and a reply writes them as XML, piece
+//! by piece, inside the `bgp` element of the rest of its data, so a table
+//! of any size is sent in bounded memory.
+//!
+//! As in gNMI, a read above `bgp/rib` does not include the RIB: a subtree
+//! filter names the `rib` element under `bgp`, or an XPath filter is a
+//! plain path through `bgp/rib` (keys as `[name='value']` predicates; it
+//! becomes the equivalent subtree filter). The filter is applied to each
+//! entry (a route, a set) with the path above it, so the result is what
+//! the same filter would select from a whole tree.
+
+use std::collections::HashMap;
+
+use ocbgp_models::datastore::{
+    Datastore, Scalar, StateStream, StreamElem, StreamEntry, StreamNode,
+};
+use ocbgp_models::path::DataPath;
+use ocbgp_models::schema;
+use yang2::schema::SchemaNode;
+
+use crate::error::{ErrorTag, RpcError};
+use crate::filter::{self, Filter};
+use crate::xml::{self, write_end, Element, WriteOptions};
+use crate::yang;
+
+/// The elements from the top of the schema to the RIB.
+const TO_RIB: [&str; 6] = [
+    "network-instances",
+    "network-instance",
+    "protocols",
+    "protocol",
+    "bgp",
+    "rib",
+];
+/// Where those elements are (the RIB is used by network-instance).
+const NI_NS: &str = "http://openconfig.net/yang/network-instance";
+/// The BGP protocol instances of the configuration.
+const BGP_PROTOCOLS: &str = "/openconfig-network-instance:network-instances/network-instance\
+    /protocols/protocol[identifier='openconfig-policy-types:BGP']";
+/// Bytes of XML handed to the session at a time.
+pub const PIECE: usize = 64 * 1024;
+
+/// What part of the RIB a `<get>` asks for.
+pub struct RibRequest {
+    /// A subtree filter (the `<filter>` element) cut down to its branch
+    /// into the RIB.
+    filter: Element,
+    /// The data path the branch narrows to, if it names one.
+    path: Option<String>,
+}
+
+/// The part of the RIB `filter` selects; `None` when it selects none of
+/// it (no filter at all reads everything but the RIB).
+pub fn request(filter: &Filter) -> Option<RibRequest> {
+    let filter = match filter {
+        Filter::Subtree(f) => branch(f)?,
+        Filter::XPath(x) => xpath_filter(x)?,
+    };
+    let path = filter::narrow(&filter);
+    Some(RibRequest { filter, path })
+}
+
+fn in_ni(e: &Element) -> bool {
+    e.ns.as_deref().is_none_or(|ns| ns == NI_NS)
+}
+
+/// The branch of subtree filter `f` that reaches the `rib` element: at
+/// each level its content match nodes (the keys) and the way down.
+fn branch(f: &Element) -> Option<Element> {
+    fn down(f: &Element, depth: usize) -> Option<Element> {
+        if depth + 1 == TO_RIB.len() {
+            return Some(f.clone());
+        }
+        let next = f
+            .children
+            .iter()
+            .filter(|c| c.name == TO_RIB[depth + 1] && in_ni(c))
+            .find_map(|c| down(c, depth + 1))?;
+        let mut out = f.clone_shallow();
+        out.children.extend(
+            f.children
+                .iter()
+                .filter(|c| filter::is_content_match(c))
+                .cloned(),
+        );
+        out.children.push(next);
+        Some(out)
+    }
+    let top = f
+        .children
+        .iter()
+        .filter(|c| c.name == TO_RIB[0] && in_ni(c))
+        .find_map(|c| down(c, 0))?;
+    let mut out = f.clone_shallow();
+    out.children.push(top);
+    Some(out)
+}
+
+/// An XPath (module-name prefixes) that is a plain path through
+/// `bgp/rib`, as a subtree filter.
+fn xpath_filter(xpath: &str) -> Option<Element> {
+    let path = DataPath::parse(xpath.trim()).ok()?;
+    let names: Vec<&str> = path.segments.iter().map(|s| s.name.as_str()).collect();
+    if !names.starts_with(&TO_RIB) {
+        return None;
+    }
+    let mut ns = String::new();
+    let mut chain = Vec::new();
+    for seg in &path.segments {
+        if let Some(m) = &seg.module {
+            ns = schema::module(m)?.namespace?.to_string();
+        }
+        let mut e = Element::new(&seg.name, Some(&ns));
+        for (k, v) in &seg.keys {
+            // Key names may carry their module, as the rest of the path.
+            let k = k.rsplit_once(':').map_or(k.as_str(), |(_, name)| name);
+            let mut key = Element::new(k, Some(&ns));
+            key.text = v.clone();
+            if let Some((prefix, _)) = v.split_once(':') {
+                if let Some(module_ns) = schema::module(prefix).and_then(|m| m.namespace) {
+                    key.bind(prefix, module_ns);
+                }
+            }
+            e.children.push(key);
+        }
+        chain.push(e);
+    }
+    let mut inner = chain.pop()?;
+    while let Some(mut parent) = chain.pop() {
+        parent.children.push(inner);
+        inner = parent;
+    }
+    let mut f = Element::new("filter", None);
+    f.children.push(inner);
+    Some(f)
+}
+
+/// The RIB entries a request reads, from the first; `None` when there
+/// are none (no BGP instance, or nothing in the selected tables).
+pub fn open(
+    store: &Datastore,
+    req: &RibRequest,
+) -> Result<Option<(StreamEntry, StateStream)>, RpcError> {
+    let running = store.running();
+    let protocols = ocbgp_models::ly::find(running.tree(), BGP_PROTOCOLS)
+        .map_err(|e| RpcError::application(ErrorTag::OperationFailed, e))?;
+    let Some(protocol) = protocols.first() else {
+        return Ok(None);
+    };
+    let rib = format!("{}/bgp/rib", ocbgp_models::ly::node_path(protocol));
+    let path = match &req.path {
+        Some(p) if p.starts_with(&rib) => p.clone(),
+        _ => rib,
+    };
+    let Some(mut stream) = store.stream_state_nested(&path) else {
+        return Ok(None);
+    };
+    Ok(stream.next().map(|first| (first, stream)))
+}
+
+/// A `<data>` whose RIB part is still to be written: `head`, then the
+/// pieces [`Streamed::fill`] writes, then `tail`.
+pub struct Streamed {
+    /// The data up to the inside of the `bgp` element.
+    pub head: String,
+    /// The data from the end of the `bgp` element.
+    pub tail: String,
+    writer: Writer,
+}
+
+impl Streamed {
+    /// Puts `content` (the data read from the tree) around the RIB
+    /// entries `first` and `rest`.
+    pub fn new(
+        content: &str,
+        first: StreamEntry,
+        rest: StateStream,
+        req: RibRequest,
+    ) -> Result<Streamed, RpcError> {
+        let path = first.path();
+        let Some(rib_at) = path.iter().position(|e| e.name == "rib") else {
+            return Err(RpcError::application(
+                ErrorTag::OperationFailed,
+                "a RIB entry outside bgp/rib",
+            ));
+        };
+        let chain = path[..rib_at].to_vec();
+        let mut data = xml::parse(&format!("<data>{content}</data>"))
+            .map_err(|e| RpcError::application(ErrorTag::OperationFailed, e.to_string()))?;
+        let mut keys = KeyKinds::default();
+        let at = locate(&mut data.children, &chain, &mut keys);
+        let mut out = [String::new(), String::new()];
+        let mut part = 0;
+        for (i, c) in data.children.iter().enumerate() {
+            if i == at[0] {
+                write_split(&mut out, &mut part, c, &at[1..], true);
+            } else {
+                xml::write(&mut out[part], c, &WriteOptions::default());
+            }
+        }
+        let [head, tail] = out;
+        Ok(Streamed {
+            head,
+            tail,
+            writer: Writer {
+                base: chain.len(),
+                open: chain,
+                filter: Some(req.filter),
+                whole_after_first: false,
+                pending: Some(first),
+                stream: rest,
+                keys,
+            },
+        })
+    }
+
+    /// Writes entries into `out` until it holds about [`PIECE`] bytes;
+    /// `false` once the last entry is written (and the elements opened
+    /// for them are closed).
+    pub fn fill(&mut self, out: &mut String) -> bool {
+        self.writer.fill(out)
+    }
+}
+
+/// Writes `e` (declaring its scope if `top`) into `out[*part]`, switching
+/// to `out[1]` at the end of the element `at` leads to.
+fn write_split(out: &mut [String; 2], part: &mut usize, e: &Element, at: &[usize], top: bool) {
+    xml::write_start(&mut out[*part], e, top, false);
+    let inner = WriteOptions {
+        declare_scope: false,
+        ..WriteOptions::default()
+    };
+    for (i, c) in e.children.iter().enumerate() {
+        match at.split_first() {
+            Some((&next, rest)) if next == i => write_split(out, part, c, rest, false),
+            _ => xml::write(&mut out[*part], c, &inner),
+        }
+    }
+    if at.is_empty() {
+        *part = 1;
+    }
+    write_end(&mut out[*part], e);
+}
+
+/// Finds (creating what is missing) the elements `chain` names among
+/// `siblings` and below; their indexes, from the top.
+fn locate(siblings: &mut Vec<Element>, chain: &[StreamElem], keys: &mut KeyKinds) -> Vec<usize> {
+    let mut at = Vec::new();
+    let mut level = siblings;
+    for (depth, elem) in chain.iter().enumerate() {
+        let found = level.iter().position(|e| {
+            e.name == elem.name
+                && in_ni(e)
+                && elem.keys.iter().all(|(k, v)| {
+                    e.children.iter().any(|c| {
+                        c.name == *k
+                            && c.value().rsplit_once(':').map_or(c.value(), |(_, l)| l) == v
+                    })
+                })
+        });
+        let i = match found {
+            Some(i) => i,
+            None => {
+                level.push(keys.element(&chain[..depth], elem, Vec::new()));
+                level.len() - 1
+            }
+        };
+        at.push(i);
+        level = &mut level[i].children;
+    }
+    at
+}
+
+/// Which list keys are identities (their values come bare in a stream's
+/// paths), looked up in the schema once per list and key.
+#[derive(Default)]
+struct KeyKinds(HashMap<(String, String), bool>);
+
+impl KeyKinds {
+    fn is_identity(&mut self, above: &[StreamElem], list: &str, key: &str) -> bool {
+        let id = (list.to_string(), key.to_string());
+        if let Some(&known) = self.0.get(&id) {
+            return known;
+        }
+        let node = schema_node(above.iter().map(|e| e.name.as_str()).chain([list]));
+        let known = node
+            .and_then(|n| yang::child_node(&n, NI_NS, key))
+            .is_some_and(|k| yang::is_identityref(&k));
+        self.0.insert(id, known);
+        known
+    }
+
+    /// The element for `elem` (below `above`) with its keys, then
+    /// `children`.
+    fn element(
+        &mut self,
+        above: &[StreamElem],
+        elem: &StreamElem,
+        children: Vec<Element>,
+    ) -> Element {
+        let mut e = Element::new(&elem.name, Some(NI_NS));
+        for (k, v) in &elem.keys {
+            let value = if self.is_identity(above, &elem.name, k) {
+                match schema::identity_module(v) {
+                    Some(m) => Scalar::Identity(format!("{}:{v}", m.name)),
+                    None => Scalar::Str(v.clone()),
+                }
+            } else {
+                Scalar::Str(v.clone())
+            };
+            e.children.push(leaf(k, &value));
+        }
+        e.children.extend(children);
+        e
+    }
+}
+
+fn schema_node<'a>(mut names: impl Iterator<Item = &'a str>) -> Option<SchemaNode<'static>> {
+    let mut node = yang::top_node(NI_NS, names.next()?)?;
+    for n in names {
+        node = yang::child_node(&node, NI_NS, n)?;
+    }
+    Some(node)
+}
+
+/// A leaf element; an identity is written with its module's name as
+/// prefix, declared on the element.
+fn leaf(name: &str, value: &Scalar) -> Element {
+    let mut e = Element::new(name, Some(NI_NS));
+    match value {
+        Scalar::Identity(id) => {
+            if let Some((module, _)) = id.split_once(':') {
+                if let Some(ns) = schema::module(module).and_then(|m| m.namespace) {
+                    e.bind(module, ns);
+                }
+            }
+            e.text = id.clone();
+        }
+        other => e.text = other.text(),
+    }
+    e
+}
+
+/// The elements of stream nodes.
+fn elements(nodes: &[StreamNode], out: &mut Vec<Element>) {
+    for n in nodes {
+        match n {
+            StreamNode::Leaf(name, v) => out.push(leaf(name, v)),
+            StreamNode::LeafList(name, values) => out.extend(values.iter().map(|v| leaf(name, v))),
+            StreamNode::Container(name, children) => {
+                let mut e = Element::new(name, Some(NI_NS));
+                elements(children, &mut e.children);
+                out.push(e);
+            }
+            StreamNode::List(name, _, entries) => {
+                for children in entries {
+                    let mut e = Element::new(name, Some(NI_NS));
+                    elements(children, &mut e.children);
+                    out.push(e);
+                }
+            }
+        }
+    }
+}
+
+/// Writes entries as nested XML, keeping elements open while the next
+/// entries are inside them.
+struct Writer {
+    /// The elements open in the output, from the top: the head opened the
+    /// first `base` (down to `bgp`).
+    open: Vec<StreamElem>,
+    base: usize,
+    /// The subtree filter each entry goes through; `None`: whole entries.
+    filter: Option<Element>,
+    /// Set when the filter selects all of the RIB: every entry shares the
+    /// first entry's path above the RIB, so once that one passes all do.
+    whole_after_first: bool,
+    pending: Option<StreamEntry>,
+    stream: StateStream,
+    keys: KeyKinds,
+}
+
+impl Writer {
+    fn fill(&mut self, out: &mut String) -> bool {
+        while out.len() < PIECE {
+            let Some(entry) = self.pending.take().or_else(|| self.stream.next()) else {
+                self.close_to(self.base, out);
+                return false;
+            };
+            self.entry(&entry, out);
+        }
+        true
+    }
+
+    fn close_to(&mut self, depth: usize, out: &mut String) {
+        while self.open.len() > depth {
+            let e = self.open.pop().expect("deeper than depth");
+            out.push_str("</");
+            out.push_str(&e.name);
+            out.push('>');
+        }
+    }
+
+    /// The entry's element as the filter leaves it, or `None` if it
+    /// selects nothing of it.
+    fn selected(&mut self, path: &[StreamElem], entry: &StreamEntry) -> Option<Element> {
+        let mut own = Element::new(&entry.elem.name, Some(NI_NS));
+        elements(&entry.children, &mut own.children);
+        let Some(f) = &self.filter else {
+            return Some(own);
+        };
+        if self.whole_after_first {
+            self.filter = None;
+            return Some(own);
+        }
+        // The entry with the path above it, keys included, for the filter.
+        let mut e = own;
+        for (depth, elem) in path[..path.len() - 1].iter().enumerate().rev() {
+            e = self.keys.element(&path[..depth], elem, vec![e]);
+        }
+        let mut selected = filter::subtree(&[e], f).into_iter().next()?;
+        for elem in &path[1..] {
+            // Keys are leaves: they never share a name with the way down.
+            let i = selected.children.iter().position(|c| c.name == elem.name)?;
+            selected = selected.children.swap_remove(i);
+        }
+        if rib_selected_whole(f) {
+            self.whole_after_first = true;
+        }
+        Some(selected)
+    }
+
+    fn entry(&mut self, entry: &StreamEntry, out: &mut String) {
+        let path = entry.path();
+        if path.len() <= self.base || path[..self.base] != self.open[..self.base] {
+            return;
+        }
+        let Some(e) = self.selected(&path, entry) else {
+            return;
+        };
+        let here = path.len();
+        let already = self.open.len() >= here && self.open[..here] == path[..];
+        if already {
+            // Opened for earlier entries inside it: its keys are written.
+            self.close_to(here, out);
+            let keys: Vec<&str> = entry.elem.keys.iter().map(|(k, _)| k.as_str()).collect();
+            for c in e
+                .children
+                .iter()
+                .filter(|c| !keys.contains(&c.name.as_str()))
+            {
+                xml::write(out, c, &inner_options());
+            }
+            return;
+        }
+        let common = self
+            .open
+            .iter()
+            .zip(&path)
+            .take_while(|(a, b)| a == b)
+            .count();
+        self.close_to(common.max(self.base), out);
+        for depth in self.open.len()..here - 1 {
+            let elem = path[depth].clone();
+            let opened = self.keys.element(&path[..depth], &elem, Vec::new());
+            self.start(&opened, depth, out);
+            for k in &opened.children {
+                xml::write(out, k, &inner_options());
+            }
+            self.open.push(elem);
+        }
+        // The entry stays open: later entries may be inside it.
+        self.start(&e, here - 1, out);
+        for c in &e.children {
+            xml::write(out, c, &inner_options());
+        }
+        self.open.push(entry.elem.clone());
+    }
+
+    /// A start tag; the first element below the head declares the
+    /// namespace, whatever the head's default is.
+    fn start(&self, e: &Element, depth: usize, out: &mut String) {
+        out.push('<');
+        out.push_str(&e.name);
+        if depth == self.base {
+            out.push_str(" xmlns=\"");
+            out.push_str(NI_NS);
+            out.push('"');
+        }
+        out.push('>');
+    }
+}
+
+fn inner_options() -> WriteOptions<'static> {
+    WriteOptions {
+        declare_scope: false,
+        ..WriteOptions::default()
+    }
+}
+
+/// Whether the filter's `rib` node is a selection node (all of the RIB).
+fn rib_selected_whole(f: &Element) -> bool {
+    let mut e = f;
+    for name in TO_RIB {
+        match e.children.iter().find(|c| c.name == name) {
+            Some(c) => e = c,
+            None => return false,
+        }
+    }
+    e.is_empty()
+}
