@@ -393,6 +393,10 @@ impl From<CommitError> for RpcError {
                 ErrorTag::OperationFailed,
                 format!("the configuration could not be saved: {m}"),
             ),
+            // Not NETCONF's: its edits of running go on while one waits.
+            e @ CommitError::ConfirmPending(_) => {
+                RpcError::application(ErrorTag::OperationFailed, e.to_string())
+            }
         }
     }
 }

@@ -118,16 +118,9 @@ pub(crate) fn handle(
             rollback(store, who, request, ext).map(Handled::Done)
         }
         (Some(c), None) => commit_action(store, who, request, c, has_ops),
-        (None, None) => {
-            if let Some(p) = store.pending_confirm() {
-                return Err(Status::failed_precondition(format!(
-                    "{}; a Set without the Commit extension is refused until it is confirmed \
-                     or cancelled",
-                    ConfirmRefusal::AlreadyPending(p)
-                )));
-            }
-            Ok(Handled::Run(Mode::Plain))
-        }
+        // A pending confirmed commit refuses it in the transaction
+        // (`CommitError::ConfirmPending`).
+        (None, None) => Ok(Handled::Run(Mode::Plain)),
     }
 }
 
@@ -251,9 +244,10 @@ fn commit_status(e: &CommitError) -> Status {
         CommitError::Edit(_) | CommitError::Invalid(_) | CommitError::UnknownCommit(_) => {
             Code::InvalidArgument
         }
-        CommitError::Refused(_) | CommitError::Locked(_) | CommitError::NoPendingConfirm => {
-            Code::FailedPrecondition
-        }
+        CommitError::Refused(_)
+        | CommitError::Locked(_)
+        | CommitError::NoPendingConfirm
+        | CommitError::ConfirmPending(_) => Code::FailedPrecondition,
         CommitError::Persist(_) => Code::Internal,
     };
     Status::new(code, e.to_string())

@@ -122,7 +122,7 @@ pub(super) struct PendingConfirm {
 }
 
 impl PendingConfirm {
-    fn info(&self) -> PendingConfirmInfo {
+    pub(super) fn info(&self) -> PendingConfirmInfo {
         PendingConfirmInfo {
             origin: self.origin,
             session: self.session,

@@ -124,6 +124,12 @@ pub enum CommitError {
     /// No confirmed commit is waiting.
     #[error("no confirmed commit is pending")]
     NoPendingConfirm,
+    /// A confirmed commit is waiting and this edit may not go past it.
+    #[error(
+        "{}; a Set without the Commit extension is refused until it is confirmed or cancelled",
+        ConfirmRefusal::AlreadyPending(.0.clone())
+    )]
+    ConfirmPending(PendingConfirmInfo),
     /// The new running configuration could not be saved.
     #[error("cannot save the configuration: {0}")]
     Persist(String),
@@ -510,6 +516,9 @@ impl Datastore {
     /// with it) is freed as soon as it is applied, so a large value is not
     /// held by the caller while the transaction validates and commits. On
     /// an error, the index of the edit that failed to apply, when one did.
+    /// Refused while a confirmed commit is pending (gNMI's plain Set): the
+    /// check is made under the transaction lock, so no confirmed commit
+    /// slips in between.
     pub fn edit_running_owned(
         &self,
         edits: Vec<Edit>,
@@ -520,6 +529,9 @@ impl Datastore {
             .locks
             .check(Target::Running, who.session)
             .map_err(|e| (None, e.into()))?;
+        if let Some(p) = &state.pending {
+            return Err((None, CommitError::ConfirmPending(p.info())));
+        }
         let mut tree = self.running().to_tree();
         for (i, e) in edits.into_iter().enumerate() {
             edit::apply(&mut tree, &e).map_err(|err| (Some(i), err.into()))?;
