@@ -4,6 +4,7 @@
 mod logging;
 mod metrics;
 mod reload;
+mod restart;
 mod servers;
 mod startup;
 

@@ -78,6 +78,14 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
     // The engine follows the configuration: first all of it, then every
     // transaction through the datastore.
     let engine = Engine::new(tokio::runtime::Handle::current());
+    // Graceful restart (RFC 4724 4.1): a start soon after the last run is
+    // a restart, which the engine must know before it starts sessions.
+    if let Some(window) = ocbgp_engine::config::graceful_restart_window(config.tree()) {
+        if crate::restart::restarted(state_dir, window) {
+            tracing::info!(window_s = window.as_secs(), "graceful restart: ocbgpd ran within the restart time, starting as a restarting speaker");
+            engine.restarted();
+        }
+    }
     let northbound = Arc::new(Northbound::new(engine.clone()));
     northbound
         .sync(&config)
@@ -101,19 +109,32 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
         .map_err(|r| anyhow::anyhow!("cannot run the configuration: {r}"))?;
     store.add_consumer(management);
     let metrics_task = tokio::spawn(crate::metrics::run(metrics, store.clone(), stop_rx.clone()));
+    let heartbeat = tokio::spawn(crate::restart::heartbeat(
+        state_dir.to_path_buf(),
+        stop_rx.clone(),
+    ));
     let file = config_file.map(Path::to_path_buf);
     let reload_task =
         hangup.map(|hup| tokio::spawn(crate::reload::watch(hup, store.clone(), file)));
-    let failed = tokio::select! {
-        _ = shutdown_signal() => None,
-        Some(error) = failures.recv() => Some(error),
+    let (failed, graceful) = tokio::select! {
+        graceful = shutdown_signal() => (None, graceful),
+        Some(error) = failures.recv() => (Some(error), false),
     };
     let _ = stop.send(true);
     if let Some(task) = reload_task {
         task.abort();
     }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), metrics_task).await;
-    engine.stop();
+    let _ = heartbeat.await;
+    if graceful {
+        // Peers with graceful restart keep our routes until we are back.
+        engine.stop_graceful();
+    } else {
+        crate::restart::forget(state_dir);
+        engine.stop();
+    }
+    // Let the sessions send their NOTIFICATIONs (or close) before exit.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     if let Some(error) = failed {
         return Err(error);
     }
@@ -121,18 +142,27 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Waits for SIGTERM (a service stop or restart: true, the stop is
+/// graceful, peers with graceful restart keep our routes for our restart
+/// time) or SIGINT (false: a hard stop, every session ends with a Cease).
+async fn shutdown_signal() -> bool {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!("cannot watch SIGTERM: {e}");
             let _ = tokio::signal::ctrl_c().await;
-            return;
+            return false;
         }
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received, stopping"),
-        _ = term.recv() => tracing::info!("SIGTERM received, stopping"),
+        _ = tokio::signal::ctrl_c() => {
+            tracing::info!("SIGINT received, stopping");
+            false
+        }
+        _ = term.recv() => {
+            tracing::info!("SIGTERM received, stopping (graceful restart peers keep our routes)");
+            true
+        }
     }
 }

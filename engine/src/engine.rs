@@ -16,6 +16,7 @@ use crate::rib::{
     FamilyLimits, Inbound, LocalSettings, Outbound, PathAttrs, PeerIdx, PeerInfo, SharedPolicy,
     SourceKind,
 };
+use crate::restart::RestartState;
 use crate::rib_task::{RibCommand, RibHandle};
 use crate::session::{self, PeerConfig, PeerHandle};
 use crate::stats::PeerStats;
@@ -92,6 +93,8 @@ struct Running {
     chains: Vec<(Chain, SharedPolicy)>,
     next_idx: u32,
     free: Vec<PeerIdx>,
+    /// The speaker's own restart.
+    restart: Arc<RestartState>,
 }
 
 struct Inner {
@@ -102,6 +105,8 @@ struct Inner {
     policies: Mutex<Policies>,
     /// Dynamic-neighbor ranges, longest prefix first.
     dynamic: Mutex<Vec<DynamicRange>>,
+    /// The speaker's own graceful restart.
+    restart: Arc<RestartState>,
 }
 
 /// The BGP speaker. Cheap to clone; every call returns at once (work goes
@@ -162,6 +167,7 @@ impl Engine {
                 running: Mutex::new(None),
                 policies: Mutex::new(Policies::empty()),
                 dynamic: Mutex::new(Vec::new()),
+                restart: RestartState::new(),
             }),
         };
         let weak = Arc::downgrade(&engine.inner);
@@ -170,6 +176,21 @@ impl Engine {
             .listener
             .set_unknown_peer(Some(Arc::new(move |addr| dynamic::accept(&weak, addr))));
         engine
+    }
+
+    /// The speaker comes up after a restart of itself (the daemon knows):
+    /// its OPENs carry the Restart State bit and it defers best-path
+    /// selection and advertisements (RFC 4724 4.1) until its graceful
+    /// restart peers sent End-of-RIB or the global selection deferral time
+    /// passes. Call before the first [`Engine::set_global`].
+    pub fn restarted(&self) {
+        self.inner.restart.begin();
+    }
+
+    /// Whether the speaker is still in its own restart (see
+    /// [`Engine::restarted`]).
+    pub fn restarting(&self) -> bool {
+        self.inner.restart.restarting()
     }
 
     fn running(&self) -> MutexGuard<'_, Option<Running>> {
@@ -197,12 +218,18 @@ impl Engine {
         };
         if restart {
             let old = running.take();
+            let restart = self.inner.restart.clone();
+            let deferral = restart
+                .restarting()
+                .then(|| std::time::Duration::from_secs(u64::from(global.selection_deferral)));
             let rib = RibHandle::spawn(
                 LocalSettings {
                     client_to_client: global.client_to_client,
                     ..LocalSettings::new(global.asn, global.router_id)
                 },
                 global.selection,
+                restart.clone(),
+                deferral,
             );
             let mut new = Running {
                 global: global.clone(),
@@ -211,6 +238,7 @@ impl Engine {
                 chains: Vec::new(),
                 next_idx: 1,
                 free: Vec::new(),
+                restart,
             };
             if let Some(old) = old {
                 // Same neighbors, new identity: fresh sessions.
@@ -282,11 +310,26 @@ impl Engine {
 
     /// Stops BGP: every session ends with a Cease, the RIB goes.
     pub fn stop(&self) {
+        self.stop_with(false);
+    }
+
+    /// Stops BGP to restart (an upgrade, a service restart): sessions with
+    /// graceful restart close without a NOTIFICATION, so their peers keep
+    /// our routes for our restart time; others end with a Cease.
+    pub fn stop_graceful(&self) {
+        self.stop_with(true);
+    }
+
+    fn stop_with(&self, graceful: bool) {
         let running = self.running().take();
         self.inner.listener.disable();
         if let Some(r) = running {
             for (addr, n) in r.neighbors {
-                let _ = n.handle.stop();
+                let _ = if graceful {
+                    n.handle.stop_graceful()
+                } else {
+                    n.handle.stop()
+                };
                 self.inner.listener.remove_peer(addr);
             }
         }
@@ -524,9 +567,22 @@ fn start_neighbor(
         idx
     });
     r.rib.send(RibCommand::SetPeer(idx, peer_info(&neighbor)));
+    if r.restart.restarting()
+        && !neighbor.session.dynamic
+        && neighbor.session.graceful_restart.is_some()
+    {
+        // Our restart waits for its End-of-RIB (RFC 4724 4.1).
+        r.rib.send(RibCommand::ExpectEndOfRib(idx));
+    }
     let stats = Arc::new(PeerStats::default());
     let addr = neighbor.session.remote;
-    let handle = session::spawn(idx, neighbor.session.clone(), r.rib.events(), stats.clone());
+    let handle = session::spawn(
+        idx,
+        neighbor.session.clone(),
+        r.rib.events(),
+        stats.clone(),
+        r.restart.clone(),
+    );
     if let Err(e) = listener.add_peer(addr, handle.clone(), neighbor.session.password.clone()) {
         tracing::warn!(peer = %addr, error = %e, "cannot set the TCP MD5 key on the listener");
     }
@@ -578,6 +634,7 @@ mod tests {
             listen,
             selection: SelectionOptions::default(),
             client_to_client: true,
+            selection_deferral: 120,
         };
         engine.set_global(global).unwrap();
         for mode in [ClearMode::Hard, ClearMode::SoftIn, ClearMode::SoftOut] {

@@ -57,10 +57,31 @@ pub enum RibEvent {
         /// BoRR (true) or EoRR.
         begin: bool,
     },
-    /// The session left Established: the peer's routes must go.
+    /// The session left Established: the peer's routes go, but those of
+    /// `retain` (graceful restart, RFC 4724 4.2), which are kept as stale.
     Down {
         /// The peer.
         peer: PeerIdx,
+        /// Families whose routes are kept stale while the peer restarts.
+        retain: Vec<Family>,
+    },
+    /// A restarting peer's stale routes of these families (all when
+    /// `None`) go: its restart time, long-lived stale time or our stale
+    /// routes time ran out.
+    StaleExpired {
+        /// The peer.
+        peer: PeerIdx,
+        /// The families.
+        families: Option<Vec<Family>>,
+    },
+    /// A restarting peer's restart time ran out; its stale routes of these
+    /// families stay for the long-lived stale time (RFC 9494 4.2), marked
+    /// LLGR_STALE and least preferred.
+    LongLivedStale {
+        /// The peer.
+        peer: PeerIdx,
+        /// The families.
+        families: Vec<Family>,
     },
 }
 

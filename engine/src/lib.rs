@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod event;
 pub mod policy;
+pub mod restart;
 pub mod rib;
 pub mod rib_task;
 pub mod session;

@@ -4,14 +4,17 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+use std::time::Duration;
 
 use ipnet::IpNet;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::event::{RibEvent, SessionInfo};
+use crate::restart::RestartState;
 use crate::rib::{
-    Breach, FamilyLimits, GroupKey, LimitEvent, LocalSettings, PathAttrs, PeerIdx, PeerInfo, Rib,
-    SelectionOptions, SharedPolicy, SourceKind,
+    Breach, FamilyLimits, GroupKey, LimitEvent, LocalSettings, Outbox, PathAttrs, PeerIdx,
+    PeerInfo, Rib, SelectionOptions, SharedPolicy, SourceKind,
 };
 use crate::session::PeerHandle;
 use crate::wire::{Afi, CodecConfig, Family, PeerKind};
@@ -42,6 +45,11 @@ pub enum RibCommand {
     SetLimits(PeerIdx, [FamilyLimits; 2], PeerHandle),
     /// Run a read (or a change) against the RIB on its task.
     Run(Box<dyn FnOnce(&mut Rib) + Send>),
+    /// The speaker restarted: wait for this configured peer's End-of-RIB
+    /// before selecting and advertising (RFC 4724 4.1).
+    ExpectEndOfRib(PeerIdx),
+    /// The selection deferral time is over.
+    EndDeferral,
 }
 
 /// Handle to the RIB task.
@@ -55,13 +63,35 @@ pub struct RibHandle {
 const BATCH: usize = 1024;
 
 impl RibHandle {
-    /// Starts the RIB task on the current tokio runtime.
-    pub fn spawn(local: LocalSettings, selection: SelectionOptions) -> RibHandle {
+    /// Starts the RIB task on the current tokio runtime. With `deferral`
+    /// the speaker has restarted (`restart` says so to its sessions): no
+    /// session gets routes until every expected peer sent End-of-RIB or
+    /// `deferral` has passed (RFC 4724 4.1); then `restart` is finished.
+    pub fn spawn(
+        local: LocalSettings,
+        selection: SelectionOptions,
+        restart: Arc<RestartState>,
+        deferral: Option<Duration>,
+    ) -> RibHandle {
         let (commands, mut cmd_rx) = mpsc::unbounded_channel();
         let (events, mut ev_rx) = mpsc::unbounded_channel();
         let mut rib = Rib::new(local, selection);
+        if let Some(d) = deferral {
+            let timer = commands.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(d).await;
+                let _ = timer.send(RibCommand::EndDeferral);
+            });
+            tracing::info!(selection_deferral_time = d.as_secs(), "graceful restart: restarted, deferring best-path selection and advertisements until End-of-RIB from every graceful restart peer");
+        }
         tokio::spawn(async move {
-            let mut sessions = Sessions::default();
+            let mut sessions = Sessions {
+                deferral: deferral.map(|_| Deferral {
+                    restart,
+                    ..Deferral::default()
+                }),
+                ..Sessions::default()
+            };
             let mut batch = Vec::with_capacity(BATCH);
             loop {
                 tokio::select! {
@@ -142,6 +172,82 @@ struct Sessions {
     limited: HashMap<PeerIdx, PeerHandle>,
     /// Peers that negotiated enhanced route refresh.
     enhanced_refresh: HashSet<PeerIdx>,
+    /// The speaker's own restart, while it defers.
+    deferral: Option<Deferral>,
+}
+
+/// The wait of a restarted speaker (RFC 4724 4.1): sessions that came up
+/// get nothing until every expected peer has sent End-of-RIB for each of
+/// its families or the deferral time is over.
+#[derive(Default)]
+struct Deferral {
+    restart: Arc<RestartState>,
+    /// Configured graceful restart peers not done yet.
+    expected: HashSet<PeerIdx>,
+    /// Families whose End-of-RIB an established peer has still to send.
+    waiting: HashMap<PeerIdx, HashSet<Family>>,
+    /// Established sessions to send the tables to at the end.
+    pending: Vec<(PeerIdx, GroupKey, Outbox)>,
+}
+
+impl Deferral {
+    fn established(&mut self, peer: PeerIdx, info: &SessionInfo) {
+        // Peers without graceful restart, or restarting themselves, are
+        // not waited for (RFC 4724 4.1).
+        match &info.negotiated.graceful_restart {
+            Some(gr) if !gr.restarting => {
+                self.waiting
+                    .insert(peer, info.negotiated.families.iter().copied().collect());
+            }
+            _ => {
+                self.expected.remove(&peer);
+            }
+        }
+    }
+
+    fn end_of_rib(&mut self, peer: PeerIdx, family: Family) {
+        if let Some(w) = self.waiting.get_mut(&peer) {
+            w.remove(&family);
+            if w.is_empty() {
+                self.waiting.remove(&peer);
+                self.expected.remove(&peer);
+            }
+        }
+    }
+
+    fn down(&mut self, peer: PeerIdx) {
+        self.pending.retain(|(p, _, _)| *p != peer);
+        self.waiting.remove(&peer);
+    }
+
+    /// Whether every expected peer is done (and none is still sending).
+    fn done(&self) -> bool {
+        self.expected.is_empty() && self.waiting.is_empty()
+    }
+}
+
+/// Ends the deferral if `force` or nothing is awaited any more: best
+/// paths are in place (they were computed all along), the waiting
+/// sessions get their tables and End-of-RIB.
+fn end_deferral(rib: &mut Rib, sessions: &mut Sessions, force: bool) {
+    let Some(d) = &sessions.deferral else {
+        return;
+    };
+    if !force && !d.done() {
+        return;
+    }
+    let Some(d) = sessions.deferral.take() else {
+        return;
+    };
+    d.restart.finish();
+    tracing::info!(
+        sessions = d.pending.len(),
+        timer = force,
+        "graceful restart: selection deferral over, sending tables and End-of-RIB"
+    );
+    for (peer, key, out) in d.pending {
+        rib.peer_up(peer, key, out);
+    }
 }
 
 impl Sessions {
@@ -206,6 +312,12 @@ fn command(rib: &mut Rib, sessions: &mut Sessions, cmd: RibCommand) {
         RibCommand::Originate(prefix, attrs) => rib.originate(prefix, *attrs),
         RibCommand::WithdrawOriginated(prefix) => rib.withdraw_originated(prefix),
         RibCommand::Run(f) => f(rib),
+        RibCommand::ExpectEndOfRib(peer) => {
+            if let Some(d) = &mut sessions.deferral {
+                d.expected.insert(peer);
+            }
+        }
+        RibCommand::EndDeferral => end_deferral(rib, sessions, true),
     }
 }
 
@@ -229,10 +341,27 @@ fn event(rib: &mut Rib, sessions: &mut Sessions, ev: RibEvent) {
             } else {
                 sessions.enhanced_refresh.remove(&peer);
             }
-            rib.peer_up(peer, key, out);
+            // Stale routes of a restarted peer that its new OPEN no longer
+            // covers go now (RFC 4724 4.2).
+            rib.resume_stale(peer, info.negotiated.graceful_restart.as_ref());
+            match &mut sessions.deferral {
+                Some(d) => {
+                    d.established(peer, &info);
+                    d.pending.push((peer, key, out));
+                }
+                None => return rib.peer_up(peer, key, out),
+            }
+            end_deferral(rib, sessions, false);
         }
         RibEvent::Update { peer, update } => {
             rib.update(peer, &update);
+            if let Some(family) = update.end_of_rib() {
+                rib.end_of_rib(peer, family);
+                if let Some(d) = &mut sessions.deferral {
+                    d.end_of_rib(peer, family);
+                }
+                end_deferral(rib, sessions, false);
+            }
             if sessions.limited.contains_key(&peer) {
                 let events = rib.check_limits(peer);
                 sessions.act(rib, peer, events);
@@ -246,10 +375,15 @@ fn event(rib: &mut Rib, sessions: &mut Sessions, ev: RibEvent) {
             family,
             begin,
         } => rib.refresh_boundary(peer, family, begin),
-        RibEvent::Down { peer } => {
+        RibEvent::Down { peer, retain } => {
             sessions.enhanced_refresh.remove(&peer);
-            rib.peer_down(peer)
+            if let Some(d) = &mut sessions.deferral {
+                d.down(peer);
+            }
+            rib.peer_down(peer, &retain)
         }
+        RibEvent::StaleExpired { peer, families } => rib.sweep_stale(peer, families.as_deref()),
+        RibEvent::LongLivedStale { peer, families } => rib.long_lived_stale(peer, &families),
     }
 }
 
@@ -294,5 +428,6 @@ fn group_key(peer: &PeerInfo, info: &SessionInfo) -> GroupKey {
         cluster_id: None,
         client_to_client: true,
         outbound: Default::default(),
+        llgr: n.long_lived_graceful_restart.is_some(),
     }
 }

@@ -19,8 +19,10 @@ fn peer_group_path(neighbor: &str, group: &str) -> Option<String> {
 }
 
 /// A copy of the neighbor at data path `neighbor` (with its parents) that
-/// holds every leaf its peer group sets and it does not. A leaf-list is
-/// inherited whole, and only if the neighbor has none of its own.
+/// holds every leaf its peer group sets and it does not, then every
+/// graceful restart leaf the instance sets (`global/graceful-restart`) and
+/// neither does. A leaf-list is inherited whole, and only if the neighbor
+/// has none of its own.
 pub fn effective_neighbor(
     tree: &DataTree<'static>,
     neighbor: &str,
@@ -31,14 +33,38 @@ pub fn effective_neighbor(
         .find_path(&format!("{neighbor}/config/peer-group"))
         .ok()
         .and_then(|n| n.value_canonical());
-    let Some(pg) = group
+    if let Some(pg) = group
         .and_then(|g| peer_group_path(neighbor, &g))
         .and_then(|p| tree.find_path(&p).ok())
-    else {
-        return Ok(eff);
-    };
+    {
+        inherit(tree, &mut eff, &pg, neighbor, &[])?;
+    }
+    let global_gr = neighbor
+        .rsplit_once("/neighbors/neighbor[")
+        .map(|(bgp, _)| format!("{bgp}/global/graceful-restart"))
+        .and_then(|p| tree.find_path(&p).ok());
+    if let Some(gr) = global_gr {
+        // The instance-wide leaves that have no place on a neighbor stay.
+        let target = format!("{neighbor}/graceful-restart");
+        inherit(tree, &mut eff, &gr, &target, &["selection-deferral-time"])?;
+    }
+    Ok(eff)
+}
+
+/// Adds to `eff` (a neighbor's copy) every leaf set under `from` that the
+/// copy lacks, at the same place below `target`; leaves named in `skip`
+/// (and the peer group's name) are not inherited.
+fn inherit(
+    tree: &DataTree<'static>,
+    eff: &mut DataTree<'static>,
+    from: &yang2::data::DataNodeRef<'_, 'static>,
+    target_base: &str,
+    skip: &[&str],
+) -> Result<(), ModelError> {
+    let neighbor = target_base;
+    let pg = from;
     // ly::node_path: DataNodeRef::path panics on paths over 4 KiB.
-    let prefix = ly::node_path(&pg);
+    let prefix = ly::node_path(pg);
     for leaf in pg.traverse() {
         let kind = leaf.schema().kind();
         if !matches!(kind, SchemaNodeKind::Leaf | SchemaNodeKind::LeafList) || leaf.is_default() {
@@ -47,6 +73,10 @@ pub fn effective_neighbor(
         let full = ly::node_path(&leaf);
         let rel = &full[prefix.len()..];
         if rel == "/peer-group-name" || rel.starts_with("/config/peer-group-name") {
+            continue;
+        }
+        let name = leaf.schema().name().to_string();
+        if skip.contains(&name.as_str()) {
             continue;
         }
         let target = format!("{neighbor}{rel}");
@@ -68,5 +98,5 @@ pub fn effective_neighbor(
             eff.new_path(&target, leaf.value_canonical().as_deref(), false)?;
         }
     }
-    Ok(eff)
+    Ok(())
 }

@@ -325,10 +325,24 @@ fn schema_node<'a>(mut names: impl Iterator<Item = &'a str>) -> Option<SchemaNod
     Some(node)
 }
 
+/// The element of a streamed node: in the RIB's namespace, or, for a
+/// node another module adds (`module:name`), in that module's, declared on
+/// it.
+fn node_element(name: &str) -> Element {
+    if let Some((module, local)) = name.split_once(':') {
+        if let Some(ns) = schema::module(module).and_then(|m| m.namespace) {
+            let mut e = Element::new(local, Some(ns));
+            e.decls.push((None, ns.to_string()));
+            return e;
+        }
+    }
+    Element::new(name, Some(NI_NS))
+}
+
 /// A leaf element; an identity is written with its module's name as
 /// prefix, declared on the element.
 fn leaf(name: &str, value: &Scalar) -> Element {
-    let mut e = Element::new(name, Some(NI_NS));
+    let mut e = node_element(name);
     match value {
         Scalar::Identity(id) => {
             if let Some((module, _)) = id.split_once(':') {
@@ -350,13 +364,13 @@ fn elements(nodes: &[StreamNode], out: &mut Vec<Element>) {
             StreamNode::Leaf(name, v) => out.push(leaf(name, v)),
             StreamNode::LeafList(name, values) => out.extend(values.iter().map(|v| leaf(name, v))),
             StreamNode::Container(name, children) => {
-                let mut e = Element::new(name, Some(NI_NS));
+                let mut e = node_element(name);
                 elements(children, &mut e.children);
                 out.push(e);
             }
             StreamNode::List(name, _, entries) => {
                 for children in entries {
-                    let mut e = Element::new(name, Some(NI_NS));
+                    let mut e = node_element(name);
                     elements(children, &mut e.children);
                     out.push(e);
                 }

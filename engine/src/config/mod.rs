@@ -15,7 +15,8 @@ use ocbgp_models::datastore::{ConfigConsumer, Refusal, Transaction};
 use ocbgp_models::gen::{ChangeSet, ListKind, Op};
 
 pub use resolve::{
-    bgp_path, DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor,
+    bgp_path, graceful_restart_window, DynamicRange, GlobalSettings, ListenSettings, PolicySpec,
+    ResolvedNeighbor,
 };
 
 use crate::engine::{Engine, ListenChange};

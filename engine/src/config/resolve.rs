@@ -63,7 +63,18 @@ pub struct GlobalSettings {
     /// Reflect routes between route-reflector clients
     /// (`ocbgp:client-to-client-reflection`).
     pub client_to_client: bool,
+    /// After a restart of the speaker, the longest wait for its graceful
+    /// restart peers' End-of-RIB, in seconds
+    /// (`graceful-restart/config/ocbgp:selection-deferral-time`).
+    pub selection_deferral: u16,
 }
+
+/// The restart time we announce when `restart-time` is not set.
+const DEFAULT_RESTART_TIME: u16 = 120;
+
+/// How long a restarted peer's stale routes wait for its End-of-RIB when
+/// `stale-routes-time` is not set (as FRR).
+const DEFAULT_STALE_ROUTES_TIME: u16 = 360;
 
 fn model(e: ModelError) -> Problem {
     Problem {
@@ -104,7 +115,30 @@ pub fn global(tree: &DataTree<'static>) -> Result<Option<GlobalSettings>, Proble
             external_compare_router_id: rs.external_compare_router_id,
         },
         client_to_client: g.config.client_to_client_reflection,
+        selection_deferral: g.graceful_restart.config.selection_deferral_time,
     }))
+}
+
+/// How recently this speaker must have run for a start to be a restart
+/// (RFC 4724 4.1): the longest restart time the configuration announces
+/// to any peer with graceful restart enabled; `None` when no peer has it.
+pub fn graceful_restart_window(tree: &DataTree<'static>) -> Option<std::time::Duration> {
+    let bgp = bgp_path();
+    let neighbors = ocbgp_models::ly::find(tree, &format!("{bgp}/neighbors/neighbor/neighbor-address")).ok()?;
+    neighbors
+        .iter()
+        .filter_map(|n| n.value_canonical()?.parse::<IpAddr>().ok())
+        .filter_map(|addr| {
+            let path = neighbor_path(addr);
+            let eff = ocbgp_models::inherit::effective_neighbor(tree, &path).ok()?;
+            let n = Neighbor::from_tree(&eff, &path).ok()?;
+            let gr = &n.graceful_restart.config;
+            gr.enabled
+                .unwrap_or(false)
+                .then(|| gr.restart_time.unwrap_or(DEFAULT_RESTART_TIME).min(4095))
+        })
+        .max()
+        .map(|secs| std::time::Duration::from_secs(u64::from(secs)))
 }
 
 /// Addresses of every configured neighbor.
@@ -276,16 +310,31 @@ pub fn neighbor(
             IpAddr::V6(_) => Family::IPV6_UNICAST,
         }));
     }
+    // Graceful restart covers the families whose afi-safi enables it, or
+    // every family of the session when no afi-safi says (RFC 4724's
+    // capability lists the families we keep over a restart).
+    let gr_on: Vec<Family> = n
+        .afi_safis
+        .iter()
+        .filter(|af| af.graceful_restart.config.enabled)
+        .filter_map(|af| family_of(af.afi_safi_name))
+        .collect();
     let gr = &n.graceful_restart.config;
     let graceful_restart = gr.enabled.unwrap_or(false).then(|| GracefulRestartConfig {
-        restart_time: gr.restart_time.unwrap_or(120).min(4095),
+        restart_time: gr.restart_time.unwrap_or(DEFAULT_RESTART_TIME).min(4095),
         families: families
             .iter()
+            .filter(|f| gr_on.is_empty() || gr_on.contains(&f.family))
+            .filter(|_| gr.helper_only != Some(true))
             .map(|f| GracefulRestartFamily {
                 family: f.family,
-                forwarding_preserved: false,
+                // No forwarding table here: our restart leaves forwarding
+                // (wherever it is done) as it was.
+                forwarding_preserved: true,
             })
             .collect(),
+        stale_routes_time: gr.stale_routes_time.unwrap_or(DEFAULT_STALE_ROUTES_TIME),
+        long_lived_stale_time: gr.long_lived_stale_time,
     });
     let t = &n.timers.config;
     let mut session = PeerConfig::new(addr, global.asn, peer_as, global.router_id);

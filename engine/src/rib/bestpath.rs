@@ -8,7 +8,7 @@
 use std::cmp::Ordering;
 
 use super::path::{Path, PeerInfo, SourceKind};
-use crate::wire::{Origin, SegmentType};
+use crate::wire::{Community, Origin, SegmentType};
 
 /// LOCAL_PREF assumed for paths that carry none (eBGP-learned routes).
 pub const DEFAULT_LOCAL_PREF: u32 = 100;
@@ -44,6 +44,8 @@ pub trait Sources {
 
 /// Facts of a path that the steps compare, computed once per comparison.
 struct Facts<'a> {
+    /// Marked LLGR_STALE: least preferred whatever else (RFC 9494 4.5).
+    llgr_stale: bool,
     local_pref: u32,
     as_path_len: usize,
     origin: u8,
@@ -72,6 +74,7 @@ fn facts<'a, S: Sources>(path: &Path, sources: &'a S) -> Option<Facts<'a>> {
         })
         .unwrap_or(0);
     Some(Facts {
+        llgr_stale: attrs.communities.contains(&Community::LLGR_STALE),
         local_pref: attrs.local_pref.unwrap_or(DEFAULT_LOCAL_PREF),
         as_path_len,
         origin: attrs.origin.map(Origin::code).unwrap_or(2),
@@ -96,8 +99,9 @@ fn compare_facts(
         SourceKind::External => 1,
         SourceKind::Internal => 2,
     };
-    fb.local_pref
-        .cmp(&fa.local_pref)
+    fa.llgr_stale
+        .cmp(&fb.llgr_stale)
+        .then_with(|| fb.local_pref.cmp(&fa.local_pref))
         .then_with(|| (fa.info.kind != SourceKind::Local).cmp(&(fb.info.kind != SourceKind::Local)))
         .then_with(|| {
             if opts.ignore_as_path_length {

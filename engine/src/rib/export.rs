@@ -28,8 +28,8 @@ use super::policy::{PolicyRoute, SharedPolicy};
 use super::rules::Outbound;
 use super::table::{Dest, Table};
 use crate::wire::{
-    AsPath, CodecConfig, EncodedAttributes, Family, NextHop, Nlri, Segment, SegmentType,
-    UpdatePacker,
+    AsPath, CodecConfig, Community, EncodedAttributes, Family, NextHop, Nlri, Segment,
+    SegmentType, UpdatePacker,
 };
 
 /// Where a member's outgoing messages go: the session's writer.
@@ -66,6 +66,9 @@ pub struct GroupKey {
     pub client_to_client: bool,
     /// AS_PATH and community rules of the members.
     pub outbound: Outbound,
+    /// The members negotiated long-lived graceful restart: they take
+    /// routes marked LLGR_STALE (RFC 9494 4.3); others do not.
+    pub llgr: bool,
 }
 
 /// A member of a group.
@@ -349,6 +352,9 @@ impl UpdateGroup {
         s: &ExportSettings,
     ) -> Option<PathAttrs> {
         let key = &self.key;
+        if !key.llgr && attrs.attrs.communities.contains(&Community::LLGR_STALE) {
+            return None;
+        }
         let reflect = source.kind == SourceKind::Internal && key.kind == SourceKind::Internal;
         if reflect && !(source.rr_client || key.rr_client) {
             // iBGP routes go to iBGP peers only by reflection.

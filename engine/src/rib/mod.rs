@@ -35,7 +35,7 @@ pub use policy::{PolicyRoute, RoutePolicy, SharedPolicy};
 pub use rules::{Breach, CommunityKinds, FamilyLimits, Inbound, Limit, Outbound, PrivateAs};
 pub use table::{Delta, Dest, Table};
 
-use crate::wire::{DecodedUpdate, Family, Nlri};
+use crate::wire::{Community, DecodedUpdate, Family, GracefulRestart, Nlri};
 
 /// Per-peer, per-family route counts (OpenConfig `afi-safi/state/prefixes`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -97,6 +97,15 @@ fn same_outcome(a: &Option<Attrs>, b: &Option<Attrs>) -> bool {
     }
 }
 
+/// The NLRI of a stored path (path id 0: none).
+fn nlri_of(prefix: IpNet, path_id: u32) -> Nlri {
+    if path_id == 0 {
+        Nlri::new(prefix)
+    } else {
+        Nlri::with_path_id(prefix, path_id)
+    }
+}
+
 /// The peers the RIB knows, indexed by [`PeerIdx`].
 #[derive(Debug, Default)]
 struct Peers(Vec<Option<PeerInfo>>);
@@ -137,6 +146,12 @@ pub struct Rib {
     /// Enhanced route refresh: paths of a peer's family not yet re-sent
     /// since its BoRR (RFC 7313 4.2).
     stale: HashMap<(PeerIdx, Family), HashSet<(IpNet, u32)>>,
+    /// Graceful restart: a restarting peer's paths of a family kept since
+    /// its session went down and not re-sent since (RFC 4724 4.2).
+    restart_stale: HashMap<(PeerIdx, Family), HashSet<(IpNet, u32)>>,
+    /// Families of restarting peers in their long-lived stale period
+    /// (RFC 9494): their stale paths carry LLGR_STALE.
+    long_lived: HashSet<(PeerIdx, Family)>,
 }
 
 impl Rib {
@@ -163,6 +178,8 @@ impl Rib {
             limits: HashMap::new(),
             limit_state: HashMap::new(),
             stale: HashMap::new(),
+            restart_stale: HashMap::new(),
+            long_lived: HashSet::new(),
         }
     }
 
@@ -469,7 +486,7 @@ impl Rib {
 
     /// Forgets a peer: its routes go and its index is free again.
     pub fn remove_peer(&mut self, peer: PeerIdx) {
-        self.peer_down(peer);
+        self.peer_down(peer, &[]);
         // Export must still know the peer to withdraw its routes.
         self.flush();
         if peer != PeerIdx::LOCAL {
@@ -570,22 +587,173 @@ impl Rib {
     }
 
     /// A session went down: the peer leaves its group and its routes are
-    /// withdrawn.
-    pub fn peer_down(&mut self, peer: PeerIdx) {
+    /// withdrawn, but those of the `retain` families: a graceful restart
+    /// peer's routes stay, marked stale and still used, until it is back
+    /// and sends them again and End-of-RIB, or its timers run out (RFC
+    /// 4724 4.2; the session times them).
+    pub fn peer_down(&mut self, peer: PeerIdx, retain: &[Family]) {
         self.groups.retain_mut(|g| !g.leave(peer));
         self.stale.retain(|(p, _), _| *p != peer);
-        self.withdraw_all(peer);
-        self.counts.retain(|(p, _), _| *p != peer);
+        for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+            if retain.contains(&family) {
+                let paths = self.paths_of(peer, family);
+                self.restart_stale
+                    .entry((peer, family))
+                    .or_default()
+                    .extend(paths);
+            } else {
+                self.withdraw_family(peer, family);
+                self.counts.remove(&(peer, family));
+                self.restart_stale.remove(&(peer, family));
+                self.long_lived.remove(&(peer, family));
+            }
+        }
     }
 
-    /// Removes every path from `peer`.
-    fn withdraw_all(&mut self, peer: PeerIdx) {
-        for (key, id) in self.v4.paths_of(peer) {
-            self.set_v4(key, peer, id, None);
+    /// Every path of `peer` in `family`, as (prefix, path id).
+    fn paths_of(&self, peer: PeerIdx, family: Family) -> Vec<(IpNet, u32)> {
+        if family == Family::IPV4_UNICAST {
+            self.v4
+                .paths_of(peer)
+                .into_iter()
+                .map(|(k, id)| (k.to_net(), id))
+                .collect()
+        } else if family == Family::IPV6_UNICAST {
+            self.v6
+                .paths_of(peer)
+                .into_iter()
+                .map(|(k, id)| (k.to_net(), id))
+                .collect()
+        } else {
+            Vec::new()
         }
-        for (key, id) in self.v6.paths_of(peer) {
-            self.set_v6(key, peer, id, None);
+    }
+
+    /// Removes every path of `family` from `peer`.
+    fn withdraw_family(&mut self, peer: PeerIdx, family: Family) {
+        if family == Family::IPV4_UNICAST {
+            for (key, id) in self.v4.paths_of(peer) {
+                self.set_v4(key, peer, id, None);
+            }
+        } else if family == Family::IPV6_UNICAST {
+            for (key, id) in self.v6.paths_of(peer) {
+                self.set_v6(key, peer, id, None);
+            }
         }
+    }
+
+    /// A restarted peer is back (`gr`: the graceful restart capability of
+    /// its new OPEN): stale routes of families it no longer covers, or
+    /// whose forwarding state it did not keep, go now (RFC 4724 4.2); the
+    /// others wait for its End-of-RIB.
+    pub fn resume_stale(&mut self, peer: PeerIdx, gr: Option<&GracefulRestart>) {
+        let families: Vec<Family> = self
+            .restart_stale
+            .keys()
+            .filter(|(p, _)| *p == peer)
+            .map(|(_, f)| *f)
+            .collect();
+        for family in families {
+            let kept = gr.is_some_and(|gr| {
+                gr.families
+                    .iter()
+                    .any(|f| f.family == family && f.forwarding_preserved)
+            });
+            if !kept {
+                tracing::info!(peer = ?self.peer(peer).map(|p| p.address), %family, "graceful restart: peer back without forwarding state for the family, stale routes removed");
+                self.sweep_family(peer, family);
+            }
+        }
+    }
+
+    /// The peer's End-of-RIB for `family`: what it did not send again is
+    /// gone.
+    pub fn end_of_rib(&mut self, peer: PeerIdx, family: Family) {
+        if self.restart_stale.contains_key(&(peer, family)) {
+            let n = self.restart_stale[&(peer, family)].len();
+            tracing::info!(peer = ?self.peer(peer).map(|p| p.address), %family, stale = n, "graceful restart: End-of-RIB received, stale routes removed");
+            self.sweep_family(peer, family);
+        }
+    }
+
+    /// Removes `peer`'s stale paths of `families` (all when `None`).
+    pub fn sweep_stale(&mut self, peer: PeerIdx, families: Option<&[Family]>) {
+        let all = [Family::IPV4_UNICAST, Family::IPV6_UNICAST];
+        for &family in families.unwrap_or(&all) {
+            self.sweep_family(peer, family);
+        }
+    }
+
+    fn sweep_family(&mut self, peer: PeerIdx, family: Family) {
+        self.long_lived.remove(&(peer, family));
+        let Some(stale) = self.restart_stale.remove(&(peer, family)) else {
+            return;
+        };
+        for (prefix, id) in stale {
+            self.set_path(peer, &nlri_of(prefix, id), None, true);
+        }
+    }
+
+    /// The restart time of `peer` ran out: its stale paths of `families`
+    /// enter the long-lived stale period (RFC 9494 4.2). Paths with
+    /// NO_LLGR go; the others get LLGR_STALE, which makes them least
+    /// preferred and keeps them from peers without the capability.
+    pub fn long_lived_stale(&mut self, peer: PeerIdx, families: &[Family]) {
+        for &family in families {
+            let Some(stale) = self.restart_stale.get(&(peer, family)).cloned() else {
+                continue;
+            };
+            self.long_lived.insert((peer, family));
+            for (prefix, id) in stale {
+                let received = self.path(peer, prefix, id).map(|p| p.received.clone());
+                let Some(received) = received else {
+                    continue;
+                };
+                let n = nlri_of(prefix, id);
+                if received.attrs.communities.contains(&Community::NO_LLGR) {
+                    self.set_path(peer, &n, None, true);
+                    if let Some(s) = self.restart_stale.get_mut(&(peer, family)) {
+                        s.remove(&(prefix, id));
+                    }
+                    continue;
+                }
+                if received.attrs.communities.contains(&Community::LLGR_STALE) {
+                    continue;
+                }
+                let mut attrs = PathAttrs::clone(&received);
+                attrs.attrs.communities.push(Community::LLGR_STALE);
+                let attrs = self.interner.intern(attrs);
+                let eligible = self.eligible(peer, &attrs);
+                self.set_path(peer, &n, Some(attrs), eligible);
+            }
+        }
+    }
+
+    /// One stored path.
+    fn path(&self, peer: PeerIdx, prefix: IpNet, path_id: u32) -> Option<&Path> {
+        match prefix {
+            IpNet::V4(n) => self.v4.get(V4Key::new(n))?.get(peer, path_id),
+            IpNet::V6(n) => self.v6.get(V6Key::new(n))?.get(peer, path_id),
+        }
+    }
+
+    /// Whether a path of `peer` is kept stale over the peer's restart.
+    pub fn is_stale(&self, peer: PeerIdx, prefix: IpNet, path_id: u32) -> bool {
+        if self.restart_stale.is_empty() {
+            return false;
+        }
+        let family = match prefix {
+            IpNet::V4(_) => Family::IPV4_UNICAST,
+            IpNet::V6(_) => Family::IPV6_UNICAST,
+        };
+        self.restart_stale
+            .get(&(peer, family))
+            .is_some_and(|s| s.contains(&(prefix, path_id)))
+    }
+
+    /// How many of `peer`'s paths of `family` are kept stale.
+    pub fn stale_count(&self, peer: PeerIdx, family: Family) -> usize {
+        self.restart_stale.get(&(peer, family)).map_or(0, HashSet::len)
     }
 
     /// Applies a received UPDATE (after RFC 7606 handling): its announced
@@ -612,13 +780,15 @@ impl Rib {
     }
 
     /// A path the peer re-sent (or withdrew) during an enhanced route
-    /// refresh is no longer stale.
+    /// refresh or after its restart is no longer stale.
     fn refreshed(&mut self, peer: PeerIdx, family: Family, n: &Nlri) {
-        if self.stale.is_empty() {
-            return;
-        }
-        if let Some(s) = self.stale.get_mut(&(peer, family)) {
-            s.remove(&(n.prefix, n.path_id.unwrap_or(0)));
+        for stale in [&mut self.stale, &mut self.restart_stale] {
+            if stale.is_empty() {
+                continue;
+            }
+            if let Some(s) = stale.get_mut(&(peer, family)) {
+                s.remove(&(n.prefix, n.path_id.unwrap_or(0)));
+            }
         }
     }
 
@@ -644,12 +814,7 @@ impl Rib {
             self.stale.insert((peer, family), paths);
         } else if let Some(stale) = self.stale.remove(&(peer, family)) {
             for (prefix, id) in stale {
-                let n = if id == 0 {
-                    Nlri::new(prefix)
-                } else {
-                    Nlri::with_path_id(prefix, id)
-                };
-                self.set_path(peer, &n, None, true);
+                self.set_path(peer, &nlri_of(prefix, id), None, true);
             }
         }
     }

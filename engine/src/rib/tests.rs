@@ -46,6 +46,7 @@ fn ebgp_key() -> GroupKey {
         cluster_id: None,
         client_to_client: true,
         outbound: Outbound::default(),
+        llgr: false,
     }
 }
 
@@ -238,7 +239,7 @@ fn routes_flow_through_best_path_to_the_group() {
     assert!(c.updates().is_empty() && a.updates().is_empty() && b.updates().is_empty());
 
     // B goes down: its prefix has no path left; A and C get the withdraw.
-    rib.peer_down(b.idx);
+    rib.peer_down(b.idx, &[]);
     rib.flush();
     for p in [&mut a, &mut c] {
         let u = p.updates();
@@ -1026,5 +1027,109 @@ fn local_as_goes_in_front_both_ways_unless_told_otherwise() {
     assert_eq!(
         to_a[0].attributes.as_path,
         Some(AsPath::from_sequence([65010, 65003]))
+    );
+}
+
+#[test]
+fn graceful_restart_keeps_stale_routes_until_end_of_rib() {
+    let mut rib = rib();
+    let mut a = up(&mut rib, 1, 65001);
+    let mut c = up(&mut rib, 3, 65003);
+    rib.update(
+        a.idx,
+        &announce(&[65001], &["198.51.100.0/24", "203.0.113.0/24"], [192, 0, 2, 1]),
+    );
+    rib.flush();
+    assert_eq!(c.updates().len(), 1);
+
+    // A restarts: its routes stay (stale, still sent), C sees nothing.
+    rib.peer_down(a.idx, &[Family::IPV4_UNICAST]);
+    rib.flush();
+    assert!(c.updates().is_empty(), "no withdraw during the restart");
+    assert_eq!(rib.stale_count(a.idx, Family::IPV4_UNICAST), 2);
+    let net: IpNet = "198.51.100.0/24".parse().unwrap();
+    assert!(rib.is_stale(a.idx, net, 0));
+
+    // Back with forwarding state kept: still stale until End-of-RIB.
+    let gr = GracefulRestart {
+        families: vec![crate::wire::GracefulRestartFamily {
+            family: Family::IPV4_UNICAST,
+            forwarding_preserved: true,
+        }],
+        ..GracefulRestart::default()
+    };
+    rib.resume_stale(a.idx, Some(&gr));
+    let (tx, rx) = mpsc::unbounded_channel();
+    rib.peer_up(a.idx, ebgp_key(), tx);
+    a.rx = rx;
+    // It sends one route again (unchanged: C hears nothing), then EoR.
+    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]));
+    assert!(!rib.is_stale(a.idx, net, 0));
+    assert_eq!(rib.stale_count(a.idx, Family::IPV4_UNICAST), 1);
+    rib.flush();
+    assert!(c.updates().is_empty());
+    rib.end_of_rib(a.idx, Family::IPV4_UNICAST);
+    rib.flush();
+    let u = c.updates();
+    assert_eq!(u.len(), 1);
+    assert_eq!(
+        u[0].withdrawn,
+        [Nlri::new("203.0.113.0/24".parse().unwrap())],
+        "only the route not sent again goes"
+    );
+    assert_eq!(rib.stale_count(a.idx, Family::IPV4_UNICAST), 0);
+
+    // Back without forwarding state: the stale routes go at once.
+    rib.peer_down(a.idx, &[Family::IPV4_UNICAST]);
+    rib.resume_stale(a.idx, None);
+    rib.flush();
+    assert_eq!(c.updates()[0].withdrawn, [Nlri::new(net)]);
+}
+
+#[test]
+fn long_lived_stale_routes_are_least_preferred_and_kept_from_peers_without_llgr() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let b = up(&mut rib, 2, 65002);
+    let mut c = up(&mut rib, 3, 65003);
+    // A's path is better (shorter) until it is long-lived stale.
+    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]));
+    rib.update(
+        b.idx,
+        &announce(&[65002, 65010], &["198.51.100.0/24", "203.0.113.0/24"], [192, 0, 2, 2]),
+    );
+    let mut no_llgr = announce(&[65001], &["192.0.2.128/25"], [192, 0, 2, 1]);
+    no_llgr.update.attributes.communities = vec![Community::NO_LLGR];
+    rib.update(a.idx, &no_llgr);
+    rib.flush();
+    c.updates();
+    let net: IpNet = "198.51.100.0/24".parse().unwrap();
+    let best_peer = |rib: &Rib| match net {
+        IpNet::V4(n) => rib.v4().get(V4Key::new(n)).unwrap().best().unwrap().peer,
+        _ => unreachable!(),
+    };
+    assert_eq!(best_peer(&rib), a.idx);
+
+    rib.peer_down(a.idx, &[Family::IPV4_UNICAST]);
+    rib.long_lived_stale(a.idx, &[Family::IPV4_UNICAST]);
+    rib.flush();
+    assert_eq!(best_peer(&rib), b.idx, "LLGR_STALE is least preferred");
+    let stale = rib.v4().get(V4Key::new("198.51.100.0/24".parse().unwrap())).unwrap();
+    let a_path = stale.get(a.idx, 0).unwrap();
+    assert!(a_path.received.attrs.communities.contains(&Community::LLGR_STALE));
+    assert!(
+        rib.v4().get(V4Key::new("192.0.2.128/25".parse().unwrap())).is_none(),
+        "NO_LLGR routes are not kept"
+    );
+    // C (no LLGR) now gets B's path for the prefix and the NO_LLGR
+    // route's withdraw; a stale route alone would be withdrawn from it.
+    let u = c.updates();
+    assert!(u.iter().any(|u| u.withdrawn.contains(&Nlri::new("192.0.2.128/25".parse().unwrap()))));
+    rib.update(b.idx, &withdraw(&["198.51.100.0/24"]));
+    rib.flush();
+    let u = c.updates();
+    assert!(
+        u.iter().any(|u| u.withdrawn.contains(&Nlri::new(net))),
+        "the LLGR_STALE path is not sent to a peer without LLGR: {u:?}"
     );
 }

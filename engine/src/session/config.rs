@@ -36,17 +36,32 @@ impl FamilyConfig {
     }
 }
 
-/// The graceful restart capability to advertise (`graceful-restart/config`,
-/// RFC 4724). The session only advertises it; keeping routes over a restart
-/// is the RIB's business.
+/// Graceful restart with a peer (`graceful-restart/config`, RFC 4724,
+/// RFC 8538, RFC 9494): what our OPEN advertises and how long we keep the
+/// peer's routes over its restarts.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GracefulRestartConfig {
     /// Seconds the peer should keep our routes while we restart, at most
     /// 4095 (`restart-time`).
     pub restart_time: u16,
-    /// The families whose forwarding state we keep over a restart, each with
-    /// its Forwarding State bit.
+    /// The families whose routes the peer should keep over our restarts,
+    /// each with its Forwarding State bit; none when we only help
+    /// (`helper-only`).
     pub families: Vec<GracefulRestartFamily>,
+    /// Longest time a restarted peer's stale routes are kept once its
+    /// session is back, waiting for its End-of-RIB (`stale-routes-time`).
+    pub stale_routes_time: u16,
+    /// Long-lived stale time to advertise, and most we keep a peer's
+    /// routes as long-lived stale (`ocbgp:long-lived-stale-time`); 0: no
+    /// long-lived graceful restart.
+    pub long_lived_stale_time: u32,
+}
+
+impl GracefulRestartConfig {
+    /// What of it goes into our OPEN (a change resets the session).
+    fn advertised(&self) -> (u16, &[GracefulRestartFamily], u32) {
+        (self.restart_time, &self.families, self.long_lived_stale_time)
+    }
 }
 
 /// Session timers in seconds (`timers/config`).
@@ -292,7 +307,10 @@ impl PeerConfig {
         let capabilities = |c: &PeerConfig| {
             (
                 c.families.clone(),
-                c.graceful_restart.clone(),
+                c.graceful_restart
+                    .as_ref()
+                    .map(|gr| gr.advertised())
+                    .map(|(t, f, l)| (t, f.to_vec(), l)),
                 c.route_refresh,
                 c.enhanced_route_refresh,
                 c.extended_message,

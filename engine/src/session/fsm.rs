@@ -27,6 +27,7 @@ use super::open::{our_open, outgoing_wins};
 use super::timers::{hold_duration, jitter, keepalive_interval, Backoff};
 use super::{reader, writer};
 use crate::event::{RibEvent, RibSender, SessionInfo};
+use crate::restart::RestartState;
 use crate::rib::{Outbox, PeerIdx};
 use crate::stats::{PeerStats, SessionState};
 use crate::transport::{self, TransportError};
@@ -61,6 +62,52 @@ pub(crate) enum Command {
     },
     /// Remove the peer: close and end the task.
     Stop,
+    /// The speaker stops to restart: a session with graceful restart
+    /// closes without a NOTIFICATION (the peer keeps our routes), others
+    /// as for `Stop`; then the task ends.
+    StopGraceful,
+}
+
+/// Where a restarting peer's stale routes are (RFC 4724 4.2, RFC 9494 4.2);
+/// the RIB keeps them, the peer task times them.
+#[derive(Debug)]
+enum GrPhase {
+    /// The session went down: it should be back before `until` (the
+    /// peer's restart time).
+    Restarting {
+        until: Instant,
+        families: Vec<Family>,
+        /// Families with a long-lived stale period after `until`.
+        long_lived: Vec<(Family, Duration)>,
+    },
+    /// Past the restart time: families in their long-lived stale period.
+    LongLived { until: Vec<(Family, Instant)> },
+    /// The session is back: stale routes wait for End-of-RIB, at most
+    /// until `until` (our stale routes time).
+    Resumed { until: Instant },
+}
+
+impl GrPhase {
+    fn deadline(&self) -> Option<Instant> {
+        match self {
+            GrPhase::Restarting { until, .. } | GrPhase::Resumed { until } => Some(*until),
+            GrPhase::LongLived { until } => until.iter().map(|(_, t)| *t).min(),
+        }
+    }
+}
+
+/// Whether the end of a session with these parameters keeps the peer's
+/// routes: graceful restart negotiated, and the connection lost without a
+/// NOTIFICATION, or (both sides set the N bit, RFC 8538) with one that is
+/// not a Hard Reset.
+fn ends_gracefully(n: &Negotiated, sent: Option<&Notification>, received: Option<&Notification>) -> bool {
+    let Some(gr) = &n.graceful_restart else {
+        return false;
+    };
+    match sent.or(received) {
+        None => true,
+        Some(x) => gr.notification && x.kind != ErrorKind::Cease(CeaseSubcode::HardReset),
+    }
 }
 
 /// Where a connection in the OPEN exchange is.
@@ -98,6 +145,7 @@ enum Wake {
     Connected(Result<Result<TcpStream, TransportError>, tokio::task::JoinError>),
     Retry,
     SessionEnd(End),
+    GrTimer,
 }
 
 /// The state of one neighbor's session.
@@ -124,6 +172,10 @@ pub(crate) struct Peer {
     /// Held down after a prefix limit closed the session: until the
     /// instant, or (`Some(None)`) until an operator or configuration acts.
     held: Option<Option<Instant>>,
+    /// The speaker's own restart (the Restart State bit of our OPENs).
+    restart: Arc<RestartState>,
+    /// The peer's restart, while its routes are kept stale.
+    gr: Option<GrPhase>,
 }
 
 impl Peer {
@@ -134,6 +186,7 @@ impl Peer {
         stats: Arc<PeerStats>,
         commands: mpsc::UnboundedReceiver<Command>,
         first_attempt: Duration,
+        restart: Arc<RestartState>,
     ) -> Peer {
         let (events_tx, events) = mpsc::unbounded_channel();
         Peer {
@@ -154,6 +207,8 @@ impl Peer {
             first_attempt,
             accepted: false,
             held: None,
+            restart,
+            gr: None,
         }
     }
 
@@ -173,6 +228,7 @@ impl Peer {
                 r = join_opt(&mut self.connecting) => Wake::Connected(r),
                 _ = sleep_opt(self.retry_at) => Wake::Retry,
                 end = session_end(&mut self.session) => Wake::SessionEnd(end),
+                _ = sleep_opt(self.gr.as_ref().and_then(GrPhase::deadline)) => Wake::GrTimer,
             };
             match wake {
                 Wake::Command(None | Some(Command::Stop)) => {
@@ -182,13 +238,31 @@ impl Peer {
                     self.stats.set_state(SessionState::Idle);
                     return;
                 }
+                Wake::Command(Some(Command::StopGraceful)) => {
+                    let graceful = self
+                        .session
+                        .as_ref()
+                        .is_some_and(|s| s.negotiated.graceful_restart.is_some());
+                    if graceful {
+                        self.close_session(None, "speaker restarting (graceful restart)", true)
+                            .await;
+                    }
+                    let n = Notification::cease(CeaseSubcode::AdministrativeShutdown);
+                    self.close_all(Some(n), "speaker stopping").await;
+                    self.stats.set_state(SessionState::Idle);
+                    return;
+                }
+                Wake::GrTimer => self.gr_timer(),
                 Wake::Command(Some(c)) => self.command(c).await,
                 Wake::Handshake(id, e) => self.handshake_event(id, e).await,
                 Wake::Connected(r) => self.connected(r),
                 Wake::Retry => self.retry(),
                 Wake::SessionEnd(end) => {
                     let reason = end.reason.clone();
-                    self.close_session(end.send, &reason).await;
+                    let graceful = self.session.as_ref().is_some_and(|s| {
+                        ends_gracefully(&s.negotiated, end.send.as_ref(), end.received.as_ref())
+                    });
+                    self.close_session(end.send, &reason, graceful).await;
                     self.schedule_retry();
                 }
             }
@@ -307,7 +381,7 @@ impl Peer {
         let ctx = handshake::Context {
             id,
             config: self.config.clone(),
-            open: our_open(&self.config),
+            open: our_open(&self.config, self.restart.restarting()),
             stats: self.stats.clone(),
             events: self.events_tx.clone(),
         };
@@ -404,6 +478,7 @@ impl Peer {
                 self.close_session(
                     None,
                     "peer restarted (new connection with graceful restart)",
+                    true,
                 )
                 .await;
             } else if s.outgoing != outgoing && survives(outgoing) {
@@ -413,6 +488,7 @@ impl Peer {
                 self.close_session(
                     Self::collision(),
                     "connection collision: the other connection wins",
+                    false,
                 )
                 .await;
             } else {
@@ -548,13 +624,133 @@ impl Peer {
         if let Some(c) = self.connecting.take() {
             c.abort();
         }
+        if self.gr.is_some() {
+            // The peer is back: its stale routes wait for its End-of-RIB
+            // (the RIB drops those its new OPEN no longer covers).
+            let wait = self
+                .config
+                .graceful_restart
+                .as_ref()
+                .map_or(0, |gr| gr.stale_routes_time);
+            tracing::info!(peer = %self.config.remote, stale_routes_time = wait, "graceful restart: peer back, waiting for its End-of-RIB");
+            self.gr = Some(GrPhase::Resumed {
+                until: Instant::now() + Duration::from_secs(u64::from(wait)),
+            });
+        }
+    }
+
+    /// What the end of a session with `n` keeps of the peer's routes, and
+    /// how long: the families of its graceful restart capability (and of
+    /// its long-lived one) that the session carried.
+    fn retained(&self, n: &Negotiated) -> Option<(Vec<Family>, GrPhase)> {
+        let gr = n.graceful_restart.as_ref()?;
+        let ours = self.config.graceful_restart.as_ref()?;
+        let mut families: Vec<Family> = gr
+            .families
+            .iter()
+            .map(|f| f.family)
+            .filter(|f| n.families.contains(f))
+            .collect();
+        let long_lived: Vec<(Family, Duration)> = n
+            .long_lived_graceful_restart
+            .iter()
+            .flatten()
+            .filter(|f| n.families.contains(&f.family))
+            .map(|f| {
+                let secs = f.stale_time.min(ours.long_lived_stale_time);
+                (f.family, Duration::from_secs(u64::from(secs)))
+            })
+            .filter(|(_, d)| !d.is_zero())
+            .collect();
+        for (f, _) in &long_lived {
+            if !families.contains(f) {
+                families.push(*f);
+            }
+        }
+        if families.is_empty() {
+            return None;
+        }
+        let phase = GrPhase::Restarting {
+            until: Instant::now() + Duration::from_secs(u64::from(gr.restart_time)),
+            families: families.clone(),
+            long_lived,
+        };
+        Some((families, phase))
+    }
+
+    /// A graceful restart timer ran out.
+    fn gr_timer(&mut self) {
+        let now = Instant::now();
+        let peer = self.idx;
+        let remote = self.config.remote;
+        match self.gr.take() {
+            Some(GrPhase::Restarting {
+                until,
+                families,
+                long_lived,
+            }) if now >= until => {
+                let ll: Vec<Family> = long_lived.iter().map(|(f, _)| *f).collect();
+                let gone: Vec<Family> = families.into_iter().filter(|f| !ll.contains(f)).collect();
+                if !gone.is_empty() {
+                    tracing::info!(peer = %remote, families = ?gone, "graceful restart: restart time over, stale routes removed");
+                    let _ = self.rib.send(RibEvent::StaleExpired {
+                        peer,
+                        families: Some(gone),
+                    });
+                }
+                if !ll.is_empty() {
+                    tracing::info!(peer = %remote, families = ?ll, "long-lived graceful restart: stale routes kept, marked LLGR_STALE");
+                    let _ = self.rib.send(RibEvent::LongLivedStale { peer, families: ll });
+                    self.gr = Some(GrPhase::LongLived {
+                        until: long_lived.into_iter().map(|(f, d)| (f, now + d)).collect(),
+                    });
+                }
+            }
+            Some(GrPhase::LongLived { until }) => {
+                let (done, left): (Vec<_>, Vec<_>) = until.into_iter().partition(|(_, t)| *t <= now);
+                if !done.is_empty() {
+                    let families: Vec<Family> = done.into_iter().map(|(f, _)| f).collect();
+                    tracing::info!(peer = %remote, families = ?families, "long-lived graceful restart: stale time over, stale routes removed");
+                    let _ = self.rib.send(RibEvent::StaleExpired {
+                        peer,
+                        families: Some(families),
+                    });
+                }
+                if !left.is_empty() {
+                    self.gr = Some(GrPhase::LongLived { until: left });
+                }
+            }
+            Some(GrPhase::Resumed { until }) if now >= until => {
+                tracing::info!(peer = %remote, "graceful restart: no End-of-RIB within the stale routes time, stale routes removed");
+                let _ = self.rib.send(RibEvent::StaleExpired {
+                    peer,
+                    families: None,
+                });
+            }
+            other => self.gr = other,
+        }
     }
 
     /// Ends the session, sending `n` first; the RIB hears Down after every
-    /// UPDATE the reader passed on.
-    async fn close_session(&mut self, n: Option<Notification>, reason: &str) {
+    /// UPDATE the reader passed on. `graceful`: the peer's routes are kept
+    /// over its restart where graceful restart was negotiated; otherwise
+    /// they go, and a NOTIFICATION we send is a Hard Reset when both sides
+    /// set the N bit (RFC 8538 3), so the peer drops ours too.
+    async fn close_session(&mut self, n: Option<Notification>, reason: &str, graceful: bool) {
         let Some(mut s) = self.session.take() else {
             return;
+        };
+        let n = match n {
+            Some(n)
+                if !graceful
+                    && s.negotiated
+                        .graceful_restart
+                        .as_ref()
+                        .is_some_and(|gr| gr.notification) =>
+            {
+                Some(Notification::hard_reset(&n))
+            }
+            n => n,
         };
         // The NOTIFICATION we send, as code/subcode (RFC 4271 4.5), for the
         // log; one the peer sent is named in `reason`.
@@ -578,7 +774,26 @@ impl Peer {
         });
         // Management sees the session down no later than the RIB does.
         self.publish();
-        let _ = self.rib.send(RibEvent::Down { peer: self.idx });
+        let kept = if graceful {
+            self.retained(&s.negotiated)
+        } else {
+            None
+        };
+        let retain = match kept {
+            Some((families, phase)) => {
+                tracing::info!(peer = %self.config.remote, families = ?families, "graceful restart: peer restarting, its routes kept as stale");
+                self.gr = Some(phase);
+                families
+            }
+            None => {
+                self.gr = None;
+                Vec::new()
+            }
+        };
+        let _ = self.rib.send(RibEvent::Down {
+            peer: self.idx,
+            retain,
+        });
         tracing::info!(
             peer = %self.config.remote,
             asn = self.config.peer_as,
@@ -590,7 +805,7 @@ impl Peer {
 
     /// Closes the session and every connection with `n`; stops attempts.
     async fn close_all(&mut self, n: Option<Notification>, reason: &str) {
-        self.close_session(n.clone(), reason).await;
+        self.close_session(n.clone(), reason, false).await;
         let ids: Vec<u64> = self
             .candidates
             .iter()
@@ -623,7 +838,7 @@ impl Peer {
             Command::RouteRefresh(family) => self.route_refresh(family),
             Command::PrefixLimit { family, limit } => self.prefix_limit(family, limit).await,
             // Handled by the loop.
-            Command::Stop => {}
+            Command::Stop | Command::StopGraceful => {}
         }
     }
 

@@ -32,6 +32,7 @@ pub use open::{check_open, our_open, outgoing_wins};
 pub use timers::{keepalive_interval, Backoff};
 
 use crate::event::RibSender;
+use crate::restart::RestartState;
 use crate::rib::PeerIdx;
 use crate::stats::PeerStats;
 use crate::wire::Family;
@@ -51,6 +52,7 @@ pub fn spawn(
     config: PeerConfig,
     rib: RibSender,
     stats: Arc<PeerStats>,
+    restart: Arc<RestartState>,
 ) -> PeerHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let peer = fsm::Peer::new(
@@ -60,6 +62,7 @@ pub fn spawn(
         stats.clone(),
         rx,
         timers::FIRST_ATTEMPT_JITTER,
+        restart,
     );
     tokio::spawn(peer.run());
     PeerHandle { tx, stats }
@@ -126,6 +129,13 @@ impl PeerHandle {
     /// task. Wait for [`closed`](Self::closed) to know it has.
     pub fn stop(&self) -> Result<(), SessionGone> {
         self.send(Command::Stop)
+    }
+
+    /// The speaker stops to restart: a session that negotiated graceful
+    /// restart closes without a NOTIFICATION, so the peer keeps our routes
+    /// until we are back; others close as for [`stop`](Self::stop).
+    pub fn stop_graceful(&self) -> Result<(), SessionGone> {
+        self.send(Command::StopGraceful)
     }
 
     /// The peer's state and counters.

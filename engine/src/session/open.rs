@@ -9,13 +9,15 @@ use bytes::Bytes;
 use super::config::PeerConfig;
 use crate::wire::{
     AddPath, AddPathDirection, Afi, Capabilities, ErrorKind, ExtendedNextHop, Family,
-    GracefulRestart, Notification, Open, OpenSubcode,
+    GracefulRestart, LongLivedFamily, Notification, Open, OpenSubcode,
 };
 
 /// The OPEN we send: our AS (AS_TRANS in the 2-octet field when it needs 4
 /// octets), hold time, identifier and the configured capabilities. The
-/// 4-octet AS capability is always sent (RFC 6793).
-pub fn our_open(config: &PeerConfig) -> Open {
+/// 4-octet AS capability is always sent (RFC 6793). `restarting`: this
+/// speaker restarted and has not sent its tables yet (the graceful restart
+/// capability's Restart State bit, RFC 4724 3).
+pub fn our_open(config: &PeerConfig, restarting: bool) -> Open {
     let families: Vec<Family> = config.families.iter().map(|f| f.family).collect();
     let add_path = config
         .families
@@ -52,11 +54,27 @@ pub fn our_open(config: &PeerConfig) -> Open {
         extended_message: config.extended_message,
         add_path,
         graceful_restart: config.graceful_restart.as_ref().map(|gr| GracefulRestart {
-            restarting: false,
-            notification: false,
+            restarting,
+            // RFC 8538: a NOTIFICATION other than Hard Reset keeps the
+            // routes too (the session handles both ways).
+            notification: true,
             restart_time: gr.restart_time,
             families: gr.families.clone(),
         }),
+        long_lived_graceful_restart: config
+            .graceful_restart
+            .as_ref()
+            .filter(|gr| gr.long_lived_stale_time > 0)
+            .map(|gr| {
+                gr.families
+                    .iter()
+                    .map(|f| LongLivedFamily {
+                        family: f.family,
+                        forwarding_preserved: f.forwarding_preserved,
+                        stale_time: gr.long_lived_stale_time,
+                    })
+                    .collect()
+            }),
         unknown: Vec::new(),
     };
     Open::new(
@@ -137,7 +155,7 @@ mod tests {
             },
         ];
         c.extended_next_hop = true;
-        let open = our_open(&c);
+        let open = our_open(&c, false);
         assert_eq!(open.my_as, 23456);
         assert_eq!(open.asn(), 4_200_000_000);
         assert_eq!(open.hold_time, 90);
@@ -158,7 +176,7 @@ mod tests {
         assert_eq!(caps.extended_next_hop.len(), 1);
         assert!(caps.graceful_restart.is_none());
         c.route_refresh = false;
-        assert!(!our_open(&c).capabilities.enhanced_route_refresh);
+        assert!(!our_open(&c, false).capabilities.enhanced_route_refresh);
     }
 
     #[test]

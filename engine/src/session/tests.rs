@@ -96,7 +96,13 @@ fn start(l: Listener, config: PeerConfig) -> Speaker {
     let (tx, rib) = mpsc::unbounded_channel();
     let remote = config.remote;
     let password = config.password.clone();
-    let handle = spawn(PeerIdx(1), config, tx, Arc::new(Default::default()));
+    let handle = spawn(
+        PeerIdx(1),
+        config,
+        tx,
+        Arc::new(Default::default()),
+        crate::restart::RestartState::new(),
+    );
     if let Err(e) = l.add_peer(remote, handle.clone(), password) {
         panic!(
             "the kernel refuses TCP_MD5SIG on the listener, so TCP MD5 cannot be tested here: {e}"

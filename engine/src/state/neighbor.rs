@@ -51,6 +51,7 @@ pub(super) fn write_all(
                 for idx in idxs {
                     for f in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
                         out.counts.insert((idx, f), rib.counts(idx, f));
+                        out.stale.insert((idx, f), rib.stale_count(idx, f));
                         out.exceeded.insert(
                             (idx, f),
                             [
@@ -68,12 +69,9 @@ pub(super) fn write_all(
         })
         .unwrap_or_default();
     for (addr, n) in &neighbors {
-        write_one(
-            tree,
-            &format!("{bgp}/neighbors/neighbor[neighbor-address='{addr}']"),
-            n,
-            &rib_facts,
-        )?;
+        let at = format!("{bgp}/neighbors/neighbor[neighbor-address='{addr}']");
+        write_one(tree, &at, n, &rib_facts)?;
+        write_graceful_restart(tree, &at, n, &rib_facts, engine.restarting())?;
     }
     let listen = format!("{bgp}/global/ocbgp:listen/state");
     if let Some(g) = engine.global() {
@@ -194,6 +192,8 @@ struct RibFacts {
     /// prefix-limit and prefix-limit-received exceeded.
     exceeded: HashMap<(PeerIdx, Family), [bool; 2]>,
     last_exceeded: HashMap<PeerIdx, u64>,
+    /// Routes kept stale over the neighbor's restart.
+    stale: HashMap<(PeerIdx, Family), usize>,
 }
 
 fn write_one(
@@ -346,6 +346,10 @@ fn write_one(
                 received_pre_policy: u32_of(pc.received),
                 installed: u32_of(pc.installed),
                 sent: u32_of(pc.sent),
+                stale: rib
+                    .stale
+                    .get(&(n.idx, fam.family))
+                    .and_then(|&s| u32_of(s as u64)),
             },
             ..NeighborAfiSafiState::default()
         }
@@ -380,6 +384,60 @@ fn write_one(
                 tree.new_path(&leaf, Some(if exceeded { "true" } else { "false" }), false)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// The graceful restart state of a neighbor with graceful restart
+/// configured (the configured leaves are mirrored from the configuration):
+/// what the peer announced, whether either side is restarting, the roles,
+/// and per family what each side's capability covers.
+fn write_graceful_restart(
+    tree: &mut DataTree<'static>,
+    at: &str,
+    n: &Neighbor,
+    rib: &RibFacts,
+    local_restarting: bool,
+) -> Result<(), ModelError> {
+    let Some(ours) = &n.config.graceful_restart else {
+        return Ok(());
+    };
+    let facts = n.stats.facts();
+    let theirs = facts
+        .remote_capabilities
+        .as_ref()
+        .and_then(|c| c.graceful_restart.as_ref());
+    let state = format!("{at}/graceful-restart/state");
+    let mut leaf = |path: String, value: String| tree.new_path(&path, Some(&value), false).map(|_| ());
+    if let Some(gr) = theirs {
+        leaf(format!("{state}/peer-restart-time"), gr.restart_time.to_string())?;
+    }
+    let stale = [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
+        .iter()
+        .any(|f| rib.stale.get(&(n.idx, *f)).is_some_and(|&s| s > 0));
+    leaf(format!("{state}/peer-restarting"), stale.to_string())?;
+    leaf(
+        format!("{state}/local-restarting"),
+        local_restarting.to_string(),
+    )?;
+    let mode = match theirs {
+        _ if ours.families.is_empty() => "HELPER_ONLY",
+        Some(gr) if !gr.families.is_empty() => "BILATERAL",
+        _ => "REMOTE_HELPER",
+    };
+    leaf(format!("{state}/mode"), mode.to_string())?;
+    for fam in &n.config.families {
+        let Some(name) = afi_safi_name(fam.family) else {
+            continue;
+        };
+        let af = format!(
+            "{at}/afi-safis/afi-safi[afi-safi-name='{}']/graceful-restart/state",
+            name.as_str()
+        );
+        let advertised = ours.families.iter().any(|f| f.family == fam.family);
+        let received = theirs.is_some_and(|gr| gr.families.iter().any(|f| f.family == fam.family));
+        leaf(format!("{af}/advertised"), advertised.to_string())?;
+        leaf(format!("{af}/received"), received.to_string())?;
     }
     Ok(())
 }

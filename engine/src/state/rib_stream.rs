@@ -185,6 +185,8 @@ struct PathSnap {
     received: Attrs,
     accepted: Option<Attrs>,
     best: bool,
+    /// Kept over the peer's restart.
+    stale: bool,
 }
 
 /// One batch of prefixes and where the next batch starts.
@@ -193,7 +195,12 @@ struct Batch {
     next: Option<IpNet>,
 }
 
-fn take_batch<K: RouteKey>(table: &crate::rib::Table<K>, from: Option<IpNet>, max: usize) -> Batch {
+fn take_batch<K: RouteKey>(
+    rib: &Rib,
+    table: &crate::rib::Table<K>,
+    from: Option<IpNet>,
+    max: usize,
+) -> Batch {
     let from = from.and_then(K::from_net);
     let mut dests = Vec::with_capacity(max.min(table.len()));
     let mut next = None;
@@ -212,6 +219,7 @@ fn take_batch<K: RouteKey>(table: &crate::rib::Table<K>, from: Option<IpNet>, ma
                 received: p.received.clone(),
                 accepted: p.accepted.clone(),
                 best: i == 0 && p.accepted.is_some(),
+                stale: rib.is_stale(p.peer, k.to_net(), p.path_id),
             })
             .collect();
         dests.push((k.to_net(), paths));
@@ -221,9 +229,9 @@ fn take_batch<K: RouteKey>(table: &crate::rib::Table<K>, from: Option<IpNet>, ma
 
 fn batch(rib: &Rib, family: Family, from: Option<IpNet>, max: usize) -> Batch {
     if family == Family::IPV4_UNICAST {
-        take_batch::<V4Key>(rib.v4(), from, max)
+        take_batch::<V4Key>(rib, rib.v4(), from, max)
     } else {
-        take_batch::<V6Key>(rib.v6(), from, max)
+        take_batch::<V6Key>(rib, rib.v6(), from, max)
     }
 }
 
@@ -295,7 +303,7 @@ pub(crate) fn route_nodes(
     attrs: &Attrs,
     best: Option<bool>,
 ) -> Vec<StreamNode> {
-    route_nodes_indexed(prefix, origin, path_id, Indexes::of(attrs), best)
+    route_nodes_indexed(prefix, origin, path_id, Indexes::of(attrs), best, false)
 }
 
 /// The set indexes a route points to.
@@ -356,6 +364,7 @@ fn route_nodes_indexed(
     path_id: u32,
     index: Indexes,
     best: Option<bool>,
+    stale: bool,
 ) -> Vec<StreamNode> {
     let prefix = Scalar::Str(prefix.to_string());
     let mut keys = Vec::with_capacity(4);
@@ -378,6 +387,10 @@ fn route_nodes_indexed(
     state.push(StreamNode::Leaf("valid-route", Scalar::Bool(true)));
     if let Some(b) = best {
         state.push(StreamNode::Leaf("best-path", Scalar::Bool(b)));
+    }
+    if stale {
+        // Kept over the peer's restart (our module's leaf).
+        state.push(StreamNode::Leaf("ocbgp:stale", Scalar::Bool(true)));
     }
     keys.push(StreamNode::Container("state", state));
     keys
@@ -518,6 +531,7 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                                 p.path_id,
                                 i,
                                 None,
+                                p.stale,
                             );
                             ok &= tx.push(route_entry(&loc_routes, nodes, true)).is_some();
                         }
@@ -530,13 +544,14 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                     };
                     if t.in_pre {
                         let i = cache.of(&p.received);
-                        let nodes = route_nodes_indexed(net, None, p.path_id, i, None);
+                        let nodes = route_nodes_indexed(net, None, p.path_id, i, None, p.stale);
                         ok &= tx.push(route_entry(&tab[0], nodes, false)).is_some();
                     }
                     if t.in_post {
                         if let Some(acc) = &p.accepted {
                             let i = cache.of(acc);
-                            let nodes = route_nodes_indexed(net, None, p.path_id, i, Some(p.best));
+                            let nodes =
+                                route_nodes_indexed(net, None, p.path_id, i, Some(p.best), p.stale);
                             ok &= tx.push(route_entry(&tab[1], nodes, false)).is_some();
                         }
                     }

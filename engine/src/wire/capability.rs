@@ -15,6 +15,7 @@ const GRACEFUL_RESTART: u8 = 64; // RFC 4724
 const FOUR_OCTET_AS: u8 = 65; // RFC 6793
 const ADD_PATH: u8 = 69; // RFC 7911
 const ENHANCED_ROUTE_REFRESH: u8 = 70; // RFC 7313
+const LONG_LIVED_GRACEFUL_RESTART: u8 = 71; // RFC 9494
 
 /// Which way add-path identifiers flow for a family (RFC 7911 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -98,6 +99,18 @@ pub struct GracefulRestart {
     pub families: Vec<GracefulRestartFamily>,
 }
 
+/// One family of the long-lived graceful restart capability (RFC 9494 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LongLivedFamily {
+    /// The family.
+    pub family: Family,
+    /// Forwarding state for the family was kept over the restart.
+    pub forwarding_preserved: bool,
+    /// Seconds the peer should keep our routes as long-lived stale after
+    /// the restart time (24 bits).
+    pub stale_time: u32,
+}
+
 /// A capability this speaker does not interpret, kept as received.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RawCapability {
@@ -108,8 +121,6 @@ pub struct RawCapability {
 }
 
 impl RawCapability {
-    /// Long-lived graceful restart (RFC 9494), kept raw.
-    pub const LONG_LIVED_GRACEFUL_RESTART: u8 = 71;
     /// FQDN / hostname (draft-walton-bgp-hostname-capability), kept raw.
     pub const FQDN: u8 = 73;
 }
@@ -143,6 +154,8 @@ pub struct Capabilities {
     pub add_path: Vec<AddPath>,
     /// Graceful restart (RFC 4724).
     pub graceful_restart: Option<GracefulRestart>,
+    /// Long-lived graceful restart (RFC 9494): its families, when sent.
+    pub long_lived_graceful_restart: Option<Vec<LongLivedFamily>>,
     /// Every other capability, in received order.
     pub unknown: Vec<RawCapability>,
 }
@@ -247,6 +260,25 @@ impl Capabilities {
                 }
                 self.graceful_restart = Some(gr);
             }
+            LONG_LIVED_GRACEFUL_RESTART => {
+                if value.len() % 7 != 0 {
+                    return None;
+                }
+                let families = self.long_lived_graceful_restart.get_or_insert_with(Vec::new);
+                while !r.is_empty() {
+                    let (afi, safi, flags) = (r.u16()?, r.u8()?, r.u8()?);
+                    let time = r.take(3)?;
+                    let family = Family::new(Afi(afi), Safi(safi));
+                    families.retain(|f| f.family != family);
+                    families.push(LongLivedFamily {
+                        family,
+                        forwarding_preserved: flags & 0x80 != 0,
+                        stale_time: u32::from(time[0]) << 16
+                            | u32::from(time[1]) << 8
+                            | u32::from(time[2]),
+                    });
+                }
+            }
             _ => {
                 self.unknown.push(RawCapability {
                     code,
@@ -320,6 +352,17 @@ impl Capabilities {
         if self.enhanced_route_refresh {
             put_capability(out, ENHANCED_ROUTE_REFRESH, 0, |_| {})?;
         }
+        if let Some(families) = &self.long_lived_graceful_restart {
+            put_capability(out, LONG_LIVED_GRACEFUL_RESTART, families.len() * 7, |o| {
+                for f in families {
+                    o.put_u16(f.family.afi.0);
+                    o.put_u8(f.family.safi.0);
+                    o.put_u8(if f.forwarding_preserved { 0x80 } else { 0 });
+                    let t = f.stale_time.min(0x00ff_ffff);
+                    o.put_slice(&[(t >> 16) as u8, (t >> 8) as u8, t as u8]);
+                }
+            })?;
+        }
         for raw in &self.unknown {
             put_capability(out, raw.code, raw.value.len(), |o| o.put_slice(&raw.value))?;
         }
@@ -384,6 +427,11 @@ mod tests {
                     forwarding_preserved: true,
                 }],
             }),
+            long_lived_graceful_restart: Some(vec![LongLivedFamily {
+                family: Family::IPV6_UNICAST,
+                forwarding_preserved: true,
+                stale_time: 0x00ab_cdef,
+            }]),
             unknown: vec![RawCapability {
                 code: RawCapability::FQDN,
                 value: Bytes::from_static(b"\x02r1\x00"),
@@ -458,14 +506,22 @@ mod tests {
     #[test]
     fn unknown_and_repeated_capabilities() {
         let mut caps = Capabilities::default();
-        caps.decode_parameter(&[71, 0, 1, 4, 0, 1, 0, 1, 1, 4, 0, 1, 0, 1, 69, 4, 0, 2, 1, 9])
+        caps.decode_parameter(&[200, 0, 1, 4, 0, 1, 0, 1, 1, 4, 0, 1, 0, 1, 69, 4, 0, 2, 1, 9])
             .unwrap();
         assert_eq!(
             caps.unknown,
             [RawCapability {
-                code: 71,
+                code: 200,
                 value: Bytes::new()
             }]
+        );
+        // Long-lived graceful restart: 7-octet tuples, an empty one too.
+        let mut ll = Capabilities::default();
+        ll.decode_parameter(&[71, 0]).unwrap();
+        assert_eq!(ll.long_lived_graceful_restart, Some(vec![]));
+        assert_eq!(
+            ll.decode_parameter(&[71, 3, 0, 1, 1]),
+            Err(CapabilityError { code: 71 })
         );
         assert_eq!(caps.multiprotocol, [Family::IPV4_UNICAST]);
         assert!(caps.add_path.is_empty(), "direction 9 is ignored");

@@ -87,6 +87,11 @@ fn corpus(config: &CodecConfig) -> Vec<Vec<u8>> {
                 forwarding_preserved: true,
             }],
         }),
+        long_lived_graceful_restart: Some(vec![crate::wire::LongLivedFamily {
+            family: Family::IPV6_UNICAST,
+            forwarding_preserved: false,
+            stale_time: 86_400,
+        }]),
         unknown: vec![RawCapability {
             code: 73,
             value: Bytes::from_static(b"\x02r1\x00"),

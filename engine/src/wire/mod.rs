@@ -41,7 +41,7 @@ mod fuzz_test;
 
 pub use capability::{
     AddPath, AddPathDirection, Capabilities, CapabilityError, ExtendedNextHop, GracefulRestart,
-    GracefulRestartFamily, RawCapability,
+    GracefulRestartFamily, LongLivedFamily, RawCapability,
 };
 pub use config::{CodecConfig, PeerKind};
 pub use error::{DecodeError, EncodeError};

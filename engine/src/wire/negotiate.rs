@@ -1,6 +1,6 @@
 //! The session parameters that follow from both sides' OPEN messages.
 
-use super::capability::{Capabilities, ExtendedNextHop, GracefulRestart};
+use super::capability::{Capabilities, ExtendedNextHop, GracefulRestart, LongLivedFamily};
 use super::config::{CodecConfig, PeerKind};
 use super::family::Family;
 use super::open::Open;
@@ -34,6 +34,9 @@ pub struct Negotiated {
     /// The peer's graceful restart capability, when both sides sent one
     /// (RFC 4724 3).
     pub graceful_restart: Option<GracefulRestart>,
+    /// The peer's long-lived graceful restart families, when both sides
+    /// sent the capability along with graceful restart (RFC 9494 4.1).
+    pub long_lived_graceful_restart: Option<Vec<LongLivedFamily>>,
 }
 
 /// Computes the session parameters from our OPEN and the peer's.
@@ -78,6 +81,12 @@ pub fn negotiate(local: &Open, remote: &Open) -> Negotiated {
             .graceful_restart
             .as_ref()
             .and(theirs.graceful_restart.clone()),
+        long_lived_graceful_restart: ours
+            .long_lived_graceful_restart
+            .as_ref()
+            .and(ours.graceful_restart.as_ref())
+            .and(theirs.graceful_restart.as_ref())
+            .and(theirs.long_lived_graceful_restart.clone()),
         families,
     }
 }
@@ -150,6 +159,7 @@ mod tests {
                     add_path(Family::IPV6_UNICAST, AddPathDirection::Send),
                 ],
                 graceful_restart: Some(GracefulRestart::default()),
+                long_lived_graceful_restart: None,
                 unknown: vec![],
             },
         );
@@ -168,6 +178,7 @@ mod tests {
                     add_path(Family::IPV6_UNICAST, AddPathDirection::Both),
                 ],
                 graceful_restart: Some(gr.clone()),
+                long_lived_graceful_restart: None,
                 unknown: vec![],
             },
         );

@@ -282,6 +282,20 @@ impl Notification {
         Notification::new(ErrorKind::Cease(subcode), Bytes::new())
     }
 
+    /// `inner` as a Cease/Hard Reset (RFC 8538 3): its code, subcode and
+    /// data become the data, so the peer sees both that it must drop our
+    /// routes and why. A Hard Reset stays as it is.
+    pub fn hard_reset(inner: &Notification) -> Self {
+        if inner.kind == ErrorKind::Cease(CeaseSubcode::HardReset) {
+            return inner.clone();
+        }
+        let mut data = BytesMut::with_capacity(2 + inner.data.len());
+        data.put_u8(inner.kind.code());
+        data.put_u8(inner.kind.subcode());
+        data.put_slice(&inner.data);
+        Notification::new(ErrorKind::Cease(CeaseSubcode::HardReset), data.freeze())
+    }
+
     /// An Administrative Shutdown with a shutdown communication (RFC 9003).
     /// Text past 255 octets is cut at a character boundary: the message is
     /// for people, and the session must close regardless.
