@@ -257,8 +257,11 @@ fn global_section(g: &Obj) -> Result<(Map<String, Value>, ApplyPolicy), ImportEr
     if let Some(mp) = multipath(g) {
         out.insert("use-multiple-paths".into(), mp);
     }
+    let mut long_lived_at = None;
     if let Some(gr) = g.obj("graceful-restart") {
-        put_config(&mut out, "graceful-restart", graceful_restart(&gr, true));
+        let (m, at) = graceful_restart(&gr, true);
+        put_config(&mut out, "graceful-restart", m);
+        long_lived_at = at;
     }
     if let Some(conf) = g.obj("confederation").and_then(|c| c.obj("config")) {
         if conf.bool("enabled") != Some(false) {
@@ -295,7 +298,8 @@ fn global_section(g: &Obj) -> Result<(Map<String, Value>, ApplyPolicy), ImportEr
         );
         put_config(&mut out, "default-route-distance", m);
     }
-    let families = afi_safis(g, Kind::Global);
+    let (families, long_lived) = afi_safis(g, Kind::Global);
+    long_lived_check(g, &mut out, long_lived_at, long_lived);
     if !families.is_empty() {
         out.insert("afi-safis".into(), json!({ "afi-safi": families }));
     }
@@ -344,29 +348,59 @@ fn multipath(o: &Obj) -> Option<Value> {
     (!out.is_empty()).then_some(Value::Object(out))
 }
 
-/// `graceful-restart.config` (global, neighbor or group).
-fn graceful_restart(gr: &Obj, global: bool) -> Map<String, Value> {
+/// Puts a long-lived stale time into `out`'s `graceful-restart/config`.
+fn long_lived_time(out: &mut Map<String, Value>, seconds: u32) {
+    let gr = out
+        .entry("graceful-restart")
+        .or_insert_with(|| json!({ "config": {} }));
+    gr["config"]["ocbgp:long-lived-stale-time"] = json!(seconds);
+}
+
+/// `graceful-restart.config` (global, neighbor or group), and where it
+/// turns long-lived graceful restart on (its stale time comes from the
+/// families: [`long_lived_check`]).
+fn graceful_restart(gr: &Obj, global: bool) -> (Map<String, Value>, Option<String>) {
     let mut m = Map::new();
-    let Some(c) = gr.obj("config") else { return m };
+    let Some(c) = gr.obj("config") else {
+        return (m, None);
+    };
     put(&mut m, "enabled", c.bool("enabled"));
     put(&mut m, "restart-time", c.uint::<u16>("restart-time"));
+    put(
+        &mut m,
+        "stale-routes-time",
+        c.uint::<u16>("stale-routes-time"),
+    );
+    put(&mut m, "helper-only", c.bool("helper-only"));
     if global {
         put(
             &mut m,
-            "stale-routes-time",
-            c.uint::<u16>("stale-routes-time"),
+            "ocbgp:selection-deferral-time",
+            c.uint::<u16>("deferral-time").filter(|t| *t > 0),
         );
     }
-    put(&mut m, "helper-only", c.bool("helper-only"));
-    c.skip(
-        "long-lived-enabled",
-        "ocbgpd has no long-lived graceful restart (RFC 9494)",
-    );
-    c.skip(
-        "notification-enabled",
-        "ocbgpd has no graceful restart on NOTIFICATION (RFC 8538)",
-    );
-    m
+    let long_lived = (c.bool("long-lived-enabled") == Some(true)).then(|| c.at("long-lived-enabled"));
+    if c.bool("notification-enabled") == Some(false) {
+        c.report().unmapped(
+            c.at("notification-enabled"),
+            "ocbgpd always advertises and honours graceful restart on NOTIFICATION (RFC 8538)",
+        );
+    }
+    (m, long_lived)
+}
+
+/// Puts the families' long-lived stale time into `out`'s graceful restart
+/// settings, or reports long-lived graceful restart turned on (`at`)
+/// without a family giving one.
+fn long_lived_check(o: &Obj, out: &mut Map<String, Value>, at: Option<String>, time: Option<u32>) {
+    match (time, at) {
+        (Some(t), _) => long_lived_time(out, t),
+        (None, Some(at)) => o.report().unmapped(
+            at,
+            "no family sets long-lived-graceful-restart restart-time: ocbgpd needs a long-lived stale time",
+        ),
+        (None, None) => {}
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,9 +410,12 @@ enum Kind {
     Group,
 }
 
-/// `afi-safis` of the global section, a neighbor or a group.
-fn afi_safis(o: &Obj, kind: Kind) -> Vec<Value> {
+/// `afi-safis` of the global section, a neighbor or a group, and the
+/// longest long-lived stale time of its families with long-lived graceful
+/// restart (ocbgpd has one per neighbor).
+fn afi_safis(o: &Obj, kind: Kind) -> (Vec<Value>, Option<u32>) {
     let mut out = Vec::new();
+    let mut long_lived: Option<u32> = None;
     for a in o.list("afi-safis") {
         let Some(c) = a.obj("config") else { continue };
         let Some(name) = c.nonempty("afi-safi-name") else {
@@ -419,6 +456,17 @@ fn afi_safis(o: &Obj, kind: Kind) -> Vec<Value> {
             put(&mut m, "enabled", gr.bool("enabled"));
             put_config(&mut entry, "graceful-restart", m);
         }
+        if let Some(ll) = a
+            .obj("long-lived-graceful-restart")
+            .and_then(|g| g.obj("config"))
+        {
+            if ll.bool("enabled") == Some(true) {
+                let time = ll.uint::<u32>("restart-time").unwrap_or(0);
+                long_lived = Some(long_lived.unwrap_or(0).max(time));
+            } else {
+                ll.ignore("restart-time");
+            }
+        }
         if kind != Kind::Global {
             if let Some(pl) = a.obj("prefix-limit").and_then(|p| p.obj("config")) {
                 let mut m = Map::new();
@@ -449,7 +497,7 @@ fn afi_safis(o: &Obj, kind: Kind) -> Vec<Value> {
         }
         out.push(Value::Object(entry));
     }
-    out
+    (out, long_lived)
 }
 
 /// GoBGP `add-paths.config` (receive, send-max) as OpenConfig's.
@@ -690,8 +738,11 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
             .copied()
             .unwrap_or(false);
     }
+    let mut long_lived_at = None;
     if let Some(gr) = o.obj("graceful-restart") {
-        put_config(&mut out, "graceful-restart", graceful_restart(&gr, false));
+        let (m, at) = graceful_restart(&gr, false);
+        put_config(&mut out, "graceful-restart", m);
+        long_lived_at = at;
     }
     if let Some(a) = o.obj("as-path-options").and_then(|a| a.obj("config")) {
         let mut m = Map::new();
@@ -729,7 +780,8 @@ fn peer(o: &mut Obj, kind: Kind, ctx: &mut Context) -> Option<Value> {
         out.insert("apply-policy".into(), ap);
     }
 
-    let mut families = afi_safis(o, kind);
+    let (mut families, long_lived) = afi_safis(o, kind);
+    long_lived_check(o, &mut out, long_lived_at, long_lived);
     // Neighbor-wide add-paths applies to each family.
     if let Some(ap) = o.obj("add-paths").and_then(|a| a.obj("config")) {
         if let Some(m) = add_paths(&ap) {
