@@ -596,3 +596,235 @@ fn ocbgpd_runs_inside_a_lab_host() {
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_default()
 }
+
+/// A neighbor with graceful restart (and LLGR when `llgr` is given).
+fn gr_neighbor(addr: IpAddr, asn: u32, restart: u16, llgr: Option<u32>) -> Neighbor {
+    let mut gr = GracefulRestart::new(restart).notification();
+    if let Some(stale) = llgr {
+        gr = gr.long_lived(stale);
+    }
+    Neighbor::new(addr, asn).graceful_restart(gr)
+}
+
+#[test]
+fn graceful_restart_knobs_are_accepted_by_every_peer() {
+    let config = BgpConfig::new(65001, "192.0.2.1")
+        .neighbor(gr_neighbor(ip("192.0.2.2"), 65002, 90, Some(600)))
+        .neighbor(
+            Neighbor::new("192.0.2.3", 65003).graceful_restart(
+                GracefulRestart::new(30)
+                    .helper_only()
+                    .stale_routes_time(200),
+            ),
+        )
+        .neighbor(Neighbor::new("2001:db8::4", 65004))
+        .route(Originated::new("198.51.100.0/24"));
+    let toml = gobgp_toml(&config);
+    for line in [
+        "[neighbors.graceful-restart.config]",
+        "restart-time = 90",
+        "notification-enabled = true",
+        "long-lived-enabled = true",
+        "helper-only = true",
+        "[neighbors.afi-safis.mp-graceful-restart.config]",
+        "[neighbors.afi-safis.long-lived-graceful-restart.config]",
+        "restart-time = 600",
+    ] {
+        assert!(toml.contains(line), "{line:?} missing:\n{toml}");
+    }
+    Gobgp::check(&config, "").unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    let bird = bird_conf(&config);
+    for line in [
+        "graceful restart on;",
+        "graceful restart time 90;",
+        "long lived graceful restart on;",
+        "long lived stale time 600;",
+        "graceful restart aware;",
+    ] {
+        assert!(bird.contains(line), "{line:?} missing:\n{bird}");
+    }
+    Bird::check(&config, "").unwrap_or_else(|e| panic!("{e}\n{bird}"));
+    let frr = bgpd_conf("r1", &config);
+    for line in [
+        " bgp graceful-restart\n",
+        " bgp graceful-restart restart-time 90\n",
+        " bgp graceful-restart stalepath-time 200\n",
+        " bgp graceful-restart notification\n",
+        " bgp long-lived-graceful-restart stale-time 600\n",
+        " neighbor 192.0.2.3 graceful-restart-helper\n",
+        " neighbor 2001:db8::4 graceful-restart-helper\n",
+    ] {
+        assert!(frr.contains(line), "{line:?} missing:\n{frr}");
+    }
+    Frr::check(&config, "").unwrap_or_else(|e| panic!("{e}\n{frr}"));
+
+    // ocbgpd: neighbor and instance-wide leaves, only when set.
+    let oc = OcbgpdConfig::new(config)
+        .graceful_restart(120)
+        .selection_deferral_time(45)
+        .to_json();
+    let bgp = &oc["openconfig-network-instance:network-instances"]["network-instance"][0]
+        ["protocols"]["protocol"][0]["bgp"];
+    assert_eq!(
+        bgp["global"]["graceful-restart"]["config"],
+        serde_json::json!({"enabled": true, "restart-time": 120, "ocbgp:selection-deferral-time": 45})
+    );
+    let n = &bgp["neighbors"]["neighbor"];
+    assert_eq!(
+        n[0]["graceful-restart"]["config"],
+        serde_json::json!({"enabled": true, "restart-time": 90, "ocbgp:long-lived-stale-time": 600})
+    );
+    assert_eq!(
+        n[1]["graceful-restart"]["config"],
+        serde_json::json!({"enabled": true, "restart-time": 30, "helper-only": true, "stale-routes-time": 200})
+    );
+    assert_eq!(
+        n[0]["afi-safis"]["afi-safi"][1]["graceful-restart"]["config"]["enabled"],
+        true
+    );
+    assert!(n[2].get("graceful-restart").is_none(), "{}", n[2]);
+    assert!(full_ocbgpd_config()
+        .to_json()
+        .to_string()
+        .find("graceful")
+        .is_none());
+    let dir = std::env::temp_dir().join(format!("ocbgp-labgr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("gr.json");
+    std::fs::write(&file, serde_json::to_string_pretty(&oc).unwrap()).unwrap();
+    let checked = check_config_file_elsewhere(&file);
+    let _ = std::fs::remove_dir_all(&dir);
+    checked.unwrap_or_else(|e| panic!("ocbgpd --check rejects the GR leaves:\n{e}\n{oc:#}"));
+}
+
+/// gobgpd (r1) restarts as a graceful restart's restarting speaker; BIRD
+/// (r2) helps and keeps its routes; gobgpd r3 behind BIRD sees no
+/// withdraw.
+#[test]
+fn bird_keeps_routes_over_a_gobgpd_graceful_restart() {
+    let lab = Lab::new("gr_gobgp_bird");
+    let (r1, r2, r3) = (lab.host("r1"), lab.host("r2"), lab.host("r3"));
+    let mut g = Gobgp::start(
+        &r1,
+        &BgpConfig::new(65001, r1.ipv4())
+            .neighbor(gr_neighbor(r2.ipv4(), 65002, 30, None))
+            .route(Originated::new("198.51.100.0/24").med(10))
+            .route(Originated::new("2001:db8:100::/48").next_hop(r1.ipv6())),
+    );
+    let b = Bird::start(
+        &r2,
+        &BgpConfig::new(65002, r2.ipv4())
+            .neighbor(gr_neighbor(r1.ipv4(), 65001, 30, None))
+            .neighbor(Neighbor::new(r3.ipv4(), 65003)),
+    );
+    let sink = Gobgp::start(
+        &r3,
+        &BgpConfig::new(65003, r3.ipv4()).neighbor(Neighbor::new(r2.ipv4(), 65002)),
+    );
+    b.wait_established(r1.ipv4(), UP);
+    b.wait_established(r3.ipv4(), UP);
+    sink.wait_route("198.51.100.0/24", ROUTE);
+    b.wait_route("2001:db8:100::/48", ROUTE);
+    let before = sink.received_counts(r2.ipv4());
+    assert_eq!(before.withdraws, 0, "{before:?}");
+    assert!(before.updates >= 1, "{before:?}");
+    let monitor = sink.monitor_rib(Family::Ipv4Unicast);
+    let bird_before = b.received_counts(r1.ipv4());
+    assert!(bird_before.updates >= 2, "{bird_before:?}");
+    assert!(
+        b.birdc(&format!(
+            "show protocols all {}",
+            bird_protocol_name(r1.ipv4())
+        ))
+        .contains("Graceful restart"),
+        "GR not negotiated"
+    );
+
+    g.crash();
+    b.wait_not_established(r1.ipv4(), Duration::from_secs(10));
+    // BIRD helps: the routes stay while gobgpd is away.
+    assert!(b.route("198.51.100.0/24").is_some());
+    assert!(b.graceful_restart_status(r1.ipv4()).helping);
+    g.start_again(true);
+    b.wait_established(r1.ipv4(), UP);
+    let status = b.graceful_restart_status(r1.ipv4());
+    assert!(
+        status.peer_graceful_restart && status.peer_restarting,
+        "gobgpd --graceful-restart must set the R bit: {status:?}"
+    );
+    // gobgpd's End-of-RIB ends the helper's graceful restart.
+    assert!(
+        ocbgp_tests::wait_until(Duration::from_secs(15), || !b
+            .graceful_restart_status(r1.ipv4())
+            .helping),
+        "BIRD's graceful restart for gobgpd did not end"
+    );
+    assert!(b.route("198.51.100.0/24").is_some());
+    assert!(b.route("2001:db8:100::/48").is_some());
+    let now = sink.received_counts(r2.ipv4());
+    assert_eq!(now.withdraws, 0, "sink saw withdraws: {now:?}");
+    assert!(
+        monitor.withdrawals().is_empty(),
+        "{:?}",
+        monitor.withdrawals()
+    );
+    assert!(monitor.process().running());
+}
+
+/// LLGR between gobgpd and BIRD: after gobgpd's restart time runs out
+/// BIRD keeps its routes as long-lived stale (LLGR_STALE, shown stale).
+#[test]
+fn bird_marks_routes_llgr_stale_after_the_restart_time() {
+    let lab = Lab::new("llgr_gobgp_bird");
+    let (r1, r2) = (lab.host("r1"), lab.host("r2"));
+    let g = Gobgp::start(
+        &r1,
+        &BgpConfig::new(65001, r1.ipv4())
+            .neighbor(gr_neighbor(r2.ipv4(), 65002, 2, Some(60)))
+            .route(Originated::new("198.51.100.0/24").community("65000:1")),
+    );
+    let b = Bird::start(
+        &r2,
+        &BgpConfig::new(65002, r2.ipv4()).neighbor(gr_neighbor(r1.ipv4(), 65001, 2, Some(60))),
+    );
+    b.wait_established(r1.ipv4(), UP);
+    let fresh = b.wait_route("198.51.100.0/24", ROUTE);
+    assert!(!fresh.stale && !fresh.llgr_stale(), "{fresh}");
+    assert!(b.graceful_restart_status(r1.ipv4()).peer_long_lived);
+    g.crash();
+    let stale = b.wait_route_matching("198.51.100.0/24", Duration::from_secs(10), &|r| {
+        r.llgr_stale()
+    });
+    assert!(stale.stale, "{stale}");
+    assert!(stale.has_community("65000:1"), "{stale}");
+    assert!(stale.has_community("llgr-stale"), "{stale}");
+}
+
+/// ocbgpd is killed and started again on the same state directory, then
+/// stopped with SIGTERM and started again; each run is waited for.
+#[test]
+fn ocbgpd_restarts_in_place() {
+    let lab = Lab::new("ocbgpd_restart");
+    let (r1, r2) = (lab.host("r1"), lab.host("r2"));
+    let config = OcbgpdConfig::new(
+        BgpConfig::new(65001, r1.ipv4()).neighbor(Neighbor::new(r2.ipv4(), 65002)),
+    )
+    .gnmi(std::net::Ipv4Addr::LOCALHOST, 9339);
+    let mut d = Ocbgpd::start(&r1, &config);
+    let first = d.process().pid();
+    d.kill_and_restart();
+    assert_ne!(d.process().pid(), first);
+    assert!(d.running());
+    r2.wait_tcp_reachable(SocketAddr::new(r1.ipv4(), 179), Duration::from_secs(5));
+    let status = d.stop_and_restart(Duration::from_secs(10));
+    assert!(status.is_some(), "ocbgpd did not exit on SIGTERM");
+    assert!(d.running());
+    let log = d.log();
+    assert_eq!(
+        log.matches("--- lab: ocbgpd started again ---").count(),
+        2,
+        "{log}"
+    );
+    assert!(!d.current_log().contains("--- lab:"));
+    assert_eq!(d.state_dir(), r1.dir().join("ocbgpd-state"));
+}

@@ -30,7 +30,7 @@ use super::config::{community_parts, BgpConfig, Neighbor};
 use super::netns::Host;
 use super::process::{run_check, Process, ScratchDir};
 use super::route::{normalize_community, normalize_large_community, Family, Origin, Route};
-use super::speaker::{BgpSpeaker, SessionState};
+use super::speaker::{BgpSpeaker, ReceivedCounts, SessionState};
 use crate::wait_until;
 
 /// A BIRD 2 daemon running in a lab host.
@@ -71,20 +71,7 @@ impl Bird {
         text.push_str(extra);
         std::fs::write(&conf, text).expect("write bird.conf");
         let socket = dir.join("bird.ctl");
-        let pid = dir.join("bird.pid");
-        let process = host.spawn(
-            "bird",
-            "bird",
-            &[
-                "-c",
-                &conf.to_string_lossy(),
-                "-s",
-                &socket.to_string_lossy(),
-                "-P",
-                &pid.to_string_lossy(),
-                "-f",
-            ],
-        );
+        let process = spawn_bird(host, &dir, false);
         let protocols = config
             .neighbors
             .iter()
@@ -97,13 +84,95 @@ impl Bird {
             protocols,
             process,
         };
-        let up = wait_until(Duration::from_secs(10), || {
-            !bird.process.running() || bird.try_birdc("show status").is_ok()
-        });
-        if !up || !bird.process.running() {
-            bird.fail("bird did not come up (birdc not answering)");
-        }
+        bird.wait_up();
         bird
+    }
+
+    fn wait_up(&self) {
+        let up = wait_until(Duration::from_secs(10), || {
+            !self.process.running() || self.try_birdc("show status").is_ok()
+        });
+        if !up || !self.process.running() {
+            self.fail("bird did not come up (birdc not answering)");
+        }
+    }
+
+    /// Kills bird with SIGKILL and reaps it (no NOTIFICATION: peers with
+    /// graceful restart keep its routes). Start it again with
+    /// [`Bird::start_again`].
+    pub fn crash(&self) {
+        self.process.kill();
+    }
+
+    /// `birdc graceful restart` (BIRD 2.0.11 and later): BIRD closes its
+    /// sessions without NOTIFICATION, so graceful restart peers keep its
+    /// routes, and exits; waits up to `limit` for the exit (then kills it).
+    pub fn graceful_shutdown(&self, limit: Duration) {
+        let _ = self.try_birdc("graceful restart");
+        if !wait_until(limit, || !self.process.running()) {
+            self.process.kill();
+        }
+    }
+
+    /// Starts bird again with the same bird.conf, socket and log (appended)
+    /// after [`Bird::crash`] or [`Bird::graceful_shutdown`]; `recovering`
+    /// adds `-R` (graceful restart recovery: the R bit in its OPENs, route
+    /// selection deferred until its peers' End-of-RIB). Waits until birdc
+    /// answers. Panics if bird still runs.
+    pub fn start_again(&mut self, recovering: bool) {
+        if self.process.running() {
+            self.fail("start_again: bird is still running; crash or shut it down first");
+        }
+        super::gobgp::append_marker(&self.process, "bird started again");
+        let dir = self.socket.parent().expect("bird folder").to_path_buf();
+        self.process = spawn_bird(&self.host, &dir, recovering);
+        self.wait_up();
+    }
+
+    /// [`Bird::graceful_shutdown`] then [`Bird::start_again`] with `-R`:
+    /// BIRD's own graceful restart.
+    pub fn graceful_restart(&mut self) {
+        self.graceful_shutdown(Duration::from_secs(10));
+        self.start_again(true);
+    }
+
+    /// Route change statistics of the session with `neighbor`, summed over
+    /// its channels (`birdc show protocols all NAME`, "Route change stats",
+    /// column "received" of "Import updates" and "Import withdraws").
+    /// BIRD resets them when the session comes up again.
+    pub fn try_received_counts(&self, neighbor: IpAddr) -> Result<ReceivedCounts, String> {
+        let proto = self
+            .protocols
+            .get(&neighbor)
+            .ok_or_else(|| format!("bird has no neighbor {neighbor}"))?;
+        let text = self.try_birdc(&format!("show protocols all {proto}"))?;
+        Ok(parse_route_change_stats(&text))
+    }
+
+    /// Graceful restart with `neighbor` as `birdc show protocols all NAME`
+    /// shows it.
+    pub fn try_graceful_restart_status(
+        &self,
+        neighbor: IpAddr,
+    ) -> Result<BirdGracefulRestart, String> {
+        let proto = self
+            .protocols
+            .get(&neighbor)
+            .ok_or_else(|| format!("bird has no neighbor {neighbor}"))?;
+        let text = self.try_birdc(&format!("show protocols all {proto}"))?;
+        Ok(parse_graceful_restart_status(&text))
+    }
+
+    /// [`Bird::try_graceful_restart_status`], panicking on failure.
+    pub fn graceful_restart_status(&self, neighbor: IpAddr) -> BirdGracefulRestart {
+        self.try_graceful_restart_status(neighbor)
+            .unwrap_or_else(|e| self.fail(&e))
+    }
+
+    /// [`Bird::try_received_counts`], panicking on failure.
+    pub fn received_counts(&self, neighbor: IpAddr) -> ReceivedCounts {
+        self.try_received_counts(neighbor)
+            .unwrap_or_else(|e| self.fail(&e))
     }
 
     /// Checks the bird.conf generated for `config` (plus `extra`) with
@@ -207,6 +276,86 @@ impl BgpSpeaker for Bird {
     }
 }
 
+/// Starts `bird -c DIR/bird.conf -s DIR/bird.ctl -P DIR/bird.pid -f`
+/// (and `-R` when `recovering`) in `host`.
+fn spawn_bird(host: &Host, dir: &std::path::Path, recovering: bool) -> Process {
+    let d = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let (conf, socket, pid) = (d("bird.conf"), d("bird.ctl"), d("bird.pid"));
+    let mut args = vec!["-c", &conf, "-s", &socket, "-P", &pid, "-f"];
+    if recovering {
+        args.push("-R");
+    }
+    host.spawn("bird", "bird", &args)
+}
+
+/// Graceful restart with one neighbor, as BIRD shows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BirdGracefulRestart {
+    /// BIRD keeps the neighbor's routes over its restart now ("Neighbor
+    /// graceful restart active"): the session is down or back but its
+    /// End-of-RIB has not come yet.
+    pub helping: bool,
+    /// The neighbor's last OPEN had the graceful restart capability.
+    pub peer_graceful_restart: bool,
+    /// ... with the Restart State (R) bit ("Restart recovery").
+    pub peer_restarting: bool,
+    /// The neighbor's last OPEN had the long-lived graceful restart
+    /// capability.
+    pub peer_long_lived: bool,
+}
+
+/// Reads [`BirdGracefulRestart`] from `birdc show protocols all NAME`.
+pub fn parse_graceful_restart_status(text: &str) -> BirdGracefulRestart {
+    let mut st = BirdGracefulRestart::default();
+    let mut in_neighbor_caps = false;
+    for line in text.lines() {
+        let l = line.trim();
+        if l == "Neighbor graceful restart active" {
+            st.helping = true;
+        }
+        if l == "Neighbor capabilities" {
+            in_neighbor_caps = true;
+            continue;
+        }
+        if in_neighbor_caps {
+            // The capability list is indented deeper than its heading.
+            if !line.starts_with("      ") {
+                in_neighbor_caps = false;
+                continue;
+            }
+            match l {
+                "Graceful restart" => st.peer_graceful_restart = true,
+                "Restart recovery" => st.peer_restarting = true,
+                "Long-lived graceful restart" => st.peer_long_lived = true,
+                _ => {}
+            }
+        }
+    }
+    st
+}
+
+/// Sums the "received" column of "Import updates" and "Import withdraws"
+/// over the channels of `birdc show protocols all NAME` output.
+pub fn parse_route_change_stats(text: &str) -> ReceivedCounts {
+    let mut counts = ReceivedCounts::default();
+    for line in text.lines() {
+        let line = line.trim();
+        let (field, rest) = if let Some(rest) = line.strip_prefix("Import updates:") {
+            (&mut counts.updates, rest)
+        } else if let Some(rest) = line.strip_prefix("Import withdraws:") {
+            (&mut counts.withdraws, rest)
+        } else {
+            continue;
+        };
+        *field += rest
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    counts
+}
+
 /// bird.conf for a config.
 pub fn bird_conf(config: &BgpConfig) -> String {
     let mut t = String::new();
@@ -303,6 +452,20 @@ fn bird_protocol(config: &BgpConfig, n: &Neighbor) -> String {
         "  connect delay time 1;\n  connect retry time {};\n  error wait time 1, 5;",
         n.connect_retry.max(1)
     );
+    if let Some(gr) = &n.graceful_restart {
+        let mode = if gr.helper_only { "aware" } else { "on" };
+        let _ = writeln!(
+            t,
+            "  graceful restart {mode};\n  graceful restart time {};",
+            gr.restart_time
+        );
+        if let Some(stale) = gr.long_lived_stale_time {
+            let _ = writeln!(
+                t,
+                "  long lived graceful restart {mode};\n  long lived stale time {stale};"
+            );
+        }
+    }
     // BIRD treats internal sessions as multihop, resolving next hops
     // recursively through an IGP the lab does not have: make them direct.
     if config.is_ibgp(n) && n.multihop.is_none() {
@@ -377,13 +540,17 @@ pub fn parse_show_route(text: &str, neighbor_of: &dyn Fn(&str) -> Option<IpAddr>
         let inside = &line[open + 1..line[open..].find(']').map_or(line.len(), |c| open + c)];
         let proto = inside.split_whitespace().next().unwrap_or_default();
         let after = &line[open..];
-        let best = after
-            .split(']')
-            .nth(1)
-            .is_some_and(|rest| rest.trim_start().starts_with('*'));
+        let rest = after.split_once(']').map_or("", |(_, r)| r);
+        let best = rest.trim_start().starts_with('*');
+        // "* (100s) [AS65001i]": the preference, `s` when LLGR-stale.
+        let stale = rest
+            .split_once('(')
+            .and_then(|(_, p)| p.split_once(')'))
+            .is_some_and(|(pref, _)| pref.ends_with('s'));
         routes.push(Route {
             prefix: prefix.clone(),
             best,
+            stale,
             from: neighbor_of(proto),
             ..Route::default()
         });

@@ -122,6 +122,9 @@ pub struct Neighbor {
     pub connect_retry: u16,
     /// Families enabled on the session (default: both unicast families).
     pub families: Vec<Family>,
+    /// Graceful restart (RFC 4724) and long-lived graceful restart
+    /// (RFC 9494) with this neighbor; None leaves the daemon's default.
+    pub graceful_restart: Option<GracefulRestart>,
 }
 
 impl Neighbor {
@@ -139,6 +142,7 @@ impl Neighbor {
             timers: None,
             connect_retry: 1,
             families: Family::ALL.to_vec(),
+            graceful_restart: None,
         }
     }
 
@@ -193,6 +197,88 @@ impl Neighbor {
     /// Whether `family` is enabled.
     pub fn has(&self, family: Family) -> bool {
         self.families.contains(&family)
+    }
+
+    /// Enables graceful restart with this neighbor (for every enabled
+    /// family), as [`GracefulRestart`] says.
+    pub fn graceful_restart(mut self, gr: GracefulRestart) -> Neighbor {
+        self.graceful_restart = Some(gr);
+        self
+    }
+}
+
+/// Graceful restart settings of a neighbor: RFC 4724 (restart time, helper
+/// only), RFC 8538 (the N bit: graceful restart also after a NOTIFICATION
+/// or hold-timer expiry) and RFC 9494 (long-lived stale time). Every enabled
+/// family of the neighbor is put in the capabilities.
+///
+/// ```ignore
+/// Neighbor::new(r2.ipv4(), 65002)
+///     .graceful_restart(GracefulRestart::new(30).notification().long_lived(120))
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GracefulRestart {
+    /// Restart Time advertised (seconds, 0..=4095).
+    pub restart_time: u16,
+    /// RFC 8538 "notification" support (the N bit), where the daemon has it
+    /// (gobgpd, FRR; BIRD 2.0 and ocbgpd: see their helpers).
+    pub notification: bool,
+    /// Only help restarting peers: no forwarding state kept over an own
+    /// restart (gobgpd `helper-only`, BIRD `graceful restart aware`, FRR
+    /// `neighbor X graceful-restart-helper`, ocbgpd `helper-only`).
+    pub helper_only: bool,
+    /// Long-lived graceful restart with this long-lived stale time
+    /// (seconds, at most 16777215); None: no LLGR.
+    pub long_lived_stale_time: Option<u32>,
+    /// How long a restarting peer's routes are kept stale at most, where
+    /// the daemon has such a setting (ocbgpd `stale-routes-time`, FRR
+    /// `bgp graceful-restart stalepath-time`, gobgpd `stale-routes-time`
+    /// is not implemented by gobgpd and not written).
+    pub stale_routes_time: Option<u16>,
+}
+
+impl GracefulRestart {
+    /// Graceful restart with `restart_time` seconds, no N bit, no LLGR.
+    pub fn new(restart_time: u16) -> GracefulRestart {
+        assert!(
+            restart_time < 4096,
+            "the restart time is a 12-bit field: {restart_time}"
+        );
+        GracefulRestart {
+            restart_time,
+            notification: false,
+            helper_only: false,
+            long_lived_stale_time: None,
+            stale_routes_time: None,
+        }
+    }
+
+    /// Sets the N bit (RFC 8538).
+    pub fn notification(mut self) -> GracefulRestart {
+        self.notification = true;
+        self
+    }
+
+    /// Helper mode only.
+    pub fn helper_only(mut self) -> GracefulRestart {
+        self.helper_only = true;
+        self
+    }
+
+    /// Enables long-lived graceful restart with this stale time (seconds).
+    pub fn long_lived(mut self, stale_time: u32) -> GracefulRestart {
+        assert!(
+            stale_time > 0 && stale_time < 1 << 24,
+            "the long-lived stale time is a 24-bit field above 0: {stale_time}"
+        );
+        self.long_lived_stale_time = Some(stale_time);
+        self
+    }
+
+    /// Sets the stale-routes time (seconds).
+    pub fn stale_routes_time(mut self, seconds: u16) -> GracefulRestart {
+        self.stale_routes_time = Some(seconds);
+        self
     }
 }
 

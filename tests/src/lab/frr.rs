@@ -30,7 +30,7 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -110,23 +110,7 @@ impl Frr {
                 zebra.log_tail(60)
             );
         }
-        let bgpd = host.spawn(
-            "bgpd",
-            &format!("{FRR_DIR}/bgpd"),
-            &[
-                "-f",
-                &d("bgpd.conf"),
-                "-i",
-                &d("bgpd.pid"),
-                "--vty_socket",
-                &vty,
-                "-z",
-                &d("zserv.api"),
-                "-P",
-                "0",
-                "-n",
-            ],
-        );
+        let bgpd = spawn_bgpd(host, &dir);
         let frr = Frr {
             host: host.clone(),
             config: config.clone(),
@@ -134,17 +118,56 @@ impl Frr {
             bgpd,
             zebra,
         };
-        let up = wait_until(Duration::from_secs(15), || {
-            !frr.running() || frr.try_vtysh(&["show bgp summary json"]).is_ok()
-        });
-        if !up || !frr.running() {
-            frr.fail("bgpd did not come up (vtysh not answering)");
-        }
-        let log = frr.bgpd.log();
-        if let Some(line) = log.lines().find(|l| l.contains("on config line")) {
-            frr.fail(&format!("bgpd rejected a line of bgpd.conf: {line}"));
-        }
+        frr.wait_bgpd_up();
         frr
+    }
+
+    fn wait_bgpd_up(&self) {
+        let up = wait_until(Duration::from_secs(15), || {
+            !self.running() || self.try_vtysh(&["show bgp summary json"]).is_ok()
+        });
+        if !up || !self.running() {
+            self.fail("bgpd did not come up (vtysh not answering)");
+        }
+        let log = self.bgpd.log();
+        if let Some(line) = config_complaint(&log) {
+            self.fail(&format!("bgpd rejected a line of bgpd.conf: {line}"));
+        }
+    }
+
+    /// Kills bgpd with SIGKILL (zebra keeps running) and reaps it: no
+    /// NOTIFICATION, so graceful restart peers keep its routes. Start it
+    /// again with [`Frr::start_bgpd_again`].
+    pub fn crash_bgpd(&self) {
+        self.bgpd.kill();
+    }
+
+    /// Stops bgpd with SIGTERM (it sends its peers a Cease NOTIFICATION),
+    /// waiting up to `limit` (then SIGKILL); zebra keeps running.
+    pub fn shutdown_bgpd(&self, limit: Duration) -> Option<ExitStatus> {
+        self.bgpd.stop(limit)
+    }
+
+    /// Starts bgpd again with the same bgpd.conf and log (appended), next
+    /// to the running zebra, and waits until vtysh answers. With
+    /// `bgp graceful-restart` configured, FRR 8.4 is a restarting speaker
+    /// for its restart time after every start (R bit set in its OPENs,
+    /// best-path selection deferred until End-of-RIB); it has no `-K`
+    /// option. Panics if bgpd still runs.
+    pub fn start_bgpd_again(&mut self) {
+        if self.bgpd.running() {
+            self.fail("start_bgpd_again: bgpd is still running; crash or shut it down first");
+        }
+        super::gobgp::append_marker(&self.bgpd, "bgpd started again");
+        self.bgpd = spawn_bgpd(&self.host, &self.dir);
+        self.wait_bgpd_up();
+    }
+
+    /// [`Frr::crash_bgpd`] then [`Frr::start_bgpd_again`]: FRR's graceful
+    /// restart of bgpd.
+    pub fn graceful_restart(&mut self) {
+        self.crash_bgpd();
+        self.start_bgpd_again();
     }
 
     /// Checks the bgpd.conf generated for `config` (plus `extra`) with
@@ -162,7 +185,7 @@ impl Frr {
             .arg("--vty_socket")
             .arg(&dir.0);
         let text = run_check(cmd).map_err(|e| format!("bgpd --dryrun failed: {e}"))?;
-        match text.lines().find(|l| l.contains("on config line")) {
+        match config_complaint(&text) {
             Some(line) => Err(format!("bgpd rejects a line of its config: {line}")),
             None => Ok(()),
         }
@@ -289,6 +312,51 @@ impl BgpSpeaker for Frr {
     }
 }
 
+/// The first line of bgpd output complaining about a config line, except
+/// FRR 8.4's spurious "Warning Config Failed" for the per-neighbor
+/// graceful restart modes (`neighbor X graceful-restart-helper`, …), which
+/// it returns whenever the instance has more than one neighbor although it
+/// applies them (`show bgp ipv4 neighbors X graceful-restart` shows them).
+fn config_complaint(text: &str) -> Option<&str> {
+    text.lines().find(|l| {
+        l.contains("on config line")
+            && !(l.contains("Warning Config Failed")
+                && l.split_whitespace().rev().nth(2) == Some("neighbor")
+                && l.split_whitespace().last().is_some_and(|w| {
+                    [
+                        "graceful-restart",
+                        "graceful-restart-helper",
+                        "graceful-restart-disable",
+                    ]
+                    .contains(&w)
+                }))
+    })
+}
+
+/// Starts bgpd from `dir` (config, pid file, vty socket, zserv socket
+/// there) in `host`.
+fn spawn_bgpd(host: &Host, dir: &std::path::Path) -> Process {
+    let d = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let vty = dir.to_string_lossy().into_owned();
+    host.spawn(
+        "bgpd",
+        &format!("{FRR_DIR}/bgpd"),
+        &[
+            "-f",
+            &d("bgpd.conf"),
+            "-i",
+            &d("bgpd.pid"),
+            "--vty_socket",
+            &vty,
+            "-z",
+            &d("zserv.api"),
+            "-P",
+            "0",
+            "-n",
+        ],
+    )
+}
+
 /// bgpd.conf for a config.
 pub fn bgpd_conf(hostname: &str, config: &BgpConfig) -> String {
     let mut t = String::new();
@@ -302,9 +370,48 @@ pub fn bgpd_conf(hostname: &str, config: &BgpConfig) -> String {
         t,
         " no bgp ebgp-requires-policy\n no bgp network import-check\n no bgp default ipv4-unicast"
     );
+    // FRR's graceful restart timers, N bit and LLGR are per instance: the
+    // largest times and any N bit of the neighbors that enable it.
+    let grs: Vec<_> = config
+        .neighbors
+        .iter()
+        .filter_map(|n| n.graceful_restart.as_ref())
+        .collect();
+    if !grs.is_empty() {
+        let restart = grs.iter().map(|g| g.restart_time).max().unwrap_or(120);
+        let _ = writeln!(
+            t,
+            " bgp graceful-restart\n bgp graceful-restart restart-time {restart}"
+        );
+        if let Some(stale) = grs.iter().filter_map(|g| g.stale_routes_time).max() {
+            let _ = writeln!(t, " bgp graceful-restart stalepath-time {}", stale.max(1));
+        }
+        let no = if grs.iter().any(|g| g.notification) {
+            ""
+        } else {
+            "no "
+        };
+        let _ = writeln!(t, " {no}bgp graceful-restart notification");
+        if let Some(stale) = grs.iter().filter_map(|g| g.long_lived_stale_time).max() {
+            let _ = writeln!(t, " bgp long-lived-graceful-restart stale-time {stale}");
+        }
+    }
     for n in &config.neighbors {
         let a = n.address;
         let _ = writeln!(t, " neighbor {a} remote-as {}", n.peer_as);
+        match &n.graceful_restart {
+            Some(gr) if gr.helper_only => {
+                let _ = writeln!(t, " neighbor {a} graceful-restart-helper");
+            }
+            // Inherited from `bgp graceful-restart` (FRR refuses to set
+            // a neighbor to the mode it already has).
+            Some(_) => {}
+            // FRR's default: helper only (kept when the instance enables it).
+            None if !grs.is_empty() => {
+                let _ = writeln!(t, " neighbor {a} graceful-restart-helper");
+            }
+            None => {}
+        }
         if let Some(d) = &n.description {
             let _ = writeln!(t, " neighbor {a} description {d}");
         }

@@ -19,7 +19,7 @@
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -28,7 +28,7 @@ use super::config::{BgpConfig, Originated};
 use super::netns::Host;
 use super::process::{run_check, Process, ScratchDir};
 use super::route::{community_string, Family, Origin, Route};
-use super::speaker::{BgpSpeaker, SessionState};
+use super::speaker::{BgpSpeaker, ReceivedCounts, SessionState};
 use crate::wait_until;
 
 /// Where gobgpd's gRPC API listens inside the host's namespace.
@@ -38,7 +38,100 @@ pub const GOBGP_API: (&str, u16) = ("127.0.0.1", 50051);
 pub struct Gobgp {
     host: Host,
     config: BgpConfig,
+    /// The TOML written at start (extra included).
+    toml: String,
     process: Process,
+}
+
+/// One change seen by a [`RibMonitor`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RibEvent {
+    /// The path (for a withdrawal: as it was).
+    pub route: Route,
+    /// Whether the path was withdrawn.
+    pub withdrawal: bool,
+}
+
+/// `gobgp -j monitor global rib` running in the background
+/// ([`Gobgp::monitor_rib`]); killed when dropped.
+pub struct RibMonitor {
+    process: Process,
+}
+
+impl RibMonitor {
+    /// Every change seen so far, in order.
+    pub fn events(&self) -> Vec<RibEvent> {
+        let mut out = Vec::new();
+        for line in self.process.log().lines() {
+            let Ok(Value::Array(paths)) = serde_json::from_str::<Value>(line.trim()) else {
+                continue;
+            };
+            for p in &paths {
+                let prefix = p["nlri"]["prefix"].as_str().unwrap_or_default();
+                out.push(RibEvent {
+                    route: parse_path(prefix, p),
+                    withdrawal: p["withdrawal"].as_bool().unwrap_or(false),
+                });
+            }
+        }
+        out
+    }
+
+    /// The withdrawals seen so far.
+    pub fn withdrawals(&self) -> Vec<Route> {
+        self.events()
+            .into_iter()
+            .filter(|e| e.withdrawal)
+            .map(|e| e.route)
+            .collect()
+    }
+
+    /// The monitor process (its log is the raw output).
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+}
+
+/// Starts gobgpd in `host` with the TOML `file` (`--graceful-restart`
+/// when `restarting`).
+fn spawn_gobgpd(host: &Host, file: &std::path::Path, restarting: bool) -> Process {
+    let api = format!("{}:{}", GOBGP_API.0, GOBGP_API.1);
+    let file = file.to_string_lossy().into_owned();
+    let mut args = vec![
+        "-f",
+        &file,
+        "-t",
+        "toml",
+        "--api-hosts",
+        &api,
+        "--pprof-disable",
+        "-l",
+        "info",
+    ];
+    if restarting {
+        args.push("--graceful-restart");
+    }
+    host.spawn("gobgpd", "gobgpd", &args)
+}
+
+/// Appends a marker line to a (stopped) process's log before it is started
+/// again on the same log.
+pub(crate) fn append_marker(process: &Process, what: &str) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .append(true)
+        .open(process.log_path())
+    {
+        let _ = std::io::Write::write_all(&mut f, format!("--- lab: {what} ---\n").as_bytes());
+    }
+}
+
+/// The `neighbor-address` values of a gobgpd TOML.
+fn toml_neighbor_addresses(toml: &str) -> Vec<String> {
+    toml.lines()
+        .filter_map(|l| l.trim().strip_prefix("neighbor-address"))
+        .filter_map(|rest| rest.split('"').nth(1))
+        .map(str::to_string)
+        .collect()
 }
 
 impl Gobgp {
@@ -55,39 +148,136 @@ impl Gobgp {
         let mut toml = gobgp_toml(config);
         toml.push_str(extra_toml);
         let file = host.dir().join("gobgpd.toml");
-        std::fs::write(&file, toml).expect("write gobgpd.toml");
-        let api = format!("{}:{}", GOBGP_API.0, GOBGP_API.1);
-        let file = file.to_string_lossy().into_owned();
-        let process = host.spawn(
-            "gobgpd",
-            "gobgpd",
-            &[
-                "-f",
-                &file,
-                "-t",
-                "toml",
-                "--api-hosts",
-                &api,
-                "--pprof-disable",
-                "-l",
-                "info",
-            ],
-        );
+        std::fs::write(&file, &toml).expect("write gobgpd.toml");
+        let process = spawn_gobgpd(host, &file, false);
         let gobgp = Gobgp {
             host: host.clone(),
             config: config.clone(),
+            toml,
             process,
         };
-        let up = wait_until(Duration::from_secs(10), || {
-            !gobgp.process.running() || gobgp.try_cli(&["global"]).is_ok()
-        });
-        if !up || !gobgp.process.running() {
-            gobgp.fail("gobgpd did not come up (API not answering)");
-        }
+        gobgp.wait_up();
         for route in &config.routes {
             gobgp.add_route(route);
         }
         gobgp
+    }
+
+    fn wait_up(&self) {
+        let up = wait_until(Duration::from_secs(10), || {
+            !self.process.running() || self.try_cli(&["global"]).is_ok()
+        });
+        if !up || !self.process.running() {
+            self.fail("gobgpd did not come up (API not answering)");
+        }
+    }
+
+    /// Kills gobgpd with SIGKILL and reaps it: no NOTIFICATION is sent, so
+    /// peers that negotiated graceful restart keep its routes (helper
+    /// mode). Start it again with [`Gobgp::start_again`].
+    pub fn crash(&self) {
+        self.process.kill();
+    }
+
+    /// Stops gobgpd with SIGTERM, waiting up to `limit` (then SIGKILL).
+    /// gobgpd sends its peers a Cease NOTIFICATION first, which ends
+    /// graceful restart at peers unless RFC 8538 (N bit) was negotiated.
+    pub fn shutdown(&self, limit: Duration) -> Option<ExitStatus> {
+        self.process.stop(limit)
+    }
+
+    /// Starts gobgpd again in the same host with the same configuration
+    /// (its output appended to the same log) after [`Gobgp::crash`] or
+    /// [`Gobgp::shutdown`], and adds the originated routes again.
+    ///
+    /// `restarting`: start as a graceful restart's restarting speaker
+    /// (`gobgpd --graceful-restart`: R bit set towards neighbors with
+    /// graceful restart enabled, selection deferred until their
+    /// End-of-RIB). Then every neighbor is held administratively down
+    /// (`admin-down = true` in the restart's `gobgpd-restart.toml`) until
+    /// the originated routes are back, and enabled afterwards: otherwise
+    /// gobgpd could send its End-of-RIB before the routes are added and
+    /// the helper would drop them. Panics if gobgpd still runs.
+    pub fn start_again(&mut self, restarting: bool) {
+        if self.process.running() {
+            self.fail("start_again: gobgpd is still running; crash or shut it down first");
+        }
+        let hold_down = restarting && !self.config.routes.is_empty();
+        let file = if hold_down {
+            let file = self.host.dir().join("gobgpd-restart.toml");
+            let toml = self.toml.replace(
+                "  [neighbors.config]\n",
+                "  [neighbors.config]\n    admin-down = true\n",
+            );
+            std::fs::write(&file, toml).expect("write gobgpd-restart.toml");
+            file
+        } else {
+            self.host.dir().join("gobgpd.toml")
+        };
+        append_marker(&self.process, "gobgpd started again");
+        self.process = spawn_gobgpd(&self.host, &file, restarting);
+        self.wait_up();
+        for route in &self.config.routes.clone() {
+            self.add_route(route);
+        }
+        if hold_down {
+            for addr in toml_neighbor_addresses(&self.toml) {
+                self.cli(&["neighbor", &addr, "enable"]);
+            }
+        }
+    }
+
+    /// [`Gobgp::crash`] (kill -9) then [`Gobgp::start_again`] as the
+    /// restarting speaker (`--graceful-restart`).
+    pub fn graceful_restart(&mut self) {
+        self.crash();
+        self.start_again(true);
+    }
+
+    /// What gobgpd counted on the session with `neighbor`
+    /// (`gobgp -j neighbor ADDR`, `state.messages.received`): UPDATE
+    /// messages, and withdrawn prefixes. gobgpd resets them when the
+    /// session is established again.
+    pub fn try_received_counts(&self, neighbor: IpAddr) -> Result<ReceivedCounts, String> {
+        let text = self.try_cli(&["-j", "neighbor", &neighbor.to_string()])?;
+        let json: Value =
+            serde_json::from_str(&text).map_err(|e| format!("gobgp neighbor JSON: {e}: {text}"))?;
+        let rx = &json["state"]["messages"]["received"];
+        Ok(ReceivedCounts {
+            updates: rx["update"].as_u64().unwrap_or(0),
+            withdraws: rx["withdraw_prefix"].as_u64().unwrap_or(0),
+        })
+    }
+
+    /// [`Gobgp::try_received_counts`], panicking on failure.
+    pub fn received_counts(&self, neighbor: IpAddr) -> ReceivedCounts {
+        self.try_received_counts(neighbor)
+            .unwrap_or_else(|e| self.fail(&e))
+    }
+
+    /// Starts `gobgp -j monitor global rib` in the background: every change
+    /// of the best paths from now on, withdrawals included, until the
+    /// returned handle is dropped.
+    pub fn monitor_rib(&self, family: Family) -> RibMonitor {
+        let port = GOBGP_API.1.to_string();
+        let name = format!("gobgp-monitor-{}", family_arg(family));
+        let process = self.host.spawn(
+            &name,
+            "gobgp",
+            &[
+                "-u",
+                GOBGP_API.0,
+                "-p",
+                &port,
+                "-j",
+                "monitor",
+                "global",
+                "rib",
+                "-a",
+                family_arg(family),
+            ],
+        );
+        RibMonitor { process }
     }
 
     /// Checks the configuration generated for `config` (plus `extra_toml`)
@@ -303,6 +493,22 @@ pub fn gobgp_toml(config: &BgpConfig) -> String {
                 "  [neighbors.ebgp-multihop.config]\n    enabled = true\n    multihop-ttl = {ttl}"
             );
         }
+        if let Some(gr) = &n.graceful_restart {
+            let _ = writeln!(
+                t,
+                "  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = {}",
+                gr.restart_time
+            );
+            if gr.notification {
+                let _ = writeln!(t, "    notification-enabled = true");
+            }
+            if gr.helper_only {
+                let _ = writeln!(t, "    helper-only = true");
+            }
+            if gr.long_lived_stale_time.is_some() {
+                let _ = writeln!(t, "    long-lived-enabled = true");
+            }
+        }
         for f in &n.families {
             let name = match f {
                 Family::Ipv4Unicast => "ipv4-unicast",
@@ -312,6 +518,18 @@ pub fn gobgp_toml(config: &BgpConfig) -> String {
                 t,
                 "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{name}\""
             );
+            if let Some(gr) = &n.graceful_restart {
+                let _ = writeln!(
+                    t,
+                    "    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true"
+                );
+                if let Some(stale) = gr.long_lived_stale_time {
+                    let _ = writeln!(
+                        t,
+                        "    [neighbors.afi-safis.long-lived-graceful-restart.config]\n      enabled = true\n      restart-time = {stale}"
+                    );
+                }
+            }
         }
     }
     t
@@ -351,6 +569,7 @@ fn parse_path(prefix: &str, path: &Value) -> Route {
             .to_string(),
         best: path["best"].as_bool().unwrap_or(false),
         from: path["neighbor-ip"].as_str().and_then(|a| a.parse().ok()),
+        stale: path["stale"].as_bool().unwrap_or(false),
         ..Route::default()
     };
     for attr in path["attrs"].as_array().into_iter().flatten() {

@@ -46,18 +46,24 @@ mod route;
 mod speaker;
 mod tls;
 
-pub use bird::{bird_conf, protocol_name as bird_protocol_name, Bird};
-pub use config::{BgpConfig, IntoIp, Neighbor, Originated};
+pub use bird::{
+    bird_conf, parse_graceful_restart_status, parse_route_change_stats,
+    protocol_name as bird_protocol_name, Bird, BirdGracefulRestart,
+};
+pub use config::{BgpConfig, GracefulRestart, IntoIp, Neighbor, Originated};
 pub use exabgp::{Exabgp, ExabgpOptions};
 pub use frr::{bgpd_conf, Frr, FRR_DIR};
-pub use gobgp::{gobgp_toml, Gobgp, GOBGP_API};
+pub use gobgp::{gobgp_toml, Gobgp, RibEvent, RibMonitor, GOBGP_API};
 pub use netns::{netns_list, Host, Lab, IPV4_PREFIX_LEN, IPV6_PREFIX_LEN, NETNS_PREFIX};
 pub use ocbgpd::{
     check_config_file, check_config_file_elsewhere, gnmi_get_as, gnmi_get_at, loc_rib_via,
-    parse_oc_rib, AdjRib, Ocbgpd, OcbgpdConfig,
+    parse_oc_rib, AdjRib, GlobalGracefulRestart, Ocbgpd, OcbgpdConfig,
 };
 pub use process::Process;
 pub use raw::RawSpeaker;
-pub use route::{community_string, describe, normalize_community, pick, Family, Origin, Route};
-pub use speaker::{BgpSpeaker, SessionState};
+pub use route::{
+    community_string, describe, normalize_community, pick, Family, Origin, Route, LLGR_STALE,
+    NO_LLGR,
+};
+pub use speaker::{BgpSpeaker, ReceivedCounts, SessionState};
 pub use tls::{cert_fingerprint, self_signed_cert};

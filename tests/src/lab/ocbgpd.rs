@@ -25,7 +25,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
@@ -67,6 +67,22 @@ pub struct OcbgpdConfig {
     /// are expected to see them unless a test says otherwise
     /// ([`OcbgpdConfig::no_send_community`]).
     pub send_community: bool,
+    /// Instance-wide graceful restart (`bgp/global/graceful-restart`);
+    /// None writes nothing.
+    pub graceful_restart: Option<GlobalGracefulRestart>,
+}
+
+/// ocbgpd's instance-wide graceful restart settings
+/// (`bgp/global/graceful-restart/config`: `enabled` is written true,
+/// the others only when set).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GlobalGracefulRestart {
+    /// `restart-time` (seconds).
+    pub restart_time: Option<u16>,
+    /// `ocbgp:selection-deferral-time` (seconds, 1..=3600).
+    pub selection_deferral_time: Option<u16>,
+    /// `ocbgp:long-lived-stale-time` (seconds; 0 = no LLGR).
+    pub long_lived_stale_time: Option<u32>,
 }
 
 impl OcbgpdConfig {
@@ -82,7 +98,36 @@ impl OcbgpdConfig {
             netconf_enabled: None,
             bgp_extra: Vec::new(),
             send_community: true,
+            graceful_restart: None,
         }
+    }
+
+    /// Enables graceful restart instance-wide
+    /// (`bgp/global/graceful-restart/config`: `enabled`, `restart-time`).
+    /// Neighbors get theirs from [`crate::lab::Neighbor::graceful_restart`].
+    pub fn graceful_restart(mut self, restart_time: u16) -> OcbgpdConfig {
+        self.graceful_restart
+            .get_or_insert_with(GlobalGracefulRestart::default)
+            .restart_time = Some(restart_time);
+        self
+    }
+
+    /// Sets `ocbgp:selection-deferral-time` of the instance's graceful
+    /// restart (enabling it).
+    pub fn selection_deferral_time(mut self, seconds: u16) -> OcbgpdConfig {
+        self.graceful_restart
+            .get_or_insert_with(GlobalGracefulRestart::default)
+            .selection_deferral_time = Some(seconds);
+        self
+    }
+
+    /// Sets `ocbgp:long-lived-stale-time` of the instance's graceful
+    /// restart (enabling it).
+    pub fn long_lived_stale_time(mut self, seconds: u32) -> OcbgpdConfig {
+        self.graceful_restart
+            .get_or_insert_with(GlobalGracefulRestart::default)
+            .long_lived_stale_time = Some(seconds);
+        self
     }
 
     /// Leaves `send-community-type` out of the neighbors' configuration:
@@ -196,6 +241,20 @@ impl OcbgpdConfig {
         if !listen.is_empty() {
             global.insert("ocbgp:listen".into(), json!({ "config": listen }));
         }
+        if let Some(gr) = &self.graceful_restart {
+            let mut c = Map::new();
+            c.insert("enabled".into(), json!(true));
+            if let Some(t) = gr.restart_time {
+                c.insert("restart-time".into(), json!(t));
+            }
+            if let Some(t) = gr.selection_deferral_time {
+                c.insert("ocbgp:selection-deferral-time".into(), json!(t));
+            }
+            if let Some(t) = gr.long_lived_stale_time {
+                c.insert("ocbgp:long-lived-stale-time".into(), json!(t));
+            }
+            global.insert("graceful-restart".into(), json!({ "config": c }));
+        }
         if !bgp.routes.is_empty() {
             let routes: Vec<Value> = bgp
                 .routes
@@ -279,7 +338,26 @@ impl OcbgpdConfig {
                     timers.insert("keepalive-interval".into(), json!(keepalive));
                 }
                 neighbor.insert("timers".into(), json!({ "config": timers }));
-                neighbor.insert("afi-safis".into(), afi_list(&n.families));
+                let mut afi_safis = afi_list(&n.families);
+                if let Some(gr) = &n.graceful_restart {
+                    let mut c = Map::new();
+                    c.insert("enabled".into(), json!(true));
+                    c.insert("restart-time".into(), json!(gr.restart_time));
+                    if let Some(stale) = gr.stale_routes_time {
+                        c.insert("stale-routes-time".into(), json!(stale));
+                    }
+                    if gr.helper_only {
+                        c.insert("helper-only".into(), json!(true));
+                    }
+                    if let Some(stale) = gr.long_lived_stale_time {
+                        c.insert("ocbgp:long-lived-stale-time".into(), json!(stale));
+                    }
+                    neighbor.insert("graceful-restart".into(), json!({ "config": c }));
+                    for afi in afi_safis["afi-safi"].as_array_mut().into_iter().flatten() {
+                        afi["graceful-restart"] = json!({"config": {"enabled": true}});
+                    }
+                }
+                neighbor.insert("afi-safis".into(), afi_safis);
                 Value::Object(neighbor)
             })
             .collect();
@@ -402,6 +480,18 @@ fn run_check(path: &Path, extra: &[&str]) -> Result<(), String> {
     }
 }
 
+/// Starts `ocbgpd --config FILE --state-dir DIR --log-format json` in the
+/// host's namespace (output appended to `<host dir>/ocbgpd.log`).
+fn spawn_ocbgpd(host: &Host, config_file: &Path, state_dir: &Path) -> Process {
+    let mut cmd = host.command(bin_path("ocbgpd"));
+    cmd.arg("--config")
+        .arg(config_file)
+        .arg("--state-dir")
+        .arg(state_dir)
+        .args(["--log-format", "json"]);
+    host.spawn_command("ocbgpd", cmd)
+}
+
 /// ocbgpd running in a lab host.
 pub struct Ocbgpd {
     host: Host,
@@ -439,13 +529,7 @@ impl Ocbgpd {
             );
         }
         let state_dir = host.dir().join("ocbgpd-state");
-        let mut cmd = host.command(bin_path("ocbgpd"));
-        cmd.arg("--config")
-            .arg(&config_file)
-            .arg("--state-dir")
-            .arg(&state_dir)
-            .args(["--log-format", "json"]);
-        let process = host.spawn_command("ocbgpd", cmd);
+        let process = spawn_ocbgpd(host, &config_file, &state_dir);
         let d = Ocbgpd {
             host: host.clone(),
             config: config.clone(),
@@ -454,16 +538,86 @@ impl Ocbgpd {
             process,
             login: std::sync::Mutex::new(None),
         };
-        let gnmi = config.gnmi_addr();
+        d.wait_up();
+        d
+    }
+
+    /// Waits (20 s at most) until gNMI accepts connections; panics with
+    /// the log if it does not or the process exits.
+    fn wait_up(&self) {
+        let gnmi = self.config.gnmi_addr();
         let up = wait_until(Duration::from_secs(20), || {
-            !d.process.running() || d.host.tcp_reachable(gnmi)
+            !self.process.running() || self.host.tcp_reachable(gnmi)
         });
-        if !up || !d.process.running() {
-            d.fail(&format!(
+        if !up || !self.process.running() {
+            self.fail(&format!(
                 "ocbgpd did not come up (gNMI at {gnmi} not accepting)"
             ));
         }
-        d
+    }
+
+    /// Kills ocbgpd with SIGKILL (a crash: no NOTIFICATION, no cleanup;
+    /// peers see the TCP connections reset) and reaps it. Start it again
+    /// with [`Ocbgpd::start_again`].
+    pub fn crash(&self) {
+        self.process.kill();
+    }
+
+    /// Stops ocbgpd with SIGTERM (what `systemctl stop` or an upgrade
+    /// does) and waits up to `limit` for it to exit; kills it if it does
+    /// not go. Returns the exit status when it exited by itself.
+    pub fn shutdown(&self, limit: Duration) -> Option<ExitStatus> {
+        self.process.stop(limit)
+    }
+
+    /// Starts ocbgpd again after [`Ocbgpd::crash`] or
+    /// [`Ocbgpd::shutdown`] (or its own exit): the same namespace, config
+    /// file and state directory, hence the same ports, waited for as
+    /// [`Ocbgpd::start`] does. Its output is appended to the same log
+    /// after a line `--- lab: ocbgpd started again ---` (not JSON, so
+    /// [`Ocbgpd::log_events`] skips it and still sees the old run's
+    /// events). The config file is not rewritten. Panics if ocbgpd still
+    /// runs.
+    pub fn start_again(&mut self) {
+        if self.process.running() {
+            self.fail("start_again: ocbgpd is still running; crash or shut it down first");
+        }
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(self.process.log_path())
+            .expect("open ocbgpd log");
+        let _ = std::io::Write::write_all(&mut log, b"--- lab: ocbgpd started again ---\n");
+        self.process = spawn_ocbgpd(&self.host, &self.config_file, &self.state_dir);
+        self.wait_up();
+    }
+
+    /// [`Ocbgpd::crash`] then [`Ocbgpd::start_again`]: kill -9 and start
+    /// on the same state directory.
+    pub fn kill_and_restart(&mut self) {
+        self.crash();
+        self.start_again();
+    }
+
+    /// [`Ocbgpd::shutdown`] (SIGTERM, `limit` to exit) then
+    /// [`Ocbgpd::start_again`]; returns the exit status of the first run
+    /// (None when it had to be killed).
+    pub fn stop_and_restart(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let status = self.shutdown(limit);
+        self.start_again();
+        status
+    }
+
+    /// The log of the current run only (after the last restart marker).
+    pub fn current_log(&self) -> String {
+        let log = self.process.log();
+        match log.rfind("--- lab: ocbgpd started again ---\n") {
+            Some(i) => log[i..]
+                .split_once('\n')
+                .map_or("", |(_, rest)| rest)
+                .to_string(),
+            None => log,
+        }
     }
 
     /// The host it runs in.
@@ -922,6 +1076,10 @@ fn join_routes(routes: &[Value], attr_sets: &[Value], communities: &[Value]) -> 
             prefix: r["prefix"].as_str().unwrap_or_default().to_string(),
             best: true,
             from: r["origin"].as_str().and_then(|o| o.parse().ok()),
+            stale: st["ocbgp:stale"]
+                .as_bool()
+                .or_else(|| st["stale"].as_bool())
+                .unwrap_or(false),
             ..Route::default()
         };
         if let Some(set) = by_index(attr_sets, index_of(&st["attr-index"])) {

@@ -104,12 +104,34 @@ pub struct Route {
     pub best: bool,
     /// The neighbor the path came from; None when locally originated.
     pub from: Option<IpAddr>,
+    /// Whether the daemon marks the path stale (graceful restart): gobgpd's
+    /// `stale`, ocbgpd's `ocbgp:stale` route state, BIRD's `s` after the
+    /// preference (BIRD shows it for long-lived stale paths only, not for
+    /// paths kept over a plain graceful restart). Always false for FRR.
+    pub stale: bool,
 }
+
+/// The LLGR_STALE community (RFC 9494), as [`Route::communities`] has it.
+pub const LLGR_STALE: &str = "65535:6";
+/// The NO_LLGR community (RFC 9494), as [`Route::communities`] has it.
+pub const NO_LLGR: &str = "65535:7";
 
 impl Route {
     /// The route's family (from its prefix).
     pub fn family(&self) -> Family {
         Family::of(&self.prefix)
+    }
+
+    /// Whether the path carries the LLGR_STALE community (65535:6).
+    pub fn llgr_stale(&self) -> bool {
+        self.communities.iter().any(|c| c == LLGR_STALE)
+    }
+
+    /// Whether the path carries `community` (any spelling
+    /// [`normalize_community`] takes, e.g. "llgr-stale" or "65000:1").
+    pub fn has_community(&self, community: &str) -> bool {
+        let c = normalize_community(community);
+        self.communities.contains(&c)
     }
 }
 
@@ -137,6 +159,9 @@ impl fmt::Display for Route {
         }
         if self.best {
             write!(f, " best")?;
+        }
+        if self.stale {
+            write!(f, " stale")?;
         }
         match self.from {
             Some(from) => write!(f, " from {from}"),

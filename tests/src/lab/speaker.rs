@@ -47,6 +47,19 @@ impl SessionState {
     }
 }
 
+/// What a speaker counted as received from one neighbor on the current
+/// session, for "no withdraw during the restart" checks at a sink whose own
+/// session stays up.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReceivedCounts {
+    /// Announcements: UPDATE messages (gobgpd) or imported route updates
+    /// received, per prefix (BIRD, all channels summed).
+    pub updates: u64,
+    /// Withdrawn prefixes received (gobgpd: `withdraw_prefix`; BIRD: import
+    /// withdraws received, all channels summed).
+    pub withdraws: u64,
+}
+
 /// A running BGP speaker in the lab, queried through its own tools.
 ///
 /// The `try_` methods report failures as text (daemon not answering yet,
