@@ -12,11 +12,11 @@ mod dynamic;
 
 use crate::config::{DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
 use crate::policy::{Chain, DefaultPolicy, Policies};
+use crate::restart::RestartState;
 use crate::rib::{
     FamilyLimits, Inbound, LocalSettings, Outbound, PathAttrs, PeerIdx, PeerInfo, SharedPolicy,
     SourceKind,
 };
-use crate::restart::RestartState;
 use crate::rib_task::{RibCommand, RibHandle};
 use crate::session::{self, PeerConfig, PeerHandle};
 use crate::stats::PeerStats;

@@ -379,7 +379,8 @@ fn graceful_restart(gr: &Obj, global: bool) -> (Map<String, Value>, Option<Strin
             c.uint::<u16>("deferral-time").filter(|t| *t > 0),
         );
     }
-    let long_lived = (c.bool("long-lived-enabled") == Some(true)).then(|| c.at("long-lived-enabled"));
+    let long_lived =
+        (c.bool("long-lived-enabled") == Some(true)).then(|| c.at("long-lived-enabled"));
     if c.bool("notification-enabled") == Some(false) {
         c.report().unmapped(
             c.at("notification-enabled"),

@@ -124,7 +124,8 @@ pub fn global(tree: &DataTree<'static>) -> Result<Option<GlobalSettings>, Proble
 /// to any peer with graceful restart enabled; `None` when no peer has it.
 pub fn graceful_restart_window(tree: &DataTree<'static>) -> Option<std::time::Duration> {
     let bgp = bgp_path();
-    let neighbors = ocbgp_models::ly::find(tree, &format!("{bgp}/neighbors/neighbor/neighbor-address")).ok()?;
+    let neighbors =
+        ocbgp_models::ly::find(tree, &format!("{bgp}/neighbors/neighbor/neighbor-address")).ok()?;
     neighbors
         .iter()
         .filter_map(|n| n.value_canonical()?.parse::<IpAddr>().ok())

@@ -28,8 +28,8 @@ use super::policy::{PolicyRoute, SharedPolicy};
 use super::rules::Outbound;
 use super::table::{Dest, Table};
 use crate::wire::{
-    AsPath, CodecConfig, Community, EncodedAttributes, Family, NextHop, Nlri, Segment,
-    SegmentType, UpdatePacker,
+    AsPath, CodecConfig, Community, EncodedAttributes, Family, NextHop, Nlri, Segment, SegmentType,
+    UpdatePacker,
 };
 
 /// Where a member's outgoing messages go: the session's writer.

@@ -660,7 +660,7 @@ impl Rib {
                     .any(|f| f.family == family && f.forwarding_preserved)
             });
             if !kept {
-                tracing::info!(peer = ?self.peer(peer).map(|p| p.address), %family, "graceful restart: peer back without forwarding state for the family, stale routes removed");
+                tracing::info!(peer = %self.address_of(peer), %family, "graceful restart: peer back without forwarding state for the family, stale routes removed");
                 self.sweep_family(peer, family);
             }
         }
@@ -671,7 +671,7 @@ impl Rib {
     pub fn end_of_rib(&mut self, peer: PeerIdx, family: Family) {
         if self.restart_stale.contains_key(&(peer, family)) {
             let n = self.restart_stale[&(peer, family)].len();
-            tracing::info!(peer = ?self.peer(peer).map(|p| p.address), %family, stale = n, "graceful restart: End-of-RIB received, stale routes removed");
+            tracing::info!(peer = %self.address_of(peer), %family, stale = n, "graceful restart: End-of-RIB received, stale routes removed");
             self.sweep_family(peer, family);
         }
     }
@@ -729,6 +729,13 @@ impl Rib {
         }
     }
 
+    /// A peer's address for logs.
+    fn address_of(&self, peer: PeerIdx) -> String {
+        self.peer(peer)
+            .map(|p| p.address.to_string())
+            .unwrap_or_default()
+    }
+
     /// One stored path.
     fn path(&self, peer: PeerIdx, prefix: IpNet, path_id: u32) -> Option<&Path> {
         match prefix {
@@ -753,7 +760,9 @@ impl Rib {
 
     /// How many of `peer`'s paths of `family` are kept stale.
     pub fn stale_count(&self, peer: PeerIdx, family: Family) -> usize {
-        self.restart_stale.get(&(peer, family)).map_or(0, HashSet::len)
+        self.restart_stale
+            .get(&(peer, family))
+            .map_or(0, HashSet::len)
     }
 
     /// Applies a received UPDATE (after RFC 7606 handling): its announced

@@ -1037,7 +1037,11 @@ fn graceful_restart_keeps_stale_routes_until_end_of_rib() {
     let mut c = up(&mut rib, 3, 65003);
     rib.update(
         a.idx,
-        &announce(&[65001], &["198.51.100.0/24", "203.0.113.0/24"], [192, 0, 2, 1]),
+        &announce(
+            &[65001],
+            &["198.51.100.0/24", "203.0.113.0/24"],
+            [192, 0, 2, 1],
+        ),
     );
     rib.flush();
     assert_eq!(c.updates().len(), 1);
@@ -1063,7 +1067,10 @@ fn graceful_restart_keeps_stale_routes_until_end_of_rib() {
     rib.peer_up(a.idx, ebgp_key(), tx);
     a.rx = rx;
     // It sends one route again (unchanged: C hears nothing), then EoR.
-    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]));
+    rib.update(
+        a.idx,
+        &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]),
+    );
     assert!(!rib.is_stale(a.idx, net, 0));
     assert_eq!(rib.stale_count(a.idx, Family::IPV4_UNICAST), 1);
     rib.flush();
@@ -1093,10 +1100,17 @@ fn long_lived_stale_routes_are_least_preferred_and_kept_from_peers_without_llgr(
     let b = up(&mut rib, 2, 65002);
     let mut c = up(&mut rib, 3, 65003);
     // A's path is better (shorter) until it is long-lived stale.
-    rib.update(a.idx, &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]));
+    rib.update(
+        a.idx,
+        &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]),
+    );
     rib.update(
         b.idx,
-        &announce(&[65002, 65010], &["198.51.100.0/24", "203.0.113.0/24"], [192, 0, 2, 2]),
+        &announce(
+            &[65002, 65010],
+            &["198.51.100.0/24", "203.0.113.0/24"],
+            [192, 0, 2, 2],
+        ),
     );
     let mut no_llgr = announce(&[65001], &["192.0.2.128/25"], [192, 0, 2, 1]);
     no_llgr.update.attributes.communities = vec![Community::NO_LLGR];
@@ -1114,17 +1128,28 @@ fn long_lived_stale_routes_are_least_preferred_and_kept_from_peers_without_llgr(
     rib.long_lived_stale(a.idx, &[Family::IPV4_UNICAST]);
     rib.flush();
     assert_eq!(best_peer(&rib), b.idx, "LLGR_STALE is least preferred");
-    let stale = rib.v4().get(V4Key::new("198.51.100.0/24".parse().unwrap())).unwrap();
+    let stale = rib
+        .v4()
+        .get(V4Key::new("198.51.100.0/24".parse().unwrap()))
+        .unwrap();
     let a_path = stale.get(a.idx, 0).unwrap();
-    assert!(a_path.received.attrs.communities.contains(&Community::LLGR_STALE));
+    assert!(a_path
+        .received
+        .attrs
+        .communities
+        .contains(&Community::LLGR_STALE));
     assert!(
-        rib.v4().get(V4Key::new("192.0.2.128/25".parse().unwrap())).is_none(),
+        rib.v4()
+            .get(V4Key::new("192.0.2.128/25".parse().unwrap()))
+            .is_none(),
         "NO_LLGR routes are not kept"
     );
     // C (no LLGR) now gets B's path for the prefix and the NO_LLGR
     // route's withdraw; a stale route alone would be withdrawn from it.
     let u = c.updates();
-    assert!(u.iter().any(|u| u.withdrawn.contains(&Nlri::new("192.0.2.128/25".parse().unwrap()))));
+    assert!(u.iter().any(|u| u
+        .withdrawn
+        .contains(&Nlri::new("192.0.2.128/25".parse().unwrap()))));
     rib.update(b.idx, &withdraw(&["198.51.100.0/24"]));
     rib.flush();
     let u = c.updates();

@@ -60,7 +60,11 @@ pub struct GracefulRestartConfig {
 impl GracefulRestartConfig {
     /// What of it goes into our OPEN (a change resets the session).
     fn advertised(&self) -> (u16, &[GracefulRestartFamily], u32) {
-        (self.restart_time, &self.families, self.long_lived_stale_time)
+        (
+            self.restart_time,
+            &self.families,
+            self.long_lived_stale_time,
+        )
     }
 }
 

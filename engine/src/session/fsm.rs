@@ -100,7 +100,11 @@ impl GrPhase {
 /// routes: graceful restart negotiated, and the connection lost without a
 /// NOTIFICATION, or (both sides set the N bit, RFC 8538) with one that is
 /// not a Hard Reset.
-fn ends_gracefully(n: &Negotiated, sent: Option<&Notification>, received: Option<&Notification>) -> bool {
+fn ends_gracefully(
+    n: &Negotiated,
+    sent: Option<&Notification>,
+    received: Option<&Notification>,
+) -> bool {
     let Some(gr) = &n.graceful_restart else {
         return false;
     };
@@ -700,14 +704,17 @@ impl Peer {
                 }
                 if !ll.is_empty() {
                     tracing::info!(peer = %remote, families = ?ll, "long-lived graceful restart: stale routes kept, marked LLGR_STALE");
-                    let _ = self.rib.send(RibEvent::LongLivedStale { peer, families: ll });
+                    let _ = self
+                        .rib
+                        .send(RibEvent::LongLivedStale { peer, families: ll });
                     self.gr = Some(GrPhase::LongLived {
                         until: long_lived.into_iter().map(|(f, d)| (f, now + d)).collect(),
                     });
                 }
             }
             Some(GrPhase::LongLived { until }) => {
-                let (done, left): (Vec<_>, Vec<_>) = until.into_iter().partition(|(_, t)| *t <= now);
+                let (done, left): (Vec<_>, Vec<_>) =
+                    until.into_iter().partition(|(_, t)| *t <= now);
                 if !done.is_empty() {
                     let families: Vec<Family> = done.into_iter().map(|(f, _)| f).collect();
                     tracing::info!(peer = %remote, families = ?families, "long-lived graceful restart: stale time over, stale routes removed");

@@ -408,9 +408,13 @@ fn write_graceful_restart(
         .as_ref()
         .and_then(|c| c.graceful_restart.as_ref());
     let state = format!("{at}/graceful-restart/state");
-    let mut leaf = |path: String, value: String| tree.new_path(&path, Some(&value), false).map(|_| ());
+    let mut leaf =
+        |path: String, value: String| tree.new_path(&path, Some(&value), false).map(|_| ());
     if let Some(gr) = theirs {
-        leaf(format!("{state}/peer-restart-time"), gr.restart_time.to_string())?;
+        leaf(
+            format!("{state}/peer-restart-time"),
+            gr.restart_time.to_string(),
+        )?;
     }
     let stale = [Family::IPV4_UNICAST, Family::IPV6_UNICAST]
         .iter()

@@ -264,7 +264,9 @@ impl Capabilities {
                 if value.len() % 7 != 0 {
                     return None;
                 }
-                let families = self.long_lived_graceful_restart.get_or_insert_with(Vec::new);
+                let families = self
+                    .long_lived_graceful_restart
+                    .get_or_insert_with(Vec::new);
                 while !r.is_empty() {
                     let (afi, safi, flags) = (r.u16()?, r.u8()?, r.u8()?);
                     let time = r.take(3)?;
@@ -506,8 +508,10 @@ mod tests {
     #[test]
     fn unknown_and_repeated_capabilities() {
         let mut caps = Capabilities::default();
-        caps.decode_parameter(&[200, 0, 1, 4, 0, 1, 0, 1, 1, 4, 0, 1, 0, 1, 69, 4, 0, 2, 1, 9])
-            .unwrap();
+        caps.decode_parameter(&[
+            200, 0, 1, 4, 0, 1, 0, 1, 1, 4, 0, 1, 0, 1, 69, 4, 0, 2, 1, 9,
+        ])
+        .unwrap();
         assert_eq!(
             caps.unknown,
             [RawCapability {

@@ -227,6 +227,12 @@ impl Gobgp {
         }
     }
 
+    /// Leaves `prefix` out of the routes gobgpd originates from its next
+    /// [`Gobgp::start_again`] on (a restarted peer that lost a route).
+    pub fn forget_route(&mut self, prefix: &str) {
+        self.config.routes.retain(|r| r.prefix != prefix);
+    }
+
     /// [`Gobgp::crash`] (kill -9) then [`Gobgp::start_again`] as the
     /// restarting speaker (`--graceful-restart`).
     pub fn graceful_restart(&mut self) {

@@ -592,6 +592,14 @@ impl Ocbgpd {
         self.wait_up();
     }
 
+    /// [`Ocbgpd::start_again`] with `config` written to the config file
+    /// first (what an operator's edit plus a restart does).
+    pub fn start_again_with(&mut self, config: &OcbgpdConfig) {
+        config.write(&self.config_file);
+        self.config = config.clone();
+        self.start_again();
+    }
+
     /// [`Ocbgpd::crash`] then [`Ocbgpd::start_again`]: kill -9 and start
     /// on the same state directory.
     pub fn kill_and_restart(&mut self) {
