@@ -113,6 +113,8 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
         task.abort();
     }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), metrics_task).await;
+    // Stations hear Termination before the sessions go down.
+    engine.stop_bmp(std::time::Duration::from_secs(2)).await;
     engine.stop();
     if let Some(error) = failed {
         return Err(error);

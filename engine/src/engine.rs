@@ -10,6 +10,7 @@ use ipnet::IpNet;
 
 mod dynamic;
 
+use crate::bmp::{RibSource, StationKey, StationSettings, StationView, Stations};
 use crate::config::{DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
 use crate::policy::{Chain, DefaultPolicy, Policies};
 use crate::rib::{
@@ -102,6 +103,8 @@ struct Inner {
     policies: Mutex<Policies>,
     /// Dynamic-neighbor ranges, longest prefix first.
     dynamic: Mutex<Vec<DynamicRange>>,
+    /// BMP stations.
+    bmp: Stations,
 }
 
 /// The BGP speaker. Cheap to clone; every call returns at once (work goes
@@ -156,12 +159,22 @@ impl Engine {
     /// given global settings.
     pub fn new(runtime: tokio::runtime::Handle) -> Engine {
         let engine = Engine {
-            inner: Arc::new(Inner {
-                runtime,
-                listener: Listener::new(),
-                running: Mutex::new(None),
-                policies: Mutex::new(Policies::empty()),
-                dynamic: Mutex::new(Vec::new()),
+            inner: Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+                let weak = weak.clone();
+                // Stations find the RIB in force when they (re)connect.
+                let source: RibSource = Arc::new(move || {
+                    let inner = weak.upgrade()?;
+                    let running = inner.running.lock().unwrap_or_else(|e| e.into_inner());
+                    running.as_ref().map(|r| r.rib.clone())
+                });
+                Inner {
+                    runtime,
+                    listener: Listener::new(),
+                    running: Mutex::new(None),
+                    policies: Mutex::new(Policies::empty()),
+                    dynamic: Mutex::new(Vec::new()),
+                    bmp: Stations::new(source),
+                }
             }),
         };
         let weak = Arc::downgrade(&engine.inner);
@@ -445,6 +458,29 @@ impl Engine {
     /// The global settings in effect.
     pub fn global(&self) -> Option<GlobalSettings> {
         self.running().as_ref().map(|r| r.global.clone())
+    }
+
+    /// Starts a BMP station or applies its changed settings (the others
+    /// are not touched).
+    pub fn set_bmp_station(&self, settings: StationSettings) {
+        let _rt = self.inner.runtime.enter();
+        self.inner.bmp.set(settings);
+    }
+
+    /// Stops a BMP station: it is sent Termination.
+    pub fn remove_bmp_station(&self, key: StationKey) {
+        self.inner.bmp.remove(key);
+    }
+
+    /// The BMP stations with their counters.
+    pub fn bmp_stations(&self) -> Vec<StationView> {
+        self.inner.bmp.list()
+    }
+
+    /// Stops every BMP station, waiting at most `limit` for their
+    /// Termination messages to go out (the daemon's shutdown).
+    pub async fn stop_bmp(&self, limit: std::time::Duration) {
+        self.inner.bmp.stop_all(limit).await;
     }
 
     /// The socket addresses the BGP listener has bound.

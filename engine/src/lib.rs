@@ -6,6 +6,7 @@
 //! [`rib`], which selects best paths and exports through update groups
 //! back to the sessions' writers.
 
+pub mod bmp;
 pub mod config;
 pub mod engine;
 pub mod event;

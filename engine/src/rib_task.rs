@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::event::{RibEvent, SessionInfo};
 use crate::rib::{
     Breach, FamilyLimits, GroupKey, LimitEvent, LocalSettings, PathAttrs, PeerIdx, PeerInfo, Rib,
-    SelectionOptions, SharedPolicy, SourceKind,
+    SelectionOptions, SessionUp, SharedPolicy, SourceKind,
 };
 use crate::session::PeerHandle;
 use crate::wire::{Afi, CodecConfig, Family, PeerKind};
@@ -216,6 +216,7 @@ fn event(rib: &mut Rib, sessions: &mut Sessions, ev: RibEvent) {
                 return;
             };
             let key = group_key(&known, &info);
+            let asn = known.asn;
             // The peer's identifier is known now.
             rib.set_peer(
                 peer,
@@ -229,6 +230,12 @@ fn event(rib: &mut Rib, sessions: &mut Sessions, ev: RibEvent) {
             } else {
                 sessions.enhanced_refresh.remove(&peer);
             }
+            rib.session_up(SessionUp {
+                peer,
+                asn,
+                info: *info,
+                since: std::time::SystemTime::now(),
+            });
             rib.peer_up(peer, key, out);
         }
         RibEvent::Update { peer, update } => {
@@ -246,8 +253,9 @@ fn event(rib: &mut Rib, sessions: &mut Sessions, ev: RibEvent) {
             family,
             begin,
         } => rib.refresh_boundary(peer, family, begin),
-        RibEvent::Down { peer } => {
+        RibEvent::Down { peer, reason } => {
             sessions.enhanced_refresh.remove(&peer);
+            rib.session_down(peer, reason);
             rib.peer_down(peer)
         }
     }

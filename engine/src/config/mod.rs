@@ -18,6 +18,7 @@ pub use resolve::{
     bgp_path, DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor,
 };
 
+use crate::bmp::{StationKey, StationSettings};
 use crate::engine::{Engine, ListenChange};
 use crate::policy::{Policies, ROUTING_POLICY_PATH};
 use crate::rib::PathAttrs;
@@ -68,6 +69,10 @@ struct Plan {
     dynamic: Option<Vec<DynamicRange>>,
     /// The listener's new sockets, bound in prepare (with `global`).
     listen: Option<ListenChange>,
+    /// BMP stations to start or change.
+    stations: Vec<StationSettings>,
+    /// BMP stations to stop.
+    stations_removed: Vec<StationKey>,
 }
 
 /// Connects the datastore to the engine.
@@ -150,6 +155,14 @@ impl Northbound {
         if let Some(ranges) = plan.dynamic {
             self.engine.set_dynamic_ranges(ranges);
         }
+        // Stations are the engine's whether BGP runs or not; each is
+        // started, changed or stopped alone.
+        for key in plan.stations_removed {
+            self.engine.remove_bmp_station(key);
+        }
+        for s in plan.stations {
+            self.engine.set_bmp_station(s);
+        }
     }
 }
 
@@ -219,9 +232,11 @@ fn plan_all(config: &Config) -> Result<Plan, Problem> {
 /// Global settings, neighbors and routes of `config`, from nothing.
 fn plan_bgp(config: &Config) -> Result<Plan, Problem> {
     let tree = config.tree();
+    let stations = resolve::bmp_stations(tree)?;
     let Some(global) = resolve::global(tree)? else {
         return Ok(Plan {
             global: Some(None),
+            stations,
             ..Plan::default()
         });
     };
@@ -230,6 +245,7 @@ fn plan_bgp(config: &Config) -> Result<Plan, Problem> {
         .map(|a| resolve::neighbor(tree, &global, a))
         .collect::<Result<_, _>>()?;
     Ok(Plan {
+        stations,
         originated: resolve::originated(tree)?,
         dynamic: Some(resolve::dynamic_ranges(tree, &global)?),
         global: Some(Some(global)),
@@ -306,11 +322,23 @@ fn plan_bgp_change(
             .map(|(p, _)| p)
             .filter(|p| !routes.contains(p))
             .collect();
+        let keep: BTreeSet<StationKey> = plan.stations.iter().map(|s| s.key()).collect();
+        plan.stations_removed = resolve::bmp_stations(old.tree())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.key())
+            .filter(|k| !keep.contains(k))
+            .collect();
         return Ok(plan);
     }
+    let (stations, stations_removed) = plan_stations(new, changes)?;
     // The global settings did not change: the engine's are current.
     let Some(global) = current else {
-        return Ok(Plan::default());
+        return Ok(Plan {
+            stations,
+            stations_removed,
+            ..Plan::default()
+        });
     };
     let mut touched: BTreeSet<IpAddr> = BTreeSet::new();
     for c in changes.list(ListKind::BgpNeighbor) {
@@ -324,7 +352,11 @@ fn plan_bgp_change(
             touched.extend(resolve::members_of(new.tree(), name));
         }
     }
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        stations,
+        stations_removed,
+        ..Plan::default()
+    };
     if changes.list(ListKind::BgpPeerGroup).next().is_some() {
         plan.dynamic = Some(resolve::dynamic_ranges(new.tree(), &global)?);
     }
@@ -349,6 +381,27 @@ fn plan_bgp_change(
         }
     }
     Ok(plan)
+}
+
+/// The BMP stations a transaction adds, changes or removes.
+fn plan_stations(
+    new: &Config,
+    changes: &ChangeSet,
+) -> Result<(Vec<StationSettings>, Vec<StationKey>), Problem> {
+    let (mut set, mut removed) = (Vec::new(), Vec::new());
+    for c in changes.list(ListKind::BgpStation) {
+        match resolve::bmp_station(new.tree(), &c.path)? {
+            Some(s) if c.op != Op::Deleted => set.push(s),
+            _ => {
+                let addr = c.keys.first().and_then(|k| k.parse::<IpAddr>().ok());
+                let port = c.keys.get(1).and_then(|k| k.parse::<u16>().ok());
+                if let (Some(a), Some(p)) = (addr, port) {
+                    removed.push((a, p));
+                }
+            }
+        }
+    }
+    Ok((set, removed))
 }
 
 /// ocbgpd runs one BGP instance, the DEFAULT instance's protocol BGP "BGP".

@@ -9,8 +9,13 @@
 //! its queue has room again it gets [`RouteChange::Lagged`] and is
 //! expected to read the tables again.
 
+use std::sync::Arc;
+use std::time::SystemTime;
+
 use ipnet::IpNet;
 use tokio::sync::mpsc::{self, error::TrySendError};
+
+use crate::event::{DownReason, SessionInfo};
 
 use super::attrs::Attrs;
 use super::path::PeerIdx;
@@ -19,9 +24,33 @@ use crate::wire::Family;
 /// Changes queued per listener before it counts as lagged.
 pub const FEED_CAPACITY: usize = 65536;
 
-/// One path as it is after a batch, or gone.
+/// An established session as the feed reports it (BMP Peer Up).
+#[derive(Debug)]
+pub struct SessionUp {
+    /// The peer.
+    pub peer: PeerIdx,
+    /// The session's addresses and OPENs.
+    pub info: SessionInfo,
+    /// The peer's AS.
+    pub asn: u32,
+    /// When it came up.
+    pub since: SystemTime,
+}
+
+/// One path as it is after a batch, or gone; or a session that came up or
+/// went down (in order with the paths: changes published before it
+/// happened come first).
 #[derive(Debug, Clone)]
 pub enum RouteChange {
+    /// A session reached Established.
+    PeerUp(Arc<SessionUp>),
+    /// A session left Established (its paths go after this).
+    PeerDown {
+        /// The peer.
+        peer: PeerIdx,
+        /// Why.
+        reason: DownReason,
+    },
     /// The path from `peer` with `path_id` to `net` exists (new or changed).
     Set {
         /// Address family.

@@ -19,8 +19,9 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ipnet::IpNet;
@@ -28,7 +29,7 @@ use ipnet::IpNet;
 pub use attrs::{state_index, Attrs, Interner, PathAttrs, SetKind};
 pub use bestpath::{SelectionOptions, DEFAULT_LOCAL_PREF};
 pub use export::{ExportSettings, GroupKey, Member, Outbox, UpdateGroup};
-pub use feed::{Feed, RouteChange, FEED_CAPACITY};
+pub use feed::{Feed, RouteChange, SessionUp, FEED_CAPACITY};
 pub use key::{RouteKey, V4Key, V6Key};
 pub use path::{Path, PeerIdx, PeerInfo, SourceKind};
 pub use policy::{PolicyRoute, RoutePolicy, SharedPolicy};
@@ -137,6 +138,8 @@ pub struct Rib {
     /// Enhanced route refresh: paths of a peer's family not yet re-sent
     /// since its BoRR (RFC 7313 4.2).
     stale: HashMap<(PeerIdx, Family), HashSet<(IpNet, u32)>>,
+    /// Established sessions, for monitoring stations that connect.
+    sessions: BTreeMap<PeerIdx, Arc<SessionUp>>,
 }
 
 impl Rib {
@@ -163,6 +166,7 @@ impl Rib {
             limits: HashMap::new(),
             limit_state: HashMap::new(),
             stale: HashMap::new(),
+            sessions: BTreeMap::new(),
         }
     }
 
@@ -469,6 +473,10 @@ impl Rib {
 
     /// Forgets a peer: its routes go and its index is free again.
     pub fn remove_peer(&mut self, peer: PeerIdx) {
+        if self.sessions.contains_key(&peer) {
+            let n = crate::wire::Notification::cease(crate::wire::CeaseSubcode::PeerDeconfigured);
+            self.session_down(peer, crate::event::DownReason::LocalNotification(n));
+        }
         self.peer_down(peer);
         // Export must still know the peer to withdraw its routes.
         self.flush();
@@ -926,9 +934,45 @@ impl Rib {
 
     /// A new listener of route changes (see [`Feed`]).
     pub fn listen_routes(&mut self) -> tokio::sync::mpsc::Receiver<RouteChange> {
+        self.listen_routes_with(FEED_CAPACITY)
+    }
+
+    /// A new listener of route changes with a queue of `capacity`.
+    pub fn listen_routes_with(
+        &mut self,
+        capacity: usize,
+    ) -> tokio::sync::mpsc::Receiver<RouteChange> {
         self.v4.watch(true);
         self.v6.watch(true);
-        self.feed.listen()
+        self.feed.listen_with(capacity)
+    }
+
+    /// A session reached Established: listeners hear it after the changes
+    /// before it.
+    pub fn session_up(&mut self, up: SessionUp) {
+        self.publish_changes();
+        let up = Arc::new(up);
+        self.sessions.insert(up.peer, up.clone());
+        if self.feed.active() {
+            self.feed.publish(&[RouteChange::PeerUp(up)], false);
+        }
+    }
+
+    /// A session left Established: listeners hear it before its paths go.
+    pub fn session_down(&mut self, peer: PeerIdx, reason: crate::event::DownReason) {
+        if self.sessions.remove(&peer).is_none() {
+            return;
+        }
+        self.publish_changes();
+        if self.feed.active() {
+            self.feed
+                .publish(&[RouteChange::PeerDown { peer, reason }], false);
+        }
+    }
+
+    /// The established sessions.
+    pub fn sessions_up(&self) -> Vec<Arc<SessionUp>> {
+        self.sessions.values().cloned().collect()
     }
 
     /// Publishes the paths touched since the last call to the change

@@ -21,6 +21,8 @@ pub(crate) struct End {
     /// The session closed this connection itself (collision, shutdown):
     /// not a failure to report.
     pub dumped: bool,
+    /// The NOTIFICATION the peer closed it with, if it did.
+    pub received: Option<Notification>,
 }
 
 impl End {
@@ -30,6 +32,7 @@ impl End {
             reason: reason.into(),
             send: None,
             dumped: false,
+            received: None,
         }
     }
 
@@ -39,6 +42,7 @@ impl End {
             reason: reason.into(),
             send: Some(n),
             dumped: false,
+            received: None,
         }
     }
 
@@ -48,6 +52,7 @@ impl End {
             reason: format!("peer sent NOTIFICATION: {n}"),
             send: None,
             dumped: false,
+            received: Some(n),
         }
     }
 }

@@ -26,7 +26,7 @@ use super::handshake::{self, Control, Event, Ready};
 use super::open::{our_open, outgoing_wins};
 use super::timers::{hold_duration, jitter, keepalive_interval, Backoff};
 use super::{reader, writer};
-use crate::event::{RibEvent, RibSender, SessionInfo};
+use crate::event::{DownReason, RibEvent, RibSender, SessionInfo};
 use crate::rib::{Outbox, PeerIdx};
 use crate::stats::{PeerStats, SessionState};
 use crate::transport::{self, TransportError};
@@ -124,6 +124,9 @@ pub(crate) struct Peer {
     /// Held down after a prefix limit closed the session: until the
     /// instant, or (`Some(None)`) until an operator or configuration acts.
     held: Option<Option<Instant>>,
+    /// Set when the connection ended the session (with the NOTIFICATION
+    /// the peer sent, if any), for the Down event's reason.
+    closed_by: Option<Option<Notification>>,
 }
 
 impl Peer {
@@ -154,6 +157,7 @@ impl Peer {
             first_attempt,
             accepted: false,
             held: None,
+            closed_by: None,
         }
     }
 
@@ -188,6 +192,7 @@ impl Peer {
                 Wake::Retry => self.retry(),
                 Wake::SessionEnd(end) => {
                     let reason = end.reason.clone();
+                    self.closed_by = Some(end.received);
                     self.close_session(end.send, &reason).await;
                     self.schedule_retry();
                 }
@@ -488,6 +493,8 @@ impl Peer {
             local,
             remote,
             remote_router_id: remote_open.bgp_id,
+            sent_open: our_open(&self.config),
+            received_open: remote_open.clone(),
         };
         // Management sees the session up no later than the RIB does.
         self.stats.update_facts(|f| {
@@ -553,6 +560,7 @@ impl Peer {
     /// Ends the session, sending `n` first; the RIB hears Down after every
     /// UPDATE the reader passed on.
     async fn close_session(&mut self, n: Option<Notification>, reason: &str) {
+        let closed_by = self.closed_by.take();
         let Some(mut s) = self.session.take() else {
             return;
         };
@@ -561,6 +569,13 @@ impl Peer {
         let notification = n
             .as_ref()
             .map(|n| format!("{}/{}", n.kind.code(), n.kind.subcode()));
+        let down = match (&n, closed_by) {
+            (Some(n), _) => DownReason::LocalNotification(n.clone()),
+            (None, Some(Some(r))) => DownReason::RemoteNotification(r),
+            (None, Some(None)) => DownReason::RemoteNoNotification,
+            // We closed it without a NOTIFICATION (the peer restarted).
+            (None, None) => DownReason::LocalNoNotification,
+        };
         if let Some(r) = s.reader.take() {
             r.abort();
             let _ = r.await;
@@ -578,7 +593,10 @@ impl Peer {
         });
         // Management sees the session down no later than the RIB does.
         self.publish();
-        let _ = self.rib.send(RibEvent::Down { peer: self.idx });
+        let _ = self.rib.send(RibEvent::Down {
+            peer: self.idx,
+            reason: down,
+        });
         tracing::info!(
             peer = %self.config.remote,
             asn = self.config.peer_as,

@@ -174,6 +174,7 @@ fn dumped(n: Option<Notification>) -> End {
         reason: "closed by the session".into(),
         send: n,
         dumped: true,
+        received: None,
     }
 }
 

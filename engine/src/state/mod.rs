@@ -14,7 +14,7 @@ mod rib_stream;
 use std::time::Duration;
 
 use ocbgp_models::datastore::{StateProvider, StateStream, StreamChange};
-use ocbgp_models::gen::state::GlobalState;
+use ocbgp_models::gen::state::{GlobalState, StationState};
 use ocbgp_models::ModelError;
 use yang2::data::DataTree;
 
@@ -43,15 +43,59 @@ fn wants(path: &str, subtree: &str) -> bool {
     path.is_empty() || subtree.starts_with(path) || path.starts_with(subtree)
 }
 
+/// The BMP stations' state: settings in force and connection counters.
+fn write_stations(
+    engine: &Engine,
+    tree: &mut DataTree<'static>,
+    path: &str,
+) -> Result<(), ModelError> {
+    use crate::bmp::counter;
+    use ocbgp_models::gen::types::StationSessionState;
+    use std::sync::atomic::Ordering;
+    for v in engine.bmp_stations() {
+        let s = &v.settings;
+        let at = format!(
+            "{}/ocbgp:bmp/station[address='{}'][port='{}']/state",
+            bgp_path(),
+            s.address,
+            s.port
+        );
+        if !wants(path, &at) {
+            continue;
+        }
+        let state = StationState {
+            address: Some(s.address),
+            port: Some(s.port),
+            adj_rib_in_pre_policy: Some(s.pre_policy),
+            adj_rib_in_post_policy: Some(s.post_policy),
+            loc_rib: Some(s.loc_rib),
+            statistics_interval: Some(s.statistics_interval),
+            session_state: Some(if v.stats.up.load(Ordering::Relaxed) {
+                StationSessionState::Up
+            } else {
+                StationSessionState::Down
+            }),
+            messages_sent: Some(counter(&v.stats.messages_sent)),
+            drops: Some(counter(&v.stats.drops)),
+            connections: Some(counter(&v.stats.connections)),
+            last_error: v.stats.last_error(),
+            ..StationState::default()
+        };
+        state.write(tree, &at)?;
+    }
+    Ok(())
+}
+
 impl StateProvider for EngineState {
     fn write_state(&self, tree: &mut DataTree<'static>, path: &str) -> Result<(), ModelError> {
         let bgp = bgp_path();
-        let Some(global) = self.engine.global() else {
-            return Ok(());
-        };
         if !wants(path, &bgp) {
             return Ok(());
         }
+        write_stations(&self.engine, tree, path)?;
+        let Some(global) = self.engine.global() else {
+            return Ok(());
+        };
         let rib = self.engine.rib();
         let totals = rib
             .as_ref()
