@@ -2,6 +2,7 @@
 //! BGP for session resets) to the daemon, like any other management
 //! client. Verbs live in their own modules; this file is the command line.
 
+mod bmp;
 mod client;
 mod commit;
 mod monitor;
@@ -54,6 +55,9 @@ enum Command {
         #[command(subcommand)]
         action: Option<NeighborAction>,
     },
+    /// BMP monitoring stations: state, counters and what each is sent.
+    #[command(after_help = "Examples:\n  ocbgp bmp\n  ocbgp bmp --json")]
+    Bmp,
     /// The global (Loc-RIB) table and originated routes.
     #[command(
         after_help = "Examples:\n  ocbgp global rib\n  ocbgp global rib 10.1.2.3\n  ocbgp global rib add 10.9.0.0/24 med 10\n  ocbgp global rib del 10.9.0.0/24"
@@ -298,6 +302,7 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             address: None,
             action: None,
         } => neighbor::summary(c, json).await,
+        Command::Bmp => bmp::list_stations(c, json).await,
         Command::Neighbor {
             address: None,
             action: Some(_),

@@ -205,7 +205,10 @@ async fn session(
             0,
             &open,
             &open,
-            Some("global"),
+            // RFC 9069 4.2's VRF/Table Name TLV is left out: Debian 12's
+            // Wireshark decodes Peer Up information TLVs as BGP messages
+            // (malformed), and pmacct does not need it.
+            None,
         )
         .is_ok()
         {
