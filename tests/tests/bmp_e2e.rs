@@ -12,7 +12,7 @@
 //! no malformed packet.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use ocbgp_tests::lab::*;
@@ -385,7 +385,7 @@ fn bmp_station_sees_peers_routes_views_stats_and_termination() {
 }
 
 /// Malformed packets in the capture, by tshark's own flag.
-fn check_malformed(pcap: &PathBuf) -> usize {
+fn check_malformed(pcap: &Path) -> usize {
     let out = std::process::Command::new("tshark")
         .args([
             "-r",

@@ -140,12 +140,12 @@ pub fn convert(tree: &Value) -> Result<Conversion, ImportError> {
             ));
         }
         let (defined_sets, definitions) = policy::routing_policy(&root);
-        let bgp = bgp::bgp(&root)?;
+        let mut bgp = bgp::bgp(&root)?;
+        let stations = bmp_servers(&root);
+        if !stations.is_empty() {
+            bgp["ocbgp:bmp"] = json!({ "station": stations });
+        }
         for (key, why) in [
-            (
-                "bmp-servers",
-                "ocbgpd does not implement BMP yet (ocbgp:bmp is deviated)",
-            ),
             ("rpki-servers", "ocbgpd has no RPKI validation"),
             (
                 "mrt-dump",
@@ -259,6 +259,55 @@ impl Deviated<'_> {
             members.remove(&key);
         }
     }
+}
+
+/// GoBGP's `[[bmp-servers]]` as `ocbgp:bmp` stations.
+fn bmp_servers(root: &Obj<'_>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for server in root.list("bmp-servers") {
+        let Some(c) = server.obj("config") else {
+            continue;
+        };
+        let Some(address) = c.nonempty("address") else {
+            root.report()
+                .unmapped(c.path().to_string(), "a BMP server without an address");
+            continue;
+        };
+        // GoBGP's default port.
+        let port = c.uint::<u16>("port").unwrap_or(11019);
+        let (pre, post, loc) = match c.str("route-monitoring-policy").as_deref() {
+            None | Some("pre-policy") => (true, false, false),
+            Some("post-policy") => (false, true, false),
+            Some("both") => (true, true, false),
+            Some("local-rib") => (false, false, true),
+            Some("all") => (true, true, true),
+            Some(other) => {
+                root.report().unmapped(
+                    c.at("route-monitoring-policy"),
+                    format!("unknown route-monitoring-policy {other:?}; pre-policy used"),
+                );
+                (true, false, false)
+            }
+        };
+        let mut config = json!({
+            "address": address,
+            "port": port,
+            "adj-rib-in-pre-policy": pre,
+            "adj-rib-in-post-policy": post,
+            "loc-rib": loc,
+        });
+        if let Some(t) = c.uint::<u16>("statistics-timeout") {
+            config["statistics-interval"] = json!(t);
+        }
+        c.skip(
+            "route-mirroring-enabled",
+            "ocbgpd does not send BMP Route Mirroring messages",
+        );
+        c.skip("sys-name", "ocbgpd sends the host name as sysName");
+        c.skip("sys-descr", "ocbgpd sends \"ocbgpd VERSION\" as sysDescr");
+        out.push(json!({"address": address, "port": port, "config": config}));
+    }
+    out
 }
 
 fn root_json(bgp: Value, defined_sets: Map<String, Value>, definitions: Vec<Value>) -> Value {

@@ -594,6 +594,60 @@ fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Probl
     Ok((r.prefix.trunc(), PathAttrs { attrs, next_hop }))
 }
 
+fn station_path(addr: IpAddr, port: u16) -> String {
+    format!(
+        "{}/ocbgp:bmp/station[address='{addr}'][port='{port}']",
+        bgp_path()
+    )
+}
+
+/// Every configured BMP station.
+pub fn bmp_stations(tree: &DataTree<'static>) -> Result<Vec<StationSettings>, Problem> {
+    let xpath = format!("{}/ocbgp:bmp/station", bgp_path());
+    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else {
+        return Ok(Vec::new());
+    };
+    set.iter()
+        .map(|n| station(&Station::from_node(n).map_err(model)?))
+        .collect()
+}
+
+/// One BMP station by its data path; `None` if it is not configured.
+pub fn bmp_station(
+    tree: &DataTree<'static>,
+    path: &str,
+) -> Result<Option<StationSettings>, Problem> {
+    if tree.find_path(path).is_err() {
+        return Ok(None);
+    }
+    station(&Station::from_tree(tree, path).map_err(model)?).map(Some)
+}
+
+fn station(s: &Station) -> Result<StationSettings, Problem> {
+    let at = Some(station_path(s.address, s.port));
+    if s.port == 0 {
+        return Err(Problem {
+            path: at,
+            reason: "a BMP station needs a TCP port other than 0".into(),
+        });
+    }
+    if s.address.is_unspecified() || s.address.is_multicast() {
+        return Err(Problem {
+            path: at,
+            reason: format!("{} cannot be a BMP station's address", s.address),
+        });
+    }
+    let c = &s.config;
+    Ok(StationSettings {
+        address: s.address,
+        port: s.port,
+        pre_policy: c.adj_rib_in_pre_policy,
+        post_policy: c.adj_rib_in_post_policy,
+        loc_rib: c.loc_rib,
+        statistics_interval: c.statistics_interval,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -691,58 +745,4 @@ mod tests {
             "{e}"
         );
     }
-}
-
-fn station_path(addr: IpAddr, port: u16) -> String {
-    format!(
-        "{}/ocbgp:bmp/station[address='{addr}'][port='{port}']",
-        bgp_path()
-    )
-}
-
-/// Every configured BMP station.
-pub fn bmp_stations(tree: &DataTree<'static>) -> Result<Vec<StationSettings>, Problem> {
-    let xpath = format!("{}/ocbgp:bmp/station", bgp_path());
-    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else {
-        return Ok(Vec::new());
-    };
-    set.iter()
-        .map(|n| station(&Station::from_node(&n).map_err(model)?))
-        .collect()
-}
-
-/// One BMP station by its data path; `None` if it is not configured.
-pub fn bmp_station(
-    tree: &DataTree<'static>,
-    path: &str,
-) -> Result<Option<StationSettings>, Problem> {
-    if tree.find_path(path).is_err() {
-        return Ok(None);
-    }
-    station(&Station::from_tree(tree, path).map_err(model)?).map(Some)
-}
-
-fn station(s: &Station) -> Result<StationSettings, Problem> {
-    let at = Some(station_path(s.address, s.port));
-    if s.port == 0 {
-        return Err(Problem {
-            path: at,
-            reason: "a BMP station needs a TCP port other than 0".into(),
-        });
-    }
-    if s.address.is_unspecified() || s.address.is_multicast() {
-        return Err(Problem {
-            path: at,
-            reason: format!("{} cannot be a BMP station's address", s.address),
-        });
-    }
-    let c = &s.config;
-    Ok(StationSettings {
-        address: s.address,
-        port: s.port,
-        pre_policy: c.adj_rib_in_pre_policy,
-        post_policy: c.adj_rib_in_post_policy,
-        loc_rib: c.loc_rib,
-        statistics_interval: c.statistics_interval,
-    })
 }
