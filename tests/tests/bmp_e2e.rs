@@ -347,6 +347,13 @@ fn bmp_station_sees_peers_routes_views_stats_and_termination() {
     // The other station is still served.
     assert!(of_type(&messages(&log2), "term").is_empty());
 
+    // ocbgpd stopping sends Termination to the stations it still has.
+    d.process().stop(Duration::from_secs(10));
+    assert!(
+        wait_until(STEP, || !of_type(&messages(&log2), "term").is_empty()),
+        "no Termination when ocbgpd stops"
+    );
+
     // tshark decodes the captured stream with no malformed packet.
     capture.stop(Duration::from_secs(5));
     let decoded = r3.try_run(
