@@ -30,6 +30,8 @@ const BMP_PORT_DEAD: u16 = 11021;
 
 const A: &str = "10.1.0.0/16";
 const B: &str = "10.2.0.0/24";
+/// Our own route, sent to r1: the Adj-RIB-Out.
+const OURS: &str = "192.0.2.128/25";
 
 const BGP: &str =
     "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
@@ -42,7 +44,7 @@ fn station(addr: IpAddr, port: u16) -> Value {
     json!({"address": addr.to_string(), "port": port, "config": {
         "address": addr.to_string(), "port": port,
         "adj-rib-in-pre-policy": true, "adj-rib-in-post-policy": true,
-        "loc-rib": true, "statistics-interval": 1,
+        "loc-rib": true, "adj-rib-out-post-policy": true, "statistics-interval": 1,
     }})
 }
 
@@ -94,6 +96,10 @@ fn routes<'a>(msgs: &'a [Value], prefix: &str, peer: &str, post: bool) -> Vec<&'
         .collect()
 }
 
+fn is_out(m: &Value) -> bool {
+    m["is_out"].as_u64() == Some(1)
+}
+
 fn is_loc(m: &Value) -> bool {
     m["is_loc"].as_u64() == Some(1) || m["peer_type"].as_u64() == Some(3)
 }
@@ -132,7 +138,8 @@ fn bmp_station_sees_peers_routes_views_stats_and_termination() {
         &r2,
         &OcbgpdConfig::new(
             BgpConfig::new(OC_AS, r2.ipv4())
-                .neighbor(Neighbor::new(r1.ipv4(), SRC_AS).families(v4)),
+                .neighbor(Neighbor::new(r1.ipv4(), SRC_AS).families(v4))
+                .route(Originated::new(OURS).next_hop(r2.ipv4())),
         ),
     );
     let src = Gobgp::start(
@@ -206,6 +213,12 @@ fn bmp_station_sees_peers_routes_views_stats_and_termination() {
             && of_type(m, "stats")
                 .iter()
                 .any(|s| s["peer_ip"] == peer.as_str())
+            && m.iter().any(|r| {
+                r["bmp_msg_type"] == "route_monitor"
+                    && r["ip_prefix"] == OURS
+                    && r["peer_ip"] == peer.as_str()
+                    && is_out(r)
+            })
     };
     if !wait_until(STEP, || have_all(&messages(&log))) {
         let msgs = messages(&log);

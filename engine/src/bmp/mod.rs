@@ -33,6 +33,8 @@ pub struct StationSettings {
     pub post_policy: bool,
     /// Report the Loc-RIB (RFC 9069).
     pub loc_rib: bool,
+    /// Report what each neighbor is sent, after export policy (RFC 8671).
+    pub out_post_policy: bool,
     /// Seconds between Statistics Reports; 0 sends none.
     pub statistics_interval: u16,
 }

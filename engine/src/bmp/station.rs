@@ -54,6 +54,8 @@ enum End {
 struct Peer {
     header: PeerHeader,
     encoder: UpdateEncoder,
+    /// For what we send it (the Adj-RIB-Out dump).
+    out_encoder: UpdateEncoder,
 }
 
 impl Peer {
@@ -67,6 +69,10 @@ impl Peer {
             add_path_receive: Vec::new(),
             peer: PeerKind::External,
         };
+        let out_codec = CodecConfig {
+            add_path_send: n.add_path_send.clone(),
+            ..codec.clone()
+        };
         let flags = if n.four_octet_as { 0 } else { encode::FLAG_A };
         Peer {
             header: PeerHeader {
@@ -78,6 +84,7 @@ impl Peer {
                 time: s.since,
             },
             encoder: UpdateEncoder::new(codec),
+            out_encoder: UpdateEncoder::new(out_codec),
         }
     }
 }
@@ -182,10 +189,11 @@ async fn session(
             },
         }
     };
+    let sent = settings.out_post_policy;
     let Some((mut feed, sessions, local)) = rib
-        .query(|rib: &mut Rib| {
+        .query(move |rib: &mut Rib| {
             (
-                rib.listen_routes_with(QUEUE),
+                rib.listen_routes_with(QUEUE, sent),
                 rib.sessions_up(),
                 rib.local(),
             )
@@ -265,7 +273,8 @@ async fn dump(
     wr: &mut OwnedWriteHalf,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), End> {
-    if !(conn.settings.pre_policy || conn.settings.post_policy || conn.settings.loc_rib) {
+    let s = &conn.settings;
+    if !(s.pre_policy || s.post_policy || s.loc_rib || s.out_post_policy) {
         return conn.write(wr, stop).await;
     }
     for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
@@ -307,6 +316,20 @@ async fn dump(
             conn.end_of_rib(None, family, 0);
         }
         conn.write(wr, stop).await?;
+        if conn.settings.out_post_policy {
+            let peers: Vec<PeerIdx> = conn.peers.keys().copied().collect();
+            for p in peers {
+                let Some(routes) = rib
+                    .query(move |rib: &mut Rib| rib.advertised(p, family))
+                    .await
+                else {
+                    return Err(End::Failed("BGP restarted".into()));
+                };
+                conn.dump_adj_out(p, family, &routes);
+                conn.end_of_rib(Some(p), family, encode::FLAG_O | encode::FLAG_L);
+                conn.write(wr, stop).await?;
+            }
+        }
     }
     Ok(())
 }
@@ -434,6 +457,7 @@ impl Conn {
                     ));
                 }
                 RouteChange::PeerUp(s) => self.peer_up(&s),
+                RouteChange::Sent { peer, bytes } => self.adj_out(peer, &bytes),
                 RouteChange::PeerDown { peer, reason } => {
                     if let Some(p) = self.peers.remove(&peer) {
                         let header = PeerHeader {
@@ -560,6 +584,56 @@ impl Conn {
         }
     }
 
+    /// What a peer was sent (post-policy Adj-RIB-Out): its UPDATEs as
+    /// written, in Route Monitoring messages with the O and L flags.
+    fn adj_out(&mut self, peer: PeerIdx, bytes: &[u8]) {
+        if !self.settings.out_post_policy {
+            return;
+        }
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        let header = PeerHeader {
+            flags: p.header.flags | encode::FLAG_O | encode::FLAG_L,
+            time: SystemTime::now(),
+            ..p.header
+        };
+        for msg in encode::split_messages(bytes) {
+            // UPDATEs only: refresh markers are no route information.
+            if msg.get(18) == Some(&2) {
+                encode::route_monitoring(&mut self.out, &header, msg);
+                self.messages += 1;
+            }
+        }
+    }
+
+    /// The Adj-RIB-Out dump of one peer and family: what export sends it.
+    fn dump_adj_out(&mut self, peer: PeerIdx, family: Family, routes: &[(IpNet, Attrs, Attrs)]) {
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        let header = PeerHeader {
+            flags: p.header.flags | encode::FLAG_O | encode::FLAG_L,
+            time: SystemTime::now(),
+            ..p.header
+        };
+        for (net, _, post) in routes {
+            self.scratch.clear();
+            // Export's path identifier when add-path send is on (one path).
+            if let Err(e) = p
+                .out_encoder
+                .announce(family, &[(*net, 1)], post, &mut self.scratch)
+            {
+                tracing::debug!(prefix = %net, error = %e, "route not reported to BMP");
+                continue;
+            }
+            for msg in encode::split_messages(&self.scratch) {
+                encode::route_monitoring(&mut self.out, &header, msg);
+                self.messages += 1;
+            }
+        }
+    }
+
     /// The Loc-RIB report of a prefix: its best path, or withdrawn.
     fn loc_rib(&mut self, family: Family, net: IpNet, best: Option<&PathAttrs>) {
         if !self.settings.loc_rib {
@@ -640,7 +714,7 @@ impl Conn {
                 time: now,
                 ..p.header
             };
-            let stats = [
+            let mut stats = vec![
                 Stat::Gauge(encode::STAT_ADJ_RIB_IN, v4.received + v6.received),
                 Stat::Gauge(encode::STAT_LOC_RIB, v4.installed + v6.installed),
                 Stat::FamilyGauge(
@@ -656,6 +730,21 @@ impl Conn {
                 Stat::FamilyGauge(encode::STAT_LOC_RIB_AF, Family::IPV4_UNICAST, v4.installed),
                 Stat::FamilyGauge(encode::STAT_LOC_RIB_AF, Family::IPV6_UNICAST, v6.installed),
             ];
+            if self.settings.out_post_policy {
+                stats.extend([
+                    Stat::Gauge(encode::STAT_ADJ_RIB_OUT_POST, v4.sent + v6.sent),
+                    Stat::FamilyGauge(
+                        encode::STAT_ADJ_RIB_OUT_POST_AF,
+                        Family::IPV4_UNICAST,
+                        v4.sent,
+                    ),
+                    Stat::FamilyGauge(
+                        encode::STAT_ADJ_RIB_OUT_POST_AF,
+                        Family::IPV6_UNICAST,
+                        v6.sent,
+                    ),
+                ]);
+            }
             encode::statistics(&mut self.out, &header, &stats);
             self.messages += 1;
         }
@@ -690,6 +779,7 @@ fn loc_peer(asn: u32, router_id: Ipv4Addr) -> Peer {
             extended_message: true,
             ..CodecConfig::default()
         }),
+        out_encoder: UpdateEncoder::new(CodecConfig::default()),
     }
 }
 

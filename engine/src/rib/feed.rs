@@ -79,6 +79,15 @@ pub enum RouteChange {
         /// Add-path identifier.
         path_id: u32,
     },
+    /// Messages sent to a peer (UPDATEs, End-of-RIB markers, refresh
+    /// markers), exactly as written: the post-policy Adj-RIB-Out for
+    /// listeners that asked for it (BMP, RFC 8671).
+    Sent {
+        /// The peer.
+        peer: PeerIdx,
+        /// BGP messages, back to back.
+        bytes: bytes::Bytes,
+    },
     /// Changes were lost: read the tables again.
     Lagged,
 }
@@ -86,6 +95,8 @@ pub enum RouteChange {
 struct Listener {
     tx: mpsc::Sender<RouteChange>,
     lagged: bool,
+    /// Wants [`RouteChange::Sent`].
+    sent: bool,
 }
 
 /// The listeners of the change feed.
@@ -102,9 +113,24 @@ impl Feed {
 
     /// A new listener with a queue of `capacity` changes.
     pub fn listen_with(&mut self, capacity: usize) -> mpsc::Receiver<RouteChange> {
+        self.listen_for(capacity, false)
+    }
+
+    /// A new listener with a queue of `capacity` changes that, with
+    /// `sent`, also gets what peers are sent.
+    pub fn listen_for(&mut self, capacity: usize, sent: bool) -> mpsc::Receiver<RouteChange> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        self.listeners.push(Listener { tx, lagged: false });
+        self.listeners.push(Listener {
+            tx,
+            lagged: false,
+            sent,
+        });
         rx
+    }
+
+    /// Whether a listener wants what peers are sent.
+    pub fn wants_sent(&self) -> bool {
+        self.listeners.iter().any(|l| l.sent && !l.tx.is_closed())
     }
 
     /// Whether anyone listens (listeners that went are dropped here).
@@ -130,6 +156,9 @@ impl Feed {
                 return true;
             }
             for c in changes {
+                if !l.sent && matches!(c, RouteChange::Sent { .. }) {
+                    continue;
+                }
                 match l.tx.try_send(c.clone()) {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => {

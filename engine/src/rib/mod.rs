@@ -506,7 +506,9 @@ impl Rib {
         let g = match self.groups.iter().position(|g| *g.key() == key) {
             Some(g) => g,
             None => {
-                self.groups.push(UpdateGroup::new(key));
+                let mut g = UpdateGroup::new(key);
+                g.set_tap(self.feed.wants_sent());
+                self.groups.push(g);
                 self.groups.len() - 1
             }
         };
@@ -830,7 +832,9 @@ impl Rib {
         let g = match self.groups.iter().position(|g| *g.key() == key) {
             Some(g) => g,
             None => {
-                self.groups.push(UpdateGroup::new(key));
+                let mut g = UpdateGroup::new(key);
+                g.set_tap(self.feed.wants_sent());
+                self.groups.push(g);
                 self.groups.len() - 1
             }
         };
@@ -934,17 +938,29 @@ impl Rib {
 
     /// A new listener of route changes (see [`Feed`]).
     pub fn listen_routes(&mut self) -> tokio::sync::mpsc::Receiver<RouteChange> {
-        self.listen_routes_with(FEED_CAPACITY)
+        self.listen_routes_with(FEED_CAPACITY, false)
     }
 
-    /// A new listener of route changes with a queue of `capacity`.
+    /// A new listener of route changes with a queue of `capacity`; with
+    /// `sent`, it also gets what each peer is sent ([`RouteChange::Sent`]).
     pub fn listen_routes_with(
         &mut self,
         capacity: usize,
+        sent: bool,
     ) -> tokio::sync::mpsc::Receiver<RouteChange> {
         self.v4.watch(true);
         self.v6.watch(true);
-        self.feed.listen_with(capacity)
+        let rx = self.feed.listen_for(capacity, sent);
+        self.tap_groups();
+        rx
+    }
+
+    /// Has update groups copy what they send while someone wants it.
+    fn tap_groups(&mut self) {
+        let on = self.feed.wants_sent();
+        for g in &mut self.groups {
+            g.set_tap(on);
+        }
     }
 
     /// A session reached Established: listeners hear it after the changes
@@ -981,16 +997,26 @@ impl Rib {
         if !self.feed.active() {
             self.v4.watch(false);
             self.v6.watch(false);
+            self.tap_groups();
             return;
         }
         let (t4, all4) = self.v4.take_touched();
         let (t6, all6) = self.v6.take_touched();
-        if t4.is_empty() && t6.is_empty() && !(all4 || all6) {
+        // Copies stop once no listener wants them.
+        self.tap_groups();
+        let sent: Vec<RouteChange> = self
+            .groups
+            .iter_mut()
+            .flat_map(|g| g.take_sent())
+            .map(|(peer, bytes)| RouteChange::Sent { peer, bytes })
+            .collect();
+        if t4.is_empty() && t6.is_empty() && !(all4 || all6) && sent.is_empty() {
             return;
         }
-        let mut changes = Vec::with_capacity(t4.len() + t6.len());
+        let mut changes = Vec::with_capacity(t4.len() + t6.len() + sent.len());
         Self::changes_of(&self.v4, Family::IPV4_UNICAST, &t4, &mut changes);
         Self::changes_of(&self.v6, Family::IPV6_UNICAST, &t6, &mut changes);
+        changes.extend(sent);
         self.feed.publish(&changes, all4 || all6);
     }
 

@@ -69,6 +69,7 @@ fn write_stations(
             adj_rib_in_pre_policy: Some(s.pre_policy),
             adj_rib_in_post_policy: Some(s.post_policy),
             loc_rib: Some(s.loc_rib),
+            adj_rib_out_post_policy: Some(s.out_post_policy),
             statistics_interval: Some(s.statistics_interval),
             session_state: Some(if v.stats.up.load(Ordering::Relaxed) {
                 StationSessionState::Up
