@@ -43,6 +43,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const FLUSH_AT: usize = 64 * 1024;
 
 /// Why a connection ended.
+#[derive(Debug)]
 enum End {
     /// Told to stop: Termination was sent.
     Stopped,
@@ -805,4 +806,121 @@ fn sys_name() -> String {
 
 fn sys_descr() -> String {
     format!("ocbgpd {}", env!("CARGO_PKG_VERSION"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rib::PathAttrs;
+    use crate::wire::{AsPath, Attributes, NextHop, Origin};
+
+    fn conn(settings: StationSettings) -> Conn {
+        Conn {
+            settings,
+            stats: Arc::new(StationStats::default()),
+            peers: HashMap::new(),
+            loc: loc_peer(65001, Ipv4Addr::new(192, 0, 2, 1)),
+            out: BytesMut::new(),
+            scratch: BytesMut::new(),
+            messages: 0,
+        }
+    }
+
+    fn settings() -> StationSettings {
+        StationSettings {
+            address: "192.0.2.9".parse().unwrap(),
+            port: 11019,
+            pre_policy: true,
+            post_policy: true,
+            loc_rib: true,
+            out_post_policy: false,
+            statistics_interval: 0,
+        }
+    }
+
+    fn attrs(med: u32) -> Attrs {
+        Arc::new(PathAttrs {
+            attrs: Attributes {
+                origin: Some(Origin::Igp),
+                as_path: Some(AsPath::default()),
+                med: Some(med),
+                ..Attributes::default()
+            },
+            next_hop: Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 2))),
+        })
+    }
+
+    /// (message type, peer type, flags) of every BMP message written.
+    fn written(out: &[u8]) -> Vec<(u8, u8, u8)> {
+        let mut v = Vec::new();
+        let mut at = 0;
+        while at + 6 <= out.len() {
+            let len = u32::from_be_bytes([out[at + 1], out[at + 2], out[at + 3], out[at + 4]]);
+            v.push((out[at + 5], out[at + 6], out[at + 7]));
+            at += len as usize;
+        }
+        v
+    }
+
+    #[test]
+    fn an_overflow_ends_the_connection_and_counts_a_drop() {
+        let mut c = conn(settings());
+        let r = c.changes(&mut vec![RouteChange::Lagged]);
+        assert!(matches!(r, Err(End::Failed(e)) if e.contains("overflow")));
+        assert_eq!(c.stats.drops.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn loc_rib_follows_the_best_path_of_each_prefix() {
+        let mut c = conn(StationSettings {
+            pre_policy: false,
+            post_policy: false,
+            ..settings()
+        });
+        let net: IpNet = "10.0.0.0/8".parse().unwrap();
+        let set = |peer, best| RouteChange::Set {
+            family: Family::IPV4_UNICAST,
+            net,
+            peer: PeerIdx(peer),
+            path_id: 0,
+            received: attrs(1),
+            accepted: Some(attrs(1)),
+            best,
+        };
+        // Two paths touched, one best: one announcement.
+        c.changes(&mut vec![set(1, true), set(2, false)]).unwrap();
+        let w = written(&c.out);
+        assert_eq!(w, vec![(0, encode::PEER_LOC_RIB, 0)]);
+        // The prefix has no best path left: a withdrawal (an UPDATE with
+        // withdrawn routes, no attributes).
+        c.out.clear();
+        c.changes(&mut vec![
+            set(2, false),
+            RouteChange::Gone {
+                family: Family::IPV4_UNICAST,
+                net,
+                peer: PeerIdx(1),
+                path_id: 0,
+            },
+        ])
+        .unwrap();
+        assert_eq!(written(&c.out).len(), 1);
+        let update = &c.out[6 + 42..];
+        // Withdrawn routes length 2 (one /8), then no attributes.
+        assert_eq!(&update[19..21], &[0, 2]);
+    }
+
+    #[test]
+    fn routes_of_peers_not_up_are_not_reported() {
+        let mut c = conn(settings());
+        c.changes(&mut vec![RouteChange::Gone {
+            family: Family::IPV4_UNICAST,
+            net: "10.0.0.0/8".parse().unwrap(),
+            peer: PeerIdx(7),
+            path_id: 0,
+        }])
+        .unwrap();
+        // Only the Loc-RIB view of the prefix.
+        assert_eq!(written(&c.out), vec![(0, encode::PEER_LOC_RIB, 0)]);
+    }
 }

@@ -187,6 +187,26 @@ mod tests {
     }
 
     #[test]
+    fn only_listeners_that_asked_get_what_peers_are_sent() {
+        let mut feed = Feed::default();
+        let mut plain = feed.listen_with(10);
+        assert!(!feed.wants_sent());
+        let mut bmp = feed.listen_for(10, true);
+        assert!(feed.wants_sent());
+        let sent = RouteChange::Sent {
+            peer: PeerIdx(1),
+            bytes: bytes::Bytes::from_static(&[0xff; 19]),
+        };
+        feed.publish(&[sent, gone(1)], false);
+        assert!(matches!(plain.try_recv(), Ok(RouteChange::Gone { .. })));
+        assert!(plain.try_recv().is_err());
+        assert!(matches!(bmp.try_recv(), Ok(RouteChange::Sent { .. })));
+        assert!(matches!(bmp.try_recv(), Ok(RouteChange::Gone { .. })));
+        drop(bmp);
+        assert!(!feed.wants_sent());
+    }
+
+    #[test]
     fn a_full_listener_is_lagged_then_told_so() {
         let mut feed = Feed::default();
         let mut slow = feed.listen_with(2);
