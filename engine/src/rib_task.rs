@@ -97,6 +97,11 @@ impl RibHandle {
         RibHandle { commands, events }
     }
 
+    /// Whether both handles lead to the same RIB task.
+    pub fn same(&self, other: &RibHandle) -> bool {
+        self.commands.same_channel(&other.commands)
+    }
+
     /// Where sessions send their events.
     pub fn events(&self) -> mpsc::UnboundedSender<RibEvent> {
         self.events.clone()

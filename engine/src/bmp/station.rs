@@ -235,8 +235,16 @@ async fn session(
         tokio::time::interval_at(tokio::time::Instant::now() + every, every)
     });
     let mut batch = Vec::with_capacity(1024);
+    // A handle keeps its RIB task alive: when BGP restarts (new AS or
+    // router id) the station must let go of the old one and start over.
+    let mut check = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
+            _ = check.tick() => {
+                if !source().is_some_and(|r| r.same(&rib)) {
+                    return End::Failed("BGP restarted".into());
+                }
+            }
             n = feed.recv_many(&mut batch, 1024) => {
                 if n == 0 {
                     return End::Failed("BGP restarted".into());
