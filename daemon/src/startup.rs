@@ -115,6 +115,7 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), metrics_task).await;
     // Stations hear Termination before the sessions go down.
     engine.stop_bmp(std::time::Duration::from_secs(2)).await;
+    engine.stop_mrt(std::time::Duration::from_secs(5)).await;
     engine.stop();
     if let Some(error) = failed {
         return Err(error);

@@ -12,6 +12,7 @@ mod dynamic;
 
 use crate::bmp::{RibSource, StationKey, StationSettings, StationView, Stations};
 use crate::config::{DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
+use crate::mrt::{DumpSettings, DumpView, Dumps};
 use crate::policy::{Chain, DefaultPolicy, Policies};
 use crate::rib::{
     FamilyLimits, Inbound, LocalSettings, Outbound, PathAttrs, PeerIdx, PeerInfo, SharedPolicy,
@@ -105,6 +106,8 @@ struct Inner {
     dynamic: Mutex<Vec<DynamicRange>>,
     /// BMP stations.
     bmp: Stations,
+    /// MRT dumps.
+    mrt: Dumps,
 }
 
 /// The BGP speaker. Cheap to clone; every call returns at once (work goes
@@ -173,7 +176,8 @@ impl Engine {
                     running: Mutex::new(None),
                     policies: Mutex::new(Policies::empty()),
                     dynamic: Mutex::new(Vec::new()),
-                    bmp: Stations::new(source),
+                    bmp: Stations::new(source.clone()),
+                    mrt: Dumps::new(source),
                 }
             }),
         };
@@ -481,6 +485,28 @@ impl Engine {
     /// Termination messages to go out (the daemon's shutdown).
     pub async fn stop_bmp(&self, limit: std::time::Duration) {
         self.inner.bmp.stop_all(limit).await;
+    }
+
+    /// Starts an MRT dump or applies its changed settings.
+    pub fn set_mrt_dump(&self, settings: DumpSettings) {
+        let _rt = self.inner.runtime.enter();
+        self.inner.mrt.set(settings);
+    }
+
+    /// Stops an MRT dump.
+    pub fn remove_mrt_dump(&self, name: &str) {
+        self.inner.mrt.remove(name);
+    }
+
+    /// The MRT dumps with their counters.
+    pub fn mrt_dumps(&self) -> Vec<DumpView> {
+        self.inner.mrt.list()
+    }
+
+    /// Stops every MRT dump, waiting at most `limit` for files to be
+    /// flushed (the daemon's shutdown).
+    pub async fn stop_mrt(&self, limit: std::time::Duration) {
+        self.inner.mrt.stop_all(limit).await;
     }
 
     /// The socket addresses the BGP listener has bound.

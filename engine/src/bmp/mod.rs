@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use crate::rib_task::RibHandle;
 
 pub use station::QUEUE;
+pub(crate) use station::{read_batch, DumpPath};
 
 /// A station's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +78,8 @@ impl StationStats {
     }
 }
 
-/// Where a station finds the RIB (None while BGP is not running).
+/// Where a station (or an MRT dump) finds the RIB (None while BGP is not
+/// running).
 pub(crate) type RibSource = Arc<dyn Fn() -> Option<RibHandle> + Send + Sync>;
 
 /// One running station.

@@ -343,12 +343,13 @@ async fn dump(
     Ok(())
 }
 
-/// One path of a prefix, as the dump reads it.
-type DumpPath = (PeerIdx, u32, Attrs, Option<Attrs>, bool);
+/// One path of a prefix, as a dump reads it: source, path id, received
+/// and accepted attributes, whether it is the best.
+pub(crate) type DumpPath = (PeerIdx, u32, Attrs, Option<Attrs>, bool);
 
 /// Up to [`DUMP_BATCH`] prefixes from `from` on, and where to go on.
 #[allow(clippy::type_complexity)]
-fn read_batch<K: RouteKey>(
+pub(crate) fn read_batch<K: RouteKey>(
     table: &crate::rib::Table<K>,
     from: Option<IpNet>,
 ) -> (Vec<(IpNet, Vec<DumpPath>)>, Option<IpNet>) {

@@ -20,6 +20,7 @@ pub use resolve::{
 
 use crate::bmp::{StationKey, StationSettings};
 use crate::engine::{Engine, ListenChange};
+use crate::mrt::DumpSettings;
 use crate::policy::{Policies, ROUTING_POLICY_PATH};
 use crate::rib::PathAttrs;
 
@@ -73,6 +74,10 @@ struct Plan {
     stations: Vec<StationSettings>,
     /// BMP stations to stop.
     stations_removed: Vec<StationKey>,
+    /// MRT dumps to start or change.
+    dumps: Vec<DumpSettings>,
+    /// MRT dumps to stop, by name.
+    dumps_removed: Vec<String>,
 }
 
 /// Connects the datastore to the engine.
@@ -163,6 +168,12 @@ impl Northbound {
         for s in plan.stations {
             self.engine.set_bmp_station(s);
         }
+        for name in plan.dumps_removed {
+            self.engine.remove_mrt_dump(&name);
+        }
+        for d in plan.dumps {
+            self.engine.set_mrt_dump(d);
+        }
     }
 }
 
@@ -233,10 +244,12 @@ fn plan_all(config: &Config) -> Result<Plan, Problem> {
 fn plan_bgp(config: &Config) -> Result<Plan, Problem> {
     let tree = config.tree();
     let stations = resolve::bmp_stations(tree)?;
+    let dumps = resolve::mrt_dumps(tree)?;
     let Some(global) = resolve::global(tree)? else {
         return Ok(Plan {
             global: Some(None),
             stations,
+            dumps,
             ..Plan::default()
         });
     };
@@ -246,6 +259,7 @@ fn plan_bgp(config: &Config) -> Result<Plan, Problem> {
         .collect::<Result<_, _>>()?;
     Ok(Plan {
         stations,
+        dumps,
         originated: resolve::originated(tree)?,
         dynamic: Some(resolve::dynamic_ranges(tree, &global)?),
         global: Some(Some(global)),
@@ -329,14 +343,24 @@ fn plan_bgp_change(
             .map(|s| s.key())
             .filter(|k| !keep.contains(k))
             .collect();
+        let keep: BTreeSet<&str> = plan.dumps.iter().map(|d| d.name.as_str()).collect();
+        plan.dumps_removed = resolve::mrt_dumps(old.tree())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| d.name)
+            .filter(|n| !keep.contains(n.as_str()))
+            .collect();
         return Ok(plan);
     }
     let (stations, stations_removed) = plan_stations(new, changes)?;
+    let (dumps, dumps_removed) = plan_dumps(new, changes)?;
     // The global settings did not change: the engine's are current.
     let Some(global) = current else {
         return Ok(Plan {
             stations,
             stations_removed,
+            dumps,
+            dumps_removed,
             ..Plan::default()
         });
     };
@@ -355,6 +379,8 @@ fn plan_bgp_change(
     let mut plan = Plan {
         stations,
         stations_removed,
+        dumps,
+        dumps_removed,
         ..Plan::default()
     };
     if changes.list(ListKind::BgpPeerGroup).next().is_some() {
@@ -399,6 +425,21 @@ fn plan_stations(
                     removed.push((a, p));
                 }
             }
+        }
+    }
+    Ok((set, removed))
+}
+
+/// The MRT dumps a transaction adds, changes or removes.
+fn plan_dumps(
+    new: &Config,
+    changes: &ChangeSet,
+) -> Result<(Vec<DumpSettings>, Vec<String>), Problem> {
+    let (mut set, mut removed) = (Vec::new(), Vec::new());
+    for c in changes.list(ListKind::BgpDump) {
+        match resolve::mrt_dump(new.tree(), &c.path)? {
+            Some(d) if c.op != Op::Deleted => set.push(d),
+            _ => removed.extend(c.keys.first().cloned()),
         }
     }
     Ok((set, removed))

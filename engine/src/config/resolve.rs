@@ -5,9 +5,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
-use ocbgp_models::gen::config::{Global, Neighbor, Route, Station};
+use ocbgp_models::gen::config::{Dump, Global, Neighbor, Route, Station};
 use ocbgp_models::gen::types::{
-    AfiSafiType, BgpOriginAttrType, CommunityType, DefaultPolicyType, RemovePrivateAsOption,
+    AfiSafiType, BgpOriginAttrType, CommunityType, DefaultPolicyType, DumpType,
+    RemovePrivateAsOption,
 };
 use ocbgp_models::gen::{paths, FromNode};
 use ocbgp_models::ModelError;
@@ -15,6 +16,7 @@ use yang2::data::{Data, DataTree};
 
 use super::Problem;
 use crate::bmp::StationSettings;
+use crate::mrt::{DumpKind, DumpSettings};
 use crate::policy::sets::community::{parse_large, parse_std};
 use crate::policy::DefaultPolicy;
 use crate::rib::{
@@ -646,6 +648,73 @@ fn station(s: &Station) -> Result<StationSettings, Problem> {
         loc_rib: c.loc_rib,
         out_post_policy: c.adj_rib_out_post_policy,
         statistics_interval: c.statistics_interval,
+    })
+}
+
+fn dump_path(name: &str) -> String {
+    format!(
+        "{}/ocbgp:mrt/dump[name={}]",
+        bgp_path(),
+        ocbgp_models::path::quote(name)
+    )
+}
+
+/// Every configured MRT dump.
+pub fn mrt_dumps(tree: &DataTree<'static>) -> Result<Vec<DumpSettings>, Problem> {
+    let xpath = format!("{}/ocbgp:mrt/dump", bgp_path());
+    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else {
+        return Ok(Vec::new());
+    };
+    set.iter()
+        .map(|n| dump(&Dump::from_node(n).map_err(model)?))
+        .collect()
+}
+
+/// One MRT dump by its data path; `None` if it is not configured.
+pub fn mrt_dump(tree: &DataTree<'static>, path: &str) -> Result<Option<DumpSettings>, Problem> {
+    if tree.find_path(path).is_err() {
+        return Ok(None);
+    }
+    dump(&Dump::from_tree(tree, path).map_err(model)?).map(Some)
+}
+
+fn dump(d: &Dump) -> Result<DumpSettings, Problem> {
+    let at = |leaf: &str| Some(format!("{}/config/{leaf}", dump_path(&d.name)));
+    let c = &d.config;
+    let kind = match c.r#type {
+        Some(DumpType::Updates) => DumpKind::Updates,
+        Some(DumpType::Table) => DumpKind::Table,
+        None => {
+            return Err(Problem {
+                path: at("type"),
+                reason: "an MRT dump needs a type, UPDATES or TABLE".into(),
+            })
+        }
+    };
+    let Some(file_name) = c.file_name.clone().filter(|f| !f.trim().is_empty()) else {
+        return Err(Problem {
+            path: at("file-name"),
+            reason: "an MRT dump needs a file-name".into(),
+        });
+    };
+    // The folder must be there now: a dump that cannot write is refused
+    // at commit rather than failing later.
+    let expanded = crate::mrt::expand(&file_name, std::time::SystemTime::now());
+    let dir = std::path::Path::new(&expanded)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !dir.is_dir() {
+        return Err(Problem {
+            path: at("file-name"),
+            reason: format!("folder {} does not exist", dir.display()),
+        });
+    }
+    Ok(DumpSettings {
+        name: d.name.clone(),
+        kind,
+        file_name,
+        rotation_interval: c.rotation_interval,
     })
 }
 

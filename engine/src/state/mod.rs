@@ -14,7 +14,7 @@ mod rib_stream;
 use std::time::Duration;
 
 use ocbgp_models::datastore::{StateProvider, StateStream, StreamChange};
-use ocbgp_models::gen::state::{GlobalState, StationState};
+use ocbgp_models::gen::state::{DumpState, GlobalState, StationState};
 use ocbgp_models::ModelError;
 use yang2::data::DataTree;
 
@@ -87,6 +87,39 @@ fn write_stations(
     Ok(())
 }
 
+/// The MRT dumps' state: settings in force and the file being written.
+fn write_dumps(
+    engine: &Engine,
+    tree: &mut DataTree<'static>,
+    path: &str,
+) -> Result<(), ModelError> {
+    use crate::mrt::DumpKind;
+    use ocbgp_models::gen::types::DumpType;
+    for v in engine.mrt_dumps() {
+        let s = &v.settings;
+        let at = format!(
+            "{}/ocbgp:mrt/dump[name={}]/state",
+            bgp_path(),
+            ocbgp_models::path::quote(&s.name)
+        );
+        if !wants(path, &at) {
+            continue;
+        }
+        DumpState {
+            name: Some(s.name.clone()),
+            r#type: Some(match s.kind {
+                DumpKind::Updates => DumpType::Updates,
+                DumpKind::Table => DumpType::Table,
+            }),
+            file_name: Some(s.file_name.clone()),
+            rotation_interval: Some(s.rotation_interval),
+            current_file: v.stats.current_file(),
+        }
+        .write(tree, &at)?;
+    }
+    Ok(())
+}
+
 impl StateProvider for EngineState {
     fn write_state(&self, tree: &mut DataTree<'static>, path: &str) -> Result<(), ModelError> {
         let bgp = bgp_path();
@@ -94,6 +127,7 @@ impl StateProvider for EngineState {
             return Ok(());
         }
         write_stations(&self.engine, tree, path)?;
+        write_dumps(&self.engine, tree, path)?;
         let Some(global) = self.engine.global() else {
             return Ok(());
         };
