@@ -1021,3 +1021,39 @@ fn bmp_servers_map_to_stations() {
     );
     assert!(!stderr.contains("bmp-servers\t"), "{stderr}");
 }
+
+#[test]
+fn mrt_dumps_map_with_go_time_names() {
+    let dir = Scratch::new("mrt");
+    let toml = format!(
+        r#"
+[global.config]
+  as = 65001
+  router-id = "192.0.2.1"
+[[mrt-dump]]
+  [mrt-dump.config]
+    dump-type = "updates"
+    file-name = "{d}/20060102.1504.dump"
+    rotation-interval = 180
+[[mrt-dump]]
+  [mrt-dump.config]
+    dump-type = "table"
+    file-name = "{d}/table.dump"
+    dump-interval = 60
+"#,
+        d = dir.0.display()
+    );
+    let (json, stderr) = convert(&dir.file("gobgpd.toml", &toml));
+    let dumps = &bgp(&json)["ocbgp:mrt"]["dump"];
+    let upd = entry(dumps, "name", "dump-1");
+    assert_eq!(upd["config"]["type"], "UPDATES");
+    assert_eq!(
+        upd["config"]["file-name"],
+        format!("{}/%Y%m%d.%H%M.dump", dir.0.display())
+    );
+    assert_eq!(upd["config"]["rotation-interval"], 180);
+    let table = entry(dumps, "name", "dump-2");
+    assert_eq!(table["config"]["type"], "TABLE");
+    assert_eq!(table["config"]["rotation-interval"], 60);
+    assert!(!stderr.contains("mrt-dump"), "{stderr}");
+}
