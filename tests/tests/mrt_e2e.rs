@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ocbgp_tests::lab::*;
-use ocbgp_tests::wait_until;
+use ocbgp_tests::{bin_path, wait_until};
 use serde_json::{json, Value};
 
 const UP: Duration = Duration::from_secs(30);
@@ -186,4 +186,63 @@ fn table_and_update_dumps_read_by_bgpdump_and_gobgp() {
         );
     }
     assert!(inject.contains("PEER_INDEX_TABLE"), "{inject}");
+
+    // The CLI: the dumps, a one-off table dump, injecting files.
+    let cli = |args: &[&str]| -> String {
+        let target = d.config().gnmi_addr().to_string();
+        let mut all = vec!["--target", target.as_str()];
+        all.extend_from_slice(args);
+        let o = d
+            .host()
+            .try_run(bin_path("ocbgp").to_str().expect("utf-8"), &all);
+        let out = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(
+            o.status.success(),
+            "ocbgp {args:?}: {out} {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        out
+    };
+    let listed = cli(&["mrt"]);
+    assert!(
+        listed.contains("rib") && listed.contains("UPDATES"),
+        "{listed}"
+    );
+    let oneoff = dir.join("oneoff.mrt");
+    cli(&["mrt", "dump", oneoff.to_str().expect("utf-8")]);
+    assert!(
+        find(&bgpdump(&oneoff), "B", OURS).is_some(),
+        "one-off dump lacks our route"
+    );
+    assert!(
+        !cli(&["mrt"]).contains("ocbgp-cli"),
+        "the one-off dump entry was left behind"
+    );
+    // Our table dump back in as originated routes (A with its MED and
+    // community), and the update log's C, filtered by prefix.
+    cli(&[
+        "mrt",
+        "inject",
+        rib.to_str().expect("utf-8"),
+        "--prefix",
+        "10.1.0.0/16",
+    ]);
+    cli(&[
+        "mrt",
+        "inject",
+        updates.to_str().expect("utf-8"),
+        "--prefix",
+        "10.3.0.0/16",
+        "--count",
+        "1",
+    ]);
+    let originated = d
+        .try_gnmi_get(&format!("{BGP}/global/ocbgp:originated-routes"))
+        .unwrap_or_else(|e| d.fail(&e));
+    let text = serde_json::to_string(&originated).unwrap_or_default();
+    assert!(
+        text.contains(A) && text.contains("65010:7") && text.contains(C),
+        "injected routes missing: {text}"
+    );
+    assert!(!text.contains(B), "the prefix filter let B through: {text}");
 }
