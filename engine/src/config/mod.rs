@@ -107,6 +107,9 @@ impl Northbound {
     /// sockets), so that [`Northbound::execute`] cannot fail. Dropping the
     /// plan releases it.
     fn acquire(&self, plan: &mut Plan) -> Result<(), Problem> {
+        for d in &plan.dumps {
+            resolve::dump_folder(d)?;
+        }
         if let Some(Some(g)) = &plan.global {
             let change = self.engine.prepare_listen(&g.listen).map_err(|e| {
                 let addresses = if g.listen.addresses.is_empty() {
@@ -199,6 +202,9 @@ pub fn check(config: &Config, host: bool) -> Result<(), Problem> {
     let plan = plan_all(config)?;
     if !host {
         return Ok(());
+    }
+    for d in &plan.dumps {
+        resolve::dump_folder(d)?;
     }
     if let Some(Some(g)) = &plan.global {
         if g.listen.enabled {

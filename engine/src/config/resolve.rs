@@ -651,6 +651,23 @@ fn station(s: &Station) -> Result<StationSettings, Problem> {
     })
 }
 
+/// Checks that a dump's folder exists on this host: a dump that cannot
+/// write is refused at commit rather than failing later.
+pub fn dump_folder(d: &DumpSettings) -> Result<(), Problem> {
+    let expanded = crate::mrt::expand(&d.file_name, std::time::SystemTime::now());
+    let dir = std::path::Path::new(&expanded)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(Problem {
+        path: Some(format!("{}/config/file-name", dump_path(&d.name))),
+        reason: format!("folder {} does not exist", dir.display()),
+    })
+}
+
 fn dump_path(name: &str) -> String {
     format!(
         "{}/ocbgp:mrt/dump[name={}]",
@@ -697,19 +714,6 @@ fn dump(d: &Dump) -> Result<DumpSettings, Problem> {
             reason: "an MRT dump needs a file-name".into(),
         });
     };
-    // The folder must be there now: a dump that cannot write is refused
-    // at commit rather than failing later.
-    let expanded = crate::mrt::expand(&file_name, std::time::SystemTime::now());
-    let dir = std::path::Path::new(&expanded)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    if !dir.is_dir() {
-        return Err(Problem {
-            path: at("file-name"),
-            reason: format!("folder {} does not exist", dir.display()),
-        });
-    }
     Ok(DumpSettings {
         name: d.name.clone(),
         kind,
