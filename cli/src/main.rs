@@ -2,9 +2,11 @@
 //! BGP for session resets) to the daemon, like any other management
 //! client. Verbs live in their own modules; this file is the command line.
 
+mod bmp;
 mod client;
 mod commit;
 mod monitor;
+mod mrt;
 mod neighbor;
 mod paths;
 mod policy;
@@ -53,6 +55,17 @@ enum Command {
         address: Option<String>,
         #[command(subcommand)]
         action: Option<NeighborAction>,
+    },
+    /// BMP monitoring stations: state, counters and what each is sent.
+    #[command(after_help = "Examples:\n  ocbgp bmp\n  ocbgp bmp --json")]
+    Bmp,
+    /// MRT dumps: the configured ones, a one-off table dump, injecting a file.
+    #[command(
+        after_help = "Examples:\n  ocbgp mrt\n  ocbgp mrt dump /var/lib/ocbgp/rib.mrt\n  ocbgp mrt inject rib.20240101.0000.mrt --count 1000 --prefix 10.0.0.0/8"
+    )]
+    Mrt {
+        #[command(subcommand)]
+        action: Option<MrtAction>,
     },
     /// The global (Loc-RIB) table and originated routes.
     #[command(
@@ -148,6 +161,31 @@ enum Command {
         /// Where to write the result (default: standard output).
         #[arg(short = 'o', long = "output", value_name = "OUT")]
         output: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MrtAction {
+    /// ocbgpd writes one TABLE_DUMP_V2 snapshot to FILE (an absolute path
+    /// on the daemon's machine).
+    Dump {
+        /// Where ocbgpd writes the dump.
+        file: String,
+        /// Seconds to wait for it.
+        #[arg(long, default_value_t = 600)]
+        timeout: u64,
+    },
+    /// Announces the routes of a TABLE_DUMP_V2 or BGP4MP file (read here)
+    /// as originated routes, in one commit.
+    Inject {
+        /// The MRT file.
+        file: std::path::PathBuf,
+        /// At most this many routes (the first ones in the file).
+        #[arg(long)]
+        count: Option<usize>,
+        /// Only routes inside this prefix.
+        #[arg(long)]
+        prefix: Option<ipnet::IpNet>,
     },
 }
 
@@ -298,6 +336,19 @@ async fn run(args: &Args) -> anyhow::Result<()> {
             address: None,
             action: None,
         } => neighbor::summary(c, json).await,
+        Command::Bmp => bmp::list_stations(c, json).await,
+        Command::Mrt { action: None } => mrt::list_dumps(c, json).await,
+        Command::Mrt {
+            action: Some(MrtAction::Dump { file, timeout }),
+        } => mrt::dump(c, file, std::time::Duration::from_secs(*timeout), json).await,
+        Command::Mrt {
+            action:
+                Some(MrtAction::Inject {
+                    file,
+                    count,
+                    prefix,
+                }),
+        } => mrt::inject(c, file, *count, *prefix, json).await,
         Command::Neighbor {
             address: None,
             action: Some(_),

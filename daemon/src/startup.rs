@@ -126,6 +126,9 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
     }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), metrics_task).await;
     let _ = heartbeat.await;
+    // Stations hear Termination before the sessions go down.
+    engine.stop_bmp(std::time::Duration::from_secs(2)).await;
+    engine.stop_mrt(std::time::Duration::from_secs(5)).await;
     if graceful {
         // Peers with graceful restart keep our routes until we are back.
         engine.stop_graceful();

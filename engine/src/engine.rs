@@ -10,7 +10,9 @@ use ipnet::IpNet;
 
 mod dynamic;
 
+use crate::bmp::{RibSource, StationKey, StationSettings, StationView, Stations};
 use crate::config::{DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
+use crate::mrt::{DumpSettings, DumpView, Dumps};
 use crate::policy::{Chain, DefaultPolicy, Policies};
 use crate::restart::RestartState;
 use crate::rib::{
@@ -107,6 +109,10 @@ struct Inner {
     dynamic: Mutex<Vec<DynamicRange>>,
     /// The speaker's own graceful restart.
     restart: Arc<RestartState>,
+    /// BMP stations.
+    bmp: Stations,
+    /// MRT dumps.
+    mrt: Dumps,
 }
 
 /// The BGP speaker. Cheap to clone; every call returns at once (work goes
@@ -161,13 +167,24 @@ impl Engine {
     /// given global settings.
     pub fn new(runtime: tokio::runtime::Handle) -> Engine {
         let engine = Engine {
-            inner: Arc::new(Inner {
-                runtime,
-                listener: Listener::new(),
-                running: Mutex::new(None),
-                policies: Mutex::new(Policies::empty()),
-                dynamic: Mutex::new(Vec::new()),
-                restart: RestartState::new(),
+            inner: Arc::new_cyclic(|weak: &std::sync::Weak<Inner>| {
+                let weak = weak.clone();
+                // Stations find the RIB in force when they (re)connect.
+                let source: RibSource = Arc::new(move || {
+                    let inner = weak.upgrade()?;
+                    let running = inner.running.lock().unwrap_or_else(|e| e.into_inner());
+                    running.as_ref().map(|r| r.rib.clone())
+                });
+                Inner {
+                    runtime,
+                    listener: Listener::new(),
+                    running: Mutex::new(None),
+                    policies: Mutex::new(Policies::empty()),
+                    dynamic: Mutex::new(Vec::new()),
+                    restart: RestartState::new(),
+                    bmp: Stations::new(source.clone()),
+                    mrt: Dumps::new(source),
+                }
             }),
         };
         let weak = Arc::downgrade(&engine.inner);
@@ -488,6 +505,51 @@ impl Engine {
     /// The global settings in effect.
     pub fn global(&self) -> Option<GlobalSettings> {
         self.running().as_ref().map(|r| r.global.clone())
+    }
+
+    /// Starts a BMP station or applies its changed settings (the others
+    /// are not touched).
+    pub fn set_bmp_station(&self, settings: StationSettings) {
+        let _rt = self.inner.runtime.enter();
+        self.inner.bmp.set(settings);
+    }
+
+    /// Stops a BMP station: it is sent Termination.
+    pub fn remove_bmp_station(&self, key: StationKey) {
+        self.inner.bmp.remove(key);
+    }
+
+    /// The BMP stations with their counters.
+    pub fn bmp_stations(&self) -> Vec<StationView> {
+        self.inner.bmp.list()
+    }
+
+    /// Stops every BMP station, waiting at most `limit` for their
+    /// Termination messages to go out (the daemon's shutdown).
+    pub async fn stop_bmp(&self, limit: std::time::Duration) {
+        self.inner.bmp.stop_all(limit).await;
+    }
+
+    /// Starts an MRT dump or applies its changed settings.
+    pub fn set_mrt_dump(&self, settings: DumpSettings) {
+        let _rt = self.inner.runtime.enter();
+        self.inner.mrt.set(settings);
+    }
+
+    /// Stops an MRT dump.
+    pub fn remove_mrt_dump(&self, name: &str) {
+        self.inner.mrt.remove(name);
+    }
+
+    /// The MRT dumps with their counters.
+    pub fn mrt_dumps(&self) -> Vec<DumpView> {
+        self.inner.mrt.list()
+    }
+
+    /// Stops every MRT dump, waiting at most `limit` for files to be
+    /// flushed (the daemon's shutdown).
+    pub async fn stop_mrt(&self, limit: std::time::Duration) {
+        self.inner.mrt.stop_all(limit).await;
     }
 
     /// The socket addresses the BGP listener has bound.

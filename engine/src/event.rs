@@ -5,7 +5,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use crate::rib::{Outbox, PeerIdx};
-use crate::wire::{DecodedUpdate, Family, Negotiated};
+use crate::wire::{DecodedUpdate, Family, Negotiated, Notification, Open};
 
 /// A session's facts once it is established.
 #[derive(Debug, Clone)]
@@ -18,6 +18,23 @@ pub struct SessionInfo {
     pub remote: SocketAddr,
     /// The peer's BGP identifier.
     pub remote_router_id: Ipv4Addr,
+    /// The OPEN we sent (for BMP Peer Up).
+    pub sent_open: Open,
+    /// The OPEN the peer sent.
+    pub received_open: Open,
+}
+
+/// Why a session left Established, as BMP reports it (RFC 7854 4.9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownReason {
+    /// We closed it with this NOTIFICATION (reason 1).
+    LocalNotification(Notification),
+    /// We closed it without a NOTIFICATION (reason 2).
+    LocalNoNotification,
+    /// The peer closed it with this NOTIFICATION (reason 3).
+    RemoteNotification(Notification),
+    /// The connection ended without a NOTIFICATION (reason 4).
+    RemoteNoNotification,
 }
 
 /// An event from a session to the RIB task.
@@ -62,6 +79,8 @@ pub enum RibEvent {
     Down {
         /// The peer.
         peer: PeerIdx,
+        /// Why.
+        reason: DownReason,
         /// Families whose routes are kept stale while the peer restarts.
         retain: Vec<Family>,
     },

@@ -6,9 +6,11 @@
 //! [`rib`], which selects best paths and exports through update groups
 //! back to the sessions' writers.
 
+pub mod bmp;
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod mrt;
 pub mod policy;
 pub mod restart;
 pub mod rib;

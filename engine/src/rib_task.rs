@@ -14,7 +14,7 @@ use crate::event::{RibEvent, SessionInfo};
 use crate::restart::RestartState;
 use crate::rib::{
     Breach, FamilyLimits, GroupKey, LimitEvent, LocalSettings, Outbox, PathAttrs, PeerIdx,
-    PeerInfo, Rib, SelectionOptions, SharedPolicy, SourceKind,
+    PeerInfo, Rib, SelectionOptions, SessionUp, SharedPolicy, SourceKind,
 };
 use crate::session::PeerHandle;
 use crate::wire::{Afi, CodecConfig, Family, PeerKind};
@@ -125,6 +125,11 @@ impl RibHandle {
             }
         });
         RibHandle { commands, events }
+    }
+
+    /// Whether both handles lead to the same RIB task.
+    pub fn same(&self, other: &RibHandle) -> bool {
+        self.commands.same_channel(&other.commands)
     }
 
     /// Where sessions send their events.
@@ -328,6 +333,7 @@ fn event(rib: &mut Rib, sessions: &mut Sessions, ev: RibEvent) {
                 return;
             };
             let key = group_key(&known, &info);
+            let asn = known.asn;
             // The peer's identifier is known now.
             rib.set_peer(
                 peer,
@@ -344,11 +350,17 @@ fn event(rib: &mut Rib, sessions: &mut Sessions, ev: RibEvent) {
             // Stale routes of a restarted peer that its new OPEN no longer
             // covers go now (RFC 4724 4.2).
             rib.resume_stale(peer, info.negotiated.graceful_restart.as_ref());
+            if let Some(d) = &mut sessions.deferral {
+                d.established(peer, &info);
+            }
+            rib.session_up(SessionUp {
+                peer,
+                asn,
+                info: *info,
+                since: std::time::SystemTime::now(),
+            });
             match &mut sessions.deferral {
-                Some(d) => {
-                    d.established(peer, &info);
-                    d.pending.push((peer, key, out));
-                }
+                Some(d) => d.pending.push((peer, key, out)),
                 None => return rib.peer_up(peer, key, out),
             }
             end_deferral(rib, sessions, false);
@@ -375,11 +387,16 @@ fn event(rib: &mut Rib, sessions: &mut Sessions, ev: RibEvent) {
             family,
             begin,
         } => rib.refresh_boundary(peer, family, begin),
-        RibEvent::Down { peer, retain } => {
+        RibEvent::Down {
+            peer,
+            reason,
+            retain,
+        } => {
             sessions.enhanced_refresh.remove(&peer);
             if let Some(d) = &mut sessions.deferral {
                 d.down(peer);
             }
+            rib.session_down(peer, reason);
             rib.peer_down(peer, &retain)
         }
         RibEvent::StaleExpired { peer, families } => rib.sweep_stale(peer, families.as_deref()),

@@ -981,3 +981,81 @@ fn route_server_clients_and_dynamic_neighbors_map_to_what_ocbgpd_runs() {
     );
     assert!(!stderr.contains("route-server"), "{stderr}");
 }
+
+#[test]
+fn bmp_servers_map_to_stations() {
+    let dir = Scratch::new("bmp");
+    let toml = r#"
+[global.config]
+  as = 65001
+  router-id = "192.0.2.1"
+[[bmp-servers]]
+  [bmp-servers.config]
+    address = "192.0.2.50"
+    port = 11019
+    route-monitoring-policy = "all"
+    statistics-timeout = 60
+    route-mirroring-enabled = true
+[[bmp-servers]]
+  [bmp-servers.config]
+    address = "2001:db8::50"
+    route-monitoring-policy = "post-policy"
+"#;
+    let (json, stderr) = convert(&dir.file("gobgpd.toml", toml));
+    let stations = &bgp(&json)["ocbgp:bmp"]["station"];
+    let all = stations
+        .as_array()
+        .and_then(|l| l.iter().find(|s| s["address"] == "192.0.2.50"))
+        .unwrap_or_else(|| panic!("no station 192.0.2.50 in {stations}"));
+    assert_eq!(
+        all["config"],
+        serde_json::json!({"address": "192.0.2.50", "port": 11019,
+            "adj-rib-in-pre-policy": true, "adj-rib-in-post-policy": true,
+            "loc-rib": true, "statistics-interval": 60})
+    );
+    let post = stations
+        .as_array()
+        .and_then(|l| l.iter().find(|s| s["address"] == "2001:db8::50"))
+        .unwrap_or_else(|| panic!("no station 2001:db8::50 in {stations}"));
+    // GoBGP's default port; only the post-policy view.
+    assert_eq!(post["port"], 11019);
+    assert_eq!(post["config"]["adj-rib-in-pre-policy"], false);
+    assert_eq!(post["config"]["adj-rib-in-post-policy"], true);
+    assert!(
+        stderr.contains("route-mirroring-enabled"),
+        "route mirroring not reported: {stderr}"
+    );
+    assert!(!stderr.contains("bmp-servers\t"), "{stderr}");
+}
+
+#[test]
+fn mrt_dumps_map_with_go_time_names() {
+    let dir = Scratch::new("mrt");
+    // Names relative to ocbgpd's folder: GoBGP's Go time layout would
+    // also turn digits of a scratch folder's name into time fields.
+    let toml = r#"
+[global.config]
+  as = 65001
+  router-id = "192.0.2.1"
+[[mrt-dump]]
+  [mrt-dump.config]
+    dump-type = "updates"
+    file-name = "20060102.1504.dump"
+    rotation-interval = 180
+[[mrt-dump]]
+  [mrt-dump.config]
+    dump-type = "table"
+    file-name = "table.dump"
+    dump-interval = 60
+"#;
+    let (json, stderr) = convert(&dir.file("gobgpd.toml", toml));
+    let dumps = &bgp(&json)["ocbgp:mrt"]["dump"];
+    let upd = entry(dumps, "name", "dump-1");
+    assert_eq!(upd["config"]["type"], "UPDATES");
+    assert_eq!(upd["config"]["file-name"], "%Y%m%d.%H%M.dump");
+    assert_eq!(upd["config"]["rotation-interval"], 180);
+    let table = entry(dumps, "name", "dump-2");
+    assert_eq!(table["config"]["type"], "TABLE");
+    assert_eq!(table["config"]["rotation-interval"], 60);
+    assert!(!stderr.contains("mrt-dump"), "{stderr}");
+}

@@ -139,6 +139,9 @@ fn every_supported_state_leaf_has_a_value() {
             {"peer-group-name": "PEERS", "config": {"peer-group-name": "PEERS", "peer-as": PEER_AS}}],
         [format!("{n}/config/peer-group"), "PEERS"],
         [format!("{n}/apply-policy/config/import-policy"), ["IMPORT"]],
+        // A BMP station nobody listens for: its state leaves still show.
+        [format!("{BGP}/ocbgp:bmp/station[address=127.0.0.1][port=11019]"),
+            {"address": "127.0.0.1", "port": 11019, "config": {"address": "127.0.0.1", "port": 11019}}],
     ]);
     python(
         &d,

@@ -140,17 +140,17 @@ pub fn convert(tree: &Value) -> Result<Conversion, ImportError> {
             ));
         }
         let (defined_sets, definitions) = policy::routing_policy(&root);
-        let bgp = bgp::bgp(&root)?;
+        let mut bgp = bgp::bgp(&root)?;
+        let stations = bmp_servers(&root);
+        if !stations.is_empty() {
+            bgp["ocbgp:bmp"] = json!({ "station": stations });
+        }
+        let dumps = mrt_dumps(&root);
+        if !dumps.is_empty() {
+            bgp["ocbgp:mrt"] = json!({ "dump": dumps });
+        }
         for (key, why) in [
-            (
-                "bmp-servers",
-                "ocbgpd does not implement BMP yet (ocbgp:bmp is deviated)",
-            ),
             ("rpki-servers", "ocbgpd has no RPKI validation"),
-            (
-                "mrt-dump",
-                "ocbgpd does not implement MRT dumps yet (ocbgp:mrt is deviated)",
-            ),
             (
                 "zebra",
                 "ocbgpd does not talk to zebra (no FIB installation)",
@@ -259,6 +259,122 @@ impl Deviated<'_> {
             members.remove(&key);
         }
     }
+}
+
+/// GoBGP's `[[bmp-servers]]` as `ocbgp:bmp` stations.
+fn bmp_servers(root: &Obj<'_>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for server in root.list("bmp-servers") {
+        let Some(c) = server.obj("config") else {
+            continue;
+        };
+        let Some(address) = c.nonempty("address") else {
+            root.report()
+                .unmapped(c.path().to_string(), "a BMP server without an address");
+            continue;
+        };
+        // GoBGP's default port.
+        let port = c.uint::<u16>("port").unwrap_or(11019);
+        let (pre, post, loc) = match c.str("route-monitoring-policy").as_deref() {
+            None | Some("pre-policy") => (true, false, false),
+            Some("post-policy") => (false, true, false),
+            Some("both") => (true, true, false),
+            Some("local-rib") => (false, false, true),
+            Some("all") => (true, true, true),
+            Some(other) => {
+                root.report().unmapped(
+                    c.at("route-monitoring-policy"),
+                    format!("unknown route-monitoring-policy {other:?}; pre-policy used"),
+                );
+                (true, false, false)
+            }
+        };
+        let mut config = json!({
+            "address": address,
+            "port": port,
+            "adj-rib-in-pre-policy": pre,
+            "adj-rib-in-post-policy": post,
+            "loc-rib": loc,
+        });
+        if let Some(t) = c.uint::<u16>("statistics-timeout") {
+            config["statistics-interval"] = json!(t);
+        }
+        c.skip(
+            "route-mirroring-enabled",
+            "ocbgpd does not send BMP Route Mirroring messages",
+        );
+        c.skip("sys-name", "ocbgpd sends the host name as sysName");
+        c.skip("sys-descr", "ocbgpd sends \"ocbgpd VERSION\" as sysDescr");
+        out.push(json!({"address": address, "port": port, "config": config}));
+    }
+    out
+}
+
+/// GoBGP's `[[mrt-dump]]` as `ocbgp:mrt` dumps named `dump-N`. GoBGP's
+/// file names use Go's reference time (2006-01-02 15:04:05); they become
+/// strftime fields.
+fn mrt_dumps(root: &Obj<'_>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for (i, d) in root.list("mrt-dump").into_iter().enumerate() {
+        let Some(c) = d.obj("config") else {
+            continue;
+        };
+        let name = format!("dump-{}", i + 1);
+        let kind = match c.str("dump-type").as_deref() {
+            Some("updates") => "UPDATES",
+            Some("table") => "TABLE",
+            other => {
+                root.report().unmapped(
+                    c.at("dump-type"),
+                    format!("dump type {other:?} is neither updates nor table"),
+                );
+                continue;
+            }
+        };
+        let Some(file) = c.nonempty("file-name") else {
+            root.report()
+                .unmapped(c.path().to_string(), "an MRT dump without a file-name");
+            continue;
+        };
+        // Updates rotate by rotation-interval, tables by dump-interval.
+        let interval = if kind == "TABLE" {
+            c.ignore("rotation-interval");
+            c.uint::<u32>("dump-interval")
+        } else {
+            c.ignore("dump-interval");
+            c.uint::<u32>("rotation-interval")
+        };
+        c.skip(
+            "table-name",
+            "ocbgpd dumps the global table only (no per-neighbor tables)",
+        );
+        let mut config = json!({
+            "name": name,
+            "type": kind,
+            "file-name": go_time_to_strftime(&file),
+        });
+        if let Some(i) = interval {
+            config["rotation-interval"] = json!(i);
+        }
+        out.push(json!({"name": name, "config": config}));
+    }
+    out
+}
+
+/// Go's reference-time layout elements, longest first, as strftime.
+fn go_time_to_strftime(name: &str) -> String {
+    let mut out = name.replace('%', "%%");
+    for (go, c) in [
+        ("2006", "%Y"),
+        ("01", "%m"),
+        ("02", "%d"),
+        ("15", "%H"),
+        ("04", "%M"),
+        ("05", "%S"),
+    ] {
+        out = out.replace(go, c);
+    }
+    out
 }
 
 fn root_json(bgp: Value, defined_sets: Map<String, Value>, definitions: Vec<Value>) -> Value {

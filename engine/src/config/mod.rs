@@ -19,7 +19,9 @@ pub use resolve::{
     ResolvedNeighbor,
 };
 
+use crate::bmp::{StationKey, StationSettings};
 use crate::engine::{Engine, ListenChange};
+use crate::mrt::DumpSettings;
 use crate::policy::{Policies, ROUTING_POLICY_PATH};
 use crate::rib::PathAttrs;
 
@@ -69,6 +71,14 @@ struct Plan {
     dynamic: Option<Vec<DynamicRange>>,
     /// The listener's new sockets, bound in prepare (with `global`).
     listen: Option<ListenChange>,
+    /// BMP stations to start or change.
+    stations: Vec<StationSettings>,
+    /// BMP stations to stop.
+    stations_removed: Vec<StationKey>,
+    /// MRT dumps to start or change.
+    dumps: Vec<DumpSettings>,
+    /// MRT dumps to stop, by name.
+    dumps_removed: Vec<String>,
 }
 
 /// Connects the datastore to the engine.
@@ -98,6 +108,9 @@ impl Northbound {
     /// sockets), so that [`Northbound::execute`] cannot fail. Dropping the
     /// plan releases it.
     fn acquire(&self, plan: &mut Plan) -> Result<(), Problem> {
+        for d in &plan.dumps {
+            resolve::dump_folder(d)?;
+        }
         if let Some(Some(g)) = &plan.global {
             let change = self.engine.prepare_listen(&g.listen).map_err(|e| {
                 let addresses = if g.listen.addresses.is_empty() {
@@ -151,6 +164,20 @@ impl Northbound {
         if let Some(ranges) = plan.dynamic {
             self.engine.set_dynamic_ranges(ranges);
         }
+        // Stations are the engine's whether BGP runs or not; each is
+        // started, changed or stopped alone.
+        for key in plan.stations_removed {
+            self.engine.remove_bmp_station(key);
+        }
+        for s in plan.stations {
+            self.engine.set_bmp_station(s);
+        }
+        for name in plan.dumps_removed {
+            self.engine.remove_mrt_dump(&name);
+        }
+        for d in plan.dumps {
+            self.engine.set_mrt_dump(d);
+        }
     }
 }
 
@@ -176,6 +203,9 @@ pub fn check(config: &Config, host: bool) -> Result<(), Problem> {
     let plan = plan_all(config)?;
     if !host {
         return Ok(());
+    }
+    for d in &plan.dumps {
+        resolve::dump_folder(d)?;
     }
     if let Some(Some(g)) = &plan.global {
         if g.listen.enabled {
@@ -220,9 +250,13 @@ fn plan_all(config: &Config) -> Result<Plan, Problem> {
 /// Global settings, neighbors and routes of `config`, from nothing.
 fn plan_bgp(config: &Config) -> Result<Plan, Problem> {
     let tree = config.tree();
+    let stations = resolve::bmp_stations(tree)?;
+    let dumps = resolve::mrt_dumps(tree)?;
     let Some(global) = resolve::global(tree)? else {
         return Ok(Plan {
             global: Some(None),
+            stations,
+            dumps,
             ..Plan::default()
         });
     };
@@ -231,6 +265,8 @@ fn plan_bgp(config: &Config) -> Result<Plan, Problem> {
         .map(|a| resolve::neighbor(tree, &global, a))
         .collect::<Result<_, _>>()?;
     Ok(Plan {
+        stations,
+        dumps,
         originated: resolve::originated(tree)?,
         dynamic: Some(resolve::dynamic_ranges(tree, &global)?),
         global: Some(Some(global)),
@@ -307,11 +343,33 @@ fn plan_bgp_change(
             .map(|(p, _)| p)
             .filter(|p| !routes.contains(p))
             .collect();
+        let keep: BTreeSet<StationKey> = plan.stations.iter().map(|s| s.key()).collect();
+        plan.stations_removed = resolve::bmp_stations(old.tree())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.key())
+            .filter(|k| !keep.contains(k))
+            .collect();
+        let keep: BTreeSet<&str> = plan.dumps.iter().map(|d| d.name.as_str()).collect();
+        plan.dumps_removed = resolve::mrt_dumps(old.tree())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|d| d.name)
+            .filter(|n| !keep.contains(n.as_str()))
+            .collect();
         return Ok(plan);
     }
+    let (stations, stations_removed) = plan_stations(new, changes)?;
+    let (dumps, dumps_removed) = plan_dumps(new, changes)?;
     // The global settings did not change: the engine's are current.
     let Some(global) = current else {
-        return Ok(Plan::default());
+        return Ok(Plan {
+            stations,
+            stations_removed,
+            dumps,
+            dumps_removed,
+            ..Plan::default()
+        });
     };
     let mut touched: BTreeSet<IpAddr> = BTreeSet::new();
     for c in changes.list(ListKind::BgpNeighbor) {
@@ -325,7 +383,13 @@ fn plan_bgp_change(
             touched.extend(resolve::members_of(new.tree(), name));
         }
     }
-    let mut plan = Plan::default();
+    let mut plan = Plan {
+        stations,
+        stations_removed,
+        dumps,
+        dumps_removed,
+        ..Plan::default()
+    };
     if changes.list(ListKind::BgpPeerGroup).next().is_some() {
         plan.dynamic = Some(resolve::dynamic_ranges(new.tree(), &global)?);
     }
@@ -350,6 +414,42 @@ fn plan_bgp_change(
         }
     }
     Ok(plan)
+}
+
+/// The BMP stations a transaction adds, changes or removes.
+fn plan_stations(
+    new: &Config,
+    changes: &ChangeSet,
+) -> Result<(Vec<StationSettings>, Vec<StationKey>), Problem> {
+    let (mut set, mut removed) = (Vec::new(), Vec::new());
+    for c in changes.list(ListKind::BgpStation) {
+        match resolve::bmp_station(new.tree(), &c.path)? {
+            Some(s) if c.op != Op::Deleted => set.push(s),
+            _ => {
+                let addr = c.keys.first().and_then(|k| k.parse::<IpAddr>().ok());
+                let port = c.keys.get(1).and_then(|k| k.parse::<u16>().ok());
+                if let (Some(a), Some(p)) = (addr, port) {
+                    removed.push((a, p));
+                }
+            }
+        }
+    }
+    Ok((set, removed))
+}
+
+/// The MRT dumps a transaction adds, changes or removes.
+fn plan_dumps(
+    new: &Config,
+    changes: &ChangeSet,
+) -> Result<(Vec<DumpSettings>, Vec<String>), Problem> {
+    let (mut set, mut removed) = (Vec::new(), Vec::new());
+    for c in changes.list(ListKind::BgpDump) {
+        match resolve::mrt_dump(new.tree(), &c.path)? {
+            Some(d) if c.op != Op::Deleted => set.push(d),
+            _ => removed.extend(c.keys.first().cloned()),
+        }
+    }
+    Ok((set, removed))
 }
 
 /// ocbgpd runs one BGP instance, the DEFAULT instance's protocol BGP "BGP".

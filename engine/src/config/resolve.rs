@@ -5,15 +5,18 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::IpNet;
-use ocbgp_models::gen::config::{Global, Neighbor, Route};
+use ocbgp_models::gen::config::{Dump, Global, Neighbor, Route, Station};
 use ocbgp_models::gen::types::{
-    AfiSafiType, BgpOriginAttrType, CommunityType, DefaultPolicyType, RemovePrivateAsOption,
+    AfiSafiType, BgpOriginAttrType, CommunityType, DefaultPolicyType, DumpType,
+    RemovePrivateAsOption,
 };
 use ocbgp_models::gen::{paths, FromNode};
 use ocbgp_models::ModelError;
 use yang2::data::{Data, DataTree};
 
 use super::Problem;
+use crate::bmp::StationSettings;
+use crate::mrt::{DumpKind, DumpSettings};
 use crate::policy::sets::community::{parse_large, parse_std};
 use crate::policy::DefaultPolicy;
 use crate::rib::{
@@ -641,6 +644,132 @@ fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Probl
         },
     });
     Ok((r.prefix.trunc(), PathAttrs { attrs, next_hop }))
+}
+
+fn station_path(addr: IpAddr, port: u16) -> String {
+    format!(
+        "{}/ocbgp:bmp/station[address='{addr}'][port='{port}']",
+        bgp_path()
+    )
+}
+
+/// Every configured BMP station.
+pub fn bmp_stations(tree: &DataTree<'static>) -> Result<Vec<StationSettings>, Problem> {
+    let xpath = format!("{}/ocbgp:bmp/station", bgp_path());
+    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else {
+        return Ok(Vec::new());
+    };
+    set.iter()
+        .map(|n| station(&Station::from_node(n).map_err(model)?))
+        .collect()
+}
+
+/// One BMP station by its data path; `None` if it is not configured.
+pub fn bmp_station(
+    tree: &DataTree<'static>,
+    path: &str,
+) -> Result<Option<StationSettings>, Problem> {
+    if tree.find_path(path).is_err() {
+        return Ok(None);
+    }
+    station(&Station::from_tree(tree, path).map_err(model)?).map(Some)
+}
+
+fn station(s: &Station) -> Result<StationSettings, Problem> {
+    let at = Some(station_path(s.address, s.port));
+    if s.port == 0 {
+        return Err(Problem {
+            path: at,
+            reason: "a BMP station needs a TCP port other than 0".into(),
+        });
+    }
+    if s.address.is_unspecified() || s.address.is_multicast() {
+        return Err(Problem {
+            path: at,
+            reason: format!("{} cannot be a BMP station's address", s.address),
+        });
+    }
+    let c = &s.config;
+    Ok(StationSettings {
+        address: s.address,
+        port: s.port,
+        pre_policy: c.adj_rib_in_pre_policy,
+        post_policy: c.adj_rib_in_post_policy,
+        loc_rib: c.loc_rib,
+        out_post_policy: c.adj_rib_out_post_policy,
+        statistics_interval: c.statistics_interval,
+    })
+}
+
+/// Checks that a dump's folder exists on this host: a dump that cannot
+/// write is refused at commit rather than failing later.
+pub fn dump_folder(d: &DumpSettings) -> Result<(), Problem> {
+    let expanded = crate::mrt::expand(&d.file_name, std::time::SystemTime::now());
+    let dir = std::path::Path::new(&expanded)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if dir.is_dir() {
+        return Ok(());
+    }
+    Err(Problem {
+        path: Some(format!("{}/config/file-name", dump_path(&d.name))),
+        reason: format!("folder {} does not exist", dir.display()),
+    })
+}
+
+fn dump_path(name: &str) -> String {
+    format!(
+        "{}/ocbgp:mrt/dump[name={}]",
+        bgp_path(),
+        ocbgp_models::path::quote(name)
+    )
+}
+
+/// Every configured MRT dump.
+pub fn mrt_dumps(tree: &DataTree<'static>) -> Result<Vec<DumpSettings>, Problem> {
+    let xpath = format!("{}/ocbgp:mrt/dump", bgp_path());
+    let Ok(set) = ocbgp_models::ly::find(tree, &xpath) else {
+        return Ok(Vec::new());
+    };
+    set.iter()
+        .map(|n| dump(&Dump::from_node(n).map_err(model)?))
+        .collect()
+}
+
+/// One MRT dump by its data path; `None` if it is not configured.
+pub fn mrt_dump(tree: &DataTree<'static>, path: &str) -> Result<Option<DumpSettings>, Problem> {
+    if tree.find_path(path).is_err() {
+        return Ok(None);
+    }
+    dump(&Dump::from_tree(tree, path).map_err(model)?).map(Some)
+}
+
+fn dump(d: &Dump) -> Result<DumpSettings, Problem> {
+    let at = |leaf: &str| Some(format!("{}/config/{leaf}", dump_path(&d.name)));
+    let c = &d.config;
+    let kind = match c.r#type {
+        Some(DumpType::Updates) => DumpKind::Updates,
+        Some(DumpType::Table) => DumpKind::Table,
+        None => {
+            return Err(Problem {
+                path: at("type"),
+                reason: "an MRT dump needs a type, UPDATES or TABLE".into(),
+            })
+        }
+    };
+    let Some(file_name) = c.file_name.clone().filter(|f| !f.trim().is_empty()) else {
+        return Err(Problem {
+            path: at("file-name"),
+            reason: "an MRT dump needs a file-name".into(),
+        });
+    };
+    Ok(DumpSettings {
+        name: d.name.clone(),
+        kind,
+        file_name,
+        rotation_interval: c.rotation_interval,
+    })
 }
 
 #[cfg(test)]

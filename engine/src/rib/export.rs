@@ -13,6 +13,7 @@
 //! client (path hiding, RFC 7947 2.3.2.1), and routes to it go
 //! transparently (no AS prepended, NEXT_HOP and MED kept).
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -105,6 +106,9 @@ pub struct UpdateGroup {
     sourced: HashMap<(Family, PeerIdx), i64>,
     /// Route-server groups only: what the member was sent, by prefix.
     rs_sent: HashMap<(Family, IpNet), (Attrs, PeerIdx)>,
+    /// A copy of what members are sent, while a BMP station follows the
+    /// Adj-RIBs-Out (RFC 8671); the RIB takes it after each flush.
+    tap: Option<RefCell<Vec<(PeerIdx, Bytes)>>>,
 }
 
 /// What an export result depends on besides the group: the attribute set
@@ -136,7 +140,31 @@ impl UpdateGroup {
             advertised: HashMap::new(),
             sourced: HashMap::new(),
             rs_sent: HashMap::new(),
+            tap: None,
         }
+    }
+
+    /// Starts or stops copying what members are sent.
+    pub fn set_tap(&mut self, on: bool) {
+        if on != self.tap.is_some() {
+            self.tap = on.then(|| RefCell::new(Vec::new()));
+        }
+    }
+
+    /// What members were sent since the last call (while tapped).
+    pub fn take_sent(&mut self) -> Vec<(PeerIdx, Bytes)> {
+        self.tap
+            .as_mut()
+            .map(|t| std::mem::take(t.get_mut()))
+            .unwrap_or_default()
+    }
+
+    /// Hands `bytes` to a member's writer (and to the tap).
+    fn deliver(&self, to: &Member, bytes: Bytes) {
+        if let Some(t) = &self.tap {
+            t.borrow_mut().push((to.peer, bytes.clone()));
+        }
+        let _ = to.out.send(bytes);
     }
 
     /// The group's key.
@@ -551,11 +579,11 @@ impl UpdateGroup {
         for (attrs, nlri) in runs.into_values() {
             self.encode_announce(family, &attrs, &nlri, &mut buf);
             if buf.len() > 1 << 20 {
-                let _ = to.out.send(buf.split().freeze());
+                self.deliver(to, buf.split().freeze());
             }
         }
         let _ = self.packer.end_of_rib(family, &mut buf);
-        let _ = to.out.send(buf.freeze());
+        self.deliver(to, buf.freeze());
     }
 
     /// What this group sends `to` of the whole table of `family`, by prefix.
@@ -640,7 +668,7 @@ impl UpdateGroup {
             self.encode_announce(family, &attrs, &nlri, &mut buf);
         }
         if !buf.is_empty() {
-            let _ = to.out.send(buf.freeze());
+            self.deliver(to, buf.freeze());
         }
     }
 
@@ -685,7 +713,7 @@ impl UpdateGroup {
             }
             let bytes = buf.freeze();
             for m in self.members.iter().filter(|m| m.peer != except) {
-                let _ = m.out.send(bytes.clone());
+                self.deliver(m, bytes.clone());
             }
         }
         for (peer, nlri) in batches.withdraw_one {
@@ -694,7 +722,7 @@ impl UpdateGroup {
                 self.members.iter().find(|m| m.peer == peer),
                 self.packer.withdraw(family, &nlri, &mut buf),
             ) {
-                let _ = m.out.send(buf.freeze());
+                self.deliver(m, buf.freeze());
             }
         }
     }

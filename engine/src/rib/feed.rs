@@ -9,8 +9,13 @@
 //! its queue has room again it gets [`RouteChange::Lagged`] and is
 //! expected to read the tables again.
 
+use std::sync::Arc;
+use std::time::SystemTime;
+
 use ipnet::IpNet;
 use tokio::sync::mpsc::{self, error::TrySendError};
+
+use crate::event::{DownReason, SessionInfo};
 
 use super::attrs::Attrs;
 use super::path::PeerIdx;
@@ -19,9 +24,33 @@ use crate::wire::Family;
 /// Changes queued per listener before it counts as lagged.
 pub const FEED_CAPACITY: usize = 65536;
 
-/// One path as it is after a batch, or gone.
+/// An established session as the feed reports it (BMP Peer Up).
+#[derive(Debug)]
+pub struct SessionUp {
+    /// The peer.
+    pub peer: PeerIdx,
+    /// The session's addresses and OPENs.
+    pub info: SessionInfo,
+    /// The peer's AS.
+    pub asn: u32,
+    /// When it came up.
+    pub since: SystemTime,
+}
+
+/// One path as it is after a batch, or gone; or a session that came up or
+/// went down (in order with the paths: changes published before it
+/// happened come first).
 #[derive(Debug, Clone)]
 pub enum RouteChange {
+    /// A session reached Established.
+    PeerUp(Arc<SessionUp>),
+    /// A session left Established (its paths go after this).
+    PeerDown {
+        /// The peer.
+        peer: PeerIdx,
+        /// Why.
+        reason: DownReason,
+    },
     /// The path from `peer` with `path_id` to `net` exists (new or changed).
     Set {
         /// Address family.
@@ -50,6 +79,15 @@ pub enum RouteChange {
         /// Add-path identifier.
         path_id: u32,
     },
+    /// Messages sent to a peer (UPDATEs, End-of-RIB markers, refresh
+    /// markers), exactly as written: the post-policy Adj-RIB-Out for
+    /// listeners that asked for it (BMP, RFC 8671).
+    Sent {
+        /// The peer.
+        peer: PeerIdx,
+        /// BGP messages, back to back.
+        bytes: bytes::Bytes,
+    },
     /// Changes were lost: read the tables again.
     Lagged,
 }
@@ -57,6 +95,8 @@ pub enum RouteChange {
 struct Listener {
     tx: mpsc::Sender<RouteChange>,
     lagged: bool,
+    /// Wants [`RouteChange::Sent`].
+    sent: bool,
 }
 
 /// The listeners of the change feed.
@@ -73,9 +113,24 @@ impl Feed {
 
     /// A new listener with a queue of `capacity` changes.
     pub fn listen_with(&mut self, capacity: usize) -> mpsc::Receiver<RouteChange> {
+        self.listen_for(capacity, false)
+    }
+
+    /// A new listener with a queue of `capacity` changes that, with
+    /// `sent`, also gets what peers are sent.
+    pub fn listen_for(&mut self, capacity: usize, sent: bool) -> mpsc::Receiver<RouteChange> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        self.listeners.push(Listener { tx, lagged: false });
+        self.listeners.push(Listener {
+            tx,
+            lagged: false,
+            sent,
+        });
         rx
+    }
+
+    /// Whether a listener wants what peers are sent.
+    pub fn wants_sent(&self) -> bool {
+        self.listeners.iter().any(|l| l.sent && !l.tx.is_closed())
     }
 
     /// Whether anyone listens (listeners that went are dropped here).
@@ -101,6 +156,9 @@ impl Feed {
                 return true;
             }
             for c in changes {
+                if !l.sent && matches!(c, RouteChange::Sent { .. }) {
+                    continue;
+                }
                 match l.tx.try_send(c.clone()) {
                     Ok(()) => {}
                     Err(TrySendError::Full(_)) => {
@@ -126,6 +184,26 @@ mod tests {
             peer: PeerIdx(1),
             path_id: n,
         }
+    }
+
+    #[test]
+    fn only_listeners_that_asked_get_what_peers_are_sent() {
+        let mut feed = Feed::default();
+        let mut plain = feed.listen_with(10);
+        assert!(!feed.wants_sent());
+        let mut bmp = feed.listen_for(10, true);
+        assert!(feed.wants_sent());
+        let sent = RouteChange::Sent {
+            peer: PeerIdx(1),
+            bytes: bytes::Bytes::from_static(&[0xff; 19]),
+        };
+        feed.publish(&[sent, gone(1)], false);
+        assert!(matches!(plain.try_recv(), Ok(RouteChange::Gone { .. })));
+        assert!(plain.try_recv().is_err());
+        assert!(matches!(bmp.try_recv(), Ok(RouteChange::Sent { .. })));
+        assert!(matches!(bmp.try_recv(), Ok(RouteChange::Gone { .. })));
+        drop(bmp);
+        assert!(!feed.wants_sent());
     }
 
     #[test]

@@ -19,8 +19,9 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ipnet::IpNet;
@@ -28,7 +29,7 @@ use ipnet::IpNet;
 pub use attrs::{state_index, Attrs, Interner, PathAttrs, SetKind};
 pub use bestpath::{SelectionOptions, DEFAULT_LOCAL_PREF};
 pub use export::{ExportSettings, GroupKey, Member, Outbox, UpdateGroup};
-pub use feed::{Feed, RouteChange, FEED_CAPACITY};
+pub use feed::{Feed, RouteChange, SessionUp, FEED_CAPACITY};
 pub use key::{RouteKey, V4Key, V6Key};
 pub use path::{Path, PeerIdx, PeerInfo, SourceKind};
 pub use policy::{PolicyRoute, RoutePolicy, SharedPolicy};
@@ -152,6 +153,8 @@ pub struct Rib {
     /// Families of restarting peers in their long-lived stale period
     /// (RFC 9494): their stale paths carry LLGR_STALE.
     long_lived: HashSet<(PeerIdx, Family)>,
+    /// Established sessions, for monitoring stations that connect.
+    sessions: BTreeMap<PeerIdx, Arc<SessionUp>>,
 }
 
 impl Rib {
@@ -180,6 +183,7 @@ impl Rib {
             stale: HashMap::new(),
             restart_stale: HashMap::new(),
             long_lived: HashSet::new(),
+            sessions: BTreeMap::new(),
         }
     }
 
@@ -486,6 +490,10 @@ impl Rib {
 
     /// Forgets a peer: its routes go and its index is free again.
     pub fn remove_peer(&mut self, peer: PeerIdx) {
+        if self.sessions.contains_key(&peer) {
+            let n = crate::wire::Notification::cease(crate::wire::CeaseSubcode::PeerDeconfigured);
+            self.session_down(peer, crate::event::DownReason::LocalNotification(n));
+        }
         self.peer_down(peer, &[]);
         // Export must still know the peer to withdraw its routes.
         self.flush();
@@ -515,7 +523,9 @@ impl Rib {
         let g = match self.groups.iter().position(|g| *g.key() == key) {
             Some(g) => g,
             None => {
-                self.groups.push(UpdateGroup::new(key));
+                let mut g = UpdateGroup::new(key);
+                g.set_tap(self.feed.wants_sent());
+                self.groups.push(g);
                 self.groups.len() - 1
             }
         };
@@ -996,7 +1006,9 @@ impl Rib {
         let g = match self.groups.iter().position(|g| *g.key() == key) {
             Some(g) => g,
             None => {
-                self.groups.push(UpdateGroup::new(key));
+                let mut g = UpdateGroup::new(key);
+                g.set_tap(self.feed.wants_sent());
+                self.groups.push(g);
                 self.groups.len() - 1
             }
         };
@@ -1100,9 +1112,57 @@ impl Rib {
 
     /// A new listener of route changes (see [`Feed`]).
     pub fn listen_routes(&mut self) -> tokio::sync::mpsc::Receiver<RouteChange> {
+        self.listen_routes_with(FEED_CAPACITY, false)
+    }
+
+    /// A new listener of route changes with a queue of `capacity`; with
+    /// `sent`, it also gets what each peer is sent ([`RouteChange::Sent`]).
+    pub fn listen_routes_with(
+        &mut self,
+        capacity: usize,
+        sent: bool,
+    ) -> tokio::sync::mpsc::Receiver<RouteChange> {
         self.v4.watch(true);
         self.v6.watch(true);
-        self.feed.listen()
+        let rx = self.feed.listen_for(capacity, sent);
+        self.tap_groups();
+        rx
+    }
+
+    /// Has update groups copy what they send while someone wants it.
+    fn tap_groups(&mut self) {
+        let on = self.feed.wants_sent();
+        for g in &mut self.groups {
+            g.set_tap(on);
+        }
+    }
+
+    /// A session reached Established: listeners hear it after the changes
+    /// before it.
+    pub fn session_up(&mut self, up: SessionUp) {
+        self.publish_changes();
+        let up = Arc::new(up);
+        self.sessions.insert(up.peer, up.clone());
+        if self.feed.active() {
+            self.feed.publish(&[RouteChange::PeerUp(up)], false);
+        }
+    }
+
+    /// A session left Established: listeners hear it before its paths go.
+    pub fn session_down(&mut self, peer: PeerIdx, reason: crate::event::DownReason) {
+        if self.sessions.remove(&peer).is_none() {
+            return;
+        }
+        self.publish_changes();
+        if self.feed.active() {
+            self.feed
+                .publish(&[RouteChange::PeerDown { peer, reason }], false);
+        }
+    }
+
+    /// The established sessions.
+    pub fn sessions_up(&self) -> Vec<Arc<SessionUp>> {
+        self.sessions.values().cloned().collect()
     }
 
     /// Publishes the paths touched since the last call to the change
@@ -1111,16 +1171,26 @@ impl Rib {
         if !self.feed.active() {
             self.v4.watch(false);
             self.v6.watch(false);
+            self.tap_groups();
             return;
         }
         let (t4, all4) = self.v4.take_touched();
         let (t6, all6) = self.v6.take_touched();
-        if t4.is_empty() && t6.is_empty() && !(all4 || all6) {
+        // Copies stop once no listener wants them.
+        self.tap_groups();
+        let sent: Vec<RouteChange> = self
+            .groups
+            .iter_mut()
+            .flat_map(|g| g.take_sent())
+            .map(|(peer, bytes)| RouteChange::Sent { peer, bytes })
+            .collect();
+        if t4.is_empty() && t6.is_empty() && !(all4 || all6) && sent.is_empty() {
             return;
         }
-        let mut changes = Vec::with_capacity(t4.len() + t6.len());
+        let mut changes = Vec::with_capacity(t4.len() + t6.len() + sent.len());
         Self::changes_of(&self.v4, Family::IPV4_UNICAST, &t4, &mut changes);
         Self::changes_of(&self.v6, Family::IPV6_UNICAST, &t6, &mut changes);
+        changes.extend(sent);
         self.feed.publish(&changes, all4 || all6);
     }
 

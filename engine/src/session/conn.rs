@@ -21,7 +21,7 @@ pub(crate) struct End {
     /// The session closed this connection itself (collision, shutdown):
     /// not a failure to report.
     pub dumped: bool,
-    /// The NOTIFICATION the peer closed with, if it did.
+    /// The NOTIFICATION the peer closed it with, if it did.
     pub received: Option<Notification>,
 }
 

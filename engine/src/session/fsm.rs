@@ -26,7 +26,7 @@ use super::handshake::{self, Control, Event, Ready};
 use super::open::{our_open, outgoing_wins};
 use super::timers::{hold_duration, jitter, keepalive_interval, Backoff};
 use super::{reader, writer};
-use crate::event::{RibEvent, RibSender, SessionInfo};
+use crate::event::{DownReason, RibEvent, RibSender, SessionInfo};
 use crate::restart::RestartState;
 use crate::rib::{Outbox, PeerIdx};
 use crate::stats::{PeerStats, SessionState};
@@ -180,6 +180,9 @@ pub(crate) struct Peer {
     restart: Arc<RestartState>,
     /// The peer's restart, while its routes are kept stale.
     gr: Option<GrPhase>,
+    /// Set when the connection ended the session (with the NOTIFICATION
+    /// the peer sent, if any), for the Down event's reason.
+    closed_by: Option<Option<Notification>>,
 }
 
 impl Peer {
@@ -213,6 +216,7 @@ impl Peer {
             held: None,
             restart,
             gr: None,
+            closed_by: None,
         }
     }
 
@@ -266,6 +270,7 @@ impl Peer {
                     let graceful = self.session.as_ref().is_some_and(|s| {
                         ends_gracefully(&s.negotiated, end.send.as_ref(), end.received.as_ref())
                     });
+                    self.closed_by = Some(end.received);
                     self.close_session(end.send, &reason, graceful).await;
                     self.schedule_retry();
                 }
@@ -544,6 +549,7 @@ impl Peer {
             stream,
             buf,
             remote_open,
+            local_open,
             negotiated,
         } = ready;
         let addrs = stream
@@ -568,6 +574,8 @@ impl Peer {
             local,
             remote,
             remote_router_id: remote_open.bgp_id,
+            sent_open: local_open,
+            received_open: remote_open.clone(),
         };
         // Management sees the session up no later than the RIB does.
         self.stats.update_facts(|f| {
@@ -744,6 +752,7 @@ impl Peer {
     /// they go, and a NOTIFICATION we send is a Hard Reset when both sides
     /// set the N bit (RFC 8538 3), so the peer drops ours too.
     async fn close_session(&mut self, n: Option<Notification>, reason: &str, graceful: bool) {
+        let closed_by = self.closed_by.take();
         let Some(mut s) = self.session.take() else {
             return;
         };
@@ -764,6 +773,13 @@ impl Peer {
         let notification = n
             .as_ref()
             .map(|n| format!("{}/{}", n.kind.code(), n.kind.subcode()));
+        let down = match (&n, closed_by) {
+            (Some(n), _) => DownReason::LocalNotification(n.clone()),
+            (None, Some(Some(r))) => DownReason::RemoteNotification(r),
+            (None, Some(None)) => DownReason::RemoteNoNotification,
+            // We closed it without a NOTIFICATION (the peer restarted).
+            (None, None) => DownReason::LocalNoNotification,
+        };
         if let Some(r) = s.reader.take() {
             r.abort();
             let _ = r.await;
@@ -799,6 +815,7 @@ impl Peer {
         };
         let _ = self.rib.send(RibEvent::Down {
             peer: self.idx,
+            reason: down,
             retain,
         });
         tracing::info!(

@@ -44,6 +44,8 @@ pub(crate) struct Ready {
     pub buf: BytesMut,
     /// The peer's OPEN.
     pub remote_open: Open,
+    /// Our OPEN, as sent.
+    pub local_open: Open,
     /// What both OPENs agreed.
     pub negotiated: Negotiated,
 }
@@ -86,6 +88,7 @@ pub(crate) async fn run(
             stream,
             buf,
             remote_open,
+            local_open: ctx.open.clone(),
             negotiated,
         })),
         Err(end) => {

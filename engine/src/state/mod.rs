@@ -13,7 +13,7 @@ mod rib_stream;
 use std::time::Duration;
 
 use ocbgp_models::datastore::{StateProvider, StateStream, StreamChange};
-use ocbgp_models::gen::state::GlobalState;
+use ocbgp_models::gen::state::{DumpState, GlobalState, StationState};
 use ocbgp_models::ModelError;
 use yang2::data::DataTree;
 
@@ -42,15 +42,94 @@ fn wants(path: &str, subtree: &str) -> bool {
     path.is_empty() || subtree.starts_with(path) || path.starts_with(subtree)
 }
 
+/// The BMP stations' state: settings in force and connection counters.
+fn write_stations(
+    engine: &Engine,
+    tree: &mut DataTree<'static>,
+    path: &str,
+) -> Result<(), ModelError> {
+    use crate::bmp::counter;
+    use ocbgp_models::gen::types::StationSessionState;
+    use std::sync::atomic::Ordering;
+    for v in engine.bmp_stations() {
+        let s = &v.settings;
+        let at = format!(
+            "{}/ocbgp:bmp/station[address='{}'][port='{}']/state",
+            bgp_path(),
+            s.address,
+            s.port
+        );
+        if !wants(path, &at) {
+            continue;
+        }
+        let state = StationState {
+            address: Some(s.address),
+            port: Some(s.port),
+            adj_rib_in_pre_policy: Some(s.pre_policy),
+            adj_rib_in_post_policy: Some(s.post_policy),
+            loc_rib: Some(s.loc_rib),
+            adj_rib_out_post_policy: Some(s.out_post_policy),
+            statistics_interval: Some(s.statistics_interval),
+            session_state: Some(if v.stats.up.load(Ordering::Relaxed) {
+                StationSessionState::Up
+            } else {
+                StationSessionState::Down
+            }),
+            messages_sent: Some(counter(&v.stats.messages_sent)),
+            drops: Some(counter(&v.stats.drops)),
+            connections: Some(counter(&v.stats.connections)),
+            last_error: v.stats.last_error(),
+            ..StationState::default()
+        };
+        state.write(tree, &at)?;
+    }
+    Ok(())
+}
+
+/// The MRT dumps' state: settings in force and the file being written.
+fn write_dumps(
+    engine: &Engine,
+    tree: &mut DataTree<'static>,
+    path: &str,
+) -> Result<(), ModelError> {
+    use crate::mrt::DumpKind;
+    use ocbgp_models::gen::types::DumpType;
+    for v in engine.mrt_dumps() {
+        let s = &v.settings;
+        let at = format!(
+            "{}/ocbgp:mrt/dump[name={}]/state",
+            bgp_path(),
+            ocbgp_models::path::quote(&s.name)
+        );
+        if !wants(path, &at) {
+            continue;
+        }
+        DumpState {
+            name: Some(s.name.clone()),
+            r#type: Some(match s.kind {
+                DumpKind::Updates => DumpType::Updates,
+                DumpKind::Table => DumpType::Table,
+            }),
+            file_name: Some(s.file_name.clone()),
+            rotation_interval: Some(s.rotation_interval),
+            current_file: v.stats.current_file(),
+        }
+        .write(tree, &at)?;
+    }
+    Ok(())
+}
+
 impl StateProvider for EngineState {
     fn write_state(&self, tree: &mut DataTree<'static>, path: &str) -> Result<(), ModelError> {
         let bgp = bgp_path();
-        let Some(global) = self.engine.global() else {
-            return Ok(());
-        };
         if !wants(path, &bgp) {
             return Ok(());
         }
+        write_stations(&self.engine, tree, path)?;
+        write_dumps(&self.engine, tree, path)?;
+        let Some(global) = self.engine.global() else {
+            return Ok(());
+        };
         let rib = self.engine.rib();
         let totals = rib
             .as_ref()

@@ -832,6 +832,7 @@ fn convert(
 ) {
     let (family, net, peer, path_id, now) = match change {
         RouteChange::Lagged => return out.push(StreamChange::Lagged),
+        RouteChange::PeerUp(_) | RouteChange::PeerDown { .. } | RouteChange::Sent { .. } => return,
         RouteChange::Set {
             family,
             net,
