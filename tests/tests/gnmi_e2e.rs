@@ -258,7 +258,7 @@ fn set_neighbor_and_stream_its_session_state() {
     let path = format!("{}/state/session-state", neighbor_path(peer));
 
     // Subscribe before the neighbor exists: the path stays subscribed.
-    let sub = on_change_subscriber(&d, "subscriber", &path);
+    let sub = d.on_change_subscriber("subscriber", &path);
     let responses = || subscriber_responses(&sub);
     let synced = wait_until(Duration::from_secs(15), || {
         responses().iter().any(|r| r.contains("sync_response"))
@@ -563,7 +563,7 @@ fn loc_rib_on_change_streams_new_and_withdrawn_routes() {
     let (_r1, r2, d, g) = setup(&lab);
     let peer = r2.ipv4();
     let routes = peer_with_both_routes(&d, peer);
-    let sub = on_change_subscriber(&d, "rib-subscriber", &routes);
+    let sub = d.on_change_subscriber("rib-subscriber", &routes);
     let responses = || subscriber_responses(&sub);
     let synced = wait_until(Duration::from_secs(15), || {
         responses().iter().any(|r| r.contains("sync_response"))
@@ -599,37 +599,6 @@ fn loc_rib_on_change_streams_new_and_withdrawn_routes() {
         sub.log()
     );
     assert!(sub.running(), "the subscription ended: {}", sub.log());
-}
-
-/// A pygnmi STREAM ON_CHANGE subscription (JSON_IETF) to `path` on `d`,
-/// run in the background for at most 50 s; each response is a `RESP` line
-/// of its log.
-fn on_change_subscriber(d: &Ocbgpd, name: &str, path: &str) -> Process {
-    let gaddr = d.config().gnmi_addr();
-    let script = format!(
-        r#"
-import json, os, threading
-from pygnmi.client import gNMIclient
-threading.Timer(50, lambda: os._exit(3)).start()
-with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
-    sub = {{"subscription": [{{"path": {path:?}, "mode": "on_change"}}], "mode": "stream", "encoding": "json_ietf"}}
-    for r in gc.subscribe2(subscribe=sub):
-        print("RESP " + json.dumps(r, default=str), flush=True)
-"#,
-        host = gaddr.ip().to_string(),
-        port = gaddr.port(),
-    );
-    let mut cmd = d.host().command("python3");
-    cmd.args(["-u", "-c", &script]);
-    d.host().spawn_command(name, cmd)
-}
-
-/// The responses a subscriber from [`on_change_subscriber`] printed so far.
-fn subscriber_responses(sub: &Process) -> Vec<String> {
-    sub.log()
-        .lines()
-        .filter_map(|l| l.strip_prefix("RESP ").map(str::to_string))
-        .collect()
 }
 
 /// Configures `peer` (gobgpd) on `d`, waits for the session and for both

@@ -101,6 +101,19 @@ fn a_restarting_peer_keeps_its_routes_until_end_of_rib() {
         );
     }
 
+    // A telemetry subscriber to the Loc-RIB sees the routes turn stale.
+    let loc_rib = format!(
+        "{BGP}/rib/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/ipv4-unicast/loc-rib/routes"
+    );
+    let sub = d.on_change_subscriber("rib-subscriber", &loc_rib);
+    assert!(
+        wait_until(UP, || subscriber_responses(&sub)
+            .iter()
+            .any(|r| r.contains("sync_response"))),
+        "no sync_response: {}",
+        sub.log()
+    );
+
     // gobgpd dies and comes back without LOST.
     g.forget_route(LOST);
     let seen = d
@@ -118,6 +131,13 @@ fn a_restarting_peer_keeps_its_routes_until_end_of_rib() {
     );
     assert_eq!(stale_count(&d, r1.ipv4()), 2);
     assert!(peer_restarting(&d, r1.ipv4()));
+    assert!(
+        wait_until(ROUTE, || subscriber_responses(&sub)
+            .iter()
+            .any(|r| r.contains("ocbgp:stale") && r.contains(KEPT))),
+        "the subscriber saw no stale update: {}",
+        sub.log()
+    );
     let kept = d
         .try_adj_rib(r1.ipv4(), Family::Ipv4Unicast, AdjRib::InPre)
         .unwrap_or_else(|e| d.fail(&e));
@@ -453,4 +473,55 @@ fn long_lived_stale_routes_reach_only_llgr_peers() {
     assert!(stale.has_community("65000:1"), "{stale}");
     plain.wait_no_route(KEPT, ROUTE);
     assert_eq!(stale_count(&d, r1.ipv4()), 1);
+}
+
+/// BIRD restarting as a graceful restart speaker (`birdc graceful
+/// restart`, then `bird -R`): ocbgpd keeps its routes over the restart (a
+/// gobgpd sink counts no withdraw) and ends it at BIRD's End-of-RIB.
+///
+/// FRR 8.4 is not tested as a restarting speaker: started again in the
+/// lab it sends End-of-RIB before its `network` routes are in and then
+/// resets its sessions ("Graceful restart configuration changed"), so a
+/// helper rightly drops the route (RFC 4724 4.2); ocbgpd as FRR's helper
+/// and FRR as ocbgpd's helper are covered above.
+#[test]
+fn bird_restart_keeps_its_routes() {
+    let lab = Lab::new("gr_bird");
+    let (r1, r2, r3) = (lab.host("r1"), lab.host("r2"), lab.host("r3"));
+    const BIRDS: &str = "192.0.2.128/25";
+    let d = Ocbgpd::start(
+        &r1,
+        &OcbgpdConfig::new(
+            BgpConfig::new(65001, r1.ipv4())
+                .neighbor(Neighbor::new(r2.ipv4(), 65002).graceful_restart(gr(60)))
+                .neighbor(Neighbor::new(r3.ipv4(), 65004)),
+        ),
+    );
+    let mut b = Bird::start(
+        &r2,
+        &BgpConfig::new(65002, r2.ipv4())
+            .neighbor(Neighbor::new(r1.ipv4(), 65001).graceful_restart(gr(60)))
+            .route(Originated::new(BIRDS).next_hop(r2.ipv4())),
+    );
+    let sink = Gobgp::start(
+        &r3,
+        &BgpConfig::new(65004, r3.ipv4()).neighbor(Neighbor::new(r1.ipv4(), 65001)),
+    );
+    sink.wait_route(BIRDS, ROUTE);
+    let before = sink.received_counts(r1.ipv4());
+    let message = "graceful restart: End-of-RIB received, stale routes removed";
+    let ended = d.log_events_for(message, Some(r2.ipv4())).len();
+    let kept = "graceful restart: peer restarting, its routes kept as stale";
+    let restarts = d.log_events_for(kept, Some(r2.ipv4())).len();
+    b.graceful_restart();
+    d.wait_log_event(kept, Some(r2.ipv4()), restarts, UP);
+    d.wait_established(r2.ipv4(), UP);
+    d.wait_log_event(message, Some(r2.ipv4()), ended, UP);
+    assert!(sink.route(BIRDS).is_some(), "the sink lost BIRD's route");
+    let now = sink.received_counts(r1.ipv4());
+    assert_eq!(
+        now.withdraws, before.withdraws,
+        "the sink saw a withdraw over BIRD's restart: {now:?}"
+    );
+    assert_eq!(stale_count(&d, r2.ipv4()), 0);
 }

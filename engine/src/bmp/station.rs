@@ -486,6 +486,7 @@ impl Conn {
                     received,
                     accepted,
                     best,
+                    ..
                 } => {
                     self.adj_in(
                         family,
@@ -895,6 +896,7 @@ mod tests {
             received: attrs(1),
             accepted: Some(attrs(1)),
             best,
+            stale: false,
         };
         // Two paths touched, one best: one announcement.
         c.changes(&mut vec![set(1, true), set(2, false)]).unwrap();

@@ -607,6 +607,13 @@ impl Rib {
         for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
             if retain.contains(&family) {
                 let paths = self.paths_of(peer, family);
+                // Readers of the change feed see them turn stale.
+                for &(prefix, id) in &paths {
+                    match prefix {
+                        IpNet::V4(n) => self.v4.touch(V4Key::new(n), peer, id),
+                        IpNet::V6(n) => self.v6.touch(V6Key::new(n), peer, id),
+                    }
+                }
                 self.restart_stale
                     .entry((peer, family))
                     .or_default()
@@ -1188,8 +1195,9 @@ impl Rib {
             return;
         }
         let mut changes = Vec::with_capacity(t4.len() + t6.len() + sent.len());
-        Self::changes_of(&self.v4, Family::IPV4_UNICAST, &t4, &mut changes);
-        Self::changes_of(&self.v6, Family::IPV6_UNICAST, &t6, &mut changes);
+        let stale = |peer, net, id| self.is_stale(peer, net, id);
+        Self::changes_of(&self.v4, Family::IPV4_UNICAST, &t4, &stale, &mut changes);
+        Self::changes_of(&self.v6, Family::IPV6_UNICAST, &t6, &stale, &mut changes);
         changes.extend(sent);
         self.feed.publish(&changes, all4 || all6);
     }
@@ -1198,6 +1206,7 @@ impl Rib {
         table: &Table<K>,
         family: Family,
         touched: &[(K, PeerIdx, u32)],
+        stale: &dyn Fn(PeerIdx, IpNet, u32) -> bool,
         out: &mut Vec<RouteChange>,
     ) {
         for (key, peer, path_id) in touched {
@@ -1215,6 +1224,7 @@ impl Rib {
                     best: dest
                         .and_then(Dest::best)
                         .is_some_and(|b| b.peer == peer && b.path_id == path_id),
+                    stale: stale(peer, net, path_id),
                 }),
                 None => out.push(RouteChange::Gone {
                     family,

@@ -242,6 +242,14 @@ impl<K: RouteKey> Table<K> {
         }
     }
 
+    /// Notes a path as touched for the change feed although it did not
+    /// change (its graceful restart state did).
+    pub fn touch(&mut self, key: K, peer: PeerIdx, path_id: u32) {
+        if let Some(t) = &mut self.touched {
+            t.push((key, peer, path_id));
+        }
+    }
+
     /// Takes the paths touched since the last call (sorted, each once),
     /// and whether every path may have changed.
     pub fn take_touched(&mut self) -> (Vec<(K, PeerIdx, u32)>, bool) {

@@ -302,8 +302,9 @@ pub(crate) fn route_nodes(
     path_id: u32,
     attrs: &Attrs,
     best: Option<bool>,
+    stale: bool,
 ) -> Vec<StreamNode> {
-    route_nodes_indexed(prefix, origin, path_id, Indexes::of(attrs), best, false)
+    route_nodes_indexed(prefix, origin, path_id, Indexes::of(attrs), best, stale)
 }
 
 /// The set indexes a route points to.
@@ -576,7 +577,7 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                     for (net, pre, _) in &out {
                         tx.push(route_entry(
                             &t[2],
-                            route_nodes(*net, None, 0, pre, None),
+                            route_nodes(*net, None, 0, pre, None, false),
                             false,
                         ))?;
                     }
@@ -585,7 +586,7 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                     for (net, _, post) in &out {
                         tx.push(route_entry(
                             &t[3],
-                            route_nodes(*net, None, 0, post, None),
+                            route_nodes(*net, None, 0, post, None, false),
                             false,
                         ))?;
                     }
@@ -596,14 +597,14 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                 if sel.tables.out_pre {
                     tx.push(route_entry(
                         &t[2],
-                        route_nodes(net, None, 0, &pre, None),
+                        route_nodes(net, None, 0, &pre, None, false),
                         false,
                     ))?;
                 }
                 if sel.tables.out_post {
                     tx.push(route_entry(
                         &t[3],
-                        route_nodes(net, None, 0, &post, None),
+                        route_nodes(net, None, 0, &post, None, false),
                         false,
                     ))?;
                 }
@@ -841,7 +842,14 @@ fn convert(
             received,
             accepted,
             best,
-        } => (family, net, peer, path_id, Some((received, accepted, best))),
+            stale,
+        } => (
+            family,
+            net,
+            peer,
+            path_id,
+            Some((received, accepted, best, stale)),
+        ),
         RouteChange::Gone {
             family,
             net,
@@ -857,9 +865,12 @@ fn convert(
     };
     if sel.loc {
         let origin = origin_scalar(peer, names);
-        match now.as_ref().and_then(|(_, acc, _)| acc.as_ref()) {
-            Some(acc) => {
-                let nodes = route_nodes(net, Some(origin), path_id, acc, None);
+        match now
+            .as_ref()
+            .and_then(|(_, acc, _, stale)| Some((acc.as_ref()?, *stale)))
+        {
+            Some((acc, stale)) => {
+                let nodes = route_nodes(net, Some(origin), path_id, acc, None, stale);
                 out.push(StreamChange::Update(route_entry(loc_routes, nodes, true)));
             }
             None => out.push(StreamChange::Delete(route_path(
@@ -897,8 +908,8 @@ fn convert(
     if sel.tables.in_pre {
         let routes = routes_of(&nbr, "adj-rib-in-pre");
         match &now {
-            Some((received, _, _)) => {
-                let nodes = route_nodes(net, None, path_id, received, None);
+            Some((received, _, _, stale)) => {
+                let nodes = route_nodes(net, None, path_id, received, None, *stale);
                 out.push(StreamChange::Update(route_entry(&routes, nodes, false)));
             }
             None => out.push(StreamChange::Delete(route_path(&routes, keys()))),
@@ -907,8 +918,8 @@ fn convert(
     if sel.tables.in_post {
         let routes = routes_of(&nbr, "adj-rib-in-post");
         match &now {
-            Some((_, Some(acc), best)) => {
-                let nodes = route_nodes(net, None, path_id, acc, Some(*best));
+            Some((_, Some(acc), best, stale)) => {
+                let nodes = route_nodes(net, None, path_id, acc, Some(*best), *stale);
                 out.push(StreamChange::Update(route_entry(&routes, nodes, false)));
             }
             _ => out.push(StreamChange::Delete(route_path(&routes, keys()))),

@@ -383,6 +383,10 @@ pub fn bgpd_conf(hostname: &str, config: &BgpConfig) -> String {
             t,
             " bgp graceful-restart\n bgp graceful-restart restart-time {restart}"
         );
+        // The lab's FRR installs nothing that a restart of bgpd loses
+        // (zebra keeps running): it says forwarding state was kept, as a
+        // router with -K / preserved FIB does, so helpers keep its routes.
+        let _ = writeln!(t, " bgp graceful-restart preserve-fw-state");
         if let Some(stale) = grs.iter().filter_map(|g| g.stale_routes_time).max() {
             let _ = writeln!(t, " bgp graceful-restart stalepath-time {}", stale.max(1));
         }

@@ -592,6 +592,29 @@ impl Ocbgpd {
         self.wait_up();
     }
 
+    /// A pygnmi STREAM ON_CHANGE subscription (JSON_IETF) to `path`, run
+    /// in the background for at most 50 s; each response is a `RESP` line
+    /// of its log ([`subscriber_responses`]).
+    pub fn on_change_subscriber(&self, name: &str, path: &str) -> Process {
+        let gaddr = self.config().gnmi_addr();
+        let script = format!(
+            r#"
+import json, os, threading
+from pygnmi.client import gNMIclient
+threading.Timer(50, lambda: os._exit(3)).start()
+with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
+    sub = {{"subscription": [{{"path": {path:?}, "mode": "on_change"}}], "mode": "stream", "encoding": "json_ietf"}}
+    for r in gc.subscribe2(subscribe=sub):
+        print("RESP " + json.dumps(r, default=str), flush=True)
+"#,
+            host = gaddr.ip().to_string(),
+            port = gaddr.port(),
+        );
+        let mut cmd = self.host().command("python3");
+        cmd.args(["-u", "-c", &script]);
+        self.host().spawn_command(name, cmd)
+    }
+
     /// [`Ocbgpd::start_again`] with `config` written to the config file
     /// first (what an operator's edit plus a restart does).
     pub fn start_again_with(&mut self, config: &OcbgpdConfig) {
@@ -1131,6 +1154,15 @@ fn join_routes(routes: &[Value], attr_sets: &[Value], communities: &[Value]) -> 
         out.push(route);
     }
     out
+}
+
+/// The responses a subscriber from [`Ocbgpd::on_change_subscriber`]
+/// printed so far.
+pub fn subscriber_responses(sub: &Process) -> Vec<String> {
+    sub.log()
+        .lines()
+        .filter_map(|l| l.strip_prefix("RESP ").map(str::to_string))
+        .collect()
 }
 
 #[cfg(test)]
