@@ -12,6 +12,7 @@ mod dynamic;
 
 use crate::bmp::{RibSource, StationKey, StationSettings, StationView, Stations};
 use crate::config::{DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
+use crate::fib::{Fib, FibSettings, FibStats, FibStop};
 use crate::mrt::{DumpSettings, DumpView, Dumps};
 use crate::policy::{Chain, DefaultPolicy, Policies};
 use crate::restart::RestartState;
@@ -97,6 +98,8 @@ struct Running {
     free: Vec<PeerIdx>,
     /// The speaker's own restart.
     restart: Arc<RestartState>,
+    /// The forwarding table, when configured.
+    fib: Option<Fib>,
 }
 
 struct Inner {
@@ -204,6 +207,13 @@ impl Engine {
         self.inner.restart.begin();
     }
 
+    /// The forwarding table's settings and counters, when one runs.
+    pub fn fib(&self) -> Option<(FibSettings, Arc<FibStats>)> {
+        let running = self.running();
+        let fib = running.as_ref()?.fib.as_ref()?;
+        Some((fib.settings(), fib.stats().clone()))
+    }
+
     /// Whether the speaker is still in its own restart (see
     /// [`Engine::restarted`]).
     pub fn restarting(&self) -> bool {
@@ -234,7 +244,8 @@ impl Engine {
             None => true,
         };
         if restart {
-            let old = running.take();
+            let mut old = running.take();
+            let old_fib = old.as_mut().and_then(|o| o.fib.take());
             let restart = self.inner.restart.clone();
             let deferral = restart
                 .restarting()
@@ -256,6 +267,7 @@ impl Engine {
                 next_idx: 1,
                 free: Vec::new(),
                 restart,
+                fib: None,
             };
             if let Some(old) = old {
                 // Same neighbors, new identity: fresh sessions.
@@ -275,8 +287,18 @@ impl Engine {
                     start_neighbor(&mut new, &self.inner.listener, resolved, &policies);
                 }
             }
+            if let Some(old) = old_fib {
+                old.stop(FibStop::Reconfigured);
+            }
+            new.fib = start_fib(global.fib, &new.rib, &new.restart);
             *running = Some(new);
         } else if let Some(r) = running.as_mut() {
+            if r.fib.as_ref().map(Fib::settings) != global.fib {
+                if let Some(old) = r.fib.take() {
+                    old.stop(FibStop::Reconfigured);
+                }
+                r.fib = start_fib(global.fib, &r.rib, &r.restart);
+            }
             if r.global.selection != global.selection {
                 r.rib.send(RibCommand::SetSelection(global.selection));
             }
@@ -340,7 +362,15 @@ impl Engine {
     fn stop_with(&self, graceful: bool) {
         let running = self.running().take();
         self.inner.listener.disable();
-        if let Some(r) = running {
+        if let Some(mut r) = running {
+            if let Some(fib) = r.fib.take() {
+                // Over a graceful restart forwarding goes on as it was.
+                fib.stop(if graceful {
+                    FibStop::GracefulRestart
+                } else {
+                    FibStop::Shutdown
+                });
+            }
             for (addr, n) in r.neighbors {
                 let _ = if graceful {
                     n.handle.stop_graceful()
@@ -617,6 +647,22 @@ fn apply_chains(
     }
 }
 
+/// Starts the forwarding table `settings` asks for, following `rib`.
+fn start_fib(
+    settings: Option<FibSettings>,
+    rib: &RibHandle,
+    restart: &Arc<RestartState>,
+) -> Option<Fib> {
+    let settings = settings?;
+    match Fib::prepare(settings) {
+        Ok(kernel) => Some(Fib::start(settings, kernel, rib.clone(), restart.clone())),
+        Err(e) => {
+            tracing::error!(error = %e, "forwarding table: cannot open netlink; nothing is installed");
+            None
+        }
+    }
+}
+
 fn start_neighbor(
     r: &mut Running,
     listener: &Listener,
@@ -697,6 +743,7 @@ mod tests {
             selection: SelectionOptions::default(),
             client_to_client: true,
             selection_deferral: 120,
+            fib: None,
         };
         engine.set_global(global).unwrap();
         for mode in [ClearMode::Hard, ClearMode::SoftIn, ClearMode::SoftOut] {

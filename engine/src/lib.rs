@@ -10,6 +10,7 @@ pub mod bmp;
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod fib;
 pub mod mrt;
 pub mod policy;
 pub mod restart;

@@ -70,6 +70,9 @@ pub struct GlobalSettings {
     /// restart peers' End-of-RIB, in seconds
     /// (`graceful-restart/config/ocbgp:selection-deferral-time`).
     pub selection_deferral: u16,
+    /// The forwarding table, when best paths are installed
+    /// (`ocbgp:fib/config`).
+    pub fib: Option<crate::fib::FibSettings>,
 }
 
 /// The restart time we announce when `restart-time` is not set.
@@ -119,6 +122,16 @@ pub fn global(tree: &DataTree<'static>) -> Result<Option<GlobalSettings>, Proble
         },
         client_to_client: g.config.client_to_client_reflection,
         selection_deferral: g.graceful_restart.config.selection_deferral_time,
+        fib: {
+            let f = &g.fib.config;
+            (f.backend == ocbgp_models::gen::types::Backend::Netlink).then_some(
+                crate::fib::FibSettings {
+                    table: f.table,
+                    metric: f.metric,
+                    keep_on_shutdown: f.keep_on_shutdown,
+                },
+            )
+        },
     }))
 }
 
@@ -332,8 +345,10 @@ pub fn neighbor(
             .filter(|_| gr.helper_only != Some(true))
             .map(|f| GracefulRestartFamily {
                 family: f.family,
-                // No forwarding table here: our restart leaves forwarding
-                // (wherever it is done) as it was.
+                // Our restart leaves forwarding as it was: without a
+                // forwarding table we install nothing, with one the kernel
+                // keeps our routes over a graceful restart (adopted by the
+                // next run).
                 forwarding_preserved: true,
             })
             .collect(),

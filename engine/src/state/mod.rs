@@ -150,6 +150,17 @@ impl StateProvider for EngineState {
         if wants(path, &global_state) {
             g.write(tree, &global_state)?;
         }
+        let fib_state = format!("{bgp}/global/ocbgp:fib/state");
+        if let Some((_, stats)) = self.engine.fib().filter(|_| wants(path, &fib_state)) {
+            use std::sync::atomic::Ordering::Relaxed;
+            for (leaf, n) in [
+                ("installed", stats.installed.load(Relaxed)),
+                ("failed", stats.failed.load(Relaxed)),
+            ] {
+                let n = n.min(u64::from(u32::MAX)).to_string();
+                tree.new_path(&format!("{fib_state}/{leaf}"), Some(&n), false)?;
+            }
+        }
         neighbor::write_all(&self.engine, rib.as_ref(), tree, path)?;
         Ok(())
     }

@@ -1,0 +1,407 @@
+//! The forwarding table: best paths of the Loc-RIB installed into the
+//! kernel (`ocbgp:fib`, off by default so route servers and reflectors stay
+//! pure control plane).
+//!
+//! A task follows the RIB's route change feed (bounded: when it falls
+//! behind it reads the whole Loc-RIB again), keeps the prefixes it wants
+//! installed with their next hops, and hands the differences to the
+//! backend in batches. The kernel never holds up BGP: a slow kernel only
+//! makes the feed lag, which costs a resync. Routes of ours left from a
+//! previous run (protocol `bgp` in the table) are adopted at start and
+//! swept once the speaker has converged (its own graceful restart over);
+//! on a clean stop they are removed unless `keep-on-shutdown` is set.
+
+mod netlink;
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use tokio::sync::watch;
+
+use crate::restart::RestartState;
+use crate::rib::{PeerIdx, RouteChange};
+use crate::rib_task::RibHandle;
+use crate::wire::NextHop;
+
+pub use netlink::Netlink;
+
+/// How the forwarding table is kept (`bgp/global/ocbgp:fib/config`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FibSettings {
+    /// The kernel routing table (254: main).
+    pub table: u32,
+    /// The routes' metric (priority).
+    pub metric: u32,
+    /// Leave the routes in the kernel when the daemon stops.
+    pub keep_on_shutdown: bool,
+}
+
+/// Why a forwarding table stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FibStop {
+    /// Its settings changed or it was turned off: its routes go.
+    Reconfigured,
+    /// The daemon stops: its routes go unless `keep-on-shutdown`.
+    Shutdown,
+    /// The daemon stops to restart gracefully: forwarding stays as it is
+    /// and the next run adopts the routes.
+    GracefulRestart,
+}
+
+/// Counters of the forwarding table, for the model's state.
+#[derive(Debug, Default)]
+pub struct FibStats {
+    /// Routes in the kernel.
+    pub installed: AtomicU64,
+    /// Routes the kernel refused (next hop unreachable, ...), retried.
+    pub failed: AtomicU64,
+}
+
+/// How often refused routes are tried again (their next hop may have
+/// become reachable).
+const RETRY: Duration = Duration::from_secs(5);
+/// A previous run's routes nobody claimed are swept no earlier than this
+/// after start (and once the speaker's own restart is over): the peers
+/// have had time to send their tables.
+const SWEEP_AFTER: Duration = Duration::from_secs(60);
+
+/// A running forwarding table.
+pub struct Fib {
+    settings: FibSettings,
+    stats: Arc<FibStats>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Fib {
+    /// Opens the kernel side (fails without the permission to change
+    /// routes, in the prepare step of a commit).
+    pub fn prepare(settings: FibSettings) -> std::io::Result<Netlink> {
+        Netlink::open(settings)
+    }
+
+    /// Starts following `rib` into `kernel`.
+    pub fn start(
+        settings: FibSettings,
+        kernel: Netlink,
+        rib: RibHandle,
+        restart: Arc<RestartState>,
+    ) -> Fib {
+        let stats = Arc::new(FibStats::default());
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(run(kernel, rib, restart, stats.clone(), stop_rx));
+        tracing::info!(
+            table = settings.table,
+            metric = settings.metric,
+            "forwarding table: installing best paths into the kernel"
+        );
+        Fib {
+            settings,
+            stats,
+            stop,
+            task,
+        }
+    }
+
+    /// Its settings.
+    pub fn settings(&self) -> FibSettings {
+        self.settings
+    }
+
+    /// Its counters.
+    pub fn stats(&self) -> &Arc<FibStats> {
+        &self.stats
+    }
+
+    /// Stops following the RIB; whether the routes leave the kernel
+    /// depends on why.
+    pub fn stop(self, why: FibStop) {
+        let remove = match why {
+            FibStop::Reconfigured => true,
+            FibStop::Shutdown => !self.settings.keep_on_shutdown,
+            FibStop::GracefulRestart => false,
+        };
+        let _ = self.stop.send(remove);
+        // The task removes what it installed, then ends.
+        drop(self.task);
+    }
+}
+
+/// Where a prefix should go: its best path's source and next hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Want {
+    peer: PeerIdx,
+    path_id: u32,
+    gateway: IpAddr,
+}
+
+fn gateway(next_hop: NextHop) -> IpAddr {
+    match next_hop {
+        NextHop::V4(a) => IpAddr::V4(a),
+        // A link-local next hop needs its interface; the global one
+        // resolves through the kernel's routes.
+        NextHop::V6 { global, .. } => IpAddr::V6(global),
+    }
+}
+
+/// The best paths of the Loc-RIB, as installable routes.
+async fn read_all(rib: &RibHandle) -> Option<HashMap<IpNet, Want>> {
+    rib.query(|rib| {
+        let mut out = HashMap::new();
+        let mut add = |net: IpNet, p: &crate::rib::Path| {
+            if p.peer == PeerIdx::LOCAL {
+                return;
+            }
+            if let Some(nh) = p.accepted.as_ref().and_then(|a| a.next_hop) {
+                out.insert(
+                    net,
+                    Want {
+                        peer: p.peer,
+                        path_id: p.path_id,
+                        gateway: gateway(nh),
+                    },
+                );
+            }
+        };
+        for (k, p) in rib.v4().best_paths() {
+            add(crate::rib::RouteKey::to_net(k), p);
+        }
+        for (k, p) in rib.v6().best_paths() {
+            add(crate::rib::RouteKey::to_net(k), p);
+        }
+        out
+    })
+    .await
+}
+
+/// Applies one change of the feed to `want`; the prefix it touched.
+fn apply(want: &mut HashMap<IpNet, Want>, change: RouteChange) -> Option<IpNet> {
+    match change {
+        RouteChange::Set {
+            net,
+            peer,
+            path_id,
+            accepted,
+            best,
+            ..
+        } => {
+            let current = want.get(&net).copied();
+            let is_current = current.is_some_and(|w| w.peer == peer && w.path_id == path_id);
+            match accepted.and_then(|a| a.next_hop) {
+                Some(nh) if best && peer != PeerIdx::LOCAL => {
+                    want.insert(
+                        net,
+                        Want {
+                            peer,
+                            path_id,
+                            gateway: gateway(nh),
+                        },
+                    );
+                }
+                _ if is_current => {
+                    want.remove(&net);
+                }
+                _ => {}
+            }
+            Some(net)
+        }
+        RouteChange::Gone {
+            net, peer, path_id, ..
+        } => {
+            if want
+                .get(&net)
+                .is_some_and(|w| w.peer == peer && w.path_id == path_id)
+            {
+                want.remove(&net);
+            }
+            Some(net)
+        }
+        _ => None,
+    }
+}
+
+/// The table's state and its reconciliation with the kernel.
+struct Table {
+    kernel: Netlink,
+    /// What should be in the kernel.
+    want: HashMap<IpNet, Want>,
+    /// What is (route → gateway).
+    installed: HashMap<IpNet, IpAddr>,
+    /// Routes the kernel refused, tried again later.
+    failed: HashSet<IpNet>,
+    /// Routes of a previous run not claimed yet.
+    adopted: HashSet<IpNet>,
+    stats: Arc<FibStats>,
+}
+
+impl Table {
+    /// Brings the kernel in line for `nets`.
+    async fn sync(&mut self, nets: impl IntoIterator<Item = IpNet>) {
+        for net in nets {
+            let want = self.want.get(&net).map(|w| w.gateway);
+            let have = self.installed.get(&net).copied();
+            if want == have {
+                self.failed.remove(&net);
+                continue;
+            }
+            match want {
+                Some(gw) => match self.kernel.replace(net, gw).await {
+                    Ok(()) => {
+                        self.installed.insert(net, gw);
+                        self.failed.remove(&net);
+                        self.adopted.remove(&net);
+                    }
+                    Err(e) => {
+                        if self.failed.insert(net) {
+                            tracing::debug!(%net, gateway = %gw, error = %e, "forwarding table: route refused by the kernel");
+                        }
+                        if have.is_some() {
+                            // The old next hop is wrong now: take it out.
+                            let _ = self.kernel.delete(net).await;
+                            self.installed.remove(&net);
+                        }
+                    }
+                },
+                // A previous run's route stays until the sweep: the RIB
+                // may not have converged yet.
+                None if self.adopted.contains(&net) => {}
+                None => {
+                    self.failed.remove(&net);
+                    if self.kernel.delete(net).await.is_ok() || have.is_some() {
+                        self.installed.remove(&net);
+                    }
+                }
+            }
+        }
+        self.publish();
+    }
+
+    fn publish(&self) {
+        self.stats
+            .installed
+            .store(self.installed.len() as u64, Ordering::Relaxed);
+        self.stats
+            .failed
+            .store(self.failed.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Everything again (start, lag).
+    async fn resync(&mut self, want: HashMap<IpNet, Want>) {
+        let mut nets: HashSet<IpNet> = want.keys().copied().collect();
+        nets.extend(self.installed.keys().copied());
+        self.want = want;
+        self.sync(nets).await;
+    }
+
+    /// Removes what a previous run left and nobody claimed.
+    async fn sweep_adopted(&mut self) {
+        let left: Vec<IpNet> = self
+            .adopted
+            .drain()
+            .filter(|n| !self.want.contains_key(n))
+            .collect();
+        if !left.is_empty() {
+            tracing::info!(
+                routes = left.len(),
+                "forwarding table: removing routes of a previous run"
+            );
+        }
+        for net in left {
+            let _ = self.kernel.delete(net).await;
+            self.installed.remove(&net);
+        }
+        self.publish();
+    }
+
+    async fn remove_all(&mut self) {
+        let all: Vec<IpNet> = self.installed.keys().copied().collect();
+        for net in all {
+            let _ = self.kernel.delete(net).await;
+        }
+        self.installed.clear();
+        self.publish();
+    }
+}
+
+async fn run(
+    kernel: Netlink,
+    rib: RibHandle,
+    restart: Arc<RestartState>,
+    stats: Arc<FibStats>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let adopted = kernel.ours().await.unwrap_or_default();
+    if !adopted.is_empty() {
+        tracing::info!(
+            routes = adopted.len(),
+            "forwarding table: adopting routes of a previous run"
+        );
+    }
+    let mut table = Table {
+        installed: adopted.iter().map(|(n, g)| (*n, *g)).collect(),
+        adopted: adopted.into_iter().map(|(n, _)| n).collect(),
+        kernel,
+        want: HashMap::new(),
+        failed: HashSet::new(),
+        stats,
+    };
+    let Some(mut feed) = rib.query(|rib| rib.listen_routes()).await else {
+        return;
+    };
+    if let Some(all) = read_all(&rib).await {
+        table.resync(all).await;
+    }
+    let started = tokio::time::Instant::now();
+    let mut retry = tokio::time::interval(RETRY);
+    let mut batch: Vec<RouteChange> = Vec::with_capacity(1024);
+    loop {
+        tokio::select! {
+            n = feed.recv_many(&mut batch, 1024) => {
+                if n == 0 {
+                    return;
+                }
+                let mut touched = HashSet::new();
+                let mut lagged = false;
+                for change in batch.drain(..) {
+                    if matches!(change, RouteChange::Lagged) {
+                        lagged = true;
+                        continue;
+                    }
+                    if let Some(net) = apply(&mut table.want, change) {
+                        touched.insert(net);
+                    }
+                }
+                if lagged {
+                    tracing::info!("forwarding table: fell behind the RIB, reading it again");
+                    if let Some(all) = read_all(&rib).await {
+                        table.resync(all).await;
+                    }
+                } else {
+                    table.sync(touched).await;
+                }
+            }
+            _ = retry.tick() => {
+                if !table.failed.is_empty() {
+                    let again: Vec<IpNet> = table.failed.iter().copied().collect();
+                    table.sync(again).await;
+                }
+                if !table.adopted.is_empty()
+                    && !restart.restarting()
+                    && started.elapsed() >= SWEEP_AFTER
+                {
+                    table.sweep_adopted().await;
+                }
+            }
+            _ = stop.changed() => {
+                if *stop.borrow() {
+                    table.remove_all().await;
+                }
+                return;
+            }
+        }
+    }
+}

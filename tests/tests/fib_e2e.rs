@@ -1,0 +1,170 @@
+//! The forwarding table with the netlink backend, in network namespaces:
+//! ocbgpd learns IPv4 and IPv6 routes from gobgpd and BIRD and installs
+//! its best paths into its namespace's kernel (`ip route show proto bgp`),
+//! with the configured metric; a route whose next hop the kernel cannot
+//! reach is counted as failed, not installed; a withdraw removes the route;
+//! over a graceful restart (SIGTERM) the routes stay and the next run
+//! adopts them; turning the backend off by a commit takes them out.
+
+use std::time::Duration;
+
+use ocbgp_tests::lab::*;
+use ocbgp_tests::wait_until;
+use serde_json::{json, Value};
+
+const UP: Duration = Duration::from_secs(30);
+const ROUTE: Duration = Duration::from_secs(20);
+
+const FROM_GOBGP: &str = "198.51.100.0/24";
+const FROM_GOBGP_V6: &str = "2001:db8:100::/48";
+const FROM_BIRD: &str = "198.18.0.0/24";
+const UNREACHABLE: &str = "203.0.113.0/24";
+
+const BGP: &str =
+    "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
+
+/// The kernel table ocbgpd installs into.
+const TABLE: &str = "100";
+
+/// `ip [-6] route show table TABLE proto bgp` in `host`.
+fn kernel_routes(host: &Host, v6: bool) -> String {
+    let mut args = vec![];
+    if v6 {
+        args.push("-6");
+    }
+    args.extend(["route", "show", "table", TABLE, "proto", "bgp"]);
+    host.run("ip", &args)
+}
+
+fn fib_counter(d: &Ocbgpd, leaf: &str) -> Option<u64> {
+    d.try_gnmi_leaf(&format!("{BGP}/global/ocbgp:fib/state"), leaf)
+        .unwrap_or_else(|e| d.fail(&e))
+        .and_then(|v: Value| v.as_u64())
+}
+
+#[test]
+fn best_paths_go_into_the_kernel_and_leave_it() {
+    let lab = Lab::new("fib");
+    let (r1, r2, r3) = (lab.host("r1"), lab.host("r2"), lab.host("r3"));
+    let g = Gobgp::start(
+        &r1,
+        &BgpConfig::new(65001, r1.ipv4())
+            .neighbor(
+                Neighbor::new(r2.ipv4(), 65002)
+                    .families(&[Family::Ipv4Unicast, Family::Ipv6Unicast]),
+            )
+            .route(Originated::new(FROM_GOBGP).next_hop(r1.ipv4()))
+            .route(Originated::new(FROM_GOBGP_V6).next_hop(r1.ipv6()))
+            .route(
+                Originated::new(UNREACHABLE)
+                    .next_hop("10.99.99.1".parse::<std::net::IpAddr>().unwrap()),
+            ),
+    );
+    let fib = |backend: &str| json!({"config": {"backend": backend, "metric": 33, "table": 100}});
+    let config = OcbgpdConfig::new(
+        BgpConfig::new(65002, r2.ipv4())
+            .neighbor(
+                Neighbor::new(r1.ipv4(), 65001)
+                    .families(&[Family::Ipv4Unicast, Family::Ipv6Unicast])
+                    .graceful_restart(GracefulRestart::new(60)),
+            )
+            .neighbor(Neighbor::new(r3.ipv4(), 65003)),
+    )
+    .bgp_extra(&["global", "ocbgp:fib"], fib("NETLINK"));
+    let mut d = Ocbgpd::start(&r2, &config);
+    let _b = Bird::start(
+        &r3,
+        &BgpConfig::new(65003, r3.ipv4())
+            .neighbor(Neighbor::new(r2.ipv4(), 65002))
+            .route(Originated::new(FROM_BIRD).next_hop(r3.ipv4())),
+    );
+    d.wait_established(r1.ipv4(), UP);
+    d.wait_established(r3.ipv4(), UP);
+
+    let has = |v6: bool, want: &str| kernel_routes(&r2, v6).contains(want);
+    for (v6, want) in [
+        (false, format!("{FROM_GOBGP} via {} ", r1.ipv4())),
+        (false, format!("{FROM_BIRD} via {} ", r3.ipv4())),
+        (true, format!("{FROM_GOBGP_V6} via {} ", r1.ipv6())),
+    ] {
+        assert!(
+            wait_until(ROUTE, || has(v6, &want)),
+            "{want:?} not in the kernel:\n{}",
+            kernel_routes(&r2, v6)
+        );
+    }
+    assert!(
+        kernel_routes(&r2, false).contains("metric 33"),
+        "{}",
+        kernel_routes(&r2, false)
+    );
+    // The next hop the kernel cannot reach: not installed, counted.
+    assert!(!has(false, UNREACHABLE));
+    assert!(
+        wait_until(ROUTE, || fib_counter(&d, "failed") == Some(1)),
+        "failed: {:?}",
+        fib_counter(&d, "failed")
+    );
+    assert_eq!(fib_counter(&d, "installed"), Some(3));
+
+    // A withdraw takes the route out.
+    g.delete_route(FROM_GOBGP);
+    assert!(
+        wait_until(ROUTE, || !has(false, FROM_GOBGP)),
+        "{FROM_GOBGP} still in the kernel:\n{}",
+        kernel_routes(&r2, false)
+    );
+
+    // Over a graceful restart (SIGTERM) forwarding stays as it was; the
+    // next run adopts the routes and keeps what it still wants.
+    let status = d.stop_and_restart(Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert!(has(false, FROM_BIRD), "{}", kernel_routes(&r2, false));
+    d.wait_established(r3.ipv4(), UP);
+    d.wait_log_event(
+        "forwarding table: adopting routes of a previous run",
+        None,
+        0,
+        UP,
+    );
+    assert!(
+        wait_until(ROUTE, || fib_counter(&d, "installed") == Some(2)),
+        "installed after the restart: {:?}\n{}",
+        fib_counter(&d, "installed"),
+        kernel_routes(&r2, false)
+    );
+    assert!(has(false, FROM_BIRD) && has(true, FROM_GOBGP_V6));
+
+    // Turned off by a commit: the routes leave the kernel.
+    let backend = format!("{BGP}/global/ocbgp:fib/config/backend");
+    d.gnmi_update(&backend, json!("NONE"));
+    assert!(
+        wait_until(ROUTE, || !has(false, FROM_BIRD)
+            && !has(true, FROM_GOBGP_V6)),
+        "routes left after the backend was turned off:\n{}\n{}",
+        kernel_routes(&r2, false),
+        kernel_routes(&r2, true)
+    );
+
+    // Back on, kept on shutdown: a hard stop (SIGINT) leaves them.
+    d.gnmi_update(
+        &format!("{BGP}/global/ocbgp:fib/config/keep-on-shutdown"),
+        json!(true),
+    );
+    d.gnmi_update(&backend, json!("NETLINK"));
+    assert!(
+        wait_until(ROUTE, || has(false, FROM_BIRD)),
+        "{}",
+        kernel_routes(&r2, false)
+    );
+    d.process().signal("INT");
+    assert!(
+        wait_until(Duration::from_secs(10), || !d.process().running()),
+        "ocbgpd did not stop on SIGINT"
+    );
+    assert!(
+        has(false, FROM_BIRD),
+        "keep-on-shutdown: {}",
+        kernel_routes(&r2, false)
+    );
+}
