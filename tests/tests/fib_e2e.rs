@@ -168,3 +168,59 @@ fn best_paths_go_into_the_kernel_and_leave_it() {
         kernel_routes(&r2, false)
     );
 }
+
+/// `use-multiple-paths`: two eBGP peers in different ASes offer equal
+/// paths; with allow-multiple-as the kernel gets one route with both next
+/// hops, and when one withdraws, a route via the other.
+#[test]
+fn equal_paths_make_an_ecmp_route() {
+    let lab = Lab::new("fib_ecmp");
+    let (r1, r2, r3) = (lab.host("r1"), lab.host("r2"), lab.host("r3"));
+    let g1 = Gobgp::start(
+        &r1,
+        &BgpConfig::new(65001, r1.ipv4())
+            .neighbor(Neighbor::new(r2.ipv4(), 65002))
+            .route(Originated::new(FROM_GOBGP).next_hop(r1.ipv4())),
+    );
+    let _g3 = Gobgp::start(
+        &r3,
+        &BgpConfig::new(65003, r3.ipv4())
+            .neighbor(Neighbor::new(r2.ipv4(), 65002))
+            .route(Originated::new(FROM_GOBGP).next_hop(r3.ipv4())),
+    );
+    let d = Ocbgpd::start(
+        &r2,
+        &OcbgpdConfig::new(
+            BgpConfig::new(65002, r2.ipv4())
+                .neighbor(Neighbor::new(r1.ipv4(), 65001))
+                .neighbor(Neighbor::new(r3.ipv4(), 65003)),
+        )
+        .bgp_extra(
+            &["global", "ocbgp:fib"],
+            json!({"config": {"backend": "NETLINK", "table": 100}}),
+        )
+        .bgp_extra(
+            &["global", "use-multiple-paths"],
+            json!({"config": {"enabled": true},
+                   "ebgp": {"config": {"maximum-paths": 4, "allow-multiple-as": true}}}),
+        ),
+    );
+    d.wait_established(r1.ipv4(), UP);
+    d.wait_established(r3.ipv4(), UP);
+    let both = |t: &str| {
+        t.contains(&format!("nexthop via {} ", r1.ipv4()))
+            && t.contains(&format!("nexthop via {} ", r3.ipv4()))
+    };
+    assert!(
+        wait_until(ROUTE, || both(&kernel_routes(&r2, false))),
+        "no ECMP route:\n{}",
+        kernel_routes(&r2, false)
+    );
+    g1.delete_route(FROM_GOBGP);
+    let single = format!("{FROM_GOBGP} via {} ", r3.ipv4());
+    assert!(
+        wait_until(ROUTE, || kernel_routes(&r2, false).contains(&single)),
+        "not down to one next hop:\n{}",
+        kernel_routes(&r2, false)
+    );
+}

@@ -896,6 +896,7 @@ mod tests {
             received: attrs(1),
             accepted: Some(attrs(1)),
             best,
+            multipath: best,
             stale: false,
         };
         // Two paths touched, one best: one announcement.

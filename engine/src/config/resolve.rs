@@ -20,7 +20,8 @@ use crate::mrt::{DumpKind, DumpSettings};
 use crate::policy::sets::community::{parse_large, parse_std};
 use crate::policy::DefaultPolicy;
 use crate::rib::{
-    CommunityKinds, FamilyLimits, Inbound, Limit, Outbound, PathAttrs, PrivateAs, SelectionOptions,
+    CommunityKinds, FamilyLimits, Inbound, Limit, MultipathOptions, Outbound, PathAttrs, PrivateAs,
+    SelectionOptions,
 };
 use crate::session::{FamilyConfig, GracefulRestartConfig, PeerConfig, Timers};
 use crate::wire::{AsPath, Attributes, Family, GracefulRestartFamily, NextHop, Origin};
@@ -119,6 +120,17 @@ pub fn global(tree: &DataTree<'static>) -> Result<Option<GlobalSettings>, Proble
             always_compare_med: rs.always_compare_med,
             ignore_as_path_length: rs.ignore_as_path_length,
             external_compare_router_id: rs.external_compare_router_id,
+            multipath: {
+                let mp = &g.use_multiple_paths;
+                match mp.config.enabled {
+                    true => MultipathOptions {
+                        ebgp: mp.ebgp.config.maximum_paths.max(1),
+                        ibgp: mp.ibgp.config.maximum_paths.max(1),
+                        allow_multiple_as: mp.ebgp.config.allow_multiple_as,
+                    },
+                    false => MultipathOptions::default(),
+                }
+            },
         },
         client_to_client: g.config.client_to_client_reflection,
         selection_deferral: g.graceful_restart.config.selection_deferral_time,

@@ -4,8 +4,9 @@
 //!
 //! A task follows the RIB's route change feed (bounded: when it falls
 //! behind it reads the whole Loc-RIB again), keeps the prefixes it wants
-//! installed with their next hops, and hands the differences to the
-//! backend in batches. The kernel never holds up BGP: a slow kernel only
+//! installed with their next hops (the best path's, or the multipath
+//! set's with `use-multiple-paths`), and hands the differences to the
+//! backend. The kernel never holds up BGP: a slow kernel only
 //! makes the feed lag, which costs a resync. Routes of ours left from a
 //! previous run (protocol `bgp` in the table) are adopted at start and
 //! swept once the speaker has converged (its own graceful restart over);
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ipnet::IpNet;
+use smallvec::SmallVec;
 use tokio::sync::watch;
 
 use crate::restart::RestartState;
@@ -131,12 +133,28 @@ impl Fib {
     }
 }
 
-/// Where a prefix should go: its best path's source and next hop.
+/// One path forwarding a prefix: its source and next hop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Want {
+struct Member {
     peer: PeerIdx,
     path_id: u32,
     gateway: IpAddr,
+    best: bool,
+}
+
+/// Where a prefix should go: its best path, and the other paths of its
+/// multipath set.
+type Want = SmallVec<[Member; 1]>;
+
+/// Next hops as the kernel gets them: one, or an ECMP set in a stable
+/// order (so an unchanged set is not replaced).
+type Gateways = SmallVec<[IpAddr; 1]>;
+
+fn gateways(want: &Want) -> Gateways {
+    let mut g: Gateways = want.iter().map(|m| m.gateway).collect();
+    g.sort();
+    g.dedup();
+    g
 }
 
 fn gateway(next_hop: NextHop) -> IpAddr {
@@ -148,30 +166,31 @@ fn gateway(next_hop: NextHop) -> IpAddr {
     }
 }
 
-/// The best paths of the Loc-RIB, as installable routes.
+/// The forwarding paths of the Loc-RIB (best and multipath), as
+/// installable routes.
 async fn read_all(rib: &RibHandle) -> Option<HashMap<IpNet, Want>> {
     rib.query(|rib| {
-        let mut out = HashMap::new();
-        let mut add = |net: IpNet, p: &crate::rib::Path| {
-            if p.peer == PeerIdx::LOCAL {
-                return;
-            }
-            if let Some(nh) = p.accepted.as_ref().and_then(|a| a.next_hop) {
-                out.insert(
-                    net,
-                    Want {
+        let mut out: HashMap<IpNet, Want> = HashMap::new();
+        let mut add = |net: IpNet, dest: &crate::rib::Dest, n: usize| {
+            for (i, p) in dest.paths()[..n].iter().enumerate() {
+                if p.peer == PeerIdx::LOCAL {
+                    continue;
+                }
+                if let Some(nh) = p.accepted.as_ref().and_then(|a| a.next_hop) {
+                    out.entry(net).or_default().push(Member {
                         peer: p.peer,
                         path_id: p.path_id,
                         gateway: gateway(nh),
-                    },
-                );
+                        best: i == 0,
+                    });
+                }
             }
         };
-        for (k, p) in rib.v4().best_paths() {
-            add(crate::rib::RouteKey::to_net(k), p);
+        for (k, d) in rib.v4().range_from(None) {
+            add(crate::rib::RouteKey::to_net(*k), d, rib.multipath(d));
         }
-        for (k, p) in rib.v6().best_paths() {
-            add(crate::rib::RouteKey::to_net(k), p);
+        for (k, d) in rib.v6().range_from(None) {
+            add(crate::rib::RouteKey::to_net(*k), d, rib.multipath(d));
         }
         out
     })
@@ -180,48 +199,40 @@ async fn read_all(rib: &RibHandle) -> Option<HashMap<IpNet, Want>> {
 
 /// Applies one change of the feed to `want`; the prefix it touched.
 fn apply(want: &mut HashMap<IpNet, Want>, change: RouteChange) -> Option<IpNet> {
-    match change {
+    let (net, peer, path_id, now) = match change {
         RouteChange::Set {
             net,
             peer,
             path_id,
             accepted,
             best,
+            multipath,
             ..
         } => {
-            let current = want.get(&net).copied();
-            let is_current = current.is_some_and(|w| w.peer == peer && w.path_id == path_id);
-            match accepted.and_then(|a| a.next_hop) {
-                Some(nh) if best && peer != PeerIdx::LOCAL => {
-                    want.insert(
-                        net,
-                        Want {
-                            peer,
-                            path_id,
-                            gateway: gateway(nh),
-                        },
-                    );
-                }
-                _ if is_current => {
-                    want.remove(&net);
-                }
-                _ => {}
-            }
-            Some(net)
+            let nh = accepted
+                .and_then(|a| a.next_hop)
+                .filter(|_| (best || multipath) && peer != PeerIdx::LOCAL);
+            (net, peer, path_id, nh.map(|nh| (gateway(nh), best)))
         }
         RouteChange::Gone {
             net, peer, path_id, ..
-        } => {
-            if want
-                .get(&net)
-                .is_some_and(|w| w.peer == peer && w.path_id == path_id)
-            {
-                want.remove(&net);
-            }
-            Some(net)
-        }
-        _ => None,
+        } => (net, peer, path_id, None),
+        _ => return None,
+    };
+    let entry = want.entry(net).or_default();
+    entry.retain(|m| !(m.peer == peer && m.path_id == path_id));
+    if let Some((gateway, best)) = now {
+        entry.push(Member {
+            peer,
+            path_id,
+            gateway,
+            best,
+        });
     }
+    if entry.is_empty() {
+        want.remove(&net);
+    }
+    Some(net)
 }
 
 /// The table's state and its reconciliation with the kernel.
@@ -229,8 +240,8 @@ struct Table {
     kernel: Netlink,
     /// What should be in the kernel.
     want: HashMap<IpNet, Want>,
-    /// What is (route → gateway).
-    installed: HashMap<IpNet, IpAddr>,
+    /// What is (route → next hops).
+    installed: HashMap<IpNet, Gateways>,
     /// Routes the kernel refused, tried again later.
     failed: HashSet<IpNet>,
     /// Routes of a previous run not claimed yet.
@@ -242,25 +253,25 @@ impl Table {
     /// Brings the kernel in line for `nets`.
     async fn sync(&mut self, nets: impl IntoIterator<Item = IpNet>) {
         for net in nets {
-            let want = self.want.get(&net).map(|w| w.gateway);
-            let have = self.installed.get(&net).copied();
+            let want = self.want.get(&net).map(gateways);
+            let have = self.installed.get(&net).cloned();
             if want == have {
                 self.failed.remove(&net);
                 continue;
             }
             match want {
-                Some(gw) => match self.kernel.replace(net, gw).await {
+                Some(gws) => match self.kernel.replace(net, &gws).await {
                     Ok(()) => {
-                        self.installed.insert(net, gw);
+                        self.installed.insert(net, gws);
                         self.failed.remove(&net);
                         self.adopted.remove(&net);
                     }
                     Err(e) => {
                         if self.failed.insert(net) {
-                            tracing::debug!(%net, gateway = %gw, error = %e, "forwarding table: route refused by the kernel");
+                            tracing::debug!(%net, gateways = ?gws, error = %e, "forwarding table: route refused by the kernel");
                         }
                         if have.is_some() {
-                            // The old next hop is wrong now: take it out.
+                            // The old next hops are wrong now: take them out.
                             let _ = self.kernel.delete(net).await;
                             self.installed.remove(&net);
                         }
@@ -342,8 +353,8 @@ async fn run(
         );
     }
     let mut table = Table {
-        installed: adopted.iter().map(|(n, g)| (*n, *g)).collect(),
-        adopted: adopted.into_iter().map(|(n, _)| n).collect(),
+        adopted: adopted.iter().map(|(n, _)| *n).collect(),
+        installed: adopted.into_iter().collect(),
         kernel,
         want: HashMap::new(),
         failed: HashSet::new(),

@@ -6,9 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use futures::TryStreamExt;
 use ipnet::IpNet;
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteProtocol};
-use rtnetlink::{Handle, RouteMessageBuilder};
+use netlink_packet_route::AddressFamily;
+use rtnetlink::{Handle, RouteMessageBuilder, RouteNextHopBuilder};
 
-use super::FibSettings;
+use super::{FibSettings, Gateways};
 
 /// Why the kernel did not take a change.
 #[derive(Debug, thiserror::Error)]
@@ -45,13 +46,32 @@ impl Netlink {
         })
     }
 
-    /// A message for `net` in our table, protocol and metric.
-    fn message(&self, net: IpNet, gateway: Option<IpAddr>) -> Result<RouteMessage, KernelError> {
+    /// A message for `net` in our table, protocol and metric, via
+    /// `gateways` (one, or an ECMP set; none to name the route).
+    fn message(&self, net: IpNet, gateways: &[IpAddr]) -> Result<RouteMessage, KernelError> {
         let mut b = RouteMessageBuilder::<IpAddr>::new()
             .destination_prefix(net.addr(), net.prefix_len())
             .map_err(invalid)?;
-        if let Some(gw) = gateway {
-            b = b.gateway(gw).map_err(invalid)?;
+        match gateways {
+            [] => {}
+            [gw] => b = b.gateway(*gw).map_err(invalid)?,
+            many => {
+                let family = if net.addr().is_ipv4() {
+                    AddressFamily::Inet
+                } else {
+                    AddressFamily::Inet6
+                };
+                let hops = many
+                    .iter()
+                    .map(|gw| {
+                        RouteNextHopBuilder::new(family)
+                            .via(*gw)
+                            .map(RouteNextHopBuilder::build)
+                            .map_err(invalid)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                b = b.multipath(hops);
+            }
         }
         Ok(b.table_id(self.settings.table)
             .protocol(RouteProtocol::Bgp)
@@ -59,21 +79,21 @@ impl Netlink {
             .build())
     }
 
-    /// Installs (or replaces) the route to `net` via `gateway`.
-    pub async fn replace(&self, net: IpNet, gateway: IpAddr) -> Result<(), KernelError> {
-        let msg = self.message(net, Some(gateway))?;
+    /// Installs (or replaces) the route to `net` via `gateways`.
+    pub async fn replace(&self, net: IpNet, gateways: &[IpAddr]) -> Result<(), KernelError> {
+        let msg = self.message(net, gateways)?;
         Ok(self.handle.route().add(msg).replace().execute().await?)
     }
 
     /// Removes our route to `net`.
     pub async fn delete(&self, net: IpNet) -> Result<(), KernelError> {
-        let msg = self.message(net, None)?;
+        let msg = self.message(net, &[])?;
         Ok(self.handle.route().del(msg).execute().await?)
     }
 
     /// Our routes in the table (protocol `bgp`, our metric), with their
     /// gateways: what a previous run left.
-    pub async fn ours(&self) -> Result<Vec<(IpNet, IpAddr)>, KernelError> {
+    pub async fn ours(&self) -> Result<Vec<(IpNet, Gateways)>, KernelError> {
         let mut out = Vec::new();
         let queries = [
             RouteMessageBuilder::<Ipv4Addr>::new().build(),
@@ -90,26 +110,36 @@ impl Netlink {
         Ok(out)
     }
 
-    fn our_route(&self, m: &RouteMessage) -> Option<(IpNet, IpAddr)> {
+    fn our_route(&self, m: &RouteMessage) -> Option<(IpNet, Gateways)> {
         if m.header.protocol != RouteProtocol::Bgp {
             return None;
         }
         let mut table = u32::from(m.header.table);
-        let (mut dest, mut gateway, mut metric) = (None, None, 0);
+        let (mut dest, mut gateways, mut metric) = (None, Gateways::new(), 0);
         for a in &m.attributes {
             match a {
                 RouteAttribute::Table(t) => table = *t,
                 RouteAttribute::Priority(p) => metric = *p,
                 RouteAttribute::Destination(d) => dest = address(d),
-                RouteAttribute::Gateway(g) => gateway = address(g),
+                RouteAttribute::Gateway(g) => gateways.extend(address(g)),
+                RouteAttribute::MultiPath(hops) => {
+                    for hop in hops {
+                        for a in &hop.attributes {
+                            if let RouteAttribute::Gateway(g) = a {
+                                gateways.extend(address(g));
+                            }
+                        }
+                    }
+                }
                 _ => {}
             }
         }
-        if table != self.settings.table || metric != self.settings.metric {
+        if table != self.settings.table || metric != self.settings.metric || gateways.is_empty() {
             return None;
         }
+        gateways.sort();
         let net = IpNet::new(dest?, m.header.destination_prefix_length).ok()?;
-        Some((net, gateway?))
+        Some((net, gateways))
     }
 }
 

@@ -23,6 +23,30 @@ pub struct SelectionOptions {
     /// Compare router IDs of external paths instead of preferring the
     /// oldest one.
     pub external_compare_router_id: bool,
+    /// Equal-cost multipath (`use-multiple-paths`).
+    pub multipath: MultipathOptions,
+}
+
+/// How many paths may share a prefix's forwarding (OpenConfig
+/// `use-multiple-paths`); 1 and 1 is no multipath.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MultipathOptions {
+    /// Most eBGP paths in a set.
+    pub ebgp: u32,
+    /// Most iBGP paths in a set.
+    pub ibgp: u32,
+    /// eBGP paths from different neighbor ASes may share a set.
+    pub allow_multiple_as: bool,
+}
+
+impl Default for MultipathOptions {
+    fn default() -> Self {
+        MultipathOptions {
+            ebgp: 1,
+            ibgp: 1,
+            allow_multiple_as: false,
+        }
+    }
 }
 
 impl Default for SelectionOptions {
@@ -32,6 +56,7 @@ impl Default for SelectionOptions {
             always_compare_med: false,
             ignore_as_path_length: false,
             external_compare_router_id: true,
+            multipath: MultipathOptions::default(),
         }
     }
 }
@@ -185,6 +210,47 @@ pub fn select<S: Sources>(paths: &mut [Path], sources: &S, opts: &SelectionOptio
         compare_facts((a, &fa), (b, &fb), opts, med_everywhere)
     });
     true
+}
+
+/// How many paths, from the best on, `paths` (as [`select`] ordered them)
+/// use for forwarding: the best and those equal to it up to the tie
+/// breakers (LOCAL_PREF, AS_PATH length, ORIGIN, MED, eBGP or iBGP, and
+/// the neighbor AS unless `allow_multiple_as`), at most the eBGP or iBGP
+/// maximum. 0 when no path is accepted; 1 without multipath.
+pub fn multipath_count<S: Sources>(paths: &[Path], sources: &S, opts: &SelectionOptions) -> usize {
+    let Some(best) = paths.first().filter(|p| p.accepted.is_some()) else {
+        return 0;
+    };
+    let Some(fb) = facts(best, sources) else {
+        return 0;
+    };
+    let max = match fb.info.kind {
+        SourceKind::External => opts.multipath.ebgp,
+        SourceKind::Internal => opts.multipath.ibgp,
+        SourceKind::Local => 1,
+    } as usize;
+    if max <= 1 {
+        return 1;
+    }
+    let equal = |p: &Path| {
+        let Some(f) = facts(p, sources) else {
+            return false;
+        };
+        f.llgr_stale == fb.llgr_stale
+            && f.local_pref == fb.local_pref
+            && (opts.ignore_as_path_length || f.as_path_len == fb.as_path_len)
+            && f.origin == fb.origin
+            && f.med == fb.med
+            && f.info.kind == fb.info.kind
+            && (opts.multipath.allow_multiple_as
+                || fb.info.kind != SourceKind::External
+                || f.neighbor_as == fb.neighbor_as)
+    };
+    1 + paths[1..]
+        .iter()
+        .take(max - 1)
+        .take_while(|p| p.accepted.is_some() && equal(p))
+        .count()
 }
 
 /// Moves the elements satisfying `keep` to the front, keeping their order;

@@ -67,6 +67,8 @@ pub enum RouteChange {
         accepted: Option<Attrs>,
         /// Whether it is the best path.
         best: bool,
+        /// Part of the prefix's multipath set (the best path is).
+        multipath: bool,
         /// Kept stale over its peer's restart.
         stale: bool,
     },

@@ -27,7 +27,7 @@ use std::time::Instant;
 use ipnet::IpNet;
 
 pub use attrs::{state_index, Attrs, Interner, PathAttrs, SetKind};
-pub use bestpath::{SelectionOptions, DEFAULT_LOCAL_PREF};
+pub use bestpath::{multipath_count, MultipathOptions, SelectionOptions, DEFAULT_LOCAL_PREF};
 pub use export::{ExportSettings, GroupKey, Member, Outbox, UpdateGroup};
 pub use feed::{Feed, RouteChange, SessionUp, FEED_CAPACITY};
 pub use key::{RouteKey, V4Key, V6Key};
@@ -96,6 +96,12 @@ fn same_outcome(a: &Option<Attrs>, b: &Option<Attrs>) -> bool {
         (None, None) => true,
         _ => false,
     }
+}
+
+/// What the change feed adds to a path that the tables do not hold.
+struct Facts<'a> {
+    stale: &'a dyn Fn(PeerIdx, IpNet, u32) -> bool,
+    multipath: &'a dyn Fn(&Dest) -> usize,
 }
 
 /// The NLRI of a stored path (path id 0: none).
@@ -746,6 +752,12 @@ impl Rib {
         }
     }
 
+    /// How many paths of `dest`, from its best on, forward together
+    /// (see [`multipath_count`]).
+    pub fn multipath(&self, dest: &Dest) -> usize {
+        multipath_count(dest.paths(), &self.peers, &self.selection)
+    }
+
     /// A peer's address for logs.
     fn address_of(&self, peer: PeerIdx) -> String {
         self.peer(peer)
@@ -1196,8 +1208,13 @@ impl Rib {
         }
         let mut changes = Vec::with_capacity(t4.len() + t6.len() + sent.len());
         let stale = |peer, net, id| self.is_stale(peer, net, id);
-        Self::changes_of(&self.v4, Family::IPV4_UNICAST, &t4, &stale, &mut changes);
-        Self::changes_of(&self.v6, Family::IPV6_UNICAST, &t6, &stale, &mut changes);
+        let multipath = |d: &Dest| self.multipath(d);
+        let facts = Facts {
+            stale: &stale,
+            multipath: &multipath,
+        };
+        Self::changes_of(&self.v4, Family::IPV4_UNICAST, &t4, &facts, &mut changes);
+        Self::changes_of(&self.v6, Family::IPV6_UNICAST, &t6, &facts, &mut changes);
         changes.extend(sent);
         self.feed.publish(&changes, all4 || all6);
     }
@@ -1206,7 +1223,7 @@ impl Rib {
         table: &Table<K>,
         family: Family,
         touched: &[(K, PeerIdx, u32)],
-        stale: &dyn Fn(PeerIdx, IpNet, u32) -> bool,
+        facts: &Facts<'_>,
         out: &mut Vec<RouteChange>,
     ) {
         for (key, peer, path_id) in touched {
@@ -1224,7 +1241,13 @@ impl Rib {
                     best: dest
                         .and_then(Dest::best)
                         .is_some_and(|b| b.peer == peer && b.path_id == path_id),
-                    stale: stale(peer, net, path_id),
+                    multipath: dest.is_some_and(|d| {
+                        let n = (facts.multipath)(d);
+                        d.paths()[..n]
+                            .iter()
+                            .any(|m| m.peer == peer && m.path_id == path_id)
+                    }),
+                    stale: (facts.stale)(peer, net, path_id),
                 }),
                 None => out.push(RouteChange::Gone {
                     family,

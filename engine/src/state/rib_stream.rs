@@ -843,6 +843,7 @@ fn convert(
             accepted,
             best,
             stale,
+            ..
         } => (
             family,
             net,
