@@ -50,6 +50,8 @@ pub enum RibCommand {
     ExpectEndOfRib(PeerIdx),
     /// The selection deferral time is over.
     EndDeferral,
+    /// Next-hop tracking: next hops that became unreachable, and reachable.
+    NextHops(Vec<IpAddr>, Vec<IpAddr>),
 }
 
 /// Handle to the RIB task.
@@ -323,6 +325,7 @@ fn command(rib: &mut Rib, sessions: &mut Sessions, cmd: RibCommand) {
             }
         }
         RibCommand::EndDeferral => end_deferral(rib, sessions, true),
+        RibCommand::NextHops(unreachable, reachable) => rib.set_next_hops(&unreachable, &reachable),
     }
 }
 

@@ -33,7 +33,9 @@ fn kernel_routes(host: &Host, v6: bool) -> String {
         args.push("-6");
     }
     args.extend(["route", "show", "table", TABLE, "proto", "bgp"]);
-    host.run("ip", &args)
+    // A table with no route yet does not exist: nothing installed.
+    let out = host.try_run("ip", &args);
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn fib_counter(d: &Ocbgpd, leaf: &str) -> Option<u64> {
@@ -98,14 +100,20 @@ fn best_paths_go_into_the_kernel_and_leave_it() {
         "{}",
         kernel_routes(&r2, false)
     );
-    // The next hop the kernel cannot reach: not installed, counted.
-    assert!(!has(false, UNREACHABLE));
+    // The next hop the kernel cannot reach: the path is not eligible
+    // (next-hop tracking), so neither installed nor in the Loc-RIB.
     assert!(
-        wait_until(ROUTE, || fib_counter(&d, "failed") == Some(1)),
-        "failed: {:?}",
-        fib_counter(&d, "failed")
+        wait_until(ROUTE, || !d
+            .adj_rib_prefixes(r1.ipv4(), Family::Ipv4Unicast, AdjRib::InPost)
+            .contains(&UNREACHABLE.to_string())),
+        "{UNREACHABLE} accepted with an unreachable next hop"
     );
+    assert!(!has(false, UNREACHABLE));
+    assert!(d
+        .adj_rib_prefixes(r1.ipv4(), Family::Ipv4Unicast, AdjRib::InPre)
+        .contains(&UNREACHABLE.to_string()));
     assert_eq!(fib_counter(&d, "installed"), Some(3));
+    assert_eq!(fib_counter(&d, "failed"), Some(0));
 
     // A withdraw takes the route out.
     g.delete_route(FROM_GOBGP);
@@ -223,4 +231,71 @@ fn equal_paths_make_an_ecmp_route() {
         "not down to one next hop:\n{}",
         kernel_routes(&r2, false)
     );
+}
+
+/// Next-hop tracking: a route whose next hop is on no connected network
+/// is ineligible until a kernel route covers the next hop; then it is
+/// installed through that route's gateway (recursive) and advertised to a
+/// BIRD peer; when the kernel route goes, so does the route, at BIRD too.
+#[test]
+fn routes_follow_their_next_hops_reachability() {
+    let lab = Lab::new("fib_nht");
+    let (r1, r2, r3) = (lab.host("r1"), lab.host("r2"), lab.host("r3"));
+    let far: std::net::IpAddr = "10.7.7.1".parse().unwrap();
+    let _g = Gobgp::start(
+        &r1,
+        &BgpConfig::new(65001, r1.ipv4())
+            .neighbor(Neighbor::new(r2.ipv4(), 65002))
+            .route(Originated::new(UNREACHABLE).next_hop(far)),
+    );
+    let d = Ocbgpd::start(
+        &r2,
+        &OcbgpdConfig::new(
+            BgpConfig::new(65002, r2.ipv4())
+                .neighbor(Neighbor::new(r1.ipv4(), 65001))
+                .neighbor(Neighbor::new(r3.ipv4(), 65003)),
+        )
+        .bgp_extra(
+            &["global", "ocbgp:fib"],
+            json!({"config": {"backend": "NETLINK", "table": 100}}),
+        ),
+    );
+    let b = Bird::start(
+        &r3,
+        &BgpConfig::new(65003, r3.ipv4()).neighbor(Neighbor::new(r2.ipv4(), 65002)),
+    );
+    d.wait_established(r1.ipv4(), UP);
+    b.wait_established(r2.ipv4(), UP);
+    assert!(
+        wait_until(ROUTE, || d
+            .adj_rib_prefixes(r1.ipv4(), Family::Ipv4Unicast, AdjRib::InPre)
+            .contains(&UNREACHABLE.to_string())),
+        "gobgpd's route never arrived"
+    );
+    assert!(
+        b.route(UNREACHABLE).is_none(),
+        "advertised while unreachable"
+    );
+
+    // A kernel route makes the next hop reachable through r1.
+    r2.run(
+        "ip",
+        &["route", "add", "10.7.7.0/24", "via", &r1.ipv4().to_string()],
+    );
+    let via = format!("{UNREACHABLE} via {} ", r1.ipv4());
+    assert!(
+        wait_until(ROUTE, || kernel_routes(&r2, false).contains(&via)),
+        "not installed through the covering route:\n{}",
+        kernel_routes(&r2, false)
+    );
+    b.wait_route(UNREACHABLE, ROUTE);
+
+    // It goes: the route leaves the kernel and BIRD.
+    r2.run("ip", &["route", "del", "10.7.7.0/24"]);
+    assert!(
+        wait_until(ROUTE, || !kernel_routes(&r2, false).contains(UNREACHABLE)),
+        "still installed:\n{}",
+        kernel_routes(&r2, false)
+    );
+    b.wait_no_route(UNREACHABLE, ROUTE);
 }

@@ -26,8 +26,7 @@ use tokio::sync::watch;
 
 use crate::restart::RestartState;
 use crate::rib::{PeerIdx, RouteChange};
-use crate::rib_task::RibHandle;
-use crate::wire::NextHop;
+use crate::rib_task::{RibCommand, RibHandle};
 
 pub use netlink::Netlink;
 
@@ -66,6 +65,20 @@ pub struct FibStats {
 /// How often refused routes are tried again (their next hop may have
 /// become reachable).
 const RETRY: Duration = Duration::from_secs(5);
+/// How long the kernel's route changes may settle before next hops are
+/// looked up again.
+const SETTLE: Duration = Duration::from_millis(200);
+
+/// The next kernel notification, or never without a monitor.
+async fn next_event(
+    events: &mut Option<netlink::RouteEvents>,
+) -> Option<<netlink::RouteEvents as futures::Stream>::Item> {
+    match events {
+        Some(e) => futures::StreamExt::next(e).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A previous run's routes nobody claimed are swept no earlier than this
 /// after start (and once the speaker's own restart is over): the peers
 /// have had time to send their tables.
@@ -157,15 +170,6 @@ fn gateways(want: &Want) -> Gateways {
     g
 }
 
-fn gateway(next_hop: NextHop) -> IpAddr {
-    match next_hop {
-        NextHop::V4(a) => IpAddr::V4(a),
-        // A link-local next hop needs its interface; the global one
-        // resolves through the kernel's routes.
-        NextHop::V6 { global, .. } => IpAddr::V6(global),
-    }
-}
-
 /// The forwarding paths of the Loc-RIB (best and multipath), as
 /// installable routes.
 async fn read_all(rib: &RibHandle) -> Option<HashMap<IpNet, Want>> {
@@ -180,7 +184,7 @@ async fn read_all(rib: &RibHandle) -> Option<HashMap<IpNet, Want>> {
                     out.entry(net).or_default().push(Member {
                         peer: p.peer,
                         path_id: p.path_id,
-                        gateway: gateway(nh),
+                        gateway: nh.address(),
                         best: i == 0,
                     });
                 }
@@ -212,7 +216,7 @@ fn apply(want: &mut HashMap<IpNet, Want>, change: RouteChange) -> Option<IpNet> 
             let nh = accepted
                 .and_then(|a| a.next_hop)
                 .filter(|_| (best || multipath) && peer != PeerIdx::LOCAL);
-            (net, peer, path_id, nh.map(|nh| (gateway(nh), best)))
+            (net, peer, path_id, nh.map(|nh| (nh.address(), best)))
         }
         RouteChange::Gone {
             net, peer, path_id, ..
@@ -246,14 +250,79 @@ struct Table {
     failed: HashSet<IpNet>,
     /// Routes of a previous run not claimed yet.
     adopted: HashSet<IpNet>,
+    /// Next-hop tracking: how the kernel reaches each next hop in use
+    /// (`None`: it does not), told to the RIB when it changes.
+    resolved: HashMap<IpAddr, Option<IpAddr>>,
+    rib: RibHandle,
     stats: Arc<FibStats>,
 }
 
 impl Table {
+    /// How the kernel reaches `next_hop`, looked up once and then kept
+    /// until the kernel's routes change; a next hop found unreachable is
+    /// told to the RIB (its paths become ineligible).
+    async fn resolve(&mut self, next_hop: IpAddr) -> Option<IpAddr> {
+        if let Some(r) = self.resolved.get(&next_hop) {
+            return *r;
+        }
+        let r = self.kernel.resolve(next_hop).await.ok().flatten();
+        self.resolved.insert(next_hop, r);
+        if r.is_none() {
+            tracing::info!(%next_hop, "next-hop tracking: next hop unreachable, its paths are not eligible");
+            self.rib
+                .send(RibCommand::NextHops(vec![next_hop], Vec::new()));
+        }
+        r
+    }
+
+    /// The kernel's routes changed: every next hop is looked up again; the
+    /// RIB hears which changed reachability, and the installed routes
+    /// follow their next hops' new gateways.
+    async fn reresolve(&mut self) {
+        let mut lost = Vec::new();
+        let mut back = Vec::new();
+        let next_hops: Vec<IpAddr> = self.resolved.keys().copied().collect();
+        for nh in next_hops {
+            let now = self.kernel.resolve(nh).await.ok().flatten();
+            let before = self.resolved.insert(nh, now).flatten();
+            match (before.is_some(), now.is_some()) {
+                (true, false) => lost.push(nh),
+                (false, true) => back.push(nh),
+                _ => {}
+            }
+        }
+        if !lost.is_empty() || !back.is_empty() {
+            tracing::info!(unreachable = ?lost, reachable = ?back, "next-hop tracking: next hops changed");
+            self.rib.send(RibCommand::NextHops(lost, back));
+        }
+        let nets: Vec<IpNet> = self
+            .want
+            .keys()
+            .chain(self.installed.keys())
+            .copied()
+            .collect();
+        self.sync(nets).await;
+    }
+
+    /// What the kernel should hold for `net`: its members' next hops as
+    /// the kernel reaches them.
+    async fn desired(&mut self, net: IpNet) -> Option<Gateways> {
+        let members: Gateways = self.want.get(&net).map(gateways)?;
+        let mut out = Gateways::new();
+        for nh in members {
+            if let Some(gw) = self.resolve(nh).await {
+                out.push(gw);
+            }
+        }
+        out.sort();
+        out.dedup();
+        (!out.is_empty()).then_some(out)
+    }
+
     /// Brings the kernel in line for `nets`.
     async fn sync(&mut self, nets: impl IntoIterator<Item = IpNet>) {
         for net in nets {
-            let want = self.want.get(&net).map(gateways);
+            let want = self.desired(net).await;
             let have = self.installed.get(&net).cloned();
             if want == have {
                 self.failed.remove(&net);
@@ -339,7 +408,7 @@ impl Table {
 }
 
 async fn run(
-    kernel: Netlink,
+    mut kernel: Netlink,
     rib: RibHandle,
     restart: Arc<RestartState>,
     stats: Arc<FibStats>,
@@ -352,12 +421,15 @@ async fn run(
             "forwarding table: adopting routes of a previous run"
         );
     }
+    let mut events = kernel.take_events();
     let mut table = Table {
         adopted: adopted.iter().map(|(n, _)| *n).collect(),
         installed: adopted.into_iter().collect(),
         kernel,
         want: HashMap::new(),
         failed: HashSet::new(),
+        resolved: HashMap::new(),
+        rib: rib.clone(),
         stats,
     };
     let Some(mut feed) = rib.query(|rib| rib.listen_routes()).await else {
@@ -371,6 +443,15 @@ async fn run(
     let mut batch: Vec<RouteChange> = Vec::with_capacity(1024);
     loop {
         tokio::select! {
+            // A stop first: what the RIB does after it (sessions closing
+            // as the daemon stops) must not reach the kernel.
+            biased;
+            _ = stop.changed() => {
+                if *stop.borrow() {
+                    table.remove_all().await;
+                }
+                return;
+            }
             n = feed.recv_many(&mut batch, 1024) => {
                 if n == 0 {
                     return;
@@ -395,6 +476,23 @@ async fn run(
                     table.sync(touched).await;
                 }
             }
+            Some(first) = next_event(&mut events) => {
+                // A burst of changes is one look: wait for it to settle.
+                let mut relevant = !netlink::is_ours(&first.0);
+                let settle = tokio::time::sleep(SETTLE);
+                tokio::pin!(settle);
+                loop {
+                    tokio::select! {
+                        _ = &mut settle => break,
+                        Some(more) = next_event(&mut events) => {
+                            relevant |= !netlink::is_ours(&more.0);
+                        }
+                    }
+                }
+                if relevant {
+                    table.reresolve().await;
+                }
+            }
             _ = retry.tick() => {
                 if !table.failed.is_empty() {
                     let again: Vec<IpNet> = table.failed.iter().copied().collect();
@@ -406,12 +504,6 @@ async fn run(
                 {
                     table.sweep_adopted().await;
                 }
-            }
-            _ = stop.changed() => {
-                if *stop.borrow() {
-                    table.remove_all().await;
-                }
-                return;
             }
         }
     }

@@ -3,10 +3,16 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use futures::TryStreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
+use futures::{StreamExt, TryStreamExt};
 use ipnet::IpNet;
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteProtocol};
-use netlink_packet_route::AddressFamily;
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteType,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use rtnetlink::constants::{RTMGRP_IPV4_ROUTE, RTMGRP_IPV6_ROUTE};
+use rtnetlink::packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_REQUEST};
+use rtnetlink::sys::{AsyncSocket, SocketAddr};
 use rtnetlink::{Handle, RouteMessageBuilder, RouteNextHopBuilder};
 
 use super::{FibSettings, Gateways};
@@ -22,28 +28,72 @@ pub enum KernelError {
     Refused(#[from] rtnetlink::Error),
 }
 
-/// A rtnetlink connection for one table.
+/// Kernel notifications of route changes.
+pub type RouteEvents = UnboundedReceiver<(NetlinkMessage<RouteNetlinkMessage>, SocketAddr)>;
+
+/// A rtnetlink connection for one table, and one that hears the kernel's
+/// route changes (for next-hop tracking).
 pub struct Netlink {
     handle: Handle,
     settings: FibSettings,
-    connection: tokio::task::JoinHandle<()>,
+    tasks: [tokio::task::JoinHandle<()>; 2],
+    events: Option<RouteEvents>,
 }
 
 impl Drop for Netlink {
     fn drop(&mut self) {
-        self.connection.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 
 impl Netlink {
-    /// Opens the connection (on the current tokio runtime).
+    /// Opens the connections (on the current tokio runtime).
     pub fn open(settings: FibSettings) -> std::io::Result<Netlink> {
         let (connection, handle, _) = rtnetlink::new_connection()?;
+        let (mut monitor, _, events) = rtnetlink::new_connection()?;
+        monitor
+            .socket_mut()
+            .socket_mut()
+            .bind(&SocketAddr::new(0, RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE))?;
         Ok(Netlink {
             handle,
             settings,
-            connection: tokio::spawn(connection),
+            tasks: [tokio::spawn(connection), tokio::spawn(monitor)],
+            events: Some(events),
         })
+    }
+
+    /// The kernel's route change notifications (once).
+    pub fn take_events(&mut self) -> Option<RouteEvents> {
+        self.events.take()
+    }
+
+    /// How the kernel reaches `next_hop` (`ip route get`): the gateway to
+    /// install routes through (the next hop itself when it is on a
+    /// connected network), or `None` when it is unreachable (no route,
+    /// or only an unreachable, blackhole or prohibit one).
+    pub async fn resolve(&self, next_hop: IpAddr) -> Result<Option<IpAddr>, KernelError> {
+        let len = if next_hop.is_ipv4() { 32 } else { 128 };
+        let msg = RouteMessageBuilder::<IpAddr>::new()
+            .destination_prefix(next_hop, len)
+            .map_err(invalid)?
+            .build();
+        let mut req = NetlinkMessage::from(RouteNetlinkMessage::GetRoute(msg));
+        req.header.flags = NLM_F_REQUEST;
+        let mut handle = self.handle.clone();
+        let mut replies = handle.request(req)?;
+        while let Some(reply) = replies.next().await {
+            match reply.payload {
+                NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(m)) => {
+                    return Ok(reachable_via(&m, next_hop));
+                }
+                NetlinkPayload::Error(_) => return Ok(None),
+                _ => {}
+            }
+        }
+        Ok(None)
     }
 
     /// A message for `net` in our table, protocol and metric, via
@@ -140,6 +190,33 @@ impl Netlink {
         gateways.sort();
         let net = IpNet::new(dest?, m.header.destination_prefix_length).ok()?;
         Some((net, gateways))
+    }
+}
+
+/// The gateway of a route `ip route get` gave for `next_hop`, if it is
+/// one that resolves next hops.
+fn reachable_via(m: &RouteMessage, next_hop: IpAddr) -> Option<IpAddr> {
+    if m.header.kind != RouteType::Unicast || m.header.protocol == RouteProtocol::Bgp {
+        return None;
+    }
+    let mut gateway = None;
+    for a in &m.attributes {
+        if let RouteAttribute::Gateway(g) = a {
+            gateway = address(g);
+        }
+    }
+    // Recursive: a next hop on another network is reached through the
+    // gateway of the route that covers it.
+    Some(gateway.unwrap_or(next_hop))
+}
+
+/// Whether a kernel notification is about a route of ours.
+pub fn is_ours(message: &NetlinkMessage<RouteNetlinkMessage>) -> bool {
+    match &message.payload {
+        NetlinkPayload::InnerMessage(
+            RouteNetlinkMessage::NewRoute(m) | RouteNetlinkMessage::DelRoute(m),
+        ) => m.header.protocol == RouteProtocol::Bgp,
+        _ => false,
     }
 }
 

@@ -20,7 +20,7 @@ mod table;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -161,6 +161,9 @@ pub struct Rib {
     long_lived: HashSet<(PeerIdx, Family)>,
     /// Established sessions, for monitoring stations that connect.
     sessions: BTreeMap<PeerIdx, Arc<SessionUp>>,
+    /// Next hops the forwarding table cannot reach: their paths are not
+    /// eligible (next-hop tracking).
+    unreachable: HashSet<IpAddr>,
 }
 
 impl Rib {
@@ -190,6 +193,7 @@ impl Rib {
             restart_stale: HashMap::new(),
             long_lived: HashSet::new(),
             sessions: BTreeMap::new(),
+            unreachable: HashSet::new(),
         }
     }
 
@@ -205,7 +209,8 @@ impl Rib {
 
     /// Whether a path from `peer` with `attrs` may be used at all: no AS,
     /// originator or cluster loop (RFC 4271 9.1.2, RFC 4456 8), the peer's
-    /// AS first where that is enforced.
+    /// AS first where that is enforced, and a next hop the forwarding
+    /// table can reach (RFC 4271 9.1.2.1, when one tracks them).
     fn eligible(&self, peer: PeerIdx, attrs: &Attrs) -> bool {
         if peer == PeerIdx::LOCAL {
             return true;
@@ -213,6 +218,13 @@ impl Rib {
         let Some(info) = self.peer(peer) else {
             return false;
         };
+        if !self.unreachable.is_empty()
+            && attrs
+                .next_hop
+                .is_some_and(|nh| self.unreachable.contains(&nh.address()))
+        {
+            return false;
+        }
         rules::ineligible(
             &attrs.attrs,
             &info.inbound,
@@ -931,6 +943,75 @@ impl Rib {
             None => self.imports.remove(&peer),
         };
         self.reimport(peer);
+    }
+
+    /// Next-hop tracking: these next hops became unreachable, those
+    /// reachable again; the paths through them are judged again (an
+    /// unreachable next hop makes a path ineligible, RFC 4271 9.1.2.1).
+    pub fn set_next_hops(&mut self, unreachable: &[IpAddr], reachable: &[IpAddr]) {
+        let mut changed: HashSet<IpAddr> = HashSet::new();
+        for nh in unreachable {
+            if self.unreachable.insert(*nh) {
+                changed.insert(*nh);
+            }
+        }
+        for nh in reachable {
+            if self.unreachable.remove(nh) {
+                changed.insert(*nh);
+            }
+        }
+        if changed.is_empty() {
+            return;
+        }
+        let through = |p: &Path| {
+            p.received
+                .next_hop
+                .is_some_and(|nh| changed.contains(&nh.address()))
+        };
+        let v4: Vec<(V4Key, PeerIdx, u32)> = self
+            .v4
+            .range_from(None)
+            .flat_map(|(k, d)| {
+                d.paths()
+                    .iter()
+                    .filter(|p| through(p))
+                    .map(|p| (*k, p.peer, p.path_id))
+            })
+            .collect();
+        let v6: Vec<(V6Key, PeerIdx, u32)> = self
+            .v6
+            .range_from(None)
+            .flat_map(|(k, d)| {
+                d.paths()
+                    .iter()
+                    .filter(|p| through(p))
+                    .map(|p| (*k, p.peer, p.path_id))
+            })
+            .collect();
+        for (key, peer, id) in v4 {
+            let Some(old) = self.v4.get(key).and_then(|d| d.get(peer, id)).cloned() else {
+                continue;
+            };
+            let accepted = self
+                .eligible(peer, &old.received)
+                .then(|| self.import(peer, key.to_net(), &old.received))
+                .flatten();
+            if !same_outcome(&old.accepted, &accepted) {
+                self.set_v4(key, peer, id, Some(Path { accepted, ..old }));
+            }
+        }
+        for (key, peer, id) in v6 {
+            let Some(old) = self.v6.get(key).and_then(|d| d.get(peer, id)).cloned() else {
+                continue;
+            };
+            let accepted = self
+                .eligible(peer, &old.received)
+                .then(|| self.import(peer, key.to_net(), &old.received))
+                .flatten();
+            if !same_outcome(&old.accepted, &accepted) {
+                self.set_v6(key, peer, id, Some(Path { accepted, ..old }));
+            }
+        }
     }
 
     /// Runs `peer`'s import policy again over its stored routes.

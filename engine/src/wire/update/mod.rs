@@ -46,6 +46,15 @@ pub enum NextHop {
 }
 
 impl NextHop {
+    /// The address routes resolve through: the IPv4 one, or the IPv6
+    /// global one (a link-local one needs its interface).
+    pub fn address(&self) -> std::net::IpAddr {
+        match self {
+            NextHop::V4(a) => std::net::IpAddr::V4(*a),
+            NextHop::V6 { global, .. } => std::net::IpAddr::V6(*global),
+        }
+    }
+
     /// Octets of the next hop field in MP_REACH_NLRI.
     pub(crate) fn wire_len(&self) -> usize {
         match self {
