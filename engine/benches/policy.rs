@@ -198,6 +198,7 @@ fn run_once(
             source: &source,
             target: None,
             local_asn: 65000,
+            vrps: None,
         };
         let v = match cache.as_deref_mut() {
             Some(c) => chain.evaluate_with(&route, &mut interner, c),

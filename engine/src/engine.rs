@@ -21,6 +21,7 @@ use crate::rib::{
     SourceKind,
 };
 use crate::rib_task::{RibCommand, RibHandle};
+use crate::rpki::{CacheSettings, CacheState, Rpki};
 use crate::session::{self, PeerConfig, PeerHandle};
 use crate::stats::PeerStats;
 use crate::transport::{Listener, PreparedBind};
@@ -116,6 +117,8 @@ struct Inner {
     bmp: Stations,
     /// MRT dumps.
     mrt: Dumps,
+    /// RPKI caches.
+    rpki: Rpki,
 }
 
 /// The BGP speaker. Cheap to clone; every call returns at once (work goes
@@ -186,7 +189,8 @@ impl Engine {
                     dynamic: Mutex::new(Vec::new()),
                     restart: RestartState::new(),
                     bmp: Stations::new(source.clone()),
-                    mrt: Dumps::new(source),
+                    mrt: Dumps::new(source.clone()),
+                    rpki: Rpki::new(source),
                 }
             }),
         };
@@ -309,7 +313,17 @@ impl Engine {
             r.global = global.clone();
         }
         drop(running);
+        self.inner.rpki.set_caches(&global.rpki);
+        if restart {
+            // A new RIB: it gets every VRP.
+            self.inner.rpki.resync();
+        }
         self.install_listen(listen);
+    }
+
+    /// The RPKI caches with their sessions' state.
+    pub fn rpki_caches(&self) -> Vec<(CacheSettings, Arc<CacheState>)> {
+        self.inner.rpki.caches()
     }
 
     /// The first half of a change of the listener: binds what `listen`
@@ -360,6 +374,8 @@ impl Engine {
     }
 
     fn stop_with(&self, graceful: bool) {
+        let _rt = self.inner.runtime.enter();
+        self.inner.rpki.set_caches(&[]);
         let running = self.running().take();
         self.inner.listener.disable();
         if let Some(mut r) = running {
@@ -744,6 +760,7 @@ mod tests {
             client_to_client: true,
             selection_deferral: 120,
             fib: None,
+            rpki: Vec::new(),
         };
         engine.set_global(global).unwrap();
         for mode in [ClearMode::Hard, ClearMode::SoftIn, ClearMode::SoftOut] {

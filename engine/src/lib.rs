@@ -16,6 +16,7 @@ pub mod policy;
 pub mod restart;
 pub mod rib;
 pub mod rib_task;
+pub mod rpki;
 pub mod session;
 pub mod state;
 pub mod stats;

@@ -52,6 +52,8 @@ pub enum RibCommand {
     EndDeferral,
     /// Next-hop tracking: next hops that became unreachable, and reachable.
     NextHops(Vec<IpAddr>, Vec<IpAddr>),
+    /// RPKI: VRPs added and removed.
+    Vrps(Vec<crate::rpki::Vrp>, Vec<crate::rpki::Vrp>),
 }
 
 /// Handle to the RIB task.
@@ -326,6 +328,7 @@ fn command(rib: &mut Rib, sessions: &mut Sessions, cmd: RibCommand) {
         }
         RibCommand::EndDeferral => end_deferral(rib, sessions, true),
         RibCommand::NextHops(unreachable, reachable) => rib.set_next_hops(&unreachable, &reachable),
+        RibCommand::Vrps(added, removed) => rib.set_vrps(&added, &removed),
     }
 }
 

@@ -149,8 +149,11 @@ pub fn convert(tree: &Value) -> Result<Conversion, ImportError> {
         if !dumps.is_empty() {
             bgp["ocbgp:mrt"] = json!({ "dump": dumps });
         }
+        let caches = rpki_servers(&root);
+        if !caches.is_empty() {
+            bgp["global"]["ocbgp:rpki"] = json!({ "caches": { "cache": caches } });
+        }
         for (key, why) in [
-            ("rpki-servers", "ocbgpd has no RPKI validation"),
             (
                 "zebra",
                 "ocbgpd does not talk to zebra (no FIB installation)",
@@ -262,6 +265,44 @@ impl Deviated<'_> {
 }
 
 /// GoBGP's `[[bmp-servers]]` as `ocbgp:bmp` stations.
+/// GoBGP's `rpki-servers` as `ocbgp:rpki` caches.
+fn rpki_servers(root: &Obj<'_>) -> Vec<Value> {
+    let mut out = Vec::new();
+    for server in root.list("rpki-servers") {
+        let Some(c) = server.obj("config") else {
+            continue;
+        };
+        let Some(address) = c.nonempty("address") else {
+            root.report()
+                .unmapped(c.path().to_string(), "an RPKI server without an address");
+            continue;
+        };
+        if c.bool("enabled") == Some(false) {
+            root.report()
+                .unmapped(c.at("enabled"), "a disabled RPKI server is left out");
+            continue;
+        }
+        // GoBGP's default port.
+        let port = c.uint::<u16>("port").unwrap_or(323);
+        let mut config = json!({ "address": address, "port": port });
+        if let Some(p) = c.uint::<u8>("preference") {
+            config["preference"] = json!(p);
+        }
+        if let Some(t) = c.uint::<u32>("refresh-time").filter(|t| *t > 0) {
+            config["refresh-interval"] = json!(t.min(86400));
+        }
+        if let Some(t) = c.uint::<u32>("record-lifetime").filter(|t| *t > 0) {
+            config["expire-interval"] = json!(t.clamp(600, 172_800));
+        }
+        c.skip(
+            "hold-time",
+            "ocbgpd keeps a cache's VRPs for its expire interval (record-lifetime)",
+        );
+        out.push(json!({ "address": address, "port": port, "config": config }));
+    }
+    out
+}
+
 fn bmp_servers(root: &Obj<'_>) -> Vec<Value> {
     let mut out = Vec::new();
     for server in root.list("bmp-servers") {

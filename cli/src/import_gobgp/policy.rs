@@ -398,7 +398,18 @@ fn conditions(c: &Obj) -> Map<String, Value> {
                 ),
             }
         }
-        b.skip("rpki-validation-result", "ocbgpd has no RPKI validation");
+        if let Some(r) = b.nonempty("rpki-validation-result") {
+            match upper(&r).replace('-', "_").as_str() {
+                v @ ("VALID" | "INVALID" | "NOT_FOUND") => {
+                    config.insert("ocbgp:rpki-validation-result".into(), json!(v));
+                }
+                "NONE" => {}
+                _ => b.report().unmapped(
+                    b.at("rpki-validation-result"),
+                    format!("{r}: valid, invalid or not-found"),
+                ),
+            }
+        }
         if !config.is_empty() {
             bgp.insert("config".into(), Value::Object(config));
         }

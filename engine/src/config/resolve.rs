@@ -74,6 +74,8 @@ pub struct GlobalSettings {
     /// The forwarding table, when best paths are installed
     /// (`ocbgp:fib/config`).
     pub fib: Option<crate::fib::FibSettings>,
+    /// The RPKI caches (`ocbgp:rpki/caches`).
+    pub rpki: Vec<crate::rpki::CacheSettings>,
 }
 
 /// The restart time we announce when `restart-time` is not set.
@@ -134,6 +136,18 @@ pub fn global(tree: &DataTree<'static>) -> Result<Option<GlobalSettings>, Proble
         },
         client_to_client: g.config.client_to_client_reflection,
         selection_deferral: g.graceful_restart.config.selection_deferral_time,
+        rpki: g
+            .rpki
+            .caches
+            .iter()
+            .map(|c| crate::rpki::CacheSettings {
+                address: std::net::SocketAddr::new(c.address, c.port),
+                preference: c.config.preference,
+                refresh: c.config.refresh_interval,
+                retry: c.config.retry_interval,
+                expire: c.config.expire_interval,
+            })
+            .collect(),
         fib: {
             let f = &g.fib.config;
             (f.backend == ocbgp_models::gen::types::Backend::Netlink).then_some(

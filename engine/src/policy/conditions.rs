@@ -84,6 +84,8 @@ pub(crate) enum Condition {
     AsPath(Arc<AsPathSet>, SetMatch),
     /// ocbgp:match-large-community-set.
     LargeCommunity(Arc<LargeCommunitySet>, SetMatch),
+    /// ocbgp:rpki-validation-result.
+    Rpki(crate::rpki::Validation),
 }
 
 /// Cache key of a set match: the set's unique id and whether ALL.
@@ -106,6 +108,7 @@ impl Condition {
             | Condition::CommunityCount(..)
             | Condition::ExtCommunityCount(..)
             | Condition::AsPathLength(..) => 1,
+            Condition::Rpki(_) => 3,
             Condition::NextHopIn(_) | Condition::Neighbor(..) | Condition::Tag(..) => 2,
             Condition::Prefix(..) => 3,
             Condition::Community(..)
@@ -145,6 +148,7 @@ impl Condition {
                 ipnet::IpNet::V6(_) => *v6,
             },
             Condition::RouteType(kind) => ctx.route.source.kind == *kind,
+            Condition::Rpki(v) => ctx.route.validation() == *v,
             Condition::CommunityCount(cmp, v) => {
                 cmp.test(ctx.current().attrs.communities.len(), *v)
             }

@@ -138,6 +138,22 @@ pub struct RouteIn<'a> {
     pub target: Option<&'a PeerInfo>,
     /// Our AS (the default AS to prepend).
     pub local_asn: u32,
+    /// The VRPs in force, for conditions on origin validation (`None`:
+    /// every route is NOT_FOUND).
+    pub vrps: Option<&'a crate::rpki::Vrps>,
+}
+
+impl RouteIn<'_> {
+    /// The route's origin validation state (RFC 6811).
+    pub fn validation(&self) -> crate::rpki::Validation {
+        match self.vrps {
+            Some(v) if !v.is_empty() => v.validate(
+                self.prefix,
+                crate::rpki::origin_as(self.attrs.attrs.as_path.as_ref(), self.local_asn),
+            ),
+            _ => crate::rpki::Validation::NotFound,
+        }
+    }
 }
 
 impl RouteIn<'_> {

@@ -11,6 +11,7 @@ impl RoutePolicy for Chain {
             source: route.source,
             target: route.target,
             local_asn: route.local_asn,
+            vrps: Some(route.vrps),
         };
         self.evaluate(&route, interner).accepted()
     }

@@ -82,13 +82,15 @@ pub struct Member {
 }
 
 /// Settings of this speaker that export needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ExportSettings {
     /// Cluster id of reflection for neighbors without one of their own: our
     /// router id (RFC 4456 7).
     pub cluster_id: Ipv4Addr,
     /// Our AS (policies prepend it by default).
     pub local_asn: u32,
+    /// The VRPs in force, for export policies on origin validation.
+    pub vrps: Arc<crate::rpki::Vrps>,
 }
 
 /// One update group.
@@ -227,6 +229,7 @@ impl UpdateGroup {
                     source,
                     target: self.key.target.as_ref(),
                     local_asn: settings.local_asn,
+                    vrps: &settings.vrps,
                 },
                 interner,
             )?,

@@ -164,6 +164,8 @@ pub struct Rib {
     /// Next hops the forwarding table cannot reach: their paths are not
     /// eligible (next-hop tracking).
     unreachable: HashSet<IpAddr>,
+    /// The VRPs of the RPKI caches (origin validation).
+    vrps: Arc<crate::rpki::Vrps>,
 }
 
 impl Rib {
@@ -194,6 +196,7 @@ impl Rib {
             long_lived: HashSet::new(),
             sessions: BTreeMap::new(),
             unreachable: HashSet::new(),
+            vrps: Arc::default(),
         }
     }
 
@@ -930,6 +933,7 @@ impl Rib {
             source,
             target: None,
             local_asn: self.local.asn,
+            vrps: &self.vrps,
         };
         policy.0.apply(&route, &mut self.interner)
     }
@@ -1011,6 +1015,96 @@ impl Rib {
             if !same_outcome(&old.accepted, &accepted) {
                 self.set_v6(key, peer, id, Some(Path { accepted, ..old }));
             }
+        }
+    }
+
+    /// The VRPs in force.
+    pub fn vrps(&self) -> &crate::rpki::Vrps {
+        &self.vrps
+    }
+
+    /// The origin validation state of a path's attributes to `prefix`.
+    pub fn validation(&self, prefix: IpNet, attrs: &Attrs) -> crate::rpki::Validation {
+        self.vrps.validate(
+            prefix,
+            crate::rpki::origin_as(attrs.attrs.as_path.as_ref(), self.local.asn),
+        )
+    }
+
+    /// RPKI: VRPs added and removed. The routes they cover are judged
+    /// again (import policy may look at their validation state); no
+    /// session is reset.
+    pub fn set_vrps(&mut self, added: &[crate::rpki::Vrp], removed: &[crate::rpki::Vrp]) {
+        let vrps = Arc::make_mut(&mut self.vrps);
+        for v in removed {
+            vrps.remove(v);
+        }
+        for v in added {
+            vrps.insert(*v);
+        }
+        let covered: Vec<IpNet> = added.iter().chain(removed).map(|v| v.prefix).collect();
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        for net in covered {
+            match net {
+                IpNet::V4(n) => {
+                    let start = V4Key::new(n);
+                    for (k, d) in self.v4.range_from(Some(start)) {
+                        if !net.contains(&k.to_net()) {
+                            break;
+                        }
+                        v4.extend(d.paths().iter().map(|p| (*k, p.peer, p.path_id)));
+                    }
+                }
+                IpNet::V6(n) => {
+                    let start = V6Key::new(n);
+                    for (k, d) in self.v6.range_from(Some(start)) {
+                        if !net.contains(&k.to_net()) {
+                            break;
+                        }
+                        v6.extend(d.paths().iter().map(|p| (*k, p.peer, p.path_id)));
+                    }
+                }
+            }
+        }
+        v4.sort_unstable();
+        v4.dedup();
+        v6.sort_unstable();
+        v6.dedup();
+        for &(key, peer, id) in &v4 {
+            self.rejudge_v4(key, peer, id);
+            // Export policies may look at validation too.
+            self.v4.mark_dirty(key);
+        }
+        for &(key, peer, id) in &v6 {
+            self.rejudge_v6(key, peer, id);
+            self.v6.mark_dirty(key);
+        }
+    }
+
+    fn rejudge_v4(&mut self, key: V4Key, peer: PeerIdx, id: u32) {
+        let Some(old) = self.v4.get(key).and_then(|d| d.get(peer, id)).cloned() else {
+            return;
+        };
+        let accepted = self
+            .eligible(peer, &old.received)
+            .then(|| self.import(peer, key.to_net(), &old.received))
+            .flatten();
+        if !same_outcome(&old.accepted, &accepted) {
+            self.set_v4(key, peer, id, Some(Path { accepted, ..old }));
+        }
+    }
+
+    fn rejudge_v6(&mut self, key: V6Key, peer: PeerIdx, id: u32) {
+        let Some(old) = self.v6.get(key).and_then(|d| d.get(peer, id)).cloned() else {
+            return;
+        };
+        let accepted = self
+            .eligible(peer, &old.received)
+            .then(|| self.import(peer, key.to_net(), &old.received))
+            .flatten();
+        if !same_outcome(&old.accepted, &accepted) {
+            self.set_v6(key, peer, id, Some(Path { accepted, ..old }));
         }
     }
 
@@ -1160,6 +1254,7 @@ impl Rib {
 
     fn export_settings(&self) -> ExportSettings {
         ExportSettings {
+            vrps: self.vrps.clone(),
             cluster_id: self.local.router_id,
             local_asn: self.local.asn,
         }

@@ -21,6 +21,8 @@ pub struct PolicyRoute<'a> {
     pub target: Option<&'a PeerInfo>,
     /// Our AS.
     pub local_asn: u32,
+    /// The VRPs in force (origin validation of the route).
+    pub vrps: &'a crate::rpki::Vrps,
 }
 
 /// Import or export policy of a peer or update group.

@@ -242,6 +242,13 @@ impl<K: RouteKey> Table<K> {
         }
     }
 
+    /// Notes a prefix for export although its best path did not change
+    /// (something export policies look at did).
+    pub fn mark_dirty(&mut self, key: K) {
+        let best = self.dests.get(&key).and_then(|d| d.best().cloned());
+        self.dirty.entry(key).or_insert(best);
+    }
+
     /// Notes a path as touched for the change feed although it did not
     /// change (its graceful restart state did).
     pub fn touch(&mut self, key: K, peer: PeerIdx, path_id: u32) {

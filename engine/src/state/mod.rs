@@ -150,6 +150,47 @@ impl StateProvider for EngineState {
         if wants(path, &global_state) {
             g.write(tree, &global_state)?;
         }
+        for (cache, st) in self.engine.rpki_caches() {
+            let at = format!(
+                "{bgp}/global/ocbgp:rpki/caches/cache[address='{}'][port='{}']/state",
+                cache.address.ip(),
+                cache.address.port()
+            );
+            if !wants(path, &at) {
+                continue;
+            }
+            use std::sync::atomic::Ordering::Relaxed;
+            let up = st.established.load(Relaxed);
+            let mut leaves = vec![
+                (
+                    "session-state",
+                    (if up { "ESTABLISHED" } else { "CONNECTING" }).to_string(),
+                ),
+                (
+                    "ipv4-vrps",
+                    st.v4.load(Relaxed).min(u64::from(u32::MAX)).to_string(),
+                ),
+                (
+                    "ipv6-vrps",
+                    st.v6.load(Relaxed).min(u64::from(u32::MAX)).to_string(),
+                ),
+            ];
+            if up {
+                leaves.push(("session-id", st.session.load(Relaxed).to_string()));
+                leaves.push(("serial", st.serial.load(Relaxed).to_string()));
+            }
+            if let Some(e) = st
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+            {
+                leaves.push(("last-error", e));
+            }
+            for (leaf, value) in leaves {
+                tree.new_path(&format!("{at}/{leaf}"), Some(&value), false)?;
+            }
+        }
         let fib_state = format!("{bgp}/global/ocbgp:fib/state");
         if let Some((_, stats)) = self.engine.fib().filter(|_| wants(path, &fib_state)) {
             use std::sync::atomic::Ordering::Relaxed;

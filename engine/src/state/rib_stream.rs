@@ -28,6 +28,7 @@ use super::RIB_WAIT;
 use crate::engine::Engine;
 use crate::rib::{Attrs, PathAttrs, PeerIdx, Rib, RouteChange, RouteKey, SetKind, V4Key, V6Key};
 use crate::rib_task::RibHandle;
+use crate::rpki::Validation;
 use crate::wire::Family;
 
 /// Prefixes per snapshot batch taken on the RIB task.
@@ -187,6 +188,8 @@ struct PathSnap {
     best: bool,
     /// Kept over the peer's restart.
     stale: bool,
+    /// Origin validation, while RPKI gives VRPs.
+    validation: Option<Validation>,
 }
 
 /// One batch of prefixes and where the next batch starts.
@@ -220,6 +223,8 @@ fn take_batch<K: RouteKey>(
                 accepted: p.accepted.clone(),
                 best: i == 0 && p.accepted.is_some(),
                 stale: rib.is_stale(p.peer, k.to_net(), p.path_id),
+                validation: (!rib.vrps().is_empty())
+                    .then(|| rib.validation(k.to_net(), &p.received)),
             })
             .collect();
         dests.push((k.to_net(), paths));
@@ -304,7 +309,15 @@ pub(crate) fn route_nodes(
     best: Option<bool>,
     stale: bool,
 ) -> Vec<StreamNode> {
-    route_nodes_indexed(prefix, origin, path_id, Indexes::of(attrs), best, stale)
+    route_nodes_indexed(
+        prefix,
+        origin,
+        path_id,
+        Indexes::of(attrs),
+        best,
+        stale,
+        None,
+    )
 }
 
 /// The set indexes a route points to.
@@ -366,6 +379,7 @@ fn route_nodes_indexed(
     index: Indexes,
     best: Option<bool>,
     stale: bool,
+    validation: Option<Validation>,
 ) -> Vec<StreamNode> {
     let prefix = Scalar::Str(prefix.to_string());
     let mut keys = Vec::with_capacity(4);
@@ -392,6 +406,12 @@ fn route_nodes_indexed(
     if stale {
         // Kept over the peer's restart (our module's leaf).
         state.push(StreamNode::Leaf("ocbgp:stale", Scalar::Bool(true)));
+    }
+    if let Some(v) = validation {
+        state.push(StreamNode::Leaf(
+            "ocbgp:rpki-validation",
+            Scalar::Str(v.name().to_string()),
+        ));
     }
     keys.push(StreamNode::Container("state", state));
     keys
@@ -533,6 +553,7 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                                 i,
                                 None,
                                 p.stale,
+                                p.validation,
                             );
                             ok &= tx.push(route_entry(&loc_routes, nodes, true)).is_some();
                         }
@@ -545,14 +566,29 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                     };
                     if t.in_pre {
                         let i = cache.of(&p.received);
-                        let nodes = route_nodes_indexed(net, None, p.path_id, i, None, p.stale);
+                        let nodes = route_nodes_indexed(
+                            net,
+                            None,
+                            p.path_id,
+                            i,
+                            None,
+                            p.stale,
+                            p.validation,
+                        );
                         ok &= tx.push(route_entry(&tab[0], nodes, false)).is_some();
                     }
                     if t.in_post {
                         if let Some(acc) = &p.accepted {
                             let i = cache.of(acc);
-                            let nodes =
-                                route_nodes_indexed(net, None, p.path_id, i, Some(p.best), p.stale);
+                            let nodes = route_nodes_indexed(
+                                net,
+                                None,
+                                p.path_id,
+                                i,
+                                Some(p.best),
+                                p.stale,
+                                p.validation,
+                            );
                             ok &= tx.push(route_entry(&tab[1], nodes, false)).is_some();
                         }
                     }

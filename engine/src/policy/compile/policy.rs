@@ -288,6 +288,14 @@ impl Compiler<'_> {
         if let Some(v) = c.local_pref_eq {
             out.push(Condition::LocalPrefEq(v));
         }
+        if let Some(v) = c.rpki_validation_result {
+            use ocbgp_models::gen::types::RpkiValidationState as S;
+            out.push(Condition::Rpki(match v {
+                S::Valid => crate::rpki::Validation::Valid,
+                S::Invalid => crate::rpki::Validation::Invalid,
+                S::NotFound => crate::rpki::Validation::NotFound,
+            }));
+        }
         if let Some(t) = c.route_type {
             out.push(Condition::RouteType(match t {
                 RouteType::Internal => SourceKind::Internal,

@@ -203,6 +203,7 @@ fn batch_cache_gives_the_same_answers_and_hits() {
                 source: &b.source,
                 target: None,
                 local_asn: 65000,
+                vrps: None,
             };
             let v = chain.evaluate_with(&route, &mut b.interner, &mut cache);
             assert_eq!(v.is_accept(), want);
@@ -219,6 +220,7 @@ fn batch_cache_gives_the_same_answers_and_hits() {
             source: &b.source,
             target: None,
             local_asn: 65000,
+            vrps: None,
         };
         chain.evaluate_with(&route, &mut b.interner, &mut tiny);
     }
@@ -244,6 +246,7 @@ fn action_results_are_memoised_per_attribute_set_and_inputs() {
             source,
             target: None,
             local_asn: 65000,
+            vrps: None,
         };
         chain
             .evaluate_with(&route, &mut b.interner, cache)

@@ -265,6 +265,7 @@ impl Bench {
             source: &self.source,
             target: self.target.as_ref(),
             local_asn: 65000,
+            vrps: None,
         };
         chain.evaluate(&route, &mut self.interner)
     }
