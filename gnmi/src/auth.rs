@@ -119,9 +119,12 @@ pub(crate) async fn authenticate(
         .await
         .unwrap_or(false);
     if ok {
+        ocbgp_models::users::login_succeeded(&user);
         Ok(Some(user))
     } else {
         tracing::info!(%user, "gNMI authentication failed");
+        // Guessing is slow (the same delay as NETCONF's).
+        tokio::time::sleep(ocbgp_models::users::login_failed(&user)).await;
         Err(Status::unauthenticated("authentication failed"))
     }
 }

@@ -3,10 +3,8 @@
 //! public key. The user store itself is [`ocbgp_models::users`], shared
 //! with gNMI.
 //!
-//! A password is a crypt(3) SHA-256 (`$5$`) or SHA-512 (`$6$`) hash. A
-//! value `$0$` followed by clear text is compared as clear text: that is
-//! for tests and labs only (anyone who can read the configuration can
-//! read the password). Public keys are the `authorized-key` entries, in
+//! A password is a crypt(3) SHA-256 (`$5$`) or SHA-512 (`$6$`) hash (a
+//! `$0$` clear text is hashed when committed). Public keys are the `authorized-key` entries, in
 //! OpenSSH one-line form (`ssh-ed25519 AAAA... comment`).
 
 use ocbgp_models::config::Config;

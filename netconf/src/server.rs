@@ -221,22 +221,44 @@ pub async fn serve_prepared(
                     continue;
                 }
                 let _ = socket.set_nodelay(true);
-                let handler = Connection { shared: shared.clone(), peer, user: None, channels: HashMap::new() };
+                let logged_in = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let handler = Connection { shared: shared.clone(), peer, user: None, channels: HashMap::new(), logged_in: logged_in.clone() };
                 let ssh = ssh.clone();
                 let mut stop = stop_rx.clone();
                 connections.spawn(async move {
-                    let running = match russh::server::run_stream(ssh, socket, handler).await {
-                        Ok(r) => r,
-                        Err(e) => {
+                    // A connection that does not get through the SSH
+                    // handshake in time goes: idle sockets must not hold
+                    // the connection slots.
+                    let set_up = tokio::time::timeout(LOGIN_GRACE, russh::server::run_stream(ssh, socket, handler));
+                    let running = match set_up.await {
+                        Ok(Ok(r)) => r,
+                        Ok(Err(e)) => {
                             tracing::debug!(%peer, "NETCONF SSH set-up failed: {e}");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::info!(%peer, "NETCONF connection closed: no SSH handshake in time");
                             return;
                         }
                     };
                     let handle = running.handle();
+                    // Not logged in within the grace time: closed.
+                    let grace = async {
+                        tokio::time::sleep(LOGIN_GRACE).await;
+                        if logged_in.load(std::sync::atomic::Ordering::Relaxed) {
+                            std::future::pending::<()>().await;
+                        }
+                    };
                     tokio::select! {
                         r = running => if let Err(e) = r {
                             tracing::debug!(%peer, "NETCONF SSH connection ended: {e}");
                         },
+                        _ = grace => {
+                            tracing::info!(%peer, "NETCONF connection closed: no login in time");
+                            let _ = handle
+                                .disconnect(russh::Disconnect::ByApplication, "no login in time".into(), "en".into())
+                                .await;
+                        }
                         _ = async { let _ = stop.wait_for(|s| *s).await; } => {
                             let _ = handle
                                 .disconnect(russh::Disconnect::ByApplication, "server shutting down".into(), "en".into())
@@ -257,12 +279,17 @@ pub async fn serve_prepared(
     connections.abort_all();
 }
 
+/// How long a new connection has to complete its SSH handshake.
+const LOGIN_GRACE: Duration = Duration::from_secs(30);
+
 /// One SSH connection.
 struct Connection {
     shared: Arc<Shared>,
     peer: SocketAddr,
     user: Option<String>,
     channels: HashMap<ChannelId, Channel<Msg>>,
+    /// Set once a login succeeded (the connection then may stay idle).
+    logged_in: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Connection {
@@ -284,10 +311,16 @@ impl Handler for Connection {
             .await
         {
             self.user = Some(user.to_string());
+            self.logged_in
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            ocbgp_models::users::login_succeeded(user);
             tracing::info!(%user, peer = %self.peer, "NETCONF login (password)");
             Ok(Auth::Accept)
         } else {
             tracing::info!(%user, peer = %self.peer, "NETCONF password refused");
+            // Guessing is slow (the same delay as gNMI's), on top of the
+            // SSH rejection time.
+            tokio::time::sleep(ocbgp_models::users::login_failed(user)).await;
             Ok(Auth::reject())
         }
     }
@@ -319,6 +352,8 @@ impl Handler for Connection {
             .await
         {
             self.user = Some(user.to_string());
+            self.logged_in
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(%user, peer = %self.peer, "NETCONF login (public key)");
             Ok(Auth::Accept)
         } else {

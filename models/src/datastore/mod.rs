@@ -299,6 +299,11 @@ impl Datastore {
                 options.state_dir.display()
             ))
         })?;
+        // Clear-text passwords in a given file are hashed before anything
+        // is saved.
+        let mut tree = given.into_tree();
+        crate::users::hash_clear_passwords(&mut tree)?;
+        let given = Config::from_tree(tree)?;
         let (running, startup) = match persist::load(&saved)? {
             Some(config) if !replace => (config, Startup::Saved(saved.clone())),
             _ => {
@@ -715,6 +720,9 @@ impl Datastore {
         confirm: Confirm,
         start: Instant,
     ) -> Result<CommitOutcome, CommitError> {
+        let mut tree = tree;
+        // Clear-text passwords are never stored.
+        crate::users::hash_clear_passwords(&mut tree).map_err(CommitError::Invalid)?;
         let new = Config::from_tree(tree).map_err(CommitError::Invalid)?;
         let old = self.running();
         // DEFAULTS: without it libyang misses a leaf set explicitly where

@@ -1,0 +1,121 @@
+//! Logins, as a client meets them: a clear-text (`$0$`) password given
+//! over gNMI is stored and read back as a SHA-512 crypt hash (never in
+//! clear, in the running configuration nor in its file) and still logs in
+//! over gNMI and NETCONF; wrong passwords are answered ever slower (the
+//! same for both doors) without locking the right one out; a TCP
+//! connection to NETCONF that never logs in is closed.
+
+use std::time::{Duration, Instant};
+
+use ocbgp_tests::lab::*;
+use serde_json::{json, Value};
+
+const USER: &str = "/ocbgp:management/users/user[name=admin]";
+
+/// A python3 script in `d`'s namespace under `timeout 90`; its output.
+fn python(d: &Ocbgpd, code: &str) -> String {
+    let out = d.host().try_run("timeout", &["90", "python3", "-c", code]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        d.fail(&format!(
+            "python failed ({}):\n{code}\n{text}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    text
+}
+
+#[test]
+fn clear_passwords_are_hashed_and_guessing_is_slow() {
+    let lab = Lab::new("auth");
+    let r1 = lab.host("r1");
+    let d = Ocbgpd::start(&r1, &OcbgpdConfig::new(BgpConfig::new(65001, r1.ipv4())));
+    d.gnmi_update(
+        USER,
+        json!({"name": "admin", "config": {"name": "admin", "password": "$0$s3cret pass"}}),
+    );
+    d.set_gnmi_login("admin", "s3cret pass");
+    // Read back: a hash, in the datastore and in its file.
+    let stored = d
+        .try_gnmi_leaf(&format!("{USER}/config/password"), "password")
+        .unwrap_or_else(|e| d.fail(&e));
+    let stored = stored.and_then(|v: Value| v.as_str().map(str::to_string));
+    assert!(
+        stored.as_deref().is_some_and(|s| s.starts_with("$6$")),
+        "stored as {stored:?}"
+    );
+    let file = std::fs::read_to_string(d.state_dir().join("running.json")).unwrap();
+    assert!(!file.contains("s3cret"), "clear text in running.json");
+
+    // NETCONF logs in with the clear text.
+    let g = d.config().gnmi_addr();
+    let netconf_login = |password: &str| {
+        format!(
+            r#"
+from ncclient import manager
+try:
+    m = manager.connect(host="127.0.0.1", port=830, username="admin", password={password:?},
+                        hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=30)
+    m.close_session()
+    print("OK")
+except Exception as e:
+    print("REFUSED", type(e).__name__)
+"#
+        )
+    };
+    assert!(python(&d, &netconf_login("s3cret pass")).contains("OK"));
+
+    // Four wrong gNMI passwords: refused, ever slower (250 ms doubling).
+    let code = format!(
+        r#"
+import time
+from pygnmi.client import gNMIclient
+start = time.monotonic()
+refused = 0
+for i in range(4):
+    try:
+        with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=20,
+                        username="admin", password="wrong%d" % i) as gc:
+            gc.get(path=["/ocbgp:management"])
+    except Exception:
+        refused += 1
+print("REFUSED", refused, "SECONDS", time.monotonic() - start)
+"#,
+        host = g.ip().to_string(),
+        port = g.port()
+    );
+    let out = python(&d, &code);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("REFUSED"))
+        .unwrap_or_default();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(words.get(1), Some(&"4"), "{out}");
+    let seconds: f64 = words.get(3).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    assert!(
+        seconds >= 3.5,
+        "four failures answered in {seconds} s: no delay"
+    );
+    // The right password still works on both doors.
+    assert!(d.try_gnmi_get(&format!("{USER}/config/name")).is_ok());
+    assert!(python(&d, &netconf_login("s3cret pass")).contains("OK"));
+
+    // A connection that never logs in is closed by the server.
+    let t = Instant::now();
+    let out = python(
+        &d,
+        r#"
+import socket
+s = socket.create_connection(("127.0.0.1", 830), timeout=60)
+s.settimeout(60)
+data = s.recv(100)
+while data:
+    data = s.recv(100)
+print("CLOSED")
+"#,
+    );
+    assert!(out.contains("CLOSED"), "{out}");
+    assert!(t.elapsed() < Duration::from_secs(60));
+    d.crash();
+}
