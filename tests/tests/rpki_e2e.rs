@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ocbgp_tests::lab::*;
-use ocbgp_tests::wait_until;
+use ocbgp_tests::{bin_path, wait_until};
 use serde_json::{json, Value};
 
 const UP: Duration = Duration::from_secs(30);
@@ -158,6 +158,36 @@ fn invalid_routes_are_dropped_and_vrp_changes_apply_without_reset() {
     assert_eq!(
         validation(&d, &pre, WRONG_ORIGIN).as_deref(),
         Some("INVALID")
+    );
+
+    // The CLI shows the states (JSON and the table's status column).
+    let bin = bin_path("ocbgp");
+    let out = r2.try_run(
+        "timeout",
+        &["30", bin.to_str().unwrap(), "global", "rib", "--json"],
+    );
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        d.fail(&format!(
+            "ocbgp global rib --json: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        ))
+    });
+    let state_of = |p: &str| {
+        rows.as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["prefix"] == p)
+            .map(|r| r["rpki_validation"].clone())
+    };
+    assert_eq!(state_of(VALID), Some(json!("VALID")), "{rows}");
+    assert_eq!(state_of(NOT_FOUND), Some(json!("NOT_FOUND")), "{rows}");
+    let table = r2.try_run("timeout", &["30", bin.to_str().unwrap(), "global", "rib"]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("V *") && l.contains(VALID)),
+        "{table}"
     );
 
     // The ROA for WRONG_ORIGIN now names AS 65001: valid, without a reset.

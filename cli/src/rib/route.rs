@@ -56,6 +56,11 @@ pub(crate) struct Route {
     /// The route's community set (`bgp/rib/communities`), if it has any.
     pub community_index: Option<u64>,
     pub best: Option<bool>,
+    /// Kept stale over its peer's restart.
+    pub stale: bool,
+    /// Its RPKI origin validation state (VALID, INVALID, NOT_FOUND),
+    /// while the daemon has VRPs.
+    pub validation: Option<String>,
 }
 
 /// A route entry's JSON: only what rows show (the keys come from the
@@ -75,6 +80,10 @@ struct RouteState {
     community_index: Option<u64>,
     #[serde(rename = "best-path")]
     best_path: Option<bool>,
+    #[serde(rename = "ocbgp:stale")]
+    stale: Option<bool>,
+    #[serde(rename = "ocbgp:rpki-validation")]
+    validation: Option<String>,
 }
 
 /// An unsigned number written as RFC 7951 does for 64-bit types (a
@@ -140,6 +149,8 @@ fn keyed(ctx: Context, route: &PathElem, table: &TableKind) -> Option<Route> {
         attr_index: None,
         community_index: None,
         best: None,
+        stale: false,
+        validation: None,
     })
 }
 
@@ -188,6 +199,8 @@ pub(crate) fn decode(n: &Notification, table: &TableKind, out: &mut Decoded) {
             route.attr_index = v.state.attr_index;
             route.community_index = v.state.community_index;
             route.best = v.state.best_path;
+            route.stale = v.state.stale.unwrap_or(false);
+            route.validation = v.state.validation;
         }
         out.routes.push(route);
     }

@@ -12,7 +12,8 @@ use super::route::Route;
 use super::sets::{SetRow, Sets};
 use super::TableKind;
 
-const HEADER: [&str; 8] = [
+const HEADER: [&str; 9] = [
+    "",
     "Network",
     "Next Hop",
     "From",
@@ -39,6 +40,12 @@ pub(crate) struct JsonRow<'a> {
     pub local_pref: Option<u32>,
     pub communities: Communities<'a>,
     pub best: Option<bool>,
+    /// Kept stale over its peer's restart.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub stale: bool,
+    /// RPKI origin validation, while the daemon has VRPs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rpki_validation: Option<&'a str>,
     /// The MED and LOCAL_PREF table cells ("-" when absent).
     #[serde(skip)]
     pub cells: (&'a str, &'a str),
@@ -71,7 +78,7 @@ impl Cells {
     /// Fills the cells of `r` and returns its JSON form.
     pub(crate) fn of<'a>(
         &'a mut self,
-        r: &Route,
+        r: &'a Route,
         table: &TableKind,
         sets: &'a Sets,
     ) -> JsonRow<'a> {
@@ -114,6 +121,8 @@ impl Cells {
             local_pref: set.and_then(|s| s.local_pref),
             communities: Communities(sets.communities(r.community_index).unwrap_or("")),
             best: r.best,
+            stale: r.stale,
+            rpki_validation: r.validation.as_deref(),
             cells: (&self.med, &self.local_pref),
         }
     }
@@ -173,14 +182,28 @@ impl Printer {
             let h = HEADER;
             Printer::check(writeln!(
                 self.out,
-                "{:<20} {:<18} {:<18} {:<20} {:<10} {:>6} {:>6}  {}",
-                h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]
+                "{:<4} {:<20} {:<18} {:<18} {:<20} {:<10} {:>6} {:>6}  {}",
+                h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]
             ));
         }
         let (med, lp) = row.cells;
+        // Status, as routers print it: RPKI V/I/N, S stale, * usable, > best.
+        let status = [
+            match row.rpki_validation {
+                Some("VALID") => 'V',
+                Some("INVALID") => 'I',
+                Some("NOT_FOUND") => 'N',
+                _ => ' ',
+            },
+            if row.stale { 'S' } else { ' ' },
+            '*',
+            if row.best == Some(true) { '>' } else { ' ' },
+        ];
+        let status: String = status.iter().collect();
         let written = write!(
             self.out,
-            "{:<20} {:<18} {:<18} {:<20} {:<10} {:>6} {:>6}",
+            "{:<4} {:<20} {:<18} {:<18} {:<20} {:<10} {:>6} {:>6}",
+            status,
             row.prefix,
             dash(row.next_hop),
             dash(row.source),
