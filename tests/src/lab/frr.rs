@@ -719,9 +719,7 @@ impl FrrZebra {
     pub fn installed(&self, prefix: &str, protocol: &str) -> Option<Vec<IpAddr>> {
         self.routes(prefix)
             .iter()
-            .find(|r| {
-                r["protocol"] == protocol && r["installed"].as_bool() == Some(true)
-            })
+            .find(|r| r["protocol"] == protocol && r["installed"].as_bool() == Some(true))
             .map(|r| {
                 r["nexthops"]
                     .as_array()

@@ -240,7 +240,11 @@ impl<'a> Cursor<'a> {
         if len > max {
             return Err(DecodeError::PrefixLen(len));
         }
-        let n = if full { size } else { usize::from(len).div_ceil(8) };
+        let n = if full {
+            size
+        } else {
+            usize::from(len).div_ceil(8)
+        };
         let bytes = self.take(n, "prefix")?;
         let mut a = [0u8; 16];
         a[..n].copy_from_slice(bytes);
@@ -711,8 +715,14 @@ mod tests {
 
     #[test]
     fn small_requests() {
-        assert_eq!(body(&hello(route_type::BGP, 0)), &[9, 0, 0, 0, 0, 0, 0, 1, 0]);
-        assert_eq!(body(&redistribute_add(afi::IP, route_type::STATIC)), &[1, 3, 0, 0]);
+        assert_eq!(
+            body(&hello(route_type::BGP, 0)),
+            &[9, 0, 0, 0, 0, 0, 0, 1, 0]
+        );
+        assert_eq!(
+            body(&redistribute_add(afi::IP, route_type::STATIC)),
+            &[1, 3, 0, 0]
+        );
         let f = nexthop_register(true, &["10.0.0.1".parse().unwrap()]);
         assert_eq!(body(&f), &[0, 0, 0, 1, 0, AF_INET, 32, 10, 0, 0, 1]);
     }
