@@ -548,28 +548,6 @@ pub fn parse_prefix_detail(doc: &Value) -> Vec<Route> {
     routes
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_prefix_detail() {
-        let doc: Value = serde_json::from_str(
-            r#"{"prefix":"2001:db8:100::/48","paths":[{"aspath":{"string":"65001","segments":[{"type":"as-sequence","list":[65001]}],"length":1},"origin":"incomplete","metric":20,"valid":true,"bestpath":{"overall":true},"community":{"string":"65000:2 no-export","list":["65000:2","noExport"]},"largeCommunity":{"list":["65001:1:2"]},"nexthops":[{"ip":"2001:db8::1","afi":"ipv6","scope":"global"},{"ip":"fe80::1","scope":"link-local"}],"peer":{"peerId":"192.0.2.1","type":"external"}}]}"#,
-        )
-        .unwrap();
-        let r = &parse_prefix_detail(&doc)[0];
-        assert_eq!(r.as_path, vec![65001]);
-        assert_eq!(r.origin, Some(Origin::Incomplete));
-        assert_eq!(r.med, Some(20));
-        assert_eq!(r.communities, vec!["65000:2", "65535:65281"]);
-        assert_eq!(r.large_communities, vec!["65001:1:2"]);
-        assert_eq!(r.next_hop, Some("2001:db8::1".parse().unwrap()));
-        assert!(r.best);
-        assert_eq!(r.from, Some("192.0.2.1".parse().unwrap()));
-    }
-}
-
 /// FRR's zebra with staticd and no bgpd: the routing daemon ocbgpd's
 /// zebra backend talks to (ZAPI socket `DIR/zserv.api`, where
 /// [`FrrZebra::socket`] says), with static routes from `staticd.conf`.
@@ -738,5 +716,27 @@ impl FrrZebra {
             tail(&self.zebra),
             tail(&self.staticd)
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_prefix_detail() {
+        let doc: Value = serde_json::from_str(
+            r#"{"prefix":"2001:db8:100::/48","paths":[{"aspath":{"string":"65001","segments":[{"type":"as-sequence","list":[65001]}],"length":1},"origin":"incomplete","metric":20,"valid":true,"bestpath":{"overall":true},"community":{"string":"65000:2 no-export","list":["65000:2","noExport"]},"largeCommunity":{"list":["65001:1:2"]},"nexthops":[{"ip":"2001:db8::1","afi":"ipv6","scope":"global"},{"ip":"fe80::1","scope":"link-local"}],"peer":{"peerId":"192.0.2.1","type":"external"}}]}"#,
+        )
+        .unwrap();
+        let r = &parse_prefix_detail(&doc)[0];
+        assert_eq!(r.as_path, vec![65001]);
+        assert_eq!(r.origin, Some(Origin::Incomplete));
+        assert_eq!(r.med, Some(20));
+        assert_eq!(r.communities, vec!["65000:2", "65535:65281"]);
+        assert_eq!(r.large_communities, vec!["65001:1:2"]);
+        assert_eq!(r.next_hop, Some("2001:db8::1".parse().unwrap()));
+        assert!(r.best);
+        assert_eq!(r.from, Some("192.0.2.1".parse().unwrap()));
     }
 }
