@@ -215,7 +215,7 @@ impl Engine {
     pub fn fib(&self) -> Option<(FibSettings, Arc<FibStats>)> {
         let running = self.running();
         let fib = running.as_ref()?.fib.as_ref()?;
-        Some((fib.settings(), fib.stats().clone()))
+        Some((fib.settings().clone(), fib.stats().clone()))
     }
 
     /// Whether the speaker is still in its own restart (see
@@ -294,14 +294,14 @@ impl Engine {
             if let Some(old) = old_fib {
                 old.stop(FibStop::Reconfigured);
             }
-            new.fib = start_fib(global.fib, &new.rib, &new.restart);
+            new.fib = start_fib(global.fib.clone(), &new.rib, &new.restart);
             *running = Some(new);
         } else if let Some(r) = running.as_mut() {
-            if r.fib.as_ref().map(Fib::settings) != global.fib {
+            if r.fib.as_ref().map(Fib::settings) != global.fib.as_ref() {
                 if let Some(old) = r.fib.take() {
                     old.stop(FibStop::Reconfigured);
                 }
-                r.fib = start_fib(global.fib, &r.rib, &r.restart);
+                r.fib = start_fib(global.fib.clone(), &r.rib, &r.restart);
             }
             if r.global.selection != global.selection {
                 r.rib.send(RibCommand::SetSelection(global.selection));
@@ -670,8 +670,8 @@ fn start_fib(
     restart: &Arc<RestartState>,
 ) -> Option<Fib> {
     let settings = settings?;
-    match Fib::prepare(settings) {
-        Ok(kernel) => Some(Fib::start(settings, kernel, rib.clone(), restart.clone())),
+    match Fib::prepare(&settings) {
+        Ok(prepared) => Some(Fib::start(settings, prepared, rib.clone(), restart.clone())),
         Err(e) => {
             tracing::error!(error = %e, "forwarding table: cannot open netlink; nothing is installed");
             None

@@ -287,6 +287,9 @@ const FULL_TOML: &str = r#"[global.config]
     address = "192.0.2.9"
 [zebra.config]
   enabled = true
+  url = "unix:/run/frr/zserv.api"
+  version = 6
+  redistribute-route-type-list = ["connect", "static", "babel"]
 "#;
 
 #[test]
@@ -298,6 +301,18 @@ fn toml_converts_every_section_and_reports_what_cannot_map() {
     assert_eq!(g["config"]["as"], 64512);
     assert_eq!(g["config"]["router-id"], "192.0.2.1");
     assert_eq!(g["ocbgp:listen"]["config"]["port"], 1179);
+    assert_eq!(g["ocbgp:fib"]["config"]["backend"], "ZEBRA");
+    assert_eq!(
+        g["ocbgp:fib"]["config"]["zebra-socket"],
+        "/run/frr/zserv.api"
+    );
+    assert_eq!(
+        g["ocbgp:fib"]["redistribute"],
+        serde_json::json!([
+            {"protocol": "CONNECTED", "config": {"protocol": "CONNECTED"}},
+            {"protocol": "STATIC", "config": {"protocol": "STATIC"}},
+        ])
+    );
     assert_eq!(
         g["ocbgp:listen"]["config"]["address"],
         serde_json::json!(["192.0.2.1"])
@@ -586,7 +601,7 @@ fn toml_converts_every_section_and_reports_what_cannot_map() {
 
     // What cannot map is named, by its GoBGP path; nothing mapped is.
     for expected in [
-        "zebra:",
+        "zebra.config.redistribute-route-type-list:",
         "global.graceful-restart.config.long-lived-enabled:",
         "global.afi-safis[2].config.afi-safi-name: ipv4-flowspec",
         "neighbors[192.0.2.2].timers.config.idle-hold-time-after-reset:",

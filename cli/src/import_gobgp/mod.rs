@@ -145,6 +145,11 @@ pub fn convert(tree: &Value) -> Result<Conversion, ImportError> {
         if !stations.is_empty() {
             bgp["ocbgp:bmp"] = json!({ "station": stations });
         }
+        if let Some(fib) = zebra_fib(&root) {
+            if let Some(g) = bgp.get_mut("global") {
+                g["ocbgp:fib"] = fib;
+            }
+        }
         let dumps = mrt_dumps(&root);
         if !dumps.is_empty() {
             bgp["ocbgp:mrt"] = json!({ "dump": dumps });
@@ -154,10 +159,6 @@ pub fn convert(tree: &Value) -> Result<Conversion, ImportError> {
             bgp["global"]["ocbgp:rpki"] = json!({ "caches": { "cache": caches } });
         }
         for (key, why) in [
-            (
-                "zebra",
-                "ocbgpd does not talk to zebra (no FIB installation)",
-            ),
             (
                 "collector",
                 "ocbgpd has no InfluxDB collector; use the Prometheus endpoint or gNMI telemetry",
@@ -354,6 +355,81 @@ fn bmp_servers(root: &Obj<'_>) -> Vec<Value> {
 /// GoBGP's `[[mrt-dump]]` as `ocbgp:mrt` dumps named `dump-N`. GoBGP's
 /// file names use Go's reference time (2006-01-02 15:04:05); they become
 /// strftime fields.
+/// GoBGP's `[zebra]` as the forwarding table's zebra backend, when
+/// enabled.
+fn zebra_fib(root: &Obj<'_>) -> Option<Value> {
+    let c = root.obj("zebra")?.obj("config")?;
+    if c.bool("enabled") != Some(true) {
+        for key in [
+            "url",
+            "redistribute-route-type-list",
+            "version",
+            "nexthop-trigger-enable",
+            "nexthop-trigger-delay",
+            "mpls-label-range-size",
+            "software-name",
+        ] {
+            c.ignore(key);
+        }
+        return None;
+    }
+    let mut config = json!({ "backend": "ZEBRA" });
+    if let Some(url) = c.nonempty("url") {
+        match url.strip_prefix("unix:") {
+            Some(path) => config["zebra-socket"] = json!(path),
+            None => root.report().unmapped(
+                c.at("url"),
+                format!("{url:?}: ocbgpd reaches zebra over a Unix socket only"),
+            ),
+        }
+    }
+    if let Some(v) = c.uint::<u8>("version").filter(|v| *v != 6) {
+        root.report().unmapped(
+            c.at("version"),
+            format!("ZAPI version {v}: ocbgpd speaks version 6 (FRR 7 and 8)"),
+        );
+    }
+    let mut redistribute = Vec::new();
+    for t in c.strs("redistribute-route-type-list") {
+        let protocol = match t.as_str() {
+            "connect" | "connected" => "CONNECTED",
+            "static" => "STATIC",
+            "kernel" => "KERNEL",
+            "ospf" | "ospf6" => "OSPF",
+            _ => {
+                root.report().unmapped(
+                    c.at("redistribute-route-type-list"),
+                    format!(
+                        "route type {t:?}: ocbgpd redistributes connect, static, kernel and ospf"
+                    ),
+                );
+                continue;
+            }
+        };
+        if !redistribute.contains(&protocol) {
+            redistribute.push(protocol);
+        }
+    }
+    c.skip(
+        "nexthop-trigger-enable",
+        "zebra resolves next hops itself with ocbgpd's zebra backend",
+    );
+    c.skip(
+        "nexthop-trigger-delay",
+        "no next-hop tracking through zebra",
+    );
+    c.skip("mpls-label-range-size", "ocbgpd has no MPLS VPN");
+    c.skip("software-name", "ocbgpd speaks FRR's ZAPI 6");
+    let mut fib = json!({ "config": config });
+    if !redistribute.is_empty() {
+        fib["redistribute"] = redistribute
+            .iter()
+            .map(|p| json!({ "protocol": p, "config": { "protocol": p } }))
+            .collect();
+    }
+    Some(fib)
+}
+
 fn mrt_dumps(root: &Obj<'_>) -> Vec<Value> {
     let mut out = Vec::new();
     for (i, d) in root.list("mrt-dump").into_iter().enumerate() {

@@ -148,16 +148,59 @@ pub fn global(tree: &DataTree<'static>) -> Result<Option<GlobalSettings>, Proble
                 expire: c.config.expire_interval,
             })
             .collect(),
-        fib: {
-            let f = &g.fib.config;
-            (f.backend == ocbgp_models::gen::types::Backend::Netlink).then_some(
-                crate::fib::FibSettings {
-                    table: f.table,
-                    metric: f.metric,
-                    keep_on_shutdown: f.keep_on_shutdown,
-                },
-            )
-        },
+        fib: fib(&path, &g)?,
+    }))
+}
+
+/// The forwarding table `ocbgp:fib` asks for, if any.
+fn fib(global: &str, g: &Global) -> Result<Option<crate::fib::FibSettings>, Problem> {
+    use crate::fib::{FibBackend, FibSettings, Protocol, ZebraSettings};
+    use ocbgp_models::gen::types::{Backend, Protocol as P};
+    let f = &g.fib.config;
+    if f.backend != Backend::Zebra {
+        if let Some(r) = g.fib.redistribute.first() {
+            return Err(Problem {
+                path: Some(format!(
+                    "{global}/ocbgp:fib/redistribute[protocol='{}']",
+                    r.protocol
+                )),
+                reason: "redistribution takes routes from zebra: it needs backend ZEBRA".into(),
+            });
+        }
+    }
+    let backend = match f.backend {
+        Backend::None => return Ok(None),
+        Backend::Netlink => FibBackend::Netlink,
+        Backend::Zebra => {
+            let socket = std::path::PathBuf::from(&f.zebra_socket);
+            if !socket.is_absolute() {
+                return Err(Problem {
+                    path: Some(format!("{global}/ocbgp:fib/config/zebra-socket")),
+                    reason: format!("{:?} is not an absolute path", f.zebra_socket),
+                });
+            }
+            let redistribute = g
+                .fib
+                .redistribute
+                .iter()
+                .map(|r| match r.protocol {
+                    P::Connected => Protocol::Connected,
+                    P::Static => Protocol::Static,
+                    P::Kernel => Protocol::Kernel,
+                    P::Ospf => Protocol::Ospf,
+                })
+                .collect();
+            FibBackend::Zebra(ZebraSettings {
+                socket,
+                redistribute,
+            })
+        }
+    };
+    Ok(Some(FibSettings {
+        backend,
+        table: f.table,
+        metric: f.metric,
+        keep_on_shutdown: f.keep_on_shutdown,
     }))
 }
 

@@ -11,13 +11,17 @@
 //! previous run (protocol `bgp` in the table) are adopted at start and
 //! swept once the speaker has converged (its own graceful restart over);
 //! on a clean stop they are removed unless `keep-on-shutdown` is set.
+//!
+//! The zebra backend ([`zebra`]) follows the same feed into FRR's zebra
+//! instead, which resolves next hops and installs the routes itself.
 
 mod netlink;
+pub mod zebra;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -29,10 +33,22 @@ use crate::rib::{PeerIdx, RouteChange};
 use crate::rib_task::{RibCommand, RibHandle};
 
 pub use netlink::Netlink;
+pub use zebra::{Protocol, ZebraSettings};
+
+/// Where best paths go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FibBackend {
+    /// The kernel, over netlink.
+    Netlink,
+    /// FRR's zebra, over ZAPI.
+    Zebra(ZebraSettings),
+}
 
 /// How the forwarding table is kept (`bgp/global/ocbgp:fib/config`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FibSettings {
+    /// The backend.
+    pub backend: FibBackend,
     /// The kernel routing table (254: main).
     pub table: u32,
     /// The routes' metric (priority).
@@ -60,6 +76,18 @@ pub struct FibStats {
     pub installed: AtomicU64,
     /// Routes the kernel refused (next hop unreachable, ...), retried.
     pub failed: AtomicU64,
+    /// Zebra backend: connected to zebra.
+    pub connected: AtomicBool,
+    /// Zebra backend: why the last connection failed or ended.
+    pub last_error: Mutex<Option<String>>,
+}
+
+/// A backend opened in the prepare step of a commit.
+pub enum Prepared {
+    /// The netlink socket.
+    Netlink(Netlink),
+    /// Zebra: connected by the task (zebra absent is no commit failure).
+    Zebra,
 }
 
 /// How often refused routes are tried again (their next hop may have
@@ -95,25 +123,47 @@ pub struct Fib {
 impl Fib {
     /// Opens the kernel side (fails without the permission to change
     /// routes, in the prepare step of a commit).
-    pub fn prepare(settings: FibSettings) -> std::io::Result<Netlink> {
-        Netlink::open(settings)
+    pub fn prepare(settings: &FibSettings) -> std::io::Result<Prepared> {
+        match settings.backend {
+            FibBackend::Netlink => Netlink::open(settings).map(Prepared::Netlink),
+            FibBackend::Zebra(_) => Ok(Prepared::Zebra),
+        }
     }
 
-    /// Starts following `rib` into `kernel`.
+    /// Starts following `rib` into the backend.
     pub fn start(
         settings: FibSettings,
-        kernel: Netlink,
+        prepared: Prepared,
         rib: RibHandle,
         restart: Arc<RestartState>,
     ) -> Fib {
         let stats = Arc::new(FibStats::default());
         let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run(kernel, rib, restart, stats.clone(), stop_rx));
-        tracing::info!(
-            table = settings.table,
-            metric = settings.metric,
-            "forwarding table: installing best paths into the kernel"
-        );
+        let task = match (prepared, &settings.backend) {
+            (Prepared::Zebra, FibBackend::Zebra(z)) => {
+                tracing::info!(
+                    socket = %z.socket.display(),
+                    "forwarding table: handing best paths to zebra"
+                );
+                tokio::spawn(zebra::run(
+                    z.clone(),
+                    settings.metric,
+                    rib,
+                    stats.clone(),
+                    stop_rx,
+                ))
+            }
+            (Prepared::Netlink(kernel), _) => {
+                tracing::info!(
+                    table = settings.table,
+                    metric = settings.metric,
+                    "forwarding table: installing best paths into the kernel"
+                );
+                tokio::spawn(run(kernel, rib, restart, stats.clone(), stop_rx))
+            }
+            // `prepare` opened what the settings name.
+            (Prepared::Zebra, FibBackend::Netlink) => tokio::spawn(async {}),
+        };
         Fib {
             settings,
             stats,
@@ -123,8 +173,8 @@ impl Fib {
     }
 
     /// Its settings.
-    pub fn settings(&self) -> FibSettings {
-        self.settings
+    pub fn settings(&self) -> &FibSettings {
+        &self.settings
     }
 
     /// Its counters.

@@ -50,7 +50,7 @@ impl Drop for Netlink {
 
 impl Netlink {
     /// Opens the connections (on the current tokio runtime).
-    pub fn open(settings: FibSettings) -> std::io::Result<Netlink> {
+    pub fn open(settings: &FibSettings) -> std::io::Result<Netlink> {
         let (connection, handle, _) = rtnetlink::new_connection()?;
         let (mut monitor, _, events) = rtnetlink::new_connection()?;
         monitor
@@ -59,7 +59,7 @@ impl Netlink {
             .bind(&SocketAddr::new(0, RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE))?;
         Ok(Netlink {
             handle,
-            settings,
+            settings: settings.clone(),
             tasks: [tokio::spawn(connection), tokio::spawn(monitor)],
             events: Some(events),
         })

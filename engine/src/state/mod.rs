@@ -192,7 +192,7 @@ impl StateProvider for EngineState {
             }
         }
         let fib_state = format!("{bgp}/global/ocbgp:fib/state");
-        if let Some((_, stats)) = self.engine.fib().filter(|_| wants(path, &fib_state)) {
+        if let Some((settings, stats)) = self.engine.fib().filter(|_| wants(path, &fib_state)) {
             use std::sync::atomic::Ordering::Relaxed;
             for (leaf, n) in [
                 ("installed", stats.installed.load(Relaxed)),
@@ -200,6 +200,19 @@ impl StateProvider for EngineState {
             ] {
                 let n = n.min(u64::from(u32::MAX)).to_string();
                 tree.new_path(&format!("{fib_state}/{leaf}"), Some(&n), false)?;
+            }
+            if matches!(settings.backend, crate::fib::FibBackend::Zebra(_)) {
+                let connected = stats.connected.load(Relaxed);
+                let state = if connected { "CONNECTED" } else { "CONNECTING" };
+                tree.new_path(&format!("{fib_state}/connection-state"), Some(state), false)?;
+                let error = stats
+                    .last_error
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                if let Some(e) = error {
+                    tree.new_path(&format!("{fib_state}/last-error"), Some(&e), false)?;
+                }
             }
         }
         neighbor::write_all(&self.engine, rib.as_ref(), tree, path)?;

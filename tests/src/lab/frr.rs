@@ -548,6 +548,177 @@ pub fn parse_prefix_detail(doc: &Value) -> Vec<Route> {
     routes
 }
 
+/// FRR's zebra with staticd and no bgpd: the routing daemon ocbgpd's
+/// zebra backend talks to (ZAPI socket `DIR/zserv.api`, where
+/// [`FrrZebra::socket`] says), with static routes from `staticd.conf`.
+///
+/// ```text
+/// zebra   -f DIR/zebra.conf   -i DIR/zebra.pid   --vty_socket DIR -z DIR/zserv.api -P 0
+/// staticd -f DIR/staticd.conf -i DIR/staticd.pid --vty_socket DIR -z DIR/zserv.api -P 0
+/// ```
+pub struct FrrZebra {
+    dir: PathBuf,
+    // Dropped in order: staticd first.
+    staticd: Option<Process>,
+    zebra: Option<Process>,
+    host: Host,
+}
+
+impl FrrZebra {
+    /// The folder (`<host dir>/zebra`) a zebra of `host` runs from; its
+    /// socket is `zserv.api` there, known before zebra starts.
+    pub fn dir_of(host: &Host) -> PathBuf {
+        host.dir().join("zebra")
+    }
+
+    /// Starts zebra, then staticd with `static_routes` (lines such as
+    /// `ip route 192.0.2.0/24 blackhole`), and waits (10 s at most each)
+    /// until zebra's socket exists and staticd answers vtysh.
+    pub fn start(host: &Host, static_routes: &[&str]) -> FrrZebra {
+        let dir = FrrZebra::dir_of(host);
+        std::fs::create_dir_all(&dir).expect("create zebra folder");
+        let chown = Command::new("chown").arg("frr:frr").arg(&dir).status();
+        assert!(
+            chown.is_ok_and(|s| s.success()),
+            "cannot chown {} to frr (is FRR installed?)",
+            dir.display()
+        );
+        let head = format!("hostname {}\nlog stdout informational\n", host.name());
+        std::fs::write(dir.join("zebra.conf"), &head).expect("write zebra.conf");
+        let mut conf = head;
+        for r in static_routes {
+            let _ = writeln!(conf, "{r}");
+        }
+        std::fs::write(dir.join("staticd.conf"), conf).expect("write staticd.conf");
+        let mut z = FrrZebra {
+            dir,
+            staticd: None,
+            zebra: None,
+            host: host.clone(),
+        };
+        z.start_zebra();
+        let staticd = z.spawn("staticd");
+        z.staticd = Some(staticd);
+        if !wait_until(Duration::from_secs(10), || {
+            z.try_vtysh("staticd", &["show running-config"]).is_ok()
+        }) {
+            z.fail("staticd did not come up");
+        }
+        z
+    }
+
+    fn spawn(&self, daemon: &str) -> Process {
+        let d = |f: &str| self.dir.join(f).to_string_lossy().into_owned();
+        let vty = self.dir.to_string_lossy().into_owned();
+        self.host.spawn(
+            daemon,
+            &format!("{FRR_DIR}/{daemon}"),
+            &[
+                "-f",
+                &d(&format!("{daemon}.conf")),
+                "-i",
+                &d(&format!("{daemon}.pid")),
+                "--vty_socket",
+                &vty,
+                "-z",
+                &d("zserv.api"),
+                "-P",
+                "0",
+            ],
+        )
+    }
+
+    fn start_zebra(&mut self) {
+        let zebra = self.spawn("zebra");
+        let zserv = self.socket();
+        let up = wait_until(Duration::from_secs(10), || {
+            (zserv.exists() && self.try_vtysh("zebra", &["show version"]).is_ok())
+                || !zebra.running()
+        }) && zebra.running();
+        self.zebra = Some(zebra);
+        if !up {
+            self.fail("zebra did not come up");
+        }
+    }
+
+    /// Kills zebra with SIGKILL (staticd stays) and starts it again; waits
+    /// until it answers.
+    pub fn restart_zebra(&mut self) {
+        if let Some(z) = self.zebra.take() {
+            z.kill();
+        }
+        let _ = std::fs::remove_file(self.socket());
+        self.start_zebra();
+    }
+
+    /// zebra's ZAPI socket.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("zserv.api")
+    }
+
+    /// Runs vtysh against one daemon (`zebra`, `staticd`).
+    pub fn try_vtysh(&self, daemon: &str, commands: &[&str]) -> Result<String, String> {
+        let mut cmd = Command::new("vtysh");
+        cmd.arg("--vty_socket").arg(&self.dir).args(["-d", daemon]);
+        for c in commands {
+            cmd.arg("-c").arg(c);
+        }
+        let out = cmd.output().map_err(|e| format!("cannot run vtysh: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "`vtysh -d {daemon} -c {}` failed ({}): {}{}",
+                commands.join(" -c "),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// zebra's routes for `prefix` (`show ip[v6] route PREFIX json`): one
+    /// object per route (protocol, selected, installed, nexthops); empty
+    /// when it has none.
+    pub fn routes(&self, prefix: &str) -> Vec<Value> {
+        let ip = if prefix.contains(':') { "ipv6" } else { "ip" };
+        let text = self
+            .try_vtysh("zebra", &[&format!("show {ip} route {prefix} json")])
+            .unwrap_or_else(|e| self.fail(&e));
+        let doc: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| self.fail(&format!("vtysh JSON: {e}: {text}")));
+        doc.get(prefix)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The gateways of `prefix`'s route of `protocol` that zebra installed
+    /// in the kernel (`None`: no such installed route).
+    pub fn installed(&self, prefix: &str, protocol: &str) -> Option<Vec<IpAddr>> {
+        self.routes(prefix)
+            .iter()
+            .find(|r| r["protocol"] == protocol && r["installed"].as_bool() == Some(true))
+            .map(|r| {
+                r["nexthops"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|n| n["ip"].as_str()?.parse().ok())
+                    .collect()
+            })
+    }
+
+    /// Panics with `message` and the daemons' logs.
+    pub fn fail(&self, message: &str) -> ! {
+        let tail = |p: &Option<Process>| p.as_ref().map(|p| p.log_tail(40)).unwrap_or_default();
+        panic!(
+            "{message}\n--- zebra ---\n{}\n--- staticd ---\n{}",
+            tail(&self.zebra),
+            tail(&self.staticd)
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

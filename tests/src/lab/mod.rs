@@ -52,7 +52,7 @@ pub use bird::{
 };
 pub use config::{BgpConfig, GracefulRestart, IntoIp, Neighbor, Originated};
 pub use exabgp::{Exabgp, ExabgpOptions};
-pub use frr::{bgpd_conf, Frr, FRR_DIR};
+pub use frr::{bgpd_conf, Frr, FrrZebra, FRR_DIR};
 pub use gobgp::{gobgp_toml, Gobgp, RibEvent, RibMonitor, GOBGP_API};
 pub use netns::{netns_list, Host, Lab, IPV4_PREFIX_LEN, IPV6_PREFIX_LEN, NETNS_PREFIX};
 pub use ocbgpd::{
