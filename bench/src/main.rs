@@ -22,8 +22,10 @@ mod gen;
 mod gnmi_load;
 mod inject;
 mod measure;
+mod nc_load;
 mod netns;
 mod policy;
+mod restart;
 mod run;
 mod sink;
 mod speaker;
@@ -60,6 +62,12 @@ enum Command {
     GnmiSub(gnmi_load::SubArgs),
     /// One gNMI Get of ocbgpd's Loc-RIB (used by `run`).
     GnmiGet(gnmi_load::GetArgs),
+    /// One NETCONF <get> of ocbgpd's Loc-RIB, counting routes as they
+    /// stream in (used by `run --netconf-get`).
+    NetconfGet(nc_load::NetconfGetArgs),
+    /// A BMP station that counts the Loc-RIB routes it is sent (used by
+    /// `run --bmp`).
+    BmpStation(nc_load::BmpStationArgs),
     /// Print `run`'s JSON result lines (files or stdin) as a Markdown table.
     Table(table::TableArgs),
 }
@@ -87,6 +95,8 @@ fn main() -> ExitCode {
             Command::PolicySet(args) => policy::set(args).await,
             Command::GnmiSub(args) => gnmi_load::run_sub(args).await,
             Command::GnmiGet(args) => gnmi_load::run_get(args).await,
+            Command::NetconfGet(args) => nc_load::netconf_get(args).await,
+            Command::BmpStation(args) => nc_load::bmp_station(args).await,
         }
     });
     // Tasks blocked on sockets must not hold the exit up.

@@ -87,12 +87,20 @@ pub struct RunArgs {
     /// Command-line client load (ocbgpd only).
     #[command(flatten)]
     pub cli: crate::cli_load::CliArgs,
+    /// ocbgpd only: once the sinks have the table, stop ocbgpd this way
+    /// and start it again on the same state directory, with graceful
+    /// restart between it, the injector and the sinks (see `restart`).
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub restart_daemon: Option<crate::restart::RestartKind>,
+    /// NETCONF and BMP/MRT load (ocbgpd only).
+    #[command(flatten)]
+    pub nc: crate::nc_load::NcArgs,
 }
 
 /// A started child process whose standard output may carry events.
 pub(crate) struct Proc {
-    name: String,
-    child: Child,
+    pub(crate) name: String,
+    pub(crate) child: Child,
 }
 
 impl Proc {
@@ -138,7 +146,7 @@ impl Proc {
     }
 
     /// The process id (the program's: `ip netns exec` execs it).
-    fn pid(&self) -> Result<u32> {
+    pub(crate) fn pid(&self) -> Result<u32> {
         self.child
             .id()
             .ok_or_else(|| anyhow!("{} has already exited", self.name))
@@ -183,6 +191,8 @@ struct Outcome {
     edit: Option<crate::policy::EditOutcome>,
     gnmi: Option<Value>,
     cli: Option<Value>,
+    restart: Option<Value>,
+    nc: Option<Value>,
 }
 
 /// Runs `bgpbench run`.
@@ -272,6 +282,8 @@ fn report(args: &RunArgs, o: &Outcome) {
         "edit_set_seconds": o.edit.as_ref().and_then(|e| e.set_seconds),
         "gnmi": o.gnmi,
         "cli": o.cli,
+        "restart": o.restart,
+        "nc": o.nc,
         "date": today(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     }));
@@ -326,13 +338,35 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     } else {
         None
     };
-    let mut command = Lab::command(&lab.daemon_ns, &prepared.program.display().to_string());
-    command
-        .args(&prepared.args)
-        .args(&args.daemon_arg)
-        .current_dir(dir);
-    procs.push(Proc::spawn(args.daemon.name(), command, dir, None)?);
-    let daemon_pid = procs[0].pid()?;
+    let ocbgpd_only = args.restart_daemon.is_some() || args.nc.any();
+    if ocbgpd_only && args.daemon != Daemon::Ocbgpd {
+        bail!("--restart-daemon, --netconf-get, --mrt-dump and --bmp are for ocbgpd only");
+    }
+    if ocbgpd_only {
+        let file = dir.join("ocbgpd.json");
+        let mut config: Value = serde_json::from_slice(&std::fs::read(&file)?)?;
+        if args.restart_daemon.is_some() {
+            crate::restart::enable_in_config(&mut config)?;
+        }
+        args.nc.edit_config(&mut config)?;
+        std::fs::write(&file, serde_json::to_string_pretty(&config)?)?;
+        crate::daemons::check_ocbgpd_config(&binary, &file)?;
+    }
+    let daemon_command = || {
+        let mut command = Lab::command(&lab.daemon_ns, &prepared.program.display().to_string());
+        command
+            .args(&prepared.args)
+            .args(&args.daemon_arg)
+            .current_dir(dir);
+        command
+    };
+    procs.push(Proc::spawn(
+        args.daemon.name(),
+        daemon_command(),
+        dir,
+        None,
+    )?);
+    let mut daemon_pid = procs[0].pid()?;
     let sampler = RssSampler::start(daemon_pid, Duration::from_millis(200));
     eprintln!(
         "bgpbench: {} started (pid {daemon_pid}) in {}",
@@ -368,6 +402,10 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         "--progress",
         "10",
     ]);
+    let graceful_restart = crate::restart::RESTART_TIME.to_string();
+    if args.restart_daemon.is_some() {
+        sinks.args(["--graceful-restart", &graceful_restart]);
+    }
     procs.push(Proc::spawn("sinks", sinks, dir, Some(tx.clone()))?);
 
     let setup_deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
@@ -433,6 +471,9 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         &args.seed.to_string(),
     ]);
     inject.args(["--connect-timeout", &args.setup_timeout.to_string()]);
+    if args.restart_daemon.is_some() {
+        inject.args(["--graceful-restart", &graceful_restart]);
+    }
     procs.push(Proc::spawn("inject", inject, dir, Some(tx))?);
 
     let mut outcome = Outcome {
@@ -521,6 +562,40 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
             Ok(edit) => outcome.edit = Some(edit),
             Err(e) => outcome.status = format!("policy edit: {e:#}"),
         }
+    }
+    if let (Some(kind), Ok(())) = (args.restart_daemon, &waited) {
+        let timeout = Duration::from_secs(args.timeout);
+        match crate::restart::restart(
+            kind,
+            daemon_command(),
+            args.sinks,
+            dir,
+            &mut rx,
+            procs,
+            timeout,
+        )
+        .await
+        {
+            Ok((r, pid)) => {
+                eprintln!("bgpbench: restart: {r}");
+                outcome.restart = Some(r);
+                daemon_pid = pid;
+            }
+            Err(e) => outcome.status = format!("restart: {e:#}"),
+        }
+    }
+    if args.nc.any() && waited.is_ok() {
+        outcome.nc = Some(
+            crate::nc_load::run_all(
+                &args.nc,
+                &lab.daemon_ns,
+                &me,
+                daemon_pid,
+                args.prefixes,
+                dir,
+            )
+            .await,
+        );
     }
     // After the run's own peak is taken: the Get's memory is reported apart.
     if args.gnmi.gnmi_subscribers > 0 || args.gnmi.gnmi_get {
