@@ -47,12 +47,16 @@ pub struct NcArgs {
     /// initial dump (ocbgpd only).
     #[arg(long)]
     pub bmp: bool,
+    /// While the table arrives, this many seconds after the first UPDATE,
+    /// `ocbgp mrt dump` (ocbgpd only): does a dump disturb convergence?
+    #[arg(long, value_name = "SECONDS")]
+    pub mrt_dump_during: Option<f64>,
 }
 
 impl NcArgs {
     /// Whether any of them is asked for.
     pub fn any(&self) -> bool {
-        self.netconf_get || self.mrt_dump || self.bmp
+        self.netconf_get || self.mrt_dump || self.bmp || self.mrt_dump_during.is_some()
     }
 
     /// Changes to ocbgpd's configuration file: none (everything is set at
@@ -154,6 +158,22 @@ async fn mrt_dump(ns: &str, pid: u32, dir: &Path) -> Result<Value> {
         json!({"seconds": seconds_between(t0, t1), "file_bytes": size,
         "rss_before_mb": mb(before), "peak_rss_mb": mb(peak),
         "daemon_cpu_s": ((cpu1 - cpu0) * 100.0).round() / 100.0}),
+    )
+}
+
+/// `ocbgp mrt dump` started while the table arrives; seconds from the
+/// first UPDATE (`t0`) to the dump's start and end, the file's size.
+pub async fn mrt_dump_during(ns: &str, dir: &Path, t0: u64) -> Result<Value> {
+    let file = std::fs::canonicalize(dir)?.join("rib-during.mrt");
+    let file_s = file.display().to_string();
+    let t1 = mono_ns();
+    ocbgp(ns, &["mrt", "dump", &file_s], Duration::from_secs(600)).await?;
+    let t2 = mono_ns();
+    let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+    let _ = std::fs::remove_file(&file);
+    Ok(
+        json!({"start_s": seconds_between(t0, t1), "end_s": seconds_between(t0, t2),
+        "seconds": seconds_between(t1, t2), "file_bytes": size}),
     )
 }
 

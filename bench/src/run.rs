@@ -476,6 +476,7 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     }
     procs.push(Proc::spawn("inject", inject, dir, Some(tx))?);
 
+    let mut dump_during: Option<tokio::task::JoinHandle<Result<Value>>> = None;
     let mut outcome = Outcome {
         per_sink: vec![None; args.sinks],
         ..Outcome::default()
@@ -513,6 +514,13 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
                     .unwrap_or_default();
                 deadline = Instant::now() + Duration::from_secs(args.timeout);
                 eprintln!("bgpbench: injector sending");
+                if let (Some(after), None) = (args.nc.mrt_dump_during, &dump_during) {
+                    let (ns, dir) = (lab.daemon_ns.clone(), dir.to_path_buf());
+                    dump_during = Some(tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs_f64(after)).await;
+                        crate::nc_load::mrt_dump_during(&ns, &dir, t0).await
+                    }));
+                }
             }
             ("inject", Some("sent")) => {
                 outcome.inject_seconds = event["seconds"].as_f64();
@@ -584,19 +592,6 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
             Err(e) => outcome.status = format!("restart: {e:#}"),
         }
     }
-    if args.nc.any() && waited.is_ok() {
-        outcome.nc = Some(
-            crate::nc_load::run_all(
-                &args.nc,
-                &lab.daemon_ns,
-                &me,
-                daemon_pid,
-                args.prefixes,
-                dir,
-            )
-            .await,
-        );
-    }
     // After the run's own peak is taken: the Get's memory is reported apart.
     if args.gnmi.gnmi_subscribers > 0 || args.gnmi.gnmi_get {
         let mut g = gnmi.result(first_ns);
@@ -620,6 +615,32 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         outcome.cli = Some(
             crate::cli_load::timed_rib(&lab.daemon_ns, daemon_pid, args.prefixes, dir, limit).await,
         );
+    }
+    if let Some(task) = dump_during {
+        let r = match task.await {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => json!({"error": format!("{e:#}")}),
+            Err(e) => json!({"error": e.to_string()}),
+        };
+        eprintln!("bgpbench: MRT dump during convergence: {r}");
+        outcome.nc.get_or_insert_with(|| json!({}))["mrt_dump_during"] = r;
+    }
+    // Last: NETCONF adds a user, and gNMI (the Get, `ocbgp`) asks for
+    // credentials from then on.
+    if args.nc.any() && waited.is_ok() {
+        let r = crate::nc_load::run_all(
+            &args.nc,
+            &lab.daemon_ns,
+            &me,
+            daemon_pid,
+            args.prefixes,
+            dir,
+        )
+        .await;
+        let nc = outcome.nc.get_or_insert_with(|| json!({}));
+        if let (Some(nc), Some(r)) = (nc.as_object_mut(), r.as_object()) {
+            nc.extend(r.clone());
+        }
     }
     // Ask the sinks for their counts (they print a summary on SIGTERM).
     if let Some(sinks) = procs.iter_mut().find(|p| p.name == "sinks") {
