@@ -11,6 +11,12 @@
 //! - `run --policy` (ocbgpd) adds a 100,000-entry prefix-set import policy
 //!   and times the re-evaluation after one entry changes, editing through
 //!   `policy-set`, a one-shot gNMI Set ([`policy`]);
+//! - `run --restart-daemon kill|term` (ocbgpd) restarts the daemon under
+//!   the loaded table with graceful restart towards the injector and the
+//!   sinks, which act as helpers ([`restart`]);
+//! - `run --netconf-get`, `--mrt-dump`, `--mrt-dump-during`, `--bmp`
+//!   (ocbgpd) read the table through NETCONF, an MRT dump and a BMP
+//!   station (`netconf-get`, `bmp-station`; [`nc_load`]);
 //! - `table` turns `run`'s JSON lines into a Markdown table.
 //!
 //! See docs/benchmarks.md and bench/scripts/fullfeed.sh.

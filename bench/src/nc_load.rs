@@ -58,12 +58,6 @@ impl NcArgs {
     pub fn any(&self) -> bool {
         self.netconf_get || self.mrt_dump || self.bmp || self.mrt_dump_during.is_some()
     }
-
-    /// Changes to ocbgpd's configuration file: none (everything is set at
-    /// run time, through gNMI).
-    pub fn edit_config(&self, _config: &mut Value) -> Result<()> {
-        Ok(())
-    }
 }
 
 /// NETCONF's user for the benchmark, and its password.

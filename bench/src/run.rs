@@ -14,6 +14,11 @@
 //!    failure, the work directory; prints one result line and one JSON
 //!    line.
 //!
+//! Optional phases after step 5 (ocbgpd): the policy edit, a restart
+//! ([`crate::restart`]), the gNMI Get, `--hold`, the CLI client, then the
+//! MRT, BMP and NETCONF reads ([`crate::nc_load`]; last, because NETCONF
+//! adds a user and gNMI asks for credentials from then on).
+//!
 //! Every wait is bounded; on a timeout the result says so and gives the
 //! counts the sinks had reached.
 
@@ -342,13 +347,10 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     if ocbgpd_only && args.daemon != Daemon::Ocbgpd {
         bail!("--restart-daemon, --netconf-get, --mrt-dump and --bmp are for ocbgpd only");
     }
-    if ocbgpd_only {
+    if args.restart_daemon.is_some() {
         let file = dir.join("ocbgpd.json");
         let mut config: Value = serde_json::from_slice(&std::fs::read(&file)?)?;
-        if args.restart_daemon.is_some() {
-            crate::restart::enable_in_config(&mut config)?;
-        }
-        args.nc.edit_config(&mut config)?;
+        crate::restart::enable_in_config(&mut config)?;
         std::fs::write(&file, serde_json::to_string_pretty(&config)?)?;
         crate::daemons::check_ocbgpd_config(&binary, &file)?;
     }
