@@ -564,6 +564,16 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         .map(|u| u.cpu_seconds)
         .sum();
     drop(sampler);
+    // A dump started during convergence ends before anything else runs.
+    if let Some(task) = dump_during {
+        let r = match task.await {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => json!({"error": format!("{e:#}")}),
+            Err(e) => json!({"error": e.to_string()}),
+        };
+        eprintln!("bgpbench: MRT dump during convergence: {r}");
+        outcome.nc.get_or_insert_with(|| json!({}))["mrt_dump_during"] = r;
+    }
     if let (Some(pt), Ok(())) = (&policy, &waited) {
         let timeout = Duration::from_secs(args.timeout);
         match crate::policy::edit(pt, &lab.daemon_ns, args.sinks, dir, &mut rx, procs, timeout)
@@ -617,15 +627,6 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         outcome.cli = Some(
             crate::cli_load::timed_rib(&lab.daemon_ns, daemon_pid, args.prefixes, dir, limit).await,
         );
-    }
-    if let Some(task) = dump_during {
-        let r = match task.await {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => json!({"error": format!("{e:#}")}),
-            Err(e) => json!({"error": e.to_string()}),
-        };
-        eprintln!("bgpbench: MRT dump during convergence: {r}");
-        outcome.nc.get_or_insert_with(|| json!({}))["mrt_dump_during"] = r;
     }
     // Last: NETCONF adds a user, and gNMI (the Get, `ocbgp`) asks for
     // credentials from then on.
