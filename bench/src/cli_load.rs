@@ -75,7 +75,7 @@ fn read_rows(out: impl std::io::Read, json: bool) -> std::io::Result<Reading> {
 }
 
 /// `ocbgp` beside the running bgpbench (cargo puts both in target/release).
-fn ocbgp_binary() -> Result<PathBuf> {
+pub(crate) fn ocbgp_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let bin = exe
         .parent()

@@ -73,6 +73,12 @@ pub struct InjectArgs {
     /// SIGTERM or SIGINT).
     #[arg(long)]
     pub duration: Option<u64>,
+    /// Offer graceful restart (RFC 4724) with this restart time, and when
+    /// the session is lost connect again (within --connect-timeout) and
+    /// send the whole table and End-of-RIB again, as a helper does for a
+    /// restarting peer.
+    #[arg(long, value_name = "SECONDS")]
+    pub graceful_restart: Option<u16>,
 }
 
 /// Adds port 179 to an address without one.
@@ -176,6 +182,64 @@ pub async fn run(args: InjectArgs) -> Result<()> {
         "updates": encoded.updates, "bytes": encoded.bytes, "seconds": started.elapsed().as_secs_f64(),
     }));
 
+    let mut session_no = 0u32;
+    let stop = crate::stop_signal(args.duration);
+    tokio::pin!(stop);
+    let mut lost_at: Option<Instant> = None;
+    loop {
+        session_no += 1;
+        let ended = match one_session(
+            &args,
+            &table,
+            &mut encoded,
+            &expected_codec,
+            session_no,
+            &mut stop,
+        )
+        .await
+        {
+            Ok(ended) => ended,
+            // While the daemon restarts, a connection may be refused or
+            // reset before the OPEN exchange ends: try again.
+            Err(e)
+                if lost_at
+                    .is_some_and(|t| t.elapsed() < Duration::from_secs(args.connect_timeout)) =>
+            {
+                eprintln!("inject: session {session_no} not set up ({e:#}); trying again");
+                session_no -= 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if ended.is_some() {
+            lost_at = Some(Instant::now());
+        }
+        match ended {
+            None => return Ok(()),
+            Some(why) if args.graceful_restart.is_some() => {
+                eprintln!("inject: session {session_no} lost ({why}); connecting again");
+                emit(
+                    json!({"event": "session_lost", "session": session_no, "error": why,
+                    "t_ns": mono_ns()}),
+                );
+            }
+            Some(why) => bail!("{why}"),
+        }
+    }
+}
+
+/// One session: connect, establish, send the table and End-of-RIB, then
+/// keepalives. `None` when stopped by `stop`, the reason when the session
+/// was lost.
+async fn one_session(
+    args: &InjectArgs,
+    table: &Table,
+    encoded: &mut EncodedTable,
+    expected_codec: &CodecConfig,
+    session_no: u32,
+    stop: &mut (impl std::future::Future<Output = &'static str> + Unpin),
+) -> Result<Option<String>> {
     let deadline = Instant::now() + Duration::from_secs(args.connect_timeout);
     let stream = match (&args.peer, &args.listen) {
         (Some(peer), _) => speaker::connect(socket_addr(peer)?, args.local, deadline).await?,
@@ -188,16 +252,27 @@ pub async fn run(args: InjectArgs) -> Result<()> {
         router_id: args.router_id,
         hold_time: args.hold_time,
         extended_message: args.extended_message,
+        graceful_restart: args.graceful_restart,
     };
     let session = speaker::establish(stream, &config, deadline).await?;
     if session.codec.four_octet_as != expected_codec.four_octet_as
         || session.codec.extended_message != expected_codec.extended_message
     {
-        encoded = encode_table(&table, args.next_hop, &session.codec)?;
+        *encoded = encode_table(table, args.next_hop, &session.codec)?;
     }
-    drop(table);
-    eprintln!("inject: session with {} established", session.peer);
-    emit(json!({"event": "established", "peer": session.peer.to_string(), "t_ns": mono_ns()}));
+    let restarting = session
+        .negotiated
+        .graceful_restart
+        .as_ref()
+        .map(|g| g.restarting);
+    eprintln!(
+        "inject: session {session_no} with {} established",
+        session.peer
+    );
+    emit(
+        json!({"event": "established", "session": session_no, "peer": session.peer.to_string(),
+        "restarting": restarting, "t_ns": mono_ns()}),
+    );
 
     let mut reader = session.reader;
     reader.set_read_pause(Duration::from_millis(5));
@@ -207,7 +282,7 @@ pub async fn run(args: InjectArgs) -> Result<()> {
     let keepalive_every = speaker::keepalive_interval(&session.negotiated);
 
     let first_ns = mono_ns();
-    emit(json!({"event": "first_update", "t_ns": first_ns}));
+    emit(json!({"event": "first_update", "session": session_no, "t_ns": first_ns}));
     let send = async {
         let mut last_write = Instant::now();
         for chunk in &encoded.chunks {
@@ -225,8 +300,10 @@ pub async fn run(args: InjectArgs) -> Result<()> {
         anyhow::Ok(())
     };
     tokio::select! {
-        sent = send => sent.context("sending the table")?,
-        ended = &mut drain => bail!("session ended while sending: {}", describe_end(ended)),
+        sent = send => if let Err(e) = sent {
+            return Ok(Some(format!("sending the table: {e:#}")));
+        },
+        ended = &mut drain => return Ok(Some(format!("session ended while sending: {}", describe_end(ended)))),
     }
     let sent_ns = mono_ns();
     eprintln!(
@@ -236,23 +313,22 @@ pub async fn run(args: InjectArgs) -> Result<()> {
         seconds_between(first_ns, sent_ns)
     );
     emit(json!({
-        "event": "sent", "t_ns": sent_ns, "seconds": seconds_between(first_ns, sent_ns),
+        "event": "sent", "session": session_no, "t_ns": sent_ns,
+        "seconds": seconds_between(first_ns, sent_ns),
         "prefixes": args.prefixes, "updates": encoded.updates,
     }));
-    drop(encoded);
 
-    let stop = crate::stop_signal(args.duration);
     let keep = speaker::keepalives(&mut writer, keepalive_every, &codec);
     let reason = tokio::select! {
         reason = stop => reason,
-        ended = &mut drain => bail!("session ended: {}", describe_end(ended)),
-        failed = keep => bail!("keepalive failed: {}", failed.err().map(|e| e.to_string()).unwrap_or_default()),
+        ended = &mut drain => return Ok(Some(format!("session ended: {}", describe_end(ended)))),
+        failed = keep => return Ok(Some(format!("keepalive failed: {}", failed.err().map(|e| e.to_string()).unwrap_or_default()))),
     };
     let bye = Message::Notification(Notification::administrative_shutdown("benchmark over"));
     let _ = speaker::send(&mut writer, &bye, &codec).await;
     let _ = writer.shutdown().await;
     emit(json!({"event": "stopped", "reason": reason, "t_ns": mono_ns()}));
-    Ok(())
+    Ok(None)
 }
 
 /// Words for how the drain task ended.

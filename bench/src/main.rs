@@ -11,6 +11,12 @@
 //! - `run --policy` (ocbgpd) adds a 100,000-entry prefix-set import policy
 //!   and times the re-evaluation after one entry changes, editing through
 //!   `policy-set`, a one-shot gNMI Set ([`policy`]);
+//! - `run --restart-daemon kill|term` (ocbgpd) restarts the daemon under
+//!   the loaded table with graceful restart towards the injector and the
+//!   sinks, which act as helpers ([`restart`]);
+//! - `run --netconf-get`, `--mrt-dump`, `--mrt-dump-during`, `--bmp`
+//!   (ocbgpd) read the table through NETCONF, an MRT dump and a BMP
+//!   station (`netconf-get`, `bmp-station`; [`nc_load`]);
 //! - `table` turns `run`'s JSON lines into a Markdown table.
 //!
 //! See docs/benchmarks.md and bench/scripts/fullfeed.sh.
@@ -22,8 +28,10 @@ mod gen;
 mod gnmi_load;
 mod inject;
 mod measure;
+mod nc_load;
 mod netns;
 mod policy;
+mod restart;
 mod run;
 mod sink;
 mod speaker;
@@ -60,6 +68,12 @@ enum Command {
     GnmiSub(gnmi_load::SubArgs),
     /// One gNMI Get of ocbgpd's Loc-RIB (used by `run`).
     GnmiGet(gnmi_load::GetArgs),
+    /// One NETCONF <get> of ocbgpd's Loc-RIB, counting routes as they
+    /// stream in (used by `run --netconf-get`).
+    NetconfGet(nc_load::NetconfGetArgs),
+    /// A BMP station that counts the Loc-RIB routes it is sent (used by
+    /// `run --bmp`).
+    BmpStation(nc_load::BmpStationArgs),
     /// Print `run`'s JSON result lines (files or stdin) as a Markdown table.
     Table(table::TableArgs),
 }
@@ -87,6 +101,8 @@ fn main() -> ExitCode {
             Command::PolicySet(args) => policy::set(args).await,
             Command::GnmiSub(args) => gnmi_load::run_sub(args).await,
             Command::GnmiGet(args) => gnmi_load::run_get(args).await,
+            Command::NetconfGet(args) => nc_load::netconf_get(args).await,
+            Command::BmpStation(args) => nc_load::bmp_station(args).await,
         }
     });
     // Tasks blocked on sockets must not hold the exit up.

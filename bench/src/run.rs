@@ -14,6 +14,11 @@
 //!    failure, the work directory; prints one result line and one JSON
 //!    line.
 //!
+//! Optional phases after step 5 (ocbgpd): the policy edit, a restart
+//! ([`crate::restart`]), the gNMI Get, `--hold`, the CLI client, then the
+//! MRT, BMP and NETCONF reads ([`crate::nc_load`]; last, because NETCONF
+//! adds a user and gNMI asks for credentials from then on).
+//!
 //! Every wait is bounded; on a timeout the result says so and gives the
 //! counts the sinks had reached.
 
@@ -87,12 +92,20 @@ pub struct RunArgs {
     /// Command-line client load (ocbgpd only).
     #[command(flatten)]
     pub cli: crate::cli_load::CliArgs,
+    /// ocbgpd only: once the sinks have the table, stop ocbgpd this way
+    /// and start it again on the same state directory, with graceful
+    /// restart between it, the injector and the sinks (see `restart`).
+    #[arg(long, value_enum, value_name = "HOW")]
+    pub restart_daemon: Option<crate::restart::RestartKind>,
+    /// NETCONF and BMP/MRT load (ocbgpd only).
+    #[command(flatten)]
+    pub nc: crate::nc_load::NcArgs,
 }
 
 /// A started child process whose standard output may carry events.
 pub(crate) struct Proc {
-    name: String,
-    child: Child,
+    pub(crate) name: String,
+    pub(crate) child: Child,
 }
 
 impl Proc {
@@ -138,7 +151,7 @@ impl Proc {
     }
 
     /// The process id (the program's: `ip netns exec` execs it).
-    fn pid(&self) -> Result<u32> {
+    pub(crate) fn pid(&self) -> Result<u32> {
         self.child
             .id()
             .ok_or_else(|| anyhow!("{} has already exited", self.name))
@@ -183,6 +196,8 @@ struct Outcome {
     edit: Option<crate::policy::EditOutcome>,
     gnmi: Option<Value>,
     cli: Option<Value>,
+    restart: Option<Value>,
+    nc: Option<Value>,
 }
 
 /// Runs `bgpbench run`.
@@ -272,6 +287,8 @@ fn report(args: &RunArgs, o: &Outcome) {
         "edit_set_seconds": o.edit.as_ref().and_then(|e| e.set_seconds),
         "gnmi": o.gnmi,
         "cli": o.cli,
+        "restart": o.restart,
+        "nc": o.nc,
         "date": today(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     }));
@@ -326,13 +343,32 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     } else {
         None
     };
-    let mut command = Lab::command(&lab.daemon_ns, &prepared.program.display().to_string());
-    command
-        .args(&prepared.args)
-        .args(&args.daemon_arg)
-        .current_dir(dir);
-    procs.push(Proc::spawn(args.daemon.name(), command, dir, None)?);
-    let daemon_pid = procs[0].pid()?;
+    let ocbgpd_only = args.restart_daemon.is_some() || args.nc.any();
+    if ocbgpd_only && args.daemon != Daemon::Ocbgpd {
+        bail!("--restart-daemon, --netconf-get, --mrt-dump and --bmp are for ocbgpd only");
+    }
+    if args.restart_daemon.is_some() {
+        let file = dir.join("ocbgpd.json");
+        let mut config: Value = serde_json::from_slice(&std::fs::read(&file)?)?;
+        crate::restart::enable_in_config(&mut config)?;
+        std::fs::write(&file, serde_json::to_string_pretty(&config)?)?;
+        crate::daemons::check_ocbgpd_config(&binary, &file)?;
+    }
+    let daemon_command = || {
+        let mut command = Lab::command(&lab.daemon_ns, &prepared.program.display().to_string());
+        command
+            .args(&prepared.args)
+            .args(&args.daemon_arg)
+            .current_dir(dir);
+        command
+    };
+    procs.push(Proc::spawn(
+        args.daemon.name(),
+        daemon_command(),
+        dir,
+        None,
+    )?);
+    let mut daemon_pid = procs[0].pid()?;
     let sampler = RssSampler::start(daemon_pid, Duration::from_millis(200));
     eprintln!(
         "bgpbench: {} started (pid {daemon_pid}) in {}",
@@ -368,6 +404,10 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         "--progress",
         "10",
     ]);
+    let graceful_restart = crate::restart::RESTART_TIME.to_string();
+    if args.restart_daemon.is_some() {
+        sinks.args(["--graceful-restart", &graceful_restart]);
+    }
     procs.push(Proc::spawn("sinks", sinks, dir, Some(tx.clone()))?);
 
     let setup_deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
@@ -433,8 +473,12 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         &args.seed.to_string(),
     ]);
     inject.args(["--connect-timeout", &args.setup_timeout.to_string()]);
+    if args.restart_daemon.is_some() {
+        inject.args(["--graceful-restart", &graceful_restart]);
+    }
     procs.push(Proc::spawn("inject", inject, dir, Some(tx))?);
 
+    let mut dump_during: Option<tokio::task::JoinHandle<Result<Value>>> = None;
     let mut outcome = Outcome {
         per_sink: vec![None; args.sinks],
         ..Outcome::default()
@@ -472,6 +516,13 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
                     .unwrap_or_default();
                 deadline = Instant::now() + Duration::from_secs(args.timeout);
                 eprintln!("bgpbench: injector sending");
+                if let (Some(after), None) = (args.nc.mrt_dump_during, &dump_during) {
+                    let (ns, dir) = (lab.daemon_ns.clone(), dir.to_path_buf());
+                    dump_during = Some(tokio::spawn(async move {
+                        tokio::time::sleep(Duration::from_secs_f64(after)).await;
+                        crate::nc_load::mrt_dump_during(&ns, &dir, t0).await
+                    }));
+                }
             }
             ("inject", Some("sent")) => {
                 outcome.inject_seconds = event["seconds"].as_f64();
@@ -513,6 +564,16 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         .map(|u| u.cpu_seconds)
         .sum();
     drop(sampler);
+    // A dump started during convergence ends before anything else runs.
+    if let Some(task) = dump_during {
+        let r = match task.await {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => json!({"error": format!("{e:#}")}),
+            Err(e) => json!({"error": e.to_string()}),
+        };
+        eprintln!("bgpbench: MRT dump during convergence: {r}");
+        outcome.nc.get_or_insert_with(|| json!({}))["mrt_dump_during"] = r;
+    }
     if let (Some(pt), Ok(())) = (&policy, &waited) {
         let timeout = Duration::from_secs(args.timeout);
         match crate::policy::edit(pt, &lab.daemon_ns, args.sinks, dir, &mut rx, procs, timeout)
@@ -520,6 +581,27 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         {
             Ok(edit) => outcome.edit = Some(edit),
             Err(e) => outcome.status = format!("policy edit: {e:#}"),
+        }
+    }
+    if let (Some(kind), Ok(())) = (args.restart_daemon, &waited) {
+        let timeout = Duration::from_secs(args.timeout);
+        match crate::restart::restart(
+            kind,
+            daemon_command(),
+            args.sinks,
+            dir,
+            &mut rx,
+            procs,
+            timeout,
+        )
+        .await
+        {
+            Ok((r, pid)) => {
+                eprintln!("bgpbench: restart: {r}");
+                outcome.restart = Some(r);
+                daemon_pid = pid;
+            }
+            Err(e) => outcome.status = format!("restart: {e:#}"),
         }
     }
     // After the run's own peak is taken: the Get's memory is reported apart.
@@ -545,6 +627,23 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         outcome.cli = Some(
             crate::cli_load::timed_rib(&lab.daemon_ns, daemon_pid, args.prefixes, dir, limit).await,
         );
+    }
+    // Last: NETCONF adds a user, and gNMI (the Get, `ocbgp`) asks for
+    // credentials from then on.
+    if args.nc.any() && waited.is_ok() {
+        let r = crate::nc_load::run_all(
+            &args.nc,
+            &lab.daemon_ns,
+            &me,
+            daemon_pid,
+            args.prefixes,
+            dir,
+        )
+        .await;
+        let nc = outcome.nc.get_or_insert_with(|| json!({}));
+        if let (Some(nc), Some(r)) = (nc.as_object_mut(), r.as_object()) {
+            nc.extend(r.clone());
+        }
     }
     // Ask the sinks for their counts (they print a summary on SIGTERM).
     if let Some(sinks) = procs.iter_mut().find(|p| p.name == "sinks") {

@@ -82,6 +82,14 @@ pub struct SinkArgs {
     /// Print every sink's count on standard error every this many seconds.
     #[arg(long)]
     pub progress: Option<u64>,
+    /// Act as a graceful restart helper (RFC 4724): offer the capability
+    /// with this restart time (IPv4 unicast, F bit set), send End-of-RIB
+    /// once a session is up, and when a session is lost keep the table,
+    /// connect again, and at the daemon's next End-of-RIB drop the
+    /// prefixes it did not send again. Withdrawals are counted per
+    /// session either way.
+    #[arg(long, value_name = "SECONDS", requires = "peer")]
+    pub graceful_restart: Option<u16>,
 }
 
 /// The distinct IPv4 prefixes a sink holds.
@@ -169,6 +177,78 @@ enum Slot<'a> {
     Long(u64),
 }
 
+/// Somewhere UPDATEs are applied.
+pub trait Prefixes {
+    /// Adds `addr/len`.
+    fn insert(&mut self, addr: u32, len: u8);
+    /// Removes `addr/len`.
+    fn remove(&mut self, addr: u32, len: u8);
+}
+
+impl Prefixes for PrefixSet {
+    fn insert(&mut self, addr: u32, len: u8) {
+        PrefixSet::insert(self, addr, len);
+    }
+    fn remove(&mut self, addr: u32, len: u8) {
+        PrefixSet::remove(self, addr, len);
+    }
+}
+
+/// A sink's table across sessions: during a graceful restart of the
+/// daemon, `refreshed` holds what the daemon sent again since the new
+/// session came up; the rest of `table` is stale until End-of-RIB.
+#[derive(Debug)]
+struct Rib {
+    table: PrefixSet,
+    refreshed: Option<PrefixSet>,
+}
+
+impl Prefixes for Rib {
+    fn insert(&mut self, addr: u32, len: u8) {
+        self.table.insert(addr, len);
+        if let Some(r) = &mut self.refreshed {
+            r.insert(addr, len);
+        }
+    }
+    fn remove(&mut self, addr: u32, len: u8) {
+        self.table.remove(addr, len);
+        if let Some(r) = &mut self.refreshed {
+            r.remove(addr, len);
+        }
+    }
+}
+
+impl Rib {
+    /// The session is lost: every prefix held is stale from now on.
+    fn mark_stale(&mut self) {
+        self.refreshed = Some(PrefixSet::new());
+    }
+
+    /// End-of-RIB: drops the stale prefixes (those not sent again);
+    /// returns how many.
+    fn sweep(&mut self) -> usize {
+        match self.refreshed.take() {
+            Some(refreshed) => {
+                // `refreshed` is a subset of `table`: every insert and
+                // remove went to both.
+                let swept = self.table.len() - refreshed.len();
+                self.table = refreshed;
+                swept
+            }
+            None => 0,
+        }
+    }
+}
+
+/// What one UPDATE did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Prefixes in its withdrawn fields (held or not).
+    pub withdrawn: usize,
+    /// It was End-of-RIB for IPv4 unicast.
+    pub end_of_rib: bool,
+}
+
 /// The netmask of a prefix length.
 fn mask(len: u8) -> u32 {
     if len == 0 {
@@ -234,7 +314,13 @@ fn has_mp_attribute(mut attrs: &[u8]) -> Result<bool> {
 /// Applies one UPDATE body (the octets after the header) to `set`:
 /// withdrawn prefixes leave it, announced ones join it. IPv4 unicast only;
 /// other families are ignored.
-pub fn apply_update(body: &[u8], set: &mut PrefixSet, codec: &CodecConfig) -> Result<()> {
+pub fn apply_update(body: &[u8], set: &mut impl Prefixes, codec: &CodecConfig) -> Result<Applied> {
+    if body == [0, 0, 0, 0] {
+        return Ok(Applied {
+            withdrawn: 0,
+            end_of_rib: true,
+        });
+    }
     let field_len = |at: usize| -> Result<usize> {
         let b = body
             .get(at..at + 2)
@@ -253,16 +339,19 @@ pub fn apply_update(body: &[u8], set: &mut PrefixSet, codec: &CodecConfig) -> Re
     if has_mp_attribute(attrs)? {
         return apply_decoded(body, set, codec);
     }
+    let mut applied = Applied::default();
     walk_prefixes(withdrawn, |addr, len| {
+        applied.withdrawn += 1;
         set.remove(addr, len);
     })?;
     walk_prefixes(&body[attrs_at + 2 + attrs_len..], |addr, len| {
         set.insert(addr, len);
-    })
+    })?;
+    Ok(applied)
 }
 
 /// [`apply_update`] through the engine's full decoder.
-fn apply_decoded(body: &[u8], set: &mut PrefixSet, codec: &CodecConfig) -> Result<()> {
+fn apply_decoded(body: &[u8], set: &mut impl Prefixes, codec: &CodecConfig) -> Result<Applied> {
     let decoded = DecodedUpdate::decode(body, codec);
     if let ocbgp_engine::wire::Verdict::SessionReset(n) = &decoded.verdict {
         bail!("malformed UPDATE: {n}");
@@ -271,11 +360,16 @@ fn apply_decoded(body: &[u8], set: &mut PrefixSet, codec: &CodecConfig) -> Resul
         IpNet::V4(p) => Some((u32::from(p.network()), p.prefix_len())),
         IpNet::V6(_) => None,
     };
+    let mut applied = Applied {
+        withdrawn: 0,
+        end_of_rib: decoded.end_of_rib() == Some(Family::IPV4_UNICAST),
+    };
     for (family, nlri) in decoded.withdrawn() {
         if family == Family::IPV4_UNICAST {
             nlri.iter()
                 .filter_map(|n| v4(&n.prefix))
                 .for_each(|(a, l)| {
+                    applied.withdrawn += 1;
                     set.remove(a, l);
                 });
         }
@@ -291,7 +385,7 @@ fn apply_decoded(body: &[u8], set: &mut PrefixSet, codec: &CodecConfig) -> Resul
                 });
         }
     }
-    Ok(())
+    Ok(applied)
 }
 
 /// The address of sink `i`, stepping the address or the port.
@@ -316,11 +410,33 @@ fn nth_addr(base: SocketAddr, i: usize, port_step: bool) -> Result<SocketAddr> {
 /// What a sink task tells the reporter.
 #[derive(Debug)]
 enum Report {
-    /// The session is up.
+    /// The session is up (`session` counts from 1).
     Established {
         sink: usize,
+        session: u32,
         peer: SocketAddr,
         local: SocketAddr,
+        /// The daemon's Restart State bit, when it offered graceful restart.
+        restarting: Option<bool>,
+    },
+    /// A session was lost and the sink keeps its table (graceful restart).
+    Lost {
+        sink: usize,
+        session: u32,
+        error: String,
+        count: usize,
+    },
+    /// End-of-RIB for IPv4 unicast arrived.
+    EndOfRib {
+        sink: usize,
+        session: u32,
+        t_ns: u64,
+        /// Prefixes held after stale ones were dropped.
+        count: usize,
+        /// Prefixes withdrawn in this session so far.
+        withdrawn: u64,
+        /// Stale prefixes dropped (not sent again before End-of-RIB).
+        swept: usize,
     },
     /// The sink holds the expected count.
     Complete {
@@ -394,6 +510,7 @@ pub async fn run(args: SinkArgs) -> Result<()> {
             router_id: None,
             hold_time: args.hold_time,
             extended_message: args.extended_message,
+            graceful_restart: args.graceful_restart,
         };
         let (tx, shared, expect) = (tx.clone(), shared.clone(), args.expect);
         tokio::spawn(async move {
@@ -430,10 +547,21 @@ pub async fn run(args: SinkArgs) -> Result<()> {
             }
             report = rx.recv() => match report {
                 None => break "every sink ended",
-                Some(Report::Established { sink, peer, local }) => {
-                    eprintln!("sink {sink}: session {local} -> {peer} established");
-                    emit(json!({"event": "established", "sink": sink, "peer": peer.to_string(),
-                        "local": local.to_string(), "t_ns": mono_ns()}));
+                Some(Report::Established { sink, session, peer, local, restarting }) => {
+                    eprintln!("sink {sink}: session {session} {local} -> {peer} established");
+                    emit(json!({"event": "established", "sink": sink, "session": session,
+                        "peer": peer.to_string(), "local": local.to_string(),
+                        "restarting": restarting, "t_ns": mono_ns()}));
+                }
+                Some(Report::Lost { sink, session, error, count }) => {
+                    eprintln!("sink {sink}: session {session} lost ({error}); keeping {count} prefixes");
+                    emit(json!({"event": "session_lost", "sink": sink, "session": session,
+                        "error": error, "count": count, "t_ns": mono_ns()}));
+                }
+                Some(Report::EndOfRib { sink, session, t_ns, count, withdrawn, swept }) => {
+                    eprintln!("sink {sink}: End-of-RIB in session {session}: {count} prefixes, {withdrawn} withdrawn, {swept} stale dropped");
+                    emit(json!({"event": "end_of_rib", "sink": sink, "session": session,
+                        "t_ns": t_ns, "count": count, "withdrawn": withdrawn, "swept": swept}));
                 }
                 Some(Report::Complete { sink, t_ns, count }) => {
                     complete[sink] = Some(t_ns);
@@ -482,47 +610,104 @@ enum Endpoint {
 }
 
 /// One sink: set up the session, then count on a thread of its own until
-/// the session ends.
+/// the session ends. With graceful restart, a lost session is set up
+/// again (within `--connect-timeout`) and counting goes on with the same
+/// table.
 async fn one_sink(
     i: usize,
     endpoint: Endpoint,
     config: SpeakerConfig,
-    deadline: Instant,
+    mut deadline: Instant,
     expect: Option<usize>,
     shared: Arc<Shared>,
     tx: mpsc::UnboundedSender<Report>,
 ) -> Result<()> {
-    let stream = match endpoint {
-        Endpoint::Connect(peer, local) => speaker::connect(peer, local, deadline).await?,
-        Endpoint::Listen(addr) => speaker::accept(addr, deadline).await?,
-    };
-    let session = speaker::establish(stream, &config, deadline).await?;
-    let _ = tx.send(Report::Established {
+    let reconnect_within = deadline.saturating_duration_since(Instant::now());
+    let mut counter = Counter {
         sink: i,
-        peer: session.peer,
-        local: session.local,
-    });
-    let counter = Counter {
-        sink: i,
-        codec: session.codec.clone(),
-        keepalive_every: speaker::keepalive_interval(&session.negotiated),
+        session: 0,
+        codec: CodecConfig::default(),
+        keepalive_every: Duration::from_secs(60),
         expect,
         shared,
         tx: tx.clone(),
+        rib: Rib {
+            table: PrefixSet::new(),
+            refreshed: None,
+        },
+        is_complete: false,
+        withdrawn: 0,
+        notified: false,
     };
-    let (stream, leftover) = session.into_blocking()?;
-    let thread = std::thread::Builder::new()
-        .name(format!("sink{i}"))
-        .spawn(move || counter.run(stream, leftover))?;
-    // Wait for the thread without blocking the runtime.
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let _ = done_tx.send(thread.join());
-    });
-    match done_rx.await {
-        Ok(Ok(result)) => result,
-        Ok(Err(_)) => bail!("sink thread panicked"),
-        Err(_) => bail!("sink thread vanished"),
+    loop {
+        let setup = async {
+            let stream = match endpoint {
+                Endpoint::Connect(peer, local) => speaker::connect(peer, local, deadline).await?,
+                Endpoint::Listen(addr) => speaker::accept(addr, deadline).await?,
+            };
+            let mut session = speaker::establish(stream, &config, deadline).await?;
+            if config.graceful_restart.is_some() {
+                speaker::send_end_of_rib(&mut session.writer, &session.codec).await?;
+            }
+            anyhow::Ok(session)
+        };
+        let session = match setup.await {
+            Ok(session) => session,
+            // While the daemon restarts, a connection may be refused or
+            // reset before the OPEN exchange ends: try again.
+            Err(e) if counter.session > 0 && Instant::now() < deadline => {
+                eprintln!("sink {i}: session not set up again ({e:#}); trying again");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        counter.session += 1;
+        counter.withdrawn = 0;
+        counter.codec = session.codec.clone();
+        counter.keepalive_every = speaker::keepalive_interval(&session.negotiated);
+        let _ = tx.send(Report::Established {
+            sink: i,
+            session: counter.session,
+            peer: session.peer,
+            local: session.local,
+            restarting: session
+                .negotiated
+                .graceful_restart
+                .as_ref()
+                .map(|g| g.restarting),
+        });
+        let (stream, leftover) = session.into_blocking()?;
+        let thread = std::thread::Builder::new()
+            .name(format!("sink{i}"))
+            .spawn(move || {
+                let result = counter.run(stream, leftover);
+                (counter, result)
+            })?;
+        // Wait for the thread without blocking the runtime.
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = done_tx.send(thread.join());
+        });
+        let result;
+        (counter, result) = match done_rx.await {
+            Ok(Ok(done)) => done,
+            Ok(Err(_)) => bail!("sink thread panicked"),
+            Err(_) => bail!("sink thread vanished"),
+        };
+        let error = match result {
+            Ok(()) => return Ok(()),
+            Err(e) if config.graceful_restart.is_some() && !counter.notified => e,
+            Err(e) => return Err(e),
+        };
+        counter.rib.mark_stale();
+        let _ = tx.send(Report::Lost {
+            sink: i,
+            session: counter.session,
+            error: format!("{error:#}"),
+            count: counter.rib.table.len(),
+        });
+        deadline = Instant::now() + reconnect_within;
     }
 }
 
@@ -536,16 +721,26 @@ async fn one_sink(
 /// took an eighth of the CPU away from the daemon under test.
 struct Counter {
     sink: usize,
+    /// Sessions so far, this one included.
+    session: u32,
     codec: CodecConfig,
     keepalive_every: Duration,
     expect: Option<usize>,
     shared: Arc<Shared>,
     tx: mpsc::UnboundedSender<Report>,
+    /// The table, kept across sessions.
+    rib: Rib,
+    is_complete: bool,
+    /// Prefixes withdrawn in this session.
+    withdrawn: u64,
+    /// The session ended with the daemon's NOTIFICATION (no graceful
+    /// restart then).
+    notified: bool,
 }
 
 impl Counter {
     /// Reads, counts and sends keepalives until the session fails.
-    fn run(self, mut stream: std::net::TcpStream, mut buf: bytes::BytesMut) -> Result<()> {
+    fn run(&mut self, mut stream: std::net::TcpStream, mut buf: bytes::BytesMut) -> Result<()> {
         use std::io::{ErrorKind, Read, Write};
         // Wake up at least once a second to send keepalives when due.
         stream.set_read_timeout(Some(Duration::from_secs(1)))?;
@@ -555,8 +750,6 @@ impl Counter {
             .map_err(|e| anyhow!("{e}"))?;
         let mut next_keepalive = std::time::Instant::now() + self.keepalive_every;
         let mut chunk = vec![0u8; READ_CHUNK];
-        let mut set = PrefixSet::new();
-        let mut is_complete = false;
         loop {
             while let Some(frame) =
                 ocbgp_engine::wire::Frame::split(&mut buf, self.codec.max_message_len())
@@ -565,9 +758,22 @@ impl Counter {
                 match frame.kind() {
                     MessageType::Update => {
                         self.shared.start_now();
-                        apply_update(&frame.body(), &mut set, &self.codec)?;
+                        let applied = apply_update(&frame.body(), &mut self.rib, &self.codec)?;
+                        self.withdrawn += applied.withdrawn as u64;
+                        if applied.end_of_rib {
+                            let swept = self.rib.sweep();
+                            let _ = self.tx.send(Report::EndOfRib {
+                                sink: self.sink,
+                                session: self.session,
+                                t_ns: mono_ns(),
+                                count: self.rib.table.len(),
+                                withdrawn: self.withdrawn,
+                                swept,
+                            });
+                        }
                     }
                     MessageType::Notification => {
+                        self.notified = true;
                         let n = Notification::decode(&frame.body()).map_err(|e| anyhow!("{e}"))?;
                         bail!("the daemon sent NOTIFICATION: {n}");
                     }
@@ -575,22 +781,23 @@ impl Counter {
                     MessageType::Keepalive | MessageType::RouteRefresh => {}
                 }
             }
+            let len = self.rib.table.len();
             self.shared.counts[self.sink]
                 .0
-                .store(set.len(), Ordering::Relaxed);
+                .store(len, Ordering::Relaxed);
             if let Some(expect) = self.expect {
-                if !is_complete && set.len() >= expect {
-                    is_complete = true;
+                if !self.is_complete && len >= expect {
+                    self.is_complete = true;
                     let _ = self.tx.send(Report::Complete {
                         sink: self.sink,
                         t_ns: mono_ns(),
-                        count: set.len(),
+                        count: len,
                     });
-                } else if is_complete && set.len() < expect {
-                    is_complete = false;
+                } else if self.is_complete && len < expect {
+                    self.is_complete = false;
                     let _ = self.tx.send(Report::Incomplete {
                         sink: self.sink,
-                        count: set.len(),
+                        count: len,
                     });
                 }
             }
@@ -681,7 +888,7 @@ mod tests {
     }
 
     /// Applies every UPDATE in `buf` to `set`.
-    fn apply_all(mut buf: BytesMut, set: &mut PrefixSet, codec: &CodecConfig) {
+    fn apply_all(mut buf: BytesMut, set: &mut impl Prefixes, codec: &CodecConfig) {
         while let Some(frame) = Frame::split(&mut buf, MAX_MESSAGE_LEN).unwrap() {
             apply_update(&frame.body(), set, codec).unwrap();
         }
@@ -754,6 +961,56 @@ mod tests {
         let mut set = PrefixSet::new();
         apply_all(buf, &mut set, &codec);
         assert_eq!(set.len(), 2);
+    }
+
+    #[test]
+    fn graceful_restart_keeps_the_table_until_end_of_rib() {
+        let codec = CodecConfig {
+            four_octet_as: true,
+            ..CodecConfig::default()
+        };
+        let packer = UpdatePacker::new(&codec);
+        let prefixes: Vec<ipnet::Ipv4Net> = (0..100u32)
+            .map(|i| ipnet::Ipv4Net::new(Ipv4Addr::from((11 << 24) | (i << 8)), 24).unwrap())
+            .collect();
+        let announce = |p: &[ipnet::Ipv4Net]| {
+            let mut buf = BytesMut::new();
+            packer
+                .announce(
+                    &attrs(),
+                    Family::IPV4_UNICAST,
+                    NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                    &nlri(p.iter().copied()),
+                    &mut buf,
+                )
+                .unwrap();
+            buf
+        };
+        let mut rib = Rib {
+            table: PrefixSet::new(),
+            refreshed: None,
+        };
+        apply_all(announce(&prefixes), &mut rib, &codec);
+        assert_eq!(rib.table.len(), 100);
+        // The session is lost; the new one sends 90 of them, withdraws one.
+        rib.mark_stale();
+        apply_all(announce(&prefixes[..90]), &mut rib, &codec);
+        let mut buf = BytesMut::new();
+        packer
+            .withdraw(Family::IPV4_UNICAST, &nlri([prefixes[0]]), &mut buf)
+            .unwrap();
+        let mut frame = Frame::split(&mut buf, MAX_MESSAGE_LEN).unwrap().unwrap();
+        let applied = apply_update(&frame.body(), &mut rib, &codec).unwrap();
+        assert_eq!(applied.withdrawn, 1);
+        assert!(!applied.end_of_rib);
+        assert_eq!(rib.table.len(), 99, "stale routes stay until End-of-RIB");
+        packer.end_of_rib(Family::IPV4_UNICAST, &mut buf).unwrap();
+        frame = Frame::split(&mut buf, MAX_MESSAGE_LEN).unwrap().unwrap();
+        let applied = apply_update(&frame.body(), &mut rib, &codec).unwrap();
+        assert!(applied.end_of_rib);
+        assert_eq!(rib.sweep(), 10, "the ten not sent again");
+        assert_eq!(rib.table.len(), 89);
+        assert_eq!(rib.sweep(), 0, "nothing stale any more");
     }
 
     #[test]

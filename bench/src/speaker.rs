@@ -8,8 +8,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::BytesMut;
 use ocbgp_engine::wire::{
-    negotiate, Capabilities, CodecConfig, ErrorKind, Family, Frame, Message, MessageType,
-    Negotiated, Notification, Open, OpenSubcode, PeerKind, Received,
+    negotiate, Capabilities, CodecConfig, ErrorKind, Family, Frame, GracefulRestart,
+    GracefulRestartFamily, Message, MessageType, Negotiated, Notification, Open, OpenSubcode,
+    PeerKind, Received,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -29,6 +30,10 @@ pub struct SpeakerConfig {
     pub hold_time: u16,
     /// Whether to offer extended messages (RFC 8654).
     pub extended_message: bool,
+    /// Offer graceful restart (RFC 4724) with this restart time: IPv4
+    /// unicast, forwarding state preserved, Restart State bit clear (we
+    /// are a helper, never the restarting side).
+    pub graceful_restart: Option<u16>,
 }
 
 /// An established session, split in halves so that reading and writing can
@@ -126,6 +131,15 @@ pub async fn establish(
         route_refresh: true,
         four_octet_as: Some(config.local_as),
         extended_message: config.extended_message,
+        graceful_restart: config.graceful_restart.map(|restart_time| GracefulRestart {
+            restarting: false,
+            notification: false,
+            restart_time,
+            families: vec![GracefulRestartFamily {
+                family: Family::IPV4_UNICAST,
+                forwarding_preserved: true,
+            }],
+        }),
         ..Capabilities::default()
     };
     let ours = Open::new(config.local_as, config.hold_time, router_id, capabilities);
@@ -191,6 +205,18 @@ async fn next_before(reader: &mut FrameReader, deadline: Instant) -> Result<Rece
         bail!("peer sent NOTIFICATION: {n}");
     }
     Ok(received)
+}
+
+/// Writes End-of-RIB for IPv4 unicast (RFC 4724 2): what a graceful
+/// restart helper with nothing to announce sends after the session comes
+/// up, so that a restarting peer need not wait for its deferral timer.
+pub async fn send_end_of_rib(writer: &mut OwnedWriteHalf, codec: &CodecConfig) -> Result<()> {
+    let mut out = BytesMut::new();
+    ocbgp_engine::wire::UpdatePacker::new(codec)
+        .end_of_rib(Family::IPV4_UNICAST, &mut out)
+        .map_err(|e| anyhow!("{e}"))?;
+    writer.write_all(&out).await?;
+    Ok(())
 }
 
 /// Writes one message.
