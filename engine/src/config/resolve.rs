@@ -499,6 +499,7 @@ pub fn neighbor(
         global_behind: local_as
             .filter(|_| !c.local_as_replace_as)
             .map(|_| global.asn),
+        send_max: [1; 2],
     };
     let neighbor_kinds = community_kinds(&c.send_community_type).map_err(|r| Problem {
         path: at("config/send-community-type"),
@@ -511,6 +512,13 @@ pub fn neighbor(
     {
         let af = n.afi_safis.iter().find(|af| af.afi_safi_name == family);
         let af_path = format!("afi-safis/afi-safi[afi-safi-name='{}']", family.as_str());
+        // Several paths per prefix only where add-path send is offered:
+        // send-max of them, or every accepted path (as BIRD's `add paths
+        // tx` and GoBGP do) when send-max is not set.
+        outbound.send_max[i] = match af.filter(|af| af.add_paths.config.send) {
+            None => 1,
+            Some(af) => af.add_paths.config.send_max.unwrap_or(u8::MAX).max(1),
+        };
         outbound.communities[i] = match af.filter(|af| !af.config.send_community_type.is_empty()) {
             Some(af) => community_kinds(&af.config.send_community_type).map_err(|r| Problem {
                 path: at(&format!("{af_path}/config/send-community-type")),

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use ipnet::IpNet;
+use smallvec::SmallVec;
 
 use super::attrs::{Attrs, Interner, PathAttrs};
 use super::bestpath::DEFAULT_LOCAL_PREF;
@@ -106,11 +107,29 @@ pub struct UpdateGroup {
     /// was the source of (and so was not sent).
     advertised: HashMap<Family, i64>,
     sourced: HashMap<(Family, PeerIdx), i64>,
-    /// Route-server groups only: what the member was sent, by prefix.
-    rs_sent: HashMap<(Family, IpNet), (Attrs, PeerIdx)>,
+    /// Groups whose members do not simply get the best path (see
+    /// [`UpdateGroup::tracks`]): what they were sent, by prefix.
+    sent: HashMap<(Family, IpNet), Sent>,
     /// A copy of what members are sent, while a BMP station follows the
     /// Adj-RIBs-Out (RFC 8671); the RIB takes it after each flush.
     tap: Option<RefCell<Vec<(PeerIdx, Bytes)>>>,
+}
+
+/// The paths of one prefix a tracking group sends: (our path id, the
+/// attributes, the source).
+type Sent = SmallVec<[(u32, Attrs, PeerIdx); 2]>;
+
+/// A table as one member gets it: by (prefix, our path id), the
+/// attributes and the source.
+pub type MemberTable<K> = HashMap<(K, u32), (Attrs, PeerIdx)>;
+
+/// Our path id for a path of the RIB (RFC 7911): stable while the path is
+/// there and the same in every group (so a member moved between groups
+/// keeps its ids), made of the source's index and the low 12 bits of the
+/// source's own path id. Two paths of one source whose ids agree in those
+/// bits would collide: the second is then not sent (see `choose`).
+fn path_id_of(p: &Path) -> u32 {
+    (p.peer.0 << 12 | (p.path_id & 0xfff)).wrapping_add(1)
 }
 
 /// What an export result depends on besides the group: the attribute set
@@ -141,7 +160,7 @@ impl UpdateGroup {
             cache: HashMap::new(),
             advertised: HashMap::new(),
             sourced: HashMap::new(),
-            rs_sent: HashMap::new(),
+            sent: HashMap::new(),
             tap: None,
         }
     }
@@ -264,11 +283,163 @@ impl UpdateGroup {
     /// A route's NLRI as the members receive it: with add-path sending
     /// negotiated, our one (best) path goes with path id 1.
     fn nlri(&self, family: Family, prefix: IpNet) -> Nlri {
+        self.nlri_id(family, prefix, self.single_id(family))
+    }
+
+    /// The NLRI of our path `id` to `prefix` (no id without add-path).
+    fn nlri_id(&self, family: Family, prefix: IpNet, id: u32) -> Nlri {
         if self.key.codec.sends_path_ids(family) {
-            Nlri::with_path_id(prefix, 1)
+            Nlri::with_path_id(prefix, id)
         } else {
             Nlri::new(prefix)
         }
+    }
+
+    /// The path id of the one path a group sends per prefix.
+    fn single_id(&self, family: Family) -> u32 {
+        u32::from(self.key.codec.sends_path_ids(family))
+    }
+
+    /// How many paths per prefix the members get (add-path send-max; 1
+    /// without add-path, and for route-server clients).
+    fn send_max(&self, family: Family) -> usize {
+        if !self.key.codec.sends_path_ids(family) || self.key.rs_member.is_some() {
+            return 1;
+        }
+        let i = usize::from(family == Family::IPV6_UNICAST);
+        usize::from(self.key.outbound.send_max[i].max(1))
+    }
+
+    /// Whether the group keeps what it sent per prefix: route-server
+    /// groups (their one member gets the best path that is not its own)
+    /// and add-path groups sending several paths per prefix.
+    fn tracks(&self, family: Family) -> bool {
+        self.key.rs_member.is_some() || self.send_max(family) > 1
+    }
+
+    /// What a tracking group sends for a prefix: the first `send_max`
+    /// accepted paths of `dest` in the RIB's order (the best first, the
+    /// rest by preference) that are not the route-server member's own
+    /// (RFC 7947 2.3.2.1) and that export lets through, each with our
+    /// path id.
+    fn choose(
+        &mut self,
+        family: Family,
+        prefix: IpNet,
+        dest: Option<&Dest>,
+        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        settings: &ExportSettings,
+        interner: &mut Interner,
+    ) -> Sent {
+        let max = self.send_max(family);
+        let mut out = Sent::new();
+        let Some(dest) = dest else { return out };
+        for p in dest.paths().iter().take_while(|p| p.accepted.is_some()) {
+            if out.len() == max {
+                break;
+            }
+            let id = if max > 1 {
+                path_id_of(p)
+            } else {
+                self.single_id(family)
+            };
+            if Some(p.peer) == self.key.rs_member || out.iter().any(|(o, _, _)| *o == id) {
+                continue;
+            }
+            let Some(info) = peers(p.peer) else { continue };
+            if let Some(attrs) = self.export(family, prefix, p, &info, settings, interner) {
+                out.push((id, attrs, p.peer));
+            }
+        }
+        out
+    }
+
+    /// Chooses anew for every prefix of the table and remembers it as sent.
+    fn choose_all<K: RouteKey>(
+        &mut self,
+        table: &Table<K>,
+        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        settings: &ExportSettings,
+        interner: &mut Interner,
+    ) {
+        let family = K::FAMILY;
+        self.sent.retain(|(f, _), _| *f != family);
+        for (key, dest) in table.range_from(None) {
+            let prefix = key.to_net();
+            let chosen = self.choose(family, prefix, Some(dest), peers, settings, interner);
+            if !chosen.is_empty() {
+                self.sent.insert((family, prefix), chosen);
+            }
+        }
+    }
+
+    /// What a tracking group has sent of `family`, but what came from
+    /// `to`: (prefix, our path id, attributes, source).
+    fn paths_sent_to(
+        &self,
+        family: Family,
+        to: PeerIdx,
+    ) -> impl Iterator<Item = (IpNet, u32, &Attrs, PeerIdx)> {
+        self.sent
+            .iter()
+            .filter(move |((f, _), _)| *f == family)
+            .flat_map(|((_, prefix), paths)| {
+                paths
+                    .iter()
+                    .map(move |(id, a, src)| (*prefix, *id, a, *src))
+            })
+            .filter(move |(.., src)| *src != to)
+    }
+
+    /// Tracking flush: each changed prefix's paths against what the
+    /// members were sent, path by path (RFC 7911: a path is withdrawn
+    /// alone, by its id; a changed one is replaced under the same id).
+    fn tracked_flush<K: RouteKey>(
+        &mut self,
+        changes: &[(K, Option<Path>)],
+        table: &Table<K>,
+        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        settings: &ExportSettings,
+        interner: &mut Interner,
+    ) -> Batches {
+        let family = K::FAMILY;
+        let mut batches = Batches::default();
+        for (key, _) in changes {
+            let prefix = key.to_net();
+            let new = self.choose(family, prefix, table.get(*key), peers, settings, interner);
+            let old = self.sent.remove(&(family, prefix)).unwrap_or_default();
+            // A source is never sent its own path (nor, in a route-server
+            // group, is the member ever the source), so keying withdrawals
+            // and announcements by source reaches exactly the right members.
+            for (id, _, src) in &old {
+                if !new.iter().any(|(n, _, _)| n == id) {
+                    let nlri = self.nlri_id(family, prefix, *id);
+                    batches.withdraw.entry(*src).or_default().push(nlri);
+                    self.count(family, Some(*src), -1);
+                }
+            }
+            for (id, attrs, src) in &new {
+                match old.iter().find(|(o, _, _)| o == id) {
+                    Some((_, a, s)) if Arc::ptr_eq(a, attrs) && s == src => continue,
+                    Some((_, _, s)) => {
+                        self.count(family, Some(*s), -1);
+                        self.count(family, Some(*src), 1);
+                    }
+                    None => self.count(family, Some(*src), 1),
+                }
+                let nlri = self.nlri_id(family, prefix, *id);
+                batches
+                    .announce
+                    .entry((Arc::as_ptr(attrs) as usize, *src))
+                    .or_insert_with(|| (attrs.clone(), Vec::new()))
+                    .1
+                    .push(nlri);
+            }
+            if !new.is_empty() {
+                self.sent.insert((family, prefix), new);
+            }
+        }
+        batches
     }
 
     /// Our address on the members' sessions, as a next hop of the family.
@@ -281,96 +452,6 @@ impl UpdateGroup {
         } else {
             self.key.local_v4.map(NextHop::V4)
         }
-    }
-
-    /// What a route-server group sends its member for a prefix: the first
-    /// path in the RIB's order of preference that is not the member's own
-    /// and that export lets through (RFC 7947 2.3.2.1), with its source.
-    fn rs_choice(
-        &mut self,
-        family: Family,
-        prefix: IpNet,
-        dest: Option<&Dest>,
-        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
-        settings: &ExportSettings,
-        interner: &mut Interner,
-    ) -> Option<(Attrs, PeerIdx)> {
-        let member = self.key.rs_member?;
-        // Accepted paths come first, best first, the rest by preference.
-        for p in dest?.paths().iter().take_while(|p| p.accepted.is_some()) {
-            if p.peer == member {
-                continue;
-            }
-            let Some(info) = peers(p.peer) else { continue };
-            if let Some(attrs) = self.export(family, prefix, p, &info, settings, interner) {
-                return Some((attrs, p.peer));
-            }
-        }
-        None
-    }
-
-    /// What a route-server group sends its member of the whole table, by
-    /// prefix; the group remembers it as sent.
-    fn rs_table<K: RouteKey>(
-        &mut self,
-        table: &Table<K>,
-        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
-        settings: &ExportSettings,
-        interner: &mut Interner,
-    ) -> HashMap<K, (Attrs, PeerIdx)> {
-        let family = K::FAMILY;
-        self.rs_sent.retain(|(f, _), _| *f != family);
-        let mut out = HashMap::new();
-        for (key, dest) in table.range_from(None) {
-            let prefix = key.to_net();
-            if let Some(choice) =
-                self.rs_choice(family, prefix, Some(dest), peers, settings, interner)
-            {
-                self.rs_sent.insert((family, prefix), choice.clone());
-                out.insert(*key, choice);
-            }
-        }
-        out
-    }
-
-    /// Route-server flush: the member's choice per changed prefix against
-    /// what it was sent.
-    fn rs_flush<K: RouteKey>(
-        &mut self,
-        changes: &[(K, Option<Path>)],
-        table: &Table<K>,
-        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
-        settings: &ExportSettings,
-        interner: &mut Interner,
-    ) -> Batches {
-        let family = K::FAMILY;
-        let mut batches = Batches::default();
-        for (key, _) in changes {
-            let prefix = key.to_net();
-            let new = self.rs_choice(family, prefix, table.get(*key), peers, settings, interner);
-            let old = self.rs_sent.get(&(family, prefix)).cloned();
-            let nlri = self.nlri(family, prefix);
-            match (&old, &new) {
-                (None, None) => continue,
-                (Some((a, sa)), Some((b, sb))) if Arc::ptr_eq(a, b) && sa == sb => continue,
-                // The source is never the member: "all but the source" is
-                // the member.
-                (Some((_, src)), None) => batches.withdraw.entry(*src).or_default().push(nlri),
-                (_, Some((attrs, src))) => batches
-                    .announce
-                    .entry((Arc::as_ptr(attrs) as usize, *src))
-                    .or_insert_with(|| (attrs.clone(), Vec::new()))
-                    .1
-                    .push(nlri),
-            }
-            match &new {
-                Some(n) => self.rs_sent.insert((family, prefix), n.clone()),
-                None => self.rs_sent.remove(&(family, prefix)),
-            };
-            self.count(family, old.as_ref().map(|o| o.1), -1);
-            self.count(family, new.as_ref().map(|n| n.1), 1);
-        }
-        batches
     }
 
     /// The attribute rules of RFC 4271 5.1 and RFC 4456 8; toward a
@@ -480,8 +561,8 @@ impl UpdateGroup {
         if !self.key.families.contains(&family) || self.members.is_empty() {
             return;
         }
-        if self.key.rs_member.is_some() {
-            let batches = self.rs_flush(changes, table, peers, settings, interner);
+        if self.tracks(family) {
+            let batches = self.tracked_flush(changes, table, peers, settings, interner);
             self.send(family, batches);
             return;
         }
@@ -547,20 +628,29 @@ impl UpdateGroup {
             return;
         }
         let mut runs: HashMap<usize, (Attrs, Vec<Nlri>)> = HashMap::new();
-        if self.key.rs_member.is_some() {
-            let chosen = self.rs_table(table, peers, settings, interner);
-            for (key, (attrs, src)) in chosen {
-                if count {
+        let tracks = self.tracks(family);
+        if tracks {
+            if count {
+                // A new group: what its members get, chosen and counted.
+                self.choose_all(table, peers, settings, interner);
+                let sources: Vec<PeerIdx> = self
+                    .sent
+                    .iter()
+                    .filter(|((f, _), _)| *f == family)
+                    .flat_map(|(_, paths)| paths.iter().map(|p| p.2))
+                    .collect();
+                for src in sources {
                     self.count(family, Some(src), 1);
                 }
-                runs.entry(Arc::as_ptr(&attrs) as usize)
+            }
+            for (prefix, id, attrs, _) in self.paths_sent_to(family, to.peer) {
+                runs.entry(Arc::as_ptr(attrs) as usize)
                     .or_insert_with(|| (attrs.clone(), Vec::new()))
                     .1
-                    .push(self.nlri(family, key.to_net()));
+                    .push(self.nlri_id(family, prefix, id));
             }
         }
-        let rs = self.key.rs_member.is_some();
-        for (key, best) in table.best_paths().filter(move |_| !rs) {
+        for (key, best) in table.best_paths().filter(move |_| !tracks) {
             if best.peer == to.peer {
                 continue;
             }
@@ -597,15 +687,23 @@ impl UpdateGroup {
         peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
         settings: &ExportSettings,
         interner: &mut Interner,
-    ) -> HashMap<K, (Attrs, PeerIdx)> {
+    ) -> MemberTable<K> {
         let family = K::FAMILY;
         let mut out = HashMap::new();
         if !self.key.families.contains(&family) {
             return out;
         }
-        if self.key.rs_member.is_some() {
-            return self.rs_table(table, peers, settings, interner);
+        if self.tracks(family) {
+            // Chosen anew: a group the member joins may be new.
+            self.choose_all(table, peers, settings, interner);
+            return self
+                .paths_sent_to(family, to)
+                .filter_map(|(prefix, id, attrs, src)| {
+                    Some(((K::from_net(prefix)?, id), (attrs.clone(), src)))
+                })
+                .collect();
         }
+        let single = self.single_id(family);
         for (key, best) in table.best_paths() {
             if best.peer == to {
                 continue;
@@ -615,7 +713,7 @@ impl UpdateGroup {
             };
             if let Some(attrs) = self.export(family, key.to_net(), best, &info, settings, interner)
             {
-                out.insert(key, (attrs, best.peer));
+                out.insert((key, single), (attrs, best.peer));
             }
         }
         out
@@ -639,28 +737,26 @@ impl UpdateGroup {
     }
 
     /// Sends `to` what turns its view `old` of `family` into `new`.
-    pub fn send_diff<K: RouteKey>(
-        &self,
-        to: &Member,
-        old: &HashMap<K, (Attrs, PeerIdx)>,
-        new: &HashMap<K, (Attrs, PeerIdx)>,
-    ) {
+    pub fn send_diff<K: RouteKey>(&self, to: &Member, old: &MemberTable<K>, new: &MemberTable<K>) {
         let family = K::FAMILY;
         let mut withdraw: Vec<Nlri> = old
             .keys()
             .filter(|k| !new.contains_key(k))
-            .map(|k| self.nlri(family, k.to_net()))
+            .map(|(k, id)| self.nlri_id(family, k.to_net(), *id))
             .collect();
         withdraw.sort();
         let mut runs: HashMap<usize, (Attrs, Vec<Nlri>)> = HashMap::new();
-        for (k, (attrs, _)) in new {
-            if old.get(k).is_some_and(|(o, _)| Arc::ptr_eq(o, attrs)) {
+        for ((k, id), (attrs, _)) in new {
+            if old
+                .get(&(*k, *id))
+                .is_some_and(|(o, _)| Arc::ptr_eq(o, attrs))
+            {
                 continue;
             }
             runs.entry(Arc::as_ptr(attrs) as usize)
                 .or_insert_with(|| (attrs.clone(), Vec::new()))
                 .1
-                .push(self.nlri(family, k.to_net()));
+                .push(self.nlri_id(family, k.to_net(), *id));
         }
         let mut buf = BytesMut::new();
         if !withdraw.is_empty() {

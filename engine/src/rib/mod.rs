@@ -493,9 +493,14 @@ impl Rib {
     }
 
     /// Tables note every accepted-path change only while some peer is a
-    /// route-server client.
+    /// route-server client or is sent several paths per prefix (add-path).
     fn note_for_route_servers(&mut self) {
-        let any = self.peers.0.iter().flatten().any(|i| i.rs_client);
+        let any = self
+            .peers
+            .0
+            .iter()
+            .flatten()
+            .any(|i| i.rs_client || i.outbound.send_max.iter().any(|&m| m > 1));
         self.v4.note_every_accepted(any);
         self.v6.note_every_accepted(any);
     }

@@ -127,6 +127,9 @@ pub struct Outbound {
     /// Our global AS, put behind the `local-as` in paths sent to the peer
     /// (unless `ocbgp:local-as-replace-as`).
     pub global_behind: Option<u32>,
+    /// Most paths per prefix sent with add-path, IPv4 and IPv6 unicast
+    /// (`add-paths/config/send-max`; 1: the best only).
+    pub send_max: [u8; 2],
 }
 
 impl Default for Outbound {
@@ -137,6 +140,7 @@ impl Default for Outbound {
             private_as: None,
             replace_as: None,
             global_behind: None,
+            send_max: [1; 2],
         }
     }
 }

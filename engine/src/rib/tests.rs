@@ -500,6 +500,48 @@ fn add_path_send_members_get_path_ids() {
         &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]),
     );
     rib.flush();
+    let (ann, _) = add_path_updates(&mut rx);
+    // One path per prefix (send-max 1), under path id 1.
+    assert_eq!(ann, [(1, "198.51.100.0/24".to_string(), 65001)]);
+}
+
+/// An add-path member sending up to `max` paths per prefix.
+fn up_add_path(
+    rib: &mut Rib,
+    last: u8,
+    asn: u32,
+    max: u8,
+) -> (PeerIdx, mpsc::UnboundedReceiver<bytes::Bytes>) {
+    let outbound = Outbound {
+        send_max: [max, 1],
+        ..Outbound::default()
+    };
+    let key = GroupKey {
+        codec: CodecConfig {
+            four_octet_as: true,
+            add_path_send: vec![Family::IPV4_UNICAST],
+            ..CodecConfig::default()
+        },
+        outbound,
+        ..ebgp_key()
+    };
+    let idx = rib.add_peer(PeerInfo {
+        outbound,
+        ..info(last, asn)
+    });
+    let (tx, rx) = mpsc::unbounded_channel();
+    rib.peer_up(idx, key, tx);
+    (idx, rx)
+}
+
+/// (path id, prefix, source AS: the one after ours) of an announced path.
+type Announced = (u32, String, u32);
+
+/// What an add-path receiver got: the paths announced and the (path id,
+/// prefix) withdrawn, each sorted.
+fn add_path_updates(
+    rx: &mut mpsc::UnboundedReceiver<bytes::Bytes>,
+) -> (Vec<Announced>, Vec<(u32, String)>) {
     let mut buf = BytesMut::new();
     while let Ok(b) = rx.try_recv() {
         buf.extend_from_slice(&b);
@@ -509,14 +551,140 @@ fn add_path_send_members_get_path_ids() {
         add_path_receive: vec![Family::IPV4_UNICAST],
         ..CodecConfig::default()
     });
-    let mut nlri = Vec::new();
+    let (mut ann, mut wd) = (Vec::new(), Vec::new());
     while let Some(Received::Update(u)) = dec.decode(&mut buf).expect("well-formed") {
-        nlri.extend(u.update.nlri.clone());
+        let first = u
+            .update
+            .attributes
+            .as_path
+            .as_ref()
+            .and_then(|p| p.segments.first())
+            .and_then(|s| s.asns.get(1).copied())
+            .unwrap_or(0);
+        for n in &u.update.nlri {
+            ann.push((n.path_id.unwrap_or(0), n.prefix.to_string(), first));
+        }
+        for n in &u.update.withdrawn {
+            wd.push((n.path_id.unwrap_or(0), n.prefix.to_string()));
+        }
     }
-    assert_eq!(
-        nlri,
-        [Nlri::with_path_id("198.51.100.0/24".parse().unwrap(), 1)]
+    ann.sort();
+    wd.sort();
+    (ann, wd)
+}
+
+/// Three eBGP sources (AS 65001-65003, addresses .1-.3) of one prefix,
+/// 198.51.100.0/24, preferred in that order (AS paths of 1, 2 and 3 ASes).
+fn three_sources(rib: &mut Rib) -> [Peer; 3] {
+    let peers = [up(rib, 1, 65001), up(rib, 2, 65002), up(rib, 3, 65003)];
+    let paths: [&[u32]; 3] = [&[65001], &[65002, 1], &[65003, 1, 2]];
+    for (i, (p, path)) in peers.iter().zip(paths).enumerate() {
+        let hop = [192, 0, 2, 1 + i as u8];
+        rib.update(p.idx, &announce(path, &["198.51.100.0/24"], hop));
+    }
+    rib.flush();
+    peers
+}
+
+#[test]
+fn add_path_send_max_sends_the_best_paths_and_withdraws_each_by_its_id() {
+    let mut rib = rib();
+    let (_, mut m) = up_add_path(&mut rib, 5, 65005, 2);
+    add_path_updates(&mut m);
+    let [a, b, c] = three_sources(&mut rib);
+    let (ann, wd) = add_path_updates(&mut m);
+    assert!(wd.is_empty(), "{wd:?}");
+    let firsts: Vec<u32> = ann.iter().map(|a| a.2).collect();
+    assert_eq!(ann.len(), 2, "{ann:?}");
+    assert!(
+        firsts.contains(&65001) && firsts.contains(&65002),
+        "{ann:?}"
     );
+    assert_ne!(ann[0].0, ann[1].0, "distinct path ids: {ann:?}");
+    let id_of = |asn: u32| ann.iter().find(|a| a.2 == asn).unwrap().0;
+    let id_a = id_of(65001);
+    let id_b = id_of(65002);
+
+    // The best goes: its id alone is withdrawn, c's path comes in.
+    rib.update(a.idx, &withdraw(&["198.51.100.0/24"]));
+    rib.flush();
+    let (ann, wd) = add_path_updates(&mut m);
+    assert_eq!(wd, [(id_a, "198.51.100.0/24".to_string())]);
+    assert_eq!(ann.len(), 1, "{ann:?}");
+    assert_eq!(ann[0].2, 65003);
+    assert!(ann[0].0 != id_b);
+
+    // A change to b's path is an implicit replace under the same id.
+    rib.update(
+        b.idx,
+        &announce_med(&[65002, 1], &["198.51.100.0/24"], [192, 0, 2, 2], 9),
+    );
+    rib.flush();
+    let (ann, wd) = add_path_updates(&mut m);
+    assert!(wd.is_empty(), "{wd:?}");
+    assert_eq!(ann, [(id_b, "198.51.100.0/24".to_string(), 65002)]);
+
+    // A member joining late gets both paths in its initial dump.
+    let (_, mut late) = up_add_path(&mut rib, 6, 65006, 2);
+    let (ann, _) = add_path_updates(&mut late);
+    let firsts: Vec<u32> = ann.iter().map(|a| a.2).collect();
+    assert_eq!(firsts.len(), 2, "{ann:?}");
+    assert!(
+        firsts.contains(&65002) && firsts.contains(&65003),
+        "{ann:?}"
+    );
+
+    // Everything withdrawn: both ids go.
+    rib.update(b.idx, &withdraw(&["198.51.100.0/24"]));
+    rib.update(c.idx, &withdraw(&["198.51.100.0/24"]));
+    rib.flush();
+    let (ann, wd) = add_path_updates(&mut m);
+    assert!(ann.is_empty(), "{ann:?}");
+    assert_eq!(wd.len(), 2, "{wd:?}");
+}
+
+#[test]
+fn a_send_max_change_sends_the_difference_and_later_changes_by_path_id() {
+    let mut rib = rib();
+    let [a, _b, _c] = three_sources(&mut rib);
+    // Add-path negotiated, send-max 1: the best under path id 1.
+    let (m, mut rx) = up_add_path(&mut rib, 5, 65005, 1);
+    let (ann, _) = add_path_updates(&mut rx);
+    assert_eq!(ann, [(1, "198.51.100.0/24".to_string(), 65001)]);
+
+    // send-max 2: id 1 goes, the two best come under their own ids, in
+    // a group that is new.
+    let with_max = |max: u8| PeerInfo {
+        outbound: Outbound {
+            send_max: [max, 1],
+            ..Outbound::default()
+        },
+        ..info(5, 65005)
+    };
+    rib.set_peer(m, with_max(2));
+    let (ann, wd) = add_path_updates(&mut rx);
+    assert_eq!(wd, [(1, "198.51.100.0/24".to_string())]);
+    let sources: Vec<u32> = ann.iter().map(|a| a.2).collect();
+    assert_eq!(sources.len(), 2, "{ann:?}");
+    assert!(
+        sources.contains(&65001) && sources.contains(&65002),
+        "{ann:?}"
+    );
+    let id_a = ann.iter().find(|a| a.2 == 65001).unwrap().0;
+
+    // The group knows what it sent: a's path goes by its id, c's comes.
+    rib.update(a.idx, &withdraw(&["198.51.100.0/24"]));
+    rib.flush();
+    let (ann, wd) = add_path_updates(&mut rx);
+    assert_eq!(wd, [(id_a, "198.51.100.0/24".to_string())]);
+    assert_eq!(ann.len(), 1, "{ann:?}");
+    assert_eq!(ann[0].2, 65003);
+
+    // Back to one path: both ids go, the best comes under id 1.
+    rib.set_peer(m, with_max(1));
+    let (ann, wd) = add_path_updates(&mut rx);
+    assert_eq!(wd.len(), 2, "{wd:?}");
+    assert_eq!(ann, [(1, "198.51.100.0/24".to_string(), 65002)]);
 }
 
 #[test]

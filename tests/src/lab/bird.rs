@@ -471,6 +471,16 @@ fn bird_protocol(config: &BgpConfig, n: &Neighbor) -> String {
     if config.is_ibgp(n) && n.multihop.is_none() {
         let _ = writeln!(t, "  direct;");
     }
+    // BIRD sends every path or the best only: no per-neighbor maximum.
+    let add_paths = match &n.add_paths {
+        None => "",
+        Some(ap) => match (ap.receive, ap.send) {
+            (true, true) => " add paths on;",
+            (true, false) => " add paths rx;",
+            (false, true) => " add paths tx;",
+            (false, false) => "",
+        },
+    };
     for f in &n.families {
         let channel = match f {
             Family::Ipv4Unicast => "ipv4",
@@ -478,7 +488,7 @@ fn bird_protocol(config: &BgpConfig, n: &Neighbor) -> String {
         };
         let _ = writeln!(
             t,
-            "  {channel} {{ import all; export filter ocl_export; }};"
+            "  {channel} {{ import all; export filter ocl_export;{add_paths} }};"
         );
     }
     let _ = writeln!(t, "}}");

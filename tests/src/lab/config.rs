@@ -125,6 +125,8 @@ pub struct Neighbor {
     /// Graceful restart (RFC 4724) and long-lived graceful restart
     /// (RFC 9494) with this neighbor; None leaves the daemon's default.
     pub graceful_restart: Option<GracefulRestart>,
+    /// ADD-PATH (RFC 7911) on every enabled family; None: off.
+    pub add_paths: Option<AddPaths>,
 }
 
 impl Neighbor {
@@ -143,6 +145,7 @@ impl Neighbor {
             connect_retry: 1,
             families: Family::ALL.to_vec(),
             graceful_restart: None,
+            add_paths: None,
         }
     }
 
@@ -204,6 +207,52 @@ impl Neighbor {
     pub fn graceful_restart(mut self, gr: GracefulRestart) -> Neighbor {
         self.graceful_restart = Some(gr);
         self
+    }
+
+    /// Enables ADD-PATH with this neighbor (for every enabled family).
+    pub fn add_paths(mut self, add_paths: AddPaths) -> Neighbor {
+        self.add_paths = Some(add_paths);
+        self
+    }
+}
+
+/// ADD-PATH settings of a neighbor (RFC 7911): receiving several paths per
+/// prefix; sending several, at most `send_max` where the daemon has such a
+/// limit (gobgpd, ocbgpd; BIRD and FRR send every path).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct AddPaths {
+    /// Negotiate receiving several paths.
+    pub receive: bool,
+    /// Negotiate sending several paths.
+    pub send: bool,
+    /// At most this many per prefix; None: the daemon's default (all).
+    pub send_max: Option<u8>,
+}
+
+impl AddPaths {
+    /// Receive only.
+    pub fn receive() -> AddPaths {
+        AddPaths {
+            receive: true,
+            ..AddPaths::default()
+        }
+    }
+
+    /// Send every path (as many as the daemon sends without a maximum).
+    pub fn send_all() -> AddPaths {
+        AddPaths {
+            send: true,
+            ..AddPaths::default()
+        }
+    }
+
+    /// Send up to `max` paths per prefix.
+    pub fn send(max: u8) -> AddPaths {
+        AddPaths {
+            send: true,
+            send_max: Some(max),
+            ..AddPaths::default()
+        }
     }
 }
 

@@ -446,6 +446,11 @@ pub fn bgpd_conf(hostname: &str, config: &BgpConfig) -> String {
         }
         for n in config.neighbors.iter().filter(|n| n.has(family)) {
             let _ = writeln!(t, "  neighbor {} activate", n.address);
+            // FRR always offers to receive; it sends every path or the best
+            // per neighbor AS, with no maximum.
+            if n.add_paths.as_ref().is_some_and(|ap| ap.send) {
+                let _ = writeln!(t, "  neighbor {} addpath-tx-all-paths", n.address);
+            }
         }
         let _ = writeln!(t, " exit-address-family");
     }

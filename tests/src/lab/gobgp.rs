@@ -524,6 +524,14 @@ pub fn gobgp_toml(config: &BgpConfig) -> String {
                 t,
                 "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{name}\""
             );
+            if let Some(ap) = &n.add_paths {
+                let _ = writeln!(
+                    t,
+                    "    [neighbors.afi-safis.add-paths.config]\n      receive = {}\n      send-max = {}",
+                    ap.receive,
+                    if ap.send { ap.send_max.unwrap_or(u8::MAX) } else { 0 }
+                );
+            }
             if let Some(gr) = &n.graceful_restart {
                 let _ = writeln!(
                     t,

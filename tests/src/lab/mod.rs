@@ -50,7 +50,7 @@ pub use bird::{
     bird_conf, parse_graceful_restart_status, parse_route_change_stats,
     protocol_name as bird_protocol_name, Bird, BirdGracefulRestart,
 };
-pub use config::{BgpConfig, GracefulRestart, IntoIp, Neighbor, Originated};
+pub use config::{AddPaths, BgpConfig, GracefulRestart, IntoIp, Neighbor, Originated};
 pub use exabgp::{Exabgp, ExabgpOptions};
 pub use frr::{bgpd_conf, Frr, FrrZebra, FRR_DIR};
 pub use gobgp::{gobgp_toml, Gobgp, RibEvent, RibMonitor, GOBGP_API};

@@ -357,6 +357,17 @@ impl OcbgpdConfig {
                         afi["graceful-restart"] = json!({"config": {"enabled": true}});
                     }
                 }
+                if let Some(ap) = &n.add_paths {
+                    let mut c = Map::new();
+                    c.insert("receive".into(), json!(ap.receive));
+                    c.insert("send".into(), json!(ap.send));
+                    if let Some(max) = ap.send_max {
+                        c.insert("send-max".into(), json!(max));
+                    }
+                    for afi in afi_safis["afi-safi"].as_array_mut().into_iter().flatten() {
+                        afi["add-paths"] = json!({ "config": c });
+                    }
+                }
                 neighbor.insert("afi-safis".into(), afi_safis);
                 Value::Object(neighbor)
             })
