@@ -17,8 +17,8 @@ use crate::mrt::{DumpSettings, DumpView, Dumps};
 use crate::policy::{Chain, DefaultPolicy, Policies};
 use crate::restart::RestartState;
 use crate::rib::{
-    FamilyLimits, Inbound, LocalSettings, Outbound, PathAttrs, PeerIdx, PeerInfo, SharedPolicy,
-    SourceKind,
+    FamilyLimits, Inbound, LocalSettings, Outbound, PathAttrs, PeerIdx, PeerInfo, PeerPolicies,
+    SharedPolicy, SourceKind,
 };
 use crate::rib_task::{RibCommand, RibHandle};
 use crate::rpki::{CacheSettings, CacheState, Rpki};
@@ -45,6 +45,8 @@ pub struct Neighbor {
     pub import: Option<PolicySpec>,
     /// Its export policy by name.
     pub export: Option<PolicySpec>,
+    /// Its add-path eligible-prefix policies by name, IPv4 and IPv6.
+    pub add_path_eligible: [Option<PolicySpec>; 2],
     /// Cluster id for reflection to and from it.
     pub cluster_id: Option<Ipv4Addr>,
     /// Loop checks on its routes.
@@ -53,8 +55,12 @@ pub struct Neighbor {
     pub outbound: Outbound,
     /// Its prefix limits, IPv4 and IPv6 unicast.
     pub limits: [FamilyLimits; 2],
-    chains: (Option<Chain>, Option<Chain>),
+    chains: Chains,
 }
+
+/// The chains in force for a neighbor: import, export, and add-path
+/// eligibility (IPv4, IPv6).
+type Chains = (Option<Chain>, Option<Chain>, [Option<Chain>; 2]);
 
 impl Neighbor {
     /// The settings it was resolved from.
@@ -65,6 +71,7 @@ impl Neighbor {
             rs_client: self.rs_client,
             import: self.import.clone(),
             export: self.export.clone(),
+            add_path_eligible: self.add_path_eligible.clone(),
             cluster_id: self.cluster_id,
             inbound: self.inbound,
             outbound: self.outbound,
@@ -80,6 +87,7 @@ impl Neighbor {
         self.rs_client = n.rs_client;
         self.import = n.import;
         self.export = n.export;
+        self.add_path_eligible = n.add_path_eligible;
         self.cluster_id = n.cluster_id;
         self.inbound = n.inbound;
         self.outbound = n.outbound;
@@ -646,7 +654,11 @@ fn apply_chains(
             }
         }
     };
-    let chains = (build(&n.import), build(&n.export));
+    let chains = (
+        build(&n.import),
+        build(&n.export),
+        n.add_path_eligible.each_ref().map(build),
+    );
     if chains != n.chains {
         let mut shared = |c: &Option<Chain>| {
             let c = c.as_ref()?;
@@ -657,8 +669,12 @@ fn apply_chains(
             cache.push((c.clone(), p.clone()));
             Some(p)
         };
-        let (import, export) = (shared(&chains.0), shared(&chains.1));
-        rib.send(RibCommand::SetPolicies(n.idx, import, export));
+        let policies = PeerPolicies {
+            import: shared(&chains.0),
+            export: shared(&chains.1),
+            add_path_eligible: [shared(&chains.2[0]), shared(&chains.2[1])],
+        };
+        rib.send(RibCommand::SetPolicies(n.idx, policies));
         n.chains = chains;
     }
 }
@@ -723,11 +739,12 @@ fn start_neighbor(
         rs_client: false,
         import: None,
         export: None,
+        add_path_eligible: Default::default(),
         cluster_id: None,
         inbound: neighbor.inbound,
         outbound: neighbor.outbound,
         limits: neighbor.limits,
-        chains: (None, None),
+        chains: Default::default(),
     };
     n.take(neighbor);
     apply_chains(&r.rib, &mut r.chains, &mut n, policies);

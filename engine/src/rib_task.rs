@@ -14,7 +14,7 @@ use crate::event::{RibEvent, SessionInfo};
 use crate::restart::RestartState;
 use crate::rib::{
     Breach, FamilyLimits, GroupKey, LimitEvent, LocalSettings, Outbox, PathAttrs, PeerIdx,
-    PeerInfo, Rib, SelectionOptions, SessionUp, SharedPolicy, SourceKind,
+    PeerInfo, PeerPolicies, Rib, SelectionOptions, SessionUp, SourceKind,
 };
 use crate::session::PeerHandle;
 use crate::wire::{Afi, CodecConfig, Family, PeerKind};
@@ -29,8 +29,8 @@ pub enum RibCommand {
     SetPeer(PeerIdx, PeerInfo),
     /// Change the best-path options.
     SetSelection(SelectionOptions),
-    /// Set a peer's import and export policies (soft reconfiguration).
-    SetPolicies(PeerIdx, Option<SharedPolicy>, Option<SharedPolicy>),
+    /// Set a peer's policies (soft reconfiguration).
+    SetPolicies(PeerIdx, PeerPolicies),
     /// Run import policy again over every peer's routes (a set or policy
     /// definition changed).
     Reimport(Vec<PeerIdx>),
@@ -309,9 +309,9 @@ fn command(rib: &mut Rib, sessions: &mut Sessions, cmd: RibCommand) {
         }
         RibCommand::SetPeer(peer, info) => rib.set_peer(peer, info),
         RibCommand::SetSelection(opts) => rib.set_selection(opts),
-        RibCommand::SetPolicies(peer, import, export) => {
-            rib.set_import(peer, import);
-            rib.set_export(peer, export);
+        RibCommand::SetPolicies(peer, p) => {
+            rib.set_import(peer, p.import);
+            rib.set_export_policies(peer, p.export, p.add_path_eligible);
         }
         RibCommand::Reimport(peers) => {
             for p in peers {
@@ -445,6 +445,7 @@ fn group_key(peer: &PeerInfo, info: &SessionInfo) -> GroupKey {
             .any(|e| e.family == Family::IPV4_UNICAST),
         // Filled in by the RIB from the peer's export policy.
         policy: None,
+        add_path_eligible: Default::default(),
         target: None,
         rs_member: None,
         // Filled in by the RIB from what it knows of the peer.

@@ -8,13 +8,16 @@
 //! - to a gobgpd without add-path: the best path alone;
 //! - when a source withdraws a path that was sent, the receivers drop that
 //!   path alone and, where the limit allowed only two, get the path that
-//!   now ranks second in its place.
+//!   now ranks second in its place;
+//! - an `eligible-prefix-policy` set by a gNMI commit narrows the extra
+//!   paths to the prefixes it accepts: another prefix drops to its best.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use ocbgp_tests::lab::*;
 use ocbgp_tests::wait_until;
+use serde_json::json;
 
 const UP: Duration = Duration::from_secs(30);
 const ROUTE: Duration = Duration::from_secs(15);
@@ -25,19 +28,26 @@ const LIMITED_AS: u32 = 65201;
 const BIRD_AS: u32 = 65202;
 const PLAIN_AS: u32 = 65203;
 const PREFIX: &str = "198.51.100.0/24";
+/// Announced by every source too; not in the eligible-prefix policy.
+const OTHER: &str = "203.0.113.0/24";
+const BGP: &str = "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
 
-/// The source AS of each path `speaker` holds for PREFIX from ocbgpd (the
-/// AS after ocbgpd's own).
-fn sources_of(speaker: &impl BgpSpeaker) -> Vec<u32> {
+/// The source AS of each path `speaker` holds for `prefix` from ocbgpd
+/// (the AS after ocbgpd's own).
+fn sources_for(speaker: &impl BgpSpeaker, prefix: &str) -> Vec<u32> {
     let mut out: Vec<u32> = speaker
         .try_routes(Family::Ipv4Unicast)
         .unwrap_or_default()
         .into_iter()
-        .filter(|r| r.prefix == PREFIX && r.as_path.first() == Some(&OC_AS))
+        .filter(|r| r.prefix == prefix && r.as_path.first() == Some(&OC_AS))
         .filter_map(|r| r.as_path.get(1).copied())
         .collect();
     out.sort();
     out
+}
+
+fn sources_of(speaker: &impl BgpSpeaker) -> Vec<u32> {
+    sources_for(speaker, PREFIX)
 }
 
 /// Waits until the sources of what `speaker` holds satisfy `check`.
@@ -66,7 +76,8 @@ fn several_paths_per_prefix_go_to_add_path_receivers_up_to_send_max() {
         .map(|(h, asn)| {
             let cfg = BgpConfig::new(asn, h.ipv4())
                 .neighbor(Neighbor::new(oc, OC_AS).families(&v4))
-                .route(Originated::new(PREFIX));
+                .route(Originated::new(PREFIX))
+                .route(Originated::new(OTHER));
             Gobgp::start(h, &cfg)
         })
         .collect();
@@ -124,11 +135,11 @@ fn several_paths_per_prefix_go_to_add_path_receivers_up_to_send_max() {
     wait_sources(&plain, "no add-path: the best path alone", |s| s.len() == 1);
 
     // send-max reads back in the neighbor's state.
-    let state_path = format!(
-        "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp\
-         /neighbors/neighbor[neighbor-address={}]/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/add-paths/state",
+    let add_paths = format!(
+        "{BGP}/neighbors/neighbor[neighbor-address={}]/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/add-paths",
         lim_host.ipv4()
     );
+    let state_path = format!("{add_paths}/state");
     let state =
         serde_json::to_string(&ocbgpd.try_gnmi_get(&state_path).expect("gNMI Get")).unwrap();
     assert!(state.contains(r#""send-max":2"#), "{state_path}: {state}");
@@ -151,4 +162,46 @@ fn several_paths_per_prefix_go_to_add_path_receivers_up_to_send_max() {
     let again = wait_sources(&limited, "two paths", |s| s.len() == 2);
     let distinct: BTreeSet<u32> = again.iter().copied().collect();
     assert_eq!(distinct.len(), 2, "{again:?}");
+
+    // Extra paths for PREFIX only: OTHER drops to its best path, PREFIX
+    // keeps two.
+    let two = |s: &[u32]| s.len() == 2;
+    if !wait_until(ROUTE, || two(&sources_for(&limited, OTHER))) {
+        limited.fail(&format!("{OTHER}: two paths before the policy"));
+    }
+    let ps = json!({"name": "ELIGIBLE", "config": {"name": "ELIGIBLE", "mode": "IPV4"},
+        "prefixes": {"prefix": [{"ip-prefix": PREFIX, "masklength-range": "exact",
+                                  "config": {"ip-prefix": PREFIX, "masklength-range": "exact"}}]}});
+    let policy = json!({"name": "MANY", "config": {"name": "MANY"}, "statements": {"statement": [
+        {"name": "10", "config": {"name": "10"},
+         "conditions": {"match-prefix-set": {"config": {"prefix-set": "ELIGIBLE", "match-set-options": "ANY"}}},
+         "actions": {"config": {"policy-result": "ACCEPT_ROUTE"}}},
+    ]}});
+    ocbgpd
+        .try_gnmi_set(
+            &[],
+            &[],
+            &[
+                (
+                    "/routing-policy".into(),
+                    json!({"defined-sets": {"prefix-sets": {"prefix-set": [ps]}},
+                           "policy-definitions": {"policy-definition": [policy]}}),
+                ),
+                (
+                    format!("{add_paths}/config/eligible-prefix-policy"),
+                    json!("MANY"),
+                ),
+            ],
+        )
+        .unwrap_or_else(|e| ocbgpd.fail(&e));
+    if !wait_until(ROUTE, || sources_for(&limited, OTHER).len() == 1) {
+        limited.fail(&format!(
+            "{OTHER}: the best path alone under the policy; it has {:?}",
+            sources_for(&limited, OTHER)
+        ));
+    }
+    assert_eq!(sources_of(&limited).len(), 2, "{PREFIX} keeps two paths");
+    // BIRD's session has no such policy: every path of both prefixes.
+    wait_sources(&bird, "every path", |s| s == all);
+    assert_eq!(sources_for(&bird, OTHER), all, "{OTHER} at BIRD");
 }

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use ipnet::IpNet;
 use ocbgp_models::config::Config;
 use ocbgp_models::datastore::{ConfigConsumer, Refusal, Transaction};
+use ocbgp_models::gen::types::AfiSafiType;
 use ocbgp_models::gen::{ChangeSet, ListKind, Op};
 
 pub use resolve::{
@@ -223,13 +224,35 @@ pub fn check(config: &Config, host: bool) -> Result<(), Problem> {
 /// Checks that every neighbor's chains can be built from `policies`.
 fn check_chains(plan: &Plan, policies: &Policies) -> Result<(), Problem> {
     for n in &plan.neighbors {
-        for spec in [&n.import, &n.export].into_iter().flatten() {
+        let at = |leaf: &str| {
+            format!(
+                "{}/neighbors/neighbor[neighbor-address='{}']/{leaf}",
+                bgp_path(),
+                n.session.remote
+            )
+        };
+        let families = [AfiSafiType::Ipv4Unicast, AfiSafiType::Ipv6Unicast];
+        let eligible = n
+            .add_path_eligible
+            .iter()
+            .zip(families)
+            .map(|(spec, family)| {
+                let af = format!("afi-safis/afi-safi[afi-safi-name='{}']", family.as_str());
+                (
+                    spec,
+                    at(&format!("{af}/add-paths/config/eligible-prefix-policy")),
+                )
+            });
+        let specs = [
+            (&n.import, at("apply-policy")),
+            (&n.export, at("apply-policy")),
+        ]
+        .into_iter()
+        .chain(eligible);
+        for (spec, path) in specs {
+            let Some(spec) = spec else { continue };
             policies.chain(&spec.names, spec.default).map_err(|mut p| {
-                p.path = Some(format!(
-                    "{}/neighbors/neighbor[neighbor-address='{}']/apply-policy",
-                    bgp_path(),
-                    n.session.remote
-                ));
+                p.path = Some(path);
                 p
             })?;
         }

@@ -288,6 +288,9 @@ pub struct ResolvedNeighbor {
     pub import: Option<PolicySpec>,
     /// Export policy; `None`: every route is sent.
     pub export: Option<PolicySpec>,
+    /// Add-path `eligible-prefix-policy`, IPv4 and IPv6 unicast: the
+    /// prefixes it accepts get several paths, the others the best alone.
+    pub add_path_eligible: [Option<PolicySpec>; 2],
     /// Cluster id for reflection to and from the peer.
     pub cluster_id: Option<Ipv4Addr>,
     /// Loop checks on the peer's routes.
@@ -506,6 +509,7 @@ pub fn neighbor(
         reason: r,
     })?;
     let mut limits = [FamilyLimits::default(); 2];
+    let mut add_path_eligible: [Option<PolicySpec>; 2] = Default::default();
     for (i, family) in [AfiSafiType::Ipv4Unicast, AfiSafiType::Ipv6Unicast]
         .into_iter()
         .enumerate()
@@ -519,6 +523,14 @@ pub fn neighbor(
             None => 1,
             Some(af) => af.add_paths.config.send_max.unwrap_or(u8::MAX).max(1),
         };
+        // A prefix the policy does not accept gets the best path alone.
+        add_path_eligible[i] = af
+            .filter(|af| af.add_paths.config.send)
+            .and_then(|af| af.add_paths.config.eligible_prefix_policy.clone())
+            .map(|name| PolicySpec {
+                names: vec![name],
+                default: DefaultPolicy::Reject,
+            });
         outbound.communities[i] = match af.filter(|af| !af.config.send_community_type.is_empty()) {
             Some(af) => community_kinds(&af.config.send_community_type).map_err(|r| Problem {
                 path: at(&format!("{af_path}/config/send-community-type")),
@@ -557,6 +569,7 @@ pub fn neighbor(
         rs_client: n.route_server.config.route_server_client,
         import,
         export,
+        add_path_eligible,
         cluster_id,
         inbound,
         outbound,

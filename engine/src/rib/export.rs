@@ -58,6 +58,9 @@ pub struct GroupKey {
     pub ipv4_over_ipv6: bool,
     /// Export policy, applied after the attribute rules above.
     pub policy: Option<SharedPolicy>,
+    /// Add-path eligible-prefix policies (IPv4, IPv6 unicast): only the
+    /// prefixes they accept get more than the best path.
+    pub add_path_eligible: [Option<SharedPolicy>; 2],
     /// The one member, when the policy depends on the target peer.
     pub target: Option<PeerInfo>,
     /// The one member, when it is a route-server client of ours.
@@ -301,9 +304,10 @@ impl UpdateGroup {
     }
 
     /// How many paths per prefix the members get (add-path send-max; 1
-    /// without add-path, and for route-server clients).
+    /// without add-path). Route-server clients get several too where they
+    /// take them (RFC 7947 2.3.2.2.2: a cure for path hiding).
     fn send_max(&self, family: Family) -> usize {
-        if !self.key.codec.sends_path_ids(family) || self.key.rs_member.is_some() {
+        if !self.key.codec.sends_path_ids(family) {
             return 1;
         }
         let i = usize::from(family == Family::IPV6_UNICAST);
@@ -331,14 +335,20 @@ impl UpdateGroup {
         settings: &ExportSettings,
         interner: &mut Interner,
     ) -> Sent {
-        let max = self.send_max(family);
+        let several = self.send_max(family) > 1;
         let mut out = Sent::new();
         let Some(dest) = dest else { return out };
+        let max = match several && self.eligible(family, prefix, dest, peers, settings, interner) {
+            true => self.send_max(family),
+            false => 1,
+        };
         for p in dest.paths().iter().take_while(|p| p.accepted.is_some()) {
             if out.len() == max {
                 break;
             }
-            let id = if max > 1 {
+            // Ids from the group's mode, not the prefix's: a prefix that
+            // becomes eligible keeps its best path's id.
+            let id = if several {
                 path_id_of(p)
             } else {
                 self.single_id(family)
@@ -352,6 +362,38 @@ impl UpdateGroup {
             }
         }
         out
+    }
+
+    /// Whether the add-path eligible-prefix policy (if any) accepts the
+    /// prefix, judged on its best path.
+    fn eligible(
+        &self,
+        family: Family,
+        prefix: IpNet,
+        dest: &Dest,
+        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        settings: &ExportSettings,
+        interner: &mut Interner,
+    ) -> bool {
+        let i = usize::from(family == Family::IPV6_UNICAST);
+        let Some(policy) = &self.key.add_path_eligible[i] else {
+            return true;
+        };
+        let Some((best, attrs)) = dest.best().and_then(|b| Some((b, b.accepted.as_ref()?))) else {
+            return false;
+        };
+        let Some(source) = peers(best.peer) else {
+            return false;
+        };
+        let route = PolicyRoute {
+            prefix,
+            attrs,
+            source: &source,
+            target: self.key.target.as_ref(),
+            local_asn: settings.local_asn,
+            vrps: &settings.vrps,
+        };
+        policy.0.apply(&route, interner).is_some()
     }
 
     /// Chooses anew for every prefix of the table and remembers it as sent.

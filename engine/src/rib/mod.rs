@@ -32,7 +32,7 @@ pub use export::{ExportSettings, GroupKey, Member, Outbox, UpdateGroup};
 pub use feed::{Feed, RouteChange, SessionUp, FEED_CAPACITY};
 pub use key::{RouteKey, V4Key, V6Key};
 pub use path::{Path, PeerIdx, PeerInfo, SourceKind};
-pub use policy::{PolicyRoute, RoutePolicy, SharedPolicy};
+pub use policy::{PeerPolicies, PolicyRoute, RoutePolicy, SharedPolicy};
 pub use rules::{Breach, CommunityKinds, FamilyLimits, Inbound, Limit, Outbound, PrivateAs};
 pub use table::{Delta, Dest, Table};
 
@@ -140,6 +140,8 @@ pub struct Rib {
     imports: HashMap<PeerIdx, SharedPolicy>,
     /// Export policy per peer, put in its update group's key.
     exports: HashMap<PeerIdx, SharedPolicy>,
+    /// Add-path eligible-prefix policies by peer (IPv4, IPv6).
+    add_path_eligible: HashMap<PeerIdx, [Option<SharedPolicy>; 2]>,
     started: Instant,
     /// Listeners of route changes.
     feed: feed::Feed,
@@ -186,6 +188,7 @@ impl Rib {
             counts: HashMap::new(),
             imports: HashMap::new(),
             exports: HashMap::new(),
+            add_path_eligible: HashMap::new(),
             started: Instant::now(),
             feed: feed::Feed::default(),
             clusters: vec![local.router_id],
@@ -1152,6 +1155,11 @@ impl Rib {
         }
         key.client_to_client = self.local.client_to_client;
         key.policy = self.exports.get(&peer).cloned();
+        key.add_path_eligible = self
+            .add_path_eligible
+            .get(&peer)
+            .cloned()
+            .unwrap_or_default();
         key.target = match &key.policy {
             Some(p) if p.0.depends_on_target() => self.peer(peer).cloned(),
             _ => None,
@@ -1164,10 +1172,31 @@ impl Rib {
     /// to the update group of its new key and is sent only the difference
     /// (soft reconfiguration outbound).
     pub fn set_export(&mut self, peer: PeerIdx, policy: Option<SharedPolicy>) {
+        let eligible = self
+            .add_path_eligible
+            .get(&peer)
+            .cloned()
+            .unwrap_or_default();
+        self.set_export_policies(peer, policy, eligible);
+    }
+
+    /// Sets `peer`'s export policy and add-path eligible-prefix policies
+    /// (IPv4, IPv6) at once, as [`Rib::set_export`] does.
+    pub fn set_export_policies(
+        &mut self,
+        peer: PeerIdx,
+        policy: Option<SharedPolicy>,
+        eligible: [Option<SharedPolicy>; 2],
+    ) {
         match policy {
             Some(p) => self.exports.insert(peer, p),
             None => self.exports.remove(&peer),
         };
+        if eligible.iter().all(Option::is_none) {
+            self.add_path_eligible.remove(&peer);
+        } else {
+            self.add_path_eligible.insert(peer, eligible);
+        }
         self.rekey(peer);
     }
 

@@ -49,6 +49,18 @@ impl SharedPolicy {
     }
 }
 
+/// The policies of one peer, as the RIB runs them.
+#[derive(Clone, Debug, Default)]
+pub struct PeerPolicies {
+    /// Import policy; `None`: every route is accepted as received.
+    pub import: Option<SharedPolicy>,
+    /// Export policy; `None`: every route is sent.
+    pub export: Option<SharedPolicy>,
+    /// Add-path eligible-prefix policy, IPv4 and IPv6 unicast: the
+    /// prefixes it accepts get several paths; `None`: every prefix does.
+    pub add_path_eligible: [Option<SharedPolicy>; 2],
+}
+
 impl std::fmt::Debug for SharedPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "SharedPolicy({:#x})", self.id())

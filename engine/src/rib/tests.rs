@@ -41,6 +41,7 @@ fn ebgp_key() -> GroupKey {
         families: vec![Family::IPV4_UNICAST],
         ipv4_over_ipv6: false,
         policy: None,
+        add_path_eligible: Default::default(),
         target: None,
         rs_member: None,
         cluster_id: None,
@@ -512,6 +513,15 @@ fn up_add_path(
     asn: u32,
     max: u8,
 ) -> (PeerIdx, mpsc::UnboundedReceiver<bytes::Bytes>) {
+    up_add_path_as(rib, info(last, asn), max)
+}
+
+/// [`up_add_path`] for a peer described by `info`.
+fn up_add_path_as(
+    rib: &mut Rib,
+    info: PeerInfo,
+    max: u8,
+) -> (PeerIdx, mpsc::UnboundedReceiver<bytes::Bytes>) {
     let outbound = Outbound {
         send_max: [max, 1],
         ..Outbound::default()
@@ -525,16 +535,13 @@ fn up_add_path(
         outbound,
         ..ebgp_key()
     };
-    let idx = rib.add_peer(PeerInfo {
-        outbound,
-        ..info(last, asn)
-    });
+    let idx = rib.add_peer(PeerInfo { outbound, ..info });
     let (tx, rx) = mpsc::unbounded_channel();
     rib.peer_up(idx, key, tx);
     (idx, rx)
 }
 
-/// (path id, prefix, source AS: the one after ours) of an announced path.
+/// (path id, prefix, source AS: the first but ours) of an announced path.
 type Announced = (u32, String, u32);
 
 /// What an add-path receiver got: the paths announced and the (path id,
@@ -559,7 +566,7 @@ fn add_path_updates(
             .as_path
             .as_ref()
             .and_then(|p| p.segments.first())
-            .and_then(|s| s.asns.get(1).copied())
+            .and_then(|s| s.asns.iter().copied().find(|&a| a != ME))
             .unwrap_or(0);
         for n in &u.update.nlri {
             ann.push((n.path_id.unwrap_or(0), n.prefix.to_string(), first));
@@ -641,6 +648,54 @@ fn add_path_send_max_sends_the_best_paths_and_withdraws_each_by_its_id() {
     let (ann, wd) = add_path_updates(&mut m);
     assert!(ann.is_empty(), "{ann:?}");
     assert_eq!(wd.len(), 2, "{wd:?}");
+}
+
+#[test]
+fn a_route_server_client_with_add_path_gets_several_paths_but_never_its_own() {
+    let mut rib = rib();
+    let rs = PeerInfo {
+        rs_client: true,
+        ..info(5, 65005)
+    };
+    let (m, mut rx) = up_add_path_as(&mut rib, rs, 2);
+    add_path_updates(&mut rx);
+    let [_a, _b, _c] = three_sources(&mut rib);
+    rib.update(m, &announce(&[65005], &["198.51.100.0/24"], [192, 0, 2, 5]));
+    rib.flush();
+    let (ann, _) = add_path_updates(&mut rx);
+    // Transparent (no AS of ours in front), the two best of the others.
+    let sources: Vec<u32> = ann.iter().map(|a| a.2).collect();
+    assert_eq!(sources.len(), 2, "{ann:?}");
+    assert!(
+        sources.contains(&65001) && sources.contains(&65002),
+        "{ann:?}"
+    );
+}
+
+#[test]
+fn only_prefixes_the_eligible_prefix_policy_accepts_get_several_paths() {
+    let mut rib = rib();
+    let (m, mut rx) = up_add_path(&mut rib, 5, 65005, 2);
+    add_path_updates(&mut rx);
+    rib.set_export_policies(m, None, [Some(reject("198.51.100.0/24")), None]);
+    let [a, b, _c] = three_sources(&mut rib);
+    for (p, path) in [(&a, &[65001][..]), (&b, &[65002, 1][..])] {
+        let hop = [192, 0, 2, p.idx.0 as u8];
+        rib.update(p.idx, &announce(path, &["203.0.113.0/24"], hop));
+    }
+    rib.flush();
+    let (ann, _) = add_path_updates(&mut rx);
+    let count = |prefix: &str| ann.iter().filter(|a| a.1 == prefix).count();
+    // The policy rejects 198.51.100.0/24: its best alone; the other gets two.
+    assert_eq!(count("198.51.100.0/24"), 1, "{ann:?}");
+    assert_eq!(count("203.0.113.0/24"), 2, "{ann:?}");
+
+    // Without the policy, the difference: 198.51.100.0/24's second path.
+    rib.set_export_policies(m, None, [None, None]);
+    let (ann, wd) = add_path_updates(&mut rx);
+    assert!(wd.is_empty(), "{wd:?}");
+    assert_eq!(ann.len(), 1, "{ann:?}");
+    assert_eq!((ann[0].1.as_str(), ann[0].2), ("198.51.100.0/24", 65002));
 }
 
 #[test]
