@@ -254,9 +254,7 @@ fn end_deferral(rib: &mut Rib, sessions: &mut Sessions, force: bool) {
         timer = force,
         "graceful restart: selection deferral over, sending tables and End-of-RIB"
     );
-    for (peer, key, out) in d.pending {
-        rib.peer_up(peer, key, out);
-    }
+    rib.peers_up(d.pending);
 }
 
 impl Sessions {

@@ -653,12 +653,14 @@ impl UpdateGroup {
         }
     }
 
-    /// Sends the whole table of `family` to one new member, then End-of-RIB.
-    /// For the first member of a new group, `count` sets the group's
-    /// advertised-route counters from what the dump sends.
+    /// Sends the whole table of `family` to new members, then End-of-RIB.
+    /// The UPDATEs are encoded once, by source, and shared: each member
+    /// gets all but those of its own routes (members that come up together,
+    /// as after our restart, cost one encoding). For the first members of
+    /// a new group, `count` sets the group's advertised-route counters.
     pub fn dump<K: RouteKey>(
         &mut self,
-        to: &Member,
+        to: &[Member],
         count: bool,
         table: &Table<K>,
         peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
@@ -669,56 +671,68 @@ impl UpdateGroup {
         if !self.key.families.contains(&family) {
             return;
         }
-        let mut runs: HashMap<usize, (Attrs, Vec<Nlri>)> = HashMap::new();
+        // By (attribute set, source): a member is never sent its own.
+        let mut runs: HashMap<(usize, PeerIdx), (Attrs, Vec<Nlri>)> = HashMap::new();
         let tracks = self.tracks(family);
         if tracks {
             if count {
                 // A new group: what its members get, chosen and counted.
                 self.choose_all(table, peers, settings, interner);
-                let sources: Vec<PeerIdx> = self
-                    .sent
-                    .iter()
-                    .filter(|((f, _), _)| *f == family)
-                    .flat_map(|(_, paths)| paths.iter().map(|p| p.2))
-                    .collect();
-                for src in sources {
-                    self.count(family, Some(src), 1);
-                }
             }
-            for (prefix, id, attrs, _) in self.paths_sent_to(family, to.peer) {
-                runs.entry(Arc::as_ptr(attrs) as usize)
-                    .or_insert_with(|| (attrs.clone(), Vec::new()))
-                    .1
-                    .push(self.nlri_id(family, prefix, id));
+            for ((f, prefix), paths) in &self.sent {
+                for (id, attrs, src) in paths.iter().filter(|_| *f == family) {
+                    runs.entry((Arc::as_ptr(attrs) as usize, *src))
+                        .or_insert_with(|| (attrs.clone(), Vec::new()))
+                        .1
+                        .push(self.nlri_id(family, *prefix, *id));
+                }
             }
         }
         for (key, best) in table.best_paths().filter(move |_| !tracks) {
-            if best.peer == to.peer {
-                continue;
-            }
             let Some(info) = peers(best.peer) else {
                 continue;
             };
             if let Some(attrs) = self.export(family, key.to_net(), best, &info, settings, interner)
             {
-                if count {
-                    self.count(family, Some(best.peer), 1);
-                }
-                runs.entry(Arc::as_ptr(&attrs) as usize)
+                runs.entry((Arc::as_ptr(&attrs) as usize, best.peer))
                     .or_insert_with(|| (attrs.clone(), Vec::new()))
                     .1
                     .push(self.nlri(family, key.to_net()));
             }
         }
-        let mut buf = BytesMut::new();
-        for (attrs, nlri) in runs.into_values() {
-            self.encode_announce(family, &attrs, &nlri, &mut buf);
-            if buf.len() > 1 << 20 {
-                self.deliver(to, buf.split().freeze());
+        if count {
+            let counts: Vec<(PeerIdx, usize)> = runs
+                .iter()
+                .map(|((_, src), (_, n))| (*src, n.len()))
+                .collect();
+            for (src, n) in counts {
+                self.count(family, Some(src), n as i64);
             }
         }
-        let _ = self.packer.end_of_rib(family, &mut buf);
-        self.deliver(to, buf.freeze());
+        let mut bufs: HashMap<PeerIdx, BytesMut> = HashMap::new();
+        let share = |group: &Self, src: PeerIdx, bytes: Bytes| {
+            for m in to.iter().filter(|m| m.peer != src) {
+                group.deliver(m, bytes.clone());
+            }
+        };
+        for ((_, src), (attrs, nlri)) in runs {
+            let buf = bufs.entry(src).or_default();
+            self.encode_announce(family, &attrs, &nlri, buf);
+            if buf.len() > 1 << 20 {
+                share(self, src, buf.split().freeze());
+            }
+        }
+        for (src, buf) in bufs {
+            if !buf.is_empty() {
+                share(self, src, buf.freeze());
+            }
+        }
+        let mut eor = BytesMut::new();
+        let _ = self.packer.end_of_rib(family, &mut eor);
+        let eor = eor.freeze();
+        for m in to {
+            self.deliver(m, eor.clone());
+        }
     }
 
     /// What this group sends `to` of the whole table of `family`, by prefix.

@@ -538,51 +538,56 @@ impl Rib {
 
     /// A session came up: the peer joins the update group of its kind and
     /// is sent the current table, then End-of-RIB, per family.
-    pub fn peer_up(&mut self, peer: PeerIdx, mut key: GroupKey, out: Outbox) {
-        self.fill_key(peer, &mut key);
-        // A limit's breach is forgotten when the session comes back.
-        for s in self
-            .limit_state
-            .iter_mut()
-            .filter(|((p, _, _), _)| *p == peer)
-        {
-            s.1.restart();
-        }
-        let member = Member { peer, out };
-        let g = match self.groups.iter().position(|g| *g.key() == key) {
-            Some(g) => g,
-            None => {
-                let mut g = UpdateGroup::new(key);
-                g.set_tap(self.feed.wants_sent());
-                self.groups.push(g);
-                self.groups.len() - 1
-            }
-        };
-        // Anything pending goes out first so the dump is current.
+    pub fn peer_up(&mut self, peer: PeerIdx, key: GroupKey, out: Outbox) {
+        self.peers_up(vec![(peer, key, out)]);
+    }
+
+    /// [`Rib::peer_up`] for sessions that come up together (the ones our
+    /// restart held back until its selection deferral ended): members of
+    /// one update group share one encoding of the table.
+    pub fn peers_up(&mut self, up: Vec<(PeerIdx, GroupKey, Outbox)>) {
+        // Anything pending goes out first so the dumps are current.
         self.flush();
+        let mut joining: Vec<(usize, Vec<Member>)> = Vec::new();
+        for (peer, mut key, out) in up {
+            self.fill_key(peer, &mut key);
+            // A limit's breach is forgotten when the session comes back.
+            for s in self
+                .limit_state
+                .iter_mut()
+                .filter(|((p, _, _), _)| *p == peer)
+            {
+                s.1.restart();
+            }
+            let g = match self.groups.iter().position(|g| *g.key() == key) {
+                Some(g) => g,
+                None => {
+                    let mut g = UpdateGroup::new(key);
+                    g.set_tap(self.feed.wants_sent());
+                    self.groups.push(g);
+                    self.groups.len() - 1
+                }
+            };
+            let member = Member { peer, out };
+            match joining.iter_mut().find(|(i, _)| *i == g) {
+                Some((_, members)) => members.push(member),
+                None => joining.push((g, vec![member])),
+            }
+        }
         let settings = self.export_settings();
         let peers = &self.peers;
         let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
-        let group = &mut self.groups[g];
-        let fresh = group.members().is_empty();
-        group.dump(
-            &member,
-            fresh,
-            &self.v4,
-            &info,
-            &settings,
-            &mut self.interner,
-        );
-        group.dump(
-            &member,
-            fresh,
-            &self.v6,
-            &info,
-            &settings,
-            &mut self.interner,
-        );
-        group.end_flush();
-        group.join(member);
+        for (g, members) in joining {
+            let group = &mut self.groups[g];
+            let fresh = group.members().is_empty();
+            let interner = &mut self.interner;
+            group.dump(&members, fresh, &self.v4, &info, &settings, interner);
+            group.dump(&members, fresh, &self.v6, &info, &settings, interner);
+            group.end_flush();
+            for m in members {
+                group.join(m);
+            }
+        }
     }
 
     /// Sends the table of `family` to `peer` again (it sent ROUTE-REFRESH).
@@ -601,7 +606,7 @@ impl Rib {
             }
             if family == Family::IPV4_UNICAST {
                 g.dump(
-                    &member,
+                    std::slice::from_ref(&member),
                     false,
                     &self.v4,
                     &info,
@@ -610,7 +615,7 @@ impl Rib {
                 );
             } else if family == Family::IPV6_UNICAST {
                 g.dump(
-                    &member,
+                    std::slice::from_ref(&member),
                     false,
                     &self.v6,
                     &info,

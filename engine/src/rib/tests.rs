@@ -290,6 +290,62 @@ fn a_new_member_gets_the_table_packed_then_end_of_rib() {
 }
 
 #[test]
+fn sessions_up_together_share_one_dump_but_never_get_their_own_routes() {
+    let mut rib = rib();
+    // The table: a's two prefixes, b's one (as after our restart, with
+    // the sessions held back until the deferral ends).
+    let (ia, ib, ic) = (
+        rib.add_peer(info(1, 65001)),
+        rib.add_peer(info(2, 65002)),
+        rib.add_peer(info(3, 65003)),
+    );
+    let mut rx = Vec::new();
+    let mut up = Vec::new();
+    for idx in [ia, ib, ic] {
+        let (tx, r) = mpsc::unbounded_channel();
+        rx.push(Peer {
+            idx,
+            rx: r,
+            internal: false,
+        });
+        up.push((idx, ebgp_key(), tx));
+    }
+    rib.update(
+        ia,
+        &announce(
+            &[65001],
+            &["198.51.100.0/24", "203.0.113.0/24"],
+            [192, 0, 2, 1],
+        ),
+    );
+    rib.update(ib, &announce(&[65002], &["192.0.2.0/24"], [192, 0, 2, 2]));
+    rib.peers_up(up);
+    let got: Vec<Vec<String>> = rx
+        .iter_mut()
+        .map(|p| {
+            let updates = p.updates();
+            assert_eq!(
+                updates.last().and_then(Update::end_of_rib_family),
+                Some(Family::IPV4_UNICAST)
+            );
+            let mut all: Vec<String> = updates.iter().flat_map(prefixes).collect();
+            all.sort();
+            all
+        })
+        .collect();
+    assert_eq!(got[0], ["192.0.2.0/24"]);
+    assert_eq!(got[1], ["198.51.100.0/24", "203.0.113.0/24"]);
+    assert_eq!(
+        got[2],
+        ["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"]
+    );
+    // One group, counted once: each member's sent count is its own.
+    assert_eq!(rib.group_count(), 1);
+    let sent = |p| rib.counts(p, Family::IPV4_UNICAST).sent;
+    assert_eq!((sent(ia), sent(ib), sent(ic)), (1, 2, 3));
+}
+
+#[test]
 fn ibgp_routes_are_not_sent_to_ibgp_peers_and_get_local_pref() {
     let mut rib = rib();
     let ibgp_key = GroupKey {
