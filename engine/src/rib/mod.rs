@@ -559,15 +559,7 @@ impl Rib {
             {
                 s.1.restart();
             }
-            let g = match self.groups.iter().position(|g| *g.key() == key) {
-                Some(g) => g,
-                None => {
-                    let mut g = UpdateGroup::new(key);
-                    g.set_tap(self.feed.wants_sent());
-                    self.groups.push(g);
-                    self.groups.len() - 1
-                }
-            };
+            let g = self.group_for(key);
             let member = Member { peer, out };
             match joining.iter_mut().find(|(i, _)| *i == g) {
                 Some((_, members)) => members.push(member),
@@ -588,6 +580,17 @@ impl Rib {
                 group.join(m);
             }
         }
+    }
+
+    /// The index of the update group with `key`, made if there is none.
+    fn group_for(&mut self, key: GroupKey) -> usize {
+        if let Some(g) = self.groups.iter().position(|g| *g.key() == key) {
+            return g;
+        }
+        let mut g = UpdateGroup::new(key);
+        g.set_tap(self.feed.wants_sent());
+        self.groups.push(g);
+        self.groups.len() - 1
     }
 
     /// Sends the table of `family` to `peer` again (it sent ROUTE-REFRESH).
@@ -1236,15 +1239,7 @@ impl Rib {
         if self.groups[g].leave(peer) {
             self.groups.remove(g);
         }
-        let g = match self.groups.iter().position(|g| *g.key() == key) {
-            Some(g) => g,
-            None => {
-                let mut g = UpdateGroup::new(key);
-                g.set_tap(self.feed.wants_sent());
-                self.groups.push(g);
-                self.groups.len() - 1
-            }
-        };
+        let g = self.group_for(key);
         let group = &mut self.groups[g];
         let fresh = group.members().is_empty();
         let new4 = group.table_for(peer, &self.v4, &info, &settings, &mut self.interner);
