@@ -559,7 +559,7 @@ impl Rib {
             {
                 s.1.restart();
             }
-            let g = self.group_for(key);
+            let g = group_for(&mut self.groups, self.feed.wants_sent(), key);
             let member = Member { peer, out };
             match joining.iter_mut().find(|(i, _)| *i == g) {
                 Some((_, members)) => members.push(member),
@@ -580,17 +580,6 @@ impl Rib {
                 group.join(m);
             }
         }
-    }
-
-    /// The index of the update group with `key`, made if there is none.
-    fn group_for(&mut self, key: GroupKey) -> usize {
-        if let Some(g) = self.groups.iter().position(|g| *g.key() == key) {
-            return g;
-        }
-        let mut g = UpdateGroup::new(key);
-        g.set_tap(self.feed.wants_sent());
-        self.groups.push(g);
-        self.groups.len() - 1
     }
 
     /// Sends the table of `family` to `peer` again (it sent ROUTE-REFRESH).
@@ -1239,7 +1228,7 @@ impl Rib {
         if self.groups[g].leave(peer) {
             self.groups.remove(g);
         }
-        let g = self.group_for(key);
+        let g = group_for(&mut self.groups, self.feed.wants_sent(), key);
         let group = &mut self.groups[g];
         let fresh = group.members().is_empty();
         let new4 = group.table_for(peer, &self.v4, &info, &settings, &mut self.interner);
@@ -1487,4 +1476,16 @@ impl Rib {
             counts.entry((p, family)).or_default().installed += 1;
         }
     }
+}
+
+/// The index in `groups` of the update group with `key`, made (with a tap
+/// if BMP wants what is sent) if there is none.
+fn group_for(groups: &mut Vec<UpdateGroup>, tap: bool, key: GroupKey) -> usize {
+    if let Some(g) = groups.iter().position(|g| *g.key() == key) {
+        return g;
+    }
+    let mut g = UpdateGroup::new(key);
+    g.set_tap(tap);
+    groups.push(g);
+    groups.len() - 1
 }
