@@ -38,6 +38,8 @@ pub enum RibCommand {
     Originate(IpNet, Box<PathAttrs>),
     /// Withdraw a route of our own.
     WithdrawOriginated(IpNet),
+    /// The forwarding table looked at these prefixes: installed or not.
+    FibInstalled(Vec<(IpNet, bool)>),
     /// Turn client-to-client reflection on or off.
     SetClientToClient(bool),
     /// Set a peer's prefix limits (IPv4, IPv6 unicast) and the session to
@@ -306,6 +308,7 @@ fn command(rib: &mut Rib, sessions: &mut Sessions, cmd: RibCommand) {
             sessions.act(rib, peer, events);
         }
         RibCommand::SetPeer(peer, info) => rib.set_peer(peer, info),
+        RibCommand::FibInstalled(nets) => rib.fib_installed(&nets),
         RibCommand::SetSelection(opts) => rib.set_selection(opts),
         RibCommand::SetPolicies(peer, p) => {
             rib.set_import(peer, p.import);

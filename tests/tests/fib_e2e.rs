@@ -115,6 +115,31 @@ fn best_paths_go_into_the_kernel_and_leave_it() {
     assert_eq!(fib_counter(&d, "installed"), Some(3));
     assert_eq!(fib_counter(&d, "failed"), Some(0));
 
+    // The Loc-RIB says which routes are in the kernel: a Get and the CLI's
+    // status column (ON_CHANGE telemetry: when the backend goes, below).
+    let loc_rib = format!(
+        "{BGP}/rib/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/ipv4-unicast/loc-rib/routes"
+    );
+    let route = format!(
+        "{loc_rib}/route[prefix={FROM_BIRD}][origin={}][path-id=0]/state",
+        r3.ipv4()
+    );
+    assert_eq!(
+        d.try_gnmi_leaf(&route, "ocbgp:fib-installed")
+            .unwrap_or_else(|e| d.fail(&e)),
+        Some(Value::Bool(true)),
+        "{route}"
+    );
+    let bin = ocbgp_tests::bin_path("ocbgp");
+    let table = r2.try_run("timeout", &["30", bin.to_str().unwrap(), "global", "rib"]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.get(..5).is_some_and(|s| s.ends_with('F')) && l.contains(FROM_BIRD)),
+        "{table}"
+    );
+
     // A withdraw takes the route out.
     g.delete_route(FROM_GOBGP);
     assert!(
@@ -145,6 +170,19 @@ fn best_paths_go_into_the_kernel_and_leave_it() {
 
     // Turned off by a commit: the routes leave the kernel.
     let backend = format!("{BGP}/global/ocbgp:fib/config/backend");
+    // Installed again by this run (adopted routes are counted at once; the
+    // Loc-RIB has them once the restart's selection deferral is over).
+    let installed = || {
+        d.try_gnmi_leaf(&route, "ocbgp:fib-installed")
+            .ok()
+            .flatten()
+    };
+    assert!(
+        wait_until(UP, || installed() == Some(Value::Bool(true))),
+        "{route}: {:?}",
+        installed()
+    );
+    let sub = d.synced_subscriber("rib-subscriber", &loc_rib, UP);
     d.gnmi_update(&backend, json!("NONE"));
     assert!(
         wait_until(ROUTE, || !has(false, FROM_BIRD)
@@ -152,6 +190,14 @@ fn best_paths_go_into_the_kernel_and_leave_it() {
         "routes left after the backend was turned off:\n{}\n{}",
         kernel_routes(&r2, false),
         kernel_routes(&r2, true)
+    );
+    // ON_CHANGE readers hear the routes left the forwarding table.
+    assert!(
+        wait_until(ROUTE, || subscriber_responses(&sub).iter().any(|r| {
+            r.contains(FROM_BIRD) && r.contains(r#""ocbgp:fib-installed": false"#)
+        })),
+        "no fib-installed false update: {}",
+        sub.log()
     );
 
     // Back on, kept on shutdown: a hard stop (SIGINT) leaves them.

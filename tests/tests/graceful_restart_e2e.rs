@@ -105,14 +105,7 @@ fn a_restarting_peer_keeps_its_routes_until_end_of_rib() {
     let loc_rib = format!(
         "{BGP}/rib/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/ipv4-unicast/loc-rib/routes"
     );
-    let sub = d.on_change_subscriber("rib-subscriber", &loc_rib);
-    assert!(
-        wait_until(UP, || subscriber_responses(&sub)
-            .iter()
-            .any(|r| r.contains("sync_response"))),
-        "no sync_response: {}",
-        sub.log()
-    );
+    let sub = d.synced_subscriber("rib-subscriber", &loc_rib, UP);
 
     // gobgpd dies and comes back without LOST.
     g.forget_route(LOST);

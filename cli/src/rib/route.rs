@@ -61,6 +61,9 @@ pub(crate) struct Route {
     /// Its RPKI origin validation state (VALID, INVALID, NOT_FOUND),
     /// while the daemon has VRPs.
     pub validation: Option<String>,
+    /// In the forwarding table through this route (Loc-RIB, while the
+    /// daemon has a FIB backend).
+    pub fib_installed: Option<bool>,
 }
 
 /// A route entry's JSON: only what rows show (the keys come from the
@@ -84,6 +87,8 @@ struct RouteState {
     stale: Option<bool>,
     #[serde(rename = "ocbgp:rpki-validation")]
     validation: Option<String>,
+    #[serde(rename = "ocbgp:fib-installed")]
+    fib_installed: Option<bool>,
 }
 
 /// An unsigned number written as RFC 7951 does for 64-bit types (a
@@ -151,6 +156,7 @@ fn keyed(ctx: Context, route: &PathElem, table: &TableKind) -> Option<Route> {
         best: None,
         stale: false,
         validation: None,
+        fib_installed: None,
     })
 }
 
@@ -201,6 +207,7 @@ pub(crate) fn decode(n: &Notification, table: &TableKind, out: &mut Decoded) {
             route.best = v.state.best_path;
             route.stale = v.state.stale.unwrap_or(false);
             route.validation = v.state.validation;
+            route.fib_installed = v.state.fib_installed;
         }
         out.routes.push(route);
     }

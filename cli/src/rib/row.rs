@@ -46,6 +46,9 @@ pub(crate) struct JsonRow<'a> {
     /// RPKI origin validation, while the daemon has VRPs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rpki_validation: Option<&'a str>,
+    /// In the forwarding table, while the daemon has a FIB backend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fib_installed: Option<bool>,
     /// The MED and LOCAL_PREF table cells ("-" when absent).
     #[serde(skip)]
     pub cells: (&'a str, &'a str),
@@ -123,6 +126,7 @@ impl Cells {
             best: r.best,
             stale: r.stale,
             rpki_validation: r.validation.as_deref(),
+            fib_installed: r.fib_installed,
             cells: (&self.med, &self.local_pref),
         }
     }
@@ -182,12 +186,13 @@ impl Printer {
             let h = HEADER;
             Printer::check(writeln!(
                 self.out,
-                "{:<4} {:<20} {:<18} {:<18} {:<20} {:<10} {:>6} {:>6}  {}",
+                "{:<5} {:<20} {:<18} {:<18} {:<20} {:<10} {:>6} {:>6}  {}",
                 h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7], h[8]
             ));
         }
         let (med, lp) = row.cells;
-        // Status, as routers print it: RPKI V/I/N, S stale, * usable, > best.
+        // Status, as routers print it: RPKI V/I/N, S stale, * usable, > best,
+        // F in the forwarding table (FRR's `show ip route` marks it too).
         let status = [
             match row.rpki_validation {
                 Some("VALID") => 'V',
@@ -198,11 +203,16 @@ impl Printer {
             if row.stale { 'S' } else { ' ' },
             '*',
             if row.best == Some(true) { '>' } else { ' ' },
+            if row.fib_installed == Some(true) {
+                'F'
+            } else {
+                ' '
+            },
         ];
         let status: String = status.iter().collect();
         let written = write!(
             self.out,
-            "{:<4} {:<20} {:<18} {:<18} {:<20} {:<10} {:>6} {:>6}",
+            "{:<5} {:<20} {:<18} {:<18} {:<20} {:<10} {:>6} {:>6}",
             status,
             row.prefix,
             dash(row.next_hop),

@@ -468,6 +468,8 @@ impl Conn {
                 }
                 RouteChange::PeerUp(s) => self.peer_up(&s),
                 RouteChange::Sent { peer, bytes } => self.adj_out(peer, &bytes),
+                // Not asked for.
+                RouteChange::Installed { .. } => {}
                 RouteChange::PeerDown { peer, reason } => {
                     if let Some(p) = self.peers.remove(&peer) {
                         let header = PeerHeader {

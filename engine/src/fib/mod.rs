@@ -21,7 +21,7 @@ pub mod zebra;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -72,14 +72,82 @@ pub enum FibStop {
 /// Counters of the forwarding table, for the model's state.
 #[derive(Debug, Default)]
 pub struct FibStats {
-    /// Routes in the kernel.
-    pub installed: AtomicU64,
+    /// Routes in the kernel (or in zebra's FIB), with their next hops.
+    pub installed: Installed,
     /// Routes the kernel refused (next hop unreachable, ...), retried.
     pub failed: AtomicU64,
     /// Zebra backend: connected to zebra.
     pub connected: AtomicBool,
     /// Zebra backend: why the last connection failed or ended.
     pub last_error: Mutex<Option<String>>,
+}
+
+/// The routes a backend has installed, as it last heard, by prefix with
+/// the next hops it installed them with; shared with the state readers
+/// (the Loc-RIB's `ocbgp:fib-installed`) under a lock the backend takes
+/// only to write.
+#[derive(Debug, Default)]
+pub struct Installed(RwLock<HashMap<IpNet, Gateways>>);
+
+impl Installed {
+    /// Whether `net` is installed.
+    pub fn contains(&self, net: &IpNet) -> bool {
+        self.read().contains_key(net)
+    }
+
+    /// How many routes are.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<IpNet, Gateways>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<IpNet, Gateways>> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, net: &IpNet) -> Option<Gateways> {
+        self.read().get(net).cloned()
+    }
+
+    fn insert(&self, net: IpNet, gateways: Gateways) {
+        self.write().insert(net, gateways);
+    }
+
+    fn remove(&self, net: &IpNet) {
+        self.write().remove(net);
+    }
+
+    pub(crate) fn prefixes(&self) -> Vec<IpNet> {
+        self.read().keys().copied().collect()
+    }
+
+    pub(crate) fn clear(&self) {
+        self.write().clear();
+    }
+}
+
+impl FibStats {
+    /// Tells the RIB whether each of `nets` is installed now.
+    pub(crate) fn tell(&self, rib: &RibHandle, nets: Vec<IpNet>) {
+        if nets.is_empty() {
+            return;
+        }
+        let installed = self.installed.read();
+        let nets = nets
+            .into_iter()
+            .map(|n| (n, installed.contains_key(&n)))
+            .collect();
+        drop(installed);
+        rib.send(RibCommand::FibInstalled(nets));
+    }
 }
 
 /// A backend opened in the prepare step of a commit.
@@ -294,8 +362,6 @@ struct Table {
     kernel: Netlink,
     /// What should be in the kernel.
     want: HashMap<IpNet, Want>,
-    /// What is (route → next hops).
-    installed: HashMap<IpNet, Gateways>,
     /// Routes the kernel refused, tried again later.
     failed: HashSet<IpNet>,
     /// Routes of a previous run not claimed yet.
@@ -348,8 +414,8 @@ impl Table {
         let nets: Vec<IpNet> = self
             .want
             .keys()
-            .chain(self.installed.keys())
             .copied()
+            .chain(self.stats.installed.prefixes())
             .collect();
         self.sync(nets).await;
     }
@@ -369,11 +435,14 @@ impl Table {
         (!out.is_empty()).then_some(out)
     }
 
-    /// Brings the kernel in line for `nets`.
+    /// Brings the kernel in line for `nets`; the RIB hears where each
+    /// stands (the Loc-RIB's `ocbgp:fib-installed` for ON_CHANGE readers).
     async fn sync(&mut self, nets: impl IntoIterator<Item = IpNet>) {
+        let mut seen = Vec::new();
         for net in nets {
+            seen.push(net);
             let want = self.desired(net).await;
-            let have = self.installed.get(&net).cloned();
+            let have = self.stats.installed.get(&net);
             if want == have {
                 self.failed.remove(&net);
                 continue;
@@ -381,7 +450,7 @@ impl Table {
             match want {
                 Some(gws) => match self.kernel.replace(net, &gws).await {
                     Ok(()) => {
-                        self.installed.insert(net, gws);
+                        self.stats.installed.insert(net, gws);
                         self.failed.remove(&net);
                         self.adopted.remove(&net);
                     }
@@ -392,7 +461,7 @@ impl Table {
                         if have.is_some() {
                             // The old next hops are wrong now: take them out.
                             let _ = self.kernel.delete(net).await;
-                            self.installed.remove(&net);
+                            self.stats.installed.remove(&net);
                         }
                     }
                 },
@@ -402,18 +471,16 @@ impl Table {
                 None => {
                     self.failed.remove(&net);
                     if self.kernel.delete(net).await.is_ok() || have.is_some() {
-                        self.installed.remove(&net);
+                        self.stats.installed.remove(&net);
                     }
                 }
             }
         }
         self.publish();
+        self.stats.tell(&self.rib, seen);
     }
 
     fn publish(&self) {
-        self.stats
-            .installed
-            .store(self.installed.len() as u64, Ordering::Relaxed);
         self.stats
             .failed
             .store(self.failed.len() as u64, Ordering::Relaxed);
@@ -422,7 +489,7 @@ impl Table {
     /// Everything again (start, lag).
     async fn resync(&mut self, want: HashMap<IpNet, Want>) {
         let mut nets: HashSet<IpNet> = want.keys().copied().collect();
-        nets.extend(self.installed.keys().copied());
+        nets.extend(self.stats.installed.prefixes());
         self.want = want;
         self.sync(nets).await;
     }
@@ -442,18 +509,19 @@ impl Table {
         }
         for net in left {
             let _ = self.kernel.delete(net).await;
-            self.installed.remove(&net);
+            self.stats.installed.remove(&net);
         }
         self.publish();
     }
 
     async fn remove_all(&mut self) {
-        let all: Vec<IpNet> = self.installed.keys().copied().collect();
-        for net in all {
-            let _ = self.kernel.delete(net).await;
+        let all = self.stats.installed.prefixes();
+        for net in &all {
+            let _ = self.kernel.delete(*net).await;
         }
-        self.installed.clear();
+        self.stats.installed.clear();
         self.publish();
+        self.stats.tell(&self.rib, all);
     }
 }
 
@@ -472,9 +540,11 @@ async fn run(
         );
     }
     let mut events = kernel.take_events();
+    for (net, gateways) in &adopted {
+        stats.installed.insert(*net, gateways.clone());
+    }
     let mut table = Table {
         adopted: adopted.iter().map(|(n, _)| *n).collect(),
-        installed: adopted.into_iter().collect(),
         kernel,
         want: HashMap::new(),
         failed: HashSet::new(),

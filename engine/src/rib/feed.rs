@@ -92,6 +92,20 @@ pub enum RouteChange {
         /// BGP messages, back to back.
         bytes: bytes::Bytes,
     },
+    /// The forwarding table looked at `net`: whether it is installed, and
+    /// the prefix's accepted paths with whether each forwards it (the best
+    /// path and its multipath set), for listeners that asked
+    /// ([`Feed::listen_fib`]).
+    Installed {
+        /// Address family.
+        family: Family,
+        /// The prefix.
+        net: IpNet,
+        /// (source, add-path identifier, forwards).
+        paths: Vec<(PeerIdx, u32, bool)>,
+        /// Installed now.
+        installed: bool,
+    },
     /// Changes were lost: read the tables again.
     Lagged,
 }
@@ -101,6 +115,8 @@ struct Listener {
     lagged: bool,
     /// Wants [`RouteChange::Sent`].
     sent: bool,
+    /// Wants [`RouteChange::Installed`].
+    fib: bool,
 }
 
 /// The listeners of the change feed.
@@ -128,8 +144,23 @@ impl Feed {
             tx,
             lagged: false,
             sent,
+            fib: false,
         });
         rx
+    }
+
+    /// A new listener that also gets what the forwarding table installs.
+    pub fn listen_fib(&mut self, capacity: usize) -> mpsc::Receiver<RouteChange> {
+        let rx = self.listen_for(capacity, false);
+        if let Some(l) = self.listeners.last_mut() {
+            l.fib = true;
+        }
+        rx
+    }
+
+    /// Whether a listener wants what the forwarding table installs.
+    pub fn wants_fib(&self) -> bool {
+        self.listeners.iter().any(|l| l.fib && !l.tx.is_closed())
     }
 
     /// Whether a listener wants what peers are sent.
@@ -160,7 +191,12 @@ impl Feed {
                 return true;
             }
             for c in changes {
-                if !l.sent && matches!(c, RouteChange::Sent { .. }) {
+                let unwanted = match c {
+                    RouteChange::Sent { .. } => !l.sent,
+                    RouteChange::Installed { .. } => !l.fib,
+                    _ => false,
+                };
+                if unwanted {
                     continue;
                 }
                 match l.tx.try_send(c.clone()) {

@@ -1347,6 +1347,54 @@ impl Rib {
         rx
     }
 
+    /// A new listener of route changes that also hears what the
+    /// forwarding table installs ([`RouteChange::Installed`]).
+    pub fn listen_routes_fib(&mut self) -> tokio::sync::mpsc::Receiver<RouteChange> {
+        self.v4.watch(true);
+        self.v6.watch(true);
+        self.feed.listen_fib(FEED_CAPACITY)
+    }
+
+    /// The forwarding table looked at these prefixes (installed or not):
+    /// listeners that asked hear it with each prefix's paths.
+    pub fn fib_installed(&mut self, nets: &[(IpNet, bool)]) {
+        if !self.feed.wants_fib() {
+            return;
+        }
+        self.publish_changes();
+        let changes: Vec<RouteChange> = nets
+            .iter()
+            .map(|&(net, installed)| {
+                let (family, paths) = match net {
+                    IpNet::V4(_) => (Family::IPV4_UNICAST, self.forwarding(&self.v4, net)),
+                    IpNet::V6(_) => (Family::IPV6_UNICAST, self.forwarding(&self.v6, net)),
+                };
+                RouteChange::Installed {
+                    family,
+                    net,
+                    paths,
+                    installed,
+                }
+            })
+            .collect();
+        self.feed.publish(&changes, false);
+    }
+
+    /// The accepted paths of `net` in `table`, with whether each forwards
+    /// (the best path and its multipath set).
+    fn forwarding<K: RouteKey>(&self, table: &Table<K>, net: IpNet) -> Vec<(PeerIdx, u32, bool)> {
+        let Some(d) = K::from_net(net).and_then(|k| table.get(k)) else {
+            return Vec::new();
+        };
+        let n = self.multipath(d);
+        d.paths()
+            .iter()
+            .take_while(|p| p.accepted.is_some())
+            .enumerate()
+            .map(|(i, p)| (p.peer, p.path_id, i < n))
+            .collect()
+    }
+
     /// Has update groups copy what they send while someone wants it.
     fn tap_groups(&mut self) {
         let on = self.feed.wants_sent();

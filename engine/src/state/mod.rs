@@ -195,7 +195,7 @@ impl StateProvider for EngineState {
         if let Some((settings, stats)) = self.engine.fib().filter(|_| wants(path, &fib_state)) {
             use std::sync::atomic::Ordering::Relaxed;
             for (leaf, n) in [
-                ("installed", stats.installed.load(Relaxed)),
+                ("installed", stats.installed.len() as u64),
                 ("failed", stats.failed.load(Relaxed)),
             ] {
                 let n = n.min(u64::from(u32::MAX)).to_string();

@@ -190,6 +190,8 @@ struct PathSnap {
     stale: bool,
     /// Origin validation, while RPKI gives VRPs.
     validation: Option<Validation>,
+    /// The best path or in its multipath set: what the FIB installs.
+    forwarding: bool,
 }
 
 /// One batch of prefixes and where the next batch starts.
@@ -212,6 +214,7 @@ fn take_batch<K: RouteKey>(
             next = Some(k.to_net());
             break;
         }
+        let forwarding = rib.multipath(d);
         let paths = d
             .paths()
             .iter()
@@ -225,6 +228,7 @@ fn take_batch<K: RouteKey>(
                 stale: rib.is_stale(p.peer, k.to_net(), p.path_id),
                 validation: (!rib.vrps().is_empty())
                     .then(|| rib.validation(k.to_net(), &p.received)),
+                forwarding: i < forwarding,
             })
             .collect();
         dests.push((k.to_net(), paths));
@@ -309,15 +313,25 @@ pub(crate) fn route_nodes(
     best: Option<bool>,
     stale: bool,
 ) -> Vec<StreamNode> {
-    route_nodes_indexed(
-        prefix,
-        origin,
-        path_id,
-        Indexes::of(attrs),
+    let marks = Marks {
         best,
         stale,
-        None,
-    )
+        ..Marks::default()
+    };
+    route_nodes_indexed(prefix, origin, path_id, Indexes::of(attrs), marks)
+}
+
+/// What a route entry tells beside its attributes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Marks {
+    /// `best-path` (Adj-RIB-In post-policy).
+    best: Option<bool>,
+    /// `ocbgp:stale`: kept over the peer's restart.
+    stale: bool,
+    /// `ocbgp:rpki-validation`, while RPKI gives VRPs.
+    validation: Option<Validation>,
+    /// `ocbgp:fib-installed` (Loc-RIB), while a FIB backend runs.
+    installed: Option<bool>,
 }
 
 /// The set indexes a route points to.
@@ -377,9 +391,7 @@ fn route_nodes_indexed(
     origin: Option<Scalar>,
     path_id: u32,
     index: Indexes,
-    best: Option<bool>,
-    stale: bool,
-    validation: Option<Validation>,
+    marks: Marks,
 ) -> Vec<StreamNode> {
     let prefix = Scalar::Str(prefix.to_string());
     let mut keys = Vec::with_capacity(4);
@@ -400,18 +412,21 @@ fn route_nodes_indexed(
         state.push(StreamNode::Leaf("ext-community-index", Scalar::U64(i)));
     }
     state.push(StreamNode::Leaf("valid-route", Scalar::Bool(true)));
-    if let Some(b) = best {
+    if let Some(b) = marks.best {
         state.push(StreamNode::Leaf("best-path", Scalar::Bool(b)));
     }
-    if stale {
+    if marks.stale {
         // Kept over the peer's restart (our module's leaf).
         state.push(StreamNode::Leaf("ocbgp:stale", Scalar::Bool(true)));
     }
-    if let Some(v) = validation {
+    if let Some(v) = marks.validation {
         state.push(StreamNode::Leaf(
             "ocbgp:rpki-validation",
             Scalar::Str(v.name().to_string()),
         ));
+    }
+    if let Some(i) = marks.installed {
+        state.push(StreamNode::Leaf("ocbgp:fib-installed", Scalar::Bool(i)));
     }
     keys.push(StreamNode::Container("state", state));
     keys
@@ -483,6 +498,7 @@ impl Out<'_> {
 
 /// Produces the entries `sel` wants into `tx`; stops when the reader goes.
 fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) -> Option<()> {
+    let fib = engine.fib().map(|(_, stats)| stats);
     let names: HashMap<PeerIdx, IpAddr> = engine
         .neighbors()
         .into_iter()
@@ -543,17 +559,24 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
             let mut cache = IndexCache::default();
             walk(rib, family, sel.prefix, |net, paths| {
                 for p in paths {
+                    let marks = Marks {
+                        best: None,
+                        stale: p.stale,
+                        validation: p.validation,
+                        installed: None,
+                    };
                     if loc {
                         if let Some(acc) = &p.accepted {
                             let i = cache.of(acc);
+                            let installed = fib
+                                .as_ref()
+                                .map(|f| p.forwarding && f.installed.contains(&net));
                             let nodes = route_nodes_indexed(
                                 net,
                                 Some(origin_scalar(p.peer, &names)),
                                 p.path_id,
                                 i,
-                                None,
-                                p.stale,
-                                p.validation,
+                                Marks { installed, ..marks },
                             );
                             ok &= tx.push(route_entry(&loc_routes, nodes, true)).is_some();
                         }
@@ -566,28 +589,19 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                     };
                     if t.in_pre {
                         let i = cache.of(&p.received);
-                        let nodes = route_nodes_indexed(
-                            net,
-                            None,
-                            p.path_id,
-                            i,
-                            None,
-                            p.stale,
-                            p.validation,
-                        );
+                        let nodes = route_nodes_indexed(net, None, p.path_id, i, marks);
                         ok &= tx.push(route_entry(&tab[0], nodes, false)).is_some();
                     }
                     if t.in_post {
                         if let Some(acc) = &p.accepted {
                             let i = cache.of(acc);
+                            let best = Some(p.best);
                             let nodes = route_nodes_indexed(
                                 net,
                                 None,
                                 p.path_id,
                                 i,
-                                Some(p.best),
-                                p.stale,
-                                p.validation,
+                                Marks { best, ..marks },
                             );
                             ok &= tx.push(route_entry(&tab[1], nodes, false)).is_some();
                         }
@@ -870,6 +884,12 @@ fn convert(
     let (family, net, peer, path_id, now) = match change {
         RouteChange::Lagged => return out.push(StreamChange::Lagged),
         RouteChange::PeerUp(_) | RouteChange::PeerDown { .. } | RouteChange::Sent { .. } => return,
+        RouteChange::Installed {
+            family,
+            net,
+            paths,
+            installed,
+        } => return installed_changes(family, net, &paths, installed, sel, names, bases, out),
         RouteChange::Set {
             family,
             net,
@@ -964,6 +984,46 @@ fn convert(
     }
 }
 
+/// The forwarding table looked at `net`: `ocbgp:fib-installed` of each of
+/// its Loc-RIB routes, as updates of that leaf alone.
+#[allow(clippy::too_many_arguments)]
+fn installed_changes(
+    family: Family,
+    net: IpNet,
+    paths: &[(PeerIdx, u32, bool)],
+    installed: bool,
+    sel: &Selection,
+    names: &HashMap<PeerIdx, IpAddr>,
+    bases: &[FamilyBase],
+    out: &mut Vec<StreamChange>,
+) {
+    if !sel.loc || !sel.families.contains(&family) || sel.prefix.is_some_and(|p| p != net) {
+        return;
+    }
+    let Some((_, _, loc_routes)) = bases.iter().find(|(f, _, _)| *f == family) else {
+        return;
+    };
+    for &(peer, path_id, forwards) in paths {
+        let keys = [
+            ("prefix", Scalar::Str(net.to_string())),
+            ("origin", origin_scalar(peer, names)),
+            ("path-id", Scalar::U32(path_id)),
+        ];
+        let mut nodes: Vec<StreamNode> = keys
+            .iter()
+            .map(|(k, v)| StreamNode::Leaf(k, v.clone()))
+            .collect();
+        let mut state: Vec<StreamNode> = keys
+            .into_iter()
+            .map(|(k, v)| StreamNode::Leaf(k, v))
+            .collect();
+        let now = Scalar::Bool(installed && forwards);
+        state.push(StreamNode::Leaf("ocbgp:fib-installed", now));
+        nodes.push(StreamNode::Container("state", state));
+        out.push(StreamChange::Update(route_entry(loc_routes, nodes, true)));
+    }
+}
+
 /// Changes queued towards one reader after conversion.
 const CHANGES_QUEUE: usize = 1024;
 
@@ -979,7 +1039,7 @@ pub(crate) fn changes(
         return None;
     }
     let runtime = tokio::runtime::Handle::try_current().ok()?;
-    let mut feed = rib.query_blocking(RIB_WAIT, |rib| rib.listen_routes())?;
+    let mut feed = rib.query_blocking(RIB_WAIT, |rib| rib.listen_routes_fib())?;
     let (tx, rx) = tokio::sync::mpsc::channel(CHANGES_QUEUE);
     runtime.spawn(async move {
         let bases: Vec<_> = [Family::IPV4_UNICAST, Family::IPV6_UNICAST]

@@ -626,6 +626,21 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
         self.host().spawn_command(name, cmd)
     }
 
+    /// [`Ocbgpd::on_change_subscriber`], once it has the initial state
+    /// (its `sync_response`, within `limit`).
+    pub fn synced_subscriber(&self, name: &str, path: &str, limit: Duration) -> Process {
+        let sub = self.on_change_subscriber(name, path);
+        let synced = crate::wait_until(limit, || {
+            subscriber_responses(&sub)
+                .iter()
+                .any(|r| r.contains("sync_response"))
+        });
+        if !synced {
+            self.fail(&format!("{path}: no sync_response: {}", sub.log()));
+        }
+        sub
+    }
+
     /// [`Ocbgpd::start_again`] with `config` written to the config file
     /// first (what an operator's edit plus a restart does).
     pub fn start_again_with(&mut self, config: &OcbgpdConfig) {

@@ -197,8 +197,7 @@ struct Zebra {
     want: HashMap<IpNet, Want>,
     /// What was sent over the current connection.
     sent: HashMap<IpNet, Gateways>,
-    /// What zebra reported installed, and refused.
-    installed: HashSet<IpNet>,
+    /// What zebra refused (what it installed is in `stats`).
     failed: HashSet<IpNet>,
     /// Routes taken from zebra, originated in the RIB.
     redistributed: HashSet<IpNet>,
@@ -207,9 +206,6 @@ struct Zebra {
 
 impl Zebra {
     fn publish(&self) {
-        self.stats
-            .installed
-            .store(self.installed.len() as u64, Ordering::Relaxed);
         self.stats
             .failed
             .store(self.failed.len() as u64, Ordering::Relaxed);
@@ -233,7 +229,9 @@ impl Zebra {
         self.set_error(e);
         self.link = None;
         self.sent.clear();
-        self.installed.clear();
+        let gone = self.stats.installed.prefixes();
+        self.stats.installed.clear();
+        self.stats.tell(&self.rib, gone);
         self.failed.clear();
         self.withdraw_redistributed();
         self.publish();
@@ -269,6 +267,7 @@ impl Zebra {
         }
         match link.send(msgs).await {
             Ok(()) => {
+                let nets = changes.iter().map(|(n, _)| *n).collect();
                 for (net, want) in changes {
                     match want {
                         Some(g) => {
@@ -276,12 +275,13 @@ impl Zebra {
                         }
                         None => {
                             self.sent.remove(&net);
-                            self.installed.remove(&net);
+                            self.stats.installed.remove(&net);
                             self.failed.remove(&net);
                         }
                     }
                 }
                 self.publish();
+                self.stats.tell(&self.rib, nets);
             }
             Err(e) => self.disconnected(&e),
         }
@@ -294,23 +294,26 @@ impl Zebra {
                 let (note, net) = codec::decode_notify_owner(body)?;
                 match note {
                     codec::note::INSTALLED => {
-                        self.installed.insert(net);
+                        if let Some(gateways) = self.sent.get(&net) {
+                            self.stats.installed.insert(net, gateways.clone());
+                        }
                         self.failed.remove(&net);
                     }
                     codec::note::FAIL_INSTALL | codec::note::BETTER_ADMIN_WON => {
                         tracing::debug!(%net, note, "forwarding table: zebra did not install a route");
-                        self.installed.remove(&net);
+                        self.stats.installed.remove(&net);
                         // Only a route still wanted counts as failed.
                         if self.sent.contains_key(&net) {
                             self.failed.insert(net);
                         }
                     }
                     codec::note::REMOVED => {
-                        self.installed.remove(&net);
+                        self.stats.installed.remove(&net);
                     }
                     _ => {}
                 }
                 self.publish();
+                self.stats.tell(&self.rib, vec![net]);
             }
             codec::cmd::REDISTRIBUTE_ROUTE_ADD => {
                 let r = codec::decode_route(body)?;
@@ -382,7 +385,6 @@ pub(super) async fn run(
         stats,
         want: read_all(&rib).await.unwrap_or_default(),
         sent: HashMap::new(),
-        installed: HashSet::new(),
         failed: HashSet::new(),
         redistributed: HashSet::new(),
         link: None,
