@@ -12,7 +12,7 @@ mod dynamic;
 
 use crate::bmp::{RibSource, StationKey, StationSettings, StationView, Stations};
 use crate::config::{DynamicRange, GlobalSettings, ListenSettings, PolicySpec, ResolvedNeighbor};
-use crate::fib::{Fib, FibSettings, FibStats, FibStop};
+use crate::fib::{Fib, FibSettings, FibStats, FibStop, RedistributionPolicy};
 use crate::mrt::{DumpSettings, DumpView, Dumps};
 use crate::policy::{Chain, DefaultPolicy, Policies};
 use crate::restart::RestartState;
@@ -302,14 +302,16 @@ impl Engine {
             if let Some(old) = old_fib {
                 old.stop(FibStop::Reconfigured);
             }
-            new.fib = start_fib(global.fib.clone(), &new.rib, &new.restart);
+            let policy = redistribution(&global, self.policies());
+            new.fib = start_fib(global.fib.clone(), &new.rib, &new.restart, policy);
             *running = Some(new);
         } else if let Some(r) = running.as_mut() {
             if r.fib.as_ref().map(Fib::settings) != global.fib.as_ref() {
                 if let Some(old) = r.fib.take() {
                     old.stop(FibStop::Reconfigured);
                 }
-                r.fib = start_fib(global.fib.clone(), &r.rib, &r.restart);
+                let policy = redistribution(&global, self.policies());
+                r.fib = start_fib(global.fib.clone(), &r.rib, &r.restart, policy);
             }
             if r.global.selection != global.selection {
                 r.rib.send(RibCommand::SetSelection(global.selection));
@@ -468,6 +470,9 @@ impl Engine {
             .unwrap_or_else(|e| e.into_inner()) = policies.clone();
         let mut guard = self.running();
         let Some(r) = guard.as_mut() else { return };
+        if let Some(fib) = &r.fib {
+            fib.set_policy(redistribution(&r.global, policies.clone()));
+        }
         r.chains.clear();
         for n in r.neighbors.values_mut() {
             apply_chains(&r.rib, &mut r.chains, n, &policies);
@@ -679,15 +684,31 @@ fn apply_chains(
     }
 }
 
+/// What redistributed routes' import policies run with.
+fn redistribution(global: &GlobalSettings, policies: Policies) -> RedistributionPolicy {
+    RedistributionPolicy {
+        policies,
+        asn: global.asn,
+        router_id: global.router_id,
+    }
+}
+
 /// Starts the forwarding table `settings` asks for, following `rib`.
 fn start_fib(
     settings: Option<FibSettings>,
     rib: &RibHandle,
     restart: &Arc<RestartState>,
+    policy: RedistributionPolicy,
 ) -> Option<Fib> {
     let settings = settings?;
     match Fib::prepare(&settings) {
-        Ok(prepared) => Some(Fib::start(settings, prepared, rib.clone(), restart.clone())),
+        Ok(prepared) => Some(Fib::start(
+            settings,
+            prepared,
+            rib.clone(),
+            restart.clone(),
+            policy,
+        )),
         Err(e) => {
             tracing::error!(error = %e, "forwarding table: cannot open netlink; nothing is installed");
             None

@@ -2,8 +2,9 @@
 //! ocbgpd starts before FRR's zebra (the state says it is connecting and
 //! why it cannot), connects once zebra is up, and hands zebra the routes
 //! it learns from gobgpd (IPv4 and IPv6), which zebra installs as BGP
-//! routes; FRR's static route (staticd) is redistributed into BGP and
-//! advertised to BIRD; a withdraw at gobgpd takes the route out of zebra,
+//! routes; FRR's static routes (staticd) are redistributed into BGP and
+//! advertised to BIRD, through an import policy once one is set (its
+//! prefix set edited later lets the other one in); a withdraw at gobgpd takes the route out of zebra,
 //! removing the static route withdraws it from BIRD, and a restarted
 //! zebra gets the whole table again.
 
@@ -19,6 +20,8 @@ const ROUTE: Duration = Duration::from_secs(20);
 const FROM_GOBGP: &str = "198.51.100.0/24";
 const FROM_GOBGP_V6: &str = "2001:db8:100::/48";
 const STATIC: &str = "203.0.113.0/24";
+/// Another static route, kept out by the import policy at first.
+const STATIC_2: &str = "203.0.113.128/25";
 
 const BGP: &str =
     "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
@@ -76,7 +79,13 @@ fn best_paths_go_into_zebra_and_static_routes_come_out() {
         "no last-error while zebra is absent"
     );
 
-    let mut z = FrrZebra::start(&r2, &[&format!("ip route {STATIC} blackhole")]);
+    let mut z = FrrZebra::start(
+        &r2,
+        &[
+            &format!("ip route {STATIC} blackhole"),
+            &format!("ip route {STATIC_2} blackhole"),
+        ],
+    );
     assert!(
         wait_until(UP, || fib_state(&d, "connection-state")
             == Some(json!("CONNECTED"))),
@@ -110,6 +119,68 @@ fn best_paths_go_into_zebra_and_static_routes_come_out() {
     let r = b.wait_route(STATIC, ROUTE);
     assert_eq!(r.as_path, vec![65002]);
     assert_eq!(r.origin, Some(Origin::Incomplete));
+    b.wait_route(STATIC_2, ROUTE);
+
+    // An import policy for the static routes: STATIC only, with a
+    // community; STATIC_2 is withdrawn.
+    let prefix_set = |prefixes: &[&str]| {
+        let p: Vec<Value> = prefixes
+            .iter()
+            .map(|p| json!({"ip-prefix": p, "masklength-range": "exact",
+                            "config": {"ip-prefix": p, "masklength-range": "exact"}}))
+            .collect();
+        json!({"name": "STATICS", "config": {"name": "STATICS", "mode": "IPV4"},
+               "prefixes": {"prefix": p}})
+    };
+    let policy = json!({"name": "REDIST", "config": {"name": "REDIST"}, "statements": {"statement": [
+        {"name": "10", "config": {"name": "10"},
+         "conditions": {"match-prefix-set": {"config": {"prefix-set": "STATICS", "match-set-options": "ANY"}}},
+         "actions": {"config": {"policy-result": "ACCEPT_ROUTE"},
+                     "openconfig-bgp-policy:bgp-actions": {"set-community": {"config": {"method": "INLINE", "options": "ADD"},
+                         "inline": {"config": {"communities": ["65002:77"]}}}}}},
+    ]}});
+    let import = format!("{BGP}/global/ocbgp:fib/redistribute[protocol=STATIC]/config/import-policy");
+    d.try_gnmi_set(
+        &[],
+        &[],
+        &[
+            (
+                "/routing-policy".into(),
+                json!({"defined-sets": {"prefix-sets": {"prefix-set": [prefix_set(&[STATIC])]}},
+                       "policy-definitions": {"policy-definition": [policy]}}),
+            ),
+            (import, json!("REDIST")),
+        ],
+    )
+    .unwrap_or_else(|e| d.fail(&e));
+    assert!(
+        wait_until(ROUTE, || b.route(STATIC_2).is_none()),
+        "{STATIC_2} still at BIRD though the import policy rejects it"
+    );
+    assert!(
+        wait_until(ROUTE, || b
+            .route(STATIC)
+            .is_some_and(|r| r.communities.contains(&"65002:77".to_string()))),
+        "{STATIC} at BIRD without the policy's community: {:?}",
+        b.route(STATIC)
+    );
+    // The policy's prefix set edited: STATIC_2 comes in too.
+    d.try_gnmi_set(
+        &[],
+        &[(
+            "/routing-policy/defined-sets/prefix-sets/prefix-set[name=STATICS]".into(),
+            prefix_set(&[STATIC, STATIC_2]),
+        )],
+        &[],
+    )
+    .unwrap_or_else(|e| d.fail(&e));
+    assert!(
+        wait_until(ROUTE, || b
+            .route(STATIC_2)
+            .is_some_and(|r| r.communities.contains(&"65002:77".to_string()))),
+        "{STATIC_2} not at BIRD with the community after the set grew: {:?}",
+        b.route(STATIC_2)
+    );
 
     // A withdraw at gobgpd takes the route out of zebra.
     g.delete_route(FROM_GOBGP);

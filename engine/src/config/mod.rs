@@ -23,7 +23,7 @@ pub use resolve::{
 use crate::bmp::{StationKey, StationSettings};
 use crate::engine::{Engine, ListenChange};
 use crate::mrt::DumpSettings;
-use crate::policy::{Policies, ROUTING_POLICY_PATH};
+use crate::policy::{DefaultPolicy, Policies, ROUTING_POLICY_PATH};
 use crate::rib::PathAttrs;
 
 /// A reason the configuration cannot run, with the path at fault.
@@ -221,8 +221,34 @@ pub fn check(config: &Config, host: bool) -> Result<(), Problem> {
     Ok(())
 }
 
-/// Checks that every neighbor's chains can be built from `policies`.
+/// Checks that every neighbor's chains, and the import policies of
+/// redistributed routes, can be built from `policies`.
 fn check_chains(plan: &Plan, policies: &Policies) -> Result<(), Problem> {
+    use crate::fib::{FibBackend, FibSettings};
+    if let Some(Some(GlobalSettings {
+        fib: Some(FibSettings {
+            backend: FibBackend::Zebra(z),
+            ..
+        }),
+        ..
+    })) = &plan.global
+    {
+        for r in &z.redistribute {
+            let Some(name) = &r.import_policy else {
+                continue;
+            };
+            policies
+                .chain(std::slice::from_ref(name), DefaultPolicy::Reject)
+                .map_err(|mut p| {
+                    p.path = Some(format!(
+                        "{}/global/ocbgp:fib/redistribute[protocol='{}']/config/import-policy",
+                        bgp_path(),
+                        r.protocol.name()
+                    ));
+                    p
+                })?;
+        }
+    }
     for n in &plan.neighbors {
         let at = |leaf: &str| {
             format!(

@@ -154,7 +154,7 @@ pub fn global(tree: &DataTree<'static>) -> Result<Option<GlobalSettings>, Proble
 
 /// The forwarding table `ocbgp:fib` asks for, if any.
 fn fib(global: &str, g: &Global) -> Result<Option<crate::fib::FibSettings>, Problem> {
-    use crate::fib::{FibBackend, FibSettings, Protocol, ZebraSettings};
+    use crate::fib::{FibBackend, FibSettings, Protocol, Redistribute, ZebraSettings};
     use ocbgp_models::gen::types::{Backend, Protocol as P};
     let f = &g.fib.config;
     if f.backend != Backend::Zebra {
@@ -183,11 +183,14 @@ fn fib(global: &str, g: &Global) -> Result<Option<crate::fib::FibSettings>, Prob
                 .fib
                 .redistribute
                 .iter()
-                .map(|r| match r.protocol {
-                    P::Connected => Protocol::Connected,
-                    P::Static => Protocol::Static,
-                    P::Kernel => Protocol::Kernel,
-                    P::Ospf => Protocol::Ospf,
+                .map(|r| Redistribute {
+                    protocol: match r.protocol {
+                        P::Connected => Protocol::Connected,
+                        P::Static => Protocol::Static,
+                        P::Kernel => Protocol::Kernel,
+                        P::Ospf => Protocol::Ospf,
+                    },
+                    import_policy: r.config.import_policy.clone(),
                 })
                 .collect();
             FibBackend::Zebra(ZebraSettings {

@@ -33,7 +33,19 @@ use crate::rib::{PeerIdx, RouteChange};
 use crate::rib_task::{RibCommand, RibHandle};
 
 pub use netlink::Netlink;
-pub use zebra::{Protocol, ZebraSettings};
+pub use zebra::{Protocol, Redistribute, ZebraSettings};
+
+/// What redistributed routes' import policies need: the routing policy in
+/// force and who "we" are (the policies' view of a local route).
+#[derive(Debug, Clone)]
+pub struct RedistributionPolicy {
+    /// The compiled routing policy.
+    pub policies: crate::policy::Policies,
+    /// Our AS.
+    pub asn: u32,
+    /// Our router id.
+    pub router_id: std::net::Ipv4Addr,
+}
 
 /// Where best paths go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +197,7 @@ pub struct Fib {
     settings: FibSettings,
     stats: Arc<FibStats>,
     stop: watch::Sender<bool>,
+    policy: watch::Sender<RedistributionPolicy>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -204,9 +217,11 @@ impl Fib {
         prepared: Prepared,
         rib: RibHandle,
         restart: Arc<RestartState>,
+        policy: RedistributionPolicy,
     ) -> Fib {
         let stats = Arc::new(FibStats::default());
         let (stop, stop_rx) = watch::channel(false);
+        let (policy, policy_rx) = watch::channel(policy);
         let task = match (prepared, &settings.backend) {
             (Prepared::Zebra, FibBackend::Zebra(z)) => {
                 tracing::info!(
@@ -219,6 +234,7 @@ impl Fib {
                     rib,
                     stats.clone(),
                     stop_rx,
+                    policy_rx,
                 ))
             }
             (Prepared::Netlink(kernel), _) => {
@@ -236,8 +252,15 @@ impl Fib {
             settings,
             stats,
             stop,
+            policy,
             task,
         }
+    }
+
+    /// New routing policy (or AS): redistributed routes go through their
+    /// import policies again.
+    pub fn set_policy(&self, policy: RedistributionPolicy) {
+        self.policy.send_replace(policy);
     }
 
     /// Its settings.

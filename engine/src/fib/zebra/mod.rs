@@ -34,9 +34,11 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch};
 
-use super::{apply, gateways, read_all, FibStats, Gateways, Want};
-use crate::rib::{PathAttrs, RouteChange};
+use super::{apply, gateways, read_all, FibStats, Gateways, RedistributionPolicy, Want};
+use crate::policy::DefaultPolicy;
+use crate::rib::{Interner, PathAttrs, PeerInfo, PolicyRoute, RouteChange, RoutePolicy};
 use crate::rib_task::{RibCommand, RibHandle};
+use crate::rpki::Vrps;
 use crate::wire::{AsPath, Attributes, Origin};
 
 /// A protocol whose routes are taken from zebra.
@@ -53,6 +55,28 @@ pub enum Protocol {
 }
 
 impl Protocol {
+    /// Its name in the model.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Connected => "CONNECTED",
+            Protocol::Static => "STATIC",
+            Protocol::Kernel => "KERNEL",
+            Protocol::Ospf => "OSPF",
+        }
+    }
+
+    /// The protocol of a ZAPI route type, if it is one of these.
+    fn of_route_type(t: u8) -> Option<Protocol> {
+        [
+            Protocol::Connected,
+            Protocol::Static,
+            Protocol::Kernel,
+            Protocol::Ospf,
+        ]
+        .into_iter()
+        .find(|p| p.route_types().iter().any(|(_, r)| *r == t))
+    }
+
     /// Its ZAPI route types for IPv4 and IPv6.
     fn route_types(self) -> [(u8, u8); 2] {
         use codec::{afi, route_type as t};
@@ -71,7 +95,17 @@ pub struct ZebraSettings {
     /// zebra's ZAPI socket.
     pub socket: PathBuf,
     /// Protocols redistributed into BGP.
-    pub redistribute: Vec<Protocol>,
+    pub redistribute: Vec<Redistribute>,
+}
+
+/// One protocol redistributed into BGP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Redistribute {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The policy its routes go through (by name); `None`: all, as they
+    /// are.
+    pub import_policy: Option<String>,
 }
 
 /// The first wait before connecting again.
@@ -154,8 +188,8 @@ impl Link {
             codec::router_id_add(codec::afi::IP),
             codec::interface_add(),
         ];
-        for p in &settings.redistribute {
-            for (afi, t) in p.route_types() {
+        for r in &settings.redistribute {
+            for (afi, t) in r.protocol.route_types() {
                 hello.push(codec::redistribute_add(afi, t));
             }
         }
@@ -199,8 +233,14 @@ struct Zebra {
     sent: HashMap<IpNet, Gateways>,
     /// What zebra refused (what it installed is in `stats`).
     failed: HashSet<IpNet>,
-    /// Routes taken from zebra, originated in the RIB.
-    redistributed: HashSet<IpNet>,
+    /// Routes taken from zebra: their protocol and attributes before
+    /// the import policy.
+    redistributed: HashMap<IpNet, (Protocol, PathAttrs)>,
+    /// Those originated in the RIB (what their policy accepted).
+    originated: HashSet<IpNet>,
+    /// Routing policy, for the redistributed routes' import policies.
+    policy: watch::Receiver<RedistributionPolicy>,
+    interner: Interner,
     link: Option<Link>,
 }
 
@@ -238,8 +278,59 @@ impl Zebra {
     }
 
     fn withdraw_redistributed(&mut self) {
-        for net in self.redistributed.drain() {
+        self.redistributed.clear();
+        for net in self.originated.drain() {
             self.rib.send(RibCommand::WithdrawOriginated(net));
+        }
+    }
+
+    /// Originates `net` as its protocol's import policy says (or withdraws
+    /// it, if the policy rejects it or zebra withdrew it).
+    fn originate(&mut self, net: IpNet) {
+        let out = self.redistributed.get(&net).and_then(|(protocol, attrs)| {
+            let name = self
+                .settings
+                .redistribute
+                .iter()
+                .find(|r| r.protocol == *protocol)?
+                .import_policy
+                .as_ref();
+            let Some(name) = name else {
+                return Some(attrs.clone());
+            };
+            let ctx = self.policy.borrow();
+            let chain = match ctx.policies.chain(std::slice::from_ref(name), DefaultPolicy::Reject) {
+                Ok(c) => c,
+                Err(e) => {
+                    // Checked at commit: a chain that still fails keeps
+                    // the routes out rather than let them in by mistake.
+                    tracing::error!(error = %e, "redistribution: import policy unusable, rejecting");
+                    return None;
+                }
+            };
+            let source = PeerInfo::local(ctx.asn, ctx.router_id);
+            let route = PolicyRoute {
+                prefix: net,
+                attrs: &Arc::new(attrs.clone()),
+                source: &source,
+                target: None,
+                local_asn: ctx.asn,
+                vrps: &Vrps::default(),
+            };
+            chain
+                .apply(&route, &mut self.interner)
+                .map(|a| (*a).clone())
+        });
+        match out {
+            Some(attrs) => {
+                self.originated.insert(net);
+                self.rib.send(RibCommand::Originate(net, Box::new(attrs)));
+            }
+            None => {
+                if self.originated.remove(&net) {
+                    self.rib.send(RibCommand::WithdrawOriginated(net));
+                }
+            }
         }
     }
 
@@ -327,15 +418,15 @@ impl Zebra {
                     next_hop: None,
                 };
                 tracing::debug!(prefix = %r.prefix, route_type = r.route_type, "forwarding table: route redistributed from zebra");
-                self.redistributed.insert(r.prefix);
-                self.rib
-                    .send(RibCommand::Originate(r.prefix, Box::new(attrs)));
+                if let Some(protocol) = Protocol::of_route_type(r.route_type) {
+                    self.redistributed.insert(r.prefix, (protocol, attrs));
+                    self.originate(r.prefix);
+                }
             }
             codec::cmd::REDISTRIBUTE_ROUTE_DEL => {
                 let r = codec::decode_route(body)?;
-                if self.redistributed.remove(&r.prefix) {
-                    self.rib.send(RibCommand::WithdrawOriginated(r.prefix));
-                }
+                self.redistributed.remove(&r.prefix);
+                self.originate(r.prefix);
             }
             // Interfaces, router id, capabilities: nothing here needs
             // them.
@@ -374,6 +465,7 @@ pub(super) async fn run(
     rib: RibHandle,
     stats: Arc<FibStats>,
     mut stop: watch::Receiver<bool>,
+    policy: watch::Receiver<RedistributionPolicy>,
 ) {
     let Some(mut feed) = rib.query(|rib| rib.listen_routes()).await else {
         return;
@@ -386,7 +478,10 @@ pub(super) async fn run(
         want: read_all(&rib).await.unwrap_or_default(),
         sent: HashMap::new(),
         failed: HashSet::new(),
-        redistributed: HashSet::new(),
+        redistributed: HashMap::new(),
+        originated: HashSet::new(),
+        policy,
+        interner: Interner::default(),
         link: None,
     };
     z.publish();
@@ -406,6 +501,13 @@ pub(super) async fn run(
                 }
                 z.withdraw_redistributed();
                 return;
+            }
+            Ok(()) = z.policy.changed() => {
+                // New routing policy: every redistributed route again.
+                let nets: Vec<IpNet> = z.redistributed.keys().copied().collect();
+                for net in nets {
+                    z.originate(net);
+                }
             }
             m = next_inbound(&mut z.link) => {
                 let r = m.and_then(|(c, body)| z.handle(c, &body).map_err(LinkError::from));
