@@ -191,6 +191,13 @@ fn best_paths_go_into_the_kernel_and_leave_it() {
         kernel_routes(&r2, false),
         kernel_routes(&r2, true)
     );
+    // Next hops are judged no more: the unreachable one's path is usable.
+    assert!(
+        wait_until(ROUTE, || d
+            .adj_rib_prefixes(r1.ipv4(), Family::Ipv4Unicast, AdjRib::InPost)
+            .contains(&UNREACHABLE.to_string())),
+        "{UNREACHABLE} still not eligible without a forwarding table"
+    );
     // ON_CHANGE readers hear the routes left the forwarding table.
     assert!(
         wait_until(ROUTE, || subscriber_responses(&sub).iter().any(|r| {

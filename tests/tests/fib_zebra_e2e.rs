@@ -6,7 +6,9 @@
 //! advertised to BIRD, through an import policy once one is set (its
 //! prefix set edited later lets the other one in); a withdraw at gobgpd takes the route out of zebra,
 //! removing the static route withdraws it from BIRD, and a restarted
-//! zebra gets the whole table again.
+//! zebra gets the whole table again. Next hops are tracked through zebra:
+//! a route whose next hop zebra cannot resolve is not eligible until a
+//! static route in FRR makes it reachable.
 
 use std::time::Duration;
 
@@ -22,6 +24,9 @@ const FROM_GOBGP_V6: &str = "2001:db8:100::/48";
 const STATIC: &str = "203.0.113.0/24";
 /// Another static route, kept out by the import policy at first.
 const STATIC_2: &str = "203.0.113.128/25";
+/// gobgpd's route through a next hop nothing reaches at first.
+const FAR: &str = "192.0.2.128/25";
+const FAR_NEXT_HOP: &str = "10.99.99.1";
 
 const BGP: &str =
     "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
@@ -43,7 +48,10 @@ fn best_paths_go_into_zebra_and_static_routes_come_out() {
                     .families(&[Family::Ipv4Unicast, Family::Ipv6Unicast]),
             )
             .route(Originated::new(FROM_GOBGP).next_hop(r1.ipv4()))
-            .route(Originated::new(FROM_GOBGP_V6).next_hop(r1.ipv6())),
+            .route(Originated::new(FROM_GOBGP_V6).next_hop(r1.ipv6()))
+            .route(
+                Originated::new(FAR).next_hop(FAR_NEXT_HOP.parse::<std::net::IpAddr>().unwrap()),
+            ),
     );
     let socket = FrrZebra::dir_of(&r2).join("zserv.api");
     let fib = json!({
@@ -126,8 +134,10 @@ fn best_paths_go_into_zebra_and_static_routes_come_out() {
     let prefix_set = |prefixes: &[&str]| {
         let p: Vec<Value> = prefixes
             .iter()
-            .map(|p| json!({"ip-prefix": p, "masklength-range": "exact",
-                            "config": {"ip-prefix": p, "masklength-range": "exact"}}))
+            .map(|p| {
+                json!({"ip-prefix": p, "masklength-range": "exact",
+                            "config": {"ip-prefix": p, "masklength-range": "exact"}})
+            })
             .collect();
         json!({"name": "STATICS", "config": {"name": "STATICS", "mode": "IPV4"},
                "prefixes": {"prefix": p}})
@@ -139,7 +149,8 @@ fn best_paths_go_into_zebra_and_static_routes_come_out() {
                      "openconfig-bgp-policy:bgp-actions": {"set-community": {"config": {"method": "INLINE", "options": "ADD"},
                          "inline": {"config": {"communities": ["65002:77"]}}}}}},
     ]}});
-    let import = format!("{BGP}/global/ocbgp:fib/redistribute[protocol=STATIC]/config/import-policy");
+    let import =
+        format!("{BGP}/global/ocbgp:fib/redistribute[protocol=STATIC]/config/import-policy");
     d.try_gnmi_set(
         &[],
         &[],
@@ -180,6 +191,32 @@ fn best_paths_go_into_zebra_and_static_routes_come_out() {
             .is_some_and(|r| r.communities.contains(&"65002:77".to_string()))),
         "{STATIC_2} not at BIRD with the community after the set grew: {:?}",
         b.route(STATIC_2)
+    );
+
+    // Next-hop tracking through zebra: FAR's next hop resolves through
+    // nothing, so the path is not eligible (not advertised to BIRD);
+    // a static route to it in FRR makes it eligible.
+    let far_in_post = || {
+        d.adj_rib_prefixes(r1.ipv4(), Family::Ipv4Unicast, AdjRib::InPost)
+            .contains(&FAR.to_string())
+    };
+    assert!(
+        wait_until(ROUTE, || !far_in_post()),
+        "{FAR} eligible though zebra cannot resolve {FAR_NEXT_HOP}"
+    );
+    assert!(b.route(FAR).is_none(), "{FAR} advertised to BIRD");
+    z.try_vtysh(
+        "staticd",
+        &[
+            "configure terminal",
+            &format!("ip route 10.99.99.0/24 {}", r1.ipv4()),
+        ],
+    )
+    .unwrap_or_else(|e| z.fail(&e));
+    assert!(
+        wait_until(ROUTE, || far_in_post() && b.route(FAR).is_some()),
+        "{FAR} not eligible after {FAR_NEXT_HOP} became reachable in zebra; zebra has {:?}",
+        z.routes(FAR)
     );
 
     // A withdraw at gobgpd takes the route out of zebra.

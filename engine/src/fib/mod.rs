@@ -537,6 +537,20 @@ impl Table {
         self.publish();
     }
 
+    /// The table stops: next hops are judged no more, so those found
+    /// unreachable no longer make their paths ineligible.
+    fn forget_next_hops(&mut self) {
+        let lost: Vec<IpAddr> = self
+            .resolved
+            .drain()
+            .filter(|(_, r)| r.is_none())
+            .map(|(nh, _)| nh)
+            .collect();
+        if !lost.is_empty() {
+            self.rib.send(RibCommand::NextHops(Vec::new(), lost));
+        }
+    }
+
     async fn remove_all(&mut self) {
         let all = self.stats.installed.prefixes();
         for net in &all {
@@ -593,6 +607,7 @@ async fn run(
                 if *stop.borrow() {
                     table.remove_all().await;
                 }
+                table.forget_next_hops();
                 return;
             }
             n = feed.recv_many(&mut batch, 1024) => {

@@ -23,6 +23,7 @@
 pub mod codec;
 
 use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -233,6 +234,9 @@ struct Zebra {
     sent: HashMap<IpNet, Gateways>,
     /// What zebra refused (what it installed is in `stats`).
     failed: HashSet<IpNet>,
+    /// Next-hop tracking: the forwarding paths' next hops registered with
+    /// zebra, and whether zebra last said it resolves each.
+    tracked: HashMap<IpAddr, bool>,
     /// Routes taken from zebra: their protocol and attributes before
     /// the import policy.
     redistributed: HashMap<IpNet, (Protocol, PathAttrs)>,
@@ -274,7 +278,43 @@ impl Zebra {
         self.stats.tell(&self.rib, gone);
         self.failed.clear();
         self.withdraw_redistributed();
+        self.forget_next_hops();
         self.publish();
+    }
+
+    /// Without zebra nobody judges next hops: those it called unreachable
+    /// no longer make their paths ineligible (registered again on the
+    /// next connection).
+    fn forget_next_hops(&mut self) {
+        let back: Vec<IpAddr> = self
+            .tracked
+            .iter_mut()
+            .filter(|(_, reachable)| !**reachable)
+            .map(|(nh, reachable)| {
+                *reachable = true;
+                *nh
+            })
+            .collect();
+        if !back.is_empty() {
+            self.rib.send(RibCommand::NextHops(Vec::new(), back));
+        }
+    }
+
+    /// Next hops of `nets`' forwarding paths not registered yet: now they
+    /// are (zebra answers each with a NEXTHOP_UPDATE).
+    fn track(&mut self, nets: &[IpNet]) -> Option<Vec<u8>> {
+        let new: Vec<IpAddr> = nets
+            .iter()
+            .filter_map(|n| self.want.get(n))
+            .flat_map(|w| w.iter().map(|m| m.gateway))
+            .filter(|g| !self.tracked.contains_key(g))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        for g in &new {
+            self.tracked.insert(*g, true);
+        }
+        (!new.is_empty()).then(|| codec::nexthop_register(true, &new))
     }
 
     fn withdraw_redistributed(&mut self) {
@@ -337,10 +377,11 @@ impl Zebra {
     /// Sends the differences for `nets` (nothing without a connection:
     /// the next one sends everything).
     async fn sync(&mut self, nets: impl IntoIterator<Item = IpNet>) {
-        let Some(link) = self.link.as_mut() else {
+        if self.link.is_none() {
             return;
-        };
-        let mut msgs = Vec::new();
+        }
+        let nets: Vec<IpNet> = nets.into_iter().collect();
+        let mut msgs: Vec<Vec<u8>> = self.track(&nets).into_iter().collect();
         let mut changes = Vec::new();
         for net in nets {
             let want = self.want.get(&net).map(gateways);
@@ -356,6 +397,9 @@ impl Zebra {
         if msgs.is_empty() {
             return;
         }
+        let Some(link) = self.link.as_mut() else {
+            return;
+        };
         match link.send(msgs).await {
             Ok(()) => {
                 let nets = changes.iter().map(|(n, _)| *n).collect();
@@ -406,6 +450,22 @@ impl Zebra {
                 self.publish();
                 self.stats.tell(&self.rib, vec![net]);
             }
+            codec::cmd::NEXTHOP_UPDATE => {
+                let (nh, resolved_by) = codec::decode_nexthop_update(body)?;
+                let reachable = resolved_by > 0;
+                if let Some(was) = self.tracked.get_mut(&nh) {
+                    if *was != reachable {
+                        *was = reachable;
+                        tracing::info!(next_hop = %nh, reachable, "next-hop tracking: zebra says the next hop changed");
+                        let (lost, back) = if reachable {
+                            (Vec::new(), vec![nh])
+                        } else {
+                            (vec![nh], Vec::new())
+                        };
+                        self.rib.send(RibCommand::NextHops(lost, back));
+                    }
+                }
+            }
             codec::cmd::REDISTRIBUTE_ROUTE_ADD => {
                 let r = codec::decode_route(body)?;
                 let attrs = PathAttrs {
@@ -443,6 +503,8 @@ impl Zebra {
                 tracing::info!(socket = %self.settings.socket.display(), "forwarding table: connected to zebra");
                 self.link = Some(link);
                 self.sent.clear();
+                // Every next hop is registered again on this connection.
+                self.tracked.clear();
                 let all: Vec<IpNet> = self.want.keys().copied().collect();
                 self.sync(all).await;
                 self.publish();
@@ -478,6 +540,7 @@ pub(super) async fn run(
         want: read_all(&rib).await.unwrap_or_default(),
         sent: HashMap::new(),
         failed: HashSet::new(),
+        tracked: HashMap::new(),
         redistributed: HashMap::new(),
         originated: HashSet::new(),
         policy,
@@ -500,6 +563,7 @@ pub(super) async fn run(
                     }
                 }
                 z.withdraw_redistributed();
+                z.forget_next_hops();
                 return;
             }
             Ok(()) = z.policy.changed() => {
