@@ -290,6 +290,7 @@ const FULL_TOML: &str = r#"[global.config]
   url = "unix:/run/frr/zserv.api"
   version = 6
   redistribute-route-type-list = ["connect", "static", "babel"]
+  nexthop-trigger-enable = true
 "#;
 
 #[test]
@@ -596,6 +597,8 @@ fn toml_converts_every_section_and_reports_what_cannot_map() {
     );
     assert_eq!(xa["set-ext-community"]["config"]["options"], "REPLACE");
 
+    // Next-hop tracking through zebra is always on in ocbgpd.
+    assert!(!stderr.contains("nexthop-trigger"), "{stderr}");
     // What cannot map is named, by its GoBGP path; nothing mapped is.
     for expected in [
         "zebra.config.redistribute-route-type-list:",

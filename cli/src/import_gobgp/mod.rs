@@ -410,13 +410,16 @@ fn zebra_fib(root: &Obj<'_>) -> Option<Value> {
             redistribute.push(protocol);
         }
     }
-    c.skip(
-        "nexthop-trigger-enable",
-        "zebra resolves next hops itself with ocbgpd's zebra backend",
-    );
+    // ocbgpd always tracks next hops through zebra, at once.
+    if c.bool("nexthop-trigger-enable") == Some(false) {
+        c.report().unmapped(
+            c.at("nexthop-trigger-enable"),
+            "ocbgpd always tracks next hops through zebra",
+        );
+    }
     c.skip(
         "nexthop-trigger-delay",
-        "no next-hop tracking through zebra",
+        "ocbgpd acts on zebra's next-hop updates at once",
     );
     c.skip("mpls-label-range-size", "ocbgpd has no MPLS VPN");
     c.skip("software-name", "ocbgpd speaks FRR's ZAPI 6");
