@@ -191,6 +191,17 @@ fn invalid_routes_are_dropped_and_vrp_changes_apply_without_reset() {
     );
 
     // The ROA for WRONG_ORIGIN now names AS 65001: valid, without a reset.
+    // A telemetry subscriber to the Loc-RIB follows the validation states.
+    let loc_rib = format!(
+        "{BGP}/rib/afi-safis/afi-safi[afi-safi-name=IPV4_UNICAST]/ipv4-unicast/loc-rib/routes"
+    );
+    let sub = d.synced_subscriber("rib-subscriber", &loc_rib, UP);
+    let told = |prefix: &str, state: &str| {
+        let want = format!(r#""ocbgp:rpki-validation": "{state}""#);
+        subscriber_responses(&sub)
+            .iter()
+            .any(|r| r.contains(prefix) && r.contains(&want))
+    };
     let sessions_before = b.received_counts(r2.ipv4());
     write_vrps(&vrps, &[(VALID, 24, 65001), (WRONG_ORIGIN, 24, 65001)]);
     b.wait_route(WRONG_ORIGIN, ROUTE);
@@ -199,6 +210,23 @@ fn invalid_routes_are_dropped_and_vrp_changes_apply_without_reset() {
         Some("VALID")
     );
     assert!(b.route(TOO_SPECIFIC).is_none());
+    assert!(
+        wait_until(ROUTE, || told(WRONG_ORIGIN, "VALID")),
+        "the subscriber was not told {WRONG_ORIGIN} is valid: {}",
+        sub.log()
+    );
+    // VALID's ROA goes: still accepted (only INVALID is rejected), and
+    // readers hear it is NOT_FOUND now.
+    write_vrps(&vrps, &[(WRONG_ORIGIN, 24, 65001)]);
+    assert!(
+        wait_until(ROUTE, || told(VALID, "NOT_FOUND")),
+        "the subscriber was not told {VALID} is not found: {}",
+        sub.log()
+    );
+    assert_eq!(
+        validation(&d, "loc-rib", VALID).as_deref(),
+        Some("NOT_FOUND")
+    );
     let now = b.received_counts(r2.ipv4());
     assert!(
         now.updates > sessions_before.updates,

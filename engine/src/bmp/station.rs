@@ -900,6 +900,7 @@ mod tests {
             best,
             multipath: best,
             stale: false,
+            validation: None,
         };
         // Two paths touched, one best: one announcement.
         c.changes(&mut vec![set(1, true), set(2, false)]).unwrap();

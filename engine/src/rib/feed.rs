@@ -71,6 +71,9 @@ pub enum RouteChange {
         multipath: bool,
         /// Kept stale over its peer's restart.
         stale: bool,
+        /// Its origin validation (of the received attributes), while RPKI
+        /// gives VRPs.
+        validation: Option<crate::rpki::Validation>,
     },
     /// The path went.
     Gone {

@@ -102,6 +102,7 @@ fn same_outcome(a: &Option<Attrs>, b: &Option<Attrs>) -> bool {
 struct Facts<'a> {
     stale: &'a dyn Fn(PeerIdx, IpNet, u32) -> bool,
     multipath: &'a dyn Fn(&Dest) -> usize,
+    validation: &'a dyn Fn(IpNet, &Attrs) -> Option<crate::rpki::Validation>,
 }
 
 /// The NLRI of a stored path (path id 0: none).
@@ -1078,12 +1079,15 @@ impl Rib {
         v6.dedup();
         for &(key, peer, id) in &v4 {
             self.rejudge_v4(key, peer, id);
-            // Export policies may look at validation too.
+            // Export policies may look at validation too; state readers
+            // following the feed see the new validation state.
             self.v4.mark_dirty(key);
+            self.v4.touch(key, peer, id);
         }
         for &(key, peer, id) in &v6 {
             self.rejudge_v6(key, peer, id);
             self.v6.mark_dirty(key);
+            self.v6.touch(key, peer, id);
         }
     }
 
@@ -1456,9 +1460,11 @@ impl Rib {
         let mut changes = Vec::with_capacity(t4.len() + t6.len() + sent.len());
         let stale = |peer, net, id| self.is_stale(peer, net, id);
         let multipath = |d: &Dest| self.multipath(d);
+        let validation = |net, a: &Attrs| (!self.vrps.is_empty()).then(|| self.validation(net, a));
         let facts = Facts {
             stale: &stale,
             multipath: &multipath,
+            validation: &validation,
         };
         Self::changes_of(&self.v4, Family::IPV4_UNICAST, &t4, &facts, &mut changes);
         Self::changes_of(&self.v6, Family::IPV6_UNICAST, &t6, &facts, &mut changes);
@@ -1495,6 +1501,7 @@ impl Rib {
                             .any(|m| m.peer == peer && m.path_id == path_id)
                     }),
                     stale: (facts.stale)(peer, net, path_id),
+                    validation: (facts.validation)(net, &p.received),
                 }),
                 None => out.push(RouteChange::Gone {
                     family,

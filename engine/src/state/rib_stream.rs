@@ -312,10 +312,12 @@ pub(crate) fn route_nodes(
     attrs: &Attrs,
     best: Option<bool>,
     stale: bool,
+    validation: Option<Validation>,
 ) -> Vec<StreamNode> {
     let marks = Marks {
         best,
         stale,
+        validation,
         ..Marks::default()
     };
     route_nodes_indexed(prefix, origin, path_id, Indexes::of(attrs), marks)
@@ -627,7 +629,7 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                     for (net, pre, _) in &out {
                         tx.push(route_entry(
                             &t[2],
-                            route_nodes(*net, None, 0, pre, None, false),
+                            route_nodes(*net, None, 0, pre, None, false, None),
                             false,
                         ))?;
                     }
@@ -636,7 +638,7 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                     for (net, _, post) in &out {
                         tx.push(route_entry(
                             &t[3],
-                            route_nodes(*net, None, 0, post, None, false),
+                            route_nodes(*net, None, 0, post, None, false, None),
                             false,
                         ))?;
                     }
@@ -647,14 +649,14 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                 if sel.tables.out_pre {
                     tx.push(route_entry(
                         &t[2],
-                        route_nodes(net, None, 0, &pre, None, false),
+                        route_nodes(net, None, 0, &pre, None, false, None),
                         false,
                     ))?;
                 }
                 if sel.tables.out_post {
                     tx.push(route_entry(
                         &t[3],
-                        route_nodes(net, None, 0, &post, None, false),
+                        route_nodes(net, None, 0, &post, None, false, None),
                         false,
                     ))?;
                 }
@@ -899,13 +901,14 @@ fn convert(
             accepted,
             best,
             stale,
+            validation,
             ..
         } => (
             family,
             net,
             peer,
             path_id,
-            Some((received, accepted, best, stale)),
+            Some((received, accepted, best, stale, validation)),
         ),
         RouteChange::Gone {
             family,
@@ -924,10 +927,10 @@ fn convert(
         let origin = origin_scalar(peer, names);
         match now
             .as_ref()
-            .and_then(|(_, acc, _, stale)| Some((acc.as_ref()?, *stale)))
+            .and_then(|(_, acc, _, stale, v)| Some((acc.as_ref()?, *stale, *v)))
         {
-            Some((acc, stale)) => {
-                let nodes = route_nodes(net, Some(origin), path_id, acc, None, stale);
+            Some((acc, stale, v)) => {
+                let nodes = route_nodes(net, Some(origin), path_id, acc, None, stale, v);
                 out.push(StreamChange::Update(route_entry(loc_routes, nodes, true)));
             }
             None => out.push(StreamChange::Delete(route_path(
@@ -965,8 +968,8 @@ fn convert(
     if sel.tables.in_pre {
         let routes = routes_of(&nbr, "adj-rib-in-pre");
         match &now {
-            Some((received, _, _, stale)) => {
-                let nodes = route_nodes(net, None, path_id, received, None, *stale);
+            Some((received, _, _, stale, v)) => {
+                let nodes = route_nodes(net, None, path_id, received, None, *stale, *v);
                 out.push(StreamChange::Update(route_entry(&routes, nodes, false)));
             }
             None => out.push(StreamChange::Delete(route_path(&routes, keys()))),
@@ -975,8 +978,8 @@ fn convert(
     if sel.tables.in_post {
         let routes = routes_of(&nbr, "adj-rib-in-post");
         match &now {
-            Some((_, Some(acc), best, stale)) => {
-                let nodes = route_nodes(net, None, path_id, acc, Some(*best), *stale);
+            Some((_, Some(acc), best, stale, v)) => {
+                let nodes = route_nodes(net, None, path_id, acc, Some(*best), *stale, *v);
                 out.push(StreamChange::Update(route_entry(&routes, nodes, false)));
             }
             _ => out.push(StreamChange::Delete(route_path(&routes, keys()))),
