@@ -14,9 +14,10 @@
 //! (`tests/tests/library_e2e.rs`):
 //!
 //! ```text
-//! peer 192.0.2.2 ACTIVE -> OPENSENT
-//! route + 198.51.100.0/24 from 192.0.2.2 best next-hop 192.0.2.2 as-path 65002
-//! list ipv6-unicast 2001:db8:1::/64 from local best next-hop 2001:db8::1 communities 0:100 0:200
+//! peer 192.0.2.2 OPENCONFIRM -> ESTABLISHED
+//! list ipv4-unicast 10.0.0.0/24 from local best next-hop 10.0.0.1 origin Igp as-path [6762 39919 65000 35753 65000]
+//! route + 198.51.100.0/24 from 192.0.2.2 best next-hop 192.0.2.2 origin Igp as-path [65002] communities 65002:7
+//! route - 198.51.100.0/24 from 192.0.2.2
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr};
