@@ -40,6 +40,8 @@
 //!
 //! `examples/embed.rs` is the whole program of GoBGP's embedding example.
 
+#![deny(missing_docs)]
+
 pub mod bmp;
 pub mod config;
 pub mod engine;

@@ -20,8 +20,6 @@
 //! | `WatchEvent` (table)   | [`BgpServer::watch_routes`]                 |
 //! | `StopBgp`              | [`BgpServer::stop`], or dropping the server |
 
-#![warn(missing_docs)]
-
 mod list;
 mod peer;
 mod route;
