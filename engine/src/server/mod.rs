@@ -32,7 +32,7 @@ use ipnet::IpNet;
 pub use list::{Destination, PathEntry, PathSource, Table};
 pub use peer::{PeerSettings, PeerStatus};
 pub use route::Route;
-pub use watch::{PeerEvent, PeerWatch, RouteEvent, RouteUpdate, RouteWatch};
+pub use watch::{PeerEvent, PeerWatch, RouteEvent, RouteUpdate, RouteWatch, Watch};
 
 pub use crate::config::{GlobalSettings, ListenSettings};
 pub use crate::engine::ClearMode;
@@ -240,7 +240,7 @@ impl BgpServer {
     /// now. See [`PeerWatch`] for what happens to a watcher that falls
     /// behind.
     pub fn watch_peers(&self) -> PeerWatch {
-        PeerWatch::new(self.engine.watch_states())
+        watch::peers(self.engine.watch_states())
     }
 
     /// Every change of the Loc-RIB and the Adj-RIBs-In from now on: paths
@@ -248,7 +248,7 @@ impl BgpServer {
     /// tables after this for what is there now. See [`RouteWatch`] for
     /// what happens to a watcher that falls behind.
     pub async fn watch_routes(&self) -> Result<RouteWatch, ServerError> {
-        RouteWatch::start(self.engine.clone()).await
+        watch::routes(self.engine.clone()).await
     }
 
     /// The engine behind the server, for what this API does not cover.

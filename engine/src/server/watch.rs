@@ -26,43 +26,49 @@ pub enum PeerEvent {
     Lagged(u64),
 }
 
-/// Every peer's session state changes, in the order each session made
-/// them: a [`Stream`] of [`PeerEvent`]s, or [`PeerWatch::recv`].
-///
-/// Bounded: the speaker never waits for a watcher. One that has not read
-/// [`STATE_CHANGES_QUEUED`](crate::engine::STATE_CHANGES_QUEUED) changes
-/// loses the oldest and is told how many with [`PeerEvent::Lagged`].
-/// Ends when the server is dropped.
-pub struct PeerWatch {
-    inner: BoxStream<'static, PeerEvent>,
+/// A stream of events from the speaker, read with [`Watch::recv`] or as a
+/// [`Stream`]: [`PeerWatch`] or [`RouteWatch`].
+pub struct Watch<T> {
+    inner: BoxStream<'static, T>,
 }
 
-impl PeerWatch {
-    pub(super) fn new(rx: broadcast::Receiver<StateChange>) -> PeerWatch {
-        let inner = futures::stream::unfold(rx, |mut rx| async move {
-            let event = match rx.recv().await {
-                Ok(change) => PeerEvent::State(change),
-                Err(broadcast::error::RecvError::Lagged(n)) => PeerEvent::Lagged(n),
-                Err(broadcast::error::RecvError::Closed) => return None,
-            };
-            Some((event, rx))
-        });
-        PeerWatch {
-            inner: inner.boxed(),
-        }
-    }
-
-    /// The next event; `None` once the server is gone.
-    pub async fn recv(&mut self) -> Option<PeerEvent> {
+impl<T> Watch<T> {
+    /// The next event; `None` once there will be none.
+    pub async fn recv(&mut self) -> Option<T> {
         self.inner.next().await
     }
 }
 
-impl Stream for PeerWatch {
-    type Item = PeerEvent;
+impl<T> Stream for Watch<T> {
+    type Item = T;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<PeerEvent>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         self.inner.poll_next_unpin(cx)
+    }
+}
+
+/// Every peer's session state changes, in the order each session made
+/// them.
+///
+/// Bounded: the speaker never waits for a watcher. One that has not read
+/// [`STATE_CHANGES_QUEUED`](crate::engine::STATE_CHANGES_QUEUED) changes
+/// loses the oldest and is told how many with [`PeerEvent::Lagged`].
+/// Ends when the engine is gone (the server and its route watches
+/// dropped).
+pub type PeerWatch = Watch<PeerEvent>;
+
+/// The watch of `rx`'s state changes.
+pub(super) fn peers(rx: broadcast::Receiver<StateChange>) -> PeerWatch {
+    let inner = futures::stream::unfold(rx, |mut rx| async move {
+        let event = match rx.recv().await {
+            Ok(change) => PeerEvent::State(change),
+            Err(broadcast::error::RecvError::Lagged(n)) => PeerEvent::Lagged(n),
+            Err(broadcast::error::RecvError::Closed) => return None,
+        };
+        Some((event, rx))
+    });
+    Watch {
+        inner: inner.boxed(),
     }
 }
 
@@ -111,51 +117,34 @@ pub enum RouteEvent {
 }
 
 /// The changes of the Loc-RIB and the Adj-RIBs-In, after each batch of
-/// work of the RIB task, in order: a [`Stream`] of [`RouteEvent`]s, or
-/// [`RouteWatch::recv`]. It is the route change feed gNMI's on-change
-/// subscriptions read.
+/// work of the RIB task, in order. It is the route change feed gNMI's
+/// on-change subscriptions read.
 ///
 /// Bounded: the RIB never waits for a watcher. One that has
 /// [`FEED_CAPACITY`] changes unread misses the following ones and, as
 /// soon as it has read some, gets [`RouteEvent::Lagged`]. Ends when BGP
 /// stops or restarts (a new AS or router id: a new RIB).
-pub struct RouteWatch {
-    inner: BoxStream<'static, RouteEvent>,
-}
+pub type RouteWatch = Watch<RouteEvent>;
 
-impl RouteWatch {
-    pub(super) async fn start(engine: Engine) -> Result<RouteWatch, ServerError> {
-        let rib = engine.rib().ok_or(EngineError::NotRunning)?;
-        let rx = rib
-            .query(|rib| rib.listen_routes_with(FEED_CAPACITY, false))
-            .await
-            .ok_or(ServerError::RibGone)?;
-        let names = Names::new(engine);
-        let inner = futures::stream::unfold((rx, names), |(mut rx, mut names)| async move {
-            loop {
-                let change = rx.recv().await?;
-                if let Some(event) = convert(change, &mut names) {
-                    return Some((event, (rx, names)));
-                }
+/// A watch of `engine`'s route changes from now on.
+pub(super) async fn routes(engine: Engine) -> Result<RouteWatch, ServerError> {
+    let rib = engine.rib().ok_or(EngineError::NotRunning)?;
+    let rx = rib
+        .query(|rib| rib.listen_routes_with(FEED_CAPACITY, false))
+        .await
+        .ok_or(ServerError::RibGone)?;
+    let names = Names::new(engine);
+    let inner = futures::stream::unfold((rx, names), |(mut rx, mut names)| async move {
+        loop {
+            let change = rx.recv().await?;
+            if let Some(event) = convert(change, &mut names) {
+                return Some((event, (rx, names)));
             }
-        });
-        Ok(RouteWatch {
-            inner: inner.boxed(),
-        })
-    }
-
-    /// The next event; `None` once the RIB is gone.
-    pub async fn recv(&mut self) -> Option<RouteEvent> {
-        self.inner.next().await
-    }
-}
-
-impl Stream for RouteWatch {
-    type Item = RouteEvent;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<RouteEvent>> {
-        self.inner.poll_next_unpin(cx)
-    }
+        }
+    });
+    Ok(Watch {
+        inner: inner.boxed(),
+    })
 }
 
 /// The event a feed change makes, if any: session events are the peer
