@@ -346,6 +346,28 @@ pub struct ResolvedNeighbor {
     pub limits: [FamilyLimits; 2],
 }
 
+impl ResolvedNeighbor {
+    /// A neighbor running `session` with nothing else configured: no
+    /// routing policy (every route accepted and sent, every community
+    /// kind), no reflection or route-server role, no prefix limits, the
+    /// model's AS-path options.
+    pub fn new(session: PeerConfig) -> ResolvedNeighbor {
+        let (inbound, outbound) = AsPathOptions::default().rules(&session);
+        ResolvedNeighbor {
+            session,
+            rr_client: false,
+            rs_client: false,
+            import: None,
+            export: None,
+            add_path_eligible: Default::default(),
+            cluster_id: None,
+            inbound,
+            outbound,
+            limits: [FamilyLimits::default(); 2],
+        }
+    }
+}
+
 /// How a neighbor's AS_PATHs are checked on receipt and built on export,
 /// beyond RFC 4271 (`as-path-options` and our `local-as` leaves).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

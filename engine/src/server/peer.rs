@@ -4,9 +4,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use super::ServerError;
-use crate::config::{AsPathOptions, GlobalSettings, ResolvedNeighbor};
+use crate::config::{GlobalSettings, ResolvedNeighbor};
 use crate::engine::Neighbor;
-use crate::rib::{CommunityKinds, FamilyLimits};
+use crate::rib::CommunityKinds;
 use crate::session::{FamilyConfig, PeerConfig, Timers, BGP_PORT};
 use crate::stats::{PeerStats, SessionFacts, SessionState};
 use crate::wire::Family;
@@ -182,20 +182,11 @@ impl PeerSettings {
             s.families = families;
         }
         s.validate()?;
-        let (inbound, mut outbound) = AsPathOptions::default().rules(&s);
-        outbound.communities = [self.send_communities; 2];
-        Ok(ResolvedNeighbor {
-            session: s,
-            rr_client: self.route_reflector_client,
-            rs_client: self.route_server_client,
-            import: None,
-            export: None,
-            add_path_eligible: Default::default(),
-            cluster_id: None,
-            inbound,
-            outbound,
-            limits: [FamilyLimits::default(); 2],
-        })
+        let mut n = ResolvedNeighbor::new(s);
+        n.rr_client = self.route_reflector_client;
+        n.rs_client = self.route_server_client;
+        n.outbound.communities = [self.send_communities; 2];
+        Ok(n)
     }
 }
 
