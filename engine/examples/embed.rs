@@ -100,7 +100,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     print_table(&server, Family::IPV6_UNICAST).await?;
 
     let deadline = tokio::time::sleep(Duration::from_secs(args.seconds));
-    tokio::pin!(deadline);
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(deadline, interrupted);
     loop {
         tokio::select! {
             Some(event) = peers.recv() => match event {
@@ -131,7 +132,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 RouteEvent::Lagged => println!("route watch lagged: list the tables again"),
             },
             _ = &mut deadline => break,
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut interrupted => break,
         }
     }
     server.stop();
