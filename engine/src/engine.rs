@@ -23,7 +23,7 @@ use crate::rib::{
 use crate::rib_task::{RibCommand, RibHandle};
 use crate::rpki::{CacheSettings, CacheState, Rpki};
 use crate::session::{self, PeerConfig, PeerHandle};
-use crate::stats::PeerStats;
+use crate::stats::{PeerStats, StateChange};
 use crate::transport::{Listener, PreparedBind};
 
 /// One configured neighbor as the engine runs it.
@@ -127,7 +127,13 @@ struct Inner {
     mrt: Dumps,
     /// RPKI caches.
     rpki: Rpki,
+    /// Every session's state changes, to whoever watches.
+    states: tokio::sync::broadcast::Sender<StateChange>,
 }
+
+/// State changes kept for a watcher that has not read them yet; one that
+/// falls further behind is told how many it missed.
+pub const STATE_CHANGES_QUEUED: usize = 1024;
 
 /// The BGP speaker. Cheap to clone; every call returns at once (work goes
 /// to the engine's tasks), so it can be driven from a configuration
@@ -199,6 +205,7 @@ impl Engine {
                     bmp: Stations::new(source.clone()),
                     mrt: Dumps::new(source.clone()),
                     rpki: Rpki::new(source),
+                    states: tokio::sync::broadcast::channel(STATE_CHANGES_QUEUED).0,
                 }
             }),
         };
@@ -296,7 +303,7 @@ impl Engine {
                     resolved.session.router_id = global.router_id;
                     resolved.inbound.local_asn = resolved.session.local_asn();
                     self.inner.listener.remove_peer(addr);
-                    start_neighbor(&mut new, &self.inner.listener, resolved, &policies);
+                    start_neighbor(&mut new, &self.inner, resolved, &policies);
                 }
             }
             if let Some(old) = old_fib {
@@ -445,7 +452,7 @@ impl Engine {
                 n.take(neighbor);
                 apply_chains(&r.rib, &mut r.chains, n, &policies);
             }
-            None => start_neighbor(r, &self.inner.listener, neighbor, &policies),
+            None => start_neighbor(r, &self.inner, neighbor, &policies),
         }
         Ok(())
     }
@@ -611,6 +618,15 @@ impl Engine {
         self.inner.mrt.stop_all(limit).await;
     }
 
+    /// Every neighbor's session state changes from now on, as they happen.
+    /// The receiver holds the last [`STATE_CHANGES_QUEUED`] changes it has
+    /// not read; past that it reports `Lagged` with the number missed and
+    /// goes on with the newest (read [`Engine::neighbors`] for the states
+    /// then).
+    pub fn watch_states(&self) -> tokio::sync::broadcast::Receiver<StateChange> {
+        self.inner.states.subscribe()
+    }
+
     /// The socket addresses the BGP listener has bound.
     pub fn listening(&self) -> Vec<std::net::SocketAddr> {
         self.inner.listener.local_addrs()
@@ -716,12 +732,8 @@ fn start_fib(
     }
 }
 
-fn start_neighbor(
-    r: &mut Running,
-    listener: &Listener,
-    neighbor: ResolvedNeighbor,
-    policies: &Policies,
-) {
+fn start_neighbor(r: &mut Running, inner: &Inner, neighbor: ResolvedNeighbor, policies: &Policies) {
+    let listener = &inner.listener;
     let idx = r.free.pop().unwrap_or_else(|| {
         let idx = PeerIdx(r.next_idx);
         r.next_idx += 1;
@@ -735,8 +747,8 @@ fn start_neighbor(
         // Our restart waits for its End-of-RIB (RFC 4724 4.1).
         r.rib.send(RibCommand::ExpectEndOfRib(idx));
     }
-    let stats = Arc::new(PeerStats::default());
     let addr = neighbor.session.remote;
+    let stats = Arc::new(PeerStats::watched(addr, inner.states.clone()));
     let handle = session::spawn(
         idx,
         neighbor.session.clone(),

@@ -2,9 +2,12 @@
 //! updates them and management that reads them: atomics for counters, a
 //! mutex for the few facts that change once per session.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::broadcast;
 
 use crate::wire::{Capabilities, MessageType, Negotiated};
 
@@ -119,10 +122,32 @@ pub struct SessionFacts {
     pub last_error: Option<String>,
 }
 
+/// A session's move from one state to another, as
+/// [`PeerStats::set_state`] publishes it to the engine's state watchers
+/// ([`Engine::watch_states`](crate::engine::Engine::watch_states)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateChange {
+    /// The neighbor's address.
+    pub peer: IpAddr,
+    /// The state it left.
+    pub previous: SessionState,
+    /// The state it is in now.
+    pub state: SessionState,
+}
+
+/// Where a peer's state changes go.
+#[derive(Debug)]
+struct StateSink {
+    peer: IpAddr,
+    tx: broadcast::Sender<StateChange>,
+}
+
 /// Everything management reads about one peer's session.
 #[derive(Debug, Default)]
 pub struct PeerStats {
     state: AtomicU8,
+    /// Told of every state change, when someone may listen.
+    sink: Option<StateSink>,
     /// Times the session reached Established.
     pub established_transitions: AtomicU64,
     /// Unix time (seconds) the session last reached Established.
@@ -139,14 +164,35 @@ pub struct PeerStats {
 }
 
 impl PeerStats {
+    /// Stats of `peer` whose state changes are sent to `tx` (never
+    /// waiting: a watcher that falls behind misses changes and is told so
+    /// by its receiver).
+    pub fn watched(peer: IpAddr, tx: broadcast::Sender<StateChange>) -> PeerStats {
+        PeerStats {
+            sink: Some(StateSink { peer, tx }),
+            ..PeerStats::default()
+        }
+    }
+
     /// The session state.
     pub fn state(&self) -> SessionState {
         SessionState::from_u8(self.state.load(Ordering::Relaxed))
     }
 
-    /// Records a state change; counts transitions to Established.
+    /// Records a state change; counts transitions to Established and
+    /// tells the watchers.
     pub fn set_state(&self, state: SessionState) {
         let old = self.state.swap(state as u8, Ordering::Relaxed);
+        if old != state as u8 {
+            if let Some(sink) = &self.sink {
+                // Err only when nobody watches.
+                let _ = sink.tx.send(StateChange {
+                    peer: sink.peer,
+                    previous: SessionState::from_u8(old),
+                    state,
+                });
+            }
+        }
         if state == SessionState::Established && old != SessionState::Established as u8 {
             self.established_transitions.fetch_add(1, Ordering::Relaxed);
             let now = SystemTime::now()

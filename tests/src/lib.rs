@@ -34,6 +34,24 @@ pub fn bin_path(name: &str) -> PathBuf {
     path
 }
 
+/// Path of one of the workspace's example programs (`embed` of the
+/// engine), built in the `examples` folder next to the binaries:
+/// `cargo build --workspace --bins --examples` (scripts/test does).
+pub fn example_path(name: &str) -> PathBuf {
+    let bin = bin_path("ocbgpd");
+    let path = bin
+        .parent()
+        .expect("target dir")
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run `cargo build --workspace --examples` first (scripts/test does)",
+        path.display()
+    );
+    path
+}
+
 /// Waits until `cond` holds, checking every 20 ms, for at most `limit`.
 /// Returns whether it held.
 pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 
 use super::encode::{self, PeerHeader, Stat, UpdateEncoder};
 use super::{RibSource, StationSettings, StationStats};
-use crate::rib::{Attrs, PathAttrs, PeerIdx, Rib, RouteChange, RouteKey, SessionUp};
+use crate::rib::{Advertised, Attrs, PathAttrs, PeerIdx, Rib, RouteChange, RouteKey, SessionUp};
 use crate::rib_task::RibHandle;
 use crate::wire::{Capabilities, CodecConfig, Family, Open, PeerKind};
 
@@ -621,7 +621,7 @@ impl Conn {
     }
 
     /// The Adj-RIB-Out dump of one peer and family: what export sends it.
-    fn dump_adj_out(&mut self, peer: PeerIdx, family: Family, routes: &[(IpNet, Attrs, Attrs)]) {
+    fn dump_adj_out(&mut self, peer: PeerIdx, family: Family, routes: &[Advertised]) {
         let Some(p) = self.peers.get(&peer) else {
             return;
         };
@@ -630,7 +630,7 @@ impl Conn {
             time: SystemTime::now(),
             ..p.header
         };
-        for (net, _, post) in routes {
+        for Advertised { net, post, .. } in routes {
             self.scratch.clear();
             // Export's path identifier when add-path send is on (one path).
             if let Err(e) = p

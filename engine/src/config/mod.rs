@@ -16,8 +16,8 @@ use ocbgp_models::gen::types::AfiSafiType;
 use ocbgp_models::gen::{ChangeSet, ListKind, Op};
 
 pub use resolve::{
-    bgp_path, graceful_restart_window, DynamicRange, GlobalSettings, ListenSettings, PolicySpec,
-    ResolvedNeighbor,
+    bgp_path, graceful_restart_window, AsPathOptions, DynamicRange, GlobalSettings, ListenSettings,
+    PolicySpec, ResolvedNeighbor,
 };
 
 use crate::bmp::{StationKey, StationSettings};

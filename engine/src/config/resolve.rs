@@ -24,7 +24,7 @@ use crate::rib::{
     SelectionOptions,
 };
 use crate::session::{FamilyConfig, GracefulRestartConfig, PeerConfig, Timers};
-use crate::wire::{AsPath, Attributes, Family, GracefulRestartFamily, NextHop, Origin};
+use crate::wire::{Family, GracefulRestartFamily, NextHop, Origin};
 
 /// The one BGP instance ocbgpd runs: protocol BGP "BGP" of instance DEFAULT.
 pub fn bgp_path() -> String {
@@ -77,6 +77,48 @@ pub struct GlobalSettings {
     /// The RPKI caches (`ocbgp:rpki/caches`).
     pub rpki: Vec<crate::rpki::CacheSettings>,
 }
+
+impl ListenSettings {
+    /// Listening on `port` of every address.
+    pub fn port(port: u16) -> ListenSettings {
+        ListenSettings {
+            enabled: true,
+            addresses: Vec::new(),
+            port,
+        }
+    }
+
+    /// Not listening: sessions are only set up by connecting out (GoBGP's
+    /// `ListenPort: -1`).
+    pub fn disabled() -> ListenSettings {
+        ListenSettings {
+            enabled: false,
+            ..ListenSettings::port(crate::session::BGP_PORT)
+        }
+    }
+}
+
+impl GlobalSettings {
+    /// AS `asn` and BGP identifier `router_id` with the model's defaults:
+    /// listening on port 179 of every address, default best-path options,
+    /// client-to-client reflection, a 120 s selection deferral, no
+    /// forwarding table and no RPKI.
+    pub fn new(asn: u32, router_id: Ipv4Addr) -> GlobalSettings {
+        GlobalSettings {
+            asn,
+            router_id,
+            listen: ListenSettings::port(crate::session::BGP_PORT),
+            selection: SelectionOptions::default(),
+            client_to_client: true,
+            selection_deferral: DEFAULT_SELECTION_DEFERRAL,
+            fib: None,
+            rpki: Vec::new(),
+        }
+    }
+}
+
+/// `selection-deferral-time`'s default, in seconds.
+const DEFAULT_SELECTION_DEFERRAL: u16 = 120;
 
 /// The restart time we announce when `restart-time` is not set.
 const DEFAULT_RESTART_TIME: u16 = 120;
@@ -304,6 +346,83 @@ pub struct ResolvedNeighbor {
     pub limits: [FamilyLimits; 2],
 }
 
+impl ResolvedNeighbor {
+    /// A neighbor running `session` with nothing else configured: no
+    /// routing policy (every route accepted and sent, every community
+    /// kind), no reflection or route-server role, no prefix limits, the
+    /// model's AS-path options.
+    pub fn new(session: PeerConfig) -> ResolvedNeighbor {
+        let (inbound, outbound) = AsPathOptions::default().rules(&session);
+        ResolvedNeighbor {
+            session,
+            rr_client: false,
+            rs_client: false,
+            import: None,
+            export: None,
+            add_path_eligible: Default::default(),
+            cluster_id: None,
+            inbound,
+            outbound,
+            limits: [FamilyLimits::default(); 2],
+        }
+    }
+}
+
+/// How a neighbor's AS_PATHs are checked on receipt and built on export,
+/// beyond RFC 4271 (`as-path-options` and our `local-as` leaves).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AsPathOptions {
+    /// How often our AS may appear in a received AS_PATH
+    /// (`allow-own-as`, default 0).
+    pub allow_own_as: u8,
+    /// An external peer's paths must begin with its AS
+    /// (`ocbgp:enforce-first-as`, default true).
+    pub enforce_first_as: bool,
+    /// With a `local-as`, received paths do not get it in front
+    /// (`ocbgp:local-as-no-prepend`).
+    pub local_as_no_prepend: bool,
+    /// With a `local-as`, sent paths carry it alone, not in front of the
+    /// global AS (`ocbgp:local-as-replace-as`).
+    pub local_as_replace_as: bool,
+}
+
+impl Default for AsPathOptions {
+    /// The model's defaults.
+    fn default() -> AsPathOptions {
+        AsPathOptions {
+            allow_own_as: 0,
+            enforce_first_as: true,
+            local_as_no_prepend: false,
+            local_as_replace_as: false,
+        }
+    }
+}
+
+impl AsPathOptions {
+    /// The loop checks on `session`'s received paths, and export's rules
+    /// for it with these options (the others as [`Outbound::default`]).
+    pub fn rules(self, session: &PeerConfig) -> (Inbound, Outbound) {
+        let external = !session.is_internal();
+        // local-as toward an external peer: received paths get it in
+        // front, sent ones get it in front of the global AS (unless told
+        // otherwise).
+        let local_as = session.local_as_override.filter(|_| external);
+        let inbound = Inbound {
+            local_asn: session.local_asn(),
+            allow_own_as: self.allow_own_as,
+            prepend: local_as.filter(|_| !self.local_as_no_prepend),
+            first_as: (self.enforce_first_as && external).then_some(session.peer_as),
+        };
+        let outbound = Outbound {
+            global_behind: local_as
+                .filter(|_| !self.local_as_replace_as)
+                .map(|_| session.local_as),
+            ..Outbound::default()
+        };
+        (inbound, outbound)
+    }
+}
+
 /// The chain a neighbor runs in one direction.
 ///
 /// OpenConfig's default decision is REJECT_ROUTE. ocbgp applies it when a
@@ -486,27 +605,18 @@ pub fn neighbor(
         })?),
     };
     let asp = &n.as_path_options.config;
-    // local-as toward an external peer: received paths get it in front,
-    // sent ones get it in front of the global AS (unless told otherwise).
-    let local_as = session.local_as_override.filter(|_| !session.is_internal());
-    let inbound = Inbound {
-        local_asn: session.local_asn(),
+    let (inbound, mut outbound) = AsPathOptions {
         allow_own_as: asp.allow_own_as,
-        prepend: local_as.filter(|_| !c.local_as_no_prepend),
-        first_as: (c.enforce_first_as && !session.is_internal()).then_some(peer_as),
-    };
-    let mut outbound = Outbound {
-        communities: [CommunityKinds::default(); 2],
-        private_as: c.remove_private_as.map(|o| match o {
-            RemovePrivateAsOption::PrivateAsRemoveAll => PrivateAs::RemoveAll,
-            RemovePrivateAsOption::PrivateAsReplaceAll => PrivateAs::ReplaceAll,
-        }),
-        replace_as: asp.replace_peer_as.then_some(peer_as),
-        global_behind: local_as
-            .filter(|_| !c.local_as_replace_as)
-            .map(|_| global.asn),
-        send_max: [1; 2],
-    };
+        enforce_first_as: c.enforce_first_as,
+        local_as_no_prepend: c.local_as_no_prepend,
+        local_as_replace_as: c.local_as_replace_as,
+    }
+    .rules(&session);
+    outbound.private_as = c.remove_private_as.map(|o| match o {
+        RemovePrivateAsOption::PrivateAsRemoveAll => PrivateAs::RemoveAll,
+        RemovePrivateAsOption::PrivateAsReplaceAll => PrivateAs::ReplaceAll,
+    });
+    outbound.replace_as = asp.replace_peer_as.then_some(peer_as);
     let neighbor_kinds = community_kinds(&c.send_community_type).map_err(|r| Problem {
         path: at("config/send-community-type"),
         reason: r,
@@ -717,17 +827,15 @@ fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Probl
         ))
     };
     let c = &r.config;
-    let mut attrs = Attributes {
-        origin: Some(match c.origin {
-            BgpOriginAttrType::Igp => Origin::Igp,
-            BgpOriginAttrType::Egp => Origin::Egp,
-            BgpOriginAttrType::Incomplete => Origin::Incomplete,
-        }),
-        as_path: Some(AsPath::default()),
-        med: c.med,
-        local_pref: c.local_pref,
-        ..Attributes::default()
-    };
+    let mut route = PathAttrs::originated(match c.origin {
+        BgpOriginAttrType::Igp => Origin::Igp,
+        BgpOriginAttrType::Egp => Origin::Egp,
+        BgpOriginAttrType::Incomplete => Origin::Incomplete,
+    });
+    route.next_hop = c.next_hop.map(NextHop::from);
+    let attrs = &mut route.attrs;
+    attrs.med = c.med;
+    attrs.local_pref = c.local_pref;
     for text in &c.community {
         attrs
             .communities
@@ -744,14 +852,7 @@ fn originated_route(global: &str, r: &Route) -> Result<(IpNet, PathAttrs), Probl
                 reason: format!("large community {text:?} is not GA:LD1:LD2 of 32-bit numbers"),
             })?);
     }
-    let next_hop = c.next_hop.map(|a| match a {
-        IpAddr::V4(v4) => NextHop::V4(v4),
-        IpAddr::V6(global) => NextHop::V6 {
-            global,
-            link_local: None,
-        },
-    });
-    Ok((r.prefix.trunc(), PathAttrs { attrs, next_hop }))
+    Ok((r.prefix.trunc(), route))
 }
 
 fn station_path(addr: IpAddr, port: u16) -> String {

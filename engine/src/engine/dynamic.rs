@@ -76,12 +76,7 @@ pub(super) fn accept(inner: &Weak<Inner>, addr: IpAddr) -> Option<PeerHandle> {
             // Created by a connection a moment ago.
             return Some(n.handle.clone());
         }
-        start_neighbor(
-            r,
-            &engine.inner.listener,
-            instantiate(&range, addr),
-            &policies,
-        );
+        start_neighbor(r, &engine.inner, instantiate(&range, addr), &policies);
         let n = r.neighbors.get(&addr)?;
         (n.handle.clone(), n.idx)
     };

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Weak};
 
-use crate::wire::{Attributes, NextHop};
+use crate::wire::{AsPath, Attributes, NextHop, Origin};
 
 /// The attributes of a route: the UPDATE's path attributes and the next hop
 /// it was announced with.
@@ -17,6 +17,21 @@ pub struct PathAttrs {
     /// Next hop; `None` for routes we originate without one (next-hop self
     /// on export).
     pub next_hop: Option<NextHop>,
+}
+
+impl PathAttrs {
+    /// A route of our own: `origin`, an empty AS_PATH (export puts our AS
+    /// in front toward external peers), no other attribute, next hop self.
+    pub fn originated(origin: Origin) -> PathAttrs {
+        PathAttrs {
+            attrs: Attributes {
+                origin: Some(origin),
+                as_path: Some(AsPath::default()),
+                ..Attributes::default()
+            },
+            next_hop: None,
+        }
+    }
 }
 
 /// A shared, interned attribute set.

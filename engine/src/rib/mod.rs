@@ -14,6 +14,7 @@ mod key;
 mod path;
 mod policy;
 mod rules;
+pub(crate) mod snapshot;
 mod table;
 
 #[cfg(test)]
@@ -49,6 +50,19 @@ pub struct PrefixCounts {
     pub installed: u64,
     /// Routes sent to the peer.
     pub sent: u64,
+}
+
+/// A route as it is sent to a peer (Adj-RIB-Out), see [`Rib::advertised`].
+#[derive(Debug, Clone)]
+pub struct Advertised {
+    /// The prefix.
+    pub net: IpNet,
+    /// Where the best path sent came from.
+    pub source: PeerIdx,
+    /// Its attributes before export's rules (pre-policy).
+    pub pre: Attrs,
+    /// Its attributes as sent (post-policy).
+    pub post: Attrs,
 }
 
 /// This speaker's identity, as the RIB uses it.
@@ -361,7 +375,7 @@ impl Rib {
     /// What `peer` is sent of `family`, before and after export's
     /// attribute rules (Adj-RIB-Out pre and post), computed from the best
     /// paths as export would (nothing is stored per peer).
-    pub fn advertised(&mut self, peer: PeerIdx, family: Family) -> Vec<(IpNet, Attrs, Attrs)> {
+    pub fn advertised(&mut self, peer: PeerIdx, family: Family) -> Vec<Advertised> {
         let settings = self.export_settings();
         let peers = &self.peers;
         let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
@@ -384,7 +398,12 @@ impl Rib {
                 best.accepted.clone(),
                 g.export(family, net, best, &source, &settings, &mut self.interner),
             ) {
-                out.push((net, pre, post));
+                out.push(Advertised {
+                    net,
+                    source: best.peer,
+                    pre,
+                    post,
+                });
             }
         };
         if family == Family::IPV4_UNICAST {

@@ -26,7 +26,8 @@ use super::rib_nodes::{
 };
 use super::RIB_WAIT;
 use crate::engine::Engine;
-use crate::rib::{Attrs, PathAttrs, PeerIdx, Rib, RouteChange, RouteKey, SetKind, V4Key, V6Key};
+use crate::rib::snapshot::{batch, PathSnap};
+use crate::rib::{Advertised, Attrs, PathAttrs, PeerIdx, RouteChange, SetKind};
 use crate::rib_task::RibHandle;
 use crate::rpki::Validation;
 use crate::wire::Family;
@@ -176,71 +177,6 @@ impl Selection {
             None => {}
         }
         Some(sel)
-    }
-}
-
-/// One path of a prefix as a batch holds it.
-struct PathSnap {
-    peer: PeerIdx,
-    path_id: u32,
-    received: Attrs,
-    accepted: Option<Attrs>,
-    best: bool,
-    /// Kept over the peer's restart.
-    stale: bool,
-    /// Origin validation, while RPKI gives VRPs.
-    validation: Option<Validation>,
-    /// The best path or in its multipath set: what the FIB installs.
-    forwarding: bool,
-}
-
-/// One batch of prefixes and where the next batch starts.
-struct Batch {
-    dests: Vec<(IpNet, Vec<PathSnap>)>,
-    next: Option<IpNet>,
-}
-
-fn take_batch<K: RouteKey>(
-    rib: &Rib,
-    table: &crate::rib::Table<K>,
-    from: Option<IpNet>,
-    max: usize,
-) -> Batch {
-    let from = from.and_then(K::from_net);
-    let mut dests = Vec::with_capacity(max.min(table.len()));
-    let mut next = None;
-    for (k, d) in table.range_from(from) {
-        if dests.len() == max {
-            next = Some(k.to_net());
-            break;
-        }
-        let forwarding = rib.multipath(d);
-        let paths = d
-            .paths()
-            .iter()
-            .enumerate()
-            .map(|(i, p)| PathSnap {
-                peer: p.peer,
-                path_id: p.path_id,
-                received: p.received.clone(),
-                accepted: p.accepted.clone(),
-                best: i == 0 && p.accepted.is_some(),
-                stale: rib.is_stale(p.peer, k.to_net(), p.path_id),
-                validation: (!rib.vrps().is_empty())
-                    .then(|| rib.validation(k.to_net(), &p.received)),
-                forwarding: i < forwarding,
-            })
-            .collect();
-        dests.push((k.to_net(), paths));
-    }
-    Batch { dests, next }
-}
-
-fn batch(rib: &Rib, family: Family, from: Option<IpNet>, max: usize) -> Batch {
-    if family == Family::IPV4_UNICAST {
-        take_batch::<V4Key>(rib, rib.v4(), from, max)
-    } else {
-        take_batch::<V6Key>(rib, rib.v6(), from, max)
     }
 }
 
@@ -621,12 +557,12 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
             let t = &tables[a];
             let out = out
                 .into_iter()
-                .filter(|(net, _, _)| sel.prefix.is_none_or(|p| p == *net));
+                .filter(|a| sel.prefix.is_none_or(|p| p == a.net));
             if sel.nested {
                 // Each table whole: pre-policy, then post-policy.
                 let out: Vec<_> = out.collect();
                 if sel.tables.out_pre {
-                    for (net, pre, _) in &out {
+                    for Advertised { net, pre, .. } in &out {
                         tx.push(route_entry(
                             &t[2],
                             route_nodes(*net, None, 0, pre, None, false, None),
@@ -635,7 +571,7 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                     }
                 }
                 if sel.tables.out_post {
-                    for (net, _, post) in &out {
+                    for Advertised { net, post, .. } in &out {
                         tx.push(route_entry(
                             &t[3],
                             route_nodes(*net, None, 0, post, None, false, None),
@@ -645,7 +581,7 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
                 }
                 return Some(());
             }
-            for (net, pre, post) in out {
+            for Advertised { net, pre, post, .. } in out {
                 if sel.tables.out_pre {
                     tx.push(route_entry(
                         &t[2],
@@ -740,7 +676,7 @@ fn produce_sets(rib: &RibHandle, names: &HashMap<PeerIdx, IpAddr>, tx: &mut Out<
             let idx = *idx;
             if let Some(out) = rib.query_blocking(RIB_WAIT, move |rib| rib.advertised(idx, family))
             {
-                for (_, pre, post) in out {
+                for Advertised { pre, post, .. } in out {
                     add(&pre);
                     add(&post);
                 }

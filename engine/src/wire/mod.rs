@@ -19,7 +19,6 @@
 //! panic.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod capability;
 mod config;

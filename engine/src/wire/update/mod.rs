@@ -70,6 +70,20 @@ impl NextHop {
     }
 }
 
+impl From<std::net::IpAddr> for NextHop {
+    /// The next hop of an address: an IPv6 one without a link-local
+    /// address.
+    fn from(a: std::net::IpAddr) -> NextHop {
+        match a {
+            std::net::IpAddr::V4(v4) => NextHop::V4(v4),
+            std::net::IpAddr::V6(global) => NextHop::V6 {
+                global,
+                link_local: None,
+            },
+        }
+    }
+}
+
 impl fmt::Display for NextHop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
