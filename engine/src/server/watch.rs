@@ -92,6 +92,9 @@ pub struct RouteUpdate {
     pub best: bool,
     /// Kept stale over its peer's graceful restart.
     pub stale: bool,
+    /// Its origin validation, while RPKI gives VRPs (a change of VRPs is
+    /// an update too).
+    pub validation: Option<crate::rpki::Validation>,
 }
 
 /// What a [`RouteWatch`] yields.
@@ -169,6 +172,7 @@ fn convert(change: RouteChange, names: &mut Names) -> Option<RouteEvent> {
             accepted,
             best,
             stale,
+            validation,
             ..
         } => RouteEvent::Updated(RouteUpdate {
             family,
@@ -179,6 +183,7 @@ fn convert(change: RouteChange, names: &mut Names) -> Option<RouteEvent> {
             accepted,
             best,
             stale,
+            validation,
         }),
         RouteChange::Gone {
             family,
