@@ -200,9 +200,12 @@ fn best_paths_go_into_the_kernel_and_leave_it() {
     );
     // ON_CHANGE readers hear the routes left the forwarding table.
     assert!(
-        wait_until(ROUTE, || subscriber_responses(&sub).iter().any(|r| {
-            r.contains(FROM_BIRD) && r.contains(r#""ocbgp:fib-installed": false"#)
-        })),
+        wait_until(ROUTE, || subscriber_saw(
+            &sub,
+            FROM_BIRD,
+            "ocbgp:fib-installed",
+            &json!(false)
+        )),
         "no fib-installed false update: {}",
         sub.log()
     );

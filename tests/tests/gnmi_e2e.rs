@@ -837,8 +837,10 @@ fn gnmi_confirmed_commit_extension() {
     let has_user = |n: &str| d.try_gnmi_get(&user_path(n)).is_ok_and(|v| !v.is_empty());
     let last = |d: &Ocbgpd| commit_history(d).last().cloned().unwrap_or_default();
 
-    // 1. Commit with a 3 s rollback duration, never confirmed.
-    let v = raw_set(&d, &add("a", "commit_ext('c1', COMMIT, duration(3))"));
+    // 1. Commit with a 12 s rollback duration, never confirmed (long
+    // enough for the checks below on a loaded machine: each runs a
+    // Python client).
+    let v = raw_set(&d, &add("a", "commit_ext('c1', COMMIT, duration(12))"));
     assert_eq!(v["ok"], true, "confirmed commit: {v}");
     assert!(has_user("a"), "the confirmed commit was not applied");
     // While pending: a plain Set, a second commit and a wrong id are refused.
@@ -857,7 +859,7 @@ fn gnmi_confirmed_commit_extension() {
     assert!(!has_user("b"), "a refused Set changed running");
     // No confirm: undone once the duration passes (bounded wait).
     let t0 = Instant::now();
-    let undone = wait_until(Duration::from_secs(15), || !has_user("a"));
+    let undone = wait_until(Duration::from_secs(30), || !has_user("a"));
     assert!(undone, "not rolled back after {:?}", t0.elapsed());
     let c = last(&d);
     assert_eq!(field(&c, "origin").as_deref(), Some("TIMEOUT"), "{c:?}");
@@ -872,14 +874,16 @@ fn gnmi_confirmed_commit_extension() {
     );
 
     // 2. Commit, then confirm: kept past the duration.
-    let v = raw_set(&d, &add("c", "commit_ext('c2', COMMIT, duration(2))"));
+    let t0 = Instant::now();
+    let v = raw_set(&d, &add("c", "commit_ext('c2', COMMIT, duration(5))"));
     assert_eq!(v["ok"], true, "confirmed commit: {v}");
     let v = raw_set(
         &d,
         "print(json.dumps(set_raw([], commit_ext('c2', CONFIRM))))\n",
     );
-    assert_eq!(v["ok"], true, "confirm: {v}");
-    let gone = wait_until(Duration::from_secs(4), || !has_user("c"));
+    assert_eq!(v["ok"], true, "confirm (after {:?}): {v}", t0.elapsed());
+    let past = Duration::from_secs(7).saturating_sub(t0.elapsed());
+    let gone = wait_until(past, || !has_user("c"));
     assert!(!gone, "a confirmed commit was rolled back");
     assert_eq!(field(&last(&d), "origin").as_deref(), Some("GNMI"));
 

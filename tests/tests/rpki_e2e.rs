@@ -197,10 +197,7 @@ fn invalid_routes_are_dropped_and_vrp_changes_apply_without_reset() {
     );
     let sub = d.synced_subscriber("rib-subscriber", &loc_rib, UP);
     let told = |prefix: &str, state: &str| {
-        let want = format!(r#""ocbgp:rpki-validation": "{state}""#);
-        subscriber_responses(&sub)
-            .iter()
-            .any(|r| r.contains(prefix) && r.contains(&want))
+        subscriber_saw(&sub, prefix, "ocbgp:rpki-validation", &json!(state))
     };
     let sessions_before = b.received_counts(r2.ipv4());
     write_vrps(&vrps, &[(VALID, 24, 65001), (WRONG_ORIGIN, 24, 65001)]);

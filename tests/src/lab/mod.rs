@@ -57,7 +57,8 @@ pub use gobgp::{gobgp_toml, Gobgp, RibEvent, RibMonitor, GOBGP_API};
 pub use netns::{netns_list, Host, Lab, IPV4_PREFIX_LEN, IPV6_PREFIX_LEN, NETNS_PREFIX};
 pub use ocbgpd::{
     check_config_file, check_config_file_elsewhere, gnmi_get_as, gnmi_get_at, loc_rib_via,
-    parse_oc_rib, subscriber_responses, AdjRib, GlobalGracefulRestart, Ocbgpd, OcbgpdConfig,
+    parse_oc_rib, subscriber_responses, subscriber_saw, AdjRib, GlobalGracefulRestart, Ocbgpd,
+    OcbgpdConfig,
 };
 pub use process::Process;
 pub use raw::RawSpeaker;

@@ -1191,6 +1191,26 @@ pub fn subscriber_responses(sub: &Process) -> Vec<String> {
         .collect()
 }
 
+/// Whether an ON_CHANGE subscriber to a table's `routes` got an update of
+/// route `prefix` whose state has `leaf` = `value` (each update looked at
+/// alone: a response can carry several routes).
+pub fn subscriber_saw(sub: &Process, prefix: &str, leaf: &str, value: &Value) -> bool {
+    let key = format!("prefix={prefix}]");
+    subscriber_responses(sub).iter().any(|r| {
+        let Ok(r) = serde_json::from_str::<Value>(r) else {
+            return false;
+        };
+        r["update"]["update"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|u| {
+                u["path"].as_str().is_some_and(|p| p.contains(&key))
+                    && u["val"]["state"][leaf] == *value
+            })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
