@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth;
+use crate::pre_auth::PreAuth;
 use crate::session::{self, End};
 use crate::shared::{Limits, SessionInfo, Shared};
 
@@ -195,6 +196,9 @@ pub async fn serve_prepared(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
     let max_connections = config.limits.max_sessions * 2 + 4;
+    // At most max_sessions connections wait to log in; more push the
+    // oldest out, so they never fill the connection slots.
+    let pre_auth = Arc::new(PreAuth::new(config.limits.max_sessions));
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -216,6 +220,7 @@ pub async fn serve_prepared(
                         continue;
                     }
                 };
+                let mut evicted = pre_auth.admit();
                 if connections.len() >= max_connections {
                     tracing::warn!(%peer, "NETCONF connection refused: too many connections");
                     continue;
@@ -230,7 +235,14 @@ pub async fn serve_prepared(
                     // handshake in time goes: idle sockets must not hold
                     // the connection slots.
                     let set_up = tokio::time::timeout(LOGIN_GRACE, russh::server::run_stream(ssh, socket, handler));
-                    let running = match set_up.await {
+                    let set_up = tokio::select! {
+                        r = set_up => r,
+                        _ = &mut evicted => {
+                            tracing::info!(%peer, "NETCONF connection closed: pushed out by newer connections not logged in");
+                            return;
+                        }
+                    };
+                    let running = match set_up {
                         Ok(Ok(r)) => r,
                         Ok(Err(e)) => {
                             tracing::debug!(%peer, "NETCONF SSH set-up failed: {e}");
@@ -249,10 +261,23 @@ pub async fn serve_prepared(
                             std::future::pending::<()>().await;
                         }
                     };
+                    // Pushed out while not logged in yet: closed.
+                    let pushed_out = async {
+                        if evicted.await.is_ok() && !logged_in.load(std::sync::atomic::Ordering::Relaxed) {
+                            return;
+                        }
+                        std::future::pending::<()>().await;
+                    };
                     tokio::select! {
                         r = running => if let Err(e) = r {
                             tracing::debug!(%peer, "NETCONF SSH connection ended: {e}");
                         },
+                        _ = pushed_out => {
+                            tracing::info!(%peer, "NETCONF connection closed: pushed out by newer connections not logged in");
+                            let _ = handle
+                                .disconnect(russh::Disconnect::ByApplication, "too many connections not logged in".into(), "en".into())
+                                .await;
+                        }
                         _ = grace => {
                             tracing::info!(%peer, "NETCONF connection closed: no login in time");
                             let _ = handle

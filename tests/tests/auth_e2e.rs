@@ -3,7 +3,8 @@
 //! clear, in the running configuration nor in its file) and still logs in
 //! over gNMI and NETCONF; wrong passwords are answered ever slower (the
 //! same for both doors) without locking the right one out; a TCP
-//! connection to NETCONF that never logs in is closed.
+//! connection to NETCONF that never logs in is closed, and idle ones
+//! cannot keep a real login out.
 
 use std::time::{Duration, Instant};
 
@@ -117,5 +118,25 @@ print("CLOSED")
     );
     assert!(out.contains("CLOSED"), "{out}");
     assert!(t.elapsed() < Duration::from_secs(60));
+
+    // 80 idle connections (more than the 32 sessions allowed) do not keep
+    // a real login out: the oldest not logged in are pushed out.
+    let code = format!(
+        r#"
+import socket, time
+idle = [socket.create_connection(("127.0.0.1", 830), timeout=10) for _ in range(80)]
+start = time.monotonic()
+{login}
+print("SECONDS", time.monotonic() - start)
+for s in idle:
+    s.close()
+"#,
+        login = netconf_login("s3cret pass")
+    );
+    let out = python(&d, &code);
+    assert!(
+        out.contains("OK"),
+        "login refused behind 80 idle connections: {out}"
+    );
     d.crash();
 }
