@@ -1,5 +1,5 @@
 //! BMP (RFC 7854, RFC 8671, RFC 9069): monitoring stations ocbgpd
-//! reports to. Each configured station is one task ([`station`]) that
+//! reports to. Each configured station is one task (`station`) that
 //! connects to it, reconnecting with backoff, and follows the RIB's route
 //! change feed; [`Stations`] starts, changes and stops them as commits
 //! say, one station at a time.

@@ -1,7 +1,7 @@
 //! Configuration: the engine's side of a datastore transaction. `prepare`
 //! reads only what the transaction's change set touched, resolves it into
 //! engine settings and may refuse; `apply` hands the result to the
-//! [`Engine`](crate::engine::Engine).
+//! [`Engine`].
 
 mod resolve;
 

@@ -212,7 +212,7 @@ pub fn select<S: Sources>(paths: &mut [Path], sources: &S, opts: &SelectionOptio
     true
 }
 
-/// How many paths, from the best on, `paths` (as [`select`] ordered them)
+/// How many paths, from the best on, `paths` (as `select` ordered them)
 /// use for forwarding: the best and those equal to it up to the tie
 /// breakers (LOCAL_PREF, AS_PATH length, ORIGIN, MED, eBGP or iBGP, and
 /// the neighbor AS unless `allow_multiple_as`), at most the eBGP or iBGP

@@ -1,5 +1,5 @@
 //! RPKI origin validation (RFC 6811): sessions with RPKI-to-Router caches
-//! (RFC 8210, [`rtr`]) give validated ROA payloads; their union goes to the
+//! (RFC 8210, `rtr`) give validated ROA payloads; their union goes to the
 //! RIB, which validates every route against it ([`Vrps`]), offers the
 //! result to routing policy and shows it in the RIB state. A change of the
 //! VRPs makes the RIB judge again only the routes it covers.

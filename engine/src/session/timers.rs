@@ -29,7 +29,7 @@ pub fn jitter(d: Duration, lo: f64, hi: f64) -> Duration {
 
 /// Delays between connection attempts: the connect-retry time after the
 /// first failure, doubling with each further failure up to the larger of
-/// [`MAX_BACKOFF`] and the connect-retry time, each jittered; back to the
+/// `MAX_BACKOFF` and the connect-retry time, each jittered; back to the
 /// start once a session is established.
 #[derive(Debug, Clone, Default)]
 pub struct Backoff {
