@@ -102,6 +102,7 @@ fn metadata_text<'m>(metadata: &'m MetadataMap, key: &str) -> Result<Option<&'m 
 pub(crate) async fn authenticate(
     authenticator: Option<&Arc<dyn Authenticator>>,
     metadata: &MetadataMap,
+    from: Option<std::net::IpAddr>,
 ) -> Result<Option<String>, Status> {
     let user = metadata_text(metadata, USERNAME)?.map(str::to_string);
     let Some(authenticator) = authenticator.filter(|a| a.enforced()) else {
@@ -113,18 +114,25 @@ pub(crate) async fn authenticate(
             "this gNMI server requires username and password metadata",
         ));
     };
+    if ocbgp_models::users::locked_out(from) {
+        tracing::info!(%user, from = ?from, "gNMI login refused: source locked out");
+        tokio::time::sleep(ocbgp_models::users::LOCKED_OUT_DELAY).await;
+        return Err(Status::unauthenticated(
+            "too many failed logins from this address: try again in ten minutes",
+        ));
+    }
     let check = authenticator.clone();
     let name = user.clone();
     let ok = tokio::task::spawn_blocking(move || check.verify(&name, &password))
         .await
         .unwrap_or(false);
     if ok {
-        ocbgp_models::users::login_succeeded(&user);
+        ocbgp_models::users::login_succeeded(&user, from);
         Ok(Some(user))
     } else {
-        tracing::info!(%user, "gNMI authentication failed");
+        tracing::info!(%user, from = ?from, "gNMI authentication failed");
         // Guessing is slow (the same delay as NETCONF's).
-        tokio::time::sleep(ocbgp_models::users::login_failed(&user)).await;
+        tokio::time::sleep(ocbgp_models::users::login_failed(&user, from)).await;
         Err(Status::unauthenticated("authentication failed"))
     }
 }

@@ -106,7 +106,8 @@ impl Bgp for GnoiBgpService {
         &self,
         request: Request<ClearBgpNeighborRequest>,
     ) -> Result<Response<ClearBgpNeighborResponse>, Status> {
-        let user = authenticate(self.authenticator.as_ref(), request.metadata()).await?;
+        let from = request.remote_addr().map(|a| a.ip());
+        let user = authenticate(self.authenticator.as_ref(), request.metadata(), from).await?;
         let (address, mode) = parse(request.get_ref())?;
         tracing::info!(peer = %address, ?mode, user = user.as_deref().unwrap_or(""), "gNOI ClearBGPNeighbor");
         match self.control.clear_neighbor(address, mode) {

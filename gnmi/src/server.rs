@@ -183,7 +183,8 @@ impl GnmiService {
     }
 
     async fn user<T>(&self, request: &Request<T>) -> Result<Option<String>, Status> {
-        authenticate(self.authenticator.as_ref(), request.metadata()).await
+        let from = request.remote_addr().map(|a| a.ip());
+        authenticate(self.authenticator.as_ref(), request.metadata(), from).await
     }
 }
 

@@ -138,35 +138,99 @@ pub fn hash_clear_passwords(tree: &mut DataTree<'static>) -> Result<usize, crate
     Ok(clear.len())
 }
 
-/// Failed logins per user name, for the delay before the next refusal.
+/// Failed logins per user name and per source address, for the delay
+/// before the next refusal and the lockout of a source.
 static FAILURES: std::sync::Mutex<
-    Option<std::collections::HashMap<String, (u32, std::time::Instant)>>,
+    Option<std::collections::HashMap<FailureKey, (u32, std::time::Instant)>>,
 > = std::sync::Mutex::new(None);
+
+/// What failures are counted against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum FailureKey {
+    /// A user name ("" for every name that cannot be a user).
+    User(String),
+    /// A source address (`None` for sources beyond [`MAX_TRACKED`]).
+    Source(Option<std::net::IpAddr>),
+}
 
 /// Failures are forgotten after this long without one.
 const FAILURE_MEMORY: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// A login of `user` failed: how long to wait before answering, so that
-/// guessing passwords is slow on every door alike (gNMI, NETCONF). It
-/// doubles with each failure in a row, from 250 ms up to 8 s; a success
-/// ([`login_succeeded`]) or ten minutes without a failure start over.
-pub fn login_failed(user: &str) -> std::time::Duration {
+/// Failures from one address within [`FAILURE_MEMORY`] that lock it out.
+pub const LOCKOUT_AFTER: u32 = 10;
+
+/// Distinct names and addresses counted; beyond, they share an entry.
+const MAX_TRACKED: usize = 4096;
+
+/// The keys a login attempt counts against.
+fn failure_keys(
+    map: &std::collections::HashMap<FailureKey, (u32, std::time::Instant)>,
+    user: &str,
+    from: Option<std::net::IpAddr>,
+) -> [FailureKey; 2] {
+    let user = FailureKey::User(if plausible_name(user) { user } else { "" }.to_string());
+    let source = FailureKey::Source(from);
+    let full = map.len() >= MAX_TRACKED;
+    [
+        if full && !map.contains_key(&user) {
+            FailureKey::User(String::new())
+        } else {
+            user
+        },
+        if full && !map.contains_key(&source) {
+            FailureKey::Source(None)
+        } else {
+            source
+        },
+    ]
+}
+
+/// A login of `user` from `from` failed: how long to wait before
+/// answering, so that guessing passwords is slow on every door alike
+/// (gNMI, NETCONF). It doubles with each failure in a row of the user
+/// name or of the source, whichever has more, from 250 ms up to 8 s; a
+/// success ([`login_succeeded`]) or ten minutes without a failure start
+/// over. The [`LOCKOUT_AFTER`]th failure from one address locks it out
+/// ([`locked_out`]).
+pub fn login_failed(user: &str, from: Option<std::net::IpAddr>) -> std::time::Duration {
     let mut guard = FAILURES.lock().unwrap_or_else(|e| e.into_inner());
     let map = guard.get_or_insert_with(Default::default);
     let now = std::time::Instant::now();
     map.retain(|_, (_, at)| now.duration_since(*at) < FAILURE_MEMORY);
-    // Bounded: names that are not users share one entry.
-    let key = if plausible_name(user) { user } else { "" };
-    let e = map.entry(key.to_string()).or_insert((0, now));
-    e.0 = e.0.saturating_add(1);
-    e.1 = now;
-    std::time::Duration::from_millis(250u64 << (e.0 - 1).min(5))
+    let mut most = 0;
+    for key in failure_keys(map, user, from) {
+        let e = map.entry(key.clone()).or_insert((0, now));
+        e.0 = e.0.saturating_add(1);
+        e.1 = now;
+        most = most.max(e.0);
+        if let (FailureKey::Source(Some(source)), LOCKOUT_AFTER) = (&key, e.0) {
+            tracing::warn!(%source, failures = LOCKOUT_AFTER, minutes = FAILURE_MEMORY.as_secs() / 60, "login: source locked out after failed logins");
+        }
+    }
+    std::time::Duration::from_millis(250u64 << (most - 1).min(5))
 }
 
-/// A login of `user` succeeded: its failures are forgotten.
-pub fn login_succeeded(user: &str) {
+/// Whether `from` is locked out: [`LOCKOUT_AFTER`] failed logins from it
+/// within the last ten minutes. Its logins are refused, right password or
+/// not, until ten minutes pass without a failure.
+pub fn locked_out(from: Option<std::net::IpAddr>) -> bool {
+    let Some(from) = from else { return false };
+    let guard = FAILURES.lock().unwrap_or_else(|e| e.into_inner());
+    guard
+        .as_ref()
+        .and_then(|m| m.get(&FailureKey::Source(Some(from))))
+        .is_some_and(|(n, at)| *n >= LOCKOUT_AFTER && at.elapsed() < FAILURE_MEMORY)
+}
+
+/// How long a locked-out attempt waits before its refusal.
+pub const LOCKED_OUT_DELAY: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// A login of `user` from `from` succeeded: the failures of both are
+/// forgotten.
+pub fn login_succeeded(user: &str, from: Option<std::net::IpAddr>) {
     if let Some(map) = FAILURES.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-        map.remove(user);
+        map.remove(&FailureKey::User(user.to_string()));
+        map.remove(&FailureKey::Source(from));
     }
 }
 
@@ -181,6 +245,26 @@ pub fn exists(running: &Config, user: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_source_is_locked_out_after_failed_logins_and_freed_by_a_success() {
+        let (a, b) = (
+            Some("192.0.2.201".parse().unwrap()),
+            Some("192.0.2.202".parse().unwrap()),
+        );
+        let mut last = std::time::Duration::ZERO;
+        for i in 1..=LOCKOUT_AFTER {
+            assert!(!locked_out(a), "locked after {} failures", i - 1);
+            // Each try under another name: the source's count decides.
+            last = login_failed(&format!("lockout-test-{i}"), a);
+        }
+        assert_eq!(last, std::time::Duration::from_secs(8));
+        assert!(locked_out(a));
+        assert!(!locked_out(b), "another source is not");
+        assert!(!locked_out(None));
+        login_succeeded("lockout-test-1", a);
+        assert!(!locked_out(a));
+    }
 
     #[test]
     fn passwords() {

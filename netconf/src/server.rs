@@ -330,6 +330,12 @@ impl Handler for Connection {
     type Error = russh::Error;
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
+        let from = Some(self.peer.ip());
+        if ocbgp_models::users::locked_out(from) {
+            tracing::info!(%user, peer = %self.peer, "NETCONF login refused: source locked out");
+            tokio::time::sleep(ocbgp_models::users::LOCKED_OUT_DELAY).await;
+            return Ok(Auth::reject());
+        }
         let (u, p) = (user.to_string(), password.to_string());
         if self
             .check(move |running| auth::password_ok(running, &u, &p))
@@ -338,14 +344,14 @@ impl Handler for Connection {
             self.user = Some(user.to_string());
             self.logged_in
                 .store(true, std::sync::atomic::Ordering::Relaxed);
-            ocbgp_models::users::login_succeeded(user);
+            ocbgp_models::users::login_succeeded(user, from);
             tracing::info!(%user, peer = %self.peer, "NETCONF login (password)");
             Ok(Auth::Accept)
         } else {
             tracing::info!(%user, peer = %self.peer, "NETCONF password refused");
             // Guessing is slow (the same delay as gNMI's), on top of the
             // SSH rejection time.
-            tokio::time::sleep(ocbgp_models::users::login_failed(user)).await;
+            tokio::time::sleep(ocbgp_models::users::login_failed(user, from)).await;
             Ok(Auth::reject())
         }
     }

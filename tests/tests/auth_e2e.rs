@@ -4,7 +4,8 @@
 //! over gNMI and NETCONF; wrong passwords are answered ever slower (the
 //! same for both doors) without locking the right one out; a TCP
 //! connection to NETCONF that never logs in is closed, and idle ones
-//! cannot keep a real login out.
+//! cannot keep a real login out; ten failures from one address lock that
+//! address out (and only it).
 
 use std::time::{Duration, Instant};
 
@@ -137,6 +138,53 @@ for s in idle:
     assert!(
         out.contains("OK"),
         "login refused behind 80 idle connections: {out}"
+    );
+
+    // Ten wrong passwords from one address (in parallel: the delays add
+    // up per address, not per connection) lock it out: even the right
+    // password is refused from there, not from elsewhere.
+    let from = |source: &str, then: &str| {
+        format!(
+            r#"
+import socket
+from ncclient import manager
+def login(password):
+    s = socket.socket()
+    s.bind(({source:?}, 0))
+    s.connect(("127.0.0.1", 830))
+    try:
+        m = manager.connect(host="127.0.0.1", port=830, sock=s, username="admin", password=password,
+                            hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=60)
+        m.close_session()
+        return "OK"
+    except Exception as e:
+        return "REFUSED"
+{then}
+"#
+        )
+    };
+    let guesses = from(
+        "127.0.0.2",
+        r#"
+import concurrent.futures
+with concurrent.futures.ThreadPoolExecutor(10) as pool:
+    print(list(pool.map(login, ["wrong%d" % i for i in range(10)])))
+print("RIGHT", login("s3cret pass"))
+"#,
+    );
+    let out = python(&d, &guesses);
+    assert!(out.contains("RIGHT REFUSED"), "not locked out: {out}");
+    let elsewhere = from("127.0.0.1", r#"print("RIGHT", login("s3cret pass"))"#);
+    let out = python(&d, &elsewhere);
+    assert!(
+        out.contains("RIGHT OK"),
+        "another address locked out too: {out}"
+    );
+    d.wait_log_event(
+        "login: source locked out after failed logins",
+        None,
+        0,
+        Duration::from_secs(5),
     );
     d.crash();
 }
