@@ -538,6 +538,66 @@ fn export_policy_change_sends_the_member_only_the_difference() {
 }
 
 #[test]
+fn pre_policy_adj_rib_out_has_the_rules_but_not_the_policy() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let c = up(&mut rib, 3, 65003);
+    rib.update(
+        a.idx,
+        &announce(
+            &[65001],
+            &["198.51.100.0/24", "203.0.113.0/24"],
+            [192, 0, 2, 1],
+        ),
+    );
+    rib.flush();
+    // C's export policy drops one prefix and sets MED 77 on the other.
+    let policy = SharedPolicy(std::sync::Arc::new(FnPolicy(
+        |r: &PolicyRoute<'_>, i: &mut Interner| {
+            if r.prefix.to_string() == "198.51.100.0/24" {
+                return None;
+            }
+            let mut a = (**r.attrs).clone();
+            a.attrs.med = Some(77);
+            Some(i.intern(a))
+        },
+    )));
+    rib.set_export(c.idx, Some(policy));
+    let mut pre = rib.advertised_pre_policy(c.idx, Family::IPV4_UNICAST, None);
+    pre.sort_by_key(|(n, _)| *n);
+    let nets: Vec<String> = pre.iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(nets, ["198.51.100.0/24", "203.0.113.0/24"]);
+    for (_, attrs) in &pre {
+        let attrs = attrs.as_ref().expect("sent before policy");
+        // The rules: our AS in front, next hop self; no policy MED.
+        assert_eq!(
+            attrs.attrs.as_path,
+            Some(AsPath::from_sequence([ME, 65001]))
+        );
+        assert_eq!(
+            attrs.next_hop,
+            Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 100)))
+        );
+        assert_eq!(attrs.attrs.med, None);
+    }
+    // Asked by prefix: the source itself is sent nothing, nor is anyone a
+    // prefix without a route.
+    let asked: Vec<IpNet> = vec![
+        "203.0.113.0/24".parse().unwrap(),
+        "192.0.2.0/24".parse().unwrap(),
+    ];
+    let own = rib.advertised_pre_policy(a.idx, Family::IPV4_UNICAST, Some(&asked));
+    assert_eq!(own.len(), 2);
+    assert!(own.iter().all(|(_, a)| a.is_none()));
+    let to_c = rib.advertised_pre_policy(c.idx, Family::IPV4_UNICAST, Some(&asked));
+    assert!(to_c[0].1.is_some() && to_c[1].1.is_none());
+    // A family the peer did not negotiate: nothing.
+    assert!(rib
+        .advertised_pre_policy(c.idx, Family::IPV6_UNICAST, None)
+        .is_empty());
+}
+
+#[test]
 fn add_path_send_members_get_path_ids() {
     let mut rib = rib();
     let a = up(&mut rib, 1, 65001);
