@@ -9,7 +9,7 @@
 //! starts over with a fresh dump: the station's view is never silently
 //! incomplete, and BGP never waits for it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,8 +23,9 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::encode::{self, PeerHeader, Stat, UpdateEncoder};
+use super::pack::{Pending, View};
 use super::{RibSource, StationSettings, StationStats};
-use crate::rib::{Attrs, PathAttrs, PeerIdx, Rib, RouteChange, RouteKey, SessionUp};
+use crate::rib::{Attrs, PeerIdx, Rib, RouteChange, RouteKey, SessionUp};
 use crate::rib_task::RibHandle;
 use crate::wire::{Capabilities, CodecConfig, Family, Open, PeerKind};
 
@@ -41,6 +42,8 @@ const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Output buffered before it is written.
 const FLUSH_AT: usize = 64 * 1024;
+/// The families reported.
+const FAMILIES: [Family; 2] = [Family::IPV4_UNICAST, Family::IPV6_UNICAST];
 
 /// Why a connection ended.
 #[derive(Debug)]
@@ -100,6 +103,16 @@ struct Conn {
     out: BytesMut,
     scratch: BytesMut,
     messages: u64,
+    /// Route reports not yet encoded (packed by attribute set).
+    pending: Pending,
+    /// Pre-policy Adj-RIB-Out: prefixes whose best path changed, and
+    /// peers that came up, since it was last brought up to date.
+    pre_touched: HashSet<(Family, IpNet)>,
+    pre_new: Vec<PeerIdx>,
+}
+
+fn restarted() -> End {
+    End::Failed("BGP restarted".into())
 }
 
 /// Runs a station until `stop` turns true.
@@ -161,15 +174,7 @@ async fn session(
     stop: &mut watch::Receiver<bool>,
 ) -> End {
     let (mut rd, mut wr) = stream.into_split();
-    let mut conn = Conn {
-        settings: settings.clone(),
-        stats: stats.clone(),
-        peers: HashMap::new(),
-        loc: loc_peer(0, Ipv4Addr::UNSPECIFIED),
-        out: BytesMut::with_capacity(FLUSH_AT * 2),
-        scratch: BytesMut::new(),
-        messages: 0,
-    };
+    let mut conn = Conn::new(settings.clone(), stats.clone());
     encode::initiation(&mut conn.out, &sys_name(), &sys_descr());
     conn.messages += 1;
     if let Err(e) = conn.write(&mut wr, stop).await {
@@ -252,6 +257,9 @@ async fn session(
                 if let Err(e) = conn.changes(&mut batch) {
                     return e;
                 }
+                if let Err(e) = follow_out_pre(&mut conn, &rib, &mut wr, stop).await {
+                    return e;
+                }
             }
             _ = async {
                 match tick.as_mut() {
@@ -283,10 +291,10 @@ async fn dump(
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), End> {
     let s = &conn.settings;
-    if !(s.pre_policy || s.post_policy || s.loc_rib || s.out_post_policy) {
+    if !(s.pre_policy || s.post_policy || s.loc_rib || s.out_pre_policy || s.out_post_policy) {
         return conn.write(wr, stop).await;
     }
-    for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+    for family in FAMILIES {
         let mut from: Option<IpNet> = None;
         loop {
             let start = from;
@@ -300,11 +308,12 @@ async fn dump(
                 })
                 .await
             else {
-                return Err(End::Failed("BGP restarted".into()));
+                return Err(restarted());
             };
             for (net, paths) in routes {
                 conn.dump_prefix(family, net, &paths);
             }
+            conn.flush_pending();
             conn.write(wr, stop).await?;
             match next {
                 Some(n) => from = Some(n),
@@ -332,14 +341,97 @@ async fn dump(
                     .query(move |rib: &mut Rib| rib.advertised(p, family))
                     .await
                 else {
-                    return Err(End::Failed("BGP restarted".into()));
+                    return Err(restarted());
                 };
                 conn.dump_adj_out(p, family, &routes);
+                conn.flush_pending();
                 conn.end_of_rib(Some(p), family, encode::FLAG_O | encode::FLAG_L);
                 conn.write(wr, stop).await?;
             }
         }
+        if conn.settings.out_pre_policy {
+            let peers: Vec<PeerIdx> = conn.peers.keys().copied().collect();
+            dump_out_pre(conn, rib, &peers, family, wr, stop).await?;
+        }
     }
+    Ok(())
+}
+
+/// The pre-policy Adj-RIB-Out (RFC 8671, O flag) of `peers` for `family`,
+/// whole, each ended by End-of-RIB.
+async fn dump_out_pre(
+    conn: &mut Conn,
+    rib: &RibHandle,
+    peers: &[PeerIdx],
+    family: Family,
+    wr: &mut OwnedWriteHalf,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), End> {
+    for &p in peers {
+        let routes = rib
+            .query(move |rib: &mut Rib| rib.advertised_pre_policy(p, family, None))
+            .await
+            .ok_or_else(restarted)?;
+        conn.out_pre(p, family, routes);
+        conn.flush_pending();
+        conn.end_of_rib(Some(p), family, encode::FLAG_O);
+        conn.write(wr, stop).await?;
+    }
+    Ok(())
+}
+
+/// Brings the pre-policy Adj-RIB-Out up to date after a batch of changes:
+/// peers that came up get theirs whole; for the others the prefixes whose
+/// best path changed are read again (as they are now: a state read later
+/// than the feed is never older than what the feed said).
+async fn follow_out_pre(
+    conn: &mut Conn,
+    rib: &RibHandle,
+    wr: &mut OwnedWriteHalf,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), End> {
+    if !conn.settings.out_pre_policy {
+        return Ok(());
+    }
+    let mut new = std::mem::take(&mut conn.pre_new);
+    new.retain(|p| conn.peers.contains_key(p));
+    let touched = std::mem::take(&mut conn.pre_touched);
+    for family in FAMILIES {
+        dump_out_pre(conn, rib, &new, family, wr, stop).await?;
+    }
+    let peers: Vec<PeerIdx> = conn
+        .peers
+        .keys()
+        .filter(|p| !new.contains(p))
+        .copied()
+        .collect();
+    if touched.is_empty() || peers.is_empty() {
+        return Ok(());
+    }
+    for family in FAMILIES {
+        let nets: Vec<IpNet> = touched
+            .iter()
+            .filter(|(f, _)| *f == family)
+            .map(|(_, n)| *n)
+            .collect();
+        if nets.is_empty() {
+            continue;
+        }
+        let asked = peers.clone();
+        let states = rib
+            .query(move |rib: &mut Rib| {
+                asked
+                    .iter()
+                    .map(|&p| (p, rib.advertised_pre_policy(p, family, Some(&nets))))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .ok_or_else(restarted)?;
+        for (p, routes) in states {
+            conn.out_pre(p, family, routes);
+        }
+    }
+    conn.flush_pending();
     Ok(())
 }
 
@@ -379,6 +471,21 @@ pub(crate) fn read_batch<K: RouteKey>(
 }
 
 impl Conn {
+    fn new(settings: StationSettings, stats: Arc<StationStats>) -> Conn {
+        Conn {
+            settings,
+            stats,
+            peers: HashMap::new(),
+            loc: loc_peer(0, Ipv4Addr::UNSPECIFIED),
+            out: BytesMut::with_capacity(FLUSH_AT * 2),
+            scratch: BytesMut::new(),
+            messages: 0,
+            pending: Pending::default(),
+            pre_touched: HashSet::new(),
+            pre_new: Vec::new(),
+        }
+    }
+
     /// Writes what is buffered; a stop meanwhile ends it with Termination.
     async fn write(
         &mut self,
@@ -443,6 +550,7 @@ impl Conn {
     /// Turns a batch of feed changes into messages.
     fn changes(&mut self, batch: &mut Vec<RouteChange>) -> Result<(), End> {
         let mut loc: Option<(Family, IpNet, Option<Attrs>)> = None;
+        let out_pre = self.settings.out_pre_policy;
         for change in batch.drain(..) {
             // The Loc-RIB view of a prefix is known once all its touched
             // paths (published together, in key order) have been seen.
@@ -456,8 +564,11 @@ impl Conn {
                 if key == Some((f, n)) {
                     loc = Some((f, n, best));
                 } else {
-                    self.loc_rib(f, n, best.as_deref());
+                    self.loc_rib(f, n, best.as_ref());
                 }
+            }
+            if let (true, Some(k)) = (out_pre, key) {
+                self.pre_touched.insert(k);
             }
             match change {
                 RouteChange::Lagged => {
@@ -466,9 +577,17 @@ impl Conn {
                         "queue overflow: the station reads too slowly; resynchronising".into(),
                     ));
                 }
-                RouteChange::PeerUp(s) => self.peer_up(&s),
+                RouteChange::PeerUp(s) => {
+                    self.flush_pending();
+                    self.peer_up(&s);
+                    if out_pre {
+                        self.pre_new.push(s.peer);
+                    }
+                }
                 RouteChange::Sent { peer, bytes } => self.adj_out(peer, &bytes),
                 RouteChange::PeerDown { peer, reason } => {
+                    // Its routes reported so far go before its Peer Down.
+                    self.flush_pending();
                     if let Some(p) = self.peers.remove(&peer) {
                         let header = PeerHeader {
                             time: SystemTime::now(),
@@ -494,7 +613,7 @@ impl Conn {
                         peer,
                         path_id,
                         Some(&received),
-                        accepted.as_deref(),
+                        accepted.as_ref(),
                     );
                     let entry = loc.get_or_insert((family, net, None));
                     if best {
@@ -513,8 +632,9 @@ impl Conn {
             }
         }
         if let Some((f, n, best)) = loc {
-            self.loc_rib(f, n, best.as_deref());
+            self.loc_rib(f, n, best.as_ref());
         }
+        self.flush_pending();
         Ok(())
     }
 
@@ -527,10 +647,10 @@ impl Conn {
                 *peer,
                 *path_id,
                 Some(received),
-                accepted.as_deref(),
+                accepted.as_ref(),
             );
             if *is_best {
-                best = accepted.as_deref();
+                best = accepted.as_ref();
             }
         }
         if let Some(b) = best {
@@ -545,53 +665,24 @@ impl Conn {
         net: IpNet,
         peer: PeerIdx,
         path_id: u32,
-        received: Option<&PathAttrs>,
-        accepted: Option<&PathAttrs>,
+        received: Option<&Attrs>,
+        accepted: Option<&Attrs>,
     ) {
-        if peer == PeerIdx::LOCAL {
+        if peer == PeerIdx::LOCAL || !self.peers.contains_key(&peer) {
             return;
         }
-        let Some(p) = self.peers.get(&peer) else {
-            return;
+        let view = |flags| View {
+            peer: Some(peer),
+            flags,
         };
-        let now = SystemTime::now();
-        let mut views = [(false, 0u8, None); 2];
+        let route = (net, path_id);
         if self.settings.pre_policy {
-            views[0] = (true, 0, received);
+            self.pending.put(view(0), family, route, received.cloned());
         }
         if self.settings.post_policy {
-            views[1] = (
-                true,
-                encode::FLAG_L,
-                accepted.filter(|_| received.is_some()),
-            );
-        }
-        for (on, flag, attrs) in views {
-            if !on {
-                continue;
-            }
-            let header = PeerHeader {
-                flags: p.header.flags | flag,
-                time: now,
-                ..p.header
-            };
-            self.scratch.clear();
-            let ok = match attrs {
-                Some(a) => p
-                    .encoder
-                    .announce(family, &[(net, path_id)], a, &mut self.scratch),
-                None => p
-                    .encoder
-                    .withdraw(family, &[(net, path_id)], &mut self.scratch),
-            };
-            if let Err(e) = ok {
-                tracing::debug!(prefix = %net, error = %e, "route not reported to BMP");
-                continue;
-            }
-            for msg in encode::split_messages(&self.scratch) {
-                encode::route_monitoring(&mut self.out, &header, msg);
-                self.messages += 1;
-            }
+            let accepted = accepted.filter(|_| received.is_some()).cloned();
+            self.pending
+                .put(view(encode::FLAG_L), family, route, accepted);
         }
     }
 
@@ -618,60 +709,86 @@ impl Conn {
         }
     }
 
-    /// The Adj-RIB-Out dump of one peer and family: what export sends it.
+    /// The post-policy Adj-RIB-Out dump of one peer and family: what export
+    /// sends it, with export's path id when add-path send is on (one path).
     fn dump_adj_out(&mut self, peer: PeerIdx, family: Family, routes: &[(IpNet, Attrs, Attrs)]) {
-        let Some(p) = self.peers.get(&peer) else {
-            return;
-        };
-        let header = PeerHeader {
-            flags: p.header.flags | encode::FLAG_O | encode::FLAG_L,
-            time: SystemTime::now(),
-            ..p.header
+        let view = View {
+            peer: Some(peer),
+            flags: encode::FLAG_O | encode::FLAG_L,
         };
         for (net, _, post) in routes {
+            self.pending
+                .put(view, family, (*net, 1), Some(post.clone()));
+        }
+    }
+
+    /// Pre-policy Adj-RIB-Out reports of one peer (`None`: not sent), with
+    /// the path id export would give the best path.
+    fn out_pre(&mut self, peer: PeerIdx, family: Family, routes: Vec<(IpNet, Option<Attrs>)>) {
+        let view = View {
+            peer: Some(peer),
+            flags: encode::FLAG_O,
+        };
+        for (net, attrs) in routes {
+            self.pending.put(view, family, (net, 1), attrs);
+        }
+    }
+
+    /// The Loc-RIB report of a prefix: its best path, or withdrawn.
+    fn loc_rib(&mut self, family: Family, net: IpNet, best: Option<&Attrs>) {
+        if !self.settings.loc_rib {
+            return;
+        }
+        let view = View {
+            peer: None,
+            flags: 0,
+        };
+        self.pending.put(view, family, (net, 0), best.cloned());
+    }
+
+    /// Encodes the pending reports: per view and family the withdrawals,
+    /// then an UPDATE run per attribute set, each UPDATE in a Route
+    /// Monitoring message. Views of peers that went are dropped.
+    fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let now = SystemTime::now();
+        for packed in self.pending.take() {
+            let (base, encoder) = match packed.view.peer {
+                None => (&self.loc.header, &self.loc.encoder),
+                Some(idx) => match self.peers.get(&idx) {
+                    Some(p) if packed.view.flags & encode::FLAG_O != 0 => {
+                        (&p.header, &p.out_encoder)
+                    }
+                    Some(p) => (&p.header, &p.encoder),
+                    None => continue,
+                },
+            };
+            let header = PeerHeader {
+                flags: base.flags | packed.view.flags,
+                time: now,
+                ..*base
+            };
+            let family = packed.family;
             self.scratch.clear();
-            // Export's path identifier when add-path send is on (one path).
-            if let Err(e) = p
-                .out_encoder
-                .announce(family, &[(*net, 1)], post, &mut self.scratch)
-            {
-                tracing::debug!(prefix = %net, error = %e, "route not reported to BMP");
-                continue;
+            if !packed.withdrawn.is_empty() {
+                if let Err(e) = encoder.withdraw(family, &packed.withdrawn, &mut self.scratch) {
+                    tracing::debug!(error = %e, "withdrawals not reported to BMP");
+                    self.scratch.clear();
+                }
+            }
+            for (attrs, routes) in &packed.announced {
+                let at = self.scratch.len();
+                if let Err(e) = encoder.announce(family, routes, attrs, &mut self.scratch) {
+                    tracing::debug!(error = %e, "routes not reported to BMP");
+                    self.scratch.truncate(at);
+                }
             }
             for msg in encode::split_messages(&self.scratch) {
                 encode::route_monitoring(&mut self.out, &header, msg);
                 self.messages += 1;
             }
-        }
-    }
-
-    /// The Loc-RIB report of a prefix: its best path, or withdrawn.
-    fn loc_rib(&mut self, family: Family, net: IpNet, best: Option<&PathAttrs>) {
-        if !self.settings.loc_rib {
-            return;
-        }
-        let header = PeerHeader {
-            time: SystemTime::now(),
-            ..self.loc.header
-        };
-        self.scratch.clear();
-        let ok = match best {
-            Some(a) => self
-                .loc
-                .encoder
-                .announce(family, &[(net, 0)], a, &mut self.scratch),
-            None => self
-                .loc
-                .encoder
-                .withdraw(family, &[(net, 0)], &mut self.scratch),
-        };
-        if let Err(e) = ok {
-            tracing::debug!(prefix = %net, error = %e, "route not reported to BMP");
-            return;
-        }
-        for msg in encode::split_messages(&self.scratch) {
-            encode::route_monitoring(&mut self.out, &header, msg);
-            self.messages += 1;
         }
     }
 
@@ -825,15 +942,9 @@ mod tests {
     use crate::wire::{AsPath, Attributes, NextHop, Origin};
 
     fn conn(settings: StationSettings) -> Conn {
-        Conn {
-            settings,
-            stats: Arc::new(StationStats::default()),
-            peers: HashMap::new(),
-            loc: loc_peer(65001, Ipv4Addr::new(192, 0, 2, 1)),
-            out: BytesMut::new(),
-            scratch: BytesMut::new(),
-            messages: 0,
-        }
+        let mut c = Conn::new(settings, Arc::new(StationStats::default()));
+        c.loc = loc_peer(65001, Ipv4Addr::new(192, 0, 2, 1));
+        c
     }
 
     fn settings() -> StationSettings {
@@ -843,6 +954,7 @@ mod tests {
             pre_policy: true,
             post_policy: true,
             loc_rib: true,
+            out_pre_policy: false,
             out_post_policy: false,
             statistics_interval: 0,
         }
@@ -920,6 +1032,38 @@ mod tests {
         let update = &c.out[6 + 42..];
         // Withdrawn routes length 2 (one /8), then no attributes.
         assert_eq!(&update[19..21], &[0, 2]);
+    }
+
+    #[test]
+    fn prefixes_sharing_attributes_share_a_message() {
+        let mut c = conn(StationSettings {
+            pre_policy: false,
+            post_policy: false,
+            ..settings()
+        });
+        let (one, other) = (attrs(1), attrs(2));
+        let set = |net: &str, a: &Attrs| RouteChange::Set {
+            family: Family::IPV4_UNICAST,
+            net: net.parse().unwrap(),
+            peer: PeerIdx(1),
+            path_id: 0,
+            received: a.clone(),
+            accepted: Some(a.clone()),
+            best: true,
+            multipath: true,
+            stale: false,
+        };
+        c.changes(&mut vec![
+            set("10.0.0.0/8", &one),
+            set("11.0.0.0/8", &other),
+            set("12.0.0.0/8", &one),
+        ])
+        .unwrap();
+        // Two attribute sets: two messages, the first with both prefixes
+        // (two 2-octet NLRI at the end of its UPDATE).
+        assert_eq!(written(&c.out).len(), 2);
+        let first_len = u32::from_be_bytes([c.out[1], c.out[2], c.out[3], c.out[4]]) as usize;
+        assert!(c.out[..first_len].ends_with(&[8, 10, 8, 12]));
     }
 
     #[test]

@@ -1,0 +1,168 @@
+//! Route Monitoring reports waiting to be written, packed: per view (a
+//! peer's table, or the Loc-RIB) the latest state of each route, written
+//! out as few UPDATEs as possible, one per attribute set (RFC 7854 4.6: an
+//! UPDATE may carry several NLRI). A table has far fewer attribute sets
+//! than routes, so this is several times smaller than one message per
+//! route.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use ipnet::IpNet;
+
+use crate::rib::{Attrs, PeerIdx};
+use crate::wire::Family;
+
+/// Which table a report is of: a peer's (with the per-peer header's L and
+/// O flags saying which of its RIBs), or the Loc-RIB (`peer` None).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(super) struct View {
+    /// The peer, or None for the Loc-RIB.
+    pub peer: Option<PeerIdx>,
+    /// Flags for the per-peer header (L, O).
+    pub flags: u8,
+}
+
+/// A route of a view: prefix and path id.
+pub(super) type Route = (IpNet, u32);
+
+/// What one view reports of one family: withdrawn routes, and announced
+/// ones grouped by attribute set.
+pub(super) struct Packed {
+    /// The view.
+    pub view: View,
+    /// The family.
+    pub family: Family,
+    /// Routes withdrawn.
+    pub withdrawn: Vec<Route>,
+    /// Routes announced, by attribute set.
+    pub announced: Vec<(Attrs, Vec<Route>)>,
+}
+
+/// Reports not yet written. A route reported twice keeps its last state,
+/// which is what a station must end up with.
+#[derive(Default)]
+pub(super) struct Pending {
+    /// Views and families in the order they were first reported.
+    order: Vec<(View, Family)>,
+    routes: HashMap<(View, Family), HashMap<Route, Option<Attrs>>>,
+}
+
+impl Pending {
+    /// Notes the state of a route: announced with `attrs`, or withdrawn.
+    pub fn put(&mut self, view: View, family: Family, route: Route, attrs: Option<Attrs>) {
+        let routes = self.routes.entry((view, family)).or_insert_with(|| {
+            self.order.push((view, family));
+            HashMap::new()
+        });
+        routes.insert(route, attrs);
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Everything that waits, packed, views in the order first reported;
+    /// routes sorted within each group.
+    pub fn take(&mut self) -> Vec<Packed> {
+        let mut routes = std::mem::take(&mut self.routes);
+        std::mem::take(&mut self.order)
+            .into_iter()
+            .filter_map(|(view, family)| {
+                let states = routes.remove(&(view, family))?;
+                let mut withdrawn = Vec::new();
+                let mut by_set: HashMap<usize, (Attrs, Vec<Route>)> = HashMap::new();
+                for (route, attrs) in states {
+                    match attrs {
+                        None => withdrawn.push(route),
+                        Some(a) => by_set
+                            .entry(Arc::as_ptr(&a) as usize)
+                            .or_insert_with(|| (a, Vec::new()))
+                            .1
+                            .push(route),
+                    }
+                }
+                withdrawn.sort_unstable();
+                let mut announced: Vec<(Attrs, Vec<Route>)> = by_set.into_values().collect();
+                for (_, r) in &mut announced {
+                    r.sort_unstable();
+                }
+                // Deterministic order: by first route.
+                announced.sort_unstable_by(|a, b| a.1.first().cmp(&b.1.first()));
+                Some(Packed {
+                    view,
+                    family,
+                    withdrawn,
+                    announced,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rib::PathAttrs;
+
+    fn set(med: u32) -> Attrs {
+        let mut a = PathAttrs::default();
+        a.attrs.med = Some(med);
+        Arc::new(a)
+    }
+
+    #[test]
+    fn routes_sharing_a_set_go_together_and_the_last_state_wins() {
+        let mut p = Pending::default();
+        let view = View {
+            peer: Some(PeerIdx(1)),
+            flags: 0,
+        };
+        let (a, b) = (set(1), set(2));
+        let net = |s: &str| (s.parse::<IpNet>().unwrap(), 0);
+        p.put(
+            view,
+            Family::IPV4_UNICAST,
+            net("10.0.0.0/8"),
+            Some(a.clone()),
+        );
+        p.put(
+            view,
+            Family::IPV4_UNICAST,
+            net("11.0.0.0/8"),
+            Some(b.clone()),
+        );
+        p.put(
+            view,
+            Family::IPV4_UNICAST,
+            net("12.0.0.0/8"),
+            Some(a.clone()),
+        );
+        // Announced, then withdrawn: withdrawn.
+        p.put(
+            view,
+            Family::IPV4_UNICAST,
+            net("13.0.0.0/8"),
+            Some(a.clone()),
+        );
+        p.put(view, Family::IPV4_UNICAST, net("13.0.0.0/8"), None);
+        let loc = View {
+            peer: None,
+            flags: 0,
+        };
+        p.put(loc, Family::IPV4_UNICAST, net("10.0.0.0/8"), Some(b));
+        let out = p.take();
+        assert!(p.is_empty());
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].view, view);
+        assert_eq!(out[0].withdrawn, vec![net("13.0.0.0/8")]);
+        assert_eq!(out[0].announced.len(), 2);
+        assert!(Arc::ptr_eq(&out[0].announced[0].0, &a));
+        assert_eq!(
+            out[0].announced[0].1,
+            vec![net("10.0.0.0/8"), net("12.0.0.0/8")]
+        );
+        assert_eq!(out[1].view, loc);
+    }
+}
