@@ -128,6 +128,21 @@ pub struct MrtRoute {
     pub large_communities: Vec<String>,
 }
 
+impl MrtRoute {
+    /// A route to `prefix` with no attributes yet.
+    fn new(prefix: IpNet) -> MrtRoute {
+        MrtRoute {
+            prefix,
+            next_hop: None,
+            origin: None,
+            med: None,
+            local_pref: None,
+            communities: Vec::new(),
+            large_communities: Vec::new(),
+        }
+    }
+}
+
 /// Why an MRT file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum MrtError {
@@ -196,15 +211,7 @@ fn rib_record(b: &[u8], subtype: u16) -> Option<MrtRoute> {
     at += 2 + 4 + if add_path { 4 } else { 0 };
     let alen = usize::from(be16(b, at)?);
     let attrs = b.get(at + 2..at + 2 + alen)?;
-    let mut r = MrtRoute {
-        prefix,
-        next_hop: None,
-        origin: None,
-        med: None,
-        local_pref: None,
-        communities: Vec::new(),
-        large_communities: Vec::new(),
-    };
+    let mut r = MrtRoute::new(prefix);
     attributes(attrs, true, &mut r, &mut Vec::new());
     Some(r)
 }
@@ -326,15 +333,7 @@ fn bgp4mp_message(b: &[u8], subtype: u16, out: &mut Vec<MrtRoute>) {
     let Some(attrs) = msg.get(a_at + 2..attrs_end) else {
         return;
     };
-    let mut base = MrtRoute {
-        prefix: IpNet::V4(Default::default()),
-        next_hop: None,
-        origin: None,
-        med: None,
-        local_pref: None,
-        communities: Vec::new(),
-        large_communities: Vec::new(),
-    };
+    let mut base = MrtRoute::new(IpNet::V4(Default::default()));
     let mut nets = Vec::new();
     attributes(attrs, false, &mut base, &mut nets);
     // IPv4 NLRI after the attributes (path ids ignored with add-path).
@@ -449,15 +448,7 @@ mod tests {
         whole.extend_from_slice(&hop);
         whole.extend_from_slice(&[0, 32, 0x20, 0x01, 0x0d, 0xb8]);
         for v in [short, whole] {
-            let mut r = MrtRoute {
-                prefix: "2001:db8::/32".parse().unwrap(),
-                next_hop: None,
-                origin: None,
-                med: None,
-                local_pref: None,
-                communities: Vec::new(),
-                large_communities: Vec::new(),
-            };
+            let mut r = MrtRoute::new("2001:db8::/32".parse().unwrap());
             mp_reach(&v, true, &mut r, &mut Vec::new());
             assert_eq!(r.next_hop, want, "{v:?}");
         }

@@ -46,6 +46,8 @@ pub(super) struct Pending {
     /// Views and families in the order they were first reported.
     order: Vec<(View, Family)>,
     routes: HashMap<(View, Family), HashMap<Route, Option<Attrs>>>,
+    /// Routes waiting, all views.
+    len: usize,
 }
 
 impl Pending {
@@ -55,7 +57,14 @@ impl Pending {
             self.order.push((view, family));
             HashMap::new()
         });
-        routes.insert(route, attrs);
+        if routes.insert(route, attrs).is_none() {
+            self.len += 1;
+        }
+    }
+
+    /// Routes waiting, all views together.
+    pub fn len(&self) -> usize {
+        self.len
     }
 
     /// Whether nothing waits.
@@ -66,6 +75,7 @@ impl Pending {
     /// Everything that waits, packed, views in the order first reported;
     /// routes sorted within each group.
     pub fn take(&mut self) -> Vec<Packed> {
+        self.len = 0;
         let mut routes = std::mem::take(&mut self.routes);
         std::mem::take(&mut self.order)
             .into_iter()
@@ -152,8 +162,9 @@ mod tests {
             flags: 0,
         };
         p.put(loc, Family::IPV4_UNICAST, net("10.0.0.0/8"), Some(b));
+        assert_eq!(p.len(), 5);
         let out = p.take();
-        assert!(p.is_empty());
+        assert!(p.is_empty() && p.len() == 0);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].view, view);
         assert_eq!(out[0].withdrawn, vec![net("13.0.0.0/8")]);

@@ -33,6 +33,8 @@ use crate::wire::{Capabilities, CodecConfig, Family, Open, PeerKind};
 pub const QUEUE: usize = 262_144;
 /// Prefixes read from the RIB task per step of the initial dump.
 const DUMP_BATCH: usize = 2048;
+/// Route reports the initial dump holds back for packing (about 64 MB).
+const DUMP_PACK: usize = 1 << 20;
 /// Longest wait for a connection to a station.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest a write may stall before the station counts as dead.
@@ -313,13 +315,19 @@ async fn dump(
             for (net, paths) in routes {
                 conn.dump_prefix(family, net, &paths);
             }
-            conn.flush_pending();
-            conn.write(wr, stop).await?;
+            // Prefixes of one attribute set lie all over the table: they
+            // are packed across batches, up to a bound on memory.
+            if conn.pending.len() >= DUMP_PACK {
+                conn.flush_pending();
+                conn.write(wr, stop).await?;
+            }
             match next {
                 Some(n) => from = Some(n),
                 None => break,
             }
         }
+        conn.flush_pending();
+        conn.write(wr, stop).await?;
         // End-of-RIB per peer and view (RFC 7854 5: the dump is done).
         let peers: Vec<PeerIdx> = conn.peers.keys().copied().collect();
         for p in peers {

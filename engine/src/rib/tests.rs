@@ -438,6 +438,20 @@ fn reject(prefix: &'static str) -> SharedPolicy {
     )))
 }
 
+/// An export policy: 198.51.100.0/24 rejected, MED 77 on the rest.
+fn reject_one_med_77_on_the_rest() -> SharedPolicy {
+    SharedPolicy(std::sync::Arc::new(FnPolicy(
+        |r: &PolicyRoute<'_>, i: &mut Interner| {
+            if r.prefix.to_string() == "198.51.100.0/24" {
+                return None;
+            }
+            let mut a = (**r.attrs).clone();
+            a.attrs.med = Some(77);
+            Some(i.intern(a))
+        },
+    )))
+}
+
 #[test]
 fn import_policy_change_reevaluates_stored_routes_only_where_the_outcome_changes() {
     let mut rib = rib();
@@ -499,17 +513,7 @@ fn export_policy_change_sends_the_member_only_the_difference() {
     assert_eq!(d.updates().len(), 1);
 
     // C alone stops getting one prefix, and gets MED 77 on the other.
-    let policy = SharedPolicy(std::sync::Arc::new(FnPolicy(
-        |r: &PolicyRoute<'_>, i: &mut Interner| {
-            if r.prefix.to_string() == "198.51.100.0/24" {
-                return None;
-            }
-            let mut a = (**r.attrs).clone();
-            a.attrs.med = Some(77);
-            Some(i.intern(a))
-        },
-    )));
-    rib.set_export(c.idx, Some(policy));
+    rib.set_export(c.idx, Some(reject_one_med_77_on_the_rest()));
     let got = c.updates();
     let withdrawn: Vec<String> = got
         .iter()
@@ -552,17 +556,7 @@ fn pre_policy_adj_rib_out_has_the_rules_but_not_the_policy() {
     );
     rib.flush();
     // C's export policy drops one prefix and sets MED 77 on the other.
-    let policy = SharedPolicy(std::sync::Arc::new(FnPolicy(
-        |r: &PolicyRoute<'_>, i: &mut Interner| {
-            if r.prefix.to_string() == "198.51.100.0/24" {
-                return None;
-            }
-            let mut a = (**r.attrs).clone();
-            a.attrs.med = Some(77);
-            Some(i.intern(a))
-        },
-    )));
-    rib.set_export(c.idx, Some(policy));
+    rib.set_export(c.idx, Some(reject_one_med_77_on_the_rest()));
     let mut pre = rib.advertised_pre_policy(c.idx, Family::IPV4_UNICAST, None);
     pre.sort_by_key(|(n, _)| *n);
     let nets: Vec<String> = pre.iter().map(|(n, _)| n.to_string()).collect();
