@@ -39,27 +39,54 @@ pub(super) struct Packed {
     pub announced: Vec<(Attrs, Vec<Route>)>,
 }
 
-/// Reports not yet written. A route reported twice keeps its last state,
-/// which is what a station must end up with.
+/// The reports of one view and family.
+#[derive(Default)]
+struct Waiting {
+    /// Changes: the last state of each route.
+    changed: HashMap<Route, Option<Attrs>>,
+    /// Dumps (each route once): announcements by attribute set, kept
+    /// lean, since a dump may hold a whole table.
+    dumped: HashMap<usize, (Attrs, Vec<Route>)>,
+}
+
+/// Reports not yet written.
 #[derive(Default)]
 pub(super) struct Pending {
     /// Views and families in the order they were first reported.
     order: Vec<(View, Family)>,
-    routes: HashMap<(View, Family), HashMap<Route, Option<Attrs>>>,
+    waiting: HashMap<(View, Family), Waiting>,
     /// Routes waiting, all views.
     len: usize,
 }
 
 impl Pending {
-    /// Notes the state of a route: announced with `attrs`, or withdrawn.
-    pub fn put(&mut self, view: View, family: Family, route: Route, attrs: Option<Attrs>) {
-        let routes = self.routes.entry((view, family)).or_insert_with(|| {
+    fn of(&mut self, view: View, family: Family) -> &mut Waiting {
+        self.waiting.entry((view, family)).or_insert_with(|| {
             self.order.push((view, family));
-            HashMap::new()
-        });
-        if routes.insert(route, attrs).is_none() {
+            Waiting::default()
+        })
+    }
+
+    /// Notes the state of a route: announced with `attrs`, or withdrawn.
+    /// A route reported twice keeps its last state, which is what a
+    /// station must end up with.
+    pub fn put(&mut self, view: View, family: Family, route: Route, attrs: Option<Attrs>) {
+        if self.of(view, family).changed.insert(route, attrs).is_none() {
             self.len += 1;
         }
+    }
+
+    /// Notes a route of a dump, announced: each route at most once per
+    /// view between two [`Pending::take`]s (a later [`Pending::put`] of
+    /// it wins).
+    pub fn put_dumped(&mut self, view: View, family: Family, route: Route, attrs: &Attrs) {
+        self.of(view, family)
+            .dumped
+            .entry(Arc::as_ptr(attrs) as usize)
+            .or_insert_with(|| (attrs.clone(), Vec::new()))
+            .1
+            .push(route);
+        self.len += 1;
     }
 
     /// Routes waiting, all views together.
@@ -76,17 +103,24 @@ impl Pending {
     /// routes sorted within each group.
     pub fn take(&mut self) -> Vec<Packed> {
         self.len = 0;
-        let mut routes = std::mem::take(&mut self.routes);
+        let mut waiting = std::mem::take(&mut self.waiting);
         std::mem::take(&mut self.order)
             .into_iter()
             .filter_map(|(view, family)| {
-                let states = routes.remove(&(view, family))?;
+                let Waiting {
+                    changed,
+                    mut dumped,
+                } = waiting.remove(&(view, family))?;
+                if !changed.is_empty() && !dumped.is_empty() {
+                    for (_, routes) in dumped.values_mut() {
+                        routes.retain(|r| !changed.contains_key(r));
+                    }
+                }
                 let mut withdrawn = Vec::new();
-                let mut by_set: HashMap<usize, (Attrs, Vec<Route>)> = HashMap::new();
-                for (route, attrs) in states {
+                for (route, attrs) in changed {
                     match attrs {
                         None => withdrawn.push(route),
-                        Some(a) => by_set
+                        Some(a) => dumped
                             .entry(Arc::as_ptr(&a) as usize)
                             .or_insert_with(|| (a, Vec::new()))
                             .1
@@ -94,7 +128,10 @@ impl Pending {
                     }
                 }
                 withdrawn.sort_unstable();
-                let mut announced: Vec<(Attrs, Vec<Route>)> = by_set.into_values().collect();
+                let mut announced: Vec<(Attrs, Vec<Route>)> = dumped
+                    .into_values()
+                    .filter(|(_, r)| !r.is_empty())
+                    .collect();
                 for (_, r) in &mut announced {
                     r.sort_unstable();
                 }
@@ -122,6 +159,10 @@ mod tests {
         Arc::new(a)
     }
 
+    fn net(s: &str) -> Route {
+        (s.parse::<IpNet>().unwrap(), 0)
+    }
+
     #[test]
     fn routes_sharing_a_set_go_together_and_the_last_state_wins() {
         let mut p = Pending::default();
@@ -130,7 +171,6 @@ mod tests {
             flags: 0,
         };
         let (a, b) = (set(1), set(2));
-        let net = |s: &str| (s.parse::<IpNet>().unwrap(), 0);
         p.put(
             view,
             Family::IPV4_UNICAST,
@@ -164,7 +204,8 @@ mod tests {
         p.put(loc, Family::IPV4_UNICAST, net("10.0.0.0/8"), Some(b));
         assert_eq!(p.len(), 5);
         let out = p.take();
-        assert!(p.is_empty() && p.len() == 0);
+        assert!(p.is_empty());
+        assert_eq!(p.len(), 0);
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].view, view);
         assert_eq!(out[0].withdrawn, vec![net("13.0.0.0/8")]);
@@ -175,5 +216,34 @@ mod tests {
             vec![net("10.0.0.0/8"), net("12.0.0.0/8")]
         );
         assert_eq!(out[1].view, loc);
+    }
+
+    #[test]
+    fn dumped_routes_pack_with_changes_and_yield_to_them() {
+        let mut p = Pending::default();
+        let view = View {
+            peer: None,
+            flags: 0,
+        };
+        let (a, b) = (set(1), set(2));
+        p.put_dumped(view, Family::IPV4_UNICAST, net("10.0.0.0/8"), &a);
+        p.put_dumped(view, Family::IPV4_UNICAST, net("11.0.0.0/8"), &a);
+        p.put_dumped(view, Family::IPV4_UNICAST, net("12.0.0.0/8"), &b);
+        // A change after the dump wins: 11 withdrawn, 12 now with `a`.
+        p.put(view, Family::IPV4_UNICAST, net("11.0.0.0/8"), None);
+        p.put(
+            view,
+            Family::IPV4_UNICAST,
+            net("12.0.0.0/8"),
+            Some(a.clone()),
+        );
+        let out = p.take();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].withdrawn, vec![net("11.0.0.0/8")]);
+        assert_eq!(out[0].announced.len(), 1);
+        assert_eq!(
+            out[0].announced[0].1,
+            vec![net("10.0.0.0/8"), net("12.0.0.0/8")]
+        );
     }
 }

@@ -23,7 +23,7 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::encode::{self, PeerHeader, Stat, UpdateEncoder};
-use super::pack::{Pending, View};
+use super::pack::{Pending, Route, View};
 use super::{RibSource, StationSettings, StationStats};
 use crate::rib::{Attrs, PeerIdx, Rib, RouteChange, RouteKey, SessionUp};
 use crate::rib_task::RibHandle;
@@ -318,16 +318,14 @@ async fn dump(
             // Prefixes of one attribute set lie all over the table: they
             // are packed across batches, up to a bound on memory.
             if conn.pending.len() >= DUMP_PACK {
-                conn.flush_pending();
-                conn.write(wr, stop).await?;
+                conn.drain(wr, stop).await?;
             }
             match next {
                 Some(n) => from = Some(n),
                 None => break,
             }
         }
-        conn.flush_pending();
-        conn.write(wr, stop).await?;
+        conn.drain(wr, stop).await?;
         // End-of-RIB per peer and view (RFC 7854 5: the dump is done).
         let peers: Vec<PeerIdx> = conn.peers.keys().copied().collect();
         for p in peers {
@@ -352,7 +350,7 @@ async fn dump(
                     return Err(restarted());
                 };
                 conn.dump_adj_out(p, family, &routes);
-                conn.flush_pending();
+                conn.drain(wr, stop).await?;
                 conn.end_of_rib(Some(p), family, encode::FLAG_O | encode::FLAG_L);
                 conn.write(wr, stop).await?;
             }
@@ -380,8 +378,8 @@ async fn dump_out_pre(
             .query(move |rib: &mut Rib| rib.advertised_pre_policy(p, family, None))
             .await
             .ok_or_else(restarted)?;
-        conn.out_pre(p, family, routes);
-        conn.flush_pending();
+        conn.out_pre(p, family, routes, true);
+        conn.drain(wr, stop).await?;
         conn.end_of_rib(Some(p), family, encode::FLAG_O);
         conn.write(wr, stop).await?;
     }
@@ -436,7 +434,7 @@ async fn follow_out_pre(
             .await
             .ok_or_else(restarted)?;
         for (p, routes) in states {
-            conn.out_pre(p, family, routes);
+            conn.out_pre(p, family, routes, false);
         }
     }
     conn.flush_pending();
@@ -572,7 +570,7 @@ impl Conn {
                 if key == Some((f, n)) {
                     loc = Some((f, n, best));
                 } else {
-                    self.loc_rib(f, n, best.as_ref());
+                    self.loc_rib(f, n, best.as_ref(), false);
                 }
             }
             if let (true, Some(k)) = (out_pre, key) {
@@ -617,11 +615,11 @@ impl Conn {
                 } => {
                     self.adj_in(
                         family,
-                        net,
+                        (net, path_id),
                         peer,
-                        path_id,
                         Some(&received),
                         accepted.as_ref(),
+                        false,
                     );
                     let entry = loc.get_or_insert((family, net, None));
                     if best {
@@ -634,13 +632,13 @@ impl Conn {
                     peer,
                     path_id,
                 } => {
-                    self.adj_in(family, net, peer, path_id, None, None);
+                    self.adj_in(family, (net, path_id), peer, None, None, false);
                     loc.get_or_insert((family, net, None));
                 }
             }
         }
         if let Some((f, n, best)) = loc {
-            self.loc_rib(f, n, best.as_ref());
+            self.loc_rib(f, n, best.as_ref(), false);
         }
         self.flush_pending();
         Ok(())
@@ -651,18 +649,34 @@ impl Conn {
         for (peer, path_id, received, accepted, is_best) in paths {
             self.adj_in(
                 family,
-                net,
+                (net, *path_id),
                 *peer,
-                *path_id,
                 Some(received),
                 accepted.as_ref(),
+                true,
             );
             if *is_best {
                 best = accepted.as_ref();
             }
         }
         if let Some(b) = best {
-            self.loc_rib(family, net, Some(b));
+            self.loc_rib(family, net, Some(b), true);
+        }
+    }
+
+    /// Notes a report; those of a dump (`dump`) that announce go to the
+    /// pending store's lean side (each route once).
+    fn report(
+        &mut self,
+        view: View,
+        family: Family,
+        route: Route,
+        attrs: Option<&Attrs>,
+        dump: bool,
+    ) {
+        match (dump, attrs) {
+            (true, Some(a)) => self.pending.put_dumped(view, family, route, a),
+            _ => self.pending.put(view, family, route, attrs.cloned()),
         }
     }
 
@@ -670,11 +684,11 @@ impl Conn {
     fn adj_in(
         &mut self,
         family: Family,
-        net: IpNet,
+        route: Route,
         peer: PeerIdx,
-        path_id: u32,
         received: Option<&Attrs>,
         accepted: Option<&Attrs>,
+        dump: bool,
     ) {
         if peer == PeerIdx::LOCAL || !self.peers.contains_key(&peer) {
             return;
@@ -683,14 +697,12 @@ impl Conn {
             peer: Some(peer),
             flags,
         };
-        let route = (net, path_id);
         if self.settings.pre_policy {
-            self.pending.put(view(0), family, route, received.cloned());
+            self.report(view(0), family, route, received, dump);
         }
         if self.settings.post_policy {
-            let accepted = accepted.filter(|_| received.is_some()).cloned();
-            self.pending
-                .put(view(encode::FLAG_L), family, route, accepted);
+            let accepted = accepted.filter(|_| received.is_some());
+            self.report(view(encode::FLAG_L), family, route, accepted, dump);
         }
     }
 
@@ -725,25 +737,30 @@ impl Conn {
             flags: encode::FLAG_O | encode::FLAG_L,
         };
         for (net, _, post) in routes {
-            self.pending
-                .put(view, family, (*net, 1), Some(post.clone()));
+            self.pending.put_dumped(view, family, (*net, 1), post);
         }
     }
 
     /// Pre-policy Adj-RIB-Out reports of one peer (`None`: not sent), with
-    /// the path id export would give the best path.
-    fn out_pre(&mut self, peer: PeerIdx, family: Family, routes: Vec<(IpNet, Option<Attrs>)>) {
+    /// the path id export would give the best path; `dump`: its whole table.
+    fn out_pre(
+        &mut self,
+        peer: PeerIdx,
+        family: Family,
+        routes: Vec<(IpNet, Option<Attrs>)>,
+        dump: bool,
+    ) {
         let view = View {
             peer: Some(peer),
             flags: encode::FLAG_O,
         };
         for (net, attrs) in routes {
-            self.pending.put(view, family, (net, 1), attrs);
+            self.report(view, family, (net, 1), attrs.as_ref(), dump);
         }
     }
 
     /// The Loc-RIB report of a prefix: its best path, or withdrawn.
-    fn loc_rib(&mut self, family: Family, net: IpNet, best: Option<&Attrs>) {
+    fn loc_rib(&mut self, family: Family, net: IpNet, best: Option<&Attrs>, dump: bool) {
         if !self.settings.loc_rib {
             return;
         }
@@ -751,7 +768,7 @@ impl Conn {
             peer: None,
             flags: 0,
         };
-        self.pending.put(view, family, (net, 0), best.cloned());
+        self.report(view, family, (net, 0), best, dump);
     }
 
     /// Encodes the pending reports: per view and family the withdrawals,
@@ -763,40 +780,71 @@ impl Conn {
         }
         let now = SystemTime::now();
         for packed in self.pending.take() {
-            let (base, encoder) = match packed.view.peer {
-                None => (&self.loc.header, &self.loc.encoder),
-                Some(idx) => match self.peers.get(&idx) {
-                    Some(p) if packed.view.flags & encode::FLAG_O != 0 => {
-                        (&p.header, &p.out_encoder)
-                    }
-                    Some(p) => (&p.header, &p.encoder),
-                    None => continue,
-                },
-            };
-            let header = PeerHeader {
-                flags: base.flags | packed.view.flags,
-                time: now,
-                ..*base
-            };
-            let family = packed.family;
-            self.scratch.clear();
-            if !packed.withdrawn.is_empty() {
-                if let Err(e) = encoder.withdraw(family, &packed.withdrawn, &mut self.scratch) {
-                    tracing::debug!(error = %e, "withdrawals not reported to BMP");
-                    self.scratch.clear();
-                }
-            }
+            self.encode_part(packed.view, packed.family, None, &packed.withdrawn, now);
             for (attrs, routes) in &packed.announced {
-                let at = self.scratch.len();
-                if let Err(e) = encoder.announce(family, routes, attrs, &mut self.scratch) {
-                    tracing::debug!(error = %e, "routes not reported to BMP");
-                    self.scratch.truncate(at);
+                self.encode_part(packed.view, packed.family, Some(attrs), routes, now);
+            }
+        }
+    }
+
+    /// [`Conn::flush_pending`] for what a dump holds back (a whole table
+    /// may wait): written as it is encoded, not encoded whole first.
+    async fn drain(
+        &mut self,
+        wr: &mut OwnedWriteHalf,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), End> {
+        let now = SystemTime::now();
+        for packed in self.pending.take() {
+            self.encode_part(packed.view, packed.family, None, &packed.withdrawn, now);
+            for (attrs, routes) in packed.announced {
+                self.encode_part(packed.view, packed.family, Some(&attrs), &routes, now);
+                if self.out.len() >= FLUSH_AT {
+                    self.write(wr, stop).await?;
                 }
             }
-            for msg in encode::split_messages(&self.scratch) {
-                encode::route_monitoring(&mut self.out, &header, msg);
-                self.messages += 1;
-            }
+        }
+        self.write(wr, stop).await
+    }
+
+    /// Route Monitoring messages for `routes` of a view: announced with
+    /// `attrs`, or withdrawn.
+    fn encode_part(
+        &mut self,
+        view: View,
+        family: Family,
+        attrs: Option<&Attrs>,
+        routes: &[Route],
+        now: SystemTime,
+    ) {
+        if routes.is_empty() {
+            return;
+        }
+        let (base, encoder) = match view.peer {
+            None => (&self.loc.header, &self.loc.encoder),
+            Some(idx) => match self.peers.get(&idx) {
+                Some(p) if view.flags & encode::FLAG_O != 0 => (&p.header, &p.out_encoder),
+                Some(p) => (&p.header, &p.encoder),
+                None => return,
+            },
+        };
+        let header = PeerHeader {
+            flags: base.flags | view.flags,
+            time: now,
+            ..*base
+        };
+        self.scratch.clear();
+        let encoded = match attrs {
+            Some(a) => encoder.announce(family, routes, a, &mut self.scratch),
+            None => encoder.withdraw(family, routes, &mut self.scratch),
+        };
+        if let Err(e) = encoded {
+            tracing::debug!(error = %e, "routes not reported to BMP");
+            return;
+        }
+        for msg in encode::split_messages(&self.scratch) {
+            encode::route_monitoring(&mut self.out, &header, msg);
+            self.messages += 1;
         }
     }
 
