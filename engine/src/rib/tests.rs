@@ -438,6 +438,19 @@ fn reject(prefix: &'static str) -> SharedPolicy {
     )))
 }
 
+/// 198.51.100.0/24 and 203.0.113.0/24 from `from` (AS 65001), flushed.
+fn announce_two(rib: &mut Rib, from: PeerIdx) {
+    rib.update(
+        from,
+        &announce(
+            &[65001],
+            &["198.51.100.0/24", "203.0.113.0/24"],
+            [192, 0, 2, 1],
+        ),
+    );
+    rib.flush();
+}
+
 /// An export policy: 198.51.100.0/24 rejected, MED 77 on the rest.
 fn reject_one_med_77_on_the_rest() -> SharedPolicy {
     SharedPolicy(std::sync::Arc::new(FnPolicy(
@@ -458,15 +471,7 @@ fn import_policy_change_reevaluates_stored_routes_only_where_the_outcome_changes
     let a = up(&mut rib, 1, 65001);
     let mut c = up(&mut rib, 3, 65003);
     rib.set_import(a.idx, Some(reject("198.51.100.0/24")));
-    rib.update(
-        a.idx,
-        &announce(
-            &[65001],
-            &["198.51.100.0/24", "203.0.113.0/24"],
-            [192, 0, 2, 1],
-        ),
-    );
-    rib.flush();
+    announce_two(&mut rib, a.idx);
     let got = c.updates();
     assert_eq!(got.len(), 1);
     assert_eq!(prefixes(&got[0]), ["203.0.113.0/24"]);
@@ -500,15 +505,7 @@ fn export_policy_change_sends_the_member_only_the_difference() {
     let a = up(&mut rib, 1, 65001);
     let mut c = up(&mut rib, 3, 65003);
     let mut d = up(&mut rib, 4, 65004);
-    rib.update(
-        a.idx,
-        &announce(
-            &[65001],
-            &["198.51.100.0/24", "203.0.113.0/24"],
-            [192, 0, 2, 1],
-        ),
-    );
-    rib.flush();
+    announce_two(&mut rib, a.idx);
     assert_eq!(c.updates().len(), 1);
     assert_eq!(d.updates().len(), 1);
 
@@ -546,15 +543,7 @@ fn pre_policy_adj_rib_out_has_the_rules_but_not_the_policy() {
     let mut rib = rib();
     let a = up(&mut rib, 1, 65001);
     let c = up(&mut rib, 3, 65003);
-    rib.update(
-        a.idx,
-        &announce(
-            &[65001],
-            &["198.51.100.0/24", "203.0.113.0/24"],
-            [192, 0, 2, 1],
-        ),
-    );
-    rib.flush();
+    announce_two(&mut rib, a.idx);
     // C's export policy drops one prefix and sets MED 77 on the other.
     rib.set_export(c.idx, Some(reject_one_med_77_on_the_rest()));
     let mut pre = rib.advertised_pre_policy(c.idx, Family::IPV4_UNICAST, None);
@@ -1368,15 +1357,7 @@ fn graceful_restart_keeps_stale_routes_until_end_of_rib() {
     let mut rib = rib();
     let mut a = up(&mut rib, 1, 65001);
     let mut c = up(&mut rib, 3, 65003);
-    rib.update(
-        a.idx,
-        &announce(
-            &[65001],
-            &["198.51.100.0/24", "203.0.113.0/24"],
-            [192, 0, 2, 1],
-        ),
-    );
-    rib.flush();
+    announce_two(&mut rib, a.idx);
     assert_eq!(c.updates().len(), 1);
 
     // A restarts: its routes stay (stale, still sent), C sees nothing.
