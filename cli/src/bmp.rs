@@ -22,6 +22,7 @@ pub async fn list_stations(conn: &mut Conn, json: bool) -> anyhow::Result<()> {
                 ("adj-rib-in-pre-policy", "pre-policy"),
                 ("adj-rib-in-post-policy", "post-policy"),
                 ("loc-rib", "loc-rib"),
+                ("adj-rib-out-pre-policy", "adj-rib-out-pre"),
                 ("adj-rib-out-post-policy", "adj-rib-out"),
             ]
             .iter()

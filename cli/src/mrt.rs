@@ -128,6 +128,21 @@ pub struct MrtRoute {
     pub large_communities: Vec<String>,
 }
 
+impl MrtRoute {
+    /// A route to `prefix` with no attributes yet.
+    fn new(prefix: IpNet) -> MrtRoute {
+        MrtRoute {
+            prefix,
+            next_hop: None,
+            origin: None,
+            med: None,
+            local_pref: None,
+            communities: Vec::new(),
+            large_communities: Vec::new(),
+        }
+    }
+}
+
 /// Why an MRT file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum MrtError {
@@ -196,15 +211,7 @@ fn rib_record(b: &[u8], subtype: u16) -> Option<MrtRoute> {
     at += 2 + 4 + if add_path { 4 } else { 0 };
     let alen = usize::from(be16(b, at)?);
     let attrs = b.get(at + 2..at + 2 + alen)?;
-    let mut r = MrtRoute {
-        prefix,
-        next_hop: None,
-        origin: None,
-        med: None,
-        local_pref: None,
-        communities: Vec::new(),
-        large_communities: Vec::new(),
-    };
+    let mut r = MrtRoute::new(prefix);
     attributes(attrs, true, &mut r, &mut Vec::new());
     Some(r)
 }
@@ -222,9 +229,9 @@ fn prefix_of(v6: bool, plen: u8, bytes: &[u8]) -> Option<IpNet> {
 }
 
 /// Reads path attributes into `r`; NLRI found in MP_REACH_NLRI go to
-/// `mp_nlri` (an abbreviated MP_REACH_NLRI, as in TABLE_DUMP_V2, holds
-/// only the next hop: `abbreviated`).
-fn attributes(b: &[u8], abbreviated: bool, r: &mut MrtRoute, mp_nlri: &mut Vec<IpNet>) {
+/// `mp_nlri` (`in_table`: those of a TABLE_DUMP_V2 RIB entry, where
+/// MP_REACH_NLRI may be abbreviated to the next hop).
+fn attributes(b: &[u8], in_table: bool, r: &mut MrtRoute, mp_nlri: &mut Vec<IpNet>) {
     let mut at = 0;
     while at + 3 <= b.len() {
         let flags = b[at];
@@ -261,14 +268,19 @@ fn attributes(b: &[u8], abbreviated: bool, r: &mut MrtRoute, mp_nlri: &mut Vec<I
                         .push(format!("{}:{}:{}", n(0), n(4), n(8)));
                 }
             }
-            14 => mp_reach(v, abbreviated, r, mp_nlri),
+            14 => mp_reach(v, in_table, r, mp_nlri),
             _ => {}
         }
         at += hdr + len;
     }
 }
 
-fn mp_reach(v: &[u8], abbreviated: bool, r: &mut MrtRoute, mp_nlri: &mut Vec<IpNet>) {
+fn mp_reach(v: &[u8], in_table: bool, r: &mut MrtRoute, mp_nlri: &mut Vec<IpNet>) {
+    // In a RIB entry RFC 6396 4.3.4 keeps only the next hop's length and
+    // address; GoBGP (before 3.17) writes the whole attribute there. The
+    // short form is exactly its length octet plus that many octets (the
+    // whole form starts with an AFI, whose first octet is 0).
+    let abbreviated = in_table && v.first().is_some_and(|&l| usize::from(l) + 1 == v.len());
     let (v6, at) = if abbreviated {
         (true, 0)
     } else {
@@ -321,15 +333,7 @@ fn bgp4mp_message(b: &[u8], subtype: u16, out: &mut Vec<MrtRoute>) {
     let Some(attrs) = msg.get(a_at + 2..attrs_end) else {
         return;
     };
-    let mut base = MrtRoute {
-        prefix: IpNet::V4(Default::default()),
-        next_hop: None,
-        origin: None,
-        med: None,
-        local_pref: None,
-        communities: Vec::new(),
-        large_communities: Vec::new(),
-    };
+    let mut base = MrtRoute::new(IpNet::V4(Default::default()));
     let mut nets = Vec::new();
     attributes(attrs, false, &mut base, &mut nets);
     // IPv4 NLRI after the attributes (path ids ignored with add-path).
@@ -427,5 +431,26 @@ mod tests {
         // A RIB record cut short inside is skipped.
         let rec = [0, 0, 0, 1, 0, 13, 0, 2, 0, 0, 0, 3, 0, 0, 0];
         assert!(parse(&rec).unwrap().is_empty());
+    }
+
+    #[test]
+    fn table_mp_reach_short_and_whole() {
+        let hop: [u8; 16] = "2001:db8::1"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets();
+        let want = Some(IpAddr::from(hop));
+        // RFC 6396 4.3.4: length and next hop only.
+        let mut short = vec![16];
+        short.extend_from_slice(&hop);
+        // As GoBGP writes it: AFI, SAFI, length, next hop, reserved, NLRI.
+        let mut whole = vec![0, 2, 1, 16];
+        whole.extend_from_slice(&hop);
+        whole.extend_from_slice(&[0, 32, 0x20, 0x01, 0x0d, 0xb8]);
+        for v in [short, whole] {
+            let mut r = MrtRoute::new("2001:db8::/32".parse().unwrap());
+            mp_reach(&v, true, &mut r, &mut Vec::new());
+            assert_eq!(r.next_hop, want, "{v:?}");
+        }
     }
 }

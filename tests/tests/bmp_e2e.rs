@@ -1,10 +1,14 @@
 //! BMP end to end: gobgpd r1 (AS 65010) peers with ocbgpd r2 (AS 65001),
 //! which reports to pmacct's `pmbmpd` on r3. An import policy on r1 sets
-//! MED 77 on prefix A, so the pre- and post-policy views of A differ.
+//! MED 77 on prefix A, so the pre- and post-policy views of A differ; an
+//! export policy toward r1 sets MED 55 on our route OURS and rejects
+//! OURS2, so the pre- and post-policy Adj-RIB-Out views differ too.
 //!
 //! Stations are configured by gNMI Set; the test reads pmbmpd's JSON
 //! message log (one object per BMP message) and checks Initiation, Peer
-//! Up, Route Monitoring of the pre-policy, post-policy and Loc-RIB views,
+//! Up, Route Monitoring of the pre-policy, post-policy, Loc-RIB and both
+//! Adj-RIB-Out views (several prefixes per message when they share
+//! attributes),
 //! Statistics Reports, Peer Down with the reason after gobgpd resets the
 //! session with a NOTIFICATION, the station's state and `ocbgp bmp`, that
 //! adding a second station leaves the first connected, and Termination
@@ -32,6 +36,10 @@ const A: &str = "10.1.0.0/16";
 const B: &str = "10.2.0.0/24";
 /// Our own route, sent to r1: the Adj-RIB-Out.
 const OURS: &str = "192.0.2.128/25";
+/// Our own route that export policy keeps from r1.
+const OURS2: &str = "198.51.100.0/24";
+/// Our own route added after the initial dump.
+const OURS3: &str = "203.0.113.0/24";
 
 const BGP: &str =
     "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
@@ -44,7 +52,8 @@ fn station(addr: IpAddr, port: u16) -> Value {
     json!({"address": addr.to_string(), "port": port, "config": {
         "address": addr.to_string(), "port": port,
         "adj-rib-in-pre-policy": true, "adj-rib-in-post-policy": true,
-        "loc-rib": true, "adj-rib-out-post-policy": true, "statistics-interval": 1,
+        "loc-rib": true, "adj-rib-out-pre-policy": true, "adj-rib-out-post-policy": true,
+        "statistics-interval": 1,
     }})
 }
 
@@ -100,6 +109,32 @@ fn is_out(m: &Value) -> bool {
     m["is_out"].as_u64() == Some(1)
 }
 
+/// Adj-RIB-Out announcements of `prefix` to `peer`, pre- or post-policy.
+fn out_routes<'a>(msgs: &'a [Value], prefix: &str, peer: &str, post: bool) -> Vec<&'a Value> {
+    routes(msgs, prefix, peer, post)
+        .into_iter()
+        .filter(|m| is_out(m))
+        .collect()
+}
+
+fn prefix_set(name: &str, prefix: &str) -> Value {
+    json!({"name": name, "config": {"name": name, "mode": "IPV4"},
+        "prefixes": {"prefix": [{"ip-prefix": prefix, "masklength-range": "exact",
+                                  "config": {"ip-prefix": prefix, "masklength-range": "exact"}}]}})
+}
+
+/// A policy statement on a prefix set: `med` set and accepted, or rejected.
+fn statement(name: &str, set: &str, med: Option<u32>) -> Value {
+    let actions = match med {
+        Some(m) => json!({"config": {"policy-result": "ACCEPT_ROUTE"},
+            "openconfig-bgp-policy:bgp-actions": {"config": {"set-med": m, "set-med-action": "SET"}}}),
+        None => json!({"config": {"policy-result": "REJECT_ROUTE"}}),
+    };
+    json!({"name": name, "config": {"name": name},
+        "conditions": {"match-prefix-set": {"config": {"prefix-set": set, "match-set-options": "ANY"}}},
+        "actions": actions})
+}
+
 fn is_loc(m: &Value) -> bool {
     m["is_loc"].as_u64() == Some(1) || m["peer_type"].as_u64() == Some(3)
 }
@@ -139,7 +174,8 @@ fn bmp_station_sees_peers_routes_views_stats_and_termination() {
         &OcbgpdConfig::new(
             BgpConfig::new(OC_AS, r2.ipv4())
                 .neighbor(Neighbor::new(r1.ipv4(), SRC_AS).families(v4))
-                .route(Originated::new(OURS).next_hop(r2.ipv4())),
+                .route(Originated::new(OURS).next_hop(r2.ipv4()))
+                .route(Originated::new(OURS2).next_hop(r2.ipv4())),
         ),
     );
     let src = Gobgp::start(
@@ -148,31 +184,35 @@ fn bmp_station_sees_peers_routes_views_stats_and_termination() {
     );
     src.add_route(&Originated::new(A).med(10));
     src.add_route(&Originated::new(B).med(20));
-    // Import policy: MED 77 on A, the rest as received.
-    let imp = json!({"name": "IMP", "config": {"name": "IMP"}, "statements": {"statement": [
-        {"name": "10", "config": {"name": "10"},
-         "conditions": {"match-prefix-set": {"config": {"prefix-set": "PS", "match-set-options": "ANY"}}},
-         "actions": {"config": {"policy-result": "ACCEPT_ROUTE"},
-                     "openconfig-bgp-policy:bgp-actions": {"config": {"set-med": 77, "set-med-action": "SET"}}}},
+    // Import policy: MED 77 on A, the rest as received. Export policy:
+    // MED 55 on OURS, OURS2 rejected, the rest as the rules make it.
+    let imp = json!({"name": "IMP", "config": {"name": "IMP"},
+        "statements": {"statement": [statement("10", "PS", Some(77))]}});
+    let exp = json!({"name": "EXP", "config": {"name": "EXP"}, "statements": {"statement": [
+        statement("10", "OUT_MED", Some(55)),
+        statement("20", "OUT_REJ", None),
     ]}});
-    let ps = json!({"name": "PS", "config": {"name": "PS", "mode": "IPV4"},
-        "prefixes": {"prefix": [{"ip-prefix": A, "masklength-range": "exact",
-                                  "config": {"ip-prefix": A, "masklength-range": "exact"}}]}});
+    let sets = [
+        prefix_set("PS", A),
+        prefix_set("OUT_MED", OURS),
+        prefix_set("OUT_REJ", OURS2),
+    ];
     d.try_gnmi_set(
         &[],
         &[],
         &[
             (
                 "/routing-policy".into(),
-                json!({"defined-sets": {"prefix-sets": {"prefix-set": [ps]}},
-                       "policy-definitions": {"policy-definition": [imp]}}),
+                json!({"defined-sets": {"prefix-sets": {"prefix-set": sets}},
+                       "policy-definitions": {"policy-definition": [imp, exp]}}),
             ),
             (
                 format!(
                     "{BGP}/neighbors/neighbor[neighbor-address={}]/apply-policy/config",
                     r1.ipv4()
                 ),
-                json!({"import-policy": ["IMP"], "default-import-policy": "ACCEPT_ROUTE"}),
+                json!({"import-policy": ["IMP"], "default-import-policy": "ACCEPT_ROUTE",
+                       "export-policy": ["EXP"], "default-export-policy": "ACCEPT_ROUTE"}),
             ),
         ],
     )
@@ -213,12 +253,9 @@ fn bmp_station_sees_peers_routes_views_stats_and_termination() {
             && of_type(m, "stats")
                 .iter()
                 .any(|s| s["peer_ip"] == peer.as_str())
-            && m.iter().any(|r| {
-                r["bmp_msg_type"] == "route_monitor"
-                    && r["ip_prefix"] == OURS
-                    && r["peer_ip"] == peer.as_str()
-                    && is_out(r)
-            })
+            && !out_routes(m, OURS, &peer, true).is_empty()
+            && !out_routes(m, OURS, &peer, false).is_empty()
+            && !out_routes(m, OURS2, &peer, false).is_empty()
     };
     if !wait_until(STEP, || have_all(&messages(&log))) {
         let msgs = messages(&log);
@@ -236,6 +273,28 @@ fn bmp_station_sees_peers_routes_views_stats_and_termination() {
     assert!(routes(&msgs, A, &peer, false)
         .iter()
         .all(|r| r["med"].as_u64() == Some(10)));
+    // Adj-RIB-Out: before export policy OURS has no MED and OURS2 is
+    // there; after it OURS has MED 55 and OURS2 is not sent. Both views
+    // went through the RFC 4271 5.1 rules: our AS leads the path, our
+    // next hop.
+    let pre = out_routes(&msgs, OURS, &peer, false);
+    let post = out_routes(&msgs, OURS, &peer, true);
+    assert!(
+        pre.iter().all(|r| r["med"].is_null()),
+        "pre-policy OURS: {pre:?}"
+    );
+    assert!(
+        post.iter().all(|r| r["med"].as_u64() == Some(55)),
+        "post-policy OURS: {post:?}"
+    );
+    for r in pre.iter().chain(&post) {
+        assert_eq!(r["as_path"], OC_AS.to_string(), "{r}");
+        assert_eq!(r["bgp_nexthop"], r2.ipv4().to_string(), "{r}");
+    }
+    assert!(
+        out_routes(&msgs, OURS2, &peer, true).is_empty(),
+        "OURS2 reported as sent"
+    );
     let init = &of_type(&msgs, "init")[0];
     assert!(
         init.to_string().contains("ocbgpd"),
@@ -253,6 +312,20 @@ fn bmp_station_sees_peers_routes_views_stats_and_termination() {
         )
         .is_empty()),
         "no Route Monitoring for a route announced after the dump"
+    );
+
+    // A route of ours added now: both Adj-RIB-Out views follow.
+    d.gnmi_update(
+        &format!("{BGP}/global/ocbgp:originated-routes/route[prefix={OURS3}]"),
+        json!({"prefix": OURS3, "config": {"prefix": OURS3, "next-hop": r2.ipv4().to_string()}}),
+    );
+    let both = |m: &[Value]| {
+        !out_routes(m, OURS3, &peer, false).is_empty()
+            && !out_routes(m, OURS3, &peer, true).is_empty()
+    };
+    assert!(
+        wait_until(STEP, || both(&messages(&log))),
+        "no pre- and post-policy Adj-RIB-Out report of a route added after the dump"
     );
 
     // State and CLI.

@@ -34,6 +34,23 @@ fn dump(name: &str, kind: &str, file: &Path, rotation: u32) -> Value {
         "file-name": file.to_str().expect("utf-8"), "rotation-interval": rotation}})
 }
 
+/// `ocbgp ARGS` against `d`; panics unless it succeeds.
+fn ocbgp(d: &Ocbgpd, args: &[&str]) -> String {
+    let target = d.config().gnmi_addr().to_string();
+    let mut all = vec!["--target", target.as_str()];
+    all.extend_from_slice(args);
+    let o = d
+        .host()
+        .try_run(bin_path("ocbgp").to_str().expect("utf-8"), &all);
+    let out = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "ocbgp {args:?}: {out} {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
 /// `bgpdump -m` lines of `file`, split on `|`.
 fn bgpdump(file: &Path) -> Vec<Vec<String>> {
     let out = std::process::Command::new("bgpdump")
@@ -168,8 +185,7 @@ fn table_and_update_dumps_read_by_bgpdump_and_gobgp() {
     assert!(wait_until(STEP, rotated), "update files not rotated");
 
     // GoBGP's MRT reader parses every record of our table dump (`gobgp
-    // --debug mrt inject` prints each; GoBGP 3.10's inject then adds
-    // nothing to its RIB even for routes it parsed, so that is not checked).
+    // --debug mrt inject` prints each).
     let inject = src
         .try_cli(&[
             "--debug",
@@ -186,23 +202,10 @@ fn table_and_update_dumps_read_by_bgpdump_and_gobgp() {
         );
     }
     assert!(inject.contains("PEER_INDEX_TABLE"), "{inject}");
+    gobgp_loads(&lab, &rib);
 
     // The CLI: the dumps, a one-off table dump, injecting files.
-    let cli = |args: &[&str]| -> String {
-        let target = d.config().gnmi_addr().to_string();
-        let mut all = vec!["--target", target.as_str()];
-        all.extend_from_slice(args);
-        let o = d
-            .host()
-            .try_run(bin_path("ocbgp").to_str().expect("utf-8"), &all);
-        let out = String::from_utf8_lossy(&o.stdout).to_string();
-        assert!(
-            o.status.success(),
-            "ocbgp {args:?}: {out} {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        out
-    };
+    let cli = |args: &[&str]| ocbgp(&d, args);
     let listed = cli(&["mrt"]);
     assert!(
         listed.contains("rib") && listed.contains("UPDATES"),
@@ -245,4 +248,110 @@ fn table_and_update_dumps_read_by_bgpdump_and_gobgp() {
         "injected routes missing: {text}"
     );
     assert!(!text.contains(B), "the prefix filter let B through: {text}");
+}
+
+/// A gobgpd of its own (no neighbors) loads our table dump with `gobgp mrt
+/// inject global`: its RIB has every prefix with its AS path and MED.
+///
+/// GoBGP 3.10's `gobgp mrt inject` exits without closing its gRPC stream
+/// (fixed upstream in v4.0.0, "close the stream properly, otherwise the
+/// last few paths are dropped"): the paths still in flight, up to the
+/// stream's flow-control window (64 KiB), are lost, which for a file this
+/// small is all of them. So the dump is given to it repeated to over 1 MiB:
+/// the copies are identical, and every copy but the last few arrives.
+fn gobgp_loads(lab: &Lab, rib: &Path) {
+    let r3 = lab.host("r3");
+    let sink = Gobgp::start(&r3, &BgpConfig::new(65030, r3.ipv4()));
+    let one = std::fs::read(rib).expect("table dump");
+    assert!(!one.is_empty(), "empty table dump");
+    let copies = (1 << 20) / one.len() + 1;
+    let repeated = r3.dir().join("rib-repeated.mrt");
+    std::fs::write(&repeated, one.repeat(copies)).expect("write");
+    sink.try_cli(&["mrt", "inject", "global", repeated.to_str().expect("utf-8")])
+        .unwrap_or_else(|e| panic!("gobgp mrt inject: {e}"));
+    sink.wait_as_path(A, Some(&[SRC_AS]), STEP, "injected A");
+    sink.wait_as_path(B, Some(&[SRC_AS]), STEP, "injected B");
+    sink.wait_as_path(OURS, Some(&[]), STEP, "injected own route");
+    let a = sink.route(A).unwrap_or_else(|| sink.fail("A went"));
+    assert_eq!(a.med, Some(10), "MED of injected A: {a:?}");
+}
+
+/// A table dump written by gobgpd r3 (routes it learned from gobgpd r1) is
+/// injected into ocbgpd r2 with `ocbgp mrt inject`, which re-advertises
+/// the routes to BIRD r4 as its own, attributes kept.
+#[test]
+fn gobgpd_table_dump_injected_and_readvertised_to_bird() {
+    let lab = Lab::new("mrt_gobgp_dump");
+    let (r1, r2, r3, r4) = (
+        lab.host("r1"),
+        lab.host("r2"),
+        lab.host("r3"),
+        lab.host("r4"),
+    );
+    const DUMPER_AS: u32 = 65020;
+    const BIRD_AS: u32 = 65040;
+    let v4 = &[Family::Ipv4Unicast];
+    let file = r3.dir().join("gobgp-rib.mrt");
+    // gobgpd's shortest table dump interval is 60 s (and its first dump
+    // comes one interval after start).
+    let dumper = Gobgp::start_with(
+        &r3,
+        &BgpConfig::new(DUMPER_AS, r3.ipv4())
+            .neighbor(Neighbor::new(r1.ipv4(), SRC_AS).families(v4)),
+        &format!(
+            "\n[[mrt-dump]]\n  [mrt-dump.config]\n    dump-type = \"table\"\n    \
+             file-name = \"{}\"\n    dump-interval = 60\n",
+            file.display()
+        ),
+    );
+    let _src = Gobgp::start(
+        &r1,
+        &BgpConfig::new(SRC_AS, r1.ipv4())
+            .neighbor(Neighbor::new(r3.ipv4(), DUMPER_AS).families(v4))
+            .route(Originated::new(A).med(10).community("65010:7"))
+            .route(Originated::new(B).med(20)),
+    );
+    let d = Ocbgpd::start(
+        &r2,
+        &OcbgpdConfig::new(
+            BgpConfig::new(OC_AS, r2.ipv4())
+                .neighbor(Neighbor::new(r4.ipv4(), BIRD_AS).families(v4)),
+        ),
+    );
+    let bird = Bird::start(
+        &r4,
+        &BgpConfig::new(BIRD_AS, r4.ipv4()).neighbor(Neighbor::new(r2.ipv4(), OC_AS).families(v4)),
+    );
+    dumper.wait_route(A, UP);
+    dumper.wait_route(B, STEP);
+    bird.wait_established(r2.ipv4(), UP);
+
+    // bgpdump reads gobgpd's dump: both routes, from r1, with r1's path.
+    let dumped = || {
+        let lines = bgpdump(&file);
+        [A, B].iter().all(|p| {
+            lines
+                .iter()
+                .any(|l| l.len() > 6 && l[5] == *p && l[3] == r1.ipv4().to_string())
+        })
+    };
+    assert!(
+        wait_until(Duration::from_secs(100), dumped),
+        "gobgpd wrote no table dump with A and B: {:?}",
+        bgpdump(&file)
+    );
+
+    let out = ocbgp(&d, &["mrt", "inject", file.to_str().expect("utf-8")]);
+    assert!(out.contains("2 routes"), "{out}");
+    // BIRD gets them from ocbgpd: our AS alone in the path, the dump's
+    // next hop, MED and community.
+    bird.wait_as_path(A, Some(&[OC_AS]), STEP, "A from ocbgpd");
+    bird.wait_as_path(B, Some(&[OC_AS]), STEP, "B from ocbgpd");
+    let a = bird.route(A).unwrap_or_else(|| bird.fail("A went"));
+    assert_eq!(a.from, Some(r2.ipv4()), "{a:?}");
+    assert_eq!(a.next_hop, Some(r1.ipv4()), "{a:?}");
+    assert_eq!(a.med, Some(10), "{a:?}");
+    assert!(a.communities.iter().any(|c| c == "65010:7"), "{a:?}");
+    let b = bird.route(B).unwrap_or_else(|| bird.fail("B went"));
+    assert_eq!(b.med, Some(20), "{b:?}");
 }

@@ -5,6 +5,7 @@
 //! say, one station at a time.
 
 pub mod encode;
+mod pack;
 mod station;
 
 use std::collections::BTreeMap;
@@ -34,6 +35,9 @@ pub struct StationSettings {
     pub post_policy: bool,
     /// Report the Loc-RIB (RFC 9069).
     pub loc_rib: bool,
+    /// Report what each neighbor would be sent before export policy
+    /// (RFC 8671; see [`crate::rib::Rib::advertised_pre_policy`]).
+    pub out_pre_policy: bool,
     /// Report what each neighbor is sent, after export policy (RFC 8671).
     pub out_post_policy: bool,
     /// Seconds between Statistics Reports; 0 sends none.

@@ -9,7 +9,7 @@
 //! starts over with a fresh dump: the station's view is never silently
 //! incomplete, and BGP never waits for it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -23,8 +23,9 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use super::encode::{self, PeerHeader, Stat, UpdateEncoder};
+use super::pack::{Pending, Route, View};
 use super::{RibSource, StationSettings, StationStats};
-use crate::rib::{Advertised, Attrs, PathAttrs, PeerIdx, Rib, RouteChange, RouteKey, SessionUp};
+use crate::rib::{Advertised, Attrs, PeerIdx, Rib, RouteChange, RouteKey, SessionUp};
 use crate::rib_task::RibHandle;
 use crate::wire::{Capabilities, CodecConfig, Family, Open, PeerKind};
 
@@ -32,6 +33,8 @@ use crate::wire::{Capabilities, CodecConfig, Family, Open, PeerKind};
 pub const QUEUE: usize = 262_144;
 /// Prefixes read from the RIB task per step of the initial dump.
 const DUMP_BATCH: usize = 2048;
+/// Route reports the initial dump holds back for packing (about 64 MB).
+const DUMP_PACK: usize = 1 << 20;
 /// Longest wait for a connection to a station.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest a write may stall before the station counts as dead.
@@ -41,6 +44,8 @@ const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// Output buffered before it is written.
 const FLUSH_AT: usize = 64 * 1024;
+/// The families reported.
+const FAMILIES: [Family; 2] = [Family::IPV4_UNICAST, Family::IPV6_UNICAST];
 
 /// Why a connection ended.
 #[derive(Debug)]
@@ -100,6 +105,16 @@ struct Conn {
     out: BytesMut,
     scratch: BytesMut,
     messages: u64,
+    /// Route reports not yet encoded (packed by attribute set).
+    pending: Pending,
+    /// Pre-policy Adj-RIB-Out: prefixes whose best path changed, and
+    /// peers that came up, since it was last brought up to date.
+    pre_touched: HashSet<(Family, IpNet)>,
+    pre_new: Vec<PeerIdx>,
+}
+
+fn restarted() -> End {
+    End::Failed("BGP restarted".into())
 }
 
 /// Runs a station until `stop` turns true.
@@ -161,15 +176,7 @@ async fn session(
     stop: &mut watch::Receiver<bool>,
 ) -> End {
     let (mut rd, mut wr) = stream.into_split();
-    let mut conn = Conn {
-        settings: settings.clone(),
-        stats: stats.clone(),
-        peers: HashMap::new(),
-        loc: loc_peer(0, Ipv4Addr::UNSPECIFIED),
-        out: BytesMut::with_capacity(FLUSH_AT * 2),
-        scratch: BytesMut::new(),
-        messages: 0,
-    };
+    let mut conn = Conn::new(settings.clone(), stats.clone());
     encode::initiation(&mut conn.out, &sys_name(), &sys_descr());
     conn.messages += 1;
     if let Err(e) = conn.write(&mut wr, stop).await {
@@ -252,6 +259,9 @@ async fn session(
                 if let Err(e) = conn.changes(&mut batch) {
                     return e;
                 }
+                if let Err(e) = follow_out_pre(&mut conn, &rib, &mut wr, stop).await {
+                    return e;
+                }
             }
             _ = async {
                 match tick.as_mut() {
@@ -283,10 +293,10 @@ async fn dump(
     stop: &mut watch::Receiver<bool>,
 ) -> Result<(), End> {
     let s = &conn.settings;
-    if !(s.pre_policy || s.post_policy || s.loc_rib || s.out_post_policy) {
+    if !(s.pre_policy || s.post_policy || s.loc_rib || s.out_pre_policy || s.out_post_policy) {
         return conn.write(wr, stop).await;
     }
-    for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+    for family in FAMILIES {
         let mut from: Option<IpNet> = None;
         loop {
             let start = from;
@@ -300,17 +310,22 @@ async fn dump(
                 })
                 .await
             else {
-                return Err(End::Failed("BGP restarted".into()));
+                return Err(restarted());
             };
             for (net, paths) in routes {
                 conn.dump_prefix(family, net, &paths);
             }
-            conn.write(wr, stop).await?;
+            // Prefixes of one attribute set lie all over the table: they
+            // are packed across batches, up to a bound on memory.
+            if conn.pending.len() >= DUMP_PACK {
+                conn.drain(wr, stop).await?;
+            }
             match next {
                 Some(n) => from = Some(n),
                 None => break,
             }
         }
+        conn.drain(wr, stop).await?;
         // End-of-RIB per peer and view (RFC 7854 5: the dump is done).
         let peers: Vec<PeerIdx> = conn.peers.keys().copied().collect();
         for p in peers {
@@ -332,14 +347,97 @@ async fn dump(
                     .query(move |rib: &mut Rib| rib.advertised(p, family))
                     .await
                 else {
-                    return Err(End::Failed("BGP restarted".into()));
+                    return Err(restarted());
                 };
                 conn.dump_adj_out(p, family, &routes);
+                conn.drain(wr, stop).await?;
                 conn.end_of_rib(Some(p), family, encode::FLAG_O | encode::FLAG_L);
                 conn.write(wr, stop).await?;
             }
         }
+        if conn.settings.out_pre_policy {
+            let peers: Vec<PeerIdx> = conn.peers.keys().copied().collect();
+            dump_out_pre(conn, rib, &peers, family, wr, stop).await?;
+        }
     }
+    Ok(())
+}
+
+/// The pre-policy Adj-RIB-Out (RFC 8671, O flag) of `peers` for `family`,
+/// whole, each ended by End-of-RIB.
+async fn dump_out_pre(
+    conn: &mut Conn,
+    rib: &RibHandle,
+    peers: &[PeerIdx],
+    family: Family,
+    wr: &mut OwnedWriteHalf,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), End> {
+    for &p in peers {
+        let routes = rib
+            .query(move |rib: &mut Rib| rib.advertised_pre_policy(p, family, None))
+            .await
+            .ok_or_else(restarted)?;
+        conn.out_pre(p, family, routes, true);
+        conn.drain(wr, stop).await?;
+        conn.end_of_rib(Some(p), family, encode::FLAG_O);
+        conn.write(wr, stop).await?;
+    }
+    Ok(())
+}
+
+/// Brings the pre-policy Adj-RIB-Out up to date after a batch of changes:
+/// peers that came up get theirs whole; for the others the prefixes whose
+/// best path changed are read again (as they are now: a state read later
+/// than the feed is never older than what the feed said).
+async fn follow_out_pre(
+    conn: &mut Conn,
+    rib: &RibHandle,
+    wr: &mut OwnedWriteHalf,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<(), End> {
+    if !conn.settings.out_pre_policy {
+        return Ok(());
+    }
+    let mut new = std::mem::take(&mut conn.pre_new);
+    new.retain(|p| conn.peers.contains_key(p));
+    let touched = std::mem::take(&mut conn.pre_touched);
+    for family in FAMILIES {
+        dump_out_pre(conn, rib, &new, family, wr, stop).await?;
+    }
+    let peers: Vec<PeerIdx> = conn
+        .peers
+        .keys()
+        .filter(|p| !new.contains(p))
+        .copied()
+        .collect();
+    if touched.is_empty() || peers.is_empty() {
+        return Ok(());
+    }
+    for family in FAMILIES {
+        let nets: Vec<IpNet> = touched
+            .iter()
+            .filter(|(f, _)| *f == family)
+            .map(|(_, n)| *n)
+            .collect();
+        if nets.is_empty() {
+            continue;
+        }
+        let asked = peers.clone();
+        let states = rib
+            .query(move |rib: &mut Rib| {
+                asked
+                    .iter()
+                    .map(|&p| (p, rib.advertised_pre_policy(p, family, Some(&nets))))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .ok_or_else(restarted)?;
+        for (p, routes) in states {
+            conn.out_pre(p, family, routes, false);
+        }
+    }
+    conn.flush_pending();
     Ok(())
 }
 
@@ -379,6 +477,21 @@ pub(crate) fn read_batch<K: RouteKey>(
 }
 
 impl Conn {
+    fn new(settings: StationSettings, stats: Arc<StationStats>) -> Conn {
+        Conn {
+            settings,
+            stats,
+            peers: HashMap::new(),
+            loc: loc_peer(0, Ipv4Addr::UNSPECIFIED),
+            out: BytesMut::with_capacity(FLUSH_AT * 2),
+            scratch: BytesMut::new(),
+            messages: 0,
+            pending: Pending::default(),
+            pre_touched: HashSet::new(),
+            pre_new: Vec::new(),
+        }
+    }
+
     /// Writes what is buffered; a stop meanwhile ends it with Termination.
     async fn write(
         &mut self,
@@ -443,6 +556,7 @@ impl Conn {
     /// Turns a batch of feed changes into messages.
     fn changes(&mut self, batch: &mut Vec<RouteChange>) -> Result<(), End> {
         let mut loc: Option<(Family, IpNet, Option<Attrs>)> = None;
+        let out_pre = self.settings.out_pre_policy;
         for change in batch.drain(..) {
             // The Loc-RIB view of a prefix is known once all its touched
             // paths (published together, in key order) have been seen.
@@ -456,8 +570,11 @@ impl Conn {
                 if key == Some((f, n)) {
                     loc = Some((f, n, best));
                 } else {
-                    self.loc_rib(f, n, best.as_deref());
+                    self.loc_rib(f, n, best.as_ref(), false);
                 }
+            }
+            if let (true, Some(k)) = (out_pre, key) {
+                self.pre_touched.insert(k);
             }
             match change {
                 RouteChange::Lagged => {
@@ -466,11 +583,19 @@ impl Conn {
                         "queue overflow: the station reads too slowly; resynchronising".into(),
                     ));
                 }
-                RouteChange::PeerUp(s) => self.peer_up(&s),
+                RouteChange::PeerUp(s) => {
+                    self.flush_pending();
+                    self.peer_up(&s);
+                    if out_pre {
+                        self.pre_new.push(s.peer);
+                    }
+                }
                 RouteChange::Sent { peer, bytes } => self.adj_out(peer, &bytes),
                 // Not asked for.
                 RouteChange::Installed { .. } => {}
                 RouteChange::PeerDown { peer, reason } => {
+                    // Its routes reported so far go before its Peer Down.
+                    self.flush_pending();
                     if let Some(p) = self.peers.remove(&peer) {
                         let header = PeerHeader {
                             time: SystemTime::now(),
@@ -492,11 +617,11 @@ impl Conn {
                 } => {
                     self.adj_in(
                         family,
-                        net,
+                        (net, path_id),
                         peer,
-                        path_id,
                         Some(&received),
-                        accepted.as_deref(),
+                        accepted.as_ref(),
+                        false,
                     );
                     let entry = loc.get_or_insert((family, net, None));
                     if best {
@@ -509,14 +634,15 @@ impl Conn {
                     peer,
                     path_id,
                 } => {
-                    self.adj_in(family, net, peer, path_id, None, None);
+                    self.adj_in(family, (net, path_id), peer, None, None, false);
                     loc.get_or_insert((family, net, None));
                 }
             }
         }
         if let Some((f, n, best)) = loc {
-            self.loc_rib(f, n, best.as_deref());
+            self.loc_rib(f, n, best.as_ref(), false);
         }
+        self.flush_pending();
         Ok(())
     }
 
@@ -525,18 +651,34 @@ impl Conn {
         for (peer, path_id, received, accepted, is_best) in paths {
             self.adj_in(
                 family,
-                net,
+                (net, *path_id),
                 *peer,
-                *path_id,
                 Some(received),
-                accepted.as_deref(),
+                accepted.as_ref(),
+                true,
             );
             if *is_best {
-                best = accepted.as_deref();
+                best = accepted.as_ref();
             }
         }
         if let Some(b) = best {
-            self.loc_rib(family, net, Some(b));
+            self.loc_rib(family, net, Some(b), true);
+        }
+    }
+
+    /// Notes a report; those of a dump (`dump`) that announce go to the
+    /// pending store's lean side (each route once).
+    fn report(
+        &mut self,
+        view: View,
+        family: Family,
+        route: Route,
+        attrs: Option<&Attrs>,
+        dump: bool,
+    ) {
+        match (dump, attrs) {
+            (true, Some(a)) => self.pending.put_dumped(view, family, route, a),
+            _ => self.pending.put(view, family, route, attrs.cloned()),
         }
     }
 
@@ -544,56 +686,25 @@ impl Conn {
     fn adj_in(
         &mut self,
         family: Family,
-        net: IpNet,
+        route: Route,
         peer: PeerIdx,
-        path_id: u32,
-        received: Option<&PathAttrs>,
-        accepted: Option<&PathAttrs>,
+        received: Option<&Attrs>,
+        accepted: Option<&Attrs>,
+        dump: bool,
     ) {
-        if peer == PeerIdx::LOCAL {
+        if peer == PeerIdx::LOCAL || !self.peers.contains_key(&peer) {
             return;
         }
-        let Some(p) = self.peers.get(&peer) else {
-            return;
+        let view = |flags| View {
+            peer: Some(peer),
+            flags,
         };
-        let now = SystemTime::now();
-        let mut views = [(false, 0u8, None); 2];
         if self.settings.pre_policy {
-            views[0] = (true, 0, received);
+            self.report(view(0), family, route, received, dump);
         }
         if self.settings.post_policy {
-            views[1] = (
-                true,
-                encode::FLAG_L,
-                accepted.filter(|_| received.is_some()),
-            );
-        }
-        for (on, flag, attrs) in views {
-            if !on {
-                continue;
-            }
-            let header = PeerHeader {
-                flags: p.header.flags | flag,
-                time: now,
-                ..p.header
-            };
-            self.scratch.clear();
-            let ok = match attrs {
-                Some(a) => p
-                    .encoder
-                    .announce(family, &[(net, path_id)], a, &mut self.scratch),
-                None => p
-                    .encoder
-                    .withdraw(family, &[(net, path_id)], &mut self.scratch),
-            };
-            if let Err(e) = ok {
-                tracing::debug!(prefix = %net, error = %e, "route not reported to BMP");
-                continue;
-            }
-            for msg in encode::split_messages(&self.scratch) {
-                encode::route_monitoring(&mut self.out, &header, msg);
-                self.messages += 1;
-            }
+            let accepted = accepted.filter(|_| received.is_some());
+            self.report(view(encode::FLAG_L), family, route, accepted, dump);
         }
     }
 
@@ -620,55 +731,117 @@ impl Conn {
         }
     }
 
-    /// The Adj-RIB-Out dump of one peer and family: what export sends it.
+    /// The post-policy Adj-RIB-Out dump of one peer and family: what export
+    /// sends it, with export's path id when add-path send is on (one path).
     fn dump_adj_out(&mut self, peer: PeerIdx, family: Family, routes: &[Advertised]) {
-        let Some(p) = self.peers.get(&peer) else {
-            return;
-        };
-        let header = PeerHeader {
-            flags: p.header.flags | encode::FLAG_O | encode::FLAG_L,
-            time: SystemTime::now(),
-            ..p.header
+        let view = View {
+            peer: Some(peer),
+            flags: encode::FLAG_O | encode::FLAG_L,
         };
         for Advertised { net, post, .. } in routes {
-            self.scratch.clear();
-            // Export's path identifier when add-path send is on (one path).
-            if let Err(e) = p
-                .out_encoder
-                .announce(family, &[(*net, 1)], post, &mut self.scratch)
-            {
-                tracing::debug!(prefix = %net, error = %e, "route not reported to BMP");
-                continue;
-            }
-            for msg in encode::split_messages(&self.scratch) {
-                encode::route_monitoring(&mut self.out, &header, msg);
-                self.messages += 1;
-            }
+            self.pending.put_dumped(view, family, (*net, 1), post);
+        }
+    }
+
+    /// Pre-policy Adj-RIB-Out reports of one peer (`None`: not sent), with
+    /// the path id export would give the best path; `dump`: its whole table.
+    fn out_pre(
+        &mut self,
+        peer: PeerIdx,
+        family: Family,
+        routes: Vec<(IpNet, Option<Attrs>)>,
+        dump: bool,
+    ) {
+        let view = View {
+            peer: Some(peer),
+            flags: encode::FLAG_O,
+        };
+        for (net, attrs) in routes {
+            self.report(view, family, (net, 1), attrs.as_ref(), dump);
         }
     }
 
     /// The Loc-RIB report of a prefix: its best path, or withdrawn.
-    fn loc_rib(&mut self, family: Family, net: IpNet, best: Option<&PathAttrs>) {
+    fn loc_rib(&mut self, family: Family, net: IpNet, best: Option<&Attrs>, dump: bool) {
         if !self.settings.loc_rib {
             return;
         }
+        let view = View {
+            peer: None,
+            flags: 0,
+        };
+        self.report(view, family, (net, 0), best, dump);
+    }
+
+    /// Encodes the pending reports: per view and family the withdrawals,
+    /// then an UPDATE run per attribute set, each UPDATE in a Route
+    /// Monitoring message. Views of peers that went are dropped.
+    fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let now = SystemTime::now();
+        for packed in self.pending.take() {
+            self.encode_part(packed.view, packed.family, None, &packed.withdrawn, now);
+            for (attrs, routes) in &packed.announced {
+                self.encode_part(packed.view, packed.family, Some(attrs), routes, now);
+            }
+        }
+    }
+
+    /// [`Conn::flush_pending`] for what a dump holds back (a whole table
+    /// may wait): written as it is encoded, not encoded whole first.
+    async fn drain(
+        &mut self,
+        wr: &mut OwnedWriteHalf,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), End> {
+        let now = SystemTime::now();
+        for packed in self.pending.take() {
+            self.encode_part(packed.view, packed.family, None, &packed.withdrawn, now);
+            for (attrs, routes) in packed.announced {
+                self.encode_part(packed.view, packed.family, Some(&attrs), &routes, now);
+                if self.out.len() >= FLUSH_AT {
+                    self.write(wr, stop).await?;
+                }
+            }
+        }
+        self.write(wr, stop).await
+    }
+
+    /// Route Monitoring messages for `routes` of a view: announced with
+    /// `attrs`, or withdrawn.
+    fn encode_part(
+        &mut self,
+        view: View,
+        family: Family,
+        attrs: Option<&Attrs>,
+        routes: &[Route],
+        now: SystemTime,
+    ) {
+        if routes.is_empty() {
+            return;
+        }
+        let (base, encoder) = match view.peer {
+            None => (&self.loc.header, &self.loc.encoder),
+            Some(idx) => match self.peers.get(&idx) {
+                Some(p) if view.flags & encode::FLAG_O != 0 => (&p.header, &p.out_encoder),
+                Some(p) => (&p.header, &p.encoder),
+                None => return,
+            },
+        };
         let header = PeerHeader {
-            time: SystemTime::now(),
-            ..self.loc.header
+            flags: base.flags | view.flags,
+            time: now,
+            ..*base
         };
         self.scratch.clear();
-        let ok = match best {
-            Some(a) => self
-                .loc
-                .encoder
-                .announce(family, &[(net, 0)], a, &mut self.scratch),
-            None => self
-                .loc
-                .encoder
-                .withdraw(family, &[(net, 0)], &mut self.scratch),
+        let encoded = match attrs {
+            Some(a) => encoder.announce(family, routes, a, &mut self.scratch),
+            None => encoder.withdraw(family, routes, &mut self.scratch),
         };
-        if let Err(e) = ok {
-            tracing::debug!(prefix = %net, error = %e, "route not reported to BMP");
+        if let Err(e) = encoded {
+            tracing::debug!(error = %e, "routes not reported to BMP");
             return;
         }
         for msg in encode::split_messages(&self.scratch) {
@@ -827,15 +1000,9 @@ mod tests {
     use crate::wire::{AsPath, Attributes, NextHop, Origin};
 
     fn conn(settings: StationSettings) -> Conn {
-        Conn {
-            settings,
-            stats: Arc::new(StationStats::default()),
-            peers: HashMap::new(),
-            loc: loc_peer(65001, Ipv4Addr::new(192, 0, 2, 1)),
-            out: BytesMut::new(),
-            scratch: BytesMut::new(),
-            messages: 0,
-        }
+        let mut c = Conn::new(settings, Arc::new(StationStats::default()));
+        c.loc = loc_peer(65001, Ipv4Addr::new(192, 0, 2, 1));
+        c
     }
 
     fn settings() -> StationSettings {
@@ -845,6 +1012,7 @@ mod tests {
             pre_policy: true,
             post_policy: true,
             loc_rib: true,
+            out_pre_policy: false,
             out_post_policy: false,
             statistics_interval: 0,
         }
@@ -923,6 +1091,39 @@ mod tests {
         let update = &c.out[6 + 42..];
         // Withdrawn routes length 2 (one /8), then no attributes.
         assert_eq!(&update[19..21], &[0, 2]);
+    }
+
+    #[test]
+    fn prefixes_sharing_attributes_share_a_message() {
+        let mut c = conn(StationSettings {
+            pre_policy: false,
+            post_policy: false,
+            ..settings()
+        });
+        let (one, other) = (attrs(1), attrs(2));
+        let set = |net: &str, a: &Attrs| RouteChange::Set {
+            family: Family::IPV4_UNICAST,
+            net: net.parse().unwrap(),
+            peer: PeerIdx(1),
+            path_id: 0,
+            received: a.clone(),
+            accepted: Some(a.clone()),
+            best: true,
+            multipath: true,
+            stale: false,
+            validation: None,
+        };
+        c.changes(&mut vec![
+            set("10.0.0.0/8", &one),
+            set("11.0.0.0/8", &other),
+            set("12.0.0.0/8", &one),
+        ])
+        .unwrap();
+        // Two attribute sets: two messages, the first with both prefixes
+        // (two 2-octet NLRI at the end of its UPDATE).
+        assert_eq!(written(&c.out).len(), 2);
+        let first_len = u32::from_be_bytes([c.out[1], c.out[2], c.out[3], c.out[4]]) as usize;
+        assert!(c.out[..first_len].ends_with(&[8, 10, 8, 12]));
     }
 
     #[test]

@@ -905,6 +905,7 @@ fn station(s: &Station) -> Result<StationSettings, Problem> {
         pre_policy: c.adj_rib_in_pre_policy,
         post_policy: c.adj_rib_in_post_policy,
         loc_rib: c.loc_rib,
+        out_pre_policy: c.adj_rib_out_pre_policy,
         out_post_policy: c.adj_rib_out_post_policy,
         statistics_interval: c.statistics_interval,
     })

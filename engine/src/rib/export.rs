@@ -238,7 +238,6 @@ impl UpdateGroup {
         interner: &mut Interner,
     ) -> Option<Attrs> {
         let accepted = path.accepted.as_ref()?;
-        let v6 = family.afi == crate::wire::Afi::IPV6;
         // Export policy first: it sees the route as the Loc-RIB holds it
         // (its MED, next hop and AS path), then the RFC 4271 5.1 rules
         // make it what goes on the wire, our AS in front of any prepends.
@@ -256,6 +255,44 @@ impl UpdateGroup {
                 interner,
             )?,
         };
+        self.ruled(family, policed, accepted, source, settings, interner)
+    }
+
+    /// What this group would send for `path` before export policy (BMP's
+    /// pre-policy Adj-RIB-Out, RFC 8671): the attribute rules alone, or
+    /// `None` if they keep the route from the members.
+    pub fn pre_policy(
+        &mut self,
+        family: Family,
+        path: &Path,
+        source: &PeerInfo,
+        settings: &ExportSettings,
+        interner: &mut Interner,
+    ) -> Option<Attrs> {
+        let accepted = path.accepted.as_ref()?;
+        // As a policy that leaves the route unchanged: cached alike.
+        self.ruled(
+            family,
+            accepted.clone(),
+            accepted,
+            source,
+            settings,
+            interner,
+        )
+    }
+
+    /// The attribute rules applied to what the policy made of `accepted`
+    /// (cached per attribute set for the length of a flush).
+    fn ruled(
+        &mut self,
+        family: Family,
+        policed: Attrs,
+        accepted: &Attrs,
+        source: &PeerInfo,
+        settings: &ExportSettings,
+        interner: &mut Interner,
+    ) -> Option<Attrs> {
+        let v6 = family.afi == crate::wire::Afi::IPV6;
         let cache_key = (
             Arc::as_ptr(&policed) as usize,
             Arc::as_ptr(accepted) as usize,

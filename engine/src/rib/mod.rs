@@ -419,6 +419,63 @@ impl Rib {
         out
     }
 
+    /// BMP's pre-policy Adj-RIB-Out of `peer` for `family` (RFC 8671):
+    /// what its update group would send it of each prefix's best path with
+    /// the attribute rules but no export policy ([`UpdateGroup::pre_policy`]).
+    /// With `nets`, those prefixes each, `None` where nothing would go (no
+    /// best path, the peer's own, or the rules keep it back); without, every
+    /// prefix that would go.
+    pub fn advertised_pre_policy(
+        &mut self,
+        peer: PeerIdx,
+        family: Family,
+        nets: Option<&[IpNet]>,
+    ) -> Vec<(IpNet, Option<Attrs>)> {
+        let settings = self.export_settings();
+        let peers = &self.peers;
+        let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
+        let mut out = Vec::new();
+        let Some(g) = self.groups.iter_mut().find(|g| {
+            g.key().families.contains(&family) && g.members().iter().any(|m| m.peer == peer)
+        }) else {
+            return out;
+        };
+        let interner = &mut self.interner;
+        let mut pre = |best: Option<&Path>| {
+            let best = best.filter(|b| b.peer != peer)?;
+            g.pre_policy(family, best, &info(best.peer)?, &settings, interner)
+        };
+        match (family, nets) {
+            (Family::IPV4_UNICAST, None) => out.extend(
+                self.v4
+                    .best_paths()
+                    .filter_map(|(k, b)| Some((k.to_net(), Some(pre(Some(b))?)))),
+            ),
+            (Family::IPV6_UNICAST, None) => out.extend(
+                self.v6
+                    .best_paths()
+                    .filter_map(|(k, b)| Some((k.to_net(), Some(pre(Some(b))?)))),
+            ),
+            (_, Some(nets)) => {
+                for &net in nets {
+                    let best = match net {
+                        IpNet::V4(n) if family == Family::IPV4_UNICAST => {
+                            self.v4.get(V4Key::new(n)).and_then(Dest::best)
+                        }
+                        IpNet::V6(n) if family == Family::IPV6_UNICAST => {
+                            self.v6.get(V6Key::new(n)).and_then(Dest::best)
+                        }
+                        _ => continue,
+                    };
+                    out.push((net, pre(best)));
+                }
+            }
+            _ => {}
+        }
+        g.end_flush();
+        out
+    }
+
     /// Number of update groups (peers sharing one are sent the same bytes).
     pub fn group_count(&self) -> usize {
         self.groups.len()

@@ -438,14 +438,10 @@ fn reject(prefix: &'static str) -> SharedPolicy {
     )))
 }
 
-#[test]
-fn import_policy_change_reevaluates_stored_routes_only_where_the_outcome_changes() {
-    let mut rib = rib();
-    let a = up(&mut rib, 1, 65001);
-    let mut c = up(&mut rib, 3, 65003);
-    rib.set_import(a.idx, Some(reject("198.51.100.0/24")));
+/// 198.51.100.0/24 and 203.0.113.0/24 from `from` (AS 65001), flushed.
+fn announce_two(rib: &mut Rib, from: PeerIdx) {
     rib.update(
-        a.idx,
+        from,
         &announce(
             &[65001],
             &["198.51.100.0/24", "203.0.113.0/24"],
@@ -453,6 +449,29 @@ fn import_policy_change_reevaluates_stored_routes_only_where_the_outcome_changes
         ),
     );
     rib.flush();
+}
+
+/// An export policy: 198.51.100.0/24 rejected, MED 77 on the rest.
+fn reject_one_med_77_on_the_rest() -> SharedPolicy {
+    SharedPolicy(std::sync::Arc::new(FnPolicy(
+        |r: &PolicyRoute<'_>, i: &mut Interner| {
+            if r.prefix.to_string() == "198.51.100.0/24" {
+                return None;
+            }
+            let mut a = (**r.attrs).clone();
+            a.attrs.med = Some(77);
+            Some(i.intern(a))
+        },
+    )))
+}
+
+#[test]
+fn import_policy_change_reevaluates_stored_routes_only_where_the_outcome_changes() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let mut c = up(&mut rib, 3, 65003);
+    rib.set_import(a.idx, Some(reject("198.51.100.0/24")));
+    announce_two(&mut rib, a.idx);
     let got = c.updates();
     assert_eq!(got.len(), 1);
     assert_eq!(prefixes(&got[0]), ["203.0.113.0/24"]);
@@ -486,30 +505,12 @@ fn export_policy_change_sends_the_member_only_the_difference() {
     let a = up(&mut rib, 1, 65001);
     let mut c = up(&mut rib, 3, 65003);
     let mut d = up(&mut rib, 4, 65004);
-    rib.update(
-        a.idx,
-        &announce(
-            &[65001],
-            &["198.51.100.0/24", "203.0.113.0/24"],
-            [192, 0, 2, 1],
-        ),
-    );
-    rib.flush();
+    announce_two(&mut rib, a.idx);
     assert_eq!(c.updates().len(), 1);
     assert_eq!(d.updates().len(), 1);
 
     // C alone stops getting one prefix, and gets MED 77 on the other.
-    let policy = SharedPolicy(std::sync::Arc::new(FnPolicy(
-        |r: &PolicyRoute<'_>, i: &mut Interner| {
-            if r.prefix.to_string() == "198.51.100.0/24" {
-                return None;
-            }
-            let mut a = (**r.attrs).clone();
-            a.attrs.med = Some(77);
-            Some(i.intern(a))
-        },
-    )));
-    rib.set_export(c.idx, Some(policy));
+    rib.set_export(c.idx, Some(reject_one_med_77_on_the_rest()));
     let got = c.updates();
     let withdrawn: Vec<String> = got
         .iter()
@@ -535,6 +536,48 @@ fn export_policy_change_sends_the_member_only_the_difference() {
     let got = c.updates();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].attributes.med, Some(77));
+}
+
+#[test]
+fn pre_policy_adj_rib_out_has_the_rules_but_not_the_policy() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let c = up(&mut rib, 3, 65003);
+    announce_two(&mut rib, a.idx);
+    // C's export policy drops one prefix and sets MED 77 on the other.
+    rib.set_export(c.idx, Some(reject_one_med_77_on_the_rest()));
+    let mut pre = rib.advertised_pre_policy(c.idx, Family::IPV4_UNICAST, None);
+    pre.sort_by_key(|(n, _)| *n);
+    let nets: Vec<String> = pre.iter().map(|(n, _)| n.to_string()).collect();
+    assert_eq!(nets, ["198.51.100.0/24", "203.0.113.0/24"]);
+    for (_, attrs) in &pre {
+        let attrs = attrs.as_ref().expect("sent before policy");
+        // The rules: our AS in front, next hop self; no policy MED.
+        assert_eq!(
+            attrs.attrs.as_path,
+            Some(AsPath::from_sequence([ME, 65001]))
+        );
+        assert_eq!(
+            attrs.next_hop,
+            Some(NextHop::V4(Ipv4Addr::new(192, 0, 2, 100)))
+        );
+        assert_eq!(attrs.attrs.med, None);
+    }
+    // Asked by prefix: the source itself is sent nothing, nor is anyone a
+    // prefix without a route.
+    let asked: Vec<IpNet> = vec![
+        "203.0.113.0/24".parse().unwrap(),
+        "192.0.2.0/24".parse().unwrap(),
+    ];
+    let own = rib.advertised_pre_policy(a.idx, Family::IPV4_UNICAST, Some(&asked));
+    assert_eq!(own.len(), 2);
+    assert!(own.iter().all(|(_, a)| a.is_none()));
+    let to_c = rib.advertised_pre_policy(c.idx, Family::IPV4_UNICAST, Some(&asked));
+    assert!(to_c[0].1.is_some() && to_c[1].1.is_none());
+    // A family the peer did not negotiate: nothing.
+    assert!(rib
+        .advertised_pre_policy(c.idx, Family::IPV6_UNICAST, None)
+        .is_empty());
 }
 
 #[test]
@@ -1314,15 +1357,7 @@ fn graceful_restart_keeps_stale_routes_until_end_of_rib() {
     let mut rib = rib();
     let mut a = up(&mut rib, 1, 65001);
     let mut c = up(&mut rib, 3, 65003);
-    rib.update(
-        a.idx,
-        &announce(
-            &[65001],
-            &["198.51.100.0/24", "203.0.113.0/24"],
-            [192, 0, 2, 1],
-        ),
-    );
-    rib.flush();
+    announce_two(&mut rib, a.idx);
     assert_eq!(c.updates().len(), 1);
 
     // A restarts: its routes stay (stale, still sent), C sees nothing.

@@ -68,6 +68,7 @@ fn write_stations(
             adj_rib_in_pre_policy: Some(s.pre_policy),
             adj_rib_in_post_policy: Some(s.post_policy),
             loc_rib: Some(s.loc_rib),
+            adj_rib_out_pre_policy: Some(s.out_pre_policy),
             adj_rib_out_post_policy: Some(s.out_post_policy),
             statistics_interval: Some(s.statistics_interval),
             session_state: Some(if v.stats.up.load(Ordering::Relaxed) {
@@ -79,7 +80,6 @@ fn write_stations(
             drops: Some(counter(&v.stats.drops)),
             connections: Some(counter(&v.stats.connections)),
             last_error: v.stats.last_error(),
-            ..StationState::default()
         };
         state.write(tree, &at)?;
     }
