@@ -11,12 +11,16 @@
 //! entry (a route, a set) with the path above it, so the result is what
 //! the same filter would select from a whole tree.
 
+mod emit;
+mod plan;
+
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use ocbgp_models::datastore::{
     Datastore, Scalar, StateStream, StreamElem, StreamEntry, StreamNode,
 };
-use ocbgp_models::path::DataPath;
+use ocbgp_models::path::{DataPath, Segment};
 use ocbgp_models::schema;
 use yang2::schema::SchemaNode;
 
@@ -24,6 +28,8 @@ use crate::error::{ErrorTag, RpcError};
 use crate::filter::{self, Filter};
 use crate::xml::{self, write_end, Element, WriteOptions};
 use crate::yang;
+use emit::Namespaces;
+use plan::Plan;
 
 /// The elements from the top of the schema to the RIB.
 const TO_RIB: [&str; 6] = [
@@ -47,8 +53,9 @@ pub struct RibRequest {
     /// A subtree filter (the `<filter>` element) cut down to its branch
     /// into the RIB.
     filter: Element,
-    /// The data path the branch narrows to, if it names one.
-    path: Option<String>,
+    /// The path below `bgp/rib` the branch stays within (empty: all of
+    /// the RIB): what is read of the state provider.
+    below: String,
 }
 
 /// The part of the RIB `filter` selects; `None` when it selects none of
@@ -58,8 +65,57 @@ pub fn request(filter: &Filter) -> Option<RibRequest> {
         Filter::Subtree(f) => branch(f)?,
         Filter::XPath(x) => xpath_filter(x)?,
     };
-    let path = filter::narrow(&filter);
-    Some(RibRequest { filter, path })
+    let below = below_rib(&filter);
+    Some(RibRequest { filter, below })
+}
+
+/// The path below `rib` that the branch `filter` (one chain down to
+/// `rib`) stays within: down its single containment or selection nodes,
+/// with their content match nodes as keys. Only the tables (and sets)
+/// on it are read: a filter for the Loc-RIB does not read the Adj-RIBs
+/// too. It may hold more than the filter selects (content matches on
+/// leaves that are not keys, a selection node on a leaf); every entry
+/// goes through the filter anyway.
+fn below_rib(filter: &Element) -> String {
+    let mut f = filter;
+    for name in TO_RIB {
+        match f.children.iter().find(|c| c.name == name && in_ni(c)) {
+            Some(c) => f = c,
+            None => return String::new(),
+        }
+    }
+    let mut path = DataPath::default();
+    loop {
+        let mut down = f.children.iter().filter(|c| !filter::is_content_match(c));
+        let (Some(next), None) = (down.next(), down.next()) else {
+            break;
+        };
+        let keys: Vec<(String, String)> = next
+            .children
+            .iter()
+            .filter(|c| filter::is_content_match(c))
+            .map(|c| (c.name.clone(), c.value().to_string()))
+            .collect();
+        if !in_ni(next)
+            || keys
+                .iter()
+                .any(|(_, v)| v.contains('\'') && v.contains('"'))
+        {
+            break;
+        }
+        path.segments.push(Segment {
+            module: None,
+            name: next.name.clone(),
+            keys,
+        });
+        f = next;
+    }
+    let below = path.to_string();
+    // Names a path cannot hold select nothing of the RIB: read all of it.
+    match DataPath::parse(&format!("/rib{below}")) {
+        Ok(_) if !path.segments.is_empty() => below,
+        _ => String::new(),
+    }
 }
 
 fn in_ni(e: &Element) -> bool {
@@ -149,11 +205,11 @@ pub fn open(
     let Some(protocol) = protocols.first() else {
         return Ok(None);
     };
-    let rib = format!("{}/bgp/rib", ocbgp_models::ly::node_path(protocol));
-    let path = match &req.path {
-        Some(p) if p.starts_with(&rib) => p.clone(),
-        _ => rib,
-    };
+    let path = format!(
+        "{}/bgp/rib{}",
+        ocbgp_models::ly::node_path(protocol),
+        req.below
+    );
     let Some(mut stream) = store.stream_state_nested(&path) else {
         return Ok(None);
     };
@@ -204,15 +260,7 @@ impl Streamed {
         Ok(Streamed {
             head,
             tail,
-            writer: Writer {
-                base: chain.len(),
-                open: chain,
-                filter: Some(req.filter),
-                whole_after_first: false,
-                pending: Some(first),
-                stream: rest,
-                keys,
-            },
+            writer: Writer::new(chain, req.filter, first, rest, keys),
         })
     }
 
@@ -386,24 +434,61 @@ struct Writer {
     /// first `base` (down to `bgp`).
     open: Vec<StreamElem>,
     base: usize,
-    /// The subtree filter each entry goes through; `None`: whole entries.
-    filter: Option<Element>,
-    /// Set when the filter selects all of the RIB: every entry shares the
-    /// first entry's path above the RIB, so once that one passes all do.
-    whole_after_first: bool,
+    /// A path whose elements are the first of `open` (the parent of the
+    /// last entry written): an entry below it has those in common.
+    open_parent: Option<Arc<[StreamElem]>>,
+    /// The subtree filter each entry goes through.
+    filter: Element,
+    /// The plan of the last shape of entry: its parent, its name.
+    plan: Option<(Arc<[StreamElem]>, String, Plan)>,
+    /// Whether plans are used; `false`: every entry goes through the
+    /// filter as a tree (what the tests compare the plans with).
+    planned: bool,
     pending: Option<StreamEntry>,
     stream: StateStream,
     keys: KeyKinds,
+    ns: Namespaces,
+}
+
+/// What is written of an entry.
+enum Selected {
+    /// All of it, from its stream nodes.
+    Whole,
+    /// Part of it, as the filter left its element.
+    Part(Element),
 }
 
 impl Writer {
+    /// A writer below the elements `open` (the head's), `first` and then
+    /// `rest` through `filter`.
+    fn new(
+        open: Vec<StreamElem>,
+        filter: Element,
+        first: StreamEntry,
+        rest: StateStream,
+        keys: KeyKinds,
+    ) -> Writer {
+        Writer {
+            base: open.len(),
+            open,
+            open_parent: None,
+            filter,
+            plan: None,
+            planned: true,
+            pending: Some(first),
+            stream: rest,
+            keys,
+            ns: Namespaces::default(),
+        }
+    }
+
     fn fill(&mut self, out: &mut String) -> bool {
         while out.len() < PIECE {
             let Some(entry) = self.pending.take().or_else(|| self.stream.next()) else {
                 self.close_to(self.base, out);
                 return false;
             };
-            self.entry(&entry, out);
+            self.entry(entry, out);
         }
         true
     }
@@ -417,87 +502,144 @@ impl Writer {
         }
     }
 
+    /// The filter's plan for entries shaped as `entry`.
+    fn plan(&mut self, entry: &StreamEntry) -> &Plan {
+        let known = self.plan.as_ref().is_some_and(|(parent, name, _)| {
+            (Arc::ptr_eq(parent, &entry.parent) || *parent == entry.parent)
+                && *name == entry.elem.name
+        });
+        if !known {
+            let above = &self.open[..self.base];
+            let p = if self.planned {
+                plan::plan(
+                    &self.filter,
+                    &entry.parent,
+                    &entry.elem.name,
+                    above,
+                    &mut self.keys,
+                )
+            } else if plan::outside(&entry.parent, above) {
+                Plan::Nothing
+            } else {
+                Plan::PerEntry
+            };
+            self.plan = Some((entry.parent.clone(), entry.elem.name.clone(), p));
+        }
+        &self.plan.as_ref().expect("just set").2
+    }
+
+    /// What the filter leaves of `entry`, or `None` if it selects nothing
+    /// of it.
+    fn select(&mut self, entry: &StreamEntry) -> Option<Selected> {
+        match self.plan(entry) {
+            Plan::Nothing => return None,
+            Plan::Whole(checks) => {
+                return plan::leaves_match(checks, entry).then_some(Selected::Whole)
+            }
+            Plan::PerEntry => {}
+        }
+        self.selected(entry).map(Selected::Part)
+    }
+
     /// The entry's element as the filter leaves it, or `None` if it
     /// selects nothing of it.
-    fn selected(&mut self, path: &[StreamElem], entry: &StreamEntry) -> Option<Element> {
+    fn selected(&mut self, entry: &StreamEntry) -> Option<Element> {
         let mut own = Element::new(&entry.elem.name, Some(NI_NS));
         elements(&entry.children, &mut own.children);
-        let Some(f) = &self.filter else {
-            return Some(own);
-        };
-        if self.whole_after_first {
-            self.filter = None;
-            return Some(own);
-        }
         // The entry with the path above it, keys included, for the filter.
+        let path = &entry.parent;
         let mut e = own;
-        for (depth, elem) in path[..path.len() - 1].iter().enumerate().rev() {
+        for (depth, elem) in path.iter().enumerate().rev() {
             e = self.keys.element(&path[..depth], elem, vec![e]);
         }
-        let mut selected = filter::subtree(&[e], f).into_iter().next()?;
-        for elem in &path[1..] {
+        let mut selected = filter::subtree(&[e], &self.filter).into_iter().next()?;
+        for elem in path[1..].iter().chain([&entry.elem]) {
             // Keys are leaves: they never share a name with the way down.
             let i = selected.children.iter().position(|c| c.name == elem.name)?;
             selected = selected.children.swap_remove(i);
         }
-        if rib_selected_whole(f) {
-            self.whole_after_first = true;
-        }
         Some(selected)
     }
 
-    fn entry(&mut self, entry: &StreamEntry, out: &mut String) {
-        let path = entry.path();
-        if path.len() <= self.base || path[..self.base] != self.open[..self.base] {
-            return;
+    /// How many of the open elements `entry`'s path starts with.
+    fn common(&self, entry: &StreamEntry) -> usize {
+        let parent = entry.parent.len();
+        if self
+            .open_parent
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(p, &entry.parent))
+        {
+            // The open elements start with the parent's (see `entry`).
+            return parent + usize::from(self.open.get(parent) == Some(&entry.elem));
         }
-        let Some(e) = self.selected(&path, entry) else {
+        self.open
+            .iter()
+            .enumerate()
+            .take_while(|(i, open)| *i < entry.depth() && *open == entry.path_elem(*i))
+            .count()
+    }
+
+    fn entry(&mut self, entry: StreamEntry, out: &mut String) {
+        let Some(selected) = self.select(&entry) else {
             return;
         };
-        let here = path.len();
-        let already = self.open.len() >= here && self.open[..here] == path[..];
-        if already {
+        let here = entry.depth();
+        let common = self.common(&entry);
+        if common == here && self.open.len() >= here {
             // Opened for earlier entries inside it: its keys are written.
             self.close_to(here, out);
-            let keys: Vec<&str> = entry.elem.keys.iter().map(|(k, _)| k.as_str()).collect();
-            for c in e
-                .children
-                .iter()
-                .filter(|c| !keys.contains(&c.name.as_str()))
-            {
-                xml::write(out, c, &inner_options());
+            let keys = &entry.elem.keys;
+            let is_key = |name: &str| keys.iter().any(|(k, _)| k == name);
+            match &selected {
+                Selected::Whole => {
+                    for n in &entry.children {
+                        if !is_key(self.ns.element_name(n.name()).0) {
+                            emit::node(out, &mut self.ns, n);
+                        }
+                    }
+                }
+                Selected::Part(e) => {
+                    for c in e.children.iter().filter(|c| !is_key(&c.name)) {
+                        xml::write(out, c, &inner_options());
+                    }
+                }
             }
+            self.open_parent = Some(entry.parent.clone());
             return;
         }
-        let common = self
-            .open
-            .iter()
-            .zip(&path)
-            .take_while(|(a, b)| a == b)
-            .count();
         self.close_to(common.max(self.base), out);
         for depth in self.open.len()..here - 1 {
-            let elem = path[depth].clone();
-            let opened = self.keys.element(&path[..depth], &elem, Vec::new());
-            self.start(&opened, depth, out);
+            let elem = entry.parent[depth].clone();
+            let opened = self.keys.element(&entry.parent[..depth], &elem, Vec::new());
+            self.start(&opened.name, depth, out);
             for k in &opened.children {
                 xml::write(out, k, &inner_options());
             }
             self.open.push(elem);
         }
         // The entry stays open: later entries may be inside it.
-        self.start(&e, here - 1, out);
-        for c in &e.children {
-            xml::write(out, c, &inner_options());
+        self.start(&entry.elem.name, here - 1, out);
+        match &selected {
+            Selected::Whole => {
+                for n in &entry.children {
+                    emit::node(out, &mut self.ns, n);
+                }
+            }
+            Selected::Part(e) => {
+                for c in &e.children {
+                    xml::write(out, c, &inner_options());
+                }
+            }
         }
-        self.open.push(entry.elem.clone());
+        self.open_parent = Some(entry.parent.clone());
+        self.open.push(entry.elem);
     }
 
     /// A start tag; the first element below the head declares the
     /// namespace, whatever the head's default is.
-    fn start(&self, e: &Element, depth: usize, out: &mut String) {
+    fn start(&self, name: &str, depth: usize, out: &mut String) {
         out.push('<');
-        out.push_str(&e.name);
+        out.push_str(name);
         if depth == self.base {
             out.push_str(" xmlns=\"");
             out.push_str(NI_NS);
@@ -514,14 +656,5 @@ fn inner_options() -> WriteOptions<'static> {
     }
 }
 
-/// Whether the filter's `rib` node is a selection node (all of the RIB).
-fn rib_selected_whole(f: &Element) -> bool {
-    let mut e = f;
-    for name in TO_RIB {
-        match e.children.iter().find(|c| c.name == name) {
-            Some(c) => e = c,
-            None => return false,
-        }
-    }
-    e.is_empty()
-}
+#[cfg(test)]
+mod tests;
