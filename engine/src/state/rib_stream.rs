@@ -356,14 +356,21 @@ impl std::hash::Hasher for AddrHasher {
     }
 }
 
-/// Set indexes by shared set: hashing a set is done once per read, not
-/// once per route (a full table has about seven routes a set). The sets
-/// are held, so an address is never reused while cached.
+/// Set indexes by shared set: hashing a set is done about once per read,
+/// not once per route (a full table has about seven routes a set). The
+/// sets are held, so an address is never reused while cached. At most
+/// [`INDEX_CACHE`] sets: a read's memory does not grow with the table.
 #[derive(Default)]
 struct IndexCache(HashMap<usize, (Attrs, Indexes), std::hash::BuildHasherDefault<AddrHasher>>);
 
+/// Sets an [`IndexCache`] holds before it starts again (a few MB).
+const INDEX_CACHE: usize = 1 << 16;
+
 impl IndexCache {
     fn of(&mut self, a: &Attrs) -> Indexes {
+        if self.0.len() >= INDEX_CACHE {
+            self.0.clear();
+        }
         self.0
             .entry(Arc::as_ptr(a) as usize)
             .or_insert_with(|| (a.clone(), Indexes::of(a)))
