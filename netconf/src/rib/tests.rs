@@ -2,9 +2,12 @@
 //! text for entries with tricky values and filters that select all, one
 //! or part of the routes.
 
+use std::sync::Arc;
+
 use ocbgp_models::datastore::{Scalar, StreamElem, StreamEntry, StreamNode};
 
 use super::*;
+use crate::filter::Filter;
 use crate::xml;
 
 const BT: &str = "http://openconfig.net/yang/bgp-types";
