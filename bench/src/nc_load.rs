@@ -292,6 +292,10 @@ pub struct NetconfGetArgs {
     /// Password.
     #[arg(long, default_value = NC_PASSWORD)]
     pub password: String,
+    /// What to read under `bgp` instead of the IPv4 Loc-RIB: the subtree
+    /// filter's content there (`<rib/>`: every table and set).
+    #[arg(long, value_name = "XML")]
+    pub under_bgp: Option<String>,
 }
 
 /// The subtree filter of the IPv4 Loc-RIB.
@@ -444,8 +448,15 @@ pub async fn netconf_get(args: NetconfGetArgs) -> Result<()> {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><hello xmlns=\"{NC_BASE}\"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability><capability>urn:ietf:params:netconf:base:1.1</capability></capabilities></hello>]]>]]>"
     );
     stream.write_all(ours.as_bytes()).await?;
+    let filter = match &args.under_bgp {
+        Some(inner) => LOC_RIB_FILTER.replace(
+            "<bgp><rib><afi-safis><afi-safi><ipv4-unicast><loc-rib/></ipv4-unicast></afi-safi></afi-safis></rib></bgp>",
+            &format!("<bgp>{inner}</bgp>"),
+        ),
+        None => LOC_RIB_FILTER.to_string(),
+    };
     let rpc = format!(
-        "<rpc xmlns=\"{NC_BASE}\" message-id=\"1\"><get><filter type=\"subtree\">{LOC_RIB_FILTER}</filter></get></rpc>"
+        "<rpc xmlns=\"{NC_BASE}\" message-id=\"1\"><get><filter type=\"subtree\">{filter}</filter></get></rpc>"
     );
     let framed = format!("\n#{}\n{rpc}\n##\n", rpc.len());
     let t0 = mono_ns();

@@ -63,10 +63,11 @@ pub struct Args {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// After a gNMI Set, the thread that served it (a blocking-pool thread
-/// that may sit idle for a while) hands its freed pages back at once (the
-/// request's, and those of the configuration it replaced) instead of
-/// keeping them for its next allocations.
+/// After a gNMI Set or a streamed NETCONF read, the thread that served it
+/// (a blocking-pool thread that may sit idle for a while) hands its freed
+/// pages back at once (the request's, and those of the configuration it
+/// replaced or of the entries it wrote) instead of keeping them for its
+/// next allocations.
 fn release_freed_memory() {
     // mimalloc's own C API, linked in with the allocator (the mimalloc
     // crate exposes it only behind a feature that pulls in another crate).
@@ -82,6 +83,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     logging::init(args.log_format);
     ocbgp_gnmi::set_after_set(release_freed_memory);
+    ocbgp_netconf::set_after_streamed(release_freed_memory);
 
     if args.print_default_config {
         print!("{}", startup::DEFAULT_CONFIG);

@@ -155,6 +155,11 @@ fn value_matches(d: &Element, f: &Element) -> bool {
     }
 }
 
+/// Whether content match node `f` matches data element `d`.
+pub(crate) fn matches(f: &Element, d: &Element) -> bool {
+    name_matches(f, d) && value_matches(d, f)
+}
+
 pub(crate) fn is_content_match(f: &Element) -> bool {
     f.children.is_empty() && !f.value().is_empty()
 }

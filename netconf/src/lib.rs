@@ -36,4 +36,5 @@ pub use server::{
     load_or_create_host_key, serve, serve_listener, serve_prepared, NetconfConfig, ServeError,
     DEFAULT_PORT,
 };
+pub use session::set_after_streamed;
 pub use shared::Limits;

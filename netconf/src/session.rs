@@ -83,6 +83,18 @@ pub fn client_hello(message: &[u8]) -> Result<bool, String> {
     Ok(v11)
 }
 
+/// Called on the thread that wrote a streamed reply, once it is done.
+static AFTER_STREAMED: std::sync::OnceLock<fn()> = std::sync::OnceLock::new();
+
+/// Registers `f`, called on the thread that wrote a streamed reply (a
+/// RIB read) once it is done: the program can hand back to the system
+/// the memory the read's entries and pieces took (ocbgpd: mimalloc's
+/// `mi_collect`, which works on the calling thread's heap). Set once;
+/// later calls are ignored.
+pub fn set_after_streamed(f: fn()) {
+    let _ = AFTER_STREAMED.set(f);
+}
+
 struct Io<R, W> {
     reader: R,
     writer: W,
@@ -141,6 +153,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Io<R, W> {
                 }
             }
             let _ = tx.blocking_send(std::mem::take(&mut s.tail));
+            drop(s);
+            if let Some(after) = AFTER_STREAMED.get() {
+                after();
+            }
         });
         let mut out = BytesMut::new();
         while let Some(piece) = rx.recv().await {

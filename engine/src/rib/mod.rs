@@ -376,6 +376,19 @@ impl Rib {
     /// attribute rules (Adj-RIB-Out pre and post), computed from the best
     /// paths as export would (nothing is stored per peer).
     pub fn advertised(&mut self, peer: PeerIdx, family: Family) -> Vec<Advertised> {
+        self.advertised_batch(peer, family, None, usize::MAX).0
+    }
+
+    /// [`Rib::advertised`] for the best paths of at most `max` prefixes
+    /// from `from` on (a reader's batch: the table is not copied whole),
+    /// and the prefix the next batch starts at.
+    pub fn advertised_batch(
+        &mut self,
+        peer: PeerIdx,
+        family: Family,
+        from: Option<IpNet>,
+        max: usize,
+    ) -> (Vec<Advertised>, Option<IpNet>) {
         let settings = self.export_settings();
         let peers = &self.peers;
         let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
@@ -385,7 +398,7 @@ impl Rib {
             .iter_mut()
             .find(|g| g.members().iter().any(|m| m.peer == peer))
         else {
-            return out;
+            return (out, None);
         };
         let mut visit = |net: IpNet, best: &Path| {
             if best.peer == peer {
@@ -406,17 +419,15 @@ impl Rib {
                 });
             }
         };
-        if family == Family::IPV4_UNICAST {
-            for (k, best) in self.v4.best_paths() {
-                visit(k.to_net(), best);
-            }
+        let next = if family == Family::IPV4_UNICAST {
+            best_from(&self.v4, from, max, &mut visit)
         } else if family == Family::IPV6_UNICAST {
-            for (k, best) in self.v6.best_paths() {
-                visit(k.to_net(), best);
-            }
-        }
+            best_from(&self.v6, from, max, &mut visit)
+        } else {
+            None
+        };
         g.end_flush();
-        out
+        (out, next)
     }
 
     /// BMP's pre-policy Adj-RIB-Out of `peer` for `family` (RFC 8671):
@@ -1619,4 +1630,23 @@ fn group_for(groups: &mut Vec<UpdateGroup>, tap: bool, key: GroupKey) -> usize {
     g.set_tap(tap);
     groups.push(g);
     groups.len() - 1
+}
+
+/// Visits the best paths of at most `max` prefixes of `table` from `from`
+/// on; the prefix after the last one visited, if there is one.
+fn best_from<K: RouteKey>(
+    table: &Table<K>,
+    from: Option<IpNet>,
+    max: usize,
+    visit: &mut impl FnMut(IpNet, &Path),
+) -> Option<IpNet> {
+    for (seen, (k, d)) in table.range_from(from.and_then(K::from_net)).enumerate() {
+        if seen == max {
+            return Some(k.to_net());
+        }
+        if let Some(best) = d.best() {
+            visit(k.to_net(), best);
+        }
+    }
+    None
 }

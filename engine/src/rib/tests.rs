@@ -1472,3 +1472,31 @@ fn long_lived_stale_routes_are_least_preferred_and_kept_from_peers_without_llgr(
         "the LLGR_STALE path is not sent to a peer without LLGR: {u:?}"
     );
 }
+
+#[test]
+fn adj_rib_out_read_in_batches_is_the_whole_table() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let c = up(&mut rib, 3, 65003);
+    let nets: Vec<String> = (0..7).map(|i| format!("10.60.{i}.0/24")).collect();
+    let nets: Vec<&str> = nets.iter().map(String::as_str).collect();
+    rib.update(a.idx, &announce(&[65001], &nets, [192, 0, 2, 1]));
+    rib.flush();
+    let whole = rib.advertised(c.idx, Family::IPV4_UNICAST);
+    assert_eq!(whole.len(), 7);
+    let mut batched = Vec::new();
+    let mut from = None;
+    loop {
+        let (batch, next) = rib.advertised_batch(c.idx, Family::IPV4_UNICAST, from, 3);
+        assert!(batch.len() <= 3);
+        batched.extend(batch);
+        match next {
+            Some(n) => from = Some(n),
+            None => break,
+        }
+    }
+    let key = |v: &[Advertised]| -> Vec<IpNet> { v.iter().map(|r| r.net).collect() };
+    assert_eq!(key(&batched), key(&whole));
+    // A's own routes are not sent back to it.
+    assert!(rib.advertised(a.idx, Family::IPV4_UNICAST).is_empty());
+}

@@ -209,6 +209,37 @@ fn walk(
     }
 }
 
+/// Walks what `peer` is sent of `family` (Adj-RIB-Out pre- and
+/// post-policy), batch by batch as [`walk`] does, or only prefix `only`;
+/// `None` from `f` stops the walk and is returned. A batch the RIB task
+/// does not answer in time ends the walk.
+fn walk_advertised(
+    rib: &RibHandle,
+    peer: PeerIdx,
+    family: Family,
+    only: Option<IpNet>,
+    mut f: impl FnMut(IpNet, &Attrs, &Attrs) -> Option<()>,
+) -> Option<()> {
+    let mut from = only;
+    let max = if only.is_some() { 1 } else { BATCH };
+    loop {
+        let Some((out, next)) = rib.query_blocking(RIB_WAIT, move |rib| {
+            rib.advertised_batch(peer, family, from, max)
+        }) else {
+            return Some(());
+        };
+        for Advertised { net, pre, post, .. } in &out {
+            if only.is_none_or(|o| o == *net) {
+                f(*net, pre, post)?;
+            }
+        }
+        match next {
+            Some(n) if only.is_none() => from = Some(n),
+            _ => return Some(()),
+        }
+    }
+}
+
 /// The path elements of `bgp/rib` in gNMI form.
 pub(crate) fn rib_elems() -> Vec<StreamElem> {
     vec![
@@ -308,14 +339,21 @@ impl std::hash::Hasher for AddrHasher {
     }
 }
 
-/// Set indexes by shared set: hashing a set is done once per read, not
-/// once per route (a full table has about seven routes a set). The sets
-/// are held, so an address is never reused while cached.
+/// Set indexes by shared set: hashing a set is done about once per read,
+/// not once per route (a full table has about seven routes a set). The
+/// sets are held, so an address is never reused while cached. At most
+/// [`INDEX_CACHE`] sets: a read's memory does not grow with the table.
 #[derive(Default)]
 struct IndexCache(HashMap<usize, (Attrs, Indexes), std::hash::BuildHasherDefault<AddrHasher>>);
 
+/// Sets an [`IndexCache`] holds before it starts again (a few MB).
+const INDEX_CACHE: usize = 1 << 16;
+
 impl IndexCache {
     fn of(&mut self, a: &Attrs) -> Indexes {
+        if self.0.len() >= INDEX_CACHE {
+            self.0.clear();
+        }
         self.0
             .entry(Arc::as_ptr(a) as usize)
             .or_insert_with(|| (a.clone(), Indexes::of(a)))
@@ -550,54 +588,41 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
             ok.then_some(())
         };
         let out_tables = |tx: &mut Out<'_>, a: &IpAddr, idx: PeerIdx| -> Option<()> {
-            let Some(out) = rib.query_blocking(RIB_WAIT, move |rib| rib.advertised(idx, family))
-            else {
-                return Some(());
-            };
             let t = &tables[a];
-            let out = out
-                .into_iter()
-                .filter(|a| sel.prefix.is_none_or(|p| p == a.net));
+            let push = |tx: &mut Out<'_>, table: usize, net: IpNet, attrs: &Attrs| {
+                let nodes = route_nodes(net, None, 0, attrs, None, false, None);
+                tx.push(route_entry(&t[table], nodes, false))
+            };
+            let (pre, post) = (sel.tables.out_pre, sel.tables.out_post);
             if sel.nested {
                 // Each table whole: pre-policy, then post-policy.
-                let out: Vec<_> = out.collect();
-                if sel.tables.out_pre {
-                    for Advertised { net, pre, .. } in &out {
-                        tx.push(route_entry(
-                            &t[2],
-                            route_nodes(*net, None, 0, pre, None, false, None),
-                            false,
-                        ))?;
-                    }
+                if pre {
+                    walk_advertised(rib, idx, family, sel.prefix, |net, a, _| {
+                        push(tx, 2, net, a)
+                    })?;
                 }
-                if sel.tables.out_post {
-                    for Advertised { net, post, .. } in &out {
-                        tx.push(route_entry(
-                            &t[3],
-                            route_nodes(*net, None, 0, post, None, false, None),
-                            false,
-                        ))?;
-                    }
+                if post {
+                    walk_advertised(rib, idx, family, sel.prefix, |net, _, a| {
+                        push(tx, 3, net, a)
+                    })?;
                 }
                 return Some(());
             }
-            for Advertised { net, pre, post, .. } in out {
-                if sel.tables.out_pre {
-                    tx.push(route_entry(
-                        &t[2],
-                        route_nodes(net, None, 0, &pre, None, false, None),
-                        false,
-                    ))?;
-                }
-                if sel.tables.out_post {
-                    tx.push(route_entry(
-                        &t[3],
-                        route_nodes(net, None, 0, &post, None, false, None),
-                        false,
-                    ))?;
-                }
-            }
-            Some(())
+            walk_advertised(
+                rib,
+                idx,
+                family,
+                sel.prefix,
+                |net, pre_attrs, post_attrs| {
+                    if pre {
+                        push(tx, 2, net, pre_attrs)?;
+                    }
+                    if post {
+                        push(tx, 3, net, post_attrs)?;
+                    }
+                    Some(())
+                },
+            )
         };
         if sel.nested {
             // The Loc-RIB, then each neighbor with its tables, one by one.
@@ -673,14 +698,11 @@ fn produce_sets(rib: &RibHandle, names: &HashMap<PeerIdx, IpAddr>, tx: &mut Out<
             true
         });
         for idx in names.keys() {
-            let idx = *idx;
-            if let Some(out) = rib.query_blocking(RIB_WAIT, move |rib| rib.advertised(idx, family))
-            {
-                for Advertised { pre, post, .. } in out {
-                    add(&pre);
-                    add(&post);
-                }
-            }
+            walk_advertised(rib, *idx, family, None, |_, pre, post| {
+                add(pre);
+                add(post);
+                Some(())
+            });
         }
     }
     drop(seen);

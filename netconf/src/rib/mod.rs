@@ -10,20 +10,30 @@
 //! becomes the equivalent subtree filter). The filter is applied to each
 //! entry (a route, a set) with the path above it, so the result is what
 //! the same filter would select from a whole tree.
+//!
+//! [`request`] finds the filter's branch into the RIB and the tables it
+//! reaches (only those are read); `writer` writes the entries, deciding
+//! the filter once per shape of entry (`plan`) and writing whole entries
+//! as text (`emit`) without an element tree per route.
+
+mod emit;
+mod plan;
+mod request;
+mod writer;
 
 use std::collections::HashMap;
 
 use ocbgp_models::datastore::{
     Datastore, Scalar, StateStream, StreamElem, StreamEntry, StreamNode,
 };
-use ocbgp_models::path::DataPath;
 use ocbgp_models::schema;
 use yang2::schema::SchemaNode;
 
 use crate::error::{ErrorTag, RpcError};
-use crate::filter::{self, Filter};
 use crate::xml::{self, write_end, Element, WriteOptions};
 use crate::yang;
+pub use request::{request, RibRequest};
+use writer::Writer;
 
 /// The elements from the top of the schema to the RIB.
 const TO_RIB: [&str; 6] = [
@@ -42,99 +52,9 @@ const BGP_PROTOCOLS: &str = "/openconfig-network-instance:network-instances/netw
 /// Bytes of XML handed to the session at a time.
 pub const PIECE: usize = 64 * 1024;
 
-/// What part of the RIB a `<get>` asks for.
-pub struct RibRequest {
-    /// A subtree filter (the `<filter>` element) cut down to its branch
-    /// into the RIB.
-    filter: Element,
-    /// The data path the branch narrows to, if it names one.
-    path: Option<String>,
-}
-
-/// The part of the RIB `filter` selects; `None` when it selects none of
-/// it (no filter at all reads everything but the RIB).
-pub fn request(filter: &Filter) -> Option<RibRequest> {
-    let filter = match filter {
-        Filter::Subtree(f) => branch(f)?,
-        Filter::XPath(x) => xpath_filter(x)?,
-    };
-    let path = filter::narrow(&filter);
-    Some(RibRequest { filter, path })
-}
-
-fn in_ni(e: &Element) -> bool {
+/// Whether a filter element can be of the RIB's namespace.
+pub(super) fn in_ni(e: &Element) -> bool {
     e.ns.as_deref().is_none_or(|ns| ns == NI_NS)
-}
-
-/// The branch of subtree filter `f` that reaches the `rib` element: at
-/// each level its content match nodes (the keys) and the way down.
-fn branch(f: &Element) -> Option<Element> {
-    fn down(f: &Element, depth: usize) -> Option<Element> {
-        if depth + 1 == TO_RIB.len() {
-            return Some(f.clone());
-        }
-        let next = f
-            .children
-            .iter()
-            .filter(|c| c.name == TO_RIB[depth + 1] && in_ni(c))
-            .find_map(|c| down(c, depth + 1))?;
-        let mut out = f.clone_shallow();
-        out.children.extend(
-            f.children
-                .iter()
-                .filter(|c| filter::is_content_match(c))
-                .cloned(),
-        );
-        out.children.push(next);
-        Some(out)
-    }
-    let top = f
-        .children
-        .iter()
-        .filter(|c| c.name == TO_RIB[0] && in_ni(c))
-        .find_map(|c| down(c, 0))?;
-    let mut out = f.clone_shallow();
-    out.children.push(top);
-    Some(out)
-}
-
-/// An XPath (module-name prefixes) that is a plain path through
-/// `bgp/rib`, as a subtree filter.
-fn xpath_filter(xpath: &str) -> Option<Element> {
-    let path = DataPath::parse(xpath.trim()).ok()?;
-    let names: Vec<&str> = path.segments.iter().map(|s| s.name.as_str()).collect();
-    if !names.starts_with(&TO_RIB) {
-        return None;
-    }
-    let mut ns = String::new();
-    let mut chain = Vec::new();
-    for seg in &path.segments {
-        if let Some(m) = &seg.module {
-            ns = schema::module(m)?.namespace?.to_string();
-        }
-        let mut e = Element::new(&seg.name, Some(&ns));
-        for (k, v) in &seg.keys {
-            // Key names may carry their module, as the rest of the path.
-            let k = k.rsplit_once(':').map_or(k.as_str(), |(_, name)| name);
-            let mut key = Element::new(k, Some(&ns));
-            key.text = v.clone();
-            if let Some((prefix, _)) = v.split_once(':') {
-                if let Some(module_ns) = schema::module(prefix).and_then(|m| m.namespace) {
-                    key.bind(prefix, module_ns);
-                }
-            }
-            e.children.push(key);
-        }
-        chain.push(e);
-    }
-    let mut inner = chain.pop()?;
-    while let Some(mut parent) = chain.pop() {
-        parent.children.push(inner);
-        inner = parent;
-    }
-    let mut f = Element::new("filter", None);
-    f.children.push(inner);
-    Some(f)
 }
 
 /// The RIB entries a request reads, from the first; `None` when there
@@ -149,11 +69,11 @@ pub fn open(
     let Some(protocol) = protocols.first() else {
         return Ok(None);
     };
-    let rib = format!("{}/bgp/rib", ocbgp_models::ly::node_path(protocol));
-    let path = match &req.path {
-        Some(p) if p.starts_with(&rib) => p.clone(),
-        _ => rib,
-    };
+    let path = format!(
+        "{}/bgp/rib{}",
+        ocbgp_models::ly::node_path(protocol),
+        req.below
+    );
     let Some(mut stream) = store.stream_state_nested(&path) else {
         return Ok(None);
     };
@@ -204,15 +124,7 @@ impl Streamed {
         Ok(Streamed {
             head,
             tail,
-            writer: Writer {
-                base: chain.len(),
-                open: chain,
-                filter: Some(req.filter),
-                whole_after_first: false,
-                pending: Some(first),
-                stream: rest,
-                keys,
-            },
+            writer: Writer::new(chain, req.filter, first, rest, keys),
         })
     }
 
@@ -379,149 +291,5 @@ fn elements(nodes: &[StreamNode], out: &mut Vec<Element>) {
     }
 }
 
-/// Writes entries as nested XML, keeping elements open while the next
-/// entries are inside them.
-struct Writer {
-    /// The elements open in the output, from the top: the head opened the
-    /// first `base` (down to `bgp`).
-    open: Vec<StreamElem>,
-    base: usize,
-    /// The subtree filter each entry goes through; `None`: whole entries.
-    filter: Option<Element>,
-    /// Set when the filter selects all of the RIB: every entry shares the
-    /// first entry's path above the RIB, so once that one passes all do.
-    whole_after_first: bool,
-    pending: Option<StreamEntry>,
-    stream: StateStream,
-    keys: KeyKinds,
-}
-
-impl Writer {
-    fn fill(&mut self, out: &mut String) -> bool {
-        while out.len() < PIECE {
-            let Some(entry) = self.pending.take().or_else(|| self.stream.next()) else {
-                self.close_to(self.base, out);
-                return false;
-            };
-            self.entry(&entry, out);
-        }
-        true
-    }
-
-    fn close_to(&mut self, depth: usize, out: &mut String) {
-        while self.open.len() > depth {
-            let e = self.open.pop().expect("deeper than depth");
-            out.push_str("</");
-            out.push_str(&e.name);
-            out.push('>');
-        }
-    }
-
-    /// The entry's element as the filter leaves it, or `None` if it
-    /// selects nothing of it.
-    fn selected(&mut self, path: &[StreamElem], entry: &StreamEntry) -> Option<Element> {
-        let mut own = Element::new(&entry.elem.name, Some(NI_NS));
-        elements(&entry.children, &mut own.children);
-        let Some(f) = &self.filter else {
-            return Some(own);
-        };
-        if self.whole_after_first {
-            self.filter = None;
-            return Some(own);
-        }
-        // The entry with the path above it, keys included, for the filter.
-        let mut e = own;
-        for (depth, elem) in path[..path.len() - 1].iter().enumerate().rev() {
-            e = self.keys.element(&path[..depth], elem, vec![e]);
-        }
-        let mut selected = filter::subtree(&[e], f).into_iter().next()?;
-        for elem in &path[1..] {
-            // Keys are leaves: they never share a name with the way down.
-            let i = selected.children.iter().position(|c| c.name == elem.name)?;
-            selected = selected.children.swap_remove(i);
-        }
-        if rib_selected_whole(f) {
-            self.whole_after_first = true;
-        }
-        Some(selected)
-    }
-
-    fn entry(&mut self, entry: &StreamEntry, out: &mut String) {
-        let path = entry.path();
-        if path.len() <= self.base || path[..self.base] != self.open[..self.base] {
-            return;
-        }
-        let Some(e) = self.selected(&path, entry) else {
-            return;
-        };
-        let here = path.len();
-        let already = self.open.len() >= here && self.open[..here] == path[..];
-        if already {
-            // Opened for earlier entries inside it: its keys are written.
-            self.close_to(here, out);
-            let keys: Vec<&str> = entry.elem.keys.iter().map(|(k, _)| k.as_str()).collect();
-            for c in e
-                .children
-                .iter()
-                .filter(|c| !keys.contains(&c.name.as_str()))
-            {
-                xml::write(out, c, &inner_options());
-            }
-            return;
-        }
-        let common = self
-            .open
-            .iter()
-            .zip(&path)
-            .take_while(|(a, b)| a == b)
-            .count();
-        self.close_to(common.max(self.base), out);
-        for depth in self.open.len()..here - 1 {
-            let elem = path[depth].clone();
-            let opened = self.keys.element(&path[..depth], &elem, Vec::new());
-            self.start(&opened, depth, out);
-            for k in &opened.children {
-                xml::write(out, k, &inner_options());
-            }
-            self.open.push(elem);
-        }
-        // The entry stays open: later entries may be inside it.
-        self.start(&e, here - 1, out);
-        for c in &e.children {
-            xml::write(out, c, &inner_options());
-        }
-        self.open.push(entry.elem.clone());
-    }
-
-    /// A start tag; the first element below the head declares the
-    /// namespace, whatever the head's default is.
-    fn start(&self, e: &Element, depth: usize, out: &mut String) {
-        out.push('<');
-        out.push_str(&e.name);
-        if depth == self.base {
-            out.push_str(" xmlns=\"");
-            out.push_str(NI_NS);
-            out.push('"');
-        }
-        out.push('>');
-    }
-}
-
-fn inner_options() -> WriteOptions<'static> {
-    WriteOptions {
-        declare_scope: false,
-        ..WriteOptions::default()
-    }
-}
-
-/// Whether the filter's `rib` node is a selection node (all of the RIB).
-fn rib_selected_whole(f: &Element) -> bool {
-    let mut e = f;
-    for name in TO_RIB {
-        match e.children.iter().find(|c| c.name == name) {
-            Some(c) => e = c,
-            None => return false,
-        }
-    }
-    e.is_empty()
-}
+#[cfg(test)]
+mod tests;
