@@ -154,6 +154,11 @@ impl Netlink {
         out
     }
 
+    /// One batch: the requests in one write, only the last with
+    /// `NLM_F_ACK`. The kernel handles a write's requests in order before
+    /// the write returns and answers a request without the flag only when
+    /// it fails, so once the last one's ack is read, every request without
+    /// an error has succeeded.
     async fn apply_batch(&self, changes: &[Change<'_>]) -> Vec<Result<(), KernelError>> {
         let n = changes.len() as u32;
         let base = self
@@ -161,8 +166,7 @@ impl Netlink {
             .seq
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         let mut out: Vec<Option<Result<(), KernelError>>> = Vec::with_capacity(changes.len());
-        let mut buf = Vec::with_capacity(changes.len() * 80);
-        let mut pending = 0usize;
+        let mut requests = Vec::with_capacity(changes.len());
         for (i, (net, gateways)) in changes.iter().enumerate() {
             let msg = match self.message(*net, gateways.unwrap_or(&[])) {
                 Ok(m) => m,
@@ -174,33 +178,38 @@ impl Netlink {
             let (payload, flags) = match gateways {
                 Some(_) => (
                     RouteNetlinkMessage::NewRoute(msg),
-                    NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+                    NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE,
                 ),
-                None => (
-                    RouteNetlinkMessage::DelRoute(msg),
-                    NLM_F_REQUEST | NLM_F_ACK,
-                ),
+                None => (RouteNetlinkMessage::DelRoute(msg), NLM_F_REQUEST),
             };
             let mut m = NetlinkMessage::from(payload);
             m.header.flags = flags;
             m.header.sequence_number = base.wrapping_add(i as u32);
+            requests.push((i, m));
+            out.push(None);
+        }
+        let Some(last) = requests.last().map(|(i, _)| *i) else {
+            return out.into_iter().flatten().collect();
+        };
+        let mut buf = Vec::with_capacity(requests.len() * 80);
+        for (i, mut m) in requests {
+            if i == last {
+                m.header.flags |= NLM_F_ACK;
+            }
             m.finalize();
             let start = buf.len();
             buf.resize(start + m.buffer_len(), 0);
             m.serialize(&mut buf[start..]);
-            out.push(None);
-            pending += 1;
         }
-        if pending > 0 {
-            if let Err(e) = self.batcher.socket.send(&buf).await {
-                let e = e.to_string();
-                return out
-                    .into_iter()
-                    .map(|r| r.unwrap_or_else(|| Err(KernelError::Invalid(e.clone()))))
-                    .collect();
-            }
+        if let Err(e) = self.batcher.socket.send(&buf).await {
+            let e = e.to_string();
+            return out
+                .into_iter()
+                .map(|r| r.unwrap_or_else(|| Err(KernelError::Invalid(e.clone()))))
+                .collect();
         }
-        while pending > 0 {
+        let mut done = false;
+        while !done {
             let received =
                 tokio::time::timeout(BATCH_TIMEOUT, self.batcher.socket.recv_from_full()).await;
             let data = match received {
@@ -225,15 +234,17 @@ impl Netlink {
                             None => Ok(()),
                             Some(_) => Err(KernelError::Refused(rtnetlink::Error::NetlinkError(e))),
                         });
-                        pending -= 1;
+                        done |= i == last;
                     }
                 }
                 at += (len + 3) & !3;
             }
         }
         out.into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| Err(KernelError::Invalid("no answer from the kernel".into())))
+            .map(|r| match r {
+                Some(r) => r,
+                None if done => Ok(()),
+                None => Err(KernelError::Invalid("no answer from the kernel".into())),
             })
             .collect()
     }
@@ -397,9 +408,10 @@ fn address(a: &RouteAddress) -> Option<IpAddr> {
 }
 
 /// How many route changes go to the kernel in one write (one `sendmsg`
-/// with this many `RTM_NEWROUTE`/`RTM_DELROUTE` requests; their acks are
-/// read back together). About 20 KB a write, and the acks (without the
-/// requests echoed: `NETLINK_CAP_ACK`) fit the socket's default buffer.
+/// with this many `RTM_NEWROUTE`/`RTM_DELROUTE` requests; only the last
+/// asks for an ack, the others are answered when they fail). About 20 KB
+/// a write, and the answers (without the requests echoed:
+/// `NETLINK_CAP_ACK`) fit the socket's default buffer.
 pub const BATCH: usize = 256;
 
 /// One change for [`Netlink::apply`]: `net` via these gateways, or (with
