@@ -187,6 +187,12 @@ async fn next_event(
     }
 }
 
+/// Changes the netlink table's feed queues before it counts as lagged:
+/// room for a full table, so that taking one in costs no re-reads of the
+/// whole RIB (each a pass over every prefix); the queue only fills while
+/// the kernel is behind.
+const FIB_FEED_CAPACITY: usize = 1 << 20;
+
 /// A previous run's routes nobody claimed are swept no earlier than this
 /// after start (and once the speaker's own restart is over): the peers
 /// have had time to send their tables.
@@ -614,7 +620,10 @@ async fn run(
         rib: rib.clone(),
         stats,
     };
-    let Some(mut feed) = rib.query(|rib| rib.listen_routes()).await else {
+    let Some(mut feed) = rib
+        .query(|rib| rib.listen_routes_with(FIB_FEED_CAPACITY, false))
+        .await
+    else {
         return;
     };
     if let Some(all) = read_all(&rib).await {
