@@ -207,6 +207,117 @@ impl Daemon {
     }
 }
 
+/// A process that runs beside the daemon under test (FRR's zebra with
+/// `--fib`), started before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Helper {
+    /// Its name in results and logs.
+    pub name: &'static str,
+    /// The program and its arguments.
+    pub prepared: Prepared,
+    /// A file that exists once it is ready (zebra's socket).
+    pub ready_file: PathBuf,
+}
+
+impl Daemon {
+    /// Turns `prepared` (from [`Daemon::prepare`] in `dir`) into a run that
+    /// installs the table into the kernel (main table):
+    /// - ocbgpd: `ocbgp:fib` with backend NETLINK, table 254, metric 20;
+    /// - BIRD: a `kernel` protocol exporting everything (`learn off`, one
+    ///   scan an hour: the benchmark's table is the only one);
+    /// - FRR: bgpd talks to a zebra in the same namespace (no `-Z`), which
+    ///   installs; zebra is returned as a helper to start first, with the
+    ///   netlink receive buffer Debian's `/etc/frr/daemons` gives it
+    ///   (`-s 90000000`) and its folder owned by `frr` (it drops to that
+    ///   user).
+    pub fn enable_fib(self, prepared: &mut Prepared, dir: &Path) -> Result<Option<Helper>> {
+        match self {
+            Daemon::Ocbgpd => {
+                let file = dir.join("ocbgpd.json");
+                let mut config: Value = serde_json::from_slice(&std::fs::read(&file)?)?;
+                *ocbgpd_global(&mut config)?
+                    .as_object_mut()
+                    .context("bgp/global is no object")?
+                    .entry("ocbgp:fib")
+                    .or_insert(json!({})) = json!({"config": {
+                    "backend": "NETLINK",
+                    "table": crate::fib::TABLE,
+                    "metric": crate::fib::OCBGPD_METRIC
+                }});
+                std::fs::write(&file, serde_json::to_string_pretty(&config)?)?;
+                check_ocbgpd_config(&prepared.program, &file)?;
+                Ok(None)
+            }
+            Daemon::Bird => {
+                let file = dir.join("bird.conf");
+                let mut text = std::fs::read_to_string(&file)?;
+                text.push_str(BIRD_KERNEL);
+                std::fs::write(&file, text)?;
+                Ok(None)
+            }
+            Daemon::Frr => {
+                let zdir = dir.join("zebra");
+                std::fs::create_dir_all(&zdir)?;
+                let chown = std::process::Command::new("chown")
+                    .arg("frr:frr")
+                    .arg(&zdir)
+                    .status();
+                if !chown.is_ok_and(|s| s.success()) {
+                    bail!("cannot chown {} to frr (is FRR installed?)", zdir.display());
+                }
+                std::fs::write(zdir.join("zebra.conf"), "hostname bench\n")?;
+                let z = |f: &str| zdir.join(f).display().to_string();
+                let socket = zdir.join("zserv.api");
+                prepared.args.retain(|a| a != "-Z");
+                prepared.args.extend(["-z".to_owned(), z("zserv.api")]);
+                let program = prepared
+                    .program
+                    .parent()
+                    .map(|d| d.join("zebra"))
+                    .unwrap_or_else(|| PathBuf::from("/usr/lib/frr/zebra"));
+                let args = [
+                    "-f",
+                    &z("zebra.conf"),
+                    "-i",
+                    &z("zebra.pid"),
+                    "--vty_socket",
+                    &zdir.display().to_string(),
+                    "-z",
+                    &z("zserv.api"),
+                    "-A",
+                    "127.0.0.1",
+                    "-P",
+                    "0",
+                    "-s",
+                    "90000000",
+                    "--log",
+                    "stdout",
+                    "--log-level",
+                    "warnings",
+                ]
+                .map(str::to_owned)
+                .to_vec();
+                Ok(Some(Helper {
+                    name: "zebra",
+                    prepared: Prepared { program, args },
+                    ready_file: socket,
+                }))
+            }
+            Daemon::Gobgpd => bail!("--fib: gobgpd installs no routes by itself"),
+        }
+    }
+}
+
+/// BIRD's kernel protocol for `--fib`.
+pub const BIRD_KERNEL: &str = "\n# --fib: every route into the kernel's main table.\nprotocol kernel {\n  scan time 3600;\n  learn off;\n  ipv4 {\n    export all;\n  };\n}\n";
+
+/// `bgp/global` of an ocbgpd configuration.
+pub fn ocbgpd_global(config: &mut Value) -> Result<&mut Value> {
+    config
+        .pointer_mut("/openconfig-network-instance:network-instances/network-instance/0/protocols/protocol/0/bgp/global")
+        .context("ocbgpd configuration without bgp/global")
+}
+
 /// Runs `ocbgpd --check FILE --no-host` (the file is for a lab host),
 /// failing with its complaint.
 pub fn check_ocbgpd_config(binary: &Path, file: &Path) -> Result<()> {

@@ -17,6 +17,11 @@
 //! - `run --netconf-get`, `--mrt-dump`, `--mrt-dump-during`, `--bmp`
 //!   (ocbgpd) read the table through NETCONF, an MRT dump and a BMP
 //!   station (`netconf-get`, `bmp-station`; [`nc_load`]);
+//! - `run --fib` installs the table into the kernel of the daemon's
+//!   namespace and times it until the kernel holds every route
+//!   (`fib-count`; [`fib`]);
+//! - `run --rpki-vrps N` (ocbgpd) loads N VRPs from a stayrtr cache
+//!   before the table and validates it ([`rpki`]);
 //! - `table` turns `run`'s JSON lines into a Markdown table.
 //!
 //! See docs/benchmarks.md and bench/scripts/fullfeed.sh.
@@ -24,6 +29,7 @@
 mod cli_load;
 mod daemons;
 mod event;
+mod fib;
 mod gen;
 mod gnmi_load;
 mod inject;
@@ -32,6 +38,7 @@ mod nc_load;
 mod netns;
 mod policy;
 mod restart;
+mod rpki;
 mod run;
 mod sink;
 mod speaker;
@@ -74,6 +81,9 @@ enum Command {
     /// A BMP station that counts the Loc-RIB routes it is sent (used by
     /// `run --bmp`).
     BmpStation(nc_load::BmpStationArgs),
+    /// Count one kernel table's routes of one protocol until N are there
+    /// (used by `run --fib` in the daemon's namespace).
+    FibCount(fib::FibCountArgs),
     /// Print `run`'s JSON result lines (files or stdin) as a Markdown table.
     Table(table::TableArgs),
 }
@@ -103,6 +113,7 @@ fn main() -> ExitCode {
             Command::GnmiGet(args) => gnmi_load::run_get(args).await,
             Command::NetconfGet(args) => nc_load::netconf_get(args).await,
             Command::BmpStation(args) => nc_load::bmp_station(args).await,
+            Command::FibCount(args) => fib::count(args).await,
         }
     });
     // Tasks blocked on sockets must not hold the exit up.

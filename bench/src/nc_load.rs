@@ -116,7 +116,7 @@ fn peak(pid: u32, sampler: RssSampler) -> u64 {
 }
 
 /// Runs `ocbgp ARGS` in the daemon's namespace; fails with its output.
-async fn ocbgp(ns: &str, args: &[&str], limit: Duration) -> Result<String> {
+pub(crate) async fn ocbgp(ns: &str, args: &[&str], limit: Duration) -> Result<String> {
     let bin = crate::cli_load::ocbgp_binary()?;
     let mut c = Lab::command(ns, &bin.display().to_string());
     c.args(args).kill_on_drop(true);

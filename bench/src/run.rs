@@ -100,6 +100,25 @@ pub struct RunArgs {
     /// NETCONF and BMP/MRT load (ocbgpd only).
     #[command(flatten)]
     pub nc: crate::nc_load::NcArgs,
+    /// Install the table into the kernel's main table in the daemon's
+    /// namespace and time it until the kernel holds every route (issue
+    /// #17): ocbgpd's netlink backend, BIRD's kernel protocol, FRR's bgpd
+    /// with zebra (started beside it; peak RSS and CPU are bgpd's plus
+    /// zebra's). Routes are counted by `bgpbench fib-count` from the
+    /// kernel's notifications. With `--sinks 0` there are no sinks and the
+    /// installation alone is timed.
+    #[arg(long)]
+    pub fib: bool,
+    /// ocbgpd only: load N VRPs (made from the table: valid, invalid and
+    /// not-found routes) from a stayrtr cache in the daemon's namespace
+    /// before the table is sent, time the load, and validate the table
+    /// (issue #20; see `rpki`).
+    #[arg(long, value_name = "N")]
+    pub rpki_vrps: Option<usize>,
+    /// With --rpki-vrps: an import policy on the injector's session that
+    /// rejects INVALID routes; the sinks then expect the others only.
+    #[arg(long, requires = "rpki_vrps")]
+    pub rpki_reject_invalid: bool,
 }
 
 /// A started child process whose standard output may carry events.
@@ -191,6 +210,8 @@ struct Outcome {
     /// The daemon's CPU time when the first UPDATE left the injector
     /// (start-up: configuration load, policy compile).
     cpu_before_seconds: f64,
+    /// The daemon's RSS then, bytes (with --rpki-vrps: the VRPs loaded).
+    rss_before: u64,
     harness_cpu_seconds: f64,
     sink_counts: Vec<u64>,
     edit: Option<crate::policy::EditOutcome>,
@@ -198,6 +219,8 @@ struct Outcome {
     cli: Option<Value>,
     restart: Option<Value>,
     nc: Option<Value>,
+    fib: Option<Value>,
+    rpki: Option<Value>,
 }
 
 /// Runs `bgpbench run`.
@@ -206,8 +229,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
     if unsafe { libc::geteuid() } != 0 {
         bail!("bgpbench run creates network namespaces: run it as root");
     }
-    if args.sinks == 0 || args.sinks > MAX_SINKS {
-        bail!("--sinks must be between 1 and {MAX_SINKS}");
+    if (args.sinks == 0 && !args.fib) || args.sinks > MAX_SINKS {
+        bail!("--sinks must be between 1 (0 with --fib) and {MAX_SINKS}");
     }
     if args.prefixes == 0 || args.prefixes > MAX_PREFIXES {
         bail!("--prefixes must be between 1 and {MAX_PREFIXES}");
@@ -279,6 +302,7 @@ fn report(args: &RunArgs, o: &Outcome) {
         "peak_rss_mb": (mb * 10.0).round() / 10.0,
         "cpu_s": (o.cpu_seconds * 100.0).round() / 100.0,
         "cpu_before_s": (o.cpu_before_seconds * 100.0).round() / 100.0,
+        "rss_before_mb": (o.rss_before as f64 / 1e5).round() / 10.0,
         "harness_cpu_s": (o.harness_cpu_seconds * 100.0).round() / 100.0,
         "sink_counts": o.sink_counts,
         "policy": args.policy,
@@ -289,9 +313,28 @@ fn report(args: &RunArgs, o: &Outcome) {
         "cli": o.cli,
         "restart": o.restart,
         "nc": o.nc,
+        "mode": mode(args),
+        "fib": o.fib,
+        "rpki": o.rpki,
         "date": today(),
         "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
     }));
+}
+
+/// The scenario's variant, for `bgpbench table`: "fib", "rpki N",
+/// "rpki N reject-invalid" or "" for the plain full table.
+fn mode(args: &RunArgs) -> String {
+    let mut parts = Vec::new();
+    if args.fib {
+        parts.push("fib".to_owned());
+    }
+    if let Some(n) = args.rpki_vrps {
+        parts.push(format!("rpki {n}"));
+        if args.rpki_reject_invalid {
+            parts.push("reject-invalid".to_owned());
+        }
+    }
+    parts.join(" ")
 }
 
 /// Today's date (UTC) as YYYY-MM-DD.
@@ -321,7 +364,57 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         .binary
         .clone()
         .unwrap_or_else(|| args.daemon.default_binary());
-    let prepared = args.daemon.prepare(&topology, dir, &binary)?;
+    let mut prepared = args.daemon.prepare(&topology, dir, &binary)?;
+    let fib_protocol = if args.fib {
+        if args.policy || args.restart_daemon.is_some() || args.nc.any() {
+            bail!("--fib goes with none of --policy, --restart-daemon, --netconf-get, --mrt-dump, --bmp");
+        }
+        Some(crate::fib::protocol(args.daemon)?)
+    } else {
+        None
+    };
+    let helper = if args.fib {
+        args.daemon.enable_fib(&mut prepared, dir)?
+    } else {
+        None
+    };
+    let mut expect = args.prefixes;
+    let rpki = match args.rpki_vrps {
+        Some(n) => {
+            if args.daemon != Daemon::Ocbgpd {
+                bail!("--rpki-vrps is for ocbgpd only");
+            }
+            if args.policy && args.rpki_reject_invalid {
+                bail!("--policy and --rpki-reject-invalid both set the injector's import policy");
+            }
+            let spec = crate::gen::TableSpec::new(args.prefixes, args.seed, INJECTOR_AS);
+            let table = crate::gen::Table::generate(&spec);
+            let vrps = crate::rpki::make_vrps(&table, n)?;
+            let (valid, invalid, not_found) = crate::rpki::expected(&table, &vrps);
+            drop(table);
+            let json_file = dir.join("vrps.json");
+            crate::rpki::write_json(&json_file, &vrps)?;
+            let file = dir.join("ocbgpd.json");
+            let mut config: Value = serde_json::from_slice(&std::fs::read(&file)?)?;
+            crate::rpki::apply(&mut config, topology.injector, args.rpki_reject_invalid)?;
+            std::fs::write(&file, serde_json::to_string_pretty(&config)?)?;
+            crate::daemons::check_ocbgpd_config(&binary, &file)?;
+            if args.rpki_reject_invalid {
+                expect = valid + not_found;
+            }
+            eprintln!(
+                "bgpbench: {} VRPs; expected VALID {valid}, INVALID {invalid}, NOT_FOUND {not_found}",
+                vrps.len()
+            );
+            Some((
+                vrps.len(),
+                json_file,
+                json!({"vrps": vrps.len(), "expected_valid": valid,
+                       "expected_invalid": invalid, "expected_not_found": not_found}),
+            ))
+        }
+        None => None,
+    };
     if args.cli.cli_rib && args.daemon != Daemon::Ocbgpd {
         bail!("--cli-rib is for ocbgpd only");
     }
@@ -354,6 +447,59 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         std::fs::write(&file, serde_json::to_string_pretty(&config)?)?;
         crate::daemons::check_ocbgpd_config(&binary, &file)?;
     }
+    // Started before the daemon: zebra (FRR with --fib), the RPKI cache.
+    let mut helpers: Vec<Proc> = Vec::new();
+    if let Some(h) = &helper {
+        let mut command = Lab::command(&lab.daemon_ns, &h.prepared.program.display().to_string());
+        command.args(&h.prepared.args).current_dir(dir);
+        helpers.push(Proc::spawn(h.name, command, dir, None)?);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !h.ready_file.exists() {
+            if Instant::now() > deadline {
+                bail!(
+                    "{} not ready after 30 s (no {})",
+                    h.name,
+                    h.ready_file.display()
+                );
+            }
+            if let Some(status) = helpers.last_mut().and_then(Proc::exited) {
+                bail!("{} exited ({status}); see its log", h.name);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        eprintln!("bgpbench: {} ready", h.name);
+    }
+    let mut rpki_out = None;
+    if let Some((count, json_file, info)) = &rpki {
+        let mut command = Lab::command(&lab.daemon_ns, "stayrtr");
+        let bind = format!("{}:{}", crate::rpki::CACHE_ADDR, crate::rpki::CACHE_PORT);
+        command
+            .args(["-bind", &bind, "-cache"])
+            .arg(json_file)
+            .args(["-checktime=false", "-metrics.addr", "127.0.0.1:9847"])
+            .args(["-refresh", "3600", "-log.verbose=false"]);
+        let t0 = measure::mono_ns();
+        helpers.push(Proc::spawn("stayrtr", command, dir, None)?);
+        let log = dir.join("stayrtr.log");
+        let deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains("Server started") {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("stayrtr did not start within {} s", args.setup_timeout);
+            }
+            if let Some(status) = helpers.last_mut().and_then(Proc::exited) {
+                bail!("stayrtr exited ({status}); see its log");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let mut info = info.clone();
+        info["stayrtr_load_s"] = json!(seconds_between(t0, measure::mono_ns()));
+        eprintln!("bgpbench: stayrtr serves {count} VRPs");
+        rpki_out = Some(info);
+    }
     let daemon_command = || {
         let mut command = Lab::command(&lab.daemon_ns, &prepared.program.display().to_string());
         command
@@ -368,14 +514,39 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         dir,
         None,
     )?);
+    let daemon_started = measure::mono_ns();
     let mut daemon_pid = procs[0].pid()?;
     let sampler = RssSampler::start(daemon_pid, Duration::from_millis(200));
+    let helper_pids: Vec<(String, u32)> = helpers
+        .iter()
+        .filter_map(|p| Some((p.name.clone(), p.child.id()?)))
+        .collect();
+    procs.extend(helpers);
+    // zebra's memory and CPU count with FRR's (the cache's are apart).
+    let zebra = helper_pids
+        .iter()
+        .find(|(n, _)| n == "zebra")
+        .map(|(_, pid)| (*pid, RssSampler::start(*pid, Duration::from_millis(200))));
     eprintln!(
         "bgpbench: {} started (pid {daemon_pid}) in {}",
         args.daemon.name(),
         lab.daemon_ns
     );
 
+    if let (Some((count, _, _)), Some(info)) = (&rpki, rpki_out.as_mut()) {
+        let loaded = crate::rpki::wait_loaded(
+            &lab.daemon_ns,
+            *count,
+            daemon_started,
+            daemon_pid,
+            args.setup_timeout,
+        )
+        .await?;
+        if let (Some(info), Some(l)) = (info.as_object_mut(), loaded.as_object()) {
+            info.extend(l.clone());
+        }
+        eprintln!("bgpbench: ocbgpd holds the VRPs: {loaded}");
+    }
     let me = std::env::current_exe()?.display().to_string();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut sinks = Lab::command(&lab.peers_ns, &me);
@@ -396,7 +567,7 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         "--peer-as",
         &DAEMON_AS.to_string(),
         "--expect",
-        &args.prefixes.to_string(),
+        &expect.to_string(),
     ]);
     sinks.args([
         "--connect-timeout",
@@ -408,7 +579,9 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     if args.restart_daemon.is_some() {
         sinks.args(["--graceful-restart", &graceful_restart]);
     }
-    procs.push(Proc::spawn("sinks", sinks, dir, Some(tx.clone()))?);
+    if args.sinks > 0 {
+        procs.push(Proc::spawn("sinks", sinks, dir, Some(tx.clone()))?);
+    }
 
     let setup_deadline = Instant::now() + Duration::from_secs(args.setup_timeout);
     let mut established = 0;
@@ -423,6 +596,28 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         }
     }
     eprintln!("bgpbench: {} sink sessions established", args.sinks);
+    if let Some(protocol) = fib_protocol {
+        let mut c = Lab::command(&lab.daemon_ns, &me);
+        c.args(["fib-count", "--table", &crate::fib::TABLE.to_string()]);
+        c.args(["--protocol", &protocol.to_string(), "--expect"]);
+        c.arg(args.prefixes.to_string());
+        c.args([
+            "--timeout",
+            &(args.setup_timeout + args.timeout).to_string(),
+        ]);
+        procs.push(Proc::spawn("fib", c, dir, Some(tx.clone()))?);
+        loop {
+            let (who, event) = next_event(&mut rx, setup_deadline, procs)
+                .await
+                .context("waiting for fib-count")?;
+            if who == "fib" && event["event"] == "listening" {
+                if event["routes"].as_u64() != Some(0) {
+                    bail!("the kernel already holds routes of protocol {protocol}: {event}");
+                }
+                break;
+            }
+        }
+    }
     let mut gnmi = crate::gnmi_load::Load::new(args.gnmi.gnmi_subscribers);
     if args.gnmi.gnmi_subscribers > 0 {
         let cmd = crate::gnmi_load::sub_command(
@@ -485,16 +680,27 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     };
     let mut complete: Vec<Option<u64>> = vec![None; args.sinks];
     let mut first_ns = None;
+    let (mut fib_first, mut fib_done): (Option<u64>, Option<u64>) = (None, None);
+    let mut fib_info = json!({});
     // Generating the table takes a few seconds before the first UPDATE.
     let mut deadline = Instant::now() + Duration::from_secs(args.setup_timeout + args.timeout);
     let waited = loop {
         if let (Some(t0), true) = (
             first_ns,
-            complete.iter().all(Option::is_some) && gnmi.done(),
+            complete.iter().all(Option::is_some)
+                && gnmi.done()
+                && (fib_protocol.is_none() || fib_done.is_some()),
         ) {
-            // Convergence is the sinks' (the subscribers may finish later).
-            let end = complete.iter().flatten().copied().max().unwrap_or(t0);
+            // Convergence is the sinks' (the subscribers may finish
+            // later), and with --fib the kernel's too.
+            let sinks_end = complete.iter().flatten().copied().max();
+            let end = sinks_end.into_iter().chain(fib_done).max().unwrap_or(t0);
             outcome.seconds = Some(seconds_between(t0, end));
+            if let Some(done) = fib_done {
+                fib_info["seconds"] = json!(seconds_between(t0, done));
+                fib_info["first_route_s"] = json!(fib_first.map(|f| seconds_between(t0, f)));
+                fib_info["bgp_seconds"] = json!(sinks_end.map(|e| seconds_between(t0, e)));
+            }
             outcome.per_sink = complete
                 .iter()
                 .map(|t| t.map(|t| seconds_between(t0, t)))
@@ -511,9 +717,9 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
                     .as_u64()
                     .ok_or_else(|| anyhow!("first_update without t_ns"))?;
                 first_ns = Some(t0);
-                outcome.cpu_before_seconds = measure::usage(daemon_pid)
-                    .map(|u| u.cpu_seconds)
-                    .unwrap_or_default();
+                let before = measure::usage(daemon_pid).unwrap_or_default();
+                outcome.cpu_before_seconds = before.cpu_seconds;
+                outcome.rss_before = before.rss;
                 deadline = Instant::now() + Duration::from_secs(args.timeout);
                 eprintln!("bgpbench: injector sending");
                 if let (Some(after), None) = (args.nc.mrt_dump_during, &dump_during) {
@@ -548,6 +754,16 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
                 break Err(anyhow!("sink {} failed: {}", event["sink"], event["error"]))
             }
             ("gnmi", _) => gnmi.on_event(&event),
+            ("fib", Some("fib_first")) => fib_first = event["t_ns"].as_u64(),
+            ("fib", Some("fib_progress")) => {
+                eprintln!("bgpbench: kernel holds {} routes", event["routes"]);
+            }
+            ("fib", Some("fib_complete")) => {
+                fib_done = event["t_ns"].as_u64();
+                fib_info["notifications"] = event["notifications"].clone();
+                fib_info["overflows"] = event["overflows"].clone();
+                eprintln!("bgpbench: the kernel holds every route");
+            }
             _ => {}
         }
     };
@@ -555,15 +771,50 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     let usage = measure::usage(daemon_pid).unwrap_or_default();
     outcome.peak_rss = usage.peak_rss.max(sampler.max());
     outcome.cpu_seconds = usage.cpu_seconds;
+    if let Some((pid, zsampler)) = &zebra {
+        let z = measure::usage(*pid).unwrap_or_default();
+        let z_peak = z.peak_rss.max(zsampler.max());
+        fib_info["bgpd_peak_rss_mb"] = json!((outcome.peak_rss as f64 / 1e5).round() / 10.0);
+        fib_info["bgpd_cpu_s"] = json!((outcome.cpu_seconds * 100.0).round() / 100.0);
+        fib_info["zebra_peak_rss_mb"] = json!((z_peak as f64 / 1e5).round() / 10.0);
+        fib_info["zebra_cpu_s"] = json!((z.cpu_seconds * 100.0).round() / 100.0);
+        // The sum of the two peaks (they need not peak together).
+        outcome.peak_rss += z_peak;
+        outcome.cpu_seconds += z.cpu_seconds;
+    }
+    if let Some(info) = rpki_out.as_mut() {
+        if let Some((_, pid)) = helper_pids.iter().find(|(n, _)| n == "stayrtr") {
+            let u = measure::usage(*pid).unwrap_or_default();
+            info["stayrtr_peak_rss_mb"] = json!((u.peak_rss as f64 / 1e5).round() / 10.0);
+            info["stayrtr_cpu_s"] = json!((u.cpu_seconds * 100.0).round() / 100.0);
+        }
+    }
     // What the injector and sinks took from the same two cores.
     outcome.harness_cpu_seconds = procs
         .iter()
-        .filter(|p| p.name != args.daemon.name())
+        .filter(|p| p.name != args.daemon.name() && p.name != "zebra" && p.name != "stayrtr")
         .filter_map(|p| p.child.id())
         .filter_map(|pid| measure::usage(pid).ok())
         .map(|u| u.cpu_seconds)
         .sum();
     drop(sampler);
+    drop(zebra);
+    if fib_protocol.is_some() {
+        // fib-count checks its count with one dump of the table, then ends.
+        if waited.is_ok() {
+            let limit = Instant::now() + Duration::from_secs(60);
+            while let Ok(Some((who, event))) = tokio::time::timeout_at(limit, rx.recv()).await {
+                if who == "fib" && event["event"] == "fib_dump" {
+                    fib_info["dump_routes"] = event["routes"].clone();
+                    fib_info["dump_seconds"] = event["seconds"].clone();
+                    break;
+                }
+            }
+        }
+        procs.retain(|p| p.name != "fib");
+        outcome.fib = Some(fib_info);
+    }
+    outcome.rpki = rpki_out;
     // A dump started during convergence ends before anything else runs.
     if let Some(task) = dump_during {
         let r = match task.await {
@@ -649,7 +900,7 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
     if let Some(sinks) = procs.iter_mut().find(|p| p.name == "sinks") {
         sinks.stop(Duration::from_secs(5)).await;
     }
-    let summary_deadline = Instant::now() + Duration::from_secs(2);
+    let summary_deadline = Instant::now() + Duration::from_secs(if args.sinks > 0 { 2 } else { 0 });
     while let Ok(Some((who, event))) = tokio::time::timeout_at(summary_deadline, rx.recv()).await {
         if who == "sinks" && event["event"] == "summary" {
             outcome.sink_counts = event["sinks"]

@@ -61,8 +61,15 @@ pub fn markdown(text: &str) -> String {
         .filter_map(parse)
         .filter(|e| e["event"] == "result")
     {
+        // Runs of another scenario (`--fib`, `--rpki-vrps`) are rows of
+        // their own: "ocbgpd (fib)".
+        let daemon = result["daemon"].as_str().unwrap_or("?");
+        let daemon = match result["mode"].as_str() {
+            Some(mode) if !mode.is_empty() => format!("{daemon} ({mode})"),
+            _ => daemon.to_owned(),
+        };
         let key = (
-            result["daemon"].as_str().unwrap_or("?").to_owned(),
+            daemon,
             result["sinks"].as_u64().unwrap_or(0),
             result["prefixes"].as_u64().unwrap_or(0),
         );
@@ -138,5 +145,19 @@ bird sinks=10: 7.61 s
             "| gobgpd | 10 | 1000000 | not finished: timed out | 2200 | 600.0 | 0 of 1 |"
         );
         assert_eq!(median(vec![1.0, 4.0, 2.0, 3.0]), Some(2.5));
+    }
+
+    #[test]
+    fn other_scenarios_are_rows_of_their_own() {
+        let text = r#"{"event":"result","daemon":"frr","sinks":0,"prefixes":10,"status":"ok","seconds":2.0,"peak_rss_mb":1.0,"cpu_s":1.0,"mode":"fib"}
+{"event":"result","daemon":"frr","sinks":0,"prefixes":10,"status":"ok","seconds":4.0,"peak_rss_mb":1.0,"cpu_s":1.0,"mode":""}"#;
+        let rows: Vec<String> = markdown(text).lines().map(str::to_owned).collect();
+        assert_eq!(rows.len(), 4);
+        assert!(
+            rows[2].starts_with("| frr (fib) | 0 | 10 | 2.0 |"),
+            "{}",
+            rows[2]
+        );
+        assert!(rows[3].starts_with("| frr | 0 | 10 | 4.0 |"), "{}", rows[3]);
     }
 }

@@ -187,6 +187,12 @@ async fn next_event(
     }
 }
 
+/// Changes the netlink table's feed queues before it counts as lagged:
+/// room for a full table, so that taking one in costs no re-reads of the
+/// whole RIB (each a pass over every prefix); the queue only fills while
+/// the kernel is behind.
+const FIB_FEED_CAPACITY: usize = 1 << 20;
+
 /// A previous run's routes nobody claimed are swept no earlier than this
 /// after start (and once the speaker's own restart is over): the peers
 /// have had time to send their tables.
@@ -434,7 +440,7 @@ impl Table {
             tracing::info!(unreachable = ?lost, reachable = ?back, "next-hop tracking: next hops changed");
             self.rib.send(RibCommand::NextHops(lost, back));
         }
-        let nets: Vec<IpNet> = self
+        let nets: HashSet<IpNet> = self
             .want
             .keys()
             .copied()
@@ -460,8 +466,13 @@ impl Table {
 
     /// Brings the kernel in line for `nets`; the RIB hears where each
     /// stands (the Loc-RIB's `ocbgp:fib-installed` for ON_CHANGE readers).
+    /// The changes go to the kernel in batches ([`netlink::BATCH`] requests
+    /// a write), not one request and its ack at a time.
     async fn sync(&mut self, nets: impl IntoIterator<Item = IpNet>) {
         let mut seen = Vec::new();
+        // What to change: the prefix, the route it should have (`None`:
+        // none), whether one is installed now.
+        let mut changes: Vec<(IpNet, Option<Gateways>, bool)> = Vec::new();
         for net in nets {
             seen.push(net);
             let want = self.desired(net).await;
@@ -470,33 +481,53 @@ impl Table {
                 self.failed.remove(&net);
                 continue;
             }
-            match want {
-                Some(gws) => match self.kernel.replace(net, &gws).await {
-                    Ok(()) => {
-                        self.stats.installed.insert(net, gws);
-                        self.failed.remove(&net);
-                        self.adopted.remove(&net);
-                    }
-                    Err(e) => {
-                        if self.failed.insert(net) {
-                            tracing::debug!(%net, gateways = ?gws, error = %e, "forwarding table: route refused by the kernel");
+            // A previous run's route stays until the sweep: the RIB may
+            // not have converged yet.
+            if want.is_none() && self.adopted.contains(&net) {
+                continue;
+            }
+            changes.push((net, want, have.is_some()));
+        }
+        for chunk in changes.chunks(netlink::BATCH) {
+            let request: Vec<netlink::Change<'_>> = chunk
+                .iter()
+                .map(|(net, want, _)| (*net, want.as_deref()))
+                .collect();
+            let results = self.kernel.apply(&request).await;
+            // Installed routes whose new next hops the kernel refused: the
+            // old next hops are wrong now, they are taken out.
+            let mut wrong = Vec::new();
+            {
+                let mut installed = self.stats.installed.write();
+                for ((net, want, had), result) in chunk.iter().zip(results) {
+                    match (want, result) {
+                        (Some(gws), Ok(())) => {
+                            installed.insert(*net, gws.clone());
+                            self.failed.remove(net);
+                            self.adopted.remove(net);
                         }
-                        if have.is_some() {
-                            // The old next hops are wrong now: take them out.
-                            let _ = self.kernel.delete(net).await;
-                            self.stats.installed.remove(&net);
+                        (Some(gws), Err(e)) => {
+                            if self.failed.insert(*net) {
+                                tracing::debug!(%net, gateways = ?gws, error = %e, "forwarding table: route refused by the kernel");
+                            }
+                            if *had {
+                                wrong.push(*net);
+                                installed.remove(net);
+                            }
                         }
-                    }
-                },
-                // A previous run's route stays until the sweep: the RIB
-                // may not have converged yet.
-                None if self.adopted.contains(&net) => {}
-                None => {
-                    self.failed.remove(&net);
-                    if self.kernel.delete(net).await.is_ok() || have.is_some() {
-                        self.stats.installed.remove(&net);
+                        (None, result) => {
+                            self.failed.remove(net);
+                            if result.is_ok() || *had {
+                                installed.remove(net);
+                            }
+                        }
                     }
                 }
+            }
+            if !wrong.is_empty() {
+                let request: Vec<netlink::Change<'_>> =
+                    wrong.iter().map(|net| (*net, None)).collect();
+                let _ = self.kernel.apply(&request).await;
             }
         }
         self.publish();
@@ -530,9 +561,10 @@ impl Table {
                 "forwarding table: removing routes of a previous run"
             );
         }
-        for net in left {
-            let _ = self.kernel.delete(net).await;
-            self.stats.installed.remove(&net);
+        let request: Vec<netlink::Change<'_>> = left.iter().map(|net| (*net, None)).collect();
+        let _ = self.kernel.apply(&request).await;
+        for net in &left {
+            self.stats.installed.remove(net);
         }
         self.publish();
     }
@@ -553,9 +585,8 @@ impl Table {
 
     async fn remove_all(&mut self) {
         let all = self.stats.installed.prefixes();
-        for net in &all {
-            let _ = self.kernel.delete(*net).await;
-        }
+        let request: Vec<netlink::Change<'_>> = all.iter().map(|net| (*net, None)).collect();
+        let _ = self.kernel.apply(&request).await;
         self.stats.installed.clear();
         self.publish();
         self.stats.tell(&self.rib, all);
@@ -589,7 +620,10 @@ async fn run(
         rib: rib.clone(),
         stats,
     };
-    let Some(mut feed) = rib.query(|rib| rib.listen_routes()).await else {
+    let Some(mut feed) = rib
+        .query(|rib| rib.listen_routes_with(FIB_FEED_CAPACITY, false))
+        .await
+    else {
         return;
     };
     if let Some(all) = read_all(&rib).await {

@@ -177,6 +177,14 @@ impl Feed {
         !self.listeners.is_empty()
     }
 
+    /// Sends the lag notice to lagged listeners whose queue has room again
+    /// (otherwise sent with the next change published).
+    pub fn flush_lagged(&mut self) {
+        if self.listeners.iter().any(|l| l.lagged) {
+            self.publish(&[], false);
+        }
+    }
+
     /// Queues `changes` (or, with `all`, a lag notice: everything may have
     /// changed) to every listener, never waiting.
     pub fn publish(&mut self, changes: &[RouteChange], all: bool) {
@@ -247,6 +255,24 @@ mod tests {
         assert!(matches!(bmp.try_recv(), Ok(RouteChange::Gone { .. })));
         drop(bmp);
         assert!(!feed.wants_sent());
+    }
+
+    #[test]
+    fn a_lag_notice_needs_no_later_change() {
+        let mut feed = Feed::default();
+        let mut slow = feed.listen_with(1);
+        feed.publish(&[gone(1), gone(2)], false);
+        feed.flush_lagged();
+        assert!(matches!(
+            slow.try_recv(),
+            Ok(RouteChange::Gone { path_id: 1, .. })
+        ));
+        assert!(slow.try_recv().is_err());
+        // The queue has room, nothing else changed: the notice comes.
+        feed.flush_lagged();
+        assert!(matches!(slow.try_recv(), Ok(RouteChange::Lagged)));
+        feed.flush_lagged();
+        assert!(slow.try_recv().is_err());
     }
 
     #[test]

@@ -1449,6 +1449,10 @@ impl Rib {
     /// The forwarding table looked at these prefixes (installed or not):
     /// listeners that asked hear it with each prefix's paths.
     pub fn fib_installed(&mut self, nets: &[(IpNet, bool)]) {
+        // The forwarding table has just worked through its queue: if it
+        // had fallen behind, it hears so now (a lag notice waits for a
+        // publish, and once the table has arrived none may follow).
+        self.feed.flush_lagged();
         if !self.feed.wants_fib() {
             return;
         }
