@@ -592,7 +592,7 @@ impl Conn {
                 }
                 RouteChange::Sent { peer, bytes } => self.adj_out(peer, &bytes),
                 // Not asked for.
-                RouteChange::Installed { .. } => {}
+                RouteChange::Installed { .. } | RouteChange::Forwarding { .. } => {}
                 RouteChange::PeerDown { peer, reason } => {
                     // Its routes reported so far go before its Peer Down.
                     self.flush_pending();

@@ -2,12 +2,14 @@
 //! kernel (`ocbgp:fib`, off by default so route servers and reflectors stay
 //! pure control plane).
 //!
-//! A task follows the RIB's route change feed (bounded: when it falls
-//! behind it reads the whole Loc-RIB again), keeps the prefixes it wants
-//! installed with their next hops (the best path's, or the multipath
-//! set's with `use-multiple-paths`), and hands the differences to the
-//! backend. The kernel never holds up BGP: a slow kernel only
-//! makes the feed lag, which costs a resync. Routes of ours left from a
+//! A task follows what the Loc-RIB forwards ([`RouteChange::Forwarding`]:
+//! for each prefix that changed, the next hops of its best path, or of
+//! its multipath set with `use-multiple-paths`; bounded: when it falls
+//! behind it reads the Loc-RIB again) and hands the differences from what
+//! is installed to the backend. It keeps no copy of the paths: what is
+//! installed ([`Installed`]) is all it holds per prefix. The kernel
+//! never holds up BGP: a slow kernel only makes the feed lag, which costs
+//! a resync. Routes of ours left from a
 //! previous run (protocol `bgp` in the table) are adopted at start and
 //! swept once the speaker has converged (its own graceful restart over);
 //! on a clean stop they are removed unless `keep-on-shutdown` is set.
@@ -25,11 +27,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use ipnet::IpNet;
-use smallvec::SmallVec;
 use tokio::sync::watch;
 
 use crate::restart::RestartState;
-use crate::rib::{PeerIdx, RouteChange};
+use crate::rib::RouteChange;
 use crate::rib_task::{RibCommand, RibHandle};
 
 pub use netlink::Netlink;
@@ -187,10 +188,10 @@ async fn next_event(
     }
 }
 
-/// Changes the netlink table's feed queues before it counts as lagged:
+/// Changes a forwarding table's feed queues before it counts as lagged:
 /// room for a full table, so that taking one in costs no re-reads of the
 /// whole RIB (each a pass over every prefix); the queue only fills while
-/// the kernel is behind.
+/// the kernel (or zebra) is behind.
 const FIB_FEED_CAPACITY: usize = 1 << 20;
 
 /// A previous run's routes nobody claimed are swept no earlier than this
@@ -293,104 +294,75 @@ impl Fib {
     }
 }
 
-/// One path forwarding a prefix: its source and next hop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Member {
-    peer: PeerIdx,
-    path_id: u32,
-    gateway: IpAddr,
-    best: bool,
-}
-
-/// Where a prefix should go: its best path, and the other paths of its
-/// multipath set.
-type Want = SmallVec<[Member; 1]>;
-
 /// Next hops as the kernel gets them: one, or an ECMP set in a stable
 /// order (so an unchanged set is not replaced).
-type Gateways = SmallVec<[IpAddr; 1]>;
+type Gateways = crate::rib::NextHops;
 
-fn gateways(want: &Want) -> Gateways {
-    let mut g: Gateways = want.iter().map(|m| m.gateway).collect();
-    g.sort();
-    g.dedup();
-    g
-}
+/// How many prefixes one look at the RIB covers: the RIB task stays
+/// responsive while a full table is synced, and the answer stays small.
+const LOOKUP_CHUNK: usize = 4096;
 
-/// The forwarding paths of the Loc-RIB (best and multipath), as
-/// installable routes.
-async fn read_all(rib: &RibHandle) -> Option<HashMap<IpNet, Want>> {
-    rib.query(|rib| {
-        let mut out: HashMap<IpNet, Want> = HashMap::new();
-        let mut add = |net: IpNet, dest: &crate::rib::Dest, n: usize| {
-            for (i, p) in dest.paths()[..n].iter().enumerate() {
-                if p.peer == PeerIdx::LOCAL {
-                    continue;
-                }
-                if let Some(nh) = p.accepted.as_ref().and_then(|a| a.next_hop) {
-                    out.entry(net).or_default().push(Member {
-                        peer: p.peer,
-                        path_id: p.path_id,
-                        gateway: nh.address(),
-                        best: i == 0,
-                    });
-                }
-            }
-        };
-        for (k, d) in rib.v4().range_from(None) {
-            add(crate::rib::RouteKey::to_net(*k), d, rib.multipath(d));
-        }
-        for (k, d) in rib.v6().range_from(None) {
-            add(crate::rib::RouteKey::to_net(*k), d, rib.multipath(d));
-        }
-        out
+/// What the Loc-RIB forwards now for each of `nets`: its forwarding next
+/// hops (empty: nothing). For a resync; in between, the feed's
+/// [`RouteChange::Forwarding`] says the same of each prefix that changed,
+/// so the tables keep no copy of the RIB.
+async fn next_hops_of(rib: &RibHandle, nets: Vec<IpNet>) -> Option<Vec<(IpNet, Gateways)>> {
+    rib.query(move |rib| {
+        nets.into_iter()
+            .map(|net| {
+                let dest = match net {
+                    IpNet::V4(v4) => rib.v4().get(crate::rib::V4Key::new(v4)),
+                    IpNet::V6(v6) => rib.v6().get(crate::rib::V6Key::new(v6)),
+                };
+                let hops = dest
+                    .map(|d| rib.forwarding_next_hops(d))
+                    .unwrap_or_default();
+                (net, hops)
+            })
+            .collect()
     })
     .await
 }
 
-/// Applies one change of the feed to `want`; the prefix it touched.
-fn apply(want: &mut HashMap<IpNet, Want>, change: RouteChange) -> Option<IpNet> {
-    let (net, peer, path_id, now) = match change {
-        RouteChange::Set {
-            net,
-            peer,
-            path_id,
-            accepted,
-            best,
-            multipath,
-            ..
-        } => {
-            let nh = accepted
-                .and_then(|a| a.next_hop)
-                .filter(|_| (best || multipath) && peer != PeerIdx::LOCAL);
-            (net, peer, path_id, nh.map(|nh| (nh.address(), best)))
+/// Every prefix the Loc-RIB forwards (start, lag, the kernel's routes
+/// changed).
+async fn forwarded(rib: &RibHandle) -> Option<Vec<IpNet>> {
+    rib.query(|rib| {
+        let v4 = rib
+            .v4()
+            .range_from(None)
+            .filter(|(_, d)| !rib.forwarding_next_hops(d).is_empty())
+            .map(|(k, _)| crate::rib::RouteKey::to_net(*k));
+        let v6 = rib
+            .v6()
+            .range_from(None)
+            .filter(|(_, d)| !rib.forwarding_next_hops(d).is_empty())
+            .map(|(k, _)| crate::rib::RouteKey::to_net(*k));
+        v4.chain(v6).collect()
+    })
+    .await
+}
+
+/// A batch of the feed: what the touched prefixes are forwarded by now
+/// (the last word on each), and whether changes were lost.
+fn forwarding_changes(batch: &mut Vec<RouteChange>) -> (Vec<(IpNet, Gateways)>, bool) {
+    let mut now: HashMap<IpNet, Gateways> = HashMap::new();
+    let mut lagged = false;
+    for change in batch.drain(..) {
+        match change {
+            RouteChange::Forwarding { net, next_hops } => {
+                now.insert(net, next_hops);
+            }
+            RouteChange::Lagged => lagged = true,
+            _ => {}
         }
-        RouteChange::Gone {
-            net, peer, path_id, ..
-        } => (net, peer, path_id, None),
-        _ => return None,
-    };
-    let entry = want.entry(net).or_default();
-    entry.retain(|m| !(m.peer == peer && m.path_id == path_id));
-    if let Some((gateway, best)) = now {
-        entry.push(Member {
-            peer,
-            path_id,
-            gateway,
-            best,
-        });
     }
-    if entry.is_empty() {
-        want.remove(&net);
-    }
-    Some(net)
+    (now.into_iter().collect(), lagged)
 }
 
 /// The table's state and its reconciliation with the kernel.
 struct Table {
     kernel: Netlink,
-    /// What should be in the kernel.
-    want: HashMap<IpNet, Want>,
     /// Routes the kernel refused, tried again later.
     failed: HashSet<IpNet>,
     /// Routes of a previous run not claimed yet.
@@ -440,21 +412,14 @@ impl Table {
             tracing::info!(unreachable = ?lost, reachable = ?back, "next-hop tracking: next hops changed");
             self.rib.send(RibCommand::NextHops(lost, back));
         }
-        let nets: HashSet<IpNet> = self
-            .want
-            .keys()
-            .copied()
-            .chain(self.stats.installed.prefixes())
-            .collect();
-        self.sync(nets).await;
+        self.resync().await;
     }
 
-    /// What the kernel should hold for `net`: its members' next hops as
-    /// the kernel reaches them.
-    async fn desired(&mut self, net: IpNet) -> Option<Gateways> {
-        let members: Gateways = self.want.get(&net).map(gateways)?;
+    /// What the kernel should hold for a prefix whose forwarding paths
+    /// have these next hops: the gateways the kernel reaches them by.
+    async fn desired(&mut self, next_hops: Gateways) -> Option<Gateways> {
         let mut out = Gateways::new();
-        for nh in members {
+        for nh in next_hops {
             if let Some(gw) = self.resolve(nh).await {
                 out.push(gw);
             }
@@ -469,13 +434,24 @@ impl Table {
     /// The changes go to the kernel in batches ([`netlink::BATCH`] requests
     /// a write), not one request and its ack at a time.
     async fn sync(&mut self, nets: impl IntoIterator<Item = IpNet>) {
+        let nets: Vec<IpNet> = nets.into_iter().collect();
+        for chunk in nets.chunks(LOOKUP_CHUNK) {
+            let Some(looked) = next_hops_of(&self.rib, chunk.to_vec()).await else {
+                return;
+            };
+            self.sync_chunk(looked).await;
+        }
+    }
+
+    /// [`Table::sync`] for prefixes looked up in the RIB.
+    async fn sync_chunk(&mut self, looked: Vec<(IpNet, Gateways)>) {
         let mut seen = Vec::new();
         // What to change: the prefix, the route it should have (`None`:
         // none), whether one is installed now.
         let mut changes: Vec<(IpNet, Option<Gateways>, bool)> = Vec::new();
-        for net in nets {
+        for (net, next_hops) in looked {
             seen.push(net);
-            let want = self.desired(net).await;
+            let want = self.desired(next_hops).await;
             let have = self.stats.installed.get(&net);
             if want == have {
                 self.failed.remove(&net);
@@ -541,20 +517,30 @@ impl Table {
     }
 
     /// Everything again (start, lag).
-    async fn resync(&mut self, want: HashMap<IpNet, Want>) {
-        let mut nets: HashSet<IpNet> = want.keys().copied().collect();
+    async fn resync(&mut self) {
+        let Some(forwarded) = forwarded(&self.rib).await else {
+            return;
+        };
+        let mut nets: HashSet<IpNet> = forwarded.into_iter().collect();
         nets.extend(self.stats.installed.prefixes());
-        self.want = want;
         self.sync(nets).await;
     }
 
     /// Removes what a previous run left and nobody claimed.
     async fn sweep_adopted(&mut self) {
-        let left: Vec<IpNet> = self
-            .adopted
-            .drain()
-            .filter(|n| !self.want.contains_key(n))
-            .collect();
+        let adopted: Vec<IpNet> = self.adopted.drain().collect();
+        let mut left = Vec::new();
+        for chunk in adopted.chunks(LOOKUP_CHUNK) {
+            let Some(looked) = next_hops_of(&self.rib, chunk.to_vec()).await else {
+                return;
+            };
+            left.extend(
+                looked
+                    .into_iter()
+                    .filter(|(_, hops)| hops.is_empty())
+                    .map(|(net, _)| net),
+            );
+        }
         if !left.is_empty() {
             tracing::info!(
                 routes = left.len(),
@@ -614,21 +600,18 @@ async fn run(
     let mut table = Table {
         adopted: adopted.iter().map(|(n, _)| *n).collect(),
         kernel,
-        want: HashMap::new(),
         failed: HashSet::new(),
         resolved: HashMap::new(),
         rib: rib.clone(),
         stats,
     };
     let Some(mut feed) = rib
-        .query(|rib| rib.listen_routes_with(FIB_FEED_CAPACITY, false))
+        .query(|rib| rib.listen_forwarding(FIB_FEED_CAPACITY))
         .await
     else {
         return;
     };
-    if let Some(all) = read_all(&rib).await {
-        table.resync(all).await;
-    }
+    table.resync().await;
     let started = tokio::time::Instant::now();
     let mut retry = tokio::time::interval(RETRY);
     let mut batch: Vec<RouteChange> = Vec::with_capacity(1024);
@@ -648,24 +631,12 @@ async fn run(
                 if n == 0 {
                     return;
                 }
-                let mut touched = HashSet::new();
-                let mut lagged = false;
-                for change in batch.drain(..) {
-                    if matches!(change, RouteChange::Lagged) {
-                        lagged = true;
-                        continue;
-                    }
-                    if let Some(net) = apply(&mut table.want, change) {
-                        touched.insert(net);
-                    }
-                }
+                let (now, lagged) = forwarding_changes(&mut batch);
                 if lagged {
                     tracing::info!("forwarding table: fell behind the RIB, reading it again");
-                    if let Some(all) = read_all(&rib).await {
-                        table.resync(all).await;
-                    }
+                    table.resync().await;
                 } else {
-                    table.sync(touched).await;
+                    table.sync_chunk(now).await;
                 }
             }
             Some(first) = next_event(&mut events) => {

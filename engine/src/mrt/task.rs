@@ -191,7 +191,9 @@ fn record(
 ) -> u64 {
     let (family, net, peer, path_id, attrs) = match change {
         RouteChange::Lagged => return u64::MAX,
-        RouteChange::Sent { .. } | RouteChange::Installed { .. } => return 0,
+        RouteChange::Sent { .. }
+        | RouteChange::Installed { .. }
+        | RouteChange::Forwarding { .. } => return 0,
         RouteChange::PeerUp(s) => {
             let p = peer_of(&s, local_as);
             encode::state_change(

@@ -109,9 +109,23 @@ pub enum RouteChange {
         /// Installed now.
         installed: bool,
     },
+    /// What the Loc-RIB forwards for `net` now: the next hops of its best
+    /// path and multipath set (none: it forwards nothing), once a batch
+    /// for each prefix it touched. Only to listeners that asked
+    /// ([`Feed::listen_forwarding`]), instead of the paths' changes: the
+    /// forwarding table needs no copy of the paths.
+    Forwarding {
+        /// The prefix.
+        net: IpNet,
+        /// The forwarding paths' next hops, sorted, without repeats.
+        next_hops: NextHops,
+    },
     /// Changes were lost: read the tables again.
     Lagged,
 }
+
+/// The next hops a prefix is forwarded by: one, or an ECMP set.
+pub type NextHops = smallvec::SmallVec<[std::net::IpAddr; 1]>;
 
 struct Listener {
     tx: mpsc::Sender<RouteChange>,
@@ -120,6 +134,8 @@ struct Listener {
     sent: bool,
     /// Wants [`RouteChange::Installed`].
     fib: bool,
+    /// Wants [`RouteChange::Forwarding`] instead of the paths' changes.
+    forwarding: bool,
 }
 
 /// The listeners of the change feed.
@@ -148,6 +164,7 @@ impl Feed {
             lagged: false,
             sent,
             fib: false,
+            forwarding: false,
         });
         rx
     }
@@ -164,6 +181,23 @@ impl Feed {
     /// Whether a listener wants what the forwarding table installs.
     pub fn wants_fib(&self) -> bool {
         self.listeners.iter().any(|l| l.fib && !l.tx.is_closed())
+    }
+
+    /// A new listener of what the Loc-RIB forwards
+    /// ([`RouteChange::Forwarding`]) and of sessions, not of paths.
+    pub fn listen_forwarding(&mut self, capacity: usize) -> mpsc::Receiver<RouteChange> {
+        let rx = self.listen_for(capacity, false);
+        if let Some(l) = self.listeners.last_mut() {
+            l.forwarding = true;
+        }
+        rx
+    }
+
+    /// Whether a listener wants [`RouteChange::Forwarding`].
+    pub fn wants_forwarding(&self) -> bool {
+        self.listeners
+            .iter()
+            .any(|l| l.forwarding && !l.tx.is_closed())
     }
 
     /// Whether a listener wants what peers are sent.
@@ -205,6 +239,8 @@ impl Feed {
                 let unwanted = match c {
                     RouteChange::Sent { .. } => !l.sent,
                     RouteChange::Installed { .. } => !l.fib,
+                    RouteChange::Forwarding { .. } => !l.forwarding,
+                    RouteChange::Set { .. } | RouteChange::Gone { .. } => l.forwarding,
                     _ => false,
                 };
                 if unwanted {

@@ -30,7 +30,7 @@ use ipnet::IpNet;
 pub use attrs::{state_index, Attrs, Interner, PathAttrs, SetKind};
 pub use bestpath::{multipath_count, MultipathOptions, SelectionOptions, DEFAULT_LOCAL_PREF};
 pub use export::{ExportSettings, GroupKey, Member, Outbox, UpdateGroup};
-pub use feed::{Feed, RouteChange, SessionUp, FEED_CAPACITY};
+pub use feed::{Feed, NextHops, RouteChange, SessionUp, FEED_CAPACITY};
 pub use key::{RouteKey, V4Key, V6Key};
 pub use path::{Path, PeerIdx, PeerInfo, SourceKind};
 pub use policy::{PeerPolicies, PolicyRoute, RoutePolicy, SharedPolicy};
@@ -866,6 +866,22 @@ impl Rib {
         multipath_count(dest.paths(), &self.peers, &self.selection)
     }
 
+    /// The next hops `dest` is forwarded by: its best path's and its
+    /// multipath set's (not locally originated paths'), sorted, without
+    /// repeats; none when no path forwards.
+    pub fn forwarding_next_hops(&self, dest: &Dest) -> NextHops {
+        let n = self.multipath(dest);
+        let mut out: NextHops = dest.paths()[..n]
+            .iter()
+            .filter(|p| p.peer != PeerIdx::LOCAL)
+            .filter_map(|p| p.accepted.as_ref().and_then(|a| a.next_hop))
+            .map(|nh| nh.address())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// A peer's address for logs.
     fn address_of(&self, peer: PeerIdx) -> String {
         self.peer(peer)
@@ -1438,6 +1454,17 @@ impl Rib {
         rx
     }
 
+    /// A new listener of what the Loc-RIB forwards
+    /// ([`RouteChange::Forwarding`]), with a queue of `capacity` changes.
+    pub fn listen_forwarding(
+        &mut self,
+        capacity: usize,
+    ) -> tokio::sync::mpsc::Receiver<RouteChange> {
+        self.v4.watch(true);
+        self.v6.watch(true);
+        self.feed.listen_forwarding(capacity)
+    }
+
     /// A new listener of route changes that also hears what the
     /// forwarding table installs ([`RouteChange::Installed`]).
     pub fn listen_routes_fib(&mut self) -> tokio::sync::mpsc::Receiver<RouteChange> {
@@ -1559,8 +1586,36 @@ impl Rib {
         };
         Self::changes_of(&self.v4, Family::IPV4_UNICAST, &t4, &facts, &mut changes);
         Self::changes_of(&self.v6, Family::IPV6_UNICAST, &t6, &facts, &mut changes);
+        if self.feed.wants_forwarding() {
+            self.forwarding_of(&self.v4, &t4, &mut changes);
+            self.forwarding_of(&self.v6, &t6, &mut changes);
+        }
         changes.extend(sent);
         self.feed.publish(&changes, all4 || all6);
+    }
+
+    /// What the touched prefixes are forwarded by now, once each.
+    fn forwarding_of<K: RouteKey>(
+        &self,
+        table: &Table<K>,
+        touched: &[(K, PeerIdx, u32)],
+        out: &mut Vec<RouteChange>,
+    ) {
+        let mut last = None;
+        for (key, _, _) in touched {
+            // Paths of one prefix are usually touched together.
+            if last == Some(*key) {
+                continue;
+            }
+            last = Some(*key);
+            out.push(RouteChange::Forwarding {
+                net: key.to_net(),
+                next_hops: table
+                    .get(*key)
+                    .map(|d| self.forwarding_next_hops(d))
+                    .unwrap_or_default(),
+            });
+        }
     }
 
     fn changes_of<K: RouteKey>(

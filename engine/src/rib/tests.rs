@@ -1500,3 +1500,53 @@ fn adj_rib_out_read_in_batches_is_the_whole_table() {
     // A's own routes are not sent back to it.
     assert!(rib.advertised(a.idx, Family::IPV4_UNICAST).is_empty());
 }
+
+#[test]
+fn a_forwarding_listener_hears_each_prefixs_next_hops_and_no_paths() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let b = up(&mut rib, 2, 65002);
+    let mut fwd = rib.listen_forwarding(16);
+    let mut heard = || {
+        let mut out = Vec::new();
+        while let Ok(c) = fwd.try_recv() {
+            match c {
+                RouteChange::Forwarding { net, next_hops } => {
+                    out.push((net.to_string(), next_hops.to_vec()))
+                }
+                other => panic!("a forwarding listener got {other:?}"),
+            }
+        }
+        out
+    };
+    let hop = |last: u8| IpAddr::V4(Ipv4Addr::new(192, 0, 2, last));
+    let net = "198.51.100.0/24".to_string();
+
+    rib.update(
+        a.idx,
+        &announce(&[65001], &["198.51.100.0/24"], [192, 0, 2, 1]),
+    );
+    rib.flush();
+    rib.publish_changes();
+    assert_eq!(heard(), [(net.clone(), vec![hop(1)])]);
+
+    // A worse path changes nothing forwarded, but the prefix is told again.
+    rib.update(
+        b.idx,
+        &announce(&[65002, 65010], &["198.51.100.0/24"], [192, 0, 2, 2]),
+    );
+    rib.flush();
+    rib.publish_changes();
+    assert_eq!(heard(), [(net.clone(), vec![hop(1)])]);
+
+    // The best goes: the other path forwards.
+    rib.update(a.idx, &withdraw(&["198.51.100.0/24"]));
+    rib.flush();
+    rib.publish_changes();
+    assert_eq!(heard(), [(net.clone(), vec![hop(2)])]);
+
+    rib.update(b.idx, &withdraw(&["198.51.100.0/24"]));
+    rib.flush();
+    rib.publish_changes();
+    assert_eq!(heard(), [(net, vec![])]);
+}

@@ -159,10 +159,12 @@ fn convert(change: RouteChange, names: &mut Names) -> Option<RouteEvent> {
             names.refresh();
             return None;
         }
-        // Sent and Installed come only to listeners that ask for them.
-        RouteChange::PeerDown { .. } | RouteChange::Sent { .. } | RouteChange::Installed { .. } => {
-            return None
-        }
+        // Sent, Installed and Forwarding come only to listeners that ask
+        // for them.
+        RouteChange::PeerDown { .. }
+        | RouteChange::Sent { .. }
+        | RouteChange::Installed { .. }
+        | RouteChange::Forwarding { .. } => return None,
         RouteChange::Set {
             family,
             net,

@@ -843,7 +843,10 @@ fn convert(
 ) {
     let (family, net, peer, path_id, now) = match change {
         RouteChange::Lagged => return out.push(StreamChange::Lagged),
-        RouteChange::PeerUp(_) | RouteChange::PeerDown { .. } | RouteChange::Sent { .. } => return,
+        RouteChange::PeerUp(_)
+        | RouteChange::PeerDown { .. }
+        | RouteChange::Sent { .. }
+        | RouteChange::Forwarding { .. } => return,
         RouteChange::Installed {
             family,
             net,

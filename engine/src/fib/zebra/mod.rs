@@ -35,7 +35,10 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, watch};
 
-use super::{apply, gateways, read_all, FibStats, Gateways, RedistributionPolicy, Want};
+use super::{
+    forwarded, forwarding_changes, next_hops_of, FibStats, Gateways, RedistributionPolicy,
+    LOOKUP_CHUNK,
+};
 use crate::policy::DefaultPolicy;
 use crate::rib::{Interner, PathAttrs, PeerInfo, PolicyRoute, RouteChange, RoutePolicy};
 use crate::rib_task::{RibCommand, RibHandle};
@@ -228,8 +231,6 @@ struct Zebra {
     metric: u32,
     rib: RibHandle,
     stats: Arc<FibStats>,
-    /// What should be in zebra.
-    want: HashMap<IpNet, Want>,
     /// What was sent over the current connection.
     sent: HashMap<IpNet, Gateways>,
     /// What zebra refused (what it installed is in `stats`).
@@ -300,13 +301,12 @@ impl Zebra {
         }
     }
 
-    /// Next hops of `nets`' forwarding paths not registered yet: now they
+    /// Next hops of these forwarding paths not registered yet: now they
     /// are (zebra answers each with a NEXTHOP_UPDATE).
-    fn track(&mut self, nets: &[IpNet]) -> Option<Vec<u8>> {
-        let new: Vec<IpAddr> = nets
+    fn track(&mut self, looked: &[(IpNet, Gateways)]) -> Option<Vec<u8>> {
+        let new: Vec<IpAddr> = looked
             .iter()
-            .filter_map(|n| self.want.get(n))
-            .flat_map(|w| w.iter().map(|m| m.gateway))
+            .flat_map(|(_, hops)| hops.iter().copied())
             .filter(|g| !self.tracked.contains_key(g))
             .collect::<HashSet<_>>()
             .into_iter()
@@ -381,10 +381,20 @@ impl Zebra {
             return;
         }
         let nets: Vec<IpNet> = nets.into_iter().collect();
-        let mut msgs: Vec<Vec<u8>> = self.track(&nets).into_iter().collect();
+        for chunk in nets.chunks(LOOKUP_CHUNK) {
+            let Some(looked) = next_hops_of(&self.rib, chunk.to_vec()).await else {
+                return;
+            };
+            self.sync_chunk(looked).await;
+        }
+    }
+
+    /// [`Zebra::sync`] for prefixes looked up in the RIB.
+    async fn sync_chunk(&mut self, looked: Vec<(IpNet, Gateways)>) {
+        let mut msgs: Vec<Vec<u8>> = self.track(&looked).into_iter().collect();
         let mut changes = Vec::new();
-        for net in nets {
-            let want = self.want.get(&net).map(gateways);
+        for (net, next_hops) in looked {
+            let want = (!next_hops.is_empty()).then_some(next_hops);
             if want.as_ref() == self.sent.get(&net) {
                 continue;
             }
@@ -505,7 +515,7 @@ impl Zebra {
                 self.sent.clear();
                 // Every next hop is registered again on this connection.
                 self.tracked.clear();
-                let all: Vec<IpNet> = self.want.keys().copied().collect();
+                let all = forwarded(&self.rib).await.unwrap_or_default();
                 self.sync(all).await;
                 self.publish();
                 self.link.is_some()
@@ -529,7 +539,10 @@ pub(super) async fn run(
     mut stop: watch::Receiver<bool>,
     policy: watch::Receiver<RedistributionPolicy>,
 ) {
-    let Some(mut feed) = rib.query(|rib| rib.listen_routes()).await else {
+    let Some(mut feed) = rib
+        .query(|rib| rib.listen_forwarding(super::FIB_FEED_CAPACITY))
+        .await
+    else {
         return;
     };
     let mut z = Zebra {
@@ -537,7 +550,6 @@ pub(super) async fn run(
         metric,
         rib: rib.clone(),
         stats,
-        want: read_all(&rib).await.unwrap_or_default(),
         sent: HashMap::new(),
         failed: HashSet::new(),
         tracked: HashMap::new(),
@@ -584,24 +596,15 @@ pub(super) async fn run(
                 if n == 0 {
                     return;
                 }
-                let mut touched = HashSet::new();
-                let mut lagged = false;
-                for change in batch.drain(..) {
-                    if matches!(change, RouteChange::Lagged) {
-                        lagged = true;
-                    } else if let Some(net) = apply(&mut z.want, change) {
-                        touched.insert(net);
-                    }
-                }
+                let (now, lagged) = forwarding_changes(&mut batch);
                 if lagged {
                     tracing::info!("forwarding table: fell behind the RIB, reading it again");
-                    if let Some(all) = read_all(&rib).await {
-                        touched.extend(all.keys().copied());
-                        touched.extend(z.want.keys().copied());
-                        z.want = all;
-                    }
+                    let mut all: HashSet<IpNet> = z.sent.keys().copied().collect();
+                    all.extend(forwarded(&rib).await.unwrap_or_default());
+                    z.sync(all).await;
+                } else if z.link.is_some() {
+                    z.sync_chunk(now).await;
                 }
-                z.sync(touched).await;
                 if z.link.is_none() && attempt.is_elapsed() {
                     attempt.as_mut().reset(tokio::time::Instant::now() + backoff);
                 }
