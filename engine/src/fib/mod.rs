@@ -30,7 +30,7 @@ use ipnet::IpNet;
 use tokio::sync::watch;
 
 use crate::restart::RestartState;
-use crate::rib::RouteChange;
+use crate::rib::{RouteChange, RouteKey, V4Key, V6Key};
 use crate::rib_task::{RibCommand, RibHandle};
 
 pub use netlink::Netlink;
@@ -100,12 +100,12 @@ pub struct FibStats {
 /// (the Loc-RIB's `ocbgp:fib-installed`) under a lock the backend takes
 /// only to write.
 #[derive(Debug, Default)]
-pub struct Installed(RwLock<HashMap<IpNet, Gateways>>);
+pub struct Installed(RwLock<InstalledMap>);
 
 impl Installed {
     /// Whether `net` is installed.
     pub fn contains(&self, net: &IpNet) -> bool {
-        self.read().contains_key(net)
+        self.read().contains(net)
     }
 
     /// How many routes are.
@@ -115,14 +115,14 @@ impl Installed {
 
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
-        self.read().is_empty()
+        self.len() == 0
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<IpNet, Gateways>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, InstalledMap> {
         self.0.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<IpNet, Gateways>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, InstalledMap> {
         self.0.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -139,11 +139,119 @@ impl Installed {
     }
 
     pub(crate) fn prefixes(&self) -> Vec<IpNet> {
-        self.read().keys().copied().collect()
+        self.read().prefixes()
     }
 
     pub(crate) fn clear(&self) {
         self.write().clear();
+    }
+}
+
+/// Installed routes in compact form: the RIB's keys, and for next hops
+/// the number of their set (a full table has a handful of distinct sets):
+/// 16 octets a route, not the 56 of a prefix and its next hops.
+#[derive(Debug, Default)]
+struct InstalledMap {
+    v4: HashMap<V4Key, u32>,
+    v6: HashMap<V6Key, u32>,
+    sets: GatewaySets,
+}
+
+impl InstalledMap {
+    fn contains(&self, net: &IpNet) -> bool {
+        match *net {
+            IpNet::V4(n) => self.v4.contains_key(&V4Key::new(n)),
+            IpNet::V6(n) => self.v6.contains_key(&V6Key::new(n)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    fn get(&self, net: &IpNet) -> Option<&Gateways> {
+        let id = match *net {
+            IpNet::V4(n) => self.v4.get(&V4Key::new(n)),
+            IpNet::V6(n) => self.v6.get(&V6Key::new(n)),
+        }?;
+        Some(self.sets.get(*id))
+    }
+
+    fn insert(&mut self, net: IpNet, gateways: Gateways) {
+        let id = self.sets.acquire(gateways);
+        let old = match net {
+            IpNet::V4(n) => self.v4.insert(V4Key::new(n), id),
+            IpNet::V6(n) => self.v6.insert(V6Key::new(n), id),
+        };
+        if let Some(old) = old {
+            self.sets.release(old);
+        }
+    }
+
+    fn remove(&mut self, net: &IpNet) {
+        let old = match *net {
+            IpNet::V4(n) => self.v4.remove(&V4Key::new(n)),
+            IpNet::V6(n) => self.v6.remove(&V6Key::new(n)),
+        };
+        if let Some(old) = old {
+            self.sets.release(old);
+        }
+    }
+
+    fn prefixes(&self) -> Vec<IpNet> {
+        let v4 = self.v4.keys().map(|k| k.to_net());
+        let v6 = self.v6.keys().map(|k| k.to_net());
+        v4.chain(v6).collect()
+    }
+
+    fn clear(&mut self) {
+        *self = InstalledMap::default();
+    }
+}
+
+/// Distinct next-hop sets, numbered, each with the count of routes using
+/// it; a set no route uses is forgotten and its number reused.
+#[derive(Debug, Default)]
+struct GatewaySets {
+    numbers: HashMap<Gateways, u32>,
+    sets: Vec<(Gateways, usize)>,
+    free: Vec<u32>,
+}
+
+impl GatewaySets {
+    /// The number of `gateways`, counted once more.
+    fn acquire(&mut self, gateways: Gateways) -> u32 {
+        if let Some(&id) = self.numbers.get(&gateways) {
+            self.sets[id as usize].1 += 1;
+            return id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.sets[id as usize] = (gateways.clone(), 1);
+                id
+            }
+            None => {
+                self.sets.push((gateways.clone(), 1));
+                (self.sets.len() - 1) as u32
+            }
+        };
+        self.numbers.insert(gateways, id);
+        id
+    }
+
+    /// One route less uses set `id`.
+    fn release(&mut self, id: u32) {
+        let (gateways, users) = &mut self.sets[id as usize];
+        *users -= 1;
+        if *users == 0 {
+            self.numbers.remove(gateways);
+            *gateways = Gateways::new();
+            self.free.push(id);
+        }
+    }
+
+    fn get(&self, id: u32) -> &Gateways {
+        &self.sets[id as usize].0
     }
 }
 
@@ -156,7 +264,7 @@ impl FibStats {
         let installed = self.installed.read();
         let nets = nets
             .into_iter()
-            .map(|n| (n, installed.contains_key(&n)))
+            .map(|n| (n, installed.contains(&n)))
             .collect();
         drop(installed);
         rib.send(RibCommand::FibInstalled(nets));
@@ -669,5 +777,48 @@ async fn run(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hops(list: &[&str]) -> Gateways {
+        list.iter().map(|a| a.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn installed_routes_share_their_next_hop_sets_and_forget_unused_ones() {
+        let mut map = InstalledMap::default();
+        let a = hops(&["192.0.2.1"]);
+        let ecmp = hops(&["192.0.2.1", "192.0.2.2"]);
+        let v6 = hops(&["2001:db8::1"]);
+        map.insert("10.0.0.0/8".parse().unwrap(), a.clone());
+        map.insert("10.1.0.0/16".parse().unwrap(), a.clone());
+        map.insert("2001:db8:1::/48".parse().unwrap(), v6.clone());
+        assert_eq!(map.len(), 3);
+        assert_eq!(map.sets.numbers.len(), 2, "one set per distinct next hops");
+        assert_eq!(map.get(&"10.1.0.0/16".parse().unwrap()), Some(&a));
+        assert_eq!(map.get(&"2001:db8:1::/48".parse().unwrap()), Some(&v6));
+        assert!(!map.contains(&"10.2.0.0/16".parse().unwrap()));
+
+        // Replaced: the old set is still used by the other route.
+        map.insert("10.1.0.0/16".parse().unwrap(), ecmp.clone());
+        assert_eq!(map.get(&"10.1.0.0/16".parse().unwrap()), Some(&ecmp));
+        assert_eq!(map.sets.numbers.len(), 3);
+        // Its last user gone, a set is forgotten and its number reused.
+        map.remove(&"10.0.0.0/8".parse().unwrap());
+        assert_eq!(map.sets.numbers.len(), 2);
+        map.insert("10.3.0.0/16".parse().unwrap(), hops(&["192.0.2.3"]));
+        assert_eq!(map.sets.sets.len(), 3, "the freed number was reused");
+        let mut prefixes = map.prefixes();
+        prefixes.sort();
+        assert_eq!(
+            prefixes,
+            ["10.1.0.0/16", "10.3.0.0/16", "2001:db8:1::/48"].map(|p| p.parse::<IpNet>().unwrap())
+        );
+        map.clear();
+        assert_eq!(map.len(), 0);
     }
 }
