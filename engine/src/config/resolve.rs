@@ -531,6 +531,15 @@ pub fn neighbor(
         .filter_map(|af| family_of(af.afi_safi_name))
         .collect();
     let gr = &n.graceful_restart.config;
+    // Whether our restart leaves forwarding as it was (the F bit): without
+    // a forwarding table we install nothing; the kernel keeps the netlink
+    // table's routes over a graceful restart (the next run adopts them);
+    // zebra removes a client's routes when its connection goes (we do not
+    // ask it to keep them), so with zebra forwarding is not preserved.
+    let forwarding_preserved = !matches!(
+        global.fib.as_ref().map(|f| &f.backend),
+        Some(crate::fib::FibBackend::Zebra(_))
+    );
     let graceful_restart = gr.enabled.unwrap_or(false).then(|| GracefulRestartConfig {
         restart_time: gr.restart_time.unwrap_or(DEFAULT_RESTART_TIME).min(4095),
         families: families
@@ -539,11 +548,7 @@ pub fn neighbor(
             .filter(|_| gr.helper_only != Some(true))
             .map(|f| GracefulRestartFamily {
                 family: f.family,
-                // Our restart leaves forwarding as it was: without a
-                // forwarding table we install nothing, with one the kernel
-                // keeps our routes over a graceful restart (adopted by the
-                // next run).
-                forwarding_preserved: true,
+                forwarding_preserved,
             })
             .collect(),
         stale_routes_time: gr.stale_routes_time.unwrap_or(DEFAULT_STALE_ROUTES_TIME),
@@ -1024,6 +1029,30 @@ mod tests {
         assert!(rs("192.0.2.2"), "inherited from the peer group");
         assert!(rs("192.0.2.3"), "set on the neighbor");
         assert!(!rs("192.0.2.4"), "default");
+    }
+
+    #[test]
+    fn the_forwarding_state_bit_says_whether_our_routes_outlive_a_restart() {
+        let neighbors = r#", "neighbors": {"neighbor": [
+              {"neighbor-address": "192.0.2.2", "config": {"neighbor-address": "192.0.2.2", "peer-as": 65002},
+               "graceful-restart": {"config": {"enabled": true}}}]}"#;
+        let preserved = |fib: &str| {
+            let c = config(fib, neighbors);
+            let g = global(c.tree()).unwrap().unwrap();
+            let n = neighbor(c.tree(), &g, "192.0.2.2".parse().unwrap()).unwrap();
+            let gr = n.session.graceful_restart.expect("graceful restart on");
+            assert!(!gr.families.is_empty());
+            gr.families.iter().all(|f| f.forwarding_preserved)
+        };
+        assert!(preserved(""), "nothing installed: nothing lost");
+        assert!(
+            preserved(r#", "ocbgp:fib": {"config": {"backend": "NETLINK"}}"#),
+            "the kernel keeps the netlink table's routes"
+        );
+        assert!(
+            !preserved(r#", "ocbgp:fib": {"config": {"backend": "ZEBRA"}}"#),
+            "zebra drops our routes when we go"
+        );
     }
 
     fn ranges(list: &str) -> String {
