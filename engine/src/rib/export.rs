@@ -37,6 +37,51 @@ use crate::wire::{
 /// Where a member's outgoing messages go: the session's writer.
 pub type Outbox = tokio::sync::mpsc::UnboundedSender<Bytes>;
 
+/// A table dump being gathered: each route with the number of its
+/// exported attribute set (and source), one entry per route, so that a
+/// set's prefixes go out together, packed into as few UPDATEs as
+/// possible, without a list per set.
+struct Gathered<K> {
+    numbers: HashMap<(usize, PeerIdx), u32>,
+    sets: Vec<(Attrs, PeerIdx)>,
+    routes: Vec<GatheredRoute<K>>,
+}
+
+/// (set number, prefix, our path id).
+type GatheredRoute<K> = (u32, K, u32);
+
+impl<K: RouteKey> Gathered<K> {
+    fn with_capacity(routes: usize) -> Self {
+        Gathered {
+            numbers: HashMap::new(),
+            sets: Vec::new(),
+            routes: Vec::with_capacity(routes),
+        }
+    }
+
+    fn add(&mut self, attrs: &Attrs, src: PeerIdx, key: K, id: u32) {
+        let sets = &mut self.sets;
+        let n = *self
+            .numbers
+            .entry((Arc::as_ptr(attrs) as usize, src))
+            .or_insert_with(|| {
+                sets.push((attrs.clone(), src));
+                (sets.len() - 1) as u32
+            });
+        self.routes.push((n, key, id));
+    }
+
+    /// The sets, and the routes sorted by set (in prefix order within a
+    /// set): runs of one set each.
+    fn into_runs(self) -> (Vec<(Attrs, PeerIdx)>, Vec<GatheredRoute<K>>) {
+        let Gathered {
+            sets, mut routes, ..
+        } = self;
+        routes.sort_unstable();
+        (sets, routes)
+    }
+}
+
 /// What makes two peers' UPDATE streams identical.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupKey {
@@ -708,42 +753,43 @@ impl UpdateGroup {
         if !self.key.families.contains(&family) {
             return;
         }
-        // By (attribute set, source): a member is never sent its own.
-        let mut runs: HashMap<(usize, PeerIdx), (Attrs, Vec<Nlri>)> = HashMap::new();
         let tracks = self.tracks(family);
+        let mut gathered = Gathered::with_capacity(if tracks { 0 } else { table.len() });
         if tracks {
             if count {
                 // A new group: what its members get, chosen and counted.
                 self.choose_all(table, peers, settings, interner);
             }
             for ((f, prefix), paths) in &self.sent {
-                for (id, attrs, src) in paths.iter().filter(|_| *f == family) {
-                    runs.entry((Arc::as_ptr(attrs) as usize, *src))
-                        .or_insert_with(|| (attrs.clone(), Vec::new()))
-                        .1
-                        .push(self.nlri_id(family, *prefix, *id));
+                let Some(key) = K::from_net(*prefix).filter(|_| *f == family) else {
+                    continue;
+                };
+                for (id, attrs, src) in paths {
+                    gathered.add(attrs, *src, key, *id);
                 }
             }
         }
+        let single = self.single_id(family);
         for (key, best) in table.best_paths().filter(move |_| !tracks) {
             let Some(info) = peers(best.peer) else {
                 continue;
             };
             if let Some(attrs) = self.export(family, key.to_net(), best, &info, settings, interner)
             {
-                runs.entry((Arc::as_ptr(&attrs) as usize, best.peer))
-                    .or_insert_with(|| (attrs.clone(), Vec::new()))
-                    .1
-                    .push(self.nlri(family, key.to_net()));
+                gathered.add(&attrs, best.peer, key, single);
             }
         }
+        // The exported sets are all in `gathered` now: the cache of how
+        // each was made goes before the encoding.
+        self.cache.clear();
+        let (sets, routes) = gathered.into_runs();
         if count {
-            let counts: Vec<(PeerIdx, usize)> = runs
-                .iter()
-                .map(|((_, src), (_, n))| (*src, n.len()))
-                .collect();
+            let mut counts: HashMap<PeerIdx, i64> = HashMap::new();
+            for run in routes.chunk_by(|a, b| a.0 == b.0) {
+                *counts.entry(sets[run[0].0 as usize].1).or_default() += run.len() as i64;
+            }
             for (src, n) in counts {
-                self.count(family, Some(src), n as i64);
+                self.count(family, Some(src), n);
             }
         }
         let mut bufs: HashMap<PeerIdx, BytesMut> = HashMap::new();
@@ -752,11 +798,18 @@ impl UpdateGroup {
                 group.deliver(m, bytes.clone());
             }
         };
-        for ((_, src), (attrs, nlri)) in runs {
-            let buf = bufs.entry(src).or_default();
-            self.encode_announce(family, &attrs, &nlri, buf);
+        let mut nlri: Vec<Nlri> = Vec::new();
+        for run in routes.chunk_by(|a, b| a.0 == b.0) {
+            let (attrs, src) = &sets[run[0].0 as usize];
+            nlri.clear();
+            nlri.extend(
+                run.iter()
+                    .map(|(_, key, id)| self.nlri_id(family, key.to_net(), *id)),
+            );
+            let buf = bufs.entry(*src).or_default();
+            self.encode_announce(family, attrs, &nlri, buf);
             if buf.len() > 1 << 20 {
-                share(self, src, buf.split().freeze());
+                share(self, *src, buf.split().freeze());
             }
         }
         for (src, buf) in bufs {
