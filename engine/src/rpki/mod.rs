@@ -26,41 +26,54 @@ struct Cache {
     stop: watch::Sender<bool>,
 }
 
-/// The VRPs of every cache and how many caches give each.
+/// The VRPs of every cache: each cache's set as its session last sent it
+/// (shared with the session, not copied); a VRP is in force while some
+/// cache gives it.
 #[derive(Default)]
 struct Union {
     per_cache: HashMap<SocketAddr, Arc<HashSet<Vrp>>>,
-    counts: HashMap<Vrp, u32>,
 }
 
 impl Union {
     /// Takes `cache`'s new set; the VRPs that appeared and went overall.
     fn update(&mut self, cache: SocketAddr, vrps: Arc<HashSet<Vrp>>) -> (Vec<Vrp>, Vec<Vrp>) {
-        let old = self
-            .per_cache
-            .insert(cache, vrps.clone())
-            .unwrap_or_default();
-        let (mut added, mut removed) = (Vec::new(), Vec::new());
-        for v in old.difference(&vrps) {
-            if let Some(c) = self.counts.get_mut(v) {
-                *c -= 1;
-                if *c == 0 {
-                    self.counts.remove(v);
-                    removed.push(*v);
-                }
-            }
+        let old = match vrps.is_empty() {
+            true => self.per_cache.remove(&cache),
+            false => self.per_cache.insert(cache, vrps.clone()),
         }
-        for v in vrps.difference(&old) {
-            let c = self.counts.entry(*v).or_insert(0);
-            *c += 1;
-            if *c == 1 {
-                added.push(*v);
-            }
-        }
-        if vrps.is_empty() {
-            self.per_cache.remove(&cache);
-        }
+        .unwrap_or_default();
+        let elsewhere = |v: &Vrp| {
+            self.per_cache
+                .iter()
+                .any(|(c, set)| *c != cache && set.contains(v))
+        };
+        let added = vrps
+            .difference(&old)
+            .filter(|v| !elsewhere(v))
+            .copied()
+            .collect();
+        let removed = old
+            .difference(&vrps)
+            .filter(|v| !elsewhere(v))
+            .copied()
+            .collect();
         (added, removed)
+    }
+
+    /// Every VRP in force, once.
+    fn all(&self) -> Vec<Vrp> {
+        let mut sets = self.per_cache.values();
+        match (sets.next(), self.per_cache.len()) {
+            (None, _) => Vec::new(),
+            (Some(only), 1) => only.iter().copied().collect(),
+            _ => self
+                .per_cache
+                .values()
+                .flat_map(|s| s.iter().copied())
+                .collect::<HashSet<Vrp>>()
+                .into_iter()
+                .collect(),
+        }
     }
 }
 
@@ -152,14 +165,7 @@ impl Rpki {
     /// Sends every VRP to the RIB again (a new RIB after the speaker's
     /// identity changed).
     pub fn resync(&self) {
-        let all: Vec<Vrp> = self
-            .union
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .counts
-            .keys()
-            .copied()
-            .collect();
+        let all = self.union.lock().unwrap_or_else(|e| e.into_inner()).all();
         if let (false, Some(r)) = (all.is_empty(), (self.rib)()) {
             r.send(RibCommand::Vrps(all, Vec::new()));
         }
@@ -174,5 +180,58 @@ impl Rpki {
             .collect();
         out.sort_by_key(|(s, _)| s.address);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vrp(prefix: &str, asn: u32) -> Vrp {
+        let prefix: ipnet::IpNet = prefix.parse().unwrap();
+        Vrp {
+            prefix,
+            max_len: prefix.prefix_len(),
+            asn,
+        }
+    }
+
+    fn set(vrps: &[Vrp]) -> Arc<HashSet<Vrp>> {
+        Arc::new(vrps.iter().copied().collect())
+    }
+
+    fn sorted(mut v: Vec<Vrp>) -> Vec<Vrp> {
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn the_union_changes_only_with_what_no_other_cache_gives() {
+        let (a, b) = (
+            "127.0.0.1:8282".parse().unwrap(),
+            "127.0.0.2:8282".parse().unwrap(),
+        );
+        let (x, y, z) = (
+            vrp("192.0.2.0/24", 1),
+            vrp("198.51.100.0/24", 2),
+            vrp("2001:db8::/32", 3),
+        );
+        let mut u = Union::default();
+        let (added, removed) = u.update(a, set(&[x, y]));
+        assert_eq!((sorted(added), removed), (vec![x, y], vec![]));
+        // y from both caches: nothing new overall.
+        let (added, removed) = u.update(b, set(&[y, z]));
+        assert_eq!((added, removed), (vec![z], vec![]));
+        assert_eq!(sorted(u.all()), vec![x, y, z]);
+        // Cache a drops y: b still gives it.
+        let (added, removed) = u.update(a, set(&[x]));
+        assert_eq!((added, removed), (vec![], vec![]));
+        // Cache b goes: its VRPs go, but for those a gives.
+        let (added, removed) = u.update(b, Arc::default());
+        assert_eq!((added, sorted(removed)), (vec![], vec![y, z]));
+        assert_eq!(u.all(), vec![x]);
+        let (_, removed) = u.update(a, Arc::default());
+        assert_eq!(removed, vec![x]);
+        assert!(u.all().is_empty());
     }
 }

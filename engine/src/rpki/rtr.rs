@@ -220,7 +220,8 @@ pub struct CacheState {
     pub last_error: Mutex<Option<String>>,
 }
 
-/// A cache's VRPs changed: the whole set it gives now.
+/// A cache's VRPs changed: the whole set it gives now (the session's own,
+/// shared: the union keeps no copy).
 pub struct CacheUpdate {
     /// The cache.
     pub cache: SocketAddr,
@@ -237,7 +238,7 @@ pub async fn run(
     updates: mpsc::UnboundedSender<CacheUpdate>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut vrps: HashSet<Vrp> = HashSet::new();
+    let mut vrps: Arc<HashSet<Vrp>> = Arc::default();
     let mut version = 1u8;
     let mut last_ok: Option<Instant> = None;
     let mut since: Option<(u16, u32)> = None;
@@ -265,7 +266,7 @@ pub async fn run(
             }
             if Some(wake) == expire && !vrps.is_empty() {
                 tracing::warn!(cache = %settings.address, "RPKI cache's VRPs expired");
-                vrps.clear();
+                vrps = Arc::default();
                 since = None;
                 publish(&settings, &state, &updates, &vrps);
             }
@@ -280,14 +281,14 @@ fn publish(
     settings: &CacheSettings,
     state: &CacheState,
     updates: &mpsc::UnboundedSender<CacheUpdate>,
-    vrps: &HashSet<Vrp>,
+    vrps: &Arc<HashSet<Vrp>>,
 ) {
     let v4 = vrps.iter().filter(|v| v.prefix.addr().is_ipv4()).count() as u64;
     state.v4.store(v4, Ordering::Relaxed);
     state.v6.store(vrps.len() as u64 - v4, Ordering::Relaxed);
     let _ = updates.send(CacheUpdate {
         cache: settings.address,
-        vrps: Arc::new(vrps.clone()),
+        vrps: vrps.clone(),
     });
 }
 
@@ -297,7 +298,7 @@ async fn session(
     settings: &CacheSettings,
     state: &CacheState,
     updates: &mpsc::UnboundedSender<CacheUpdate>,
-    vrps: &mut HashSet<Vrp>,
+    vrps: &mut Arc<HashSet<Vrp>>,
     version: &mut u8,
     last_ok: &mut Option<Instant>,
     since: &mut Option<(u16, u32)>,
@@ -352,12 +353,22 @@ async fn session(
                 } => {
                     if let Some((full, add, del)) = pending.take() {
                         if full {
-                            vrps.clear();
+                            // A new set: the one the union holds is left
+                            // to it, not copied.
+                            let mut set: HashSet<Vrp> = add.into_iter().collect();
+                            for v in &del {
+                                set.remove(v);
+                            }
+                            *vrps = Arc::new(set);
+                        } else {
+                            // Copied only while the union still holds the
+                            // previous set (it drops it on this update).
+                            let set = Arc::make_mut(vrps);
+                            for v in &del {
+                                set.remove(v);
+                            }
+                            set.extend(add);
                         }
-                        for v in &del {
-                            vrps.remove(v);
-                        }
-                        vrps.extend(add);
                         *since = Some((session, serial));
                         *last_ok = Some(Instant::now());
                         state.session.store(u32::from(session), Ordering::Relaxed);

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use ipnet::IpNet;
 use smallvec::SmallVec;
 
+use crate::rib::{V4Key, V6Key};
 use crate::wire::{AsPath, SegmentType};
 
 /// One validated ROA payload: `asn` may originate `prefix` and its more
@@ -41,11 +42,13 @@ impl Validation {
     }
 }
 
-/// The VRPs in force, indexed by prefix, with the prefix lengths present
-/// per family so a lookup only tries lengths that exist.
+/// The VRPs in force, indexed by prefix (the RIB's compact keys), with
+/// the prefix lengths present per family so a lookup only tries lengths
+/// that exist.
 #[derive(Debug, Default, Clone)]
 pub struct Vrps {
-    by_prefix: HashMap<IpNet, SmallVec<[(u8, u32); 1]>>,
+    v4: HashMap<V4Key, Entries>,
+    v6: HashMap<V6Key, Entries>,
     /// Bit `n`: some IPv4 VRP has length `n`.
     v4_lens: u64,
     /// Bit `n`: some IPv6 VRP has length `n`.
@@ -53,7 +56,24 @@ pub struct Vrps {
     count: usize,
 }
 
+/// The (max length, origin AS) of the VRPs of one prefix.
+type Entries = SmallVec<[(u8, u32); 1]>;
+
 impl Vrps {
+    fn get(&self, prefix: IpNet) -> Option<&Entries> {
+        match prefix {
+            IpNet::V4(p) => self.v4.get(&V4Key::new(p)),
+            IpNet::V6(p) => self.v6.get(&V6Key::new(p)),
+        }
+    }
+
+    fn get_mut(&mut self, prefix: IpNet) -> Option<&mut Entries> {
+        match prefix {
+            IpNet::V4(p) => self.v4.get_mut(&V4Key::new(p)),
+            IpNet::V6(p) => self.v6.get_mut(&V6Key::new(p)),
+        }
+    }
+
     /// How many VRPs.
     pub fn len(&self) -> usize {
         self.count
@@ -67,7 +87,10 @@ impl Vrps {
 
     /// Adds one; false if it was there.
     pub fn insert(&mut self, v: Vrp) -> bool {
-        let list = self.by_prefix.entry(v.prefix.trunc()).or_default();
+        let list = match v.prefix {
+            IpNet::V4(p) => self.v4.entry(V4Key::new(p)).or_default(),
+            IpNet::V6(p) => self.v6.entry(V6Key::new(p)).or_default(),
+        };
         if list.contains(&(v.max_len, v.asn)) {
             return false;
         }
@@ -83,15 +106,17 @@ impl Vrps {
     /// Removes one; false if it was not there. (The length bits stay: a
     /// lookup of an absent length is only a miss.)
     pub fn remove(&mut self, v: &Vrp) -> bool {
-        let key = v.prefix.trunc();
-        let Some(list) = self.by_prefix.get_mut(&key) else {
+        let Some(list) = self.get_mut(v.prefix) else {
             return false;
         };
         let before = list.len();
         list.retain(|e| *e != (v.max_len, v.asn));
         let removed = list.len() < before;
         if list.is_empty() {
-            self.by_prefix.remove(&key);
+            match v.prefix {
+                IpNet::V4(p) => self.v4.remove(&V4Key::new(p)),
+                IpNet::V6(p) => self.v6.remove(&V6Key::new(p)),
+            };
         }
         if removed {
             self.count -= 1;
@@ -115,10 +140,10 @@ impl Vrps {
             if !present {
                 continue;
             }
-            let Ok(covering) = IpNet::new(prefix.addr(), l).map(|n| n.trunc()) else {
+            let Ok(covering) = IpNet::new(prefix.addr(), l) else {
                 continue;
             };
-            if let Some(list) = self.by_prefix.get(&covering) {
+            if let Some(list) = self.get(covering) {
                 covered = true;
                 if list
                     .iter()
