@@ -128,12 +128,6 @@ impl RibHandle {
                     rib.flush();
                 }
                 rib.publish_changes();
-                // Let the tasks this batch woke run (the forwarding table,
-                // subscribers): while events keep coming the loop would not
-                // give the worker up for the length of a whole table, and a
-                // task it woke waits in its worker's slot, which no other
-                // worker takes.
-                tokio::task::yield_now().await;
             }
         });
         RibHandle { commands, events }

@@ -271,12 +271,67 @@ impl FibStats {
     }
 }
 
-/// A backend opened in the prepare step of a commit.
+/// A backend opened in the prepare step of a commit, with the thread the
+/// table will run on.
 pub enum Prepared {
     /// The netlink socket.
-    Netlink(Netlink),
+    Netlink(Netlink, FibThread),
     /// Zebra: connected by the task (zebra absent is no commit failure).
-    Zebra,
+    Zebra(FibThread),
+}
+
+/// The thread a forwarding table runs on: a runtime of its own, with one
+/// worker. On the shared runtime the table's task, woken by the RIB task,
+/// waits in that worker's own slot (which no other worker takes) until the
+/// RIB task gives the worker up, which it does not while a table arrives:
+/// the kernel got its first route seconds late. On a thread of its own
+/// the table runs as soon as it has work, and BGP never waits for it.
+pub struct FibThread(Option<tokio::runtime::Runtime>);
+
+impl FibThread {
+    fn new() -> std::io::Result<FibThread> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("ocbgp-fib")
+            .enable_all()
+            .build()?;
+        Ok(FibThread(Some(runtime)))
+    }
+
+    fn handle(&self) -> Option<&tokio::runtime::Handle> {
+        self.0.as_ref().map(|r| r.handle())
+    }
+
+    fn spawn(
+        &self,
+        task: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        match self.handle() {
+            Some(h) => h.spawn(task),
+            None => tokio::spawn(task),
+        }
+    }
+
+    /// Lets `task` finish (removing its routes if told to), then ends the
+    /// thread; from a plain thread, since a runtime may not be dropped
+    /// where it would block an async one.
+    fn finish(mut self, task: tokio::task::JoinHandle<()>) {
+        if let Some(runtime) = self.0.take() {
+            std::thread::spawn(move || {
+                let _ = runtime.block_on(task);
+            });
+        }
+    }
+}
+
+impl Drop for FibThread {
+    fn drop(&mut self) {
+        // Unused (a commit refused after the prepare step): ends at once,
+        // without blocking whoever drops it.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// How often refused routes are tried again (their next hop may have
@@ -314,15 +369,27 @@ pub struct Fib {
     stop: watch::Sender<bool>,
     policy: watch::Sender<RedistributionPolicy>,
     task: tokio::task::JoinHandle<()>,
+    thread: FibThread,
 }
 
 impl Fib {
     /// Opens the kernel side (fails without the permission to change
     /// routes, in the prepare step of a commit).
     pub fn prepare(settings: &FibSettings) -> std::io::Result<Prepared> {
+        let thread = FibThread::new()?;
         match settings.backend {
-            FibBackend::Netlink => Netlink::open(settings).map(Prepared::Netlink),
-            FibBackend::Zebra(_) => Ok(Prepared::Zebra),
+            FibBackend::Netlink => {
+                // Its sockets and tasks belong to the table's runtime.
+                let kernel = match thread.handle() {
+                    Some(h) => {
+                        let _on = h.enter();
+                        Netlink::open(settings)?
+                    }
+                    None => Netlink::open(settings)?,
+                };
+                Ok(Prepared::Netlink(kernel, thread))
+            }
+            FibBackend::Zebra(_) => Ok(Prepared::Zebra(thread)),
         }
     }
 
@@ -337,31 +404,33 @@ impl Fib {
         let stats = Arc::new(FibStats::default());
         let (stop, stop_rx) = watch::channel(false);
         let (policy, policy_rx) = watch::channel(policy);
-        let task = match (prepared, &settings.backend) {
-            (Prepared::Zebra, FibBackend::Zebra(z)) => {
+        let (task, thread) = match (prepared, &settings.backend) {
+            (Prepared::Zebra(thread), FibBackend::Zebra(z)) => {
                 tracing::info!(
                     socket = %z.socket.display(),
                     "forwarding table: handing best paths to zebra"
                 );
-                tokio::spawn(zebra::run(
+                let task = thread.spawn(zebra::run(
                     z.clone(),
                     settings.metric,
                     rib,
                     stats.clone(),
                     stop_rx,
                     policy_rx,
-                ))
+                ));
+                (task, thread)
             }
-            (Prepared::Netlink(kernel), _) => {
+            (Prepared::Netlink(kernel, thread), _) => {
                 tracing::info!(
                     table = settings.table,
                     metric = settings.metric,
                     "forwarding table: installing best paths into the kernel"
                 );
-                tokio::spawn(run(kernel, rib, restart, stats.clone(), stop_rx))
+                let task = thread.spawn(run(kernel, rib, restart, stats.clone(), stop_rx));
+                (task, thread)
             }
             // `prepare` opened what the settings name.
-            (Prepared::Zebra, FibBackend::Netlink) => tokio::spawn(async {}),
+            (Prepared::Zebra(thread), FibBackend::Netlink) => (thread.spawn(async {}), thread),
         };
         Fib {
             settings,
@@ -369,6 +438,7 @@ impl Fib {
             stop,
             policy,
             task,
+            thread,
         }
     }
 
@@ -397,8 +467,8 @@ impl Fib {
             FibStop::GracefulRestart => false,
         };
         let _ = self.stop.send(remove);
-        // The task removes what it installed, then ends.
-        drop(self.task);
+        // The task removes what it installed, then ends, and its thread.
+        self.thread.finish(self.task);
     }
 }
 
