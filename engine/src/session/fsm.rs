@@ -240,6 +240,9 @@ impl Peer {
             };
             match wake {
                 Wake::Command(None | Some(Command::Stop)) => {
+                    // Nothing runs again: the state goes from what it was
+                    // straight to Idle (not through Active).
+                    self.enabled = false;
                     let n = Notification::cease(CeaseSubcode::PeerDeconfigured);
                     self.close_all(Some(n), "peer removed from the configuration")
                         .await;
@@ -247,6 +250,7 @@ impl Peer {
                     return;
                 }
                 Wake::Command(Some(Command::StopGraceful)) => {
+                    self.enabled = false;
                     let graceful = self
                         .session
                         .as_ref()
