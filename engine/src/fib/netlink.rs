@@ -136,16 +136,10 @@ impl Netlink {
             .build())
     }
 
-    /// Installs (or replaces) the route to `net` via `gateways`.
-    pub async fn replace(&self, net: IpNet, gateways: &[IpAddr]) -> Result<(), KernelError> {
-        let msg = self.message(net, gateways)?;
-        Ok(self.handle.route().add(msg).replace().execute().await?)
-    }
-
     /// Applies `changes` (installs or replaces, removes) in batches of
     /// [`BATCH`], each written to the kernel at once; the outcome of each
     /// change, in order. A removal of a route the kernel does not have
-    /// fails (`ESRCH`), as [`Netlink::delete`] does.
+    /// fails (`ESRCH`).
     pub async fn apply(&self, changes: &[Change<'_>]) -> Vec<Result<(), KernelError>> {
         let mut out = Vec::with_capacity(changes.len());
         for chunk in changes.chunks(BATCH) {
@@ -247,12 +241,6 @@ impl Netlink {
                 None => Err(KernelError::Invalid("no answer from the kernel".into())),
             })
             .collect()
-    }
-
-    /// Removes our route to `net`.
-    pub async fn delete(&self, net: IpNet) -> Result<(), KernelError> {
-        let msg = self.message(net, &[])?;
-        Ok(self.handle.route().del(msg).execute().await?)
     }
 
     /// Our routes in the table (protocol `bgp`, our metric), with their
