@@ -35,15 +35,16 @@ async fn set(h: &Harness, request: SetRequest) -> Result<SetResponse, tonic::Sta
 /// Runs a failing Set: running must be byte-identical afterwards.
 async fn fails(h: &Harness, request: SetRequest) -> tonic::Status {
     let before = h.running();
-    let file = std::fs::read(h.dir.0.join("running.json")).expect("saved running");
+    let saved = || {
+        let mut files = std::fs::read(h.dir.0.join("running.json")).expect("saved running");
+        files.extend(std::fs::read(h.dir.0.join("running.journal")).unwrap_or_default());
+        files
+    };
+    let file = saved();
     let err = set(h, request).await.expect_err("the Set must fail");
     eprintln!("{:?}: {}", err.code(), err.message());
     assert_eq!(h.running(), before, "running changed after {err:?}");
-    assert_eq!(
-        std::fs::read(h.dir.0.join("running.json")).unwrap(),
-        file,
-        "saved running changed"
-    );
+    assert_eq!(saved(), file, "saved running changed");
     err
 }
 

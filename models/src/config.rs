@@ -85,6 +85,17 @@ impl Config {
         Ok(Config { tree })
     }
 
+    /// A tree known valid (derived from valid trees by libyang's own diff).
+    pub(crate) fn trusted(tree: DataTree<'static>) -> Config {
+        Config { tree }
+    }
+
+    /// The tree, for a transaction editing running in place (it validates
+    /// or reverts before anyone else sees it).
+    pub(crate) fn tree_mut(&mut self) -> &mut DataTree<'static> {
+        &mut self.tree
+    }
+
     /// Gives up the validated tree, for editing a copy.
     pub fn into_tree(self) -> DataTree<'static> {
         self.tree

@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod datastore;
+mod deps;
 pub mod edit;
 pub mod error;
 pub mod gen;

@@ -518,7 +518,7 @@ fn check_single_instance(changes: &ChangeSet, bgp: &str) -> Result<(), Problem> 
 impl ConfigConsumer for Northbound {
     fn prepare(&self, tx: &Transaction<'_>) -> Result<(), Refusal> {
         let mut plan = plan_change(
-            tx.old,
+            tx.old(),
             tx.new,
             tx.changes,
             self.engine.global(),

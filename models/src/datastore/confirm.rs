@@ -397,7 +397,11 @@ impl Datastore {
 
     /// Saves running as it is and forgets the pending commit.
     pub(super) fn confirm_locked(&self, state: &mut State) -> Result<(), CommitError> {
-        super::persist::save(&self.saved, &self.running()).map_err(CommitError::Persist)?;
+        state
+            .disk
+            .save(&self.running())
+            .map_err(CommitError::Persist)?;
+        state.lagging = false;
         state.pending = None;
         self.timer.bump();
         Ok(())

@@ -2,6 +2,7 @@
 //! behaviour (the BGP engine, the management servers).
 
 use std::fmt;
+use std::sync::OnceLock;
 
 use yang2::data::DataDiff;
 
@@ -16,8 +17,8 @@ pub struct Transaction<'a> {
     pub id: u64,
     /// Which door it came through.
     pub origin: Origin,
-    /// Running before.
-    pub old: &'a Config,
+    /// Running before (see [`Transaction::old`]).
+    pub(super) old: &'a Before<'a>,
     /// Running after (validated).
     pub new: &'a Config,
     /// What changed, node by node (libyang's diff).
@@ -26,6 +27,40 @@ pub struct Transaction<'a> {
     /// classification of the diff): what a consumer reads to find the
     /// neighbors, peer groups, sets and policies it must revisit.
     pub changes: &'a ChangeSet,
+}
+
+impl Transaction<'_> {
+    /// Running before the transaction. A commit that edited running in
+    /// place rebuilds it from running after and the diff on first use
+    /// (it costs a copy of the configuration: consumers read it only for
+    /// what the diff cannot tell, such as a removed group's members).
+    pub fn old(&self) -> &Config {
+        match self.old {
+            Before::Kept(config) => config,
+            Before::Derived(cell) => cell.get_or_init(|| {
+                let mut tree = self.new.to_tree();
+                let undone = self
+                    .diff
+                    .reverse()
+                    .and_then(|reverse| tree.diff_apply(&reverse));
+                if let Err(e) = undone {
+                    // libyang undoing its own fresh diff does not fail;
+                    // if it ever did, the new configuration is the best
+                    // guess left.
+                    tracing::error!(%e, "cannot rebuild the configuration before a commit");
+                }
+                Config::trusted(tree)
+            }),
+        }
+    }
+}
+
+/// How a transaction holds running before it.
+pub(super) enum Before<'a> {
+    /// Kept as it was (the transaction edited a copy).
+    Kept(&'a Config),
+    /// Rebuilt when asked for (the transaction edited running in place).
+    Derived(OnceLock<Config>),
 }
 
 /// A consumer's reason to refuse a configuration that is valid by the

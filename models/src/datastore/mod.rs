@@ -19,15 +19,16 @@ mod history;
 mod lock;
 mod mirror;
 mod persist;
+mod scope;
 mod stream;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::broadcast;
-use yang2::data::{Data, DataDiffFlags, DataTree};
+use yang2::data::{Data, DataDiff, DataDiffFlags, DataTree};
 
 pub use confirm::{
     CommitParams, ConfirmError, ConfirmRefusal, PendingConfirmInfo, DEFAULT_CONFIRM_TIMEOUT,
@@ -44,8 +45,11 @@ use crate::config::Config;
 use crate::edit::{self, Edit, EditError};
 use crate::ModelError;
 use confirm::{PendingConfirm, Timer};
+use consumer::Before;
 use history::History;
 use lock::Locks;
+use persist::Disk;
+use scope::Scope;
 
 /// Which door a change came through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -259,6 +263,11 @@ struct State {
     history: History,
     pending: Option<PendingConfirm>,
     next_session: u64,
+    /// The files running is saved in.
+    disk: Disk,
+    /// The files hold an older configuration than running (a confirmed
+    /// commit is pending): the next save writes it whole.
+    lagging: bool,
 }
 
 /// Running and candidate configuration with their transaction path.
@@ -267,7 +276,6 @@ pub struct Datastore {
     provider: RwLock<Option<Arc<dyn StateProvider>>>,
     running: RwLock<Arc<Config>>,
     events: broadcast::Sender<Arc<CommitEvent>>,
-    saved: PathBuf,
     /// Transactions that did not commit, for metrics.
     failed: AtomicU64,
     /// Wakes the confirmed-commit timer (see `confirm.rs`).
@@ -292,7 +300,6 @@ impl Datastore {
         given: Config,
         replace: bool,
     ) -> Result<(Datastore, Startup), ModelError> {
-        let saved = options.state_dir.join("running.json");
         std::fs::create_dir_all(&options.state_dir).map_err(|e| {
             ModelError::general(format!(
                 "cannot create state directory {}: {e}",
@@ -304,10 +311,12 @@ impl Datastore {
         let mut tree = given.into_tree();
         crate::users::hash_clear_passwords(&mut tree)?;
         let given = Config::from_tree(tree)?;
-        let (running, startup) = match persist::load(&saved)? {
-            Some(config) if !replace => (config, Startup::Saved(saved.clone())),
-            _ => {
-                persist::save(&saved, &given).map_err(ModelError::general)?;
+        let mut disk = Disk::new(&options.state_dir);
+        let saved = if replace { None } else { disk.load()? };
+        let (running, startup) = match saved {
+            Some(config) => (config, Startup::Saved(persist::paths(&options.state_dir).0)),
+            None => {
+                disk.save(&given).map_err(ModelError::general)?;
                 (given, Startup::Given)
             }
         };
@@ -335,11 +344,12 @@ impl Datastore {
                 history,
                 pending: None,
                 next_session: 1,
+                disk,
+                lagging: false,
             }),
             running: RwLock::new(Arc::new(running)),
             provider: RwLock::new(None),
             events,
-            saved,
             failed: AtomicU64::new(0),
             timer: Arc::default(),
         };
@@ -510,11 +520,8 @@ impl Datastore {
     ) -> Result<CommitOutcome, CommitError> {
         let mut state = self.state();
         state.locks.check(Target::Running, who.session)?;
-        let mut tree = self.running().to_tree();
-        for e in edits {
-            edit::apply(&mut tree, e)?;
-        }
-        self.commit_tree(&mut state, tree, who, Confirm::No)
+        self.edit_locked(&mut state, edits.to_vec(), who)
+            .map_err(|(_, e)| e)
     }
 
     /// [`Datastore::edit_running`] taking the edits: each edit (its value
@@ -537,12 +544,174 @@ impl Datastore {
         if let Some(p) = &state.pending {
             return Err((None, CommitError::ConfirmPending(p.info())));
         }
+        self.edit_locked(&mut state, edits, who)
+    }
+
+    /// Edits running as one transaction: in place when the edits' scope
+    /// allows (see `scope.rs`) and nobody holds a snapshot of running,
+    /// else on a copy of the whole tree.
+    fn edit_locked(
+        &self,
+        state: &mut State,
+        edits: Vec<Edit>,
+        who: &Requester,
+    ) -> Result<CommitOutcome, (Option<usize>, CommitError)> {
+        let start = Instant::now();
+        let mut guard = self.running.write().unwrap_or_else(|e| e.into_inner());
+        let scope = Arc::get_mut(&mut guard).and_then(|c| Scope::plan(c.tree(), &edits));
+        if let Some(scope) = scope {
+            let result = self.scoped(state, guard, scope, edits, who, start);
+            self.log_outcome(state, who, start, result.as_ref().map_err(|(_, e)| e));
+            return result;
+        }
+        drop(guard);
         let mut tree = self.running().to_tree();
         for (i, e) in edits.into_iter().enumerate() {
             edit::apply(&mut tree, &e).map_err(|err| (Some(i), err.into()))?;
         }
-        self.commit_tree(&mut state, tree, who, Confirm::No)
+        self.commit_tree(state, tree, who, Confirm::No)
             .map_err(|e| (None, e))
+    }
+
+    /// A transaction on running itself, under the write lock (readers
+    /// wait; no snapshot of running is held elsewhere). Every failure puts
+    /// the edited regions back as they were.
+    fn scoped(
+        &self,
+        state: &mut State,
+        mut guard: RwLockWriteGuard<'_, Arc<Config>>,
+        scope: Scope,
+        edits: Vec<Edit>,
+        who: &Requester,
+        start: Instant,
+    ) -> Result<CommitOutcome, (Option<usize>, CommitError)> {
+        let Some(config) = Arc::get_mut(&mut guard) else {
+            return Err((
+                None,
+                CommitError::Persist("internal: running is shared".into()),
+            ));
+        };
+        let undo = |config: &mut Config| {
+            if let Err(e) = scope.revert(config.tree_mut()) {
+                tracing::error!(%e, "cannot put running back after a failed commit");
+            }
+        };
+        // Each edit (its value with it) is freed once applied.
+        for (i, e) in edits.into_iter().enumerate() {
+            if let Err(err) = edit::apply(config.tree_mut(), &e) {
+                undo(config);
+                return Err((Some(i), err.into()));
+            }
+        }
+        let checked = crate::users::hash_clear_passwords(config.tree_mut())
+            .and_then(|_| scope.validate(config.tree_mut()))
+            .and_then(|()| scope.diff(config.tree()));
+        let diff = match checked {
+            Ok(diff) => diff,
+            Err(e) => {
+                undo(config);
+                return Err((None, CommitError::Invalid(e)));
+            }
+        };
+        let changes = crate::gen::changes(&diff);
+        let empty = diff.iter().next().is_none();
+        if changes.is_empty() && empty && scope.same_print(config.tree()) {
+            return Ok(CommitOutcome::Unchanged);
+        }
+        let id = state.history.next_id();
+        let before = Before::Derived(OnceLock::new());
+        let consumers = state.consumers.clone();
+        let tx = Transaction {
+            id,
+            origin: who.origin,
+            old: &before,
+            new: config,
+            diff: &diff,
+            changes: &changes,
+        };
+        let mut failure = None;
+        let mut prepared = Vec::new();
+        for consumer in &consumers {
+            if let Err(refusal) = consumer.prepare(&tx) {
+                failure = Some(CommitError::Refused(refusal));
+                break;
+            }
+            prepared.push(consumer.as_ref());
+        }
+        if failure.is_none() {
+            let diff = (!empty).then_some(&diff);
+            if let Err(e) = Self::persist(state, Confirm::No, id, diff, tx.new) {
+                failure = Some(CommitError::Persist(e));
+            }
+        }
+        if let Some(error) = failure {
+            for c in prepared {
+                c.abort(&tx);
+            }
+            undo(config);
+            return Err((None, error));
+        }
+        // Saved: readers may see it now; consumers carry it out.
+        let new = Arc::clone(&guard);
+        drop(guard);
+        let tx = Transaction {
+            id,
+            origin: who.origin,
+            old: &before,
+            new: &new,
+            diff: &diff,
+            changes: &changes,
+        };
+        for c in &consumers {
+            c.apply(&tx);
+        }
+        self.record(state, id, who, diff, start);
+        Ok(CommitOutcome::Committed(id))
+    }
+
+    /// Keeps a commit that went through: history, change notification.
+    fn record(
+        &self,
+        state: &mut State,
+        id: u64,
+        who: &Requester,
+        diff: DataDiff<'static>,
+        start: Instant,
+    ) {
+        let event = Arc::new(CommitEvent::from_diff(
+            id,
+            SystemTime::now(),
+            who,
+            &diff,
+            start.elapsed(),
+        ));
+        state.history.push(&event, who, diff);
+        // No subscriber is not an error.
+        let _ = self.events.send(event);
+    }
+
+    /// Saves a commit's result: its diff appended to the journal, or the
+    /// whole configuration (`diff` is `None`, or the files hold an older
+    /// configuration than running); nothing while it awaits confirmation.
+    fn persist(
+        state: &mut State,
+        confirm: Confirm,
+        id: u64,
+        diff: Option<&DataDiff<'static>>,
+        config: &Config,
+    ) -> Result<(), String> {
+        match (confirm, diff) {
+            (Confirm::Pending, _) => {
+                state.lagging = true;
+                Ok(())
+            }
+            (Confirm::No, Some(diff)) if !state.lagging => state.disk.append(id, diff, config),
+            (Confirm::No, _) => {
+                state.disk.save(config)?;
+                state.lagging = false;
+                Ok(())
+            }
+        }
     }
 
     /// Replaces running with a whole configuration (a file load or reload,
@@ -677,8 +846,21 @@ impl Datastore {
     ) -> Result<CommitOutcome, CommitError> {
         let start = Instant::now();
         let result = self.transaction(state, tree, who, confirm, start);
+        self.log_outcome(state, who, start, result.as_ref());
+        result
+    }
+
+    /// Logs what a transaction did: what committed (id, origin, user,
+    /// number of changes, duration) or why it did not.
+    fn log_outcome(
+        &self,
+        state: &State,
+        who: &Requester,
+        start: Instant,
+        result: Result<&CommitOutcome, &CommitError>,
+    ) {
         let user = who.user.as_deref().unwrap_or("");
-        match &result {
+        match result {
             Ok(CommitOutcome::Committed(id)) => {
                 let changes = state
                     .history
@@ -707,7 +889,6 @@ impl Datastore {
                 tracing::warn!(origin = who.origin.as_str(), user, %error, "commit refused");
             }
         }
-        result
     }
 
     /// The transaction proper: validate, prepare, save, apply, record,
@@ -742,17 +923,19 @@ impl Datastore {
             }
         }
         let id = state.history.next_id();
+        let kept = Before::Kept(&old);
         let tx = Transaction {
             id,
             origin: who.origin,
-            old: &old,
+            old: &kept,
             new: &new,
             diff: &diff,
             changes: &changes,
         };
 
+        let consumers = state.consumers.clone();
         let mut prepared = Vec::new();
-        for consumer in &state.consumers {
+        for consumer in &consumers {
             if let Err(refusal) = consumer.prepare(&tx) {
                 for c in prepared {
                     ConfigConsumer::abort(c, &tx);
@@ -761,32 +944,20 @@ impl Datastore {
             }
             prepared.push(consumer.as_ref());
         }
-        let persisted = match confirm {
-            Confirm::No => persist::save(&self.saved, &new),
-            // While confirmation is pending the file keeps the old config.
-            Confirm::Pending => Ok(()),
-        };
-        if let Err(e) = persisted {
+        // While confirmation is pending the files keep the old
+        // configuration. A whole tree is saved whole (as big a diff would
+        // cost more to append).
+        if let Err(e) = Self::persist(state, confirm, id, None, &new) {
             for c in prepared {
                 c.abort(&tx);
             }
             return Err(CommitError::Persist(e));
         }
-        for c in &state.consumers {
+        for c in &consumers {
             c.apply(&tx);
         }
-        let event = Arc::new(CommitEvent::from_diff(
-            id,
-            SystemTime::now(),
-            who,
-            &diff,
-            start.elapsed(),
-        ));
-        let new = Arc::new(new);
-        *self.running.write().unwrap_or_else(|e| e.into_inner()) = new;
-        state.history.push(&event, who, diff);
-        // No subscriber is not an error.
-        let _ = self.events.send(event);
+        *self.running.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+        self.record(state, id, who, diff, start);
         Ok(CommitOutcome::Committed(id))
     }
 }
