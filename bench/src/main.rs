@@ -22,11 +22,14 @@
 //!   (`fib-count`; [`fib`]);
 //! - `run --rpki-vrps N` (ocbgpd) loads N VRPs from a stayrtr cache
 //!   before the table and validates it ([`rpki`]);
+//! - `commit` times small gNMI Sets on a large configuration (ocbgpd on
+//!   loopback, no table; [`commit`]);
 //! - `table` turns `run`'s JSON lines into a Markdown table.
 //!
 //! See docs/benchmarks.md and bench/scripts/fullfeed.sh.
 
 mod cli_load;
+mod commit;
 mod daemons;
 mod event;
 mod fib;
@@ -86,6 +89,8 @@ enum Command {
     FibCount(fib::FibCountArgs),
     /// Print `run`'s JSON result lines (files or stdin) as a Markdown table.
     Table(table::TableArgs),
+    /// Small gNMI Sets on a large configuration (ocbgpd on loopback).
+    Commit(commit::CommitArgs),
 }
 
 fn main() -> ExitCode {
@@ -114,6 +119,7 @@ fn main() -> ExitCode {
             Command::NetconfGet(args) => nc_load::netconf_get(args).await,
             Command::BmpStation(args) => nc_load::bmp_station(args).await,
             Command::FibCount(args) => fib::count(args).await,
+            Command::Commit(args) => commit::run(args).await,
         }
     });
     // Tasks blocked on sockets must not hold the exit up.

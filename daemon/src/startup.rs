@@ -108,6 +108,8 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
         .sync(&config)
         .map_err(|r| anyhow::anyhow!("cannot run the configuration: {r}"))?;
     store.add_consumer(management);
+    // A snapshot held here would make every commit copy running.
+    drop(config);
     let metrics_task = tokio::spawn(crate::metrics::run(metrics, store.clone(), stop_rx.clone()));
     let heartbeat = tokio::spawn(crate::restart::heartbeat(
         state_dir.to_path_buf(),

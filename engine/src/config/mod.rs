@@ -326,9 +326,12 @@ fn plan_bgp(config: &Config) -> Result<Plan, Problem> {
 
 /// The plan for one transaction: only what its change set touched (its
 /// cost follows the change, not the configuration's size). `current` is
-/// the global settings the engine runs with.
-fn plan_change(
-    old: &Config,
+/// the global settings the engine runs with; `old` gives running before
+/// the transaction, which may cost a copy of the configuration (see
+/// `Transaction::old`): it is asked for only where the change set cannot
+/// tell (a removed peer group's members, a whole BGP instance replaced).
+fn plan_change<'a>(
+    old: &dyn Fn() -> &'a Config,
     new: &Config,
     changes: &ChangeSet,
     current: Option<GlobalSettings>,
@@ -353,8 +356,8 @@ fn plan_change(
     Ok(plan)
 }
 
-fn plan_bgp_change(
-    old: &Config,
+fn plan_bgp_change<'a>(
+    old: &dyn Fn() -> &'a Config,
     new: &Config,
     changes: &ChangeSet,
     current: Option<GlobalSettings>,
@@ -381,26 +384,26 @@ fn plan_bgp_change(
         // Identity, listener or selection changed: resolve everything again.
         let mut plan = plan_bgp(new)?;
         let keep: BTreeSet<IpAddr> = plan.neighbors.iter().map(|n| n.session.remote).collect();
-        plan.removed = resolve::neighbor_addresses(old.tree())
+        plan.removed = resolve::neighbor_addresses(old().tree())
             .into_iter()
             .filter(|a| !keep.contains(a))
             .collect();
         let routes: BTreeSet<IpNet> = plan.originated.iter().map(|(p, _)| *p).collect();
-        plan.withdrawn = resolve::originated(old.tree())
+        plan.withdrawn = resolve::originated(old().tree())
             .unwrap_or_default()
             .into_iter()
             .map(|(p, _)| p)
             .filter(|p| !routes.contains(p))
             .collect();
         let keep: BTreeSet<StationKey> = plan.stations.iter().map(|s| s.key()).collect();
-        plan.stations_removed = resolve::bmp_stations(old.tree())
+        plan.stations_removed = resolve::bmp_stations(old().tree())
             .unwrap_or_default()
             .into_iter()
             .map(|s| s.key())
             .filter(|k| !keep.contains(k))
             .collect();
         let keep: BTreeSet<&str> = plan.dumps.iter().map(|d| d.name.as_str()).collect();
-        plan.dumps_removed = resolve::mrt_dumps(old.tree())
+        plan.dumps_removed = resolve::mrt_dumps(old().tree())
             .unwrap_or_default()
             .into_iter()
             .map(|d| d.name)
@@ -428,7 +431,7 @@ fn plan_bgp_change(
     }
     for c in changes.list(ListKind::BgpPeerGroup) {
         if let Some(name) = c.keys.first() {
-            touched.extend(resolve::members_of(old.tree(), name));
+            touched.extend(resolve::members_of(old().tree(), name));
             touched.extend(resolve::members_of(new.tree(), name));
         }
     }
@@ -518,7 +521,7 @@ fn check_single_instance(changes: &ChangeSet, bgp: &str) -> Result<(), Problem> 
 impl ConfigConsumer for Northbound {
     fn prepare(&self, tx: &Transaction<'_>) -> Result<(), Refusal> {
         let mut plan = plan_change(
-            tx.old(),
+            &|| tx.old(),
             tx.new,
             tx.changes,
             self.engine.global(),

@@ -558,7 +558,13 @@ impl Datastore {
     ) -> Result<CommitOutcome, (Option<usize>, CommitError)> {
         let start = Instant::now();
         let mut guard = self.running.write().unwrap_or_else(|e| e.into_inner());
-        let scope = Arc::get_mut(&mut guard).and_then(|c| Scope::plan(c.tree(), &edits));
+        let scope = match Arc::get_mut(&mut guard) {
+            Some(c) => Scope::plan(c.tree(), &edits),
+            None => {
+                tracing::debug!("a snapshot of running is held: this commit edits a copy");
+                None
+            }
+        };
         if let Some(scope) = scope {
             let result = self.scoped(state, guard, scope, edits, who, start);
             self.log_outcome(state, who, start, result.as_ref().map_err(|(_, e)| e));
