@@ -9,7 +9,9 @@
 //! reports the daemon's RSS once started, `--sets` one-leaf Sets (a
 //! neighbor's description) one after the other, and, on the large one, a
 //! sustained load: one Set every 1/`--rate` s for `--seconds` seconds.
-//! The neighbors are passive (no connection is ever attempted).
+//! The neighbors are passive (no connection is ever attempted). Then it
+//! turns NETCONF on and times `--sets` edit-configs of the candidate, each
+//! with its commit, over one session.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -137,6 +139,56 @@ fn description_set(text: &str) -> Result<SetRequest> {
     })
 }
 
+/// Turns NETCONF on (port `port`, a user) through gNMI, then times `sets`
+/// edit-configs of the candidate, each followed by a commit, over one
+/// session: (median, p99, max) in milliseconds.
+async fn netconf(
+    gnmi: &mut ocbgp_gnmi::proto::gnmi::gnmi_client::GnmiClient<tonic::transport::Channel>,
+    port: u16,
+    sets: usize,
+) -> Result<(f64, f64, f64)> {
+    use crate::nc_load::{nc_rpc, nc_session, NC_PASSWORD, NC_USER};
+    let update = |path: &str, value: serde_json::Value| -> Result<Update> {
+        Ok(Update {
+            path: Some(ocbgp_gnmi::path::parse_text(path).map_err(|e| anyhow!("{path}: {e}"))?),
+            val: Some(TypedValue {
+                value: Some(typed_value::Value::JsonIetfVal(
+                    value.to_string().into_bytes(),
+                )),
+            }),
+            ..Update::default()
+        })
+    };
+    let request = SetRequest {
+        update: vec![
+            update(
+                &format!("/ocbgp:management/users/user[name={NC_USER}]"),
+                json!({"name": NC_USER, "config": {"name": NC_USER, "password": format!("$0${NC_PASSWORD}")}}),
+            )?,
+            update(
+                "/ocbgp:management/netconf/config",
+                json!({"address": "127.0.0.1", "port": port}),
+            )?,
+        ],
+        ..SetRequest::default()
+    };
+    gnmi.set(request)
+        .await
+        .map_err(|s| anyhow!("Set refused: {} {}", s.code(), s.message()))?;
+    let mut stream = nc_session(([127, 0, 0, 1], port).into(), NC_USER, NC_PASSWORD).await?;
+    let mut ms = Vec::new();
+    for i in 0..sets {
+        let edit = format!(
+            r#"<edit-config><target><candidate/></target><config><network-instances xmlns="http://openconfig.net/yang/network-instance"><network-instance><name>DEFAULT</name><protocols><protocol><identifier xmlns:pt="http://openconfig.net/yang/policy-types">pt:BGP</identifier><name>BGP</name><bgp><neighbors><neighbor><neighbor-address>127.100.0.1</neighbor-address><config><description>netconf {i}</description></config></neighbor></neighbors></bgp></protocol></protocols></network-instance></network-instances></config></edit-config>"#
+        );
+        let t = Instant::now();
+        nc_rpc(&mut stream, 2 * i as u64 + 1, &edit).await?;
+        nc_rpc(&mut stream, 2 * i as u64 + 2, "<commit/>").await?;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(spread(ms))
+}
+
 /// ocbgpd running one configuration.
 struct Daemon {
     child: tokio::process::Child,
@@ -262,6 +314,43 @@ pub async fn run(args: CommitArgs) -> Result<()> {
                                          "median_ms": median, "p99_ms": p99, "max_ms": max,
                                          "rss_after_mb": after.rss as f64 / 1e6});
         }
+        if name == "large" {
+            // The whole configuration again, with one description changed.
+            let whole = text.replacen("\"peer 0\"", "\"replaced\"", 1);
+            let request = SetRequest {
+                replace: vec![Update {
+                    path: Some(ocbgp_gnmi::path::parse_text("/").map_err(|e| anyhow!("/: {e}"))?),
+                    val: Some(TypedValue {
+                        value: Some(typed_value::Value::JsonIetfVal(whole.into_bytes())),
+                    }),
+                    ..Update::default()
+                }],
+                ..SetRequest::default()
+            };
+            let t = Instant::now();
+            client
+                .set(request)
+                .await
+                .map_err(|s| anyhow!("Set refused: {} {}", s.code(), s.message()))?;
+            let seconds = t.elapsed().as_secs_f64();
+            let after = usage(daemon.pid)?;
+            eprintln!(
+                "bgpbench: {name}: replace of the whole configuration: {seconds:.2} s; \
+                 peak RSS {:.0} MB",
+                after.peak_rss as f64 / 1e6
+            );
+            result[name]["replace_s"] = json!(seconds);
+            result[name]["replace_peak_rss_mb"] = json!(after.peak_rss as f64 / 1e6);
+        }
+        let (median, p99, max) = netconf(&mut client, args.port + 2, args.sets).await?;
+        eprintln!(
+            "bgpbench: {name}: {} NETCONF edit-config (candidate) + commit: median {median:.2} ms, \
+             p99 {p99:.2} ms, max {max:.2} ms",
+            args.sets
+        );
+        result[name]["netconf_median_ms"] = json!(median);
+        result[name]["netconf_p99_ms"] = json!(p99);
+        result[name]["netconf_max_ms"] = json!(max);
         daemon.stop().await;
     }
     emit(result);

@@ -61,8 +61,8 @@ impl NcArgs {
 }
 
 /// NETCONF's user for the benchmark, and its password.
-const NC_USER: &str = "admin";
-const NC_PASSWORD: &str = "secret";
+pub(crate) const NC_USER: &str = "admin";
+pub(crate) const NC_PASSWORD: &str = "secret";
 /// Where the BMP station listens, in the daemon's namespace.
 const BMP_ADDR: &str = "127.0.0.1";
 const BMP_PORT: u16 = 11019;
@@ -418,16 +418,16 @@ impl Chunks {
     }
 }
 
-/// Runs `bgpbench netconf-get`: event `netconf_get_done`.
-pub async fn netconf_get(args: NetconfGetArgs) -> Result<()> {
-    let t_login = mono_ns();
+/// A NETCONF 1.1 session's byte stream (chunked framing), hellos done.
+pub type NcStream = russh::ChannelStream<russh::client::Msg>;
+
+/// Logs in over SSH and exchanges hellos (base 1.1: chunked framing).
+pub async fn nc_session(target: SocketAddr, user: &str, password: &str) -> Result<NcStream> {
     let config = Arc::new(russh::client::Config::default());
-    let mut handle = russh::client::connect(config, args.target, AcceptAll)
+    let mut handle = russh::client::connect(config, target, AcceptAll)
         .await
         .context("SSH connect")?;
-    let auth = handle
-        .authenticate_password(&args.user, &args.password)
-        .await?;
+    let auth = handle.authenticate_password(user, password).await?;
     if !auth.success() {
         bail!("NETCONF login refused");
     }
@@ -436,7 +436,7 @@ pub async fn netconf_get(args: NetconfGetArgs) -> Result<()> {
     let mut stream = channel.into_stream();
     // The server's hello, end-of-message framed.
     let mut hello = Vec::new();
-    let mut chunk = vec![0u8; 256 * 1024];
+    let mut chunk = vec![0u8; 64 * 1024];
     while !hello.windows(6).any(|w| w == b"]]>]]>") {
         let n = stream.read(&mut chunk).await?;
         if n == 0 {
@@ -448,6 +448,45 @@ pub async fn netconf_get(args: NetconfGetArgs) -> Result<()> {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><hello xmlns=\"{NC_BASE}\"><capabilities><capability>urn:ietf:params:netconf:base:1.0</capability><capability>urn:ietf:params:netconf:base:1.1</capability></capabilities></hello>]]>]]>"
     );
     stream.write_all(ours.as_bytes()).await?;
+    Ok(stream)
+}
+
+/// Sends one `<rpc>` (its content `body`) and reads the whole reply;
+/// an `<rpc-error>` is an error.
+pub async fn nc_rpc(stream: &mut NcStream, id: u64, body: &str) -> Result<String> {
+    let rpc = format!("<rpc xmlns=\"{NC_BASE}\" message-id=\"{id}\">{body}</rpc>");
+    stream
+        .write_all(format!("\n#{}\n{rpc}\n##\n", rpc.len()).as_bytes())
+        .await?;
+    stream.flush().await?;
+    let mut chunks = Chunks::default();
+    let mut reply = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    'read: loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            bail!("the server closed the session before the reply ended");
+        }
+        chunks.push(&buf[..n]);
+        while let Some(piece) = chunks.next()? {
+            match piece {
+                Piece::Data(data) => reply.extend_from_slice(&data),
+                Piece::End => break 'read,
+            }
+        }
+    }
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    if reply.contains("rpc-error") {
+        bail!("rpc-error: {reply}");
+    }
+    Ok(reply)
+}
+
+/// Runs `bgpbench netconf-get`: event `netconf_get_done`.
+pub async fn netconf_get(args: NetconfGetArgs) -> Result<()> {
+    let t_login = mono_ns();
+    let mut stream = nc_session(args.target, &args.user, &args.password).await?;
+    let mut chunk = vec![0u8; 256 * 1024];
     let filter = match &args.under_bgp {
         Some(inner) => LOC_RIB_FILTER.replace(
             "<bgp><rib><afi-safis><afi-safi><ipv4-unicast><loc-rib/></ipv4-unicast></afi-safi></afi-safis></rib></bgp>",

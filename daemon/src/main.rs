@@ -53,6 +53,12 @@ pub struct Args {
     #[arg(long)]
     print_default_config: bool,
 
+    /// Print the configuration saved in --state-dir (its snapshot with the
+    /// journal of later commits applied) and exit: for backups and
+    /// `--check`, also while ocbgpd runs.
+    #[arg(long, conflicts_with_all = ["config", "check"])]
+    print_saved: bool,
+
     /// Log format.
     #[arg(long, value_enum, default_value_t = logging::Format::Human)]
     log_format: logging::Format,
@@ -88,6 +94,28 @@ fn main() -> ExitCode {
     if args.print_default_config {
         print!("{}", startup::DEFAULT_CONFIG);
         return ExitCode::SUCCESS;
+    }
+    if args.print_saved {
+        return match ocbgp_models::datastore::saved(&args.state_dir) {
+            Ok(Some(config)) => match config.print(ocbgp_models::config::Encoding::Json) {
+                Ok(text) => {
+                    println!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{e}");
+                    ExitCode::FAILURE
+                }
+            },
+            Ok(None) => {
+                eprintln!("nothing saved in {}", args.state_dir.display());
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     if let Some(file) = &args.check {
         return match startup::check_file(file, &args.state_dir, !args.no_host) {

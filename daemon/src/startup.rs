@@ -140,6 +140,10 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
     }
     // Let the sessions send their NOTIFICATIONs (or close) before exit.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    // One complete running.json for whoever looks at the state directory.
+    if let Err(e) = store.compact() {
+        tracing::warn!(%e, "cannot fold the commit journal into running.json");
+    }
     if let Some(error) = failed {
         return Err(error);
     }

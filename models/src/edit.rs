@@ -326,7 +326,7 @@ fn remove(tree: &mut DataTree<'static>, path: &DataPath) {
 
 /// Parses configuration text without validating it (the transaction
 /// validates the whole result).
-fn parse(text: &str, encoding: Encoding) -> Result<DataTree<'static>, ModelError> {
+pub(crate) fn parse(text: &str, encoding: Encoding) -> Result<DataTree<'static>, ModelError> {
     parse_tree(
         text,
         encoding,

@@ -10,6 +10,7 @@ use ocbgp_models::datastore::{
     Refusal, Requester, Startup, Target, Transaction,
 };
 use ocbgp_models::edit::{Edit, EditError, Operation};
+use yang2::data::Data;
 
 const BGP: &str = "/openconfig-network-instance:network-instances/network-instance[name='DEFAULT']\
                    /protocols/protocol[identifier='openconfig-policy-types:BGP'][name='BGP']/bgp";
@@ -630,6 +631,8 @@ fn mixed_edits() -> Vec<Vec<Edit>> {
                     /prefix-set[name='set']";
     let entry =
         |p: &str| format!("{prefixes}/prefixes/prefix[ip-prefix='{p}'][masklength-range='exact']");
+    let policy =
+        "/openconfig-routing-policy:routing-policy/policy-definitions/policy-definition[name='p']";
     let prefix = |p: &str| {
         Edit::json(
             Operation::Merge,
@@ -671,6 +674,34 @@ fn mixed_edits() -> Vec<Vec<Edit>> {
         vec![prefix("198.51.100.0/24"), prefix("203.0.113.0/24")],
         vec![Edit::delete(Operation::Delete, entry("198.51.100.0/24"))],
         vec![Edit::delete(Operation::Remove, neighbor("192.0.2.3"))],
+        // A merge of a whole document at the root, as NETCONF's
+        // edit-config makes.
+        vec![Edit::json(
+            Operation::Merge,
+            "/",
+            r#"{"openconfig-network-instance:network-instances": {"network-instance": [{"name": "DEFAULT",
+                "protocols": {"protocol": [{"identifier": "openconfig-policy-types:BGP", "name": "BGP",
+                "bgp": {"neighbors": {"neighbor": [
+                  {"neighbor-address": "192.0.2.2", "config": {"description": "merged"}},
+                  {"neighbor-address": "192.0.2.5", "config": {"neighbor-address": "192.0.2.5", "peer-as": 65005}}
+                ]}}}]}}]}}"#,
+        )],
+        // User-ordered lists: statements appended, a policy chain.
+        vec![Edit::json(
+            Operation::Merge,
+            format!("{policy}/statements/statement[name='10']"),
+            r#"{"config": {"name": "10"}, "actions": {"config": {"policy-result": "ACCEPT_ROUTE"}}}"#,
+        )],
+        vec![Edit::json(
+            Operation::Merge,
+            format!("{policy}/statements/statement[name='5']"),
+            r#"{"config": {"name": "5"}, "actions": {"config": {"policy-result": "REJECT_ROUTE"}}}"#,
+        )],
+        vec![Edit::json(
+            Operation::Merge,
+            format!("{n1}/apply-policy/config/import-policy"),
+            r#"["p"]"#,
+        )],
         // Unchanged.
         vec![Edit::json(
             Operation::Merge,
@@ -881,4 +912,53 @@ fn committer() {
         out.flush().unwrap();
     }
     std::mem::forget(dir);
+}
+
+/// The candidate kept as edits: checked when made, committed as a scoped
+/// transaction; a change to running under it freezes it as the whole tree
+/// it stood for (RFC 6241 semantics unchanged).
+#[test]
+fn candidate_edits_commit_like_a_set() {
+    let dir = TempDir::new("candidate-edits");
+    let store = open(&dir);
+    let session = store.new_session();
+    let nc = Requester {
+        origin: Origin::Netconf,
+        session,
+        user: None,
+        comment: None,
+    };
+    let peer = |a: &str| format!("{}/config/peer-group", neighbor(a));
+    store
+        .edit_candidate(&[add_neighbor("192.0.2.2")], &nc)
+        .unwrap();
+    assert!(store.running().value(&peer("192.0.2.2")).is_none());
+    assert!(store.candidate().find_path(&peer("192.0.2.2")).is_ok());
+    // A failing edit leaves the candidate as it was.
+    let missing = Edit::delete(Operation::Delete, neighbor("192.0.2.77"));
+    store.edit_candidate(&[missing], &nc).unwrap_err();
+    assert!(store.candidate().find_path(&peer("192.0.2.2")).is_ok());
+    assert!(store.running().value(&peer("192.0.2.2")).is_none());
+    let out = store.commit_candidate(&nc, Confirm::No).unwrap();
+    assert!(matches!(out, CommitOutcome::Committed(_)), "{out:?}");
+    assert_eq!(
+        store.running().value(&peer("192.0.2.2")).as_deref(),
+        Some("ix")
+    );
+    // Journalled, as a scoped commit is.
+    let snapshot = std::fs::read_to_string(dir.0.join("running.json")).unwrap();
+    assert!(!snapshot.contains("192.0.2.2"));
+
+    // Running changes under a candidate that holds edits: the candidate
+    // stays what it was (a copy of running then, with its edits).
+    store
+        .edit_candidate(&[add_neighbor("192.0.2.3")], &nc)
+        .unwrap();
+    store
+        .edit_running(&[add_neighbor("192.0.2.4")], &who())
+        .unwrap();
+    assert!(store.candidate().find_path(&peer("192.0.2.4")).is_err());
+    store.commit_candidate(&nc, Confirm::No).unwrap();
+    assert!(store.running().value(&peer("192.0.2.3")).is_some());
+    assert!(store.running().value(&peer("192.0.2.4")).is_none());
 }

@@ -102,10 +102,42 @@ with gNMIclient(target=("127.0.0.1", {port}), insecure=True, timeout=10) as gc:
         .iter()
         .any(|m| m["name"] == "openconfig-bgp"));
 
+    // A Set is journalled; `--print-saved` shows it while the daemon runs,
+    // and a clean stop folds it into running.json.
+    python(&format!(
+        r#"
+from pygnmi.client import gNMIclient
+with gNMIclient(target=("127.0.0.1", {port}), insecure=True, timeout=10) as gc:
+    gc.set(update=[("/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp/global/config/router-id", "192.0.2.77")])
+"#
+    ));
+    let saved = || {
+        let out = std::process::Command::new(bin_path("ocbgpd"))
+            .args(["--print-saved", "--state-dir", state])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(saved().contains("192.0.2.77"), "{}", saved());
+    let snapshot = || std::fs::read_to_string(dir.join("state/running.json")).unwrap();
+    assert!(
+        !snapshot().contains("192.0.2.77"),
+        "a small commit rewrote running.json"
+    );
+
     let status = daemon
         .stop(Duration::from_secs(10))
         .expect("ocbgpd stops on SIGTERM");
     assert!(status.success(), "exit status {status}");
+    assert!(
+        snapshot().contains("192.0.2.77"),
+        "the stop did not fold the journal"
+    );
 
     // Restarted without --config, it comes back with the saved running
     // configuration (gNMI on the same non-default port), not the default.

@@ -12,6 +12,7 @@
 //! Calls block while a transaction runs; async callers use
 //! `spawn_blocking`.
 
+mod candidate;
 mod confirm;
 mod consumer;
 mod events;
@@ -44,6 +45,7 @@ pub use stream::{
 use crate::config::Config;
 use crate::edit::{self, Edit, EditError};
 use crate::ModelError;
+use candidate::Candidate;
 use confirm::{PendingConfirm, Timer};
 use consumer::Before;
 use history::History;
@@ -182,6 +184,13 @@ impl Options {
     }
 }
 
+/// The configuration saved in a state directory (its snapshot with the
+/// journal's commits applied), read without changing anything; `None`
+/// when nothing is saved there.
+pub fn saved(state_dir: &std::path::Path) -> Result<Option<Config>, ModelError> {
+    Ok(persist::load(state_dir)?.map(|(config, _)| config))
+}
+
 /// Where the configuration at start-up came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Startup {
@@ -257,7 +266,7 @@ pub trait StateProvider: Send + Sync {
 
 /// The mutable part of the datastore, behind the transaction lock.
 struct State {
-    candidate: Option<DataTree<'static>>,
+    candidate: Option<Candidate>,
     locks: Locks,
     consumers: Vec<Arc<dyn ConfigConsumer>>,
     history: History,
@@ -374,10 +383,28 @@ impl Datastore {
     /// It is valid only once validated or committed.
     pub fn candidate(&self) -> DataTree<'static> {
         let state = self.state();
+        let running = self.running();
         match &state.candidate {
-            Some(tree) => tree.duplicate().expect("duplicate candidate"),
-            None => self.running().to_tree(),
+            Some(c) => c.to_tree(&running).unwrap_or_else(|e| {
+                // The edits applied when they were made, to this running.
+                tracing::error!(%e, "the candidate's edits no longer apply");
+                running.to_tree()
+            }),
+            None => running.to_tree(),
         }
+    }
+
+    /// Folds the journal into the snapshot: the state directory then holds
+    /// running as one file, `running.json` (a clean stop does this).
+    /// Nothing is written while a confirmed commit is pending (the files
+    /// keep the configuration from before it).
+    pub fn compact(&self) -> Result<(), CommitError> {
+        let mut state = self.state();
+        if state.lagging {
+            return Ok(());
+        }
+        let running = self.running();
+        state.disk.save(&running).map_err(CommitError::Persist)
     }
 
     /// Sets who serves the state half of the operational datastore.
@@ -556,6 +583,7 @@ impl Datastore {
         edits: Vec<Edit>,
         who: &Requester,
     ) -> Result<CommitOutcome, (Option<usize>, CommitError)> {
+        self.freeze_candidate(state);
         let start = Instant::now();
         let mut guard = self.running.write().unwrap_or_else(|e| e.into_inner());
         let scope = match Arc::get_mut(&mut guard) {
@@ -738,15 +766,60 @@ impl Datastore {
     pub fn edit_candidate(&self, edits: &[Edit], who: &Requester) -> Result<(), CommitError> {
         let mut state = self.state();
         state.locks.check(Target::Candidate, who.session)?;
-        let mut tree = match &state.candidate {
-            Some(tree) => tree.duplicate().expect("duplicate candidate"),
-            None => self.running().to_tree(),
+        let next = match &state.candidate {
+            Some(Candidate::Tree(tree)) => {
+                let mut tree = tree.duplicate().expect("duplicate candidate");
+                for e in edits {
+                    edit::apply(&mut tree, e)?;
+                }
+                Candidate::Tree(tree)
+            }
+            Some(Candidate::Edits(before)) => {
+                let all: Vec<Edit> = before.iter().chain(edits).cloned().collect();
+                self.checked_edits(all)?
+            }
+            None => self.checked_edits(edits.to_vec())?,
         };
-        for e in edits {
-            edit::apply(&mut tree, e)?;
-        }
-        state.candidate = Some(tree);
+        state.candidate = Some(next);
         Ok(())
+    }
+
+    /// The candidate made of `edits` on running: kept as the edits when
+    /// they apply in place (tried on running and undone), else as a tree.
+    fn checked_edits(&self, edits: Vec<Edit>) -> Result<Candidate, CommitError> {
+        let mut guard = self.running.write().unwrap_or_else(|e| e.into_inner());
+        let config = Arc::get_mut(&mut guard);
+        if let Some((config, scope)) =
+            config.and_then(|c| Scope::plan(c.tree(), &edits).map(|s| (c, s)))
+        {
+            let applied = edits
+                .iter()
+                .try_for_each(|e| edit::apply(config.tree_mut(), e));
+            if let Err(e) = scope.revert(config.tree_mut()) {
+                tracing::error!(%e, "cannot put running back after trying candidate edits");
+            }
+            applied?;
+            return Ok(Candidate::Edits(edits));
+        }
+        drop(guard);
+        Ok(Candidate::Tree(candidate::applied(
+            &self.running(),
+            &edits,
+        )?))
+    }
+
+    /// Before running changes under a candidate kept as edits, the
+    /// candidate becomes the whole tree it stands for (its edits were made
+    /// to running as it is now).
+    fn freeze_candidate(&self, state: &mut State) {
+        if let Some(Candidate::Edits(edits)) = &state.candidate {
+            let running = self.running();
+            let tree = candidate::applied(&running, edits).unwrap_or_else(|e| {
+                tracing::error!(%e, "the candidate's edits no longer apply");
+                running.to_tree()
+            });
+            state.candidate = Some(Candidate::Tree(tree));
+        }
     }
 
     /// Validates the candidate as a commit would, without committing.
@@ -768,12 +841,14 @@ impl Datastore {
         confirm: Confirm,
     ) -> Result<CommitOutcome, CommitError> {
         let mut state = self.state();
-        let before = self.running();
+        // Only a confirmed commit keeps running from before (a snapshot
+        // held makes the commit copy running).
+        let before = (confirm == Confirm::Pending).then(|| self.running());
         let outcome = self.commit_candidate_locked(&mut state, who, confirm)?;
         if confirm == Confirm::Pending && state.pending.is_none() {
             // No timer here: see `commit_candidate_with` for one.
             state.pending = Some(PendingConfirm {
-                before: matches!(outcome, CommitOutcome::Committed(_)).then_some(before),
+                before: before.filter(|_| matches!(outcome, CommitOutcome::Committed(_))),
                 origin: who.origin,
                 session: who.session,
                 user: who.user.clone(),
@@ -793,7 +868,26 @@ impl Datastore {
         state.locks.check(Target::Running, who.session)?;
         state.locks.check(Target::Candidate, who.session)?;
         let tree = match state.candidate.take() {
-            Some(tree) => tree,
+            Some(Candidate::Edits(edits)) if confirm == Confirm::No => {
+                // Running is what the edits were made to: one scoped
+                // transaction, as a Set.
+                let result = self
+                    .edit_locked(state, edits.clone(), who)
+                    .map_err(|(_, e)| e);
+                if result.is_err() {
+                    state.candidate = Some(Candidate::Edits(edits));
+                }
+                return result;
+            }
+            Some(Candidate::Edits(edits)) => {
+                let tree = candidate::applied(&self.running(), &edits)?;
+                let result = self.commit_tree(state, tree, who, confirm);
+                if result.is_err() {
+                    state.candidate = Some(Candidate::Edits(edits));
+                }
+                return result;
+            }
+            Some(Candidate::Tree(tree)) => tree,
             None if confirm == Confirm::No && state.pending.is_some() => {
                 // A plain commit with nothing new confirms a pending one.
                 return self.confirm_locked(state).map(|_| CommitOutcome::Unchanged);
@@ -803,7 +897,7 @@ impl Datastore {
         let keep = tree.duplicate().expect("duplicate candidate");
         let result = self.commit_tree(state, tree, who, confirm);
         if result.is_err() {
-            state.candidate = Some(keep);
+            state.candidate = Some(Candidate::Tree(keep));
         }
         result
     }
@@ -850,6 +944,7 @@ impl Datastore {
         who: &Requester,
         confirm: Confirm,
     ) -> Result<CommitOutcome, CommitError> {
+        self.freeze_candidate(state);
         let start = Instant::now();
         let result = self.transaction(state, tree, who, confirm, start);
         self.log_outcome(state, who, start, result.as_ref());

@@ -14,7 +14,7 @@
 use yang2::data::{Data, DataDiff, DataDiffFlags, DataNodeRef, DataTree, DataValidationFlags};
 use yang2::ffi;
 use yang2::iter::NodeIterable;
-use yang2::schema::SchemaNodeKind;
+use yang2::schema::{SchemaNode, SchemaNodeKind};
 use yang2::utils::Binding;
 
 use crate::deps::Deps;
@@ -40,55 +40,39 @@ impl Scope {
     /// tree (a top-level node or the root, an ordered insert at the top, a
     /// region some rule outside it reads with a `when`, a choice).
     pub(super) fn plan(tree: &DataTree<'static>, edits: &[Edit]) -> Option<Scope> {
-        let deps = Deps::get();
-        let ctx = schema::context();
-        let mut regions: Vec<DataPath> = Vec::new();
-        let mut alone = Vec::new();
-        let mut wide = Vec::new();
+        let mut plan = Plan::default();
         for edit in edits {
-            let mut target = DataPath::parse(&edit.path).ok()?;
-            let mut node = ctx.find_path(&target.schema_path()).ok()?;
-            if edit.insert.is_some() || node.kind() == SchemaNodeKind::LeafList {
-                // The region holds every entry, for an order change or a
-                // whole leaf-list.
-                target = target.parent();
-                node = ctx.find_path(&target.schema_path()).ok()?;
+            let path = DataPath::parse(&edit.path).ok()?;
+            if !path.is_root() {
+                let delete = matches!(edit.op, Operation::Delete | Operation::Remove);
+                plan.target(tree, path, delete, edit.insert.is_some())?;
+                continue;
             }
-            let existing = (1..=target.segments.len())
-                .take_while(|&k| tree.find_path(&prefix(&target, k).to_string()).is_ok())
-                .count();
-            let region = prefix(&target, (existing + 1).min(target.segments.len()));
-            if region.segments.len() < 2 {
+            // A merge of a document at the root (NETCONF's edit-config):
+            // its nodes are the targets.
+            let (text, encoding) = edit.value.as_ref()?;
+            if edit.op != Operation::Merge || edit.insert.is_some() || text.len() > MAX_MERGE {
                 return None;
             }
-            let region_node = ctx.find_path(&region.schema_path()).ok()?;
-            if !deps.contained(&region_node) {
-                return None;
+            let doc = crate::edit::parse(text, *encoding).ok()?;
+            for target in merge_targets(&doc, tree) {
+                plan.target(tree, DataPath::parse(&target).ok()?, false, false)?;
             }
-            let delete = matches!(edit.op, Operation::Delete | Operation::Remove);
-            let independent = region == target && deps.leaf_independent(&node, delete);
-            if !independent {
-                // The entry around the region that stands alone, if any.
-                let entry = (2..=region.segments.len()).rev().find_map(|k| {
-                    let p = prefix(&region, k);
-                    let n = ctx.find_path(&p.schema_path()).ok()?;
-                    deps.self_contained(&n).then_some(p)
-                });
-                match entry {
-                    Some(e) => alone.push(e),
-                    None => wide.push(region_node),
-                }
-            }
-            regions.push(region);
         }
+        let Plan {
+            mut regions,
+            mut alone,
+            wide,
+        } = plan;
         // A region inside another is covered by it.
         let all = regions.clone();
         regions.retain(|r| {
             !all.iter()
                 .any(|o| o.segments.len() < r.segments.len() && r.segments.starts_with(&o.segments))
         });
+        regions.sort_by_key(|p| p.to_string());
         regions.dedup();
-        let validate = deps.to_validate(&wide.iter().collect::<Vec<_>>());
+        let validate = Deps::get().to_validate(&wide.iter().collect::<Vec<_>>());
         alone.sort_by_key(|p| p.to_string());
         alone.dedup();
         let before = capture(tree, &regions).ok()?;
@@ -244,6 +228,98 @@ unsafe fn copy_without_lists(
         }
     }
     Ok(())
+}
+
+/// A root merge document larger than this is not scoped (its targets
+/// would cost more to find than a whole-tree commit).
+const MAX_MERGE: usize = 1 << 20;
+
+/// The regions of a transaction being planned, and how each is checked.
+#[derive(Default)]
+struct Plan {
+    regions: Vec<DataPath>,
+    /// Entries validated on their own.
+    alone: Vec<DataPath>,
+    /// Regions whose modules are validated.
+    wide: Vec<SchemaNode<'static>>,
+}
+
+impl Plan {
+    /// Adds the region of an edit of `target` (a removal with `delete`, a
+    /// move with `insert`); `None` when it cannot be scoped.
+    fn target(
+        &mut self,
+        tree: &DataTree<'static>,
+        mut target: DataPath,
+        delete: bool,
+        insert: bool,
+    ) -> Option<()> {
+        let deps = Deps::get();
+        let ctx = schema::context();
+        let mut node = ctx.find_path(&target.schema_path()).ok()?;
+        // An entry of a user-ordered list or leaf-list, a whole leaf-list,
+        // a move: the region holds every entry, so that the diff keeps
+        // their order.
+        if insert || node.kind() == SchemaNodeKind::LeafList || node.is_user_ordered() {
+            target = target.parent();
+            node = ctx.find_path(&target.schema_path()).ok()?;
+        }
+        let existing = (1..=target.segments.len())
+            .take_while(|&k| tree.find_path(&prefix(&target, k).to_string()).is_ok())
+            .count();
+        let mut region = prefix(&target, (existing + 1).min(target.segments.len()));
+        let mut region_node = ctx.find_path(&region.schema_path()).ok()?;
+        if region_node.is_user_ordered() {
+            // A new entry of a user-ordered list: the same, one up.
+            region = region.parent();
+            region_node = ctx.find_path(&region.schema_path()).ok()?;
+        }
+        if region.segments.len() < 2 || !deps.contained(&region_node) {
+            return None;
+        }
+        if !(region == target && deps.leaf_independent(&node, delete)) {
+            // The entry around the region that stands alone, if any.
+            let entry = (2..=region.segments.len()).rev().find_map(|k| {
+                let p = prefix(&region, k);
+                let n = ctx.find_path(&p.schema_path()).ok()?;
+                deps.self_contained(&n).then_some(p)
+            });
+            match entry {
+                Some(e) => self.alone.push(e),
+                None => self.wide.push(region_node),
+            }
+        }
+        self.regions.push(region);
+        Some(())
+    }
+}
+
+/// The nodes a merge of `doc` into `tree` creates or sets: each node of
+/// `doc` that `tree` lacks (its subtree comes with it), and each leaf.
+fn merge_targets(doc: &DataTree<'static>, tree: &DataTree<'static>) -> Vec<String> {
+    fn visit(node: DataNodeRef<'_, 'static>, tree: &DataTree<'static>, out: &mut Vec<String>) {
+        let path = crate::ly::node_path(&node);
+        let mut children = node
+            .children()
+            .filter(|c| !c.schema().is_list_key())
+            .peekable();
+        if tree.find_path(&path).is_err() || children.peek().is_none() {
+            out.push(path);
+            return;
+        }
+        for child in children {
+            visit(child, tree, out);
+        }
+    }
+    let mut out = Vec::new();
+    for top in doc
+        .reference()
+        .into_iter()
+        .flat_map(|t| t.inclusive_siblings())
+    {
+        visit(top, tree, &mut out);
+    }
+    out
 }
 
 /// The first `k` segments of `path`.
