@@ -74,7 +74,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// pages back at once (the request's, and those of the configuration it
 /// replaced or of the entries it wrote) instead of keeping them for its
 /// next allocations.
-fn release_freed_memory() {
+pub(crate) fn release_freed_memory() {
     // mimalloc's own C API, linked in with the allocator (the mimalloc
     // crate exposes it only behind a feature that pulls in another crate).
     extern "C" {

@@ -110,6 +110,9 @@ pub async fn run(config_file: Option<&Path>, state_dir: &Path) -> Result<()> {
     store.add_consumer(management);
     // A snapshot held here would make every commit copy running.
     drop(config);
+    // Parsing and validating the configuration left garbage on this
+    // thread (the file's text, libyang's parse): hand it back now.
+    crate::release_freed_memory();
     let metrics_task = tokio::spawn(crate::metrics::run(metrics, store.clone(), stop_rx.clone()));
     let heartbeat = tokio::spawn(crate::restart::heartbeat(
         state_dir.to_path_buf(),
