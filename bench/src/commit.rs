@@ -51,13 +51,22 @@ pub struct CommitArgs {
     pub port: u16,
 }
 
+/// The address and AS of the bench's own BGP session with ocbgpd.
+const SESSION_PEER: &str = "127.0.0.2";
+const SESSION_AS: u32 = 65001;
+
 const NEIGHBORS: &str = "/network-instances/network-instance[name=DEFAULT]/protocols\
                          /protocol[identifier=BGP][name=BGP]/bgp/neighbors";
 
 /// The configuration: `neighbors` passive neighbors on 127.100/16 and a
 /// `prefixes`-entry prefix-set their import policy matches.
 fn config(neighbors: usize, prefixes: usize, port: u16) -> String {
-    let mut n = String::new();
+    // The bench's own BGP session (see `watch_session`).
+    let mut n = format!(
+        r#"{{"neighbor-address": "{SESSION_PEER}", "config": {{"neighbor-address": "{SESSION_PEER}", "peer-as": {SESSION_AS}}},
+           "timers": {{"config": {{"hold-time": 9, "keepalive-interval": 3}}}},
+           "transport": {{"config": {{"passive-mode": true}}}}}},"#
+    );
     for i in 0..neighbors {
         let addr = format!("127.100.{}.{}", i / 250, i % 250 + 1);
         if i > 0 {
@@ -189,6 +198,57 @@ async fn netconf(
     Ok(spread(ms))
 }
 
+/// The longest wait for a message on the watched session, milliseconds.
+static SESSION_GAP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Opens a BGP session with ocbgpd (hold time 9 s).
+async fn open_session(port: u16) -> Result<crate::speaker::Session> {
+    use crate::speaker::{connect, establish, SpeakerConfig};
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stream = connect(
+        ([127, 0, 0, 1], port).into(),
+        Some(SESSION_PEER.parse()?),
+        deadline,
+    )
+    .await?;
+    let config = SpeakerConfig {
+        local_as: SESSION_AS,
+        peer_as: None,
+        router_id: None,
+        hold_time: 9,
+        extended_message: false,
+        graceful_restart: None,
+    };
+    establish(stream, &config, deadline).await
+}
+
+/// Keeps the session up until aborted, noting the longest wait between
+/// ocbgpd's messages in [`SESSION_GAP`]; an error if the session fails.
+async fn watch_session(session: crate::speaker::Session) -> Result<()> {
+    use crate::speaker::keepalives;
+    let (mut reader, mut writer, codec) = (session.reader, session.writer, session.codec);
+    let interval = crate::speaker::keepalive_interval(&session.negotiated);
+    let sending = async { keepalives(&mut writer, interval, &codec).await };
+    let reading = async {
+        let mut last = Instant::now();
+        loop {
+            let Some(frame) = reader.next().await? else {
+                bail!("ocbgpd closed the session");
+            };
+            if frame.kind() == ocbgp_engine::wire::MessageType::Notification {
+                bail!("ocbgpd sent a NOTIFICATION");
+            }
+            let gap = last.elapsed().as_millis() as u64;
+            SESSION_GAP.fetch_max(gap, std::sync::atomic::Ordering::Relaxed);
+            last = Instant::now();
+        }
+    };
+    tokio::select! {
+        r = sending => r,
+        r = reading => r,
+    }
+}
+
 /// ocbgpd running one configuration.
 struct Daemon {
     child: tokio::process::Child,
@@ -264,6 +324,8 @@ pub async fn run(args: CommitArgs) -> Result<()> {
         let start_s = started.elapsed().as_secs_f64();
         let before = usage(daemon.pid)?;
         let mut client = ocbgp_gnmi::connect(&target).await?;
+        // A BGP session kept up all along: commits must not disturb it.
+        let session = tokio::spawn(watch_session(open_session(args.port + 1).await?));
         let mut ms = Vec::new();
         for i in 0..args.sets {
             let request = description_set(&format!("bench {i}"))?;
@@ -342,6 +404,24 @@ pub async fn run(args: CommitArgs) -> Result<()> {
             result[name]["replace_s"] = json!(seconds);
             result[name]["replace_peak_rss_mb"] = json!(after.peak_rss as f64 / 1e6);
         }
+        let (up, gap) = match session.is_finished() {
+            true => match session.await {
+                Ok(Err(e)) => (false, format!("{e:#}")),
+                _ => (false, "ended".to_string()),
+            },
+            false => {
+                session.abort();
+                (true, String::new())
+            }
+        };
+        let gap_s = SESSION_GAP.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e3;
+        SESSION_GAP.store(0, std::sync::atomic::Ordering::Relaxed);
+        eprintln!(
+            "bgpbench: {name}: BGP session {} throughout; longest wait for a message from ocbgpd {gap_s:.2} s (keepalive every 3 s){gap}",
+            if up { "up" } else { "NOT up" }
+        );
+        result[name]["session_up"] = json!(up);
+        result[name]["session_longest_gap_s"] = json!(gap_s);
         let (median, p99, max) = netconf(&mut client, args.port + 2, args.sets).await?;
         eprintln!(
             "bgpbench: {name}: {} NETCONF edit-config (candidate) + commit: median {median:.2} ms, \
@@ -366,7 +446,8 @@ mod tests {
         let text = config(300, 1000, 19339);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let n = v.pointer("/openconfig-network-instance:network-instances/network-instance/0/protocols/protocol/0/bgp/neighbors/neighbor").unwrap();
-        assert_eq!(n.as_array().unwrap().len(), 300);
+        // With the bench's own session.
+        assert_eq!(n.as_array().unwrap().len(), 301);
         assert!(text.contains("127.100.1.50"));
         assert_eq!(spread(vec![3.0, 1.0, 2.0]), (2.0, 3.0, 3.0));
     }

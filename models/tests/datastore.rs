@@ -853,6 +853,14 @@ fn kill_9_loses_no_acknowledged_commit() {
     use std::process::{Command, Stdio};
     let dir = TempDir::new("kill9");
     drop(open(&dir));
+    /// Kills the committer however this test ends.
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -867,7 +875,9 @@ fn kill_9_loses_no_acknowledged_commit() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let stdout = child.stdout.take().unwrap();
+    let mut child = Killed(child);
+    let mut lines = BufReader::new(stdout).lines();
     let mut acked = 0u64;
     while acked < 300 {
         let Some(Ok(line)) = lines.next() else { break };
@@ -875,8 +885,8 @@ fn kill_9_loses_no_acknowledged_commit() {
             acked = n.parse().unwrap();
         }
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     assert!(acked >= 300, "the committer stopped early at {acked}");
     let store = open(&dir);
     let description = format!("{}/config/description", neighbor("192.0.2.2"));
@@ -905,7 +915,8 @@ fn committer() {
         .unwrap();
     let description = format!("{}/config/description", neighbor("192.0.2.2"));
     let mut out = std::io::stdout();
-    for i in 1.. {
+    // Bounded, should the test that kills it have died first.
+    for i in 1..=100_000 {
         let edit = Edit::json(Operation::Merge, &description, format!("\"commit {i}\""));
         store.edit_running(&[edit], &who()).unwrap();
         writeln!(out, "acked {i}").unwrap();
