@@ -29,6 +29,7 @@ pub enum ReloadError {
 pub fn reload(store: &Datastore, file: &Path) -> Result<CommitOutcome, ReloadError> {
     let config = crate::startup::load_file(file).map_err(ReloadError::Load)?;
     let who = Requester {
+        source: None,
         comment: Some(format!("reload of {}", file.display())),
         ..Requester::internal(Origin::File)
     };

@@ -130,9 +130,8 @@ pub(crate) async fn authenticate(
         ocbgp_models::users::login_succeeded(&user, from);
         Ok(Some(user))
     } else {
-        tracing::info!(%user, from = ?from, "gNMI authentication failed");
-        // Guessing is slow (the same delay as NETCONF's).
-        tokio::time::sleep(ocbgp_models::users::login_failed(&user, from)).await;
+        // Logged there; guessing is slow (the same delay as NETCONF's).
+        tokio::time::sleep(ocbgp_models::users::login_failed("gNMI", &user, from)).await;
         Err(Status::unauthenticated("authentication failed"))
     }
 }

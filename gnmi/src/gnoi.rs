@@ -109,7 +109,7 @@ impl Bgp for GnoiBgpService {
         let from = request.remote_addr().map(|a| a.ip());
         let user = authenticate(self.authenticator.as_ref(), request.metadata(), from).await?;
         let (address, mode) = parse(request.get_ref())?;
-        tracing::info!(peer = %address, ?mode, user = user.as_deref().unwrap_or(""), "gNOI ClearBGPNeighbor");
+        tracing::info!(peer = %address, ?mode, user = user.as_deref().unwrap_or(""), source = ?from, door = "gNOI", "gNOI ClearBGPNeighbor");
         match self.control.clear_neighbor(address, mode) {
             Ok(()) => Ok(Response::new(ClearBgpNeighborResponse {})),
             Err(e @ ClearError::UnknownNeighbor(_)) => Err(Status::not_found(e.to_string())),

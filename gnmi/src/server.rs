@@ -236,6 +236,7 @@ impl Gnmi for GnmiService {
             origin: Origin::Gnmi,
             session: self.session,
             user,
+            source: request.remote_addr().map(|a| a.ip()),
             comment: None,
         };
         let store = self.store.clone();

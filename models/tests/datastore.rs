@@ -322,12 +322,14 @@ fn candidate_locks_and_confirmed_commit() {
         origin: Origin::Netconf,
         session: a,
         user: Some("alice".into()),
+        source: None,
         comment: None,
     };
     let as_b = Requester {
         origin: Origin::Netconf,
         session: b,
         user: Some("bob".into()),
+        source: None,
         comment: None,
     };
 
@@ -937,6 +939,7 @@ fn candidate_edits_commit_like_a_set() {
         origin: Origin::Netconf,
         session,
         user: None,
+        source: None,
         comment: None,
     };
     let peer = |a: &str| format!("{}/config/peer-group", neighbor(a));
@@ -972,4 +975,43 @@ fn candidate_edits_commit_like_a_set() {
     store.commit_candidate(&nc, Confirm::No).unwrap();
     assert!(store.running().value(&peer("192.0.2.3")).is_some());
     assert!(store.running().value(&peer("192.0.2.4")).is_none());
+}
+
+/// The audit trail: each commit keeps its door, user and source address,
+/// and `/ocbgp:commit-history` shows them.
+#[test]
+fn the_commit_history_keeps_door_user_and_source() {
+    let dir = TempDir::new("audit");
+    let store = open(&dir);
+    let who = Requester {
+        origin: Origin::Netconf,
+        session: store.new_session(),
+        user: Some("alice".into()),
+        source: Some("192.0.2.200".parse().unwrap()),
+        comment: None,
+    };
+    store
+        .edit_running(&[add_neighbor("192.0.2.2")], &who)
+        .unwrap();
+    let last = store.history().pop().unwrap();
+    assert_eq!(
+        (last.origin, last.user.as_deref(), last.source),
+        (Origin::Netconf, Some("alice"), who.source)
+    );
+    let state = store.operational("/ocbgp:commit-history").unwrap();
+    let commit = format!("/ocbgp:commit-history/commit[id='{}']", last.id);
+    let leaf = |name: &str| {
+        state
+            .find_path(&format!("{commit}/{name}"))
+            .ok()
+            .and_then(|n| n.value_canonical())
+    };
+    assert_eq!(leaf("source-address").as_deref(), Some("192.0.2.200"));
+    assert_eq!(leaf("user").as_deref(), Some("alice"));
+    assert_eq!(leaf("origin").as_deref(), Some("NETCONF"));
+    // The start-up commit came from no address.
+    let first = state
+        .find_path("/ocbgp:commit-history/commit[id='1']/source-address")
+        .is_ok();
+    assert!(!first);
 }

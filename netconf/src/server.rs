@@ -348,10 +348,9 @@ impl Handler for Connection {
             tracing::info!(%user, peer = %self.peer, "NETCONF login (password)");
             Ok(Auth::Accept)
         } else {
-            tracing::info!(%user, peer = %self.peer, "NETCONF password refused");
-            // Guessing is slow (the same delay as gNMI's), on top of the
-            // SSH rejection time.
-            tokio::time::sleep(ocbgp_models::users::login_failed(user, from)).await;
+            // Logged there; guessing is slow (the same delay as gNMI's),
+            // on top of the SSH rejection time.
+            tokio::time::sleep(ocbgp_models::users::login_failed("NETCONF", user, from)).await;
             Ok(Auth::reject())
         }
     }

@@ -721,6 +721,14 @@ fn commit_history_lists_gnmi_sets_with_their_changes() {
         .map(|c| field(c, "origin").unwrap_or_default())
         .collect();
     assert_eq!(origins, ["FILE", "GNMI", "GNMI"], "history: {commits:?}");
+    // The audit trail: each Set's client address (pygnmi's, on the host).
+    for c in &commits[1..] {
+        let source = field(c, "source-address").unwrap_or_default();
+        assert!(
+            source.parse::<IpAddr>().is_ok(),
+            "source-address {source:?}: {c}"
+        );
+    }
     let ids: Vec<String> = commits.iter().filter_map(|c| field(c, "id")).collect();
     assert_eq!(ids, ["1", "2", "3"], "history: {commits:?}");
     for c in &commits {

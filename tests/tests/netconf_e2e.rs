@@ -485,6 +485,13 @@ print(r.data_xml)
     let nc = commits[2];
     assert_eq!(leaf(nc, "id").as_deref(), Some("3"), "{out}");
     assert_eq!(leaf(nc, "user").as_deref(), Some("admin"), "{out}");
+    // The audit trail: the client's address (ncclient's, on the host).
+    let source = leaf(nc, "source-address").unwrap_or_default();
+    assert!(
+        source.parse::<IpAddr>().is_ok(),
+        "source-address {source:?}: {out}"
+    );
+    assert!(leaf(commits[0], "source-address").is_none(), "{out}");
     let changes: u64 = leaf(nc, "number-of-changes")
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);

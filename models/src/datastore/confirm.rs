@@ -348,6 +348,7 @@ impl Datastore {
             origin,
             session,
             user: None,
+            source: None,
             comment: Some(format!(
                 "session {} ended before confirming its commit",
                 session.0
@@ -477,6 +478,7 @@ impl Datastore {
             origin: Origin::Timeout,
             session: SessionId::INTERNAL,
             user: None,
+            source: None,
             comment: Some("confirmed commit not confirmed in time".into()),
         };
         match self.undo_locked(&mut state, &who) {

@@ -20,6 +20,8 @@ pub struct CommitRecord {
     pub origin: Origin,
     /// Who made it, when known.
     pub user: Option<String>,
+    /// The client's address, when it came over the network.
+    pub source: Option<std::net::IpAddr>,
     /// Free text given with it.
     pub comment: Option<String>,
     /// How many nodes it changed.
@@ -60,6 +62,7 @@ impl History {
             time: event.time,
             origin: event.origin,
             user: who.user.clone(),
+            source: who.source,
             comment: who.comment.clone(),
             changes: event.changes.len(),
         };
@@ -107,6 +110,9 @@ impl History {
             leaf("origin", r.origin.as_str())?;
             if let Some(user) = r.user.as_deref().filter(|u| !u.is_empty()) {
                 leaf("user", user)?;
+            }
+            if let Some(source) = r.source {
+                leaf("source-address", &source.to_string())?;
             }
             if let Some(comment) = &r.comment {
                 leaf("comment", comment)?;

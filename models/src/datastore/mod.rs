@@ -93,6 +93,8 @@ pub struct Requester {
     pub session: SessionId,
     /// The authenticated user, when known.
     pub user: Option<String>,
+    /// The client's address, when the change came over the network.
+    pub source: Option<std::net::IpAddr>,
     /// Free text kept with the commit.
     pub comment: Option<String>,
 }
@@ -104,6 +106,7 @@ impl Requester {
             origin,
             session: SessionId::INTERNAL,
             user: None,
+            source: None,
             comment: None,
         }
     }
@@ -961,6 +964,7 @@ impl Datastore {
         result: Result<&CommitOutcome, &CommitError>,
     ) {
         let user = who.user.as_deref().unwrap_or("");
+        let source = who.source.map(|a| a.to_string()).unwrap_or_default();
         match result {
             Ok(CommitOutcome::Committed(id)) => {
                 let changes = state
@@ -973,6 +977,7 @@ impl Datastore {
                     commit = id,
                     origin = who.origin.as_str(),
                     user,
+                    source,
                     changes,
                     duration_us = start.elapsed().as_micros() as u64,
                     "commit"
@@ -987,7 +992,7 @@ impl Datastore {
             }
             Err(error) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(origin = who.origin.as_str(), user, %error, "commit refused");
+                tracing::warn!(origin = who.origin.as_str(), user, source, %error, "commit refused");
             }
         }
     }

@@ -51,6 +51,7 @@ impl RpcContext<'_> {
             origin: Origin::Netconf,
             session: self.session.id,
             user: Some(self.session.user.clone()),
+            source: self.session.source,
             comment: None,
         }
     }
