@@ -226,6 +226,67 @@ pub fn locked_out(from: Option<std::net::IpAddr>) -> bool {
         .is_some_and(|(n, at)| *n >= LOCKOUT_AFTER && at.elapsed() < FAILURE_MEMORY)
 }
 
+/// A source address locked out ([`locked_out`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lockout {
+    /// The address.
+    pub address: std::net::IpAddr,
+    /// Failed logins from it that count.
+    pub failures: u32,
+    /// When the last one was.
+    pub last: std::time::SystemTime,
+    /// When the lockout ends without another failure.
+    pub until: std::time::SystemTime,
+}
+
+/// The sources locked out now, by address.
+pub fn lockouts() -> Vec<Lockout> {
+    let guard = FAILURES.lock().unwrap_or_else(|e| e.into_inner());
+    let now = std::time::SystemTime::now();
+    let mut out: Vec<Lockout> = guard
+        .iter()
+        .flatten()
+        .filter_map(|(key, (n, at))| match key {
+            FailureKey::Source(Some(address))
+                if *n >= LOCKOUT_AFTER && at.elapsed() < FAILURE_MEMORY =>
+            {
+                let last = now - at.elapsed();
+                Some(Lockout {
+                    address: *address,
+                    failures: *n,
+                    last,
+                    until: last + FAILURE_MEMORY,
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    out.sort_by_key(|l| l.address);
+    out
+}
+
+/// Writes [`lockouts`] into `tree` as
+/// `/ocbgp:management/login-lockouts` (when a read of `path` reaches it).
+pub fn write_lockouts(tree: &mut DataTree<'static>, path: &str) -> Result<(), crate::ModelError> {
+    const ROOT: &str = "/ocbgp:management/login-lockouts";
+    if !crate::datastore::reaches(path, ROOT) {
+        return Ok(());
+    }
+    for l in lockouts() {
+        let entry = format!("{ROOT}/source[address='{}']", l.address);
+        tree.new_path(&entry, None, false)?;
+        let time = crate::datastore::date_and_time;
+        for (leaf, value) in [
+            ("failed-logins", l.failures.to_string()),
+            ("last-failure", time(l.last)),
+            ("locked-until", time(l.until)),
+        ] {
+            tree.new_path(&format!("{entry}/{leaf}"), Some(&value), false)?;
+        }
+    }
+    Ok(())
+}
+
 /// How long a locked-out attempt waits before its refusal.
 pub const LOCKED_OUT_DELAY: std::time::Duration = std::time::Duration::from_secs(8);
 
@@ -264,6 +325,14 @@ mod tests {
         }
         assert_eq!(last, std::time::Duration::from_secs(8));
         assert!(locked_out(a));
+        let listed = lockouts();
+        let mine = listed
+            .iter()
+            .find(|l| Some(l.address) == a)
+            .expect("listed");
+        assert_eq!(mine.failures, LOCKOUT_AFTER);
+        assert!(mine.until > mine.last);
+        assert!(!listed.iter().any(|l| Some(l.address) == b));
         assert!(!locked_out(b), "another source is not");
         assert!(!locked_out(None));
         login_succeeded("lockout-test-1", a);

@@ -191,5 +191,32 @@ print("RIGHT", login("s3cret pass"))
         0,
         Duration::from_secs(5),
     );
+    // The lockout is state: /ocbgp:management/login-lockouts lists the
+    // address (read from the one not locked out).
+    let state = from(
+        "127.0.0.1",
+        r#"
+m = manager.connect(host="127.0.0.1", port=830, username="admin", password="s3cret pass",
+                    hostkey_verify=False, look_for_keys=False, allow_agent=False, timeout=60)
+print(m.get(filter=("subtree", '<management xmlns="urn:ocbgp:yang:ocbgp"><login-lockouts/></management>')).data_xml)
+"#,
+    );
+    let out = python(&d, &state);
+    let lockout = out
+        .split("<source>")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no locked-out source listed: {out}"));
+    assert!(lockout.contains("<address>127.0.0.2</address>"), "{out}");
+    let failures: u32 = lockout
+        .split("<failed-logins>")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(failures >= 10, "failed-logins {failures}: {out}");
+    assert!(
+        lockout.contains("<locked-until>") && lockout.contains("<last-failure>"),
+        "{out}"
+    );
     d.crash();
 }

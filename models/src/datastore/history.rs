@@ -94,8 +94,7 @@ impl History {
         path: &str,
     ) -> Result<(), ModelError> {
         const ROOT: &str = "/ocbgp:commit-history";
-        let path = path.trim_end_matches('/');
-        if !(path.is_empty() || ROOT.starts_with(path) || path.starts_with(ROOT)) {
+        if !super::reaches(path, ROOT) {
             return Ok(());
         }
         for kept in &self.kept {

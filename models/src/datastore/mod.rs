@@ -187,6 +187,13 @@ impl Options {
     }
 }
 
+/// Whether a read of `path` reaches the subtree at `root` (one holds the
+/// other), for the state the datastore writes itself.
+pub(crate) fn reaches(path: &str, root: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    path.is_empty() || root.starts_with(path) || path.starts_with(root)
+}
+
 /// The configuration saved in a state directory (its snapshot with the
 /// journal's commits applied), read without changing anything; `None`
 /// when nothing is saved there.
@@ -431,6 +438,7 @@ impl Datastore {
         }
         mirror::mirror_config(&mut tree, running.tree())?;
         self.state().history.write_state(&mut tree, path)?;
+        crate::users::write_lockouts(&mut tree, path)?;
         Ok(tree)
     }
 
