@@ -5,11 +5,15 @@
 //! configuration weighs.
 //!
 //! A region is the node an edit names or, when that node is new, the
-//! highest node on its path that is new. An edit takes the scoped path
-//! only when everything libyang may do about it stays inside its region
-//! (see [`Deps::contained`]); the region's module and those whose rules
-//! read it are validated whole, or nothing at all when every edit only
-//! sets or removes a leaf no rule reads ([`Deps::leaf_independent`]).
+//! highest node on its path that is new (the whole list for an entry of a
+//! user-ordered one, so that the diff keeps the order). An edit takes the
+//! scoped path only when everything libyang may do about it stays inside
+//! its region (see [`Deps::contained`]). Each region is then checked as
+//! little as is exact: not at all for a leaf no rule reads
+//! ([`Deps::leaf_independent`]; its type was checked when the edit was
+//! parsed); on its own for a list entry that stands alone
+//! ([`Deps::self_contained`]); else its module and the modules whose rules
+//! read it are validated whole.
 
 use yang2::data::{Data, DataDiff, DataDiffFlags, DataNodeRef, DataTree, DataValidationFlags};
 use yang2::ffi;
