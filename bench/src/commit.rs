@@ -23,7 +23,8 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use crate::event::emit;
-use crate::measure::usage;
+use crate::measure::{mono_ns, usage};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Options of `bgpbench commit`.
 #[derive(Debug, Clone, clap::Args)]
@@ -130,6 +131,19 @@ fn spread(mut ms: Vec<f64>) -> (f64, f64, f64) {
     (at(0.5), at(0.99), ms[ms.len() - 1])
 }
 
+/// The gNMI client the bench keeps.
+type Client = ocbgp_gnmi::proto::gnmi::gnmi_client::GnmiClient<tonic::transport::Channel>;
+
+/// Sends one Set; returns how long its answer took, in milliseconds.
+async fn timed_set(client: &mut Client, request: SetRequest) -> Result<f64> {
+    let t = Instant::now();
+    client
+        .set(request)
+        .await
+        .map_err(|s| anyhow!("Set refused: {} {}", s.code(), s.message()))?;
+    Ok(t.elapsed().as_secs_f64() * 1e3)
+}
+
 /// One Set of the first neighbor's description.
 fn description_set(text: &str) -> Result<SetRequest> {
     let path = format!("{NEIGHBORS}/neighbor[neighbor-address=127.100.0.1]/config/description");
@@ -151,11 +165,7 @@ fn description_set(text: &str) -> Result<SetRequest> {
 /// Turns NETCONF on (port `port`, a user) through gNMI, then times `sets`
 /// edit-configs of the candidate, each followed by a commit, over one
 /// session: (median, p99, max) in milliseconds.
-async fn netconf(
-    gnmi: &mut ocbgp_gnmi::proto::gnmi::gnmi_client::GnmiClient<tonic::transport::Channel>,
-    port: u16,
-    sets: usize,
-) -> Result<(f64, f64, f64)> {
+async fn netconf(gnmi: &mut Client, port: u16, sets: usize) -> Result<(f64, f64, f64)> {
     use crate::nc_load::{nc_rpc, nc_session, NC_PASSWORD, NC_USER};
     let update = |path: &str, value: serde_json::Value| -> Result<Update> {
         Ok(Update {
@@ -181,9 +191,7 @@ async fn netconf(
         ],
         ..SetRequest::default()
     };
-    gnmi.set(request)
-        .await
-        .map_err(|s| anyhow!("Set refused: {} {}", s.code(), s.message()))?;
+    timed_set(gnmi, request).await?;
     let mut stream = nc_session(([127, 0, 0, 1], port).into(), NC_USER, NC_PASSWORD).await?;
     let mut ms = Vec::new();
     for i in 0..sets {
@@ -199,7 +207,17 @@ async fn netconf(
 }
 
 /// The longest wait for a message on the watched session, milliseconds.
-static SESSION_GAP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static SESSION_GAP: AtomicU64 = AtomicU64::new(0);
+/// When the watched session's last message came (or it was established),
+/// [`mono_ns`] nanoseconds.
+static SESSION_LAST: AtomicU64 = AtomicU64::new(0);
+
+/// The longest wait for a message so far, counting the current one, in
+/// seconds; starts over.
+fn session_gap() -> f64 {
+    let since = mono_ns().saturating_sub(SESSION_LAST.load(Ordering::Relaxed)) / 1_000_000;
+    SESSION_GAP.swap(0, Ordering::Relaxed).max(since) as f64 / 1e3
+}
 
 /// Opens a BGP session with ocbgpd (hold time 9 s).
 async fn open_session(port: u16) -> Result<crate::speaker::Session> {
@@ -230,7 +248,7 @@ async fn watch_session(session: crate::speaker::Session) -> Result<()> {
     let interval = crate::speaker::keepalive_interval(&session.negotiated);
     let sending = async { keepalives(&mut writer, interval, &codec).await };
     let reading = async {
-        let mut last = Instant::now();
+        SESSION_LAST.store(mono_ns(), Ordering::Relaxed);
         loop {
             let Some(frame) = reader.next().await? else {
                 bail!("ocbgpd closed the session");
@@ -238,9 +256,9 @@ async fn watch_session(session: crate::speaker::Session) -> Result<()> {
             if frame.kind() == ocbgp_engine::wire::MessageType::Notification {
                 bail!("ocbgpd sent a NOTIFICATION");
             }
-            let gap = last.elapsed().as_millis() as u64;
-            SESSION_GAP.fetch_max(gap, std::sync::atomic::Ordering::Relaxed);
-            last = Instant::now();
+            let now = mono_ns();
+            let gap = now.saturating_sub(SESSION_LAST.swap(now, Ordering::Relaxed)) / 1_000_000;
+            SESSION_GAP.fetch_max(gap, Ordering::Relaxed);
         }
     };
     tokio::select! {
@@ -329,12 +347,7 @@ pub async fn run(args: CommitArgs) -> Result<()> {
         let mut ms = Vec::new();
         for i in 0..args.sets {
             let request = description_set(&format!("bench {i}"))?;
-            let t = Instant::now();
-            client
-                .set(request)
-                .await
-                .map_err(|s| anyhow!("Set refused: {} {}", s.code(), s.message()))?;
-            ms.push(t.elapsed().as_secs_f64() * 1e3);
+            ms.push(timed_set(&mut client, request).await?);
         }
         let (median, p99, max) = spread(ms);
         eprintln!(
@@ -356,12 +369,7 @@ pub async fn run(args: CommitArgs) -> Result<()> {
                 tokio::time::sleep_until(next).await;
                 next += period;
                 let request = description_set(&format!("load {}", ms.len()))?;
-                let t = Instant::now();
-                client
-                    .set(request)
-                    .await
-                    .map_err(|s| anyhow!("Set refused: {} {}", s.code(), s.message()))?;
-                ms.push(t.elapsed().as_secs_f64() * 1e3);
+                ms.push(timed_set(&mut client, request).await?);
             }
             let count = ms.len();
             let (median, p99, max) = spread(ms);
@@ -389,12 +397,7 @@ pub async fn run(args: CommitArgs) -> Result<()> {
                 }],
                 ..SetRequest::default()
             };
-            let t = Instant::now();
-            client
-                .set(request)
-                .await
-                .map_err(|s| anyhow!("Set refused: {} {}", s.code(), s.message()))?;
-            let seconds = t.elapsed().as_secs_f64();
+            let seconds = timed_set(&mut client, request).await? / 1e3;
             let after = usage(daemon.pid)?;
             eprintln!(
                 "bgpbench: {name}: replace of the whole configuration: {seconds:.2} s; \
@@ -414,8 +417,7 @@ pub async fn run(args: CommitArgs) -> Result<()> {
                 (true, String::new())
             }
         };
-        let gap_s = SESSION_GAP.load(std::sync::atomic::Ordering::Relaxed) as f64 / 1e3;
-        SESSION_GAP.store(0, std::sync::atomic::Ordering::Relaxed);
+        let gap_s = session_gap();
         eprintln!(
             "bgpbench: {name}: BGP session {} throughout; longest wait for a message from ocbgpd {gap_s:.2} s (keepalive every 3 s){gap}",
             if up { "up" } else { "NOT up" }
