@@ -346,4 +346,50 @@ mod tests {
         // Another snapshot's journal is not this one's.
         assert!(records(&j, b"{ }").is_none());
     }
+
+    /// Arbitrary bytes after a good header: no panic, and only records
+    /// whose CRC holds come out.
+    #[test]
+    fn records_survive_garbage() {
+        let snapshot = b"{}";
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..20_000 {
+            let mut j = header(snapshot);
+            if round % 3 == 0 {
+                j.extend(record(1, b"ok"));
+            }
+            let len = (next() % 64) as usize;
+            j.extend((0..len).map(|_| next() as u8));
+            if round % 5 == 0 {
+                // A length field claiming almost 4 GiB.
+                j.extend([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+            }
+            let (found, _) = records(&j, snapshot).unwrap();
+            for (_, payload) in found {
+                assert!(payload.len() < j.len());
+            }
+        }
+    }
+
+    /// A payload whose CRC holds but whose diff does not parse or apply
+    /// is an error, not a panic.
+    #[test]
+    fn a_bad_payload_is_an_error() {
+        let mut tree = DataTree::new(schema::context());
+        for payload in [
+            &b""[..],
+            b"{",
+            b"{\"openconfig-network-instance:network-instances\": 5}",
+            b"{}\n/no/such/node",
+            b"\xff\xfe",
+        ] {
+            assert!(apply(&mut tree, payload).is_err(), "{payload:?}");
+        }
+    }
 }
