@@ -19,6 +19,7 @@ fn entry(v: &Value) -> Value {
         "time": s("time"),
         "origin": s("origin"),
         "user": s("user"),
+        "source": s("source-address"),
         "comment": s("comment"),
         "changes": number(member(v, "number-of-changes")),
     })
@@ -36,7 +37,9 @@ pub async fn history(conn: &mut Conn, json: bool) -> anyhow::Result<()> {
         print_json(&Value::Array(commits));
         return Ok(());
     }
-    let mut t = Table::new(&["ID", "TIME", "ORIGIN", "USER", "CHANGES", "COMMENT"]);
+    let mut t = Table::new(&[
+        "ID", "TIME", "ORIGIN", "USER", "SOURCE", "CHANGES", "COMMENT",
+    ]);
     let text = |v: &Value| match v {
         Value::Null => "-".to_string(),
         Value::String(s) => s.clone(),
@@ -44,10 +47,12 @@ pub async fn history(conn: &mut Conn, json: bool) -> anyhow::Result<()> {
     };
     for c in &commits {
         t.row(
-            ["id", "time", "origin", "user", "changes", "comment"]
-                .iter()
-                .map(|k| text(&c[*k]))
-                .collect(),
+            [
+                "id", "time", "origin", "user", "source", "changes", "comment",
+            ]
+            .iter()
+            .map(|k| text(&c[*k]))
+            .collect(),
         );
     }
     t.print();

@@ -755,11 +755,23 @@ fn commit_history_and_rollback() {
         rows.iter().all(|r| r["time"].as_str().is_some()),
         "{history}"
     );
+    // The audit trail: the CLI's own address for its Sets, none for the
+    // file.
+    assert!(rows[0]["source"].is_null(), "{history}");
+    assert!(
+        rows[1..].iter().all(|r| r["source"]
+            .as_str()
+            .is_some_and(|s| s.parse::<std::net::IpAddr>().is_ok())),
+        "{history}"
+    );
     let (ok, table, err) = ocbgp(&d, &["commit", "history"]);
     assert!(ok, "commit history: {err}");
     let lines: Vec<&str> = table.lines().collect();
     assert!(
-        lines[0].contains("ID") && lines[0].contains("ORIGIN") && lines[0].contains("CHANGES"),
+        lines[0].contains("ID")
+            && lines[0].contains("ORIGIN")
+            && lines[0].contains("SOURCE")
+            && lines[0].contains("CHANGES"),
         "{table}"
     );
     assert_eq!(lines.len(), 5, "{table}");
