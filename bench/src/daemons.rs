@@ -31,11 +31,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
-use crate::netns::{sink_addr, DAEMON_ADDR, INJECTOR_ADDR};
+use crate::netns::{injector_addr, sink_addr, DAEMON_ADDR};
 
 /// The daemon's AS.
 pub const DAEMON_AS: u32 = 65000;
-/// The injector's AS.
+/// The (first) injector's AS; injector i is in this plus i.
 pub const INJECTOR_AS: u32 = 65001;
 /// The first sink's AS; sink i is in this plus i.
 pub const FIRST_SINK_AS: u32 = 65100;
@@ -58,28 +58,36 @@ pub enum Daemon {
 pub struct Topology {
     /// The daemon's address, also its router id.
     pub daemon: Ipv4Addr,
-    /// The injector's address.
+    /// The (first) injector's address.
     pub injector: Ipv4Addr,
+    /// Every injector's address and AS, the first one's first.
+    pub injectors: Vec<(Ipv4Addr, u32)>,
     /// The sinks' addresses and AS numbers.
     pub sinks: Vec<(Ipv4Addr, u32)>,
 }
 
 impl Topology {
-    /// The benchmark's topology with `sinks` sinks.
-    pub fn new(sinks: usize) -> Self {
+    /// The benchmark's topology with `injectors` injectors and `sinks`
+    /// sinks.
+    pub fn with_injectors(injectors: usize, sinks: usize) -> Self {
         Topology {
             daemon: DAEMON_ADDR,
-            injector: INJECTOR_ADDR,
+            injector: injector_addr(0),
+            injectors: (0..injectors.max(1))
+                .map(|i| (injector_addr(i), INJECTOR_AS + i as u32))
+                .collect(),
             sinks: (0..sinks)
                 .map(|i| (sink_addr(i), FIRST_SINK_AS + i as u32))
                 .collect(),
         }
     }
 
-    /// Every neighbor of the daemon: the injector first, then the sinks.
+    /// Every neighbor of the daemon: the injectors first, then the sinks.
     pub fn neighbors(&self) -> Vec<(Ipv4Addr, u32)> {
-        std::iter::once((self.injector, INJECTOR_AS))
-            .chain(self.sinks.iter().copied())
+        self.injectors
+            .iter()
+            .chain(self.sinks.iter())
+            .copied()
             .collect()
     }
 }
@@ -348,11 +356,12 @@ pub fn bird_config(t: &Topology) -> String {
     out.push_str(
         "# Makes 192.0.2.0/24 directly connected, so the injector's next hop resolves.\nprotocol device {\n}\n",
     );
+    let injectors = t.injectors.len();
     for (i, (addr, asn)) in t.neighbors().into_iter().enumerate() {
-        let name = if i == 0 {
-            "injector".to_owned()
-        } else {
-            format!("sink{}", i - 1)
+        let name = match i {
+            0 if injectors == 1 => "injector".to_owned(),
+            i if i < injectors => format!("injector{i}"),
+            i => format!("sink{}", i - injectors),
         };
         let _ = write!(
             out,
@@ -453,9 +462,10 @@ mod tests {
 
     #[test]
     fn every_config_names_every_neighbor() {
-        let t = Topology::new(10);
-        assert_eq!(t.neighbors().len(), 11);
+        let t = Topology::with_injectors(3, 10);
+        assert_eq!(t.neighbors().len(), 13);
         assert_eq!(t.sinks[9], (Ipv4Addr::new(192, 0, 2, 19), 65109));
+        assert_eq!(t.injectors[2], (Ipv4Addr::new(192, 0, 2, 4), 65003));
         let bird = bird_config(&t);
         let frr = frr_config(&t);
         let gobgp = gobgpd_config(&t);

@@ -21,6 +21,12 @@
 //!
 //! The random numbers come from [`SplitMix64`], so a table depends only on
 //! its [`TableSpec`].
+//!
+//! Several injectors ([`Table::for_injector`]) announce the same prefixes,
+//! each with attribute sets of its own, and for each prefix one of them,
+//! its [`winner`], has the strictly shortest AS_PATH (the others prepend
+//! their AS), so every daemon selects the same best path and a sink can
+//! tell when it holds the final one.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -89,6 +95,10 @@ pub struct TableSpec {
     /// The AS every path starts with: the injector's, as an eBGP peer
     /// prepends its own.
     pub first_as: u32,
+    /// Which view of the prefixes: 0 draws the attribute sets and their
+    /// assignment from the seed as the prefixes are; another injector's
+    /// view (its index) draws them from a stream of its own.
+    pub variant: u64,
 }
 
 impl TableSpec {
@@ -100,8 +110,23 @@ impl TableSpec {
             attr_sets: default_attr_sets(prefixes),
             seed,
             first_as,
+            variant: 0,
         }
     }
+}
+
+/// Times a losing injector puts its AS in front of its path: one more than
+/// the difference between the longest and the shortest generated path.
+const LOSER_PREPENDS: usize = 6;
+
+/// The injector (of `injectors`) whose path to `prefix` is the best.
+pub fn winner(seed: u64, prefix: Ipv4Net, injectors: usize) -> usize {
+    if injectors <= 1 {
+        return 0;
+    }
+    let key = (u64::from(u32::from(prefix.network())) << 8) | u64::from(prefix.prefix_len());
+    let mut rng = SplitMix64::new(seed ^ key.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    (rng.next_u64() % injectors as u64) as usize
 }
 
 /// The default number of attribute sets for a table: 3/20 of the prefixes
@@ -133,6 +158,9 @@ impl Table {
         );
         let mut rng = SplitMix64::new(spec.seed);
         let prefixes = generate_prefixes(spec.prefixes, &mut rng);
+        if spec.variant != 0 {
+            rng = SplitMix64::new(spec.seed ^ spec.variant.wrapping_mul(0xd1b5_4a32_d192_ed03));
+        }
         let set_count = spec.attr_sets.clamp(1, spec.prefixes.max(1));
         let sets = generate_sets(set_count, spec.first_as, &mut rng);
         let set_of = assign_sets(prefixes.len(), sets.len(), &mut rng);
@@ -141,6 +169,37 @@ impl Table {
             sets,
             set_of,
         }
+    }
+
+    /// What injector `index` of `injectors` announces: the prefixes of
+    /// `spec`, with attribute sets of its own (first AS `spec.first_as`),
+    /// and its AS prepended [`LOSER_PREPENDS`] more times on the paths to
+    /// the prefixes it is not the [`winner`] of.
+    pub fn for_injector(spec: &TableSpec, index: usize, injectors: usize) -> Table {
+        let mut table = Table::generate(&TableSpec {
+            variant: index as u64,
+            ..*spec
+        });
+        if injectors <= 1 {
+            return table;
+        }
+        // Set s becomes 2s (winning paths) and 2s + 1 (losing ones).
+        let mut sets = Vec::with_capacity(table.sets.len() * 2);
+        for set in &table.sets {
+            let mut loser = set.clone();
+            if let Some(path) = loser.as_path.as_mut().and_then(|p| p.segments.first_mut()) {
+                path.asns
+                    .splice(0..0, std::iter::repeat_n(spec.first_as, LOSER_PREPENDS));
+            }
+            sets.push(set.clone());
+            sets.push(loser);
+        }
+        for (prefix, set) in table.prefixes.iter().zip(table.set_of.iter_mut()) {
+            let lost = winner(spec.seed, *prefix, injectors) != index;
+            *set = *set * 2 + u32::from(lost);
+        }
+        table.sets = sets;
+        table
     }
 
     /// The prefixes of each attribute set, set by set, in announcement
@@ -364,11 +423,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_prefix_has_one_strictly_shortest_path() {
+        let spec = TableSpec::new(5_000, 3, 65001);
+        let views: Vec<Table> = (0..3)
+            .map(|i| {
+                let first_as = 65001 + i as u32;
+                Table::for_injector(&TableSpec { first_as, ..spec }, i, 3)
+            })
+            .collect();
+        let mut wins = [0usize; 3];
+        for (n, prefix) in views[0].prefixes.iter().enumerate() {
+            let lengths: Vec<usize> = views
+                .iter()
+                .map(|v| {
+                    assert_eq!(v.prefixes[n], *prefix);
+                    let set = &v.sets[v.set_of[n] as usize];
+                    set.as_path.as_ref().map_or(0, |p| p.length())
+                })
+                .collect();
+            let w = winner(spec.seed, *prefix, 3);
+            wins[w] += 1;
+            for (i, len) in lengths.iter().enumerate() {
+                assert!(
+                    i == w || *len > lengths[w],
+                    "{prefix}: {lengths:?}, winner {w}"
+                );
+            }
+        }
+        // Every injector wins about a third.
+        assert!(wins.iter().all(|&w| w > 1_400), "{wins:?}");
+        // One injector: the table as generated.
+        assert_eq!(Table::for_injector(&spec, 0, 1), Table::generate(&spec));
+    }
+
+    #[test]
     fn same_seed_same_table_other_seed_other_table() {
         let spec = TableSpec::new(20_000, 7, 65001);
         let a = Table::generate(&spec);
         assert_eq!(a, Table::generate(&spec));
         let b = Table::generate(&TableSpec { seed: 8, ..spec });
+        let other_view = Table::generate(&TableSpec { variant: 1, ..spec });
+        assert_eq!(other_view.prefixes, Table::generate(&spec).prefixes);
+        assert_ne!(other_view.sets, Table::generate(&spec).sets);
         assert_ne!(a.prefixes, b.prefixes);
     }
 

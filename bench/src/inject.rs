@@ -59,6 +59,13 @@ pub struct InjectArgs {
     /// Seed of the generated table.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Number of injectors announcing the same prefixes (each with paths
+    /// of its own, the best path of each prefix from one of them).
+    #[arg(long, default_value_t = 1)]
+    pub injectors: usize,
+    /// This injector's index among --injectors (0 first).
+    #[arg(long, default_value_t = 0)]
+    pub index: usize,
     /// Proposed hold time, seconds.
     #[arg(long, default_value_t = 180)]
     pub hold_time: u16,
@@ -161,7 +168,10 @@ pub async fn run(args: InjectArgs) -> Result<()> {
         spec.attr_sets = sets;
     }
     let started = StdInstant::now();
-    let table = Table::generate(&spec);
+    if args.index >= args.injectors {
+        bail!("--index must be below --injectors");
+    }
+    let table = Table::for_injector(&spec, args.index, args.injectors);
     // The codec settings of a session that negotiates what we offer.
     let expected_codec = CodecConfig {
         four_octet_as: true,

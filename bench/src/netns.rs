@@ -24,12 +24,19 @@ pub const PREFIX: &str = "bgb-";
 pub const DAEMON_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 /// The injector's address, also the NEXT_HOP of every injected route.
 pub const INJECTOR_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+/// Injectors at most: they take the addresses up to the first sink's.
+pub const MAX_INJECTORS: usize = 8;
 /// The first sink's address; sink i has this plus i.
 pub const FIRST_SINK_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 /// The most sinks the subnet has addresses for (192.0.2.10 to .249).
 pub const MAX_SINKS: usize = 240;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Injector `i`'s address (the first is [`INJECTOR_ADDR`]).
+pub fn injector_addr(i: usize) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(INJECTOR_ADDR) + i as u32)
+}
 
 /// Sink `i`'s address.
 pub fn sink_addr(i: usize) -> Ipv4Addr {
@@ -65,10 +72,14 @@ pub struct Lab {
 
 impl Lab {
     /// Creates both namespaces, the link and the addresses of the daemon,
-    /// the injector and `sinks` sinks. On error, removes what it made.
-    pub fn create(sinks: usize) -> Result<Lab> {
+    /// `injectors` injectors and `sinks` sinks. On error, removes what it
+    /// made.
+    pub fn create(injectors: usize, sinks: usize) -> Result<Lab> {
         if sinks > MAX_SINKS {
             bail!("at most {MAX_SINKS} sinks");
+        }
+        if !(1..=MAX_INJECTORS).contains(&injectors) {
+            bail!("1 to {MAX_INJECTORS} injectors");
         }
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let base = format!("{PREFIX}{}-{n}", std::process::id());
@@ -84,12 +95,12 @@ impl Lab {
             lab.removed = true;
             return Err(e);
         }
-        lab.configure(sinks)?;
+        lab.configure(injectors, sinks)?;
         Ok(lab)
     }
 
     /// Creates the veth pair and sets the addresses.
-    fn configure(&self, sinks: usize) -> Result<()> {
+    fn configure(&self, injectors: usize, sinks: usize) -> Result<()> {
         let (d, p) = (self.daemon_ns.as_str(), self.peers_ns.as_str());
         ip(&[
             "link", "add", "eth0", "netns", d, "type", "veth", "peer", "name", "eth0", "netns", p,
@@ -106,15 +117,17 @@ impl Lab {
             "dev",
             "eth0",
         ])?;
-        ip(&[
-            "-n",
-            p,
-            "addr",
-            "add",
-            &format!("{INJECTOR_ADDR}/24"),
-            "dev",
-            "eth0",
-        ])?;
+        for i in 0..injectors {
+            ip(&[
+                "-n",
+                p,
+                "addr",
+                "add",
+                &format!("{}/24", injector_addr(i)),
+                "dev",
+                "eth0",
+            ])?;
+        }
         for i in 0..sinks {
             ip(&[
                 "-n",
@@ -213,6 +226,7 @@ mod tests {
     fn addresses_stay_in_the_documentation_subnet() {
         assert_eq!(sink_addr(0), FIRST_SINK_ADDR);
         assert_eq!(sink_addr(MAX_SINKS - 1), Ipv4Addr::new(192, 0, 2, 249));
+        assert!(injector_addr(MAX_INJECTORS - 1) < FIRST_SINK_ADDR);
         for addr in [DAEMON_ADDR, INJECTOR_ADDR, sink_addr(MAX_SINKS - 1)] {
             assert_eq!(addr.octets()[..3], [192, 0, 2]);
         }

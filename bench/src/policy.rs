@@ -71,6 +71,7 @@ impl PolicyTable {
             attr_sets: 1,
             seed,
             first_as: 65001,
+            variant: 0,
         };
         Ok(Self::from_prefixes(&Table::generate(&spec).prefixes))
     }
@@ -409,6 +410,7 @@ mod tests {
             attr_sets: 1,
             seed: 1,
             first_as: 65001,
+            variant: 0,
         };
         let table = Table::generate(&spec);
         let pt = PolicyTable::from_prefixes(&table.prefixes);

@@ -351,7 +351,7 @@ mod tests {
 
     #[test]
     fn the_policy_goes_on_the_injector() {
-        let t = crate::daemons::Topology::new(1);
+        let t = crate::daemons::Topology::with_injectors(1, 1);
         let mut c = crate::daemons::ocbgpd_config(&t);
         apply(&mut c, t.injector, true).unwrap();
         let s = c.to_string();

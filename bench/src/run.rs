@@ -39,7 +39,7 @@ use crate::daemons::{Daemon, Topology, DAEMON_AS, FIRST_SINK_AS, INJECTOR_AS};
 use crate::event::{emit, parse};
 use crate::gen::MAX_PREFIXES;
 use crate::measure::{self, seconds_between, RssSampler};
-use crate::netns::{self, Lab, DAEMON_ADDR, FIRST_SINK_ADDR, INJECTOR_ADDR, MAX_SINKS};
+use crate::netns::{self, injector_addr, Lab, DAEMON_ADDR, FIRST_SINK_ADDR, MAX_SINKS};
 
 /// Options of `bgpbench run`.
 #[derive(Debug, Clone, clap::Args)]
@@ -50,6 +50,12 @@ pub struct RunArgs {
     /// Number of sinks the daemon re-advertises the table to.
     #[arg(long, default_value_t = 1)]
     pub sinks: usize,
+    /// Number of injectors (1 to 8), each sending the same prefixes with
+    /// attribute sets of its own, as transit providers or route-server
+    /// members do; for each prefix one injector's AS_PATH is the shortest,
+    /// and a sink is complete once every prefix it holds has that path.
+    #[arg(long, default_value_t = 1)]
+    pub injectors: usize,
     /// Number of prefixes in the table.
     #[arg(long, default_value_t = 1_000_000)]
     pub prefixes: usize,
@@ -243,7 +249,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         measure::mono_ns()
     ));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut lab = Lab::create(args.sinks)?;
+    let mut lab = Lab::create(args.injectors, args.sinks)?;
     let mut procs: Vec<Proc> = Vec::new();
     let outcome = scenario(&args, &lab, &dir, &mut procs).await;
     for proc in procs.iter_mut().rev() {
@@ -292,6 +298,7 @@ fn report(args: &RunArgs, o: &Outcome) {
         "event": "result",
         "daemon": args.daemon.name(),
         "sinks": args.sinks,
+        "injectors": args.injectors,
         "prefixes": args.prefixes,
         "seed": args.seed,
         "status": o.status,
@@ -325,6 +332,9 @@ fn report(args: &RunArgs, o: &Outcome) {
 /// "rpki N reject-invalid" or "" for the plain full table.
 fn mode(args: &RunArgs) -> String {
     let mut parts = Vec::new();
+    if args.injectors > 1 {
+        parts.push(format!("{} injectors", args.injectors));
+    }
     if args.fib {
         parts.push("fib".to_owned());
     }
@@ -359,7 +369,16 @@ pub fn today() -> String {
 /// Steps 2 to 5; the processes it starts go in `procs` so that the caller
 /// stops them whatever happens.
 async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) -> Result<Outcome> {
-    let topology = Topology::new(args.sinks);
+    if args.injectors > 1
+        && (args.policy
+            || args.rpki_vrps.is_some()
+            || args.restart_daemon.is_some()
+            || args.nc.any()
+            || args.gnmi.gnmi_subscribers > 0)
+    {
+        bail!("--injectors above 1 goes with none of --policy, --rpki-vrps, --restart-daemon, --netconf-get, --mrt-dump, --bmp, --gnmi-subscribers");
+    }
+    let topology = Topology::with_injectors(args.injectors, args.sinks);
     let binary = args
         .binary
         .clone()
@@ -569,6 +588,11 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         "--expect",
         &expect.to_string(),
     ]);
+    if args.injectors > 1 {
+        sinks.args(["--injectors", &args.injectors.to_string()]);
+        sinks.args(["--seed", &args.seed.to_string()]);
+        sinks.args(["--injector-as", &INJECTOR_AS.to_string()]);
+    }
     sinks.args([
         "--connect-timeout",
         &args.setup_timeout.to_string(),
@@ -641,37 +665,42 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         );
     }
 
-    let mut inject = Lab::command(&lab.peers_ns, &me);
-    inject.args([
-        "inject",
-        "--peer",
-        &DAEMON_ADDR.to_string(),
-        "--local",
-        &INJECTOR_ADDR.to_string(),
-    ]);
-    inject.args([
-        "--local-as",
-        &INJECTOR_AS.to_string(),
-        "--peer-as",
-        &DAEMON_AS.to_string(),
-    ]);
-    inject.args([
-        "--router-id",
-        &INJECTOR_ADDR.to_string(),
-        "--next-hop",
-        &INJECTOR_ADDR.to_string(),
-    ]);
-    inject.args([
-        "--prefixes",
-        &args.prefixes.to_string(),
-        "--seed",
-        &args.seed.to_string(),
-    ]);
-    inject.args(["--connect-timeout", &args.setup_timeout.to_string()]);
-    if args.restart_daemon.is_some() {
-        inject.args(["--graceful-restart", &graceful_restart]);
+    for i in 0..args.injectors {
+        let (addr, asn) = (injector_addr(i).to_string(), INJECTOR_AS + i as u32);
+        let mut inject = Lab::command(&lab.peers_ns, &me);
+        inject.args([
+            "inject",
+            "--peer",
+            &DAEMON_ADDR.to_string(),
+            "--local",
+            &addr,
+        ]);
+        inject.args([
+            "--local-as",
+            &asn.to_string(),
+            "--peer-as",
+            &DAEMON_AS.to_string(),
+        ]);
+        inject.args(["--router-id", &addr, "--next-hop", &addr]);
+        inject.args([
+            "--prefixes",
+            &args.prefixes.to_string(),
+            "--seed",
+            &args.seed.to_string(),
+        ]);
+        inject.args([
+            "--injectors",
+            &args.injectors.to_string(),
+            "--index",
+            &i.to_string(),
+        ]);
+        inject.args(["--connect-timeout", &args.setup_timeout.to_string()]);
+        if args.restart_daemon.is_some() {
+            inject.args(["--graceful-restart", &graceful_restart]);
+        }
+        procs.push(Proc::spawn("inject", inject, dir, Some(tx.clone()))?);
     }
-    procs.push(Proc::spawn("inject", inject, dir, Some(tx))?);
+    drop(tx);
 
     let mut dump_during: Option<tokio::task::JoinHandle<Result<Value>>> = None;
     let mut outcome = Outcome {
@@ -712,7 +741,8 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
             Err(e) => break Err(e),
         };
         match (who.as_str(), event["event"].as_str()) {
-            ("inject", Some("first_update")) => {
+            // With several injectors: from the first one's first UPDATE.
+            ("inject", Some("first_update")) if first_ns.is_none() => {
                 let t0 = event["t_ns"]
                     .as_u64()
                     .ok_or_else(|| anyhow!("first_update without t_ns"))?;
@@ -731,8 +761,14 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
                 }
             }
             ("inject", Some("sent")) => {
-                outcome.inject_seconds = event["seconds"].as_f64();
-                outcome.updates_sent = event["updates"].as_u64();
+                // The last injector's time, and every injector's UPDATEs.
+                outcome.inject_seconds = match (outcome.inject_seconds, event["seconds"].as_f64()) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                outcome.updates_sent = Some(
+                    outcome.updates_sent.unwrap_or(0) + event["updates"].as_u64().unwrap_or(0),
+                );
                 eprintln!(
                     "bgpbench: injector finished sending in {:.2} s",
                     event["seconds"].as_f64().unwrap_or(0.0)

@@ -64,6 +64,18 @@ pub struct SinkArgs {
     /// Prefixes each sink must hold to be complete.
     #[arg(long)]
     pub expect: Option<usize>,
+    /// The number of injectors sending the table: above 1, a sink holds a
+    /// prefix only while the daemon's route to it is the one of the
+    /// prefix's winning injector (see `bgpbench inject --injectors`).
+    #[arg(long, default_value_t = 1)]
+    pub injectors: usize,
+    /// With --injectors: the seed of the injectors' table.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// With --injectors: the first injector's AS (injector i is in this
+    /// AS plus i).
+    #[arg(long, default_value_t = 65001)]
+    pub injector_as: u32,
     /// Proposed hold time, seconds.
     #[arg(long, default_value_t = 180)]
     pub hold_time: u16,
@@ -279,8 +291,18 @@ fn walk_prefixes(field: &[u8], mut f: impl FnMut(u32, u8)) -> Result<()> {
     Ok(())
 }
 
-/// Whether a path attribute field holds MP_REACH_NLRI or MP_UNREACH_NLRI.
-fn has_mp_attribute(mut attrs: &[u8]) -> Result<bool> {
+/// What a sink looks for in a path attribute field.
+#[derive(Debug, Default)]
+struct Scan<'a> {
+    /// It holds MP_REACH_NLRI or MP_UNREACH_NLRI.
+    mp: bool,
+    /// The AS_PATH attribute's value.
+    as_path: Option<&'a [u8]>,
+}
+
+/// Walks a path attribute field.
+fn scan_attributes(mut attrs: &[u8]) -> Result<Scan<'_>> {
+    let mut scan = Scan::default();
     while !attrs.is_empty() {
         let (flags, code) = match attrs {
             [flags, code, ..] => (*flags, *code),
@@ -301,20 +323,81 @@ fn has_mp_attribute(mut attrs: &[u8]) -> Result<bool> {
                 ),
             )
         };
-        if code == 14 || code == 15 {
-            return Ok(true);
-        }
-        attrs = attrs
-            .get(header + len..)
+        let value = attrs
+            .get(header..header + len)
             .ok_or_else(|| anyhow!("attribute overruns the field"))?;
+        match code {
+            2 => scan.as_path = Some(value),
+            14 | 15 => scan.mp = true,
+            _ => {}
+        }
+        attrs = &attrs[header + len..];
     }
-    Ok(false)
+    Ok(scan)
+}
+
+/// With several injectors: which path of each prefix the daemon must end
+/// up sending, the one of its [`winner`](crate::gen::winner). A sink then
+/// holds a prefix only while the daemon's route to it is that one.
+#[derive(Debug, Clone, Copy)]
+pub struct Winners {
+    /// Seed of the injectors' table.
+    pub seed: u64,
+    /// Number of injectors.
+    pub injectors: usize,
+    /// The first injector's AS; injector i is in this plus i.
+    pub first_as: u32,
+}
+
+impl Winners {
+    /// The injector a route came from: the first of their ASes in its
+    /// AS_PATH (`as4`: 4-octet AS numbers on the session).
+    fn injector_of(&self, as_path: &[u8], as4: bool) -> Option<usize> {
+        let width = if as4 { 4 } else { 2 };
+        let mut rest = as_path;
+        while let [_kind, count, tail @ ..] = rest {
+            let n = usize::from(*count) * width;
+            let asns = tail.get(..n)?;
+            for asn in asns.chunks_exact(width) {
+                let asn = match *asn {
+                    [a, b, c, d] => u32::from_be_bytes([a, b, c, d]),
+                    [a, b] => u32::from(u16::from_be_bytes([a, b])),
+                    _ => return None,
+                };
+                let i = asn.wrapping_sub(self.first_as) as usize;
+                if i < self.injectors {
+                    return Some(i);
+                }
+            }
+            rest = &tail[n..];
+        }
+        None
+    }
+
+    /// Whether a route to `addr/len` from `injector` is the final one.
+    fn is_final(&self, addr: u32, len: u8, injector: Option<usize>) -> bool {
+        let Ok(net) = ipnet::Ipv4Net::new(Ipv4Addr::from(addr), len) else {
+            return false;
+        };
+        injector == Some(crate::gen::winner(self.seed, net, self.injectors))
+    }
 }
 
 /// Applies one UPDATE body (the octets after the header) to `set`:
 /// withdrawn prefixes leave it, announced ones join it. IPv4 unicast only;
 /// other families are ignored.
 pub fn apply_update(body: &[u8], set: &mut impl Prefixes, codec: &CodecConfig) -> Result<Applied> {
+    apply_update_judged(body, set, codec, None)
+}
+
+/// [`apply_update`]; with `winners`, an announced prefix joins the set
+/// only if its route is the final one, and leaves it otherwise.
+pub fn apply_update_judged(
+    body: &[u8],
+    set: &mut impl Prefixes,
+    codec: &CodecConfig,
+    winners: Option<&Winners>,
+) -> Result<Applied> {
     if body == [0, 0, 0, 0] {
         return Ok(Applied {
             withdrawn: 0,
@@ -336,22 +419,35 @@ pub fn apply_update(body: &[u8], set: &mut impl Prefixes, codec: &CodecConfig) -
     let attrs = body
         .get(attrs_at + 2..attrs_at + 2 + attrs_len)
         .ok_or_else(|| anyhow!("attributes overrun"))?;
-    if has_mp_attribute(attrs)? {
-        return apply_decoded(body, set, codec);
+    let scan = scan_attributes(attrs)?;
+    if scan.mp {
+        return apply_decoded(body, set, codec, winners);
     }
     let mut applied = Applied::default();
     walk_prefixes(withdrawn, |addr, len| {
         applied.withdrawn += 1;
         set.remove(addr, len);
     })?;
-    walk_prefixes(&body[attrs_at + 2 + attrs_len..], |addr, len| {
-        set.insert(addr, len);
+    let from = winners.map(|w| {
+        let from = scan
+            .as_path
+            .and_then(|p| w.injector_of(p, codec.four_octet_as));
+        (w, from)
+    });
+    walk_prefixes(&body[attrs_at + 2 + attrs_len..], |addr, len| match from {
+        Some((w, from)) if !w.is_final(addr, len, from) => set.remove(addr, len),
+        _ => set.insert(addr, len),
     })?;
     Ok(applied)
 }
 
 /// [`apply_update`] through the engine's full decoder.
-fn apply_decoded(body: &[u8], set: &mut impl Prefixes, codec: &CodecConfig) -> Result<Applied> {
+fn apply_decoded(
+    body: &[u8],
+    set: &mut impl Prefixes,
+    codec: &CodecConfig,
+    winners: Option<&Winners>,
+) -> Result<Applied> {
     let decoded = DecodedUpdate::decode(body, codec);
     if let ocbgp_engine::wire::Verdict::SessionReset(n) = &decoded.verdict {
         bail!("malformed UPDATE: {n}");
@@ -374,14 +470,26 @@ fn apply_decoded(body: &[u8], set: &mut impl Prefixes, codec: &CodecConfig) -> R
                 });
         }
     }
+    let from = winners.map(|w| {
+        let path = decoded.update.attributes.as_path.as_ref();
+        let asns = path
+            .into_iter()
+            .flat_map(|p| &p.segments)
+            .flat_map(|s| &s.asns);
+        let from = asns
+            .map(|asn| asn.wrapping_sub(w.first_as) as usize)
+            .find(|&i| i < w.injectors);
+        (w, from)
+    });
     for announced in decoded.announced() {
         if announced.family == Family::IPV4_UNICAST {
             announced
                 .nlri
                 .iter()
                 .filter_map(|n| v4(&n.prefix))
-                .for_each(|(a, l)| {
-                    set.insert(a, l);
+                .for_each(|(a, l)| match from {
+                    Some((w, from)) if !w.is_final(a, l, from) => set.remove(a, l),
+                    _ => set.insert(a, l),
                 });
         }
     }
@@ -490,6 +598,11 @@ pub async fn run(args: SinkArgs) -> Result<()> {
     });
     let (tx, mut rx) = mpsc::unbounded_channel();
     let deadline = Instant::now() + Duration::from_secs(args.connect_timeout);
+    let winners = (args.injectors > 1).then_some(Winners {
+        seed: args.seed,
+        injectors: args.injectors,
+        first_as: args.injector_as,
+    });
     for i in 0..args.count {
         let endpoint = match (&args.peer, &args.listen) {
             (Some(peer), _) => {
@@ -512,10 +625,13 @@ pub async fn run(args: SinkArgs) -> Result<()> {
             extended_message: args.extended_message,
             graceful_restart: args.graceful_restart,
         };
-        let (tx, shared, expect) = (tx.clone(), shared.clone(), args.expect);
+        let (tx, shared) = (tx.clone(), shared.clone());
+        let goal = Goal {
+            expect: args.expect,
+            winners,
+        };
         tokio::spawn(async move {
-            if let Err(e) =
-                one_sink(i, endpoint, config, deadline, expect, shared, tx.clone()).await
+            if let Err(e) = one_sink(i, endpoint, config, deadline, goal, shared, tx.clone()).await
             {
                 let _ = tx.send(Report::Failed {
                     sink: i,
@@ -609,6 +725,15 @@ enum Endpoint {
     Listen(SocketAddr),
 }
 
+/// When a sink is complete.
+#[derive(Debug, Clone, Copy)]
+struct Goal {
+    /// Prefixes it must hold.
+    expect: Option<usize>,
+    /// With several injectors, which route of each prefix counts.
+    winners: Option<Winners>,
+}
+
 /// One sink: set up the session, then count on a thread of its own until
 /// the session ends. With graceful restart, a lost session is set up
 /// again (within `--connect-timeout`) and counting goes on with the same
@@ -618,7 +743,7 @@ async fn one_sink(
     endpoint: Endpoint,
     config: SpeakerConfig,
     mut deadline: Instant,
-    expect: Option<usize>,
+    goal: Goal,
     shared: Arc<Shared>,
     tx: mpsc::UnboundedSender<Report>,
 ) -> Result<()> {
@@ -628,7 +753,8 @@ async fn one_sink(
         session: 0,
         codec: CodecConfig::default(),
         keepalive_every: Duration::from_secs(60),
-        expect,
+        expect: goal.expect,
+        winners: goal.winners,
         shared,
         tx: tx.clone(),
         rib: Rib {
@@ -726,6 +852,8 @@ struct Counter {
     codec: CodecConfig,
     keepalive_every: Duration,
     expect: Option<usize>,
+    /// With several injectors, which route of each prefix counts.
+    winners: Option<Winners>,
     shared: Arc<Shared>,
     tx: mpsc::UnboundedSender<Report>,
     /// The table, kept across sessions.
@@ -758,7 +886,12 @@ impl Counter {
                 match frame.kind() {
                     MessageType::Update => {
                         self.shared.start_now();
-                        let applied = apply_update(&frame.body(), &mut self.rib, &self.codec)?;
+                        let applied = apply_update_judged(
+                            &frame.body(),
+                            &mut self.rib,
+                            &self.codec,
+                            self.winners.as_ref(),
+                        )?;
                         self.withdrawn += applied.withdrawn as u64;
                         if applied.end_of_rib {
                             let swept = self.rib.sweep();
@@ -893,6 +1026,56 @@ mod tests {
             apply_update(&frame.body(), set, codec).unwrap();
         }
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn with_several_injectors_only_the_winners_routes_count() {
+        let winners = Winners {
+            seed: 9,
+            injectors: 3,
+            first_as: 65001,
+        };
+        let prefixes: Vec<ipnet::Ipv4Net> = (0..300u32)
+            .map(|i| ipnet::Ipv4Net::new(Ipv4Addr::from((11 << 24) | (i << 8)), 24).unwrap())
+            .collect();
+        let won = |i: usize| {
+            prefixes
+                .iter()
+                .filter(|p| crate::gen::winner(9, **p, 3) == i)
+                .count()
+        };
+        for as4 in [true, false] {
+            let codec = CodecConfig {
+                four_octet_as: as4,
+                ..CodecConfig::default()
+            };
+            let mut set = PrefixSet::new();
+            // Each injector's routes as the daemon sends them on, in turn;
+            // the set holds those of the last one that won.
+            for injector in 0..3u32 {
+                let attributes = Attributes {
+                    origin: Some(Origin::Igp),
+                    as_path: Some(AsPath::from_sequence([65000, 65001 + injector, 3356])),
+                    ..Attributes::default()
+                };
+                let encoded = EncodedAttributes::new(&attributes, as4).unwrap();
+                let mut buf = BytesMut::new();
+                UpdatePacker::new(&codec)
+                    .announce(
+                        &encoded,
+                        Family::IPV4_UNICAST,
+                        NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                        &nlri(prefixes.iter().copied()),
+                        &mut buf,
+                    )
+                    .unwrap();
+                while let Some(frame) = Frame::split(&mut buf, MAX_MESSAGE_LEN).unwrap() {
+                    apply_update_judged(&frame.body(), &mut set, &codec, Some(&winners)).unwrap();
+                }
+                assert_eq!(set.len(), won(injector as usize), "injector {injector}");
+            }
+        }
+        assert!((0..3).all(|i| won(i) > 50));
     }
 
     #[test]
