@@ -372,9 +372,10 @@ fn event(rib: &mut Rib, sessions: &mut Sessions, ev: RibEvent) {
             }
             end_deferral(rib, sessions, false);
         }
-        RibEvent::Update { peer, update } => {
-            rib.update(peer, &update);
-            if let Some(family) = update.end_of_rib() {
+        RibEvent::Update { peer, update, .. } => {
+            let end_of_rib = update.end_of_rib();
+            rib.take_update(peer, update);
+            if let Some(family) = end_of_rib {
                 rib.end_of_rib(peer, family);
                 if let Some(d) = &mut sessions.deferral {
                     d.end_of_rib(peer, family);

@@ -100,20 +100,30 @@ impl SetIndex {
 /// The set of live attribute sets.
 #[derive(Debug, Default)]
 pub struct Interner {
-    sets: HashSet<Attrs>,
+    /// foldhash, seeded per process: peers choose the attributes, so the
+    /// hash is keyed, and it is several times faster than SipHash here.
+    sets: HashSet<Attrs, foldhash::fast::RandomState>,
     /// Size at which the next sweep of unused sets happens.
     sweep_at: usize,
+    /// Sets made since the last [`Interner::sweep_fresh`]: export makes
+    /// one per outgoing attribute set that lives only until its UPDATE is
+    /// encoded.
+    fresh: Vec<Attrs>,
     index: Option<SetIndex>,
 }
 
 impl Interner {
     /// The shared copy of `attrs`.
-    pub fn intern(&mut self, attrs: PathAttrs) -> Attrs {
+    pub fn intern(&mut self, mut attrs: PathAttrs) -> Attrs {
         if let Some(shared) = self.sets.get(&attrs) {
             return shared.clone();
         }
+        // Kept for as long as a route uses it: no spare capacity, no
+        // share of a receive buffer.
+        attrs.attrs.shrink_to_fit();
         let shared = Arc::new(attrs);
         self.sets.insert(shared.clone());
+        self.fresh.push(shared.clone());
         if let Some(index) = &mut self.index {
             index.add(&shared);
         }
@@ -123,9 +133,29 @@ impl Interner {
         shared
     }
 
+    /// Drops the sets made since the last call that nothing uses any more
+    /// (those export made for a flush, those replaced within a batch): in
+    /// proportion to what was made, so it runs after every flush and the
+    /// memory of a flush's outgoing sets is free for the next.
+    pub fn sweep_fresh(&mut self) {
+        let mut dropped = false;
+        for a in std::mem::take(&mut self.fresh) {
+            // Held by `sets` and by `a` only.
+            if Arc::strong_count(&a) == 2 {
+                self.sets.remove(&a);
+                dropped = true;
+            }
+        }
+        if dropped {
+            // As in `sweep`: an entry may point to a set just dropped.
+            self.index = None;
+        }
+    }
+
     /// Drops sets no route uses any more. Amortised: runs when the set has
     /// doubled since the last sweep.
     pub fn sweep(&mut self) {
+        self.fresh.clear();
         self.sets.retain(|a| Arc::strong_count(a) > 1);
         self.sweep_at = (self.sets.len() * 2).max(1024);
         // A community entry may point to a set just dropped while another
@@ -172,6 +202,27 @@ mod tests {
         let y = i.intern(a);
         assert!(Arc::ptr_eq(&x, &y));
         drop((x, y));
+        i.sweep();
+        assert!(i.is_empty());
+    }
+
+    #[test]
+    fn fresh_sets_nothing_holds_go_at_once() {
+        let mut i = Interner::default();
+        let set = |med| {
+            let mut a = PathAttrs::default();
+            a.attrs.med = Some(med);
+            a
+        };
+        let kept = i.intern(set(1));
+        drop(i.intern(set(2)));
+        i.sweep_fresh();
+        assert_eq!(i.len(), 1);
+        assert!(Arc::ptr_eq(&i.intern(set(1)), &kept));
+        // Interned before the last call: left to the amortised sweep.
+        drop(kept);
+        i.sweep_fresh();
+        assert_eq!(i.len(), 1);
         i.sweep();
         assert!(i.is_empty());
     }

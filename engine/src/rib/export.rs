@@ -28,7 +28,8 @@ use super::key::RouteKey;
 use super::path::{Path, PeerIdx, PeerInfo, SourceKind};
 use super::policy::{PolicyRoute, SharedPolicy};
 use super::rules::Outbound;
-use super::table::{Dest, Table};
+use super::table::{Change, Dest, Table};
+use super::Peers;
 use crate::wire::{
     AsPath, CodecConfig, Community, EncodedAttributes, Family, NextHop, Nlri, Segment, SegmentType,
     UpdatePacker,
@@ -413,7 +414,7 @@ impl UpdateGroup {
         family: Family,
         prefix: IpNet,
         dest: Option<&Dest>,
-        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        peers: &Peers,
         settings: &ExportSettings,
         interner: &mut Interner,
     ) -> Sent {
@@ -438,8 +439,10 @@ impl UpdateGroup {
             if Some(p.peer) == self.key.rs_member || out.iter().any(|(o, _, _)| *o == id) {
                 continue;
             }
-            let Some(info) = peers(p.peer) else { continue };
-            if let Some(attrs) = self.export(family, prefix, p, &info, settings, interner) {
+            let Some(info) = peers.get(p.peer) else {
+                continue;
+            };
+            if let Some(attrs) = self.export(family, prefix, p, info, settings, interner) {
                 out.push((id, attrs, p.peer));
             }
         }
@@ -453,7 +456,7 @@ impl UpdateGroup {
         family: Family,
         prefix: IpNet,
         dest: &Dest,
-        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        peers: &Peers,
         settings: &ExportSettings,
         interner: &mut Interner,
     ) -> bool {
@@ -464,13 +467,13 @@ impl UpdateGroup {
         let Some((best, attrs)) = dest.best().and_then(|b| Some((b, b.accepted.as_ref()?))) else {
             return false;
         };
-        let Some(source) = peers(best.peer) else {
+        let Some(source) = peers.get(best.peer) else {
             return false;
         };
         let route = PolicyRoute {
             prefix,
             attrs,
-            source: &source,
+            source,
             target: self.key.target.as_ref(),
             local_asn: settings.local_asn,
             vrps: &settings.vrps,
@@ -482,7 +485,7 @@ impl UpdateGroup {
     fn choose_all<K: RouteKey>(
         &mut self,
         table: &Table<K>,
-        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        peers: &Peers,
         settings: &ExportSettings,
         interner: &mut Interner,
     ) {
@@ -520,15 +523,15 @@ impl UpdateGroup {
     /// alone, by its id; a changed one is replaced under the same id).
     fn tracked_flush<K: RouteKey>(
         &mut self,
-        changes: &[(K, Option<Path>)],
+        changes: &[Change<K>],
         table: &Table<K>,
-        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        peers: &Peers,
         settings: &ExportSettings,
         interner: &mut Interner,
     ) -> Batches {
         let family = K::FAMILY;
         let mut batches = Batches::default();
-        for (key, _) in changes {
+        for Change { key, .. } in changes {
             let prefix = key.to_net();
             let new = self.choose(family, prefix, table.get(*key), peers, settings, interner);
             let old = self.sent.remove(&(family, prefix)).unwrap_or_default();
@@ -673,11 +676,11 @@ impl UpdateGroup {
 
     /// Sends what changed for the prefixes in `changes` (with the best
     /// path each had before) to the members.
-    pub fn flush<K: RouteKey>(
+    pub(super) fn flush<K: RouteKey>(
         &mut self,
-        changes: &[(K, Option<Path>)],
+        changes: &[Change<K>],
         table: &Table<K>,
-        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        peers: &Peers,
         settings: &ExportSettings,
         interner: &mut Interner,
     ) {
@@ -691,16 +694,15 @@ impl UpdateGroup {
             return;
         }
         let mut batches = Batches::default();
-        for (key, old) in changes {
-            let new = table.get(*key).and_then(|d| d.best());
+        for Change { key, before, after } in changes {
             let prefix = key.to_net();
             let mut out = |p: &Path| {
-                let info = peers(p.peer)?;
-                self.export(family, prefix, p, &info, settings, interner)
+                let info = peers.get(p.peer)?;
+                self.export(family, prefix, p, info, settings, interner)
                     .map(|a| (a, p.peer))
             };
-            let old_out = old.as_ref().and_then(&mut out);
-            let new_out = new.and_then(&mut out);
+            let old_out = before.as_ref().and_then(&mut out);
+            let new_out = after.as_ref().and_then(&mut out);
             let nlri = self.nlri(family, key.to_net());
             match (&old_out, &new_out) {
                 (None, None) => continue,
@@ -740,12 +742,12 @@ impl UpdateGroup {
     /// gets all but those of its own routes (members that come up together,
     /// as after our restart, cost one encoding). For the first members of
     /// a new group, `count` sets the group's advertised-route counters.
-    pub fn dump<K: RouteKey>(
+    pub(super) fn dump<K: RouteKey>(
         &mut self,
         to: &[Member],
         count: bool,
         table: &Table<K>,
-        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        peers: &Peers,
         settings: &ExportSettings,
         interner: &mut Interner,
     ) {
@@ -771,11 +773,10 @@ impl UpdateGroup {
         }
         let single = self.single_id(family);
         for (key, best) in table.best_paths().filter(move |_| !tracks) {
-            let Some(info) = peers(best.peer) else {
+            let Some(info) = peers.get(best.peer) else {
                 continue;
             };
-            if let Some(attrs) = self.export(family, key.to_net(), best, &info, settings, interner)
-            {
+            if let Some(attrs) = self.export(family, key.to_net(), best, info, settings, interner) {
                 gathered.add(&attrs, best.peer, key, single);
             }
         }
@@ -826,11 +827,11 @@ impl UpdateGroup {
     }
 
     /// What this group sends `to` of the whole table of `family`, by prefix.
-    pub fn table_for<K: RouteKey>(
+    pub(super) fn table_for<K: RouteKey>(
         &mut self,
         to: PeerIdx,
         table: &Table<K>,
-        peers: &dyn Fn(PeerIdx) -> Option<PeerInfo>,
+        peers: &Peers,
         settings: &ExportSettings,
         interner: &mut Interner,
     ) -> MemberTable<K> {
@@ -854,11 +855,10 @@ impl UpdateGroup {
             if best.peer == to {
                 continue;
             }
-            let Some(info) = peers(best.peer) else {
+            let Some(info) = peers.get(best.peer) else {
                 continue;
             };
-            if let Some(attrs) = self.export(family, key.to_net(), best, &info, settings, interner)
-            {
+            if let Some(attrs) = self.export(family, key.to_net(), best, info, settings, interner) {
                 out.insert((key, single), (attrs, best.peer));
             }
         }

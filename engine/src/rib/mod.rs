@@ -35,9 +35,9 @@ pub use key::{RouteKey, V4Key, V6Key};
 pub use path::{Path, PeerIdx, PeerInfo, SourceKind};
 pub use policy::{PeerPolicies, PolicyRoute, RoutePolicy, SharedPolicy};
 pub use rules::{Breach, CommunityKinds, FamilyLimits, Inbound, Limit, Outbound, PrivateAs};
-pub use table::{Delta, Dest, Table};
+pub use table::{Change, Delta, Dest, Table};
 
-use crate::wire::{Community, DecodedUpdate, Family, GracefulRestart, Nlri};
+use crate::wire::{Attributes, Community, DecodedUpdate, Family, GracefulRestart, Nlri};
 
 /// Per-peer, per-family route counts (OpenConfig `afi-safi/state/prefixes`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -131,6 +131,13 @@ fn nlri_of(prefix: IpNet, path_id: u32) -> Nlri {
 /// The peers the RIB knows, indexed by [`PeerIdx`].
 #[derive(Debug, Default)]
 struct Peers(Vec<Option<PeerInfo>>);
+
+impl Peers {
+    /// The source `peer`, if known.
+    fn get(&self, peer: PeerIdx) -> Option<&PeerInfo> {
+        self.0.get(peer.0 as usize).and_then(Option::as_ref)
+    }
+}
 
 impl bestpath::Sources for Peers {
     fn info(&self, path: &Path) -> &PeerInfo {
@@ -391,7 +398,7 @@ impl Rib {
     ) -> (Vec<Advertised>, Option<IpNet>) {
         let settings = self.export_settings();
         let peers = &self.peers;
-        let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
+        let info = peers;
         let mut out = Vec::new();
         let Some(g) = self
             .groups
@@ -404,12 +411,12 @@ impl Rib {
             if best.peer == peer {
                 return;
             }
-            let Some(source) = info(best.peer) else {
+            let Some(source) = info.get(best.peer) else {
                 return;
             };
             if let (Some(pre), Some(post)) = (
                 best.accepted.clone(),
-                g.export(family, net, best, &source, &settings, &mut self.interner),
+                g.export(family, net, best, source, &settings, &mut self.interner),
             ) {
                 out.push(Advertised {
                     net,
@@ -444,7 +451,7 @@ impl Rib {
     ) -> Vec<(IpNet, Option<Attrs>)> {
         let settings = self.export_settings();
         let peers = &self.peers;
-        let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
+        let info = peers;
         let mut out = Vec::new();
         let Some(g) = self.groups.iter_mut().find(|g| {
             g.key().families.contains(&family) && g.members().iter().any(|m| m.peer == peer)
@@ -454,7 +461,7 @@ impl Rib {
         let interner = &mut self.interner;
         let mut pre = |best: Option<&Path>| {
             let best = best.filter(|b| b.peer != peer)?;
-            g.pre_policy(family, best, &info(best.peer)?, &settings, interner)
+            g.pre_policy(family, best, info.get(best.peer)?, &settings, interner)
         };
         match (family, nets) {
             (Family::IPV4_UNICAST, None) => out.extend(
@@ -656,13 +663,13 @@ impl Rib {
         }
         let settings = self.export_settings();
         let peers = &self.peers;
-        let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
+        let info = peers;
         for (g, members) in joining {
             let group = &mut self.groups[g];
             let fresh = group.members().is_empty();
             let interner = &mut self.interner;
-            group.dump(&members, fresh, &self.v4, &info, &settings, interner);
-            group.dump(&members, fresh, &self.v6, &info, &settings, interner);
+            group.dump(&members, fresh, &self.v4, info, &settings, interner);
+            group.dump(&members, fresh, &self.v6, info, &settings, interner);
             group.end_flush();
             for m in members {
                 group.join(m);
@@ -675,7 +682,7 @@ impl Rib {
         self.flush();
         let settings = self.export_settings();
         let peers = &self.peers;
-        let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
+        let info = peers;
         for g in &mut self.groups {
             let Some(member) = g.members().iter().find(|m| m.peer == peer).cloned() else {
                 continue;
@@ -689,7 +696,7 @@ impl Rib {
                     std::slice::from_ref(&member),
                     false,
                     &self.v4,
-                    &info,
+                    info,
                     &settings,
                     &mut self.interner,
                 );
@@ -698,7 +705,7 @@ impl Rib {
                     std::slice::from_ref(&member),
                     false,
                     &self.v6,
-                    &info,
+                    info,
                     &settings,
                     &mut self.interner,
                 );
@@ -922,21 +929,40 @@ impl Rib {
     /// routes are stored and run through import policy, its withdrawn
     /// ones (including treat-as-withdraw ones) removed.
     pub fn update(&mut self, peer: PeerIdx, update: &DecodedUpdate) {
+        self.apply(peer, update, update.update.attributes.clone());
+    }
+
+    /// [`Rib::update`] for an UPDATE the caller is done with: its
+    /// attributes are interned without a copy.
+    pub fn take_update(&mut self, peer: PeerIdx, mut update: Box<DecodedUpdate>) {
+        let attributes = std::mem::take(&mut update.update.attributes);
+        self.apply(peer, &update, attributes);
+    }
+
+    /// Applies `update`, whose path attributes are `attributes`.
+    fn apply(&mut self, peer: PeerIdx, update: &DecodedUpdate, attributes: Attributes) {
         for (family, nlri) in update.withdrawn() {
             for n in nlri {
                 self.set_path(peer, n, None, true);
                 self.refreshed(peer, family, n);
             }
         }
-        for announced in update.announced() {
+        let mut attributes = Some(attributes);
+        let mut announced = update.announced().peekable();
+        while let Some(group) = announced.next() {
+            // The last group (nearly always the only one) takes them.
+            let attrs = match announced.peek() {
+                Some(_) => attributes.clone().unwrap_or_default(),
+                None => attributes.take().unwrap_or_default(),
+            };
             let attrs = self.interner.intern(PathAttrs {
-                attrs: update.update.attributes.clone(),
-                next_hop: Some(announced.next_hop),
+                attrs,
+                next_hop: Some(group.next_hop),
             });
             let eligible = self.eligible(peer, &attrs);
-            for n in announced.nlri {
+            for n in group.nlri {
                 self.set_path(peer, n, Some(attrs.clone()), eligible);
-                self.refreshed(peer, announced.family, n);
+                self.refreshed(peer, group.family, n);
             }
         }
     }
@@ -1322,15 +1348,15 @@ impl Rib {
         self.flush();
         let settings = self.export_settings();
         let peers = &self.peers;
-        let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
+        let info = peers;
         let member = self.groups[g]
             .members()
             .iter()
             .find(|m| m.peer == peer)
             .cloned()
             .expect("member");
-        let old4 = self.groups[g].table_for(peer, &self.v4, &info, &settings, &mut self.interner);
-        let old6 = self.groups[g].table_for(peer, &self.v6, &info, &settings, &mut self.interner);
+        let old4 = self.groups[g].table_for(peer, &self.v4, info, &settings, &mut self.interner);
+        let old6 = self.groups[g].table_for(peer, &self.v6, info, &settings, &mut self.interner);
         self.groups[g].end_flush();
         if self.groups[g].leave(peer) {
             self.groups.remove(g);
@@ -1338,8 +1364,8 @@ impl Rib {
         let g = group_for(&mut self.groups, self.feed.wants_sent(), key);
         let group = &mut self.groups[g];
         let fresh = group.members().is_empty();
-        let new4 = group.table_for(peer, &self.v4, &info, &settings, &mut self.interner);
-        let new6 = group.table_for(peer, &self.v6, &info, &settings, &mut self.interner);
+        let new4 = group.table_for(peer, &self.v4, info, &settings, &mut self.interner);
+        let new6 = group.table_for(peer, &self.v6, info, &settings, &mut self.interner);
         group.end_flush();
         if fresh {
             for (family, table) in [
@@ -1407,31 +1433,24 @@ impl Rib {
         let settings = self.export_settings();
         let v4 = self.v4.take_dirty();
         let v6 = self.v6.take_dirty();
-        let peers = &self.peers;
-        let info = |p: PeerIdx| peers.0.get(p.0 as usize).cloned().flatten();
         for g in &mut self.groups {
-            g.flush(&v4, &self.v4, &info, &settings, &mut self.interner);
-            g.flush(&v6, &self.v6, &info, &settings, &mut self.interner);
+            g.flush(&v4, &self.v4, &self.peers, &settings, &mut self.interner);
+            g.flush(&v6, &self.v6, &self.peers, &settings, &mut self.interner);
             g.end_flush();
         }
-        let installed = |table_best: Option<&Path>| table_best.map(|p| p.peer);
-        for (key, old) in &v4 {
-            let new = self.v4.get(*key).and_then(Dest::best);
-            Self::count_installed(
-                &mut self.counts,
-                Family::IPV4_UNICAST,
-                old.as_ref().map(|p| p.peer),
-                installed(new),
-            );
-        }
-        for (key, old) in &v6 {
-            let new = self.v6.get(*key).and_then(Dest::best);
-            Self::count_installed(
-                &mut self.counts,
-                Family::IPV6_UNICAST,
-                old.as_ref().map(|p| p.peer),
-                installed(new),
-            );
+        self.interner.sweep_fresh();
+        Self::count_changes(&mut self.counts, &v4);
+        Self::count_changes(&mut self.counts, &v6);
+    }
+
+    /// Keeps the installed counts of a flush's changes.
+    fn count_changes<K: RouteKey>(
+        counts: &mut HashMap<(PeerIdx, Family), PrefixCounts>,
+        changes: &[Change<K>],
+    ) {
+        let source = |p: &Option<Path>| p.as_ref().map(|p| p.peer);
+        for c in changes {
+            Self::count_installed(counts, K::FAMILY, source(&c.before), source(&c.after));
         }
     }
 

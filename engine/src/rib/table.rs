@@ -61,13 +61,24 @@ impl Delta {
     }
 }
 
+/// A prefix whose best path changed since the last flush.
+#[derive(Debug, Clone)]
+pub struct Change<K> {
+    /// The prefix.
+    pub key: K,
+    /// Its best path before the first change since the last flush.
+    pub before: Option<Path>,
+    /// Its best path now.
+    pub after: Option<Path>,
+}
+
 /// One family's routes.
 #[derive(Debug)]
 pub struct Table<K: RouteKey> {
     dests: BTreeMap<K, Dest>,
-    /// Prefixes whose best path changed, with the best path they had
-    /// before the first change since the last flush.
-    dirty: HashMap<K, Option<Path>>,
+    /// Prefixes whose best path changed: (before, now). Export and the
+    /// counters read both from here, so a flush looks nothing up.
+    dirty: HashMap<K, (Option<Path>, Option<Path>), foldhash::fast::RandomState>,
     /// When someone watches route changes (the change feed): the paths
     /// touched since the last take, before and after each change.
     touched: Option<Vec<(K, PeerIdx, u32)>>,
@@ -82,7 +93,7 @@ impl<K: RouteKey> Default for Table<K> {
     fn default() -> Self {
         Table {
             dests: BTreeMap::new(),
-            dirty: HashMap::new(),
+            dirty: HashMap::default(),
             touched: None,
             touched_all: false,
             note_accepted: false,
@@ -175,11 +186,16 @@ impl<K: RouteKey> Table<K> {
         // clients (path hiding, RFC 7947 2.3.2.1): with some, the prefix is
         // noted too, with its unchanged best path, which other groups skip.
         let changed = changed || (self.note_accepted && (old.accepted != 0 || touched_accepted));
+        // A prefix noted before keeps its best up to date even when this
+        // change kept the same best path (its received attributes may
+        // have changed).
+        if let Some(noted) = self.dirty.get_mut(&key) {
+            noted.1 = dest.best().cloned();
+        } else if changed {
+            self.dirty.insert(key, (before, dest.best().cloned()));
+        }
         if dest.paths.is_empty() {
             self.dests.remove(&key);
-        }
-        if changed {
-            self.dirty.entry(key).or_insert(before);
         }
         old
     }
@@ -199,7 +215,8 @@ impl<K: RouteKey> Table<K> {
                 _ => true,
             };
             if changed {
-                self.dirty.entry(*key).or_insert(before);
+                let after = dest.best().cloned();
+                self.dirty.entry(*key).or_insert_with(|| (before, None)).1 = after;
             }
         }
     }
@@ -217,13 +234,16 @@ impl<K: RouteKey> Table<K> {
         out
     }
 
-    /// Takes the prefixes whose best path changed since the last call,
-    /// with the best path each had before.
-    pub fn take_dirty(&mut self) -> Vec<(K, Option<Path>)> {
-        let mut out: Vec<_> = self.dirty.drain().collect();
+    /// Takes the prefixes whose best path changed since the last call.
+    pub fn take_dirty(&mut self) -> Vec<Change<K>> {
+        let mut out: Vec<_> = self
+            .dirty
+            .drain()
+            .map(|(key, (before, after))| Change { key, before, after })
+            .collect();
         // Key order packs neighbouring prefixes together, which is what
         // receivers' tries like best.
-        out.sort_unstable_by_key(|(k, _)| *k);
+        out.sort_unstable_by_key(|c| c.key);
         out
     }
 
@@ -246,7 +266,9 @@ impl<K: RouteKey> Table<K> {
     /// (something export policies look at did).
     pub fn mark_dirty(&mut self, key: K) {
         let best = self.dests.get(&key).and_then(|d| d.best().cloned());
-        self.dirty.entry(key).or_insert(best);
+        self.dirty
+            .entry(key)
+            .or_insert_with(|| (best.clone(), best));
     }
 
     /// Notes a path as touched for the change feed although it did not

@@ -13,7 +13,7 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::Instant;
 
 use super::conn::{note_received, End};
-use crate::event::{RibEvent, RibSender};
+use crate::event::{InFlight, RibEvent, RibSender};
 use crate::rib::PeerIdx;
 use crate::stats::PeerStats;
 use crate::wire::{
@@ -49,6 +49,7 @@ pub(crate) async fn run(
     ctx: Context,
 ) -> End {
     let mut deadline = ctx.hold.map(|h| Instant::now() + h);
+    let queue = InFlight::queue();
     loop {
         loop {
             match decoder.decode(&mut buf) {
@@ -56,7 +57,11 @@ pub(crate) async fn run(
                     ctx.stats.received.count(m.kind());
                     // RFC 4271 8.2.2: each message restarts the hold timer.
                     deadline = ctx.hold.map(|h| Instant::now() + h);
-                    if let Some(end) = ctx.handle(m) {
+                    let credit = match m {
+                        Received::Update(_) => InFlight::take(&queue).await,
+                        _ => InFlight::NONE,
+                    };
+                    if let Some(end) = ctx.handle(m, credit) {
                         return end;
                     }
                 }
@@ -89,8 +94,9 @@ pub(crate) async fn run(
 }
 
 impl Context {
-    /// Acts on one message; `Some` ends the session.
-    fn handle(&self, m: Received) -> Option<End> {
+    /// Acts on one message (`credit`: its place in the RIB task's queue, for
+    /// an UPDATE); `Some` ends the session.
+    fn handle(&self, m: Received, credit: InFlight) -> Option<End> {
         match m {
             Received::Update(update) => {
                 if !update.problems.is_empty() {
@@ -105,6 +111,7 @@ impl Context {
                 let _ = self.rib.send(RibEvent::Update {
                     peer: self.idx,
                     update,
+                    credit,
                 });
                 None
             }

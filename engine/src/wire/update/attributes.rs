@@ -273,6 +273,26 @@ impl Attributes {
     pub fn is_empty(&self) -> bool {
         *self == Attributes::default()
     }
+
+    /// Fits every list to its length and gives unknown attributes buffers
+    /// of their own (decoded ones share the whole read buffer): for sets
+    /// kept long, as the RIB keeps its interned ones.
+    pub fn shrink_to_fit(&mut self) {
+        if let Some(path) = &mut self.as_path {
+            path.segments.shrink_to_fit();
+            for segment in &mut path.segments {
+                segment.asns.shrink_to_fit();
+            }
+        }
+        self.communities.shrink_to_fit();
+        self.cluster_list.shrink_to_fit();
+        self.extended_communities.shrink_to_fit();
+        self.large_communities.shrink_to_fit();
+        self.unknown.shrink_to_fit();
+        for raw in &mut self.unknown {
+            raw.value = Bytes::copy_from_slice(&raw.value);
+        }
+    }
 }
 
 #[cfg(test)]
