@@ -14,6 +14,9 @@
 #   --quick           same as --prefixes 100000
 #   --daemons LIST    among: ocbgpd gobgpd bird frr (default: all four)
 #   --sinks LIST      sink counts (default: "1 10")
+#   --injectors LIST  injector counts (default: 1); above 1, each injector
+#                     sends the same prefixes with paths of its own and the
+#                     sinks wait for every prefix's best path
 #   --repeat N        runs per daemon and sink count; the table shows medians
 #                     (default 1)
 #   --timeout S       seconds allowed per run from the first UPDATE (default 600)
@@ -28,6 +31,7 @@ set -euo pipefail
 prefixes=1000000
 daemons="ocbgpd gobgpd bird frr"
 sinks="1 10"
+injectors="1"
 timeout=600
 repeat=1
 results=""
@@ -39,6 +43,7 @@ while [ $# -gt 0 ]; do
     --quick) prefixes=100000; shift ;;
     --daemons) daemons=$2; shift 2 ;;
     --sinks) sinks=$2; shift 2 ;;
+    --injectors) injectors=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --results) results=$2; shift 2 ;;
@@ -62,11 +67,12 @@ if [ "$build" = 1 ]; then
   echo "fullfeed: cargo build --release ${packages[*]}" >&2
   cargo build --release --locked "${packages[@]}"
 fi
-bench=target/release/bgpbench
+target=${CARGO_TARGET_DIR:-target}
+bench=$target/release/bgpbench
 
 binary_of() {
   case "$1" in
-    ocbgpd) echo target/release/ocbgpd ;;
+    ocbgpd) echo "$target/release/ocbgpd" ;;
     gobgpd) echo /usr/bin/gobgpd ;;
     bird) echo /usr/sbin/bird ;;
     frr) echo /usr/lib/frr/bgpd ;;
@@ -76,7 +82,7 @@ binary_of() {
 
 version_of() {
   case "$1" in
-    ocbgpd) target/release/ocbgpd --version 2>/dev/null | head -1 ;;
+    ocbgpd) "$target/release/ocbgpd" --version 2>/dev/null | head -1 ;;
     gobgpd) gobgpd --version 2>/dev/null | head -1 ;;
     bird) bird --version 2>&1 | head -1 ;;
     frr) /usr/lib/frr/bgpd --version 2>/dev/null | head -1 ;;
@@ -92,12 +98,14 @@ for daemon in $daemons; do
     continue
   fi
   echo "fullfeed: $daemon: $(version_of "$daemon")" >&2
-  for n in $sinks; do
-    for run in $(seq "$repeat"); do
-      echo "fullfeed: $daemon with $n sink(s), run $run of $repeat..." >&2
-      # One JSON result line per run, kept even when the run fails.
-      "$bench" run --daemon "$daemon" --binary "$binary" --sinks "$n" --prefixes "$prefixes" \
-        --timeout "$timeout" | tee -a "$results" | grep -v '^{' >&2 || true
+  for i in $injectors; do
+    for n in $sinks; do
+      for run in $(seq "$repeat"); do
+        echo "fullfeed: $daemon with $i injector(s), $n sink(s), run $run of $repeat..." >&2
+        # One JSON result line per run, kept even when the run fails.
+        "$bench" run --daemon "$daemon" --binary "$binary" --sinks "$n" --injectors "$i" \
+          --prefixes "$prefixes" --timeout "$timeout" | tee -a "$results" | grep -v '^{' >&2 || true
+      done
     done
   done
 done

@@ -148,14 +148,81 @@ impl bestpath::Sources for Peers {
     }
 }
 
+/// The tables, one per family.
+#[derive(Debug, Default)]
+struct Tables {
+    v4: Table<V4Key>,
+    v6: Table<V6Key>,
+}
+
+/// A key type the RIB has a table of: one generic function serves every
+/// family, and a new family is one more implementation.
+trait Keyed: RouteKey {
+    /// The family's table.
+    fn table(tables: &Tables) -> &Table<Self>;
+    /// The family's table, to change.
+    fn table_mut(tables: &mut Tables) -> &mut Table<Self>;
+}
+
+impl Keyed for V4Key {
+    fn table(tables: &Tables) -> &Table<Self> {
+        &tables.v4
+    }
+    fn table_mut(tables: &mut Tables) -> &mut Table<Self> {
+        &mut tables.v4
+    }
+}
+
+impl Keyed for V6Key {
+    fn table(tables: &Tables) -> &Table<Self> {
+        &tables.v6
+    }
+    fn table_mut(tables: &mut Tables) -> &mut Table<Self> {
+        &mut tables.v6
+    }
+}
+
+/// Runs `$body` with the type `$k` naming the key type of `$family`'s
+/// table; does nothing for a family the RIB has no table of.
+macro_rules! with_key {
+    ($family:expr, $k:ident => $body:expr) => {
+        if $family == Family::IPV4_UNICAST {
+            type $k = V4Key;
+            $body
+        } else if $family == Family::IPV6_UNICAST {
+            type $k = V6Key;
+            $body
+        }
+    };
+}
+
+impl Tables {
+    /// Starts or stops noting touched paths for the change feed.
+    fn watch(&mut self, on: bool) {
+        self.v4.watch(on);
+        self.v6.watch(on);
+    }
+
+    /// See [`Table::note_every_accepted`].
+    fn note_every_accepted(&mut self, on: bool) {
+        self.v4.note_every_accepted(on);
+        self.v6.note_every_accepted(on);
+    }
+
+    /// Reselects every prefix's best path.
+    fn reselect_all(&mut self, peers: &Peers, selection: &SelectionOptions) {
+        self.v4.reselect_all(peers, selection);
+        self.v6.reselect_all(peers, selection);
+    }
+}
+
 /// The RIB.
 pub struct Rib {
     local: LocalSettings,
     selection: SelectionOptions,
     peers: Peers,
     interner: Interner,
-    v4: Table<V4Key>,
-    v6: Table<V6Key>,
+    tables: Tables,
     groups: Vec<UpdateGroup>,
     counts: HashMap<(PeerIdx, Family), PrefixCounts>,
     /// Import policy per peer; none means accept everything as received.
@@ -204,8 +271,7 @@ impl Rib {
             selection,
             peers,
             interner: Interner::default(),
-            v4: Table::default(),
-            v6: Table::default(),
+            tables: Tables::default(),
             groups: Vec::new(),
             counts: HashMap::new(),
             imports: HashMap::new(),
@@ -366,17 +432,17 @@ impl Rib {
 
     /// The IPv4 unicast table.
     pub fn v4(&self) -> &Table<V4Key> {
-        &self.v4
+        &self.tables.v4
     }
 
     /// The IPv6 unicast table.
     pub fn v6(&self) -> &Table<V6Key> {
-        &self.v6
+        &self.tables.v6
     }
 
     /// Paths held, all prefixes and families (accepted or not).
     pub fn paths(&self) -> usize {
-        self.v4.paths() + self.v6.paths()
+        self.tables.v4.paths() + self.tables.v6.paths()
     }
 
     /// What `peer` is sent of `family`, before and after export's
@@ -427,9 +493,9 @@ impl Rib {
             }
         };
         let next = if family == Family::IPV4_UNICAST {
-            best_from(&self.v4, from, max, &mut visit)
+            best_from(&self.tables.v4, from, max, &mut visit)
         } else if family == Family::IPV6_UNICAST {
-            best_from(&self.v6, from, max, &mut visit)
+            best_from(&self.tables.v6, from, max, &mut visit)
         } else {
             None
         };
@@ -465,12 +531,14 @@ impl Rib {
         };
         match (family, nets) {
             (Family::IPV4_UNICAST, None) => out.extend(
-                self.v4
+                self.tables
+                    .v4
                     .best_paths()
                     .filter_map(|(k, b)| Some((k.to_net(), Some(pre(Some(b))?)))),
             ),
             (Family::IPV6_UNICAST, None) => out.extend(
-                self.v6
+                self.tables
+                    .v6
                     .best_paths()
                     .filter_map(|(k, b)| Some((k.to_net(), Some(pre(Some(b))?)))),
             ),
@@ -478,10 +546,10 @@ impl Rib {
                 for &net in nets {
                     let best = match net {
                         IpNet::V4(n) if family == Family::IPV4_UNICAST => {
-                            self.v4.get(V4Key::new(n)).and_then(Dest::best)
+                            self.tables.v4.get(V4Key::new(n)).and_then(Dest::best)
                         }
                         IpNet::V6(n) if family == Family::IPV6_UNICAST => {
-                            self.v6.get(V6Key::new(n)).and_then(Dest::best)
+                            self.tables.v6.get(V6Key::new(n)).and_then(Dest::best)
                         }
                         _ => continue,
                     };
@@ -599,16 +667,14 @@ impl Rib {
             .iter()
             .flatten()
             .any(|i| i.rs_client || i.outbound.send_max.iter().any(|&m| m > 1));
-        self.v4.note_every_accepted(any);
-        self.v6.note_every_accepted(any);
+        self.tables.note_every_accepted(any);
     }
 
     /// Changes the best-path options and reselects every prefix.
     pub fn set_selection(&mut self, selection: SelectionOptions) {
         if selection != self.selection {
             self.selection = selection;
-            self.v4.reselect_all(&self.peers, &self.selection);
-            self.v6.reselect_all(&self.peers, &self.selection);
+            self.tables.reselect_all(&self.peers, &self.selection);
         }
     }
 
@@ -668,8 +734,8 @@ impl Rib {
             let group = &mut self.groups[g];
             let fresh = group.members().is_empty();
             let interner = &mut self.interner;
-            group.dump(&members, fresh, &self.v4, info, &settings, interner);
-            group.dump(&members, fresh, &self.v6, info, &settings, interner);
+            group.dump(&members, fresh, &self.tables.v4, info, &settings, interner);
+            group.dump(&members, fresh, &self.tables.v6, info, &settings, interner);
             group.end_flush();
             for m in members {
                 group.join(m);
@@ -691,25 +757,9 @@ impl Rib {
             if enhanced {
                 g.send_refresh_marker(&member, family, true);
             }
-            if family == Family::IPV4_UNICAST {
-                g.dump(
-                    std::slice::from_ref(&member),
-                    false,
-                    &self.v4,
-                    info,
-                    &settings,
-                    &mut self.interner,
-                );
-            } else if family == Family::IPV6_UNICAST {
-                g.dump(
-                    std::slice::from_ref(&member),
-                    false,
-                    &self.v6,
-                    info,
-                    &settings,
-                    &mut self.interner,
-                );
-            }
+            let to = std::slice::from_ref(&member);
+            let (tables, interner) = (&self.tables, &mut self.interner);
+            with_key!(family, K => g.dump(to, false, K::table(tables), info, &settings, interner));
             if enhanced {
                 g.send_refresh_marker(&member, family, false);
             }
@@ -731,8 +781,8 @@ impl Rib {
                 // Readers of the change feed see them turn stale.
                 for &(prefix, id) in &paths {
                     match prefix {
-                        IpNet::V4(n) => self.v4.touch(V4Key::new(n), peer, id),
-                        IpNet::V6(n) => self.v6.touch(V6Key::new(n), peer, id),
+                        IpNet::V4(n) => self.tables.v4.touch(V4Key::new(n), peer, id),
+                        IpNet::V6(n) => self.tables.v6.touch(V6Key::new(n), peer, id),
                     }
                 }
                 self.restart_stale
@@ -750,34 +800,22 @@ impl Rib {
 
     /// Every path of `peer` in `family`, as (prefix, path id).
     fn paths_of(&self, peer: PeerIdx, family: Family) -> Vec<(IpNet, u32)> {
-        if family == Family::IPV4_UNICAST {
-            self.v4
-                .paths_of(peer)
-                .into_iter()
-                .map(|(k, id)| (k.to_net(), id))
-                .collect()
-        } else if family == Family::IPV6_UNICAST {
-            self.v6
-                .paths_of(peer)
-                .into_iter()
-                .map(|(k, id)| (k.to_net(), id))
-                .collect()
-        } else {
-            Vec::new()
+        fn of<K: Keyed>(rib: &Rib, peer: PeerIdx) -> Vec<(IpNet, u32)> {
+            let paths = K::table(&rib.tables).paths_of(peer);
+            paths.into_iter().map(|(k, id)| (k.to_net(), id)).collect()
         }
+        with_key!(family, K => return of::<K>(self, peer));
+        Vec::new()
     }
 
     /// Removes every path of `family` from `peer`.
     fn withdraw_family(&mut self, peer: PeerIdx, family: Family) {
-        if family == Family::IPV4_UNICAST {
-            for (key, id) in self.v4.paths_of(peer) {
-                self.set_v4(key, peer, id, None);
-            }
-        } else if family == Family::IPV6_UNICAST {
-            for (key, id) in self.v6.paths_of(peer) {
-                self.set_v6(key, peer, id, None);
+        fn withdraw<K: Keyed>(rib: &mut Rib, peer: PeerIdx) {
+            for (key, id) in K::table(&rib.tables).paths_of(peer) {
+                rib.set(key, peer, id, None);
             }
         }
+        with_key!(family, K => withdraw::<K>(self, peer));
     }
 
     /// A restarted peer is back (`gr`: the graceful restart capability of
@@ -899,8 +937,8 @@ impl Rib {
     /// One stored path.
     fn path(&self, peer: PeerIdx, prefix: IpNet, path_id: u32) -> Option<&Path> {
         match prefix {
-            IpNet::V4(n) => self.v4.get(V4Key::new(n))?.get(peer, path_id),
-            IpNet::V6(n) => self.v6.get(V6Key::new(n))?.get(peer, path_id),
+            IpNet::V4(n) => self.tables.v4.get(V4Key::new(n))?.get(peer, path_id),
+            IpNet::V6(n) => self.tables.v6.get(V6Key::new(n))?.get(peer, path_id),
         }
     }
 
@@ -984,21 +1022,10 @@ impl Rib {
     /// peer's family becomes stale; at EoRR the stale ones are withdrawn.
     pub fn refresh_boundary(&mut self, peer: PeerIdx, family: Family, begin: bool) {
         if begin {
-            let paths: HashSet<(IpNet, u32)> = if family == Family::IPV4_UNICAST {
-                self.v4
-                    .paths_of(peer)
-                    .into_iter()
-                    .map(|(k, id)| (k.to_net(), id))
-                    .collect()
-            } else if family == Family::IPV6_UNICAST {
-                self.v6
-                    .paths_of(peer)
-                    .into_iter()
-                    .map(|(k, id)| (k.to_net(), id))
-                    .collect()
-            } else {
+            if family != Family::IPV4_UNICAST && family != Family::IPV6_UNICAST {
                 return;
-            };
+            }
+            let paths = self.paths_of(peer, family).into_iter().collect();
             self.stale.insert((peer, family), paths);
         } else if let Some(stale) = self.stale.remove(&(peer, family)) {
             for (prefix, id) in stale {
@@ -1037,8 +1064,8 @@ impl Rib {
             }
         });
         match nlri.prefix {
-            IpNet::V4(n) => self.set_v4(V4Key::new(n), peer, path_id, path),
-            IpNet::V6(n) => self.set_v6(V6Key::new(n), peer, path_id, path),
+            IpNet::V4(n) => self.set(V4Key::new(n), peer, path_id, path),
+            IpNet::V6(n) => self.set(V6Key::new(n), peer, path_id, path),
         }
     }
 
@@ -1107,49 +1134,13 @@ impl Rib {
                 .next_hop
                 .is_some_and(|nh| changed.contains(&nh.address()))
         };
-        let v4: Vec<(V4Key, PeerIdx, u32)> = self
-            .v4
-            .range_from(None)
-            .flat_map(|(k, d)| {
-                d.paths()
-                    .iter()
-                    .filter(|p| through(p))
-                    .map(|p| (*k, p.peer, p.path_id))
-            })
-            .collect();
-        let v6: Vec<(V6Key, PeerIdx, u32)> = self
-            .v6
-            .range_from(None)
-            .flat_map(|(k, d)| {
-                d.paths()
-                    .iter()
-                    .filter(|p| through(p))
-                    .map(|p| (*k, p.peer, p.path_id))
-            })
-            .collect();
+        let v4 = self.paths_where::<V4Key>(through);
+        let v6 = self.paths_where::<V6Key>(through);
         for (key, peer, id) in v4 {
-            let Some(old) = self.v4.get(key).and_then(|d| d.get(peer, id)).cloned() else {
-                continue;
-            };
-            let accepted = self
-                .eligible(peer, &old.received)
-                .then(|| self.import(peer, key.to_net(), &old.received))
-                .flatten();
-            if !same_outcome(&old.accepted, &accepted) {
-                self.set_v4(key, peer, id, Some(Path { accepted, ..old }));
-            }
+            self.rejudge(key, peer, id);
         }
         for (key, peer, id) in v6 {
-            let Some(old) = self.v6.get(key).and_then(|d| d.get(peer, id)).cloned() else {
-                continue;
-            };
-            let accepted = self
-                .eligible(peer, &old.received)
-                .then(|| self.import(peer, key.to_net(), &old.received))
-                .flatten();
-            if !same_outcome(&old.accepted, &accepted) {
-                self.set_v6(key, peer, id, Some(Path { accepted, ..old }));
-            }
+            self.rejudge(key, peer, id);
         }
     }
 
@@ -1182,96 +1173,23 @@ impl Rib {
         let mut v6 = Vec::new();
         for net in covered {
             match net {
-                IpNet::V4(n) => {
-                    let start = V4Key::new(n);
-                    for (k, d) in self.v4.range_from(Some(start)) {
-                        if !net.contains(&k.to_net()) {
-                            break;
-                        }
-                        v4.extend(d.paths().iter().map(|p| (*k, p.peer, p.path_id)));
-                    }
-                }
-                IpNet::V6(n) => {
-                    let start = V6Key::new(n);
-                    for (k, d) in self.v6.range_from(Some(start)) {
-                        if !net.contains(&k.to_net()) {
-                            break;
-                        }
-                        v6.extend(d.paths().iter().map(|p| (*k, p.peer, p.path_id)));
-                    }
-                }
+                IpNet::V4(n) => self.paths_within(V4Key::new(n), &mut v4),
+                IpNet::V6(n) => self.paths_within(V6Key::new(n), &mut v6),
             }
         }
-        v4.sort_unstable();
-        v4.dedup();
-        v6.sort_unstable();
-        v6.dedup();
-        for &(key, peer, id) in &v4 {
-            self.rejudge_v4(key, peer, id);
-            // Export policies may look at validation too; state readers
-            // following the feed see the new validation state.
-            self.v4.mark_dirty(key);
-            self.v4.touch(key, peer, id);
-        }
-        for &(key, peer, id) in &v6 {
-            self.rejudge_v6(key, peer, id);
-            self.v6.mark_dirty(key);
-            self.v6.touch(key, peer, id);
-        }
-    }
-
-    fn rejudge_v4(&mut self, key: V4Key, peer: PeerIdx, id: u32) {
-        let Some(old) = self.v4.get(key).and_then(|d| d.get(peer, id)).cloned() else {
-            return;
-        };
-        let accepted = self
-            .eligible(peer, &old.received)
-            .then(|| self.import(peer, key.to_net(), &old.received))
-            .flatten();
-        if !same_outcome(&old.accepted, &accepted) {
-            self.set_v4(key, peer, id, Some(Path { accepted, ..old }));
-        }
-    }
-
-    fn rejudge_v6(&mut self, key: V6Key, peer: PeerIdx, id: u32) {
-        let Some(old) = self.v6.get(key).and_then(|d| d.get(peer, id)).cloned() else {
-            return;
-        };
-        let accepted = self
-            .eligible(peer, &old.received)
-            .then(|| self.import(peer, key.to_net(), &old.received))
-            .flatten();
-        if !same_outcome(&old.accepted, &accepted) {
-            self.set_v6(key, peer, id, Some(Path { accepted, ..old }));
-        }
+        self.revalidate(v4);
+        self.revalidate(v6);
     }
 
     /// Runs `peer`'s import policy again over its stored routes.
     pub fn reimport(&mut self, peer: PeerIdx) {
-        for (key, id) in self.v4.paths_of(peer) {
-            let Some(old) = self.v4.get(key).and_then(|d| d.get(peer, id)).cloned() else {
-                continue;
-            };
-            let accepted = self
-                .eligible(peer, &old.received)
-                .then(|| self.import(peer, key.to_net(), &old.received))
-                .flatten();
-            if !same_outcome(&old.accepted, &accepted) {
-                self.set_v4(key, peer, id, Some(Path { accepted, ..old }));
+        fn again<K: Keyed>(rib: &mut Rib, peer: PeerIdx) {
+            for (key, id) in K::table(&rib.tables).paths_of(peer) {
+                rib.rejudge(key, peer, id);
             }
         }
-        for (key, id) in self.v6.paths_of(peer) {
-            let Some(old) = self.v6.get(key).and_then(|d| d.get(peer, id)).cloned() else {
-                continue;
-            };
-            let accepted = self
-                .eligible(peer, &old.received)
-                .then(|| self.import(peer, key.to_net(), &old.received))
-                .flatten();
-            if !same_outcome(&old.accepted, &accepted) {
-                self.set_v6(key, peer, id, Some(Path { accepted, ..old }));
-            }
-        }
+        again::<V4Key>(self, peer);
+        again::<V6Key>(self, peer);
     }
 
     /// Puts what `peer`'s own settings make of its group key: export
@@ -1355,8 +1273,10 @@ impl Rib {
             .find(|m| m.peer == peer)
             .cloned()
             .expect("member");
-        let old4 = self.groups[g].table_for(peer, &self.v4, info, &settings, &mut self.interner);
-        let old6 = self.groups[g].table_for(peer, &self.v6, info, &settings, &mut self.interner);
+        let old4 =
+            self.groups[g].table_for(peer, &self.tables.v4, info, &settings, &mut self.interner);
+        let old6 =
+            self.groups[g].table_for(peer, &self.tables.v6, info, &settings, &mut self.interner);
         self.groups[g].end_flush();
         if self.groups[g].leave(peer) {
             self.groups.remove(g);
@@ -1364,8 +1284,8 @@ impl Rib {
         let g = group_for(&mut self.groups, self.feed.wants_sent(), key);
         let group = &mut self.groups[g];
         let fresh = group.members().is_empty();
-        let new4 = group.table_for(peer, &self.v4, info, &settings, &mut self.interner);
-        let new6 = group.table_for(peer, &self.v6, info, &settings, &mut self.interner);
+        let new4 = group.table_for(peer, &self.tables.v4, info, &settings, &mut self.interner);
+        let new6 = group.table_for(peer, &self.tables.v6, info, &settings, &mut self.interner);
         group.end_flush();
         if fresh {
             for (family, table) in [
@@ -1385,18 +1305,65 @@ impl Rib {
         group.join(member);
     }
 
-    fn set_v4(&mut self, key: V4Key, peer: PeerIdx, path_id: u32, path: Option<Path>) {
-        let delta = self
-            .v4
-            .set(key, peer, path_id, path, &self.peers, &self.selection);
-        self.account(peer, Family::IPV4_UNICAST, delta);
+    /// Puts `path` in place of the path from `peer` with `path_id` (or
+    /// removes that path) and keeps the peer's counts.
+    fn set<K: Keyed>(&mut self, key: K, peer: PeerIdx, path_id: u32, path: Option<Path>) {
+        let table = K::table_mut(&mut self.tables);
+        let delta = table.set(key, peer, path_id, path, &self.peers, &self.selection);
+        self.account(peer, K::FAMILY, delta);
     }
 
-    fn set_v6(&mut self, key: V6Key, peer: PeerIdx, path_id: u32, path: Option<Path>) {
-        let delta = self
-            .v6
-            .set(key, peer, path_id, path, &self.peers, &self.selection);
-        self.account(peer, Family::IPV6_UNICAST, delta);
+    /// Runs import policy again on one path (its eligibility or the
+    /// policy's inputs changed), storing the new outcome if it differs.
+    fn rejudge<K: Keyed>(&mut self, key: K, peer: PeerIdx, id: u32) {
+        let table = K::table(&self.tables);
+        let Some(old) = table.get(key).and_then(|d| d.get(peer, id)).cloned() else {
+            return;
+        };
+        let accepted = self
+            .eligible(peer, &old.received)
+            .then(|| self.import(peer, key.to_net(), &old.received))
+            .flatten();
+        if !same_outcome(&old.accepted, &accepted) {
+            self.set(key, peer, id, Some(Path { accepted, ..old }));
+        }
+    }
+
+    /// Every path of `K`'s table that `which` picks, as (prefix, source,
+    /// path id).
+    fn paths_where<K: Keyed>(&self, which: impl Fn(&Path) -> bool) -> Vec<(K, PeerIdx, u32)> {
+        let table = K::table(&self.tables);
+        let picked = table.range_from(None).flat_map(|(k, d)| {
+            let paths = d.paths().iter().filter(|p| which(p));
+            paths.map(|p| (*k, p.peer, p.path_id))
+        });
+        picked.collect()
+    }
+
+    /// Every path to `net` or a more specific prefix, as (prefix, source,
+    /// path id).
+    fn paths_within<K: Keyed>(&self, net: K, out: &mut Vec<(K, PeerIdx, u32)>) {
+        let covering = net.to_net();
+        for (k, d) in K::table(&self.tables).range_from(Some(net)) {
+            if !covering.contains(&k.to_net()) {
+                break;
+            }
+            out.extend(d.paths().iter().map(|p| (*k, p.peer, p.path_id)));
+        }
+    }
+
+    /// Judges `paths` again after their origin validation changed.
+    fn revalidate<K: Keyed>(&mut self, mut paths: Vec<(K, PeerIdx, u32)>) {
+        paths.sort_unstable();
+        paths.dedup();
+        for (key, peer, id) in paths {
+            self.rejudge(key, peer, id);
+            // Export policies may look at validation too; state readers
+            // following the feed see the new validation state.
+            let table = K::table_mut(&mut self.tables);
+            table.mark_dirty(key);
+            table.touch(key, peer, id);
+        }
     }
 
     fn account(&mut self, peer: PeerIdx, family: Family, delta: Delta) {
@@ -1424,18 +1391,30 @@ impl Rib {
 
     /// Whether changes wait for [`Rib::flush`].
     pub fn has_pending(&self) -> bool {
-        self.v4.has_dirty() || self.v6.has_dirty()
+        self.tables.v4.has_dirty() || self.tables.v6.has_dirty()
     }
 
     /// Sends every change since the last flush to the update groups and
     /// keeps the installed counts.
     pub fn flush(&mut self) {
         let settings = self.export_settings();
-        let v4 = self.v4.take_dirty();
-        let v6 = self.v6.take_dirty();
+        let v4 = self.tables.v4.take_dirty();
+        let v6 = self.tables.v6.take_dirty();
         for g in &mut self.groups {
-            g.flush(&v4, &self.v4, &self.peers, &settings, &mut self.interner);
-            g.flush(&v6, &self.v6, &self.peers, &settings, &mut self.interner);
+            g.flush(
+                &v4,
+                &self.tables.v4,
+                &self.peers,
+                &settings,
+                &mut self.interner,
+            );
+            g.flush(
+                &v6,
+                &self.tables.v6,
+                &self.peers,
+                &settings,
+                &mut self.interner,
+            );
             g.end_flush();
         }
         self.interner.sweep_fresh();
@@ -1466,8 +1445,7 @@ impl Rib {
         capacity: usize,
         sent: bool,
     ) -> tokio::sync::mpsc::Receiver<RouteChange> {
-        self.v4.watch(true);
-        self.v6.watch(true);
+        self.tables.watch(true);
         let rx = self.feed.listen_for(capacity, sent);
         self.tap_groups();
         rx
@@ -1479,16 +1457,14 @@ impl Rib {
         &mut self,
         capacity: usize,
     ) -> tokio::sync::mpsc::Receiver<RouteChange> {
-        self.v4.watch(true);
-        self.v6.watch(true);
+        self.tables.watch(true);
         self.feed.listen_forwarding(capacity)
     }
 
     /// A new listener of route changes that also hears what the
     /// forwarding table installs ([`RouteChange::Installed`]).
     pub fn listen_routes_fib(&mut self) -> tokio::sync::mpsc::Receiver<RouteChange> {
-        self.v4.watch(true);
-        self.v6.watch(true);
+        self.tables.watch(true);
         self.feed.listen_fib(FEED_CAPACITY)
     }
 
@@ -1507,8 +1483,8 @@ impl Rib {
             .iter()
             .map(|&(net, installed)| {
                 let (family, paths) = match net {
-                    IpNet::V4(_) => (Family::IPV4_UNICAST, self.forwarding(&self.v4, net)),
-                    IpNet::V6(_) => (Family::IPV6_UNICAST, self.forwarding(&self.v6, net)),
+                    IpNet::V4(_) => (Family::IPV4_UNICAST, self.forwarding(&self.tables.v4, net)),
+                    IpNet::V6(_) => (Family::IPV6_UNICAST, self.forwarding(&self.tables.v6, net)),
                 };
                 RouteChange::Installed {
                     family,
@@ -1576,13 +1552,12 @@ impl Rib {
     /// feed's listeners; stops noting changes when nobody listens.
     pub fn publish_changes(&mut self) {
         if !self.feed.active() {
-            self.v4.watch(false);
-            self.v6.watch(false);
+            self.tables.watch(false);
             self.tap_groups();
             return;
         }
-        let (t4, all4) = self.v4.take_touched();
-        let (t6, all6) = self.v6.take_touched();
+        let (t4, all4) = self.tables.v4.take_touched();
+        let (t6, all6) = self.tables.v6.take_touched();
         // Copies stop once no listener wants them.
         self.tap_groups();
         let sent: Vec<RouteChange> = self
@@ -1603,11 +1578,23 @@ impl Rib {
             multipath: &multipath,
             validation: &validation,
         };
-        Self::changes_of(&self.v4, Family::IPV4_UNICAST, &t4, &facts, &mut changes);
-        Self::changes_of(&self.v6, Family::IPV6_UNICAST, &t6, &facts, &mut changes);
+        Self::changes_of(
+            &self.tables.v4,
+            Family::IPV4_UNICAST,
+            &t4,
+            &facts,
+            &mut changes,
+        );
+        Self::changes_of(
+            &self.tables.v6,
+            Family::IPV6_UNICAST,
+            &t6,
+            &facts,
+            &mut changes,
+        );
         if self.feed.wants_forwarding() {
-            self.forwarding_of(&self.v4, &t4, &mut changes);
-            self.forwarding_of(&self.v6, &t6, &mut changes);
+            self.forwarding_of(&self.tables.v4, &t4, &mut changes);
+            self.forwarding_of(&self.tables.v6, &t6, &mut changes);
         }
         changes.extend(sent);
         self.feed.publish(&changes, all4 || all6);
