@@ -1420,6 +1420,8 @@ impl Rib {
         self.interner.sweep_fresh();
         Self::count_changes(&mut self.counts, &v4);
         Self::count_changes(&mut self.counts, &v6);
+        self.tables.v4.give_back(v4);
+        self.tables.v6.give_back(v6);
     }
 
     /// Keeps the installed counts of a flush's changes.

@@ -142,6 +142,9 @@ pub struct Table<K: RouteKey> {
     /// Prefixes whose best path changed: (before, now). Export and the
     /// counters read both from here, so a flush looks nothing up.
     dirty: HashMap<K, (Option<Path>, Option<Path>), foldhash::fast::RandomState>,
+    /// The buffer [`Table::take_dirty`] fills, kept between flushes
+    /// ([`Table::give_back`]) so a flush allocates nothing new.
+    spare: Vec<Change<K>>,
     /// When someone watches route changes (the change feed): the paths
     /// touched since the last take, before and after each change.
     touched: Option<Vec<(K, PeerIdx, u32)>>,
@@ -157,6 +160,7 @@ impl<K: RouteKey> Default for Table<K> {
         Table {
             dests: BTreeMap::new(),
             dirty: HashMap::default(),
+            spare: Vec::new(),
             touched: None,
             touched_all: false,
             note_accepted: false,
@@ -299,15 +303,19 @@ impl<K: RouteKey> Table<K> {
 
     /// Takes the prefixes whose best path changed since the last call.
     pub fn take_dirty(&mut self) -> Vec<Change<K>> {
-        let mut out: Vec<_> = self
-            .dirty
-            .drain()
-            .map(|(key, (before, after))| Change { key, before, after })
-            .collect();
+        let mut out = std::mem::take(&mut self.spare);
+        let changes = self.dirty.drain();
+        out.extend(changes.map(|(key, (before, after))| Change { key, before, after }));
         // Key order packs neighbouring prefixes together, which is what
         // receivers' tries like best.
         out.sort_unstable_by_key(|c| c.key);
         out
+    }
+
+    /// Returns the buffer [`Table::take_dirty`] gave, once read.
+    pub fn give_back(&mut self, mut changes: Vec<Change<K>>) {
+        changes.clear();
+        self.spare = changes;
     }
 
     /// Whether changes to non-best accepted paths note their prefix for
