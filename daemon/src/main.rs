@@ -85,7 +85,29 @@ pub(crate) fn release_freed_memory() {
     unsafe { mi_collect(true) }
 }
 
+/// Keeps the kernel from backing the heap with transparent huge pages.
+/// With them, each first touch of a 2 MiB region zeroes all of it and
+/// keeps it resident however little of it the allocator uses: in the
+/// full-table benchmark the daemon held 30-37 MB before any route and
+/// 173-181 MB at the peak with them, 18-20 and 151-161 MB without, and
+/// converged no slower (docs/benchmarks.md). The same as mimalloc's
+/// `MIMALLOC_ALLOW_THP=0`, for the whole process (libyang's allocations
+/// too).
+fn no_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes integer arguments only and changes
+    // nothing but this process's huge page policy.
+    let rc = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    if rc != 0 {
+        // Older kernels lack it: the daemon works the same, using more memory.
+        tracing::debug!(
+            "transparent huge pages stay on: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
 fn main() -> ExitCode {
+    no_huge_pages();
     let args = Args::parse();
     logging::init(args.log_format);
     ocbgp_gnmi::set_after_set(release_freed_memory);
