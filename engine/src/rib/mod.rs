@@ -148,6 +148,90 @@ impl bestpath::Sources for Peers {
     }
 }
 
+/// What judging a received path reads (eligibility, then import policy),
+/// borrowed apart from the tables so a walk over a table can judge its
+/// paths as it goes.
+struct Judge<'a> {
+    local: LocalSettings,
+    peers: &'a Peers,
+    imports: &'a HashMap<PeerIdx, SharedPolicy>,
+    unreachable: &'a HashSet<IpAddr>,
+    clusters: &'a [Ipv4Addr],
+    vrps: &'a crate::rpki::Vrps,
+    interner: &'a mut Interner,
+}
+
+impl Judge<'_> {
+    /// Whether a path from `peer` with `attrs` may be used at all: no AS,
+    /// originator or cluster loop (RFC 4271 9.1.2, RFC 4456 8), the peer's
+    /// AS first where that is enforced, and a next hop the forwarding
+    /// table can reach (RFC 4271 9.1.2.1, when one tracks them).
+    fn eligible(&self, peer: PeerIdx, attrs: &Attrs) -> bool {
+        if peer == PeerIdx::LOCAL {
+            return true;
+        }
+        let Some(info) = self.peers.get(peer) else {
+            return false;
+        };
+        if !self.unreachable.is_empty()
+            && attrs
+                .next_hop
+                .is_some_and(|nh| self.unreachable.contains(&nh.address()))
+        {
+            return false;
+        }
+        rules::ineligible(
+            &attrs.attrs,
+            &info.inbound,
+            self.local.asn,
+            self.local.router_id,
+            self.clusters,
+        )
+        .is_none()
+    }
+
+    /// Runs `peer`'s import policy on a received path.
+    fn import(&mut self, peer: PeerIdx, prefix: IpNet, received: &Attrs) -> Option<Attrs> {
+        let prepend = self.peers.get(peer).and_then(|p| p.inbound.prepend);
+        let with_local_as;
+        let received = match prepend {
+            // The path as if it had crossed the AS the peer talks to.
+            Some(asn) => {
+                let mut attrs = PathAttrs::clone(received);
+                let mut path = attrs.attrs.as_path.take().unwrap_or_default();
+                export::prepend(&mut path, asn);
+                attrs.attrs.as_path = Some(path);
+                with_local_as = self.interner.intern(attrs);
+                &with_local_as
+            }
+            None => received,
+        };
+        let Some(policy) = self.imports.get(&peer) else {
+            return Some(received.clone());
+        };
+        let source = self.peers.get(peer)?;
+        let route = PolicyRoute {
+            prefix,
+            attrs: received,
+            source,
+            target: None,
+            local_asn: self.local.asn,
+            vrps: self.vrps,
+        };
+        policy.0.apply(&route, self.interner)
+    }
+
+    /// The import outcome of a stored path: `None` when it is not eligible
+    /// or policy rejects it.
+    fn outcome(&mut self, peer: PeerIdx, prefix: IpNet, received: &Attrs) -> Option<Attrs> {
+        if self.eligible(peer, received) {
+            self.import(peer, prefix, received)
+        } else {
+            None
+        }
+    }
+}
+
 /// The tables, one per family.
 #[derive(Debug, Default)]
 struct Tables {
@@ -301,32 +385,23 @@ impl Rib {
         self.clusters = c;
     }
 
-    /// Whether a path from `peer` with `attrs` may be used at all: no AS,
-    /// originator or cluster loop (RFC 4271 9.1.2, RFC 4456 8), the peer's
-    /// AS first where that is enforced, and a next hop the forwarding
-    /// table can reach (RFC 4271 9.1.2.1, when one tracks them).
-    fn eligible(&self, peer: PeerIdx, attrs: &Attrs) -> bool {
-        if peer == PeerIdx::LOCAL {
-            return true;
-        }
-        let Some(info) = self.peer(peer) else {
-            return false;
+    /// See [`Judge::eligible`].
+    fn eligible(&mut self, peer: PeerIdx, attrs: &Attrs) -> bool {
+        self.split().1.eligible(peer, attrs)
+    }
+
+    /// The tables, and what judging their paths reads.
+    fn split(&mut self) -> (&Tables, Judge<'_>) {
+        let judge = Judge {
+            local: self.local,
+            peers: &self.peers,
+            imports: &self.imports,
+            unreachable: &self.unreachable,
+            clusters: &self.clusters,
+            vrps: &self.vrps,
+            interner: &mut self.interner,
         };
-        if !self.unreachable.is_empty()
-            && attrs
-                .next_hop
-                .is_some_and(|nh| self.unreachable.contains(&nh.address()))
-        {
-            return false;
-        }
-        rules::ineligible(
-            &attrs.attrs,
-            &info.inbound,
-            self.local.asn,
-            self.local.router_id,
-            &self.clusters,
-        )
-        .is_none()
+        (&self.tables, judge)
     }
 
     /// Turns client-to-client reflection on or off; route-reflector
@@ -1071,33 +1146,7 @@ impl Rib {
 
     /// Runs `peer`'s import policy on a received path.
     fn import(&mut self, peer: PeerIdx, prefix: IpNet, received: &Attrs) -> Option<Attrs> {
-        let prepend = self.peer(peer).and_then(|p| p.inbound.prepend);
-        let with_local_as;
-        let received = match prepend {
-            // The path as if it had crossed the AS the peer talks to.
-            Some(asn) => {
-                let mut attrs = PathAttrs::clone(received);
-                let mut path = attrs.attrs.as_path.take().unwrap_or_default();
-                export::prepend(&mut path, asn);
-                attrs.attrs.as_path = Some(path);
-                with_local_as = self.interner.intern(attrs);
-                &with_local_as
-            }
-            None => received,
-        };
-        let Some(policy) = self.imports.get(&peer) else {
-            return Some(received.clone());
-        };
-        let source = self.peers.0.get(peer.0 as usize).and_then(Option::as_ref)?;
-        let route = PolicyRoute {
-            prefix,
-            attrs: received,
-            source,
-            target: None,
-            local_asn: self.local.asn,
-            vrps: &self.vrps,
-        };
-        policy.0.apply(&route, &mut self.interner)
+        self.split().1.import(peer, prefix, received)
     }
 
     /// Sets (or clears) `peer`'s import policy and runs it again over the
@@ -1184,8 +1233,26 @@ impl Rib {
     /// Runs `peer`'s import policy again over its stored routes.
     pub fn reimport(&mut self, peer: PeerIdx) {
         fn again<K: Keyed>(rib: &mut Rib, peer: PeerIdx) {
-            for (key, id) in K::table(&rib.tables).paths_of(peer) {
-                rib.rejudge(key, peer, id);
+            // One walk judges every path of the peer; only the paths whose
+            // outcome changed are looked up again, to store it.
+            let (tables, mut judge) = rib.split();
+            let mut changed = Vec::new();
+            for (key, dest) in K::table(tables).range_from(None) {
+                for p in dest.paths().iter().filter(|p| p.peer == peer) {
+                    let accepted = judge.outcome(peer, key.to_net(), &p.received);
+                    if !same_outcome(&p.accepted, &accepted) {
+                        changed.push((
+                            *key,
+                            Path {
+                                accepted,
+                                ..p.clone()
+                            },
+                        ));
+                    }
+                }
+            }
+            for (key, path) in changed {
+                rib.set(key, peer, path.path_id, Some(path));
             }
         }
         again::<V4Key>(self, peer);
@@ -1320,10 +1387,7 @@ impl Rib {
         let Some(old) = table.get(key).and_then(|d| d.get(peer, id)).cloned() else {
             return;
         };
-        let accepted = self
-            .eligible(peer, &old.received)
-            .then(|| self.import(peer, key.to_net(), &old.received))
-            .flatten();
+        let accepted = self.split().1.outcome(peer, key.to_net(), &old.received);
         if !same_outcome(&old.accepted, &accepted) {
             self.set(key, peer, id, Some(Path { accepted, ..old }));
         }
