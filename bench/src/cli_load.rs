@@ -45,6 +45,8 @@ fn is_row(line: &[u8], json: bool) -> bool {
     if json {
         line.starts_with(b"  {")
     } else {
+        // The header's first column (the best-path mark) is blank.
+        let line = line.trim_ascii_start();
         !line.is_empty() && !line.starts_with(b"Network ") && line != b"no routes"
     }
 }
@@ -231,7 +233,8 @@ mod tests {
 
     #[test]
     fn rows_of_a_table_and_of_json() {
-        let table = "Network              Next Hop\n10.0.0.0/24          192.0.2.1\n10.0.1.0/24          192.0.2.1\n";
+        // As `ocbgp global rib` prints it: the best-path mark's column first.
+        let table = "   Network        Next Hop\n*> 10.0.0.0/24    192.0.2.1\n*> 10.0.1.0/24    192.0.2.1\n";
         let r = read_rows(table.as_bytes(), false).unwrap();
         assert_eq!((r.rows, r.lines), (2, 3));
         assert!(r.first_row_ns.is_some());
