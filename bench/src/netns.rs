@@ -117,27 +117,10 @@ impl Lab {
             "dev",
             "eth0",
         ])?;
-        for i in 0..injectors {
-            ip(&[
-                "-n",
-                p,
-                "addr",
-                "add",
-                &format!("{}/24", injector_addr(i)),
-                "dev",
-                "eth0",
-            ])?;
-        }
-        for i in 0..sinks {
-            ip(&[
-                "-n",
-                p,
-                "addr",
-                "add",
-                &format!("{}/24", sink_addr(i)),
-                "dev",
-                "eth0",
-            ])?;
+        let peers = (0..injectors).map(injector_addr);
+        for addr in peers.chain((0..sinks).map(sink_addr)) {
+            let addr = format!("{addr}/24");
+            ip(&["-n", p, "addr", "add", &addr, "dev", "eth0"])?;
         }
         for ns in [d, p] {
             ip(&["-n", ns, "link", "set", "eth0", "up"])?;

@@ -1,6 +1,7 @@
 //! One family's table: every path to every prefix, in key order, and the
 //! prefixes whose best path changed since the last export flush.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 
 use super::bestpath::{self, SelectionOptions, Sources};
@@ -256,10 +257,12 @@ impl<K: RouteKey> Table<K> {
         // A prefix noted before keeps its best up to date even when this
         // change kept the same best path (its received attributes may
         // have changed).
-        if let Some(noted) = self.dirty.get_mut(&key) {
-            noted.1 = dest.best().cloned();
-        } else if changed {
-            self.dirty.insert(key, (before, dest.best().cloned()));
+        match self.dirty.entry(key) {
+            Entry::Occupied(noted) => noted.into_mut().1 = dest.best().cloned(),
+            Entry::Vacant(slot) if changed => {
+                slot.insert((before, dest.best().cloned()));
+            }
+            Entry::Vacant(_) => {}
         }
         if dest.paths.is_empty() {
             self.dests.remove(&key);
