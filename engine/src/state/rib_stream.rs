@@ -271,12 +271,13 @@ fn with(base: &[StreamElem], more: impl IntoIterator<Item = StreamElem>) -> Vec<
     p
 }
 
-/// A loc-rib or Adj-RIB route entry's children.
-pub(crate) fn route_nodes(
+/// A loc-rib or Adj-RIB route entry's children (`index`: its attribute
+/// set's indexes).
+fn route_nodes(
     prefix: IpNet,
     origin: Option<Scalar>,
     path_id: u32,
-    attrs: &Attrs,
+    index: Indexes,
     best: Option<bool>,
     stale: bool,
     validation: Option<Validation>,
@@ -287,7 +288,7 @@ pub(crate) fn route_nodes(
         validation,
         ..Marks::default()
     };
-    route_nodes_indexed(prefix, origin, path_id, Indexes::of(attrs), marks)
+    route_nodes_indexed(prefix, origin, path_id, index, marks)
 }
 
 /// What a route entry tells beside its attributes.
@@ -590,7 +591,7 @@ fn produce(engine: &Engine, rib: &RibHandle, sel: &Selection, tx: &mut Out<'_>) 
         let out_tables = |tx: &mut Out<'_>, a: &IpAddr, idx: PeerIdx| -> Option<()> {
             let t = &tables[a];
             let push = |tx: &mut Out<'_>, table: usize, net: IpNet, attrs: &Attrs| {
-                let nodes = route_nodes(net, None, 0, attrs, None, false, None);
+                let nodes = route_nodes(net, None, 0, Indexes::of(attrs), None, false, None);
                 tx.push(route_entry(&t[table], nodes, false))
             };
             let (pre, post) = (sel.tables.out_pre, sel.tables.out_post);
@@ -839,6 +840,7 @@ fn convert(
     sel: &Selection,
     names: &HashMap<PeerIdx, IpAddr>,
     bases: &[FamilyBase],
+    cache: &mut IndexCache,
     out: &mut Vec<StreamChange>,
 ) {
     let (family, net, peer, path_id, now) = match change {
@@ -891,7 +893,7 @@ fn convert(
             .and_then(|(_, acc, _, stale, v)| Some((acc.as_ref()?, *stale, *v)))
         {
             Some((acc, stale, v)) => {
-                let nodes = route_nodes(net, Some(origin), path_id, acc, None, stale, v);
+                let nodes = route_nodes(net, Some(origin), path_id, cache.of(acc), None, stale, v);
                 out.push(StreamChange::Update(route_entry(loc_routes, nodes, true)));
             }
             None => out.push(StreamChange::Delete(route_path(
@@ -930,7 +932,8 @@ fn convert(
         let routes = routes_of(&nbr, "adj-rib-in-pre");
         match &now {
             Some((received, _, _, stale, v)) => {
-                let nodes = route_nodes(net, None, path_id, received, None, *stale, *v);
+                let index = cache.of(received);
+                let nodes = route_nodes(net, None, path_id, index, None, *stale, *v);
                 out.push(StreamChange::Update(route_entry(&routes, nodes, false)));
             }
             None => out.push(StreamChange::Delete(route_path(&routes, keys()))),
@@ -940,7 +943,8 @@ fn convert(
         let routes = routes_of(&nbr, "adj-rib-in-post");
         match &now {
             Some((_, Some(acc), best, stale, v)) => {
-                let nodes = route_nodes(net, None, path_id, acc, Some(*best), *stale, *v);
+                let index = cache.of(acc);
+                let nodes = route_nodes(net, None, path_id, index, Some(*best), *stale, *v);
                 out.push(StreamChange::Update(route_entry(&routes, nodes, false)));
             }
             _ => out.push(StreamChange::Delete(route_path(&routes, keys()))),
@@ -1016,6 +1020,9 @@ pub(crate) fn changes(
             .collect();
         let mut batch = Vec::with_capacity(1024);
         let mut out = Vec::new();
+        // Kept across batches: a set is hashed about once per feed, not
+        // once per route change.
+        let mut cache = IndexCache::default();
         while feed.recv_many(&mut batch, 1024).await > 0 {
             let names: HashMap<PeerIdx, IpAddr> = engine
                 .neighbors()
@@ -1023,7 +1030,7 @@ pub(crate) fn changes(
                 .map(|(a, n)| (n.idx, a))
                 .collect();
             for c in batch.drain(..) {
-                convert(c, &sel, &names, &bases, &mut out);
+                convert(c, &sel, &names, &bases, &mut cache, &mut out);
             }
             for c in out.drain(..) {
                 // Waiting here is fine: the RIB task never waits for this
