@@ -400,6 +400,50 @@ fn candidate_locks_and_confirmed_commit() {
 }
 
 #[test]
+fn a_plain_edit_while_a_confirmed_commit_waits_is_saved_only_with_it() {
+    let saved_has = |dir: &TempDir, addr: &str| {
+        let saved = ocbgp_models::datastore::saved(&dir.0).unwrap().unwrap();
+        saved
+            .value(&format!("{}/config/peer-group", neighbor(addr)))
+            .is_some()
+    };
+    for confirmed in [false, true] {
+        let dir = TempDir::new("pending-edit");
+        let store = open(&dir);
+        let who = Requester {
+            origin: Origin::Netconf,
+            session: store.new_session(),
+            user: None,
+            source: None,
+            comment: None,
+        };
+        store
+            .edit_candidate(&[add_neighbor("192.0.2.2")], &who)
+            .unwrap();
+        store.commit_candidate(&who, Confirm::Pending).unwrap();
+        // NETCONF may still edit running; the edit applies at once...
+        store
+            .edit_running(&[add_neighbor("192.0.2.3")], &who)
+            .unwrap();
+        let peer = format!("{}/config/peer-group", neighbor("192.0.2.3"));
+        assert!(store.running().value(&peer).is_some());
+        // ...but a restart now would bring back the configuration from
+        // before both.
+        assert!(!saved_has(&dir, "192.0.2.2") && !saved_has(&dir, "192.0.2.3"));
+        if confirmed {
+            store.confirm(&who).unwrap();
+            assert!(saved_has(&dir, "192.0.2.2") && saved_has(&dir, "192.0.2.3"));
+        } else {
+            store
+                .cancel_confirmed(&Requester::internal(Origin::Timeout))
+                .unwrap();
+            assert!(store.running().value(&peer).is_none());
+            assert!(!saved_has(&dir, "192.0.2.2") && !saved_has(&dir, "192.0.2.3"));
+        }
+    }
+}
+
+#[test]
 fn a_corrupt_saved_config_stops_start_up_with_its_name() {
     let dir = TempDir::new("corrupt");
     drop(open(&dir));

@@ -750,6 +750,14 @@ impl Datastore {
                 state.lagging = true;
                 Ok(())
             }
+            // A plain edit while a confirmed commit waits (NETCONF may
+            // edit running then) is undone with it if it is not confirmed,
+            // so it is saved with it, at confirmation: until then the
+            // files keep the configuration from before both.
+            (Confirm::No, _) if state.pending.is_some() => {
+                state.lagging = true;
+                Ok(())
+            }
             (Confirm::No, Some(diff)) if !state.lagging => state.disk.append(id, diff, config),
             (Confirm::No, _) => {
                 state.disk.save(config)?;
