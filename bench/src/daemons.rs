@@ -58,8 +58,6 @@ pub enum Daemon {
 pub struct Topology {
     /// The daemon's address, also its router id.
     pub daemon: Ipv4Addr,
-    /// The (first) injector's address.
-    pub injector: Ipv4Addr,
     /// Every injector's address and AS, the first one's first.
     pub injectors: Vec<(Ipv4Addr, u32)>,
     /// The sinks' addresses and AS numbers.
@@ -72,7 +70,6 @@ impl Topology {
     pub fn with_injectors(injectors: usize, sinks: usize) -> Self {
         Topology {
             daemon: DAEMON_ADDR,
-            injector: injector_addr(0),
             injectors: (0..injectors.max(1))
                 .map(|i| (injector_addr(i), INJECTOR_AS + i as u32))
                 .collect(),
@@ -80,6 +77,12 @@ impl Topology {
                 .map(|i| (sink_addr(i), FIRST_SINK_AS + i as u32))
                 .collect(),
         }
+    }
+
+    /// The first injector's address (the one `--policy` and `--rpki-vrps`
+    /// configure).
+    pub fn injector(&self) -> Ipv4Addr {
+        self.injectors[0].0
     }
 
     /// Every neighbor of the daemon: the injectors first, then the sinks.

@@ -353,7 +353,7 @@ mod tests {
     fn the_policy_goes_on_the_injector() {
         let t = crate::daemons::Topology::with_injectors(1, 1);
         let mut c = crate::daemons::ocbgpd_config(&t);
-        apply(&mut c, t.injector, true).unwrap();
+        apply(&mut c, t.injector(), true).unwrap();
         let s = c.to_string();
         assert!(s.contains("\"import-policy\":[\"ROV\"]"));
         assert!(s.contains("ocbgp:rpki-validation-result"));

@@ -415,7 +415,7 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
             crate::rpki::write_json(&json_file, &vrps)?;
             let file = dir.join("ocbgpd.json");
             let mut config: Value = serde_json::from_slice(&std::fs::read(&file)?)?;
-            crate::rpki::apply(&mut config, topology.injector, args.rpki_reject_invalid)?;
+            crate::rpki::apply(&mut config, topology.injector(), args.rpki_reject_invalid)?;
             std::fs::write(&file, serde_json::to_string_pretty(&config)?)?;
             crate::daemons::check_ocbgpd_config(&binary, &file)?;
             if args.rpki_reject_invalid {
@@ -443,7 +443,7 @@ async fn scenario(args: &RunArgs, lab: &Lab, dir: &Path, procs: &mut Vec<Proc>) 
         }
         let pt = crate::policy::PolicyTable::for_table(args.prefixes, args.seed)?;
         let file = dir.join("ocbgpd.json");
-        pt.apply_to_file(&file, topology.injector)?;
+        pt.apply_to_file(&file, topology.injector())?;
         crate::daemons::check_ocbgpd_config(&binary, &file)?;
         eprintln!(
             "bgpbench: import policy with {} prefix-set entries; the edit is {} ({} prefixes)",

@@ -141,9 +141,7 @@ impl Peers {
 
 impl bestpath::Sources for Peers {
     fn info(&self, path: &Path) -> &PeerInfo {
-        self.0
-            .get(path.peer.0 as usize)
-            .and_then(Option::as_ref)
+        self.get(path.peer)
             .expect("paths only come from known peers")
     }
 }
@@ -649,7 +647,7 @@ impl Rib {
 
     /// What is known about a peer.
     pub fn peer(&self, peer: PeerIdx) -> Option<&PeerInfo> {
-        self.peers.0.get(peer.0 as usize).and_then(Option::as_ref)
+        self.peers.get(peer)
     }
 
     /// Route counts of a peer for a family.
