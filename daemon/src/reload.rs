@@ -30,6 +30,7 @@ pub fn reload(store: &Datastore, file: &Path) -> Result<CommitOutcome, ReloadErr
     let config = crate::startup::load_file(file).map_err(ReloadError::Load)?;
     let who = Requester {
         source: None,
+        authenticated: false,
         comment: Some(format!("reload of {}", file.display())),
         ..Requester::internal(Origin::File)
     };

@@ -95,18 +95,48 @@ fn metadata_text<'m>(metadata: &'m MetadataMap, key: &str) -> Result<Option<&'m 
     }
 }
 
+/// Who sent an RPC.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Login {
+    /// The user name: authenticated, or as given when authentication is
+    /// not enforced (kept in the commit record).
+    pub user: Option<String>,
+    /// Whether `user` authenticated; access control judges only those.
+    pub authenticated: bool,
+}
+
+impl Login {
+    /// The user access control judges (`None`: not judged).
+    pub fn judged(&self) -> Option<&str> {
+        self.user.as_deref().filter(|_| self.authenticated)
+    }
+
+    /// Whether the user may run the `module` RPC `rpc` (NACM `exec`;
+    /// gNMI's RPCs are module `gnmi`, gNOI's their service's package):
+    /// `PermissionDenied` when not.
+    pub fn may_run(&self, store: &Datastore, module: &str, rpc: &str) -> Result<(), Status> {
+        store
+            .access(self.judged())
+            .exec(module, rpc)
+            .map_err(|d| Status::permission_denied(d.to_string()))
+    }
+}
+
 /// Authenticates an RPC. With an authenticator, `username` and `password`
 /// must be present and match (`Unauthenticated` otherwise, the same for an
 /// unknown user and a wrong password); without one, the user name, if any,
-/// is taken as given. Returns the user, for the commit record.
+/// is taken as given, unauthenticated.
 pub(crate) async fn authenticate(
     authenticator: Option<&Arc<dyn Authenticator>>,
     metadata: &MetadataMap,
     from: Option<std::net::IpAddr>,
-) -> Result<Option<String>, Status> {
+) -> Result<Login, Status> {
     let user = metadata_text(metadata, USERNAME)?.map(str::to_string);
     let Some(authenticator) = authenticator.filter(|a| a.enforced()) else {
-        return Ok(user);
+        return Ok(Login {
+            user,
+            authenticated: false,
+        });
     };
     let password = metadata_text(metadata, PASSWORD)?.map(str::to_string);
     let (Some(user), Some(password)) = (user, password) else {
@@ -128,7 +158,10 @@ pub(crate) async fn authenticate(
         .unwrap_or(false);
     if ok {
         ocbgp_models::users::login_succeeded(&user, from);
-        Ok(Some(user))
+        Ok(Login {
+            user: Some(user),
+            authenticated: true,
+        })
     } else {
         // Logged there; guessing is slow (the same delay as NETCONF's).
         tokio::time::sleep(ocbgp_models::users::login_failed("gNMI", &user, from)).await;

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use ocbgp_models::config::Config;
 use ocbgp_models::datastore::Datastore;
+use ocbgp_models::nacm::Access;
 use tonic::Status;
 use yang2::data::{DataNodeRef, DataTree};
 use yang2::schema::SchemaNodeKind;
@@ -129,18 +130,38 @@ pub(crate) enum Snapshot {
 }
 
 impl Snapshot {
-    /// Takes the snapshot a read of `query` for `part` needs.
-    pub(crate) fn take(store: &Datastore, query: &Query, part: Part) -> Result<Snapshot, Status> {
-        match part {
-            Part::Config => Ok(Snapshot::Running(store.running())),
-            Part::All if !query.has_state => Ok(Snapshot::Running(store.running())),
+    /// Takes the snapshot a read of `query` for `part` needs, without what
+    /// `access` may not read.
+    pub(crate) fn take(
+        store: &Datastore,
+        query: &Query,
+        part: Part,
+        access: &Access,
+    ) -> Result<Snapshot, Status> {
+        let snapshot = match part {
+            Part::Config => Snapshot::Running(store.running()),
+            Part::All if !query.has_state => Snapshot::Running(store.running()),
             _ => store
                 .operational(&query.root())
                 .map(Snapshot::Operational)
                 .map_err(|e| {
                     Status::internal(format!("cannot read state at {}: {e}", query.text()))
-                }),
-        }
+                })?,
+        };
+        let denied = |e| Status::internal(format!("cannot apply access rules: {e}"));
+        Ok(match snapshot {
+            Snapshot::Running(c) => match access
+                .readable_at(c.tree(), &query.root())
+                .map_err(denied)?
+            {
+                Some(copy) => Snapshot::Operational(copy),
+                None => Snapshot::Running(c),
+            },
+            Snapshot::Operational(mut t) => {
+                access.filter(&mut t);
+                Snapshot::Operational(t)
+            }
+        })
     }
 
     /// The tree.
@@ -153,13 +174,22 @@ impl Snapshot {
 }
 
 /// Snapshots shared by the reads of one moment (one Get, one round of a
-/// subscription), so each operational subtree is asked for once.
-#[derive(Default)]
-pub(crate) struct Snapshots {
+/// subscription), so each operational subtree is asked for once; each
+/// without what the reader may not read.
+pub(crate) struct Snapshots<'a> {
     taken: HashMap<(String, bool), Snapshot>,
+    access: &'a Access,
 }
 
-impl Snapshots {
+impl<'a> Snapshots<'a> {
+    /// Snapshots for a reader with `access`.
+    pub(crate) fn new(access: &'a Access) -> Snapshots<'a> {
+        Snapshots {
+            taken: HashMap::new(),
+            access,
+        }
+    }
+
     /// The snapshot for `query` and `part`, taken on first use.
     pub(crate) fn get(
         &mut self,
@@ -170,7 +200,7 @@ impl Snapshots {
         let running = part == Part::Config || (part == Part::All && !query.has_state);
         let key = (if running { String::new() } else { query.root() }, running);
         if !self.taken.contains_key(&key) {
-            let snap = Snapshot::take(store, query, part)?;
+            let snap = Snapshot::take(store, query, part, self.access)?;
             self.taken.insert(key.clone(), snap);
         }
         Ok(&self.taken[&key])

@@ -18,6 +18,7 @@
 use std::collections::HashSet;
 
 use ocbgp_models::datastore::Datastore;
+use ocbgp_models::nacm::Access;
 use tonic::Status;
 
 use crate::data::{now_ns, select, Part, Query, Snapshots};
@@ -51,7 +52,11 @@ pub(crate) fn response_prefix(prefix: Option<&Path>) -> Option<Path> {
 }
 
 /// Answers a Get (blocking: run it in `spawn_blocking`).
-pub(crate) fn get(store: &Datastore, request: &GetRequest) -> Result<GetResponse, Status> {
+pub(crate) fn get(
+    store: &Datastore,
+    request: &GetRequest,
+    access: &Access,
+) -> Result<GetResponse, Status> {
     let encoding = ValueEncoding::from_request(request.encoding)?;
     let part = part_of(request.r#type)?;
     let prefix = request.prefix.as_ref();
@@ -67,12 +72,12 @@ pub(crate) fn get(store: &Datastore, request: &GetRequest) -> Result<GetResponse
         .map(|p| Query::new(prefix, p))
         .collect::<Result<Vec<_>, _>>()?;
 
-    let mut snapshots = Snapshots::default();
+    let mut snapshots = Snapshots::new(access);
     let mut namer = Namer::default();
     let mut notification = Vec::with_capacity(queries.len());
     let mut streams = match part {
         Part::Config => Vec::new(),
-        _ => crate::streamed::open_all(store, &queries),
+        _ => crate::streamed::open_all(store, &queries, access),
     }
     .into_iter();
     // Streamed entries of consecutive queries share notifications (one per

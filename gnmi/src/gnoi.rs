@@ -10,6 +10,8 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use ocbgp_models::datastore::Datastore;
+
 use crate::auth::{authenticate, Authenticator};
 use crate::proto::gnoi_bgp::bgp_server::{Bgp, BgpServer};
 use crate::proto::gnoi_bgp::clear_bgp_neighbor_request::Mode;
@@ -56,18 +58,24 @@ pub trait BgpControl: Send + Sync + 'static {
 pub struct GnoiBgpService {
     control: Arc<dyn BgpControl>,
     authenticator: Option<Arc<dyn Authenticator>>,
+    /// For access control: who may run ClearBGPNeighbor.
+    store: Arc<Datastore>,
 }
 
 impl GnoiBgpService {
     /// The service on `control`, checking credentials with `authenticator`
-    /// (none: every call is accepted, as on the gNMI service).
+    /// (none: every call is accepted, as on the gNMI service) and access
+    /// with the rules of `store`'s running configuration (NACM `exec` of
+    /// `gnoi.bgp` `ClearBGPNeighbor`).
     pub fn new(
         control: Arc<dyn BgpControl>,
         authenticator: Option<Arc<dyn Authenticator>>,
+        store: Arc<Datastore>,
     ) -> Self {
         GnoiBgpService {
             control,
             authenticator,
+            store,
         }
     }
 }
@@ -107,9 +115,10 @@ impl Bgp for GnoiBgpService {
         request: Request<ClearBgpNeighborRequest>,
     ) -> Result<Response<ClearBgpNeighborResponse>, Status> {
         let from = request.remote_addr().map(|a| a.ip());
-        let user = authenticate(self.authenticator.as_ref(), request.metadata(), from).await?;
+        let login = authenticate(self.authenticator.as_ref(), request.metadata(), from).await?;
+        login.may_run(&self.store, "gnoi.bgp", "ClearBGPNeighbor")?;
         let (address, mode) = parse(request.get_ref())?;
-        tracing::info!(peer = %address, ?mode, user = user.as_deref().unwrap_or(""), source = ?from, door = "gNOI", "gNOI ClearBGPNeighbor");
+        tracing::info!(peer = %address, ?mode, user = login.user.as_deref().unwrap_or(""), source = ?from, door = "gNOI", "gNOI ClearBGPNeighbor");
         match self.control.clear_neighbor(address, mode) {
             Ok(()) => Ok(Response::new(ClearBgpNeighborResponse {})),
             Err(e @ ClearError::UnknownNeighbor(_)) => Err(Status::not_found(e.to_string())),

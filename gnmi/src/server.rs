@@ -24,7 +24,7 @@ use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::auth::{authenticate, Authenticator};
+use crate::auth::{authenticate, Authenticator, Login};
 use crate::gnoi::{BgpControl, GnoiBgpService};
 use crate::proto::gnmi::gnmi_server::{Gnmi, GnmiServer};
 use crate::proto::gnmi::{
@@ -134,7 +134,11 @@ impl GnmiService {
     /// The gNOI BGP service, when a [`BgpControl`] was given.
     pub fn gnoi_bgp(&self) -> Option<GnoiBgpService> {
         let control = self.bgp.clone()?;
-        Some(GnoiBgpService::new(control, self.authenticator.clone()))
+        Some(GnoiBgpService::new(
+            control,
+            self.authenticator.clone(),
+            self.store.clone(),
+        ))
     }
 
     /// Requires every RPC to carry `username` and `password` metadata that
@@ -182,9 +186,12 @@ impl GnmiService {
         }
     }
 
-    async fn user<T>(&self, request: &Request<T>) -> Result<Option<String>, Status> {
+    /// Authenticates a request and checks its user may run `rpc`.
+    async fn login<T>(&self, request: &Request<T>, rpc: &str) -> Result<Login, Status> {
         let from = request.remote_addr().map(|a| a.ip());
-        authenticate(self.authenticator.as_ref(), request.metadata(), from).await
+        let login = authenticate(self.authenticator.as_ref(), request.metadata(), from).await?;
+        login.may_run(&self.store, "gnmi", rpc)?;
+        Ok(login)
     }
 }
 
@@ -217,26 +224,31 @@ impl Gnmi for GnmiService {
         &self,
         request: Request<CapabilityRequest>,
     ) -> Result<Response<CapabilityResponse>, Status> {
-        self.user(&request).await?;
+        self.login(&request, "Capabilities").await?;
         tracing::debug!(peer = ?request.remote_addr(), "gNMI Capabilities");
         Ok(Response::new(Self::capabilities()))
     }
 
     async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
-        self.user(&request).await?;
+        let login = self.login(&request, "Get").await?;
         let store = self.store.clone();
         let request = request.into_inner();
-        let response = blocking(move || crate::get::get(&store, &request)).await?;
+        let response = blocking(move || {
+            let access = store.access(login.judged());
+            crate::get::get(&store, &request, &access)
+        })
+        .await?;
         Ok(Response::new(response))
     }
 
     async fn set(&self, request: Request<SetRequest>) -> Result<Response<SetResponse>, Status> {
-        let user = self.user(&request).await?;
+        let login = self.login(&request, "Set").await?;
         let who = Requester {
             origin: Origin::Gnmi,
             session: self.session,
-            user,
+            user: login.user,
             source: request.remote_addr().map(|a| a.ip()),
+            authenticated: login.authenticated,
             comment: None,
         };
         let store = self.store.clone();
@@ -258,16 +270,18 @@ impl Gnmi for GnmiService {
         &self,
         request: Request<Streaming<SubscribeRequest>>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
-        let user = self.user(&request).await?;
+        let login = self.login(&request, "Subscribe").await?;
         if *self.stop.borrow() {
             return Err(Status::unavailable("the gNMI server is shutting down"));
         }
-        let stop = match (user, self.authenticator.as_ref().filter(|a| a.enforced())) {
-            (Some(user), Some(auth)) => until_user_removed(
+        let ended = Arc::new(std::sync::OnceLock::new());
+        let stop = match (login.judged(), self.authenticator.as_ref()) {
+            (Some(user), Some(auth)) => until_access_changes(
                 self.store.clone(),
                 auth.clone(),
-                user,
+                user.to_string(),
                 self.stop.subscribe(),
+                ended.clone(),
             ),
             _ => self.stop.subscribe(),
         };
@@ -276,6 +290,8 @@ impl Gnmi for GnmiService {
             store: self.store.clone(),
             options: self.subscribe.clone(),
             stop,
+            ended,
+            login,
         };
         tokio::spawn(subscribe::run(ctx, request.into_inner(), tx));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
@@ -283,17 +299,22 @@ impl Gnmi for GnmiService {
 }
 
 /// A stop signal for one subscription of `user`: it turns true when the
-/// server stops (`server`) or when a commit removes the user (asked of
-/// `auth` after every commit), so a removed user's subscriptions end.
-fn until_user_removed(
+/// server stops (`server`), when a commit removes the user (asked of
+/// `auth` after every commit) or when a commit changes what the user may
+/// do (the access control rules that apply to it), so a subscription never
+/// outlives the rules it was opened under: the client subscribes again,
+/// under the new ones. Why it ended goes in `ended`.
+fn until_access_changes(
     store: Arc<Datastore>,
     auth: Arc<dyn Authenticator>,
     user: String,
     mut server: watch::Receiver<bool>,
+    ended: Arc<std::sync::OnceLock<Status>>,
 ) -> watch::Receiver<bool> {
     use tokio::sync::broadcast::error::RecvError;
     let (tx, rx) = watch::channel(false);
     let mut commits = store.subscribe();
+    let access = store.access(Some(&user));
     tokio::spawn(async move {
         let mut commits_open = true;
         loop {
@@ -309,6 +330,14 @@ fn until_user_removed(
                             .unwrap_or(false);
                         if !valid {
                             tracing::info!(%user, "gNMI subscription closed: its user was removed");
+                            let _ = ended.set(Status::unauthenticated("the subscription's user was removed"));
+                            break;
+                        }
+                        if store.access(Some(&user)) != access {
+                            tracing::info!(%user, "gNMI subscription closed: the access rules for its user changed");
+                            let _ = ended.set(Status::permission_denied(
+                                "the access control rules for this user changed: subscribe again",
+                            ));
                             break;
                         }
                     }

@@ -15,6 +15,8 @@ use ocbgp_models::datastore::{
     entry_keys, object_json, Scalar, StateStream, StreamElem, StreamEntry, StreamNode,
 };
 
+use ocbgp_models::nacm::Access;
+
 use crate::data::{now_ns, Query};
 use crate::encode::{Leaf, ValueEncoding};
 use crate::proto::gnmi::typed_value::Value as Typed;
@@ -490,11 +492,42 @@ impl Grouper {
 pub(crate) fn open(
     store: &ocbgp_models::datastore::Datastore,
     query: &Query,
+    access: &Access,
 ) -> Option<StateStream> {
     if !query.has_state {
         return None;
     }
-    store.stream_state(&query.stream_root())
+    let root = query.stream_root();
+    if access.reads_subtree(&root) != Some(true) {
+        // Access control leaves the table out (see `streams_for`).
+        return None;
+    }
+    store.stream_state(&root)
+}
+
+/// Whether a reader with `access` gets the streamed table at `root`: only
+/// when it may read all of it. A streamed table is not a tree the access
+/// rules can be applied to node by node, and the tree read that serves a
+/// path when it is not streamed holds no routes: a table the reader may
+/// read only in part is left out whole.
+pub(crate) fn streams_for(access: &Access, root: &str) -> bool {
+    // Streamed entries are the RIB's: a read from above it is judged on
+    // the RIB (every instance's), one at or below it on its own root.
+    const RIB: &str = "/openconfig-network-instance:network-instances/network-instance\
+                       /protocols/protocol/bgp/rib";
+    let bare: String = root
+        .split('[')
+        .enumerate()
+        .map(|(i, part)| {
+            if i == 0 {
+                part
+            } else {
+                part.split_once(']').map_or("", |(_, rest)| rest)
+            }
+        })
+        .collect();
+    let above = root == "/*" || (RIB.starts_with(&bare) && RIB[bare.len()..].starts_with('/'));
+    access.reads_subtree(if above { RIB } else { root }) == Some(true)
 }
 
 /// [`open`] for the queries of one read together (the provider answers
@@ -502,12 +535,14 @@ pub(crate) fn open(
 pub(crate) fn open_all(
     store: &ocbgp_models::datastore::Datastore,
     queries: &[Query],
+    access: &Access,
 ) -> Vec<Option<StateStream>> {
     let asked: Vec<(usize, String)> = queries
         .iter()
         .enumerate()
         .filter(|(_, q)| q.has_state)
         .map(|(i, q)| (i, q.stream_root()))
+        .filter(|(_, root)| streams_for(access, root))
         .collect();
     let roots: Vec<String> = asked.iter().map(|(_, r)| r.clone()).collect();
     let mut out: Vec<Option<StateStream>> = queries.iter().map(|_| None).collect();

@@ -55,6 +55,28 @@ async fn metadata_credentials_are_checked() {
         }],
         ..Default::default()
     };
+    // Access control: RFC 8341's write-default is deny.
+    let err = client
+        .set(with_login(set.clone(), "ops", "s3cret"))
+        .await
+        .expect_err("no rule lets ops write");
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(
+        err.message().contains("user ops may not update") && err.message().contains("router-id"),
+        "{}",
+        err.message()
+    );
+    let commits = h.store.history().len();
+    let rules = ocbgp_models::edit::Edit {
+        op: ocbgp_models::edit::Operation::Merge,
+        path: "/ietf-netconf-acm:nacm/write-default".into(),
+        value: Some(("\"permit\"".into(), ocbgp_models::config::Encoding::Json)),
+        insert: None,
+    };
+    let internal =
+        ocbgp_models::datastore::Requester::internal(ocbgp_models::datastore::Origin::File);
+    h.store.edit_running(&[rules], &internal).expect("rules");
+    assert_eq!(h.store.history().len(), commits + 1);
     client
         .set(with_login(set, "ops", "s3cret"))
         .await

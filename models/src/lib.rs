@@ -13,6 +13,7 @@ pub mod error;
 pub mod gen;
 pub mod inherit;
 pub mod ly;
+pub mod nacm;
 pub mod path;
 pub mod schema;
 pub mod support;

@@ -236,3 +236,22 @@ pub fn free_subtree(node: DataNodeRef<'_, '_>) {
     // its parent first, so the rest of the tree stays consistent.
     unsafe { ffi::lyd_free_tree(node.as_raw()) }
 }
+
+/// Removes the node at the data path `path`, with its subtree, from
+/// `tree`. Unlike yang2's `remove`, the tree's first top-level node may be
+/// the one: the tree then starts at the next one.
+pub fn remove(tree: &mut DataTree<'static>, path: &str) -> Result<(), crate::ModelError> {
+    let node = tree.find_path(path)?.as_raw();
+    // SAFETY: `node` belongs to `tree`. When it is the tree's handle, the
+    // handle moves to the next top-level node (NULL: empty) before the node
+    // is freed, and the old handle is given up without freeing anything.
+    unsafe {
+        if node == tree.raw() {
+            let next = (*node).next;
+            let old = std::mem::replace(tree, DataTree::from_raw(crate::schema::context(), next));
+            let _ = old.into_raw();
+        }
+        ffi::lyd_free_tree(node);
+    }
+    Ok(())
+}

@@ -38,6 +38,7 @@ pub const AREAS: &[(&str, &str)] = &[
     ("ocbgp", "/ocbgp:"),
     ("ocbgp", "/openconfig-network-instance:network-instances/network-instance/protocols/protocol/bgp/ocbgp:"),
     ("network-instance", "/openconfig-network-instance:network-instances"),
+    ("access-control", "/ietf-netconf-acm:nacm"),
 ];
 
 /// The area of a schema path (see [`AREAS`]).
@@ -142,22 +143,31 @@ fn import_prefixes(text: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// `/p:a/p:b/q:c` → `/module-p:a/b/module-q:c`.
+/// `/p:a/p:b/q:c` → `/module-p:a/b/module-q:c`, without the choice and
+/// case steps a schema node identifier has and a data path has not.
 fn data_path(target: &str, prefixes: &BTreeMap<String, String>) -> String {
+    let ctx = schema::context();
+    let steps: Vec<&str> = target.trim_start_matches('/').split('/').collect();
     let mut out = String::new();
     let mut current = "";
-    for step in target.trim_start_matches('/').split('/') {
+    for (i, step) in steps.iter().enumerate() {
         let (prefix, name) = step.split_once(':').unwrap_or(("", step));
         let module = prefixes.get(prefix).map_or(prefix, String::as_str);
-        out.push('/');
+        let mut next = out.clone();
+        next.push('/');
         if module != current {
-            out.push_str(module);
-            out.push(':');
-            current = module;
+            next.push_str(module);
+            next.push(':');
         }
-        out.push_str(name);
+        next.push_str(name);
+        // A step above the target that names no data node is a choice or
+        // a case.
+        if i + 1 < steps.len() && ctx.find_path(&next).is_err() {
+            continue;
+        }
+        out = next;
+        current = module;
     }
-    // `current` borrows from `prefixes`; nothing else to do.
     out
 }
 

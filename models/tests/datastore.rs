@@ -323,6 +323,7 @@ fn candidate_locks_and_confirmed_commit() {
         session: a,
         user: Some("alice".into()),
         source: None,
+        authenticated: false,
         comment: None,
     };
     let as_b = Requester {
@@ -330,6 +331,7 @@ fn candidate_locks_and_confirmed_commit() {
         session: b,
         user: Some("bob".into()),
         source: None,
+        authenticated: false,
         comment: None,
     };
 
@@ -415,6 +417,7 @@ fn a_plain_edit_while_a_confirmed_commit_waits_is_saved_only_with_it() {
             session: store.new_session(),
             user: None,
             source: None,
+            authenticated: false,
             comment: None,
         };
         store
@@ -984,6 +987,7 @@ fn candidate_edits_commit_like_a_set() {
         session,
         user: None,
         source: None,
+        authenticated: false,
         comment: None,
     };
     let peer = |a: &str| format!("{}/config/peer-group", neighbor(a));
@@ -1032,6 +1036,7 @@ fn the_commit_history_keeps_door_user_and_source() {
         session: store.new_session(),
         user: Some("alice".into()),
         source: Some("192.0.2.200".parse().unwrap()),
+        authenticated: false,
         comment: None,
     };
     store
@@ -1058,4 +1063,88 @@ fn the_commit_history_keeps_door_user_and_source() {
         .find_path("/ocbgp:commit-history/commit[id='1']/source-address")
         .is_ok();
     assert!(!first);
+}
+
+/// Access control (RFC 8341) in the datastore: a refused write changes
+/// nothing and is not saved, on running and on the shared candidate; an
+/// administrator's goes through; the rules a commit brings judge the
+/// commits after it, not itself.
+#[test]
+fn access_control_judges_every_transaction() {
+    let dir = TempDir::new("nacm");
+    let store = open(&dir);
+    let rules = Edit::json(
+        Operation::Merge,
+        "/ietf-netconf-acm:nacm".to_string(),
+        r#"{"groups": {"group": [{"name": "admin", "user-name": ["admin"]}]},
+            "rule-list": [{"name": "admin", "group": ["admin"],
+                           "rule": [{"name": "all", "action": "permit"}]}]}"#
+            .to_string(),
+    );
+    // Not judged: no authenticated user (the file, a door without users).
+    store.edit_running(&[rules], &who()).unwrap();
+    let as_user = |name: &str| Requester {
+        user: Some(name.to_string()),
+        authenticated: true,
+        ..who()
+    };
+    let before = snapshot(&store, &dir);
+    let commits = store.history().len();
+    let refused = store
+        .edit_running(&[add_neighbor("192.0.2.7")], &as_user("guest"))
+        .unwrap_err();
+    assert!(
+        matches!(&refused, CommitError::Denied(d) if d.user == "guest" && d.path.contains("192.0.2.7")),
+        "{refused:?}"
+    );
+    assert_eq!(snapshot(&store, &dir), before);
+    assert_eq!(store.history().len(), commits);
+    // The candidate is shared: a refused edit does not wait there.
+    let refused = store
+        .edit_candidate(&[add_neighbor("192.0.2.7")], &as_user("guest"))
+        .unwrap_err();
+    assert!(matches!(refused, CommitError::Denied(_)), "{refused:?}");
+    store
+        .commit_candidate(&as_user("admin"), Confirm::No)
+        .unwrap();
+    assert_eq!(snapshot(&store, &dir).0, before.0);
+    // An administrator's edit goes through, on either datastore.
+    store
+        .edit_candidate(&[add_neighbor("192.0.2.7")], &as_user("admin"))
+        .unwrap();
+    store
+        .commit_candidate(&as_user("admin"), Confirm::No)
+        .unwrap();
+    assert!(store
+        .running()
+        .value(&format!(
+            "{}/config/neighbor-address",
+            neighbor("192.0.2.7")
+        ))
+        .is_some());
+    // The passwords' default-deny-all: even a permit-writes default does
+    // not open them.
+    let open_writes = Edit::json(
+        Operation::Merge,
+        "/ietf-netconf-acm:nacm/write-default".to_string(),
+        r#""permit""#.to_string(),
+    );
+    store
+        .edit_running(&[open_writes], &as_user("admin"))
+        .unwrap();
+    store
+        .edit_running(&[add_neighbor("192.0.2.8")], &as_user("guest"))
+        .unwrap();
+    let password = Edit::json(
+        Operation::Merge,
+        "/ocbgp:management/users/user[name='guest']".to_string(),
+        r#"{"config": {"name": "guest", "password": "$0$mine"}}"#.to_string(),
+    );
+    let refused = store
+        .edit_running(&[password], &as_user("guest"))
+        .unwrap_err();
+    assert!(
+        matches!(&refused, CommitError::Denied(d) if d.path.ends_with("/password")),
+        "{refused:?}"
+    );
 }

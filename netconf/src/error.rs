@@ -363,6 +363,20 @@ impl From<EditError> for RpcError {
     }
 }
 
+impl From<ocbgp_models::nacm::Denied> for RpcError {
+    /// RFC 8341: `access-denied`, of the protocol for an operation and of
+    /// the application, with the node's path, for data.
+    fn from(d: ocbgp_models::nacm::Denied) -> RpcError {
+        match d.op {
+            ocbgp_models::nacm::Op::Exec => {
+                RpcError::protocol(ErrorTag::AccessDenied, d.to_string())
+            }
+            _ => RpcError::application(ErrorTag::AccessDenied, d.to_string())
+                .with_path(d.path.clone()),
+        }
+    }
+}
+
 impl From<CommitError> for RpcError {
     fn from(e: CommitError) -> RpcError {
         match e {
@@ -397,6 +411,7 @@ impl From<CommitError> for RpcError {
             e @ CommitError::ConfirmPending(_) => {
                 RpcError::application(ErrorTag::OperationFailed, e.to_string())
             }
+            CommitError::Denied(d) => d.into(),
         }
     }
 }

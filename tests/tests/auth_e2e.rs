@@ -16,16 +16,7 @@ const USER: &str = "/ocbgp:management/users/user[name=admin]";
 
 /// A python3 script in `d`'s namespace under `timeout 90`; its output.
 fn python(d: &Ocbgpd, code: &str) -> String {
-    let out = d.host().try_run("timeout", &["90", "python3", "-c", code]);
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        d.fail(&format!(
-            "python failed ({}):\n{code}\n{text}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    text
+    d.python(90, code)
 }
 
 #[test]
@@ -33,6 +24,7 @@ fn clear_passwords_are_hashed_and_guessing_is_slow() {
     let lab = Lab::new("auth");
     let r1 = lab.host("r1");
     let d = Ocbgpd::start(&r1, &OcbgpdConfig::new(BgpConfig::new(65001, r1.ipv4())));
+    d.gnmi_update(NACM, administrators(&["admin"]));
     d.gnmi_update(
         USER,
         json!({"name": "admin", "config": {"name": "admin", "password": "$0$s3cret pass"}}),

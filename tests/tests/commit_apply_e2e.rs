@@ -261,7 +261,10 @@ fn management_servers_follow_commits() {
     let alice = Some(("alice", "wonder"));
 
     // No user: gNMI takes requests without a login. A user added at run
-    // time is required from the next request on.
+    // time is required from the next request on. Access control lets
+    // alice write.
+    gnmi_set(&d, gnmi, None, "update", NACM, administrators(&["alice"]))
+        .unwrap_or_else(|e| d.fail(&e));
     gnmi_set(
         &d,
         gnmi,
@@ -476,6 +479,7 @@ fn gnmi_tls_files_follow_commits() {
         "address": "127.0.0.1", "port": 9339, "tls-certificate": cert_a, "tls-key": key_a}});
     file["ocbgp:management"]["users"] =
         json!({"user": [{"name": "ops", "config": {"name": "ops", "password": "$0$pw"}}]});
+    file["ietf-netconf-acm:nacm"] = administrators(&["ops"]);
     let path = h.dir().join("tls.json");
     std::fs::write(&path, file.to_string()).unwrap();
     check_config_file(&path).unwrap_or_else(|e| panic!("{e}"));

@@ -828,7 +828,9 @@ fn gnmi_confirmed_commit_extension() {
     let lab = Lab::new("gnmi_commit_ext");
     let r1 = lab.host("r1");
     let d = Ocbgpd::start(&r1, &OcbgpdConfig::new(BgpConfig::new(OC_AS, r1.ipv4())));
-    // A user of its own first: with users configured, gNMI needs a login.
+    // A user of its own first: with users configured, gNMI needs a login
+    // (and a rule letting it write).
+    d.gnmi_update(NACM, administrators(&["ops"]));
     d.gnmi_update(
         "/ocbgp:management/users/user[name=ops]",
         json!({"name": "ops", "config": {"name": "ops", "password": "$0$ops"}}),

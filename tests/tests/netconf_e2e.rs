@@ -33,19 +33,9 @@ const OTHER: &str = "203.0.113.0/24";
 const BGP: &str =
     "/network-instances/network-instance[name=DEFAULT]/protocols/protocol[identifier=BGP][name=BGP]/bgp";
 
-/// Runs a python3 script in ocbgpd's namespace under `timeout 30`; panics
-/// with its output (and ocbgpd's log) when it fails.
+/// Runs a python3 script in ocbgpd's namespace under `timeout 30`.
 fn python(d: &Ocbgpd, code: &str) -> String {
-    let out = d.host().try_run("timeout", &["30", "python3", "-c", code]);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        d.fail(&format!(
-            "python script failed ({}):\n{code}\n--- output ---\n{stdout}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    stdout
+    d.python(30, code)
 }
 
 /// Adds user admin/secret by gNMI Set (pygnmi).
@@ -55,12 +45,14 @@ fn add_user(d: &Ocbgpd) {
         r#"
 from pygnmi.client import gNMIclient
 with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
-    gc.set(update=[("/ocbgp:management/users/user[name=admin]",
+    gc.set(update=[("/ietf-netconf-acm:nacm", {nacm}),
+                   ("/ocbgp:management/users/user[name=admin]",
                     {{"name": "admin", "config": {{"name": "admin", "password": "$0$secret"}}}})],
            encoding="json_ietf")
 "#,
         host = g.ip().to_string(),
-        port = g.port()
+        port = g.port(),
+        nacm = administrators(&["admin"]),
     );
     python(d, &code);
 }

@@ -249,6 +249,7 @@ fn commit_status(e: &CommitError) -> Status {
         | CommitError::NoPendingConfirm
         | CommitError::ConfirmPending(_) => Code::FailedPrecondition,
         CommitError::Persist(_) => Code::Internal,
+        CommitError::Denied(_) => Code::PermissionDenied,
     };
     Status::new(code, e.to_string())
 }

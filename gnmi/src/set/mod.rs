@@ -295,6 +295,7 @@ fn commit(
         CommitError::Edit(e) => (edit_failure(e).0, edit_error_path(e)),
         CommitError::Invalid(m) => (Code::InvalidArgument, m.path.clone()),
         CommitError::Refused(r) => (Code::FailedPrecondition, r.path.clone()),
+        CommitError::Denied(d) => (Code::PermissionDenied, Some(d.path.clone())),
         CommitError::Locked(_) | CommitError::ConfirmPending(_) => (Code::FailedPrecondition, None),
         CommitError::Persist(_) | CommitError::UnknownCommit(_) | CommitError::NoPendingConfirm => {
             (Code::Internal, None)

@@ -165,11 +165,25 @@ impl Entry {
 pub(crate) struct Context {
     pub store: Arc<Datastore>,
     pub options: SubscribeOptions,
-    /// Becomes true when the server stops.
+    /// Becomes true when the server stops, or the subscription must end.
     pub stop: watch::Receiver<bool>,
+    /// Why the subscription ended, when not because the server stops.
+    pub ended: Arc<std::sync::OnceLock<Status>>,
+    /// Who subscribed: every read is judged by the access rules in force.
+    pub login: crate::auth::Login,
 }
 
 impl Context {
+    /// The status the subscription ends with once `stop` turned true.
+    pub(crate) fn stop_status(&self) -> Status {
+        self.ended.get().cloned().unwrap_or_else(shutting_down)
+    }
+
+    /// The subscriber's access under the rules in force now.
+    pub(crate) fn access(&self) -> ocbgp_models::nacm::Access {
+        self.store.access(self.login.judged())
+    }
+
     /// Completes when the server stops (never, if it cannot tell).
     pub(crate) async fn stopped(&mut self) {
         if self.stop.wait_for(|s| *s).await.is_err() {
@@ -279,7 +293,7 @@ async fn serve(
             loop {
                 let message = tokio::select! {
                     m = inbound.message() => m,
-                    _ = ctx.stopped() => return Err(shutting_down()),
+                    _ = ctx.stopped() => return Err(ctx.stop_status()),
                 };
                 match message {
                     Ok(Some(SubscribeRequest {
@@ -322,19 +336,22 @@ pub(crate) struct Reading {
 /// Reads the entries at `indexes` (blocking work, off the runtime). The
 /// namer travels with the call so its cache lasts the subscription.
 pub(crate) async fn read(
-    store: &Arc<Datastore>,
+    ctx: &Context,
     entries: &[Entry],
     indexes: Vec<usize>,
     namer: Namer,
 ) -> Result<(Namer, Vec<Reading>), Status> {
-    let store = store.clone();
+    let store = ctx.store.clone();
+    let login = ctx.login.clone();
     let queries: Vec<(usize, Query)> = indexes
         .into_iter()
         .map(|i| (i, entries[i].query.clone()))
         .collect();
     tokio::task::spawn_blocking(move || {
         let mut namer = namer;
-        let mut snapshots = Snapshots::default();
+        // The rules in force at this reading.
+        let access = store.access(login.judged());
+        let mut snapshots = Snapshots::new(&access);
         let mut out = Vec::with_capacity(queries.len());
         for (index, query) in queries {
             let time = now_ns();
@@ -409,7 +426,7 @@ pub(crate) async fn send_current(
             indexes.push(i);
         }
     }
-    let (_, readings) = read(&ctx.store, &sub.entries, indexes, Namer::default()).await?;
+    let (_, readings) = read(ctx, &sub.entries, indexes, Namer::default()).await?;
     for r in readings {
         let leaves = sub.entries[r.index].filter.apply(&r.leaves);
         let all: Vec<&Leaf> = leaves.values().collect();
@@ -446,7 +463,7 @@ pub(crate) async fn streamed_current(
     }
     let track = sub.mode == Mode::Stream && e.trigger == Trigger::OnChange && !e.feed;
     let sent = streamed::send(
-        &ctx.store,
+        ctx,
         &ctx.options,
         &e.query,
         sub.encoding,

@@ -10,8 +10,8 @@ use tonic::{Status, Streaming};
 
 use super::on_change::{changed, concerns, delete_floor, deletes};
 use super::{
-    notifications, read, send_current, shutting_down, streamed, streamed_current, sync_response,
-    Context, Sender, Subscription, Trigger,
+    notifications, read, send_current, streamed, streamed_current, sync_response, Context, Sender,
+    Subscription, Trigger,
 };
 use crate::encode::{Leaf, Namer};
 use crate::proto::gnmi::SubscribeRequest;
@@ -85,7 +85,7 @@ pub(super) async fn run(
     let mut feeds = Vec::new();
     for (i, e) in sub.entries.iter_mut().enumerate() {
         if e.trigger == Trigger::OnChange {
-            if let Some(rx) = streamed::changes(&ctx.store, &e.query).await {
+            if let Some(rx) = streamed::changes(&ctx, &e.query).await {
                 e.feed = true;
                 feeds.push((i, rx));
             }
@@ -99,7 +99,7 @@ pub(super) async fn run(
                 indexes.push(i);
             }
         }
-        let (_, readings) = read(&ctx.store, &sub.entries, indexes, Namer::default()).await?;
+        let (_, readings) = read(&ctx, &sub.entries, indexes, Namer::default()).await?;
         for r in readings {
             let entry = &mut sub.entries[r.index];
             entry.last = entry.filter.apply(&r.leaves);
@@ -140,7 +140,7 @@ pub(super) async fn run(
             .min();
         tokio::select! {
             _ = tx.closed() => return Ok(()),
-            _ = ctx.stopped() => return Err(shutting_down()),
+            _ = ctx.stopped() => return Err(ctx.stop_status()),
             event = next_event(&mut events) => match event {
                 Ok(event) => {
                     mark(&mut sub, Some(&event));
@@ -247,7 +247,7 @@ pub(super) async fn run(
             let track =
                 e.hashes.is_some() || old.is_some() || (e.trigger == Trigger::OnChange && !e.feed);
             let sent = streamed::send(
-                &ctx.store, &options, &e.query, encoding, &prefix, tx, true, old, track,
+                &ctx, &options, &e.query, encoding, &prefix, tx, true, old, track,
             )
             .await?;
             sub.entries[i].hashes = sent.hashes;
@@ -259,14 +259,7 @@ pub(super) async fn run(
             continue;
         }
         let indexes = due.iter().map(|(i, _)| *i).collect();
-        let readings = match read(
-            &ctx.store,
-            &sub.entries,
-            indexes,
-            std::mem::take(&mut namer),
-        )
-        .await
-        {
+        let readings = match read(&ctx, &sub.entries, indexes, std::mem::take(&mut namer)).await {
             Ok((kept, readings)) => {
                 namer = kept;
                 readings
@@ -392,7 +385,7 @@ async fn send_changes(
                     return Ok(false);
                 }
                 streamed::send(
-                    &ctx.store,
+                    ctx,
                     &ctx.options,
                     &e.query,
                     sub.encoding,

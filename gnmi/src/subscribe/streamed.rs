@@ -17,9 +17,8 @@
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 
-use ocbgp_models::datastore::{Datastore, StreamChange};
+use ocbgp_models::datastore::StreamChange;
 use tokio::sync::mpsc;
 use tonic::Status;
 
@@ -86,7 +85,7 @@ pub(crate) struct Sent {
 /// new hashes are returned; `send` false records without sending.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn send(
-    store: &Arc<Datastore>,
+    ctx: &super::Context,
     options: &SubscribeOptions,
     query: &Query,
     encoding: ValueEncoding,
@@ -96,8 +95,9 @@ pub(crate) async fn send(
     old: Option<Hashes>,
     track: bool,
 ) -> Result<Sent, Status> {
-    let (store, query, target, tx, max) = (
-        store.clone(),
+    let (store, login, query, target, tx, max) = (
+        ctx.store.clone(),
+        ctx.login.clone(),
         query.clone(),
         target.clone(),
         tx.clone(),
@@ -105,7 +105,8 @@ pub(crate) async fn send(
     );
     let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let Some(stream) = crate::streamed::open(&store, &query) else {
+        let access = store.access(login.judged());
+        let Some(stream) = crate::streamed::open(&store, &query, &access) else {
             return Sent {
                 streamed: false,
                 hashes: None,
@@ -159,13 +160,13 @@ pub(crate) async fn send(
 
 /// Opens the change feed of `query`'s streamed table, if it has one.
 pub(crate) async fn changes(
-    store: &Arc<Datastore>,
+    ctx: &super::Context,
     query: &Query,
 ) -> Option<mpsc::Receiver<StreamChange>> {
-    if !query.has_state {
+    if !query.has_state || !crate::streamed::streams_for(&ctx.access(), &query.stream_root()) {
         return None;
     }
-    let (store, root) = (store.clone(), query.stream_root());
+    let (store, root) = (ctx.store.clone(), query.stream_root());
     tokio::task::spawn_blocking(move || store.stream_changes(&root))
         .await
         .ok()

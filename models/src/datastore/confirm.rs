@@ -349,6 +349,7 @@ impl Datastore {
             session,
             user: None,
             source: None,
+            authenticated: false,
             comment: Some(format!(
                 "session {} ended before confirming its commit",
                 session.0
@@ -479,6 +480,7 @@ impl Datastore {
             session: SessionId::INTERNAL,
             user: None,
             source: None,
+            authenticated: false,
             comment: Some("confirmed commit not confirmed in time".into()),
         };
         match self.undo_locked(&mut state, &who) {

@@ -44,6 +44,7 @@ pub use stream::{
 
 use crate::config::Config;
 use crate::edit::{self, Edit, EditError};
+use crate::nacm::{Access, Nacm};
 use crate::ModelError;
 use candidate::Candidate;
 use confirm::{PendingConfirm, Timer};
@@ -95,6 +96,11 @@ pub struct Requester {
     pub user: Option<String>,
     /// The client's address, when the change came over the network.
     pub source: Option<std::net::IpAddr>,
+    /// Whether `user` authenticated: access control (NACM) judges the
+    /// requests of authenticated users only (the others are the
+    /// configuration file, internal undo, a door while no user is
+    /// configured).
+    pub authenticated: bool,
     /// Free text kept with the commit.
     pub comment: Option<String>,
 }
@@ -107,8 +113,15 @@ impl Requester {
             session: SessionId::INTERNAL,
             user: None,
             source: None,
+            authenticated: false,
             comment: None,
         }
+    }
+
+    /// The user access control judges this requester as (`None`: not
+    /// judged).
+    pub fn judged_user(&self) -> Option<&str> {
+        self.user.as_deref().filter(|_| self.authenticated)
     }
 }
 
@@ -142,6 +155,9 @@ pub enum CommitError {
     /// The new running configuration could not be saved.
     #[error("cannot save the configuration: {0}")]
     Persist(String),
+    /// Access control refused a change the requester may not make.
+    #[error(transparent)]
+    Denied(#[from] crate::nacm::Denied),
 }
 
 /// What a successful commit did.
@@ -299,6 +315,8 @@ pub struct Datastore {
     failed: AtomicU64,
     /// Wakes the confirmed-commit timer (see `confirm.rs`).
     timer: Arc<Timer>,
+    /// Running's access control rules, compiled (see `nacm.rs`).
+    nacm: RwLock<Arc<Nacm>>,
 }
 
 impl Drop for Datastore {
@@ -339,6 +357,7 @@ impl Datastore {
                 (given, Startup::Given)
             }
         };
+        let nacm = Nacm::from_tree(running.tree())?;
         let (events, _) = broadcast::channel(options.event_capacity.max(1));
         // The start-up configuration is commit 1, so it can be rolled back to.
         let mut history = History::new(options.history_len);
@@ -371,6 +390,7 @@ impl Datastore {
             events,
             failed: AtomicU64::new(0),
             timer: Arc::default(),
+            nacm: RwLock::new(Arc::new(nacm)),
         };
         Ok((store, startup))
     }
@@ -417,6 +437,30 @@ impl Datastore {
         state.disk.save(&running).map_err(CommitError::Persist)
     }
 
+    /// What `user` may do by running's access control rules; `None` is a
+    /// requester that did not authenticate, which is not judged.
+    pub fn access(&self, user: Option<&str>) -> Access {
+        self.nacm
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .access(user)
+    }
+
+    /// Judges a transaction's diff for its requester; compiles the access
+    /// control rules it brings, to be installed once it commits.
+    fn judge(
+        &self,
+        who: &Requester,
+        diff: &DataDiff<'static>,
+        new: &DataTree<'static>,
+    ) -> Result<Option<Nacm>, CommitError> {
+        self.access(who.judged_user()).check_diff(diff)?;
+        if !crate::nacm::touches(diff) {
+            return Ok(None);
+        }
+        Nacm::from_tree(new).map(Some).map_err(CommitError::Invalid)
+    }
+
     /// Sets who serves the state half of the operational datastore.
     pub fn set_state_provider(&self, provider: Arc<dyn StateProvider>) {
         *self.provider.write().unwrap_or_else(|e| e.into_inner()) = Some(provider);
@@ -439,6 +483,7 @@ impl Datastore {
         mirror::mirror_config(&mut tree, running.tree())?;
         self.state().history.write_state(&mut tree, path)?;
         crate::users::write_lockouts(&mut tree, path)?;
+        crate::nacm::write_state(&mut tree, path)?;
         Ok(tree)
     }
 
@@ -663,6 +708,13 @@ impl Datastore {
         if changes.is_empty() && empty && scope.same_print(config.tree()) {
             return Ok(CommitOutcome::Unchanged);
         }
+        let rules = match self.judge(who, &diff, config.tree()) {
+            Ok(rules) => rules,
+            Err(e) => {
+                undo(config);
+                return Err((None, e));
+            }
+        };
         let id = state.history.next_id();
         let before = Before::Derived(OnceLock::new());
         let consumers = state.consumers.clone();
@@ -710,8 +762,16 @@ impl Datastore {
         for c in &consumers {
             c.apply(&tx);
         }
+        self.install(rules);
         self.record(state, id, who, diff, start);
         Ok(CommitOutcome::Committed(id))
+    }
+
+    /// Puts a commit's new access control rules in force.
+    fn install(&self, rules: Option<Nacm>) {
+        if let Some(rules) = rules {
+            *self.nacm.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(rules);
+        }
     }
 
     /// Keeps a commit that went through: history, change notification.
@@ -785,6 +845,7 @@ impl Datastore {
     pub fn edit_candidate(&self, edits: &[Edit], who: &Requester) -> Result<(), CommitError> {
         let mut state = self.state();
         state.locks.check(Target::Candidate, who.session)?;
+        self.judge_candidate_edit(&state, edits, who)?;
         let next = match &state.candidate {
             Some(Candidate::Tree(tree)) => {
                 let mut tree = tree.duplicate().expect("duplicate candidate");
@@ -800,6 +861,38 @@ impl Datastore {
             None => self.checked_edits(edits.to_vec())?,
         };
         state.candidate = Some(next);
+        Ok(())
+    }
+
+    /// Judges an edit of the candidate on what it changes there (RFC 8341:
+    /// the candidate is shared, so an edit the user may not make must not
+    /// wait there for someone else's commit). Free for a user who may
+    /// write everything.
+    fn judge_candidate_edit(
+        &self,
+        state: &State,
+        edits: &[Edit],
+        who: &Requester,
+    ) -> Result<(), CommitError> {
+        let access = self.access(who.judged_user());
+        if access.writes_everything() {
+            return Ok(());
+        }
+        let running = self.running();
+        let before = match &state.candidate {
+            Some(c) => c.to_tree(&running)?,
+            None => running.to_tree(),
+        };
+        let mut after = before
+            .duplicate()
+            .map_err(|e| CommitError::Invalid(e.into()))?;
+        for e in edits {
+            edit::apply(&mut after, e)?;
+        }
+        let diff = before
+            .diff(&after, DataDiffFlags::DEFAULTS)
+            .map_err(|e| CommitError::Invalid(e.into()))?;
+        access.check_diff(&diff)?;
         Ok(())
     }
 
@@ -1044,6 +1137,7 @@ impl Datastore {
                 return Ok(CommitOutcome::Unchanged);
             }
         }
+        let rules = self.judge(who, &diff, new.tree())?;
         let id = state.history.next_id();
         let kept = Before::Kept(&old);
         let tx = Transaction {
@@ -1079,6 +1173,7 @@ impl Datastore {
             c.apply(&tx);
         }
         *self.running.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+        self.install(rules);
         self.record(state, id, who, diff, start);
         Ok(CommitOutcome::Committed(id))
     }

@@ -62,6 +62,7 @@ pub(super) fn in_ni(e: &Element) -> bool {
 pub fn open(
     store: &Datastore,
     req: &RibRequest,
+    access: &ocbgp_models::nacm::Access,
 ) -> Result<Option<(StreamEntry, StateStream)>, RpcError> {
     let running = store.running();
     let protocols = ocbgp_models::ly::find(running.tree(), BGP_PROTOCOLS)
@@ -74,6 +75,11 @@ pub fn open(
         ocbgp_models::ly::node_path(protocol),
         req.below
     );
+    // A table the user may read only in part is left out whole: streamed
+    // entries are not a tree the rules can be applied to node by node.
+    if access.reads_subtree(&path) != Some(true) {
+        return Ok(None);
+    }
     let Some(mut stream) = store.stream_state_nested(&path) else {
         return Ok(None);
     };

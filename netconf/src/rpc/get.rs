@@ -128,14 +128,25 @@ pub fn get_config(ctx: &RpcContext<'_>, op: &Element) -> Result<Body, RpcError> 
     let filter = filter(op)?;
     let wd = with_defaults(op)?;
     let store = &ctx.shared.store;
+    let access = ctx.access();
     let content = match source {
-        Datastore::Running => render(store.running().tree(), filter.as_ref(), wd)?,
+        Datastore::Running => {
+            let running = store.running();
+            match access
+                .readable(running.tree())
+                .map_err(|e| internal("access rules", e))?
+            {
+                Some(readable) => render(&readable, filter.as_ref(), wd)?,
+                None => render(running.tree(), filter.as_ref(), wd)?,
+            }
+        }
         _ => {
             let mut tree = store.candidate();
             if wd == WithDefaults::ReportAll {
                 tree.add_implicit(DataImplicitFlags::NO_STATE)
                     .map_err(|e| internal("defaults", e))?;
             }
+            access.filter(&mut tree);
             render(&tree, filter.as_ref(), wd)?
         }
     };
@@ -154,27 +165,30 @@ pub fn get(ctx: &RpcContext<'_>, op: &Element) -> Result<Body, RpcError> {
     let filter = filter(op)?;
     let wd = with_defaults(op)?;
     let rib = filter.as_ref().and_then(rib::request);
+    let access = ctx.access();
     let mut content = String::new();
     if filter.as_ref().is_none_or(Filter::wants_data) {
         let path = filter
             .as_ref()
             .map(Filter::narrow_path)
             .unwrap_or_else(|| "/".into());
-        let tree = ctx
+        let mut tree = ctx
             .shared
             .store
             .operational(&path)
             .map_err(|e| internal("reading state", e))?;
+        access.filter(&mut tree);
         content.push_str(&render(&tree, filter.as_ref(), wd)?);
     }
-    if filter.as_ref().is_none_or(Filter::wants_monitoring) {
+    let readable = |module: &str| access.reads_module(module);
+    if filter.as_ref().is_none_or(Filter::wants_monitoring) && readable("ietf-netconf-monitoring") {
         let state = monitoring::netconf_state(ctx.shared);
         match &filter {
             Some(Filter::Subtree(f)) => content.push_str(&subtree_text(&state, f)?),
             _ => content.push_str(&state),
         }
     }
-    if filter.as_ref().is_none_or(Filter::wants_yang_library) {
+    if filter.as_ref().is_none_or(Filter::wants_yang_library) && readable("ietf-yang-library") {
         let library = yang_library::yang_library();
         match &filter {
             Some(Filter::Subtree(f)) => content.push_str(&subtree_text(&library, f)?),
@@ -182,7 +196,7 @@ pub fn get(ctx: &RpcContext<'_>, op: &Element) -> Result<Body, RpcError> {
         }
     }
     if let Some(req) = rib {
-        if let Some((first, rest)) = rib::open(&ctx.shared.store, &req)? {
+        if let Some((first, rest)) = rib::open(&ctx.shared.store, &req, &access)? {
             let streamed = rib::Streamed::new(&content, first, rest, req)?;
             return Ok(Body::Streamed(Box::new(streamed)));
         }

@@ -14,6 +14,7 @@ mod session;
 use std::sync::Arc;
 
 use ocbgp_models::datastore::{Origin, Requester, Target};
+use ocbgp_models::nacm::Access;
 
 use crate::error::{ErrorInfo, ErrorTag, RpcError};
 use crate::shared::{SessionInfo, Shared};
@@ -52,13 +53,34 @@ impl RpcContext<'_> {
             session: self.session.id,
             user: Some(self.session.user.clone()),
             source: self.session.source,
+            // Every NETCONF session logged in as a configured user.
+            authenticated: true,
             comment: None,
         }
     }
+
+    /// What the session's user may do, by the rules in force now.
+    pub fn access(&self) -> Access {
+        self.shared.store.access(Some(&self.session.user))
+    }
 }
 
-/// Runs the operation `op` (the `<rpc>`'s child).
+/// The module that defines an operation of namespace `ns`, for access
+/// control's `exec` rules.
+fn operation_module(ns: Option<&str>) -> Option<&'static str> {
+    match ns? {
+        NC_NS => Some("ietf-netconf"),
+        MONITORING_NS => Some("ietf-netconf-monitoring"),
+        OCBGP_NS => Some("ocbgp"),
+        _ => None,
+    }
+}
+
+/// Runs the operation `op` (the `<rpc>`'s child), if the user may.
 pub fn dispatch(ctx: &RpcContext<'_>, op: &Element) -> Result<Body, RpcError> {
+    if let Some(module) = operation_module(op.ns.as_deref()) {
+        ctx.access().exec(module, &op.name)?;
+    }
     match (op.ns.as_deref(), op.name.as_str()) {
         (Some(NC_NS), "get") => get::get(ctx, op),
         (Some(NC_NS), "get-config") => get::get_config(ctx, op),

@@ -1,4 +1,5 @@
 //! A NETCONF server on a datastore in a temporary directory, with users
+//! (administrators all: the tests are about NETCONF, not access control)
 //! and a small OpenConfig BGP configuration; a small russh client; and a
 //! runner for the Python (ncclient, netconf-console2) tests.
 
@@ -60,7 +61,11 @@ pub fn start_config() -> String {
     {{"name": "admin", "config": {{"name": "admin", "password": "$0$admin"}}}},
     {{"name": "ops", "config": {{"name": "ops", "password": "{SECRET_HASH}"}}}},
     {{"name": "keyuser", "config": {{"name": "keyuser", "authorized-key": ["{key}"]}}}}
-  ]}}}}
+  ]}}}},
+  "ietf-netconf-acm:nacm": {{
+    "groups": {{"group": [{{"name": "admin", "user-name": ["admin", "ops", "keyuser"]}}]}},
+    "rule-list": [{{"name": "admin", "group": ["admin"], "rule": [{{"name": "all", "action": "permit"}}]}}]
+  }}
 }}"#
     )
 }

@@ -56,9 +56,9 @@ pub use frr::{bgpd_conf, Frr, FrrZebra, FRR_DIR};
 pub use gobgp::{gobgp_toml, Gobgp, RibEvent, RibMonitor, GOBGP_API};
 pub use netns::{netns_list, Host, Lab, IPV4_PREFIX_LEN, IPV6_PREFIX_LEN, NETNS_PREFIX};
 pub use ocbgpd::{
-    check_config_file, check_config_file_elsewhere, gnmi_get_as, gnmi_get_at, loc_rib_via,
-    parse_oc_rib, subscriber_responses, subscriber_saw, AdjRib, GlobalGracefulRestart, Ocbgpd,
-    OcbgpdConfig,
+    administrators, check_config_file, check_config_file_elsewhere, gnmi_get_as, gnmi_get_at,
+    loc_rib_via, parse_oc_rib, subscriber_responses, subscriber_saw, AdjRib, GlobalGracefulRestart,
+    Ocbgpd, OcbgpdConfig, NACM,
 };
 pub use process::Process;
 pub use raw::RawSpeaker;

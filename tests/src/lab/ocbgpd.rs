@@ -461,6 +461,21 @@ fn community_json(c: &str) -> String {
     }
 }
 
+/// Path of the access control (NACM) configuration.
+pub const NACM: &str = "/ietf-netconf-acm:nacm";
+
+/// NACM configuration making `users` administrators: group `admin` with
+/// one rule permitting everything (RFC 8341's defaults deny every write
+/// to a user no rule permits). Set it at [`NACM`] before the first user,
+/// while the daemon takes requests without a login, or put it in a file.
+pub fn administrators(users: &[&str]) -> Value {
+    json!({
+        "groups": {"group": [{"name": "admin", "user-name": users}]},
+        "rule-list": [{"name": "admin", "group": ["admin"],
+                       "rule": [{"name": "everything", "action": "permit"}]}]
+    })
+}
+
 /// Runs `ocbgpd --check FILE` here (addresses checked against this
 /// host): Ok, or Err with what it printed.
 pub fn check_config_file(path: &Path) -> Result<(), String> {
@@ -821,6 +836,25 @@ with gNMIclient(target=({host:?}, {port}), insecure=True, timeout=5) as gc:
                 String::from_utf8_lossy(&out.stderr).trim()
             ))
         }
+    }
+
+    /// Runs a python3 script (a gNMI or NETCONF client) in the daemon's
+    /// namespace under `timeout SECONDS`; its standard output. Panics with
+    /// the script's output and the daemon's log when it fails.
+    pub fn python(&self, seconds: u32, code: &str) -> String {
+        let limit = seconds.to_string();
+        let out = self
+            .host
+            .try_run("timeout", &[&limit, "python3", "-c", code]);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            self.fail(&format!(
+                "python script failed ({}):\n{code}\n--- output ---\n{stdout}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        stdout
     }
 
     /// gNMI Set update of one `path` with `value`; panics with the log when
