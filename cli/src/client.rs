@@ -46,6 +46,16 @@ pub struct ConnectOptions {
     #[arg(long, global = true, value_name = "NAME")]
     pub tls_domain: Option<String>,
 
+    /// PEM client certificate: log in as the user it names, without a
+    /// password (ocbgpd with `tls-client-ca`); needs --tls-ca and
+    /// --tls-key.
+    #[arg(long, global = true, value_name = "FILE", requires_all = ["tls_ca", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of --tls-cert.
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
     /// User name, when ocbgpd has users configured.
     #[arg(long, short = 'u', global = true, env = "OCBGP_USERNAME")]
     pub username: Option<String>,
@@ -134,11 +144,14 @@ pub struct Conn {
 impl Conn {
     /// Connects as the options say.
     pub async fn open(o: &ConnectOptions) -> Result<Conn> {
+        let read = |option: &str, file: &PathBuf| {
+            std::fs::read(file).map_err(|e| {
+                ClientError::Setup(format!("cannot read {option} {}: {e}", file.display()))
+            })
+        };
         let tls = match &o.tls_ca {
             Some(file) => {
-                let ca = std::fs::read(file).map_err(|e| {
-                    ClientError::Setup(format!("cannot read --tls-ca {}: {e}", file.display()))
-                })?;
+                let ca = read("--tls-ca", file)?;
                 let host = o
                     .target
                     .rsplit_once(':')
@@ -148,7 +161,14 @@ impl Conn {
                     .trim_start_matches('[')
                     .trim_end_matches(']');
                 let domain = o.tls_domain.clone().unwrap_or_else(|| host.to_string());
-                Some(ocbgp_gnmi::tls_config(&ca, &domain))
+                let tls = ocbgp_gnmi::tls_config(&ca, &domain);
+                Some(match (&o.tls_cert, &o.tls_key) {
+                    (Some(cert), Some(key)) => tls.identity(tonic::transport::Identity::from_pem(
+                        read("--tls-cert", cert)?,
+                        read("--tls-key", key)?,
+                    )),
+                    _ => tls,
+                })
             }
             None => None,
         };

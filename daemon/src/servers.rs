@@ -48,6 +48,7 @@ fn gnmi_config(config: &Config) -> Result<Option<GnmiServerConfig>> {
     Ok(Some(GnmiServerConfig {
         addr: SocketAddr::new(ip, port),
         tls,
+        tls_client_ca: leaf("tls-client-ca").map(Into::into),
         users: None,
     }))
 }
@@ -106,15 +107,29 @@ fn gnmi_settings(config: &Config, read_tls: bool) -> Result<Option<GnmiSettings>
             "gNMI TLS needs both tls-certificate and tls-key",
         ));
     }
+    if cert.is_none() && cfg.tls_client_ca.is_some() {
+        return Err(refusal(
+            &format!("{GNMI_CONFIG}/tls-client-ca"),
+            "client certificates need TLS: tls-certificate and tls-key",
+        ));
+    }
     let tls = match &cfg.tls {
         Some(_) if !read_tls => None,
-        Some((cert, key)) => Some(TlsIdentity::load(cert, key).map_err(|e| {
-            let leaf = match &e {
-                ocbgp_gnmi::ServeError::TlsFile { path, .. } if path == key => "tls-key",
-                _ => "tls-certificate",
-            };
-            refusal(&format!("{GNMI_CONFIG}/{leaf}"), e.to_string())
-        })?),
+        Some((cert, key)) => {
+            let identity = TlsIdentity::load(cert, key).map_err(|e| {
+                let leaf = match &e {
+                    ocbgp_gnmi::ServeError::TlsFile { path, .. } if path == key => "tls-key",
+                    _ => "tls-certificate",
+                };
+                refusal(&format!("{GNMI_CONFIG}/{leaf}"), e.to_string())
+            })?;
+            match &cfg.tls_client_ca {
+                Some(ca) => Some(identity.with_client_ca(ca).map_err(|e| {
+                    refusal(&format!("{GNMI_CONFIG}/tls-client-ca"), e.to_string())
+                })?),
+                None => Some(identity),
+            }
+        }
         None => None,
     };
     if !cfg.addr.ip().to_canonical().is_loopback()

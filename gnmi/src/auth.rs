@@ -32,9 +32,10 @@ pub trait Authenticator: Send + Sync + 'static {
         true
     }
 
-    /// Whether `user`, authenticated earlier, may keep what it opened (a
-    /// subscription): false once the user is removed. Asked after every
-    /// commit.
+    /// Whether `user` is a user: asked after every commit of users who
+    /// opened something (a subscription ends once its user is removed),
+    /// and at a login by client certificate (whose common name must be a
+    /// user).
     fn still_valid(&self, user: &str) -> bool {
         let _ = user;
         true
@@ -122,13 +123,29 @@ impl Login {
     }
 }
 
-/// Authenticates an RPC. With an authenticator, `username` and `password`
-/// must be present and match (`Unauthenticated` otherwise, the same for an
-/// unknown user and a wrong password); without one, the user name, if any,
-/// is taken as given, unauthenticated.
+/// Authenticates an RPC: by its client certificate (mutual TLS, when the
+/// server asks for one) or by its `username` and `password` metadata.
+pub(crate) async fn authenticate_request<T>(
+    authenticator: Option<&Arc<dyn Authenticator>>,
+    request: &tonic::Request<T>,
+) -> Result<Login, Status> {
+    let certs = request.peer_certs();
+    let certificate = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
+    let from = request.remote_addr().map(|a| a.ip());
+    authenticate(authenticator, request.metadata(), certificate, from).await
+}
+
+/// Authenticates an RPC. With an authenticator, a client certificate
+/// (DER, verified by TLS) logs in as the user its common name names, which
+/// must be a user (and the `username` metadata, if any, the same);
+/// without a certificate, `username` and `password` must be present and
+/// match (`Unauthenticated` otherwise, the same for an unknown user and a
+/// wrong password). Without an authenticator the user name, if any, is
+/// taken as given, unauthenticated.
 pub(crate) async fn authenticate(
     authenticator: Option<&Arc<dyn Authenticator>>,
     metadata: &MetadataMap,
+    certificate: Option<&[u8]>,
     from: Option<std::net::IpAddr>,
 ) -> Result<Login, Status> {
     let user = metadata_text(metadata, USERNAME)?.map(str::to_string);
@@ -138,19 +155,16 @@ pub(crate) async fn authenticate(
             authenticated: false,
         });
     };
+    if let Some(der) = certificate {
+        return by_certificate(authenticator, der, user, from).await;
+    }
     let password = metadata_text(metadata, PASSWORD)?.map(str::to_string);
     let (Some(user), Some(password)) = (user, password) else {
         return Err(Status::unauthenticated(
             "this gNMI server requires username and password metadata",
         ));
     };
-    if ocbgp_models::users::locked_out(from) {
-        tracing::info!(%user, from = ?from, "gNMI login refused: source locked out");
-        tokio::time::sleep(ocbgp_models::users::LOCKED_OUT_DELAY).await;
-        return Err(Status::unauthenticated(
-            "too many failed logins from this address: try again in ten minutes",
-        ));
-    }
+    refuse_locked_out(&user, from).await?;
     let check = authenticator.clone();
     let name = user.clone();
     let ok = tokio::task::spawn_blocking(move || check.verify(&name, &password))
@@ -167,6 +181,48 @@ pub(crate) async fn authenticate(
         tokio::time::sleep(ocbgp_models::users::login_failed("gNMI", &user, from)).await;
         Err(Status::unauthenticated("authentication failed"))
     }
+}
+
+/// Refuses (after the lockout delay) a login from a locked-out source.
+async fn refuse_locked_out(user: &str, from: Option<std::net::IpAddr>) -> Result<(), Status> {
+    if !ocbgp_models::users::locked_out(from) {
+        return Ok(());
+    }
+    tracing::info!(%user, from = ?from, "gNMI login refused: source locked out");
+    tokio::time::sleep(ocbgp_models::users::LOCKED_OUT_DELAY).await;
+    Err(Status::unauthenticated(
+        "too many failed logins from this address: try again in ten minutes",
+    ))
+}
+
+/// A login by client certificate: the user is its common name, which
+/// must be a user; a `username` given as well must be the same.
+async fn by_certificate(
+    authenticator: &Arc<dyn Authenticator>,
+    der: &[u8],
+    claimed: Option<String>,
+    from: Option<std::net::IpAddr>,
+) -> Result<Login, Status> {
+    let user = ocbgp_models::users::certificate_user(der).map_err(Status::unauthenticated)?;
+    refuse_locked_out(&user, from).await?;
+    // (Some clients send an empty username with a certificate.)
+    let claimed = claimed.filter(|c| !c.is_empty());
+    let refusal = if claimed.as_ref().is_some_and(|c| *c != user) {
+        Some("the username metadata is not the client certificate's user")
+    } else if !authenticator.still_valid(&user) {
+        Some("the client certificate's user is not configured")
+    } else {
+        None
+    };
+    if let Some(reason) = refusal {
+        tokio::time::sleep(ocbgp_models::users::login_failed("gNMI", &user, from)).await;
+        return Err(Status::unauthenticated(reason));
+    }
+    ocbgp_models::users::login_succeeded(&user, from);
+    Ok(Login {
+        user: Some(user),
+        authenticated: true,
+    })
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 
 use ocbgp_models::datastore::Datastore;
 
-use crate::auth::{authenticate, Authenticator};
+use crate::auth::{authenticate_request, Authenticator};
 use crate::proto::gnoi_bgp::bgp_server::{Bgp, BgpServer};
 use crate::proto::gnoi_bgp::clear_bgp_neighbor_request::Mode;
 use crate::proto::gnoi_bgp::{ClearBgpNeighborRequest, ClearBgpNeighborResponse};
@@ -115,7 +115,7 @@ impl Bgp for GnoiBgpService {
         request: Request<ClearBgpNeighborRequest>,
     ) -> Result<Response<ClearBgpNeighborResponse>, Status> {
         let from = request.remote_addr().map(|a| a.ip());
-        let login = authenticate(self.authenticator.as_ref(), request.metadata(), from).await?;
+        let login = authenticate_request(self.authenticator.as_ref(), &request).await?;
         login.may_run(&self.store, "gnoi.bgp", "ClearBGPNeighbor")?;
         let (address, mode) = parse(request.get_ref())?;
         tracing::info!(peer = %address, ?mode, user = login.user.as_deref().unwrap_or(""), source = ?from, door = "gNOI", "gNOI ClearBGPNeighbor");

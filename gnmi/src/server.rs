@@ -21,10 +21,10 @@ use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::auth::{authenticate, Authenticator, Login};
+use crate::auth::{authenticate_request, Authenticator, Login};
 use crate::gnoi::{BgpControl, GnoiBgpService};
 use crate::proto::gnmi::gnmi_server::{Gnmi, GnmiServer};
 use crate::proto::gnmi::{
@@ -188,8 +188,7 @@ impl GnmiService {
 
     /// Authenticates a request and checks its user may run `rpc`.
     async fn login<T>(&self, request: &Request<T>, rpc: &str) -> Result<Login, Status> {
-        let from = request.remote_addr().map(|a| a.ip());
-        let login = authenticate(self.authenticator.as_ref(), request.metadata(), from).await?;
+        let login = authenticate_request(self.authenticator.as_ref(), request).await?;
         login.may_run(&self.store, "gnmi", rpc)?;
         Ok(login)
     }
@@ -365,6 +364,9 @@ pub struct GnmiServerConfig {
     pub addr: SocketAddr,
     /// TLS: PEM certificate chain file and PEM private key file.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// With TLS, a PEM file of the authorities whose client certificates
+    /// log in (see [`TlsIdentity::with_client_ca`]).
+    pub tls_client_ca: Option<PathBuf>,
     /// Who may use the server; `None` accepts every RPC.
     pub users: Option<Arc<dyn Authenticator>>,
 }
@@ -374,6 +376,7 @@ impl fmt::Debug for GnmiServerConfig {
         f.debug_struct("GnmiServerConfig")
             .field("addr", &self.addr)
             .field("tls", &self.tls)
+            .field("tls_client_ca", &self.tls_client_ca)
             .field("users", &self.users.is_some())
             .finish()
     }
@@ -385,6 +388,7 @@ impl GnmiServerConfig {
         GnmiServerConfig {
             addr,
             tls: None,
+            tls_client_ca: None,
             users: None,
         }
     }
@@ -417,6 +421,8 @@ fn read_file(path: &Path) -> Result<Vec<u8>, ServeError> {
 pub struct TlsIdentity {
     cert: Vec<u8>,
     key: Vec<u8>,
+    /// PEM certificates of the authorities that sign client certificates.
+    client_ca: Option<Vec<u8>>,
 }
 
 impl fmt::Debug for TlsIdentity {
@@ -427,7 +433,7 @@ impl fmt::Debug for TlsIdentity {
 
 impl PartialEq for TlsIdentity {
     fn eq(&self, other: &TlsIdentity) -> bool {
-        self.cert == other.cert && self.key == other.key
+        self.cert == other.cert && self.key == other.key && self.client_ca == other.client_ca
     }
 }
 
@@ -439,13 +445,36 @@ impl TlsIdentity {
 
     /// Takes PEM text, checked as the server would take it.
     pub fn from_pem(cert: Vec<u8>, key: Vec<u8>) -> Result<TlsIdentity, ServeError> {
-        let identity = TlsIdentity { cert, key };
+        let identity = TlsIdentity {
+            cert,
+            key,
+            client_ca: None,
+        };
+        Server::builder().tls_config(identity.config())?;
+        Ok(identity)
+    }
+
+    /// Asks clients for a certificate signed by one of the authorities in
+    /// the PEM file `ca` (read and checked now): a client presenting one
+    /// logs in as the user the certificate names (see
+    /// [`crate::auth`]); one without logs in with a password.
+    pub fn with_client_ca(self, ca: &Path) -> Result<TlsIdentity, ServeError> {
+        let identity = TlsIdentity {
+            client_ca: Some(read_file(ca)?),
+            ..self
+        };
         Server::builder().tls_config(identity.config())?;
         Ok(identity)
     }
 
     fn config(&self) -> ServerTlsConfig {
-        ServerTlsConfig::new().identity(Identity::from_pem(&self.cert, &self.key))
+        let config = ServerTlsConfig::new().identity(Identity::from_pem(&self.cert, &self.key));
+        match &self.client_ca {
+            Some(ca) => config
+                .client_ca_root(Certificate::from_pem(ca))
+                .client_auth_optional(true),
+            None => config,
+        }
     }
 }
 
@@ -481,7 +510,13 @@ pub async fn serve_listener(
     })?;
     check_exposure(addr, config.tls.is_some(), config.users.as_ref())?;
     let tls = match &config.tls {
-        Some((cert, key)) => Some(TlsIdentity::load(cert, key)?),
+        Some((cert, key)) => {
+            let identity = TlsIdentity::load(cert, key)?;
+            match &config.tls_client_ca {
+                Some(ca) => Some(identity.with_client_ca(ca)?),
+                None => Some(identity),
+            }
+        }
         None => None,
     };
     serve_prepared(service, listener, tls, config.users, shutdown).await

@@ -135,6 +135,7 @@ async fn plain_text_only_on_loopback() {
     let config = GnmiServerConfig {
         addr,
         tls: Some(("cert.pem".into(), "key.pem".into())),
+        tls_client_ca: None,
         users: None,
     };
     let err = ocbgp_gnmi::serve(service, config, async {})
@@ -196,6 +197,7 @@ async fn tls_with_a_certificate() {
     let config = GnmiServerConfig {
         addr,
         tls: Some((cert.clone(), key.clone())),
+        tls_client_ca: None,
         users: Some(users),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

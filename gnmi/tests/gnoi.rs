@@ -63,6 +63,7 @@ async fn clear_neighbor_reaches_the_speaker() {
     let config = GnmiServerConfig {
         addr,
         tls: None,
+        tls_client_ca: None,
         users: Some(users),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -65,6 +65,27 @@ pub fn password_ok(running: &Config, user: &str, password: &str) -> bool {
     }
 }
 
+/// The user a client certificate (DER) logs in as: its subject's common
+/// name, when that can be a user name. The certificate's signature and
+/// dates are checked by TLS before this is asked; whether the user is
+/// configured is the caller's question.
+pub fn certificate_user(der: &[u8]) -> Result<String, String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der)
+        .map_err(|e| format!("the client certificate does not parse: {e}"))?;
+    let name = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .ok_or("the client certificate's subject has no common name")?;
+    if !plausible_name(name) {
+        return Err(format!(
+            "the client certificate's common name {name:?} cannot be a user name"
+        ));
+    }
+    Ok(name.to_string())
+}
+
 /// `user`'s authorized SSH keys, as configured (OpenSSH one-line form).
 pub fn authorized_keys(running: &Config, user: &str) -> Vec<String> {
     if !plausible_name(user) {

@@ -5,10 +5,12 @@
 //! same for both doors) without locking the right one out; a TCP
 //! connection to NETCONF that never logs in is closed, and idle ones
 //! cannot keep a real login out; ten failures from one address lock that
-//! address out (and only it).
+//! address out (and only it); a client certificate logs in as its user
+//! (mutual TLS).
 
 use std::time::{Duration, Instant};
 
+use ocbgp_tests::bin_path;
 use ocbgp_tests::lab::*;
 use serde_json::{json, Value};
 
@@ -211,4 +213,150 @@ print(m.get(filter=("subtree", '<management xmlns="urn:ocbgp:yang:ocbgp"><login-
         "{out}"
     );
     d.crash();
+}
+
+/// Mutual TLS: with `tls-client-ca`, a client certificate that authority
+/// signed logs in as the user its common name names, without a password
+/// (pygnmi, the CLI), and access control judges that user; a certificate
+/// of no configured user, or with a username naming someone else, is
+/// refused; a client without a certificate still logs in by password.
+#[test]
+fn a_client_certificate_logs_in_as_its_user() {
+    let lab = Lab::new("mtls");
+    let r1 = lab.host("r1");
+    let dir = r1.dir().to_path_buf();
+    let (server_cert, server_key) = self_signed_cert(&dir, "server");
+    let ca = client_ca(&dir, "clients");
+    for (file, user) in [
+        ("admin", "admin"),
+        ("reader", "reader"),
+        ("stranger", "stranger"),
+    ] {
+        client_cert(&dir, &ca, file, user);
+    }
+    let mut config = OcbgpdConfig::new(BgpConfig::new(65001, r1.ipv4()))
+        .no_netconf()
+        .to_json();
+    config["ocbgp:management"]["gnmi"] = json!({"config": {
+        "tls-certificate": server_cert, "tls-key": server_key, "tls-client-ca": ca.0}});
+    config["ocbgp:management"]["users"] = json!({"user": [
+        {"name": "admin", "config": {"name": "admin", "password": "$0$admin-pw"}},
+        {"name": "reader", "config": {"name": "reader"}}]});
+    config["ietf-netconf-acm:nacm"] = administrators(&["admin"]);
+    let daemon = spawn_ocbgpd_json(&r1, "ocbgpd-mtls", &config);
+
+    let code = format!(
+        r#"
+import json
+from pygnmi.client import gNMIclient
+DIR = {dir:?}
+def client(cert=None, **login):
+    if cert:
+        tls = dict(path_root=DIR + "/server.pem", path_cert=DIR + "/" + cert + ".pem",
+                   path_key=DIR + "/" + cert + ".key")
+    else:
+        tls = dict(path_cert=DIR + "/server.pem")
+    return gNMIclient(target=("127.0.0.1", 9339), timeout=10, **tls, **login)
+def try_(f):
+    try:
+        return {{"ok": f()}}
+    except Exception as e:
+        o = getattr(e, "orig_exc", None)
+        return {{"err": "%s %s" % (o.code().name, o.details()) if o is not None and hasattr(o, "code") else repr(e)}}
+def get(cert=None, **login):
+    def f():
+        with client(cert, **login) as gc:
+            return gc.get(path=["/ocbgp:management/users"], encoding="json_ietf")
+    return try_(f)
+def set_(cert):
+    def f():
+        with client(cert) as gc:
+            gc.set(update=[("/routing-policy/defined-sets/prefix-sets/prefix-set[name=" + cert + "]",
+                            {{"name": cert, "config": {{"name": cert, "mode": "IPV4"}}}})],
+                   encoding="json_ietf")
+            return True
+    return try_(f)
+out = {{}}
+out["admin"] = get("admin")
+out["reader"] = get("reader")
+out["reader_set"] = set_("reader")
+out["admin_set"] = set_("admin")
+out["stranger"] = get("stranger")
+out["mismatch"] = get("admin", username="reader", password="x")
+out["password"] = get(username="admin", password="admin-pw")
+out["nothing"] = get()
+print(json.dumps(out, default=str))
+"#,
+        dir = dir.to_str().unwrap()
+    );
+    let out = r1.try_run("timeout", &["90", "python3", "-c", &code]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Value =
+        serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap_or_else(|e| {
+            panic!(
+                "{e}: {text}{}\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                daemon.log()
+            )
+        });
+    let err = |k: &str| v[k]["err"].as_str().unwrap_or_default().to_string();
+    // The administrator (by certificate) reads password hashes; the
+    // reader (by certificate, no password configured) reads the users
+    // but not the hashes, and may not write.
+    assert!(v["admin"]["ok"].to_string().contains("$6$"), "{v}");
+    let reader = v["reader"]["ok"].to_string();
+    assert!(reader.contains("admin") && !reader.contains("$6$"), "{v}");
+    assert!(
+        err("reader_set").starts_with("PERMISSION_DENIED")
+            && err("reader_set").contains("user reader"),
+        "{v}"
+    );
+    assert_eq!(v["admin_set"]["ok"], true, "{v}");
+    assert!(
+        err("stranger").starts_with("UNAUTHENTICATED")
+            && err("stranger").contains("not configured"),
+        "{v}"
+    );
+    assert!(err("mismatch").starts_with("UNAUTHENTICATED"), "{v}");
+    assert!(v["password"]["ok"].to_string().contains("$6$"), "{v}");
+    assert!(err("nothing").starts_with("UNAUTHENTICATED"), "{v}");
+
+    // The CLI logs in with --tls-cert and --tls-key.
+    let cli = |cert: &str| {
+        let (pem, key) = (
+            dir.join(format!("{cert}.pem")),
+            dir.join(format!("{cert}.key")),
+        );
+        let server = dir.join("server.pem");
+        let args = [
+            "30",
+            bin_path("ocbgp").to_str().unwrap(),
+            "--tls-ca",
+            server.to_str().unwrap(),
+            "--tls-domain",
+            "localhost",
+            "--tls-cert",
+            pem.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "get",
+            "/ocbgp:management/users",
+        ]
+        .map(str::to_string);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = r1.try_run("timeout", &args);
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (ok, said) = cli("admin");
+    assert!(ok && said.contains("$6$"), "{said}");
+    let (ok, said) = cli("stranger");
+    assert!(!ok && said.contains("not configured"), "{said}");
+    daemon.assert_running();
 }

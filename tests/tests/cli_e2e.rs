@@ -588,20 +588,7 @@ fn ocbgp_cli_over_tls_with_a_login() {
     config["ocbgp:management"]["gnmi"] = serde_json::json!({"config": {
         "tls-certificate": cert.to_str().unwrap(), "tls-key": key.to_str().unwrap()}});
     config["ocbgp:management"]["users"] = serde_json::json!({"user": [{"name": "ops", "config": {"name": "ops", "password": SECRET_HASH}}]});
-    let file = dir.join("ocbgpd-tls.json");
-    std::fs::write(&file, config.to_string()).unwrap();
-    let mut cmd = r1.command(bin_path("ocbgpd"));
-    cmd.arg("--config")
-        .arg(&file)
-        .arg("--state-dir")
-        .arg(dir.join("state"));
-    let daemon = r1.spawn_command("ocbgpd", cmd);
-    let gnmi: std::net::SocketAddr = "127.0.0.1:9339".parse().unwrap();
-    assert!(
-        wait_until(STEP, || !daemon.running() || r1.tcp_reachable(gnmi)),
-        "ocbgpd did not start"
-    );
-    assert!(daemon.running(), "ocbgpd exited:\n{}", daemon.log());
+    let daemon = spawn_ocbgpd_json(&r1, "ocbgpd-tls", &config);
 
     let ca = cert.to_str().unwrap();
     let run = |args: &[String], env: &[(&str, &str)]| {

@@ -480,21 +480,11 @@ fn gnmi_tls_files_follow_commits() {
     file["ocbgp:management"]["users"] =
         json!({"user": [{"name": "ops", "config": {"name": "ops", "password": "$0$pw"}}]});
     file["ietf-netconf-acm:nacm"] = administrators(&["ops"]);
-    let path = h.dir().join("tls.json");
+    let path = h.dir().join("tls-checked.json");
     std::fs::write(&path, file.to_string()).unwrap();
     check_config_file(&path).unwrap_or_else(|e| panic!("{e}"));
-    let mut cmd = h.command(ocbgp_tests::bin_path("ocbgpd"));
-    cmd.arg("--config")
-        .arg(&path)
-        .arg("--state-dir")
-        .arg(h.dir().join("state"));
-    let p = h.spawn_command("ocbgpd", cmd);
+    let p = spawn_ocbgpd_json(&h, "tls", &file);
     let gnmi: SocketAddr = "127.0.0.1:9339".parse().unwrap();
-    assert!(
-        wait_until(STEP, || !p.running() || h.tcp_reachable(gnmi)),
-        "ocbgpd did not start"
-    );
-    p.assert_running();
     assert_eq!(served_fingerprint(&h, gnmi), fp_a);
 
     // pygnmi over TLS: a Set naming a key file that does not exist is

@@ -176,6 +176,7 @@ impl Harness {
         let config = GnmiServerConfig {
             addr,
             tls: None,
+            tls_client_ca: None,
             users,
         };
         let (stop, stopped) = oneshot::channel::<()>();

@@ -57,8 +57,8 @@ pub use gobgp::{gobgp_toml, Gobgp, RibEvent, RibMonitor, GOBGP_API};
 pub use netns::{netns_list, Host, Lab, IPV4_PREFIX_LEN, IPV6_PREFIX_LEN, NETNS_PREFIX};
 pub use ocbgpd::{
     administrators, check_config_file, check_config_file_elsewhere, gnmi_get_as, gnmi_get_at,
-    loc_rib_via, parse_oc_rib, subscriber_responses, subscriber_saw, AdjRib, GlobalGracefulRestart,
-    Ocbgpd, OcbgpdConfig, NACM,
+    loc_rib_via, parse_oc_rib, spawn_ocbgpd_json, subscriber_responses, subscriber_saw, AdjRib,
+    GlobalGracefulRestart, Ocbgpd, OcbgpdConfig, NACM,
 };
 pub use process::Process;
 pub use raw::RawSpeaker;
@@ -67,4 +67,4 @@ pub use route::{
     NO_LLGR,
 };
 pub use speaker::{BgpSpeaker, ReceivedCounts, SessionState};
-pub use tls::{cert_fingerprint, self_signed_cert};
+pub use tls::{cert_fingerprint, client_ca, client_cert, self_signed_cert};

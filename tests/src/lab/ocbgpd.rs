@@ -476,6 +476,31 @@ pub fn administrators(users: &[&str]) -> Value {
     })
 }
 
+/// Starts ocbgpd in `host` on the configuration `config` (JSON: for what
+/// [`OcbgpdConfig`] does not set, such as TLS), written to
+/// `<host dir>/NAME.json`, with its state in `<host dir>/state`; waits
+/// until gNMI at 127.0.0.1:9339 takes connections. Panics with the
+/// daemon's log when it exits first.
+pub fn spawn_ocbgpd_json(host: &Host, name: &str, config: &Value) -> Process {
+    let file = host.dir().join(format!("{name}.json"));
+    std::fs::write(&file, config.to_string()).expect("write the configuration");
+    let mut cmd = host.command(bin_path("ocbgpd"));
+    cmd.arg("--config")
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(host.dir().join("state"));
+    let daemon = host.spawn_command("ocbgpd", cmd);
+    let gnmi: SocketAddr = "127.0.0.1:9339".parse().expect("address");
+    assert!(
+        wait_until(Duration::from_secs(20), || !daemon.running()
+            || host.tcp_reachable(gnmi)),
+        "ocbgpd did not start:\n{}",
+        daemon.log()
+    );
+    daemon.assert_running();
+    daemon
+}
+
 /// Runs `ocbgpd --check FILE` here (addresses checked against this
 /// host): Ok, or Err with what it printed.
 pub fn check_config_file(path: &Path) -> Result<(), String> {
