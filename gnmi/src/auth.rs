@@ -104,6 +104,8 @@ pub struct Login {
     pub user: Option<String>,
     /// Whether `user` authenticated; access control judges only those.
     pub authenticated: bool,
+    /// The client's address.
+    pub source: Option<std::net::IpAddr>,
 }
 
 impl Login {
@@ -116,10 +118,19 @@ impl Login {
     /// gNMI's RPCs are module `gnmi`, gNOI's their service's package):
     /// `PermissionDenied` when not.
     pub fn may_run(&self, store: &Datastore, module: &str, rpc: &str) -> Result<(), Status> {
-        store
-            .access(self.judged())
-            .exec(module, rpc)
-            .map_err(|d| Status::permission_denied(d.to_string()))
+        store.access(self.judged()).exec(module, rpc).map_err(|d| {
+            let door = if module == "gnmi" { "GNMI" } else { "GNOI" };
+            let user = self.user.as_deref().unwrap_or("");
+            tracing::warn!(door, user, source = ?self.source, error = %d, "operation refused");
+            ocbgp_models::audit::record(
+                ocbgp_models::audit::Kind::OperationDenied,
+                door,
+                user,
+                self.source,
+                &d.to_string(),
+            );
+            Status::permission_denied(d.to_string())
+        })
     }
 }
 
@@ -153,6 +164,7 @@ pub(crate) async fn authenticate(
         return Ok(Login {
             user,
             authenticated: false,
+            source: from,
         });
     };
     if let Some(der) = certificate {
@@ -175,6 +187,7 @@ pub(crate) async fn authenticate(
         Ok(Login {
             user: Some(user),
             authenticated: true,
+            source: from,
         })
     } else {
         // Logged there; guessing is slow (the same delay as NETCONF's).
@@ -222,6 +235,7 @@ async fn by_certificate(
     Ok(Login {
         user: Some(user),
         authenticated: true,
+        source: from,
     })
 }
 

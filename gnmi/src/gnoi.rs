@@ -120,7 +120,16 @@ impl Bgp for GnoiBgpService {
         let (address, mode) = parse(request.get_ref())?;
         tracing::info!(peer = %address, ?mode, user = login.user.as_deref().unwrap_or(""), source = ?from, door = "gNOI", "gNOI ClearBGPNeighbor");
         match self.control.clear_neighbor(address, mode) {
-            Ok(()) => Ok(Response::new(ClearBgpNeighborResponse {})),
+            Ok(()) => {
+                ocbgp_models::audit::record(
+                    ocbgp_models::audit::Kind::NeighborReset,
+                    "GNOI",
+                    login.user.as_deref().unwrap_or(""),
+                    from,
+                    &format!("{address} {mode:?} reset"),
+                );
+                Ok(Response::new(ClearBgpNeighborResponse {}))
+            }
             Err(e @ ClearError::UnknownNeighbor(_)) => Err(Status::not_found(e.to_string())),
             Err(e @ ClearError::NotRunning) => Err(Status::failed_precondition(e.to_string())),
         }

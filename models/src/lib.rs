@@ -5,6 +5,7 @@
 //! They are embedded at build time ([`schema::MODULES`]) and loaded into one
 //! libyang context for the life of the process ([`schema::context`]).
 
+pub mod audit;
 pub mod config;
 pub mod datastore;
 mod deps;

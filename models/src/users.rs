@@ -213,11 +213,18 @@ fn failure_keys(
 /// success ([`login_succeeded`]) or ten minutes without a failure start
 /// over. The [`LOCKOUT_AFTER`]th failure from one address locks it out
 /// ([`locked_out`]). Every failure is logged with the door (`gNMI`,
-/// `NETCONF`), the user name tried and the source address: the audit
-/// trail of failed logins.
+/// `NETCONF`), the user name tried and the source address, and kept in
+/// the audit trail ([`crate::audit`]).
 pub fn login_failed(door: &str, user: &str, from: Option<std::net::IpAddr>) -> std::time::Duration {
     let source = from.map(|a| a.to_string()).unwrap_or_default();
     tracing::warn!(door, %user, source, "login failed");
+    crate::audit::record(
+        crate::audit::Kind::LoginFailed,
+        door,
+        user,
+        from,
+        "authentication failed",
+    );
     let mut guard = FAILURES.lock().unwrap_or_else(|e| e.into_inner());
     let map = guard.get_or_insert_with(Default::default);
     let now = std::time::Instant::now();
@@ -342,7 +349,7 @@ mod tests {
         for i in 1..=LOCKOUT_AFTER {
             assert!(!locked_out(a), "locked after {} failures", i - 1);
             // Each try under another name: the source's count decides.
-            last = login_failed("test", &format!("lockout-test-{i}"), a);
+            last = login_failed("gNMI", &format!("lockout-test-{i}"), a);
         }
         assert_eq!(last, std::time::Duration::from_secs(8));
         assert!(locked_out(a));

@@ -66,8 +66,9 @@ def err_of(e):
     if o is not None and hasattr(o, "code"):
         return "%s %s" % (o.code().name, o.details())
     return repr(e)
-def client(u):
-    return gNMIclient(target=({host:?}, {port}), insecure=True, timeout=10, username=u, password=u + "-pw")
+def client(u, password=None):
+    return gNMIclient(target=({host:?}, {port}), insecure=True, timeout=10, username=u,
+                      password=password or u + "-pw")
 def get(u, path):
     try:
         with client(u) as gc:
@@ -87,6 +88,26 @@ def set_(u, **kw):
             port = g.port()
         ),
     )
+}
+
+/// Every entry of every list named `name` (any module prefix) in `v`.
+fn find_all(v: &Value, name: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map {
+                if k.rsplit(':').next() == Some(name) {
+                    if let Value::Array(entries) = child {
+                        out.extend(entries.iter().cloned());
+                    }
+                }
+                out.extend(find_all(child, name));
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| out.extend(find_all(i, name))),
+        _ => {}
+    }
+    out
 }
 
 fn err(v: &Value) -> String {
@@ -140,6 +161,11 @@ out["policy_other"] = set_("policy", update=[({DESCRIPTION:?}, "changed")])
 out["reader_rib"] = get("reader", {RIB:?})
 out["reader_all"] = get("reader", "/")
 out["admin_all"] = get("admin", "/")
+try:
+    with client("reader", "wrong") as gc:
+        out["wrong"] = gc.get(path=["/ocbgp:management"])
+except Exception as e:
+    out["wrong"] = err_of(e)
 out["reader_password"] = set_("reader", update=[("/ocbgp:management/users/user[name=admin]/config/password", "$0$mine")])
 sub = client("reader")
 sub.connect()
@@ -314,6 +340,43 @@ print(json.dumps(out))
     assert!(ok && said.contains(PEER), "{said}");
     let (ok, said) = cli("policy", &["delete", PREFIX_SET]);
     assert!(ok, "{said}");
+
+    // Refusals are in the audit trail beside the commits: user, door,
+    // source address, why.
+    let history = Value::from(
+        d.try_gnmi_get("/ocbgp:commit-history")
+            .unwrap_or_else(|e| d.fail(&e)),
+    );
+    let events: Vec<Value> = find_all(&history, "event");
+    let has = |kind: &str, door: &str, user: &str, detail: &str| {
+        events.iter().any(|e| {
+            e["kind"] == kind
+                && e["door"] == door
+                && e["user"] == user
+                && e["source-address"] == "127.0.0.1"
+                && e["detail"].as_str().is_some_and(|d| d.contains(detail))
+        })
+    };
+    assert!(
+        has("LOGIN_FAILED", "GNMI", "reader", "authentication failed"),
+        "{events:?}"
+    );
+    assert!(
+        has("COMMIT_REFUSED", "GNMI", "reader", "may not create"),
+        "{events:?}"
+    );
+    assert!(
+        has("COMMIT_REFUSED", "NETCONF", "reader", "may not create"),
+        "{events:?}"
+    );
+    assert!(
+        has("OPERATION_DENIED", "NETCONF", "reader", "kill-session"),
+        "{events:?}"
+    );
+    assert!(
+        has("OPERATION_DENIED", "GNOI", "reader", "ClearBGPNeighbor"),
+        "{events:?}"
+    );
 
     // Refusals are counted, for administrators to see.
     let nacm = Value::from(d.try_gnmi_get(NACM).unwrap_or_else(|e| d.fail(&e))).to_string();

@@ -484,6 +484,7 @@ impl Datastore {
         self.state().history.write_state(&mut tree, path)?;
         crate::users::write_lockouts(&mut tree, path)?;
         crate::nacm::write_state(&mut tree, path)?;
+        crate::audit::write_state(&mut tree, path)?;
         Ok(tree)
     }
 
@@ -892,8 +893,18 @@ impl Datastore {
         let diff = before
             .diff(&after, DataDiffFlags::DEFAULTS)
             .map_err(|e| CommitError::Invalid(e.into()))?;
-        access.check_diff(&diff)?;
-        Ok(())
+        access.check_diff(&diff).map_err(|denied| {
+            let user = who.user.as_deref().unwrap_or("");
+            tracing::warn!(origin = who.origin.as_str(), user, error = %denied, "candidate edit refused");
+            crate::audit::record(
+                crate::audit::Kind::CommitRefused,
+                who.origin.as_str(),
+                user,
+                who.source,
+                &format!("edit of the candidate: {denied}"),
+            );
+            CommitError::Denied(denied)
+        })
     }
 
     /// The candidate made of `edits` on running: kept as the edits when
@@ -1102,6 +1113,13 @@ impl Datastore {
             Err(error) => {
                 self.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(origin = who.origin.as_str(), user, source, %error, "commit refused");
+                crate::audit::record(
+                    crate::audit::Kind::CommitRefused,
+                    who.origin.as_str(),
+                    user,
+                    who.source,
+                    &error.to_string(),
+                );
             }
         }
     }

@@ -79,7 +79,17 @@ fn operation_module(ns: Option<&str>) -> Option<&'static str> {
 /// Runs the operation `op` (the `<rpc>`'s child), if the user may.
 pub fn dispatch(ctx: &RpcContext<'_>, op: &Element) -> Result<Body, RpcError> {
     if let Some(module) = operation_module(op.ns.as_deref()) {
-        ctx.access().exec(module, &op.name)?;
+        ctx.access().exec(module, &op.name).inspect_err(|denied| {
+            let user = ctx.session.user.as_str();
+            tracing::warn!(door = "NETCONF", user, source = ?ctx.session.source, error = %denied, "operation refused");
+            ocbgp_models::audit::record(
+                ocbgp_models::audit::Kind::OperationDenied,
+                "NETCONF",
+                user,
+                ctx.session.source,
+                &denied.to_string(),
+            );
+        })?;
     }
     match (op.ns.as_deref(), op.name.as_str()) {
         (Some(NC_NS), "get") => get::get(ctx, op),
