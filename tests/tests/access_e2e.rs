@@ -172,6 +172,9 @@ sub.connect()
 s = sub.subscribe2(subscribe={{"subscription": [{{"path": {NEIGHBOR:?}, "mode": "on_change"}}],
                              "mode": "stream", "encoding": "json_ietf"}})
 out["reader_subscribe"] = s.get_update(timeout=10)
+s2 = sub.subscribe2(subscribe={{"subscription": [{{"path": "/ocbgp:management/users", "mode": "on_change"}}],
+                              "mode": "stream", "encoding": "json_ietf"}})
+out["reader_subscribe_users"] = s2.get_update(timeout=10)
 print(json.dumps(out, default=str), flush=True)
 import os
 os._exit(0)
@@ -226,6 +229,12 @@ os._exit(0)
         "{e}"
     );
     assert!(v["reader_subscribe"].to_string().contains("peer-as"), "{v}");
+    // Subscribe leaves out what Get does.
+    let users = v["reader_subscribe_users"].to_string();
+    assert!(
+        users.contains("policy") && !users.contains("$6$"),
+        "{users}"
+    );
     // Only the policy editor's Set committed; nothing else changed.
     assert_eq!(commits(&d), before + 1);
     let neighbor = d.try_gnmi_get(NEIGHBOR).unwrap_or_else(|e| d.fail(&e));
@@ -340,6 +349,9 @@ print(json.dumps(out))
     assert!(ok && said.contains(PEER), "{said}");
     let (ok, said) = cli("policy", &["delete", PREFIX_SET]);
     assert!(ok, "{said}");
+    // A rollback is a commit like any other: judged on what it changes.
+    let (ok, said) = cli("policy", &["rollback", "1"]);
+    assert!(!ok && said.contains("access denied: user policy"), "{said}");
 
     // Refusals are in the audit trail beside the commits: user, door,
     // source address, why.
