@@ -178,8 +178,16 @@ async fn netconf(gnmi: &mut Client, port: u16, sets: usize) -> Result<(f64, f64,
             ..Update::default()
         })
     };
+    // The NETCONF user may write (RFC 8341's write-default is deny): one
+    // rule permitting everything, set with the user while none exists.
+    let rules = json!({
+        "groups": {"group": [{"name": "admin", "user-name": [NC_USER]}]},
+        "rule-list": [{"name": "admin", "group": ["admin"],
+                       "rule": [{"name": "everything", "action": "permit"}]}]
+    });
     let request = SetRequest {
         update: vec![
+            update("/ietf-netconf-acm:nacm", rules)?,
             update(
                 &format!("/ocbgp:management/users/user[name={NC_USER}]"),
                 json!({"name": NC_USER, "config": {"name": NC_USER, "password": format!("$0${NC_PASSWORD}")}}),
