@@ -488,7 +488,8 @@ fn marked_within() -> &'static HashSet<usize> {
     })
 }
 
-/// The key values of a list entry (or a leaf-list entry's value as `.`).
+/// Whether `node` is what `step` names: its module and name, and the key
+/// values the step gives (`.` for a leaf-list entry's value).
 fn step_matches(step: &Step, node: &DataNodeRef<'_, '_>) -> bool {
     let schema = node.schema();
     if schema.name() != step.name || schema.module().name() != step.module {
