@@ -757,6 +757,38 @@ fn mixed_edits() -> Vec<Vec<Edit>> {
             format!("{n1}/config/peer-group"),
             "\"ix\"",
         )],
+        // Access control: user-ordered rule lists right under a top-level
+        // container (a small region at the top), a group, a default, the
+        // whole container.
+        vec![Edit::json(
+            Operation::Merge,
+            "/ietf-netconf-acm:nacm/rule-list[name='admin']",
+            r#"{"group": ["admin"], "rule": [{"name": "all", "action": "permit"}]}"#,
+        )],
+        vec![Edit::json(
+            Operation::Merge,
+            "/ietf-netconf-acm:nacm/rule-list[name='ops']",
+            r#"{"group": ["*"], "rule": [{"name": "r", "access-operations": "read", "action": "permit"}]}"#,
+        )],
+        vec![Edit::json(
+            Operation::Merge,
+            "/ietf-netconf-acm:nacm/groups/group[name='admin']",
+            r#"{"user-name": ["a"]}"#,
+        )],
+        vec![Edit::json(
+            Operation::Merge,
+            "/ietf-netconf-acm:nacm/write-default",
+            r#""permit""#,
+        )],
+        vec![Edit::delete(
+            Operation::Delete,
+            "/ietf-netconf-acm:nacm/rule-list[name='admin']",
+        )],
+        vec![Edit::json(
+            Operation::Merge,
+            "/ietf-netconf-acm:nacm",
+            r#"{"read-default": "deny"}"#,
+        )],
     ]
 }
 

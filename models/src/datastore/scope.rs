@@ -278,7 +278,11 @@ impl Plan {
             region = region.parent();
             region_node = ctx.find_path(&region.schema_path()).ok()?;
         }
-        if region.segments.len() < 2 || !deps.contained(&region_node) {
+        let top = region.segments.len() < 2;
+        if region.segments.is_empty()
+            || !deps.contained(&region_node)
+            || (top && !small(tree, &region))
+        {
             return None;
         }
         if !(region == target && deps.leaf_independent(&node, delete)) {
@@ -296,6 +300,21 @@ impl Plan {
         self.regions.push(region);
         Some(())
     }
+}
+
+/// Most nodes a region at the top level may hold. Such a region (a
+/// top-level container: where a user-ordered list's new entry lands when
+/// the list sits right under one, like NACM's rule lists) is copied whole
+/// to diff it, so only a small one is worth scoping; a large one (all of
+/// `/routing-policy`) makes the commit a whole-tree one.
+const MAX_TOP_REGION: usize = 10_000;
+
+/// Whether the region at `region` holds at most [`MAX_TOP_REGION`] nodes
+/// (counting stops there); a region not in `tree` yet holds none.
+fn small(tree: &DataTree<'static>, region: &DataPath) -> bool {
+    tree.find_path(&region.to_string())
+        .map(|node| node.traverse().take(MAX_TOP_REGION + 1).count() <= MAX_TOP_REGION)
+        .unwrap_or(true)
 }
 
 /// The nodes a merge of `doc` into `tree` creates or sets: each node of
