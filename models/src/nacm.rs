@@ -385,21 +385,31 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
         });
     }
     // The schema node must exist: a typo would otherwise match nothing.
-    let mut schema = String::new();
-    let mut last = "";
-    for s in &steps {
-        schema.push('/');
-        if s.module != last {
-            schema.push_str(&s.module);
-            schema.push(':');
-            last = &s.module;
-        }
-        schema.push_str(&s.name);
-    }
     crate::schema::context()
-        .find_path(&schema)
+        .find_path(&schema_path(&steps))
         .map_err(|_| format!("{path} names no node of the schema"))?;
     Ok(steps)
+}
+
+/// The schema path of `steps` (each module named where it changes).
+fn schema_path(steps: &[Step]) -> String {
+    let mut out = String::new();
+    let mut last = "";
+    for s in steps {
+        out.push('/');
+        if s.module != last {
+            out.push_str(&s.module);
+            out.push(':');
+            last = &s.module;
+        }
+        out.push_str(&s.name);
+    }
+    out
+}
+
+/// The top-level nodes of `tree`, in order.
+fn top_level<'t>(tree: &'t DataTree<'static>) -> impl Iterator<Item = DataNodeRef<'t, 'static>> {
+    std::iter::successors(tree.reference(), |n| n.next_sibling())
 }
 
 /// How a rule's path stands against the nodes from the root to one node.
@@ -596,27 +606,28 @@ impl Access {
         )
     }
 
+    /// Where the walk stands one node down from `at`, given whether that
+    /// node is what a rule's next step names (`matches`: `None` when it
+    /// cannot tell, and then neither can this).
+    fn advance(&self, at: &Position, matches: impl Fn(&Step) -> Option<bool>) -> Option<Position> {
+        let mut next = Vec::with_capacity(at.0.len());
+        for (p, r) in at.0.iter().zip(&self.rules) {
+            next.push(match (p, &r.target) {
+                (Progress::Partial(n), Target::Path(steps)) => match matches(&steps[*n])? {
+                    true if n + 1 == steps.len() => Progress::Covers,
+                    true => Progress::Partial(n + 1),
+                    false => Progress::Off,
+                },
+                (p, _) => *p,
+            });
+        }
+        Some(Position(next))
+    }
+
     /// Where the walk stands at `node`, a child of where `at` stood.
     fn step(&self, at: &Position, node: &DataNodeRef<'_, '_>) -> Position {
-        Position(
-            at.0.iter()
-                .zip(&self.rules)
-                .map(|(p, r)| match (p, &r.target) {
-                    (Progress::Partial(n), Target::Path(steps)) => {
-                        if step_matches(&steps[*n], node) {
-                            if n + 1 == steps.len() {
-                                Progress::Covers
-                            } else {
-                                Progress::Partial(n + 1)
-                            }
-                        } else {
-                            Progress::Off
-                        }
-                    }
-                    (p, _) => *p,
-                })
-                .collect(),
-        )
+        self.advance(at, |s| Some(step_matches(s, node)))
+            .expect("a node always tells")
     }
 
     /// The verdict for `op` on a node of schema `schema`, reached with
@@ -672,13 +683,8 @@ impl Access {
             return out;
         }
         let start = self.start();
-        if let Some(first) = tree.reference() {
-            // Top-level siblings: from the first node on.
-            let mut node = Some(first);
-            while let Some(n) = node {
-                self.unreadable_below(&n, &start, &mut out);
-                node = n.next_sibling();
-            }
+        for node in top_level(tree) {
+            self.unreadable_below(&node, &start, &mut out);
         }
         out
     }
@@ -758,47 +764,22 @@ impl Access {
         let steps = parse_path(path).ok()?;
         let ctx = crate::schema::context();
         let mut at = self.start();
-        let mut schema_path = String::new();
         for (i, step) in steps.iter().enumerate() {
-            schema_path.push('/');
-            if i == 0 || steps[i - 1].module != step.module {
-                schema_path.push_str(&step.module);
-                schema_path.push(':');
-            }
-            schema_path.push_str(&step.name);
-            let schema = ctx.find_path(&schema_path).ok()?;
-            at = Position(
-                at.0.iter()
-                    .zip(&self.rules)
-                    .map(|(p, r)| match (p, &r.target) {
-                        (Progress::Partial(n), Target::Path(rule)) => {
-                            let s = &rule[*n];
-                            if s.name != step.name || s.module != step.module {
-                                Progress::Off
-                            } else if s.keys.iter().all(|k| step.keys.contains(k)) {
-                                if n + 1 == rule.len() {
-                                    Progress::Covers
-                                } else {
-                                    Progress::Partial(n + 1)
-                                }
-                            } else if s
-                                .keys
-                                .iter()
-                                .all(|(k, _)| !step.keys.iter().any(|(sk, _)| sk == k))
-                            {
-                                // Keys the path leaves open: some entries.
-                                Progress::Partial(usize::MAX)
-                            } else {
-                                Progress::Off
-                            }
-                        }
-                        (p, _) => *p,
-                    })
-                    .collect(),
-            );
-            if at.0.contains(&Progress::Partial(usize::MAX)) {
-                return None;
-            }
+            let schema = ctx.find_path(&schema_path(&steps[..=i])).ok()?;
+            at = self.advance(&at, |s| {
+                let given = |k: &str| step.keys.iter().find(|(sk, _)| sk == k).map(|(_, v)| v);
+                if s.name != step.name
+                    || s.module != step.module
+                    || s.keys.iter().any(|(k, v)| given(k).is_some_and(|g| g != v))
+                {
+                    Some(false)
+                } else if s.keys.iter().all(|(k, _)| given(k).is_some()) {
+                    Some(true)
+                } else {
+                    // A key the path leaves open: some entries.
+                    None
+                }
+            })?;
             let v = self.verdict(Op::Read, &schema, &at);
             if !v.permit {
                 return Some(false);
@@ -842,15 +823,11 @@ impl Access {
             return Ok(());
         }
         let start = self.start();
-        let mut node = diff.tree().reference();
-        while let Some(n) = node {
-            if let Err(e) = self.check_write(&n, None, &start) {
+        top_level(diff.tree())
+            .try_for_each(|node| self.check_write(&node, None, &start))
+            .inspect_err(|_| {
                 DENIED_WRITES.fetch_add(1, Ordering::Relaxed);
-                return Err(e);
-            }
-            node = n.next_sibling();
-        }
-        Ok(())
+            })
     }
 
     /// Judges one diff node and below; `inherited` is the operation of a
@@ -909,14 +886,7 @@ pub fn write_state(tree: &mut DataTree<'static>, path: &str) -> Result<(), Model
 
 /// Whether a diff changes the NACM configuration.
 pub fn touches(diff: &yang2::data::DataDiff<'static>) -> bool {
-    let mut node = diff.tree().reference();
-    while let Some(n) = node {
-        if n.schema().module().name() == MODULE {
-            return true;
-        }
-        node = n.next_sibling();
-    }
-    false
+    top_level(diff.tree()).any(|n| n.schema().module().name() == MODULE)
 }
 
 #[cfg(test)]
@@ -1020,6 +990,15 @@ mod tests {
             Some(true)
         );
         assert_eq!(nacm.access(Some("policy")).reads_subtree(subtree), None);
+        let entry = |name: &str| format!("{subtree}/prefix-sets/prefix-set[name='{name}']");
+        assert_eq!(
+            nacm.access(Some("policy")).reads_subtree(&entry("A")),
+            Some(true)
+        );
+        assert_eq!(
+            nacm.access(Some("policy")).reads_subtree(&entry("B")),
+            Some(false)
+        );
         assert_eq!(
             nacm.access(Some("reader"))
                 .reads_subtree("/ietf-netconf-acm:nacm/groups"),
