@@ -284,6 +284,12 @@ out["admin_set"] = set_("admin")
 out["stranger"] = get("stranger")
 out["mismatch"] = get("admin", username="reader", password="x")
 out["password"] = get(username="admin", password="admin-pw")
+def bad_ca():
+    with client("admin") as gc:
+        gc.set(update=[("/ocbgp:management/gnmi/config/tls-client-ca", "/nonexistent/ca.pem")],
+               encoding="json_ietf")
+        return True
+out["bad_ca"] = try_(bad_ca)
 out["nothing"] = get()
 print(json.dumps(out, default=str))
 "#,
@@ -320,6 +326,13 @@ print(json.dumps(out, default=str))
     assert!(err("mismatch").starts_with("UNAUTHENTICATED"), "{v}");
     assert!(v["password"]["ok"].to_string().contains("$6$"), "{v}");
     assert!(err("nothing").starts_with("UNAUTHENTICATED"), "{v}");
+    // A CA file the server cannot read is refused at commit, naming it.
+    assert!(
+        err("bad_ca").starts_with("FAILED_PRECONDITION")
+            && err("bad_ca").contains("tls-client-ca")
+            && err("bad_ca").contains("/nonexistent/ca.pem"),
+        "{v}"
+    );
 
     // The CLI logs in with --tls-cert and --tls-key.
     let cli = |cert: &str| {
