@@ -99,7 +99,8 @@ impl Neighbor {
 struct Running {
     global: GlobalSettings,
     rib: RibHandle,
-    neighbors: HashMap<IpAddr, Neighbor>,
+    /// Boxed: a table of a thousand neighbors is half empty slots.
+    neighbors: HashMap<IpAddr, Box<Neighbor>>,
     /// One shared object per distinct chain: neighbors with equal policy
     /// share it, so they share an update group.
     chains: Vec<(Chain, SharedPolicy)>,
@@ -552,7 +553,12 @@ impl Engine {
         let guard = self.running();
         let mut out: Vec<_> = guard
             .as_ref()
-            .map(|r| r.neighbors.iter().map(|(a, n)| (*a, n.clone())).collect())
+            .map(|r| {
+                r.neighbors
+                    .iter()
+                    .map(|(a, n)| (*a, Neighbor::clone(n)))
+                    .collect()
+            })
             .unwrap_or_default();
         out.sort_by_key(|(a, _)| *a);
         out
@@ -560,7 +566,11 @@ impl Engine {
 
     /// One neighbor.
     pub fn neighbor(&self, addr: IpAddr) -> Option<Neighbor> {
-        self.running().as_ref()?.neighbors.get(&addr).cloned()
+        self.running()
+            .as_ref()?
+            .neighbors
+            .get(&addr)
+            .map(|n| Neighbor::clone(n))
     }
 
     /// The RIB task, for reads; None while BGP is not configured.
@@ -781,7 +791,7 @@ fn start_neighbor(r: &mut Running, inner: &Inner, neighbor: ResolvedNeighbor, po
     };
     n.take(neighbor);
     apply_chains(&r.rib, &mut r.chains, &mut n, policies);
-    r.neighbors.insert(addr, n);
+    r.neighbors.insert(addr, Box::new(n));
 }
 
 #[cfg(test)]

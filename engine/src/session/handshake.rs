@@ -58,8 +58,9 @@ pub(crate) enum Event {
     OpenReceived(Box<Open>),
     /// The exchange is done.
     Ready(Box<Ready>),
-    /// The connection is closed.
-    Closed(End),
+    /// The connection is closed (boxed: the peer task's channel holds
+    /// 32 events in every block, for each of a thousand peers).
+    Closed(Box<End>),
 }
 
 /// The fixed inputs of one exchange.
@@ -99,7 +100,7 @@ pub(crate) async fn run(
                 })
                 .await;
             }
-            Event::Closed(end)
+            Event::Closed(Box::new(end))
         }
     };
     let _ = ctx.events.send((ctx.id, event));

@@ -6,17 +6,19 @@
 //!
 //! Layout, for sets of 100,000 entries and more: per family, one hash
 //! table keyed by (address truncated to the entry's length, length),
-//! holding the entry's ranges, plus a bitmap of the lengths present and,
-//! per length, the lowest and highest route length any of its entries
-//! accepts. A lookup probes only lengths `elen <= len` whose bounds admit
+//! holding the route lengths its entries accept as a bitmap (16 bytes a
+//! slot for IPv4: 2 MB for 100,000 entries), plus a bitmap of the lengths
+//! present and, per length, the lowest and highest route length any of its
+//! entries accepts. A lookup probes only lengths `elen <= len` whose bounds admit
 //! `len`: a set of `exact` entries costs one probe, a set of `x/8 le 24`
 //! style entries at most one probe per length in use.
 
 use std::collections::HashMap;
+use std::fmt;
+use std::hash::Hash;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use smallvec::SmallVec;
 
 use super::{digest_hash, FastBuild};
 
@@ -64,18 +66,104 @@ pub enum Mode {
 /// Bits of the per-length probe filter index.
 const FILTER_BITS: u32 = 16;
 
+/// A family's address as an unsigned integer (`u32` for IPv4, `u128` for
+/// IPv6), so that an IPv4 table's keys take 8 bytes rather than 32.
+trait Address: Copy + Eq + Hash + fmt::Debug {
+    /// Address width.
+    const BITS: u8;
+    /// Route lengths `0..=BITS` as a bitmap.
+    type Mask: Lengths;
+    /// The first `len` bits, the rest zero.
+    fn truncate(self, len: u8) -> Self;
+    /// The last (up to) 16 of the first `len` bits of a truncated address.
+    fn low_bits(self, len: u8) -> usize;
+}
+
+/// [`Address`] for an unsigned integer type and its length bitmap.
+macro_rules! address {
+    ($t:ty, $mask:ty) => {
+        impl Address for $t {
+            const BITS: u8 = <$t>::BITS as u8;
+            type Mask = $mask;
+            #[inline]
+            fn truncate(self, len: u8) -> $t {
+                self & <$t>::MAX
+                    .checked_shl(<$t>::BITS - u32::from(len))
+                    .unwrap_or(0)
+            }
+            #[inline]
+            fn low_bits(self, len: u8) -> usize {
+                let prefix = self.checked_shr(<$t>::BITS - u32::from(len)).unwrap_or(0);
+                (prefix & ((1 << FILTER_BITS) - 1)) as usize
+            }
+        }
+    };
+}
+
+address!(u32, u64);
+address!(u128, [u64; 3]);
+
+/// A bitmap of route lengths.
+trait Lengths: Copy + Eq + fmt::Debug {
+    /// The lengths of `ranges`.
+    fn of(ranges: &[LengthRange]) -> Self;
+    /// Whether `len` is in.
+    fn has(&self, len: u8) -> bool;
+    /// The lowest and highest length in (of a non-empty map).
+    fn bounds(&self) -> LengthRange;
+}
+
+impl Lengths for u64 {
+    fn of(ranges: &[LengthRange]) -> u64 {
+        ranges
+            .iter()
+            .flat_map(|&(lo, hi)| lo..=hi)
+            .fold(0, |m, l| m | 1 << l)
+    }
+    #[inline]
+    fn has(&self, len: u8) -> bool {
+        self & 1u64.checked_shl(u32::from(len)).unwrap_or(0) != 0
+    }
+    fn bounds(&self) -> LengthRange {
+        (
+            self.trailing_zeros() as u8,
+            (63 - self.leading_zeros()) as u8,
+        )
+    }
+}
+
+impl Lengths for [u64; 3] {
+    fn of(ranges: &[LengthRange]) -> [u64; 3] {
+        let mut m = [0u64; 3];
+        for l in ranges.iter().flat_map(|&(lo, hi)| lo..=hi) {
+            m[usize::from(l) / 64] |= 1 << (l % 64);
+        }
+        m
+    }
+    #[inline]
+    fn has(&self, len: u8) -> bool {
+        self[usize::from(len) / 64] & (1 << (len % 64)) != 0
+    }
+    fn bounds(&self) -> LengthRange {
+        let lo = (0..=128u8).find(|&l| self.has(l)).unwrap_or(0);
+        let hi = (0..=128u8).rev().find(|&l| self.has(l)).unwrap_or(0);
+        (lo, hi)
+    }
+}
+
 /// One family's table.
 ///
 /// The hot table maps (truncated address, entry length) to a bitmap of the
 /// route lengths its entries accept, so a probe is one lookup and one bit
-/// test. Before probing a length, a 64 Kbit filter per length (indexed by
-/// the last 16 bits of the truncated address) is tested: most lengths of a
+/// test; an IPv4 slot is 16 bytes. A prefix that several entries share
+/// (with different ranges) also has its ranges in `shared`, to rebuild the
+/// bitmap when one goes; a prefix's one range is its bitmap's one run.
+/// Before probing a length, a 64 Kbit filter per length (indexed by the
+/// last 16 bits of the truncated address) is tested: most lengths of a
 /// large set have no entry near a given prefix, and the filters (8 KB per
 /// length in use) stay in cache where the table does not.
 #[derive(Debug, Clone)]
-struct Family {
-    /// Address width: 32 or 128.
-    bits: u8,
+struct Family<A: Address> {
     /// Lengths that have entries (bit `l` of word `l / 64`).
     lengths: [u64; 3],
     /// Per entry length: the lowest route length an entry there accepts.
@@ -85,73 +173,47 @@ struct Family {
     /// Per entry length: the probe filter.
     filters: Vec<Option<Box<[u64]>>>,
     /// (truncated address, entry length) → accepted route lengths.
-    hot: HashMap<(u128, u8), LengthMask, FastBuild>,
-    /// (truncated address, entry length) → the entries' ranges, to
-    /// rebuild the mask when an entry goes.
-    ranges: HashMap<(u128, u8), SmallVec<[LengthRange; 1]>, FastBuild>,
+    hot: HashMap<(A, u8), A::Mask, FastBuild>,
+    /// The ranges of prefixes that more than one entry has.
+    shared: HashMap<(A, u8), Vec<LengthRange>, FastBuild>,
 }
 
-/// Route lengths 0..=128 as a bitmap.
-type LengthMask = [u64; 3];
-
-fn mask_of(ranges: &[LengthRange]) -> LengthMask {
-    let mut m = [0u64; 3];
-    for &(lo, hi) in ranges {
-        for l in lo..=hi {
-            m[usize::from(l) / 64] |= 1 << (l % 64);
-        }
-    }
-    m
-}
-
-impl Family {
-    fn new(bits: u8) -> Family {
+impl<A: Address> Family<A> {
+    fn new() -> Family<A> {
         Family {
-            bits,
             lengths: [0; 3],
             lo_min: [u8::MAX; 129],
             hi_max: [0; 129],
-            filters: vec![None; usize::from(bits) + 1],
+            filters: vec![None; usize::from(A::BITS) + 1],
             hot: HashMap::default(),
-            ranges: HashMap::default(),
+            shared: HashMap::default(),
         }
     }
 
-    /// The first `len` bits of `addr` (an address `bits` wide in the low
-    /// bits of a u128).
-    #[inline]
-    fn truncate(&self, addr: u128, len: u8) -> u128 {
-        if len == 0 {
-            return 0;
-        }
-        let keep = (u128::MAX << (128 - u32::from(len))) >> (128 - u32::from(self.bits));
-        addr & keep
-    }
-
-    /// The filter bit of a truncated address at length `len`: its last
-    /// (up to) 16 prefix bits.
-    #[inline]
-    fn filter_index(&self, truncated: u128, len: u8) -> usize {
-        if len == 0 {
-            return 0;
-        }
-        let shifted = truncated >> (u32::from(self.bits) - u32::from(len));
-        (shifted & ((1 << FILTER_BITS) - 1)) as usize
-    }
-
-    fn insert(&mut self, addr: u128, len: u8, range: LengthRange) -> bool {
-        let key = (self.truncate(addr, len), len);
-        let ranges = self.ranges.entry(key).or_default();
-        if ranges.contains(&range) {
-            return false;
-        }
-        ranges.push(range);
-        self.hot.insert(key, mask_of(ranges));
+    fn insert(&mut self, addr: A, len: u8, range: LengthRange) -> bool {
+        let key = (addr.truncate(len), len);
+        let ranges = match (self.hot.get(&key), self.shared.get_mut(&key)) {
+            (None, _) => vec![range],
+            (Some(_), Some(ranges)) if ranges.contains(&range) => return false,
+            (Some(_), Some(ranges)) => {
+                ranges.push(range);
+                ranges.clone()
+            }
+            (Some(mask), None) => {
+                let only = mask.bounds();
+                if only == range {
+                    return false;
+                }
+                self.shared.insert(key, vec![only, range]);
+                vec![only, range]
+            }
+        };
+        self.hot.insert(key, A::Mask::of(&ranges));
         let l = usize::from(len);
         self.lengths[l / 64] |= 1 << (l % 64);
         self.lo_min[l] = self.lo_min[l].min(range.0);
         self.hi_max[l] = self.hi_max[l].max(range.1);
-        let i = self.filter_index(key.0, len);
+        let i = key.0.low_bits(len);
         let filter = self.filters[l]
             .get_or_insert_with(|| vec![0u64; 1 << (FILTER_BITS - 6)].into_boxed_slice());
         filter[i / 64] |= 1 << (i % 64);
@@ -160,31 +222,35 @@ impl Family {
 
     /// Removes an entry. The length bitmap, bounds and filters stay as
     /// they were: they only skip probes, and wider ones are still correct.
-    fn remove(&mut self, addr: u128, len: u8, range: LengthRange) -> bool {
-        let key = (self.truncate(addr, len), len);
-        let Some(ranges) = self.ranges.get_mut(&key) else {
+    fn remove(&mut self, addr: A, len: u8, range: LengthRange) -> bool {
+        let key = (addr.truncate(len), len);
+        let Some(mask) = self.hot.get(&key) else {
             return false;
+        };
+        let Some(ranges) = self.shared.get_mut(&key) else {
+            if mask.bounds() != range {
+                return false;
+            }
+            self.hot.remove(&key);
+            return true;
         };
         let Some(i) = ranges.iter().position(|r| *r == range) else {
             return false;
         };
         ranges.swap_remove(i);
-        if ranges.is_empty() {
-            self.ranges.remove(&key);
-            self.hot.remove(&key);
-        } else {
-            let m = mask_of(ranges);
-            self.hot.insert(key, m);
+        let mask = A::Mask::of(ranges);
+        if ranges.len() == 1 {
+            self.shared.remove(&key);
         }
+        self.hot.insert(key, mask);
         true
     }
 
     #[inline]
-    fn contains(&self, addr: u128, len: u8) -> bool {
+    fn contains(&self, addr: A, len: u8) -> bool {
         if self.hot.is_empty() {
             return false;
         }
-        let bit = (usize::from(len) / 64, 1u64 << (len % 64));
         for (w, &word) in self.lengths.iter().enumerate() {
             let mut bits = word;
             while bits != 0 {
@@ -197,31 +263,28 @@ impl Family {
                 if len < self.lo_min[li] || len > self.hi_max[li] {
                     continue;
                 }
-                let t = self.truncate(addr, l);
+                let t = addr.truncate(l);
                 if let Some(f) = &self.filters[li] {
-                    let i = self.filter_index(t, l);
+                    let i = t.low_bits(l);
                     if f[i / 64] & (1 << (i % 64)) == 0 {
                         continue;
                     }
                 }
-                if let Some(m) = self.hot.get(&(t, l)) {
-                    if m[bit.0] & bit.1 != 0 {
-                        return true;
-                    }
+                if self.hot.get(&(t, l)).is_some_and(|m| m.has(len)) {
+                    return true;
                 }
             }
         }
         false
     }
 }
-
 /// A compiled prefix-set.
 #[derive(Debug, Clone)]
 pub struct PrefixSet {
     pub(crate) name: String,
     mode: Mode,
-    v4: Family,
-    v6: Family,
+    v4: Family<u32>,
+    v6: Family<u128>,
     entries: usize,
     /// XOR of the entries' digests, so that single-entry changes update it.
     entries_digest: u64,
@@ -257,11 +320,9 @@ pub fn parse_range(text: &str, plen: u8, max: u8) -> Result<LengthRange, EntryEr
     Ok((lo.max(plen), hi))
 }
 
-fn split(net: &IpNet) -> (bool, u128, u8) {
-    match net {
-        IpNet::V4(n) => (false, u128::from(u32::from(n.network())), n.prefix_len()),
-        IpNet::V6(n) => (true, u128::from(n.network()), n.prefix_len()),
-    }
+/// An entry's share of a set's digest: its prefix (truncated) and range.
+fn entry_digest(prefix: &IpNet, range: LengthRange) -> u64 {
+    digest_hash(&(prefix.trunc(), range))
 }
 
 impl PrefixSet {
@@ -270,8 +331,8 @@ impl PrefixSet {
         PrefixSet {
             name: name.to_string(),
             mode,
-            v4: Family::new(32),
-            v6: Family::new(128),
+            v4: Family::new(),
+            v6: Family::new(),
             entries: 0,
             entries_digest: 0,
         }
@@ -280,44 +341,46 @@ impl PrefixSet {
     /// Adds the entry `prefix` with `range` text. Adding an entry twice
     /// changes nothing.
     pub fn insert(&mut self, prefix: IpNet, range: &str) -> Result<(), EntryError> {
-        let (v6, addr, plen) = split(&prefix);
-        let r = self.check(v6, plen, range)?;
-        let fam = if v6 { &mut self.v6 } else { &mut self.v4 };
-        if fam.insert(addr, plen, r) {
-            self.entries += 1;
-            self.entries_digest ^= digest_hash(&(v6, fam.truncate(addr, plen), plen, r));
-        }
-        Ok(())
+        self.change(prefix, range, true)
     }
 
     /// Removes the entry `prefix` with `range` text, if present.
     pub fn remove(&mut self, prefix: IpNet, range: &str) -> Result<(), EntryError> {
-        let (v6, addr, plen) = split(&prefix);
-        let r = self.check(v6, plen, range)?;
-        let fam = if v6 { &mut self.v6 } else { &mut self.v4 };
-        if fam.remove(addr, plen, r) {
-            self.entries -= 1;
-            self.entries_digest ^= digest_hash(&(v6, fam.truncate(addr, plen), plen, r));
+        self.change(prefix, range, false)
+    }
+
+    fn change(&mut self, prefix: IpNet, range: &str, add: bool) -> Result<(), EntryError> {
+        let (plen, r) = (prefix.prefix_len(), self.check(&prefix, range)?);
+        let changed = match (prefix, add) {
+            (IpNet::V4(n), true) => self.v4.insert(u32::from(n.network()), plen, r),
+            (IpNet::V4(n), false) => self.v4.remove(u32::from(n.network()), plen, r),
+            (IpNet::V6(n), true) => self.v6.insert(u128::from(n.network()), plen, r),
+            (IpNet::V6(n), false) => self.v6.remove(u128::from(n.network()), plen, r),
+        };
+        if changed {
+            if add {
+                self.entries += 1;
+            } else {
+                self.entries -= 1;
+            }
+            self.entries_digest ^= entry_digest(&prefix, r);
         }
         Ok(())
     }
 
-    fn check(&self, v6: bool, plen: u8, range: &str) -> Result<LengthRange, EntryError> {
-        match (self.mode, v6) {
-            (Mode::V4, true) | (Mode::V6, false) => return Err(EntryError::WrongFamily),
-            _ => {}
+    fn check(&self, prefix: &IpNet, range: &str) -> Result<LengthRange, EntryError> {
+        match (self.mode, prefix) {
+            (Mode::V4, IpNet::V6(_)) | (Mode::V6, IpNet::V4(_)) => Err(EntryError::WrongFamily),
+            _ => parse_range(range, prefix.prefix_len(), prefix.max_prefix_len()),
         }
-        parse_range(range, plen, if v6 { 128 } else { 32 })
     }
 
     /// Whether the route prefix `net` matches an entry.
     #[inline]
     pub fn contains(&self, net: &IpNet) -> bool {
-        let (v6, addr, len) = split(net);
-        if v6 {
-            self.v6.contains(addr, len)
-        } else {
-            self.v4.contains(addr, len)
+        match net {
+            IpNet::V4(n) => self.v4.contains(u32::from(n.addr()), n.prefix_len()),
+            IpNet::V6(n) => self.v6.contains(u128::from(n.addr()), n.prefix_len()),
         }
     }
 
@@ -411,6 +474,75 @@ mod tests {
         assert!(parse_range("4..6", 8, 32).is_err());
         assert!(parse_range("x", 8, 32).is_err());
         assert_eq!(parse_range("64..128", 32, 128), Ok((64, 128)));
+    }
+
+    /// Random entries added and removed, each lookup checked against the
+    /// definition (an entry covers the route and its range admits it).
+    #[test]
+    fn agrees_with_the_definition() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut set = PrefixSet::new("x", Mode::Mixed);
+        let mut model: Vec<(IpNet, LengthRange)> = Vec::new();
+        for step in 0..4000 {
+            // Few distinct prefixes, so that entries share them.
+            let v6 = next(4) == 0;
+            let len = next(if v6 { 129 } else { 33 }) as u8;
+            let net = if v6 {
+                IpNet::V6(
+                    ipnet::Ipv6Net::new(
+                        (0x2001_0db8u128 << 96 | u128::from(next(4)) << 100).into(),
+                        len,
+                    )
+                    .unwrap(),
+                )
+            } else {
+                IpNet::V4(
+                    ipnet::Ipv4Net::new((0x0a00_0000u32 | (next(4) as u32) << 20).into(), len)
+                        .unwrap(),
+                )
+            };
+            let max = net.max_prefix_len();
+            let lo = len + next(u64::from(max - len) + 1) as u8;
+            let hi = lo + next(u64::from(max - lo) + 1) as u8;
+            let text = format!("{lo}..{hi}");
+            let entry = (net.trunc(), (lo, hi));
+            if next(3) == 0 {
+                set.remove(net, &text).unwrap();
+                model.retain(|e| *e != entry);
+            } else {
+                set.insert(net, &text).unwrap();
+                if !model.contains(&entry) {
+                    model.push(entry);
+                }
+            }
+            assert_eq!(set.len(), model.len(), "step {step}");
+            for _ in 0..8 {
+                let probe = if next(2) == 0 {
+                    net
+                } else {
+                    model
+                        .get(next(model.len().max(1) as u64) as usize)
+                        .map_or(net, |e| e.0)
+                };
+                let plen = probe.prefix_len()
+                    + next(u64::from(probe.max_prefix_len() - probe.prefix_len()) + 1) as u8;
+                let route = IpNet::new(probe.addr(), plen).unwrap().trunc();
+                let want = model
+                    .iter()
+                    .any(|(e, (lo, hi))| e.contains(&route) && (*lo..=*hi).contains(&plen));
+                assert_eq!(
+                    set.contains(&route),
+                    want,
+                    "step {step}: {route} in {model:?}"
+                );
+            }
+        }
     }
 
     #[test]
