@@ -451,7 +451,7 @@ impl Engine {
                 }
                 let _ = n.handle.set_config(neighbor.session.clone());
                 n.take(neighbor);
-                apply_chains(&r.rib, &mut r.chains, n, &policies);
+                apply_chains(&r.rib, &mut r.chains, n, &policies, None);
             }
             None => start_neighbor(r, &self.inner, neighbor, &policies),
         }
@@ -471,11 +471,16 @@ impl Engine {
     /// behave differently has them re-run over its routes (soft
     /// reconfiguration in and out); the others are not touched.
     pub fn set_policies(&self, policies: Policies) {
-        *self
-            .inner
-            .policies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = policies.clone();
+        let within = {
+            let mut in_force = self
+                .inner
+                .policies
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let within = policies.changed_within(&in_force);
+            *in_force = policies.clone();
+            within
+        };
         let mut guard = self.running();
         let Some(r) = guard.as_mut() else { return };
         if let Some(fib) = &r.fib {
@@ -483,7 +488,7 @@ impl Engine {
         }
         r.chains.clear();
         for n in r.neighbors.values_mut() {
-            apply_chains(&r.rib, &mut r.chains, n, &policies);
+            apply_chains(&r.rib, &mut r.chains, n, &policies, within.clone());
         }
     }
 
@@ -666,12 +671,14 @@ fn peer_info(n: &ResolvedNeighbor) -> PeerInfo {
 }
 
 /// Builds a neighbor's chains from its specs; tells the RIB when they
-/// differ from the ones in force.
+/// differ from the ones in force. `within`: where routes can be judged
+/// differently now (see [`Policies::changed_within`]), `None` anywhere.
 fn apply_chains(
     rib: &RibHandle,
     cache: &mut Vec<(Chain, SharedPolicy)>,
     n: &mut Neighbor,
     policies: &Policies,
+    within: Option<Arc<[IpNet]>>,
 ) {
     let build = |spec: &Option<PolicySpec>| -> Option<Chain> {
         let spec = spec.as_ref()?;
@@ -704,6 +711,12 @@ fn apply_chains(
             import: shared(&chains.0),
             export: shared(&chains.1),
             add_path_eligible: [shared(&chains.2[0]), shared(&chains.2[1])],
+            // An import chain that behaves as before is not run again.
+            import_within: if chains.0 == n.chains.0 {
+                Some(Arc::from([]))
+            } else {
+                within
+            },
         };
         rib.send(RibCommand::SetPolicies(n.idx, policies));
         n.chains = chains;
@@ -790,7 +803,7 @@ fn start_neighbor(r: &mut Running, inner: &Inner, neighbor: ResolvedNeighbor, po
         chains: Default::default(),
     };
     n.take(neighbor);
-    apply_chains(&r.rib, &mut r.chains, &mut n, policies);
+    apply_chains(&r.rib, &mut r.chains, &mut n, policies, None);
     r.neighbors.insert(addr, Box::new(n));
 }
 

@@ -311,7 +311,7 @@ fn command(rib: &mut Rib, sessions: &mut Sessions, cmd: RibCommand) {
         RibCommand::FibInstalled(nets) => rib.fib_installed(&nets),
         RibCommand::SetSelection(opts) => rib.set_selection(opts),
         RibCommand::SetPolicies(peer, p) => {
-            rib.set_import(peer, p.import);
+            rib.set_import(peer, p.import, p.import_within.as_deref());
             rib.set_export_policies(peer, p.export, p.add_path_eligible);
         }
         RibCommand::Reimport(peers) => {

@@ -25,7 +25,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 pub use attrs::{state_index, Attrs, Interner, PathAttrs, SetKind};
 pub use bestpath::{multipath_count, MultipathOptions, SelectionOptions, DEFAULT_LOCAL_PREF};
@@ -1148,14 +1148,20 @@ impl Rib {
     }
 
     /// Sets (or clears) `peer`'s import policy and runs it again over the
-    /// peer's stored routes (soft reconfiguration inbound): only routes
-    /// whose outcome changed reach export.
-    pub fn set_import(&mut self, peer: PeerIdx, policy: Option<SharedPolicy>) {
+    /// peer's stored routes (soft reconfiguration inbound), all of them or
+    /// those `within` the prefixes given: only routes whose outcome
+    /// changed reach export.
+    pub fn set_import(
+        &mut self,
+        peer: PeerIdx,
+        policy: Option<SharedPolicy>,
+        within: Option<&[IpNet]>,
+    ) {
         match policy {
             Some(p) => self.imports.insert(peer, p),
             None => self.imports.remove(&peer),
         };
-        self.reimport(peer);
+        self.reimport_within(peer, within);
     }
 
     /// Next-hop tracking: these next hops became unreachable, those
@@ -1230,12 +1236,21 @@ impl Rib {
 
     /// Runs `peer`'s import policy again over its stored routes.
     pub fn reimport(&mut self, peer: PeerIdx) {
-        fn again<K: Keyed>(rib: &mut Rib, peer: PeerIdx) {
-            // One walk judges every path of the peer; only the paths whose
-            // outcome changed are looked up again, to store it.
+        self.reimport_within(peer, None);
+    }
+
+    /// Runs `peer`'s import policy again over its stored routes within
+    /// `within` (`None`: all of them). A policy update that changed a few
+    /// entries of a large prefix-set is judged on the routes they cover,
+    /// not on the whole table.
+    fn reimport_within(&mut self, peer: PeerIdx, within: Option<&[IpNet]>) {
+        fn again<K: Keyed>(rib: &mut Rib, peer: PeerIdx, within: Option<Vec<K>>) {
+            // One walk judges every path of the peer in range; only the
+            // paths whose outcome changed are looked up again, to store it.
             let (tables, mut judge) = rib.split();
+            let table = K::table(tables);
             let mut changed = Vec::new();
-            for (key, dest) in K::table(tables).range_from(None) {
+            let mut judge_dest = |key: &K, dest: &Dest| {
                 for p in dest.paths().iter().filter(|p| p.peer == peer) {
                     let accepted = judge.outcome(peer, key.to_net(), &p.received);
                     if !same_outcome(&p.accepted, &accepted) {
@@ -1248,13 +1263,59 @@ impl Rib {
                         ));
                     }
                 }
+            };
+            match within {
+                None => table
+                    .range_from(None)
+                    .for_each(|(key, dest)| judge_dest(key, dest)),
+                Some(nets) => {
+                    for net in nets {
+                        let covering = net.to_net();
+                        table
+                            .range_from(Some(net))
+                            .take_while(|(key, _)| covering.contains(&key.to_net()))
+                            .for_each(|(key, dest)| judge_dest(key, dest));
+                    }
+                }
             }
             for (key, path) in changed {
                 rib.set(key, peer, path.path_id, Some(path));
             }
         }
-        again::<V4Key>(self, peer);
-        again::<V6Key>(self, peer);
+        // Ranges, outermost first, without those another one covers (each
+        // route is judged once).
+        let (mut v4, mut v6): (Vec<Ipv4Net>, Vec<Ipv6Net>) = (Vec::new(), Vec::new());
+        for net in within.unwrap_or_default() {
+            match net.trunc() {
+                IpNet::V4(n) => v4.push(n),
+                IpNet::V6(n) => v6.push(n),
+            }
+        }
+        fn outermost<N: Ord + Copy>(mut nets: Vec<N>, covers: impl Fn(&N, &N) -> bool) -> Vec<N> {
+            nets.sort_unstable();
+            let mut kept: Vec<N> = Vec::with_capacity(nets.len());
+            for n in nets {
+                if !kept.last().is_some_and(|k| covers(k, &n)) {
+                    kept.push(n);
+                }
+            }
+            kept
+        }
+        let scoped = within.is_some();
+        let v4 = scoped.then(|| {
+            outermost(v4, |a, b| a.contains(b))
+                .into_iter()
+                .map(V4Key::new)
+                .collect()
+        });
+        let v6 = scoped.then(|| {
+            outermost(v6, |a, b| a.contains(b))
+                .into_iter()
+                .map(V6Key::new)
+                .collect()
+        });
+        again::<V4Key>(self, peer, v4);
+        again::<V6Key>(self, peer, v6);
     }
 
     /// Puts what `peer`'s own settings make of its group key: export

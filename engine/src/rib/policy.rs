@@ -59,6 +59,10 @@ pub struct PeerPolicies {
     /// Add-path eligible-prefix policy, IPv4 and IPv6 unicast: the
     /// prefixes it accepts get several paths; `None`: every prefix does.
     pub add_path_eligible: [Option<SharedPolicy>; 2],
+    /// Which stored routes the import policy is run again over: `None`
+    /// all of them; `Some(prefixes)` only those within (empty: none, the
+    /// import policy behaves as before).
+    pub import_within: Option<Arc<[IpNet]>>,
 }
 
 impl std::fmt::Debug for SharedPolicy {

@@ -470,7 +470,7 @@ fn import_policy_change_reevaluates_stored_routes_only_where_the_outcome_changes
     let mut rib = rib();
     let a = up(&mut rib, 1, 65001);
     let mut c = up(&mut rib, 3, 65003);
-    rib.set_import(a.idx, Some(reject("198.51.100.0/24")));
+    rib.set_import(a.idx, Some(reject("198.51.100.0/24")), None);
     announce_two(&mut rib, a.idx);
     let got = c.updates();
     assert_eq!(got.len(), 1);
@@ -487,7 +487,7 @@ fn import_policy_change_reevaluates_stored_routes_only_where_the_outcome_changes
 
     // The policy now rejects the other prefix: one withdraw, one announce,
     // nothing resent that did not change.
-    rib.set_import(a.idx, Some(reject("203.0.113.0/24")));
+    rib.set_import(a.idx, Some(reject("203.0.113.0/24")), None);
     rib.flush();
     let got = c.updates();
     let withdrawn: Vec<String> = got
@@ -497,6 +497,44 @@ fn import_policy_change_reevaluates_stored_routes_only_where_the_outcome_changes
     let announced: Vec<String> = got.iter().flat_map(prefixes).collect();
     assert_eq!(withdrawn, ["203.0.113.0/24"]);
     assert_eq!(announced, ["198.51.100.0/24"]);
+}
+
+#[test]
+fn an_import_policy_change_within_prefixes_judges_only_the_routes_there() {
+    let mut rib = rib();
+    let a = up(&mut rib, 1, 65001);
+    let mut c = up(&mut rib, 3, 65003);
+    announce_two(&mut rib, a.idx);
+    assert_eq!(c.updates().iter().flat_map(prefixes).count(), 2);
+    // A policy rejecting both, said to differ only within 203.0.113.0/24
+    // (and an unrelated IPv6 range): only that route is judged again.
+    let within: Vec<IpNet> = ["203.0.113.0/25", "203.0.113.0/24", "2001:db8::/32"]
+        .iter()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let both = SharedPolicy(std::sync::Arc::new(FnPolicy(
+        |_: &PolicyRoute<'_>, _: &mut Interner| None,
+    )));
+    rib.set_import(a.idx, Some(both.clone()), Some(&within));
+    rib.flush();
+    let withdrawn: Vec<String> = c
+        .updates()
+        .iter()
+        .flat_map(|u| u.withdrawn.iter().map(|n| n.prefix.to_string()))
+        .collect();
+    assert_eq!(withdrawn, ["203.0.113.0/24"]);
+    // An empty range: nothing judged again; none: everything.
+    rib.set_import(a.idx, Some(both.clone()), Some(&[]));
+    rib.flush();
+    assert!(c.updates().is_empty());
+    rib.set_import(a.idx, Some(both), None);
+    rib.flush();
+    let withdrawn: Vec<String> = c
+        .updates()
+        .iter()
+        .flat_map(|u| u.withdrawn.iter().map(|n| n.prefix.to_string()))
+        .collect();
+    assert_eq!(withdrawn, ["198.51.100.0/24"]);
 }
 
 #[test]

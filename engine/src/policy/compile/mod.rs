@@ -54,6 +54,9 @@ pub struct Policies {
     as_path_sets: BTreeMap<String, Arc<AsPathSet>>,
     large_community_sets: BTreeMap<String, Arc<LargeCommunitySet>>,
     policies: BTreeMap<String, Arc<Policy>>,
+    /// When [`Policies::update`] changed nothing but prefix-set entries:
+    /// the generation it started from and the entries' prefixes.
+    entries_changed: Option<(u64, Arc<[IpNet]>)>,
 }
 
 fn next_generation() -> u64 {
@@ -156,11 +159,18 @@ impl Policies {
     ) -> Result<Policies, Problem> {
         let mut p = self.clone();
         p.generation = next_generation();
+        // Whether the change is prefix-set entries and nothing else of
+        // routing policy (see `changed_within`).
+        let mut entries_only = !changes
+            .containers
+            .iter()
+            .any(|c| c.path.starts_with(ROUTING_POLICY_PATH));
         // Prefix sets: whole-set changes, and entry deltas per set.
         let mut whole: BTreeSet<Item> = BTreeSet::new();
         let mut deltas: BTreeMap<String, Vec<&ListChange>> = BTreeMap::new();
         for c in &changes.lists {
             let Some(item) = Item::from_change(c) else {
+                entries_only &= !c.path.starts_with(ROUTING_POLICY_PATH);
                 continue;
             };
             match (c.kind, c.op) {
@@ -180,12 +190,15 @@ impl Policies {
                         }
                     }
                 }
-                (ListKind::PolicyDefinition | ListKind::PolicyDefinitionStatement, _) => {}
+                (ListKind::PolicyDefinition | ListKind::PolicyDefinitionStatement, _) => {
+                    entries_only = false;
+                }
                 _ => {
                     whole.insert(item);
                 }
             }
         }
+        let mut nets = Vec::new();
         for (name, list) in deltas {
             let item = Item::PrefixSet(name.clone());
             if whole.contains(&item) {
@@ -204,6 +217,7 @@ impl Policies {
                     whole.insert(item.clone());
                     break;
                 };
+                nets.push(prefix.trunc());
                 let done = match c.op {
                     Op::Created => set.insert(prefix, range),
                     Op::Deleted => set.remove(prefix, range),
@@ -215,12 +229,27 @@ impl Policies {
                 p.prefix_sets.insert(name, Arc::new(set));
             }
         }
+        p.entries_changed =
+            (entries_only && whole.is_empty()).then(|| (self.generation, Arc::from(nets)));
         for item in whole {
             p.reload_set(tree, &item)?;
         }
         p.policies.clear();
         p.compile_policies(tree)?;
         Ok(p)
+    }
+
+    /// Where a route can be judged differently under `self` than under
+    /// `before`: `Some(prefixes)` when `self` is `before` updated with
+    /// prefix-set entries added or removed and nothing else of routing
+    /// policy, as a commit that edits a large set does (only a route
+    /// within a changed entry's prefix can change membership, and with it
+    /// its outcome); `None`: any route.
+    pub fn changed_within(&self, before: &Policies) -> Option<Arc<[IpNet]>> {
+        match &self.entries_changed {
+            Some((from, nets)) if *from == before.generation => Some(nets.clone()),
+            _ => None,
+        }
     }
 
     /// Reads one set again from `tree` (removing it if it is gone).

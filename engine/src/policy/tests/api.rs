@@ -150,6 +150,38 @@ fn update_patches_prefix_sets_and_equals_a_full_compile() {
     let a = b.attrs(|_| {});
     assert!(b.run_on(&chain, "198.51.100.0/24", &a).is_accept());
     assert!(!b.run_on(&chain, "192.0.2.0/24", &a).is_accept());
+    // Only prefix-set entries changed: routes outside them keep their
+    // outcome, and the engine re-runs import policy only within them.
+    let mut within: Vec<String> = updated
+        .changed_within(&old)
+        .expect("entries only")
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    within.sort();
+    within.dedup();
+    // (10.0.0.0/8's range changed from 8..24 to 16..24.)
+    assert_eq!(within, ["10.0.0.0/8", "192.0.2.0/24", "198.51.100.0/24"]);
+    // Against any other starting point it says nothing.
+    assert!(updated.changed_within(&updated).is_none());
+    assert!(updated.changed_within(&full).is_none());
+}
+
+#[test]
+fn an_update_beyond_prefix_set_entries_may_change_any_route() {
+    let old_cfg = base();
+    let old = old_cfg.compile();
+    for change in [
+        |c: &mut Cfg| c.community[0] = c.community[0].replace("65000:1", "65000:2"),
+        |c: &mut Cfg| drop(c.prefix.pop()),
+    ] {
+        let mut new_cfg = base();
+        change(&mut new_cfg);
+        let (t0, t1) = (old_cfg.config(), new_cfg.config());
+        let changes = ChangeSet::between(t0.tree(), t1.tree()).unwrap();
+        let updated = old.update(t1.tree(), &changes).unwrap();
+        assert!(updated.changed_within(&old).is_none(), "{changes:?}");
+    }
 }
 
 #[test]
