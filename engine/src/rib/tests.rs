@@ -465,6 +465,14 @@ fn reject_one_med_77_on_the_rest() -> SharedPolicy {
     )))
 }
 
+/// The prefixes `updates` withdraw.
+fn withdrawn(updates: &[Update]) -> Vec<String> {
+    updates
+        .iter()
+        .flat_map(|u| u.withdrawn.iter().map(|n| n.prefix.to_string()))
+        .collect()
+}
+
 #[test]
 fn import_policy_change_reevaluates_stored_routes_only_where_the_outcome_changes() {
     let mut rib = rib();
@@ -490,12 +498,8 @@ fn import_policy_change_reevaluates_stored_routes_only_where_the_outcome_changes
     rib.set_import(a.idx, Some(reject("203.0.113.0/24")), None);
     rib.flush();
     let got = c.updates();
-    let withdrawn: Vec<String> = got
-        .iter()
-        .flat_map(|u| u.withdrawn.iter().map(|n| n.prefix.to_string()))
-        .collect();
     let announced: Vec<String> = got.iter().flat_map(prefixes).collect();
-    assert_eq!(withdrawn, ["203.0.113.0/24"]);
+    assert_eq!(withdrawn(&got), ["203.0.113.0/24"]);
     assert_eq!(announced, ["198.51.100.0/24"]);
 }
 
@@ -517,24 +521,14 @@ fn an_import_policy_change_within_prefixes_judges_only_the_routes_there() {
     )));
     rib.set_import(a.idx, Some(both.clone()), Some(&within));
     rib.flush();
-    let withdrawn: Vec<String> = c
-        .updates()
-        .iter()
-        .flat_map(|u| u.withdrawn.iter().map(|n| n.prefix.to_string()))
-        .collect();
-    assert_eq!(withdrawn, ["203.0.113.0/24"]);
+    assert_eq!(withdrawn(&c.updates()), ["203.0.113.0/24"]);
     // An empty range: nothing judged again; none: everything.
     rib.set_import(a.idx, Some(both.clone()), Some(&[]));
     rib.flush();
     assert!(c.updates().is_empty());
     rib.set_import(a.idx, Some(both), None);
     rib.flush();
-    let withdrawn: Vec<String> = c
-        .updates()
-        .iter()
-        .flat_map(|u| u.withdrawn.iter().map(|n| n.prefix.to_string()))
-        .collect();
-    assert_eq!(withdrawn, ["198.51.100.0/24"]);
+    assert_eq!(withdrawn(&c.updates()), ["198.51.100.0/24"]);
 }
 
 #[test]
