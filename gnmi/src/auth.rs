@@ -143,7 +143,9 @@ pub(crate) async fn authenticate_request<T>(
     let certs = request.peer_certs();
     let certificate = certs.as_ref().and_then(|c| c.first()).map(|c| c.as_ref());
     let from = request.remote_addr().map(|a| a.ip());
-    authenticate(authenticator, request.metadata(), certificate, from).await
+    let login = authenticate(authenticator, request.metadata(), certificate, from).await?;
+    crate::admission::logged_in(request.local_addr(), request.remote_addr());
+    Ok(login)
 }
 
 /// Authenticates an RPC. With an authenticator, a client certificate

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod auth;
 pub mod client;
 mod data;

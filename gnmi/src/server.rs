@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::admission::Limits;
 use ocbgp_models::datastore::{Datastore, Origin, Requester, SessionId};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
-use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -548,7 +548,7 @@ pub async fn serve_prepared(
         builder = builder.tls_config(identity.config())?;
     }
     tracing::info!(%addr, tls = tls.is_some(), authentication = users.is_some(), "gNMI server listening");
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = crate::admission::Incoming::new(listener, Limits::default());
     let stopper = service.clone();
     let shutdown = async move {
         shutdown.await;

@@ -230,3 +230,65 @@ async fn tls_with_a_certificate() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
+
+/// Idle sockets (an attacker's, or clients stuck before their first RPC)
+/// cannot keep a real client out: beyond 32 of them, each new connection
+/// pushes out the oldest that has not logged in; a connection whose RPC
+/// authenticated stays.
+#[tokio::test]
+async fn idle_connections_cannot_starve_logins() {
+    use tokio::io::AsyncReadExt;
+    let users: Arc<dyn Authenticator> =
+        Arc::new(|user: &str, password: &str| user == "ops" && password == "s3cret");
+    let h = Harness::start_with("auth-idle", SubscribeOptions::default(), Some(users)).await;
+    let mut logged = h.client().await;
+    logged
+        .capabilities(with_login(CapabilityRequest::default(), "ops", "s3cret"))
+        .await
+        .expect("logs in");
+    let waiting = ocbgp_gnmi::admission::Limits::default().waiting;
+    let mut idle = Vec::new();
+    for _ in 0..waiting + 8 {
+        idle.push(
+            tokio::net::TcpStream::connect(h.addr)
+                .await
+                .expect("connect"),
+        );
+    }
+    // Whether the server closes `socket` within `limit` (it sends its
+    // HTTP/2 settings first).
+    async fn closed_within(socket: &mut tokio::net::TcpStream, limit: std::time::Duration) -> bool {
+        let mut buf = [0u8; 256];
+        let closed = async {
+            while let Ok(n) = socket.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+            }
+        };
+        tokio::time::timeout(limit, closed).await.is_ok()
+    }
+    // The oldest eight are closed by the server; the newest stay open.
+    for (i, socket) in idle.iter_mut().enumerate() {
+        if i < 8 {
+            let closed = closed_within(socket, std::time::Duration::from_secs(5)).await;
+            assert!(closed, "idle connection {i} should be closed");
+        } else {
+            let closed = closed_within(socket, std::time::Duration::from_millis(100)).await;
+            assert!(!closed, "idle connection {i} should still be open");
+        }
+    }
+    // The logged-in connection was older than all of them and stays; a
+    // new client logs in too.
+    logged
+        .capabilities(with_login(CapabilityRequest::default(), "ops", "s3cret"))
+        .await
+        .expect("the logged-in connection is kept");
+    let mut fresh = h.client().await;
+    fresh
+        .get(with_login(GetRequest::default(), "ops", "s3cret"))
+        .await
+        .expect("a new client logs in");
+    drop(idle);
+    h.stop().await;
+}

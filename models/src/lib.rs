@@ -16,6 +16,7 @@ pub mod inherit;
 pub mod ly;
 pub mod nacm;
 pub mod path;
+pub mod pre_auth;
 pub mod schema;
 pub mod support;
 pub mod users;

@@ -20,7 +20,6 @@ pub mod error;
 pub mod filter;
 pub mod framing;
 pub mod monitoring;
-pub mod pre_auth;
 pub mod rib;
 pub mod rpc;
 pub mod server;

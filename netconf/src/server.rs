@@ -23,9 +23,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::auth;
-use crate::pre_auth::PreAuth;
 use crate::session::{self, End};
 use crate::shared::{Limits, SessionInfo, Shared};
+use ocbgp_models::pre_auth::PreAuth;
 
 /// The NETCONF port of RFC 6242.
 pub const DEFAULT_PORT: u16 = 830;

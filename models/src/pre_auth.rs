@@ -1,10 +1,11 @@
-//! Connections that have not logged in yet, kept from starving logins.
+//! Connections that have not logged in yet, kept from starving logins:
+//! one mechanism for both doors (NETCONF's SSH, gNMI's HTTP/2).
 //!
 //! Every accepted connection is admitted here until it logs in; when more
 //! than the cap wait, the oldest is told to go (as OpenSSH's `MaxStartups`
-//! drops them). Idle sockets, or clients stuck in the SSH handshake, so
-//! hold at most the cap, and a real login gets its turn however many
-//! such connections an attacker opens: each new one pushes out an old one.
+//! drops them). Idle sockets, or clients stuck in a handshake, so hold at
+//! most the cap, and a real login gets its turn however many such
+//! connections an attacker opens: each new one pushes out an old one.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
