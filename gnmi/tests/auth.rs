@@ -14,6 +14,11 @@ use ocbgp_gnmi::{
 use tonic::metadata::MetadataValue;
 use tonic::{Code, Request};
 
+/// One user, `ops` with password `s3cret`.
+fn ops() -> Arc<dyn Authenticator> {
+    Arc::new(|user: &str, password: &str| user == "ops" && password == "s3cret")
+}
+
 fn with_login<T>(message: T, user: &str, password: &str) -> Request<T> {
     let mut r = Request::new(message);
     r.metadata_mut()
@@ -25,9 +30,7 @@ fn with_login<T>(message: T, user: &str, password: &str) -> Request<T> {
 
 #[tokio::test]
 async fn metadata_credentials_are_checked() {
-    let users: Arc<dyn Authenticator> =
-        Arc::new(|user: &str, password: &str| user == "ops" && password == "s3cret");
-    let h = Harness::start_with("auth-closure", SubscribeOptions::default(), Some(users)).await;
+    let h = Harness::start_with("auth-closure", SubscribeOptions::default(), Some(ops())).await;
     let mut client = h.client().await;
     let err = client
         .capabilities(CapabilityRequest::default())
@@ -238,9 +241,7 @@ async fn tls_with_a_certificate() {
 #[tokio::test]
 async fn idle_connections_cannot_starve_logins() {
     use tokio::io::AsyncReadExt;
-    let users: Arc<dyn Authenticator> =
-        Arc::new(|user: &str, password: &str| user == "ops" && password == "s3cret");
-    let h = Harness::start_with("auth-idle", SubscribeOptions::default(), Some(users)).await;
+    let h = Harness::start_with("auth-idle", SubscribeOptions::default(), Some(ops())).await;
     let mut logged = h.client().await;
     logged
         .capabilities(with_login(CapabilityRequest::default(), "ops", "s3cret"))

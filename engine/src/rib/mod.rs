@@ -25,7 +25,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::IpNet;
 
 pub use attrs::{state_index, Attrs, Interner, PathAttrs, SetKind};
 pub use bestpath::{multipath_count, MultipathOptions, SelectionOptions, DEFAULT_LOCAL_PREF};
@@ -1270,10 +1270,8 @@ impl Rib {
                     .for_each(|(key, dest)| judge_dest(key, dest)),
                 Some(nets) => {
                     for net in nets {
-                        let covering = net.to_net();
                         table
-                            .range_from(Some(net))
-                            .take_while(|(key, _)| covering.contains(&key.to_net()))
+                            .within(net)
                             .for_each(|(key, dest)| judge_dest(key, dest));
                     }
                 }
@@ -1282,40 +1280,29 @@ impl Rib {
                 rib.set(key, peer, path.path_id, Some(path));
             }
         }
-        // Ranges, outermost first, without those another one covers (each
-        // route is judged once).
-        let (mut v4, mut v6): (Vec<Ipv4Net>, Vec<Ipv6Net>) = (Vec::new(), Vec::new());
-        for net in within.unwrap_or_default() {
-            match net.trunc() {
-                IpNet::V4(n) => v4.push(n),
-                IpNet::V6(n) => v6.push(n),
+        // The ranges, sorted, without those another one covers (each
+        // route is judged once): a covering prefix sorts before what it
+        // covers.
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        let mut nets: Vec<IpNet> = within
+            .unwrap_or_default()
+            .iter()
+            .map(IpNet::trunc)
+            .collect();
+        nets.sort_unstable();
+        let mut last: Option<IpNet> = None;
+        for net in nets {
+            if last.is_some_and(|l| l.contains(&net)) {
+                continue;
+            }
+            last = Some(net);
+            match net {
+                IpNet::V4(n) => v4.push(V4Key::new(n)),
+                IpNet::V6(n) => v6.push(V6Key::new(n)),
             }
         }
-        fn outermost<N: Ord + Copy>(mut nets: Vec<N>, covers: impl Fn(&N, &N) -> bool) -> Vec<N> {
-            nets.sort_unstable();
-            let mut kept: Vec<N> = Vec::with_capacity(nets.len());
-            for n in nets {
-                if !kept.last().is_some_and(|k| covers(k, &n)) {
-                    kept.push(n);
-                }
-            }
-            kept
-        }
-        let scoped = within.is_some();
-        let v4 = scoped.then(|| {
-            outermost(v4, |a, b| a.contains(b))
-                .into_iter()
-                .map(V4Key::new)
-                .collect()
-        });
-        let v6 = scoped.then(|| {
-            outermost(v6, |a, b| a.contains(b))
-                .into_iter()
-                .map(V6Key::new)
-                .collect()
-        });
-        again::<V4Key>(self, peer, v4);
-        again::<V6Key>(self, peer, v6);
+        again::<V4Key>(self, peer, within.map(|_| v4));
+        again::<V6Key>(self, peer, within.map(|_| v6));
     }
 
     /// Puts what `peer`'s own settings make of its group key: export
@@ -1466,11 +1453,7 @@ impl Rib {
     /// Every path to `net` or a more specific prefix, as (prefix, source,
     /// path id).
     fn paths_within<K: Keyed>(&self, net: K, out: &mut Vec<(K, PeerIdx, u32)>) {
-        let covering = net.to_net();
-        for (k, d) in K::table(&self.tables).range_from(Some(net)) {
-            if !covering.contains(&k.to_net()) {
-                break;
-            }
+        for (k, d) in K::table(&self.tables).within(net) {
             out.extend(d.paths().iter().map(|p| (*k, p.peer, p.path_id)));
         }
     }

@@ -190,6 +190,13 @@ impl<K: RouteKey> Table<K> {
         self.dests.get(&key)
     }
 
+    /// The destinations within `net` (itself and its more-specifics).
+    pub fn within(&self, net: K) -> impl Iterator<Item = (&K, &Dest)> {
+        let covering = net.to_net();
+        self.range_from(Some(net))
+            .take_while(move |(k, _)| covering.contains(&k.to_net()))
+    }
+
     /// Every prefix in key order, starting at `from` (inclusive), for
     /// streaming walks that resume where they stopped.
     pub fn range_from(&self, from: Option<K>) -> impl Iterator<Item = (&K, &Dest)> {
